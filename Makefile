@@ -1,0 +1,43 @@
+# evalkit — every target that needs Python depends on `setup`, so any target
+# works as the first command on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EVALKIT := $(BIN)/evalkit
+PROTOCOLS ?= protocols/demo.yaml $(sort $(wildcard protocols/examples/*.yaml))
+LANGS ?= nl en
+
+.PHONY: setup report monitor test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+report: setup
+	$(EVALKIT) run $(PROTOCOLS) --lang $(LANGS)
+
+monitor: setup
+	$(EVALKIT) run $(PROTOCOLS) --lang $(LANGS) --documents monitor
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check evalkit tests
+	$(BIN)/ruff format --check evalkit
+	$(BIN)/mypy evalkit
+
+bench: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf build data/raw/demo data/raw/examples .pytest_cache .ruff_cache .mypy_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``evalkit`` command, one module each (``add_parser``, ``run``)."""
