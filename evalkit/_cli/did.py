@@ -1,0 +1,104 @@
+"""``evalkit did``: run one difference-in-differences estimator on a data file.
+
+The command reads FILE with the ingest readers, calls :func:`evalkit.did.estimate`
+and prints either a human summary or, with ``--json``, ``result.to_dict()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+ESTIMATORS = ("2x2", "twfe", "event_study", "callaway_santanna", "bacon")
+CONTROLS = ("never", "notyet")
+METHODS = ("dr", "ipw", "reg")
+VCOVS = ("iid", "hetero", "cluster")
+INFERENCES = ("analytic", "bootstrap", "wild", "permutation", "conley_taber")
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "did",
+        help="run one difference-in-differences estimator on a data file",
+        description=(
+            "Estimate a difference-in-differences effect from FILE (CSV, XLSX, SAV, DTA or "
+            "Parquet). Give either --cohort G (first treated period; 0 or empty = never "
+            "treated) or --treated D (treatment indicator per row; with --post P, D is the "
+            "group indicator and the treatment is D x P)."
+        ),
+    )
+    parser.add_argument("--data", required=True, metavar="FILE", help="input data file")
+    parser.add_argument("--outcome", required=True, metavar="Y", help="outcome column")
+    parser.add_argument("--unit", metavar="ID", help="unit id column (optional for a 2x2 on "
+                        "repeated cross-sections)")
+    parser.add_argument("--time", metavar="T", help="time period column")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--cohort", metavar="G",
+                       help="first treated period per unit (0 or empty = never treated)")
+    group.add_argument("--treated", metavar="D", help="treatment (or group, with --post) "
+                       "indicator column")
+    parser.add_argument("--post", metavar="P", help="post-period indicator column (with --treated)")
+    parser.add_argument("--estimator", choices=ESTIMATORS, default="twfe",
+                        help="estimator (default: twfe)")
+    parser.add_argument("--control", choices=CONTROLS, default="never",
+                        help="comparison group for callaway_santanna (default: never)")
+    parser.add_argument("--method", choices=METHODS, default="dr",
+                        help="callaway_santanna method (default: dr)")
+    parser.add_argument("--covariates", default="", metavar="A,B",
+                        help="comma-separated covariate columns")
+    parser.add_argument("--cluster", metavar="C", help="cluster column (default: the unit)")
+    parser.add_argument("--vcov", choices=VCOVS, help="variance estimator for analytic inference")
+    parser.add_argument("--inference", choices=INFERENCES,
+                        help="inference method (default: analytic, or the few-treated method "
+                        "when fewer than 5 clusters are treated)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import warnings
+
+    from evalkit.did import estimate
+    from evalkit.did._io import read_data
+
+    frame = read_data(args.data)
+    covariates = tuple(c.strip() for c in args.covariates.split(",") if c.strip())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = estimate(
+            frame,
+            outcome=args.outcome,
+            unit=args.unit,
+            time=args.time,
+            cohort=args.cohort,
+            treated=args.treated,
+            post=args.post,
+            estimator=args.estimator,
+            control=args.control,
+            method=args.method,
+            covariates=covariates,
+            cluster=args.cluster,
+            vcov=args.vcov,
+            inference=args.inference,
+            seed=args.seed,
+            alpha=args.alpha,
+        )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, allow_nan=False, default=_jsonable))
+    else:
+        print(result.summary())
+        shown = set(result.to_dict().get("warnings", []))
+        for w in caught:
+            if str(w.message) not in shown:
+                print(f"warning: {w.message}")
+    return 0
+
+
+def _jsonable(value: Any) -> Any:
+    """Convert numpy scalars for ``json.dumps``."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
