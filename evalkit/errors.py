@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DataValidationError",
+    "DroppedRowsWarning",
     "EstimationError",
     "EvalkitError",
     "EvalkitWarning",
@@ -23,7 +24,6 @@ __all__ = [
     "ProtocolWarning",
     "ReportError",
     "SmallCohortWarning",
-    "DroppedRowsWarning",
 ]
 
 

@@ -15,7 +15,9 @@ def add_parser(sub: Any) -> None:
         "questionnaire measures) on the data in the store, and write build/<id>/results.json.",
     )
     p.add_argument("protocol", type=Path, help="protocol YAML file")
-    p.add_argument("--store", type=Path, default=None, help="DuckDB store (default build/evalkit.duckdb)")
+    p.add_argument(
+        "--store", type=Path, default=None, help="DuckDB store (default build/evalkit.duckdb)"
+    )
     p.add_argument("--build", type=Path, default=Path("build"), help="build folder (default build)")
     p.set_defaults(handler=run)
 

@@ -18,9 +18,14 @@ def add_parser(sub: Any) -> None:
         "self-contained HTML file each, with quarto when on PATH, else evalkit's own engine.",
     )
     p.add_argument("protocol", type=Path, help="protocol YAML file")
-    p.add_argument("--lang", nargs="+", choices=LANGS, default=["nl"], help="languages (default nl)")
     p.add_argument(
-        "--documents", nargs="+", choices=DOCUMENTS, default=["evaluation"],
+        "--lang", nargs="+", choices=LANGS, default=["nl"], help="languages (default nl)"
+    )
+    p.add_argument(
+        "--documents",
+        nargs="+",
+        choices=DOCUMENTS,
+        default=["evaluation"],
         help="documents to render (default evaluation)",
     )
     p.add_argument("--build", type=Path, default=Path("build"), help="build folder (default build)")

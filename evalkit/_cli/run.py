@@ -1,4 +1,4 @@
-"""``evalkit run PROTOCOL...``: demo data (when declared), ingest, analyze and report, with progress."""
+"""``evalkit run PROTOCOL...``: demo data, ingest, analyze and report, with progress."""
 
 from __future__ import annotations
 
@@ -18,13 +18,20 @@ def add_parser(sub: Any) -> None:
         "This is what `make report` runs.",
     )
     p.add_argument("protocols", type=Path, nargs="+", help="protocol YAML files")
-    p.add_argument("--lang", nargs="+", choices=LANGS, default=["nl"], help="languages (default nl)")
     p.add_argument(
-        "--documents", nargs="+", choices=DOCUMENTS, default=["evaluation", "summary"],
+        "--lang", nargs="+", choices=LANGS, default=["nl"], help="languages (default nl)"
+    )
+    p.add_argument(
+        "--documents",
+        nargs="+",
+        choices=DOCUMENTS,
+        default=["evaluation", "summary"],
         help="documents to render (default evaluation summary)",
     )
     p.add_argument("--build", type=Path, default=Path("build"), help="build folder (default build)")
-    p.add_argument("--store", type=Path, default=None, help="DuckDB store (default build/evalkit.duckdb)")
+    p.add_argument(
+        "--store", type=Path, default=None, help="DuckDB store (default build/evalkit.duckdb)"
+    )
     p.set_defaults(handler=run)
 
 

@@ -1,0 +1,302 @@
+"""Assemble a protocol's results bundle from the store (see docs/bundle.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from evalkit import __version__
+from evalkit.analysis.descriptives import balance_table, trend_table
+from evalkit.analysis.effects import confirmatory_analysis, exploratory_analysis
+from evalkit.analysis.measures import AnalysisFrame, build_analysis_frame, parse_month
+from evalkit.errors import ProtocolError
+from evalkit.pipeline.paths import ProtocolPaths
+
+__all__ = ["assemble_bundle"]
+
+#: How many rejection reasons per source the bundle keeps.
+TOP_REASONS = 5
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _iso(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return stamp.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sources(
+    store: Any, protocol: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Per source file: the ingest log row and its top rejection reasons; and sha256s per kind."""
+    log = store.ingest_log()
+    quarantine = store.quarantine()
+    rows, shas = [], {}
+    for source in protocol.get("data_sources", []):
+        kind = str(source["kind"])
+        for file in source.get("files", []):
+            sha = _sha256(Path(file))
+            shas.setdefault(kind, []).append(sha)
+            hit = log.loc[log["sha256"] == sha]
+            entry: dict[str, Any] = {"kind": kind, "file": str(file), "sha256": sha}
+            if hit.empty:
+                entry.update(
+                    {"rows_read": None, "accepted": None, "rejected": None, "top_reasons": []}
+                )
+                rows.append(entry)
+                continue
+            first = hit.sort_values("ingested_at").iloc[0]
+            entry.update(
+                {
+                    "bytes": int(first["bytes"]),
+                    "rows_read": int(first["rows_read"]),
+                    "accepted": int(first["accepted"]),
+                    "rejected": int(first["rejected"]),
+                    "ingested_at": _iso(first["ingested_at"]),
+                    "schema_version": int(first["schema_version"]),
+                }
+            )
+            q = (
+                quarantine.loc[quarantine["_source_sha256"] == sha]
+                if "_source_sha256" in quarantine
+                else quarantine.iloc[0:0]
+            )
+            if not q.empty:
+                top = q.groupby(["rule", "column"], dropna=False).size().reset_index(name="n")
+                top = top.sort_values(
+                    ["n", "rule", "column"], ascending=[False, True, True], kind="mergesort"
+                )
+                entry["top_reasons"] = top.head(TOP_REASONS).to_dict("records")
+            else:
+                entry["top_reasons"] = []
+            rows.append(entry)
+    return rows, shas
+
+
+def _registration(
+    paths: ProtocolPaths, store: Any, shas: Mapping[str, list[str]]
+) -> dict[str, Any]:
+    from evalkit.protocol import registered_before_data, verify_for_analysis
+
+    registration = verify_for_analysis(paths.protocol)
+    info = dict(registration.to_dict())
+    first = store.first_ingest_time("outcome_panel", shas.get("outcome_panel") or None)
+    info["first_data_ingest_at"] = _iso(first)
+    info["registered_before_data"] = registered_before_data(registration, first)
+    return info
+
+
+def _limitations(
+    af: AnalysisFrame,
+    protocol: Mapping[str, Any],
+    sources: list[dict[str, Any]],
+    registration: Mapping[str, Any],
+    power: list[dict[str, Any]] | None,
+) -> list[dict[str, Any]]:
+    """Facts that limit what the results can say, as codes the report's translation table words."""
+    out: list[dict[str, Any]] = []
+    units = protocol["units"]
+    n_treated = len(units.get("treated", []))
+    n_clusters = n_treated + len(units.get("comparison", []))
+    threshold = int(protocol.get("analysis", {}).get("few_treated_threshold", 5))
+    if n_treated < threshold:
+        out.append(
+            {
+                "code": "few_treated_clusters",
+                "values": {"n_treated": n_treated, "n_clusters": n_clusters},
+            }
+        )
+    post_months = (
+        parse_month(protocol["periods"]["post"]["end"]).to_period("M")
+        - parse_month(protocol["periods"]["post"]["start"]).to_period("M")
+    ).n + 1
+    if post_months < 12:
+        out.append({"code": "short_post_period", "values": {"months": int(post_months)}})
+    smallest = {o["id"]: o.get("smallest_effect") for o in protocol.get("outcomes", [])}
+    for row in power or []:
+        mde, target = row.get("mde"), smallest.get(row.get("outcome"))
+        if mde is not None and target is not None and abs(mde) > abs(target):
+            out.append(
+                {
+                    "code": "underpowered",
+                    "values": {"outcome": row["outcome"], "mde": mde, "smallest_effect": target},
+                }
+            )
+    for s in sources:
+        if s.get("rows_read"):
+            share = s["rejected"] / s["rows_read"]
+            if share > 0.01:
+                out.append(
+                    {
+                        "code": "rejected_rows",
+                        "values": {"file": s["file"], "share": share, "n": s["rejected"]},
+                    }
+                )
+    if registration.get("status") == "not_registered":
+        out.append({"code": "not_pre_registered", "values": {}})
+    elif registration.get("registered_before_data") is False:
+        out.append({"code": "registered_after_data", "values": {}})
+    if protocol.get("metadata", {}).get("synthetic_data"):
+        out.append({"code": "synthetic_data", "values": {}})
+    return out
+
+
+def _power(paths: ProtocolPaths, protocol: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """Power figures from `evalkit protocol power` (build/<id>/power.json) or the protocol's own."""
+    stored = paths.build / paths.protocol_id / "power.json"
+    if stored.is_file():
+        data = json.loads(stored.read_text(encoding="utf-8"))
+        return list(data.get("rows", data) if isinstance(data, dict) else data)
+    registered = (protocol.get("power") or {}).get("results")
+    return list(registered) if registered else None
+
+
+def _reference_date(events: pd.DataFrame, protocol: Mapping[str, Any]) -> dt.date:
+    configured = (protocol.get("throughput") or {}).get("reference_date")
+    if configured:
+        return pd.Timestamp(str(configured)).date()
+    return pd.Timestamp(events["event_date"].max()).date()
+
+
+def _throughput(
+    store: Any, shas: Mapping[str, Sequence[str]], protocol: Mapping[str, Any]
+) -> dict[str, Any]:
+    if "case_events" not in shas:
+        return {}
+    from evalkit.analysis.throughput import throughput_tables
+
+    events = store.table("case_events", sha256s=shas["case_events"])
+    if events.empty:
+        return {}
+    settings = protocol.get("throughput") or {}
+    starts = {
+        str(t["unit"]): parse_month(t["start"]).date() for t in protocol["units"].get("treated", [])
+    }
+    kwargs: dict[str, Any] = {
+        "reference_date": _reference_date(events, protocol),
+        "pilot_starts": starts,
+        "comparison_units": [str(u) for u in protocol["units"].get("comparison", [])],
+        "out_of_sight_days": int(settings.get("out_of_sight_days", 90)),
+    }
+    if settings.get("norms"):
+        kwargs["norms"] = settings["norms"]
+    if settings.get("caseload_benchmark"):
+        kwargs["caseload_benchmark"] = tuple(settings["caseload_benchmark"])
+    return dict(throughput_tables(events, **kwargs))
+
+
+def _questionnaire(store: Any, shas: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    if "questionnaire" not in shas:
+        return {}
+    from evalkit.analysis.questionnaire import questionnaire_tables
+
+    responses = store.table("questionnaire", sha256s=shas["questionnaire"])
+    if responses.empty:
+        return {}
+    schema = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "data_schemas" / "questionnaire.yaml").read_text()
+    )
+    return dict(questionnaire_tables(responses, instruments=schema["instruments"]))
+
+
+def assemble_bundle(paths: ProtocolPaths, *, code_commit: str | None = None) -> dict[str, Any]:
+    """Compute everything a protocol's reports show, from the store, as one bundle.
+
+    Parameters
+    ----------
+    paths : ProtocolPaths
+        The protocol's paths.
+    code_commit : str, optional
+        The git commit of the code, recorded for traceability.
+
+    Returns
+    -------
+    dict
+        The bundle (see docs/bundle.md).
+
+    Raises
+    ------
+    ProtocolError
+        When the protocol is invalid, its registration is violated, or its data
+        are not in the store.
+    """
+    from evalkit.ingest import Store
+    from evalkit.protocol import load_protocol
+
+    protocol = load_protocol(paths.protocol).to_dict()
+    if not paths.store.is_file():
+        raise ProtocolError(
+            f"{paths.store}: no store yet; ingest the protocol's data sources first"
+        )
+    with Store(paths.store) as store:
+        sources, shas = _sources(store, protocol)
+        missing = [s["file"] for s in sources if s.get("rows_read") is None]
+        if missing:
+            raise ProtocolError(
+                f"data not ingested yet: {', '.join(missing)} (run `evalkit ingest` first)"
+            )
+        registration = _registration(paths, store, shas)
+        panel = store.table("outcome_panel", sha256s=shas.get("outcome_panel", []))
+        throughput = _throughput(store, shas, protocol)
+        questionnaire = _questionnaire(store, shas)
+    af = build_analysis_frame(panel, protocol)
+    outcome_ids = [o["id"] for o in protocol.get("outcomes", []) if o["id"] in af.data.columns]
+    analysis = confirmatory_analysis(af, protocol)
+    power = _power(paths, protocol)
+    units = protocol["units"]
+    return {
+        "evalkit_version": __version__,
+        "protocol_id": paths.protocol_id,
+        "generated": {
+            "code_commit": code_commit,
+            "seed": int(protocol.get("analysis", {}).get("seed", 0) or 0),
+        },
+        "protocol": protocol,
+        "registration": registration,
+        "data": {"sources": sources},
+        "sample": {"flow": af.flow, "balance": balance_table(af, protocol, outcome_ids)},
+        **analysis,
+        "trends": trend_table(af, outcome_ids),
+        "throughput": throughput,
+        "questionnaire": questionnaire,
+        "power": power,
+        "exploratory": exploratory_analysis(af, protocol, _exploratory_specs(paths)),
+        "limitations": _limitations(af, protocol, sources, registration, power),
+        "settings": {
+            "disclosure_threshold": int(
+                (protocol.get("reporting") or {}).get("disclosure_threshold", 10)
+            ),
+            "languages": list(protocol.get("metadata", {}).get("languages", ["nl", "en"])),
+            "pilot_start": min(parse_month(t["start"]) for t in units["treated"]).strftime("%Y-%m"),
+        },
+    }
+
+
+def _exploratory_specs(paths: ProtocolPaths) -> list[dict[str, Any]]:
+    """Exploratory analyses for this protocol from ``analyses/*.yaml`` next to ``protocols/``."""
+    folder = paths.protocol.resolve().parent
+    while folder != folder.parent and not (folder / "analyses").is_dir():
+        folder = folder.parent
+    specs = []
+    for file in sorted((folder / "analyses").glob("*.yaml")):
+        spec = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        if spec.get("protocol") == paths.protocol_id:
+            specs.append({**spec, "file": file.name})
+    return specs

@@ -1,0 +1,87 @@
+"""Progress of ``evalkit run`` per protocol and step, shown with rich."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+__all__ = ["NullProgress", "ProgressSink", "RichProgress"]
+
+
+class ProgressSink(Protocol):
+    """Receives the steps of a run: ``step(protocol_id, name)`` then ``done(detail)``."""
+
+    def step(self, protocol_id: str, name: str) -> None:
+        """Announce that ``name`` starts for ``protocol_id``."""
+
+    def done(self, detail: str = "") -> None:
+        """Announce that the last announced step finished."""
+
+
+class NullProgress:
+    """A progress sink that shows nothing (for tests and library use)."""
+
+    def step(self, protocol_id: str, name: str) -> None:
+        """Ignore a step."""
+
+    def done(self, detail: str = "") -> None:
+        """Ignore a step's end."""
+
+
+class RichProgress:
+    """Print one line per finished step with its duration, and a spinner while it runs."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True, highlight=False)
+        self._status = None
+        self._current: tuple[str, str, float] | None = None
+        self._start = time.perf_counter()
+
+    def __enter__(self) -> RichProgress:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop_status()
+        if exc is not None and self._current is not None:
+            pid, name, _ = self._current
+            self.console.print(f"[red]✗[/red] [bold]{pid}[/bold] {name}")
+
+    def _stop_status(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def step(self, protocol_id: str, name: str) -> None:
+        """Start a step and show a spinner for it."""
+        self._stop_status()
+        self._current = (protocol_id, name, time.perf_counter())
+        self._status = self.console.status(f"[bold]{protocol_id}[/bold] {name} …")
+        self._status.start()
+
+    def done(self, detail: str = "") -> None:
+        """Finish the current step with its duration and an optional detail."""
+        self._stop_status()
+        if self._current is None:
+            return
+        pid, name, started = self._current
+        took = time.perf_counter() - started
+        extra = f" — {detail}" if detail else ""
+        self.console.print(f"[green]✓[/green] [bold]{pid}[/bold] {name} ({took:.1f} s){extra}")
+        self._current = None
+
+    def summarise(self, written: Sequence[Path]) -> None:
+        """Print the paths written and the total time."""
+        total = time.perf_counter() - self._start
+        self.console.print(f"\n[bold]Done in {total:.1f} s.[/bold] Written:")
+        for path in written:
+            print(path)

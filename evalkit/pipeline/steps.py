@@ -1,0 +1,234 @@
+"""Run a protocol end to end: demo data → ingest → analyze → report.
+
+The pipeline knows paths and order; every step is a call into a lower layer
+(``synth``, ``ingest``, ``protocol``, ``analysis``, ``report``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evalkit import __version__
+from evalkit.errors import ProtocolError
+from evalkit.pipeline.bundle import write_bundle
+from evalkit.pipeline.paths import ProtocolPaths, paths_for
+from evalkit.pipeline.progress import NullProgress, ProgressSink
+
+__all__ = [
+    "analyze_protocol",
+    "ingest_protocol",
+    "make_demo_data",
+    "report_protocol",
+    "run_protocols",
+]
+
+
+def _raw_protocol(paths: ProtocolPaths) -> dict[str, Any]:
+    return dict(yaml.safe_load(paths.protocol.read_text(encoding="utf-8")))
+
+
+def _source_files(protocol: dict[str, Any]) -> list[tuple[str, list[Path]]]:
+    return [
+        (str(s["kind"]), [Path(f) for f in s.get("files", [])])
+        for s in protocol.get("data_sources", [])
+    ]
+
+
+def make_demo_data(paths: ProtocolPaths, *, force: bool = False) -> list[Path]:
+    """Generate a protocol's synthetic data when it has a ``demo:`` block and files are missing.
+
+    Parameters
+    ----------
+    paths : ProtocolPaths
+        The protocol's paths.
+    force : bool, optional
+        Regenerate even when all files exist.
+
+    Returns
+    -------
+    list of Path
+        The files written (empty when nothing had to be made).
+    """
+    from evalkit import synth
+
+    raw = _raw_protocol(paths)
+    demo = raw.get("demo")
+    if not demo:
+        return []
+    wanted = [f for _, files in _source_files(raw) for f in files]
+    if not force and wanted and all(f.is_file() for f in wanted):
+        return []
+    design = synth.PilotDesign.from_protocol(raw)
+    pilot = synth.generate(design, seed=int(demo.get("seed", 1)))
+    written = synth.write_demo(pilot, Path(demo.get("out", f"data/raw/{paths.protocol_id}")))
+    return sorted(Path(p) for p in written.values())
+
+
+def ingest_protocol(paths: ProtocolPaths) -> list[dict[str, Any]]:
+    """Ingest every data source a protocol names into the store.
+
+    Parameters
+    ----------
+    paths : ProtocolPaths
+        The protocol's paths.
+
+    Returns
+    -------
+    list of dict
+        One ingest report (``IngestReport.to_dict()``) per file.
+
+    Raises
+    ------
+    ProtocolError
+        When a data source file does not exist.
+    """
+    from evalkit.ingest import ingest_files
+
+    reports: list[dict[str, Any]] = []
+    for kind, files in _source_files(_raw_protocol(paths)):
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise ProtocolError(f"data_sources ({kind}): file not found: {', '.join(missing)}")
+        for report in ingest_files(kind, files, store_path=paths.store):
+            reports.append(report.to_dict())
+    return reports
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def analyze_protocol(paths: ProtocolPaths) -> Path:
+    """Run a protocol's analysis on the store and write its results bundle.
+
+    Parameters
+    ----------
+    paths : ProtocolPaths
+        The protocol's paths.
+
+    Returns
+    -------
+    Path
+        The bundle written (``build/<id>/results.json``).
+    """
+    from evalkit.pipeline.assemble import assemble_bundle
+
+    bundle = assemble_bundle(paths, code_commit=_git_commit())
+    return write_bundle(bundle, paths.bundle)
+
+
+def report_protocol(
+    paths: ProtocolPaths,
+    *,
+    langs: Sequence[str] = ("nl",),
+    documents: Sequence[str] = ("evaluation",),
+    progress: ProgressSink | None = None,
+) -> list[Path]:
+    """Render a protocol's reports from its bundle into ``build/reports``.
+
+    Parameters
+    ----------
+    paths : ProtocolPaths
+        The protocol's paths.
+    langs : sequence of str
+        Languages (``nl``, ``en``).
+    documents : sequence of str
+        Documents (``evaluation``, ``monitor``, ``summary``).
+    progress : ProgressSink, optional
+        Receives nothing itself; kept for symmetry with the other steps.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from evalkit.report import render_reports
+
+    return list(
+        render_reports(
+            paths.bundle, paths.reports, stem=paths.protocol_id, langs=langs, documents=documents
+        )
+    )
+
+
+def run_protocols(
+    protocols: Sequence[Path],
+    *,
+    langs: Sequence[str] = ("nl",),
+    documents: Sequence[str] = ("evaluation",),
+    build: Path = Path("build"),
+    store: Path | None = None,
+    progress: ProgressSink | None = None,
+) -> list[Path]:
+    """Run each protocol end to end and return every file written.
+
+    Parameters
+    ----------
+    protocols : sequence of Path
+        Protocol files.
+    langs, documents : sequence of str
+        What to render.
+    build : Path
+        The build folder.
+    store : Path, optional
+        The DuckDB store.
+    progress : ProgressSink, optional
+        Receives each step.
+
+    Returns
+    -------
+    list of Path
+        Bundles and reports written, in order.
+    """
+    sink: ProgressSink = progress or NullProgress()
+    written: list[Path] = []
+    for protocol in protocols:
+        paths = paths_for(protocol, build=build, store=store)
+        pid = paths.protocol_id
+        sink.step(pid, "demo data")
+        made = make_demo_data(paths)
+        sink.done(f"{len(made)} files written" if made else "present")
+        sink.step(pid, "ingest")
+        reports = ingest_protocol(paths)
+        read = sum(r["rows_read"] for r in reports)
+        rejected = sum(r["rejected"] for r in reports)
+        skipped = sum(bool(r["skipped_duplicate_file"]) for r in reports)
+        sink.done(
+            f"{len(reports)} files, {read} rows read, {rejected} rejected, "
+            f"{skipped} already in the store"
+        )
+        sink.step(pid, "analyze")
+        written.append(analyze_protocol(paths))
+        sink.done(str(paths.bundle))
+        sink.step(pid, f"report ({', '.join(documents)}; {', '.join(langs)})")
+        out = report_protocol(paths, langs=langs, documents=documents)
+        written += out
+        sink.done(f"{len(out)} files")
+    _write_run_log(build, written)
+    return written
+
+
+def _write_run_log(build: Path, written: Sequence[Path]) -> None:
+    """Record what the last run wrote (no timestamps: same inputs, same bytes)."""
+    build.mkdir(parents=True, exist_ok=True)
+    (build / "last_run.json").write_text(
+        json.dumps(
+            {"evalkit_version": __version__, "written": [p.as_posix() for p in written]}, indent=1
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+
+
