@@ -1,0 +1,62 @@
+"""The command line's contract: exit codes and one clear line for a user error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import evalkit
+from evalkit.cli import COMMANDS, build_parser, main
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage" in capsys.readouterr().err.lower()
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["analyze", "--no-such-option"])
+    assert exit_info.value.code == 2
+
+
+def test_every_command_is_registered() -> None:
+    parser = build_parser()
+    help_text = parser.format_help()
+    for name in COMMANDS:
+        assert name in help_text
+
+
+def test_missing_protocol_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.yaml"
+    assert main(["analyze", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("evalkit analyze:") and "nope.yaml" in err
+    assert "Traceback" not in err
+
+
+def test_protocol_without_id_names_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_text("evalkit_protocol: 1\n", encoding="utf-8")
+    assert main(["report", str(bad)]) == 1
+    assert "id: required" in capsys.readouterr().err
+
+
+def test_public_surface_is_pinned() -> None:
+    assert sorted(evalkit.__all__) == sorted(
+        [
+            "DataValidationError",
+            "EstimationError",
+            "EvalkitError",
+            "EvalkitWarning",
+            "IngestError",
+            "ProtocolError",
+            "ReportError",
+            "__version__",
+        ]
+    )

@@ -1,0 +1,129 @@
+"""End to end: demo data → ingest → analyze → report, through the real command line.
+
+One run of the demo protocol in a temporary working folder (real files, real
+DuckDB store, real Jupyter kernel and pandoc) is shared by the tests below.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from evalkit.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("e2e")
+    (work / "protocols").mkdir()
+    for file in (ROOT / "protocols").glob("demo.yaml*"):
+        shutil.copy2(file, work / "protocols" / file.name)
+    shutil.copytree(ROOT / "analyses", work / "analyses")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(work)
+        mp.setenv("EVALKIT_PSEUDONYM_KEY", "e2e-test-key-not-secret")
+        code = main(
+            [
+                "run",
+                "protocols/demo.yaml",
+                "--lang",
+                "nl",
+                "en",
+                "--documents",
+                "evaluation",
+                "summary",
+            ]
+        )
+    assert code == 0
+    return work
+
+
+def _bundle(work: Path) -> dict:
+    return json.loads((work / "build" / "demo" / "results.json").read_text(encoding="utf-8"))
+
+
+def test_run_writes_the_demo_files_and_reports(demo_run: Path) -> None:
+    raw = demo_run / "data" / "raw" / "demo"
+    for name in ("outcome_panel.csv", "questionnaire.sav", "case_events.xlsx", "truth.json"):
+        assert (raw / name).is_file(), name
+    for name in ("demo.html", "demo.en.html", "demo.summary.html", "demo.summary.en.html"):
+        assert (demo_run / "build" / "reports" / name).is_file(), name
+    assert (demo_run / "build" / "evalkit.duckdb").is_file()
+
+
+def test_every_row_is_accounted_for(demo_run: Path) -> None:
+    for source in _bundle(demo_run)["data"]["sources"]:
+        assert source["rows_read"] == source["accepted"] + source["rejected"], source["file"]
+        assert source["rows_read"] > 0
+
+
+def test_report_shows_results_table_and_embedded_figure(demo_run: Path) -> None:
+    html = (demo_run / "build" / "reports" / "demo.html").read_text(encoding="utf-8")
+    assert "Geregistreerde problematische schuld" in html
+    assert "<table" in html and "<th" in html
+    assert re.search(r'<img[^>]+src="data:image/(png|svg\+xml)', html)
+    english = (demo_run / "build" / "reports" / "demo.en.html").read_text(encoding="utf-8")
+    assert "Registered problematic debt" in english
+
+
+def test_report_loads_nothing_from_the_network(demo_run: Path) -> None:
+    for html_file in (demo_run / "build" / "reports").glob("*.html"):
+        html = html_file.read_text(encoding="utf-8")
+        links = re.findall(r'(?:src|href)\s*=\s*["\']([^"\']+)', html)
+        external = [u for u in links if u.lower().startswith(("http://", "https://", "//"))]
+        assert not external, (html_file.name, external[:5])
+
+
+def test_report_shows_no_identifier(demo_run: Path) -> None:
+    bsns = set(
+        re.findall(
+            r"\b9\d{8}\b",
+            (demo_run / "data" / "raw" / "demo" / "outcome_panel.csv").read_text(
+                encoding="cp1252", errors="replace"
+            ),
+        )
+    )
+    for html_file in (demo_run / "build" / "reports").glob("*.html"):
+        html = html_file.read_text(encoding="utf-8")
+        assert not re.search(r"\b[0-9a-f]{64}\b", html), html_file.name
+        assert not any(b in html for b in list(bsns)[:500]), html_file.name
+
+
+def test_twfe_interval_covers_the_true_effect(demo_run: Path) -> None:
+    truth = json.loads(
+        (demo_run / "data" / "raw" / "demo" / "truth.json").read_text(encoding="utf-8")
+    )
+    bundle = _bundle(demo_run)
+    assert bundle["confirmatory"]["estimator"] == "twfe"
+    primary = [e for e in bundle["confirmatory"]["effects"] if e["role"] == "primary"]
+    assert primary
+    for effect in primary:
+        true_att = truth["effects"][effect["outcome"]]["att"]
+        result = effect["result"]
+        assert result["ci_low"] <= true_att <= result["ci_high"], (
+            effect["outcome"],
+            true_att,
+            result,
+        )
+
+
+def test_bundle_records_registration_and_is_reproducible(demo_run: Path) -> None:
+    bundle = _bundle(demo_run)
+    assert bundle["registration"]["status"] in {
+        "registered",
+        "registered_with_deviations",
+        "not_registered",
+    }
+    first = (demo_run / "build" / "demo" / "results.json").read_bytes()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(demo_run)
+        mp.setenv("EVALKIT_PSEUDONYM_KEY", "e2e-test-key-not-secret")
+        assert main(["analyze", "protocols/demo.yaml"]) == 0
+    assert (demo_run / "build" / "demo" / "results.json").read_bytes() == first
