@@ -1,0 +1,10 @@
+"""Difference-in-differences estimators: pure functions on DataFrames, no file or protocol access.
+
+The one entry point is :func:`estimate`; it returns a frozen result with
+``tidy()``, ``summary()``, ``to_dict()`` and ``_repr_html_()`` (see
+:mod:`evalkit.did.results`).
+"""
+
+from evalkit.did.results import TIDY_COLUMNS, DidResult
+
+__all__ = ["TIDY_COLUMNS", "DidResult"]
