@@ -1,0 +1,50 @@
+"""The pandoc HTML template and stylesheet of evalkit's own engine (no CDN, no MathJax)."""
+
+from __future__ import annotations
+
+__all__ = ["CSS", "TEMPLATE"]
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="$lang$" xml:lang="$lang$">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="evalkit">
+<title>$pagetitle$</title>
+<style>
+$css$
+</style>
+</head>
+<body>
+<main>
+$body$
+</main>
+</body>
+</html>
+"""
+
+CSS = """
+:root { --ink: #1d2733; --muted: #5b6673; --line: #d5dbe1; --accent: #00577a; --warn: #8a4b00; }
+html { font-family: "Segoe UI", "Noto Sans", "DejaVu Sans", Arial, sans-serif; color: var(--ink);
+  line-height: 1.5; font-size: 16px; background: #fff; }
+main { max-width: 62rem; margin: 0 auto; padding: 1.5rem 1.25rem 4rem; }
+h1 { font-size: 1.8rem; color: var(--accent); margin: 0 0 .5rem; }
+h2 { font-size: 1.35rem; border-bottom: 2px solid var(--accent); padding-bottom: .2rem; margin-top: 2.2rem; }
+h3 { font-size: 1.1rem; margin-top: 1.6rem; }
+p, li { max-width: 48rem; }
+table { border-collapse: collapse; margin: .8rem 0 1.4rem; font-size: .9rem; }
+caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: .3rem; }
+th, td { border-bottom: 1px solid var(--line); padding: .3rem .6rem; vertical-align: top; }
+th { background: #eef3f6; text-align: left; }
+td { font-variant-numeric: tabular-nums; }
+figure { margin: 1rem 0 1.6rem; }
+figure img, p img { max-width: 100%; height: auto; }
+figcaption { color: var(--muted); font-size: .9rem; margin-top: .3rem; }
+pre { background: #f5f7f9; padding: .6rem; overflow-x: auto; font-size: .8rem; }
+code { font-family: "DejaVu Sans Mono", Consolas, monospace; }
+.callout-note, .callout-warning, .callout-important { border-left: 4px solid var(--accent);
+  background: #f2f7fa; padding: .4rem 1rem; margin: 1rem 0; }
+.callout-warning, .callout-important { border-left-color: var(--warn); background: #fbf5ec; }
+.keyfacts td:first-child { font-weight: 600; }
+@media print { main { max-width: none; } h2 { break-after: avoid; } figure, table { break-inside: avoid; } }
+"""
