@@ -1,0 +1,198 @@
+"""Throughput monitoring: all bundle tables from case events in one call.
+
+:func:`throughput_tables` is what the pipeline calls. The tables (all tidy, counts in
+``n``/``n_*`` columns for disclosure control, no person-level rows):
+
+``km_summary``
+    Kaplan–Meier median and 80th percentile (days) with 95% CIs per interval, overall
+    and per org type, period and group × period (:func:`~evalkit.analysis.survival.km_summary`).
+``km_curve``
+    The Kaplan–Meier step curves behind them (overall, per period, per org type).
+``norms``
+    Share within each norm, censoring done right, overall and per period, group × period
+    and org type (:func:`~evalkit.analysis.norms.norm_shares`).
+``norms_monthly``
+    The same per group and month of the interval's start (share within norm over time).
+``norm_definitions``
+    The norms applied (name, interval, limit, unit, filter, label).
+``handovers``
+    Time from warm handover to the first event at the receiving organisation.
+``out_of_sight``
+    Ended cases followed up, out of sight, or not yet known after ``out_of_sight_days``.
+``switches`` / ``switches_distribution``
+    Organisations and switches per young person, by group and period.
+``caseload``
+    Active cases per coach (or organisation) per week against the benchmark.
+``did``
+    Pilot vs comparison difference-in-differences of the monthly share within each
+    norm (municipality × month panel, two-way fixed effects), where a comparison
+    group exists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.analysis.caseload import caseload_summary, weekly_caseload
+from evalkit.analysis.did_bridge import DID_COLUMNS, did_record
+from evalkit.analysis.handovers import (
+    handover_summary,
+    handover_times,
+    out_of_sight,
+    out_of_sight_summary,
+    switches,
+    switches_summary,
+)
+from evalkit.analysis.intervals import assign_period, case_intervals
+from evalkit.analysis.norms import Norm, norm_shares, norm_status, parse_norms
+from evalkit.analysis.survival import km_curve, km_summary
+from evalkit.errors import EvalkitError
+
+__all__ = ["THROUGHPUT_TABLES", "norm_did", "throughput_tables"]
+
+THROUGHPUT_TABLES = ("km_summary", "km_curve", "norms", "norms_monthly", "norm_definitions",
+                     "handovers", "out_of_sight", "switches", "switches_distribution",
+                     "caseload", "did")
+
+
+def _month_index(month: pd.Series) -> pd.Series:
+    p = pd.PeriodIndex(month, freq="M")
+    return pd.Series(p.year * 12 + p.month - 1, index=month.index)
+
+
+def norm_did(
+    intervals: pd.DataFrame,
+    norms: Sequence[Norm],
+    *,
+    pilot_starts: Mapping[str, date],
+    comparison_units: Sequence[str],
+) -> pd.DataFrame:
+    """Pilot vs comparison DiD of the monthly share within each norm.
+
+    The panel is municipality × month of the interval's start, outcome the share of
+    cases with a known status that met the norm; a municipality is treated from the
+    month its pilot starts. The estimator is two-way fixed effects
+    (:func:`evalkit.did.estimate`, ``estimator="twfe"``, clustered by municipality;
+    the suite picks few-treated inference when needed).
+
+    Parameters
+    ----------
+    intervals : pandas.DataFrame
+        Output of :func:`evalkit.analysis.intervals.case_intervals`.
+    norms : sequence of Norm
+        The norms.
+    pilot_starts : mapping of str to date
+        Pilot start per pilot municipality.
+    comparison_units : sequence of str
+        Comparison municipalities.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``norm, outcome, n_cases`` and the DiD columns (``estimate, std_error,
+        conf_low, conf_high, p_value, n_obs, n_units, n_treated_clusters, inference,
+        status, warnings``).
+    """
+    cols = ["norm", "outcome", "n_cases", *DID_COLUMNS]
+    if not pilot_starts or not comparison_units:
+        return pd.DataFrame(columns=cols)
+    starts = {k: pd.Timestamp(v).to_period("M") for k, v in pilot_starts.items()}
+    rows = []
+    for norm in norms:
+        st = norm_status(intervals, norm)
+        st = st.loc[st["group"].isin(["pilot", "comparison"]) & (st["status"] != "unknown")]
+        if st.empty:
+            continue
+        panel = (st.assign(_within=(st["status"] == "within").astype(float))
+                 .groupby(["municipality", "start_month"], as_index=False)
+                 .agg(share_within=("_within", "mean"), n=("_within", "size")))
+        panel["time"] = _month_index(panel["start_month"])
+        month = pd.PeriodIndex(panel["start_month"], freq="M")
+        start = panel["municipality"].map(starts)
+        panel["treated"] = np.array(
+            [int(s is not None and not pd.isna(s) and m >= s) for m, s in zip(month, start,
+                                                                            strict=True)])
+        rec = did_record(panel, outcome="share_within", unit="municipality", time="time",
+                         treated="treated", estimator="twfe", cluster="municipality")
+        rows.append({"norm": norm.name, "outcome": "share_within", "n_cases": len(st), **rec})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def throughput_tables(
+    events: pd.DataFrame,
+    *,
+    reference_date: date,
+    pilot_starts: Mapping[str, date],
+    comparison_units: Sequence[str],
+    norms: Mapping[str, Any] | None = None,
+    out_of_sight_days: int = 90,
+    caseload_benchmark: tuple[int, int] = (30, 35),
+) -> dict[str, pd.DataFrame]:
+    """Compute every throughput table for the results bundle.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Case events with the canonical columns of ``data_schemas/case_events.yaml``.
+    reference_date : datetime.date
+        The data's reference date: open cases are censored here; later events are
+        left out (with a :class:`~evalkit.errors.DroppedRowsWarning`).
+    pilot_starts : mapping of str to date
+        Pilot start per pilot municipality (decides ``group`` and ``period``).
+    comparison_units : sequence of str
+        Comparison municipalities (for ``group`` and the DiD).
+    norms : mapping, optional
+        Norms overriding the defaults by name (see :func:`evalkit.analysis.norms.parse_norms`).
+    out_of_sight_days : int, default 90
+        Follow-up window for "out of sight".
+    caseload_benchmark : (int, int), default (30, 35)
+        Reasonable caseload range per coach.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        The tables named in :data:`THROUGHPUT_TABLES` (see the module docstring).
+    """
+    if not isinstance(reference_date, date):
+        raise EvalkitError(f"reference_date must be a date, got {reference_date!r}")
+    parsed = parse_norms(norms)
+    iv = case_intervals(events, reference_date=reference_date, pilot_starts=pilot_starts,
+                        comparison_units=comparison_units)
+    dims = ("org_type", "group", "period")
+    out: dict[str, pd.DataFrame] = {}
+    out["km_summary"] = km_summary(
+        iv, groupings=((), ("org_type",), ("period",), ("group", "period")), dims=dims)
+    out["km_curve"] = km_curve(iv, groupings=((), ("period",), ("org_type",)), dims=dims)
+    out["norms"] = norm_shares(
+        iv, parsed, groupings=((), ("period",), ("group", "period"), ("org_type",)), dims=dims)
+    monthly = norm_shares(iv, parsed, groupings=(("start_month",), ("group", "start_month")),
+                          dims=("group", "start_month"))
+    out["norms_monthly"] = monthly.rename(columns={"start_month": "month"})
+    out["norm_definitions"] = pd.DataFrame(
+        [{"norm": n.name, "interval": n.interval, "limit": n.limit, "unit": n.unit,
+          "where": json.dumps(dict(n.where), sort_keys=True, default=str), "label": n.label}
+         for n in parsed],
+        columns=["norm", "interval", "limit", "unit", "where", "label"])
+    ho = handover_times(events, reference_date=reference_date)
+    out["handovers"] = handover_summary(ho)
+    ended = out_of_sight(events, reference_date=reference_date, days=out_of_sight_days)
+    ended = assign_period(ended, "end_date", pilot_starts, comparison_units)
+    oos = out_of_sight_summary(ended, by=((), ("end_event",), ("org_type",), ("group", "period")))
+    oos.insert(0, "days", out_of_sight_days)
+    out["out_of_sight"] = oos
+    persons = switches(events, reference_date=reference_date, pilot_starts=pilot_starts,
+                       comparison_units=comparison_units)
+    dist, summ = switches_summary(persons)
+    out["switches"] = summ
+    out["switches_distribution"] = dist
+    out["caseload"] = caseload_summary(weekly_caseload(events, reference_date=reference_date),
+                                       benchmark=caseload_benchmark)
+    out["did"] = norm_did(iv, parsed, pilot_starts=pilot_starts,
+                          comparison_units=comparison_units)
+    return out
