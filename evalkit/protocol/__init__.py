@@ -1,0 +1,48 @@
+"""The pre-registered evaluation protocol: model, checks, registration, deviations, power.
+
+A protocol (YAML, ``evalkit_protocol: 1``) fixes before the data arrive what the
+confirmatory analysis will be. :func:`load_protocol` reads and checks it,
+:func:`register` locks it, :func:`verify_for_analysis` refuses changes that are not
+declared as deviations, and :func:`~evalkit.protocol.power.simulate_power` simulates
+the declared design.
+"""
+
+from __future__ import annotations
+
+from evalkit.protocol.model import (
+    Analysis,
+    CheckReport,
+    DataSource,
+    Deviation,
+    Hypothesis,
+    Outcome,
+    Periods,
+    Population,
+    PowerSettings,
+    Protocol,
+    Subgroup,
+    TreatedUnit,
+    Units,
+    Window,
+    check_protocol,
+    load_protocol,
+)
+
+__all__ = [
+    "Analysis",
+    "CheckReport",
+    "DataSource",
+    "Deviation",
+    "Hypothesis",
+    "Outcome",
+    "Periods",
+    "Population",
+    "PowerSettings",
+    "Protocol",
+    "Subgroup",
+    "TreatedUnit",
+    "Units",
+    "Window",
+    "check_protocol",
+    "load_protocol",
+]

@@ -1,0 +1,166 @@
+"""From a YAML mapping to a :class:`~evalkit.protocol.model.Protocol`: shape, checks, build."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import ProtocolError
+from evalkit.protocol._checks import run_checks
+from evalkit.protocol._fields import PROTOCOL_SPEC
+from evalkit.protocol._schemas import load_schemas
+from evalkit.protocol._spec import validate, with_defaults
+from evalkit.protocol.model import (
+    Analysis,
+    DataSource,
+    Deviation,
+    Hypothesis,
+    Outcome,
+    Periods,
+    Population,
+    PowerSettings,
+    Protocol,
+    Subgroup,
+    TreatedUnit,
+    Units,
+    Window,
+    read_yaml,
+)
+
+__all__ = ["analyse", "deviations_sidecar", "normalise"]
+
+
+def deviations_sidecar(path: Path) -> Path:
+    """Return the sidecar file that may hold deviations: ``<file>.deviations.yaml``."""
+    return path.with_name(path.name + ".deviations.yaml")
+
+
+def normalise(raw: Any, errors: list[str] | None = None) -> dict[str, Any] | None:
+    """Return the protocol's fields as written, normalised (dates as text), or None."""
+    errors = [] if errors is None else errors
+    if not isinstance(raw, Mapping):
+        errors.append(
+            "protocol: the file must be a mapping of fields (evalkit_protocol, id, metadata, ...), "
+            f"got {type(raw).__name__}"
+        )
+        return None
+    result = validate(raw, PROTOCOL_SPEC, "", errors)
+    return result if isinstance(result, dict) else None
+
+
+def _sidecar_deviations(path: Path | None, errors: list[str]) -> list[dict[str, Any]]:
+    if path is None:
+        return []
+    sidecar = deviations_sidecar(path)
+    if not sidecar.is_file():
+        return []
+    try:
+        raw = read_yaml(sidecar)
+    except ProtocolError as exc:
+        errors.append(str(exc))
+        return []
+    if isinstance(raw, Mapping) and set(raw) == {"deviations"}:
+        raw = raw["deviations"]
+    spec = PROTOCOL_SPEC.fields["deviations"]
+    checked = validate(raw, spec, f"deviations (in {sidecar.name})", errors)
+    return [d for d in checked or [] if isinstance(d, dict)]
+
+
+def analyse(raw: Any, path: Path | None) -> tuple[Protocol | None, list[str], list[str]]:
+    """Check a raw protocol mapping; return the protocol (when valid), errors and warnings."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    explicit = normalise(raw, errors)
+    if explicit is None:
+        return None, errors, warnings
+    deviations = [d for d in explicit.get("deviations") or [] if isinstance(d, dict)]
+    deviations += _sidecar_deviations(path, errors)
+    canonical = with_defaults(explicit, PROTOCOL_SPEC)
+    canonical["deviations"] = deviations
+    analysis = canonical.get("analysis")
+    units = canonical.get("units")
+    if isinstance(analysis, dict) and isinstance(units, dict) and not analysis.get("cluster"):
+        analysis["cluster"] = units.get("column") or "municipality"
+    try:
+        schemas = load_schemas(path.parent if path is not None else None)
+    except ProtocolError as exc:
+        warnings.append(f"definitions not checked against the data schemas: {exc}")
+        schemas = {}
+    run_checks(canonical, schemas, errors, warnings)
+    if errors:
+        return None, errors, warnings
+    return _build(canonical, explicit, path, warnings), errors, warnings
+
+
+def _build(
+    c: dict[str, Any], explicit: dict[str, Any], path: Path | None, warnings: list[str]
+) -> Protocol:
+    pop, units, periods, a = c["population"], c["units"], c["periods"], c["analysis"]
+    power = c.get("power") or {}
+    post = periods.get("post")
+    window = a.get("event_window")
+    return Protocol(
+        path=path,
+        id=c["id"],
+        metadata=c["metadata"],
+        intervention=c["intervention"],
+        population=Population(
+            age_min=pop["age_min"],
+            age_max=pop["age_max"],
+            inclusion=tuple(pop["inclusion"]),
+            exclusion=tuple(pop["exclusion"]),
+            subgroups=tuple(Subgroup(**s) for s in pop["subgroups"]),
+            description=pop.get("description"),
+        ),
+        units=Units(
+            level=units["level"],
+            column=units["column"],
+            treated=tuple(TreatedUnit(**t) for t in units["treated"]),
+            comparison=tuple(units["comparison"]),
+            anticipation_months=units["anticipation_months"],
+        ),
+        periods=Periods(
+            pre=Window(**periods["pre"]),
+            intervention=Window(**periods["intervention"]),
+            post=Window(**post) if post else None,
+        ),
+        outcomes=tuple(
+            Outcome(**{**o, "smallest_effect": float(o["smallest_effect"])}) for o in c["outcomes"]
+        ),
+        hypotheses=tuple(Hypothesis(**h) for h in c["hypotheses"]),
+        analysis=Analysis(
+            estimator=a["estimator"],
+            control_group=a["control_group"],
+            method=a["method"],
+            base_period=a["base_period"],
+            covariates=tuple(a["covariates"]),
+            cluster=a["cluster"],
+            inference=a["inference"],
+            few_treated_threshold=a["few_treated_threshold"],
+            alpha=float(a["alpha"]),
+            multiple_testing=a["multiple_testing"],
+            event_window=(window["min"], window["max"]) if window else None,
+            seed=a["seed"],
+        ),
+        data_sources=tuple(
+            DataSource(kind=s["kind"], schema_version=s["schema_version"], files=tuple(s["files"]))
+            for s in c["data_sources"]
+        ),
+        disclosure_threshold=(c.get("reporting") or {}).get("disclosure_threshold") or 10,
+        deviations=tuple(Deviation(**d) for d in c["deviations"]),
+        power=PowerSettings(
+            n_sims=power.get("n_sims", 200),
+            effects=tuple(float(e) for e in power["effects"]) if power.get("effects") else None,
+            target_power=float(power.get("target_power", 0.8)),
+            icc=float(power.get("icc", 0.01)),
+            serial_correlation=float(power.get("serial_correlation", 0.5)),
+            base_rates=dict(power.get("base_rates") or {}),
+            persons_per_unit=power.get("persons_per_unit"),
+            seed=power.get("seed", 20240101),
+        ),
+        demo=c.get("demo"),
+        warnings=tuple(warnings),
+        _canonical=c,
+        _explicit=explicit,
+    )

@@ -1,0 +1,439 @@
+"""Checks across fields: the rules a valid YAML shape alone cannot express.
+
+Each check appends messages ``"<field path>: <what is wrong>; <what is allowed>"``
+to ``errors`` (the protocol cannot be used) or ``warnings`` (questionable).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from evalkit.protocol._fields import GM_HINT, GM_PATTERN
+from evalkit.protocol._schemas import SchemaInfo
+from evalkit.protocol.expressions import check_expression
+
+__all__ = ["run_checks"]
+
+CLUSTER_ROBUST = ("analytic", "wild", "bootstrap")
+FEW_TREATED_METHODS = ("permutation", "conley_taber")
+
+
+def _month(text: str) -> int:
+    year, month = text.split("-")
+    return int(year) * 12 + int(month) - 1
+
+
+def _fmt(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def run_checks(
+    p: Mapping[str, Any], schemas: Mapping[str, SchemaInfo], errors: list[str], warnings: list[str]
+) -> None:
+    """Run every cross-field check on a protocol mapping with defaults filled in."""
+    _check_ids(p, errors)
+    _check_outcomes(p, schemas, errors, warnings)
+    _check_hypotheses(p, errors, warnings)
+    _check_periods_and_units(p, errors, warnings)
+    _check_analysis(p, schemas, errors, warnings)
+    _check_population(p, schemas, errors, warnings)
+    _check_sources(p, schemas, errors)
+    _check_other(p, errors, warnings)
+
+
+def _items(p: Mapping[str, Any], *keys: str) -> list[Mapping[str, Any]]:
+    value: Any = p
+    for key in keys:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return [v for v in value or [] if isinstance(v, Mapping)]
+
+
+def _check_ids(p: Mapping[str, Any], errors: list[str]) -> None:
+    for label, items in (
+        ("outcomes", _items(p, "outcomes")),
+        ("hypotheses", _items(p, "hypotheses")),
+        ("population.subgroups", _items(p, "population", "subgroups")),
+    ):
+        counts = Counter(i.get("id") for i in items if i.get("id"))
+        for ident, n in counts.items():
+            if n > 1:
+                errors.append(
+                    f"{label}[{ident}]: the id {ident!r} is used {n} times; ids must be unique"
+                )
+
+
+def _languages(p: Mapping[str, Any]) -> list[str]:
+    meta = p.get("metadata") or {}
+    return list(meta.get("languages") or ["nl", "en"])
+
+
+def _check_text_languages(path: str, text: Any, langs: list[str], errors: list[str]) -> None:
+    if isinstance(text, Mapping):
+        missing = [lang for lang in langs if lang not in text]
+        if missing:
+            errors.append(
+                f"{path}: no text in {', '.join(missing)}; metadata.languages asks for "
+                f"{', '.join(langs)}"
+            )
+
+
+def _check_outcomes(
+    p: Mapping[str, Any], schemas: Mapping[str, SchemaInfo], errors: list[str], warnings: list[str]
+) -> None:
+    outcomes = _items(p, "outcomes")
+    langs = _languages(p)
+    kinds = {s.get("kind") for s in _items(p, "data_sources")}
+    if outcomes and not any(o.get("role") == "primary" for o in outcomes):
+        errors.append(
+            "outcomes: no outcome has role 'primary'; the confirmatory analysis needs at "
+            "least one (role: primary)"
+        )
+    for o in outcomes:
+        path = f"outcomes[{o.get('id')}]"
+        _check_text_languages(f"{path}.label", o.get("label"), langs, errors)
+        source = o.get("source")
+        schema = schemas.get(source) if isinstance(source, str) else None
+        if source and kinds and None not in kinds and source not in kinds:
+            errors.append(
+                f"{path}.source: {source!r} is not among the data_sources kinds "
+                f"({', '.join(sorted(k for k in kinds if k))}); add it to data_sources"
+            )
+        if schema is not None:
+            for key in ("definition", "filter"):
+                if isinstance(o.get(key), str):
+                    for problem in check_expression(
+                        o[key], schema.columns, instruments=schema.instruments
+                    ):
+                        errors.append(f"{path}.{key}: {problem}")
+        effect = o.get("smallest_effect")
+        if o.get("type") == "binary" and isinstance(effect, int | float) and effect > 1:
+            errors.append(
+                f"{path}.smallest_effect: {effect} is more than 1, but a binary outcome is a "
+                "share; give the effect as a proportion (0.02 = 2 percentage points)"
+            )
+        if isinstance(effect, int | float) and effect == 0:
+            errors.append(f"{path}.smallest_effect: must be greater than 0")
+        if o.get("type") == "duration" and source == "outcome_panel":
+            warnings.append(
+                f"{path}.type: a duration from the monthly outcome panel is unusual; "
+                "throughput times come from case_events (days_between)"
+            )
+
+
+def _check_hypotheses(p: Mapping[str, Any], errors: list[str], warnings: list[str]) -> None:
+    outcomes = {o.get("id"): o for o in _items(p, "outcomes")}
+    subgroups = {s.get("id") for s in _items(p, "population", "subgroups")}
+    langs = _languages(p)
+    tested: set[str] = set()
+    for h in _items(p, "hypotheses"):
+        path = f"hypotheses[{h.get('id')}]"
+        _check_text_languages(f"{path}.text", h.get("text"), langs, errors)
+        target = h.get("outcome")
+        if target is None:
+            continue
+        if target not in outcomes:
+            errors.append(
+                f"{path}.outcome: unknown outcome {target!r}; outcomes: "
+                f"{', '.join(str(k) for k in outcomes) or 'none'}"
+            )
+            continue
+        tested.add(target)
+        expected = outcomes[target].get("expected_direction")
+        direction = h.get("direction")
+        if direction in ("increase", "decrease") and expected and direction != expected:
+            warnings.append(
+                f"{path}.direction: {direction!r} but outcomes[{target}].expected_direction "
+                f"is {expected!r}"
+            )
+        sub = h.get("subgroup")
+        if sub is not None and sub not in subgroups:
+            errors.append(
+                f"{path}.subgroup: unknown subgroup {sub!r}; subgroups: "
+                f"{', '.join(str(s) for s in subgroups) or 'none'}"
+            )
+    for ident, o in outcomes.items():
+        if o.get("role") == "primary" and ident not in tested and _items(p, "hypotheses"):
+            warnings.append(f"outcomes[{ident}]: primary outcome without a hypothesis")
+
+
+def _check_periods_and_units(p: Mapping[str, Any], errors: list[str], warnings: list[str]) -> None:
+    periods = p.get("periods") or {}
+    windows: list[tuple[str, int, int]] = []
+    for name in ("pre", "intervention", "post"):
+        w = periods.get(name)
+        if not isinstance(w, Mapping) or not w.get("start") or not w.get("end"):
+            continue
+        start, end = _month(w["start"]), _month(w["end"])
+        if start > end:
+            errors.append(
+                f"periods.{name}: start {w['start']} is after end {w['end']}; "
+                "windows run from start to end"
+            )
+        windows.append((name, start, end))
+    for (a, _, a_end), (b, b_start, _) in itertools.pairwise(windows):
+        if b_start <= a_end:
+            errors.append(
+                f"periods.{b}.start: {_fmt(b_start)} is not after periods.{a}.end "
+                f"{_fmt(a_end)}; the windows must be in the order pre < intervention < post "
+                "without overlap"
+            )
+    names = {name: (s, e) for name, s, e in windows}
+    if "pre" in names and names["pre"][1] - names["pre"][0] < 1:
+        warnings.append("periods.pre: a single pre-period month cannot show parallel pre-trends")
+
+    units = p.get("units") or {}
+    level = units.get("level", "municipality")
+    treated = _items(p, "units", "treated")
+    comparison = [c for c in units.get("comparison") or [] if isinstance(c, str)]
+    codes = [t.get("unit") for t in treated if isinstance(t.get("unit"), str)]
+    if level == "municipality":
+        for code in codes:
+            if not re.match(GM_PATTERN, code):
+                errors.append(f"units.treated[{code}].unit: {code!r} is not {GM_HINT}")
+        for code in comparison:
+            if not re.match(GM_PATTERN, code):
+                errors.append(f"units.comparison: {code!r} is not {GM_HINT}")
+    for code, n in Counter(codes + comparison).items():
+        if n > 1:
+            where = (
+                "both treated and comparison"
+                if code in codes and code in comparison
+                else ("listed twice")
+            )
+            errors.append(f"units: {code!r} is {where}; a unit belongs to one group once")
+    anticipation = units.get("anticipation_months") or 0
+    for t in treated:
+        start = t.get("start")
+        if not isinstance(start, str):
+            continue
+        path = f"units.treated[{t.get('unit')}].start"
+        m = _month(start)
+        if (
+            "intervention" in names
+            and not names["intervention"][0] <= m <= names["intervention"][1]
+        ):
+            s, e = names["intervention"]
+            errors.append(
+                f"{path}: {start} lies outside periods.intervention ({_fmt(s)} to {_fmt(e)}); "
+                "a pilot starts within the intervention window"
+            )
+        if "pre" in names and m - anticipation <= names["pre"][0]:
+            errors.append(
+                f"{path}: {start} minus {anticipation} anticipation month(s) leaves no "
+                f"pre-period month after periods.pre.start {_fmt(names['pre'][0])}"
+            )
+    control = (p.get("analysis") or {}).get("control_group")
+    staggered = len({t.get("start") for t in treated}) > 1
+    if treated and not comparison:
+        if control == "never":
+            errors.append(
+                "units.comparison: no comparison units, but analysis.control_group is 'never'; "
+                "add never-treated units or (staggered design) use control_group: notyet"
+            )
+        elif not staggered:
+            errors.append(
+                "units.comparison: no comparison units and every pilot unit starts in the same "
+                "month: there is no control group"
+            )
+
+
+def _check_analysis(
+    p: Mapping[str, Any], schemas: Mapping[str, SchemaInfo], errors: list[str], warnings: list[str]
+) -> None:
+    a = p.get("analysis") or {}
+    treated = _items(p, "units", "treated")
+    comparison = list((p.get("units") or {}).get("comparison") or [])
+    estimator = a.get("estimator")
+    inference = a.get("inference")
+    starts = sorted({t.get("start") for t in treated if t.get("start")})
+    if len(starts) > 1 and estimator in ("2x2", "twfe", "event_study"):
+        errors.append(
+            f"analysis.estimator: {estimator!r} cannot handle a staggered design (pilot units "
+            f"start in {', '.join(starts)}): two-way fixed effects compare early with late "
+            "joiners and can even flip the sign; use callaway_santanna"
+        )
+    n_treated = len({t.get("unit") for t in treated})
+    threshold = a.get("few_treated_threshold") or 5
+    if inference in CLUSTER_ROBUST and n_treated < threshold:
+        alt = (
+            "conley_taber or permutation (or auto, which picks one)"
+            if estimator in ("2x2", "twfe")
+            else "twfe with conley_taber or permutation for a single start month, "
+            "or report the estimate as descriptive"
+        )
+        warnings.append(
+            f"analysis.inference: {inference!r} is cluster-robust inference, and with "
+            f"{n_treated} treated cluster(s) (fewer than {threshold}) it over-rejects; use {alt}"
+        )
+    if inference in FEW_TREATED_METHODS and estimator not in ("2x2", "twfe"):
+        errors.append(
+            f"analysis.inference: {inference!r} is available for the 2x2 and twfe estimators, "
+            f"not for {estimator!r}; allowed here: auto, analytic, bootstrap"
+        )
+    alpha = a.get("alpha")
+    if isinstance(alpha, int | float) and n_treated and comparison:
+        n_clusters = n_treated + len(comparison)
+        if inference == "permutation":
+            smallest = 1 / math.comb(n_clusters, n_treated)
+            if smallest > alpha:
+                warnings.append(
+                    f"analysis.inference: with {n_clusters} clusters of which {n_treated} "
+                    f"treated the smallest permutation p-value is {smallest:.3f}, above alpha "
+                    f"{alpha}; no effect can be significant — add comparison units"
+                )
+        if inference in ("conley_taber", "auto") and n_treated < threshold:
+            smallest = 1 / (len(comparison) + 1)
+            if smallest > alpha:
+                warnings.append(
+                    f"analysis.inference: few-treated inference with {len(comparison)} "
+                    f"comparison units cannot give p-values below {smallest:.3f} (alpha "
+                    f"{alpha}); add comparison units"
+                )
+    window = a.get("event_window")
+    if (
+        isinstance(window, Mapping)
+        and isinstance(window.get("min"), int)
+        and isinstance(window.get("max"), int)
+    ):
+        if not window["min"] < 0 <= window["max"]:
+            errors.append(
+                f"analysis.event_window: min {window['min']} must be negative and max "
+                f"{window['max']} zero or more (event time 0 is the first pilot month)"
+            )
+        if estimator in ("2x2", "twfe"):
+            warnings.append(
+                f"analysis.event_window: ignored by the {estimator!r} estimator "
+                "(used by event_study and callaway_santanna)"
+            )
+    panel = schemas.get("outcome_panel")
+    if panel is not None:
+        for name in a.get("covariates") or []:
+            if name not in panel.columns:
+                errors.append(
+                    f"analysis.covariates: unknown column {name!r}; columns of outcome_panel: "
+                    f"{', '.join(panel.columns)}"
+                )
+        cluster = a.get("cluster")
+        if isinstance(cluster, str) and cluster not in panel.columns:
+            errors.append(f"analysis.cluster: unknown column {cluster!r} in outcome_panel")
+        column = (p.get("units") or {}).get("column")
+        if isinstance(column, str) and column not in panel.columns:
+            errors.append(f"units.column: unknown column {column!r} in outcome_panel")
+    primaries = [o for o in _items(p, "outcomes") if o.get("role") == "primary"]
+    if a.get("multiple_testing") == "none" and len(primaries) > 1:
+        warnings.append(
+            f"analysis.multiple_testing: 'none' with {len(primaries)} primary outcomes "
+            "inflates the chance of a false positive; use holm or bh"
+        )
+    if estimator == "callaway_santanna":
+        counts = Counter(t.get("start") for t in treated)
+        small = [s for s, n in counts.items() if n == 1]
+        if small and len(counts) > 1:
+            warnings.append(
+                f"units.treated: the start month(s) {', '.join(sorted(small))} have one unit each; "
+                "their group-time effects rest on a single municipality"
+            )
+
+
+def _check_population(
+    p: Mapping[str, Any], schemas: Mapping[str, SchemaInfo], errors: list[str], warnings: list[str]
+) -> None:
+    pop = p.get("population") or {}
+    lo, hi = pop.get("age_min"), pop.get("age_max")
+    if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
+        errors.append(f"population.age_min: {lo} is above population.age_max {hi}")
+    panel = schemas.get("outcome_panel")
+    if panel is not None:
+        age = panel.columns.get("age") or {}
+        if isinstance(lo, int) and isinstance(age.get("min"), int) and lo < age["min"]:
+            warnings.append(
+                f"population.age_min: {lo} is below the data's minimum age {age['min']}"
+            )
+        if isinstance(hi, int) and isinstance(age.get("max"), int) and hi > age["max"]:
+            warnings.append(
+                f"population.age_max: {hi} is above the data's maximum age {age['max']}"
+            )
+        for key in ("inclusion", "exclusion"):
+            for i, rule in enumerate(pop.get(key) or []):
+                if isinstance(rule, str):
+                    for problem in check_expression(rule, panel.columns):
+                        errors.append(f"population.{key}[{i}]: {problem}")
+    langs = _languages(p)
+    for s in _items(p, "population", "subgroups"):
+        path = f"population.subgroups[{s.get('id')}]"
+        _check_text_languages(f"{path}.label", s.get("label"), langs, errors)
+        schema = schemas.get(s.get("source") or "outcome_panel")
+        if schema is not None and isinstance(s.get("definition"), str):
+            for problem in check_expression(
+                s["definition"], schema.columns, instruments=schema.instruments
+            ):
+                errors.append(f"{path}.definition: {problem}")
+
+
+def _check_sources(
+    p: Mapping[str, Any], schemas: Mapping[str, SchemaInfo], errors: list[str]
+) -> None:
+    seen: Counter[str] = Counter()
+    for s in _items(p, "data_sources"):
+        kind = s.get("kind")
+        if not isinstance(kind, str):
+            continue
+        seen[kind] += 1
+        schema = schemas.get(kind)
+        version = s.get("schema_version")
+        if schema is not None and isinstance(version, int) and version != schema.version:
+            errors.append(
+                f"data_sources[{kind}].schema_version: {version}, but data_schemas/{kind}.yaml "
+                f"is version {schema.version}"
+            )
+    for kind, n in seen.items():
+        if n > 1:
+            errors.append(
+                f"data_sources[{kind}]: listed {n} times; list all files of a kind in one entry"
+            )
+
+
+def _check_other(p: Mapping[str, Any], errors: list[str], warnings: list[str]) -> None:
+    if not p.get("missing_data"):
+        warnings.append(
+            "missing_data: not stated; pre-registration checklists ask how missing data are handled"
+        )
+    power = p.get("power") or {}
+    outcome_ids = {o.get("id") for o in _items(p, "outcomes")}
+    for key in power.get("base_rates") or {}:
+        if key not in outcome_ids:
+            errors.append(
+                f"power.base_rates.{key}: unknown outcome; outcomes: "
+                f"{', '.join(str(o) for o in outcome_ids)}"
+            )
+    effects = power.get("effects")
+    if (
+        isinstance(effects, list)
+        and effects
+        and not any(isinstance(e, int | float) and e > 0 for e in effects)
+    ):
+        errors.append("power.effects: needs at least one effect greater than 0")
+    meta = p.get("metadata") or {}
+    report = meta.get("planned_report_date")
+    end = ((p.get("periods") or {}).get("intervention") or {}).get("end")
+    if isinstance(report, str) and isinstance(end, str) and report[:7] <= end:
+        warnings.append(
+            f"metadata.planned_report_date: {report} is not after the intervention ends ({end})"
+        )
+    demo = p.get("demo")
+    if isinstance(demo, Mapping):
+        out = demo.get("out")
+        if isinstance(out, str) and (out.startswith("/") or ".." in out.split("/")):
+            errors.append(
+                f"demo.out: {out!r} must be a folder inside the project (relative, no '..')"
+            )
+        starts = {t.get("start") for t in _items(p, "units", "treated")}
+        if demo.get("generator") == "staggered" and len(starts) == 1:
+            warnings.append("demo.generator: 'staggered' but every pilot unit starts in one month")
+        if demo.get("generator") == "pilot" and len(starts) > 1:
+            warnings.append("demo.generator: 'pilot' makes one start month; use 'staggered'")

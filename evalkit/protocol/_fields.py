@@ -1,0 +1,279 @@
+"""The protocol format (``evalkit_protocol: 1``) as a declarative field specification.
+
+Every field, its type, whether it is required, its default and allowed values.
+``protocols/TEMPLATE.yaml`` documents the same fields for people.
+"""
+
+from __future__ import annotations
+
+from evalkit.protocol._spec import Field
+
+__all__ = [
+    "CONTROL_GROUPS",
+    "DOMAINS",
+    "ESTIMATORS",
+    "GENERATORS",
+    "INFERENCE",
+    "PROTOCOL_SPEC",
+    "SOURCES",
+]
+
+GM_PATTERN = r"^GM\d{4}$"
+GM_HINT = "a CBS municipality code 'GM' followed by four digits (e.g. GM0363)"
+DOMAINS = ("debts", "dropout", "housing", "work", "other")
+ROLES = ("primary", "secondary")
+TYPES = ("binary", "count", "continuous", "duration")
+DIRECTIONS = ("increase", "decrease")
+HYPOTHESIS_DIRECTIONS = ("increase", "decrease", "two_sided")
+ESTIMATORS = ("2x2", "twfe", "event_study", "callaway_santanna")
+CONTROL_GROUPS = ("never", "notyet")
+INFERENCE = ("auto", "analytic", "bootstrap", "wild", "permutation", "conley_taber")
+MULTIPLE_TESTING = ("holm", "bh", "bonferroni", "none")
+SOURCES = ("outcome_panel", "case_events", "questionnaire")
+GENERATORS = ("pilot", "staggered", "debt_programme")
+LEVELS = ("municipality", "school", "region", "neighbourhood")
+
+_ID = r"^[a-z][a-z0-9_]*$"
+_ID_HINT = "an id of lower-case letters, digits and underscores, starting with a letter"
+
+
+def _f(kind: str, **kw: object) -> Field:
+    return Field(kind, **kw)  # type: ignore[arg-type]
+
+
+def _window(doc: str, required: bool = True) -> Field:
+    return _f(
+        "record",
+        required=required,
+        doc=doc,
+        fields={
+            "start": _f("month", required=True, doc="first month, YYYY-MM"),
+            "end": _f("month", required=True, doc="last month, YYYY-MM"),
+        },
+    )
+
+
+_OUTCOME = _f(
+    "record",
+    fields={
+        "id": _f("str", required=True, pattern=_ID, pattern_hint=_ID_HINT, doc="outcome id"),
+        "label": _f("text", required=True, doc="label in nl and en"),
+        "domain": _f("str", required=True, allowed=DOMAINS, doc="life domain"),
+        "role": _f("str", required=True, allowed=ROLES, doc="primary or secondary"),
+        "type": _f("str", required=True, allowed=TYPES, doc="kind of measure"),
+        "source": _f("str", required=True, allowed=SOURCES, doc="data schema of the columns"),
+        "definition": _f("expr", required=True, doc="expression over the source's columns"),
+        "filter": _f("expr", doc="rows that count (expression), e.g. wave in ['T0', 'T6m']"),
+        "expected_direction": _f("str", required=True, allowed=DIRECTIONS),
+        "smallest_effect": _f(
+            "number", required=True, minimum=0, doc="smallest effect that matters (outcome units)"
+        ),
+        "unit": _f("text", doc="unit of the outcome, e.g. days or percentage points"),
+        "description": _f("text", doc="what the measure means"),
+    },
+)
+
+_SUBGROUP = _f(
+    "record",
+    fields={
+        "id": _f("str", required=True, pattern=_ID, pattern_hint=_ID_HINT),
+        "label": _f("text", required=True),
+        "definition": _f("expr", required=True, doc="expression selecting the subgroup"),
+        "source": _f("str", allowed=SOURCES, default="outcome_panel"),
+    },
+)
+
+_HYPOTHESIS = _f(
+    "record",
+    fields={
+        "id": _f("str", required=True),
+        "outcome": _f("str", required=True, doc="id of an outcome"),
+        "direction": _f("str", required=True, allowed=HYPOTHESIS_DIRECTIONS),
+        "text": _f("text", required=True),
+        "subgroup": _f("str", doc="id of a subgroup (otherwise the whole population)"),
+    },
+)
+
+_DEVIATION = _f(
+    "record",
+    fields={
+        "date": _f("date", required=True, doc="date of the decision, YYYY-MM-DD"),
+        "field": _f("str", required=True, doc="field path, e.g. outcomes[neet].smallest_effect"),
+        "old": _f("any", doc="registered value"),
+        "new": _f("any", doc="new value"),
+        "reason": _f("text", required=True, doc="why the plan changed"),
+    },
+)
+
+PROTOCOL_SPEC = _f(
+    "record",
+    fields={
+        "evalkit_protocol": _f("int", required=True, allowed=(1,), doc="format version, 1"),
+        "id": _f(
+            "str",
+            required=True,
+            pattern=r"^[a-z0-9][a-z0-9_-]*$",
+            pattern_hint="an id of lower-case letters, digits, '-' and '_'",
+        ),
+        "metadata": _f(
+            "record",
+            required=True,
+            fields={
+                "title": _f("text", required=True),
+                "pilot": _f("str", required=True, doc="name of the pilot"),
+                "organisations": _f("list", required=True, min_items=1, item=_f("str")),
+                "contact_role": _f("str", required=True, doc="role (not name) of the contact"),
+                "languages": _f(
+                    "list", min_items=1, default=["nl", "en"], item=_f("str", allowed=("nl", "en"))
+                ),
+                "planned_report_date": _f("date", required=True),
+                "modelled_on": _f("text", doc="the real practice this protocol is modelled on"),
+                "registry": _f("str", doc="external registration (OSF, AEA) if any"),
+                "synthetic_data": _f("bool", default=False),
+            },
+        ),
+        "intervention": _f("text", required=True, doc="what the pilot does, in a few sentences"),
+        "context": _f("text", doc="the setting and why the pilot exists"),
+        "population": _f(
+            "record",
+            required=True,
+            fields={
+                "description": _f("text"),
+                "age_min": _f("int", default=16, minimum=0, maximum=120),
+                "age_max": _f("int", default=27, minimum=0, maximum=120),
+                "inclusion": _f("list", default=[], item=_f("expr")),
+                "exclusion": _f("list", default=[], item=_f("expr")),
+                "subgroups": _f("list", default=[], item=_SUBGROUP),
+            },
+        ),
+        "units": _f(
+            "record",
+            required=True,
+            fields={
+                "level": _f("str", allowed=LEVELS, default="municipality"),
+                "column": _f("str", default="municipality", doc="column holding the unit"),
+                "treated": _f(
+                    "list",
+                    required=True,
+                    min_items=1,
+                    item=_f(
+                        "record",
+                        fields={
+                            "unit": _f("str", required=True),
+                            "start": _f("month", required=True, doc="first pilot month"),
+                            "label": _f("str"),
+                        },
+                    ),
+                ),
+                "comparison": _f("list", default=[], item=_f("str")),
+                "anticipation_months": _f("int", default=0, minimum=0, maximum=24),
+            },
+        ),
+        "periods": _f(
+            "record",
+            required=True,
+            fields={
+                "pre": _window("months before the pilot"),
+                "intervention": _window("the pilot months"),
+                "post": _window("months after the pilot", required=False),
+            },
+        ),
+        "outcomes": _f("list", required=True, min_items=1, item=_OUTCOME),
+        "hypotheses": _f("list", default=[], item=_HYPOTHESIS),
+        "analysis": _f(
+            "record",
+            required=True,
+            fields={
+                "estimator": _f("str", required=True, allowed=ESTIMATORS),
+                "control_group": _f("str", allowed=CONTROL_GROUPS, default="never"),
+                "method": _f("str", allowed=("dr", "ipw", "reg"), default="dr"),
+                "base_period": _f("str", allowed=("varying", "universal"), default="varying"),
+                "covariates": _f("list", default=[], item=_f("str")),
+                "cluster": _f("str", doc="cluster column; default: units.column"),
+                "inference": _f("str", allowed=INFERENCE, default="auto"),
+                "few_treated_threshold": _f("int", default=5, minimum=1),
+                "alpha": _f("number", default=0.05, minimum=0.001, maximum=0.5),
+                "multiple_testing": _f("str", allowed=MULTIPLE_TESTING, default="holm"),
+                "event_window": _f(
+                    "record",
+                    fields={"min": _f("int", required=True), "max": _f("int", required=True)},
+                ),
+                "seed": _f("int", default=1, minimum=0),
+            },
+        ),
+        "missing_data": _f("text", doc="how missing data are handled"),
+        "exclusions": _f("list", default=[], item=_f("text")),
+        "sample_size": _f(
+            "record",
+            fields={
+                "persons": _f("int", minimum=1, doc="expected number of young people"),
+                "note": _f("text"),
+            },
+        ),
+        "power": _f(
+            "record",
+            fields={
+                "n_sims": _f("int", default=200, minimum=10, maximum=100000),
+                "effects": _f(
+                    "list",
+                    item=_f("number"),
+                    doc="effect sizes to simulate (outcome units); default: multiples "
+                    "of smallest_effect",
+                ),
+                "target_power": _f("number", default=0.8, minimum=0.5, maximum=0.99),
+                "icc": _f(
+                    "number",
+                    default=0.01,
+                    minimum=0,
+                    maximum=0.99,
+                    doc="intra-cluster correlation (municipality share of variance)",
+                ),
+                "serial_correlation": _f(
+                    "number",
+                    default=0.5,
+                    minimum=0,
+                    maximum=0.99,
+                    doc="month-to-month correlation within a person",
+                ),
+                "base_rates": _f(
+                    "map",
+                    default={},
+                    item=_f("number", minimum=0),
+                    doc="baseline mean per outcome id",
+                ),
+                "persons_per_unit": _f("int", minimum=5),
+                "seed": _f("int", default=20240101, minimum=0),
+            },
+        ),
+        "data_sources": _f(
+            "list",
+            required=True,
+            min_items=1,
+            item=_f(
+                "record",
+                fields={
+                    "kind": _f("str", required=True, allowed=SOURCES),
+                    "schema_version": _f("int", required=True, minimum=1),
+                    "files": _f("list", required=True, min_items=1, item=_f("str")),
+                    "description": _f("text"),
+                },
+            ),
+        ),
+        "reporting": _f(
+            "record",
+            fields={
+                "disclosure_threshold": _f("int", default=10, minimum=1),
+                "documents": _f("list", item=_f("str")),
+            },
+        ),
+        "deviations": _f("list", default=[], item=_DEVIATION),
+        "demo": _f(
+            "record",
+            fields={
+                "generator": _f("str", required=True, allowed=GENERATORS),
+                "seed": _f("int", required=True, minimum=0),
+                "out": _f("str", required=True),
+            },
+        ),
+    },
+)
