@@ -27,6 +27,11 @@ from evalkit.errors import EvalkitError
 __all__ = ["handover_times", "out_of_sight", "switches"]
 
 
+def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """``keys.map(values)`` that keeps datetimes typed even when ``values`` is empty."""
+    return pd.Series(pd.to_datetime(values.reindex(keys.to_numpy()).to_numpy()), index=keys.index)
+
+
 def _org_types(ev: pd.DataFrame) -> dict[str, str]:
     known = ev.dropna(subset=["organisation"]).drop_duplicates("organisation")
     return dict(zip(known["organisation"].astype(str), known["org_type"], strict=True))
@@ -66,7 +71,7 @@ def handover_times(events: pd.DataFrame, *, reference_date: date) -> pd.DataFram
         "from_org": ho["organisation"], "from_org_type": ho["org_type"],
         "to_org": ho["receiving_org"],
         "to_org_type": ho["receiving_org"].astype("string").map(types),
-        "arrival_date": ho["_hid"].map(first),
+        "arrival_date": _lookup(ho["_hid"], first),
     })
     out["arrived"] = out["arrival_date"].notna()
     end = out["arrival_date"].fillna(pd.Timestamp(reference_date))
@@ -146,7 +151,7 @@ def out_of_sight(
     cand = cand.loc[later]
     first = cand.groupby("case_id")["event_date"].min()
     ends = ends.reset_index(drop=True)
-    ends["followup_date"] = ends["case_id"].map(first)
+    ends["followup_date"] = _lookup(ends["case_id"], first)
     window_end = ends["end_date"] + pd.Timedelta(days=days)
     followed = ends["followup_date"].notna() & (ends["followup_date"] <= window_end)
     ends["status"] = np.where(followed, "followed_up",

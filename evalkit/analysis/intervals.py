@@ -188,7 +188,8 @@ def case_intervals(
             on="case_id", how="left")
         part["interval"] = name
         part["event"] = part["end_date"].notna()
-        close = part["case_id"].map(closure)
+        close = pd.Series(pd.to_datetime(closure.reindex(part["case_id"]).to_numpy()),
+                          index=part.index)
         close = close.where(close >= part["start_date"])
         censor = close.fillna(ref).where(close.fillna(ref) <= ref, ref)
         part["censor_date"] = part["end_date"].where(part["event"], censor)

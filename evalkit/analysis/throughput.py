@@ -49,7 +49,7 @@ from evalkit.analysis.handovers import (
     switches,
     switches_summary,
 )
-from evalkit.analysis.intervals import assign_period, case_intervals
+from evalkit.analysis.intervals import assign_period, case_intervals, prepare_events
 from evalkit.analysis.norms import Norm, norm_shares, norm_status, parse_norms
 from evalkit.analysis.survival import km_curve, km_summary
 from evalkit.errors import EvalkitError
@@ -162,6 +162,7 @@ def throughput_tables(
     if not isinstance(reference_date, date):
         raise EvalkitError(f"reference_date must be a date, got {reference_date!r}")
     parsed = parse_norms(norms)
+    events = prepare_events(events, reference_date)  # warns once about later events
     iv = case_intervals(events, reference_date=reference_date, pilot_starts=pilot_starts,
                         comparison_units=comparison_units)
     dims = ("org_type", "group", "period")

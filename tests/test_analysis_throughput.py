@@ -1,0 +1,234 @@
+"""Throughput: intervals with censoring, Kaplan–Meier by hand, norms, working days."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit.analysis.calendar_nl import add_working_days, dutch_holidays, working_days_between
+from evalkit.analysis.intervals import case_intervals
+from evalkit.analysis.norms import Norm, norm_shares, norm_status, parse_norms
+from evalkit.analysis.survival import km_curve, km_fit, km_summary
+from evalkit.analysis.throughput import THROUGHPUT_TABLES, throughput_tables
+from evalkit.errors import DroppedRowsWarning, EvalkitError
+
+REF = date(2025, 3, 31)
+
+
+def ev(case, etype, day, *, person=None, mun="GM0001", domain="debts", org="Schuldhulp A",
+       org_type="debt_help", crisis=False, outcome=None, receiving=None, coach=None):
+    return {"event_id": f"{case}-{etype}-{day}", "case_id": case, "person_id": person or f"p{case}",
+            "municipality": mun, "domain": domain, "org_type": org_type, "organisation": org,
+            "coach_id": coach, "event_type": etype, "event_date": pd.Timestamp(day),
+            "crisis": crisis, "crisis_type": None, "outcome": outcome, "receiving_org": receiving}
+
+
+def km_log() -> pd.DataFrame:
+    """Ten registrations on 1 March 2025; first conversation after the days below.
+
+    Days:    1  2  2  3  4  5  6  7  8  9
+    event:   y  y  n  y  y  n  y  y  n  y
+    The censored ones: case c3 exits on day 2 without a conversation, c6 exits on day 5,
+    c9 registers a day later and is still open at the reference date 10 March (day 8).
+    """
+    start = pd.Timestamp("2025-03-01")
+    rows = []
+    days = [1, 2, 2, 3, 4, 5, 6, 7, 8, 9]
+    status = [1, 1, 0, 1, 1, 0, 1, 1, 0, 1]
+    for i, (d, s) in enumerate(zip(days, status, strict=True), start=1):
+        c = f"c{i}"
+        rows.append(ev(c, "registration", start + pd.Timedelta(days=int(i == 9))))
+        if s:
+            rows.append(ev(c, "first_conversation", start + pd.Timedelta(days=d)))
+        elif i != 9:
+            rows.append(ev(c, "exit", start + pd.Timedelta(days=d)))
+    return pd.DataFrame(rows)
+
+
+def test_intervals_censor_at_exit_or_reference_date_and_keep_open_cases():
+    iv = case_intervals(km_log(), reference_date=date(2025, 3, 10))
+    r = iv.loc[iv["interval"] == "registration_to_first_conversation"].set_index("case_id")
+    assert len(r) == 10  # nothing dropped
+    assert r.loc["c3", "days"] == 2 and not r.loc["c3", "event"]
+    assert r.loc["c6", "days"] == 5 and not r.loc["c6", "event"]
+    assert r.loc["c9", "days"] == 8 and not r.loc["c9", "event"]
+    assert r.loc["c10", "days"] == 9 and r.loc["c10", "event"]
+
+
+def test_kaplan_meier_matches_hand_computation():
+    iv = case_intervals(km_log(), reference_date=date(2025, 3, 10))
+    sub = iv.loc[iv["interval"] == "registration_to_first_conversation"]
+    fit = km_fit(sub["days"].to_numpy(), sub["event"].to_numpy())
+    # S(1)=9/10, S(2)=.9*8/9=.8, S(3)=.8*6/7, S(4)=S(3)*5/6, S(6)=S(4)*3/4 = .4286 -> median 6
+    # S(7)=S(6)*2/3=.2857, S(9)=0 (8 is censored) -> 80th percentile (S<=.2) is 9
+    assert fit["n"] == 10 and fit["n_events"] == 7 and fit["n_censored"] == 3
+    assert fit["median"] == 6 and fit["p80"] == 9
+    curve = km_curve(sub, groupings=((),))
+    s = curve.set_index("time")["surv"]
+    hand = {0: 1, 1: 0.9, 2: 0.8, 3: 0.8 * 6 / 7, 4: 0.8 * 5 / 7, 6: 0.8 * 5 / 7 * 3 / 4,
+            7: 0.8 * 5 / 7 * 3 / 4 * 2 / 3, 9: 0.0}
+    for t, v in hand.items():
+        assert s.loc[t] == pytest.approx(v, abs=1e-12)
+    assert curve.loc[curve["time"] == 3, "n_risk"].item() == 7
+    inside = curve.loc[(curve["surv"] > 0) & (curve["surv"] < 1)]
+    assert (inside["conf_low"] < inside["surv"]).all() and (inside["surv"] < inside["conf_high"]).all()
+
+
+def test_km_summary_groups_and_counts():
+    log = km_log()
+    log.loc[log["case_id"].isin(["c1", "c2", "c3"]), "org_type"] = "municipality"
+    iv = case_intervals(log, reference_date=date(2025, 3, 10))
+    tab = km_summary(iv, groupings=((), ("org_type",)))
+    tab = tab.loc[tab["interval"] == "registration_to_first_conversation"]
+    assert set(tab["org_type"]) == {"all", "municipality", "debt_help"}
+    assert tab.loc[tab["org_type"] == "municipality", "n"].item() == 3
+    assert tab.loc[tab["org_type"] == "all", "median"].item() == 6
+
+
+def test_norm_shares_count_censored_cases_on_both_sides():
+    start = pd.Timestamp("2025-01-06")  # a Monday
+    rows = [
+        # done within 28 days / done late / open 40 days at reference (breach) /
+        # open 10 days at reference (not yet known) / closed at day 30 without conversation
+        *[ev("a", "registration", start), ev("a", "first_conversation", start + pd.Timedelta(days=20))],
+        *[ev("b", "registration", start), ev("b", "first_conversation", start + pd.Timedelta(days=35))],
+        ev("c", "registration", pd.Timestamp("2025-02-19")),
+        ev("d", "registration", pd.Timestamp("2025-03-21")),
+        *[ev("e", "registration", start), ev("e", "exit", start + pd.Timedelta(days=30))],
+        # exactly on the limit counts as within
+        *[ev("f", "registration", start), ev("f", "first_conversation", start + pd.Timedelta(days=28))],
+    ]
+    iv = case_intervals(pd.DataFrame(rows), reference_date=REF)
+    norm = parse_norms(None)
+    norm = next(n for n in norm if n.name == "debt_help_first_conversation")
+    st = norm_status(iv, norm).set_index("case_id")["status"]
+    assert st.to_dict() == {"a": "within", "b": "breach", "c": "breach", "d": "unknown",
+                            "e": "breach", "f": "within"}
+    tab = norm_shares(iv, [norm], groupings=((),))
+    row = tab.iloc[0]
+    assert (row["n_cases"], row["n"], row["n_within"], row["n_breach"], row["n_breach_open"],
+            row["n_unknown"]) == (6, 5, 2, 3, 2, 1)
+    assert row["share_within"] == pytest.approx(2 / 5)
+    assert row["conf_low"] < 0.4 < row["conf_high"]
+
+
+def test_crisis_norm_counts_working_days_over_easter():
+    # registration Thursday 17 April 2025; Good Friday is a working day, Easter Monday not:
+    # Fri 18 (1), Tue 22 (2), Wed 23 (3), Thu 24 (4)
+    rows = [ev("x", "registration", pd.Timestamp("2025-04-17"), crisis=True),
+            ev("x", "first_conversation", pd.Timestamp("2025-04-23")),
+            ev("y", "registration", pd.Timestamp("2025-04-17"), crisis=True),
+            ev("y", "first_conversation", pd.Timestamp("2025-04-24"))]
+    iv = case_intervals(pd.DataFrame(rows), reference_date=date(2025, 6, 30))
+    crisis = next(n for n in parse_norms(None) if n.name == "debt_help_first_conversation_crisis")
+    st = norm_status(iv, crisis).set_index("case_id")
+    assert st.loc["x", "elapsed"] == 3 and st.loc["x", "status"] == "within"
+    assert st.loc["y", "elapsed"] == 4 and st.loc["y", "status"] == "breach"
+    plain = next(n for n in parse_norms(None) if n.name == "debt_help_first_conversation")
+    assert norm_status(iv, plain).empty  # crisis cases fall under the crisis norm only
+
+
+def test_dutch_holidays_and_working_days():
+    h = dutch_holidays([2023, 2025], liberation_day="lustrum")
+    names = dict(zip(h["date"].dt.date, h["name"], strict=True))
+    assert names[date(2025, 4, 26)] == "Koningsdag"  # 27 April 2025 is a Sunday
+    assert names[date(2023, 4, 27)] == "Koningsdag"
+    assert names[date(2025, 5, 5)] == "Bevrijdingsdag"  # lustrum year
+    assert date(2023, 5, 5) not in names
+    assert names[date(2025, 4, 21)] == "Tweede paasdag"
+    assert names[date(2025, 5, 29)] == "Hemelvaartsdag"
+    assert names[date(2025, 6, 9)] == "Tweede pinksterdag"
+    # Christmas 2024: Tue 24 -> Fri 27 is one working day (Wed 25, Thu 26 are holidays)
+    assert working_days_between([date(2024, 12, 24)], [date(2024, 12, 27)])[0] == 1
+    # Across New Year: Fri 27 Dec 2024 -> Fri 3 Jan 2025: Mon 30, Tue 31, Thu 2, Fri 3
+    assert working_days_between([date(2024, 12, 27)], [date(2025, 1, 3)])[0] == 4
+    # King's Day 2025 falls on a Saturday: no working day lost that week
+    assert working_days_between([date(2025, 4, 24)], [date(2025, 4, 29)])[0] == 3
+    # King's Day 2024 (Saturday 27 April) and 2023 (Thursday 27 April)
+    assert working_days_between([date(2023, 4, 26)], [date(2023, 4, 28)])[0] == 1
+    # Liberation Day Monday 5 May 2025 (lustrum) is off; 5 May 2026 (Tuesday) is not
+    assert working_days_between([date(2025, 5, 2)], [date(2025, 5, 6)])[0] == 1
+    assert working_days_between([date(2026, 5, 4)], [date(2026, 5, 5)])[0] == 1
+    assert working_days_between([date(2025, 5, 2)], [date(2025, 5, 6)],
+                                liberation_day="never")[0] == 2
+    # Easter 2024: Thu 28 March -> Tue 2 April: Fri 29 (working day), Tue 2 -> 2
+    assert working_days_between([date(2024, 3, 28)], [date(2024, 4, 2)])[0] == 2
+    assert working_days_between([date(2024, 3, 28)], [date(2024, 4, 2)], good_friday=True)[0] == 1
+    assert add_working_days(date(2025, 4, 17), 3) == date(2025, 4, 23)
+    assert add_working_days(date(2025, 4, 19), 1) == date(2025, 4, 22)
+    assert np.isnan(working_days_between([None], [date(2025, 1, 1)])[0])
+
+
+def test_queens_day_before_2014_and_bad_option():
+    h = dutch_holidays([2013, 2008], liberation_day="never")
+    days = set(h["date"].dt.date)
+    assert date(2013, 4, 30) in days and date(2008, 4, 30) in days
+    with pytest.raises(EvalkitError, match="lustrum, always, never"):
+        dutch_holidays([2025], liberation_day="sometimes")  # type: ignore[arg-type]
+
+
+def test_parse_norms_overrides_removes_and_rejects():
+    norms = {n.name: n for n in parse_norms({"participatiewet_decision": {"limit": 6},
+                                             "advance_payment": None})}
+    assert norms["participatiewet_decision"].limit == 6
+    assert norms["participatiewet_decision"].unit == "weeks"
+    assert "advance_payment" not in norms
+    with pytest.raises(EvalkitError, match="unit='months' is not allowed"):
+        parse_norms({"x": {"interval": "registration_to_start", "limit": 1, "unit": "months"}})
+    with pytest.raises(EvalkitError, match="interval='nope'"):
+        parse_norms({"x": {"interval": "nope", "limit": 1}})
+    with pytest.raises(EvalkitError, match="limit must be a number"):
+        parse_norms({"x": {"interval": "registration_to_start", "limit": "soon"}})
+    assert Norm("w", "registration_to_start", 2, "weeks").limit_days == 14
+
+
+def test_throughput_tables_periods_advance_payment_and_future_events():
+    rows = [
+        ev("p1", "registration", pd.Timestamp("2024-11-04"), mun="GM0001"),
+        ev("p1", "first_conversation", pd.Timestamp("2024-11-08"), mun="GM0001"),
+        ev("p2", "registration", pd.Timestamp("2025-02-03"), mun="GM0001"),
+        ev("p2", "first_conversation", pd.Timestamp("2025-02-05"), mun="GM0001"),
+        ev("q1", "application", pd.Timestamp("2025-01-06"), mun="GM0002", domain="income",
+           org_type="municipality", org="Gemeente B", outcome="advance_requested"),
+        ev("q1", "decision", pd.Timestamp("2025-01-20"), mun="GM0002", domain="income",
+           org_type="municipality", org="Gemeente B", outcome="advance_payment"),
+        ev("q1", "decision", pd.Timestamp("2025-02-14"), mun="GM0002", domain="income",
+           org_type="municipality", org="Gemeente B", outcome="granted"),
+        ev("q2", "registration", pd.Timestamp("2025-05-01"), mun="GM0002"),  # after reference
+    ]
+    with pytest.warns(DroppedRowsWarning, match="1 case event"):
+        tabs = throughput_tables(pd.DataFrame(rows), reference_date=REF,
+                                 pilot_starts={"GM0001": date(2025, 1, 1)},
+                                 comparison_units=["GM0002"])
+    assert set(tabs) == set(THROUGHPUT_TABLES)
+    km = tabs["km_summary"]
+    per = km.loc[(km["interval"] == "registration_to_first_conversation")
+                 & (km["group"] == "pilot")].set_index("period")
+    assert per.loc["before", "median"] == 4 and per.loc["during", "median"] == 2
+    n = tabs["norms"].set_index(["norm", "org_type", "group", "period"])
+    adv = n.loc[("advance_payment", "all", "all", "all")]
+    assert adv["n_within"] == 1 and adv["n"] == 1
+    dec = n.loc[("participatiewet_decision", "all", "all", "all")]
+    assert dec["n_within"] == 1  # first decision 14 days after the application
+    monthly = tabs["norms_monthly"]
+    assert {"month", "group", "n", "share_within"} <= set(monthly.columns)
+    for name, table in tabs.items():
+        assert isinstance(table, pd.DataFrame), name
+
+
+def test_reference_date_must_be_a_date():
+    with pytest.raises(EvalkitError, match="reference_date must be a date"):
+        throughput_tables(km_log(), reference_date="2025-01-01",  # type: ignore[arg-type]
+                          pilot_starts={}, comparison_units=[])
+
+
+def test_no_runtime_warnings_from_km_on_degenerate_groups():
+    iv = case_intervals(km_log().iloc[:2], reference_date=date(2025, 3, 10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        km_summary(iv)
+        km_curve(iv)
