@@ -48,8 +48,8 @@ def weekly_caseload(events: pd.DataFrame, *, reference_date: date) -> pd.DataFra
     start = g["event_date"].min()
     end = ev.loc[ev["event_type"].isin(["exit", "dropout"])].groupby("case_id")["event_date"].min()
     end = end.reindex(start.index).fillna(ref).clip(upper=ref)
-    wk0 = start - pd.to_timedelta(start.dt.weekday, unit="D")
-    wk1 = end - pd.to_timedelta(end.dt.weekday, unit="D")
+    wk0 = start - pd.to_timedelta(start.dt.day_of_week, unit="D")
+    wk1 = end - pd.to_timedelta(end.dt.day_of_week, unit="D")
     n_weeks = ((wk1 - wk0).dt.days // 7 + 1).clip(lower=1).astype(int)
     grid = pd.DataFrame({
         "case_id": np.repeat(start.index.to_numpy(), n_weeks.to_numpy()),
