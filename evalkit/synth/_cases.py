@@ -1,0 +1,268 @@
+"""Case events for throughput times: registration to exit, handovers, crises, censoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.synth._design import PilotDesign
+from evalkit.synth._months import month_end, month_start
+from evalkit.synth._population import STREAM_CASES, Population, rng
+
+DOMAINS = np.array(["debts", "education", "work", "housing", "income", "care"])
+DOMAIN_MIX = {
+    "pilot": [0.30, 0.20, 0.20, 0.15, 0.10, 0.05],
+    "staggered": [0.05, 0.35, 0.45, 0.0, 0.10, 0.05],
+    "debt_programme": [0.70, 0.0, 0.0, 0.10, 0.15, 0.05],
+}
+# organisation type that registers a case of each domain, and where it is handed over to
+ORG_OF_DOMAIN = {
+    "debts": "debt_help",
+    "education": "school",
+    "work": "doorstroompunt",
+    "housing": "municipality",
+    "income": "municipality",
+    "care": "youth_coach",
+}
+HANDOVER_TO = {
+    "debts": "municipality",
+    "education": "doorstroompunt",
+    "work": "uwv",
+    "housing": "housing_corporation",
+    "income": "debt_help",
+    "care": "care",
+}
+ORG_NAMES = {
+    "debt_help": "Schuldhulpverlening",
+    "school": "Praktijkschool",
+    "doorstroompunt": "Doorstroompunt",
+    "municipality": "Gemeente",
+    "youth_coach": "Jongerenwerk",
+    "uwv": "UWV Werkbedrijf",
+    "housing_corporation": "Woonstichting",
+    "care": "GGZ-team",
+    "employer": "Leerwerkbedrijf",
+}
+CRISIS_TYPES = np.array(
+    [
+        "eviction",
+        "energy_disconnection",
+        "water_disconnection",
+        "health_insurance_cancelled",
+        "other",
+    ]
+)
+EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def _day(date: Any) -> int:
+    return int((np.datetime64(date, "D") - EPOCH).astype(np.int64))
+
+
+def _org(kind: str, code: str) -> str:
+    return f"{ORG_NAMES[kind]} {code}"
+
+
+def make_case_events(
+    design: PilotDesign, seed: int, pop: Population, bsn: np.ndarray
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Draw cases and their events, and the true throughput effect.
+
+    Durations are log-normal; in treated municipalities, for cases registered from the
+    start month on, every lag up to the start of support is multiplied by one factor
+    chosen so that the mean change in days equals ``design.throughput_effect_days``
+    (both durations come from the same draws). Events after the reference date (the
+    last day of the panel) are not in the file: those cases are still open.
+
+    Parameters
+    ----------
+    design : PilotDesign
+        The design.
+    seed : int
+        The seed.
+    pop : Population
+        The population (cases belong to persons alive at registration).
+    bsn : numpy.ndarray
+        Raw BSN per person.
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, dict)
+        Events (columns of ``case_events.yaml``) and the throughput truth.
+    """
+    r = rng(seed, STREAM_CASES)
+    last = design.month_range[1]
+    codes = np.asarray(design.municipalities)
+    reference = _day(month_end(last))
+    cells = np.flatnonzero(pop.alive.ravel())
+    person_of_cell, col_of_cell = np.divmod(cells, pop.alive.shape[1])
+    # the pilot's own organisations register more cases: weight treated municipalities 3x
+    weight = np.where(pop.vulnerable[person_of_cell], 4.0, 1.0) * np.where(
+        pop.muni_treated[pop.muni[person_of_cell]], 3.0, 1.0
+    )
+    pick = r.choice(cells.shape[0], size=design.n_cases, p=weight / weight.sum())
+    person, col = person_of_cell[pick], col_of_cell[pick]
+    month = pop.months[col]
+    order = np.lexsort((r.random(design.n_cases), month))
+    person, col, month = person[order], col[order], month[order]
+    n = person.shape[0]
+    muni = pop.muni[person]
+    reg = np.array([_day(month_start(int(m))) for m in month]) + r.integers(0, 28, n)
+    domain = DOMAINS[r.choice(6, n, p=DOMAIN_MIX[design.generator])]
+    crisis = np.isin(domain, ["debts", "housing", "income"]) & (r.random(n) < 0.08)
+    speed = np.where(crisis, 0.3, 1.0)
+
+    lag_first = r.lognormal(np.log(10), 0.6, n) * speed
+    is_debt = domain == "debts"
+    lag_app = r.lognormal(np.log(7), 0.5, n) * speed
+    lag_decision = r.lognormal(np.log(28), 0.4, n) * speed
+    lag_plan = (
+        np.where(is_debt, r.lognormal(np.log(7), 0.5, n), r.lognormal(np.log(21), 0.6, n)) * speed
+    )
+    lag_start = r.lognormal(np.log(14), 0.6, n)
+    lag_exit = r.lognormal(np.log(180), 0.5, n)
+    to_start0 = lag_first + np.where(is_debt, lag_app + lag_decision, 0.0) + lag_plan + lag_start
+
+    start_of_muni = pop.muni_start[muni]
+    treated_case = (start_of_muni >= 0) & (month >= start_of_muni)
+    mean0 = to_start0[treated_case].mean() if treated_case.any() else 1.0
+    factor = float(np.clip(1.0 + design.throughput_effect_days / mean0, 0.1, 3.0))
+    scale = np.where(treated_case, factor, 1.0)
+    to_start1 = to_start0 * factor
+
+    drop_at = r.choice(3, n, p=[0.85, 0.08, 0.07])  # 0 none, 1 after first talk, 2 after plan
+    handover = (r.random(n) < 0.2) & (drop_at == 0)
+    lag_handover = r.lognormal(np.log(5), 0.5, n)
+    lag_receiving = r.lognormal(np.log(9), 0.6, n) * np.where(treated_case, 0.7, 1.0)
+    rereg = r.random(n) < 0.05
+    lag_rereg = r.integers(60, 240, n)
+    decision_granted = r.random(n) < 0.8
+    exit_outcome = r.choice(
+        np.array(["doel bereikt", "werk", "opleiding", "verhuisd"]), n, p=[0.5, 0.25, 0.15, 0.1]
+    )
+
+    # cumulative days since registration for each event (NaN = no such event)
+    t_first = lag_first * scale
+    t_app = np.where(is_debt, t_first + lag_app * scale, np.nan)
+    t_dec = np.where(is_debt, t_app + lag_decision * scale, np.nan)
+    t_plan = np.where(is_debt, t_dec, t_first) + lag_plan * scale
+    t_start = t_plan + lag_start * scale
+    t_exit = t_start + lag_exit
+    t_drop = np.where(drop_at == 1, t_first + 30, np.where(drop_at == 2, t_plan + 45, np.nan))
+    gone_1 = drop_at == 1
+    t_app = np.where(gone_1, np.nan, t_app)
+    t_dec = np.where(gone_1, np.nan, t_dec)
+    t_plan = np.where(gone_1, np.nan, t_plan)
+    t_start = np.where(drop_at > 0, np.nan, t_start)
+    t_exit = np.where(drop_at > 0, np.nan, t_exit)
+    t_hand = np.where(handover, t_plan + lag_handover, np.nan)
+    t_recv = np.where(handover, t_hand + lag_receiving, np.nan)
+    t_rereg = np.where(rereg & (drop_at == 0), t_exit + lag_rereg, np.nan)
+
+    coaches = _coaches(design, r, muni, reg, reg + np.nan_to_num(t_exit, nan=365.0))
+    events = [
+        ("registration", np.zeros(n)),
+        ("first_conversation", t_first),
+        ("application", t_app),
+        ("decision", t_dec),
+        ("plan", t_plan),
+        ("warm_handover", t_hand),
+        ("intake", t_recv),
+        ("start", t_start),
+        ("dropout", t_drop),
+        ("exit", t_exit),
+        ("reregistration", t_rereg),
+    ]
+    parts = []
+    for rank, (etype, offset) in enumerate(events):
+        has = ~np.isnan(offset)
+        case = np.flatnonzero(has)
+        day = reg[case] + np.rint(offset[case]).astype(np.int64)
+        parts.append(pd.DataFrame({"case": case, "rank": rank, "event_type": etype, "day": day}))
+    ev = pd.concat(parts, ignore_index=True)
+    ev = ev[ev["day"] <= reference].sort_values(["case", "day", "rank"], kind="stable")
+    case = ev["case"].to_numpy()
+    etype = ev["event_type"].to_numpy()
+    dom = domain[case]
+    home_org = np.array([ORG_OF_DOMAIN[d] for d in dom])
+    recv_org = np.array([HANDOVER_TO[d] for d in dom])
+    at_receiver = etype == "intake"
+    org_type = np.where(at_receiver, recv_org, home_org)
+    code = codes[muni[case]]
+    organisation = np.array([_org(k, c) for k, c in zip(org_type, code, strict=True)])
+    receiving = np.where(
+        etype == "warm_handover",
+        np.array([_org(k, c) for k, c in zip(recv_org, code, strict=True)]),
+        None,
+    )
+    outcome = np.where(
+        etype == "decision",
+        np.where(decision_granted[case], "toegekend", "afgewezen"),
+        np.where(
+            etype == "exit",
+            exit_outcome[case],
+            np.where(etype == "dropout", "geen contact meer", None),
+        ),
+    )
+    case_ids = np.array([f"D{c[2:]}-{i + 1:05d}" for i, c in enumerate(codes[muni])])
+    table = pd.DataFrame(
+        {
+            "event_id": [f"E{i + 1:07d}" for i in range(case.shape[0])],
+            "case_id": case_ids[case],
+            "person_id": person[case],
+            "bsn": bsn[person[case]],
+            "municipality": code,
+            "domain": dom,
+            "org_type": org_type,
+            "organisation": organisation,
+            "coach_id": np.where(at_receiver, None, coaches[case]),
+            "event_type": etype,
+            "event_date": (EPOCH + ev["day"].to_numpy().astype("timedelta64[D]")).astype(
+                "datetime64[s]"
+            ),
+            "crisis": crisis[case],
+            "crisis_type": np.where(
+                crisis[case],
+                CRISIS_TYPES[r.choice(5, n, p=[0.35, 0.3, 0.05, 0.2, 0.1])][case],
+                None,
+            ),
+            "outcome": outcome,
+            "receiving_org": receiving,
+        }
+    )
+    truth = {
+        "effect_design_days": float(design.throughput_effect_days),
+        "att_days_registration_to_start": float((to_start1 - to_start0)[treated_case].mean())
+        if treated_case.any()
+        else 0.0,
+        "mean_days_untreated_potential": float(mean0),
+        "factor": factor,
+        "n_treated_cases": int(treated_case.sum()),
+        "scale": "days from registration to start of support, cases registered in a treated "
+        "municipality from its start month, potential durations on the same draws",
+    }
+    return table.reset_index(drop=True), truth
+
+
+def _coaches(
+    design: PilotDesign,
+    r: np.random.Generator,
+    muni: np.ndarray,
+    begin: np.ndarray,
+    end: np.ndarray,
+) -> np.ndarray:
+    """Assign coaches so that each carries about 30 open cases on average."""
+    first, last = design.month_range
+    window = _day(month_end(last)) - _day(month_start(first)) + 1
+    out = np.empty(muni.shape[0], dtype=object)
+    for m, code in enumerate(design.municipalities):
+        idx = np.flatnonzero(muni == m)
+        if idx.size == 0:
+            continue
+        open_at_once = (np.minimum(end[idx], begin[idx].max()) - begin[idx]).clip(0).sum() / window
+        k = max(1, round(open_at_once / 30))
+        names = np.array([f"C{code[2:]}-{j + 1:02d}" for j in range(k)])
+        out[idx] = names[r.integers(0, k, idx.size)]
+    return out

@@ -1,0 +1,214 @@
+"""The monthly person-level outcome panel, fast (for power simulation) and full."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from evalkit.synth._design import PANEL_OUTCOMES, PilotDesign
+from evalkit.synth._outcomes import observed, potential_outcomes
+from evalkit.synth._population import (
+    SCHOOL_TYPES,
+    STREAM_EXTRAS,
+    Population,
+    make_population,
+    rng,
+)
+
+SEXES = np.array(["M", "V", "X"])
+
+
+def _month_values(index: np.ndarray) -> np.ndarray:
+    return (
+        (np.asarray(index, dtype=np.int64) - 1970 * 12)
+        .astype("datetime64[M]")
+        .astype("datetime64[s]")
+    )
+
+
+def _skeleton(design: PilotDesign, pop: Population) -> tuple[np.ndarray, np.ndarray, dict]:
+    person, col = np.nonzero(pop.alive)  # row order: person, then month
+    month = pop.months[col]
+    muni = pop.muni[person]
+    start = pop.muni_start[muni]
+    first = pop.months[0]
+    cohort = np.where(start >= 0, start - first + 1, 0)
+    columns = {
+        "person": person.astype(np.int64),
+        "municipality": pd.Categorical.from_codes(muni, categories=list(design.municipalities)),
+        "month": _month_values(month),
+        "period": (month - first + 1).astype(np.int64),
+        "age": (pop.age_months[person, col] // 12).astype(np.int64),
+        "vulnerable": pop.vulnerable[person],
+        "treated": pop.muni_treated[muni],
+        "cohort": cohort.astype(np.int64),
+        "treated_post": pop.treated_now[person, col],
+    }
+    return person, col, columns
+
+
+def simulate_outcome_panel(
+    design: PilotDesign, seed: int, outcomes: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """Return only the panel columns an analysis needs (the fast path for power simulation).
+
+    Same seed, same draws as :func:`evalkit.synth.generate`: the outcome columns equal the
+    full panel's, row for row (rows ordered by person, then month). No BSNs, no strings.
+
+    Parameters
+    ----------
+    design : PilotDesign
+        The design.
+    seed : int
+        The seed.
+    outcomes : iterable of str, optional
+        Outcome columns to make (default: all of ``PANEL_OUTCOMES``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``person`` (int), ``municipality`` (categorical code), ``month``
+        (first day), ``period`` (1 = first panel month), ``age``, ``vulnerable``,
+        ``treated`` (municipality ever treated), ``cohort`` (period of the start, 0 =
+        never treated), ``treated_post`` (the effect acts), then one boolean column per
+        outcome.
+    """
+    wanted = list(PANEL_OUTCOMES if outcomes is None else outcomes)
+    pop = make_population(design, seed)
+    pairs = potential_outcomes(design, seed, pop, wanted)
+    person, col, columns = _skeleton(design, pop)
+    for name in wanted:
+        columns[name] = observed(pop, pairs[name])[person, col]
+    return pd.DataFrame(columns)
+
+
+def full_panel(
+    design: PilotDesign,
+    seed: int,
+    pop: Population,
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]],
+    bsn: np.ndarray,
+) -> pd.DataFrame:
+    """Return the panel with every canonical column of ``outcome_panel.yaml`` plus ``bsn``.
+
+    Parameters
+    ----------
+    design : PilotDesign
+        The design.
+    seed : int
+        The seed.
+    pop : Population
+        The population.
+    pairs : dict
+        Potential outcomes of every panel outcome.
+    bsn : numpy.ndarray
+        Raw BSN per person.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per person-month; ``person_id`` is the person's index (the file writer
+        puts the BSN in its place).
+    """
+    r = rng(seed, STREAM_EXTRAS)
+    person, col, skel = _skeleton(design, pop)
+    n = pop.n_persons
+    rows = person.shape[0]
+    obs = {name: observed(pop, pairs[name])[person, col] for name in PANEL_OUTCOMES}
+    vul = pop.vulnerable[person]
+    age = skel["age"]
+
+    # debts: creditors and amount are a person's own level, present while in debt
+    debt = obs["problematic_debt"]
+    creditors = 1 + r.poisson(np.where(pop.vulnerable, 5.0, 3.5), n)
+    amount = r.lognormal(np.log(8000.0), 0.8, n)
+    drift = 1.0 + 0.01 * (col - col.min())
+    debt_amount = np.where(debt, np.round(amount[person] * drift, 2), 0.0)
+    sources = np.array(
+        [
+            "BKR",
+            "BKR;CJIB",
+            "zorgverzekeraar;CJIB",
+            "DUO;Belastingdienst",
+            "woningcorporatie;energieleverancier",
+            "BKR;zorgverzekeraar;CJIB",
+        ]
+    )
+    person_source = r.integers(0, sources.shape[0], n)
+    status_draw = r.choice(
+        np.array(["none", "applied", "stabilisation", "arrangement", "dropped_out"]),
+        n,
+        p=[0.45, 0.15, 0.2, 0.15, 0.05],
+    )
+    had_debt = np.maximum.accumulate(
+        pairs["problematic_debt"][0] | pairs["problematic_debt"][1], axis=1
+    )[person, col]
+    help_status = np.where(debt, status_draw[person], np.where(had_debt, "completed", "none"))
+
+    # education
+    quals = np.array(["mbo2", "mbo3", "mbo4", "havo", "vwo", "hbo"])
+    final_q = r.choice(quals, n, p=[0.15, 0.25, 0.25, 0.12, 0.08, 0.15])
+    school = np.array(SCHOOL_TYPES)[pop.school[person]]
+    sk = obs["startkwalificatie"]
+    q_general = np.where(sk, final_q[person], "none")
+    q_general = np.where((q_general == "hbo") & (age < 21), "havo", q_general)
+    q_vul = np.where(sk, "mbo2", np.where(school == "other", "none", school))
+    highest = np.where(vul, q_vul, q_general)
+
+    # housing
+    homeless = obs["homeless"]
+    independent = obs["independent_living"]
+    position_draw = r.choice(
+        np.array(["single", "couple", "single_parent"]), n, p=[0.6, 0.32, 0.08]
+    )
+    institution = pop.vulnerable & (r.random(n) < 0.03)
+    household = np.where(
+        independent,
+        position_draw[person],
+        np.where(homeless, "other", np.where(institution[person], "institution", "with_parents")),
+    )
+    homeless_kind = np.where(r.random(n) < 0.2, "roofless", "houseless")
+    cell = r.random(rows)
+    ethos = np.where(
+        homeless,
+        homeless_kind[person],
+        np.where(cell < 0.015, "insecure", np.where(cell < 0.025, "inadequate", "none")),
+    )
+    urgency = np.where(homeless, r.random(n)[person] < 0.3, r.random(rows) < 0.003)
+    benefits = (age >= 18) & (r.random(n) < np.where(pop.vulnerable, 0.12, 0.02))[person]
+
+    frame = pd.DataFrame(
+        {
+            "person_id": skel["person"],
+            "month": skel["month"],
+            "municipality": np.asarray(design.municipalities)[pop.muni[person]],
+            "birth_month": _month_values(pop.birth[person]),
+            "sex": SEXES[pop.sex[person]],
+            "age": age,
+            "school_type": school,
+            "problematic_debt": debt,
+            "debt_sources": pd.array(
+                np.where(debt, sources[person_source[person]], None), dtype="string"
+            ),
+            "debt_help_status": help_status,
+            "n_creditors": np.where(debt, creditors[person], 0).astype(np.int64),
+            "debt_amount": debt_amount,
+            "enrolled": obs["enrolled"],
+            "highest_qualification": highest,
+            "startkwalificatie": sk,
+            "early_school_leaving": obs["early_school_leaving"],
+            "household_position": household,
+            "ethos_category": ethos,
+            "homeless": homeless,
+            "independent_living": independent,
+            "housing_urgency": urgency,
+            "employed": obs["employed"],
+            "social_assistance": obs["social_assistance"],
+            "other_benefits": benefits,
+            "neet": obs["neet"],
+            "bsn": bsn[person],
+        }
+    )
+    return frame
