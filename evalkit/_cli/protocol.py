@@ -1,23 +1,258 @@
-"""``evalkit protocol check|register|status|power FILE``: the pre-registered protocol."""
+"""``evalkit protocol check|register|status|power FILE...``: the pre-registered protocol."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ACTIONS = ("check", "register", "status", "power")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Attach ``evalkit protocol`` and its actions to the command line."""
+    """Attach ``evalkit protocol`` and its actions to the command line.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        The sub-parser collection of the ``evalkit`` command.
+    """
     parser = subparsers.add_parser(
         "protocol",
-        help="check, register, compare or power-simulate an evaluation protocol",
-        description="Check, register, compare or power-simulate an evaluation protocol.",
+        help="check, register, compare with its registration, or power-simulate a protocol",
+        description=(
+            "check: every problem at once, each with its field path (exit 1 on errors). "
+            "register: lock the protocol (writes FILE.lock.json). "
+            "status: registered or not, and every field changed since registration. "
+            "power: power and minimal detectable effect of the primary outcomes, by simulation."
+        ),
     )
-    parser.add_argument("action", choices=["check", "register", "status", "power"])
-    parser.add_argument("file", help="the protocol YAML file")
+    parser.add_argument("action", choices=ACTIONS, help="what to do")
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="protocol YAML file(s)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    power = parser.add_argument_group("power")
+    power.add_argument("--n-sims", type=int, default=None, help="simulations per effect size")
+    power.add_argument("--seed", type=int, default=None, help="seed (default: power.seed)")
+    power.add_argument(
+        "--effects",
+        type=str,
+        default=None,
+        help="comma-separated effect sizes in outcome units (default: power.effects)",
+    )
+    power.add_argument(
+        "--outcome", action="append", default=None, help="outcome id (repeatable; default: primary)"
+    )
+    power.add_argument("--csv", type=Path, default=None, help="also write the power table as CSV")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit.errors import ProtocolError
+    """Run one protocol action on every file and return the exit code."""
+    handlers = {"check": _check, "register": _register, "status": _status, "power": _power}
+    code = 0
+    outputs: list[dict[str, Any]] = []
+    for path in args.files:
+        result, ok = handlers[args.action](path, args)
+        outputs.append(result)
+        if not ok:
+            code = 1
+    if args.json:
+        print(
+            json.dumps(outputs[0] if len(outputs) == 1 else outputs, indent=2, ensure_ascii=False)
+        )
+    return code
 
-    raise ProtocolError(f"'evalkit protocol {args.action}' is being built; not available yet")
+
+def _say(args: argparse.Namespace, text: str = "", *, err: bool = False) -> None:
+    if not args.json:
+        print(text, file=sys.stderr if err else sys.stdout)
+
+
+def _check(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    from evalkit.protocol import check_protocol
+
+    report = check_protocol(path)
+    for error in report.errors:
+        _say(args, f"{path}: error: {error.removeprefix(f'{path}: ')}")
+    for warning in report.warnings:
+        _say(args, f"{path}: warning: {warning}")
+    verdict = "ok" if report.ok else f"{len(report.errors)} error(s)"
+    _say(args, f"{path}: {verdict}, {len(report.warnings)} warning(s)")
+    return {"file": str(path), "errors": report.errors, "warnings": report.warnings}, report.ok
+
+
+def _register(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    from evalkit.protocol import check_protocol
+    from evalkit.protocol.registration import register
+
+    report = check_protocol(path)
+    if not report.ok:
+        for error in report.errors:
+            _say(args, f"{path}: error: {error}")
+        _say(args, f"{path}: not registered: fix the {len(report.errors)} error(s) first")
+        return {"file": str(path), "registered": False, "errors": report.errors}, False
+    for warning in report.warnings:
+        _say(args, f"{path}: warning: {warning}")
+    lock = register(path)
+    _say(args, f"{path}: registered at {lock.registered_at}")
+    _say(args, f"  sha256          {lock.sha256}")
+    _say(args, f"  evalkit version {lock.evalkit_version}")
+    _say(args, f"  git commit      {lock.git_commit or '(not a git repository)'}")
+    _say(args, f"  lock file       {lock.path}  (commit it together with the protocol)")
+    data = {k: v for k, v in lock.to_dict().items() if k != "content"}
+    return {"file": str(path), "registered": True, **data}, True
+
+
+def _status(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    from evalkit.protocol._diff import _covers
+    from evalkit.protocol.registration import status
+
+    st = status(path)
+    if st.lock is None:
+        _say(
+            args,
+            f"{path}: not registered (sha256 {st.sha256}); "
+            f"run 'evalkit protocol register {path}' before the data arrive",
+        )
+    else:
+        _say(
+            args,
+            f"{path}: {st.state.replace('_', ' ')} at {st.lock.registered_at} "
+            f"(sha256 {st.lock.sha256})",
+        )
+        if not st.differences:
+            _say(args, "  no field differs from the registered version")
+        for d in st.differences:
+            covering = [v for v in st.deviations if _covers(v.field, d.path)]
+            mark = f"deviation of {covering[0].date}" if covering else "NOT COVERED by a deviation"
+            _say(args, f"  {d.describe()}  [{mark}]")
+        for problem in st.problems:
+            _say(args, f"  problem: {problem}")
+        for field in st.unused:
+            _say(args, f"  note: a deviation names {field}, which has not changed")
+        if not st.ok:
+            _say(
+                args,
+                f"{path}: evalkit analyze will refuse this protocol until every change "
+                "is a deviation entry (date, field, old, new, reason)",
+            )
+    data = {
+        "file": str(path),
+        "status": st.state,
+        "registered_sha256": st.lock.sha256 if st.lock else None,
+        "registered_at": st.lock.registered_at if st.lock else None,
+        "current_sha256": st.sha256,
+        "differences": [d.to_dict() for d in st.differences],
+        "uncovered": [d.path for d in st.uncovered],
+        "problems": list(st.problems),
+        "deviations": [v.to_dict() for v in st.deviations],
+    }
+    return data, st.ok
+
+
+def did_estimator(protocol: Any) -> Any:
+    """Return ``estimate(frame) -> (att, se, p)`` running the protocol's DiD on a power frame.
+
+    Parameters
+    ----------
+    protocol : evalkit.protocol.Protocol
+        The protocol whose ``analysis`` block sets estimator, control group and inference.
+
+    Returns
+    -------
+    callable
+        For :func:`evalkit.protocol.power.simulate_power`.
+    """
+    import warnings
+
+    from evalkit.errors import EvalkitWarning, ProtocolError
+
+    try:
+        from evalkit.did import estimate  # type: ignore[attr-defined]
+    except ImportError as exc:  # pragma: no cover - until the estimators land
+        raise ProtocolError("the DiD estimators (evalkit.did.estimate) are not available") from exc
+    a = protocol.analysis
+    kwargs: dict[str, Any] = {
+        "outcome": "y",
+        "unit": "unit",
+        "time": "time",
+        "cluster": "unit",
+        "inference": None if a.inference == "auto" else a.inference,
+        "seed": a.seed,
+    }
+    if a.estimator == "callaway_santanna":
+        kwargs.update(
+            estimator="callaway_santanna", cohort="cohort", control=a.control_group, method=a.method
+        )
+    elif a.estimator == "2x2":
+        kwargs.update(estimator="2x2", treated="group", post="post")
+    else:  # twfe; an event study's confirmatory number is the static TWFE effect
+        kwargs.update(estimator="twfe", treated="treated")
+
+    def fn(frame: Any) -> tuple[float, float, float]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EvalkitWarning)
+            out = estimate(frame, **kwargs).to_dict()
+        return float(out["att"]), float(out["se"]), float(out["p_value"])
+
+    return fn
+
+
+def _power(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    import math
+
+    from evalkit.errors import ProtocolError
+    from evalkit.protocol import load_protocol
+    from evalkit.protocol.power import simulate_power
+
+    protocol = load_protocol(path)
+    effects = None
+    if args.effects:
+        try:
+            effects = [float(e) for e in args.effects.split(",") if e.strip()]
+        except ValueError as exc:
+            raise ProtocolError(f"--effects: expected numbers separated by commas ({exc})") from exc
+    table = simulate_power(
+        protocol,
+        did_estimator(protocol),
+        effects=effects,
+        n_sims=args.n_sims,
+        seed=args.seed,
+        outcomes=args.outcome,
+    )
+    a = protocol.analysis
+    _say(
+        args,
+        f"{path}: power by simulation ({a.estimator}, inference {a.inference}, "
+        f"alpha {a.alpha}, {int(table['n_sims'].iloc[0])} simulations per effect, "
+        f"seed {protocol.power.seed if args.seed is None else args.seed})",
+    )
+    _say(args, f"  {'outcome':<24} {'effect':>10} {'power':>7} {'mean est.':>10} {'mean s.e.':>10}")
+    for row in table.itertuples():
+        _say(
+            args,
+            f"  {row.outcome:<24} {row.effect:>10.4f} {row.power:>7.2f} "
+            f"{row.mean_estimate:>10.4f} {row.mean_std_error:>10.4f}",
+        )
+    target = protocol.power.target_power
+    for outcome, rows in table.groupby("outcome", sort=False):
+        mde = rows["mde"].iloc[0]
+        text = (
+            f"{abs(mde):.4f}"
+            if not math.isnan(mde)
+            else f"not reached within the effects simulated (up to {rows['effect'].abs().max():g})"
+        )
+        _say(args, f"  minimal detectable effect ({target:.0%} power), {outcome}: {text}")
+    for note in table.attrs.get("skipped", []):
+        _say(args, f"  skipped: {note}")
+    if args.csv is not None:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.csv, index=False)
+        _say(args, f"  written: {args.csv}")
+    records = [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+        for r in table.to_dict(orient="records")
+    ]
+    return {"file": str(path), "power": records, "skipped": table.attrs.get("skipped", [])}, True

@@ -148,13 +148,22 @@ def _build(
             for s in c["data_sources"]
         ),
         disclosure_threshold=(c.get("reporting") or {}).get("disclosure_threshold") or 10,
-        deviations=tuple(Deviation(**d) for d in c["deviations"]),
+        deviations=tuple(
+            Deviation(
+                date=d["date"],
+                field=d["field"],
+                old=d.get("old"),
+                new=d.get("new"),
+                reason=d["reason"],
+            )
+            for d in c["deviations"]
+        ),
         power=PowerSettings(
             n_sims=power.get("n_sims", 200),
             effects=tuple(float(e) for e in power["effects"]) if power.get("effects") else None,
             target_power=float(power.get("target_power", 0.8)),
-            icc=float(power.get("icc", 0.01)),
-            serial_correlation=float(power.get("serial_correlation", 0.5)),
+            icc=_float_or_none(power.get("icc")),
+            serial_correlation=_float_or_none(power.get("serial_correlation")),
             base_rates=dict(power.get("base_rates") or {}),
             persons_per_unit=power.get("persons_per_unit"),
             seed=power.get("seed", 20240101),
@@ -164,3 +173,7 @@ def _build(
         _canonical=c,
         _explicit=explicit,
     )
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -213,7 +213,7 @@ PROTOCOL_SPEC = _f(
         "power": _f(
             "record",
             fields={
-                "n_sims": _f("int", default=200, minimum=10, maximum=100000),
+                "n_sims": _f("int", default=200, minimum=1, maximum=100000),
                 "effects": _f(
                     "list",
                     item=_f("number"),
@@ -223,17 +223,15 @@ PROTOCOL_SPEC = _f(
                 "target_power": _f("number", default=0.8, minimum=0.5, maximum=0.99),
                 "icc": _f(
                     "number",
-                    default=0.01,
                     minimum=0,
                     maximum=0.99,
-                    doc="intra-cluster correlation (municipality share of variance)",
+                    doc="intra-cluster correlation (municipality share); default: the generator's",
                 ),
                 "serial_correlation": _f(
                     "number",
-                    default=0.5,
                     minimum=0,
                     maximum=0.99,
-                    doc="month-to-month correlation within a person",
+                    doc="month-to-month correlation within a person; default: the generator's",
                 ),
                 "base_rates": _f(
                     "map",

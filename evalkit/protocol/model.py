@@ -160,8 +160,8 @@ class PowerSettings:
     n_sims: int
     effects: tuple[float, ...] | None
     target_power: float
-    icc: float
-    serial_correlation: float
+    icc: float | None
+    serial_correlation: float | None
     base_rates: Mapping[str, float]
     persons_per_unit: int | None
     seed: int
