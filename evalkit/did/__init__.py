@@ -2,9 +2,11 @@
 
 The one entry point is :func:`estimate`; it returns a frozen result with
 ``tidy()``, ``summary()``, ``to_dict()`` and ``_repr_html_()`` (see
-:mod:`evalkit.did.results`).
+:mod:`evalkit.did.results`). Callaway–Sant'Anna lives in :mod:`evalkit.did.cs`.
 """
 
+from evalkit.did.bacon import bacon_decomposition
+from evalkit.did.estimate import estimate
 from evalkit.did.results import TIDY_COLUMNS, DidResult
 
-__all__ = ["TIDY_COLUMNS", "DidResult"]
+__all__ = ["TIDY_COLUMNS", "DidResult", "bacon_decomposition", "estimate"]

@@ -1,0 +1,328 @@
+"""Check and prepare the input frame of the 2×2, TWFE, event-study and Bacon estimators.
+
+Everything a user can get wrong is caught here and reported as an
+:class:`~evalkit.errors.EstimationError` naming the column, unit or rows, or as
+a warning (dropped rows, one-unit cohorts). The estimators downstream work on the
+prepared frame with fixed internal column names.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evalkit.errors import DroppedRowsWarning, EstimationError, SmallCohortWarning
+
+__all__ = ["COHORT_RULE", "Prepared", "prepare"]
+
+#: The cohort convention, quoted in every error about cohorts.
+COHORT_RULE = (
+    "the cohort is the first treated period of a unit, in the units of the time column; "
+    "0 or empty means never treated"
+)
+
+# Internal column names of the prepared frame.
+Y, UNIT, TIME, CLUSTER, D, GROUP, POST, COHORT = (
+    "_y", "_unit", "_t", "_cl", "_d", "_grp", "_post", "_g",
+)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked frame with internal columns and the facts the estimators need.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        Columns ``_y``, ``_d`` (treatment 0/1), ``_cl`` (cluster code) and, when
+        available, ``_unit`` (code), ``_t`` (integer period), ``_grp``, ``_post``,
+        ``_g`` (cohort in period units, 0 = never treated), plus the covariates
+        under names ``_x0, _x1, ...``.
+    covariates : tuple of str
+        Internal covariate names.
+    has_unit, has_time, has_cohort, has_post : bool
+        Which design columns exist.
+    cluster_given : bool
+        True when the user named a cluster column (otherwise clusters are units, or rows).
+    time_labels : dict
+        Period index → original time value (for event-time labels).
+    """
+
+    frame: pd.DataFrame
+    covariates: tuple[str, ...]
+    has_unit: bool
+    has_time: bool
+    has_cohort: bool
+    has_post: bool
+    cluster_given: bool
+    time_labels: dict[int, object]
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of distinct clusters."""
+        return int(self.frame[CLUSTER].nunique())
+
+    @property
+    def n_treated_clusters(self) -> int:
+        """Clusters with at least one treated row (2×2: in the treated group)."""
+        col = GROUP if self.has_post else D
+        return int(self.frame.loc[self.frame[col] > 0, CLUSTER].nunique())
+
+    @property
+    def n_units(self) -> int:
+        """Distinct units (rows when there is no unit column)."""
+        return int(self.frame[UNIT].nunique()) if self.has_unit else len(self.frame)
+
+
+def _require_columns(data: pd.DataFrame, names: Sequence[str | None]) -> None:
+    missing = [n for n in names if n is not None and n not in data.columns]
+    if missing:
+        raise EstimationError(
+            f"column(s) {', '.join(map(repr, missing))} not in the data; "
+            f"available columns: {', '.join(map(str, data.columns))}"
+        )
+
+
+def _indicator(values: pd.Series, name: str) -> np.ndarray:
+    """Return a 0/1 float array from a 0/1, boolean or yes/no column, or raise."""
+    s = values
+    if s.dtype == bool or str(s.dtype) == "boolean":
+        return s.astype("float64").to_numpy()
+    num = pd.to_numeric(s, errors="coerce")
+    bad = ~num.isin([0, 1]) | num.isna()
+    if bad.any():
+        first = s[bad].iloc[0]
+        raise EstimationError(
+            f"column {name!r} must be a 0/1 indicator; row {s.index[bad][0]!r} has {first!r} "
+            f"({int(bad.sum())} such row(s))"
+        )
+    return num.to_numpy(dtype="float64")
+
+
+def _period_index(time: pd.Series) -> tuple[np.ndarray, dict[object, int], dict[int, object]]:
+    """Map the time column to integer periods (numeric kept, otherwise sorted positions 1..T)."""
+    num = pd.to_numeric(time, errors="coerce")
+    if num.notna().all() and np.allclose(num, np.round(num)):
+        ints = np.round(num.to_numpy(dtype="float64")).astype("int64")
+        mapping = {v: int(v) for v in np.unique(ints)}
+        return ints, mapping, {int(v): int(v) for v in mapping}
+    if time.isna().any():
+        raise EstimationError(f"time column {time.name!r} has missing values")
+    values = sorted(pd.unique(time))
+    mapping = {v: i + 1 for i, v in enumerate(values)}
+    return time.map(mapping).to_numpy(dtype="int64"), mapping, {i: v for v, i in mapping.items()}
+
+
+def _cohort_index(cohort: pd.Series, mapping: dict[object, int], numeric: bool) -> np.ndarray:
+    """Map cohort values to periods; 0, empty or missing → 0 (never treated)."""
+    out = np.zeros(len(cohort), dtype="int64")
+    never = cohort.isna() | cohort.astype(str).str.strip().isin(["", "0", "0.0", "nan", "NaT"])
+    rest = cohort[~never]
+    if numeric:
+        num = pd.to_numeric(rest, errors="coerce")
+        bad = num.isna() | ~np.isclose(num.fillna(0), np.round(num.fillna(0)))
+        vals = num
+    else:
+        vals = rest.map(mapping)
+        bad = vals.isna()
+    if bad.any():
+        raise EstimationError(
+            f"cohort column {cohort.name!r}: value {rest[bad].iloc[0]!r} (row "
+            f"{rest.index[bad][0]!r}) is not a period of the time column; {COHORT_RULE}"
+        )
+    out[(~never).to_numpy()] = np.round(vals.to_numpy(dtype="float64")).astype("int64")
+    return out
+
+
+def _constant_within(codes: np.ndarray, values: np.ndarray, labels: pd.Series, what: str,
+                     rule: str) -> None:
+    """Raise naming the first unit whose ``values`` are not constant."""
+    frame = pd.DataFrame({"k": codes, "v": values})
+    n = frame.groupby("k", sort=False)["v"].nunique(dropna=False)
+    bad = n[n > 1]
+    if len(bad):
+        first = bad.index[0]
+        label = labels.iloc[int(np.flatnonzero(codes == first)[0])]
+        raise EstimationError(
+            f"{what} changes within unit {label!r} ({len(bad)} unit(s) affected); {rule}"
+        )
+
+
+def prepare(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str | None,
+    time: str | None,
+    cohort: str | None,
+    treated: str | None,
+    post: str | None,
+    covariates: Sequence[str],
+    cluster: str | None,
+) -> Prepared:
+    """Check the design columns and return the prepared frame.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long data: one row per unit and period (or per respondent for repeated cross-sections).
+    outcome, unit, time, cohort, treated, post, cluster : str or None
+        Column names (see :func:`evalkit.did.estimate`).
+    covariates : sequence of str
+        Covariate columns.
+
+    Returns
+    -------
+    Prepared
+        The checked frame.
+
+    Raises
+    ------
+    EstimationError
+        Missing columns, duplicate unit-time rows, timing that changes within a
+        unit, non-indicator treatment columns, no usable rows.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise EstimationError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if (cohort is None) == (treated is None):
+        raise EstimationError(
+            "give exactly one of cohort= (first treated period per unit; 0 or empty = never "
+            "treated) or treated= (treatment indicator per row, or group indicator with post=)"
+        )
+    if post is not None and treated is None:
+        raise EstimationError("post= needs treated= (the group indicator)")
+    covariates = tuple(covariates)
+    _require_columns(data, [outcome, unit, time, cohort, treated, post, cluster, *covariates])
+
+    used = [c for c in dict.fromkeys([outcome, *covariates]) if c is not None]
+    numeric = {c: pd.to_numeric(data[c], errors="coerce") for c in used}
+    for c in used:
+        nonnum = numeric[c].isna() & data[c].notna()
+        if nonnum.any():
+            raise EstimationError(
+                f"column {c!r} must be numeric; row {data.index[nonnum][0]!r} has "
+                f"{data.loc[nonnum, c].iloc[0]!r}"
+            )
+    missing_y = numeric[outcome].isna()
+    missing_x = pd.Series(False, index=data.index)
+    for c in covariates:
+        missing_x |= numeric[c].isna()
+    keep = ~(missing_y | missing_x)
+    if int(missing_y.sum()):
+        warnings.warn(
+            f"{int(missing_y.sum())} row(s) with a missing outcome {outcome!r} were dropped "
+            f"({int(keep.sum())} of {len(data)} rows remain)",
+            DroppedRowsWarning,
+            stacklevel=3,
+        )
+    if int((missing_x & ~missing_y).sum()):
+        warnings.warn(
+            f"{int((missing_x & ~missing_y).sum())} row(s) with a missing covariate were dropped",
+            DroppedRowsWarning,
+            stacklevel=3,
+        )
+    src = data.loc[keep]
+    if src.empty:
+        raise EstimationError(f"no rows left after dropping missing values of {outcome!r}")
+
+    out = pd.DataFrame(index=src.index)
+    out[Y] = numeric[outcome][keep].to_numpy(dtype="float64")
+    cov_names = tuple(f"_x{i}" for i in range(len(covariates)))
+    for name, c in zip(cov_names, covariates, strict=True):
+        out[name] = numeric[c][keep].to_numpy(dtype="float64")
+
+    has_unit = unit is not None
+    unit_labels = src[unit] if has_unit else pd.Series(src.index, index=src.index)
+    if has_unit:
+        if src[unit].isna().any():
+            raise EstimationError(f"unit column {unit!r} has missing ids")
+        out[UNIT] = pd.factorize(src[unit])[0]
+    time_labels: dict[int, object] = {}
+    if time is not None:
+        periods, mapping, time_labels = _period_index(src[time])
+        out[TIME] = periods
+        if has_unit:
+            dup = src.duplicated([unit, time], keep=False)
+            if dup.any():
+                pairs = src.loc[dup, [unit, time]].drop_duplicates().head(3)
+                named = ", ".join(f"({u!r}, {t!r})" for u, t in pairs.itertuples(index=False))
+                raise EstimationError(
+                    f"{int(dup.sum())} duplicate unit-time rows for ({unit!r}, {time!r}), e.g. "
+                    f"{named}; each unit may appear once per period"
+                )
+    if cohort is not None:
+        if time is None:
+            raise EstimationError(f"cohort= needs time= ({COHORT_RULE})")
+        numeric_time = all(isinstance(k, (int, np.integer)) for k in time_labels)
+        g = _cohort_index(src[cohort], mapping, numeric_time and all(
+            time_labels[k] == k for k in time_labels))
+        if has_unit:
+            _constant_within(out[UNIT].to_numpy(), g, unit_labels, f"cohort {cohort!r}",
+                             COHORT_RULE)
+        out[COHORT] = g
+        out[D] = ((g > 0) & (out[TIME].to_numpy() >= g)).astype("float64")
+        _warn_small_cohorts(out, has_unit)
+    elif post is not None:
+        grp = _indicator(src[treated], treated)  # type: ignore[index]
+        if has_unit:
+            _constant_within(out[UNIT].to_numpy(), grp, unit_labels, f"group {treated!r}",
+                             "with post=, treated= is the group indicator and must be "
+                             "constant within a unit")
+        out[GROUP] = grp
+        out[POST] = _indicator(src[post], post)
+        out[D] = grp * out[POST].to_numpy()
+    else:
+        out[D] = _indicator(src[treated], treated)  # type: ignore[index]
+        if has_unit and time is not None:
+            _derive_cohort(out, unit_labels)
+    if cluster is not None:
+        if src[cluster].isna().any():
+            raise EstimationError(f"cluster column {cluster!r} has missing values")
+        out[CLUSTER] = pd.factorize(src[cluster])[0]
+    elif has_unit:
+        out[CLUSTER] = out[UNIT]
+    else:
+        out[CLUSTER] = np.arange(len(out))
+    return Prepared(
+        frame=out.reset_index(drop=True),
+        covariates=cov_names,
+        has_unit=has_unit,
+        has_time=time is not None,
+        has_cohort=COHORT in out.columns,
+        has_post=post is not None,
+        cluster_given=cluster is not None,
+        time_labels=time_labels,
+    )
+
+
+def _derive_cohort(out: pd.DataFrame, unit_labels: pd.Series) -> None:
+    """Add ``_g`` when the treatment indicator is absorbing (stays on once on) in every unit."""
+    t = out[TIME].to_numpy()
+    first = (
+        out.assign(_tt=np.where(out[D] > 0, t, np.iinfo(np.int64).max))
+        .groupby(UNIT)["_tt"].transform("min").to_numpy()
+    )
+    g = np.where(first == np.iinfo(np.int64).max, 0, first)
+    if np.array_equal(((g > 0) & (t >= g)).astype("float64"), out[D].to_numpy()):
+        out[COHORT] = g
+        _warn_small_cohorts(out, True)
+
+
+def _warn_small_cohorts(out: pd.DataFrame, has_unit: bool) -> None:
+    key = UNIT if has_unit else None
+    per = out.loc[out[COHORT] > 0]
+    if per.empty:
+        return
+    counts = per.groupby(COHORT)[key].nunique() if key else per.groupby(COHORT).size()
+    small = counts[counts < 2]
+    if len(small):
+        warnings.warn(
+            f"cohort(s) {', '.join(str(int(c)) for c in small.index)} have a single unit; "
+            "their effects rest on one unit and cannot be told apart from that unit's own shocks",
+            SmallCohortWarning,
+            stacklevel=4,
+        )

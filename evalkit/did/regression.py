@@ -1,0 +1,252 @@
+"""The regression estimators: 2×2 DiD, static TWFE and the TWFE event study (pyfixest ``feols``).
+
+Each function takes a :class:`~evalkit.did._data.Prepared` frame and returns
+the pyfixest fit plus a :class:`~evalkit.did.inference.LinearDesign` that the
+resampling inference methods refit.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.did._data import CLUSTER, COHORT, COHORT_RULE, GROUP, POST, TIME, UNIT, D, Prepared, Y
+from evalkit.did._fwl import Residualizer
+from evalkit.did.inference import LinearDesign
+from evalkit.errors import EstimationError
+
+__all__ = ["Fit", "event_study", "feols", "twfe", "two_by_two"]
+
+
+def feols(formula: str, frame: pd.DataFrame, vcov: Any) -> Any:
+    """Run :func:`pyfixest.feols`, silencing only pyfixest's own pandas deprecation noise.
+
+    Parameters
+    ----------
+    formula : str
+        pyfixest formula.
+    frame : pandas.DataFrame
+        Data.
+    vcov : str or dict
+        pyfixest vcov specification.
+
+    Returns
+    -------
+    pyfixest.estimation.Feols
+        The fit.
+    """
+    import pyfixest as pf
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"pyfixest\..*")
+        warnings.filterwarnings("ignore", message=r".*inplace keyword.*")
+        try:
+            return pf.feols(formula, data=frame, vcov=vcov, fixef_rm="none")
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            raise EstimationError(f"the regression {formula!r} cannot be estimated: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A pyfixest fit and the design its treatment coefficient can be resampled from."""
+
+    model: Any
+    term: str
+    design: LinearDesign | None
+
+
+def pyfixest_vcov(vcov: str) -> Any:
+    """Translate evalkit's vcov names into pyfixest's."""
+    return {"iid": "iid", "hetero": "hetero", "cluster": {"CRV1": CLUSTER}}[vcov]
+
+
+def _cluster_roles(prep: Prepared, pattern: np.ndarray) -> np.ndarray | None:
+    """Per-cluster pattern code (0 = comparison) when the pattern is constant in every cluster."""
+    f = prep.frame
+    by = pd.DataFrame({"c": f[CLUSTER].to_numpy(), "p": pattern}).groupby("c")["p"]
+    if (by.nunique() > 1).any():
+        return None
+    return by.first().sort_index().to_numpy()
+
+
+def two_by_two(prep: Prepared, vcov: str) -> Fit:
+    """2×2 DiD: ``y ~ group + post + group:post (+ covariates)`` by OLS.
+
+    Parameters
+    ----------
+    prep : Prepared
+        Frame with ``_grp`` and ``_post`` (or a single treated cohort).
+    vcov : {"iid", "hetero", "cluster"}
+        Analytic variance.
+
+    Returns
+    -------
+    Fit
+        The fit (coefficient ``_d``) and its resampling design.
+    """
+    f = prep.frame.copy()
+    if not prep.has_post:
+        if not prep.has_cohort:
+            raise EstimationError("the 2x2 estimator needs treated= with post=, or cohort=")
+        cohorts = sorted(set(f.loc[f[COHORT] > 0, COHORT]))
+        if len(cohorts) != 1:
+            raise EstimationError(
+                f"the 2x2 estimator needs one treated cohort; found {len(cohorts)} "
+                f"({COHORT_RULE}); use estimator='twfe' or 'callaway_santanna'")
+        f[GROUP] = (f[COHORT] > 0).astype(float)
+        f[POST] = (f[TIME] >= cohorts[0]).astype(float)
+        f[D] = f[GROUP] * f[POST]
+    for col, what in ((GROUP, "treated group"), (POST, "post period")):
+        if f[col].nunique() < 2:
+            raise EstimationError(f"the 2x2 needs rows both in and out of the {what}")
+    covs = list(prep.covariates)
+    formula = f"{Y} ~ {GROUP} + {POST} + {D}" + "".join(f" + {c}" for c in covs)
+    model = feols(formula, f, pyfixest_vcov(vcov))
+    nuisance = np.column_stack([np.ones(len(f)), f[POST].to_numpy(), *(f[c] for c in covs)])
+    grp_roles = _cluster_roles(prep, f[GROUP].to_numpy())
+    cl = f[CLUSTER].to_numpy()
+    post = f[POST].to_numpy()
+
+    def block(g: int, r: int) -> np.ndarray:
+        ind = (cl == g).astype(float)
+        return np.column_stack([ind, ind * post])
+
+    design = LinearDesign(
+        y=f[Y].to_numpy(),
+        regressors=f[[GROUP, D]].to_numpy(dtype=float),
+        residualizer=Residualizer((), nuisance),
+        cluster=cl,
+        role=None if grp_roles is None else grp_roles.astype(int),
+        block=block,
+    )
+    return Fit(model, D, design)
+
+
+def _require_panel(prep: Prepared, what: str) -> None:
+    if not (prep.has_unit and prep.has_time):
+        raise EstimationError(f"the {what} estimator needs unit= and time=")
+
+
+def twfe(prep: Prepared, vcov: str) -> Fit:
+    """Fit static two-way fixed effects: ``y ~ D (+ covariates) | unit + time``.
+
+    Parameters
+    ----------
+    prep : Prepared
+        Panel frame with unit and time.
+    vcov : {"iid", "hetero", "cluster"}
+        Analytic variance.
+
+    Returns
+    -------
+    Fit
+        The fit (coefficient ``_d``) and its resampling design.
+    """
+    _require_panel(prep, "twfe")
+    f = prep.frame
+    if f[D].nunique() < 2:
+        raise EstimationError("the treatment indicator has no variation (all 0 or all 1)")
+    covs = list(prep.covariates)
+    formula = f"{Y} ~ {D}" + "".join(f" + {c}" for c in covs) + f" | {UNIT} + {TIME}"
+    model = feols(formula, f, pyfixest_vcov(vcov))
+    t = f[TIME].to_numpy()
+    cl = f[CLUSTER].to_numpy()
+    roles: np.ndarray | None = None
+    levels: list[int] = []
+    if prep.has_cohort:
+        per = _cluster_roles(prep, f[COHORT].to_numpy())
+        if per is not None:
+            levels = sorted({int(v) for v in per if v > 0})
+            code = {c: i + 1 for i, c in enumerate(levels)}
+            roles = np.array([code.get(int(v), 0) for v in per], dtype=int)
+
+    def block(g: int, r: int) -> np.ndarray:
+        return ((cl == g) & (t >= levels[r - 1])).astype(float)[:, None]
+
+    nuisance = f[covs].to_numpy(dtype=float) if covs else np.empty((len(f), 0))
+    design = LinearDesign(
+        y=f[Y].to_numpy(),
+        regressors=f[[D]].to_numpy(dtype=float),
+        residualizer=Residualizer((f[UNIT].to_numpy(), t - t.min()), nuisance),
+        cluster=cl,
+        role=roles,
+        block=block,
+    )
+    return Fit(model, D, design)
+
+
+def event_time_terms(prep: Prepared, min_e: int | None, max_e: int | None
+                     ) -> tuple[pd.DataFrame, list[int]]:
+    """Add relative-time indicators (reference −1, binned end points) to a copy of the frame.
+
+    Parameters
+    ----------
+    prep : Prepared
+        Panel frame with cohorts.
+    min_e, max_e : int or None
+        Bin event times at or below ``min_e`` (at or above ``max_e``) into one indicator.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        Copy with columns ``_e_m3``, ``_e_p0`` ... for each estimated event time.
+    event_times : list of int
+        The event times estimated (−1 excluded), in order.
+    """
+    f = prep.frame.copy()
+    g = f[COHORT].to_numpy()
+    rel = np.where(g > 0, f[TIME].to_numpy() - g, np.iinfo(np.int64).min)
+    treated = g > 0
+    if min_e is not None:
+        rel = np.where(treated & (rel < min_e), min_e, rel)
+    if max_e is not None:
+        rel = np.where(treated & (rel > max_e), max_e, rel)
+    if (min_e is not None and min_e > -1) or (max_e is not None and max_e < 0):
+        raise EstimationError("min_e must be ≤ -1 and max_e ≥ 0 (the reference period is -1)")
+    times = sorted({int(e) for e in rel[treated]} - {-1})
+    for e in times:
+        f[_name(e)] = (treated & (rel == e)).astype(float)
+    return f, times
+
+
+def _name(e: int) -> str:
+    return f"_e_m{-e}" if e < 0 else f"_e_p{e}"
+
+
+def event_study(prep: Prepared, vcov: str, min_e: int | None, max_e: int | None
+                ) -> tuple[Any, list[int]]:
+    """TWFE event study: ``y ~ sum_e 1[t - g = e] (+ covariates) | unit + time``, e ≠ −1.
+
+    Parameters
+    ----------
+    prep : Prepared
+        Panel frame with cohorts (cohort= or an absorbing treated= indicator).
+    vcov : {"iid", "hetero", "cluster"}
+        Analytic variance.
+    min_e, max_e : int or None
+        Binned end points.
+
+    Returns
+    -------
+    model : pyfixest.estimation.Feols
+        The fit.
+    event_times : list of int
+        Estimated event times (reference −1 left out).
+    """
+    _require_panel(prep, "event_study")
+    if not prep.has_cohort:
+        raise EstimationError(
+            "the event study needs cohort= or a treated= indicator that stays on once on "
+            f"({COHORT_RULE})")
+    f, times = event_time_terms(prep, min_e, max_e)
+    if not times:
+        raise EstimationError(f"no treated unit has event times other than -1 ({COHORT_RULE})")
+    covs = list(prep.covariates)
+    formula = (f"{Y} ~ " + " + ".join(_name(e) for e in times)
+               + "".join(f" + {c}" for c in covs) + f" | {UNIT} + {TIME}")
+    model = feols(formula, f, pyfixest_vcov(vcov))
+    return model, times
