@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import warnings
+
 import pandas as pd
 
-from evalkit.errors import EvalkitError
+from evalkit.errors import EvalkitError, EvalkitWarning
 
 __all__ = ["DID_COLUMNS", "did_record"]
 
@@ -37,7 +39,8 @@ def did_record(data: pd.DataFrame, **kwargs: Any) -> dict[str, Any]:
     -------
     dict
         The keys of :data:`DID_COLUMNS`; ``status`` is ``ok``, or ``not_estimable: <why>``
-        (then the numbers are None).
+        (then the numbers are None). evalkit warnings raised while estimating (few
+        treated clusters, dropped rows) are joined into ``warnings``, not re-raised.
     """
     empty = dict.fromkeys(DID_COLUMNS)
     empty["estimator"] = kwargs.get("estimator")
@@ -46,15 +49,28 @@ def did_record(data: pd.DataFrame, **kwargs: Any) -> dict[str, Any]:
         from evalkit.did import estimate
     except ImportError:
         return {**empty, "status": "not_estimable: the estimator suite is not installed"}
-    try:
-        res = estimate(data, **kwargs).to_dict()
-    except EvalkitError as exc:
-        return {**empty, "status": f"not_estimable: {exc}"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = estimate(data, **kwargs).to_dict()
+        except EvalkitError as exc:
+            res = {"_error": str(exc)}
+    notes: list[str] = []
+    for w in caught:  # evalkit's own warnings go into the record; others are passed on
+        if issubclass(w.category, EvalkitWarning):
+            notes.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if "_error" in res:
+        return {**empty, "status": f"not_estimable: {res['_error']}", "warnings": "; ".join(notes)}
+    for note in res.get("warnings") or []:
+        if note not in notes:
+            notes.append(note)
     return {
         "estimator": res.get("estimator"), "inference": res.get("inference"),
         "estimate": res.get("att"), "std_error": res.get("se"),
         "conf_low": res.get("ci_low"), "conf_high": res.get("ci_high"),
         "p_value": res.get("p_value"), "n_obs": res.get("n_obs"), "n_units": res.get("n_units"),
         "n_clusters": res.get("n_clusters"), "n_treated_clusters": res.get("n_treated_clusters"),
-        "status": "ok", "warnings": "; ".join(res.get("warnings") or []),
+        "status": "ok", "warnings": "; ".join(notes),
     }
