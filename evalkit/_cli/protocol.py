@@ -45,6 +45,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "--outcome", action="append", default=None, help="outcome id (repeatable; default: primary)"
     )
     power.add_argument("--csv", type=Path, default=None, help="also write the power table as CSV")
+    power.add_argument(
+        "--build",
+        type=Path,
+        default=Path("build"),
+        help="build folder; the table is stored as BUILD/<id>/power.json for the report",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -255,4 +261,20 @@ def _power(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
         for r in table.to_dict(orient="records")
     ]
-    return {"file": str(path), "power": records, "skipped": table.attrs.get("skipped", [])}, True
+    stored = {
+        "protocol_id": protocol.id,
+        "settings": {
+            "estimator": a.estimator,
+            "inference": a.inference,
+            "alpha": a.alpha,
+            "target_power": target,
+            "seed": protocol.power.seed if args.seed is None else args.seed,
+        },
+        "rows": records,
+        "skipped": table.attrs.get("skipped", []),
+    }
+    out = args.build / protocol.id / "power.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _say(args, f"  stored for the report: {out}")
+    return {"file": str(path), "power": records, "skipped": stored["skipped"]}, True

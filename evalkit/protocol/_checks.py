@@ -42,7 +42,7 @@ def run_checks(
     _check_periods_and_units(p, errors, warnings)
     _check_analysis(p, schemas, errors, warnings)
     _check_population(p, schemas, errors, warnings)
-    _check_sources(p, schemas, errors)
+    _check_sources(p, schemas, errors, warnings)
     _check_other(p, errors, warnings)
 
 
@@ -376,7 +376,7 @@ def _check_population(
 
 
 def _check_sources(
-    p: Mapping[str, Any], schemas: Mapping[str, SchemaInfo], errors: list[str]
+    p: Mapping[str, Any], schemas: Mapping[str, SchemaInfo], errors: list[str], warnings: list[str]
 ) -> None:
     seen: Counter[str] = Counter()
     for s in _items(p, "data_sources"):
@@ -386,10 +386,16 @@ def _check_sources(
         seen[kind] += 1
         schema = schemas.get(kind)
         version = s.get("schema_version")
-        if schema is not None and isinstance(version, int) and version != schema.version:
+        if schema is not None and isinstance(version, int) and version > schema.version:
             errors.append(
                 f"data_sources[{kind}].schema_version: {version}, but data_schemas/{kind}.yaml "
-                f"is version {schema.version}"
+                f"is only version {schema.version}; update the schemas or use {schema.version}"
+            )
+        elif schema is not None and isinstance(version, int) and version < schema.version:
+            warnings.append(
+                f"data_sources[{kind}].schema_version: the protocol was written for version "
+                f"{version}, data_schemas/{kind}.yaml is now version {schema.version}; check that "
+                "the columns it uses still mean the same"
             )
     for kind, n in seen.items():
         if n > 1:
@@ -418,6 +424,30 @@ def _check_other(p: Mapping[str, Any], errors: list[str], warnings: list[str]) -
         and not any(isinstance(e, int | float) and e > 0 for e in effects)
     ):
         errors.append("power.effects: needs at least one effect greater than 0")
+    throughput = p.get("throughput") or {}
+    for name, norm in (throughput.get("norms") or {}).items():
+        path = f"throughput.norms.{name}"
+        if norm is None:
+            continue
+        if not isinstance(norm, Mapping):
+            errors.append(f"{path}: expected a mapping (interval, limit, unit, where, label)")
+            continue
+        unknown = sorted(set(norm) - {"interval", "limit", "unit", "where", "label"})
+        if unknown:
+            errors.append(
+                f"{path}: unknown field(s) {', '.join(unknown)}; allowed: interval, limit, unit, "
+                "where, label"
+            )
+        limit = norm.get("limit")
+        if "limit" in norm and (
+            not isinstance(limit, int | float) or isinstance(limit, bool) or limit < 0
+        ):
+            errors.append(f"{path}.limit: expected a number of 0 or more, got {limit!r}")
+    bench = throughput.get("caseload_benchmark")
+    if isinstance(bench, list) and (len(bench) != 2 or bench[0] > bench[1]):
+        errors.append(
+            f"throughput.caseload_benchmark: expected [low, high] with low <= high, got {bench}"
+        )
     meta = p.get("metadata") or {}
     report = meta.get("planned_report_date")
     end = ((p.get("periods") or {}).get("intervention") or {}).get("end")

@@ -175,7 +175,7 @@ PROTOCOL_SPEC = _f(
             fields={
                 "pre": _window("months before the pilot"),
                 "intervention": _window("the pilot months"),
-                "post": _window("months after the pilot", required=False),
+                "post": _window("months after the pilot"),
             },
         ),
         "outcomes": _f("list", required=True, min_items=1, item=_OUTCOME),
@@ -240,7 +240,26 @@ PROTOCOL_SPEC = _f(
                     doc="baseline mean per outcome id",
                 ),
                 "persons_per_unit": _f("int", minimum=5),
+                "results": _f(
+                    "list",
+                    item=_f("map", item=_f("any")),
+                    doc="power table (outcome, effect, power, mde, n_sims) stored for the report",
+                ),
                 "seed": _f("int", default=20240101, minimum=0),
+            },
+        ),
+        "throughput": _f(
+            "record",
+            doc="settings of the throughput-time (doorlooptijden) analysis",
+            fields={
+                "reference_date": _f("date", doc="cases still open on this date are censored"),
+                "out_of_sight_days": _f("int", minimum=1, doc="follow-up for 'out of sight'"),
+                "norms": _f("map", item=_f("any"), doc="norms by name, overriding the defaults"),
+                "caseload_benchmark": _f(
+                    "list",
+                    item=_f("int", minimum=0),
+                    doc="reasonable caseload per coach [low, high]",
+                ),
             },
         ),
         "data_sources": _f(
