@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,8 @@ def add_parser(subparsers: Any) -> None:
         help="validate data files and store them (rejected rows go to quarantine)",
         description="Read each FILE as KIND, validate every row against data_schemas/KIND.yaml, "
         "store accepted rows and quarantine rejected ones, in one transaction per file. "
-        "A file already ingested (same sha256) is skipped.",
+        "A file already ingested (same sha256) is skipped. Exit 0 when every file could be "
+        "read (even with rejected rows), 1 when a file itself is unusable.",
     )
     parser.add_argument("kind", metavar="KIND", help="outcome_panel, questionnaire or case_events")
     parser.add_argument("files", metavar="FILE", type=Path, nargs="+", help="data files")
@@ -26,6 +29,23 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit.ingest._cli_support import run_ingest
+    from evalkit._cli._ingest_output import report_text
+    from evalkit.errors import IngestError
+    from evalkit.ingest import ingest_files
 
-    return run_ingest(args)
+    code = 0
+    for path in args.files:
+        try:
+            reports = ingest_files(args.kind, [path], store_path=args.store, sheet=args.sheet)
+        except IngestError as exc:
+            print(f"evalkit ingest: {exc}", file=sys.stderr)
+            code = 1
+            continue
+        for report in reports:
+            if args.json:
+                print(json.dumps(report.to_dict(), ensure_ascii=False))
+            else:
+                print(report_text(report, verb="accepted"))
+    if not args.json and code == 0:
+        print(f"store: {args.store}")
+    return code

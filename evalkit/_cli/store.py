@@ -1,4 +1,4 @@
-"""``evalkit store status``: what the DuckDB store holds."""
+"""``evalkit store status|log|quarantine``: what the DuckDB store holds."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "store",
         help="show what the data store holds",
-        description="Inspect the DuckDB store: tables, ingested files and quarantined rows.",
+        description="Inspect the DuckDB store: rows per kind, ingested files, quarantined rows.",
     )
     parser.add_argument(
         "action",
         choices=["status", "log", "quarantine"],
-        help="status: rows per table; log: every ingested file; quarantine: rejected rows",
+        help="status: totals per kind; log: every ingested file; quarantine: rejected rows",
     )
     parser.add_argument("--kind", default=None, help="only this kind (quarantine)")
     parser.add_argument(
@@ -27,6 +27,23 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit.ingest._cli_support import run_store
+    from evalkit._cli._ingest_output import table_text
+    from evalkit.ingest import Store
 
-    return run_store(args)
+    with Store(args.store, read_only=True) as store:
+        if args.action == "status":
+            frame = store.status()
+            frame["stored_rows"] = [store.stored_rows(k) for k in frame["kind"]]
+        elif args.action == "log":
+            frame = store.ingest_log()
+        else:
+            frame = store.quarantine(args.kind)
+    if args.json:
+        print(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+        return 0
+    print(f"store: {args.store}")
+    if args.action == "status" and frame.empty:
+        print("  nothing ingested yet")
+        return 0
+    print(table_text(frame.drop(columns=["content"], errors="ignore")))
+    return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +13,36 @@ def add_parser(subparsers: Any) -> None:
         "validate",
         help="check a data file against its schema without storing anything",
         description="Read FILE as KIND, check every row against data_schemas/KIND.yaml and "
-        "summarise what would be accepted and rejected. Nothing is stored.",
+        "summarise what would be accepted and rejected. Nothing is stored. Exit 0 when the "
+        "file could be read (even with rejected rows), 1 when the file itself is unusable.",
     )
     parser.add_argument("kind", metavar="KIND", help="outcome_panel, questionnaire or case_events")
     parser.add_argument("file", metavar="FILE", type=Path, help="CSV, XLSX, SAV, DTA or Parquet")
     parser.add_argument("--sheet", default=None, help="XLSX sheet name (default: the first sheet)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--out", type=Path, default=None, help="write failures.csv to this folder")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write DIR/failures.csv (all failures)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit.ingest._cli_support import run_validate
+    from evalkit._cli._ingest_output import report_text
+    from evalkit.ingest import validate_file
 
-    return run_validate(args)
+    report = validate_file(args.kind, args.file, sheet=args.sheet)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        target = args.out / "failures.csv"
+        report.failures.assign(file=report.file).to_csv(target, index=False)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print(report_text(report, verb="would be accepted"))
+        if args.out is not None:
+            print(f"all {len(report.failures)} failures written to {target}")
+    return 0

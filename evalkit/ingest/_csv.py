@@ -1,0 +1,252 @@
+"""CSV reading: encoding and delimiter detection, fast parse, exact fallback for broken rows."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+
+import numpy as np
+import pandas as pd
+
+from evalkit.errors import IngestError
+
+MAX_HEADER_BYTES = 1_000_000
+DELIMITERS = (";", ",", "\t")
+
+
+def decode(data: bytes, file: str) -> tuple[str, str]:
+    """Decode the bytes of a text export, detecting its encoding.
+
+    UTF-8 (with or without BOM), UTF-16 with BOM (Excel "Unicode text") and
+    Windows-1252 are recognised; other encodings are tried with
+    charset-normalizer. Binary content is refused.
+
+    Parameters
+    ----------
+    data : bytes
+        The file content.
+    file : str
+        The file name, for messages.
+
+    Returns
+    -------
+    text : str
+        The decoded text.
+    encoding : str
+        The encoding used.
+
+    Raises
+    ------
+    IngestError
+        When the content is binary or in no recognisable text encoding.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return _strict(data[3:], "utf-8", file), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _strict(data, "utf-16", file), "utf-16"
+    sample = data[:65536]
+    controls = sum(sample.count(bytes([b])) for b in range(32) if b not in (9, 10, 13))
+    if b"\x00" in sample or controls > max(2, len(sample) // 200):
+        raise IngestError(
+            f"{file}: not a text file (binary content); expected CSV, XLSX, SAV, DTA or Parquet"
+        )
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "windows-1252"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:1_000_000]).best()
+    if best is None:
+        raise IngestError(f"{file}: unknown text encoding (not UTF-8 or Windows-1252)")
+    return _strict(data, best.encoding, file), best.encoding
+
+
+def _strict(data: bytes, encoding: str, file: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"{file}: not valid {encoding} text (byte {exc.start}: {exc.reason})"
+        ) from exc
+
+
+def sniff_delimiter(header: str, file: str) -> str:
+    """Pick the delimiter that splits the header line into the most fields.
+
+    Parameters
+    ----------
+    header : str
+        The first line of the file.
+    file : str
+        The file name, for messages.
+
+    Returns
+    -------
+    str
+        ``;``, ``,`` or a tab.
+
+    Raises
+    ------
+    IngestError
+        When no delimiter occurs in the header.
+    """
+    counts = {d: len(next(csv.reader([header], delimiter=d))) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    if counts[best] < 2:
+        raise IngestError(
+            f"{file}: no delimiter found in the header line (expected ';', ',' or tab); "
+            f"header starts {header[:60]!r}"
+        )
+    return best
+
+
+def read_csv_text(
+    data: bytes, file: str
+) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]], dict[str, str]]:
+    """Read a CSV export into text columns.
+
+    Parameters
+    ----------
+    data : bytes
+        The file content.
+    file : str
+        The file name, for messages.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        One ``str`` column per header (nulls for empty cells).
+    rows : numpy.ndarray
+        The 1-based data row number of each frame row.
+    malformed : list of (int, str)
+        Rows that do not split into the header's number of fields, with a message.
+    info : dict
+        ``encoding`` and ``delimiter``.
+
+    Raises
+    ------
+    IngestError
+        When the file is empty, binary, has no header or an absurd first line.
+    """
+    if not data.strip():
+        raise IngestError(f"{file}: the file is empty")
+    first_break = data.find(b"\n", 0, MAX_HEADER_BYTES)
+    if first_break < 0 and len(data) > MAX_HEADER_BYTES:
+        raise IngestError(
+            f"{file}: the first line is over {MAX_HEADER_BYTES:,} bytes long without a line break "
+            "(not a table export)"
+        )
+    text, encoding = decode(data, file)
+    text = text.lstrip("\ufeff")
+    header_line = text.split("\n", 1)[0].rstrip("\r")
+    delimiter = sniff_delimiter(header_line, file)
+    headers = next(csv.reader([header_line], delimiter=delimiter))
+    headers = _unique_headers(headers)
+    info = {"encoding": encoding, "delimiter": {"\t": "tab"}.get(delimiter, delimiter)}
+    has_blank_lines = "\n\n" in text or "\n\r\n" in text
+    frame, bad = (None, 1) if has_blank_lines else _fast(text, delimiter, headers)
+    if frame is not None and not bad:
+        return frame, np.arange(1, len(frame) + 1), [], info
+    frame, rows, malformed = _exact(text, delimiter, headers)
+    return frame, rows, malformed, info
+
+
+def _unique_headers(headers: list[str]) -> list[str]:
+    out: list[str] = []
+    for i, h in enumerate(headers):
+        name = h.strip() or f"unnamed_{i + 1}"
+        while name in out:
+            name += "_dup"
+        out.append(name)
+    return out
+
+
+def _fast(text: str, delimiter: str, headers: list[str]) -> tuple[pd.DataFrame | None, int]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    bad = 0
+
+    def handler(_row: object) -> str:
+        nonlocal bad
+        bad += 1
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=headers, skip_rows=1, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                newlines_in_values=True,
+                invalid_row_handler=handler,
+                ignore_empty_lines=True,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in headers},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    except (pa.ArrowInvalid, ValueError):
+        return None, 1
+    frame = table.to_pandas()
+    blank = frame.isna().all(axis=1)
+    if blank.any():
+        return None, 1  # keep row numbers exact: let the exact reader skip blank rows
+    return frame, bad
+
+
+def _exact(
+    text: str, delimiter: str, headers: list[str]
+) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]:
+    limit = csv.field_size_limit()
+    csv.field_size_limit(1 << 30)
+    try:
+        return _exact_rows(text, delimiter, headers)
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _exact_rows(
+    text: str, delimiter: str, headers: list[str]
+) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    next(reader, None)
+    width = len(headers)
+    records: list[list[str]] = []
+    rows: list[int] = []
+    malformed: list[tuple[int, str]] = []
+    row = 0
+    try:
+        for fields in reader:
+            row += 1
+            if not fields or all(not f.strip() for f in fields):
+                continue
+            if len(fields) != width:
+                if len(fields) > width and all(not f.strip() for f in fields[width:]):
+                    fields = fields[:width]
+                else:
+                    hint = " (wrong delimiter?)" if len(fields) == 1 else ""
+                    malformed.append(
+                        (row, f"row has {len(fields)} field(s), the header has {width}{hint}")
+                    )
+                    continue
+            records.append(fields)
+            rows.append(row)
+    except csv.Error as exc:
+        malformed.append((row + 1, f"unreadable from here on: {exc}"))
+    frame = (
+        pd.DataFrame(records, columns=headers, dtype="str")
+        if records
+        else pd.DataFrame({h: pd.Series([], dtype="str") for h in headers})
+    )
+    frame = frame.mask(frame.apply(lambda c: c.str.strip() == ""))
+    return frame, np.asarray(rows, dtype=np.int64), malformed

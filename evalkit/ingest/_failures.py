@@ -1,0 +1,91 @@
+"""Collecting validation failures as column arrays, turned into one frame at the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+FAILURE_COLUMNS = ("row", "column", "rule", "value", "message")
+
+
+@dataclass
+class Failures:
+    """Failures found so far, by internal row position (0-based in the parsed frame)."""
+
+    positions: list[np.ndarray] = field(default_factory=list)
+    columns: list[np.ndarray] = field(default_factory=list)
+    rules: list[np.ndarray] = field(default_factory=list)
+    values: list[np.ndarray] = field(default_factory=list)
+    messages: list[np.ndarray] = field(default_factory=list)
+
+    def add(
+        self,
+        positions: np.ndarray,
+        column: str | None,
+        rule: str,
+        values: np.ndarray | list[object],
+        messages: np.ndarray | list[object] | str,
+    ) -> None:
+        """Record failures at ``positions`` (values and messages per position, or one message)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        n = len(positions)
+        if n == 0:
+            return
+        self.positions.append(positions)
+        self.columns.append(np.full(n, column, dtype=object))
+        self.rules.append(np.full(n, rule, dtype=object))
+        self.values.append(
+            np.asarray(values, dtype=object).reshape(-1)[:n]
+            if len(values)
+            else np.full(n, None, dtype=object)
+        )
+        msgs = (
+            np.full(n, messages, dtype=object)
+            if isinstance(messages, str)
+            else np.asarray(messages, dtype=object)
+        )
+        self.messages.append(msgs)
+
+    def failed_positions(self, n: int) -> np.ndarray:
+        """Return a boolean mask over ``n`` rows: True where a row has any failure."""
+        mask = np.zeros(n, dtype=bool)
+        for pos in self.positions:
+            mask[pos[pos >= 0]] = True
+        return mask
+
+    def frame(self, rows: np.ndarray) -> pd.DataFrame:
+        """Return the failures as a frame with 1-based file row numbers, in file order.
+
+        Parameters
+        ----------
+        rows : numpy.ndarray
+            File row number per internal position.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``row, column, rule, value, message``.
+        """
+        if not self.positions:
+            return pd.DataFrame(
+                {c: pd.Series([], dtype="int64" if c == "row" else "str") for c in FAILURE_COLUMNS}
+            )
+        pos = np.concatenate(self.positions)
+        out = pd.DataFrame(
+            {
+                "row": rows[pos].astype(np.int64),
+                "column": pd.Series(np.concatenate(self.columns), dtype="str"),
+                "rule": pd.Series(np.concatenate(self.rules), dtype="str"),
+                "value": pd.Series(
+                    [
+                        None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                        for v in np.concatenate(self.values)
+                    ],
+                    dtype="str",
+                ),
+                "message": pd.Series(np.concatenate(self.messages), dtype="str"),
+            }
+        )
+        return out.sort_values(["row"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,342 @@
+"""Readers: every supported format into one shape, a table of text cells.
+
+Validation then works the same way on a CSV from Dutch Excel, an XLSX with real
+date cells, an SPSS file with value labels and user-missing codes, a Stata file
+or Parquet. :func:`read_frame` additionally types the columns for ad-hoc use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.errors import IngestError
+from evalkit.ingest._csv import read_csv_text
+
+__all__ = ["RawTable", "read_frame", "read_raw"]
+
+FORMATS = ("csv", "xlsx", "sav", "dta", "parquet")
+
+
+@dataclass
+class RawTable:
+    """A file read as text cells, with what the reader learned about it."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    format: str
+    decimal_comma: bool = False
+    malformed: list[tuple[int, str]] = field(default_factory=list)
+    value_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    user_missing: dict[str, dict[str, str]] = field(default_factory=dict)
+    info: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"RawTable({self.format}, rows={len(self.frame)}, malformed={len(self.malformed)})"
+
+    @property
+    def rows_read(self) -> int:
+        """Data rows in the file (parsed and malformed)."""
+        return len(self.frame) + len(self.malformed)
+
+
+def detect_format(path: Path, head: bytes) -> str:
+    """Return the format of a file from its first bytes, falling back to its extension.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    head : bytes
+        Its first bytes.
+
+    Returns
+    -------
+    str
+        One of ``csv``, ``xlsx``, ``sav``, ``dta``, ``parquet``.
+
+    Raises
+    ------
+    IngestError
+        When the extension promises a binary format the content does not have.
+    """
+    suffix = path.suffix.lower().lstrip(".")
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith((b"$FL2", b"$FL3")):
+        return "sav"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"<stata_dta>") or (
+        head[:1] in (b"\x71", b"\x72", b"\x73") and suffix == "dta"
+    ):
+        return "dta"
+    names = {
+        "xlsx": "an XLSX workbook",
+        "xlsm": "an XLSX workbook",
+        "sav": "an SPSS .sav file",
+        "zsav": "an SPSS .zsav file",
+        "dta": "a Stata .dta file",
+        "parquet": "a Parquet file",
+    }
+    if suffix in names:
+        raise IngestError(
+            f"{path}: not {names[suffix]} "
+            "(its content does not start like one; truncated or renamed?)"
+        )
+    if suffix == "xls":
+        raise IngestError(f"{path}: old Excel .xls is not supported; save it as .xlsx or CSV")
+    return "csv"
+
+
+def read_raw(path: Path, *, sheet: str | None = None) -> RawTable:
+    """Read any supported file into text cells.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file (CSV, XLSX, SAV, DTA or Parquet).
+    sheet : str, optional
+        The XLSX sheet; defaults to the first.
+
+    Returns
+    -------
+    RawTable
+        The text cells and what the reader found.
+
+    Raises
+    ------
+    IngestError
+        When the file cannot be read at all.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise IngestError(f"{path}: file not found")
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    if not head:
+        raise IngestError(f"{path}: the file is empty")
+    fmt = detect_format(path, head)
+    if fmt == "csv":
+        frame, rows, malformed, info = read_csv_text(path.read_bytes(), str(path))
+        return RawTable(
+            frame,
+            rows,
+            "csv",
+            decimal_comma=info["delimiter"] != ",",
+            malformed=malformed,
+            info=info,
+        )
+    if fmt == "xlsx":
+        return _read_xlsx(path, sheet)
+    if fmt in ("sav", "dta"):
+        return _read_stats(path, fmt)
+    return _read_parquet(path)
+
+
+def _cell_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d" if value.time() == dt.time() else "%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        if np.isnan(value):
+            return None
+        return str(int(value)) if value.is_integer() else repr(value)
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise IngestError(
+            f"{path}: not a readable XLSX workbook (damaged or truncated: {exc})"
+        ) from exc
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise IngestError(f"{path}: no sheet {sheet!r}; sheets: {', '.join(book.sheetnames)}")
+        ws = book[sheet] if sheet is not None else book.worksheets[0]
+        try:
+            cells = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+            raise IngestError(
+                f"{path}: sheet {ws.title!r} cannot be read (damaged: {exc})"
+            ) from exc
+    finally:
+        book.close()
+    start = next((i for i, row in enumerate(cells) if any(c is not None for c in row)), None)
+    if start is None:
+        raise IngestError(f"{path}: sheet {ws.title!r} is empty (no header row)")
+    raw_headers = cells[start]
+    width = max(i + 1 for i, c in enumerate(raw_headers) if c is not None)
+    headers = _unique([c or f"unnamed_{i + 1}" for i, c in enumerate(raw_headers[:width])])
+    records, rows, malformed = [], [], []
+    for offset, row in enumerate(cells[start + 1 :], start=1):
+        if all(c is None for c in row):
+            continue
+        extra = [c for c in row[width:] if c is not None]
+        if extra:
+            malformed.append(
+                (offset, f"row has values beyond the last header column ({len(extra)} cell(s))")
+            )
+            continue
+        records.append(list(row[:width]) + [None] * (width - len(row[:width])))
+        rows.append(offset)
+    frame = pd.DataFrame(records, columns=headers, dtype="str") if records else _empty(headers)
+    return RawTable(
+        frame,
+        np.asarray(rows, dtype=np.int64),
+        "xlsx",
+        malformed=malformed,
+        info={"sheet": ws.title},
+    )
+
+
+def _unique(headers: list[str]) -> list[str]:
+    out: list[str] = []
+    for h in headers:
+        name = str(h).strip()
+        while name in out:
+            name += "_dup"
+        out.append(name)
+    return out
+
+
+def _empty(headers: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({h: pd.Series([], dtype="str") for h in headers})
+
+
+def _series_text(series: pd.Series) -> pd.Series:
+    """Format a typed column as text cells the parsers understand."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.map({True: "1", False: "0"}).astype("str")
+    if pd.api.types.is_datetime64_any_dtype(series):
+        has_time = (series.dropna() != series.dropna().dt.normalize()).any()
+        fmt = "%Y-%m-%d %H:%M:%S" if has_time else "%Y-%m-%d"
+        return series.dt.strftime(fmt).astype("str")
+    if pd.api.types.is_float_dtype(series):
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        integral = np.isfinite(values) & (np.mod(values, 1) == 0)
+        out = np.where(
+            integral,
+            np.char.mod("%d", np.where(integral, values, 0)).astype(object),
+            series.astype(str).to_numpy(dtype=object),
+        )
+        return pd.Series(out, index=series.index, dtype="str").mask(np.isnan(values))
+    if pd.api.types.is_integer_dtype(series):
+        return series.astype("str").mask(series.isna())
+    return pd.Series([_cell_text(v) for v in series], index=series.index, dtype="str")
+
+
+def _read_stats(path: Path, fmt: str) -> RawTable:
+    import pyreadstat
+
+    reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
+    try:
+        frame, meta = reader(str(path), user_missing=True)
+    except Exception as exc:  # pyreadstat raises its own ReadstatError and friends
+        label = "an SPSS .sav" if fmt == "sav" else "a Stata .dta"
+        raise IngestError(f"{path}: not a readable {label} file ({exc})") from exc
+    labels = {
+        var: {_cell_text(code) or "": str(text) for code, text in mapping.items()}
+        for var, mapping in (meta.variable_value_labels or {}).items()
+    }
+    missing: dict[str, dict[str, str]] = {}
+    for var, ranges in (getattr(meta, "missing_ranges", None) or {}).items():
+        values = frame[var].dropna().unique() if var in frame else []
+        for value in values:
+            if isinstance(value, str):
+                continue
+            if any(r["lo"] <= value <= r["hi"] for r in ranges):
+                text = _cell_text(value) or ""
+                missing.setdefault(var, {})[text] = labels.get(var, {}).get(text, "")
+    for var, letters in (getattr(meta, "missing_user_values", None) or {}).items():
+        for letter in letters:
+            missing.setdefault(var, {})[str(letter)] = labels.get(var, {}).get(str(letter), "")
+    text = pd.DataFrame({c: _series_text(frame[c]) for c in frame.columns})
+    return RawTable(
+        text, np.arange(1, len(text) + 1), fmt, value_labels=labels, user_missing=missing
+    )
+
+
+def _read_parquet(path: Path) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        raise IngestError(f"{path}: not a readable Parquet file ({exc})") from exc
+    text = pd.DataFrame({str(c): _series_text(frame[c]) for c in frame.columns})
+    return RawTable(text, np.arange(1, len(text) + 1), "parquet")
+
+
+def read_frame(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
+    """Read any supported file with numbers and dates typed, for ad-hoc analysis.
+
+    CSV gets its encoding, delimiter and decimal comma detected; a text column
+    whose every value is a number becomes numeric, one whose every value is a
+    date becomes ``datetime64``. SAV, DTA and Parquet keep their stored types
+    (codes, not value labels).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    sheet : str, optional
+        The XLSX sheet; defaults to the first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The typed table, with the file's own column names.
+
+    Raises
+    ------
+    IngestError
+        When the file cannot be read, or has rows that do not fit its header.
+    """
+    from evalkit.ingest._parse import parse_dates, parse_numbers
+
+    path = Path(path)
+    raw = read_raw(path, sheet=sheet)
+    if raw.format in ("sav", "dta", "parquet"):
+        if raw.format == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path).to_pandas()
+        import pyreadstat
+
+        reader = pyreadstat.read_sav if raw.format == "sav" else pyreadstat.read_dta
+        return reader(str(path))[0]
+    if raw.malformed:
+        row, message = raw.malformed[0]
+        raise IngestError(f"{path}: row {row}: {message}")
+    out = {}
+    for name, col in raw.frame.items():
+        present = col.notna()
+        nums, bad = parse_numbers(col, decimal_comma=raw.decimal_comma)
+        if present.any() and not np.any(bad[present.to_numpy()] != None):  # noqa: E711
+            whole = nums.dropna()
+            out[name] = nums.astype("Int64") if (whole % 1 == 0).all() else nums
+            continue
+        dates, bad = parse_dates(col)
+        if present.any() and not np.any(bad[present.to_numpy()] != None):  # noqa: E711
+            out[name] = dates
+            continue
+        out[name] = col.str.strip()
+    return pd.DataFrame(out)

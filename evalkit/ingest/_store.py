@@ -1,0 +1,301 @@
+"""The DuckDB store: one table per kind, the ingest log and the quarantine.
+
+Every ingest is one transaction (data rows, quarantined rows and the log line
+together), so a crash or kill halfway leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pandas as pd
+
+from evalkit.errors import IngestError
+from evalkit.ingest._schema import SQL_TYPES, Schema, check_kind
+
+__all__ = ["Store"]
+
+LOG_COLUMNS = {
+    "file": "VARCHAR",
+    "sha256": "VARCHAR",
+    "bytes": "BIGINT",
+    "rows_read": "BIGINT",
+    "accepted": "BIGINT",
+    "rejected": "BIGINT",
+    "kind": "VARCHAR",
+    "schema_version": "INTEGER",
+    "evalkit_version": "VARCHAR",
+    "ingested_at": "TIMESTAMP",
+}
+QUARANTINE_COLUMNS = {
+    "kind": "VARCHAR",
+    "file": "VARCHAR",
+    "_source_sha256": "VARCHAR",
+    "_row": "BIGINT",
+    "column": "VARCHAR",
+    "rule": "VARCHAR",
+    "value": "VARCHAR",
+    "message": "VARCHAR",
+    "content": "VARCHAR",
+}
+QUESTIONNAIRE_COLUMNS = {
+    "person_id": "VARCHAR",
+    "municipality": "VARCHAR",
+    "group": "VARCHAR",
+    "wave": "VARCHAR",
+    "admin_date": "DATE",
+    "mode": "VARCHAR",
+    "instrument": "VARCHAR",
+    "instrument_version": "VARCHAR",
+    "item": "VARCHAR",
+    "value": "DOUBLE",
+    "missing_reason": "VARCHAR",
+}
+SOURCE_COLUMNS = {"_source_sha256": "VARCHAR", "_row": "BIGINT"}
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_columns(schema: Schema) -> dict[str, str]:
+    """Return the stored columns of a kind with their SQL types.
+
+    Parameters
+    ----------
+    schema : Schema
+        The kind's schema.
+
+    Returns
+    -------
+    dict
+        Column name to SQL type, including ``_source_sha256`` and ``_row``.
+    """
+    if schema.kind == "questionnaire":
+        return {**QUESTIONNAIRE_COLUMNS, **SOURCE_COLUMNS}
+    return {**{n: SQL_TYPES[s.type] for n, s in schema.columns.items()}, **SOURCE_COLUMNS}
+
+
+class Store:
+    """The embedded DuckDB store (a context manager).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The DuckDB file; created with its folder when absent.
+    read_only : bool, default False
+        Open without write access (several readers may share the file).
+    """
+
+    def __init__(
+        self, path: Path | str = Path("build/evalkit.duckdb"), *, read_only: bool = False
+    ) -> None:
+        import duckdb
+
+        self.path = Path(path)
+        if read_only and not self.path.is_file():
+            raise IngestError(f"{self.path}: no store yet (ingest a file first)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise IngestError(f"{self.path}: cannot open the store ({exc})") from exc
+        except duckdb.Error as exc:
+            raise IngestError(f"{self.path}: not a DuckDB store ({exc})") from exc
+        if not read_only:
+            self._create("ingest_log", LOG_COLUMNS)
+            self._create("quarantine", QUARANTINE_COLUMNS)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._con.close()
+
+    # -- schema -----------------------------------------------------------------------------
+    def _exists(self, table: str) -> bool:
+        rows = self._con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+        ).fetchone()
+        return bool(rows and rows[0])
+
+    def _create(self, table: str, columns: dict[str, str]) -> None:
+        if not self._exists(table):
+            spec = ", ".join(f"{_q(c)} {t}" for c, t in columns.items())
+            self._con.execute(f"CREATE TABLE {_q(table)} ({spec})")
+            return
+        have = {
+            r[0]
+            for r in self._con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+            ).fetchall()
+        }
+        for column, sql_type in columns.items():
+            if column not in have:  # a newer schema version added a column
+                self._con.execute(f"ALTER TABLE {_q(table)} ADD COLUMN {_q(column)} {sql_type}")
+
+    # -- reading ----------------------------------------------------------------------------
+    def _frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        return self._con.execute(sql, list(params)).df()
+
+    def table(self, kind: str, *, sha256s: Sequence[str] | None = None) -> pd.DataFrame:
+        """Return the stored rows of one kind.
+
+        Parameters
+        ----------
+        kind : str
+            ``outcome_panel``, ``questionnaire`` or ``case_events``.
+        sha256s : sequence of str, optional
+            Only rows from these source files.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Canonical columns with real types, plus ``_source_sha256`` and ``_row``;
+            empty (no columns) when nothing of this kind was ingested.
+        """
+        check_kind(kind)
+        if not self._exists(kind):
+            return pd.DataFrame()
+        where, params = "", []
+        if sha256s is not None:
+            if not sha256s:
+                return self._frame(f"SELECT * FROM {_q(kind)} LIMIT 0")
+            where = f"WHERE _source_sha256 IN ({', '.join('?' * len(sha256s))})"
+            params = list(sha256s)
+        return self._frame(
+            f"SELECT * FROM {_q(kind)} {where} ORDER BY _source_sha256, _row", params
+        )
+
+    def ingest_log(self) -> pd.DataFrame:
+        """Return one row per ingested file (``ingested_at`` in UTC), oldest first."""
+        return self._frame("SELECT * FROM ingest_log ORDER BY ingested_at")
+
+    def quarantine(self, kind: str | None = None) -> pd.DataFrame:
+        """Return rejected rows: one row per failure, with the pseudonymised row content.
+
+        Parameters
+        ----------
+        kind : str, optional
+            Only this kind.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``kind, file, _source_sha256, _row, column, rule, value, message, content``.
+        """
+        if kind is None:
+            return self._frame("SELECT * FROM quarantine ORDER BY file, _row")
+        check_kind(kind)
+        return self._frame("SELECT * FROM quarantine WHERE kind = ? ORDER BY file, _row", [kind])
+
+    def first_ingest_time(
+        self, kind: str, sha256s: Sequence[str] | None = None
+    ) -> dt.datetime | None:
+        """Return when data of a kind (optionally from these files) first entered the store.
+
+        Parameters
+        ----------
+        kind : str
+            The kind of data.
+        sha256s : sequence of str, optional
+            Only these source files.
+
+        Returns
+        -------
+        datetime.datetime or None
+            The earliest ingest time (timezone-aware, UTC), or None.
+        """
+        check_kind(kind)
+        sql, params = "SELECT min(ingested_at) FROM ingest_log WHERE kind = ?", [kind]
+        if sha256s:
+            sql += f" AND sha256 IN ({', '.join('?' * len(sha256s))})"
+            params += list(sha256s)
+        row = self._con.execute(sql, params).fetchone()
+        if not row or row[0] is None:
+            return None
+        return row[0].replace(tzinfo=dt.UTC)
+
+    def logged(self, sha256: str, kind: str) -> dict[str, Any] | None:
+        """Return the log entry of a file already ingested as this kind, if any."""
+        frame = self._frame(
+            "SELECT * FROM ingest_log WHERE sha256 = ? AND kind = ? ORDER BY ingested_at LIMIT 1",
+            [sha256, kind],
+        )
+        return None if frame.empty else frame.iloc[0].to_dict()
+
+    def status(self) -> pd.DataFrame:
+        """Return per kind: files, rows stored, rows read, accepted, rejected, last ingest."""
+        return self._frame(
+            "SELECT kind, count(*) AS files, CAST(sum(rows_read) AS BIGINT) AS rows_read, "
+            "CAST(sum(accepted) AS BIGINT) AS accepted, "
+            "CAST(sum(rejected) AS BIGINT) AS rejected, max(ingested_at) AS last_ingest "
+            "FROM ingest_log GROUP BY kind ORDER BY kind"
+        )
+
+    def stored_rows(self, kind: str) -> int:
+        """Return how many rows the kind's table holds."""
+        if not self._exists(kind):
+            return 0
+        row = self._con.execute(f"SELECT count(*) FROM {_q(kind)}").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- writing ----------------------------------------------------------------------------
+    def write(
+        self, schema: Schema, rows: pd.DataFrame, quarantine: pd.DataFrame, log: dict[str, Any]
+    ) -> None:
+        """Store accepted rows, quarantined failures and the log line in one transaction.
+
+        Parameters
+        ----------
+        schema : Schema
+            The kind's schema.
+        rows : pandas.DataFrame
+            Accepted rows with the stored columns.
+        quarantine : pandas.DataFrame
+            One row per failure with the quarantine columns.
+        log : dict
+            The ingest log line.
+        """
+        columns = table_columns(schema)
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            self._create(schema.kind, columns)
+            self._insert(schema.kind, rows, columns)
+            self._insert("quarantine", quarantine, QUARANTINE_COLUMNS)
+            self._insert("ingest_log", pd.DataFrame([log]), LOG_COLUMNS)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _insert(self, table: str, frame: pd.DataFrame, columns: dict[str, str]) -> None:
+        if frame.empty:
+            return
+        names = [c for c in columns if c in frame.columns]
+        select = ", ".join(f"CAST({_q(c)} AS {columns[c]}) AS {_q(c)}" for c in names)
+        self._con.register("_evalkit_incoming", frame[names])
+        try:
+            self._con.execute(
+                f"INSERT INTO {_q(table)} ({', '.join(_q(c) for c in names)}) "
+                f"SELECT {select} FROM _evalkit_incoming"
+            )
+        finally:
+            self._con.unregister("_evalkit_incoming")

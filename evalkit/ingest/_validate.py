@@ -1,0 +1,387 @@
+"""The vectorised validator: every cell, every rule, every failure kept.
+
+Columns are parsed on their unique values; checks are boolean masks over all
+rows; failures are collected per rule (never raised one by one) and a row with
+any failure is rejected as a whole. Cross-column rules live in ``_rules``, the
+questionnaire's items in ``_questionnaire``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from evalkit.ingest._failures import Failures
+from evalkit.ingest._parse import (
+    parse_boolean,
+    parse_category,
+    parse_dates,
+    parse_numbers,
+    parse_strings,
+)
+from evalkit.ingest._pseudonym import classify_identifiers, load_key
+from evalkit.ingest._readers import RawTable
+from evalkit.ingest._schema import ColumnSpec, Schema, match_headers, missing_required
+
+__all__ = ["Validated", "validate_table"]
+
+
+@dataclass
+class Validated:
+    """The outcome of validating one file: typed rows, failures and what to quarantine."""
+
+    data: pd.DataFrame
+    rows: np.ndarray
+    accepted: np.ndarray
+    failures: pd.DataFrame
+    content: pd.Series
+    notes: list[str] = field(default_factory=list)
+    long: pd.DataFrame | None = None
+
+    @property
+    def rows_read(self) -> int:
+        """Rows read from the file (accepted plus rejected)."""
+        return len(self.accepted)
+
+
+@dataclass
+class Columns:
+    """Parsed columns: typed values and the values failures may show."""
+
+    typed: dict[str, pd.Series] = field(default_factory=dict)
+    shown: dict[str, pd.Series] = field(default_factory=dict)
+
+
+def _labelled(raw: pd.Series, labels: dict[str, str] | None) -> pd.Series:
+    if not labels:
+        return raw
+    return raw.map(lambda v: labels.get(v, v) if isinstance(v, str) else v).astype("str")
+
+
+def parse_column(
+    raw: pd.Series, spec: ColumnSpec, table: RawTable, header: str, failures: Failures, key: bytes
+) -> tuple[pd.Series, pd.Series]:
+    """Parse one column and record its type, allowed, pattern, range and required failures.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        The column's text cells.
+    spec : ColumnSpec
+        The column's schema.
+    table : RawTable
+        The file read (value labels, decimal comma).
+    header : str
+        The column's header in the file.
+    failures : Failures
+        Where failures are recorded.
+    key : bytes
+        The pseudonymisation key.
+
+    Returns
+    -------
+    typed : pandas.Series
+        The parsed values (null where empty or invalid).
+    shown : pandas.Series
+        What messages and the quarantine may show for each cell.
+    """
+    name = spec.name
+    shown = raw
+    if spec.type in ("category", "boolean"):
+        raw = _labelled(raw, table.value_labels.get(header))
+    if spec.type == "pseudonym":
+        ids = classify_identifiers(raw, key=key)
+        typed, shown = ids["pseudonym"], ids["shown"]
+        for rule in ("bsn", "elfproef"):
+            hit = (ids["rule"] == rule).to_numpy()
+            if hit.any():
+                failures.add(
+                    np.flatnonzero(hit),
+                    name,
+                    rule,
+                    shown[hit].to_numpy(),
+                    ids["reason"][hit].to_numpy(),
+                )
+    else:
+        if spec.type == "category":
+            typed, msgs = parse_category(raw, spec.lookup(), spec.allowed or ())
+            rule = "allowed"
+        elif spec.type == "boolean":
+            typed, msgs = parse_boolean(raw)
+            rule = "type"
+        elif spec.type in ("integer", "number"):
+            typed, msgs = parse_numbers(
+                raw, decimal_comma=table.decimal_comma, integer=spec.type == "integer"
+            )
+            rule = "type"
+        elif spec.type in ("date", "month"):
+            typed, msgs = parse_dates(raw, month=spec.type == "month")
+            rule = "type"
+            if spec.type == "month":
+                shown = typed.dt.strftime("%Y-%m").astype("str").where(typed.notna(), raw)
+        else:
+            typed, msgs = parse_strings(raw)
+            rule = "type"
+        bad = msgs != None  # noqa: E711
+        if bad.any():
+            failures.add(np.flatnonzero(bad), name, rule, shown[bad].to_numpy(), msgs[bad])
+    _check_values(typed, shown, spec, failures)
+    if spec.required:
+        empty = (raw.isna() | (raw.str.strip() == "")).to_numpy(dtype=bool, na_value=True)
+        if empty.any():
+            failures.add(
+                np.flatnonzero(empty),
+                name,
+                "required",
+                [None] * int(empty.sum()),
+                f"{name} is required but empty",
+            )
+    return typed, shown
+
+
+def _fmt(bound: object) -> str:
+    return (
+        bound.strftime("%d-%m-%Y")
+        if isinstance(bound, date)
+        else f"{bound:g}"
+        if isinstance(bound, float)
+        else str(bound)
+    )
+
+
+def _check_values(typed: pd.Series, shown: pd.Series, spec: ColumnSpec, failures: Failures) -> None:
+    name = spec.name
+    if spec.pattern and spec.type in ("string", "category"):
+        present = typed.notna()
+        ok = typed[present].str.fullmatch(spec.pattern)
+        bad = present.copy()
+        bad[present] = ~ok.astype(bool)
+        bad_arr = bad.to_numpy(dtype=bool)
+        if bad_arr.any():
+            vals = shown[bad_arr].to_numpy()
+            failures.add(
+                np.flatnonzero(bad_arr),
+                name,
+                "pattern",
+                vals,
+                [f"{v!r} does not match the pattern {spec.pattern}" for v in vals],
+            )
+    if spec.type in ("integer", "number", "date", "month") and (
+        spec.min is not None or spec.max is not None
+    ):
+        values = typed
+        low, high = spec.min, spec.max
+        if spec.type in ("date", "month"):
+            low = pd.Timestamp(low) if low is not None else None
+            high = pd.Timestamp(high) if high is not None else None
+        out = pd.Series(False, index=typed.index)
+        if low is not None:
+            out |= (values < low).fillna(False)
+        if high is not None:
+            out |= (values > high).fillna(False)
+        arr = out.to_numpy(dtype=bool)
+        if arr.any():
+            vals = shown[arr].to_numpy()
+            low_text = _fmt(spec.min) if spec.min is not None else "…"
+            high_text = _fmt(spec.max) if spec.max is not None else "…"
+            span = f"{low_text} to {high_text}"
+            failures.add(
+                np.flatnonzero(arr),
+                name,
+                "range",
+                vals,
+                [f"{v!r} is outside the range {span}" for v in vals],
+            )
+    if spec.not_future and spec.type in ("date", "month"):
+        today = pd.Timestamp(date.today())
+        limit = today if spec.type == "date" else today.to_period("M").to_timestamp()
+        arr = (typed > limit).fillna(False).to_numpy(dtype=bool)
+        if arr.any():
+            vals = shown[arr].to_numpy()
+            failures.add(
+                np.flatnonzero(arr),
+                name,
+                "not_future",
+                vals,
+                [f"{v!r} is in the future" for v in vals],
+            )
+
+
+def check_key(
+    data: pd.DataFrame, key: tuple[str, ...], raw: pd.DataFrame, cols: Columns, failures: Failures
+) -> None:
+    """Reject duplicate keys: later exact copies of a row, or all rows of a conflicting key.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The typed columns.
+    key : tuple of str
+        The key columns.
+    raw : pandas.DataFrame
+        The raw cells (to tell exact copies from conflicts).
+    cols : Columns
+        Displayable values per column.
+    failures : Failures
+        Where failures are recorded.
+    """
+    if not key or any(k not in data for k in key):
+        return
+    keyframe = data[list(key)]
+    complete = keyframe.notna().all(axis=1).to_numpy()
+    dup = keyframe.duplicated(keep=False).to_numpy() & complete
+    if not dup.any():
+        return
+    pos = np.flatnonzero(dup)
+    sub = keyframe.iloc[pos]
+    group = sub.groupby(list(key), sort=False, dropna=False).ngroup().to_numpy()
+    rowhash = pd.util.hash_pandas_object(raw.iloc[pos], index=False).to_numpy()
+    distinct = pd.Series(rowhash).groupby(group).nunique().to_numpy()[group]
+    exact = distinct == 1
+    later_copy = pd.Series(group).duplicated(keep="first").to_numpy()
+    label = ", ".join(key)
+    shown = pd.DataFrame({k: cols.shown[k].iloc[pos].to_numpy() for k in key})
+    shown_text = shown.astype(str).agg(", ".join, axis=1).to_numpy()
+    first_pos = pd.Series(pos).groupby(group).transform("min").to_numpy()
+    copy_mask = exact & later_copy
+    if copy_mask.any():
+        failures.add(
+            pos[copy_mask],
+            label,
+            "duplicate_row",
+            shown_text[copy_mask],
+            [
+                f"exact copy of an earlier row (data row index {p + 1})"
+                for p in first_pos[copy_mask]
+            ],
+        )
+    conflict = ~exact
+    if conflict.any():
+        counts = pd.Series(group).map(pd.Series(group).value_counts()).to_numpy()
+        failures.add(
+            pos[conflict],
+            label,
+            "unique",
+            shown_text[conflict],
+            [f"key ({label}) occurs {c} times with different values" for c in counts[conflict]],
+        )
+
+
+def row_content(shown: dict[str, pd.Series], positions: np.ndarray) -> list[str]:
+    """Return the JSON content of some rows (displayable, pseudonymised values only).
+
+    Parameters
+    ----------
+    shown : dict
+        Displayable values per canonical column.
+    positions : numpy.ndarray
+        Internal row positions.
+
+    Returns
+    -------
+    list of str
+        One JSON object per position.
+    """
+    if len(positions) == 0:
+        return []
+    part = pd.DataFrame({k: v.iloc[positions].to_numpy(dtype=object) for k, v in shown.items()})
+    part = part.astype(object).where(part.notna(), None)
+    return [json.dumps(rec, ensure_ascii=False) for rec in part.to_dict("records")]
+
+
+def validate_table(table: RawTable, schema: Schema, *, file: str) -> Validated:
+    """Validate a file read as text against its schema.
+
+    Parameters
+    ----------
+    table : RawTable
+        The file read by :func:`read_raw`.
+    schema : Schema
+        The schema of its kind.
+    file : str
+        The file name, for messages.
+
+    Returns
+    -------
+    Validated
+        Typed rows, the accepted mask, failures and quarantine content.
+
+    Raises
+    ------
+    IngestError
+        When the file itself is unusable (a required column is missing, ...).
+    """
+    from evalkit.ingest import _questionnaire, _rules
+
+    if schema.kind == "questionnaire":
+        return _questionnaire.validate_questionnaire(table, schema, file=file)
+    mapping, unmatched = match_headers(list(table.frame.columns), schema.columns, file=file)
+    missing_required(mapping, schema.columns, file=file)
+    notes = [f"ignored columns not in the schema: {', '.join(unmatched)}"] if unmatched else []
+    failures, cols = Failures(), Columns()
+    key = load_key()
+    for header, name in mapping.items():
+        typed, shown = parse_column(
+            table.frame[header], schema.columns[name], table, header, failures, key
+        )
+        cols.typed[name], cols.shown[name] = typed, shown
+    data = pd.DataFrame(cols.typed, index=table.frame.index)
+    raw = table.frame[list(mapping)]
+    check_key(data, schema.key, raw, cols, failures)
+    _rules.apply_rules(data, schema, cols, failures)
+    return finish(data, table, cols, failures, notes)
+
+
+def finish(
+    data: pd.DataFrame,
+    table: RawTable,
+    cols: Columns,
+    failures: Failures,
+    notes: list[str],
+    long: pd.DataFrame | None = None,
+) -> Validated:
+    """Add malformed rows, compute the accepted mask and the quarantine content.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The typed columns.
+    table : RawTable
+        The file read.
+    cols : Columns
+        Displayable values per column.
+    failures : Failures
+        Failures found.
+    notes : list of str
+        Notes for the report.
+    long : pandas.DataFrame, optional
+        The questionnaire in long form (all rows; filtered later).
+
+    Returns
+    -------
+    Validated
+        The result.
+    """
+    n = len(data)
+    for i, (_row, message) in enumerate(table.malformed):
+        failures.add(np.array([n + i]), None, "columns", [None], message)
+    rows = np.concatenate([table.rows, np.array([r for r, _ in table.malformed], dtype=np.int64)])
+    failed = failures.failed_positions(n + len(table.malformed))
+    frame = failures.frame(rows)
+    rejected_pos = np.flatnonzero(failed[:n])
+    content = dict(zip(rows[rejected_pos], row_content(cols.shown, rejected_pos), strict=True))
+    for i, (row, _message) in enumerate(table.malformed):
+        content[row] = json.dumps({"_malformed": True}) if n + i >= 0 else ""
+    return Validated(
+        data=data,
+        rows=rows,
+        accepted=~failed,
+        failures=frame,
+        content=pd.Series(content, dtype="str"),
+        notes=notes,
+        long=long,
+    )
