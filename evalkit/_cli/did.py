@@ -29,28 +29,43 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--data", required=True, metavar="FILE", help="input data file")
     parser.add_argument("--outcome", required=True, metavar="Y", help="outcome column")
-    parser.add_argument("--unit", metavar="ID", help="unit id column (optional for a 2x2 on "
-                        "repeated cross-sections)")
+    parser.add_argument(
+        "--unit",
+        metavar="ID",
+        help="unit id column (optional for a 2x2 on repeated cross-sections)",
+    )
     parser.add_argument("--time", metavar="T", help="time period column")
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--cohort", metavar="G",
-                       help="first treated period per unit (0 or empty = never treated)")
-    group.add_argument("--treated", metavar="D", help="treatment (or group, with --post) "
-                       "indicator column")
+    group.add_argument(
+        "--cohort", metavar="G", help="first treated period per unit (0 or empty = never treated)"
+    )
+    group.add_argument(
+        "--treated", metavar="D", help="treatment (or group, with --post) indicator column"
+    )
     parser.add_argument("--post", metavar="P", help="post-period indicator column (with --treated)")
-    parser.add_argument("--estimator", choices=ESTIMATORS, default="twfe",
-                        help="estimator (default: twfe)")
-    parser.add_argument("--control", choices=CONTROLS, default="never",
-                        help="comparison group for callaway_santanna (default: never)")
-    parser.add_argument("--method", choices=METHODS, default="dr",
-                        help="callaway_santanna method (default: dr)")
-    parser.add_argument("--covariates", default="", metavar="A,B",
-                        help="comma-separated covariate columns")
+    parser.add_argument(
+        "--estimator", choices=ESTIMATORS, default="twfe", help="estimator (default: twfe)"
+    )
+    parser.add_argument(
+        "--control",
+        choices=CONTROLS,
+        default="never",
+        help="comparison group for callaway_santanna (default: never)",
+    )
+    parser.add_argument(
+        "--method", choices=METHODS, default="dr", help="callaway_santanna method (default: dr)"
+    )
+    parser.add_argument(
+        "--covariates", default="", metavar="A,B", help="comma-separated covariate columns"
+    )
     parser.add_argument("--cluster", metavar="C", help="cluster column (default: the unit)")
     parser.add_argument("--vcov", choices=VCOVS, help="variance estimator for analytic inference")
-    parser.add_argument("--inference", choices=INFERENCES,
-                        help="inference method (default: analytic, or the few-treated method "
-                        "when fewer than 5 clusters are treated)")
+    parser.add_argument(
+        "--inference",
+        choices=INFERENCES,
+        help="inference method (default: analytic, or the few-treated method "
+        "when fewer than 5 clusters are treated)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -62,9 +77,8 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from evalkit.did import estimate
-    from evalkit.did._io import read_data
 
-    frame = read_data(args.data)
+    frame = _read_data(args.data)
     covariates = tuple(c.strip() for c in args.covariates.split(",") if c.strip())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -95,6 +109,34 @@ def run(args: argparse.Namespace) -> int:
             if str(w.message) not in shown:
                 print(f"warning: {w.message}")
     return 0
+
+
+def _read_data(path: str) -> Any:
+    """Read FILE with the ingest readers (pandas for CSV/Parquet if they are unavailable)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from evalkit.errors import IngestError
+
+    file = Path(path)
+    if not file.is_file():
+        raise IngestError(f"{file}: no such file")
+    try:
+        from evalkit.ingest import read_frame
+    except ImportError:  # the ingest package without its public reader
+        read_frame = None
+    if read_frame is not None:
+        return read_frame(file)
+    suffix = file.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(file)
+        if suffix in (".csv", ".txt"):
+            return pd.read_csv(file, sep=None, engine="python")
+    except (OSError, ValueError) as exc:
+        raise IngestError(f"{file}: cannot be read ({exc})") from exc
+    raise IngestError(f"{file}: unsupported format {suffix!r}")
 
 
 def _jsonable(value: Any) -> Any:
