@@ -305,7 +305,7 @@ def _pandoc(markdown: str, out_html: Path, work: Path, *, lang: str, title: str)
     args = [
         "--standalone", "--embed-resources", f"--template={template}",
         f"--resource-path={work}", f"--metadata=lang:{lang}", f"--metadata=pagetitle:{title}",
-        "--wrap=none",
+        "--wrap=none", "--columns=100000",
     ]
     try:
         pypandoc.convert_file(str(source), "html5", format="markdown-smart",

@@ -1,0 +1,162 @@
+"""The object a report document works with: the bundle, the language, numbering, output.
+
+A ``.qmd`` creates one ``ReportContext`` from its parameters and prints the
+markdown its section functions return (cells use ``output: asis``). Figures are
+written as PNG files next to the document and referenced from the markdown, so
+Quarto and evalkit's own engine embed them the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import ReportError
+from evalkit.report.disclosure import scrub
+from evalkit.report.figures import png_bytes
+from evalkit.report.formatting import check_lang
+from evalkit.report.i18n import t
+from evalkit.report.tables import ReportTable
+
+__all__ = ["SUPPORTED_BUNDLE_VERSIONS", "ReportContext", "load_bundle"]
+
+SUPPORTED_BUNDLE_VERSIONS = (1,)
+
+
+def load_bundle(path: Path | str) -> dict[str, Any]:
+    """Read and check a results bundle (``results.json``).
+
+    Raises
+    ------
+    ReportError
+        When the file is missing, not JSON, or of an unsupported version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ReportError(f"results bundle not found: {path} (run `evalkit analyze` first)")
+    try:
+        bundle = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{path}: not a valid JSON results bundle: {exc}") from exc
+    if not isinstance(bundle, dict):
+        raise ReportError(f"{path}: a results bundle must be a JSON object")
+    version = bundle.get("bundle_version")
+    if version not in SUPPORTED_BUNDLE_VERSIONS:
+        raise ReportError(f"{path}: bundle_version {version!r} is not supported "
+                          f"(supported: {', '.join(map(str, SUPPORTED_BUNDLE_VERSIONS))})")
+    return bundle
+
+
+class ReportContext:
+    """Bundle + language + running numbers of figures and tables.
+
+    Parameters
+    ----------
+    bundle : mapping
+        The results bundle.
+    lang : str
+        ``nl`` or ``en``.
+    figure_dir : Path
+        Where figure PNGs are written (the kernel's working directory).
+    """
+
+    def __init__(self, bundle: Mapping[str, Any], lang: str = "nl",
+                 figure_dir: Path | str = ".") -> None:
+        self.bundle = bundle
+        self.lang = check_lang(lang)
+        self.figure_dir = Path(figure_dir)
+        self.tables: list[ReportTable] = []
+        self.n_suppressed = 0
+        self._fig_numbers: dict[str, int] = {}
+        self._tbl_count = 0
+
+    @classmethod
+    def load(cls, bundle_path: Path | str, lang: str = "nl") -> ReportContext:
+        """Load the bundle at ``bundle_path`` for a report in ``lang``."""
+        return cls(load_bundle(bundle_path), lang)
+
+    def __repr__(self) -> str:
+        return f"ReportContext({self.bundle.get('protocol_id')!r}, lang={self.lang!r})"
+
+    # ------------------------------------------------------------ bundle access
+    def get(self, dotted: str, default: Any = None) -> Any:
+        """A bundle part by dotted path (``"robustness.placebo"``), or ``default``."""
+        node: Any = self.bundle
+        for key in dotted.split("."):
+            if not isinstance(node, Mapping) or key not in node or node[key] is None:
+                return default
+            node = node[key]
+        return node
+
+    @property
+    def threshold(self) -> int:
+        """Disclosure threshold: bundle ``settings``, else the protocol's, else 10."""
+        value = self.get("settings.disclosure_threshold") or self.get(
+            "protocol.reporting.disclosure_threshold") or 10
+        return int(value)
+
+    def text(self, value: Any) -> str:
+        """A ``{nl, en}`` mapping (or plain value) as text in the report language."""
+        if isinstance(value, Mapping):
+            value = value.get(self.lang) or value.get("en") or next(iter(value.values()), "")
+        return scrub("" if value is None else str(value))
+
+    def outcome_label(self, outcome: str) -> str:
+        """The localised label of an outcome id (from the protocol), else the id."""
+        for o in self.get("protocol.outcomes", []) or []:
+            if isinstance(o, Mapping) and o.get("id") == outcome:
+                return self.text(o.get("label", outcome))
+        for e in self.get("confirmatory.effects", []) or []:
+            if e.get("outcome") == outcome and e.get("label"):
+                return self.text(e["label"])
+        return str(outcome)
+
+    def t(self, key: str, **values: Any) -> str:
+        """Translate ``key`` into the report language."""
+        return t(key, self.lang, **values)
+
+    # ------------------------------------------------------------ output pieces
+    def heading(self, key: str, level: int = 2, ident: str | None = None) -> str:
+        """A localised markdown heading with a stable id."""
+        anchor = ident or key.split(".", 1)[-1].replace("_", "-")
+        return f"{'#' * level} {self.t(key)} {{#{anchor}}}"
+
+    def not_available(self) -> str:
+        """The sentence shown where the bundle lacks a part."""
+        return self.t("s.not_available")
+
+    def table(self, table: ReportTable | None) -> str:
+        """Markdown for a numbered, captioned table; the "not available" sentence for ``None``."""
+        if table is None:
+            return self.not_available()
+        self._tbl_count += 1
+        self.tables.append(table)
+        self.n_suppressed += table.n_suppressed
+        prefix = "Tabel" if self.lang == "nl" else "Table"
+        return (f"{table.to_markdown()}\n\n: {prefix} {self._tbl_count}: {table.caption} "
+                f"{{#table-{table.name}}}")
+
+    def fig_ref(self, name: str) -> str:
+        """A link to figure ``name`` ("Figuur 2"); numbers are given in order of first mention."""
+        number = self._fig_numbers.setdefault(name, len(self._fig_numbers) + 1)
+        prefix = "Figuur" if self.lang == "nl" else "Figure"
+        return f"[{prefix} {number}](#figure-{name})"
+
+    def figure(self, plot: object, name: str, caption: str, *, width: float = 7.5,
+               height: float = 4.0) -> str:
+        """Write ``plot`` as PNG and return markdown for a numbered ``<figure>`` with caption."""
+        number = self._fig_numbers.setdefault(name, len(self._fig_numbers) + 1)
+        prefix = "Figuur" if self.lang == "nl" else "Figure"
+        file = self.figure_dir / f"figure-{name}.png"
+        try:
+            file.write_bytes(png_bytes(plot, width, height))
+        except OSError as exc:
+            raise ReportError(f"cannot write figure {file}: {exc}") from exc
+        cap = f"{prefix} {number}: {caption}".replace("[", "(").replace("]", ")")
+        return f"![{cap}]({file.name}){{#figure-{name}}}"
+
+    def show(self, *parts: str | None) -> None:
+        """Print markdown parts separated by blank lines (cells use ``output: asis``)."""
+        print("\n\n".join(p for p in parts if p) + "\n")

@@ -1,0 +1,187 @@
+"""Report tables built from bundle records: disclosure-controlled, localised, exportable.
+
+Every builder takes records from the bundle and returns a ``ReportTable`` (or
+``None`` when the bundle lacks the part). The same object gives the markdown
+shown in the report and the raw values written to CSV/XLSX, so what an
+evaluator downloads is what the report shows.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.report.disclosure import PRIMARY, Protected, is_count_column, protect, scrub
+from evalkit.report.formatting import fmt_count, fmt_date, fmt_num, fmt_p, fmt_pct, is_missing
+from evalkit.report.i18n import label, t
+
+__all__ = ["ReportTable", "format_cell", "make_table", "records_frame"]
+
+Formatter = Callable[[Any, str], str]
+
+
+def records_frame(records: Any) -> pd.DataFrame | None:
+    """Records (list of dicts) to a DataFrame; ``None`` when absent or empty."""
+    if not records or not isinstance(records, list):
+        return None
+    return pd.DataFrame.from_records(records)
+
+
+def _localised(value: Any, lang: str) -> Any:
+    if isinstance(value, Mapping) and lang in value:
+        return value[lang]
+    return value
+
+
+def format_cell(column: str, value: Any, lang: str) -> str:
+    """Default display of a value by its column name (counts, p-values, shares, text)."""
+    value = _localised(value, lang)
+    if is_missing(value):
+        return "\u2013"
+    if isinstance(value, bool | np.bool_):
+        return t("v.yes" if value else "v.no", lang)
+    if isinstance(value, list):
+        return scrub("; ".join(str(_localised(v, lang)) for v in value)) or "\u2013"
+    if isinstance(value, numbers.Number):
+        if is_count_column(column) or column in ("rows_read", "accepted", "rejected", "bytes"):
+            return fmt_count(value, lang)
+        if column.startswith("p_") or column == "p":
+            return fmt_p(value, lang)
+        if column.startswith("share") or column == "rate" or column.endswith("_share"):
+            return fmt_pct(value, lang)
+        if float(value).is_integer() and column in ("event_time", "year", "seed", "schema_version"):
+            return str(int(value))
+        return fmt_num(value, lang, 3 if abs(float(value)) < 10 else 1)
+    text = str(value)
+    if column.endswith("_at"):
+        return fmt_date(text, lang, with_time=True)
+    return scrub(text).replace("|", "\\|").replace("\n", " ")
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    """One table of a report.
+
+    Attributes
+    ----------
+    name : str
+        File-safe name (CSV file and workbook sheet).
+    caption : str
+        Localised caption (without number).
+    protected : Protected
+        Raw values with disclosure status.
+    columns : dict
+        Raw column name -> localised header, in display order.
+    formatters : dict
+        Raw column name -> formatter for that column.
+    threshold : int
+        Disclosure threshold (for the "<10" marker).
+    lang : str
+        Language of headers and numbers.
+    """
+
+    name: str
+    caption: str
+    protected: Protected
+    columns: dict[str, str]
+    formatters: dict[str, Formatter] = field(default_factory=dict)
+    threshold: int = 10
+    lang: str = "nl"
+
+    @property
+    def n_suppressed(self) -> int:
+        """Number of suppressed cells in the shown columns."""
+        return int((self.protected.status[list(self.columns)] != "").to_numpy().sum())
+
+    def display(self) -> pd.DataFrame:
+        """The table as shown: localised headers and formatted strings."""
+        values, status = self.protected.values, self.protected.status
+        out: dict[str, list[str]] = {}
+        for col, header in self.columns.items():
+            fmt = self.formatters.get(col)
+            cells = []
+            for i in values.index:
+                if status.at[i, col] == PRIMARY:
+                    cells.append(t("v.suppressed", self.lang, threshold=self.threshold))
+                elif status.at[i, col]:
+                    cells.append(t("v.secondary", self.lang))
+                else:
+                    raw = values.at[i, col]
+                    cells.append(fmt(raw, self.lang) if fmt else format_cell(col, raw, self.lang))
+            out[header] = cells
+        return pd.DataFrame(out)
+
+    def export(self) -> pd.DataFrame:
+        """Raw values for CSV/XLSX: canonical column names, suppressed cells as text."""
+        values = self.protected.values[list(self.columns)].copy().astype(object)
+        status = self.protected.status[list(self.columns)]
+        for col in values.columns:
+            values[col] = [
+                _export_value(v, self.lang) for v in values[col]]
+        return values.mask(status == PRIMARY, f"<{self.threshold}").mask(
+            (status != "") & (status != PRIMARY), "suppressed")
+
+    def to_markdown(self) -> str:
+        """A pandoc pipe table (header cells become ``<th>``)."""
+        frame = self.display()
+        headers = [h.replace("|", "\\|") for h in frame.columns]
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+        for row in frame.itertuples(index=False):
+            lines.append("| " + " | ".join(str(c) for c in row) + " |")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"ReportTable({self.name!r}, {len(self.protected.values)} rows)"
+
+
+def _export_value(value: Any, lang: str) -> Any:
+    value = _localised(value, lang)
+    if isinstance(value, list):
+        return "; ".join(str(_localised(v, lang)) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, str):
+        return scrub(value)
+    return value
+
+
+def make_table(name: str, caption: str, frame: pd.DataFrame | None, lang: str, threshold: int, *,
+               columns: Sequence[str] | None = None, headers: Mapping[str, str] | None = None,
+               formatters: Mapping[str, Formatter] | None = None,
+               **protect_args: Any) -> ReportTable | None:
+    """Build a disclosure-controlled ``ReportTable`` from a frame of raw values.
+
+    Parameters
+    ----------
+    name, caption : str
+        File-safe name and localised caption.
+    frame : pandas.DataFrame or None
+        Raw values; ``None`` or empty gives ``None``.
+    lang : str
+        Report language.
+    threshold : int
+        Disclosure threshold.
+    columns : sequence of str, optional
+        Columns to show, in order (default: all).
+    headers : mapping, optional
+        Header overrides; other headers come from the translation table (``col.*``).
+    formatters : mapping, optional
+        Per-column formatters overriding :func:`format_cell`.
+    **protect_args
+        Passed to :func:`evalkit.report.disclosure.protect`.
+
+    Returns
+    -------
+    ReportTable or None
+    """
+    if frame is None or frame.empty:
+        return None
+    cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
+    protected = protect(frame, threshold, **protect_args)
+    header_map = {c: (headers or {}).get(c) or label("col", c, lang) for c in cols}
+    return ReportTable(name, caption, protected, header_map, dict(formatters or {}), threshold, lang)
