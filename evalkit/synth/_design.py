@@ -37,7 +37,7 @@ DEFAULT_BASE_RATES: Mapping[str, float] = MappingProxyType(
         "social_assistance": 0.02,
         "homeless": 0.0025,
         "neet": 0.04,
-        "early_school_leaving": 0.03,
+        "early_school_leaving": 0.015,
         "independent_living": 0.30,
     }
 )

@@ -129,8 +129,18 @@ def _curve(curve: tuple[list[float], list[float], list[float]], pop: Population)
 
 
 def _latent_outcome(
-    design: PilotDesign, seed: int, pop: Population, name: str
+    design: PilotDesign,
+    seed: int,
+    pop: Population,
+    name: str,
+    eligible: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one latent outcome; with ``eligible``, only those cells can be 1.
+
+    Restricted to eligible cells, rate and effect are divided by the eligible share of
+    the person's age and population, so the marginal rate and the ATT over all cells
+    stay as designed.
+    """
     r = rng(seed, _stream(name))
     n, t = pop.age_months.shape
     m = len(design.municipalities)
@@ -144,13 +154,28 @@ def _latent_outcome(
     v = muni_effect[pop.muni][:, None] + common[None, :] + shocks[pop.muni, :]
     p0 = age_rate(design, name, pop.age_months, pop.vulnerable[:, None])
     effect = design.effects.get(name, 0.0)
-    p1 = np.where(p0 > 0, np.clip(p0 + effect, 0.0, 0.995), 0.0)
+    shift = np.full_like(p0, effect)
+    if eligible is not None:
+        share = _eligible_share(pop, eligible)
+        p0 = np.where(eligible, np.minimum(p0 / share, MAX_RATE), 0.0)
+        shift = np.where(eligible, effect / share, 0.0)
+    p1 = np.where(p0 > 0, np.clip(p0 + shift, 0.0, 0.995), 0.0)
     sd = np.sqrt(1.0 + muni_var + shock_var)
     latent = z + v
     with np.errstate(divide="ignore"):
         y0 = latent < ndtri(p0) * sd
         y1 = latent < ndtri(p1) * sd if effect != 0.0 else y0
     return y0, y1
+
+
+def _eligible_share(pop: Population, eligible: np.ndarray) -> np.ndarray:
+    """Share of eligible cells by age in years and population (at least 0.05)."""
+    group = (pop.age_months // 12).clip(16, 27) - 16 + 12 * pop.vulnerable[:, None]
+    alive = pop.alive
+    total = np.bincount(group[alive], minlength=24)
+    hits = np.bincount(group[alive & eligible], minlength=24)
+    share = np.where(total > 0, hits / np.maximum(total, 1), 1.0)
+    return np.maximum(share, 0.05)[group]
 
 
 def potential_outcomes(
@@ -178,11 +203,11 @@ def potential_outcomes(
     n, t = pop.age_months.shape
     for name in resolve(outcomes):
         if name in LATENT_OUTCOMES:
-            y0, y1 = _latent_outcome(design, seed, pop, name)
-            if name == "early_school_leaving":
+            no_sk = None
+            if name == "early_school_leaving":  # only without a startkwalificatie
                 no_sk = pop.age_months < pop.sk_age[:, None]
-                y0, y1 = y0 & no_sk, y1 & no_sk
-            elif name == "independent_living":
+            y0, y1 = _latent_outcome(design, seed, pop, name, no_sk)
+            if name == "independent_living":
                 h0, h1 = out["homeless"]
                 y0, y1 = y0 & ~h0, y1 & ~h1
         elif name == "startkwalificatie":

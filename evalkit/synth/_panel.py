@@ -129,11 +129,11 @@ def full_panel(
     sources = np.array(
         [
             "BKR",
-            "BKR;CJIB",
-            "zorgverzekeraar;CJIB",
-            "DUO;Belastingdienst",
-            "woningcorporatie;energieleverancier",
-            "BKR;zorgverzekeraar;CJIB",
+            "BKR, CJIB",
+            "zorgverzekeraar, CJIB",
+            "DUO, Belastingdienst",
+            "woningcorporatie, energieleverancier",
+            "BKR, zorgverzekeraar, CJIB",
         ]
     )
     person_source = r.integers(0, sources.shape[0], n)

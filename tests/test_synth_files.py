@@ -1,0 +1,165 @@
+"""The demo files as people receive them: Dutch CSV, SPSS .sav, Excel .xlsx, truth.json."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from evalkit.synth import PilotDesign, elfproef, generate, write_demo
+from evalkit.synth._write import CASE_HEADERS, CASE_VALUES, PANEL_HEADERS, PANEL_VALUES
+
+SCHEMAS = Path(__file__).parents[1] / "data_schemas"
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace(" ", "_").replace("-", "_")
+
+
+@pytest.fixture(scope="module")
+def pilot():
+    return generate(PilotDesign.preset("debt_programme"), seed=7)
+
+
+@pytest.fixture(scope="module")
+def files(pilot, tmp_path_factory):
+    return write_demo(pilot, tmp_path_factory.mktemp("demo"))
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_write_demo_names_the_four_files(files):
+    assert {k: p.name for k, p in files.items()} == {
+        "outcome_panel": "outcome_panel.csv",
+        "questionnaire": "questionnaire.sav",
+        "case_events": "case_events.xlsx",
+        "truth": "truth.json",
+    }
+
+
+def test_csv_is_a_dutch_excel_export(files, pilot):
+    raw = files["outcome_panel"].read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 byte-order mark
+    text = raw.decode("utf-8-sig")
+    lines = text.split("\r\n")
+    assert lines[0].startswith("BSN;Maand;Gemeentecode;Geboortemaand;Geslacht;Leeftijd;")
+    header = lines[0].split(";")
+    assert all(len(line.split(";")) == len(header) for line in lines[1:2000] if line)
+    amount = header.index("Schuldbedrag")
+    month = header.index("Maand")
+    assert '"' not in text  # nothing needs quoting
+    debt_rows = [line.split(";") for line in lines[1:] if line and line.split(";")[7] == "ja"]
+    assert any("," in row[amount] and "." not in row[amount] for row in debt_rows)
+    assert all(
+        len(row[month]) == 10 and row[month][2] == "-" and row[month][5] == "-"
+        for row in debt_rows[:200]
+    )
+    back = pd.read_csv(
+        files["outcome_panel"], sep=";", decimal=",", encoding="utf-8-sig", dtype={"BSN": str}
+    )
+    assert len(back) == len(pilot.panel)
+    assert back["Schuldbedrag"].dtype == float
+    assert back["Schuldbedrag"].sum() == pytest.approx(pilot.panel["debt_amount"].sum())
+    months = pd.to_datetime(back["Maand"], format="%d-%m-%Y")
+    assert (months.to_numpy() == pilot.panel["month"].to_numpy()).all()
+    assert set(back["Problematische schuld"]) == {"ja", "nee"}
+    assert ((back["Problematische schuld"] == "ja") == pilot.panel["problematic_debt"]).all()
+    assert elfproef(back["BSN"].astype(np.int64).to_numpy()).all()
+
+
+def test_csv_headers_and_labels_are_schema_aliases():
+    schema = yaml.safe_load((SCHEMAS / "outcome_panel.yaml").read_text())["columns"]
+    assert list(PANEL_HEADERS) == list(schema)
+    for column, header in PANEL_HEADERS.items():
+        assert _norm(header) in [_norm(a) for a in schema[column]["aliases"]], header
+    for column, mapping in PANEL_VALUES.items():
+        allowed = schema[column]["allowed"]
+        aliases = schema[column].get("value_aliases", {})
+        for canonical, label in mapping.items():
+            assert canonical in allowed
+            assert aliases.get(label, label) == canonical, (column, label)
+
+
+def test_sav_has_labels_and_user_missing(files, pilot):
+    import pyreadstat
+
+    df, meta = pyreadstat.read_sav(str(files["questionnaire"]), user_missing=True)
+    assert len(df) == len(pilot.questionnaire)
+    schema = yaml.safe_load((SCHEMAS / "questionnaire.yaml").read_text())
+    items = [i for ins in schema["instruments"].values() for i in ins["items"]]
+    assert set(items) <= set(meta.column_names)
+    for alias in ("bsn", "gemeentecode", "groep", "meting", "afnamedatum", "afnamewijze"):
+        assert alias in meta.column_names
+    assert meta.column_names_to_labels["zrm_financien"].startswith("ZRM")
+    assert meta.variable_value_labels["zrm_financien"][7.0] == "weigert"
+    assert meta.variable_value_labels["tevr_1"][8.0] == "n.v.t."
+    assert meta.variable_value_labels["groep"] == {1.0: "pilotgroep", 2.0: "vergelijkingsgroep"}
+    assert set(meta.variable_value_labels["meting"].values()) >= {"T0", "T3m", "T6m"}
+    ranges = meta.missing_ranges["zrm_financien"]
+    assert sorted(r["lo"] for r in ranges) == [7.0, 8.0, 9.0]
+    assert "nps" not in meta.missing_ranges  # 7-9 are valid NPS scores; missing is empty
+    assert isinstance(df["afnamedatum"].iloc[0], dt.date)
+    assert (df["zrm_financien"].isin([7, 8, 9])).any()
+    plain, _ = pyreadstat.read_sav(str(files["questionnaire"]))  # codes become missing
+    assert plain["zrm_financien"].isna().sum() == df["zrm_financien"].isin([7, 8, 9]).sum()
+    assert elfproef(df["bsn"].astype(np.int64).to_numpy()).all()
+
+
+def test_xlsx_has_dutch_headers_labels_and_date_cells(files, pilot):
+    from openpyxl import load_workbook
+
+    wb = load_workbook(files["case_events"], read_only=True)
+    ws = wb["Gebeurtenissen"]
+    rows = list(ws.iter_rows(values_only=True))
+    assert list(rows[0]) == list(CASE_HEADERS.values())
+    assert len(rows) - 1 == len(pilot.case_events)
+    header = list(rows[0])
+    dates = [r[header.index("Datum")] for r in rows[1:]]
+    assert all(isinstance(d, dt.datetime) for d in dates)
+    types = {r[header.index("Soort gebeurtenis")] for r in rows[1:]}
+    assert {
+        "aanmelding",
+        "eerste_gesprek",
+        "plan_van_aanpak",
+        "start_traject",
+        "warme_overdracht",
+        "uitstroom",
+        "uitval",
+    } <= types
+    wb.close()
+    wb = load_workbook(files["case_events"])
+    cell = wb["Gebeurtenissen"]["J2"]
+    assert cell.is_date and cell.number_format == "DD-MM-YYYY"
+    schema = yaml.safe_load((SCHEMAS / "case_events.yaml").read_text())["columns"]
+    for column, header_name in CASE_HEADERS.items():
+        assert _norm(header_name) in [_norm(a) for a in schema[column]["aliases"]], header_name
+    for column, mapping in CASE_VALUES.items():
+        aliases = schema[column].get("value_aliases", {})
+        for canonical, label in mapping.items():
+            assert canonical in schema[column]["allowed"]
+            assert aliases.get(label, label) == canonical
+
+
+def test_truth_json(files, pilot):
+    truth = json.loads(files["truth"].read_text(encoding="utf-8"))
+    assert truth["seed"] == 7 and truth["generator"] == "debt_programme"
+    assert truth["outcomes"]["problematic_debt"]["att"] < 0
+    assert truth["design"]["treated_starts"] == {"GM9001": "2025-04"}
+    assert "reports never read" in truth["note"]
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(files, tmp_path):
+    again = write_demo(generate(PilotDesign.preset("debt_programme"), seed=7), tmp_path / "a")
+    for kind in ("outcome_panel", "truth", "questionnaire", "case_events"):
+        assert _sha(again[kind]) == _sha(files[kind]), kind
+    other = write_demo(generate(PilotDesign.preset("debt_programme"), seed=8), tmp_path / "b")
+    for kind in ("outcome_panel", "truth", "questionnaire", "case_events"):
+        assert _sha(other[kind]) != _sha(files[kind]), kind
