@@ -1,4 +1,4 @@
-"""evalkit's 2×2 and TWFE estimators reproduce published textbook numbers (tests/reference/wooldridge)."""
+"""The 2×2 and TWFE estimators reproduce published textbook numbers (tests/reference/wooldridge)."""
 
 from __future__ import annotations
 
