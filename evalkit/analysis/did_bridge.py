@@ -9,9 +9,8 @@ whole bundle.
 
 from __future__ import annotations
 
-from typing import Any
-
 import warnings
+from typing import Any
 
 import pandas as pd
 

@@ -3,6 +3,9 @@
 :func:`throughput_tables` is what the pipeline calls. The tables (all tidy, counts in
 ``n``/``n_*`` columns for disclosure control, no person-level rows):
 
+``durations``
+    The compact view the report shows: per interval, overall and per group × period,
+    ``n, n_events, n_censored`` and the Kaplan–Meier median and 80th percentile (days).
 ``km_summary``
     Kaplan–Meier median and 80th percentile (days) with 95% CIs per interval, overall
     and per org type, period and group × period (:func:`~evalkit.analysis.survival.km_summary`).
@@ -56,8 +59,8 @@ from evalkit.errors import EvalkitError
 
 __all__ = ["THROUGHPUT_TABLES", "norm_did", "throughput_tables"]
 
-THROUGHPUT_TABLES = ("km_summary", "km_curve", "norms", "norms_monthly", "norm_definitions",
-                     "handovers", "out_of_sight", "switches", "switches_distribution",
+THROUGHPUT_TABLES = ("durations", "km_summary", "km_curve", "norms", "norms_monthly",
+                     "norm_definitions", "handovers", "out_of_sight", "switches", "switches_distribution",
                      "caseload", "did")
 
 
@@ -169,6 +172,11 @@ def throughput_tables(
     out: dict[str, pd.DataFrame] = {}
     out["km_summary"] = km_summary(
         iv, groupings=((), ("org_type",), ("period",), ("group", "period")), dims=dims)
+    compact = out["km_summary"]
+    compact = compact.loc[(compact["org_type"] == "all")
+                          & ((compact["group"] != "all") | (compact["period"] == "all"))]
+    out["durations"] = compact[["interval", "group", "period", "n", "n_events", "n_censored",
+                                "median", "p80"]].reset_index(drop=True)
     out["km_curve"] = km_curve(iv, groupings=((), ("period",), ("org_type",)), dims=dims)
     out["norms"] = norm_shares(
         iv, parsed, groupings=((), ("period",), ("group", "period"), ("org_type",)), dims=dims)

@@ -1,0 +1,291 @@
+"""Monitoring figures (plotnine) from the bundle's throughput and questionnaire tables.
+
+Every function takes bundle tables (DataFrames) and returns a ``plotnine.ggplot``;
+nothing is estimated here. Disclosure control: Kaplan–Meier curves stop where fewer
+than ``threshold`` cases are still at risk; shares, means and counts based on fewer
+than ``threshold`` persons are left out. :func:`report_figures` is the hook the report
+layer calls (``evalkit.report.monitoring.monitoring_figures``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["km_plot", "norm_share_plot", "report_figures", "response_funnel_plot",
+           "zrm_domains_plot"]
+
+_COLOURS = {"pilot": "#00577a", "comparison": "#c26a00", "all": "#444444", "other": "#888888",
+            "before": "#9aa5ad", "during": "#00577a"}
+_WAVES = ["T0", "T3m", "T6m", "T12m", "exit"]
+_TEXT: dict[str, dict[str, str]] = {
+    "days": {"nl": "Dagen sinds start", "en": "Days since start"},
+    "waiting": {"nl": "Aandeel nog wachtend", "en": "Share still waiting"},
+    "norm": {"nl": "norm", "en": "norm"},
+    "month": {"nl": "Maand", "en": "Month"},
+    "share_within": {"nl": "Aandeel binnen de norm", "en": "Share within the norm"},
+    "group": {"nl": "Groep", "en": "Group"},
+    "period": {"nl": "Periode", "en": "Period"},
+    "wave": {"nl": "Meting", "en": "Wave"},
+    "mean_zrm": {"nl": "Gemiddelde score (1–5)", "en": "Mean score (1–5)"},
+    "responded": {"nl": "Aantal respondenten", "en": "Respondents"},
+    "domain": {"nl": "Domein", "en": "Domain"},
+    "pilot": {"nl": "pilot", "en": "pilot"},
+    "comparison": {"nl": "vergelijking", "en": "comparison"},
+    "all": {"nl": "alle", "en": "all"},
+    "before": {"nl": "voor de pilot", "en": "before the pilot"},
+    "during": {"nl": "tijdens de pilot", "en": "during the pilot"},
+    "cap_km": {"nl": "Doorlooptijd {interval} (Kaplan–Meier; open dossiers gecensureerd). "
+                     "Stippellijn: de norm.",
+               "en": "Throughput time {interval} (Kaplan–Meier; open cases censored). "
+                     "Dashed line: the norm."},
+    "cap_norm": {"nl": "Aandeel binnen de norm per maand: {norm}.",
+                 "en": "Share within the norm per month: {norm}."},
+    "cap_zrm": {"nl": "ZRM-domeinen: gemiddelde score per meting.",
+                "en": "ZRM domains: mean score per wave."},
+    "cap_funnel": {"nl": "Respons per meting en groep.", "en": "Response per wave and group."},
+}
+
+
+def _t(key: str, lang: str, **values: Any) -> str:
+    entry = _TEXT.get(key)
+    if entry is None:
+        return key.replace("_", " ")
+    text = entry.get(lang, entry["en"])
+    return text.format(**values) if values else text
+
+
+def _frame(records: Any) -> pd.DataFrame | None:
+    if records is None:
+        return None
+    frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+    return None if frame.empty else frame
+
+
+def km_plot(
+    km_curve: pd.DataFrame,
+    *,
+    interval: str,
+    by: str = "period",
+    norm_days: float | None = None,
+    threshold: int = 0,
+    lang: str = "nl",
+) -> Any:
+    """Kaplan–Meier curves (share still waiting) of one interval, the norm dashed.
+
+    Parameters
+    ----------
+    km_curve : pandas.DataFrame
+        The bundle's ``throughput.km_curve`` table.
+    interval : str
+        Which interval.
+    by : {"period", "org_type"}, default "period"
+        One curve per level of this column (rows where the other grouping columns are
+        ``"all"``).
+    norm_days : float, optional
+        Norm in calendar days (a vertical dashed line).
+    threshold : int, default 0
+        Curve points with fewer cases at risk are left out.
+    lang : str, default "nl"
+        Language of labels.
+
+    Returns
+    -------
+    plotnine.ggplot
+    """
+    from plotnine import aes, geom_step, geom_vline, ggplot, labs, scale_y_continuous
+
+    others = [c for c in ("org_type", "group", "period") if c != by and c in km_curve.columns]
+    data = km_curve.loc[km_curve["interval"] == interval]
+    for c in others:
+        data = data.loc[data[c] == "all"]
+    if by in km_curve.columns:
+        data = data.loc[data[by] != "all"] if (data[by] != "all").any() else data
+    data = data.loc[data["n_risk"] >= threshold].copy()
+    data["curve"] = [_t(str(v), lang) for v in data[by]]
+    data = data.sort_values(["curve", "time"], kind="stable")
+    plot = (ggplot(data, aes("time", "surv", colour="curve"))
+            + geom_step(size=0.8)
+            + scale_y_continuous(limits=(0, 1))
+            + labs(x=_t("days", lang), y=_t("waiting", lang), colour=_t(by, lang)))
+    if norm_days is not None:
+        plot = plot + geom_vline(xintercept=float(norm_days), linetype="dashed",
+                                 colour="#b00020")
+    return plot
+
+
+def norm_share_plot(
+    norms_monthly: pd.DataFrame, *, norm: str, threshold: int = 0, lang: str = "nl"
+) -> Any:
+    """Share within one norm per month, per group (months with fewer known cases left out).
+
+    Parameters
+    ----------
+    norms_monthly : pandas.DataFrame
+        The bundle's ``throughput.norms_monthly`` table.
+    norm : str
+        Which norm.
+    threshold : int, default 0
+        Months whose denominator ``n`` is below it are left out.
+    lang : str, default "nl"
+        Language of labels.
+
+    Returns
+    -------
+    plotnine.ggplot
+    """
+    from plotnine import aes, geom_line, geom_point, ggplot, labs, scale_y_continuous
+
+    data = norms_monthly.loc[(norms_monthly["norm"] == norm) & (norms_monthly["n"] > 0)
+                             & (norms_monthly["n"] >= threshold)].copy()
+    if (data["group"] != "all").any():
+        data = data.loc[data["group"] != "all"]
+    data["date"] = pd.to_datetime(data["month"].astype(str) + "-01")
+    data["group_label"] = [_t(str(g), lang) for g in data["group"]]
+    data = data.sort_values(["group_label", "date"], kind="stable")
+    return (ggplot(data, aes("date", "share_within", colour="group_label"))
+            + geom_line(size=0.8) + geom_point(size=1.2)
+            + scale_y_continuous(limits=(0, 1))
+            + labs(x=_t("month", lang), y=_t("share_within", lang), colour=_t("group", lang)))
+
+
+def zrm_domains_plot(
+    zrm_domains: pd.DataFrame,
+    *,
+    group: str = "pilot",
+    waves: Sequence[str] | None = None,
+    threshold: int = 0,
+    lang: str = "nl",
+) -> Any:
+    """Mean ZRM score per domain, before (T0) and after (the later waves).
+
+    Parameters
+    ----------
+    zrm_domains : pandas.DataFrame
+        The bundle's ``questionnaire.zrm_domains`` table.
+    group : str, default "pilot"
+        Which group (``"all"`` when the data have no groups).
+    waves : sequence of str, optional
+        Waves to show (default: T0 and the last wave present).
+    threshold : int, default 0
+        Domain-wave means based on fewer persons are left out.
+    lang : str, default "nl"
+        Language of labels.
+
+    Returns
+    -------
+    plotnine.ggplot
+    """
+    from plotnine import aes, coord_flip, geom_col, ggplot, labs, position_dodge
+
+    data = zrm_domains.loc[zrm_domains["group"] == group]
+    if data.empty:
+        data = zrm_domains.loc[zrm_domains["group"] == "all"]
+    present = [w for w in _WAVES if w in set(data["wave"])]
+    if waves is None:
+        waves = present[:1] + present[-1:] if len(present) > 1 else present
+    data = data.loc[data["wave"].isin(list(waves)) & (data["n"] >= threshold)].copy()
+    data["wave"] = pd.Categorical(data["wave"], categories=list(waves))
+    data["domain_label"] = [str(d).removeprefix("zrm_").replace("_", " ") for d in data["domain"]]
+    return (ggplot(data, aes("domain_label", "mean", fill="wave"))
+            + geom_col(position=position_dodge(width=0.8), width=0.75)
+            + coord_flip()
+            + labs(x=_t("domain", lang), y=_t("mean_zrm", lang), fill=_t("wave", lang)))
+
+
+def response_funnel_plot(response: pd.DataFrame, *, threshold: int = 0, lang: str = "nl") -> Any:
+    """Respondents per wave and group (the response funnel).
+
+    Parameters
+    ----------
+    response : pandas.DataFrame
+        The bundle's ``questionnaire.response`` table.
+    threshold : int, default 0
+        Bars with fewer respondents are left out.
+    lang : str, default "nl"
+        Language of labels.
+
+    Returns
+    -------
+    plotnine.ggplot
+    """
+    from plotnine import aes, geom_col, ggplot, labs, position_dodge
+
+    data = response.copy()
+    if (data["group"] != "all").any():
+        data = data.loc[data["group"] != "all"]
+    data = data.loc[data["n_responded"] >= threshold].copy()
+    waves = [w for w in _WAVES if w in set(data["wave"])] + sorted(
+        set(data["wave"]) - set(_WAVES))
+    data["wave"] = pd.Categorical(data["wave"], categories=waves)
+    data["group_label"] = [_t(str(g), lang) for g in data["group"]]
+    return (ggplot(data, aes("wave", "n_responded", fill="group_label"))
+            + geom_col(position=position_dodge(width=0.8), width=0.75)
+            + labs(x=_t("wave", lang), y=_t("responded", lang), fill=_t("group", lang)))
+
+
+def _norm_days(norm_defs: pd.DataFrame | None, interval: str) -> tuple[str | None, float | None]:
+    if norm_defs is None:
+        return None, None
+    rows = norm_defs.loc[(norm_defs["interval"] == interval)
+                         & (norm_defs["unit"].isin(["days", "weeks"]))]
+    if rows.empty:
+        return None, None
+    row = rows.iloc[0]
+    return str(row["norm"]), float(row["limit"]) * (7 if row["unit"] == "weeks" else 1)
+
+
+def report_figures(
+    bundle: Mapping[str, Any], *, section: str, lang: str, threshold: int
+) -> list[tuple[str, str, Any]]:
+    """Build the figures of one report section from the bundle.
+
+    Parameters
+    ----------
+    bundle : mapping
+        The results bundle (``throughput`` and ``questionnaire`` mappings of records).
+    section : {"throughput", "questionnaire", "monitor"}
+        ``throughput``/``monitor``: Kaplan–Meier curves with the norm and the monthly share
+        within the norm; ``questionnaire``: ZRM domains before/after and the response funnel.
+    lang : str
+        Report language (``nl`` or ``en``).
+    threshold : int
+        Disclosure threshold.
+
+    Returns
+    -------
+    list of (name, caption, plot)
+        Figures whose tables are present; empty otherwise.
+    """
+    out: list[tuple[str, str, Any]] = []
+    if section in ("throughput", "monitor"):
+        tp = bundle.get("throughput") or {}
+        curve = _frame(tp.get("km_curve"))
+        defs = _frame(tp.get("norm_definitions"))
+        monthly = _frame(tp.get("norms_monthly"))
+        if curve is not None:
+            shown = ["registration_to_first_conversation", "application_to_decision"]
+            for interval in [i for i in shown if i in set(curve["interval"])]:
+                norm, days = _norm_days(defs, interval)
+                plot = km_plot(curve, interval=interval, norm_days=days, threshold=threshold,
+                               lang=lang)
+                out.append((f"km_{interval}",
+                            _t("cap_km", lang, interval=interval.replace("_", " ")), plot))
+        if monthly is not None:
+            for norm in sorted(set(monthly.loc[monthly["n"] >= max(threshold, 1), "norm"])):
+                out.append((f"norm_{norm}", _t("cap_norm", lang, norm=norm.replace("_", " ")),
+                            norm_share_plot(monthly, norm=norm, threshold=threshold, lang=lang)))
+    if section == "questionnaire":
+        qn = bundle.get("questionnaire") or {}
+        zrm = _frame(qn.get("zrm_domains"))
+        if zrm is not None:
+            group = "pilot" if (zrm["group"] == "pilot").any() else "all"
+            out.append(("zrm_domains", _t("cap_zrm", lang),
+                        zrm_domains_plot(zrm, group=group, threshold=threshold, lang=lang)))
+        resp = _frame(qn.get("response"))
+        if resp is not None:
+            out.append(("response_funnel", _t("cap_funnel", lang),
+                        response_funnel_plot(resp, threshold=threshold, lang=lang)))
+    return out

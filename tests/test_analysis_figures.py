@@ -1,0 +1,87 @@
+"""Monitoring figures, tested through the data that goes into them."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from evalkit.analysis.questionnaire import questionnaire_tables
+from evalkit.analysis.throughput import throughput_tables
+from evalkit.report.figures_monitoring import (
+    km_plot,
+    norm_share_plot,
+    report_figures,
+    response_funnel_plot,
+    zrm_domains_plot,
+)
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_analysis_questionnaire import INSTRUMENTS, long, panel
+from test_analysis_throughput import ev
+
+
+def events() -> pd.DataFrame:
+    rows = []
+    for i in range(30):
+        mun = "GM0001" if i % 2 else "GM0002"
+        start = pd.Timestamp("2024-10-01") + pd.Timedelta(days=7 * i)
+        rows.append(ev(f"c{i}", "registration", start, mun=mun))
+        if i % 5 != 4:
+            rows.append(ev(f"c{i}", "first_conversation", start + pd.Timedelta(days=3 + i),
+                           mun=mun))
+    return pd.DataFrame(rows)
+
+
+def tables():
+    return throughput_tables(events(), reference_date=date(2025, 6, 30),
+                             pilot_starts={"GM0001": date(2025, 1, 1)},
+                             comparison_units=["GM0002"])
+
+
+def test_km_plot_marks_the_norm_and_hides_small_risk_sets():
+    tabs = tables()
+    p = km_plot(tabs["km_curve"], interval="registration_to_first_conversation", norm_days=28,
+                threshold=5)
+    assert p.data["n_risk"].min() >= 5
+    assert set(p.data["curve"]) == {"voor de pilot", "tijdens de pilot"}
+    vlines = [layer for layer in p.layers if type(layer.geom).__name__ == "geom_vline"]
+    assert len(vlines) == 1 and float(vlines[0].geom.data["xintercept"].iloc[0]) == 28.0
+    assert (p.data["surv"].diff().fillna(0)[p.data["curve"].eq(p.data["curve"].shift())]
+            <= 1e-12).all()  # non-increasing within a curve
+    p.draw()  # renders
+
+
+def test_norm_share_plot_drops_small_months():
+    tabs = tables()
+    p = norm_share_plot(tabs["norms_monthly"], norm="debt_help_first_conversation", threshold=2)
+    assert (p.data["n"] >= 2).all() and set(p.data["group"]) <= {"pilot", "comparison"}
+    assert p.data["share_within"].between(0, 1).all()
+    p.draw()
+
+
+def test_questionnaire_figures_and_report_hook():
+    rows = panel(1)
+    zrm = []
+    for i in range(12):
+        zrm += long(f"z{i}", "T0", "zrm", [2] * 13)
+        zrm += long(f"z{i}", "T12m", "zrm", [4] * 13)
+    q = questionnaire_tables(pd.concat([rows, pd.DataFrame(zrm)]), instruments=INSTRUMENTS)
+    z = zrm_domains_plot(q["zrm_domains"], group="pilot")
+    assert set(z.data["wave"]) == {"T0", "T12m"} and len(z.data) == 26
+    assert z.data.loc[z.data["wave"] == "T12m", "mean"].eq(4).all()
+    # pilot: 72 at T0, 62 at T12m; comparison: 60 and 50
+    f = response_funnel_plot(q["response"], threshold=61)
+    assert f.data["n_responded"].tolist() == [72, 62] and set(f.data["group"]) == {"pilot"}
+    bundle = {"throughput": {k: v.to_dict("records") for k, v in tables().items()},
+              "questionnaire": {k: v.to_dict("records") for k, v in q.items()}}
+    mon = report_figures(bundle, section="monitor", lang="en", threshold=3)
+    names = [n for n, _, _ in mon]
+    assert "km_registration_to_first_conversation" in names
+    assert "norm_debt_help_first_conversation" in names
+    assert all("Dashed line" in c for n, c, _ in mon if n.startswith("km_"))
+    qf = report_figures(bundle, section="questionnaire", lang="nl", threshold=3)
+    assert [n for n, _, _ in qf] == ["zrm_domains", "response_funnel"]
+    assert report_figures({}, section="questionnaire", lang="nl", threshold=10) == []
