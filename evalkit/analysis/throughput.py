@@ -60,8 +60,8 @@ from evalkit.errors import EvalkitError
 __all__ = ["THROUGHPUT_TABLES", "norm_did", "throughput_tables"]
 
 THROUGHPUT_TABLES = ("durations", "km_summary", "km_curve", "norms", "norms_monthly",
-                     "norm_definitions", "handovers", "out_of_sight", "switches", "switches_distribution",
-                     "caseload", "did")
+                     "norm_definitions", "handovers", "out_of_sight", "switches",
+                     "switches_distribution", "caseload", "did")
 
 
 def _month_index(month: pd.Series) -> pd.Series:
