@@ -305,11 +305,6 @@ def _check_analysis(
                 f"analysis.event_window: min {window['min']} must be negative and max "
                 f"{window['max']} zero or more (event time 0 is the first pilot month)"
             )
-        if estimator in ("2x2", "twfe"):
-            warnings.append(
-                f"analysis.event_window: ignored by the {estimator!r} estimator "
-                "(used by event_study and callaway_santanna)"
-            )
     panel = schemas.get("outcome_panel")
     if panel is not None:
         for name in a.get("covariates") or []:

@@ -290,6 +290,12 @@ PROTOCOL_SPEC = _f(
                 "generator": _f("str", required=True, allowed=GENERATORS),
                 "seed": _f("int", required=True, minimum=0),
                 "out": _f("str", required=True),
+                "n_persons": _f("int", minimum=50, doc="young people in the synthetic panel"),
+                "effects": _f(
+                    "map",
+                    item=_f("number"),
+                    doc="true synthetic effect per outcome id (shares, days or ZRM points)",
+                ),
             },
         ),
     },
