@@ -1,0 +1,278 @@
+"""Callaway & Sant'Anna (2021) difference-in-differences with staggered treatment timing."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import stats
+
+from evalkit.did.cs import _inference as inf_
+from evalkit.did.cs._aggregate import Aggregation, aggregate_all
+from evalkit.did.cs._attgt import group_time
+from evalkit.did.cs._data import COHORT_RULE, prepare
+from evalkit.did.cs._result import AGGREGATIONS, CsResult
+from evalkit.errors import EstimationError, FewTreatedClustersWarning
+
+__all__ = ["callaway_santanna"]
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "control": ("never", "notyet"),
+    "method": ("dr", "ipw", "reg"),
+    "base_period": ("varying", "universal"),
+    "boot_weights": ("mammen", "rademacher"),
+}
+
+_ROW_KEY = {"group": "group", "calendar": "time", "dynamic": "event_time"}
+
+#: Fewer treated clusters than this gets a warning about the reliability of the intervals.
+FEW_TREATED = 5
+
+
+def _check_choice(name: str, value: Any) -> None:
+    allowed = _CHOICES[name]
+    if value not in allowed:
+        raise EstimationError(
+            f"{name}={value!r} is not allowed; choose one of {', '.join(map(repr, allowed))}"
+        )
+
+
+def _check_options(
+    anticipation: Any, n_boot: Any, alpha: Any, min_e: Any, max_e: Any, balance_e: Any
+) -> None:
+    if not isinstance(anticipation, (int, np.integer)) or anticipation < 0:
+        raise EstimationError(f"anticipation={anticipation!r}: use a whole number ≥ 0")
+    if not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+        raise EstimationError(f"n_boot={n_boot!r}: use a whole number ≥ 2 (e.g. 999)")
+    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
+        raise EstimationError(f"alpha={alpha!r}: use a number between 0 and 1 (e.g. 0.05)")
+    for name, v in (("min_e", min_e), ("max_e", max_e), ("balance_e", balance_e)):
+        if v is not None and not isinstance(v, (int, float, np.integer)):
+            raise EstimationError(f"{name}={v!r}: use a whole number or None")
+    if balance_e is not None and balance_e < 0:
+        raise EstimationError(f"balance_e={balance_e!r}: use a whole number ≥ 0 or None")
+    if min_e is not None and max_e is not None and min_e > max_e:
+        raise EstimationError(f"min_e={min_e!r} is larger than max_e={max_e!r}")
+
+
+def callaway_santanna(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str | None,
+    time: str,
+    cohort: str,
+    control: Literal["never", "notyet"] = "never",
+    method: Literal["dr", "ipw", "reg"] = "dr",
+    covariates: Sequence[str] = (),
+    base_period: Literal["varying", "universal"] = "varying",
+    anticipation: int = 0,
+    panel: bool = True,
+    allow_unbalanced_panel: bool = False,
+    cluster: str | None = None,
+    bootstrap: bool = False,
+    n_boot: int = 999,
+    seed: int = 0,
+    alpha: float = 0.05,
+    min_e: int | None = None,
+    max_e: int | None = None,
+    balance_e: int | None = None,
+    boot_weights: Literal["mammen", "rademacher"] = "mammen",
+) -> CsResult:
+    """Estimate group-time average treatment effects and their aggregations.
+
+    Implements Callaway & Sant'Anna (2021, J. Econometrics 225(2)) as R ``did``
+    (``att_gt`` + ``aggte``) does, validated against R ``did`` on ``mpdta``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long data: one row per unit and period (panel) or per observation
+        (repeated cross-sections).
+    outcome : str
+        Outcome column (numeric). Rows with a missing outcome are dropped with a warning.
+    unit : str or None
+        Unit id column (any type, e.g. strings). None only with ``panel=False``.
+    time : str
+        Period column (numeric, e.g. year or month number).
+    cohort : str
+        Cohort column: the first period in which the unit is treated; 0 or empty
+        means never treated. It must be the same on every row of a unit.
+    control : {"never", "notyet"}
+        Comparison group: never-treated units, or units not yet treated
+        (including never-treated) in the periods compared.
+    method : {"dr", "ipw", "reg"}
+        Doubly robust (Sant'Anna & Zhao 2020), normalised inverse probability
+        weighting, or outcome regression.
+    covariates : sequence of str
+        Numeric covariates (values at the base period are used for panels).
+    base_period : {"varying", "universal"}
+        Varying: pre-treatment cells compare consecutive periods. Universal:
+        every cell compares with the last period before treatment.
+    anticipation : int
+        Periods before the cohort's first treated period in which effects may
+        already occur; the base period moves back by this many periods.
+    panel : bool
+        Whether rows of a unit are linked over time. ``False`` estimates with
+        the repeated cross-section estimators.
+    allow_unbalanced_panel : bool
+        Keep units not observed in every period; they are then estimated with
+        the repeated cross-section estimators and influence functions summed per
+        unit (as R ``did``). Otherwise such units are dropped with a warning.
+    cluster : str or None
+        Cluster column for standard errors (units are always clusters; a
+        coarser cluster must contain whole units).
+    bootstrap : bool
+        Multiplier bootstrap standard errors and simultaneous (uniform) bands
+        instead of analytic standard errors and pointwise intervals.
+    n_boot : int
+        Bootstrap draws.
+    seed : int
+        Seed of the bootstrap (same seed, same result).
+    alpha : float
+        1 − confidence level.
+    min_e, max_e : int or None
+        Event-time window of the dynamic aggregation (``max_e`` also caps the
+        other aggregations, as in R).
+    balance_e : int or None
+        Dynamic aggregation only over cohorts observed at least ``balance_e``
+        periods after treatment.
+    boot_weights : {"mammen", "rademacher"}
+        Multiplier distribution (R ``did`` uses Mammen's).
+
+    Returns
+    -------
+    CsResult
+        ATT(g, t) cells, the four aggregations with overall values, the Wald
+        pre-test and the inference details.
+
+    Raises
+    ------
+    EstimationError
+        Bad options or data: missing columns, treatment timing that changes
+        within a unit, duplicate unit-period rows, no treated or no comparison units.
+    """
+    for name, value in (("control", control), ("method", method), ("base_period", base_period),
+                        ("boot_weights", boot_weights)):
+        _check_choice(name, value)
+    _check_options(anticipation, n_boot, alpha, min_e, max_e, balance_e)
+    covs = (covariates,) if isinstance(covariates, str) else tuple(covariates)
+    prepared, notes = prepare(
+        data, outcome=outcome, unit=unit, time=time, cohort=cohort, covariates=covs,
+        cluster=cluster, panel=panel, allow_unbalanced_panel=allow_unbalanced_panel,
+        anticipation=int(anticipation),
+    )
+    gt = group_time(prepared, control=control, method=method, base_period=base_period,
+                    anticipation=int(anticipation))
+    notes = [*notes, *gt.skipped]
+    if gt.att.size == 0:
+        raise EstimationError(f"no ATT(g, t) could be estimated: {'; '.join(gt.skipped)}")
+    aggs = aggregate_all(gt, prepared.unit_cohort, periods=prepared.periods.astype(float),
+                         min_e=min_e, max_e=max_e, balance_e=balance_e)
+    n = prepared.n_units
+    clus = prepared.unit_cluster
+    # Stack every influence function once: cells, then per aggregation rows + overall.
+    blocks: list[tuple[str, NDArray[np.float64]]] = [("cells", gt.inf)]
+    for kind in AGGREGATIONS:
+        blocks.append((kind, np.column_stack([aggs[kind].inf, aggs[kind].overall_inf])))
+    big = np.column_stack([b for _, b in blocks])
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    detail: dict[str, Any] = {
+        "control": control, "method": method, "base_period": base_period,
+        "anticipation": int(anticipation), "panel": bool(panel),
+        "allow_unbalanced_panel": bool(allow_unbalanced_panel),
+        "covariates": list(covs), "cluster": cluster,
+        "cohort_rule": COHORT_RULE,
+    }
+    if bootstrap:
+        draws = inf_.bootstrap(big, n, clus, n_boot=int(n_boot), seed=int(seed),
+                               weights=boot_weights)
+        se_all = inf_.boot_se(draws)
+        detail.update({"n_boot": int(n_boot), "seed": int(seed), "boot_weights": boot_weights})
+    else:
+        draws = None
+        se_all = inf_.analytic_se(big, n, clus)
+    # Split back.
+    pieces: dict[str, tuple[NDArray[np.float64], slice]] = {}
+    start = 0
+    for name, b in blocks:
+        pieces[name] = (se_all[start:start + b.shape[1]], slice(start, start + b.shape[1]))
+        start += b.shape[1]
+
+    def crit_for(name: str, nrows: int) -> float:
+        if draws is None or nrows == 0:
+            return z
+        se_b, sl = pieces[name]
+        cols = draws[:, sl][:, :nrows]
+        c = inf_.uniform_crit(cols, se_b[:nrows], alpha)
+        return c if np.isfinite(c) else z
+
+    # ATT(g, t) table.
+    se_cells, _ = pieces["cells"]
+    se_cells = np.where(gt.reference, np.nan, se_cells)
+    crit_cells = crit_for("cells", gt.att.size)
+    gt_frame = pd.DataFrame({
+        "group": gt.group, "time": gt.time, "base_period": gt.base,
+        "event_time": (gt.time - gt.group).astype(int),
+        "att": gt.att, "se": se_cells,
+        "conf_low": gt.att - crit_cells * se_cells, "conf_high": gt.att + crit_cells * se_cells,
+        "reference": gt.reference,
+    })
+    detail["crit_group_time"] = crit_cells
+    agg_out: dict[str, dict[str, Any]] = {}
+    for kind in AGGREGATIONS:
+        a: Aggregation = aggs[kind]
+        se_b, _ = pieces[kind]
+        nrows = a.att.size
+        se_rows, se_over = se_b[:nrows].copy(), float(se_b[nrows])
+        if a.reference.size:
+            se_rows[a.reference] = np.nan
+        crit = crit_for(kind, nrows)
+        detail[f"crit_{kind}"] = crit
+        columns: dict[str, Any] = {}
+        if kind != "simple":
+            key = _ROW_KEY[kind]
+            columns[key] = [k[key] for k in a.keys]
+        columns.update(att=a.att, se=se_rows, conf_low=a.att - crit * se_rows,
+                       conf_high=a.att + crit * se_rows)
+        rows = pd.DataFrame(columns)
+        agg_out[kind] = {
+            "overall": {"att": a.overall_att, "se": se_over,
+                        "conf_low": a.overall_att - z * se_over,
+                        "conf_high": a.overall_att + z * se_over},
+            "rows": rows,
+        }
+    # Wald pre-test over the estimated (non-reference) pre-treatment cells.
+    pre = (gt.group > gt.time) & ~gt.reference
+    stat, df_, p_pre, why = inf_.wald_pretest(gt.att[pre], gt.inf[:, pre], n, clus)
+    detail.update({"pretest_stat": stat, "pretest_df": df_})
+    if why:
+        detail["pretest"] = why
+    # Headline: simple aggregation.
+    simple = agg_out["simple"]["overall"]
+    att, se = float(simple["att"]), float(simple["se"])
+    p_val = float(2 * stats.norm.sf(abs(att / se))) if np.isfinite(se) and se > 0 \
+        else float("nan")
+    treated_units = prepared.unit_cohort > 0
+    if clus is None:
+        n_clusters, n_treated = n, int(treated_units.sum())
+    else:
+        n_clusters = int(clus.max()) + 1
+        n_treated = int(np.unique(clus[treated_units]).size)
+        if n_treated < FEW_TREATED:
+            msg = (f"only {n_treated} treated cluster(s): cluster-robust standard errors and "
+                   "intervals are unreliable with so few treated clusters; read the "
+                   "estimates as descriptive")
+            notes.append(msg)
+            warnings.warn(msg, FewTreatedClustersWarning, stacklevel=2)
+    return CsResult(
+        att=att, se=se, ci_low=simple["conf_low"], ci_high=simple["conf_high"], p_value=p_val,
+        n_obs=prepared.n_obs, n_units=n, n_clusters=n_clusters, n_treated_clusters=n_treated,
+        inference="bootstrap" if bootstrap else "analytic", alpha=float(alpha),
+        warnings=tuple(notes), group_time=gt_frame, aggregations=agg_out,
+        pretest_p=p_pre, options=detail,
+    )
