@@ -53,7 +53,7 @@ def cluster_sums(inf: Array, cluster: NDArray[np.int64] | None) -> Array:
 
 
 def analytic_se(inf: Array, n: int, cluster: NDArray[np.int64] | None) -> Array:
-    """Standard errors of the columns of an influence-function matrix.
+    """Compute the standard errors of the columns of an influence-function matrix.
 
     Parameters
     ----------
@@ -125,7 +125,7 @@ def bootstrap(
 
 
 def boot_se(draws: Array) -> Array:
-    """Bootstrap standard errors: interquartile range over that of N(0, 1).
+    """Compute bootstrap standard errors: interquartile range over that of N(0, 1).
 
     Parameters
     ----------
