@@ -1,11 +1,15 @@
 """Reports: render results bundles to self-contained, bilingual HTML documents.
 
-``render_reports`` renders the documents in ``reports/*.qmd`` for one bundle;
-``render_qmd`` renders a single ``.qmd`` (quarto when installed, else evalkit's engine).
+``render_reports`` renders the documents in ``reports/*.qmd`` for one bundle
+(evaluation, monitor, summary; Dutch and/or English) with a manifest beside each
+HTML file and every table as CSV and in one XLSX workbook. ``render_qmd``
+renders a single ``.qmd`` (quarto when installed, else evalkit's own engine).
 """
 
 from __future__ import annotations
 
+from evalkit.report.context import ReportContext, load_bundle
 from evalkit.report.engine import render_qmd
+from evalkit.report.render import DOCUMENTS, output_name, render_reports
 
-__all__ = ["render_qmd"]
+__all__ = ["DOCUMENTS", "ReportContext", "load_bundle", "output_name", "render_qmd", "render_reports"]

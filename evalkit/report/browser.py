@@ -1,0 +1,197 @@
+"""Check a rendered report in a real headless Chromium over the DevTools protocol.
+
+Used by the page tests: load the HTML from disk, record every network request
+the page attempts, every console error and uncaught exception, whether every
+image decoded, and save a full-page screenshot. Needs the ``websocket-client``
+package (dev extra) and a Chromium binary (Debian: ``apt-get install chromium``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import ReportError
+
+__all__ = ["PageCheck", "check_page", "find_chromium"]
+
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-default-apps", "--disable-extensions", "--hide-scrollbars", "--mute-audio")
+
+
+@dataclass(frozen=True)
+class PageCheck:
+    """What the browser saw while loading one page."""
+
+    url: str
+    network_requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    images: list[dict[str, Any]] = field(default_factory=list)
+    title: str = ""
+    lang: str = ""
+    screenshot: Path | None = None
+
+    @property
+    def broken_images(self) -> list[dict[str, Any]]:
+        """Images that did not decode (``naturalWidth == 0``)."""
+        return [i for i in self.images if not i.get("naturalWidth")]
+
+    def __repr__(self) -> str:
+        return (f"PageCheck({self.url!r}, requests={len(self.network_requests)}, "
+                f"errors={len(self.console_errors)}, images={len(self.images)})")
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium/Chrome binary, or ``None``."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+class _Cdp:
+    def __init__(self, ws_url: str) -> None:
+        import websocket
+
+        self.ws = websocket.create_connection(ws_url, timeout=30, suppress_origin=True)
+        self.next_id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.next_id += 1
+        my_id = self.next_id
+        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == my_id:
+                if "error" in msg:
+                    raise ReportError(f"Chromium: {method} failed: {msg['error']}")
+                return msg.get("result", {})
+            if "method" in msg:
+                self.events.append(msg)
+
+    def wait_for(self, method: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        if any(e["method"] == method for e in self.events):
+            return
+        while time.monotonic() < deadline:
+            msg = json.loads(self.ws.recv())
+            if "method" in msg:
+                self.events.append(msg)
+                if msg["method"] == method:
+                    return
+        raise ReportError(f"Chromium: no {method} within {timeout} s")
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def _devtools_port(profile: Path, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
+    port_file = profile / "DevToolsActivePort"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_file.exists():
+            text = port_file.read_text().split()
+            if text:
+                return int(text[0])
+        if proc.poll() is not None:
+            raise ReportError(f"Chromium exited with code {proc.returncode} before it started")
+        time.sleep(0.05)
+    raise ReportError("Chromium did not open its DevTools port")
+
+
+def check_page(html: Path, screenshot: Path | None = None, *, chromium: str | None = None,
+               width: int = 1200) -> PageCheck:
+    """Load ``html`` from disk in headless Chromium and report what happened.
+
+    Parameters
+    ----------
+    html : Path
+        The HTML file (loaded as ``file://``).
+    screenshot : Path, optional
+        Where to save a full-page PNG screenshot.
+    chromium : str, optional
+        Browser binary (default: found on PATH).
+    width : int
+        Viewport width in CSS pixels.
+
+    Returns
+    -------
+    PageCheck
+        Network requests attempted (other than ``file:``/``data:``), console errors,
+        image decode status, title and ``lang``.
+    """
+    binary = chromium or find_chromium()
+    if binary is None:
+        raise ReportError("no Chromium found on PATH (Debian: apt-get install chromium)")
+    url = Path(html).resolve().as_uri()
+    with tempfile.TemporaryDirectory(prefix="evalkit-chromium-") as tmp:
+        profile = Path(tmp) / "profile"
+        cmd = [binary, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
+               f"--window-size={width},900", "about:blank"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            port = _devtools_port(profile, proc)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
+                targets = json.loads(resp.read())
+            page = next(t for t in targets if t.get("type") == "page")
+            cdp = _Cdp(page["webSocketDebuggerUrl"])
+            try:
+                return _run(cdp, url, screenshot, width)
+            finally:
+                cdp.close()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _run(cdp: _Cdp, url: str, screenshot: Path | None, width: int) -> PageCheck:
+    for domain in ("Network", "Runtime", "Log", "Page"):
+        cdp.call(f"{domain}.enable")
+    cdp.events.clear()
+    cdp.call("Page.navigate", url=url)
+    cdp.wait_for("Page.loadEventFired")
+    probe = ("JSON.stringify({title: document.title, lang: document.documentElement.lang, "
+             "images: Array.from(document.images).map(i => ({src: i.src.slice(0, 40), "
+             "complete: i.complete, naturalWidth: i.naturalWidth, alt: i.alt}))})")
+    info = json.loads(cdp.call("Runtime.evaluate", expression=probe,
+                               returnByValue=True)["result"]["value"])
+    shot = None
+    if screenshot is not None:
+        metrics = cdp.call("Page.getLayoutMetrics")
+        height = int(min(metrics.get("cssContentSize", metrics.get("contentSize"))["height"], 16000))
+        cdp.call("Emulation.setDeviceMetricsOverride", width=width, height=max(height, 600),
+                 deviceScaleFactor=1, mobile=False)
+        data = cdp.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        screenshot.write_bytes(base64.b64decode(data))
+        shot = screenshot
+    requests, errors = [], []
+    for e in cdp.events:
+        method, params = e["method"], e.get("params", {})
+        if method == "Network.requestWillBeSent":
+            req_url = params.get("request", {}).get("url", "")
+            if not req_url.startswith(("file:", "data:")):
+                requests.append(req_url)
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            errors.append(" ".join(str(a.get("value", a.get("description", "")))
+                                   for a in params.get("args", [])))
+        elif method == "Runtime.exceptionThrown":
+            errors.append(params.get("exceptionDetails", {}).get("text", "exception"))
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+            errors.append(params["entry"].get("text", ""))
+    return PageCheck(url, requests, errors, info["images"], info["title"], info["lang"], shot)

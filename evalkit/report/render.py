@@ -1,0 +1,185 @@
+"""Render the report documents of one results bundle, with manifests and table exports."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from evalkit.errors import ReportError
+from evalkit.report.context import ReportContext, load_bundle
+from evalkit.report.engine import Engine, render_qmd
+from evalkit.report.formatting import LANGS
+from evalkit.report.tables import ReportTable
+
+__all__ = ["DOCUMENTS", "Document", "REPORTS_DIR", "collect_tables", "output_name", "render_reports"]
+
+Document = Literal["evaluation", "monitor", "summary"]
+DOCUMENTS: tuple[str, ...] = ("evaluation", "monitor", "summary")
+#: The ``.qmd`` documents shipped with evalkit (repository folder ``reports/``).
+REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def output_name(stem: str, document: str, lang: str, suffix: str = ".html") -> str:
+    """File name of a rendered document: ``demo.html``, ``demo.en.html``, ``demo.monitor.en.html``."""
+    parts = [stem]
+    if document != "evaluation":
+        parts.append(document)
+    if lang != "nl":
+        parts.append(lang)
+    return ".".join(parts) + suffix
+
+
+def _check(values: Sequence[str], allowed: Sequence[str], what: str) -> list[str]:
+    if isinstance(values, str):
+        values = [values]
+    bad = [v for v in values if v not in allowed]
+    if bad or not values:
+        raise ReportError(f"{what} {bad or '(none)'} not allowed; use one or more of {', '.join(allowed)}")
+    return list(dict.fromkeys(values))
+
+
+def collect_tables(bundle: dict[str, Any], lang: str, documents: Sequence[str]) -> list[ReportTable]:
+    """Build every table the documents show (in-process, same code as the ``.qmd``)."""
+    from evalkit.report import monitoring, sections_front, sections_results
+
+    with tempfile.TemporaryDirectory(prefix="evalkit-tables-") as tmp:
+        ctx = ReportContext(bundle, lang, figure_dir=tmp)
+        if "evaluation" in documents or "summary" in documents:
+            for fn in (sections_front.first_page, sections_front.protocol_brief,
+                       sections_front.data_quality, sections_front.sample, sections_results.primary,
+                       sections_results.robustness, sections_results.secondary,
+                       sections_results.subgroups, sections_results.throughput,
+                       sections_results.questionnaire, sections_results.exploratory):
+                fn(ctx)
+        if "monitor" in documents:
+            for fn in (monitoring.registrations, monitoring.norms, monitoring.caseload,
+                       monitoring.out_of_sight, monitoring.response, monitoring.completeness):
+                fn(ctx)
+    unique: dict[str, ReportTable] = {}
+    for table in ctx.tables:
+        unique.setdefault(table.name, table)
+    return list(unique.values())
+
+
+def _export_tables(tables: list[ReportTable], folder: Path, workbook: Path) -> list[Path]:
+    import pandas as pd
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    written = []
+    sheets: dict[str, pd.DataFrame] = {}
+    for table in tables:
+        frame = table.export()
+        path = folder / f"{table.name}.csv"
+        frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        written.append(path)
+        sheet = re.sub(r"[\[\]:*?/\\]", "_", table.name)[:31]
+        while sheet in sheets:
+            sheet = sheet[:28] + f"_{len(sheets)}"
+        sheets[sheet] = frame
+    with pd.ExcelWriter(workbook, engine="openpyxl") as writer:
+        for sheet, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=sheet, index=False)
+        props = writer.book.properties
+        props.creator = "evalkit"
+    return written
+
+
+def _manifest(out_html: Path, bundle_path: Path, qmd: Path, document: str, lang: str,
+              engine: str) -> Path:
+    import pypandoc
+
+    from evalkit import __version__
+
+    manifest = {
+        "document": document, "lang": lang, "engine": engine,
+        "output": {"file": out_html.name, "sha256": _sha256(out_html), "bytes": out_html.stat().st_size},
+        "inputs": {
+            "bundle": {"file": bundle_path.name, "sha256": _sha256(bundle_path)},
+            "qmd": {"file": qmd.name, "sha256": _sha256(qmd)},
+            "evalkit_version": __version__,
+            "pandoc_version": pypandoc.get_pandoc_version() if engine == "evalkit" else None,
+        },
+    }
+    path = out_html.with_name(out_html.name[: -len(".html")] + ".manifest.json")
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def render_reports(bundle_path: Path, out_dir: Path, *, stem: str, langs: Sequence[str] = ("nl",),
+                   documents: Sequence[str] = ("evaluation",),
+                   progress: Callable[[str], None] | None = None,
+                   reports_dir: Path | None = None, engine: Engine = "auto") -> list[Path]:
+    """Render the report documents of one results bundle.
+
+    Parameters
+    ----------
+    bundle_path : Path
+        The results bundle (``build/<protocol>/results.json``).
+    out_dir : Path
+        Output folder (``build/reports``).
+    stem : str
+        File stem, usually the protocol id: ``<stem>.html`` (Dutch evaluation),
+        ``<stem>.en.html``, ``<stem>.monitor.html``, ``<stem>.summary.en.html``, ...
+    langs : sequence of {"nl", "en"}
+        Languages to render.
+    documents : sequence of {"evaluation", "monitor", "summary"}
+        Documents to render.
+    progress : callable, optional
+        Called with a short message before each step.
+    reports_dir : Path, optional
+        Folder with the ``.qmd`` files (default: the repository's ``reports/``).
+    engine : {"auto", "quarto", "evalkit"}
+        Rendering engine (``auto``: quarto when on PATH).
+
+    Returns
+    -------
+    list of Path
+        Every HTML file and manifest written, then the workbook and the CSV files.
+
+    Raises
+    ------
+    ReportError
+        For an unknown language or document, a missing or invalid bundle, or a
+        failure while rendering.
+    """
+    langs = _check(langs, LANGS, "language(s)")
+    documents = _check(documents, DOCUMENTS, "document(s)")
+    if not stem or "/" in stem or "\\" in stem:
+        raise ReportError(f"report stem {stem!r} must be a plain file name")
+    bundle_path, out_dir = Path(bundle_path).resolve(), Path(out_dir)
+    bundle = load_bundle(bundle_path)
+    folder = Path(reports_dir) if reports_dir else REPORTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    used = "quarto" if engine == "quarto" or (engine == "auto" and shutil.which("quarto")) else "evalkit"
+    say = progress or (lambda _msg: None)
+    written: list[Path] = []
+    for document in documents:
+        qmd = folder / f"{document}.qmd"
+        if not qmd.is_file():
+            raise ReportError(f"report document not found: {qmd}")
+        for lang in langs:
+            out_html = out_dir / output_name(stem, document, lang)
+            say(f"{stem}: {document} ({lang})")
+            render_qmd(qmd, out_html, {"bundle": str(bundle_path), "lang": lang}, engine=engine)
+            written += [out_html, _manifest(out_html, bundle_path, qmd, document, lang, used)]
+    say(f"{stem}: tables (CSV, XLSX)")
+    tables = collect_tables(bundle, langs[0], documents)
+    workbook = out_dir / f"{stem}.xlsx"
+    csvs = _export_tables(tables, out_dir / f"{stem}_tables", workbook)
+    return [*written, workbook, *csvs]
