@@ -163,3 +163,13 @@ def test_same_seed_same_bytes_other_seed_other_bytes(files, tmp_path):
     other = write_demo(generate(PilotDesign.preset("debt_programme"), seed=8), tmp_path / "b")
     for kind in ("outcome_panel", "truth", "questionnaire", "case_events"):
         assert _sha(other[kind]) != _sha(files[kind]), kind
+
+
+@pytest.mark.parametrize("kind", ["outcome_panel", "questionnaire", "case_events"])
+def test_demo_files_pass_the_ingest_validator(files, kind):
+    from evalkit.ingest import validate_file
+
+    report = validate_file(kind, files[kind]).to_dict()
+    assert report["rows_read"] > 0
+    assert report["rejected"] == 0, report
+    assert report["accepted"] == report["rows_read"]
