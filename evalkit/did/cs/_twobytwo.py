@@ -382,23 +382,23 @@ def dr_rc(y: Array, post: Array, d: Array, x: Array) -> tuple[float, Array]:
     def _mean_x(v: Array) -> Array:
         return (v[:, None] * x).mean(axis=0)
 
-    # Treated part: the control outcome regressions enter through f_c.
-    psi_t: dict[str, Array] = {}
-    for k in ("t0", "t1"):
-        base = (num[k] - w[k] * att_k[k]) / mw[k]
-        m_pre = _mean_x(w[k] * (1.0 - post)) / mw[k]
-        m_post = _mean_x(w[k] * post) / mw[k]
-        psi_t[k] = base - lins["c0"] @ m_pre - lins["c1"] @ m_post
-    inf_treat = psi_t["t1"] - psi_t["t0"]
+    # Treated part: the control outcome regressions enter through f_c. The terms of
+    # both control regressions enter with a minus sign in the treated and in the
+    # control part, as in R DRDID::drdid_rc (validated on mpdta); the two
+    # conventions differ only by terms that vanish when the weights balance x.
+    base_t1 = (num["t1"] - w["t1"] * att_k["t1"]) / mw["t1"]
+    base_t0 = (num["t0"] - w["t0"] * att_k["t0"]) / mw["t0"]
+    inf_treat = (base_t1 - base_t0
+                 - lins["c1"] @ (_mean_x(w["t1"]) / mw["t1"])
+                 - lins["c0"] @ (_mean_x(w["t0"]) / mw["t0"]))
     # Control part: propensity score and control outcome regressions.
-    psi_c: dict[str, Array] = {}
-    for k in ("c0", "c1"):
-        base = (num[k] - w[k] * att_k[k]) / mw[k]
-        m_ps = _mean_x(w[k] * (y - f_c - att_k[k])) / mw[k]
-        m_pre = _mean_x(w[k] * (1.0 - post)) / mw[k]
-        m_post = _mean_x(w[k] * post) / mw[k]
-        psi_c[k] = base + lin_ps @ m_ps - lins["c0"] @ m_pre - lins["c1"] @ m_post
-    inf_ctrl = psi_c["c1"] - psi_c["c0"]
+    base_c1 = (num["c1"] - w["c1"] * att_k["c1"]) / mw["c1"]
+    base_c0 = (num["c0"] - w["c0"] * att_k["c0"]) / mw["c0"]
+    m_ps = (_mean_x(w["c1"] * (y - f_c - att_k["c1"])) / mw["c1"]
+            - _mean_x(w["c0"] * (y - f_c - att_k["c0"])) / mw["c0"])
+    inf_ctrl = (base_c1 - base_c0 + lin_ps @ m_ps
+                - lins["c1"] @ (_mean_x(w["c1"]) / mw["c1"])
+                - lins["c0"] @ (_mean_x(w["c0"]) / mw["c0"]))
     # Efficiency-adjustment part: all four outcome regressions.
     psi_e: dict[str, Array] = {}
     for k, (lt, lc) in {"d1": ("t1", "c1"), "dt1": ("t1", "c1"),
