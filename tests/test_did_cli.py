@@ -1,4 +1,4 @@
-"""``evalkit did`` on real files (CSV with Dutch conventions, XLSX, SAV, Parquet) prints to_dict()."""
+"""``evalkit did`` on real files (Dutch CSV, XLSX, SAV, Parquet) prints result.to_dict()."""
 
 from __future__ import annotations
 
@@ -96,12 +96,12 @@ def test_user_error_is_one_line_exit_1(tmp_path: Path,
     df.loc[3, "cohort"] = 5
     path = tmp_path / "panel.csv"
     df.to_csv(path, index=False)
-    code, out, err = _run(capsys, "--data", str(path), "--outcome", "score", "--unit", "person",
+    code, _, err = _run(capsys, "--data", str(path), "--outcome", "score", "--unit", "person",
                           "--time", "month", "--cohort", "cohort", "--json")
     assert code == 1
     assert err.startswith("evalkit did:") and "'p000'" in err and "0 or empty" in err
     assert "Traceback" not in err
-    code, out, err = _run(capsys, "--data", str(tmp_path / "missing.csv"), "--outcome", "y",
+    code, _, err = _run(capsys, "--data", str(tmp_path / "missing.csv"), "--outcome", "y",
                           "--cohort", "g")
     assert code == 1 and "no such file" in err
 
