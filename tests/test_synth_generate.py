@@ -275,3 +275,12 @@ def test_design_validation_messages():
         PilotDesign(treated_starts={"GM9001": "2025-13"})
     with pytest.raises(EvalkitError, match="unknown generator 'nope'; allowed: pilot"):
         PilotDesign.preset("nope")
+
+
+def test_overall_rates_are_met():
+    design = PilotDesign.preset("staggered").with_overall_rates({"neet": 0.08})
+    assert design.overall_rate("neet") == pytest.approx(0.08)
+    panel = simulate_outcome_panel(design.replace(effects={}), 5, ["neet"])
+    assert panel["neet"].mean() == pytest.approx(0.08, rel=0.2)
+    with pytest.raises(EvalkitError, match="'debts' is not one of"):
+        design.with_overall_rates({"debts": 0.1})

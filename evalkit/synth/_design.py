@@ -249,6 +249,55 @@ class PilotDesign:
         """
         return dataclasses.replace(self, **changes)
 
+    def overall_rate(self, outcome: str) -> float:
+        """Return the expected rate of a latent outcome over the whole population mix.
+
+        ``base_rates`` are general-population rates; the praktijkonderwijs / VSO /
+        entree share has ``rate_ratios`` times that. This is the mix of the two
+        (ignoring the 0.95 cap).
+
+        Parameters
+        ----------
+        outcome : str
+            A latent outcome.
+
+        Returns
+        -------
+        float
+            ``base * (1 - share + share * ratio)``.
+        """
+        if outcome not in LATENT_OUTCOMES:
+            raise EvalkitError(f"{outcome!r} is not one of {', '.join(LATENT_OUTCOMES)}")
+        base = self.base_rates.get(outcome, DEFAULT_BASE_RATES[outcome])
+        ratio = self.rate_ratios.get(outcome, 1.0)
+        share = self.vulnerable_share
+        return float(base * (1.0 - share + share * ratio))
+
+    def with_overall_rates(self, rates: Mapping[str, float]) -> PilotDesign:
+        """Return a copy whose population-wide rates equal ``rates``.
+
+        Use this when a protocol states the rate of its whole target population
+        (e.g. for power): the general-population base rate is solved from the mix.
+
+        Parameters
+        ----------
+        rates : mapping of str to float
+            Wanted overall rate per latent outcome.
+
+        Returns
+        -------
+        PilotDesign
+            The design with adjusted ``base_rates``.
+        """
+        base = dict(self.base_rates)
+        share = self.vulnerable_share
+        for outcome, rate in rates.items():
+            if outcome not in LATENT_OUTCOMES:
+                raise EvalkitError(f"{outcome!r} is not one of {', '.join(LATENT_OUTCOMES)}")
+            ratio = self.rate_ratios.get(outcome, 1.0)
+            base[outcome] = float(rate) / (1.0 - share + share * ratio)
+        return self.replace(base_rates=base)
+
     @classmethod
     def preset(cls, generator: str) -> PilotDesign:
         """Return the default design of a generator.
