@@ -75,11 +75,18 @@ def execute_notebook(nb: nbformat.NotebookNode, cwd: Path, *, timeout: int = 600
 
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     with tempfile.TemporaryDirectory(prefix="evalkit-kernel-") as tmp:
-        ksm = KernelSpecManager(kernel_dirs=[str(_write_kernel_spec(Path(tmp)))])
-        km = KernelManager(kernel_name=_KERNEL_NAME, kernel_spec_manager=ksm,
-                           transport="ipc", ip=str(Path(tmp) / "ipc"))
-        client = NotebookClient(nb, km=km, timeout=timeout, kernel_name=_KERNEL_NAME,
-                                resources={"metadata": {"path": str(cwd)}})
+        kernel_dirs = [str(_write_kernel_spec(Path(tmp)))]
+        ipc = str(Path(tmp) / "ipc")
+
+        class _Manager(KernelManager):  # nbclient owns (and cleans up) this manager
+            def __init__(self, **kwargs: object) -> None:
+                super().__init__(**kwargs)
+                self.kernel_spec_manager = KernelSpecManager(kernel_dirs=kernel_dirs)
+                self.transport = "ipc"
+                self.ip = ipc
+
+        client = NotebookClient(nb, kernel_manager_class=_Manager, timeout=timeout,
+                                kernel_name=_KERNEL_NAME, resources={"metadata": {"path": str(cwd)}})
         try:
             client.execute()
         except CellExecutionError as exc:
@@ -87,9 +94,6 @@ def execute_notebook(nb: nbformat.NotebookNode, cwd: Path, *, timeout: int = 600
             raise ReportError(f"{where}: {cell} failed: {_last_line(str(exc))}") from exc
         except Exception as exc:  # kernel died, timeout, ...
             raise ReportError(f"{where}: the Jupyter kernel failed: {exc}") from exc
-        finally:
-            if km.has_kernel:
-                km.shutdown_kernel(now=False)
     return nb
 
 

@@ -13,6 +13,9 @@ TEMPLATE = """<!DOCTYPE html>
 <title>$pagetitle$</title>
 <style>
 $css$
+$if(highlighting-css)$
+$highlighting-css$
+$endif$
 </style>
 </head>
 <body>

@@ -143,8 +143,11 @@ def _secondary(values: pd.DataFrame, status: pd.DataFrame, counts: list[str],
                 cells = [(i, total)] + [(i, p) for p in parts if p in values.columns]
                 changed |= _hide_one_more(values, status, cells)
         if total_row:
-            blocks = [values.index] if not groups else [
-                idx for _, idx in values.groupby(groups, sort=False).groups.items()]
+            if groups:
+                codes = values.groupby(groups, sort=False, dropna=False).ngroup()
+                blocks = [values.index[codes == k] for k in dict.fromkeys(codes)]
+            else:
+                blocks = [values.index]
             for idx in blocks:
                 for col in counts:
                     changed |= _hide_one_more(values, status, [(i, col) for i in idx])

@@ -1,0 +1,57 @@
+"""Numbers and dates per language: decimal comma in Dutch, decimal point in English."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from evalkit.errors import ReportError
+from evalkit.report.formatting import fmt_ci, fmt_count, fmt_date, fmt_num, fmt_p, fmt_pct
+from evalkit.report.i18n import TEXT, label, t
+
+
+@pytest.mark.parametrize(
+    ("lang", "num", "count", "ci", "pct"),
+    [
+        ("nl", "\u22121.234,57", "12.345", "[\u22120,05; 0,01]", "12,5%"),
+        ("en", "\u22121,234.57", "12,345", "[\u22120.05, 0.01]", "12.5%"),
+    ],
+)
+def test_numbers_per_language(lang, num, count, ci, pct):
+    assert fmt_num(-1234.5678, lang) == num
+    assert fmt_count(12345, lang) == count
+    assert fmt_ci(-0.05, 0.01, lang) == ci
+    assert fmt_pct(0.125, lang) == pct
+
+
+def test_edge_cases():
+    assert fmt_num(-0.0001, "nl") == "0,00"  # no negative zero
+    assert fmt_num(None, "nl") == "\u2013" and fmt_num(math.nan, "en") == "\u2013"
+    assert fmt_num(0.031, "nl", 1, signed=True) == "+0,0"
+    assert fmt_p(0.0004, "nl") == "< 0,001" and fmt_p(0.0412, "en") == "0.041"
+
+
+def test_dates():
+    assert fmt_date("2025-10", "nl") == "oktober 2025"
+    assert fmt_date("2025-10", "en") == "October 2025"
+    assert fmt_date("2026-02-03T08:12:00+00:00", "nl", with_time=True) == "3 februari 2026, 08:12 UTC"
+    assert fmt_date("2026-02-03", "en") == "3 February 2026"
+
+
+def test_unknown_language_lists_allowed_values():
+    with pytest.raises(ReportError, match="use one of nl, en"):
+        fmt_num(1, "de")
+
+
+def test_translation_table_is_complete_for_both_languages():
+    for key, entry in TEXT.items():
+        assert set(entry) == {"nl", "en"}, key
+        assert entry["nl"].strip() or key == "s.unit_abs", key
+
+
+def test_translation_fallback_and_missing_key():
+    assert t("h.primary", "en") == "Primary outcomes"
+    assert label("col", "n_people_seen", "nl") == "N people seen"
+    with pytest.raises(ReportError, match="no translation"):
+        t("does.not.exist", "nl")
