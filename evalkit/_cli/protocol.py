@@ -187,6 +187,8 @@ def did_estimator(protocol: Any) -> Any:
         "cluster": "unit",
         "inference": None if a.inference == "auto" else a.inference,
         "seed": a.seed,
+        "alpha": a.alpha,
+        "few_treated_threshold": a.few_treated_threshold,
     }
     if a.estimator == "callaway_santanna":
         kwargs.update(

@@ -1,0 +1,232 @@
+"""Every check message of `evalkit protocol check`, each naming its field path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from protocol_helpers import protocol_dict, write_protocol
+
+from evalkit.errors import ProtocolError
+from evalkit.protocol import check_protocol, load_protocol
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _mutate(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``a.b.c`` (``[i]`` for list items; value ``...`` deletes)."""
+    parts = path.replace("]", "").replace("[", ".").split(".")
+    node: Any = data
+    for part in parts[:-1]:
+        node = node[int(part)] if part.isdigit() else node[part]
+    last = parts[-1]
+    if value is ...:
+        del node[last]
+    elif last.isdigit():
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+ERRORS = [
+    ("unknown field", "analysis.estimatr", "twfe",
+     "analysis.estimatr: unknown field (did you mean 'estimator'?); allowed here: estimator"),
+    ("unknown top-level field", "colour", "blue", "colour: unknown field"),
+    ("wrong type", "analysis.alpha", "0.05", "analysis.alpha: expected a number, got str '0.05'"),
+    ("wrong type int", "units.anticipation_months", 1.5, "expected a whole number"),
+    ("not allowed value", "analysis.estimator", "ols",
+     "analysis.estimator: 'ols' is not allowed; allowed: 2x2, twfe, event_study, callaway_santanna"),
+    ("required missing", "metadata.pilot", ..., "metadata.pilot: required field is missing"),
+    ("month format", "periods.pre.start", "2025-1", "periods.pre.start: expected a month 'YYYY-MM'"),
+    ("hypothesis unknown outcome", "hypotheses.0.outcome", "debts",
+     "hypotheses[H1].outcome: unknown outcome 'debts'; outcomes: neet, homeless"),
+    ("no primary outcome", "outcomes.0.role", "secondary",
+     "outcomes: no outcome has role 'primary'"),
+    ("window start after end", "periods.post.end", "2025-12",
+     "periods.post: start 2026-01 is after end 2025-12"),
+    ("windows out of order", "periods.intervention.start", "2025-09",
+     "periods.intervention.start: 2025-09 is not after periods.pre.end 2025-09"),
+    ("GM code pattern", "units.treated.0.unit", "GM901",
+     "units.treated[GM901].unit: 'GM901' is not a CBS municipality code"),
+    ("comparison GM code", "units.comparison", ["GM9002", "Amsterdam"],
+     "units.comparison: 'Amsterdam' is not a CBS municipality code"),
+    ("treated and comparison", "units.comparison", ["GM9001", "GM9002"],
+     "units: 'GM9001' is both treated and comparison"),
+    ("start outside intervention", "units.treated.0.start", "2026-02",
+     "units.treated[GM9001].start: 2026-02 lies outside periods.intervention"),
+    ("unknown column in definition", "outcomes.0.definition", "neeet",
+     "outcomes[neet].definition: in 'neeet': unknown column 'neeet' (did you mean 'neet'?)"),
+    ("disallowed expression", "outcomes.0.definition", "neet.__class__",
+     "attribute access (a.b) is not allowed"),
+    ("unknown function", "outcomes.0.definition", "eval('1')", "unknown function 'eval'"),
+    ("category value", "population.subgroups.0.definition", "school_type == 'praktijk'",
+     "'school_type' never equals 'praktijk'"),
+    ("binary effect above 1", "outcomes.0.smallest_effect", 2,
+     "outcomes[neet].smallest_effect: 2 is more than 1"),
+    ("missing language", "outcomes.0.label", {"nl": "NEET"},
+     "outcomes[neet].label: no text in en"),
+    ("source not declared", "outcomes.1.source", "case_events",
+     "outcomes[homeless].source: 'case_events' is not among the data_sources kinds"),
+    ("unknown covariate", "analysis.covariates", ["income"],
+     "analysis.covariates: unknown column 'income'"),
+    ("schema version too new", "data_sources.0.schema_version", 99,
+     "data_sources[outcome_panel].schema_version: 99, but data_schemas/outcome_panel.yaml"),
+    ("few-treated method with CS", "analysis.inference", "conley_taber", None),
+    ("event window", "analysis.event_window", {"min": 2, "max": 5},
+     "analysis.event_window: min 2 must be negative"),
+    ("age range", "population.age_min", 30, "population.age_min: 30 is above population.age_max"),
+    ("power base rate", "power", {"base_rates": {"debts": 0.1}},
+     "power.base_rates.debts: unknown outcome"),
+    ("demo out", "demo", {"generator": "pilot", "seed": 1, "out": "/etc"},
+     "demo.out: '/etc' must be a folder inside the project"),
+    ("hypothesis subgroup", "hypotheses.0.subgroup", "girls",
+     "hypotheses[H1].subgroup: unknown subgroup 'girls'"),
+]
+
+
+@pytest.mark.parametrize(("what", "path", "value", "message"), ERRORS, ids=[e[0] for e in ERRORS])
+def test_error_messages(tmp_path: Path, what: str, path: str, value: Any, message: str | None):
+    data = protocol_dict()
+    _mutate(data, path, value)
+    if what == "few-treated method with CS":
+        data["analysis"]["estimator"] = "callaway_santanna"
+        message = "analysis.inference: 'conley_taber' is available for the 2x2 and twfe"
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert any(message in e for e in report.errors), report.errors
+
+
+def test_valid_base_has_no_errors(tmp_path: Path):
+    report = check_protocol(write_protocol(tmp_path, protocol_dict()))
+    assert report.errors == []
+    assert report.ok
+
+
+def test_staggered_design_with_twfe_is_an_error(tmp_path: Path):
+    data = protocol_dict()
+    data["units"]["treated"].append({"unit": "GM9006", "start": "2025-11"})
+    for estimator in ("2x2", "twfe", "event_study"):
+        data["analysis"]["estimator"] = estimator
+        report = check_protocol(write_protocol(tmp_path, data))
+        assert any(
+            e.startswith(f"analysis.estimator: '{estimator}' cannot handle a staggered design")
+            and "use callaway_santanna" in e
+            for e in report.errors
+        ), report.errors
+    data["analysis"]["estimator"] = "callaway_santanna"
+    assert check_protocol(write_protocol(tmp_path, data)).errors == []
+
+
+def test_few_treated_clusters_with_cluster_robust_inference_warns(tmp_path: Path):
+    data = protocol_dict()
+    data["analysis"]["few_treated_threshold"] = 5
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert report.errors == []
+    assert any(
+        w.startswith("analysis.inference: 'analytic' is cluster-robust inference")
+        and "1 treated cluster(s) (fewer than 5)" in w
+        and "conley_taber or permutation" in w
+        for w in report.warnings
+    ), report.warnings
+
+
+def test_permutation_that_cannot_reach_alpha_warns(tmp_path: Path):
+    data = protocol_dict()
+    data["analysis"]["inference"] = "permutation"
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert any("smallest permutation p-value is 0.200" in w for w in report.warnings)
+
+
+def test_no_comparison_units_with_never_treated_control(tmp_path: Path):
+    data = protocol_dict()
+    data["units"]["comparison"] = []
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert any(e.startswith("units.comparison: no comparison units") for e in report.errors)
+
+
+def test_duplicate_ids_and_missing_data_warning(tmp_path: Path):
+    data = protocol_dict()
+    data["outcomes"][1]["id"] = "neet"
+    del data["missing_data"]
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert any("the id 'neet' is used 2 times" in e for e in report.errors)
+    assert any(w.startswith("missing_data: not stated") for w in report.warnings)
+
+
+def test_direction_mismatch_warns(tmp_path: Path):
+    data = protocol_dict()
+    data["hypotheses"][0]["direction"] = "increase"
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert any("hypotheses[H1].direction: 'increase' but" in w for w in report.warnings)
+
+
+def test_all_problems_at_once_in_load_protocol(tmp_path: Path):
+    data = protocol_dict()
+    data["analysis"]["alpha"] = "high"
+    data["hypotheses"][0]["outcome"] = "nope"
+    data["units"]["treated"][0]["unit"] = "X1"
+    path = write_protocol(tmp_path, data)
+    with pytest.raises(ProtocolError) as info:
+        load_protocol(path)
+    assert "3 problem(s)" in str(info.value)
+    assert len(info.value.problems) == 3
+    assert {p.split(":")[0] for p in info.value.problems} == {
+        "analysis.alpha",
+        "hypotheses[H1].outcome",
+        "units.treated[X1].unit",
+    }
+
+
+def test_bad_yaml_and_missing_file(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: [unclosed\n", encoding="utf-8")
+    report = check_protocol(bad)
+    assert "not valid YAML (line" in report.errors[0]
+    assert "no such protocol file" in check_protocol(tmp_path / "none.yaml").errors[0]
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- 1\n- 2\n", encoding="utf-8")
+    assert "must be a mapping of fields" in check_protocol(listing).errors[0]
+
+
+def test_loaded_protocol_helpers(tmp_path: Path):
+    p = load_protocol(write_protocol(tmp_path, protocol_dict()))
+    assert p.id == "small"
+    assert [o.id for o in p.primary_outcomes] == ["neet"]
+    assert p.treated_units == ("GM9001",)
+    assert p.pilot_start == "2025-10"
+    assert not p.is_staggered
+    assert p.analysis.cluster == "municipality"
+    assert p.outcome("neet").label_in("en") == "NEET"
+    assert p.path == tmp_path / "small.yaml"
+    canonical = p.to_dict()
+    assert canonical["analysis"]["method"] == "dr"  # defaults filled in
+    assert canonical["units"]["treated"] == [{"unit": "GM9001", "start": "2025-10", "label": None}]
+    with pytest.raises(ProtocolError, match="has no outcome 'x'"):
+        p.outcome("x")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["demo.yaml", "examples/population_breakthrough_18.yaml", "examples/school_to_work_region.yaml",
+     "examples/debt_free_future.yaml"],
+)
+def test_shipped_protocols_are_valid(name: str):
+    report = check_protocol(ROOT / "protocols" / name)
+    assert report.errors == []
+    text = (ROOT / "protocols" / name).read_text(encoding="utf-8")
+    assert "SYNTHETIC" in text
+
+
+def test_examples_say_what_practice_they_model():
+    for path in sorted((ROOT / "protocols" / "examples").glob("*.yaml")):
+        p = load_protocol(path)
+        assert p.metadata.get("modelled_on"), path
+        assert p.metadata.get("synthetic_data") is True
+        assert p.demo is not None and p.demo["out"] == f"data/raw/examples/{p.id}"
+        domains = {o.domain for o in p.outcomes}
+        assert domains, path
+    first = load_protocol(ROOT / "protocols/examples/population_breakthrough_18.yaml")
+    assert {"debts", "dropout", "housing", "work"} <= {o.domain for o in first.outcomes}
+    staggered = load_protocol(ROOT / "protocols/examples/school_to_work_region.yaml")
+    assert staggered.is_staggered and staggered.analysis.estimator == "callaway_santanna"
+    assert any(o.type == "duration" for o in staggered.outcomes)
