@@ -54,7 +54,10 @@ def test_month_functions(frame: pd.DataFrame):
     assert _list(evaluate("age_at('2025-10')", frame)) == [17.0, 20.0, 18.0, None]
     assert _list(evaluate("months_since('2025-10')", frame)) == [0.0, 1.0, 3.0, 4.0]
     assert _list(evaluate("month_between('2025-11', '2026-01')", frame)) == [
-        False, True, True, False,
+        False,
+        True,
+        True,
+        False,
     ]
     assert _list(evaluate("month >= '2026-01'", frame)) == [False, False, True, True]
 
@@ -65,7 +68,10 @@ def test_months_as_text_and_periods(frame: pd.DataFrame):
         month=frame["month"].dt.to_period("M"),
     )
     assert _list(evaluate("turns_18_between('2025-10', '2025-12')", text)) == [
-        True, False, True, None,
+        True,
+        False,
+        True,
+        None,
     ]
     assert _list(evaluate("month >= '2026-01'", text)) == [False, False, True, True]
 
@@ -156,8 +162,10 @@ def test_check_expression_accepts_valid_rules_and_plain_column_lists():
     assert check_expression("a > b", ["a", "b"]) == []
     events = load_schemas()["case_events"].columns
     assert check_expression("days_between('registration', 'plan')", events) == []
-    assert any("unknown event type 'plna'" in p for p in
-               check_expression("days_between('registration', 'plna')", events))
+    assert any(
+        "unknown event type 'plna'" in p
+        for p in check_expression("days_between('registration', 'plna')", events)
+    )
 
 
 def test_names_used_includes_implicit_columns():
