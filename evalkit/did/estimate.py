@@ -222,17 +222,27 @@ def _coefficient_result(estimator: str, prep: Prepared, fit: Fit, vcov: str,
         messages.append(note)
     detail: dict[str, Any] = {"vcov": vcov, "df": _df(fit.model)}
     if chosen != "analytic":
+        notes: list[str] = []
         outcome = _resample(chosen, fit, seed, alpha, options)
         if chosen == "conley_taber" and inference is None and outcome is None:
             chosen = "wild"
             outcome = _resample(chosen, fit, seed, alpha, options)
+            notes.append("Conley–Taber inference needs a treatment that starts at the same "
+                         "period in every row of a cluster; the wild cluster bootstrap was "
+                         "used instead")
         if outcome is None:
             raise EstimationError(
                 f"inference={chosen!r} needs a treatment that starts at the same period for "
                 "every row of a cluster; use inference='wild' or 'analytic'")
-        messages.extend(outcome.messages)
-        for m in outcome.messages:
-            warnings.warn(m, FewTreatedClustersWarning, stacklevel=3)
+        if chosen == "wild" and k < threshold:
+            notes.append(
+                f"the wild cluster bootstrap is unreliable with {k} treated cluster(s) "
+                "(MacKinnon–Webb): its p-value can be far too small or too large; compare with "
+                "inference='conley_taber' or 'permutation'")
+        notes.extend(outcome.messages)
+        for note in notes:
+            warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
+        messages.extend(notes)
         detail = {**outcome.detail, "analytic_se": row["std_error"], "vcov": vcov}
         row.update(p_value=outcome.p_value, conf_low=outcome.ci_low, conf_high=outcome.ci_high)
         if chosen in ("permutation", "conley_taber"):
