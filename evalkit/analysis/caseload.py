@@ -57,9 +57,10 @@ def weekly_caseload(events: pd.DataFrame, *, reference_date: date) -> pd.DataFra
     })
     grid["week"] = grid["week"] + pd.to_timedelta(
         grid.groupby("case_id").cumcount() * 7, unit="D")
-    grid["_sunday"] = grid["week"] + pd.Timedelta(days=6)
+    grid["_sunday"] = (grid["week"] + pd.Timedelta(days=6)).astype("datetime64[ns]")
     held = ev.loc[ev["_holder"].notna(), ["case_id", "event_date", "_holder", "organisation",
                                            "org_type"]].sort_values("event_date", kind="stable")
+    held["event_date"] = held["event_date"].astype("datetime64[ns]")
     grid = grid.sort_values("_sunday", kind="stable")
     asof = pd.merge_asof(grid, held, left_on="_sunday", right_on="event_date", by="case_id",
                          direction="backward")

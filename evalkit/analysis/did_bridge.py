@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evalkit.errors import EvalkitError, EvalkitWarning
@@ -54,6 +55,8 @@ def did_record(data: pd.DataFrame, **kwargs: Any) -> dict[str, Any]:
             res = estimate(data, **kwargs).to_dict()
         except EvalkitError as exc:
             res = {"_error": str(exc)}
+        except np.linalg.LinAlgError as exc:  # a numerically singular design on these data
+            res = {"_error": f"the estimator's design is singular on these data ({exc})"}
     notes: list[str] = []
     for w in caught:  # evalkit's own warnings go into the record; others are passed on
         if issubclass(w.category, EvalkitWarning):

@@ -64,7 +64,7 @@ def prepare_events(events: pd.DataFrame, reference_date: date) -> pd.DataFrame:
     """
     _check_events(events)
     ev = events.copy()
-    ev["event_date"] = pd.to_datetime(ev["event_date"])
+    ev["event_date"] = pd.to_datetime(ev["event_date"]).astype("datetime64[ns]")
     for col, default in (
         ("domain", None), ("org_type", None), ("organisation", None), ("coach_id", None),
         ("crisis", False), ("crisis_type", None), ("outcome", None), ("receiving_org", None),
