@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -55,10 +56,11 @@ CRISIS_TYPES = np.array(
     ]
 )
 EPOCH = np.datetime64("1970-01-01", "D")
+_NONE = np.array(None, dtype=object)
 
 
-def _day(date: Any) -> int:
-    return int((np.datetime64(date, "D") - EPOCH).astype(np.int64))
+def _day(date: dt.date) -> int:
+    return (date - dt.date(1970, 1, 1)).days
 
 
 def _org(kind: str, code: str) -> str:
@@ -111,7 +113,7 @@ def make_case_events(
     muni = pop.muni[person]
     reg = np.array([_day(month_start(int(m))) for m in month]) + r.integers(0, 28, n)
     domain = DOMAINS[r.choice(6, n, p=DOMAIN_MIX[design.generator])]
-    crisis = np.isin(domain, ["debts", "housing", "income"]) & (r.random(n) < 0.08)
+    crisis: np.ndarray = np.isin(domain, ["debts", "housing", "income"]) & (r.random(n) < 0.08)
     speed = np.where(crisis, 0.3, 1.0)
 
     lag_first = r.lognormal(np.log(10), 0.6, n) * speed
@@ -138,7 +140,7 @@ def make_case_events(
     lag_receiving = r.lognormal(np.log(9), 0.6, n) * np.where(treated_case, 0.7, 1.0)
     rereg = r.random(n) < 0.05
     lag_rereg = r.integers(60, 240, n)
-    decision_granted = r.random(n) < 0.8
+    decision_granted = r.random(size=(n,)) < 0.8
     exit_outcome = r.choice(
         np.array(["doel bereikt", "werk", "opleiding", "verhuisd"]), n, p=[0.5, 0.25, 0.15, 0.1]
     )
@@ -195,7 +197,7 @@ def make_case_events(
     receiving = np.where(
         etype == "warm_handover",
         np.array([_org(k, c) for k, c in zip(recv_org, code, strict=True)]),
-        None,
+        _NONE,
     )
     outcome = np.where(
         etype == "decision",
@@ -203,7 +205,7 @@ def make_case_events(
         np.where(
             etype == "exit",
             exit_outcome[case],
-            np.where(etype == "dropout", "geen contact meer", None),
+            np.where(etype == "dropout", "geen contact meer", _NONE),
         ),
     )
     case_ids = np.array([f"D{c[2:]}-{i + 1:05d}" for i, c in enumerate(codes[muni])])
@@ -217,7 +219,7 @@ def make_case_events(
             "domain": dom,
             "org_type": org_type,
             "organisation": organisation,
-            "coach_id": np.where(at_receiver, None, coaches[case]),
+            "coach_id": np.where(at_receiver, _NONE, coaches[case]),
             "event_type": etype,
             "event_date": (EPOCH + ev["day"].to_numpy().astype("timedelta64[D]")).astype(
                 "datetime64[s]"
@@ -226,7 +228,7 @@ def make_case_events(
             "crisis_type": np.where(
                 crisis[case],
                 CRISIS_TYPES[r.choice(5, n, p=[0.35, 0.3, 0.05, 0.2, 0.1])][case],
-                None,
+                _NONE,
             ),
             "outcome": outcome,
             "receiving_org": receiving,

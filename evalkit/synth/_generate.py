@@ -104,7 +104,7 @@ def _panel_truth(
     for name in PANEL_OUTCOMES:
         y0, y1 = pairs[name]
         diff = y1.astype(np.int8) - y0.astype(np.int8)
-        entry = {
+        entry: dict[str, Any] = {
             "effect_design": float(design.effects.get(name, 0.0)),
             "att": _mean(diff, treated),
             "mean_untreated_potential_treated_cells": _mean(y0, treated),

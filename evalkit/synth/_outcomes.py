@@ -10,7 +10,7 @@ true ATT is ``mean(Y(1) - Y(0))`` over treated cells.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from scipy.special import ndtri
@@ -118,7 +118,10 @@ def _person_latent(r: np.random.Generator, n: int, t: int, share: float, ar1: fl
     return np.sqrt(share) * permanent[:, None] + np.sqrt(1.0 - share) * ar
 
 
-def _curve(curve: tuple[list[float], list[float], list[float]], pop: Population) -> np.ndarray:
+Curve = tuple[Sequence[float], Sequence[float], Sequence[float]]
+
+
+def _curve(curve: Curve, pop: Population) -> np.ndarray:
     knots, general, vulnerable = curve
     years = pop.age_months / 12.0
     return np.where(

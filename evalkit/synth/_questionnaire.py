@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -34,8 +35,8 @@ WAVE_DAYS = {"T0": 0, "T3m": 91, "T6m": 182, "T12m": 365}
 EPOCH = np.datetime64("1970-01-01", "D")
 
 
-def _day(date: Any) -> int:
-    return int((np.datetime64(date, "D") - EPOCH).astype(np.int64))
+def _day(date: dt.date) -> int:
+    return (date - dt.date(1970, 1, 1)).days
 
 
 def _codes(

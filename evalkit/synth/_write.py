@@ -248,7 +248,7 @@ def write_questionnaire_sav(pilot: SyntheticPilot, path: Path) -> Path:
             "afnamewijze": q["mode"].map(MODE_CODES).astype(float),
         }
     )
-    labels: dict[str, str] = {
+    labels: dict[str, str | None] = {
         "bsn": "Burgerservicenummer (synthetisch)",
         "gemeentecode": "Gemeentecode (CBS)",
         "groep": "Groep",
@@ -256,7 +256,7 @@ def write_questionnaire_sav(pilot: SyntheticPilot, path: Path) -> Path:
         "afnamedatum": "Afnamedatum",
         "afnamewijze": "Afnamewijze",
     }
-    value_labels: dict[str, dict[int | float, str]] = {
+    value_labels: dict[str, dict[Any, str]] = {
         "groep": {1: "pilotgroep", 2: "vergelijkingsgroep"},
         "meting": {0: "T0", 3: "T3m", 6: "T6m", 12: "T12m"},
         "afnamewijze": MODE_LABELS,
