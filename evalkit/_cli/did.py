@@ -125,8 +125,8 @@ def _read_data(path: str) -> Any:
     try:
         from evalkit.ingest import read_frame
     except ImportError:  # the ingest package without its public reader
-        read_frame = None
-    if read_frame is not None:
+        pass
+    else:
         return read_frame(file)
     suffix = file.suffix.lower()
     try:

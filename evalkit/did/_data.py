@@ -266,8 +266,8 @@ def prepare(
         out[COHORT] = g
         out[D] = ((g > 0) & (out[TIME].to_numpy() >= g)).astype("float64")
         _warn_small_cohorts(out, has_unit)
-    elif post is not None:
-        grp = _indicator(src[treated], treated)  # type: ignore[index]
+    elif post is not None and treated is not None:
+        grp = _indicator(src[treated], treated)
         if has_unit:
             _constant_within(out[UNIT].to_numpy(), grp, unit_labels, f"group {treated!r}",
                              "with post=, treated= is the group indicator and must be "
@@ -275,8 +275,8 @@ def prepare(
         out[GROUP] = grp
         out[POST] = _indicator(src[post], post)
         out[D] = grp * out[POST].to_numpy()
-    else:
-        out[D] = _indicator(src[treated], treated)  # type: ignore[index]
+    elif treated is not None:
+        out[D] = _indicator(src[treated], treated)
         if has_unit and time is not None:
             _derive_cohort(out, unit_labels)
     if cluster is not None:

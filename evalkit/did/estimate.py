@@ -174,7 +174,7 @@ def _callaway_santanna(data: pd.DataFrame, *, cohort: str | None, treated: str |
     return callaway_santanna(data, cohort=cohort, **kwargs)
 
 
-def _analytic(model: Any, term: str, alpha: float) -> dict[str, float]:
+def _analytic(model: Any, term: str, alpha: float) -> dict[str, Any]:
     coef = float(model.coef()[term])
     se = float(model.se()[term])
     df = _df(model)

@@ -355,10 +355,10 @@ def randomization(
         rng = np.random.default_rng(seed)
         assignments = [role] + [rng.permutation(role) for _ in range(n_perm)]
     bd = np.array([
-        _assigned_coef(gram, vecs, [(g, int(a[g])) for g in np.flatnonzero(a)], n_roles, m)
+        _assigned_coef(gram, vecs, [(int(g), int(a[g])) for g in np.flatnonzero(a)], n_roles, m)
         for a in assignments
     ])
-    obs = _assigned_coef(gram, vecs, [(g, int(role[g])) for g in np.flatnonzero(role)],
+    obs = _assigned_coef(gram, vecs, [(int(g), int(role[g])) for g in np.flatnonzero(role)],
                          n_roles, m)
     b_obs = float(obs[0])
     n = len(assignments)
