@@ -96,8 +96,14 @@ BASE: dict[str, Any] = {
 
 
 def protocol_dict(**changes: Any) -> dict[str, Any]:
-    """Return a deep copy of the base protocol with top-level fields replaced."""
+    """Return a deep copy of the base protocol with top-level fields replaced.
+
+    The data source's schema version is the current one of ``data_schemas/``.
+    """
+    from evalkit.protocol._schemas import load_schemas
+
     data = copy.deepcopy(BASE)
+    data["data_sources"][0]["schema_version"] = load_schemas()["outcome_panel"].version
     data.update(copy.deepcopy(changes))
     return data
 

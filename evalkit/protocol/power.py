@@ -141,6 +141,11 @@ def _effects_for(protocol: Protocol, o: Outcome, effects: Sequence[float] | None
     return sorted({round(sign * abs(float(e)), 12) + 0.0 for e in grid}, key=abs)
 
 
+def _mean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else math.nan
+
+
 def _mde(effects: Sequence[float], power: Sequence[float], target: float) -> float:
     """Smallest effect size reaching ``target`` power, interpolated linearly on |effect|."""
     pairs = sorted(zip((abs(e) for e in effects), power, strict=True))
@@ -229,7 +234,7 @@ def simulate_power(
                 panel = simulate_outcome_panel(sim_design, seed + i, outcomes=[t.column])
                 est[i], se[i], pv[i] = estimate(_cell_means(panel, t.column))
             power = float(np.mean(pv < alpha))
-            results.append((effect, power, float(np.nanmean(est)), float(np.nanmean(se))))
+            results.append((effect, power, _mean(est), _mean(se)))
         mde = _mde([r[0] for r in results], [r[1] for r in results], target_power)
         sign = -1.0 if t.outcome.expected_direction == "decrease" else 1.0
         for effect, power, mean_est, mean_se in results:
