@@ -14,6 +14,7 @@ def table_text(frame: pd.DataFrame, limit: int | None = None) -> str:
     if frame.empty:
         return "  (none)"
     shown = frame if limit is None else frame.head(limit)
+    shown = shown.astype(object).where(shown.notna(), "")
     text = shown.to_string(index=False, max_colwidth=90)
     more = "" if limit is None or len(frame) <= limit else f"\n  … {len(frame) - limit} more"
     return "\n".join("  " + line for line in text.splitlines()) + more

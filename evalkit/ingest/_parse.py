@@ -86,7 +86,7 @@ def parse_category(raw: pd.Series, lookup: Mapping[str, str], allowed: tuple[str
             ],
             dtype=object,
         )
-        blank = np.array([str(v).strip() == "" for v in u])
+        blank = np.array([str(v).strip() == "" for v in u], dtype=bool)
         msgs[blank] = None
         return vals, msgs
 
@@ -128,14 +128,26 @@ def parse_boolean(raw: pd.Series) -> Parsed:
 
 
 def _to_numbers(u: pd.Series, decimal_comma: bool) -> pd.Series:
+    """Normalise number texts to Python syntax and convert.
+
+    With both separators the last one is the decimal mark (``1.234,50``, ``1,234.50``);
+    a lone comma is decimal in decimal-comma files and in anything that is not a
+    thousands group; a lone dot is a thousands separator only in decimal-comma files
+    and only in thousands groups (``1.234``).
+    """
     s = u.str.strip().str.replace(r"[\s\u00a0€%]", "", regex=True)
+    comma = s.str.contains(",", regex=False)
+    dot = s.str.contains(".", regex=False)
+    both = comma & dot
+    comma_last = s.str.rfind(",") > s.str.rfind(".")
+    dutch = (both & comma_last) | (
+        comma & ~dot & (decimal_comma | ~s.str.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+"))
+    )
     if decimal_comma:
-        fix = s.str.contains(",", regex=False) | s.str.fullmatch(r"[-+]?\d{1,3}(?:\.\d{3})+")
-        s = s.where(~fix, s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
-    else:
-        thousands = s.str.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
-        s = s.where(~thousands, s.str.replace(",", "", regex=False))
-        s = s.where(~s.str.fullmatch(r"[-+]?\d*,\d+"), s.str.replace(",", ".", regex=False))
+        dutch |= dot & ~comma & s.str.fullmatch(r"[-+]?\d{1,3}(?:\.\d{3})+")
+    english = (both & ~comma_last) | (comma & ~dot & ~dutch)
+    s = s.where(~dutch, s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    s = s.where(~english, s.str.replace(",", "", regex=False))
     return pd.to_numeric(s, errors="coerce")
 
 
@@ -233,7 +245,9 @@ def parse_dates(raw: pd.Series, *, month: bool = False) -> Parsed:
         if month:
             forms += [
                 (r"^(\d{1,2})[-/.](\d{4})$", ("m", "y")),
-                (r"^(\d{4})[-/.]?[mM]?(\d{1,2})$", ("y", "m")),
+                (r"^(\d{4})[-/.][mM]?(\d{1,2})$", ("y", "m")),
+                (r"^(\d{4})[mM](\d{1,2})$", ("y", "m")),
+                (r"^(\d{4})(\d{2})$", ("y", "m")),
             ]
         for pattern, order in forms:
             todo = ~shaped

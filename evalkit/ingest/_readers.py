@@ -249,7 +249,7 @@ def _read_stats(path: Path, fmt: str) -> RawTable:
     try:
         frame, meta = reader(str(path), user_missing=True)
     except Exception as exc:  # pyreadstat raises its own ReadstatError and friends
-        label = "an SPSS .sav" if fmt == "sav" else "a Stata .dta"
+        label = "SPSS .sav" if fmt == "sav" else "Stata .dta"
         raise IngestError(f"{path}: not a readable {label} file ({exc})") from exc
     labels = {
         var: {_cell_text(code) or "": str(text) for code, text in mapping.items()}
