@@ -106,14 +106,14 @@ def caseload_summary(
         n_active=("n_active", "sum"), organisation=("organisation", "first"),
         org_type=("org_type", "first"))
     both = pd.concat([per_holder, per_holder.assign(organisation="all", org_type="all")])
+    load = both["n_active"]
+    both = both.assign(_below=(load < lo).astype(int), _within=((load >= lo) & (load <= hi))
+                       .astype(int), _above=(load > hi).astype(int))
     g = both.groupby(["week", "organisation", "org_type", "holder_type"])
-    out = g["n_active"].agg(
-        n_holders="size", n_active="sum", mean_caseload="mean", median_caseload="median",
-        max_caseload="max",
-        n_below=lambda s: int((s < lo).sum()),
-        n_within=lambda s: int(((s >= lo) & (s <= hi)).sum()),
-        n_above=lambda s: int((s > hi).sum()),
-    ).reset_index()
+    out = g.agg(n_holders=("n_active", "size"), n_active=("n_active", "sum"),
+                mean_caseload=("n_active", "mean"), median_caseload=("n_active", "median"),
+                max_caseload=("n_active", "max"), n_below=("_below", "sum"),
+                n_within=("_within", "sum"), n_above=("_above", "sum")).reset_index()
     out["week"] = pd.to_datetime(out["week"]).dt.strftime("%Y-%m-%d")
     out["benchmark_low"] = lo
     out["benchmark_high"] = hi
