@@ -11,7 +11,7 @@ from typing import Any
 ACTIONS = ("check", "register", "status", "power")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Attach ``evalkit protocol`` and its actions to the command line.
 
     Parameters
@@ -176,7 +176,7 @@ def did_estimator(protocol: Any) -> Any:
     from evalkit.errors import EvalkitWarning, ProtocolError
 
     try:
-        from evalkit.did import estimate  # type: ignore[attr-defined]
+        from evalkit.did import estimate
     except ImportError as exc:  # pragma: no cover - until the estimators land
         raise ProtocolError("the DiD estimators (evalkit.did.estimate) are not available") from exc
     a = protocol.analysis

@@ -190,7 +190,7 @@ def _check_periods_and_units(p: Mapping[str, Any], errors: list[str], warnings: 
     level = units.get("level", "municipality")
     treated = _items(p, "units", "treated")
     comparison = [c for c in units.get("comparison") or [] if isinstance(c, str)]
-    codes = [t.get("unit") for t in treated if isinstance(t.get("unit"), str)]
+    codes: list[str] = [str(t["unit"]) for t in treated if isinstance(t.get("unit"), str)]
     if level == "municipality":
         for code in codes:
             if not re.match(GM_PATTERN, code):
@@ -206,25 +206,25 @@ def _check_periods_and_units(p: Mapping[str, Any], errors: list[str], warnings: 
                 else ("listed twice")
             )
             errors.append(f"units: {code!r} is {where}; a unit belongs to one group once")
-    anticipation = units.get("anticipation_months") or 0
+    anticipation = int(units.get("anticipation_months") or 0)
     for t in treated:
-        start = t.get("start")
-        if not isinstance(start, str):
+        begin = t.get("start")
+        if not isinstance(begin, str):
             continue
         path = f"units.treated[{t.get('unit')}].start"
-        m = _month(start)
+        m = _month(begin)
         if (
             "intervention" in names
             and not names["intervention"][0] <= m <= names["intervention"][1]
         ):
             s, e = names["intervention"]
             errors.append(
-                f"{path}: {start} lies outside periods.intervention ({_fmt(s)} to {_fmt(e)}); "
+                f"{path}: {begin} lies outside periods.intervention ({_fmt(s)} to {_fmt(e)}); "
                 "a pilot starts within the intervention window"
             )
         if "pre" in names and m - anticipation <= names["pre"][0]:
             errors.append(
-                f"{path}: {start} minus {anticipation} anticipation month(s) leaves no "
+                f"{path}: {begin} minus {anticipation} anticipation month(s) leaves no "
                 f"pre-period month after periods.pre.start {_fmt(names['pre'][0])}"
             )
     control = (p.get("analysis") or {}).get("control_group")
@@ -250,7 +250,7 @@ def _check_analysis(
     comparison = list((p.get("units") or {}).get("comparison") or [])
     estimator = a.get("estimator")
     inference = a.get("inference")
-    starts = sorted({t.get("start") for t in treated if t.get("start")})
+    starts = sorted({str(t["start"]) for t in treated if t.get("start")})
     if len(starts) > 1 and estimator in ("2x2", "twfe", "event_study"):
         errors.append(
             f"analysis.estimator: {estimator!r} cannot handle a staggered design (pilot units "
@@ -327,7 +327,7 @@ def _check_analysis(
         )
     if estimator == "callaway_santanna":
         counts = Counter(t.get("start") for t in treated)
-        small = [s for s, n in counts.items() if n == 1]
+        small = [str(s) for s, n in counts.items() if n == 1]
         if small and len(counts) > 1:
             warnings.append(
                 f"units.treated: the start month(s) {', '.join(sorted(small))} have one unit each; "

@@ -344,9 +344,7 @@ def evaluate(expr: str, frame: pd.DataFrame) -> pd.Series:
     """
     tree, problems = _parse(expr)
     if tree is None or problems:
-        raise ProtocolError(
-            f"expression {expr!r} is not allowed: {'; '.join(problems)}", problems
-        )
+        raise ProtocolError(f"expression {expr!r} is not allowed: {'; '.join(problems)}", problems)
     missing = sorted(names_used(expr) - set(frame.columns))
     if missing:
         raise ProtocolError(
