@@ -323,3 +323,28 @@ def test_examples_say_what_practice_they_model():
     staggered = load_protocol(ROOT / "protocols/examples/school_to_work_region.yaml")
     assert staggered.is_staggered and staggered.analysis.estimator == "callaway_santanna"
     assert any(o.type == "duration" for o in staggered.outcomes)
+
+
+def _field_names(spec, prefix=""):
+    for name, sub in spec.fields.items():
+        yield f"{prefix}{name}", name
+        inner = sub.item if sub.kind == "list" and sub.item is not None else sub
+        if inner.kind == "record":
+            yield from _field_names(inner, f"{prefix}{name}.")
+
+
+def test_template_is_valid_and_explains_every_field():
+    import re
+
+    from evalkit.protocol._fields import PROTOCOL_SPEC
+
+    path = ROOT / "protocols" / "TEMPLATE.yaml"
+    assert check_protocol(path).errors == []
+    text = path.read_text(encoding="utf-8")
+    missing = [
+        full for full, name in _field_names(PROTOCOL_SPEC) if not re.search(rf"\b{name}:", text)
+    ]
+    assert missing == []
+    comments = [line for line in text.splitlines() if line.lstrip().startswith("#")]
+    assert sum("NL:" in c for c in comments) >= 30
+    assert sum("EN:" in c for c in comments) >= 30
