@@ -287,7 +287,8 @@ def _check_analysis(
                     f"{alpha}; no effect can be significant — add comparison units"
                 )
         if inference in ("conley_taber", "auto") and n_treated < threshold:
-            smallest = 1 / (len(comparison) + 1)
+            # Conley-Taber: one placebo per ordered choice of comparison clusters
+            smallest = 1 / (math.perm(len(comparison), n_treated) + 1)
             if smallest > alpha:
                 warnings.append(
                     f"analysis.inference: few-treated inference with {len(comparison)} "
