@@ -284,3 +284,21 @@ def test_overall_rates_are_met():
     assert panel["neet"].mean() == pytest.approx(0.08, rel=0.2)
     with pytest.raises(EvalkitError, match="'debts' is not one of"):
         design.with_overall_rates({"debts": 0.1})
+
+
+def test_turning_18_effect_multiplier():
+    from evalkit.synth._outcomes import potential_outcomes
+    from evalkit.synth._population import make_population
+
+    design = PilotDesign.preset("pilot").replace(
+        n_persons=60_000, effects={"neet": -0.01}, turning_18_multiplier=3.0
+    )
+    pop = make_population(design, 2)
+    y0, y1 = potential_outcomes(design, 2, pop, ["neet"])["neet"]
+    treated = pop.alive & pop.treated_now
+    diff = y1.astype(int) - y0.astype(int)
+    turning = pop.turning_18[:, None]
+    assert (treated & turning).sum() > 500
+    att_18 = diff[treated & turning].mean()
+    att_rest = diff[treated & ~turning].mean()
+    assert att_18 < 1.5 * att_rest < 0

@@ -94,6 +94,9 @@ class PilotDesign:
         Month-to-month autocorrelation of the rest of the person's latent variance.
     anticipation_months : int
         Months before the start in which the effect already acts.
+    turning_18_multiplier : float
+        The effect is this many times larger for young people who turn 18 in the
+        first three months of their municipality's pilot (the 18-/18+ transition).
     throughput_effect_days : float
         Mean change (days) from registration to start of support in treated
         municipalities after their start (negative = faster).
@@ -139,6 +142,7 @@ class PilotDesign:
     person_share: float = 0.5
     ar1: float = 0.95
     anticipation_months: int = 0
+    turning_18_multiplier: float = 1.0
     throughput_effect_days: float = -14.0
     zrm_effect: float = 0.3
     n_cases: int = 1200
@@ -181,6 +185,10 @@ class PilotDesign:
             problems.append("at least one treated municipality is needed")
         if len(self.treated_starts) >= len(self.municipalities) and self.generator != "staggered":
             problems.append("at least one comparison municipality is needed")
+        if not 0.0 <= self.turning_18_multiplier <= 10.0:
+            problems.append(
+                f"turning_18_multiplier must lie in [0, 10], got {self.turning_18_multiplier}"
+            )
         if self.n_persons < 50:
             problems.append("n_persons must be at least 50")
         for name in ("vulnerable_share", "icc", "person_share", "ar1"):
@@ -355,7 +363,7 @@ class PilotDesign:
 
 
 _PRESETS: dict[str, dict[str, Any]] = {
-    "pilot": {},
+    "pilot": {"turning_18_multiplier": 2.0},
     "staggered": {
         "generator": "staggered",
         "municipalities": tuple(f"GM{9001 + i}" for i in range(10)),

@@ -100,6 +100,7 @@ def _panel_truth(
         lo, hi = (parse_month(m) for m in design.post_window)
         window = treated & ((pop.months >= lo) & (pop.months <= hi))[None, :]
     pre = pop.alive & pop.muni_treated[pop.muni][:, None] & ~pop.treated_now
+    turning = treated & pop.turning_18[:, None]
     out: dict[str, Any] = {}
     for name in PANEL_OUTCOMES:
         y0, y1 = pairs[name]
@@ -110,6 +111,8 @@ def _panel_truth(
             "mean_untreated_potential_treated_cells": _mean(y0, treated),
             "mean_treated_pre": _mean(y0, pre),
             "n_treated_cells": int(treated.sum()),
+            "att_turning_18": _mean(diff, turning),
+            "n_treated_cells_turning_18": int(turning.sum()),
         }
         if window is not None:
             entry["att_post_window"] = _mean(diff, window)

@@ -157,7 +157,8 @@ def _latent_outcome(
     v = muni_effect[pop.muni][:, None] + common[None, :] + shocks[pop.muni, :]
     p0 = age_rate(design, name, pop.age_months, pop.vulnerable[:, None])
     effect = design.effects.get(name, 0.0)
-    shift = np.full_like(p0, effect)
+    multiplier = np.where(pop.turning_18, design.turning_18_multiplier, 1.0)
+    shift = effect * np.broadcast_to(multiplier[:, None], p0.shape)
     if eligible is not None:
         share = _eligible_share(pop, eligible)
         p0 = np.where(eligible, np.minimum(p0 / share, MAX_RATE), 0.0)

@@ -57,6 +57,7 @@ class Population:
     treated_now: np.ndarray  # (N, T) bool: the effect acts (start - anticipation onwards)
     muni_treated: np.ndarray  # (M,) bool
     muni_start: np.ndarray  # (M,) start month index (-1 never)
+    turning_18: np.ndarray  # (N,) bool: turns 18 in the first three months of the pilot
 
     @property
     def n_persons(self) -> int:
@@ -128,6 +129,10 @@ def make_population(design: PilotDesign, seed: int) -> Population:
     muni_treated = muni_start >= 0
     active_from = np.where(muni_treated, muni_start - design.anticipation_months, 10**9)
     treated_now = months[None, :] >= active_from[muni][:, None]
+    # never-treated municipalities: measured against the first start, for comparisons
+    reference_start = np.where(muni_treated, muni_start, muni_start[muni_treated].min())
+    eighteen = birth + 18 * 12 - reference_start[muni]
+    turning_18 = (eighteen >= 0) & (eighteen <= 2)
     return Population(
         months=months,
         birth=birth,
@@ -141,4 +146,5 @@ def make_population(design: PilotDesign, seed: int) -> Population:
         treated_now=treated_now,
         muni_treated=muni_treated,
         muni_start=muni_start,
+        turning_18=turning_18,
     )

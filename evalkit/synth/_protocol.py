@@ -97,6 +97,8 @@ def design_fields_from_protocol(protocol: Mapping[str, Any]) -> tuple[dict[str, 
         if ps is not None and fields.get("last_month"):
             fields["post_window"] = (ps, fields["last_month"])
 
+    if demo.get("turning_18_multiplier") is not None:
+        fields["turning_18_multiplier"] = float(demo["turning_18_multiplier"])
     if demo.get("n_persons") is not None:
         fields["n_persons"] = int(demo["n_persons"])
     effects = demo.get("effects")
