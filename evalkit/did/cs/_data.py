@@ -64,6 +64,13 @@ class CsData:
     unit_cluster: NDArray[np.int64] | None
 
 
+def _show(value: Any) -> str:
+    """Show a unit id the way the user wrote it (no numpy type names)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _need_columns(data: pd.DataFrame, columns: list[str]) -> None:
     missing = [c for c in columns if c not in data.columns]
     if missing:
@@ -199,7 +206,7 @@ def prepare(
         if changing.size:
             raise EstimationError(
                 f"column {cohort!r}: treatment timing changes within unit "
-                f"{uniq[changing[0]]!r} ({changing.size} unit(s) in all); {COHORT_RULE}, "
+                f"{_show(uniq[changing[0]])} ({changing.size} unit(s) in all); {COHORT_RULE}, "
                 "so it must be the same on every row of a unit"
             )
         unit_g = gmin
@@ -233,7 +240,7 @@ def prepare(
         if (counts > 1).any():
             cell = np.flatnonzero(counts > 1)
             examples = ", ".join(
-                f"({uniq[c // nT]!r}, {periods[c % nT]:g})" for c in cell[:3]
+                f"({_show(uniq[c // nT])}, {periods[c % nT]:g})" for c in cell[:3]
             )
             raise EstimationError(
                 f"{cell.size} duplicate (unit, period) pair(s) in columns {unit!r}/{time!r}, "
@@ -293,7 +300,7 @@ def _unit_clusters(
         bad = np.flatnonzero(cmin != cmax)[0]
         who = uniq[bad] if uniq is not None else bad
         raise EstimationError(
-            f"column {cluster!r}: unit {who!r} belongs to more than one cluster; "
+            f"column {cluster!r}: unit {_show(who)} belongs to more than one cluster; "
             "clusters must contain whole units"
         )
     return pd.factorize(cmin, sort=True)[0].astype(np.int64)

@@ -1,0 +1,189 @@
+"""Callaway–Sant'Anna speed and memory: evalkit versus diff-diff and csdid, side by side.
+
+A staggered panel of 50,000 units × 24 periods (1.2M rows; four cohorts plus
+never treated) is written once to a Parquet file. Each tool then runs in its
+own child process, which reads the file, estimates every ATT(g, t) with
+never-treated controls (doubly robust, no covariates) and the aggregations the
+tool offers, and reports its wall time (estimation only) and its peak resident
+memory (``ru_maxrss`` of the child, whole process). Every tool is run twice:
+with analytic standard errors and with a 1,000-draw multiplier bootstrap.
+
+diff-diff has no calendar aggregation, so it computes three aggregations
+(simple, event study, group); evalkit and csdid compute all four. The peers are
+optional (``pip install -e .[bench]``); a missing peer is reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+N_UNITS = 50_000
+N_PERIODS = 24
+COHORTS = (0, 6, 10, 14, 18)
+N_BOOT = 1_000
+TIMEOUT_S = 1_800
+
+
+def make_panel(n_units: int = N_UNITS, n_periods: int = N_PERIODS, seed: int = 1) -> pd.DataFrame:
+    """Generate the staggered panel (unit and period effects, dynamic effects, noise).
+
+    Parameters
+    ----------
+    n_units, n_periods : int
+        Size.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``unit, time, cohort, y`` (cohort 0 = never treated).
+    """
+    rng = np.random.default_rng(seed)
+    g = rng.choice(np.array(COHORTS), size=n_units)
+    unit = np.repeat(np.arange(n_units), n_periods)
+    t = np.tile(np.arange(1, n_periods + 1), n_units)
+    gg = np.repeat(g, n_periods)
+    effect = np.where((gg > 0) & (t >= gg), 0.5 + 0.05 * (t - gg), 0.0)
+    y = np.repeat(rng.normal(size=n_units), n_periods) + 0.1 * t + effect
+    y = y + rng.normal(size=n_units * n_periods)
+    return pd.DataFrame({"unit": unit, "time": t, "cohort": gg, "y": y})
+
+
+def _run_evalkit(df: pd.DataFrame, boot: bool) -> float:
+    from evalkit.did.cs import callaway_santanna
+
+    res = callaway_santanna(df, outcome="y", unit="unit", time="time", cohort="cohort",
+                            bootstrap=boot, n_boot=N_BOOT, seed=1)
+    return float(res.att)
+
+
+def _run_diff_diff(df: pd.DataFrame, boot: bool) -> float:
+    from diff_diff import CallawaySantAnna
+
+    est = CallawaySantAnna(control_group="never_treated", estimation_method="dr",
+                           n_bootstrap=N_BOOT if boot else 0, seed=1)
+    res = est.fit(df, outcome="y", unit="unit", time="time", first_treat="cohort")
+    simple = res.aggregate("simple")
+    res.aggregate("event_study")
+    res.aggregate("group")
+    return float(getattr(simple, "overall_att", np.nan))
+
+
+def _run_csdid(df: pd.DataFrame, boot: bool) -> float:
+    from csdid.att_gt import ATTgt
+
+    att = ATTgt(yname="y", tname="time", idname="unit", gname="cohort", data=df,
+                control_group=["nevertreated"], biters=N_BOOT)
+    att.fit(est_method="dr", bstrap=boot)
+    out = np.nan
+    for typec in ("simple", "group", "dynamic", "calendar"):
+        agg = att.aggte(typec=typec, bstrap=boot)
+        if typec == "simple":
+            out = float(np.asarray(agg.atte["overall_att"]).ravel()[0]) \
+                if hasattr(agg, "atte") else np.nan
+    return out
+
+
+RUNNERS = {"evalkit": _run_evalkit, "diff-diff": _run_diff_diff, "csdid": _run_csdid}
+
+
+def child(tool: str, path: str, boot: bool) -> None:
+    """Run one tool on the panel file and print its figures as JSON (child process).
+
+    Parameters
+    ----------
+    tool : str
+        ``evalkit``, ``diff-diff`` or ``csdid``.
+    path : str
+        Parquet file of the panel.
+    boot : bool
+        Bootstrap instead of analytic standard errors.
+    """
+    import contextlib
+    import io
+    import resource
+    import warnings
+
+    warnings.simplefilter("ignore")
+    df = pd.read_parquet(path)
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        att = RUNNERS[tool](df, boot)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall_s": wall, "peak_rss_mb": peak, "rss_after_load_mb": base_rss,
+                      "att": att}))
+
+
+def _measure(tool: str, path: str, boot: bool) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "benchmarks.bench_did", "--child", tool, path,
+           "boot" if boot else "analytic"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S,
+                              cwd=Path(__file__).resolve().parent.parent, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {TIMEOUT_S} s"}
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+        return {"error": tail[:300]}
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def main() -> dict[str, Any]:
+    """Run the side-by-side benchmark and print times, memory and ratios.
+
+    Returns
+    -------
+    dict
+        Per mode (``analytic``, ``bootstrap``) and tool: wall time, peak RSS and
+        the evalkit / peer ratios.
+    """
+    figures: dict[str, Any] = {"units": N_UNITS, "periods": N_PERIODS,
+                               "rows": N_UNITS * N_PERIODS, "n_boot": N_BOOT}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "panel.parquet")
+        make_panel().to_parquet(path)
+        for mode, boot in (("analytic", False), ("bootstrap", True)):
+            row: dict[str, Any] = {}
+            for tool in RUNNERS:
+                row[tool] = _measure(tool, path, boot)
+            ours = row["evalkit"]
+            for peer in ("diff-diff", "csdid"):
+                theirs = row[peer]
+                if "error" in ours or "error" in theirs:
+                    continue
+                row[f"time_ratio_vs_{peer}"] = ours["wall_s"] / theirs["wall_s"]
+                row[f"memory_ratio_vs_{peer}"] = ours["peak_rss_mb"] / theirs["peak_rss_mb"]
+            figures[mode] = row
+    for mode in ("analytic", "bootstrap"):
+        print(f"\n{mode} standard errors ({N_UNITS:,} units × {N_PERIODS} periods)")
+        for tool in RUNNERS:
+            r = figures[mode][tool]
+            if "error" in r:
+                print(f"  {tool:10s} unavailable: {r['error']}")
+            else:
+                print(f"  {tool:10s} {r['wall_s']:8.2f} s   peak RSS {r['peak_rss_mb']:8.0f} MB"
+                      f"   (after loading the data {r['rss_after_load_mb']:.0f} MB)"
+                      f"   simple ATT {r['att']:.4f}")
+        for key, value in figures[mode].items():
+            if key.endswith(("diff-diff", "csdid")) and "ratio" in key:
+                print(f"  {key:28s} {value:.2f}")
+    return figures
+
+
+if __name__ == "__main__":  # pragma: no cover
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], sys.argv[4] == "boot")
+    else:
+        main()
