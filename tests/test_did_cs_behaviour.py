@@ -1,4 +1,4 @@
-"""Callaway–Sant'Anna: equivalences, bootstrap, unbalanced panels, rcs, bad input, result contract."""
+"""Callaway–Sant'Anna: equivalences, bootstrap, unbalanced panels, rcs, bad input, results."""
 
 from __future__ import annotations
 
@@ -224,9 +224,9 @@ def test_single_unit_cohort_warns(mpdta: pd.DataFrame) -> None:
 def test_bad_cohort_values_explain_the_convention(mpdta: pd.DataFrame) -> None:
     df = mpdta.astype({"first.treat": object})
     df.loc[0:4, "first.treat"] = "soon"
-    with pytest.raises(EstimationError, match="not a period.*0 or empty means never treated"):
+    with pytest.raises(EstimationError, match=r"not a period.*0 or empty means never treated"):
         callaway_santanna(df, **KW)
-    with pytest.raises(EstimationError, match="no treated unit.*0 or empty means never"):
+    with pytest.raises(EstimationError, match=r"no treated unit.*0 or empty means never"):
         callaway_santanna(mpdta.assign(**{"first.treat": 0}), **KW)
 
 
