@@ -171,6 +171,7 @@ def did_estimator(protocol: Any) -> Any:
     callable
         For :func:`evalkit.protocol.power.simulate_power`.
     """
+    import math
     import warnings
 
     from evalkit.errors import EvalkitWarning, ProtocolError
@@ -203,7 +204,12 @@ def did_estimator(protocol: Any) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EvalkitWarning)
             out = estimate(frame, **kwargs).to_dict()
-        return float(out["att"]), float(out["se"]), float(out["p_value"])
+        return _number(out.get("att")), _number(out.get("se")), _number(out.get("p_value"))
+
+    def _number(value: Any) -> float:
+        # a result may withhold a standard error or p-value its design cannot support
+        return math.nan if value is None else float(value)
+
 
     return fn
 
