@@ -42,19 +42,22 @@ def test_secondary_suppression_in_a_column_with_a_total_row():
 
 
 def test_secondary_suppression_within_groups():
-    df = pd.DataFrame({"kind": ["x", "x", "x", "y", "y", "y"],
-                       "n": [5, 30, 35, 20, 30, 50]})
+    df = pd.DataFrame({"kind": ["x", "x", "x", "y", "y", "y"], "n": [5, 30, 35, 20, 30, 50]})
     p = protect(df, 10, total_row=True, groups=["kind"])
     assert list(p.status["n"]) == [PRIMARY, SECONDARY, "", "", "", ""]
 
 
 def test_secondary_suppression_along_a_row_total():
-    df = pd.DataFrame({"norm": ["a"], "n": [60], "n_within": [50], "n_breach": [4], "n_unknown": [6]})
+    df = pd.DataFrame(
+        {"norm": ["a"], "n": [60], "n_within": [50], "n_breach": [4], "n_unknown": [6]}
+    )
     p = protect(df, 10, row_totals={"n": ["n_within", "n_breach", "n_unknown"]})
     # 4 and 6 are both primary: two hidden parts cannot be recovered from the total
     assert p.status.loc[0, "n_breach"] == PRIMARY and p.status.loc[0, "n_unknown"] == PRIMARY
     assert p.status.loc[0, "n_within"] == ""
-    df2 = pd.DataFrame({"norm": ["a"], "n": [70], "n_within": [46], "n_breach": [4], "n_unknown": [20]})
+    df2 = pd.DataFrame(
+        {"norm": ["a"], "n": [70], "n_within": [46], "n_breach": [4], "n_unknown": [20]}
+    )
     p2 = protect(df2, 10, row_totals={"n": ["n_within", "n_breach", "n_unknown"]})
     assert p2.status.loc[0, "n_breach"] == PRIMARY
     assert p2.status.loc[0, "n_unknown"] == SECONDARY  # the smallest other part

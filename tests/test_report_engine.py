@@ -107,8 +107,12 @@ def test_rendering_twice_gives_identical_bytes(tmp_path):
 
 def test_failing_cell_is_named(tmp_path):
     qmd = tmp_path / "bad.qmd"
-    qmd.write_text("```{python}\n#| label: broken\nraise ValueError('kapot')\n```\n", encoding="utf-8")
-    with pytest.raises(ReportError, match=r"cell 'broken' \(bad.qmd, line 1\) failed: ValueError: kapot"):
+    qmd.write_text(
+        "```{python}\n#| label: broken\nraise ValueError('kapot')\n```\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        ReportError, match=r"cell 'broken' \(bad.qmd, line 1\) failed: ValueError: kapot"
+    ):
         render_qmd(qmd, tmp_path / "bad.html", {}, engine="evalkit")
 
 

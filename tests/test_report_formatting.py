@@ -35,7 +35,9 @@ def test_edge_cases():
 def test_dates():
     assert fmt_date("2025-10", "nl") == "oktober 2025"
     assert fmt_date("2025-10", "en") == "October 2025"
-    assert fmt_date("2026-02-03T08:12:00+00:00", "nl", with_time=True) == "3 februari 2026, 08:12 UTC"
+    assert (
+        fmt_date("2026-02-03T08:12:00+00:00", "nl", with_time=True) == "3 februari 2026, 08:12 UTC"
+    )
     assert fmt_date("2026-02-03", "en") == "3 February 2026"
 
 

@@ -12,4 +12,11 @@ from evalkit.report.context import ReportContext, load_bundle
 from evalkit.report.engine import render_qmd
 from evalkit.report.render import DOCUMENTS, output_name, render_reports
 
-__all__ = ["DOCUMENTS", "ReportContext", "load_bundle", "output_name", "render_qmd", "render_reports"]
+__all__ = [
+    "DOCUMENTS",
+    "ReportContext",
+    "load_bundle",
+    "output_name",
+    "render_qmd",
+    "render_reports",
+]

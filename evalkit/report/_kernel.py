@@ -33,8 +33,14 @@ def _write_kernel_spec(root: Path) -> Path:
     spec_dir = root / "kernels" / _KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {
-        "argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f",
-                 "{connection_file}"],
+        "argv": [
+            sys.executable,
+            "-Xfrozen_modules=off",
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+        ],
         "display_name": "evalkit (this Python)",
         "language": "python",
         "env": KERNEL_ENV,
@@ -43,8 +49,9 @@ def _write_kernel_spec(root: Path) -> Path:
     return root / "kernels"
 
 
-def execute_notebook(nb: nbformat.NotebookNode, cwd: Path, *, timeout: int = 600,
-                     where: str = "report") -> nbformat.NotebookNode:
+def execute_notebook(
+    nb: nbformat.NotebookNode, cwd: Path, *, timeout: int = 600, where: str = "report"
+) -> nbformat.NotebookNode:
     """Run every cell of ``nb`` in a fresh kernel and return the executed notebook.
 
     Parameters
@@ -85,8 +92,13 @@ def execute_notebook(nb: nbformat.NotebookNode, cwd: Path, *, timeout: int = 600
                 self.transport = "ipc"
                 self.ip = ipc
 
-        client = NotebookClient(nb, kernel_manager_class=_Manager, timeout=timeout,
-                                kernel_name=_KERNEL_NAME, resources={"metadata": {"path": str(cwd)}})
+        client = NotebookClient(
+            nb,
+            kernel_manager_class=_Manager,
+            timeout=timeout,
+            kernel_name=_KERNEL_NAME,
+            resources={"metadata": {"path": str(cwd)}},
+        )
         try:
             client.execute()
         except CellExecutionError as exc:

@@ -32,7 +32,8 @@ html { font-family: "Segoe UI", "Noto Sans", "DejaVu Sans", Arial, sans-serif; c
   line-height: 1.5; font-size: 16px; background: #fff; }
 main { max-width: 62rem; margin: 0 auto; padding: 1.5rem 1.25rem 4rem; }
 h1 { font-size: 1.8rem; color: var(--accent); margin: 0 0 .5rem; }
-h2 { font-size: 1.35rem; border-bottom: 2px solid var(--accent); padding-bottom: .2rem; margin-top: 2.2rem; }
+h2 { font-size: 1.35rem; border-bottom: 2px solid var(--accent); padding-bottom: .2rem;
+  margin-top: 2.2rem; }
 h3 { font-size: 1.1rem; margin-top: 1.6rem; }
 p, li { max-width: 48rem; }
 table { border-collapse: collapse; margin: .8rem 0 1.4rem; font-size: .9rem; }
@@ -49,5 +50,6 @@ code { font-family: "DejaVu Sans Mono", Consolas, monospace; }
   background: #f2f7fa; padding: .4rem 1rem; margin: 1rem 0; }
 .callout-warning, .callout-important { border-left-color: var(--warn); background: #fbf5ec; }
 .keyfacts td:first-child { font-weight: 600; }
-@media print { main { max-width: none; } h2 { break-after: avoid; } figure, table { break-inside: avoid; } }
+@media print { main { max-width: none; } h2 { break-after: avoid; }
+  figure, table { break-inside: avoid; } }
 """

@@ -23,9 +23,20 @@ from evalkit.errors import ReportError
 
 __all__ = ["PageCheck", "check_page", "find_chromium"]
 
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--hide-scrollbars", "--mute-audio")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--mute-audio",
+)
 
 
 @dataclass(frozen=True)
@@ -46,8 +57,10 @@ class PageCheck:
         return [i for i in self.images if not i.get("naturalWidth")]
 
     def __repr__(self) -> str:
-        return (f"PageCheck({self.url!r}, requests={len(self.network_requests)}, "
-                f"errors={len(self.console_errors)}, images={len(self.images)})")
+        return (
+            f"PageCheck({self.url!r}, requests={len(self.network_requests)}, "
+            f"errors={len(self.console_errors)}, images={len(self.images)})"
+        )
 
 
 def find_chromium() -> str | None:
@@ -110,8 +123,9 @@ def _devtools_port(profile: Path, proc: subprocess.Popen[bytes], timeout: float 
     raise ReportError("Chromium did not open its DevTools port")
 
 
-def check_page(html: Path, screenshot: Path | None = None, *, chromium: str | None = None,
-               width: int = 1200) -> PageCheck:
+def check_page(
+    html: Path, screenshot: Path | None = None, *, chromium: str | None = None, width: int = 1200
+) -> PageCheck:
     """Load ``html`` from disk in headless Chromium and report what happened.
 
     Parameters
@@ -137,8 +151,14 @@ def check_page(html: Path, screenshot: Path | None = None, *, chromium: str | No
     url = Path(html).resolve().as_uri()
     with tempfile.TemporaryDirectory(prefix="evalkit-chromium-") as tmp:
         profile = Path(tmp) / "profile"
-        cmd = [binary, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-               f"--window-size={width},900", "about:blank"]
+        cmd = [
+            binary,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            f"--window-size={width},900",
+            "about:blank",
+        ]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             port = _devtools_port(profile, proc)
@@ -165,17 +185,26 @@ def _run(cdp: _Cdp, url: str, screenshot: Path | None, width: int) -> PageCheck:
     cdp.events.clear()
     cdp.call("Page.navigate", url=url)
     cdp.wait_for("Page.loadEventFired")
-    probe = ("JSON.stringify({title: document.title, lang: document.documentElement.lang, "
-             "images: Array.from(document.images).map(i => ({src: i.src.slice(0, 40), "
-             "complete: i.complete, naturalWidth: i.naturalWidth, alt: i.alt}))})")
-    info = json.loads(cdp.call("Runtime.evaluate", expression=probe,
-                               returnByValue=True)["result"]["value"])
+    probe = (
+        "JSON.stringify({title: document.title, lang: document.documentElement.lang, "
+        "images: Array.from(document.images).map(i => ({src: i.src.slice(0, 40), "
+        "complete: i.complete, naturalWidth: i.naturalWidth, alt: i.alt}))})"
+    )
+    info = json.loads(
+        cdp.call("Runtime.evaluate", expression=probe, returnByValue=True)["result"]["value"]
+    )
     shot = None
     if screenshot is not None:
         metrics = cdp.call("Page.getLayoutMetrics")
-        height = int(min(metrics.get("cssContentSize", metrics.get("contentSize"))["height"], 16000))
-        cdp.call("Emulation.setDeviceMetricsOverride", width=width, height=max(height, 600),
-                 deviceScaleFactor=1, mobile=False)
+        size = metrics.get("cssContentSize") or metrics.get("contentSize") or {"height": 900}
+        height = int(min(size["height"], 16000))
+        cdp.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=max(height, 600),
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         data = cdp.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         screenshot.write_bytes(base64.b64decode(data))
@@ -188,8 +217,11 @@ def _run(cdp: _Cdp, url: str, screenshot: Path | None, width: int) -> PageCheck:
             if not req_url.startswith(("file:", "data:")):
                 requests.append(req_url)
         elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            errors.append(" ".join(str(a.get("value", a.get("description", "")))
-                                   for a in params.get("args", [])))
+            errors.append(
+                " ".join(
+                    str(a.get("value", a.get("description", ""))) for a in params.get("args", [])
+                )
+            )
         elif method == "Runtime.exceptionThrown":
             errors.append(params.get("exceptionDetails", {}).get("text", "exception"))
         elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":

@@ -44,8 +44,10 @@ def load_bundle(path: Path | str) -> dict[str, Any]:
         raise ReportError(f"{path}: a results bundle must be a JSON object")
     version = bundle.get("bundle_version")
     if version not in SUPPORTED_BUNDLE_VERSIONS:
-        raise ReportError(f"{path}: bundle_version {version!r} is not supported "
-                          f"(supported: {', '.join(map(str, SUPPORTED_BUNDLE_VERSIONS))})")
+        raise ReportError(
+            f"{path}: bundle_version {version!r} is not supported "
+            f"(supported: {', '.join(map(str, SUPPORTED_BUNDLE_VERSIONS))})"
+        )
     return bundle
 
 
@@ -62,8 +64,9 @@ class ReportContext:
         Where figure PNGs are written (the kernel's working directory).
     """
 
-    def __init__(self, bundle: Mapping[str, Any], lang: str = "nl",
-                 figure_dir: Path | str = ".") -> None:
+    def __init__(
+        self, bundle: Mapping[str, Any], lang: str = "nl", figure_dir: Path | str = "."
+    ) -> None:
         self.bundle = bundle
         self.lang = check_lang(lang)
         self.figure_dir = Path(figure_dir)
@@ -82,7 +85,7 @@ class ReportContext:
 
     # ------------------------------------------------------------ bundle access
     def get(self, dotted: str, default: Any = None) -> Any:
-        """A bundle part by dotted path (``"robustness.placebo"``), or ``default``."""
+        """Return a bundle part by dotted path (``"robustness.placebo"``), or ``default``."""
         node: Any = self.bundle
         for key in dotted.split("."):
             if not isinstance(node, Mapping) or key not in node or node[key] is None:
@@ -93,18 +96,21 @@ class ReportContext:
     @property
     def threshold(self) -> int:
         """Disclosure threshold: bundle ``settings``, else the protocol's, else 10."""
-        value = self.get("settings.disclosure_threshold") or self.get(
-            "protocol.reporting.disclosure_threshold") or 10
+        value = (
+            self.get("settings.disclosure_threshold")
+            or self.get("protocol.reporting.disclosure_threshold")
+            or 10
+        )
         return int(value)
 
     def text(self, value: Any) -> str:
-        """A ``{nl, en}`` mapping (or plain value) as text in the report language."""
+        """Return a ``{nl, en}`` mapping (or plain value) as text in the report language."""
         if isinstance(value, Mapping):
             value = value.get(self.lang) or value.get("en") or next(iter(value.values()), "")
         return scrub("" if value is None else str(value))
 
     def outcome_label(self, outcome: str) -> str:
-        """The localised label of an outcome id (from the protocol), else the id."""
+        """Return the localised label of an outcome id (from the protocol), else the id."""
         for o in self.get("protocol.outcomes", []) or []:
             if isinstance(o, Mapping) and o.get("id") == outcome:
                 return self.text(o.get("label", outcome))
@@ -119,12 +125,12 @@ class ReportContext:
 
     # ------------------------------------------------------------ output pieces
     def heading(self, key: str, level: int = 2, ident: str | None = None) -> str:
-        """A localised markdown heading with a stable id."""
+        """Return a localised markdown heading with a stable id."""
         anchor = ident or key.split(".", 1)[-1].replace("_", "-")
         return f"{'#' * level} {self.t(key)} {{#{anchor}}}"
 
     def not_available(self) -> str:
-        """The sentence shown where the bundle lacks a part."""
+        """Return the sentence shown where the bundle lacks a part."""
         return self.t("s.not_available")
 
     def table(self, table: ReportTable | None) -> str:
@@ -135,17 +141,20 @@ class ReportContext:
         self.tables.append(table)
         self.n_suppressed += table.n_suppressed
         prefix = "Tabel" if self.lang == "nl" else "Table"
-        return (f"{table.to_markdown()}\n\n: {prefix} {self._tbl_count}: {table.caption} "
-                f"{{#table-{table.name}}}")
+        return (
+            f"{table.to_markdown()}\n\n: {prefix} {self._tbl_count}: {table.caption} "
+            f"{{#table-{table.name}}}"
+        )
 
     def fig_ref(self, name: str) -> str:
-        """A link to figure ``name`` ("Figuur 2"); numbers are given in order of first mention."""
+        """Return a link to figure ``name`` ("Figuur 2"), numbered in order of first mention."""
         number = self._fig_numbers.setdefault(name, len(self._fig_numbers) + 1)
         prefix = "Figuur" if self.lang == "nl" else "Figure"
         return f"[{prefix} {number}](#figure-{name})"
 
-    def figure(self, plot: object, name: str, caption: str, *, width: float = 7.5,
-               height: float = 4.0) -> str:
+    def figure(
+        self, plot: object, name: str, caption: str, *, width: float = 7.5, height: float = 4.0
+    ) -> str:
         """Write ``plot`` as PNG and return markdown for a numbered ``<figure>`` with caption."""
         number = self._fig_numbers.setdefault(name, len(self._fig_numbers) + 1)
         prefix = "Figuur" if self.lang == "nl" else "Figure"

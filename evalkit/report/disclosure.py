@@ -26,7 +26,7 @@ _HEX64 = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64}(?![0-9A-Fa-f])")
 
 
 def is_count_column(name: str) -> bool:
-    """True for the bundle's count fields: ``n`` and ``n_*``."""
+    """Tell whether a column is one of the bundle's count fields: ``n`` and ``n_*``."""
     return name == "n" or name.startswith("n_")
 
 
@@ -56,17 +56,23 @@ class Protected:
         return int((self.status != "").to_numpy().sum())
 
     def masked(self) -> pd.DataFrame:
-        """The values with hidden cells set to missing (for figures and exports)."""
+        """Return the values with hidden cells set to missing (for figures and exports)."""
         return self.values.mask(self.status != "")
 
     def __repr__(self) -> str:
         return f"Protected({self.values.shape[0]} rows, {self.n_suppressed} suppressed)"
 
 
-def protect(df: pd.DataFrame, threshold: int, *, count_columns: Sequence[str] | None = None,
-            dependent: Mapping[str, Sequence[str]] | None = None,
-            row_totals: Mapping[str, Sequence[str]] | None = None,
-            total_row: bool = False, groups: Sequence[str] = ()) -> Protected:
+def protect(
+    df: pd.DataFrame,
+    threshold: int,
+    *,
+    count_columns: Sequence[str] | None = None,
+    dependent: Mapping[str, Sequence[str]] | None = None,
+    row_totals: Mapping[str, Sequence[str]] | None = None,
+    total_row: bool = False,
+    groups: Sequence[str] = (),
+) -> Protected:
     """Apply primary and secondary suppression to a table.
 
     Parameters
@@ -94,8 +100,11 @@ def protect(df: pd.DataFrame, threshold: int, *, count_columns: Sequence[str] | 
     """
     if threshold < 1:
         raise ReportError(f"disclosure threshold must be a positive integer, got {threshold}")
-    counts = list(count_columns) if count_columns is not None else [
-        c for c in df.columns if is_count_column(str(c))]
+    counts = (
+        list(count_columns)
+        if count_columns is not None
+        else [c for c in df.columns if is_count_column(str(c))]
+    )
     missing = [c for c in counts if c not in df.columns]
     if missing:
         raise ReportError(f"disclosure control: count columns not in the table: {missing}")
@@ -106,8 +115,11 @@ def protect(df: pd.DataFrame, threshold: int, *, count_columns: Sequence[str] | 
         status.loc[(num > 0) & (num < threshold), col] = PRIMARY
     _secondary(values, status, counts, row_totals or {}, total_row, list(groups))
     if dependent is None:
-        numeric = [c for c in values.columns
-                   if c not in counts and c not in groups and pd.api.types.is_numeric_dtype(values[c])]
+        numeric = [
+            c
+            for c in values.columns
+            if c not in counts and c not in groups and pd.api.types.is_numeric_dtype(values[c])
+        ]
         dependent = {c: numeric for c in counts}
     for col, deps in dependent.items():
         hidden = status[col] != ""
@@ -117,8 +129,9 @@ def protect(df: pd.DataFrame, threshold: int, *, count_columns: Sequence[str] | 
     return Protected(values, status)
 
 
-def _hide_one_more(values: pd.DataFrame, status: pd.DataFrame,
-                   cells: Iterable[tuple[int, str]]) -> bool:
+def _hide_one_more(
+    values: pd.DataFrame, status: pd.DataFrame, cells: Iterable[tuple[int, str]]
+) -> bool:
     """Within one additive set of cells, make sure no single hidden cell stands alone."""
     cells = list(cells)
     hidden = [c for c in cells if status.at[c] != ""]
@@ -133,8 +146,14 @@ def _hide_one_more(values: pd.DataFrame, status: pd.DataFrame,
     return True
 
 
-def _secondary(values: pd.DataFrame, status: pd.DataFrame, counts: list[str],
-               row_totals: Mapping[str, Sequence[str]], total_row: bool, groups: list[str]) -> None:
+def _secondary(
+    values: pd.DataFrame,
+    status: pd.DataFrame,
+    counts: list[str],
+    row_totals: Mapping[str, Sequence[str]],
+    total_row: bool,
+    groups: list[str],
+) -> None:
     changed = True
     while changed:  # repeat: a secondary cell can expose another total
         changed = False

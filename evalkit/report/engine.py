@@ -39,8 +39,9 @@ _PREFIX = {
 _REF = re.compile(r"(?<![\w@])@(?P<label>(?:fig|tbl)-[A-Za-z0-9_-]+)")
 
 
-def render_qmd(qmd: Path, out_html: Path, params: Mapping[str, Any], *,
-               engine: Engine = "auto") -> Path:
+def render_qmd(
+    qmd: Path, out_html: Path, params: Mapping[str, Any], *, engine: Engine = "auto"
+) -> Path:
     """Render one Quarto document to a self-contained HTML file.
 
     Parameters
@@ -91,8 +92,17 @@ def _render_with_quarto(qmd: Path, out_html: Path, params: Mapping[str, Any]) ->
     with tempfile.TemporaryDirectory(prefix="evalkit-quarto-") as tmp:
         copy = Path(tmp) / qmd.name
         shutil.copyfile(qmd, copy)
-        cmd = [quarto, "render", str(copy), "--to", "html", "--output", out_html.name,
-               "-M", "embed-resources:true"]
+        cmd = [
+            quarto,
+            "render",
+            str(copy),
+            "--to",
+            "html",
+            "--output",
+            out_html.name,
+            "-M",
+            "embed-resources:true",
+        ]
         if "lang" in params:
             cmd += ["-M", f"lang:{params['lang']}"]
         for key, value in sorted(params.items()):
@@ -119,7 +129,9 @@ def _param_source(params: Mapping[str, Any]) -> str:
         try:
             json.dumps(value)
         except TypeError as exc:
-            raise ReportError(f"parameter {key!r} must be JSON-like, got {type(value).__name__}") from exc
+            raise ReportError(
+                f"parameter {key!r} must be JSON-like, got {type(value).__name__}"
+            ) from exc
         lines.append(f"{key} = {value!r}")
     return "\n".join(lines)
 
@@ -139,18 +151,27 @@ def _option(cell: Cell, doc: QmdDocument, name: str, default: Any) -> Any:
 def _where(doc: QmdDocument, cell: Cell) -> str:
     label = cell.options.get("label")
     name = doc.path.name if doc.path else "qmd"
-    return f"cell '{label}' ({name}, line {cell.line})" if label else f"cell at {name}, line {cell.line}"
+    return (
+        f"cell '{label}' ({name}, line {cell.line})"
+        if label
+        else f"cell at {name}, line {cell.line}"
+    )
 
 
-def build_notebook(doc: QmdDocument, params: Mapping[str, Any]) -> tuple[nbformat.NotebookNode,
-                                                                            list[int | None]]:
+def build_notebook(
+    doc: QmdDocument, params: Mapping[str, Any]
+) -> tuple[nbformat.NotebookNode, list[int | None]]:
     """Turn the code cells of ``doc`` into a notebook with the parameters injected.
 
     Returns the notebook and, per document cell, the index of its notebook cell
     (``None`` for markdown cells and cells with ``eval: false``).
     """
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     index: list[int | None] = []
     injected = False
     tagged = any(c.kind == "code" and _is_tagged_parameters(c) for c in doc.cells)
@@ -173,8 +194,9 @@ def build_notebook(doc: QmdDocument, params: Mapping[str, Any]) -> tuple[nbforma
     return nb, index
 
 
-def qmd_to_markdown(doc: QmdDocument, params: Mapping[str, Any], work: Path, *,
-                    lang: str = "nl") -> str:
+def qmd_to_markdown(
+    doc: QmdDocument, params: Mapping[str, Any], work: Path, *, lang: str = "nl"
+) -> str:
     """Execute ``doc`` and return pandoc markdown with the outputs; images go to ``work``.
 
     Figure and table captions are numbered ("Figuur 1: ..."), and ``@fig-x`` /
@@ -206,8 +228,15 @@ def _prefix(kind: str, lang: str) -> str:
     return _PREFIX[kind].get(lang, _PREFIX[kind]["en"])
 
 
-def _cell_outputs(cell: Cell, doc: QmdDocument, outputs: list[Any], work: Path,
-                  numbers: dict[str, str], counters: dict[str, int], lang: str) -> list[str]:
+def _cell_outputs(
+    cell: Cell,
+    doc: QmdDocument,
+    outputs: list[Any],
+    work: Path,
+    numbers: dict[str, str],
+    counters: dict[str, int],
+    lang: str,
+) -> list[str]:
     asis = _option(cell, doc, "output", True) == "asis"
     show_warnings = _option(cell, doc, "warning", True)
     label = str(cell.options.get("label", ""))
@@ -254,16 +283,18 @@ def _cell_outputs(cell: Cell, doc: QmdDocument, outputs: list[Any], work: Path,
             md = md if isinstance(md, str) else "".join(md)
             if tbl_cap and first_table and _looks_like_table(md):
                 counters["tbl"] += 1
-                number = f"{_prefix('tbl', lang)} {counters['tbl']}"
+                tbl_number = f"{_prefix('tbl', lang)} {counters['tbl']}"
                 ident = f" {{#{label}}}" if label.startswith("tbl-") else ""
                 if label.startswith("tbl-"):
-                    numbers[label] = number
-                md = f"{md.rstrip()}\n\n: {number}: {tbl_cap}{ident}"
+                    numbers[label] = tbl_number
+                md = f"{md.rstrip()}\n\n: {tbl_number}: {tbl_cap}{ident}"
                 first_table = False
             parts.append(md)
         elif "text/html" in data:
             html = data["text/html"]
-            parts.append("```{=html}\n" + (html if isinstance(html, str) else "".join(html)) + "\n```")
+            parts.append(
+                "```{=html}\n" + (html if isinstance(html, str) else "".join(html)) + "\n```"
+            )
         elif "text/plain" in data:
             text = data["text/plain"]
             text = text if isinstance(text, str) else "".join(text)
@@ -303,12 +334,23 @@ def _pandoc(markdown: str, out_html: Path, work: Path, *, lang: str, title: str)
     source = work / "document.md"
     source.write_text(markdown, encoding="utf-8")
     args = [
-        "--standalone", "--embed-resources", f"--template={template}",
-        f"--resource-path={work}", f"--metadata=lang:{lang}", f"--metadata=pagetitle:{title}",
-        "--wrap=none", "--columns=100000",
+        "--standalone",
+        "--embed-resources",
+        f"--template={template}",
+        f"--resource-path={work}",
+        f"--metadata=lang:{lang}",
+        f"--metadata=pagetitle:{title}",
+        "--wrap=none",
+        "--columns=100000",
     ]
     try:
-        pypandoc.convert_file(str(source), "html5", format="markdown-smart",
-                              outputfile=str(out_html), extra_args=args, cworkdir=str(work))
+        pypandoc.convert_file(
+            str(source),
+            "html5",
+            format="markdown-smart",
+            outputfile=str(out_html),
+            extra_args=args,
+            cworkdir=str(work),
+        )
     except (RuntimeError, OSError) as exc:
         raise ReportError(f"pandoc could not convert {out_html.name}: {exc}") from exc

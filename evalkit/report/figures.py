@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -39,13 +40,12 @@ def png_bytes(plot: object, width: float = 7.5, height: float = 4.0) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with matplotlib.rc_context({"svg.hashsalt": "evalkit", "path.simplify": True,
-                                "font.family": "DejaVu Sans"}):
+    with matplotlib.rc_context(
+        {"svg.hashsalt": "evalkit", "path.simplify": True, "font.family": "DejaVu Sans"}
+    ):
+        fig: Any = plot
         if hasattr(plot, "draw"):
-            plot = plot + _theme(width, height)  # type: ignore[operator]
-            fig = plot.draw()  # type: ignore[union-attr]
-        else:
-            fig = plot
+            fig = (plot + _theme(width, height)).draw()  # type: ignore[operator]
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
         plt.close(fig)
@@ -55,16 +55,20 @@ def png_bytes(plot: object, width: float = 7.5, height: float = 4.0) -> bytes:
 def _theme(width: float, height: float) -> object:
     from plotnine import element_text, theme, theme_minimal
 
-    return theme_minimal() + theme(figure_size=(width, height), legend_position="bottom",
-                                   text=element_text(family="DejaVu Sans", size=9))
+    return theme_minimal() + theme(
+        figure_size=(width, height),
+        legend_position="bottom",
+        text=element_text(family="DejaVu Sans", size=9),
+    )
 
 
 def _month_dates(months: pd.Series) -> pd.Series:
     return pd.to_datetime(months.astype(str) + "-01", format="%Y-%m-%d")
 
 
-def trend_plot(trends: pd.DataFrame, labels: Mapping[str, str], pilot_start: str | None,
-               lang: str) -> object:
+def trend_plot(
+    trends: pd.DataFrame, labels: Mapping[str, str], pilot_start: str | None, lang: str
+) -> object:
     """Monthly outcome means, pilot vs comparison, with the pilot start dashed.
 
     Parameters
@@ -82,23 +86,37 @@ def trend_plot(trends: pd.DataFrame, labels: Mapping[str, str], pilot_start: str
     -------
     plotnine.ggplot
     """
-    from plotnine import (aes, facet_wrap, geom_line, geom_point, geom_vline, ggplot, labs,
-                          scale_colour_manual, scale_x_datetime)
+    from plotnine import (
+        aes,
+        facet_wrap,
+        geom_line,
+        geom_point,
+        geom_vline,
+        ggplot,
+        labs,
+        scale_colour_manual,
+        scale_x_datetime,
+    )
 
     data = trends.dropna(subset=["mean"]).copy()
     data["date"] = _month_dates(data["month"])
     data["outcome_label"] = pd.Categorical(
         [labels.get(o, o) for o in data["outcome"]],
-        categories=list(dict.fromkeys(labels.get(o, o) for o in data["outcome"])))
+        categories=list(dict.fromkeys(labels.get(o, o) for o in data["outcome"])),
+    )
     names = {"pilot": t("ax.pilot", lang), "comparison": t("ax.comparison", lang)}
-    data["group_label"] = pd.Categorical([names.get(g, g) for g in data["group"]],
-                                         categories=[names["pilot"], names["comparison"]])
-    plot = (ggplot(data, aes("date", "mean", colour="group_label"))
-            + geom_line(size=0.8) + geom_point(size=1.2)
-            + facet_wrap("outcome_label", scales="free_y", ncol=1)
-            + scale_colour_manual(values=[_COLOURS["pilot"], _COLOURS["comparison"]])
-            + scale_x_datetime(date_labels="%Y-%m")
-            + labs(x=t("ax.month", lang), y=t("ax.mean", lang), colour=t("ax.group", lang)))
+    data["group_label"] = pd.Categorical(
+        [names.get(g, g) for g in data["group"]], categories=[names["pilot"], names["comparison"]]
+    )
+    plot = (
+        ggplot(data, aes("date", "mean", colour="group_label"))
+        + geom_line(size=0.8)
+        + geom_point(size=1.2)
+        + facet_wrap("outcome_label", scales="free_y", ncol=1)
+        + scale_colour_manual(values=[_COLOURS["pilot"], _COLOURS["comparison"]])
+        + scale_x_datetime(date_labels="%Y-%m")
+        + labs(x=t("ax.month", lang), y=t("ax.mean", lang), colour=t("ax.group", lang))
+    )
     if pilot_start:
         start = pd.Timestamp(f"{pilot_start}-01")
         plot = plot + geom_vline(xintercept=start, linetype="dashed", colour="#333333")
@@ -121,20 +139,31 @@ def event_study_plot(es: pd.DataFrame, labels: Mapping[str, str], lang: str) -> 
     -------
     plotnine.ggplot
     """
-    from plotnine import (aes, facet_wrap, geom_hline, geom_point, geom_pointrange, geom_vline,
-                          ggplot, labs)
+    from plotnine import (
+        aes,
+        facet_wrap,
+        geom_hline,
+        geom_point,
+        geom_pointrange,
+        geom_vline,
+        ggplot,
+        labs,
+    )
 
     data = es.copy()
     data["outcome_label"] = pd.Categorical(
         [labels.get(o, o) for o in data["outcome"]],
-        categories=list(dict.fromkeys(labels.get(o, o) for o in data["outcome"])))
-    return (ggplot(data, aes("event_time", "estimate", ymin="conf_low", ymax="conf_high"))
-            + geom_hline(yintercept=0, colour="#888888")
-            + geom_vline(xintercept=-0.5, linetype="dashed", colour="#333333")
-            + geom_pointrange(colour=_COLOURS["pilot"], size=0.4)
-            + geom_point(colour=_COLOURS["pilot"], size=1.5)
-            + facet_wrap("outcome_label", scales="free_y", ncol=1)
-            + labs(x=t("ax.event_time", lang), y=t("ax.effect", lang)))
+        categories=list(dict.fromkeys(labels.get(o, o) for o in data["outcome"])),
+    )
+    return (
+        ggplot(data, aes("event_time", "estimate", ymin="conf_low", ymax="conf_high"))
+        + geom_hline(yintercept=0, colour="#888888")
+        + geom_vline(xintercept=-0.5, linetype="dashed", colour="#333333")
+        + geom_pointrange(colour=_COLOURS["pilot"], size=0.4)
+        + geom_point(colour=_COLOURS["pilot"], size=1.5)
+        + facet_wrap("outcome_label", scales="free_y", ncol=1)
+        + labs(x=t("ax.event_time", lang), y=t("ax.effect", lang))
+    )
 
 
 def effects_plot(effects: pd.DataFrame, lang: str) -> object:
@@ -154,9 +183,13 @@ def effects_plot(effects: pd.DataFrame, lang: str) -> object:
     from plotnine import aes, coord_flip, geom_hline, geom_pointrange, ggplot, labs
 
     data = effects.copy()
-    data["outcome_label"] = pd.Categorical(data["outcome_label"],
-                                           categories=list(data["outcome_label"])[::-1])
-    return (ggplot(data, aes("outcome_label", "estimate", ymin="conf_low", ymax="conf_high"))
-            + geom_hline(yintercept=0, colour="#888888")
-            + geom_pointrange(colour=_COLOURS["pilot"])
-            + coord_flip() + labs(x="", y=t("ax.effect", lang)))
+    data["outcome_label"] = pd.Categorical(
+        data["outcome_label"], categories=list(data["outcome_label"])[::-1]
+    )
+    return (
+        ggplot(data, aes("outcome_label", "estimate", ymin="conf_low", ymax="conf_high"))
+        + geom_hline(yintercept=0, colour="#888888")
+        + geom_pointrange(colour=_COLOURS["pilot"])
+        + coord_flip()
+        + labs(x="", y=t("ax.effect", lang))
+    )

@@ -8,29 +8,62 @@ from typing import Any
 
 from evalkit.errors import ReportError
 
-__all__ = ["LANGS", "check_lang", "fmt_ci", "fmt_count", "fmt_date", "fmt_num", "fmt_p", "fmt_pct",
-           "is_missing"]
+__all__ = [
+    "LANGS",
+    "check_lang",
+    "fmt_ci",
+    "fmt_count",
+    "fmt_date",
+    "fmt_num",
+    "fmt_p",
+    "fmt_pct",
+    "is_missing",
+]
 
 LANGS = ("nl", "en")
 _SEP = {"nl": (",", "."), "en": (".", ",")}  # (decimal, thousands)
 _MINUS = "\u2212"
 _MONTHS = {
-    "nl": ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-           "oktober", "november", "december"],
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December"],
+    "nl": [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ],
+    "en": [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
 }
 
 
 def check_lang(lang: str) -> str:
-    """Return ``lang`` when it is supported, else raise ``ReportError`` listing the allowed values."""
+    """Return ``lang`` if supported, else raise ``ReportError`` listing the allowed values."""
     if lang not in LANGS:
         raise ReportError(f"language {lang!r} is not supported; use one of {', '.join(LANGS)}")
     return lang
 
 
 def is_missing(x: Any) -> bool:
-    """True for ``None``, NaN and empty strings."""
+    """Tell whether ``x`` is missing (``None``, NaN or an empty string)."""
     if x is None:
         return True
     if isinstance(x, float) and math.isnan(x):

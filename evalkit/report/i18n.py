@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a translation table: one sentence per line reads best)
 """The one translation table of the reports: every label, caption and generated sentence.
 
 Keys are stable identifiers; values are ``{"nl": ..., "en": ...}`` templates for
@@ -37,14 +38,23 @@ TEXT: dict[str, dict[str, str]] = {
     "h.limitations": {"nl": "Beperkingen", "en": "Limitations"},
     "h.appendix": {"nl": "Bijlage", "en": "Appendix"},
     "h.software": {"nl": "Softwareversies", "en": "Software versions"},
-    "h.full_protocol": {"nl": "Het volledige geregistreerde protocol", "en": "The full registered protocol"},
+    "h.full_protocol": {
+        "nl": "Het volledige geregistreerde protocol",
+        "en": "The full registered protocol",
+    },
     "h.privacy": {"nl": "Privacy en onthulling", "en": "Privacy and disclosure control"},
     "h.pretrend": {"nl": "Toets op parallelle trends vooraf", "en": "Pre-trend test"},
     "h.placebo": {"nl": "Placebo in de tijd", "en": "Placebo in time"},
-    "h.inference": {"nl": "Inferentie met weinig pilotgemeenten", "en": "Inference with few treated units"},
+    "h.inference": {
+        "nl": "Inferentie met weinig pilotgemeenten",
+        "en": "Inference with few treated units",
+    },
     "h.alt_control": {"nl": "Andere vergelijkingsgroep", "en": "Alternative control group"},
     "h.bacon": {"nl": "Bacon-decompositie", "en": "Bacon decomposition"},
-    "h.registrations": {"nl": "Aanmeldingen en lopende trajecten", "en": "Registrations and active cases"},
+    "h.registrations": {
+        "nl": "Aanmeldingen en lopende trajecten",
+        "en": "Registrations and active cases",
+    },
     "h.caseload": {"nl": "Caseload per coach", "en": "Caseload per coach"},
     "h.out_of_sight": {"nl": "Uit beeld geraakt", "en": "Out of sight"},
     "h.response": {"nl": "Respons op vragenlijsten", "en": "Questionnaire response"},
@@ -80,7 +90,10 @@ TEXT: dict[str, dict[str, str]] = {
     "v.yes": {"nl": "ja", "en": "yes"},
     "v.no": {"nl": "nee", "en": "no"},
     "v.unknown": {"nl": "onbekend", "en": "unknown"},
-    "v.synthetic": {"nl": "synthetisch (demo), geen echte personen", "en": "synthetic (demo), no real persons"},
+    "v.synthetic": {
+        "nl": "synthetisch (demo), geen echte personen",
+        "en": "synthetic (demo), no real persons",
+    },
     "v.real": {"nl": "geregistreerde gegevens", "en": "registered data"},
     "v.suppressed": {"nl": "<{threshold}", "en": "<{threshold}"},
     "v.secondary": {"nl": "·", "en": "·"},
@@ -89,98 +102,175 @@ TEXT: dict[str, dict[str, str]] = {
     "v.before": {"nl": "vóór de pilot", "en": "before the pilot"},
     "v.months": {"nl": "{start} t/m {end}", "en": "{start} to {end}"},
     "status.registered": {"nl": "geregistreerd", "en": "registered"},
-    "status.registered_with_deviations": {"nl": "geregistreerd, met afwijkingen",
-                                          "en": "registered, with deviations"},
+    "status.registered_with_deviations": {
+        "nl": "geregistreerd, met afwijkingen",
+        "en": "registered, with deviations",
+    },
     "status.not_registered": {"nl": "NIET vooraf geregistreerd", "en": "NOT pre-registered"},
     # generated sentences
-    "s.not_available": {"nl": "Niet beschikbaar: de resultatenbundel bevat dit onderdeel niet.",
-                        "en": "Not available: the results bundle does not contain this part."},
+    "s.not_available": {
+        "nl": "Niet beschikbaar: de resultatenbundel bevat dit onderdeel niet.",
+        "en": "Not available: the results bundle does not contain this part.",
+    },
     "s.not_preregistered": {
         "nl": "**Let op: deze evaluatie is niet vooraf geregistreerd.** De analyses zijn niet vastgelegd voordat de data binnenkwamen; behandel alle uitkomsten als verkennend.",
-        "en": "**Note: this evaluation was not pre-registered.** The analyses were not fixed before the data arrived; treat all results as exploratory."},
+        "en": "**Note: this evaluation was not pre-registered.** The analyses were not fixed before the data arrived; treat all results as exploratory.",
+    },
     "s.registered_after_data": {
         "nl": "**Let op:** het protocol is geregistreerd ná de eerste data ({registered} tegenover {first_data}).",
-        "en": "**Note:** the protocol was registered after the first data arrived ({registered} versus {first_data})."},
-    "s.synthetic": {"nl": "Dit rapport gebruikt synthetische demodata; de cijfers gaan niet over echte jongeren.",
-                    "en": "This report uses synthetic demo data; the numbers are not about real young people."},
+        "en": "**Note:** the protocol was registered after the first data arrived ({registered} versus {first_data}).",
+    },
+    "s.synthetic": {
+        "nl": "Dit rapport gebruikt synthetische demodata; de cijfers gaan niet over echte jongeren.",
+        "en": "This report uses synthetic demo data; the numbers are not about real young people.",
+    },
     "s.effect": {
         "nl": "**{outcome}:** in de pilot veranderde dit met {effect} {unit} ten opzichte van de vergelijkingsgroep (95%-interval {ci}; vóór de pilot {baseline}).",
-        "en": "**{outcome}:** in the pilot this changed by {effect} {unit} relative to the comparison group (95% interval {ci}; before the pilot {baseline})."},
+        "en": "**{outcome}:** in the pilot this changed by {effect} {unit} relative to the comparison group (95% interval {ci}; before the pilot {baseline}).",
+    },
     "s.unit_pp": {"nl": "procentpunt", "en": "percentage points"},
     "s.unit_abs": {"nl": "", "en": ""},
     "s.sure_clear": {
         "nl": "Dit resultaat is na correctie voor meerdere toetsen statistisch betrouwbaar (gecorrigeerde p = {p}): het is onwaarschijnlijk dat dit toeval is.",
-        "en": "After correcting for multiple tests this result is statistically reliable (adjusted p = {p}): it is unlikely to be chance."},
+        "en": "After correcting for multiple tests this result is statistically reliable (adjusted p = {p}): it is unlikely to be chance.",
+    },
     "s.sure_unclear": {
         "nl": "Dit resultaat kan ook door toeval komen (gecorrigeerde p = {p}); het interval laat zowel een kleine verbetering als geen effect toe.",
-        "en": "This result may be due to chance (adjusted p = {p}); the interval allows both a small improvement and no effect."},
-    "s.direction_good": {"nl": "Dat is de richting die de pilot beoogde.", "en": "That is the direction the pilot aimed for."},
-    "s.direction_bad": {"nl": "Dat is tegen de beoogde richting in.", "en": "That is against the intended direction."},
-    "s.mde": {"nl": "Het vooraf genoemde kleinste relevante effect was {mde} {unit}.",
-              "en": "The smallest relevant effect named in advance was {mde} {unit}."},
+        "en": "This result may be due to chance (adjusted p = {p}); the interval allows both a small improvement and no effect.",
+    },
+    "s.direction_good": {
+        "nl": "Dat is de richting die de pilot beoogde.",
+        "en": "That is the direction the pilot aimed for.",
+    },
+    "s.direction_bad": {
+        "nl": "Dat is tegen de beoogde richting in.",
+        "en": "That is against the intended direction.",
+    },
+    "s.mde": {
+        "nl": "Het vooraf genoemde kleinste relevante effect was {mde} {unit}.",
+        "en": "The smallest relevant effect named in advance was {mde} {unit}.",
+    },
     "s.disclosure": {
         "nl": "Aantallen kleiner dan {threshold} zijn onderdrukt (weergegeven als “<{threshold}”), en waar een totaal een onderdrukt getal zou verraden is ook een tweede cel onderdrukt (“·”). Dit rapport bevat geen BSN's, namen of pseudoniemen. In dit rapport zijn {n_cells} cellen onderdrukt.",
-        "en": "Counts below {threshold} are suppressed (shown as “<{threshold}”), and where a total would reveal a suppressed number a second cell is suppressed too (“·”). This report contains no BSNs, names or pseudonyms. {n_cells} cells were suppressed in this report."},
-    "s.exploratory": {"nl": "Verkennend, niet vooraf geregistreerd. Deze analyses kunnen hypothesen opleveren, geen bewijs.",
-                      "en": "Exploratory, not pre-registered. These analyses can suggest hypotheses, not prove them."},
-    "s.no_deviations": {"nl": "Er zijn geen afwijkingen van het geregistreerde protocol.",
-                        "en": "There are no deviations from the registered protocol."},
+        "en": "Counts below {threshold} are suppressed (shown as “<{threshold}”), and where a total would reveal a suppressed number a second cell is suppressed too (“·”). This report contains no BSNs, names or pseudonyms. {n_cells} cells were suppressed in this report.",
+    },
+    "s.exploratory": {
+        "nl": "Verkennend, niet vooraf geregistreerd. Deze analyses kunnen hypothesen opleveren, geen bewijs.",
+        "en": "Exploratory, not pre-registered. These analyses can suggest hypotheses, not prove them.",
+    },
+    "s.no_deviations": {
+        "nl": "Er zijn geen afwijkingen van het geregistreerde protocol.",
+        "en": "There are no deviations from the registered protocol.",
+    },
     "s.few_treated_warning": {
         "nl": "Met maar {n} pilot{s_nl} zijn gewone cluster-robuuste standaardfouten te klein, zodat effecten zekerder lijken dan ze zijn. De hoofdanalyse gebruikt daarom {inference}; de tabel zet beide naast elkaar.",
-        "en": "With only {n} treated unit{s_en} ordinary cluster-robust standard errors are too small, so effects look more certain than they are. The main analysis therefore uses {inference}; the table shows both side by side."},
-    "s.figure_event": {"nl": "Geschat effect per maand rond de start van de pilot: {outcome}",
-                       "en": "Estimated effect by month around the pilot start: {outcome}"},
-    "s.figure_trend": {"nl": "Maandgemiddelde, pilot en vergelijking (stippellijn: start pilot): {outcome}",
-                       "en": "Monthly mean, pilot and comparison (dashed line: pilot start): {outcome}"},
-    "s.figure_effects": {"nl": "Effecten van de pilot met 95%-intervallen", "en": "Effects of the pilot with 95% intervals"},
+        "en": "With only {n} treated unit{s_en} ordinary cluster-robust standard errors are too small, so effects look more certain than they are. The main analysis therefore uses {inference}; the table shows both side by side.",
+    },
+    "s.figure_event": {
+        "nl": "Geschat effect per maand rond de start van de pilot: {outcome}",
+        "en": "Estimated effect by month around the pilot start: {outcome}",
+    },
+    "s.figure_trend": {
+        "nl": "Maandgemiddelde, pilot en vergelijking (stippellijn: start pilot): {outcome}",
+        "en": "Monthly mean, pilot and comparison (dashed line: pilot start): {outcome}",
+    },
+    "s.figure_effects": {
+        "nl": "Effecten van de pilot met 95%-intervallen",
+        "en": "Effects of the pilot with 95% intervals",
+    },
     "s.see_figures": {"nl": "Zie {refs}.", "en": "See {refs}."},
     "s.and": {"nl": "en", "en": "and"},
-    "s.primary_count": {"nl": "Het protocol noemt {n} primaire uitkomst(en); de p-waarden zijn gecorrigeerd met de methode {method}.",
-                        "en": "The protocol names {n} primary outcome(s); p-values are adjusted with the {method} method."},
-    "s.rejected_total": {"nl": "In totaal zijn {rejected} van de {read} ingelezen regels afgewezen ({share}); afgewezen regels staan met reden in quarantaine, niets is stilzwijgend weggelaten.",
-                         "en": "In total {rejected} of the {read} rows read were rejected ({share}); rejected rows are kept in quarantine with their reason, nothing was dropped silently."},
-    "s.generated_from": {"nl": "Gemaakt met evalkit {version} uit resultatenbundel {bundle}.",
-                         "en": "Made with evalkit {version} from results bundle {bundle}."},
-    "s.summary_intro": {"nl": "{pilot} is geëvalueerd volgens een vooraf vastgelegd plan ({status}). Hieronder staan de belangrijkste uitkomsten in gewone taal.",
-                        "en": "{pilot} was evaluated according to a plan fixed in advance ({status}). The main results follow in plain language."},
-    "s.monitor_intro": {"nl": "Deze monitor is bedoeld voor tijdens de pilot. Hij toont beschrijvende cijfers, geen effecten.",
-                        "en": "This monitor is for use during the pilot. It shows descriptive figures, not effects."},
-    "s.caseload_above": {"nl": "{n} van de {total} coach-weken lagen boven de norm van {high} trajecten.",
-                         "en": "{n} of {total} coach-weeks were above the benchmark of {high} cases."},
-    "s.full_report": {"nl": "Het volledige evaluatierapport bevat de methoden, de robuustheidsanalyses en alle tabellen.",
-                      "en": "The full evaluation report contains the methods, robustness analyses and all tables."},
+    "s.primary_count": {
+        "nl": "Het protocol noemt {n} primaire uitkomst(en); de p-waarden zijn gecorrigeerd met de methode {method}.",
+        "en": "The protocol names {n} primary outcome(s); p-values are adjusted with the {method} method.",
+    },
+    "s.rejected_total": {
+        "nl": "In totaal zijn {rejected} van de {read} ingelezen regels afgewezen ({share}); afgewezen regels staan met reden in quarantaine, niets is stilzwijgend weggelaten.",
+        "en": "In total {rejected} of the {read} rows read were rejected ({share}); rejected rows are kept in quarantine with their reason, nothing was dropped silently.",
+    },
+    "s.generated_from": {
+        "nl": "Gemaakt met evalkit {version} uit resultatenbundel {bundle}.",
+        "en": "Made with evalkit {version} from results bundle {bundle}.",
+    },
+    "s.summary_intro": {
+        "nl": "{pilot} is geëvalueerd volgens een vooraf vastgelegd plan ({status}). Hieronder staan de belangrijkste uitkomsten in gewone taal.",
+        "en": "{pilot} was evaluated according to a plan fixed in advance ({status}). The main results follow in plain language.",
+    },
+    "s.monitor_intro": {
+        "nl": "Deze monitor is bedoeld voor tijdens de pilot. Hij toont beschrijvende cijfers, geen effecten.",
+        "en": "This monitor is for use during the pilot. It shows descriptive figures, not effects.",
+    },
+    "s.caseload_above": {
+        "nl": "{n} van de {total} coach-weken lagen boven de norm van {high} trajecten.",
+        "en": "{n} of {total} coach-weeks were above the benchmark of {high} cases.",
+    },
+    "s.full_report": {
+        "nl": "Het volledige evaluatierapport bevat de methoden, de robuustheidsanalyses en alle tabellen.",
+        "en": "The full evaluation report contains the methods, robustness analyses and all tables.",
+    },
     # limitations from codes
     "lim.few_treated_clusters": {
         "nl": "Er {verb_nl} maar {n_treated_clusters} pilotgemeente(n). Onzekerheid is daarom geschat met methoden voor weinig behandelde clusters; de intervallen zijn breed en de resultaten gelden vooral voor deze gemeente(n).",
-        "en": "There {verb_en} only {n_treated_clusters} treated municipalit{ies}. Uncertainty was therefore estimated with methods for few treated clusters; intervals are wide and results mainly apply to this/these municipalit{ies}."},
+        "en": "There {verb_en} only {n_treated_clusters} treated municipalit{ies}. Uncertainty was therefore estimated with methods for few treated clusters; intervals are wide and results mainly apply to this/these municipalit{ies}.",
+    },
     "lim.short_post_period": {
         "nl": "De periode na de start is kort ({months} maanden); effecten die later optreden zijn nog niet zichtbaar.",
-        "en": "The post period is short ({months} months); effects that appear later are not visible yet."},
+        "en": "The post period is short ({months} months); effects that appear later are not visible yet.",
+    },
     "lim.power_below_target": {
         "nl": "Voor {outcome} had het onderzoek {power} kans om het vooraf genoemde effect te vinden; het kleinste effect dat met 80% kans te vinden is, is {mde}. Geen significant effect betekent hier dus niet dat er geen effect is.",
-        "en": "For {outcome} the study had {power} power to detect the effect named in advance; the smallest effect detectable with 80% power is {mde}. No significant effect therefore does not mean no effect."},
+        "en": "For {outcome} the study had {power} power to detect the effect named in advance; the smallest effect detectable with 80% power is {mde}. No significant effect therefore does not mean no effect.",
+    },
     "lim.data_quality": {
         "nl": "{rejected_share} van de ingelezen regels is afgewezen bij de validatie (zie Datakwaliteit).",
-        "en": "{rejected_share} of the rows read were rejected by validation (see Data quality)."},
-    "lim.not_registered": {"nl": "Het protocol is niet vooraf geregistreerd.", "en": "The protocol was not pre-registered."},
+        "en": "{rejected_share} of the rows read were rejected by validation (see Data quality).",
+    },
+    "lim.not_registered": {
+        "nl": "Het protocol is niet vooraf geregistreerd.",
+        "en": "The protocol was not pre-registered.",
+    },
     "lim.generic": {"nl": "Beperking ({code}): {values}.", "en": "Limitation ({code}): {values}."},
-    "lim.none": {"nl": "De resultatenbundel noemt geen beperkingen.", "en": "The results bundle lists no limitations."},
+    "lim.none": {
+        "nl": "De resultatenbundel noemt geen beperkingen.",
+        "en": "The results bundle lists no limitations.",
+    },
     # table captions
     "c.key_facts": {"nl": "Kerngegevens van deze evaluatie", "en": "Key facts of this evaluation"},
     "c.snapshot": {"nl": "Datasnapshot per bron", "en": "Data snapshot per source"},
-    "c.deviations": {"nl": "Afwijkingen van het geregistreerde protocol", "en": "Deviations from the registered protocol"},
+    "c.deviations": {
+        "nl": "Afwijkingen van het geregistreerde protocol",
+        "en": "Deviations from the registered protocol",
+    },
     "c.outcomes": {"nl": "Uitkomstmaten en hypothesen", "en": "Outcomes and hypotheses"},
     "c.quality": {"nl": "Regels per bron", "en": "Rows per source"},
     "c.reasons": {"nl": "Belangrijkste redenen voor afwijzing", "en": "Top rejection reasons"},
     "c.flow": {"nl": "Van data naar analyse", "en": "From data to analysis"},
     "c.balance": {"nl": "Balans in de periode vóór de pilot", "en": "Balance in the pre-period"},
-    "c.effects_primary": {"nl": "Effecten op de primaire uitkomsten", "en": "Effects on the primary outcomes"},
-    "c.effects_secondary": {"nl": "Effecten op de secundaire uitkomsten", "en": "Effects on the secondary outcomes"},
+    "c.effects_primary": {
+        "nl": "Effecten op de primaire uitkomsten",
+        "en": "Effects on the primary outcomes",
+    },
+    "c.effects_secondary": {
+        "nl": "Effecten op de secundaire uitkomsten",
+        "en": "Effects on the secondary outcomes",
+    },
     "c.pretrend": {"nl": "Toetsen op trends vóór de pilot", "en": "Pre-trend tests"},
-    "c.placebo": {"nl": "Placebo-effecten met een verschoven startdatum", "en": "Placebo effects with a shifted start"},
-    "c.inference": {"nl": "Hetzelfde effect met verschillende inferentiemethoden", "en": "The same effect under different inference methods"},
-    "c.alt_control": {"nl": "Effect met een andere vergelijkingsgroep", "en": "Effect with an alternative control group"},
-    "c.bacon": {"nl": "Bacon-decompositie van de TWFE-schatting", "en": "Bacon decomposition of the TWFE estimate"},
+    "c.placebo": {
+        "nl": "Placebo-effecten met een verschoven startdatum",
+        "en": "Placebo effects with a shifted start",
+    },
+    "c.inference": {
+        "nl": "Hetzelfde effect met verschillende inferentiemethoden",
+        "en": "The same effect under different inference methods",
+    },
+    "c.alt_control": {
+        "nl": "Effect met een andere vergelijkingsgroep",
+        "en": "Effect with an alternative control group",
+    },
+    "c.bacon": {
+        "nl": "Bacon-decompositie van de TWFE-schatting",
+        "en": "Bacon decomposition of the TWFE estimate",
+    },
     "c.subgroups": {"nl": "Effecten per subgroep", "en": "Effects by subgroup"},
     "c.power": {"nl": "Onderscheidend vermogen (simulatie)", "en": "Power (simulation)"},
     "c.software": {"nl": "Gebruikte software", "en": "Software used"},
@@ -274,21 +364,42 @@ TEXT: dict[str, dict[str, str]] = {
     "col.month": {"nl": "Maand", "en": "Month"},
     "col.event_time": {"nl": "Maanden sinds start", "en": "Months since start"},
     # table names inside throughput / questionnaire / monitoring
-    "tab.durations": {"nl": "Doorlooptijden per deelproces", "en": "Throughput times per sub-process"},
-    "tab.norms": {"nl": "Aandeel binnen de norm (open zaken correct meegeteld)", "en": "Share within norm (open cases counted correctly)"},
-    "tab.caseload": {"nl": "Lopende trajecten per coach per week", "en": "Active cases per coach per week"},
+    "tab.durations": {
+        "nl": "Doorlooptijden per deelproces",
+        "en": "Throughput times per sub-process",
+    },
+    "tab.norms": {
+        "nl": "Aandeel binnen de norm (open zaken correct meegeteld)",
+        "en": "Share within norm (open cases counted correctly)",
+    },
+    "tab.caseload": {
+        "nl": "Lopende trajecten per coach per week",
+        "en": "Active cases per coach per week",
+    },
     "tab.handovers": {"nl": "Warme overdrachten", "en": "Warm handovers"},
     "tab.kaplan_meier": {"nl": "Kaplan–Meier-schattingen", "en": "Kaplan–Meier estimates"},
     "tab.response": {"nl": "Respons per meting en groep", "en": "Response per wave and group"},
     "tab.scores": {"nl": "Scores per instrument en meting", "en": "Scores per instrument and wave"},
-    "tab.reliability": {"nl": "Betrouwbaarheid per schaal en meting", "en": "Reliability per scale and wave"},
+    "tab.reliability": {
+        "nl": "Betrouwbaarheid per schaal en meting",
+        "en": "Reliability per scale and wave",
+    },
     "tab.change": {"nl": "Verandering ten opzichte van T0", "en": "Change from T0"},
-    "tab.registrations": {"nl": "Aanmeldingen en lopende trajecten per periode", "en": "Registrations and active cases per period"},
-    "tab.out_of_sight": {"nl": "Jongeren uit beeld na afsluiting", "en": "Young people out of sight after their case ended"},
+    "tab.registrations": {
+        "nl": "Aanmeldingen en lopende trajecten per periode",
+        "en": "Registrations and active cases per period",
+    },
+    "tab.out_of_sight": {
+        "nl": "Jongeren uit beeld na afsluiting",
+        "en": "Young people out of sight after their case ended",
+    },
     "tab.completeness": {"nl": "Ontbrekende waarden per kolom", "en": "Missing values per column"},
     # axis labels
     "ax.month": {"nl": "Maand", "en": "Month"},
-    "ax.event_time": {"nl": "Maanden sinds de start van de pilot", "en": "Months since the pilot start"},
+    "ax.event_time": {
+        "nl": "Maanden sinds de start van de pilot",
+        "en": "Months since the pilot start",
+    },
     "ax.effect": {"nl": "Geschat effect", "en": "Estimated effect"},
     "ax.mean": {"nl": "Gemiddelde", "en": "Mean"},
     "ax.group": {"nl": "Groep", "en": "Group"},
@@ -314,7 +425,10 @@ TEXT: dict[str, dict[str, str]] = {
     "mt.none": {"nl": "geen", "en": "none"},
     "step.rows_in_store": {"nl": "Regels in de opslag", "en": "Rows in the store"},
     "step.age_16_27": {"nl": "Leeftijd 16–27", "en": "Aged 16–27"},
-    "step.in_study_municipalities": {"nl": "In pilot- of vergelijkingsgemeente", "en": "In a pilot or comparison municipality"},
+    "step.in_study_municipalities": {
+        "nl": "In pilot- of vergelijkingsgemeente",
+        "en": "In a pilot or comparison municipality",
+    },
     "step.analysed": {"nl": "Geanalyseerd", "en": "Analysed"},
 }
 

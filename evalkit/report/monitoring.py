@@ -19,12 +19,21 @@ from evalkit.report.formatting import fmt_count
 from evalkit.report.i18n import label
 from evalkit.report.tables import make_table, records_frame
 
-__all__ = ["caseload", "completeness", "monitor_intro", "monitoring_figures", "norms",
-           "out_of_sight", "registrations", "response"]
+__all__ = [
+    "caseload",
+    "completeness",
+    "monitor_intro",
+    "monitoring_figures",
+    "norms",
+    "out_of_sight",
+    "registrations",
+    "response",
+]
 
 
-def monitoring_figures(bundle: Mapping[str, Any], section: str, lang: str,
-                       threshold: int) -> list[tuple[str, str, Any]]:
+def monitoring_figures(
+    bundle: Mapping[str, Any], section: str, lang: str, threshold: int
+) -> list[tuple[str, str, Any]]:
     """Figures for a section from ``figures_monitoring.report_figures``, if that exists.
 
     Parameters
@@ -50,8 +59,10 @@ def monitoring_figures(bundle: Mapping[str, Any], section: str, lang: str,
     fn = getattr(module, "report_figures", None)
     if fn is None:
         return []
-    return [(str(n), str(c), p) for n, c, p in fn(bundle, section=section, lang=lang,
-                                                  threshold=threshold)]
+    return [
+        (str(n), str(c), p)
+        for n, c, p in fn(bundle, section=section, lang=lang, threshold=threshold)
+    ]
 
 
 def _ctx_table(ctx: Any, name: str, caption_key: str, records: Any, **kwargs: Any) -> str:
@@ -63,8 +74,9 @@ def monitor_intro(ctx: Any) -> str:
     """Title and purpose of the monitor."""
     from evalkit.report.sections_front import title, warnings_block
 
-    return "\n\n".join(x for x in [title(ctx, "doc.monitor"), warnings_block(ctx),
-                                   ctx.t("s.monitor_intro")] if x)
+    return "\n\n".join(
+        x for x in [title(ctx, "doc.monitor"), warnings_block(ctx), ctx.t("s.monitor_intro")] if x
+    )
 
 
 def registrations(ctx: Any) -> str:
@@ -72,13 +84,21 @@ def registrations(ctx: Any) -> str:
     records = ctx.get("monitoring.registrations")
     frame = records_frame(records)
     if frame is not None and "n_registrations" in frame.columns:
-        total = {c: None for c in frame.columns}
-        total.update({frame.columns[0]: "Σ", "n_registrations": int(frame["n_registrations"].sum())})
+        total: dict[str, Any] = {c: None for c in frame.columns}
+        total.update(
+            {frame.columns[0]: "Σ", "n_registrations": int(frame["n_registrations"].sum())}
+        )
         frame = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
         # the Σ row is the column total: secondary suppression keeps it from revealing a cell
-        table = make_table("registrations", ctx.t("tab.registrations"), frame, ctx.lang,
-                           ctx.threshold, count_columns=["n_registrations", "n_active"],
-                           total_row=True)
+        table = make_table(
+            "registrations",
+            ctx.t("tab.registrations"),
+            frame,
+            ctx.lang,
+            ctx.threshold,
+            count_columns=["n_registrations", "n_active"],
+            total_row=True,
+        )
         body = ctx.table(table)
     else:
         body = ctx.not_available()
@@ -90,8 +110,15 @@ def norms(ctx: Any) -> str:
     parts = [ctx.heading("h.norms")]
     for name, caption, plot in monitoring_figures(ctx.bundle, "monitor", ctx.lang, ctx.threshold):
         parts.append(ctx.figure(plot, name, caption))
-    parts.append(_ctx_table(ctx, "norms", "tab.norms", ctx.get("throughput.norms"),
-                            row_totals={"n": ["n_within", "n_breach", "n_unknown"]}))
+    parts.append(
+        _ctx_table(
+            ctx,
+            "norms",
+            "tab.norms",
+            ctx.get("throughput.norms"),
+            row_totals={"n": ["n_within", "n_breach", "n_unknown"]},
+        )
+    )
     parts.append(_ctx_table(ctx, "durations", "tab.durations", ctx.get("throughput.durations")))
     return "\n\n".join(parts)
 
@@ -99,25 +126,41 @@ def norms(ctx: Any) -> str:
 def caseload(ctx: Any) -> str:
     """Active cases per coach per week against the benchmark."""
     records = ctx.get("throughput.caseload")
-    parts = [ctx.heading("h.caseload"), _ctx_table(ctx, "caseload", "tab.caseload", records,
-                                                   count_columns=["n_active"], dependent={})]
+    parts = [
+        ctx.heading("h.caseload"),
+        _ctx_table(
+            ctx, "caseload", "tab.caseload", records, count_columns=["n_active"], dependent={}
+        ),
+    ]
     frame = records_frame(records)
     if frame is not None and {"n_active", "benchmark_high"} <= set(frame.columns):
         above = int((frame["n_active"] > frame["benchmark_high"]).sum())
         high = frame["benchmark_high"].dropna()
-        parts.append(ctx.t("s.caseload_above", n=fmt_count(above, ctx.lang),
-                           total=fmt_count(len(frame), ctx.lang),
-                           high=fmt_count(high.iloc[0], ctx.lang) if len(high) else "\u2013"))
+        parts.append(
+            ctx.t(
+                "s.caseload_above",
+                n=fmt_count(above, ctx.lang),
+                total=fmt_count(len(frame), ctx.lang),
+                high=fmt_count(high.iloc[0], ctx.lang) if len(high) else "\u2013",
+            )
+        )
     return "\n\n".join(parts)
 
 
 def out_of_sight(ctx: Any) -> str:
     """Young people out of sight after their case ended, and handovers."""
-    return "\n\n".join([
-        ctx.heading("h.out_of_sight"),
-        _ctx_table(ctx, "out_of_sight", "tab.out_of_sight", ctx.get("monitoring.out_of_sight")),
-        _ctx_table(ctx, "handovers", "tab.handovers", ctx.get("throughput.handovers")),
-    ])
+    return "\n\n".join(
+        [
+            ctx.heading("h.out_of_sight"),
+            _ctx_table(
+                ctx,
+                "out_of_sight",
+                "tab.out_of_sight",
+                ctx.get("throughput.out_of_sight") or ctx.get("monitoring.out_of_sight"),
+            ),
+            _ctx_table(ctx, "handovers", "tab.handovers", ctx.get("throughput.handovers")),
+        ]
+    )
 
 
 def response(ctx: Any) -> str:
@@ -125,14 +168,27 @@ def response(ctx: Any) -> str:
     frame = records_frame(ctx.get("questionnaire.response"))
     if frame is not None and "group" in frame.columns:
         frame["group"] = [label("v", g, ctx.lang) for g in frame["group"]]
-    return "\n\n".join([ctx.heading("h.response"), ctx.table(make_table(
-        "response", ctx.t("tab.response"), frame, ctx.lang, ctx.threshold))])
+    return "\n\n".join(
+        [
+            ctx.heading("h.response"),
+            ctx.table(
+                make_table("response", ctx.t("tab.response"), frame, ctx.lang, ctx.threshold)
+            ),
+        ]
+    )
 
 
 def completeness(ctx: Any) -> str:
     """Missing values per source and column, and rows per source."""
-    return "\n\n".join([
-        ctx.heading("h.completeness"),
-        _ctx_table(ctx, "completeness", "tab.completeness", ctx.get("monitoring.completeness"),
-                   count_columns=[]),
-    ])
+    return "\n\n".join(
+        [
+            ctx.heading("h.completeness"),
+            _ctx_table(
+                ctx,
+                "completeness",
+                "tab.completeness",
+                ctx.get("monitoring.completeness"),
+                count_columns=[],
+            ),
+        ]
+    )

@@ -82,7 +82,9 @@ def _parse_options(option_lines: list[str], where: str, line: int) -> dict[str, 
     try:
         options = yaml.safe_load("\n".join(option_lines)) or {}
     except yaml.YAMLError as exc:
-        raise ReportError(f"{where}, line {line}: cell options ('#|') are not valid YAML: {exc}") from exc
+        raise ReportError(
+            f"{where}, line {line}: cell options ('#|') are not valid YAML: {exc}"
+        ) from exc
     if not isinstance(options, dict):
         raise ReportError(f"{where}, line {line}: cell options must be 'key: value' lines")
     return options

@@ -17,7 +17,14 @@ from evalkit.report.engine import Engine, render_qmd
 from evalkit.report.formatting import LANGS
 from evalkit.report.tables import ReportTable
 
-__all__ = ["DOCUMENTS", "Document", "REPORTS_DIR", "collect_tables", "output_name", "render_reports"]
+__all__ = [
+    "DOCUMENTS",
+    "REPORTS_DIR",
+    "Document",
+    "collect_tables",
+    "output_name",
+    "render_reports",
+]
 
 Document = Literal["evaluation", "monitor", "summary"]
 DOCUMENTS: tuple[str, ...] = ("evaluation", "monitor", "summary")
@@ -34,7 +41,7 @@ def _sha256(path: Path) -> str:
 
 
 def output_name(stem: str, document: str, lang: str, suffix: str = ".html") -> str:
-    """File name of a rendered document: ``demo.html``, ``demo.en.html``, ``demo.monitor.en.html``."""
+    """Name a rendered document: ``demo.html``, ``demo.en.html``, ``demo.monitor.en.html``."""
     parts = [stem]
     if document != "evaluation":
         parts.append(document)
@@ -48,27 +55,47 @@ def _check(values: Sequence[str], allowed: Sequence[str], what: str) -> list[str
         values = [values]
     bad = [v for v in values if v not in allowed]
     if bad or not values:
-        raise ReportError(f"{what} {bad or '(none)'} not allowed; use one or more of {', '.join(allowed)}")
+        raise ReportError(
+            f"{what} {bad or '(none)'} not allowed; use one or more of {', '.join(allowed)}"
+        )
     return list(dict.fromkeys(values))
 
 
-def collect_tables(bundle: dict[str, Any], lang: str, documents: Sequence[str]) -> list[ReportTable]:
+def collect_tables(
+    bundle: dict[str, Any], lang: str, documents: Sequence[str]
+) -> list[ReportTable]:
     """Build every table the documents show (in-process, same code as the ``.qmd``)."""
     from evalkit.report import monitoring, sections_front, sections_results
 
     with tempfile.TemporaryDirectory(prefix="evalkit-tables-") as tmp:
         ctx = ReportContext(bundle, lang, figure_dir=tmp)
         if "evaluation" in documents or "summary" in documents:
-            for fn in (sections_front.first_page, sections_front.protocol_brief,
-                       sections_front.data_quality, sections_front.sample, sections_results.primary,
-                       sections_results.robustness, sections_results.secondary,
-                       sections_results.subgroups, sections_results.throughput,
-                       sections_results.questionnaire, sections_results.exploratory):
+            for fn in (
+                sections_front.first_page,
+                sections_front.protocol_brief,
+                sections_front.data_quality,
+                sections_front.sample,
+                sections_results.primary,
+                sections_results.robustness,
+                sections_results.secondary,
+                sections_results.subgroups,
+                sections_results.throughput,
+                sections_results.questionnaire,
+                sections_results.exploratory,
+            ):
                 fn(ctx)
         if "monitor" in documents:
-            for fn in (monitoring.registrations, monitoring.norms, monitoring.caseload,
-                       monitoring.out_of_sight, monitoring.response, monitoring.completeness):
+            for fn in (
+                monitoring.registrations,
+                monitoring.norms,
+                monitoring.caseload,
+                monitoring.out_of_sight,
+                monitoring.response,
+                monitoring.completeness,
+            ):
                 fn(ctx)
+        for part in ("throughput", "questionnaire"):  # export also the tables the report only plots
+            ctx.tables.extend(sections_results.bundle_tables(ctx, part).values())
     unique: dict[str, ReportTable] = {}
     for table in ctx.tables:
         unique.setdefault(table.name, table)
@@ -100,15 +127,22 @@ def _export_tables(tables: list[ReportTable], folder: Path, workbook: Path) -> l
     return written
 
 
-def _manifest(out_html: Path, bundle_path: Path, qmd: Path, document: str, lang: str,
-              engine: str) -> Path:
+def _manifest(
+    out_html: Path, bundle_path: Path, qmd: Path, document: str, lang: str, engine: str
+) -> Path:
     import pypandoc
 
     from evalkit import __version__
 
     manifest = {
-        "document": document, "lang": lang, "engine": engine,
-        "output": {"file": out_html.name, "sha256": _sha256(out_html), "bytes": out_html.stat().st_size},
+        "document": document,
+        "lang": lang,
+        "engine": engine,
+        "output": {
+            "file": out_html.name,
+            "sha256": _sha256(out_html),
+            "bytes": out_html.stat().st_size,
+        },
         "inputs": {
             "bundle": {"file": bundle_path.name, "sha256": _sha256(bundle_path)},
             "qmd": {"file": qmd.name, "sha256": _sha256(qmd)},
@@ -121,10 +155,17 @@ def _manifest(out_html: Path, bundle_path: Path, qmd: Path, document: str, lang:
     return path
 
 
-def render_reports(bundle_path: Path, out_dir: Path, *, stem: str, langs: Sequence[str] = ("nl",),
-                   documents: Sequence[str] = ("evaluation",),
-                   progress: Callable[[str], None] | None = None,
-                   reports_dir: Path | None = None, engine: Engine = "auto") -> list[Path]:
+def render_reports(
+    bundle_path: Path,
+    out_dir: Path,
+    *,
+    stem: str,
+    langs: Sequence[str] = ("nl",),
+    documents: Sequence[str] = ("evaluation",),
+    progress: Callable[[str], None] | None = None,
+    reports_dir: Path | None = None,
+    engine: Engine = "auto",
+) -> list[Path]:
     """Render the report documents of one results bundle.
 
     Parameters
@@ -166,7 +207,11 @@ def render_reports(bundle_path: Path, out_dir: Path, *, stem: str, langs: Sequen
     bundle = load_bundle(bundle_path)
     folder = Path(reports_dir) if reports_dir else REPORTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
-    used = "quarto" if engine == "quarto" or (engine == "auto" and shutil.which("quarto")) else "evalkit"
+    used = (
+        "quarto"
+        if engine == "quarto" or (engine == "auto" and shutil.which("quarto"))
+        else "evalkit"
+    )
     say = progress or (lambda _msg: None)
     written: list[Path] = []
     for document in documents:

@@ -1,25 +1,32 @@
-"""Sections of the evaluation report around the results: first page, protocol, data, sample,
-limitations, appendix. Each function takes a ``ReportContext`` and returns markdown."""
+"""Sections of the evaluation report before the results.
+
+First page, protocol in brief, data quality and sample. Each function takes a
+``ReportContext`` and returns markdown.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import metadata
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from evalkit.report.context import ReportContext
 from evalkit.report.formatting import fmt_count, fmt_date, fmt_num, fmt_p, fmt_pct, is_missing
 from evalkit.report.i18n import label
 from evalkit.report.tables import make_table, records_frame
 
-__all__ = ["appendix", "data_quality", "effect_sentences", "first_page", "key_facts",
-           "limitations", "privacy", "protocol_brief", "sample", "short_hash", "title"]
-
-_SOFTWARE = ("evalkit", "pandas", "numpy", "scipy", "statsmodels", "pyfixest", "duckdb",
-             "plotnine", "matplotlib", "nbclient", "ipykernel", "pypandoc-binary", "pyyaml")
+__all__ = [
+    "data_quality",
+    "effect_sentences",
+    "first_page",
+    "key_facts",
+    "protocol_brief",
+    "sample",
+    "short_hash",
+    "title",
+    "warnings_block",
+]
 
 
 def short_hash(value: Any) -> str:
@@ -28,7 +35,7 @@ def short_hash(value: Any) -> str:
 
 
 def title(ctx: ReportContext, doc_key: str) -> str:
-    """The document's H1: document kind and the protocol's title."""
+    """Return the document's H1: document kind and the protocol's title."""
     name = ctx.text(ctx.get("protocol.metadata.title")) or ctx.get("protocol_id", "")
     return f"# {ctx.t(doc_key)}: {name} {{#title}}"
 
@@ -49,18 +56,26 @@ def warnings_block(ctx: ReportContext) -> str:
     if _status(ctx) == "not_registered":
         out.append("::: {.callout-important}\n" + ctx.t("s.not_preregistered") + "\n:::")
     elif ctx.get("registration.registered_before_data") is False:
-        out.append("::: {.callout-warning}\n" + ctx.t(
-            "s.registered_after_data",
-            registered=fmt_date(ctx.get("registration.registered_at"), ctx.lang, with_time=True),
-            first_data=fmt_date(ctx.get("registration.first_data_ingest_at"), ctx.lang,
-                                with_time=True)) + "\n:::")
+        out.append(
+            "::: {.callout-warning}\n"
+            + ctx.t(
+                "s.registered_after_data",
+                registered=fmt_date(
+                    ctx.get("registration.registered_at"), ctx.lang, with_time=True
+                ),
+                first_data=fmt_date(
+                    ctx.get("registration.first_data_ingest_at"), ctx.lang, with_time=True
+                ),
+            )
+            + "\n:::"
+        )
     if ctx.get("protocol.metadata.synthetic_data"):
         out.append("::: {.callout-note}\n" + ctx.t("s.synthetic") + "\n:::")
     return "\n\n".join(out)
 
 
 def key_facts(ctx: ReportContext) -> str:
-    """The key-facts table of the first page."""
+    """Return the key-facts table of the first page."""
     lang = ctx.lang
     reg = ctx.get("registration", {}) or {}
     rows = [
@@ -74,24 +89,37 @@ def key_facts(ctx: ReportContext) -> str:
         ("k.version", str(ctx.get("evalkit_version", "\u2013"))),
         ("k.commit", str(ctx.get("generated.code_commit") or "\u2013")),
         ("k.seed", str(ctx.get("generated.seed", "\u2013"))),
-        ("k.synthetic", ctx.t("v.synthetic" if ctx.get("protocol.metadata.synthetic_data")
-                              else "v.real")),
+        (
+            "k.synthetic",
+            ctx.t("v.synthetic" if ctx.get("protocol.metadata.synthetic_data") else "v.real"),
+        ),
         ("k.threshold", fmt_count(ctx.threshold, lang)),
     ]
     frame = pd.DataFrame({"item": [ctx.t(k) for k, _ in rows], "value": [v for _, v in rows]})
-    return ctx.table(make_table("key_facts", ctx.t("c.key_facts"), frame, lang, ctx.threshold,
-                                count_columns=[]))
+    return ctx.table(
+        make_table("key_facts", ctx.t("c.key_facts"), frame, lang, ctx.threshold, count_columns=[])
+    )
 
 
 def snapshot(ctx: ReportContext) -> str:
     """Per source: file hash and rows accepted/rejected."""
     frame = records_frame(ctx.get("data.sources"))
     if frame is not None:
-        frame = frame.assign(sha256=[short_hash(h) for h in frame.get("sha256", [None] * len(frame))],
-                             kind=[label("kind", k, ctx.lang) for k in frame["kind"]])
-    return ctx.table(make_table("data_snapshot", ctx.t("c.snapshot"), frame, ctx.lang, ctx.threshold,
-                                columns=["kind", "file", "sha256", "rows_read", "accepted",
-                                         "rejected", "ingested_at"], count_columns=[]))
+        frame = frame.assign(
+            sha256=[short_hash(h) for h in frame.get("sha256", [None] * len(frame))],
+            kind=[label("kind", k, ctx.lang) for k in frame["kind"]],
+        )
+    return ctx.table(
+        make_table(
+            "data_snapshot",
+            ctx.t("c.snapshot"),
+            frame,
+            ctx.lang,
+            ctx.threshold,
+            columns=["kind", "file", "sha256", "rows_read", "accepted", "rejected", "ingested_at"],
+            count_columns=[],
+        )
+    )
 
 
 def _unit(effect: Mapping[str, Any]) -> tuple[float, str]:
@@ -108,16 +136,37 @@ def effect_sentences(ctx: ReportContext, role: str = "primary") -> str:
         res = e.get("result", {}) or {}
         scale, unit_key = _unit(e)
         baseline = e.get("baseline_mean")
-        base_txt = (fmt_pct(baseline, lang) if e.get("type") == "binary" and not is_missing(baseline)
-                    else fmt_num(baseline, lang, 2))
-        ci = ("[" + fmt_num((res.get("ci_low") or 0) * scale, lang, 1) + ("; " if lang == "nl" else ", ")
-              + fmt_num((res.get("ci_high") or 0) * scale, lang, 1) + "]"
-              if not is_missing(res.get("ci_low")) else "\u2013")
-        parts = [ctx.t("s.effect", outcome=ctx.text(e.get("label")) or e.get("outcome"),
-                       effect=fmt_num(_scaled(res.get("att"), scale), lang, 1, signed=True),
-                       unit=ctx.t(unit_key), ci=ci, baseline=base_txt).replace("  ", " ")]
+        base_txt = (
+            fmt_pct(baseline, lang)
+            if e.get("type") == "binary" and not is_missing(baseline)
+            else fmt_num(baseline, lang, 2)
+        )
+        ci = (
+            "["
+            + fmt_num((res.get("ci_low") or 0) * scale, lang, 1)
+            + ("; " if lang == "nl" else ", ")
+            + fmt_num((res.get("ci_high") or 0) * scale, lang, 1)
+            + "]"
+            if not is_missing(res.get("ci_low"))
+            else "\u2013"
+        )
+        parts = [
+            ctx.t(
+                "s.effect",
+                outcome=ctx.text(e.get("label")) or e.get("outcome"),
+                effect=fmt_num(_scaled(res.get("att"), scale), lang, 1, signed=True),
+                unit=ctx.t(unit_key),
+                ci=ci,
+                baseline=base_txt,
+            ).replace("  ", " ")
+        ]
         att, direction = res.get("att"), e.get("expected_direction")
-        if not is_missing(att) and direction in ("decrease", "increase") and att != 0:
+        if (
+            att is not None
+            and not is_missing(att)
+            and direction in ("decrease", "increase")
+            and att
+        ):
             good = (att < 0) == (direction == "decrease")
             parts.append(ctx.t("s.direction_good" if good else "s.direction_bad"))
         p = e.get("p_adjusted") if not is_missing(e.get("p_adjusted")) else res.get("p_value")
@@ -125,8 +174,13 @@ def effect_sentences(ctx: ReportContext, role: str = "primary") -> str:
         if not is_missing(p):
             parts.append(ctx.t("s.sure_clear" if p < alpha else "s.sure_unclear", p=fmt_p(p, lang)))
         if not is_missing(e.get("smallest_effect")):
-            parts.append(ctx.t("s.mde", mde=fmt_num(e["smallest_effect"] * scale, lang, 1),
-                               unit=ctx.t(unit_key)).replace("  ", " "))
+            parts.append(
+                ctx.t(
+                    "s.mde",
+                    mde=fmt_num(e["smallest_effect"] * scale, lang, 1),
+                    unit=ctx.t(unit_key),
+                ).replace("  ", " ")
+            )
         out.append("- " + " ".join(parts))
     return "\n".join(out)
 
@@ -137,14 +191,23 @@ def _scaled(value: Any, scale: float) -> Any:
 
 def first_page(ctx: ReportContext) -> str:
     """Title, warnings, key facts, data snapshot and the plain-language summary."""
-    return "\n\n".join(x for x in [
-        title(ctx, "doc.evaluation"), warnings_block(ctx), ctx.heading("h.key_facts"),
-        key_facts(ctx), snapshot(ctx), ctx.heading("h.summary"), effect_sentences(ctx),
-    ] if x)
+    return "\n\n".join(
+        x
+        for x in [
+            title(ctx, "doc.evaluation"),
+            warnings_block(ctx),
+            ctx.heading("h.key_facts"),
+            key_facts(ctx),
+            snapshot(ctx),
+            ctx.heading("h.summary"),
+            effect_sentences(ctx),
+        ]
+        if x
+    )
 
 
 def protocol_brief(ctx: ReportContext) -> str:
-    """The protocol in brief, its outcomes and hypotheses, and the deviations table."""
+    """Show the protocol in brief, its outcomes and hypotheses, and the deviations table."""
     lang, p = ctx.lang, ctx.get("protocol", {}) or {}
     units = p.get("units", {}) or {}
     periods = p.get("periods", {}) or {}
@@ -152,46 +215,103 @@ def protocol_brief(ctx: ReportContext) -> str:
 
     def span(part: str) -> str:
         rng = periods.get(part) or {}
-        return ctx.t("v.months", start=fmt_date(rng.get("start"), lang), end=fmt_date(rng.get("end"), lang))
+        return ctx.t(
+            "v.months", start=fmt_date(rng.get("start"), lang), end=fmt_date(rng.get("end"), lang)
+        )
 
-    treated = ", ".join(str(u.get("unit")) for u in units.get("treated", []) if isinstance(u, Mapping))
+    treated = ", ".join(
+        str(u.get("unit")) for u in units.get("treated", []) if isinstance(u, Mapping)
+    )
     rows = [
         ("k.intervention", ctx.text(p.get("intervention"))),
-        ("k.population", f"{(p.get('population') or {}).get('age_min', '?')}–"
-                         f"{(p.get('population') or {}).get('age_max', '?')}"),
+        (
+            "k.population",
+            f"{(p.get('population') or {}).get('age_min', '?')}–"
+            f"{(p.get('population') or {}).get('age_max', '?')}",
+        ),
         ("k.units", str(units.get("level", "\u2013"))),
         ("k.treated", treated or "\u2013"),
         ("k.comparison", ", ".join(map(str, units.get("comparison", []))) or "\u2013"),
-        ("k.periods", " · ".join(f"{part}: {span(part)}" for part in ("pre", "intervention", "post")
-                                 if part in periods)),
-        ("k.estimator", label("est", analysis.get("estimator", ctx.get("confirmatory.estimator")), lang)),
+        (
+            "k.periods",
+            " · ".join(
+                f"{part}: {span(part)}"
+                for part in ("pre", "intervention", "post")
+                if part in periods
+            ),
+        ),
+        (
+            "k.estimator",
+            label("est", analysis.get("estimator", ctx.get("confirmatory.estimator")), lang),
+        ),
         ("k.inference", label("inf", analysis.get("inference", "\u2013"), lang)),
         ("k.alpha", fmt_num(ctx.get("confirmatory.alpha", analysis.get("alpha")), lang, 2)),
-        ("k.multiple", label("mt", ctx.get("confirmatory.multiple_testing",
-                                           analysis.get("multiple_testing")), lang)),
+        (
+            "k.multiple",
+            label(
+                "mt",
+                ctx.get("confirmatory.multiple_testing", analysis.get("multiple_testing")),
+                lang,
+            ),
+        ),
     ]
     if not p:
         brief = ctx.not_available()
     else:
         frame = pd.DataFrame({"item": [ctx.t(k) for k, _ in rows], "value": [v for _, v in rows]})
-        brief = ctx.table(make_table("protocol", ctx.t("h.protocol"), frame, lang, ctx.threshold,
-                                     count_columns=[]))
-    hyp = {h.get("outcome"): ctx.text(h.get("text")) for h in p.get("hypotheses", []) or []
-           if isinstance(h, Mapping)}
-    outcomes = records_frame([{
-        "outcome": ctx.text(o.get("label", o.get("id"))), "role": label("role", o.get("role"), lang),
-        "direction": label("dir", o.get("expected_direction"), lang),
-        "smallest_effect": o.get("smallest_effect"), "hypothesis": hyp.get(o.get("id"), "\u2013"),
-    } for o in p.get("outcomes", []) or [] if isinstance(o, Mapping)])
-    out_tbl = ctx.table(make_table("outcomes", ctx.t("c.outcomes"), outcomes, lang, ctx.threshold,
-                                   count_columns=[], headers={"role": ctx.t("h.primary").split()[0]}))
+        brief = ctx.table(
+            make_table(
+                "protocol", ctx.t("h.protocol"), frame, lang, ctx.threshold, count_columns=[]
+            )
+        )
+    hyp = {
+        h.get("outcome"): ctx.text(h.get("text"))
+        for h in p.get("hypotheses", []) or []
+        if isinstance(h, Mapping)
+    }
+    outcomes = records_frame(
+        [
+            {
+                "outcome": ctx.text(o.get("label", o.get("id"))),
+                "role": label("role", o.get("role"), lang),
+                "direction": label("dir", o.get("expected_direction"), lang),
+                "smallest_effect": o.get("smallest_effect"),
+                "hypothesis": hyp.get(o.get("id"), "\u2013"),
+            }
+            for o in p.get("outcomes", []) or []
+            if isinstance(o, Mapping)
+        ]
+    )
+    out_tbl = ctx.table(
+        make_table(
+            "outcomes",
+            ctx.t("c.outcomes"),
+            outcomes,
+            lang,
+            ctx.threshold,
+            count_columns=[],
+            headers={"role": ctx.t("h.primary").split()[0]},
+        )
+    )
     devs = ctx.get("registration.deviations", []) or []
-    dev_tbl = (ctx.table(make_table("deviations", ctx.t("c.deviations"), records_frame(devs), lang,
-                                    ctx.threshold, columns=["date", "field", "old", "new", "reason"],
-                                    count_columns=[]))
-               if devs else ctx.t("s.no_deviations"))
-    return "\n\n".join([ctx.heading("h.protocol"), brief, out_tbl,
-                        ctx.heading("h.deviations", 3), dev_tbl])
+    dev_tbl = (
+        ctx.table(
+            make_table(
+                "deviations",
+                ctx.t("c.deviations"),
+                records_frame(devs),
+                lang,
+                ctx.threshold,
+                columns=["date", "field", "old", "new", "reason"],
+                count_columns=[],
+            )
+        )
+        if devs
+        else ctx.t("s.no_deviations")
+    )
+    return "\n\n".join(
+        [ctx.heading("h.protocol"), brief, out_tbl, ctx.heading("h.deviations", 3), dev_tbl]
+    )
 
 
 def data_quality(ctx: ReportContext) -> str:
@@ -203,29 +323,64 @@ def data_quality(ctx: ReportContext) -> str:
         return "\n\n".join([*parts, ctx.not_available()])
     read = sum(int(s.get("rows_read") or 0) for s in sources)
     rejected = sum(int(s.get("rejected") or 0) for s in sources)
-    frame = records_frame(sources)
+    frame = pd.DataFrame.from_records(sources)
     frame = frame.assign(kind=[label("kind", k, lang) for k in frame["kind"]])
-    parts.append(ctx.table(make_table("data_quality", ctx.t("c.quality"), frame, lang,
-                                      ctx.threshold, columns=["kind", "file", "rows_read",
-                                                              "accepted", "rejected"],
-                                      count_columns=[])))
-    parts.append(ctx.t("s.rejected_total", rejected=fmt_count(rejected, lang),
-                       read=fmt_count(read, lang), share=fmt_pct(rejected / read if read else 0, lang, 2)))
+    parts.append(
+        ctx.table(
+            make_table(
+                "data_quality",
+                ctx.t("c.quality"),
+                frame,
+                lang,
+                ctx.threshold,
+                columns=["kind", "file", "rows_read", "accepted", "rejected"],
+                count_columns=[],
+            )
+        )
+    )
+    parts.append(
+        ctx.t(
+            "s.rejected_total",
+            rejected=fmt_count(rejected, lang),
+            read=fmt_count(read, lang),
+            share=fmt_pct(rejected / read if read else 0, lang, 2),
+        )
+    )
     reasons = []
     for s in sources:
         listed = s.get("top_reasons", []) or []
         for r in listed:
-            reasons.append({"kind": label("kind", s.get("kind"), lang), "rule": r.get("rule"),
-                            "column": r.get("column"), "n": r.get("n")})
+            reasons.append(
+                {
+                    "kind": label("kind", s.get("kind"), lang),
+                    "rule": r.get("rule"),
+                    "column": r.get("column"),
+                    "n": r.get("n"),
+                }
+            )
         other = int(s.get("rejected") or 0) - sum(int(r.get("n") or 0) for r in listed)
         if listed and other > 0:
-            reasons.append({"kind": label("kind", s.get("kind"), lang), "rule": "…",
-                            "column": "…", "n": other})
+            reasons.append(
+                {"kind": label("kind", s.get("kind"), lang), "rule": "…", "column": "…", "n": other}
+            )
         if listed:
-            reasons.append({"kind": label("kind", s.get("kind"), lang), "rule": "Σ",
-                            "column": "", "n": int(s.get("rejected") or 0)})
-    table = make_table("rejection_reasons", ctx.t("c.reasons"), records_frame(reasons), lang,
-                       ctx.threshold, total_row=True, groups=["kind"])
+            reasons.append(
+                {
+                    "kind": label("kind", s.get("kind"), lang),
+                    "rule": "Σ",
+                    "column": "",
+                    "n": int(s.get("rejected") or 0),
+                }
+            )
+    table = make_table(
+        "rejection_reasons",
+        ctx.t("c.reasons"),
+        records_frame(reasons),
+        lang,
+        ctx.threshold,
+        total_row=True,
+        groups=["kind"],
+    )
     parts.append(ctx.table(table) if table is not None else "")
     return "\n\n".join(p for p in parts if p)
 
@@ -239,68 +394,39 @@ def sample(ctx: ReportContext) -> str:
     balance = records_frame(ctx.get("sample.balance"))
     if balance is not None:
         balance = balance.assign(variable=[ctx.outcome_label(v) for v in balance["variable"]])
-    return "\n\n".join([
-        ctx.heading("h.sample"),
-        ctx.table(make_table("sample_flow", ctx.t("c.flow"), flow, lang, ctx.threshold,
-                             columns=["step", "n_persons", "n_person_months"])),
-        ctx.table(make_table("balance", ctx.t("c.balance"), balance, lang, ctx.threshold,
-                             columns=["variable", "pilot_mean", "comparison_mean", "std_diff",
-                                      "n_pilot", "n_comparison"],
-                             dependent={"n_pilot": ["pilot_mean", "std_diff"],
-                                        "n_comparison": ["comparison_mean", "std_diff"]})),
-    ])
-
-
-def limitations(ctx: ReportContext) -> str:
-    """Limitations written from the bundle's ``limitations`` codes and the registration status."""
-    lang, items = ctx.lang, []
-    if _status(ctx) == "not_registered":
-        items.append(ctx.t("lim.not_registered"))
-    for lim in ctx.get("limitations", []) or []:
-        code, values = lim.get("code"), dict(lim.get("values") or {})
-        if code == "few_treated_clusters":
-            n = int(values.get("n_treated_clusters", 0))
-            items.append(ctx.t("lim.few_treated_clusters", n_treated_clusters=n,
-                               verb_nl="is" if n == 1 else "zijn", verb_en="is" if n == 1 else "are",
-                               ies="y" if n == 1 else "ies"))
-        elif code == "short_post_period":
-            items.append(ctx.t("lim.short_post_period", months=values.get("months", "?")))
-        elif code == "power_below_target":
-            items.append(ctx.t("lim.power_below_target",
-                               outcome=ctx.outcome_label(values.get("outcome", "")),
-                               power=fmt_pct(values.get("power"), lang, 0),
-                               mde=fmt_num(values.get("mde"), lang, 3)))
-        elif code == "data_quality":
-            items.append(ctx.t("lim.data_quality",
-                               rejected_share=fmt_pct(values.get("rejected_share"), lang, 2)))
-        else:
-            vals = ", ".join(f"{k} = {v}" for k, v in sorted(values.items()))
-            items.append(ctx.t("lim.generic", code=label("lim", code, lang), values=vals or "\u2013"))
-    body = "\n".join(f"- {i}" for i in items) if items else ctx.t("lim.none")
-    return "\n\n".join([ctx.heading("h.limitations"), body])
-
-
-def privacy(ctx: ReportContext) -> str:
-    """What disclosure control did in this report (call last: it counts suppressed cells)."""
-    return "\n\n".join([ctx.heading("h.privacy", 3),
-                        ctx.t("s.disclosure", threshold=ctx.threshold,
-                              n_cells=fmt_count(ctx.n_suppressed, ctx.lang))])
-
-
-def appendix(ctx: ReportContext) -> str:
-    """Software versions of the rendering environment and the full registered protocol."""
-    rows = [{"package": "evalkit (bundle)", "version": str(ctx.get("evalkit_version", "\u2013"))}]
-    for name in _SOFTWARE:
-        try:
-            rows.append({"package": name, "version": metadata.version(name)})
-        except metadata.PackageNotFoundError:
-            continue
-    protocol = ctx.get("protocol")
-    text = (yaml.safe_dump(protocol, sort_keys=False, allow_unicode=True, width=100)
-            if protocol else ctx.not_available())
-    block = f"```yaml\n{text}```" if protocol else text
-    return "\n\n".join([
-        ctx.heading("h.appendix"), ctx.heading("h.software", 3),
-        ctx.table(make_table("software", ctx.t("c.software"), records_frame(rows), ctx.lang,
-                             ctx.threshold, count_columns=[])),
-        ctx.heading("h.full_protocol", 3), block])
+    return "\n\n".join(
+        [
+            ctx.heading("h.sample"),
+            ctx.table(
+                make_table(
+                    "sample_flow",
+                    ctx.t("c.flow"),
+                    flow,
+                    lang,
+                    ctx.threshold,
+                    columns=["step", "n_persons", "n_person_months"],
+                )
+            ),
+            ctx.table(
+                make_table(
+                    "balance",
+                    ctx.t("c.balance"),
+                    balance,
+                    lang,
+                    ctx.threshold,
+                    columns=[
+                        "variable",
+                        "pilot_mean",
+                        "comparison_mean",
+                        "std_diff",
+                        "n_pilot",
+                        "n_comparison",
+                    ],
+                    dependent={
+                        "n_pilot": ["pilot_mean", "std_diff"],
+                        "n_comparison": ["comparison_mean", "std_diff"],
+                    },
+                )
+            ),
+        ]
+    )

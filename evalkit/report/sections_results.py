@@ -1,5 +1,8 @@
-"""Result sections of the evaluation report: effects, figures, robustness, subgroups,
-throughput, questionnaires and exploratory analyses. Each returns markdown."""
+"""Result sections of the evaluation report.
+
+Effects, figures, robustness, subgroups, throughput, questionnaires and exploratory
+analyses. Each function takes a ``ReportContext`` and returns markdown.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +17,47 @@ from evalkit.report.figures import event_study_plot, trend_plot
 from evalkit.report.formatting import fmt_ci, fmt_count, is_missing
 from evalkit.report.i18n import label
 from evalkit.report.monitoring import monitoring_figures
-from evalkit.report.tables import make_table, records_frame
+from evalkit.report.tables import ReportTable, make_table, records_frame
 
-__all__ = ["effects_table", "exploratory", "generic_tables", "primary", "questionnaire",
-           "robustness", "secondary", "subgroups", "throughput"]
+#: Bundle tables shown in the report body; the others (curves, monthly series, definitions)
+#: feed figures and are exported with the rest.
+SHOWN = {
+    "throughput": (
+        "durations",
+        "norms",
+        "handovers",
+        "out_of_sight",
+        "switches",
+        "caseload",
+        "did",
+    ),
+    "questionnaire": (
+        "response",
+        "nonresponse",
+        "reliability",
+        "mhi5",
+        "nps",
+        "satisfaction",
+        "zrm_summary",
+        "scores",
+        "change",
+        "change_did",
+    ),
+}
+
+__all__ = [
+    "SHOWN",
+    "bundle_tables",
+    "effects_table",
+    "exploratory",
+    "generic_tables",
+    "primary",
+    "questionnaire",
+    "robustness",
+    "secondary",
+    "subgroups",
+    "throughput",
+]
 
 
 def effects_table(ctx: ReportContext, role: str, name: str, caption_key: str) -> str:
@@ -28,22 +68,42 @@ def effects_table(ctx: ReportContext, role: str, name: str, caption_key: str) ->
         if e.get("role") != role:
             continue
         res = e.get("result", {}) or {}
-        rows.append({
-            "outcome": ctx.text(e.get("label")) or e.get("outcome"),
-            "estimate": res.get("att"), "std_error": res.get("se"),
-            "ci": fmt_ci(res.get("ci_low"), res.get("ci_high"), lang, 3),
-            "p_value": res.get("p_value"), "p_adjusted": e.get("p_adjusted"),
-            "baseline": e.get("baseline_mean"), "smallest_effect": e.get("smallest_effect"),
-            "inference": label("inf", res.get("inference", "\u2013"), lang),
-            "n_clusters": f"{res.get('n_treated_clusters', '?')} / {res.get('n_clusters', '?')}",
-        })
+        rows.append(
+            {
+                "outcome": ctx.text(e.get("label")) or e.get("outcome"),
+                "estimate": res.get("att"),
+                "std_error": res.get("se"),
+                "ci": fmt_ci(res.get("ci_low"), res.get("ci_high"), lang, 3),
+                "p_value": res.get("p_value"),
+                "p_adjusted": e.get("p_adjusted"),
+                "baseline": e.get("baseline_mean"),
+                "smallest_effect": e.get("smallest_effect"),
+                "inference": label("inf", res.get("inference", "\u2013"), lang),
+                "n_clusters": (
+                    f"{res.get('n_treated_clusters', '?')} / {res.get('n_clusters', '?')}"
+                ),
+            }
+        )
     frame = records_frame(rows)
-    columns = ["outcome", "estimate", "std_error", "ci", "p_value", "p_adjusted", "baseline",
-               "smallest_effect", "inference", "n_clusters"]
+    columns = [
+        "outcome",
+        "estimate",
+        "std_error",
+        "ci",
+        "p_value",
+        "p_adjusted",
+        "baseline",
+        "smallest_effect",
+        "inference",
+        "n_clusters",
+    ]
     if role != "primary":
         columns.remove("p_adjusted")
-    return ctx.table(make_table(name, ctx.t(caption_key), frame, lang, ctx.threshold,
-                                columns=columns, count_columns=[]))
+    return ctx.table(
+        make_table(
+            name, ctx.t(caption_key), frame, lang, ctx.threshold, columns=columns, count_columns=[]
+        )
+    )
 
 
 def _trends_masked(ctx: ReportContext, outcomes: list[str]) -> pd.DataFrame | None:
@@ -81,16 +141,26 @@ def primary(ctx: ReportContext) -> str:
         parts.append(ctx.t("s.see_figures", refs=f" {ctx.t('s.and')} ".join(refs)))
     if es is not None and not es.empty:
         height = 1.2 + 2.4 * es["outcome"].nunique()
-        parts.append(ctx.figure(event_study_plot(es, labels, lang), "event-study",
-                                ctx.t("s.figure_event", outcome=", ".join(labels.values())),
-                                height=height))
+        parts.append(
+            ctx.figure(
+                event_study_plot(es, labels, lang),
+                "event-study",
+                ctx.t("s.figure_event", outcome=", ".join(labels.values())),
+                height=height,
+            )
+        )
     else:
         parts.append(ctx.not_available())
     if trends is not None and not trends.empty:
         height = 1.4 + 2.4 * trends["outcome"].nunique()
-        parts.append(ctx.figure(trend_plot(trends, labels, ctx.get("settings.pilot_start"), lang),
-                                "trends", ctx.t("s.figure_trend", outcome=", ".join(labels.values())),
-                                height=height))
+        parts.append(
+            ctx.figure(
+                trend_plot(trends, labels, ctx.get("settings.pilot_start"), lang),
+                "trends",
+                ctx.t("s.figure_trend", outcome=", ".join(labels.values())),
+                height=height,
+            )
+        )
     return "\n\n".join(parts)
 
 
@@ -101,11 +171,19 @@ def _few_treated_sentence(ctx: ReportContext) -> str:
     res = effects[0].get("result", {}) or {}
     n = res.get("n_treated_clusters")
     limit = ctx.get("protocol.analysis.few_treated_threshold", 5)
-    if is_missing(n) or int(n) >= int(limit):
+    if n is None or is_missing(n) or int(n) >= int(limit):
         return ""
-    return "::: {.callout-warning}\n" + ctx.t(
-        "s.few_treated_warning", n=int(n), s_nl="gemeente" if int(n) == 1 else "gemeenten",
-        s_en="" if int(n) == 1 else "s", inference=label("inf", res.get("inference"), ctx.lang)) + "\n:::"
+    return (
+        "::: {.callout-warning}\n"
+        + ctx.t(
+            "s.few_treated_warning",
+            n=int(n),
+            s_nl="gemeente" if int(n) == 1 else "gemeenten",
+            s_en="" if int(n) == 1 else "s",
+            inference=label("inf", res.get("inference"), ctx.lang),
+        )
+        + "\n:::"
+    )
 
 
 def _with_labels(ctx: ReportContext, records: Any, **extra: Any) -> pd.DataFrame | None:
@@ -122,75 +200,156 @@ def _with_labels(ctx: ReportContext, records: Any, **extra: Any) -> pd.DataFrame
 def robustness(ctx: ReportContext) -> str:
     """Pre-trend test, placebo in time, few-treated inference, alternative control, Bacon."""
     lang, thr = ctx.lang, ctx.threshold
-    est_cols = ["outcome", "inference", "estimate", "std_error", "conf_low", "conf_high",
-                "p_value", "warnings"]
+    est_cols = [
+        "outcome",
+        "inference",
+        "estimate",
+        "std_error",
+        "conf_low",
+        "conf_high",
+        "p_value",
+        "warnings",
+    ]
     parts = [ctx.heading("h.robustness")]
     sections = [
-        ("h.pretrend", "pretrend", "c.pretrend", _with_labels(ctx, ctx.get("robustness.pretrend")),
-         ["outcome", "test", "statistic", "p_value"]),
-        ("h.placebo", "placebo", "c.placebo", _with_labels(ctx, ctx.get("robustness.placebo")),
-         ["outcome", "placebo_start", "estimate", "conf_low", "conf_high", "p_value"]),
-        ("h.inference", "inference_comparison", "c.inference",
-         _with_labels(ctx, ctx.get("robustness.inference_comparison"), inference="inf"), est_cols),
-        ("h.alt_control", "alternative_control", "c.alt_control",
-         _with_labels(ctx, ctx.get("robustness.alternative_control"), inference="inf"),
-         ["outcome", "control", *est_cols[1:]]),
+        (
+            "h.pretrend",
+            "pretrend",
+            "c.pretrend",
+            _with_labels(ctx, ctx.get("robustness.pretrend")),
+            ["outcome", "test", "statistic", "p_value"],
+        ),
+        (
+            "h.placebo",
+            "placebo",
+            "c.placebo",
+            _with_labels(ctx, ctx.get("robustness.placebo")),
+            ["outcome", "placebo_start", "estimate", "conf_low", "conf_high", "p_value"],
+        ),
+        (
+            "h.inference",
+            "inference_comparison",
+            "c.inference",
+            _with_labels(ctx, ctx.get("robustness.inference_comparison"), inference="inf"),
+            est_cols,
+        ),
+        (
+            "h.alt_control",
+            "alternative_control",
+            "c.alt_control",
+            _with_labels(ctx, ctx.get("robustness.alternative_control"), inference="inf"),
+            ["outcome", "control", *est_cols[1:]],
+        ),
     ]
     for heading, name, caption, frame, cols in sections:
         parts.append(ctx.heading(heading, 3))
         if name == "inference_comparison":
             parts.append(_few_treated_sentence(ctx))
-        parts.append(ctx.table(make_table(name, ctx.t(caption), frame, lang, thr, columns=cols,
-                                          count_columns=[])))
+        parts.append(
+            ctx.table(
+                make_table(name, ctx.t(caption), frame, lang, thr, columns=cols, count_columns=[])
+            )
+        )
     estimator = ctx.get("confirmatory.estimator", ctx.get("protocol.analysis.estimator"))
     if estimator == "twfe" or ctx.get("robustness.bacon"):
         parts.append(ctx.heading("h.bacon", 3))
-        parts.append(ctx.table(make_table(
-            "bacon", ctx.t("c.bacon"), _with_labels(ctx, ctx.get("robustness.bacon")), lang, thr,
-            columns=["outcome", "type", "treated", "control", "estimate", "weight"], count_columns=[])))
+        parts.append(
+            ctx.table(
+                make_table(
+                    "bacon",
+                    ctx.t("c.bacon"),
+                    _with_labels(ctx, ctx.get("robustness.bacon")),
+                    lang,
+                    thr,
+                    columns=["outcome", "type", "treated", "control", "estimate", "weight"],
+                    count_columns=[],
+                )
+            )
+        )
     return "\n\n".join(p for p in parts if p)
 
 
 def secondary(ctx: ReportContext) -> str:
     """Secondary outcomes: effect table (no multiplicity adjustment)."""
-    return "\n\n".join([ctx.heading("h.secondary"),
-                        effects_table(ctx, "secondary", "effects_secondary", "c.effects_secondary")])
+    return "\n\n".join(
+        [
+            ctx.heading("h.secondary"),
+            effects_table(ctx, "secondary", "effects_secondary", "c.effects_secondary"),
+        ]
+    )
 
 
 def subgroups(ctx: ReportContext) -> str:
     """Subgroup effects; estimates from fewer persons than the threshold are suppressed."""
     frame = records_frame(ctx.get("subgroups"))
     if frame is not None:
-        frame = frame.assign(subgroup=[ctx.text(lbl) if isinstance(lbl, Mapping) else s for s, lbl in
-                                       zip(frame["subgroup"], frame.get("label", frame["subgroup"]),
-                                           strict=True)],
-                             outcome=[ctx.outcome_label(o) for o in frame["outcome"]])
-    table = make_table("subgroups", ctx.t("c.subgroups"), frame, ctx.lang, ctx.threshold,
-                       columns=["subgroup", "outcome", "estimate", "std_error", "conf_low",
-                                "conf_high", "p_value", "n_persons"],
-                       dependent={"n_persons": ["estimate", "std_error", "conf_low", "conf_high",
-                                                "p_value"]})
+        frame = frame.assign(
+            subgroup=[
+                ctx.text(lbl) if isinstance(lbl, Mapping) else s
+                for s, lbl in zip(
+                    frame["subgroup"], frame.get("label", frame["subgroup"]), strict=True
+                )
+            ],
+            outcome=[ctx.outcome_label(o) for o in frame["outcome"]],
+        )
+    table = make_table(
+        "subgroups",
+        ctx.t("c.subgroups"),
+        frame,
+        ctx.lang,
+        ctx.threshold,
+        columns=[
+            "subgroup",
+            "outcome",
+            "estimate",
+            "std_error",
+            "conf_low",
+            "conf_high",
+            "p_value",
+            "n_persons",
+        ],
+        dependent={"n_persons": ["estimate", "std_error", "conf_low", "conf_high", "p_value"]},
+    )
     return "\n\n".join([ctx.heading("h.subgroups"), ctx.table(table)])
 
 
-def generic_tables(ctx: ReportContext, part: str, skip: tuple[str, ...] = ()) -> list[str]:
-    """Every table in a bundle mapping (``throughput``, ``questionnaire``, ...), sorted by name."""
+def bundle_tables(ctx: ReportContext, part: str) -> dict[str, ReportTable]:
+    """Build every table of a bundle mapping (``throughput``, ``questionnaire``)."""
     tables = ctx.get(part)
-    if not isinstance(tables, Mapping) or not tables:
-        return [ctx.not_available()]
-    out = []
+    out: dict[str, ReportTable] = {}
+    if not isinstance(tables, Mapping):
+        return out
     for name in sorted(tables):
-        if name in skip:
-            continue
         frame = records_frame(tables[name])
         if frame is None:
             continue
-        for col in ("outcome",):
-            if col in frame.columns:
-                frame[col] = [ctx.outcome_label(o) for o in frame[col]]
-        out.append(ctx.table(make_table(f"{part}_{name}", label("tab", name, ctx.lang), frame,
-                                        ctx.lang, ctx.threshold, row_totals=_row_totals(frame))))
-    return out or [ctx.not_available()]
+        if "outcome" in frame.columns:
+            frame["outcome"] = [ctx.outcome_label(o) for o in frame["outcome"]]
+        table = make_table(
+            f"{part}_{name}",
+            label("tab", name, ctx.lang),
+            frame,
+            ctx.lang,
+            ctx.threshold,
+            row_totals=_row_totals(frame),
+        )
+        if table is not None:
+            out[name] = table
+    return out
+
+
+def generic_tables(ctx: ReportContext, part: str) -> list[str]:
+    """Show the tables of a bundle mapping that the report shows (see ``SHOWN``), in that order."""
+    tables = bundle_tables(ctx, part)
+    shown = [n for n in SHOWN.get(part, ()) if n in tables]
+    shown += [
+        n
+        for n in tables
+        if n not in SHOWN.get(part, ())
+        and len(tables[n].protected.values) <= 30
+        and not n.endswith(("_curve", "_monthly", "_definitions"))
+    ]
+    return [ctx.table(tables[n]) for n in dict.fromkeys(shown)] or [ctx.not_available()]
 
 
 def _row_totals(frame: pd.DataFrame) -> dict[str, list[str]]:
@@ -207,21 +366,33 @@ def _figures(ctx: ReportContext, section: str) -> list[str]:
 
 def throughput(ctx: ReportContext) -> str:
     """Throughput tables (durations, norms, handovers, caseload) and their figures."""
-    return "\n\n".join([ctx.heading("h.throughput"), *_figures(ctx, "throughput"),
-                        *generic_tables(ctx, "throughput")])
+    return "\n\n".join(
+        [
+            ctx.heading("h.throughput"),
+            *_figures(ctx, "throughput"),
+            *generic_tables(ctx, "throughput"),
+        ]
+    )
 
 
 def questionnaire(ctx: ReportContext) -> str:
     """Questionnaire tables (response, scores, reliability, change) and their figures."""
-    return "\n\n".join([ctx.heading("h.questionnaire"), *_figures(ctx, "questionnaire"),
-                        *generic_tables(ctx, "questionnaire")])
+    return "\n\n".join(
+        [
+            ctx.heading("h.questionnaire"),
+            *_figures(ctx, "questionnaire"),
+            *generic_tables(ctx, "questionnaire"),
+        ]
+    )
 
 
 def exploratory(ctx: ReportContext) -> str:
     """Exploratory analyses from ``analyses/``, each labelled "exploratory, not pre-registered"."""
     items = ctx.get("exploratory", []) or []
-    parts = [ctx.heading("h.exploratory"),
-             "::: {.callout-warning}\n" + ctx.t("s.exploratory") + "\n:::"]
+    parts = [
+        ctx.heading("h.exploratory"),
+        "::: {.callout-warning}\n" + ctx.t("s.exploratory") + "\n:::",
+    ]
     if not items:
         parts.append(ctx.not_available())
     for i, item in enumerate(items, start=1):
@@ -234,11 +405,20 @@ def exploratory(ctx: ReportContext) -> str:
         else:
             groups = [(str(item.get("id", i)), tables)]
         for name, records in groups:
-            parts.append(ctx.table(make_table(f"exploratory_{name}", title, records_frame(records),
-                                              ctx.lang, ctx.threshold)))
+            parts.append(
+                ctx.table(
+                    make_table(
+                        f"exploratory_{name}",
+                        title,
+                        records_frame(records),
+                        ctx.lang,
+                        ctx.threshold,
+                    )
+                )
+            )
     return "\n\n".join(parts)
 
 
 def n_text(ctx: ReportContext, n: Any) -> str:
-    """A count formatted for the report language."""
+    """Format a count for the report language."""
     return fmt_count(n, ctx.lang)

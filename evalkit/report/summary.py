@@ -6,7 +6,8 @@ from typing import Any
 
 from evalkit.report.figures import effects_plot
 from evalkit.report.i18n import label
-from evalkit.report.sections_front import effect_sentences, limitations, title, warnings_block
+from evalkit.report.sections_back import limitations
+from evalkit.report.sections_front import effect_sentences, title, warnings_block
 from evalkit.report.tables import records_frame
 
 __all__ = ["summary_body"]
@@ -16,20 +17,35 @@ def summary_body(ctx: Any) -> str:
     """Title, warnings, what we found (with one figure), caveats, pointer to the full report."""
     status = ctx.get("registration.status", "not_registered")
     pilot = ctx.text(ctx.get("protocol.metadata.pilot")) or str(ctx.get("protocol_id", ""))
-    parts = [title(ctx, "doc.summary"), warnings_block(ctx),
-             ctx.t("s.summary_intro", pilot=pilot, status=label("status", status, ctx.lang)),
-             ctx.heading("h.summary"), effect_sentences(ctx, "primary")]
+    parts = [
+        title(ctx, "doc.summary"),
+        warnings_block(ctx),
+        ctx.t("s.summary_intro", pilot=pilot, status=label("status", status, ctx.lang)),
+        ctx.heading("h.summary"),
+        effect_sentences(ctx, "primary"),
+    ]
     rows = []
     for e in ctx.get("confirmatory.effects", []) or []:
         res = e.get("result") or {}
         if e.get("role") == "primary" and res.get("att") is not None:
-            rows.append({"outcome_label": ctx.text(e.get("label")) or e.get("outcome"),
-                         "estimate": res.get("att"), "conf_low": res.get("ci_low"),
-                         "conf_high": res.get("ci_high")})
+            rows.append(
+                {
+                    "outcome_label": ctx.text(e.get("label")) or e.get("outcome"),
+                    "estimate": res.get("att"),
+                    "conf_low": res.get("ci_low"),
+                    "conf_high": res.get("ci_high"),
+                }
+            )
     frame = records_frame(rows)
     if frame is not None:
-        parts.append(ctx.figure(effects_plot(frame, ctx.lang), "effects", ctx.t("s.figure_effects"),
-                                height=1.2 + 0.6 * len(frame)))
+        parts.append(
+            ctx.figure(
+                effects_plot(frame, ctx.lang),
+                "effects",
+                ctx.t("s.figure_effects"),
+                height=1.2 + 0.6 * len(frame),
+            )
+        )
     lim = limitations(ctx).split("\n\n", 1)[-1]
     parts += [ctx.heading("h.what_next"), lim, ctx.t("s.full_report")]
     return "\n\n".join(p for p in parts if p)

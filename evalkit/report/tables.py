@@ -26,7 +26,7 @@ Formatter = Callable[[Any, str], str]
 
 
 def records_frame(records: Any) -> pd.DataFrame | None:
-    """Records (list of dicts) to a DataFrame; ``None`` when absent or empty."""
+    """Turn records (list of dicts) into a DataFrame; ``None`` when absent or empty."""
     if not records or not isinstance(records, list):
         return None
     return pd.DataFrame.from_records(records)
@@ -47,7 +47,7 @@ def format_cell(column: str, value: Any, lang: str) -> str:
         return t("v.yes" if value else "v.no", lang)
     if isinstance(value, list):
         return scrub("; ".join(str(_localised(v, lang)) for v in value)) or "\u2013"
-    if isinstance(value, numbers.Number):
+    if isinstance(value, numbers.Real):
         if is_count_column(column) or column in ("rows_read", "accepted", "rejected", "bytes"):
             return fmt_count(value, lang)
         if column.startswith("p_") or column == "p":
@@ -55,7 +55,7 @@ def format_cell(column: str, value: Any, lang: str) -> str:
         if column.startswith("share") or column == "rate" or column.endswith("_share"):
             return fmt_pct(value, lang)
         if float(value).is_integer() and column in ("event_time", "year", "seed", "schema_version"):
-            return str(int(value))
+            return str(int(float(value)))
         return fmt_num(value, lang, 3 if abs(float(value)) < 10 else 1)
     text = str(value)
     if column.endswith("_at"):
@@ -99,7 +99,7 @@ class ReportTable:
         return int((self.protected.status[list(self.columns)] != "").to_numpy().sum())
 
     def display(self) -> pd.DataFrame:
-        """The table as shown: localised headers and formatted strings."""
+        """Return the table as shown: localised headers and formatted strings."""
         values, status = self.protected.values, self.protected.status
         out: dict[str, list[str]] = {}
         for col, header in self.columns.items():
@@ -121,13 +121,13 @@ class ReportTable:
         values = self.protected.values[list(self.columns)].copy().astype(object)
         status = self.protected.status[list(self.columns)]
         for col in values.columns:
-            values[col] = [
-                _export_value(v, self.lang) for v in values[col]]
+            values[col] = [_export_value(v, self.lang) for v in values[col]]
         return values.mask(status == PRIMARY, f"<{self.threshold}").mask(
-            (status != "") & (status != PRIMARY), "suppressed")
+            (status != "") & (status != PRIMARY), "suppressed"
+        )
 
     def to_markdown(self) -> str:
-        """A pandoc pipe table (header cells become ``<th>``)."""
+        """Return a pandoc pipe table (header cells become ``<th>``)."""
         frame = self.display()
         headers = [h.replace("|", "\\|") for h in frame.columns]
         lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
@@ -150,10 +150,18 @@ def _export_value(value: Any, lang: str) -> Any:
     return value
 
 
-def make_table(name: str, caption: str, frame: pd.DataFrame | None, lang: str, threshold: int, *,
-               columns: Sequence[str] | None = None, headers: Mapping[str, str] | None = None,
-               formatters: Mapping[str, Formatter] | None = None,
-               **protect_args: Any) -> ReportTable | None:
+def make_table(
+    name: str,
+    caption: str,
+    frame: pd.DataFrame | None,
+    lang: str,
+    threshold: int,
+    *,
+    columns: Sequence[str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    formatters: Mapping[str, Formatter] | None = None,
+    **protect_args: Any,
+) -> ReportTable | None:
     """Build a disclosure-controlled ``ReportTable`` from a frame of raw values.
 
     Parameters
@@ -184,4 +192,6 @@ def make_table(name: str, caption: str, frame: pd.DataFrame | None, lang: str, t
     cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
     protected = protect(frame, threshold, **protect_args)
     header_map = {c: (headers or {}).get(c) or label("col", c, lang) for c in cols}
-    return ReportTable(name, caption, protected, header_map, dict(formatters or {}), threshold, lang)
+    return ReportTable(
+        name, caption, protected, header_map, dict(formatters or {}), threshold, lang
+    )

@@ -1,0 +1,132 @@
+"""Sections at the end of the evaluation report.
+
+Limitations written from the bundle's facts, the privacy note and the appendix
+(software versions and the full registered protocol).
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import yaml
+
+from evalkit.report.context import ReportContext
+from evalkit.report.formatting import fmt_count, fmt_num, fmt_pct
+from evalkit.report.i18n import label
+from evalkit.report.tables import make_table, records_frame
+
+__all__ = ["appendix", "limitations", "privacy"]
+
+_SOFTWARE = (
+    "evalkit",
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "pyfixest",
+    "duckdb",
+    "plotnine",
+    "matplotlib",
+    "nbclient",
+    "ipykernel",
+    "pypandoc-binary",
+    "pyyaml",
+)
+
+
+def _status(ctx: ReportContext) -> str:
+    return ctx.get("registration.status", "not_registered")
+
+
+def limitations(ctx: ReportContext) -> str:
+    """Limitations written from the bundle's ``limitations`` codes and the registration status."""
+    lang, items = ctx.lang, []
+    if _status(ctx) == "not_registered":
+        items.append(ctx.t("lim.not_registered"))
+    for lim in ctx.get("limitations", []) or []:
+        code, values = lim.get("code"), dict(lim.get("values") or {})
+        if code == "few_treated_clusters":
+            n = int(values.get("n_treated_clusters", 0))
+            items.append(
+                ctx.t(
+                    "lim.few_treated_clusters",
+                    n_treated_clusters=n,
+                    verb_nl="is" if n == 1 else "zijn",
+                    verb_en="is" if n == 1 else "are",
+                    ies="y" if n == 1 else "ies",
+                )
+            )
+        elif code == "short_post_period":
+            items.append(ctx.t("lim.short_post_period", months=values.get("months", "?")))
+        elif code == "power_below_target":
+            items.append(
+                ctx.t(
+                    "lim.power_below_target",
+                    outcome=ctx.outcome_label(values.get("outcome", "")),
+                    power=fmt_pct(values.get("power"), lang, 0),
+                    mde=fmt_num(values.get("mde"), lang, 3),
+                )
+            )
+        elif code == "data_quality":
+            items.append(
+                ctx.t(
+                    "lim.data_quality",
+                    rejected_share=fmt_pct(values.get("rejected_share"), lang, 2),
+                )
+            )
+        else:
+            vals = ", ".join(f"{k} = {v}" for k, v in sorted(values.items()))
+            items.append(
+                ctx.t("lim.generic", code=label("lim", code, lang), values=vals or "\u2013")
+            )
+    body = "\n".join(f"- {i}" for i in items) if items else ctx.t("lim.none")
+    return "\n\n".join([ctx.heading("h.limitations"), body])
+
+
+def privacy(ctx: ReportContext) -> str:
+    """Say what disclosure control did in this report (call last: it counts suppressed cells)."""
+    return "\n\n".join(
+        [
+            ctx.heading("h.privacy", 3),
+            ctx.t(
+                "s.disclosure",
+                threshold=ctx.threshold,
+                n_cells=fmt_count(ctx.n_suppressed, ctx.lang),
+            ),
+        ]
+    )
+
+
+def appendix(ctx: ReportContext) -> str:
+    """Software versions of the rendering environment and the full registered protocol."""
+    rows = [{"package": "evalkit (bundle)", "version": str(ctx.get("evalkit_version", "\u2013"))}]
+    for name in _SOFTWARE:
+        try:
+            rows.append({"package": name, "version": metadata.version(name)})
+        except metadata.PackageNotFoundError:
+            continue
+    protocol = ctx.get("protocol")
+    text = (
+        yaml.safe_dump(protocol, sort_keys=False, allow_unicode=True, width=100)
+        if protocol
+        else ctx.not_available()
+    )
+    block = f"```yaml\n{text}```" if protocol else text
+    return "\n\n".join(
+        [
+            ctx.heading("h.appendix"),
+            ctx.heading("h.software", 3),
+            ctx.table(
+                make_table(
+                    "software",
+                    ctx.t("c.software"),
+                    records_frame(rows),
+                    ctx.lang,
+                    ctx.threshold,
+                    count_columns=[],
+                )
+            ),
+            ctx.heading("h.full_protocol", 3),
+            block,
+        ]
+    )
