@@ -157,7 +157,13 @@ def test_response_change_and_did():
     assert comp["conf_low"] < 0 < comp["conf_high"] or abs(comp["mean_change"]) < 5
     did = tabs["change_did"].set_index("method").loc["welch_change"]
     assert did["scale"] == "mhi5" and did["n_pilot"] == 50 and did["estimate"] > 10
-    assert did["conf_low"] > 0
+    # one pilot municipality: no person-level interval or p-value
+    assert did["status"] == "descriptive_only" and np.isnan(did["p_value"])
+    assert "only 1 pilot municipality" in did["warnings"]
+    many = panel(1).assign(municipality=lambda f: f["person_id"].str[-1].radd("GM000"))
+    did5 = questionnaire_tables(many, instruments=INSTRUMENTS)["change_did"]
+    welch = did5.set_index("method").loc["welch_change"]
+    assert welch["status"] == "ok" and welch["conf_low"] > 0 and welch["p_value"] < 0.01
     rel = tabs["reliability"]
     assert set(rel["wave"]) == {"T0", "T12m"} and rel["n"].iloc[0] == 120
 

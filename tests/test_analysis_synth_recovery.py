@@ -70,7 +70,9 @@ def test_zrm_effect_recovered(stored):
     row = did.loc[(did["scale"] == "zrm_mean") & (did["method"] == "welch_change")].iloc[0]
     att = truth["zrm"]["att_last_wave"]
     assert row["wave"] == truth["zrm"]["last_wave"]
-    assert row["conf_low"] < att < row["conf_high"]
+    # one pilot municipality: the person-level row is descriptive only (no interval)
+    assert row["status"] == "descriptive_only" and row["conf_low"] != row["conf_low"]
+    assert abs(row["estimate"] - att) < 3 * row["std_error"]
     assert row["estimate"] == pytest.approx(att, abs=0.06)
     # the estimator-suite row is there too (few treated municipalities: honest interval)
     suite = did.loc[(did["scale"] == "zrm_mean") & (did["method"] == "did_2x2")].iloc[0]

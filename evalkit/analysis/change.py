@@ -109,8 +109,16 @@ def paired_change_table(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.Data
     return pd.DataFrame(rows, columns=cols).drop_duplicates(["group", "scale", "wave"])
 
 
-def change_did_table(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+def change_did_table(
+    scores: pd.DataFrame, *, alpha: float = 0.05, few_treated_threshold: int = 5
+) -> pd.DataFrame:
     """Pilot minus comparison mean change T0 → later wave, per scale.
+
+    The Welch row treats persons as independent. When fewer than
+    ``few_treated_threshold`` municipalities run the pilot, that ignores shocks shared
+    within a municipality and overstates certainty, so the row keeps its estimate and
+    standard error but no interval or p-value (``status = "descriptive_only"``, with a
+    warning); the ``did_2x2`` row carries the inference the design supports.
 
     Parameters
     ----------
@@ -118,6 +126,8 @@ def change_did_table(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFra
         Output of :func:`evalkit.analysis.scoring.score_responses`.
     alpha : float, default 0.05
         1 - confidence level.
+    few_treated_threshold : int, default 5
+        Pilot municipalities needed before person-level inference is shown.
 
     Returns
     -------
@@ -132,6 +142,11 @@ def change_did_table(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFra
     if not {"pilot", "comparison"} <= set(scores["group"]):
         return pd.DataFrame(columns=cols)
     rows = []
+    n_pilot_units = scores.loc[scores["group"] == "pilot", "municipality"].nunique()
+    few = n_pilot_units < few_treated_threshold
+    few_note = (f"only {n_pilot_units} pilot municipalit{'y' if n_pilot_units == 1 else 'ies'}: "
+                "persons are not independent within a municipality, so this person-level "
+                "interval would overstate certainty; see the did_2x2 row") if few else ""
     for scale in CHANGE_SCALES:
         for wave in _later_waves(scores):
             pf = paired_frame(scores, scale, wave)
@@ -151,9 +166,10 @@ def change_did_table(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFra
             else:
                 tcrit, p = np.nan, np.nan
             rows.append({**base, "method": "welch_change", "estimate": est, "std_error": se,
-                         "conf_low": est - tcrit * se, "conf_high": est + tcrit * se,
-                         "p_value": p, "n_treated_clusters": None, "status": "ok",
-                         "warnings": ""})
+                         "conf_low": np.nan if few else est - tcrit * se,
+                         "conf_high": np.nan if few else est + tcrit * se,
+                         "p_value": np.nan if few else p, "n_treated_clusters": n_pilot_units,
+                         "status": "descriptive_only" if few else "ok", "warnings": few_note})
             panel = pd.concat([
                 pf.assign(time=0, value=pf["t0"]), pf.assign(time=1, value=pf["later"])])
             panel = panel.loc[panel["group"].isin(["pilot", "comparison"])]

@@ -64,11 +64,6 @@ THROUGHPUT_TABLES = ("durations", "km_summary", "km_curve", "norms", "norms_mont
                      "switches_distribution", "caseload", "did")
 
 
-def _month_index(month: pd.Series) -> pd.Series:
-    p = pd.PeriodIndex(month, freq="M")
-    return pd.Series(p.year * 12 + p.month - 1, index=month.index)
-
-
 def norm_did(
     intervals: pd.DataFrame,
     norms: Sequence[Norm],
@@ -115,7 +110,7 @@ def norm_did(
         panel = (st.assign(_within=(st["status"] == "within").astype(float))
                  .groupby(["municipality", "start_month"], as_index=False)
                  .agg(share_within=("_within", "mean"), n=("_within", "size")))
-        panel["time"] = _month_index(panel["start_month"])
+        panel["time"] = panel["start_month"]  # YYYY-MM: the estimator counts positions
         month = pd.PeriodIndex(panel["start_month"], freq="M")
         start = panel["municipality"].map(starts)
         panel["treated"] = np.array(
