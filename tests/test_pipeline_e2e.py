@@ -97,6 +97,13 @@ def test_report_shows_no_identifier(demo_run: Path) -> None:
 
 
 def test_twfe_interval_covers_the_true_effect(demo_run: Path) -> None:
+    """The registered (few-treated) interval covers the truth, and so does a bounded one.
+
+    With 1 of 12 municipalities treated the default Conley–Taber interval at 95 % may be
+    unbounded (the design cannot support more); the wild-bootstrap interval shown beside
+    it is bounded, so its coverage is a check that can fail. The estimate has the sign
+    of the true effect.
+    """
     truth = json.loads(
         (demo_run / "data" / "raw" / "demo" / "truth.json").read_text(encoding="utf-8")
     )
@@ -104,14 +111,18 @@ def test_twfe_interval_covers_the_true_effect(demo_run: Path) -> None:
     assert bundle["confirmatory"]["estimator"] == "twfe"
     primary = [e for e in bundle["confirmatory"]["effects"] if e["role"] == "primary"]
     assert primary
+    side = bundle["robustness"]["inference_comparison"]
     for effect in primary:
-        true_att = truth["effects"][effect["outcome"]]["att"]
+        oid = effect["outcome"]
+        true_att = truth["outcomes"][oid]["att"]
         result = effect["result"]
-        assert result["ci_low"] <= true_att <= result["ci_high"], (
-            effect["outcome"],
-            true_att,
-            result,
-        )
+        low = -float("inf") if result["ci_low"] is None else result["ci_low"]
+        high = float("inf") if result["ci_high"] is None else result["ci_high"]
+        assert low <= true_att <= high, (oid, true_att, result)
+        assert (result["att"] < 0) == (true_att < 0), (oid, result["att"], true_att)
+        wild = next(r for r in side if r["outcome"] == oid and r["inference"] == "wild")
+        assert wild["conf_low"] is not None and wild["conf_high"] is not None
+        assert wild["conf_low"] <= true_att <= wild["conf_high"], (oid, true_att, wild)
 
 
 def test_bundle_records_registration_and_is_reproducible(demo_run: Path) -> None:

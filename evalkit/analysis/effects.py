@@ -23,7 +23,6 @@ from evalkit.analysis.measures import (
     COHORT,
     PERIOD,
     POST,
-    TREAT,
     TREATED_GROUP,
     UNIT,
     AnalysisFrame,
@@ -102,8 +101,9 @@ def _run(
         keep = (pre | post)[frame[outcome].notna().to_numpy()]
         data = data.loc[keep]
         return _estimate_quietly(data, outcome=outcome, treated=TREATED_GROUP, post=POST, **kwargs)
-    if estimator == "twfe":
-        return _estimate_quietly(data, outcome=outcome, treated=TREAT, **kwargs)
+    # TWFE and the rest take the unit's cohort (the municipality's start period), so people
+    # who enter the panel after the start are treated from their first month, not a cohort
+    # of their own.
     return _estimate_quietly(data, outcome=outcome, cohort=COHORT, **kwargs)
 
 
@@ -164,21 +164,50 @@ def _event_time_of(term: str) -> int | None:
     return None
 
 
-def _pretrend(outcome: str, es: dict[str, Any] | None) -> dict[str, Any]:
-    """Joint Wald test that all pre-period event-time effects are zero."""
+def _pretrend(outcome: str, es: dict[str, Any] | None, threshold: int) -> dict[str, Any]:
+    """Joint test that all pre-period event-time effects are zero, or why it cannot be run.
+
+    A clustered Wald test of K pre-period effects needs the cluster-robust
+    covariance to have rank K, which it cannot have with K ≥ the number of
+    clusters, and it over-rejects with few treated clusters; then the test is
+    reported as invalid with its reason (the placebo in time remains).
+    """
     row: dict[str, Any] = {
         "outcome": outcome,
         "test": "wald_pre_periods",
         "statistic": None,
         "p_value": None,
+        "valid": False,
+        "reason": None,
     }
     if es is None:
+        row["reason"] = "event study could not be estimated"
         return row
     if es.get("pretest_p") is not None:
-        row["p_value"] = es["pretest_p"]
+        row.update({"test": "wald_pre_periods_cs", "p_value": es["pretest_p"], "valid": True})
         return row
-    if es.get("pretrend") is not None:
-        row.update({k: es["pretrend"].get(k) for k in ("statistic", "p_value")})
+    test = es.get("pretrend") or {}
+    k, clusters, treated = (
+        int(test.get("df") or 0),
+        es.get("n_clusters"),
+        es.get("n_treated_clusters"),
+    )
+    if not k or test.get("p_value") is None:
+        row["reason"] = "no pre-period effects before the reference period"
+    elif clusters is not None and k >= clusters:
+        row["reason"] = (
+            f"{k} pre-period effects but only {clusters} clusters: the clustered "
+            "covariance cannot support a joint test"
+        )
+    elif treated is not None and treated < threshold:
+        row["reason"] = (
+            f"only {treated} treated cluster(s): a cluster-robust joint test "
+            "over-rejects; see the placebo in time"
+        )
+    else:
+        row.update(
+            {"statistic": test.get("statistic"), "p_value": test.get("p_value"), "valid": True}
+        )
     return row
 
 
@@ -197,7 +226,6 @@ def _placebo(
     cohorts = data[COHORT].to_numpy()
     fake = np.where(cohorts > 0, cohorts - shift, 0)
     data[COHORT] = fake
-    data[TREAT] = ((fake > 0) & (data[PERIOD].to_numpy() >= fake)).astype("int64")
     data[POST] = (
         data[PERIOD].to_numpy() >= (fake[fake > 0].min() if (fake > 0).any() else 10**9)
     ).astype("int64")
@@ -354,7 +382,7 @@ def confirmatory_analysis(af: AnalysisFrame, protocol: Mapping[str, Any]) -> dic
         es_estimator = "callaway_santanna" if estimator == "callaway_santanna" else "event_study"
         es, _ = _run(frame, oid, es_estimator, analysis, protocol, af)
         event_study += _event_rows(oid, es)
-        pretrend.append(_pretrend(oid, es))
+        pretrend.append(_pretrend(oid, es, int(analysis.get("few_treated_threshold", 5))))
         placebo.append(_placebo(frame, oid, estimator, analysis, protocol, af))
         if estimator in ("2x2", "twfe"):
             for method in _INFERENCE_SIDE_BY_SIDE:
