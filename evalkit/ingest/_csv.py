@@ -46,15 +46,20 @@ def decode(data: bytes, file: str) -> tuple[str, str]:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _strict(data, "utf-16", file), "utf-16"
     sample = data[:65536]
-    controls = sum(sample.count(bytes([b])) for b in range(32) if b not in (9, 10, 13))
-    if b"\x00" in sample or controls > max(2, len(sample) // 200):
+    if sample.count(b"\x00") > len(sample) // 10:
         raise IngestError(
-            f"{file}: not a text file (binary content); expected CSV, XLSX, SAV, DTA or Parquet"
+            f"{file}: not a text file (binary content, or UTF-16 without a byte-order mark); "
+            "expected CSV, XLSX, SAV, DTA or Parquet"
         )
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    controls = sum(sample.count(bytes([b])) for b in range(32) if b not in (9, 10, 13))
+    if controls > len(sample) // 20:
+        raise IngestError(
+            f"{file}: not a text file (binary content); expected CSV, XLSX, SAV, DTA or Parquet"
+        )
     try:
         return data.decode("cp1252"), "windows-1252"
     except UnicodeDecodeError:
