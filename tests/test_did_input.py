@@ -175,3 +175,20 @@ def test_result_repr_is_one_line_and_html_has_the_table() -> None:
                                         "conf_low", "conf_high"]
     with pytest.raises(AttributeError):
         res.att = 0  # frozen
+
+
+def test_constant_outcome_is_a_clear_error_not_a_numpy_warning() -> None:
+    df = _panel().assign(y=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for estimator in ("twfe", "event_study"):
+            with pytest.raises(EstimationError, match="no variation left"):
+                estimate(df, **{**KW, "estimator": estimator})
+
+
+def test_periods_with_gaps_give_the_same_twfe_and_resampling_coefficient() -> None:
+    df = _panel()
+    gaps = df.assign(t=df["t"] ** 2 + 100, cohort=df["cohort"].map({0: 0, 3: 109, 4: 116}))
+    a = estimate(df, **{**KW, "inference": "permutation"}, max_enumerate=10)
+    b = estimate(gaps, **{**KW, "inference": "permutation"}, max_enumerate=10)
+    assert a.att == pytest.approx(b.att) and a.p_value == pytest.approx(b.p_value)

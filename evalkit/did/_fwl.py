@@ -50,7 +50,7 @@ class Residualizer:
         for codes in self.factors:
             n = len(codes)
             ind = sp.csr_matrix((np.ones(n), (np.arange(n), codes)))
-            counts = np.asarray(ind.sum(axis=0)).ravel()
+            counts = np.maximum(np.asarray(ind.sum(axis=0)).ravel(), 1.0)
             ops.append((ind, counts))
         scale = max(1.0, float(np.abs(x).max(initial=0.0)))
         for _ in range(self.maxiter):

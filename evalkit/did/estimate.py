@@ -174,11 +174,25 @@ def _callaway_santanna(data: pd.DataFrame, *, cohort: str | None, treated: str |
     return callaway_santanna(data, cohort=cohort, **kwargs)
 
 
-def _analytic(model: Any, term: str, alpha: float) -> dict[str, Any]:
-    coef = float(model.coef()[term])
-    se = float(model.se()[term])
+def _quiet_coefs(model: Any) -> tuple[pd.Series, pd.Series]:
+    """Coefficients and standard errors, without pyfixest's 0/0 warning on a zero SE."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"pyfixest\..*")
+        return model.coef(), model.se()
+
+
+def _analytic(model: Any, term: str, alpha: float, strict: bool = True) -> dict[str, Any]:
+    coefs, ses = _quiet_coefs(model)
+    coef, se = float(coefs[term]), float(ses[term])
+    if strict and not (np.isfinite(se) and se > 0):
+        raise EstimationError(
+            "the outcome has no variation left once the model's fixed effects and controls are "
+            "taken out (the standard error is zero); there is no effect to estimate")
     df = _df(model)
     tstat = coef / se if se > 0 else math.nan
+    if not np.isfinite(tstat):
+        return {"estimate": coef, "std_error": se, "statistic": math.nan, "p_value": math.nan,
+                "conf_low": math.nan, "conf_high": math.nan}
     crit = stats.t.ppf(1 - alpha / 2, df)
     return {"estimate": coef, "std_error": se, "statistic": tstat,
             "p_value": float(2 * stats.t.sf(abs(tstat), df)),
@@ -292,7 +306,7 @@ def _event_study(prep: Prepared, vcov: str, alpha: float, inference: str | None,
             f"inference={inference!r} is not available for the event study; allowed: "
             "'analytic' (use estimator='twfe' for resampling inference on the overall effect)")
     model, times = event_study(prep, vcov, options.get("min_e"), options.get("max_e"))
-    coefs = model.coef()
+    coefs, _ = _quiet_coefs(model)
     kept = [e for e in times if _name(e) in coefs.index and np.isfinite(coefs[_name(e)])]
     messages: list[str] = []
     dropped = sorted(set(times) - set(kept))
@@ -309,7 +323,7 @@ def _event_study(prep: Prepared, vcov: str, alpha: float, inference: str | None,
         warnings.warn(m, FewTreatedClustersWarning, stacklevel=3)
     rows = []
     for e in kept:
-        r = _analytic(model, _name(e), alpha)
+        r = _analytic(model, _name(e), alpha, strict=False)
         rows.append({"term": f"event_time::{e}", **r, "event_time": e})
     post = [_name(e) for e in kept if e >= 0]
     if not post:
@@ -319,7 +333,11 @@ def _event_study(prep: Prepared, vcov: str, alpha: float, inference: str | None,
     w[[names.index(p) for p in post]] = 1.0 / len(post)
     vc = np.asarray(model._vcov)
     att = float(w @ coefs.to_numpy())
-    se = float(np.sqrt(w @ vc @ w))
+    se = float(np.sqrt(max(float(w @ vc @ w), 0.0)))
+    if not (np.isfinite(se) and se > 0):
+        raise EstimationError(
+            "the outcome has no variation left once unit and period effects are taken out; "
+            "there is no effect to estimate")
     df = _df(model)
     crit = stats.t.ppf(1 - alpha / 2, df)
     head = {"term": "ATT (mean of e ≥ 0)", "estimate": att, "std_error": se,

@@ -47,7 +47,8 @@ def feols(formula: str, frame: pd.DataFrame, vcov: Any) -> Any:
         try:
             return pf.feols(formula, data=frame, vcov=vcov, fixef_rm="none")
         except (ValueError, np.linalg.LinAlgError) as exc:
-            raise EstimationError(f"the regression {formula!r} cannot be estimated: {exc}") from exc
+            why = " ".join(str(exc).split())
+            raise EstimationError(f"the regression cannot be estimated: {why}") from exc
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def twfe(prep: Prepared, vcov: str) -> Fit:
     design = LinearDesign(
         y=f[Y].to_numpy(),
         regressors=f[[D]].to_numpy(dtype=float),
-        residualizer=Residualizer((f[UNIT].to_numpy(), t - t.min()), nuisance),
+        residualizer=Residualizer((f[UNIT].to_numpy(), pd.factorize(t)[0]), nuisance),
         cluster=cl,
         role=roles,
         block=block,
