@@ -289,7 +289,8 @@ def test_loaded_protocol_helpers(tmp_path: Path):
     assert p.path == tmp_path / "small.yaml"
     canonical = p.to_dict()
     assert canonical["analysis"]["method"] == "dr"  # defaults filled in
-    assert canonical["units"]["treated"] == [{"unit": "GM9001", "start": "2025-10", "label": None}]
+    assert canonical["units"]["treated"] == [{"unit": "GM9001", "start": "2025-10"}]
+    assert "filter" not in canonical["outcomes"][0]  # absent, never None
     with pytest.raises(ProtocolError, match="has no outcome 'x'"):
         p.outcome("x")
 

@@ -226,7 +226,11 @@ def _record(value: Any, spec: Field, path: str, errors: list[str]) -> dict[str, 
 
 
 def with_defaults(value: Any, spec: Field) -> Any:
-    """Return ``value`` with every absent field that has a default filled in."""
+    """Return ``value`` with every absent field that has a default filled in.
+
+    Absent fields without a default stay absent (never ``None``), so readers can use
+    ``mapping.get(key, default)``.
+    """
     if spec.kind == "record" and isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, sub in spec.fields.items():
@@ -235,9 +239,7 @@ def with_defaults(value: Any, spec: Field) -> Any:
             elif sub.default is not None:
                 out[key] = with_defaults(_copy(sub.default), sub)
             elif sub.kind == "record" and not sub.required and _has_defaults(sub):
-                out[key] = with_defaults({}, sub) if key in value else None
-            else:
-                out[key] = value.get(key)
+                out[key] = with_defaults({}, sub)
         return out
     if spec.kind == "list" and isinstance(value, list):
         item = spec.item or Field("any")
