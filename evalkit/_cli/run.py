@@ -32,6 +32,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--store", type=Path, default=None, help="DuckDB store (default build/evalkit.duckdb)"
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="re-analyse even when the protocol, its data and the code are unchanged",
+    )
     p.set_defaults(handler=run)
 
 
@@ -47,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
             build=args.build,
             store=args.store,
             progress=progress,
+            force=args.force,
         )
     progress.summarise(written)
     return 0

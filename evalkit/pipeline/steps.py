@@ -17,6 +17,7 @@ import yaml
 from evalkit import __version__
 from evalkit.errors import ProtocolError
 from evalkit.pipeline.bundle import write_bundle
+from evalkit.pipeline.fingerprint import analysis_fingerprint, is_up_to_date, record_fingerprint
 from evalkit.pipeline.paths import ProtocolPaths, paths_for
 from evalkit.pipeline.progress import NullProgress, ProgressSink
 
@@ -171,6 +172,7 @@ def run_protocols(
     build: Path = Path("build"),
     store: Path | None = None,
     progress: ProgressSink | None = None,
+    force: bool = False,
 ) -> list[Path]:
     """Run each protocol end to end and return every file written.
 
@@ -186,6 +188,8 @@ def run_protocols(
         The DuckDB store.
     progress : ProgressSink, optional
         Receives each step.
+    force : bool, optional
+        Re-analyse even when the protocol, its data and the code are unchanged.
 
     Returns
     -------
@@ -210,8 +214,14 @@ def run_protocols(
             f"{skipped} already in the store"
         )
         sink.step(pid, "analyze")
-        written.append(analyze_protocol(paths))
-        sink.done(str(paths.bundle))
+        fingerprint = analysis_fingerprint(paths.protocol)
+        if not force and is_up_to_date(paths.bundle, fingerprint):
+            sink.done(f"up to date: {paths.bundle} (protocol, data and code unchanged)")
+        else:
+            analyze_protocol(paths)
+            record_fingerprint(paths.bundle, fingerprint)
+            sink.done(str(paths.bundle))
+        written.append(paths.bundle)
         sink.step(pid, f"report ({', '.join(documents)}; {', '.join(langs)})")
         out = report_protocol(paths, langs=langs, documents=documents)
         written += out
@@ -230,5 +240,3 @@ def _write_run_log(build: Path, written: Sequence[Path]) -> None:
         + "\n",
         encoding="utf-8",
     )
-
-

@@ -1,0 +1,111 @@
+"""Fingerprints of what a bundle was computed from, so unchanged work is not redone.
+
+The fingerprint covers the protocol file, its registration lock, every data
+file it names, the data schemas and the evalkit source code itself. It is kept
+beside the bundle (``inputs.json``), never inside it, so that the bundle's bytes
+depend only on its content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evalkit import __version__
+
+__all__ = ["analysis_fingerprint", "is_up_to_date", "record_fingerprint"]
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _tree_digest(files: Iterable[Path], root: Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(files):
+        digest.update(file.relative_to(root).as_posix().encode())
+        digest.update(_file_digest(file).encode())
+    return digest.hexdigest()
+
+
+def analysis_fingerprint(protocol: Path) -> dict[str, Any]:
+    """Return the digests of everything the analysis of ``protocol`` reads.
+
+    Parameters
+    ----------
+    protocol : Path
+        The protocol file.
+
+    Returns
+    -------
+    dict
+        Digests of the protocol, its lock, its data files, the schemas and the code.
+    """
+    raw = yaml.safe_load(protocol.read_text(encoding="utf-8")) or {}
+    lock = protocol.with_name(protocol.name + ".lock.json")
+    files = [Path(f) for s in raw.get("data_sources", []) or [] for f in s.get("files", []) or []]
+    schemas = _PACKAGE.parent / "data_schemas"
+    analyses = protocol.resolve().parent.parent / "analyses"
+    return {
+        "evalkit_version": __version__,
+        "protocol": _file_digest(protocol),
+        "lock": _file_digest(lock) if lock.is_file() else None,
+        "data": {str(f): _file_digest(f) if f.is_file() else None for f in files},
+        "schemas": _tree_digest(schemas.glob("*.yaml"), schemas) if schemas.is_dir() else None,
+        "analyses": _tree_digest(analyses.glob("*.yaml"), analyses) if analyses.is_dir() else None,
+        "code": _tree_digest(_PACKAGE.rglob("*.py"), _PACKAGE),
+    }
+
+
+def _fingerprint_path(bundle: Path) -> Path:
+    return bundle.with_name("inputs.json")
+
+
+def is_up_to_date(bundle: Path, fingerprint: dict[str, Any]) -> bool:
+    """Whether ``bundle`` exists and was computed from exactly ``fingerprint``.
+
+    Parameters
+    ----------
+    bundle : Path
+        The results bundle.
+    fingerprint : dict
+        From :func:`analysis_fingerprint`.
+
+    Returns
+    -------
+    bool
+        True when nothing it was computed from has changed.
+    """
+    stored = _fingerprint_path(bundle)
+    if not bundle.is_file() or not stored.is_file():
+        return False
+    try:
+        return bool(json.loads(stored.read_text(encoding="utf-8")) == fingerprint)
+    except json.JSONDecodeError:
+        return False
+
+
+def record_fingerprint(bundle: Path, fingerprint: dict[str, Any]) -> None:
+    """Store the fingerprint beside ``bundle``.
+
+    Parameters
+    ----------
+    bundle : Path
+        The results bundle just written.
+    fingerprint : dict
+        From :func:`analysis_fingerprint`.
+    """
+    _fingerprint_path(bundle).write_text(
+        json.dumps(fingerprint, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
