@@ -332,7 +332,8 @@ def read_frame(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
         nums, bad = parse_numbers(col, decimal_comma=raw.decimal_comma)
         if present.any() and not np.any(bad[present.to_numpy()] != None):  # noqa: E711
             whole = nums.dropna()
-            out[name] = nums.astype("Int64") if (whole % 1 == 0).all() else nums
+            integral = bool((whole % 1 == 0).all()) and len(whole) == len(nums)
+            out[name] = nums.astype("int64") if integral else nums.astype("float64")
             continue
         dates, bad = parse_dates(col)
         if present.any() and not np.any(bad[present.to_numpy()] != None):  # noqa: E711
