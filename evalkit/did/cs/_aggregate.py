@@ -5,11 +5,18 @@ weights proportional to cohort sizes, exactly as in R ``did::aggte``. The
 weights are estimated, so their influence function ("wif") is added to the
 influence function of the cells for the simple, calendar and dynamic rows and
 for the overall group average.
+
+Every aggregated quantity is linear in the cell influence functions plus a
+term that depends on a unit's cohort only:
+``psi_q(i) = inf_cells[i] @ w_q + h_q[cohort code of i]``. Aggregations are
+therefore stored as weight vectors ``w`` (over cells) and ``h`` (over cohorts),
+never as unit-level matrices: standard errors and bootstrap draws follow from
+small cross-products (see :mod:`evalkit.did.cs._inference`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,14 +24,54 @@ from numpy.typing import NDArray
 
 from evalkit.did.cs._attgt import GroupTime
 
-__all__ = ["Aggregation", "aggregate_all"]
+__all__ = ["Aggregation", "Cohorts", "aggregate_all"]
 
 Array = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
+class Cohorts:
+    """Cohort of every unit as a code, the cohort values and their shares.
+
+    Attributes
+    ----------
+    values : ndarray
+        Distinct cohort values (0 = never treated first).
+    code : ndarray
+        Index into ``values`` for every unit.
+    share : ndarray
+        Share of units in each cohort.
+    """
+
+    values: Array
+    code: NDArray[np.int64]
+    share: Array
+
+    @classmethod
+    def of(cls, unit_cohort: Array) -> Cohorts:
+        """Build from the cohort of every unit.
+
+        Parameters
+        ----------
+        unit_cohort : ndarray
+            Cohort of every unit.
+
+        Returns
+        -------
+        Cohorts
+            Codes and shares.
+        """
+        values, code, counts = np.unique(unit_cohort, return_inverse=True, return_counts=True)
+        return cls(values, code.astype(np.int64), counts / unit_cohort.size)
+
+    def share_of(self, groups: Array) -> Array:
+        """Return the share of units in each cohort of ``groups``."""
+        return self.share[np.searchsorted(self.values, groups)]
+
+
+@dataclass(frozen=True)
 class Aggregation:
-    """One aggregation: its rows and its overall value, with influence functions.
+    """One aggregation: rows and overall value as linear maps of the cell estimates.
 
     Attributes
     ----------
@@ -34,63 +81,53 @@ class Aggregation:
         Per row: ``{"group": g}``, ``{"time": t}`` or ``{"event_time": e}``.
     att : ndarray
         Row estimates.
-    inf : ndarray
-        Row influence functions (units × rows).
+    w : ndarray
+        Cells × rows weights.
+    h : ndarray
+        Cohorts × rows weight-estimation terms.
     overall_att : float
         The overall value.
-    overall_inf : ndarray
-        Its influence function.
+    overall_w, overall_h : ndarray
+        Its weights.
+    reference : ndarray of bool
+        Rows that consist of universal-base reference cells only.
     """
 
     kind: str
     keys: list[dict[str, Any]]
     att: Array
-    inf: Array
+    w: Array
+    h: Array
     overall_att: float
-    overall_inf: Array
-    reference: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    overall_w: Array
+    overall_h: Array
+    reference: NDArray[np.bool_]
 
 
-class _Weights:
-    """Cohort shares and the influence function of weights built from them."""
-
-    def __init__(self, unit_cohort: Array, cell_group: Array) -> None:
-        self.unit_cohort = unit_cohort
-        self.n = unit_cohort.size
-        cohorts, counts = np.unique(unit_cohort, return_counts=True)
-        self.share = dict(zip(cohorts.tolist(), (counts / self.n).tolist(), strict=True))
-        self.cell_pg = np.array([self.share.get(g, 0.0) for g in cell_group.tolist()])
-
-    def wif_times(self, groups: Array, pg: Array, att: Array) -> Array:
-        """Return ``wif @ att`` for weights ``pg / sum(pg)`` over cells of cohorts ``groups``."""
-        total = pg.sum()
-        # (A @ att)_i with A[i, j] = 1{G_i = g_j} - pg_j, computed per cohort.
-        by_g: dict[float, tuple[float, float]] = {}
-        for g, a in zip(groups.tolist(), att.tolist(), strict=True):
-            s, c = by_g.get(g, (0.0, 0.0))
-            by_g[g] = (s + a, c + 1.0)
-        sum_att = np.zeros(self.n)
-        count = np.zeros(self.n)
-        for g, (s, c) in by_g.items():
-            mask = self.unit_cohort == g
-            sum_att[mask] = s
-            count[mask] = c
-        a_att = sum_att - float(pg @ att)
-        a_one = count - float(pg.sum())
-        return a_att / total - a_one * float(pg @ att) / total**2
+def _wif_h(coh: Cohorts, groups: Array, pg: Array, att: Array) -> Array:
+    """Weight-estimation term over cohorts for weights ``pg / sum(pg)`` of cells in ``groups``."""
+    total = pg.sum()
+    pa = float(pg @ att)
+    idx = np.searchsorted(coh.values, groups)
+    s = np.bincount(idx, weights=att, minlength=coh.values.size)
+    cnt = np.bincount(idx, minlength=coh.values.size).astype(np.float64)
+    return (s - pa) / total - (cnt - total) * pa / total**2
 
 
-def _weighted(gt: GroupTime, w: _Weights, idx: NDArray[np.int64]) -> tuple[float, Array]:
-    pg = w.cell_pg[idx]
-    weights = pg / pg.sum()
-    att = float(weights @ gt.att[idx])
-    inf = gt.inf[:, idx] @ weights + w.wif_times(gt.group[idx], pg, gt.att[idx])
-    return att, inf
+def _weighted(gt: GroupTime, coh: Cohorts, idx: NDArray[np.int64]) -> tuple[float, Array, Array]:
+    pg = coh.share_of(gt.group[idx])
+    w = np.zeros(gt.att.size)
+    w[idx] = pg / pg.sum()
+    return float(w @ gt.att), w, _wif_h(coh, gt.group[idx], pg, gt.att[idx])
+
+
+def _stack(cols: list[Array], size: int) -> Array:
+    return np.column_stack(cols) if cols else np.zeros((size, 0))
 
 
 def aggregate_all(
     gt: GroupTime,
-    unit_cohort: Array,
+    coh: Cohorts,
     *,
     periods: Array,
     min_e: float | None,
@@ -103,8 +140,8 @@ def aggregate_all(
     ----------
     gt : GroupTime
         The cells.
-    unit_cohort : ndarray
-        Cohort of every unit (0 never treated).
+    coh : Cohorts
+        Cohorts of the units.
     periods : ndarray
         All periods of the data.
     min_e, max_e : float or None
@@ -119,52 +156,53 @@ def aggregate_all(
     dict
         ``{"simple", "group", "calendar", "dynamic"}`` → :class:`Aggregation`.
     """
-    w = _Weights(unit_cohort, gt.group)
     g, t = gt.group, gt.time
+    k, nc = gt.att.size, coh.values.size
     hi = np.inf if max_e is None else float(max_e)
     lo = -np.inf if min_e is None else float(min_e)
     post = (g <= t) & (t <= g + hi)
-    n = unit_cohort.size
-    empty = np.zeros((n, 0))
+    nan = float("nan")
+    zw, zh = np.zeros(k), np.zeros(nc)
+    no_rows = np.zeros(0, dtype=bool)
     out: dict[str, Aggregation] = {}
 
     # simple
     idx = np.flatnonzero(post)
-    if idx.size:
-        s_att, s_inf = _weighted(gt, w, idx)
-    else:
-        s_att, s_inf = float("nan"), np.zeros(n)
-    out["simple"] = Aggregation("simple", [], np.zeros(0), empty, s_att, s_inf)
+    s_att, s_w, s_h = _weighted(gt, coh, idx) if idx.size else (nan, zw, zh)
+    out["simple"] = Aggregation("simple", [], np.zeros(0), np.zeros((k, 0)), np.zeros((nc, 0)),
+                                s_att, s_w, s_h, no_rows)
 
-    # group
+    # group: plain means within cohort; the overall average carries the wif.
     glist = [x for x in np.unique(g) if (post & (g == x)).any()]
-    g_att = np.array([gt.att[post & (g == x)].mean() for x in glist])
-    g_inf = (np.column_stack([gt.inf[:, post & (g == x)].mean(axis=1) for x in glist])
-             if glist else empty)
+    g_w = []
+    for x in glist:
+        cells = post & (g == x)
+        wx = np.zeros(k)
+        wx[cells] = 1.0 / cells.sum()
+        g_w.append(wx)
+    gw = _stack(g_w, k)
+    g_att = gw.T @ gt.att
     if glist:
         garr = np.array(glist, dtype=np.float64)
-        pg = np.array([w.share.get(x, 0.0) for x in glist])
+        pg = coh.share_of(garr)
         weights = pg / pg.sum()
-        o_att = float(weights @ g_att)
-        o_inf = g_inf @ weights + w.wif_times(garr, pg, g_att)
+        o_att, o_w, o_h = float(weights @ g_att), gw @ weights, _wif_h(coh, garr, pg, g_att)
     else:
-        o_att, o_inf = float("nan"), np.zeros(n)
-    out["group"] = Aggregation("group", [{"group": float(x)} for x in glist], g_att, g_inf,
-                               o_att, o_inf)
+        o_att, o_w, o_h = nan, zw, zh
+    out["group"] = Aggregation("group", [{"group": float(x)} for x in glist], g_att, gw,
+                               np.zeros((nc, len(glist))), o_att, o_w, o_h,
+                               np.zeros(len(glist), dtype=bool))
 
     # calendar
     tlist = [x for x in np.unique(t) if g.size and x >= g.min() and (post & (t == x)).any()]
-    c_att, c_cols = [], []
-    for x in tlist:
-        a, f = _weighted(gt, w, np.flatnonzero(post & (t == x)))
-        c_att.append(a)
-        c_cols.append(f)
-    c_att_arr = np.array(c_att)
-    c_inf = np.column_stack(c_cols) if c_cols else empty
+    parts = [_weighted(gt, coh, np.flatnonzero(post & (t == x))) for x in tlist]
+    c_att = np.array([p[0] for p in parts])
+    cw, ch = _stack([p[1] for p in parts], k), _stack([p[2] for p in parts], nc)
     out["calendar"] = Aggregation(
-        "calendar", [{"time": float(x)} for x in tlist], c_att_arr, c_inf,
-        float(c_att_arr.mean()) if tlist else float("nan"),
-        c_inf.mean(axis=1) if tlist else np.zeros(n),
+        "calendar", [{"time": float(x)} for x in tlist], c_att, cw, ch,
+        float(c_att.mean()) if tlist else nan,
+        cw.mean(axis=1) if tlist else zw, ch.mean(axis=1) if tlist else zh,
+        np.zeros(len(tlist), dtype=bool),
     )
 
     # dynamic
@@ -176,20 +214,19 @@ def aggregate_all(
     if balance_e is not None:
         eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - periods.max() + periods.min())]
     eseq = eseq[(eseq >= lo) & (eseq <= hi)]
-    d_att, d_cols, d_ref = [], [], []
+    dparts, dref = [], []
     for e in eseq:
         cells = np.flatnonzero((e_all == e) & include)
-        a, f = _weighted(gt, w, cells)
-        d_att.append(a)
-        d_cols.append(f)
-        d_ref.append(bool(gt.reference[cells].all()))
-    d_att_arr = np.array(d_att)
-    d_inf = np.column_stack(d_cols) if d_cols else empty
+        dparts.append(_weighted(gt, coh, cells))
+        dref.append(bool(gt.reference[cells].all()))
+    d_att = np.array([p[0] for p in dparts])
+    dw, dh = _stack([p[1] for p in dparts], k), _stack([p[2] for p in dparts], nc)
     pos = eseq >= 0
     out["dynamic"] = Aggregation(
-        "dynamic", [{"event_time": int(e)} for e in eseq], d_att_arr, d_inf,
-        float(d_att_arr[pos].mean()) if pos.any() else float("nan"),
-        d_inf[:, pos].mean(axis=1) if pos.any() else np.zeros(n),
-        np.array(d_ref, dtype=bool),
+        "dynamic", [{"event_time": int(e)} for e in eseq], d_att, dw, dh,
+        float(d_att[pos].mean()) if pos.any() else nan,
+        dw[:, pos].mean(axis=1) if pos.any() else zw,
+        dh[:, pos].mean(axis=1) if pos.any() else zh,
+        np.array(dref, dtype=bool),
     )
     return out

@@ -11,11 +11,13 @@ uses the ``1 - alpha`` quantile of the largest t-statistic in the family.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse, stats
 
-__all__ = ["analytic_se", "bootstrap", "cluster_sums", "wald_pretest"]
+__all__ = ["Moments", "boot_se", "bootstrap", "cluster_sums", "uniform_crit", "wald_pretest"]
 
 Array = NDArray[np.float64]
 
@@ -52,67 +54,119 @@ def cluster_sums(inf: Array, cluster: NDArray[np.int64] | None) -> Array:
     return np.asarray(indicator @ inf)
 
 
-def analytic_se(inf: Array, n: int, cluster: NDArray[np.int64] | None) -> Array:
-    """Compute the standard errors of the columns of an influence-function matrix.
+@dataclass(frozen=True)
+class Moments:
+    """Cross-products that give the variance of any ``inf @ w + h[cohort]``.
 
-    Parameters
+    Attributes
     ----------
-    inf : ndarray
-        Units × columns.
+    sums : ndarray
+        Influence functions summed per cluster (units when unclustered), clusters × cells.
+    counts : scipy.sparse matrix
+        Clusters × cohorts: units of each cohort in each cluster.
+    gram, cross, count_gram : ndarray
+        ``sums' sums``, ``sums' counts`` and ``counts' counts``.
     n : int
         Number of units.
-    cluster : ndarray or None
-        Cluster index of each unit.
-
-    Returns
-    -------
-    ndarray
-        One standard error per column (NaN when numerically zero).
     """
-    summed = cluster_sums(inf, cluster)
-    se = np.sqrt(np.einsum("ij,ij->j", summed, summed)) / n
-    se[se <= SE_FLOOR] = np.nan
-    return se
+
+    sums: Array
+    counts: sparse.csr_matrix
+    gram: Array
+    cross: Array
+    count_gram: Array
+    n: int
+
+    @classmethod
+    def of(cls, inf: Array, cohort_code: NDArray[np.int64], n_cohorts: int,
+           cluster: NDArray[np.int64] | None) -> Moments:
+        """Compute the cross-products.
+
+        Parameters
+        ----------
+        inf : ndarray
+            Units × cells influence functions.
+        cohort_code : ndarray
+            Cohort index of every unit.
+        n_cohorts : int
+            Number of cohorts (including never treated).
+        cluster : ndarray or None
+            Cluster index of each unit.
+
+        Returns
+        -------
+        Moments
+            The cross-products.
+        """
+        n = inf.shape[0]
+        rows = np.arange(n) if cluster is None else cluster
+        m = n if cluster is None else int(cluster.max()) + 1
+        counts = sparse.csr_matrix((np.ones(n), (rows, cohort_code)), shape=(m, n_cohorts))
+        sums = cluster_sums(inf, cluster)
+        gram = sums.T @ sums
+        cross = np.asarray((counts.T @ sums).T)
+        count_gram = np.asarray((counts.T @ counts).todense())
+        return cls(sums, counts, gram, cross, count_gram, n)
+
+    def se(self, w: Array, h: Array) -> Array:
+        """Return the standard errors of the quantities with cell weights ``w``, cohort terms ``h``.
+
+        Parameters
+        ----------
+        w : ndarray
+            Cells × quantities.
+        h : ndarray
+            Cohorts × quantities.
+
+        Returns
+        -------
+        ndarray
+            One standard error per quantity (NaN when numerically zero).
+        """
+        var = (np.einsum("kq,kq->q", w, self.gram @ w)
+               + 2.0 * np.einsum("kq,kq->q", w, self.cross @ h)
+               + np.einsum("cq,cq->q", h, self.count_gram @ h))
+        se = np.sqrt(np.maximum(var, 0.0)) / self.n
+        se[se <= SE_FLOOR] = np.nan
+        return se
 
 
 def bootstrap(
-    inf: Array,
-    n: int,
-    cluster: NDArray[np.int64] | None,
+    mom: Moments,
+    w: Array,
+    h: Array,
     *,
     n_boot: int,
     seed: int,
     weights: str = "mammen",
-    chunk: int = 64,
+    chunk: int = 50,
 ) -> Array:
-    """Draw the multiplier bootstrap distribution of the estimates.
+    """Draw the multiplier bootstrap distribution of the quantities ``(w, h)``.
 
     Parameters
     ----------
-    inf : ndarray
-        Units × columns influence functions.
-    n : int
-        Number of units.
-    cluster : ndarray or None
-        Cluster index of each unit (weights are drawn per cluster).
+    mom : Moments
+        Influence functions summed per cluster and cohort counts.
+    w, h : ndarray
+        Cell weights and cohort terms of the quantities (see :class:`Moments`).
     n_boot : int
         Number of draws.
     seed : int
         Seed of the generator (same seed, same draws).
     weights : {"mammen", "rademacher"}
-        Multiplier distribution.
+        Multiplier distribution, drawn per cluster (unit when unclustered).
     chunk : int
         Draws generated at a time (bounds memory).
 
     Returns
     -------
     ndarray
-        Draws × columns of ``estimate* - estimate``.
+        Draws × quantities of ``estimate* - estimate``.
     """
-    summed = cluster_sums(inf, cluster)
-    m = summed.shape[0]
+    m = mom.sums.shape[0]
     rng = np.random.default_rng(seed)
-    out = np.empty((n_boot, inf.shape[1]))
+    out = np.empty((n_boot, w.shape[1]))
+    counts_t = mom.counts.T.tocsr()
     for start in range(0, n_boot, chunk):
         b = min(chunk, n_boot - start)
         u = rng.random((b, m))
@@ -120,7 +174,10 @@ def bootstrap(
             v = np.where(u < _MAMMEN_P_LOW, _MAMMEN_LOW, _MAMMEN_HIGH)
         else:
             v = np.where(u < 0.5, -1.0, 1.0)
-        out[start:start + b] = v @ summed / n
+        del u
+        cell_draws = v @ mom.sums
+        cohort_draws = np.asarray(counts_t @ v.T).T
+        out[start:start + b] = (cell_draws @ w + cohort_draws @ h) / mom.n
     return out
 
 
@@ -169,20 +226,17 @@ def uniform_crit(draws: Array, se: Array, alpha: float) -> float:
     return float(np.quantile(tmax, 1.0 - alpha, method="inverted_cdf"))
 
 
-def wald_pretest(att: Array, inf: Array, n: int,
-                 cluster: NDArray[np.int64] | None) -> tuple[float, int, float, str | None]:
+def wald_pretest(att: Array, gram: Array, n: int) -> tuple[float, int, float, str | None]:
     """Wald test that all pre-treatment ATT(g, t) are zero.
 
     Parameters
     ----------
     att : ndarray
         Pre-treatment estimates.
-    inf : ndarray
-        Their influence functions (units × cells).
+    gram : ndarray
+        Cross-product of their (cluster-summed) influence functions.
     n : int
         Number of units.
-    cluster : ndarray or None
-        Cluster index of each unit.
 
     Returns
     -------
@@ -198,8 +252,7 @@ def wald_pretest(att: Array, inf: Array, n: int,
     q = att.size
     if q == 0:
         return float("nan"), 0, float("nan"), "no pre-treatment periods to test"
-    summed = cluster_sums(inf, cluster)
-    vcov = summed.T @ summed / n**2
+    vcov = gram / n**2
     if np.linalg.cond(vcov) > 1.0 / np.finfo(float).eps:
         return (float("nan"), q, float("nan"),
                 "the covariance of the pre-treatment estimates is singular")

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from evalkit.did.cs import _inference as inf_
-from evalkit.did.cs._aggregate import Aggregation, aggregate_all
+from evalkit.did.cs._aggregate import Aggregation, Cohorts, aggregate_all
 from evalkit.did.cs._attgt import group_time
 from evalkit.did.cs._data import COHORT_RULE, prepare
 from evalkit.did.cs._result import AGGREGATIONS, CsResult
@@ -171,15 +171,24 @@ def callaway_santanna(
     notes = [*notes, *gt.skipped]
     if gt.att.size == 0:
         raise EstimationError(f"no ATT(g, t) could be estimated: {'; '.join(gt.skipped)}")
-    aggs = aggregate_all(gt, prepared.unit_cohort, periods=prepared.periods.astype(float),
+    coh = Cohorts.of(prepared.unit_cohort)
+    aggs = aggregate_all(gt, coh, periods=prepared.periods.astype(float),
                          min_e=min_e, max_e=max_e, balance_e=balance_e)
     n = prepared.n_units
     clus = prepared.unit_cluster
-    # Stack every influence function once: cells, then per aggregation rows + overall.
-    blocks: list[tuple[str, NDArray[np.float64]]] = [("cells", gt.inf)]
+    mom = inf_.Moments.of(gt.inf, coh.code, coh.values.size, clus)
+    # Every reported quantity is inf @ w + h[cohort]: cells first, then per
+    # aggregation its rows and its overall value.
+    k, nc = gt.att.size, coh.values.size
+    w_blocks: list[NDArray[np.float64]] = [np.eye(k)]
+    h_blocks: list[NDArray[np.float64]] = [np.zeros((nc, k))]
+    sizes = {"cells": k}
     for kind in AGGREGATIONS:
-        blocks.append((kind, np.column_stack([aggs[kind].inf, aggs[kind].overall_inf])))
-    big = np.column_stack([b for _, b in blocks])
+        a = aggs[kind]
+        w_blocks.append(np.column_stack([a.w, a.overall_w]))
+        h_blocks.append(np.column_stack([a.h, a.overall_h]))
+        sizes[kind] = a.att.size + 1
+    w_all, h_all = np.hstack(w_blocks), np.hstack(h_blocks)
     z = float(stats.norm.ppf(1 - alpha / 2))
     detail: dict[str, Any] = {
         "control": control, "method": method, "base_period": base_period,
@@ -189,19 +198,19 @@ def callaway_santanna(
         "cohort_rule": COHORT_RULE,
     }
     if bootstrap:
-        draws = inf_.bootstrap(big, n, clus, n_boot=int(n_boot), seed=int(seed),
+        draws = inf_.bootstrap(mom, w_all, h_all, n_boot=int(n_boot), seed=int(seed),
                                weights=boot_weights)
         se_all = inf_.boot_se(draws)
         detail.update({"n_boot": int(n_boot), "seed": int(seed), "boot_weights": boot_weights})
     else:
         draws = None
-        se_all = inf_.analytic_se(big, n, clus)
+        se_all = mom.se(w_all, h_all)
     # Split back.
     pieces: dict[str, tuple[NDArray[np.float64], slice]] = {}
     start = 0
-    for name, b in blocks:
-        pieces[name] = (se_all[start:start + b.shape[1]], slice(start, start + b.shape[1]))
-        start += b.shape[1]
+    for name, size in sizes.items():
+        pieces[name] = (se_all[start:start + size], slice(start, start + size))
+        start += size
 
     def crit_for(name: str, nrows: int) -> float:
         if draws is None or nrows == 0:
@@ -248,7 +257,7 @@ def callaway_santanna(
         }
     # Wald pre-test over the estimated (non-reference) pre-treatment cells.
     pre = (gt.group > gt.time) & ~gt.reference
-    stat, df_, p_pre, why = inf_.wald_pretest(gt.att[pre], gt.inf[:, pre], n, clus)
+    stat, df_, p_pre, why = inf_.wald_pretest(gt.att[pre], mom.gram[np.ix_(pre, pre)], n)
     detail.update({"pretest_stat": stat, "pretest_df": df_})
     if why:
         detail["pretest"] = why
