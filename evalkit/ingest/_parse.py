@@ -34,7 +34,9 @@ def _on_uniques(
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
     values, messages = fn(pd.Series(np.asarray(uniques, dtype=object), dtype="str"))
     out = take(values, codes, allow_fill=True)
-    msgs = np.append(np.asarray(messages, dtype=object), None)[codes]
+    msgs = np.concatenate([np.asarray(messages, dtype=object), np.array([None], dtype=object)])[
+        codes
+    ]
     return pd.Series(out, index=raw.index), msgs
 
 
@@ -237,7 +239,7 @@ def parse_dates(raw: pd.Series, *, month: bool = False) -> Parsed:
         mon = year.copy()
         day = year.copy()
         shaped = pd.Series(False, index=s.index)
-        forms = [
+        forms: list[tuple[str, tuple[str, ...]]] = [
             (rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}}|\d{{2}}){_TIME}$", ("d", "m", "y")),
             (rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}$", ("y", "m", "d")),
             (r"^(\d{4})(\d{2})(\d{2})$", ("y", "m", "d")),

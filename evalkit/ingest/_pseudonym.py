@@ -47,8 +47,8 @@ def elfproef(values: Iterable[str] | str) -> np.ndarray:
     ok = np.array([isinstance(v, str) and len(v) == 9 and v.isascii() and v.isdigit() for v in arr])
     result = np.zeros(len(arr), dtype=bool)
     if ok.any():
-        digits = np.frombuffer("".join(arr[ok]).encode("ascii"), dtype=np.uint8).reshape(-1, 9)
-        digits = digits.astype(np.int64) - 48
+        raw = np.frombuffer("".join(arr[ok]).encode("ascii"), dtype=np.uint8).reshape(-1, 9)
+        digits = raw.astype(np.int64) - 48
         total = digits @ _WEIGHTS
         result[ok] = (total % 11 == 0) & (digits.sum(axis=1) > 0)
     return result

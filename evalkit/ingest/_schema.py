@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 import yaml
 
@@ -241,7 +241,7 @@ def _column(where: str, name: str, spec: Any) -> ColumnSpec:
     allowed = spec.get("allowed")
     return ColumnSpec(
         name=name,
-        type=ctype,
+        type=cast(ColumnType, ctype),
         required=bool(spec.get("required", False)),
         aliases=tuple(str(a) for a in spec.get("aliases") or ()),
         allowed=tuple(str(a) for a in allowed) if allowed is not None else None,
