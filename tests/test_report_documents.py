@@ -311,17 +311,22 @@ def _chromium() -> str:
     return found
 
 
+@pytest.fixture(scope="module")
+def browser():
+    pytest.importorskip("websocket", reason="websocket-client (dev extra) drives Chromium")
+    from evalkit.report.browser import Browser
+
+    with Browser(_chromium()) as running:
+        yield running
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("doc", DOCS)
 @pytest.mark.parametrize("lang", ["nl", "en"])
-def test_page_in_headless_chromium(rendered, doc, lang):
-    pytest.importorskip("websocket", reason="websocket-client (dev extra) drives Chromium")
-    from evalkit.report.browser import check_page
-
-    chromium = _chromium()
+def test_page_in_headless_chromium(rendered, browser, doc, lang):
     name = output_name("demo", doc, lang)
     shot = BUILD / name.replace(".html", ".png")
-    page = check_page(rendered["out"] / name, shot, chromium=chromium)
+    page = browser.check(rendered["out"] / name, shot)
     assert page.network_requests == []
     assert page.console_errors == []
     assert page.broken_images == []
@@ -329,3 +334,18 @@ def test_page_in_headless_chromium(rendered, doc, lang):
     if doc != "monitor":
         assert page.images and all(i["alt"] for i in page.images)
     assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.browser
+def test_browser_check_sees_a_network_request_and_a_console_error(browser, tmp_path):
+    page = tmp_path / "bad.html"
+    page.write_text(
+        '<!DOCTYPE html><html lang="nl"><head><title>x</title></head><body>'
+        '<img src="https://example.invalid/pixel.png" alt="x">'
+        "<script>console.error('kapot')</script></body></html>",
+        encoding="utf-8",
+    )
+    check = browser.check(page)
+    assert check.network_requests == ["https://example.invalid/pixel.png"]
+    assert any("kapot" in e for e in check.console_errors)
+    assert len(check.broken_images) == 1

@@ -11,12 +11,13 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
 from evalkit.errors import ReportError
 
-__all__ = ["KERNEL_ENV", "execute_notebook"]
+__all__ = ["KERNEL_ENV", "KernelSession", "execute_notebook"]
 
 _KERNEL_NAME = "evalkit-python"
 
@@ -49,10 +50,109 @@ def _write_kernel_spec(root: Path) -> Path:
     return root / "kernels"
 
 
+class KernelSession:
+    """One Jupyter kernel that runs several notebooks in turn (imports are paid once).
+
+    Use as a context manager; each :meth:`execute` first changes the kernel's working
+    directory to the document's folder. The kernel is shut down on exit.
+
+    Parameters
+    ----------
+    timeout : int
+        Seconds allowed per cell.
+    """
+
+    def __init__(self, timeout: int = 600) -> None:
+        self.timeout = timeout
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._client: Any = None
+
+    def __repr__(self) -> str:
+        return f"KernelSession(running={self._client is not None})"
+
+    def __enter__(self) -> KernelSession:
+        self._tmp = tempfile.TemporaryDirectory(prefix="evalkit-kernel-")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._client is not None:
+                self._client._cleanup_kernel()
+        finally:
+            self._client = None
+            if self._tmp is not None:
+                self._tmp.cleanup()
+                self._tmp = None
+
+    def _new_client(self, nb: nbformat.NotebookNode, cwd: Path) -> Any:
+        from jupyter_client.kernelspec import KernelSpecManager
+        from jupyter_client.manager import KernelManager
+        from nbclient import NotebookClient
+
+        if self._tmp is None:
+            raise ReportError("KernelSession used outside its 'with' block")
+        root = Path(self._tmp.name)
+        kernel_dirs = [str(_write_kernel_spec(root))]
+        ipc = str(root / "ipc")
+
+        class _Manager(KernelManager):  # nbclient owns (and cleans up) this manager
+            def __init__(self, **kwargs: object) -> None:
+                super().__init__(**kwargs)
+                self.kernel_spec_manager = KernelSpecManager(kernel_dirs=kernel_dirs)
+                self.transport = "ipc"
+                self.ip = ipc
+
+        return NotebookClient(
+            nb,
+            kernel_manager_class=_Manager,
+            timeout=self.timeout,
+            kernel_name=_KERNEL_NAME,
+            resources={"metadata": {"path": str(cwd)}},
+        )
+
+    def execute(
+        self, nb: nbformat.NotebookNode, cwd: Path, *, where: str = "report"
+    ) -> nbformat.NotebookNode:
+        """Run every cell of ``nb`` with ``cwd`` as working directory; return a copy with outputs.
+
+        Raises
+        ------
+        ReportError
+            When a cell raises; the message names the cell (label or line) and the error.
+        """
+        from nbclient.exceptions import CellExecutionError
+
+        nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+        chdir = nbformat.v4.new_code_cell(
+            f"import os as _evalkit_os\n_evalkit_os.chdir({str(cwd)!r})\ndel _evalkit_os"
+        )
+        chdir["id"] = "evalkit-chdir"
+        nb.cells.insert(0, chdir)
+        if self._client is None:
+            self._client = self._new_client(nb, cwd)
+        else:
+            self._client.nb = nb
+        try:
+            self._client.execute(cleanup_kc=False)
+        except CellExecutionError as exc:
+            raise ReportError(
+                f"{where}: {_failing_cell(nb)} failed: {_last_line(str(exc))}"
+            ) from exc
+        except Exception as exc:  # kernel died, timeout, ...
+            raise ReportError(f"{where}: the Jupyter kernel failed: {exc}") from exc
+        nb.cells.pop(0)
+        return nb
+
+
 def execute_notebook(
-    nb: nbformat.NotebookNode, cwd: Path, *, timeout: int = 600, where: str = "report"
+    nb: nbformat.NotebookNode,
+    cwd: Path,
+    *,
+    timeout: int = 600,
+    where: str = "report",
+    session: KernelSession | None = None,
 ) -> nbformat.NotebookNode:
-    """Run every cell of ``nb`` in a fresh kernel and return the executed notebook.
+    """Run every cell of ``nb`` in a kernel and return the executed notebook.
 
     Parameters
     ----------
@@ -64,6 +164,8 @@ def execute_notebook(
         Seconds allowed per cell.
     where : str
         Name of the document, used in error messages.
+    session : KernelSession, optional
+        A running session to reuse; default: a fresh kernel for this notebook.
 
     Returns
     -------
@@ -75,38 +177,10 @@ def execute_notebook(
     ReportError
         When a cell raises; the message names the cell (label or line) and the error.
     """
-    from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
-    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    with tempfile.TemporaryDirectory(prefix="evalkit-kernel-") as tmp:
-        kernel_dirs = [str(_write_kernel_spec(Path(tmp)))]
-        ipc = str(Path(tmp) / "ipc")
-
-        class _Manager(KernelManager):  # nbclient owns (and cleans up) this manager
-            def __init__(self, **kwargs: object) -> None:
-                super().__init__(**kwargs)
-                self.kernel_spec_manager = KernelSpecManager(kernel_dirs=kernel_dirs)
-                self.transport = "ipc"
-                self.ip = ipc
-
-        client = NotebookClient(
-            nb,
-            kernel_manager_class=_Manager,
-            timeout=timeout,
-            kernel_name=_KERNEL_NAME,
-            resources={"metadata": {"path": str(cwd)}},
-        )
-        try:
-            client.execute()
-        except CellExecutionError as exc:
-            cell = _failing_cell(nb)
-            raise ReportError(f"{where}: {cell} failed: {_last_line(str(exc))}") from exc
-        except Exception as exc:  # kernel died, timeout, ...
-            raise ReportError(f"{where}: the Jupyter kernel failed: {exc}") from exc
-    return nb
+    if session is not None:
+        return session.execute(nb, cwd, where=where)
+    with KernelSession(timeout) as fresh:
+        return fresh.execute(nb, cwd, where=where)
 
 
 def _failing_cell(nb: nbformat.NotebookNode) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 from evalkit.errors import ReportError
 
-__all__ = ["PageCheck", "check_page", "find_chromium"]
+__all__ = ["Browser", "PageCheck", "check_page", "find_chromium"]
 
 FLAGS = (
     "--headless",
@@ -123,10 +123,96 @@ def _devtools_port(profile: Path, proc: subprocess.Popen[bytes], timeout: float 
     raise ReportError("Chromium did not open its DevTools port")
 
 
+class Browser:
+    """A headless Chromium with one page, driven over the DevTools protocol.
+
+    Use as a context manager and call :meth:`check` for each file; the browser
+    starts once (fresh profile in a temporary folder) and is closed on exit.
+
+    Parameters
+    ----------
+    chromium : str, optional
+        Browser binary (default: found on PATH).
+    width : int
+        Viewport width in CSS pixels.
+    """
+
+    def __init__(self, chromium: str | None = None, width: int = 1200) -> None:
+        binary = chromium or find_chromium()
+        if binary is None:
+            raise ReportError("no Chromium found on PATH (Debian: apt-get install chromium)")
+        self.binary, self.width = binary, width
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._cdp: _Cdp | None = None
+
+    def __repr__(self) -> str:
+        return f"Browser({self.binary!r}, running={self._proc is not None})"
+
+    def __enter__(self) -> Browser:
+        self._tmp = tempfile.TemporaryDirectory(prefix="evalkit-chromium-")
+        profile = Path(self._tmp.name) / "profile"
+        cmd = [
+            self.binary,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            f"--window-size={self.width},900",
+            "about:blank",
+        ]
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            port = _devtools_port(profile, self._proc)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
+                targets = json.loads(resp.read())
+            page = next(t for t in targets if t.get("type") == "page")
+            self._cdp = _Cdp(page["webSocketDebuggerUrl"])
+            for domain in ("Network", "Runtime", "Log", "Page"):
+                self._cdp.call(f"{domain}.enable")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._cdp is not None:
+            self._cdp.close()
+            self._cdp = None
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def check(self, html: Path, screenshot: Path | None = None) -> PageCheck:
+        """Load ``html`` (as ``file://``) and report requests, errors and images.
+
+        Parameters
+        ----------
+        html : Path
+            The HTML file.
+        screenshot : Path, optional
+            Where to save a full-page PNG screenshot.
+
+        Returns
+        -------
+        PageCheck
+        """
+        if self._cdp is None:
+            raise ReportError("Browser used outside its 'with' block")
+        return _run(self._cdp, Path(html).resolve().as_uri(), screenshot, self.width)
+
+
 def check_page(
     html: Path, screenshot: Path | None = None, *, chromium: str | None = None, width: int = 1200
 ) -> PageCheck:
-    """Load ``html`` from disk in headless Chromium and report what happened.
+    """Load one file in a fresh headless Chromium (see :class:`Browser`).
 
     Parameters
     ----------
@@ -145,43 +231,12 @@ def check_page(
         Network requests attempted (other than ``file:``/``data:``), console errors,
         image decode status, title and ``lang``.
     """
-    binary = chromium or find_chromium()
-    if binary is None:
-        raise ReportError("no Chromium found on PATH (Debian: apt-get install chromium)")
-    url = Path(html).resolve().as_uri()
-    with tempfile.TemporaryDirectory(prefix="evalkit-chromium-") as tmp:
-        profile = Path(tmp) / "profile"
-        cmd = [
-            binary,
-            *FLAGS,
-            f"--user-data-dir={profile}",
-            "--remote-debugging-port=0",
-            f"--window-size={width},900",
-            "about:blank",
-        ]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            port = _devtools_port(profile, proc)
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
-                targets = json.loads(resp.read())
-            page = next(t for t in targets if t.get("type") == "page")
-            cdp = _Cdp(page["webSocketDebuggerUrl"])
-            try:
-                return _run(cdp, url, screenshot, width)
-            finally:
-                cdp.close()
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with Browser(chromium, width) as browser:
+        return browser.check(html, screenshot)
 
 
 def _run(cdp: _Cdp, url: str, screenshot: Path | None, width: int) -> PageCheck:
-    for domain in ("Network", "Runtime", "Log", "Page"):
-        cdp.call(f"{domain}.enable")
+    cdp.call("Emulation.clearDeviceMetricsOverride")
     cdp.events.clear()
     cdp.call("Page.navigate", url=url)
     cdp.wait_for("Page.loadEventFired")

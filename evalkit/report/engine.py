@@ -23,11 +23,11 @@ from typing import Any, Literal
 import nbformat
 
 from evalkit.errors import ReportError
-from evalkit.report._kernel import execute_notebook
+from evalkit.report._kernel import KernelSession, execute_notebook
 from evalkit.report._template import CSS, TEMPLATE
 from evalkit.report.qmd import Cell, QmdDocument, parse_qmd
 
-__all__ = ["Engine", "qmd_to_markdown", "render_qmd"]
+__all__ = ["Engine", "KernelSession", "qmd_to_markdown", "render_qmd"]
 
 Engine = Literal["auto", "quarto", "evalkit"]
 _ENGINES = ("auto", "quarto", "evalkit")
@@ -40,7 +40,12 @@ _REF = re.compile(r"(?<![\w@])@(?P<label>(?:fig|tbl)-[A-Za-z0-9_-]+)")
 
 
 def render_qmd(
-    qmd: Path, out_html: Path, params: Mapping[str, Any], *, engine: Engine = "auto"
+    qmd: Path,
+    out_html: Path,
+    params: Mapping[str, Any],
+    *,
+    engine: Engine = "auto",
+    session: KernelSession | None = None,
 ) -> Path:
     """Render one Quarto document to a self-contained HTML file.
 
@@ -56,6 +61,8 @@ def render_qmd(
         ``lang`` also sets the document language.
     engine : {"auto", "quarto", "evalkit"}
         ``auto`` uses ``quarto`` when it is on PATH, else evalkit's engine.
+    session : KernelSession, optional
+        A running kernel to reuse (evalkit's engine only); default: a fresh kernel.
 
     Returns
     -------
@@ -79,7 +86,7 @@ def render_qmd(
     lang = str(params.get("lang", doc.front_matter.get("lang", "nl")))
     with tempfile.TemporaryDirectory(prefix="evalkit-render-") as tmp:
         work = Path(tmp)
-        markdown = qmd_to_markdown(doc, params, work, lang=lang)
+        markdown = qmd_to_markdown(doc, params, work, lang=lang, session=session)
         _pandoc(markdown, out_html, work, lang=lang, title=_title(doc, markdown))
     return out_html
 
@@ -195,7 +202,12 @@ def build_notebook(
 
 
 def qmd_to_markdown(
-    doc: QmdDocument, params: Mapping[str, Any], work: Path, *, lang: str = "nl"
+    doc: QmdDocument,
+    params: Mapping[str, Any],
+    work: Path,
+    *,
+    lang: str = "nl",
+    session: KernelSession | None = None,
 ) -> str:
     """Execute ``doc`` and return pandoc markdown with the outputs; images go to ``work``.
 
@@ -204,7 +216,7 @@ def qmd_to_markdown(
     """
     nb, index = build_notebook(doc, params)
     name = doc.path.name if doc.path else "qmd"
-    executed = execute_notebook(nb, work, where=name) if nb.cells else nb
+    executed = execute_notebook(nb, work, where=name, session=session) if nb.cells else nb
     numbers: dict[str, str] = {}
     counters = {"fig": 0, "tbl": 0}
     parts: list[str] = []

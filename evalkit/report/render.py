@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from evalkit.errors import ReportError
 from evalkit.report.context import ReportContext, load_bundle
-from evalkit.report.engine import Engine, render_qmd
+from evalkit.report.engine import Engine, KernelSession, render_qmd
 from evalkit.report.formatting import LANGS
 from evalkit.report.tables import ReportTable
 
@@ -214,15 +214,17 @@ def render_reports(
     )
     say = progress or (lambda _msg: None)
     written: list[Path] = []
-    for document in documents:
-        qmd = folder / f"{document}.qmd"
-        if not qmd.is_file():
-            raise ReportError(f"report document not found: {qmd}")
-        for lang in langs:
-            out_html = out_dir / output_name(stem, document, lang)
-            say(f"{stem}: {document} ({lang})")
-            render_qmd(qmd, out_html, {"bundle": str(bundle_path), "lang": lang}, engine=engine)
-            written += [out_html, _manifest(out_html, bundle_path, qmd, document, lang, used)]
+    with KernelSession() as session:  # one kernel for all documents: imports are paid once
+        for document in documents:
+            qmd = folder / f"{document}.qmd"
+            if not qmd.is_file():
+                raise ReportError(f"report document not found: {qmd}")
+            for lang in langs:
+                out_html = out_dir / output_name(stem, document, lang)
+                say(f"{stem}: {document} ({lang})")
+                params = {"bundle": str(bundle_path), "lang": lang}
+                render_qmd(qmd, out_html, params, engine=engine, session=session)
+                written += [out_html, _manifest(out_html, bundle_path, qmd, document, lang, used)]
     say(f"{stem}: tables (CSV, XLSX)")
     tables = collect_tables(bundle, langs[0], documents)
     workbook = out_dir / f"{stem}.xlsx"
