@@ -66,7 +66,7 @@ def _wilcoxon(d: np.ndarray) -> tuple[float, float]:
 
 
 def _later_waves(scores: pd.DataFrame) -> list[str]:
-    present = set(scores["wave"])
+    present = set(scores["wave"].unique())
     return [w for w in WAVE_ORDER if w != "T0" and w in present]
 
 

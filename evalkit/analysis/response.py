@@ -17,8 +17,9 @@ __all__ = ["nonresponse_table", "response_table"]
 
 
 def _responded(r: pd.DataFrame) -> pd.DataFrame:
-    g = r.groupby(["person_id", "group", "wave"], sort=False)["value"]
-    return g.apply(lambda s: bool(s.notna().any())).rename("responded").reset_index()
+    answered = r.assign(responded=r["value"].notna())
+    return (answered.groupby(["person_id", "group", "wave"], sort=False)["responded"].any()
+            .reset_index())
 
 
 def _wave_key(w: pd.Series) -> pd.Series:
