@@ -52,3 +52,46 @@ def test_cluster_robust_undercovers_and_default_does_not() -> None:
     assert cr1_rate < 0.75, cr1_rate
     # 19 placebos: exact coverage 1 - 1/20 = 0.95 under exchangeability; allow MC noise.
     assert default_rate >= 0.90, default_rate
+
+
+def test_ferman_pinto_restores_coverage_when_the_treated_cluster_is_small() -> None:
+    """One small treated cluster among larger ones: errors average out less in it.
+
+    Plain Conley–Taber compares it with placebos from larger (less noisy)
+    clusters and over-rejects; rescaling by the fitted ``A + B/M`` fixes that.
+    """
+    from dataclasses import replace
+
+    from evalkit.did import inference
+    from evalkit.did._data import prepare
+    from evalkit.did.regression import twfe
+
+    sizes = [2] + [2, 4, 8, 16, 32] * 5
+    muni = np.repeat(np.arange(len(sizes)), sizes)
+    periods = 4
+    base = pd.DataFrame({"uid": np.repeat(np.arange(len(muni)), periods),
+                         "muni": np.repeat(muni, periods),
+                         "t": np.tile(np.arange(1, periods + 1), len(muni))})
+    base["cohort"] = np.where(base["muni"] == 0, 3, 0)
+    base["y"] = 0.0
+    prep = prepare(base.assign(y=np.arange(len(base), dtype=float)), outcome="y", unit="uid",
+                   time="t", cohort="cohort", treated=None, post=None, covariates=(),
+                   cluster="muni")
+    design = twfe(prep, "cluster").design
+    assert design is not None
+    blocks = design.blocks()
+    gram = blocks[0].T @ blocks[0]
+    rng = np.random.default_rng(7)
+    reps, alpha = 200, 0.1
+    cover = {True: 0, False: 0}
+    for _ in range(reps):
+        y = rng.normal(size=len(muni))[prep.frame["_unit"]] + 2 * rng.normal(size=len(base))
+        draw = replace(design, y=y, _cache={"blocks": blocks, "gram": gram})
+        for fp in (True, False):
+            out = inference.conley_taber(draw, ferman_pinto=fp, alpha=alpha)
+            cover[fp] += out.ci_low <= 0 <= out.ci_high
+    fp_rate, plain_rate = cover[True] / reps, cover[False] / reps
+    print(f"coverage (nominal 0.90): Ferman–Pinto {fp_rate:.3f}, plain {plain_rate:.3f}")
+    assert plain_rate <= 0.85, plain_rate
+    assert fp_rate >= 0.84, fp_rate
+    assert fp_rate - plain_rate >= 0.03

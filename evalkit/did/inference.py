@@ -137,6 +137,15 @@ class LinearDesign:
         return self._cache["blocks"]
 
 
+def _gram(design: LinearDesign) -> np.ndarray:
+    """Gram matrix of the residualised blocks (cached on the design)."""
+    if "gram" not in design._cache:
+        q, _, _ = design.blocks()
+        design._cache["gram"] = q.T @ q
+    out: np.ndarray = design._cache["gram"]
+    return out
+
+
 def _index(g: int, r: int, n_roles: int, m: int) -> list[int]:
     start = (g * n_roles + r - 1) * m
     return list(range(start, start + m))
@@ -346,7 +355,7 @@ def randomization(
     role = np.asarray(design.role)
     y, _ = design.partialled()
     d_obs = design.regressors[:, -1]
-    gram = q.T @ q
+    gram = _gram(design)
     vecs = np.column_stack([q.T @ y, q.T @ d_obs])
 
     assignments = _distinct_assignments(role, max_enumerate)
@@ -425,7 +434,7 @@ def conley_taber(
     theta, *_ = np.linalg.lstsq(z, y, rcond=None)
     beta = float(theta[-1])
     u_hat = y - z @ theta
-    gram = q.T @ q
+    gram = _gram(design)
     vecs = (q.T @ u_hat)[:, None]
     treated = [int(g) for g in np.flatnonzero(role)]
     controls = [int(g) for g in np.flatnonzero(role == 0)]
