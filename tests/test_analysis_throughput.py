@@ -14,7 +14,7 @@ from evalkit.analysis.intervals import case_intervals
 from evalkit.analysis.norms import Norm, norm_shares, norm_status, parse_norms
 from evalkit.analysis.survival import km_curve, km_fit, km_summary
 from evalkit.analysis.throughput import THROUGHPUT_TABLES, throughput_tables
-from evalkit.errors import DroppedRowsWarning, EvalkitError
+from evalkit.errors import DataValidationError, DroppedRowsWarning, EvalkitError
 
 REF = date(2025, 3, 31)
 
@@ -75,7 +75,8 @@ def test_kaplan_meier_matches_hand_computation():
         assert s.loc[t] == pytest.approx(v, abs=1e-12)
     assert curve.loc[curve["time"] == 3, "n_risk"].item() == 7
     inside = curve.loc[(curve["surv"] > 0) & (curve["surv"] < 1)]
-    assert (inside["conf_low"] < inside["surv"]).all() and (inside["surv"] < inside["conf_high"]).all()
+    assert (inside["conf_low"] < inside["surv"]).all()
+    assert (inside["surv"] < inside["conf_high"]).all()
 
 
 def test_km_summary_groups_and_counts():
@@ -91,16 +92,17 @@ def test_km_summary_groups_and_counts():
 
 def test_norm_shares_count_censored_cases_on_both_sides():
     start = pd.Timestamp("2025-01-06")  # a Monday
+    d = pd.Timedelta
     rows = [
         # done within 28 days / done late / open 40 days at reference (breach) /
         # open 10 days at reference (not yet known) / closed at day 30 without conversation
-        *[ev("a", "registration", start), ev("a", "first_conversation", start + pd.Timedelta(days=20))],
-        *[ev("b", "registration", start), ev("b", "first_conversation", start + pd.Timedelta(days=35))],
+        *[ev("a", "registration", start), ev("a", "first_conversation", start + d(days=20))],
+        *[ev("b", "registration", start), ev("b", "first_conversation", start + d(days=35))],
         ev("c", "registration", pd.Timestamp("2025-02-19")),
         ev("d", "registration", pd.Timestamp("2025-03-21")),
         *[ev("e", "registration", start), ev("e", "exit", start + pd.Timedelta(days=30))],
         # exactly on the limit counts as within
-        *[ev("f", "registration", start), ev("f", "first_conversation", start + pd.Timedelta(days=28))],
+        *[ev("f", "registration", start), ev("f", "first_conversation", start + d(days=28))],
     ]
     iv = case_intervals(pd.DataFrame(rows), reference_date=REF)
     norm = parse_norms(None)
@@ -183,6 +185,9 @@ def test_parse_norms_overrides_removes_and_rejects():
         parse_norms({"x": {"interval": "nope", "limit": 1}})
     with pytest.raises(EvalkitError, match="limit must be a number"):
         parse_norms({"x": {"interval": "registration_to_start", "limit": "soon"}})
+    with pytest.raises(EvalkitError, match=r"where: unknown column\(s\) colour"):
+        parse_norms({"x": {"interval": "registration_to_start", "limit": 1,
+                           "where": {"colour": "red"}}})
     assert Norm("w", "registration_to_start", 2, "weeks").limit_days == 14
 
 
@@ -232,3 +237,9 @@ def test_no_runtime_warnings_from_km_on_degenerate_groups():
         warnings.simplefilter("error")
         km_summary(iv)
         km_curve(iv)
+
+
+def test_missing_columns_are_named():
+    with pytest.raises(DataValidationError, match=r"required column.*event_date"):
+        throughput_tables(km_log().drop(columns=["event_date"]), reference_date=REF,
+                          pilot_starts={}, comparison_units=[])

@@ -30,10 +30,14 @@ from scipy import stats
 from evalkit.analysis.intervals import INTERVALS
 from evalkit.errors import EvalkitError
 
-__all__ = ["DEFAULT_NORMS", "Norm", "NormUnit", "norm_shares", "norm_status", "parse_norms"]
+__all__ = ["DEFAULT_NORMS", "WHERE_COLUMNS", "Norm", "NormUnit", "norm_shares", "norm_status",
+           "parse_norms"]
 
 NormUnit = Literal["days", "weeks", "working_days"]
 _UNITS = get_args(NormUnit)
+#: Columns a norm's ``where`` filter may use.
+WHERE_COLUMNS = ("crisis", "domain", "group", "municipality", "org_type", "organisation",
+                 "period", "start_outcome")
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,13 @@ def parse_norms(norms: Mapping[str, Any] | None) -> list[Norm]:
         limit = spec.get("limit")
         if not isinstance(limit, int | float) or isinstance(limit, bool) or limit < 0:
             raise EvalkitError(f"norms.{name}.limit must be a number >= 0, got {limit!r}")
+        where = spec.get("where") or {}
+        if not isinstance(where, Mapping):
+            raise EvalkitError(f"norms.{name}.where must be a mapping of column to value(s)")
+        bad = sorted(set(where) - set(WHERE_COLUMNS))
+        if bad:
+            raise EvalkitError(f"norms.{name}.where: unknown column(s) {', '.join(bad)}; "
+                               f"allowed: {', '.join(WHERE_COLUMNS)}")
         out.append(Norm(name=name, interval=spec["interval"], limit=float(limit), unit=unit,
                         where=dict(spec.get("where") or {}), label=str(spec.get("label", ""))))
     return out

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.analysis.calendar_nl import LiberationDay
 from evalkit.analysis.caseload import caseload_summary, weekly_caseload
 from evalkit.analysis.did_bridge import DID_COLUMNS, did_record
 from evalkit.analysis.handovers import (
@@ -131,6 +132,7 @@ def throughput_tables(
     norms: Mapping[str, Any] | None = None,
     out_of_sight_days: int = 90,
     caseload_benchmark: tuple[int, int] = (30, 35),
+    liberation_day: LiberationDay = "lustrum",
 ) -> dict[str, pd.DataFrame]:
     """Compute every throughput table for the results bundle.
 
@@ -151,6 +153,8 @@ def throughput_tables(
         Follow-up window for "out of sight".
     caseload_benchmark : (int, int), default (30, 35)
         Reasonable caseload range per coach.
+    liberation_day : {"lustrum", "always", "never"}, default "lustrum"
+        When 5 May counts as a holiday for working-day norms.
 
     Returns
     -------
@@ -162,7 +166,7 @@ def throughput_tables(
     parsed = parse_norms(norms)
     events = prepare_events(events, reference_date)  # warns once about later events
     iv = case_intervals(events, reference_date=reference_date, pilot_starts=pilot_starts,
-                        comparison_units=comparison_units)
+                        comparison_units=comparison_units, liberation_day=liberation_day)
     dims = ("org_type", "group", "period")
     out: dict[str, pd.DataFrame] = {}
     out["km_summary"] = km_summary(
