@@ -70,6 +70,7 @@ def test_design_from_a_staggered_protocol(demo_protocol):
     assert len(set(design.treated_starts.values())) == 3
     assert dict(design.effects) == {"neet": -0.03}
     assert design.throughput_effect_days == -30
+    assert design.throughput_to == "start"
     assert design.zrm_effect == 0.5
     assert design.n_persons == 800
 
@@ -131,3 +132,43 @@ def test_cli_demo_user_errors(tmp_path, capsys, demo_protocol):
     with pytest.raises(SystemExit) as info:
         main(["demo", "--generator", "nope"])
     assert info.value.code == 2
+
+
+def test_duration_effect_is_stated_for_its_step(demo_protocol):
+    p = copy.deepcopy(demo_protocol)
+    p["outcomes"].append(
+        {
+            "id": "days_to_talk",
+            "source": "case_events",
+            "type": "duration",
+            "definition": "days_between('registration', 'first_conversation')",
+        }
+    )
+    p["demo"]["effects"] = {"days_to_talk": -5}
+    design = PilotDesign.from_protocol(p)
+    assert (design.throughput_effect_days, design.throughput_to) == (-5, "first_conversation")
+    from evalkit.synth import generate
+
+    truth = generate(design.replace(n_persons=600, n_cases=600), 1).truth["throughput"]
+    assert truth["att_days_registration_to_first_conversation"] == pytest.approx(-5)
+    # later lags are unchanged, so later steps move by the same days (debt cases too)
+    assert truth["att_days_registration_to_start"] == pytest.approx(-5, abs=1)
+    assert "note" not in truth
+    capped = generate(design.replace(n_persons=600, n_cases=600, throughput_effect_days=-90), 1)
+    assert "cannot be reached" in capped.truth["throughput"]["note"]
+
+
+def test_duration_effect_needs_days_between_registration(demo_protocol):
+    p = copy.deepcopy(demo_protocol)
+    p["outcomes"].append(
+        {
+            "id": "days_plan_to_start",
+            "source": "case_events",
+            "type": "duration",
+            "definition": "days_between('plan', 'start')",
+        }
+    )
+    p["demo"]["effects"] = {"days_plan_to_start": -5}
+    with pytest.raises(ProtocolError) as info:
+        PilotDesign.from_protocol(p)
+    assert "days_between('registration', STEP)" in info.value.problems[0]

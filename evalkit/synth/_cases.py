@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.synth._design import PilotDesign
+from evalkit.synth._design import THROUGHPUT_STEPS, PilotDesign
 from evalkit.synth._months import month_end, month_start
 from evalkit.synth._population import STREAM_CASES, Population, rng
 
@@ -73,8 +73,10 @@ def make_case_events(
     """Draw cases and their events, and the true throughput effect.
 
     Durations are log-normal; in treated municipalities, for cases registered from the
-    start month on, every lag up to the start of support is multiplied by one factor
-    chosen so that the mean change in days equals ``design.throughput_effect_days``
+    start month on, every lag up to the step ``design.throughput_to`` is multiplied by one factor
+    chosen so that the mean change in days from registration to
+    ``design.throughput_to`` equals ``design.throughput_effect_days`` (factor at least 0.1);
+    later lags are unchanged
     (both durations come from the same draws). Events after the reference date (the
     last day of the panel) are not in the file: those cases are still open.
 
@@ -116,8 +118,9 @@ def make_case_events(
     crisis: np.ndarray = np.isin(domain, ["debts", "housing", "income"]) & (r.random(n) < 0.08)
     speed = np.where(crisis, 0.3, 1.0)
 
-    lag_first = r.lognormal(np.log(10), 0.6, n) * speed
     is_debt = domain == "debts"
+    # debt help may take up to four weeks to a first conversation (Wgs); others ~10 days
+    lag_first = r.lognormal(np.where(is_debt, np.log(24), np.log(10)), 0.6, n) * speed
     lag_app = r.lognormal(np.log(7), 0.5, n) * speed
     lag_decision = r.lognormal(np.log(28), 0.4, n) * speed
     lag_plan = (
@@ -125,14 +128,18 @@ def make_case_events(
     )
     lag_start = r.lognormal(np.log(14), 0.6, n)
     lag_exit = r.lognormal(np.log(180), 0.5, n)
-    to_start0 = lag_first + np.where(is_debt, lag_app + lag_decision, 0.0) + lag_plan + lag_start
+    lags = [np.asarray(x) for x in (lag_first, lag_app, lag_decision, lag_plan, lag_start)]
+    potential = _paths(is_debt, lags)  # untreated days from registration to each step
 
     start_of_muni = pop.muni_start[muni]
     treated_case = (start_of_muni >= 0) & (month >= start_of_muni)
-    mean0 = to_start0[treated_case].mean() if treated_case.any() else 1.0
+    target = potential[design.throughput_to][treated_case]
+    mean0 = float(np.nanmean(target)) if np.isfinite(target).any() else 1.0
     factor = float(np.clip(1.0 + design.throughput_effect_days / mean0, 0.1, 3.0))
-    scale = np.where(treated_case, factor, 1.0)
-    to_start1 = to_start0 * factor
+    # the pilot shortens (or lengthens) the lags up to the step the effect is stated for
+    upto = THROUGHPUT_STEPS.index(design.throughput_to)
+    scaled = [lag * np.where(treated_case & (k <= upto), factor, 1.0) for k, lag in enumerate(lags)]
+    realised = _paths(is_debt, scaled)
 
     drop_at = r.choice(3, n, p=[0.85, 0.08, 0.07])  # 0 none, 1 after first talk, 2 after plan
     handover = (r.random(n) < 0.2) & (drop_at == 0)
@@ -146,11 +153,11 @@ def make_case_events(
     )
 
     # cumulative days since registration for each event (NaN = no such event)
-    t_first = lag_first * scale
-    t_app = np.where(is_debt, t_first + lag_app * scale, np.nan)
-    t_dec = np.where(is_debt, t_app + lag_decision * scale, np.nan)
-    t_plan = np.where(is_debt, t_dec, t_first) + lag_plan * scale
-    t_start = t_plan + lag_start * scale
+    t_first = realised["first_conversation"]
+    t_app = realised["application"]
+    t_dec = realised["decision"]
+    t_plan = realised["plan"]
+    t_start = realised["start"]
     t_exit = t_start + lag_exit
     t_drop = np.where(drop_at == 1, t_first + 30, np.where(drop_at == 2, t_plan + 45, np.nan))
     gone_1 = drop_at == 1
@@ -234,18 +241,42 @@ def make_case_events(
             "receiving_org": receiving,
         }
     )
-    truth = {
+    truth: dict[str, Any] = {
         "effect_design_days": float(design.throughput_effect_days),
-        "att_days_registration_to_start": float((to_start1 - to_start0)[treated_case].mean())
-        if treated_case.any()
-        else 0.0,
-        "mean_days_untreated_potential": float(mean0),
+        "effect_to": design.throughput_to,
         "factor": factor,
         "n_treated_cases": int(treated_case.sum()),
-        "scale": "days from registration to start of support, cases registered in a treated "
-        "municipality from its start month, potential durations on the same draws",
+        "scale": "days from registration to each step, cases registered in a treated "
+        "municipality from its start month; both potential durations on the same draws "
+        "(every lag up to `effect_to` is multiplied by `factor`)",
     }
+    for step, days0 in potential.items():
+        days1 = realised[step][treated_case]
+        days0 = days0[treated_case]
+        ok = np.isfinite(days0)
+        truth[f"att_days_registration_to_{step}"] = (
+            float((days1[ok] - days0[ok]).mean()) if ok.any() else 0.0
+        )
+        truth[f"mean_days_registration_to_{step}_untreated"] = (
+            float(days0[ok].mean()) if ok.any() else 0.0
+        )
+    if factor in (0.1, 3.0):
+        truth["note"] = (
+            f"the designed effect of {design.throughput_effect_days:g} days cannot be reached "
+            f"from a mean of {mean0:.1f} days; the factor was capped at {factor:g}"
+        )
     return table.reset_index(drop=True), truth
+
+
+def _paths(is_debt: np.ndarray, lags: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Days from registration to each step (NaN where a case has no such step)."""
+    first, app, decision, plan, start = lags
+    out = {"first_conversation": first}
+    out["application"] = np.where(is_debt, first + app, np.nan)
+    out["decision"] = out["application"] + decision
+    out["plan"] = np.where(is_debt, out["decision"], first) + plan
+    out["start"] = out["plan"] + start
+    return out
 
 
 def _coaches(

@@ -53,6 +53,14 @@ DEFAULT_RATE_RATIOS: Mapping[str, float] = MappingProxyType(
     }
 )
 
+THROUGHPUT_STEPS: tuple[str, ...] = (
+    "first_conversation",
+    "application",
+    "decision",
+    "plan",
+    "start",
+)
+
 _CODE_RE = re.compile(r"^GM\d{4}$")
 
 
@@ -100,6 +108,9 @@ class PilotDesign:
     throughput_effect_days : float
         Mean change (days) from registration to start of support in treated
         municipalities after their start (negative = faster).
+    throughput_to : str
+        The step the throughput effect is stated for: days from registration to
+        'first_conversation', 'application', 'decision', 'plan' or 'start'.
     zrm_effect : float
         Mean change of ZRM item scores (points) at the last follow-up in the pilot group.
     n_cases : int
@@ -144,6 +155,7 @@ class PilotDesign:
     anticipation_months: int = 0
     turning_18_multiplier: float = 1.0
     throughput_effect_days: float = -14.0
+    throughput_to: str = "start"
     zrm_effect: float = 0.3
     n_cases: int = 1200
     questionnaire_n: int = 150
@@ -188,6 +200,10 @@ class PilotDesign:
         if not 0.0 <= self.turning_18_multiplier <= 10.0:
             problems.append(
                 f"turning_18_multiplier must lie in [0, 10], got {self.turning_18_multiplier}"
+            )
+        if self.throughput_to not in THROUGHPUT_STEPS:
+            problems.append(
+                f"throughput_to {self.throughput_to!r} is not one of {', '.join(THROUGHPUT_STEPS)}"
             )
         if self.n_persons < 50:
             problems.append("n_persons must be at least 50")

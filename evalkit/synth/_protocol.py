@@ -7,9 +7,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.synth._design import _PRESETS, GENERATORS, LATENT_OUTCOMES, THROUGHPUT_STEPS
 from evalkit.synth._months import format_month, parse_month
 
 _IDENT_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+_DAYS_RE = re.compile(r"""^\s*days_between\(\s*['"]registration['"]\s*,\s*['"](\w+)['"]\s*\)\s*$""")
+
+
+def _days_to(definition: Any) -> str | None:
+    match = _DAYS_RE.match(definition) if isinstance(definition, str) else None
+    if match is None or match.group(1) not in THROUGHPUT_STEPS:
+        return None
+    return match.group(1)
 
 
 def _get(mapping: Any, *path: str) -> Any:
@@ -43,8 +52,6 @@ def design_fields_from_protocol(protocol: Mapping[str, Any]) -> tuple[dict[str, 
         The design fields (starting from the generator's preset) and every problem,
         each naming its field path.
     """
-    from evalkit.synth._design import _PRESETS, GENERATORS, LATENT_OUTCOMES
-
     problems: list[str] = []
     if not isinstance(protocol, Mapping):
         return {}, ["protocol: expected a mapping at the top level"]
@@ -151,7 +158,21 @@ def _effects(
         definition = outcome.get("definition")
         match = _IDENT_RE.match(definition) if isinstance(definition, str) else None
         if source == "case_events" or outcome.get("type") == "duration":
-            out["throughput_effect_days"] = number
+            step = _days_to(definition)
+            if step is None:
+                problems.append(
+                    f"{path}: duration outcome {key!r} must be defined as "
+                    f"days_between('registration', STEP) with STEP one of "
+                    f"{', '.join(THROUGHPUT_STEPS)} for the generator to give it an effect"
+                )
+            elif "throughput_effect_days" in out:
+                problems.append(
+                    f"{path}: only one throughput effect can be simulated; "
+                    f"already set by another duration outcome"
+                )
+            else:
+                out["throughput_effect_days"] = number
+                out["throughput_to"] = step
         elif source == "questionnaire":
             out["zrm_effect"] = number
         elif match is not None and match.group(1) in latent:
