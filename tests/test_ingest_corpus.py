@@ -102,6 +102,12 @@ def test_readable_file_accounting_and_failures(case, binaries: Path, tmp_path: P
     assert len(set(report.failures["row"])) == case.rejected
     for message in report.failures["message"]:
         assert message and "Traceback" not in message
+    assert bool(case.says) == bool(case.rejected), "every case with rejections states its messages"
+    for expected in case.says:
+        assert any(expected in m for m in report.failures["message"]), (
+            expected,
+            list(report.failures["message"]),
+        )
 
     store_path = tmp_path / "store.duckdb"
     [ingested] = ingest_files(case.kind, [path], store_path=store_path, sheet=case.sheet)

@@ -177,10 +177,10 @@ def validate_questionnaire(table: RawTable, schema: Schema, *, file: str) -> Val
     raw = table.frame[list(mapping) + list(item_headers)]
     if is_long:
         long = _long_input(table, mapping, data, schema, failures, cols)
-        check_key(data, schema.long_key, raw, cols, failures)
+        check_key(data, schema.long_key, raw, cols, failures, table.rows)
     else:
         long = _wide_input(table, item_headers, data, schema, failures, cols)
-        check_key(data, schema.key, raw, cols, failures)
+        check_key(data, schema.key, raw, cols, failures, table.rows)
         for header, item in item_headers.items():
             cols.shown[item] = table.frame[header]
     return finish(data, table, cols, failures, notes, long=long)

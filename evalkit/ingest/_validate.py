@@ -212,7 +212,12 @@ def _check_values(typed: pd.Series, shown: pd.Series, spec: ColumnSpec, failures
 
 
 def check_key(
-    data: pd.DataFrame, key: tuple[str, ...], raw: pd.DataFrame, cols: Columns, failures: Failures
+    data: pd.DataFrame,
+    key: tuple[str, ...],
+    raw: pd.DataFrame,
+    cols: Columns,
+    failures: Failures,
+    rows: np.ndarray,
 ) -> None:
     """Reject duplicate keys: later exact copies of a row, or all rows of a conflicting key.
 
@@ -228,6 +233,8 @@ def check_key(
         Displayable values per column.
     failures : Failures
         Where failures are recorded.
+    rows : numpy.ndarray
+        The file row number of each position (for messages).
     """
     if not key or any(k not in data for k in key):
         return
@@ -254,20 +261,24 @@ def check_key(
             label,
             "duplicate_row",
             shown_text[copy_mask],
-            [
-                f"exact copy of an earlier row (data row index {p + 1})"
-                for p in first_pos[copy_mask]
-            ],
+            [f"exact copy of row {rows[p]}" for p in first_pos[copy_mask]],
         )
     conflict = ~exact
     if conflict.any():
-        counts = pd.Series(group).map(pd.Series(group).value_counts()).to_numpy()
+        file_rows = pd.Series(rows[pos]).groupby(group).agg(list).to_dict()
+        where = {
+            g: ", ".join(map(str, r[:5])) + (f" and {len(r) - 5} more" if len(r) > 5 else "")
+            for g, r in file_rows.items()
+        }
         failures.add(
             pos[conflict],
             label,
             "unique",
             shown_text[conflict],
-            [f"key ({label}) occurs {c} times with different values" for c in counts[conflict]],
+            [
+                f"key ({label}) occurs in rows {where[g]} with different values"
+                for g in group[conflict]
+            ],
         )
 
 
@@ -331,7 +342,7 @@ def validate_table(table: RawTable, schema: Schema, *, file: str) -> Validated:
         cols.typed[name], cols.shown[name] = typed, shown
     data = pd.DataFrame(cols.typed, index=table.frame.index)
     raw = table.frame[list(mapping)]
-    check_key(data, schema.key, raw, cols, failures)
+    check_key(data, schema.key, raw, cols, failures, table.rows)
     _rules.apply_rules(data, schema, cols, failures)
     return finish(data, table, cols, failures, notes)
 
@@ -374,8 +385,8 @@ def finish(
     frame = failures.frame(rows)
     rejected_pos = np.flatnonzero(failed[:n])
     content = dict(zip(rows[rejected_pos], row_content(cols.shown, rejected_pos), strict=True))
-    for i, (row, _message) in enumerate(table.malformed):
-        content[row] = json.dumps({"_malformed": True}) if n + i >= 0 else ""
+    for row, message in table.malformed:  # the raw line may hold a BSN: keep only why
+        content[row] = json.dumps({"_malformed": message})
     return Validated(
         data=data,
         rows=rows,

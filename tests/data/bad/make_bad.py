@@ -194,6 +194,7 @@ class Case:
     rules: dict[str, int] = field(default_factory=dict)
     sheet: str | None = None
     raw_bsns: tuple[str, ...] = ()
+    says: tuple[str, ...] = ()
 
     @property
     def binary(self) -> bool:
@@ -858,9 +859,80 @@ def _q_cases() -> list[Case]:
     ]
 
 
+#: What the failure messages of each readable case must say (a substring per message).
+SAYS: dict[str, tuple[str, ...]] = {
+    "op_rows_wrong_delimiter.csv": ("row has 1 field(s), the header has 16 (wrong delimiter?)",),
+    "op_wrong_types.csv": (
+        "'twintig' is not a whole number",
+        "'misschien' is not a yes/no value",
+        "'veel' is not a number",
+    ),
+    "op_impossible_dates.csv": ("'13-2025' is not a real date", "'31-02-2005' is not a real date"),
+    "op_future_month.csv": ("'2099-01' is in the future", "is outside 16–27"),
+    "op_age_out_of_range.csv": (
+        "'34' is outside the range 16 to 27",
+        "age 34 in 01-2025 is outside 16–27",
+    ),
+    "op_age_inconsistent.csv": ("age 25 does not match birth month and month (age 19)",),
+    "op_duplicate_keys.csv": ("exact copy of row 1", "occurs in rows 2, 6 with different values"),
+    "op_invalid_bsn.csv": (
+        "9 digits but not a valid BSN (fails the elfproef)",
+        "not a BSN or pseudonym: 7 characters of which 7 digits",
+    ),
+    "op_bad_municipality.csv": ("'Amsterdam' does not match the pattern ^GM\\d{4}$",),
+    "op_not_allowed.csv": (
+        "'onbekend' is not one of: M, V, X",
+        "'zwerver' is not one of: none, roofless",
+    ),
+    "op_neet_but_employed.csv": (
+        "neet and employed cannot both be yes",
+        "neet and enrolled cannot both be yes",
+    ),
+    "op_negative_debt.csv": ("'-250,00' is outside the range 0 to 1000000",),
+    "op_required_empty.csv": (
+        "problematic_debt is required but empty",
+        "month is required but empty",
+    ),
+    "op_short_row.csv": ("row has 9 field(s), the header has 16",),
+    "op_unknown_encoding.csv": ("row has 1 field(s), the header has 16",),
+    "op_wrong_types.parquet": ("'x' is not a whole number",),
+    "op_numeric_bsn.dta": ("fails the elfproef",),
+    "ce_end_before_start.csv": (
+        "exit on 01-03-2025 is before the first start (15-03-2025) in case C1",
+    ),
+    "ce_decision_before_application.csv": (
+        "decision on 20-03-2025 is before the first application (01-04-2025) in case C2",
+    ),
+    "ce_two_persons.csv": ("case_id C1 has 2 different person_id values",),
+    "ce_future_event.csv": ("'30-06-2099' is in the future",),
+    "ce_conversation_before_registration.csv": (
+        "first_conversation on 01-01-2025 is before the first registration (03-02-2025) in case C1",
+    ),
+    "ce_dutch_labels.xlsx": ("'koffie drinken' is not one of: signal, registration",),
+    "ce_duplicate_event_id.parquet": ("key (event_id) occurs in rows 1, 4 with different values",),
+    "ce_missing_date.dta": ("event_date is required but empty",),
+    "q_likert_out_of_range.csv": (
+        "'6' is outside 1–5 for zrm_financien",
+        "'0' is outside 1–6 for mhi5_1",
+    ),
+    "q_spss_user_missing.sav": ("'99' is outside 1–5 for zrm_werk_opleiding",),
+    "q_spss_wave_labels.sav": ("'Vervolgmeting' is not one of: T0, T3m, T6m, T12m, exit",),
+    "q_long_format.csv": (
+        "'11' is outside 0–10 for nps",
+        "'zrm_hobby' is not an item of any instrument",
+        "item zrm_werk_opleiding belongs to zrm, not mhi5",
+    ),
+    "q_duplicate_wave.csv": ("key (person_id, wave) occurs in rows 1, 4 with different values",),
+    "q_fractional_scores.csv": ("'7,5' is outside 0–10 for nps",),
+}
+
+
 def cases() -> list[Case]:
     """Every case of the corpus."""
-    return [*_panel_cases(), *_event_cases(), *_q_cases()]
+    out = [*_panel_cases(), *_event_cases(), *_q_cases()]
+    for case in out:
+        case.says = SAYS.get(case.name, ())
+    return out
 
 
 def build(folder: Path, *, binary: bool = True, text_files: bool = True) -> list[Case]:
