@@ -239,7 +239,7 @@ def test_case_events_shape(pilot):
     assert (merged["organisation"] == merged["receiving_org"]).all()
     assert ev["crisis"].any() and ev.loc[ev["crisis"], "crisis_type"].notna().all()
     dec = ev[ev["event_type"] == "decision"]
-    assert set(dec["domain"]) == {"debts"}
+    assert set(dec["domain"]) == {"debts", "income"}
     # caseloads: open cases per coach at mid-panel around 30 (between 10 and 60)
     reg = ev[ev["event_type"] == "registration"].set_index("case_id")["event_date"]
     end = ev[ev["event_type"].isin(["exit", "dropout"])].groupby("case_id")["event_date"].max()

@@ -119,17 +119,25 @@ def make_case_events(
     speed = np.where(crisis, 0.3, 1.0)
 
     is_debt = domain == "debts"
-    # debt help may take up to four weeks to a first conversation (Wgs); others ~10 days
-    lag_first = r.lognormal(np.where(is_debt, np.log(24), np.log(10)), 0.6, n) * speed
+    # debt help (Wgs) and social assistance (Participatiewet) go through an application
+    # and a decision; the others go from the first conversation straight to a plan
+    applies = np.isin(domain, ["debts", "income"])
+    # first conversation: debt help within 4 weeks (Wgs) and 3 working days in a crisis
+    lag_first = np.where(
+        crisis,
+        r.lognormal(np.log(2.5), 0.5, n),
+        r.lognormal(np.where(is_debt, np.log(24), np.log(10)), 0.6, n),
+    )
     lag_app = r.lognormal(np.log(7), 0.5, n) * speed
-    lag_decision = r.lognormal(np.log(28), 0.4, n) * speed
+    # decision: Participatiewet within 8 weeks (about one in eight is late)
+    lag_decision = r.lognormal(np.where(is_debt, np.log(28), np.log(35)), 0.4, n) * speed
     lag_plan = (
-        np.where(is_debt, r.lognormal(np.log(7), 0.5, n), r.lognormal(np.log(21), 0.6, n)) * speed
+        np.where(applies, r.lognormal(np.log(7), 0.5, n), r.lognormal(np.log(21), 0.6, n)) * speed
     )
     lag_start = r.lognormal(np.log(14), 0.6, n)
     lag_exit = r.lognormal(np.log(180), 0.5, n)
     lags = [np.asarray(x) for x in (lag_first, lag_app, lag_decision, lag_plan, lag_start)]
-    potential = _paths(is_debt, lags)  # untreated days from registration to each step
+    potential = _paths(applies, lags)  # untreated days from registration to each step
 
     start_of_muni = pop.muni_start[muni]
     treated_case = (start_of_muni >= 0) & (month >= start_of_muni)
@@ -139,7 +147,7 @@ def make_case_events(
     # the pilot shortens (or lengthens) the lags up to the step the effect is stated for
     upto = THROUGHPUT_STEPS.index(design.throughput_to)
     scaled = [lag * np.where(treated_case & (k <= upto), factor, 1.0) for k, lag in enumerate(lags)]
-    realised = _paths(is_debt, scaled)
+    realised = _paths(applies, scaled)
 
     drop_at = r.choice(3, n, p=[0.85, 0.08, 0.07])  # 0 none, 1 after first talk, 2 after plan
     handover = (r.random(n) < 0.2) & (drop_at == 0)
@@ -268,13 +276,13 @@ def make_case_events(
     return table.reset_index(drop=True), truth
 
 
-def _paths(is_debt: np.ndarray, lags: list[np.ndarray]) -> dict[str, np.ndarray]:
+def _paths(applies: np.ndarray, lags: list[np.ndarray]) -> dict[str, np.ndarray]:
     """Days from registration to each step (NaN where a case has no such step)."""
     first, app, decision, plan, start = lags
     out = {"first_conversation": first}
-    out["application"] = np.where(is_debt, first + app, np.nan)
+    out["application"] = np.where(applies, first + app, np.nan)
     out["decision"] = out["application"] + decision
-    out["plan"] = np.where(is_debt, out["decision"], first) + plan
+    out["plan"] = np.where(applies, out["decision"], first) + plan
     out["start"] = out["plan"] + start
     return out
 
