@@ -60,6 +60,17 @@ def test_norm_share_plot_drops_small_months():
     assert (p.data["n"] >= 2).all() and set(p.data["group"]) <= {"pilot", "comparison"}
     assert p.data["share_within"].between(0, 1).all()
     p.draw()
+    q = norm_share_plot(tabs["norms_quarterly"], norm="debt_help_first_conversation",
+                        pilot_start="2025-01")
+    quarters = tabs["norms_quarterly"]
+    assert set(quarters["quarter"]) >= {"2024-Q4", "2025-Q1"}
+    assert set(q.data["date"].dt.strftime("%Y-%m")) <= {"2024-10", "2025-01", "2025-04"}
+    row = quarters.loc[(quarters["norm"] == "debt_help_first_conversation")
+                       & (quarters["group"] == "all") & (quarters["quarter"] == "2024-Q4")]
+    assert row["n_cases"].item() == 14  # weekly from Tue 1 Oct to Tue 31 Dec 2024
+    vlines = [layer for layer in q.layers if type(layer.geom).__name__ == "geom_vline"]
+    assert len(vlines) == 1
+    q.draw()
 
 
 def test_questionnaire_figures_and_report_hook():

@@ -196,7 +196,8 @@ def case_intervals(
         parts.append(part)
     cols = ["case_id", "person_id", "municipality", "domain", "org_type", "organisation",
             "crisis", "start_outcome", "interval", "start_date", "end_date", "end_event",
-            "event", "censor_date", "days", "working_days", "start_month", "group", "period"]
+            "event", "censor_date", "days", "working_days", "start_month", "start_quarter",
+            "group", "period"]
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True)
@@ -205,5 +206,7 @@ def case_intervals(
     out["working_days"] = working_days_between(
         out["start_date"], out["censor_date"], liberation_day=liberation_day)
     out["start_month"] = out["start_date"].dt.strftime("%Y-%m")
+    out["start_quarter"] = (out["start_date"].dt.year.astype(str) + "-Q"
+                            + out["start_date"].dt.quarter.astype(str))
     out = assign_period(out, "start_date", pilot_starts or {}, comparison_units)
     return out[cols].sort_values(["interval", "case_id"], ignore_index=True)

@@ -14,8 +14,9 @@
 ``norms``
     Share within each norm, censoring done right, overall and per period, group × period
     and org type (:func:`~evalkit.analysis.norms.norm_shares`).
-``norms_monthly``
-    The same per group and month of the interval's start (share within norm over time).
+``norms_monthly`` / ``norms_quarterly``
+    The same per group and month (``month``, YYYY-MM) or quarter (``quarter``, YYYY-Qn)
+    of the interval's start: the share within the norm over time.
 ``norm_definitions``
     The norms applied (name, interval, limit, unit, filter, label).
 ``handovers``
@@ -61,7 +62,7 @@ from evalkit.errors import EvalkitError
 __all__ = ["THROUGHPUT_TABLES", "norm_did", "throughput_tables"]
 
 THROUGHPUT_TABLES = ("durations", "km_summary", "km_curve", "norms", "norms_monthly",
-                     "norm_definitions", "handovers", "out_of_sight", "switches",
+                     "norms_quarterly", "norm_definitions", "handovers", "out_of_sight", "switches",
                      "switches_distribution", "caseload", "did")
 
 
@@ -182,6 +183,9 @@ def throughput_tables(
     monthly = norm_shares(iv, parsed, groupings=(("start_month",), ("group", "start_month")),
                           dims=("group", "start_month"))
     out["norms_monthly"] = monthly.rename(columns={"start_month": "month"})
+    quarterly = norm_shares(iv, parsed, groupings=(("start_quarter",), ("group", "start_quarter")),
+                            dims=("group", "start_quarter"))
+    out["norms_quarterly"] = quarterly.rename(columns={"start_quarter": "quarter"})
     out["norm_definitions"] = pd.DataFrame(
         [{"norm": n.name, "interval": n.interval, "limit": n.limit, "unit": n.unit,
           "where": json.dumps(dict(n.where), sort_keys=True, default=str), "label": n.label}

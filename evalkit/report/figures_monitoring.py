@@ -14,17 +14,28 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["km_plot", "norm_share_plot", "report_figures", "response_funnel_plot",
-           "zrm_domains_plot"]
+__all__ = [
+    "km_plot",
+    "norm_share_plot",
+    "report_figures",
+    "response_funnel_plot",
+    "zrm_domains_plot",
+]
 
-_COLOURS = {"pilot": "#00577a", "comparison": "#c26a00", "all": "#444444", "other": "#888888",
-            "before": "#9aa5ad", "during": "#00577a"}
+_COLOURS = {
+    "pilot": "#00577a",
+    "comparison": "#c26a00",
+    "all": "#444444",
+    "other": "#888888",
+    "before": "#9aa5ad",
+    "during": "#00577a",
+}
 _WAVES = ["T0", "T3m", "T6m", "T12m", "exit"]
 _TEXT: dict[str, dict[str, str]] = {
     "days": {"nl": "Dagen sinds start", "en": "Days since start"},
     "waiting": {"nl": "Aandeel nog wachtend", "en": "Share still waiting"},
     "norm": {"nl": "norm", "en": "norm"},
-    "month": {"nl": "Maand", "en": "Month"},
+    "month": {"nl": "Start van het dossier", "en": "Case start"},
     "share_within": {"nl": "Aandeel binnen de norm", "en": "Share within the norm"},
     "group": {"nl": "Groep", "en": "Group"},
     "period": {"nl": "Periode", "en": "Period"},
@@ -37,14 +48,20 @@ _TEXT: dict[str, dict[str, str]] = {
     "all": {"nl": "alle", "en": "all"},
     "before": {"nl": "voor de pilot", "en": "before the pilot"},
     "during": {"nl": "tijdens de pilot", "en": "during the pilot"},
-    "cap_km": {"nl": "Doorlooptijd {interval} (Kaplan–Meier; open dossiers gecensureerd). "
-                     "Stippellijn: de norm.",
-               "en": "Throughput time {interval} (Kaplan–Meier; open cases censored). "
-                     "Dashed line: the norm."},
-    "cap_norm": {"nl": "Aandeel binnen de norm per maand: {norm}.",
-                 "en": "Share within the norm per month: {norm}."},
-    "cap_zrm": {"nl": "ZRM-domeinen: gemiddelde score per meting.",
-                "en": "ZRM domains: mean score per wave."},
+    "cap_km": {
+        "nl": "Doorlooptijd {interval} (Kaplan–Meier; open dossiers gecensureerd). "
+        "Stippellijn: de norm.",
+        "en": "Throughput time {interval} (Kaplan–Meier; open cases censored). "
+        "Dashed line: the norm.",
+    },
+    "cap_norm": {
+        "nl": "Aandeel binnen de norm over de tijd: {norm}. Stippellijn: start van de pilot.",
+        "en": "Share within the norm over time: {norm}. Dashed line: pilot start.",
+    },
+    "cap_zrm": {
+        "nl": "ZRM-domeinen: gemiddelde score per meting.",
+        "en": "ZRM domains: mean score per wave.",
+    },
     "cap_funnel": {"nl": "Respons per meting en groep.", "en": "Response per wave and group."},
 }
 
@@ -106,29 +123,45 @@ def km_plot(
     data = data.loc[data["n_risk"] >= threshold].copy()
     data["curve"] = [_t(str(v), lang) for v in data[by]]
     data = data.sort_values(["curve", "time"], kind="stable")
-    plot = (ggplot(data, aes("time", "surv", colour="curve"))
-            + geom_step(size=0.8)
-            + scale_y_continuous(limits=(0, 1))
-            + labs(x=_t("days", lang), y=_t("waiting", lang), colour=_t(by, lang)))
+    plot = (
+        ggplot(data, aes("time", "surv", colour="curve"))
+        + geom_step(size=0.8)
+        + scale_y_continuous(limits=(0, 1))
+        + labs(x=_t("days", lang), y=_t("waiting", lang), colour=_t(by, lang))
+    )
     if norm_days is not None:
-        plot = plot + geom_vline(xintercept=float(norm_days), linetype="dashed",
-                                 colour="#b00020")
+        plot = plot + geom_vline(xintercept=float(norm_days), linetype="dashed", colour="#b00020")
     return plot
 
 
+def _period_start(values: pd.Series) -> pd.Series:
+    text = values.astype(str)
+    if text.str.contains("-Q").all():
+        return pd.PeriodIndex(text.str.replace("-", "", regex=False), freq="Q").to_timestamp()
+    return pd.to_datetime(text + "-01")
+
+
 def norm_share_plot(
-    norms_monthly: pd.DataFrame, *, norm: str, threshold: int = 0, lang: str = "nl"
+    norms_over_time: pd.DataFrame,
+    *,
+    norm: str,
+    threshold: int = 0,
+    pilot_start: str | None = None,
+    lang: str = "nl",
 ) -> Any:
-    """Share within one norm per month, per group (months with fewer known cases left out).
+    """Share within one norm over time, per group (periods with fewer known cases left out).
 
     Parameters
     ----------
-    norms_monthly : pandas.DataFrame
-        The bundle's ``throughput.norms_monthly`` table.
+    norms_over_time : pandas.DataFrame
+        The bundle's ``throughput.norms_quarterly`` (column ``quarter``) or
+        ``throughput.norms_monthly`` (column ``month``) table.
     norm : str
         Which norm.
     threshold : int, default 0
-        Months whose denominator ``n`` is below it are left out.
+        Periods whose denominator ``n`` is below it are left out.
+    pilot_start : str, optional
+        ``YYYY-MM`` of the pilot start (a dashed vertical line).
     lang : str, default "nl"
         Language of labels.
 
@@ -136,19 +169,41 @@ def norm_share_plot(
     -------
     plotnine.ggplot
     """
-    from plotnine import aes, geom_line, geom_point, ggplot, labs, scale_y_continuous
+    from plotnine import (
+        aes,
+        geom_line,
+        geom_point,
+        geom_vline,
+        ggplot,
+        labs,
+        scale_colour_manual,
+        scale_y_continuous,
+    )
 
-    data = norms_monthly.loc[(norms_monthly["norm"] == norm) & (norms_monthly["n"] > 0)
-                             & (norms_monthly["n"] >= threshold)].copy()
+    col = "quarter" if "quarter" in norms_over_time.columns else "month"
+    data = norms_over_time.loc[
+        (norms_over_time["norm"] == norm)
+        & (norms_over_time["n"] > 0)
+        & (norms_over_time["n"] >= threshold)
+    ].copy()
     if (data["group"] != "all").any():
         data = data.loc[data["group"] != "all"]
-    data["date"] = pd.to_datetime(data["month"].astype(str) + "-01")
+    data["date"] = _period_start(data[col]) if len(data) else pd.Series(dtype="datetime64[ns]")
     data["group_label"] = [_t(str(g), lang) for g in data["group"]]
     data = data.sort_values(["group_label", "date"], kind="stable")
-    return (ggplot(data, aes("date", "share_within", colour="group_label"))
-            + geom_line(size=0.8) + geom_point(size=1.2)
-            + scale_y_continuous(limits=(0, 1))
-            + labs(x=_t("month", lang), y=_t("share_within", lang), colour=_t("group", lang)))
+    colours = {_t(g, lang): _COLOURS[g] for g in ("pilot", "comparison", "all", "other")}
+    plot = (
+        ggplot(data, aes("date", "share_within", colour="group_label"))
+        + geom_line(size=0.8)
+        + geom_point(size=1.2)
+        + scale_colour_manual(values=colours)
+        + scale_y_continuous(limits=(0, 1))
+        + labs(x=_t("month", lang), y=_t("share_within", lang), colour=_t("group", lang))
+    )
+    if pilot_start:
+        start = pd.Timestamp(f"{pilot_start}-01")
+        plot = plot + geom_vline(xintercept=start, linetype="dashed", colour="#333333")
+    return plot
 
 
 def zrm_domains_plot(
@@ -189,10 +244,12 @@ def zrm_domains_plot(
     data = data.loc[data["wave"].isin(list(waves)) & (data["n"] >= threshold)].copy()
     data["wave"] = pd.Categorical(data["wave"], categories=list(waves))
     data["domain_label"] = [str(d).removeprefix("zrm_").replace("_", " ") for d in data["domain"]]
-    return (ggplot(data, aes("domain_label", "mean", fill="wave"))
-            + geom_col(position=position_dodge(width=0.8), width=0.75)
-            + coord_flip()
-            + labs(x=_t("domain", lang), y=_t("mean_zrm", lang), fill=_t("wave", lang)))
+    return (
+        ggplot(data, aes("domain_label", "mean", fill="wave"))
+        + geom_col(position=position_dodge(width=0.8), width=0.75)
+        + coord_flip()
+        + labs(x=_t("domain", lang), y=_t("mean_zrm", lang), fill=_t("wave", lang))
+    )
 
 
 def response_funnel_plot(response: pd.DataFrame, *, threshold: int = 0, lang: str = "nl") -> Any:
@@ -217,20 +274,22 @@ def response_funnel_plot(response: pd.DataFrame, *, threshold: int = 0, lang: st
     if (data["group"] != "all").any():
         data = data.loc[data["group"] != "all"]
     data = data.loc[data["n_responded"] >= threshold].copy()
-    waves = [w for w in _WAVES if w in set(data["wave"])] + sorted(
-        set(data["wave"]) - set(_WAVES))
+    waves = [w for w in _WAVES if w in set(data["wave"])] + sorted(set(data["wave"]) - set(_WAVES))
     data["wave"] = pd.Categorical(data["wave"], categories=waves)
     data["group_label"] = [_t(str(g), lang) for g in data["group"]]
-    return (ggplot(data, aes("wave", "n_responded", fill="group_label"))
-            + geom_col(position=position_dodge(width=0.8), width=0.75)
-            + labs(x=_t("wave", lang), y=_t("responded", lang), fill=_t("group", lang)))
+    return (
+        ggplot(data, aes("wave", "n_responded", fill="group_label"))
+        + geom_col(position=position_dodge(width=0.8), width=0.75)
+        + labs(x=_t("wave", lang), y=_t("responded", lang), fill=_t("group", lang))
+    )
 
 
 def _norm_days(norm_defs: pd.DataFrame | None, interval: str) -> tuple[str | None, float | None]:
     if norm_defs is None:
         return None, None
-    rows = norm_defs.loc[(norm_defs["interval"] == interval)
-                         & (norm_defs["unit"].isin(["days", "weeks"]))]
+    rows = norm_defs.loc[
+        (norm_defs["interval"] == interval) & (norm_defs["unit"].isin(["days", "weeks"]))
+    ]
     if rows.empty:
         return None, None
     row = rows.iloc[0]
@@ -264,28 +323,52 @@ def report_figures(
         tp = bundle.get("throughput") or {}
         curve = _frame(tp.get("km_curve"))
         defs = _frame(tp.get("norm_definitions"))
-        monthly = _frame(tp.get("norms_monthly"))
+        over_time = _frame(tp.get("norms_quarterly"))
+        if over_time is None:
+            over_time = _frame(tp.get("norms_monthly"))
+        start = (bundle.get("settings") or {}).get("pilot_start")
         if curve is not None:
             shown = ["registration_to_first_conversation", "application_to_decision"]
             for interval in [i for i in shown if i in set(curve["interval"])]:
                 norm, days = _norm_days(defs, interval)
-                plot = km_plot(curve, interval=interval, norm_days=days, threshold=threshold,
-                               lang=lang)
-                out.append((f"km_{interval}",
-                            _t("cap_km", lang, interval=interval.replace("_", " ")), plot))
-        if monthly is not None:
-            for norm in sorted(set(monthly.loc[monthly["n"] >= max(threshold, 1), "norm"])):
-                out.append((f"norm_{norm}", _t("cap_norm", lang, norm=norm.replace("_", " ")),
-                            norm_share_plot(monthly, norm=norm, threshold=threshold, lang=lang)))
+                plot = km_plot(
+                    curve, interval=interval, norm_days=days, threshold=threshold, lang=lang
+                )
+                out.append(
+                    (
+                        f"km_{interval}",
+                        _t("cap_km", lang, interval=interval.replace("_", " ")),
+                        plot,
+                    )
+                )
+        if over_time is not None:
+            shown_norms = over_time.loc[over_time["n"] >= max(threshold, 1), "norm"]
+            for norm in sorted(set(shown_norms)):
+                plot = norm_share_plot(
+                    over_time, norm=norm, threshold=threshold, pilot_start=start, lang=lang
+                )
+                out.append(
+                    (f"norm_{norm}", _t("cap_norm", lang, norm=norm.replace("_", " ")), plot)
+                )
     if section == "questionnaire":
         qn = bundle.get("questionnaire") or {}
         zrm = _frame(qn.get("zrm_domains"))
         if zrm is not None:
             group = "pilot" if (zrm["group"] == "pilot").any() else "all"
-            out.append(("zrm_domains", _t("cap_zrm", lang),
-                        zrm_domains_plot(zrm, group=group, threshold=threshold, lang=lang)))
+            out.append(
+                (
+                    "zrm_domains",
+                    _t("cap_zrm", lang),
+                    zrm_domains_plot(zrm, group=group, threshold=threshold, lang=lang),
+                )
+            )
         resp = _frame(qn.get("response"))
         if resp is not None:
-            out.append(("response_funnel", _t("cap_funnel", lang),
-                        response_funnel_plot(resp, threshold=threshold, lang=lang)))
+            out.append(
+                (
+                    "response_funnel",
+                    _t("cap_funnel", lang),
+                    response_funnel_plot(resp, threshold=threshold, lang=lang),
+                )
+            )
     return out
