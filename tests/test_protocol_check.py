@@ -349,3 +349,41 @@ def test_template_is_valid_and_explains_every_field():
     comments = [line for line in text.splitlines() if line.lstrip().startswith("#")]
     assert sum("NL:" in c for c in comments) >= 30
     assert sum("EN:" in c for c in comments) >= 30
+
+
+def test_public_surface_is_pinned():
+    import evalkit.protocol
+
+    assert sorted(evalkit.protocol.__all__) == sorted(
+        [
+            "Analysis",
+            "CheckReport",
+            "DataSource",
+            "Deviation",
+            "Difference",
+            "Hypothesis",
+            "Lock",
+            "Outcome",
+            "Periods",
+            "Population",
+            "PowerSettings",
+            "Protocol",
+            "Registration",
+            "Status",
+            "Subgroup",
+            "TreatedUnit",
+            "Units",
+            "Window",
+            "check_protocol",
+            "load_protocol",
+            "lock_path",
+            "read_lock",
+            "register",
+            "registered_before_data",
+            "simulate_power",
+            "status",
+            "verify_for_analysis",
+        ]
+    )
+    for name in evalkit.protocol.__all__:
+        assert hasattr(evalkit.protocol, name), name

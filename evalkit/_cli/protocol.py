@@ -112,7 +112,6 @@ def _register(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], boo
 
 
 def _status(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
-    from evalkit.protocol._diff import _covers
     from evalkit.protocol.registration import status
 
     st = status(path)
@@ -131,8 +130,8 @@ def _status(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]
         if not st.differences:
             _say(args, "  no field differs from the registered version")
         for d in st.differences:
-            covering = [v for v in st.deviations if _covers(v.field, d.path)]
-            mark = f"deviation of {covering[0].date}" if covering else "NOT COVERED by a deviation"
+            covering = st.deviation_for(d.path)
+            mark = f"deviation of {covering.date}" if covering else "NOT COVERED by a deviation"
             _say(args, f"  {d.describe()}  [{mark}]")
         for problem in st.problems:
             _say(args, f"  problem: {problem}")
@@ -209,7 +208,6 @@ def did_estimator(protocol: Any) -> Any:
     def _number(value: Any) -> float:
         # a result may withhold a standard error or p-value its design cannot support
         return math.nan if value is None else float(value)
-
 
     return fn
 

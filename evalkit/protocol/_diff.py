@@ -11,7 +11,7 @@ from evalkit.protocol._fields import PROTOCOL_SPEC
 from evalkit.protocol._spec import item_key, with_defaults
 from evalkit.protocol.model import Deviation
 
-__all__ = ["Difference", "covered_by", "diff_protocols", "resolve"]
+__all__ = ["Difference", "covered_by", "covers", "diff_protocols", "resolve"]
 
 _ABSENT: Any = None
 
@@ -112,7 +112,8 @@ def diff_protocols(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Diffe
     return out
 
 
-def _covers(field: str, path: str) -> bool:
+def covers(field: str, path: str) -> bool:
+    """Return whether a deviation for ``field`` covers a change at ``path`` (or inside it)."""
     field = field.strip()
     return (
         path == field
@@ -140,11 +141,11 @@ def covered_by(
     """
     differences = list(differences)
     deviations = list(deviations)
-    uncovered = [d for d in differences if not any(_covers(v.field, d.path) for v in deviations)]
+    uncovered = [d for d in differences if not any(covers(v.field, d.path) for v in deviations)]
     problems: list[str] = []
     unused: list[str] = []
     for v in deviations:
-        hits = [d for d in differences if _covers(v.field, d.path)]
+        hits = [d for d in differences if covers(v.field, d.path)]
         if not hits:
             unused.append(v.field)
             continue

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from evalkit.errors import ProtocolError
 from evalkit.protocol._build import deviations_sidecar
-from evalkit.protocol._diff import Difference, covered_by, diff_protocols, resolve
+from evalkit.protocol._diff import Difference, covered_by, covers, diff_protocols, resolve
 from evalkit.protocol.model import Deviation, Protocol, load_protocol
 
 __all__ = [
@@ -267,6 +267,10 @@ class Status:
     def ok(self) -> bool:
         """Whether analysis may go ahead (not registered, or every change declared)."""
         return not self.uncovered and not self.problems
+
+    def deviation_for(self, path: str) -> Deviation | None:
+        """Return the first deviation entry that covers a changed field path, if any."""
+        return next((v for v in self.deviations if covers(v.field, path)), None)
 
     def __repr__(self) -> str:
         return (
