@@ -165,6 +165,20 @@ def test_dutch_holidays_and_working_days():
     assert np.isnan(working_days_between([None], [date(2025, 1, 1)])[0])
 
 
+def test_easter_based_holidays_match_published_easter_dates():
+    # Easter Sundays (Gregorian): 2024-03-31, 2025-04-20, 2026-04-05, 2027-03-28
+    h = dutch_holidays([2024, 2025, 2026, 2027])
+    by_name = h.groupby("name")["date"].apply(lambda s: sorted(s.dt.date)).to_dict()
+    assert by_name["Tweede paasdag"] == [date(2024, 4, 1), date(2025, 4, 21), date(2026, 4, 6),
+                                         date(2027, 3, 29)]
+    assert by_name["Hemelvaartsdag"] == [date(2024, 5, 9), date(2025, 5, 29), date(2026, 5, 14),
+                                         date(2027, 5, 6)]
+    assert by_name["Tweede pinksterdag"] == [date(2024, 5, 20), date(2025, 6, 9),
+                                             date(2026, 5, 25), date(2027, 5, 17)]
+    assert by_name["Koningsdag"] == [date(2024, 4, 27), date(2025, 4, 26), date(2026, 4, 27),
+                                     date(2027, 4, 27)]
+
+
 def test_queens_day_before_2014_and_bad_option():
     h = dutch_holidays([2013, 2008], liberation_day="never")
     days = set(h["date"].dt.date)

@@ -96,7 +96,9 @@ def dutch_holidays(
     return out.sort_values("date", ignore_index=True)
 
 
-def _holiday_array(start: np.ndarray, end: np.ndarray, liberation_day: str, good_friday: bool):
+def _holiday_array(
+    start: np.ndarray, end: np.ndarray, liberation_day: LiberationDay, good_friday: bool
+) -> np.ndarray:
     valid = ~(np.isnat(start) | np.isnat(end))
     if not valid.any():
         return np.array([], dtype="datetime64[D]")
