@@ -46,6 +46,13 @@ ORG_NAMES = {
     "care": "GGZ-team",
     "employer": "Leerwerkbedrijf",
 }
+COACH_PREFIX = {
+    "debt_help": "SH",
+    "school": "PS",
+    "doorstroompunt": "DP",
+    "municipality": "GM",
+    "youth_coach": "JW",
+}
 CRISIS_TYPES = np.array(
     [
         "eviction",
@@ -178,7 +185,8 @@ def make_case_events(
     t_recv = np.where(handover, t_hand + lag_receiving, np.nan)
     t_rereg = np.where(rereg & (drop_at == 0), t_exit + lag_rereg, np.nan)
 
-    coaches = _coaches(design, r, muni, reg, reg + np.nan_to_num(t_exit, nan=365.0))
+    closed = np.fmin(t_exit, t_drop)  # NaN only while the case is open
+    coaches = _coaches(design, r, muni, reg, reg + np.nan_to_num(closed, nan=1e6))
     events = [
         ("registration", np.zeros(n)),
         ("first_conversation", t_first),
@@ -294,16 +302,21 @@ def _coaches(
     begin: np.ndarray,
     end: np.ndarray,
 ) -> np.ndarray:
-    """Assign coaches so that each carries about 30 open cases on average."""
+    """Assign each case a coach of its municipality's youth-coach team (~30 open cases each).
+
+    A team's size is its mean number of open cases over the second half of the panel
+    (when the caseload has built up) divided by 30. Coaches work across domains.
+    """
     first, last = design.month_range
-    window = _day(month_end(last)) - _day(month_start(first)) + 1
+    stop = _day(month_end(last))
+    mid = (_day(month_start(first)) + stop) // 2
     out = np.empty(muni.shape[0], dtype=object)
     for m, code in enumerate(design.municipalities):
         idx = np.flatnonzero(muni == m)
         if idx.size == 0:
             continue
-        open_at_once = (np.minimum(end[idx], begin[idx].max()) - begin[idx]).clip(0).sum() / window
-        k = max(1, round(open_at_once / 30))
-        names = np.array([f"C{code[2:]}-{j + 1:02d}" for j in range(k)])
+        overlap = np.minimum(end[idx], stop) - np.maximum(begin[idx], mid)
+        k = max(1, round(overlap.clip(0).sum() / (stop - mid) / 30))
+        names = np.array([f"JC{code[2:]}-{j + 1:02d}" for j in range(k)])
         out[idx] = names[r.integers(0, k, idx.size)]
     return out
