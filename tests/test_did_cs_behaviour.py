@@ -314,3 +314,27 @@ def test_no_warnings_on_clean_data(mpdta: pd.DataFrame) -> None:
         warnings.simplefilter("error")
         res = callaway_santanna(mpdta, **KW, covariates=["lpop"], control="notyet")
     assert res.warnings == ()
+
+
+def test_fast_cohort_path_equals_general_influence_functions(mpdta: pd.DataFrame) -> None:
+    """Balanced panel without covariates: per-cohort influence functions = per-cell ones."""
+    from evalkit.did.cs._attgt import _panel_cell, group_time
+    from evalkit.did.cs._data import prepare
+
+    for control in ("never", "notyet"):
+        data, _ = prepare(mpdta, outcome="lemp", unit="countyreal", time="year",
+                          cohort="first.treat", covariates=(), cluster=None, panel=True,
+                          allow_unbalanced_panel=False, anticipation=0)
+        gt = group_time(data, control=control, method="dr", base_period="varying",
+                        anticipation=0)
+        assert gt.inf is None and gt.cohort_if is not None
+        fast = gt.cohort_if.materialise()
+        periods = list(data.periods)
+        ug = data.unit_cohort
+        for j in range(gt.att.size):
+            g, c, b = gt.group[j], periods.index(gt.time[j]), periods.index(gt.base[j])
+            ctrl = (ug == 0) if control == "never" else (
+                (ug == 0) | ((ug > periods[max(c, b)]) & (ug != g)))
+            att, col = _panel_cell(data, ug == g, ctrl, c, b, "dr", fast=False)
+            assert gt.att[j] == pytest.approx(att, abs=1e-13)
+            np.testing.assert_allclose(fast[:, j], col, atol=1e-10)

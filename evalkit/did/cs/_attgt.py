@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from evalkit.did.cs import _twobytwo as tb
 from evalkit.did.cs._data import CsData
+from evalkit.did.cs._fast import CohortIF, fast_cells
 
 __all__ = ["GroupTime", "group_time"]
 
@@ -46,9 +47,10 @@ class GroupTime:
         Cohort, period and base period of each cell.
     att : ndarray
         Estimates.
-    inf : ndarray
+    inf : ndarray or None
         Influence functions, units × cells, scaled so that the variance of a
-        linear combination ``w`` is ``sum((inf @ w) ** 2) / n**2``.
+        linear combination ``w`` is ``sum((inf @ w) ** 2) / n**2``; None when
+        they are kept per cohort in ``cohort_if`` (balanced panel, no covariates).
     reference : ndarray of bool
         Universal-base reference cells (estimate 0 by construction).
     skipped : list of str
@@ -59,9 +61,18 @@ class GroupTime:
     time: Array
     base: Array
     att: Array
-    inf: Array
+    inf: Array | None
     reference: NDArray[np.bool_]
     skipped: list[str]
+    cohort_if: CohortIF | None = None
+
+    def influence(self) -> Array:
+        """Return the units × cells influence functions (built from ``cohort_if`` if needed)."""
+        if self.inf is not None:
+            return self.inf
+        if self.cohort_if is None:  # pragma: no cover - constructed with one of the two
+            raise ValueError("no influence functions")
+        return self.cohort_if.materialise()
 
 
 def _cells(
@@ -123,14 +134,18 @@ def group_time(
     cohorts = np.unique(ug[ug > 0])
     cells, skipped = _cells(periods, cohorts, base_period, anticipation)
     k = len(cells)
-    inf = np.zeros((n, k))
-    att = np.zeros(k)
     groups = np.array([c[0] for c in cells])
     times = np.array([periods[c[1]] for c in cells])
     bases = np.array([periods[c[2]] for c in cells])
     ref = np.array([c[1] == c[2] for c in cells], dtype=bool)
-    never = ug == 0
     fast = data.x.shape[-1] == 1
+    if fast and data.layout == "panel":
+        att, keep, cif, more = fast_cells(data, cells, control, anticipation)
+        return GroupTime(groups[keep], times[keep], bases[keep], att[keep], None, ref[keep],
+                         [*skipped, *more], cif)
+    inf = np.zeros((n, k), order="F")  # column writes, fast Gram
+    att = np.zeros(k)
+    never = ug == 0
     treated_of: dict[float, NDArray[np.bool_]] = {g: ug == g for g in cohorts}
     keep_cells = np.ones(k, dtype=bool)
     for j, (g, c, b) in enumerate(cells):
@@ -150,8 +165,10 @@ def group_time(
             att[j], inf[:, j] = _panel_cell(data, treated, ctrl, c, b, method, fast)
         else:
             att[j], inf[:, j] = _long_cell(data, treated, ctrl, c, b, method)
+    if not keep_cells.all():
+        inf = np.asfortranarray(inf[:, keep_cells])
     return GroupTime(groups[keep_cells], times[keep_cells], bases[keep_cells],
-                     att[keep_cells], inf[:, keep_cells], ref[keep_cells], skipped)
+                     att[keep_cells], inf, ref[keep_cells], skipped)
 
 
 def _panel_cell(

@@ -81,21 +81,24 @@ def _need_columns(data: pd.DataFrame, columns: list[str]) -> None:
 
 
 def _cohorts(raw: pd.Series, cohort: str) -> NDArray[np.float64]:
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-    if bad.any():
-        first = raw[bad].iloc[0]
-        raise EstimationError(
-            f"column {cohort!r}: value {first!r} (row {raw.index[bad][0]}) is not a period; "
-            f"{COHORT_RULE}"
-        )
-    out = values.fillna(0.0).to_numpy(dtype=np.float64)
-    if (out < 0).any():
-        row = raw.index[np.flatnonzero(out < 0)[0]]
+    values = _as_float(raw)
+    missing = np.isnan(values)
+    if missing.any() and not pd.api.types.is_numeric_dtype(raw):
+        text = raw.astype(str).str.strip()
+        bad = missing & raw.notna().to_numpy() & (text != "").to_numpy()
+        if bad.any():
+            i = np.flatnonzero(bad)[0]
+            raise EstimationError(
+                f"column {cohort!r}: value {raw.iloc[i]!r} (row {raw.index[i]}) is not a "
+                f"period; {COHORT_RULE}"
+            )
+    values[missing] = 0.0
+    if (values < 0).any():
+        row = raw.index[np.flatnonzero(values < 0)[0]]
         raise EstimationError(
             f"column {cohort!r}: negative cohort at row {row}; {COHORT_RULE}"
         )
-    return out
+    return values
 
 
 def prepare(
@@ -151,136 +154,142 @@ def prepare(
         cols.append(cluster)
     _need_columns(data, cols)
     notes: list[str] = []
-    frame = data[list(dict.fromkeys(cols))]
-    y_all = pd.to_numeric(frame[outcome], errors="coerce")
-    if y_all.isna().all():
-        raise EstimationError(f"column {outcome!r}: no numeric outcome values")
     for c in covariates:
-        if not pd.api.types.is_numeric_dtype(frame[c]):
+        if not pd.api.types.is_numeric_dtype(data[c]):
             raise EstimationError(
                 f"covariate {c!r} is not numeric; encode categories as 0/1 columns first"
             )
-    times_raw = pd.to_numeric(frame[time], errors="coerce")
-    if times_raw.isna().any():
-        row = frame.index[times_raw.isna().to_numpy()][0]
+    y = _as_float(data[outcome], copy=False)  # read only
+    if np.isnan(y).all():
+        raise EstimationError(f"column {outcome!r}: no numeric outcome values")
+    tt = _as_float(data[time], copy=False)  # read only
+    if np.isnan(tt).any():
+        row = data.index[np.flatnonzero(np.isnan(tt))[0]]
         raise EstimationError(f"column {time!r}: missing or non-numeric period at row {row}")
-    g_all = _cohorts(frame[cohort], cohort)
-    drop = y_all.isna().to_numpy().copy()
-    for c in covariates:
-        drop |= frame[c].isna().to_numpy()
+    g = _cohorts(data[cohort], cohort)
+    xcov = (np.column_stack([_as_float(data[c]) for c in covariates]) if covariates
+            else None)
+    drop = np.isnan(y)
+    if xcov is not None:
+        drop |= np.isnan(xcov).any(axis=1)
+    keep: NDArray[np.bool_] | None = None
     if drop.any():
-        msg = (f"dropped {int(drop.sum())} of {len(frame)} rows with a missing outcome "
+        msg = (f"dropped {int(drop.sum())} of {len(data)} rows with a missing outcome "
                "or covariate")
         notes.append(msg)
         warnings.warn(msg, DroppedRowsWarning, stacklevel=3)
-    keep = ~drop
-    crow: NDArray[np.int64] | None = None
-    if cluster is not None:
-        crow = pd.factorize(frame[cluster].to_numpy()[keep], sort=True)[0].astype(np.int64)
-        if (crow < 0).any():
-            raise EstimationError(f"column {cluster!r}: missing cluster id")
-    y = y_all.to_numpy(dtype=np.float64)[keep]
-    tt = times_raw.to_numpy(dtype=np.float64)[keep]
-    g = g_all[keep]
-    xcov = (frame.loc[keep, list(covariates)].to_numpy(dtype=np.float64)
-            if covariates else np.empty((int(keep.sum()), 0)))
+        keep = ~drop
+        y, tt, g = y[keep], tt[keep], g[keep]
+        xcov = xcov[keep] if xcov is not None else None
+    del drop
     periods = np.unique(tt)
     if periods.size < 2:
         raise EstimationError(f"column {time!r}: at least two periods are needed")
-    last = periods[-1]
-    late = (g > last)
-    if late.any():
-        g = np.where(late, 0.0, g)
+    g[g > periods[-1]] = 0.0  # treated after the last period: never treated here
+    crow: NDArray[np.int64] | None = None
+    if cluster is not None:
+        cvals = data[cluster].to_numpy()
+        crow = pd.factorize(cvals if keep is None else cvals[keep], sort=True)[0]
+        if (crow < 0).any():
+            raise EstimationError(f"column {cluster!r}: missing cluster id")
+    uniq: Any = None
     if unit is not None:
-        uid_raw = frame.loc[keep, unit]
-        if uid_raw.isna().any():
+        uvals = data[unit].to_numpy()
+        codes, uniq = pd.factorize(uvals if keep is None else uvals[keep], sort=True)
+        if (codes < 0).any():
             raise EstimationError(f"column {unit!r}: missing unit id")
-        codes, uniq = pd.factorize(uid_raw, sort=True)
-        # Cohort must be constant within a unit.
         n_u = len(uniq)
-        gmin = np.full(n_u, np.inf)
-        gmax = np.full(n_u, -np.inf)
-        np.minimum.at(gmin, codes, g)
-        np.maximum.at(gmax, codes, g)
-        changing = np.flatnonzero(gmin != gmax)
-        if changing.size:
+        unit_g = np.empty(n_u)
+        unit_g[codes] = g
+        changing = unit_g[codes] != g
+        if changing.any():
+            first = codes[np.flatnonzero(changing)[0]]
+            n_bad = np.unique(codes[changing]).size
             raise EstimationError(
                 f"column {cohort!r}: treatment timing changes within unit "
-                f"{_show(uniq[changing[0]])} ({changing.size} unit(s) in all); {COHORT_RULE}, "
+                f"{_show(uniq[first])} ({n_bad} unit(s) in all); {COHORT_RULE}, "
                 "so it must be the same on every row of a unit"
             )
-        unit_g = gmin
     else:
         codes = np.arange(y.size)
-        uniq = None
         n_u = y.size
         unit_g = g
+    t_idx = np.searchsorted(periods, tt)
+    del tt
+    nT = periods.size
     # Units treated in the first period have no pre-period: drop them (as R did does).
-    early_units = (unit_g > 0) & (unit_g <= periods[0])
-    if early_units.any():
-        row_keep = ~early_units[codes]
-        msg = (f"dropped {int(early_units.sum())} unit(s) already treated in the first period "
+    early = (unit_g > 0) & (unit_g <= periods[0])
+    rows = None
+    if early.any():
+        msg = (f"dropped {int(early.sum())} unit(s) already treated in the first period "
                f"({periods[0]:g}); they have no pre-treatment period")
         notes.append(msg)
         warnings.warn(msg, DroppedRowsWarning, stacklevel=3)
-        y, tt, g, xcov, codes = y[row_keep], tt[row_keep], g[row_keep], xcov[row_keep], \
-            codes[row_keep]
-        if crow is not None:
-            crow = crow[row_keep]
-        codes, _ = pd.factorize(codes, sort=True)
-        if uniq is not None:
-            uniq = uniq[np.flatnonzero(~early_units)]
-        n_u = int(codes.max()) + 1 if codes.size else 0
-        unit_g = unit_g[~early_units]
-    t_idx = np.searchsorted(periods, tt)
-    nT = periods.size
-    x_full = np.column_stack([np.ones(y.size), xcov])
+        rows = ~early[codes]
     if panel:
         counts = np.bincount(codes * nT + t_idx, minlength=n_u * nT)
-        if (counts > 1).any():
-            cell = np.flatnonzero(counts > 1)
-            examples = ", ".join(
-                f"({_show(uniq[c // nT])}, {periods[c % nT]:g})" for c in cell[:3]
-            )
+        dup = np.flatnonzero(counts > 1)
+        if dup.size:
+            examples = ", ".join(f"({_show(uniq[c // nT])}, {periods[c % nT]:g})"
+                                 for c in dup[:3])
             raise EstimationError(
-                f"{cell.size} duplicate (unit, period) pair(s) in columns {unit!r}/{time!r}, "
+                f"{dup.size} duplicate (unit, period) pair(s) in columns {unit!r}/{time!r}, "
                 f"e.g. {examples}; each unit may have one row per period"
             )
-        per_unit = np.bincount(codes, minlength=n_u)
-        unbalanced = per_unit < nT
+        observed = counts.reshape(n_u, nT).sum(axis=1)
+        del counts
+        unbalanced = (observed < nT) & ~early
         if unbalanced.any() and not allow_unbalanced_panel:
             msg = (f"dropped {int(unbalanced.sum())} unit(s) not observed in all {nT} periods "
                    "(balanced panel); pass allow_unbalanced_panel=True to keep them")
             notes.append(msg)
             warnings.warn(msg, DroppedRowsWarning, stacklevel=3)
-            row_keep = ~unbalanced[codes]
-            y, t_idx, xcov, codes = y[row_keep], t_idx[row_keep], xcov[row_keep], codes[row_keep]
-            x_full = x_full[row_keep]
-            if crow is not None:
-                crow = crow[row_keep]
-            remap = np.cumsum(~unbalanced) - 1
-            codes = remap[codes]
-            unit_g = unit_g[~unbalanced]
-            n_u = int((~unbalanced).sum())
-            unbalanced = np.zeros(n_u, dtype=bool)
-        if n_u == 0:
-            raise EstimationError("no unit is observed in every period")
-        clus_codes = _unit_clusters(crow, codes, n_u, cluster, uniq)
-        if not unbalanced.any():
-            ymat = np.empty((n_u, nT))
-            ymat[codes, t_idx] = y
-            xmat = np.empty((n_u, nT, x_full.shape[1]))
-            xmat[codes, t_idx, :] = x_full
-            result = CsData("panel", periods, unit_g, n_u, int(y.size), ymat, xmat,
-                            None, None, clus_codes)
-            _warn_small(unit_g, notes)
-            return result, notes
+            early = early | unbalanced
+            rows = ~early[codes]
+            unbalanced[:] = False
+    if rows is not None:
+        y, t_idx, codes = y[rows], t_idx[rows], codes[rows]
+        xcov = xcov[rows] if xcov is not None else None
+        crow = crow[rows] if crow is not None else None
+        kept_units = ~early
+        remap = np.cumsum(kept_units) - 1
+        codes = remap[codes]
+        unit_g = unit_g[kept_units]
+        if uniq is not None:
+            uniq = uniq[kept_units]
+        n_u = int(kept_units.sum())
+        if panel:
+            unbalanced = unbalanced[kept_units]
+    if n_u == 0 or y.size == 0:
+        raise EstimationError("no units left after dropping incomplete or early-treated units")
+    clus_codes = _unit_clusters(crow, codes, n_u, cluster, uniq)
+    k = 1 + (xcov.shape[1] if xcov is not None else 0)
+    if panel and not unbalanced.any():
+        ymat = np.empty((n_u, nT), order="F")  # a column per period
+        ymat[codes, t_idx] = y
+        if xcov is None:
+            xmat: NDArray[np.float64] = np.broadcast_to(np.ones(1), (n_u, nT, 1))
+        else:
+            xmat = np.empty((n_u, nT, k))
+            xmat[:, :, 0] = 1.0
+            xmat[codes, t_idx, 1:] = xcov
+        _warn_small(unit_g, notes)
+        return (CsData("panel", periods, unit_g, n_u, int(y.size), ymat, xmat, None, None,
+                       clus_codes), notes)
+    if xcov is None:
+        x_long: NDArray[np.float64] = np.broadcast_to(np.ones(1), (y.size, 1))
     else:
-        clus_codes = _unit_clusters(crow, codes, n_u, cluster, uniq)
-    result = CsData("long", periods, unit_g, n_u, int(y.size), y, x_full,
-                    t_idx.astype(np.int64), codes.astype(np.int64), clus_codes)
+        x_long = np.column_stack([np.ones(y.size), xcov])
     _warn_small(unit_g, notes)
-    return result, notes
+    return (CsData("long", periods, unit_g, n_u, int(y.size), y, x_long,
+                   t_idx.astype(np.int64), codes.astype(np.int64), clus_codes), notes)
+
+
+def _as_float(col: pd.Series, copy: bool = True) -> NDArray[np.float64]:
+    """Return a column as a float array with NaN for missing or non-numeric values."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return col.to_numpy(dtype=np.float64, na_value=np.nan, copy=copy)
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _unit_clusters(

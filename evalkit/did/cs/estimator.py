@@ -176,7 +176,10 @@ def callaway_santanna(
                          min_e=min_e, max_e=max_e, balance_e=balance_e)
     n = prepared.n_units
     clus = prepared.unit_cluster
-    mom = inf_.Moments.of(gt.inf, coh.code, coh.values.size, clus)
+    if gt.cohort_if is not None and clus is None:
+        mom = inf_.Moments.of_cohorts(gt.cohort_if)
+    else:
+        mom = inf_.Moments.of(gt.influence(), coh.code, coh.values.size, clus)
     # Every reported quantity is inf @ w + h[cohort]: cells first, then per
     # aggregation its rows and its overall value.
     k, nc = gt.att.size, coh.values.size
