@@ -302,3 +302,7 @@ def test_turning_18_effect_multiplier():
     att_18 = diff[treated & turning].mean()
     att_rest = diff[treated & ~turning].mean()
     assert att_18 < 1.5 * att_rest < 0
+
+
+def test_known_test_bsn_passes():
+    assert elfproef(np.array([999993653])).tolist() == [True]

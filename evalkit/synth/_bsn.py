@@ -1,8 +1,8 @@
 """Synthetic citizen service numbers (BSN) that pass the elfproef.
 
-All numbers start with ``999``: nine digits in the block ``999000000``-``999999999``,
-which is not issued to real persons (the RvIG's test persons use numbers in this
-block too), so a synthetic BSN can never point at a real person.
+All numbers are nine digits starting with ``999``: the block that Dutch test
+environments use for their test persons (for example 999993653), so a synthetic BSN is
+recognisable as synthetic at a glance and is not meant to point at a real person.
 """
 
 from __future__ import annotations
