@@ -13,7 +13,7 @@ from evalkit.analysis.calendar_nl import add_working_days, dutch_holidays, worki
 from evalkit.analysis.intervals import case_intervals
 from evalkit.analysis.norms import Norm, norm_shares, norm_status, parse_norms
 from evalkit.analysis.survival import km_curve, km_fit, km_summary
-from evalkit.analysis.throughput import THROUGHPUT_TABLES, throughput_tables
+from evalkit.analysis.throughput import THROUGHPUT_TABLES, norm_did, throughput_tables
 from evalkit.errors import DataValidationError, DroppedRowsWarning, EvalkitError
 
 REF = date(2025, 3, 31)
@@ -257,3 +257,61 @@ def test_missing_columns_are_named():
     with pytest.raises(DataValidationError, match=r"required column.*event_date"):
         throughput_tables(km_log().drop(columns=["event_date"]), reference_date=REF,
                           pilot_starts={}, comparison_units=[])
+
+
+def n_fast(m: int, qi: int) -> int:
+    """Cases (of 10) meeting the norm: 4-6 with some noise, 4 more in the pilot once started."""
+    return 4 + (m * 3 + qi * qi * 5) % 3 + (4 if m == 1 and qi >= 4 else 0)
+
+
+def did_events() -> pd.DataFrame:
+    """GM0001 (pilot from 2025-01) and six comparisons, 10 debt cases per quarter each."""
+    rows = []
+    for m in range(1, 8):
+        mun = f"GM000{m}"
+        for qi, q in enumerate(pd.period_range("2024Q1", "2025Q4", freq="Q")):
+            for k in range(10):
+                start = q.start_time + pd.Timedelta(days=3 * k)
+                fast = k < n_fast(m, qi)
+                case = f"{mun}-{q}-{k}"
+                rows.append(ev(case, "registration", start, mun=mun))
+                rows.append(ev(case, "first_conversation",
+                               start + pd.Timedelta(days=10 if fast else 40), mun=mun))
+    return pd.DataFrame(rows)
+
+
+def test_norm_did_recovers_a_known_jump_in_the_share_within_norm():
+    iv = case_intervals(did_events(), reference_date=date(2026, 6, 30),
+                        pilot_starts={"GM0001": date(2025, 1, 1)},
+                        comparison_units=[f"GM000{m}" for m in range(2, 8)])
+    norm = [n for n in parse_norms(None) if n.name == "debt_help_first_conversation"]
+    did = norm_did(iv, norm, pilot_starts={"GM0001": date(2025, 1, 1)},
+                   comparison_units=[f"GM000{m}" for m in range(2, 8)])
+    row = did.iloc[0]
+    assert row["status"] == "ok"
+    # the same TWFE estimate by hand: regress double-demeaned shares on double-demeaned D
+    y = np.array([[n_fast(m, qi) / 10 for qi in range(8)] for m in range(1, 8)])
+    d = np.zeros((7, 8))
+    d[0, 4:] = 1
+
+    def demean(a):
+        return a - a.mean(axis=1, keepdims=True) - a.mean(axis=0, keepdims=True) + a.mean()
+
+    expected = (demean(d) * demean(y)).sum() / (demean(d) ** 2).sum()
+    assert 0.3 < expected < 0.5
+    assert row["estimate"] == pytest.approx(expected, abs=1e-9)
+    assert (row["n_cells"], row["n_cases"], row["n_cells_transition"]) == (56, 560, 0)
+    assert row["n_treated_clusters"] == 1
+    assert "treated" in row["warnings"]  # one pilot municipality: few-treated inference
+    # a start in the middle of a quarter: that quarter is left out for the pilot
+    mid = norm_did(iv, norm, pilot_starts={"GM0001": date(2025, 2, 1)},
+                   comparison_units=[f"GM000{m}" for m in range(2, 8)]).iloc[0]
+    assert mid["n_cells_transition"] == 1 and mid["n_cells"] == 55
+    monthly = norm_did(iv, norm, pilot_starts={"GM0001": date(2025, 1, 1)},
+                       comparison_units=[f"GM000{m}" for m in range(2, 8)], period="month")
+    # all cases start in a quarter's first month: the same cells, the same estimate
+    assert monthly.iloc[0]["n_cells"] == 56
+    assert monthly.iloc[0]["estimate"] == pytest.approx(expected, abs=1e-9)
+    with pytest.raises(EvalkitError, match="quarter, month"):
+        norm_did(iv, norm, pilot_starts={"GM0001": date(2025, 1, 1)},
+                 comparison_units=["GM0002"], period="week")  # type: ignore[arg-type]

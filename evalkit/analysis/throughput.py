@@ -28,9 +28,9 @@
 ``caseload``
     Active cases per coach (or organisation) per week against the benchmark.
 ``did``
-    Pilot vs comparison difference-in-differences of the monthly share within each
-    norm (municipality × month panel, two-way fixed effects), where a comparison
-    group exists.
+    Pilot vs comparison difference-in-differences of the share within each norm
+    (municipality × quarter panel, two-way fixed effects), where a comparison group
+    exists.
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from evalkit.analysis.calendar_nl import LiberationDay
@@ -66,20 +65,49 @@ THROUGHPUT_TABLES = ("durations", "km_summary", "km_curve", "norms", "norms_mont
                      "switches_distribution", "caseload", "did")
 
 
+def _did_panel(st: pd.DataFrame, starts: Mapping[str, pd.Period], freq: str) -> pd.DataFrame:
+    """Municipality × period shares; a period is treated once the pilot has started.
+
+    With quarters, a pilot municipality's quarter that contains its start but does not
+    begin with it mixes before and during; it is left out (``transition``).
+    """
+    col = "start_month" if freq == "M" else "start_quarter"
+    panel = (st.assign(_within=(st["status"] == "within").astype(float))
+             .groupby(["municipality", col], as_index=False)
+             .agg(share_within=("_within", "mean"), n=("_within", "size")))
+    periods = pd.PeriodIndex(panel[col].str.replace("-Q", "Q", regex=False), freq=freq)
+    first_month = periods.asfreq("M", how="start")
+    start = panel["municipality"].map(starts)
+    treated, transition = [], []
+    for p, m, s in zip(periods, first_month, start, strict=True):
+        if s is None or pd.isna(s):
+            treated.append(0)
+            transition.append(False)
+            continue
+        treated.append(int(m >= s))
+        transition.append(bool(m < s <= p.asfreq("M", how="end")))
+    panel["time"] = panel[col]  # sortable labels: the estimator counts positions
+    panel["treated"] = treated
+    panel["transition"] = transition
+    return panel
+
+
 def norm_did(
     intervals: pd.DataFrame,
     norms: Sequence[Norm],
     *,
     pilot_starts: Mapping[str, date],
     comparison_units: Sequence[str],
+    period: Literal["quarter", "month"] = "quarter",
 ) -> pd.DataFrame:
-    """Pilot vs comparison DiD of the monthly share within each norm.
+    """Pilot vs comparison DiD of the share within each norm.
 
-    The panel is municipality × month of the interval's start, outcome the share of
-    cases with a known status that met the norm; a municipality is treated from the
-    month its pilot starts. The estimator is two-way fixed effects
-    (:func:`evalkit.did.estimate`, ``estimator="twfe"``, clustered by municipality;
-    the suite picks few-treated inference when needed).
+    The panel is municipality × quarter (or month) of the interval's start, outcome the
+    share of cases with a known status that met the norm; a municipality is treated
+    from the period its pilot starts (a quarter that contains the start but begins
+    before it is left out for that municipality). The estimator is two-way fixed
+    effects (:func:`evalkit.did.estimate`, ``estimator="twfe"``, clustered by
+    municipality; the suite picks few-treated inference when needed).
 
     Parameters
     ----------
@@ -91,36 +119,37 @@ def norm_did(
         Pilot start per pilot municipality.
     comparison_units : sequence of str
         Comparison municipalities.
+    period : {"quarter", "month"}, default "quarter"
+        Time unit of the panel (months of one municipality are often too sparse).
 
     Returns
     -------
     pandas.DataFrame
-        ``norm, outcome, n_cases`` and the DiD columns (``estimate, std_error,
-        conf_low, conf_high, p_value, n_obs, n_units, n_treated_clusters, inference,
-        status, warnings``).
+        ``norm, outcome, period, n_cases, n_cells, n_cells_transition`` and the DiD
+        columns (``estimate, std_error, conf_low, conf_high, p_value, n_obs, n_units,
+        n_treated_clusters, inference, status, warnings``).
     """
-    cols = ["norm", "outcome", "n_cases", *DID_COLUMNS]
+    if period not in ("quarter", "month"):
+        raise EvalkitError(f"period={period!r} is not allowed; use one of quarter, month")
+    cols = ["norm", "outcome", "period", "n_cases", "n_cells", "n_cells_transition",
+            *DID_COLUMNS]
     if not pilot_starts or not comparison_units:
         return pd.DataFrame(columns=cols)
     starts = {k: pd.Timestamp(v).to_period("M") for k, v in pilot_starts.items()}
+    freq = "Q" if period == "quarter" else "M"
     rows = []
     for norm in norms:
         st = norm_status(intervals, norm)
         st = st.loc[st["group"].isin(["pilot", "comparison"]) & (st["status"] != "unknown")]
         if st.empty:
             continue
-        panel = (st.assign(_within=(st["status"] == "within").astype(float))
-                 .groupby(["municipality", "start_month"], as_index=False)
-                 .agg(share_within=("_within", "mean"), n=("_within", "size")))
-        panel["time"] = panel["start_month"]  # YYYY-MM: the estimator counts positions
-        month = pd.PeriodIndex(panel["start_month"], freq="M")
-        start = panel["municipality"].map(starts)
-        panel["treated"] = np.array(
-            [int(s is not None and not pd.isna(s) and m >= s) for m, s in zip(month, start,
-                                                                            strict=True)])
-        rec = did_record(panel, outcome="share_within", unit="municipality", time="time",
+        panel = _did_panel(st, starts, freq)
+        used = panel.loc[~panel["transition"]]
+        rec = did_record(used, outcome="share_within", unit="municipality", time="time",
                          treated="treated", estimator="twfe", cluster="municipality")
-        rows.append({"norm": norm.name, "outcome": "share_within", "n_cases": len(st), **rec})
+        rows.append({"norm": norm.name, "outcome": "share_within", "period": period,
+                     "n_cases": int(used["n"].sum()), "n_cells": len(used),
+                     "n_cells_transition": int(panel["transition"].sum()), **rec})
     return pd.DataFrame(rows, columns=cols)
 
 
