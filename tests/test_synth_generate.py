@@ -306,3 +306,23 @@ def test_turning_18_effect_multiplier():
 
 def test_known_test_bsn_passes():
     assert elfproef(np.array([999993653])).tolist() == [True]
+
+
+def test_edge_designs_generate_and_write(tmp_path):
+    from evalkit.synth import write_demo
+
+    all_treated = PilotDesign.preset("staggered").replace(
+        municipalities=("GM9001", "GM9002", "GM9003"),
+        treated_starts={"GM9001": "2024-10", "GM9002": "2025-01", "GM9003": "2025-04"},
+        n_persons=300,
+        n_cases=200,
+    )
+    sp = generate(all_treated, 1)
+    assert set(sp.questionnaire["group"]) == {"pilot"}  # no comparison group to ask
+    short = PilotDesign.preset("pilot").replace(
+        first_month="2025-08", last_month="2025-11", n_persons=200, n_cases=50
+    )
+    sp = generate(short, 1)
+    assert set(sp.questionnaire["wave"]) == {"T0"}  # follow-up after the reference date
+    paths = write_demo(sp, tmp_path)
+    assert all(p.stat().st_size > 0 for p in paths.values())

@@ -93,10 +93,13 @@ def make_questionnaire(
         idx = np.flatnonzero(eligible)
         weight = np.where(pop.vulnerable[idx], 4.0, 1.0)
         k = min(design.questionnaire_n, idx.shape[0])
-        chosen = np.sort(r.choice(idx, size=k, replace=False, p=weight / weight.sum()))
+        if k == 0:  # e.g. every municipality treated: no comparison group
+            chosen = np.zeros(0, dtype=np.int64)
+        else:
+            chosen = np.sort(r.choice(idx, size=k, replace=False, p=weight / weight.sum()))
         if label == "comparison" and len(starts) > 1:
             start_of = np.asarray(starts)[r.integers(0, len(starts), pop.n_persons)]
-        base = np.array([_day(month_start(int(s))) for s in start_of[chosen]])
+        base = np.array([_day(month_start(int(s))) for s in start_of[chosen]], dtype=np.int64)
         people.append(chosen)
         group.append(np.full(k, label))
         t0.append(base + r.integers(0, 60, k))
