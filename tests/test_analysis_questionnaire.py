@@ -150,6 +150,8 @@ def test_response_change_and_did():
     nr = tabs["nonresponse"]
     row = nr.loc[(nr["group"] == "all") & (nr["scale"] == "mhi5")].iloc[0]
     assert (row["n_responders"], row["n_nonresponders"]) == (100, 20)
+    web = nr.loc[(nr["group"] == "all") & (nr["scale"] == "mode_web")].iloc[0]
+    assert web["mean_responders"] == 1 and web["n_nonresponders"] == 20
     ch = tabs["change"].set_index(["group", "scale", "wave"]).loc[("pilot", "mhi5", "T12m")]
     assert ch["n"] == 50 and ch["mean_change"] > 10 and ch["conf_low"] > 0
     assert ch["wilcoxon_p"] < 0.01

@@ -79,11 +79,20 @@ def nonresponse_table(r: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         Per ``group, wave`` (the later wave) and baseline ``scale``: ``n_responders,
         n_nonresponders, mean_responders, mean_nonresponders, std_diff`` (difference
-        in means over the pooled standard deviation).
+        in means over the pooled standard deviation). Scales are the baseline scores
+        and ``mode_<mode>`` (share interviewed in that mode at baseline).
     """
     resp = _responded(r)
     later = resp.loc[resp["wave"] != "T0"]
     base = scores.loc[scores["wave"] == "T0"].dropna(subset=["value"])
+    if "mode" in r.columns:  # how the baseline was taken is known for everyone
+        modes = (r.loc[(r["wave"] == "T0") & r["mode"].notna(), ["person_id", "group", "mode"]]
+                 .drop_duplicates("person_id"))
+        dummies = [modes.assign(scale=f"mode_{m}", value=(modes["mode"] == m).astype(float))
+                   for m in sorted(modes["mode"].astype(str).unique())]
+        if dummies:
+            base = pd.concat([base, *[d.drop(columns="mode") for d in dummies]],
+                             ignore_index=True)
     rows = []
     for wave in sorted(later["wave"].unique(), key=lambda w: _wave_key(pd.Series([w])).iloc[0]):
         answered = set(later.loc[(later["wave"] == wave) & later["responded"], "person_id"])
