@@ -326,3 +326,25 @@ def test_edge_designs_generate_and_write(tmp_path):
     assert set(sp.questionnaire["wave"]) == {"T0"}  # follow-up after the reference date
     paths = write_demo(sp, tmp_path)
     assert all(p.stat().st_size > 0 for p in paths.values())
+
+
+def test_public_surface_and_reprs(pilot):
+    import evalkit.synth as synth
+
+    assert synth.__all__ == [
+        "GENERATORS",
+        "LATENT_OUTCOMES",
+        "PANEL_OUTCOMES",
+        "PilotDesign",
+        "SyntheticPilot",
+        "elfproef",
+        "generate",
+        "simulate_outcome_panel",
+        "synthetic_bsns",
+        "write_demo",
+    ]
+    assert repr(pilot.design) == (
+        "PilotDesign('pilot', 12 municipalities, 1 treated from 2025-10, "
+        "2024-01..2026-06, n_persons=3000)"
+    )
+    assert repr(pilot).startswith("SyntheticPilot(generator='pilot', seed=1, panel=")

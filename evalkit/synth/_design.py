@@ -228,6 +228,14 @@ class PilotDesign:
             problems.append(f"waves must start with T0 and use T3m/T6m/T12m, got {self.waves}")
         return problems
 
+    def __repr__(self) -> str:
+        starts = sorted(set(self.treated_starts.values()))
+        return (
+            f"PilotDesign({self.generator!r}, {len(self.municipalities)} municipalities, "
+            f"{len(self.treated_starts)} treated from {', '.join(starts)}, "
+            f"{self.first_month}..{self.last_month}, n_persons={self.n_persons})"
+        )
+
     # -- derived ------------------------------------------------------------------------
 
     @property
