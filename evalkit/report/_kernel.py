@@ -106,6 +106,7 @@ class KernelSession:
             nb,
             kernel_manager_class=_Manager,
             timeout=self.timeout,
+            startup_timeout=300,  # a busy machine (CI, shared cores) can be slow to start one
             kernel_name=_KERNEL_NAME,
             resources={"metadata": {"path": str(cwd)}},
         )
@@ -139,7 +140,9 @@ class KernelSession:
                 f"{where}: {_failing_cell(nb)} failed: {_last_line(str(exc))}"
             ) from exc
         except Exception as exc:  # kernel died, timeout, ...
-            raise ReportError(f"{where}: the Jupyter kernel failed: {exc}") from exc
+            raise ReportError(
+                f"{where}: the Jupyter kernel failed: {type(exc).__name__}: {exc}"
+            ) from exc
         nb.cells.pop(0)
         return nb
 

@@ -114,13 +114,13 @@ def protect(
         num = pd.to_numeric(values[col], errors="coerce")
         status.loc[(num > 0) & (num < threshold), col] = PRIMARY
     _secondary(values, status, counts, row_totals or {}, total_row, list(groups))
-    if dependent is None:
+    if dependent is None:  # values depend on the table's total count ``n`` when it has one
         numeric = [
             c
             for c in values.columns
             if c not in counts and c not in groups and pd.api.types.is_numeric_dtype(values[c])
         ]
-        dependent = {c: numeric for c in counts}
+        dependent = {"n": numeric} if "n" in counts else {c: numeric for c in counts}
     for col, deps in dependent.items():
         hidden = status[col] != ""
         for dep in deps:

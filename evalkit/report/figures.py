@@ -7,11 +7,14 @@ count is below the threshold are left out.
 from __future__ import annotations
 
 import io
+import itertools
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
+from evalkit.report.formatting import fmt_num
 from evalkit.report.i18n import t
 
 __all__ = ["effects_plot", "event_study_plot", "png_bytes", "trend_plot"]
@@ -62,6 +65,21 @@ def _theme(width: float, height: float) -> object:
     )
 
 
+def number_labels(lang: str) -> Any:
+    """Axis-label function for plotnine: numbers in the report language (decimal comma in Dutch).
+
+    Uses as many decimals as the distance between the breaks needs.
+    """
+
+    def labels(values: Any) -> list[str]:
+        finite = sorted({float(v) for v in values if v is not None and math.isfinite(float(v))})
+        steps = [b - a for a, b in itertools.pairwise(finite) if b - a > 0]
+        digits = max(0, min(4, -math.floor(math.log10(min(steps))))) if steps else 0
+        return [fmt_num(v, lang, digits) for v in values]
+
+    return labels
+
+
 def _month_dates(months: pd.Series) -> pd.Series:
     return pd.to_datetime(months.astype(str) + "-01", format="%Y-%m-%d")
 
@@ -96,6 +114,7 @@ def trend_plot(
         labs,
         scale_colour_manual,
         scale_x_datetime,
+        scale_y_continuous,
     )
 
     data = trends.dropna(subset=["mean"]).copy()
@@ -115,6 +134,7 @@ def trend_plot(
         + facet_wrap("outcome_label", scales="free_y", ncol=1)
         + scale_colour_manual(values=[_COLOURS["pilot"], _COLOURS["comparison"]])
         + scale_x_datetime(date_labels="%Y-%m")
+        + scale_y_continuous(labels=number_labels(lang))
         + labs(x=t("ax.month", lang), y=t("ax.mean", lang), colour=t("ax.group", lang))
     )
     if pilot_start:
@@ -148,6 +168,8 @@ def event_study_plot(es: pd.DataFrame, labels: Mapping[str, str], lang: str) -> 
         geom_vline,
         ggplot,
         labs,
+        scale_x_continuous,
+        scale_y_continuous,
     )
 
     data = es.copy()
@@ -162,11 +184,13 @@ def event_study_plot(es: pd.DataFrame, labels: Mapping[str, str], lang: str) -> 
         + geom_pointrange(colour=_COLOURS["pilot"], size=0.4)
         + geom_point(colour=_COLOURS["pilot"], size=1.5)
         + facet_wrap("outcome_label", scales="free_y", ncol=1)
+        + scale_x_continuous(labels=number_labels(lang))
+        + scale_y_continuous(labels=number_labels(lang))
         + labs(x=t("ax.event_time", lang), y=t("ax.effect", lang))
     )
 
 
-def effects_plot(effects: pd.DataFrame, lang: str) -> object:
+def effects_plot(effects: pd.DataFrame, lang: str, ylab: str | None = None) -> object:
     """Point estimates with 95% intervals per outcome (the summary's one figure).
 
     Parameters
@@ -175,12 +199,22 @@ def effects_plot(effects: pd.DataFrame, lang: str) -> object:
         Columns ``outcome_label, estimate, conf_low, conf_high``.
     lang : str
         Language of labels.
+    ylab : str, optional
+        Axis title of the effect (default: "Estimated effect").
 
     Returns
     -------
     plotnine.ggplot
     """
-    from plotnine import aes, coord_flip, geom_hline, geom_pointrange, ggplot, labs
+    from plotnine import (
+        aes,
+        coord_flip,
+        geom_hline,
+        geom_pointrange,
+        ggplot,
+        labs,
+        scale_y_continuous,
+    )
 
     data = effects.copy()
     data["outcome_label"] = pd.Categorical(
@@ -190,6 +224,7 @@ def effects_plot(effects: pd.DataFrame, lang: str) -> object:
         ggplot(data, aes("outcome_label", "estimate", ymin="conf_low", ymax="conf_high"))
         + geom_hline(yintercept=0, colour="#888888")
         + geom_pointrange(colour=_COLOURS["pilot"])
+        + scale_y_continuous(labels=number_labels(lang))
         + coord_flip()
-        + labs(x="", y=t("ax.effect", lang))
+        + labs(x="", y=ylab or t("ax.effect", lang))
     )

@@ -100,6 +100,9 @@ TEXT: dict[str, dict[str, str]] = {
     "v.pilot": {"nl": "pilot", "en": "pilot"},
     "v.comparison": {"nl": "vergelijking", "en": "comparison"},
     "v.before": {"nl": "vóór de pilot", "en": "before the pilot"},
+    "v.during": {"nl": "tijdens de pilot", "en": "during the pilot"},
+    "v.after": {"nl": "na de pilot", "en": "after the pilot"},
+    "v.all": {"nl": "alle", "en": "all"},
     "v.months": {"nl": "{start} t/m {end}", "en": "{start} to {end}"},
     "status.registered": {"nl": "geregistreerd", "en": "registered"},
     "status.registered_with_deviations": {
@@ -340,6 +343,9 @@ TEXT: dict[str, dict[str, str]] = {
     "col.benchmark_low": {"nl": "Norm (laag)", "en": "Benchmark (low)"},
     "col.benchmark_high": {"nl": "Norm (hoog)", "en": "Benchmark (high)"},
     "col.sub_process": {"nl": "Deelproces", "en": "Sub-process"},
+    "col.interval": {"nl": "Deelproces", "en": "Sub-process"},
+    "col.org_type": {"nl": "Soort organisatie", "en": "Organisation type"},
+    "col.n_events": {"nl": "Afgerond", "en": "Completed"},
     "col.n_censored": {"nl": "Nog open", "en": "Still open"},
     "col.median_days": {"nl": "Mediaan (dagen)", "en": "Median (days)"},
     "col.p80_days": {"nl": "80e percentiel (dagen)", "en": "80th percentile (days)"},
@@ -406,6 +412,13 @@ TEXT: dict[str, dict[str, str]] = {
     "ax.pilot": {"nl": "Pilot", "en": "Pilot"},
     "ax.comparison": {"nl": "Vergelijking", "en": "Comparison"},
     "ax.registrations": {"nl": "Aanmeldingen", "en": "Registrations"},
+    # throughput intervals
+    "code.registration_to_first_conversation": {"nl": "aanmelding → eerste gesprek", "en": "registration → first conversation"},
+    "code.first_conversation_to_decision_or_plan": {"nl": "eerste gesprek → besluit of plan", "en": "first conversation → decision or plan"},
+    "code.application_to_decision": {"nl": "aanvraag → besluit", "en": "application → decision"},
+    "code.application_to_advance_payment": {"nl": "aanvraag → voorschot", "en": "application → advance payment"},
+    "code.registration_to_start": {"nl": "aanmelding → start traject", "en": "registration → start of trajectory"},
+    "code.start_to_exit": {"nl": "start traject → uitstroom", "en": "start of trajectory → exit"},
     # enumerations
     "dir.decrease": {"nl": "daling", "en": "decrease"},
     "dir.increase": {"nl": "stijging", "en": "increase"},

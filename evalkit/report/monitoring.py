@@ -85,11 +85,13 @@ def registrations(ctx: Any) -> str:
     frame = records_frame(records)
     if frame is not None and "n_registrations" in frame.columns:
         total: dict[str, Any] = {c: None for c in frame.columns}
-        total.update(
-            {frame.columns[0]: "Σ", "n_registrations": int(frame["n_registrations"].sum())}
-        )
+        total.update({"period": "Σ", "n_registrations": int(frame["n_registrations"].sum())})
         frame = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
         # the Σ row is the column total: secondary suppression keeps it from revealing a cell
+        order = ["period", "n_registrations", "n_active"]
+        frame = frame[
+            [c for c in order if c in frame.columns] + [c for c in frame.columns if c not in order]
+        ]
         table = make_table(
             "registrations",
             ctx.t("tab.registrations"),

@@ -34,13 +34,18 @@ def summary_body(ctx: Any) -> str:
                     "estimate": res.get("att"),
                     "conf_low": res.get("ci_low"),
                     "conf_high": res.get("ci_high"),
+                    "binary": e.get("type") == "binary",
                 }
             )
     frame = records_frame(rows)
+    ylab = None
+    if frame is not None and bool(frame["binary"].all()):  # all shares: percentage points
+        frame[["estimate", "conf_low", "conf_high"]] *= 100.0
+        ylab = f"{ctx.t('ax.effect')} ({ctx.t('s.unit_pp')})"
     if frame is not None:
         parts.append(
             ctx.figure(
-                effects_plot(frame, ctx.lang),
+                effects_plot(frame, ctx.lang, ylab),
                 "effects",
                 ctx.t("s.figure_effects"),
                 height=1.2 + 0.6 * len(frame),

@@ -54,9 +54,14 @@ def format_cell(column: str, value: Any, lang: str) -> str:
             return fmt_p(value, lang)
         if column.startswith("share") or column == "rate" or column.endswith("_share"):
             return fmt_pct(value, lang)
-        if float(value).is_integer() and column in ("event_time", "year", "seed", "schema_version"):
-            return str(int(float(value)))
-        return fmt_num(value, lang, 3 if abs(float(value)) < 10 else 1)
+        number = float(value)
+        if number.is_integer() and (
+            abs(number) >= 10 or column in ("event_time", "year", "seed", "schema_version")
+        ):
+            return fmt_count(number, lang)
+        if column.endswith(("_days", "_weeks", "_months")):
+            return fmt_num(number, lang, 1)
+        return fmt_num(number, lang, 3 if abs(number) < 10 else 1)
     text = str(value)
     if column.endswith("_at"):
         return fmt_date(text, lang, with_time=True)
@@ -189,7 +194,19 @@ def make_table(
     """
     if frame is None or frame.empty:
         return None
-    cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
+    frame = frame.copy()
+    for col, prefix in (
+        ("group", "v"),
+        ("period", "v"),
+        ("interval", "code"),
+        ("sub_process", "code"),
+    ):
+        if col in frame.columns:  # category codes in the report language
+            frame[col] = [label(prefix, v, lang) if isinstance(v, str) else v for v in frame[col]]
+    if columns is None:  # labels first, then numbers (bundle records may come key-sorted)
+        numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+        columns = [c for c in frame.columns if c not in numeric] + numeric
+    cols = [c for c in columns if c in frame.columns]
     protected = protect(frame, threshold, **protect_args)
     header_map = {c: (headers or {}).get(c) or label("col", c, lang) for c in cols}
     return ReportTable(
