@@ -96,3 +96,14 @@ def test_questionnaire_figures_and_report_hook():
     qf = report_figures(bundle, section="questionnaire", lang="nl", threshold=3)
     assert [n for n, _, _ in qf] == ["zrm_domains", "response_funnel"]
     assert report_figures({}, section="questionnaire", lang="nl", threshold=10) == []
+
+
+def test_figures_are_deterministic():
+    from evalkit.report.figures import png_bytes
+
+    tabs = tables()
+    first = png_bytes(km_plot(tabs["km_curve"], interval="registration_to_first_conversation",
+                              norm_days=28))
+    again = png_bytes(km_plot(tables()["km_curve"],
+                              interval="registration_to_first_conversation", norm_days=28))
+    assert first == again and first[:8] == b"\x89PNG\r\n\x1a\n"
