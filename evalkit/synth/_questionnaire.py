@@ -123,10 +123,10 @@ def make_questionnaire(
         fraction = w / last_wave if last_wave else 0.0
         gain = 0.1 * w + design.zrm_effect * fraction * pilot
         noise = r.normal(0.0, 0.55, (n, len(ZRM_ITEMS)))
-        base = 3.2 + 0.7 * theta[:, None] + item_shift[None, :] + noise
-        base[:, 0] -= 0.9 * in_debt
-        zrm0 = np.clip(np.rint(base + 0.1 * w), 1, 5)
-        zrm1 = np.clip(np.rint(base + 0.1 * w + design.zrm_effect * fraction), 1, 5)
+        latent = 3.2 + 0.7 * theta[:, None] + item_shift[None, :] + noise
+        latent[:, 0] -= 0.9 * in_debt
+        zrm0 = np.clip(np.rint(latent + 0.1 * w), 1, 5)
+        zrm1 = np.clip(np.rint(latent + 0.1 * w + design.zrm_effect * fraction), 1, 5)
         zrm = np.where(pilot[:, None], zrm1, zrm0)
         if w == 0:
             baseline_mean = zrm.mean(axis=1)
