@@ -73,7 +73,8 @@ def test_out_of_sight_followed_up_lost_and_not_yet_known():
     assert short.loc["B", "status"] == "out_of_sight"
     summ = out_of_sight_summary(ended.reset_index(), by=((), ("end_event",)))
     row = summ.iloc[0]
-    assert (row["n_ended"], row["n"], row["n_out_of_sight"], row["n_not_yet_known"]) == (4, 3, 1, 1)
+    assert (row["n"], row["n_followed_up"], row["n_out_of_sight"],
+            row["n_not_yet_known"]) == (4, 2, 1, 1)
     assert row["share_out_of_sight"] == pytest.approx(1 / 3)
     assert set(summ["end_event"]) == {"all", "exit", "dropout"}
     with pytest.raises(EvalkitError, match="whole number >= 1"):
@@ -129,6 +130,13 @@ def test_throughput_tables_on_the_journey():
                              pilot_starts={"GM0001": date(2025, 3, 1)},
                              comparison_units=[], out_of_sight_days=90)
     assert tabs["out_of_sight"]["days"].eq(90).all()
+    oos = tabs["out_of_sight"]  # the count identities disclosure control relies on
+    assert (oos["n"] == oos["n_followed_up"] + oos["n_out_of_sight"]
+            + oos["n_not_yet_known"]).all()
+    for name in ("norms", "norms_monthly", "norms_quarterly"):
+        t = tabs[name]
+        assert (t["n"] == t["n_within"] + t["n_breach"] + t["n_unknown"]).all(), name
+        assert (t["n_breach_open"] <= t["n_breach"]).all()
     h = tabs["handovers"]
     assert h.loc[(h["from_org_type"] == "all"), "n"].item() == 3
     assert tabs["did"].empty  # no comparison group: no DiD rows

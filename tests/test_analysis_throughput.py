@@ -112,8 +112,8 @@ def test_norm_shares_count_censored_cases_on_both_sides():
                             "e": "breach", "f": "within"}
     tab = norm_shares(iv, [norm], groupings=((),))
     row = tab.iloc[0]
-    assert (row["n_cases"], row["n"], row["n_within"], row["n_breach"], row["n_breach_open"],
-            row["n_unknown"]) == (6, 5, 2, 3, 2, 1)
+    assert (row["n"], row["n_within"], row["n_breach"], row["n_breach_open"],
+            row["n_unknown"]) == (6, 2, 3, 2, 1)
     assert row["share_within"] == pytest.approx(2 / 5)
     assert row["conf_low"] < 0.4 < row["conf_high"]
 
@@ -230,7 +230,7 @@ def test_throughput_tables_periods_advance_payment_and_future_events():
     assert per.loc["before", "median"] == 4 and per.loc["during", "median"] == 2
     n = tabs["norms"].set_index(["norm", "org_type", "group", "period"])
     adv = n.loc[("advance_payment", "all", "all", "all")]
-    assert adv["n_within"] == 1 and adv["n"] == 1
+    assert adv["n_within"] == 1 and adv["n"] == 1 and adv["n_unknown"] == 0
     dec = n.loc[("participatiewet_decision", "all", "all", "all")]
     assert dec["n_within"] == 1  # first decision 14 days after the application
     monthly = tabs["norms_monthly"]

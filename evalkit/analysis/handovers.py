@@ -174,9 +174,10 @@ def out_of_sight_summary(
     Returns
     -------
     pandas.DataFrame
-        ``end_event, org_type, group, period, n_ended, n, n_followed_up, n_out_of_sight,
-        n_not_yet_known, n_persons_out_of_sight, share_out_of_sight`` (share of ``n``,
-        the cases whose status is known).
+        ``end_event, org_type, group, period, n, n_followed_up, n_out_of_sight,
+        n_not_yet_known, n_persons_out_of_sight, share_out_of_sight``: ``n`` counts every
+        ended case (``n = n_followed_up + n_out_of_sight + n_not_yet_known``); the share's
+        denominator is the cases whose status is known (followed up or out of sight).
     """
     dims = ["end_event", "org_type", "group", "period"]
     rows = []
@@ -188,14 +189,14 @@ def out_of_sight_summary(
             n_f = int((g["status"] == "followed_up").sum())
             n_o = int((g["status"] == "out_of_sight").sum())
             rows.append({
-                **{d: lab.get(d, "all") for d in dims}, "n_ended": len(g), "n": n_f + n_o,
+                **{d: lab.get(d, "all") for d in dims}, "n": len(g),
                 "n_followed_up": n_f, "n_out_of_sight": n_o,
                 "n_not_yet_known": int((g["status"] == "not_yet_known").sum()),
                 "n_persons_out_of_sight": int(
                     g.loc[g["status"] == "out_of_sight", "person_id"].nunique()),
                 "share_out_of_sight": n_o / (n_f + n_o) if n_f + n_o else np.nan,
             })
-    return pd.DataFrame(rows, columns=[*dims, "n_ended", "n", "n_followed_up", "n_out_of_sight",
+    return pd.DataFrame(rows, columns=[*dims, "n", "n_followed_up", "n_out_of_sight",
                                        "n_not_yet_known", "n_persons_out_of_sight",
                                        "share_out_of_sight"])
 

@@ -228,9 +228,10 @@ def norm_shares(
     Returns
     -------
     pandas.DataFrame
-        ``norm, interval, limit, unit, <dims>, n_cases, n, n_within, n_breach,
-        n_breach_open, n_unknown, share_within, conf_low, conf_high`` where ``n`` is the
-        number of cases whose status is known (the denominator).
+        ``norm, interval, limit, unit, <dims>, n, n_within, n_breach, n_breach_open,
+        n_unknown, share_within, conf_low, conf_high``. ``n`` counts every case under the
+        norm: ``n = n_within + n_breach + n_unknown`` (``n_breach_open`` is part of
+        ``n_breach``); the share's denominator is ``n_within + n_breach``.
     """
     rows = []
     for norm in norms:
@@ -245,16 +246,16 @@ def norm_shares(
                 rows.append({
                     "norm": norm.name, "interval": norm.interval, "limit": norm.limit,
                     "unit": norm.unit, **{d: lab.get(d, "all") for d in dims},
-                    "n_cases": len(g), "n": n_within + n_breach, "n_within": n_within,
+                    "n": len(g), "n_within": n_within,
                     "n_breach": n_breach, "n_breach_open": int(g["breach_open"].sum()),
                     "n_unknown": int((g["status"] == "unknown").sum()),
                 })
-    cols = ["norm", "interval", "limit", "unit", *dims, "n_cases", "n", "n_within", "n_breach",
+    cols = ["norm", "interval", "limit", "unit", *dims, "n", "n_within", "n_breach",
             "n_breach_open", "n_unknown", "share_within", "conf_low", "conf_high"]
     out = pd.DataFrame(rows, columns=cols)
     if not out.empty:
         k = out["n_within"].to_numpy(float)
-        n = out["n"].to_numpy(float)
+        n = (out["n_within"] + out["n_breach"]).to_numpy(float)
         with np.errstate(all="ignore"):
             out["share_within"] = np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
         lo, hi = _wilson(k, n, alpha)

@@ -159,7 +159,8 @@ def norm_share_plot(
     norm : str
         Which norm.
     threshold : int, default 0
-        Periods whose denominator ``n`` is below it are left out.
+        Periods where cases within or in breach number 1 to ``threshold - 1`` are left
+        out (as the report's tables suppress them).
     pilot_start : str, optional
         ``YYYY-MM`` of the pilot start (a dashed vertical line).
     lang : str, default "nl"
@@ -181,10 +182,10 @@ def norm_share_plot(
     )
 
     col = "quarter" if "quarter" in norms_over_time.columns else "month"
+    within, breach = norms_over_time["n_within"], norms_over_time["n_breach"]
+    shown = ((within == 0) | (within >= threshold)) & ((breach == 0) | (breach >= threshold))
     data = norms_over_time.loc[
-        (norms_over_time["norm"] == norm)
-        & (norms_over_time["n"] > 0)
-        & (norms_over_time["n"] >= threshold)
+        (norms_over_time["norm"] == norm) & (within + breach > 0) & shown
     ].copy()
     if (data["group"] != "all").any():
         data = data.loc[data["group"] != "all"]
@@ -342,7 +343,8 @@ def report_figures(
                     )
                 )
         if over_time is not None:
-            shown_norms = over_time.loc[over_time["n"] >= max(threshold, 1), "norm"]
+            known = over_time["n_within"] + over_time["n_breach"]
+            shown_norms = over_time.loc[known >= max(threshold, 1), "norm"]
             for norm in sorted(set(shown_norms)):
                 plot = norm_share_plot(
                     over_time, norm=norm, threshold=threshold, pilot_start=start, lang=lang
