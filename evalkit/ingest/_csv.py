@@ -147,19 +147,50 @@ def read_csv_text(
             f"{file}: the first line is over {MAX_HEADER_BYTES:,} bytes long without a line break "
             "(not a table export)"
         )
+    if not data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        quick = _utf8_fast_path(data, file, first_break)
+        if quick is not None:
+            return quick
     text, encoding = decode(data, file)
     text = text.lstrip("\ufeff")
     header_line = text.split("\n", 1)[0].rstrip("\r")
-    delimiter = sniff_delimiter(header_line, file)
-    headers = next(csv.reader([header_line], delimiter=delimiter))
-    headers = _unique_headers(headers)
+    delimiter, headers = _header(header_line, file)
     info = {"encoding": encoding, "delimiter": {"\t": "tab"}.get(delimiter, delimiter)}
     has_blank_lines = "\n\n" in text or "\n\r\n" in text
-    frame, bad = (None, 1) if has_blank_lines else _fast(text, delimiter, headers)
+    frame, bad = (None, 1) if has_blank_lines else _fast(text.encode("utf-8"), delimiter, headers)
     if frame is not None and not bad:
         return frame, np.arange(1, len(frame) + 1), [], info
     frame, rows, malformed = _exact(text, delimiter, headers)
     return frame, rows, malformed, info
+
+
+def _header(line: str, file: str) -> tuple[str, list[str]]:
+    delimiter = sniff_delimiter(line, file)
+    return delimiter, _unique_headers(next(csv.reader([line], delimiter=delimiter)))
+
+
+def _utf8_fast_path(
+    data: bytes, file: str, first_break: int
+) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]], dict[str, str]] | None:
+    """Parse plain UTF-8 without decoding to a Python string (saves two copies of the file).
+
+    Returns None when the file needs the careful path (other encoding, blank lines,
+    rows that do not fit the header, binary content).
+    """
+    sample = data[:65536]
+    if sample.count(b"\x00") or b"\n\n" in data or b"\n\r\n" in data:
+        return None
+    try:
+        data.decode("utf-8")  # validity only; the string is dropped at once
+    except UnicodeDecodeError:
+        return None
+    header_line = data[: first_break if first_break >= 0 else len(data)].decode("utf-8")
+    delimiter, headers = _header(header_line.rstrip("\r"), file)
+    frame, bad = _fast(data, delimiter, headers)
+    if frame is None or bad:
+        return None
+    info = {"encoding": "utf-8", "delimiter": {"\t": "tab"}.get(delimiter, delimiter)}
+    return frame, np.arange(1, len(frame) + 1), [], info
 
 
 def _unique_headers(headers: list[str]) -> list[str]:
@@ -172,7 +203,7 @@ def _unique_headers(headers: list[str]) -> list[str]:
     return out
 
 
-def _fast(text: str, delimiter: str, headers: list[str]) -> tuple[pd.DataFrame | None, int]:
+def _fast(data: bytes, delimiter: str, headers: list[str]) -> tuple[pd.DataFrame | None, int]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -185,7 +216,7 @@ def _fast(text: str, delimiter: str, headers: list[str]) -> tuple[pd.DataFrame |
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=headers, skip_rows=1, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter,

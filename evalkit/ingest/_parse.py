@@ -32,7 +32,9 @@ def _on_uniques(
     fn: Callable[[pd.Series], tuple[np.ndarray | pd.api.extensions.ExtensionArray, np.ndarray]],
 ) -> Parsed:
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    values, messages = fn(pd.Series(np.asarray(uniques, dtype=object), dtype="str"))
+    values, messages = fn(pd.Series(uniques, dtype="str"))
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        values = pd.array(values, dtype="str")  # text results: take on an Arrow array, not objects
     out = take(values, codes, allow_fill=True)
     msgs = np.concatenate([np.asarray(messages, dtype=object), np.array([None], dtype=object)])[
         codes
@@ -92,8 +94,7 @@ def parse_category(raw: pd.Series, lookup: Mapping[str, str], allowed: tuple[str
         msgs[blank] = None
         return vals, msgs
 
-    values, messages = _on_uniques(raw, fn)
-    return values.astype("str"), messages
+    return _on_uniques(raw, fn)
 
 
 def parse_boolean(raw: pd.Series) -> Parsed:

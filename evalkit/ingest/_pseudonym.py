@@ -8,10 +8,8 @@ get pseudonyms, or for invalid values a short keyed reference.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
-import re
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,7 +21,6 @@ from evalkit.errors import IngestError
 
 __all__ = ["elfproef", "load_key", "pseudonymise"]
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _WEIGHTS = np.array([9, 8, 7, 6, 5, 4, 3, 2, -1], dtype=np.int64)
 DEFAULT_KEY_FILE = Path("~/.config/evalkit/pseudonym.key")
 
@@ -98,7 +95,7 @@ def load_key() -> bytes:
 
 
 def _hmac_hex(key: bytes, text: str) -> str:
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, text.encode("utf-8"), "sha256").hex()
 
 
 def pseudonymise(values: Iterable[str] | str, *, key: bytes | None = None) -> list[str] | str:
@@ -158,47 +155,43 @@ def classify_identifiers(values: pd.Series, *, key: bytes) -> pd.DataFrame:
         invalid, null when fine or empty) and ``rule`` (``bsn`` or ``elfproef``).
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = [str(u) for u in uniques]
-    pseudonym: list[str | None] = [None] * len(texts)
-    shown: list[str | None] = [None] * len(texts)
-    reason: list[str | None] = [None] * len(texts)
-    rule: list[str | None] = [None] * len(texts)
-    cleaned = [re.sub(r"[\s.\-]", "", t) for t in texts]
-    candidates: list[int] = []
-    for i, (raw, text) in enumerate(zip(texts, cleaned, strict=True)):
-        low = raw.strip().lower()
-        if _HEX64.match(low):
-            pseudonym[i] = shown[i] = low
-            continue
-        if text.endswith("0") and re.fullmatch(r"\d{7,9}\.0", raw.strip()):
-            text = raw.strip()[:-2]  # a number written as float by a statistics package
-        if text.isascii() and text.isdigit() and len(text) == 8:
-            text = "0" + text
-        cleaned[i] = text
-        if text.isascii() and text.isdigit() and len(text) == 9:
-            candidates.append(i)
-        else:
-            ndig = sum(ch.isdigit() for ch in text)
-            reason[i] = (
-                f"not a BSN or pseudonym: {len(text)} characters of which {ndig} digits "
-                "(expected 9 digits or 64 hex characters)"
-            )
-            rule[i] = "bsn"
-    if candidates:
-        valid = elfproef([cleaned[i] for i in candidates])
-        for i, good in zip(candidates, valid, strict=True):
-            if good:
-                pseudonym[i] = shown[i] = _hmac_hex(key, cleaned[i])
-            else:
-                reason[i] = "9 digits but not a valid BSN (fails the elfproef)"
-                rule[i] = "elfproef"
-    for i in range(len(texts)):
-        if reason[i] is not None:
-            shown[i] = "#" + _hmac_hex(key, "invalid:" + texts[i])[:12]
+    u = pd.Series(uniques, dtype="str")
+    n = len(u)
+    stripped = u.str.strip()
+    low = stripped.str.lower()
+    is_hex = low.str.fullmatch(r"[0-9a-f]{64}").to_numpy(dtype=bool, na_value=False)
+    cleaned = stripped.str.replace(r"[\s.\-]", "", regex=True)
+    floaty = stripped.str.fullmatch(r"[0-9]{7,9}\.0").to_numpy(dtype=bool, na_value=False)
+    cleaned = cleaned.where(~floaty, stripped.str.slice(0, -2))  # a number stored as a float
+    eight = cleaned.str.fullmatch(r"[0-9]{8}").to_numpy(dtype=bool, na_value=False)
+    cleaned = cleaned.where(~eight, "0" + cleaned)  # a leading zero lost by a spreadsheet
+    nine = cleaned.str.fullmatch(r"[0-9]{9}").to_numpy(dtype=bool, na_value=False) & ~is_hex
+    valid = np.zeros(n, dtype=bool)
+    valid[nine] = elfproef(cleaned[nine].tolist())
+    pseudonym = np.full(n, None, dtype=object)
+    pseudonym[is_hex] = low[is_hex].to_numpy(dtype=object)
+    pseudonym[valid] = [_hmac_hex(key, text) for text in cleaned[valid]]
+    reason = np.full(n, None, dtype=object)
+    rule = np.full(n, None, dtype=object)
+    reason[nine & ~valid] = "9 digits but not a valid BSN (fails the elfproef)"
+    rule[nine & ~valid] = "elfproef"
+    shape = ~nine & ~is_hex
+    if shape.any():
+        lengths = cleaned[shape].str.len().to_numpy()
+        digits = cleaned[shape].str.count(r"[0-9]").to_numpy()
+        reason[shape] = [
+            f"not a BSN or pseudonym: {k} characters of which {d} digits "
+            "(expected 9 digits or 64 hex characters)"
+            for k, d in zip(lengths, digits, strict=True)
+        ]
+        rule[shape] = "bsn"
+    shown = pseudonym.copy()
+    bad = np.flatnonzero(reason != None)  # noqa: E711
+    shown[bad] = ["#" + _hmac_hex(key, "invalid:" + str(u.iloc[i]))[:12] for i in bad]
 
-    def take(items: list[str | None]) -> pd.Series:
-        arr = np.array([*items, None], dtype=object)
-        return pd.Series(arr[codes], index=values.index, dtype="str")
+    def take(items: np.ndarray) -> pd.Series:
+        arr = pd.array(items, dtype="str").take(codes, allow_fill=True)
+        return pd.Series(arr, index=values.index)
 
     return pd.DataFrame(
         {

@@ -49,36 +49,48 @@ def _event_order(
     case, kind, when = rule["group"], rule["type_column"], rule["date_column"]
     if not _has(data, case, kind, when):
         return
-    ok = data[case].notna() & data[kind].notna() & data[when].notna()
-    sub = data.loc[ok, [case, kind, when]]
-    if sub.empty:
+    ok = (data[case].notna() & data[kind].notna() & data[when].notna()).to_numpy(dtype=bool)
+    if not ok.any():
         return
-    first = sub.groupby([kind, case], sort=False, observed=True)[when].min()
-    types = set(sub[kind].unique())
+    pos_ok = np.flatnonzero(ok)
+    case_codes, case_names = pd.factorize(data[case].iloc[pos_ok])
+    kind_codes, kind_names = pd.factorize(data[kind].iloc[pos_ok])
+    kind_index = {str(name): i for i, name in enumerate(kind_names)}
+    days = data[when].iloc[pos_ok].to_numpy(dtype="datetime64[s]").astype(np.int64)
+    never = np.iinfo(np.int64).max
+    first: dict[str, np.ndarray] = {}
+
+    def first_of(event: str) -> np.ndarray:
+        if event not in first:
+            sel = kind_codes == kind_index[event]
+            earliest = np.full(len(case_names), never, dtype=np.int64)
+            np.minimum.at(earliest, case_codes[sel], days[sel])
+            first[event] = earliest
+        return first[event]
+
+    present = set(kind_index)
     for pair in rule.get("before") or []:
         earlier, later = pair["first"], pair["then"]
-        name = pair.get("name", rule.get("name", "event_order"))
-        if earlier not in types or later not in types:
+        if earlier not in present or later not in present:
             continue
-        first_earlier = first.xs(earlier, level=0)
-        rows = sub[sub[kind] == later]
-        limit = rows[case].map(first_earlier)
-        bad = (rows[when] < limit).fillna(False).to_numpy(dtype=bool)
+        sel = np.flatnonzero(kind_codes == kind_index[later])
+        limit = first_of(earlier)[case_codes[sel]]
+        bad = (limit != never) & (days[sel] < limit)
         if not bad.any():
             continue
-        idx = rows.index[bad]
-        pos = data.index.get_indexer(idx)
-        dates = rows[when][bad].dt.strftime("%d-%m-%Y").to_numpy()
-        limits = limit[bad].dt.strftime("%d-%m-%Y").to_numpy()
-        cases = rows[case][bad].to_numpy()
+        hit = sel[bad]
+        pos = pos_ok[hit]
+        when_text = pd.to_datetime(days[hit], unit="s").strftime("%d-%m-%Y")
+        limit_text = pd.to_datetime(limit[bad], unit="s").strftime("%d-%m-%Y")
+        cases = np.asarray(case_names)[case_codes[hit]]
         failures.add(
             pos,
             when,
-            name,
+            pair.get("name", rule.get("name", "event_order")),
             shown[when].iloc[pos].to_numpy(),
             [
                 f"{later} on {d} is before the first {earlier} ({lim}) in case {c}"
-                for d, lim, c in zip(dates, limits, cases, strict=True)
+                for d, lim, c in zip(when_text, limit_text, cases, strict=True)
             ],
         )
 
@@ -89,20 +101,29 @@ def _one_value(
     group, column = rule["group"], rule["column"]
     if not _has(data, group, column):
         return
-    ok = data[group].notna() & data[column].notna()
-    counts = data.loc[ok].groupby(group, sort=False)[column].nunique()
-    many = counts[counts > 1]
-    if many.empty:
+    ok = (data[group].notna() & data[column].notna()).to_numpy(dtype=bool)
+    pos_ok = np.flatnonzero(ok)
+    if len(pos_ok) == 0:
         return
-    hit = (ok & data[group].isin(many.index)).to_numpy(dtype=bool)
-    pos = np.flatnonzero(hit)
-    groups = data[group].iloc[pos].to_numpy()
+    group_codes, group_names = pd.factorize(data[group].iloc[pos_ok])
+    value_codes, _ = pd.factorize(data[column].iloc[pos_ok])
+    pairs = np.unique(group_codes.astype(np.int64) * (int(value_codes.max()) + 1) + value_codes)
+    distinct = np.bincount(pairs // (int(value_codes.max()) + 1), minlength=len(group_names))
+    bad = distinct[group_codes] > 1
+    if not bad.any():
+        return
+    pos = pos_ok[bad]
+    names = np.asarray(group_names)[group_codes[bad]]
+    counts = distinct[group_codes[bad]]
     failures.add(
         pos,
         column,
         rule.get("name", "one_value_per_group"),
         shown[column].iloc[pos].to_numpy(),
-        [f"{group} {g} has {many[g]} different {column} values" for g in groups],
+        [
+            f"{group} {g} has {k} different {column} values"
+            for g, k in zip(names, counts, strict=True)
+        ],
     )
 
 

@@ -240,7 +240,14 @@ def check_key(
         return
     keyframe = data[list(key)]
     complete = keyframe.notna().all(axis=1).to_numpy()
-    dup = keyframe.duplicated(keep=False).to_numpy() & complete
+    combined = np.zeros(len(keyframe), dtype=np.int64)
+    for name in key:  # one integer code per key value, without hashing tuples of objects
+        codes, uniques = pd.factorize(keyframe[name])
+        combined, _ = pd.factorize(combined * (len(uniques) + 1) + codes + 1)
+    counts = np.bincount(
+        combined[complete], minlength=int(combined.max()) + 1 if len(combined) else 0
+    )
+    dup = complete & (counts[combined] > 1) if len(combined) else complete
     if not dup.any():
         return
     pos = np.flatnonzero(dup)
