@@ -43,7 +43,8 @@ def main() -> dict[str, Any]:
     kw = dict(outcome="debt", unit="person", time="month", cohort="cohort",
               cluster="municipality")
     runs = [("twfe", "analytic"), ("twfe", None), ("twfe", "permutation"), ("twfe", "wild"),
-            ("2x2", None), ("event_study", "analytic"), ("bacon", "analytic")]
+            ("2x2", None), ("event_study", "analytic"), ("event_study", None),
+            ("bacon", "analytic")]
     figures: dict[str, Any] = {"rows": len(df)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EvalkitWarning)

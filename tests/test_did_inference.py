@@ -245,3 +245,43 @@ def test_permutation_needs_cluster_level_timing() -> None:
             pytest.warns(SmallCohortWarning, match="cohort.s. 4 have a single unit"):
         _quiet(data=df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe",
                cluster="muni", inference="permutation")
+
+
+def test_event_study_conley_taber_equals_placebo_event_studies_by_hand() -> None:
+    df = _panel(9, {0: 3}, periods=5, seed=12)
+    res = _quiet(data=df, outcome="y", unit="id", time="t", cohort="cohort",
+                 estimator="event_study", cluster="muni", ferman_pinto=False, alpha=0.25)
+    assert res.inference == "conley_taber"
+    rel = df["t"] - 3
+    times = [-2, 0, 1, 2]
+
+    def dummies(mask: pd.Series) -> np.ndarray:
+        return np.column_stack([(mask & (rel == e)).to_numpy(float) for e in times])
+
+    unit = pd.get_dummies(df["id"], dtype=float).to_numpy()
+    period = pd.get_dummies(df["t"], dtype=float).to_numpy()[:, 1:]
+    full = np.column_stack([dummies(df["muni"] == "m0"), unit, period])
+    coef, *_ = np.linalg.lstsq(full, df["y"].to_numpy(), rcond=None)
+    resid = df["y"].to_numpy() - full @ coef
+    placebos = np.array([
+        np.linalg.lstsq(np.column_stack([dummies(df["muni"] == f"m{g}"), unit, period]),
+                        resid, rcond=None)[0][:4]
+        for g in range(1, 9)
+    ])
+    events = res.tidy().dropna(subset=["event_time"])
+    assert list(events["event_time"]) == times
+    for j, row in enumerate(events.itertuples()):
+        assert row.estimate == pytest.approx(coef[j])
+        p_hand = (1 + int((np.abs(placebos[:, j]) >= abs(coef[j]) - 1e-12).sum())) / 9
+        assert row.p_value == pytest.approx(p_hand)
+        crit = np.sort(np.abs(placebos[:, j]))[-2]  # alpha (n + 1) = 0.25 * 9 → 2nd largest
+        assert row.conf_low == pytest.approx(coef[j] - crit)
+        assert math.isnan(row.std_error)
+    head = np.abs(placebos[:, 1:].mean(axis=1))
+    assert res.p_value == pytest.approx(
+        (1 + int((head >= abs(coef[1:4].mean()) - 1e-12).sum())) / 9)
+    pre = res.to_dict()["pretrend"]
+    s2 = np.mean(placebos[:, 0] ** 2)
+    p_pre = (1 + int((placebos[:, 0] ** 2 / s2 >= coef[0] ** 2 / s2 - 1e-12).sum())) / 9
+    assert pre["p_value"] == pytest.approx(p_pre)
+    assert "Conley–Taber" in pre["test"]

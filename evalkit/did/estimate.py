@@ -14,7 +14,8 @@ from scipy import stats
 from evalkit.did import inference as inf
 from evalkit.did._data import Prepared, prepare
 from evalkit.did.bacon import bacon_decomposition
-from evalkit.did.regression import Fit, _name, event_study, twfe, two_by_two
+from evalkit.did.conley_taber import conley_taber, conley_taber_combinations
+from evalkit.did.regression import Fit, _name, event_design, event_study, twfe, two_by_two
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.errors import EstimationError, FewTreatedClustersWarning
 
@@ -100,7 +101,8 @@ def estimate(
         (with the Ferman–Pinto correction) and a :class:`FewTreatedClustersWarning`
         saying why. For 2×2/TWFE ``"bootstrap"`` means the wild cluster bootstrap.
         Resampling methods apply to the headline coefficient of 2×2, TWFE and
-        Bacon; the event study uses analytic inference.
+        Bacon; the event study offers ``"analytic"`` and ``"conley_taber"`` (every
+        event time, the headline mean and a placebo pre-trend test).
     seed : int
         Seed of every random draw.
     alpha : float
@@ -150,7 +152,7 @@ def estimate(
     if vcov is None:
         vcov = "cluster" if (prep.has_unit or prep.cluster_given) else "hetero"
     if estimator == "event_study":
-        return _event_study(prep, vcov, alpha, inference, few_treated_threshold, options)
+        return _event_study(prep, vcov, alpha, inference, few_treated_threshold, seed, options)
     fit = two_by_two(prep, vcov) if estimator == "2x2" else twfe(prep, vcov)
     components = bacon_decomposition(prep) if estimator == "bacon" else None
     return _coefficient_result(estimator, prep, fit, vcov, inference, seed, alpha,
@@ -293,19 +295,20 @@ def _resample(chosen: str, fit: Fit, seed: int, alpha: float, options: dict[str,
         return inf.randomization(design, n_perm=int(options.get("n_perm", 1999)),
                                  max_enumerate=int(options.get("max_enumerate", 20_000)),
                                  seed=seed, alpha=alpha)
-    return inf.conley_taber(design, ferman_pinto=bool(options.get("ferman_pinto", True)),
+    return conley_taber(design, ferman_pinto=bool(options.get("ferman_pinto", True)),
                             n_sim=int(options.get("n_sim", 1999)),
                             max_enumerate=int(options.get("max_enumerate", 20_000)),
                             seed=seed, alpha=alpha)
 
 
 def _event_study(prep: Prepared, vcov: str, alpha: float, inference: str | None,
-                 threshold: int, options: dict[str, Any]) -> DidResult:
-    if inference not in (None, "analytic"):
+                 threshold: int, seed: int, options: dict[str, Any]) -> DidResult:
+    if inference not in (None, "analytic", "conley_taber"):
         raise EstimationError(
             f"inference={inference!r} is not available for the event study; allowed: "
-            "'analytic' (use estimator='twfe' for resampling inference on the overall effect)")
-    model, times = event_study(prep, vcov, options.get("min_e"), options.get("max_e"))
+            "'analytic', 'conley_taber' (use estimator='twfe' for the other methods)")
+    min_e, max_e = options.get("min_e"), options.get("max_e")
+    model, times = event_study(prep, vcov, min_e, max_e)
     coefs, _ = _quiet_coefs(model)
     kept = [e for e in times if _name(e) in coefs.index and np.isfinite(coefs[_name(e)])]
     messages: list[str] = []
@@ -314,23 +317,20 @@ def _event_study(prep: Prepared, vcov: str, alpha: float, inference: str | None,
         messages.append(f"event times {dropped} could not be estimated (collinear with the "
                         "fixed effects; add never-treated units or bin the end points)")
     k = prep.n_treated_clusters
-    if k < threshold and (prep.has_unit or prep.cluster_given):
-        messages.append(
-            f"only {k} of {prep.n_clusters} clusters are treated; the event-time intervals are "
-            "cluster-robust (CR1) and far too narrow with so few treated clusters — read them "
-            "as descriptive and judge the overall effect with estimator='twfe'")
-    for m in messages:
-        warnings.warn(m, FewTreatedClustersWarning, stacklevel=3)
+    few = k < threshold and (prep.has_unit or prep.cluster_given)
     rows = []
     for e in kept:
         r = _analytic(model, _name(e), alpha, strict=False)
         rows.append({"term": f"event_time::{e}", **r, "event_time": e})
-    post = [_name(e) for e in kept if e >= 0]
+    post = [i for i, e in enumerate(kept) if e >= 0]
     if not post:
         raise EstimationError("no post-treatment event time (e ≥ 0) could be estimated")
     names = list(coefs.index)
+    pos = [names.index(_name(e)) for e in kept]
+    w_kept = np.zeros(len(kept))
+    w_kept[post] = 1.0 / len(post)
     w = np.zeros(len(names))
-    w[[names.index(p) for p in post]] = 1.0 / len(post)
+    w[pos] = w_kept
     vc = np.asarray(model._vcov)
     att = float(w @ coefs.to_numpy())
     se = float(np.sqrt(max(float(w @ vc @ w), 0.0)))
@@ -343,15 +343,47 @@ def _event_study(prep: Prepared, vcov: str, alpha: float, inference: str | None,
     head = {"term": "ATT (mean of e ≥ 0)", "estimate": att, "std_error": se,
             "statistic": att / se, "p_value": float(2 * stats.t.sf(abs(att / se), df)),
             "conf_low": att - crit * se, "conf_high": att + crit * se, "event_time": None}
-    pre = [names.index(_name(e)) for e in kept if e < -1]
+    pre = [i for i, e in enumerate(kept) if e < -1]
     pretrend: dict[str, Any] = {"statistic": None, "p_value": None, "df": 0}
     if pre:
-        b = coefs.to_numpy()[pre]
-        v = vc[np.ix_(pre, pre)]
-        stat = float(b @ np.linalg.pinv(v) @ b)
-        pretrend = {"statistic": stat / len(pre), "p_value": float(stats.f.sf(stat / len(pre),
-                                                                            len(pre), df)),
+        b = coefs.to_numpy()[[pos[i] for i in pre]]
+        v = vc[np.ix_([pos[i] for i in pre], [pos[i] for i in pre])]
+        stat = float(b @ np.linalg.pinv(v) @ b) / len(pre)
+        pretrend = {"statistic": stat, "p_value": float(stats.f.sf(stat, len(pre), df)),
                     "df": len(pre), "test": "Wald F, all pre-period (e < -1) effects zero"}
+    chosen = inference or ("conley_taber" if few else "analytic")
+    detail: dict[str, Any] = {"vcov": vcov, "df": df}
+    design = event_design(prep, kept, min_e, max_e) if chosen == "conley_taber" else None
+    if chosen == "conley_taber" and design is not None and design.role is None:
+        if inference is not None:
+            raise EstimationError(
+                "inference='conley_taber' needs a treatment that starts at the same period for "
+                "every row of a cluster")
+        chosen = "analytic"
+    if chosen == "conley_taber" and design is not None:
+        if inference is None:
+            messages.append(_few_treated_note(prep, threshold))
+        units = [np.eye(len(kept))[i] for i in range(len(kept))]
+        outcomes, joint_p = conley_taber_combinations(
+            design, [w_kept, *units], ferman_pinto=bool(options.get("ferman_pinto", True)),
+            n_sim=int(options.get("n_sim", 1999)),
+            max_enumerate=int(options.get("max_enumerate", 20_000)), seed=seed, alpha=alpha,
+            joint=pre)
+        for row, out in zip([head, *rows], outcomes, strict=True):
+            row.update(std_error=math.nan, statistic=math.nan, p_value=out.p_value,
+                       conf_low=out.ci_low, conf_high=out.ci_high)
+        messages.extend(outcomes[0].messages)
+        detail = {**outcomes[0].detail, "analytic_se": se, "vcov": vcov}
+        if pre:
+            pretrend = {"statistic": None, "p_value": joint_p, "df": len(pre),
+                        "test": "Conley–Taber placebo test, all pre-period (e < -1) effects zero"}
+    elif few:
+        messages.append(
+            f"only {k} of {prep.n_clusters} clusters are treated; the event-time intervals are "
+            "cluster-robust (CR1) and far too narrow with so few treated clusters — read them "
+            "as descriptive")
+    for m in messages:
+        warnings.warn(m, FewTreatedClustersWarning, stacklevel=3)
     table = tidy_frame([head, *rows])
     extra = {
         "event_study": [{"event_time": r["event_time"], "att": r["estimate"],
@@ -361,9 +393,9 @@ def _event_study(prep: Prepared, vcov: str, alpha: float, inference: str | None,
         "reference_period": -1,
     }
     return DidResult(
-        estimator="event_study", att=att, se=se, ci_low=head["conf_low"],
+        estimator="event_study", att=att, se=head["std_error"], ci_low=head["conf_low"],
         ci_high=head["conf_high"], p_value=head["p_value"], n_obs=len(prep.frame),
         n_units=prep.n_units, n_clusters=prep.n_clusters, n_treated_clusters=k,
-        inference="analytic", alpha=alpha, warnings=tuple(messages), table=table,
-        inference_detail={"vcov": vcov, "df": df}, extra=extra,
+        inference=chosen, alpha=alpha, warnings=tuple(messages), table=table,
+        inference_detail=detail, extra=extra,
     )

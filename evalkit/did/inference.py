@@ -11,11 +11,8 @@ Three resampling methods, all working on the partialled-out (FWL) design of
   treatment (timing) to clusters; exact enumeration when the number of distinct
   assignments is at most ``max_enumerate``, otherwise seeded random assignments;
   the interval by inverting the sharp-null test ``Y(0) = Y - tau0 * D``.
-* :func:`conley_taber` — Conley & Taber (2011): the distribution of
-  ``estimate - effect`` is taken from placebo estimates on the comparison clusters'
-  residuals, with the Ferman & Pinto (2019) correction that rescales each
-  comparison cluster's placebo to the variance expected for the treated clusters'
-  size (``Var = A + B / M``, fitted on the comparison clusters).
+* Conley–Taber with the Ferman–Pinto correction lives in
+  :mod:`evalkit.did.conley_taber` (it also serves the event study).
 
 p-values are finite-sample honest: with ``n`` distinct assignments (or placebos)
 the smallest attainable p-value is ``1/n`` (``1/(n+1)`` for Conley–Taber) and the
@@ -39,8 +36,8 @@ from evalkit.errors import EstimationError
 __all__ = [
     "InferenceOutcome",
     "LinearDesign",
-    "conley_taber",
     "randomization",
+    "unbounded_message",
     "wild_bootstrap",
 ]
 
@@ -224,7 +221,8 @@ def _invert(pfun: Callable[[float], float], center: float, scale: float, alpha: 
     return bounds[0], bounds[1]
 
 
-def _unbounded_message(method: str, n: int, smallest: float, alpha: float, why: str) -> str:
+def unbounded_message(method: str, n: int, smallest: float, alpha: float, why: str) -> str:
+    """Explain in plain words why no p-value below ``alpha`` (and no bounded interval) exists."""
     return (
         f"{method}: {why}, so the smallest p-value this design can produce is "
         f"1/{n} = {smallest:.3f}, above alpha = {alpha:g}; no effect of any size can be "
@@ -384,7 +382,7 @@ def randomization(
     if smallest > alpha:
         k = int((role > 0).sum())
         lo, hi = -math.inf, math.inf
-        messages.append(_unbounded_message(
+        messages.append(unbounded_message(
             "permutation inference", n, smallest, alpha,
             f"with {k} treated of {len(role)} clusters there are only {n} distinct ways to "
             "assign the treatment"))
@@ -396,112 +394,3 @@ def randomization(
               "statistic": "coefficient"}
     return InferenceOutcome(p, lo, hi, detail, tuple(messages))
 
-
-def conley_taber(
-    design: LinearDesign,
-    *,
-    ferman_pinto: bool = True,
-    n_sim: int = 1999,
-    max_enumerate: int = 20_000,
-    seed: int = 0,
-    alpha: float = 0.05,
-) -> InferenceOutcome:
-    """Conley–Taber inference from the comparison clusters, with the Ferman–Pinto correction.
-
-    Parameters
-    ----------
-    design : LinearDesign
-        The regression; ``role`` and ``block`` must be set.
-    ferman_pinto : bool
-        Rescale placebo estimates for unequal cluster sizes (``Var = A + B/M``).
-    n_sim : int
-        Random placebo assignments when exact enumeration is too large.
-    max_enumerate : int
-        Enumerate all placebo assignments when there are at most this many.
-    seed : int
-        Seed of the random placebo assignments.
-    alpha : float
-        1 − confidence level.
-
-    Returns
-    -------
-    InferenceOutcome
-        p-value of "no effect" and the interval ``estimate ± c``.
-    """
-    q, n_roles, m = design.blocks()
-    role = np.asarray(design.role)
-    y, z = design.partialled()
-    theta, *_ = np.linalg.lstsq(z, y, rcond=None)
-    beta = float(theta[-1])
-    u_hat = y - z @ theta
-    gram = _gram(design)
-    vecs = (q.T @ u_hat)[:, None]
-    treated = [int(g) for g in np.flatnonzero(role)]
-    controls = [int(g) for g in np.flatnonzero(role == 0)]
-    if len(controls) < 2:
-        raise EstimationError("Conley–Taber inference needs at least 2 comparison clusters")
-    sizes = np.bincount(design.cluster, minlength=design.n_clusters).astype(float)
-
-    # Single-cluster placebos per role, for the variance model.
-    single = {(j, r): float(_assigned_coef(gram, vecs, [(j, r)], n_roles, m)[0])
-              for j in controls for r in sorted({int(role[g]) for g in treated})}
-    scale = np.ones(design.n_clusters)
-    fp_used = False
-    messages: list[str] = []
-    if ferman_pinto:
-        eta2 = np.array([v ** 2 for v in single.values()])
-        inv_m = np.array([1.0 / sizes[j] for j, _ in single])
-        if len(controls) >= 3 and np.ptp(inv_m) > 0:
-            x = np.column_stack([np.ones_like(inv_m), inv_m])
-            (a_hat, b_hat), *_ = np.linalg.lstsq(x, eta2, rcond=None)
-            var = a_hat + b_hat / sizes
-            if np.all(var[controls + treated] > 0):
-                fp_used = True
-                scale = var
-            else:
-                messages.append("Conley–Taber: the Ferman–Pinto variance model A + B/M gave a "
-                                 "non-positive variance; placebos were not rescaled")
-
-    def factor(j: int, h: int) -> float:
-        return math.sqrt(scale[h] / scale[j]) if fp_used else 1.0
-
-    k = len(treated)
-    n_maps = math.perm(len(controls), k)
-    rng = np.random.default_rng(seed)
-    if n_maps <= max_enumerate:
-        maps = list(itertools.permutations(controls, k))
-        enumerated = True
-    else:
-        maps = [tuple(rng.choice(controls, size=k, replace=False)) for _ in range(n_sim)]
-        enumerated = False
-    placebo = np.array([
-        float(_assigned_coef(gram, vecs, [(j, int(role[h])) for j, h in zip(mp, treated,
-                                                                             strict=True)],
-                             n_roles, m,
-                             np.array([factor(j, h) for j, h in zip(mp, treated, strict=True)]))[0])
-        for mp in maps
-    ])
-    n = len(placebo)
-    absval = np.sort(np.abs(placebo))[::-1]
-
-    def pfun(tau: float) -> float:
-        ref = abs(beta - tau)
-        return (1 + int((absval >= ref - 1e-12 * max(1.0, ref)).sum())) / (n + 1)
-
-    p = pfun(0.0)
-    smallest = 1.0 / (n + 1)
-    allowed = math.floor(alpha * (n + 1) + 1e-9) - 1
-    if allowed < 0:
-        lo, hi = -math.inf, math.inf
-        messages.append(_unbounded_message(
-            "Conley–Taber", n + 1, smallest, alpha,
-            f"with {k} treated and {len(controls)} comparison clusters there are only {n} "
-            "placebo estimates"))
-    else:
-        crit = float(absval[allowed])
-        lo, hi = beta - crit, beta + crit
-    detail = {"method": "Conley–Taber" + (" with Ferman–Pinto correction" if fp_used else ""),
-              "placebos": int(n), "enumerated": bool(enumerated),
-              "ferman_pinto": bool(fp_used), "smallest_p_value": smallest, "seed": int(seed),
-              "comparison_clusters": len(controls)}
-    return InferenceOutcome(p, lo, hi, detail, tuple(messages))

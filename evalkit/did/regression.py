@@ -19,7 +19,7 @@ from evalkit.did._fwl import Residualizer
 from evalkit.did.inference import LinearDesign
 from evalkit.errors import EstimationError
 
-__all__ = ["Fit", "event_study", "feols", "twfe", "two_by_two"]
+__all__ = ["Fit", "event_design", "event_study", "feols", "twfe", "two_by_two"]
 
 
 def feols(formula: str, frame: pd.DataFrame, vcov: Any) -> Any:
@@ -200,12 +200,8 @@ def event_time_terms(prep: Prepared, min_e: int | None, max_e: int | None
     """
     f = prep.frame.copy()
     g = f[COHORT].to_numpy()
-    rel = np.where(g > 0, f[TIME].to_numpy() - g, np.iinfo(np.int64).min)
+    rel = _relative_time(f[TIME].to_numpy(), g, min_e, max_e)
     treated = g > 0
-    if min_e is not None:
-        rel = np.where(treated & (rel < min_e), min_e, rel)
-    if max_e is not None:
-        rel = np.where(treated & (rel > max_e), max_e, rel)
     if (min_e is not None and min_e > -1) or (max_e is not None and max_e < 0):
         raise EstimationError("min_e must be ≤ -1 and max_e ≥ 0 (the reference period is -1)")
     times = sorted({int(e) for e in rel[treated]} - {-1})
@@ -251,3 +247,62 @@ def event_study(prep: Prepared, vcov: str, min_e: int | None, max_e: int | None
                + "".join(f" + {c}" for c in covs) + f" | {UNIT} + {TIME}")
     model = feols(formula, f, pyfixest_vcov(vcov))
     return model, times
+
+
+def _relative_time(t: np.ndarray, g: np.ndarray, min_e: int | None, max_e: int | None
+                   ) -> np.ndarray:
+    rel = np.where(g > 0, t - g, np.iinfo(np.int64).min)
+    treated = g > 0
+    if min_e is not None:
+        rel = np.where(treated & (rel < min_e), min_e, rel)
+    if max_e is not None:
+        rel = np.where(treated & (rel > max_e), max_e, rel)
+    return rel
+
+
+def event_design(prep: Prepared, times: list[int], min_e: int | None, max_e: int | None
+                 ) -> LinearDesign:
+    """Resampling design of the event study: one regressor per event time in ``times``.
+
+    Parameters
+    ----------
+    prep : Prepared
+        Panel frame with cohorts.
+    times : list of int
+        Event times kept in the fit (reference −1 excluded).
+    min_e, max_e : int or None
+        Binned end points, as in :func:`event_study`.
+
+    Returns
+    -------
+    LinearDesign
+        With cluster roles when every cluster has one cohort (else ``role`` is None).
+    """
+    f = prep.frame
+    t = f[TIME].to_numpy()
+    cl = f[CLUSTER].to_numpy()
+    per = _cluster_roles(prep, f[COHORT].to_numpy())
+    roles: np.ndarray | None = None
+    levels: list[int] = []
+    if per is not None:
+        levels = sorted({int(v) for v in per if v > 0})
+        code = {c: i + 1 for i, c in enumerate(levels)}
+        roles = np.array([code.get(int(v), 0) for v in per], dtype=int)
+
+    def dummies(g: np.ndarray) -> np.ndarray:
+        rel = _relative_time(t, g, min_e, max_e)
+        return np.column_stack([(rel == e).astype(float) for e in times])
+
+    def block(g: int, r: int) -> np.ndarray:
+        return dummies(np.where(cl == g, levels[r - 1], 0))
+
+    covs = list(prep.covariates)
+    nuisance = f[covs].to_numpy(dtype=float) if covs else np.empty((len(f), 0))
+    return LinearDesign(
+        y=f[Y].to_numpy(),
+        regressors=dummies(f[COHORT].to_numpy()),
+        residualizer=Residualizer((f[UNIT].to_numpy(), pd.factorize(t)[0]), nuisance),
+        cluster=cl,
+        role=roles,
+        block=block,
+    )
