@@ -79,7 +79,7 @@ def _run_diff_diff(df: pd.DataFrame, boot: bool) -> float:
     simple = res.aggregate("simple")
     res.aggregate("event_study")
     res.aggregate("group")
-    return float(getattr(simple, "att", np.nan))
+    return float(np.asarray(getattr(simple, "att", np.nan)).ravel()[0])
 
 
 def _run_csdid(df: pd.DataFrame, boot: bool) -> float:
