@@ -137,6 +137,11 @@ def conley_taber_combinations(
     k = len(treated)
     roles_needed = sorted({int(role[g]) for g in treated})
     pairs = [(j, r) for j in controls for r in roles_needed]
+    n_rows, m = design.regressors.shape
+    if len(pairs) * n_rows * m > 2_000_000_000 or (k > 1 and len(pairs) > 3000):
+        raise EstimationError(
+            f"Conley–Taber inference over {len(controls)} comparison clusters on {n_rows} rows "
+            "is too large to compute here; cluster at a coarser level (e.g. municipality)")
     vec, gram = _placebo_parts(design, pairs, resid, cross=k > 1)
     sizes = np.bincount(design.cluster, minlength=design.n_clusters).astype(float)
     combos = [np.asarray(w, dtype=float) for w in combinations]

@@ -283,7 +283,12 @@ def wild_bootstrap(
     big_a0 = np.column_stack([np.bincount(cl, z[:, j] * u0, g_count) for j in range(m)])
     big_a1 = np.column_stack([np.bincount(cl, z[:, j] * u1, g_count) for j in range(m)])
     h = np.column_stack([np.bincount(cl, c * z[:, j], g_count) for j in range(m)])
-    k0, k1 = h @ ztz_inv @ big_a0.T, h @ ztz_inv @ big_a1.T  # G × G
+    hp = h @ ztz_inv  # G × m
+    draws = n_boot if not (weights == "rademacher" and 2 ** g_count <= n_boot) else 2 ** g_count
+    if g_count * draws > 50_000_000:
+        raise EstimationError(
+            f"a wild bootstrap with {draws} draws over {g_count} clusters is too large here; "
+            "lower n_boot or cluster at a coarser level (e.g. municipality)")
 
     rng = np.random.default_rng(seed)
     enumerated = weights == "rademacher" and 2 ** g_count <= n_boot
@@ -295,7 +300,8 @@ def wild_bootstrap(
         webb = np.array([-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0,
                          math.sqrt(1.5)])
         v = rng.choice(webb, size=(g_count, n_boot))
-    s0, s1 = a0[:, None] * v - k0 @ v, a1[:, None] * v - k1 @ v
+    s0 = a0[:, None] * v - hp @ (big_a0.T @ v)
+    s1 = a1[:, None] * v - hp @ (big_a1.T @ v)
     n0, n1 = a0 @ v, a1 @ v
 
     def pfun(b0: float) -> float:
