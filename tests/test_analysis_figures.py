@@ -12,6 +12,7 @@ from evalkit.analysis.questionnaire import questionnaire_tables
 from evalkit.analysis.throughput import throughput_tables
 from evalkit.report.figures_monitoring import (
     km_plot,
+    norm_series,
     norm_share_plot,
     report_figures,
     response_funnel_plot,
@@ -75,6 +76,24 @@ def test_norm_share_plot_drops_small_months():
     q.draw()
 
 
+def test_norm_series_drops_a_series_selected_on_its_outcome():
+    rows = []
+    for i, (w, b) in enumerate([(20, 0), (18, 2), (19, 1), (20, 0), (17, 12), (15, 15)]):
+        rows.append({"norm": "x", "group": "pilot", "quarter": f"{2024 + i // 4}-Q{i % 4 + 1}",
+                     "n_within": w, "n_breach": b, "n_unknown": 0, "n": w + b,
+                     "share_within": w / (w + b)})
+    for i in range(4):
+        rows.append({"norm": "x", "group": "comparison", "quarter": f"2024-Q{i + 1}",
+                     "n_within": 30, "n_breach": 10 + i, "n_unknown": 0, "n": 40 + i,
+                     "share_within": 30 / (40 + i)})
+    frame = pd.DataFrame(rows)
+    shown = norm_series(frame, norm="x", threshold=10)
+    # pilot: 2 of 6 periods have 1-9 breaches (a third > a quarter): the series is dropped
+    assert set(shown["group"]) == {"comparison"} and len(shown) == 4
+    lenient = norm_series(frame, norm="x", threshold=2)  # only the (19, 1) period hidden
+    assert len(lenient.loc[lenient["group"] == "pilot"]) == 5
+
+
 def test_questionnaire_figures_and_report_hook():
     rows = panel(1)
     zrm = []
@@ -90,7 +109,7 @@ def test_questionnaire_figures_and_report_hook():
     assert f.data["n_responded"].tolist() == [72, 62] and set(f.data["group"]) == {"pilot"}
     bundle = {"throughput": {k: v.to_dict("records") for k, v in tables().items()},
               "questionnaire": {k: v.to_dict("records") for k, v in q.items()}}
-    mon = report_figures(bundle, section="monitor", lang="en", threshold=3)
+    mon = report_figures(bundle, section="monitor", lang="en", threshold=1)
     names = [n for n, _, _ in mon]
     assert "km_registration_to_first_conversation" in names
     assert "norm_debt_help_first_conversation" in names

@@ -16,6 +16,7 @@ import pandas as pd
 
 __all__ = [
     "km_plot",
+    "norm_series",
     "norm_share_plot",
     "report_figures",
     "response_funnel_plot",
@@ -141,6 +142,39 @@ def _period_start(values: pd.Series) -> pd.Series:
     return pd.to_datetime(text + "-01")
 
 
+def norm_series(norms_over_time: pd.DataFrame, *, norm: str, threshold: int) -> pd.DataFrame:
+    """Select the periods of one norm that a figure may show, per group.
+
+    A period is hidden when its cases within or in breach number 1 to ``threshold - 1``
+    (as the report's tables suppress them). Because that hides mostly periods with a
+    few breaches, the rest of such a series would be selected on its outcome: a group
+    loses its whole series when more than a quarter of its periods are hidden.
+
+    Parameters
+    ----------
+    norms_over_time : pandas.DataFrame
+        ``throughput.norms_quarterly`` or ``throughput.norms_monthly``.
+    norm : str
+        Which norm.
+    threshold : int
+        Disclosure threshold.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows to plot (pilot/comparison groups, else ``all``).
+    """
+    rows = norms_over_time.loc[norms_over_time["norm"] == norm]
+    if (rows["group"] != "all").any():
+        rows = rows.loc[rows["group"] != "all"]
+    within, breach = rows["n_within"], rows["n_breach"]
+    rows = rows.loc[within + breach > 0]
+    small = (within.between(1, threshold - 1) | breach.between(1, threshold - 1)).loc[rows.index]
+    hidden_share = small.groupby(rows["group"]).mean()
+    keep_groups = hidden_share.index[hidden_share <= 0.25]
+    return rows.loc[~small & rows["group"].isin(keep_groups)].copy()
+
+
 def norm_share_plot(
     norms_over_time: pd.DataFrame,
     *,
@@ -159,8 +193,7 @@ def norm_share_plot(
     norm : str
         Which norm.
     threshold : int, default 0
-        Periods where cases within or in breach number 1 to ``threshold - 1`` are left
-        out (as the report's tables suppress them).
+        Disclosure threshold (see :func:`norm_series`).
     pilot_start : str, optional
         ``YYYY-MM`` of the pilot start (a dashed vertical line).
     lang : str, default "nl"
@@ -182,13 +215,7 @@ def norm_share_plot(
     )
 
     col = "quarter" if "quarter" in norms_over_time.columns else "month"
-    within, breach = norms_over_time["n_within"], norms_over_time["n_breach"]
-    shown = ((within == 0) | (within >= threshold)) & ((breach == 0) | (breach >= threshold))
-    data = norms_over_time.loc[
-        (norms_over_time["norm"] == norm) & (within + breach > 0) & shown
-    ].copy()
-    if (data["group"] != "all").any():
-        data = data.loc[data["group"] != "all"]
+    data = norm_series(norms_over_time, norm=norm, threshold=threshold)
     data["date"] = _period_start(data[col]) if len(data) else pd.Series(dtype="datetime64[ns]")
     data["group_label"] = [_t(str(g), lang) for g in data["group"]]
     data = data.sort_values(["group_label", "date"], kind="stable")
@@ -343,9 +370,12 @@ def report_figures(
                     )
                 )
         if over_time is not None:
-            known = over_time["n_within"] + over_time["n_breach"]
-            shown_norms = over_time.loc[known >= max(threshold, 1), "norm"]
-            for norm in sorted(set(shown_norms)):
+            norms_shown = [
+                n
+                for n in sorted(set(over_time["norm"]))
+                if not norm_series(over_time, norm=n, threshold=threshold).empty
+            ]
+            for norm in norms_shown:
                 plot = norm_share_plot(
                     over_time, norm=norm, threshold=threshold, pilot_start=start, lang=lang
                 )
