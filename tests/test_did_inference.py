@@ -285,3 +285,16 @@ def test_event_study_conley_taber_equals_placebo_event_studies_by_hand() -> None
     p_pre = (1 + int((placebos[:, 0] ** 2 / s2 >= coef[0] ** 2 / s2 - 1e-12).sum())) / 9
     assert pre["p_value"] == pytest.approx(p_pre)
     assert "Conley–Taber" in pre["test"]
+
+
+def test_default_falls_back_to_wild_when_timing_varies_within_clusters() -> None:
+    df = _panel(8, {0: 3, 1: 3})
+    df.loc[df["id"] == "c0u0", "cohort"] = 4
+    with pytest.warns(FewTreatedClustersWarning) as record, \
+            pytest.warns(SmallCohortWarning):
+        res = estimate(df, outcome="y", unit="id", time="t", cohort="cohort",
+                       estimator="twfe", cluster="muni")
+    assert res.inference == "wild"
+    text = " ".join(str(w.message) for w in record)
+    assert "same period in every row of a cluster" in text
+    assert "wild cluster bootstrap is unreliable with 2 treated" in text

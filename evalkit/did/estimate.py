@@ -237,28 +237,42 @@ def _coefficient_result(estimator: str, prep: Prepared, fit: Fit, vcov: str,
         warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
         messages.append(note)
     detail: dict[str, Any] = {"vcov": vcov, "df": _df(fit.model)}
-    if chosen != "analytic":
-        notes: list[str] = []
-        outcome = _resample(chosen, fit, seed, alpha, options)
-        if chosen == "conley_taber" and inference is None and outcome is None:
-            chosen = "wild"
-            outcome = _resample(chosen, fit, seed, alpha, options)
+    outcome: inf.InferenceOutcome | None = None
+    notes: list[str] = []
+    if chosen != "analytic" and inference is None:
+        for method in ("conley_taber", "wild"):
+            try:
+                outcome = _resample(method, fit, seed, alpha, options)
+            except EstimationError as exc:
+                notes.append(f"{method} inference could not run ({exc})")
+                continue
+            if outcome is not None:
+                chosen = method
+                break
             notes.append("Conley–Taber inference needs a treatment that starts at the same "
-                         "period in every row of a cluster; the wild cluster bootstrap was "
-                         "used instead")
+                         "period in every row of a cluster")
+        if outcome is None:
+            chosen = "analytic"
+            notes.append("no few-treated inference could run, so the interval is cluster-"
+                         "robust (CR1) and far too narrow with so few treated clusters; do not "
+                         "read its p-value as evidence")
+    elif chosen != "analytic":
+        outcome = _resample(chosen, fit, seed, alpha, options)
         if outcome is None:
             raise EstimationError(
                 f"inference={chosen!r} needs a treatment that starts at the same period for "
                 "every row of a cluster; use inference='wild' or 'analytic'")
-        if chosen == "wild" and k < threshold:
-            notes.append(
-                f"the wild cluster bootstrap is unreliable with {k} treated cluster(s) "
-                "(MacKinnon–Webb): its p-value can be far too small or too large; compare with "
-                "inference='conley_taber' or 'permutation'")
+    if chosen == "wild" and k < threshold:
+        notes.append(
+            f"the wild cluster bootstrap is unreliable with {k} treated cluster(s) "
+            "(MacKinnon–Webb): its p-value can be far too small or too large; compare with "
+            "inference='conley_taber' or 'permutation'")
+    if outcome is not None:
         notes.extend(outcome.messages)
-        for note in notes:
-            warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
-        messages.extend(notes)
+    for note in notes:
+        warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
+    messages.extend(notes)
+    if outcome is not None:
         detail = {**outcome.detail, "analytic_se": row["std_error"], "vcov": vcov}
         row.update(p_value=outcome.p_value, conf_low=outcome.ci_low, conf_high=outcome.ci_high)
         if chosen in ("permutation", "conley_taber"):
