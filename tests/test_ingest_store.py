@@ -256,3 +256,37 @@ def test_the_demo_files_ingest_cleanly(tmp_path: Path) -> None:
         }
         assert q["value"].dropna().between(0, 10).all()
         assert s.table("outcome_panel")["person_id"].str.fullmatch(r"[0-9a-f]{64}").all()
+
+
+def test_an_unusable_file_does_not_stop_the_others(tmp_path: Path, capsys) -> None:
+    store = tmp_path / "s.duckdb"
+    good, bad = BAD / "ce_future_event.csv", BAD / "ce_alias_collision.csv"
+    assert (
+        main(["ingest", "case_events", str(bad), str(good), "--store", str(store), "--json"]) == 1
+    )
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (
+        f"evalkit ingest: {bad}: columns 'BSN' and 'Pseudoniem' both map to 'person_id'; "
+        "remove one or rename it"
+    )
+    [line] = captured.out.strip().splitlines()
+    assert json.loads(line)["file"] == str(good)
+    with Store(store) as s:
+        assert s.ingest_log()["file"].tolist() == [str(good)]
+
+
+def test_validate_json_has_the_ingest_fields_and_a_summary(capsys) -> None:
+    assert main(["validate", "case_events", str(BAD / "ce_two_persons.csv"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["rows_read"], out["accepted"], out["rejected"]) == (5, 0, 5)
+    assert out["summary"] == [
+        {
+            "rule": "one_person_per_case",
+            "column": "person_id",
+            "failures": 5,
+            "rows": 5,
+            "first_row": 1,
+            "example": "case_id C1 has 2 different person_id values",
+        }
+    ]
+    assert out["notes"][0] == "read as format csv, encoding utf-8, delimiter ;"
