@@ -2,8 +2,9 @@
 
 The simulation uses the demo generator (:mod:`evalkit.synth`), not a second
 simulator: the protocol's units, start months, periods and anticipation define the
-design; its ``power:`` block sets the number of simulations, the effect grid, the
-intra-cluster and serial correlation and the base rates. Each simulated panel is
+design, ``sample_size.persons`` (or ``power.persons_per_unit``) its size; its
+``power:`` block sets the number of simulations, the effect grid, the intra-cluster
+and serial correlation and the base rates. Each simulated panel is
 aggregated to unit-by-month means and handed to an injected ``estimate`` callable
 (the command line builds it from :func:`evalkit.did.estimate`; this layer may not
 import the estimators). Power is the share of simulations with ``p < alpha``.
@@ -95,8 +96,11 @@ def _design(protocol: Protocol, targets: Sequence[PowerTarget]) -> Any:
         changes["icc"] = settings.icc
     if settings.serial_correlation is not None:
         changes["ar1"] = settings.serial_correlation
+    declared = (raw.get("sample_size") or {}).get("persons")
     if settings.persons_per_unit is not None:
         changes["n_persons"] = settings.persons_per_unit * len(design.municipalities)
+    elif declared:
+        changes["n_persons"] = int(declared)
     rates = dict(design.base_rates)
     for t in targets:
         if t.outcome.id in settings.base_rates:
