@@ -37,6 +37,8 @@ def main(argv: list[str]) -> int:
         figures[name] = module.main()
     out = Path("build") / "bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_file():  # a partial run updates the figures it ran and keeps the others
+        figures = {**json.loads(out.read_text(encoding="utf-8")), **figures}
     out.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
     print(f"\nfigures written to {out}")
     return 0
