@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -48,15 +49,20 @@ def test_throughput_effect_recovered(stored):
         events, reference_date=date(2026, 6, 30), pilot_starts=starts,
         comparison_units=[m for m in design.municipalities if m not in starts])
     km = tabs["km_summary"]
-    med = km.loc[(km["interval"] == "registration_to_start") & (km["org_type"] == "all")
-                 & (km["group"] != "all")].set_index(["group", "period"])["median"]
+    sel = km.loc[(km["interval"] == "registration_to_start") & (km["org_type"] == "all")
+                 & (km["group"] != "all")].set_index(["group", "period"])
     # the generator multiplies every lag up to the start of support by `factor` in the
-    # pilot from its start: the ratio of KM medians (during/before, pilot over comparison)
-    ratio = (med["pilot", "during"] / med["pilot", "before"]) / (
-        med["comparison", "during"] / med["comparison", "before"])
+    # pilot from its start, so every quantile scales by it: the ratio of KM quantiles
+    # (during/before, pilot over comparison), geometric mean of median and 80th percentile
+    ratios = [(sel.loc[("pilot", "during"), q] / sel.loc[("pilot", "before"), q])
+              / (sel.loc[("comparison", "during"), q] / sel.loc[("comparison", "before"), q])
+              for q in ("median", "p80")]
+    ratio = float(np.sqrt(ratios[0] * ratios[1]))
     factor = truth["throughput"]["factor"]
     assert factor < 0.85  # the design is a real speed-up
-    assert ratio == pytest.approx(factor, abs=0.06)
+    # across seeds 1-5 this estimate has a standard deviation of about 0.035: 2 SD
+    assert ratio == pytest.approx(factor, abs=0.07)
+    assert ratio < 0.9
     # nothing silently dropped: every registration is in the KM sample
     n_reg = events.loc[events["event_type"] == "registration", "case_id"].nunique()
     assert km.loc[(km["interval"] == "registration_to_start") & (km["org_type"] == "all")
