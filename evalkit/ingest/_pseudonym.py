@@ -190,8 +190,16 @@ def classify_identifiers(values: pd.Series, *, key: bytes) -> pd.DataFrame:
     shown[bad] = ["#" + _hmac_hex(key, "invalid:" + str(u.iloc[i]))[:12] for i in bad]
 
     def take(items: np.ndarray) -> pd.Series:
-        arr = pd.array(items, dtype="str").take(codes, allow_fill=True)
-        return pd.Series(arr, index=values.index)
+        # Categorical: a million 64-character pseudonyms stay one small table plus codes.
+        present = items != None  # noqa: E711
+        inner, cats = pd.factorize(items[present])
+        recode = np.full(len(items) + 1, -1, dtype=np.int64)
+        recode[np.flatnonzero(present)] = inner
+        cat_codes = recode[codes]  # codes == -1 (empty cell) picks the trailing -1
+        categories = pd.Index(cats, dtype="str")
+        return pd.Series(
+            pd.Categorical.from_codes(cat_codes, categories=categories), index=values.index
+        )
 
     return pd.DataFrame(
         {
