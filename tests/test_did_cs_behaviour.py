@@ -338,3 +338,12 @@ def test_fast_cohort_path_equals_general_influence_functions(mpdta: pd.DataFrame
             att, col = _panel_cell(data, ug == g, ctrl, c, b, "dr", fast=False)
             assert gt.att[j] == pytest.approx(att, abs=1e-13)
             np.testing.assert_allclose(fast[:, j], col, atol=1e-10)
+
+
+def test_bootstrap_general_path_agrees_with_fast_path(mpdta: pd.DataFrame) -> None:
+    fast = callaway_santanna(mpdta, **KW, bootstrap=True, n_boot=999, seed=5)
+    general = callaway_santanna(mpdta, **KW, bootstrap=True, n_boot=999, seed=5,
+                                cluster="countyreal")
+    assert general.options["crit_group_time"] == pytest.approx(
+        fast.options["crit_group_time"], rel=0.1)
+    assert (general.group_time["se"] / fast.group_time["se"]).between(0.85, 1.15).all()

@@ -50,7 +50,7 @@ class CohortIF:
     n : int
         Number of units.
     y_single : ndarray
-        ``y_centred`` in single precision (for bootstrap products).
+        ``y_centred`` with a column of ones, single precision (bootstrap products).
     """
 
     order: NDArray[np.int64]
@@ -83,29 +83,38 @@ class CohortIF:
             cross[:, c] = -a_c * counts[c] * m_c
         return gram, cross, np.diag(counts)
 
-    def draws(self, v: Array) -> tuple[Array, Array]:
-        """Return ``v @ psi`` (draws × cells) and the multiplier sums per cohort.
+    def draws(self, bern: NDArray[np.float32], low: float, step: float) -> tuple[Array, Array]:
+        """Return multiplier draws of the cells and the multiplier sums per cohort.
+
+        The multipliers are ``low + step * bern`` with ``bern`` a 0/1 matrix
+        (two-point weights), so that only ``bern`` is multiplied: the outcomes
+        are centred within cohort, which makes the ``low`` part vanish up to a
+        rounding term that is added back exactly.
 
         Parameters
         ----------
-        v : ndarray
-            Draws × units multipliers, units in ``order``.
+        bern : ndarray
+            Draws × units 0/1 indicators (single precision), units in ``order``.
+        low, step : float
+            The two multiplier values are ``low`` and ``low + step``.
 
         Returns
         -------
         tuple of ndarray
-            Cell draws and cohort sums.
+            Cell draws ``v @ psi`` (draws × cells) and ``v`` summed per cohort.
         """
         nc = self.bounds.size - 1
-        cell = np.zeros((v.shape[0], self.t_idx.size))
-        sums = np.empty((v.shape[0], nc))
+        nt = self.y_centred.shape[1]
+        cell = np.zeros((bern.shape[0], self.t_idx.size))
+        sums = np.empty((bern.shape[0], nc))
         for c in range(nc):
             lo, hi = self.bounds[c], self.bounds[c + 1]
-            vc = v[:, lo:hi]
-            sums[:, c] = vc.sum(axis=1, dtype=np.float64)
+            q = (bern[:, lo:hi] @ self.y_single[lo:hi]).astype(np.float64)
+            sums[:, c] = low * (hi - lo) + step * q[:, nt]
             if not self.a[c].any():
                 continue
-            p = self._z((vc @ self.y_single[lo:hi]).astype(np.float64))
+            colsum = self.y_centred[lo:hi].sum(axis=0)
+            p = self._z(step * q[:, :nt] + low * colsum)
             cell += (p - np.outer(sums[:, c], self.m[c])) * self.a[c]
         return cell, sums
 
@@ -192,5 +201,6 @@ def fast_cells(
         a[ctrl, j] = -n / n0
         m[ctrl, j] = mu0 - change[ctrl, j]
     cif = CohortIF(order.astype(np.int64), bounds, ysorted, a[:, keep], m[:, keep],
-                   t_idx[keep], b_idx[keep], n, ysorted.astype(np.float32))
+                   t_idx[keep], b_idx[keep], n,
+                   np.column_stack([ysorted, np.ones(n)]).astype(np.float32))
     return att, keep, cif, skipped

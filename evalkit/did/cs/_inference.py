@@ -98,13 +98,16 @@ class Moments:
         gram, cross, count_gram = cif.moments()
         return cls(None, None, gram, cross, count_gram, cif.n, cif.n, cif)
 
-    def draws(self, v: Array) -> tuple[Array, Array]:
+    def draws(self, bern: NDArray[np.float32], low: float, step: float) -> tuple[Array, Array]:
         """Return multiplier draws of the cells and the multiplier sums per cohort.
 
         Parameters
         ----------
-        v : ndarray
-            Draws × clusters (units) multipliers.
+        bern : ndarray
+            Draws × clusters (units) 0/1 indicators; the multipliers are
+            ``low + step * bern``.
+        low, step : float
+            The two multiplier values are ``low`` and ``low + step``.
 
         Returns
         -------
@@ -112,9 +115,10 @@ class Moments:
             ``v @ sums`` (draws × cells) and ``v @ counts`` (draws × cohorts).
         """
         if self.cohort_if is not None:
-            return self.cohort_if.draws(v)
+            return self.cohort_if.draws(bern, low, step)
         if self.sums is None or self.counts is None:  # pragma: no cover
             raise ValueError("no influence functions")
+        v = low + step * bern.astype(np.float64)
         return v @ self.sums, np.asarray(self.counts.T @ v.T).T
 
     @classmethod
@@ -212,16 +216,18 @@ def bootstrap(
     m = mom.n_multipliers
     rng = np.random.default_rng(seed)
     out = np.empty((n_boot, w.shape[1]))
+    if weights == "mammen":
+        p_low, low, high = _MAMMEN_P_LOW, _MAMMEN_LOW, _MAMMEN_HIGH
+    else:
+        p_low, low, high = 0.5, -1.0, 1.0
+    # bern = 1 when the multiplier is high: P(u >= p_low) = 1 - p_low.
+    buf = np.empty((min(chunk, n_boot), m), dtype=np.float32)
     for start in range(0, n_boot, chunk):
         b = min(chunk, n_boot - start)
-        u = rng.random((b, m), dtype=np.float32)
-        if weights == "mammen":
-            v = np.where(u < np.float32(_MAMMEN_P_LOW), np.float32(_MAMMEN_LOW),
-                         np.float32(_MAMMEN_HIGH))
-        else:
-            v = np.where(u < np.float32(0.5), np.float32(-1.0), np.float32(1.0))
-        del u
-        cell_draws, cohort_draws = mom.draws(v)
+        bern = buf[:b]
+        rng.random(dtype=np.float32, out=bern)
+        np.greater_equal(bern, np.float32(p_low), out=bern, casting="unsafe")
+        cell_draws, cohort_draws = mom.draws(bern, low, high - low)
         out[start:start + b] = (cell_draws @ w + cohort_draws @ h) / mom.n
     return out
 
