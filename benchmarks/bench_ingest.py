@@ -196,7 +196,9 @@ def compare(path: Path) -> dict[str, float]:
         return ok
 
     def one_person(df: pd.DataFrame) -> pd.Series:
-        counts = df.groupby("case_id")["person_id"].transform("nunique")
+        # as evalkit: only valid BSNs count (an invalid one is already its own failure)
+        person = df["person_id"].where(elfproef(df["person_id"].tolist()))
+        counts = person.groupby(df["case_id"]).transform("nunique")
         return counts <= 1
 
     today = pd.Timestamp.today().normalize()
@@ -235,15 +237,18 @@ def compare(path: Path) -> dict[str, float]:
     t0 = time.perf_counter()
     try:
         pandera_schema.validate(typed, lazy=True)
-        cases = 0
+        cases, rows = 0, 0
     except pa.errors.SchemaErrors as exc:
         cases = len(exc.failure_cases)
+        rows = int(exc.failure_cases["index"].dropna().nunique())
     pandera_s = time.perf_counter() - t0
     return {
         "evalkit_validate_s": ours_s,
         "evalkit_failures": len(ours.failures),
         "pandera_validate_s": pandera_s,
         "pandera_failure_cases": cases,
+        "pandera_rows_failing": rows,
+        "evalkit_rows_failing": int((~ours.accepted).sum()),
     }
 
 
