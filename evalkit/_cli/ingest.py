@@ -29,7 +29,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit._cli._ingest_output import report_text
     from evalkit.errors import IngestError
     from evalkit.ingest import ingest_files
 
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(report.to_dict(), ensure_ascii=False))
             else:
-                print(report_text(report, verb="accepted"))
+                print(report.to_text())
     if not args.json and code == 0:
         print(f"store: {args.store}")
     return code

@@ -27,7 +27,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit._cli._ingest_output import table_text
     from evalkit.ingest import Store
 
     with Store(args.store, read_only=True) as store:
@@ -45,5 +44,6 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "status" and frame.empty:
         print("  nothing ingested yet")
         return 0
-    print(table_text(frame.drop(columns=["content"], errors="ignore")))
+    shown = frame.drop(columns=["content"], errors="ignore")
+    print(shown.to_string(index=False, max_colwidth=90) if len(shown) else "  (none)")
     return 0

@@ -31,7 +31,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit._cli._ingest_output import report_text
     from evalkit.ingest import validate_file
 
     report = validate_file(args.kind, args.file, sheet=args.sheet)
@@ -42,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
-        print(report_text(report, verb="would be accepted"))
+        print(report.to_text())
         if args.out is not None:
             print(f"all {len(report.failures)} failures written to {target}")
     return 0

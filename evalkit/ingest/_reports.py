@@ -7,7 +7,46 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["IngestReport", "ValidationReport", "failure_records", "failure_summary"]
+__all__ = ["IngestReport", "ValidationReport", "failure_records", "failure_summary", "table_text"]
+
+EXAMPLES = 10
+
+
+def table_text(frame: pd.DataFrame, limit: int | None = None) -> str:
+    """Return a frame as indented plain text (at most ``limit`` rows, then a count of the rest).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+    limit : int, optional
+        How many rows to show.
+
+    Returns
+    -------
+    str
+        Aligned text, ``(none)`` for an empty frame.
+    """
+    if frame.empty:
+        return "  (none)"
+    shown = frame if limit is None else frame.head(limit)
+    shown = shown.astype(object).where(shown.notna(), "")
+    text = shown.to_string(index=False, max_colwidth=90)
+    more = "" if limit is None or len(frame) <= limit else f"\n  … {len(frame) - limit} more"
+    return "\n".join("  " + line for line in text.splitlines()) + more
+
+
+def _report_text(report: ValidationReport | IngestReport, verb: str) -> str:
+    lines = [
+        f"{report.file} ({report.kind}): {report.rows_read} rows read, "
+        f"{report.accepted} {verb}, {report.rejected} rejected"
+    ]
+    lines += [f"  note: {n}" for n in report.notes]
+    if report.rejected and not getattr(report, "skipped_duplicate_file", False):
+        summary = report.summary().rename(columns={"first_row": "first row"})
+        lines += ["failures by rule and column:", table_text(summary)]
+        lines += ["first failures:", table_text(report.failures, EXAMPLES)]
+    return "\n".join(lines)
 
 
 def failure_records(failures: pd.DataFrame) -> list[dict[str, Any]]:
@@ -91,6 +130,10 @@ class ValidationReport:
         """Failures by rule and column with counts and a first example."""
         return failure_summary(self.failures)
 
+    def to_text(self) -> str:
+        """Return the terminal summary: counts, notes, failures by rule and first examples."""
+        return _report_text(self, "would be accepted")
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict: the ingest fields plus ``notes`` and ``summary``."""
         return {
@@ -131,6 +174,10 @@ class IngestReport:
     def summary(self) -> pd.DataFrame:
         """Failures by rule and column with counts and a first example."""
         return failure_summary(self.failures)
+
+    def to_text(self) -> str:
+        """Return the terminal summary: counts, notes, failures by rule and first examples."""
+        return _report_text(self, "accepted")
 
     def to_dict(self) -> dict[str, Any]:
         """Return exactly the documented fields (DESIGN.md), JSON-ready."""
