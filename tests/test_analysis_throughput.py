@@ -20,11 +20,13 @@ REF = date(2025, 3, 31)
 
 
 def ev(case, etype, day, *, person=None, mun="GM0001", domain="debts", org="Schuldhulp A",
-       org_type="debt_help", crisis=False, outcome=None, receiving=None, coach=None):
+       org_type="debt_help", crisis=False, outcome=None, receiving=None, coach=None,
+       crisis_type=None):
     return {"event_id": f"{case}-{etype}-{day}", "case_id": case, "person_id": person or f"p{case}",
             "municipality": mun, "domain": domain, "org_type": org_type, "organisation": org,
             "coach_id": coach, "event_type": etype, "event_date": pd.Timestamp(day),
-            "crisis": crisis, "crisis_type": None, "outcome": outcome, "receiving_org": receiving}
+            "crisis": crisis, "crisis_type": crisis_type, "outcome": outcome,
+            "receiving_org": receiving}
 
 
 def km_log() -> pd.DataFrame:
@@ -132,6 +134,19 @@ def test_crisis_norm_counts_working_days_over_easter():
     assert st.loc["y", "elapsed"] == 4 and st.loc["y", "status"] == "breach"
     plain = next(n for n in parse_norms(None) if n.name == "debt_help_first_conversation")
     assert norm_status(iv, plain).empty  # crisis cases fall under the crisis norm only
+
+
+def test_only_wgs_crises_get_the_three_day_norm():
+    day = pd.Timestamp("2025-03-03")
+    rows = [ev("evict", "registration", day, crisis=True, crisis_type="eviction"),
+            ev("other", "registration", day, crisis=True, crisis_type="other"),
+            ev("untyped", "registration", day, crisis=True),
+            ev("none", "registration", day)]
+    iv = case_intervals(pd.DataFrame(rows), reference_date=date(2025, 3, 31))
+    norms = {n.name: n for n in parse_norms(None)}
+    crisis = set(norm_status(iv, norms["debt_help_first_conversation_crisis"])["case_id"])
+    plain = set(norm_status(iv, norms["debt_help_first_conversation"])["case_id"])
+    assert crisis == {"evict", "untyped"} and plain == {"other", "none"}
 
 
 def test_dutch_holidays_and_working_days():

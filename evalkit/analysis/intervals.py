@@ -18,7 +18,8 @@ import pandas as pd
 from evalkit.analysis.calendar_nl import LiberationDay, working_days_between
 from evalkit.errors import DataValidationError, DroppedRowsWarning
 
-__all__ = ["INTERVALS", "REQUIRED_EVENT_COLUMNS", "assign_period", "case_intervals"]
+__all__ = ["INTERVALS", "REQUIRED_EVENT_COLUMNS", "WGS_CRISIS_TYPES", "assign_period",
+           "case_intervals"]
 
 #: interval name -> (start event types, end event types (empty: any), end outcomes or None)
 INTERVALS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...] | None]] = {
@@ -35,6 +36,9 @@ INTERVALS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...] | N
 }
 
 REQUIRED_EVENT_COLUMNS = ("case_id", "person_id", "municipality", "event_type", "event_date")
+#: Crises for which the Wgs sets the 3-working-day norm (art. 4a lid 2 Wgs).
+WGS_CRISIS_TYPES = ("eviction", "energy_disconnection", "water_disconnection",
+                    "health_insurance_cancelled")
 _CLOSING = ("exit", "dropout")
 
 
@@ -158,7 +162,8 @@ def case_intervals(
     -------
     pandas.DataFrame
         One row per case and interval: ``case_id, person_id, municipality, domain,
-        org_type, organisation, crisis, start_outcome, interval, start_date, end_date,
+        org_type, organisation, crisis, crisis_type, wgs_crisis`` (a crisis with a Wgs
+        crisis type, or without a type), ``start_outcome, interval, start_date, end_date,
         end_event, event`` (bool: end observed), ``days`` (calendar days to the end or
         censoring), ``working_days``, ``start_month`` (YYYY-MM), ``group``, ``period``.
     """
@@ -166,6 +171,7 @@ def case_intervals(
     ref = pd.Timestamp(reference_date)
     closure = ev.loc[ev["event_type"].isin(_CLOSING)].groupby("case_id")["event_date"].min()
     crisis = ev.groupby("case_id")["crisis"].any()
+    crisis_type = ev.dropna(subset=["crisis_type"]).groupby("case_id")["crisis_type"].first()
     parts = []
     for name, (starts, ends, outcomes) in INTERVALS.items():
         st = ev.loc[ev["event_type"].isin(starts)].drop_duplicates("case_id", keep="first")
@@ -195,13 +201,17 @@ def case_intervals(
         part["censor_date"] = part["end_date"].where(part["event"], censor)
         parts.append(part)
     cols = ["case_id", "person_id", "municipality", "domain", "org_type", "organisation",
-            "crisis", "start_outcome", "interval", "start_date", "end_date", "end_event",
-            "event", "censor_date", "days", "working_days", "start_month", "start_quarter",
-            "group", "period"]
+            "crisis", "crisis_type", "wgs_crisis", "start_outcome", "interval", "start_date",
+            "end_date", "end_event", "event", "censor_date", "days", "working_days",
+            "start_month", "start_quarter", "group", "period"]
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True)
     out["crisis"] = out["case_id"].map(crisis).fillna(False).astype(bool)
+    out["crisis_type"] = out["case_id"].map(crisis_type)
+    # a flagged crisis without a type is taken at its word; "other" crises are not Wgs crises
+    out["wgs_crisis"] = out["crisis"] & (
+        out["crisis_type"].isna() | out["crisis_type"].isin(WGS_CRISIS_TYPES))
     out["days"] = (out["censor_date"] - out["start_date"]).dt.days.astype(float)
     out["working_days"] = working_days_between(
         out["start_date"], out["censor_date"], liberation_day=liberation_day)

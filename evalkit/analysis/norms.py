@@ -10,7 +10,9 @@ Defaults follow Dutch practice:
 
 * debt help (Wet gemeentelijke schuldhulpverlening, art. 4a): first conversation
   within 4 weeks of the request; within 3 working days when there is a threat of
-  eviction, disconnection of energy or water, or a cancelled health insurance;
+  eviction, disconnection of energy or water, or a cancelled health insurance
+  (``wgs_crisis``: a crisis of one of those types, or a flagged crisis without a type;
+  other crises fall under the 4-week norm);
 * Participatiewet: decision on an application within 8 weeks (art. 44 lid 1 /
   Awb 4:13);
 * Participatiewet advance payment (voorschot, art. 52): within 4 weeks of the
@@ -36,8 +38,8 @@ __all__ = ["DEFAULT_NORMS", "WHERE_COLUMNS", "Norm", "NormUnit", "norm_shares", 
 NormUnit = Literal["days", "weeks", "working_days"]
 _UNITS = get_args(NormUnit)
 #: Columns a norm's ``where`` filter may use.
-WHERE_COLUMNS = ("crisis", "domain", "group", "municipality", "org_type", "organisation",
-                 "period", "start_outcome")
+WHERE_COLUMNS = ("crisis", "crisis_type", "domain", "group", "municipality", "org_type",
+                 "organisation", "period", "start_outcome", "wgs_crisis")
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,12 @@ class Norm:
 DEFAULT_NORMS: dict[str, dict[str, Any]] = {
     "debt_help_first_conversation": {
         "interval": "registration_to_first_conversation", "limit": 4, "unit": "weeks",
-        "where": {"domain": "debts", "crisis": False},
+        "where": {"domain": "debts", "wgs_crisis": False},
         "label": "Schuldhulp: eerste gesprek binnen 4 weken na aanmelding",
     },
     "debt_help_first_conversation_crisis": {
         "interval": "registration_to_first_conversation", "limit": 3, "unit": "working_days",
-        "where": {"domain": "debts", "crisis": True},
+        "where": {"domain": "debts", "wgs_crisis": True},
         "label": "Schuldhulp bij crisis: eerste gesprek binnen 3 werkdagen",
     },
     "participatiewet_decision": {
