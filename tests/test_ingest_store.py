@@ -290,3 +290,26 @@ def test_validate_json_has_the_ingest_fields_and_a_summary(capsys) -> None:
         }
     ]
     assert out["notes"][0] == "read as format csv, encoding utf-8, delimiter ;"
+
+
+def test_a_newer_schema_adds_columns_to_the_stored_table(tmp_path: Path, monkeypatch) -> None:
+    old_dir = tmp_path / "schemas_v1"
+    old_dir.mkdir()
+    full = (ROOT / "data_schemas" / "case_events.yaml").read_text(encoding="utf-8")
+    lines = [
+        line
+        for line in full.splitlines()
+        if not line.lstrip().startswith(("outcome:", "receiving_org:"))
+    ]
+    (old_dir / "case_events.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    monkeypatch.setenv("EVALKIT_SCHEMA_DIR", str(old_dir))
+    ingest_files("case_events", [BAD / "ce_future_event.csv"], store_path=store)
+    with Store(store) as s:
+        assert "outcome" not in s.table("case_events").columns
+    monkeypatch.delenv("EVALKIT_SCHEMA_DIR")
+    ingest_files("case_events", [BAD / "ce_decision_before_application.csv"], store_path=store)
+    with Store(store) as s:
+        table = s.table("case_events")
+    assert {"outcome", "receiving_org"} <= set(table.columns) and len(table) == 4 + 6
+    assert table["outcome"].isna().all()

@@ -368,6 +368,7 @@ def _panel_cases() -> list[Case]:
             text(csv_text(extra_h, extra_r)),
             rows_read=4,
             accepted=4,
+            raw_bsns=("Jan Jansen",),  # a name in a column the schema does not know
         ),
         Case(
             "op_wrong_types.csv",
