@@ -178,9 +178,14 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
             ) from exc
     finally:
         book.close()
-    start = next((i for i, row in enumerate(cells) if any(c is not None for c in row)), None)
-    if start is None:
+    filled = [sum(c is not None for c in row) for row in cells]
+    nonempty = [i for i, k in enumerate(filled) if k][:10]
+    if not nonempty:
         raise IngestError(f"{path}: sheet {ws.title!r} is empty (no header row)")
+    # The header is the first of the leading rows with the most filled cells, so title
+    # lines above the table ("Export uit ... op 01-02-2025") are skipped.
+    widest = max(filled[i] for i in nonempty)
+    start = next(i for i in nonempty if filled[i] == widest)
     raw_headers = cells[start]
     width = max(i + 1 for i, c in enumerate(raw_headers) if c is not None)
     headers = _unique([c or f"unnamed_{i + 1}" for i, c in enumerate(raw_headers[:width])])

@@ -685,6 +685,16 @@ def _event_cases() -> list[Case]:
             accepted=5,
         ),
         Case(
+            "ce_title_rows.xlsx",
+            "case_events",
+            xlsx(
+                [],
+                [["Gebeurtenissen jongerenloket"], ["Export van 01-07-2025"], [], h, *typed_rows],
+            ),
+            rows_read=5,
+            accepted=5,
+        ),
+        Case(
             "ce_missing_sheet.xlsx",
             "case_events",
             xlsx(h, typed_rows, title="Blad1"),
