@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import ProtocolError
-from evalkit.protocol.expressions import _as_bool, _literal_month, month_index
+from evalkit.protocol._evaluator import _as_bool, _literal_month, month_index
 
 
 def _series(value: Any, index: pd.Index) -> pd.Series:
@@ -111,4 +111,4 @@ def call(name: str, args: list[Any], frame: pd.DataFrame) -> Any:
         return _num(args[0], index).abs()
     if name == "days_between":
         return _days_between(frame, args[0], args[1])
-    raise ProtocolError(f"unknown function {name!r}")  # pragma: no cover
+    raise ProtocolError(f"unknown function {name!r}")
