@@ -298,3 +298,26 @@ def test_default_falls_back_to_wild_when_timing_varies_within_clusters() -> None
     text = " ".join(str(w.message) for w in record)
     assert "same period in every row of a cluster" in text
     assert "wild cluster bootstrap is unreliable with 2 treated" in text
+
+
+def test_conley_taber_closed_form_equals_general_residualisation() -> None:
+    from dataclasses import replace
+
+    from evalkit.did._data import prepare
+    from evalkit.did._fwl import Residualizer
+    from evalkit.did.conley_taber import conley_taber_combinations
+    from evalkit.did.regression import event_design
+
+    df = _panel(10, {0: 3, 1: 4}, periods=6, seed=21).sample(frac=0.9, random_state=2)
+    prep = prepare(df, outcome="y", unit="id", time="t", cohort="cohort", treated=None,
+                   post=None, covariates=(), cluster="muni")
+    design = event_design(prep, [-3, -2, 0, 1, 2], None, None)
+    general = replace(design, _cache={}, residualizer=Residualizer(
+        design.residualizer.factors, np.zeros((len(prep.frame), 1))))
+    weights = [np.eye(5)[i] for i in range(5)]
+    fast, _ = conley_taber_combinations(design, weights, alpha=0.2, max_enumerate=100)
+    slow, _ = conley_taber_combinations(general, weights, alpha=0.2, max_enumerate=100)
+    for a, b in zip(fast, slow, strict=True):
+        assert a.p_value == pytest.approx(b.p_value)
+        assert a.ci_low == pytest.approx(b.ci_low, rel=1e-7)
+        assert a.ci_high == pytest.approx(b.ci_high, rel=1e-7)

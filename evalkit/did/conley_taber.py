@@ -70,6 +70,47 @@ def conley_taber(
     return outcomes[0]
 
 
+def _two_way_parts(design: LinearDesign, pairs: Sequence[tuple[int, int]],
+                   rows: dict[int, np.ndarray], local: dict[tuple[int, int], np.ndarray]
+                   ) -> tuple[dict, dict, np.ndarray] | None:
+    """Closed-form pieces of ``B_a' M B_b`` for unit + period effects, units nested in clusters.
+
+    By FWL, ``M = M_U - M_U T (T' M_U T)^+ T' M_U`` (U unit, T period dummies), and
+    ``M_U B`` stays inside the cluster's own units, so every piece is local:
+    ``B_a' M B_b = 1[a, b same cluster] B_a' M_U B_b - (T' M_U B_a)' G^+ (T' M_U B_b)``.
+    Returns None when the design has other nuisance terms or units cross clusters.
+    """
+    res = design.residualizer
+    if len(res.factors) != 2 or res.nuisance.shape[1]:
+        return None
+    unit, period = (np.asarray(f) for f in res.factors)
+    n_units, n_periods = int(unit.max()) + 1, int(period.max()) + 1
+    home = np.full(n_units, -1)
+    home[unit] = design.cluster
+    if np.any(home[unit] != design.cluster):
+        return None
+    n_u = np.bincount(unit, minlength=n_units).astype(float)
+    counts = np.zeros((n_units, n_periods))
+    np.add.at(counts, (unit, period), 1.0)
+    gram_t = np.diag(counts.sum(axis=0)) - counts.T @ (counts / n_u[:, None])
+    g_inv = np.linalg.pinv(gram_t)
+    demeaned: dict[tuple[int, int], np.ndarray] = {}
+    tb: dict[tuple[int, int], np.ndarray] = {}
+    for p in pairs:
+        r_units, r_periods = unit[rows[p[0]]], period[rows[p[0]]]
+        block = local[p]
+        codes, inv = np.unique(r_units, return_inverse=True)
+        sums = np.zeros((len(codes), block.shape[1]))
+        np.add.at(sums, inv, block)
+        mub = block - (sums / n_u[codes][:, None])[inv]
+        demeaned[p] = mub
+        t_sum = np.zeros((n_periods, block.shape[1]))
+        np.add.at(t_sum, r_periods, mub)
+        tb[p] = t_sum
+    own = {(a, b): local[a].T @ demeaned[b] for a in pairs for b in pairs if a[0] == b[0]}
+    return own, tb, g_inv
+
+
 def _placebo_parts(design: LinearDesign, pairs: Sequence[tuple[int, int]], resid: np.ndarray,
                    cross: bool) -> tuple[dict, dict]:
     """Local inner products ``B'u`` and residualised Grams ``B_a' M B_b`` of cluster blocks."""
@@ -79,6 +120,13 @@ def _placebo_parts(design: LinearDesign, pairs: Sequence[tuple[int, int]], resid
     local = {p: design.block(*p)[rows[p[0]]] for p in pairs}
     vec = {p: local[p].T @ resid[rows[p[0]]] for p in pairs}
     gram: dict[tuple[tuple[int, int], tuple[int, int]], np.ndarray] = {}
+    fast = _two_way_parts(design, pairs, rows, local)
+    if fast is not None:
+        own, tb, g_inv = fast
+        for b in pairs:
+            for a in pairs if cross else [b]:
+                gram[(a, b)] = (own.get((a, b), 0.0) - tb[a].T @ g_inv @ tb[b])
+        return vec, gram
     n, m = design.regressors.shape
     for b in pairs:
         dense = np.zeros((n, m))
