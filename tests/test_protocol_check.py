@@ -387,3 +387,147 @@ def test_public_surface_is_pinned():
     )
     for name in evalkit.protocol.__all__:
         assert hasattr(evalkit.protocol, name), name
+
+
+def _staggered(data: dict[str, Any]) -> None:
+    data["units"]["treated"].append({"unit": "GM9006", "start": "2025-11"})
+    data["analysis"]["estimator"] = "callaway_santanna"
+
+
+WARNINGS = [
+    (
+        "one pre month",
+        lambda d: d["periods"].update(pre={"start": "2025-09", "end": "2025-09"}),
+        "periods.pre: a single pre-period month cannot show parallel pre-trends",
+    ),
+    (
+        "conley-taber cannot reach alpha",
+        lambda d: d["analysis"].update(inference="conley_taber", few_treated_threshold=5),
+        "few-treated inference with 4 comparison units cannot give p-values below 0.200",
+    ),
+    (
+        "duration from panel",
+        lambda d: d["outcomes"][1].update(type="duration"),
+        "outcomes[homeless].type: a duration from the monthly outcome panel is unusual",
+    ),
+    (
+        "report before the end",
+        lambda d: d["metadata"].update(planned_report_date="2025-11-01"),
+        "metadata.planned_report_date: 2025-11-01 is not after the intervention ends (2025-12)",
+    ),
+    (
+        "age outside data",
+        lambda d: d["population"].update(age_min=12),
+        "population.age_min: 12 is below the data's minimum age 16",
+    ),
+    (
+        "single-unit cohort",
+        _staggered,
+        "units.treated: the start month(s) 2025-10, 2025-11 have one unit each",
+    ),
+    (
+        "staggered generator",
+        lambda d: d.update(demo={"generator": "staggered", "seed": 1, "out": "data/raw/x"}),
+        "demo.generator: 'staggered' but every pilot unit starts in one month",
+    ),
+    (
+        "no multiple testing",
+        lambda d: (
+            d["outcomes"][1].update(role="primary"),
+            d["analysis"].update(multiple_testing="none"),
+        ),
+        "analysis.multiple_testing: 'none' with 2 primary outcomes",
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "change", "message"), WARNINGS, ids=[w[0] for w in WARNINGS])
+def test_warning_messages(tmp_path: Path, what: str, change, message: str):
+    data = protocol_dict()
+    change(data)
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert report.errors == [], report.errors
+    assert any(message in w for w in report.warnings), report.warnings
+
+
+MORE_ERRORS = [
+    (
+        "anticipation",
+        lambda d: d["units"].update(anticipation_months=9),
+        "units.treated[GM9001].start: 2025-10 minus 9 anticipation month(s) leaves no pre-period",
+    ),
+    (
+        "no control at all",
+        lambda d: (d["units"].update(comparison=[]), d["analysis"].update(control_group="notyet")),
+        "units.comparison: no comparison units and every pilot unit starts in the same month",
+    ),
+    (
+        "norm keys",
+        lambda d: d.update(throughput={"norms": {"x": {"limit": -1, "colour": 1}}}),
+        "throughput.norms.x: unknown field(s) colour; allowed: interval, limit, unit, where, label",
+    ),
+    (
+        "norm limit",
+        lambda d: d.update(throughput={"norms": {"x": {"limit": -1}}}),
+        "throughput.norms.x.limit: expected a number of 0 or more, got -1",
+    ),
+    (
+        "caseload",
+        lambda d: d.update(throughput={"caseload_benchmark": [40, 30]}),
+        "throughput.caseload_benchmark: expected [low, high] with low <= high",
+    ),
+    (
+        "power effects",
+        lambda d: d.update(power={"effects": [0, 0]}),
+        "power.effects: needs at least one effect greater than 0",
+    ),
+    (
+        "duplicate source",
+        lambda d: d["data_sources"].append(dict(d["data_sources"][0])),
+        "data_sources[outcome_panel]: listed 2 times",
+    ),
+    (
+        "unknown cluster",
+        lambda d: d["analysis"].update(cluster="school"),
+        "analysis.cluster: unknown column 'school' in outcome_panel",
+    ),
+    (
+        "inclusion rule",
+        lambda d: d["population"].update(inclusion=["leeftijd > 16"]),
+        "population.inclusion[0]: in 'leeftijd > 16': unknown column 'leeftijd'",
+    ),
+    ("sidecar shape", None, "deviations (in small.yaml.deviations.yaml)[0].reason: required"),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "change", "message"), MORE_ERRORS, ids=[e[0] for e in MORE_ERRORS]
+)
+def test_more_error_messages(tmp_path: Path, what: str, change, message: str):
+    data = protocol_dict()
+    if change is not None:
+        change(data)
+    path = write_protocol(tmp_path, data)
+    if what == "sidecar shape":
+        (tmp_path / "small.yaml.deviations.yaml").write_text(
+            "- {date: 2026-01-01, field: analysis.alpha}\n", encoding="utf-8"
+        )
+    report = check_protocol(path)
+    assert any(message in e for e in report.errors), report.errors
+
+
+def test_older_schema_version_warns(tmp_path: Path):
+    data = protocol_dict()
+    current = data["data_sources"][0]["schema_version"]
+    if current < 2:
+        pytest.skip("the outcome panel schema has no older version")
+    data["data_sources"][0]["schema_version"] = current - 1
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert report.errors == []
+    assert any(
+        w.startswith(
+            "data_sources[outcome_panel].schema_version: the protocol was written for "
+            f"version {current - 1}"
+        )
+        for w in report.warnings
+    )
