@@ -55,9 +55,11 @@ def test_register_status_and_second_registration(
     out = capsys.readouterr().out
     assert f"{path}: registered at " in out and "sha256" in out
     assert (tmp_path / "small.yaml.lock.json").is_file()
-    assert main(["protocol", "register", str(path)]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith(f"evalkit protocol: {path}: already registered at ")
+    other = write_protocol(tmp_path, protocol_dict(), "other.yaml")
+    assert main(["protocol", "register", str(path), str(other)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}: not registered: already registered at " in out
+    assert f"{other}: registered at " in out  # the next file is still registered
     assert main(["protocol", "status", str(path)]) == 0
     assert "no field differs from the registered version" in capsys.readouterr().out
 

@@ -90,6 +90,7 @@ def _check(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
 
 
 def _register(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    from evalkit.errors import ProtocolError
     from evalkit.protocol import check_protocol
     from evalkit.protocol.registration import register
 
@@ -101,7 +102,11 @@ def _register(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], boo
         return {"file": str(path), "registered": False, "errors": report.errors}, False
     for warning in report.warnings:
         _say(args, f"{path}: warning: {warning}")
-    lock = register(path)
+    try:
+        lock = register(path)
+    except ProtocolError as exc:  # e.g. already registered: report it and go on with the next file
+        _say(args, f"{path}: not registered: {str(exc).removeprefix(f'{path}: ')}")
+        return {"file": str(path), "registered": False, "errors": [str(exc)]}, False
     _say(args, f"{path}: registered at {lock.registered_at}")
     _say(args, f"  sha256          {lock.sha256}")
     _say(args, f"  evalkit version {lock.evalkit_version}")
