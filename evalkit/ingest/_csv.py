@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -141,6 +142,11 @@ def read_csv_text(
     """
     if not data.strip():
         raise IngestError(f"{file}: the file is empty")
+    forced = None
+    hint = re.match(rb"^(\xef\xbb\xbf)?sep=([;,\t|])\r?\n", data)
+    if hint:  # Excel's "sep=;" first line names the delimiter
+        forced = hint.group(2).decode("ascii")
+        data = (hint.group(1) or b"") + data[hint.end() :]
     first_break = data.find(b"\n", 0, MAX_HEADER_BYTES)
     if first_break < 0 and len(data) > MAX_HEADER_BYTES:
         raise IngestError(
@@ -148,13 +154,13 @@ def read_csv_text(
             "(not a table export)"
         )
     if not data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        quick = _utf8_fast_path(data, file, first_break)
+        quick = _utf8_fast_path(data, file, first_break, forced)
         if quick is not None:
             return quick
     text, encoding = decode(data, file)
     text = text.lstrip("\ufeff")
     header_line = text.split("\n", 1)[0].rstrip("\r")
-    delimiter, headers = _header(header_line, file)
+    delimiter, headers = _header(header_line, file, forced)
     info = {"encoding": encoding, "delimiter": {"\t": "tab"}.get(delimiter, delimiter)}
     has_blank_lines = "\n\n" in text or "\n\r\n" in text
     frame, bad = (None, 1) if has_blank_lines else _fast(text.encode("utf-8"), delimiter, headers)
@@ -164,13 +170,13 @@ def read_csv_text(
     return frame, rows, malformed, info
 
 
-def _header(line: str, file: str) -> tuple[str, list[str]]:
-    delimiter = sniff_delimiter(line, file)
+def _header(line: str, file: str, forced: str | None = None) -> tuple[str, list[str]]:
+    delimiter = forced or sniff_delimiter(line, file)
     return delimiter, _unique_headers(next(csv.reader([line], delimiter=delimiter)))
 
 
 def _utf8_fast_path(
-    data: bytes, file: str, first_break: int
+    data: bytes, file: str, first_break: int, forced: str | None
 ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]], dict[str, str]] | None:
     """Parse plain UTF-8 without decoding to a Python string (saves two copies of the file).
 
@@ -185,7 +191,7 @@ def _utf8_fast_path(
     except UnicodeDecodeError:
         return None
     header_line = data[: first_break if first_break >= 0 else len(data)].decode("utf-8")
-    delimiter, headers = _header(header_line.rstrip("\r"), file)
+    delimiter, headers = _header(header_line.rstrip("\r"), file, forced)
     frame, bad = _fast(data, delimiter, headers)
     if frame is None or bad:
         return None

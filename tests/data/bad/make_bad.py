@@ -342,6 +342,13 @@ def _panel_cases() -> list[Case]:
             accepted=4,
         ),
         Case(
+            "op_sep_hint.csv",
+            "outcome_panel",
+            text("sep=;\r\n" + csv_text(h, r).replace("\n", "\r\n"), "cp1252"),
+            rows_read=4,
+            accepted=4,
+        ),
+        Case(
             "op_pipe_delimiter.csv",
             "outcome_panel",
             text(csv_text(h, r, sep="|")),
