@@ -8,8 +8,9 @@ its own child process, which loads the file into a DataFrame, imports the tool
 its wall time (estimation + aggregation) and its peak resident memory
 (``ru_maxrss`` of the child: the whole process, and the part above the
 baseline of Python, pandas and the loaded data, which every tool shares).
-Every tool is run twice: with analytic standard errors and with a 1,000-draw
-multiplier bootstrap.
+Every tool is run with analytic standard errors and with a 1,000-draw
+multiplier bootstrap; the wall time is the best of two runs (one when a run
+takes over a minute), the memory the larger peak.
 
 diff-diff has no calendar aggregation, so it computes three aggregations
 (simple, event study, group); evalkit and csdid compute all four. The peers are
@@ -168,7 +169,15 @@ def main() -> dict[str, Any]:
         for mode, boot in (("analytic", False), ("bootstrap", True)):
             row: dict[str, Any] = {}
             for tool in RUNNERS:
-                row[tool] = _measure(tool, path, boot)
+                # Best of two runs (the machine is shared); one run when it takes > 60 s.
+                first = _measure(tool, path, boot)
+                if "error" not in first and first["wall_s"] < 60:
+                    second = _measure(tool, path, boot)
+                    if "error" not in second:
+                        first["wall_s"] = min(first["wall_s"], second["wall_s"])
+                        first["import_s"] = min(first["import_s"], second["import_s"])
+                        first["peak_rss_mb"] = max(first["peak_rss_mb"], second["peak_rss_mb"])
+                row[tool] = first
             ours = row["evalkit"]
             for peer in ("diff-diff", "csdid"):
                 theirs = row[peer]

@@ -162,10 +162,15 @@ def prepare(
     y = _as_float(data[outcome], copy=False)  # read only
     if np.isnan(y).all():
         raise EstimationError(f"column {outcome!r}: no numeric outcome values")
-    tt = _as_float(data[time], copy=False)  # read only
-    if np.isnan(tt).any():
-        row = data.index[np.flatnonzero(np.isnan(tt))[0]]
-        raise EstimationError(f"column {time!r}: missing or non-numeric period at row {row}")
+    tcol = data[time]
+    if isinstance(tcol.dtype, np.dtype) and tcol.dtype.kind in "iu":
+        tt: NDArray[Any] = tcol.to_numpy()  # integer periods: no conversion needed
+    else:
+        tt = _as_float(tcol, copy=False)  # read only
+        if np.isnan(tt).any():
+            row = data.index[np.flatnonzero(np.isnan(tt))[0]]
+            raise EstimationError(
+                f"column {time!r}: missing or non-numeric period at row {row}")
     g = _cohorts(data[cohort], cohort)
     xcov = (np.column_stack([_as_float(data[c]) for c in covariates]) if covariates
             else None)
@@ -182,7 +187,7 @@ def prepare(
         y, tt, g = y[keep], tt[keep], g[keep]
         xcov = xcov[keep] if xcov is not None else None
     del drop
-    periods = np.unique(tt)
+    periods = np.sort(pd.unique(tt))
     if periods.size < 2:
         raise EstimationError(f"column {time!r}: at least two periods are needed")
     g[g > periods[-1]] = 0.0  # treated after the last period: never treated here
@@ -195,7 +200,7 @@ def prepare(
     uniq: Any = None
     if unit is not None:
         uvals = data[unit].to_numpy()
-        codes, uniq = pd.factorize(uvals if keep is None else uvals[keep], sort=True)
+        codes, uniq = pd.factorize(uvals if keep is None else uvals[keep])
         if (codes < 0).any():
             raise EstimationError(f"column {unit!r}: missing unit id")
         n_u = len(uniq)
@@ -287,6 +292,12 @@ def prepare(
 
 def _as_float(col: pd.Series, copy: bool = True) -> NDArray[np.float64]:
     """Return a column as a float array with NaN for missing or non-numeric values."""
+    dtype = col.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+        values = col.to_numpy()
+        if dtype == np.float64:
+            return values.copy() if copy else values
+        return values.astype(np.float64)
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         return col.to_numpy(dtype=np.float64, na_value=np.nan, copy=copy)
     return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)

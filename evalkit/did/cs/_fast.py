@@ -76,7 +76,9 @@ class CohortIF:
         counts = np.diff(self.bounds).astype(np.float64)
         for c in range(nc):
             block = self.y_centred[self.bounds[c]:self.bounds[c + 1]]
-            q = block.T @ block  # periods × periods
+            # einsum's own loop: a tiny product, not worth BLAS threads (which stall
+            # badly on a busy machine).
+            q = np.einsum("ij,ik->jk", block, block)  # periods × periods
             zqz = self._z(self._z(q).T)  # cells × cells
             a_c, m_c = self.a[c], self.m[c]
             gram += np.outer(a_c, a_c) * (zqz + counts[c] * np.outer(m_c, m_c))
