@@ -68,7 +68,7 @@ def corrupted(draw: st.DrawFn) -> tuple[str, str, int]:
             st.sampled_from(["cell", "cell", "cell", "drop_field", "add_field", "copy_row"])
         )
         if action == "cell":
-            rows[i][draw(st.integers(0, len(header) - 1))] = draw(CELL)
+            rows[i][draw(st.integers(0, len(rows[i]) - 1))] = draw(CELL)
         elif action == "drop_field" and len(rows[i]) > 1:
             rows[i].pop(draw(st.integers(0, len(rows[i]) - 1)))
         elif action == "add_field":
