@@ -313,3 +313,14 @@ def test_a_newer_schema_adds_columns_to_the_stored_table(tmp_path: Path, monkeyp
         table = s.table("case_events")
     assert {"outcome", "receiving_org"} <= set(table.columns) and len(table) == 4 + 6
     assert table["outcome"].isna().all()
+
+
+def test_an_empty_store_returns_frames_with_the_stored_columns(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.duckdb") as s:
+        events = s.table("case_events")
+        assert events.empty and {"event_id", "event_date", "_source_sha256", "_row"} <= set(
+            events.columns
+        )
+        assert s.ingest_log().empty and s.quarantine().empty and s.status().empty
+        with pytest.raises(IngestError, match="unknown kind 'panel'"):
+            s.table("panel")

@@ -168,11 +168,13 @@ class Store:
         -------
         pandas.DataFrame
             Canonical columns with real types, plus ``_source_sha256`` and ``_row``;
-            empty (no columns) when nothing of this kind was ingested.
+            no rows when nothing of this kind was ingested.
         """
         check_kind(kind)
         if not self._exists(kind):
-            return pd.DataFrame()
+            from evalkit.ingest._schema import load_schema
+
+            return pd.DataFrame(columns=list(table_columns(load_schema(kind))))
         where, params = "", []
         if sha256s is not None:
             if not sha256s:
