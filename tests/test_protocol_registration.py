@@ -267,3 +267,13 @@ def test_registered_before_data_yes_and_no(registered: Path):
         "registered_before_data",
         "deviations",
     }
+
+
+def test_shipped_registered_protocols_match_their_locks():
+    """A registered protocol in protocols/ may only change through deviation entries."""
+    root = Path(__file__).resolve().parents[1] / "protocols"
+    locked = [p for p in sorted(root.rglob("*.yaml")) if lock_path(p).is_file()]
+    for path in locked:
+        reg = verify_for_analysis(path)  # raises naming any undeclared change
+        assert reg.status in ("registered", "registered_with_deviations")
+        assert reg.sha256 == read_lock(path).sha256
