@@ -211,7 +211,7 @@ def _few_treated_note(prep: Prepared, threshold: int) -> str:
         f"only {k} of {g} clusters are treated (fewer than {threshold}); cluster-robust "
         "standard errors are far too small in this case, so the p-value and interval come "
         "from how the estimate compares with placebo estimates on the comparison clusters "
-        "(Conley–Taber with the Ferman–Pinto correction for unequal cluster sizes)"
+        "(Conley–Taber, with the Ferman–Pinto correction when cluster sizes differ)"
     )
 
 
