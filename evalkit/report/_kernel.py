@@ -8,6 +8,7 @@ other ``python3`` kernel installed on the machine.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +21,8 @@ from evalkit.errors import ReportError
 __all__ = ["KERNEL_ENV", "KernelSession", "execute_notebook"]
 
 _KERNEL_NAME = "evalkit-python"
+_LOG = logging.getLogger("evalkit.report.kernel")
+_LOG.setLevel(logging.WARNING)  # nbclient logs every notebook at INFO
 
 #: Environment of the report kernel: fixed hashing, headless matplotlib, no clock in outputs.
 KERNEL_ENV = {
@@ -106,7 +109,8 @@ class KernelSession:
             nb,
             kernel_manager_class=_Manager,
             timeout=self.timeout,
-            startup_timeout=300,  # a busy machine (CI, shared cores) can be slow to start one
+            startup_timeout=300,
+            log=_LOG,  # a busy machine (CI, shared cores) can be slow to start one
             kernel_name=_KERNEL_NAME,
             resources={"metadata": {"path": str(cwd)}},
         )

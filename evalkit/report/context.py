@@ -74,6 +74,7 @@ class ReportContext:
         self.n_suppressed = 0
         self._fig_numbers: dict[str, int] = {}
         self._tbl_count = 0
+        self.max_rows = 40
 
     @classmethod
     def load(cls, bundle_path: Path | str, lang: str = "nl") -> ReportContext:
@@ -141,10 +142,16 @@ class ReportContext:
         self.tables.append(table)
         self.n_suppressed += table.n_suppressed
         prefix = "Tabel" if self.lang == "nl" else "Table"
-        return (
-            f"{table.to_markdown()}\n\n: {prefix} {self._tbl_count}: {table.caption} "
-            f"{{#table-{table.name}}}"
+        html = table.to_html(
+            f"{prefix} {self._tbl_count}: {table.caption}", f"table-{table.name}", self.max_rows
         )
+        n_rows = len(table.protected.values)
+        note = ""
+        if n_rows > self.max_rows:
+            note = "\n\n" + self.t(
+                "s.rows_cut", shown=self.max_rows, total=n_rows, file=f"{table.name}.csv"
+            )
+        return f"```{{=html}}\n{html}\n```{note}"
 
     def fig_ref(self, name: str) -> str:
         """Return a link to figure ``name`` ("Figuur 2"), numbered in order of first mention."""

@@ -117,7 +117,8 @@ def trend_plot(
         scale_y_continuous,
     )
 
-    data = trends.dropna(subset=["mean"]).copy()
+    data = trends.assign(mean=pd.to_numeric(trends["mean"], errors="coerce").astype(float))
+    data = data.dropna(subset=["mean"]).copy()
     data["date"] = _month_dates(data["month"])
     data["outcome_label"] = pd.Categorical(
         [labels.get(o, o) for o in data["outcome"]],
@@ -173,15 +174,25 @@ def event_study_plot(es: pd.DataFrame, labels: Mapping[str, str], lang: str) -> 
     )
 
     data = es.copy()
+    for col in ("event_time", "estimate", "conf_low", "conf_high"):
+        data[col] = pd.to_numeric(data.get(col), errors="coerce").astype(float)
+    data = data.dropna(subset=["event_time", "estimate"])
     data["outcome_label"] = pd.Categorical(
         [labels.get(o, o) for o in data["outcome"]],
         categories=list(dict.fromkeys(labels.get(o, o) for o in data["outcome"])),
     )
-    return (
-        ggplot(data, aes("event_time", "estimate", ymin="conf_low", ymax="conf_high"))
+    plot = (
+        ggplot(data, aes("event_time", "estimate"))
         + geom_hline(yintercept=0, colour="#888888")
         + geom_vline(xintercept=-0.5, linetype="dashed", colour="#333333")
-        + geom_pointrange(colour=_COLOURS["pilot"], size=0.4)
+    )
+    ranges = data.dropna(subset=["conf_low", "conf_high"])
+    if not ranges.empty:  # intervals where the bundle has them (not with Conley–Taber)
+        plot = plot + geom_pointrange(
+            ranges, aes(ymin="conf_low", ymax="conf_high"), colour=_COLOURS["pilot"], size=0.4
+        )
+    return (
+        plot
         + geom_point(colour=_COLOURS["pilot"], size=1.5)
         + facet_wrap("outcome_label", scales="free_y", ncol=1)
         + scale_x_continuous(labels=number_labels(lang))
@@ -210,6 +221,7 @@ def effects_plot(effects: pd.DataFrame, lang: str, ylab: str | None = None) -> o
         aes,
         coord_flip,
         geom_hline,
+        geom_point,
         geom_pointrange,
         ggplot,
         labs,
@@ -217,13 +229,20 @@ def effects_plot(effects: pd.DataFrame, lang: str, ylab: str | None = None) -> o
     )
 
     data = effects.copy()
+    for col in ("estimate", "conf_low", "conf_high"):
+        data[col] = pd.to_numeric(data[col], errors="coerce").astype(float)
     data["outcome_label"] = pd.Categorical(
         data["outcome_label"], categories=list(data["outcome_label"])[::-1]
     )
     return (
-        ggplot(data, aes("outcome_label", "estimate", ymin="conf_low", ymax="conf_high"))
+        ggplot(data, aes("outcome_label", "estimate"))
         + geom_hline(yintercept=0, colour="#888888")
-        + geom_pointrange(colour=_COLOURS["pilot"])
+        + geom_pointrange(
+            data.dropna(subset=["conf_low", "conf_high"]),
+            aes(ymin="conf_low", ymax="conf_high"),
+            colour=_COLOURS["pilot"],
+        )
+        + geom_point(colour=_COLOURS["pilot"], size=2.5)
         + scale_y_continuous(labels=number_labels(lang))
         + coord_flip()
         + labs(x="", y=ylab or t("ax.effect", lang))

@@ -131,6 +131,22 @@ TEXT: dict[str, dict[str, str]] = {
         "nl": "**{outcome}:** in de pilot veranderde dit met {effect} {unit} ten opzichte van de vergelijkingsgroep (95%-interval {ci}; vóór de pilot {baseline}).",
         "en": "**{outcome}:** in the pilot this changed by {effect} {unit} relative to the comparison group (95% interval {ci}; before the pilot {baseline}).",
     },
+    "s.ci_unbounded": {
+        "nl": "met dit ontwerp niet te begrenzen",
+        "en": "cannot be bounded with this design",
+    },
+    "s.not_estimated": {
+        "nl": "**{outcome}:** kon niet worden geschat ({error}).",
+        "en": "**{outcome}:** could not be estimated ({error}).",
+    },
+    "s.inference_notes": {
+        "nl": "Toelichting bij de onzekerheid:",
+        "en": "Notes on the uncertainty:",
+    },
+    "s.rows_cut": {
+        "nl": "De tabel toont de eerste {shown} van {total} rijen; de volledige tabel staat in `{file}` en in het Excel-werkboek naast dit rapport.",
+        "en": "The table shows the first {shown} of {total} rows; the full table is in `{file}` and in the Excel workbook next to this report.",
+    },
     "s.unit_pp": {"nl": "procentpunt", "en": "percentage points"},
     "s.unit_abs": {"nl": "", "en": ""},
     "s.sure_clear": {
@@ -413,11 +429,23 @@ TEXT: dict[str, dict[str, str]] = {
     "ax.comparison": {"nl": "Vergelijking", "en": "Comparison"},
     "ax.registrations": {"nl": "Aanmeldingen", "en": "Registrations"},
     # throughput intervals
-    "code.registration_to_first_conversation": {"nl": "aanmelding → eerste gesprek", "en": "registration → first conversation"},
-    "code.first_conversation_to_decision_or_plan": {"nl": "eerste gesprek → besluit of plan", "en": "first conversation → decision or plan"},
+    "code.registration_to_first_conversation": {
+        "nl": "aanmelding → eerste gesprek",
+        "en": "registration → first conversation",
+    },
+    "code.first_conversation_to_decision_or_plan": {
+        "nl": "eerste gesprek → besluit of plan",
+        "en": "first conversation → decision or plan",
+    },
     "code.application_to_decision": {"nl": "aanvraag → besluit", "en": "application → decision"},
-    "code.application_to_advance_payment": {"nl": "aanvraag → voorschot", "en": "application → advance payment"},
-    "code.registration_to_start": {"nl": "aanmelding → start traject", "en": "registration → start of trajectory"},
+    "code.application_to_advance_payment": {
+        "nl": "aanvraag → voorschot",
+        "en": "application → advance payment",
+    },
+    "code.registration_to_start": {
+        "nl": "aanmelding → start traject",
+        "en": "registration → start of trajectory",
+    },
     "code.start_to_exit": {"nl": "start traject → uitstroom", "en": "start of trajectory → exit"},
     # enumerations
     "dir.decrease": {"nl": "daling", "en": "decrease"},

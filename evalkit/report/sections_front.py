@@ -12,7 +12,15 @@ from typing import Any
 import pandas as pd
 
 from evalkit.report.context import ReportContext
-from evalkit.report.formatting import fmt_count, fmt_date, fmt_num, fmt_p, fmt_pct, is_missing
+from evalkit.report.formatting import (
+    fmt_ci,
+    fmt_count,
+    fmt_date,
+    fmt_num,
+    fmt_p,
+    fmt_pct,
+    is_missing,
+)
 from evalkit.report.i18n import label
 from evalkit.report.tables import make_table, records_frame
 
@@ -141,15 +149,21 @@ def effect_sentences(ctx: ReportContext, role: str = "primary") -> str:
             if e.get("type") == "binary" and not is_missing(baseline)
             else fmt_num(baseline, lang, 2)
         )
-        ci = (
-            "["
-            + fmt_num((res.get("ci_low") or 0) * scale, lang, 1)
-            + ("; " if lang == "nl" else ", ")
-            + fmt_num((res.get("ci_high") or 0) * scale, lang, 1)
-            + "]"
-            if not is_missing(res.get("ci_low"))
-            else "\u2013"
-        )
+        low, high = res.get("ci_low"), res.get("ci_high")
+        if low is None or high is None or is_missing(low) or is_missing(high):
+            ci = ctx.t("s.ci_unbounded")
+        else:
+            ci = fmt_ci(float(low) * scale, float(high) * scale, lang, 1)
+        if e.get("error") or is_missing(res.get("att")):
+            out.append(
+                "- "
+                + ctx.t(
+                    "s.not_estimated",
+                    outcome=ctx.text(e.get("label")) or e.get("outcome"),
+                    error=ctx.text(e.get("error") or "\u2013"),
+                )
+            )
+            continue
         parts = [
             ctx.t(
                 "s.effect",

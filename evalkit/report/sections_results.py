@@ -129,6 +129,13 @@ def primary(ctx: ReportContext) -> str:
         method = label("mt", ctx.get("confirmatory.multiple_testing", "none"), lang)
         parts.append(ctx.t("s.primary_count", n=len(effects), method=method))
     parts.append(effects_table(ctx, "primary", "effects_primary", "c.effects_primary"))
+    notes = list(
+        dict.fromkeys(
+            ctx.text(w) for e in effects for w in ((e.get("result") or {}).get("warnings") or [])
+        )
+    )
+    if notes:
+        parts.append(ctx.t("s.inference_notes") + "\n\n" + "\n".join(f"- {w}" for w in notes))
     es = records_frame(ctx.get("confirmatory.event_study"))
     es = es[es["outcome"].isin(outcomes)] if es is not None else None
     trends = _trends_masked(ctx, outcomes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 import numpy as np
@@ -65,7 +66,7 @@ def format_cell(column: str, value: Any, lang: str) -> str:
     text = str(value)
     if column.endswith("_at"):
         return fmt_date(text, lang, with_time=True)
-    return scrub(text).replace("|", "\\|").replace("\n", " ")
+    return scrub(text).replace("\n", " ")
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,44 @@ class ReportTable:
         headers = [h.replace("|", "\\|") for h in frame.columns]
         lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
         for row in frame.itertuples(index=False):
-            lines.append("| " + " | ".join(str(c) for c in row) + " |")
+            lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |")
         return "\n".join(lines)
+
+    def to_html(self, caption: str, ident: str, max_rows: int | None = None) -> str:
+        """Return an HTML table with ``<caption>`` and ``<th>`` header cells.
+
+        Parameters
+        ----------
+        caption : str
+            Caption text (numbered by the caller).
+        ident : str
+            ``id`` of the table element.
+        max_rows : int, optional
+            Show only the first rows (the exports keep all).
+
+        Returns
+        -------
+        str
+            The table, with escaped cell text.
+        """
+        frame = self.display()
+        if max_rows is not None:
+            frame = frame.head(max_rows)
+        numeric = [pd.api.types.is_numeric_dtype(self.protected.values[c]) for c in self.columns]
+        head = "".join(f"<th>{escape(str(h))}</th>" for h in frame.columns)
+        rows = []
+        for row in frame.itertuples(index=False):
+            cells = "".join(
+                f'<td class="num">{escape(str(c))}</td>' if num else f"<td>{escape(str(c))}</td>"
+                for c, num in zip(row, numeric, strict=True)
+            )
+            rows.append(f"<tr>{cells}</tr>")
+        return (
+            f'<table id="{escape(ident)}">\n<caption>{escape(caption)}</caption>\n'
+            f"<thead>\n<tr>{head}</tr>\n</thead>\n<tbody>\n"
+            + "\n".join(rows)
+            + "\n</tbody>\n</table>"
+        )
 
     def __repr__(self) -> str:
         return f"ReportTable({self.name!r}, {len(self.protected.values)} rows)"
