@@ -218,5 +218,5 @@ def _long_cell(
     x = data.x[rows]
     att, psi = _RC[method](y, post, d, x)
     col = np.bincount(ru[rows], weights=psi * (data.n_units / rows.size),
-                      minlength=data.n_units)
+                      minlength=data.n_units).astype(np.float64)
     return att, col

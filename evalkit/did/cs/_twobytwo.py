@@ -40,7 +40,7 @@ TRIM_LEVEL = 0.995
 
 def _solve(a: Array, b: Array, what: str) -> Array:
     try:
-        return np.linalg.solve(a, b)
+        return np.asarray(np.linalg.solve(a, b), dtype=np.float64)
     except np.linalg.LinAlgError as exc:
         raise EstimationError(
             f"{what} is singular: a covariate is constant or collinear within one "

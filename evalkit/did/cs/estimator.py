@@ -187,10 +187,10 @@ def callaway_santanna(
     h_blocks: list[NDArray[np.float64]] = [np.zeros((nc, k))]
     sizes = {"cells": k}
     for kind in AGGREGATIONS:
-        a = aggs[kind]
-        w_blocks.append(np.column_stack([a.w, a.overall_w]))
-        h_blocks.append(np.column_stack([a.h, a.overall_h]))
-        sizes[kind] = a.att.size + 1
+        agg = aggs[kind]
+        w_blocks.append(np.column_stack([agg.w, agg.overall_w]))
+        h_blocks.append(np.column_stack([agg.h, agg.overall_h]))
+        sizes[kind] = agg.att.size + 1
     w_all, h_all = np.hstack(w_blocks), np.hstack(h_blocks)
     z = float(stats.norm.ppf(1 - alpha / 2))
     detail: dict[str, Any] = {
