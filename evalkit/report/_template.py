@@ -36,7 +36,8 @@ h2 { font-size: 1.35rem; border-bottom: 2px solid var(--accent); padding-bottom:
   margin-top: 2.2rem; }
 h3 { font-size: 1.1rem; margin-top: 1.6rem; }
 p, li { max-width: 48rem; }
-table { border-collapse: collapse; margin: .8rem 0 1.4rem; font-size: .9rem; }
+table { border-collapse: collapse; margin: .8rem 0 1.4rem; font-size: .9rem;
+  display: block; max-width: 100%; overflow-x: auto; }
 caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: .3rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .3rem .6rem; vertical-align: top; }
 th { background: #eef3f6; text-align: left; }

@@ -237,6 +237,9 @@ def make_table(
         ("period", "v"),
         ("interval", "code"),
         ("sub_process", "code"),
+        ("test", "code"),
+        ("type", "code"),
+        ("control", "code"),
     ):
         if col in frame.columns:  # category codes in the report language
             frame[col] = [label(prefix, v, lang) if isinstance(v, str) else v for v in frame[col]]
