@@ -128,14 +128,47 @@ def norms(ctx: Any) -> str:
 def caseload(ctx: Any) -> str:
     """Active cases per coach per week against the benchmark."""
     records = ctx.get("throughput.caseload")
-    parts = [
-        ctx.heading("h.caseload"),
-        _ctx_table(
-            ctx, "caseload", "tab.caseload", records, count_columns=["n_active"], dependent={}
-        ),
-    ]
     frame = records_frame(records)
-    if frame is not None and {"n_active", "benchmark_high"} <= set(frame.columns):
+    recent = frame
+    if frame is not None and "week" in frame.columns:  # the monitor shows the latest 8 weeks
+        weeks = sorted(frame["week"].astype(str).unique())[-8:]
+        recent = frame[frame["week"].astype(str).isin(weeks)].sort_values(
+            [c for c in ("week", "organisation", "coach") if c in frame.columns], kind="stable"
+        )
+    dependent = {
+        "n_active": [
+            c
+            for c in ("mean_caseload", "median_caseload", "max_caseload")
+            if frame is not None and c in frame.columns
+        ]
+    }
+    table = None
+    if recent is not None and "n_active" in recent.columns:
+        table = make_table(
+            "caseload",
+            ctx.t("tab.caseload"),
+            recent,
+            ctx.lang,
+            ctx.threshold,
+            count_columns=["n_active"],
+            dependent=dependent,
+        )
+    parts = [ctx.heading("h.caseload"), ctx.table(table)]
+    if frame is not None and {"n_above", "n_holders"} <= set(frame.columns):
+        high = (
+            frame["benchmark_high"].dropna()
+            if "benchmark_high" in frame.columns
+            else pd.Series(dtype=float)
+        )
+        parts.append(
+            ctx.t(
+                "s.caseload_above",
+                n=fmt_count(int(frame["n_above"].sum()), ctx.lang),
+                total=fmt_count(int(frame["n_holders"].sum()), ctx.lang),
+                high=fmt_count(high.iloc[0], ctx.lang) if len(high) else "\u2013",
+            )
+        )
+    elif frame is not None and {"n_active", "benchmark_high"} <= set(frame.columns):
         above = int((frame["n_active"] > frame["benchmark_high"]).sum())
         high = frame["benchmark_high"].dropna()
         parts.append(

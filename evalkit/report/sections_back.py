@@ -41,12 +41,13 @@ def _status(ctx: ReportContext) -> str:
 def limitations(ctx: ReportContext) -> str:
     """Limitations written from the bundle's ``limitations`` codes and the registration status."""
     lang, items = ctx.lang, []
-    if _status(ctx) == "not_registered":
+    codes = {lim.get("code") for lim in ctx.get("limitations", []) or []}
+    if _status(ctx) == "not_registered" and "not_pre_registered" not in codes:
         items.append(ctx.t("lim.not_registered"))
     for lim in ctx.get("limitations", []) or []:
         code, values = lim.get("code"), dict(lim.get("values") or {})
         if code == "few_treated_clusters":
-            n = int(values.get("n_treated_clusters", 0))
+            n = int(values.get("n_treated_clusters", values.get("n_treated", 0)) or 0)
             items.append(
                 ctx.t(
                     "lim.few_treated_clusters",
@@ -56,6 +57,10 @@ def limitations(ctx: ReportContext) -> str:
                     ies="y" if n == 1 else "ies",
                 )
             )
+        elif code == "not_pre_registered":
+            items.append(ctx.t("lim.not_registered"))
+        elif code == "synthetic_data":
+            items.append(ctx.t("s.synthetic"))
         elif code == "short_post_period":
             items.append(ctx.t("lim.short_post_period", months=values.get("months", "?")))
         elif code == "power_below_target":

@@ -107,8 +107,8 @@ class ReportTable:
     def display(self) -> pd.DataFrame:
         """Return the table as shown: localised headers and formatted strings."""
         values, status = self.protected.values, self.protected.status
-        out: dict[str, list[str]] = {}
-        for col, header in self.columns.items():
+        out: list[list[str]] = []
+        for col in self.columns:
             fmt = self.formatters.get(col)
             cells = []
             for i in values.index:
@@ -119,8 +119,12 @@ class ReportTable:
                 else:
                     raw = values.at[i, col]
                     cells.append(fmt(raw, self.lang) if fmt else format_cell(col, raw, self.lang))
-            out[header] = cells
-        return pd.DataFrame(out)
+            out.append(cells)
+        # positional: two columns may share a localised header
+        return pd.DataFrame(
+            list(zip(*out, strict=True)) if out and out[0] else [],
+            columns=list(self.columns.values()),
+        )
 
     def export(self) -> pd.DataFrame:
         """Raw values for CSV/XLSX: canonical column names, suppressed cells as text."""
