@@ -22,6 +22,8 @@ __all__ = ["PRIMARY", "SECONDARY", "Protected", "is_count_column", "protect", "s
 
 PRIMARY = "primary"
 SECONDARY = "secondary"
+#: Settings rather than data (a norm's limit, a benchmark): never hidden with a count.
+_PARAMETERS = frozenset({"limit", "days", "benchmark_low", "benchmark_high", "event_time", "year"})
 _HEX64 = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64}(?![0-9A-Fa-f])")
 
 
@@ -118,7 +120,10 @@ def protect(
         numeric = [
             c
             for c in values.columns
-            if c not in counts and c not in groups and pd.api.types.is_numeric_dtype(values[c])
+            if c not in counts
+            and c not in groups
+            and c not in _PARAMETERS
+            and pd.api.types.is_numeric_dtype(values[c])
         ]
         dependent = {"n": numeric} if "n" in counts else {c: numeric for c in counts}
     for col, deps in dependent.items():

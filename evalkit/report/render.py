@@ -191,7 +191,8 @@ def render_reports(
     Returns
     -------
     list of Path
-        Every HTML file and manifest written, then the workbook and the CSV files.
+        Every HTML file and manifest written, then the workbook and the folder
+        with one CSV file per table.
 
     Raises
     ------
@@ -228,5 +229,5 @@ def render_reports(
     say(f"{stem}: tables (CSV, XLSX)")
     tables = collect_tables(bundle, langs[0], documents)
     workbook = out_dir / f"{stem}.xlsx"
-    csvs = _export_tables(tables, out_dir / f"{stem}_tables", workbook)
-    return [*written, workbook, *csvs]
+    _export_tables(tables, out_dir / f"{stem}_tables", workbook)
+    return [*written, workbook, out_dir / f"{stem}_tables"]

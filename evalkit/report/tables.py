@@ -24,6 +24,29 @@ from evalkit.report.i18n import label, t
 __all__ = ["ReportTable", "format_cell", "make_table", "records_frame"]
 
 Formatter = Callable[[Any, str], str]
+#: Columns that always show decimals, even for whole numbers.
+_ESTIMATES = frozenset(
+    {
+        "estimate",
+        "std_error",
+        "conf_low",
+        "conf_high",
+        "att",
+        "se",
+        "mean",
+        "sd",
+        "std_diff",
+        "statistic",
+        "weight",
+        "alpha",
+        "baseline",
+        "pilot_mean",
+        "comparison_mean",
+        "smallest_effect",
+        "effect",
+        "mde",
+    }
+)
 
 
 def records_frame(records: Any) -> pd.DataFrame | None:
@@ -56,9 +79,7 @@ def format_cell(column: str, value: Any, lang: str) -> str:
         if column.startswith("share") or column == "rate" or column.endswith("_share"):
             return fmt_pct(value, lang)
         number = float(value)
-        if number.is_integer() and (
-            abs(number) >= 10 or column in ("event_time", "year", "seed", "schema_version")
-        ):
+        if number.is_integer() and (abs(number) >= 10 or column not in _ESTIMATES):
             return fmt_count(number, lang)
         if column.endswith(("_days", "_weeks", "_months")):
             return fmt_num(number, lang, 1)
