@@ -28,6 +28,7 @@ __all__ = [
     "data_quality",
     "effect_sentences",
     "first_page",
+    "grouped_hash",
     "key_facts",
     "protocol_brief",
     "sample",
@@ -40,6 +41,14 @@ __all__ = [
 def short_hash(value: Any) -> str:
     """First 16 hex characters of a hash (the full value is in the manifest)."""
     return "\u2013" if is_missing(value) else f"{str(value)[:16]}…"
+
+
+def grouped_hash(value: Any) -> str:
+    """Show a full hash in groups of eight characters (readable, checkable, not a token)."""
+    if is_missing(value):
+        return "\u2013"
+    text = str(value)
+    return " ".join(text[i : i + 8] for i in range(0, len(text), 8))
 
 
 def title(ctx: ReportContext, doc_key: str) -> str:
@@ -90,7 +99,7 @@ def key_facts(ctx: ReportContext) -> str:
         ("k.pilot", ctx.text(ctx.get("protocol.metadata.pilot", ctx.get("protocol_id")))),
         ("k.protocol", str(ctx.get("protocol_id", "\u2013"))),
         ("k.status", label("status", _status(ctx), lang)),
-        ("k.reg_hash", short_hash(reg.get("sha256"))),
+        ("k.reg_hash", grouped_hash(reg.get("sha256"))),
         ("k.reg_time", fmt_date(reg.get("registered_at"), lang, with_time=True)),
         ("k.first_data", fmt_date(reg.get("first_data_ingest_at"), lang, with_time=True)),
         ("k.before_data", _yes_no(ctx, reg.get("registered_before_data"))),
