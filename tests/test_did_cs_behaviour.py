@@ -347,3 +347,23 @@ def test_bootstrap_general_path_agrees_with_fast_path(mpdta: pd.DataFrame) -> No
     assert general.options["crit_group_time"] == pytest.approx(
         fast.options["crit_group_time"], rel=0.1)
     assert (general.group_time["se"] / fast.group_time["se"]).between(0.85, 1.15).all()
+
+
+def test_few_treated_clusters_warn(mpdta: pd.DataFrame) -> None:
+    from evalkit.errors import FewTreatedClustersWarning
+
+    df = mpdta.assign(state=mpdta["countyreal"] // 1000)
+    treated_states = df.loc[df["first.treat"] > 0, "state"].unique()
+    keep = df["state"].isin(treated_states[:2]) | (df["first.treat"] == 0)
+    with pytest.warns(FewTreatedClustersWarning, match="only 2 treated cluster"):
+        res = callaway_santanna(df[keep], **KW, cluster="state")
+    assert res.n_treated_clusters == 2
+    assert any("treated cluster" in w for w in res.warnings)
+
+
+def test_bootstrap_with_universal_base_and_covariates(mpdta: pd.DataFrame) -> None:
+    res = callaway_santanna(mpdta, **KW, base_period="universal", covariates=["lpop"],
+                            control="notyet", bootstrap=True, n_boot=199, seed=3)
+    assert res.group_time.loc[res.group_time["reference"], "se"].isna().all()
+    assert np.isfinite(res.group_time.loc[~res.group_time["reference"], "se"]).all()
+    json.dumps(res.to_dict(), allow_nan=False)
