@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,28 @@ def test_unknown_cross_reference_is_an_error(tmp_path):
 def test_engine_option_checked(tmp_path):
     with pytest.raises(ReportError, match="use one of auto, quarto, evalkit"):
         render_qmd(DATA / "engine_features.qmd", tmp_path / "x.html", {}, engine="knitr")  # type: ignore[arg-type]
+
+
+def test_quarto_is_used_when_on_path(tmp_path, monkeypatch):
+    # a stand-in `quarto` that records how it was called (real quarto is not installed here)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "quarto"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'out=""; prev=""\n'
+        'for a in "$@"; do [ "$prev" = "--output" ] && out="$a"; prev="$a"; done\n'
+        'printf "%s\\n" "$@" > "$out"\n'
+        'echo "QUARTO_PYTHON=$QUARTO_PYTHON" >> "$out"\n',
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "out" / "doc.en.html"
+    render_qmd(DATA / "engine_features.qmd", out, {"lang": "en", "bundle": "/x/results.json"})
+    args = out.read_text(encoding="utf-8").splitlines()
+    assert args[0] == "render" and args[1].endswith("/engine_features.qmd")
+    assert ["--to", "html"] == args[2:4]
+    assert "-M" in args and "lang:en" in args and "embed-resources:true" in args
+    assert "bundle:/x/results.json" in args and "lang:en" in args
+    assert args[-1] == f"QUARTO_PYTHON={sys.executable}"

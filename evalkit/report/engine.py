@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -114,7 +116,8 @@ def _render_with_quarto(qmd: Path, out_html: Path, params: Mapping[str, Any]) ->
             cmd += ["-M", f"lang:{params['lang']}"]
         for key, value in sorted(params.items()):
             cmd += ["-P", f"{key}:{value if isinstance(value, str) else json.dumps(value)}"]
-        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
+        env = {**os.environ, "QUARTO_PYTHON": sys.executable}  # the venv with evalkit in it
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False, env=env)
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
             raise ReportError(f"quarto render {qmd.name} failed:\n{tail}")
