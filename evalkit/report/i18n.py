@@ -230,7 +230,7 @@ TEXT: dict[str, dict[str, str]] = {
     # limitations from codes
     "lim.few_treated_clusters": {
         "nl": "Er {verb_nl} maar {n_treated_clusters} pilotgemeente(n). Onzekerheid is daarom geschat met methoden voor weinig behandelde clusters; de intervallen zijn breed en de resultaten gelden vooral voor deze gemeente(n).",
-        "en": "There {verb_en} only {n_treated_clusters} treated municipalit{ies}. Uncertainty was therefore estimated with methods for few treated clusters; intervals are wide and results mainly apply to this/these municipalit{ies}.",
+        "en": "There {verb_en} only {n_treated_clusters} treated municipalit{ies}. Uncertainty was therefore estimated with methods for few treated clusters; intervals are wide and results mainly apply to the treated municipalit{ies}.",
     },
     "lim.short_post_period": {
         "nl": "De periode na de start is kort ({months} maanden); effecten die later optreden zijn nog niet zichtbaar.",
