@@ -85,6 +85,21 @@ def limitations(ctx: ReportContext) -> str:
                 ctx.t("lim.generic", code=label("lim", code, lang), values=vals or "\u2013")
             )
     body = "\n".join(f"- {i}" for i in items) if items else ctx.t("lim.none")
+    power = records_frame(ctx.get("power"))
+    if power is not None and "outcome" in power.columns:
+        power["outcome"] = [ctx.outcome_label(o) for o in power["outcome"]]
+        power_table = ctx.table(
+            make_table(
+                "power",
+                ctx.t("c.power"),
+                power,
+                lang,
+                ctx.threshold,
+                columns=["outcome", "effect", "power", "mde", "n_sims"],
+                count_columns=[],
+            )
+        )
+        return "\n\n".join([ctx.heading("h.limitations"), body, power_table])
     return "\n\n".join([ctx.heading("h.limitations"), body])
 
 

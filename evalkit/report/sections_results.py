@@ -409,8 +409,46 @@ def exploratory(ctx: ReportContext) -> str:
         tables = item.get("tables")
         if isinstance(tables, Mapping):
             groups = [(f"{item.get('id', i)}_{k}", tables[k]) for k in sorted(tables)]
-        else:
+        elif tables:
             groups = [(str(item.get("id", i)), tables)]
+        else:
+            groups = []
+        effects = records_frame(item.get("effects"))
+        if effects is not None:  # estimates of exploratory outcomes, with their own labels
+            if "label" in effects.columns:
+                effects["outcome"] = [
+                    ctx.text(lbl) if isinstance(lbl, Mapping) else o
+                    for o, lbl in zip(effects["outcome"], effects["label"], strict=True)
+                ]
+            if "inference" in effects.columns:
+                effects["inference"] = [label("inf", v, ctx.lang) for v in effects["inference"]]
+            cols = [
+                "outcome",
+                "estimate",
+                "std_error",
+                "conf_low",
+                "conf_high",
+                "p_value",
+                "inference",
+                "n_persons",
+                "n",
+            ]
+            parts.append(
+                ctx.table(
+                    make_table(
+                        f"exploratory_{item.get('id', i)}_effects",
+                        title,
+                        effects,
+                        ctx.lang,
+                        ctx.threshold,
+                        columns=cols,
+                    )
+                )
+            )
+            if not groups:
+                continue
+        if not groups:
+            parts.append(ctx.not_available())
         for name, records in groups:
             parts.append(
                 ctx.table(

@@ -76,7 +76,7 @@ def format_cell(column: str, value: Any, lang: str) -> str:
             return fmt_count(value, lang)
         if column.startswith("p_") or column == "p":
             return fmt_p(value, lang)
-        if column.startswith("share") or column == "rate" or column.endswith("_share"):
+        if column.startswith("share") or column in ("rate", "power") or column.endswith("_share"):
             return fmt_pct(value, lang)
         number = float(value)
         if number.is_integer() and (abs(number) >= 10 or column not in _ESTIMATES):
