@@ -62,12 +62,20 @@ class ReportContext:
         ``nl`` or ``en``.
     figure_dir : Path
         Where figure PNGs are written (the kernel's working directory).
+    draw_figures : bool
+        False to skip drawing (when only the tables are wanted, e.g. for the exports).
     """
 
     def __init__(
-        self, bundle: Mapping[str, Any], lang: str = "nl", figure_dir: Path | str = "."
+        self,
+        bundle: Mapping[str, Any],
+        lang: str = "nl",
+        figure_dir: Path | str = ".",
+        *,
+        draw_figures: bool = True,
     ) -> None:
         self.bundle = bundle
+        self.draw_figures = draw_figures
         self.lang = check_lang(lang)
         self.figure_dir = Path(figure_dir)
         self.tables: list[ReportTable] = []
@@ -166,6 +174,8 @@ class ReportContext:
         number = self._fig_numbers.setdefault(name, len(self._fig_numbers) + 1)
         prefix = "Figuur" if self.lang == "nl" else "Figure"
         file = self.figure_dir / f"figure-{name}.png"
+        if not self.draw_figures:
+            return f"<!-- figure {name} -->"
         try:
             file.write_bytes(png_bytes(plot, width, height))
         except OSError as exc:
