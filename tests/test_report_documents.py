@@ -349,3 +349,14 @@ def test_browser_check_sees_a_network_request_and_a_console_error(browser, tmp_p
     assert check.network_requests == ["https://example.invalid/pixel.png"]
     assert any("kapot" in e for e in check.console_errors)
     assert len(check.broken_images) == 1
+
+
+def test_one_kernel_session_across_bundles(tmp_path):
+    from evalkit.report import KernelSession
+
+    with KernelSession() as session:
+        first = render_reports(FIXTURE, tmp_path / "a", stem="a", documents=("summary",),
+                               engine="evalkit", session=session)
+        second = render_reports(FIXTURE, tmp_path / "b", stem="b", documents=("summary",),
+                                engine="evalkit", session=session)
+    assert first[0].read_bytes() == second[0].read_bytes()

@@ -9,11 +9,12 @@ renders a single ``.qmd`` (quarto when installed, else evalkit's own engine).
 from __future__ import annotations
 
 from evalkit.report.context import ReportContext, load_bundle
-from evalkit.report.engine import render_qmd
+from evalkit.report.engine import KernelSession, render_qmd
 from evalkit.report.render import DOCUMENTS, output_name, render_reports
 
 __all__ = [
     "DOCUMENTS",
+    "KernelSession",
     "ReportContext",
     "load_bundle",
     "output_name",

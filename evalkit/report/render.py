@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -165,6 +166,7 @@ def render_reports(
     progress: Callable[[str], None] | None = None,
     reports_dir: Path | None = None,
     engine: Engine = "auto",
+    session: KernelSession | None = None,
 ) -> list[Path]:
     """Render the report documents of one results bundle.
 
@@ -187,6 +189,10 @@ def render_reports(
         Folder with the ``.qmd`` files (default: the repository's ``reports/``).
     engine : {"auto", "quarto", "evalkit"}
         Rendering engine (``auto``: quarto when on PATH).
+    session : KernelSession, optional
+        A running kernel to reuse across calls (e.g. one per ``make report`` for all
+        protocols: ``with KernelSession() as s: render_reports(..., session=s)``);
+        default: one kernel for the documents of this call.
 
     Returns
     -------
@@ -215,7 +221,9 @@ def render_reports(
     )
     say = progress or (lambda _msg: None)
     written: list[Path] = []
-    with KernelSession() as session:  # one kernel for all documents: imports are paid once
+    with contextlib.ExitStack() as stack:  # one kernel for all documents: imports paid once
+        if session is None:
+            session = stack.enter_context(KernelSession())
         for document in documents:
             qmd = folder / f"{document}.qmd"
             if not qmd.is_file():
