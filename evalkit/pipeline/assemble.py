@@ -16,6 +16,7 @@ from evalkit import __version__
 from evalkit.analysis.descriptives import balance_table, trend_table
 from evalkit.analysis.effects import confirmatory_analysis, exploratory_analysis
 from evalkit.analysis.measures import AnalysisFrame, build_analysis_frame, parse_month
+from evalkit.analysis.monitoring import completeness_table, registrations_table
 from evalkit.errors import ProtocolError
 from evalkit.pipeline.paths import ProtocolPaths
 
@@ -216,6 +217,22 @@ def _questionnaire(store: Any, shas: Mapping[str, Sequence[str]]) -> dict[str, A
     return dict(questionnaire_tables(responses, instruments=schema["instruments"]))
 
 
+def _monitoring(
+    store: Any, shas: Mapping[str, Sequence[str]], protocol: Mapping[str, Any], panel: pd.DataFrame
+) -> dict[str, Any]:
+    """Registrations and active cases per month, and completeness of every source."""
+    tables = {"outcome_panel": panel}
+    for kind in ("case_events", "questionnaire"):
+        if kind in shas:
+            tables[kind] = store.table(kind, sha256s=shas[kind])
+    pilot = [str(t["unit"]) for t in protocol["units"].get("treated", [])]
+    events = tables.get("case_events")
+    return {
+        "registrations": [] if events is None else registrations_table(events, pilot_units=pilot),
+        "completeness": completeness_table(tables),
+    }
+
+
 def assemble_bundle(paths: ProtocolPaths, *, code_commit: str | None = None) -> dict[str, Any]:
     """Compute everything a protocol's reports show, from the store, as one bundle.
 
@@ -256,6 +273,7 @@ def assemble_bundle(paths: ProtocolPaths, *, code_commit: str | None = None) -> 
         panel = store.table("outcome_panel", sha256s=shas.get("outcome_panel", []))
         throughput = _throughput(store, shas, protocol)
         questionnaire = _questionnaire(store, shas)
+        monitoring = _monitoring(store, shas, protocol, panel)
     af = build_analysis_frame(panel, protocol)
     outcome_ids = [o["id"] for o in protocol.get("outcomes", []) if o["id"] in af.data.columns]
     analysis = confirmatory_analysis(af, protocol)
@@ -276,6 +294,7 @@ def assemble_bundle(paths: ProtocolPaths, *, code_commit: str | None = None) -> 
         "trends": trend_table(af, outcome_ids),
         "throughput": throughput,
         "questionnaire": questionnaire,
+        "monitoring": monitoring,
         "power": power,
         "exploratory": exploratory_analysis(af, protocol, _exploratory_specs(paths)),
         "limitations": _limitations(af, protocol, sources, registration, power),

@@ -18,7 +18,14 @@ import yaml
 
 from evalkit import __version__
 
-__all__ = ["analysis_fingerprint", "is_up_to_date", "record_fingerprint"]
+__all__ = [
+    "analysis_fingerprint",
+    "is_up_to_date",
+    "record_fingerprint",
+    "record_render",
+    "render_fingerprint",
+    "render_is_up_to_date",
+]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -107,5 +114,84 @@ def record_fingerprint(bundle: Path, fingerprint: dict[str, Any]) -> None:
         From :func:`analysis_fingerprint`.
     """
     _fingerprint_path(bundle).write_text(
+        json.dumps(fingerprint, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
+
+
+def render_fingerprint(
+    bundle: Path, reports_dir: Path, langs: Iterable[str], documents: Iterable[str]
+) -> dict[str, Any]:
+    """Return the digests of everything a protocol's reports are rendered from.
+
+    Parameters
+    ----------
+    bundle : Path
+        The results bundle.
+    reports_dir : Path
+        The folder with the ``.qmd`` documents.
+    langs, documents : iterable of str
+        What is rendered.
+
+    Returns
+    -------
+    dict
+        Digests of the bundle, the documents and the code, and the languages and documents.
+    """
+    return {
+        "bundle": _file_digest(bundle),
+        "documents": sorted(documents),
+        "langs": sorted(langs),
+        "qmd": _tree_digest(reports_dir.glob("*.qmd"), reports_dir),
+        "code": _tree_digest(_PACKAGE.rglob("*.py"), _PACKAGE),
+    }
+
+
+def _render_stamp(out_dir: Path, stem: str) -> Path:
+    return out_dir / f".{stem}.inputs.json"
+
+
+def render_is_up_to_date(
+    out_dir: Path, stem: str, fingerprint: dict[str, Any], outputs: Iterable[Path]
+) -> bool:
+    """Whether every output exists and was rendered from exactly ``fingerprint``.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The reports folder.
+    stem : str
+        The protocol id.
+    fingerprint : dict
+        From :func:`render_fingerprint`.
+    outputs : iterable of Path
+        The files that must exist.
+
+    Returns
+    -------
+    bool
+        True when rendering again would give the same files.
+    """
+    stamp = _render_stamp(out_dir, stem)
+    if not stamp.is_file() or not all(p.exists() for p in outputs):
+        return False
+    try:
+        return bool(json.loads(stamp.read_text(encoding="utf-8")) == fingerprint)
+    except json.JSONDecodeError:
+        return False
+
+
+def record_render(out_dir: Path, stem: str, fingerprint: dict[str, Any]) -> None:
+    """Store the render fingerprint of a protocol's reports.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The reports folder.
+    stem : str
+        The protocol id.
+    fingerprint : dict
+        From :func:`render_fingerprint`.
+    """
+    _render_stamp(out_dir, stem).write_text(
         json.dumps(fingerprint, indent=1, sort_keys=True) + "\n", encoding="utf-8"
     )

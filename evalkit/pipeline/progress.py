@@ -20,6 +20,9 @@ class ProgressSink(Protocol):
     def done(self, detail: str = "") -> None:
         """Announce that the last announced step finished."""
 
+    def note(self, message: str) -> None:
+        """Show what the current step is doing now."""
+
 
 class NullProgress:
     """A progress sink that shows nothing (for tests and library use)."""
@@ -29,6 +32,9 @@ class NullProgress:
 
     def done(self, detail: str = "") -> None:
         """Ignore a step's end."""
+
+    def note(self, message: str) -> None:
+        """Ignore a note."""
 
 
 class RichProgress:
@@ -67,6 +73,11 @@ class RichProgress:
         self._current = (protocol_id, name, time.perf_counter())
         self._status = self.console.status(f"[bold]{protocol_id}[/bold] {name} …")
         self._status.start()
+
+    def note(self, message: str) -> None:
+        """Show what the current step is doing now (next to its spinner)."""
+        if self._status is not None and self._current is not None:
+            self._status.update(f"[bold]{self._current[0]}[/bold] {self._current[1]} … {message}")
 
     def done(self, detail: str = "") -> None:
         """Finish the current step with its duration and an optional detail."""

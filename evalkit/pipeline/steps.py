@@ -6,6 +6,7 @@ The pipeline knows paths and order; every step is a call into a lower layer
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from collections.abc import Sequence
@@ -17,7 +18,14 @@ import yaml
 from evalkit import __version__
 from evalkit.errors import ProtocolError
 from evalkit.pipeline.bundle import write_bundle
-from evalkit.pipeline.fingerprint import analysis_fingerprint, is_up_to_date, record_fingerprint
+from evalkit.pipeline.fingerprint import (
+    analysis_fingerprint,
+    is_up_to_date,
+    record_fingerprint,
+    record_render,
+    render_fingerprint,
+    render_is_up_to_date,
+)
 from evalkit.pipeline.paths import ProtocolPaths, paths_for
 from evalkit.pipeline.progress import NullProgress, ProgressSink
 
@@ -136,6 +144,7 @@ def report_protocol(
     langs: Sequence[str] = ("nl",),
     documents: Sequence[str] = ("evaluation",),
     progress: ProgressSink | None = None,
+    session: Any = None,
 ) -> list[Path]:
     """Render a protocol's reports from its bundle into ``build/reports``.
 
@@ -148,7 +157,9 @@ def report_protocol(
     documents : sequence of str
         Documents (``evaluation``, ``monitor``, ``summary``).
     progress : ProgressSink, optional
-        Receives nothing itself; kept for symmetry with the other steps.
+        Told which document is being rendered.
+    session : evalkit.report.engine.KernelSession, optional
+        A running kernel shared by several protocols (imports paid once).
 
     Returns
     -------
@@ -157,11 +168,28 @@ def report_protocol(
     """
     from evalkit.report import render_reports
 
+    sink: ProgressSink = progress or NullProgress()
     return list(
         render_reports(
-            paths.bundle, paths.reports, stem=paths.protocol_id, langs=langs, documents=documents
+            paths.bundle,
+            paths.reports,
+            stem=paths.protocol_id,
+            langs=langs,
+            documents=documents,
+            progress=sink.note,
+            session=session,
         )
     )
+
+
+def _expected_outputs(
+    paths: ProtocolPaths, langs: Sequence[str], documents: Sequence[str]
+) -> list[Path]:
+    from evalkit.report.render import output_name
+
+    return [
+        paths.reports / output_name(paths.protocol_id, d, lang) for d in documents for lang in langs
+    ]
 
 
 def run_protocols(
@@ -196,36 +224,52 @@ def run_protocols(
     list of Path
         Bundles and reports written, in order.
     """
+    from evalkit.report.engine import KernelSession
+    from evalkit.report.render import REPORTS_DIR
+
     sink: ProgressSink = progress or NullProgress()
     written: list[Path] = []
-    for protocol in protocols:
-        paths = paths_for(protocol, build=build, store=store)
-        pid = paths.protocol_id
-        sink.step(pid, "demo data")
-        made = make_demo_data(paths)
-        sink.done(f"{len(made)} files written" if made else "present")
-        sink.step(pid, "ingest")
-        reports = ingest_protocol(paths)
-        read = sum(r["rows_read"] for r in reports)
-        rejected = sum(r["rejected"] for r in reports)
-        skipped = sum(bool(r["skipped_duplicate_file"]) for r in reports)
-        sink.done(
-            f"{len(reports)} files, {read} rows read, {rejected} rejected, "
-            f"{skipped} already in the store"
-        )
-        sink.step(pid, "analyze")
-        fingerprint = analysis_fingerprint(paths.protocol)
-        if not force and is_up_to_date(paths.bundle, fingerprint):
-            sink.done(f"up to date: {paths.bundle} (protocol, data and code unchanged)")
-        else:
-            analyze_protocol(paths)
-            record_fingerprint(paths.bundle, fingerprint)
-            sink.done(str(paths.bundle))
-        written.append(paths.bundle)
-        sink.step(pid, f"report ({', '.join(documents)}; {', '.join(langs)})")
-        out = report_protocol(paths, langs=langs, documents=documents)
-        written += out
-        sink.done(f"{len(out)} files")
+    with contextlib.ExitStack() as stack:
+        session = None  # one kernel for every protocol, started only when a render is needed
+        for protocol in protocols:
+            paths = paths_for(protocol, build=build, store=store)
+            pid = paths.protocol_id
+            sink.step(pid, "demo data")
+            made = make_demo_data(paths)
+            sink.done(f"{len(made)} files written" if made else "present")
+            sink.step(pid, "ingest")
+            reports = ingest_protocol(paths)
+            read = sum(r["rows_read"] for r in reports)
+            rejected = sum(r["rejected"] for r in reports)
+            skipped = sum(bool(r["skipped_duplicate_file"]) for r in reports)
+            sink.done(
+                f"{len(reports)} files, {read} rows read, {rejected} rejected, "
+                f"{skipped} already in the store"
+            )
+            sink.step(pid, "analyze")
+            fingerprint = analysis_fingerprint(paths.protocol)
+            if not force and is_up_to_date(paths.bundle, fingerprint):
+                sink.done(f"up to date: {paths.bundle} (protocol, data and code unchanged)")
+            else:
+                analyze_protocol(paths)
+                record_fingerprint(paths.bundle, fingerprint)
+                sink.done(str(paths.bundle))
+            written.append(paths.bundle)
+            sink.step(pid, f"report ({', '.join(documents)}; {', '.join(langs)})")
+            rendered = render_fingerprint(paths.bundle, REPORTS_DIR, langs, documents)
+            expected = _expected_outputs(paths, langs, documents)
+            if not force and render_is_up_to_date(paths.reports, pid, rendered, expected):
+                written += expected
+                sink.done("up to date (bundle, documents and code unchanged)")
+                continue
+            if session is None:
+                session = stack.enter_context(KernelSession())
+            out = report_protocol(
+                paths, langs=langs, documents=documents, progress=sink, session=session
+            )
+            record_render(paths.reports, pid, rendered)
+            written += out
+            sink.done(f"{len(out)} files")
     _write_run_log(build, written)
     return written
 

@@ -210,7 +210,7 @@ def render_reports(
     documents = _check(documents, DOCUMENTS, "document(s)")
     if not stem or "/" in stem or "\\" in stem:
         raise ReportError(f"report stem {stem!r} must be a plain file name")
-    bundle_path, out_dir = Path(bundle_path).resolve(), Path(out_dir)
+    bundle_path, out_dir = Path(bundle_path).resolve(), Path(out_dir).resolve()
     bundle = load_bundle(bundle_path)
     folder = Path(reports_dir) if reports_dir else REPORTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
