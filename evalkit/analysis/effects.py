@@ -178,32 +178,26 @@ def _pretrend(outcome: str, es: dict[str, Any] | None, threshold: int) -> dict[s
         "statistic": None,
         "p_value": None,
         "valid": False,
-        "reason": None,
+        "reason": None,  # a code the report's translation table words
+        "reason_values": {},
     }
     if es is None:
-        row["reason"] = "event study could not be estimated"
+        row["reason"] = "no_event_study"
         return row
     if es.get("pretest_p") is not None:
         row.update({"test": "wald_pre_periods_cs", "p_value": es["pretest_p"], "valid": True})
         return row
     test = es.get("pretrend") or {}
-    k, clusters, treated = (
-        int(test.get("df") or 0),
-        es.get("n_clusters"),
-        es.get("n_treated_clusters"),
-    )
-    if not k or test.get("p_value") is None:
-        row["reason"] = "no pre-period effects before the reference period"
+    k = int(test.get("df") or 0)
+    clusters, treated = es.get("n_clusters"), es.get("n_treated_clusters")
+    if not k:
+        row["reason"] = "no_pre_periods"
     elif clusters is not None and k >= clusters:
-        row["reason"] = (
-            f"{k} pre-period effects but only {clusters} clusters: the clustered "
-            "covariance cannot support a joint test"
-        )
-    elif treated is not None and treated < threshold:
-        row["reason"] = (
-            f"only {treated} treated cluster(s): a cluster-robust joint test "
-            "over-rejects; see the placebo in time"
-        )
+        row["reason"] = "more_effects_than_clusters"
+        row["reason_values"] = {"k": k, "clusters": clusters}
+    elif (treated is not None and treated < threshold) or test.get("p_value") is None:
+        row["reason"] = "few_treated_clusters"
+        row["reason_values"] = {"treated": treated}
     else:
         row.update(
             {"statistic": test.get("statistic"), "p_value": test.get("p_value"), "valid": True}

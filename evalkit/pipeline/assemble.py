@@ -132,24 +132,24 @@ def _limitations(
         out.append({"code": "short_post_period", "values": {"months": int(post_months)}})
     smallest = {o["id"]: o.get("smallest_effect") for o in protocol.get("outcomes", [])}
     for row in power or []:
-        mde, target = row.get("mde"), smallest.get(row.get("outcome"))
-        if mde is not None and target is not None and abs(mde) > abs(target):
-            out.append(
-                {
-                    "code": "underpowered",
-                    "values": {"outcome": row["outcome"], "mde": mde, "smallest_effect": target},
-                }
-            )
-    for s in sources:
-        if s.get("rows_read"):
-            share = s["rejected"] / s["rows_read"]
-            if share > 0.01:
-                out.append(
-                    {
-                        "code": "rejected_rows",
-                        "values": {"file": s["file"], "share": share, "n": s["rejected"]},
-                    }
-                )
+        target = smallest.get(row.get("outcome"))
+        effect, pw = row.get("effect"), row.get("power")
+        if target is None or effect is None or pw is None or abs(abs(effect) - abs(target)) > 1e-12:
+            continue
+        if pw < 0.8:
+            values = {
+                "outcome": row["outcome"],
+                "power": pw,
+                "mde": row.get("mde"),
+                "smallest_effect": target,
+            }
+            out.append({"code": "power_below_target", "values": values})
+    read = sum(s.get("rows_read") or 0 for s in sources)
+    rejected = sum(s.get("rejected") or 0 for s in sources)
+    if read and rejected / read > 0.01:
+        out.append(
+            {"code": "data_quality", "values": {"rejected_share": rejected / read, "n": rejected}}
+        )
     if registration.get("status") == "not_registered":
         out.append({"code": "not_pre_registered", "values": {}})
     elif registration.get("registered_before_data") is False:

@@ -248,6 +248,26 @@ TEXT: dict[str, dict[str, str]] = {
         "nl": "Het protocol is niet vooraf geregistreerd.",
         "en": "The protocol was not pre-registered.",
     },
+    "lim.registered_after_data": {
+        "nl": "Het protocol is pas geregistreerd nadat de eerste uitkomstdata waren ingelezen; de analyse kan door de data zijn beïnvloed.",
+        "en": "The protocol was registered only after the first outcome data were ingested; the analysis may have been shaped by the data.",
+    },
+    "pretrend.no_event_study": {
+        "nl": "De event-study kon niet worden geschat.",
+        "en": "The event study could not be estimated.",
+    },
+    "pretrend.no_pre_periods": {
+        "nl": "Er zijn geen maanden vóór de referentiemaand om te toetsen.",
+        "en": "There are no months before the reference month to test.",
+    },
+    "pretrend.more_effects_than_clusters": {
+        "nl": "Niet te toetsen: {k} effecten vóór de start bij maar {clusters} clusters; de clustergecorrigeerde covariantie kan zo'n gezamenlijke toets niet dragen. Zie het placebo in de tijd.",
+        "en": "Not testable: {k} pre-period effects with only {clusters} clusters; the cluster-robust covariance cannot support such a joint test. See the placebo in time.",
+    },
+    "pretrend.few_treated_clusters": {
+        "nl": "Niet te toetsen met {treated} pilotcluster(s): een clustergecorrigeerde toets verwerpt dan veel te vaak. Zie het placebo in de tijd.",
+        "en": "Not testable with {treated} treated cluster(s): a cluster-robust test then rejects far too often. See the placebo in time.",
+    },
     "lim.generic": {"nl": "Beperking ({code}): {values}.", "en": "Limitation ({code}): {values}."},
     "lim.none": {
         "nl": "De resultatenbundel noemt geen beperkingen.",

@@ -59,6 +59,8 @@ def limitations(ctx: ReportContext) -> str:
             )
         elif code == "not_pre_registered":
             items.append(ctx.t("lim.not_registered"))
+        elif code == "registered_after_data":
+            items.append(ctx.t("lim.registered_after_data"))
         elif code == "synthetic_data":
             items.append(ctx.t("s.synthetic"))
         elif code == "short_post_period":

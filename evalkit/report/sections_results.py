@@ -204,6 +204,19 @@ def _with_labels(ctx: ReportContext, records: Any, **extra: Any) -> pd.DataFrame
     return frame
 
 
+def _pretrend_frame(ctx: ReportContext) -> pd.DataFrame | None:
+    """Pre-trend tests with the reason, in words, why a test could not be run."""
+    frame = _with_labels(ctx, ctx.get("robustness.pretrend"))
+    if frame is None or "reason" not in frame.columns:
+        return frame
+    values = frame["reason_values"] if "reason_values" in frame.columns else [{}] * len(frame)
+    frame["reason"] = [
+        "" if not isinstance(code, str) else ctx.t(f"pretrend.{code}", **(vals or {}))
+        for code, vals in zip(frame["reason"], values, strict=True)
+    ]
+    return frame
+
+
 def robustness(ctx: ReportContext) -> str:
     """Pre-trend test, placebo in time, few-treated inference, alternative control, Bacon."""
     lang, thr = ctx.lang, ctx.threshold
@@ -223,8 +236,8 @@ def robustness(ctx: ReportContext) -> str:
             "h.pretrend",
             "pretrend",
             "c.pretrend",
-            _with_labels(ctx, ctx.get("robustness.pretrend")),
-            ["outcome", "test", "statistic", "p_value"],
+            _pretrend_frame(ctx),
+            ["outcome", "test", "statistic", "p_value", "reason"],
         ),
         (
             "h.placebo",
