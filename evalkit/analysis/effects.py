@@ -187,6 +187,16 @@ def _pretrend(outcome: str, es: dict[str, Any] | None, threshold: int) -> dict[s
     if es.get("pretest_p") is not None:
         row.update({"test": "wald_pre_periods_cs", "p_value": es["pretest_p"], "valid": True})
         return row
+    if "aggregations" in es:  # Callaway–Sant'Anna: its pre-test says why it could not run
+        detail = es.get("inference_detail") or {}
+        row["test"] = "wald_pre_periods_cs"
+        k = int(detail.get("pretest_df") or 0)
+        if not k:
+            row["reason"] = "no_pre_periods"
+        else:
+            row["reason"] = "more_effects_than_clusters"
+            row["reason_values"] = {"k": k, "clusters": es.get("n_clusters")}
+        return row
     test = es.get("pretrend") or {}
     k = int(test.get("df") or 0)
     clusters, treated = es.get("n_clusters"), es.get("n_treated_clusters")
