@@ -23,6 +23,12 @@ class ProgressSink(Protocol):
     def note(self, message: str) -> None:
         """Show what the current step is doing now."""
 
+    def finished(self, protocol_id: str, name: str, seconds: float, detail: str = "") -> None:
+        """Report a step that ran in the background (thread-safe)."""
+
+    def note_waiting(self, n_jobs: int) -> None:
+        """Say that the run now waits for ``n_jobs`` background renders."""
+
 
 class NullProgress:
     """A progress sink that shows nothing (for tests and library use)."""
@@ -35,6 +41,12 @@ class NullProgress:
 
     def note(self, message: str) -> None:
         """Ignore a note."""
+
+    def finished(self, protocol_id: str, name: str, seconds: float, detail: str = "") -> None:
+        """Ignore a background step."""
+
+    def note_waiting(self, n_jobs: int) -> None:
+        """Ignore the wait."""
 
 
 class RichProgress:
@@ -90,8 +102,23 @@ class RichProgress:
         self.console.print(f"[green]✓[/green] [bold]{pid}[/bold] {name} ({took:.1f} s){extra}")
         self._current = None
 
+    def finished(self, protocol_id: str, name: str, seconds: float, detail: str = "") -> None:
+        """Print a step that ran in a background thread (rich's console is thread-safe)."""
+        extra = f" — {detail}" if detail else ""
+        self.console.print(
+            f"[green]✓[/green] [bold]{protocol_id}[/bold] {name} ({seconds:.1f} s){extra}"
+        )
+
+    def note_waiting(self, n_jobs: int) -> None:
+        """Show a spinner while the background renders finish."""
+        self._stop_status()
+        if n_jobs:
+            self._status = self.console.status(f"rendering reports ({n_jobs} protocol(s)) …")
+            self._status.start()
+
     def summarise(self, written: Sequence[Path]) -> None:
         """Print the paths written and the total time."""
+        self._stop_status()
         total = time.perf_counter() - self._start
         self.console.print(f"\n[bold]Done in {total:.1f} s.[/bold] Written:")
         for path in written:

@@ -6,10 +6,10 @@ The pipeline knows paths and order; every step is a call into a lower layer
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,10 @@ from evalkit.pipeline.fingerprint import (
 )
 from evalkit.pipeline.paths import ProtocolPaths, paths_for
 from evalkit.pipeline.progress import NullProgress, ProgressSink
+from evalkit.pipeline.renderers import Renderers, timed
+
+#: Background render threads (one Jupyter kernel each).
+RENDER_WORKERS = 2
 
 __all__ = [
     "analyze_protocol",
@@ -224,13 +228,24 @@ def run_protocols(
     list of Path
         Bundles and reports written, in order.
     """
-    from evalkit.report.engine import KernelSession
     from evalkit.report.render import REPORTS_DIR
 
     sink: ProgressSink = progress or NullProgress()
     written: list[Path] = []
-    with contextlib.ExitStack() as stack:
-        session = None  # one kernel for every protocol, started only when a render is needed
+    pending: list[tuple[int, Future[list[Path]]]] = []
+
+    def render(job: tuple[ProtocolPaths, dict[str, Any]], session: Any) -> list[Path]:
+        paths, rendered = job
+        out, seconds = timed(
+            lambda: report_protocol(paths, langs=langs, documents=documents, session=session)
+        )
+        record_render(paths.reports, paths.protocol_id, rendered)
+        sink.finished(paths.protocol_id, what, seconds, f"{len(out)} files")
+        return out
+
+    what = f"report ({', '.join(documents)}; {', '.join(langs)})"
+    # Reports render in background kernels while the main thread analyses the next protocol.
+    with Renderers(RENDER_WORKERS, render) as renderers:
         for protocol in protocols:
             paths = paths_for(protocol, build=build, store=store)
             pid = paths.protocol_id
@@ -255,21 +270,17 @@ def run_protocols(
                 record_fingerprint(paths.bundle, fingerprint)
                 sink.done(str(paths.bundle))
             written.append(paths.bundle)
-            sink.step(pid, f"report ({', '.join(documents)}; {', '.join(langs)})")
             rendered = render_fingerprint(paths.bundle, REPORTS_DIR, langs, documents)
             expected = _expected_outputs(paths, langs, documents)
             if not force and render_is_up_to_date(paths.reports, pid, rendered, expected):
                 written += expected
-                sink.done("up to date (bundle, documents and code unchanged)")
+                sink.finished(pid, what, 0.0, "up to date (bundle, documents and code unchanged)")
                 continue
-            if session is None:
-                session = stack.enter_context(KernelSession())
-            out = report_protocol(
-                paths, langs=langs, documents=documents, progress=sink, session=session
-            )
-            record_render(paths.reports, pid, rendered)
-            written += out
-            sink.done(f"{len(out)} files")
+            pending.append((len(written), renderers.submit((paths, rendered))))
+        sink.note_waiting(len(pending))
+    # insert each protocol's reports after its bundle, in protocol order
+    for position, future in reversed(pending):
+        written[position:position] = future.result()
     _write_run_log(build, written)
     return written
 

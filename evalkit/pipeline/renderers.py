@@ -1,0 +1,99 @@
+"""Render protocols' reports in background threads while the next protocol is analysed.
+
+Each worker thread owns one Jupyter kernel (a separate process), so rendering
+runs on another core than the analysis in the main thread, and the kernel's
+imports are paid once per worker, not once per document.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = ["Renderers"]
+
+_STOP = object()
+
+
+class Renderers:
+    """A small pool of render threads, one kernel each; use as a context manager.
+
+    Parameters
+    ----------
+    workers : int
+        Number of render threads (and kernels).
+    render : callable
+        ``render(job, session) -> list[Path]`` renders one job with a kernel session.
+    """
+
+    def __init__(self, workers: int, render: Callable[[Any, Any], list[Path]]) -> None:
+        self._render = render
+        self._jobs: queue.Queue[Any] = queue.Queue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"evalkit-render-{i}", daemon=True)
+            for i in range(max(1, workers))
+        ]
+        self._started = False
+
+    def __repr__(self) -> str:
+        return f"Renderers(workers={len(self._threads)})"
+
+    def __enter__(self) -> Renderers:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def submit(self, job: Any) -> Future[list[Path]]:
+        """Queue a job; its future holds the paths written (or the error raised)."""
+        if not self._started:
+            for thread in self._threads:
+                thread.start()
+            self._started = True
+        future: Future[list[Path]] = Future()
+        self._jobs.put((job, future))
+        return future
+
+    def close(self) -> None:
+        """Let the queued jobs finish, then stop every thread and its kernel."""
+        if not self._started:
+            return
+        for _ in self._threads:
+            self._jobs.put(_STOP)
+        for thread in self._threads:
+            thread.join()
+        self._started = False
+
+    def _work(self) -> None:
+        from evalkit.report.engine import KernelSession
+
+        with KernelSession() as session:
+            while True:
+                item = self._jobs.get()
+                if item is _STOP:
+                    return
+                job, future = item
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    future.set_result(self._render(job, session))
+                except BaseException as exc:  # handed to the main thread through the future
+                    future.set_exception(exc)
+
+
+def timed(fn: Callable[[], list[Path]]) -> tuple[list[Path], float]:
+    """Run ``fn`` and return its result with the seconds it took."""
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
