@@ -138,3 +138,18 @@ def test_bundle_records_registration_and_is_reproducible(demo_run: Path) -> None
         mp.setenv("EVALKIT_PSEUDONYM_KEY", "e2e-test-key-not-secret")
         assert main(["analyze", "protocols/demo.yaml"]) == 0
     assert (demo_run / "build" / "demo" / "results.json").read_bytes() == first
+
+
+@pytest.mark.browser
+def test_real_reports_load_cleanly_in_chromium(demo_run: Path, browser) -> None:
+    """Every report of the real demo run, opened from disk: no network, no console error."""
+    shots = ROOT / "build" / "test-screenshots"
+    pages = sorted((demo_run / "build" / "reports").glob("*.html"))
+    assert len(pages) == 4
+    for page_file in pages:
+        page = browser.check(page_file, shots / f"e2e-{page_file.stem}.png")
+        assert page.network_requests == [], page_file.name
+        assert page.console_errors == [], page_file.name
+        assert page.broken_images == [], page_file.name
+        assert page.images, page_file.name
+        assert page.lang in ("nl", "en")

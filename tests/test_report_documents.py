@@ -11,10 +11,7 @@ import copy
 import hashlib
 import html as htmllib
 import json
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -287,39 +284,6 @@ def test_bad_bundle_is_a_report_error(tmp_path):
 # ------------------------------------------------------------------ real browser
 
 
-def _chromium() -> str:
-    from evalkit.report.browser import find_chromium
-
-    found = find_chromium()
-    if found:
-        return found
-    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True, env=env)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium"],
-            check=False,
-            capture_output=True,
-            env=env,
-        )
-        found = find_chromium()
-    if not found:
-        pytest.skip(
-            "Chromium is not installed and could not be installed "
-            "(needs root and apt-get: apt-get install chromium)"
-        )
-    return found
-
-
-@pytest.fixture(scope="module")
-def browser():
-    pytest.importorskip("websocket", reason="websocket-client (dev extra) drives Chromium")
-    from evalkit.report.browser import Browser
-
-    with Browser(_chromium()) as running:
-        yield running
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("doc", DOCS)
 @pytest.mark.parametrize("lang", ["nl", "en"])
@@ -355,8 +319,20 @@ def test_one_kernel_session_across_bundles(tmp_path):
     from evalkit.report import KernelSession
 
     with KernelSession() as session:
-        first = render_reports(FIXTURE, tmp_path / "a", stem="a", documents=("summary",),
-                               engine="evalkit", session=session)
-        second = render_reports(FIXTURE, tmp_path / "b", stem="b", documents=("summary",),
-                                engine="evalkit", session=session)
+        first = render_reports(
+            FIXTURE,
+            tmp_path / "a",
+            stem="a",
+            documents=("summary",),
+            engine="evalkit",
+            session=session,
+        )
+        second = render_reports(
+            FIXTURE,
+            tmp_path / "b",
+            stem="b",
+            documents=("summary",),
+            engine="evalkit",
+            session=session,
+        )
     assert first[0].read_bytes() == second[0].read_bytes()
