@@ -55,19 +55,26 @@ def main() -> dict:
     comparison = [m for m in design.municipalities if m not in starts]
     import pyfixest  # noqa: F401  (import time is not the analysis's)
 
-    _, t_seconds, t_mb = _timed(lambda: throughput_tables(
-        events, reference_date=date(2026, 6, 30), pilot_starts=starts,
-        comparison_units=comparison))
+    _, t_seconds, t_mb = _timed(
+        lambda: throughput_tables(
+            events,
+            reference_date=date(2026, 6, 30),
+            pilot_starts=starts,
+            comparison_units=comparison,
+        )
+    )
     schema = Path(__file__).resolve().parents[1] / "data_schemas" / "questionnaire.yaml"
     instruments = yaml.safe_load(schema.read_text(encoding="utf-8"))["instruments"]
     responses = _long_questionnaire(pilot.questionnaire, instruments)
-    _, q_seconds, q_mb = _timed(lambda: questionnaire_tables(responses,
-                                                             instruments=instruments))
+    _, q_seconds, q_mb = _timed(lambda: questionnaire_tables(responses, instruments=instruments))
     figures = {
-        "n_case_events": len(events), "n_cases": int(events["case_id"].nunique()),
-        "throughput_seconds": round(t_seconds, 2), "throughput_peak_mb": round(t_mb, 1),
+        "n_case_events": len(events),
+        "n_cases": int(events["case_id"].nunique()),
+        "throughput_seconds": round(t_seconds, 2),
+        "throughput_peak_mb": round(t_mb, 1),
         "n_questionnaire_rows": len(responses),
-        "questionnaire_seconds": round(q_seconds, 2), "questionnaire_peak_mb": round(q_mb, 1),
+        "questionnaire_seconds": round(q_seconds, 2),
+        "questionnaire_peak_mb": round(q_mb, 1),
     }
     for key, value in figures.items():
         print(f"{key:>24}: {value}")

@@ -66,16 +66,28 @@ def make_panel(n_units: int = N_UNITS, n_periods: int = N_PERIODS, seed: int = 1
 def _run_evalkit(df: pd.DataFrame, boot: bool) -> float:
     from evalkit.did.cs import callaway_santanna
 
-    res = callaway_santanna(df, outcome="y", unit="unit", time="time", cohort="cohort",
-                            bootstrap=boot, n_boot=N_BOOT, seed=1)
+    res = callaway_santanna(
+        df,
+        outcome="y",
+        unit="unit",
+        time="time",
+        cohort="cohort",
+        bootstrap=boot,
+        n_boot=N_BOOT,
+        seed=1,
+    )
     return float(res.att)
 
 
 def _run_diff_diff(df: pd.DataFrame, boot: bool) -> float:
     from diff_diff import CallawaySantAnna
 
-    est = CallawaySantAnna(control_group="never_treated", estimation_method="dr",
-                           n_bootstrap=N_BOOT if boot else 0, seed=1)
+    est = CallawaySantAnna(
+        control_group="never_treated",
+        estimation_method="dr",
+        n_bootstrap=N_BOOT if boot else 0,
+        seed=1,
+    )
     res = est.fit(df, outcome="y", unit="unit", time="time", first_treat="cohort")
     simple = res.aggregate("simple")
     res.aggregate("event_study")
@@ -86,15 +98,25 @@ def _run_diff_diff(df: pd.DataFrame, boot: bool) -> float:
 def _run_csdid(df: pd.DataFrame, boot: bool) -> float:
     from csdid.att_gt import ATTgt
 
-    att = ATTgt(yname="y", tname="time", idname="unit", gname="cohort", data=df,
-                control_group=["nevertreated"], biters=N_BOOT)
+    att = ATTgt(
+        yname="y",
+        tname="time",
+        idname="unit",
+        gname="cohort",
+        data=df,
+        control_group=["nevertreated"],
+        biters=N_BOOT,
+    )
     att.fit(est_method="dr", bstrap=boot)
     out = np.nan
     for typec in ("simple", "group", "dynamic", "calendar"):
         agg = att.aggte(typec=typec, bstrap=boot)
         if typec == "simple":
-            out = float(np.asarray(agg.atte["overall_att"]).ravel()[0]) \
-                if hasattr(agg, "atte") else np.nan
+            out = (
+                float(np.asarray(agg.atte["overall_att"]).ravel()[0])
+                if hasattr(agg, "atte")
+                else np.nan
+            )
     return out
 
 
@@ -132,16 +154,38 @@ def child(tool: str, path: str, boot: bool) -> None:
         att = RUNNERS[tool](df, boot)
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"wall_s": wall, "import_s": import_s, "peak_rss_mb": peak,
-                      "rss_after_load_mb": base_rss, "att": att}))
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "import_s": import_s,
+                "peak_rss_mb": peak,
+                "rss_after_load_mb": base_rss,
+                "att": att,
+            }
+        )
+    )
 
 
 def _measure(tool: str, path: str, boot: bool) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "benchmarks.bench_did", "--child", tool, path,
-           "boot" if boot else "analytic"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.bench_did",
+        "--child",
+        tool,
+        path,
+        "boot" if boot else "analytic",
+    ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S,
-                              cwd=Path(__file__).resolve().parent.parent, check=False)
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            cwd=Path(__file__).resolve().parent.parent,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {TIMEOUT_S} s"}
     if proc.returncode != 0:
@@ -159,8 +203,12 @@ def main() -> dict[str, Any]:
         Per mode (``analytic``, ``bootstrap``) and tool: wall time, peak RSS and
         the evalkit / peer ratios.
     """
-    figures: dict[str, Any] = {"units": N_UNITS, "periods": N_PERIODS,
-                               "rows": N_UNITS * N_PERIODS, "n_boot": N_BOOT}
+    figures: dict[str, Any] = {
+        "units": N_UNITS,
+        "periods": N_PERIODS,
+        "rows": N_UNITS * N_PERIODS,
+        "n_boot": N_BOOT,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "panel.npz")
         panel = make_panel()
@@ -197,9 +245,11 @@ def main() -> dict[str, Any]:
                 print(f"  {tool:10s} unavailable: {r['error']}")
             else:
                 own = r["peak_rss_mb"] - r["rss_after_load_mb"]
-                print(f"  {tool:10s} {r['wall_s']:8.2f} s (+{r['import_s']:.1f} s import)"
-                      f"   peak RSS {r['peak_rss_mb']:6.0f} MB"
-                      f"   above data baseline {own:6.0f} MB   simple ATT {r['att']:.4f}")
+                print(
+                    f"  {tool:10s} {r['wall_s']:8.2f} s (+{r['import_s']:.1f} s import)"
+                    f"   peak RSS {r['peak_rss_mb']:6.0f} MB"
+                    f"   above data baseline {own:6.0f} MB   simple ATT {r['att']:.4f}"
+                )
         for key, value in figures[mode].items():
             if key.endswith(("diff-diff", "csdid")) and "ratio" in key:
                 print(f"  {key:28s} {value:.2f}")

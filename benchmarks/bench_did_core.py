@@ -27,8 +27,15 @@ def _panel(seed: int = 0) -> pd.DataFrame:
     cohort = np.where(muni == 0, 22, 0)
     shock = rng.normal(scale=0.02, size=(12, months))[muni, month - 1]
     y = (rng.random(len(pid)) < 0.06 + shock - 0.02 * ((muni == 0) & (month >= 22))).astype(float)
-    return pd.DataFrame({"person": pid.astype(str), "month": month, "municipality": muni,
-                         "cohort": cohort, "debt": y})
+    return pd.DataFrame(
+        {
+            "person": pid.astype(str),
+            "month": month,
+            "municipality": muni,
+            "cohort": cohort,
+            "debt": y,
+        }
+    )
 
 
 def main() -> dict[str, Any]:
@@ -40,11 +47,17 @@ def main() -> dict[str, Any]:
         Seconds per run, keyed by ``estimator/inference``.
     """
     df = _panel()
-    kw = dict(outcome="debt", unit="person", time="month", cohort="cohort",
-              cluster="municipality")
-    runs = [("twfe", "analytic"), ("twfe", None), ("twfe", "permutation"), ("twfe", "wild"),
-            ("2x2", None), ("event_study", "analytic"), ("event_study", None),
-            ("bacon", "analytic")]
+    kw = dict(outcome="debt", unit="person", time="month", cohort="cohort", cluster="municipality")
+    runs = [
+        ("twfe", "analytic"),
+        ("twfe", None),
+        ("twfe", "permutation"),
+        ("twfe", "wild"),
+        ("2x2", None),
+        ("event_study", "analytic"),
+        ("event_study", None),
+        ("bacon", "analytic"),
+    ]
     figures: dict[str, Any] = {"rows": len(df)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EvalkitWarning)

@@ -31,27 +31,33 @@ def events() -> pd.DataFrame:
         start = pd.Timestamp("2024-10-01") + pd.Timedelta(days=7 * i)
         rows.append(ev(f"c{i}", "registration", start, mun=mun))
         if i % 5 != 4:
-            rows.append(ev(f"c{i}", "first_conversation", start + pd.Timedelta(days=3 + i),
-                           mun=mun))
+            rows.append(
+                ev(f"c{i}", "first_conversation", start + pd.Timedelta(days=3 + i), mun=mun)
+            )
     return pd.DataFrame(rows)
 
 
 def tables():
-    return throughput_tables(events(), reference_date=date(2025, 6, 30),
-                             pilot_starts={"GM0001": date(2025, 1, 1)},
-                             comparison_units=["GM0002"])
+    return throughput_tables(
+        events(),
+        reference_date=date(2025, 6, 30),
+        pilot_starts={"GM0001": date(2025, 1, 1)},
+        comparison_units=["GM0002"],
+    )
 
 
 def test_km_plot_marks_the_norm_and_hides_small_risk_sets():
     tabs = tables()
-    p = km_plot(tabs["km_curve"], interval="registration_to_first_conversation", norm_days=28,
-                threshold=5)
+    p = km_plot(
+        tabs["km_curve"], interval="registration_to_first_conversation", norm_days=28, threshold=5
+    )
     assert p.data["n_risk"].min() >= 5
     assert set(p.data["curve"]) == {"voor de pilot", "tijdens de pilot"}
     vlines = [layer for layer in p.layers if type(layer.geom).__name__ == "geom_vline"]
     assert len(vlines) == 1 and float(vlines[0].geom.data["xintercept"].iloc[0]) == 28.0
-    assert (p.data["surv"].diff().fillna(0)[p.data["curve"].eq(p.data["curve"].shift())]
-            <= 1e-12).all()  # non-increasing within a curve
+    assert (
+        p.data["surv"].diff().fillna(0)[p.data["curve"].eq(p.data["curve"].shift())] <= 1e-12
+    ).all()  # non-increasing within a curve
     p.draw()  # renders
 
 
@@ -63,13 +69,17 @@ def test_norm_share_plot_drops_small_months():
         assert ((p.data[col] == 0) | (p.data[col] >= 2)).all()
     assert p.data["share_within"].between(0, 1).all()
     p.draw()
-    q = norm_share_plot(tabs["norms_quarterly"], norm="debt_help_first_conversation",
-                        pilot_start="2025-01")
+    q = norm_share_plot(
+        tabs["norms_quarterly"], norm="debt_help_first_conversation", pilot_start="2025-01"
+    )
     quarters = tabs["norms_quarterly"]
     assert set(quarters["quarter"]) >= {"2024-Q4", "2025-Q1"}
     assert set(q.data["date"].dt.strftime("%Y-%m")) <= {"2024-10", "2025-01", "2025-04"}
-    row = quarters.loc[(quarters["norm"] == "debt_help_first_conversation")
-                       & (quarters["group"] == "all") & (quarters["quarter"] == "2024-Q4")]
+    row = quarters.loc[
+        (quarters["norm"] == "debt_help_first_conversation")
+        & (quarters["group"] == "all")
+        & (quarters["quarter"] == "2024-Q4")
+    ]
     assert row["n"].item() == 14  # weekly from Tue 1 Oct to Tue 31 Dec 2024
     vlines = [layer for layer in q.layers if type(layer.geom).__name__ == "geom_vline"]
     assert len(vlines) == 1
@@ -79,13 +89,31 @@ def test_norm_share_plot_drops_small_months():
 def test_norm_series_drops_a_series_selected_on_its_outcome():
     rows = []
     for i, (w, b) in enumerate([(20, 0), (18, 2), (19, 1), (20, 0), (17, 12), (15, 15)]):
-        rows.append({"norm": "x", "group": "pilot", "quarter": f"{2024 + i // 4}-Q{i % 4 + 1}",
-                     "n_within": w, "n_breach": b, "n_unknown": 0, "n": w + b,
-                     "share_within": w / (w + b)})
+        rows.append(
+            {
+                "norm": "x",
+                "group": "pilot",
+                "quarter": f"{2024 + i // 4}-Q{i % 4 + 1}",
+                "n_within": w,
+                "n_breach": b,
+                "n_unknown": 0,
+                "n": w + b,
+                "share_within": w / (w + b),
+            }
+        )
     for i in range(4):
-        rows.append({"norm": "x", "group": "comparison", "quarter": f"2024-Q{i + 1}",
-                     "n_within": 30, "n_breach": 10 + i, "n_unknown": 0, "n": 40 + i,
-                     "share_within": 30 / (40 + i)})
+        rows.append(
+            {
+                "norm": "x",
+                "group": "comparison",
+                "quarter": f"2024-Q{i + 1}",
+                "n_within": 30,
+                "n_breach": 10 + i,
+                "n_unknown": 0,
+                "n": 40 + i,
+                "share_within": 30 / (40 + i),
+            }
+        )
     frame = pd.DataFrame(rows)
     shown = norm_series(frame, norm="x", threshold=10)
     # pilot: 2 of 6 periods have 1-9 breaches (a third > a quarter): the series is dropped
@@ -107,8 +135,10 @@ def test_questionnaire_figures_and_report_hook():
     # pilot: 72 at T0, 62 at T12m; comparison: 60 and 50
     f = response_funnel_plot(q["response"], threshold=61)
     assert f.data["n_responded"].tolist() == [72, 62] and set(f.data["group"]) == {"pilot"}
-    bundle = {"throughput": {k: v.to_dict("records") for k, v in tables().items()},
-              "questionnaire": {k: v.to_dict("records") for k, v in q.items()}}
+    bundle = {
+        "throughput": {k: v.to_dict("records") for k, v in tables().items()},
+        "questionnaire": {k: v.to_dict("records") for k, v in q.items()},
+    }
     mon = report_figures(bundle, section="monitor", lang="en", threshold=1)
     names = [n for n, _, _ in mon]
     assert "km_registration_to_first_conversation" in names
@@ -123,8 +153,10 @@ def test_figures_are_deterministic():
     from evalkit.report.figures import png_bytes
 
     tabs = tables()
-    first = png_bytes(km_plot(tabs["km_curve"], interval="registration_to_first_conversation",
-                              norm_days=28))
-    again = png_bytes(km_plot(tables()["km_curve"],
-                              interval="registration_to_first_conversation", norm_days=28))
+    first = png_bytes(
+        km_plot(tabs["km_curve"], interval="registration_to_first_conversation", norm_days=28)
+    )
+    again = png_bytes(
+        km_plot(tables()["km_curve"], interval="registration_to_first_conversation", norm_days=28)
+    )
     assert first == again and first[:8] == b"\x89PNG\r\n\x1a\n"

@@ -24,29 +24,44 @@ ORGS = {"School X": "school", "Doorstroompunt D": "doorstroompunt", "Gemeente G"
 
 
 def ev(case, person, etype, day, org, *, receiving=None, coach=None, mun="GM0001"):
-    return {"event_id": f"{case}-{etype}-{day}", "case_id": case, "person_id": person,
-            "municipality": mun, "domain": "education", "org_type": ORGS[org],
-            "organisation": org, "coach_id": coach, "event_type": etype,
-            "event_date": pd.Timestamp(day), "crisis": False, "crisis_type": None,
-            "outcome": None, "receiving_org": receiving}
+    return {
+        "event_id": f"{case}-{etype}-{day}",
+        "case_id": case,
+        "person_id": person,
+        "municipality": mun,
+        "domain": "education",
+        "org_type": ORGS[org],
+        "organisation": org,
+        "coach_id": coach,
+        "event_type": etype,
+        "event_date": pd.Timestamp(day),
+        "crisis": False,
+        "crisis_type": None,
+        "outcome": None,
+        "receiving_org": receiving,
+    }
 
 
 def journey() -> pd.DataFrame:
     """P1: school -> Doorstroompunt (arrives after 7 days) -> municipality (after 17 days),
     then ends on 1 April and is never seen again. P2: handed over on 1 June, never arrives."""
-    return pd.DataFrame([
-        ev("A", "P1", "registration", "2025-01-06", "School X"),
-        ev("A", "P1", "warm_handover", "2025-02-03", "School X", receiving="Doorstroompunt D"),
-        ev("A", "P1", "exit", "2025-02-03", "School X"),
-        ev("B", "P1", "registration", "2025-02-10", "Doorstroompunt D"),
-        ev("B", "P1", "warm_handover", "2025-03-03", "Doorstroompunt D", receiving="Gemeente G"),
-        ev("B", "P1", "exit", "2025-03-03", "Doorstroompunt D"),
-        ev("C", "P1", "intake", "2025-03-20", "Gemeente G"),
-        ev("C", "P1", "exit", "2025-04-01", "Gemeente G"),
-        ev("D", "P2", "registration", "2025-05-01", "School X"),
-        ev("D", "P2", "warm_handover", "2025-06-01", "School X", receiving="Doorstroompunt D"),
-        ev("D", "P2", "dropout", "2025-06-01", "School X"),
-    ])
+    return pd.DataFrame(
+        [
+            ev("A", "P1", "registration", "2025-01-06", "School X"),
+            ev("A", "P1", "warm_handover", "2025-02-03", "School X", receiving="Doorstroompunt D"),
+            ev("A", "P1", "exit", "2025-02-03", "School X"),
+            ev("B", "P1", "registration", "2025-02-10", "Doorstroompunt D"),
+            ev(
+                "B", "P1", "warm_handover", "2025-03-03", "Doorstroompunt D", receiving="Gemeente G"
+            ),
+            ev("B", "P1", "exit", "2025-03-03", "Doorstroompunt D"),
+            ev("C", "P1", "intake", "2025-03-20", "Gemeente G"),
+            ev("C", "P1", "exit", "2025-04-01", "Gemeente G"),
+            ev("D", "P2", "registration", "2025-05-01", "School X"),
+            ev("D", "P2", "warm_handover", "2025-06-01", "School X", receiving="Doorstroompunt D"),
+            ev("D", "P2", "dropout", "2025-06-01", "School X"),
+        ]
+    )
 
 
 def test_handover_times_across_three_organisations():
@@ -73,8 +88,12 @@ def test_out_of_sight_followed_up_lost_and_not_yet_known():
     assert short.loc["B", "status"] == "out_of_sight"
     summ = out_of_sight_summary(ended.reset_index(), by=((), ("end_event",)))
     row = summ.iloc[0]
-    assert (row["n"], row["n_followed_up"], row["n_out_of_sight"],
-            row["n_not_yet_known"]) == (4, 2, 1, 1)
+    assert (row["n"], row["n_followed_up"], row["n_out_of_sight"], row["n_not_yet_known"]) == (
+        4,
+        2,
+        1,
+        1,
+    )
     assert row["share_out_of_sight"] == pytest.approx(1 / 3)
     assert set(summ["end_event"]) == {"all", "exit", "dropout"}
     with pytest.raises(EvalkitError, match="whole number >= 1"):
@@ -95,20 +114,29 @@ def test_switches_per_young_person():
 
 
 def caseload_events() -> pd.DataFrame:
-    return pd.DataFrame([
-        ev("K1", "Q1", "registration", "2025-01-06", "Gemeente G", coach="k1"),
-        ev("K1", "Q1", "exit", "2025-01-20", "Gemeente G", coach="k1"),
-        ev("K2", "Q2", "registration", "2025-01-15", "Gemeente G", coach="k1"),
-        ev("K2", "Q2", "plan", "2025-01-22", "Gemeente G", coach="k2"),
-    ])
+    return pd.DataFrame(
+        [
+            ev("K1", "Q1", "registration", "2025-01-06", "Gemeente G", coach="k1"),
+            ev("K1", "Q1", "exit", "2025-01-20", "Gemeente G", coach="k1"),
+            ev("K2", "Q2", "registration", "2025-01-15", "Gemeente G", coach="k1"),
+            ev("K2", "Q2", "plan", "2025-01-22", "Gemeente G", coach="k2"),
+        ]
+    )
 
 
 def test_weekly_caseload_follows_the_coach_and_the_benchmark():
     wk = weekly_caseload(caseload_events(), reference_date=date(2025, 1, 31))
-    got = {(str(w.date()), h): n for w, h, n in zip(wk["week"], wk["holder"], wk["n_active"],
-                                                     strict=True)}
-    assert got == {("2025-01-06", "k1"): 1, ("2025-01-13", "k1"): 2, ("2025-01-20", "k1"): 1,
-                   ("2025-01-20", "k2"): 1, ("2025-01-27", "k2"): 1}
+    got = {
+        (str(w.date()), h): n
+        for w, h, n in zip(wk["week"], wk["holder"], wk["n_active"], strict=True)
+    }
+    assert got == {
+        ("2025-01-06", "k1"): 1,
+        ("2025-01-13", "k1"): 2,
+        ("2025-01-20", "k1"): 1,
+        ("2025-01-20", "k2"): 1,
+        ("2025-01-27", "k2"): 1,
+    }
     summ = caseload_summary(wk, benchmark=(1, 1))
     allrows = summ.loc[summ["organisation"] == "all"].set_index("week")
     assert allrows.loc["2025-01-13", "n_above"] == 1
@@ -126,13 +154,16 @@ def test_caseload_per_organisation_without_coach_ids():
 
 
 def test_throughput_tables_on_the_journey():
-    tabs = throughput_tables(journey(), reference_date=REF,
-                             pilot_starts={"GM0001": date(2025, 3, 1)},
-                             comparison_units=[], out_of_sight_days=90)
+    tabs = throughput_tables(
+        journey(),
+        reference_date=REF,
+        pilot_starts={"GM0001": date(2025, 3, 1)},
+        comparison_units=[],
+        out_of_sight_days=90,
+    )
     assert tabs["out_of_sight"]["days"].eq(90).all()
     oos = tabs["out_of_sight"]  # the count identities disclosure control relies on
-    assert (oos["n"] == oos["n_followed_up"] + oos["n_out_of_sight"]
-            + oos["n_not_yet_known"]).all()
+    assert (oos["n"] == oos["n_followed_up"] + oos["n_out_of_sight"] + oos["n_not_yet_known"]).all()
     for name in ("norms", "norms_monthly", "norms_quarterly"):
         t = tabs[name]
         assert (t["n"] == t["n_within"] + t["n_breach"] + t["n_unknown"]).all(), name

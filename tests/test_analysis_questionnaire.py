@@ -28,23 +28,38 @@ def long(person, wave, instrument, values, *, group="pilot", mun="GM0001", reaso
         reason = (reasons or {}).get(i)
         if v is None and reason is None:
             reason = "not_asked"
-        rows.append({"person_id": person, "municipality": mun, "group": group, "wave": wave,
-                     "admin_date": pd.Timestamp("2025-01-01"), "mode": "web",
-                     "instrument": instrument, "instrument_version": "1", "item": item,
-                     "value": np.nan if v is None else float(v), "missing_reason": reason})
+        rows.append(
+            {
+                "person_id": person,
+                "municipality": mun,
+                "group": group,
+                "wave": wave,
+                "admin_date": pd.Timestamp("2025-01-01"),
+                "mode": "web",
+                "instrument": instrument,
+                "instrument_version": "1",
+                "item": item,
+                "value": np.nan if v is None else float(v),
+                "missing_reason": reason,
+            }
+        )
     return rows
 
 
 def score_of(scores, person, scale, wave="T0"):
-    s = scores.loc[(scores["person_id"] == person) & (scores["scale"] == scale)
-                   & (scores["wave"] == wave), "value"]
+    s = scores.loc[
+        (scores["person_id"] == person) & (scores["scale"] == scale) & (scores["wave"] == wave),
+        "value",
+    ]
     return s.item()
 
 
 def test_mhi5_scoring_reverses_calm_and_happy_and_needs_all_items():
-    rows = (long("a", "T0", "mhi5", [2, 3, 4, 2, 5])
-            + long("b", "T0", "mhi5", [6, 6, 1, 6, 1])
-            + long("c", "T0", "mhi5", [6, 6, 1, None, 1]))
+    rows = (
+        long("a", "T0", "mhi5", [2, 3, 4, 2, 5])
+        + long("b", "T0", "mhi5", [6, 6, 1, 6, 1])
+        + long("c", "T0", "mhi5", [6, 6, 1, None, 1])
+    )
     s = score_responses(pd.DataFrame(rows), INSTRUMENTS)
     # a: 2, 3, 7-4=3, 2, 7-5=2 -> sum 12 -> (12-5)*4 = 28, below 60
     assert score_of(s, "a", "mhi5") == 28 and score_of(s, "a", "mhi5_unhealthy") == 1
@@ -55,8 +70,9 @@ def test_mhi5_scoring_reverses_calm_and_happy_and_needs_all_items():
 
 
 def test_zrm_domains_low_count_and_incomplete_flag():
-    rows = (long("a", "T0", "zrm", [1, 2, 3, 4, 5, 3, 3, 3, 3, 3, 3, 3, 3])
-            + long("b", "T0", "zrm", [2] * 12 + [None]))
+    rows = long("a", "T0", "zrm", [1, 2, 3, 4, 5, 3, 3, 3, 3, 3, 3, 3, 3]) + long(
+        "b", "T0", "zrm", [2] * 12 + [None]
+    )
     s = score_responses(pd.DataFrame(rows), INSTRUMENTS)
     assert score_of(s, "a", "zrm_mean") == pytest.approx(39 / 13)
     assert score_of(s, "a", "zrm_n_low") == 2 and score_of(s, "a", "zrm_incomplete") == 0
@@ -96,8 +112,10 @@ def test_nps_range_extremes():
     rows = []
     for i, v in enumerate([10, 10, 10, 0]):
         rows += long(f"p{i}", "exit", "nps", [v])
-    assert questionnaire_tables(pd.DataFrame(rows), instruments=INSTRUMENTS)["nps"][
-        "nps"].iloc[0] == 50
+    assert (
+        questionnaire_tables(pd.DataFrame(rows), instruments=INSTRUMENTS)["nps"]["nps"].iloc[0]
+        == 50
+    )
 
 
 def test_cronbach_alpha_matches_published_example():
@@ -133,8 +151,9 @@ def panel(effect: float, seed: int = 3) -> pd.DataFrame:
                 rows += long(f"{grp}{i}", "T12m", "mhi5", [None] * 5, group=grp, mun=mun)
                 continue
             shift = effect if grp == "pilot" else 0
-            later = np.clip(base + np.array([1, 1, -1, 1, -1]) * shift
-                            + rng.integers(-1, 2, size=5), 1, 6)
+            later = np.clip(
+                base + np.array([1, 1, -1, 1, -1]) * shift + rng.integers(-1, 2, size=5), 1, 6
+            )
             rows += long(f"{grp}{i}", "T12m", "mhi5", list(later), group=grp, mun=mun)
     return pd.DataFrame(rows)
 
@@ -180,6 +199,7 @@ def test_paired_change_matches_manual_computation():
     d = m["value_y"] - m["value_x"]
     assert row["n"] == len(d) and row["mean_change"] == pytest.approx(d.mean())
     from scipy import stats
+
     half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
     assert row["conf_high"] == pytest.approx(d.mean() + half)
     assert change_did_table(tabs_scores.assign(group="pilot")).empty

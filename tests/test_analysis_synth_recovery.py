@@ -46,17 +46,25 @@ def test_throughput_effect_recovered(stored):
     design, truth, events, _ = stored
     starts = {u: date.fromisoformat(f"{m}-01") for u, m in design.treated_starts.items()}
     tabs = throughput_tables(
-        events, reference_date=date(2026, 6, 30), pilot_starts=starts,
-        comparison_units=[m for m in design.municipalities if m not in starts])
+        events,
+        reference_date=date(2026, 6, 30),
+        pilot_starts=starts,
+        comparison_units=[m for m in design.municipalities if m not in starts],
+    )
     km = tabs["km_summary"]
-    sel = km.loc[(km["interval"] == "registration_to_start") & (km["org_type"] == "all")
-                 & (km["group"] != "all")].set_index(["group", "period"])
+    sel = km.loc[
+        (km["interval"] == "registration_to_start")
+        & (km["org_type"] == "all")
+        & (km["group"] != "all")
+    ].set_index(["group", "period"])
     # the generator multiplies every lag up to the start of support by `factor` in the
     # pilot from its start, so every quantile scales by it: the ratio of KM quantiles
     # (during/before, pilot over comparison), geometric mean of median and 80th percentile
-    ratios = [(sel.loc[("pilot", "during"), q] / sel.loc[("pilot", "before"), q])
-              / (sel.loc[("comparison", "during"), q] / sel.loc[("comparison", "before"), q])
-              for q in ("median", "p80")]
+    ratios = [
+        (sel.loc[("pilot", "during"), q] / sel.loc[("pilot", "before"), q])
+        / (sel.loc[("comparison", "during"), q] / sel.loc[("comparison", "before"), q])
+        for q in ("median", "p80")
+    ]
     ratio = float(np.sqrt(ratios[0] * ratios[1]))
     factor = truth["throughput"]["factor"]
     assert factor < 0.85  # the design is a real speed-up
@@ -65,8 +73,16 @@ def test_throughput_effect_recovered(stored):
     assert ratio < 0.9
     # nothing silently dropped: every registration is in the KM sample
     n_reg = events.loc[events["event_type"] == "registration", "case_id"].nunique()
-    assert km.loc[(km["interval"] == "registration_to_start") & (km["org_type"] == "all")
-                  & (km["group"] == "all") & (km["period"] == "all"), "n"].item() == n_reg
+    assert (
+        km.loc[
+            (km["interval"] == "registration_to_start")
+            & (km["org_type"] == "all")
+            & (km["group"] == "all")
+            & (km["period"] == "all"),
+            "n",
+        ].item()
+        == n_reg
+    )
 
 
 def test_zrm_effect_recovered(stored):
@@ -82,10 +98,12 @@ def test_zrm_effect_recovered(stored):
     assert row["estimate"] == pytest.approx(att, abs=0.06)
     # the estimator-suite row is there too (few treated municipalities: honest interval)
     suite = did.loc[(did["scale"] == "zrm_mean") & (did["method"] == "did_2x2")].iloc[0]
-    assert suite["estimate"] == pytest.approx(row["estimate"], abs=1e-9) or \
-        suite["status"].startswith("not_estimable")
+    assert suite["estimate"] == pytest.approx(row["estimate"], abs=1e-9) or suite[
+        "status"
+    ].startswith("not_estimable")
     resp = tabs["response"].set_index(["group", "wave"])
-    n_t0 = responses.loc[(responses["group"] == "pilot") & (responses["wave"] == "T0"),
-                         "person_id"].nunique()
+    n_t0 = responses.loc[
+        (responses["group"] == "pilot") & (responses["wave"] == "T0"), "person_id"
+    ].nunique()
     assert resp.loc[("pilot", "T0"), "n_responded"] == n_t0 > 100
     assert 0 < resp.loc[("pilot", "T3m"), "retention"] < 1

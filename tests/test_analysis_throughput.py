@@ -19,14 +19,38 @@ from evalkit.errors import DataValidationError, DroppedRowsWarning, EvalkitError
 REF = date(2025, 3, 31)
 
 
-def ev(case, etype, day, *, person=None, mun="GM0001", domain="debts", org="Schuldhulp A",
-       org_type="debt_help", crisis=False, outcome=None, receiving=None, coach=None,
-       crisis_type=None):
-    return {"event_id": f"{case}-{etype}-{day}", "case_id": case, "person_id": person or f"p{case}",
-            "municipality": mun, "domain": domain, "org_type": org_type, "organisation": org,
-            "coach_id": coach, "event_type": etype, "event_date": pd.Timestamp(day),
-            "crisis": crisis, "crisis_type": crisis_type, "outcome": outcome,
-            "receiving_org": receiving}
+def ev(
+    case,
+    etype,
+    day,
+    *,
+    person=None,
+    mun="GM0001",
+    domain="debts",
+    org="Schuldhulp A",
+    org_type="debt_help",
+    crisis=False,
+    outcome=None,
+    receiving=None,
+    coach=None,
+    crisis_type=None,
+):
+    return {
+        "event_id": f"{case}-{etype}-{day}",
+        "case_id": case,
+        "person_id": person or f"p{case}",
+        "municipality": mun,
+        "domain": domain,
+        "org_type": org_type,
+        "organisation": org,
+        "coach_id": coach,
+        "event_type": etype,
+        "event_date": pd.Timestamp(day),
+        "crisis": crisis,
+        "crisis_type": crisis_type,
+        "outcome": outcome,
+        "receiving_org": receiving,
+    }
 
 
 def km_log() -> pd.DataFrame:
@@ -71,8 +95,16 @@ def test_kaplan_meier_matches_hand_computation():
     assert fit["median"] == 6 and fit["p80"] == 9
     curve = km_curve(sub, groupings=((),))
     s = curve.set_index("time")["surv"]
-    hand = {0: 1, 1: 0.9, 2: 0.8, 3: 0.8 * 6 / 7, 4: 0.8 * 5 / 7, 6: 0.8 * 5 / 7 * 3 / 4,
-            7: 0.8 * 5 / 7 * 3 / 4 * 2 / 3, 9: 0.0}
+    hand = {
+        0: 1,
+        1: 0.9,
+        2: 0.8,
+        3: 0.8 * 6 / 7,
+        4: 0.8 * 5 / 7,
+        6: 0.8 * 5 / 7 * 3 / 4,
+        7: 0.8 * 5 / 7 * 3 / 4 * 2 / 3,
+        9: 0.0,
+    }
     for t, v in hand.items():
         assert s.loc[t] == pytest.approx(v, abs=1e-12)
     assert curve.loc[curve["time"] == 3, "n_risk"].item() == 7
@@ -110,12 +142,23 @@ def test_norm_shares_count_censored_cases_on_both_sides():
     norm = parse_norms(None)
     norm = next(n for n in norm if n.name == "debt_help_first_conversation")
     st = norm_status(iv, norm).set_index("case_id")["status"]
-    assert st.to_dict() == {"a": "within", "b": "breach", "c": "breach", "d": "unknown",
-                            "e": "breach", "f": "within"}
+    assert st.to_dict() == {
+        "a": "within",
+        "b": "breach",
+        "c": "breach",
+        "d": "unknown",
+        "e": "breach",
+        "f": "within",
+    }
     tab = norm_shares(iv, [norm], groupings=((),))
     row = tab.iloc[0]
-    assert (row["n"], row["n_within"], row["n_breach"], row["n_breach_open"],
-            row["n_unknown"]) == (6, 2, 3, 2, 1)
+    assert (row["n"], row["n_within"], row["n_breach"], row["n_breach_open"], row["n_unknown"]) == (
+        6,
+        2,
+        3,
+        2,
+        1,
+    )
     assert row["share_within"] == pytest.approx(2 / 5)
     assert row["conf_low"] < 0.4 < row["conf_high"]
 
@@ -123,10 +166,12 @@ def test_norm_shares_count_censored_cases_on_both_sides():
 def test_crisis_norm_counts_working_days_over_easter():
     # registration Thursday 17 April 2025; Good Friday is a working day, Easter Monday not:
     # Fri 18 (1), Tue 22 (2), Wed 23 (3), Thu 24 (4)
-    rows = [ev("x", "registration", pd.Timestamp("2025-04-17"), crisis=True),
-            ev("x", "first_conversation", pd.Timestamp("2025-04-23")),
-            ev("y", "registration", pd.Timestamp("2025-04-17"), crisis=True),
-            ev("y", "first_conversation", pd.Timestamp("2025-04-24"))]
+    rows = [
+        ev("x", "registration", pd.Timestamp("2025-04-17"), crisis=True),
+        ev("x", "first_conversation", pd.Timestamp("2025-04-23")),
+        ev("y", "registration", pd.Timestamp("2025-04-17"), crisis=True),
+        ev("y", "first_conversation", pd.Timestamp("2025-04-24")),
+    ]
     iv = case_intervals(pd.DataFrame(rows), reference_date=date(2025, 6, 30))
     crisis = next(n for n in parse_norms(None) if n.name == "debt_help_first_conversation_crisis")
     st = norm_status(iv, crisis).set_index("case_id")
@@ -138,10 +183,12 @@ def test_crisis_norm_counts_working_days_over_easter():
 
 def test_only_wgs_crises_get_the_three_day_norm():
     day = pd.Timestamp("2025-03-03")
-    rows = [ev("evict", "registration", day, crisis=True, crisis_type="eviction"),
-            ev("other", "registration", day, crisis=True, crisis_type="other"),
-            ev("untyped", "registration", day, crisis=True),
-            ev("none", "registration", day)]
+    rows = [
+        ev("evict", "registration", day, crisis=True, crisis_type="eviction"),
+        ev("other", "registration", day, crisis=True, crisis_type="other"),
+        ev("untyped", "registration", day, crisis=True),
+        ev("none", "registration", day),
+    ]
     iv = case_intervals(pd.DataFrame(rows), reference_date=date(2025, 3, 31))
     norms = {n.name: n for n in parse_norms(None)}
     crisis = set(norm_status(iv, norms["debt_help_first_conversation_crisis"])["case_id"])
@@ -170,8 +217,9 @@ def test_dutch_holidays_and_working_days():
     # Liberation Day Monday 5 May 2025 (lustrum) is off; 5 May 2026 (Tuesday) is not
     assert working_days_between([date(2025, 5, 2)], [date(2025, 5, 6)])[0] == 1
     assert working_days_between([date(2026, 5, 4)], [date(2026, 5, 5)])[0] == 1
-    assert working_days_between([date(2025, 5, 2)], [date(2025, 5, 6)],
-                                liberation_day="never")[0] == 2
+    assert (
+        working_days_between([date(2025, 5, 2)], [date(2025, 5, 6)], liberation_day="never")[0] == 2
+    )
     # Easter 2024: Thu 28 March -> Tue 2 April: Fri 29 (working day), Tue 2 -> 2
     assert working_days_between([date(2024, 3, 28)], [date(2024, 4, 2)])[0] == 2
     assert working_days_between([date(2024, 3, 28)], [date(2024, 4, 2)], good_friday=True)[0] == 1
@@ -184,14 +232,30 @@ def test_easter_based_holidays_match_published_easter_dates():
     # Easter Sundays (Gregorian): 2024-03-31, 2025-04-20, 2026-04-05, 2027-03-28
     h = dutch_holidays([2024, 2025, 2026, 2027])
     by_name = h.groupby("name")["date"].apply(lambda s: sorted(s.dt.date)).to_dict()
-    assert by_name["Tweede paasdag"] == [date(2024, 4, 1), date(2025, 4, 21), date(2026, 4, 6),
-                                         date(2027, 3, 29)]
-    assert by_name["Hemelvaartsdag"] == [date(2024, 5, 9), date(2025, 5, 29), date(2026, 5, 14),
-                                         date(2027, 5, 6)]
-    assert by_name["Tweede pinksterdag"] == [date(2024, 5, 20), date(2025, 6, 9),
-                                             date(2026, 5, 25), date(2027, 5, 17)]
-    assert by_name["Koningsdag"] == [date(2024, 4, 27), date(2025, 4, 26), date(2026, 4, 27),
-                                     date(2027, 4, 27)]
+    assert by_name["Tweede paasdag"] == [
+        date(2024, 4, 1),
+        date(2025, 4, 21),
+        date(2026, 4, 6),
+        date(2027, 3, 29),
+    ]
+    assert by_name["Hemelvaartsdag"] == [
+        date(2024, 5, 9),
+        date(2025, 5, 29),
+        date(2026, 5, 14),
+        date(2027, 5, 6),
+    ]
+    assert by_name["Tweede pinksterdag"] == [
+        date(2024, 5, 20),
+        date(2025, 6, 9),
+        date(2026, 5, 25),
+        date(2027, 5, 17),
+    ]
+    assert by_name["Koningsdag"] == [
+        date(2024, 4, 27),
+        date(2025, 4, 26),
+        date(2026, 4, 27),
+        date(2027, 4, 27),
+    ]
 
 
 def test_queens_day_before_2014_and_bad_option():
@@ -203,8 +267,10 @@ def test_queens_day_before_2014_and_bad_option():
 
 
 def test_parse_norms_overrides_removes_and_rejects():
-    norms = {n.name: n for n in parse_norms({"participatiewet_decision": {"limit": 6},
-                                             "advance_payment": None})}
+    norms = {
+        n.name: n
+        for n in parse_norms({"participatiewet_decision": {"limit": 6}, "advance_payment": None})
+    }
     assert norms["participatiewet_decision"].limit == 6
     assert norms["participatiewet_decision"].unit == "weeks"
     assert "advance_payment" not in norms
@@ -215,8 +281,9 @@ def test_parse_norms_overrides_removes_and_rejects():
     with pytest.raises(EvalkitError, match="limit must be a number"):
         parse_norms({"x": {"interval": "registration_to_start", "limit": "soon"}})
     with pytest.raises(EvalkitError, match=r"where: unknown column\(s\) colour"):
-        parse_norms({"x": {"interval": "registration_to_start", "limit": 1,
-                           "where": {"colour": "red"}}})
+        parse_norms(
+            {"x": {"interval": "registration_to_start", "limit": 1, "where": {"colour": "red"}}}
+        )
     assert Norm("w", "registration_to_start", 2, "weeks").limit_days == 14
 
 
@@ -226,22 +293,50 @@ def test_throughput_tables_periods_advance_payment_and_future_events():
         ev("p1", "first_conversation", pd.Timestamp("2024-11-08"), mun="GM0001"),
         ev("p2", "registration", pd.Timestamp("2025-02-03"), mun="GM0001"),
         ev("p2", "first_conversation", pd.Timestamp("2025-02-05"), mun="GM0001"),
-        ev("q1", "application", pd.Timestamp("2025-01-06"), mun="GM0002", domain="income",
-           org_type="municipality", org="Gemeente B", outcome="advance_requested"),
-        ev("q1", "decision", pd.Timestamp("2025-01-20"), mun="GM0002", domain="income",
-           org_type="municipality", org="Gemeente B", outcome="advance_payment"),
-        ev("q1", "decision", pd.Timestamp("2025-02-14"), mun="GM0002", domain="income",
-           org_type="municipality", org="Gemeente B", outcome="granted"),
+        ev(
+            "q1",
+            "application",
+            pd.Timestamp("2025-01-06"),
+            mun="GM0002",
+            domain="income",
+            org_type="municipality",
+            org="Gemeente B",
+            outcome="advance_requested",
+        ),
+        ev(
+            "q1",
+            "decision",
+            pd.Timestamp("2025-01-20"),
+            mun="GM0002",
+            domain="income",
+            org_type="municipality",
+            org="Gemeente B",
+            outcome="advance_payment",
+        ),
+        ev(
+            "q1",
+            "decision",
+            pd.Timestamp("2025-02-14"),
+            mun="GM0002",
+            domain="income",
+            org_type="municipality",
+            org="Gemeente B",
+            outcome="granted",
+        ),
         ev("q2", "registration", pd.Timestamp("2025-05-01"), mun="GM0002"),  # after reference
     ]
     with pytest.warns(DroppedRowsWarning, match="1 case event"):
-        tabs = throughput_tables(pd.DataFrame(rows), reference_date=REF,
-                                 pilot_starts={"GM0001": date(2025, 1, 1)},
-                                 comparison_units=["GM0002"])
+        tabs = throughput_tables(
+            pd.DataFrame(rows),
+            reference_date=REF,
+            pilot_starts={"GM0001": date(2025, 1, 1)},
+            comparison_units=["GM0002"],
+        )
     assert set(tabs) == set(THROUGHPUT_TABLES)
     km = tabs["km_summary"]
-    per = km.loc[(km["interval"] == "registration_to_first_conversation")
-                 & (km["group"] == "pilot")].set_index("period")
+    per = km.loc[
+        (km["interval"] == "registration_to_first_conversation") & (km["group"] == "pilot")
+    ].set_index("period")
     assert per.loc["before", "median"] == 4 and per.loc["during", "median"] == 2
     n = tabs["norms"].set_index(["norm", "org_type", "group", "period"])
     adv = n.loc[("advance_payment", "all", "all", "all")]
@@ -256,8 +351,12 @@ def test_throughput_tables_periods_advance_payment_and_future_events():
 
 def test_reference_date_must_be_a_date():
     with pytest.raises(EvalkitError, match="reference_date must be a date"):
-        throughput_tables(km_log(), reference_date="2025-01-01",  # type: ignore[arg-type]
-                          pilot_starts={}, comparison_units=[])
+        throughput_tables(
+            km_log(),
+            reference_date="2025-01-01",  # type: ignore[arg-type]
+            pilot_starts={},
+            comparison_units=[],
+        )
 
 
 def test_no_runtime_warnings_from_km_on_degenerate_groups():
@@ -270,8 +369,12 @@ def test_no_runtime_warnings_from_km_on_degenerate_groups():
 
 def test_missing_columns_are_named():
     with pytest.raises(DataValidationError, match=r"required column.*event_date"):
-        throughput_tables(km_log().drop(columns=["event_date"]), reference_date=REF,
-                          pilot_starts={}, comparison_units=[])
+        throughput_tables(
+            km_log().drop(columns=["event_date"]),
+            reference_date=REF,
+            pilot_starts={},
+            comparison_units=[],
+        )
 
 
 def n_fast(m: int, qi: int) -> int:
@@ -290,18 +393,31 @@ def did_events() -> pd.DataFrame:
                 fast = k < n_fast(m, qi)
                 case = f"{mun}-{q}-{k}"
                 rows.append(ev(case, "registration", start, mun=mun))
-                rows.append(ev(case, "first_conversation",
-                               start + pd.Timedelta(days=10 if fast else 40), mun=mun))
+                rows.append(
+                    ev(
+                        case,
+                        "first_conversation",
+                        start + pd.Timedelta(days=10 if fast else 40),
+                        mun=mun,
+                    )
+                )
     return pd.DataFrame(rows)
 
 
 def test_norm_did_recovers_a_known_jump_in_the_share_within_norm():
-    iv = case_intervals(did_events(), reference_date=date(2026, 6, 30),
-                        pilot_starts={"GM0001": date(2025, 1, 1)},
-                        comparison_units=[f"GM000{m}" for m in range(2, 8)])
+    iv = case_intervals(
+        did_events(),
+        reference_date=date(2026, 6, 30),
+        pilot_starts={"GM0001": date(2025, 1, 1)},
+        comparison_units=[f"GM000{m}" for m in range(2, 8)],
+    )
     norm = [n for n in parse_norms(None) if n.name == "debt_help_first_conversation"]
-    did = norm_did(iv, norm, pilot_starts={"GM0001": date(2025, 1, 1)},
-                   comparison_units=[f"GM000{m}" for m in range(2, 8)])
+    did = norm_did(
+        iv,
+        norm,
+        pilot_starts={"GM0001": date(2025, 1, 1)},
+        comparison_units=[f"GM000{m}" for m in range(2, 8)],
+    )
     row = did.iloc[0]
     assert row["status"] == "ok"
     # the same TWFE estimate by hand: regress double-demeaned shares on double-demeaned D
@@ -319,14 +435,28 @@ def test_norm_did_recovers_a_known_jump_in_the_share_within_norm():
     assert row["n_treated_clusters"] == 1
     assert "treated" in row["warnings"]  # one pilot municipality: few-treated inference
     # a start in the middle of a quarter: that quarter is left out for the pilot
-    mid = norm_did(iv, norm, pilot_starts={"GM0001": date(2025, 2, 1)},
-                   comparison_units=[f"GM000{m}" for m in range(2, 8)]).iloc[0]
+    mid = norm_did(
+        iv,
+        norm,
+        pilot_starts={"GM0001": date(2025, 2, 1)},
+        comparison_units=[f"GM000{m}" for m in range(2, 8)],
+    ).iloc[0]
     assert mid["n_cells_transition"] == 1 and mid["n_cells"] == 55
-    monthly = norm_did(iv, norm, pilot_starts={"GM0001": date(2025, 1, 1)},
-                       comparison_units=[f"GM000{m}" for m in range(2, 8)], period="month")
+    monthly = norm_did(
+        iv,
+        norm,
+        pilot_starts={"GM0001": date(2025, 1, 1)},
+        comparison_units=[f"GM000{m}" for m in range(2, 8)],
+        period="month",
+    )
     # all cases start in a quarter's first month: the same cells, the same estimate
     assert monthly.iloc[0]["n_cells"] == 56
     assert monthly.iloc[0]["estimate"] == pytest.approx(expected, abs=1e-9)
     with pytest.raises(EvalkitError, match="quarter, month"):
-        norm_did(iv, norm, pilot_starts={"GM0001": date(2025, 1, 1)},
-                 comparison_units=["GM0002"], period="week")  # type: ignore[arg-type]
+        norm_did(
+            iv,
+            norm,
+            pilot_starts={"GM0001": date(2025, 1, 1)},
+            comparison_units=["GM0002"],
+            period="week",
+        )  # type: ignore[arg-type]

@@ -9,17 +9,34 @@ from evalkit.did import estimate
 
 
 def test_public_names_are_pinned() -> None:
-    assert sorted(evalkit.did.__all__) == ["DidResult", "TIDY_COLUMNS", "bacon_decomposition",
-                                           "estimate"]
+    assert sorted(evalkit.did.__all__) == [
+        "DidResult",
+        "TIDY_COLUMNS",
+        "bacon_decomposition",
+        "estimate",
+    ]
 
 
 def test_estimate_signature_is_the_issue_contract() -> None:
     params = inspect.signature(estimate).parameters
-    expected = {"outcome": inspect.Parameter.empty, "unit": None, "time": None, "cohort": None,
-                "treated": None, "post": None, "estimator": inspect.Parameter.empty,
-                "control": "never", "method": "dr", "covariates": (), "cluster": None,
-                "vcov": None, "inference": None, "seed": 0, "alpha": 0.05,
-                "few_treated_threshold": 5}
+    expected = {
+        "outcome": inspect.Parameter.empty,
+        "unit": None,
+        "time": None,
+        "cohort": None,
+        "treated": None,
+        "post": None,
+        "estimator": inspect.Parameter.empty,
+        "control": "never",
+        "method": "dr",
+        "covariates": (),
+        "cluster": None,
+        "vcov": None,
+        "inference": None,
+        "seed": 0,
+        "alpha": 0.05,
+        "few_treated_threshold": 5,
+    }
     for name, default in expected.items():
         assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, name
         assert params[name].default == default, name

@@ -13,12 +13,12 @@ from evalkit.did._data import prepare
 from evalkit.errors import EstimationError
 
 
-def _staggered(seed: int = 0, always: bool = False, never: bool = True,
-               dynamic: bool = True) -> pd.DataFrame:
+def _staggered(
+    seed: int = 0, always: bool = False, never: bool = True, dynamic: bool = True
+) -> pd.DataFrame:
     """Balanced panel, cohorts 3, 5, 7 (+ never, + always), effects growing with event time."""
     rng = np.random.default_rng(seed)
-    cohorts = [3] * 6 + [5] * 8 + [7] * 5 + ([0] * 9 if never else []) + ([1] * 4 if always
-                                                                            else [])
+    cohorts = [3] * 6 + [5] * 8 + [7] * 5 + ([0] * 9 if never else []) + ([1] * 4 if always else [])
     rows = []
     for i, g in enumerate(cohorts):
         a = rng.normal()
@@ -48,9 +48,19 @@ def test_bacon_weights_sum_to_one_and_reproduce_twfe(always: bool, never: bool) 
 
 
 def test_bacon_forbidden_comparisons_are_biased_with_dynamic_effects() -> None:
-    comp = bacon_decomposition(prepare(_staggered(), outcome="y", unit="id", time="t",
-                                       cohort="cohort", treated=None, post=None,
-                                       covariates=(), cluster=None))
+    comp = bacon_decomposition(
+        prepare(
+            _staggered(),
+            outcome="y",
+            unit="id",
+            time="t",
+            cohort="cohort",
+            treated=None,
+            post=None,
+            covariates=(),
+            cluster=None,
+        )
+    )
     late = comp[comp["type"] == "Later vs Earlier Treated"]
     clean = comp[comp["type"] == "Treated vs Untreated"]
     assert late["estimate"].mean() < clean["estimate"].mean() - 0.5
@@ -58,27 +68,53 @@ def test_bacon_forbidden_comparisons_are_biased_with_dynamic_effects() -> None:
 
 def test_bacon_two_by_two_is_a_difference_of_means_by_hand() -> None:
     df = _staggered()
-    comp = bacon_decomposition(prepare(df, outcome="y", unit="id", time="t", cohort="cohort",
-                                       treated=None, post=None, covariates=(), cluster=None))
+    comp = bacon_decomposition(
+        prepare(
+            df,
+            outcome="y",
+            unit="id",
+            time="t",
+            cohort="cohort",
+            treated=None,
+            post=None,
+            covariates=(),
+            cluster=None,
+        )
+    )
     row = comp[(comp["treated"] == "5") & (comp["control"] == "never")].iloc[0]
     m = df.groupby(["cohort", df["t"] >= 5])["y"].mean()
-    assert row["estimate"] == pytest.approx((m[(5, True)] - m[(5, False)])
-                                            - (m[(0, True)] - m[(0, False)]))
+    assert row["estimate"] == pytest.approx(
+        (m[(5, True)] - m[(5, False)]) - (m[(0, True)] - m[(0, False)])
+    )
 
 
 def test_bacon_needs_a_balanced_panel() -> None:
     df = _staggered().iloc[1:]
     with pytest.raises(EstimationError, match="balanced panel"):
-        estimate(df, outcome="y", unit="id", time="t", cohort="cohort", estimator="bacon",
-                 inference="analytic")
+        estimate(
+            df,
+            outcome="y",
+            unit="id",
+            time="t",
+            cohort="cohort",
+            estimator="bacon",
+            inference="analytic",
+        )
 
 
 def test_event_study_reference_period_is_minus_one_and_recovers_dynamics() -> None:
     df = _staggered(seed=1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        res = estimate(df, outcome="y", unit="id", time="t", cohort="cohort",
-                       estimator="event_study", inference="analytic")
+        res = estimate(
+            df,
+            outcome="y",
+            unit="id",
+            time="t",
+            cohort="cohort",
+            estimator="event_study",
+            inference="analytic",
+        )
     tidy = res.tidy()
     events = tidy.dropna(subset=["event_time"])
     assert -1 not in set(events["event_time"])
@@ -99,8 +135,15 @@ def test_event_study_reference_period_is_minus_one_and_recovers_dynamics() -> No
 def test_event_study_single_cohort_equals_differences_of_means() -> None:
     df = _staggered(seed=2)
     df = df[df["cohort"].isin([0, 5])]
-    res = estimate(df, outcome="y", unit="id", time="t", cohort="cohort",
-                   estimator="event_study", inference="analytic")
+    res = estimate(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="event_study",
+        inference="analytic",
+    )
     m = df.groupby([df["cohort"] > 0, "t"])["y"].mean()
     gap = m[True] - m[False]
     for row in res.tidy().dropna(subset=["event_time"]).itertuples():
@@ -110,19 +153,36 @@ def test_event_study_single_cohort_equals_differences_of_means() -> None:
 
 def test_event_study_bins_end_points() -> None:
     df = _staggered(seed=3)
-    res = estimate(df, outcome="y", unit="id", time="t", cohort="cohort",
-                   estimator="event_study", inference="analytic", min_e=-3, max_e=3)
+    res = estimate(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="event_study",
+        inference="analytic",
+        min_e=-3,
+        max_e=3,
+    )
     events = list(res.tidy().dropna(subset=["event_time"])["event_time"])
     assert events == [-3, -2, 0, 1, 2, 3]
     with pytest.raises(EstimationError, match="min_e must be ≤ -1"):
-        estimate(df, outcome="y", unit="id", time="t", cohort="cohort",
-                 estimator="event_study", min_e=0)
+        estimate(
+            df, outcome="y", unit="id", time="t", cohort="cohort", estimator="event_study", min_e=0
+        )
 
 
 def test_event_study_on_an_unbalanced_panel() -> None:
     df = _staggered(seed=4).sample(frac=0.85, random_state=1)
-    res = estimate(df, outcome="y", unit="id", time="t", cohort="cohort",
-                   estimator="event_study", inference="analytic")
+    res = estimate(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="event_study",
+        inference="analytic",
+    )
     assert res.n_obs == len(df)
     assert np.isfinite(res.att) and np.isfinite(res.se)
 
@@ -130,8 +190,16 @@ def test_event_study_on_an_unbalanced_panel() -> None:
 def test_twfe_on_two_periods_equals_the_two_by_two() -> None:
     df = _staggered(seed=5, dynamic=False)
     df = df[df["cohort"].isin([0, 5]) & df["t"].isin([4, 5])]
-    twfe = estimate(df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe",
-                    inference="analytic")
-    dd = estimate(df, outcome="y", unit="id", time="t", cohort="cohort", estimator="2x2",
-                  inference="analytic")
+    twfe = estimate(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="twfe",
+        inference="analytic",
+    )
+    dd = estimate(
+        df, outcome="y", unit="id", time="t", cohort="cohort", estimator="2x2", inference="analytic"
+    )
     assert twfe.att == pytest.approx(dd.att, abs=1e-10)

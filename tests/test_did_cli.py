@@ -12,8 +12,20 @@ import pytest
 from evalkit.cli import main
 from evalkit.did import estimate
 
-KEYS = ("estimator", "att", "se", "ci_low", "ci_high", "p_value", "n_obs", "n_units",
-        "n_clusters", "n_treated_clusters", "inference", "warnings")
+KEYS = (
+    "estimator",
+    "att",
+    "se",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "n_obs",
+    "n_units",
+    "n_clusters",
+    "n_treated_clusters",
+    "inference",
+    "warnings",
+)
 
 
 def _frame() -> pd.DataFrame:
@@ -34,14 +46,30 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, out.out, out.err
 
 
-def test_json_equals_to_dict_for_a_dutch_csv(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_equals_to_dict_for_a_dutch_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     df = _frame()
     path = tmp_path / "panel.csv"
     df.to_csv(path, sep=";", decimal=",", index=False)
-    code, out, err = _run(capsys, "--data", str(path), "--outcome", "score", "--unit", "person",
-                          "--time", "month", "--cohort", "cohort", "--cluster", "muni",
-                          "--estimator", "twfe", "--json")
+    code, out, err = _run(
+        capsys,
+        "--data",
+        str(path),
+        "--outcome",
+        "score",
+        "--unit",
+        "person",
+        "--time",
+        "month",
+        "--cohort",
+        "cohort",
+        "--cluster",
+        "muni",
+        "--estimator",
+        "twfe",
+        "--json",
+    )
     assert code == 0, err
     got = json.loads(out)
     assert all(k in got for k in KEYS)
@@ -49,8 +77,15 @@ def test_json_equals_to_dict_for_a_dutch_csv(tmp_path: Path,
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        want = estimate(df, outcome="score", unit="person", time="month", cohort="cohort",
-                        cluster="muni", estimator="twfe").to_dict()
+        want = estimate(
+            df,
+            outcome="score",
+            unit="person",
+            time="month",
+            cohort="cohort",
+            cluster="muni",
+            estimator="twfe",
+        ).to_dict()
     assert got == want
     assert got["inference"] == "conley_taber" and got["n_treated_clusters"] == 2
     assert any("only 2 of 8 clusters" in w for w in got["warnings"])
@@ -68,9 +103,26 @@ def test_other_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: 
         import pyreadstat
 
         pyreadstat.write_sav(df, str(path))
-    code, out, err = _run(capsys, "--data", str(path), "--outcome", "score", "--unit", "person",
-                          "--time", "month", "--treated", "treat", "--estimator", "twfe",
-                          "--cluster", "muni", "--inference", "permutation", "--json")
+    code, out, err = _run(
+        capsys,
+        "--data",
+        str(path),
+        "--outcome",
+        "score",
+        "--unit",
+        "person",
+        "--time",
+        "month",
+        "--treated",
+        "treat",
+        "--estimator",
+        "twfe",
+        "--cluster",
+        "muni",
+        "--inference",
+        "permutation",
+        "--json",
+    )
     assert code == 0, err
     got = json.loads(out)
     assert got["inference"] == "permutation"
@@ -84,25 +136,50 @@ def test_two_by_two_and_summary_text(tmp_path: Path, capsys: pytest.CaptureFixtu
     df["post"] = (df["month"] >= 4).astype(int)
     path = tmp_path / "panel.csv"
     df.to_csv(path, index=False)
-    code, out, err = _run(capsys, "--data", str(path), "--outcome", "score", "--treated",
-                          "pilot", "--post", "post", "--estimator", "2x2", "--vcov", "hetero")
+    code, out, err = _run(
+        capsys,
+        "--data",
+        str(path),
+        "--outcome",
+        "score",
+        "--treated",
+        "pilot",
+        "--post",
+        "post",
+        "--estimator",
+        "2x2",
+        "--vcov",
+        "hetero",
+    )
     assert code == 0, err
     assert "evalkit DiD: 2x2" in out and "ATT (group × post)" in out
 
 
-def test_user_error_is_one_line_exit_1(tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_user_error_is_one_line_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     df = _frame()
     df.loc[3, "cohort"] = 5
     path = tmp_path / "panel.csv"
     df.to_csv(path, index=False)
-    code, _, err = _run(capsys, "--data", str(path), "--outcome", "score", "--unit", "person",
-                          "--time", "month", "--cohort", "cohort", "--json")
+    code, _, err = _run(
+        capsys,
+        "--data",
+        str(path),
+        "--outcome",
+        "score",
+        "--unit",
+        "person",
+        "--time",
+        "month",
+        "--cohort",
+        "cohort",
+        "--json",
+    )
     assert code == 1
     assert err.startswith("evalkit did:") and "'p000'" in err and "0 or empty" in err
     assert "Traceback" not in err
-    code, _, err = _run(capsys, "--data", str(tmp_path / "missing.csv"), "--outcome", "y",
-                          "--cohort", "g")
+    code, _, err = _run(
+        capsys, "--data", str(tmp_path / "missing.csv"), "--outcome", "y", "--cohort", "g"
+    )
     assert code == 1 and "no such file" in err
 
 

@@ -32,6 +32,7 @@ def _cell(res: CsResult, g: float, t: float) -> pd.Series:
 
 # --- equivalences -------------------------------------------------------------------------
 
+
 def test_cell_equals_two_by_two_regression(mpdta: pd.DataFrame) -> None:
     """ATT(2006, 2007) with never-treated controls is the 2×2 DiD of 2005 vs 2007."""
     res = callaway_santanna(mpdta, **KW)
@@ -39,8 +40,9 @@ def test_cell_equals_two_by_two_regression(mpdta: pd.DataFrame) -> None:
     d = (sub["first.treat"] == 2006).astype(float)
     post = (sub["year"] == 2007).astype(float)
     x = sm.add_constant(np.column_stack([d, post, d * post]))
-    fit = sm.OLS(sub["lemp"].to_numpy(), x).fit(cov_type="cluster",
-                                                 cov_kwds={"groups": sub["countyreal"]})
+    fit = sm.OLS(sub["lemp"].to_numpy(), x).fit(
+        cov_type="cluster", cov_kwds={"groups": sub["countyreal"]}
+    )
     assert _cell(res, 2006, 2007)["att"] == pytest.approx(fit.params[3], abs=1e-12)
 
 
@@ -52,8 +54,16 @@ def test_cell_equals_evalkit_two_by_two(mpdta: pd.DataFrame) -> None:
     sub = mpdta[mpdta["first.treat"].isin([0, 2006]) & mpdta["year"].isin([2005, 2007])].copy()
     sub["g"] = (sub["first.treat"] == 2006).astype(int)
     sub["p"] = (sub["year"] == 2007).astype(int)
-    two = did.estimate(sub, outcome="lemp", unit="countyreal", time="year", treated="g",
-                       post="p", estimator="2x2", inference="analytic")
+    two = did.estimate(
+        sub,
+        outcome="lemp",
+        unit="countyreal",
+        time="year",
+        treated="g",
+        post="p",
+        estimator="2x2",
+        inference="analytic",
+    )
     res = callaway_santanna(mpdta, **KW)
     assert two.att == pytest.approx(_cell(res, 2006, 2007)["att"], abs=1e-10)
 
@@ -61,17 +71,16 @@ def test_cell_equals_evalkit_two_by_two(mpdta: pd.DataFrame) -> None:
 def test_methods_agree_without_covariates(mpdta: pd.DataFrame) -> None:
     fits = [callaway_santanna(mpdta, **KW, method=m) for m in ("dr", "ipw", "reg")]
     for other in fits[1:]:
-        np.testing.assert_allclose(other.group_time["att"], fits[0].group_time["att"],
-                                   atol=1e-12)
-        np.testing.assert_allclose(other.group_time["se"], fits[0].group_time["se"],
-                                   rtol=1e-10)
+        np.testing.assert_allclose(other.group_time["att"], fits[0].group_time["att"], atol=1e-12)
+        np.testing.assert_allclose(other.group_time["se"], fits[0].group_time["se"], rtol=1e-10)
 
 
 def test_rcs_point_estimates_equal_panel_without_covariates(mpdta: pd.DataFrame) -> None:
     """Theory: without covariates the rcs estimator is the same difference of four means."""
     panel = callaway_santanna(mpdta, **KW)
-    rcs = callaway_santanna(mpdta, outcome="lemp", unit=None, time="year",
-                            cohort="first.treat", panel=False)
+    rcs = callaway_santanna(
+        mpdta, outcome="lemp", unit=None, time="year", cohort="first.treat", panel=False
+    )
     np.testing.assert_allclose(rcs.group_time["att"], panel.group_time["att"], atol=1e-12)
     assert rcs.n_units == len(mpdta)
     # Ignoring the panel link inflates the standard errors here (strong unit effects).
@@ -110,11 +119,15 @@ def test_dynamic_equals_saturated_event_study_of_cohort_means() -> None:
     rng = np.random.default_rng(3)
     n, periods = 300, np.arange(1, 7)
     g = rng.choice([0, 3, 5], size=n)
-    rows = [(i, t, g[i], rng.normal() + 0.2 * t + (g[i] > 0) * (t >= g[i]) * (t - g[i] + 1))
-            for i in range(n) for t in periods]
+    rows = [
+        (i, t, g[i], rng.normal() + 0.2 * t + (g[i] > 0) * (t >= g[i]) * (t - g[i] + 1))
+        for i in range(n)
+        for t in periods
+    ]
     df = pd.DataFrame(rows, columns=["id", "t", "g", "y"])
-    res = callaway_santanna(df, outcome="y", unit="id", time="t", cohort="g",
-                            base_period="universal")
+    res = callaway_santanna(
+        df, outcome="y", unit="id", time="t", cohort="g", base_period="universal"
+    )
     # Saturated TWFE: y ~ unit FE + period FE + sum_{g,t != g-1} 1{G=g, T=t}
     coefs = {}
     for cohort in (3, 5):
@@ -140,6 +153,7 @@ def test_dynamic_equals_saturated_event_study_of_cohort_means() -> None:
 
 # --- bootstrap ----------------------------------------------------------------------------
 
+
 def test_bootstrap_is_deterministic_under_a_seed(mpdta: pd.DataFrame) -> None:
     a = callaway_santanna(mpdta, **KW, bootstrap=True, n_boot=499, seed=11)
     b = callaway_santanna(mpdta, **KW, bootstrap=True, n_boot=499, seed=11)
@@ -160,8 +174,9 @@ def test_bootstrap_close_to_analytic_and_bands_are_uniform(mpdta: pd.DataFrame) 
     gt = boot.group_time
     np.testing.assert_allclose(gt["conf_high"] - gt["att"], crit * gt["se"])
     assert boot.options["crit_dynamic"] > 1.96
-    rad = callaway_santanna(mpdta, **KW, bootstrap=True, n_boot=999, seed=1,
-                            boot_weights="rademacher")
+    rad = callaway_santanna(
+        mpdta, **KW, bootstrap=True, n_boot=999, seed=1, boot_weights="rademacher"
+    )
     assert (rad.group_time["se"] / ana.group_time["se"]).between(0.8, 1.25).all()
 
 
@@ -171,23 +186,27 @@ def test_cluster_standard_errors(mpdta: pd.DataFrame) -> None:
     assert res.n_clusters == df["state"].nunique()
     # Clustering by unit reproduces the default standard errors.
     same = callaway_santanna(df, **KW, cluster="countyreal")
-    np.testing.assert_allclose(same.group_time["se"], callaway_santanna(df, **KW)
-                               .group_time["se"], rtol=1e-12)
+    np.testing.assert_allclose(
+        same.group_time["se"], callaway_santanna(df, **KW).group_time["se"], rtol=1e-12
+    )
     assert not np.allclose(res.group_time["se"], same.group_time["se"])
 
 
 # --- input handling -----------------------------------------------------------------------
 
+
 def test_string_unit_ids_work(mpdta: pd.DataFrame) -> None:
     df = mpdta.assign(countyreal="c" + mpdta["countyreal"].astype(str))
     assert callaway_santanna(df, **KW).att == pytest.approx(
-        callaway_santanna(mpdta, **KW).att, abs=1e-14)
+        callaway_santanna(mpdta, **KW).att, abs=1e-14
+    )
 
 
 def test_empty_cohort_means_never_treated(mpdta: pd.DataFrame) -> None:
     df = mpdta.assign(**{"first.treat": mpdta["first.treat"].replace(0, np.nan)})
     assert callaway_santanna(df, **KW).att == pytest.approx(
-        callaway_santanna(mpdta, **KW).att, abs=1e-14)
+        callaway_santanna(mpdta, **KW).att, abs=1e-14
+    )
 
 
 def test_missing_outcomes_dropped_with_count(mpdta: pd.DataFrame) -> None:
@@ -230,13 +249,17 @@ def test_bad_cohort_values_explain_the_convention(mpdta: pd.DataFrame) -> None:
         callaway_santanna(mpdta.assign(**{"first.treat": 0}), **KW)
 
 
-@pytest.mark.parametrize(("option", "value", "allowed"), [
-    ("control", "nevertreated", "'never', 'notyet'"),
-    ("method", "ols", "'dr', 'ipw', 'reg'"),
-    ("base_period", "fixed", "'varying', 'universal'"),
-])
-def test_bad_options_list_allowed_values(mpdta: pd.DataFrame, option: str, value: str,
-                                         allowed: str) -> None:
+@pytest.mark.parametrize(
+    ("option", "value", "allowed"),
+    [
+        ("control", "nevertreated", "'never', 'notyet'"),
+        ("method", "ols", "'dr', 'ipw', 'reg'"),
+        ("base_period", "fixed", "'varying', 'universal'"),
+    ],
+)
+def test_bad_options_list_allowed_values(
+    mpdta: pd.DataFrame, option: str, value: str, allowed: str
+) -> None:
     with pytest.raises(EstimationError, match=allowed):
         callaway_santanna(mpdta, **KW, **{option: value})
 
@@ -271,12 +294,27 @@ def test_covariates_use_the_base_period() -> None:
 
 # --- result contract ----------------------------------------------------------------------
 
+
 def test_result_contract(mpdta: pd.DataFrame) -> None:
     res = callaway_santanna(mpdta, **KW)
     out = res.to_dict()
-    for key in ("estimator", "att", "se", "ci_low", "ci_high", "p_value", "n_obs", "n_units",
-                "n_clusters", "n_treated_clusters", "inference", "warnings", "group_time",
-                "aggregations", "pretest_p"):
+    for key in (
+        "estimator",
+        "att",
+        "se",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "n_obs",
+        "n_units",
+        "n_clusters",
+        "n_treated_clusters",
+        "inference",
+        "warnings",
+        "group_time",
+        "aggregations",
+        "pretest_p",
+    ):
         assert key in out
     assert out["estimator"] == "callaway_santanna"
     assert set(out["aggregations"]) == {"simple", "group", "calendar", "dynamic"}
@@ -322,19 +360,30 @@ def test_fast_cohort_path_equals_general_influence_functions(mpdta: pd.DataFrame
     from evalkit.did.cs._data import prepare
 
     for control in ("never", "notyet"):
-        data, _ = prepare(mpdta, outcome="lemp", unit="countyreal", time="year",
-                          cohort="first.treat", covariates=(), cluster=None, panel=True,
-                          allow_unbalanced_panel=False, anticipation=0)
-        gt = group_time(data, control=control, method="dr", base_period="varying",
-                        anticipation=0)
+        data, _ = prepare(
+            mpdta,
+            outcome="lemp",
+            unit="countyreal",
+            time="year",
+            cohort="first.treat",
+            covariates=(),
+            cluster=None,
+            panel=True,
+            allow_unbalanced_panel=False,
+            anticipation=0,
+        )
+        gt = group_time(data, control=control, method="dr", base_period="varying", anticipation=0)
         assert gt.inf is None and gt.cohort_if is not None
         fast = gt.cohort_if.materialise()
         periods = list(data.periods)
         ug = data.unit_cohort
         for j in range(gt.att.size):
             g, c, b = gt.group[j], periods.index(gt.time[j]), periods.index(gt.base[j])
-            ctrl = (ug == 0) if control == "never" else (
-                (ug == 0) | ((ug > periods[max(c, b)]) & (ug != g)))
+            ctrl = (
+                (ug == 0)
+                if control == "never"
+                else ((ug == 0) | ((ug > periods[max(c, b)]) & (ug != g)))
+            )
             att, col = _panel_cell(data, ug == g, ctrl, c, b, "dr", fast=False)
             assert gt.att[j] == pytest.approx(att, abs=1e-13)
             np.testing.assert_allclose(fast[:, j], col, atol=1e-10)
@@ -342,10 +391,12 @@ def test_fast_cohort_path_equals_general_influence_functions(mpdta: pd.DataFrame
 
 def test_bootstrap_general_path_agrees_with_fast_path(mpdta: pd.DataFrame) -> None:
     fast = callaway_santanna(mpdta, **KW, bootstrap=True, n_boot=999, seed=5)
-    general = callaway_santanna(mpdta, **KW, bootstrap=True, n_boot=999, seed=5,
-                                cluster="countyreal")
+    general = callaway_santanna(
+        mpdta, **KW, bootstrap=True, n_boot=999, seed=5, cluster="countyreal"
+    )
     assert general.options["crit_group_time"] == pytest.approx(
-        fast.options["crit_group_time"], rel=0.1)
+        fast.options["crit_group_time"], rel=0.1
+    )
     assert (general.group_time["se"] / fast.group_time["se"]).between(0.85, 1.15).all()
 
 
@@ -362,8 +413,16 @@ def test_few_treated_clusters_warn(mpdta: pd.DataFrame) -> None:
 
 
 def test_bootstrap_with_universal_base_and_covariates(mpdta: pd.DataFrame) -> None:
-    res = callaway_santanna(mpdta, **KW, base_period="universal", covariates=["lpop"],
-                            control="notyet", bootstrap=True, n_boot=199, seed=3)
+    res = callaway_santanna(
+        mpdta,
+        **KW,
+        base_period="universal",
+        covariates=["lpop"],
+        control="notyet",
+        bootstrap=True,
+        n_boot=199,
+        seed=3,
+    )
     assert res.group_time.loc[res.group_time["reference"], "se"].isna().all()
     assert np.isfinite(res.group_time.loc[~res.group_time["reference"], "se"]).all()
     json.dumps(res.to_dict(), allow_nan=False)

@@ -24,8 +24,12 @@ PANEL = {
     "S5": {"covariates": ["lpop"], "method": "reg"},
     "S6": {"base_period": "universal"},
     "S7": {"covariates": ["lpop"], "control": "notyet", "anticipation": 1},
-    "S9": {"covariates": ["lpop"], "control": "notyet", "method": "reg",
-           "base_period": "universal"},
+    "S9": {
+        "covariates": ["lpop"],
+        "control": "notyet",
+        "method": "reg",
+        "base_period": "universal",
+    },
 }
 RCS = {
     "R1": {},
@@ -46,8 +50,9 @@ def mpdta() -> pd.DataFrame:
 
 
 def _fit(data: pd.DataFrame, **kw: object):
-    return callaway_santanna(data, outcome="lemp", unit="countyreal", time="year",
-                             cohort="first.treat", **kw)
+    return callaway_santanna(
+        data, outcome="lemp", unit="countyreal", time="year", cohort="first.treat", **kw
+    )
 
 
 def _compare(mine: pd.Series, theirs: pd.Series, what: str, rtol: float | None = None) -> None:
@@ -55,11 +60,13 @@ def _compare(mine: pd.Series, theirs: pd.Series, what: str, rtol: float | None =
     both_na = np.isnan(mine_a) & np.isnan(theirs_a)
     assert not (np.isnan(mine_a) ^ np.isnan(theirs_a)).any(), what
     if rtol is None:
-        np.testing.assert_allclose(mine_a[~both_na], theirs_a[~both_na], rtol=0, atol=ATT_TOL,
-                                   err_msg=what)
+        np.testing.assert_allclose(
+            mine_a[~both_na], theirs_a[~both_na], rtol=0, atol=ATT_TOL, err_msg=what
+        )
     else:
-        np.testing.assert_allclose(mine_a[~both_na], theirs_a[~both_na], rtol=rtol, atol=0,
-                                   err_msg=what)
+        np.testing.assert_allclose(
+            mine_a[~both_na], theirs_a[~both_na], rtol=rtol, atol=0, err_msg=what
+        )
 
 
 def test_mpdta_is_the_r_panel(mpdta: pd.DataFrame) -> None:
@@ -75,8 +82,7 @@ def test_group_time_matches_r_did(mpdta: pd.DataFrame, scenario: str) -> None:
     ref = ref[ref["scenario"] == scenario]
     res = _fit(mpdta, **PANEL[scenario])
     got = res.group_time.rename(columns={"time": "t"})
-    merged = ref.merge(got, on=["group", "t"], how="outer", suffixes=("_r", ""),
-                       indicator=True)
+    merged = ref.merge(got, on=["group", "t"], how="outer", suffixes=("_r", ""), indicator=True)
     assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
     _compare(merged["att"], merged["att_r"], f"{scenario} att")
     _compare(merged["se"], merged["se_r"], f"{scenario} se", SE_RTOL)
@@ -121,9 +127,9 @@ def test_headline_is_simple_aggregation(mpdta: pd.DataFrame) -> None:
     assert res.se == pytest.approx(0.012034012770185416, rel=SE_RTOL)
 
 
-@pytest.mark.parametrize(("scenario", "options"), [("S1", {}),
-                                                   ("S5", {"covariates": ["lpop"],
-                                                           "method": "reg"})])
+@pytest.mark.parametrize(
+    ("scenario", "options"), [("S1", {}), ("S5", {"covariates": ["lpop"], "method": "reg"})]
+)
 def test_wald_pretest_matches_r_did(mpdta: pd.DataFrame, scenario: str, options: dict) -> None:
     ref = pd.read_csv(REF / "r_pretest.csv").set_index("scenario")
     res = _fit(mpdta, **options)
@@ -137,12 +143,18 @@ def test_wald_pretest_matches_r_did(mpdta: pd.DataFrame, scenario: str, options:
 def test_repeated_cross_sections_match_r_did(mpdta: pd.DataFrame, scenario: str) -> None:
     ref = pd.read_csv(REF / "r_att_gt_rc.csv")
     ref = ref[ref["scenario"] == scenario]
-    res = callaway_santanna(mpdta, outcome="lemp", unit=None, time="year",
-                            cohort="first.treat", panel=False, **RCS[scenario])
+    res = callaway_santanna(
+        mpdta,
+        outcome="lemp",
+        unit=None,
+        time="year",
+        cohort="first.treat",
+        panel=False,
+        **RCS[scenario],
+    )
     assert res.n_units == 2500
     got = res.group_time.rename(columns={"time": "t"})
-    merged = ref.merge(got, on=["group", "t"], how="outer", suffixes=("_r", ""),
-                       indicator=True)
+    merged = ref.merge(got, on=["group", "t"], how="outer", suffixes=("_r", ""), indicator=True)
     assert (merged["_merge"] == "both").all()
     _compare(merged["att"], merged["att_r"], f"{scenario} att")
     _compare(merged["se"], merged["se_r"], f"{scenario} se", SE_RTOL)

@@ -33,21 +33,51 @@ def _panel(seed: int = 0) -> pd.DataFrame:
 def test_two_by_two_equals_the_callaway_santanna_cell() -> None:
     df = _panel()
     two = df[df["t"].isin([3, 4])]
-    dd = estimate(two, outcome="y", unit="id", time="t", cohort="cohort", estimator="2x2",
-                  inference="analytic")
-    res = estimate(df, outcome="y", unit="id", time="t", cohort="cohort",
-                   estimator="callaway_santanna", control="never", method="reg")
+    dd = estimate(
+        two,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="2x2",
+        inference="analytic",
+    )
+    res = estimate(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="callaway_santanna",
+        control="never",
+        method="reg",
+    )
     cell = [r for r in res.to_dict()["group_time"] if r["group"] == 4 and r["time"] == 4]
     assert cell and cell[0]["att"] == pytest.approx(dd.att, abs=1e-10)
 
 
 def test_event_study_equals_dynamic_callaway_santanna_universal_base() -> None:
     df = _panel(1)
-    es = estimate(df, outcome="y", unit="id", time="t", cohort="cohort",
-                  estimator="event_study", inference="analytic")
-    res = estimate(df, outcome="y", unit="id", time="t", cohort="cohort",
-                   estimator="callaway_santanna", control="never", method="reg",
-                   base_period="universal")
+    es = estimate(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="event_study",
+        inference="analytic",
+    )
+    res = estimate(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="callaway_santanna",
+        control="never",
+        method="reg",
+        base_period="universal",
+    )
     dyn = {r["event_time"]: r["att"] for r in res.to_dict()["aggregations"]["dynamic"]["rows"]}
     rows = es.tidy().dropna(subset=["event_time"])
     assert len(rows) == 6
@@ -57,8 +87,9 @@ def test_event_study_equals_dynamic_callaway_santanna_universal_base() -> None:
 
 def test_estimate_dispatches_to_callaway_santanna() -> None:
     df = _panel(2)
-    kw = dict(outcome="y", unit="id", time="t", cohort="cohort", control="notyet",
-              method="dr", seed=3)
+    kw = dict(
+        outcome="y", unit="id", time="t", cohort="cohort", control="notyet", method="dr", seed=3
+    )
     via = estimate(df, estimator="callaway_santanna", **kw).to_dict()
     direct = cs.callaway_santanna(df, **kw).to_dict()
     assert via == direct

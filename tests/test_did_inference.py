@@ -21,8 +21,16 @@ from evalkit.did import estimate
 from evalkit.errors import EstimationError, FewTreatedClustersWarning, SmallCohortWarning
 
 
-def _panel(n_clusters: int, treated: dict[int, int], *, units: int = 2, periods: int = 4,
-           seed: int = 0, effect: float = 0.5, sizes: list[int] | None = None) -> pd.DataFrame:
+def _panel(
+    n_clusters: int,
+    treated: dict[int, int],
+    *,
+    units: int = 2,
+    periods: int = 4,
+    seed: int = 0,
+    effect: float = 0.5,
+    sizes: list[int] | None = None,
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
     shocks = rng.normal(size=(n_clusters, periods))
@@ -56,8 +64,16 @@ def _quiet(**kwargs):
 
 def test_randomization_p_value_equals_exact_enumeration_by_hand() -> None:
     df = _panel(6, {0: 3, 1: 3})
-    res = _quiet(data=df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe",
-                 cluster="muni", inference="permutation")
+    res = _quiet(
+        data=df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="twfe",
+        cluster="muni",
+        inference="permutation",
+    )
     y = df["y"].to_numpy()
     obs = _coef(df, y, df["d"].to_numpy())
     munis = sorted(df["muni"].unique())
@@ -79,8 +95,17 @@ def test_randomization_p_value_equals_exact_enumeration_by_hand() -> None:
 def test_randomization_interval_is_the_test_inversion_by_hand() -> None:
     df = _panel(8, {0: 3, 1: 3}, seed=3)
     alpha = 0.25
-    res = _quiet(data=df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe",
-                 cluster="muni", inference="permutation", alpha=alpha)
+    res = _quiet(
+        data=df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="twfe",
+        cluster="muni",
+        inference="permutation",
+        alpha=alpha,
+    )
     munis = sorted(df["muni"].unique())
     d_obs = df["d"].to_numpy()
 
@@ -100,8 +125,16 @@ def test_randomization_interval_is_the_test_inversion_by_hand() -> None:
 
 def test_wild_bootstrap_equals_brute_force_enumeration() -> None:
     df = _panel(6, {0: 3, 1: 3, 2: 3}, seed=1)
-    res = _quiet(data=df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe",
-                 cluster="muni", inference="wild")
+    res = _quiet(
+        data=df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="twfe",
+        cluster="muni",
+        inference="wild",
+    )
     y, d = df["y"].to_numpy(), df["d"].to_numpy()
     cl = pd.factorize(df["muni"])[0]
     full = _dummies(df, d)
@@ -111,16 +144,19 @@ def test_wild_bootstrap_equals_brute_force_enumeration() -> None:
         coef, *_ = np.linalg.lstsq(full, yy, rcond=None)
         e = yy - full @ coef
         bread = np.linalg.pinv(full.T @ full)
-        meat = sum(np.outer(full[cl == g].T @ e[cl == g], full[cl == g].T @ e[cl == g])
-                   for g in range(6))
+        meat = sum(
+            np.outer(full[cl == g].T @ e[cl == g], full[cl == g].T @ e[cl == g]) for g in range(6)
+        )
         v = bread @ meat @ bread
         return (coef[0] - b0) / math.sqrt(v[0, 0])
 
     t_obs = cr_t(y, 0.0)
     gamma, *_ = np.linalg.lstsq(restricted, y, rcond=None)
     fitted, resid = restricted @ gamma, y - restricted @ gamma
-    t_star = [cr_t(fitted + resid * np.array(v)[cl], 0.0)
-              for v in itertools.product((-1.0, 1.0), repeat=6)]
+    t_star = [
+        cr_t(fitted + resid * np.array(v)[cl], 0.0)
+        for v in itertools.product((-1.0, 1.0), repeat=6)
+    ]
     p_hand = np.mean(np.abs(t_star) >= abs(t_obs) - 1e-9)
     assert res.inference_detail["enumerated"] is True
     assert res.inference_detail["draws"] == 64
@@ -130,8 +166,18 @@ def test_wild_bootstrap_equals_brute_force_enumeration() -> None:
 
 def test_webb_weights_are_seeded() -> None:
     df = _panel(10, {0: 3, 1: 3, 2: 3}, seed=2)
-    kw = dict(data=df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe",
-              cluster="muni", inference="wild", weights="webb", n_boot=999)
+    kw = dict(
+        data=df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="twfe",
+        cluster="muni",
+        inference="wild",
+        weights="webb",
+        n_boot=999,
+    )
     a, b = _quiet(**kw, seed=7), _quiet(**kw, seed=7)
     c = _quiet(**kw, seed=8)
     assert (a.p_value, a.ci_low, a.ci_high) == (b.p_value, b.ci_low, b.ci_high)
@@ -141,8 +187,18 @@ def test_webb_weights_are_seeded() -> None:
 
 def test_conley_taber_equals_placebos_by_hand() -> None:
     df = _panel(8, {0: 3}, seed=4)
-    res = _quiet(data=df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe",
-                 cluster="muni", inference="conley_taber", ferman_pinto=False, alpha=0.25)
+    res = _quiet(
+        data=df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="twfe",
+        cluster="muni",
+        inference="conley_taber",
+        ferman_pinto=False,
+        alpha=0.25,
+    )
     y, d = df["y"].to_numpy(), df["d"].to_numpy()
     full = _dummies(df, d)
     coef, *_ = np.linalg.lstsq(full, y, rcond=None)
@@ -163,8 +219,9 @@ def test_conley_taber_equals_placebos_by_hand() -> None:
 def test_one_treated_of_twelve_never_shows_unsupported_p_values() -> None:
     df = _panel(12, {0: 3}, seed=5, effect=5.0)
     with pytest.warns(FewTreatedClustersWarning) as record:
-        res = estimate(df, outcome="y", unit="id", time="t", cohort="cohort",
-                       estimator="twfe", cluster="muni")
+        res = estimate(
+            df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe", cluster="muni"
+        )
     assert res.inference == "conley_taber"
     assert res.n_treated_clusters == 1 and res.n_clusters == 12
     text = " ".join(str(w.message) for w in record)
@@ -175,8 +232,16 @@ def test_one_treated_of_twelve_never_shows_unsupported_p_values() -> None:
     assert out["ci_low"] is None and out["ci_high"] is None
     assert out["se"] is None
     assert any("1/12" in w for w in out["warnings"])
-    perm = _quiet(data=df, outcome="y", unit="id", time="t", cohort="cohort",
-                  estimator="twfe", cluster="muni", inference="permutation")
+    perm = _quiet(
+        data=df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="twfe",
+        cluster="muni",
+        inference="permutation",
+    )
     assert perm.p_value >= 1 / 12 - 1e-12
     assert perm.inference_detail["smallest_p_value"] == pytest.approx(1 / 12)
 
@@ -184,8 +249,16 @@ def test_one_treated_of_twelve_never_shows_unsupported_p_values() -> None:
 def test_explicit_cluster_robust_with_few_treated_warns() -> None:
     df = _panel(12, {0: 3, 1: 3}, seed=5)
     with pytest.warns(FewTreatedClustersWarning, match="over-reject"):
-        res = estimate(df, outcome="y", unit="id", time="t", cohort="cohort",
-                       estimator="twfe", cluster="muni", inference="analytic")
+        res = estimate(
+            df,
+            outcome="y",
+            unit="id",
+            time="t",
+            cohort="cohort",
+            estimator="twfe",
+            cluster="muni",
+            inference="analytic",
+        )
     assert res.inference == "analytic"
 
 
@@ -199,8 +272,17 @@ def test_ferman_pinto_widens_when_the_treated_cluster_is_small() -> None:
             for t in range(1, 5):
                 rows.append((f"c{g}u{i}", g, t, 3 if g == 0 else 0, a + rng.normal() * 2))
     df = pd.DataFrame(rows, columns=["id", "muni", "t", "cohort", "y"])
-    kw = dict(data=df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe",
-              cluster="muni", inference="conley_taber", alpha=0.2)
+    kw = dict(
+        data=df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="twfe",
+        cluster="muni",
+        inference="conley_taber",
+        alpha=0.2,
+    )
     fp, plain = _quiet(**kw), _quiet(**kw, ferman_pinto=False)
     assert fp.inference_detail["ferman_pinto"] is True
     assert plain.inference_detail["ferman_pinto"] is False
@@ -211,8 +293,17 @@ def test_resampling_coefficient_equals_pyfixest_with_covariates() -> None:
     df = _panel(10, {0: 3, 1: 4}, seed=6)
     df["x"] = np.random.default_rng(0).normal(size=len(df))
     df["y"] = df["y"] + 0.7 * df["x"]
-    res = _quiet(data=df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe",
-                 cluster="muni", covariates=["x"], inference="permutation")
+    res = _quiet(
+        data=df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="twfe",
+        cluster="muni",
+        covariates=["x"],
+        inference="permutation",
+    )
     x = np.column_stack([_dummies(df, df["d"].to_numpy()), df["x"].to_numpy()])
     assert res.att == pytest.approx(float(np.linalg.lstsq(x, df["y"], rcond=None)[0][0]))
 
@@ -221,8 +312,17 @@ def test_two_by_two_permutation_over_groups() -> None:
     df = _panel(8, {0: 3, 1: 3}, seed=9)
     df["grp"] = (df["cohort"] > 0).astype(int)
     df["post"] = (df["t"] >= 3).astype(int)
-    res = _quiet(data=df, outcome="y", treated="grp", post="post", unit="id", time="t",
-                 estimator="2x2", cluster="muni", inference="permutation")
+    res = _quiet(
+        data=df,
+        outcome="y",
+        treated="grp",
+        post="post",
+        unit="id",
+        time="t",
+        estimator="2x2",
+        cluster="muni",
+        inference="permutation",
+    )
     y = df["y"].to_numpy()
 
     def coef(chosen: tuple[str, ...]) -> float:
@@ -241,16 +341,35 @@ def test_permutation_needs_cluster_level_timing() -> None:
     df = _panel(6, {0: 3, 1: 3})
     df.loc[df["id"] == "c0u0", "cohort"] = 4  # two timings inside cluster m0
     df["d"] = ((df["cohort"] > 0) & (df["t"] >= df["cohort"])).astype(float)
-    with pytest.raises(EstimationError, match="same period for every row of a cluster"), \
-            pytest.warns(SmallCohortWarning, match="cohort.s. 4 have a single unit"):
-        _quiet(data=df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe",
-               cluster="muni", inference="permutation")
+    with (
+        pytest.raises(EstimationError, match="same period for every row of a cluster"),
+        pytest.warns(SmallCohortWarning, match="cohort.s. 4 have a single unit"),
+    ):
+        _quiet(
+            data=df,
+            outcome="y",
+            unit="id",
+            time="t",
+            cohort="cohort",
+            estimator="twfe",
+            cluster="muni",
+            inference="permutation",
+        )
 
 
 def test_event_study_conley_taber_equals_placebo_event_studies_by_hand() -> None:
     df = _panel(9, {0: 3}, periods=5, seed=12)
-    res = _quiet(data=df, outcome="y", unit="id", time="t", cohort="cohort",
-                 estimator="event_study", cluster="muni", ferman_pinto=False, alpha=0.25)
+    res = _quiet(
+        data=df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="event_study",
+        cluster="muni",
+        ferman_pinto=False,
+        alpha=0.25,
+    )
     assert res.inference == "conley_taber"
     rel = df["t"] - 3
     times = [-2, 0, 1, 2]
@@ -263,11 +382,14 @@ def test_event_study_conley_taber_equals_placebo_event_studies_by_hand() -> None
     full = np.column_stack([dummies(df["muni"] == "m0"), unit, period])
     coef, *_ = np.linalg.lstsq(full, df["y"].to_numpy(), rcond=None)
     resid = df["y"].to_numpy() - full @ coef
-    placebos = np.array([
-        np.linalg.lstsq(np.column_stack([dummies(df["muni"] == f"m{g}"), unit, period]),
-                        resid, rcond=None)[0][:4]
-        for g in range(1, 9)
-    ])
+    placebos = np.array(
+        [
+            np.linalg.lstsq(
+                np.column_stack([dummies(df["muni"] == f"m{g}"), unit, period]), resid, rcond=None
+            )[0][:4]
+            for g in range(1, 9)
+        ]
+    )
     events = res.tidy().dropna(subset=["event_time"])
     assert list(events["event_time"]) == times
     for j, row in enumerate(events.itertuples()):
@@ -279,7 +401,8 @@ def test_event_study_conley_taber_equals_placebo_event_studies_by_hand() -> None
         assert math.isnan(row.std_error)
     head = np.abs(placebos[:, 1:].mean(axis=1))
     assert res.p_value == pytest.approx(
-        (1 + int((head >= abs(coef[1:4].mean()) - 1e-12).sum())) / 9)
+        (1 + int((head >= abs(coef[1:4].mean()) - 1e-12).sum())) / 9
+    )
     pre = res.to_dict()["pretrend"]
     s2 = np.mean(placebos[:, 0] ** 2)
     p_pre = (1 + int((placebos[:, 0] ** 2 / s2 >= coef[0] ** 2 / s2 - 1e-12).sum())) / 9
@@ -290,10 +413,10 @@ def test_event_study_conley_taber_equals_placebo_event_studies_by_hand() -> None
 def test_default_falls_back_to_wild_when_timing_varies_within_clusters() -> None:
     df = _panel(8, {0: 3, 1: 3})
     df.loc[df["id"] == "c0u0", "cohort"] = 4
-    with pytest.warns(FewTreatedClustersWarning) as record, \
-            pytest.warns(SmallCohortWarning):
-        res = estimate(df, outcome="y", unit="id", time="t", cohort="cohort",
-                       estimator="twfe", cluster="muni")
+    with pytest.warns(FewTreatedClustersWarning) as record, pytest.warns(SmallCohortWarning):
+        res = estimate(
+            df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe", cluster="muni"
+        )
     assert res.inference == "wild"
     text = " ".join(str(w.message) for w in record)
     assert "same period in every row of a cluster" in text
@@ -309,11 +432,23 @@ def test_conley_taber_closed_form_equals_general_residualisation() -> None:
     from evalkit.did.regression import event_design
 
     df = _panel(10, {0: 3, 1: 4}, periods=6, seed=21).sample(frac=0.9, random_state=2)
-    prep = prepare(df, outcome="y", unit="id", time="t", cohort="cohort", treated=None,
-                   post=None, covariates=(), cluster="muni")
+    prep = prepare(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        treated=None,
+        post=None,
+        covariates=(),
+        cluster="muni",
+    )
     design = event_design(prep, [-3, -2, 0, 1, 2], None, None)
-    general = replace(design, _cache={}, residualizer=Residualizer(
-        design.residualizer.factors, np.zeros((len(prep.frame), 1))))
+    general = replace(
+        design,
+        _cache={},
+        residualizer=Residualizer(design.residualizer.factors, np.zeros((len(prep.frame), 1))),
+    )
     weights = [np.eye(5)[i] for i in range(5)]
     fast, _ = conley_taber_combinations(design, weights, alpha=0.2, max_enumerate=100)
     slow, _ = conley_taber_combinations(general, weights, alpha=0.2, max_enumerate=100)

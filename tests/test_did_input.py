@@ -23,8 +23,7 @@ def _panel(units: int = 12, periods: int = 5, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["id", "t", "cohort", "d", "y"])
 
 
-KW = dict(outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe",
-          inference="analytic")
+KW = dict(outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe", inference="analytic")
 
 
 def test_string_unit_ids_work_and_match_integer_ids() -> None:
@@ -79,16 +78,22 @@ def test_cohort_that_is_not_a_period_mentions_the_convention() -> None:
 
 def test_text_periods_are_ordered_and_cohorts_match_them() -> None:
     df = _panel()
-    text = df.assign(t=df["t"].map(lambda t: f"2025-{t:02d}"),
-                     cohort=df["cohort"].map({0: "0", 3: "2025-03", 4: "2025-04"}))
+    text = df.assign(
+        t=df["t"].map(lambda t: f"2025-{t:02d}"),
+        cohort=df["cohort"].map({0: "0", 3: "2025-03", 4: "2025-04"}),
+    )
     assert estimate(text, **KW).att == pytest.approx(estimate(df, **KW).att)
 
 
 @pytest.mark.parametrize(
     ("option", "value", "allowed"),
-    [("estimator", "ols", "'2x2', 'twfe'"), ("vcov", "robust", "'iid', 'hetero', 'cluster'"),
-     ("inference", "jackknife", "'analytic', 'bootstrap', 'wild'"),
-     ("control", "all", "'never', 'notyet'"), ("method", "ml", "'dr', 'ipw', 'reg'")],
+    [
+        ("estimator", "ols", "'2x2', 'twfe'"),
+        ("vcov", "robust", "'iid', 'hetero', 'cluster'"),
+        ("inference", "jackknife", "'analytic', 'bootstrap', 'wild'"),
+        ("control", "all", "'never', 'notyet'"),
+        ("method", "ml", "'dr', 'ipw', 'reg'"),
+    ],
 )
 def test_options_list_allowed_values(option: str, value: str, allowed: str) -> None:
     kw = {**KW, option: value}
@@ -162,8 +167,16 @@ def test_group_indicator_changing_within_unit_names_the_unit() -> None:
     df["post"] = (df["t"] >= 3).astype(int)
     df.loc[(df["id"] == "person-05") & (df["t"] == 1), "grp"] = 0
     with pytest.raises(EstimationError, match="group 'grp' changes within unit 'person-05'"):
-        estimate(df, outcome="y", unit="id", time="t", treated="grp", post="post",
-                 estimator="2x2", inference="analytic")
+        estimate(
+            df,
+            outcome="y",
+            unit="id",
+            time="t",
+            treated="grp",
+            post="post",
+            estimator="2x2",
+            inference="analytic",
+        )
 
 
 def test_result_repr_is_one_line_and_html_has_the_table() -> None:
@@ -171,8 +184,15 @@ def test_result_repr_is_one_line_and_html_has_the_table() -> None:
     assert "\n" not in repr(res)
     assert "<table>" in res._repr_html_() and "conf_high" in res._repr_html_()
     assert "ATT" in res.summary()
-    assert list(res.tidy().columns) == ["term", "estimate", "std_error", "statistic", "p_value",
-                                        "conf_low", "conf_high"]
+    assert list(res.tidy().columns) == [
+        "term",
+        "estimate",
+        "std_error",
+        "statistic",
+        "p_value",
+        "conf_low",
+        "conf_high",
+    ]
     with pytest.raises(AttributeError):
         res.att = 0  # frozen
 

@@ -22,15 +22,25 @@ CLUSTERS, UNITS, PERIODS, START, EFFECT, REPS = 20, 4, 6, 4, 1.0, 150
 def _draw(rng: np.random.Generator, base: pd.DataFrame) -> pd.DataFrame:
     shocks = rng.normal(size=(CLUSTERS, PERIODS))  # municipality × month shocks
     unit_effect = rng.normal(size=CLUSTERS * UNITS)
-    y = (unit_effect[base["uid"]] + 0.2 * base["t"] + shocks[base["muni"], base["t"] - 1]
-         + EFFECT * base["d"] + 0.5 * rng.normal(size=len(base)))
+    y = (
+        unit_effect[base["uid"]]
+        + 0.2 * base["t"]
+        + shocks[base["muni"], base["t"] - 1]
+        + EFFECT * base["d"]
+        + 0.5 * rng.normal(size=len(base))
+    )
     return base.assign(y=y)
 
 
 def test_cluster_robust_undercovers_and_default_does_not() -> None:
     uid = np.repeat(np.arange(CLUSTERS * UNITS), PERIODS)
-    base = pd.DataFrame({"uid": uid, "muni": uid // UNITS,
-                         "t": np.tile(np.arange(1, PERIODS + 1), CLUSTERS * UNITS)})
+    base = pd.DataFrame(
+        {
+            "uid": uid,
+            "muni": uid // UNITS,
+            "t": np.tile(np.arange(1, PERIODS + 1), CLUSTERS * UNITS),
+        }
+    )
     base["cohort"] = np.where(base["muni"] == 0, START, 0)
     base["d"] = ((base["muni"] == 0) & (base["t"] >= START)).astype(float)
     rng = np.random.default_rng(20260101)
@@ -39,8 +49,15 @@ def test_cluster_robust_undercovers_and_default_does_not() -> None:
         df = _draw(rng, base)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FewTreatedClustersWarning)
-            res = estimate(df, outcome="y", unit="uid", time="t", cohort="cohort",
-                           estimator="twfe", cluster="muni")
+            res = estimate(
+                df,
+                outcome="y",
+                unit="uid",
+                time="t",
+                cohort="cohort",
+                estimator="twfe",
+                cluster="muni",
+            )
         assert res.inference == "conley_taber"
         default_cover += res.ci_low <= EFFECT <= res.ci_high
         se, dof = res.inference_detail["analytic_se"], CLUSTERS - 1
@@ -69,14 +86,26 @@ def test_ferman_pinto_restores_coverage_when_the_treated_cluster_is_small() -> N
     sizes = [2] + [2, 4, 8, 16, 32] * 5
     muni = np.repeat(np.arange(len(sizes)), sizes)
     periods = 4
-    base = pd.DataFrame({"uid": np.repeat(np.arange(len(muni)), periods),
-                         "muni": np.repeat(muni, periods),
-                         "t": np.tile(np.arange(1, periods + 1), len(muni))})
+    base = pd.DataFrame(
+        {
+            "uid": np.repeat(np.arange(len(muni)), periods),
+            "muni": np.repeat(muni, periods),
+            "t": np.tile(np.arange(1, periods + 1), len(muni)),
+        }
+    )
     base["cohort"] = np.where(base["muni"] == 0, 3, 0)
     base["y"] = 0.0
-    prep = prepare(base.assign(y=np.arange(len(base), dtype=float)), outcome="y", unit="uid",
-                   time="t", cohort="cohort", treated=None, post=None, covariates=(),
-                   cluster="muni")
+    prep = prepare(
+        base.assign(y=np.arange(len(base), dtype=float)),
+        outcome="y",
+        unit="uid",
+        time="t",
+        cohort="cohort",
+        treated=None,
+        post=None,
+        covariates=(),
+        cluster="muni",
+    )
     design = twfe(prep, "cluster").design
     assert design is not None
     rng = np.random.default_rng(7)

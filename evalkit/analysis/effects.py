@@ -12,7 +12,7 @@ module only decides what to estimate on which rows.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -416,7 +416,7 @@ def confirmatory_analysis(af: AnalysisFrame, protocol: Mapping[str, Any]) -> dic
 
 
 def exploratory_analysis(
-    af: AnalysisFrame, protocol: Mapping[str, Any], specs: list[Mapping[str, Any]]
+    af: AnalysisFrame, protocol: Mapping[str, Any], specs: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
     """Run exploratory (not pre-registered) analyses declared in ``analyses/*.yaml``.
 

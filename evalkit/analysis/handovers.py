@@ -60,19 +60,27 @@ def handover_times(events: pd.DataFrame, *, reference_date: date) -> pd.DataFram
     ho["_hid"] = np.arange(len(ho))
     cand = ho[["_hid", "person_id", "event_date", "receiving_org"]].merge(
         ev[["person_id", "organisation", "event_date"]].rename(
-            columns={"event_date": "arr_date", "organisation": "receiving_org"}),
-        on=["person_id", "receiving_org"])
+            columns={"event_date": "arr_date", "organisation": "receiving_org"}
+        ),
+        on=["person_id", "receiving_org"],
+    )
     cand = cand.loc[cand["arr_date"] >= cand["event_date"]]
     first = cand.groupby("_hid")["arr_date"].min()
     types = _org_types(ev)
-    out = pd.DataFrame({
-        "event_id": ho["event_id"], "case_id": ho["case_id"], "person_id": ho["person_id"],
-        "municipality": ho["municipality"], "handover_date": ho["event_date"],
-        "from_org": ho["organisation"], "from_org_type": ho["org_type"],
-        "to_org": ho["receiving_org"],
-        "to_org_type": ho["receiving_org"].astype("string").map(types),
-        "arrival_date": _lookup(ho["_hid"], first),
-    })
+    out = pd.DataFrame(
+        {
+            "event_id": ho["event_id"],
+            "case_id": ho["case_id"],
+            "person_id": ho["person_id"],
+            "municipality": ho["municipality"],
+            "handover_date": ho["event_date"],
+            "from_org": ho["organisation"],
+            "from_org_type": ho["org_type"],
+            "to_org": ho["receiving_org"],
+            "to_org_type": ho["receiving_org"].astype("string").map(types),
+            "arrival_date": _lookup(ho["_hid"], first),
+        }
+    )
     out["arrived"] = out["arrival_date"].notna()
     end = out["arrival_date"].fillna(pd.Timestamp(reference_date))
     out["days"] = (end - out["handover_date"]).dt.days.astype(float)
@@ -106,17 +114,31 @@ def handover_summary(
             key = key if isinstance(key, tuple) else (key,)
             lab = dict(zip(cols, key, strict=True))
             fit = km_fit(g["days"].to_numpy(), g["arrived"].to_numpy())
-            rows.append({**{d: lab.get(d, "all") for d in dims},
-                         "n": fit.pop("n"), "n_arrived": fit.pop("n_events"),
-                         "n_open": fit.pop("n_censored"), **fit})
-    cols_out = [*dims, "n", "n_arrived", "n_open", "median", "median_ci_low", "median_ci_high",
-                "p80", "p80_ci_low", "p80_ci_high"]
+            rows.append(
+                {
+                    **{d: lab.get(d, "all") for d in dims},
+                    "n": fit.pop("n"),
+                    "n_arrived": fit.pop("n_events"),
+                    "n_open": fit.pop("n_censored"),
+                    **fit,
+                }
+            )
+    cols_out = [
+        *dims,
+        "n",
+        "n_arrived",
+        "n_open",
+        "median",
+        "median_ci_low",
+        "median_ci_high",
+        "p80",
+        "p80_ci_low",
+        "p80_ci_high",
+    ]
     return pd.DataFrame(rows, columns=cols_out)
 
 
-def out_of_sight(
-    events: pd.DataFrame, *, reference_date: date, days: int = 90
-) -> pd.DataFrame:
+def out_of_sight(events: pd.DataFrame, *, reference_date: date, days: int = 90) -> pd.DataFrame:
     """Classify every ended case: followed up, out of sight, or not yet known.
 
     Parameters
@@ -140,22 +162,25 @@ def out_of_sight(
     ev = prepare_events(events, reference_date)
     ref = pd.Timestamp(reference_date)
     ends = ev.loc[ev["event_type"].isin(["exit", "dropout"])].drop_duplicates("case_id")
-    ends = ends[["case_id", "person_id", "municipality", "org_type", "event_date",
-                 "event_type"]].rename(
-        columns={"event_date": "end_date", "event_type": "end_event"})
+    ends = ends[
+        ["case_id", "person_id", "municipality", "org_type", "event_date", "event_type"]
+    ].rename(columns={"event_date": "end_date", "event_type": "end_event"})
     cand = ends[["case_id", "person_id", "end_date"]].merge(
         ev[["person_id", "case_id", "event_date"]].rename(columns={"case_id": "f_case"}),
-        on="person_id")
+        on="person_id",
+    )
     later = (cand["event_date"] > cand["end_date"]) | (
-        (cand["event_date"] == cand["end_date"]) & (cand["f_case"] != cand["case_id"]))
+        (cand["event_date"] == cand["end_date"]) & (cand["f_case"] != cand["case_id"])
+    )
     cand = cand.loc[later]
     first = cand.groupby("case_id")["event_date"].min()
     ends = ends.reset_index(drop=True)
     ends["followup_date"] = _lookup(ends["case_id"], first)
     window_end = ends["end_date"] + pd.Timedelta(days=days)
     followed = ends["followup_date"].notna() & (ends["followup_date"] <= window_end)
-    ends["status"] = np.where(followed, "followed_up",
-                              np.where(window_end <= ref, "out_of_sight", "not_yet_known"))
+    ends["status"] = np.where(
+        followed, "followed_up", np.where(window_end <= ref, "out_of_sight", "not_yet_known")
+    )
     return ends
 
 
@@ -188,17 +213,31 @@ def out_of_sight_summary(
             lab = dict(zip(cols, key, strict=True))
             n_f = int((g["status"] == "followed_up").sum())
             n_o = int((g["status"] == "out_of_sight").sum())
-            rows.append({
-                **{d: lab.get(d, "all") for d in dims}, "n": len(g),
-                "n_followed_up": n_f, "n_out_of_sight": n_o,
-                "n_not_yet_known": int((g["status"] == "not_yet_known").sum()),
-                "n_persons_out_of_sight": int(
-                    g.loc[g["status"] == "out_of_sight", "person_id"].nunique()),
-                "share_out_of_sight": n_o / (n_f + n_o) if n_f + n_o else np.nan,
-            })
-    return pd.DataFrame(rows, columns=[*dims, "n", "n_followed_up", "n_out_of_sight",
-                                       "n_not_yet_known", "n_persons_out_of_sight",
-                                       "share_out_of_sight"])
+            rows.append(
+                {
+                    **{d: lab.get(d, "all") for d in dims},
+                    "n": len(g),
+                    "n_followed_up": n_f,
+                    "n_out_of_sight": n_o,
+                    "n_not_yet_known": int((g["status"] == "not_yet_known").sum()),
+                    "n_persons_out_of_sight": int(
+                        g.loc[g["status"] == "out_of_sight", "person_id"].nunique()
+                    ),
+                    "share_out_of_sight": n_o / (n_f + n_o) if n_f + n_o else np.nan,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            *dims,
+            "n",
+            "n_followed_up",
+            "n_out_of_sight",
+            "n_not_yet_known",
+            "n_persons_out_of_sight",
+            "share_out_of_sight",
+        ],
+    )
 
 
 def switches(
@@ -232,14 +271,21 @@ def switches(
     org = ev["organisation"].astype("string")
     prev = org.groupby(ev["person_id"]).shift()
     changed = (org != prev) & prev.notna() & org.notna()
-    ev = ev.assign(_changed=changed.fillna(False).astype(int),
-                   _ho=(ev["event_type"] == "warm_handover").astype(int))
+    ev = ev.assign(
+        _changed=changed.fillna(False).astype(int),
+        _ho=(ev["event_type"] == "warm_handover").astype(int),
+    )
     g = ev.groupby("person_id", sort=True)
-    out = pd.DataFrame({
-        "municipality": g["municipality"].first(), "first_date": g["event_date"].min(),
-        "n_cases": g["case_id"].nunique(), "n_organisations": g["organisation"].nunique(),
-        "n_switches": g["_changed"].sum(), "n_warm_handovers": g["_ho"].sum(),
-    }).reset_index()
+    out = pd.DataFrame(
+        {
+            "municipality": g["municipality"].first(),
+            "first_date": g["event_date"].min(),
+            "n_cases": g["case_id"].nunique(),
+            "n_organisations": g["organisation"].nunique(),
+            "n_switches": g["_changed"].sum(),
+            "n_warm_handovers": g["_ho"].sum(),
+        }
+    ).reset_index()
     return assign_period(out, "first_date", pilot_starts or {}, comparison_units)
 
 
@@ -261,16 +307,26 @@ def switches_summary(persons: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
     p = persons
     levels = [p.assign(group="all", period="all"), p.assign(period="all"), p]
     stacked = pd.concat(levels, ignore_index=True).drop_duplicates(
-        subset=["person_id", "group", "period"])
-    dist = (stacked.assign(n_organisations=stacked["n_organisations"].clip(upper=5))
-            .groupby(["group", "period", "n_organisations"]).size()
-            .rename("n_persons").reset_index())
+        subset=["person_id", "group", "period"]
+    )
+    dist = (
+        stacked.assign(n_organisations=stacked["n_organisations"].clip(upper=5))
+        .groupby(["group", "period", "n_organisations"])
+        .size()
+        .rename("n_persons")
+        .reset_index()
+    )
     g = stacked.groupby(["group", "period"])
-    summ = pd.DataFrame({
-        "n": g.size(), "mean_organisations": g["n_organisations"].mean(),
-        "median_organisations": g["n_organisations"].median(),
-        "mean_switches": g["n_switches"].mean(),
-        "share_3plus_organisations": g["n_organisations"].apply(lambda s: float((s >= 3).mean())),
-        "n_warm_handovers": g["n_warm_handovers"].sum(),
-    }).reset_index()
+    summ = pd.DataFrame(
+        {
+            "n": g.size(),
+            "mean_organisations": g["n_organisations"].mean(),
+            "median_organisations": g["n_organisations"].median(),
+            "mean_switches": g["n_switches"].mean(),
+            "share_3plus_organisations": g["n_organisations"].apply(
+                lambda s: float((s >= 3).mean())
+            ),
+            "n_warm_handovers": g["n_warm_handovers"].sum(),
+        }
+    ).reset_index()
     return dist, summ

@@ -18,8 +18,13 @@ import pandas as pd
 from evalkit.analysis.calendar_nl import LiberationDay, working_days_between
 from evalkit.errors import DataValidationError, DroppedRowsWarning
 
-__all__ = ["INTERVALS", "REQUIRED_EVENT_COLUMNS", "WGS_CRISIS_TYPES", "assign_period",
-           "case_intervals"]
+__all__ = [
+    "INTERVALS",
+    "REQUIRED_EVENT_COLUMNS",
+    "WGS_CRISIS_TYPES",
+    "assign_period",
+    "case_intervals",
+]
 
 #: interval name -> (start event types, end event types (empty: any), end outcomes or None)
 INTERVALS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...] | None]] = {
@@ -37,8 +42,12 @@ INTERVALS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...] | N
 
 REQUIRED_EVENT_COLUMNS = ("case_id", "person_id", "municipality", "event_type", "event_date")
 #: Crises for which the Wgs sets the 3-working-day norm (art. 4a lid 2 Wgs).
-WGS_CRISIS_TYPES = ("eviction", "energy_disconnection", "water_disconnection",
-                    "health_insurance_cancelled")
+WGS_CRISIS_TYPES = (
+    "eviction",
+    "energy_disconnection",
+    "water_disconnection",
+    "health_insurance_cancelled",
+)
 _CLOSING = ("exit", "dropout")
 
 
@@ -70,8 +79,14 @@ def prepare_events(events: pd.DataFrame, reference_date: date) -> pd.DataFrame:
     ev = events.copy()
     ev["event_date"] = pd.to_datetime(ev["event_date"]).astype("datetime64[ns]")
     for col, default in (
-        ("domain", None), ("org_type", None), ("organisation", None), ("coach_id", None),
-        ("crisis", False), ("crisis_type", None), ("outcome", None), ("receiving_org", None),
+        ("domain", None),
+        ("org_type", None),
+        ("organisation", None),
+        ("coach_id", None),
+        ("crisis", False),
+        ("crisis_type", None),
+        ("outcome", None),
+        ("receiving_org", None),
         ("event_id", None),
     ):
         if col not in ev.columns:
@@ -122,7 +137,8 @@ def assign_period(
     out = frame.copy()
     mun = out["municipality"].astype(str)
     out["group"] = np.where(
-        mun.isin(list(pilot_starts)), "pilot",
+        mun.isin(list(pilot_starts)),
+        "pilot",
         np.where(mun.isin(list(comparison_units)), "comparison", "other"),
     )
     if not pilot_starts:
@@ -177,33 +193,68 @@ def case_intervals(
         st = ev.loc[ev["event_type"].isin(starts)].drop_duplicates("case_id", keep="first")
         if st.empty:
             continue
-        st = st[["case_id", "person_id", "municipality", "domain", "org_type", "organisation",
-                 "event_date", "outcome"]].rename(
-            columns={"event_date": "start_date", "outcome": "start_outcome"})
+        st = st[
+            [
+                "case_id",
+                "person_id",
+                "municipality",
+                "domain",
+                "org_type",
+                "organisation",
+                "event_date",
+                "outcome",
+            ]
+        ].rename(columns={"event_date": "start_date", "outcome": "start_outcome"})
         en = ev.loc[ev["event_type"].isin(ends)] if ends else ev
         if outcomes is not None:
             en = en.loc[en["outcome"].astype("string").str.lower().isin(outcomes).fillna(False)]
         en = en[["case_id", "event_date", "event_type"]].merge(
-            st[["case_id", "start_date"]], on="case_id")
+            st[["case_id", "start_date"]], on="case_id"
+        )
         en = en.loc[en["event_date"] >= en["start_date"]]
         en = en.sort_values(["case_id", "event_date"], kind="stable").drop_duplicates(
-            "case_id", keep="first")
+            "case_id", keep="first"
+        )
         part = st.merge(
             en[["case_id", "event_date", "event_type"]].rename(
-                columns={"event_date": "end_date", "event_type": "end_event"}),
-            on="case_id", how="left")
+                columns={"event_date": "end_date", "event_type": "end_event"}
+            ),
+            on="case_id",
+            how="left",
+        )
         part["interval"] = name
         part["event"] = part["end_date"].notna()
-        close = pd.Series(pd.to_datetime(closure.reindex(part["case_id"]).to_numpy()),
-                          index=part.index)
+        close = pd.Series(
+            pd.to_datetime(closure.reindex(part["case_id"]).to_numpy()), index=part.index
+        )
         close = close.where(close >= part["start_date"])
         censor = close.fillna(ref).where(close.fillna(ref) <= ref, ref)
         part["censor_date"] = part["end_date"].where(part["event"], censor)
         parts.append(part)
-    cols = ["case_id", "person_id", "municipality", "domain", "org_type", "organisation",
-            "crisis", "crisis_type", "wgs_crisis", "start_outcome", "interval", "start_date",
-            "end_date", "end_event", "event", "censor_date", "days", "working_days",
-            "start_month", "start_quarter", "group", "period"]
+    cols = [
+        "case_id",
+        "person_id",
+        "municipality",
+        "domain",
+        "org_type",
+        "organisation",
+        "crisis",
+        "crisis_type",
+        "wgs_crisis",
+        "start_outcome",
+        "interval",
+        "start_date",
+        "end_date",
+        "end_event",
+        "event",
+        "censor_date",
+        "days",
+        "working_days",
+        "start_month",
+        "start_quarter",
+        "group",
+        "period",
+    ]
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True)
@@ -211,12 +262,15 @@ def case_intervals(
     out["crisis_type"] = out["case_id"].map(crisis_type)
     # a flagged crisis without a type is taken at its word; "other" crises are not Wgs crises
     out["wgs_crisis"] = out["crisis"] & (
-        out["crisis_type"].isna() | out["crisis_type"].isin(WGS_CRISIS_TYPES))
+        out["crisis_type"].isna() | out["crisis_type"].isin(WGS_CRISIS_TYPES)
+    )
     out["days"] = (out["censor_date"] - out["start_date"]).dt.days.astype(float)
     out["working_days"] = working_days_between(
-        out["start_date"], out["censor_date"], liberation_day=liberation_day)
+        out["start_date"], out["censor_date"], liberation_day=liberation_day
+    )
     out["start_month"] = out["start_date"].dt.strftime("%Y-%m")
-    out["start_quarter"] = (out["start_date"].dt.year.astype(str) + "-Q"
-                            + out["start_date"].dt.quarter.astype(str))
+    out["start_quarter"] = (
+        out["start_date"].dt.year.astype(str) + "-Q" + out["start_date"].dt.quarter.astype(str)
+    )
     out = assign_period(out, "start_date", pilot_starts or {}, comparison_units)
     return out[cols].sort_values(["interval", "case_id"], ignore_index=True)

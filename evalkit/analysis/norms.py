@@ -32,14 +32,31 @@ from scipy import stats
 from evalkit.analysis.intervals import INTERVALS
 from evalkit.errors import EvalkitError
 
-__all__ = ["DEFAULT_NORMS", "WHERE_COLUMNS", "Norm", "NormUnit", "norm_shares", "norm_status",
-           "parse_norms"]
+__all__ = [
+    "DEFAULT_NORMS",
+    "WHERE_COLUMNS",
+    "Norm",
+    "NormUnit",
+    "norm_shares",
+    "norm_status",
+    "parse_norms",
+]
 
 NormUnit = Literal["days", "weeks", "working_days"]
 _UNITS = get_args(NormUnit)
 #: Columns a norm's ``where`` filter may use.
-WHERE_COLUMNS = ("crisis", "crisis_type", "domain", "group", "municipality", "org_type",
-                 "organisation", "period", "start_outcome", "wgs_crisis")
+WHERE_COLUMNS = (
+    "crisis",
+    "crisis_type",
+    "domain",
+    "group",
+    "municipality",
+    "org_type",
+    "organisation",
+    "period",
+    "start_outcome",
+    "wgs_crisis",
+)
 
 
 @dataclass(frozen=True)
@@ -83,24 +100,34 @@ class Norm:
 
 DEFAULT_NORMS: dict[str, dict[str, Any]] = {
     "debt_help_first_conversation": {
-        "interval": "registration_to_first_conversation", "limit": 4, "unit": "weeks",
+        "interval": "registration_to_first_conversation",
+        "limit": 4,
+        "unit": "weeks",
         "where": {"domain": "debts", "wgs_crisis": False},
         "label": "Schuldhulp: eerste gesprek binnen 4 weken na aanmelding",
     },
     "debt_help_first_conversation_crisis": {
-        "interval": "registration_to_first_conversation", "limit": 3, "unit": "working_days",
+        "interval": "registration_to_first_conversation",
+        "limit": 3,
+        "unit": "working_days",
         "where": {"domain": "debts", "wgs_crisis": True},
         "label": "Schuldhulp bij crisis: eerste gesprek binnen 3 werkdagen",
     },
     "participatiewet_decision": {
-        "interval": "application_to_decision", "limit": 8, "unit": "weeks",
+        "interval": "application_to_decision",
+        "limit": 8,
+        "unit": "weeks",
         "where": {"domain": "income"},
         "label": "Participatiewet: besluit binnen 8 weken na aanvraag",
     },
     "advance_payment": {
-        "interval": "application_to_advance_payment", "limit": 4, "unit": "weeks",
-        "where": {"domain": "income",
-                  "start_outcome": ["advance_requested", "voorschot_aangevraagd"]},
+        "interval": "application_to_advance_payment",
+        "limit": 4,
+        "unit": "weeks",
+        "where": {
+            "domain": "income",
+            "start_outcome": ["advance_requested", "voorschot_aangevraagd"],
+        },
         "label": "Participatiewet: voorschot binnen 4 weken na aanvraag",
     },
 }
@@ -132,15 +159,20 @@ def parse_norms(norms: Mapping[str, Any] | None) -> list[Norm]:
     for name, spec in sorted(merged.items()):
         unknown = set(spec) - {"interval", "limit", "unit", "where", "label"}
         if unknown:
-            raise EvalkitError(f"norms.{name}: unknown key(s) {', '.join(sorted(unknown))}; "
-                               "allowed: interval, limit, unit, where, label")
+            raise EvalkitError(
+                f"norms.{name}: unknown key(s) {', '.join(sorted(unknown))}; "
+                "allowed: interval, limit, unit, where, label"
+            )
         if spec.get("interval") not in INTERVALS:
-            raise EvalkitError(f"norms.{name}.interval={spec.get('interval')!r} is not allowed; "
-                               f"use one of {', '.join(INTERVALS)}")
+            raise EvalkitError(
+                f"norms.{name}.interval={spec.get('interval')!r} is not allowed; "
+                f"use one of {', '.join(INTERVALS)}"
+            )
         unit = spec.get("unit", "days")
         if unit not in _UNITS:
-            raise EvalkitError(f"norms.{name}.unit={unit!r} is not allowed; "
-                               f"use one of {', '.join(_UNITS)}")
+            raise EvalkitError(
+                f"norms.{name}.unit={unit!r} is not allowed; use one of {', '.join(_UNITS)}"
+            )
         limit = spec.get("limit")
         if not isinstance(limit, int | float) or isinstance(limit, bool) or limit < 0:
             raise EvalkitError(f"norms.{name}.limit must be a number >= 0, got {limit!r}")
@@ -149,10 +181,20 @@ def parse_norms(norms: Mapping[str, Any] | None) -> list[Norm]:
             raise EvalkitError(f"norms.{name}.where must be a mapping of column to value(s)")
         bad = sorted(set(where) - set(WHERE_COLUMNS))
         if bad:
-            raise EvalkitError(f"norms.{name}.where: unknown column(s) {', '.join(bad)}; "
-                               f"allowed: {', '.join(WHERE_COLUMNS)}")
-        out.append(Norm(name=name, interval=spec["interval"], limit=float(limit), unit=unit,
-                        where=dict(spec.get("where") or {}), label=str(spec.get("label", ""))))
+            raise EvalkitError(
+                f"norms.{name}.where: unknown column(s) {', '.join(bad)}; "
+                f"allowed: {', '.join(WHERE_COLUMNS)}"
+            )
+        out.append(
+            Norm(
+                name=name,
+                interval=spec["interval"],
+                limit=float(limit),
+                unit=unit,
+                where=dict(spec.get("where") or {}),
+                label=str(spec.get("label", "")),
+            )
+        )
     return out
 
 
@@ -186,8 +228,11 @@ def norm_status(intervals: pd.DataFrame, norm: Norm) -> pd.DataFrame:
     elapsed = sub[norm.time_col].to_numpy(float)
     done = sub["event"].to_numpy(bool)
     limit = norm.limit_days
-    status = np.where(done, np.where(elapsed <= limit, "within", "breach"),
-                      np.where(elapsed > limit, "breach", "unknown"))
+    status = np.where(
+        done,
+        np.where(elapsed <= limit, "within", "breach"),
+        np.where(elapsed > limit, "breach", "unknown"),
+    )
     sub["elapsed"] = elapsed
     sub["status"] = status
     sub["breach_open"] = (~done) & (elapsed > limit)
@@ -245,15 +290,35 @@ def norm_shares(
                 lab = dict(zip(by, key, strict=True))
                 n_within = int((g["status"] == "within").sum())
                 n_breach = int((g["status"] == "breach").sum())
-                rows.append({
-                    "norm": norm.name, "interval": norm.interval, "limit": norm.limit,
-                    "unit": norm.unit, **{d: lab.get(d, "all") for d in dims},
-                    "n": len(g), "n_within": n_within,
-                    "n_breach": n_breach, "n_breach_open": int(g["breach_open"].sum()),
-                    "n_unknown": int((g["status"] == "unknown").sum()),
-                })
-    cols = ["norm", "interval", "limit", "unit", *dims, "n", "n_within", "n_breach",
-            "n_breach_open", "n_unknown", "share_within", "conf_low", "conf_high"]
+                rows.append(
+                    {
+                        "norm": norm.name,
+                        "interval": norm.interval,
+                        "limit": norm.limit,
+                        "unit": norm.unit,
+                        **{d: lab.get(d, "all") for d in dims},
+                        "n": len(g),
+                        "n_within": n_within,
+                        "n_breach": n_breach,
+                        "n_breach_open": int(g["breach_open"].sum()),
+                        "n_unknown": int((g["status"] == "unknown").sum()),
+                    }
+                )
+    cols = [
+        "norm",
+        "interval",
+        "limit",
+        "unit",
+        *dims,
+        "n",
+        "n_within",
+        "n_breach",
+        "n_breach_open",
+        "n_unknown",
+        "share_within",
+        "conf_low",
+        "conf_high",
+    ]
     out = pd.DataFrame(rows, columns=cols)
     if not out.empty:
         k = out["n_within"].to_numpy(float)

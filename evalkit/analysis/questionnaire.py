@@ -33,8 +33,18 @@ from evalkit.errors import EvalkitError
 
 __all__ = ["QUESTIONNAIRE_TABLES", "questionnaire_tables"]
 
-QUESTIONNAIRE_TABLES = ("zrm_domains", "zrm_summary", "mhi5", "nps", "satisfaction",
-                        "reliability", "response", "nonresponse", "change", "change_did")
+QUESTIONNAIRE_TABLES = (
+    "zrm_domains",
+    "zrm_summary",
+    "mhi5",
+    "nps",
+    "satisfaction",
+    "reliability",
+    "response",
+    "nonresponse",
+    "change",
+    "change_did",
+)
 
 
 def _with_all(frame: pd.DataFrame) -> pd.DataFrame:
@@ -51,25 +61,45 @@ def _zrm_tables(r: pd.DataFrame, spec: Mapping[str, Any], scores: pd.DataFrame):
     dom = g.agg(n="size", mean="mean", sd="std").reset_index()
     dom["n_low"] = g.apply(lambda s: int((s <= 2).sum())).to_numpy()
     dom["share_low"] = dom["n_low"] / dom["n"]
-    wide = scores.loc[scores["scale"].str.startswith("zrm_")].pivot_table(
-        index=KEYS, columns="scale", values="value", aggfunc="first").reset_index()
+    wide = (
+        scores.loc[scores["scale"].str.startswith("zrm_")]
+        .pivot_table(index=KEYS, columns="scale", values="value", aggfunc="first")
+        .reset_index()
+    )
     wide = _with_all(wide.dropna(subset=["zrm_mean"]))
     gs = wide.groupby(["group", "wave"], sort=True)
-    summ = pd.DataFrame({
-        "n": gs.size(), "mean_score": gs["zrm_mean"].mean(),
-        "mean_n_low": gs["zrm_n_low"].mean(), "n_incomplete": gs["zrm_incomplete"].sum(),
-    }).reset_index()
+    summ = pd.DataFrame(
+        {
+            "n": gs.size(),
+            "mean_score": gs["zrm_mean"].mean(),
+            "mean_n_low": gs["zrm_n_low"].mean(),
+            "n_incomplete": gs["zrm_incomplete"].sum(),
+        }
+    ).reset_index()
     summ["n_incomplete"] = summ["n_incomplete"].astype(int)
     return dom, summ
 
 
 def _mhi5_table(scores: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    cols = ["group", "wave", "n", "n_incomplete", "mean", "sd", "conf_low", "conf_high",
-            "n_unhealthy", "share_unhealthy"]
+    cols = [
+        "group",
+        "wave",
+        "n",
+        "n_incomplete",
+        "mean",
+        "sd",
+        "conf_low",
+        "conf_high",
+        "n_unhealthy",
+        "share_unhealthy",
+    ]
     if not (scores["scale"] == "mhi5").any():
         return pd.DataFrame(columns=cols)
-    s = scores.loc[scores["scale"].isin(["mhi5", "mhi5_unhealthy"])].pivot_table(
-        index=KEYS, columns="scale", values="value", aggfunc="first", dropna=False).reset_index()
+    s = (
+        scores.loc[scores["scale"].isin(["mhi5", "mhi5_unhealthy"])]
+        .pivot_table(index=KEYS, columns="scale", values="value", aggfunc="first", dropna=False)
+        .reset_index()
+    )
     s = _with_all(s)
     rows = []
     for (grp, wave), g in s.groupby(["group", "wave"], sort=True):
@@ -78,19 +108,29 @@ def _mhi5_table(scores: pd.DataFrame, alpha: float) -> pd.DataFrame:
         sd = v.std(ddof=1) if n > 1 else np.nan
         half = stats.t.ppf(1 - alpha / 2, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
         unhealthy = g["mhi5_unhealthy"].dropna() if "mhi5_unhealthy" in g else pd.Series([])
-        rows.append({"group": grp, "wave": wave, "n": n, "n_incomplete": int(len(g) - n),
-                     "mean": v.mean() if n else np.nan, "sd": sd,
-                     "conf_low": v.mean() - half, "conf_high": v.mean() + half,
-                     "n_unhealthy": int(unhealthy.sum()),
-                     "share_unhealthy": unhealthy.mean() if len(unhealthy) else np.nan})
+        rows.append(
+            {
+                "group": grp,
+                "wave": wave,
+                "n": n,
+                "n_incomplete": int(len(g) - n),
+                "mean": v.mean() if n else np.nan,
+                "sd": sd,
+                "conf_low": v.mean() - half,
+                "conf_high": v.mean() + half,
+                "n_unhealthy": int(unhealthy.sum()),
+                "share_unhealthy": unhealthy.mean() if len(unhealthy) else np.nan,
+            }
+        )
     return pd.DataFrame(rows, columns=cols)
 
 
 def _nps_table(scores: pd.DataFrame) -> pd.DataFrame:
     s = _with_all(scores.loc[(scores["scale"] == "nps") & scores["value"].notna()])
     if s.empty:
-        return pd.DataFrame(columns=["group", "wave", "n", "n_promoters", "n_passives",
-                                     "n_detractors", "nps"])
+        return pd.DataFrame(
+            columns=["group", "wave", "n", "n_promoters", "n_passives", "n_detractors", "nps"]
+        )
     g = s.groupby(["group", "wave"], sort=True)["value"]
     out = g.agg(n="size").reset_index()
     out["n_promoters"] = g.apply(lambda v: int((v >= 9).sum())).to_numpy()
@@ -106,11 +146,20 @@ def _satisfaction_table(r: pd.DataFrame) -> pd.DataFrame:
     for (grp, wave, item), g in s.groupby(["group", "wave", "item"], sort=True):
         v = g["value"].dropna()
         n_agree = int((v >= 4).sum())
-        rows.append({"group": grp, "wave": wave, "item": item, "n": len(v), "n_agree": n_agree,
-                     "n_not_applicable": int((g["missing_reason"] == "not_applicable").sum()),
-                     "share_agree": n_agree / len(v) if len(v) else np.nan})
-    return pd.DataFrame(rows, columns=["group", "wave", "item", "n", "n_agree",
-                                       "n_not_applicable", "share_agree"])
+        rows.append(
+            {
+                "group": grp,
+                "wave": wave,
+                "item": item,
+                "n": len(v),
+                "n_agree": n_agree,
+                "n_not_applicable": int((g["missing_reason"] == "not_applicable").sum()),
+                "share_agree": n_agree / len(v) if len(v) else np.nan,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["group", "wave", "item", "n", "n_agree", "n_not_applicable", "share_agree"]
+    )
 
 
 def questionnaire_tables(
@@ -139,8 +188,10 @@ def questionnaire_tables(
         The tables named in :data:`QUESTIONNAIRE_TABLES` (see the module docstring).
     """
     if not isinstance(instruments, Mapping) or not instruments:
-        raise EvalkitError("questionnaire_tables: instruments must be the schema's non-empty "
-                           "'instruments' mapping (data_schemas/questionnaire.yaml)")
+        raise EvalkitError(
+            "questionnaire_tables: instruments must be the schema's non-empty "
+            "'instruments' mapping (data_schemas/questionnaire.yaml)"
+        )
     for name, spec in instruments.items():
         if not isinstance(spec, Mapping) or not spec.get("items"):
             raise EvalkitError(f"questionnaire_tables: instruments.{name} has no 'items' list")
@@ -150,10 +201,12 @@ def questionnaire_tables(
     if "zrm" in instruments and (r["instrument"] == "zrm").any():
         out["zrm_domains"], out["zrm_summary"] = _zrm_tables(r, instruments["zrm"], scores)
     else:
-        out["zrm_domains"] = pd.DataFrame(columns=["group", "wave", "domain", "n", "mean", "sd",
-                                                   "n_low", "share_low"])
-        out["zrm_summary"] = pd.DataFrame(columns=["group", "wave", "n", "mean_score",
-                                                   "mean_n_low", "n_incomplete"])
+        out["zrm_domains"] = pd.DataFrame(
+            columns=["group", "wave", "domain", "n", "mean", "sd", "n_low", "share_low"]
+        )
+        out["zrm_summary"] = pd.DataFrame(
+            columns=["group", "wave", "n", "mean_score", "mean_n_low", "n_incomplete"]
+        )
     out["mhi5"] = _mhi5_table(scores, alpha)
     out["nps"] = _nps_table(scores)
     out["satisfaction"] = _satisfaction_table(r)

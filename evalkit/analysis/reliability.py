@@ -81,5 +81,6 @@ def reliability_table(
         m = item_matrix(r, name, spec)
         for wave, sub in m.groupby(level="wave", sort=True):
             rows.append({"instrument": name, "wave": wave, **cronbach_alpha(sub, ci=ci)})
-    return pd.DataFrame(rows, columns=["instrument", "wave", "n", "k", "alpha", "conf_low",
-                                       "conf_high"])
+    return pd.DataFrame(
+        rows, columns=["instrument", "wave", "n", "k", "alpha", "conf_low", "conf_high"]
+    )

@@ -18,8 +18,11 @@ __all__ = ["nonresponse_table", "response_table"]
 
 def _responded(r: pd.DataFrame) -> pd.DataFrame:
     answered = r.assign(responded=r["value"].notna())
-    return (answered.groupby(["person_id", "group", "wave"], sort=False)["responded"].any()
-            .reset_index())
+    return (
+        answered.groupby(["person_id", "group", "wave"], sort=False)["responded"]
+        .any()
+        .reset_index()
+    )
 
 
 def _wave_key(w: pd.Series) -> pd.Series:
@@ -43,25 +46,50 @@ def response_table(r: pd.DataFrame) -> pd.DataFrame:
     """
     resp = _responded(r)
     resp = pd.concat([resp, resp.assign(group="all")]).drop_duplicates(
-        ["person_id", "group", "wave"])
-    base = set(map(tuple, resp.loc[(resp["wave"] == "T0") & resp["responded"],
-                                   ["person_id", "group"]].to_numpy()))
-    resp["in_baseline"] = [(p, g) in base for p, g in zip(resp["person_id"], resp["group"],
-                                                          strict=True)]
+        ["person_id", "group", "wave"]
+    )
+    base = set(
+        map(
+            tuple,
+            resp.loc[(resp["wave"] == "T0") & resp["responded"], ["person_id", "group"]].to_numpy(),
+        )
+    )
+    resp["in_baseline"] = [
+        (p, g) in base for p, g in zip(resp["person_id"], resp["group"], strict=True)
+    ]
     rows = []
     for (group, wave), g in resp.groupby(["group", "wave"], sort=True):
         n_base = sum(1 for _, gg in base if gg == group)
         n_resp = int(g["responded"].sum())
         n_br = int((g["responded"] & g["in_baseline"]).sum())
-        rows.append({"group": group, "wave": wave, "n_invited": len(g), "n_responded": n_resp,
-                     "response_rate": n_resp / len(g) if len(g) else np.nan,
-                     "n_baseline": n_base, "n_baseline_responded": n_br,
-                     "retention": n_br / n_base if n_base else np.nan})
-    out = pd.DataFrame(rows, columns=["group", "wave", "n_invited", "n_responded",
-                                      "response_rate", "n_baseline", "n_baseline_responded",
-                                      "retention"])
-    return out.sort_values(["group", "wave"], key=lambda c: _wave_key(c) if c.name == "wave"
-                           else c, ignore_index=True)
+        rows.append(
+            {
+                "group": group,
+                "wave": wave,
+                "n_invited": len(g),
+                "n_responded": n_resp,
+                "response_rate": n_resp / len(g) if len(g) else np.nan,
+                "n_baseline": n_base,
+                "n_baseline_responded": n_br,
+                "retention": n_br / n_base if n_base else np.nan,
+            }
+        )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "group",
+            "wave",
+            "n_invited",
+            "n_responded",
+            "response_rate",
+            "n_baseline",
+            "n_baseline_responded",
+            "retention",
+        ],
+    )
+    return out.sort_values(
+        ["group", "wave"], key=lambda c: _wave_key(c) if c.name == "wave" else c, ignore_index=True
+    )
 
 
 def nonresponse_table(r: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
@@ -86,13 +114,15 @@ def nonresponse_table(r: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     later = resp.loc[resp["wave"] != "T0"]
     base = scores.loc[scores["wave"] == "T0"].dropna(subset=["value"])
     if "mode" in r.columns:  # how the baseline was taken is known for everyone
-        modes = (r.loc[(r["wave"] == "T0") & r["mode"].notna(), ["person_id", "group", "mode"]]
-                 .drop_duplicates("person_id"))
-        dummies = [modes.assign(scale=f"mode_{m}", value=(modes["mode"] == m).astype(float))
-                   for m in sorted(modes["mode"].astype(str).unique())]
+        modes = r.loc[
+            (r["wave"] == "T0") & r["mode"].notna(), ["person_id", "group", "mode"]
+        ].drop_duplicates("person_id")
+        dummies = [
+            modes.assign(scale=f"mode_{m}", value=(modes["mode"] == m).astype(float))
+            for m in sorted(modes["mode"].astype(str).unique())
+        ]
         if dummies:
-            base = pd.concat([base, *[d.drop(columns="mode") for d in dummies]],
-                             ignore_index=True)
+            base = pd.concat([base, *[d.drop(columns="mode") for d in dummies]], ignore_index=True)
     rows = []
     for wave in sorted(later["wave"].unique(), key=lambda w: _wave_key(pd.Series([w])).iloc[0]):
         answered = set(later.loc[(later["wave"] == wave) & later["responded"], "person_id"])
@@ -101,14 +131,32 @@ def nonresponse_table(r: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
             for scale, s in bg.groupby("scale", sort=True):
                 a = s.loc[s["later"], "value"]
                 n = s.loc[~s["later"], "value"]
-                pooled = np.sqrt((a.var(ddof=1) + n.var(ddof=1)) / 2) if len(a) > 1 and len(n) > 1 \
+                pooled = (
+                    np.sqrt((a.var(ddof=1) + n.var(ddof=1)) / 2)
+                    if len(a) > 1 and len(n) > 1
                     else np.nan
+                )
                 diff = a.mean() - n.mean() if len(a) and len(n) else np.nan
-                rows.append({"group": grp_name, "wave": wave, "scale": scale,
-                             "n_responders": len(a), "n_nonresponders": len(n),
-                             "mean_responders": a.mean() if len(a) else np.nan,
-                             "mean_nonresponders": n.mean() if len(n) else np.nan,
-                             "std_diff": diff / pooled if pooled and pooled > 0 else np.nan})
-    cols = ["group", "wave", "scale", "n_responders", "n_nonresponders", "mean_responders",
-            "mean_nonresponders", "std_diff"]
+                rows.append(
+                    {
+                        "group": grp_name,
+                        "wave": wave,
+                        "scale": scale,
+                        "n_responders": len(a),
+                        "n_nonresponders": len(n),
+                        "mean_responders": a.mean() if len(a) else np.nan,
+                        "mean_nonresponders": n.mean() if len(n) else np.nan,
+                        "std_diff": diff / pooled if pooled and pooled > 0 else np.nan,
+                    }
+                )
+    cols = [
+        "group",
+        "wave",
+        "scale",
+        "n_responders",
+        "n_nonresponders",
+        "mean_responders",
+        "mean_nonresponders",
+        "std_diff",
+    ]
     return pd.DataFrame(rows, columns=cols).drop_duplicates(["group", "wave", "scale"])

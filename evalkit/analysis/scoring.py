@@ -56,7 +56,8 @@ def prepare_responses(responses: pd.DataFrame, instruments: Mapping[str, Any]) -
     missing = [c for c in _REQUIRED if c not in responses.columns]
     if missing:
         raise DataValidationError(
-            f"questionnaire: required column(s) missing: {', '.join(missing)}")
+            f"questionnaire: required column(s) missing: {', '.join(missing)}"
+        )
     r = responses.copy()
     if "municipality" not in r.columns:
         r["municipality"] = None
@@ -79,11 +80,13 @@ def prepare_responses(responses: pd.DataFrame, instruments: Mapping[str, Any]) -
         lo, hi = spec.get("range", [-np.inf, np.inf])
         bad = sel & r["value"].notna() & ((r["value"] < lo) | (r["value"] > hi))
         for idx in r.index[bad][:5]:
-            problems.append(f"row {idx}: {name}.{r.at[idx, 'item']} = {r.at[idx, 'value']:g} "
-                            f"outside {lo}..{hi}")
+            problems.append(
+                f"row {idx}: {name}.{r.at[idx, 'item']} = {r.at[idx, 'value']:g} outside {lo}..{hi}"
+            )
     if problems:
-        raise DataValidationError("questionnaire: values outside the instrument range: "
-                                  + "; ".join(problems))
+        raise DataValidationError(
+            "questionnaire: values outside the instrument range: " + "; ".join(problems)
+        )
     r.loc[r["value"].isna() & r["missing_reason"].isna(), "missing_reason"] = "not_asked"
     return r
 
@@ -108,8 +111,9 @@ def item_matrix(r: pd.DataFrame, name: str, spec: Mapping[str, Any]) -> pd.DataF
     """
     sub = r.loc[r["instrument"] == name]
     items = list(spec["items"])
-    wide = sub.pivot_table(index=KEYS, columns="item", values="value", aggfunc="first",
-                           dropna=False)
+    wide = sub.pivot_table(
+        index=KEYS, columns="item", values="value", aggfunc="first", dropna=False
+    )
     persons = sub[KEYS].drop_duplicates().set_index(KEYS).index
     wide = wide.reindex(index=persons, columns=items)
     lo, hi = spec.get("range", [np.nan, np.nan])

@@ -36,7 +36,8 @@ def km_fit(time: np.ndarray, event: np.ndarray, *, alpha: float = 0.05) -> dict[
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=float)
     out: dict[str, float] = {
-        "n": int(time.size), "n_events": int(event.sum()),
+        "n": int(time.size),
+        "n_events": int(event.sum()),
         "n_censored": int(time.size - event.sum()),
     }
     keys = ("median", "median_ci_low", "median_ci_high", "p80", "p80_ci_low", "p80_ci_high")
@@ -104,8 +105,20 @@ def km_summary(
                 row["unit"] = time_col
                 row.update(km_fit(g[time_col].to_numpy(), g["event"].to_numpy(), alpha=alpha))
                 rows.append(row)
-    cols = ["interval", *dims, "unit", "n", "n_events", "n_censored", "median", "median_ci_low",
-            "median_ci_high", "p80", "p80_ci_low", "p80_ci_high"]
+    cols = [
+        "interval",
+        *dims,
+        "unit",
+        "n",
+        "n_events",
+        "n_censored",
+        "median",
+        "median_ci_low",
+        "median_ci_high",
+        "p80",
+        "p80_ci_low",
+        "p80_ci_high",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -144,8 +157,17 @@ def km_curve(
         for by in groupings:
             for key, g in _groups(sub, by):
                 base = {"interval": interval, **{d: key.get(d, _ALL) for d in dims}}
-                rows.append({**base, "time": 0.0, "surv": 1.0, "conf_low": 1.0, "conf_high": 1.0,
-                             "n_risk": len(g), "n_events": 0})
+                rows.append(
+                    {
+                        **base,
+                        "time": 0.0,
+                        "surv": 1.0,
+                        "conf_low": 1.0,
+                        "conf_high": 1.0,
+                        "n_risk": len(g),
+                        "n_events": 0,
+                    }
+                )
                 if g["event"].sum() == 0:
                     continue
                 sf = SurvfuncRight(g[time_col].to_numpy(float), g["event"].to_numpy(float))
@@ -158,10 +180,19 @@ def km_curve(
                 inside = (s > 0) & (s < 1)
                 lo = np.where(inside, lo, s)
                 hi = np.where(inside, hi, s)
-                for t, sv, lv, hv, nr, ne in zip(sf.surv_times, s, lo, hi, sf.n_risk, sf.n_events,
-                                                  strict=True):
-                    rows.append({**base, "time": float(t), "surv": float(sv),
-                                 "conf_low": float(lv), "conf_high": float(hv),
-                                 "n_risk": int(nr), "n_events": int(ne)})
+                for t, sv, lv, hv, nr, ne in zip(
+                    sf.surv_times, s, lo, hi, sf.n_risk, sf.n_events, strict=True
+                ):
+                    rows.append(
+                        {
+                            **base,
+                            "time": float(t),
+                            "surv": float(sv),
+                            "conf_low": float(lv),
+                            "conf_high": float(hv),
+                            "n_risk": int(nr),
+                            "n_events": int(ne),
+                        }
+                    )
     cols = ["interval", *dims, "time", "surv", "conf_low", "conf_high", "n_risk", "n_events"]
     return pd.DataFrame(rows, columns=cols)

@@ -60,9 +60,21 @@ from evalkit.errors import EvalkitError
 
 __all__ = ["THROUGHPUT_TABLES", "norm_did", "throughput_tables"]
 
-THROUGHPUT_TABLES = ("durations", "km_summary", "km_curve", "norms", "norms_monthly",
-                     "norms_quarterly", "norm_definitions", "handovers", "out_of_sight", "switches",
-                     "switches_distribution", "caseload", "did")
+THROUGHPUT_TABLES = (
+    "durations",
+    "km_summary",
+    "km_curve",
+    "norms",
+    "norms_monthly",
+    "norms_quarterly",
+    "norm_definitions",
+    "handovers",
+    "out_of_sight",
+    "switches",
+    "switches_distribution",
+    "caseload",
+    "did",
+)
 
 
 def _did_panel(st: pd.DataFrame, starts: Mapping[str, pd.Period], freq: str) -> pd.DataFrame:
@@ -72,9 +84,11 @@ def _did_panel(st: pd.DataFrame, starts: Mapping[str, pd.Period], freq: str) -> 
     begin with it mixes before and during; it is left out (``transition``).
     """
     col = "start_month" if freq == "M" else "start_quarter"
-    panel = (st.assign(_within=(st["status"] == "within").astype(float))
-             .groupby(["municipality", col], as_index=False)
-             .agg(share_within=("_within", "mean"), n=("_within", "size")))
+    panel = (
+        st.assign(_within=(st["status"] == "within").astype(float))
+        .groupby(["municipality", col], as_index=False)
+        .agg(share_within=("_within", "mean"), n=("_within", "size"))
+    )
     periods = pd.PeriodIndex(panel[col].str.replace("-Q", "Q", regex=False), freq=freq)
     first_month = periods.asfreq("M", how="start")
     start = panel["municipality"].map(starts)
@@ -131,8 +145,7 @@ def norm_did(
     """
     if period not in ("quarter", "month"):
         raise EvalkitError(f"period={period!r} is not allowed; use one of quarter, month")
-    cols = ["norm", "outcome", "period", "n_cases", "n_cells", "n_cells_transition",
-            *DID_COLUMNS]
+    cols = ["norm", "outcome", "period", "n_cases", "n_cells", "n_cells_transition", *DID_COLUMNS]
     if not pilot_starts or not comparison_units:
         return pd.DataFrame(columns=cols)
     starts = {k: pd.Timestamp(v).to_period("M") for k, v in pilot_starts.items()}
@@ -145,11 +158,26 @@ def norm_did(
             continue
         panel = _did_panel(st, starts, freq)
         used = panel.loc[~panel["transition"]]
-        rec = did_record(used, outcome="share_within", unit="municipality", time="time",
-                         treated="treated", estimator="twfe", cluster="municipality")
-        rows.append({"norm": norm.name, "outcome": "share_within", "period": period,
-                     "n_cases": int(used["n"].sum()), "n_cells": len(used),
-                     "n_cells_transition": int(panel["transition"].sum()), **rec})
+        rec = did_record(
+            used,
+            outcome="share_within",
+            unit="municipality",
+            time="time",
+            treated="treated",
+            estimator="twfe",
+            cluster="municipality",
+        )
+        rows.append(
+            {
+                "norm": norm.name,
+                "outcome": "share_within",
+                "period": period,
+                "n_cases": int(used["n"].sum()),
+                "n_cells": len(used),
+                "n_cells_transition": int(panel["transition"].sum()),
+                **rec,
+            }
+        )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -195,31 +223,58 @@ def throughput_tables(
         raise EvalkitError(f"reference_date must be a date, got {reference_date!r}")
     parsed = parse_norms(norms)
     events = prepare_events(events, reference_date)  # warns once about later events
-    iv = case_intervals(events, reference_date=reference_date, pilot_starts=pilot_starts,
-                        comparison_units=comparison_units, liberation_day=liberation_day)
+    iv = case_intervals(
+        events,
+        reference_date=reference_date,
+        pilot_starts=pilot_starts,
+        comparison_units=comparison_units,
+        liberation_day=liberation_day,
+    )
     dims = ("org_type", "group", "period")
     out: dict[str, pd.DataFrame] = {}
     out["km_summary"] = km_summary(
-        iv, groupings=((), ("org_type",), ("period",), ("group", "period")), dims=dims)
+        iv, groupings=((), ("org_type",), ("period",), ("group", "period")), dims=dims
+    )
     compact = out["km_summary"]
-    compact = compact.loc[(compact["org_type"] == "all")
-                          & ((compact["group"] != "all") | (compact["period"] == "all"))]
-    out["durations"] = compact[["interval", "group", "period", "n", "n_events", "n_censored",
-                                "median", "p80"]].reset_index(drop=True)
+    compact = compact.loc[
+        (compact["org_type"] == "all")
+        & ((compact["group"] != "all") | (compact["period"] == "all"))
+    ]
+    out["durations"] = compact[
+        ["interval", "group", "period", "n", "n_events", "n_censored", "median", "p80"]
+    ].reset_index(drop=True)
     out["km_curve"] = km_curve(iv, groupings=((), ("period",), ("org_type",)), dims=dims)
     out["norms"] = norm_shares(
-        iv, parsed, groupings=((), ("period",), ("group", "period"), ("org_type",)), dims=dims)
-    monthly = norm_shares(iv, parsed, groupings=(("start_month",), ("group", "start_month")),
-                          dims=("group", "start_month"))
+        iv, parsed, groupings=((), ("period",), ("group", "period"), ("org_type",)), dims=dims
+    )
+    monthly = norm_shares(
+        iv,
+        parsed,
+        groupings=(("start_month",), ("group", "start_month")),
+        dims=("group", "start_month"),
+    )
     out["norms_monthly"] = monthly.rename(columns={"start_month": "month"})
-    quarterly = norm_shares(iv, parsed, groupings=(("start_quarter",), ("group", "start_quarter")),
-                            dims=("group", "start_quarter"))
+    quarterly = norm_shares(
+        iv,
+        parsed,
+        groupings=(("start_quarter",), ("group", "start_quarter")),
+        dims=("group", "start_quarter"),
+    )
     out["norms_quarterly"] = quarterly.rename(columns={"start_quarter": "quarter"})
     out["norm_definitions"] = pd.DataFrame(
-        [{"norm": n.name, "interval": n.interval, "limit": n.limit, "unit": n.unit,
-          "where": json.dumps(dict(n.where), sort_keys=True, default=str), "label": n.label}
-         for n in parsed],
-        columns=["norm", "interval", "limit", "unit", "where", "label"])
+        [
+            {
+                "norm": n.name,
+                "interval": n.interval,
+                "limit": n.limit,
+                "unit": n.unit,
+                "where": json.dumps(dict(n.where), sort_keys=True, default=str),
+                "label": n.label,
+            }
+            for n in parsed
+        ],
+        columns=["norm", "interval", "limit", "unit", "where", "label"],
+    )
     ho = handover_times(events, reference_date=reference_date)
     out["handovers"] = handover_summary(ho)
     ended = out_of_sight(events, reference_date=reference_date, days=out_of_sight_days)
@@ -227,13 +282,17 @@ def throughput_tables(
     oos = out_of_sight_summary(ended, by=((), ("end_event",), ("org_type",), ("group", "period")))
     oos.insert(0, "days", out_of_sight_days)
     out["out_of_sight"] = oos
-    persons = switches(events, reference_date=reference_date, pilot_starts=pilot_starts,
-                       comparison_units=comparison_units)
+    persons = switches(
+        events,
+        reference_date=reference_date,
+        pilot_starts=pilot_starts,
+        comparison_units=comparison_units,
+    )
     dist, summ = switches_summary(persons)
     out["switches"] = summ
     out["switches_distribution"] = dist
-    out["caseload"] = caseload_summary(weekly_caseload(events, reference_date=reference_date),
-                                       benchmark=caseload_benchmark)
-    out["did"] = norm_did(iv, parsed, pilot_starts=pilot_starts,
-                          comparison_units=comparison_units)
+    out["caseload"] = caseload_summary(
+        weekly_caseload(events, reference_date=reference_date), benchmark=caseload_benchmark
+    )
+    out["did"] = norm_did(iv, parsed, pilot_starts=pilot_starts, comparison_units=comparison_units)
     return out

@@ -27,7 +27,14 @@ COHORT_RULE = (
 
 # Internal column names of the prepared frame.
 Y, UNIT, TIME, CLUSTER, D, GROUP, POST, COHORT = (
-    "_y", "_unit", "_t", "_cl", "_d", "_grp", "_post", "_g",
+    "_y",
+    "_unit",
+    "_t",
+    "_cl",
+    "_d",
+    "_grp",
+    "_post",
+    "_g",
 )
 
 
@@ -138,8 +145,9 @@ def _cohort_index(cohort: pd.Series, mapping: dict[object, int], numeric: bool) 
     return out
 
 
-def _constant_within(codes: np.ndarray, values: np.ndarray, labels: pd.Series, what: str,
-                     rule: str) -> None:
+def _constant_within(
+    codes: np.ndarray, values: np.ndarray, labels: pd.Series, what: str, rule: str
+) -> None:
     """Raise naming the first unit whose ``values`` are not constant."""
     frame = pd.DataFrame({"k": codes, "v": values})
     n = frame.groupby("k", sort=False)["v"].nunique(dropna=False)
@@ -258,20 +266,26 @@ def prepare(
         if time is None:
             raise EstimationError(f"cohort= needs time= ({COHORT_RULE})")
         numeric_time = all(isinstance(k, (int, np.integer)) for k in time_labels)
-        g = _cohort_index(src[cohort], mapping, numeric_time and all(
-            time_labels[k] == k for k in time_labels))
+        g = _cohort_index(
+            src[cohort], mapping, numeric_time and all(time_labels[k] == k for k in time_labels)
+        )
         if has_unit:
-            _constant_within(out[UNIT].to_numpy(), g, unit_labels, f"cohort {cohort!r}",
-                             COHORT_RULE)
+            _constant_within(
+                out[UNIT].to_numpy(), g, unit_labels, f"cohort {cohort!r}", COHORT_RULE
+            )
         out[COHORT] = g
         out[D] = ((g > 0) & (out[TIME].to_numpy() >= g)).astype("float64")
         _warn_small_cohorts(out, has_unit)
     elif post is not None and treated is not None:
         grp = _indicator(src[treated], treated)
         if has_unit:
-            _constant_within(out[UNIT].to_numpy(), grp, unit_labels, f"group {treated!r}",
-                             "with post=, treated= is the group indicator and must be "
-                             "constant within a unit")
+            _constant_within(
+                out[UNIT].to_numpy(),
+                grp,
+                unit_labels,
+                f"group {treated!r}",
+                "with post=, treated= is the group indicator and must be constant within a unit",
+            )
         out[GROUP] = grp
         out[POST] = _indicator(src[post], post)
         out[D] = grp * out[POST].to_numpy()
@@ -304,7 +318,9 @@ def _derive_cohort(out: pd.DataFrame, unit_labels: pd.Series) -> None:
     t = out[TIME].to_numpy()
     first = (
         out.assign(_tt=np.where(out[D] > 0, t, np.iinfo(np.int64).max))
-        .groupby(UNIT)["_tt"].transform("min").to_numpy()
+        .groupby(UNIT)["_tt"]
+        .transform("min")
+        .to_numpy()
     )
     g = np.where(first == np.iinfo(np.int64).max, 0, first)
     if np.array_equal(((g > 0) & (t >= g)).astype("float64"), out[D].to_numpy()):

@@ -30,8 +30,9 @@ __all__ = ["COMPONENT_COLUMNS", "bacon_decomposition"]
 COMPONENT_COLUMNS = ("type", "treated", "control", "estimate", "weight")
 
 
-def _dd(means: pd.DataFrame, treat: object, ctrl: object, pre: np.ndarray, post: np.ndarray
-        ) -> float:  # all periods: pre/post masks over the full panel
+def _dd(
+    means: pd.DataFrame, treat: object, ctrl: object, pre: np.ndarray, post: np.ndarray
+) -> float:  # all periods: pre/post masks over the full panel
     """2×2 DiD of group means over the given pre and post period masks."""
     a = means.loc[treat].to_numpy()
     b = means.loc[ctrl].to_numpy()
@@ -60,8 +61,9 @@ def bacon_decomposition(prep: Prepared) -> pd.DataFrame:
         Unbalanced panel, covariates, no cohorts, or no staggered variation.
     """
     if not (prep.has_unit and prep.has_time and prep.has_cohort):
-        raise EstimationError(f"the Bacon decomposition needs unit=, time= and cohorts "
-                              f"({COHORT_RULE})")
+        raise EstimationError(
+            f"the Bacon decomposition needs unit=, time= and cohorts ({COHORT_RULE})"
+        )
     if prep.covariates:
         raise EstimationError("the Bacon decomposition is defined without covariates")
     f = prep.frame
@@ -70,12 +72,14 @@ def bacon_decomposition(prep: Prepared) -> pd.DataFrame:
     if len(f) != n_units * len(periods):
         raise EstimationError(
             "the Bacon decomposition needs a balanced panel (every unit in every period); "
-            f"{n_units} units × {len(periods)} periods ≠ {len(f)} rows")
+            f"{n_units} units × {len(periods)} periods ≠ {len(f)} rows"
+        )
     t_min, t_max = periods[0], periods[-1]
     unit_g = f.groupby(UNIT)[COHORT].first()
     # Timing groups: never (g = 0 or after the panel), always (g ≤ first period), cohorts.
-    label = unit_g.map(lambda g: "never" if g == 0 or g > t_max else
-                       ("always" if g <= t_min else int(g)))
+    label = unit_g.map(
+        lambda g: "never" if g == 0 or g > t_max else ("always" if g <= t_min else int(g))
+    )
     f = f.assign(_grp=f[UNIT].map(label))
     means = f.pivot_table(index="_grp", columns=TIME, values=Y, aggfunc="mean")
     dshare = f.groupby("_grp")[D].mean()
@@ -87,7 +91,7 @@ def bacon_decomposition(prep: Prepared) -> pd.DataFrame:
     # Variance of the two-way demeaned treatment (balanced panel: closed form).
     d = f.pivot_table(index=UNIT, columns=TIME, values=D).to_numpy()
     dd = d - d.mean(axis=1, keepdims=True) - d.mean(axis=0, keepdims=True) + d.mean()
-    v_d = float((dd ** 2).mean())
+    v_d = float((dd**2).mean())
     if v_d <= 0:
         raise EstimationError("the treatment has no variation left after unit and time effects")
 
@@ -99,38 +103,77 @@ def bacon_decomposition(prep: Prepared) -> pd.DataFrame:
             nku = nk / (nk + nu)
             w = (nk + nu) ** 2 * nku * (1 - nku) * dk * (1 - dk) / v_d
             est = _dd(means, k, "never", periods < k, periods >= k)
-            rows.append({"type": "Treated vs Untreated", "treated": k, "control": "never",
-                         "estimate": est, "weight": w})
+            rows.append(
+                {
+                    "type": "Treated vs Untreated",
+                    "treated": k,
+                    "control": "never",
+                    "estimate": est,
+                    "weight": w,
+                }
+            )
         for late in [c for c in cohorts if c > k]:
             nl, dl = float(share[late]), float(dshare[late])
             nkl = nk / (nk + nl)
-            w_early = (((nk + nl) * (1 - dl)) ** 2 * nkl * (1 - nkl)
-                       * ((dk - dl) / (1 - dl)) * ((1 - dk) / (1 - dl)) / v_d)
+            w_early = (
+                ((nk + nl) * (1 - dl)) ** 2
+                * nkl
+                * (1 - nkl)
+                * ((dk - dl) / (1 - dl))
+                * ((1 - dk) / (1 - dl))
+                / v_d
+            )
             win = periods < late
             est_early = _window_dd(means, k, late, periods, win, k)
-            rows.append({"type": "Earlier vs Later Treated", "treated": k, "control": late,
-                         "estimate": est_early, "weight": w_early})
-            w_late = (((nk + nl) * dk) ** 2 * nkl * (1 - nkl)
-                      * (dl / dk) * ((dk - dl) / dk) / v_d)
+            rows.append(
+                {
+                    "type": "Earlier vs Later Treated",
+                    "treated": k,
+                    "control": late,
+                    "estimate": est_early,
+                    "weight": w_early,
+                }
+            )
+            w_late = ((nk + nl) * dk) ** 2 * nkl * (1 - nkl) * (dl / dk) * ((dk - dl) / dk) / v_d
             win2 = periods >= k
             est_late = _window_dd(means, late, k, periods, win2, late)
-            rows.append({"type": "Later vs Earlier Treated", "treated": late, "control": k,
-                         "estimate": est_late, "weight": w_late})
+            rows.append(
+                {
+                    "type": "Later vs Earlier Treated",
+                    "treated": late,
+                    "control": k,
+                    "estimate": est_late,
+                    "weight": w_late,
+                }
+            )
         if "always" in share.index:
             na = float(share["always"])
             nka = nk / (nk + na)
             w = ((nk + na) * 1.0) ** 2 * nka * (1 - nka) * dk * (1 - dk) / v_d
             est = _dd(means, k, "always", periods < k, periods >= k)
-            rows.append({"type": "Later vs Always Treated", "treated": k, "control": "always",
-                         "estimate": est, "weight": w})
+            rows.append(
+                {
+                    "type": "Later vs Always Treated",
+                    "treated": k,
+                    "control": "always",
+                    "estimate": est,
+                    "weight": w,
+                }
+            )
     out = pd.DataFrame(rows, columns=list(COMPONENT_COLUMNS))
     out["treated"] = out["treated"].astype(str)
     out["control"] = out["control"].astype(str)
     return out
 
 
-def _window_dd(means: pd.DataFrame, treat: object, ctrl: object, periods: np.ndarray,
-               window: np.ndarray, start: object) -> float:
+def _window_dd(
+    means: pd.DataFrame,
+    treat: object,
+    ctrl: object,
+    periods: np.ndarray,
+    window: np.ndarray,
+    start: object,
+) -> float:
     """2×2 DiD of ``treat`` vs ``ctrl`` within ``window``, post = periods ≥ ``start``."""
     sub = means.loc[[treat, ctrl], periods[window]]
     post = periods[window] >= start

@@ -65,14 +65,23 @@ def conley_taber(
     weights = np.zeros(m)
     weights[-1] = 1.0
     outcomes, _ = conley_taber_combinations(
-        design, [weights], ferman_pinto=ferman_pinto, n_sim=n_sim,
-        max_enumerate=max_enumerate, seed=seed, alpha=alpha)
+        design,
+        [weights],
+        ferman_pinto=ferman_pinto,
+        n_sim=n_sim,
+        max_enumerate=max_enumerate,
+        seed=seed,
+        alpha=alpha,
+    )
     return outcomes[0]
 
 
-def _two_way_parts(design: LinearDesign, pairs: Sequence[tuple[int, int]],
-                   rows: dict[int, np.ndarray], local: dict[tuple[int, int], np.ndarray]
-                   ) -> tuple[dict, dict, np.ndarray] | None:
+def _two_way_parts(
+    design: LinearDesign,
+    pairs: Sequence[tuple[int, int]],
+    rows: dict[int, np.ndarray],
+    local: dict[tuple[int, int], np.ndarray],
+) -> tuple[dict, dict, np.ndarray] | None:
     """Closed-form pieces of ``B_a' M B_b`` for unit + period effects, units nested in clusters.
 
     By FWL, ``M = M_U - M_U T (T' M_U T)^+ T' M_U`` (U unit, T period dummies), and
@@ -108,13 +117,18 @@ def _two_way_parts(design: LinearDesign, pairs: Sequence[tuple[int, int]],
         np.add.at(t_sum, r_periods, mub)
         tb[p] = t_sum
     # einsum, not BLAS: many small products are faster without BLAS threads
-    own = {(a, b): np.einsum("ij,ik->jk", local[a], demeaned[b])
-           for a in pairs for b in pairs if a[0] == b[0]}
+    own = {
+        (a, b): np.einsum("ij,ik->jk", local[a], demeaned[b])
+        for a in pairs
+        for b in pairs
+        if a[0] == b[0]
+    }
     return own, tb, g_inv
 
 
-def _placebo_parts(design: LinearDesign, pairs: Sequence[tuple[int, int]], resid: np.ndarray,
-                   cross: bool) -> tuple[dict, dict]:
+def _placebo_parts(
+    design: LinearDesign, pairs: Sequence[tuple[int, int]], resid: np.ndarray, cross: bool
+) -> tuple[dict, dict]:
     """Local inner products ``B'u`` and residualised Grams ``B_a' M B_b`` of cluster blocks."""
     rows = {g: np.flatnonzero(design.cluster == g) for g in {g for g, _ in pairs}}
     if design.block is None:
@@ -127,7 +141,7 @@ def _placebo_parts(design: LinearDesign, pairs: Sequence[tuple[int, int]], resid
         own, tb, g_inv = fast
         for b in pairs:
             for a in pairs if cross else [b]:
-                gram[(a, b)] = (own.get((a, b), 0.0) - tb[a].T @ g_inv @ tb[b])
+                gram[(a, b)] = own.get((a, b), 0.0) - tb[a].T @ g_inv @ tb[b]
         return vec, gram
     n, m = design.regressors.shape
     for b in pairs:
@@ -175,7 +189,8 @@ def conley_taber_combinations(
     if design.role is None:
         raise EstimationError(
             "this inference needs a treatment that switches on at the same period for every "
-            "row of a cluster (cohort per cluster); here it does not")
+            "row of a cluster (cohort per cluster); here it does not"
+        )
     role = np.asarray(design.role)
     y, z = design.partialled()
     theta, *_ = np.linalg.lstsq(z, y, rcond=None)
@@ -191,7 +206,8 @@ def conley_taber_combinations(
     if len(pairs) * n_rows * m > 2_000_000_000 or (k > 1 and len(pairs) > 3000):
         raise EstimationError(
             f"Conley–Taber inference over {len(controls)} comparison clusters on {n_rows} rows "
-            "is too large to compute here; cluster at a coarser level (e.g. municipality)")
+            "is too large to compute here; cluster at a coarser level (e.g. municipality)"
+        )
     vec, gram = _placebo_parts(design, pairs, resid, cross=k > 1)
     sizes = np.bincount(design.cluster, minlength=design.n_clusters).astype(float)
     combos = [np.asarray(w, dtype=float) for w in combinations]
@@ -214,8 +230,10 @@ def conley_taber_combinations(
             if np.all(var[controls + treated] > 0):
                 fp_used, scale = True, var
             else:
-                messages.append("Conley–Taber: the Ferman–Pinto variance model A + B/M gave a "
-                                "non-positive variance; placebos were not rescaled")
+                messages.append(
+                    "Conley–Taber: the Ferman–Pinto variance model A + B/M gave a "
+                    "non-positive variance; placebos were not rescaled"
+                )
 
     n_maps = math.perm(len(controls), k)
     enumerated = n_maps <= max_enumerate
@@ -223,26 +241,44 @@ def conley_taber_combinations(
         maps = list(itertools.permutations(controls, k))
     else:
         rng = np.random.default_rng(seed)
-        maps = [tuple(int(c) for c in rng.choice(controls, size=k, replace=False))
-                for _ in range(n_sim)]
-    placebo = np.array([
-        coef([(j, int(role[h])) for j, h in zip(mp, treated, strict=True)],
-             [math.sqrt(scale[h] / scale[j]) if fp_used else 1.0
-              for j, h in zip(mp, treated, strict=True)])
-        for mp in maps
-    ])
+        maps = [
+            tuple(int(c) for c in rng.choice(controls, size=k, replace=False)) for _ in range(n_sim)
+        ]
+    placebo = np.array(
+        [
+            coef(
+                [(j, int(role[h])) for j, h in zip(mp, treated, strict=True)],
+                [
+                    math.sqrt(scale[h] / scale[j]) if fp_used else 1.0
+                    for j, h in zip(mp, treated, strict=True)
+                ],
+            )
+            for mp in maps
+        ]
+    )
     n = len(placebo)
     smallest = 1.0 / (n + 1)
     allowed = math.floor(alpha * (n + 1) + 1e-9) - 1
     if allowed < 0:
-        messages.append(unbounded_message(
-            "Conley–Taber", n + 1, smallest, alpha,
-            f"with {k} treated and {len(controls)} comparison clusters there are only {n} "
-            "placebo estimates"))
-    detail = {"method": "Conley–Taber" + (" with Ferman–Pinto correction" if fp_used else ""),
-              "placebos": int(n), "enumerated": bool(enumerated), "ferman_pinto": bool(fp_used),
-              "smallest_p_value": smallest, "seed": int(seed),
-              "comparison_clusters": len(controls)}
+        messages.append(
+            unbounded_message(
+                "Conley–Taber",
+                n + 1,
+                smallest,
+                alpha,
+                f"with {k} treated and {len(controls)} comparison clusters there are only {n} "
+                "placebo estimates",
+            )
+        )
+    detail = {
+        "method": "Conley–Taber" + (" with Ferman–Pinto correction" if fp_used else ""),
+        "placebos": int(n),
+        "enumerated": bool(enumerated),
+        "ferman_pinto": bool(fp_used),
+        "smallest_p_value": smallest,
+        "seed": int(seed),
+        "comparison_clusters": len(controls),
+    }
     out = []
     for w in combos:
         est = float(w @ theta)
@@ -264,4 +300,3 @@ def conley_taber_combinations(
         pl = (placebo[:, idx] ** 2 / s2).sum(axis=1)
         joint_p = (1 + int((pl >= obs - 1e-12 * max(1.0, obs)).sum())) / (n + 1)
     return out, joint_p
-

@@ -28,15 +28,24 @@ Vcov = Literal["iid", "hetero", "cluster"]
 Inference = Literal["analytic", "bootstrap", "wild", "permutation", "conley_taber"]
 WildWeights = Literal["rademacher", "webb"]
 
-_REG_OPTIONS = {"weights", "n_boot", "n_perm", "n_sim", "max_enumerate", "ferman_pinto",
-                "min_e", "max_e"}
+_REG_OPTIONS = {
+    "weights",
+    "n_boot",
+    "n_perm",
+    "n_sim",
+    "max_enumerate",
+    "ferman_pinto",
+    "min_e",
+    "max_e",
+}
 
 
 def _check(name: str, value: object, allowed: Any) -> None:
     choices = get_args(allowed)
     if value not in choices:
         raise EstimationError(
-            f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
+            f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}"
+        )
 
 
 def estimate(
@@ -138,41 +147,81 @@ def estimate(
     if isinstance(covariates, str):
         covariates = (covariates,)
     if estimator == "callaway_santanna":
-        return _callaway_santanna(data, outcome=outcome, unit=unit, time=time, cohort=cohort,
-                                  treated=treated, control=control, method=method,
-                                  covariates=covariates, cluster=cluster, seed=seed,
-                                  alpha=alpha, inference=inference, **options)
+        return _callaway_santanna(
+            data,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            treated=treated,
+            control=control,
+            method=method,
+            covariates=covariates,
+            cluster=cluster,
+            seed=seed,
+            alpha=alpha,
+            inference=inference,
+            **options,
+        )
     unknown = set(options) - _REG_OPTIONS
     if unknown:
         raise EstimationError(
             f"unknown option(s) {', '.join(sorted(unknown))} for estimator {estimator!r}; "
-            f"allowed: {', '.join(sorted(_REG_OPTIONS))}")
-    prep = prepare(data, outcome=outcome, unit=unit, time=time, cohort=cohort, treated=treated,
-                   post=post, covariates=covariates, cluster=cluster)
+            f"allowed: {', '.join(sorted(_REG_OPTIONS))}"
+        )
+    prep = prepare(
+        data,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        treated=treated,
+        post=post,
+        covariates=covariates,
+        cluster=cluster,
+    )
     if vcov is None:
         vcov = "cluster" if (prep.has_unit or prep.cluster_given) else "hetero"
     if estimator == "event_study":
         return _event_study(prep, vcov, alpha, inference, few_treated_threshold, seed, options)
     fit = two_by_two(prep, vcov) if estimator == "2x2" else twfe(prep, vcov)
     components = bacon_decomposition(prep) if estimator == "bacon" else None
-    return _coefficient_result(estimator, prep, fit, vcov, inference, seed, alpha,
-                               few_treated_threshold, options, components)
+    return _coefficient_result(
+        estimator,
+        prep,
+        fit,
+        vcov,
+        inference,
+        seed,
+        alpha,
+        few_treated_threshold,
+        options,
+        components,
+    )
 
 
-def _callaway_santanna(data: pd.DataFrame, *, cohort: str | None, treated: str | None,
-                       inference: str | None, **kwargs: Any) -> Any:
+def _callaway_santanna(
+    data: pd.DataFrame,
+    *,
+    cohort: str | None,
+    treated: str | None,
+    inference: str | None,
+    **kwargs: Any,
+) -> Any:
     from evalkit.did.cs import callaway_santanna
 
     if cohort is None:
         raise EstimationError(
             "callaway_santanna needs cohort= (the first treated period of each unit; 0 or "
-            "empty means never treated)")
+            "empty means never treated)"
+        )
     if inference in ("bootstrap", "wild") and "bootstrap" not in kwargs:
         kwargs["bootstrap"] = True
     elif inference not in (None, "analytic", "bootstrap", "wild"):
         raise EstimationError(
             f"inference={inference!r} is not available for callaway_santanna; allowed: "
-            "'analytic', 'bootstrap'")
+            "'analytic', 'bootstrap'"
+        )
     return callaway_santanna(data, cohort=cohort, **kwargs)
 
 
@@ -189,16 +238,28 @@ def _analytic(model: Any, term: str, alpha: float, strict: bool = True) -> dict[
     if strict and not (np.isfinite(se) and se > 0):
         raise EstimationError(
             "the outcome has no variation left once the model's fixed effects and controls are "
-            "taken out (the standard error is zero); there is no effect to estimate")
+            "taken out (the standard error is zero); there is no effect to estimate"
+        )
     df = _df(model)
     tstat = coef / se if se > 0 else math.nan
     if not np.isfinite(tstat):
-        return {"estimate": coef, "std_error": se, "statistic": math.nan, "p_value": math.nan,
-                "conf_low": math.nan, "conf_high": math.nan}
+        return {
+            "estimate": coef,
+            "std_error": se,
+            "statistic": math.nan,
+            "p_value": math.nan,
+            "conf_low": math.nan,
+            "conf_high": math.nan,
+        }
     crit = stats.t.ppf(1 - alpha / 2, df)
-    return {"estimate": coef, "std_error": se, "statistic": tstat,
-            "p_value": float(2 * stats.t.sf(abs(tstat), df)),
-            "conf_low": coef - crit * se, "conf_high": coef + crit * se}
+    return {
+        "estimate": coef,
+        "std_error": se,
+        "statistic": tstat,
+        "p_value": float(2 * stats.t.sf(abs(tstat), df)),
+        "conf_low": coef - crit * se,
+        "conf_high": coef + crit * se,
+    }
 
 
 def _df(model: Any) -> float:
@@ -215,9 +276,18 @@ def _few_treated_note(prep: Prepared, threshold: int) -> str:
     )
 
 
-def _coefficient_result(estimator: str, prep: Prepared, fit: Fit, vcov: str,
-                        inference: str | None, seed: int, alpha: float, threshold: int,
-                        options: dict[str, Any], components: pd.DataFrame | None) -> DidResult:
+def _coefficient_result(
+    estimator: str,
+    prep: Prepared,
+    fit: Fit,
+    vcov: str,
+    inference: str | None,
+    seed: int,
+    alpha: float,
+    threshold: int,
+    options: dict[str, Any],
+    components: pd.DataFrame | None,
+) -> DidResult:
     row = _analytic(fit.model, fit.term, alpha)
     messages: list[str] = []
     k = prep.n_treated_clusters
@@ -231,9 +301,11 @@ def _coefficient_result(estimator: str, prep: Prepared, fit: Fit, vcov: str,
         warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
         messages.append(note)
     elif chosen == "analytic" and vcov == "cluster" and k < threshold:
-        note = (f"only {k} of {prep.n_clusters} clusters are treated; cluster-robust (CR1) "
-                "intervals over-reject badly with so few treated clusters — prefer "
-                "inference='conley_taber' or 'permutation'")
+        note = (
+            f"only {k} of {prep.n_clusters} clusters are treated; cluster-robust (CR1) "
+            "intervals over-reject badly with so few treated clusters — prefer "
+            "inference='conley_taber' or 'permutation'"
+        )
         warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
         messages.append(note)
     detail: dict[str, Any] = {"vcov": vcov, "df": _df(fit.model)}
@@ -249,24 +321,30 @@ def _coefficient_result(estimator: str, prep: Prepared, fit: Fit, vcov: str,
             if outcome is not None:
                 chosen = method
                 break
-            notes.append("Conley–Taber inference needs a treatment that starts at the same "
-                         "period in every row of a cluster")
+            notes.append(
+                "Conley–Taber inference needs a treatment that starts at the same "
+                "period in every row of a cluster"
+            )
         if outcome is None:
             chosen = "analytic"
-            notes.append("no few-treated inference could run, so the interval is cluster-"
-                         "robust (CR1) and far too narrow with so few treated clusters; do not "
-                         "read its p-value as evidence")
+            notes.append(
+                "no few-treated inference could run, so the interval is cluster-"
+                "robust (CR1) and far too narrow with so few treated clusters; do not "
+                "read its p-value as evidence"
+            )
     elif chosen != "analytic":
         outcome = _resample(chosen, fit, seed, alpha, options)
         if outcome is None:
             raise EstimationError(
                 f"inference={chosen!r} needs a treatment that starts at the same period for "
-                "every row of a cluster; use inference='wild' or 'analytic'")
+                "every row of a cluster; use inference='wild' or 'analytic'"
+            )
     if chosen == "wild" and k < threshold:
         notes.append(
             f"the wild cluster bootstrap is unreliable with {k} treated cluster(s) "
             "(MacKinnon–Webb): its p-value can be far too small or too large; compare with "
-            "inference='conley_taber' or 'permutation'")
+            "inference='conley_taber' or 'permutation'"
+        )
     if outcome is not None:
         notes.extend(outcome.messages)
     for note in notes:
@@ -285,42 +363,71 @@ def _coefficient_result(estimator: str, prep: Prepared, fit: Fit, vcov: str,
         if not np.isclose(total, row["estimate"], rtol=1e-6, atol=1e-8):
             raise EstimationError("internal check failed: Bacon components do not add up to TWFE")
     return DidResult(
-        estimator=estimator, att=row["estimate"], se=row["std_error"], ci_low=row["conf_low"],
-        ci_high=row["conf_high"], p_value=row["p_value"], n_obs=len(prep.frame),
-        n_units=prep.n_units, n_clusters=prep.n_clusters, n_treated_clusters=k,
-        inference=chosen, alpha=alpha, warnings=tuple(messages), table=tidy_frame([row]),
-        inference_detail=detail, extra=extra,
+        estimator=estimator,
+        att=row["estimate"],
+        se=row["std_error"],
+        ci_low=row["conf_low"],
+        ci_high=row["conf_high"],
+        p_value=row["p_value"],
+        n_obs=len(prep.frame),
+        n_units=prep.n_units,
+        n_clusters=prep.n_clusters,
+        n_treated_clusters=k,
+        inference=chosen,
+        alpha=alpha,
+        warnings=tuple(messages),
+        table=tidy_frame([row]),
+        inference_detail=detail,
+        extra=extra,
     )
 
 
-def _resample(chosen: str, fit: Fit, seed: int, alpha: float, options: dict[str, Any]
-              ) -> inf.InferenceOutcome | None:
+def _resample(
+    chosen: str, fit: Fit, seed: int, alpha: float, options: dict[str, Any]
+) -> inf.InferenceOutcome | None:
     design = fit.design
     if design is None:
         return None
     if chosen == "wild":
         weights = options.get("weights", "rademacher")
         _check("weights", weights, WildWeights)
-        return inf.wild_bootstrap(design, weights=weights, n_boot=int(options.get("n_boot", 9999)),
-                                  seed=seed, alpha=alpha)
+        return inf.wild_bootstrap(
+            design, weights=weights, n_boot=int(options.get("n_boot", 9999)), seed=seed, alpha=alpha
+        )
     if design.role is None:
         return None
     if chosen == "permutation":
-        return inf.randomization(design, n_perm=int(options.get("n_perm", 1999)),
-                                 max_enumerate=int(options.get("max_enumerate", 20_000)),
-                                 seed=seed, alpha=alpha)
-    return conley_taber(design, ferman_pinto=bool(options.get("ferman_pinto", True)),
-                            n_sim=int(options.get("n_sim", 1999)),
-                            max_enumerate=int(options.get("max_enumerate", 20_000)),
-                            seed=seed, alpha=alpha)
+        return inf.randomization(
+            design,
+            n_perm=int(options.get("n_perm", 1999)),
+            max_enumerate=int(options.get("max_enumerate", 20_000)),
+            seed=seed,
+            alpha=alpha,
+        )
+    return conley_taber(
+        design,
+        ferman_pinto=bool(options.get("ferman_pinto", True)),
+        n_sim=int(options.get("n_sim", 1999)),
+        max_enumerate=int(options.get("max_enumerate", 20_000)),
+        seed=seed,
+        alpha=alpha,
+    )
 
 
-def _event_study(prep: Prepared, vcov: str, alpha: float, inference: str | None,
-                 threshold: int, seed: int, options: dict[str, Any]) -> DidResult:
+def _event_study(
+    prep: Prepared,
+    vcov: str,
+    alpha: float,
+    inference: str | None,
+    threshold: int,
+    seed: int,
+    options: dict[str, Any],
+) -> DidResult:
     if inference not in (None, "analytic", "conley_taber"):
         raise EstimationError(
             f"inference={inference!r} is not available for the event study; allowed: "
-            "'analytic', 'conley_taber' (use estimator='twfe' for the other methods)")
+            "'analytic', 'conley_taber' (use estimator='twfe' for the other methods)"
+        )
     min_e, max_e = options.get("min_e"), options.get("max_e")
     model, times = event_study(prep, vcov, min_e, max_e)
     coefs, _ = _quiet_coefs(model)
@@ -328,8 +435,10 @@ def _event_study(prep: Prepared, vcov: str, alpha: float, inference: str | None,
     messages: list[str] = []
     dropped = sorted(set(times) - set(kept))
     if dropped:
-        messages.append(f"event times {dropped} could not be estimated (collinear with the "
-                        "fixed effects; add never-treated units or bin the end points)")
+        messages.append(
+            f"event times {dropped} could not be estimated (collinear with the "
+            "fixed effects; add never-treated units or bin the end points)"
+        )
     k = prep.n_treated_clusters
     few = k < threshold and (prep.has_unit or prep.cluster_given)
     rows = []
@@ -351,20 +460,32 @@ def _event_study(prep: Prepared, vcov: str, alpha: float, inference: str | None,
     if not (np.isfinite(se) and se > 0):
         raise EstimationError(
             "the outcome has no variation left once unit and period effects are taken out; "
-            "there is no effect to estimate")
+            "there is no effect to estimate"
+        )
     df = _df(model)
     crit = stats.t.ppf(1 - alpha / 2, df)
-    head = {"term": "ATT (mean of e ≥ 0)", "estimate": att, "std_error": se,
-            "statistic": att / se, "p_value": float(2 * stats.t.sf(abs(att / se), df)),
-            "conf_low": att - crit * se, "conf_high": att + crit * se, "event_time": None}
+    head = {
+        "term": "ATT (mean of e ≥ 0)",
+        "estimate": att,
+        "std_error": se,
+        "statistic": att / se,
+        "p_value": float(2 * stats.t.sf(abs(att / se), df)),
+        "conf_low": att - crit * se,
+        "conf_high": att + crit * se,
+        "event_time": None,
+    }
     pre = [i for i, e in enumerate(kept) if e < -1]
     pretrend: dict[str, Any] = {"statistic": None, "p_value": None, "df": 0}
     if pre:
         b = coefs.to_numpy()[[pos[i] for i in pre]]
         v = vc[np.ix_([pos[i] for i in pre], [pos[i] for i in pre])]
         stat = float(b @ np.linalg.pinv(v) @ b) / len(pre)
-        pretrend = {"statistic": stat, "p_value": float(stats.f.sf(stat, len(pre), df)),
-                    "df": len(pre), "test": "Wald F, all pre-period (e < -1) effects zero"}
+        pretrend = {
+            "statistic": stat,
+            "p_value": float(stats.f.sf(stat, len(pre), df)),
+            "df": len(pre),
+            "test": "Wald F, all pre-period (e < -1) effects zero",
+        }
     chosen = inference or ("conley_taber" if few else "analytic")
     detail: dict[str, Any] = {"vcov": vcov, "df": df}
     design = event_design(prep, kept, min_e, max_e) if chosen == "conley_taber" else None
@@ -372,44 +493,79 @@ def _event_study(prep: Prepared, vcov: str, alpha: float, inference: str | None,
         if inference is not None:
             raise EstimationError(
                 "inference='conley_taber' needs a treatment that starts at the same period for "
-                "every row of a cluster")
+                "every row of a cluster"
+            )
         chosen = "analytic"
     if chosen == "conley_taber" and design is not None:
         if inference is None:
             messages.append(_few_treated_note(prep, threshold))
         units = [np.eye(len(kept))[i] for i in range(len(kept))]
         outcomes, joint_p = conley_taber_combinations(
-            design, [w_kept, *units], ferman_pinto=bool(options.get("ferman_pinto", True)),
+            design,
+            [w_kept, *units],
+            ferman_pinto=bool(options.get("ferman_pinto", True)),
             n_sim=int(options.get("n_sim", 1999)),
-            max_enumerate=int(options.get("max_enumerate", 20_000)), seed=seed, alpha=alpha,
-            joint=pre)
+            max_enumerate=int(options.get("max_enumerate", 20_000)),
+            seed=seed,
+            alpha=alpha,
+            joint=pre,
+        )
         for row, out in zip([head, *rows], outcomes, strict=True):
-            row.update(std_error=math.nan, statistic=math.nan, p_value=out.p_value,
-                       conf_low=out.ci_low, conf_high=out.ci_high)
+            row.update(
+                std_error=math.nan,
+                statistic=math.nan,
+                p_value=out.p_value,
+                conf_low=out.ci_low,
+                conf_high=out.ci_high,
+            )
         messages.extend(outcomes[0].messages)
         detail = {**outcomes[0].detail, "analytic_se": se, "vcov": vcov}
         if pre:
-            pretrend = {"statistic": None, "p_value": joint_p, "df": len(pre),
-                        "test": "Conley–Taber placebo test, all pre-period (e < -1) effects zero"}
+            pretrend = {
+                "statistic": None,
+                "p_value": joint_p,
+                "df": len(pre),
+                "test": "Conley–Taber placebo test, all pre-period (e < -1) effects zero",
+            }
     elif few:
         messages.append(
             f"only {k} of {prep.n_clusters} clusters are treated; the event-time intervals are "
             "cluster-robust (CR1) and far too narrow with so few treated clusters — read them "
-            "as descriptive")
+            "as descriptive"
+        )
     for m in messages:
         warnings.warn(m, FewTreatedClustersWarning, stacklevel=3)
     table = tidy_frame([head, *rows])
     extra = {
-        "event_study": [{"event_time": r["event_time"], "att": r["estimate"],
-                         "se": r["std_error"], "ci_low": r["conf_low"],
-                         "ci_high": r["conf_high"], "p_value": r["p_value"]} for r in rows],
+        "event_study": [
+            {
+                "event_time": r["event_time"],
+                "att": r["estimate"],
+                "se": r["std_error"],
+                "ci_low": r["conf_low"],
+                "ci_high": r["conf_high"],
+                "p_value": r["p_value"],
+            }
+            for r in rows
+        ],
         "pretrend": pretrend,
         "reference_period": -1,
     }
     return DidResult(
-        estimator="event_study", att=att, se=head["std_error"], ci_low=head["conf_low"],
-        ci_high=head["conf_high"], p_value=head["p_value"], n_obs=len(prep.frame),
-        n_units=prep.n_units, n_clusters=prep.n_clusters, n_treated_clusters=k,
-        inference=chosen, alpha=alpha, warnings=tuple(messages), table=table,
-        inference_detail=detail, extra=extra,
+        estimator="event_study",
+        att=att,
+        se=head["std_error"],
+        ci_low=head["conf_low"],
+        ci_high=head["conf_high"],
+        p_value=head["p_value"],
+        n_obs=len(prep.frame),
+        n_units=prep.n_units,
+        n_clusters=prep.n_clusters,
+        n_treated_clusters=k,
+        inference=chosen,
+        alpha=alpha,
+        warnings=tuple(messages),
+        table=table,
+        inference_detail=detail,
+        extra=extra,
     )

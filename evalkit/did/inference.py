@@ -129,7 +129,7 @@ class LinearDesign:
         for g in range(g_count):
             for r in range(1, n_roles + 1):
                 start = (g * n_roles + r - 1) * m
-                cols[:, start:start + m] = self.block(g, r)
+                cols[:, start : start + m] = self.block(g, r)
         self._cache["blocks"] = (self.residualizer(cols), n_roles, m)
         return self._cache["blocks"]
 
@@ -148,8 +148,14 @@ def _index(g: int, r: int, n_roles: int, m: int) -> list[int]:
     return list(range(start, start + m))
 
 
-def _assigned_coef(gram: np.ndarray, vecs: np.ndarray, pairs: list[tuple[int, int]],
-                   n_roles: int, m: int, scales: np.ndarray | None = None) -> np.ndarray:
+def _assigned_coef(
+    gram: np.ndarray,
+    vecs: np.ndarray,
+    pairs: list[tuple[int, int]],
+    n_roles: int,
+    m: int,
+    scales: np.ndarray | None = None,
+) -> np.ndarray:
     """Coefficient of the last regressor when clusters ``pairs`` (g, r) are treated.
 
     ``vecs`` holds block-wise inner products with one or more vectors (columns);
@@ -173,7 +179,8 @@ def _distinct_assignments(role: np.ndarray, limit: int) -> list[np.ndarray] | No
     g_count = len(role)
     counts = {int(r): int((role == r).sum()) for r in np.unique(role) if r > 0}
     total = math.factorial(g_count) // math.prod(
-        math.factorial(c) for c in [*counts.values(), int((role == 0).sum())])
+        math.factorial(c) for c in [*counts.values(), int((role == 0).sum())]
+    )
     if total > limit:
         return None
     out: list[np.ndarray] = []
@@ -192,8 +199,9 @@ def _distinct_assignments(role: np.ndarray, limit: int) -> list[np.ndarray] | No
     return out
 
 
-def _invert(pfun: Callable[[float], float], center: float, scale: float, alpha: float
-            ) -> tuple[float, float]:
+def _invert(
+    pfun: Callable[[float], float], center: float, scale: float, alpha: float
+) -> tuple[float, float]:
     """Return the interval {tau: p(tau) > alpha} around ``center`` by bracketing and bisection."""
     scale = scale if np.isfinite(scale) and scale > 0 else max(abs(center), 1.0)
     bounds = []
@@ -284,21 +292,23 @@ def wild_bootstrap(
     big_a1 = np.column_stack([np.bincount(cl, z[:, j] * u1, g_count) for j in range(m)])
     h = np.column_stack([np.bincount(cl, c * z[:, j], g_count) for j in range(m)])
     hp = h @ ztz_inv  # G × m
-    draws = n_boot if not (weights == "rademacher" and 2 ** g_count <= n_boot) else 2 ** g_count
+    draws = n_boot if not (weights == "rademacher" and 2**g_count <= n_boot) else 2**g_count
     if g_count * draws > 50_000_000:
         raise EstimationError(
             f"a wild bootstrap with {draws} draws over {g_count} clusters is too large here; "
-            "lower n_boot or cluster at a coarser level (e.g. municipality)")
+            "lower n_boot or cluster at a coarser level (e.g. municipality)"
+        )
 
     rng = np.random.default_rng(seed)
-    enumerated = weights == "rademacher" and 2 ** g_count <= n_boot
+    enumerated = weights == "rademacher" and 2**g_count <= n_boot
     if enumerated:
         v = np.array(list(itertools.product((-1.0, 1.0), repeat=g_count))).T
     elif weights == "rademacher":
         v = rng.choice((-1.0, 1.0), size=(g_count, n_boot))
     else:
-        webb = np.array([-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0,
-                         math.sqrt(1.5)])
+        webb = np.array(
+            [-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)]
+        )
         v = rng.choice(webb, size=(g_count, n_boot))
     s0 = a0[:, None] * v - hp @ (big_a0.T @ v)
     s1 = a1[:, None] * v - hp @ (big_a1.T @ v)
@@ -321,9 +331,14 @@ def wild_bootstrap(
             f"wild bootstrap: with {g_count} clusters all {draws} Rademacher sign vectors were "
             "enumerated; p-values come in steps of 2/{draws}".replace("{draws}", str(draws))
         )
-    detail = {"method": "wild cluster bootstrap (restricted, WCR)", "weights": weights,
-              "draws": int(draws), "enumerated": bool(enumerated), "seed": int(seed),
-              "statistic": "CR1 t"}
+    detail = {
+        "method": "wild cluster bootstrap (restricted, WCR)",
+        "weights": weights,
+        "draws": int(draws),
+        "enumerated": bool(enumerated),
+        "seed": int(seed),
+        "statistic": "CR1 t",
+    }
     return InferenceOutcome(p, lo, hi, detail, tuple(messages))
 
 
@@ -367,12 +382,15 @@ def randomization(
     if assignments is None:
         rng = np.random.default_rng(seed)
         assignments = [role] + [rng.permutation(role) for _ in range(n_perm)]
-    bd = np.array([
-        _assigned_coef(gram, vecs, [(int(g), int(a[g])) for g in np.flatnonzero(a)], n_roles, m)
-        for a in assignments
-    ])
-    obs = _assigned_coef(gram, vecs, [(int(g), int(role[g])) for g in np.flatnonzero(role)],
-                         n_roles, m)
+    bd = np.array(
+        [
+            _assigned_coef(gram, vecs, [(int(g), int(a[g])) for g in np.flatnonzero(a)], n_roles, m)
+            for a in assignments
+        ]
+    )
+    obs = _assigned_coef(
+        gram, vecs, [(int(g), int(role[g])) for g in np.flatnonzero(role)], n_roles, m
+    )
     b_obs = float(obs[0])
     n = len(assignments)
 
@@ -388,15 +406,25 @@ def randomization(
     if smallest > alpha:
         k = int((role > 0).sum())
         lo, hi = -math.inf, math.inf
-        messages.append(unbounded_message(
-            "permutation inference", n, smallest, alpha,
-            f"with {k} treated of {len(role)} clusters there are only {n} distinct ways to "
-            "assign the treatment"))
+        messages.append(
+            unbounded_message(
+                "permutation inference",
+                n,
+                smallest,
+                alpha,
+                f"with {k} treated of {len(role)} clusters there are only {n} distinct ways to "
+                "assign the treatment",
+            )
+        )
     else:
         spread = float(np.std(bd[:, 0])) or 1.0
         lo, hi = _invert(pfun, b_obs, spread, alpha)
-    detail = {"method": "randomization inference over clusters", "assignments": int(n),
-              "enumerated": bool(enumerated), "smallest_p_value": smallest, "seed": int(seed),
-              "statistic": "coefficient"}
+    detail = {
+        "method": "randomization inference over clusters",
+        "assignments": int(n),
+        "enumerated": bool(enumerated),
+        "smallest_p_value": smallest,
+        "seed": int(seed),
+        "statistic": "coefficient",
+    }
     return InferenceOutcome(p, lo, hi, detail, tuple(messages))
-

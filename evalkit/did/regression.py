@@ -97,7 +97,8 @@ def two_by_two(prep: Prepared, vcov: str) -> Fit:
         if len(cohorts) != 1:
             raise EstimationError(
                 f"the 2x2 estimator needs one treated cohort; found {len(cohorts)} "
-                f"({COHORT_RULE}); use estimator='twfe' or 'callaway_santanna'")
+                f"({COHORT_RULE}); use estimator='twfe' or 'callaway_santanna'"
+            )
         f[GROUP] = (f[COHORT] > 0).astype(float)
         f[POST] = (f[TIME] >= cohorts[0]).astype(float)
         f[D] = f[GROUP] * f[POST]
@@ -180,8 +181,9 @@ def twfe(prep: Prepared, vcov: str) -> Fit:
     return Fit(model, D, design)
 
 
-def event_time_terms(prep: Prepared, min_e: int | None, max_e: int | None
-                     ) -> tuple[pd.DataFrame, list[int]]:
+def event_time_terms(
+    prep: Prepared, min_e: int | None, max_e: int | None
+) -> tuple[pd.DataFrame, list[int]]:
     """Add relative-time indicators (reference −1, binned end points) to a copy of the frame.
 
     Parameters
@@ -214,8 +216,9 @@ def _name(e: int) -> str:
     return f"_e_m{-e}" if e < 0 else f"_e_p{e}"
 
 
-def event_study(prep: Prepared, vcov: str, min_e: int | None, max_e: int | None
-                ) -> tuple[Any, list[int]]:
+def event_study(
+    prep: Prepared, vcov: str, min_e: int | None, max_e: int | None
+) -> tuple[Any, list[int]]:
     """TWFE event study: ``y ~ sum_e 1[t - g = e] (+ covariates) | unit + time``, e ≠ −1.
 
     Parameters
@@ -238,19 +241,25 @@ def event_study(prep: Prepared, vcov: str, min_e: int | None, max_e: int | None
     if not prep.has_cohort:
         raise EstimationError(
             "the event study needs cohort= or a treated= indicator that stays on once on "
-            f"({COHORT_RULE})")
+            f"({COHORT_RULE})"
+        )
     f, times = event_time_terms(prep, min_e, max_e)
     if not times:
         raise EstimationError(f"no treated unit has event times other than -1 ({COHORT_RULE})")
     covs = list(prep.covariates)
-    formula = (f"{Y} ~ " + " + ".join(_name(e) for e in times)
-               + "".join(f" + {c}" for c in covs) + f" | {UNIT} + {TIME}")
+    formula = (
+        f"{Y} ~ "
+        + " + ".join(_name(e) for e in times)
+        + "".join(f" + {c}" for c in covs)
+        + f" | {UNIT} + {TIME}"
+    )
     model = feols(formula, f, pyfixest_vcov(vcov))
     return model, times
 
 
-def _relative_time(t: np.ndarray, g: np.ndarray, min_e: int | None, max_e: int | None
-                   ) -> np.ndarray:
+def _relative_time(
+    t: np.ndarray, g: np.ndarray, min_e: int | None, max_e: int | None
+) -> np.ndarray:
     rel = np.where(g > 0, t - g, np.iinfo(np.int64).min)
     treated = g > 0
     if min_e is not None:
@@ -260,8 +269,9 @@ def _relative_time(t: np.ndarray, g: np.ndarray, min_e: int | None, max_e: int |
     return rel
 
 
-def event_design(prep: Prepared, times: list[int], min_e: int | None, max_e: int | None
-                 ) -> LinearDesign:
+def event_design(
+    prep: Prepared, times: list[int], min_e: int | None, max_e: int | None
+) -> LinearDesign:
     """Resampling design of the event study: one regressor per event time in ``times``.
 
     Parameters

@@ -147,17 +147,26 @@ def summary_text(
     lines += [f"{k}: {v}" for k, v in facts.items()]
     header = ["term", "estimate", "std.error", "statistic", "p.value", "conf.low", "conf.high"]
     body = [
-        [str(r["term"])] + [_fmt(r[c]) for c in TIDY_COLUMNS[1:]]
-        for r in tidy.to_dict("records")
+        [str(r["term"])] + [_fmt(r[c]) for c in TIDY_COLUMNS[1:]] for r in tidy.to_dict("records")
     ]
-    widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h)
-              for i, h in enumerate(header)]
+    widths = [
+        max(len(h), *(len(row[i]) for row in body)) if body else len(h)
+        for i, h in enumerate(header)
+    ]
     lines.append("")
-    lines.append("  ".join(h.rjust(w) if i else h.ljust(w)
-                           for i, (h, w) in enumerate(zip(header, widths, strict=True))))
+    lines.append(
+        "  ".join(
+            h.rjust(w) if i else h.ljust(w)
+            for i, (h, w) in enumerate(zip(header, widths, strict=True))
+        )
+    )
     for row in body:
-        lines.append("  ".join(c.rjust(w) if i else c.ljust(w)
-                               for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        lines.append(
+            "  ".join(
+                c.rjust(w) if i else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
     if warnings:
         lines.append("")
         lines += [f"warning: {w}" for w in warnings]
@@ -191,8 +200,10 @@ def html_table(
     esc = html.escape
     head = "".join(f"<th>{esc(c)}</th>" for c in TIDY_COLUMNS)
     rows = "".join(
-        "<tr>" + f"<td>{esc(str(r['term']))}</td>"
-        + "".join(f"<td>{esc(_fmt(r[c]))}</td>" for c in TIDY_COLUMNS[1:]) + "</tr>"
+        "<tr>"
+        + f"<td>{esc(str(r['term']))}</td>"
+        + "".join(f"<td>{esc(_fmt(r[c]))}</td>" for c in TIDY_COLUMNS[1:])
+        + "</tr>"
         for r in tidy.to_dict("records")
     )
     fact_html = "; ".join(f"{esc(str(k))}: {esc(str(v))}" for k, v in facts.items())
@@ -200,7 +211,8 @@ def html_table(
     return (
         f"<div class='evalkit-result'><table><caption>{esc(title)}</caption>"
         f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-        f"<p>{fact_html}</p>" + (f"<ul class='warnings'>{warn_html}</ul>" if warn_html else "")
+        f"<p>{fact_html}</p>"
+        + (f"<ul class='warnings'>{warn_html}</ul>" if warn_html else "")
         + "</div>"
     )
 
@@ -317,12 +329,14 @@ class DidResult:
         str
             The summary.
         """
-        return summary_text(f"evalkit DiD: {self.estimator}", self.table, self._facts(),
-                            self.warnings)
+        return summary_text(
+            f"evalkit DiD: {self.estimator}", self.table, self._facts(), self.warnings
+        )
 
     def _repr_html_(self) -> str:
-        return html_table(f"evalkit DiD: {self.estimator}", self.table, self._facts(),
-                          self.warnings)
+        return html_table(
+            f"evalkit DiD: {self.estimator}", self.table, self._facts(), self.warnings
+        )
 
     def __repr__(self) -> str:
         return (

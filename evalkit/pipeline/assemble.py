@@ -49,7 +49,8 @@ def _sources(
     """Per source file: the ingest log row and its top rejection reasons; and sha256s per kind."""
     log = store.ingest_log()
     quarantine = store.quarantine()
-    rows, shas = [], {}
+    rows: list[dict[str, Any]] = []
+    shas: dict[str, list[str]] = {}
     for source in protocol.get("data_sources", []):
         kind = str(source["kind"])
         for file in source.get("files", []):

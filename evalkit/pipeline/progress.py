@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["NullProgress", "ProgressSink", "RichProgress"]
 
@@ -56,7 +56,7 @@ class RichProgress:
         from rich.console import Console
 
         self.console = Console(stderr=True, highlight=False)
-        self._status = None
+        self._status: Any = None
         self._current: tuple[str, str, float] | None = None
         self._start = time.perf_counter()
 

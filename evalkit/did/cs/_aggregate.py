@@ -169,8 +169,9 @@ def aggregate_all(
     # simple
     idx = np.flatnonzero(post)
     s_att, s_w, s_h = _weighted(gt, coh, idx) if idx.size else (nan, zw, zh)
-    out["simple"] = Aggregation("simple", [], np.zeros(0), np.zeros((k, 0)), np.zeros((nc, 0)),
-                                s_att, s_w, s_h, no_rows)
+    out["simple"] = Aggregation(
+        "simple", [], np.zeros(0), np.zeros((k, 0)), np.zeros((nc, 0)), s_att, s_w, s_h, no_rows
+    )
 
     # group: plain means within cohort; the overall average carries the wif.
     glist = [x for x in np.unique(g) if (post & (g == x)).any()]
@@ -189,9 +190,17 @@ def aggregate_all(
         o_att, o_w, o_h = float(weights @ g_att), gw @ weights, _wif_h(coh, garr, pg, g_att)
     else:
         o_att, o_w, o_h = nan, zw, zh
-    out["group"] = Aggregation("group", [{"group": float(x)} for x in glist], g_att, gw,
-                               np.zeros((nc, len(glist))), o_att, o_w, o_h,
-                               np.zeros(len(glist), dtype=bool))
+    out["group"] = Aggregation(
+        "group",
+        [{"group": float(x)} for x in glist],
+        g_att,
+        gw,
+        np.zeros((nc, len(glist))),
+        o_att,
+        o_w,
+        o_h,
+        np.zeros(len(glist), dtype=bool),
+    )
 
     # calendar
     tlist = [x for x in np.unique(t) if g.size and x >= g.min() and (post & (t == x)).any()]
@@ -199,9 +208,14 @@ def aggregate_all(
     c_att = np.array([p[0] for p in parts])
     cw, ch = _stack([p[1] for p in parts], k), _stack([p[2] for p in parts], nc)
     out["calendar"] = Aggregation(
-        "calendar", [{"time": float(x)} for x in tlist], c_att, cw, ch,
+        "calendar",
+        [{"time": float(x)} for x in tlist],
+        c_att,
+        cw,
+        ch,
         float(c_att.mean()) if tlist else nan,
-        cw.mean(axis=1) if tlist else zw, ch.mean(axis=1) if tlist else zh,
+        cw.mean(axis=1) if tlist else zw,
+        ch.mean(axis=1) if tlist else zh,
         np.zeros(len(tlist), dtype=bool),
     )
 
@@ -223,7 +237,11 @@ def aggregate_all(
     dw, dh = _stack([p[1] for p in dparts], k), _stack([p[2] for p in dparts], nc)
     pos = eseq >= 0
     out["dynamic"] = Aggregation(
-        "dynamic", [{"event_time": int(e)} for e in eseq], d_att, dw, dh,
+        "dynamic",
+        [{"event_time": int(e)} for e in eseq],
+        d_att,
+        dw,
+        dh,
         float(d_att[pos].mean()) if pos.any() else nan,
         dw[:, pos].mean(axis=1) if pos.any() else zw,
         dh[:, pos].mean(axis=1) if pos.any() else zh,

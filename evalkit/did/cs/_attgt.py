@@ -141,8 +141,16 @@ def group_time(
     fast = data.x.shape[-1] == 1
     if fast and data.layout == "panel":
         att, keep, cif, more = fast_cells(data, cells, control, anticipation)
-        return GroupTime(groups[keep], times[keep], bases[keep], att[keep], None, ref[keep],
-                         [*skipped, *more], cif)
+        return GroupTime(
+            groups[keep],
+            times[keep],
+            bases[keep],
+            att[keep],
+            None,
+            ref[keep],
+            [*skipped, *more],
+            cif,
+        )
     inf = np.zeros((n, k), order="F")  # column writes, fast Gram
     att = np.zeros(k)
     never = ug == 0
@@ -167,8 +175,15 @@ def group_time(
             att[j], inf[:, j] = _long_cell(data, treated, ctrl, c, b, method)
     if not keep_cells.all():
         inf = np.asfortranarray(inf[:, keep_cells])
-    return GroupTime(groups[keep_cells], times[keep_cells], bases[keep_cells],
-                     att[keep_cells], inf, ref[keep_cells], skipped)
+    return GroupTime(
+        groups[keep_cells],
+        times[keep_cells],
+        bases[keep_cells],
+        att[keep_cells],
+        inf,
+        ref[keep_cells],
+        skipped,
+    )
 
 
 def _panel_cell(
@@ -217,6 +232,7 @@ def _long_cell(
     d = treated[ru[rows]].astype(np.float64)
     x = data.x[rows]
     att, psi = _RC[method](y, post, d, x)
-    col = np.bincount(ru[rows], weights=psi * (data.n_units / rows.size),
-                      minlength=data.n_units).astype(np.float64)
+    col = np.bincount(
+        ru[rows], weights=psi * (data.n_units / rows.size), minlength=data.n_units
+    ).astype(np.float64)
     return att, col

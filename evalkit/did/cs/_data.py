@@ -95,9 +95,7 @@ def _cohorts(raw: pd.Series, cohort: str) -> NDArray[np.float64]:
     values[missing] = 0.0
     if (values < 0).any():
         row = raw.index[np.flatnonzero(values < 0)[0]]
-        raise EstimationError(
-            f"column {cohort!r}: negative cohort at row {row}; {COHORT_RULE}"
-        )
+        raise EstimationError(f"column {cohort!r}: negative cohort at row {row}; {COHORT_RULE}")
     return values
 
 
@@ -169,18 +167,15 @@ def prepare(
         tt = _as_float(tcol, copy=False)  # read only
         if np.isnan(tt).any():
             row = data.index[np.flatnonzero(np.isnan(tt))[0]]
-            raise EstimationError(
-                f"column {time!r}: missing or non-numeric period at row {row}")
+            raise EstimationError(f"column {time!r}: missing or non-numeric period at row {row}")
     g = _cohorts(data[cohort], cohort)
-    xcov = (np.column_stack([_as_float(data[c]) for c in covariates]) if covariates
-            else None)
+    xcov = np.column_stack([_as_float(data[c]) for c in covariates]) if covariates else None
     drop = np.isnan(y)
     if xcov is not None:
         drop |= np.isnan(xcov).any(axis=1)
     keep: NDArray[np.bool_] | None = None
     if drop.any():
-        msg = (f"dropped {int(drop.sum())} of {len(data)} rows with a missing outcome "
-               "or covariate")
+        msg = f"dropped {int(drop.sum())} of {len(data)} rows with a missing outcome or covariate"
         notes.append(msg)
         warnings.warn(msg, DroppedRowsWarning, stacklevel=3)
         keep = ~drop
@@ -226,8 +221,10 @@ def prepare(
     early = (unit_g > 0) & (unit_g <= periods[0])
     rows = None
     if early.any():
-        msg = (f"dropped {int(early.sum())} unit(s) already treated in the first period "
-               f"({periods[0]:g}); they have no pre-treatment period")
+        msg = (
+            f"dropped {int(early.sum())} unit(s) already treated in the first period "
+            f"({periods[0]:g}); they have no pre-treatment period"
+        )
         notes.append(msg)
         warnings.warn(msg, DroppedRowsWarning, stacklevel=3)
         rows = ~early[codes]
@@ -235,8 +232,7 @@ def prepare(
         counts = np.bincount(codes * nT + t_idx, minlength=n_u * nT)
         dup = np.flatnonzero(counts > 1)
         if dup.size:
-            examples = ", ".join(f"({_show(uniq[c // nT])}, {periods[c % nT]:g})"
-                                 for c in dup[:3])
+            examples = ", ".join(f"({_show(uniq[c // nT])}, {periods[c % nT]:g})" for c in dup[:3])
             raise EstimationError(
                 f"{dup.size} duplicate (unit, period) pair(s) in columns {unit!r}/{time!r}, "
                 f"e.g. {examples}; each unit may have one row per period"
@@ -245,8 +241,10 @@ def prepare(
         del counts
         unbalanced = (observed < nT) & ~early
         if unbalanced.any() and not allow_unbalanced_panel:
-            msg = (f"dropped {int(unbalanced.sum())} unit(s) not observed in all {nT} periods "
-                   "(balanced panel); pass allow_unbalanced_panel=True to keep them")
+            msg = (
+                f"dropped {int(unbalanced.sum())} unit(s) not observed in all {nT} periods "
+                "(balanced panel); pass allow_unbalanced_panel=True to keep them"
+            )
             notes.append(msg)
             warnings.warn(msg, DroppedRowsWarning, stacklevel=3)
             early = early | unbalanced
@@ -279,15 +277,30 @@ def prepare(
             xmat[:, :, 0] = 1.0
             xmat[codes, t_idx, 1:] = xcov
         _warn_small(unit_g, notes)
-        return (CsData("panel", periods, unit_g, n_u, int(y.size), ymat, xmat, None, None,
-                       clus_codes), notes)
+        return (
+            CsData("panel", periods, unit_g, n_u, int(y.size), ymat, xmat, None, None, clus_codes),
+            notes,
+        )
     if xcov is None:
         x_long: NDArray[np.float64] = np.broadcast_to(np.ones(1), (y.size, 1))
     else:
         x_long = np.column_stack([np.ones(y.size), xcov])
     _warn_small(unit_g, notes)
-    return (CsData("long", periods, unit_g, n_u, int(y.size), y, x_long,
-                   t_idx.astype(np.int64), codes.astype(np.int64), clus_codes), notes)
+    return (
+        CsData(
+            "long",
+            periods,
+            unit_g,
+            n_u,
+            int(y.size),
+            y,
+            x_long,
+            t_idx.astype(np.int64),
+            codes.astype(np.int64),
+            clus_codes,
+        ),
+        notes,
+    )
 
 
 def _as_float(col: pd.Series, copy: bool = True) -> NDArray[np.float64]:
@@ -330,8 +343,10 @@ def _warn_small(unit_g: NDArray[np.float64], notes: list[str]) -> None:
     cohorts, counts = np.unique(unit_g[unit_g > 0], return_counts=True)
     small = [f"{c:g}" for c, k in zip(cohorts, counts, strict=True) if k < 2]
     if small:
-        msg = (f"cohort(s) {', '.join(small)} have a single unit; their effects rest on one "
-               "unit and their standard errors are unreliable")
+        msg = (
+            f"cohort(s) {', '.join(small)} have a single unit; their effects rest on one "
+            "unit and their standard errors are unreliable"
+        )
         notes.append(msg)
         warnings.warn(msg, SmallCohortWarning, stacklevel=3)
     if not (unit_g > 0).any():

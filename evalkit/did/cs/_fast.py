@@ -75,7 +75,7 @@ class CohortIF:
         cross = np.zeros((k, nc))
         counts = np.diff(self.bounds).astype(np.float64)
         for c in range(nc):
-            block = self.y_centred[self.bounds[c]:self.bounds[c + 1]]
+            block = self.y_centred[self.bounds[c] : self.bounds[c + 1]]
             # einsum's own loop: a tiny product, not worth BLAS threads (which stall
             # badly on a busy machine).
             q = np.einsum("ij,ik->jk", block, block)  # periods × periods
@@ -164,8 +164,7 @@ def fast_cells(
         Cells skipped and why.
     """
     periods = data.periods.astype(np.float64)
-    values, code, counts = np.unique(data.unit_cohort, return_inverse=True,
-                                     return_counts=True)
+    values, code, counts = np.unique(data.unit_cohort, return_inverse=True, return_counts=True)
     order = np.argsort(code, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     ysorted = np.ascontiguousarray(data.y[order])
@@ -202,7 +201,15 @@ def fast_cells(
         a[gi, j] = n / counts[gi]
         a[ctrl, j] = -n / n0
         m[ctrl, j] = mu0 - change[ctrl, j]
-    cif = CohortIF(order.astype(np.int64), bounds, ysorted, a[:, keep], m[:, keep],
-                   t_idx[keep], b_idx[keep], n,
-                   np.column_stack([ysorted, np.ones(n)]).astype(np.float32))
+    cif = CohortIF(
+        order.astype(np.int64),
+        bounds,
+        ysorted,
+        a[:, keep],
+        m[:, keep],
+        t_idx[keep],
+        b_idx[keep],
+        n,
+        np.column_stack([ysorted, np.ones(n)]).astype(np.float32),
+    )
     return att, keep, cif, skipped

@@ -122,8 +122,13 @@ class Moments:
         return v @ self.sums, np.asarray(self.counts.T @ v.T).T
 
     @classmethod
-    def of(cls, inf: Array, cohort_code: NDArray[np.int64], n_cohorts: int,
-           cluster: NDArray[np.int64] | None) -> Moments:
+    def of(
+        cls,
+        inf: Array,
+        cohort_code: NDArray[np.int64],
+        n_cohorts: int,
+        cluster: NDArray[np.int64] | None,
+    ) -> Moments:
         """Compute the cross-products.
 
         Parameters
@@ -167,9 +172,11 @@ class Moments:
         ndarray
             One standard error per quantity (NaN when numerically zero).
         """
-        var = (np.einsum("kq,kq->q", w, self.gram @ w)
-               + 2.0 * np.einsum("kq,kq->q", w, self.cross @ h)
-               + np.einsum("cq,cq->q", h, self.count_gram @ h))
+        var = (
+            np.einsum("kq,kq->q", w, self.gram @ w)
+            + 2.0 * np.einsum("kq,kq->q", w, self.cross @ h)
+            + np.einsum("cq,cq->q", h, self.count_gram @ h)
+        )
         se = np.sqrt(np.maximum(var, 0.0)) / self.n
         se[se <= SE_FLOOR] = np.nan
         return se
@@ -228,7 +235,7 @@ def bootstrap(
         rng.random(dtype=np.float32, out=bern)
         np.greater_equal(bern, np.float32(p_low), out=bern, casting="unsafe")
         cell_draws, cohort_draws = mom.draws(bern, low, high - low)
-        out[start:start + b] = (cell_draws @ w + cohort_draws @ h) / mom.n
+        out[start : start + b] = (cell_draws @ w + cohort_draws @ h) / mom.n
     return out
 
 
@@ -305,7 +312,11 @@ def wald_pretest(att: Array, gram: Array, n: int) -> tuple[float, int, float, st
         return float("nan"), 0, float("nan"), "no pre-treatment periods to test"
     vcov = gram / n**2
     if np.linalg.cond(vcov) > 1.0 / np.finfo(float).eps:
-        return (float("nan"), q, float("nan"),
-                "the covariance of the pre-treatment estimates is singular")
+        return (
+            float("nan"),
+            q,
+            float("nan"),
+            "the covariance of the pre-treatment estimates is singular",
+        )
     stat = float(att @ np.linalg.solve(vcov, att))
     return stat, q, float(stats.chi2.sf(stat, q)), None

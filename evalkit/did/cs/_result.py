@@ -18,8 +18,12 @@ AGGREGATIONS: tuple[str, ...] = ("simple", "group", "calendar", "dynamic")
 
 _ROW_KEY = {"group": "group", "calendar": "time", "dynamic": "event_time"}
 _TERM = {"group": "group::{}", "calendar": "calendar::{}", "dynamic": "event_time::{}"}
-_OVERALL_TERM = {"simple": "att", "group": "group_avg", "calendar": "calendar_avg",
-                 "dynamic": "event_avg"}
+_OVERALL_TERM = {
+    "simple": "att",
+    "group": "group_avg",
+    "calendar": "calendar_avg",
+    "dynamic": "event_avg",
+}
 
 
 def _num(value: Any) -> str:
@@ -94,12 +98,20 @@ class CsResult:
         """
         rows: list[dict[str, Any]] = []
 
-        def add(term: str, att: float, se: float, lo: float, hi: float,
-                event_time: int | None = None) -> None:
+        def add(
+            term: str, att: float, se: float, lo: float, hi: float, event_time: int | None = None
+        ) -> None:
             stat = att / se if se and math.isfinite(se) and se > 0 else float("nan")
             p = 2 * _norm_sf(abs(stat)) if math.isfinite(stat) else float("nan")
-            row = {"term": term, "estimate": att, "std_error": se, "statistic": stat,
-                   "p_value": p, "conf_low": lo, "conf_high": hi}
+            row = {
+                "term": term,
+                "estimate": att,
+                "std_error": se,
+                "statistic": stat,
+                "p_value": p,
+                "conf_low": lo,
+                "conf_high": hi,
+            }
             if event_time is not None:
                 row["event_time"] = event_time
             rows.append(row)
@@ -112,11 +124,22 @@ class CsResult:
                 continue
             for r in agg["rows"].to_dict("records"):
                 key = r[_ROW_KEY[kind]]
-                add(_TERM[kind].format(_num(key)), r["att"], r["se"], r["conf_low"],
-                    r["conf_high"], int(key) if kind == "dynamic" else None)
+                add(
+                    _TERM[kind].format(_num(key)),
+                    r["att"],
+                    r["se"],
+                    r["conf_low"],
+                    r["conf_high"],
+                    int(key) if kind == "dynamic" else None,
+                )
         for r in self.group_time.to_dict("records"):
-            add(f"att_gt::{_num(r['group'])}::{_num(r['time'])}", r["att"], r["se"],
-                r["conf_low"], r["conf_high"])
+            add(
+                f"att_gt::{_num(r['group'])}::{_num(r['time'])}",
+                r["att"],
+                r["se"],
+                r["conf_low"],
+                r["conf_high"],
+            )
         frame = tidy_frame(rows)
         return frame
 
@@ -130,6 +153,7 @@ class CsResult:
             n_clusters, n_treated_clusters, inference, warnings, group_time,
             aggregations, pretest_p``, then ``alpha`` and ``inference_detail``.
         """
+
         def rows(frame: pd.DataFrame, keys: list[str]) -> list[dict[str, Any]]:
             out = []
             for r in frame.to_dict("records"):
@@ -167,8 +191,9 @@ class CsResult:
             "aggregations": aggs,
             "pretest_p": json_float(self.pretest_p),
             "alpha": float(self.alpha),
-            "inference_detail": {k: _plain_num(v) if isinstance(v, float) else v
-                                 for k, v in self.options.items()},
+            "inference_detail": {
+                k: _plain_num(v) if isinstance(v, float) else v for k, v in self.options.items()
+            },
         }
 
     def _facts(self) -> dict[str, Any]:
@@ -197,12 +222,14 @@ class CsResult:
         str
             The summary (the ATT(g, t) cells are in :meth:`tidy`).
         """
-        return summary_text("evalkit DiD: callaway_santanna", self._headline(),
-                            self._facts(), self.warnings)
+        return summary_text(
+            "evalkit DiD: callaway_santanna", self._headline(), self._facts(), self.warnings
+        )
 
     def _repr_html_(self) -> str:
-        return html_table("evalkit DiD: callaway_santanna", self._headline(), self._facts(),
-                          self.warnings)
+        return html_table(
+            "evalkit DiD: callaway_santanna", self._headline(), self._facts(), self.warnings
+        )
 
     def __repr__(self) -> str:
         return (

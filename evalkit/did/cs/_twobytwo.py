@@ -373,11 +373,23 @@ def dr_rc(y: Array, post: Array, d: Array, x: Array) -> tuple[float, Array]:
         "d0": w["d"] * gap0,
         "dt0": w["dt0"] * gap0,
     }
-    wkey = {"t0": "t0", "t1": "t1", "c0": "c0", "c1": "c1", "d1": "d", "dt1": "dt1",
-            "d0": "d", "dt0": "dt0"}
+    wkey = {
+        "t0": "t0",
+        "t1": "t1",
+        "c0": "c0",
+        "c1": "c1",
+        "d1": "d",
+        "dt1": "dt1",
+        "d0": "d",
+        "dt0": "dt0",
+    }
     att_k = {k: float(v.mean() / mw[wkey[k]]) for k, v in num.items()}
-    att = ((att_k["t1"] - att_k["t0"]) - (att_k["c1"] - att_k["c0"])
-           + (att_k["d1"] - att_k["dt1"]) - (att_k["d0"] - att_k["dt0"]))
+    att = (
+        (att_k["t1"] - att_k["t0"])
+        - (att_k["c1"] - att_k["c0"])
+        + (att_k["d1"] - att_k["dt1"])
+        - (att_k["d0"] - att_k["dt0"])
+    )
 
     def _mean_x(v: Array) -> Array:
         return (v[:, None] * x).mean(axis=0)
@@ -388,21 +400,34 @@ def dr_rc(y: Array, post: Array, d: Array, x: Array) -> tuple[float, Array]:
     # conventions differ only by terms that vanish when the weights balance x.
     base_t1 = (num["t1"] - w["t1"] * att_k["t1"]) / mw["t1"]
     base_t0 = (num["t0"] - w["t0"] * att_k["t0"]) / mw["t0"]
-    inf_treat = (base_t1 - base_t0
-                 - lins["c1"] @ (_mean_x(w["t1"]) / mw["t1"])
-                 - lins["c0"] @ (_mean_x(w["t0"]) / mw["t0"]))
+    inf_treat = (
+        base_t1
+        - base_t0
+        - lins["c1"] @ (_mean_x(w["t1"]) / mw["t1"])
+        - lins["c0"] @ (_mean_x(w["t0"]) / mw["t0"])
+    )
     # Control part: propensity score and control outcome regressions.
     base_c1 = (num["c1"] - w["c1"] * att_k["c1"]) / mw["c1"]
     base_c0 = (num["c0"] - w["c0"] * att_k["c0"]) / mw["c0"]
-    m_ps = (_mean_x(w["c1"] * (y - f_c - att_k["c1"])) / mw["c1"]
-            - _mean_x(w["c0"] * (y - f_c - att_k["c0"])) / mw["c0"])
-    inf_ctrl = (base_c1 - base_c0 + lin_ps @ m_ps
-                - lins["c1"] @ (_mean_x(w["c1"]) / mw["c1"])
-                - lins["c0"] @ (_mean_x(w["c0"]) / mw["c0"]))
+    m_ps = (
+        _mean_x(w["c1"] * (y - f_c - att_k["c1"])) / mw["c1"]
+        - _mean_x(w["c0"] * (y - f_c - att_k["c0"])) / mw["c0"]
+    )
+    inf_ctrl = (
+        base_c1
+        - base_c0
+        + lin_ps @ m_ps
+        - lins["c1"] @ (_mean_x(w["c1"]) / mw["c1"])
+        - lins["c0"] @ (_mean_x(w["c0"]) / mw["c0"])
+    )
     # Efficiency-adjustment part: all four outcome regressions.
     psi_e: dict[str, Array] = {}
-    for k, (lt, lc) in {"d1": ("t1", "c1"), "dt1": ("t1", "c1"),
-                        "d0": ("t0", "c0"), "dt0": ("t0", "c0")}.items():
+    for k, (lt, lc) in {
+        "d1": ("t1", "c1"),
+        "dt1": ("t1", "c1"),
+        "d0": ("t0", "c0"),
+        "dt0": ("t0", "c0"),
+    }.items():
         wk = w[wkey[k]]
         base = (num[k] - wk * att_k[k]) / mw[wkey[k]]
         m = _mean_x(wk) / mw[wkey[k]]

@@ -156,24 +156,46 @@ def callaway_santanna(
         Bad options or data: missing columns, treatment timing that changes
         within a unit, duplicate unit-period rows, no treated or no comparison units.
     """
-    for name, value in (("control", control), ("method", method), ("base_period", base_period),
-                        ("boot_weights", boot_weights)):
+    for name, value in (
+        ("control", control),
+        ("method", method),
+        ("base_period", base_period),
+        ("boot_weights", boot_weights),
+    ):
         _check_choice(name, value)
     _check_options(anticipation, n_boot, alpha, min_e, max_e, balance_e)
     covs = (covariates,) if isinstance(covariates, str) else tuple(covariates)
     prepared, notes = prepare(
-        data, outcome=outcome, unit=unit, time=time, cohort=cohort, covariates=covs,
-        cluster=cluster, panel=panel, allow_unbalanced_panel=allow_unbalanced_panel,
+        data,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        covariates=covs,
+        cluster=cluster,
+        panel=panel,
+        allow_unbalanced_panel=allow_unbalanced_panel,
         anticipation=int(anticipation),
     )
-    gt = group_time(prepared, control=control, method=method, base_period=base_period,
-                    anticipation=int(anticipation))
+    gt = group_time(
+        prepared,
+        control=control,
+        method=method,
+        base_period=base_period,
+        anticipation=int(anticipation),
+    )
     notes = [*notes, *gt.skipped]
     if gt.att.size == 0:
         raise EstimationError(f"no ATT(g, t) could be estimated: {'; '.join(gt.skipped)}")
     coh = Cohorts.of(prepared.unit_cohort)
-    aggs = aggregate_all(gt, coh, periods=prepared.periods.astype(float),
-                         min_e=min_e, max_e=max_e, balance_e=balance_e)
+    aggs = aggregate_all(
+        gt,
+        coh,
+        periods=prepared.periods.astype(float),
+        min_e=min_e,
+        max_e=max_e,
+        balance_e=balance_e,
+    )
     n = prepared.n_units
     clus = prepared.unit_cluster
     if gt.cohort_if is not None and clus is None:
@@ -194,15 +216,20 @@ def callaway_santanna(
     w_all, h_all = np.hstack(w_blocks), np.hstack(h_blocks)
     z = float(stats.norm.ppf(1 - alpha / 2))
     detail: dict[str, Any] = {
-        "control": control, "method": method, "base_period": base_period,
-        "anticipation": int(anticipation), "panel": bool(panel),
+        "control": control,
+        "method": method,
+        "base_period": base_period,
+        "anticipation": int(anticipation),
+        "panel": bool(panel),
         "allow_unbalanced_panel": bool(allow_unbalanced_panel),
-        "covariates": list(covs), "cluster": cluster,
+        "covariates": list(covs),
+        "cluster": cluster,
         "cohort_rule": COHORT_RULE,
     }
     if bootstrap:
-        draws = inf_.bootstrap(mom, w_all, h_all, n_boot=int(n_boot), seed=int(seed),
-                               weights=boot_weights)
+        draws = inf_.bootstrap(
+            mom, w_all, h_all, n_boot=int(n_boot), seed=int(seed), weights=boot_weights
+        )
         se_all = inf_.boot_se(draws)
         detail.update({"n_boot": int(n_boot), "seed": int(seed), "boot_weights": boot_weights})
     else:
@@ -212,7 +239,7 @@ def callaway_santanna(
     pieces: dict[str, tuple[NDArray[np.float64], slice]] = {}
     start = 0
     for name, size in sizes.items():
-        pieces[name] = (se_all[start:start + size], slice(start, start + size))
+        pieces[name] = (se_all[start : start + size], slice(start, start + size))
         start += size
 
     def crit_for(name: str, nrows: int) -> float:
@@ -227,13 +254,19 @@ def callaway_santanna(
     se_cells, _ = pieces["cells"]
     se_cells = np.where(gt.reference, np.nan, se_cells)
     crit_cells = crit_for("cells", gt.att.size)
-    gt_frame = pd.DataFrame({
-        "group": gt.group, "time": gt.time, "base_period": gt.base,
-        "event_time": (gt.time - gt.group).astype(int),
-        "att": gt.att, "se": se_cells,
-        "conf_low": gt.att - crit_cells * se_cells, "conf_high": gt.att + crit_cells * se_cells,
-        "reference": gt.reference,
-    })
+    gt_frame = pd.DataFrame(
+        {
+            "group": gt.group,
+            "time": gt.time,
+            "base_period": gt.base,
+            "event_time": (gt.time - gt.group).astype(int),
+            "att": gt.att,
+            "se": se_cells,
+            "conf_low": gt.att - crit_cells * se_cells,
+            "conf_high": gt.att + crit_cells * se_cells,
+            "reference": gt.reference,
+        }
+    )
     detail["crit_group_time"] = crit_cells
     agg_out: dict[str, dict[str, Any]] = {}
     for kind in AGGREGATIONS:
@@ -249,13 +282,17 @@ def callaway_santanna(
         if kind != "simple":
             key = _ROW_KEY[kind]
             columns[key] = [k[key] for k in a.keys]
-        columns.update(att=a.att, se=se_rows, conf_low=a.att - crit * se_rows,
-                       conf_high=a.att + crit * se_rows)
+        columns.update(
+            att=a.att, se=se_rows, conf_low=a.att - crit * se_rows, conf_high=a.att + crit * se_rows
+        )
         rows = pd.DataFrame(columns)
         agg_out[kind] = {
-            "overall": {"att": a.overall_att, "se": se_over,
-                        "conf_low": a.overall_att - z * se_over,
-                        "conf_high": a.overall_att + z * se_over},
+            "overall": {
+                "att": a.overall_att,
+                "se": se_over,
+                "conf_low": a.overall_att - z * se_over,
+                "conf_high": a.overall_att + z * se_over,
+            },
             "rows": rows,
         }
     # Wald pre-test over the estimated (non-reference) pre-treatment cells.
@@ -267,8 +304,7 @@ def callaway_santanna(
     # Headline: simple aggregation.
     simple = agg_out["simple"]["overall"]
     att, se = float(simple["att"]), float(simple["se"])
-    p_val = float(2 * stats.norm.sf(abs(att / se))) if np.isfinite(se) and se > 0 \
-        else float("nan")
+    p_val = float(2 * stats.norm.sf(abs(att / se))) if np.isfinite(se) and se > 0 else float("nan")
     treated_units = prepared.unit_cohort > 0
     if clus is None:
         n_clusters, n_treated = n, int(treated_units.sum())
@@ -276,15 +312,28 @@ def callaway_santanna(
         n_clusters = int(clus.max()) + 1
         n_treated = int(np.unique(clus[treated_units]).size)
         if n_treated < FEW_TREATED:
-            msg = (f"only {n_treated} treated cluster(s): cluster-robust standard errors and "
-                   "intervals are unreliable with so few treated clusters; read the "
-                   "estimates as descriptive")
+            msg = (
+                f"only {n_treated} treated cluster(s): cluster-robust standard errors and "
+                "intervals are unreliable with so few treated clusters; read the "
+                "estimates as descriptive"
+            )
             notes.append(msg)
             warnings.warn(msg, FewTreatedClustersWarning, stacklevel=2)
     return CsResult(
-        att=att, se=se, ci_low=simple["conf_low"], ci_high=simple["conf_high"], p_value=p_val,
-        n_obs=prepared.n_obs, n_units=n, n_clusters=n_clusters, n_treated_clusters=n_treated,
-        inference="bootstrap" if bootstrap else "analytic", alpha=float(alpha),
-        warnings=tuple(notes), group_time=gt_frame, aggregations=agg_out,
-        pretest_p=p_pre, options=detail,
+        att=att,
+        se=se,
+        ci_low=simple["conf_low"],
+        ci_high=simple["conf_high"],
+        p_value=p_val,
+        n_obs=prepared.n_obs,
+        n_units=n,
+        n_clusters=n_clusters,
+        n_treated_clusters=n_treated,
+        inference="bootstrap" if bootstrap else "analytic",
+        alpha=float(alpha),
+        warnings=tuple(notes),
+        group_time=gt_frame,
+        aggregations=agg_out,
+        pretest_p=p_pre,
+        options=detail,
     )
