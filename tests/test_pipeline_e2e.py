@@ -6,12 +6,14 @@ DuckDB store, real Jupyter kernel and pandoc) is shared by the tests below.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from evalkit.cli import main
 
@@ -26,6 +28,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for file in (ROOT / "protocols").glob("demo.yaml*"):
         shutil.copy2(file, work / "protocols" / file.name)
     shutil.copytree(ROOT / "analyses", work / "analyses")
+    _declare_a_deviation(work / "protocols" / "demo.yaml")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(work)
         mp.setenv("EVALKIT_PSEUDONYM_KEY", "e2e-test-key-not-secret")
@@ -43,6 +46,30 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     assert code == 0
     return work
+
+
+DEVIATION_REASON = {
+    "nl": "Met de financier afgesproken: een kleiner effect is beleidsmatig niet relevant.",
+    "en": "Agreed with the funder: a smaller effect is not relevant for policy.",
+}
+
+
+def _declare_a_deviation(protocol: Path) -> None:
+    """Change the registered demo as a user would, with the deviation that covers it."""
+    data = yaml.safe_load(protocol.read_text(encoding="utf-8"))
+    homeless = next(o for o in data["outcomes"] if o["id"] == "homeless")
+    old = homeless["smallest_effect"]
+    homeless["smallest_effect"] = 0.004
+    data["deviations"] = [
+        {
+            "date": dt.datetime.now(dt.UTC).date().isoformat(),
+            "field": "outcomes[homeless].smallest_effect",
+            "old": old,
+            "new": 0.004,
+            "reason": DEVIATION_REASON,
+        }
+    ]
+    protocol.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
 def _bundle(work: Path) -> dict:
@@ -125,13 +152,22 @@ def test_twfe_interval_covers_the_true_effect(demo_run: Path) -> None:
         assert wild["conf_low"] <= true_att <= wild["conf_high"], (oid, true_att, wild)
 
 
-def test_bundle_records_registration_and_is_reproducible(demo_run: Path) -> None:
-    bundle = _bundle(demo_run)
-    assert bundle["registration"]["status"] in {
-        "registered",
-        "registered_with_deviations",
-        "not_registered",
-    }
+def test_first_page_shows_registration_and_the_deviation(demo_run: Path) -> None:
+    registration = _bundle(demo_run)["registration"]
+    assert registration["status"] == "registered_with_deviations"
+    assert registration["registered_before_data"] is True
+    assert registration["first_data_ingest_at"] > registration["registered_at"]
+    lock = json.loads((demo_run / "protocols" / "demo.yaml.lock.json").read_text(encoding="utf-8"))
+    for name, lang in (("demo.html", "nl"), ("demo.en.html", "en")):
+        html = (demo_run / "build" / "reports" / name).read_text(encoding="utf-8")
+        assert lock["sha256"][:8] in html, name
+        assert DEVIATION_REASON[lang] in html, name
+        assert "outcomes[homeless].smallest_effect" in html, name
+        assert "deze evaluatie is niet vooraf geregistreerd" not in html, name
+        assert "this evaluation was not pre-registered" not in html, name
+
+
+def test_bundle_is_reproducible(demo_run: Path) -> None:
     first = (demo_run / "build" / "demo" / "results.json").read_bytes()
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(demo_run)

@@ -54,6 +54,8 @@ def _sources(
     for source in protocol.get("data_sources", []):
         kind = str(source["kind"])
         for file in source.get("files", []):
+            if not Path(file).is_file():
+                raise ProtocolError(f"data_sources ({kind}): file not found: {file}")
             sha = _sha256(Path(file))
             shas.setdefault(kind, []).append(sha)
             hit = log.loc[log["sha256"] == sha]

@@ -61,6 +61,7 @@ def analysis_fingerprint(protocol: Path) -> dict[str, Any]:
     """
     raw = yaml.safe_load(protocol.read_text(encoding="utf-8")) or {}
     lock = protocol.with_name(protocol.name + ".lock.json")
+    sidecar = protocol.with_name(protocol.name + ".deviations.yaml")
     files = [Path(f) for s in raw.get("data_sources", []) or [] for f in s.get("files", []) or []]
     schemas = _PACKAGE.parent / "data_schemas"
     analyses = protocol.resolve().parent.parent / "analyses"
@@ -68,6 +69,7 @@ def analysis_fingerprint(protocol: Path) -> dict[str, Any]:
         "evalkit_version": __version__,
         "protocol": _file_digest(protocol),
         "lock": _file_digest(lock) if lock.is_file() else None,
+        "deviations": _file_digest(sidecar) if sidecar.is_file() else None,
         "data": {str(f): _file_digest(f) if f.is_file() else None for f in files},
         "schemas": _tree_digest(schemas.glob("*.yaml"), schemas) if schemas.is_dir() else None,
         "analyses": _tree_digest(analyses.glob("*.yaml"), analyses) if analyses.is_dir() else None,

@@ -322,7 +322,12 @@ def protocol_brief(ctx: ReportContext) -> str:
             make_table(
                 "deviations",
                 ctx.t("c.deviations"),
-                records_frame(devs),
+                records_frame(
+                    [
+                        {**d, "reason": ctx.text(d.get("reason"))} if isinstance(d, Mapping) else d
+                        for d in devs
+                    ]
+                ),
                 lang,
                 ctx.threshold,
                 columns=["date", "field", "old", "new", "reason"],
