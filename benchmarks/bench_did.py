@@ -6,7 +6,7 @@ its own child process, which loads the file into a DataFrame, imports the tool
 (timed separately), estimates every ATT(g, t) with never-treated controls
 (doubly robust, no covariates) and the aggregations the tool offers, and reports
 its wall time (estimation + aggregation) and its peak resident memory
-(``ru_maxrss`` of the child: the whole process, and the part above the
+(``VmHWM`` of the child: the whole process, and the part above the
 baseline of Python, pandas and the loaded data, which every tool shares).
 Every tool is run with analytic standard errors and with a 1,000-draw
 multiplier bootstrap; the wall time is the best of two runs (one when a run
@@ -124,6 +124,22 @@ RUNNERS = {"evalkit": _run_evalkit, "diff-diff": _run_diff_diff, "csdid": _run_c
 MODULES = {"evalkit": "evalkit.did.cs", "diff-diff": "diff_diff", "csdid": "csdid.att_gt"}
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB.
+
+    ``VmHWM`` belongs to the process image and starts afresh at ``exec``;
+    ``ru_maxrss`` would carry over the parent's peak from before the fork (Linux
+    folds it into the child at ``exec``), which made every tool look as large as
+    the benchmark runner.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(tool: str, path: str, boot: bool) -> None:
     """Run one tool on the panel file and print its figures as JSON (child process).
 
@@ -139,13 +155,12 @@ def child(tool: str, path: str, boot: bool) -> None:
     import contextlib
     import importlib
     import io
-    import resource
     import warnings
 
     warnings.simplefilter("ignore")
     with np.load(path) as arrays:
         df = pd.DataFrame({k: arrays[k] for k in ("unit", "time", "cohort", "y")})
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base_rss = _peak_rss_mb()
     start = time.perf_counter()
     importlib.import_module(MODULES[tool])
     import_s = time.perf_counter() - start
@@ -153,7 +168,7 @@ def child(tool: str, path: str, boot: bool) -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         att = RUNNERS[tool](df, boot)
     wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mb()
     print(
         json.dumps(
             {
