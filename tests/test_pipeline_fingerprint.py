@@ -42,3 +42,28 @@ def test_fingerprint_covers_the_code() -> None:
         Path(__file__).resolve().parents[1] / "protocols" / "demo.yaml"
     )
     assert len(fingerprint["code"]) == 64 and len(fingerprint["schemas"]) == 64
+
+
+def test_render_stamps_are_kept_per_document_set(tmp_path: Path) -> None:
+    from evalkit.pipeline.fingerprint import record_render, render_fingerprint, render_is_up_to_date
+
+    bundle = tmp_path / "results.json"
+    bundle.write_text("{}", encoding="utf-8")
+    qmds = tmp_path / "reports"
+    qmds.mkdir()
+    (qmds / "evaluation.qmd").write_text("# x\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    html = out / "p.html"
+    html.write_text("<html></html>", encoding="utf-8")
+    report = render_fingerprint(bundle, qmds, ["nl"], ["evaluation"])
+    monitor = render_fingerprint(bundle, qmds, ["nl"], ["monitor"])
+    assert not render_is_up_to_date(out, "p", report, [html])
+    record_render(out, "p", report)
+    record_render(out, "p", monitor)  # rendering the monitor keeps the report's stamp
+    assert render_is_up_to_date(out, "p", report, [html])
+    assert not render_is_up_to_date(out, "p", report, [html, out / "missing.html"])
+    (qmds / "evaluation.qmd").write_text("# changed\n", encoding="utf-8")
+    assert not render_is_up_to_date(
+        out, "p", render_fingerprint(bundle, qmds, ["nl"], ["evaluation"]), [html]
+    )

@@ -148,8 +148,10 @@ def render_fingerprint(
     }
 
 
-def _render_stamp(out_dir: Path, stem: str) -> Path:
-    return out_dir / f".{stem}.inputs.json"
+def _render_stamp(out_dir: Path, stem: str, fingerprint: dict[str, Any]) -> Path:
+    """One stamp per protocol, document set and language set (report and monitor apart)."""
+    which = "-".join([*fingerprint["documents"], *fingerprint["langs"]])
+    return out_dir / f".{stem}.{which}.inputs.json"
 
 
 def render_is_up_to_date(
@@ -173,7 +175,7 @@ def render_is_up_to_date(
     bool
         True when rendering again would give the same files.
     """
-    stamp = _render_stamp(out_dir, stem)
+    stamp = _render_stamp(out_dir, stem, fingerprint)
     if not stamp.is_file() or not all(p.exists() for p in outputs):
         return False
     try:
@@ -194,6 +196,6 @@ def record_render(out_dir: Path, stem: str, fingerprint: dict[str, Any]) -> None
     fingerprint : dict
         From :func:`render_fingerprint`.
     """
-    _render_stamp(out_dir, stem).write_text(
+    _render_stamp(out_dir, stem, fingerprint).write_text(
         json.dumps(fingerprint, indent=1, sort_keys=True) + "\n", encoding="utf-8"
     )
