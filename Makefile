@@ -7,6 +7,10 @@ STAMP := $(VENV)/.installed
 EVALKIT := $(BIN)/evalkit
 PROTOCOLS ?= protocols/demo.yaml $(sort $(wildcard protocols/examples/*.yaml))
 LANGS ?= nl en
+# Same inputs, same bytes: pyfixest orders fixed effects by iterating a set of their
+# names, so the order of its alternating projections (and results at the 1e-6 level)
+# would follow Python's per-process string-hash seed. Fix the seed for every target.
+export PYTHONHASHSEED := 0
 
 .PHONY: setup report monitor test lint bench clean
 
