@@ -352,8 +352,10 @@ def confirmatory_analysis(af: AnalysisFrame, protocol: Mapping[str, Any]) -> dic
     pre, _ = pre_post_mask(af, protocol)
 
     effects = []
+    main: dict[str, dict[str, Any] | None] = {}
     for o in outcomes:
         res, _ = _run(frame, o["id"], estimator, analysis, protocol, af)
+        main[o["id"]] = res
         baseline = frame.loc[pre & frame[TREATED_GROUP].to_numpy(), o["id"]].mean()
         effects.append(
             {
@@ -390,7 +392,9 @@ def confirmatory_analysis(af: AnalysisFrame, protocol: Mapping[str, Any]) -> dic
         placebo.append(_placebo(frame, oid, estimator, analysis, protocol, af))
         if estimator in ("2x2", "twfe"):
             for method in _INFERENCE_SIDE_BY_SIDE:
-                res, _ = _run(frame, oid, estimator, analysis, protocol, af, inference=method)
+                res = main.get(oid)
+                if res is None or res.get("inference") != method:  # not already estimated
+                    res, _ = _run(frame, oid, estimator, analysis, protocol, af, inference=method)
                 side.append(_summary_row(oid, res))
         alternative.append(_alternative_control(frame, oid, estimator, analysis, protocol, af))
         if staggered and estimator in ("twfe", "event_study", "callaway_santanna"):
