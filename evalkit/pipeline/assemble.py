@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,20 +17,13 @@ from evalkit.analysis.effects import confirmatory_analysis, exploratory_analysis
 from evalkit.analysis.measures import AnalysisFrame, build_analysis_frame, parse_month
 from evalkit.analysis.monitoring import completeness_table, registrations_table
 from evalkit.errors import ProtocolError
+from evalkit.ingest import file_sha256
 from evalkit.pipeline.paths import ProtocolPaths
 
 __all__ = ["assemble_bundle"]
 
 #: How many rejection reasons per source the bundle keeps.
 TOP_REASONS = 5
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _iso(value: Any) -> str | None:
@@ -56,7 +48,7 @@ def _sources(
         for file in source.get("files", []):
             if not Path(file).is_file():
                 raise ProtocolError(f"data_sources ({kind}): file not found: {file}")
-            sha = _sha256(Path(file))
+            sha = file_sha256(Path(file))
             shas.setdefault(kind, []).append(sha)
             hit = log.loc[log["sha256"] == sha]
             entry: dict[str, Any] = {"kind": kind, "file": str(file), "sha256": sha}

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from evalkit import __version__
+from evalkit.ingest import file_sha256
 
 __all__ = [
     "analysis_fingerprint",
@@ -30,19 +31,11 @@ __all__ = [
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _tree_digest(files: Iterable[Path], root: Path) -> str:
     digest = hashlib.sha256()
     for file in sorted(files):
         digest.update(file.relative_to(root).as_posix().encode())
-        digest.update(_file_digest(file).encode())
+        digest.update(file_sha256(file).encode())
     return digest.hexdigest()
 
 
@@ -67,14 +60,28 @@ def analysis_fingerprint(protocol: Path) -> dict[str, Any]:
     analyses = protocol.resolve().parent.parent / "analyses"
     return {
         "evalkit_version": __version__,
-        "protocol": _file_digest(protocol),
-        "lock": _file_digest(lock) if lock.is_file() else None,
-        "deviations": _file_digest(sidecar) if sidecar.is_file() else None,
-        "data": {str(f): _file_digest(f) if f.is_file() else None for f in files},
+        "protocol": file_sha256(protocol),
+        "lock": file_sha256(lock) if lock.is_file() else None,
+        "deviations": file_sha256(sidecar) if sidecar.is_file() else None,
+        "data": {str(f): file_sha256(f) if f.is_file() else None for f in files},
         "schemas": _tree_digest(schemas.glob("*.yaml"), schemas) if schemas.is_dir() else None,
         "analyses": _tree_digest(analyses.glob("*.yaml"), analyses) if analyses.is_dir() else None,
         "code": _tree_digest(_PACKAGE.rglob("*.py"), _PACKAGE),
     }
+
+
+def _stamp_matches(stamp: Path, fingerprint: dict[str, Any]) -> bool:
+    """Whether ``stamp`` exists and records exactly ``fingerprint``."""
+    if not stamp.is_file():
+        return False
+    try:
+        return bool(json.loads(stamp.read_text(encoding="utf-8")) == fingerprint)
+    except json.JSONDecodeError:
+        return False
+
+
+def _write_stamp(stamp: Path, fingerprint: dict[str, Any]) -> None:
+    stamp.write_text(json.dumps(fingerprint, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _fingerprint_path(bundle: Path) -> Path:
@@ -96,13 +103,7 @@ def is_up_to_date(bundle: Path, fingerprint: dict[str, Any]) -> bool:
     bool
         True when nothing it was computed from has changed.
     """
-    stored = _fingerprint_path(bundle)
-    if not bundle.is_file() or not stored.is_file():
-        return False
-    try:
-        return bool(json.loads(stored.read_text(encoding="utf-8")) == fingerprint)
-    except json.JSONDecodeError:
-        return False
+    return bundle.is_file() and _stamp_matches(_fingerprint_path(bundle), fingerprint)
 
 
 def record_fingerprint(bundle: Path, fingerprint: dict[str, Any]) -> None:
@@ -115,9 +116,7 @@ def record_fingerprint(bundle: Path, fingerprint: dict[str, Any]) -> None:
     fingerprint : dict
         From :func:`analysis_fingerprint`.
     """
-    _fingerprint_path(bundle).write_text(
-        json.dumps(fingerprint, indent=1, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    _write_stamp(_fingerprint_path(bundle), fingerprint)
 
 
 def render_fingerprint(
@@ -140,7 +139,7 @@ def render_fingerprint(
         Digests of the bundle, the documents and the code, and the languages and documents.
     """
     return {
-        "bundle": _file_digest(bundle),
+        "bundle": file_sha256(bundle),
         "documents": sorted(documents),
         "langs": sorted(langs),
         "qmd": _tree_digest(reports_dir.glob("*.qmd"), reports_dir),
@@ -176,12 +175,7 @@ def render_is_up_to_date(
         True when rendering again would give the same files.
     """
     stamp = _render_stamp(out_dir, stem, fingerprint)
-    if not stamp.is_file() or not all(p.exists() for p in outputs):
-        return False
-    try:
-        return bool(json.loads(stamp.read_text(encoding="utf-8")) == fingerprint)
-    except json.JSONDecodeError:
-        return False
+    return all(p.exists() for p in outputs) and _stamp_matches(stamp, fingerprint)
 
 
 def record_render(out_dir: Path, stem: str, fingerprint: dict[str, Any]) -> None:
@@ -196,6 +190,4 @@ def record_render(out_dir: Path, stem: str, fingerprint: dict[str, Any]) -> None
     fingerprint : dict
         From :func:`render_fingerprint`.
     """
-    _render_stamp(out_dir, stem, fingerprint).write_text(
-        json.dumps(fingerprint, indent=1, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    _write_stamp(_render_stamp(out_dir, stem, fingerprint), fingerprint)
