@@ -18,6 +18,12 @@ def add_parser(sub: Any) -> None:
         "self-contained HTML file each, with quarto when on PATH, else evalkit's own engine.",
     )
     p.add_argument("protocol", type=Path, help="protocol YAML file")
+    add_render_options(p, documents=("evaluation",))
+    p.set_defaults(handler=run)
+
+
+def add_render_options(p: Any, *, documents: tuple[str, ...]) -> None:
+    """Add ``--lang``, ``--documents`` (with these defaults) and ``--build`` to a parser."""
     p.add_argument(
         "--lang", nargs="+", choices=LANGS, default=["nl"], help="languages (default nl)"
     )
@@ -25,11 +31,10 @@ def add_parser(sub: Any) -> None:
         "--documents",
         nargs="+",
         choices=DOCUMENTS,
-        default=["evaluation"],
-        help="documents to render (default evaluation)",
+        default=list(documents),
+        help=f"documents to render (default {' '.join(documents)})",
     )
     p.add_argument("--build", type=Path, default=Path("build"), help="build folder (default build)")
-    p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from evalkit._cli.report import DOCUMENTS, LANGS
+from evalkit._cli.report import add_render_options
 
 
 def add_parser(sub: Any) -> None:
@@ -18,17 +18,7 @@ def add_parser(sub: Any) -> None:
         "This is what `make report` runs.",
     )
     p.add_argument("protocols", type=Path, nargs="+", help="protocol YAML files")
-    p.add_argument(
-        "--lang", nargs="+", choices=LANGS, default=["nl"], help="languages (default nl)"
-    )
-    p.add_argument(
-        "--documents",
-        nargs="+",
-        choices=DOCUMENTS,
-        default=["evaluation", "summary"],
-        help="documents to render (default evaluation summary)",
-    )
-    p.add_argument("--build", type=Path, default=Path("build"), help="build folder (default build)")
+    add_render_options(p, documents=("evaluation", "summary"))
     p.add_argument(
         "--store", type=Path, default=None, help="DuckDB store (default build/evalkit.duckdb)"
     )
