@@ -107,6 +107,18 @@ def test_rendering_twice_gives_identical_bytes(tmp_path):
     assert "Figuur 1: Een lijn" in a.read_text(encoding="utf-8")
 
 
+def test_rendering_leaves_the_working_directory_alone(tmp_path, monkeypatch):
+    # Reports render in background threads while the main thread reads data by
+    # relative path; a process-wide chdir during a render broke those reads.
+    import os
+
+    calls: list[str] = []
+    real_chdir = os.chdir
+    monkeypatch.setattr(os, "chdir", lambda path: (calls.append(str(path)), real_chdir(path)))
+    render_qmd(DATA / "engine_features.qmd", tmp_path / "c.html", {"lang": "en"}, engine="evalkit")
+    assert calls == []
+
+
 def test_failing_cell_is_named(tmp_path):
     qmd = tmp_path / "bad.qmd"
     qmd.write_text(

@@ -358,14 +358,21 @@ def _pandoc(markdown: str, out_html: Path, work: Path, *, lang: str, title: str)
         "--wrap=none",
         "--columns=100000",
     ]
+    # Run the pandoc binary that pypandoc ships, with ``cwd=`` rather than
+    # pypandoc.convert_file(cworkdir=...): that calls os.chdir, which changes the
+    # working directory of the whole process while reports render in background
+    # threads, so the main thread's relative paths (data/raw/...) broke at random.
+    cmd = [
+        pypandoc.get_pandoc_path(),
+        str(source),
+        "--from=markdown-smart",
+        "--to=html5",
+        f"--output={out_html.resolve()}",
+        *args,
+    ]
     try:
-        pypandoc.convert_file(
-            str(source),
-            "html5",
-            format="markdown-smart",
-            outputfile=str(out_html),
-            extra_args=args,
-            cworkdir=str(work),
-        )
+        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr.strip() or f"exit code {proc.returncode}")
     except (RuntimeError, OSError) as exc:
         raise ReportError(f"pandoc could not convert {out_html.name}: {exc}") from exc
