@@ -125,20 +125,30 @@ class ReportTable:
         """Number of suppressed cells in the shown columns."""
         return int((self.protected.status[list(self.columns)] != "").to_numpy().sum())
 
-    def display(self) -> pd.DataFrame:
-        """Return the table as shown: localised headers and formatted strings."""
-        values, status = self.protected.values, self.protected.status
+    def display(self, max_rows: int | None = None) -> pd.DataFrame:
+        """Return the table as shown: localised headers and formatted strings.
+
+        Parameters
+        ----------
+        max_rows : int, optional
+            Format only the first rows (a report shows the head of long tables).
+        """
+        rows = slice(None, max_rows)
+        suppressed = t("v.suppressed", self.lang, threshold=self.threshold)
+        secondary = t("v.secondary", self.lang)
         out: list[list[str]] = []
         for col in self.columns:
             fmt = self.formatters.get(col)
+            # whole columns as lists: cell-by-cell .at lookups made long tables slow
+            raws = self.protected.values[col].iloc[rows].tolist()
+            marks = self.protected.status[col].iloc[rows].tolist()
             cells = []
-            for i in values.index:
-                if status.at[i, col] == PRIMARY:
-                    cells.append(t("v.suppressed", self.lang, threshold=self.threshold))
-                elif status.at[i, col]:
-                    cells.append(t("v.secondary", self.lang))
+            for raw, mark in zip(raws, marks, strict=True):
+                if mark == PRIMARY:
+                    cells.append(suppressed)
+                elif mark:
+                    cells.append(secondary)
                 else:
-                    raw = values.at[i, col]
                     cells.append(fmt(raw, self.lang) if fmt else format_cell(col, raw, self.lang))
             out.append(cells)
         # positional: two columns may share a localised header
@@ -183,9 +193,7 @@ class ReportTable:
         str
             The table, with escaped cell text.
         """
-        frame = self.display()
-        if max_rows is not None:
-            frame = frame.head(max_rows)
+        frame = self.display(max_rows)
         numeric = [pd.api.types.is_numeric_dtype(self.protected.values[c]) for c in self.columns]
         head = "".join(f"<th>{escape(str(h))}</th>" for h in frame.columns)
         rows = []
