@@ -214,10 +214,14 @@ def test_same_inputs_same_bytes(rendered, tmp_path):
         tmp_path,
         stem="demo",
         langs=("nl",),
-        documents=("evaluation",),
+        documents=DOCS,
         engine="evalkit",
     )
-    assert again[0].read_bytes() == (rendered["out"] / "demo.html").read_bytes()
+    assert (tmp_path / "demo.html").read_bytes() == (rendered["out"] / "demo.html").read_bytes()
+    # the exports too: the workbook carries no render time, CSVs have a fixed order
+    assert (tmp_path / "demo.xlsx").read_bytes() == (rendered["out"] / "demo.xlsx").read_bytes()
+    for csv in (tmp_path / "demo_tables").glob("*.csv"):
+        assert csv.read_bytes() == (rendered["out"] / "demo_tables" / csv.name).read_bytes()
 
 
 def test_not_preregistered_and_sparse_bundle_render_gracefully(tmp_path):

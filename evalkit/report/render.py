@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import json
 import re
@@ -103,7 +104,21 @@ def collect_tables(
     return list(unique.values())
 
 
-def _export_tables(tables: list[ReportTable], folder: Path, workbook: Path) -> list[Path]:
+def _workbook_date(bundle: dict[str, Any]) -> datetime.datetime:
+    """Return the workbook's "created" date: the registration time, else the ZIP epoch.
+
+    A fixed date (not the render time) keeps the workbook byte-identical for the same bundle.
+    """
+    stamp = str((bundle.get("registration") or {}).get("registered_at") or "")
+    try:
+        return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return datetime.datetime(1980, 1, 1)
+
+
+def _export_tables(
+    tables: list[ReportTable], folder: Path, workbook: Path, created: datetime.datetime
+) -> list[Path]:
     import pandas as pd
 
     if folder.exists():
@@ -120,11 +135,15 @@ def _export_tables(tables: list[ReportTable], folder: Path, workbook: Path) -> l
         while sheet in sheets:
             sheet = sheet[:28] + f"_{len(sheets)}"
         sheets[sheet] = frame
-    with pd.ExcelWriter(workbook, engine="openpyxl") as writer:
+    # XlsxWriter, not openpyxl: about twice as fast on the long throughput tables, and
+    # with a fixed "created" date its output is byte-identical (fixed ZIP entry times).
+    options = {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+    with pd.ExcelWriter(
+        workbook, engine="xlsxwriter", engine_kwargs={"options": options}
+    ) as writer:
+        writer.book.set_properties({"creator": "evalkit", "created": created})
         for sheet, frame in sheets.items():
             frame.to_excel(writer, sheet_name=sheet, index=False)
-        props = writer.book.properties
-        props.creator = "evalkit"
     return written
 
 
@@ -237,5 +256,5 @@ def render_reports(
     say(f"{stem}: tables (CSV, XLSX)")
     tables = collect_tables(bundle, langs[0], documents)
     workbook = out_dir / f"{stem}.xlsx"
-    _export_tables(tables, out_dir / f"{stem}_tables", workbook)
+    _export_tables(tables, out_dir / f"{stem}_tables", workbook, _workbook_date(bundle))
     return [*written, workbook, out_dir / f"{stem}_tables"]
