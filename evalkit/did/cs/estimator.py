@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 from evalkit.did.cs import _inference as inf_
 from evalkit.did.cs._aggregate import Aggregation, Cohorts, aggregate_all
@@ -214,7 +214,7 @@ def callaway_santanna(
         h_blocks.append(np.column_stack([agg.h, agg.overall_h]))
         sizes[kind] = agg.att.size + 1
     w_all, h_all = np.hstack(w_blocks), np.hstack(h_blocks)
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(special.ndtri(1 - alpha / 2))
     detail: dict[str, Any] = {
         "control": control,
         "method": method,
@@ -304,7 +304,7 @@ def callaway_santanna(
     # Headline: simple aggregation.
     simple = agg_out["simple"]["overall"]
     att, se = float(simple["att"]), float(simple["se"])
-    p_val = float(2 * stats.norm.sf(abs(att / se))) if np.isfinite(se) and se > 0 else float("nan")
+    p_val = float(2 * special.ndtr(-abs(att / se))) if np.isfinite(se) and se > 0 else float("nan")
     treated_units = prepared.unit_cohort > 0
     if clus is None:
         n_clusters, n_treated = n, int(treated_units.sum())
