@@ -17,6 +17,7 @@ are the same as those of the general path (tested).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,9 +25,16 @@ from numpy.typing import NDArray
 
 from evalkit.did.cs._data import CsData
 
-__all__ = ["CohortIF", "fast_cells"]
+__all__ = ["UNIT_CHUNK", "CohortIF", "Draw", "fast_cells"]
 
 Array = NDArray[np.float64]
+
+#: ``draw(bern, low, step) -> (cell draws, multiplier sums per cohort)``.
+Draw = Callable[[NDArray[np.float32], float, float], tuple[Array, Array]]
+
+#: Units centred at a time: the outcomes are read from the prepared panel block
+#: by block instead of being copied whole (sorted, centred, in single precision).
+UNIT_CHUNK = 1 << 13
 
 
 @dataclass(frozen=True)
@@ -39,8 +47,11 @@ class CohortIF:
         Units sorted by cohort (positions into the original unit order).
     bounds : ndarray
         Start of each cohort's block in ``order`` (length cohorts + 1).
-    y_centred : ndarray
-        Outcomes in ``order``, centred within cohort (units × periods).
+    y : ndarray
+        Outcomes, units × periods, in the original unit order (the prepared
+        panel itself, not a copy).
+    means : ndarray
+        Cohorts × periods mean outcomes.
     a : ndarray
         Cohorts × cells scale factors.
     m : ndarray
@@ -49,87 +60,99 @@ class CohortIF:
         Period and base-period index of each cell.
     n : int
         Number of units.
-    y_single : ndarray
-        ``y_centred`` with a column of ones, single precision (bootstrap products).
     """
 
     order: NDArray[np.int64]
     bounds: NDArray[np.int64]
-    y_centred: Array
+    y: Array
+    means: Array
     a: Array
     m: Array
     t_idx: NDArray[np.int64]
     b_idx: NDArray[np.int64]
     n: int
-    y_single: NDArray[np.float32]
 
     def _z(self, q: Array) -> Array:
         """Apply the cell contrasts (t minus base) to the period columns of ``q``."""
         return q[..., self.t_idx] - q[..., self.b_idx]
 
+    def _centred(self, c: int) -> Iterator[tuple[slice, Array]]:
+        """Yield the positions (in ``order``) and outcomes centred within cohort ``c``, by block."""
+        for lo in range(int(self.bounds[c]), int(self.bounds[c + 1]), UNIT_CHUNK):
+            pos = slice(lo, min(lo + UNIT_CHUNK, int(self.bounds[c + 1])))
+            yield pos, self.y[self.order[pos]] - self.means[c]
+
     def moments(self) -> tuple[Array, Array, Array]:
         """Return ``gram``, ``cross`` and ``count_gram`` (see ``_inference.Moments``)."""
         k = self.t_idx.size
         nc = self.bounds.size - 1
+        nt = self.y.shape[1]
         gram = np.zeros((k, k))
         cross = np.zeros((k, nc))
         counts = np.diff(self.bounds).astype(np.float64)
         for c in range(nc):
-            block = self.y_centred[self.bounds[c] : self.bounds[c + 1]]
-            # einsum's own loop: a tiny product, not worth BLAS threads (which stall
-            # badly on a busy machine).
-            q = np.einsum("ij,ik->jk", block, block)  # periods × periods
+            q = np.zeros((nt, nt))  # periods × periods
+            for _, block in self._centred(c):
+                # einsum's own loop: a tiny product, not worth BLAS threads (which stall
+                # badly on a busy machine).
+                q += np.einsum("ij,ik->jk", block, block)
             zqz = self._z(self._z(q).T)  # cells × cells
             a_c, m_c = self.a[c], self.m[c]
             gram += np.outer(a_c, a_c) * (zqz + counts[c] * np.outer(m_c, m_c))
             cross[:, c] = -a_c * counts[c] * m_c
         return gram, cross, np.diag(counts)
 
-    def draws(self, bern: NDArray[np.float32], low: float, step: float) -> tuple[Array, Array]:
-        """Return multiplier draws of the cells and the multiplier sums per cohort.
+    def drawer(self) -> Draw:
+        """Return a function that turns multiplier indicators into cell draws.
 
         The multipliers are ``low + step * bern`` with ``bern`` a 0/1 matrix
         (two-point weights), so that only ``bern`` is multiplied: the outcomes
         are centred within cohort, which makes the ``low`` part vanish up to a
-        rounding term that is added back exactly.
-
-        Parameters
-        ----------
-        bern : ndarray
-            Draws × units 0/1 indicators (single precision), units in ``order``.
-        low, step : float
-            The two multiplier values are ``low`` and ``low + step``.
+        rounding term that is added back exactly. The centred outcomes, with a
+        column of ones, are copied once in single precision (half the size of
+        the panel) for all draws.
 
         Returns
         -------
-        tuple of ndarray
-            Cell draws ``v @ psi`` (draws × cells) and ``v`` summed per cohort.
+        callable
+            ``draw(bern, low, step)`` with ``bern`` draws × units 0/1 indicators
+            (single precision, units in ``order``) and the two multiplier values
+            ``low`` and ``low + step``; it returns the cell draws ``v @ psi``
+            (draws × cells) and ``v`` summed per cohort (draws × cohorts).
         """
         nc = self.bounds.size - 1
-        nt = self.y_centred.shape[1]
-        cell = np.zeros((bern.shape[0], self.t_idx.size))
-        sums = np.empty((bern.shape[0], nc))
+        nt = self.y.shape[1]
+        single = np.ones((self.n, nt + 1), dtype=np.float32)
+        colsum = np.zeros((nc, nt))
         for c in range(nc):
-            lo, hi = self.bounds[c], self.bounds[c + 1]
-            q = (bern[:, lo:hi] @ self.y_single[lo:hi]).astype(np.float64)
-            sums[:, c] = low * (hi - lo) + step * q[:, nt]
-            if not self.a[c].any():
-                continue
-            colsum = self.y_centred[lo:hi].sum(axis=0)
-            p = self._z(step * q[:, :nt] + low * colsum)
-            cell += (p - np.outer(sums[:, c], self.m[c])) * self.a[c]
-        return cell, sums
+            for pos, block in self._centred(c):
+                single[pos, :nt] = block
+                colsum[c] += block.sum(axis=0)
+
+        def draw(bern: NDArray[np.float32], low: float, step: float) -> tuple[Array, Array]:
+            cell = np.zeros((bern.shape[0], self.t_idx.size))
+            sums = np.empty((bern.shape[0], nc))
+            for c in range(nc):
+                lo, hi = self.bounds[c], self.bounds[c + 1]
+                q = (bern[:, lo:hi] @ single[lo:hi]).astype(np.float64)
+                sums[:, c] = low * (hi - lo) + step * q[:, nt]
+                if not self.a[c].any():
+                    continue
+                p = self._z(step * q[:, :nt] + low * colsum[c])
+                cell += (p - np.outer(sums[:, c], self.m[c])) * self.a[c]
+            return cell, sums
+
+        return draw
 
     def materialise(self) -> Array:
         """Return the units × cells influence-function matrix in the original unit order."""
         out = np.zeros((self.n, self.t_idx.size), order="F")
         nc = self.bounds.size - 1
         for c in range(nc):
-            lo, hi = self.bounds[c], self.bounds[c + 1]
             if not self.a[c].any():
                 continue
-            rows = self.order[lo:hi]
-            out[rows] = (self._z(self.y_centred[lo:hi]) - self.m[c]) * self.a[c]
+            for pos, block in self._centred(c):
+                out[self.order[pos]] = (self._z(block) - self.m[c]) * self.a[c]
         return out
 
 
@@ -167,9 +190,11 @@ def fast_cells(
     values, code, counts = np.unique(data.unit_cohort, return_inverse=True, return_counts=True)
     order = np.argsort(code, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    ysorted = np.ascontiguousarray(data.y[order])
-    means = np.add.reduceat(ysorted, bounds[:-1], axis=0) / counts[:, None]
-    ysorted -= np.repeat(means, counts, axis=0)
+    # Cohort sums period by period: each column of the panel is read in place.
+    means = (
+        np.column_stack([np.bincount(code, weights=col, minlength=values.size) for col in data.y.T])
+        / counts[:, None]
+    )
     n = data.n_units
     k = len(cells)
     nc = values.size
@@ -204,12 +229,12 @@ def fast_cells(
     cif = CohortIF(
         order.astype(np.int64),
         bounds,
-        ysorted,
+        data.y,
+        means,
         a[:, keep],
         m[:, keep],
         t_idx[keep],
         b_idx[keep],
         n,
-        np.column_stack([ysorted, np.ones(n)]).astype(np.float32),
     )
     return att, keep, cif, skipped

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse, special
 
-from evalkit.did.cs._fast import CohortIF
+from evalkit.did.cs._fast import CohortIF, Draw
 
 __all__ = ["Moments", "boot_se", "bootstrap", "cluster_sums", "uniform_crit", "wald_pretest"]
 
@@ -98,28 +98,27 @@ class Moments:
         gram, cross, count_gram = cif.moments()
         return cls(None, None, gram, cross, count_gram, cif.n, cif.n, cif)
 
-    def draws(self, bern: NDArray[np.float32], low: float, step: float) -> tuple[Array, Array]:
-        """Return multiplier draws of the cells and the multiplier sums per cohort.
-
-        Parameters
-        ----------
-        bern : ndarray
-            Draws × clusters (units) 0/1 indicators; the multipliers are
-            ``low + step * bern``.
-        low, step : float
-            The two multiplier values are ``low`` and ``low + step``.
+    def drawer(self) -> Draw:
+        """Return a function that turns multiplier indicators into draws.
 
         Returns
         -------
-        tuple of ndarray
+        callable
+            ``draw(bern, low, step)``: ``bern`` is draws × clusters (units) 0/1
+            indicators, the multipliers are ``low + step * bern``; it returns
             ``v @ sums`` (draws × cells) and ``v @ counts`` (draws × cohorts).
         """
         if self.cohort_if is not None:
-            return self.cohort_if.draws(bern, low, step)
-        if self.sums is None or self.counts is None:  # pragma: no cover
+            return self.cohort_if.drawer()
+        sums, counts = self.sums, self.counts
+        if sums is None or counts is None:  # pragma: no cover
             raise ValueError("no influence functions")
-        v = low + step * bern.astype(np.float64)
-        return v @ self.sums, np.asarray(self.counts.T @ v.T).T
+
+        def draw(bern: NDArray[np.float32], low: float, step: float) -> tuple[Array, Array]:
+            v = low + step * bern.astype(np.float64)
+            return v @ sums, np.asarray(counts.T @ v.T).T
+
+        return draw
 
     @classmethod
     def of(
@@ -229,12 +228,13 @@ def bootstrap(
         p_low, low, high = 0.5, -1.0, 1.0
     # bern = 1 when the multiplier is high: P(u >= p_low) = 1 - p_low.
     buf = np.empty((min(chunk, n_boot), m), dtype=np.float32)
+    draw = mom.drawer()
     for start in range(0, n_boot, chunk):
         b = min(chunk, n_boot - start)
         bern = buf[:b]
         rng.random(dtype=np.float32, out=bern)
         np.greater_equal(bern, np.float32(p_low), out=bern, casting="unsafe")
-        cell_draws, cohort_draws = mom.draws(bern, low, high - low)
+        cell_draws, cohort_draws = draw(bern, low, high - low)
         out[start : start + b] = (cell_draws @ w + cohort_draws @ h) / mom.n
     return out
 
