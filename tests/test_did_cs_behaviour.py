@@ -232,6 +232,58 @@ def test_duplicate_rows_named(mpdta: pd.DataFrame) -> None:
         callaway_santanna(df, **KW)
 
 
+def _awkward(mpdta: pd.DataFrame) -> pd.DataFrame:
+    """String ids, empty cohorts, missing outcomes, a unit with a gap, one treated too early."""
+    df = mpdta.assign(
+        countyreal="c" + mpdta["countyreal"].astype(str),
+        **{"first.treat": mpdta["first.treat"].replace(0, np.nan)},
+    )
+    df.loc[[3, 700, 2401], "lemp"] = np.nan
+    df.loc[df["countyreal"] == "c13011", "first.treat"] = 2003
+    return df.drop(index=df.index[(df["countyreal"] == "c8019") & (df["year"] == 2005)])
+
+
+@pytest.mark.parametrize(
+    ("case", "options"),
+    [
+        ("plain", {"bootstrap": True, "n_boot": 199, "seed": 4}),
+        ("plain", {"covariates": ["lpop"], "control": "notyet"}),
+        ("awkward", {}),
+        ("awkward", {"allow_unbalanced_panel": True}),
+    ],
+)
+def test_results_do_not_depend_on_the_slice_sizes(
+    mpdta: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, case: str, options: dict
+) -> None:
+    """Data reshaped and outcomes centred in small slices give the numbers of one slice."""
+    from evalkit.did.cs import _data, _fast
+
+    df = mpdta if case == "plain" else _awkward(mpdta)
+    assert len(df) < _data.ROW_CHUNK and df["countyreal"].nunique() < _fast.UNIT_CHUNK
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = callaway_santanna(df, **KW, **options)
+        monkeypatch.setattr(_data, "ROW_CHUNK", 97)
+        monkeypatch.setattr(_fast, "UNIT_CHUNK", 13)
+        sliced = callaway_santanna(df, **KW, **options)
+    assert sliced.warnings == whole.warnings
+    assert (sliced.n_obs, sliced.n_units) == (whole.n_obs, whole.n_units)
+    pd.testing.assert_frame_equal(sliced.tidy(), whole.tidy(), rtol=1e-9)
+
+
+def test_bad_rows_found_in_any_slice(mpdta: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalkit.did.cs import _data
+
+    monkeypatch.setattr(_data, "ROW_CHUNK", 97)
+    df = mpdta.copy()
+    df.loc[(df["countyreal"].isin([8001, 55137])) & (df["year"] == 2007), "first.treat"] = 2004
+    with pytest.raises(EstimationError, match=r"changes within unit 8001 \(2 unit\(s\) in all\)"):
+        callaway_santanna(df, **KW)
+    df = pd.concat([mpdta, mpdta.iloc[[2499, 1500]]])
+    with pytest.raises(EstimationError, match=r"2 duplicate \(unit, period\) pair\(s\)"):
+        callaway_santanna(df, **KW)
+
+
 def test_single_unit_cohort_warns(mpdta: pd.DataFrame) -> None:
     df = mpdta.copy()
     df.loc[df["countyreal"] == 13011, "first.treat"] = 2005

@@ -7,6 +7,7 @@ period in which it is treated; 0 or empty means never treated.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +17,16 @@ from numpy.typing import NDArray
 
 from evalkit.errors import DroppedRowsWarning, EstimationError, SmallCohortWarning
 
-__all__ = ["COHORT_RULE", "CsData", "prepare"]
+__all__ = ["COHORT_RULE", "ROW_CHUNK", "CsData", "prepare"]
 
 COHORT_RULE = (
     "the cohort is the first period in which a unit is treated; 0 or empty means never treated"
 )
+
+#: Rows reshaped at a time. Whole-column temporaries (int64 indices, flat cell
+#: numbers, hash tables) would each cost as much as the data; slices of this
+#: size cost half a megabyte.
+ROW_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -80,23 +86,75 @@ def _need_columns(data: pd.DataFrame, columns: list[str]) -> None:
         )
 
 
-def _cohorts(raw: pd.Series, cohort: str) -> NDArray[np.float64]:
-    values = _as_float(raw)
-    missing = np.isnan(values)
-    if missing.any() and not pd.api.types.is_numeric_dtype(raw):
-        text = raw.astype(str).str.strip()
-        bad = missing & raw.notna().to_numpy() & (text != "").to_numpy()
-        if bad.any():
-            i = np.flatnonzero(bad)[0]
-            raise EstimationError(
-                f"column {cohort!r}: value {raw.iloc[i]!r} (row {raw.index[i]}) is not a "
-                f"period; {COHORT_RULE}"
-            )
-    values[missing] = 0.0
-    if (values < 0).any():
+def _slices(n: int) -> Iterator[slice]:
+    """Cover ``range(n)`` with slices of ``ROW_CHUNK`` rows."""
+    for lo in range(0, n, ROW_CHUNK):
+        yield slice(lo, min(lo + ROW_CHUNK, n))
+
+
+def _distinct(values: NDArray[Any]) -> NDArray[Any]:
+    """Distinct values in order of first appearance, as ``pd.unique``, slice by slice.
+
+    ``pd.unique`` and ``pd.factorize`` size their hash table by the number of
+    rows (42 MB for 1.2 million), while a panel has far fewer distinct units or
+    periods than rows: the distinct values of each slice are few.
+    """
+    parts = [pd.unique(values[s]) for s in _slices(values.size)]
+    if not parts:
+        return values[:0]
+    if len(parts) == 1:
+        return np.asarray(parts[0])
+    return np.asarray(pd.unique(np.concatenate(parts)))
+
+
+def _index_dtype(n: int) -> np.dtype[Any]:
+    """Smallest signed integer type holding ``-1 .. n``."""
+    return np.min_scalar_type(-max(n, 1))
+
+
+def _factorize(values: NDArray[Any]) -> tuple[NDArray[np.signedinteger[Any]], NDArray[Any]]:
+    """Codes and distinct values as ``pd.factorize`` (-1 for missing), with small temporaries.
+
+    The codes take the smallest integer type that holds them (see :func:`_distinct`).
+    """
+    uniq = _distinct(values)
+    uniq = uniq[~pd.isna(uniq)]
+    index = pd.Index(uniq, dtype=uniq.dtype, copy=False)
+    codes = np.empty(values.size, dtype=_index_dtype(uniq.size))
+    for s in _slices(values.size):
+        codes[s] = index.get_indexer(values[s])
+    return codes, uniq
+
+
+def _cohorts(raw: pd.Series, cohort: str) -> NDArray[Any]:
+    """Cohort of every row: an integer column as it is, otherwise floats with 0 for empty."""
+    dtype = raw.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        values: NDArray[Any] = raw.to_numpy()  # read only: no copy of a whole column
+    else:
+        values = _as_float(raw)
+        missing = np.isnan(values)
+        if missing.any() and not pd.api.types.is_numeric_dtype(raw):
+            text = raw.astype(str).str.strip()
+            bad = missing & raw.notna().to_numpy() & (text != "").to_numpy()
+            if bad.any():
+                i = np.flatnonzero(bad)[0]
+                raise EstimationError(
+                    f"column {cohort!r}: value {raw.iloc[i]!r} (row {raw.index[i]}) is not a "
+                    f"period; {COHORT_RULE}"
+                )
+        values[missing] = 0.0
+    if values.size and values.min() < 0:
         row = raw.index[np.flatnonzero(values < 0)[0]]
         raise EstimationError(f"column {cohort!r}: negative cohort at row {row}; {COHORT_RULE}")
     return values
+
+
+def _in_window(g: NDArray[Any], last: Any) -> NDArray[np.float64]:
+    """Cohorts as floats; treated after the last period counts as never treated here."""
+    out = g.astype(np.float64)
+    out[out > last] = 0.0
+    return out
 
 
 def prepare(
@@ -182,10 +240,10 @@ def prepare(
         y, tt, g = y[keep], tt[keep], g[keep]
         xcov = xcov[keep] if xcov is not None else None
     del drop
-    periods = np.sort(pd.unique(tt))
+    periods = np.sort(_distinct(tt))
     if periods.size < 2:
         raise EstimationError(f"column {time!r}: at least two periods are needed")
-    g[g > periods[-1]] = 0.0  # treated after the last period: never treated here
+    last = periods[-1]
     crow: NDArray[np.int64] | None = None
     if cluster is not None:
         cvals = data[cluster].to_numpy()
@@ -193,30 +251,36 @@ def prepare(
         if (crow < 0).any():
             raise EstimationError(f"column {cluster!r}: missing cluster id")
     uniq: Any = None
+    codes: NDArray[np.signedinteger[Any]]
     if unit is not None:
         uvals = data[unit].to_numpy()
-        codes, uniq = pd.factorize(uvals if keep is None else uvals[keep])
+        codes, uniq = _factorize(uvals if keep is None else uvals[keep])
+        del uvals
         if (codes < 0).any():
             raise EstimationError(f"column {unit!r}: missing unit id")
         n_u = len(uniq)
         unit_g = np.empty(n_u)
-        unit_g[codes] = g
-        changing = unit_g[codes] != g
-        if changing.any():
-            first = codes[np.flatnonzero(changing)[0]]
-            n_bad = np.unique(codes[changing]).size
+        for s in _slices(y.size):
+            unit_g[codes[s]] = _in_window(g[s], last)
+        changing = [codes[s][unit_g[codes[s]] != _in_window(g[s], last)] for s in _slices(y.size)]
+        if any(c.size for c in changing):
+            bad = np.concatenate(changing)
             raise EstimationError(
                 f"column {cohort!r}: treatment timing changes within unit "
-                f"{_show(uniq[first])} ({n_bad} unit(s) in all); {COHORT_RULE}, "
+                f"{_show(uniq[bad[0]])} ({np.unique(bad).size} unit(s) in all); {COHORT_RULE}, "
                 "so it must be the same on every row of a unit"
             )
+        del changing
     else:
         codes = np.arange(y.size)
         n_u = y.size
-        unit_g = g
-    t_idx = np.searchsorted(periods, tt)
-    del tt
+        unit_g = _in_window(g, last)
+    del g
     nT = periods.size
+    t_idx = np.empty(y.size, dtype=_index_dtype(nT))
+    for s in _slices(y.size):
+        t_idx[s] = np.searchsorted(periods, tt[s])
+    del tt
     # Units treated in the first period have no pre-period: drop them (as R did does).
     early = (unit_g > 0) & (unit_g <= periods[0])
     rows = None
@@ -229,7 +293,9 @@ def prepare(
         warnings.warn(msg, DroppedRowsWarning, stacklevel=3)
         rows = ~early[codes]
     if panel:
-        counts = np.bincount(codes * nT + t_idx, minlength=n_u * nT)
+        counts = np.zeros(n_u * nT, dtype=np.int32)
+        for s in _slices(y.size):
+            np.add.at(counts, codes[s].astype(np.int64) * nT + t_idx[s], 1)
         dup = np.flatnonzero(counts > 1)
         if dup.size:
             examples = ", ".join(f"({_show(uniq[c // nT])}, {periods[c % nT]:g})" for c in dup[:3])
@@ -256,7 +322,7 @@ def prepare(
         crow = crow[rows] if crow is not None else None
         kept_units = ~early
         remap = np.cumsum(kept_units) - 1
-        codes = remap[codes]
+        codes = remap.astype(codes.dtype)[codes]
         unit_g = unit_g[kept_units]
         if uniq is not None:
             uniq = uniq[kept_units]
@@ -269,13 +335,15 @@ def prepare(
     k = 1 + (xcov.shape[1] if xcov is not None else 0)
     if panel and not unbalanced.any():
         ymat = np.empty((n_u, nT), order="F")  # a column per period
-        ymat[codes, t_idx] = y
+        for s in _slices(y.size):
+            ymat[codes[s], t_idx[s]] = y[s]
         if xcov is None:
             xmat: NDArray[np.float64] = np.broadcast_to(np.ones(1), (n_u, nT, 1))
         else:
             xmat = np.empty((n_u, nT, k))
             xmat[:, :, 0] = 1.0
-            xmat[codes, t_idx, 1:] = xcov
+            for s in _slices(y.size):
+                xmat[codes[s], t_idx[s], 1:] = xcov[s]
         _warn_small(unit_g, notes)
         return (
             CsData("panel", periods, unit_g, n_u, int(y.size), ymat, xmat, None, None, clus_codes),
