@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from evalkit.errors import ProtocolError
 from evalkit.ingest import file_sha256
 from evalkit.pipeline.paths import ProtocolPaths
 
-__all__ = ["assemble_bundle"]
+__all__ = ["BundleInputs", "assemble_bundle", "compute_bundle", "load_inputs"]
 
 #: How many rejection reasons per source the bundle keeps.
 TOP_REASONS = 5
@@ -171,16 +172,11 @@ def _reference_date(events: pd.DataFrame, protocol: Mapping[str, Any]) -> dt.dat
     return pd.Timestamp(events["event_date"].max()).date()
 
 
-def _throughput(
-    store: Any, shas: Mapping[str, Sequence[str]], protocol: Mapping[str, Any]
-) -> dict[str, Any]:
-    if "case_events" not in shas:
+def _throughput(events: pd.DataFrame | None, protocol: Mapping[str, Any]) -> dict[str, Any]:
+    if events is None or events.empty:
         return {}
     from evalkit.analysis.throughput import throughput_tables
 
-    events = store.table("case_events", sha256s=shas["case_events"])
-    if events.empty:
-        return {}
     settings = protocol.get("throughput") or {}
     starts = {
         str(t["unit"]): parse_month(t["start"]).date() for t in protocol["units"].get("treated", [])
@@ -198,38 +194,53 @@ def _throughput(
     return dict(throughput_tables(events, **kwargs))
 
 
-def _questionnaire(store: Any, shas: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-    if "questionnaire" not in shas:
+def _questionnaire(
+    responses: pd.DataFrame | None, instruments: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    if responses is None or responses.empty or instruments is None:
         return {}
     from evalkit.analysis.questionnaire import questionnaire_tables
 
-    responses = store.table("questionnaire", sha256s=shas["questionnaire"])
-    if responses.empty:
-        return {}
-    schema = yaml.safe_load(
-        (Path(__file__).resolve().parents[2] / "data_schemas" / "questionnaire.yaml").read_text()
-    )
-    return dict(questionnaire_tables(responses, instruments=schema["instruments"]))
+    return dict(questionnaire_tables(responses, instruments=instruments))
 
 
-def _monitoring(
-    store: Any, shas: Mapping[str, Sequence[str]], protocol: Mapping[str, Any], panel: pd.DataFrame
-) -> dict[str, Any]:
+def _monitoring(inputs: BundleInputs) -> dict[str, Any]:
     """Registrations and active cases per month, and completeness of every source."""
-    tables = {"outcome_panel": panel}
-    for kind in ("case_events", "questionnaire"):
-        if kind in shas:
-            tables[kind] = store.table(kind, sha256s=shas[kind])
-    pilot = [str(t["unit"]) for t in protocol["units"].get("treated", [])]
-    events = tables.get("case_events")
+    tables = {"outcome_panel": inputs.panel}
+    for kind, table in (("case_events", inputs.events), ("questionnaire", inputs.responses)):
+        if table is not None:
+            tables[kind] = table
+    pilot = [str(t["unit"]) for t in inputs.protocol["units"].get("treated", [])]
+    events = inputs.events
     return {
         "registrations": [] if events is None else registrations_table(events, pilot_units=pilot),
         "completeness": completeness_table(tables),
     }
 
 
-def assemble_bundle(paths: ProtocolPaths, *, code_commit: str | None = None) -> dict[str, Any]:
-    """Compute everything a protocol's reports show, from the store, as one bundle.
+@dataclass(frozen=True)
+class BundleInputs:
+    """Everything a bundle is computed from, read from the store and the files.
+
+    Plain data (picklable), so the computation can run in another process while
+    the store takes the next protocol's data.
+    """
+
+    protocol_id: str
+    protocol: dict[str, Any]
+    code_commit: str | None
+    sources: list[dict[str, Any]]
+    registration: dict[str, Any]
+    panel: pd.DataFrame
+    events: pd.DataFrame | None
+    responses: pd.DataFrame | None
+    instruments: dict[str, Any] | None
+    power: list[dict[str, Any]] | None
+    exploratory_specs: list[dict[str, Any]]
+
+
+def load_inputs(paths: ProtocolPaths, *, code_commit: str | None = None) -> BundleInputs:
+    """Read what a protocol's bundle needs from the store and the protocol's files.
 
     Parameters
     ----------
@@ -240,8 +251,8 @@ def assemble_bundle(paths: ProtocolPaths, *, code_commit: str | None = None) -> 
 
     Returns
     -------
-    dict
-        The bundle (see docs/bundle.md).
+    BundleInputs
+        The inputs of :func:`compute_bundle`.
 
     Raises
     ------
@@ -266,33 +277,68 @@ def assemble_bundle(paths: ProtocolPaths, *, code_commit: str | None = None) -> 
             )
         registration = _registration(paths, store, shas)
         panel = store.table("outcome_panel", sha256s=shas.get("outcome_panel", []))
-        throughput = _throughput(store, shas, protocol)
-        questionnaire = _questionnaire(store, shas)
-        monitoring = _monitoring(store, shas, protocol, panel)
-    af = build_analysis_frame(panel, protocol)
+        tables = {
+            kind: store.table(kind, sha256s=shas[kind]) if kind in shas else None
+            for kind in ("case_events", "questionnaire")
+        }
+    instruments = None
+    if tables["questionnaire"] is not None:
+        schema = Path(__file__).resolve().parents[2] / "data_schemas" / "questionnaire.yaml"
+        instruments = yaml.safe_load(schema.read_text(encoding="utf-8"))["instruments"]
+    return BundleInputs(
+        protocol_id=paths.protocol_id,
+        protocol=protocol,
+        code_commit=code_commit,
+        sources=sources,
+        registration=registration,
+        panel=panel,
+        events=tables["case_events"],
+        responses=tables["questionnaire"],
+        instruments=instruments,
+        power=_power(paths, protocol),
+        exploratory_specs=_exploratory_specs(paths),
+    )
+
+
+def compute_bundle(inputs: BundleInputs) -> dict[str, Any]:
+    """Compute everything a protocol's reports show, as one bundle (no I/O).
+
+    Parameters
+    ----------
+    inputs : BundleInputs
+        From :func:`load_inputs`.
+
+    Returns
+    -------
+    dict
+        The bundle (see docs/bundle.md).
+    """
+    protocol = inputs.protocol
+    af = build_analysis_frame(inputs.panel, protocol)
     outcome_ids = [o["id"] for o in protocol.get("outcomes", []) if o["id"] in af.data.columns]
     analysis = confirmatory_analysis(af, protocol)
-    power = _power(paths, protocol)
     units = protocol["units"]
     return {
         "evalkit_version": __version__,
-        "protocol_id": paths.protocol_id,
+        "protocol_id": inputs.protocol_id,
         "generated": {
-            "code_commit": code_commit,
+            "code_commit": inputs.code_commit,
             "seed": int(protocol.get("analysis", {}).get("seed", 0) or 0),
         },
         "protocol": protocol,
-        "registration": registration,
-        "data": {"sources": sources},
+        "registration": inputs.registration,
+        "data": {"sources": inputs.sources},
         "sample": {"flow": af.flow, "balance": balance_table(af, protocol, outcome_ids)},
         **analysis,
         "trends": trend_table(af, outcome_ids),
-        "throughput": throughput,
-        "questionnaire": questionnaire,
-        "monitoring": monitoring,
-        "power": power,
-        "exploratory": exploratory_analysis(af, protocol, _exploratory_specs(paths)),
-        "limitations": _limitations(af, protocol, sources, registration, power),
+        "throughput": _throughput(inputs.events, protocol),
+        "questionnaire": _questionnaire(inputs.responses, inputs.instruments),
+        "monitoring": _monitoring(inputs),
+        "power": inputs.power,
+        "exploratory": exploratory_analysis(af, protocol, inputs.exploratory_specs),
+        "limitations": _limitations(
+            af, protocol, inputs.sources, inputs.registration, inputs.power
+        ),
         "settings": {
             "disclosure_threshold": int(
                 (protocol.get("reporting") or {}).get("disclosure_threshold", 10)
@@ -301,6 +347,30 @@ def assemble_bundle(paths: ProtocolPaths, *, code_commit: str | None = None) -> 
             "pilot_start": min(parse_month(t["start"]) for t in units["treated"]).strftime("%Y-%m"),
         },
     }
+
+
+def assemble_bundle(paths: ProtocolPaths, *, code_commit: str | None = None) -> dict[str, Any]:
+    """Compute everything a protocol's reports show, from the store, as one bundle.
+
+    Parameters
+    ----------
+    paths : ProtocolPaths
+        The protocol's paths.
+    code_commit : str, optional
+        The git commit of the code, recorded for traceability.
+
+    Returns
+    -------
+    dict
+        The bundle (see docs/bundle.md).
+
+    Raises
+    ------
+    ProtocolError
+        When the protocol is invalid, its registration is violated, or its data
+        are not in the store.
+    """
+    return compute_bundle(load_inputs(paths, code_commit=code_commit))
 
 
 def _exploratory_specs(paths: ProtocolPaths) -> list[dict[str, Any]]:

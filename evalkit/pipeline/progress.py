@@ -29,6 +29,9 @@ class ProgressSink(Protocol):
     def note_waiting(self, n_jobs: int) -> None:
         """Say that the run now waits for ``n_jobs`` background renders."""
 
+    def failed(self, protocol_id: str, message: str) -> None:
+        """Report that a protocol's background work (analysis or report) failed."""
+
 
 class NullProgress:
     """A progress sink that shows nothing (for tests and library use)."""
@@ -47,6 +50,9 @@ class NullProgress:
 
     def note_waiting(self, n_jobs: int) -> None:
         """Ignore the wait."""
+
+    def failed(self, protocol_id: str, message: str) -> None:
+        """Ignore a failure (the caller raises it)."""
 
 
 class RichProgress:
@@ -113,8 +119,15 @@ class RichProgress:
         """Show a spinner while the background renders finish."""
         self._stop_status()
         if n_jobs:
-            self._status = self.console.status(f"rendering reports ({n_jobs} protocol(s)) …")
+            self._status = self.console.status(
+                f"analysing and rendering in the background ({n_jobs} protocol(s)) …"
+            )
             self._status.start()
+
+    def failed(self, protocol_id: str, message: str) -> None:
+        """Print a protocol whose background analysis or report failed."""
+        self._stop_status()
+        self.console.print(f"[red]✗[/red] [bold]{protocol_id}[/bold] {message}")
 
     def summarise(self, written: Sequence[Path]) -> None:
         """Print the paths written and the total time."""

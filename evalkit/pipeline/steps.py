@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from evalkit import __version__
-from evalkit.errors import ProtocolError
+from evalkit.errors import EvalkitError, ProtocolError
+from evalkit.pipeline.analysts import Analysts, done_future, then
 from evalkit.pipeline.bundle import write_bundle
 from evalkit.pipeline.fingerprint import (
     analysis_fingerprint,
@@ -32,6 +33,8 @@ from evalkit.pipeline.renderers import Renderers, timed
 
 #: Background render threads (one Jupyter kernel each).
 RENDER_WORKERS = 2
+#: Worker processes computing bundles.
+ANALYSIS_WORKERS = 2
 
 __all__ = [
     "analyze_protocol",
@@ -208,6 +211,10 @@ def run_protocols(
 ) -> list[Path]:
     """Run each protocol end to end and return every file written.
 
+    The main thread makes demo data, ingests (the store's only writer) and reads
+    each protocol's inputs; the bundles are computed in worker processes and the
+    reports rendered in background kernels, so protocols overlap.
+
     Parameters
     ----------
     protocols : sequence of Path
@@ -226,13 +233,20 @@ def run_protocols(
     Returns
     -------
     list of Path
-        Bundles and reports written, in order.
+        Bundles and reports written, in protocol order.
+
+    Raises
+    ------
+    EvalkitError
+        The first error, in protocol order, after the other protocols finished.
     """
+    from evalkit.pipeline.assemble import load_inputs
     from evalkit.report.render import REPORTS_DIR
 
     sink: ProgressSink = progress or NullProgress()
-    written: list[Path] = []
-    pending: list[tuple[int, Future[list[Path]]]] = []
+    what = f"report ({', '.join(documents)}; {', '.join(langs)})"
+    chains: list[tuple[str, Future[list[Path]]]] = []
+    commit = _git_commit()
 
     def render(job: tuple[ProtocolPaths, dict[str, Any]], session: Any) -> list[Path]:
         paths, rendered = job
@@ -243,9 +257,37 @@ def run_protocols(
         sink.finished(paths.protocol_id, what, seconds, f"{len(out)} files")
         return out
 
-    what = f"report ({', '.join(documents)}; {', '.join(langs)})"
-    # Reports render in background kernels while the main thread analyses the next protocol.
-    with Renderers(RENDER_WORKERS, render) as renderers:
+    def render_if_needed(paths: ProtocolPaths, renderers: Renderers) -> Future[list[Path]]:
+        rendered = render_fingerprint(paths.bundle, REPORTS_DIR, langs, documents)
+        expected = _expected_outputs(paths, langs, documents)
+        if not force and render_is_up_to_date(paths.reports, paths.protocol_id, rendered, expected):
+            sink.finished(
+                paths.protocol_id, what, 0.0, "up to date (bundle, documents and code unchanged)"
+            )
+            return done_future([paths.bundle, *expected])
+        return then(
+            renderers.submit((paths, rendered)),
+            lambda out: done_future([paths.bundle, *out]),
+        )
+
+    def analysed(
+        paths: ProtocolPaths, fingerprint: dict[str, Any]
+    ) -> Callable[[tuple[Path, float]], Future[Path]]:
+        def record(result: tuple[Path, float]) -> Future[Path]:
+            record_fingerprint(paths.bundle, fingerprint)
+            sink.finished(paths.protocol_id, "analyze", result[1], str(paths.bundle))
+            return done_future(paths.bundle)
+
+        return record
+
+    def reports_of(
+        paths: ProtocolPaths, renderers: Renderers
+    ) -> Callable[[Path], Future[list[Path]]]:
+        return lambda _bundle: render_if_needed(paths, renderers)
+
+    # Exit order matters: the analysts finish (and queue their renders) before the
+    # renderers stop.
+    with Renderers(RENDER_WORKERS, render) as renderers, Analysts(ANALYSIS_WORKERS) as analysts:
         for protocol in protocols:
             paths = paths_for(protocol, build=build, store=store)
             pid = paths.protocol_id
@@ -263,24 +305,26 @@ def run_protocols(
             )
             sink.step(pid, "analyze")
             fingerprint = analysis_fingerprint(paths.protocol)
+            bundle: Future[Path]
             if not force and is_up_to_date(paths.bundle, fingerprint):
                 sink.done(f"up to date: {paths.bundle} (protocol, data and code unchanged)")
+                bundle = done_future(paths.bundle)
             else:
-                analyze_protocol(paths)
-                record_fingerprint(paths.bundle, fingerprint)
-                sink.done(str(paths.bundle))
-            written.append(paths.bundle)
-            rendered = render_fingerprint(paths.bundle, REPORTS_DIR, langs, documents)
-            expected = _expected_outputs(paths, langs, documents)
-            if not force and render_is_up_to_date(paths.reports, pid, rendered, expected):
-                written += expected
-                sink.finished(pid, what, 0.0, "up to date (bundle, documents and code unchanged)")
-                continue
-            pending.append((len(written), renderers.submit((paths, rendered))))
-        sink.note_waiting(len(pending))
-    # insert each protocol's reports after its bundle, in protocol order
-    for position, future in reversed(pending):
-        written[position:position] = future.result()
+                inputs = load_inputs(paths, code_commit=commit)
+                sink.done("inputs read; computing in a worker process")
+                bundle = then(analysts.submit(inputs, paths.bundle), analysed(paths, fingerprint))
+            chains.append((pid, then(bundle, reports_of(paths, renderers))))
+        sink.note_waiting(sum(not chain.done() for _, chain in chains))
+        written: list[Path] = []
+        errors: list[BaseException] = []
+        for pid, chain in chains:
+            try:
+                written += chain.result()
+            except EvalkitError as exc:
+                sink.failed(pid, str(exc))
+                errors.append(exc)
+    if errors:
+        raise errors[0]
     _write_run_log(build, written)
     return written
 

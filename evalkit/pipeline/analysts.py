@@ -1,0 +1,143 @@
+"""Compute protocols' bundles in worker processes while the main thread ingests the next one.
+
+The store (DuckDB) has one writer: the main thread. It reads a protocol's inputs
+(:func:`~evalkit.pipeline.assemble.load_inputs`), hands them to a worker process
+and goes on with the next protocol's demo data and ingest. The computation is
+pure, so it gives the same bundle in any process; the workers run in parallel
+with each other and with the report kernels.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from evalkit.pipeline.assemble import BundleInputs
+
+__all__ = ["Analysts", "compute_and_write", "done_future", "then"]
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+def _warm_up() -> None:
+    """Import the analysis stack when a worker starts, before its first protocol arrives."""
+    import evalkit.analysis.effects
+    import evalkit.did.regression
+    import evalkit.pipeline.bundle  # noqa: F401
+
+
+def compute_and_write(inputs: BundleInputs, bundle_path: Path) -> tuple[Path, float]:
+    """Compute one bundle and write it (runs in a worker process).
+
+    Parameters
+    ----------
+    inputs : BundleInputs
+        What :func:`~evalkit.pipeline.assemble.load_inputs` read.
+    bundle_path : Path
+        Where the bundle goes.
+
+    Returns
+    -------
+    tuple of (Path, float)
+        The bundle written and the seconds the computation took.
+    """
+    from evalkit.pipeline.assemble import compute_bundle
+    from evalkit.pipeline.bundle import write_bundle
+
+    start = time.perf_counter()
+    written = write_bundle(compute_bundle(inputs), bundle_path)
+    return written, time.perf_counter() - start
+
+
+class Analysts:
+    """A pool of analysis worker processes, started on first use; a context manager.
+
+    Parameters
+    ----------
+    workers : int
+        Number of worker processes.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._workers = max(1, workers)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __repr__(self) -> str:
+        return f"Analysts(workers={self._workers})"
+
+    def __enter__(self) -> Analysts:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=exc is not None)
+            self._pool = None
+
+    def submit(self, inputs: BundleInputs, bundle_path: Path) -> Future[tuple[Path, float]]:
+        """Queue one protocol's computation; the future holds the bundle path and seconds."""
+        if self._pool is None:
+            # spawn, not fork: the parent runs render and progress threads
+            self._pool = ProcessPoolExecutor(
+                self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_warm_up,
+            )
+        return self._pool.submit(compute_and_write, inputs, bundle_path)
+
+
+def then(first: Future[T], step: Callable[[T], Future[U]]) -> Future[U]:
+    """Chain futures: run ``step(result)`` when ``first`` is done; errors pass through.
+
+    Parameters
+    ----------
+    first : Future
+        The first job.
+    step : callable
+        Called with the first job's result (in whichever thread completes it);
+        returns the future of the next job.
+
+    Returns
+    -------
+    Future
+        Completed with the next job's result, or the first error of the chain.
+    """
+    out: Future[U] = Future()
+
+    def relay(inner: Future[U]) -> None:
+        error = inner.exception()
+        if error is not None:
+            out.set_exception(error)
+        else:
+            out.set_result(inner.result())
+
+    def start(done: Future[T]) -> None:
+        error = done.exception()
+        if error is not None:
+            out.set_exception(error)
+            return
+        try:
+            step(done.result()).add_done_callback(relay)
+        except BaseException as exc:  # handed to whoever waits on ``out``
+            out.set_exception(exc)
+
+    first.add_done_callback(start)
+    return out
+
+
+def done_future(value: Any) -> Future[Any]:
+    """Return a future that already holds ``value``."""
+    future: Future[Any] = Future()
+    future.set_result(value)
+    return future

@@ -1,0 +1,38 @@
+"""Chaining the background steps of `evalkit run`: results and errors pass through."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import pytest
+
+from evalkit.errors import ProtocolError
+from evalkit.pipeline.analysts import done_future, then
+
+
+def test_then_runs_the_next_step_with_the_result() -> None:
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(lambda: 20)
+        chained = then(first, lambda x: pool.submit(lambda: x + 22))
+        assert chained.result(timeout=10) == 42
+
+
+def test_an_error_of_either_step_reaches_the_end_of_the_chain() -> None:
+    def fail() -> int:
+        raise ProtocolError("analysis of demo failed")
+
+    with ThreadPoolExecutor(2) as pool:
+        early = then(pool.submit(fail), lambda x: done_future(x))
+        with pytest.raises(ProtocolError, match="analysis of demo failed"):
+            early.result(timeout=10)
+        late = then(done_future(1), lambda x: pool.submit(fail))
+        with pytest.raises(ProtocolError, match="analysis of demo failed"):
+            late.result(timeout=10)
+
+
+def test_a_step_that_raises_instead_of_returning_a_future_fails_the_chain() -> None:
+    def broken(_: int) -> Future[int]:
+        raise ProtocolError("could not queue the report")
+
+    with pytest.raises(ProtocolError, match="could not queue"):
+        then(done_future(1), broken).result(timeout=10)
