@@ -79,6 +79,39 @@ def test_csv_is_a_dutch_excel_export(files, pilot):
     assert elfproef(back["BSN"].astype(np.int64).to_numpy()).all()
 
 
+def _panel_csv_with_pandas(panel: pd.DataFrame, path: Path) -> None:
+    """The straightforward route: format every cell with pandas, then DataFrame.to_csv."""
+    out = pd.DataFrame(index=panel.index)
+    for column, header in PANEL_HEADERS.items():
+        values = panel["bsn"] if column == "person_id" else panel[column]
+        if values.dtype == bool:
+            out[header] = np.where(values.to_numpy(), "ja", "nee")
+        elif column in ("month", "birth_month"):
+            out[header] = values.dt.strftime("%d-%m-%Y")
+        elif column == "debt_amount":
+            out[header] = values.map("{:.2f}".format).str.replace(".", ",", regex=False)
+        elif column in PANEL_VALUES:
+            out[header] = values.map(lambda v, m=PANEL_VALUES[column]: m.get(v, v))
+        else:
+            out[header] = values
+    out.to_csv(path, sep=";", index=False, encoding="utf-8-sig", lineterminator="\r\n")
+
+
+def test_csv_bytes_equal_pandas_to_csv_including_quoting(pilot, tmp_path, monkeypatch):
+    import evalkit.synth._write as write
+
+    panel = pilot.panel.copy()
+    sources = panel["debt_sources"].astype(object)
+    sources.iloc[:3] = ["a;b", 'zegt "nee"', "regel\nbreuk"]  # need quoting
+    panel["debt_sources"] = sources
+    panel.loc[panel.index[5], "debt_amount"] = 1234.005  # rounding of the 2-decimal text
+    monkeypatch.setattr(write, "CSV_ROWS_PER_CHUNK", 1000)  # several chunks
+    ours = write.write_panel_csv(panel, tmp_path / "ours.csv")
+    _panel_csv_with_pandas(panel, tmp_path / "pandas.csv")
+    assert ours.read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    assert b'"a;b";' in ours.read_bytes() and b'"zegt ""nee""";' in ours.read_bytes()
+
+
 def test_csv_headers_and_labels_are_schema_aliases():
     schema = yaml.safe_load((SCHEMAS / "outcome_panel.yaml").read_text())["columns"]
     assert list(PANEL_HEADERS) == list(schema)

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -176,19 +175,39 @@ MHI5_TEXT = (
     "Hoe vaak voelde u zich neerslachtig en somber?",
     "Hoe vaak voelde u zich gelukkig?",
 )
-FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+# rows formatted and joined at a time: bounds memory and keeps Arrow's 32-bit string offsets
+CSV_ROWS_PER_CHUNK = 200_000
 
 
 def _yes_no(values: pd.Series) -> np.ndarray:
     return np.where(values.to_numpy(dtype=bool), "ja", "nee")
 
 
-def _ddmmyyyy(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values).dt.strftime("%d-%m-%Y")
+def _csv_field(text: str) -> str:
+    """Quote a field as Python's csv module (and so pandas) does with QUOTE_MINIMAL."""
+    if any(c in text for c in ';"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _panel_formatter(column: str, values: pd.Series) -> Callable[[Any], str]:
+    if values.dtype == bool:
+        return lambda v: "ja" if v else "nee"
+    if column in ("month", "birth_month"):
+        return lambda d: d.strftime("%d-%m-%Y")
+    if column == "debt_amount":
+        return lambda v: f"{v:.2f}".replace(".", ",")
+    mapping = PANEL_VALUES.get(column, {})
+    return lambda v: str(mapping.get(v, v))
 
 
 def write_panel_csv(panel: pd.DataFrame, path: Path) -> Path:
     """Write the outcome panel as a Dutch Excel CSV (UTF-8 with BOM, ``;``, CRLF).
+
+    Each column has few distinct values (months, labels, yes/no, amounts), so each
+    distinct value is formatted once in Python and Arrow spreads the texts over the
+    rows and joins them into lines; formatting every cell with pandas took most of the
+    time of writing a demo. The bytes are those ``DataFrame.to_csv`` wrote.
 
     Parameters
     ----------
@@ -202,21 +221,29 @@ def write_panel_csv(panel: pd.DataFrame, path: Path) -> Path:
     pathlib.Path
         The file written.
     """
-    out = pd.DataFrame(index=panel.index)
-    for column, header in PANEL_HEADERS.items():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns: list[tuple[pa.Array, np.ndarray]] = []
+    for column in PANEL_HEADERS:
         values = panel["bsn"] if column == "person_id" else panel[column]
-        if values.dtype == bool:
-            out[header] = _yes_no(values)
-        elif column in ("month", "birth_month"):
-            out[header] = _ddmmyyyy(values)
-        elif column == "debt_amount":
-            out[header] = values.map("{:.2f}".format).str.replace(".", ",", regex=False)
-        elif column in PANEL_VALUES:
-            mapping = PANEL_VALUES[column]
-            out[header] = values.map(lambda v, m=mapping: m.get(v, v))
-        else:
-            out[header] = values
-    out.to_csv(path, sep=";", index=False, encoding="utf-8-sig", lineterminator="\r\n")
+        fmt = _panel_formatter(column, values)
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        texts = pa.array([_csv_field(fmt(u)) for u in uniques], type=pa.string())
+        columns.append((texts, codes))
+    header = ";".join(_csv_field(h) for h in PANEL_HEADERS.values())
+    with Path(path).open("wb") as out:
+        out.write(("\ufeff" + header + "\r\n").encode("utf-8"))
+        for start in range(0, len(panel), CSV_ROWS_PER_CHUNK):
+            cells = []
+            for texts, codes in columns:
+                part = codes[start : start + CSV_ROWS_PER_CHUNK]
+                cells.append(texts.take(pa.array(part, mask=part < 0)))  # -1: empty cell
+            lines = pc.binary_join_element_wise(
+                *cells, ";", null_handling="replace", null_replacement=""
+            )
+            text = "\r\n".join(lines.to_numpy(zero_copy_only=False)) + "\r\n"
+            out.write(text.encode("utf-8"))
     return path
 
 
@@ -306,6 +333,11 @@ def _fix_sav_timestamp(path: Path, when: dt.date) -> None:
 def write_case_events_xlsx(events: pd.DataFrame, path: Path) -> Path:
     """Write the case events as an Excel workbook with Dutch headers and date cells.
 
+    XlsxWriter writes what Excel does (a shared-string table, the sheet's dimension),
+    about twice as fast as openpyxl and with files that read several times faster.
+    The "created" date is fixed and XlsxWriter fixes the zip entry times, so the same
+    events give the same bytes.
+
     Parameters
     ----------
     events : pandas.DataFrame
@@ -318,59 +350,34 @@ def write_case_events_xlsx(events: pd.DataFrame, path: Path) -> Path:
     pathlib.Path
         The file written.
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
+    import xlsxwriter
 
-    fixed = dt.datetime(2000, 1, 1)
-    wb = Workbook(write_only=True)
-    wb.properties.creator = "evalkit demo (synthetische gegevens)"
-    wb.properties.created = fixed
-    wb.properties.modified = fixed
-    ws = wb.create_sheet("Gebeurtenissen")
-    ws.append(list(CASE_HEADERS.values()))
-    columns: list[list[Any]] = []
-    for column in CASE_HEADERS:
+    book = xlsxwriter.Workbook(str(path), {"in_memory": True})
+    book.set_properties(
+        {"author": "evalkit demo (synthetische gegevens)", "created": dt.datetime(2000, 1, 1)}
+    )
+    sheet = book.add_worksheet("Gebeurtenissen")
+    date_format = book.add_format({"num_format": "DD-MM-YYYY"})
+    sheet.write_row(0, 0, list(CASE_HEADERS.values()))
+    for col, column in enumerate(CASE_HEADERS):
         values = events["bsn"] if column == "person_id" else events[column]
         if column == "event_date":
-            columns.append([d.date() for d in pd.to_datetime(values)])
-        elif column == "crisis":
-            columns.append(list(_yes_no(values)))
+            for row, day in enumerate(pd.to_datetime(values).dt.to_pydatetime(), start=1):
+                sheet.write_datetime(row, col, day, date_format)
+            continue
+        if column == "crisis":
+            texts: list[Any] = list(_yes_no(values))
         else:
             mapping = CASE_VALUES.get(column, {})
-            columns.append(
-                [
-                    None if v is None or v is pd.NA or v != v else mapping.get(v, v)
-                    for v in values.astype(object)
-                ]
-            )
-    date_col = list(CASE_HEADERS).index("event_date")
-    for row in zip(*columns, strict=True):
-        cells = list(row)
-        cell = WriteOnlyCell(ws, value=cells[date_col])
-        cell.number_format = "DD-MM-YYYY"
-        cells[date_col] = cell
-        ws.append(cells)
-    wb.save(path)
-    _fix_zip_times(path)
+            texts = [
+                None if v is None or v is pd.NA or v != v else mapping.get(v, v)
+                for v in values.astype(object)
+            ]
+        for row, text in enumerate(texts, start=1):
+            if text is not None:  # an empty cell is no cell, as openpyxl wrote it
+                sheet.write_string(row, col, str(text))
+    book.close()
     return path
-
-
-def _fix_zip_times(path: Path) -> None:
-    """Rewrite a zip file with fixed entry and document times (same content, same bytes)."""
-    with zipfile.ZipFile(path) as src:
-        entries = [(info, src.read(info.filename)) for info in src.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info, data in entries:
-            if info.filename == "docProps/core.xml":  # openpyxl stamps 'modified' with now
-                data = re.sub(
-                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                    rb"\g<1>2000-01-01T00:00:00Z\g<2>",
-                    data,
-                )
-            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = info.external_attr
-            dst.writestr(fixed, data)
 
 
 def _rounded(value: Any) -> Any:
