@@ -19,7 +19,7 @@ from evalkit.did._fwl import Residualizer
 from evalkit.did.inference import LinearDesign
 from evalkit.errors import EstimationError
 
-__all__ = ["Fit", "event_design", "event_study", "feols", "twfe", "two_by_two"]
+__all__ = ["Fit", "event_design", "event_study", "feols", "twfe", "two_by_two", "two_way_formula"]
 
 
 def feols(formula: str, frame: pd.DataFrame, vcov: Any) -> Any:
@@ -128,6 +128,39 @@ def two_by_two(prep: Prepared, vcov: str) -> Fit:
     return Fit(model, D, design)
 
 
+def two_way_formula(frame: pd.DataFrame, terms: list[str]) -> str:
+    """Build ``y ~ terms`` with unit and period effects: one factor absorbed, one as dummies.
+
+    pyfixest 0.60 builds its fixed-effects formula from a Python ``set``, so with two
+    absorbed factors the order of its alternating projections follows the per-process
+    string-hash seed (PYTHONHASHSEED) and standard errors differ at ~1e-6 between runs;
+    a tighter ``fixef_tol`` narrows but never removes the difference. With one absorbed
+    factor the demeaning is one exact projection, the same in every process. The factor
+    with fewer levels (usually the period) enters as ``C(...)`` dummies: the same model,
+    the same coefficients and the same small-sample correction (a factor not nested in
+    the clusters counts towards k either way). The dummies come first, so that when a
+    term of interest is collinear with the two-way effects, pyfixest drops that term
+    (as it did when both factors were absorbed), not a dummy.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Prepared frame with ``_unit`` and ``_t``.
+    terms : list of str
+        Regressors (treatment or event-time indicators, then covariates).
+
+    Returns
+    -------
+    str
+        E.g. ``"_y ~ C(_t) + _d | _unit"``.
+    """
+    if frame[TIME].nunique() <= frame[UNIT].nunique():
+        dummies, absorbed = TIME, UNIT
+    else:
+        dummies, absorbed = UNIT, TIME
+    return f"{Y} ~ C({dummies}) + " + " + ".join(terms) + f" | {absorbed}"
+
+
 def _require_panel(prep: Prepared, what: str) -> None:
     if not (prep.has_unit and prep.has_time):
         raise EstimationError(f"the {what} estimator needs unit= and time=")
@@ -153,7 +186,7 @@ def twfe(prep: Prepared, vcov: str) -> Fit:
     if f[D].nunique() < 2:
         raise EstimationError("the treatment indicator has no variation (all 0 or all 1)")
     covs = list(prep.covariates)
-    formula = f"{Y} ~ {D}" + "".join(f" + {c}" for c in covs) + f" | {UNIT} + {TIME}"
+    formula = two_way_formula(f, [D, *covs])
     model = feols(formula, f, pyfixest_vcov(vcov))
     t = f[TIME].to_numpy()
     cl = f[CLUSTER].to_numpy()
@@ -247,12 +280,7 @@ def event_study(
     if not times:
         raise EstimationError(f"no treated unit has event times other than -1 ({COHORT_RULE})")
     covs = list(prep.covariates)
-    formula = (
-        f"{Y} ~ "
-        + " + ".join(_name(e) for e in times)
-        + "".join(f" + {c}" for c in covs)
-        + f" | {UNIT} + {TIME}"
-    )
+    formula = two_way_formula(f, [*(_name(e) for e in times), *covs])
     model = feols(formula, f, pyfixest_vcov(vcov))
     return model, times
 
