@@ -293,18 +293,20 @@ def prepare(
         warnings.warn(msg, DroppedRowsWarning, stacklevel=3)
         rows = ~early[codes]
     if panel:
-        counts = np.zeros(n_u * nT, dtype=np.int32)
+        seen = np.zeros((n_u, nT), dtype=bool)
         for s in _slices(y.size):
-            np.add.at(counts, codes[s].astype(np.int64) * nT + t_idx[s], 1)
-        dup = np.flatnonzero(counts > 1)
-        if dup.size:
+            seen[codes[s], t_idx[s]] = True
+        if int(seen.sum()) < y.size:
+            counts = np.zeros(n_u * nT, dtype=np.int64)
+            np.add.at(counts, codes.astype(np.int64) * nT + t_idx, 1)
+            dup = np.flatnonzero(counts > 1)
             examples = ", ".join(f"({_show(uniq[c // nT])}, {periods[c % nT]:g})" for c in dup[:3])
             raise EstimationError(
                 f"{dup.size} duplicate (unit, period) pair(s) in columns {unit!r}/{time!r}, "
                 f"e.g. {examples}; each unit may have one row per period"
             )
-        observed = counts.reshape(n_u, nT).sum(axis=1)
-        del counts
+        observed = seen.sum(axis=1)
+        del seen
         unbalanced = (observed < nT) & ~early
         if unbalanced.any() and not allow_unbalanced_panel:
             msg = (
