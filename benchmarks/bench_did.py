@@ -289,7 +289,7 @@ def main() -> dict[str, Any]:
                 )
         for key, value in figures[mode].items():
             if key.endswith(("diff-diff", "csdid")) and "ratio" in key:
-                print(f"  {key:28s} {value:.2f}")
+                print(f"  {key:30s} {value:.2f}")
     return figures
 
 
