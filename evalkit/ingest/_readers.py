@@ -7,17 +7,16 @@ or Parquet. :func:`read_frame` additionally types the columns for ad-hoc use.
 
 from __future__ import annotations
 
-import datetime as dt
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from evalkit.errors import IngestError
 from evalkit.ingest._csv import read_csv_text
+from evalkit.ingest._text import cell_text
+from evalkit.ingest._xlsx import read_xlsx_cells
 
 __all__ = ["RawTable", "read_frame", "read_raw"]
 
@@ -140,48 +139,12 @@ def read_raw(path: Path, *, sheet: str | None = None) -> RawTable:
     return _read_parquet(path)
 
 
-def _cell_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d" if value.time() == dt.time() else "%Y-%m-%d %H:%M:%S")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        if np.isnan(value):
-            return None
-        return str(int(value)) if value.is_integer() else repr(value)
-    text = str(value)
-    return text if text.strip() else None
-
-
 def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise IngestError(
-            f"{path}: not a readable XLSX workbook (damaged or truncated: {exc})"
-        ) from exc
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise IngestError(f"{path}: no sheet {sheet!r}; sheets: {', '.join(book.sheetnames)}")
-        ws = book[sheet] if sheet is not None else book.worksheets[0]
-        try:
-            cells = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-        except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
-            raise IngestError(
-                f"{path}: sheet {ws.title!r} cannot be read (damaged: {exc})"
-            ) from exc
-    finally:
-        book.close()
+    title, cells = read_xlsx_cells(path, sheet)
     filled = [sum(c is not None for c in row) for row in cells]
     nonempty = [i for i, k in enumerate(filled) if k][:10]
     if not nonempty:
-        raise IngestError(f"{path}: sheet {ws.title!r} is empty (no header row)")
+        raise IngestError(f"{path}: sheet {title!r} is empty (no header row)")
     # The header is the first of the leading rows with the most filled cells, so title
     # lines above the table ("Export uit ... op 01-02-2025") are skipped.
     widest = max(filled[i] for i in nonempty)
@@ -207,7 +170,7 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
         np.asarray(rows, dtype=np.int64),
         "xlsx",
         malformed=malformed,
-        info={"sheet": ws.title},
+        info={"sheet": title},
     )
 
 
@@ -244,7 +207,7 @@ def _series_text(series: pd.Series) -> pd.Series:
         return pd.Series(out, index=series.index, dtype="str").mask(np.isnan(values))
     if pd.api.types.is_integer_dtype(series):
         return series.astype("str").mask(series.isna())
-    return pd.Series([_cell_text(v) for v in series], index=series.index, dtype="str")
+    return pd.Series([cell_text(v) for v in series], index=series.index, dtype="str")
 
 
 def _read_stats(path: Path, fmt: str) -> RawTable:
@@ -257,7 +220,7 @@ def _read_stats(path: Path, fmt: str) -> RawTable:
         label = "SPSS .sav" if fmt == "sav" else "Stata .dta"
         raise IngestError(f"{path}: not a readable {label} file ({exc})") from exc
     labels = {
-        var: {_cell_text(code) or "": str(text) for code, text in mapping.items()}
+        var: {cell_text(code) or "": str(text) for code, text in mapping.items()}
         for var, mapping in (meta.variable_value_labels or {}).items()
     }
     missing: dict[str, dict[str, str]] = {}
@@ -267,7 +230,7 @@ def _read_stats(path: Path, fmt: str) -> RawTable:
             if isinstance(value, str):
                 continue
             if any(r["lo"] <= value <= r["hi"] for r in ranges):
-                text = _cell_text(value) or ""
+                text = cell_text(value) or ""
                 missing.setdefault(var, {})[text] = labels.get(var, {}).get(text, "")
     for var, letters in (getattr(meta, "missing_user_values", None) or {}).items():
         for letter in letters:

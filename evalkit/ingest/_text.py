@@ -1,9 +1,12 @@
-"""Text normalisation shared by header matching and value lookup."""
+"""Text normalisation shared by header matching and value lookup, and cells as text."""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 import unicodedata
+from typing import Any
 
 _SEPARATORS = re.compile(r"[\s_\-./()]+")
 
@@ -44,3 +47,35 @@ def value_key(value: object) -> str:
         The comparison key.
     """
     return header_key(value)
+
+
+def cell_text(value: Any) -> str | None:
+    """Return a typed cell (from XLSX, SAV, DTA) as the text validation parses.
+
+    Parameters
+    ----------
+    value : object
+        The cell: text, number, boolean, date, date-time, time or duration.
+
+    Returns
+    -------
+    str or None
+        Whole numbers without ``.0``, booleans as ``1``/``0``, dates as ``YYYY-MM-DD``
+        (with `` HH:MM:SS`` when there is a time); ``None`` for empty or blank cells.
+    """
+    if isinstance(value, str):  # first: most cells are text
+        return value if value.strip() else None
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d" if value.time() == dt.time() else "%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return str(int(value)) if value.is_integer() else repr(value)
+    text = str(value)
+    return text if text.strip() else None
