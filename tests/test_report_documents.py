@@ -209,7 +209,7 @@ def test_tables_exported_as_csv_and_one_workbook(rendered):
 
 
 def test_same_inputs_same_bytes(rendered, tmp_path):
-    again = render_reports(
+    render_reports(
         rendered["bundle"],
         tmp_path,
         stem="demo",
