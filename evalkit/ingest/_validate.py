@@ -122,7 +122,7 @@ def parse_column(
             typed, msgs = parse_dates(raw, month=spec.type == "month")
             rule = "type"
             if spec.type == "month":
-                shown = typed.dt.strftime("%Y-%m").astype("str").where(typed.notna(), raw)
+                shown = _month_text(typed).where(typed.notna(), raw)
         else:
             typed, msgs = parse_strings(raw)
             rule = "type"
@@ -141,6 +141,13 @@ def parse_column(
                 f"{name} is required but empty",
             )
     return typed, shown
+
+
+def _month_text(typed: pd.Series) -> pd.Series:
+    """Months as ``YYYY-MM``, formatted once per distinct month (a panel has few)."""
+    codes, uniques = pd.factorize(typed)
+    texts = np.array([*uniques.strftime("%Y-%m"), None], dtype=object)  # code -1: None
+    return pd.Series(texts[codes], index=typed.index, dtype="str")
 
 
 def _fmt(bound: object) -> str:
