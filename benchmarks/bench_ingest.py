@@ -3,6 +3,7 @@
 Targets (issue 4): at most 15 s wall time and 2 GB peak memory, and faster than
 pandera's lazy validation of the same rules. Each measurement runs in its own
 child process, which reports its own peak resident memory (Linux ``VmHWM``).
+It also times the two XLSX readers on the demo's case-event workbook.
 
 Run with ``python -m benchmarks ingest`` (``make bench`` runs everything).
 """
@@ -252,6 +253,26 @@ def compare(path: Path) -> dict[str, float]:
     }
 
 
+def xlsx_read() -> dict[str, float]:
+    """Time both XLSX readers on the demo's case-event workbook (best of three)."""
+    from evalkit.ingest import _xlsx
+    from evalkit.synth import PilotDesign, generate
+    from evalkit.synth._write import write_case_events_xlsx
+
+    events = generate(PilotDesign.preset("pilot"), 1).case_events
+    figures: dict[str, float] = {"xlsx_rows": len(events)}
+    with tempfile.TemporaryDirectory(prefix="evalkit-bench-") as tmp:
+        path = write_case_events_xlsx(events, Path(tmp) / "case_events.xlsx")
+        for name, read in (("calamine", _xlsx._read_calamine), ("openpyxl", _xlsx._read_openpyxl)):
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                read(path, None)
+                times.append(time.perf_counter() - start)
+            figures[f"xlsx_read_{name}_s"] = round(min(times), 3)
+    return figures
+
+
 def main() -> dict[str, float]:
     """Generate the CSV, run ingest and the pandera comparison in child processes; print figures."""
     with tempfile.TemporaryDirectory(prefix="evalkit-bench-") as tmp:
@@ -277,6 +298,7 @@ def main() -> dict[str, float]:
         "rejected": ingest["rejected"],
         **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in comparison.items()},
         "compare_peak_rss_mb": round(compare_peak, 0),
+        **xlsx_read(),
         "target_wall_s": 15,
         "target_peak_mb": 2048,
     }

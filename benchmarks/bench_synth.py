@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from evalkit.synth import PilotDesign, generate, simulate_outcome_panel, write_demo
+from evalkit.synth._write import write_case_events_xlsx, write_panel_csv
 
 
 def _best(fn: Any, repeat: int) -> float:
@@ -37,6 +39,13 @@ def main() -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory() as tmp:
         figures["write_demo_s"] = _best(lambda: write_demo(pilot, tmp), 2)
+        out = Path(tmp)
+        figures["write_panel_csv_s"] = _best(
+            lambda: write_panel_csv(pilot.panel, out / "outcome_panel.csv"), 3
+        )
+        figures["write_case_events_xlsx_s"] = _best(
+            lambda: write_case_events_xlsx(pilot.case_events, out / "case_events.xlsx"), 3
+        )
     big = design.replace(n_persons=30_000)
     figures["fast_path_30k_persons_s"] = _best(lambda: simulate_outcome_panel(big, 1, ["neet"]), 3)
     for key, value in figures.items():
