@@ -141,7 +141,7 @@ def _export_tables(
     with pd.ExcelWriter(
         workbook, engine="xlsxwriter", engine_kwargs={"options": options}
     ) as writer:
-        writer.book.set_properties({"creator": "evalkit", "created": created})
+        writer.book.set_properties({"author": "evalkit", "created": created})
         for sheet, frame in sheets.items():
             frame.to_excel(writer, sheet_name=sheet, index=False)
     return written
