@@ -5,18 +5,26 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from evalkit.did import inference as inf
+from evalkit.did._common import (
+    WildWeights,
+    analytic_row,
+    check_choice,
+    few_treated_note,
+    t_df,
+)
 from evalkit.did._data import Prepared, prepare
+from evalkit.did._event import event_study_result
 from evalkit.did.bacon import bacon_decomposition
-from evalkit.did.conley_taber import conley_taber, conley_taber_combinations
-from evalkit.did.regression import Fit, _name, event_design, event_study, twfe, two_by_two
+from evalkit.did.conley_taber import conley_taber
+from evalkit.did.regression import Fit, twfe, two_by_two
 from evalkit.did.results import DidResult, tidy_frame
+from evalkit.did.wild import wild_bootstrap
 from evalkit.errors import EstimationError, FewTreatedClustersWarning
 
 __all__ = ["Estimator", "Inference", "Vcov", "estimate"]
@@ -26,7 +34,6 @@ Control = Literal["never", "notyet"]
 Method = Literal["dr", "ipw", "reg"]
 Vcov = Literal["iid", "hetero", "cluster"]
 Inference = Literal["analytic", "bootstrap", "wild", "permutation", "conley_taber"]
-WildWeights = Literal["rademacher", "webb"]
 
 _REG_OPTIONS = {
     "weights",
@@ -38,14 +45,6 @@ _REG_OPTIONS = {
     "min_e",
     "max_e",
 }
-
-
-def _check(name: str, value: object, allowed: Any) -> None:
-    choices = get_args(allowed)
-    if value not in choices:
-        raise EstimationError(
-            f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}"
-        )
 
 
 def estimate(
@@ -108,10 +107,10 @@ def estimate(
         Inference method. Default: ``"analytic"``, unless fewer than
         ``few_treated_threshold`` clusters are treated; then ``"conley_taber"``
         (with the Ferman–Pinto correction) and a :class:`FewTreatedClustersWarning`
-        saying why. For 2×2/TWFE ``"bootstrap"`` means the wild cluster bootstrap.
-        Resampling methods apply to the headline coefficient of 2×2, TWFE and
-        Bacon; the event study offers ``"analytic"`` and ``"conley_taber"`` (every
-        event time, the headline mean and a placebo pre-trend test).
+        saying why. For 2×2/TWFE/event study ``"bootstrap"`` means the wild
+        cluster bootstrap. Resampling methods apply to the headline coefficient of
+        2×2, TWFE and Bacon, and for the event study to every event time, the
+        headline mean and the joint pre-trend test.
     seed : int
         Seed of every random draw.
     alpha : float
@@ -119,9 +118,9 @@ def estimate(
     few_treated_threshold : int
         Fewer treated clusters than this switch the default inference.
     **options
-        2×2/TWFE: ``weights`` ("rademacher"/"webb"), ``n_boot`` (9999), ``n_perm``
+        2×2, TWFE and event study: ``weights`` ("rademacher"/"webb"), ``n_boot`` (9999), ``n_perm``
         (1999), ``n_sim`` (1999), ``max_enumerate`` (20000), ``ferman_pinto``
-        (True); event study: ``min_e``, ``max_e`` (binned end points).
+        (True); event study also ``min_e``, ``max_e`` (binned end points).
         Callaway–Sant'Anna: passed on (``base_period``, ``anticipation``, ``panel``,
         ``bootstrap``/``n_boot``, ``min_e``/``max_e``/``balance_e``, ...).
 
@@ -135,13 +134,13 @@ def estimate(
     EstimationError
         Bad options or data (the message names the column, unit or rows).
     """
-    _check("estimator", estimator, Estimator)
-    _check("control", control, Control)
-    _check("method", method, Method)
+    check_choice("estimator", estimator, Estimator)
+    check_choice("control", control, Control)
+    check_choice("method", method, Method)
     if vcov is not None:
-        _check("vcov", vcov, Vcov)
+        check_choice("vcov", vcov, Vcov)
     if inference is not None:
-        _check("inference", inference, Inference)
+        check_choice("inference", inference, Inference)
     if not 0 < alpha < 1:
         raise EstimationError(f"alpha must be between 0 and 1; got {alpha!r}")
     if isinstance(covariates, str):
@@ -183,7 +182,9 @@ def estimate(
     if vcov is None:
         vcov = "cluster" if (prep.has_unit or prep.cluster_given) else "hetero"
     if estimator == "event_study":
-        return _event_study(prep, vcov, alpha, inference, few_treated_threshold, seed, options)
+        return event_study_result(
+            prep, vcov, alpha, inference, few_treated_threshold, seed, options
+        )
     fit = two_by_two(prep, vcov) if estimator == "2x2" else twfe(prep, vcov)
     components = bacon_decomposition(prep) if estimator == "bacon" else None
     return _coefficient_result(
@@ -225,57 +226,6 @@ def _callaway_santanna(
     return callaway_santanna(data, cohort=cohort, **kwargs)
 
 
-def _quiet_coefs(model: Any) -> tuple[pd.Series, pd.Series]:
-    """Coefficients and standard errors, without pyfixest's 0/0 warning on a zero SE."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"pyfixest\..*")
-        return model.coef(), model.se()
-
-
-def _analytic(model: Any, term: str, alpha: float, strict: bool = True) -> dict[str, Any]:
-    coefs, ses = _quiet_coefs(model)
-    coef, se = float(coefs[term]), float(ses[term])
-    if strict and not (np.isfinite(se) and se > 0):
-        raise EstimationError(
-            "the outcome has no variation left once the model's fixed effects and controls are "
-            "taken out (the standard error is zero); there is no effect to estimate"
-        )
-    df = _df(model)
-    tstat = coef / se if se > 0 else math.nan
-    if not np.isfinite(tstat):
-        return {
-            "estimate": coef,
-            "std_error": se,
-            "statistic": math.nan,
-            "p_value": math.nan,
-            "conf_low": math.nan,
-            "conf_high": math.nan,
-        }
-    crit = stats.t.ppf(1 - alpha / 2, df)
-    return {
-        "estimate": coef,
-        "std_error": se,
-        "statistic": tstat,
-        "p_value": float(2 * stats.t.sf(abs(tstat), df)),
-        "conf_low": coef - crit * se,
-        "conf_high": coef + crit * se,
-    }
-
-
-def _df(model: Any) -> float:
-    return float(getattr(model, "_df_t", None) or max(int(model._N) - len(model.coef()), 1))
-
-
-def _few_treated_note(prep: Prepared, threshold: int) -> str:
-    k, g = prep.n_treated_clusters, prep.n_clusters
-    return (
-        f"only {k} of {g} clusters are treated (fewer than {threshold}); cluster-robust "
-        "standard errors are far too small in this case, so the p-value and interval come "
-        "from how the estimate compares with placebo estimates on the comparison clusters "
-        "(Conley–Taber, with the Ferman–Pinto correction when cluster sizes differ)"
-    )
-
-
 def _coefficient_result(
     estimator: str,
     prep: Prepared,
@@ -288,7 +238,7 @@ def _coefficient_result(
     options: dict[str, Any],
     components: pd.DataFrame | None,
 ) -> DidResult:
-    row = _analytic(fit.model, fit.term, alpha)
+    row = analytic_row(fit.model, fit.term, alpha)
     messages: list[str] = []
     k = prep.n_treated_clusters
     few = prep.has_unit or prep.cluster_given
@@ -297,7 +247,7 @@ def _coefficient_result(
     if chosen == "bootstrap":
         chosen = "wild"
     if inference is None and few:
-        note = _few_treated_note(prep, threshold)
+        note = few_treated_note(prep, threshold)
         warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
         messages.append(note)
     elif chosen == "analytic" and vcov == "cluster" and k < threshold:
@@ -308,7 +258,7 @@ def _coefficient_result(
         )
         warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
         messages.append(note)
-    detail: dict[str, Any] = {"vcov": vcov, "df": _df(fit.model)}
+    detail: dict[str, Any] = {"vcov": vcov, "df": t_df(fit.model)}
     outcome: inf.InferenceOutcome | None = None
     notes: list[str] = []
     if chosen != "analytic" and inference is None:
@@ -390,8 +340,8 @@ def _resample(
         return None
     if chosen == "wild":
         weights = options.get("weights", "rademacher")
-        _check("weights", weights, WildWeights)
-        return inf.wild_bootstrap(
+        check_choice("weights", weights, WildWeights)
+        return wild_bootstrap(
             design, weights=weights, n_boot=int(options.get("n_boot", 9999)), seed=seed, alpha=alpha
         )
     if design.role is None:
@@ -411,161 +361,4 @@ def _resample(
         max_enumerate=int(options.get("max_enumerate", 20_000)),
         seed=seed,
         alpha=alpha,
-    )
-
-
-def _event_study(
-    prep: Prepared,
-    vcov: str,
-    alpha: float,
-    inference: str | None,
-    threshold: int,
-    seed: int,
-    options: dict[str, Any],
-) -> DidResult:
-    if inference not in (None, "analytic", "conley_taber"):
-        raise EstimationError(
-            f"inference={inference!r} is not available for the event study; allowed: "
-            "'analytic', 'conley_taber' (use estimator='twfe' for the other methods)"
-        )
-    min_e, max_e = options.get("min_e"), options.get("max_e")
-    model, times = event_study(prep, vcov, min_e, max_e)
-    coefs, _ = _quiet_coefs(model)
-    kept = [e for e in times if _name(e) in coefs.index and np.isfinite(coefs[_name(e)])]
-    messages: list[str] = []
-    dropped = sorted(set(times) - set(kept))
-    if dropped:
-        messages.append(
-            f"event times {dropped} could not be estimated (collinear with the "
-            "fixed effects; add never-treated units or bin the end points)"
-        )
-    k = prep.n_treated_clusters
-    few = k < threshold and (prep.has_unit or prep.cluster_given)
-    rows = []
-    for e in kept:
-        r = _analytic(model, _name(e), alpha, strict=False)
-        rows.append({"term": f"event_time::{e}", **r, "event_time": e})
-    post = [i for i, e in enumerate(kept) if e >= 0]
-    if not post:
-        raise EstimationError("no post-treatment event time (e ≥ 0) could be estimated")
-    names = list(coefs.index)
-    pos = [names.index(_name(e)) for e in kept]
-    w_kept = np.zeros(len(kept))
-    w_kept[post] = 1.0 / len(post)
-    w = np.zeros(len(names))
-    w[pos] = w_kept
-    vc = np.asarray(model._vcov)
-    att = float(w @ coefs.to_numpy())
-    se = float(np.sqrt(max(float(w @ vc @ w), 0.0)))
-    if not (np.isfinite(se) and se > 0):
-        raise EstimationError(
-            "the outcome has no variation left once unit and period effects are taken out; "
-            "there is no effect to estimate"
-        )
-    df = _df(model)
-    crit = stats.t.ppf(1 - alpha / 2, df)
-    head = {
-        "term": "ATT (mean of e ≥ 0)",
-        "estimate": att,
-        "std_error": se,
-        "statistic": att / se,
-        "p_value": float(2 * stats.t.sf(abs(att / se), df)),
-        "conf_low": att - crit * se,
-        "conf_high": att + crit * se,
-        "event_time": None,
-    }
-    pre = [i for i, e in enumerate(kept) if e < -1]
-    pretrend: dict[str, Any] = {"statistic": None, "p_value": None, "df": 0}
-    if pre:
-        b = coefs.to_numpy()[[pos[i] for i in pre]]
-        v = vc[np.ix_([pos[i] for i in pre], [pos[i] for i in pre])]
-        stat = float(b @ np.linalg.pinv(v) @ b) / len(pre)
-        pretrend = {
-            "statistic": stat,
-            "p_value": float(stats.f.sf(stat, len(pre), df)),
-            "df": len(pre),
-            "test": "Wald F, all pre-period (e < -1) effects zero",
-        }
-    chosen = inference or ("conley_taber" if few else "analytic")
-    detail: dict[str, Any] = {"vcov": vcov, "df": df}
-    design = event_design(prep, kept, min_e, max_e) if chosen == "conley_taber" else None
-    if chosen == "conley_taber" and design is not None and design.role is None:
-        if inference is not None:
-            raise EstimationError(
-                "inference='conley_taber' needs a treatment that starts at the same period for "
-                "every row of a cluster"
-            )
-        chosen = "analytic"
-    if chosen == "conley_taber" and design is not None:
-        if inference is None:
-            messages.append(_few_treated_note(prep, threshold))
-        units = [np.eye(len(kept))[i] for i in range(len(kept))]
-        outcomes, joint_p = conley_taber_combinations(
-            design,
-            [w_kept, *units],
-            ferman_pinto=bool(options.get("ferman_pinto", True)),
-            n_sim=int(options.get("n_sim", 1999)),
-            max_enumerate=int(options.get("max_enumerate", 20_000)),
-            seed=seed,
-            alpha=alpha,
-            joint=pre,
-        )
-        for row, out in zip([head, *rows], outcomes, strict=True):
-            row.update(
-                std_error=math.nan,
-                statistic=math.nan,
-                p_value=out.p_value,
-                conf_low=out.ci_low,
-                conf_high=out.ci_high,
-            )
-        messages.extend(outcomes[0].messages)
-        detail = {**outcomes[0].detail, "analytic_se": se, "vcov": vcov}
-        if pre:
-            pretrend = {
-                "statistic": None,
-                "p_value": joint_p,
-                "df": len(pre),
-                "test": "Conley–Taber placebo test, all pre-period (e < -1) effects zero",
-            }
-    elif few:
-        messages.append(
-            f"only {k} of {prep.n_clusters} clusters are treated; the event-time intervals are "
-            "cluster-robust (CR1) and far too narrow with so few treated clusters — read them "
-            "as descriptive"
-        )
-    for m in messages:
-        warnings.warn(m, FewTreatedClustersWarning, stacklevel=3)
-    table = tidy_frame([head, *rows])
-    extra = {
-        "event_study": [
-            {
-                "event_time": r["event_time"],
-                "att": r["estimate"],
-                "se": r["std_error"],
-                "ci_low": r["conf_low"],
-                "ci_high": r["conf_high"],
-                "p_value": r["p_value"],
-            }
-            for r in rows
-        ],
-        "pretrend": pretrend,
-        "reference_period": -1,
-    }
-    return DidResult(
-        estimator="event_study",
-        att=att,
-        se=head["std_error"],
-        ci_low=head["conf_low"],
-        ci_high=head["conf_high"],
-        p_value=head["p_value"],
-        n_obs=len(prep.frame),
-        n_units=prep.n_units,
-        n_clusters=prep.n_clusters,
-        n_treated_clusters=k,
-        inference=chosen,
-        alpha=alpha,
-        warnings=tuple(messages),
-        table=table,
-        inference_detail=detail,
-        extra=extra,
     )

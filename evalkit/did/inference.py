@@ -1,16 +1,13 @@
-"""Inference for the 2×2 and TWFE treatment coefficient when few clusters are treated.
+"""Resampling inference for 2×2, TWFE and event-study coefficients when few clusters are treated.
 
-Three resampling methods, all working on the partialled-out (FWL) design of
-:class:`LinearDesign`:
+All methods work on the partialled-out (FWL) design of :class:`LinearDesign`:
 
-* :func:`wild_bootstrap` — restricted wild cluster bootstrap (WCR) of the CR1
-  t-statistic, Rademacher or Webb weights, seeded; the interval by test inversion.
-  All ``2**G`` Rademacher sign vectors are enumerated when that is fewer than the
-  requested draws.
-* :func:`randomization` — randomization inference over the assignment of the
-  treatment (timing) to clusters; exact enumeration when the number of distinct
-  assignments is at most ``max_enumerate``, otherwise seeded random assignments;
-  the interval by inverting the sharp-null test ``Y(0) = Y - tau0 * D``.
+* :func:`randomization` / :func:`randomization_combinations` — randomization
+  inference over the assignment of the treatment (timing) to clusters; exact
+  enumeration when the number of distinct assignments is at most
+  ``max_enumerate``, otherwise seeded random assignments; the interval by
+  inverting a sharp null (``Y(0) = Y - tau * D``, see the functions).
+* The restricted wild cluster bootstrap lives in :mod:`evalkit.did.wild`.
 * Conley–Taber with the Ferman–Pinto correction lives in
   :mod:`evalkit.did.conley_taber` (it also serves the event study).
 
@@ -24,9 +21,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -36,9 +33,10 @@ from evalkit.errors import EstimationError
 __all__ = [
     "InferenceOutcome",
     "LinearDesign",
+    "invert",
     "randomization",
+    "randomization_combinations",
     "unbounded_message",
-    "wild_bootstrap",
 ]
 
 _MAX_BLOCK_CELLS = 60_000_000
@@ -148,30 +146,19 @@ def _index(g: int, r: int, n_roles: int, m: int) -> list[int]:
     return list(range(start, start + m))
 
 
-def _assigned_coef(
-    gram: np.ndarray,
-    vecs: np.ndarray,
-    pairs: list[tuple[int, int]],
-    n_roles: int,
-    m: int,
-    scales: np.ndarray | None = None,
+def _assigned_coefs(
+    gram: np.ndarray, vecs: np.ndarray, pairs: list[tuple[int, int]], n_roles: int, m: int
 ) -> np.ndarray:
-    """Coefficient of the last regressor when clusters ``pairs`` (g, r) are treated.
+    """All m coefficients (m × v) when clusters ``pairs`` (g, r) are treated.
 
-    ``vecs`` holds block-wise inner products with one or more vectors (columns);
-    ``scales`` optionally multiplies each pair's inner products.
+    ``vecs`` holds block-wise inner products with one or more vectors (columns).
     """
     idx = np.array([_index(g, r, n_roles, m) for g, r in pairs])  # k × m
-    rr = np.zeros((m, m))
-    for j in range(m):
-        for k in range(m):
-            rr[j, k] = gram[np.ix_(idx[:, j], idx[:, k])].sum()
-    parts = vecs[idx]  # k × m × v
-    if scales is not None:
-        parts = parts * scales[:, None, None]
-    ry = parts.sum(axis=0)  # m × v
-    sol = np.linalg.solve(rr, ry)
-    return np.asarray(sol[-1])
+    flat = idx.ravel()
+    k = len(pairs)
+    rr = gram[np.ix_(flat, flat)].reshape(k, m, k, m).sum(axis=(0, 2))
+    ry = vecs[idx].sum(axis=0)  # m × v
+    return np.asarray(np.linalg.solve(rr, ry))
 
 
 def _distinct_assignments(role: np.ndarray, limit: int) -> list[np.ndarray] | None:
@@ -199,7 +186,7 @@ def _distinct_assignments(role: np.ndarray, limit: int) -> list[np.ndarray] | No
     return out
 
 
-def _invert(
+def invert(
     pfun: Callable[[float], float], center: float, scale: float, alpha: float
 ) -> tuple[float, float]:
     """Return the interval {tau: p(tau) > alpha} around ``center`` by bracketing and bisection."""
@@ -238,108 +225,144 @@ def unbounded_message(method: str, n: int, smallest: float, alpha: float, why: s
     )
 
 
-def wild_bootstrap(
+def _sharp_null_p(by_y: np.ndarray, by_shift: np.ndarray, b_obs: float) -> Callable[[float], float]:
+    """Return p(tau) of a sharp null from the statistic under all assignments (observed too)."""
+    n = len(by_y)
+
+    def pfun(tau: float) -> float:
+        stat = np.abs(by_y - tau * by_shift)
+        ref = abs(b_obs - tau)
+        return int((stat >= ref - 1e-10 * max(1.0, ref)).sum()) / n
+
+    return pfun
+
+
+def randomization_combinations(
     design: LinearDesign,
+    combinations: Sequence[np.ndarray],
+    shifts: Sequence[np.ndarray] | None = None,
     *,
-    weights: Literal["rademacher", "webb"] = "rademacher",
-    n_boot: int = 9999,
+    n_perm: int = 1999,
+    max_enumerate: int = 20_000,
     seed: int = 0,
     alpha: float = 0.05,
-) -> InferenceOutcome:
-    """Restricted wild cluster bootstrap (WCR) of the CR1 t-statistic.
+    joint: Sequence[int] = (),
+) -> tuple[list[InferenceOutcome], float | None]:
+    """Randomization inference for linear combinations ``w'theta`` of the coefficients.
+
+    The p-value of each combination is that of the sharp null of no effect at all
+    (``Y(0) = Y`` for every cluster), with ``|w'theta|`` recomputed under every
+    assignment of the treatment patterns (cohorts) to clusters. The interval of a
+    combination inverts the sharp null ``Y(0) = Y - tau * X s``: the effect is
+    ``tau`` on the regressors marked by its shift vector ``s`` (and zero on the
+    others), e.g. ``tau`` at one event time, or the same ``tau`` in every period
+    after the start for the mean of the post-period event times.
 
     Parameters
     ----------
     design : LinearDesign
-        The regression.
-    weights : {"rademacher", "webb"}
-        Bootstrap weight distribution.
-    n_boot : int
-        Number of draws (Rademacher: all ``2**G`` sign vectors when fewer).
+        The regression; ``role`` and ``block`` must be set.
+    combinations : sequence of numpy.ndarray
+        Weight vectors ``w`` (length m each).
+    shifts : sequence of numpy.ndarray, optional
+        One shift vector ``s`` per combination with ``w's = 1``; default ``s = w``
+        (a unit vector for a single coefficient).
+    n_perm : int
+        Random assignments drawn (besides the observed one) when exact
+        enumeration is too large.
+    max_enumerate : int
+        Enumerate every distinct assignment when there are at most this many.
     seed : int
-        Seed of the draws.
+        Seed of the random assignments.
     alpha : float
         1 − confidence level.
+    joint : sequence of int
+        Coefficients tested jointly under the sharp null of no effect: statistic
+        ``sum(theta_j**2 / s_j**2)``, ``s_j**2`` the mean of ``theta_j**2`` over
+        the assignments.
 
     Returns
     -------
-    InferenceOutcome
-        p-value of "no effect" and the interval by test inversion.
+    outcomes : list of InferenceOutcome
+        One per combination, in order.
+    joint_p : float or None
+        p-value of the joint test (None when ``joint`` is empty).
     """
-    if weights not in ("rademacher", "webb"):
-        raise EstimationError(f"weights must be one of 'rademacher', 'webb'; got {weights!r}")
-    y, z = design.partialled()
-    cl = design.cluster
-    g_count = design.n_clusters
-    ztz_inv = np.linalg.inv(z.T @ z)
-    c = (z @ ztz_inv)[:, -1]
-    theta = ztz_inv @ (z.T @ y)
-    beta = float(theta[-1])
-    u_hat = y - z @ theta
-    se_u = math.sqrt(float((np.bincount(cl, c * u_hat, g_count) ** 2).sum()))
+    q, n_roles, m = design.blocks()
+    role = np.asarray(design.role)
+    y, _ = design.partialled()
+    gram = _gram(design)
+    # Inner products with y and with every observed regressor: the coefficients of
+    # Y - tau * X_obs s under any assignment follow by linearity.
+    vecs = q.T @ np.column_stack([y, design.regressors])
 
-    others = z[:, :-1]
-    d = z[:, -1]
-    if others.shape[1]:
-        coef_y, *_ = np.linalg.lstsq(others, y, rcond=None)
-        coef_d, *_ = np.linalg.lstsq(others, d, rcond=None)
-        u0, u1 = y - others @ coef_y, d - others @ coef_d
-    else:
-        u0, u1 = y, d
-    a0, a1 = np.bincount(cl, c * u0, g_count), np.bincount(cl, c * u1, g_count)
-    m = z.shape[1]
-    big_a0 = np.column_stack([np.bincount(cl, z[:, j] * u0, g_count) for j in range(m)])
-    big_a1 = np.column_stack([np.bincount(cl, z[:, j] * u1, g_count) for j in range(m)])
-    h = np.column_stack([np.bincount(cl, c * z[:, j], g_count) for j in range(m)])
-    hp = h @ ztz_inv  # G × m
-    draws = n_boot if not (weights == "rademacher" and 2**g_count <= n_boot) else 2**g_count
-    if g_count * draws > 50_000_000:
-        raise EstimationError(
-            f"a wild bootstrap with {draws} draws over {g_count} clusters is too large here; "
-            "lower n_boot or cluster at a coarser level (e.g. municipality)"
-        )
-
-    rng = np.random.default_rng(seed)
-    enumerated = weights == "rademacher" and 2**g_count <= n_boot
-    if enumerated:
-        v = np.array(list(itertools.product((-1.0, 1.0), repeat=g_count))).T
-    elif weights == "rademacher":
-        v = rng.choice((-1.0, 1.0), size=(g_count, n_boot))
-    else:
-        webb = np.array(
-            [-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)]
-        )
-        v = rng.choice(webb, size=(g_count, n_boot))
-    s0 = a0[:, None] * v - hp @ (big_a0.T @ v)
-    s1 = a1[:, None] * v - hp @ (big_a1.T @ v)
-    n0, n1 = a0 @ v, a1 @ v
-
-    def pfun(b0: float) -> float:
-        t_obs = (beta - b0) / se_u
-        se_star = np.sqrt(((s0 - b0 * s1) ** 2).sum(axis=0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t_star = (n0 - b0 * n1) / se_star
-        t_star = np.where(se_star > 0, t_star, 0.0)
-        return float(np.mean(np.abs(t_star) >= abs(t_obs) - 1e-12 * max(1.0, abs(t_obs))))
-
-    p = pfun(0.0)
-    lo, hi = _invert(pfun, beta, se_u, alpha)
-    draws = v.shape[1]
+    assignments = _distinct_assignments(role, max_enumerate)
+    enumerated = assignments is not None
+    if assignments is None:
+        rng = np.random.default_rng(seed)
+        assignments = [role] + [rng.permutation(role) for _ in range(n_perm)]
+    coefs = np.array(
+        [
+            _assigned_coefs(
+                gram, vecs, [(int(g), int(a[g])) for g in np.flatnonzero(a)], n_roles, m
+            )
+            for a in assignments
+        ]
+    )  # n × m × (1 + m)
+    obs = _assigned_coefs(
+        gram, vecs, [(int(g), int(role[g])) for g in np.flatnonzero(role)], n_roles, m
+    )
+    n = len(assignments)
+    smallest = 1.0 / n
     messages: list[str] = []
-    if enumerated:
+    unbounded = smallest > alpha
+    if unbounded:
+        k = int((role > 0).sum())
         messages.append(
-            f"wild bootstrap: with {g_count} clusters all {draws} Rademacher sign vectors were "
-            "enumerated; p-values come in steps of 2/{draws}".replace("{draws}", str(draws))
+            unbounded_message(
+                "permutation inference",
+                n,
+                smallest,
+                alpha,
+                f"with {k} treated of {len(role)} clusters there are only {n} distinct ways to "
+                "assign the treatment",
+            )
         )
     detail = {
-        "method": "wild cluster bootstrap (restricted, WCR)",
-        "weights": weights,
-        "draws": int(draws),
+        "method": "randomization inference over clusters",
+        "assignments": int(n),
         "enumerated": bool(enumerated),
+        "smallest_p_value": smallest,
         "seed": int(seed),
-        "statistic": "CR1 t",
+        "statistic": "coefficient",
     }
-    return InferenceOutcome(p, lo, hi, detail, tuple(messages))
+    outcomes = []
+    for i, w_raw in enumerate(combinations):
+        w = np.asarray(w_raw, dtype=float)
+        s = w if shifts is None else np.asarray(shifts[i], dtype=float)
+        if not math.isclose(float(w @ s), 1.0, rel_tol=1e-9):
+            raise EstimationError("internal: a randomization shift vector must have w's = 1")
+        by_y = coefs[:, :, 0] @ w  # w'theta_a(Y), n
+        by_shift = np.einsum("amj,m,j->a", coefs[:, :, 1:], w, s)  # w'theta_a(X_obs s)
+        b_obs = float(w @ obs[:, 0])
+
+        pfun = _sharp_null_p(by_y, by_shift, b_obs)
+        if unbounded:
+            lo, hi = -math.inf, math.inf
+        else:
+            spread = float(np.std(by_y)) or 1.0
+            lo, hi = invert(pfun, b_obs, spread, alpha)
+        outcomes.append(InferenceOutcome(pfun(0.0), lo, hi, dict(detail), tuple(messages)))
+    joint_p = None
+    if joint:
+        idx = list(joint)
+        placebo = coefs[:, idx, 0]
+        s2 = np.mean(placebo**2, axis=0)
+        s2 = np.where(s2 > 0, s2, np.inf)
+        stat = float((obs[idx, 0] ** 2 / s2).sum())
+        dist = (placebo**2 / s2).sum(axis=1)
+        joint_p = int((dist >= stat - 1e-12 * max(1.0, stat)).sum()) / n
+    return outcomes, joint_p
 
 
 def randomization(
@@ -350,7 +373,7 @@ def randomization(
     seed: int = 0,
     alpha: float = 0.05,
 ) -> InferenceOutcome:
-    """Randomization inference over the assignment of treatment patterns to clusters.
+    """Randomization inference for the treatment coefficient (the last regressor).
 
     Parameters
     ----------
@@ -368,63 +391,12 @@ def randomization(
     Returns
     -------
     InferenceOutcome
-        p-value of the sharp null of no effect, and the interval by test inversion.
+        p-value of the sharp null of no effect, and the interval by inverting
+        ``Y(0) = Y - tau * D``.
     """
-    q, n_roles, m = design.blocks()
-    role = np.asarray(design.role)
-    y, _ = design.partialled()
-    d_obs = design.regressors[:, -1]
-    gram = _gram(design)
-    vecs = np.column_stack([q.T @ y, q.T @ d_obs])
-
-    assignments = _distinct_assignments(role, max_enumerate)
-    enumerated = assignments is not None
-    if assignments is None:
-        rng = np.random.default_rng(seed)
-        assignments = [role] + [rng.permutation(role) for _ in range(n_perm)]
-    bd = np.array(
-        [
-            _assigned_coef(gram, vecs, [(int(g), int(a[g])) for g in np.flatnonzero(a)], n_roles, m)
-            for a in assignments
-        ]
+    w = np.zeros(design.regressors.shape[1])
+    w[-1] = 1.0
+    outcomes, _ = randomization_combinations(
+        design, [w], n_perm=n_perm, max_enumerate=max_enumerate, seed=seed, alpha=alpha
     )
-    obs = _assigned_coef(
-        gram, vecs, [(int(g), int(role[g])) for g in np.flatnonzero(role)], n_roles, m
-    )
-    b_obs = float(obs[0])
-    n = len(assignments)
-
-    def pfun(tau: float) -> float:
-        stat = np.abs(bd[:, 0] - tau * bd[:, 1])
-        ref = abs(b_obs - tau)
-        hits = int((stat >= ref - 1e-10 * max(1.0, ref)).sum())
-        return hits / n  # the observed assignment is among the n
-
-    p = pfun(0.0)
-    smallest = 1.0 / n
-    messages: list[str] = []
-    if smallest > alpha:
-        k = int((role > 0).sum())
-        lo, hi = -math.inf, math.inf
-        messages.append(
-            unbounded_message(
-                "permutation inference",
-                n,
-                smallest,
-                alpha,
-                f"with {k} treated of {len(role)} clusters there are only {n} distinct ways to "
-                "assign the treatment",
-            )
-        )
-    else:
-        spread = float(np.std(bd[:, 0])) or 1.0
-        lo, hi = _invert(pfun, b_obs, spread, alpha)
-    detail = {
-        "method": "randomization inference over clusters",
-        "assignments": int(n),
-        "enumerated": bool(enumerated),
-        "smallest_p_value": smallest,
-        "seed": int(seed),
-        "statistic": "coefficient",
-    }
-    return InferenceOutcome(p, lo, hi, detail, tuple(messages))
+    return outcomes[0]

@@ -1,0 +1,98 @@
+"""Helpers shared by the coefficient and event-study results: option checks, analytic rows."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evalkit.did._data import Prepared
+from evalkit.errors import EstimationError
+
+__all__ = ["WildWeights", "analytic_row", "check_choice", "few_treated_note", "quiet_coefs", "t_df"]
+
+WildWeights = Literal["rademacher", "webb"]
+
+
+def check_choice(name: str, value: object, allowed: Any) -> None:
+    """Raise an EstimationError listing the allowed values when ``value`` is not one of them."""
+    choices = get_args(allowed)
+    if value not in choices:
+        raise EstimationError(
+            f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}"
+        )
+
+
+def quiet_coefs(model: Any) -> tuple[pd.Series, pd.Series]:
+    """Coefficients and standard errors, without pyfixest's 0/0 warning on a zero SE."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"pyfixest\..*")
+        return model.coef(), model.se()
+
+
+def analytic_row(model: Any, term: str, alpha: float, strict: bool = True) -> dict[str, Any]:
+    """Return the tidy row of ``term`` with the fit's analytic standard error and t interval.
+
+    Parameters
+    ----------
+    model : pyfixest.estimation.Feols
+        The fit.
+    term : str
+        Coefficient name.
+    alpha : float
+        1 − confidence level.
+    strict : bool
+        Raise when the standard error is zero or missing (else NaN statistics).
+
+    Returns
+    -------
+    dict
+        ``estimate, std_error, statistic, p_value, conf_low, conf_high``.
+    """
+    coefs, ses = quiet_coefs(model)
+    coef, se = float(coefs[term]), float(ses[term])
+    if strict and not (np.isfinite(se) and se > 0):
+        raise EstimationError(
+            "the outcome has no variation left once the model's fixed effects and controls are "
+            "taken out (the standard error is zero); there is no effect to estimate"
+        )
+    df = t_df(model)
+    tstat = coef / se if se > 0 else math.nan
+    if not np.isfinite(tstat):
+        return {
+            "estimate": coef,
+            "std_error": se,
+            "statistic": math.nan,
+            "p_value": math.nan,
+            "conf_low": math.nan,
+            "conf_high": math.nan,
+        }
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    return {
+        "estimate": coef,
+        "std_error": se,
+        "statistic": tstat,
+        "p_value": float(2 * stats.t.sf(abs(tstat), df)),
+        "conf_low": coef - crit * se,
+        "conf_high": coef + crit * se,
+    }
+
+
+def t_df(model: Any) -> float:
+    """Degrees of freedom of the fit's t-statistics (G − 1 under clustering)."""
+    return float(getattr(model, "_df_t", None) or max(int(model._N) - len(model.coef()), 1))
+
+
+def few_treated_note(prep: Prepared, threshold: int) -> str:
+    """Explain in plain words why Conley–Taber is the default with few treated clusters."""
+    k, g = prep.n_treated_clusters, prep.n_clusters
+    return (
+        f"only {k} of {g} clusters are treated (fewer than {threshold}); cluster-robust "
+        "standard errors are far too small in this case, so the p-value and interval come "
+        "from how the estimate compares with placebo estimates on the comparison clusters "
+        "(Conley–Taber, with the Ferman–Pinto correction when cluster sizes differ)"
+    )

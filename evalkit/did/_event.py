@@ -1,0 +1,241 @@
+"""The TWFE event study result: analytic rows, the headline mean, the pre-test and resampling."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from evalkit.did import inference as inf
+from evalkit.did._common import (
+    WildWeights,
+    analytic_row,
+    check_choice,
+    few_treated_note,
+    quiet_coefs,
+    t_df,
+)
+from evalkit.did._data import Prepared
+from evalkit.did.conley_taber import conley_taber_combinations
+from evalkit.did.regression import _name, event_design, event_study
+from evalkit.did.results import DidResult, tidy_frame
+from evalkit.did.wild import wild_bootstrap_combinations, wild_joint_test
+from evalkit.errors import EstimationError, FewTreatedClustersWarning
+
+__all__ = ["event_study_result"]
+
+
+def event_study_result(
+    prep: Prepared,
+    vcov: str,
+    alpha: float,
+    inference: str | None,
+    threshold: int,
+    seed: int,
+    options: dict[str, Any],
+) -> DidResult:
+    if inference == "bootstrap":
+        inference = "wild"
+    min_e, max_e = options.get("min_e"), options.get("max_e")
+    model, times = event_study(prep, vcov, min_e, max_e)
+    coefs, _ = quiet_coefs(model)
+    kept = [e for e in times if _name(e) in coefs.index and np.isfinite(coefs[_name(e)])]
+    messages: list[str] = []
+    dropped = sorted(set(times) - set(kept))
+    if dropped:
+        messages.append(
+            f"event times {dropped} could not be estimated (collinear with the "
+            "fixed effects; add never-treated units or bin the end points)"
+        )
+    k = prep.n_treated_clusters
+    few = k < threshold and (prep.has_unit or prep.cluster_given)
+    rows = []
+    for e in kept:
+        r = analytic_row(model, _name(e), alpha, strict=False)
+        rows.append({"term": f"event_time::{e}", **r, "event_time": e})
+    post = [i for i, e in enumerate(kept) if e >= 0]
+    if not post:
+        raise EstimationError("no post-treatment event time (e ≥ 0) could be estimated")
+    names = list(coefs.index)
+    pos = [names.index(_name(e)) for e in kept]
+    w_kept = np.zeros(len(kept))
+    w_kept[post] = 1.0 / len(post)
+    w = np.zeros(len(names))
+    w[pos] = w_kept
+    vc = np.asarray(model._vcov)
+    att = float(w @ coefs.to_numpy())
+    se = float(np.sqrt(max(float(w @ vc @ w), 0.0)))
+    if not (np.isfinite(se) and se > 0):
+        raise EstimationError(
+            "the outcome has no variation left once unit and period effects are taken out; "
+            "there is no effect to estimate"
+        )
+    df = t_df(model)
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    head = {
+        "term": "ATT (mean of e ≥ 0)",
+        "estimate": att,
+        "std_error": se,
+        "statistic": att / se,
+        "p_value": float(2 * stats.t.sf(abs(att / se), df)),
+        "conf_low": att - crit * se,
+        "conf_high": att + crit * se,
+        "event_time": None,
+    }
+    pre = [i for i, e in enumerate(kept) if e < -1]
+    pretrend: dict[str, Any] = {"statistic": None, "p_value": None, "df": 0}
+    if pre:
+        b = coefs.to_numpy()[[pos[i] for i in pre]]
+        v = vc[np.ix_([pos[i] for i in pre], [pos[i] for i in pre])]
+        stat = float(b @ np.linalg.pinv(v) @ b) / len(pre)
+        pretrend = {
+            "statistic": stat,
+            "p_value": float(stats.f.sf(stat, len(pre), df)),
+            "df": len(pre),
+            "test": "Wald F, all pre-period (e < -1) effects zero",
+        }
+    chosen = inference or ("conley_taber" if few else "analytic")
+    detail: dict[str, Any] = {"vcov": vcov, "df": df}
+    design = event_design(prep, kept, min_e, max_e) if chosen != "analytic" else None
+    if chosen in ("conley_taber", "permutation") and design is not None and design.role is None:
+        if inference is not None:
+            raise EstimationError(
+                f"inference={chosen!r} needs a treatment that starts at the same period for "
+                "every row of a cluster; use inference='wild' or 'analytic'"
+            )
+        chosen = "wild"  # as for TWFE: the few-treated default falls back to the bootstrap
+    if design is not None:
+        if inference is None:
+            messages.append(few_treated_note(prep, threshold))
+        post_shift = np.zeros(len(kept))
+        post_shift[post] = 1.0
+        outcomes, joint_p = _event_resample(
+            chosen, design, w_kept, post_shift, pre, seed, alpha, options
+        )
+        for row, out in zip([head, *rows], outcomes, strict=True):
+            row.update(p_value=out.p_value, conf_low=out.ci_low, conf_high=out.ci_high)
+            if chosen != "wild":  # permutation and Conley–Taber give no standard error
+                row.update(std_error=math.nan, statistic=math.nan)
+        messages.extend(outcomes[0].messages)
+        if chosen == "wild" and k < threshold:
+            messages.append(
+                f"the wild cluster bootstrap is unreliable with {k} treated cluster(s) "
+                "(MacKinnon–Webb): its p-values can be far too small or too large; compare "
+                "with inference='conley_taber' or 'permutation'"
+            )
+        detail = {**outcomes[0].detail, "analytic_se": se, "vcov": vcov}
+        if pre:
+            pretrend = {
+                "statistic": None,
+                "p_value": joint_p,
+                "df": len(pre),
+                "test": _PRETREND_TEST[chosen],
+            }
+    elif few:
+        messages.append(
+            f"only {k} of {prep.n_clusters} clusters are treated; the event-time intervals are "
+            "cluster-robust (CR1) and far too narrow with so few treated clusters — read them "
+            "as descriptive"
+        )
+    for m in messages:
+        warnings.warn(m, FewTreatedClustersWarning, stacklevel=3)
+    table = tidy_frame([head, *rows])
+    extra = {
+        "event_study": [
+            {
+                "event_time": r["event_time"],
+                "att": r["estimate"],
+                "se": r["std_error"],
+                "ci_low": r["conf_low"],
+                "ci_high": r["conf_high"],
+                "p_value": r["p_value"],
+            }
+            for r in rows
+        ],
+        "pretrend": pretrend,
+        "reference_period": -1,
+    }
+    return DidResult(
+        estimator="event_study",
+        att=att,
+        se=head["std_error"],
+        ci_low=head["conf_low"],
+        ci_high=head["conf_high"],
+        p_value=head["p_value"],
+        n_obs=len(prep.frame),
+        n_units=prep.n_units,
+        n_clusters=prep.n_clusters,
+        n_treated_clusters=k,
+        inference=chosen,
+        alpha=alpha,
+        warnings=tuple(messages),
+        table=table,
+        inference_detail=detail,
+        extra=extra,
+    )
+
+
+_PRETREND_TEST = {
+    "conley_taber": "Conley–Taber placebo test, all pre-period (e < -1) effects zero",
+    "permutation": "randomization test of no effect, statistic from the pre-period (e < -1) "
+    "coefficients",
+    "wild": "wild cluster bootstrap (restricted), all pre-period (e < -1) effects zero, "
+    "statistic the sum of squared CR1 t",
+}
+
+
+def _event_resample(
+    chosen: str,
+    design: inf.LinearDesign,
+    w_post: np.ndarray,
+    post_shift: np.ndarray,
+    pre: list[int],
+    seed: int,
+    alpha: float,
+    options: dict[str, Any],
+) -> tuple[list[inf.InferenceOutcome], float | None]:
+    """Resampling inference for the headline mean and every event time, and the pre-test.
+
+    Returns one outcome per quantity (headline first, then each event time in order)
+    and the p-value of the joint pre-period test (None without pre-periods).
+    """
+    m = len(w_post)
+    units = [np.eye(m)[i] for i in range(m)]
+    combos = [w_post, *units]
+    if chosen == "conley_taber":
+        return conley_taber_combinations(
+            design,
+            combos,
+            ferman_pinto=bool(options.get("ferman_pinto", True)),
+            n_sim=int(options.get("n_sim", 1999)),
+            max_enumerate=int(options.get("max_enumerate", 20_000)),
+            seed=seed,
+            alpha=alpha,
+            joint=pre,
+        )
+    if chosen == "permutation":
+        # The headline's interval inverts "the same effect tau in every period after the
+        # start"; an event time's interval inverts "effect tau at that event time only".
+        return inf.randomization_combinations(
+            design,
+            combos,
+            [post_shift, *units],
+            n_perm=int(options.get("n_perm", 1999)),
+            max_enumerate=int(options.get("max_enumerate", 20_000)),
+            seed=seed,
+            alpha=alpha,
+            joint=pre,
+        )
+    weights = options.get("weights", "rademacher")
+    check_choice("weights", weights, WildWeights)
+    n_boot = int(options.get("n_boot", 9999))
+    outcomes = wild_bootstrap_combinations(
+        design, combos, weights=weights, n_boot=n_boot, seed=seed, alpha=alpha
+    )
+    joint_p = (
+        wild_joint_test(design, pre, weights=weights, n_boot=n_boot, seed=seed) if pre else None
+    )
+    return outcomes, joint_p
