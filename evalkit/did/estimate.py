@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -110,7 +111,11 @@ def estimate(
         saying why. For 2×2/TWFE/event study ``"bootstrap"`` means the wild
         cluster bootstrap. Resampling methods apply to the headline coefficient of
         2×2, TWFE and Bacon, and for the event study to every event time, the
-        headline mean and the joint pre-trend test.
+        headline mean and the joint pre-trend test. Callaway–Sant'Anna offers
+        ``"analytic"``, ``"bootstrap"`` (multiplier) and ``"permutation"`` (cohorts
+        re-assigned to clusters, overall values of the aggregations); with a
+        ``cluster`` and fewer than ``few_treated_threshold`` treated clusters the
+        default is ``"permutation"``.
     seed : int
         Seed of every random draw.
     alpha : float
@@ -118,11 +123,13 @@ def estimate(
     few_treated_threshold : int
         Fewer treated clusters than this switch the default inference.
     **options
-        2×2, TWFE and event study: ``weights`` ("rademacher"/"webb"), ``n_boot`` (9999), ``n_perm``
-        (1999), ``n_sim`` (1999), ``max_enumerate`` (20000), ``ferman_pinto``
-        (True); event study also ``min_e``, ``max_e`` (binned end points).
-        Callaway–Sant'Anna: passed on (``base_period``, ``anticipation``, ``panel``,
-        ``bootstrap``/``n_boot``, ``min_e``/``max_e``/``balance_e``, ...).
+        2×2, TWFE and event study: ``weights`` ("rademacher"/"webb"), ``n_boot``
+        (9999), ``n_perm`` (1999), ``n_sim`` (1999), ``max_enumerate`` (20000),
+        ``ferman_pinto`` (True); event study also ``min_e``, ``max_e`` (binned end
+        points).
+        Callaway–Sant'Anna: ``n_perm`` (999), ``max_enumerate`` (1000) for
+        permutation; the rest passed on (``base_period``, ``anticipation``,
+        ``panel``, ``bootstrap``/``n_boot``, ``min_e``/``max_e``/``balance_e``, ...).
 
     Returns
     -------
@@ -160,6 +167,7 @@ def estimate(
             seed=seed,
             alpha=alpha,
             inference=inference,
+            threshold=few_treated_threshold,
             **options,
         )
     unknown = set(options) - _REG_OPTIONS
@@ -207,6 +215,7 @@ def _callaway_santanna(
     cohort: str | None,
     treated: str | None,
     inference: str | None,
+    threshold: int,
     **kwargs: Any,
 ) -> Any:
     from evalkit.did.cs import callaway_santanna
@@ -216,14 +225,80 @@ def _callaway_santanna(
             "callaway_santanna needs cohort= (the first treated period of each unit; 0 or "
             "empty means never treated)"
         )
+    n_perm = int(kwargs.pop("n_perm", 999))
+    max_enumerate = int(kwargs.pop("max_enumerate", 1000))
     if inference in ("bootstrap", "wild") and "bootstrap" not in kwargs:
         kwargs["bootstrap"] = True
-    elif inference not in (None, "analytic", "bootstrap", "wild"):
+    elif inference not in (None, "analytic", "bootstrap", "wild", "permutation"):
         raise EstimationError(
             f"inference={inference!r} is not available for callaway_santanna; allowed: "
-            "'analytic', 'bootstrap'"
+            "'analytic', 'bootstrap', 'permutation'"
         )
-    return callaway_santanna(data, cohort=cohort, **kwargs)
+    if not (inference == "permutation" or (inference is None and kwargs.get("cluster"))):
+        return callaway_santanna(data, cohort=cohort, **kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = callaway_santanna(data, cohort=cohort, **kwargs)
+    k, g = result.n_treated_clusters, result.n_clusters
+    default = inference is None and k < threshold
+    if not (inference == "permutation" or default):
+        _rewarn(caught, drop=())
+        return result
+    from evalkit.did.cs._randomization import with_permutation
+
+    few = [str(w.message) for w in caught if issubclass(w.category, FewTreatedClustersWarning)]
+    notes = [w for w in result.warnings if w not in few]
+    if default:
+        notes.insert(
+            0,
+            f"only {k} of {g} clusters are treated (fewer than {threshold}); influence-"
+            "function and bootstrap standard errors are far too small in this case, so the "
+            "p-values and intervals of the overall effects come from comparing the estimate "
+            "with the estimates obtained when the start periods are given to other clusters "
+            "(randomization inference)",
+        )
+    try:
+        out = with_permutation(
+            data,
+            result,
+            {"cohort": cohort, **kwargs},
+            n_perm=n_perm,
+            max_enumerate=max_enumerate,
+            seed=int(kwargs.get("seed", 0)),
+            alpha=float(kwargs.get("alpha", 0.05)),
+            notes=notes,
+        )
+    except EstimationError as exc:
+        if not default:
+            raise
+        _rewarn(caught, drop=())
+        note = (
+            f"permutation inference could not run ({exc}); the intervals are influence-"
+            "function intervals and far too narrow with so few treated clusters; do not read "
+            "their p-values as evidence"
+        )
+        warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
+        return replace(result, warnings=(*result.warnings, note))
+    if k < threshold:
+        rows_note = (
+            f"with {k} treated cluster(s) the rows of the aggregations and the ATT(g, t) "
+            "cells keep influence-function intervals, which are far too narrow here: read "
+            "them as descriptive (the overall values carry the permutation p-values and "
+            "intervals)"
+        )
+        out = replace(out, warnings=(*out.warnings, rows_note))
+    _rewarn(caught, drop=few)
+    for note in out.warnings:
+        if note not in result.warnings:
+            warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
+    return out
+
+
+def _rewarn(caught: list[warnings.WarningMessage], drop: Sequence[str]) -> None:
+    """Warn again what the estimator warned, except the messages in ``drop``."""
+    for w in caught:
+        if str(w.message) not in drop:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _coefficient_result(

@@ -33,6 +33,7 @@ from evalkit.errors import EstimationError
 __all__ = [
     "InferenceOutcome",
     "LinearDesign",
+    "distinct_assignments",
     "invert",
     "randomization",
     "randomization_combinations",
@@ -161,8 +162,21 @@ def _assigned_coefs(
     return np.asarray(np.linalg.solve(rr, ry))
 
 
-def _distinct_assignments(role: np.ndarray, limit: int) -> list[np.ndarray] | None:
-    """All distinct permutations of the role vector, or None when more than ``limit``."""
+def distinct_assignments(role: np.ndarray, limit: int) -> list[np.ndarray] | None:
+    """Return every distinct permutation of ``role``, or None when there are more than ``limit``.
+
+    Parameters
+    ----------
+    role : numpy.ndarray
+        Per cluster, 0 (comparison) or the code r ≥ 1 of its treatment pattern (cohort).
+    limit : int
+        Largest number of assignments to list.
+
+    Returns
+    -------
+    list of numpy.ndarray or None
+        The assignments (the observed one among them), or None.
+    """
     g_count = len(role)
     counts = {int(r): int((role == r).sum()) for r in np.unique(role) if r > 0}
     total = math.factorial(g_count) // math.prod(
@@ -296,7 +310,7 @@ def randomization_combinations(
     # Y - tau * X_obs s under any assignment follow by linearity.
     vecs = q.T @ np.column_stack([y, design.regressors])
 
-    assignments = _distinct_assignments(role, max_enumerate)
+    assignments = distinct_assignments(role, max_enumerate)
     enumerated = assignments is not None
     if assignments is None:
         rng = np.random.default_rng(seed)

@@ -44,7 +44,8 @@ class CsResult:
         Rows used; units (rows for repeated cross-sections); clusters (units
         when no cluster column is given) and clusters with a treated unit.
     inference : str
-        ``"analytic"`` (influence functions) or ``"bootstrap"`` (multiplier).
+        ``"analytic"`` (influence functions), ``"bootstrap"`` (multiplier) or
+        ``"permutation"`` (cohorts re-assigned to clusters; see ``evalkit.did.estimate``).
     alpha : float
         1 − confidence level.
     warnings : tuple of str
@@ -120,6 +121,8 @@ class CsResult:
             agg = self.aggregations[kind]
             o = agg["overall"]
             add(_OVERALL_TERM[kind], o["att"], o["se"], o["conf_low"], o["conf_high"])
+            if "p_value" in o:  # randomization inference: a p-value without a standard error
+                rows[-1]["p_value"] = o["p_value"]
             if kind == "simple":
                 continue
             for r in agg["rows"].to_dict("records"):
@@ -171,7 +174,11 @@ class CsResult:
             agg = self.aggregations[kind]
             o = agg["overall"]
             aggs[kind] = {
-                "overall": {k: json_float(o[k]) for k in ("att", "se", "conf_low", "conf_high")},
+                "overall": {
+                    k: json_float(o[k])
+                    for k in ("att", "se", "conf_low", "conf_high", "p_value")
+                    if k in o
+                },
                 "rows": [] if kind == "simple" else rows(agg["rows"], [_ROW_KEY[kind]]),
             }
         return {
