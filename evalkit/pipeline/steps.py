@@ -17,7 +17,7 @@ import yaml
 
 from evalkit import __version__
 from evalkit.errors import EvalkitError, ProtocolError
-from evalkit.pipeline.analysts import Analysts, done_future, then
+from evalkit.pipeline.analysts import Analysts, done_future, one_thread_per_child, then
 from evalkit.pipeline.bundle import write_bundle
 from evalkit.pipeline.fingerprint import (
     analysis_fingerprint,
@@ -287,7 +287,11 @@ def run_protocols(
 
     # Exit order matters: the analysts finish (and queue their renders) before the
     # renderers stop.
-    with Renderers(RENDER_WORKERS, render) as renderers, Analysts(ANALYSIS_WORKERS) as analysts:
+    with (
+        one_thread_per_child(),
+        Renderers(RENDER_WORKERS, render) as renderers,
+        Analysts(ANALYSIS_WORKERS) as analysts,
+    ):
         for protocol in protocols:
             paths = paths_for(protocol, build=build, store=store)
             pid = paths.protocol_id
