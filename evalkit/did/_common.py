@@ -8,7 +8,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from evalkit.did._data import Prepared
 from evalkit.errors import EstimationError
@@ -71,12 +71,12 @@ def analytic_row(model: Any, term: str, alpha: float, strict: bool = True) -> di
             "conf_low": math.nan,
             "conf_high": math.nan,
         }
-    crit = stats.t.ppf(1 - alpha / 2, df)
+    crit = special.stdtrit(df, 1 - alpha / 2)
     return {
         "estimate": coef,
         "std_error": se,
         "statistic": tstat,
-        "p_value": float(2 * stats.t.sf(abs(tstat), df)),
+        "p_value": float(2 * special.stdtr(df, -abs(tstat))),
         "conf_low": coef - crit * se,
         "conf_high": coef + crit * se,
     }

@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from evalkit.did import inference as inf
 from evalkit.did._common import (
@@ -74,13 +74,13 @@ def event_study_result(
             "there is no effect to estimate"
         )
     df = t_df(model)
-    crit = stats.t.ppf(1 - alpha / 2, df)
+    crit = special.stdtrit(df, 1 - alpha / 2)
     head = {
         "term": "ATT (mean of e ≥ 0)",
         "estimate": att,
         "std_error": se,
         "statistic": att / se,
-        "p_value": float(2 * stats.t.sf(abs(att / se), df)),
+        "p_value": float(2 * special.stdtr(df, -abs(att / se))),
         "conf_low": att - crit * se,
         "conf_high": att + crit * se,
         "event_time": None,
@@ -93,7 +93,7 @@ def event_study_result(
         stat = float(b @ np.linalg.pinv(v) @ b) / len(pre)
         pretrend = {
             "statistic": stat,
-            "p_value": float(stats.f.sf(stat, len(pre), df)),
+            "p_value": float(special.fdtrc(len(pre), df, stat)),
             "df": len(pre),
             "test": "Wald F, all pre-period (e < -1) effects zero",
         }
