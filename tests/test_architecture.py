@@ -62,3 +62,15 @@ def test_imports_point_down_the_layers() -> None:
             elif LAYERS[target] == LAYERS[source] and (source, target) not in ALLOWED_SIDEWAYS:
                 problems.append(f"{rel}: imports {target_module} sideways (same layer)")
     assert not problems, "\n".join(problems)
+
+
+def test_the_estimators_import_light() -> None:
+    # scipy.stats alone is ~45 MB of resident memory; the estimators use scipy.special's
+    # distribution functions (what scipy.stats calls) so that a Callaway–Sant'Anna run
+    # stays within its memory budget (benchmarks/bench_did.py).
+    import subprocess
+    import sys
+
+    code = "import sys, evalkit.did, evalkit.did.cs; print('scipy.stats' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
