@@ -37,6 +37,33 @@ def event_study_result(
     seed: int,
     options: dict[str, Any],
 ) -> DidResult:
+    """Fit the TWFE event study and attach the chosen (or few-treated default) inference.
+
+    Parameters
+    ----------
+    prep : Prepared
+        Panel frame with cohorts.
+    vcov : {"iid", "hetero", "cluster"}
+        Analytic variance of the fit.
+    alpha : float
+        1 − confidence level.
+    inference : str or None
+        ``"analytic"``, ``"wild"`` (or ``"bootstrap"``), ``"permutation"``,
+        ``"conley_taber"``; None chooses Conley–Taber below ``threshold`` treated
+        clusters, else analytic.
+    threshold : int
+        Fewer treated clusters than this count as few.
+    seed : int
+        Seed of every random draw.
+    options : dict
+        ``min_e``, ``max_e`` and the resampling options of :func:`evalkit.did.estimate`.
+
+    Returns
+    -------
+    DidResult
+        Headline mean of the post-period event times, one row per event time, the
+        pre-trend test, warnings that say why when few clusters are treated.
+    """
     if inference == "bootstrap":
         inference = "wild"
     min_e, max_e = options.get("min_e"), options.get("max_e")
@@ -107,6 +134,11 @@ def event_study_result(
                 "every row of a cluster; use inference='wild' or 'analytic'"
             )
         chosen = "wild"  # as for TWFE: the few-treated default falls back to the bootstrap
+        messages.append(
+            "Conley–Taber inference needs a treatment that starts at the same period in every "
+            "row of a cluster, which is not the case here; the wild cluster bootstrap is used "
+            "instead"
+        )
     if design is not None:
         if inference is None:
             messages.append(few_treated_note(prep, threshold))
