@@ -62,8 +62,9 @@ class ReportContext:
         ``nl`` or ``en``.
     figure_dir : Path
         Where figure PNGs are written (the kernel's working directory).
-    draw_figures : bool
-        False to skip drawing (when only the tables are wanted, e.g. for the exports).
+    collect_only : bool
+        True when only the tables are wanted (for the CSV/XLSX exports): tables are
+        gathered but not laid out as HTML, and figures are not drawn.
     """
 
     def __init__(
@@ -72,10 +73,10 @@ class ReportContext:
         lang: str = "nl",
         figure_dir: Path | str = ".",
         *,
-        draw_figures: bool = True,
+        collect_only: bool = False,
     ) -> None:
         self.bundle = bundle
-        self.draw_figures = draw_figures
+        self.collect_only = collect_only
         self.lang = check_lang(lang)
         self.figure_dir = Path(figure_dir)
         self.tables: list[ReportTable] = []
@@ -149,6 +150,8 @@ class ReportContext:
         self._tbl_count += 1
         self.tables.append(table)
         self.n_suppressed += table.n_suppressed
+        if self.collect_only:
+            return f"<!-- table {table.name} -->"
         prefix = "Tabel" if self.lang == "nl" else "Table"
         html = table.to_html(
             f"{prefix} {self._tbl_count}: {table.caption}", f"table-{table.name}", self.max_rows
@@ -174,7 +177,7 @@ class ReportContext:
         number = self._fig_numbers.setdefault(name, len(self._fig_numbers) + 1)
         prefix = "Figuur" if self.lang == "nl" else "Figure"
         file = self.figure_dir / f"figure-{name}.png"
-        if not self.draw_figures:
+        if self.collect_only:
             return f"<!-- figure {name} -->"
         try:
             file.write_bytes(png_bytes(plot, width, height))

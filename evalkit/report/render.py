@@ -70,7 +70,7 @@ def collect_tables(
     from evalkit.report import monitoring, sections_front, sections_results
 
     with tempfile.TemporaryDirectory(prefix="evalkit-tables-") as tmp:
-        ctx = ReportContext(bundle, lang, figure_dir=tmp, draw_figures=False)
+        ctx = ReportContext(bundle, lang, figure_dir=tmp, collect_only=True)
         if "evaluation" in documents or "summary" in documents:
             for fn in (
                 sections_front.first_page,
