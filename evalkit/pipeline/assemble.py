@@ -312,7 +312,21 @@ def compute_bundle(inputs: BundleInputs) -> dict[str, Any]:
     -------
     dict
         The bundle (see docs/bundle.md).
+
+    Notes
+    -----
+    BLAS runs on one thread here: a multi-threaded BLAS splits sums by its thread
+    count, so the last digits of estimates would depend on the machine's cores and
+    on whether the bundle is computed by ``evalkit analyze`` or in a worker of
+    ``evalkit run``. The matrices are small; one thread costs nothing measurable.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _compute(inputs)
+
+
+def _compute(inputs: BundleInputs) -> dict[str, Any]:
     protocol = inputs.protocol
     af = build_analysis_frame(inputs.panel, protocol)
     outcome_ids = [o["id"] for o in protocol.get("outcomes", []) if o["id"] in af.data.columns]
