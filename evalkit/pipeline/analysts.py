@@ -115,8 +115,17 @@ class Analysts:
             self._pool.shutdown(wait=True, cancel_futures=exc is not None)
             self._pool = None
 
+    def start(self) -> None:
+        """Start every worker now, so their imports overlap the main thread's work."""
+        pool = self._get_pool()
+        for _ in range(self._workers):  # a spawn pool starts a worker per waiting task
+            pool.submit(int)
+
     def submit(self, inputs: BundleInputs, bundle_path: Path) -> Future[tuple[Path, float]]:
         """Queue one protocol's computation; the future holds the bundle path and seconds."""
+        return self._get_pool().submit(compute_and_write, inputs, bundle_path)
+
+    def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # spawn, not fork: the parent runs render and progress threads
             self._pool = ProcessPoolExecutor(
@@ -124,7 +133,7 @@ class Analysts:
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_warm_up,
             )
-        return self._pool.submit(compute_and_write, inputs, bundle_path)
+        return self._pool
 
 
 def then(first: Future[T], step: Callable[[T], Future[U]]) -> Future[U]:

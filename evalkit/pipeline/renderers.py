@@ -20,6 +20,15 @@ __all__ = ["Renderers"]
 
 _STOP = object()
 
+#: What every report document imports first; loaded in each kernel when it starts.
+WARM_UP_MODULES = (
+    "evalkit.report.context",
+    "evalkit.report.sections_front",
+    "evalkit.report.sections_results",
+    "evalkit.report.figures",
+    "plotnine",
+)
+
 
 class Renderers:
     """A small pool of render threads, one kernel each; use as a context manager.
@@ -55,12 +64,20 @@ class Renderers:
     ) -> None:
         self.close()
 
-    def submit(self, job: Any) -> Future[list[Path]]:
-        """Queue a job; its future holds the paths written (or the error raised)."""
+    def start(self) -> None:
+        """Start the threads and their kernels now (and import the report code in them).
+
+        Called early when reports will surely be rendered, so that the kernels start
+        while the main thread is still making data, on the otherwise idle core.
+        """
         if not self._started:
             for thread in self._threads:
                 thread.start()
             self._started = True
+
+    def submit(self, job: Any) -> Future[list[Path]]:
+        """Queue a job; its future holds the paths written (or the error raised)."""
+        self.start()
         future: Future[list[Path]] = Future()
         self._jobs.put((job, future))
         return future
@@ -79,6 +96,10 @@ class Renderers:
         from evalkit.report.engine import KernelSession
 
         with KernelSession() as session:
+            try:
+                session.warm_up(*WARM_UP_MODULES)
+            except Exception:
+                pass
             while True:
                 item = self._jobs.get()
                 if item is _STOP:

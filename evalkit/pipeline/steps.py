@@ -292,8 +292,13 @@ def run_protocols(
         Renderers(RENDER_WORKERS, render) as renderers,
         Analysts(ANALYSIS_WORKERS) as analysts,
     ):
-        for protocol in protocols:
-            paths = paths_for(protocol, build=build, store=store)
+        all_paths = [paths_for(p, build=build, store=store) for p in protocols]
+        if force or any(not p.bundle.is_file() for p in all_paths):
+            # there will be bundles to compute and reports to render: start the workers
+            # and kernels now, while this thread makes the first protocol's data
+            analysts.start()
+            renderers.start()
+        for paths in all_paths:
             pid = paths.protocol_id
             sink.step(pid, "demo data")
             made = make_demo_data(paths)

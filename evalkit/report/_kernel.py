@@ -115,6 +115,19 @@ class KernelSession:
             resources={"metadata": {"path": str(cwd)}},
         )
 
+    def warm_up(self, *modules: str) -> None:
+        """Start the kernel and import ``modules`` in it, before the first document arrives.
+
+        Parameters
+        ----------
+        *modules : str
+            Modules the documents will import (e.g. ``evalkit.report.context``).
+        """
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": _KERNEL_NAME, "language": "python"}
+        nb.cells.append(nbformat.v4.new_code_cell("\n".join(f"import {m}" for m in modules)))
+        self.execute(nb, Path.cwd(), where="kernel warm-up")
+
     def execute(
         self, nb: nbformat.NotebookNode, cwd: Path, *, where: str = "report"
     ) -> nbformat.NotebookNode:
