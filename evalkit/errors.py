@@ -7,6 +7,7 @@ its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,7 +77,29 @@ class ReportError(EvalkitError):
 
 
 class EvalkitWarning(UserWarning):
-    """Root of evalkit's warnings."""
+    """Root of evalkit's warnings.
+
+    Parameters
+    ----------
+    message : str
+        The warning in plain (English) words.
+    code : str, optional
+        Its stable code (the estimators' codes are listed in
+        :data:`evalkit.did.notes.TEMPLATES`); a report words the warning from it.
+    values : mapping, optional
+        The values that go into the sentence of ``code``.
+    """
+
+    def __init__(
+        self, message: str = "", code: str | None = None, values: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.values: dict[str, Any] = dict(values or {})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keep the code and values when the warning crosses a process boundary
+        return (type(self), (str(self), self.code, self.values))
 
 
 class ProtocolWarning(EvalkitWarning):

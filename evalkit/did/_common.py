@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import special
 
 from evalkit.did._data import Prepared
+from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
 
 __all__ = ["WildWeights", "analytic_row", "check_choice", "few_treated_note", "quiet_coefs", "t_df"]
@@ -87,12 +88,9 @@ def t_df(model: Any) -> float:
     return float(getattr(model, "_df_t", None) or max(int(model._N) - len(model.coef()), 1))
 
 
-def few_treated_note(prep: Prepared, threshold: int) -> str:
+def few_treated_note(prep: Prepared, threshold: int) -> Note:
     """Explain in plain words why Conley–Taber is the default with few treated clusters."""
-    k, g = prep.n_treated_clusters, prep.n_clusters
-    return (
-        f"only {k} of {g} clusters are treated (fewer than {threshold}); cluster-robust "
-        "standard errors are far too small in this case, so the p-value and interval come "
-        "from how the estimate compares with placebo estimates on the comparison clusters "
-        "(Conley–Taber, with the Ferman–Pinto correction when cluster sizes differ)"
+    return Note(
+        "few_treated_conley_taber",
+        {"treated": prep.n_treated_clusters, "clusters": prep.n_clusters, "threshold": threshold},
     )

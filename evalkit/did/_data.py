@@ -8,13 +8,13 @@ prepared frame with fixed internal column names.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from evalkit.did.notes import Note, warn
 from evalkit.errors import DroppedRowsWarning, EstimationError, SmallCohortWarning
 
 __all__ = ["COHORT_RULE", "Prepared", "prepare"]
@@ -221,18 +221,19 @@ def prepare(
         missing_x |= numeric[c].isna()
     keep = ~(missing_y | missing_x)
     if int(missing_y.sum()):
-        warnings.warn(
-            f"{int(missing_y.sum())} row(s) with a missing outcome {outcome!r} were dropped "
-            f"({int(keep.sum())} of {len(data)} rows remain)",
-            DroppedRowsWarning,
-            stacklevel=3,
+        note = Note(
+            "dropped_missing_outcome",
+            {
+                "n": int(missing_y.sum()),
+                "outcome": outcome,
+                "kept": int(keep.sum()),
+                "total": len(data),
+            },
         )
+        warn(note, DroppedRowsWarning, stacklevel=3)
     if int((missing_x & ~missing_y).sum()):
-        warnings.warn(
-            f"{int((missing_x & ~missing_y).sum())} row(s) with a missing covariate were dropped",
-            DroppedRowsWarning,
-            stacklevel=3,
-        )
+        note = Note("dropped_missing_covariate", {"n": int((missing_x & ~missing_y).sum())})
+        warn(note, DroppedRowsWarning, stacklevel=3)
     src = data.loc[keep]
     if src.empty:
         raise EstimationError(f"no rows left after dropping missing values of {outcome!r}")
@@ -336,9 +337,5 @@ def _warn_small_cohorts(out: pd.DataFrame, has_unit: bool) -> None:
     counts = per.groupby(COHORT)[key].nunique() if key else per.groupby(COHORT).size()
     small = counts[counts < 2]
     if len(small):
-        warnings.warn(
-            f"cohort(s) {', '.join(str(int(c)) for c in small.index)} have a single unit; "
-            "their effects rest on one unit and cannot be told apart from that unit's own shocks",
-            SmallCohortWarning,
-            stacklevel=4,
-        )
+        note = Note("single_unit_cohorts", {"cohorts": [int(c) for c in small.index]})
+        warn(note, SmallCohortWarning, stacklevel=4)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from evalkit.did._common import (
 )
 from evalkit.did._data import Prepared
 from evalkit.did.conley_taber import conley_taber_combinations
+from evalkit.did.notes import Note, warn
 from evalkit.did.regression import _name, event_design, event_study
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.wild import wild_bootstrap_combinations, wild_joint_test
@@ -70,13 +70,10 @@ def event_study_result(
     model, times = event_study(prep, vcov, min_e, max_e)
     coefs, _ = quiet_coefs(model)
     kept = [e for e in times if _name(e) in coefs.index and np.isfinite(coefs[_name(e)])]
-    messages: list[str] = []
+    messages: list[Note] = []
     dropped = sorted(set(times) - set(kept))
     if dropped:
-        messages.append(
-            f"event times {dropped} could not be estimated (collinear with the "
-            "fixed effects; add never-treated units or bin the end points)"
-        )
+        messages.append(Note("event_times_dropped", {"event_times": [int(e) for e in dropped]}))
     k = prep.n_treated_clusters
     few = k < threshold and (prep.has_unit or prep.cluster_given)
     rows = []
@@ -134,11 +131,7 @@ def event_study_result(
                 "every row of a cluster; use inference='wild' or 'analytic'"
             )
         chosen = "wild"  # as for TWFE: the few-treated default falls back to the bootstrap
-        messages.append(
-            "Conley–Taber inference needs a treatment that starts at the same period in every "
-            "row of a cluster, which is not the case here; the wild cluster bootstrap is used "
-            "instead"
-        )
+        messages.append(Note("event_wild_instead_of_conley_taber"))
     if design is not None:
         if inference is None:
             messages.append(few_treated_note(prep, threshold))
@@ -153,11 +146,7 @@ def event_study_result(
                 row.update(std_error=math.nan, statistic=math.nan)
         messages.extend(outcomes[0].messages)
         if chosen == "wild" and k < threshold:
-            messages.append(
-                f"the wild cluster bootstrap is unreliable with {k} treated cluster(s) "
-                "(MacKinnon–Webb): its p-values can be far too small or too large; compare "
-                "with inference='conley_taber' or 'permutation'"
-            )
+            messages.append(Note("event_wild_unreliable", {"treated": k}))
         detail = {**outcomes[0].detail, "analytic_se": se, "vcov": vcov}
         if pre:
             pretrend = {
@@ -167,13 +156,9 @@ def event_study_result(
                 "test": _PRETREND_TEST[chosen],
             }
     elif few:
-        messages.append(
-            f"only {k} of {prep.n_clusters} clusters are treated; the event-time intervals are "
-            "cluster-robust (CR1) and far too narrow with so few treated clusters — read them "
-            "as descriptive"
-        )
+        messages.append(Note("event_few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
     for m in messages:
-        warnings.warn(m, FewTreatedClustersWarning, stacklevel=3)
+        warn(m, FewTreatedClustersWarning, stacklevel=3)
     table = tidy_frame([head, *rows])
     extra = {
         "event_study": [
@@ -203,7 +188,7 @@ def event_study_result(
         n_treated_clusters=k,
         inference=chosen,
         alpha=alpha,
-        warnings=tuple(messages),
+        notes=tuple(messages),
         table=table,
         inference_detail=detail,
         extra=extra,

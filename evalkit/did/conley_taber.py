@@ -24,7 +24,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evalkit.did.inference import InferenceOutcome, LinearDesign, unbounded_message
+from evalkit.did.inference import InferenceOutcome, LinearDesign, unbounded_values
+from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
 
 __all__ = ["conley_taber", "conley_taber_combinations"]
@@ -217,7 +218,7 @@ def conley_taber_combinations(
         v_sum = sum(s * vec[a] for a, s in zip(sel, scales, strict=True))
         return np.linalg.lstsq(np.atleast_2d(g_sum), np.atleast_1d(v_sum), rcond=None)[0]
 
-    messages: list[str] = []
+    messages: list[Note] = []
     scale = np.ones(design.n_clusters)
     fp_used = False
     if ferman_pinto:
@@ -230,10 +231,7 @@ def conley_taber_combinations(
             if np.all(var[controls + treated] > 0):
                 fp_used, scale = True, var
             else:
-                messages.append(
-                    "Conley–Taber: the Ferman–Pinto variance model A + B/M gave a "
-                    "non-positive variance; placebos were not rescaled"
-                )
+                messages.append(Note("ferman_pinto_nonpositive"))
 
     n_maps = math.perm(len(controls), k)
     enumerated = n_maps <= max_enumerate
@@ -260,15 +258,9 @@ def conley_taber_combinations(
     smallest = 1.0 / (n + 1)
     allowed = math.floor(alpha * (n + 1) + 1e-9) - 1
     if allowed < 0:
+        values = {"treated": k, "comparison": len(controls), "placebos": n}
         messages.append(
-            unbounded_message(
-                "Conley–Taber",
-                n + 1,
-                smallest,
-                alpha,
-                f"with {k} treated and {len(controls)} comparison clusters there are only {n} "
-                "placebo estimates",
-            )
+            Note("conley_taber_unbounded", {**values, **unbounded_values(n + 1, alpha)})
         )
     detail = {
         "method": "Conley–Taber" + (" with Ferman–Pinto correction" if fp_used else ""),

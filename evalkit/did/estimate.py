@@ -23,6 +23,7 @@ from evalkit.did._data import Prepared, prepare
 from evalkit.did._event import event_study_result
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.conley_taber import conley_taber
+from evalkit.did.notes import Note, warn
 from evalkit.did.regression import Fit, twfe, two_by_two
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.wild import wild_bootstrap
@@ -247,15 +248,13 @@ def _callaway_santanna(
     from evalkit.did.cs._randomization import with_permutation
 
     few = [str(w.message) for w in caught if issubclass(w.category, FewTreatedClustersWarning)]
-    notes = [w for w in result.warnings if w not in few]
+    notes = [n for n in result.notes if n.text not in few]
     if default:
         notes.insert(
             0,
-            f"only {k} of {g} clusters are treated (fewer than {threshold}); influence-"
-            "function and bootstrap standard errors are far too small in this case, so the "
-            "p-values and intervals of the overall effects come from comparing the estimate "
-            "with the estimates obtained when the start periods are given to other clusters "
-            "(randomization inference)",
+            Note(
+                "cs_few_treated_permutation", {"treated": k, "clusters": g, "threshold": threshold}
+            ),
         )
     try:
         out = with_permutation(
@@ -272,25 +271,16 @@ def _callaway_santanna(
         if not default:
             raise
         _rewarn(caught, drop=())
-        note = (
-            f"permutation inference could not run ({exc}); the intervals are influence-"
-            "function intervals and far too narrow with so few treated clusters; do not read "
-            "their p-values as evidence"
-        )
-        warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
-        return replace(result, warnings=(*result.warnings, note))
+        note = Note("cs_permutation_failed", {"reason": str(exc)})
+        warn(note, FewTreatedClustersWarning, stacklevel=3)
+        return replace(result, notes=(*result.notes, note))
     if k < threshold:
-        rows_note = (
-            f"with {k} treated cluster(s) the rows of the aggregations and the ATT(g, t) "
-            "cells keep influence-function intervals, which are far too narrow here: read "
-            "them as descriptive (the overall values carry the permutation p-values and "
-            "intervals)"
-        )
-        out = replace(out, warnings=(*out.warnings, rows_note))
+        rows_note = Note("cs_rows_descriptive", {"treated": k})
+        out = replace(out, notes=(*out.notes, rows_note))
     _rewarn(caught, drop=few)
-    for note in out.warnings:
-        if note not in result.warnings:
-            warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
+    for note in out.notes:
+        if note not in result.notes:
+            warn(note, FewTreatedClustersWarning, stacklevel=3)
     return out
 
 
@@ -314,7 +304,7 @@ def _coefficient_result(
     components: pd.DataFrame | None,
 ) -> DidResult:
     row = analytic_row(fit.model, fit.term, alpha)
-    messages: list[str] = []
+    messages: list[Note] = []
     k = prep.n_treated_clusters
     few = prep.has_unit or prep.cluster_given
     few = few and k < threshold
@@ -323,40 +313,29 @@ def _coefficient_result(
         chosen = "wild"
     if inference is None and few:
         note = few_treated_note(prep, threshold)
-        warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
+        warn(note, FewTreatedClustersWarning, stacklevel=3)
         messages.append(note)
     elif chosen == "analytic" and vcov == "cluster" and k < threshold:
-        note = (
-            f"only {k} of {prep.n_clusters} clusters are treated; cluster-robust (CR1) "
-            "intervals over-reject badly with so few treated clusters — prefer "
-            "inference='conley_taber' or 'permutation'"
-        )
-        warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
+        note = Note("few_treated_cr1", {"treated": k, "clusters": prep.n_clusters})
+        warn(note, FewTreatedClustersWarning, stacklevel=3)
         messages.append(note)
     detail: dict[str, Any] = {"vcov": vcov, "df": t_df(fit.model)}
     outcome: inf.InferenceOutcome | None = None
-    notes: list[str] = []
+    notes: list[Note] = []
     if chosen != "analytic" and inference is None:
         for method in ("conley_taber", "wild"):
             try:
                 outcome = _resample(method, fit, seed, alpha, options)
             except EstimationError as exc:
-                notes.append(f"{method} inference could not run ({exc})")
+                notes.append(Note("inference_failed", {"method": method, "reason": str(exc)}))
                 continue
             if outcome is not None:
                 chosen = method
                 break
-            notes.append(
-                "Conley–Taber inference needs a treatment that starts at the same "
-                "period in every row of a cluster"
-            )
+            notes.append(Note("conley_taber_needs_common_start"))
         if outcome is None:
             chosen = "analytic"
-            notes.append(
-                "no few-treated inference could run, so the interval is cluster-"
-                "robust (CR1) and far too narrow with so few treated clusters; do not "
-                "read its p-value as evidence"
-            )
+            notes.append(Note("no_few_treated_inference"))
     elif chosen != "analytic":
         outcome = _resample(chosen, fit, seed, alpha, options)
         if outcome is None:
@@ -365,15 +344,11 @@ def _coefficient_result(
                 "every row of a cluster; use inference='wild' or 'analytic'"
             )
     if chosen == "wild" and k < threshold:
-        notes.append(
-            f"the wild cluster bootstrap is unreliable with {k} treated cluster(s) "
-            "(MacKinnon–Webb): its p-value can be far too small or too large; compare with "
-            "inference='conley_taber' or 'permutation'"
-        )
+        notes.append(Note("wild_unreliable", {"treated": k}))
     if outcome is not None:
         notes.extend(outcome.messages)
     for note in notes:
-        warnings.warn(note, FewTreatedClustersWarning, stacklevel=3)
+        warn(note, FewTreatedClustersWarning, stacklevel=3)
     messages.extend(notes)
     if outcome is not None:
         detail = {**outcome.detail, "analytic_se": row["std_error"], "vcov": vcov}
@@ -400,7 +375,7 @@ def _coefficient_result(
         n_treated_clusters=k,
         inference=chosen,
         alpha=alpha,
-        warnings=tuple(messages),
+        notes=tuple(messages),
         table=tidy_frame([row]),
         inference_detail=detail,
         extra=extra,

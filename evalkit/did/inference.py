@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from evalkit.did._fwl import Residualizer
+from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
     "invert",
     "randomization",
     "randomization_combinations",
-    "unbounded_message",
+    "unbounded_values",
 ]
 
 _MAX_BLOCK_CELLS = 60_000_000
@@ -51,7 +52,7 @@ class InferenceOutcome:
     ci_low: float
     ci_high: float
     detail: dict[str, Any]
-    messages: tuple[str, ...] = ()
+    messages: tuple[Note, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -230,13 +231,28 @@ def invert(
     return bounds[0], bounds[1]
 
 
-def unbounded_message(method: str, n: int, smallest: float, alpha: float, why: str) -> str:
-    """Explain in plain words why no p-value below ``alpha`` (and no bounded interval) exists."""
-    return (
-        f"{method}: {why}, so the smallest p-value this design can produce is "
-        f"1/{n} = {smallest:.3f}, above alpha = {alpha:g}; no effect of any size can be "
-        f"declared significant at the {1 - alpha:.0%} level and the interval is unbounded"
-    )
+def unbounded_values(assignments: int, alpha: float) -> dict[str, Any]:
+    """Values of the notes that say why no p-value below ``alpha`` (and no bounded interval) exists.
+
+    Parameters
+    ----------
+    assignments : int
+        Number of equally likely assignments (the observed one included); the
+        smallest p-value is ``1 / assignments``.
+    alpha : float
+        1 − confidence level.
+
+    Returns
+    -------
+    dict
+        ``assignments``, ``smallest``, ``alpha`` and ``level`` (1 − alpha).
+    """
+    return {
+        "assignments": int(assignments),
+        "smallest": 1.0 / assignments,
+        "alpha": float(alpha),
+        "level": 1 - alpha,
+    }
 
 
 def _sharp_null_p(by_y: np.ndarray, by_shift: np.ndarray, b_obs: float) -> Callable[[float], float]:
@@ -328,20 +344,12 @@ def randomization_combinations(
     )
     n = len(assignments)
     smallest = 1.0 / n
-    messages: list[str] = []
+    messages: list[Note] = []
     unbounded = smallest > alpha
     if unbounded:
         k = int((role > 0).sum())
-        messages.append(
-            unbounded_message(
-                "permutation inference",
-                n,
-                smallest,
-                alpha,
-                f"with {k} treated of {len(role)} clusters there are only {n} distinct ways to "
-                "assign the treatment",
-            )
-        )
+        values = {"treated": k, "clusters": len(role), **unbounded_values(n, alpha)}
+        messages.append(Note("permutation_unbounded", values))
     detail = {
         "method": "randomization inference over clusters",
         "assignments": int(n),

@@ -12,7 +12,9 @@ Every estimator returns a frozen dataclass with the same five methods:
 ``to_dict()``
     The JSON object of ``evalkit did --json`` (see ``DESIGN.md``): ``estimator,
     att, se, ci_low, ci_high, p_value, n_obs, n_units, n_clusters,
-    n_treated_clusters, inference, warnings`` plus per-estimator keys. Every float
+    n_treated_clusters, inference, warnings`` plus ``warning_codes`` (one
+    ``{"code", "values"}`` per warning, same order; see :mod:`evalkit.did.notes`)
+    and per-estimator keys. Every float
     that is NaN or infinite is ``None`` (strict JSON). An interval that the
     design cannot bound (see :mod:`evalkit.did.inference`) is ``None`` on both
     sides and a warning says why.
@@ -38,6 +40,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from evalkit.did.notes import Note
 
 __all__ = [
     "TIDY_COLUMNS",
@@ -244,8 +248,9 @@ class DidResult:
         ``"permutation"`` or ``"conley_taber"``.
     alpha : float
         1 − confidence level.
-    warnings : tuple of str
-        Plain-words warnings attached to this result.
+    notes : tuple of Note
+        The warnings attached to this result, as codes with values
+        (:attr:`warnings` is their English text).
     table : pandas.DataFrame
         The tidy frame (``tidy()`` returns a copy).
     inference_detail : mapping
@@ -267,10 +272,15 @@ class DidResult:
     n_treated_clusters: int
     inference: str
     alpha: float
-    warnings: tuple[str, ...]
+    notes: tuple[Note, ...]
     table: pd.DataFrame = field(repr=False, compare=False)
     inference_detail: Mapping[str, Any] = field(default_factory=dict, repr=False)
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The warnings in plain English words, one per note."""
+        return tuple(n.text for n in self.notes)
 
     def tidy(self) -> pd.DataFrame:
         """Return the tidy frame (a copy): term, estimate, std_error, statistic, p_value, conf_low, conf_high.
@@ -289,7 +299,8 @@ class DidResult:
         -------
         dict
             ``estimator, att, se, ci_low, ci_high, p_value, n_obs, n_units,
-            n_clusters, n_treated_clusters, inference, warnings``, then
+            n_clusters, n_treated_clusters, inference, warnings``,
+            ``warning_codes`` (``{"code", "values"}`` per warning, same order), then
             ``alpha``, ``inference_detail`` and the estimator-specific keys
             (``event_study`` and ``pretrend``; ``components``).
         """
@@ -306,6 +317,7 @@ class DidResult:
             "n_treated_clusters": int(self.n_treated_clusters),
             "inference": self.inference,
             "warnings": list(self.warnings),
+            "warning_codes": [n.to_dict() for n in self.notes],
             "alpha": float(self.alpha),
             "inference_detail": _plain(dict(self.inference_detail)),
         }

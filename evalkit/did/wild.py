@@ -32,6 +32,7 @@ import numpy as np
 
 from evalkit.did._spread import ClusterSums, Spread
 from evalkit.did.inference import InferenceOutcome, LinearDesign, invert
+from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
 
 __all__ = ["wild_bootstrap", "wild_bootstrap_combinations", "wild_joint_test"]
@@ -167,12 +168,9 @@ def wild_bootstrap_combinations(
     g_count = design.n_clusters
     v, enumerated = _draws(g_count, weights, n_boot, seed)
     draws = v.shape[1]
-    messages: list[str] = []
+    messages: list[Note] = []
     if enumerated:
-        messages.append(
-            f"wild bootstrap: with {g_count} clusters all {draws} Rademacher sign vectors were "
-            f"enumerated; p-values come in steps of 2/{draws}"
-        )
+        messages.append(Note("wild_enumerated", {"clusters": int(g_count), "draws": int(draws)}))
     smallest = 2.0 / draws if enumerated else 1.0 / (draws + 1)
     detail = {
         "method": "wild cluster bootstrap (restricted, WCR)",

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from evalkit.did.cs import _twobytwo as tb
 from evalkit.did.cs._data import CsData
 from evalkit.did.cs._fast import CohortIF, fast_cells
+from evalkit.did.notes import Note, as_number
 
 __all__ = ["GroupTime", "group_time"]
 
@@ -53,7 +54,7 @@ class GroupTime:
         they are kept per cohort in ``cohort_if`` (balanced panel, no covariates).
     reference : ndarray of bool
         Universal-base reference cells (estimate 0 by construction).
-    skipped : list of str
+    skipped : list of Note
         Cells that could not be estimated, with the reason.
     """
 
@@ -63,7 +64,7 @@ class GroupTime:
     att: Array
     inf: Array | None
     reference: NDArray[np.bool_]
-    skipped: list[str]
+    skipped: list[Note]
     cohort_if: CohortIF | None = None
 
     def influence(self) -> Array:
@@ -77,17 +78,19 @@ class GroupTime:
 
 def _cells(
     periods: Array, cohorts: Array, base_period: str, anticipation: int
-) -> tuple[list[tuple[float, int, int]], list[str]]:
+) -> tuple[list[tuple[float, int, int]], list[Note]]:
     """List the (cohort, period index, base index) cells in R ``did``'s order."""
     out: list[tuple[float, int, int]] = []
-    skipped: list[str] = []
+    skipped: list[Note] = []
     start = 1 if base_period == "varying" else 0
     for g in cohorts:
         pre = np.flatnonzero(periods + anticipation < g)
         if pre.size == 0:
             skipped.append(
-                f"cohort {g:g}: no period before treatment (less {anticipation} anticipation "
-                "period(s)); its effects cannot be estimated"
+                Note(
+                    "cs_cohort_no_pre_period",
+                    {"cohort": as_number(g), "anticipation": int(anticipation)},
+                )
             )
             continue
         last_pre = int(pre[-1])
@@ -166,7 +169,11 @@ def group_time(
             limit = periods[max(c, b)] + anticipation
             ctrl = never | ((ug > limit) & (ug != g))
         if not ctrl.any():
-            skipped.append(f"ATT({g:g}, {periods[c]:g}): no comparison units; not estimated")
+            skipped.append(
+                Note(
+                    "cs_cell_no_comparison", {"group": as_number(g), "time": as_number(periods[c])}
+                )
+            )
             keep_cells[j] = False
             continue
         if data.layout == "panel":

@@ -6,7 +6,6 @@ period in which it is treated; 0 or empty means never treated.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from evalkit.did.notes import Note, as_number, warn
 from evalkit.errors import DroppedRowsWarning, EstimationError, SmallCohortWarning
 
 __all__ = ["COHORT_RULE", "ROW_CHUNK", "CsData", "prepare"]
@@ -169,7 +169,7 @@ def prepare(
     panel: bool,
     allow_unbalanced_panel: bool,
     anticipation: int,
-) -> tuple[CsData, list[str]]:
+) -> tuple[CsData, list[Note]]:
     """Validate the data and build the arrays.
 
     Parameters
@@ -194,8 +194,8 @@ def prepare(
     -------
     CsData
         The arrays.
-    list of str
-        Warnings in plain words (also issued as Python warnings).
+    list of Note
+        The warnings (also issued as Python warnings).
     """
     if not isinstance(data, pd.DataFrame):
         raise EstimationError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -209,7 +209,7 @@ def prepare(
     if cluster is not None:
         cols.append(cluster)
     _need_columns(data, cols)
-    notes: list[str] = []
+    notes: list[Note] = []
     for c in covariates:
         if not pd.api.types.is_numeric_dtype(data[c]):
             raise EstimationError(
@@ -233,9 +233,9 @@ def prepare(
         drop |= np.isnan(xcov).any(axis=1)
     keep: NDArray[np.bool_] | None = None
     if drop.any():
-        msg = f"dropped {int(drop.sum())} of {len(data)} rows with a missing outcome or covariate"
+        msg = Note("cs_dropped_missing", {"n": int(drop.sum()), "total": len(data)})
         notes.append(msg)
-        warnings.warn(msg, DroppedRowsWarning, stacklevel=3)
+        warn(msg, DroppedRowsWarning, stacklevel=3)
         keep = ~drop
         y, tt, g = y[keep], tt[keep], g[keep]
         xcov = xcov[keep] if xcov is not None else None
@@ -285,12 +285,12 @@ def prepare(
     early = (unit_g > 0) & (unit_g <= periods[0])
     rows = None
     if early.any():
-        msg = (
-            f"dropped {int(early.sum())} unit(s) already treated in the first period "
-            f"({periods[0]:g}); they have no pre-treatment period"
+        msg = Note(
+            "cs_dropped_early_treated",
+            {"n": int(early.sum()), "first_period": as_number(periods[0])},
         )
         notes.append(msg)
-        warnings.warn(msg, DroppedRowsWarning, stacklevel=3)
+        warn(msg, DroppedRowsWarning, stacklevel=3)
         rows = ~early[codes]
     if panel:
         seen = np.zeros((n_u, nT), dtype=bool)
@@ -309,12 +309,9 @@ def prepare(
         del seen
         unbalanced = (observed < nT) & ~early
         if unbalanced.any() and not allow_unbalanced_panel:
-            msg = (
-                f"dropped {int(unbalanced.sum())} unit(s) not observed in all {nT} periods "
-                "(balanced panel); pass allow_unbalanced_panel=True to keep them"
-            )
+            msg = Note("cs_dropped_unbalanced", {"n": int(unbalanced.sum()), "periods": int(nT)})
             notes.append(msg)
-            warnings.warn(msg, DroppedRowsWarning, stacklevel=3)
+            warn(msg, DroppedRowsWarning, stacklevel=3)
             early = early | unbalanced
             rows = ~early[codes]
             unbalanced[:] = False
@@ -409,15 +406,12 @@ def _unit_clusters(
     return pd.factorize(cmin, sort=True)[0].astype(np.int64)
 
 
-def _warn_small(unit_g: NDArray[np.float64], notes: list[str]) -> None:
+def _warn_small(unit_g: NDArray[np.float64], notes: list[Note]) -> None:
     cohorts, counts = np.unique(unit_g[unit_g > 0], return_counts=True)
-    small = [f"{c:g}" for c, k in zip(cohorts, counts, strict=True) if k < 2]
+    small = [as_number(c) for c, k in zip(cohorts, counts, strict=True) if k < 2]
     if small:
-        msg = (
-            f"cohort(s) {', '.join(small)} have a single unit; their effects rest on one "
-            "unit and their standard errors are unreliable"
-        )
+        msg = Note("cs_single_unit_cohorts", {"cohorts": small})
         notes.append(msg)
-        warnings.warn(msg, SmallCohortWarning, stacklevel=3)
+        warn(msg, SmallCohortWarning, stacklevel=3)
     if not (unit_g > 0).any():
         raise EstimationError(f"no treated unit: {COHORT_RULE}")

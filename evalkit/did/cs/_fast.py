@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evalkit.did.cs._data import CsData
+from evalkit.did.notes import Note, as_number
 
 __all__ = ["UNIT_CHUNK", "CohortIF", "Draw", "fast_cells"]
 
@@ -161,7 +162,7 @@ def fast_cells(
     cells: list[tuple[float, int, int]],
     control: str,
     anticipation: int,
-) -> tuple[Array, NDArray[np.bool_], CohortIF, list[str]]:
+) -> tuple[Array, NDArray[np.bool_], CohortIF, list[Note]]:
     """Estimate the cells of a balanced panel without covariates.
 
     Parameters
@@ -183,7 +184,7 @@ def fast_cells(
         Cells that could be estimated.
     CohortIF
         Their influence functions.
-    list of str
+    list of Note
         Cells skipped and why.
     """
     periods = data.periods.astype(np.float64)
@@ -202,7 +203,7 @@ def fast_cells(
     m = np.zeros((nc, k))
     att = np.zeros(k)
     keep = np.ones(k, dtype=bool)
-    skipped: list[str] = []
+    skipped: list[Note] = []
     t_idx = np.array([c[1] for c in cells], dtype=np.int64)
     b_idx = np.array([c[2] for c in cells], dtype=np.int64)
     change = means[:, t_idx] - means[:, b_idx]  # cohorts × cells mean outcome change
@@ -217,7 +218,11 @@ def fast_cells(
             ctrl = (values == 0) | ((values > limit) & (values != g))
         n0 = counts[ctrl].sum()
         if n0 == 0:
-            skipped.append(f"ATT({g:g}, {periods[c]:g}): no comparison units; not estimated")
+            skipped.append(
+                Note(
+                    "cs_cell_no_comparison", {"group": as_number(g), "time": as_number(periods[c])}
+                )
+            )
             keep[j] = False
             continue
         mu1 = change[gi, j]

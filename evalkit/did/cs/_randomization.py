@@ -39,7 +39,8 @@ from evalkit.did.cs._aggregate import Cohorts, aggregate_all
 from evalkit.did.cs._attgt import group_time
 from evalkit.did.cs._data import CsData, prepare
 from evalkit.did.cs._result import AGGREGATIONS, CsResult
-from evalkit.did.inference import distinct_assignments, invert, unbounded_message
+from evalkit.did.inference import distinct_assignments, invert, unbounded_values
+from evalkit.did.notes import Note
 from evalkit.did.results import json_float
 from evalkit.errors import EstimationError
 
@@ -58,13 +59,13 @@ class CohortPermutation:
     detail : dict
         Assignments, whether they were enumerated, the smallest attainable p-value,
         the seed, and how many assignments could not be estimated.
-    messages : tuple of str
-        Plain-words notes (e.g. why the interval is unbounded).
+    messages : tuple of Note
+        Warnings (e.g. why the interval is unbounded).
     """
 
     overall: dict[str, dict[str, float]]
     detail: dict[str, Any]
-    messages: tuple[str, ...]
+    messages: tuple[Note, ...]
 
 
 def _cluster_roles(data: CsData) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
@@ -305,19 +306,11 @@ def cohort_permutation(
             observed = i
     n = len(assignments)
     smallest = 1.0 / n
-    messages: list[str] = []
+    messages: list[Note] = []
     unbounded = smallest > alpha
     if unbounded:
-        messages.append(
-            unbounded_message(
-                "permutation inference",
-                n,
-                smallest,
-                alpha,
-                f"with {k} treated of {len(role)} clusters there are only {n} distinct ways to "
-                "assign the cohorts to the clusters",
-            )
-        )
+        facts = {"treated": k, "clusters": len(role), **unbounded_values(n, alpha)}
+        messages.append(Note("cs_permutation_unbounded", facts))
     overall: dict[str, dict[str, float]] = {}
     for j, kind in enumerate(AGGREGATIONS):
         obs_y, obs_d = float(by_y[observed, j]), float(by_d[observed, j])
@@ -333,10 +326,7 @@ def cohort_permutation(
         overall[kind] = {"att": obs_y, "p_value": p, "conf_low": lo, "conf_high": hi}
     failed = int(np.isnan(by_y[:, 0]).sum())
     if failed:
-        messages.append(
-            f"permutation inference: {failed} of {n} cohort assignments could not be "
-            "estimated (e.g. no comparison units) and count as at least as extreme as the data"
-        )
+        messages.append(Note("cs_permutation_not_estimable", {"failed": failed, "assignments": n}))
     detail = {
         "method": "randomization inference over the assignment of cohorts to clusters",
         "assignments": int(n),
@@ -358,7 +348,7 @@ def with_permutation(
     max_enumerate: int,
     seed: int,
     alpha: float,
-    notes: Sequence[str] = (),
+    notes: Sequence[Note] = (),
 ) -> CsResult:
     """Return ``result`` with the overall values' inference replaced by cohort permutation.
 
@@ -372,7 +362,7 @@ def with_permutation(
         The keyword arguments given to :func:`evalkit.did.cs.callaway_santanna`.
     n_perm, max_enumerate, seed, alpha
         As in :func:`cohort_permutation`.
-    notes : sequence of str
+    notes : sequence of Note
         Warnings that replace those of ``result`` (e.g. without its cluster-robust note).
 
     Returns
@@ -434,7 +424,7 @@ def with_permutation(
         ci_high=simple["conf_high"],
         p_value=simple["p_value"],
         inference="permutation",
-        warnings=(*notes, *perm.messages),
+        notes=(*notes, *perm.messages),
         aggregations=aggregations,
         options=options,
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.did.notes import Note
 from evalkit.did.results import html_table, json_float, summary_text, tidy_frame
 
 __all__ = ["AGGREGATIONS", "CsResult"]
@@ -48,8 +49,8 @@ class CsResult:
         ``"permutation"`` (cohorts re-assigned to clusters; see ``evalkit.did.estimate``).
     alpha : float
         1 − confidence level.
-    warnings : tuple of str
-        Plain-words warnings.
+    notes : tuple of Note
+        The warnings, as codes with values (:attr:`warnings` is their English text).
     group_time : pandas.DataFrame
         One row per ATT(g, t): ``group, time, base_period, event_time, att, se,
         conf_low, conf_high, reference`` (``reference`` marks the universal
@@ -77,13 +78,18 @@ class CsResult:
     n_treated_clusters: int
     inference: str
     alpha: float
-    warnings: tuple[str, ...]
+    notes: tuple[Note, ...]
     group_time: pd.DataFrame = field(repr=False, compare=False)
     aggregations: Mapping[str, Mapping[str, Any]] = field(repr=False, compare=False)
     pretest_p: float = float("nan")
     options: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     estimator: str = "callaway_santanna"
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The warnings in plain English words, one per note."""
+        return tuple(n.text for n in self.notes)
 
     def tidy(self) -> pd.DataFrame:
         """Return every estimate as a tidy frame.
@@ -153,8 +159,10 @@ class CsResult:
         -------
         dict
             ``estimator, att, se, ci_low, ci_high, p_value, n_obs, n_units,
-            n_clusters, n_treated_clusters, inference, warnings, group_time,
-            aggregations, pretest_p``, then ``alpha`` and ``inference_detail``.
+            n_clusters, n_treated_clusters, inference, warnings, warning_codes,
+            group_time, aggregations, pretest_p``, then ``alpha`` and
+            ``inference_detail``; ``warning_codes`` holds ``{"code", "values"}`` per
+            warning, in the same order.
         """
 
         def rows(frame: pd.DataFrame, keys: list[str]) -> list[dict[str, Any]]:
@@ -194,6 +202,7 @@ class CsResult:
             "n_treated_clusters": int(self.n_treated_clusters),
             "inference": self.inference,
             "warnings": list(self.warnings),
+            "warning_codes": [n.to_dict() for n in self.notes],
             "group_time": rows(self.group_time, ["group", "time"]),
             "aggregations": aggs,
             "pretest_p": json_float(self.pretest_p),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -16,6 +15,7 @@ from evalkit.did.cs._aggregate import Aggregation, Cohorts, aggregate_all
 from evalkit.did.cs._attgt import group_time
 from evalkit.did.cs._data import COHORT_RULE, prepare
 from evalkit.did.cs._result import AGGREGATIONS, CsResult
+from evalkit.did.notes import Note, warn
 from evalkit.errors import EstimationError, FewTreatedClustersWarning
 
 __all__ = ["callaway_santanna"]
@@ -186,7 +186,8 @@ def callaway_santanna(
     )
     notes = [*notes, *gt.skipped]
     if gt.att.size == 0:
-        raise EstimationError(f"no ATT(g, t) could be estimated: {'; '.join(gt.skipped)}")
+        reasons = "; ".join(n.text for n in gt.skipped)
+        raise EstimationError(f"no ATT(g, t) could be estimated: {reasons}")
     coh = Cohorts.of(prepared.unit_cohort)
     aggs = aggregate_all(
         gt,
@@ -312,13 +313,9 @@ def callaway_santanna(
         n_clusters = int(clus.max()) + 1
         n_treated = int(np.unique(clus[treated_units]).size)
         if n_treated < FEW_TREATED:
-            msg = (
-                f"only {n_treated} treated cluster(s): cluster-robust standard errors and "
-                "intervals are unreliable with so few treated clusters; read the "
-                "estimates as descriptive"
-            )
+            msg = Note("cs_few_treated_clusters", {"treated": n_treated})
             notes.append(msg)
-            warnings.warn(msg, FewTreatedClustersWarning, stacklevel=2)
+            warn(msg, FewTreatedClustersWarning, stacklevel=2)
     return CsResult(
         att=att,
         se=se,
@@ -331,7 +328,7 @@ def callaway_santanna(
         n_treated_clusters=n_treated,
         inference="bootstrap" if bootstrap else "analytic",
         alpha=float(alpha),
-        warnings=tuple(notes),
+        notes=tuple(notes),
         group_time=gt_frame,
         aggregations=agg_out,
         pretest_p=p_pre,

@@ -1,0 +1,264 @@
+"""Every warning the estimators can give, as a stable code with its values and one English template.
+
+An estimator never writes a warning sentence itself: it builds a :class:`Note`
+(a code from :data:`TEMPLATES` and the numbers that go into it). The English text
+(``Note.text``) is what ``warnings`` in ``to_dict()`` and Python's warnings show;
+the code and values go into ``warning_codes`` so that a report can word the same
+warning in its own language (``w.<code>`` in ``evalkit/report/translations.yaml``).
+
+Values are plain JSON values (int, float, str, bool, lists of them). A list is
+written as its items joined by ``", "``; placeholders may carry a format spec
+(``{smallest:.3f}``) or ``!r`` for a quoted column name.
+"""
+
+from __future__ import annotations
+
+import string
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from evalkit.errors import EvalkitWarning
+
+__all__ = ["TEMPLATES", "Note", "as_number", "fields", "warn"]
+
+_ALT = "compare with inference='conley_taber' or 'permutation'"
+_UNBOUNDED = (
+    "so the smallest p-value this design can produce is 1/{assignments} = {smallest:.3f}, "
+    "above alpha = {alpha:g}; no effect of any size can be declared significant at the "
+    "{level:.0%} level and the interval is unbounded"
+)
+
+#: English template of every warning, by code (the one place these sentences live).
+TEMPLATES: dict[str, str] = {
+    # --- data preparation (2×2, TWFE, event study, Bacon) ---
+    "dropped_missing_outcome": (
+        "{n} row(s) with a missing outcome {outcome!r} were dropped ({kept} of {total} rows remain)"
+    ),
+    "dropped_missing_covariate": "{n} row(s) with a missing covariate were dropped",
+    "single_unit_cohorts": (
+        "cohort(s) {cohorts} have a single unit; their effects rest on one unit and cannot be "
+        "told apart from that unit's own shocks"
+    ),
+    # --- few treated clusters: 2×2, TWFE and Bacon ---
+    "few_treated_conley_taber": (
+        "only {treated} of {clusters} clusters are treated (fewer than {threshold}); "
+        "cluster-robust standard errors are far too small in this case, so the p-value and "
+        "interval come from how the estimate compares with placebo estimates on the comparison "
+        "clusters (Conley–Taber, with the Ferman–Pinto correction when cluster sizes differ)"
+    ),
+    "few_treated_cr1": (
+        "only {treated} of {clusters} clusters are treated; cluster-robust (CR1) intervals "
+        "over-reject badly with so few treated clusters — prefer inference='conley_taber' or "
+        "'permutation'"
+    ),
+    "inference_failed": "{method} inference could not run ({reason})",
+    "conley_taber_needs_common_start": (
+        "Conley–Taber inference needs a treatment that starts at the same period in every row "
+        "of a cluster"
+    ),
+    "no_few_treated_inference": (
+        "no few-treated inference could run, so the interval is cluster-robust (CR1) and far "
+        "too narrow with so few treated clusters; do not read its p-value as evidence"
+    ),
+    "wild_unreliable": (
+        "the wild cluster bootstrap is unreliable with {treated} treated cluster(s) "
+        "(MacKinnon–Webb): its p-value can be far too small or too large; " + _ALT
+    ),
+    # --- event study ---
+    "event_times_dropped": (
+        "event times [{event_times}] could not be estimated (collinear with the fixed effects; "
+        "add never-treated units or bin the end points)"
+    ),
+    "event_wild_instead_of_conley_taber": (
+        "Conley–Taber inference needs a treatment that starts at the same period in every row "
+        "of a cluster, which is not the case here; the wild cluster bootstrap is used instead"
+    ),
+    "event_wild_unreliable": (
+        "the wild cluster bootstrap is unreliable with {treated} treated cluster(s) "
+        "(MacKinnon–Webb): its p-values can be far too small or too large; " + _ALT
+    ),
+    "event_few_treated_cr1": (
+        "only {treated} of {clusters} clusters are treated; the event-time intervals are "
+        "cluster-robust (CR1) and far too narrow with so few treated clusters — read them as "
+        "descriptive"
+    ),
+    # --- resampling inference ---
+    "wild_enumerated": (
+        "wild bootstrap: with {clusters} clusters all {draws} Rademacher sign vectors were "
+        "enumerated; p-values come in steps of 2/{draws}"
+    ),
+    "permutation_unbounded": (
+        "permutation inference: with {treated} treated of {clusters} clusters there are only "
+        "{assignments} distinct ways to assign the treatment, " + _UNBOUNDED
+    ),
+    "conley_taber_unbounded": (
+        "Conley–Taber: with {treated} treated and {comparison} comparison clusters there are "
+        "only {placebos} placebo estimates, " + _UNBOUNDED
+    ),
+    "ferman_pinto_nonpositive": (
+        "Conley–Taber: the Ferman–Pinto variance model A + B/M gave a non-positive variance; "
+        "placebos were not rescaled"
+    ),
+    # --- Callaway–Sant'Anna: data ---
+    "cs_dropped_missing": "dropped {n} of {total} rows with a missing outcome or covariate",
+    "cs_dropped_early_treated": (
+        "dropped {n} unit(s) already treated in the first period ({first_period:g}); they have "
+        "no pre-treatment period"
+    ),
+    "cs_dropped_unbalanced": (
+        "dropped {n} unit(s) not observed in all {periods} periods (balanced panel); pass "
+        "allow_unbalanced_panel=True to keep them"
+    ),
+    "cs_single_unit_cohorts": (
+        "cohort(s) {cohorts} have a single unit; their effects rest on one unit and their "
+        "standard errors are unreliable"
+    ),
+    "cs_cohort_no_pre_period": (
+        "cohort {cohort:g}: no period before treatment (less {anticipation} anticipation "
+        "period(s)); its effects cannot be estimated"
+    ),
+    "cs_cell_no_comparison": "ATT({group:g}, {time:g}): no comparison units; not estimated",
+    # --- Callaway–Sant'Anna: few treated clusters ---
+    "cs_few_treated_clusters": (
+        "only {treated} treated cluster(s): cluster-robust standard errors and intervals are "
+        "unreliable with so few treated clusters; read the estimates as descriptive"
+    ),
+    "cs_few_treated_permutation": (
+        "only {treated} of {clusters} clusters are treated (fewer than {threshold}); influence-"
+        "function and bootstrap standard errors are far too small in this case, so the p-values "
+        "and intervals of the overall effects come from comparing the estimate with the "
+        "estimates obtained when the start periods are given to other clusters (randomization "
+        "inference)"
+    ),
+    "cs_permutation_failed": (
+        "permutation inference could not run ({reason}); the intervals are influence-function "
+        "intervals and far too narrow with so few treated clusters; do not read their p-values "
+        "as evidence"
+    ),
+    "cs_rows_descriptive": (
+        "with {treated} treated cluster(s) the rows of the aggregations and the ATT(g, t) cells "
+        "keep influence-function intervals, which are far too narrow here: read them as "
+        "descriptive (the overall values carry the permutation p-values and intervals)"
+    ),
+    "cs_permutation_unbounded": (
+        "permutation inference: with {treated} treated of {clusters} clusters there are only "
+        "{assignments} distinct ways to assign the cohorts to the clusters, " + _UNBOUNDED
+    ),
+    "cs_permutation_not_estimable": (
+        "permutation inference: {failed} of {assignments} cohort assignments could not be "
+        "estimated (e.g. no comparison units) and count as at least as extreme as the data"
+    ),
+}
+
+
+def fields(code: str) -> set[str]:
+    """Return the names of the values that the template of ``code`` uses.
+
+    Parameters
+    ----------
+    code : str
+        A key of :data:`TEMPLATES`.
+
+    Returns
+    -------
+    set of str
+        Placeholder names.
+    """
+    return {name for _, name, _, _ in string.Formatter().parse(TEMPLATES[code]) if name}
+
+
+def as_number(value: Any) -> int | float:
+    """Return a period, cohort or count as an int when it is whole, else as a float.
+
+    Parameters
+    ----------
+    value : Any
+        A Python or numpy number.
+
+    Returns
+    -------
+    int or float
+        ``2005`` for ``2005.0``; ``2005.5`` stays a float.
+    """
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def _plain(value: Any) -> Any:
+    """Return a JSON value: numpy scalars become Python numbers, tuples become lists."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()  # numpy scalar
+    return value
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, list):
+        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True, eq=True)
+class Note:
+    """One warning: a stable code and the values of its sentence.
+
+    Parameters
+    ----------
+    code : str
+        A key of :data:`TEMPLATES`.
+    values : mapping
+        The values its template uses (plain JSON values).
+
+    Raises
+    ------
+    ValueError
+        When the code has no template or a value the template needs is missing
+        (a programming error, caught by the tests).
+    """
+
+    code: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in TEMPLATES:
+            raise ValueError(f"no warning template for code {self.code!r}")
+        plain = {str(k): _plain(v) for k, v in self.values.items()}
+        object.__setattr__(self, "values", plain)
+        missing = fields(self.code) - set(plain)
+        if missing:
+            raise ValueError(f"note {self.code!r} needs the value(s) {sorted(missing)}")
+
+    @property
+    def text(self) -> str:
+        """The warning in English (what ``warnings`` in ``to_dict()`` shows)."""
+        return TEMPLATES[self.code].format(**{k: _shown(v) for k, v in self.values.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{"code", "values"}``, the entry of ``warning_codes``."""
+        return {"code": self.code, "values": dict(self.values)}
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __hash__(self) -> int:
+        return hash((self.code, self.text))
+
+
+def warn(note: Note, category: type[EvalkitWarning], stacklevel: int = 2) -> None:
+    """Issue ``note`` as a Python warning of ``category`` that carries its code and values.
+
+    Parameters
+    ----------
+    note : Note
+        The warning.
+    category : type of EvalkitWarning
+        Its class (e.g. :class:`~evalkit.errors.FewTreatedClustersWarning`).
+    stacklevel : int
+        As for :func:`warnings.warn`, counted from the caller of this function.
+    """
+    warnings.warn(
+        category(note.text, code=note.code, values=note.values), stacklevel=stacklevel + 1
+    )

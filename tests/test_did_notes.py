@@ -1,0 +1,170 @@
+"""Every estimator warning has a stable code and values; the English text is rendered from them."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit.did import estimate
+from evalkit.did.notes import TEMPLATES, Note, fields
+from evalkit.errors import EvalkitWarning, FewTreatedClustersWarning
+
+#: A value for every placeholder name the catalogue uses.
+SAMPLE = {
+    "n": 3,
+    "total": 60,
+    "kept": 57,
+    "outcome": "y",
+    "cohorts": [4, 7],
+    "cohort": 2005,
+    "treated": 1,
+    "clusters": 12,
+    "threshold": 5,
+    "comparison": 11,
+    "placebos": 11,
+    "assignments": 12,
+    "smallest": 1 / 12,
+    "alpha": 0.05,
+    "level": 0.95,
+    "draws": 4096,
+    "failed": 2,
+    "method": "conley_taber",
+    "reason": "too large to compute here",
+    "event_times": [-5, -4],
+    "first_period": 2003,
+    "periods": 5,
+    "anticipation": 0,
+    "group": 2004,
+    "time": 2006,
+}
+
+
+def _panel(n_clusters: int, treated: dict[int, int], sizes: list[int]) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for g in range(n_clusters):
+        for i in range(sizes[g]):
+            a = rng.normal()
+            for t in range(1, 7):
+                c = treated.get(g, 0)
+                d = float(c > 0 and t >= c)
+                rows.append((f"c{g}u{i}", f"m{g}", t, c, a + 0.3 * t + 0.5 * d + rng.normal()))
+    return pd.DataFrame(rows, columns=["id", "muni", "t", "cohort", "y"])
+
+
+def _aligned(out: dict) -> None:
+    assert len(out["warning_codes"]) == len(out["warnings"]) > 0
+    for text, entry in zip(out["warnings"], out["warning_codes"], strict=True):
+        assert entry["code"] in TEMPLATES
+        assert Note(entry["code"], entry["values"]).text == text
+    assert json.loads(json.dumps(out, allow_nan=False))["warning_codes"] == out["warning_codes"]
+
+
+def test_every_template_renders_from_its_values() -> None:
+    unknown = {name for code in TEMPLATES for name in fields(code)} - set(SAMPLE)
+    assert not unknown, f"add a sample value for {sorted(unknown)}"
+    for code in TEMPLATES:
+        text = Note(code, {k: SAMPLE[k] for k in fields(code)}).text
+        assert "{" not in text and "}" not in text, code
+
+
+def test_unbounded_note_reads_as_before() -> None:
+    values = {k: SAMPLE[k] for k in fields("conley_taber_unbounded")}
+    assert Note("conley_taber_unbounded", values).text == (
+        "Conley–Taber: with 1 treated and 11 comparison clusters there are only 11 placebo "
+        "estimates, so the smallest p-value this design can produce is 1/12 = 0.083, above "
+        "alpha = 0.05; no effect of any size can be declared significant at the 95% level and "
+        "the interval is unbounded"
+    )
+
+
+def test_a_note_without_its_values_or_with_an_unknown_code_is_refused() -> None:
+    with pytest.raises(ValueError, match="treated"):
+        Note("wild_unreliable", {})
+    with pytest.raises(ValueError, match="no warning template"):
+        Note("no_such_code")
+
+
+@pytest.mark.parametrize(
+    ("estimator", "inference"),
+    [("twfe", None), ("twfe", "wild"), ("twfe", "analytic"), ("event_study", None)],
+)
+def test_warnings_and_warning_codes_align(estimator: str, inference: str | None) -> None:
+    df = _panel(12, {0: 4}, sizes=[1] + [3] * 11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EvalkitWarning)
+        res = estimate(
+            df,
+            outcome="y",
+            unit="id",
+            time="t",
+            cohort="cohort",
+            cluster="muni",
+            estimator=estimator,
+            inference=inference,
+        )
+    out = res.to_dict()
+    _aligned(out)
+    assert list(out).index("warning_codes") == list(out).index("warnings") + 1
+    if inference is None:
+        assert out["warning_codes"][0] == {
+            "code": "few_treated_conley_taber",
+            "values": {"treated": 1, "clusters": 12, "threshold": 5},
+        }
+
+
+def test_callaway_santanna_codes_align_with_permutation_and_dropped_rows() -> None:
+    df = _panel(10, {0: 3, 1: 5}, sizes=[3] * 10)
+    df.loc[[0, 7], "y"] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EvalkitWarning)
+        res = estimate(
+            df,
+            outcome="y",
+            unit="id",
+            time="t",
+            cohort="cohort",
+            cluster="muni",
+            estimator="callaway_santanna",
+            allow_unbalanced_panel=True,
+        )
+    out = res.to_dict()
+    _aligned(out)
+    codes = [c["code"] for c in out["warning_codes"]]
+    assert codes[0] == "cs_few_treated_permutation" and "cs_dropped_missing" in codes
+    assert codes[-1] == "cs_rows_descriptive"
+
+
+def test_python_warnings_carry_the_code_and_values() -> None:
+    df = _panel(12, {0: 4}, sizes=[1] + [3] * 11)
+    df.loc[[5, 9], "y"] = np.nan
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimate(df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe")
+    coded = {w.message.code: w.message for w in caught if isinstance(w.message, EvalkitWarning)}
+    assert {"dropped_missing_outcome", "single_unit_cohorts"} <= set(coded)
+    for code, message in coded.items():
+        assert Note(code, message.values).text == str(message)
+    assert coded["dropped_missing_outcome"].values == {
+        "n": 2,
+        "outcome": "y",
+        "kept": len(df) - 2,
+        "total": len(df),
+    }
+    again = pickle.loads(pickle.dumps(coded["single_unit_cohorts"]))
+    assert (again.code, again.values, str(again)) == (
+        "single_unit_cohorts",
+        {"cohorts": [4]},
+        str(coded["single_unit_cohorts"]),
+    )
+
+
+def test_a_warning_class_still_works_without_a_code() -> None:
+    with pytest.warns(FewTreatedClustersWarning, match="plain") as record:
+        warnings.warn("plain", FewTreatedClustersWarning, stacklevel=1)
+    assert record[0].message.code is None and record[0].message.values == {}
