@@ -43,7 +43,12 @@ _INFERENCE_SIDE_BY_SIDE = ("analytic", "wild", "permutation", "conley_taber")
 def _estimate_quietly(
     frame: pd.DataFrame, **kwargs: Any
 ) -> tuple[dict[str, Any] | None, list[str]]:
-    """Run one estimate; return its dict (or None with the error) and the warnings raised."""
+    """Run one estimate; return its dict (or None with the error) and the warnings raised.
+
+    Warnings raised while estimating that the result does not carry (dropped rows,
+    one-unit cohorts) are added to its ``warnings``, and their codes to its
+    ``warning_codes`` (``None`` for a warning without a code), so both stay aligned.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EvalkitWarning)
         try:
@@ -51,8 +56,21 @@ def _estimate_quietly(
         except EvalkitError as exc:
             return None, [f"{type(exc).__name__}: {exc}"]
     out = result.to_dict()
-    extra = [str(w.message) for w in caught if str(w.message) not in out.get("warnings", [])]
-    out["warnings"] = list(out.get("warnings", [])) + extra
+    shown = list(out.get("warnings", []))
+    codes = list(out.get("warning_codes", [None] * len(shown)))
+    extra = []
+    for w in caught:
+        text = str(w.message)
+        if text in shown:
+            continue
+        extra.append(text)
+        message = w.message
+        if isinstance(message, EvalkitWarning) and message.code:
+            codes.append({"code": message.code, "values": dict(message.values)})
+        else:
+            codes.append(None)
+    out["warnings"] = shown + extra
+    out["warning_codes"] = codes
     out["_tidy"] = result.tidy()
     return out, extra
 
@@ -116,6 +134,7 @@ def _summary_row(outcome: str, res: dict[str, Any] | None, **extra: Any) -> dict
     row["conf_low"] = row.pop("ci_low")
     row["conf_high"] = row.pop("ci_high")
     row["warnings"] = [] if res is None else res.get("warnings", [])
+    row["warning_codes"] = [] if res is None else res.get("warning_codes", [])
     return row
 
 
