@@ -139,6 +139,10 @@ def test_all_sections_present_in_both_languages(rendered):
     assert "Exploratory, not pre-registered" in en
     assert "The funder moved the report date forward." in nl  # deviations table
     assert "Met maar 1 pilotgemeente" in nl  # few-treated warning explained
+    # estimator warnings worded from their codes, not the estimators' English
+    assert "De wild cluster bootstrap is onbetrouwbaar bij zo weinig pilotgemeenten" in nl
+    assert "The wild cluster bootstrap is unreliable with so few pilot municipalities" in en
+    assert "compare with inference=" not in nl + en
     assert "0,012" in nl and "0.012" in en  # adjusted p-value, decimal comma in Dutch
 
 

@@ -19,6 +19,7 @@ from evalkit.report.figures import png_bytes
 from evalkit.report.formatting import check_lang
 from evalkit.report.i18n import t
 from evalkit.report.tables import ReportTable
+from evalkit.report.warning_text import warning_texts
 
 __all__ = ["SUPPORTED_BUNDLE_VERSIONS", "ReportContext", "load_bundle"]
 
@@ -118,6 +119,14 @@ class ReportContext:
         if isinstance(value, Mapping):
             value = value.get(self.lang) or value.get("en") or next(iter(value.values()), "")
         return scrub("" if value is None else str(value))
+
+    def estimator_warnings(self, result: Mapping[str, Any] | None) -> list[str]:
+        """Return an estimate's warnings in the report language (from ``warning_codes``).
+
+        A warning without a code is shown as the estimator's English text.
+        """
+        result = result or {}
+        return warning_texts(result.get("warnings"), result.get("warning_codes"), self.lang)
 
     def outcome_label(self, outcome: str) -> str:
         """Return the localised label of an outcome id (from the protocol), else the id."""

@@ -129,11 +129,7 @@ def primary(ctx: ReportContext) -> str:
         method = label("mt", ctx.get("confirmatory.multiple_testing", "none"), lang)
         parts.append(ctx.t("s.primary_count", n=len(effects), method=method))
     parts.append(effects_table(ctx, "primary", "effects_primary", "c.effects_primary"))
-    notes = list(
-        dict.fromkeys(
-            ctx.text(w) for e in effects for w in ((e.get("result") or {}).get("warnings") or [])
-        )
-    )
+    notes = list(dict.fromkeys(w for e in effects for w in ctx.estimator_warnings(e.get("result"))))
     if notes:
         parts.append(ctx.t("s.inference_notes") + "\n\n" + "\n".join(f"- {w}" for w in notes))
     es = records_frame(ctx.get("confirmatory.event_study"))

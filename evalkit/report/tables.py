@@ -20,6 +20,7 @@ import pandas as pd
 from evalkit.report.disclosure import PRIMARY, Protected, is_count_column, protect, scrub
 from evalkit.report.formatting import fmt_count, fmt_date, fmt_num, fmt_p, fmt_pct, is_missing
 from evalkit.report.i18n import label, t
+from evalkit.report.warning_text import joined, warning_texts
 
 __all__ = ["ReportTable", "format_cell", "make_table", "records_frame"]
 
@@ -265,6 +266,13 @@ def make_table(
     if frame is None or frame.empty:
         return None
     frame = frame.copy()
+    if "warning_codes" in frame.columns:  # estimator warnings in the report language
+        if "warnings" in frame.columns:
+            frame["warnings"] = [
+                joined(warning_texts(w, c, lang))
+                for w, c in zip(frame["warnings"], frame["warning_codes"], strict=True)
+            ]
+        frame = frame.drop(columns="warning_codes")
     for col, prefix in (
         ("group", "v"),
         ("period", "v"),

@@ -13,7 +13,19 @@ from pathlib import Path
 
 import yaml
 
+from evalkit.did.notes import Note
+
 ROOT = Path(__file__).resolve().parents[2]
+#: Estimator warnings as the estimators write them: English texts and their codes.
+WILD_NOTES = (
+    Note("wild_unreliable", {"treated": 1}),
+    Note("wild_enumerated", {"clusters": 12, "draws": 4096}),
+)
+
+
+def coded(*notes: Note) -> dict:
+    """``warnings`` and ``warning_codes`` of a result, as ``to_dict()`` writes them."""
+    return {"warnings": [n.text for n in notes], "warning_codes": [n.to_dict() for n in notes]}
 
 
 def months(start: str, end: str) -> list[str]:
@@ -25,7 +37,7 @@ def months(start: str, end: str) -> list[str]:
     return out
 
 
-def result(att: float, se: float, p: float, warnings: list[str] | None = None) -> dict:
+def result(att: float, se: float, p: float) -> dict:
     return {
         "estimator": "twfe",
         "att": att,
@@ -38,11 +50,7 @@ def result(att: float, se: float, p: float, warnings: list[str] | None = None) -
         "n_clusters": 12,
         "n_treated_clusters": 1,
         "inference": "wild_cluster_bootstrap",
-        "warnings": warnings
-        or [
-            "Only 1 treated cluster: cluster-robust standard errors are unreliable; "
-            "wild cluster bootstrap used."
-        ],
+        **coded(*WILD_NOTES),
     }
 
 
@@ -243,9 +251,7 @@ def main() -> None:
                     "conf_low": -0.043,
                     "conf_high": -0.019,
                     "p_value": 0.0001,
-                    "warnings": [
-                        "Only 1 treated cluster: cluster-robust standard errors are too small."
-                    ],
+                    **coded(Note("few_treated_cr1", {"treated": 1, "clusters": 12})),
                 },
                 {
                     "outcome": "problematic_debt",
@@ -255,7 +261,7 @@ def main() -> None:
                     "conf_low": -0.053,
                     "conf_high": -0.009,
                     "p_value": 0.004,
-                    "warnings": [],
+                    **coded(*WILD_NOTES),
                 },
                 {
                     "outcome": "problematic_debt",
@@ -265,7 +271,12 @@ def main() -> None:
                     "conf_low": -0.058,
                     "conf_high": -0.002,
                     "p_value": 0.045,
-                    "warnings": [],
+                    **coded(
+                        Note(
+                            "few_treated_conley_taber",
+                            {"treated": 1, "clusters": 12, "threshold": 5},
+                        )
+                    ),
                 },
             ],
             "alternative_control": [
@@ -278,7 +289,7 @@ def main() -> None:
                     "conf_low": -0.052,
                     "conf_high": -0.002,
                     "p_value": 0.04,
-                    "warnings": [],
+                    **coded(Note("wild_unreliable", {"treated": 1})),
                 }
             ],
             "bacon": [
