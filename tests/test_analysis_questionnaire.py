@@ -181,6 +181,12 @@ def test_response_change_and_did():
     # one pilot municipality: no person-level interval or p-value
     assert did["status"] == "descriptive_only" and np.isnan(did["p_value"])
     assert "only 1 pilot municipality" in did["warnings"]
+    # with its code, so the Dutch report words it in Dutch
+    assert did["warning_codes"] == [
+        {"code": "person_level_few_clusters", "values": {"n": 1, "units": "municipality"}}
+    ]
+    two_by_two = tabs["change_did"].set_index("method").loc["did_2x2"]
+    assert [c["code"] for c in two_by_two["warning_codes"]].count("few_treated_conley_taber") == 1
     many = panel(1).assign(municipality=lambda f: f["person_id"].str[-1].radd("GM000"))
     did5 = questionnaire_tables(many, instruments=INSTRUMENTS)["change_did"]
     welch = did5.set_index("method").loc["welch_change"]

@@ -41,6 +41,7 @@ SAMPLE = {
     "anticipation": 0,
     "group": 2004,
     "time": 2006,
+    "units": "municipality",
 }
 
 

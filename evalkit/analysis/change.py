@@ -22,6 +22,7 @@ from scipy import stats
 
 from evalkit.analysis.did_bridge import did_record
 from evalkit.analysis.scoring import WAVE_ORDER
+from evalkit.did.notes import Note
 
 __all__ = ["change_did_table", "paired_change_table", "paired_frame"]
 
@@ -175,20 +176,18 @@ def change_did_table(
         "n_treated_clusters",
         "status",
         "warnings",
+        "warning_codes",
     ]
     if not {"pilot", "comparison"} <= set(scores["group"]):
         return pd.DataFrame(columns=cols)
     rows = []
     n_pilot_units = scores.loc[scores["group"] == "pilot", "municipality"].nunique()
     few = n_pilot_units < few_treated_threshold
+    units = "municipality" if n_pilot_units == 1 else "municipalities"
     few_note = (
-        (
-            f"only {n_pilot_units} pilot municipalit{'y' if n_pilot_units == 1 else 'ies'}: "
-            "persons are not independent within a municipality, so this person-level "
-            "interval would overstate certainty; see the did_2x2 row"
-        )
+        Note("person_level_few_clusters", {"n": int(n_pilot_units), "units": units})
         if few
-        else ""
+        else None
     )
     for scale in CHANGE_SCALES:
         for wave in _later_waves(scores):
@@ -225,7 +224,8 @@ def change_did_table(
                     "p_value": np.nan if few else p,
                     "n_treated_clusters": n_pilot_units,
                     "status": "descriptive_only" if few else "ok",
-                    "warnings": few_note,
+                    "warnings": few_note.text if few_note else "",
+                    "warning_codes": [few_note.to_dict()] if few_note else [],
                 }
             )
             panel = pd.concat(
@@ -257,6 +257,7 @@ def change_did_table(
                     "n_treated_clusters": rec["n_treated_clusters"],
                     "status": rec["status"],
                     "warnings": rec["warnings"],
+                    "warning_codes": rec["warning_codes"],
                 }
             )
     return pd.DataFrame(rows, columns=cols)

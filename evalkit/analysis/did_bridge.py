@@ -33,6 +33,7 @@ DID_COLUMNS = [
     "n_treated_clusters",
     "status",
     "warnings",
+    "warning_codes",
 ]
 
 
@@ -57,6 +58,7 @@ def did_record(data: pd.DataFrame, **kwargs: Any) -> dict[str, Any]:
     empty = dict.fromkeys(DID_COLUMNS)
     empty["estimator"] = kwargs.get("estimator")
     empty["warnings"] = ""
+    empty["warning_codes"] = []
     try:
         from evalkit.did import estimate
     except ImportError:
@@ -70,16 +72,27 @@ def did_record(data: pd.DataFrame, **kwargs: Any) -> dict[str, Any]:
         except np.linalg.LinAlgError as exc:  # a numerically singular design on these data
             res = {"_error": f"the estimator's design is singular on these data ({exc})"}
     notes: list[str] = []
+    codes: list[dict[str, Any] | None] = []  # aligned with notes, for the report's languages
     for w in caught:  # evalkit's own warnings go into the record; others are passed on
         if issubclass(w.category, EvalkitWarning):
             notes.append(str(w.message))
+            code = getattr(w.message, "code", None)
+            values = getattr(w.message, "values", None) or {}
+            codes.append({"code": code, "values": dict(values)} if code else None)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if "_error" in res:
-        return {**empty, "status": f"not_estimable: {res['_error']}", "warnings": "; ".join(notes)}
-    for note in res.get("warnings") or []:
+        return {
+            **empty,
+            "status": f"not_estimable: {res['_error']}",
+            "warnings": "; ".join(notes),
+            "warning_codes": codes,
+        }
+    result_codes = res.get("warning_codes") or []
+    for i, note in enumerate(res.get("warnings") or []):
         if note not in notes:
             notes.append(note)
+            codes.append(result_codes[i] if i < len(result_codes) else None)
     return {
         "estimator": res.get("estimator"),
         "inference": res.get("inference"),
@@ -94,4 +107,5 @@ def did_record(data: pd.DataFrame, **kwargs: Any) -> dict[str, Any]:
         "n_treated_clusters": res.get("n_treated_clusters"),
         "status": "ok",
         "warnings": "; ".join(notes),
+        "warning_codes": codes,
     }

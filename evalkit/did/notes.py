@@ -150,6 +150,11 @@ TEMPLATES: dict[str, str] = {
         "permutation inference: {failed} of {assignments} cohort assignments could not be "
         "estimated (e.g. no comparison units) and count as at least as extreme as the data"
     ),
+    # --- person-level comparisons made by the analyses on top of these estimators ---
+    "person_level_few_clusters": (
+        "only {n} pilot {units}: persons are not independent within a municipality, so this "
+        "person-level interval would overstate certainty; see the did_2x2 row"
+    ),
 }
 
 
