@@ -11,7 +11,6 @@ module only decides what to estimate on which rows.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,8 +27,7 @@ from evalkit.analysis.measures import (
     AnalysisFrame,
     pre_post_mask,
 )
-from evalkit.did import estimate
-from evalkit.errors import EvalkitError, EvalkitWarning
+from evalkit.analysis.quiet import estimate_quietly, inferences_quietly
 from evalkit.protocol.expressions import evaluate
 
 __all__ = ["confirmatory_analysis"]
@@ -38,41 +36,6 @@ __all__ = ["confirmatory_analysis"]
 _CORRECTIONS = {"holm": "holm", "bh": "fdr_bh", "benjamini_hochberg": "fdr_bh", "none": None}
 #: Inference methods shown side by side for 2×2 and TWFE (few-treated methods next to CR1).
 _INFERENCE_SIDE_BY_SIDE = ("analytic", "wild", "permutation", "conley_taber")
-
-
-def _estimate_quietly(
-    frame: pd.DataFrame, **kwargs: Any
-) -> tuple[dict[str, Any] | None, list[str]]:
-    """Run one estimate; return its dict (or None with the error) and the warnings raised.
-
-    Warnings raised while estimating that the result does not carry (dropped rows,
-    one-unit cohorts) are added to its ``warnings``, and their codes to its
-    ``warning_codes`` (``None`` for a warning without a code), so both stay aligned.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", EvalkitWarning)
-        try:
-            result = estimate(frame, **kwargs)
-        except EvalkitError as exc:
-            return None, [f"{type(exc).__name__}: {exc}"]
-    out = result.to_dict()
-    shown = list(out.get("warnings", []))
-    codes = list(out.get("warning_codes", [None] * len(shown)))
-    extra = []
-    for w in caught:
-        text = str(w.message)
-        if text in shown:
-            continue
-        extra.append(text)
-        message = w.message
-        if isinstance(message, EvalkitWarning) and message.code:
-            codes.append({"code": message.code, "values": dict(message.values)})
-        else:
-            codes.append(None)
-    out["warnings"] = shown + extra
-    out["warning_codes"] = codes
-    out["_tidy"] = result.tidy()
-    return out, extra
 
 
 def _design_kwargs(analysis: Mapping[str, Any], estimator: str) -> dict[str, Any]:
@@ -101,6 +64,34 @@ def _design_kwargs(analysis: Mapping[str, Any], estimator: str) -> dict[str, Any
     return kwargs
 
 
+def _design(
+    frame: pd.DataFrame,
+    outcome: str,
+    estimator: str,
+    analysis: Mapping[str, Any],
+    protocol: Mapping[str, Any],
+    af: AnalysisFrame,
+    override: Mapping[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Return the rows and keyword arguments of one outcome under the protocol's design."""
+    kwargs = _design_kwargs(analysis, estimator)
+    kwargs.update(override)
+    data = frame.loc[frame[outcome].notna()]
+    if estimator == "2x2":
+        pre, post = pre_post_mask(af, protocol)
+        keep = (pre | post)[frame[outcome].notna().to_numpy()]
+        return data.loc[keep], {
+            **kwargs,
+            "outcome": outcome,
+            "treated": TREATED_GROUP,
+            "post": POST,
+        }
+    # TWFE and the rest take the unit's cohort (the municipality's start period), so people
+    # who enter the panel after the start are treated from their first month, not a cohort
+    # of their own.
+    return data, {**kwargs, "outcome": outcome, "cohort": COHORT}
+
+
 def _run(
     frame: pd.DataFrame,
     outcome: str,
@@ -111,18 +102,22 @@ def _run(
     **override: Any,
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """Estimate one outcome with the protocol's design, choosing the rows the estimator needs."""
-    kwargs = _design_kwargs(analysis, estimator)
-    kwargs.update(override)
-    data = frame.loc[frame[outcome].notna()]
-    if estimator == "2x2":
-        pre, post = pre_post_mask(af, protocol)
-        keep = (pre | post)[frame[outcome].notna().to_numpy()]
-        data = data.loc[keep]
-        return _estimate_quietly(data, outcome=outcome, treated=TREATED_GROUP, post=POST, **kwargs)
-    # TWFE and the rest take the unit's cohort (the municipality's start period), so people
-    # who enter the panel after the start are treated from their first month, not a cohort
-    # of their own.
-    return _estimate_quietly(data, outcome=outcome, cohort=COHORT, **kwargs)
+    data, kwargs = _design(frame, outcome, estimator, analysis, protocol, af, override)
+    return estimate_quietly(data, **kwargs)
+
+
+def _run_inferences(
+    frame: pd.DataFrame,
+    outcome: str,
+    estimator: str,
+    analysis: Mapping[str, Any],
+    protocol: Mapping[str, Any],
+    af: AnalysisFrame,
+    methods: Sequence[str],
+) -> dict[str, tuple[dict[str, Any] | None, list[str]]]:
+    """As :func:`_run` once per inference method, from one fit (2×2 and TWFE)."""
+    data, kwargs = _design(frame, outcome, estimator, analysis, protocol, af, {})
+    return inferences_quietly(data, methods, **kwargs)
 
 
 def _summary_row(outcome: str, res: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
@@ -297,7 +292,7 @@ def _bacon(frame: pd.DataFrame, outcome: str, analysis: Mapping[str, Any]) -> li
     )
     complete = means.groupby(UNIT)[PERIOD].transform("size") == means[PERIOD].nunique()
     means = means.loc[complete]
-    res, _ = _estimate_quietly(
+    res, _ = estimate_quietly(
         means,
         outcome="y",
         unit=UNIT,
@@ -410,11 +405,12 @@ def confirmatory_analysis(af: AnalysisFrame, protocol: Mapping[str, Any]) -> dic
         pretrend.append(_pretrend(oid, es, int(analysis.get("few_treated_threshold", 5))))
         placebo.append(_placebo(frame, oid, estimator, analysis, protocol, af))
         if estimator in ("2x2", "twfe"):
+            res = main.get(oid)
+            done = res.get("inference") if res is not None else None
+            todo = [m for m in _INFERENCE_SIDE_BY_SIDE if m != done]  # one fit for the rest
+            more = _run_inferences(frame, oid, estimator, analysis, protocol, af, todo)
             for method in _INFERENCE_SIDE_BY_SIDE:
-                res = main.get(oid)
-                if res is None or res.get("inference") != method:  # not already estimated
-                    res, _ = _run(frame, oid, estimator, analysis, protocol, af, inference=method)
-                side.append(_summary_row(oid, res))
+                side.append(_summary_row(oid, res if method == done else more[method][0]))
         alternative.append(_alternative_control(frame, oid, estimator, analysis, protocol, af))
         if staggered and estimator in ("twfe", "event_study", "callaway_santanna"):
             bacon += _bacon(frame, oid, analysis)
