@@ -7,7 +7,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 
 from evalkit.errors import ProtocolError
-from evalkit.pipeline.analysts import done_future, then
+from evalkit.pipeline.analysts import done_future, gather, then
 
 
 def test_then_runs_the_next_step_with_the_result() -> None:
@@ -36,3 +36,22 @@ def test_a_step_that_raises_instead_of_returning_a_future_fails_the_chain() -> N
 
     with pytest.raises(ProtocolError, match="could not queue"):
         then(done_future(1), broken).result(timeout=10)
+
+
+def test_gather_keeps_the_order_and_reports_the_first_error_in_order() -> None:
+    import time
+
+    def slow(x: int) -> int:
+        time.sleep(0.05 * (3 - x))
+        return x
+
+    with ThreadPoolExecutor(3) as pool:
+        assert gather([pool.submit(slow, i) for i in range(3)]).result(timeout=10) == [0, 1, 2]
+
+        def fail(msg: str) -> int:
+            raise ProtocolError(msg)
+
+        mixed = gather([pool.submit(slow, 0), pool.submit(fail, "first"), pool.submit(fail, "2")])
+        with pytest.raises(ProtocolError, match="first"):
+            mixed.result(timeout=10)
+    assert gather([]).result(timeout=1) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -22,7 +23,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from evalkit.pipeline.assemble import BundleInputs
 
-__all__ = ["Analysts", "compute_and_write", "done_future", "one_thread_per_child", "then"]
+__all__ = [
+    "Analysts",
+    "compute_and_write",
+    "done_future",
+    "gather",
+    "one_thread_per_child",
+    "then",
+]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -180,3 +188,39 @@ def done_future(value: Any) -> Future[Any]:
     future: Future[Any] = Future()
     future.set_result(value)
     return future
+
+
+def gather(futures: list[Future[T]]) -> Future[list[T]]:
+    """Return a future of all results, in order; the first error (in order) if any fails.
+
+    Parameters
+    ----------
+    futures : list of Future
+        The jobs.
+
+    Returns
+    -------
+    Future
+        Completed when every job is done.
+    """
+    out: Future[list[T]] = Future()
+    remaining = [len(futures)]
+    lock = threading.Lock()
+
+    def one_done(_: Future[T]) -> None:
+        with lock:
+            remaining[0] -= 1
+            if remaining[0]:
+                return
+        for future in futures:
+            error = future.exception()
+            if error is not None:
+                out.set_exception(error)
+                return
+        out.set_result([future.result() for future in futures])
+
+    if not futures:
+        out.set_result([])
+    for future in futures:
+        future.add_done_callback(one_done)
+    return out

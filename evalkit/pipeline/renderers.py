@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -111,10 +110,3 @@ class Renderers:
                     future.set_result(self._render(job, session))
                 except BaseException as exc:  # handed to the main thread through the future
                     future.set_exception(exc)
-
-
-def timed(fn: Callable[[], list[Path]]) -> tuple[list[Path], float]:
-    """Run ``fn`` and return its result with the seconds it took."""
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start

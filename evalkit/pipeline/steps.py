@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -17,7 +18,13 @@ import yaml
 
 from evalkit import __version__
 from evalkit.errors import EvalkitError, ProtocolError
-from evalkit.pipeline.analysts import Analysts, done_future, one_thread_per_child, then
+from evalkit.pipeline.analysts import (
+    Analysts,
+    done_future,
+    gather,
+    one_thread_per_child,
+    then,
+)
 from evalkit.pipeline.bundle import write_bundle
 from evalkit.pipeline.fingerprint import (
     analysis_fingerprint,
@@ -29,7 +36,7 @@ from evalkit.pipeline.fingerprint import (
 )
 from evalkit.pipeline.paths import ProtocolPaths, paths_for
 from evalkit.pipeline.progress import NullProgress, ProgressSink
-from evalkit.pipeline.renderers import Renderers, timed
+from evalkit.pipeline.renderers import Renderers
 
 #: Background render threads (one Jupyter kernel each).
 RENDER_WORKERS = 2
@@ -152,6 +159,7 @@ def report_protocol(
     documents: Sequence[str] = ("evaluation",),
     progress: ProgressSink | None = None,
     session: Any = None,
+    export_tables: bool = True,
 ) -> list[Path]:
     """Render a protocol's reports from its bundle into ``build/reports``.
 
@@ -167,6 +175,8 @@ def report_protocol(
         Told which document is being rendered.
     session : evalkit.report.engine.KernelSession, optional
         A running kernel shared by several protocols (imports paid once).
+    export_tables : bool
+        Also write the tables as CSV and XLSX.
 
     Returns
     -------
@@ -185,6 +195,7 @@ def report_protocol(
             documents=documents,
             progress=sink.note,
             session=session,
+            export_tables=export_tables,
         )
     )
 
@@ -248,14 +259,11 @@ def run_protocols(
     chains: list[tuple[str, Future[list[Path]]]] = []
     commit = _git_commit()
 
-    def render(job: tuple[ProtocolPaths, dict[str, Any]], session: Any) -> list[Path]:
-        paths, rendered = job
-        out, seconds = timed(
-            lambda: report_protocol(paths, langs=langs, documents=documents, session=session)
+    def render(job: tuple[ProtocolPaths, str, bool], session: Any) -> list[Path]:
+        paths, lang, export = job
+        return report_protocol(
+            paths, langs=(lang,), documents=documents, session=session, export_tables=export
         )
-        record_render(paths.reports, paths.protocol_id, rendered)
-        sink.finished(paths.protocol_id, what, seconds, f"{len(out)} files")
-        return out
 
     def render_if_needed(paths: ProtocolPaths, renderers: Renderers) -> Future[list[Path]]:
         rendered = render_fingerprint(paths.bundle, REPORTS_DIR, langs, documents)
@@ -265,10 +273,18 @@ def run_protocols(
                 paths.protocol_id, what, 0.0, "up to date (bundle, documents and code unchanged)"
             )
             return done_future([paths.bundle, *expected])
-        return then(
-            renderers.submit((paths, rendered)),
-            lambda out: done_future([paths.bundle, *out]),
-        )
+        # one job per language, so both kernels share a protocol's documents; the
+        # first language's job also writes the CSV and XLSX tables
+        start = time.perf_counter()
+        jobs = [renderers.submit((paths, lang, i == 0)) for i, lang in enumerate(langs)]
+
+        def finish(parts: list[list[Path]]) -> Future[list[Path]]:
+            out = [path for part in parts for path in part]
+            record_render(paths.reports, paths.protocol_id, rendered)
+            sink.finished(paths.protocol_id, what, time.perf_counter() - start, f"{len(out)} files")
+            return done_future([paths.bundle, *out])
+
+        return then(gather(jobs), finish)
 
     def analysed(
         paths: ProtocolPaths, fingerprint: dict[str, Any]

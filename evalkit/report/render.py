@@ -186,6 +186,7 @@ def render_reports(
     reports_dir: Path | None = None,
     engine: Engine = "auto",
     session: KernelSession | None = None,
+    export_tables: bool = True,
 ) -> list[Path]:
     """Render the report documents of one results bundle.
 
@@ -212,12 +213,15 @@ def render_reports(
         A running kernel to reuse across calls (e.g. one per ``make report`` for all
         protocols: ``with KernelSession() as s: render_reports(..., session=s)``);
         default: one kernel for the documents of this call.
+    export_tables : bool
+        Also write every table as CSV and the workbook (in the first language's
+        wording); False when another call for the same bundle writes them.
 
     Returns
     -------
     list of Path
-        Every HTML file and manifest written, then the workbook and the folder
-        with one CSV file per table.
+        Every HTML file and manifest written, then (with ``export_tables``) the
+        workbook and the folder with one CSV file per table.
 
     Raises
     ------
@@ -253,6 +257,8 @@ def render_reports(
                 params = {"bundle": str(bundle_path), "lang": lang}
                 render_qmd(qmd, out_html, params, engine=engine, session=session)
                 written += [out_html, _manifest(out_html, bundle_path, qmd, document, lang, used)]
+    if not export_tables:
+        return written
     say(f"{stem}: tables (CSV, XLSX)")
     tables = collect_tables(bundle, langs[0], documents)
     workbook = out_dir / f"{stem}.xlsx"
