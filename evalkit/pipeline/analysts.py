@@ -66,6 +66,8 @@ def one_thread_per_child() -> Iterator[None]:
 
 def _warm_up() -> None:
     """Import the analysis stack when a worker starts, before its first protocol arrives."""
+    import pyfixest.estimation  # noqa: F401 - pyfixest loads its estimation code on first use
+
     import evalkit.analysis.effects
     import evalkit.did.regression
     import evalkit.pipeline.bundle  # noqa: F401
