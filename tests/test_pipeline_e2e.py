@@ -18,6 +18,7 @@ import yaml
 from evalkit.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
+SECOND = "school_to_work_region"
 pytestmark = pytest.mark.slow
 
 
@@ -27,6 +28,11 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (work / "protocols").mkdir()
     for file in (ROOT / "protocols").glob("demo.yaml*"):
         shutil.copy2(file, work / "protocols" / file.name)
+    # a second protocol (staggered, Callaway–Sant'Anna): its demo data are made by an
+    # analysis worker while the main thread ingests the demo's, and the two overlap
+    (work / "protocols" / "examples").mkdir()
+    for file in (ROOT / "protocols" / "examples").glob(f"{SECOND}.*"):
+        shutil.copy2(file, work / "protocols" / "examples" / file.name)
     shutil.copytree(ROOT / "analyses", work / "analyses")
     _declare_a_deviation(work / "protocols" / "demo.yaml")
     with pytest.MonkeyPatch.context() as mp:
@@ -36,6 +42,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             [
                 "run",
                 "protocols/demo.yaml",
+                f"protocols/examples/{SECOND}.yaml",
                 "--lang",
                 "nl",
                 "en",
@@ -83,6 +90,20 @@ def test_run_writes_the_demo_files_and_reports(demo_run: Path) -> None:
     for name in ("demo.html", "demo.en.html", "demo.summary.html", "demo.summary.en.html"):
         assert (demo_run / "build" / "reports" / name).is_file(), name
     assert (demo_run / "build" / "evalkit.duckdb").is_file()
+
+
+def test_a_second_protocol_runs_alongside(demo_run: Path) -> None:
+    # its data were made in a worker process, its bundle computed in one, its two
+    # languages rendered as separate jobs; the run log lists everything in protocol order
+    raw = demo_run / "data" / "raw" / "examples" / SECOND
+    assert {p.name for p in raw.iterdir()} >= {"outcome_panel.csv", "case_events.xlsx"}
+    bundle = json.loads((demo_run / "build" / SECOND / "results.json").read_text("utf-8"))
+    assert bundle["confirmatory"]["estimator"] == "callaway_santanna"
+    written = json.loads((demo_run / "build" / "last_run.json").read_text("utf-8"))["written"]
+    firsts = [w for w in written if w.endswith("results.json")]
+    assert firsts == ["build/demo/results.json", f"build/{SECOND}/results.json"]
+    for name in (f"{SECOND}.html", f"{SECOND}.en.html", f"{SECOND}.xlsx"):
+        assert (demo_run / "build" / "reports" / name).is_file(), name
 
 
 def test_every_row_is_accounted_for(demo_run: Path) -> None:
@@ -181,7 +202,7 @@ def test_real_reports_load_cleanly_in_chromium(demo_run: Path, browser) -> None:
     """Every report of the real demo run, opened from disk: no network, no console error."""
     shots = ROOT / "build" / "test-screenshots"
     pages = sorted((demo_run / "build" / "reports").glob("*.html"))
-    assert len(pages) == 4
+    assert len(pages) == 8  # two protocols × evaluation and summary × nl and en
     for page_file in pages:
         page = browser.check(page_file, shots / f"e2e-{page_file.stem}.png")
         assert page.network_requests == [], page_file.name

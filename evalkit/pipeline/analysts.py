@@ -135,6 +135,10 @@ class Analysts:
         """Queue one protocol's computation; the future holds the bundle path and seconds."""
         return self._get_pool().submit(compute_and_write, inputs, bundle_path)
 
+    def run(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue any picklable call (e.g. making a protocol's demo data) on a worker."""
+        return self._get_pool().submit(fn, *args)
+
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # spawn, not fork: the parent runs render and progress threads

@@ -93,6 +93,14 @@ def make_demo_data(paths: ProtocolPaths, *, force: bool = False) -> list[Path]:
     return sorted(Path(p) for p in written.values())
 
 
+def _demo_out(paths: ProtocolPaths) -> Path | None:
+    """Return the folder a protocol's demo data go to (None without a ``demo:`` block)."""
+    demo = _raw_protocol(paths).get("demo")
+    if not demo:
+        return None
+    return Path(demo.get("out", f"data/raw/{paths.protocol_id}")).resolve()
+
+
 def ingest_protocol(paths: ProtocolPaths) -> list[dict[str, Any]]:
     """Ingest every data source a protocol names into the store.
 
@@ -309,15 +317,26 @@ def run_protocols(
         Analysts(ANALYSIS_WORKERS) as analysts,
     ):
         all_paths = [paths_for(p, build=build, store=store) for p in protocols]
+        made_by_worker: dict[str, Future[list[Path]]] = {}
         if force or any(not p.bundle.is_file() for p in all_paths):
             # there will be bundles to compute and reports to render: start the workers
-            # and kernels now, while this thread makes the first protocol's data
+            # and kernels now, while this thread makes the first protocol's data; the
+            # workers make the other protocols' demo data before any bundle is due
             analysts.start()
             renderers.start()
+            outs = [_demo_out(p) for p in all_paths]
+            made_by_worker = {
+                p.protocol_id: analysts.run(make_demo_data, p)
+                for p, out in zip(all_paths[1:], outs[1:], strict=True)
+                if out is not None and outs.count(out) == 1  # no two writers in one folder
+            }
         for paths in all_paths:
             pid = paths.protocol_id
             sink.step(pid, "demo data")
-            made = make_demo_data(paths)
+            if pid in made_by_worker:
+                made = made_by_worker[pid].result()
+            else:
+                made = make_demo_data(paths)
             sink.done(f"{len(made)} files written" if made else "present")
             sink.step(pid, "ingest")
             reports = ingest_protocol(paths)
