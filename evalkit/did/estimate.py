@@ -171,14 +171,11 @@ def estimate(
             threshold=few_treated_threshold,
             **options,
         )
-    unknown = set(options) - _REG_OPTIONS
-    if unknown:
-        raise EstimationError(
-            f"unknown option(s) {', '.join(sorted(unknown))} for estimator {estimator!r}; "
-            f"allowed: {', '.join(sorted(_REG_OPTIONS))}"
-        )
-    prep = prepare(
+    prep, chosen_vcov = _regression_data(
         data,
+        estimator,
+        options,
+        vcov,
         outcome=outcome,
         unit=unit,
         time=time,
@@ -188,19 +185,17 @@ def estimate(
         covariates=covariates,
         cluster=cluster,
     )
-    if vcov is None:
-        vcov = "cluster" if (prep.has_unit or prep.cluster_given) else "hetero"
     if estimator == "event_study":
         return event_study_result(
-            prep, vcov, alpha, inference, few_treated_threshold, seed, options
+            prep, chosen_vcov, alpha, inference, few_treated_threshold, seed, options
         )
-    fit = two_by_two(prep, vcov) if estimator == "2x2" else twfe(prep, vcov)
+    fit = two_by_two(prep, chosen_vcov) if estimator == "2x2" else twfe(prep, chosen_vcov)
     components = bacon_decomposition(prep) if estimator == "bacon" else None
     return _coefficient_result(
         estimator,
         prep,
         fit,
-        vcov,
+        chosen_vcov,
         inference,
         seed,
         alpha,
@@ -208,6 +203,29 @@ def estimate(
         options,
         components,
     )
+
+
+def _regression_data(
+    data: pd.DataFrame,
+    estimator: str,
+    options: dict[str, Any],
+    vcov: str | None,
+    **design: Any,
+) -> tuple[Prepared, str]:
+    """Check the regression estimators' options, prepare the data, choose the variance.
+
+    Shared by :func:`estimate` and :func:`evalkit.did.several.estimate_inferences`.
+    """
+    unknown = set(options) - _REG_OPTIONS
+    if unknown:
+        raise EstimationError(
+            f"unknown option(s) {', '.join(sorted(unknown))} for estimator {estimator!r}; "
+            f"allowed: {', '.join(sorted(_REG_OPTIONS))}"
+        )
+    prep = prepare(data, **design)
+    if vcov is None:
+        vcov = "cluster" if (prep.has_unit or prep.cluster_given) else "hetero"
+    return prep, vcov
 
 
 def _callaway_santanna(

@@ -15,8 +15,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from evalkit.did._common import check_choice
-from evalkit.did._data import prepare
-from evalkit.did.estimate import _REG_OPTIONS, Inference, Vcov, _coefficient_result
+from evalkit.did.estimate import Inference, Vcov, _coefficient_result, _regression_data
 from evalkit.did.regression import twfe, two_by_two
 from evalkit.did.results import DidResult
 from evalkit.errors import EstimationError
@@ -75,16 +74,13 @@ alpha, few_treated_threshold, **options
         check_choice("vcov", vcov, Vcov)
     if not 0 < alpha < 1:
         raise EstimationError(f"alpha must be between 0 and 1; got {alpha!r}")
-    unknown = set(options) - _REG_OPTIONS
-    if unknown:
-        raise EstimationError(
-            f"unknown option(s) {', '.join(sorted(unknown))} for estimator {estimator!r}; "
-            f"allowed: {', '.join(sorted(_REG_OPTIONS))}"
-        )
     if isinstance(covariates, str):
         covariates = (covariates,)
-    prep = prepare(
+    prep, chosen_vcov = _regression_data(
         data,
+        estimator,
+        options,
+        vcov,
         outcome=outcome,
         unit=unit,
         time=time,
@@ -94,7 +90,6 @@ alpha, few_treated_threshold, **options
         covariates=covariates,
         cluster=cluster,
     )
-    chosen_vcov = vcov or ("cluster" if (prep.has_unit or prep.cluster_given) else "hetero")
     fit = two_by_two(prep, chosen_vcov) if estimator == "2x2" else twfe(prep, chosen_vcov)
     return {
         method: _coefficient_result(

@@ -89,16 +89,19 @@ def make_demo_data(paths: ProtocolPaths, *, force: bool = False) -> list[Path]:
         return []
     design = synth.PilotDesign.from_protocol(raw)
     pilot = synth.generate(design, seed=int(demo.get("seed", 1)))
-    written = synth.write_demo(pilot, Path(demo.get("out", f"data/raw/{paths.protocol_id}")))
+    written = synth.write_demo(pilot, _demo_folder(paths, demo))
     return sorted(Path(p) for p in written.values())
 
 
+def _demo_folder(paths: ProtocolPaths, demo: dict[str, Any]) -> Path:
+    """Return the folder of a protocol's ``demo:`` block (default ``data/raw/<id>``)."""
+    return Path(demo.get("out", f"data/raw/{paths.protocol_id}"))
+
+
 def _demo_out(paths: ProtocolPaths) -> Path | None:
-    """Return the folder a protocol's demo data go to (None without a ``demo:`` block)."""
+    """Return the resolved demo-data folder of a protocol (None without a ``demo:`` block)."""
     demo = _raw_protocol(paths).get("demo")
-    if not demo:
-        return None
-    return Path(demo.get("out", f"data/raw/{paths.protocol_id}")).resolve()
+    return _demo_folder(paths, demo).resolve() if demo else None
 
 
 def ingest_protocol(paths: ProtocolPaths) -> list[dict[str, Any]]:
