@@ -406,7 +406,6 @@ def test_public_surface_is_pinned():
             "read_lock",
             "register",
             "registered_before_data",
-            "simulate_power",
             "status",
             "verify_for_analysis",
         ]
