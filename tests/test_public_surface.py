@@ -14,16 +14,6 @@ import pkgutil
 import evalkit
 
 PACKAGES = {
-    "evalkit": [
-        "DataValidationError",
-        "EstimationError",
-        "EvalkitError",
-        "EvalkitWarning",
-        "IngestError",
-        "ProtocolError",
-        "ReportError",
-        "__version__",
-    ],
     "evalkit.analysis": [],
     "evalkit.did": ["DidResult", "Spec", "TIDY_COLUMNS", "bacon_decomposition", "estimate"],
     "evalkit.pipeline": [

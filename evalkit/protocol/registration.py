@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from evalkit.errors import ProtocolError
 from evalkit.protocol._build import deviations_sidecar
 from evalkit.protocol._diff import Difference, covered_by, covers, diff_protocols, resolve
 from evalkit.protocol.model import Deviation, Protocol, load_protocol
-from evalkit.protocol.timing import git_lock_changed
+from evalkit.protocol.timing import git_lock_changed, run_git
 
 __all__ = [
     "Difference",
@@ -79,18 +78,8 @@ def _parse_time(value: dt.datetime | str) -> dt.datetime:
 
 
 def _git_commit(folder: Path) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and len(commit) == 40 else None
+    commit = run_git(folder, "rev-parse", "HEAD")
+    return commit if commit is not None and len(commit) == 40 else None
 
 
 @dataclass(frozen=True)

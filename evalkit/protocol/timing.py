@@ -18,10 +18,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["git_added_at", "git_lock_changed", "registration_timing"]
+__all__ = ["git_added_at", "git_lock_changed", "registration_timing", "run_git"]
 
 
-def _run_git(folder: Path, *args: str) -> str | None:
+def run_git(folder: Path, *args: str) -> str | None:
+    """Return git's output in ``folder`` (stripped), or None when git fails or is absent."""
     try:
         done = subprocess.run(
             ["git", "-C", str(folder), *args],
@@ -37,7 +38,7 @@ def _run_git(folder: Path, *args: str) -> str | None:
 
 def git_added_at(lock_file: Path) -> str | None:
     """Return the committer time (UTC) of the commit that first added ``lock_file``, if any."""
-    out = _run_git(
+    out = run_git(
         lock_file.resolve().parent,
         "log",
         "--diff-filter=A",
@@ -54,9 +55,9 @@ def git_added_at(lock_file: Path) -> str | None:
 def git_lock_changed(lock_file: Path) -> bool | None:
     """Whether ``lock_file`` differs from its last commit (None outside git or untracked)."""
     folder = lock_file.resolve().parent
-    if _run_git(folder, "ls-files", "--error-unmatch", lock_file.name) is None:
+    if run_git(folder, "ls-files", "--error-unmatch", lock_file.name) is None:
         return None
-    return _run_git(folder, "diff", "--quiet", "HEAD", "--", lock_file.name) is None
+    return run_git(folder, "diff", "--quiet", "HEAD", "--", lock_file.name) is None
 
 
 def _utc(moment: dt.datetime) -> str:
