@@ -193,6 +193,9 @@ def test_first_page_shows_registration_and_the_deviation(demo_run: Path) -> None
         assert 'class="retrospective"' in html, name
         late = "13 maand(en) ná de start" if lang == "nl" else "13 month(s) after the pilot"
         assert late in html, name
+    summary = (demo_run / "build" / "reports" / "demo.summary.en.html").read_text(encoding="utf-8")
+    assert "fixed only after the pilot had started" in summary
+    assert "according to a plan fixed in advance" not in summary
 
 
 def test_bundle_is_reproducible(demo_run: Path) -> None:

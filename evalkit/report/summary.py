@@ -21,7 +21,13 @@ def summary_body(ctx: Any) -> str:
     parts = [
         title(ctx, "doc.summary"),
         warnings_block(ctx),
-        ctx.t("s.summary_intro", pilot=pilot, status=label("status", status, ctx.lang)),
+        ctx.t(
+            "s.summary_intro_retrospective"
+            if ctx.get("registration.retrospective")
+            else "s.summary_intro",
+            pilot=pilot,
+            status=label("status", status, ctx.lang),
+        ),
         ctx.heading("h.summary"),
         effect_sentences(ctx, "primary"),
         hypotheses_list(ctx),
