@@ -180,7 +180,8 @@ def case_intervals(
         One row per case and interval: ``case_id, person_id, municipality, domain,
         org_type, organisation, crisis, crisis_type, wgs_crisis`` (a crisis with a Wgs
         crisis type, or without a type), ``start_outcome, interval, start_date, end_date,
-        end_event, event`` (bool: end observed), ``days`` (calendar days to the end or
+        end_event, event`` (bool: end observed), ``censor_date, competing`` (bool: the
+        case closed without the end event), ``days`` (calendar days to the end or
         censoring), ``working_days``, ``start_month`` (YYYY-MM), ``group``, ``period``.
     """
     ev = prepare_events(events, reference_date)
@@ -230,6 +231,7 @@ def case_intervals(
         close = close.where(close >= part["start_date"])
         censor = close.fillna(ref).where(close.fillna(ref) <= ref, ref)
         part["censor_date"] = part["end_date"].where(part["event"], censor)
+        part["competing"] = ~part["event"] & close.notna() & (close <= ref)
         parts.append(part)
     cols = [
         "case_id",
@@ -248,6 +250,7 @@ def case_intervals(
         "end_event",
         "event",
         "censor_date",
+        "competing",
         "days",
         "working_days",
         "start_month",
