@@ -434,7 +434,7 @@ def test_norm_did_recovers_a_known_jump_in_the_share_within_norm():
     assert (row["n_cells"], row["n_cases"], row["n_cells_transition"]) == (56, 560, 0)
     assert row["n_treated_clusters"] == 1
     assert "treated" in row["warnings"]  # one pilot municipality: few-treated inference
-    assert "few_treated_conley_taber" in [c["code"] for c in row["warning_codes"] if c]
+    assert "few_treated_permutation" in [c["code"] for c in row["warning_codes"] if c]
     # a start in the middle of a quarter: that quarter is left out for the pilot
     mid = norm_did(
         iv,

@@ -114,8 +114,8 @@ def test_warnings_and_warning_codes_align(estimator: str, inference: str | None)
     assert list(out).index("warning_codes") == list(out).index("warnings") + 1
     if inference is None:
         assert out["warning_codes"][0] == {
-            "code": "few_treated_conley_taber",
-            "values": {"treated": 1, "clusters": 12, "threshold": 5},
+            "code": "few_treated_permutation",
+            "values": {"treated": 1, "comparison": 11, "clusters": 12, "threshold": 10},
         }
 
 

@@ -157,7 +157,7 @@ def case_intervals(
     reference_date: date,
     pilot_starts: Mapping[str, date] | None = None,
     comparison_units: Sequence[str] = (),
-    liberation_day: LiberationDay = "lustrum",
+    liberation_day: LiberationDay = "always",
 ) -> pd.DataFrame:
     """Compute every throughput interval per case, right-censored where open.
 
@@ -171,7 +171,7 @@ def case_intervals(
         Pilot start per pilot municipality (for ``group`` and ``period``).
     comparison_units : sequence of str, default ()
         Comparison municipalities.
-    liberation_day : {"lustrum", "always", "never"}, default "lustrum"
+    liberation_day : {"lustrum", "always", "never"}, default "always"
         Working-day calendar option (see :mod:`evalkit.analysis.calendar_nl`).
 
     Returns

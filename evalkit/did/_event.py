@@ -13,6 +13,7 @@ from evalkit.did._common import (
     WildWeights,
     analytic_row,
     check_choice,
+    few_treated_default,
     few_treated_note,
     quiet_coefs,
     t_df,
@@ -49,8 +50,8 @@ def event_study_result(
         1 − confidence level.
     inference : str or None
         ``"analytic"``, ``"wild"`` (or ``"bootstrap"``), ``"permutation"``,
-        ``"conley_taber"``; None chooses Conley–Taber below ``threshold`` treated
-        clusters, else analytic.
+        ``"conley_taber"``; None chooses randomization inference (``"permutation"``) with
+        few clusters (:func:`evalkit.did.estimate.few_treated_default`), else analytic.
     threshold : int
         Fewer treated clusters than this count as few.
     seed : int
@@ -75,7 +76,8 @@ def event_study_result(
     if dropped:
         messages.append(Note("event_times_dropped", {"event_times": [int(e) for e in dropped]}))
     k = prep.n_treated_clusters
-    few = k < threshold and (prep.has_unit or prep.cluster_given)
+    few = few_treated_default(k, prep.n_clusters - k, threshold) != "analytic"
+    few = few and (prep.has_unit or prep.cluster_given)
     rows = []
     for e in kept:
         r = analytic_row(model, _name(e), alpha, strict=False)
@@ -121,7 +123,7 @@ def event_study_result(
             "df": len(pre),
             "test": "Wald F, all pre-period (e < -1) effects zero",
         }
-    chosen = inference or ("conley_taber" if few else "analytic")
+    chosen = inference or ("permutation" if few else "analytic")
     detail: dict[str, Any] = {"vcov": vcov, "df": df}
     design = event_design(prep, kept, min_e, max_e) if chosen != "analytic" else None
     if chosen in ("conley_taber", "permutation") and design is not None and design.role is None:

@@ -13,9 +13,11 @@ import pandas as pd
 
 from evalkit.did import inference as inf
 from evalkit.did._common import (
+    MIN_SIDE_ANALYTIC,
     WildWeights,
     analytic_row,
     check_choice,
+    few_treated_default,
     few_treated_note,
     t_df,
 )
@@ -29,7 +31,14 @@ from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.wild import wild_bootstrap
 from evalkit.errors import EstimationError, FewTreatedClustersWarning
 
-__all__ = ["Estimator", "Inference", "Vcov", "estimate"]
+__all__ = [
+    "MIN_SIDE_ANALYTIC",
+    "Estimator",
+    "Inference",
+    "Vcov",
+    "estimate",
+    "few_treated_default",
+]
 
 Estimator = Literal["2x2", "twfe", "event_study", "callaway_santanna", "bacon"]
 Control = Literal["never", "notyet"]
@@ -106,17 +115,20 @@ def estimate(
         Analytic variance; default ``"cluster"`` (CR1) when there is a unit or
         cluster column, else ``"hetero"`` (HC1).
     inference : {"analytic", "bootstrap", "wild", "permutation", "conley_taber"}, optional
-        Inference method. Default: ``"analytic"``, unless fewer than
-        ``few_treated_threshold`` clusters are treated; then ``"conley_taber"``
-        (with the Ferman–Pinto correction) and a :class:`FewTreatedClustersWarning`
-        saying why. For 2×2/TWFE/event study ``"bootstrap"`` means the wild
-        cluster bootstrap. Resampling methods apply to the headline coefficient of
-        2×2, TWFE and Bacon, and for the event study to every event time, the
-        headline mean and the joint pre-trend test. Callaway–Sant'Anna offers
+        Inference method. Default: ``"analytic"``, unless there are few clusters
+        (:func:`few_treated_default`: fewer than 10, or ``few_treated_threshold`` if
+        larger, treated or comparison clusters); then ``"permutation"``
+        (randomization inference over clusters) and a :class:`FewTreatedClustersWarning`
+        saying why; when the treatment does not switch on per cluster, Conley–Taber
+        and then the wild bootstrap are tried. For 2×2/TWFE/event study
+        ``"bootstrap"`` means the wild cluster bootstrap. Resampling methods apply
+        to the headline coefficient of 2×2, TWFE and Bacon, and for the event study
+        to every event time, the headline mean and the joint pre-trend test.
+        Callaway–Sant'Anna offers
         ``"analytic"``, ``"bootstrap"`` (multiplier) and ``"permutation"`` (cohorts
-        re-assigned to clusters, overall values of the aggregations); with a
-        ``cluster`` and fewer than ``few_treated_threshold`` treated clusters the
-        default is ``"permutation"``.
+        re-assigned to clusters, overall values of the aggregations); with fewer
+        than ``few_treated_threshold`` treated clusters (units when no ``cluster`` is
+        given) the default is ``"permutation"``, as for TWFE.
     seed : int
         Seed of every random draw.
     alpha : float
@@ -253,7 +265,7 @@ def _callaway_santanna(
             f"inference={inference!r} is not available for callaway_santanna; allowed: "
             "'analytic', 'bootstrap', 'permutation'"
         )
-    if not (inference == "permutation" or (inference is None and kwargs.get("cluster"))):
+    if inference not in (None, "permutation"):
         return callaway_santanna(data, cohort=cohort, **kwargs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -325,8 +337,8 @@ def _coefficient_result(
     messages: list[Note] = []
     k = prep.n_treated_clusters
     few = prep.has_unit or prep.cluster_given
-    few = few and k < threshold
-    chosen = inference or ("conley_taber" if few else "analytic")
+    few = few and few_treated_default(k, prep.n_clusters - k, threshold) != "analytic"
+    chosen = inference or ("permutation" if few else "analytic")
     if chosen == "bootstrap":
         chosen = "wild"
     if inference is None and few:
@@ -341,7 +353,7 @@ def _coefficient_result(
     outcome: inf.InferenceOutcome | None = None
     notes: list[Note] = []
     if chosen != "analytic" and inference is None:
-        for method in ("conley_taber", "wild"):
+        for method in ("permutation", "conley_taber", "wild"):
             try:
                 outcome = _resample(method, fit, seed, alpha, options)
             except EstimationError as exc:
