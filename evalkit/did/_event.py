@@ -159,7 +159,7 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
                 "df": len(pre),
                 "test": _PRETREND_TEST[chosen],
             }
-    elif few:
+    elif k < threshold and (prep.has_unit or prep.cluster_given):
         messages.append(Note("event_few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
     for m in messages:
         warn(m, FewTreatedClustersWarning, stacklevel=3)
