@@ -246,7 +246,7 @@ def simulate_power(
                 realised[i] = panel.attrs.get("realised_att", {}).get(t.column, math.nan)
                 est[i], se[i], pv[i] = estimate(_cell_means(panel, t.column))
             power = float(np.mean(pv <= alpha))
-            real = abs(_mean(realised)) if effect else 0.0
+            real = math.copysign(abs(_mean(realised)), effect) if effect else 0.0
             results.append((real, power, _mean(est), _mean(se), effect))
         mde = _mde([r[0] for r in results], [r[1] for r in results], target_power)
         sign = -1.0 if t.outcome.expected_direction == "decrease" else 1.0
