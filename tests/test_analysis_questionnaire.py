@@ -186,7 +186,7 @@ def test_response_change_and_did():
         {"code": "person_level_few_clusters", "values": {"n": 1, "units": "municipality"}}
     ]
     two_by_two = tabs["change_did"].set_index("method").loc["did_2x2"]
-    assert [c["code"] for c in two_by_two["warning_codes"]].count("few_treated_conley_taber") == 1
+    assert [c["code"] for c in two_by_two["warning_codes"]].count("few_treated_permutation") == 1
     many = panel(1).assign(municipality=lambda f: f["person_id"].str[-1].radd("GM000"))
     did5 = questionnaire_tables(many, instruments=INSTRUMENTS)["change_did"]
     welch = did5.set_index("method").loc["welch_change"]

@@ -214,9 +214,14 @@ def test_dutch_holidays_and_working_days():
     assert working_days_between([date(2025, 4, 24)], [date(2025, 4, 29)])[0] == 3
     # King's Day 2024 (Saturday 27 April) and 2023 (Thursday 27 April)
     assert working_days_between([date(2023, 4, 26)], [date(2023, 4, 28)])[0] == 1
-    # Liberation Day Monday 5 May 2025 (lustrum) is off; 5 May 2026 (Tuesday) is not
+    # Liberation Day is off every year for legal deadlines (Algemene termijnenwet art. 3):
+    # Monday 5 May 2025 and Tuesday 5 May 2026; the collective-agreement rule keeps only
+    # the lustrum year
     assert working_days_between([date(2025, 5, 2)], [date(2025, 5, 6)])[0] == 1
-    assert working_days_between([date(2026, 5, 4)], [date(2026, 5, 5)])[0] == 1
+    assert working_days_between([date(2026, 5, 4)], [date(2026, 5, 6)])[0] == 1
+    lustrum = {"liberation_day": "lustrum"}
+    assert working_days_between([date(2026, 5, 4)], [date(2026, 5, 6)], **lustrum)[0] == 2
+    assert working_days_between([date(2025, 5, 2)], [date(2025, 5, 6)], **lustrum)[0] == 1
     assert (
         working_days_between([date(2025, 5, 2)], [date(2025, 5, 6)], liberation_day="never")[0] == 2
     )
@@ -434,7 +439,7 @@ def test_norm_did_recovers_a_known_jump_in_the_share_within_norm():
     assert (row["n_cells"], row["n_cases"], row["n_cells_transition"]) == (56, 560, 0)
     assert row["n_treated_clusters"] == 1
     assert "treated" in row["warnings"]  # one pilot municipality: few-treated inference
-    assert "few_treated_conley_taber" in [c["code"] for c in row["warning_codes"] if c]
+    assert "few_treated_permutation" in [c["code"] for c in row["warning_codes"] if c]
     # a start in the middle of a quarter: that quarter is left out for the pilot
     mid = norm_did(
         iv,

@@ -87,8 +87,8 @@ def test_json_equals_to_dict_for_a_dutch_csv(
             estimator="twfe",
         ).to_dict()
     assert got == want
-    assert got["inference"] == "conley_taber" and got["n_treated_clusters"] == 2
-    assert any("only 2 of 8 clusters" in w for w in got["warnings"])
+    assert got["inference"] == "permutation" and got["n_treated_clusters"] == 2
+    assert any("only 2 treated and 6 comparison clusters" in w for w in got["warnings"])
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "xlsx", "sav"])

@@ -283,7 +283,7 @@ def test_default_event_study_falls_back_to_wild_when_timing_varies_within_cluste
         )
     assert res.inference == "wild"
     text = " ".join(str(w.message) for w in record)
-    assert "only 2 of 8 clusters are treated" in text
+    assert "only 2 treated and 6 comparison clusters" in text
     assert "wild cluster bootstrap is unreliable with 2 treated" in text
     with (
         pytest.raises(EstimationError, match="same period for every row of a cluster"),

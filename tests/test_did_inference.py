@@ -222,10 +222,10 @@ def test_one_treated_of_twelve_never_shows_unsupported_p_values() -> None:
         res = estimate(
             df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe", cluster="muni"
         )
-    assert res.inference == "conley_taber"
+    assert res.inference == "permutation"
     assert res.n_treated_clusters == 1 and res.n_clusters == 12
     text = " ".join(str(w.message) for w in record)
-    assert "only 1 of 12 clusters are treated" in text
+    assert "only 1 treated and 11 comparison clusters (fewer than 10" in text
     assert "1/12 = 0.083" in text
     assert res.p_value >= 1 / 12 - 1e-12
     out = res.to_dict()
@@ -367,6 +367,7 @@ def test_event_study_conley_taber_equals_placebo_event_studies_by_hand() -> None
         cohort="cohort",
         estimator="event_study",
         cluster="muni",
+        inference="conley_taber",
         ferman_pinto=False,
         alpha=0.25,
     )

@@ -212,3 +212,21 @@ def test_periods_with_gaps_give_the_same_twfe_and_resampling_coefficient() -> No
     a = estimate(df, **{**KW, "inference": "permutation"}, max_enumerate=10)
     b = estimate(gaps, **{**KW, "inference": "permutation"}, max_enumerate=10)
     assert a.att == pytest.approx(b.att) and a.p_value == pytest.approx(b.p_value)
+
+
+def test_treatment_collinear_with_the_fixed_effects_says_why() -> None:
+    # two municipalities x four quarters, treatment constant within each: the eight rows
+    # that made analytic_row fail with KeyError '_d'
+    df = pd.DataFrame(
+        {
+            "m": ["A"] * 4 + ["B"] * 4,
+            "q": [1, 2, 3, 4] * 2,
+            "d": [1] * 4 + [0] * 4,
+            "y": [1.0, 2.0, 3.0, 5.0, 1.0, 2.0, 2.0, 3.0],
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for estimator in ("twfe", "event_study"):
+            with pytest.raises(EstimationError, match="collinear with the fixed effects"):
+                estimate(df, outcome="y", unit="m", time="q", treated="d", estimator=estimator)

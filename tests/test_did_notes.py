@@ -29,6 +29,7 @@ SAMPLE = {
     "placebos": 11,
     "assignments": 12,
     "smallest": 1 / 12,
+    "size": 1 / 35,
     "alpha": 0.05,
     "level": 0.95,
     "draws": 4096,
@@ -114,8 +115,8 @@ def test_warnings_and_warning_codes_align(estimator: str, inference: str | None)
     assert list(out).index("warning_codes") == list(out).index("warnings") + 1
     if inference is None:
         assert out["warning_codes"][0] == {
-            "code": "few_treated_conley_taber",
-            "values": {"treated": 1, "clusters": 12, "threshold": 5},
+            "code": "few_treated_permutation",
+            "values": {"treated": 1, "comparison": 11, "clusters": 12, "threshold": 10},
         }
 
 

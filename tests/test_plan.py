@@ -109,13 +109,20 @@ def test_inference_reaches_the_estimate(demo, inference: str) -> None:
     design = Design.of(af, p)
     res, _ = design.run(af.data, "problematic_debt", spec.with_(options=spec_options))
     assert res is not None
-    assert res["inference"] == ("conley_taber" if inference == "auto" else inference)
+    assert res["inference"] == ("permutation" if inference == "auto" else inference)
 
 
 def test_few_treated_threshold_and_alpha_and_seed_reach_the_estimate(demo) -> None:
     protocol, af = demo
-    assert _main(_with(protocol, few_treated_threshold=1), af)["inference"] == "analytic"
-    assert _main(_with(protocol, few_treated_threshold=5), af)["inference"] == "conley_taber"
+    # the demo has fewer than 10 treated clusters: randomization inference whatever the
+    # threshold (10 per side is the floor for cluster-robust); a higher one reaches the note
+    low = _main(_with(protocol, few_treated_threshold=1), af)
+    high = _main(_with(protocol, few_treated_threshold=12), af)
+    assert low["inference"] == high["inference"] == "permutation"
+    values = [
+        c["values"] for c in high["warning_codes"] if c and c["code"] == "few_treated_permutation"
+    ]
+    assert values and values[0]["threshold"] == 12
     narrow = _main(_with(protocol, inference="analytic", alpha=0.2), af)
     wide = _main(_with(protocol, inference="analytic", alpha=0.01), af)
     assert narrow["ci_high"] - narrow["ci_low"] < wide["ci_high"] - wide["ci_low"]

@@ -127,7 +127,9 @@ def test_power_command_with_the_did_estimators(tmp_path: Path, capsys: pytest.Ca
     assert "power by simulation (twfe, inference analytic, alpha 0.05, 4 simulations" in out
     assert "minimal detectable effect (80% power), neet:" in out
     stored = json.loads((build / "small" / "power.json").read_text(encoding="utf-8"))
-    assert [r["effect"] for r in stored["rows"]] == [0.0, -0.05]
+    assert [r["nominal_effect"] for r in stored["rows"]] == [0.0, -0.05]
+    realised = [r["effect"] for r in stored["rows"]]  # the realised effect on the treated
+    assert realised[0] == 0.0 and -0.08 < realised[1] < 0
     assert {"outcome", "effect", "power", "mde", "n_sims"} <= set(stored["rows"][0])
     assert csv.is_file()
     assert main(["protocol", "power", str(path), "--effects", "a,b"]) == 1

@@ -3,9 +3,11 @@
 A working day is a Monday to Friday that is not a national holiday. The holidays
 are those of the Algemene termijnenwet (art. 3): New Year's Day, Easter Monday,
 Ascension Day, Whit Monday, Christmas Day and Boxing Day, King's Day, and 5 May
-(Liberation Day). Employers and most municipalities give Liberation Day off only
-in lustrum years (2020, 2025, 2030, ...); that is the default here and can be
-changed. Good Friday is not a national holiday; it can be added.
+(Liberation Day) — every year, which is the default here because norms are legal
+deadlines. Collective agreements (and most employers) give Liberation Day off only
+in lustrum years (2020, 2025, 2030, ...): ``liberation_day="lustrum"``, which a
+protocol chooses with ``throughput.liberation_day: lustrum``. Good Friday is not a
+national holiday; it can be added.
 
 King's Day is 27 April, or 26 April when the 27th is a Sunday (since 2014);
 before 2014 Queen's Day was 30 April, or 29 April when the 30th was a Sunday.
@@ -68,7 +70,7 @@ def _holidays_of_year(year: int, liberation_day: str, good_friday: bool) -> dict
 def dutch_holidays(
     years: Iterable[int],
     *,
-    liberation_day: LiberationDay = "lustrum",
+    liberation_day: LiberationDay = "always",
     good_friday: bool = False,
 ) -> pd.DataFrame:
     """List the Dutch national holidays of some years.
@@ -77,7 +79,7 @@ def dutch_holidays(
     ----------
     years : iterable of int
         Calendar years.
-    liberation_day : {"lustrum", "always", "never"}, default "lustrum"
+    liberation_day : {"lustrum", "always", "never"}, default "always"
         When 5 May counts as a holiday.
     good_friday : bool, default False
         Count Good Friday as a holiday.
@@ -116,7 +118,7 @@ def working_days_between(
     start,
     end,
     *,
-    liberation_day: LiberationDay = "lustrum",
+    liberation_day: LiberationDay = "always",
     good_friday: bool = False,
 ) -> np.ndarray:
     """Count working days after ``start`` up to and including ``end``.
@@ -128,7 +130,7 @@ def working_days_between(
     ----------
     start, end : array-like of dates
         Equal-length sequences (date, datetime64 or strings). Missing values give NaN.
-    liberation_day : {"lustrum", "always", "never"}, default "lustrum"
+    liberation_day : {"lustrum", "always", "never"}, default "always"
         When 5 May counts as a holiday.
     good_friday : bool, default False
         Count Good Friday as a holiday.
@@ -156,7 +158,7 @@ def add_working_days(
     start: date,
     n: int,
     *,
-    liberation_day: LiberationDay = "lustrum",
+    liberation_day: LiberationDay = "always",
     good_friday: bool = False,
 ) -> date:
     """Return the date that is ``n`` working days after ``start``.
@@ -167,7 +169,7 @@ def add_working_days(
         The starting day (not counted itself).
     n : int
         Number of working days (``n >= 0``).
-    liberation_day : {"lustrum", "always", "never"}, default "lustrum"
+    liberation_day : {"lustrum", "always", "never"}, default "always"
         When 5 May counts as a holiday.
     good_friday : bool, default False
         Count Good Friday as a holiday.

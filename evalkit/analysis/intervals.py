@@ -157,7 +157,7 @@ def case_intervals(
     reference_date: date,
     pilot_starts: Mapping[str, date] | None = None,
     comparison_units: Sequence[str] = (),
-    liberation_day: LiberationDay = "lustrum",
+    liberation_day: LiberationDay = "always",
 ) -> pd.DataFrame:
     """Compute every throughput interval per case, right-censored where open.
 
@@ -171,7 +171,7 @@ def case_intervals(
         Pilot start per pilot municipality (for ``group`` and ``period``).
     comparison_units : sequence of str, default ()
         Comparison municipalities.
-    liberation_day : {"lustrum", "always", "never"}, default "lustrum"
+    liberation_day : {"lustrum", "always", "never"}, default "always"
         Working-day calendar option (see :mod:`evalkit.analysis.calendar_nl`).
 
     Returns
@@ -180,7 +180,8 @@ def case_intervals(
         One row per case and interval: ``case_id, person_id, municipality, domain,
         org_type, organisation, crisis, crisis_type, wgs_crisis`` (a crisis with a Wgs
         crisis type, or without a type), ``start_outcome, interval, start_date, end_date,
-        end_event, event`` (bool: end observed), ``days`` (calendar days to the end or
+        end_event, event`` (bool: end observed), ``censor_date, competing`` (bool: the
+        case closed without the end event), ``days`` (calendar days to the end or
         censoring), ``working_days``, ``start_month`` (YYYY-MM), ``group``, ``period``.
     """
     ev = prepare_events(events, reference_date)
@@ -230,6 +231,7 @@ def case_intervals(
         close = close.where(close >= part["start_date"])
         censor = close.fillna(ref).where(close.fillna(ref) <= ref, ref)
         part["censor_date"] = part["end_date"].where(part["event"], censor)
+        part["competing"] = ~part["event"] & close.notna() & (close <= ref)
         parts.append(part)
     cols = [
         "case_id",
@@ -248,6 +250,7 @@ def case_intervals(
         "end_event",
         "event",
         "censor_date",
+        "competing",
         "days",
         "working_days",
         "start_month",

@@ -3,8 +3,17 @@
 A case whose end event happened counts as within the norm when it took at most the
 limit, else as a breach. A case still open (censored) counts as a breach once the
 time elapsed exceeds the limit — it can no longer make it — and as *not yet known*
-while it is within the limit; not-yet-known cases are left out of the share and
-counted in ``n_unknown``.
+while it is within the limit (``n_unknown``).
+
+The share within the norm is NOT ``within / (within + breach)``: near the data's
+cut-off that ratio keeps the quick recent cases and drops the slow ones whose
+outcome is not yet known, so it is biased upwards. It is the Aalen–Johansen
+cumulative incidence of the end event at the limit (statsmodels
+``CumIncidenceRight``): cases still open at the cut-off are censored, and a case
+that closed (exit or drop-out, *uitval*) without the end event is a competing
+event — it can never be within the norm. Without competing events this is the
+Kaplan–Meier ``1 − S(limit)``. Where no case of a group has been followed up to
+the limit the share is not known yet (NaN).
 
 Defaults follow Dutch practice:
 
@@ -21,6 +30,7 @@ Defaults follow Dutch practice:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -28,6 +38,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.duration.survfunc import CumIncidenceRight
 
 from evalkit.analysis.intervals import INTERVALS
 from evalkit.errors import EvalkitError
@@ -40,6 +51,7 @@ __all__ = [
     "norm_shares",
     "norm_status",
     "parse_norms",
+    "within_share",
 ]
 
 NormUnit = Literal["days", "weeks", "working_days"]
@@ -235,17 +247,50 @@ def norm_status(intervals: pd.DataFrame, norm: Norm) -> pd.DataFrame:
     )
     sub["elapsed"] = elapsed
     sub["status"] = status
+    if "competing" not in sub.columns:
+        sub["competing"] = False
     sub["breach_open"] = (~done) & (elapsed > limit)
     return sub
 
 
-def _wilson(k: np.ndarray, n: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    z = stats.norm.ppf(1 - alpha / 2)
-    with np.errstate(all="ignore"):
-        p = k / n
-        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
+def within_share(
+    elapsed: np.ndarray, event: np.ndarray, competing: np.ndarray, limit: float, alpha: float
+) -> tuple[float, float, float]:
+    """Share reaching the end event within ``limit``: Aalen–Johansen, with its interval.
+
+    Parameters
+    ----------
+    elapsed : numpy.ndarray
+        Time to the end event, the competing closure or censoring (norm's unit).
+    event : numpy.ndarray
+        True when the end event happened.
+    competing : numpy.ndarray
+        True when the case closed (exit, drop-out) without the end event.
+    limit : float
+        The norm's limit.
+    alpha : float
+        1 − confidence level of the interval (estimate ± z·se, clipped to [0, 1]).
+
+    Returns
+    -------
+    tuple of float
+        ``share, conf_low, conf_high``; NaN when nobody was followed up to the limit.
+    """
+    elapsed = np.asarray(elapsed, dtype=float)
+    if elapsed.size == 0 or elapsed.max() < limit:
+        return math.nan, math.nan, math.nan
+    status = np.where(event, 1, np.where(competing, 2, 0))
+    if not (status == 1).any():
+        return 0.0, 0.0, 0.0
+    with np.errstate(all="ignore"):  # statsmodels divides by zero at-risk counts past the end
+        cif = CumIncidenceRight(elapsed, status)
+    at = np.flatnonzero(cif.times <= limit)
+    if at.size == 0:
+        return 0.0, 0.0, 0.0
+    share = float(cif.cinc[0][at[-1]])
+    se = float(cif.cinc_se[0][at[-1]])
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    return share, max(0.0, share - z * se), min(1.0, share + z * se)
 
 
 def norm_shares(
@@ -278,7 +323,8 @@ def norm_shares(
         ``norm, interval, limit, unit, <dims>, n, n_within, n_breach, n_breach_open,
         n_unknown, share_within, conf_low, conf_high``. ``n`` counts every case under the
         norm: ``n = n_within + n_breach + n_unknown`` (``n_breach_open`` is part of
-        ``n_breach``); the share's denominator is ``n_within + n_breach``.
+        ``n_breach``); ``share_within`` is the censoring-aware share of
+        :func:`within_share` (not ``n_within / (n_within + n_breach)``).
     """
     rows = []
     for norm in norms:
@@ -290,6 +336,13 @@ def norm_shares(
                 lab = dict(zip(by, key, strict=True))
                 n_within = int((g["status"] == "within").sum())
                 n_breach = int((g["status"] == "breach").sum())
+                share = within_share(
+                    g["elapsed"].to_numpy(float),
+                    g["event"].to_numpy(bool),
+                    g["competing"].to_numpy(bool),
+                    norm.limit_days,
+                    alpha,
+                )
                 rows.append(
                     {
                         "norm": norm.name,
@@ -302,6 +355,7 @@ def norm_shares(
                         "n_breach": n_breach,
                         "n_breach_open": int(g["breach_open"].sum()),
                         "n_unknown": int((g["status"] == "unknown").sum()),
+                        **dict(zip(("share_within", "conf_low", "conf_high"), share, strict=True)),
                     }
                 )
     cols = [
@@ -319,13 +373,4 @@ def norm_shares(
         "conf_low",
         "conf_high",
     ]
-    out = pd.DataFrame(rows, columns=cols)
-    if not out.empty:
-        k = out["n_within"].to_numpy(float)
-        n = (out["n_within"] + out["n_breach"]).to_numpy(float)
-        with np.errstate(all="ignore"):
-            out["share_within"] = np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
-        lo, hi = _wilson(k, n, alpha)
-        out["conf_low"] = np.where(n > 0, lo, np.nan)
-        out["conf_high"] = np.where(n > 0, hi, np.nan)
-    return out
+    return pd.DataFrame(rows, columns=cols)

@@ -8,7 +8,9 @@ and serial correlation and the base rates. Each simulated panel is
 aggregated to unit-by-month means and handed to an ``estimate`` callable:
 :func:`registered_estimator` runs the registered specification
 (:func:`evalkit.analysis.plan.registered_spec`, the same translation as the
-confirmatory analysis). Power is the share of simulations with ``p < alpha``.
+confirmatory analysis). Power is the share of simulations with ``p ≤ alpha`` (the project's
+one rejection rule: a randomization p-value can equal alpha exactly, e.g. 1/21,
+and then the test rejects).
 """
 
 from __future__ import annotations
@@ -207,9 +209,13 @@ def simulate_power(
     Returns
     -------
     pandas.DataFrame
-        Columns ``outcome, effect, power, mde, n_sims, mean_estimate, mean_std_error``;
-        ``mde`` (same on every row of an outcome) is the smallest effect size with
-        ``power.target_power``, interpolated, NaN when the grid never reaches it.
+        Columns ``outcome, effect, nominal_effect, power, mde, n_sims, mean_estimate,
+        mean_std_error``. ``effect`` is the realised effect on the treated (mean over the
+        simulations of ``Y(1) − Y(0)`` where the pilot acts), which is what the estimator
+        targets; ``nominal_effect`` is the generator's parameter (the realised effect is
+        smaller where, e.g., a probability saturates). ``mde`` (same on every row of an
+        outcome) is the smallest realised effect with ``power.target_power``,
+        interpolated, NaN when the grid never reaches it.
         ``frame.attrs["skipped"]`` lists outcomes that could not be simulated.
 
     Raises
@@ -242,18 +248,22 @@ def simulate_power(
             est = np.empty(n_sims)
             se = np.empty(n_sims)
             pv = np.empty(n_sims)
+            realised = np.empty(n_sims)
             for i in range(n_sims):
                 panel = simulate_outcome_panel(sim_design, seed + i, outcomes=[t.column])
+                realised[i] = panel.attrs.get("realised_att", {}).get(t.column, math.nan)
                 est[i], se[i], pv[i] = estimate(_cell_means(panel, t.column))
-            power = float(np.mean(pv < alpha))
-            results.append((effect, power, _mean(est), _mean(se)))
+            power = float(np.mean(pv <= alpha))
+            real = math.copysign(abs(_mean(realised)), effect) if effect else 0.0
+            results.append((real, power, _mean(est), _mean(se), effect))
         mde = _mde([r[0] for r in results], [r[1] for r in results], target_power)
         sign = -1.0 if t.outcome.expected_direction == "decrease" else 1.0
-        for effect, power, mean_est, mean_se in results:
+        for effect, power, mean_est, mean_se, nominal in results:
             rows.append(
                 {
                     "outcome": t.outcome.id,
                     "effect": effect,
+                    "nominal_effect": nominal,
                     "power": power,
                     "mde": sign * mde if not math.isnan(mde) else math.nan,
                     "n_sims": n_sims,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,9 +10,49 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 
-__all__ = ["km_curve", "km_fit", "km_summary"]
+__all__ = ["km_curve", "km_fit", "km_quantile", "km_summary"]
 
 _ALL = "all"
+_TOL = 1.49e-8  # R's sqrt(.Machine$double.eps)
+
+
+def km_quantile(event_times: np.ndarray, surv: np.ndarray, p: float, last_time: float) -> float:
+    """Return the ``p`` quantile of a Kaplan–Meier curve as R ``survival`` defines it.
+
+    The first time the curve ``1 - S`` reaches ``p``; where the curve sits exactly
+    at ``p`` over a stretch (any even number of uncensored cases, for the median),
+    the midpoint of that stretch: from its start to the next drop, or to the last
+    follow-up time when it runs to the end of the curve (R's ``quantile.survfit``).
+    statsmodels' ``SurvfuncRight.quantile`` takes the first time with ``S < 1 - p``,
+    one step late on a flat stretch, so the rule is written out here.
+
+    Parameters
+    ----------
+    event_times : numpy.ndarray
+        Distinct event times, increasing.
+    surv : numpy.ndarray
+        Survival just after each event time.
+    p : float
+        Quantile level in (0, 1), e.g. 0.5 for the median.
+    last_time : float
+        Largest follow-up time (event or censoring).
+
+    Returns
+    -------
+    float
+        The quantile, or NaN when the curve never reaches ``p``.
+    """
+    cdf = 1.0 - np.asarray(surv, dtype=float)
+    times = np.asarray(event_times, dtype=float)
+    reached = np.flatnonzero(cdf + _TOL >= p)
+    if reached.size == 0:
+        return math.nan
+    start = int(reached[0])
+    if abs(cdf[start] - p) >= _TOL:
+        return float(times[start])
+    beyond = np.flatnonzero(cdf - _TOL >= p)
+    end = float(times[beyond[0]]) if beyond.size else float(last_time)
+    return 0.5 * (float(times[start]) + end)
 
 
 def km_fit(time: np.ndarray, event: np.ndarray, *, alpha: float = 0.05) -> dict[str, float]:
@@ -47,8 +88,7 @@ def km_fit(time: np.ndarray, event: np.ndarray, *, alpha: float = 0.05) -> dict[
     sf = SurvfuncRight(time, event)
     with np.errstate(all="ignore"):
         for label, p in (("median", 0.5), ("p80", 0.8)):
-            q = sf.quantile(p)
-            out[label] = float(q) if q is not None and np.isfinite(q) else np.nan
+            out[label] = km_quantile(sf.surv_times, sf.surv_prob, p, float(time.max()))
             try:
                 lo, hi = sf.quantile_ci(p, alpha=alpha)
             except (ValueError, IndexError):  # pragma: no cover - degenerate curves

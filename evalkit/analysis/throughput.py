@@ -190,7 +190,7 @@ def throughput_tables(
     norms: Mapping[str, Any] | None = None,
     out_of_sight_days: int = 90,
     caseload_benchmark: tuple[int, int] = (30, 35),
-    liberation_day: LiberationDay = "lustrum",
+    liberation_day: LiberationDay = "always",
 ) -> dict[str, pd.DataFrame]:
     """Compute every throughput table for the results bundle.
 
@@ -211,7 +211,7 @@ def throughput_tables(
         Follow-up window for "out of sight".
     caseload_benchmark : (int, int), default (30, 35)
         Reasonable caseload range per coach.
-    liberation_day : {"lustrum", "always", "never"}, default "lustrum"
+    liberation_day : {"lustrum", "always", "never"}, default "always"
         When 5 May counts as a holiday for working-day norms.
 
     Returns

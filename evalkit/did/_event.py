@@ -14,6 +14,7 @@ from evalkit.did._common import (
     WildWeights,
     analytic_row,
     check_choice,
+    few_treated_default,
     few_treated_note,
     quiet_coefs,
     t_df,
@@ -41,8 +42,9 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
         Analytic variance of the fit.
     spec : Spec
         Inference ``"analytic"``, ``"wild"`` (or ``"bootstrap"``), ``"permutation"``,
-        ``"conley_taber"``, or None for Conley–Taber below the few-treated threshold,
-        else analytic; the event window (end points binned) or the options
+        ``"conley_taber"``, or None for randomization inference (``"permutation"``)
+        with few clusters (:func:`evalkit.did._common.few_treated_default`), else
+        analytic; the event window (end points binned) or the options
         ``min_e``/``max_e``; the anticipation (cohorts already moved by
         :func:`~evalkit.did._data.anticipate`: event times are labelled from the
         registered start, the reference period is ``-1 - anticipation``), alpha,
@@ -76,7 +78,8 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
         dropped = [int(e) - lead for e in dropped]
         messages.append(Note("event_times_dropped", {"event_times": dropped}))
     k = prep.n_treated_clusters
-    few = k < threshold and (prep.has_unit or prep.cluster_given)
+    few = few_treated_default(k, prep.n_clusters - k, threshold) != "analytic"
+    few = few and (prep.has_unit or prep.cluster_given)
     rows = []
     for e in kept:
         r = analytic_row(model, _name(e), alpha, strict=False)
@@ -122,7 +125,7 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
             "df": len(pre),
             "test": "Wald F, all pre-period (e < -1) effects zero",
         }
-    chosen = inference or ("conley_taber" if few else "analytic")
+    chosen = inference or ("permutation" if few else "analytic")
     detail: dict[str, Any] = {"vcov": vcov, "df": df}
     design = event_design(prep, kept, min_e, max_e) if chosen != "analytic" else None
     if chosen in ("conley_taber", "permutation") and design is not None and design.role is None:
@@ -156,7 +159,7 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
                 "df": len(pre),
                 "test": _PRETREND_TEST[chosen],
             }
-    elif few:
+    elif k < threshold and (prep.has_unit or prep.cluster_given):
         messages.append(Note("event_few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
     for m in messages:
         warn(m, FewTreatedClustersWarning, stacklevel=3)

@@ -1,24 +1,31 @@
 """Conley–Taber (2011) inference with the Ferman–Pinto (2019) correction, for many coefficients.
 
 With few treated clusters the distribution of ``estimate − effect`` is taken
-from placebo estimates: the treated clusters' treatment timing is given to
-comparison clusters and the regression residuals of those clusters are
-regressed on it. Ferman & Pinto's correction rescales each comparison cluster's
-placebo to the variance expected for the size of the treated cluster it stands
+from the comparison clusters' residuals. By FWL the estimate's error is a sum
+over the treated clusters of their own error contrasts (weighted by each
+cluster's share of the treatment's variation); Conley & Taber estimate the
+distribution of that sum by drawing, independently for every treated cluster
+and with replacement, the residual contrast of a comparison cluster given that
+treated cluster's timing. With ``k`` treated and ``J`` comparison clusters all
+``J**k`` draws are enumerated when there are at most ``max_enumerate``, else
+``n_sim`` are sampled. Ferman & Pinto's correction rescales each comparison
+contrast to the variance expected for the size of the treated cluster it stands
 in for, using ``Var = A + B / M`` (``M`` = rows in the cluster) fitted on the
-comparison clusters' single-cluster placebos.
+comparison clusters' contrasts.
 
 The p-value of ``effect = tau`` is ``(1 + #{|placebo| ≥ |estimate − tau|}) / (n + 1)``
-over the ``n`` placebos, so it is never below ``1/(n + 1)``; the interval is
+over the ``n`` placebos, so it is never below ``1/(n + 1)``; the test rejects at
+``p ≤ alpha`` and the interval (the values of ``tau`` it does not reject) is
 ``estimate ± c`` with ``c`` the matching order statistic of ``|placebo|``, and
-unbounded when ``1/(n + 1) > alpha``. The computation keeps only one cluster's
-residualised regressors in memory at a time, so it also serves the event study
-(one column per event time).
+unbounded when ``1/(n + 1) > alpha``. The method is asymptotic in the number of
+comparison clusters: with few of them the placebos understate the error's
+spread (see :func:`evalkit.did.estimate.few_treated_default` for where it is
+the default). The computation keeps only one cluster's residualised regressors
+in memory at a time, so it also serves the event study (one column per event time).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 
@@ -154,6 +161,77 @@ def _placebo_parts(
     return vec, gram
 
 
+def _contributions(
+    design: LinearDesign,
+    resid: np.ndarray,
+    treated: list[int],
+    controls: list[int],
+    role: np.ndarray,
+    w0: np.ndarray,
+    ferman_pinto: bool,
+) -> tuple[np.ndarray, list[Note], bool]:
+    """Placebo contribution of each comparison cluster standing in for each treated cluster.
+
+    By FWL the estimate's error is ``G_T^{-1} sum_h B_h' M e``, the sum over treated
+    clusters ``h`` of ``G_T^{-1} g_h eta_h``: ``G_T`` the residualised Gram of all treated
+    blocks, ``g_h`` that of cluster ``h`` alone and ``eta_h`` its own error contrast.
+    Conley & Taber take ``eta_h`` from the comparison clusters' residual contrasts
+    ``eta_j = g_j^+ B_j' u``; Ferman & Pinto rescale ``eta_j`` by
+    ``sqrt(Var_h / Var_j)`` with ``Var = A + B / M`` fitted on the comparison clusters.
+
+    Returns
+    -------
+    contrib : numpy.ndarray
+        k × J × m: treated position × comparison cluster × coefficient.
+    messages : list of Note
+        Notes on the Ferman–Pinto fit.
+    fp_used : bool
+        Whether the Ferman–Pinto rescaling was applied.
+    """
+    roles_needed = sorted({int(role[g]) for g in treated})
+    c_pairs = [(j, r) for j in controls for r in roles_needed]
+    t_pairs = [(h, int(role[h])) for h in treated]
+    c_vec, c_gram = _placebo_parts(design, c_pairs, resid, cross=False)
+    _, t_gram = _placebo_parts(design, t_pairs, resid, cross=True)
+    g_total = sum(t_gram[(a, b)] for a in t_pairs for b in t_pairs)
+    g_inv = np.linalg.pinv(np.atleast_2d(g_total))
+    eta = {
+        p: np.linalg.pinv(np.atleast_2d(c_gram[(p, p)])) @ np.atleast_1d(c_vec[p]) for p in c_pairs
+    }
+    sizes = np.bincount(design.cluster, minlength=design.n_clusters).astype(float)
+    messages: list[Note] = []
+    scale = np.ones(design.n_clusters)
+    fp_used = False
+    if ferman_pinto:
+        eta2 = np.array([float(w0 @ eta[p]) ** 2 for p in c_pairs])
+        inv_m = np.array([1.0 / sizes[j] for j, _ in c_pairs])
+        if len(controls) >= 3 and np.ptp(inv_m) > 0:
+            x = np.column_stack([np.ones_like(inv_m), inv_m])
+            (a_hat, b_hat), *_ = np.linalg.lstsq(x, eta2, rcond=None)
+            var = a_hat + b_hat / sizes
+            if np.all(var[controls + treated] > 0):
+                fp_used, scale = True, var
+            else:
+                messages.append(Note("ferman_pinto_nonpositive"))
+    m = design.regressors.shape[1]
+    contrib = np.zeros((len(treated), len(controls), m))
+    for i, (h, r) in enumerate(t_pairs):
+        weight = g_inv @ np.atleast_2d(t_gram[((h, r), (h, r))])
+        for c, j in enumerate(controls):
+            factor = math.sqrt(scale[h] / scale[j]) if fp_used else 1.0
+            contrib[i, c] = factor * (weight @ eta[(j, r)])
+    return contrib, messages, fp_used
+
+
+def _draws(k: int, n_controls: int, n_sim: int, max_enumerate: int, seed: int) -> np.ndarray:
+    """Comparison-cluster positions (n × k) drawn for the k treated clusters, with replacement."""
+    if n_controls**k <= max_enumerate:
+        grids = np.meshgrid(*[np.arange(n_controls)] * k, indexing="ij")
+        return np.stack([g.ravel() for g in grids], axis=1)
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, n_controls, size=(n_sim, k))
+
+
 def conley_taber_combinations(
     design: LinearDesign,
     combinations: Sequence[np.ndarray],
@@ -200,62 +278,21 @@ def conley_taber_combinations(
     controls = [int(g) for g in np.flatnonzero(role == 0)]
     if len(controls) < 2:
         raise EstimationError("Conley–Taber inference needs at least 2 comparison clusters")
-    k = len(treated)
-    roles_needed = sorted({int(role[g]) for g in treated})
-    pairs = [(j, r) for j in controls for r in roles_needed]
     n_rows, m = design.regressors.shape
-    if len(pairs) * n_rows * m > 2_000_000_000 or (k > 1 and len(pairs) > 3000):
+    if len(controls) * n_rows * m > 2_000_000_000:
         raise EstimationError(
             f"Conley–Taber inference over {len(controls)} comparison clusters on {n_rows} rows "
             "is too large to compute here; cluster at a coarser level (e.g. municipality)"
         )
-    vec, gram = _placebo_parts(design, pairs, resid, cross=k > 1)
-    sizes = np.bincount(design.cluster, minlength=design.n_clusters).astype(float)
     combos = [np.asarray(w, dtype=float) for w in combinations]
-
-    def coef(sel: list[tuple[int, int]], scales: list[float]) -> np.ndarray:
-        g_sum = sum(gram[(a, b)] for a in sel for b in sel)
-        v_sum = sum(s * vec[a] for a, s in zip(sel, scales, strict=True))
-        return np.linalg.lstsq(np.atleast_2d(g_sum), np.atleast_1d(v_sum), rcond=None)[0]
-
-    messages: list[Note] = []
-    scale = np.ones(design.n_clusters)
-    fp_used = False
-    if ferman_pinto:
-        eta2 = np.array([float(combos[0] @ coef([p], [1.0])) ** 2 for p in pairs])
-        inv_m = np.array([1.0 / sizes[j] for j, _ in pairs])
-        if len(controls) >= 3 and np.ptp(inv_m) > 0:
-            x = np.column_stack([np.ones_like(inv_m), inv_m])
-            (a_hat, b_hat), *_ = np.linalg.lstsq(x, eta2, rcond=None)
-            var = a_hat + b_hat / sizes
-            if np.all(var[controls + treated] > 0):
-                fp_used, scale = True, var
-            else:
-                messages.append(Note("ferman_pinto_nonpositive"))
-
-    n_maps = math.perm(len(controls), k)
-    enumerated = n_maps <= max_enumerate
-    if enumerated:
-        maps = list(itertools.permutations(controls, k))
-    else:
-        rng = np.random.default_rng(seed)
-        maps = [
-            tuple(int(c) for c in rng.choice(controls, size=k, replace=False)) for _ in range(n_sim)
-        ]
-    placebo = np.array(
-        [
-            coef(
-                [(j, int(role[h])) for j, h in zip(mp, treated, strict=True)],
-                [
-                    math.sqrt(scale[h] / scale[j]) if fp_used else 1.0
-                    for j, h in zip(mp, treated, strict=True)
-                ],
-            )
-            for mp in maps
-        ]
+    contrib, messages, fp_used = _contributions(
+        design, resid, treated, controls, role, combos[0], ferman_pinto
     )
+    k = len(treated)
+    draws = _draws(k, len(controls), n_sim, max_enumerate, seed)
+    enumerated = len(controls) ** k <= max_enumerate
+    placebo = contrib[np.arange(k)[None, :], draws].sum(axis=1)  # n × m
     n = len(placebo)
-    smallest = 1.0 / (n + 1)
     allowed = math.floor(alpha * (n + 1) + 1e-9) - 1
     if allowed < 0:
         values = {"treated": k, "comparison": len(controls), "placebos": n}
@@ -267,7 +304,7 @@ def conley_taber_combinations(
         "placebos": int(n),
         "enumerated": bool(enumerated),
         "ferman_pinto": bool(fp_used),
-        "smallest_p_value": smallest,
+        "smallest_p_value": 1.0 / (n + 1),
         "seed": int(seed),
         "comparison_clusters": len(controls),
     }

@@ -13,9 +13,11 @@ import pandas as pd
 
 from evalkit.did import inference as inf
 from evalkit.did._common import (
+    MIN_SIDE_ANALYTIC,
     WildWeights,
     analytic_row,
     check_choice,
+    few_treated_default,
     few_treated_note,
     t_df,
 )
@@ -30,7 +32,15 @@ from evalkit.did.wild import wild_bootstrap
 from evalkit.errors import EstimationError, FewTreatedClustersWarning
 from evalkit.spec import Estimator, Inference, Spec, Vcov, as_spec
 
-__all__ = ["Estimator", "Inference", "Spec", "Vcov", "estimate"]
+__all__ = [
+    "MIN_SIDE_ANALYTIC",
+    "Estimator",
+    "Inference",
+    "Spec",
+    "Vcov",
+    "estimate",
+    "few_treated_default",
+]
 
 _REG_OPTIONS = {
     "weights",
@@ -86,10 +96,13 @@ def estimate(
         :data:`evalkit.spec.ESTIMATORS`), ``control``, ``method``,
         ``base_period``, ``anticipation``, ``covariates``, ``cluster``, ``vcov``,
         ``inference``, ``few_treated_threshold``, ``alpha``, ``event_window``,
-        ``seed``. Inference: default analytic, unless fewer than
-        ``few_treated_threshold`` clusters are treated; then Conley–Taber (with the
-        Ferman–Pinto correction) for 2×2/TWFE/event study, permutation for
-        Callaway–Sant'Anna, with a note saying why. Other keywords are tuning
+        ``seed``. Inference: default analytic, unless there are few clusters
+        (:func:`few_treated_default`: fewer than 10, or ``few_treated_threshold`` if
+        larger, treated or comparison clusters); then randomization inference
+        (``"permutation"``), with a note saying why; for Callaway–Sant'Anna fewer than
+        ``few_treated_threshold`` treated clusters (units when there is no cluster).
+        When the treatment does not switch on per cluster, Conley–Taber and then the
+        wild bootstrap are tried. Other keywords are tuning
         options: 2×2, TWFE and event study ``weights`` ("rademacher"/"webb"),
         ``n_boot`` (9999), ``n_perm`` (1999), ``n_sim`` (1999), ``max_enumerate``
         (20000), ``ferman_pinto`` (True), event study ``min_e``/``max_e``;
@@ -179,7 +192,7 @@ def _callaway_santanna(
             f"inference={inference!r} is not available for callaway_santanna; allowed: "
             "'analytic', 'bootstrap', 'permutation'"
         )
-    if not (inference == "permutation" or (inference is None and spec.cluster)):
+    if inference not in (None, "permutation"):
         return callaway_santanna(data, cohort=cohort, **kwargs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -248,8 +261,8 @@ def _coefficient_result(
     messages: list[Note] = []
     k = prep.n_treated_clusters
     few = prep.has_unit or prep.cluster_given
-    few = few and k < threshold
-    chosen = inference or ("conley_taber" if few else "analytic")
+    few = few and few_treated_default(k, prep.n_clusters - k, threshold) != "analytic"
+    chosen = inference or ("permutation" if few else "analytic")
     if chosen == "bootstrap":
         chosen = "wild"
     if inference is None and few:
@@ -264,7 +277,7 @@ def _coefficient_result(
     outcome: inf.InferenceOutcome | None = None
     notes: list[Note] = []
     if chosen != "analytic" and inference is None:
-        for method in ("conley_taber", "wild"):
+        for method in ("permutation", "conley_taber", "wild"):
             try:
                 outcome = _resample(method, fit, seed, alpha, options)
             except EstimationError as exc:

@@ -35,6 +35,7 @@ __all__ = [
     "InferenceOutcome",
     "LinearDesign",
     "distinct_assignments",
+    "exact_size",
     "invert",
     "randomization",
     "randomization_combinations",
@@ -143,24 +144,28 @@ def _gram(design: LinearDesign) -> np.ndarray:
     return out
 
 
-def _index(g: int, r: int, n_roles: int, m: int) -> list[int]:
-    start = (g * n_roles + r - 1) * m
-    return list(range(start, start + m))
-
-
 def _assigned_coefs(
-    gram: np.ndarray, vecs: np.ndarray, pairs: list[tuple[int, int]], n_roles: int, m: int
+    gram: np.ndarray, vecs: np.ndarray, assignments: Sequence[np.ndarray], n_roles: int, m: int
 ) -> np.ndarray:
-    """All m coefficients (m × v) when clusters ``pairs`` (g, r) are treated.
+    """All m coefficients (n × m × v) under each of n assignments, in batches.
 
-    ``vecs`` holds block-wise inner products with one or more vectors (columns).
+    ``vecs`` holds block-wise inner products with one or more vectors (columns);
+    an assignment gives each cluster its pattern (0 = comparison).
     """
-    idx = np.array([_index(g, r, n_roles, m) for g, r in pairs])  # k × m
-    flat = idx.ravel()
-    k = len(pairs)
-    rr = gram[np.ix_(flat, flat)].reshape(k, m, k, m).sum(axis=(0, 2))
-    ry = vecs[idx].sum(axis=0)  # m × v
-    return np.asarray(np.linalg.solve(rr, ry))
+    rows = []
+    for a in assignments:
+        g = np.flatnonzero(a)
+        rows.append((g * n_roles + np.asarray(a)[g] - 1)[:, None] * m + np.arange(m))
+    idx = np.array(rows)  # n × k × m
+    n, k, _ = idx.shape
+    step = max(1, 2_000_000 // max(1, (k * m) ** 2))
+    out = []
+    for lo in range(0, n, step):
+        part = idx[lo : lo + step]
+        rr = gram[part[:, :, :, None, None], part[:, None, None, :, :]].sum(axis=(1, 3))
+        ry = vecs[part].sum(axis=1)  # batch × m × v
+        out.append(np.linalg.solve(rr, ry))
+    return np.concatenate(out)
 
 
 def distinct_assignments(role: np.ndarray, limit: int) -> list[np.ndarray] | None:
@@ -229,6 +234,32 @@ def invert(
                 break
         bounds.append(0.5 * (inner + outer))
     return bounds[0], bounds[1]
+
+
+def exact_size(stat: np.ndarray, alpha: float) -> float:
+    """Return the exact size of the test rejecting at ``p ≤ alpha`` (statistic per assignment).
+
+    With ``n`` equally likely assignments the p-value of the observed one is
+    ``#{stat ≥ stat_obs} / n``; the test's size is the largest attainable p-value at or
+    below ``alpha`` (ties, e.g. mirror-image assignments, make steps coarser than ``1/n``).
+
+    Parameters
+    ----------
+    stat : numpy.ndarray
+        ``|statistic|`` under each assignment (the observed one included).
+    alpha : float
+        Nominal level.
+
+    Returns
+    -------
+    float
+        The exact size (0 when no p-value is at or below ``alpha``).
+    """
+    s = np.sort(np.asarray(stat, dtype=float))
+    tol = 1e-10 * max(1.0, float(np.abs(s).max(initial=0.0)))
+    p = (len(s) - np.searchsorted(s, s - tol, side="left")) / len(s)
+    ok = p[p <= alpha + 1e-12]
+    return float(ok.max()) if ok.size else 0.0
 
 
 def unbounded_values(assignments: int, alpha: float) -> dict[str, Any]:
@@ -331,17 +362,8 @@ def randomization_combinations(
     if assignments is None:
         rng = np.random.default_rng(seed)
         assignments = [role] + [rng.permutation(role) for _ in range(n_perm)]
-    coefs = np.array(
-        [
-            _assigned_coefs(
-                gram, vecs, [(int(g), int(a[g])) for g in np.flatnonzero(a)], n_roles, m
-            )
-            for a in assignments
-        ]
-    )  # n × m × (1 + m)
-    obs = _assigned_coefs(
-        gram, vecs, [(int(g), int(role[g])) for g in np.flatnonzero(role)], n_roles, m
-    )
+    coefs = _assigned_coefs(gram, vecs, assignments, n_roles, m)  # n × m × (1 + m)
+    obs = _assigned_coefs(gram, vecs, [role], n_roles, m)[0]
     n = len(assignments)
     smallest = 1.0 / n
     messages: list[Note] = []
@@ -369,6 +391,12 @@ def randomization_combinations(
         b_obs = float(w @ obs[:, 0])
 
         pfun = _sharp_null_p(by_y, by_shift, b_obs)
+        if i == 0 and not unbounded:
+            size = exact_size(np.abs(by_y), alpha)
+            detail["exact_size"] = size
+            if size < 0.6 * alpha:
+                values = {"assignments": int(n), "alpha": float(alpha), "size": size}
+                messages.append(Note("permutation_conservative", values))
         if unbounded:
             lo, hi = -math.inf, math.inf
         else:

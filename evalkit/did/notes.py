@@ -48,6 +48,17 @@ TEMPLATES: dict[str, str] = {
         "interval come from how the estimate compares with placebo estimates on the comparison "
         "clusters (Conley–Taber, with the Ferman–Pinto correction when cluster sizes differ)"
     ),
+    "few_treated_permutation": (
+        "only {treated} treated and {comparison} comparison clusters (fewer than {threshold} "
+        "on one side of {clusters}): cluster-robust standard errors are too small in this "
+        "case, so the p-value and interval come from randomization inference: how the "
+        "estimate compares with the estimates when the treatment is given to other clusters"
+    ),
+    "permutation_conservative": (
+        "permutation inference: with {assignments} distinct assignments the test cannot reject "
+        "at exactly alpha = {alpha:g}; its exact size is {size:.1%}, so it rejects less often "
+        "than nominal and the interval is correspondingly wider"
+    ),
     "few_treated_cr1": (
         "only {treated} of {clusters} clusters are treated; cluster-robust (CR1) intervals "
         "over-reject badly with so few treated clusters — prefer inference='conley_taber' or "

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.did._common import quiet_coefs
 from evalkit.did._data import CLUSTER, COHORT, COHORT_RULE, GROUP, POST, TIME, UNIT, D, Prepared, Y
 from evalkit.did._fwl import Residualizer
 from evalkit.did.inference import LinearDesign
@@ -166,6 +167,27 @@ def _require_panel(prep: Prepared, what: str) -> None:
         raise EstimationError(f"the {what} estimator needs unit= and time=")
 
 
+def _require_switch(prep: Prepared, what: str) -> None:
+    """Raise when no unit's treatment changes over time (it is then a unit fixed effect)."""
+    if not (prep.frame.groupby(UNIT)[D].nunique() > 1).any():
+        raise EstimationError(
+            f"the {what} estimator cannot separate the treatment from the unit fixed effects: "
+            "the treatment is the same in every period of each unit (no unit is observed both "
+            "before and after its start), so it is collinear with the fixed effects; include "
+            "periods before the start of at least one treated unit"
+        )
+
+
+def _require_term(model: Any, term: str, what: str) -> None:
+    """Raise when pyfixest dropped the treatment term as collinear with the fixed effects."""
+    if term not in quiet_coefs(model)[0].index:
+        raise EstimationError(
+            f"the {what} estimator cannot separate the treatment from the unit and period fixed "
+            "effects and covariates (the treatment indicator is collinear with them), so there "
+            "is no effect to estimate on these data"
+        )
+
+
 def twfe(prep: Prepared, vcov: str) -> Fit:
     """Fit static two-way fixed effects: ``y ~ D (+ covariates) | unit + time``.
 
@@ -185,9 +207,11 @@ def twfe(prep: Prepared, vcov: str) -> Fit:
     f = prep.frame
     if f[D].nunique() < 2:
         raise EstimationError("the treatment indicator has no variation (all 0 or all 1)")
+    _require_switch(prep, "twfe")
     covs = list(prep.covariates)
     formula = two_way_formula(f, [D, *covs])
     model = feols(formula, f, pyfixest_vcov(vcov))
+    _require_term(model, D, "twfe")
     t = f[TIME].to_numpy()
     cl = f[CLUSTER].to_numpy()
     roles: np.ndarray | None = None
@@ -279,6 +303,7 @@ def event_study(
     f, times = event_time_terms(prep, min_e, max_e)
     if not times:
         raise EstimationError(f"no treated unit has event times other than -1 ({COHORT_RULE})")
+    _require_switch(prep, "event_study")
     covs = list(prep.covariates)
     formula = two_way_formula(f, [*(_name(e) for e in times), *covs])
     model = feols(formula, f, pyfixest_vcov(vcov))

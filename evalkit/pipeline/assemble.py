@@ -227,6 +227,8 @@ def _throughput(events: pd.DataFrame | None, protocol: Mapping[str, Any]) -> dic
         kwargs["norms"] = settings["norms"]
     if settings.get("caseload_benchmark"):
         kwargs["caseload_benchmark"] = tuple(settings["caseload_benchmark"])
+    if settings.get("liberation_day"):
+        kwargs["liberation_day"] = str(settings["liberation_day"])
     return dict(throughput_tables(events, **kwargs))
 
 

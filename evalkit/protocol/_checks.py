@@ -279,7 +279,7 @@ def _check_analysis(
     threshold = a.get("few_treated_threshold") or FEW_TREATED_THRESHOLD
     if inference in CLUSTER_ROBUST and n_treated < threshold:
         alt = (
-            "conley_taber or permutation (or auto, which picks one)"
+            "conley_taber or permutation (or auto, which picks permutation)"
             if estimator in ("2x2", "twfe")
             else "twfe with conley_taber or permutation for a single start month, "
             "or report the estimate as descriptive"
@@ -296,17 +296,19 @@ def _check_analysis(
     alpha = a.get("alpha")
     if isinstance(alpha, int | float) and n_treated and comparison:
         n_clusters = n_treated + len(comparison)
-        if inference == "permutation":
-            smallest = 1 / math.comb(n_clusters, n_treated)
+        if inference == "permutation" or (inference == "auto" and n_treated < threshold):
+            # mirror-image assignments tie when half the clusters are treated
+            ties = 2 if 2 * n_treated == n_clusters else 1
+            smallest = ties / math.comb(n_clusters, n_treated)
             if smallest > alpha:
                 warnings.append(
                     f"analysis.inference: with {n_clusters} clusters of which {n_treated} "
                     f"treated the smallest permutation p-value is {smallest:.3f}, above alpha "
                     f"{alpha}; no effect can be significant — add comparison units"
                 )
-        if inference in ("conley_taber", "auto") and n_treated < threshold:
-            # Conley-Taber: one placebo per ordered choice of comparison clusters
-            smallest = 1 / (math.perm(len(comparison), n_treated) + 1)
+        if inference == "conley_taber":
+            # one placebo per comparison cluster drawn for each treated one, with replacement
+            smallest = 1 / (len(comparison) ** n_treated + 1)
             if smallest > alpha:
                 warnings.append(
                     f"analysis.inference: few-treated inference with {len(comparison)} "

@@ -263,6 +263,12 @@ PROTOCOL_SPEC = _f(
             fields={
                 "reference_date": _f("date", doc="cases still open on this date are censored"),
                 "out_of_sight_days": _f("int", minimum=1, doc="follow-up for 'out of sight'"),
+                "liberation_day": _f(
+                    "str",
+                    allowed=("always", "lustrum", "never"),
+                    doc="5 May as a holiday for working-day norms: always (Algemene termijnenwet "
+                    "art. 3, the default) or lustrum (collective-agreement rule)",
+                ),
                 "norms": _f("map", item=_f("any"), doc="norms by name, overriding the defaults"),
                 "caseload_benchmark": _f(
                     "list",

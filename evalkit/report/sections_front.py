@@ -213,7 +213,9 @@ def effect_sentences(ctx: ReportContext, role: str = "primary") -> str:
         p = e.get("p_adjusted") if not is_missing(e.get("p_adjusted")) else res.get("p_value")
         alpha = ctx.get("confirmatory.alpha", 0.05)
         if not is_missing(p):
-            parts.append(ctx.t("s.sure_clear" if p < alpha else "s.sure_unclear", p=fmt_p(p, lang)))
+            parts.append(
+                ctx.t("s.sure_clear" if p <= alpha else "s.sure_unclear", p=fmt_p(p, lang))
+            )
         if not is_missing(e.get("smallest_effect")):
             parts.append(
                 ctx.t(

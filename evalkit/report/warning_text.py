@@ -66,6 +66,7 @@ FORMATS: dict[str, Callable[[Any, str], str]] = {
     "smallest": lambda v, lang: fmt_num(v, lang, 3),
     "alpha": _number,
     "level": lambda v, lang: fmt_pct(v, lang, 0),
+    "size": lambda v, lang: fmt_pct(v, lang, 1),
     **dict.fromkeys(
         ("cohorts", "cohort", "event_times", "first_period", "group", "time"), _numbers
     ),

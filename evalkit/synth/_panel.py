@@ -73,15 +73,22 @@ def simulate_outcome_panel(
         (first day), ``period`` (1 = first panel month), ``age``, ``vulnerable``,
         ``treated`` (municipality ever treated), ``cohort`` (period of the start, 0 =
         never treated), ``treated_post`` (the effect acts), then one boolean column per
-        outcome.
+        outcome. ``attrs["realised_att"]`` holds, per outcome, the realised effect on the
+        treated: the mean of ``Y(1) − Y(0)`` over the rows where the effect acts.
     """
     wanted = list(PANEL_OUTCOMES if outcomes is None else outcomes)
     pop = make_population(design, seed)
     pairs = potential_outcomes(design, seed, pop, wanted)
     person, col, columns = _skeleton(design, pop)
+    acting = np.asarray(columns["treated_post"], dtype=bool)
+    realised: dict[str, float] = {}
     for name in wanted:
         columns[name] = observed(pop, pairs[name])[person, col]
-    return pd.DataFrame(columns)
+        y0, y1 = (np.asarray(p, dtype=float)[person, col] for p in pairs[name])
+        realised[name] = float((y1 - y0)[acting].mean()) if acting.any() else float("nan")
+    frame = pd.DataFrame(columns)
+    frame.attrs["realised_att"] = realised
+    return frame
 
 
 def full_panel(
