@@ -9,11 +9,29 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-ESTIMATORS = ("2x2", "twfe", "event_study", "callaway_santanna", "bacon")
+ESTIMATORS = (
+    "2x2",
+    "twfe",
+    "event_study",
+    "callaway_santanna",
+    "bacon",
+    "synthetic_control",
+    "synthetic_did",
+    "triple_differences",
+)
 CONTROLS = ("never", "notyet")
 METHODS = ("dr", "ipw", "reg")
 VCOVS = ("iid", "hetero", "cluster")
-INFERENCES = ("analytic", "bootstrap", "wild", "permutation", "conley_taber")
+INFERENCES = (
+    "analytic",
+    "bootstrap",
+    "wild",
+    "permutation",
+    "conley_taber",
+    "placebo",
+    "conformal",
+    "jackknife",
+)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -66,6 +84,22 @@ def add_parser(subparsers: Any) -> None:
         help="inference method (default: analytic, or the few-treated method "
         "when fewer than 5 clusters are treated)",
     )
+    parser.add_argument(
+        "--subgroup",
+        metavar="S",
+        help="triple_differences: 0/1 column, 1 for the group the pilot targets inside a unit",
+    )
+    parser.add_argument(
+        "--base",
+        choices=("did", "synthetic_did", "synthetic_control"),
+        help="triple_differences: estimator applied to the subgroup differences (default: did)",
+    )
+    parser.add_argument(
+        "--n-placebo",
+        type=int,
+        metavar="N",
+        help="synthetic estimators: placebo assignments (default 199; all when fewer)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -80,6 +114,15 @@ def run(args: argparse.Namespace) -> int:
 
     frame = _read_data(args.data)
     covariates = tuple(c.strip() for c in args.covariates.split(",") if c.strip())
+    options = {
+        key: value
+        for key, value in (
+            ("subgroup", args.subgroup),
+            ("base", args.base),
+            ("n_placebo", args.n_placebo),
+        )
+        if value is not None
+    }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = estimate(
@@ -99,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
             inference=args.inference,
             seed=args.seed,
             alpha=args.alpha,
+            **options,
         )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False, default=_jsonable))

@@ -21,6 +21,7 @@ from evalkit.did._common import (
 )
 from evalkit.did._data import Prepared, prepare
 from evalkit.did._event import event_study_result
+from evalkit.did._synth_result import SYNTHETIC_ESTIMATORS, SYNTHETIC_INFERENCE, synthetic_result
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.conley_taber import conley_taber
 from evalkit.did.notes import Note, warn
@@ -31,11 +32,29 @@ from evalkit.errors import EstimationError, FewTreatedClustersWarning
 
 __all__ = ["Estimator", "Inference", "Vcov", "estimate"]
 
-Estimator = Literal["2x2", "twfe", "event_study", "callaway_santanna", "bacon"]
+Estimator = Literal[
+    "2x2",
+    "twfe",
+    "event_study",
+    "callaway_santanna",
+    "bacon",
+    "synthetic_control",
+    "synthetic_did",
+    "triple_differences",
+]
 Control = Literal["never", "notyet"]
 Method = Literal["dr", "ipw", "reg"]
 Vcov = Literal["iid", "hetero", "cluster"]
-Inference = Literal["analytic", "bootstrap", "wild", "permutation", "conley_taber"]
+Inference = Literal[
+    "analytic",
+    "bootstrap",
+    "wild",
+    "permutation",
+    "conley_taber",
+    "placebo",
+    "conformal",
+    "jackknife",
+]
 
 _REG_OPTIONS = {
     "weights",
@@ -91,9 +110,13 @@ def estimate(
         with ``post`` it is the group indicator and the treatment is ``treated × post``.
     post : str, optional
         Post-period indicator (2×2).
-    estimator : {"2x2", "twfe", "event_study", "callaway_santanna", "bacon"}
+    estimator : {"2x2", "twfe", "event_study", "callaway_santanna", "bacon", \
+"synthetic_control", "synthetic_did", "triple_differences"}
         The estimator. ``"callaway_santanna"`` dispatches to
-        :func:`evalkit.did.cs.callaway_santanna`.
+        :func:`evalkit.did.cs.callaway_santanna`; the synthetic estimators and triple
+        differences to :mod:`evalkit.did.synthetic` (balanced panel, ``unit``, ``time``
+        and ``treated`` or ``cohort``; options ``n_placebo``, ``grid``, ``eta_omega``;
+        triple differences also ``subgroup`` and ``base``).
     control : {"never", "notyet"}
         Comparison group (Callaway–Sant'Anna).
     method : {"dr", "ipw", "reg"}
@@ -105,7 +128,8 @@ def estimate(
     vcov : {"iid", "hetero", "cluster"}, optional
         Analytic variance; default ``"cluster"`` (CR1) when there is a unit or
         cluster column, else ``"hetero"`` (HC1).
-    inference : {"analytic", "bootstrap", "wild", "permutation", "conley_taber"}, optional
+    inference : {"analytic", "bootstrap", "wild", "permutation", "conley_taber", "placebo", \
+"conformal", "jackknife"}, optional
         Inference method. Default: ``"analytic"``, unless fewer than
         ``few_treated_threshold`` clusters are treated; then ``"conley_taber"``
         (with the Ferman–Pinto correction) and a :class:`FewTreatedClustersWarning`
@@ -116,7 +140,10 @@ def estimate(
         ``"analytic"``, ``"bootstrap"`` (multiplier) and ``"permutation"`` (cohorts
         re-assigned to clusters, overall values of the aggregations); with a
         ``cluster`` and fewer than ``few_treated_threshold`` treated clusters the
-        default is ``"permutation"``.
+        default is ``"permutation"``. The synthetic estimators and triple
+        differences offer ``"placebo"`` (default; in-space placebos), ``"conformal"``
+        (moving-block permutations of time, one start date) and ``"jackknife"`` (more
+        than one treated unit only); see :mod:`evalkit.did._synth_inference`.
     seed : int
         Seed of every random draw.
     alpha : float
@@ -153,6 +180,26 @@ def estimate(
         raise EstimationError(f"alpha must be between 0 and 1; got {alpha!r}")
     if isinstance(covariates, str):
         covariates = (covariates,)
+    if estimator in SYNTHETIC_ESTIMATORS:
+        return synthetic_result(
+            data,
+            estimator=estimator,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            treated=treated,
+            cohort=cohort,
+            inference=inference,
+            seed=seed,
+            alpha=alpha,
+            options=options,
+        )
+    if inference in SYNTHETIC_INFERENCE:
+        raise EstimationError(
+            f"inference={inference!r} is for the synthetic estimators "
+            f"({', '.join(SYNTHETIC_ESTIMATORS)}); estimator {estimator!r} offers "
+            "'analytic', 'bootstrap', 'wild', 'permutation', 'conley_taber'"
+        )
     if estimator == "callaway_santanna":
         return _callaway_santanna(
             data,
