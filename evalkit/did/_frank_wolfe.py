@@ -25,6 +25,8 @@ import numpy as np
 
 __all__ = ["SimplexProblems", "solve"]
 
+_BLOCK = 1e150
+
 
 @dataclass(frozen=True)
 class SimplexProblems:
@@ -70,43 +72,61 @@ def solve(
     """
     x = np.array(start, dtype=float, copy=True)
     out = x
-    gram, cross, target = problems.gram, problems.cross, problems.target
+    gram, target = problems.gram, problems.target
     shared = gram.ndim == 2
     p = x.shape[0]
     zeta2 = np.broadcast_to(np.asarray(problems.zeta, dtype=float) ** 2, (p,)).copy()
     eta = problems.rows * zeta2
     floor = np.broadcast_to(np.asarray(min_decrease, dtype=float) ** 2, (p,)).copy()
     gx = x @ gram if shared else np.einsum("pk,pkl->pl", x, gram)
-    # The half gradient h = Gx − c + ηx and the scalars x·x, x·Gx, x·c change by rank-one
-    # updates along a Frank–Wolfe step, so a step costs a few passes over k numbers.
-    h = gx - cross + eta[:, None] * x
     xx = np.einsum("pk,pk->p", x, x)
     xgx = np.einsum("pk,pk->p", x, gx)
-    xc = np.einsum("pk,pk->p", x, cross)
-    penalty = None if problems.allowed is None else np.where(problems.allowed, 0.0, np.inf)
+    xc = np.einsum("pk,pk->p", x, problems.cross)
+    # A column a problem may not use gets a hugely negative c: its half gradient stays
+    # huge through every update, so it is never chosen and costs no extra pass.
+    cross = problems.cross.astype(float, copy=True)
+    if problems.allowed is not None:
+        cross[~problems.allowed] = -_BLOCK
+    # The half gradient h = Gx − c + ηx and the scalars x·x, x·Gx, x·c change by rank-one
+    # updates along a Frank–Wolfe step; x is kept as scale·x̃ so its update costs O(1).
+    h = gx - cross + eta[:, None] * x
+    scale = np.ones(p)
     previous = np.full(p, np.inf)
     index = np.arange(p)
+    buffer = np.empty_like(h)
     for step_no in range(max_iter):
         rows = np.arange(index.size)
-        best = np.argmin(h if penalty is None else h + penalty, axis=1)
-        x_i = x[rows, best]
+        best = np.argmin(h, axis=1)
+        x_i = scale * x[rows, best]
         col = gram[best] if shared else gram[rows, best]
         g_ii = col[rows, best]
         c_i = cross[rows, best]
-        gx_i = h[rows, best] + c_i - eta * x_i
+        h_i = h[rows, best]
+        gx_i = h_i + c_i - eta * x_i
         # d = e_i − x: h·d, ‖A d‖² and ‖d‖² from the maintained scalars
-        hd = h[rows, best] - (xgx - xc + eta * xx)
+        hd = h_i - (xgx - xc + eta * xx)
         denom = (g_ii - 2 * gx_i + xgx) + eta * (1.0 - 2 * x_i + xx)
         with np.errstate(invalid="ignore", divide="ignore"):
             step = np.where(denom > 0, -hd / denom, 0.0)
         step = np.clip(step, 0.0, 1.0)
-        step[x_i == 1.0] = 0.0
+        step[x_i >= 1.0] = 0.0
         s1 = 1.0 - step
+        np.subtract(col, cross, out=buffer)
+        buffer *= step[:, None]
         h *= s1[:, None]
-        h += step[:, None] * (col - cross)
+        h += buffer
         h[rows, best] += eta * step
-        x *= s1[:, None]
-        x[rows, best] += step
+        full = step >= 1.0
+        scale *= s1
+        if full.any():
+            x[full] = 0.0
+            scale[full] = 1.0
+        small = scale < 1e-150
+        if small.any():
+            x[small] *= scale[small, None]
+            scale[small] = 1.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x[rows, best] += np.where(full, 1.0, step / np.where(full, 1.0, scale))
         xgx = s1**2 * xgx + 2 * step * s1 * gx_i + step**2 * g_ii
         xx = s1**2 * xx + 2 * step * s1 * x_i + step**2
         xc = s1 * xc + step * c_i
@@ -114,13 +134,19 @@ def solve(
         keep = (previous - value > floor) | (step_no == 0)
         previous = value
         if not keep.all():
-            out[index[~keep]] = x[~keep]
+            out[index[~keep]] = x[~keep] * scale[~keep, None]
             index, x, h, cross, target = index[keep], x[keep], h[keep], cross[keep], target[keep]
-            xx, xgx, xc, previous = xx[keep], xgx[keep], xc[keep], previous[keep]
+            xx, xgx, xc, previous, scale = (
+                xx[keep],
+                xgx[keep],
+                xc[keep],
+                previous[keep],
+                scale[keep],
+            )
             zeta2, eta, floor = zeta2[keep], eta[keep], floor[keep]
             gram = gram if shared else gram[keep]
-            penalty = None if penalty is None else penalty[keep]
+            buffer = buffer[keep]
             if index.size == 0:
                 break
-    out[index] = x
+    out[index] = x * scale[:, None]
     return out
