@@ -34,7 +34,7 @@ import numpy as np
 from scipy import special
 
 from evalkit.did._frank_wolfe import SimplexProblems
-from evalkit.did._synth_weights import _two_rounds
+from evalkit.did._synth_weights import two_rounds
 from evalkit.did.notes import Note
 from evalkit.did.synthetic import SyntheticFit, cohort_estimates, overall
 from evalkit.errors import EstimationError
@@ -42,6 +42,8 @@ from evalkit.errors import EstimationError
 __all__ = ["SynthInference", "SynthInferenceName", "conformal", "jackknife", "placebo"]
 
 SynthInferenceName = Literal["placebo", "conformal", "jackknife"]
+
+_CONFORMAL_STEPS = 1000
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,11 @@ def _conformal_problems(fit: SyntheticFit, series: np.ndarray) -> tuple[np.ndarr
         zeta=np.full(len(series), eta * noise),
     )
     start = np.full((len(series), len(y0)), 1 / len(y0))
-    omega = _two_rounds(problems, start, np.full(len(series), 1e-5 * noise))
+    # The conformal model is fitted once per null value and not compared with any
+    # reference number, so its second Frank–Wolfe round stops after _CONFORMAL_STEPS.
+    omega = two_rounds(
+        problems, start, np.full(len(series), 1e-5 * noise), max_iter=_CONFORMAL_STEPS
+    )
     synthetic = omega @ y0
     if intercept:
         synthetic = synthetic + (series - synthetic).mean(axis=1, keepdims=True)

@@ -154,6 +154,8 @@ def synthetic_result(
         )
     eta = options.get("eta_omega")
     frame, method, n_obs = data, estimator, len(data)
+    if estimator == "twfe":  # conformal DiD: equal weights on a balanced panel equal TWFE
+        method = "did"
     if estimator == "triple_differences":
         if not options.get("subgroup"):
             raise EstimationError(

@@ -24,7 +24,7 @@ import numpy as np
 
 from evalkit.did._frank_wolfe import SimplexProblems, solve
 
-__all__ = ["Method", "Weights", "fit_weights"]
+__all__ = ["Method", "Weights", "fit_weights", "two_rounds"]
 
 Method = Literal["synthetic_did", "synthetic_control", "did"]
 
@@ -64,9 +64,12 @@ def _sparsify(x: np.ndarray) -> np.ndarray:
     return out / out.sum(axis=1, keepdims=True)
 
 
-def _two_rounds(problems: SimplexProblems, start: np.ndarray, floor: np.ndarray) -> np.ndarray:
+def two_rounds(
+    problems: SimplexProblems, start: np.ndarray, floor: np.ndarray, max_iter: int = _MAX_ITER
+) -> np.ndarray:
+    """Run the reference's two Frank–Wolfe rounds (100 steps, sparsify, ``max_iter`` steps)."""
     first = solve(problems, start, min_decrease=floor, max_iter=_PRE_SPARSIFY)
-    return solve(problems, _sparsify(first), min_decrease=floor, max_iter=_MAX_ITER)
+    return solve(problems, _sparsify(first), min_decrease=floor, max_iter=max_iter)
 
 
 def _noise(pre: np.ndarray, excluded: np.ndarray) -> np.ndarray:
@@ -109,7 +112,7 @@ def _unit_weights(
         begin / np.where(sums > 0, sums, 1.0),
         allowed / allowed.sum(axis=1, keepdims=True),
     )
-    return _two_rounds(problems, begin, floor)
+    return two_rounds(problems, begin, floor)
 
 
 def _time_weights(
@@ -136,7 +139,7 @@ def _time_weights(
         zeta=zeta,
     )
     begin = np.full((excluded.shape[0], t0), 1.0 / t0) if start is None else start
-    return _two_rounds(problems, np.broadcast_to(begin, (excluded.shape[0], t0)), floor)
+    return two_rounds(problems, np.broadcast_to(begin, (excluded.shape[0], t0)), floor)
 
 
 def fit_weights(

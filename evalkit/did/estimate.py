@@ -143,7 +143,9 @@ def estimate(
         default is ``"permutation"``. The synthetic estimators and triple
         differences offer ``"placebo"`` (default; in-space placebos), ``"conformal"``
         (moving-block permutations of time, one start date) and ``"jackknife"`` (more
-        than one treated unit only); see :mod:`evalkit.did._synth_inference`.
+        than one treated unit only); see :mod:`evalkit.did._synth_inference`. TWFE
+        also offers ``"conformal"`` on a balanced unit-by-period panel with one start
+        date (the DiD with equal weights, which equals TWFE there).
     seed : int
         Seed of every random draw.
     alpha : float
@@ -180,7 +182,7 @@ def estimate(
         raise EstimationError(f"alpha must be between 0 and 1; got {alpha!r}")
     if isinstance(covariates, str):
         covariates = (covariates,)
-    if estimator in SYNTHETIC_ESTIMATORS:
+    if estimator in SYNTHETIC_ESTIMATORS or (estimator == "twfe" and inference == "conformal"):
         return synthetic_result(
             data,
             estimator=estimator,
@@ -197,8 +199,9 @@ def estimate(
     if inference in SYNTHETIC_INFERENCE:
         raise EstimationError(
             f"inference={inference!r} is for the synthetic estimators "
-            f"({', '.join(SYNTHETIC_ESTIMATORS)}); estimator {estimator!r} offers "
-            "'analytic', 'bootstrap', 'wild', 'permutation', 'conley_taber'"
+            f"({', '.join(SYNTHETIC_ESTIMATORS)}; twfe also offers 'conformal'); estimator "
+            f"{estimator!r} offers 'analytic', 'bootstrap', 'wild', 'permutation', "
+            "'conley_taber'"
         )
     if estimator == "callaway_santanna":
         return _callaway_santanna(
