@@ -28,6 +28,7 @@ from evalkit.analysis.measures import (
     pre_post_mask,
 )
 from evalkit.analysis.quiet import estimate_quietly, inferences_quietly
+from evalkit.analysis.synthetic_cells import SYNTHETIC, cell_design
 from evalkit.protocol.expressions import evaluate
 
 __all__ = ["confirmatory_analysis"]
@@ -77,6 +78,8 @@ def _design(
     kwargs = _design_kwargs(analysis, estimator)
     kwargs.update(override)
     data = frame.loc[frame[outcome].notna()]
+    if estimator in SYNTHETIC or kwargs.get("inference") == "conformal":
+        return cell_design(data, outcome, kwargs, protocol)
     if estimator == "2x2":
         pre, post = pre_post_mask(af, protocol)
         keep = (pre | post)[frame[outcome].notna().to_numpy()]

@@ -25,9 +25,27 @@ ROLES = ("primary", "secondary")
 TYPES = ("binary", "count", "continuous", "duration")
 DIRECTIONS = ("increase", "decrease")
 HYPOTHESIS_DIRECTIONS = ("increase", "decrease", "two_sided")
-ESTIMATORS = ("2x2", "twfe", "event_study", "callaway_santanna")
+ESTIMATORS = (
+    "2x2",
+    "twfe",
+    "event_study",
+    "callaway_santanna",
+    "synthetic_control",
+    "synthetic_did",
+    "triple_differences",
+)
 CONTROL_GROUPS = ("never", "notyet")
-INFERENCE = ("auto", "analytic", "bootstrap", "wild", "permutation", "conley_taber")
+INFERENCE = (
+    "auto",
+    "analytic",
+    "bootstrap",
+    "wild",
+    "permutation",
+    "conley_taber",
+    "placebo",
+    "conformal",
+    "jackknife",
+)
 MULTIPLE_TESTING = ("holm", "bh", "bonferroni", "none")
 SOURCES = ("outcome_panel", "case_events", "questionnaire")
 GENERATORS = ("pilot", "staggered", "debt_programme")
@@ -191,6 +209,10 @@ PROTOCOL_SPEC = _f(
                 "covariates": _f("list", default=[], item=_f("str")),
                 "cluster": _f("str", doc="cluster column; default: units.column"),
                 "inference": _f("str", allowed=INFERENCE, default="auto"),
+                "subgroup": _f(
+                    "str",
+                    doc="triple_differences: id of the population subgroup the pilot targets",
+                ),
                 "few_treated_threshold": _f("int", default=5, minimum=1),
                 "alpha": _f("number", default=0.05, minimum=0.001, maximum=0.5),
                 "multiple_testing": _f("str", allowed=MULTIPLE_TESTING, default="holm"),

@@ -1,4 +1,4 @@
-"""Power that compares designs: size, coverage and minimal detectable effect per estimator and inference.
+"""Power that compares designs: size, coverage and minimal detectable effect per design.
 
 The declared design is simulated with the demo generator under **no effect**
 (``n_sims`` pilots, the same seeds for every design). Each design returns, per
@@ -100,9 +100,7 @@ def applicable_designs(protocol: Protocol) -> list[Design]:
     return designs
 
 
-def mde_from_intervals(
-    low: np.ndarray, high: np.ndarray, sign: float, target: float
-) -> float:
+def mde_from_intervals(low: np.ndarray, high: np.ndarray, sign: float, target: float) -> float:
     """Smallest |δ| in direction ``sign`` whose shifted intervals exclude 0 in ``target`` of pilots.
 
     Parameters
@@ -146,7 +144,7 @@ def _row(
         "coverage": float(np.mean((low <= 0) & (0 <= high))),
         "mde": mde,
         "impossible": bool(unbounded.all()),
-        "n_sims": int(len(p)),
+        "n_sims": len(p),
         "mean_estimate": float(np.nanmean(results[:, 0])),
     }
 
@@ -202,10 +200,14 @@ def compare_designs(
         sign = -1.0 if t.outcome.expected_direction == "decrease" else 1.0
         results = np.empty((len(chosen), n_sims, 4))
         for i in range(n_sims):
-            frame = _cell_means(simulate_outcome_panel(null, seed + i, outcomes=[t.column]), t.column)
+            frame = _cell_means(
+                simulate_outcome_panel(null, seed + i, outcomes=[t.column]), t.column
+            )
             for j, d in enumerate(chosen):
                 results[j, i] = interval(d, frame)
-        rows += [_row(d, t.outcome.id, results[j], alpha, sign, target) for j, d in enumerate(chosen)]
+        rows += [
+            _row(d, t.outcome.id, results[j], alpha, sign, target) for j, d in enumerate(chosen)
+        ]
     return recommend(pd.DataFrame(rows))
 
 

@@ -151,6 +151,7 @@ class Analysis:
     multiple_testing: str
     event_window: tuple[int, int] | None
     seed: int
+    subgroup: str | None = None
 
 
 @dataclass(frozen=True)
