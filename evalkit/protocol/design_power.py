@@ -83,7 +83,11 @@ def applicable_designs(protocol: Protocol) -> list[Design]:
         (one start month).
     """
     a = protocol.analysis
-    own = Design(a.estimator, "conley_taber" if a.inference == "auto" else a.inference)
+    few = len(protocol.units.treated) < a.few_treated_threshold
+    auto = "conley_taber" if few else "analytic"
+    if a.estimator in ("synthetic_control", "synthetic_did", "triple_differences"):
+        auto = "placebo"
+    own = Design(a.estimator, auto if a.inference == "auto" else a.inference)
     designs = [own]
     single_start = not protocol.is_staggered
     candidates = [Design("synthetic_did", "placebo")]
