@@ -1,4 +1,4 @@
-"""Synthetic estimators as registered protocol choices, the design comparison and the report section."""
+"""Synthetic estimators in protocols, the design comparison and the report section."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def test_check_explains_each_synthetic_choice(tmp_path):
     for analysis, text in cases:
         report = _check(tmp_path, **analysis)
         assert any(text in e for e in report.errors), (analysis, report.errors)
-    ok = _check(tmp_path, estimator="triple_differences", subgroup="turning_18", inference="placebo")
+    ok = _check(
+        tmp_path, estimator="triple_differences", subgroup="turning_18", inference="placebo"
+    )
     assert not ok.errors
     assert any("placebo p-values with 4 comparison" in w for w in ok.warnings)
 
@@ -95,8 +97,11 @@ def test_compare_designs_on_a_small_pilot(tmp_path):
         return est, 0.5, est - 0.1, est + 0.1
 
     table = compare_designs(
-        protocol, interval, designs=[Design("twfe", "conley_taber"), Design("twfe", "conformal")],
-        n_sims=3, outcomes=["neet"],
+        protocol,
+        interval,
+        designs=[Design("twfe", "conley_taber"), Design("twfe", "conformal")],
+        n_sims=3,
+        outcomes=["neet"],
     )
     assert seen.count("twfe/conformal") == 3
     first, second = table.to_dict("records")
@@ -112,8 +117,17 @@ def test_power_command_compares_designs_and_says_impossible(tmp_path, capsys):
     data["power"] = {"persons_per_unit": 20, "seed": 3}
     path = write_protocol(tmp_path, data)
     code = main(
-        ["protocol", "power", str(path), "--n-sims", "2", "--effects", "0,0.05",
-         "--build", str(tmp_path / "build")]
+        [
+            "protocol",
+            "power",
+            str(path),
+            "--n-sims",
+            "2",
+            "--effects",
+            "0,0.05",
+            "--build",
+            str(tmp_path / "build"),
+        ]
     )
     out = capsys.readouterr().out
     assert code == 0, out
@@ -127,7 +141,9 @@ def test_the_shipped_one_municipality_example_registers_a_synthetic_design():
     p = load_protocol(ROOT / "protocols" / "examples" / "one_municipality_conformal.yaml")
     assert (p.analysis.estimator, p.analysis.inference) == ("synthetic_did", "conformal")
     assert len(p.units.treated) == 1
-    assert not check_protocol(ROOT / "protocols" / "examples" / "one_municipality_conformal.yaml").errors
+    assert not check_protocol(
+        ROOT / "protocols" / "examples" / "one_municipality_conformal.yaml"
+    ).errors
 
 
 def test_report_section_builds_the_weights_table_and_trajectories_from_the_bundle(tmp_path):
@@ -136,11 +152,17 @@ def test_report_section_builds_the_weights_table_and_trajectories_from_the_bundl
 
     bundle = json.loads((ROOT / "tests" / "data" / "bundle_fixture.json").read_text("utf-8"))
     result = {
-        "att": -0.02, "inference": "conformal",
-        "unit_weights": [{"unit": "GM9002", "weight": 0.7}, {"unit": "GM9003", "weight": 0.3},
-                         {"unit": "GM9004", "weight": 0.0}],
-        "trajectory": [{"cohort": 3, "time": t, "treated": 0.1, "synthetic": 0.11, "post": t >= 3}
-                       for t in range(1, 6)],
+        "att": -0.02,
+        "inference": "conformal",
+        "unit_weights": [
+            {"unit": "GM9002", "weight": 0.7},
+            {"unit": "GM9003", "weight": 0.3},
+            {"unit": "GM9004", "weight": 0.0},
+        ],
+        "trajectory": [
+            {"cohort": 3, "time": t, "treated": 0.1, "synthetic": 0.11, "post": t >= 3}
+            for t in range(1, 6)
+        ],
     }
     effect = next(e for e in bundle["confirmatory"]["effects"] if e["role"] == "primary")
     effect["result"] = {**(effect.get("result") or {}), **result}
