@@ -13,6 +13,7 @@ from evalkit.did._common import check_choice
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.synthetic import SyntheticFit, synthetic_fit
 from evalkit.errors import EstimationError
+from evalkit.spec import Spec
 
 __all__ = ["SYNTHETIC_ESTIMATORS", "SYNTHETIC_INFERENCE", "synthetic_result", "triple_panel"]
 
@@ -102,17 +103,13 @@ def _inference(
 
 def synthetic_result(
     data: pd.DataFrame,
+    spec: Spec,
     *,
-    estimator: str,
     outcome: str,
     unit: str | None,
     time: str | None,
-    treated: str | None,
-    cohort: str | None,
-    inference: str | None,
-    seed: int,
-    alpha: float,
-    options: dict[str, Any],
+    treated: str | None = None,
+    cohort: str | None = None,
 ) -> DidResult:
     """Fit a synthetic estimator, apply its inference and return the result.
 
@@ -120,26 +117,28 @@ def synthetic_result(
     ----------
     data : pandas.DataFrame
         Long panel (for triple differences: rows of both subgroups).
-    estimator : {"synthetic_control", "synthetic_did", "triple_differences"}
-        The estimator.
+    spec : Spec
+        ``estimator`` (``synthetic_control``, ``synthetic_did``,
+        ``triple_differences``, or ``twfe`` with conformal inference), ``inference``
+        (``placebo``, the default, ``conformal`` or ``jackknife``), ``seed``,
+        ``alpha`` and ``options``: ``n_placebo`` (199), ``grid`` (41),
+        ``eta_omega``; triple differences also ``subgroup`` (required) and ``base``
+        (``"did"``, ``"synthetic_did"`` or ``"synthetic_control"``; default ``"did"``).
     outcome, unit, time, treated, cohort : str or None
         Columns, as for :func:`evalkit.did.estimate`.
-    inference : {"placebo", "conformal", "jackknife"}, optional
-        Default ``"placebo"``.
-    seed : int
-        Seed of placebo draws.
-    alpha : float
-        1 − confidence level.
-    options : dict
-        ``n_placebo`` (199), ``grid`` (41), ``eta_omega``; triple differences also
-        ``subgroup`` (required) and ``base`` (``"did"``, ``"synthetic_did"`` or
-        ``"synthetic_control"``; default ``"did"``).
 
     Returns
     -------
     DidResult
         With ``unit_weights``, ``time_weights``, ``trajectory`` and ``cohorts`` in ``extra``.
     """
+    estimator, inference, options = spec.estimator, spec.inference, dict(spec.options)
+    seed, alpha = spec.seed, spec.alpha
+    if spec.covariates or spec.anticipation:
+        raise EstimationError(
+            f"{estimator} balances the treated units on their own pre-period outcomes: it takes "
+            "no covariates and no anticipation (start the cohort earlier instead)"
+        )
     unknown = set(options) - _OPTIONS
     if unknown:
         raise EstimationError(
@@ -153,9 +152,9 @@ def synthetic_result(
             + ", ".join(repr(i) for i in SYNTHETIC_INFERENCE)
         )
     eta = options.get("eta_omega")
-    frame, method, n_obs = data, estimator, len(data)
-    if estimator == "twfe":  # conformal DiD: equal weights on a balanced panel equal TWFE
-        method = "did"
+    frame, n_obs = data, len(data)
+    # twfe with conformal inference: the equal-weight DiD, which equals TWFE on a balanced panel
+    method: str = "did" if estimator == "twfe" else estimator
     if estimator == "triple_differences":
         if not options.get("subgroup"):
             raise EstimationError(

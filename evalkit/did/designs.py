@@ -53,8 +53,8 @@ def design_interval(
                 unit="unit",
                 time="time",
                 treated="treated",
-                estimator=estimator,  # type: ignore[arg-type]
-                inference=inference,  # type: ignore[arg-type]
+                estimator=estimator,
+                inference=inference,
                 alpha=alpha,
                 seed=seed,
                 **kwargs,  # type: ignore[arg-type]

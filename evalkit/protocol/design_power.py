@@ -33,7 +33,7 @@ import pandas as pd
 
 from evalkit.errors import ProtocolError
 from evalkit.protocol.model import Protocol
-from evalkit.protocol.power import _cell_means, _design, power_targets
+from evalkit.protocol.power import _cell_means, _design, _mean, power_targets
 
 __all__ = [
     "MAX_SIZE",
@@ -149,7 +149,7 @@ def _row(
         "mde": mde,
         "impossible": bool(unbounded.all()),
         "n_sims": len(p),
-        "mean_estimate": float(np.nanmean(results[:, 0])),
+        "mean_estimate": _mean(results[:, 0]),
     }
 
 
