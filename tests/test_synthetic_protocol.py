@@ -139,7 +139,7 @@ def test_power_command_compares_designs_and_says_impossible(tmp_path, capsys):
 
 def test_the_shipped_one_municipality_example_registers_a_synthetic_design():
     p = load_protocol(ROOT / "protocols" / "examples" / "one_municipality_conformal.yaml")
-    assert (p.analysis.estimator, p.analysis.inference) == ("synthetic_did", "conformal")
+    assert (p.analysis.estimator, p.analysis.inference) == ("twfe", "conformal")
     assert len(p.units.treated) == 1
     assert not check_protocol(
         ROOT / "protocols" / "examples" / "one_municipality_conformal.yaml"
