@@ -19,7 +19,7 @@ from typing import Any
 
 from evalkit.did.designs import design_interval
 from evalkit.protocol import load_protocol
-from evalkit.protocol.design_power import Design, applicable_designs, compare_designs
+from evalkit.analysis.design_power import Design, applicable_designs, compare_designs
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOLS = {

@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 from protocol_helpers import protocol_dict, write_protocol
 
-from evalkit.cli import main
-from evalkit.protocol import check_protocol, load_protocol
-from evalkit.protocol.design_power import (
+from evalkit.analysis.design_power import (
     Design,
     applicable_designs,
     compare_designs,
     mde_from_intervals,
     recommend,
 )
+from evalkit.cli import main
+from evalkit.protocol import check_protocol, load_protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 

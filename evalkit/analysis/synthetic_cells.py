@@ -9,15 +9,16 @@ turning 18 during the pilot; 0: everyone else in the population).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from evalkit.analysis.measures import COHORT, PERIOD, UNIT
 from evalkit.protocol.expressions import evaluate
+from evalkit.protocol.model import Protocol
+from evalkit.spec import Spec
 
-__all__ = ["SUBGROUP", "SYNTHETIC", "cell_design"]
+__all__ = ["SUBGROUP", "SYNTHETIC", "cell_design", "uses_cells"]
 
 #: Estimators that take municipality-by-month cells.
 SYNTHETIC = ("synthetic_control", "synthetic_did", "triple_differences")
@@ -25,20 +26,23 @@ SYNTHETIC = ("synthetic_control", "synthetic_did", "triple_differences")
 SUBGROUP = "_subgroup"
 
 
-def _subgroup_mask(frame: pd.DataFrame, protocol: Mapping[str, Any], name: str) -> pd.Series:
-    for sub in (protocol.get("population", {}) or {}).get("subgroups", []) or []:
-        if sub.get("id") == name:
-            return evaluate(str(sub["definition"]), frame).fillna(False).astype(int)
+def _subgroup_mask(frame: pd.DataFrame, protocol: Protocol) -> pd.Series:
+    name = protocol.analysis.subgroup
+    for sub in protocol.population.subgroups:
+        if sub.id == name:
+            return evaluate(sub.definition, frame).fillna(False).astype(int)
     return pd.Series(0, index=frame.index)
 
 
+def uses_cells(spec: Spec) -> bool:
+    """Whether ``spec`` takes municipality-by-month cells (synthetic estimators, conformal)."""
+    return spec.estimator in SYNTHETIC or spec.inference == "conformal"
+
+
 def cell_design(
-    data: pd.DataFrame,
-    outcome: str,
-    kwargs: Mapping[str, Any],
-    protocol: Mapping[str, Any],
+    data: pd.DataFrame, outcome: str, protocol: Protocol
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Aggregate person rows to cells and return them with the estimator's keyword arguments.
+    """Aggregate person rows to cells and return them with the estimator's columns.
 
     Parameters
     ----------
@@ -46,27 +50,23 @@ def cell_design(
         Person-month rows with an outcome.
     outcome : str
         Outcome column.
-    kwargs : mapping
-        Keyword arguments of :func:`evalkit.did.estimate` from the protocol.
-    protocol : mapping
+    protocol : Protocol
         The protocol (``analysis.subgroup`` names the triple-differences subgroup).
 
     Returns
     -------
     tuple of (pandas.DataFrame, dict)
-        The cells and the keyword arguments for them.
+        The cells and the column keywords of :func:`evalkit.did.estimate` (with
+        ``subgroup`` for triple differences, which becomes a tuning option).
     """
     keys = [UNIT, PERIOD]
     cells = data
-    out = {k: v for k, v in kwargs.items() if k not in ("cluster", "covariates", "vcov")}
-    if kwargs.get("estimator") == "triple_differences":
-        name = str((protocol.get("analysis", {}) or {}).get("subgroup", ""))
-        cells = data.assign(**{SUBGROUP: _subgroup_mask(data, protocol, name).to_numpy()})
+    columns: dict[str, Any] = {"outcome": outcome, "unit": UNIT, "time": PERIOD, "cohort": COHORT}
+    if protocol.analysis.estimator == "triple_differences":
+        cells = data.assign(**{SUBGROUP: _subgroup_mask(data, protocol).to_numpy()})
         keys.append(SUBGROUP)
-        out["subgroup"] = SUBGROUP
+        columns["subgroup"] = SUBGROUP
     grouped = cells.groupby(keys, sort=True, observed=True)
     frame = grouped[outcome].mean().to_frame()
     frame[COHORT] = grouped[COHORT].max()
-    frame = frame.reset_index()
-    out.update(outcome=outcome, unit=UNIT, time=PERIOD, cohort=COHORT)
-    return frame, out
+    return frame.reset_index(), columns

@@ -1,6 +1,6 @@
 """Estimate, p-value and interval of one design on a unit-by-period power frame.
 
-:func:`evalkit.protocol.design_power.compare_designs` simulates pilots and asks each
+:func:`evalkit.analysis.design_power.compare_designs` simulates pilots and asks each
 design for ``(estimate, p_value, ci_low, ci_high)``; this is that call for the
 estimators of this package, on the frame the power simulation builds (``unit``,
 ``time``, ``treated``, ``y``: one row per unit and month).

@@ -3,7 +3,7 @@
 The declared design is simulated with the demo generator under **no effect**
 (``n_sims`` pilots, the same seeds for every design). Each design returns, per
 simulated pilot, its estimate, the p-value of "no effect" and its confidence
-interval (an injected callable: this layer may not import the estimators). Every
+interval (an injected callable, so that any estimator can be compared). Every
 interval offered here is *shift-equivariant*: adding a constant effect δ to the
 pilot's treated cells moves the estimate and the interval by exactly δ (the
 estimators are linear in those cells and the intervals invert tests of shifted
@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.analysis.power import _cell_means, _design, _mean, power_targets
 from evalkit.errors import ProtocolError
 from evalkit.protocol.model import Protocol
-from evalkit.protocol.power import _cell_means, _design, _mean, power_targets
 
 __all__ = [
     "MAX_SIZE",
