@@ -54,12 +54,30 @@ __all__ = [
     "as_spec",
 ]
 
-Estimator = Literal["2x2", "twfe", "event_study", "callaway_santanna", "bacon"]
+Estimator = Literal[
+    "2x2",
+    "twfe",
+    "event_study",
+    "callaway_santanna",
+    "bacon",
+    "synthetic_control",
+    "synthetic_did",
+    "triple_differences",
+]
 Control = Literal["never", "notyet"]
 Method = Literal["dr", "ipw", "reg"]
 BasePeriod = Literal["varying", "universal"]
 Vcov = Literal["iid", "hetero", "cluster"]
-Inference = Literal["analytic", "bootstrap", "wild", "permutation", "conley_taber"]
+Inference = Literal[
+    "analytic",
+    "bootstrap",
+    "wild",
+    "permutation",
+    "conley_taber",
+    "placebo",
+    "conformal",
+    "jackknife",
+]
 MultipleTesting = Literal["holm", "bonferroni", "bh", "none"]
 #: A protocol's ``inference``: ``auto`` lets the few-treated rule choose (``Spec.inference=None``).
 RegisteredInference = Literal["auto", Inference]
@@ -103,7 +121,8 @@ class Spec:
 
     Attributes
     ----------
-    estimator : {"2x2", "twfe", "event_study", "callaway_santanna", "bacon"}
+    estimator : {"2x2", "twfe", "event_study", "callaway_santanna", "bacon", \
+"synthetic_control", "synthetic_did", "triple_differences"}
         The estimator.
     control : {"never", "notyet"}
         Comparison group (Callaway–Sant'Anna).
@@ -123,8 +142,11 @@ class Spec:
         Cluster column; None clusters on the unit.
     vcov : {"iid", "hetero", "cluster"} or None
         Analytic variance; None chooses cluster-robust when there are units or clusters.
-    inference : {"analytic", "bootstrap", "wild", "permutation", "conley_taber"} or None
-        None chooses analytic, or a few-treated method below ``few_treated_threshold``.
+    inference : {"analytic", "bootstrap", "wild", "permutation", "conley_taber", "placebo", \
+"conformal", "jackknife"} or None
+        None chooses analytic, or a few-treated method below ``few_treated_threshold``
+        (placebo for the synthetic estimators); placebo, conformal and jackknife are
+        the synthetic estimators' (conformal also TWFE's on a balanced panel).
     few_treated_threshold : int
         Fewer treated clusters than this count as few.
     alpha : float

@@ -90,7 +90,7 @@ def test_text_periods_are_ordered_and_cohorts_match_them() -> None:
     [
         ("estimator", "ols", "'2x2', 'twfe'"),
         ("vcov", "robust", "'iid', 'hetero', 'cluster'"),
-        ("inference", "jackknife", "'analytic', 'bootstrap', 'wild'"),
+        ("inference", "bayesian", "'analytic', 'bootstrap', 'wild'"),
         ("control", "all", "'never', 'notyet'"),
         ("method", "ml", "'dr', 'ipw', 'reg'"),
     ],

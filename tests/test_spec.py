@@ -73,7 +73,7 @@ def test_cli_choices_are_the_spec_declaration() -> None:
         ("control", "later", "control must be one of 'never', 'notyet'"),
         ("method", "ml", "method must be one of 'dr', 'ipw', 'reg'"),
         ("base_period", "fixed", "base_period must be one of 'varying', 'universal'"),
-        ("inference", "jackknife", "inference must be one of 'analytic'"),
+        ("inference", "bayesian", "inference must be one of 'analytic'"),
         ("vcov", "hac", "vcov must be one of 'iid', 'hetero', 'cluster'"),
         ("anticipation", -1, "anticipation must be a whole number ≥ 0"),
         ("few_treated_threshold", 0, "few_treated_threshold must be a whole number ≥ 1"),

@@ -90,6 +90,22 @@ def add_parser(subparsers: Any) -> None:
         metavar="N",
         help=f"fewer treated clusters than N count as few (default: {FEW_TREATED_THRESHOLD})",
     )
+    parser.add_argument(
+        "--subgroup",
+        metavar="S",
+        help="triple_differences: 0/1 column, 1 for the group the pilot targets inside a unit",
+    )
+    parser.add_argument(
+        "--base",
+        choices=("did", "synthetic_did", "synthetic_control"),
+        help="triple_differences: estimator applied to the subgroup differences (default: did)",
+    )
+    parser.add_argument(
+        "--n-placebo",
+        type=int,
+        metavar="N",
+        help="synthetic estimators: placebo assignments (default 199; all when fewer)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -118,6 +134,15 @@ def run(args: argparse.Namespace) -> int:
         few_treated_threshold=args.few_treated_threshold,
         seed=args.seed,
         alpha=args.alpha,
+        options={
+            key: value
+            for key, value in (
+                ("subgroup", args.subgroup),
+                ("base", args.base),
+                ("n_placebo", args.n_placebo),
+            )
+            if value is not None
+        },
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -46,6 +46,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     power.add_argument("--csv", type=Path, default=None, help="also write the power table as CSV")
     power.add_argument(
+        "--designs",
+        choices=("compare", "registered"),
+        default="compare",
+        help="compare: also simulate every applicable estimator and inference under no effect "
+        "and recommend one (default); registered: only the registered design",
+    )
+    power.add_argument(
         "--build",
         type=Path,
         default=Path("build"),
@@ -198,14 +205,19 @@ def _power(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
             f"  {row.outcome:<24} {row.effect:>10.4f} {row.power:>7.2f} "
             f"{row.mean_estimate:>10.4f} {row.mean_std_error:>10.4f}",
         )
+    designs = _compare_designs(protocol, args) if args.designs == "compare" else []
+    impossible = {r["outcome"] for r in designs if r["impossible"] and r is _first(designs, r)}
     target = protocol.power.target_power
     for outcome, rows in table.groupby("outcome", sort=False):
         mde = rows["mde"].iloc[0]
-        text = (
-            f"{abs(mde):.4f}"
-            if not math.isnan(mde)
-            else f"not reached within the effects simulated (up to {rows['effect'].abs().max():g})"
-        )
+        if not math.isnan(mde):
+            text = f"{abs(mde):.4f}"
+        elif outcome in impossible:
+            text = f"impossible at alpha = {a.alpha:g} with this design"
+        else:
+            text = (
+                f"not reached within the effects simulated (up to {rows['effect'].abs().max():g})"
+            )
         _say(args, f"  minimal detectable effect ({target:.0%} power), {outcome}: {text}")
     for note in table.attrs.get("skipped", []):
         _say(args, f"  skipped: {note}")
@@ -229,8 +241,70 @@ def _power(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         "rows": records,
         "skipped": table.attrs.get("skipped", []),
     }
+    if designs:
+        stored["designs"] = designs
     out = args.build / protocol.id / "power.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     _say(args, f"  stored for the report: {out}")
-    return {"file": str(path), "power": records, "skipped": stored["skipped"]}, True
+    return {
+        "file": str(path),
+        "power": records,
+        "skipped": stored["skipped"],
+        "designs": stored.get("designs", []),
+    }, True
+
+
+def _first(rows: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, Any]:
+    """Return the first row of ``row``'s outcome (the registered design)."""
+    return next(r for r in rows if r["outcome"] == row["outcome"])
+
+
+def _compare_designs(protocol: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Simulate every applicable design under no effect, print the table, recommend one."""
+    import math
+
+    from evalkit.analysis.design_power import (
+        MAX_SIZE,
+        MIN_COVERAGE,
+        Design,
+        compare_designs,
+    )
+    from evalkit.did.designs import design_interval
+
+    a = protocol.analysis
+
+    def interval(design: Design, frame: Any) -> tuple[float, float, float, float]:
+        return design_interval(
+            frame, design.estimator, design.inference, alpha=a.alpha, seed=a.seed
+        )
+
+    table = compare_designs(
+        protocol, interval, n_sims=args.n_sims, seed=args.seed, outcomes=args.outcome
+    )
+    target = protocol.power.target_power
+    _say(
+        args,
+        f"  designs compared under no effect ({int(table['n_sims'].iloc[0])} simulated pilots): "
+        f"size (p <= {a.alpha:g}), coverage of the {1 - a.alpha:.0%} interval, MDE at "
+        f"{target:.0%} power",
+    )
+    _say(args, f"  {'outcome':<24} {'design':<30} {'size':>6} {'coverage':>9} {'MDE':>9}")
+    for r in table.itertuples():
+        if r.impossible:
+            note = f"impossible at alpha = {a.alpha:g} with this design"
+        elif r.recommended:
+            note = "recommended"
+        elif not r.eligible:
+            note = f"not offered (size > {MAX_SIZE:.1%} or coverage < {MIN_COVERAGE:.0%})"
+        else:
+            note = ""
+        mde = f"{r.mde:>9.4f}" if math.isfinite(r.mde) else f"{'inf':>9}"
+        _say(
+            args,
+            f"  {r.outcome:<24} {r.design:<30} {r.size:>6.3f} {r.coverage:>9.3f} {mde}  {note}",
+        )
+    return [
+        {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+        for row in table.to_dict(orient="records")
+    ]

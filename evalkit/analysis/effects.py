@@ -34,6 +34,7 @@ from evalkit.analysis.measures import (
 from evalkit.analysis.plan import registered_spec
 from evalkit.analysis.quiet import estimate_quietly, inferences_quietly
 from evalkit.analysis.robustness import event_rows, pretrend_row
+from evalkit.analysis.synthetic_cells import cell_design, uses_cells
 from evalkit.protocol.expressions import evaluate
 from evalkit.protocol.model import Outcome, Protocol
 from evalkit.spec import Inference, Spec
@@ -121,6 +122,8 @@ class Design:
         start are treated from their first month, not a cohort of their own.
         """
         data = frame.loc[frame[outcome].notna()]
+        if uses_cells(spec):
+            return cell_design(data, outcome, self.protocol)
         unit = "person_id" if "person_id" in frame.columns else UNIT  # case cells: municipalities
         columns: dict[str, Any] = {"outcome": outcome, "unit": unit, "time": PERIOD}
         if spec.estimator == "2x2":

@@ -10,7 +10,7 @@ module's.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from evalkit.analysis.measures import UNIT
 from evalkit.protocol.model import Protocol
@@ -68,13 +68,24 @@ def registered_spec(protocol: Protocol, variant: Variant = "main") -> Spec:
         covariates=() if variant == "bacon" else a.covariates,
         cluster=cluster_column(protocol),
         vcov="cluster" if estimator in _CLUSTER_ROBUST else None,
-        inference=None if a.inference == "auto" else a.inference,
+        inference=_inference(a.inference, estimator),
         few_treated_threshold=a.few_treated_threshold,
         alpha=a.alpha,
         event_window=a.event_window,
         seed=a.seed,
         options=options,
     )
+
+
+def _inference(registered: str, estimator: str) -> Any:
+    """Return the registered inference, or None where a robustness variant cannot take it."""
+    if registered == "auto":
+        return None
+    synthetic_only = registered in ("placebo", "jackknife") or (
+        registered == "conformal" and estimator != "twfe"
+    )
+    synthetic = estimator in ("synthetic_control", "synthetic_did", "triple_differences")
+    return None if synthetic_only and not synthetic else registered
 
 
 def cluster_column(protocol: Protocol) -> str:

@@ -23,6 +23,7 @@ from evalkit.did._common import (
 )
 from evalkit.did._data import Prepared, anticipate, prepare
 from evalkit.did._event import event_study_result
+from evalkit.did._synth_result import SYNTHETIC_ESTIMATORS, SYNTHETIC_INFERENCE, synthetic_result
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.conley_taber import conley_taber
 from evalkit.did.notes import Note, warn
@@ -107,7 +108,13 @@ def estimate(
         ``n_boot`` (9999), ``n_perm`` (1999), ``n_sim`` (1999), ``max_enumerate``
         (20000), ``ferman_pinto`` (True), event study ``min_e``/``max_e``;
         Callaway–Sant'Anna ``n_perm`` (999), ``max_enumerate`` (1000), ``panel``,
-        ``bootstrap``/``n_boot``, ``balance_e``, ...
+        ``bootstrap``/``n_boot``, ``balance_e``, ... The synthetic estimators
+        (``synthetic_did``, ``synthetic_control``, ``triple_differences``; balanced
+        panel, ``treated`` or ``cohort``) take ``inference`` ``"placebo"`` (default),
+        ``"conformal"`` (one start date) or ``"jackknife"`` (more than one treated
+        unit), and options ``n_placebo``, ``grid``, ``eta_omega``; triple
+        differences also ``subgroup`` and ``base`` (see :mod:`evalkit.did.synthetic`).
+        TWFE also takes ``"conformal"`` on a balanced panel with one start date.
 
     Returns
     -------
@@ -121,6 +128,19 @@ def estimate(
     """
     spec = as_spec(spec, choices)
     columns = {"outcome": outcome, "unit": unit, "time": time}
+    if spec.estimator in SYNTHETIC_ESTIMATORS or (
+        spec.estimator == "twfe" and spec.inference == "conformal"
+    ):
+        return synthetic_result(
+            data, spec, outcome=outcome, unit=unit, time=time, treated=treated, cohort=cohort
+        )
+    if spec.inference in SYNTHETIC_INFERENCE:
+        raise EstimationError(
+            f"inference={spec.inference!r} is for the synthetic estimators "
+            f"({', '.join(SYNTHETIC_ESTIMATORS)}; twfe also offers 'conformal'); estimator "
+            f"{spec.estimator!r} offers 'analytic', 'bootstrap', 'wild', 'permutation', "
+            "'conley_taber'"
+        )
     if spec.estimator == "callaway_santanna":
         return _callaway_santanna(data, spec, cohort=cohort, treated=treated, **columns)
     prep, chosen_vcov = _regression_data(

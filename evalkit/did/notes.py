@@ -112,6 +112,23 @@ TEMPLATES: dict[str, str] = {
         "Conley–Taber: the Ferman–Pinto variance model A + B/M gave a non-positive variance; "
         "placebos were not rescaled"
     ),
+    # --- synthetic control, synthetic DiD, triple differences ---
+    "placebo_unbounded": (
+        "placebo inference: with {treated} treated unit(s) there are only {placebos} placebo "
+        "estimates on the comparison units, " + _UNBOUNDED
+    ),
+    "placebo_sampled": (
+        "placebo inference: {placebos} of the {assignments} possible placebo assignments were "
+        "drawn at random; p-values come in steps of 1/({placebos} + 1)"
+    ),
+    "conformal_unbounded": (
+        "conformal inference: with {periods} periods there are only {assignments} moving-block "
+        "permutations of time, " + _UNBOUNDED
+    ),
+    "conformal_open_interval": (
+        "conformal inference: the interval did not close within the effects tested; it is "
+        "reported as unbounded on the open side"
+    ),
     # --- Callaway–Sant'Anna: data ---
     "cs_dropped_missing": "dropped {n} of {total} rows with a missing outcome or covariate",
     "cs_dropped_early_treated": (

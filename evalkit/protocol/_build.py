@@ -142,6 +142,7 @@ def _build(
             multiple_testing=a["multiple_testing"],
             event_window=(window["min"], window["max"]) if window else None,
             seed=a["seed"],
+            subgroup=a.get("subgroup"),
         ),
         data_sources=tuple(
             DataSource(kind=s["kind"], schema_version=s["schema_version"], files=tuple(s["files"]))

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from evalkit.protocol._checks_synthetic import SYNTHETIC, check_synthetic
 from evalkit.protocol._fields import GM_HINT, GM_PATTERN
 from evalkit.protocol._schemas import SchemaInfo
 from evalkit.protocol.expressions import check_expression
@@ -42,6 +43,7 @@ def run_checks(
     _check_hypotheses(p, errors, warnings)
     _check_periods_and_units(p, errors, warnings)
     _check_analysis(p, schemas, errors, warnings)
+    check_synthetic(p, errors, warnings)
     _check_population(p, schemas, errors, warnings)
     _check_sources(p, schemas, errors, warnings)
     _check_other(p, errors, warnings)
@@ -277,7 +279,7 @@ def _check_analysis(
         )
     n_treated = len({t.get("unit") for t in treated})
     threshold = a.get("few_treated_threshold") or FEW_TREATED_THRESHOLD
-    if inference in CLUSTER_ROBUST and n_treated < threshold:
+    if inference in CLUSTER_ROBUST and n_treated < threshold and estimator not in SYNTHETIC:
         alt = (
             "conley_taber or permutation (or auto, which picks permutation)"
             if estimator in ("2x2", "twfe")

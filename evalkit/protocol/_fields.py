@@ -200,6 +200,10 @@ PROTOCOL_SPEC = _f(
                 "covariates": _f("list", default=[], item=_f("str")),
                 "cluster": _f("str", doc="cluster column; default: units.column"),
                 "inference": _f("str", allowed=INFERENCE, default="auto"),
+                "subgroup": _f(
+                    "str",
+                    doc="triple_differences: id of the population subgroup the pilot targets",
+                ),
                 "few_treated_threshold": _f("int", default=FEW_TREATED_THRESHOLD, minimum=1),
                 "alpha": _f("number", default=0.05, minimum=0.001, maximum=0.5),
                 "multiple_testing": _f("str", allowed=MULTIPLE_TESTING, default="holm"),

@@ -159,6 +159,7 @@ class Analysis:
     multiple_testing: MultipleTesting
     event_window: tuple[int, int] | None
     seed: int
+    subgroup: str | None = None
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ def collect_tables(
 ) -> list[ReportTable]:
     """Build every table the documents show (in-process, same code as the ``.qmd``)."""
     from evalkit.report import monitoring, sections_front, sections_results
+    from evalkit.report.sections_synthetic import synthetic
 
     with tempfile.TemporaryDirectory(prefix="evalkit-tables-") as tmp:
         ctx = ReportContext(bundle, lang, figure_dir=tmp, collect_only=True)
@@ -78,6 +79,7 @@ def collect_tables(
                 sections_front.data_quality,
                 sections_front.sample,
                 sections_results.primary,
+                synthetic,
                 sections_results.robustness,
                 sections_results.secondary,
                 sections_results.subgroups,

@@ -1,0 +1,338 @@
+"""Inference for a synthetic fit that stays valid with one treated unit.
+
+* ``placebo`` (in space; Abadie, Diamond & Hainmueller 2010; Arkhangelsky et al. 2021,
+  Algorithm 4): the whole estimator is refitted with comparison units pretending to be
+  treated (all of them when there are few, else a random draw). The p-value is the
+  share of placebo estimates at least as large in absolute value as the estimate (the
+  estimate counted in); the interval inverts that test. A constant effect τ₀ taken off
+  the treated cells moves the estimate by exactly τ₀ and leaves the placebos alone, so
+  the inverted interval is ``att ± d₍ₖ₎`` with ``d₍ₖ₎`` the k-th largest absolute
+  placebo, ``k = ⌊α(D + 1)⌋``; when k = 0 no effect can be rejected. The standard error
+  is the placebo standard deviation (Algorithm 4).
+* ``conformal`` (Chernozhukov, Wüthrich & Zhu 2021, JASA): under H₀ "the effect is τ₀
+  in every treated period" the treated series less τ₀ is fitted on *all* periods with
+  the estimator's unit-weight model (DiD: equal weights and a level; synthetic control:
+  simplex weights; synthetic DiD: simplex weights, a level and the ridge ζ_ω), and the
+  mean absolute post-period residual is compared with its value under every
+  moving-block (cyclic) shift of time. The p-value is the share of shifts at least as
+  extreme, so it can go down to 1/T with T periods; the interval collects the τ₀ not
+  rejected on a grid.
+* ``jackknife`` (Algorithm 3, weights held fixed): only with more than one treated
+  unit; refused otherwise, because leaving out the one treated unit leaves no estimate.
+
+Rejection rule everywhere: reject at ``p ≤ alpha``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy import special
+
+from evalkit.did._frank_wolfe import SimplexProblems
+from evalkit.did._synth_weights import two_rounds
+from evalkit.did.notes import Note
+from evalkit.did.synthetic import SyntheticFit, cohort_estimates, overall
+from evalkit.errors import EstimationError
+
+__all__ = ["SynthInference", "SynthInferenceName", "conformal", "jackknife", "placebo"]
+
+SynthInferenceName = Literal["placebo", "conformal", "jackknife"]
+
+_CONFORMAL_STEPS = 1000
+
+
+@dataclass(frozen=True)
+class SynthInference:
+    """p-value, interval and standard error of one inference method, and what lies behind them."""
+
+    se: float
+    p_value: float
+    ci_low: float
+    ci_high: float
+    detail: dict[str, Any]
+    notes: tuple[Note, ...] = ()
+
+
+def _draws(
+    fit: SyntheticFit, n_placebo: int, rng: np.random.Generator
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], int, bool]:
+    """Placebo assignments per cohort (treated, excluded positions), their number, sampled."""
+    n0 = len(fit.panel.controls)
+    sizes = [len(c.treated) for c in fit.cohorts]
+    if n0 <= sum(sizes):
+        raise EstimationError(
+            f"placebo inference needs more comparison units ({n0}) than treated units "
+            f"({sum(sizes)})"
+        )
+    possible = math.factorial(n0) // math.factorial(n0 - sum(sizes))
+    for s in sizes:
+        possible //= math.factorial(s)
+    if len(sizes) == 1 and sizes[0] == 1 and n0 <= n_placebo:
+        chosen = np.arange(n0)[:, None]
+        return [(chosen, chosen)], n0, False
+    if len(sizes) == 1 and possible <= n_placebo:
+        chosen = np.array(list(itertools.combinations(range(n0), sizes[0])))
+        return [(chosen, chosen)], possible, False
+    picks = np.array([rng.permutation(n0)[: sum(sizes)] for _ in range(n_placebo)])
+    bounds = np.cumsum([0, *sizes])
+    pairs = itertools.pairwise(int(b) for b in bounds)
+    return [(picks[:, a:b], picks) for a, b in pairs], possible, True
+
+
+def _unbounded(alpha: float, assignments: int) -> dict[str, Any]:
+    return {
+        "assignments": assignments,
+        "smallest": 1 / assignments,
+        "alpha": alpha,
+        "level": 1 - alpha,
+    }
+
+
+def placebo(
+    fit: SyntheticFit, *, alpha: float, n_placebo: int = 199, seed: int = 0
+) -> SynthInference:
+    """In-space placebo inference (see the module text).
+
+    Parameters
+    ----------
+    fit : SyntheticFit
+        The fit.
+    alpha : float
+        1 − confidence level.
+    n_placebo : int
+        Placebo assignments; all are used when there are at most this many.
+    seed : int
+        Seed of the random draw.
+
+    Returns
+    -------
+    SynthInference
+        The inference.
+    """
+    controls = fit.panel.controls
+    draws, possible, sampled = _draws(fit, n_placebo, np.random.default_rng(seed))
+    per_cohort = []
+    for c, (treated_pos, excluded) in zip(fit.cohorts, draws, strict=True):
+        w = cohort_estimates(
+            fit.panel, fit.method, c.start, controls[treated_pos], excluded, fit.eta_omega
+        )
+        per_cohort.append(w.tau)
+    taus = overall(fit, per_cohort)
+    d = len(taus)
+    size = np.abs(taus)
+    tol = 1e-9 * max(1.0, abs(fit.att))
+    p = (1 + int(np.sum(size >= abs(fit.att) - tol))) / (d + 1)
+    k = math.floor(alpha * (d + 1) + 1e-12)
+    notes: list[Note] = []
+    if sampled:
+        notes.append(Note("placebo_sampled", {"placebos": d, "assignments": possible}))
+    if k == 0:
+        low, high = -math.inf, math.inf
+        notes.append(
+            Note(
+                "placebo_unbounded",
+                {"treated": fit.n_treated, "placebos": d, **_unbounded(alpha, d + 1)},
+            )
+        )
+    else:
+        radius = float(np.sort(size)[::-1][k - 1])
+        low, high = fit.att - radius, fit.att + radius
+    se = float(np.sqrt((d - 1) / d) * np.std(taus, ddof=1)) if d > 1 else math.nan
+    detail = {"placebos": d, "sampled": sampled, "smallest_p": 1 / (d + 1)}
+    return SynthInference(se, p, low, high, detail, tuple(notes))
+
+
+def jackknife(fit: SyntheticFit, *, alpha: float) -> SynthInference:
+    """Fixed-weight jackknife (Algorithm 3); only with more than one treated unit.
+
+    Parameters
+    ----------
+    fit : SyntheticFit
+        The fit.
+    alpha : float
+        1 − confidence level.
+
+    Returns
+    -------
+    SynthInference
+        Standard error and the normal interval.
+
+    Raises
+    ------
+    EstimationError
+        With one treated unit, or when one comparison unit carries all the weight.
+    """
+    if fit.n_treated < 2:
+        raise EstimationError(
+            "jackknife inference is not defined with one treated unit: leaving it out leaves "
+            "nothing to estimate; use inference='placebo' or 'conformal'"
+        )
+    y, controls = fit.panel.y, fit.panel.controls
+    omega = sum(c.weight * c.omega for c in fit.cohorts)
+    if int(np.sum(np.asarray(omega) > 0)) < 2:
+        raise EstimationError(
+            "jackknife inference is not defined when one comparison unit carries all the "
+            "unit weight; use inference='placebo'"
+        )
+    estimates = []
+    for leave in range(y.shape[0]):
+        parts, shares = [], []
+        for c in fit.cohorts:
+            treated = c.treated[c.treated != leave]
+            if treated.size == 0:
+                continue
+            keep = controls != leave
+            w = c.omega[keep]
+            w = w / w.sum() if w.sum() > 0 else np.full(w.size, 1 / w.size)
+            gap = y[:, c.start :].mean(axis=1) - y[:, : c.start] @ c.lam
+            parts.append(gap[treated].mean() - w @ gap[controls[keep]])
+            shares.append(c.weight * treated.size / c.treated.size)
+        estimates.append(np.dot(parts, shares) / np.sum(shares))
+    u = np.asarray(estimates)
+    n = u.size
+    se = float(np.sqrt((n - 1) / n * np.sum((u - u.mean()) ** 2)))
+    z = special.ndtri(1 - alpha / 2)
+    p = float(2 * special.ndtr(-abs(fit.att) / se)) if se > 0 else math.nan
+    return SynthInference(se, p, fit.att - z * se, fit.att + z * se, {"replicates": n})
+
+
+def _conformal_problems(fit: SyntheticFit, series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counterfactual of every null-adjusted treated series (rows of ``series``) on all periods."""
+    c = fit.cohorts[0]
+    y0 = fit.panel.y[fit.panel.controls]
+    if fit.method == "did":
+        base = y0.mean(axis=0)
+        return base + (series - base).mean(axis=1, keepdims=True), np.full(len(y0), 1 / len(y0))
+    intercept = fit.method == "synthetic_did"
+    a = y0 - y0.mean(axis=1, keepdims=True) if intercept else y0
+    b = series - series.mean(axis=1, keepdims=True) if intercept else series
+    noise = np.std(np.diff(y0[:, : c.start], axis=1), ddof=1)
+    eta = (len(c.treated) * (y0.shape[1] - c.start)) ** 0.25 if intercept else 1e-6
+    if fit.eta_omega is not None:
+        eta = fit.eta_omega
+    problems = SimplexProblems(
+        gram=a @ a.T,
+        cross=b @ a.T,
+        target=np.einsum("dt,dt->d", b, b),
+        rows=a.shape[1],
+        zeta=np.full(len(series), eta * noise),
+    )
+    start = np.full((len(series), len(y0)), 1 / len(y0))
+    # The conformal model is fitted once per null value and not compared with any
+    # reference number, so its second Frank–Wolfe round stops after _CONFORMAL_STEPS.
+    omega = two_rounds(
+        problems, start, np.full(len(series), 1e-5 * noise), max_iter=_CONFORMAL_STEPS
+    )
+    synthetic = omega @ y0
+    if intercept:
+        synthetic = synthetic + (series - synthetic).mean(axis=1, keepdims=True)
+    return synthetic, omega[0]
+
+
+def conformal_pvalues(fit: SyntheticFit, nulls: np.ndarray) -> np.ndarray:
+    """Conformal p-value of "the effect is τ₀ in every treated period" for each τ₀ in ``nulls``.
+
+    Parameters
+    ----------
+    fit : SyntheticFit
+        A block-adoption fit.
+    nulls : numpy.ndarray
+        The values τ₀.
+
+    Returns
+    -------
+    numpy.ndarray
+        One p-value per τ₀.
+    """
+    c = fit.cohorts[0]
+    n_periods = fit.panel.y.shape[1]
+    post = np.arange(n_periods) >= c.start
+    treated = fit.panel.y[c.treated].mean(axis=0)
+    series = treated[None, :] - np.outer(nulls, post)
+    synthetic, _ = _conformal_problems(fit, series)
+    resid = np.abs(series - synthetic)
+    shifts = np.stack([np.roll(resid, -j, axis=1)[:, post].mean(axis=1) for j in range(n_periods)])
+    observed = shifts[0]
+    tol = 1e-12 * np.maximum(1.0, np.abs(observed))
+    return (shifts >= observed - tol).mean(axis=0)
+
+
+def conformal(fit: SyntheticFit, *, alpha: float, grid: int = 41) -> SynthInference:
+    """Conformal inference by moving-block permutations of time (see the module text).
+
+    Parameters
+    ----------
+    fit : SyntheticFit
+        A fit with one adoption date.
+    alpha : float
+        1 − confidence level.
+    grid : int
+        Number of values τ₀ tested for the interval.
+
+    Returns
+    -------
+    SynthInference
+        p-value of no effect and the inverted interval (no standard error).
+
+    Raises
+    ------
+    EstimationError
+        With staggered adoption.
+    """
+    if len(fit.cohorts) != 1:
+        raise EstimationError(
+            "conformal inference permutes time around one start date; with staggered adoption "
+            "use inference='placebo'"
+        )
+    n_periods = fit.panel.y.shape[1]
+    notes: list[Note] = []
+    p0 = float(conformal_pvalues(fit, np.array([0.0]))[0])
+    if 1 / n_periods > alpha:
+        notes.append(
+            Note(
+                "conformal_unbounded",
+                {"periods": n_periods, **_unbounded(alpha, n_periods)},
+            )
+        )
+        return SynthInference(math.nan, p0, -math.inf, math.inf, _cdetail(n_periods), tuple(notes))
+    c = fit.cohorts[0]
+    gaps = fit.panel.y[c.treated].mean(axis=0) - fit.panel.y[fit.panel.controls].mean(axis=0)
+    radius = 4 * (np.ptp(gaps) + abs(fit.att)) + 1e-9
+    nulls = fit.att + np.linspace(-radius, radius, grid)
+    ok = conformal_pvalues(fit, nulls) > alpha
+    if not ok.any():
+        return SynthInference(
+            math.nan, p0, math.nan, math.nan, _cdetail(n_periods, grid), tuple(notes)
+        )
+    first, last = int(np.argmax(ok)), int(len(ok) - 1 - np.argmax(ok[::-1]))
+    if first == 0 or last == len(ok) - 1:
+        notes.append(Note("conformal_open_interval"))
+    # refine each closed end between the last value rejected and the first accepted
+    fine = np.linspace(0.0, 1.0, grid)
+    ends = []
+    if first > 0:
+        ends.append(nulls[first - 1] + fine * (nulls[first] - nulls[first - 1]))
+    if last < len(ok) - 1:
+        ends.append(nulls[last] + fine * (nulls[last + 1] - nulls[last]))
+    refined = np.concatenate(ends) if ends else np.array([])
+    keep = refined[conformal_pvalues(fit, refined) > alpha] if refined.size else refined
+    low = -math.inf if first == 0 else float(min(keep.min(initial=nulls[first]), nulls[first]))
+    high = (
+        math.inf if last == len(ok) - 1 else float(max(keep.max(initial=nulls[last]), nulls[last]))
+    )
+    return SynthInference(math.nan, p0, low, high, _cdetail(n_periods, grid), tuple(notes))
+
+
+def _cdetail(n_periods: int, grid: int = 0) -> dict[str, Any]:
+    return {
+        "permutations": n_periods,
+        "scheme": "moving_block",
+        "statistic": "mean_abs_post_residual",
+        "smallest_p": 1 / n_periods,
+        "grid": grid,
+    }

@@ -1,0 +1,183 @@
+"""Turn long panel data into the matrix that synthetic control and synthetic DiD work on.
+
+Everything a user can get wrong (missing columns or outcomes, an unbalanced panel, a
+treatment that switches off, no untreated unit) is reported here as an
+:class:`~evalkit.errors.EstimationError` that names the column, unit or period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evalkit.did._data import COHORT_RULE
+from evalkit.errors import EstimationError
+
+__all__ = ["Panel", "panel_matrix"]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A balanced panel as a matrix, with each unit's adoption period.
+
+    Attributes
+    ----------
+    y : numpy.ndarray
+        Outcomes, units × periods, units in sorted order, periods ascending.
+    units : tuple
+        Unit labels (row order).
+    times : tuple
+        Period labels (column order).
+    adoption : numpy.ndarray
+        Per unit the column index of its first treated period; ``-1`` never treated.
+    """
+
+    y: np.ndarray
+    units: tuple[object, ...]
+    times: tuple[object, ...]
+    adoption: np.ndarray
+
+    @property
+    def controls(self) -> np.ndarray:
+        """Row indices of the never-treated units."""
+        return np.flatnonzero(self.adoption < 0)
+
+    @property
+    def cohorts(self) -> list[int]:
+        """The distinct adoption column indices, ascending."""
+        return sorted({int(a) for a in self.adoption if a >= 0})
+
+
+def _need(data: pd.DataFrame, column: str | None, role: str) -> str:
+    if column is None:
+        raise EstimationError(f"synthetic estimators need {role}= (a column name)")
+    if column not in data.columns:
+        raise EstimationError(
+            f"{role} column {column!r} not found; columns are: {', '.join(map(str, data.columns))}"
+        )
+    return column
+
+
+def _treatment(data: pd.DataFrame, time: str, treated: str | None, cohort: str | None) -> pd.Series:
+    """Return the 0/1 treatment per row from ``treated`` or from ``cohort``."""
+    if (treated is None) == (cohort is None):
+        raise EstimationError(
+            "give exactly one of treated= (1 in the rows where a unit is treated) or cohort= "
+            f"({COHORT_RULE})"
+        )
+    if treated is not None:
+        raw = pd.to_numeric(data[_need(data, treated, "treated")], errors="coerce")
+        bad = ~raw.isin([0, 1])
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise EstimationError(
+                f"treated column {treated!r} must be 0 or 1 in every row; row {row} has "
+                f"{data[treated].iloc[row]!r}"
+            )
+        return raw.astype(int)
+    col = _need(data, cohort, "cohort")
+    g = pd.to_numeric(data[col], errors="coerce").fillna(0)
+    t = pd.to_numeric(data[time], errors="coerce")
+    if t.isna().any():
+        raise EstimationError(
+            f"with cohort= the time column {time!r} must be numeric ({COHORT_RULE})"
+        )
+    return ((g > 0) & (t >= g)).astype(int)
+
+
+def panel_matrix(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str | None,
+    time: str | None,
+    treated: str | None = None,
+    cohort: str | None = None,
+) -> Panel:
+    """Check long data and return the balanced outcome matrix with adoption periods.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit and period.
+    outcome, unit, time : str
+        Outcome, unit id and period columns.
+    treated : str, optional
+        0/1 per row, 1 where the unit is treated (absorbing: once treated, always).
+    cohort : str, optional
+        First treated period per unit; 0 or empty is never treated.
+
+    Returns
+    -------
+    Panel
+        The matrix and adoption periods.
+
+    Raises
+    ------
+    EstimationError
+        Missing columns or outcomes, an unbalanced panel, a treatment that switches
+        off, no never-treated unit, or a unit treated from the first period.
+    """
+    y_col = _need(data, outcome, "outcome")
+    u_col, t_col = _need(data, unit, "unit"), _need(data, time, "time")
+    d = _treatment(data, t_col, treated, cohort)
+    frame = pd.DataFrame(
+        {"u": data[u_col].to_numpy(), "t": data[t_col].to_numpy(), "d": d.to_numpy()}
+    )
+    frame["y"] = pd.to_numeric(data[y_col], errors="coerce").to_numpy()
+    missing = frame["y"].isna()
+    if missing.any():
+        first = frame[missing].iloc[0]
+        raise EstimationError(
+            f"outcome {outcome!r} is missing or not numeric in {int(missing.sum())} row(s) "
+            f"(first: unit {first['u']!r}, period {first['t']!r}); synthetic estimators need a "
+            "complete, balanced panel"
+        )
+    if frame.duplicated(["u", "t"]).any():
+        dup = frame[frame.duplicated(["u", "t"])].iloc[0]
+        raise EstimationError(
+            f"unit {dup['u']!r} has more than one row in period {dup['t']!r}; give one row per "
+            "unit and period"
+        )
+    wide = frame.pivot(index="u", columns="t", values="y").sort_index().sort_index(axis=1)
+    if wide.isna().to_numpy().any():
+        row, col = np.argwhere(wide.isna().to_numpy())[0]
+        raise EstimationError(
+            f"the panel is not balanced: unit {wide.index[row]!r} has no row for period "
+            f"{wide.columns[col]!r}; synthetic estimators need every unit in every period"
+        )
+    dmat = frame.pivot(index="u", columns="t", values="d").loc[wide.index, wide.columns]
+    return Panel(
+        y=wide.to_numpy(dtype=float),
+        units=tuple(wide.index),
+        times=tuple(wide.columns),
+        adoption=_adoption(dmat),
+    )
+
+
+def _adoption(dmat: pd.DataFrame) -> np.ndarray:
+    w = dmat.to_numpy(dtype=int)
+    ever = w.any(axis=1)
+    first = np.where(ever, w.argmax(axis=1), -1)
+    for i in np.flatnonzero(ever):
+        if not w[i, first[i] :].all():
+            raise EstimationError(
+                f"unit {dmat.index[i]!r} is treated from period {dmat.columns[first[i]]!r} but "
+                "untreated later; synthetic estimators need a treatment that stays on"
+            )
+        if first[i] == 0:
+            raise EstimationError(
+                f"unit {dmat.index[i]!r} is treated from the first period "
+                f"{dmat.columns[0]!r}; a synthetic comparison needs at least one period "
+                "before treatment"
+            )
+    if not ever.any():
+        raise EstimationError("no unit is ever treated; there is no effect to estimate")
+    if ever.all():
+        raise EstimationError(
+            "every unit is treated at some point; synthetic estimators need never-treated "
+            "comparison units"
+        )
+    return first

@@ -1,0 +1,122 @@
+"""Checks of the synthetic estimators, triple differences and their inference in a protocol.
+
+Each message says when the registered choice applies, so that ``protocol check``
+explains the choice instead of only refusing it:
+
+* ``synthetic_control`` / ``synthetic_did``: one or a few pilot municipalities with
+  a long pre-period and comparison municipalities whose weighted average can track
+  the pilot before the start; no covariates.
+* ``triple_differences``: a registered subgroup inside the municipalities (those
+  turning 18 during the pilot against slightly younger and older); shocks that hit
+  a whole municipality in a month cancel.
+* ``placebo``: p-values in steps of 1/(comparison units + 1); it can reject at
+  alpha only with at least 1/alpha − 1 comparison units.
+* ``conformal``: one start month; p-values in steps of 1/(months), so it needs at
+  least 1/alpha months; it is what makes a single pilot municipality testable.
+* ``jackknife``: only with more than one pilot municipality.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["SYNTHETIC", "check_synthetic"]
+
+SYNTHETIC = ("synthetic_control", "synthetic_did", "triple_differences")
+SYNTHETIC_INFERENCE = ("placebo", "conformal", "jackknife")
+
+
+def _months(p: Mapping[str, Any]) -> int | None:
+    periods = p.get("periods") or {}
+    try:
+        first = str((periods.get("pre") or {})["start"])
+        last = str((periods.get("post") or {})["end"])
+        y0, m0 = (int(x) for x in first.split("-")[:2])
+        y1, m1 = (int(x) for x in last.split("-")[:2])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (y1 * 12 + m1) - (y0 * 12 + m0) + 1
+
+
+def check_synthetic(p: Mapping[str, Any], errors: list[str], warnings: list[str]) -> None:
+    """Append errors and warnings about the synthetic estimators and their inference."""
+    a = p.get("analysis") or {}
+    estimator, inference = a.get("estimator"), a.get("inference")
+    units = p.get("units") or {}
+    treated = [t for t in units.get("treated") or [] if isinstance(t, Mapping)]
+    n_treated = len({t.get("unit") for t in treated})
+    n_comparison = len(units.get("comparison") or [])
+    starts = {str(t.get("start")) for t in treated}
+    alpha = float(a["alpha"]) if isinstance(a.get("alpha"), int | float) else 0.05
+    if inference in SYNTHETIC_INFERENCE and estimator not in SYNTHETIC:
+        if not (estimator == "twfe" and inference == "conformal"):
+            errors.append(
+                f"analysis.inference: {inference!r} applies to synthetic_control, "
+                "synthetic_did and triple_differences (and 'conformal' also to twfe); "
+                f"{estimator!r} uses auto, analytic, bootstrap, wild, permutation or conley_taber"
+            )
+    if estimator in SYNTHETIC:
+        if inference not in (None, "auto", *SYNTHETIC_INFERENCE):
+            errors.append(
+                f"analysis.inference: {estimator} uses placebo (comparison municipalities "
+                "pretend to be the pilot), conformal (permutations of time; one start month) "
+                f"or jackknife (more than one pilot municipality); got {inference!r}"
+            )
+        if a.get("covariates"):
+            errors.append(
+                f"analysis.covariates: {estimator} balances the pilot on its own pre-period "
+                "outcomes and takes no covariates; remove them or use callaway_santanna"
+            )
+    if estimator == "triple_differences":
+        names = {s.get("id") for s in (p.get("population") or {}).get("subgroups") or []}
+        if a.get("subgroup") not in names:
+            errors.append(
+                "analysis.subgroup: triple_differences compares a subgroup inside each "
+                "municipality (e.g. those turning 18 during the pilot) with the rest; name one "
+                f"of population.subgroups ({', '.join(sorted(map(str, names))) or 'none declared'})"
+            )
+    _check_inference(
+        inference, estimator, n_treated, n_comparison, starts, alpha, p, errors, warnings
+    )
+
+
+def _check_inference(
+    inference: Any,
+    estimator: Any,
+    n_treated: int,
+    n_comparison: int,
+    starts: set[str],
+    alpha: float,
+    p: Mapping[str, Any],
+    errors: list[str],
+    warnings: list[str],
+) -> None:
+    if inference == "jackknife" and n_treated < 2:
+        errors.append(
+            "analysis.inference: the jackknife applies only with more than one pilot "
+            "municipality (leaving out the only one leaves nothing to estimate); use placebo "
+            "or conformal"
+        )
+    if inference == "conformal":
+        if len(starts) > 1:
+            errors.append(
+                "analysis.inference: conformal inference permutes time around one start month; "
+                f"the pilot units start in {', '.join(sorted(starts))}; use placebo"
+            )
+        months = _months(p)
+        if months is not None and 1 / months > alpha:
+            warnings.append(
+                f"analysis.inference: impossible at alpha = {alpha:g} with this design: "
+                f"conformal p-values come in steps of 1/{months} months = {1 / months:.3f}; "
+                f"it needs at least {math.ceil(1 / alpha)} months"
+            )
+    if inference in ("placebo", "auto") and estimator in SYNTHETIC and n_treated:
+        smallest = 1 / (math.comb(n_comparison, n_treated) + 1) if n_comparison else 1.0
+        if smallest > alpha:
+            warnings.append(
+                f"analysis.inference: impossible at alpha = {alpha:g} with this design: "
+                f"placebo p-values with {n_comparison} comparison municipalities come in steps "
+                f"of {smallest:.3f}; use conformal (one start month) or add comparison units"
+            )

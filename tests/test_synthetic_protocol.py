@@ -1,0 +1,176 @@
+"""Synthetic estimators in protocols, the design comparison and the report section."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from protocol_helpers import protocol_dict, write_protocol
+
+from evalkit.analysis.design_power import (
+    Design,
+    applicable_designs,
+    compare_designs,
+    mde_from_intervals,
+    recommend,
+)
+from evalkit.cli import main
+from evalkit.protocol import check_protocol, load_protocol
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _check(tmp_path: Path, **analysis: Any) -> Any:
+    data = protocol_dict()
+    data["analysis"].update(analysis)
+    return check_protocol(write_protocol(tmp_path, data))
+
+
+def test_check_accepts_synthetic_did_with_conformal_and_says_when_it_cannot_reject(tmp_path):
+    report = _check(tmp_path, estimator="synthetic_did", inference="conformal")
+    assert not report.errors
+    # 15 months: conformal p-values in steps of 1/15 > 0.05
+    assert any("impossible at alpha = 0.05 with this design" in w for w in report.warnings)
+
+
+def test_check_explains_each_synthetic_choice(tmp_path):
+    cases = [
+        ({"estimator": "twfe", "inference": "placebo"}, "'placebo' applies to synthetic_control"),
+        ({"estimator": "synthetic_did", "inference": "jackknife"}, "only with more than one"),
+        ({"estimator": "synthetic_control", "inference": "wild"}, "uses placebo (comparison"),
+        ({"estimator": "synthetic_did", "covariates": ["age"]}, "takes no covariates"),
+        ({"estimator": "triple_differences", "inference": "placebo"}, "name one of population"),
+    ]
+    for analysis, text in cases:
+        report = _check(tmp_path, **analysis)
+        assert any(text in e for e in report.errors), (analysis, report.errors)
+    ok = _check(
+        tmp_path, estimator="triple_differences", subgroup="turning_18", inference="placebo"
+    )
+    assert not ok.errors
+    assert any("placebo p-values with 4 comparison" in w for w in ok.warnings)
+
+
+def test_mde_from_intervals_is_the_target_quantile_of_the_interval_ends():
+    high = np.arange(1, 11) / 100.0  # intervals [-1, h]: a decrease of m is found when m > h
+    low = -np.ones(10)
+    mde = mde_from_intervals(low, high, sign=-1.0, target=0.8)
+    assert mde == pytest.approx(0.08)
+    assert math.isinf(mde_from_intervals(np.full(10, -np.inf), np.full(10, np.inf), -1.0, 0.8))
+    assert mde_from_intervals(-high, -low, sign=1.0, target=0.8) == pytest.approx(0.08)
+
+
+def test_recommend_picks_the_smallest_mde_among_calibrated_designs():
+    table = pd.DataFrame(
+        {
+            "outcome": ["y"] * 3,
+            "size": [0.04, 0.09, 0.05],
+            "coverage": [0.96, 0.91, 0.95],
+            "mde": [0.05, 0.01, 0.03],
+        }
+    )
+    out = recommend(table)
+    assert out["eligible"].tolist() == [True, False, True]
+    assert out["recommended"].tolist() == [False, False, True]
+
+
+def test_compare_designs_on_a_small_pilot(tmp_path):
+    data = protocol_dict()
+    data["units"]["comparison"] = [f"GM90{i:02d}" for i in range(2, 12)]
+    data["periods"]["pre"]["start"] = "2023-10"
+    data["power"] = {"persons_per_unit": 30, "seed": 3}
+    protocol = load_protocol(write_protocol(tmp_path, data))
+    names = [d.name for d in applicable_designs(protocol)]
+    assert names[0] == "twfe/analytic" and "synthetic_did/conformal" in names
+    seen: list[str] = []
+
+    def interval(design: Design, frame: pd.DataFrame) -> tuple[float, float, float, float]:
+        seen.append(design.name)
+        est = float(frame.loc[frame["treated"] == 1, "y"].mean() - frame["y"].mean())
+        if design.inference == "conley_taber":  # 11 units: 1/11 > alpha
+            return est, 1 / 11, -math.inf, math.inf
+        return est, 0.5, est - 0.1, est + 0.1
+
+    table = compare_designs(
+        protocol,
+        interval,
+        designs=[Design("twfe", "conley_taber"), Design("twfe", "conformal")],
+        n_sims=3,
+        outcomes=["neet"],
+    )
+    assert seen.count("twfe/conformal") == 3
+    first, second = table.to_dict("records")
+    assert first["impossible"] and math.isinf(first["mde"]) and not first["eligible"]
+    assert second["size"] == 0.0 and math.isfinite(second["mde"])
+
+
+def test_power_command_compares_designs_and_says_impossible(tmp_path, capsys):
+    data = protocol_dict()
+    data["units"]["comparison"] = [f"GM90{i:02d}" for i in range(2, 8)]
+    data["periods"]["pre"]["start"] = "2023-07"
+    data["analysis"]["inference"] = "permutation"  # 1 of 7 units: p never below 1/7
+    data["power"] = {"persons_per_unit": 20, "seed": 3}
+    path = write_protocol(tmp_path, data)
+    code = main(
+        [
+            "protocol",
+            "power",
+            str(path),
+            "--n-sims",
+            "2",
+            "--effects",
+            "0,0.05",
+            "--build",
+            str(tmp_path / "build"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "designs compared under no effect (2 simulated pilots)" in out
+    assert "minimal detectable effect (80% power), neet: impossible at alpha = 0.05" in out
+    stored = json.loads((tmp_path / "build" / "small" / "power.json").read_text("utf-8"))
+    assert {r["design"] for r in stored["designs"]} >= {"twfe/conformal", "synthetic_did/placebo"}
+
+
+def test_the_shipped_one_municipality_example_registers_a_synthetic_design():
+    p = load_protocol(ROOT / "protocols" / "examples" / "one_municipality_conformal.yaml")
+    assert (p.analysis.estimator, p.analysis.inference) == ("twfe", "conformal")
+    assert len(p.units.treated) == 1
+    assert not check_protocol(
+        ROOT / "protocols" / "examples" / "one_municipality_conformal.yaml"
+    ).errors
+
+
+def test_report_section_builds_the_weights_table_and_trajectories_from_the_bundle(tmp_path):
+    from evalkit.report.context import ReportContext
+    from evalkit.report.sections_synthetic import _trajectories, synthetic, weights_frame
+
+    bundle = json.loads((ROOT / "tests" / "data" / "bundle_fixture.json").read_text("utf-8"))
+    result = {
+        "att": -0.02,
+        "inference": "conformal",
+        "unit_weights": [
+            {"unit": "GM9002", "weight": 0.7},
+            {"unit": "GM9003", "weight": 0.3},
+            {"unit": "GM9004", "weight": 0.0},
+        ],
+        "trajectory": [
+            {"cohort": 3, "time": t, "treated": 0.1, "synthetic": 0.11, "post": t >= 3}
+            for t in range(1, 6)
+        ],
+    }
+    effect = next(e for e in bundle["confirmatory"]["effects"] if e["role"] == "primary")
+    effect["result"] = {**(effect.get("result") or {}), **result}
+    ctx = ReportContext(bundle, "en", figure_dir=tmp_path)
+    frame = weights_frame(ctx, [effect])
+    assert frame["unit"].tolist() == ["GM9002", "GM9003"]
+    assert frame.iloc[:, 1].tolist() == [0.7, 0.3]
+    paths = _trajectories(ctx, [effect])
+    assert paths["start"].unique().tolist() == [2.5]
+    text = synthetic(ctx)
+    assert "The synthetic comparison" in text and "figure-synthetic" in text
