@@ -11,9 +11,11 @@ from evalkit.did import estimate
 def test_public_names_are_pinned() -> None:
     assert sorted(evalkit.did.__all__) == [
         "DidResult",
+        "SensitivityResult",
         "TIDY_COLUMNS",
         "bacon_decomposition",
         "estimate",
+        "sensitivity",
     ]
 
 

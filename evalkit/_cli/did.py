@@ -14,6 +14,8 @@ CONTROLS = ("never", "notyet")
 METHODS = ("dr", "ipw", "reg")
 VCOVS = ("iid", "hetero", "cluster")
 INFERENCES = ("analytic", "bootstrap", "wild", "permutation", "conley_taber")
+SENSITIVITIES = ("relative_magnitudes", "smoothness")
+TARGETS = ("mean", "first")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -66,6 +68,23 @@ def add_parser(subparsers: Any) -> None:
         help="inference method (default: analytic, or the few-treated method "
         "when fewer than 5 clusters are treated)",
     )
+    parser.add_argument(
+        "--sensitivity",
+        choices=SENSITIVITIES,
+        help="event_study: HonestDiD robust intervals when parallel trends may fail",
+    )
+    parser.add_argument(
+        "--bounds",
+        metavar="B1,B2",
+        type=_bounds,
+        help="values of Mbar (relative_magnitudes; default 0.5,1,1.5,2) or M (smoothness)",
+    )
+    parser.add_argument(
+        "--sensitivity-target",
+        choices=TARGETS,
+        default="mean",
+        help="effect the sensitivity analysis is about: mean of the post periods or the first",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -80,6 +99,16 @@ def run(args: argparse.Namespace) -> int:
 
     frame = _read_data(args.data)
     covariates = tuple(c.strip() for c in args.covariates.split(",") if c.strip())
+    extra: dict[str, Any] = {}
+    if args.sensitivity:
+        extra = {"sensitivity": args.sensitivity, "sensitivity_target": args.sensitivity_target}
+        if args.bounds:
+            extra["bounds"] = args.bounds
+    elif args.bounds:
+        import sys
+
+        print("evalkit did: --bounds needs --sensitivity", file=sys.stderr)
+        return 2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = estimate(
@@ -99,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
             inference=args.inference,
             seed=args.seed,
             alpha=args.alpha,
+            **extra,
         )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False, default=_jsonable))
@@ -109,6 +139,16 @@ def run(args: argparse.Namespace) -> int:
             if str(w.message) not in shown:
                 print(f"warning: {w.message}")
     return 0
+
+
+def _bounds(text: str) -> list[float]:
+    """Parse ``--bounds 0.5,1,1.5``."""
+    try:
+        return [float(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be numbers separated by commas; got {text!r}"
+        ) from None
 
 
 def _read_data(path: str) -> Any:

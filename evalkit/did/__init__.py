@@ -7,6 +7,14 @@ The one entry point is :func:`estimate`; it returns a frozen result with
 
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.estimate import estimate
+from evalkit.did.honest import SensitivityResult, sensitivity
 from evalkit.did.results import TIDY_COLUMNS, DidResult
 
-__all__ = ["TIDY_COLUMNS", "DidResult", "bacon_decomposition", "estimate"]
+__all__ = [
+    "TIDY_COLUMNS",
+    "DidResult",
+    "SensitivityResult",
+    "bacon_decomposition",
+    "estimate",
+    "sensitivity",
+]

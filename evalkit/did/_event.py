@@ -18,7 +18,8 @@ from evalkit.did._common import (
     t_df,
 )
 from evalkit.did._data import Prepared
-from evalkit.did.conley_taber import conley_taber_combinations
+from evalkit.did._event_sensitivity import event_sensitivity
+from evalkit.did.conley_taber import Placebos, conley_taber_combinations, conley_taber_placebos
 from evalkit.did.notes import Note, warn
 from evalkit.did.regression import _name, event_design, event_study
 from evalkit.did.results import DidResult, tidy_frame
@@ -124,6 +125,7 @@ def event_study_result(
     chosen = inference or ("conley_taber" if few else "analytic")
     detail: dict[str, Any] = {"vcov": vcov, "df": df}
     design = event_design(prep, kept, min_e, max_e) if chosen != "analytic" else None
+    draws: Placebos | None = None
     if chosen in ("conley_taber", "permutation") and design is not None and design.role is None:
         if inference is not None:
             raise EstimationError(
@@ -137,7 +139,7 @@ def event_study_result(
             messages.append(few_treated_note(prep, threshold))
         post_shift = np.zeros(len(kept))
         post_shift[post] = 1.0
-        outcomes, joint_p = _event_resample(
+        outcomes, joint_p, draws = _event_resample(
             chosen, design, w_kept, post_shift, pre, seed, alpha, options
         )
         for row, out in zip([head, *rows], outcomes, strict=True):
@@ -157,6 +159,21 @@ def event_study_result(
             }
     elif few:
         messages.append(Note("event_few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
+    sens = None
+    if options.get("sensitivity"):
+        sel = np.ix_(pos, pos)
+        sens = event_sensitivity(
+            kept,
+            coefs.to_numpy()[pos],
+            vc[sel],
+            options,
+            alpha=alpha,
+            placebo=None if draws is None else draws.placebo,
+            treated=k,
+            clusters=prep.n_clusters,
+            seed=seed,
+        )
+        messages.extend(sens.notes)
     for m in messages:
         warn(m, FewTreatedClustersWarning, stacklevel=3)
     table = tidy_frame([head, *rows])
@@ -175,6 +192,15 @@ def event_study_result(
         "pretrend": pretrend,
         "reference_period": -1,
     }
+    if sens is not None:
+        extra["sensitivity"] = [
+            {"bound": r["bound"], "lb": r["lb"], "ub": r["ub"]} for r in sens.to_dict()["rows"]
+        ]
+        extra["sensitivity_analysis"] = {
+            key: value
+            for key, value in sens.to_dict().items()
+            if key not in ("warnings", "warning_codes")
+        }
     return DidResult(
         estimator="event_study",
         att=att,
@@ -213,30 +239,39 @@ def _event_resample(
     seed: int,
     alpha: float,
     options: dict[str, Any],
-) -> tuple[list[inf.InferenceOutcome], float | None]:
+) -> tuple[list[inf.InferenceOutcome], float | None, Placebos | None]:
     """Resampling inference for the headline mean and every event time, and the pre-test.
 
-    Returns one outcome per quantity (headline first, then each event time in order)
-    and the p-value of the joint pre-period test (None without pre-periods).
+    Returns one outcome per quantity (headline first, then each event time in order),
+    the p-value of the joint pre-period test (None without pre-periods) and, for
+    Conley–Taber, the placebo draws (for the sensitivity analysis).
     """
     m = len(w_post)
     units = [np.eye(m)[i] for i in range(m)]
     combos = [w_post, *units]
     if chosen == "conley_taber":
-        return conley_taber_combinations(
+        fp = bool(options.get("ferman_pinto", True))
+        n_sim = int(options.get("n_sim", 1999))
+        max_enum = int(options.get("max_enumerate", 20_000))
+        draws = conley_taber_placebos(
+            design, w_post, ferman_pinto=fp, n_sim=n_sim, max_enumerate=max_enum, seed=seed
+        )
+        outcomes, joint_p = conley_taber_combinations(
             design,
             combos,
-            ferman_pinto=bool(options.get("ferman_pinto", True)),
-            n_sim=int(options.get("n_sim", 1999)),
-            max_enumerate=int(options.get("max_enumerate", 20_000)),
+            ferman_pinto=fp,
+            n_sim=n_sim,
+            max_enumerate=max_enum,
             seed=seed,
             alpha=alpha,
             joint=pre,
+            draws=draws,
         )
+        return outcomes, joint_p, draws
     if chosen == "permutation":
         # The headline's interval inverts "the same effect tau in every period after the
         # start"; an event time's interval inverts "effect tau at that event time only".
-        return inf.randomization_combinations(
+        outcomes, joint_p = inf.randomization_combinations(
             design,
             combos,
             [post_shift, *units],
@@ -246,6 +281,7 @@ def _event_resample(
             alpha=alpha,
             joint=pre,
         )
+        return outcomes, joint_p, None
     weights = options.get("weights", "rademacher")
     check_choice("weights", weights, WildWeights)
     n_boot = int(options.get("n_boot", 9999))
@@ -255,4 +291,4 @@ def _event_resample(
     joint_p = (
         wild_joint_test(design, pre, weights=weights, n_boot=n_boot, seed=seed) if pre else None
     )
-    return outcomes, joint_p
+    return outcomes, joint_p, None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from evalkit.did.inference import InferenceOutcome, LinearDesign, unbounded_valu
 from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
 
-__all__ = ["conley_taber", "conley_taber_combinations"]
+__all__ = ["Placebos", "conley_taber", "conley_taber_combinations", "conley_taber_placebos"]
 
 
 def conley_taber(
@@ -154,38 +155,60 @@ def _placebo_parts(
     return vec, gram
 
 
-def conley_taber_combinations(
+@dataclass(frozen=True)
+class Placebos:
+    """Conley–Taber placebo draws of the estimation error of every regressor's coefficient.
+
+    Attributes
+    ----------
+    theta : numpy.ndarray
+        The coefficients (length m).
+    placebo : numpy.ndarray
+        One row per placebo (n × m): the comparison clusters' coefficients when they
+        are given the treated clusters' timing (rescaled when ``ferman_pinto``).
+    enumerated, ferman_pinto : bool
+        Whether every assignment was enumerated, whether the correction was used.
+    comparison : int
+        Number of comparison clusters.
+    treated : int
+        Number of treated clusters.
+    messages : tuple of Note
+        Notes (e.g. a non-positive Ferman–Pinto variance).
+    """
+
+    theta: np.ndarray
+    placebo: np.ndarray
+    enumerated: bool
+    ferman_pinto: bool
+    comparison: int
+    treated: int
+    messages: tuple[Note, ...]
+
+
+def conley_taber_placebos(
     design: LinearDesign,
-    combinations: Sequence[np.ndarray],
+    weights: np.ndarray,
     *,
     ferman_pinto: bool = True,
     n_sim: int = 1999,
     max_enumerate: int = 20_000,
     seed: int = 0,
-    alpha: float = 0.05,
-    joint: Sequence[int] = (),
-) -> tuple[list[InferenceOutcome], float | None]:
-    """Conley–Taber inference on linear combinations ``w'theta`` of the regressors' coefficients.
+) -> Placebos:
+    """Placebo event studies (or regressions) on the comparison clusters.
 
     Parameters
     ----------
     design : LinearDesign
         The regression; ``role`` and ``block`` must be set.
-    combinations : sequence of numpy.ndarray
-        Weight vectors (length m each); the first one drives the Ferman–Pinto variance model.
-    ferman_pinto, n_sim, max_enumerate, seed, alpha
+    weights : numpy.ndarray
+        The combination that drives the Ferman–Pinto variance model.
+    ferman_pinto, n_sim, max_enumerate, seed
         As in :func:`conley_taber`.
-    joint : sequence of int
-        Coefficients (positions) tested jointly for zero (e.g. the pre-period event
-        times): statistic ``sum(theta_j**2 / s_j**2)`` with ``s_j**2`` the mean squared
-        placebo, compared with the same statistic of every placebo.
 
     Returns
     -------
-    outcomes : list of InferenceOutcome
-        One per combination, in order.
-    joint_p : float or None
-        p-value of the joint test (None when ``joint`` is empty).
+    Placebos
+        The coefficients and their placebo draws.
     """
     if design.role is None:
         raise EstimationError(
@@ -211,7 +234,6 @@ def conley_taber_combinations(
         )
     vec, gram = _placebo_parts(design, pairs, resid, cross=k > 1)
     sizes = np.bincount(design.cluster, minlength=design.n_clusters).astype(float)
-    combos = [np.asarray(w, dtype=float) for w in combinations]
 
     def coef(sel: list[tuple[int, int]], scales: list[float]) -> np.ndarray:
         g_sum = sum(gram[(a, b)] for a in sel for b in sel)
@@ -222,7 +244,7 @@ def conley_taber_combinations(
     scale = np.ones(design.n_clusters)
     fp_used = False
     if ferman_pinto:
-        eta2 = np.array([float(combos[0] @ coef([p], [1.0])) ** 2 for p in pairs])
+        eta2 = np.array([float(weights @ coef([p], [1.0])) ** 2 for p in pairs])
         inv_m = np.array([1.0 / sizes[j] for j, _ in pairs])
         if len(controls) >= 3 and np.ptp(inv_m) > 0:
             x = np.column_stack([np.ones_like(inv_m), inv_m])
@@ -254,11 +276,60 @@ def conley_taber_combinations(
             for mp in maps
         ]
     )
+    return Placebos(theta, placebo, enumerated, fp_used, len(controls), k, tuple(messages))
+
+
+def conley_taber_combinations(
+    design: LinearDesign,
+    combinations: Sequence[np.ndarray],
+    *,
+    ferman_pinto: bool = True,
+    n_sim: int = 1999,
+    max_enumerate: int = 20_000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    joint: Sequence[int] = (),
+    draws: Placebos | None = None,
+) -> tuple[list[InferenceOutcome], float | None]:
+    """Conley–Taber inference on linear combinations ``w'theta`` of the regressors' coefficients.
+
+    Parameters
+    ----------
+    design : LinearDesign
+        The regression; ``role`` and ``block`` must be set.
+    combinations : sequence of numpy.ndarray
+        Weight vectors (length m each); the first one drives the Ferman–Pinto variance model.
+    ferman_pinto, n_sim, max_enumerate, seed, alpha
+        As in :func:`conley_taber`.
+    joint : sequence of int
+        Coefficients (positions) tested jointly for zero (e.g. the pre-period event
+        times): statistic ``sum(theta_j**2 / s_j**2)`` with ``s_j**2`` the mean squared
+        placebo, compared with the same statistic of every placebo.
+
+    Returns
+    -------
+    outcomes : list of InferenceOutcome
+        One per combination, in order.
+    joint_p : float or None
+        p-value of the joint test (None when ``joint`` is empty).
+    """
+    combos = [np.asarray(w, dtype=float) for w in combinations]
+    draws = draws or conley_taber_placebos(
+        design,
+        combos[0],
+        ferman_pinto=ferman_pinto,
+        n_sim=n_sim,
+        max_enumerate=max_enumerate,
+        seed=seed,
+    )
+    theta, placebo, k = draws.theta, draws.placebo, draws.treated
+    messages = list(draws.messages)
+    enumerated, fp_used, n_controls = draws.enumerated, draws.ferman_pinto, draws.comparison
     n = len(placebo)
     smallest = 1.0 / (n + 1)
     allowed = math.floor(alpha * (n + 1) + 1e-9) - 1
     if allowed < 0:
-        values = {"treated": k, "comparison": len(controls), "placebos": n}
+        values = {"treated": k, "comparison": n_controls, "placebos": n}
         messages.append(
             Note("conley_taber_unbounded", {**values, **unbounded_values(n + 1, alpha)})
         )
@@ -269,7 +340,7 @@ def conley_taber_combinations(
         "ferman_pinto": bool(fp_used),
         "smallest_p_value": smallest,
         "seed": int(seed),
-        "comparison_clusters": len(controls),
+        "comparison_clusters": n_controls,
     }
     out = []
     for w in combos:

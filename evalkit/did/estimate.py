@@ -21,6 +21,7 @@ from evalkit.did._common import (
 )
 from evalkit.did._data import Prepared, prepare
 from evalkit.did._event import event_study_result
+from evalkit.did._event_sensitivity import SENSITIVITY_OPTIONS
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.conley_taber import conley_taber
 from evalkit.did.notes import Note, warn
@@ -46,6 +47,7 @@ _REG_OPTIONS = {
     "ferman_pinto",
     "min_e",
     "max_e",
+    *SENSITIVITY_OPTIONS,
 }
 
 
@@ -127,7 +129,11 @@ def estimate(
         2×2, TWFE and event study: ``weights`` ("rademacher"/"webb"), ``n_boot``
         (9999), ``n_perm`` (1999), ``n_sim`` (1999), ``max_enumerate`` (20000),
         ``ferman_pinto`` (True); event study also ``min_e``, ``max_e`` (binned end
-        points).
+        points), ``sensitivity`` ("relative_magnitudes" or "smoothness": HonestDiD
+        robust intervals, see :func:`evalkit.did.sensitivity`), ``bounds`` (values of
+        Mbar or M) and ``sensitivity_target`` ("mean" of the post-period effects, the
+        default, or "first"); with Conley–Taber inference the sensitivity bounds use
+        its placebo draws.
         Callaway–Sant'Anna: ``n_perm`` (999), ``max_enumerate`` (1000) for
         permutation; the rest passed on (``base_period``, ``anticipation``,
         ``panel``, ``bootstrap``/``n_boot``, ``min_e``/``max_e``/``balance_e``, ...).
@@ -221,6 +227,11 @@ def _regression_data(
         raise EstimationError(
             f"unknown option(s) {', '.join(sorted(unknown))} for estimator {estimator!r}; "
             f"allowed: {', '.join(sorted(_REG_OPTIONS))}"
+        )
+    if estimator != "event_study" and any(options.get(o) is not None for o in SENSITIVITY_OPTIONS):
+        raise EstimationError(
+            f"the sensitivity analysis (sensitivity=, bounds=) needs estimator='event_study'; "
+            f"got {estimator!r}"
         )
     prep = prepare(data, **design)
     if vcov is None:

@@ -1,0 +1,101 @@
+"""HonestDiD sensitivity analysis of an event study's coefficients (the ``sensitivity`` option)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from evalkit.did._common import check_choice
+from evalkit.did.honest import Restriction, SensitivityResult, sensitivity
+from evalkit.errors import EstimationError
+
+__all__ = ["SENSITIVITY_OPTIONS", "Target", "event_sensitivity"]
+
+Target = Literal["mean", "first"]
+
+#: Options of :func:`evalkit.did.estimate` that configure the sensitivity analysis.
+SENSITIVITY_OPTIONS = ("sensitivity", "bounds", "sensitivity_target")
+
+
+def event_sensitivity(
+    event_times: Sequence[int],
+    coefs: np.ndarray,
+    vcov: np.ndarray,
+    options: dict[str, Any],
+    *,
+    alpha: float,
+    placebo: np.ndarray | None,
+    treated: int,
+    clusters: int,
+    seed: int,
+) -> SensitivityResult:
+    """Run :func:`evalkit.did.sensitivity` on event-study coefficients with reference period −1.
+
+    Parameters
+    ----------
+    event_times : sequence of int
+        Event time of each coefficient (−1 left out).
+    coefs, vcov : numpy.ndarray
+        The coefficients and their covariance, in the order of ``event_times``.
+    options : dict
+        ``sensitivity`` (the restriction), ``bounds`` (default 0.5, 1, 1.5, 2 for
+        relative magnitudes; smoothness bounds are in the outcome's units and must
+        be given), ``sensitivity_target`` (``"mean"`` of the post-period effects, the
+        event study's headline, or ``"first"``).
+    alpha : float
+        1 − confidence level.
+    placebo : numpy.ndarray or None
+        Conley–Taber placebo draws (rows) when the event study used them.
+    treated, clusters : int
+        Treated and all clusters (a few-treated note below 5 treated).
+    seed : int
+        Seed of the least-favourable draws.
+
+    Returns
+    -------
+    SensitivityResult
+        Robust intervals per bound.
+    """
+    restriction = options["sensitivity"]
+    check_choice("sensitivity", restriction, Restriction)
+    target = options.get("sensitivity_target", "mean")
+    check_choice("sensitivity_target", target, Target)
+    times = [int(e) for e in event_times]
+    order = np.argsort(times)
+    times = [times[i] for i in order]
+    pre = [e for e in times if e < -1]
+    post = [e for e in times if e >= 0]
+    if (
+        not pre
+        or not post
+        or pre != list(range(-len(pre) - 1, -1))
+        or post != list(range(len(post)))
+    ):
+        raise EstimationError(
+            "the sensitivity analysis needs consecutive event times around the reference "
+            f"period −1 (at least one before, one from 0 on); the event study has {times}"
+        )
+    bounds = options.get("bounds")
+    if bounds is None:
+        if restriction == "smoothness":
+            raise EstimationError("give bounds= (values of M) for the smoothness restriction")
+        bounds = (0.5, 1.0, 1.5, 2.0)
+    beta = np.asarray(coefs, dtype=float)[order]
+    sigma = np.asarray(vcov, dtype=float)[np.ix_(order, order)]
+    l_vec = np.full(len(post), 1 / len(post)) if target == "mean" else np.eye(len(post))[0]
+    return sensitivity(
+        beta,
+        None if placebo is not None else sigma,
+        num_pre=len(pre),
+        num_post=len(post),
+        restriction=restriction,
+        bounds=[float(b) for b in bounds],
+        alpha=alpha,
+        l_vec=l_vec.tolist(),
+        placebo=None if placebo is None else np.asarray(placebo)[:, order],
+        n_treated_clusters=treated,
+        n_clusters=clusters,
+        seed=seed,
+    )
