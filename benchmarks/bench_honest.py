@@ -1,4 +1,4 @@
-"""HonestDiD sensitivity: speed on a 16-coefficient event study, and few-treated coverage by simulation.
+"""HonestDiD sensitivity: speed on a 16-coefficient event study; few-treated coverage simulated.
 
 Speed (target of issue #16: ≤ 1 s): relative magnitudes (C-LF, Mbar 0.5, 1, 1.5,
 2 and the breakdown value) on the Sun–Abraham event study of the HonestDiD
@@ -8,8 +8,9 @@ Coverage (seeded Monte Carlo): 20 municipalities × 4 people × 8 periods,
 municipality × period shocks (sd 0.5) and person noise (sd 0.5); 1 or 3
 municipalities start in period 5 with an effect of 1 in every period after. The
 treated municipalities' outcomes also drift on a linear trend (0.1 per period), a
-violation of parallel trends that both restrictions allow (M = 0; Mbar = 1). The target is the mean effect over the four post periods (the event
-study's headline; truth 1). For each draw the event study is fitted twice:
+violation of parallel trends that both restrictions allow (M = 0; Mbar = 1). The
+target is the mean effect over the four post periods (the event study's headline;
+truth 1). For each draw the event study is fitted twice:
 analytic cluster-robust (CR1) covariance → HonestDiD's normal intervals, and
 Conley–Taber → the placebo intervals. The table gives the share of draws whose
 interval contains the truth (nominal 95 %) and the median width.
