@@ -9,7 +9,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-ESTIMATORS = ("2x2", "twfe", "event_study", "callaway_santanna", "bacon")
+ESTIMATORS = (
+    "2x2",
+    "twfe",
+    "event_study",
+    "callaway_santanna",
+    "bacon",
+    "imputation",
+    "sun_abraham",
+)
 CONTROLS = ("never", "notyet")
 METHODS = ("dr", "ipw", "reg")
 VCOVS = ("iid", "hetero", "cluster")
@@ -71,7 +79,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--sensitivity",
         choices=SENSITIVITIES,
-        help="event_study: HonestDiD robust intervals when parallel trends may fail",
+        help="event_study, sun_abraham: HonestDiD robust intervals when parallel trends may fail",
     )
     parser.add_argument(
         "--bounds",

@@ -22,17 +22,20 @@ from evalkit.did._common import (
 from evalkit.did._data import Prepared, prepare
 from evalkit.did._event import event_study_result
 from evalkit.did._event_sensitivity import SENSITIVITY_OPTIONS
+from evalkit.did._modern import modern_result
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.conley_taber import conley_taber
 from evalkit.did.notes import Note, warn
 from evalkit.did.regression import Fit, twfe, two_by_two
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.wild import wild_bootstrap
-from evalkit.errors import EstimationError, FewTreatedClustersWarning
+from evalkit.errors import DroppedRowsWarning, EstimationError, FewTreatedClustersWarning
 
 __all__ = ["Estimator", "Inference", "Vcov", "estimate"]
 
-Estimator = Literal["2x2", "twfe", "event_study", "callaway_santanna", "bacon"]
+Estimator = Literal[
+    "2x2", "twfe", "event_study", "callaway_santanna", "bacon", "imputation", "sun_abraham"
+]
 Control = Literal["never", "notyet"]
 Method = Literal["dr", "ipw", "reg"]
 Vcov = Literal["iid", "hetero", "cluster"]
@@ -47,6 +50,7 @@ _REG_OPTIONS = {
     "ferman_pinto",
     "min_e",
     "max_e",
+    "leads",
     *SENSITIVITY_OPTIONS,
 }
 
@@ -93,9 +97,13 @@ def estimate(
         with ``post`` it is the group indicator and the treatment is ``treated × post``.
     post : str, optional
         Post-period indicator (2×2).
-    estimator : {"2x2", "twfe", "event_study", "callaway_santanna", "bacon"}
+    estimator : {"2x2", "twfe", "event_study", "callaway_santanna", "bacon", "imputation", \
+"sun_abraham"}
         The estimator. ``"callaway_santanna"`` dispatches to
-        :func:`evalkit.did.cs.callaway_santanna`.
+        :func:`evalkit.did.cs.callaway_santanna`; ``"imputation"`` is Borusyak,
+        Jaravel & Spiess (2024) (:mod:`evalkit.did.imputation`), ``"sun_abraham"``
+        Sun & Abraham (2021) (:mod:`evalkit.did.sun_abraham`); both need ``cohort``
+        and give an ``event_study`` list beside the overall effect.
     control : {"never", "notyet"}
         Comparison group (Callaway–Sant'Anna).
     method : {"dr", "ipw", "reg"}
@@ -133,7 +141,8 @@ def estimate(
         robust intervals, see :func:`evalkit.did.sensitivity`), ``bounds`` (values of
         Mbar or M) and ``sensitivity_target`` ("mean" of the post-period effects, the
         default, or "first"); with Conley–Taber inference the sensitivity bounds use
-        its placebo draws.
+        its placebo draws. Sun–Abraham takes the sensitivity options too;
+        imputation takes ``leads`` (pre-trend event times, default 5).
         Callaway–Sant'Anna: ``n_perm`` (999), ``max_enumerate`` (1000) for
         permutation; the rest passed on (``base_period``, ``anticipation``,
         ``panel``, ``bootstrap``/``n_boot``, ``min_e``/``max_e``/``balance_e``, ...).
@@ -195,6 +204,20 @@ def estimate(
         return event_study_result(
             prep, chosen_vcov, alpha, inference, few_treated_threshold, seed, options
         )
+    if estimator in ("imputation", "sun_abraham"):
+        result = modern_result(
+            estimator,
+            prep,
+            alpha=alpha,
+            inference=inference,
+            threshold=few_treated_threshold,
+            seed=seed,
+            options=options,
+        )
+        for note in result.notes:
+            dropped = note.code == "imputation_dropped"
+            warn(note, DroppedRowsWarning if dropped else FewTreatedClustersWarning, stacklevel=2)
+        return result
     fit = two_by_two(prep, chosen_vcov) if estimator == "2x2" else twfe(prep, chosen_vcov)
     components = bacon_decomposition(prep) if estimator == "bacon" else None
     return _coefficient_result(
@@ -228,7 +251,10 @@ def _regression_data(
             f"unknown option(s) {', '.join(sorted(unknown))} for estimator {estimator!r}; "
             f"allowed: {', '.join(sorted(_REG_OPTIONS))}"
         )
-    if estimator != "event_study" and any(options.get(o) is not None for o in SENSITIVITY_OPTIONS):
+    event_studies = ("event_study", "sun_abraham", "imputation")
+    if estimator not in event_studies and any(
+        options.get(o) is not None for o in SENSITIVITY_OPTIONS
+    ):
         raise EstimationError(
             f"the sensitivity analysis (sensitivity=, bounds=) needs estimator='event_study'; "
             f"got {estimator!r}"

@@ -150,6 +150,11 @@ TEMPLATES: dict[str, str] = {
         "permutation inference: {failed} of {assignments} cohort assignments could not be "
         "estimated (e.g. no comparison units) and count as at least as extreme as the data"
     ),
+    # --- imputation (Borusyak–Jaravel–Spiess) and Sun–Abraham ---
+    "imputation_dropped": (
+        "{n} treated row(s) were dropped: their unit or period has no untreated row, so their "
+        "untreated outcome cannot be imputed"
+    ),
     # --- HonestDiD sensitivity analysis ---
     "sensitivity_few_treated_normal": (
         "only {treated} of {clusters} clusters are treated: the robust intervals of the "
