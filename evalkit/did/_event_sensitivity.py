@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from evalkit.did._common import check_choice
-from evalkit.did.honest import Restriction, SensitivityResult, sensitivity
+from evalkit.did.honest import SensitivityResult, sensitivity
 from evalkit.errors import EstimationError
+from evalkit.spec import Restriction, SensitivityTarget
 
-__all__ = ["SENSITIVITY_OPTIONS", "Target", "event_sensitivity"]
-
-Target = Literal["mean", "first"]
+__all__ = ["SENSITIVITY_OPTIONS", "event_sensitivity"]
 
 #: Options of :func:`evalkit.did.estimate` that configure the sensitivity analysis.
 SENSITIVITY_OPTIONS = ("sensitivity", "bounds", "sensitivity_target")
@@ -23,13 +22,14 @@ def event_sensitivity(
     event_times: Sequence[int],
     coefs: np.ndarray,
     vcov: np.ndarray,
-    options: dict[str, Any],
+    options: Mapping[str, Any],
     *,
     alpha: float,
     placebo: np.ndarray | None,
     treated: int,
     clusters: int,
     seed: int,
+    anticipation: int = 0,
 ) -> SensitivityResult:
     """Run :func:`evalkit.did.sensitivity` on event-study coefficients with reference period −1.
 
@@ -52,6 +52,10 @@ def event_sensitivity(
         Treated and all clusters (a few-treated note below 5 treated).
     seed : int
         Seed of the least-favourable draws.
+    anticipation : int
+        Anticipation periods: event times are counted from the moved start, so the
+        first ``anticipation`` post-period coefficients are anticipation effects and
+        the target starts after them.
 
     Returns
     -------
@@ -61,7 +65,7 @@ def event_sensitivity(
     restriction = options["sensitivity"]
     check_choice("sensitivity", restriction, Restriction)
     target = options.get("sensitivity_target", "mean")
-    check_choice("sensitivity_target", target, Target)
+    check_choice("sensitivity_target", target, SensitivityTarget)
     times = [int(e) for e in event_times]
     order = np.argsort(times)
     times = [times[i] for i in order]
@@ -84,7 +88,13 @@ def event_sensitivity(
         bounds = (0.5, 1.0, 1.5, 2.0)
     beta = np.asarray(coefs, dtype=float)[order]
     sigma = np.asarray(vcov, dtype=float)[np.ix_(order, order)]
-    l_vec = np.full(len(post), 1 / len(post)) if target == "mean" else np.eye(len(post))[0]
+    if anticipation >= len(post):
+        raise EstimationError("no post-period effect after the anticipation periods")
+    l_vec = np.zeros(len(post))
+    if target == "mean":
+        l_vec[anticipation:] = 1 / (len(post) - anticipation)
+    else:
+        l_vec[anticipation] = 1.0
     return sensitivity(
         beta,
         None if placebo is not None else sigma,

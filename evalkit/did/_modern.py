@@ -15,6 +15,7 @@ from evalkit.did.notes import Note
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.sun_abraham import sun_abraham
 from evalkit.errors import EstimationError
+from evalkit.spec import Spec
 
 __all__ = ["modern_result"]
 
@@ -31,40 +32,31 @@ def _row(term: str, att: float, se: float, crit: float, p: float) -> dict[str, A
     }
 
 
-def modern_result(
-    estimator: str,
-    prep: Prepared,
-    *,
-    alpha: float,
-    inference: str | None,
-    threshold: int,
-    seed: int,
-    options: dict[str, Any],
-) -> DidResult:
+def modern_result(prep: Prepared, spec: Spec) -> DidResult:
     """Fit ``"imputation"`` or ``"sun_abraham"`` and build the result.
 
     Parameters
     ----------
-    estimator : {"imputation", "sun_abraham"}
-        The estimator.
     prep : Prepared
-        The panel.
-    alpha : float
-        1 − confidence level.
-    inference : str or None
-        Only ``"analytic"`` (or None) is available.
-    threshold : int
-        Fewer treated clusters than this get a note that the intervals are too narrow.
-    seed : int
-        Seed of the sensitivity analysis' draws.
-    options : dict
-        ``leads`` (imputation; default 5) and the sensitivity options (Sun–Abraham).
+        The panel (cohorts already moved by the anticipation periods).
+    spec : Spec
+        The specification: only analytic inference is available; fewer treated
+        clusters than ``few_treated_threshold`` get a note that the intervals are
+        too narrow; options ``leads`` (imputation; default 5) and the sensitivity
+        options (Sun–Abraham).
 
     Returns
     -------
     DidResult
         Headline overall effect, one row per event time (``event_study`` in JSON).
     """
+    estimator, alpha, inference, seed = spec.estimator, spec.alpha, spec.inference, spec.seed
+    threshold, options = spec.few_treated_threshold, spec.options
+    if spec.anticipation:
+        raise EstimationError(
+            f"{estimator} does not take anticipation periods here; register the start of "
+            "the anticipation as the cohort, or use estimator='event_study'"
+        )
     if inference not in (None, "analytic"):
         raise EstimationError(
             f"inference={inference!r} is not available for {estimator}; allowed: 'analytic' "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -18,10 +17,9 @@ from evalkit.did.honest._relmag import relmag_accept
 from evalkit.did.honest.result import SensitivityResult
 from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
+from evalkit.spec import Restriction
 
 __all__ = ["Restriction", "sensitivity"]
-
-Restriction = Literal["relative_magnitudes", "smoothness"]
 
 #: Bisection steps for the breakdown value (precision 2^-7 of the bracket between two bounds).
 _BISECT = 7
