@@ -118,7 +118,7 @@ def test_bounds_without_sensitivity_is_a_usage_error(
 def test_sensitivity_needs_an_event_study_and_smoothness_needs_bounds() -> None:
     df = _panel(treated=8)
     common = {"outcome": "y", "unit": "unit", "time": "time", "cohort": "cohort"}
-    with pytest.raises(EstimationError, match="needs estimator='event_study'"):
+    with pytest.raises(EstimationError, match="needs an event study"):
         estimate(df, estimator="twfe", sensitivity="smoothness", **common)
     with pytest.raises(EstimationError, match="give bounds="):
         estimate(df, estimator="event_study", sensitivity="smoothness", **common)
