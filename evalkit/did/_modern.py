@@ -72,7 +72,9 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
                 "the sensitivity analysis needs the event study's joint covariance; use "
                 "estimator='event_study' or 'sun_abraham'"
             )
-        fit = imputation(prep, leads=int(options.get("leads", 5)))
+        fit = imputation(
+            prep, leads=int(options.get("leads", 5)), horizons=bool(options.get("horizons", True))
+        )
         notes.extend(fit.notes)
         att, se, df, n_obs = fit.att, fit.se, math.inf, fit.n_obs
         times = fit.horizons["event_time"].astype(int).tolist()

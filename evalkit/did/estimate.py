@@ -44,6 +44,7 @@ _REG_OPTIONS = {
     "min_e",
     "max_e",
     "leads",
+    "horizons",
     *SENSITIVITY_OPTIONS,
 }
 
@@ -100,7 +101,8 @@ def estimate(
         ``sensitivity`` ("relative_magnitudes"/"smoothness": HonestDiD robust
         intervals, see :func:`evalkit.did.sensitivity`; also for Sun–Abraham),
         ``bounds`` (Mbar or M values), ``sensitivity_target`` ("mean" of the
-        post-period effects, default, or "first"); imputation ``leads`` (5);
+        post-period effects, default, or "first"); imputation ``leads`` (5) and
+        ``horizons`` (True: every event time; False: the overall effect only);
         Callaway–Sant'Anna ``n_perm`` (999), ``max_enumerate`` (1000), ``panel``,
         ``bootstrap``/``n_boot``, ``balance_e``, ...
 

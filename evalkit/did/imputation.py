@@ -140,7 +140,8 @@ def _bjs_se(
     v = -(a_b[unit] + l_b[period])
     v[tr] = weights
     eps = np.repeat(resid[:, None], h, axis=1)
-    cell = pd.factorize(pd.MultiIndex.from_arrays([g_tr, e_tr]))[0]
+    span = int(e_tr.max() - e_tr.min()) + 1
+    cell = pd.factorize((g_tr.astype(np.int64) * span) + (e_tr - e_tr.min()))[0]
     v2 = weights**2
     n_cell, n_cl = int(cell.max()) + 1, int(cluster.max()) + 1
     out = np.empty(h)
