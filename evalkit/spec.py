@@ -41,6 +41,7 @@ __all__ = [
     "REGISTRABLE_ESTIMATORS",
     "REGISTRABLE_INFERENCES",
     "RESTRICTIONS",
+    "ROBUSTNESS_EVENT_STUDIES",
     "SENSITIVITY_TARGETS",
     "SPEC_FIELDS",
     "VCOVS",
@@ -83,6 +84,8 @@ INFERENCES: tuple[str, ...] = get_args(Inference)
 MULTIPLE_TESTING: tuple[str, ...] = get_args(MultipleTesting)
 RESTRICTIONS: tuple[str, ...] = get_args(Restriction)
 SENSITIVITY_TARGETS: tuple[str, ...] = get_args(SensitivityTarget)
+#: Heterogeneity-robust event studies a protocol may show beside the registered one.
+ROBUSTNESS_EVENT_STUDIES: tuple[str, ...] = ("imputation", "sun_abraham")
 
 #: Estimators that decompose or diagnose rather than estimate a registered effect.
 DIAGNOSTICS: tuple[str, ...] = ("bacon",)

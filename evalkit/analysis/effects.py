@@ -11,6 +11,7 @@ module only decides what to estimate on which rows.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from evalkit.analysis.measures import (
     pre_post_mask,
 )
 from evalkit.analysis.quiet import estimate_quietly, inferences_quietly
+from evalkit.analysis.sensitivity import modern_event_rows, sensitivity_record
 from evalkit.protocol.expressions import evaluate
 
 __all__ = ["confirmatory_analysis"]
@@ -104,6 +106,19 @@ def _run(
     """Estimate one outcome with the protocol's design, choosing the rows the estimator needs."""
     data, kwargs = _design(frame, outcome, estimator, analysis, protocol, af, override)
     return estimate_quietly(data, **kwargs)
+
+
+def _run_one(
+    frame: pd.DataFrame,
+    outcome: str,
+    analysis: Mapping[str, Any],
+    protocol: Mapping[str, Any],
+    af: AnalysisFrame,
+    estimator: str,
+    **override: Any,
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """:func:`_run` with the estimator last, for the registered robustness checks."""
+    return _run(frame, outcome, estimator, analysis, protocol, af, **override)
 
 
 def _run_inferences(
@@ -397,6 +412,8 @@ def confirmatory_analysis(af: AnalysisFrame, protocol: Mapping[str, Any]) -> dic
 
     primary_ids = [e["outcome"] for e in primary]
     event_study, pretrend, placebo, side, alternative, bacon = [], [], [], [], [], []
+    sensitivity: list[dict[str, Any]] = []
+    modern: list[dict[str, Any]] = []
     staggered = frame.loc[frame[COHORT] > 0, COHORT].nunique() > 1
     for oid in primary_ids:
         es_estimator = "callaway_santanna" if estimator == "callaway_santanna" else "event_study"
@@ -414,6 +431,18 @@ def confirmatory_analysis(af: AnalysisFrame, protocol: Mapping[str, Any]) -> dic
         alternative.append(_alternative_control(frame, oid, estimator, analysis, protocol, af))
         if staggered and estimator in ("twfe", "event_study", "callaway_santanna"):
             bacon += _bacon(frame, oid, analysis)
+        checks = analysis.get("robustness") or {}
+        run = functools.partial(_run_one, frame, oid, analysis, protocol, af)
+        if checks.get("sensitivity"):
+            threshold = int(analysis.get("few_treated_threshold", 5))
+            sensitivity.append(
+                sensitivity_record(
+                    run, oid, estimator, checks["sensitivity"], main.get(oid), threshold
+                )
+            )
+        if checks.get("event_studies"):
+            registered = [{**r, "estimator": es_estimator} for r in _event_rows(oid, es)]
+            modern += registered + modern_event_rows(run, oid, checks["event_studies"])
 
     return {
         "confirmatory": {
@@ -429,6 +458,8 @@ def confirmatory_analysis(af: AnalysisFrame, protocol: Mapping[str, Any]) -> dic
             "inference_comparison": side,
             "alternative_control": alternative,
             "bacon": bacon,
+            "sensitivity": sensitivity,
+            "event_studies": modern,
         },
         "subgroups": _subgroups(frame, protocol, estimator, analysis, af, primary_ids),
     }

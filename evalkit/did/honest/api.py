@@ -41,6 +41,7 @@ def sensitivity(
     grid_points: int = 1000,
     sims: int = 5000,
     seed: int = 0,
+    breakdown: bool = True,
 ) -> SensitivityResult:
     """HonestDiD sensitivity analysis (Rambachan & Roth 2023) of an event study.
 
@@ -81,6 +82,9 @@ def sensitivity(
         Draws for the least-favourable critical value.
     seed : int
         Seed of those draws.
+    breakdown : bool
+        Whether to search the breakdown value between the bounds (by bisection; about
+        as costly again as the table for relative magnitudes).
 
     Returns
     -------
@@ -110,6 +114,7 @@ def sensitivity(
             grid_points,
             sims,
             seed,
+            breakdown,
         )
 
 
@@ -128,6 +133,7 @@ def _sensitivity(
     grid_points: int,
     sims: int,
     seed: int,
+    breakdown: bool,
 ) -> SensitivityResult:
     beta, sig, lv = _check(betahat, sigma, num_pre, num_post, l_vec, placebo, alpha)
     bounds = [float(b) for b in bounds]
@@ -191,14 +197,14 @@ def _sensitivity(
     table = pd.DataFrame({"bound": bounds, "lb": [r[0] for r in rows], "ub": [r[1] for r in rows]})
     if table["lb"].isna().any():
         notes.append(Note("sensitivity_empty"))
-    breakdown, censored = _breakdown(bounds, rows, excludes_zero)
+    point, censored = _breakdown(bounds, rows, excludes_zero) if breakdown else (None, False)
     return SensitivityResult(
         restriction=restriction,
         method=method,
         table=table,
         original=(float(original[0]), float(original[1])),
         estimate=est,
-        breakdown=breakdown,
+        breakdown=point,
         breakdown_censored=censored,
         alpha=alpha,
         notes=tuple(dict.fromkeys(notes)),
