@@ -201,3 +201,23 @@ def test_truncated_normal_quantile_equals_scipy_stats() -> None:
         np.testing.assert_allclose(
             _truncnorm_ppf(p, lo, hi), stats.truncnorm.ppf(p, lo, hi), rtol=1e-9
         )
+
+
+def test_many_post_periods_fall_back_to_a_projection_interval() -> None:
+    """C(2·12, 12) bases are too many for the exact test; the projection interval is valid."""
+    rng = np.random.default_rng(5)
+    n_pre, n_post = 3, 12
+    sigma = 0.01 * (np.eye(n_pre + n_post) + 0.3)
+    beta = np.r_[rng.normal(0, 0.05, n_pre), np.full(n_post, 1.0)]
+    res = sensitivity(
+        beta,
+        sigma,
+        num_pre=n_pre,
+        num_post=n_post,
+        bounds=[0.5, 1],
+        l_vec=np.full(n_post, 1 / n_post),
+    )
+    assert res.method == "projection"
+    assert [n.code for n in res.notes] == ["sensitivity_projection"]
+    assert (res.table["lb"] < 1.0).all() and (res.table["ub"] > 1.0).all()
+    assert res.table["lb"].is_monotonic_decreasing

@@ -81,7 +81,8 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
         betas, ses = fit.horizons["att"].to_numpy(), fit.horizons["se"].to_numpy()
         extra["reference_period"] = None
     else:
-        sa = sun_abraham(prep)
+        min_e, max_e = spec.event_window or (options.get("min_e"), options.get("max_e"))
+        sa = sun_abraham(prep, min_e, max_e)
         att, se, df, n_obs = sa.att, sa.se, sa.df, len(prep.frame)
         times, betas = sa.event_times, sa.beta
         ses = np.sqrt(np.clip(np.diag(sa.vcov), 0, None))

@@ -167,6 +167,11 @@ TEMPLATES: dict[str, str] = {
         "HonestDiD fails; the robust intervals use the placebo (Conley–Taber) distribution of the "
         "event-study coefficients on the comparison clusters instead"
     ),
+    "sensitivity_projection": (
+        "with {n} post-period coefficients the conditional test of relative magnitudes is too "
+        "large to compute; the robust intervals are projection intervals from normal draws "
+        "(valid, but wider)"
+    ),
     "sensitivity_open_grid": (
         "a robust interval reaches the end of the grid of values tested; its true end lies further "
         "out"

@@ -51,13 +51,18 @@ class SunAbrahamFit:
     df: float
 
 
-def sun_abraham(prep: Prepared) -> SunAbrahamFit:
+def sun_abraham(
+    prep: Prepared, min_e: int | None = None, max_e: int | None = None
+) -> SunAbrahamFit:
     """Fit the Sun–Abraham event study on a prepared panel.
 
     Parameters
     ----------
     prep : Prepared
         Panel with unit, period and cohort columns and never-treated units.
+    min_e, max_e : int, optional
+        Event window: earlier (later) event times are binned into ``min_e``
+        (``max_e``), as in the TWFE event study.
 
     Returns
     -------
@@ -77,6 +82,8 @@ def sun_abraham(prep: Prepared) -> SunAbrahamFit:
             "control='notyet'"
         )
     rel = f[TIME].to_numpy() - g
+    if min_e is not None or max_e is not None:
+        rel = np.clip(rel, min_e, max_e)
     in_cell = (g > 0) & (rel != -1)
     cells = pd.MultiIndex.from_arrays([g[in_cell], rel[in_cell]])
     codes, uniques = pd.factorize(cells, sort=True)

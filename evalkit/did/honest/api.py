@@ -11,6 +11,7 @@ from scipy import special
 from threadpoolctl import threadpool_limits
 
 from evalkit.did._common import check_choice
+from evalkit.did.honest._arp import MAX_VERTICES
 from evalkit.did.honest._flci import optimal_flci
 from evalkit.did.honest._placebo import placebo_original, placebo_relmag, placebo_smooth
 from evalkit.did.honest._relmag import relmag_accept
@@ -144,11 +145,23 @@ def _sensitivity(
     few = n_treated_clusters is not None and n_treated_clusters < 5
     facts = {"treated": n_treated_clusters or 0, "clusters": n_clusters or 0}
     est = float(lv @ beta[num_pre:])
+    # Beyond a few post periods the exact C-LF test has too many pieces (bases) to enumerate;
+    # the placebo rule with normal draws is then a valid (conservative) projection interval.
+    projection = (
+        placebo is None
+        and sig is not None
+        and restriction == "relative_magnitudes"
+        and math.comb(2 * num_post, num_post) > MAX_VERTICES
+    )
+    if projection and sig is not None:
+        placebo = _normal_draws(sig, sims, seed)
+        notes.append(Note("sensitivity_projection", {"n": num_post}))
     if placebo is not None:
         pl = np.asarray(placebo, dtype=float)
-        method = "placebo"
+        method = "projection" if projection else "placebo"
         if few:
-            notes.append(Note("sensitivity_few_treated_placebo", facts))
+            code = "normal" if projection else "placebo"
+            notes.append(Note(f"sensitivity_few_treated_{code}", facts))
         original = placebo_original(beta, pl, num_pre, lv, alpha)
         rule = placebo_relmag if restriction == "relative_magnitudes" else placebo_smooth
 
@@ -216,6 +229,13 @@ def _sensitivity(
             "grid_points": grid_points,
         },
     )
+
+
+def _normal_draws(sigma: np.ndarray, sims: int, seed: int) -> np.ndarray:
+    """Draws of ``N(0, sigma)`` (rows), for the projection interval."""
+    vals, vecs = np.linalg.eigh((sigma + sigma.T) / 2)
+    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+    return np.random.default_rng(seed).standard_normal((sims, len(vals))) @ root.T
 
 
 def _check(

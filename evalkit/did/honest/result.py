@@ -25,8 +25,9 @@ class SensitivityResult:
     restriction : {"relative_magnitudes", "smoothness"}
         The restriction (Rambachan & Roth 2023).
     method : str
-        ``"C-LF"`` (conditional least-favourable hybrid), ``"FLCI"`` (fixed-length)
-        or their few-treated versions ``"placebo"``.
+        ``"C-LF"`` (conditional least-favourable hybrid), ``"FLCI"`` (fixed-length),
+        ``"placebo"`` (from placebo draws, few treated) or ``"projection"`` (relative
+        magnitudes with too many post periods for C-LF: the placebo rule on normal draws).
     table : pandas.DataFrame
         One row per bound: ``bound, lb, ub`` (NaN when no value is accepted).
     original : tuple of float
