@@ -117,7 +117,13 @@ def _run_one(
     estimator: str,
     **override: Any,
 ) -> tuple[dict[str, Any] | None, list[str]]:
-    """:func:`_run` with the estimator last, for the registered robustness checks."""
+    """:func:`_run` with the estimator last, for the registered robustness checks.
+
+    The registered event window applies (Sun–Abraham bins the event times outside it).
+    """
+    window = analysis.get("event_window")
+    if window and estimator != "callaway_santanna":
+        override.setdefault("event_window", (int(window["min"]), int(window["max"])))
     return _run(frame, outcome, estimator, analysis, protocol, af, **override)
 
 

@@ -28,7 +28,22 @@ from evalkit.did.wild import wild_bootstrap_combinations, wild_joint_test
 from evalkit.errors import EstimationError, FewTreatedClustersWarning
 from evalkit.spec import Spec
 
-__all__ = ["event_study_result"]
+__all__ = ["event_records", "event_study_result"]
+
+
+def event_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the ``event_study`` JSON records of tidy event-time rows."""
+    return [
+        {
+            "event_time": r["event_time"],
+            "att": r["estimate"],
+            "se": r["std_error"],
+            "ci_low": r["conf_low"],
+            "ci_high": r["conf_high"],
+            "p_value": r["p_value"],
+        }
+        for r in rows
+    ]
 
 
 def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
@@ -180,17 +195,7 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
         warn(m, FewTreatedClustersWarning, stacklevel=3)
     table = tidy_frame([head, *rows])
     extra = {
-        "event_study": [
-            {
-                "event_time": r["event_time"],
-                "att": r["estimate"],
-                "se": r["std_error"],
-                "ci_low": r["conf_low"],
-                "ci_high": r["conf_high"],
-                "p_value": r["p_value"],
-            }
-            for r in rows
-        ],
+        "event_study": event_records(rows),
         "pretrend": pretrend,
         "reference_period": -1 - lead,
     }

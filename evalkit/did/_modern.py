@@ -9,6 +9,7 @@ import numpy as np
 from scipy import special
 
 from evalkit.did._data import Prepared
+from evalkit.did._event import event_records
 from evalkit.did._event_sensitivity import event_sensitivity
 from evalkit.did.imputation import imputation
 from evalkit.did.notes import Note
@@ -134,17 +135,7 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
         }
         for e, b, s in zip(times, betas, ses, strict=True)
     ]
-    extra["event_study"] = [
-        {
-            "event_time": r["event_time"],
-            "att": r["estimate"],
-            "se": r["std_error"],
-            "ci_low": r["conf_low"],
-            "ci_high": r["conf_high"],
-            "p_value": r["p_value"],
-        }
-        for r in rows
-    ]
+    extra["event_study"] = event_records(rows)
     return DidResult(
         estimator=estimator,
         att=att,

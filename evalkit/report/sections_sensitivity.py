@@ -25,7 +25,7 @@ _ESTIMATOR_NAMES = {
 }
 
 
-def sensitivity_plot(frame: pd.DataFrame, lang: str, xlab: str, original: str) -> object:
+def sensitivity_plot(frame: pd.DataFrame, lang: str, xlab: str, kinds: dict[str, str]) -> object:
     """Original and robust intervals against the bound, one panel per outcome.
 
     Parameters
@@ -34,8 +34,10 @@ def sensitivity_plot(frame: pd.DataFrame, lang: str, xlab: str, original: str) -
         ``outcome_label, bound_label, kind, conf_low, conf_high`` (kind: original/robust).
     lang : str
         Report language.
-    xlab, original : str
-        Axis title and the label of the original interval.
+    xlab : str
+        Axis title.
+    kinds : dict
+        Legend label of ``original`` and ``robust`` in the report language.
 
     Returns
     -------
@@ -55,16 +57,17 @@ def sensitivity_plot(frame: pd.DataFrame, lang: str, xlab: str, original: str) -
 
     from evalkit.report.figures import number_labels
 
-    data = frame.dropna(subset=["conf_low", "conf_high"])
+    data = frame.dropna(subset=["conf_low", "conf_high"]).copy()
+    data["kind"] = pd.Categorical([kinds[k] for k in data["kind"]], categories=list(kinds.values()))
     return (
         ggplot(data, aes("bound_label", ymin="conf_low", ymax="conf_high", colour="kind"))
         + geom_hline(yintercept=0, colour="#888888")
         + geom_linerange(size=2)
         + facet_wrap("outcome_label", scales="free_y", ncol=1)
-        + scale_colour_manual(values={"original": "#c26a00", "robust": "#00577a"})
+        + scale_colour_manual(values=["#c26a00", "#00577a"])
         + labs(x=xlab, y="", colour="")
         + scale_y_continuous(labels=number_labels(lang))
-        + theme(legend_position="none")
+        + theme(legend_position="bottom")
     )
 
 
@@ -159,7 +162,10 @@ def sensitivity(ctx: ReportContext) -> str:
     parts.append(
         ctx.figure(
             sensitivity_plot(
-                frame, ctx.lang, ctx.t(f"ax.sens_bound_{kind}"), ctx.t("s.sens_original")
+                frame,
+                ctx.lang,
+                ctx.t(f"ax.sens_bound_{kind}"),
+                {"original": ctx.t("s.sens_original"), "robust": ctx.t("s.sens_robust")},
             ),
             "sensitivity",
             ctx.t("s.figure_sensitivity"),

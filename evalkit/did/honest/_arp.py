@@ -26,7 +26,7 @@ from scipy import special
 
 from evalkit.errors import EstimationError
 
-__all__ = ["MAX_VERTICES", "ArpProblem", "accept_grid"]
+__all__ = ["MAX_VERTICES", "ArpProblem", "accept_grid", "normal_draws"]
 
 #: Above this many candidate bases the vertex enumeration would be too slow.
 MAX_VERTICES = 300_000
@@ -87,8 +87,8 @@ def _standard_draws(m: int, sims: int, seed: int) -> np.ndarray:
     return out
 
 
-def _draws(sigma_y: np.ndarray, sims: int, seed: int) -> np.ndarray:
-    """Draws of ``N(0, sigma_y)`` (sigma_y may be singular), one per column."""
+def normal_draws(sigma_y: np.ndarray, sims: int, seed: int) -> np.ndarray:
+    """Return draws of ``N(0, sigma_y)`` (sigma_y may be singular), one per column."""
     vals, vecs = np.linalg.eigh((sigma_y + sigma_y.T) / 2)
     root = vecs * np.sqrt(np.clip(vals, 0.0, None))
     return root @ _standard_draws(len(vals), sims, seed)
@@ -131,7 +131,7 @@ def accept_grid(
         raise EstimationError("a moment of the sensitivity analysis has zero variance")
     lam = _vertices(sd, problem.x)
     # Single precision halves the cost of the largest product; a quantile needs no more.
-    lf_draws = lam.astype(np.float32) @ _draws(sig, sims, seed).astype(np.float32)
+    lf_draws = lam.astype(np.float32) @ normal_draws(sig, sims, seed).astype(np.float32)
     lf_cv = float(np.quantile(lf_draws.max(axis=0), 1 - kappa))
     vals = (lam @ problem.y)[:, None] - (lam @ problem.a)[:, None] * grid[None, :]
     best = np.argmax(vals, axis=0)

@@ -11,7 +11,7 @@ from scipy import special
 from threadpoolctl import threadpool_limits
 
 from evalkit.did._common import check_choice
-from evalkit.did.honest._arp import MAX_VERTICES
+from evalkit.did.honest._arp import MAX_VERTICES, normal_draws
 from evalkit.did.honest._flci import optimal_flci
 from evalkit.did.honest._placebo import placebo_original, placebo_relmag, placebo_smooth
 from evalkit.did.honest._relmag import relmag_accept
@@ -154,7 +154,7 @@ def _sensitivity(
         and math.comb(2 * num_post, num_post) > MAX_VERTICES
     )
     if projection and sig is not None:
-        placebo = _normal_draws(sig, sims, seed)
+        placebo = normal_draws(sig, sims, seed).T
         notes.append(Note("sensitivity_projection", {"n": num_post}))
     if placebo is not None:
         pl = np.asarray(placebo, dtype=float)
@@ -229,13 +229,6 @@ def _sensitivity(
             "grid_points": grid_points,
         },
     )
-
-
-def _normal_draws(sigma: np.ndarray, sims: int, seed: int) -> np.ndarray:
-    """Draws of ``N(0, sigma)`` (rows), for the projection interval."""
-    vals, vecs = np.linalg.eigh((sigma + sigma.T) / 2)
-    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
-    return np.random.default_rng(seed).standard_normal((sims, len(vals))) @ root.T
 
 
 def _check(
