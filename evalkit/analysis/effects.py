@@ -29,7 +29,7 @@ from evalkit.analysis.measures import (
     pre_post_mask,
 )
 from evalkit.analysis.quiet import estimate_quietly, inferences_quietly
-from evalkit.analysis.sensitivity import modern_event_rows, sensitivity_record
+from evalkit.analysis.sensitivity import robustness_checks
 from evalkit.protocol.expressions import evaluate
 
 __all__ = ["confirmatory_analysis"]
@@ -117,13 +117,7 @@ def _run_one(
     estimator: str,
     **override: Any,
 ) -> tuple[dict[str, Any] | None, list[str]]:
-    """:func:`_run` with the estimator last, for the registered robustness checks.
-
-    The registered event window applies (Sun–Abraham bins the event times outside it).
-    """
-    window = analysis.get("event_window")
-    if window and estimator != "callaway_santanna":
-        override.setdefault("event_window", (int(window["min"]), int(window["max"])))
+    """:func:`_run` with the estimator last, for the registered robustness checks."""
     return _run(frame, outcome, estimator, analysis, protocol, af, **override)
 
 
@@ -437,18 +431,11 @@ def confirmatory_analysis(af: AnalysisFrame, protocol: Mapping[str, Any]) -> dic
         alternative.append(_alternative_control(frame, oid, estimator, analysis, protocol, af))
         if staggered and estimator in ("twfe", "event_study", "callaway_santanna"):
             bacon += _bacon(frame, oid, analysis)
-        checks = analysis.get("robustness") or {}
         run = functools.partial(_run_one, frame, oid, analysis, protocol, af)
-        if checks.get("sensitivity"):
-            threshold = int(analysis.get("few_treated_threshold", 5))
-            sensitivity.append(
-                sensitivity_record(
-                    run, oid, estimator, checks["sensitivity"], main.get(oid), threshold
-                )
-            )
-        if checks.get("event_studies"):
-            registered = [{**r, "estimator": es_estimator} for r in _event_rows(oid, es)]
-            modern += registered + modern_event_rows(run, oid, checks["event_studies"])
+        registered = [{**r, "estimator": es_estimator} for r in _event_rows(oid, es)]
+        checked = robustness_checks(run, oid, estimator, analysis, main.get(oid), registered)
+        sensitivity += checked[0]
+        modern += checked[1]
 
     return {
         "confirmatory": {

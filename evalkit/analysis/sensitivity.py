@@ -14,9 +14,60 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["modern_event_rows", "sensitivity_record"]
+__all__ = ["modern_event_rows", "robustness_checks", "sensitivity_record"]
 
 Runner = Callable[..., tuple[dict[str, Any] | None, list[str]]]
+
+
+def robustness_checks(
+    run: Runner,
+    outcome: str,
+    estimator: str,
+    analysis: Mapping[str, Any],
+    main: Mapping[str, Any] | None,
+    registered_rows: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run the checks ``analysis.robustness`` registers for one primary outcome.
+
+    Parameters
+    ----------
+    run : callable
+        ``run(estimator, **options)`` for this outcome under the protocol's design.
+    outcome, estimator : str
+        Outcome id and the registered estimator.
+    analysis : mapping
+        The protocol's analysis block.
+    main : mapping or None
+        The registered estimate.
+    registered_rows : list of dict
+        The registered event study's rows (shown beside the others).
+
+    Returns
+    -------
+    sensitivity, event_studies : list of dict
+        Bundle records (empty when nothing is registered).
+    """
+    checks = analysis.get("robustness") or {}
+    window = analysis.get("event_window")
+
+    def in_window(est: str, **options: Any) -> tuple[dict[str, Any] | None, list[str]]:
+        # The registered event window applies (Sun–Abraham bins event times outside it).
+        if window and est != "callaway_santanna":
+            options.setdefault("event_window", (int(window["min"]), int(window["max"])))
+        return run(est, **options)
+
+    sens = []
+    if checks.get("sensitivity"):
+        threshold = int(analysis.get("few_treated_threshold", 5))
+        sens.append(
+            sensitivity_record(
+                in_window, outcome, estimator, checks["sensitivity"], main, threshold
+            )
+        )
+    rows: list[dict[str, Any]] = []
+    if checks.get("event_studies"):
+        rows = registered_rows + modern_event_rows(in_window, outcome, checks["event_studies"])
+    return sens, rows
 
 
 def sensitivity_record(
