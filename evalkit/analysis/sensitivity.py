@@ -2,29 +2,29 @@
 
 ``analysis.robustness`` in a protocol declares them in advance:
 ``sensitivity: {restriction, bounds, target}`` and ``event_studies: [imputation,
-sun_abraham]``. The sensitivity analysis runs on an event study with a
-covariance: Sun–Abraham when the registered estimator handles staggered timing
-(Callaway–Sant'Anna) and enough clusters are treated, else the TWFE event study,
-whose few-treated default (Conley–Taber) makes the bounds come from the placebo
-distribution.
+sun_abraham]``. Their specifications come from :func:`evalkit.analysis.plan.registered_spec`
+(variants ``sensitivity``, ``imputation``, ``sun_abraham``); this module runs them
+and shapes the bundle records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["modern_event_rows", "robustness_checks", "sensitivity_record"]
+from evalkit.analysis.plan import Variant, registered_spec
+from evalkit.protocol.model import Protocol
+from evalkit.spec import Spec
 
-Runner = Callable[..., tuple[dict[str, Any] | None, list[str]]]
+__all__ = ["robustness_checks", "sensitivity_record"]
+
+Runner = Callable[[Spec], tuple[dict[str, Any] | None, list[str]]]
 
 
 def robustness_checks(
     run: Runner,
+    protocol: Protocol,
     outcome: str,
-    estimator: str,
-    analysis: Mapping[str, Any],
-    main: Mapping[str, Any] | None,
     registered_rows: list[dict[str, Any]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Run the checks ``analysis.robustness`` registers for one primary outcome.
@@ -32,88 +32,62 @@ def robustness_checks(
     Parameters
     ----------
     run : callable
-        ``run(estimator, **options)`` for this outcome under the protocol's design.
-    outcome, estimator : str
-        Outcome id and the registered estimator.
-    analysis : mapping
-        The protocol's analysis block.
-    main : mapping or None
-        The registered estimate.
+        ``run(spec) -> (result dict or None, errors)`` for this outcome's rows.
+    protocol : Protocol
+        The registered protocol.
+    outcome : str
+        Outcome id.
     registered_rows : list of dict
-        The registered event study's rows (shown beside the others).
+        The registered event study's rows with their ``estimator`` (shown beside the others).
 
     Returns
     -------
     sensitivity, event_studies : list of dict
         Bundle records (empty when nothing is registered).
     """
-    checks = analysis.get("robustness") or {}
-    window = analysis.get("event_window")
-
-    def in_window(est: str, **options: Any) -> tuple[dict[str, Any] | None, list[str]]:
-        # The registered event window applies (Sun–Abraham bins event times outside it).
-        if window and est != "callaway_santanna":
-            options.setdefault("event_window", (int(window["min"]), int(window["max"])))
-        return run(est, **options)
-
+    checks = protocol.analysis.robustness
+    if checks is None:
+        return [], []
     sens = []
-    if checks.get("sensitivity"):
-        threshold = int(analysis.get("few_treated_threshold", 5))
-        sens.append(
-            sensitivity_record(
-                in_window, outcome, estimator, checks["sensitivity"], main, threshold
-            )
-        )
+    if checks.sensitivity is not None:
+        sens.append(sensitivity_record(run, protocol, outcome))
     rows: list[dict[str, Any]] = []
-    if checks.get("event_studies"):
-        rows = registered_rows + modern_event_rows(in_window, outcome, checks["event_studies"])
+    if checks.event_studies:
+        rows = list(registered_rows)
+        for est in checks.event_studies:
+            variant: Variant = "imputation" if est == "imputation" else "sun_abraham"
+            res, _ = run(registered_spec(protocol, variant))
+            rows += [
+                {
+                    "outcome": outcome,
+                    "estimator": est,
+                    "event_time": r["event_time"],
+                    "estimate": r["att"],
+                    "std_error": r["se"],
+                    "conf_low": r["ci_low"],
+                    "conf_high": r["ci_high"],
+                }
+                for r in (res or {}).get("event_study", [])
+            ]
     return sens, rows
 
 
-def sensitivity_record(
-    run: Runner,
-    outcome: str,
-    estimator: str,
-    check: Mapping[str, Any],
-    main: Mapping[str, Any] | None,
-    threshold: int,
-) -> dict[str, Any]:
+def sensitivity_record(run: Runner, protocol: Protocol, outcome: str) -> dict[str, Any]:
     """Run the registered sensitivity analysis of one primary outcome.
-
-    Parameters
-    ----------
-    run : callable
-        ``run(estimator, **options) -> (result dict or None, errors)`` for this outcome.
-    outcome : str
-        Outcome id.
-    estimator : str
-        The registered estimator.
-    check : mapping
-        ``restriction``, ``bounds``, ``target`` from the protocol.
-    main : mapping or None
-        The registered estimate (its ``n_treated_clusters`` chooses the event study).
-    threshold : int
-        Fewer treated clusters than this count as few.
 
     Returns
     -------
     dict
-        ``outcome, estimator, restriction, method, target, estimate, original, rows,
+        ``outcome, estimator, restriction, target, method, estimate, original, rows,
         breakdown, breakdown_censored, warnings, warning_codes, error``.
     """
-    few = main is not None and int(main.get("n_treated_clusters") or 0) < threshold
-    use = "sun_abraham" if estimator == "callaway_santanna" and not few else "event_study"
-    res, errors = run(
-        use,
-        sensitivity=check["restriction"],
-        bounds=[float(b) for b in check["bounds"]],
-        sensitivity_target=check.get("target", "mean"),
-    )
+    spec = registered_spec(protocol, "sensitivity")
+    res, errors = run(spec)
     record: dict[str, Any] = {
         "outcome": outcome,
-        "estimator": use,
-        "restriction": check["restriction"],
-        "target": check.get("target", "mean"),
+        "estimator": spec.estimator,
+        "restriction": spec.options["sensitivity"],
+        "target": spec.options["sensitivity_target"],
         "error": None if res is not None else "; ".join(errors),
     }
     out = res or {}
@@ -131,29 +105,3 @@ def sensitivity_record(
         "warnings": [w for w in out.get("warnings", []) if w],
         "warning_codes": out.get("warning_codes", []),
     }
-
-
-def modern_event_rows(run: Runner, outcome: str, estimators: Sequence[str]) -> list[dict[str, Any]]:
-    """Event-study rows of the declared heterogeneity-robust estimators, one estimator each.
-
-    Returns
-    -------
-    list of dict
-        ``outcome, estimator, event_time, estimate, std_error, conf_low, conf_high``.
-    """
-    rows = []
-    for est in estimators:
-        res, _ = run(est)
-        for r in (res or {}).get("event_study", []):
-            rows.append(
-                {
-                    "outcome": outcome,
-                    "estimator": est,
-                    "event_time": r["event_time"],
-                    "estimate": r["att"],
-                    "std_error": r["se"],
-                    "conf_low": r["ci_low"],
-                    "conf_high": r["ci_high"],
-                }
-            )
-    return rows
