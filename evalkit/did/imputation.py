@@ -27,6 +27,7 @@ from scipy import special
 from evalkit.did._data import CLUSTER, COHORT, TIME, UNIT, Prepared, Y
 from evalkit.did._twoway import TwoWay
 from evalkit.did.notes import Note
+from evalkit.did.regression import feols
 from evalkit.errors import EstimationError
 
 __all__ = ["ImputationFit", "imputation"]
@@ -164,8 +165,6 @@ def _leads(
     vcov: str,
 ) -> list[dict[str, Any]]:
     """Lead coefficients ``−leads … −1`` on the untreated rows, clustered (pyfixest)."""
-    import pyfixest as pf
-
     f = prep.frame.loc[keep].loc[~treated, [Y, UNIT, TIME, CLUSTER]].copy()
     ev = event[~treated]
     names = []
@@ -176,10 +175,10 @@ def _leads(
             names.append((e, name))
     if not names:
         return []
-    fit = pf.feols(
+    fit = feols(
         f"{Y} ~ {' + '.join(n for _, n in names)} | {UNIT} + {TIME}",
-        data=f,
-        vcov={"CRV1": CLUSTER} if vcov == "cluster" else "iid",
+        f,
+        {"CRV1": CLUSTER} if vcov == "cluster" else "iid",
     )
     coef, se = fit.coef(), fit.se()
     return [

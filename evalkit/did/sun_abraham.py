@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.did._data import CLUSTER, COHORT, TIME, UNIT, Prepared, Y
+from evalkit.did.regression import feols
 from evalkit.errors import EstimationError
 
 __all__ = ["SunAbrahamFit", "sun_abraham"]
@@ -69,8 +70,6 @@ def sun_abraham(
     SunAbrahamFit
         Aggregated coefficients, covariance and the overall effect.
     """
-    import pyfixest as pf
-
     if not (prep.has_unit and prep.has_time and prep.has_cohort):
         raise EstimationError("the Sun–Abraham estimator needs unit=, time= and cohort=")
     f = prep.frame[[Y, UNIT, TIME, CLUSTER, COHORT]].copy()
@@ -91,7 +90,7 @@ def sun_abraham(
     dummies = np.zeros((len(f), len(uniques)))
     dummies[np.flatnonzero(in_cell), codes] = 1.0
     f = pd.concat([f, pd.DataFrame(dummies, columns=names, index=f.index)], axis=1)
-    fit = pf.feols(f"{Y} ~ {' + '.join(names)} | {UNIT} + {TIME}", data=f, vcov={"CRV1": CLUSTER})
+    fit = feols(f"{Y} ~ {' + '.join(names)} | {UNIT} + {TIME}", f, {"CRV1": CLUSTER})
     coef = fit.coef()
     kept = [i for i, n in enumerate(names) if n in coef.index]
     beta_cells = coef[[names[i] for i in kept]].to_numpy()
