@@ -40,6 +40,9 @@ __all__ = [
     "MULTIPLE_TESTING",
     "REGISTRABLE_ESTIMATORS",
     "REGISTRABLE_INFERENCES",
+    "RESTRICTIONS",
+    "ROBUSTNESS_EVENT_STUDIES",
+    "SENSITIVITY_TARGETS",
     "SPEC_FIELDS",
     "VCOVS",
     "BasePeriod",
@@ -49,6 +52,8 @@ __all__ = [
     "Method",
     "MultipleTesting",
     "RegisteredInference",
+    "Restriction",
+    "SensitivityTarget",
     "Spec",
     "Vcov",
     "as_spec",
@@ -63,6 +68,8 @@ Estimator = Literal[
     "synthetic_control",
     "synthetic_did",
     "triple_differences",
+    "imputation",
+    "sun_abraham",
 ]
 Control = Literal["never", "notyet"]
 Method = Literal["dr", "ipw", "reg"]
@@ -79,6 +86,10 @@ Inference = Literal[
     "jackknife",
 ]
 MultipleTesting = Literal["holm", "bonferroni", "bh", "none"]
+#: HonestDiD restrictions on how far parallel trends may fail (Rambachan & Roth 2023).
+Restriction = Literal["relative_magnitudes", "smoothness"]
+#: The effect a sensitivity analysis is about: mean of the post periods, or the first.
+SensitivityTarget = Literal["mean", "first"]
 #: A protocol's ``inference``: ``auto`` lets the few-treated rule choose (``Spec.inference=None``).
 RegisteredInference = Literal["auto", Inference]
 
@@ -89,6 +100,10 @@ BASE_PERIODS: tuple[str, ...] = get_args(BasePeriod)
 VCOVS: tuple[str, ...] = get_args(Vcov)
 INFERENCES: tuple[str, ...] = get_args(Inference)
 MULTIPLE_TESTING: tuple[str, ...] = get_args(MultipleTesting)
+RESTRICTIONS: tuple[str, ...] = get_args(Restriction)
+SENSITIVITY_TARGETS: tuple[str, ...] = get_args(SensitivityTarget)
+#: Heterogeneity-robust event studies a protocol may show beside the registered one.
+ROBUSTNESS_EVENT_STUDIES: tuple[str, ...] = ("imputation", "sun_abraham")
 
 #: Estimators that decompose or diagnose rather than estimate a registered effect.
 DIAGNOSTICS: tuple[str, ...] = ("bacon",)
@@ -122,7 +137,7 @@ class Spec:
     Attributes
     ----------
     estimator : {"2x2", "twfe", "event_study", "callaway_santanna", "bacon", \
-"synthetic_control", "synthetic_did", "triple_differences"}
+"synthetic_control", "synthetic_did", "triple_differences", "imputation", "sun_abraham"}
         The estimator.
     control : {"never", "notyet"}
         Comparison group (Callaway–Sant'Anna).

@@ -13,10 +13,12 @@ from evalkit.spec import Spec
 def test_public_names_are_pinned() -> None:
     assert sorted(evalkit.did.__all__) == [
         "DidResult",
+        "SensitivityResult",
         "Spec",
         "TIDY_COLUMNS",
         "bacon_decomposition",
         "estimate",
+        "sensitivity",
     ]
 
 

@@ -15,7 +15,15 @@ import evalkit
 
 PACKAGES = {
     "evalkit.analysis": [],
-    "evalkit.did": ["DidResult", "Spec", "TIDY_COLUMNS", "bacon_decomposition", "estimate"],
+    "evalkit.did": [
+        "DidResult",
+        "SensitivityResult",
+        "Spec",
+        "TIDY_COLUMNS",
+        "bacon_decomposition",
+        "estimate",
+        "sensitivity",
+    ],
     "evalkit.pipeline": [
         "ProtocolPaths",
         "analyze_protocol",

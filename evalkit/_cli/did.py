@@ -16,6 +16,8 @@ from evalkit.spec import (
     FEW_TREATED_THRESHOLD,
     INFERENCES,
     METHODS,
+    RESTRICTIONS,
+    SENSITIVITY_TARGETS,
     VCOVS,
 )
 
@@ -106,6 +108,23 @@ def add_parser(subparsers: Any) -> None:
         metavar="N",
         help="synthetic estimators: placebo assignments (default 199; all when fewer)",
     )
+    parser.add_argument(
+        "--sensitivity",
+        choices=RESTRICTIONS,
+        help="event_study, sun_abraham: HonestDiD robust intervals when parallel trends may fail",
+    )
+    parser.add_argument(
+        "--bounds",
+        metavar="B1,B2",
+        type=_bounds,
+        help="values of Mbar (relative_magnitudes; default 0.5,1,1.5,2) or M (smoothness)",
+    )
+    parser.add_argument(
+        "--sensitivity-target",
+        choices=SENSITIVITY_TARGETS,
+        default="mean",
+        help="effect the sensitivity analysis is about: mean of the post periods or the first",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -121,6 +140,16 @@ def run(args: argparse.Namespace) -> int:
 
     frame = _read_data(args.data)
     covariates = tuple(c.strip() for c in args.covariates.split(",") if c.strip())
+    extra: dict[str, Any] = {}
+    if args.sensitivity:
+        extra = {"sensitivity": args.sensitivity, "sensitivity_target": args.sensitivity_target}
+        if args.bounds:
+            extra["bounds"] = args.bounds
+    elif args.bounds:
+        import sys
+
+        print("evalkit did: --bounds needs --sensitivity", file=sys.stderr)
+        return 2
     spec = Spec(
         estimator=args.estimator,
         control=args.control,
@@ -135,13 +164,16 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         alpha=args.alpha,
         options={
-            key: value
-            for key, value in (
-                ("subgroup", args.subgroup),
-                ("base", args.base),
-                ("n_placebo", args.n_placebo),
-            )
-            if value is not None
+            **extra,
+            **{
+                key: value
+                for key, value in (
+                    ("subgroup", args.subgroup),
+                    ("base", args.base),
+                    ("n_placebo", args.n_placebo),
+                )
+                if value is not None
+            },
         },
     )
     with warnings.catch_warnings(record=True) as caught:
@@ -165,6 +197,16 @@ def run(args: argparse.Namespace) -> int:
             if str(w.message) not in shown:
                 print(f"warning: {w.message}")
     return 0
+
+
+def _bounds(text: str) -> list[float]:
+    """Parse ``--bounds 0.5,1,1.5``."""
+    try:
+        return [float(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be numbers separated by commas; got {text!r}"
+        ) from None
 
 
 def _read_data(path: str) -> Any:

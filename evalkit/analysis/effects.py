@@ -13,6 +13,7 @@ specification is estimated on.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ from evalkit.analysis.measures import (
 from evalkit.analysis.plan import registered_spec
 from evalkit.analysis.quiet import estimate_quietly, inferences_quietly
 from evalkit.analysis.robustness import event_rows, pretrend_row
+from evalkit.analysis.sensitivity import robustness_checks
 from evalkit.analysis.synthetic_cells import cell_design, uses_cells
 from evalkit.protocol.expressions import evaluate
 from evalkit.protocol.model import Outcome, Protocol
@@ -263,7 +265,15 @@ def _robustness(
     es_spec = registered_spec(protocol, "event_study")
     parts: dict[str, list[dict[str, Any]]] = {
         k: []
-        for k in ("pretrend", "placebo", "inference_comparison", "alternative_control", "bacon")
+        for k in (
+            "pretrend",
+            "placebo",
+            "inference_comparison",
+            "alternative_control",
+            "bacon",
+            "sensitivity",
+            "event_studies",
+        )
     }
     event_study: list[dict[str, Any]] = []
     staggered = frame.loc[frame[COHORT] > 0, COHORT].nunique() > 1
@@ -277,6 +287,11 @@ def _robustness(
         parts["alternative_control"].append(_alternative_control(design, oid))
         if staggered and spec.estimator in ("twfe", "event_study", "callaway_santanna"):
             parts["bacon"] += _bacon(design, oid)
+        shown = [{**r, "estimator": es_spec.estimator} for r in event_rows(oid, es)]
+        run = functools.partial(design.run, frame, oid)
+        checked = robustness_checks(run, protocol, oid, shown)
+        parts["sensitivity"] += checked[0]
+        parts["event_studies"] += checked[1]
     return event_study, parts
 
 

@@ -18,7 +18,17 @@ from evalkit.spec import Control, Estimator, Spec
 
 __all__ = ["VARIANTS", "Variant", "registered_spec"]
 
-Variant = Literal["main", "event_study", "placebo", "alternative_control", "subgroup", "bacon"]
+Variant = Literal[
+    "main",
+    "event_study",
+    "placebo",
+    "alternative_control",
+    "subgroup",
+    "bacon",
+    "sensitivity",
+    "imputation",
+    "sun_abraham",
+]
 VARIANTS: tuple[str, ...] = get_args(Variant)
 
 #: Estimators whose analytic variance the protocol fixes to cluster-robust (CR1).
@@ -39,7 +49,13 @@ def registered_spec(protocol: Protocol, variant: Variant = "main") -> Spec:
         ``placebo`` estimates a TWFE effect where a 2×2 or event study is registered
         (the placebo start needs a panel); ``alternative_control`` switches
         Callaway–Sant'Anna between never- and not-yet-treated comparison units (the
-        other estimators change the rows instead); ``bacon`` decomposes TWFE.
+        other estimators change the rows instead); ``bacon`` decomposes TWFE;
+        ``sensitivity`` is the registered HonestDiD analysis (``analysis.robustness``)
+        on the Sun–Abraham event study where Callaway–Sant'Anna is registered and
+        enough municipalities are treated, else on the TWFE event study (whose
+        few-treated default, Conley–Taber, gives the placebo-based bounds);
+        ``imputation`` and ``sun_abraham`` are the registered extra event studies
+        (cluster-robust inference).
 
     Returns
     -------
@@ -55,10 +71,27 @@ def registered_spec(protocol: Protocol, variant: Variant = "main") -> Spec:
         estimator = "twfe"
     elif variant == "bacon":
         estimator = "bacon"
+    elif variant in ("imputation", "sun_abraham"):
+        estimator = "imputation" if variant == "imputation" else "sun_abraham"
+    elif variant == "sensitivity":
+        few = len(protocol.units.treated) < a.few_treated_threshold
+        estimator = (
+            "sun_abraham" if a.estimator == "callaway_santanna" and not few else "event_study"
+        )
     control: Control = a.control_group
     if variant == "alternative_control" and estimator == "callaway_santanna":
         control = "never" if control == "notyet" else "notyet"
-    options = {"allow_unbalanced_panel": True} if estimator == "callaway_santanna" else {}
+    options: dict[str, object] = (
+        {"allow_unbalanced_panel": True} if estimator == "callaway_santanna" else {}
+    )
+    check = a.robustness.sensitivity if a.robustness is not None else None
+    if variant == "sensitivity" and check is not None:
+        options = {
+            "sensitivity": check.restriction,
+            "bounds": list(check.bounds),
+            "sensitivity_target": check.target,
+        }
+    modern = estimator in ("imputation", "sun_abraham")
     return Spec(
         estimator=estimator,
         control=control,
@@ -68,7 +101,7 @@ def registered_spec(protocol: Protocol, variant: Variant = "main") -> Spec:
         covariates=() if variant == "bacon" else a.covariates,
         cluster=cluster_column(protocol),
         vcov="cluster" if estimator in _CLUSTER_ROBUST else None,
-        inference=_inference(a.inference, estimator),
+        inference=None if modern else _inference(a.inference, estimator),
         few_treated_threshold=a.few_treated_threshold,
         alpha=a.alpha,
         event_window=a.event_window,

@@ -8,7 +8,16 @@ specification, declared in :mod:`evalkit.spec`); it returns a frozen result with
 
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.estimate import estimate
+from evalkit.did.honest import SensitivityResult, sensitivity
 from evalkit.did.results import TIDY_COLUMNS, DidResult
 from evalkit.spec import Spec
 
-__all__ = ["TIDY_COLUMNS", "DidResult", "Spec", "bacon_decomposition", "estimate"]
+__all__ = [
+    "TIDY_COLUMNS",
+    "DidResult",
+    "SensitivityResult",
+    "Spec",
+    "bacon_decomposition",
+    "estimate",
+    "sensitivity",
+]

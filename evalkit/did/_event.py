@@ -20,7 +20,8 @@ from evalkit.did._common import (
     t_df,
 )
 from evalkit.did._data import Prepared
-from evalkit.did.conley_taber import conley_taber_combinations
+from evalkit.did._event_sensitivity import event_sensitivity
+from evalkit.did.conley_taber import Placebos, conley_taber_combinations, conley_taber_placebos
 from evalkit.did.notes import Note, warn
 from evalkit.did.regression import _name, event_design, event_study
 from evalkit.did.results import DidResult, tidy_frame
@@ -28,7 +29,22 @@ from evalkit.did.wild import wild_bootstrap_combinations, wild_joint_test
 from evalkit.errors import EstimationError, FewTreatedClustersWarning
 from evalkit.spec import Spec
 
-__all__ = ["event_study_result"]
+__all__ = ["event_records", "event_study_result"]
+
+
+def event_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the ``event_study`` JSON records of tidy event-time rows."""
+    return [
+        {
+            "event_time": r["event_time"],
+            "att": r["estimate"],
+            "se": r["std_error"],
+            "ci_low": r["conf_low"],
+            "ci_high": r["conf_high"],
+            "p_value": r["p_value"],
+        }
+        for r in rows
+    ]
 
 
 def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
@@ -128,6 +144,7 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
     chosen = inference or ("permutation" if few else "analytic")
     detail: dict[str, Any] = {"vcov": vcov, "df": df}
     design = event_design(prep, kept, min_e, max_e) if chosen != "analytic" else None
+    draws: Placebos | None = None
     if chosen in ("conley_taber", "permutation") and design is not None and design.role is None:
         if inference is not None:
             raise EstimationError(
@@ -141,7 +158,7 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
             messages.append(few_treated_note(prep, threshold))
         post_shift = np.zeros(len(kept))
         post_shift[post] = 1.0
-        outcomes, joint_p = _event_resample(
+        outcomes, joint_p, draws = _event_resample(
             chosen, design, w_kept, post_shift, pre, seed, alpha, options
         )
         for row, out in zip([head, *rows], outcomes, strict=True):
@@ -161,24 +178,39 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
             }
     elif k < threshold and (prep.has_unit or prep.cluster_given):
         messages.append(Note("event_few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
+    sens = None
+    if options.get("sensitivity"):
+        sel = np.ix_(pos, pos)
+        sens = event_sensitivity(
+            kept,
+            coefs.to_numpy()[pos],
+            vc[sel],
+            options,
+            alpha=alpha,
+            placebo=None if draws is None else draws.placebo,
+            treated=k,
+            clusters=prep.n_clusters,
+            seed=seed,
+            anticipation=lead,
+        )
+        messages.extend(sens.notes)
     for m in messages:
         warn(m, FewTreatedClustersWarning, stacklevel=3)
     table = tidy_frame([head, *rows])
     extra = {
-        "event_study": [
-            {
-                "event_time": r["event_time"],
-                "att": r["estimate"],
-                "se": r["std_error"],
-                "ci_low": r["conf_low"],
-                "ci_high": r["conf_high"],
-                "p_value": r["p_value"],
-            }
-            for r in rows
-        ],
+        "event_study": event_records(rows),
         "pretrend": pretrend,
         "reference_period": -1 - lead,
     }
+    if sens is not None:
+        extra["sensitivity"] = [
+            {"bound": r["bound"], "lb": r["lb"], "ub": r["ub"]} for r in sens.to_dict()["rows"]
+        ]
+        extra["sensitivity_analysis"] = {
+            key: value
+            for key, value in sens.to_dict().items()
+            if key not in ("warnings", "warning_codes")
+        }
     return DidResult(
         estimator="event_study",
         att=att,
@@ -217,30 +249,39 @@ def _event_resample(
     seed: int,
     alpha: float,
     options: Mapping[str, Any],
-) -> tuple[list[inf.InferenceOutcome], float | None]:
+) -> tuple[list[inf.InferenceOutcome], float | None, Placebos | None]:
     """Resampling inference for the headline mean and every event time, and the pre-test.
 
-    Returns one outcome per quantity (headline first, then each event time in order)
-    and the p-value of the joint pre-period test (None without pre-periods).
+    Returns one outcome per quantity (headline first, then each event time in order),
+    the p-value of the joint pre-period test (None without pre-periods) and, for
+    Conley–Taber, the placebo draws (for the sensitivity analysis).
     """
     m = len(w_post)
     units = [np.eye(m)[i] for i in range(m)]
     combos = [w_post, *units]
     if chosen == "conley_taber":
-        return conley_taber_combinations(
+        fp = bool(options.get("ferman_pinto", True))
+        n_sim = int(options.get("n_sim", 1999))
+        max_enum = int(options.get("max_enumerate", 20_000))
+        draws = conley_taber_placebos(
+            design, w_post, ferman_pinto=fp, n_sim=n_sim, max_enumerate=max_enum, seed=seed
+        )
+        outcomes, joint_p = conley_taber_combinations(
             design,
             combos,
-            ferman_pinto=bool(options.get("ferman_pinto", True)),
-            n_sim=int(options.get("n_sim", 1999)),
-            max_enumerate=int(options.get("max_enumerate", 20_000)),
+            ferman_pinto=fp,
+            n_sim=n_sim,
+            max_enumerate=max_enum,
             seed=seed,
             alpha=alpha,
             joint=pre,
+            draws=draws,
         )
+        return outcomes, joint_p, draws
     if chosen == "permutation":
         # The headline's interval inverts "the same effect tau in every period after the
         # start"; an event time's interval inverts "effect tau at that event time only".
-        return inf.randomization_combinations(
+        outcomes, joint_p = inf.randomization_combinations(
             design,
             combos,
             [post_shift, *units],
@@ -250,6 +291,7 @@ def _event_resample(
             alpha=alpha,
             joint=pre,
         )
+        return outcomes, joint_p, None
     weights = options.get("weights", "rademacher")
     check_choice("weights", weights, WildWeights)
     n_boot = int(options.get("n_boot", 9999))
@@ -259,4 +301,4 @@ def _event_resample(
     joint_p = (
         wild_joint_test(design, pre, weights=weights, n_boot=n_boot, seed=seed) if pre else None
     )
-    return outcomes, joint_p
+    return outcomes, joint_p, None

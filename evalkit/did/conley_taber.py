@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from evalkit.did.inference import InferenceOutcome, LinearDesign, unbounded_valu
 from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
 
-__all__ = ["conley_taber", "conley_taber_combinations"]
+__all__ = ["Placebos", "conley_taber", "conley_taber_combinations", "conley_taber_placebos"]
 
 
 def conley_taber(
@@ -232,38 +233,60 @@ def _draws(k: int, n_controls: int, n_sim: int, max_enumerate: int, seed: int) -
     return rng.integers(0, n_controls, size=(n_sim, k))
 
 
-def conley_taber_combinations(
+@dataclass(frozen=True)
+class Placebos:
+    """Conley–Taber placebo draws of the estimation error of every regressor's coefficient.
+
+    Attributes
+    ----------
+    theta : numpy.ndarray
+        The coefficients (length m).
+    placebo : numpy.ndarray
+        One row per placebo (n × m): the sum over treated clusters of the comparison
+        cluster's contribution drawn for each (rescaled when ``ferman_pinto``).
+    enumerated, ferman_pinto : bool
+        Whether every draw was enumerated, whether the correction was used.
+    comparison : int
+        Number of comparison clusters.
+    treated : int
+        Number of treated clusters.
+    messages : tuple of Note
+        Notes (e.g. a non-positive Ferman–Pinto variance).
+    """
+
+    theta: np.ndarray
+    placebo: np.ndarray
+    enumerated: bool
+    ferman_pinto: bool
+    comparison: int
+    treated: int
+    messages: tuple[Note, ...]
+
+
+def conley_taber_placebos(
     design: LinearDesign,
-    combinations: Sequence[np.ndarray],
+    weights: np.ndarray,
     *,
     ferman_pinto: bool = True,
     n_sim: int = 1999,
     max_enumerate: int = 20_000,
     seed: int = 0,
-    alpha: float = 0.05,
-    joint: Sequence[int] = (),
-) -> tuple[list[InferenceOutcome], float | None]:
-    """Conley–Taber inference on linear combinations ``w'theta`` of the regressors' coefficients.
+) -> Placebos:
+    """Placebo draws of the coefficients' estimation error from the comparison clusters.
 
     Parameters
     ----------
     design : LinearDesign
         The regression; ``role`` and ``block`` must be set.
-    combinations : sequence of numpy.ndarray
-        Weight vectors (length m each); the first one drives the Ferman–Pinto variance model.
-    ferman_pinto, n_sim, max_enumerate, seed, alpha
+    weights : numpy.ndarray
+        The combination that drives the Ferman–Pinto variance model.
+    ferman_pinto, n_sim, max_enumerate, seed
         As in :func:`conley_taber`.
-    joint : sequence of int
-        Coefficients (positions) tested jointly for zero (e.g. the pre-period event
-        times): statistic ``sum(theta_j**2 / s_j**2)`` with ``s_j**2`` the mean squared
-        placebo, compared with the same statistic of every placebo.
 
     Returns
     -------
-    outcomes : list of InferenceOutcome
-        One per combination, in order.
-    joint_p : float or None
-        p-value of the joint test (None when ``joint`` is empty).
+    Placebos
+        The coefficients and their placebo draws.
     """
     if design.role is None:
         raise EstimationError(
@@ -284,18 +307,69 @@ def conley_taber_combinations(
             f"Conley–Taber inference over {len(controls)} comparison clusters on {n_rows} rows "
             "is too large to compute here; cluster at a coarser level (e.g. municipality)"
         )
-    combos = [np.asarray(w, dtype=float) for w in combinations]
     contrib, messages, fp_used = _contributions(
-        design, resid, treated, controls, role, combos[0], ferman_pinto
+        design, resid, treated, controls, role, np.asarray(weights, dtype=float), ferman_pinto
     )
     k = len(treated)
     draws = _draws(k, len(controls), n_sim, max_enumerate, seed)
     enumerated = len(controls) ** k <= max_enumerate
     placebo = contrib[np.arange(k)[None, :], draws].sum(axis=1)  # n × m
+    return Placebos(theta, placebo, enumerated, fp_used, len(controls), k, tuple(messages))
+
+
+def conley_taber_combinations(
+    design: LinearDesign,
+    combinations: Sequence[np.ndarray],
+    *,
+    ferman_pinto: bool = True,
+    n_sim: int = 1999,
+    max_enumerate: int = 20_000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    joint: Sequence[int] = (),
+    draws: Placebos | None = None,
+) -> tuple[list[InferenceOutcome], float | None]:
+    """Conley–Taber inference on linear combinations ``w'theta`` of the regressors' coefficients.
+
+    Parameters
+    ----------
+    design : LinearDesign
+        The regression; ``role`` and ``block`` must be set.
+    combinations : sequence of numpy.ndarray
+        Weight vectors (length m each); the first one drives the Ferman–Pinto variance model.
+    ferman_pinto, n_sim, max_enumerate, seed, alpha
+        As in :func:`conley_taber`.
+    joint : sequence of int
+        Coefficients (positions) tested jointly for zero (e.g. the pre-period event
+        times): statistic ``sum(theta_j**2 / s_j**2)`` with ``s_j**2`` the mean squared
+        placebo, compared with the same statistic of every placebo.
+    draws : Placebos, optional
+        Placebo draws already made (:func:`conley_taber_placebos`), e.g. shared with the
+        sensitivity analysis; made here when None.
+
+    Returns
+    -------
+    outcomes : list of InferenceOutcome
+        One per combination, in order.
+    joint_p : float or None
+        p-value of the joint test (None when ``joint`` is empty).
+    """
+    combos = [np.asarray(w, dtype=float) for w in combinations]
+    draws = draws or conley_taber_placebos(
+        design,
+        combos[0],
+        ferman_pinto=ferman_pinto,
+        n_sim=n_sim,
+        max_enumerate=max_enumerate,
+        seed=seed,
+    )
+    theta, placebo, k = draws.theta, draws.placebo, draws.treated
+    messages = list(draws.messages)
+    enumerated, fp_used = draws.enumerated, draws.ferman_pinto
     n = len(placebo)
     allowed = math.floor(alpha * (n + 1) + 1e-9) - 1
     if allowed < 0:
-        values = {"treated": k, "comparison": len(controls), "placebos": n}
+        values = {"treated": k, "comparison": draws.comparison, "placebos": n}
         messages.append(
             Note("conley_taber_unbounded", {**values, **unbounded_values(n + 1, alpha)})
         )
@@ -306,7 +380,7 @@ def conley_taber_combinations(
         "ferman_pinto": bool(fp_used),
         "smallest_p_value": 1.0 / (n + 1),
         "seed": int(seed),
-        "comparison_clusters": len(controls),
+        "comparison_clusters": draws.comparison,
     }
     out = []
     for w in combos:

@@ -23,6 +23,8 @@ from evalkit.did._common import (
 )
 from evalkit.did._data import Prepared, anticipate, prepare
 from evalkit.did._event import event_study_result
+from evalkit.did._event_sensitivity import SENSITIVITY_OPTIONS
+from evalkit.did._modern import modern_result
 from evalkit.did._synth_result import SYNTHETIC_ESTIMATORS, SYNTHETIC_INFERENCE, synthetic_result
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.conley_taber import conley_taber
@@ -30,7 +32,7 @@ from evalkit.did.notes import Note, warn
 from evalkit.did.regression import Fit, twfe, two_by_two
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.wild import wild_bootstrap
-from evalkit.errors import EstimationError, FewTreatedClustersWarning
+from evalkit.errors import DroppedRowsWarning, EstimationError, FewTreatedClustersWarning
 from evalkit.spec import Estimator, Inference, Spec, Vcov, as_spec
 
 __all__ = [
@@ -52,6 +54,9 @@ _REG_OPTIONS = {
     "ferman_pinto",
     "min_e",
     "max_e",
+    "leads",
+    "horizons",
+    *SENSITIVITY_OPTIONS,
 }
 
 
@@ -106,7 +111,12 @@ def estimate(
         wild bootstrap are tried. Other keywords are tuning
         options: 2×2, TWFE and event study ``weights`` ("rademacher"/"webb"),
         ``n_boot`` (9999), ``n_perm`` (1999), ``n_sim`` (1999), ``max_enumerate``
-        (20000), ``ferman_pinto`` (True), event study ``min_e``/``max_e``;
+        (20000), ``ferman_pinto`` (True), event study ``min_e``/``max_e``,
+        ``sensitivity`` ("relative_magnitudes"/"smoothness": HonestDiD robust
+        intervals, see :func:`evalkit.did.sensitivity`; also for Sun–Abraham),
+        ``bounds`` (Mbar or M values), ``sensitivity_target`` ("mean" of the
+        post-period effects, default, or "first"); imputation ``leads`` (5) and
+        ``horizons`` (True: every event time; False: the overall effect only);
         Callaway–Sant'Anna ``n_perm`` (999), ``max_enumerate`` (1000), ``panel``,
         ``bootstrap``/``n_boot``, ``balance_e``, ... The synthetic estimators
         (``synthetic_did``, ``synthetic_control``, ``triple_differences``; balanced
@@ -148,6 +158,12 @@ def estimate(
     )
     if spec.estimator == "event_study":
         return event_study_result(prep, chosen_vcov, spec)
+    if spec.estimator in ("imputation", "sun_abraham"):
+        result = modern_result(prep, spec)
+        for note in result.notes:
+            dropped = note.code == "imputation_dropped"
+            warn(note, DroppedRowsWarning if dropped else FewTreatedClustersWarning, stacklevel=2)
+        return result
     fit = two_by_two(prep, chosen_vcov) if spec.estimator == "2x2" else twfe(prep, chosen_vcov)
     components = bacon_decomposition(prep) if spec.estimator == "bacon" else None
     return _coefficient_result(spec, prep, fit, chosen_vcov, components)
@@ -163,6 +179,14 @@ def _regression_data(data: pd.DataFrame, spec: Spec, **design: Any) -> tuple[Pre
         raise EstimationError(
             f"unknown option(s) {', '.join(sorted(unknown))} for estimator {spec.estimator!r}; "
             f"allowed: {', '.join(sorted(_REG_OPTIONS))}"
+        )
+    event_studies = ("event_study", "sun_abraham", "imputation")
+    if spec.estimator not in event_studies and any(
+        spec.options.get(o) is not None for o in SENSITIVITY_OPTIONS
+    ):
+        raise EstimationError(
+            "the sensitivity analysis (sensitivity=, bounds=) needs an event study "
+            f"(estimator='event_study' or 'sun_abraham'); got {spec.estimator!r}"
         )
     prep = prepare(data, **design, covariates=spec.covariates, cluster=spec.cluster)
     prep = anticipate(prep, spec.anticipation)

@@ -178,6 +178,36 @@ TEMPLATES: dict[str, str] = {
         "permutation inference: {failed} of {assignments} cohort assignments could not be "
         "estimated (e.g. no comparison units) and count as at least as extreme as the data"
     ),
+    # --- imputation (Borusyak–Jaravel–Spiess) and Sun–Abraham ---
+    "imputation_dropped": (
+        "{n} treated row(s) were dropped: their unit or period has no untreated row, so their "
+        "untreated outcome cannot be imputed"
+    ),
+    # --- HonestDiD sensitivity analysis ---
+    "sensitivity_few_treated_normal": (
+        "only {treated} of {clusters} clusters are treated: the robust intervals of the "
+        "sensitivity analysis rest on a normal approximation with an estimated covariance, which "
+        "fails with so few treated clusters (they come out far too narrow); read them as "
+        "descriptive, or use the placebo-based (Conley–Taber) sensitivity bounds"
+    ),
+    "sensitivity_few_treated_placebo": (
+        "only {treated} of {clusters} clusters are treated, so the normal approximation behind "
+        "HonestDiD fails; the robust intervals use the placebo (Conley–Taber) distribution of the "
+        "event-study coefficients on the comparison clusters instead"
+    ),
+    "sensitivity_projection": (
+        "with {n} post-period coefficients the conditional test of relative magnitudes is too "
+        "large to compute; the robust intervals are projection intervals from normal draws "
+        "(valid, but wider)"
+    ),
+    "sensitivity_open_grid": (
+        "a robust interval reaches the end of the grid of values tested; its true end lies further "
+        "out"
+    ),
+    "sensitivity_empty": (
+        "at some bound no effect is consistent with the pre-period coefficients and the "
+        "restriction (empty interval): the restriction itself is rejected by the data"
+    ),
     # --- person-level comparisons made by the analyses on top of these estimators ---
     "person_level_few_clusters": (
         "only {n} pilot {units}: persons are not independent within a municipality, so this "

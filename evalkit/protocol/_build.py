@@ -21,6 +21,8 @@ from evalkit.protocol.model import (
     Population,
     PowerSettings,
     Protocol,
+    Robustness,
+    SensitivityCheck,
     Subgroup,
     TreatedUnit,
     Units,
@@ -93,6 +95,22 @@ def analyse(raw: Any, path: Path | None) -> tuple[Protocol | None, list[str], li
     return _build(canonical, explicit, path, warnings), errors, warnings
 
 
+def _robustness(r: dict[str, Any] | None) -> Robustness | None:
+    if not r:
+        return None
+    sens = r.get("sensitivity")
+    return Robustness(
+        sensitivity=None
+        if not sens
+        else SensitivityCheck(
+            restriction=sens["restriction"],
+            bounds=tuple(float(b) for b in sens["bounds"]),
+            target=sens.get("target") or "mean",
+        ),
+        event_studies=tuple(r.get("event_studies") or ()),
+    )
+
+
 def _build(
     c: dict[str, Any], explicit: dict[str, Any], path: Path | None, warnings: list[str]
 ) -> Protocol:
@@ -143,6 +161,7 @@ def _build(
             event_window=(window["min"], window["max"]) if window else None,
             seed=a["seed"],
             subgroup=a.get("subgroup"),
+            robustness=_robustness(a.get("robustness")),
         ),
         data_sources=tuple(
             DataSource(kind=s["kind"], schema_version=s["schema_version"], files=tuple(s["files"]))

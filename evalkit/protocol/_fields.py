@@ -15,6 +15,9 @@ from evalkit.spec import (
     MULTIPLE_TESTING,
     REGISTRABLE_ESTIMATORS,
     REGISTRABLE_INFERENCES,
+    RESTRICTIONS,
+    ROBUSTNESS_EVENT_STUDIES,
+    SENSITIVITY_TARGETS,
 )
 
 __all__ = [
@@ -212,6 +215,39 @@ PROTOCOL_SPEC = _f(
                     fields={"min": _f("int", required=True), "max": _f("int", required=True)},
                 ),
                 "seed": _f("int", default=1, minimum=0),
+                "robustness": _f(
+                    "record",
+                    doc="robustness checks of the primary outcomes, declared in advance",
+                    fields={
+                        "sensitivity": _f(
+                            "record",
+                            doc="HonestDiD: how far parallel trends may fail before the "
+                            "conclusion changes",
+                            fields={
+                                "restriction": _f("str", required=True, allowed=RESTRICTIONS),
+                                "bounds": _f(
+                                    "list",
+                                    required=True,
+                                    min_items=1,
+                                    item=_f("number", minimum=0),
+                                    doc="values of Mbar (relative_magnitudes) or M (smoothness)",
+                                ),
+                                # no defaults in this block: a protocol without it keeps its
+                                # registered content (and hash) unchanged
+                                "target": _f(
+                                    "str",
+                                    allowed=SENSITIVITY_TARGETS,
+                                    doc="mean of the post periods (when absent) or first",
+                                ),
+                            },
+                        ),
+                        "event_studies": _f(
+                            "list",
+                            item=_f("str", allowed=ROBUSTNESS_EVENT_STUDIES),
+                            doc="heterogeneity-robust event studies beside the registered one",
+                        ),
+                    },
+                ),
             },
         ),
         "missing_data": _f("text", doc="how missing data are handled"),

@@ -18,6 +18,8 @@ from evalkit.spec import (
     Method,
     MultipleTesting,
     RegisteredInference,
+    Restriction,
+    SensitivityTarget,
 )
 
 __all__ = [
@@ -31,6 +33,8 @@ __all__ = [
     "Population",
     "PowerSettings",
     "Protocol",
+    "Robustness",
+    "SensitivityCheck",
     "Subgroup",
     "TreatedUnit",
     "Units",
@@ -144,6 +148,23 @@ class Hypothesis:
 
 
 @dataclass(frozen=True)
+class SensitivityCheck:
+    """A registered HonestDiD sensitivity analysis: restriction, bounds, target effect."""
+
+    restriction: Restriction
+    bounds: tuple[float, ...]
+    target: SensitivityTarget
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """Robustness checks declared in advance (sensitivity, other event studies)."""
+
+    sensitivity: SensitivityCheck | None
+    event_studies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Analysis:
     """The pre-registered analysis."""
 
@@ -160,6 +181,7 @@ class Analysis:
     event_window: tuple[int, int] | None
     seed: int
     subgroup: str | None = None
+    robustness: Robustness | None = None
 
 
 @dataclass(frozen=True)

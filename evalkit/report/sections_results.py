@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.report import sections_sensitivity
 from evalkit.report.context import ReportContext
 from evalkit.report.disclosure import protect
 from evalkit.report.figures import event_study_plot, trend_plot
@@ -282,6 +283,7 @@ def robustness(ctx: ReportContext) -> str:
                 )
             )
         )
+    parts += [sections_sensitivity.sensitivity(ctx), sections_sensitivity.event_studies(ctx)]
     return "\n\n".join(p for p in parts if p)
 
 

@@ -1,0 +1,324 @@
+"""The entry point :func:`sensitivity`: robust intervals per bound, the original, the breakdown."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import special
+from threadpoolctl import threadpool_limits
+
+from evalkit.did._common import check_choice
+from evalkit.did.honest._arp import MAX_VERTICES, normal_draws
+from evalkit.did.honest._flci import optimal_flci
+from evalkit.did.honest._placebo import placebo_original, placebo_relmag, placebo_smooth
+from evalkit.did.honest._relmag import relmag_accept
+from evalkit.did.honest.result import SensitivityResult
+from evalkit.did.notes import Note
+from evalkit.errors import EstimationError
+from evalkit.spec import Restriction
+
+__all__ = ["Restriction", "sensitivity"]
+
+#: Bisection steps for the breakdown value (precision 2^-7 of the bracket between two bounds).
+_BISECT = 7
+
+
+def sensitivity(
+    betahat: Sequence[float] | np.ndarray,
+    sigma: np.ndarray | None,
+    *,
+    num_pre: int,
+    num_post: int,
+    restriction: Restriction = "relative_magnitudes",
+    bounds: Sequence[float] = (0.5, 1.0, 1.5, 2.0),
+    alpha: float = 0.05,
+    l_vec: Sequence[float] | None = None,
+    placebo: np.ndarray | None = None,
+    n_treated_clusters: int | None = None,
+    n_clusters: int | None = None,
+    grid_points: int = 1000,
+    sims: int = 5000,
+    seed: int = 0,
+    breakdown: bool = True,
+) -> SensitivityResult:
+    """HonestDiD sensitivity analysis (Rambachan & Roth 2023) of an event study.
+
+    Parameters
+    ----------
+    betahat : array-like
+        Event-study coefficients: ``num_pre`` pre-period ones (oldest first, the
+        reference period −1 left out), then ``num_post`` post-period ones.
+    sigma : numpy.ndarray or None
+        Their covariance (None only with ``placebo``).
+    num_pre, num_post : int
+        Numbers of pre- and post-period coefficients.
+    restriction : {"relative_magnitudes", "smoothness"}
+        ``"relative_magnitudes"``: post-period violations of parallel trends change
+        per period by at most ``bound`` times the largest pre-period change
+        (Delta^RM(Mbar); conditional least-favourable hybrid intervals, "C-LF").
+        ``"smoothness"``: the slope of the violations changes by at most ``bound``
+        per period (Delta^SD(M); optimal fixed-length intervals, "FLCI").
+    bounds : sequence of float
+        Values of Mbar (or M) to report.
+    alpha : float
+        1 − confidence level.
+    l_vec : sequence of float, optional
+        Weights of the post-period effects in the target; default the first post
+        period (as the R package). ``[1/num_post] * num_post`` is their mean.
+    placebo : numpy.ndarray, optional
+        Placebo error vectors (rows; one column per coefficient), e.g. Conley–Taber
+        placebo event studies. When given, the intervals come from their
+        distribution instead of the normal approximation (valid with few treated
+        clusters; see :mod:`evalkit.did.honest._placebo`).
+    n_treated_clusters, n_clusters : int, optional
+        When fewer than 5 clusters are treated and no ``placebo`` is given, a note
+        says that the normal approximation fails.
+    grid_points : int
+        Grid of the C-LF test inversion (as the R package: ``±20`` standard errors
+        of the target around zero, widened while an interval reaches its end).
+    sims : int
+        Draws for the least-favourable critical value.
+    seed : int
+        Seed of those draws.
+    breakdown : bool
+        Whether to search the breakdown value between the bounds (by bisection; about
+        as costly again as the table for relative magnitudes).
+
+    Returns
+    -------
+    SensitivityResult
+        ``tidy()`` has ``bound, lb, ub, method`` (the original interval first).
+
+    Raises
+    ------
+    EstimationError
+        Inconsistent shapes or options (the message says which).
+    """
+    check_choice("restriction", restriction, Restriction)
+    # The matrices are small: BLAS threads only contend (tenfold slower on a busy machine).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _sensitivity(
+            betahat,
+            sigma,
+            num_pre,
+            num_post,
+            restriction,
+            bounds,
+            alpha,
+            l_vec,
+            placebo,
+            n_treated_clusters,
+            n_clusters,
+            grid_points,
+            sims,
+            seed,
+            breakdown,
+        )
+
+
+def _sensitivity(
+    betahat: Sequence[float] | np.ndarray,
+    sigma: np.ndarray | None,
+    num_pre: int,
+    num_post: int,
+    restriction: str,
+    bounds: Sequence[float],
+    alpha: float,
+    l_vec: Sequence[float] | None,
+    placebo: np.ndarray | None,
+    n_treated_clusters: int | None,
+    n_clusters: int | None,
+    grid_points: int,
+    sims: int,
+    seed: int,
+    breakdown: bool,
+) -> SensitivityResult:
+    beta, sig, lv = _check(betahat, sigma, num_pre, num_post, l_vec, placebo, alpha)
+    bounds = [float(b) for b in bounds]
+    if not bounds or any(b < 0 or not math.isfinite(b) for b in bounds):
+        raise EstimationError(f"bounds must be non-negative numbers; got {bounds!r}")
+    notes: list[Note] = []
+    grids: list[float] = []
+    few = n_treated_clusters is not None and n_treated_clusters < 5
+    facts = {"treated": n_treated_clusters or 0, "clusters": n_clusters or 0}
+    est = float(lv @ beta[num_pre:])
+    # Beyond a few post periods the exact C-LF test has too many pieces (bases) to enumerate;
+    # the placebo rule with normal draws is then a valid (conservative) projection interval.
+    projection = (
+        placebo is None
+        and sig is not None
+        and restriction == "relative_magnitudes"
+        and math.comb(2 * num_post, num_post) > MAX_VERTICES
+    )
+    if projection and sig is not None:
+        placebo = normal_draws(sig, sims, seed).T
+        notes.append(Note("sensitivity_projection", {"n": num_post}))
+    if placebo is not None:
+        pl = np.asarray(placebo, dtype=float)
+        method = "projection" if projection else "placebo"
+        if few:
+            code = "normal" if projection else "placebo"
+            notes.append(Note(f"sensitivity_few_treated_{code}", facts))
+        original = placebo_original(beta, pl, num_pre, lv, alpha)
+        rule = placebo_relmag if restriction == "relative_magnitudes" else placebo_smooth
+
+        def interval(b: float) -> tuple[float, float]:
+            return rule(beta, pl, num_pre, lv, b, alpha)
+
+        def excludes_zero(b: float) -> bool:
+            lo, hi = interval(b)
+            return lo > 0 or hi < 0
+    else:
+        if sig is None:  # _check allows this only with placebo
+            raise EstimationError("give sigma (the covariance of betahat) or placebo draws")
+        if few:
+            notes.append(Note("sensitivity_few_treated_normal", facts))
+        se = math.sqrt(float(lv @ sig[num_pre:, num_pre:] @ lv))
+        z = float(special.ndtri(1 - alpha / 2))
+        original = (est - z * se, est + z * se)
+        if restriction == "smoothness":
+            method = "FLCI"
+
+            def interval(b: float) -> tuple[float, float]:
+                f = optimal_flci(beta, sig, num_pre, lv, b, alpha)
+                return f.centre - f.half_length, f.centre + f.half_length
+
+            def excludes_zero(b: float) -> bool:
+                lo, hi = interval(b)
+                return lo > 0 or hi < 0
+        else:
+            method = "C-LF"
+            grid_base = 20 * se
+
+            def interval(b: float) -> tuple[float, float]:
+                lo, hi, width = _clf_interval(
+                    beta, sig, num_pre, lv, b, alpha, grid_base, grid_points, sims, seed, notes
+                )
+                grids.append(width)
+                return lo, hi
+
+            def excludes_zero(b: float) -> bool:
+                acc = relmag_accept(
+                    beta, sig, num_pre, lv, b, np.zeros(1), alpha=alpha, sims=sims, seed=seed
+                )
+                return not bool(acc[0])
+
+    rows = [interval(b) for b in bounds]
+    table = pd.DataFrame({"bound": bounds, "lb": [r[0] for r in rows], "ub": [r[1] for r in rows]})
+    if table["lb"].isna().any():
+        notes.append(Note("sensitivity_empty"))
+    point, censored = _breakdown(bounds, rows, excludes_zero) if breakdown else (None, False)
+    return SensitivityResult(
+        restriction=restriction,
+        method=method,
+        table=table,
+        original=(float(original[0]), float(original[1])),
+        estimate=est,
+        breakdown=point,
+        breakdown_censored=censored,
+        alpha=alpha,
+        notes=tuple(dict.fromkeys(notes)),
+        detail={
+            "l_vec": lv.tolist(),
+            "num_pre": num_pre,
+            "num_post": num_post,
+            "grid_half_widths": grids,
+            "grid_points": grid_points,
+        },
+    )
+
+
+def _check(
+    betahat: Sequence[float] | np.ndarray,
+    sigma: np.ndarray | None,
+    num_pre: int,
+    num_post: int,
+    l_vec: Sequence[float] | None,
+    placebo: np.ndarray | None,
+    alpha: float,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    beta = np.asarray(betahat, dtype=float).ravel()
+    n = num_pre + num_post
+    if num_pre < 1 or num_post < 1 or len(beta) != n:
+        raise EstimationError(
+            f"betahat has {len(beta)} coefficients; expected num_pre + num_post = {n} "
+            "(at least one of each; the reference period −1 left out)"
+        )
+    if not 0 < alpha < 1:
+        raise EstimationError(f"alpha must be between 0 and 1; got {alpha!r}")
+    sig = None
+    if sigma is not None:
+        sig = np.asarray(sigma, dtype=float)
+        if sig.shape != (n, n) or not np.allclose(sig, sig.T, rtol=1e-8, atol=1e-14):
+            raise EstimationError(
+                f"sigma must be a symmetric {n}×{n} matrix; got shape {sig.shape}"
+            )
+    elif placebo is None:
+        raise EstimationError("give sigma (the covariance of betahat) or placebo draws")
+    shape = None if placebo is None else np.asarray(placebo).shape
+    if shape is not None and (len(shape) != 2 or shape[1] != n or shape[0] < 1):
+        raise EstimationError(f"placebo must have one column per coefficient ({n})")
+    lv = np.eye(num_post)[0] if l_vec is None else np.asarray(l_vec, dtype=float).ravel()
+    if len(lv) != num_post or not np.any(lv != 0):
+        raise EstimationError(f"l_vec must have num_post = {num_post} weights, not all zero")
+    return beta, sig, lv
+
+
+def _clf_interval(
+    beta: np.ndarray,
+    sig: np.ndarray,
+    num_pre: int,
+    lv: np.ndarray,
+    mbar: float,
+    alpha: float,
+    half_width: float,
+    grid_points: int,
+    sims: int,
+    seed: int,
+    notes: list[Note],
+) -> tuple[float, float, float]:
+    """Invert the C-LF test on the R package's grid, widening it while the interval is open.
+
+    Returns the interval's ends and the half-width of the grid used.
+    """
+    for _ in range(4):
+        grid = np.linspace(-half_width, half_width, grid_points)
+        acc = relmag_accept(beta, sig, num_pre, lv, mbar, grid, alpha=alpha, sims=sims, seed=seed)
+        if not acc.any():
+            return math.nan, math.nan, half_width
+        if not (acc[0] or acc[-1]):
+            break
+        half_width *= 2
+    else:
+        notes.append(Note("sensitivity_open_grid"))
+    return float(grid[acc].min()), float(grid[acc].max()), half_width
+
+
+def _breakdown(
+    bounds: list[float],
+    rows: list[tuple[float, float]],
+    excludes_zero: Callable[[float], bool],
+) -> tuple[float | None, bool]:
+    """Largest bound at which zero stays outside the interval, refined between the table's rows."""
+    order = np.argsort(bounds)
+    excl = [not (math.isnan(rows[i][0]) or rows[i][0] <= 0 <= rows[i][1]) for i in order]
+    if not excl[0]:
+        lo = 0.0
+        if bounds[order[0]] == 0 or not excludes_zero(0.0):
+            return None, False
+        hi = bounds[order[0]]
+    elif all(excl):
+        return bounds[order[-1]], True
+    else:
+        first_in = excl.index(False)
+        lo, hi = bounds[order[first_in - 1]], bounds[order[first_in]]
+    for _ in range(_BISECT):
+        mid = (lo + hi) / 2
+        if excludes_zero(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo, False
