@@ -53,6 +53,8 @@ def test_sensitivity_list_in_the_json_equals_the_python_entry(
         "relative_magnitudes",
         "--bounds",
         "0.5,1,1.5,2",
+        "--inference",
+        "analytic",
         "--json",
     )
     assert code == 0
@@ -70,6 +72,7 @@ def test_sensitivity_list_in_the_json_equals_the_python_entry(
             cohort="cohort",
             cluster="muni",
             estimator="event_study",
+            inference="analytic",
         )
     rows = sorted(res.to_dict()["event_study"], key=lambda r: r["event_time"])
     assert [r["event_time"] for r in rows] == [-4, -3, -2, 0, 1, 2, 3]
@@ -93,6 +96,8 @@ def test_few_treated_uses_the_placebo_distribution_and_says_so(
         "smoothness",
         "--bounds",
         "0,0.05",
+        "--inference",
+        "conley_taber",
         "--json",
     )
     assert code == 0
