@@ -106,3 +106,16 @@ def test_unsimulable_outcomes_are_skipped_with_a_note(tmp_path: Path):
 def test_mde_interpolates_the_power_curve():
     assert _mde([0.0, -0.01, -0.02], [0.05, 0.5, 0.9], 0.8) == pytest.approx(0.0175)
     assert math.isnan(_mde([0.0, 0.01], [0.05, 0.3], 0.8))
+
+
+def test_power_counts_a_p_value_equal_to_alpha_as_a_rejection(design: Path):
+    # one treated of twenty: the smallest randomization p-value is 1/21 (Conley–Taber: 1/(20+1));
+    # a p-value exactly at alpha rejects, as the interval does (one rule: p <= alpha)
+    protocol = load_protocol(design)
+    alpha = protocol.analysis.alpha
+
+    def at_alpha(frame: pd.DataFrame) -> tuple[float, float, float]:
+        return 0.0, math.nan, alpha
+
+    table = simulate_power(protocol, at_alpha, effects=[0.0], n_sims=2)
+    assert table["power"].tolist() == [1.0]
