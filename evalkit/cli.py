@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "did",
     "report",
     "run",
+    "national",
 )
 
 
