@@ -16,13 +16,13 @@ export PYTHONHASHSEED := 0
 # main process, each analysis worker and each report kernel again.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup report monitor test lint bench clean
+.PHONY: setup report monitor test test-spark lint bench bench-national clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,national]'
 	@# Byte-compile the venv once: where PYTHONDONTWRITEBYTECODE is set (as on this
 	@# machine) pip writes no .pyc, and every process and report kernel would then
 	@# compile pandas, scipy, pyfixest and matplotlib from source again (seconds each).
@@ -38,17 +38,27 @@ monitor: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# The Spark path for real (local mode, Java 17): slow to start, so not in `make test`.
+test-spark: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,national,spark]'
+	EVALKIT_TEST_SPARK=1 $(BIN)/python -m pytest tests/test_engine_spark.py
+
 lint: setup
 	$(BIN)/ruff check evalkit tests
 	$(BIN)/ruff format --check evalkit
 	$(BIN)/mypy evalkit
 
 bench: setup
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench,national,spark]'
 	$(BIN)/python -m benchmarks
 
+# National scale at 1 %, 10 % and 100 % (about 90 million rows): minutes, one at a time.
+bench-national: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,national,spark]'
+	EVALKIT_NATIONAL_SCALES="0.01 0.1 1" $(BIN)/python -m benchmarks national
+
 clean:
-	rm -rf build data/raw/demo data/raw/examples .pytest_cache .ruff_cache .mypy_cache
+	rm -rf build data/raw/demo data/raw/examples data/raw/national .pytest_cache .ruff_cache .mypy_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -188,16 +188,22 @@ def estimate_national(
     -------
     dict
         ``{outcome: {estimator: result dict, "engine_seconds": ...}}``: the grouped sums
-        are computed once per outcome, then every estimator uses them.
+        are computed once per outcome, then every estimator uses them; each result's
+        ``path`` says where it ran (``engine:duckdb``, ``engine:pyspark``, or
+        ``in_memory:streamed`` with the reason when the panel is outside the engine path).
     """
     from evalkit.did.engine import cs_in_engine, linear_in_engine, panel_statistics
+    from evalkit.errors import EstimationError
 
     out: dict[str, Any] = {}
     for outcome in outcomes:
         started = time.perf_counter()
-        stats = panel_statistics(
-            table, outcome=outcome, unit=unit, time="period", cohort="cohort", cluster=cluster
-        )
+        design = {"outcome": outcome, "unit": unit, "time": "period", "cohort": "cohort"}
+        try:
+            stats = panel_statistics(table, cluster=cluster, **design)
+        except EstimationError as exc:
+            out[outcome] = _streamed(table, design, cluster, estimators, str(exc))
+            continue
         out[outcome] = {"engine_seconds": round(time.perf_counter() - started, 2)}
         for estimator in estimators:
             started = time.perf_counter()
@@ -206,5 +212,42 @@ def estimate_national(
             else:
                 entry = linear_in_engine(stats, estimator).to_dict()
             entry["seconds"] = round(time.perf_counter() - started, 3)
+            entry["path"] = f"engine:{stats.backend}"
             out[outcome][estimator] = entry
+    return out
+
+
+def _streamed(
+    table: Any, design: dict[str, str], cluster: str, estimators: Sequence[str], why: str
+) -> dict[str, Any]:
+    """Fallback: stream the needed columns to a unit panel and estimate in memory."""
+    import warnings
+
+    from evalkit.did import estimate
+    from evalkit.did.engine._stream import stream_unit_panel
+
+    started = time.perf_counter()
+    panel = stream_unit_panel(table, cluster=cluster, **design)
+    out: dict[str, Any] = {"engine_seconds": round(time.perf_counter() - started, 2)}
+    for estimator in estimators:
+        options: dict[str, Any] = {"inference": "analytic"}
+        if estimator == "callaway_santanna":
+            options.update(control="notyet", allow_unbalanced_panel=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = estimate(
+                panel,
+                outcome=design["outcome"],
+                unit=design["unit"],
+                time=design["time"],
+                cohort=design["cohort"],
+                estimator=estimator,  # type: ignore[arg-type]
+                cluster=cluster,
+                **options,
+            )
+        entry = result.to_dict()
+        entry["path"] = "in_memory:streamed"
+        entry["why_not_in_engine"] = why
+        entry["warnings"] = sorted({*entry.get("warnings", []), *(str(w.message) for w in caught)})
+        out[estimator] = entry
     return out
