@@ -40,7 +40,10 @@ def _in_memory(df: pd.DataFrame, **kw) -> object:
 
 
 def _engine(df: pd.DataFrame, **kw) -> object:
-    return estimate_in_engine(ibis.memtable(df), outcome="y", unit="u", time="t", cohort="g", **kw)
+    table = ibis.memtable(df)
+    return estimate_in_engine(
+        table, outcome="y", unit="u", time="t", cohort="g", inference="analytic", **kw
+    )
 
 
 def _close(a: object, b: object, path: str = "") -> None:
@@ -127,3 +130,28 @@ def test_cohort_changing_within_a_unit_is_refused() -> None:
     df.loc[0, "g"] = 3 if df.loc[0, "g"] != 3 else 4
     with pytest.raises(EstimationError, match="cohort changes"):
         _engine(df, estimator="callaway_santanna", cluster="cl")
+
+
+@pytest.mark.parametrize(
+    ("choices", "message"),
+    [
+        ({"estimator": "twfe", "covariates": ["x"]}, "covariates"),
+        ({"estimator": "twfe", "inference": "wild"}, "inference='wild'"),
+        ({"estimator": "bacon"}, "estimator 'bacon'"),
+    ],
+)
+def test_choices_outside_the_engine_path_are_refused(choices: dict, message: str) -> None:
+    df = _panel(20, 6, seed=7)
+    with pytest.raises(EstimationError, match=message):
+        estimate_in_engine(
+            ibis.memtable(df), outcome="y", unit="u", time="t", cohort="g", **choices
+        )
+
+
+def test_few_treated_default_inference_is_left_to_the_in_memory_path() -> None:
+    df = _panel(8, 6, seed=8, cohorts=(0, 4))
+    df["g"] = np.where(df["u"].isin(["u000", "u001"]), 4, 0)
+    with pytest.raises(EstimationError, match="few-treated"):
+        estimate_in_engine(
+            ibis.memtable(df), outcome="y", unit="u", time="t", cohort="g", estimator="twfe"
+        )

@@ -241,7 +241,7 @@ def _streamed(
                 unit=design["unit"],
                 time=design["time"],
                 cohort=design["cohort"],
-                estimator=estimator,  # type: ignore[arg-type]
+                estimator=estimator,
                 cluster=cluster,
                 **options,
             )

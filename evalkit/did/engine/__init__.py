@@ -16,8 +16,14 @@ from typing import Any
 from evalkit.did.engine._cs import cs_in_engine
 from evalkit.did.engine._linear import linear_in_engine
 from evalkit.did.engine._stats import PanelStats, panel_statistics
+from evalkit.errors import EstimationError
+from evalkit.spec import Spec, as_spec
+
+#: The estimators that run on sufficient statistics.
+ENGINE_ESTIMATORS: tuple[str, ...] = ("2x2", "twfe", "event_study", "callaway_santanna")
 
 __all__ = [
+    "ENGINE_ESTIMATORS",
     "PanelStats",
     "cs_in_engine",
     "estimate_in_engine",
@@ -28,15 +34,13 @@ __all__ = [
 
 def estimate_in_engine(
     table: Any,
+    spec: Spec | None = None,
     *,
     outcome: str,
     unit: str,
     time: str,
     cohort: str,
-    estimator: str,
-    cluster: str | None = None,
-    alpha: float = 0.05,
-    **options: Any,
+    **choices: Any,
 ) -> Any:
     """Estimate inside the table's engine: sufficient statistics there, the rest here.
 
@@ -44,25 +48,80 @@ def estimate_in_engine(
     ----------
     table : ibis.expr.types.Table
         Long data (unit-period rows, or finer rows averaged to unit and period).
-    outcome, unit, time, cohort, cluster : str
+    spec : Spec, optional
+        The analysis choices (:class:`evalkit.spec.Spec`), or give them as keywords
+        (``estimator="twfe"``, ``control=...``, ``cluster=...``).
+    outcome, unit, time, cohort : str
         Columns (time and cohort as integer periods; cohort 0 = never treated).
-    estimator : {"2x2", "twfe", "event_study", "callaway_santanna"}
-        The estimator.
-    alpha : float
-        1 − confidence level.
-    **options
-        Callaway–Sant'Anna: ``control``, ``base_period``, ``anticipation``,
-        ``bootstrap``, ``n_boot``, ``seed``, ``min_e``, ``max_e``, ``balance_e``;
-        event study: ``min_e``, ``max_e``.
+    **choices
+        Spec fields and tuning options when ``spec`` is not given.
 
     Returns
     -------
     DidResult or CsResult
         With the engine named in ``inference_detail['path']`` / ``options['path']``.
+
+    Raises
+    ------
+    EstimationError
+        A choice the engine path does not cover (covariates, resampling inference, a
+        few-treated default), or data outside it (an unbalanced panel): use
+        :func:`evalkit.did.estimate`.
     """
+    spec = as_spec(spec, choices)
+    _check_supported(spec)
     stats = panel_statistics(
-        table, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster
+        table, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=spec.cluster
     )
-    if estimator == "callaway_santanna":
-        return cs_in_engine(stats, alpha=alpha, cluster=cluster, **options)
-    return linear_in_engine(stats, estimator, alpha=alpha, **options)
+    if spec.inference is None and stats.n_treated_clusters < spec.few_treated_threshold:
+        raise EstimationError(
+            f"{stats.n_treated_clusters} treated cluster(s), fewer than "
+            f"{spec.few_treated_threshold}: the default inference is then a few-treated method, "
+            "which runs in memory only (evalkit.did.estimate), or set inference='analytic'"
+        )
+    min_e, max_e = spec.event_window or (None, None)
+    if spec.estimator == "callaway_santanna":
+        return cs_in_engine(
+            stats,
+            control=spec.control,
+            base_period=spec.base_period,
+            anticipation=spec.anticipation,
+            alpha=spec.alpha,
+            cluster=spec.cluster,
+            bootstrap=spec.inference == "bootstrap",
+            n_boot=int(spec.options.get("n_boot", 999)),
+            seed=spec.seed,
+            min_e=min_e,
+            max_e=max_e,
+            balance_e=spec.options.get("balance_e"),
+        )
+    return linear_in_engine(stats, spec.estimator, alpha=spec.alpha, min_e=min_e, max_e=max_e)
+
+
+def _check_supported(spec: Spec) -> None:
+    """Raise for choices outside the sufficient-statistics path, naming the way out."""
+    problems = []
+    if spec.estimator not in ENGINE_ESTIMATORS:
+        problems.append(f"estimator {spec.estimator!r} (engine: {', '.join(ENGINE_ESTIMATORS)})")
+    if spec.covariates:
+        problems.append("covariates")
+    allowed = (
+        (None, "analytic", "bootstrap")
+        if spec.estimator == "callaway_santanna"
+        else (
+            None,
+            "analytic",
+        )
+    )
+    if spec.inference not in allowed:
+        problems.append(f"inference={spec.inference!r}")
+    if spec.vcov not in (None, "cluster"):
+        problems.append(f"vcov={spec.vcov!r} (the engine computes cluster-robust CR1)")
+    if spec.anticipation and spec.estimator != "callaway_santanna":
+        problems.append("anticipation with a regression estimator")
+    if problems:
+        raise EstimationError(
+            "not available in the engine: " + "; ".join(problems) + ". Use "
+            "evalkit.did.estimate on the data in memory (the national pipeline streams the "
+            "needed columns for it)"
+        )
