@@ -76,9 +76,13 @@ def run_estimate(args: argparse.Namespace) -> int:
 
     from evalkit._cli._progress import Progress
     from evalkit.pipeline.national import estimate_national, national_table, starts_from_protocol
+    from evalkit.protocol.registration import verify_for_analysis
 
+    registration = verify_for_analysis(args.protocol)
     protocol = yaml.safe_load(args.protocol.read_text(encoding="utf-8"))
     starts = starts_from_protocol(protocol)
+    when = registration.registered_at or "not pre-registered"
+    print(f"protocol {args.protocol}: {registration.status} ({when})")
     progress = Progress("estimate", 0)
     table = national_table(args.source, starts, engine=args.engine)
     results = estimate_national(table, OUTCOMES, unit=args.unit, cluster=args.cluster)
@@ -91,6 +95,12 @@ def run_estimate(args: argparse.Namespace) -> int:
                     f"({res['n_units']} units, {res['n_clusters']} clusters, {res['n_obs']} obs)"
                 )
     if args.out is not None:
+        results["protocol"] = {
+            "file": str(args.protocol),
+            "status": registration.status,
+            "sha256": registration.sha256,
+            "registered_at": registration.registered_at,
+        }
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
         print(f"  results: {args.out}")
