@@ -83,9 +83,11 @@ def run_estimate(args: argparse.Namespace) -> int:
     starts = starts_from_protocol(protocol)
     when = registration.registered_at or "not pre-registered"
     print(f"protocol {args.protocol}: {registration.status} ({when})")
-    progress = Progress("estimate", 0)
+    progress = Progress("estimate", len(OUTCOMES), unit="outcomes", every=0.0)
     table = national_table(args.source, starts, engine=args.engine)
-    results = estimate_national(table, OUTCOMES, unit=args.unit, cluster=args.cluster)
+    results = estimate_national(
+        table, OUTCOMES, unit=args.unit, cluster=args.cluster, progress=progress
+    )
     for outcome, by in results.items():
         print(f"{outcome}: grouped sums in the engine {by['engine_seconds']} s")
         for name, res in by.items():

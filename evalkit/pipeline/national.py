@@ -170,6 +170,7 @@ def estimate_national(
     unit: str = "region",
     cluster: str = "region",
     estimators: Sequence[str] = ENGINE_ESTIMATORS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run the in-engine estimators per outcome (not-yet-treated comparisons for CS).
 
@@ -183,6 +184,8 @@ def estimate_national(
         Unit of analysis and cluster ('region' or 'municipality').
     estimators : sequence of str
         From :data:`ENGINE_ESTIMATORS`.
+    progress : callable, optional
+        ``progress(outcomes_done, rows_read)`` after every outcome.
 
     Returns
     -------
@@ -196,7 +199,8 @@ def estimate_national(
     from evalkit.errors import EstimationError
 
     out: dict[str, Any] = {}
-    for outcome in outcomes:
+    rows = 0
+    for done, outcome in enumerate(outcomes, start=1):
         started = time.perf_counter()
         design = {"outcome": outcome, "unit": unit, "time": "period", "cohort": "cohort"}
         try:
@@ -204,7 +208,11 @@ def estimate_national(
         except EstimationError as exc:
             out[outcome] = _streamed(table, design, cluster, estimators, str(exc))
             continue
-        out[outcome] = {"engine_seconds": round(time.perf_counter() - started, 2)}
+        rows += stats.n_rows
+        out[outcome] = {
+            "engine_seconds": round(time.perf_counter() - started, 2),
+            "rows": stats.n_rows,
+        }
         for estimator in estimators:
             started = time.perf_counter()
             if estimator == "callaway_santanna":
@@ -214,6 +222,8 @@ def estimate_national(
             entry["seconds"] = round(time.perf_counter() - started, 3)
             entry["path"] = f"engine:{stats.backend}"
             out[outcome][estimator] = entry
+        if progress is not None:
+            progress(done, rows)
     return out
 
 
