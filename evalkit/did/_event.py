@@ -27,7 +27,7 @@ from evalkit.did.wild import wild_bootstrap_combinations, wild_joint_test
 from evalkit.errors import EstimationError, FewTreatedClustersWarning
 from evalkit.spec import Spec
 
-__all__ = ["event_study_result"]
+__all__ = ["event_extra", "event_study_result"]
 
 
 def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
@@ -161,21 +161,7 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
     for m in messages:
         warn(m, FewTreatedClustersWarning, stacklevel=3)
     table = tidy_frame([head, *rows])
-    extra = {
-        "event_study": [
-            {
-                "event_time": r["event_time"],
-                "att": r["estimate"],
-                "se": r["std_error"],
-                "ci_low": r["conf_low"],
-                "ci_high": r["conf_high"],
-                "p_value": r["p_value"],
-            }
-            for r in rows
-        ],
-        "pretrend": pretrend,
-        "reference_period": -1 - lead,
-    }
+    extra = event_extra(rows, pretrend, -1 - lead)
     return DidResult(
         estimator="event_study",
         att=att,
@@ -194,6 +180,42 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
         inference_detail=detail,
         extra=extra,
     )
+
+
+def event_extra(
+    rows: list[dict[str, Any]], pretrend: dict[str, Any], reference: int
+) -> dict[str, Any]:
+    """Return the event study's JSON additions: one row per event time, pre-trend, reference.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Tidy rows with ``event_time``.
+    pretrend : dict
+        The pre-trend test.
+    reference : int
+        The omitted event time.
+
+    Returns
+    -------
+    dict
+        ``event_study``, ``pretrend`` and ``reference_period``.
+    """
+    return {
+        "event_study": [
+            {
+                "event_time": r["event_time"],
+                "att": r["estimate"],
+                "se": r["std_error"],
+                "ci_low": r["conf_low"],
+                "ci_high": r["conf_high"],
+                "p_value": r["p_value"],
+            }
+            for r in rows
+        ],
+        "pretrend": pretrend,
+        "reference_period": reference,
+    }
 
 
 _PRETREND_TEST = {

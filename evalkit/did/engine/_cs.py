@@ -20,10 +20,10 @@ from evalkit.did.cs import _inference as inf_
 from evalkit.did.cs._aggregate import Cohorts
 from evalkit.did.cs._attgt import GroupTime, cells_of
 from evalkit.did.cs._data import COHORT_RULE
+from evalkit.did.cs._fast import comparison_cohorts, no_comparison
 from evalkit.did.cs._result import CsResult
 from evalkit.did.cs._summary import Bootstrap, Units, summarise
 from evalkit.did.engine._stats import PanelStats
-from evalkit.did.notes import Note, as_number
 from evalkit.errors import EstimationError
 
 __all__ = ["cs_in_engine"]
@@ -52,18 +52,10 @@ def _cells(
         if c == b:
             continue
         gi = int(np.searchsorted(values, g))
-        if control == "never":
-            ctrl = values == 0
-        else:
-            limit = periods[max(c, b)] + anticipation
-            ctrl = (values == 0) | ((values > limit) & (values != g))
+        ctrl = comparison_cohorts(values, g, periods[max(c, b)], control, anticipation)
         n0 = counts[ctrl].sum()
         if n0 == 0:
-            skipped.append(
-                Note(
-                    "cs_cell_no_comparison", {"group": as_number(g), "time": as_number(periods[c])}
-                )
-            )
+            skipped.append(no_comparison(g, periods[c]))
             keep[j] = False
             continue
         change = means[:, c] - means[:, b]

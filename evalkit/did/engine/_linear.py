@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from evalkit.did._event import event_extra
 from evalkit.did.engine._stats import PanelStats
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.errors import EstimationError
@@ -216,19 +217,5 @@ def _event_rows(
             "df": len(pre),
             "test": "Wald F, all pre-period (e < -1) effects zero",
         }
-    extra = {
-        "event_study": [
-            {
-                "event_time": r["event_time"],
-                "att": r["estimate"],
-                "se": r["std_error"],
-                "ci_low": r["conf_low"],
-                "ci_high": r["conf_high"],
-                "p_value": r["p_value"],
-            }
-            for r in rows
-        ],
-        "pretrend": pretrend,
-        "reference_period": -1,
-    }
+    extra = event_extra(rows, pretrend, -1)
     return [head, *rows], extra
