@@ -155,3 +155,16 @@ def test_few_treated_default_inference_is_left_to_the_in_memory_path() -> None:
         estimate_in_engine(
             ibis.memtable(df), outcome="y", unit="u", time="t", cohort="g", estimator="twfe"
         )
+
+
+def test_multiplier_bootstrap_over_clusters_equals_in_memory() -> None:
+    df = _panel(45, 9, seed=1)
+    kw = {"estimator": "callaway_santanna", "control": "notyet", "cluster": "cl"}
+    boot = {"inference": "bootstrap", "n_boot": 199, "seed": 3}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mem = estimate(df, outcome="y", unit="u", time="t", cohort="g", **kw, **boot).to_dict()
+    eng = estimate_in_engine(
+        ibis.memtable(df), outcome="y", unit="u", time="t", cohort="g", **kw, **boot
+    ).to_dict()
+    _close(mem["aggregations"], eng["aggregations"], "aggregations")

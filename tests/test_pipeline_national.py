@@ -63,6 +63,7 @@ def test_validation_counts_every_rule_and_keeps_identifiers_out(
     table.loc[0, "rinpersoon"] = "12345"
     table.loc[1, "municipality"] = "GM0000"
     table.loc[2, "age"] = 30
+    table = pd.concat([table, table.iloc[[10]]], ignore_index=True)  # one person-month twice
     table["neet"] = table["neet"].astype("boolean")
     table.loc[3, "neet"] = pd.NA
     pq.write_table(pa.Table.from_pandas(table, preserve_index=False), victim)
@@ -72,6 +73,7 @@ def test_validation_counts_every_rule_and_keeps_identifiers_out(
     assert counts["accepted"] + counts["rejected"] == counts["rows_read"]
     failures = {k: v for k, v in counts["failures"].items() if v}
     assert failures == {"rinpersoon": 1, "municipality_region": 1, "age": 1, "neet_present": 1}
+    assert counts["duplicate_person_months"] == 1
     con = duckdb.connect(str(store), read_only=True)
     assert con.execute("SELECT count(*) FROM national_panel").fetchone()[0] == counts["accepted"]
     columns = {r[0] for r in con.execute("DESCRIBE national_panel").fetchall()}
