@@ -89,7 +89,10 @@ def run_estimate(args: argparse.Namespace) -> int:
         table, OUTCOMES, unit=args.unit, cluster=args.cluster, progress=progress
     )
     for outcome, by in results.items():
-        print(f"{outcome}: grouped sums in the engine {by['engine_seconds']} s")
+        print(
+            f"{outcome}: grouped sums in the engine {by['engine_seconds']} s "
+            "(all outcomes in one pass)"
+        )
         for name, res in by.items():
             if isinstance(res, dict):
                 print(

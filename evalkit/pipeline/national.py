@@ -191,28 +191,28 @@ def estimate_national(
     -------
     dict
         ``{outcome: {estimator: result dict, "engine_seconds": ...}}``: the grouped sums
-        are computed once per outcome, then every estimator uses them; each result's
+        of all outcomes come from the same two queries, then every estimator uses them;
+        each result's
         ``path`` says where it ran (``engine:duckdb``, ``engine:pyspark``, or
         ``in_memory:streamed`` with the reason when the panel is outside the engine path).
     """
-    from evalkit.did.engine import cs_in_engine, linear_in_engine, panel_statistics
+    from evalkit.did.engine import cs_in_engine, linear_in_engine, panel_statistics_many
     from evalkit.errors import EstimationError
 
-    out: dict[str, Any] = {}
-    rows = 0
-    for done, outcome in enumerate(outcomes, start=1):
-        started = time.perf_counter()
-        design = {"outcome": outcome, "unit": unit, "time": "period", "cohort": "cohort"}
-        try:
-            stats = panel_statistics(table, cluster=cluster, **design)
-        except EstimationError as exc:
-            out[outcome] = _streamed(table, design, cluster, estimators, str(exc))
-            continue
-        rows += stats.n_rows
-        out[outcome] = {
-            "engine_seconds": round(time.perf_counter() - started, 2),
-            "rows": stats.n_rows,
+    started = time.perf_counter()
+    design = {"unit": unit, "time": "period", "cohort": "cohort"}
+    try:
+        all_stats = panel_statistics_many(table, outcomes=outcomes, cluster=cluster, **design)
+    except EstimationError as exc:
+        return {
+            outcome: _streamed(table, {"outcome": outcome, **design}, cluster, estimators, str(exc))
+            for outcome in outcomes
         }
+    engine_seconds = round(time.perf_counter() - started, 2)
+    out: dict[str, Any] = {}
+    for done, outcome in enumerate(outcomes, start=1):
+        stats = all_stats[outcome]
+        out[outcome] = {"engine_seconds": engine_seconds, "rows": stats.n_rows}
         for estimator in estimators:
             started = time.perf_counter()
             if estimator == "callaway_santanna":
@@ -223,7 +223,7 @@ def estimate_national(
             entry["path"] = f"engine:{stats.backend}"
             out[outcome][estimator] = entry
         if progress is not None:
-            progress(done, rows)
+            progress(done, stats.n_rows)
     return out
 
 

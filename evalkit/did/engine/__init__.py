@@ -15,7 +15,7 @@ from typing import Any
 
 from evalkit.did.engine._cs import cs_in_engine
 from evalkit.did.engine._linear import linear_in_engine
-from evalkit.did.engine._stats import PanelStats, panel_statistics
+from evalkit.did.engine._stats import PanelStats, panel_statistics, panel_statistics_many
 from evalkit.errors import EstimationError
 from evalkit.spec import Spec, as_spec
 
@@ -29,6 +29,7 @@ __all__ = [
     "estimate_in_engine",
     "linear_in_engine",
     "panel_statistics",
+    "panel_statistics_many",
 ]
 
 

@@ -16,6 +16,7 @@ inside the same query: the unit panel is the mean outcome per unit and period.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ import pandas as pd
 
 from evalkit.errors import EstimationError
 
-__all__ = ["PanelStats", "panel_statistics"]
+__all__ = ["PanelStats", "panel_statistics", "panel_statistics_many"]
 
 
 @dataclass(frozen=True)
@@ -117,32 +118,75 @@ def panel_statistics(
         Missing outcome values, an unbalanced panel, a cohort or cluster that changes
         within a unit: the in-memory estimators handle those.
     """
+    stats = panel_statistics_many(
+        table, outcomes=(outcome,), unit=unit, time=time, cohort=cohort, cluster=cluster
+    )
+    return stats[outcome]
+
+
+def panel_statistics_many(
+    table: Any,
+    *,
+    outcomes: Sequence[str],
+    unit: str,
+    time: str,
+    cohort: str,
+    cluster: str | None = None,
+) -> dict[str, PanelStats]:
+    """Compute the statistics of several outcomes in the same two queries.
+
+    Parameters
+    ----------
+    table : ibis.expr.types.Table
+        As for :func:`panel_statistics`.
+    outcomes : sequence of str
+        Outcome columns.
+    unit, time, cohort, cluster : str
+        As for :func:`panel_statistics`.
+
+    Returns
+    -------
+    dict
+        Outcome -> :class:`PanelStats`.
+    """
     cluster = cluster or unit
-    missing = [c for c in {outcome, unit, time, cohort, cluster} if c not in table.columns]
+    wanted = {*outcomes, unit, time, cohort, cluster}
+    missing = [c for c in wanted if c not in table.columns]
     if missing:
         raise EstimationError(
             f"column(s) {', '.join(sorted(missing))} not in the data; available: "
             f"{', '.join(table.columns)}"
         )
     t = table
-    y = t[outcome].cast("float64")
+    ys = {f"_y{k}": t[o].cast("float64") for k, o in enumerate(outcomes)}
+    flags = [y.isnull().cast("int64") for y in ys.values()]
+    miss = flags[0]
+    for flag in flags[1:]:
+        miss = miss + flag
     panel = t.group_by([t[unit].name("_u"), t[time].name("_t")]).aggregate(
-        _y=y.mean(),
-        _ymiss=y.isnull().sum(),
+        _ymiss=miss.sum(),
         _rows=t.count(),
         _g=t[cohort].max(),
         _gmin=t[cohort].min(),
         _c=t[cluster].cast("string").max(),
         _cmin=t[cluster].cast("string").min(),
+        **{name: y.mean() for name, y in ys.items()},
     )
     # Two queries (checks, then sums) each read the rows once; caching the unit panel
     # in between would save a scan, but ibis 12 cannot drop cached tables on DuckDB 2.
     _check(panel)
+    sums = {f"s{k}": panel[f"_y{k}"].sum() for k in range(len(outcomes))}
     stats = (
-        panel.group_by(["_c", "_g", "_t"]).aggregate(s=panel._y.sum(), n=panel.count()).to_pandas()
+        panel.group_by(["_c", "_g", "_t"])
+        .aggregate(n=panel.count(), rows=panel._rows.sum(), **sums)
+        .to_pandas()
     )
-    n_rows = int(panel._rows.sum().to_pandas())
-    return _arrays(stats, n_rows, _backend_name(table))
+    n_rows = int(stats["rows"].sum())
+    backend = _backend_name(table)
+    return {
+        o: _arrays(stats.rename(columns={f"s{k}": "s"}), n_rows, backend)
+        for k, o in enumerate(outcomes)
+    }
 
 
 def _check(panel: Any) -> None:
