@@ -41,7 +41,11 @@ def _within(stats: PanelStats, x: Array) -> tuple[Array, Array]:
 
 
 def _fit(stats: PanelStats, x: Array, y: Array) -> tuple[Array, Array]:
-    """Return coefficients and cluster scores of ``y ~ x`` given per-(g, t) regressors."""
+    """Return the coefficients and the sandwich ``B⁻¹ (Σ_c s_c s_c') B⁻¹`` (before the factor).
+
+    ``x`` holds the regressors per cohort and period, ``y`` the outcome sums per cluster,
+    cohort and period; the cluster score is ``s_c = Σ_{g,t} x(g,t) (y_cgt - N_cg x(g,t)'β)``.
+    """
     n_g = stats.n.sum(axis=0)
     xtx = np.einsum("g,gtk,gtl->kl", n_g, x, x)
     xty = np.einsum("gtk,cgt->k", x, y)
@@ -54,12 +58,8 @@ def _fit(stats: PanelStats, x: Array, y: Array) -> tuple[Array, Array]:
     fitted = np.einsum("gtk,k->gt", x, beta)
     resid = y - stats.n[:, :, None] * fitted[None, :, :]
     scores = np.einsum("gtk,cgt->ck", x, resid)
-    return beta, _cr1(stats, xtx, scores)
-
-
-def _cr1(stats: PanelStats, xtx: Array, scores: Array) -> Array:
     bread = np.linalg.inv(xtx)
-    return bread @ (scores.T @ scores) @ bread
+    return beta, bread @ (scores.T @ scores) @ bread
 
 
 def _row(term: str, est: float, se: float, df: float, alpha: float) -> dict[str, Any]:
