@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "did",
     "report",
     "run",
+    "national",
 )
 
 

@@ -33,6 +33,7 @@ def test_public_surface_is_pinned() -> None:
         "Schema",
         "Store",
         "ValidationReport",
+        "classify_rin",
         "elfproef",
         "file_sha256",
         "ingest_files",

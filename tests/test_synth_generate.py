@@ -63,7 +63,8 @@ def test_panel_has_the_canonical_columns(pilot):
     schema = yaml.safe_load(
         (Path(__file__).parents[1] / "data_schemas" / "outcome_panel.yaml").read_text()
     )
-    assert list(pilot.panel.columns) == [*schema["columns"], "bsn"]
+    # `region` (labour-market region) is optional; only the national generator writes it.
+    assert list(pilot.panel.columns) == [*(c for c in schema["columns"] if c != "region"), "bsn"]
 
 
 def test_ages_16_to_27_and_unbalanced_panel(pilot):
@@ -335,13 +336,17 @@ def test_public_surface_and_reprs(pilot):
         "GENERATORS",
         "LATENT_OUTCOMES",
         "PANEL_OUTCOMES",
+        "NationalPlan",
         "PilotDesign",
         "SyntheticPilot",
         "elfproef",
         "generate",
+        "load_regions",
+        "plan_national",
         "simulate_outcome_panel",
         "synthetic_bsns",
         "write_demo",
+        "write_national",
     ]
     assert repr(pilot.design) == (
         "PilotDesign('pilot', 12 municipalities, 1 treated from 2025-10, "

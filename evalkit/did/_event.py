@@ -29,7 +29,7 @@ from evalkit.did.wild import wild_bootstrap_combinations, wild_joint_test
 from evalkit.errors import EstimationError, FewTreatedClustersWarning
 from evalkit.spec import Spec
 
-__all__ = ["event_records", "event_study_result"]
+__all__ = ["event_extra", "event_records", "event_study_result"]
 
 
 def event_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -197,11 +197,7 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
     for m in messages:
         warn(m, FewTreatedClustersWarning, stacklevel=3)
     table = tidy_frame([head, *rows])
-    extra = {
-        "event_study": event_records(rows),
-        "pretrend": pretrend,
-        "reference_period": -1 - lead,
-    }
+    extra = event_extra(rows, pretrend, -1 - lead)
     if sens is not None:
         extra["sensitivity"] = [
             {"bound": r["bound"], "lb": r["lb"], "ub": r["ub"]} for r in sens.to_dict()["rows"]
@@ -229,6 +225,32 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
         inference_detail=detail,
         extra=extra,
     )
+
+
+def event_extra(
+    rows: list[dict[str, Any]], pretrend: dict[str, Any], reference: int
+) -> dict[str, Any]:
+    """Return the event study's JSON additions: one row per event time, pre-trend, reference.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Tidy rows with ``event_time``.
+    pretrend : dict
+        The pre-trend test.
+    reference : int
+        The omitted event time.
+
+    Returns
+    -------
+    dict
+        ``event_study``, ``pretrend`` and ``reference_period``.
+    """
+    return {
+        "event_study": event_records(rows),
+        "pretrend": pretrend,
+        "reference_period": reference,
+    }
 
 
 _PRETREND_TEST = {

@@ -13,6 +13,7 @@ from evalkit.ingest._api import file_sha256, ingest_files, validate_file
 from evalkit.ingest._pseudonym import elfproef, load_key, pseudonymise
 from evalkit.ingest._readers import read_frame, read_raw
 from evalkit.ingest._reports import IngestReport, ValidationReport
+from evalkit.ingest._rin import classify_rin
 from evalkit.ingest._schema import KINDS, ColumnSpec, Instrument, Schema, load_schema
 from evalkit.ingest._store import Store
 
@@ -24,6 +25,7 @@ __all__ = [
     "Schema",
     "Store",
     "ValidationReport",
+    "classify_rin",
     "elfproef",
     "file_sha256",
     "ingest_files",

@@ -13,6 +13,7 @@ from evalkit.synth._design import (
     PilotDesign,
 )
 from evalkit.synth._generate import SyntheticPilot, generate
+from evalkit.synth._national import NationalPlan, load_regions, plan_national, write_national
 from evalkit.synth._panel import simulate_outcome_panel
 from evalkit.synth._write import write_demo
 
@@ -20,11 +21,15 @@ __all__ = [
     "GENERATORS",
     "LATENT_OUTCOMES",
     "PANEL_OUTCOMES",
+    "NationalPlan",
     "PilotDesign",
     "SyntheticPilot",
     "elfproef",
     "generate",
+    "load_regions",
+    "plan_national",
     "simulate_outcome_panel",
     "synthetic_bsns",
     "write_demo",
+    "write_national",
 ]

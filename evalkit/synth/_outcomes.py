@@ -17,7 +17,7 @@ from scipy.special import ndtri
 
 from evalkit.errors import EvalkitError
 from evalkit.synth._design import LATENT_OUTCOMES, PANEL_OUTCOMES, PilotDesign
-from evalkit.synth._population import STREAM_OUTCOME_BASE, Population, rng
+from evalkit.synth._population import STREAM_OUTCOME_BASE, Population, block_rng, rng
 
 # Relative age curves (knots in years, shape); scaled to the design's base rate.
 AGE_CURVES: dict[str, tuple[list[float], list[float]]] = {
@@ -137,12 +137,15 @@ def _latent_outcome(
     pop: Population,
     name: str,
     eligible: np.ndarray | None = None,
+    block: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw one latent outcome; with ``eligible``, only those cells can be 1.
 
     Restricted to eligible cells, rate and effect are divided by the eligible share of
     the person's age and population, so the marginal rate and the ATT over all cells
-    stay as designed.
+    stay as designed. With ``block`` the persons' draws come from that block's own
+    stream while the municipality and month terms stay those of the seed, so a panel
+    too large for memory can be drawn block by block (the national generator).
     """
     r = rng(seed, _stream(name))
     n, t = pop.age_months.shape
@@ -153,6 +156,8 @@ def _latent_outcome(
     common = np.cumsum(r.normal(0.0, 0.02, t))
     common -= common.mean()
     shocks = r.normal(0.0, design.shock_sd, (m, t))
+    if block is not None:
+        r = block_rng(seed, _stream(name), block)
     z = _person_latent(r, n, t, design.person_share, design.ar1)
     v = muni_effect[pop.muni][:, None] + common[None, :] + shocks[pop.muni, :]
     p0 = age_rate(design, name, pop.age_months, pop.vulnerable[:, None])
@@ -183,7 +188,11 @@ def _eligible_share(pop: Population, eligible: np.ndarray) -> np.ndarray:
 
 
 def potential_outcomes(
-    design: PilotDesign, seed: int, pop: Population, outcomes: Iterable[str] | None = None
+    design: PilotDesign,
+    seed: int,
+    pop: Population,
+    outcomes: Iterable[str] | None = None,
+    block: int | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Return ``(Y(0), Y(1))`` on the dense grid for each outcome and its dependencies.
 
@@ -197,6 +206,8 @@ def potential_outcomes(
         The population of the same design and seed.
     outcomes : iterable of str, optional
         Wanted outcomes; ``None`` means all panel outcomes.
+    block : int, optional
+        Draw the persons' latent terms from this block's stream (latent outcomes only).
 
     Returns
     -------
@@ -210,7 +221,7 @@ def potential_outcomes(
             no_sk = None
             if name == "early_school_leaving":  # only without a startkwalificatie
                 no_sk = pop.age_months < pop.sk_age[:, None]
-            y0, y1 = _latent_outcome(design, seed, pop, name, no_sk)
+            y0, y1 = _latent_outcome(design, seed, pop, name, no_sk, block)
             if name == "independent_living":
                 h0, h1 = out["homeless"]
                 y0, y1 = y0 & ~h0, y1 & ~h1

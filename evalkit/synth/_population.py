@@ -41,6 +41,27 @@ def rng(seed: int, stream: int) -> np.random.Generator:
     )
 
 
+def block_rng(seed: int, stream: int, block: int) -> np.random.Generator:
+    """Return the generator of one block of persons within a stream (never equal to ``rng``).
+
+    Parameters
+    ----------
+    seed : int
+        The user's seed.
+    stream : int
+        Stream id.
+    block : int
+        Block number (0, 1, ...).
+
+    Returns
+    -------
+    numpy.random.Generator
+        A PCG64 generator.
+    """
+    key = (stream, int(block) + 1)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=key)))
+
+
 @dataclasses.dataclass(frozen=True)
 class Population:
     """Persons on a dense person-by-month grid (``alive`` marks the panel rows)."""

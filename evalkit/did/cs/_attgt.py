@@ -22,7 +22,7 @@ from evalkit.did.cs._data import CsData
 from evalkit.did.cs._fast import CohortIF, fast_cells
 from evalkit.did.notes import Note, as_number
 
-__all__ = ["GroupTime", "group_time"]
+__all__ = ["GroupTime", "cells_of", "group_time"]
 
 Array = NDArray[np.float64]
 
@@ -76,7 +76,7 @@ class GroupTime:
         return self.cohort_if.materialise()
 
 
-def _cells(
+def cells_of(
     periods: Array, cohorts: Array, base_period: str, anticipation: int
 ) -> tuple[list[tuple[float, int, int]], list[Note]]:
     """List the (cohort, period index, base index) cells in R ``did``'s order."""
@@ -135,7 +135,7 @@ def group_time(
     ug = data.unit_cohort
     n = data.n_units
     cohorts = np.unique(ug[ug > 0])
-    cells, skipped = _cells(periods, cohorts, base_period, anticipation)
+    cells, skipped = cells_of(periods, cohorts, base_period, anticipation)
     k = len(cells)
     groups = np.array([c[0] for c in cells])
     times = np.array([periods[c[1]] for c in cells])

@@ -26,7 +26,14 @@ from numpy.typing import NDArray
 from evalkit.did.cs._data import CsData
 from evalkit.did.notes import Note, as_number
 
-__all__ = ["UNIT_CHUNK", "CohortIF", "Draw", "fast_cells"]
+__all__ = [
+    "UNIT_CHUNK",
+    "CohortIF",
+    "Draw",
+    "comparison_cohorts",
+    "fast_cells",
+    "no_comparison",
+]
 
 Array = NDArray[np.float64]
 
@@ -157,6 +164,24 @@ class CohortIF:
         return out
 
 
+def comparison_cohorts(
+    values: Array, g: float, last: float, control: str, anticipation: int
+) -> NDArray[np.bool_]:
+    """Cohorts that compare with cohort ``g`` in a cell whose later period is ``last``.
+
+    Never treated (``control='never'``), or also not yet treated by ``last`` plus the
+    anticipation periods (``'notyet'``); cohort ``g`` itself never.
+    """
+    if control == "never":
+        return np.asarray(values == 0)
+    return np.asarray((values == 0) | ((values > last + anticipation) & (values != g)))
+
+
+def no_comparison(g: float, t: float) -> Note:
+    """Return the note for a cell without comparison units."""
+    return Note("cs_cell_no_comparison", {"group": as_number(g), "time": as_number(t)})
+
+
 def fast_cells(
     data: CsData,
     cells: list[tuple[float, int, int]],
@@ -211,18 +236,10 @@ def fast_cells(
         if c == b:
             continue
         gi = int(np.searchsorted(values, g))
-        if control == "never":
-            ctrl = values == 0
-        else:
-            limit = periods[max(c, b)] + anticipation
-            ctrl = (values == 0) | ((values > limit) & (values != g))
+        ctrl = comparison_cohorts(values, g, periods[max(c, b)], control, anticipation)
         n0 = counts[ctrl].sum()
         if n0 == 0:
-            skipped.append(
-                Note(
-                    "cs_cell_no_comparison", {"group": as_number(g), "time": as_number(periods[c])}
-                )
-            )
+            skipped.append(no_comparison(g, periods[c]))
             keep[j] = False
             continue
         mu1 = change[gi, j]

@@ -7,16 +7,14 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
-from scipy import special
 
 from evalkit.did.cs import _inference as inf_
-from evalkit.did.cs._aggregate import Aggregation, Cohorts, aggregate_all
+from evalkit.did.cs._aggregate import Cohorts
 from evalkit.did.cs._attgt import group_time
 from evalkit.did.cs._data import COHORT_RULE, prepare
-from evalkit.did.cs._result import AGGREGATIONS, CsResult
-from evalkit.did.notes import Note, warn
-from evalkit.errors import EstimationError, FewTreatedClustersWarning
+from evalkit.did.cs._result import CsResult
+from evalkit.did.cs._summary import Bootstrap, Units, summarise
+from evalkit.errors import EstimationError
 
 __all__ = ["callaway_santanna"]
 
@@ -26,11 +24,6 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "base_period": ("varying", "universal"),
     "boot_weights": ("mammen", "rademacher"),
 }
-
-_ROW_KEY = {"group": "group", "calendar": "time", "dynamic": "event_time"}
-
-#: Fewer treated clusters than this gets a warning about the reliability of the intervals.
-FEW_TREATED = 5
 
 
 def _check_choice(name: str, value: Any) -> None:
@@ -189,33 +182,11 @@ def callaway_santanna(
         reasons = "; ".join(n.text for n in gt.skipped)
         raise EstimationError(f"no ATT(g, t) could be estimated: {reasons}")
     coh = Cohorts.of(prepared.unit_cohort)
-    aggs = aggregate_all(
-        gt,
-        coh,
-        periods=prepared.periods.astype(float),
-        min_e=min_e,
-        max_e=max_e,
-        balance_e=balance_e,
-    )
-    n = prepared.n_units
     clus = prepared.unit_cluster
     if gt.cohort_if is not None and clus is None:
         mom = inf_.Moments.of_cohorts(gt.cohort_if)
     else:
         mom = inf_.Moments.of(gt.influence(), coh.code, coh.values.size, clus)
-    # Every reported quantity is inf @ w + h[cohort]: cells first, then per
-    # aggregation its rows and its overall value.
-    k, nc = gt.att.size, coh.values.size
-    w_blocks: list[NDArray[np.float64]] = [np.eye(k)]
-    h_blocks: list[NDArray[np.float64]] = [np.zeros((nc, k))]
-    sizes = {"cells": k}
-    for kind in AGGREGATIONS:
-        agg = aggs[kind]
-        w_blocks.append(np.column_stack([agg.w, agg.overall_w]))
-        h_blocks.append(np.column_stack([agg.h, agg.overall_h]))
-        sizes[kind] = agg.att.size + 1
-    w_all, h_all = np.hstack(w_blocks), np.hstack(h_blocks)
-    z = float(special.ndtri(1 - alpha / 2))
     detail: dict[str, Any] = {
         "control": control,
         "method": method,
@@ -227,110 +198,15 @@ def callaway_santanna(
         "cluster": cluster,
         "cohort_rule": COHORT_RULE,
     }
-    if bootstrap:
-        draws = inf_.bootstrap(
-            mom, w_all, h_all, n_boot=int(n_boot), seed=int(seed), weights=boot_weights
-        )
-        se_all = inf_.boot_se(draws)
-        detail.update({"n_boot": int(n_boot), "seed": int(seed), "boot_weights": boot_weights})
-    else:
-        draws = None
-        se_all = mom.se(w_all, h_all)
-    # Split back.
-    pieces: dict[str, tuple[NDArray[np.float64], slice]] = {}
-    start = 0
-    for name, size in sizes.items():
-        pieces[name] = (se_all[start : start + size], slice(start, start + size))
-        start += size
-
-    def crit_for(name: str, nrows: int) -> float:
-        if draws is None or nrows == 0:
-            return z
-        se_b, sl = pieces[name]
-        cols = draws[:, sl][:, :nrows]
-        c = inf_.uniform_crit(cols, se_b[:nrows], alpha)
-        return c if np.isfinite(c) else z
-
-    # ATT(g, t) table.
-    se_cells, _ = pieces["cells"]
-    se_cells = np.where(gt.reference, np.nan, se_cells)
-    crit_cells = crit_for("cells", gt.att.size)
-    gt_frame = pd.DataFrame(
-        {
-            "group": gt.group,
-            "time": gt.time,
-            "base_period": gt.base,
-            "event_time": (gt.time - gt.group).astype(int),
-            "att": gt.att,
-            "se": se_cells,
-            "conf_low": gt.att - crit_cells * se_cells,
-            "conf_high": gt.att + crit_cells * se_cells,
-            "reference": gt.reference,
-        }
-    )
-    detail["crit_group_time"] = crit_cells
-    agg_out: dict[str, dict[str, Any]] = {}
-    for kind in AGGREGATIONS:
-        a: Aggregation = aggs[kind]
-        se_b, _ = pieces[kind]
-        nrows = a.att.size
-        se_rows, se_over = se_b[:nrows].copy(), float(se_b[nrows])
-        if a.reference.size:
-            se_rows[a.reference] = np.nan
-        crit = crit_for(kind, nrows)
-        detail[f"crit_{kind}"] = crit
-        columns: dict[str, Any] = {}
-        if kind != "simple":
-            key = _ROW_KEY[kind]
-            columns[key] = [k[key] for k in a.keys]
-        columns.update(
-            att=a.att, se=se_rows, conf_low=a.att - crit * se_rows, conf_high=a.att + crit * se_rows
-        )
-        rows = pd.DataFrame(columns)
-        agg_out[kind] = {
-            "overall": {
-                "att": a.overall_att,
-                "se": se_over,
-                "conf_low": a.overall_att - z * se_over,
-                "conf_high": a.overall_att + z * se_over,
-            },
-            "rows": rows,
-        }
-    # Wald pre-test over the estimated (non-reference) pre-treatment cells.
-    pre = (gt.group > gt.time) & ~gt.reference
-    stat, df_, p_pre, why = inf_.wald_pretest(gt.att[pre], mom.gram[np.ix_(pre, pre)], n)
-    detail.update({"pretest_stat": stat, "pretest_df": df_})
-    if why:
-        detail["pretest"] = why
-    # Headline: simple aggregation.
-    simple = agg_out["simple"]["overall"]
-    att, se = float(simple["att"]), float(simple["se"])
-    p_val = float(2 * special.ndtr(-abs(att / se))) if np.isfinite(se) and se > 0 else float("nan")
-    treated_units = prepared.unit_cohort > 0
-    if clus is None:
-        n_clusters, n_treated = n, int(treated_units.sum())
-    else:
-        n_clusters = int(clus.max()) + 1
-        n_treated = int(np.unique(clus[treated_units]).size)
-        if n_treated < FEW_TREATED:
-            msg = Note("cs_few_treated_clusters", {"treated": n_treated})
-            notes.append(msg)
-            warn(msg, FewTreatedClustersWarning, stacklevel=2)
-    return CsResult(
-        att=att,
-        se=se,
-        ci_low=simple["conf_low"],
-        ci_high=simple["conf_high"],
-        p_value=p_val,
-        n_obs=prepared.n_obs,
-        n_units=n,
-        n_clusters=n_clusters,
-        n_treated_clusters=n_treated,
-        inference="bootstrap" if bootstrap else "analytic",
-        alpha=float(alpha),
-        notes=tuple(notes),
-        group_time=gt_frame,
-        aggregations=agg_out,
-        pretest_p=p_pre,
-        options=detail,
+    units = Units(prepared.periods.astype(float), prepared.n_obs, prepared.unit_cohort, clus)
+    return summarise(
+        gt,
+        coh,
+        mom,
+        units,
+        notes=notes,
+        detail=detail,
+        alpha=alpha,
+        bootstrap=Bootstrap(bootstrap, int(n_boot), int(seed), boot_weights),
+        window=(min_e, max_e, balance_e),
     )

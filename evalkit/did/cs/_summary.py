@@ -1,0 +1,224 @@
+"""Aggregate ATT(g, t) cells, attach influence-function or bootstrap inference, build the result.
+
+Shared by :func:`evalkit.did.cs.callaway_santanna` (influence functions per unit) and the
+in-engine path (:mod:`evalkit.did.engine`, influence functions summed per cluster from
+grouped sums): the same cells and moments give the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import special
+
+from evalkit.did.cs import _inference as inf_
+from evalkit.did.cs._aggregate import Aggregation, Cohorts, aggregate_all
+from evalkit.did.cs._attgt import GroupTime
+from evalkit.did.cs._result import AGGREGATIONS, CsResult
+from evalkit.did.notes import Note, warn
+from evalkit.errors import FewTreatedClustersWarning
+
+__all__ = ["FEW_TREATED", "Bootstrap", "Units", "summarise"]
+
+_ROW_KEY = {"group": "group", "calendar": "time", "dynamic": "event_time"}
+
+#: Fewer treated clusters than this gets a warning about the reliability of the intervals.
+FEW_TREATED = 5
+
+
+@dataclass(frozen=True)
+class Units:
+    """The facts about the units the result reports: periods, rows, cohorts, clusters."""
+
+    periods: NDArray[np.float64]
+    n_obs: int
+    unit_cohort: NDArray[np.float64]
+    unit_cluster: NDArray[np.int64] | None
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Multiplier bootstrap options (``on=False``: analytic standard errors)."""
+
+    on: bool
+    n_boot: int
+    seed: int
+    weights: str
+
+
+def _blocks(
+    gt: GroupTime, coh: Cohorts, aggs: dict[str, Aggregation]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, int]]:
+    """Every reported quantity is inf @ w + h[cohort]: cells, then each aggregation's rows."""
+    k, nc = gt.att.size, coh.values.size
+    w_blocks: list[NDArray[np.float64]] = [np.eye(k)]
+    h_blocks: list[NDArray[np.float64]] = [np.zeros((nc, k))]
+    sizes = {"cells": k}
+    for kind in AGGREGATIONS:
+        agg = aggs[kind]
+        w_blocks.append(np.column_stack([agg.w, agg.overall_w]))
+        h_blocks.append(np.column_stack([agg.h, agg.overall_h]))
+        sizes[kind] = agg.att.size + 1
+    return np.hstack(w_blocks), np.hstack(h_blocks), sizes
+
+
+def summarise(
+    gt: GroupTime,
+    coh: Cohorts,
+    mom: inf_.Moments,
+    units: Units,
+    *,
+    notes: list[Note],
+    detail: dict[str, Any],
+    alpha: float,
+    bootstrap: Bootstrap,
+    window: tuple[int | None, int | None, int | None],
+) -> CsResult:
+    """Aggregate the cells and return the result with standard errors and the pre-test.
+
+    Parameters
+    ----------
+    gt : GroupTime
+        The ATT(g, t) cells.
+    coh : Cohorts
+        Cohort values and shares of the units.
+    mom : Moments
+        Cross-products of the influence functions (per unit or summed per cluster).
+    units : Units
+        Periods, rows, and each unit's cohort and cluster.
+    notes : list of Note
+        Notes so far (cells skipped, units dropped).
+    detail : dict
+        Options to report.
+    alpha : float
+        1 − confidence level.
+    bootstrap : Bootstrap
+        Multiplier bootstrap options.
+    window : tuple
+        ``(min_e, max_e, balance_e)`` of the aggregations.
+
+    Returns
+    -------
+    CsResult
+        Cells, the four aggregations, the pre-test and the headline (simple) value.
+    """
+    min_e, max_e, balance_e = window
+    n_boot, seed, boot_weights = bootstrap.n_boot, bootstrap.seed, bootstrap.weights
+    aggs = aggregate_all(
+        gt, coh, periods=units.periods, min_e=min_e, max_e=max_e, balance_e=balance_e
+    )
+    w_all, h_all, sizes = _blocks(gt, coh, aggs)
+    z = float(special.ndtri(1 - alpha / 2))
+    n = mom.n
+    clus = units.unit_cluster
+    if bootstrap.on:
+        draws = inf_.bootstrap(
+            mom, w_all, h_all, n_boot=int(n_boot), seed=int(seed), weights=boot_weights
+        )
+        se_all = inf_.boot_se(draws)
+        detail.update({"n_boot": int(n_boot), "seed": int(seed), "boot_weights": boot_weights})
+    else:
+        draws = None
+        se_all = mom.se(w_all, h_all)
+    # Split back.
+    pieces: dict[str, tuple[NDArray[np.float64], slice]] = {}
+    start = 0
+    for name, size in sizes.items():
+        pieces[name] = (se_all[start : start + size], slice(start, start + size))
+        start += size
+
+    def crit_for(name: str, nrows: int) -> float:
+        if draws is None or nrows == 0:
+            return z
+        se_b, sl = pieces[name]
+        cols = draws[:, sl][:, :nrows]
+        c = inf_.uniform_crit(cols, se_b[:nrows], alpha)
+        return c if np.isfinite(c) else z
+
+    # ATT(g, t) table.
+    se_cells, _ = pieces["cells"]
+    se_cells = np.where(gt.reference, np.nan, se_cells)
+    crit_cells = crit_for("cells", gt.att.size)
+    gt_frame = pd.DataFrame(
+        {
+            "group": gt.group,
+            "time": gt.time,
+            "base_period": gt.base,
+            "event_time": (gt.time - gt.group).astype(int),
+            "att": gt.att,
+            "se": se_cells,
+            "conf_low": gt.att - crit_cells * se_cells,
+            "conf_high": gt.att + crit_cells * se_cells,
+            "reference": gt.reference,
+        }
+    )
+    detail["crit_group_time"] = crit_cells
+    agg_out: dict[str, dict[str, Any]] = {}
+    for kind in AGGREGATIONS:
+        a: Aggregation = aggs[kind]
+        se_b, _ = pieces[kind]
+        nrows = a.att.size
+        se_rows, se_over = se_b[:nrows].copy(), float(se_b[nrows])
+        if a.reference.size:
+            se_rows[a.reference] = np.nan
+        crit = crit_for(kind, nrows)
+        detail[f"crit_{kind}"] = crit
+        columns: dict[str, Any] = {}
+        if kind != "simple":
+            key = _ROW_KEY[kind]
+            columns[key] = [k[key] for k in a.keys]
+        columns.update(
+            att=a.att, se=se_rows, conf_low=a.att - crit * se_rows, conf_high=a.att + crit * se_rows
+        )
+        rows = pd.DataFrame(columns)
+        agg_out[kind] = {
+            "overall": {
+                "att": a.overall_att,
+                "se": se_over,
+                "conf_low": a.overall_att - z * se_over,
+                "conf_high": a.overall_att + z * se_over,
+            },
+            "rows": rows,
+        }
+    # Wald pre-test over the estimated (non-reference) pre-treatment cells.
+    pre = (gt.group > gt.time) & ~gt.reference
+    stat, df_, p_pre, why = inf_.wald_pretest(gt.att[pre], mom.gram[np.ix_(pre, pre)], n)
+    detail.update({"pretest_stat": stat, "pretest_df": df_})
+    if why:
+        detail["pretest"] = why
+    # Headline: simple aggregation.
+    simple = agg_out["simple"]["overall"]
+    att, se = float(simple["att"]), float(simple["se"])
+    p_val = float(2 * special.ndtr(-abs(att / se))) if np.isfinite(se) and se > 0 else float("nan")
+    treated_units = units.unit_cohort > 0
+    if clus is None:
+        n_clusters, n_treated = n, int(treated_units.sum())
+    else:
+        n_clusters = int(clus.max()) + 1
+        n_treated = int(np.unique(clus[treated_units]).size)
+        if n_treated < FEW_TREATED:
+            msg = Note("cs_few_treated_clusters", {"treated": n_treated})
+            notes.append(msg)
+            warn(msg, FewTreatedClustersWarning, stacklevel=2)
+    return CsResult(
+        att=att,
+        se=se,
+        ci_low=simple["conf_low"],
+        ci_high=simple["conf_high"],
+        p_value=p_val,
+        n_obs=units.n_obs,
+        n_units=n,
+        n_clusters=n_clusters,
+        n_treated_clusters=n_treated,
+        inference="bootstrap" if bootstrap.on else "analytic",
+        alpha=float(alpha),
+        notes=tuple(notes),
+        group_time=gt_frame,
+        aggregations=agg_out,
+        pretest_p=p_pre,
+        options=detail,
+    )
