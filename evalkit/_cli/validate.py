@@ -31,8 +31,12 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from evalkit._cli.ingest import usage_kind
     from evalkit.ingest import validate_file
 
+    bad_kind = usage_kind(args.kind, "validate")
+    if bad_kind is not None:
+        return bad_kind
     report = validate_file(args.kind, args.file, sheet=args.sheet)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
