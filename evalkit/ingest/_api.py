@@ -76,7 +76,7 @@ def _masked_errors() -> Iterator[None]:
 
 def _run(kind: str, path: Path, sheet: str | None, key: bytes) -> tuple[Validated, dict[str, str]]:
     schema = load_schema(kind)
-    table = read_raw(path, sheet=sheet)
+    table = read_raw(path, sheet=sheet, known=schema.header_keys())
     validated = validate_table(table, schema, file=shown_path(path), key=key)
     info = {"format": table.format, **table.info}
     return validated, info

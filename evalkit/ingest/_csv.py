@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -142,12 +143,14 @@ def read_csv_text(
     """
     if not data.strip():
         raise IngestError(f"{file}: the file is empty")
+    if b"\r" in data[:MAX_HEADER_BYTES] and b"\n" not in data:
+        data = data.replace(b"\r", b"\n")  # old Mac exports end lines with CR only
     forced = None
     hint = re.match(rb"^(\xef\xbb\xbf)?sep=([;,\t|])\r?\n", data)
     if hint:  # Excel's "sep=;" first line names the delimiter
         forced = hint.group(2).decode("ascii")
         data = (hint.group(1) or b"") + data[hint.end() :]
-    first_break = data.find(b"\n", 0, MAX_HEADER_BYTES)
+    first_break = _record_end(data, MAX_HEADER_BYTES)
     if first_break < 0 and len(data) > MAX_HEADER_BYTES:
         raise IngestError(
             f"{file}: the first line is over {MAX_HEADER_BYTES:,} bytes long without a line break "
@@ -159,20 +162,41 @@ def read_csv_text(
             return quick
     text, encoding = decode(data, file)
     text = text.lstrip("\ufeff")
-    header_line = text.split("\n", 1)[0].rstrip("\r")
+    end = _record_end(text, MAX_HEADER_BYTES)
+    header_line = (text[:end] if end >= 0 else text).rstrip("\r")
     delimiter, headers = _header(header_line, file, forced)
     info = {"encoding": encoding, "delimiter": {"\t": "tab"}.get(delimiter, delimiter)}
     has_blank_lines = "\n\n" in text or "\n\r\n" in text
-    frame, bad = (None, 1) if has_blank_lines else _fast(text.encode("utf-8"), delimiter, headers)
+    body = text[end + 1 :] if end >= 0 else ""
+    frame, bad = (None, 1) if has_blank_lines else _fast(body.encode("utf-8"), delimiter, headers)
     if frame is not None and not bad:
         return frame, np.arange(1, len(frame) + 1), [], info
     frame, rows, malformed = _exact(text, delimiter, headers)
     return frame, rows, malformed, info
 
 
+def _record_end(data: str | bytes, limit: int) -> int:
+    """Return the index of the line break that ends the first record (-1 when none).
+
+    A header cell that Excel wrapped ("wrap text") holds a line break inside quotes;
+    that break does not end the header.
+    """
+    quote, newline = ('"', "\n") if isinstance(data, str) else (b'"', b"\n")
+    start = 0
+    while True:
+        found = data.find(newline, start, limit)  # type: ignore[arg-type]
+        if found < 0:
+            return -1
+        if data.count(quote, 0, found) % 2 == 0:  # type: ignore[arg-type]
+            return found
+        start = found + 1
+
+
 def _header(line: str, file: str, forced: str | None = None) -> tuple[str, list[str]]:
-    delimiter = forced or sniff_delimiter(line, file)
-    return delimiter, _unique_headers(next(csv.reader([line], delimiter=delimiter)))
+    first = line.split("\n", 1)[0]
+    delimiter = forced or sniff_delimiter(first if '"' not in first else line, file)
+    cells = next(csv.reader([line], delimiter=delimiter))
+    return delimiter, unique_headers(cells, file)
 
 
 def _utf8_fast_path(
@@ -192,19 +216,44 @@ def _utf8_fast_path(
         return None
     header_line = data[: first_break if first_break >= 0 else len(data)].decode("utf-8")
     delimiter, headers = _header(header_line.rstrip("\r"), file, forced)
-    frame, bad = _fast(data, delimiter, headers)
+    frame, bad = _fast(data[first_break + 1 :] if first_break >= 0 else b"", delimiter, headers)
     if frame is None or bad:
         return None
     info = {"encoding": "utf-8", "delimiter": {"\t": "tab"}.get(delimiter, delimiter)}
     return frame, np.arange(1, len(frame) + 1), [], info
 
 
-def _unique_headers(headers: list[str]) -> list[str]:
+def unique_headers(headers: Sequence[object], file: str) -> list[str]:
+    """Return the headers stripped (empty ones named ``unnamed_N``), refusing duplicates.
+
+    Parameters
+    ----------
+    headers : list
+        The header cells as read.
+    file : str
+        The file name, for the message.
+
+    Returns
+    -------
+    list of str
+        The headers.
+
+    Raises
+    ------
+    IngestError
+        When two columns have the same header (which one holds the data?).
+    """
     out: list[str] = []
+    seen: dict[str, int] = {}
     for i, h in enumerate(headers):
-        name = h.strip() or f"unnamed_{i + 1}"
-        while name in out:
-            name += "_dup"
+        name = " ".join(str(h).split()) if h is not None else ""
+        name = name or f"unnamed_{i + 1}"
+        if name.lower() in seen:
+            raise IngestError(
+                f"{file}: columns {seen[name.lower()]} and {i + 1} have the same header "
+                f"{name!r}; remove one or rename it"
+            )
+        seen[name.lower()] = i + 1
         out.append(name)
     return out
 
@@ -223,7 +272,7 @@ def _fast(data: bytes, delimiter: str, headers: list[str]) -> tuple[pd.DataFrame
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=headers, skip_rows=1, block_size=1 << 24),
+            read_options=pacsv.ReadOptions(column_names=headers, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter,
                 newlines_in_values=True,

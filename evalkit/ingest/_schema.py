@@ -96,6 +96,13 @@ class Schema:
     def __repr__(self) -> str:
         return f"Schema({self.kind!r}, version={self.version}, columns={len(self.columns)})"
 
+    def header_keys(self) -> frozenset[str]:
+        """Comparison keys of every header this kind accepts (names, aliases, items)."""
+        names = [a for n, c in self.columns.items() for a in (n, *c.aliases)]
+        names += [a for n, c in self.long_columns.items() for a in (n, *c.aliases)]
+        names += [i for ins in self.instruments.values() for i in ins.items]
+        return frozenset(header_key(n) for n in names)
+
     def item_instrument(self) -> dict[str, Instrument]:
         """Map every questionnaire item name to its instrument."""
         return {item: ins for ins in self.instruments.values() for item in ins.items}
