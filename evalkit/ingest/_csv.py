@@ -103,7 +103,7 @@ def sniff_delimiter(header: str, file: str) -> str:
     IngestError
         When no delimiter occurs in the header.
     """
-    counts = {d: len(next(csv.reader([header], delimiter=d))) for d in DELIMITERS}
+    counts = {d: len(_first_record(header, d, file)) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
     if counts[best] < 2:
         raise IngestError(
@@ -192,11 +192,16 @@ def _record_end(data: str | bytes, limit: int) -> int:
         start = found + 1
 
 
+def _first_record(text: str, delimiter: str, file: str) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise IngestError(f"{file}: the header line cannot be read as CSV ({exc})") from exc
+
+
 def _header(line: str, file: str, forced: str | None = None) -> tuple[str, list[str]]:
-    first = line.split("\n", 1)[0]
-    delimiter = forced or sniff_delimiter(first if '"' not in first else line, file)
-    cells = next(csv.reader([line], delimiter=delimiter))
-    return delimiter, unique_headers(cells, file)
+    delimiter = forced or sniff_delimiter(line, file)
+    return delimiter, unique_headers(_first_record(line, delimiter, file), file)
 
 
 def _utf8_fast_path(

@@ -21,6 +21,7 @@ ColumnType = Literal[
 ]
 Kind = Literal["outcome_panel", "questionnaire", "case_events"]
 KINDS: tuple[str, ...] = get_args(Kind)
+_BRACKETS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 RULE_TYPES = ("event_order", "one_value_per_group", "age", "exclusive")
 MISSING_REASONS = ("not_asked", "unknown", "refused", "not_applicable")
 
@@ -315,6 +316,8 @@ def match_headers(
     unmatched: list[str] = []
     for header in headers:
         canonical = keys.get(header_key(header))
+        if canonical is None:  # a unit or hint in brackets: "Geslacht (M/V)", "Bedrag (EUR)"
+            canonical = keys.get(header_key(_BRACKETS.sub("", header)))
         if canonical is None:
             unmatched.append(header)
             continue
