@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import duckdb
+import hostile_corpus
 import pytest
 
-import hostile_corpus
 from evalkit.cli import main
 
 KEY = "hostile-test-key-9c3e7a1f5b8d2046e4a7"
