@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-ESTIMATORS = ("2x2", "twfe", "event_study", "callaway_santanna", "bacon")
-CONTROLS = ("never", "notyet")
-METHODS = ("dr", "ipw", "reg")
-VCOVS = ("iid", "hetero", "cluster")
-INFERENCES = ("analytic", "bootstrap", "wild", "permutation", "conley_taber")
+from evalkit.spec import (
+    BASE_PERIODS,
+    CONTROLS,
+    ESTIMATORS,
+    FEW_TREATED_THRESHOLD,
+    INFERENCES,
+    METHODS,
+    VCOVS,
+)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -56,6 +60,19 @@ def add_parser(subparsers: Any) -> None:
         "--method", choices=METHODS, default="dr", help="callaway_santanna method (default: dr)"
     )
     parser.add_argument(
+        "--base-period",
+        choices=BASE_PERIODS,
+        default="varying",
+        help="callaway_santanna base period of pre-treatment effects (default: varying)",
+    )
+    parser.add_argument(
+        "--anticipation",
+        type=int,
+        default=0,
+        metavar="K",
+        help="periods before the first treated period that count as treated (default: 0)",
+    )
+    parser.add_argument(
         "--covariates", default="", metavar="A,B", help="comma-separated covariate columns"
     )
     parser.add_argument("--cluster", metavar="C", help="cluster column (default: the unit)")
@@ -64,7 +81,14 @@ def add_parser(subparsers: Any) -> None:
         "--inference",
         choices=INFERENCES,
         help="inference method (default: analytic, or the few-treated method "
-        "when fewer than 5 clusters are treated)",
+        "when fewer than --few-treated-threshold clusters are treated)",
+    )
+    parser.add_argument(
+        "--few-treated-threshold",
+        type=int,
+        default=FEW_TREATED_THRESHOLD,
+        metavar="N",
+        help=f"fewer treated clusters than N count as few (default: {FEW_TREATED_THRESHOLD})",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
@@ -77,28 +101,35 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from evalkit.did import estimate
+    from evalkit.spec import Spec
 
     frame = _read_data(args.data)
     covariates = tuple(c.strip() for c in args.covariates.split(",") if c.strip())
+    spec = Spec(
+        estimator=args.estimator,
+        control=args.control,
+        method=args.method,
+        base_period=args.base_period,
+        anticipation=args.anticipation,
+        covariates=covariates,
+        cluster=args.cluster,
+        vcov=args.vcov,
+        inference=args.inference,
+        few_treated_threshold=args.few_treated_threshold,
+        seed=args.seed,
+        alpha=args.alpha,
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = estimate(
             frame,
+            spec,
             outcome=args.outcome,
             unit=args.unit,
             time=args.time,
             cohort=args.cohort,
             treated=args.treated,
             post=args.post,
-            estimator=args.estimator,
-            control=args.control,
-            method=args.method,
-            covariates=covariates,
-            cluster=args.cluster,
-            vcov=args.vcov,
-            inference=args.inference,
-            seed=args.seed,
-            alpha=args.alpha,
         )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False, default=_jsonable))
@@ -112,31 +143,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read_data(path: str) -> Any:
-    """Read FILE with the ingest readers (pandas for CSV/Parquet if they are unavailable)."""
+    """Read FILE with the ingest readers."""
     from pathlib import Path
 
-    import pandas as pd
-
     from evalkit.errors import IngestError
+    from evalkit.ingest import read_frame
 
     file = Path(path)
     if not file.is_file():
         raise IngestError(f"{file}: no such file")
-    try:
-        from evalkit.ingest import read_frame
-    except ImportError:  # the ingest package without its public reader
-        pass
-    else:
-        return read_frame(file)
-    suffix = file.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(file)
-        if suffix in (".csv", ".txt"):
-            return pd.read_csv(file, sep=None, engine="python")
-    except (OSError, ValueError) as exc:
-        raise IngestError(f"{file}: cannot be read ({exc})") from exc
-    raise IngestError(f"{file}: unsupported format {suffix!r}")
+    return read_frame(file)
 
 
 def _jsonable(value: Any) -> Any:

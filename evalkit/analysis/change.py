@@ -23,6 +23,7 @@ from scipy import stats
 from evalkit.analysis.did_bridge import did_record
 from evalkit.analysis.scoring import WAVE_ORDER
 from evalkit.did.notes import Note
+from evalkit.spec import FEW_TREATED_THRESHOLD
 
 __all__ = ["change_did_table", "paired_change_table", "paired_frame"]
 
@@ -134,7 +135,7 @@ def paired_change_table(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.Data
 
 
 def change_did_table(
-    scores: pd.DataFrame, *, alpha: float = 0.05, few_treated_threshold: int = 5
+    scores: pd.DataFrame, *, alpha: float = 0.05, few_treated_threshold: int = FEW_TREATED_THRESHOLD
 ) -> pd.DataFrame:
     """Pilot minus comparison mean change T0 → later wave, per scale.
 
@@ -150,7 +151,7 @@ def change_did_table(
         Output of :func:`evalkit.analysis.scoring.score_responses`.
     alpha : float, default 0.05
         1 - confidence level.
-    few_treated_threshold : int, default 5
+    few_treated_threshold : int, default FEW_TREATED_THRESHOLD (5)
         Pilot municipalities needed before person-level inference is shown.
 
     Returns

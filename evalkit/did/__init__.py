@@ -1,6 +1,7 @@
 """Difference-in-differences estimators: pure functions on DataFrames, no file or protocol access.
 
-The one entry point is :func:`estimate`; it returns a frozen result with
+The one entry point is :func:`estimate`, driven by a :class:`Spec` (the analysis
+specification, declared in :mod:`evalkit.spec`); it returns a frozen result with
 ``tidy()``, ``summary()``, ``to_dict()`` and ``_repr_html_()`` (see
 :mod:`evalkit.did.results`). Callaway–Sant'Anna lives in :mod:`evalkit.did.cs`.
 """
@@ -8,5 +9,6 @@ The one entry point is :func:`estimate`; it returns a frozen result with
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.estimate import estimate
 from evalkit.did.results import TIDY_COLUMNS, DidResult
+from evalkit.spec import Spec
 
-__all__ = ["TIDY_COLUMNS", "DidResult", "bacon_decomposition", "estimate"]
+__all__ = ["TIDY_COLUMNS", "DidResult", "Spec", "bacon_decomposition", "estimate"]

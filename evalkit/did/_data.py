@@ -9,7 +9,7 @@ prepared frame with fixed internal column names.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ import pandas as pd
 from evalkit.did.notes import Note, warn
 from evalkit.errors import DroppedRowsWarning, EstimationError, SmallCohortWarning
 
-__all__ = ["COHORT_RULE", "Prepared", "prepare"]
+__all__ = ["COHORT_RULE", "Prepared", "anticipate", "prepare"]
 
 #: The cohort convention, quoted in every error about cohorts.
 COHORT_RULE = (
@@ -339,3 +339,32 @@ def _warn_small_cohorts(out: pd.DataFrame, has_unit: bool) -> None:
     if len(small):
         note = Note("single_unit_cohorts", {"cohorts": [int(c) for c in small.index]})
         warn(note, SmallCohortWarning, stacklevel=4)
+
+
+def anticipate(prep: Prepared, periods: int) -> Prepared:
+    """Move every cohort ``periods`` earlier: units may react before their first treated period.
+
+    The treatment indicator follows the moved cohorts, so the anticipation
+    periods count as treated (neither as comparison nor as reference period).
+
+    Raises
+    ------
+    EstimationError
+        When there are no cohorts (a ``treated=`` indicator that switches off).
+    """
+    if not periods or prep.has_post:
+        # A 2×2 takes its group × post indicator as given: the caller leaves the
+        # anticipation periods out of its pre-period rows.
+        return prep
+    if not prep.has_cohort:
+        raise EstimationError(
+            f"anticipation={periods} needs cohort= (or a treated= indicator that stays on once "
+            "on); with treated= and post=, leave the anticipation periods out of the rows"
+        )
+    out = prep.frame.copy()
+    g = out[COHORT].to_numpy()
+    first = int(out[TIME].min())
+    moved = np.where(g > 0, np.maximum(g - periods, first), 0)
+    out[COHORT] = moved
+    out[D] = ((moved > 0) & (out[TIME].to_numpy() >= moved)).astype("float64")
+    return replace(prep, frame=out)

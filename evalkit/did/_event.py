@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -24,19 +25,12 @@ from evalkit.did.regression import _name, event_design, event_study
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.wild import wild_bootstrap_combinations, wild_joint_test
 from evalkit.errors import EstimationError, FewTreatedClustersWarning
+from evalkit.spec import Spec
 
 __all__ = ["event_study_result"]
 
 
-def event_study_result(
-    prep: Prepared,
-    vcov: str,
-    alpha: float,
-    inference: str | None,
-    threshold: int,
-    seed: int,
-    options: dict[str, Any],
-) -> DidResult:
+def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
     """Fit the TWFE event study and attach the chosen (or few-treated default) inference.
 
     Parameters
@@ -45,18 +39,14 @@ def event_study_result(
         Panel frame with cohorts.
     vcov : {"iid", "hetero", "cluster"}
         Analytic variance of the fit.
-    alpha : float
-        1 − confidence level.
-    inference : str or None
-        ``"analytic"``, ``"wild"`` (or ``"bootstrap"``), ``"permutation"``,
-        ``"conley_taber"``; None chooses Conley–Taber below ``threshold`` treated
-        clusters, else analytic.
-    threshold : int
-        Fewer treated clusters than this count as few.
-    seed : int
-        Seed of every random draw.
-    options : dict
-        ``min_e``, ``max_e`` and the resampling options of :func:`evalkit.did.estimate`.
+    spec : Spec
+        Inference ``"analytic"``, ``"wild"`` (or ``"bootstrap"``), ``"permutation"``,
+        ``"conley_taber"``, or None for Conley–Taber below the few-treated threshold,
+        else analytic; the event window (end points binned) or the options
+        ``min_e``/``max_e``; the anticipation (cohorts already moved by
+        :func:`~evalkit.did._data.anticipate`: event times are labelled from the
+        registered start, the reference period is ``-1 - anticipation``), alpha,
+        seed and the resampling options.
 
     Returns
     -------
@@ -64,23 +54,34 @@ def event_study_result(
         Headline mean of the post-period event times, one row per event time, the
         pre-trend test, warnings that say why when few clusters are treated.
     """
+    inference, alpha, seed = spec.inference, spec.alpha, spec.seed
+    threshold, options, lead = spec.few_treated_threshold, spec.options, spec.anticipation
     if inference == "bootstrap":
         inference = "wild"
-    min_e, max_e = options.get("min_e"), options.get("max_e")
+    min_e, max_e = spec.event_window or (options.get("min_e"), options.get("max_e"))
+    if min_e is not None and min_e > -1 - lead:
+        raise EstimationError(
+            f"min_e must be ≤ {-1 - lead}, the reference period (-1 less {lead} anticipation "
+            f"period(s)); got {min_e} (min_e is the event window's first event time)"
+        )
+    # The fit counts event times from the moved cohort (start - anticipation).
+    min_e = None if min_e is None else int(min_e) + lead
+    max_e = None if max_e is None else int(max_e) + lead
     model, times = event_study(prep, vcov, min_e, max_e)
     coefs, _ = quiet_coefs(model)
     kept = [e for e in times if _name(e) in coefs.index and np.isfinite(coefs[_name(e)])]
     messages: list[Note] = []
     dropped = sorted(set(times) - set(kept))
     if dropped:
-        messages.append(Note("event_times_dropped", {"event_times": [int(e) for e in dropped]}))
+        dropped = [int(e) - lead for e in dropped]
+        messages.append(Note("event_times_dropped", {"event_times": dropped}))
     k = prep.n_treated_clusters
     few = k < threshold and (prep.has_unit or prep.cluster_given)
     rows = []
     for e in kept:
         r = analytic_row(model, _name(e), alpha, strict=False)
-        rows.append({"term": f"event_time::{e}", **r, "event_time": e})
-    post = [i for i, e in enumerate(kept) if e >= 0]
+        rows.append({"term": f"event_time::{e - lead}", **r, "event_time": e - lead})
+    post = [i for i, e in enumerate(kept) if e - lead >= 0]
     if not post:
         raise EstimationError("no post-treatment event time (e ≥ 0) could be estimated")
     names = list(coefs.index)
@@ -173,7 +174,7 @@ def event_study_result(
             for r in rows
         ],
         "pretrend": pretrend,
-        "reference_period": -1,
+        "reference_period": -1 - lead,
     }
     return DidResult(
         estimator="event_study",
@@ -212,7 +213,7 @@ def _event_resample(
     pre: list[int],
     seed: int,
     alpha: float,
-    options: dict[str, Any],
+    options: Mapping[str, Any],
 ) -> tuple[list[inf.InferenceOutcome], float | None]:
     """Resampling inference for the headline mean and every event time, and the pre-test.
 

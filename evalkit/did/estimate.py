@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from evalkit.did._common import (
     few_treated_note,
     t_df,
 )
-from evalkit.did._data import Prepared, prepare
+from evalkit.did._data import Prepared, anticipate, prepare
 from evalkit.did._event import event_study_result
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.conley_taber import conley_taber
@@ -28,14 +28,9 @@ from evalkit.did.regression import Fit, twfe, two_by_two
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.wild import wild_bootstrap
 from evalkit.errors import EstimationError, FewTreatedClustersWarning
+from evalkit.spec import Estimator, Inference, Spec, Vcov, as_spec
 
-__all__ = ["Estimator", "Inference", "Vcov", "estimate"]
-
-Estimator = Literal["2x2", "twfe", "event_study", "callaway_santanna", "bacon"]
-Control = Literal["never", "notyet"]
-Method = Literal["dr", "ipw", "reg"]
-Vcov = Literal["iid", "hetero", "cluster"]
-Inference = Literal["analytic", "bootstrap", "wild", "permutation", "conley_taber"]
+__all__ = ["Estimator", "Inference", "Spec", "Vcov", "estimate"]
 
 _REG_OPTIONS = {
     "weights",
@@ -51,6 +46,7 @@ _REG_OPTIONS = {
 
 def estimate(
     data: pd.DataFrame,
+    spec: Spec | None = None,
     *,
     outcome: str,
     unit: str | None = None,
@@ -58,17 +54,7 @@ def estimate(
     cohort: str | None = None,
     treated: str | None = None,
     post: str | None = None,
-    estimator: Estimator,
-    control: Control = "never",
-    method: Method = "dr",
-    covariates: Sequence[str] = (),
-    cluster: str | None = None,
-    vcov: Vcov | None = None,
-    inference: Inference | None = None,
-    seed: int = 0,
-    alpha: float = 0.05,
-    few_treated_threshold: int = 5,
-    **options: Any,
+    **choices: Any,
 ) -> Any:
     """Estimate a difference-in-differences effect.
 
@@ -77,6 +63,10 @@ def estimate(
     data : pandas.DataFrame
         Long data, one row per unit and period (or per respondent for a 2×2 on
         repeated cross-sections).
+    spec : Spec, optional
+        The analysis choices (:class:`evalkit.spec.Spec`). Without it, give
+        them as keywords (``estimator="twfe"``, ``control=...``, see the Spec's
+        fields); keywords that are no Spec field are tuning options.
     outcome : str
         Outcome column (rows with a missing outcome are dropped with a
         :class:`~evalkit.errors.DroppedRowsWarning`).
@@ -91,46 +81,20 @@ def estimate(
         with ``post`` it is the group indicator and the treatment is ``treated × post``.
     post : str, optional
         Post-period indicator (2×2).
-    estimator : {"2x2", "twfe", "event_study", "callaway_santanna", "bacon"}
-        The estimator. ``"callaway_santanna"`` dispatches to
-        :func:`evalkit.did.cs.callaway_santanna`.
-    control : {"never", "notyet"}
-        Comparison group (Callaway–Sant'Anna).
-    method : {"dr", "ipw", "reg"}
-        Doubly robust, inverse probability weighting or outcome regression (Callaway–Sant'Anna).
-    covariates : sequence of str
-        Covariate columns.
-    cluster : str, optional
-        Cluster column (e.g. municipality); defaults to the unit.
-    vcov : {"iid", "hetero", "cluster"}, optional
-        Analytic variance; default ``"cluster"`` (CR1) when there is a unit or
-        cluster column, else ``"hetero"`` (HC1).
-    inference : {"analytic", "bootstrap", "wild", "permutation", "conley_taber"}, optional
-        Inference method. Default: ``"analytic"``, unless fewer than
-        ``few_treated_threshold`` clusters are treated; then ``"conley_taber"``
-        (with the Ferman–Pinto correction) and a :class:`FewTreatedClustersWarning`
-        saying why. For 2×2/TWFE/event study ``"bootstrap"`` means the wild
-        cluster bootstrap. Resampling methods apply to the headline coefficient of
-        2×2, TWFE and Bacon, and for the event study to every event time, the
-        headline mean and the joint pre-trend test. Callaway–Sant'Anna offers
-        ``"analytic"``, ``"bootstrap"`` (multiplier) and ``"permutation"`` (cohorts
-        re-assigned to clusters, overall values of the aggregations); with a
-        ``cluster`` and fewer than ``few_treated_threshold`` treated clusters the
-        default is ``"permutation"``.
-    seed : int
-        Seed of every random draw.
-    alpha : float
-        1 − confidence level.
-    few_treated_threshold : int
-        Fewer treated clusters than this switch the default inference.
-    **options
-        2×2, TWFE and event study: ``weights`` ("rademacher"/"webb"), ``n_boot``
-        (9999), ``n_perm`` (1999), ``n_sim`` (1999), ``max_enumerate`` (20000),
-        ``ferman_pinto`` (True); event study also ``min_e``, ``max_e`` (binned end
-        points).
-        Callaway–Sant'Anna: ``n_perm`` (999), ``max_enumerate`` (1000) for
-        permutation; the rest passed on (``base_period``, ``anticipation``,
-        ``panel``, ``bootstrap``/``n_boot``, ``min_e``/``max_e``/``balance_e``, ...).
+    **choices
+        Spec fields when ``spec`` is not given: ``estimator`` (required; one of
+        :data:`evalkit.spec.ESTIMATORS`), ``control``, ``method``,
+        ``base_period``, ``anticipation``, ``covariates``, ``cluster``, ``vcov``,
+        ``inference``, ``few_treated_threshold``, ``alpha``, ``event_window``,
+        ``seed``. Inference: default analytic, unless fewer than
+        ``few_treated_threshold`` clusters are treated; then Conley–Taber (with the
+        Ferman–Pinto correction) for 2×2/TWFE/event study, permutation for
+        Callaway–Sant'Anna, with a note saying why. Other keywords are tuning
+        options: 2×2, TWFE and event study ``weights`` ("rademacher"/"webb"),
+        ``n_boot`` (9999), ``n_perm`` (1999), ``n_sim`` (1999), ``max_enumerate``
+        (20000), ``ferman_pinto`` (True), event study ``min_e``/``max_e``;
+        Callaway–Sant'Anna ``n_perm`` (999), ``max_enumerate`` (1000), ``panel``,
+        ``bootstrap``/``n_boot``, ``balance_e``, ...
 
     Returns
     -------
@@ -142,87 +106,34 @@ def estimate(
     EstimationError
         Bad options or data (the message names the column, unit or rows).
     """
-    check_choice("estimator", estimator, Estimator)
-    check_choice("control", control, Control)
-    check_choice("method", method, Method)
-    if vcov is not None:
-        check_choice("vcov", vcov, Vcov)
-    if inference is not None:
-        check_choice("inference", inference, Inference)
-    if not 0 < alpha < 1:
-        raise EstimationError(f"alpha must be between 0 and 1; got {alpha!r}")
-    if isinstance(covariates, str):
-        covariates = (covariates,)
-    if estimator == "callaway_santanna":
-        return _callaway_santanna(
-            data,
-            outcome=outcome,
-            unit=unit,
-            time=time,
-            cohort=cohort,
-            treated=treated,
-            control=control,
-            method=method,
-            covariates=covariates,
-            cluster=cluster,
-            seed=seed,
-            alpha=alpha,
-            inference=inference,
-            threshold=few_treated_threshold,
-            **options,
-        )
+    spec = as_spec(spec, choices)
+    columns = {"outcome": outcome, "unit": unit, "time": time}
+    if spec.estimator == "callaway_santanna":
+        return _callaway_santanna(data, spec, cohort=cohort, treated=treated, **columns)
     prep, chosen_vcov = _regression_data(
-        data,
-        estimator,
-        options,
-        vcov,
-        outcome=outcome,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        treated=treated,
-        post=post,
-        covariates=covariates,
-        cluster=cluster,
+        data, spec, **columns, cohort=cohort, treated=treated, post=post
     )
-    if estimator == "event_study":
-        return event_study_result(
-            prep, chosen_vcov, alpha, inference, few_treated_threshold, seed, options
-        )
-    fit = two_by_two(prep, chosen_vcov) if estimator == "2x2" else twfe(prep, chosen_vcov)
-    components = bacon_decomposition(prep) if estimator == "bacon" else None
-    return _coefficient_result(
-        estimator,
-        prep,
-        fit,
-        chosen_vcov,
-        inference,
-        seed,
-        alpha,
-        few_treated_threshold,
-        options,
-        components,
-    )
+    if spec.estimator == "event_study":
+        return event_study_result(prep, chosen_vcov, spec)
+    fit = two_by_two(prep, chosen_vcov) if spec.estimator == "2x2" else twfe(prep, chosen_vcov)
+    components = bacon_decomposition(prep) if spec.estimator == "bacon" else None
+    return _coefficient_result(spec, prep, fit, chosen_vcov, components)
 
 
-def _regression_data(
-    data: pd.DataFrame,
-    estimator: str,
-    options: dict[str, Any],
-    vcov: str | None,
-    **design: Any,
-) -> tuple[Prepared, str]:
+def _regression_data(data: pd.DataFrame, spec: Spec, **design: Any) -> tuple[Prepared, str]:
     """Check the regression estimators' options, prepare the data, choose the variance.
 
     Shared by :func:`estimate` and :func:`evalkit.did.several.estimate_inferences`.
     """
-    unknown = set(options) - _REG_OPTIONS
+    unknown = set(spec.options) - _REG_OPTIONS
     if unknown:
         raise EstimationError(
-            f"unknown option(s) {', '.join(sorted(unknown))} for estimator {estimator!r}; "
+            f"unknown option(s) {', '.join(sorted(unknown))} for estimator {spec.estimator!r}; "
             f"allowed: {', '.join(sorted(_REG_OPTIONS))}"
         )
-    prep = prepare(data, **design)
+    prep = prepare(data, **design, covariates=spec.covariates, cluster=spec.cluster)
+    prep = anticipate(prep, spec.anticipation)
+    vcov = spec.vcov
     if vcov is None:
         vcov = "cluster" if (prep.has_unit or prep.cluster_given) else "hetero"
     return prep, vcov
@@ -230,12 +141,11 @@ def _regression_data(
 
 def _callaway_santanna(
     data: pd.DataFrame,
+    spec: Spec,
     *,
     cohort: str | None,
     treated: str | None,
-    inference: str | None,
-    threshold: int,
-    **kwargs: Any,
+    **columns: Any,
 ) -> Any:
     from evalkit.did.cs import callaway_santanna
 
@@ -244,8 +154,24 @@ def _callaway_santanna(
             "callaway_santanna needs cohort= (the first treated period of each unit; 0 or "
             "empty means never treated)"
         )
+    kwargs = dict(spec.options)
     n_perm = int(kwargs.pop("n_perm", 999))
     max_enumerate = int(kwargs.pop("max_enumerate", 1000))
+    inference, threshold = spec.inference, spec.few_treated_threshold
+    if spec.event_window is not None:
+        kwargs.setdefault("min_e", spec.event_window[0])
+        kwargs.setdefault("max_e", spec.event_window[1])
+    kwargs.update(
+        columns,
+        control=spec.control,
+        method=spec.method,
+        base_period=spec.base_period,
+        anticipation=spec.anticipation,
+        covariates=spec.covariates,
+        cluster=spec.cluster,
+        seed=spec.seed,
+        alpha=spec.alpha,
+    )
     if inference in ("bootstrap", "wild") and "bootstrap" not in kwargs:
         kwargs["bootstrap"] = True
     elif inference not in (None, "analytic", "bootstrap", "wild", "permutation"):
@@ -253,7 +179,7 @@ def _callaway_santanna(
             f"inference={inference!r} is not available for callaway_santanna; allowed: "
             "'analytic', 'bootstrap', 'permutation'"
         )
-    if not (inference == "permutation" or (inference is None and kwargs.get("cluster"))):
+    if not (inference == "permutation" or (inference is None and spec.cluster)):
         return callaway_santanna(data, cohort=cohort, **kwargs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -281,8 +207,8 @@ def _callaway_santanna(
             {"cohort": cohort, **kwargs},
             n_perm=n_perm,
             max_enumerate=max_enumerate,
-            seed=int(kwargs.get("seed", 0)),
-            alpha=float(kwargs.get("alpha", 0.05)),
+            seed=spec.seed,
+            alpha=spec.alpha,
             notes=notes,
         )
     except EstimationError as exc:
@@ -310,17 +236,14 @@ def _rewarn(caught: list[warnings.WarningMessage], drop: Sequence[str]) -> None:
 
 
 def _coefficient_result(
-    estimator: str,
+    spec: Spec,
     prep: Prepared,
     fit: Fit,
     vcov: str,
-    inference: str | None,
-    seed: int,
-    alpha: float,
-    threshold: int,
-    options: dict[str, Any],
     components: pd.DataFrame | None,
 ) -> DidResult:
+    estimator, inference, seed, alpha = spec.estimator, spec.inference, spec.seed, spec.alpha
+    threshold, options = spec.few_treated_threshold, spec.options
     row = analytic_row(fit.model, fit.term, alpha)
     messages: list[Note] = []
     k = prep.n_treated_clusters
@@ -401,7 +324,7 @@ def _coefficient_result(
 
 
 def _resample(
-    chosen: str, fit: Fit, seed: int, alpha: float, options: dict[str, Any]
+    chosen: str, fit: Fit, seed: int, alpha: float, options: Mapping[str, Any]
 ) -> inf.InferenceOutcome | None:
     design = fit.design
     if design is None:

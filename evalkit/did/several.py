@@ -10,37 +10,31 @@ Each result equals what ``estimate(..., inference=method)`` returns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
-from evalkit.did._common import check_choice
-from evalkit.did.estimate import Inference, Vcov, _coefficient_result, _regression_data
+from evalkit.did.estimate import _coefficient_result, _regression_data
 from evalkit.did.regression import twfe, two_by_two
 from evalkit.did.results import DidResult
 from evalkit.errors import EstimationError
+from evalkit.spec import Inference, Spec, as_spec
 
 __all__ = ["estimate_inferences"]
 
 
 def estimate_inferences(
     data: pd.DataFrame,
+    spec: Spec | None = None,
     *,
     inferences: Sequence[Inference],
     outcome: str,
-    estimator: Literal["2x2", "twfe"],
     unit: str | None = None,
     time: str | None = None,
     cohort: str | None = None,
     treated: str | None = None,
     post: str | None = None,
-    covariates: Sequence[str] = (),
-    cluster: str | None = None,
-    vcov: Vcov | None = None,
-    seed: int = 0,
-    alpha: float = 0.05,
-    few_treated_threshold: int = 5,
-    **options: Any,
+    **choices: Any,
 ) -> dict[str, DidResult]:
     """Fit a 2×2 or TWFE model once and infer with each method in ``inferences``.
 
@@ -48,11 +42,13 @@ def estimate_inferences(
     ----------
     data : pandas.DataFrame
         As for :func:`evalkit.did.estimate`.
+    spec : Spec, optional
+        The analysis choices (estimator ``2x2`` or ``twfe``); its ``inference`` is
+        replaced by each of ``inferences``. Without it, give the choices as keywords.
     inferences : sequence of str
         Methods: ``analytic``, ``bootstrap``/``wild``, ``permutation``, ``conley_taber``.
-    outcome, estimator, unit, time, cohort, treated, post, covariates, cluster, vcov, seed, \
-alpha, few_treated_threshold, **options
-        As for :func:`evalkit.did.estimate` (``estimator`` is ``2x2`` or ``twfe``).
+    outcome, unit, time, cohort, treated, post, **choices
+        As for :func:`evalkit.did.estimate`.
 
     Returns
     -------
@@ -64,45 +60,15 @@ alpha, few_treated_threshold, **options
     EstimationError
         Bad options or data, or a method this design cannot use.
     """
-    if estimator not in ("2x2", "twfe"):
+    choices.pop("inference", None)
+    spec = as_spec(spec, choices)
+    if spec.estimator not in ("2x2", "twfe"):
         raise EstimationError(
-            f"estimate_inferences takes estimator '2x2' or 'twfe'; got {estimator!r}"
+            f"estimate_inferences takes estimator '2x2' or 'twfe'; got {spec.estimator!r}"
         )
-    for method in inferences:
-        check_choice("inference", method, Inference)
-    if vcov is not None:
-        check_choice("vcov", vcov, Vcov)
-    if not 0 < alpha < 1:
-        raise EstimationError(f"alpha must be between 0 and 1; got {alpha!r}")
-    if isinstance(covariates, str):
-        covariates = (covariates,)
+    specs = {method: spec.with_(inference=method) for method in inferences}
     prep, chosen_vcov = _regression_data(
-        data,
-        estimator,
-        options,
-        vcov,
-        outcome=outcome,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        treated=treated,
-        post=post,
-        covariates=covariates,
-        cluster=cluster,
+        data, spec, outcome=outcome, unit=unit, time=time, cohort=cohort, treated=treated, post=post
     )
-    fit = two_by_two(prep, chosen_vcov) if estimator == "2x2" else twfe(prep, chosen_vcov)
-    return {
-        method: _coefficient_result(
-            estimator,
-            prep,
-            fit,
-            chosen_vcov,
-            method,
-            seed,
-            alpha,
-            few_treated_threshold,
-            dict(options),
-            None,
-        )
-        for method in inferences
-    }
+    fit = two_by_two(prep, chosen_vcov) if spec.estimator == "2x2" else twfe(prep, chosen_vcov)
+    return {m: _coefficient_result(s, prep, fit, chosen_vcov, None) for m, s in specs.items()}

@@ -20,6 +20,7 @@ from evalkit.analysis.monitoring import completeness_table, registrations_table
 from evalkit.errors import ProtocolError
 from evalkit.ingest import file_sha256
 from evalkit.pipeline.paths import ProtocolPaths
+from evalkit.spec import FEW_TREATED_THRESHOLD
 
 __all__ = ["BundleInputs", "assemble_bundle", "compute_bundle", "load_inputs"]
 
@@ -112,7 +113,9 @@ def _limitations(
     units = protocol["units"]
     n_treated = len(units.get("treated", []))
     n_clusters = n_treated + len(units.get("comparison", []))
-    threshold = int(protocol.get("analysis", {}).get("few_treated_threshold", 5))
+    threshold = int(
+        protocol.get("analysis", {}).get("few_treated_threshold", FEW_TREATED_THRESHOLD)
+    )
     if n_treated < threshold:
         out.append(
             {

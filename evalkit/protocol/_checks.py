@@ -16,6 +16,7 @@ from typing import Any
 from evalkit.protocol._fields import GM_HINT, GM_PATTERN
 from evalkit.protocol._schemas import SchemaInfo
 from evalkit.protocol.expressions import check_expression
+from evalkit.spec import FEW_TREATED_THRESHOLD
 
 __all__ = ["run_checks"]
 
@@ -258,7 +259,7 @@ def _check_analysis(
             "joiners and can even flip the sign; use callaway_santanna"
         )
     n_treated = len({t.get("unit") for t in treated})
-    threshold = a.get("few_treated_threshold") or 5
+    threshold = a.get("few_treated_threshold") or FEW_TREATED_THRESHOLD
     if inference in CLUSTER_ROBUST and n_treated < threshold:
         alt = (
             "conley_taber or permutation (or auto, which picks one)"

@@ -7,6 +7,15 @@ Every field, its type, whether it is required, its default and allowed values.
 from __future__ import annotations
 
 from evalkit.protocol._spec import Field
+from evalkit.spec import (
+    BASE_PERIODS,
+    CONTROLS,
+    FEW_TREATED_THRESHOLD,
+    METHODS,
+    MULTIPLE_TESTING,
+    REGISTRABLE_ESTIMATORS,
+    REGISTRABLE_INFERENCES,
+)
 
 __all__ = [
     "CONTROL_GROUPS",
@@ -25,10 +34,10 @@ ROLES = ("primary", "secondary")
 TYPES = ("binary", "count", "continuous", "duration")
 DIRECTIONS = ("increase", "decrease")
 HYPOTHESIS_DIRECTIONS = ("increase", "decrease", "two_sided")
-ESTIMATORS = ("2x2", "twfe", "event_study", "callaway_santanna")
-CONTROL_GROUPS = ("never", "notyet")
-INFERENCE = ("auto", "analytic", "bootstrap", "wild", "permutation", "conley_taber")
-MULTIPLE_TESTING = ("holm", "bh", "bonferroni", "none")
+# The analysis block's allowed values are the analysis specification's (evalkit.spec).
+ESTIMATORS = REGISTRABLE_ESTIMATORS
+CONTROL_GROUPS = CONTROLS
+INFERENCE = REGISTRABLE_INFERENCES
 SOURCES = ("outcome_panel", "case_events", "questionnaire")
 GENERATORS = ("pilot", "staggered", "debt_programme")
 LEVELS = ("municipality", "school", "region", "neighbourhood")
@@ -186,12 +195,12 @@ PROTOCOL_SPEC = _f(
             fields={
                 "estimator": _f("str", required=True, allowed=ESTIMATORS),
                 "control_group": _f("str", allowed=CONTROL_GROUPS, default="never"),
-                "method": _f("str", allowed=("dr", "ipw", "reg"), default="dr"),
-                "base_period": _f("str", allowed=("varying", "universal"), default="varying"),
+                "method": _f("str", allowed=METHODS, default="dr"),
+                "base_period": _f("str", allowed=BASE_PERIODS, default="varying"),
                 "covariates": _f("list", default=[], item=_f("str")),
                 "cluster": _f("str", doc="cluster column; default: units.column"),
                 "inference": _f("str", allowed=INFERENCE, default="auto"),
-                "few_treated_threshold": _f("int", default=5, minimum=1),
+                "few_treated_threshold": _f("int", default=FEW_TREATED_THRESHOLD, minimum=1),
                 "alpha": _f("number", default=0.05, minimum=0.001, maximum=0.5),
                 "multiple_testing": _f("str", allowed=MULTIPLE_TESTING, default="holm"),
                 "event_window": _f(

@@ -11,6 +11,14 @@ from typing import Any
 import yaml
 
 from evalkit.errors import ProtocolError
+from evalkit.spec import (
+    BasePeriod,
+    Control,
+    Estimator,
+    Method,
+    MultipleTesting,
+    RegisteredInference,
+)
 
 __all__ = [
     "Analysis",
@@ -139,16 +147,16 @@ class Hypothesis:
 class Analysis:
     """The pre-registered analysis."""
 
-    estimator: str
-    control_group: str
-    method: str
-    base_period: str
+    estimator: Estimator
+    control_group: Control
+    method: Method
+    base_period: BasePeriod
     covariates: tuple[str, ...]
     cluster: str
-    inference: str
+    inference: RegisteredInference
     few_treated_threshold: int
     alpha: float
-    multiple_testing: str
+    multiple_testing: MultipleTesting
     event_window: tuple[int, int] | None
     seed: int
 

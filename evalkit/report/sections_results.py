@@ -18,6 +18,7 @@ from evalkit.report.formatting import fmt_ci, fmt_count, is_missing
 from evalkit.report.i18n import label
 from evalkit.report.monitoring import monitoring_figures
 from evalkit.report.tables import ReportTable, make_table, records_frame
+from evalkit.spec import FEW_TREATED_THRESHOLD
 
 #: Bundle tables shown in the report body; the others (curves, monthly series, definitions)
 #: feed figures and are exported with the rest.
@@ -44,7 +45,6 @@ SHOWN = {
         "change_did",
     ),
 }
-
 __all__ = [
     "SHOWN",
     "bundle_tables",
@@ -173,7 +173,7 @@ def _few_treated_sentence(ctx: ReportContext) -> str:
         return ""
     res = effects[0].get("result", {}) or {}
     n = res.get("n_treated_clusters")
-    limit = ctx.get("protocol.analysis.few_treated_threshold", 5)
+    limit = ctx.get("protocol.analysis.few_treated_threshold", FEW_TREATED_THRESHOLD)
     if n is None or is_missing(n) or int(n) >= int(limit):
         return ""
     return (

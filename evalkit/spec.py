@@ -1,0 +1,275 @@
+"""The analysis specification: what one difference-in-differences estimate is, declared once.
+
+:class:`Spec` is a frozen, typed value (estimator, comparison group, method,
+base period, anticipation, covariates, cluster, variance, inference,
+few-treated threshold, alpha, event window, seed and estimator-specific
+tuning options). Every allowed value is a ``Literal`` declared here; the lists
+that the CLI (``evalkit did``), ``protocol check`` and the estimators' run-time
+checks use are derived from these declarations with :func:`typing.get_args`.
+
+The specification is the ``did`` layer's value (``evalkit.did.Spec``), kept in
+a leaf module beside :mod:`evalkit.errors`: it imports nothing from evalkit but
+the exception tree, so every layer, the protocol's checks and the CLI's
+argument parser included, reads the allowed values from it without importing
+an estimator (importing ``evalkit.did`` takes about a second; this module, none).
+
+To add an estimator, add its name to :data:`Estimator` (and, when it is a
+diagnostic rather than an estimate a protocol may register, to
+:data:`DIAGNOSTICS`); ``protocol check`` and ``evalkit did --estimator``
+accept it from then on, and :func:`evalkit.did.estimate` must dispatch it.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, get_args
+
+from evalkit.errors import EstimationError
+
+__all__ = [
+    "BASE_PERIODS",
+    "CONTROLS",
+    "CORRECTIONS",
+    "DIAGNOSTICS",
+    "ESTIMATORS",
+    "FEW_TREATED_THRESHOLD",
+    "INFERENCES",
+    "METHODS",
+    "MULTIPLE_TESTING",
+    "REGISTRABLE_ESTIMATORS",
+    "REGISTRABLE_INFERENCES",
+    "SPEC_FIELDS",
+    "VCOVS",
+    "BasePeriod",
+    "Control",
+    "Estimator",
+    "Inference",
+    "Method",
+    "MultipleTesting",
+    "RegisteredInference",
+    "Spec",
+    "Vcov",
+    "as_spec",
+]
+
+Estimator = Literal["2x2", "twfe", "event_study", "callaway_santanna", "bacon"]
+Control = Literal["never", "notyet"]
+Method = Literal["dr", "ipw", "reg"]
+BasePeriod = Literal["varying", "universal"]
+Vcov = Literal["iid", "hetero", "cluster"]
+Inference = Literal["analytic", "bootstrap", "wild", "permutation", "conley_taber"]
+MultipleTesting = Literal["holm", "bonferroni", "bh", "none"]
+#: A protocol's ``inference``: ``auto`` lets the few-treated rule choose (``Spec.inference=None``).
+RegisteredInference = Literal["auto", Inference]
+
+ESTIMATORS: tuple[str, ...] = get_args(Estimator)
+CONTROLS: tuple[str, ...] = get_args(Control)
+METHODS: tuple[str, ...] = get_args(Method)
+BASE_PERIODS: tuple[str, ...] = get_args(BasePeriod)
+VCOVS: tuple[str, ...] = get_args(Vcov)
+INFERENCES: tuple[str, ...] = get_args(Inference)
+MULTIPLE_TESTING: tuple[str, ...] = get_args(MultipleTesting)
+
+#: Estimators that decompose or diagnose rather than estimate a registered effect.
+DIAGNOSTICS: tuple[str, ...] = ("bacon",)
+#: The estimators a protocol may register.
+REGISTRABLE_ESTIMATORS: tuple[str, ...] = tuple(e for e in ESTIMATORS if e not in DIAGNOSTICS)
+REGISTRABLE_INFERENCES: tuple[str, ...] = get_args(RegisteredInference)
+#: Multiple-testing names → ``statsmodels.stats.multitest.multipletests`` methods.
+CORRECTIONS: Mapping[str, str | None] = {
+    "holm": "holm",
+    "bonferroni": "bonferroni",
+    "bh": "fdr_bh",
+    "none": None,
+}
+#: Fewer treated clusters than this switch the default inference to a few-treated method.
+FEW_TREATED_THRESHOLD = 5
+
+_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "estimator": ESTIMATORS,
+    "control": CONTROLS,
+    "method": METHODS,
+    "base_period": BASE_PERIODS,
+    "vcov": VCOVS,
+    "inference": INFERENCES,
+}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One estimate's analysis choices (the data's columns are given apart).
+
+    Attributes
+    ----------
+    estimator : {"2x2", "twfe", "event_study", "callaway_santanna", "bacon"}
+        The estimator.
+    control : {"never", "notyet"}
+        Comparison group (Callaway–Sant'Anna).
+    method : {"dr", "ipw", "reg"}
+        Doubly robust, inverse probability weighting or outcome regression (Callaway–Sant'Anna).
+    base_period : {"varying", "universal"}
+        Base period of the pre-treatment group-time effects (Callaway–Sant'Anna).
+    anticipation : int
+        Periods before the first treated period in which units may already react:
+        they count as treated, and the event study's reference period is
+        ``-1 - anticipation``. Needs ``cohort=``; a 2×2 with ``treated=`` and
+        ``post=`` takes its indicator as given (leave the anticipation periods
+        out of its pre-period rows).
+    covariates : tuple of str
+        Covariate columns.
+    cluster : str or None
+        Cluster column; None clusters on the unit.
+    vcov : {"iid", "hetero", "cluster"} or None
+        Analytic variance; None chooses cluster-robust when there are units or clusters.
+    inference : {"analytic", "bootstrap", "wild", "permutation", "conley_taber"} or None
+        None chooses analytic, or a few-treated method below ``few_treated_threshold``.
+    few_treated_threshold : int
+        Fewer treated clusters than this count as few.
+    alpha : float
+        1 − confidence level.
+    event_window : (int, int) or None
+        First and last event time of the event study (end points binned, or for
+        Callaway–Sant'Anna the dynamic aggregation limited to them).
+    seed : int
+        Seed of every random draw (bootstrap, permutation, Conley–Taber).
+    options : mapping
+        Estimator-specific tuning (``n_boot``, ``weights``, ``n_perm``, ``n_sim``,
+        ``max_enumerate``, ``ferman_pinto``, Callaway–Sant'Anna's ``panel``, ...).
+    """
+
+    estimator: Estimator
+    control: Control = "never"
+    method: Method = "dr"
+    base_period: BasePeriod = "varying"
+    anticipation: int = 0
+    covariates: tuple[str, ...] = ()
+    cluster: str | None = None
+    vcov: Vcov | None = None
+    inference: Inference | None = None
+    few_treated_threshold: int = FEW_TREATED_THRESHOLD
+    alpha: float = 0.05
+    event_window: tuple[int, int] | None = None
+    seed: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, allowed in _CHOICES.items():
+            value = getattr(self, name)
+            if value is None and name in ("vcov", "inference"):
+                continue
+            if value not in allowed:
+                raise EstimationError(
+                    f"{name} must be one of {', '.join(repr(c) for c in allowed)}; got {value!r}"
+                )
+        covariates = self.covariates
+        if isinstance(covariates, str):
+            covariates = (covariates,)
+        object.__setattr__(self, "covariates", tuple(covariates))
+        object.__setattr__(self, "options", dict(self.options))
+        if self.event_window is not None:
+            object.__setattr__(self, "event_window", _window(self.event_window))
+        _check_number("anticipation", self.anticipation, low=0)
+        _check_number("few_treated_threshold", self.few_treated_threshold, low=1)
+        _check_number("seed", self.seed, low=0)
+        alpha = self.alpha
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
+            raise EstimationError(f"alpha must be between 0 and 1; got {alpha!r}")
+
+    def __repr__(self) -> str:
+        changed = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if f.name != "estimator" and getattr(self, f.name) != _DEFAULTS.get(f.name)
+        ]
+        return f"Spec({', '.join([repr(self.estimator), *changed])})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return every field as JSON-friendly values (the bundle's ``spec`` record)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["covariates"] = list(self.covariates)
+        out["event_window"] = None if self.event_window is None else list(self.event_window)
+        out["options"] = dict(self.options)
+        return out
+
+    def with_(self, **changes: Any) -> Spec:
+        """Return a copy with ``changes`` (checked as a new spec is)."""
+        return replace(self, **changes)
+
+
+_DEFAULTS: dict[str, Any] = {
+    "control": "never",
+    "method": "dr",
+    "base_period": "varying",
+    "anticipation": 0,
+    "covariates": (),
+    "cluster": None,
+    "vcov": None,
+    "inference": None,
+    "few_treated_threshold": FEW_TREATED_THRESHOLD,
+    "alpha": 0.05,
+    "event_window": None,
+    "seed": 0,
+    "options": {},
+}
+SPEC_FIELDS: tuple[str, ...] = ("estimator", *_DEFAULTS)
+
+
+def _check_number(name: str, value: object, *, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise EstimationError(f"{name} must be a whole number ≥ {low}; got {value!r}")
+
+
+def _window(value: Sequence[int]) -> tuple[int, int]:
+    try:
+        low, high = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise EstimationError(
+            f"event_window must be two whole numbers (first, last event time); got {value!r}"
+        ) from None
+    if not low <= -1 <= 0 <= high:
+        raise EstimationError(
+            f"event_window must run from an event time ≤ -1 to one ≥ 0; got ({low}, {high})"
+        )
+    return low, high
+
+
+def as_spec(spec: Spec | None, choices: Mapping[str, Any]) -> Spec:
+    """Return ``spec``, or build one from keyword choices; the rest become ``options``.
+
+    Parameters
+    ----------
+    spec : Spec or None
+        A ready specification; then ``choices`` may hold tuning options only.
+    choices : mapping
+        Spec fields (``estimator=...``, ``control=...``) and tuning options.
+
+    Returns
+    -------
+    Spec
+        The checked specification.
+
+    Raises
+    ------
+    EstimationError
+        A missing estimator, a value that is not allowed, or a spec field given
+        both in ``spec`` and as a keyword.
+    """
+    given = {k: v for k, v in choices.items() if k in SPEC_FIELDS and k != "options"}
+    rest = {k: v for k, v in choices.items() if k not in given}
+    rest = {**dict(rest.pop("options", None) or {}), **rest}
+    if spec is not None:
+        if given:
+            raise EstimationError(
+                f"{', '.join(sorted(given))} given both in spec= and as keyword(s); "
+                "give them in the spec (Spec.with_(...))"
+            )
+        return replace(spec, options={**spec.options, **rest}) if rest else spec
+    if "estimator" not in given:
+        raise EstimationError(
+            f"estimator= is required; allowed: {', '.join(repr(e) for e in ESTIMATORS)}"
+        )
+    if given.get("covariates") is None:
+        given.pop("covariates", None)
+    return Spec(**given, options=rest)
