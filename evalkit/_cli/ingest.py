@@ -24,6 +24,12 @@ def add_parser(subparsers: Any) -> None:
         "--store", type=Path, default=Path("build/evalkit.duckdb"), help="DuckDB store file"
     )
     parser.add_argument("--sheet", default=None, help="XLSX sheet name (default: the first sheet)")
+    parser.add_argument(
+        "--columns",
+        default=None,
+        metavar="A,B,...",
+        help="only these columns (and the keys) must be in the file: the ones the analysis uses",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per file")
     parser.add_argument(
         "--scope",
@@ -38,6 +44,13 @@ def add_parser(subparsers: Any) -> None:
         "replace the stored rows, or keep both",
     )
     parser.set_defaults(handler=run)
+
+
+def needs_of(columns: str | None) -> list[str] | None:
+    """Return ``--columns A,B`` as a list (None when not given)."""
+    if columns is None:
+        return None
+    return [c.strip() for c in columns.split(",") if c.strip()]
 
 
 def usage_kind(kind: str, command: str) -> int | None:
@@ -67,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
                 sheet=args.sheet,
                 scope=args.scope,
                 overlap=args.overlap,
+                needs=needs_of(args.columns),
             )
         except IngestError as exc:
             print(f"evalkit ingest: {exc}", file=sys.stderr)

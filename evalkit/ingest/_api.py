@@ -6,7 +6,7 @@ import datetime as dt
 import errno
 import hashlib
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,10 +74,12 @@ def _masked_errors() -> Iterator[None]:
         raise IngestError(mask_bsns(str(exc))) from None
 
 
-def _run(kind: str, path: Path, sheet: str | None, key: bytes) -> tuple[Validated, dict[str, str]]:
+def _run(
+    kind: str, path: Path, sheet: str | None, key: bytes, needs: Collection[str] | None = None
+) -> tuple[Validated, dict[str, str]]:
     schema = load_schema(kind)
     table = read_raw(path, sheet=sheet, known=schema.header_keys())
-    validated = validate_table(table, schema, file=shown_path(path), key=key)
+    validated = validate_table(table, schema, file=shown_path(path), key=key, needs=needs)
     info = {"format": table.format, **table.info}
     return validated, info
 
@@ -91,7 +93,12 @@ def _notes(validated: Validated, info: dict[str, str]) -> tuple[str, ...]:
 
 
 def validate_file(
-    kind: str, path: Path, *, sheet: str | None = None, scope: str | None = None
+    kind: str,
+    path: Path,
+    *,
+    sheet: str | None = None,
+    scope: str | None = None,
+    needs: Collection[str] | None = None,
 ) -> ValidationReport:
     """Check a file against its kind's schema without storing anything.
 
@@ -105,6 +112,8 @@ def validate_file(
         The XLSX sheet; defaults to the first.
     scope : str, optional
         The pseudonym scope (see :func:`evalkit.ingest.resolve_scope`).
+    needs : collection of str, optional
+        The columns an analysis uses; only these and the keys must be present.
 
     Returns
     -------
@@ -119,7 +128,7 @@ def validate_file(
     check_kind(kind)
     with _masked_errors():
         path = _check(path)
-        validated, info = _run(kind, path, sheet, load_key(scope))
+        validated, info = _run(kind, path, sheet, load_key(scope), needs)
     accepted = int(validated.accepted.sum())
     return ValidationReport(
         file=shown_path(path),
@@ -143,6 +152,7 @@ def ingest_files(
     scope: str | None = None,
     overlap: str = "refuse",
     overlap_among: Sequence[str] | None = None,
+    needs: Collection[str] | None = None,
 ) -> list[IngestReport]:
     """Validate files and store them: accepted rows in their table, rejected ones in quarantine.
 
@@ -168,6 +178,10 @@ def ingest_files(
     overlap_among : sequence of str, optional
         Look for overlaps only in rows from these files (sha256; a protocol's own
         sources in a store shared by several protocols); default every stored row.
+    needs : collection of str, optional
+        The columns an analysis uses (a protocol's, see
+        :func:`evalkit.pipeline.columns_needed`): only these and the keys must be in
+        the file; the schema's other columns are stored empty when absent.
 
     Returns
     -------
@@ -192,7 +206,12 @@ def ingest_files(
             with _masked_errors():
                 reports.append(
                     _ingest_one(
-                        store, schema, raw_path, sheet, (key, scope), (overlap, overlap_among)
+                        store,
+                        schema,
+                        raw_path,
+                        (sheet, needs),
+                        (key, scope),
+                        (overlap, overlap_among),
                     )
                 )
     return reports
@@ -229,7 +248,7 @@ def _ingest_one(
     store: Store,
     schema: Schema,
     raw_path: Path,
-    sheet: str | None,
+    read: tuple[str | None, Collection[str] | None],
     keyed: tuple[bytes, str],
     overlap_rule: tuple[str, Sequence[str] | None],
 ) -> IngestReport:
@@ -237,13 +256,14 @@ def _ingest_one(
 
     key, scope = keyed
     overlap, among = overlap_rule
+    sheet, needs = read
     kind = schema.kind
     path = _check(raw_path)
     sha = file_sha256(path)
     seen = store.logged(sha, kind)
     if seen is not None:
         return _skipped(path, sha, kind, seen)
-    validated, info = _run(kind, path, sheet, key)
+    validated, info = _run(kind, path, sheet, key, needs)
     rows = _stored_rows(schema, validated, sha)
     quarantine = _quarantine(kind, path, sha, validated)
     found = find_overlap(store, schema, rows, overlap, among)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -332,7 +332,11 @@ def match_headers(
 
 
 def missing_required(
-    mapping: Mapping[str, str], specs: Mapping[str, ColumnSpec], *, file: str
+    mapping: Mapping[str, str],
+    specs: Mapping[str, ColumnSpec],
+    *,
+    file: str,
+    needs: Collection[str] | None = None,
 ) -> None:
     """Raise when a required column is absent, naming the headers it accepts.
 
@@ -344,14 +348,25 @@ def missing_required(
         Canonical name to column spec.
     file : str
         The file name, for the message.
+    needs : collection of str, optional
+        The columns an analysis uses (plus the keys): only these must be present.
+        Default: every column the schema marks required.
 
     Raises
     ------
     IngestError
-        When at least one required column is missing.
+        When at least one required column is missing, or ``needs`` names a column
+        the schema does not know.
     """
     present = set(mapping.values())
-    absent = [s for n, s in specs.items() if s.required and n not in present]
+    if needs is not None:
+        unknown = sorted(set(needs) - set(specs))
+        if unknown:
+            raise IngestError(
+                f"{file}: the analysis needs columns the schema does not know: {', '.join(unknown)}"
+            )
+    wanted = [n for n, s in specs.items() if (s.required if needs is None else n in needs)]
+    absent = [specs[n] for n in wanted if n not in present]
     if absent:
         parts = [
             f"{s.name} (also accepted: {', '.join(s.aliases)})" if s.aliases else s.name

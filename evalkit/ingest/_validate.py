@@ -9,7 +9,8 @@ questionnaire's items in ``_questionnaire``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -321,7 +322,12 @@ def row_content(shown: dict[str, pd.Series], positions: np.ndarray) -> list[str]
 
 
 def validate_table(
-    table: RawTable, schema: Schema, *, file: str, key: bytes | None = None
+    table: RawTable,
+    schema: Schema,
+    *,
+    file: str,
+    key: bytes | None = None,
+    needs: Collection[str] | None = None,
 ) -> Validated:
     """Validate a file read as text against its schema.
 
@@ -335,6 +341,9 @@ def validate_table(
         The file name, for messages.
     key : bytes, optional
         The pseudonym key; defaults to :func:`load_key`.
+    needs : collection of str, optional
+        The columns an analysis uses: with it, only these and the key columns must be
+        present (an export without the others is accepted, their cells stored empty).
 
     Returns
     -------
@@ -351,14 +360,20 @@ def validate_table(
     if schema.kind == "questionnaire":
         return _questionnaire.validate_questionnaire(table, schema, file=file, key=key)
     mapping, unmatched = match_headers(list(table.frame.columns), schema.columns, file=file)
-    missing_required(mapping, schema.columns, file=file)
+    wanted = None if needs is None else {*needs, *schema.key}
+    missing_required(mapping, schema.columns, file=file, needs=wanted)
     notes = [f"ignored columns not in the schema: {', '.join(unmatched)}"] if unmatched else []
+    if wanted is not None:
+        absent = sorted(set(schema.columns) - set(mapping.values()))
+        if absent:
+            notes.append(f"columns not in the file and not needed: {', '.join(absent)}")
     failures, cols = Failures(), Columns()
     key = key if key is not None else load_key()
     for header, name in mapping.items():
-        typed, shown = parse_column(
-            table.frame[header], schema.columns[name], table, header, failures, key
-        )
+        spec = schema.columns[name]
+        if wanted is not None and spec.required and name not in wanted:
+            spec = replace(spec, required=False)  # present but not needed: may be empty
+        typed, shown = parse_column(table.frame[header], spec, table, header, failures, key)
         cols.typed[name], cols.shown[name] = typed, shown
     data = pd.DataFrame(cols.typed, index=table.frame.index)
     raw = table.frame[list(mapping)]

@@ -123,6 +123,7 @@ def ingest_protocol(paths: ProtocolPaths) -> list[dict[str, Any]]:
         When a data source file does not exist.
     """
     from evalkit.ingest import file_sha256, ingest_files
+    from evalkit.pipeline.columns import columns_needed
 
     reports: list[dict[str, Any]] = []
     raw = _raw_protocol(paths)
@@ -134,7 +135,12 @@ def ingest_protocol(paths: ProtocolPaths) -> list[dict[str, Any]]:
         # Overlaps count within this protocol's own files: a store may serve several protocols.
         own = [file_sha256(f) for f in files]
         for report in ingest_files(
-            kind, files, store_path=paths.store, overlap=rules[kind], overlap_among=own
+            kind,
+            files,
+            store_path=paths.store,
+            overlap=rules[kind],
+            overlap_among=own,
+            needs=columns_needed(raw, kind),
         ):
             reports.append(report.to_dict())
     return reports

@@ -282,6 +282,11 @@ PROTOCOL_SPEC = _f(
                     "schema_version": _f("int", required=True, minimum=1),
                     "files": _f("list", required=True, min_items=1, item=_f("str")),
                     "description": _f("text"),
+                    "columns": _f(
+                        "list",
+                        item=_f("str"),
+                        doc="the columns the analysis uses (default: derived from the protocol)",
+                    ),
                     "overlap": _f(
                         "str",
                         allowed=("refuse", "keep_latest", "keep_both"),
