@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -168,9 +169,9 @@ def read_csv_text(
     info = {"encoding": encoding, "delimiter": {"\t": "tab"}.get(delimiter, delimiter)}
     has_blank_lines = "\n\n" in text or "\n\r\n" in text
     body = text[end + 1 :] if end >= 0 else ""
-    frame, bad = (None, 1) if has_blank_lines else _fast(body.encode("utf-8"), delimiter, headers)
-    if frame is not None and not bad:
-        return frame, np.arange(1, len(frame) + 1), [], info
+    parsed = None if has_blank_lines else _fast(body.encode("utf-8"), delimiter, headers)
+    if parsed is not None:
+        return (*parsed, info)
     frame, rows, malformed = _exact(text, delimiter, headers)
     return frame, rows, malformed, info
 
@@ -221,11 +222,11 @@ def _utf8_fast_path(
         return None
     header_line = data[: first_break if first_break >= 0 else len(data)].decode("utf-8")
     delimiter, headers = _header(header_line.rstrip("\r"), file, forced)
-    frame, bad = _fast(data[first_break + 1 :] if first_break >= 0 else b"", delimiter, headers)
-    if frame is None or bad:
+    parsed = _fast(data[first_break + 1 :] if first_break >= 0 else b"", delimiter, headers)
+    if parsed is None:
         return None
     info = {"encoding": "utf-8", "delimiter": {"\t": "tab"}.get(delimiter, delimiter)}
-    return frame, np.arange(1, len(frame) + 1), [], info
+    return (*parsed, info)
 
 
 def unique_headers(headers: Sequence[object], file: str) -> list[str]:
@@ -263,41 +264,103 @@ def unique_headers(headers: Sequence[object], file: str) -> list[str]:
     return out
 
 
-def _fast(data: bytes, delimiter: str, headers: list[str]) -> tuple[pd.DataFrame | None, int]:
+Parsed = tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]
+
+
+def _arrow_read(
+    data: bytes, delimiter: str, headers: list[str], threads: bool, handler: Any
+) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    bad = 0
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(
+            column_names=headers, block_size=1 << 24, use_threads=threads
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter,
+            newlines_in_values=True,
+            invalid_row_handler=handler,
+            ignore_empty_lines=True,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in headers},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
 
-    def handler(_row: object) -> str:
-        nonlocal bad
-        bad += 1
+
+def _fast(data: bytes, delimiter: str, headers: list[str]) -> Parsed | None:
+    """Parse with Arrow's CSV reader; rows that do not fit the header stay on this path.
+
+    Arrow skips such rows through its invalid-row handler. It numbers them only when
+    reading on one thread, so a file with irregular rows is parsed once more that way
+    (still in C++, never row by row in Python), and only those few rows are looked at
+    in Python: trailing empty fields are trimmed, anything else is a malformed row.
+    Returns None when Arrow cannot read the file at all (the exact reader decides).
+    """
+    import pyarrow as pa
+
+    skipped: list[str] = []
+
+    def count(row: Any) -> str:
+        skipped.append(row.text)
+        return "skip"
+
+    bad: list[tuple[int | None, str]] = []
+
+    def number(row: Any) -> str:
+        bad.append((row.number, row.text))
         return "skip"
 
     try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=headers, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter,
-                newlines_in_values=True,
-                invalid_row_handler=handler,
-                ignore_empty_lines=True,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in headers},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-                null_values=[""],
-            ),
-        )
+        table = _arrow_read(data, delimiter, headers, True, count)
+        if skipped:
+            table = _arrow_read(data, delimiter, headers, False, number)
     except (pa.ArrowInvalid, ValueError):
-        return None, 1
+        return None
+    if any(n is None for n, _ in bad):
+        return None
+    numbers = np.array([n for n, _ in bad], dtype=np.int64)
+    rows = np.setdiff1d(np.arange(1, table.num_rows + len(bad) + 1), numbers)
     frame = table.to_pandas()
-    blank = frame.isna().all(axis=1)
-    if blank.any():
-        return None, 1  # keep row numbers exact: let the exact reader skip blank rows
-    return frame, bad
+    frame, rows, malformed = _irregular(frame, rows, bad, delimiter, headers)  # type: ignore[arg-type]
+    blank = frame.isna().all(axis=1).to_numpy()
+    if blank.any():  # a row of empty cells is skipped, its number kept
+        frame, rows = frame[~blank].reset_index(drop=True), rows[~blank]
+    return frame, rows, malformed
+
+
+def _irregular(
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    bad: list[tuple[int, str]],
+    delimiter: str,
+    headers: list[str],
+) -> Parsed:
+    width = len(headers)
+    extra: list[list[str]] = []
+    extra_rows: list[int] = []
+    malformed: list[tuple[int, str]] = []
+    for number, text in bad:
+        fields = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        if len(fields) > width and all(not f.strip() for f in fields[width:]):
+            extra.append(fields[:width])
+            extra_rows.append(number)
+            continue
+        hint = " (wrong delimiter?)" if len(fields) == 1 else ""
+        malformed.append((number, f"row has {len(fields)} field(s), the header has {width}{hint}"))
+    if extra:
+        added = pd.DataFrame(extra, columns=headers, dtype="str")
+        added = added.mask(added == "")
+        frame = pd.concat([frame, added], ignore_index=True)
+        rows = np.concatenate([rows, np.asarray(extra_rows, dtype=np.int64)])
+        order = np.argsort(rows, kind="stable")
+        frame, rows = frame.iloc[order].reset_index(drop=True), rows[order]
+    return frame, rows, malformed
 
 
 def _exact(
