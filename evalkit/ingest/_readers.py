@@ -297,6 +297,37 @@ def _read_parquet(path: Path) -> RawTable:
     return RawTable(text, np.arange(1, len(text) + 1), "parquet")
 
 
+def _read_typed(path: Path) -> pd.DataFrame | None:
+    """Read a typed format (SAV, DTA, Parquet) with its own types, never through text.
+
+    Returns None for CSV and XLSX.
+    """
+    if not path.is_file():
+        raise IngestError(f"{path}: file not found")
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    fmt = detect_format(path, head) if head else "csv"
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            names = pq.ParquetFile(path).schema_arrow.names
+            unique_headers(list(names), str(path))
+            return pq.read_table(path).to_pandas()
+        except (pa.ArrowException, OSError) as exc:
+            raise IngestError(f"{path}: not a readable Parquet file ({exc})") from exc
+    if fmt in ("sav", "dta"):
+        import pyreadstat
+
+        reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
+        try:
+            return reader(str(path))[0]
+        except Exception as exc:  # pyreadstat raises its own ReadstatError and friends
+            raise IngestError(f"{path}: not a readable {fmt} file ({exc})") from exc
+    return None
+
+
 def read_frame(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
     """Read any supported file with numbers and dates typed, for ad-hoc analysis.
 
@@ -325,16 +356,10 @@ def read_frame(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
     from evalkit.ingest._parse import parse_dates, parse_numbers
 
     path = Path(path)
+    typed = _read_typed(path)
+    if typed is not None:
+        return typed
     raw = read_raw(path, sheet=sheet)
-    if raw.format in ("sav", "dta", "parquet"):
-        if raw.format == "parquet":
-            import pyarrow.parquet as pq
-
-            return pq.read_table(path).to_pandas()
-        import pyreadstat
-
-        reader = pyreadstat.read_sav if raw.format == "sav" else pyreadstat.read_dta
-        return reader(str(path))[0]
     if raw.malformed:
         row, message = raw.malformed[0]
         raise IngestError(f"{path}: row {row}: {message}")
