@@ -317,20 +317,7 @@ def _merged(first: pd.DataFrame, second: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 def _overlap_quarantine(kind: str, path: Path, sha: str, found: Overlap) -> pd.DataFrame:
-    frame = found.failures
-    return pd.DataFrame(
-        {
-            "kind": kind,
-            "file": shown_path(path),
-            "_source_sha256": sha,
-            "_row": frame["row"].to_numpy(dtype=np.int64),
-            "column": frame["column"],
-            "rule": frame["rule"],
-            "value": frame["value"],
-            "message": frame["message"],
-            "content": frame["row"].map(found.quarantine_content),
-        }
-    )
+    return _quarantine_rows(kind, path, sha, found.failures, found.quarantine_content)
 
 
 def _stored_rows(schema: Schema, validated: Validated, sha: str) -> pd.DataFrame:
@@ -351,10 +338,15 @@ def _stored_rows(schema: Schema, validated: Validated, sha: str) -> pd.DataFrame
 
 
 def _quarantine(kind: str, path: Path, sha: str, validated: Validated) -> pd.DataFrame:
-    failures = validated.failures
-    if failures.empty:
-        return failures
-    content = failures["row"].map(validated.content)
+    if validated.failures.empty:
+        return validated.failures
+    return _quarantine_rows(kind, path, sha, validated.failures, validated.content)
+
+
+def _quarantine_rows(
+    kind: str, path: Path, sha: str, failures: pd.DataFrame, content: Any
+) -> pd.DataFrame:
+    """One quarantine row per failure; ``content`` maps a file row to its shown values."""
     return pd.DataFrame(
         {
             "kind": kind,
@@ -365,6 +357,6 @@ def _quarantine(kind: str, path: Path, sha: str, validated: Validated) -> pd.Dat
             "rule": failures["rule"],
             "value": failures["value"],
             "message": failures["message"],
-            "content": content,
+            "content": failures["row"].map(content),
         }
     )
