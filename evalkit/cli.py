@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from evalkit import __version__
 from evalkit.errors import EvalkitError
 
+__all__ = ["main"]
+
 # Sub-command modules in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "demo",

@@ -8,10 +8,7 @@ its traceback.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
+from typing import Any
 
 __all__ = [
     "DataValidationError",
@@ -22,7 +19,6 @@ __all__ = [
     "FewTreatedClustersWarning",
     "IngestError",
     "ProtocolError",
-    "ProtocolWarning",
     "ReportError",
     "SmallCohortWarning",
 ]
@@ -53,19 +49,11 @@ class IngestError(EvalkitError):
 
 
 class DataValidationError(EvalkitError):
-    """Rows failed validation; ``failures`` is a frame of file, row, column, rule, value, message.
+    """Data cannot be analysed as they are; the message names the file, column and rows.
 
-    Parameters
-    ----------
-    message : str
-        A one-line summary.
-    failures : pandas.DataFrame, optional
-        One row per failure.
+    Row-level validation failures of an ingest are not raised: they are the
+    ingest report's ``failures`` frame (file, row, column, rule, value, message).
     """
-
-    def __init__(self, message: str, failures: pd.DataFrame | None = None) -> None:
-        super().__init__(message)
-        self.failures = failures
 
 
 class EstimationError(EvalkitError):
@@ -102,10 +90,6 @@ class EvalkitWarning(UserWarning):
         return (type(self), (str(self), self.code, self.values))
 
 
-class ProtocolWarning(EvalkitWarning):
-    """A protocol is valid but questionable (e.g. cluster-robust inference with few clusters)."""
-
-
 class FewTreatedClustersWarning(EvalkitWarning):
     """Fewer treated clusters than cluster-robust inference can support."""
 
@@ -116,19 +100,3 @@ class SmallCohortWarning(EvalkitWarning):
 
 class DroppedRowsWarning(EvalkitWarning):
     """Rows were dropped (e.g. missing outcomes); the message counts them."""
-
-
-def describe(exc: BaseException) -> dict[str, Any]:
-    """Return a JSON-friendly description of an error for ``--json`` output.
-
-    Parameters
-    ----------
-    exc : BaseException
-        The error.
-
-    Returns
-    -------
-    dict
-        ``{"error": class name, "message": text}``.
-    """
-    return {"error": type(exc).__name__, "message": str(exc)}

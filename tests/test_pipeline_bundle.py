@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from evalkit.errors import ReportError
-from evalkit.pipeline.bundle import BUNDLE_VERSION, jsonable, read_bundle, write_bundle
+from evalkit.report.bundle import BUNDLE_VERSION, jsonable, read_bundle, write_bundle
 
 
 def test_jsonable_converts_numpy_pandas_and_missing_values() -> None:
@@ -45,7 +45,7 @@ def test_write_is_byte_identical_and_versioned(tmp_path: Path) -> None:
 
 
 def test_read_names_what_is_wrong(tmp_path: Path) -> None:
-    with pytest.raises(ReportError, match="no results bundle"):
+    with pytest.raises(ReportError, match="results bundle not found"):
         read_bundle(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{", encoding="utf-8")

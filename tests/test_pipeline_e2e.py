@@ -176,8 +176,12 @@ def test_twfe_interval_covers_the_true_effect(demo_run: Path) -> None:
 def test_first_page_shows_registration_and_the_deviation(demo_run: Path) -> None:
     registration = _bundle(demo_run)["registration"]
     assert registration["status"] == "registered_with_deviations"
-    assert registration["registered_before_data"] is True
+    # The shipped demo was registered (2026-11) after its synthetic pilot started (2025-10):
+    # that is a retrospective registration, whatever a fresh store's first ingest says.
     assert registration["first_data_ingest_at"] > registration["registered_at"]
+    assert registration["registered_before_data"] is False
+    assert registration["retrospective"] is True
+    assert registration["months_after_pilot_start"] == 13
     lock = json.loads((demo_run / "protocols" / "demo.yaml.lock.json").read_text(encoding="utf-8"))
     for name, lang in (("demo.html", "nl"), ("demo.en.html", "en")):
         html = (demo_run / "build" / "reports" / name).read_text(encoding="utf-8")
@@ -186,6 +190,9 @@ def test_first_page_shows_registration_and_the_deviation(demo_run: Path) -> None
         assert "outcomes[homeless].smallest_effect" in html, name
         assert "deze evaluatie is niet vooraf geregistreerd" not in html, name
         assert "this evaluation was not pre-registered" not in html, name
+        assert 'class="retrospective"' in html, name
+        late = "13 maand(en) ná de start" if lang == "nl" else "13 month(s) after the pilot"
+        assert late in html, name
 
 
 def test_bundle_is_reproducible(demo_run: Path) -> None:

@@ -152,6 +152,30 @@ ERRORS = [
         {"min": 2, "max": 5},
         "analysis.event_window: min 2 must be negative",
     ),
+    (
+        "event window inside the anticipation",
+        "units.anticipation_months",
+        2,
+        "analysis.event_window: min -2 must be -3 or less",
+    ),
+    (
+        "not-yet-treated control with twfe",
+        "analysis.control_group",
+        "notyet",
+        "analysis.control_group: 'notyet' applies to callaway_santanna only",
+    ),
+    (
+        "ipw with twfe",
+        "analysis.method",
+        "ipw",
+        "analysis.method: 'ipw' applies to callaway_santanna only",
+    ),
+    (
+        "universal base period with twfe",
+        "analysis.base_period",
+        "universal",
+        "analysis.base_period: 'universal' applies to callaway_santanna only",
+    ),
     ("age range", "population.age_min", 30, "population.age_min: 30 is above population.age_max"),
     (
         "power base rate",
@@ -178,6 +202,8 @@ ERRORS = [
 def test_error_messages(tmp_path: Path, what: str, path: str, value: Any, message: str | None):
     data = protocol_dict()
     _mutate(data, path, value)
+    if what == "event window inside the anticipation":
+        data["analysis"]["event_window"] = {"min": -2, "max": 3}
     if what == "few-treated method with CS":
         data["analysis"]["estimator"] = "callaway_santanna"
         message = "analysis.inference: 'conley_taber' is available for the 2x2 and twfe"
@@ -380,7 +406,6 @@ def test_public_surface_is_pinned():
             "read_lock",
             "register",
             "registered_before_data",
-            "simulate_power",
             "status",
             "verify_for_analysis",
         ]

@@ -11,9 +11,9 @@ import pytest
 from protocol_helpers import protocol_dict, write_protocol
 from scipy import stats
 
+from evalkit.analysis.power import _mde, power_targets, simulate_power
 from evalkit.errors import ProtocolError
-from evalkit.protocol import load_protocol, simulate_power
-from evalkit.protocol.power import _mde, power_targets
+from evalkit.protocol import load_protocol
 
 
 def unit_level_test(frame: pd.DataFrame) -> tuple[float, float, float]:

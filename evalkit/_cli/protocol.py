@@ -162,67 +162,12 @@ def _status(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]
     return data, st.ok
 
 
-def did_estimator(protocol: Any) -> Any:
-    """Return ``estimate(frame) -> (att, se, p)`` running the protocol's DiD on a power frame.
-
-    Parameters
-    ----------
-    protocol : evalkit.protocol.Protocol
-        The protocol whose ``analysis`` block sets estimator, control group and inference.
-
-    Returns
-    -------
-    callable
-        For :func:`evalkit.protocol.power.simulate_power`.
-    """
-    import math
-    import warnings
-
-    from evalkit.errors import EvalkitWarning, ProtocolError
-
-    try:
-        from evalkit.did import estimate
-    except ImportError as exc:  # pragma: no cover - until the estimators land
-        raise ProtocolError("the DiD estimators (evalkit.did.estimate) are not available") from exc
-    a = protocol.analysis
-    kwargs: dict[str, Any] = {
-        "outcome": "y",
-        "unit": "unit",
-        "time": "time",
-        "cluster": "unit",
-        "inference": None if a.inference == "auto" else a.inference,
-        "seed": a.seed,
-        "alpha": a.alpha,
-        "few_treated_threshold": a.few_treated_threshold,
-    }
-    if a.estimator == "callaway_santanna":
-        kwargs.update(
-            estimator="callaway_santanna", cohort="cohort", control=a.control_group, method=a.method
-        )
-    elif a.estimator == "2x2":
-        kwargs.update(estimator="2x2", treated="group", post="post")
-    else:  # twfe; an event study's confirmatory number is the static TWFE effect
-        kwargs.update(estimator="twfe", treated="treated")
-
-    def fn(frame: Any) -> tuple[float, float, float]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", EvalkitWarning)
-            out = estimate(frame, **kwargs).to_dict()
-        return _number(out.get("att")), _number(out.get("se")), _number(out.get("p_value"))
-
-    def _number(value: Any) -> float:
-        # a result may withhold a standard error or p-value its design cannot support
-        return math.nan if value is None else float(value)
-
-    return fn
-
-
 def _power(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     import math
 
+    from evalkit.analysis.power import registered_estimator, simulate_power
     from evalkit.errors import ProtocolError
     from evalkit.protocol import load_protocol
-    from evalkit.protocol.power import simulate_power
 
     protocol = load_protocol(path)
     effects = None
@@ -233,7 +178,7 @@ def _power(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
             raise ProtocolError(f"--effects: expected numbers separated by commas ({exc})") from exc
     table = simulate_power(
         protocol,
-        did_estimator(protocol),
+        registered_estimator(protocol),
         effects=effects,
         n_sims=args.n_sims,
         seed=args.seed,

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.did import estimate
 from evalkit.errors import EvalkitError, EvalkitWarning
 
 __all__ = ["DID_COLUMNS", "did_record"]
@@ -59,10 +60,6 @@ def did_record(data: pd.DataFrame, **kwargs: Any) -> dict[str, Any]:
     empty["estimator"] = kwargs.get("estimator")
     empty["warnings"] = ""
     empty["warning_codes"] = []
-    try:
-        from evalkit.did import estimate
-    except ImportError:
-        return {**empty, "status": "not_estimable: the estimator suite is not installed"}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -1,23 +1,26 @@
 """The confirmatory analysis: exactly the estimator, inference and correction a protocol registers.
 
-For every outcome the protocol declares this runs the registered estimator with
-the registered inference, adjusts the primary outcomes' p-values for multiple
-testing, and adds the robustness checks the report shows for primary outcomes
-(event study, pre-trend test, placebo in time, inference methods side by side,
-alternative control group, Bacon decomposition under staggered timing) and the
-registered subgroups. Estimation itself is :func:`evalkit.did.estimate`; this
-module only decides what to estimate on which rows.
+For every outcome the protocol declares this runs the registered specification
+(:func:`evalkit.analysis.plan.registered_spec`), adjusts the registered family's
+p-values for multiple testing, accounts for every registered hypothesis (an
+estimate, or why there is none), and adds the robustness checks the report
+shows for primary outcomes (event study, pre-trend test, placebo in time,
+inference methods side by side, alternative control group, Bacon decomposition
+under staggered timing) and the registered subgroups. Estimation itself is
+:func:`evalkit.did.estimate`; this module only decides which rows each
+specification is estimated on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
+from evalkit.analysis.family import hypothesis_rows
 from evalkit.analysis.measures import (
     COHORT,
     PERIOD,
@@ -25,417 +28,314 @@ from evalkit.analysis.measures import (
     TREATED_GROUP,
     UNIT,
     AnalysisFrame,
-    pre_post_mask,
+    month_index,
+    parse_month,
 )
+from evalkit.analysis.plan import registered_spec
 from evalkit.analysis.quiet import estimate_quietly, inferences_quietly
+from evalkit.analysis.robustness import event_rows, pretrend_row
 from evalkit.protocol.expressions import evaluate
+from evalkit.protocol.model import Outcome, Protocol
+from evalkit.spec import Inference, Spec
 
-__all__ = ["confirmatory_analysis"]
+__all__ = ["Design", "confirmatory_analysis", "exploratory_analysis"]
 
-#: Multiple-testing names in the protocol → statsmodels method names.
-_CORRECTIONS = {"holm": "holm", "bh": "fdr_bh", "benjamini_hochberg": "fdr_bh", "none": None}
 #: Inference methods shown side by side for 2×2 and TWFE (few-treated methods next to CR1).
-_INFERENCE_SIDE_BY_SIDE = ("analytic", "wild", "permutation", "conley_taber")
+_INFERENCE_SIDE_BY_SIDE: tuple[Inference, ...] = ("analytic", "wild", "permutation", "conley_taber")
+#: How many months earlier the placebo pretends the pilot started.
+PLACEBO_SHIFT = 6
+
+Result = tuple[dict[str, Any] | None, list[str]]
 
 
-def _design_kwargs(analysis: Mapping[str, Any], estimator: str) -> dict[str, Any]:
-    """Keyword arguments for :func:`evalkit.did.estimate` from the protocol's analysis block."""
-    inference = analysis.get("inference", "auto")
-    kwargs: dict[str, Any] = {
-        "estimator": estimator,
-        "unit": "person_id",
-        "time": PERIOD,
-        "cluster": UNIT,
-        "inference": None if inference in (None, "auto") else inference,
-        "seed": int(analysis.get("seed", 0) or 0),
-        "alpha": float(analysis.get("alpha", 0.05)),
-        "few_treated_threshold": int(analysis.get("few_treated_threshold", 5)),
-        "covariates": tuple(analysis.get("covariates", []) or ()),
-    }
-    if estimator in ("twfe", "2x2"):
-        kwargs["vcov"] = "cluster"
-    if estimator == "callaway_santanna":
-        kwargs["control"] = (
-            "notyet" if analysis.get("control_group") in ("notyet", "not_yet") else "never"
+@dataclass(frozen=True)
+class Design:
+    """A protocol's analysis frame with its windows, computed once.
+
+    Attributes
+    ----------
+    af : AnalysisFrame
+        The person-month frame.
+    protocol : Protocol
+        The registered protocol.
+    pre_end : int
+        Last period of the pre window that counts as untreated: the registered
+        pre window less the anticipation months before the first pilot start.
+    post_start : int
+        First period of the post window.
+    """
+
+    af: AnalysisFrame
+    protocol: Protocol
+    pre_end: int
+    post_start: int
+    sources: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    missing: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        af: AnalysisFrame,
+        protocol: Protocol,
+        sources: tuple[Mapping[str, pd.DataFrame], Mapping[str, str]] = ({}, {}),
+    ) -> Design:
+        """Compute the windows of ``protocol`` on ``af``; ``sources`` as :func:`source_frames`."""
+        periods = protocol.periods
+        pre_end = month_index(parse_month(periods.pre.end), af.origin)
+        first_start = min(
+            month_index(parse_month(t.start), af.origin) for t in protocol.units.treated
         )
-        kwargs["method"] = analysis.get("method", "dr")
-        kwargs["base_period"] = analysis.get("base_period", "varying")
-        kwargs["allow_unbalanced_panel"] = True
-    return kwargs
+        pre_end = min(pre_end, first_start - 1 - protocol.units.anticipation_months)
+        post = periods.post.start if periods.post is not None else periods.intervention.start
+        post_start = int(month_index(parse_month(post), af.origin))
+        return cls(af, protocol, int(pre_end), post_start, sources[0], sources[1])
+
+    def frame_of(self, outcome: Outcome) -> pd.DataFrame | None:
+        """Return the frame an outcome is estimated on (None when its source has none)."""
+        if outcome.id in self.af.data.columns:
+            return self.af.data
+        return self.sources.get(outcome.id)
+
+    def spec_of(self, outcome: Outcome) -> Spec:
+        """Return the registered spec (waves, quarters: no anticipation, no event window)."""
+        spec = registered_spec(self.protocol)
+        frame = self.frame_of(outcome)
+        if frame is None or frame is self.af.data or frame.attrs.get("period") == "month":
+            return spec
+        return spec.with_(anticipation=0, event_window=None)
+
+    def pre(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows of ``frame`` in the pre window."""
+        return frame[PERIOD].to_numpy() <= self.pre_end
+
+    def post(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows of ``frame`` in the post window."""
+        return frame[PERIOD].to_numpy() >= self.post_start
+
+    def columns(self, frame: pd.DataFrame, outcome: str, spec: Spec) -> tuple[pd.DataFrame, dict]:
+        """Return the rows and design columns of one outcome under ``spec``.
+
+        A 2×2 compares the pre and post windows (pilot months and anticipation
+        months left out); the other estimators take the unit's cohort (its
+        municipality's start period), so people who enter the panel after the
+        start are treated from their first month, not a cohort of their own.
+        """
+        data = frame.loc[frame[outcome].notna()]
+        unit = "person_id" if "person_id" in frame.columns else UNIT  # case cells: municipalities
+        columns: dict[str, Any] = {"outcome": outcome, "unit": unit, "time": PERIOD}
+        if spec.estimator == "2x2":
+            keep = self.pre(data) | self.post(data)
+            return data.loc[keep], {**columns, "treated": TREATED_GROUP, "post": POST}
+        return data, {**columns, "cohort": COHORT}
+
+    def run(self, frame: pd.DataFrame, outcome: str, spec: Spec) -> Result:
+        """Estimate one outcome under ``spec`` on the rows it needs."""
+        data, columns = self.columns(frame, outcome, spec)
+        return estimate_quietly(data, spec, **columns)
 
 
-def _design(
-    frame: pd.DataFrame,
-    outcome: str,
-    estimator: str,
-    analysis: Mapping[str, Any],
-    protocol: Mapping[str, Any],
-    af: AnalysisFrame,
-    override: Mapping[str, Any],
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Return the rows and keyword arguments of one outcome under the protocol's design."""
-    kwargs = _design_kwargs(analysis, estimator)
-    kwargs.update(override)
-    data = frame.loc[frame[outcome].notna()]
-    if estimator == "2x2":
-        pre, post = pre_post_mask(af, protocol)
-        keep = (pre | post)[frame[outcome].notna().to_numpy()]
-        return data.loc[keep], {
-            **kwargs,
-            "outcome": outcome,
-            "treated": TREATED_GROUP,
-            "post": POST,
-        }
-    # TWFE and the rest take the unit's cohort (the municipality's start period), so people
-    # who enter the panel after the start are treated from their first month, not a cohort
-    # of their own.
-    return data, {**kwargs, "outcome": outcome, "cohort": COHORT}
-
-
-def _run(
-    frame: pd.DataFrame,
-    outcome: str,
-    estimator: str,
-    analysis: Mapping[str, Any],
-    protocol: Mapping[str, Any],
-    af: AnalysisFrame,
-    **override: Any,
-) -> tuple[dict[str, Any] | None, list[str]]:
-    """Estimate one outcome with the protocol's design, choosing the rows the estimator needs."""
-    data, kwargs = _design(frame, outcome, estimator, analysis, protocol, af, override)
-    return estimate_quietly(data, **kwargs)
-
-
-def _run_inferences(
-    frame: pd.DataFrame,
-    outcome: str,
-    estimator: str,
-    analysis: Mapping[str, Any],
-    protocol: Mapping[str, Any],
-    af: AnalysisFrame,
-    methods: Sequence[str],
-) -> dict[str, tuple[dict[str, Any] | None, list[str]]]:
-    """As :func:`_run` once per inference method, from one fit (2×2 and TWFE)."""
-    data, kwargs = _design(frame, outcome, estimator, analysis, protocol, af, {})
-    return inferences_quietly(data, methods, **kwargs)
-
-
-def _summary_row(outcome: str, res: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
+def summary_row(outcome: str, res: Mapping[str, Any] | None, **extra: Any) -> dict[str, Any]:
+    """Return one estimate as a bundle row: estimate, std_error, conf_low, conf_high, p_value."""
+    names = {"att": "estimate", "se": "std_error", "ci_low": "conf_low", "ci_high": "conf_high"}
     row: dict[str, Any] = {"outcome": outcome, **extra}
-    for key in ("inference", "att", "se", "ci_low", "ci_high", "p_value"):
-        row[key] = None if res is None else res.get(key)
-    row["estimate"] = row.pop("att")
-    row["std_error"] = row.pop("se")
-    row["conf_low"] = row.pop("ci_low")
-    row["conf_high"] = row.pop("ci_high")
+    row["inference"] = None if res is None else res.get("inference")
+    for key in ("att", "se", "ci_low", "ci_high", "p_value"):
+        row[names.get(key, key)] = None if res is None else res.get(key)
     row["warnings"] = [] if res is None else res.get("warnings", [])
     row["warning_codes"] = [] if res is None else res.get("warning_codes", [])
     return row
 
 
-def _event_rows(outcome: str, res: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Event-time rows from an event-study or Callaway–Sant'Anna dynamic result."""
-    if res is None:
-        return []
-    if "aggregations" in res:
-        rows = res["aggregations"].get("dynamic", {}).get("rows", [])
-        return [
-            {
-                "outcome": outcome,
-                "event_time": int(r["event_time"]),
-                "estimate": r.get("att"),
-                "std_error": r.get("se"),
-                "conf_low": r.get("ci_low"),
-                "conf_high": r.get("ci_high"),
-            }
-            for r in rows
-        ]
-    tidy: pd.DataFrame = res["_tidy"]
-    out = []
-    for rec in tidy.to_dict("records"):
-        et = _event_time_of(str(rec["term"]))
-        if et is None:
-            continue
-        out.append(
-            {
-                "outcome": outcome,
-                "event_time": et,
-                "estimate": rec["estimate"],
-                "std_error": rec["std_error"],
-                "conf_low": rec["conf_low"],
-                "conf_high": rec["conf_high"],
-            }
-        )
-    return sorted(out, key=lambda r: r["event_time"])
-
-
-def _event_time_of(term: str) -> int | None:
-    """Parse an event-time term name such as ``event_time::-2`` or ``rel_time=3``."""
-    for sep in ("::", "=", "_"):
-        head, _, tail = term.rpartition(sep)
-        if head and tail.lstrip("-").isdigit():
-            return int(tail)
-    return None
-
-
-def _pretrend(outcome: str, es: dict[str, Any] | None, threshold: int) -> dict[str, Any]:
-    """Joint test that all pre-period event-time effects are zero, or why it cannot be run.
-
-    A clustered Wald test of K pre-period effects needs the cluster-robust
-    covariance to have rank K, which it cannot have with K ≥ the number of
-    clusters, and it over-rejects with few treated clusters; then the test is
-    reported as invalid with its reason (the placebo in time remains).
-    """
-    row: dict[str, Any] = {
-        "outcome": outcome,
-        "test": "wald_pre_periods",
-        "statistic": None,
-        "p_value": None,
-        "valid": False,
-        "reason": None,  # a code the report's translation table words
-        "reason_values": {},
-    }
-    if es is None:
-        row["reason"] = "no_event_study"
-        return row
-    if es.get("pretest_p") is not None:
-        row.update({"test": "wald_pre_periods_cs", "p_value": es["pretest_p"], "valid": True})
-        return row
-    if "aggregations" in es:  # Callaway–Sant'Anna: its pre-test says why it could not run
-        detail = es.get("inference_detail") or {}
-        row["test"] = "wald_pre_periods_cs"
-        k = int(detail.get("pretest_df") or 0)
-        if not k:
-            row["reason"] = "no_pre_periods"
-        else:
-            row["reason"] = "more_effects_than_clusters"
-            row["reason_values"] = {"k": k, "clusters": es.get("n_clusters")}
-        return row
-    test = es.get("pretrend") or {}
-    k = int(test.get("df") or 0)
-    clusters, treated = es.get("n_clusters"), es.get("n_treated_clusters")
-    if not k:
-        row["reason"] = "no_pre_periods"
-    elif clusters is not None and k >= clusters:
-        row["reason"] = "more_effects_than_clusters"
-        row["reason_values"] = {"k": k, "clusters": clusters}
-    elif (treated is not None and treated < threshold) or test.get("p_value") is None:
-        row["reason"] = "few_treated_clusters"
-        row["reason_values"] = {"treated": treated}
-    else:
-        row.update(
-            {"statistic": test.get("statistic"), "p_value": test.get("p_value"), "valid": True}
-        )
-    return row
-
-
-def _placebo(
-    frame: pd.DataFrame,
-    outcome: str,
-    estimator: str,
-    analysis: Mapping[str, Any],
-    protocol: Mapping[str, Any],
-    af: AnalysisFrame,
-    shift: int = 6,
-) -> dict[str, Any]:
-    """Pretend the pilot started ``shift`` months earlier and use only pre-period months."""
-    pre, _ = pre_post_mask(af, protocol)
-    data = frame.loc[pre].copy()
+def _placebo(design: Design, outcome: str) -> dict[str, Any]:
+    """Pretend the pilot started :data:`PLACEBO_SHIFT` months earlier; use pre-period rows only."""
+    frame = design.af.data
+    data = frame.loc[design.pre(frame)].copy()
     cohorts = data[COHORT].to_numpy()
-    fake = np.where(cohorts > 0, cohorts - shift, 0)
+    fake = np.where(cohorts > 0, cohorts - PLACEBO_SHIFT, 0)
     data[COHORT] = fake
-    data[POST] = (
-        data[PERIOD].to_numpy() >= (fake[fake > 0].min() if (fake > 0).any() else 10**9)
-    ).astype("int64")
-    est = "twfe" if estimator in ("2x2", "event_study") else estimator
-    res, _ = _run(data, outcome, est, analysis, protocol, af)
     first = int(fake[fake > 0].min()) if (fake > 0).any() else None
-    return _summary_row(
-        outcome, res, placebo_start=None if first is None else af.period_label(first)
-    )
+    data[POST] = (data[PERIOD].to_numpy() >= (first or 10**9)).astype("int64")
+    res, _ = design.run(data, outcome, registered_spec(design.protocol, "placebo"))
+    label = None if first is None else design.af.period_label(first)
+    return summary_row(outcome, res, placebo_start=label)
 
 
-def _alternative_control(
-    frame: pd.DataFrame,
-    outcome: str,
-    estimator: str,
-    analysis: Mapping[str, Any],
-    protocol: Mapping[str, Any],
-    af: AnalysisFrame,
-) -> dict[str, Any]:
+def _alternative_control(design: Design, outcome: str) -> dict[str, Any]:
     """Re-estimate with another control group.
 
     Callaway–Sant'Anna switches between never- and not-yet-treated controls; the
     other estimators keep the half of the comparison units whose pre-period level
     of the outcome is closest to the pilot units' (a simple, transparent matching).
     """
-    if estimator == "callaway_santanna":
-        other = "never" if _design_kwargs(analysis, estimator)["control"] == "notyet" else "notyet"
-        res, _ = _run(frame, outcome, estimator, analysis, protocol, af, control=other)
-        return _summary_row(outcome, res, control=f"{other}_treated")
-    pre, _ = pre_post_mask(af, protocol)
-    levels = frame.loc[pre].groupby(UNIT)[outcome].mean()
+    frame = design.af.data
+    spec = registered_spec(design.protocol, "alternative_control")
+    if spec.estimator == "callaway_santanna":
+        res, _ = design.run(frame, outcome, spec)
+        return summary_row(outcome, res, control=f"{spec.control}_treated")
+    levels = frame.loc[design.pre(frame)].groupby(UNIT)[outcome].mean()
     pilot_units = frame.loc[frame[TREATED_GROUP], UNIT].unique()
     comparison = levels.drop(index=[u for u in pilot_units if u in levels.index])
     target = levels.reindex(pilot_units).mean()
     keep_n = max(2, int(np.ceil(len(comparison) / 2)))
     nearest = (comparison - target).abs().sort_values(kind="mergesort").index[:keep_n]
     subset = frame.loc[frame[UNIT].isin(list(pilot_units) + list(nearest))]
-    res, _ = _run(subset, outcome, estimator, analysis, protocol, af)
-    return _summary_row(outcome, res, control="nearest_half_pre_period")
+    res, _ = design.run(subset, outcome, spec)
+    return summary_row(outcome, res, control="nearest_half_pre_period")
 
 
-def _bacon(frame: pd.DataFrame, outcome: str, analysis: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _bacon(design: Design, outcome: str) -> list[dict[str, Any]]:
     """Goodman-Bacon decomposition on the unit-by-month means (a balanced panel)."""
+    frame = design.af.data
     means = frame.groupby([UNIT, PERIOD], as_index=False).agg(
         y=(outcome, "mean"), cohort=(COHORT, "first")
     )
     complete = means.groupby(UNIT)[PERIOD].transform("size") == means[PERIOD].nunique()
-    means = means.loc[complete]
+    spec = registered_spec(design.protocol, "bacon")
     res, _ = estimate_quietly(
-        means,
-        outcome="y",
-        unit=UNIT,
-        time=PERIOD,
-        cohort="cohort",
-        estimator="bacon",
-        seed=int(analysis.get("seed", 0) or 0),
+        means.loc[complete], spec, outcome="y", unit=UNIT, time=PERIOD, cohort="cohort"
     )
     if res is None:
         return []
     return [{"outcome": outcome, **c} for c in res.get("components", [])]
 
 
-def _subgroups(
-    frame: pd.DataFrame,
-    protocol: Mapping[str, Any],
-    estimator: str,
-    analysis: Mapping[str, Any],
-    af: AnalysisFrame,
-    outcomes: list[str],
-) -> list[dict[str, Any]]:
+def _subgroups(design: Design, outcomes: Sequence[str]) -> list[dict[str, Any]]:
+    frame, spec = design.af.data, registered_spec(design.protocol, "subgroup")
     rows = []
-    for sub in (protocol.get("population", {}) or {}).get("subgroups", []) or []:
-        mask = evaluate(str(sub["definition"]), frame).fillna(False).astype(bool).to_numpy()
+    for sub in design.protocol.population.subgroups:
+        mask = evaluate(sub.definition, frame).fillna(False).astype(bool).to_numpy()
         data = frame.loc[mask]
         for outcome in outcomes:
-            res, _ = _run(data, outcome, estimator, analysis, protocol, af)
-            row = _summary_row(outcome, res, subgroup=sub["id"], label=sub.get("label"))
+            res, _ = design.run(data, outcome, spec)
+            row = summary_row(outcome, res, subgroup=sub.id, label=sub.label)
             row["n_persons"] = int(data["person_id"].nunique())
             rows.append(row)
     return rows
 
 
-def _adjust(p_values: list[float | None], method: str | None) -> list[float | None]:
-    """Adjust the primary outcomes' p-values; outcomes without a p-value stay without."""
-    idx = [i for i, p in enumerate(p_values) if p is not None and np.isfinite(p)]
-    out: list[float | None] = [None] * len(p_values)
-    if not idx:
-        return out
-    if method is None:
-        for i in idx:
-            out[i] = p_values[i]
-        return out
-    adjusted = multipletests([p_values[i] for i in idx], method=method)[1]
-    for i, p in zip(idx, adjusted, strict=True):
-        out[i] = float(p)
-    return out
+def _effect(design: Design, outcome: Outcome, res: Result, spec: Spec) -> dict[str, Any]:
+    frame = design.frame_of(outcome)
+    result, errors = res
+    baseline = np.nan
+    if frame is not None:
+        waves = outcome.source == "questionnaire" and frame is not design.af.data
+        before = (frame[POST].to_numpy() == 0) if waves else design.pre(frame)
+        baseline = frame.loc[before & frame[TREATED_GROUP].to_numpy(), outcome.id].mean()
+    hypotheses = [h.id for h in design.protocol.hypotheses if h.outcome == outcome.id]
+    return {
+        "outcome": outcome.id,
+        "label": outcome.label,
+        "role": outcome.role,
+        "domain": outcome.domain,
+        "type": outcome.type,
+        "source": outcome.source,
+        "expected_direction": outcome.expected_direction,
+        "smallest_effect": outcome.smallest_effect,
+        "hypothesis": hypotheses[0] if hypotheses else None,
+        "baseline_mean": None if pd.isna(baseline) else float(baseline),
+        "spec": spec.to_dict(),
+        "result": None if result is None else {k: v for k, v in result.items() if k != "_tidy"},
+        "error": None if result is not None else "; ".join(errors),
+    }
 
 
-def confirmatory_analysis(af: AnalysisFrame, protocol: Mapping[str, Any]) -> dict[str, Any]:
+def _main_effects(design: Design) -> tuple[list[dict[str, Any]], dict[str, Result]]:
+    effects, main = [], {}
+    for outcome in design.protocol.outcomes:
+        frame, spec = design.frame_of(outcome), design.spec_of(outcome)
+        if frame is not None:
+            main[outcome.id] = design.run(frame, outcome.id, spec)
+        else:
+            why = design.missing.get(outcome.id, f"no {outcome.source} data for this protocol")
+            main[outcome.id] = (None, [f"{outcome.source}: {why}"])
+        effects.append(_effect(design, outcome, main[outcome.id], spec))
+    return effects, main
+
+
+def _robustness(
+    design: Design, primary: Sequence[str], main: Mapping[str, Result]
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    frame, protocol = design.af.data, design.protocol
+    spec = registered_spec(protocol)
+    es_spec = registered_spec(protocol, "event_study")
+    parts: dict[str, list[dict[str, Any]]] = {
+        k: []
+        for k in ("pretrend", "placebo", "inference_comparison", "alternative_control", "bacon")
+    }
+    event_study: list[dict[str, Any]] = []
+    staggered = frame.loc[frame[COHORT] > 0, COHORT].nunique() > 1
+    for oid in primary:
+        es, _ = design.run(frame, oid, es_spec)
+        event_study += event_rows(oid, es)
+        parts["pretrend"].append(pretrend_row(oid, es, spec.few_treated_threshold))
+        parts["placebo"].append(_placebo(design, oid))
+        if spec.estimator in ("2x2", "twfe"):
+            parts["inference_comparison"] += _side_by_side(design, oid, main[oid][0], spec)
+        parts["alternative_control"].append(_alternative_control(design, oid))
+        if staggered and spec.estimator in ("twfe", "event_study", "callaway_santanna"):
+            parts["bacon"] += _bacon(design, oid)
+    return event_study, parts
+
+
+def _side_by_side(
+    design: Design, outcome: str, res: Mapping[str, Any] | None, spec: Spec
+) -> list[dict[str, Any]]:
+    """Put the registered inference next to the others, all from one fit."""
+    done = None if res is None else res.get("inference")
+    todo = [m for m in _INFERENCE_SIDE_BY_SIDE if m != done]
+    data, columns = design.columns(design.af.data, outcome, spec)
+    more = inferences_quietly(data, spec, todo, **columns)
+    return [summary_row(outcome, res if m == done else more[m][0]) for m in _INFERENCE_SIDE_BY_SIDE]
+
+
+def confirmatory_analysis(
+    af: AnalysisFrame,
+    protocol: Protocol,
+    sources: tuple[Mapping[str, pd.DataFrame], Mapping[str, str]] = ({}, {}),
+) -> dict[str, Any]:
     """Run the registered analysis of every outcome and the robustness checks of the primary ones.
 
     Parameters
     ----------
     af : AnalysisFrame
         The analysis frame from :func:`evalkit.analysis.measures.build_analysis_frame`.
-    protocol : mapping
-        The protocol as a canonical mapping.
+    protocol : Protocol
+        The registered protocol.
+    sources : (dict, dict)
+        Frames of the case and questionnaire outcomes and the reasons some have
+        none (:func:`evalkit.analysis.sources.source_frames`).
 
     Returns
     -------
     dict
         Bundle parts ``confirmatory``, ``robustness`` and ``subgroups`` (see docs/bundle.md).
+        Robustness checks and subgroups run on outcome-panel outcomes.
     """
-    analysis = protocol.get("analysis", {}) or {}
-    estimator = str(analysis.get("estimator", "twfe"))
-    correction = _CORRECTIONS.get(str(analysis.get("multiple_testing", "holm")).lower(), "holm")
-    frame = af.data
-    outcomes = [o for o in protocol.get("outcomes", []) if o["id"] in frame.columns]
-    hypotheses = {h["outcome"]: h["id"] for h in protocol.get("hypotheses", []) or []}
-    pre, _ = pre_post_mask(af, protocol)
-
-    effects = []
-    main: dict[str, dict[str, Any] | None] = {}
-    for o in outcomes:
-        res, _ = _run(frame, o["id"], estimator, analysis, protocol, af)
-        main[o["id"]] = res
-        baseline = frame.loc[pre & frame[TREATED_GROUP].to_numpy(), o["id"]].mean()
-        effects.append(
-            {
-                "outcome": o["id"],
-                "label": o.get("label"),
-                "role": o.get("role"),
-                "domain": o.get("domain"),
-                "type": o.get("type"),
-                "expected_direction": o.get("expected_direction"),
-                "smallest_effect": o.get("smallest_effect"),
-                "hypothesis": hypotheses.get(o["id"]),
-                "baseline_mean": None if pd.isna(baseline) else float(baseline),
-                "result": None if res is None else {k: v for k, v in res.items() if k != "_tidy"},
-                "error": None if res is not None else "; ".join(_),
-            }
-        )
-    primary = [e for e in effects if e["role"] == "primary"]
-    adjusted = _adjust(
-        [None if e["result"] is None else e["result"].get("p_value") for e in primary], correction
-    )
-    for e, p in zip(primary, adjusted, strict=True):
-        e["p_adjusted"] = p
-    for e in effects:
-        e.setdefault("p_adjusted", None)
-
-    primary_ids = [e["outcome"] for e in primary]
-    event_study, pretrend, placebo, side, alternative, bacon = [], [], [], [], [], []
-    staggered = frame.loc[frame[COHORT] > 0, COHORT].nunique() > 1
-    for oid in primary_ids:
-        es_estimator = "callaway_santanna" if estimator == "callaway_santanna" else "event_study"
-        es, _ = _run(frame, oid, es_estimator, analysis, protocol, af)
-        event_study += _event_rows(oid, es)
-        pretrend.append(_pretrend(oid, es, int(analysis.get("few_treated_threshold", 5))))
-        placebo.append(_placebo(frame, oid, estimator, analysis, protocol, af))
-        if estimator in ("2x2", "twfe"):
-            res = main.get(oid)
-            done = res.get("inference") if res is not None else None
-            todo = [m for m in _INFERENCE_SIDE_BY_SIDE if m != done]  # one fit for the rest
-            more = _run_inferences(frame, oid, estimator, analysis, protocol, af, todo)
-            for method in _INFERENCE_SIDE_BY_SIDE:
-                side.append(_summary_row(oid, res if method == done else more[method][0]))
-        alternative.append(_alternative_control(frame, oid, estimator, analysis, protocol, af))
-        if staggered and estimator in ("twfe", "event_study", "callaway_santanna"):
-            bacon += _bacon(frame, oid, analysis)
-
+    design = Design.of(af, protocol, sources)
+    spec = registered_spec(protocol)
+    effects, main = _main_effects(design)
+    primary = [e["outcome"] for e in effects if e["role"] == "primary" and e["outcome"] in af.data]
+    event_study, robustness = _robustness(design, primary, main)
+    in_subgroups = [h.outcome for h in protocol.hypotheses if h.subgroup and h.outcome in af.data]
+    subgroups = _subgroups(design, list(dict.fromkeys(primary + in_subgroups)))
     return {
         "confirmatory": {
-            "alpha": float(analysis.get("alpha", 0.05)),
-            "multiple_testing": str(analysis.get("multiple_testing", "holm")),
-            "estimator": estimator,
+            "alpha": spec.alpha,
+            "multiple_testing": protocol.analysis.multiple_testing,
+            "estimator": spec.estimator,
+            "spec": spec.to_dict(),
+            "event_study_spec": registered_spec(protocol, "event_study").to_dict(),
             "effects": effects,
+            **hypothesis_rows(protocol, effects, subgroups),
             "event_study": event_study,
         },
-        "robustness": {
-            "pretrend": pretrend,
-            "placebo": placebo,
-            "inference_comparison": side,
-            "alternative_control": alternative,
-            "bacon": bacon,
-        },
-        "subgroups": _subgroups(frame, protocol, estimator, analysis, af, primary_ids),
+        "robustness": robustness,
+        "subgroups": subgroups,
     }
 
 
 def exploratory_analysis(
-    af: AnalysisFrame, protocol: Mapping[str, Any], specs: Sequence[Mapping[str, Any]]
+    af: AnalysisFrame, protocol: Protocol, specs: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
     """Run exploratory (not pre-registered) analyses declared in ``analyses/*.yaml``.
 
@@ -447,8 +347,8 @@ def exploratory_analysis(
     ----------
     af : AnalysisFrame
         The analysis frame.
-    protocol : mapping
-        The protocol mapping.
+    protocol : Protocol
+        The registered protocol.
     specs : list of mapping
         Exploratory analysis specifications.
 
@@ -457,26 +357,28 @@ def exploratory_analysis(
     list of dict
         Records ``id, title, file, estimator, effects``.
     """
-    analysis = dict(protocol.get("analysis", {}) or {})
+    design = Design.of(af, protocol)
     out = []
-    for spec in specs:
-        estimator = str(spec.get("estimator", analysis.get("estimator", "twfe")))
+    for item in specs:
+        spec = registered_spec(protocol)
+        if item.get("estimator"):
+            spec = spec.with_(estimator=str(item["estimator"]))
         frame = af.data.copy()
         effects = []
-        for o in spec.get("outcomes", []) or []:
+        for o in item.get("outcomes", []) or []:
             frame[o["id"]] = pd.to_numeric(
                 evaluate(str(o["definition"]), frame), errors="coerce"
             ).astype("float64")
-            res, errors = _run(frame, o["id"], estimator, analysis, protocol, af)
-            row = _summary_row(o["id"], res, label=o.get("label"))
+            res, errors = design.run(frame, o["id"], spec)
+            row = summary_row(o["id"], res, label=o.get("label"))
             row["error"] = None if res is not None else "; ".join(errors)
             effects.append(row)
         out.append(
             {
-                "id": spec.get("id"),
-                "title": spec.get("title"),
-                "file": spec.get("file"),
-                "estimator": estimator,
+                "id": item.get("id"),
+                "title": item.get("title"),
+                "file": item.get("file"),
+                "estimator": spec.estimator,
                 "exploratory": True,
                 "effects": effects,
             }

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
 
 from evalkit.did import estimate
 from evalkit.errors import EvalkitError, EvalkitWarning
+from evalkit.spec import Inference, Spec
 
 __all__ = ["estimate_quietly", "inferences_quietly"]
 
 
-def estimate_quietly(frame: pd.DataFrame, **kwargs: Any) -> tuple[dict[str, Any] | None, list[str]]:
+def estimate_quietly(
+    frame: pd.DataFrame, spec: Spec, **columns: Any
+) -> tuple[dict[str, Any] | None, list[str]]:
     """Run one estimate; return its dict (or None with the error) and the warnings raised.
 
     Warnings raised while estimating that the result does not carry (dropped rows,
@@ -30,7 +33,7 @@ def estimate_quietly(frame: pd.DataFrame, **kwargs: Any) -> tuple[dict[str, Any]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EvalkitWarning)
         try:
-            result = estimate(frame, **kwargs)
+            result = estimate(frame, spec, **columns)
         except EvalkitError as exc:
             return None, [f"{type(exc).__name__}: {exc}"]
     return _with_caught(result, caught, set())
@@ -65,7 +68,7 @@ def _with_caught(
 
 
 def inferences_quietly(
-    frame: pd.DataFrame, methods: Sequence[str], **kwargs: Any
+    frame: pd.DataFrame, spec: Spec, methods: Sequence[Inference], **columns: Any
 ) -> dict[str, tuple[dict[str, Any] | None, list[str]]]:
     """One fit, several inference methods (:func:`evalkit.did.several.estimate_inferences`).
 
@@ -74,13 +77,12 @@ def inferences_quietly(
     """
     from evalkit.did.several import estimate_inferences
 
-    kwargs.pop("inference", None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EvalkitWarning)
         try:
-            results = estimate_inferences(frame, inferences=cast(Any, list(methods)), **kwargs)
-        except EvalkitError:  # one method failing: estimate each alone, as before
-            return {m: estimate_quietly(frame, inference=m, **kwargs) for m in methods}
+            results = estimate_inferences(frame, spec, inferences=methods, **columns)
+        except EvalkitError:  # one method failing: estimate each alone
+            return {m: estimate_quietly(frame, spec.with_(inference=m), **columns) for m in methods}
     own = {m: set(r.warnings) for m, r in results.items()}
     return {
         m: _with_caught(r, caught, set().union(*(own[o] for o in own if o != m)))

@@ -70,7 +70,7 @@ def _warm_up() -> None:
 
     import evalkit.analysis.effects
     import evalkit.did.regression
-    import evalkit.pipeline.bundle  # noqa: F401
+    import evalkit.report.bundle  # noqa: F401
 
 
 def compute_and_write(inputs: BundleInputs, bundle_path: Path) -> tuple[Path, float]:
@@ -89,7 +89,7 @@ def compute_and_write(inputs: BundleInputs, bundle_path: Path) -> tuple[Path, fl
         The bundle written and the seconds the computation took.
     """
     from evalkit.pipeline.assemble import compute_bundle
-    from evalkit.pipeline.bundle import write_bundle
+    from evalkit.report.bundle import write_bundle
 
     start = time.perf_counter()
     written = write_bundle(compute_bundle(inputs), bundle_path)

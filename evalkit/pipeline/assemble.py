@@ -17,10 +17,12 @@ from evalkit.analysis.descriptives import balance_table, trend_table
 from evalkit.analysis.effects import confirmatory_analysis, exploratory_analysis
 from evalkit.analysis.measures import AnalysisFrame, build_analysis_frame, parse_month
 from evalkit.analysis.monitoring import completeness_table, registrations_table
+from evalkit.analysis.sources import source_frames
 from evalkit.errors import ProtocolError
 from evalkit.ingest import file_sha256
 from evalkit.pipeline.columns import columns_used
 from evalkit.pipeline.paths import ProtocolPaths
+from evalkit.protocol import Protocol
 from evalkit.spec import FEW_TREATED_THRESHOLD
 
 __all__ = ["BundleInputs", "assemble_bundle", "compute_bundle", "load_inputs"]
@@ -90,16 +92,44 @@ def _sources(
 
 
 def _registration(
-    paths: ProtocolPaths, store: Any, shas: Mapping[str, list[str]]
+    paths: ProtocolPaths,
+    store: Any,
+    shas: Mapping[str, list[str]],
+    protocol: Protocol,
+    tables: Mapping[str, pd.DataFrame | None],
 ) -> dict[str, Any]:
-    from evalkit.protocol import registered_before_data, verify_for_analysis
+    """Return the registration record, timed against the pilot's and the data's own months."""
+    from evalkit.protocol import verify_for_analysis
+    from evalkit.protocol.registration import lock_path
+    from evalkit.protocol.timing import git_added_at, registration_timing
 
     registration = verify_for_analysis(paths.protocol)
     info = dict(registration.to_dict())
     first = store.first_ingest_time("outcome_panel", shas.get("outcome_panel") or None)
     info["first_data_ingest_at"] = _iso(first)
-    info["registered_before_data"] = registered_before_data(registration, first)
+    periods = protocol.periods
+    timing = registration_timing(
+        registered_at=registration.registered_at,
+        git_added=git_added_at(lock_path(paths.protocol)) if registration.registered_at else None,
+        pilot_start=min(t.start for t in protocol.units.treated),
+        first_post_month=(periods.post or periods.intervention).start,
+        data_months=_latest_months(tables),
+        first_ingest_at=_iso(first),
+    )
+    info.update(timing)
+    info["registry"] = protocol.metadata.get("registry")
     return info
+
+
+def _latest_months(tables: Mapping[str, pd.DataFrame | None]) -> list[str]:
+    """``YYYY-MM`` of the latest dated row of each ingested table."""
+    columns = {"outcome_panel": "month", "case_events": "event_date", "questionnaire": "admin_date"}
+    out = []
+    for kind, column in columns.items():
+        table = tables.get(kind)
+        if table is not None and column in table and table[column].notna().any():
+            out.append(pd.Timestamp(pd.to_datetime(table[column]).max()).strftime("%Y-%m"))
+    return out
 
 
 def _limitations(
@@ -152,6 +182,9 @@ def _limitations(
         )
     if registration.get("status") == "not_registered":
         out.append({"code": "not_pre_registered", "values": {}})
+    elif registration.get("retrospective"):
+        months = registration.get("months_after_pilot_start")
+        out.append({"code": "retrospective_registration", "values": {"months": months}})
     elif registration.get("registered_before_data") is False:
         out.append({"code": "registered_after_data", "values": {}})
     if protocol.get("metadata", {}).get("synthetic_data"):
@@ -231,6 +264,7 @@ class BundleInputs:
     """
 
     protocol_id: str
+    registered: Protocol
     protocol: dict[str, Any]
     code_commit: str | None
     sources: list[dict[str, Any]]
@@ -267,7 +301,8 @@ def load_inputs(paths: ProtocolPaths, *, code_commit: str | None = None) -> Bund
     from evalkit.ingest import Store
     from evalkit.protocol import load_protocol
 
-    protocol = load_protocol(paths.protocol).to_dict()
+    registered = load_protocol(paths.protocol)
+    protocol = registered.to_dict()
     if not paths.store.is_file():
         raise ProtocolError(
             f"{paths.store}: no store yet; ingest the protocol's data sources first"
@@ -279,18 +314,21 @@ def load_inputs(paths: ProtocolPaths, *, code_commit: str | None = None) -> Bund
             raise ProtocolError(
                 f"data not ingested yet: {', '.join(missing)} (run `evalkit ingest` first)"
             )
-        registration = _registration(paths, store, shas)
         panel = store.table("outcome_panel", sha256s=shas.get("outcome_panel", []))
         tables = {
             kind: store.table(kind, sha256s=shas[kind]) if kind in shas else None
             for kind in ("case_events", "questionnaire")
         }
+        registration = _registration(
+            paths, store, shas, registered, {"outcome_panel": panel, **tables}
+        )
     instruments = None
     if tables["questionnaire"] is not None:
         schema = Path(__file__).resolve().parents[2] / "data_schemas" / "questionnaire.yaml"
         instruments = yaml.safe_load(schema.read_text(encoding="utf-8"))["instruments"]
     return BundleInputs(
         protocol_id=paths.protocol_id,
+        registered=registered,
         protocol=protocol,
         code_commit=code_commit,
         sources=sources,
@@ -334,7 +372,10 @@ def _compute(inputs: BundleInputs) -> dict[str, Any]:
     protocol = inputs.protocol
     af = build_analysis_frame(inputs.panel, protocol)
     outcome_ids = [o["id"] for o in protocol.get("outcomes", []) if o["id"] in af.data.columns]
-    analysis = confirmatory_analysis(af, protocol)
+    sources = source_frames(
+        inputs.registered, af.origin, inputs.events, inputs.responses, inputs.instruments
+    )
+    analysis = confirmatory_analysis(af, inputs.registered, sources)
     units = protocol["units"]
     return {
         "evalkit_version": __version__,
@@ -359,7 +400,7 @@ def _compute(inputs: BundleInputs) -> dict[str, Any]:
         "questionnaire": _questionnaire(inputs.responses, inputs.instruments),
         "monitoring": _monitoring(inputs),
         "power": inputs.power,
-        "exploratory": exploratory_analysis(af, protocol, inputs.exploratory_specs),
+        "exploratory": exploratory_analysis(af, inputs.registered, inputs.exploratory_specs),
         "limitations": _limitations(
             af, protocol, inputs.sources, inputs.registration, inputs.power
         ),

@@ -25,7 +25,6 @@ from evalkit.pipeline.analysts import (
     one_thread_per_child,
     then,
 )
-from evalkit.pipeline.bundle import write_bundle
 from evalkit.pipeline.fingerprint import (
     analysis_fingerprint,
     is_up_to_date,
@@ -37,6 +36,7 @@ from evalkit.pipeline.fingerprint import (
 from evalkit.pipeline.paths import ProtocolPaths, paths_for
 from evalkit.pipeline.progress import NullProgress, ProgressSink
 from evalkit.pipeline.renderers import Renderers
+from evalkit.report.bundle import write_bundle
 
 #: Background render threads (one Jupyter kernel each).
 RENDER_WORKERS = 2

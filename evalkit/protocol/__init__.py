@@ -1,10 +1,10 @@
-"""The pre-registered evaluation protocol: model, checks, registration, deviations, power.
+"""The pre-registered evaluation protocol: model, checks, registration, deviations.
 
 A protocol (YAML, ``evalkit_protocol: 1``) fixes before the data arrive what the
 confirmatory analysis will be. :func:`load_protocol` reads and checks it,
 :func:`register` locks it, :func:`verify_for_analysis` refuses changes that are not
-declared as deviations, and :func:`~evalkit.protocol.power.simulate_power` simulates
-the declared design.
+declared as deviations. The power simulation of the declared design runs the
+estimators, so it lives above them: :func:`evalkit.analysis.power.simulate_power`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from evalkit.protocol.model import (
     check_protocol,
     load_protocol,
 )
-from evalkit.protocol.power import simulate_power
 from evalkit.protocol.registration import (
     Difference,
     Lock,
@@ -66,7 +65,6 @@ __all__ = [
     "read_lock",
     "register",
     "registered_before_data",
-    "simulate_power",
     "status",
     "verify_for_analysis",
 ]

@@ -243,6 +243,23 @@ def _check_periods_and_units(p: Mapping[str, Any], errors: list[str], warnings: 
             )
 
 
+#: Fields that only Callaway–Sant'Anna uses, and the value the other estimators amount to.
+_CS_ONLY = {"control_group": "never", "method": "dr", "base_period": "varying"}
+
+
+def _check_cs_only(a: Mapping[str, Any], errors: list[str]) -> None:
+    """Refuse a Callaway–Sant'Anna option that another registered estimator would ignore."""
+    estimator = a.get("estimator")
+    if estimator == "callaway_santanna":
+        return
+    for name, default in _CS_ONLY.items():
+        if a.get(name, default) != default:
+            errors.append(
+                f"analysis.{name}: {a[name]!r} applies to callaway_santanna only; the registered "
+                f"estimator {estimator!r} would ignore it (remove it, or use {default!r})"
+            )
+
+
 def _check_analysis(
     p: Mapping[str, Any], schemas: Mapping[str, SchemaInfo], errors: list[str], warnings: list[str]
 ) -> None:
@@ -307,6 +324,13 @@ def _check_analysis(
                 f"analysis.event_window: min {window['min']} must be negative and max "
                 f"{window['max']} zero or more (event time 0 is the first pilot month)"
             )
+        lead = (p.get("units") or {}).get("anticipation_months") or 0
+        if isinstance(lead, int) and lead and window["min"] > -1 - lead:
+            errors.append(
+                f"analysis.event_window: min {window['min']} must be {-1 - lead} or less: with "
+                f"units.anticipation_months {lead} the reference period is month {-1 - lead}"
+            )
+    _check_cs_only(a, errors)
     panel = schemas.get("outcome_panel")
     if panel is not None:
         for name in a.get("covariates") or []:

@@ -3,8 +3,12 @@
 ``register(path)`` writes ``<file>.lock.json`` next to the protocol with the sha256 of
 its canonical content (without ``deviations``), the UTC time, the evalkit version, the
 git commit if any, and the registered content itself so that later changes can be
-listed field by field. A registered protocol is immutable: every change must be a
-deviation entry (``deviations:`` in the file, or ``<file>.deviations.yaml``).
+listed field by field. The lock's ``seal`` is the sha256 of all of that together, so a
+registration time or version edited by hand is detected; where the lock lives in git,
+a lock that differs from its committed version is refused too (a content edit with
+recomputed hashes cannot be hidden from the history). A registered protocol is
+immutable: every change must be a deviation entry (``deviations:`` in the file, or
+``<file>.deviations.yaml``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,7 @@ from evalkit.errors import ProtocolError
 from evalkit.protocol._build import deviations_sidecar
 from evalkit.protocol._diff import Difference, covered_by, covers, diff_protocols, resolve
 from evalkit.protocol.model import Deviation, Protocol, load_protocol
+from evalkit.protocol.timing import git_lock_changed, run_git
 
 __all__ = [
     "Difference",
@@ -38,7 +42,7 @@ __all__ = [
     "verify_for_analysis",
 ]
 
-LOCK_VERSION = 1
+LOCK_VERSION = 2
 RegistrationStatus = Literal["registered", "registered_with_deviations", "not_registered"]
 
 
@@ -74,18 +78,8 @@ def _parse_time(value: dt.datetime | str) -> dt.datetime:
 
 
 def _git_commit(folder: Path) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and len(commit) == 40 else None
+    commit = run_git(folder, "rev-parse", "HEAD")
+    return commit if commit is not None and len(commit) == 40 else None
 
 
 @dataclass(frozen=True)
@@ -108,6 +102,8 @@ class Lock:
         Commit of the repository at registration, if it was a git repository.
     content : mapping
         The registered canonical content.
+    version : int
+        Lock format: 2 is sealed; 1 (older locks) has no seal over its time and version.
     """
 
     path: Path
@@ -117,14 +113,21 @@ class Lock:
     evalkit_version: str
     git_commit: str | None
     content: Mapping[str, Any]
+    version: int = LOCK_VERSION
+
+    @property
+    def seal(self) -> str:
+        """Return the sha256 over the whole record: content hash, time, version, commit."""
+        record = {k: v for k, v in self.to_dict(sealed=False).items() if k != "evalkit_lock"}
+        return hashlib.sha256(canonical_json(record).encode("utf-8")).hexdigest()
 
     def __repr__(self) -> str:
         return f"Lock({self.protocol_id!r}, sha256={self.sha256[:12]}…, at {self.registered_at})"
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON record written to the lock file."""
-        return {
-            "evalkit_lock": LOCK_VERSION,
+    def to_dict(self, *, sealed: bool = True) -> dict[str, Any]:
+        """Return the JSON record written to the lock file (with its seal from version 2)."""
+        out = {
+            "evalkit_lock": self.version,
             "protocol_id": self.protocol_id,
             "protocol_file": self.path.name.removesuffix(".lock.json"),
             "sha256": self.sha256,
@@ -133,6 +136,9 @@ class Lock:
             "git_commit": self.git_commit,
             "content": self.content,
         }
+        if sealed and self.version >= 2:
+            out["seal"] = self.seal
+        return out
 
 
 def read_lock(path: Path | str) -> Lock | None:
@@ -156,6 +162,7 @@ def read_lock(path: Path | str) -> Lock | None:
             evalkit_version=str(data["evalkit_version"]),
             git_commit=data.get("git_commit"),
             content=data["content"],
+            version=int(data.get("evalkit_lock", 1)),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ProtocolError(f"{lock_file}: not a readable evalkit lock file ({exc})") from exc
@@ -163,6 +170,18 @@ def read_lock(path: Path | str) -> Lock | None:
         raise ProtocolError(
             f"{lock_file}: the registered content does not match its sha256; the lock file was "
             "edited. Restore it from version control."
+        )
+    if lock.version >= 2 and data.get("seal") != lock.seal:
+        raise ProtocolError(
+            f"{lock_file}: the seal does not match the registration record (time "
+            f"{lock.registered_at}, evalkit {lock.evalkit_version}, commit {lock.git_commit}); "
+            "the lock file was edited. Restore it from version control."
+        )
+    if git_lock_changed(lock_file):
+        raise ProtocolError(
+            f"{lock_file}: differs from its committed version in git; a registration is "
+            "final. Restore it from version control (git checkout -- "
+            f"{lock_file.name})."
         )
     return lock
 

@@ -52,6 +52,7 @@ code { font-family: "DejaVu Sans Mono", Consolas, monospace; }
   background: #f2f7fa; padding: .4rem 1rem; margin: 1rem 0; }
 .callout-warning, .callout-important { border-left-color: var(--warn); background: #fbf5ec; }
 .keyfacts td:first-child { font-weight: 600; }
+.retrospective { color: #b3261e; font-weight: 600; }
 @media print { main { max-width: none; } h2 { break-after: avoid; }
   figure, table { break-inside: avoid; } }
 """

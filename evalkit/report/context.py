@@ -8,12 +8,12 @@ Quarto and evalkit's own engine embed them the same way.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import ReportError
+from evalkit.report.bundle import read_bundle as load_bundle
 from evalkit.report.disclosure import scrub
 from evalkit.report.figures import png_bytes
 from evalkit.report.formatting import check_lang
@@ -21,35 +21,7 @@ from evalkit.report.i18n import t
 from evalkit.report.tables import ReportTable
 from evalkit.report.warning_text import warning_texts
 
-__all__ = ["SUPPORTED_BUNDLE_VERSIONS", "ReportContext", "load_bundle"]
-
-SUPPORTED_BUNDLE_VERSIONS = (1,)
-
-
-def load_bundle(path: Path | str) -> dict[str, Any]:
-    """Read and check a results bundle (``results.json``).
-
-    Raises
-    ------
-    ReportError
-        When the file is missing, not JSON, or of an unsupported version.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ReportError(f"results bundle not found: {path} (run `evalkit analyze` first)")
-    try:
-        bundle = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReportError(f"{path}: not a valid JSON results bundle: {exc}") from exc
-    if not isinstance(bundle, dict):
-        raise ReportError(f"{path}: a results bundle must be a JSON object")
-    version = bundle.get("bundle_version")
-    if version not in SUPPORTED_BUNDLE_VERSIONS:
-        raise ReportError(
-            f"{path}: bundle_version {version!r} is not supported "
-            f"(supported: {', '.join(map(str, SUPPORTED_BUNDLE_VERSIONS))})"
-        )
-    return bundle
+__all__ = ["ReportContext", "load_bundle"]
 
 
 class ReportContext:

@@ -9,7 +9,6 @@ show the tables only.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,18 +49,13 @@ def monitoring_figures(
     Returns
     -------
     list of (name, caption, plot)
-        Empty when the module or function is not there.
+        The section's figures (none when the bundle has no data for them).
     """
-    try:
-        module = importlib.import_module("evalkit.report.figures_monitoring")
-    except ImportError:
-        return []
-    fn = getattr(module, "report_figures", None)
-    if fn is None:
-        return []
+    from evalkit.report.figures_monitoring import report_figures
+
     return [
         (str(n), str(c), p)
-        for n, c, p in fn(bundle, section=section, lang=lang, threshold=threshold)
+        for n, c, p in report_figures(bundle, section=section, lang=lang, threshold=threshold)
     ]
 
 

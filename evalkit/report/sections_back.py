@@ -61,6 +61,8 @@ def limitations(ctx: ReportContext) -> str:
             items.append(ctx.t("lim.not_registered"))
         elif code == "registered_after_data":
             items.append(ctx.t("lim.registered_after_data"))
+        elif code == "retrospective_registration":
+            items.append(ctx.t("lim.retrospective_registration", months=values.get("months")))
         elif code == "synthetic_data":
             items.append(ctx.t("s.synthetic"))
         elif code == "short_post_period":

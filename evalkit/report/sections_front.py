@@ -21,6 +21,7 @@ from evalkit.report.formatting import (
     fmt_pct,
     is_missing,
 )
+from evalkit.report.hypotheses import hypotheses_list
 from evalkit.report.i18n import label
 from evalkit.report.tables import make_table, records_frame
 
@@ -31,6 +32,7 @@ __all__ = [
     "grouped_hash",
     "key_facts",
     "protocol_brief",
+    "registry_link",
     "sample",
     "short_hash",
     "title",
@@ -70,8 +72,12 @@ def _yes_no(ctx: ReportContext, value: Any) -> str:
 def warnings_block(ctx: ReportContext) -> str:
     """Callouts for "not pre-registered", "registered after the data" and synthetic data."""
     out = []
+    months = ctx.get("registration.months_after_pilot_start")
     if _status(ctx) == "not_registered":
         out.append("::: {.callout-important}\n" + ctx.t("s.not_preregistered") + "\n:::")
+    elif ctx.get("registration.retrospective") and months is not None:
+        text = ctx.t("s.retrospective", n=months, start=ctx.get("registration.pilot_start"))
+        out.append("::: {.callout-important}\n[" + text + "]{.retrospective}\n:::")
     elif ctx.get("registration.registered_before_data") is False:
         out.append(
             "::: {.callout-warning}\n"
@@ -91,6 +97,17 @@ def warnings_block(ctx: ReportContext) -> str:
     return "\n\n".join(out)
 
 
+def registry_link(ctx: ReportContext) -> str:
+    """Return a line linking the external registration (OSF, AEA, DOI), if the protocol has one."""
+    value = ctx.get("registration.registry") or ctx.get("protocol.metadata.registry")
+    if not value:
+        return ""
+    text = str(value)
+    url = f"https://doi.org/{text}" if text.startswith("10.") else text
+    shown = f"[{text}]({url})" if url.startswith(("https://", "http://")) else text
+    return f"{ctx.t('k.registry')}: {shown}"
+
+
 def key_facts(ctx: ReportContext) -> str:
     """Return the key-facts table of the first page."""
     lang = ctx.lang
@@ -103,6 +120,7 @@ def key_facts(ctx: ReportContext) -> str:
         ("k.reg_time", fmt_date(reg.get("registered_at"), lang, with_time=True)),
         ("k.first_data", fmt_date(reg.get("first_data_ingest_at"), lang, with_time=True)),
         ("k.before_data", _yes_no(ctx, reg.get("registered_before_data"))),
+        ("k.registry", str(reg.get("registry") or "\u2013")),
         ("k.version", str(ctx.get("evalkit_version", "\u2013"))),
         ("k.commit", str(ctx.get("generated.code_commit") or "\u2013")),
         ("k.seed", str(ctx.get("generated.seed", "\u2013"))),
@@ -221,9 +239,11 @@ def first_page(ctx: ReportContext) -> str:
             warnings_block(ctx),
             ctx.heading("h.key_facts"),
             key_facts(ctx),
+            registry_link(ctx),
             snapshot(ctx),
             ctx.heading("h.summary"),
             effect_sentences(ctx),
+            hypotheses_list(ctx),
         ]
         if x
     )

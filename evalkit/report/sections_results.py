@@ -14,7 +14,7 @@ import pandas as pd
 from evalkit.report.context import ReportContext
 from evalkit.report.disclosure import protect
 from evalkit.report.figures import event_study_plot, trend_plot
-from evalkit.report.formatting import fmt_ci, fmt_count, is_missing
+from evalkit.report.formatting import fmt_ci, is_missing
 from evalkit.report.i18n import label
 from evalkit.report.monitoring import monitoring_figures
 from evalkit.report.tables import ReportTable, make_table, records_frame
@@ -471,8 +471,3 @@ def exploratory(ctx: ReportContext) -> str:
                 )
             )
     return "\n\n".join(parts)
-
-
-def n_text(ctx: ReportContext, n: Any) -> str:
-    """Format a count for the report language."""
-    return fmt_count(n, ctx.lang)

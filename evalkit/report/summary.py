@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from evalkit.report.figures import effects_plot
+from evalkit.report.hypotheses import hypotheses_list
 from evalkit.report.i18n import label
 from evalkit.report.sections_back import limitations
 from evalkit.report.sections_front import effect_sentences, title, warnings_block
@@ -23,6 +24,7 @@ def summary_body(ctx: Any) -> str:
         ctx.t("s.summary_intro", pilot=pilot, status=label("status", status, ctx.lang)),
         ctx.heading("h.summary"),
         effect_sentences(ctx, "primary"),
+        hypotheses_list(ctx),
     ]
     rows = []
     for e in ctx.get("confirmatory.effects", []) or []:

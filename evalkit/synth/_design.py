@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any, Literal, get_args
 
 from evalkit.errors import EvalkitError, ProtocolError
-from evalkit.synth._months import format_month, parse_month
+from evalkit.synth._months import parse_month
 
 Generator = Literal["pilot", "staggered", "debt_programme"]
 GENERATORS: tuple[str, ...] = get_args(Generator)
@@ -416,20 +416,3 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "waves": ("T0", "T3m", "T6m"),
     },
 }
-
-
-def months_label(design: PilotDesign) -> str:
-    """Return 'YYYY-MM..YYYY-MM' for a design's panel window.
-
-    Parameters
-    ----------
-    design : PilotDesign
-        The design.
-
-    Returns
-    -------
-    str
-        The window as text.
-    """
-    first, last = design.month_range
-    return f"{format_month(first)}..{format_month(last)}"

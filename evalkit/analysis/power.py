@@ -5,9 +5,10 @@ simulator: the protocol's units, start months, periods and anticipation define t
 design, ``sample_size.persons`` (or ``power.persons_per_unit``) its size; its
 ``power:`` block sets the number of simulations, the effect grid, the intra-cluster
 and serial correlation and the base rates. Each simulated panel is
-aggregated to unit-by-month means and handed to an injected ``estimate`` callable
-(the command line builds it from :func:`evalkit.did.estimate`; this layer may not
-import the estimators). Power is the share of simulations with ``p < alpha``.
+aggregated to unit-by-month means and handed to an ``estimate`` callable:
+:func:`registered_estimator` runs the registered specification
+(:func:`evalkit.analysis.plan.registered_spec`, the same translation as the
+confirmatory analysis). Power is the share of simulations with ``p < alpha``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ import pandas as pd
 from evalkit.errors import ProtocolError
 from evalkit.protocol.model import Outcome, Protocol
 
-__all__ = ["DEFAULT_MULTIPLES", "EstimateFn", "PowerTarget", "power_targets", "simulate_power"]
+__all__ = [
+    "DEFAULT_MULTIPLES",
+    "EstimateFn",
+    "PowerTarget",
+    "power_targets",
+    "registered_estimator",
+    "simulate_power",
+]
 
 EstimateFn = Callable[[pd.DataFrame], tuple[float, float, float]]
 """``estimate(frame) -> (estimate, std_error, p_value)`` on a simulated panel."""
@@ -256,3 +264,51 @@ def simulate_power(
     frame = pd.DataFrame(rows)
     frame.attrs["skipped"] = skipped
     return frame
+
+
+def registered_estimator(protocol: Protocol) -> EstimateFn:
+    """Return ``estimate(frame) -> (estimate, std_error, p_value)`` under the registered spec.
+
+    The simulated frame's columns stand in for the analysis frame's: a 2×2 takes
+    ``group`` × ``post`` (the anticipation months left out of its rows), the other
+    estimators the ``cohort`` (moved by the registered anticipation); an event
+    study's confirmatory number is the static TWFE effect. Clusters are the units.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The registered protocol.
+
+    Returns
+    -------
+    callable
+        For :func:`simulate_power`.
+    """
+    from evalkit.analysis.plan import registered_spec
+    from evalkit.analysis.quiet import estimate_quietly
+
+    spec = registered_spec(protocol).with_(cluster="unit")
+    if spec.estimator == "event_study":
+        spec = spec.with_(estimator="twfe", vcov="cluster")
+    lead = spec.anticipation
+    columns: dict[str, Any] = {"outcome": "y", "unit": "unit", "time": "time"}
+    if spec.estimator == "2x2":
+        columns.update(treated="group", post="post")
+    else:
+        columns.update(cohort="cohort")
+
+    def fn(frame: pd.DataFrame) -> tuple[float, float, float]:
+        if spec.estimator == "2x2" and lead:
+            start = int(frame.loc[frame["cohort"] > 0, "cohort"].min())
+            frame = frame.loc[(frame["time"] < start - lead) | (frame["time"] >= start)]
+        res, errors = estimate_quietly(frame, spec, **columns)
+        if res is None:
+            raise ProtocolError(f"the registered estimator cannot run on the design: {errors}")
+        return _number(res.get("att")), _number(res.get("se")), _number(res.get("p_value"))
+
+    return fn
+
+
+def _number(value: Any) -> float:
+    # a result may withhold a standard error or p-value its design cannot support
+    return math.nan if value is None else float(value)

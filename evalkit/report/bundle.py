@@ -1,4 +1,10 @@
-"""Write and read results bundles: deterministic JSON with a version field."""
+"""The results bundle's one writer and reader: deterministic JSON with a version field.
+
+The pipeline writes a bundle with :func:`write_bundle`; the reports read it with
+:func:`read_bundle` (:func:`evalkit.report.load_bundle` is the same function).
+:data:`BUNDLE_VERSION` is the one version constant; ``docs/bundle.md``
+describes the content.
+"""
 
 from __future__ import annotations
 
@@ -83,7 +89,7 @@ def write_bundle(bundle: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def read_bundle(path: Path) -> dict[str, Any]:
+def read_bundle(path: Path | str) -> dict[str, Any]:
     """Read a bundle and check its version.
 
     Parameters
@@ -101,17 +107,19 @@ def read_bundle(path: Path) -> dict[str, Any]:
     ReportError
         When the file is missing, not JSON, or of another bundle version.
     """
+    path = Path(path)
     if not path.is_file():
-        raise ReportError(
-            f"{path}: no results bundle; run `evalkit analyze` for this protocol first"
-        )
+        raise ReportError(f"results bundle not found: {path} (run `evalkit analyze` first)")
     try:
         bundle = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ReportError(f"{path}: not a valid results bundle ({exc})") from None
-    if bundle.get("bundle_version") != BUNDLE_VERSION:
+    if not isinstance(bundle, dict):
+        raise ReportError(f"{path}: a results bundle must be a JSON object")
+    version = bundle.get("bundle_version")
+    if version != BUNDLE_VERSION:
         raise ReportError(
-            f"{path}: bundle_version {bundle.get('bundle_version')!r}, "
-            f"this evalkit reads version {BUNDLE_VERSION}"
+            f"{path}: bundle_version {version!r} is not supported (this evalkit reads "
+            f"version {BUNDLE_VERSION})"
         )
     return dict(bundle)

@@ -1,0 +1,94 @@
+"""Rows of the robustness checks: event-study rows and the pre-trend test, from estimate dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["event_rows", "pretrend_row"]
+
+
+def event_rows(outcome: str, res: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Event-time rows ``event_time, estimate, std_error, conf_low, conf_high``.
+
+    Callaway–Sant'Anna's rows come from its dynamic aggregation (pointwise
+    intervals, or the uniform band with the multiplier bootstrap), the TWFE event
+    study's from its tidy table; both carry their interval bounds.
+    """
+    if res is None:
+        return []
+    if "aggregations" in res:
+        rows = res["aggregations"].get("dynamic", {}).get("rows", [])
+        return [
+            {
+                "outcome": outcome,
+                "event_time": int(r["event_time"]),
+                "estimate": r.get("att"),
+                "std_error": r.get("se"),
+                "conf_low": r.get("conf_low"),
+                "conf_high": r.get("conf_high"),
+            }
+            for r in rows
+        ]
+    tidy: pd.DataFrame = res["_tidy"]
+    out = [
+        {
+            "outcome": outcome,
+            "event_time": int(rec["event_time"]),
+            "estimate": rec["estimate"],
+            "std_error": rec["std_error"],
+            "conf_low": rec["conf_low"],
+            "conf_high": rec["conf_high"],
+        }
+        for rec in tidy.dropna(subset=["event_time"]).to_dict("records")
+    ]
+    return sorted(out, key=lambda r: r["event_time"])
+
+
+def pretrend_row(outcome: str, es: Mapping[str, Any] | None, threshold: int) -> dict[str, Any]:
+    """Joint test that all pre-period event-time effects are zero, or why it cannot be run.
+
+    A clustered Wald test of K pre-period effects needs the cluster-robust
+    covariance to have rank K, which it cannot have with K ≥ the number of
+    clusters, and it over-rejects with few treated clusters; then the test is
+    reported as invalid with its reason (the placebo in time remains).
+    """
+    row: dict[str, Any] = {
+        "outcome": outcome,
+        "test": "wald_pre_periods",
+        "statistic": None,
+        "p_value": None,
+        "valid": False,
+        "reason": None,  # a code the report's translation table words
+        "reason_values": {},
+    }
+    if es is None:
+        row["reason"] = "no_event_study"
+        return row
+    if es.get("pretest_p") is not None:
+        row.update({"test": "wald_pre_periods_cs", "p_value": es["pretest_p"], "valid": True})
+        return row
+    if "aggregations" in es:  # Callaway–Sant'Anna: its pre-test says why it could not run
+        k = int((es.get("inference_detail") or {}).get("pretest_df") or 0)
+        row["test"] = "wald_pre_periods_cs"
+        row["reason"] = "more_effects_than_clusters" if k else "no_pre_periods"
+        row["reason_values"] = {"k": k, "clusters": es.get("n_clusters")} if k else {}
+        return row
+    test = es.get("pretrend") or {}
+    k = int(test.get("df") or 0)
+    clusters, treated = es.get("n_clusters"), es.get("n_treated_clusters")
+    if not k:
+        row["reason"] = "no_pre_periods"
+    elif clusters is not None and k >= clusters:
+        row["reason"] = "more_effects_than_clusters"
+        row["reason_values"] = {"k": k, "clusters": clusters}
+    elif (treated is not None and treated < threshold) or test.get("p_value") is None:
+        row["reason"] = "few_treated_clusters"
+        row["reason_values"] = {"treated": treated}
+    else:
+        row.update(
+            {"statistic": test.get("statistic"), "p_value": test.get("p_value"), "valid": True}
+        )
+    return row

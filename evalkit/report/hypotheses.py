@@ -1,0 +1,54 @@
+"""Every registered hypothesis in plain language: its estimate, or why there is none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evalkit.report.formatting import fmt_ci, fmt_num, fmt_p, is_missing
+from evalkit.report.i18n import label
+
+__all__ = ["hypotheses_list"]
+
+
+def hypotheses_list(ctx: Any) -> str:
+    """List each registered hypothesis with its estimate and adjusted p-value, or the reason.
+
+    Also says how many hypotheses the multiple-testing family holds and how they
+    are corrected, so that a dropped hypothesis cannot go unnoticed.
+    """
+    rows = ctx.get("confirmatory.hypotheses", []) or []
+    family = ctx.get("confirmatory.family") or {}
+    if not rows:
+        return ""
+    lang = ctx.lang
+    method = label("mt", family.get("method", "none"), lang)
+    lines = [
+        ctx.heading("h.hypotheses"),
+        ctx.t("s.family", n=family.get("size", len(rows)), method=method),
+        "",
+    ]
+    for h in rows:
+        name = f"**{h['id']}** ({ctx.outcome_label(h['outcome'])}"
+        name += f", {h['subgroup']})" if h.get("subgroup") else ")"
+        if h.get("status") != "estimated" or is_missing(h.get("estimate")):
+            reason = ctx.text(h.get("reason")) or "\u2013"
+            lines.append("- " + ctx.t("s.hypothesis_missing", name=name, reason=reason))
+            continue
+        low, high = h.get("conf_low"), h.get("conf_high")
+        ci = (
+            ctx.t("s.ci_unbounded")
+            if is_missing(low) or is_missing(high)
+            else fmt_ci(low, high, lang, 3)
+        )
+        p = h.get("p_adjusted")
+        lines.append(
+            "- "
+            + ctx.t(
+                "s.hypothesis_estimate",
+                name=name,
+                estimate=fmt_num(h["estimate"], lang, 3, signed=True),
+                ci=ci,
+                p=fmt_p(p if not is_missing(p) else h.get("p_value"), lang),
+            )
+        )
+    return "\n".join(lines)
