@@ -48,7 +48,7 @@ def _timed_run(work: Path, protocols: list[str], *extra: str) -> dict[str, Any]:
     env = {
         **os.environ,
         "PYTHONHASHSEED": "0",
-        "EVALKIT_PSEUDONYM_KEY": "benchmark-key-not-secret",
+        "EVALKIT_PSEUDONYM_KEY": "benchmark-key-not-secret-4b7e1a9d2c5f8036",
     }
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()

@@ -83,7 +83,7 @@ def corrupted(draw: st.DrawFn) -> tuple[str, str, int]:
 
 @pytest.fixture(autouse=True)
 def _key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVALKIT_PSEUDONYM_KEY", "test-key-property")
+    monkeypatch.setenv("EVALKIT_PSEUDONYM_KEY", "property-test-key-2d6f9b1e4a7c8035e9f2")
 
 
 @settings(

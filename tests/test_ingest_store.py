@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVALKIT_PSEUDONYM_KEY", "store-key")
+    monkeypatch.setenv("EVALKIT_PSEUDONYM_KEY", "store-test-key-3f9a1c7e5b2d8046a1f3c9e7b5d2")
 
 
 def test_reingesting_the_same_file_is_a_no_op_that_says_so(tmp_path: Path, capsys) -> None:
@@ -49,7 +49,7 @@ def test_store_reads_back_by_file_and_logs_everything(tmp_path: Path) -> None:
     store = tmp_path / "s.duckdb"
     a, b = BAD / "op_extra_columns.csv", BAD / "op_tab_separated.csv"
     before = dt.datetime.now(dt.UTC)
-    reports = ingest_files("outcome_panel", [a, b], store_path=store)
+    reports = ingest_files("outcome_panel", [a, b], store_path=store, overlap="keep_both")
     assert [r.sha256 for r in reports] == [file_sha256(a), file_sha256(b)]
     with Store(store) as s:
         log = s.ingest_log()
@@ -64,6 +64,8 @@ def test_store_reads_back_by_file_and_logs_everything(tmp_path: Path) -> None:
             "schema_version",
             "evalkit_version",
             "ingested_at",
+            "pseudonym_scope",
+            "overlap",
         ]
         assert log["bytes"].tolist() == [a.stat().st_size, b.stat().st_size]
         only_b = s.table("outcome_panel", sha256s=[reports[1].sha256])
@@ -131,7 +133,7 @@ def test_a_kill_halfway_leaves_the_store_as_it_was(tmp_path: Path) -> None:
         ingest_files("outcome_panel", [Path({str(BAD / "op_wrong_types.csv")!r})],
                      store_path=Path({str(store)!r}))
     """)
-    env = {**os.environ, "EVALKIT_PSEUDONYM_KEY": "store-key"}
+    env = {**os.environ, "EVALKIT_PSEUDONYM_KEY": "store-test-key-3f9a1c7e5b2d8046a1f3c9e7b5d2"}
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, cwd=ROOT, check=False, timeout=120
     )
@@ -308,7 +310,12 @@ def test_a_newer_schema_adds_columns_to_the_stored_table(tmp_path: Path, monkeyp
     with Store(store) as s:
         assert "outcome" not in s.table("case_events").columns
     monkeypatch.delenv("EVALKIT_SCHEMA_DIR")
-    ingest_files("case_events", [BAD / "ce_decision_before_application.csv"], store_path=store)
+    ingest_files(
+        "case_events",
+        [BAD / "ce_decision_before_application.csv"],
+        store_path=store,
+        overlap="keep_both",
+    )
     with Store(store) as s:
         table = s.table("case_events")
     assert {"outcome", "receiving_org"} <= set(table.columns) and len(table) == 4 + 6

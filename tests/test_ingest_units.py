@@ -16,12 +16,13 @@ import evalkit.ingest as ingest
 from evalkit.errors import IngestError
 from evalkit.ingest import elfproef, load_schema, pseudonymise, read_frame
 from evalkit.ingest._parse import parse_boolean, parse_dates, parse_numbers
+from evalkit.ingest._pseudonym import derive_key
 from evalkit.ingest._schema import match_headers
 
 
 @pytest.fixture(autouse=True)
 def _key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVALKIT_PSEUDONYM_KEY", "unit-key")
+    monkeypatch.setenv("EVALKIT_PSEUDONYM_KEY", "unit-test-key-8e2b7d4f1a9c6e3057b2")
 
 
 def test_public_surface_is_pinned() -> None:
@@ -62,14 +63,16 @@ def test_elfproef(value: str, valid: bool) -> None:
     assert bool(elfproef(value)[0]) is valid
 
 
-def test_pseudonym_is_hmac_sha256_of_the_bsn_with_the_key() -> None:
-    expected = hmac.new(b"unit-key", b"111222333", hashlib.sha256).hexdigest()
+def test_pseudonym_is_hmac_sha256_of_the_bsn_with_the_scope_key() -> None:
+    scoped = derive_key(b"unit-test-key-8e2b7d4f1a9c6e3057b2", "project")
+    expected = hmac.new(scoped, b"111222333", hashlib.sha256).hexdigest()
     assert pseudonymise("111222333") == expected
     assert pseudonymise("111 222 333") == expected == pseudonymise("111.222.333")
     assert pseudonymise(["111222333", "A" * 64]) == [expected, "a" * 64]
     assert pseudonymise("111222333", key=b"other") != expected
-    # a spreadsheet that dropped the leading zero: 8 digits are padded back to 9
+    # a spreadsheet or numeric column that dropped one or two leading zeros: padded back to 9
     assert pseudonymise("12345672") == pseudonymise("012345672")
+    assert pseudonymise("1000007") == pseudonymise("001000007")
 
 
 def test_pseudonymise_refuses_invalid_values_without_showing_them() -> None:

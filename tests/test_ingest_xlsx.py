@@ -61,9 +61,11 @@ def _table(path: Path) -> tuple[list[list[str | None]], list[str], list[int], st
 
 def test_both_readers_give_the_same_table(tmp_path: Path, monkeypatch) -> None:
     path = _workbook(tmp_path / "typed.xlsx")
-    assert xlsx._plain_workbook(path)  # read by calamine
+    assert xlsx._survey(path).plain  # read by calamine
     fast = _table(path)
-    monkeypatch.setattr(xlsx, "_plain_workbook", lambda _path: False)
+    streamed = xlsx._Survey()
+    streamed.sparse = True
+    monkeypatch.setattr(xlsx, "_survey", lambda _path: streamed)
     assert _table(path) == fast
     cells, columns, rows, sheet = fast
     assert sheet == "Data" and rows == [1, 2, 3, 4, 5]
@@ -88,7 +90,7 @@ def test_both_readers_give_the_same_table(tmp_path: Path, monkeypatch) -> None:
 
 def test_an_error_cell_reads_as_its_text_not_as_empty(tmp_path: Path) -> None:
     path = _workbook(tmp_path / "error.xlsx", error_cell=True)
-    assert not xlsx._plain_workbook(path)  # calamine would show #N/A as an empty cell
+    assert not xlsx._survey(path).plain  # calamine would show #N/A as an empty cell
     cells, _, _, _ = _table(path)
     assert cells[4][1:4] == ["Som", "1000000123456792", "#N/A"]
 

@@ -37,7 +37,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _declare_a_deviation(work / "protocols" / "demo.yaml")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(work)
-        mp.setenv("EVALKIT_PSEUDONYM_KEY", "e2e-test-key-not-secret")
+        mp.setenv("EVALKIT_PSEUDONYM_KEY", "e2e-test-key-not-secret-7c41d9a2e6f3b805")
         code = main(
             [
                 "run",
@@ -202,7 +202,7 @@ def test_bundle_is_reproducible(demo_run: Path) -> None:
     first = (demo_run / "build" / "demo" / "results.json").read_bytes()
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(demo_run)
-        mp.setenv("EVALKIT_PSEUDONYM_KEY", "e2e-test-key-not-secret")
+        mp.setenv("EVALKIT_PSEUDONYM_KEY", "e2e-test-key-not-secret-7c41d9a2e6f3b805")
         assert main(["analyze", "protocols/demo.yaml"]) == 0
     assert (demo_run / "build" / "demo" / "results.json").read_bytes() == first
 

@@ -24,18 +24,64 @@ def add_parser(subparsers: Any) -> None:
         "--store", type=Path, default=Path("build/evalkit.duckdb"), help="DuckDB store file"
     )
     parser.add_argument("--sheet", default=None, help="XLSX sheet name (default: the first sheet)")
+    parser.add_argument(
+        "--columns",
+        default=None,
+        metavar="A,B,...",
+        help="only these columns (and the keys) must be in the file: the ones the analysis uses",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per file")
+    parser.add_argument(
+        "--scope",
+        default=None,
+        help="pseudonym scope (pilot or project; default EVALKIT_PSEUDONYM_SCOPE or 'project')",
+    )
+    parser.add_argument(
+        "--overlap",
+        default="refuse",
+        choices=("refuse", "keep_latest", "keep_both"),
+        help="rows whose key is already stored from another file: reject them (default), "
+        "replace the stored rows, or keep both",
+    )
     parser.set_defaults(handler=run)
+
+
+def needs_of(columns: str | None) -> list[str] | None:
+    """Return ``--columns A,B`` as a list (None when not given)."""
+    if columns is None:
+        return None
+    return [c.strip() for c in columns.split(",") if c.strip()]
+
+
+def usage_kind(kind: str, command: str) -> int | None:
+    """Return exit code 2 with a usage message when ``kind`` is unknown, else None."""
+    from evalkit.ingest import KINDS
+
+    if kind in KINDS:
+        return None
+    print(f"evalkit {command}: unknown KIND {kind!r}; allowed: {', '.join(KINDS)}", file=sys.stderr)
+    return 2
 
 
 def run(args: argparse.Namespace) -> int:
     from evalkit.errors import IngestError
     from evalkit.ingest import ingest_files
 
+    bad_kind = usage_kind(args.kind, "ingest")
+    if bad_kind is not None:
+        return bad_kind
     code = 0
     for path in args.files:
         try:
-            reports = ingest_files(args.kind, [path], store_path=args.store, sheet=args.sheet)
+            reports = ingest_files(
+                args.kind,
+                [path],
+                store_path=args.store,
+                sheet=args.sheet,
+                scope=args.scope,
+                overlap=args.overlap,
+                needs=needs_of(args.columns),
+            )
         except IngestError as exc:
             print(f"evalkit ingest: {exc}", file=sys.stderr)
             code = 1

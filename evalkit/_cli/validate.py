@@ -19,6 +19,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("kind", metavar="KIND", help="outcome_panel, questionnaire or case_events")
     parser.add_argument("file", metavar="FILE", type=Path, help="CSV, XLSX, SAV, DTA or Parquet")
     parser.add_argument("--sheet", default=None, help="XLSX sheet name (default: the first sheet)")
+    parser.add_argument(
+        "--columns",
+        default=None,
+        metavar="A,B,...",
+        help="only these columns (and the keys) must be in the file: the ones the analysis uses",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--out",
@@ -31,9 +37,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from evalkit._cli.ingest import needs_of, usage_kind
     from evalkit.ingest import validate_file
 
-    report = validate_file(args.kind, args.file, sheet=args.sheet)
+    bad_kind = usage_kind(args.kind, "validate")
+    if bad_kind is not None:
+        return bad_kind
+    report = validate_file(args.kind, args.file, sheet=args.sheet, needs=needs_of(args.columns))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         target = args.out / "failures.csv"

@@ -6,6 +6,8 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -102,7 +104,7 @@ def sniff_delimiter(header: str, file: str) -> str:
     IngestError
         When no delimiter occurs in the header.
     """
-    counts = {d: len(next(csv.reader([header], delimiter=d))) for d in DELIMITERS}
+    counts = {d: len(_first_record(header, d, file)) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
     if counts[best] < 2:
         raise IngestError(
@@ -142,12 +144,14 @@ def read_csv_text(
     """
     if not data.strip():
         raise IngestError(f"{file}: the file is empty")
+    if b"\r" in data[:MAX_HEADER_BYTES] and b"\n" not in data:
+        data = data.replace(b"\r", b"\n")  # old Mac exports end lines with CR only
     forced = None
     hint = re.match(rb"^(\xef\xbb\xbf)?sep=([;,\t|])\r?\n", data)
     if hint:  # Excel's "sep=;" first line names the delimiter
         forced = hint.group(2).decode("ascii")
         data = (hint.group(1) or b"") + data[hint.end() :]
-    first_break = data.find(b"\n", 0, MAX_HEADER_BYTES)
+    first_break = _record_end(data, MAX_HEADER_BYTES)
     if first_break < 0 and len(data) > MAX_HEADER_BYTES:
         raise IngestError(
             f"{file}: the first line is over {MAX_HEADER_BYTES:,} bytes long without a line break "
@@ -159,20 +163,46 @@ def read_csv_text(
             return quick
     text, encoding = decode(data, file)
     text = text.lstrip("\ufeff")
-    header_line = text.split("\n", 1)[0].rstrip("\r")
+    end = _record_end(text, MAX_HEADER_BYTES)
+    header_line = (text[:end] if end >= 0 else text).rstrip("\r")
     delimiter, headers = _header(header_line, file, forced)
     info = {"encoding": encoding, "delimiter": {"\t": "tab"}.get(delimiter, delimiter)}
     has_blank_lines = "\n\n" in text or "\n\r\n" in text
-    frame, bad = (None, 1) if has_blank_lines else _fast(text.encode("utf-8"), delimiter, headers)
-    if frame is not None and not bad:
-        return frame, np.arange(1, len(frame) + 1), [], info
+    body = text[end + 1 :] if end >= 0 else ""
+    parsed = None if has_blank_lines else _fast(body.encode("utf-8"), delimiter, headers)
+    if parsed is not None:
+        return (*parsed, info)
     frame, rows, malformed = _exact(text, delimiter, headers)
     return frame, rows, malformed, info
 
 
+def _record_end(data: str | bytes, limit: int) -> int:
+    """Return the index of the line break that ends the first record (-1 when none).
+
+    A header cell that Excel wrapped ("wrap text") holds a line break inside quotes;
+    that break does not end the header.
+    """
+    quote, newline = ('"', "\n") if isinstance(data, str) else (b'"', b"\n")
+    start = 0
+    while True:
+        found = data.find(newline, start, limit)  # type: ignore[arg-type]
+        if found < 0:
+            return -1
+        if data.count(quote, 0, found) % 2 == 0:  # type: ignore[arg-type]
+            return found
+        start = found + 1
+
+
+def _first_record(text: str, delimiter: str, file: str) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise IngestError(f"{file}: the header line cannot be read as CSV ({exc})") from exc
+
+
 def _header(line: str, file: str, forced: str | None = None) -> tuple[str, list[str]]:
     delimiter = forced or sniff_delimiter(line, file)
-    return delimiter, _unique_headers(next(csv.reader([line], delimiter=delimiter)))
+    return delimiter, unique_headers(_first_record(line, delimiter, file), file)
 
 
 def _utf8_fast_path(
@@ -192,58 +222,145 @@ def _utf8_fast_path(
         return None
     header_line = data[: first_break if first_break >= 0 else len(data)].decode("utf-8")
     delimiter, headers = _header(header_line.rstrip("\r"), file, forced)
-    frame, bad = _fast(data, delimiter, headers)
-    if frame is None or bad:
+    parsed = _fast(data[first_break + 1 :] if first_break >= 0 else b"", delimiter, headers)
+    if parsed is None:
         return None
     info = {"encoding": "utf-8", "delimiter": {"\t": "tab"}.get(delimiter, delimiter)}
-    return frame, np.arange(1, len(frame) + 1), [], info
+    return (*parsed, info)
 
 
-def _unique_headers(headers: list[str]) -> list[str]:
+def unique_headers(headers: Sequence[object], file: str) -> list[str]:
+    """Return the headers stripped (empty ones named ``unnamed_N``), refusing duplicates.
+
+    Parameters
+    ----------
+    headers : list
+        The header cells as read.
+    file : str
+        The file name, for the message.
+
+    Returns
+    -------
+    list of str
+        The headers.
+
+    Raises
+    ------
+    IngestError
+        When two columns have the same header (which one holds the data?).
+    """
     out: list[str] = []
+    seen: dict[str, int] = {}
     for i, h in enumerate(headers):
-        name = h.strip() or f"unnamed_{i + 1}"
-        while name in out:
-            name += "_dup"
+        name = " ".join(str(h).split()) if h is not None else ""
+        name = name or f"unnamed_{i + 1}"
+        if name.lower() in seen:
+            raise IngestError(
+                f"{file}: columns {seen[name.lower()]} and {i + 1} have the same header "
+                f"{name!r}; remove one or rename it"
+            )
+        seen[name.lower()] = i + 1
         out.append(name)
     return out
 
 
-def _fast(data: bytes, delimiter: str, headers: list[str]) -> tuple[pd.DataFrame | None, int]:
+Parsed = tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]
+
+
+def _arrow_read(
+    data: bytes, delimiter: str, headers: list[str], threads: bool, handler: Any
+) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    bad = 0
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(
+            column_names=headers, block_size=1 << 24, use_threads=threads
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter,
+            newlines_in_values=True,
+            invalid_row_handler=handler,
+            ignore_empty_lines=True,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in headers},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
 
-    def handler(_row: object) -> str:
-        nonlocal bad
-        bad += 1
+
+def _fast(data: bytes, delimiter: str, headers: list[str]) -> Parsed | None:
+    """Parse with Arrow's CSV reader; rows that do not fit the header stay on this path.
+
+    Arrow skips such rows through its invalid-row handler. It numbers them only when
+    reading on one thread, so a file with irregular rows is parsed once more that way
+    (still in C++, never row by row in Python), and only those few rows are looked at
+    in Python: trailing empty fields are trimmed, anything else is a malformed row.
+    Returns None when Arrow cannot read the file at all (the exact reader decides).
+    """
+    import pyarrow as pa
+
+    skipped: list[str] = []
+
+    def count(row: Any) -> str:
+        skipped.append(row.text)
+        return "skip"
+
+    bad: list[tuple[int | None, str]] = []
+
+    def number(row: Any) -> str:
+        bad.append((row.number, row.text))
         return "skip"
 
     try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=headers, skip_rows=1, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter,
-                newlines_in_values=True,
-                invalid_row_handler=handler,
-                ignore_empty_lines=True,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in headers},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-                null_values=[""],
-            ),
-        )
+        table = _arrow_read(data, delimiter, headers, True, count)
+        if skipped:
+            table = _arrow_read(data, delimiter, headers, False, number)
     except (pa.ArrowInvalid, ValueError):
-        return None, 1
+        return None
+    if any(n is None for n, _ in bad):
+        return None
+    numbers = np.array([n for n, _ in bad], dtype=np.int64)
+    rows = np.setdiff1d(np.arange(1, table.num_rows + len(bad) + 1), numbers)
     frame = table.to_pandas()
-    blank = frame.isna().all(axis=1)
-    if blank.any():
-        return None, 1  # keep row numbers exact: let the exact reader skip blank rows
-    return frame, bad
+    frame, rows, malformed = _irregular(frame, rows, bad, delimiter, headers)  # type: ignore[arg-type]
+    blank = frame.isna().all(axis=1).to_numpy()
+    if blank.any():  # a row of empty cells is skipped, its number kept
+        frame, rows = frame[~blank].reset_index(drop=True), rows[~blank]
+    return frame, rows, malformed
+
+
+def _irregular(
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    bad: list[tuple[int, str]],
+    delimiter: str,
+    headers: list[str],
+) -> Parsed:
+    width = len(headers)
+    extra: list[list[str]] = []
+    extra_rows: list[int] = []
+    malformed: list[tuple[int, str]] = []
+    for number, text in bad:
+        fields = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        if len(fields) > width and all(not f.strip() for f in fields[width:]):
+            extra.append(fields[:width])
+            extra_rows.append(number)
+            continue
+        hint = " (wrong delimiter?)" if len(fields) == 1 else ""
+        malformed.append((number, f"row has {len(fields)} field(s), the header has {width}{hint}"))
+    if extra:
+        added = pd.DataFrame(extra, columns=headers, dtype="str")
+        added = added.mask(added == "")
+        frame = pd.concat([frame, added], ignore_index=True)
+        rows = np.concatenate([rows, np.asarray(extra_rows, dtype=np.int64)])
+        order = np.argsort(rows, kind="stable")
+        frame, rows = frame.iloc[order].reset_index(drop=True), rows[order]
+    return frame, rows, malformed
 
 
 def _exact(

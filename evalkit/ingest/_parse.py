@@ -22,7 +22,8 @@ __all__ = ["parse_boolean", "parse_category", "parse_dates", "parse_numbers", "p
 
 TRUE = {"1", "1.0", "ja", "j", "true", "waar", "yes", "y", "t", "wel"}
 FALSE = {"0", "0.0", "nee", "n", "false", "onwaar", "no", "f", "niet"}
-_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+# A time of day after a date must itself exist: 00:00 to 23:59(:59), not 25:61.
+_TIME = r"(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?)?"
 _EXCEL_EPOCH = np.datetime64("1899-12-30")
 Parsed = tuple[pd.Series, np.ndarray]
 

@@ -1,16 +1,20 @@
 """BSN checks (elfproef) and keyed pseudonymisation (HMAC-SHA256).
 
-The key comes from ``EVALKIT_PSEUDONYM_KEY`` or from a key file outside the
+The master key comes from ``EVALKIT_PSEUDONYM_KEY`` or from a key file outside the
 repository (``EVALKIT_PSEUDONYM_KEY_FILE``, default ``~/.config/evalkit/pseudonym.key``),
-created on first use with mode 0600. A raw BSN never leaves this module: callers
-get pseudonyms, or for invalid values a short keyed reference.
+created on first use with mode 0600, and must be strong. Pseudonyms use a key derived
+from it per scope (a pilot or project), so releases of different scopes cannot be joined.
+A raw BSN never leaves this module: callers get pseudonyms, or for invalid values a
+short keyed reference.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
+import re
 import secrets
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,7 +23,15 @@ import pandas as pd
 
 from evalkit.errors import IngestError
 
-__all__ = ["elfproef", "load_key", "pseudonymise"]
+__all__ = [
+    "check_key_strength",
+    "derive_key",
+    "elfproef",
+    "load_key",
+    "master_key",
+    "pseudonymise",
+    "resolve_scope",
+]
 
 _WEIGHTS = np.array([9, 8, 7, 6, 5, 4, 3, 2, -1], dtype=np.int64)
 DEFAULT_KEY_FILE = Path("~/.config/evalkit/pseudonym.key")
@@ -58,22 +70,110 @@ def _in_repository(path: Path) -> bool:
     return False
 
 
-def load_key() -> bytes:
-    """Return the pseudonymisation key, creating the key file on first use.
+MIN_KEY_CHARS = 32
+MIN_KEY_BITS = 100
+DEFAULT_SCOPE = "project"
+KEY_ADVICE = (
+    'make a good key with: python -c "import secrets; print(secrets.token_hex(32))" '
+    "and keep it outside the project (EVALKIT_PSEUDONYM_KEY or the key file)"
+)
 
-    Returns
-    -------
-    bytes
-        The HMAC key.
+
+def _estimated_bits(key: str) -> float:
+    """Shannon estimate of a key's strength: length times the entropy of its characters."""
+    counts = np.array(list(Counter(key).values()), dtype=float)
+    freq = counts / counts.sum()
+    return float(len(key) * -(freq * np.log2(freq)).sum())
+
+
+def check_key_strength(key: str, where: str) -> None:
+    """Refuse a key that is short, repetitive or of low entropy.
+
+    With a weak key a pseudonym can be reversed by trying every BSN (there are
+    only about 90 million), so the key must be long and random.
+
+    Parameters
+    ----------
+    key : str
+        The master key text.
+    where : str
+        Where the key came from, for the message.
 
     Raises
     ------
     IngestError
-        When the key file would be inside a git repository, or cannot be read.
+        When the key is too weak; the message says how to make a good one.
+    """
+    problem = None
+    if len(key) < MIN_KEY_CHARS:
+        problem = f"it has {len(key)} characters, at least {MIN_KEY_CHARS} are needed"
+    elif _estimated_bits(key) < MIN_KEY_BITS or re.search(r"(.{6,}).*\1", key):
+        problem = "it is too regular (repeated or few distinct characters)"
+    if problem:
+        raise IngestError(
+            f"{where}: the pseudonym key is too weak ({problem}); with a weak key a pseudonym "
+            f"can be reversed by trying every BSN. {KEY_ADVICE}"
+        )
+
+
+def derive_key(master: bytes, scope: str) -> bytes:
+    """Derive the pseudonym key of one scope (a pilot or project) from the master key.
+
+    HKDF-SHA256 (RFC 5869; one output block, so extract and expand are two HMAC
+    calls from the standard library): pseudonyms of different scopes share no
+    value, so two releases cannot be joined, and the derived key is never stored.
+
+    Parameters
+    ----------
+    master : bytes
+        The master key.
+    scope : str
+        The scope name (a protocol id or project name).
+
+    Returns
+    -------
+    bytes
+        32 bytes.
+    """
+    prk = hmac.digest(b"evalkit pseudonym key v1", master, "sha256")
+    return hmac.digest(prk, b"scope=" + scope.encode("utf-8") + b"\x01", "sha256")
+
+
+def resolve_scope(scope: str | None) -> str:
+    """Return the pseudonym scope: ``scope``, else ``EVALKIT_PSEUDONYM_SCOPE``, else ``project``.
+
+    Parameters
+    ----------
+    scope : str, optional
+        An explicit scope.
+
+    Returns
+    -------
+    str
+        The scope name.
+    """
+    chosen = (scope or os.environ.get("EVALKIT_PSEUDONYM_SCOPE") or DEFAULT_SCOPE).strip()
+    return chosen or DEFAULT_SCOPE
+
+
+def master_key() -> bytes:
+    """Return the master pseudonym key, creating the key file on first use.
+
+    Returns
+    -------
+    bytes
+        The master key (checked for strength).
+
+    Raises
+    ------
+    IngestError
+        When the key is weak, the key file would be inside a git repository, or
+        cannot be read.
     """
     env = os.environ.get("EVALKIT_PSEUDONYM_KEY")
-    if env:
-        return env.encode("utf-8")
+    if env is not None and env.strip():
+        check_key_strength(env.strip(), "EVALKIT_PSEUDONYM_KEY")
+        return env.strip().encode("utf-8")
     path = Path(os.environ.get("EVALKIT_PSEUDONYM_KEY_FILE") or DEFAULT_KEY_FILE).expanduser()
     if _in_repository(path):
         raise IngestError(
@@ -90,27 +190,53 @@ def load_key() -> bytes:
     except OSError as exc:
         raise IngestError(f"{path}: cannot read the pseudonym key ({exc.strerror})") from exc
     if not key:
-        raise IngestError(f"{path}: the pseudonym key file is empty")
+        raise IngestError(f"{path}: the pseudonym key file is empty. {KEY_ADVICE}")
+    check_key_strength(key, str(path))
     return key.encode("utf-8")
+
+
+def load_key(scope: str | None = None) -> bytes:
+    """Return the pseudonym key of a scope, derived from the master key.
+
+    Parameters
+    ----------
+    scope : str, optional
+        The scope (see :func:`resolve_scope`).
+
+    Returns
+    -------
+    bytes
+        The derived HMAC key.
+
+    Raises
+    ------
+    IngestError
+        When the master key is weak or cannot be read.
+    """
+    return derive_key(master_key(), resolve_scope(scope))
 
 
 def _hmac_hex(key: bytes, text: str) -> str:
     return hmac.digest(key, text.encode("utf-8"), "sha256").hex()
 
 
-def pseudonymise(values: Iterable[str] | str, *, key: bytes | None = None) -> list[str] | str:
+def pseudonymise(
+    values: Iterable[str] | str, *, key: bytes | None = None, scope: str | None = None
+) -> list[str] | str:
     """Replace valid BSNs by their HMAC-SHA256 pseudonym (64 lower-case hex characters).
 
     Values that already are 64-hex pseudonyms pass unchanged (lower-cased). Spaces,
-    dots and hyphens inside a BSN are ignored, and an 8-digit value (a leading zero
-    lost by a spreadsheet) is padded to nine digits.
+    dots and hyphens inside a BSN are ignored, and a 7- or 8-digit value (one or two
+    leading zeros lost by a spreadsheet or a numeric column) is padded to nine digits.
 
     Parameters
     ----------
     values : str or iterable of str
         BSNs or pseudonyms.
     key : bytes, optional
-        The HMAC key; defaults to :func:`load_key`.
+        The HMAC key; defaults to ``load_key(scope)``.
+    scope : str, optional
+        The pseudonym scope (see :func:`resolve_scope`) when ``key`` is not given.
 
     Returns
     -------
@@ -124,7 +250,7 @@ def pseudonymise(values: Iterable[str] | str, *, key: bytes | None = None) -> li
     """
     single = isinstance(values, str)
     series = pd.Series([values] if single else list(values), dtype="str")
-    result = classify_identifiers(series, key=key or load_key())
+    result = classify_identifiers(series, key=key or load_key(scope))
     bad = result["reason"].notna()
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
@@ -163,8 +289,9 @@ def classify_identifiers(values: pd.Series, *, key: bytes) -> pd.DataFrame:
     cleaned = stripped.str.replace(r"[\s.\-]", "", regex=True)
     floaty = stripped.str.fullmatch(r"[0-9]{7,9}\.0").to_numpy(dtype=bool, na_value=False)
     cleaned = cleaned.where(~floaty, stripped.str.slice(0, -2))  # a number stored as a float
-    eight = cleaned.str.fullmatch(r"[0-9]{8}").to_numpy(dtype=bool, na_value=False)
-    cleaned = cleaned.where(~eight, "0" + cleaned)  # a leading zero lost by a spreadsheet
+    # One or two leading zeros lost by a spreadsheet or a numeric SPSS/Stata/Parquet column.
+    short = cleaned.str.fullmatch(r"[0-9]{7,8}").to_numpy(dtype=bool, na_value=False)
+    cleaned = cleaned.where(~short, cleaned.str.zfill(9))
     nine = cleaned.str.fullmatch(r"[0-9]{9}").to_numpy(dtype=bool, na_value=False) & ~is_hex
     valid = np.zeros(n, dtype=bool)
     valid[nine] = elfproef(cleaned[nine].tolist())

@@ -121,7 +121,9 @@ def parse_scores(
     return value, reason, bad, message
 
 
-def validate_questionnaire(table: RawTable, schema: Schema, *, file: str) -> Validated:
+def validate_questionnaire(
+    table: RawTable, schema: Schema, *, file: str, key: bytes | None = None
+) -> Validated:
     """Validate a wide or long questionnaire file and build its long form.
 
     Parameters
@@ -165,7 +167,8 @@ def validate_questionnaire(table: RawTable, schema: Schema, *, file: str) -> Val
             "long files need item and value columns)"
         )
     notes = [f"ignored columns not in the schema: {', '.join(unmatched)}"] if unmatched else []
-    failures, cols, key = Failures(), Columns(), load_key()
+    failures, cols = Failures(), Columns()
+    key = key if key is not None else load_key()
     for header, name in mapping.items():
         if name == "value":
             cols.shown[name] = table.frame[header]

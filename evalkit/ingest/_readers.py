@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import IngestError
-from evalkit.ingest._csv import read_csv_text
-from evalkit.ingest._text import cell_text
-from evalkit.ingest._xlsx import read_xlsx_cells
+from evalkit.ingest._csv import read_csv_text, unique_headers
+from evalkit.ingest._text import cell_text, header_key
+from evalkit.ingest._xlsx import Rows, read_xlsx_cells
 
 __all__ = ["RawTable", "read_frame", "read_raw"]
 
@@ -43,6 +43,31 @@ class RawTable:
     def rows_read(self) -> int:
         """Data rows in the file (parsed and malformed)."""
         return len(self.frame) + len(self.malformed)
+
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
+
+
+def _old_stata(head: bytes, suffix: str) -> bool:
+    """Stata formats 104-115 (Stata 4 to 12): a version byte, byte order 1 or 2, filetype 1."""
+    if len(head) < 4 or not 104 <= head[0] <= 115:
+        return False
+    return suffix == "dta" or (head[1] in (1, 2) and head[2] == 1)
+
+
+def _ole2_message(path: Path) -> str:
+    """Name the kind of Office compound file: encrypted workbook, or old binary Excel."""
+    with path.open("rb") as handle:
+        start = handle.read(1 << 20)
+        handle.seek(max(0, path.stat().st_size - (1 << 20)))
+        end = handle.read()
+    if _ENCRYPTED in start or _ENCRYPTED in end:
+        return (
+            f"{path}: the workbook is password-protected (encrypted); open it in Excel, "
+            "remove the password (File > Info > Protect Workbook) and save it again"
+        )
+    return f"{path}: old Excel .xls is not supported; save it as .xlsx or CSV"
 
 
 def detect_format(path: Path, head: bytes) -> str:
@@ -72,10 +97,10 @@ def detect_format(path: Path, head: bytes) -> str:
         return "sav"
     if head.startswith(b"PAR1"):
         return "parquet"
-    if head.startswith(b"<stata_dta>") or (
-        head[:1] in (b"\x71", b"\x72", b"\x73") and suffix == "dta"
-    ):
+    if head.startswith(b"<stata_dta>") or _old_stata(head, suffix):
         return "dta"
+    if head.startswith(_OLE2):
+        raise IngestError(_ole2_message(path))
     names = {
         "xlsx": "an XLSX workbook",
         "xlsm": "an XLSX workbook",
@@ -94,7 +119,9 @@ def detect_format(path: Path, head: bytes) -> str:
     return "csv"
 
 
-def read_raw(path: Path, *, sheet: str | None = None) -> RawTable:
+def read_raw(
+    path: Path, *, sheet: str | None = None, known: frozenset[str] = frozenset()
+) -> RawTable:
     """Read any supported file into text cells.
 
     Parameters
@@ -103,6 +130,8 @@ def read_raw(path: Path, *, sheet: str | None = None) -> RawTable:
         The file (CSV, XLSX, SAV, DTA or Parquet).
     sheet : str, optional
         The XLSX sheet; defaults to the first.
+    known : frozenset of str, optional
+        Comparison keys of the headers the schema expects (find the XLSX header row).
 
     Returns
     -------
@@ -133,55 +162,57 @@ def read_raw(path: Path, *, sheet: str | None = None) -> RawTable:
             info=info,
         )
     if fmt == "xlsx":
-        return _read_xlsx(path, sheet)
-    if fmt in ("sav", "dta"):
-        return _read_stats(path, fmt)
-    return _read_parquet(path)
+        return _read_xlsx(path, sheet, known)
+    table = _read_stats(path, fmt) if fmt in ("sav", "dta") else _read_parquet(path)
+    unique_headers(list(table.frame.columns), str(path))
+    return table
 
 
-def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
-    title, cells = read_xlsx_cells(path, sheet)
-    filled = [sum(c is not None for c in row) for row in cells]
-    nonempty = [i for i, k in enumerate(filled) if k][:10]
-    if not nonempty:
+def _header_row(rows: Rows, known: frozenset[str]) -> int:
+    """Pick the header among the first ten non-empty rows (a position in ``rows``).
+
+    With the schema's headers known, the row matching most of them wins (a stray note
+    beside a data row cannot outvote the real header); otherwise the first row with at
+    least half the cells of the widest leading row, so title lines above the table
+    ("Export uit ... op 01-02-2025") are skipped.
+    """
+    lead = [cells for _, cells in rows[:10]]
+    if known:
+        hits = [sum(header_key(c) in known for c in cells if c is not None) for cells in lead]
+        if max(hits) >= 2:
+            return hits.index(max(hits))
+    filled = [sum(c is not None for c in cells) for cells in lead]
+    widest = max(filled)
+    return next(i for i, k in enumerate(filled) if 2 * k >= widest)
+
+
+def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> RawTable:
+    title, rows = read_xlsx_cells(path, sheet)
+    if not rows:
         raise IngestError(f"{path}: sheet {title!r} is empty (no header row)")
-    # The header is the first of the leading rows with the most filled cells, so title
-    # lines above the table ("Export uit ... op 01-02-2025") are skipped.
-    widest = max(filled[i] for i in nonempty)
-    start = next(i for i in nonempty if filled[i] == widest)
-    raw_headers = cells[start]
-    width = max(i + 1 for i, c in enumerate(raw_headers) if c is not None)
-    headers = _unique([c or f"unnamed_{i + 1}" for i, c in enumerate(raw_headers[:width])])
-    records, rows, malformed = [], [], []
-    for offset, row in enumerate(cells[start + 1 :], start=1):
-        if all(c is None for c in row):
-            continue
-        extra = [c for c in row[width:] if c is not None]
-        if extra:
+    at = _header_row(rows, known)
+    top, raw_headers = rows[at]
+    width = len(raw_headers)
+    headers = unique_headers(list(raw_headers), str(path))
+    records, numbers, malformed = [], [], []
+    for index, row in rows[at + 1 :]:
+        offset = index - top
+        if len(row) > width:
+            extra = sum(c is not None for c in row[width:])
             malformed.append(
-                (offset, f"row has values beyond the last header column ({len(extra)} cell(s))")
+                (offset, f"row has values beyond the last header column ({extra} cell(s))")
             )
             continue
-        records.append(list(row[:width]) + [None] * (width - len(row[:width])))
-        rows.append(offset)
+        records.append(row + [None] * (width - len(row)))
+        numbers.append(offset)
     frame = pd.DataFrame(records, columns=headers, dtype="str") if records else _empty(headers)
     return RawTable(
         frame,
-        np.asarray(rows, dtype=np.int64),
+        np.asarray(numbers, dtype=np.int64),
         "xlsx",
         malformed=malformed,
         info={"sheet": title},
     )
-
-
-def _unique(headers: list[str]) -> list[str]:
-    out: list[str] = []
-    for h in headers:
-        name = str(h).strip()
-        while name in out:
-            name += "_dup"
-        out.append(name)
-    return out
 
 
 def _empty(headers: list[str]) -> pd.DataFrame:
@@ -218,7 +249,15 @@ def _read_stats(path: Path, fmt: str) -> RawTable:
         frame, meta = reader(str(path), user_missing=True)
     except Exception as exc:  # pyreadstat raises its own ReadstatError and friends
         label = "SPSS .sav" if fmt == "sav" else "Stata .dta"
-        raise IngestError(f"{path}: not a readable {label} file ({exc})") from exc
+        advice = ""
+        with path.open("rb") as handle:
+            version = handle.read(1)
+        if fmt == "dta" and version and 104 <= version[0] <= 115:
+            advice = (
+                f"; it is Stata format {version[0]}: open it in Stata and save it again "
+                "with saveold, version(13)"
+            )
+        raise IngestError(f"{path}: not a readable {label} file ({exc}){advice}") from exc
     labels = {
         var: {cell_text(code) or "": str(text) for code, text in mapping.items()}
         for var, mapping in (meta.variable_value_labels or {}).items()
@@ -246,11 +285,47 @@ def _read_parquet(path: Path) -> RawTable:
     import pyarrow.parquet as pq
 
     try:
+        names = pq.ParquetFile(path).schema_arrow.names
+    except (pa.ArrowException, OSError) as exc:
+        raise IngestError(f"{path}: not a readable Parquet file ({exc})") from exc
+    unique_headers(list(names), str(path))
+    try:
         frame = pq.read_table(path).to_pandas()
     except (pa.ArrowException, OSError) as exc:
         raise IngestError(f"{path}: not a readable Parquet file ({exc})") from exc
     text = pd.DataFrame({str(c): _series_text(frame[c]) for c in frame.columns})
     return RawTable(text, np.arange(1, len(text) + 1), "parquet")
+
+
+def _read_typed(path: Path) -> pd.DataFrame | None:
+    """Read a typed format (SAV, DTA, Parquet) with its own types, never through text.
+
+    Returns None for CSV and XLSX.
+    """
+    if not path.is_file():
+        raise IngestError(f"{path}: file not found")
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    fmt = detect_format(path, head) if head else "csv"
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            names = pq.ParquetFile(path).schema_arrow.names
+            unique_headers(list(names), str(path))
+            return pq.read_table(path).to_pandas()
+        except (pa.ArrowException, OSError) as exc:
+            raise IngestError(f"{path}: not a readable Parquet file ({exc})") from exc
+    if fmt in ("sav", "dta"):
+        import pyreadstat
+
+        reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
+        try:
+            return reader(str(path))[0]
+        except Exception as exc:  # pyreadstat raises its own ReadstatError and friends
+            raise IngestError(f"{path}: not a readable {fmt} file ({exc})") from exc
+    return None
 
 
 def read_frame(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
@@ -281,16 +356,10 @@ def read_frame(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
     from evalkit.ingest._parse import parse_dates, parse_numbers
 
     path = Path(path)
+    typed = _read_typed(path)
+    if typed is not None:
+        return typed
     raw = read_raw(path, sheet=sheet)
-    if raw.format in ("sav", "dta", "parquet"):
-        if raw.format == "parquet":
-            import pyarrow.parquet as pq
-
-            return pq.read_table(path).to_pandas()
-        import pyreadstat
-
-        reader = pyreadstat.read_sav if raw.format == "sav" else pyreadstat.read_dta
-        return reader(str(path))[0]
     if raw.malformed:
         row, message = raw.malformed[0]
         raise IngestError(f"{path}: row {row}: {message}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -21,6 +21,7 @@ ColumnType = Literal[
 ]
 Kind = Literal["outcome_panel", "questionnaire", "case_events"]
 KINDS: tuple[str, ...] = get_args(Kind)
+_BRACKETS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 RULE_TYPES = ("event_order", "one_value_per_group", "age", "exclusive")
 MISSING_REASONS = ("not_asked", "unknown", "refused", "not_applicable")
 
@@ -95,6 +96,13 @@ class Schema:
 
     def __repr__(self) -> str:
         return f"Schema({self.kind!r}, version={self.version}, columns={len(self.columns)})"
+
+    def header_keys(self) -> frozenset[str]:
+        """Comparison keys of every header this kind accepts (names, aliases, items)."""
+        names = [a for n, c in self.columns.items() for a in (n, *c.aliases)]
+        names += [a for n, c in self.long_columns.items() for a in (n, *c.aliases)]
+        names += [i for ins in self.instruments.values() for i in ins.items]
+        return frozenset(header_key(n) for n in names)
 
     def item_instrument(self) -> dict[str, Instrument]:
         """Map every questionnaire item name to its instrument."""
@@ -308,6 +316,8 @@ def match_headers(
     unmatched: list[str] = []
     for header in headers:
         canonical = keys.get(header_key(header))
+        if canonical is None:  # a unit or hint in brackets: "Geslacht (M/V)", "Bedrag (EUR)"
+            canonical = keys.get(header_key(_BRACKETS.sub("", header)))
         if canonical is None:
             unmatched.append(header)
             continue
@@ -322,7 +332,11 @@ def match_headers(
 
 
 def missing_required(
-    mapping: Mapping[str, str], specs: Mapping[str, ColumnSpec], *, file: str
+    mapping: Mapping[str, str],
+    specs: Mapping[str, ColumnSpec],
+    *,
+    file: str,
+    needs: Collection[str] | None = None,
 ) -> None:
     """Raise when a required column is absent, naming the headers it accepts.
 
@@ -334,14 +348,25 @@ def missing_required(
         Canonical name to column spec.
     file : str
         The file name, for the message.
+    needs : collection of str, optional
+        The columns an analysis uses (plus the keys): only these must be present.
+        Default: every column the schema marks required.
 
     Raises
     ------
     IngestError
-        When at least one required column is missing.
+        When at least one required column is missing, or ``needs`` names a column
+        the schema does not know.
     """
     present = set(mapping.values())
-    absent = [s for n, s in specs.items() if s.required and n not in present]
+    if needs is not None:
+        unknown = sorted(set(needs) - set(specs))
+        if unknown:
+            raise IngestError(
+                f"{file}: the analysis needs columns the schema does not know: {', '.join(unknown)}"
+            )
+    wanted = [n for n, s in specs.items() if (s.required if needs is None else n in needs)]
+    absent = [specs[n] for n in wanted if n not in present]
     if absent:
         parts = [
             f"{s.name} (also accepted: {', '.join(s.aliases)})" if s.aliases else s.name

@@ -30,6 +30,8 @@ LOG_COLUMNS = {
     "schema_version": "INTEGER",
     "evalkit_version": "VARCHAR",
     "ingested_at": "TIMESTAMP",
+    "pseudonym_scope": "VARCHAR",
+    "overlap": "VARCHAR",
 }
 QUARANTINE_COLUMNS = {
     "kind": "VARCHAR",
@@ -60,6 +62,12 @@ SOURCE_COLUMNS = {"_source_sha256": "VARCHAR", "_row": "BIGINT"}
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical key columns as plain text, so DuckDB compares them with VARCHAR."""
+    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype({c: "str" for c in cats}) if cats else frame
 
 
 def table_columns(schema: Schema) -> dict[str, str]:
@@ -132,8 +140,8 @@ class Store:
     def _exists(self, table: str) -> bool:
         rows = self._con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
-        ).fetchone()
-        return bool(rows and rows[0])
+        ).fetchall()
+        return bool(rows and rows[0][0])
 
     def _create(self, table: str, columns: dict[str, str]) -> None:
         if not self._exists(table):
@@ -242,6 +250,60 @@ class Store:
         )
         return None if frame.empty else frame.iloc[0].to_dict()
 
+    def scopes(self) -> list[str]:
+        """Return the pseudonym scopes of the files in the store (older stores: none)."""
+        rows = self._con.execute(
+            "SELECT DISTINCT pseudonym_scope FROM ingest_log WHERE pseudonym_scope IS NOT NULL "
+            "ORDER BY 1"
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def overlapping(
+        self, kind: str, keys: pd.DataFrame, sha256s: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Return which incoming keys are already stored, and from which file.
+
+        Parameters
+        ----------
+        kind : str
+            The kind of data.
+        keys : pandas.DataFrame
+            The key columns of the incoming rows plus ``_pos`` (their position).
+        sha256s : sequence of str, optional
+            Compare only with rows from these files (default: every stored row).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``_pos``, ``file`` and ``ingested_at`` of the stored rows with the same key
+            (one row per incoming position; the earliest stored file named).
+        """
+        names = [c for c in keys.columns if c != "_pos"]
+        if keys.empty or not self._exists(kind):
+            return pd.DataFrame(columns=["_pos", "file", "ingested_at"])
+        import pyarrow as pa
+
+        on = " AND ".join(f"i.{_q(c)} = t.{_q(c)}" for c in names)
+        params: list[Any] = [kind]
+        if sha256s is not None:
+            if not sha256s:
+                return pd.DataFrame(columns=["_pos", "file", "ingested_at"])
+            on += f" AND t._source_sha256 IN ({', '.join('?' * len(sha256s))})"
+            params = [*sha256s, kind]
+        self._con.register(
+            "_evalkit_keys", pa.Table.from_pandas(_plain(keys), preserve_index=False)
+        )
+        try:
+            return self._frame(
+                f"SELECT i._pos, min(l.file) AS file, min(l.ingested_at) AS ingested_at "
+                f"FROM _evalkit_keys i JOIN {_q(kind)} t ON {on} "
+                "LEFT JOIN ingest_log l ON l.sha256 = t._source_sha256 AND l.kind = ? "
+                "GROUP BY i._pos ORDER BY i._pos",
+                params,
+            )
+        finally:
+            self._con.unregister("_evalkit_keys")
+
     def status(self) -> pd.DataFrame:
         """Return per kind: files, rows stored, rows read, accepted, rejected, last ingest."""
         return self._frame(
@@ -260,7 +322,13 @@ class Store:
 
     # -- writing ----------------------------------------------------------------------------
     def write(
-        self, schema: Schema, rows: pd.DataFrame, quarantine: pd.DataFrame, log: dict[str, Any]
+        self,
+        schema: Schema,
+        rows: pd.DataFrame,
+        quarantine: pd.DataFrame,
+        log: dict[str, Any],
+        *,
+        replace_keys: Sequence[str] = (),
     ) -> None:
         """Store accepted rows, quarantined failures and the log line in one transaction.
 
@@ -274,12 +342,17 @@ class Store:
             One row per failure with the quarantine columns.
         log : dict
             The ingest log line.
+        replace_keys : sequence of str, optional
+            Key columns: stored rows with the same key as an incoming row are deleted
+            first (an overlapping delivery kept as the latest).
         """
         columns = table_columns(schema)
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
             self._create(schema.kind, columns)
+            if replace_keys and not rows.empty:
+                self._delete_keys(schema.kind, rows, list(replace_keys))
             self._insert(schema.kind, rows, columns)
             self._insert("quarantine", quarantine, QUARANTINE_COLUMNS)
             self._insert("ingest_log", pd.DataFrame([log]), LOG_COLUMNS)
@@ -287,6 +360,18 @@ class Store:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+    def _delete_keys(self, table: str, rows: pd.DataFrame, key: list[str]) -> None:
+        import pyarrow as pa
+
+        on = " AND ".join(f"{_q(table)}.{_q(c)} = k.{_q(c)}" for c in key)
+        self._con.register(
+            "_evalkit_keys", pa.Table.from_pandas(_plain(rows[key]), preserve_index=False)
+        )
+        try:
+            self._con.execute(f"DELETE FROM {_q(table)} USING _evalkit_keys k WHERE {on}")
+        finally:
+            self._con.unregister("_evalkit_keys")
 
     def _insert(self, table: str, frame: pd.DataFrame, columns: dict[str, str]) -> None:
         if frame.empty:

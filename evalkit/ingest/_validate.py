@@ -9,7 +9,8 @@ questionnaire's items in ``_questionnaire``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -23,6 +24,7 @@ from evalkit.ingest._parse import (
     parse_numbers,
     parse_strings,
 )
+from evalkit.ingest._privacy import mask_bsns, mask_series
 from evalkit.ingest._pseudonym import classify_identifiers, load_key
 from evalkit.ingest._readers import RawTable
 from evalkit.ingest._schema import ColumnSpec, Schema, match_headers, missing_required
@@ -125,6 +127,7 @@ def parse_column(
                 shown = _month_text(typed).where(typed.notna(), raw)
         else:
             typed, msgs = parse_strings(raw)
+            typed = shown = mask_series(typed, key)  # free text may hold a typed-in BSN
             rule = "type"
         bad = msgs != None  # noqa: E711
         if bad.any():
@@ -318,7 +321,14 @@ def row_content(shown: dict[str, pd.Series], positions: np.ndarray) -> list[str]
     return [json.dumps(rec, ensure_ascii=False) for rec in part.to_dict("records")]
 
 
-def validate_table(table: RawTable, schema: Schema, *, file: str) -> Validated:
+def validate_table(
+    table: RawTable,
+    schema: Schema,
+    *,
+    file: str,
+    key: bytes | None = None,
+    needs: Collection[str] | None = None,
+) -> Validated:
     """Validate a file read as text against its schema.
 
     Parameters
@@ -329,6 +339,11 @@ def validate_table(table: RawTable, schema: Schema, *, file: str) -> Validated:
         The schema of its kind.
     file : str
         The file name, for messages.
+    key : bytes, optional
+        The pseudonym key; defaults to :func:`load_key`.
+    needs : collection of str, optional
+        The columns an analysis uses: with it, only these and the key columns must be
+        present (an export without the others is accepted, their cells stored empty).
 
     Returns
     -------
@@ -343,16 +358,22 @@ def validate_table(table: RawTable, schema: Schema, *, file: str) -> Validated:
     from evalkit.ingest import _questionnaire, _rules
 
     if schema.kind == "questionnaire":
-        return _questionnaire.validate_questionnaire(table, schema, file=file)
+        return _questionnaire.validate_questionnaire(table, schema, file=file, key=key)
     mapping, unmatched = match_headers(list(table.frame.columns), schema.columns, file=file)
-    missing_required(mapping, schema.columns, file=file)
+    wanted = None if needs is None else {*needs, *schema.key}
+    missing_required(mapping, schema.columns, file=file, needs=wanted)
     notes = [f"ignored columns not in the schema: {', '.join(unmatched)}"] if unmatched else []
+    if wanted is not None:
+        absent = sorted(set(schema.columns) - set(mapping.values()))
+        if absent:
+            notes.append(f"columns not in the file and not needed: {', '.join(absent)}")
     failures, cols = Failures(), Columns()
-    key = load_key()
+    key = key if key is not None else load_key()
     for header, name in mapping.items():
-        typed, shown = parse_column(
-            table.frame[header], schema.columns[name], table, header, failures, key
-        )
+        spec = schema.columns[name]
+        if wanted is not None and spec.required and name not in wanted:
+            spec = replace(spec, required=False)  # present but not needed: may be empty
+        typed, shown = parse_column(table.frame[header], spec, table, header, failures, key)
         cols.typed[name], cols.shown[name] = typed, shown
     data = pd.DataFrame(cols.typed, index=table.frame.index)
     raw = table.frame[list(mapping)]
@@ -397,8 +418,12 @@ def finish(
     rows = np.concatenate([table.rows, np.array([r for r, _ in table.malformed], dtype=np.int64)])
     failed = failures.failed_positions(n + len(table.malformed))
     frame = failures.frame(rows)
+    # A misaligned row puts a BSN where no identifier is expected; it must not be echoed.
+    frame["value"] = mask_series(frame["value"])
+    frame["message"] = mask_series(frame["message"])
     rejected_pos = np.flatnonzero(failed[:n])
-    content = dict(zip(rows[rejected_pos], row_content(cols.shown, rejected_pos), strict=True))
+    texts = [mask_bsns(t) for t in row_content(cols.shown, rejected_pos)]
+    content = dict(zip(rows[rejected_pos], texts, strict=True))
     for row, message in table.malformed:  # the raw line may hold a BSN: keep only why
         content[row] = json.dumps({"_malformed": message})
     return Validated(
@@ -407,6 +432,6 @@ def finish(
         accepted=~failed,
         failures=frame,
         content=pd.Series(content, dtype="str"),
-        notes=notes,
+        notes=[mask_bsns(n) for n in notes],
         long=long,
     )

@@ -6,6 +6,10 @@ and it finds the workbook part only at its usual place. So a workbook with an er
 cell anywhere, or an unusual layout, is read by openpyxl (a sheet at a time, without
 trusting the sheet's stated size, which some exporters get wrong); the error then shows
 as its text and is rejected where a value was expected, as before.
+
+Before either reads a cell, the sheet XML is scanned in blocks: a sheet whose used
+range is far larger than the cells in it (one stray cell at XFD1048576) is streamed by
+openpyxl, keeping only rows that hold values, and absurd sizes are refused up front.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 from evalkit.errors import IngestError
 from evalkit.ingest._text import cell_text
@@ -26,8 +32,15 @@ _BLOCK = 1 << 22
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError)
 
 
-def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, list[list[str | None]]]:
-    """Read one sheet of a workbook as rows of text cells.
+Rows = list[tuple[int, list[str | None]]]
+MAX_CELLS = 50_000_000
+MAX_SHEET_BYTES = 4 << 30
+_ROW_TAG = re.compile(rb"<row\b[^>]*?\sr=[\"'](\d+)")
+_WIDE_REF = re.compile(rb"<c\b[^>]*?\sr=[\"']([A-Z]{2,3})\d")
+
+
+def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, Rows]:
+    """Read one sheet of a workbook as its non-empty rows of text cells.
 
     Parameters
     ----------
@@ -40,18 +53,90 @@ def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, list[list[str |
     -------
     title : str
         The sheet's name.
-    cells : list of list of str or None
-        Rows from the sheet's first row, cells from column A, ``None`` for empty cells.
-        Rows may differ in length.
+    rows : list of (int, list of str or None)
+        The 0-based row index and the cells from column A (``None`` for empty cells,
+        trailing empty cells dropped) of every row that holds a value.
 
     Raises
     ------
     IngestError
-        When the file is not a readable workbook or has no such sheet.
+        When the file is not a readable workbook, has no such sheet, or a sheet whose
+        size is absurd (more cells than any export holds).
     """
-    if _plain_workbook(path):
+    survey = _survey(path)
+    if survey.plain and not survey.sparse:
         return _read_calamine(path, sheet)
     return _read_openpyxl(path, sheet)
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for ch in letters:
+        number = number * 26 + ch - 64
+    return number
+
+
+class _Survey:
+    """What a scan of the sheets' XML found, before any cell is materialised."""
+
+    def __init__(self) -> None:
+        self.plain = True  # no error cells: calamine reads it as openpyxl would
+        self.sparse = False  # used range far larger than the cells in it
+
+    def __repr__(self) -> str:
+        return f"_Survey(plain={self.plain}, sparse={self.sparse})"
+
+
+def _survey(path: Path) -> _Survey:
+    """Scan each worksheet's XML in blocks: error cells, cell count, used range.
+
+    calamine materialises a sheet's whole used range, so one cell at XFD1048576
+    would ask for 17 billion cells; such a sheet goes to the streaming reader.
+    """
+    out = _Survey()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "xl/workbook.xml" not in archive.namelist():
+                out.plain = False
+            for info in archive.infolist():
+                name = info.filename
+                if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                    if info.file_size > MAX_SHEET_BYTES:
+                        raise IngestError(
+                            f"{path}: sheet {name} unpacks to {info.file_size:,} bytes; "
+                            "too large for an export (save the table as CSV)"
+                        )
+                    with archive.open(info) as member:
+                        _scan(path, member, out)
+    except _ZIP_ERRORS as exc:
+        raise _damaged(path, exc) from exc
+    return out
+
+
+def _scan(path: Path, member: IO[bytes], out: _Survey) -> None:
+    tail, cells, rows, last_row, width, wide_refs = b"", 0, 0, 0, 26, 0
+    while block := member.read(_BLOCK):
+        text = tail + block
+        if out.plain and _ERROR_CELL.search(text):
+            out.plain = False
+        cells += block.count(b"<c ") + block.count(b"<c>")
+        rows += block.count(b"<row ") + block.count(b"<row>")
+        at = text.rfind(b"<row ")
+        found = _ROW_TAG.match(text, at) if at >= 0 else None
+        if found:
+            last_row = max(last_row, int(found.group(1)))
+        if wide_refs < 1_000_000:  # a genuinely wide table: stop counting, it is dense
+            for ref in _WIDE_REF.finditer(block):
+                wide_refs += 1
+                width = max(width, _column_number(ref.group(1)))
+        tail = block[-64:]
+    if cells > MAX_CELLS:
+        raise IngestError(
+            f"{path}: a sheet holds {cells:,} cells, more than {MAX_CELLS:,}; "
+            "too large for an export (save the table as CSV)"
+        )
+    if last_row * width > 8 * cells + 5_000_000 or last_row > 2 * rows + 10_000:
+        out.sparse = True
 
 
 def _damaged(path: Path, exc: Exception) -> IngestError:
@@ -62,27 +147,18 @@ def _no_sheet(path: Path, sheet: str, names: list[str]) -> IngestError:
     return IngestError(f"{path}: no sheet {sheet!r}; sheets: {', '.join(names)}")
 
 
-def _plain_workbook(path: Path) -> bool:
-    """Whether calamine reads this workbook exactly as openpyxl would."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            if "xl/workbook.xml" not in names:
-                return False
-            for name in names:
-                if name.startswith("xl/worksheets/") and name.endswith(".xml"):
-                    with archive.open(name) as member:
-                        tail = b""
-                        while block := member.read(_BLOCK):
-                            if _ERROR_CELL.search(tail + block):
-                                return False
-                            tail = block[-16:]
-    except _ZIP_ERRORS as exc:
-        raise _damaged(path, exc) from exc
-    return True
+def _nonempty(rows: Iterable[Iterable[object]]) -> Rows:
+    out: Rows = []
+    for i, row in enumerate(rows):
+        cells = [cell_text(v) for v in row]
+        while cells and cells[-1] is None:
+            cells.pop()
+        if cells:
+            out.append((i, cells))
+    return out
 
 
-def _read_calamine(path: Path, sheet: str | None) -> tuple[str, list[list[str | None]]]:
+def _read_calamine(path: Path, sheet: str | None) -> tuple[str, Rows]:
     from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
     try:
@@ -102,10 +178,10 @@ def _read_calamine(path: Path, sheet: str | None) -> tuple[str, list[list[str | 
             rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
         except CalamineError as exc:
             raise IngestError(f"{path}: sheet {sheet!r} cannot be read (damaged: {exc})") from exc
-    return sheet, [[cell_text(v) for v in row] for row in rows]
+    return sheet, _nonempty(rows)
 
 
-def _read_openpyxl(path: Path, sheet: str | None) -> tuple[str, list[list[str | None]]]:
+def _read_openpyxl(path: Path, sheet: str | None) -> tuple[str, Rows]:
     import openpyxl
 
     try:
@@ -118,7 +194,7 @@ def _read_openpyxl(path: Path, sheet: str | None) -> tuple[str, list[list[str | 
         ws = book[sheet] if sheet is not None else book.worksheets[0]
         try:
             ws.reset_dimensions()  # a wrong stated size would cut rows and columns off
-            cells = [[cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+            cells = _nonempty(ws.iter_rows(values_only=True))
         except _ZIP_ERRORS as exc:
             raise IngestError(
                 f"{path}: sheet {ws.title!r} cannot be read (damaged: {exc})"

@@ -20,6 +20,7 @@ from evalkit.analysis.monitoring import completeness_table, registrations_table
 from evalkit.analysis.sources import source_frames
 from evalkit.errors import ProtocolError
 from evalkit.ingest import file_sha256
+from evalkit.pipeline.columns import columns_used
 from evalkit.pipeline.paths import ProtocolPaths
 from evalkit.protocol import Protocol
 from evalkit.spec import FEW_TREATED_THRESHOLD
@@ -387,7 +388,13 @@ def _compute(inputs: BundleInputs) -> dict[str, Any]:
         },
         "protocol": protocol,
         "registration": inputs.registration,
-        "data": {"sources": inputs.sources},
+        "data": {
+            "sources": inputs.sources,
+            "columns_used": {
+                kind: columns_used(protocol, kind)
+                for kind in sorted({str(s["kind"]) for s in protocol.get("data_sources", [])})
+            },
+        },
         "sample": {"flow": af.flow, "balance": balance_table(af, protocol, outcome_ids)},
         **analysis,
         "trends": trend_table(af, outcome_ids),

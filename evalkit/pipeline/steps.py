@@ -122,14 +122,26 @@ def ingest_protocol(paths: ProtocolPaths) -> list[dict[str, Any]]:
     ProtocolError
         When a data source file does not exist.
     """
-    from evalkit.ingest import ingest_files
+    from evalkit.ingest import file_sha256, ingest_files
+    from evalkit.pipeline.columns import columns_needed
 
     reports: list[dict[str, Any]] = []
-    for kind, files in _source_files(_raw_protocol(paths)):
+    raw = _raw_protocol(paths)
+    rules = {str(s["kind"]): s.get("overlap", "refuse") for s in raw.get("data_sources", [])}
+    for kind, files in _source_files(raw):
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise ProtocolError(f"data_sources ({kind}): file not found: {', '.join(missing)}")
-        for report in ingest_files(kind, files, store_path=paths.store):
+        # Overlaps count within this protocol's own files: a store may serve several protocols.
+        own = [file_sha256(f) for f in files]
+        for report in ingest_files(
+            kind,
+            files,
+            store_path=paths.store,
+            overlap=rules[kind],
+            overlap_among=own,
+            needs=columns_needed(raw, kind),
+        ):
             reports.append(report.to_dict())
     return reports
 

@@ -328,6 +328,16 @@ PROTOCOL_SPEC = _f(
                     "schema_version": _f("int", required=True, minimum=1),
                     "files": _f("list", required=True, min_items=1, item=_f("str")),
                     "description": _f("text"),
+                    "columns": _f(
+                        "list",
+                        item=_f("str"),
+                        doc="the columns the analysis uses (default: derived from the protocol)",
+                    ),
+                    "overlap": _f(
+                        "str",
+                        allowed=("refuse", "keep_latest", "keep_both"),
+                        doc="rows whose key is already stored from another of these files",
+                    ),
                 },
             ),
         ),

@@ -403,12 +403,14 @@ def check_protocol(path: Path | str) -> CheckReport:
         ``errors`` and ``warnings``, each naming its field path.
     """
     from evalkit.protocol._build import analyse
+    from evalkit.protocol._paths import check_source_paths
 
     try:
         raw = read_yaml(path)
     except ProtocolError as exc:
         return CheckReport(errors=[str(exc)], warnings=[])
     _, errors, warnings = analyse(raw, Path(path))
+    errors = [*errors, *check_source_paths(raw, Path(path))]
     return CheckReport(errors=errors, warnings=warnings)
 
 
@@ -431,10 +433,12 @@ def load_protocol(path: Path | str) -> Protocol:
         With every problem in ``problems``, each naming its field path and what is allowed.
     """
     from evalkit.protocol._build import analyse
+    from evalkit.protocol._paths import check_source_paths
 
     path = Path(path)
     raw = read_yaml(path)
     protocol, errors, _ = analyse(raw, path)
+    errors = [*errors, *check_source_paths(raw, path)]
     if errors or protocol is None:
         raise ProtocolError(f"{path}: {len(errors)} problem(s) in the protocol", errors)
     return protocol

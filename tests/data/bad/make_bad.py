@@ -443,7 +443,7 @@ def _panel_cases() -> list[Case]:
                 csv_text(
                     h,
                     replace(
-                        replace(replace(r, 0, 0, "123456789"), 1, 0, "1234567"), 2, 0, "J. Jansen"
+                        replace(replace(r, 0, 0, "123456789"), 1, 0, "123456"), 2, 0, "J. Jansen"
                     ),
                 )
             ),
@@ -451,7 +451,7 @@ def _panel_cases() -> list[Case]:
             accepted=1,
             rejected=3,
             rules={"elfproef:person_id": 1, "bsn:person_id": 2},
-            raw_bsns=("123456789", "1234567", "J. Jansen"),
+            raw_bsns=("123456789", "123456", "J. Jansen"),
         ),
         Case(
             "op_bad_municipality.csv",
@@ -895,7 +895,7 @@ SAYS: dict[str, tuple[str, ...]] = {
     "op_duplicate_keys.csv": ("exact copy of row 1", "occurs in rows 2, 6 with different values"),
     "op_invalid_bsn.csv": (
         "9 digits but not a valid BSN (fails the elfproef)",
-        "not a BSN or pseudonym: 7 characters of which 7 digits",
+        "not a BSN or pseudonym: 6 characters of which 6 digits",
     ),
     "op_bad_municipality.csv": ("'Amsterdam' does not match the pattern ^GM\\d{4}$",),
     "op_not_allowed.csv": (

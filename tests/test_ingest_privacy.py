@@ -1,0 +1,203 @@
+"""No raw BSN anywhere, strong scoped keys, and overlapping deliveries across files."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from evalkit.cli import main
+from evalkit.errors import IngestError
+from evalkit.ingest import Store, ingest_files, pseudonymise
+from evalkit.ingest._privacy import mask_bsns
+from evalkit.ingest._pseudonym import derive_key
+
+make_bad = sys.modules.get("make_bad")
+if make_bad is None:
+    _spec = importlib.util.spec_from_file_location(
+        "make_bad", Path(__file__).parent / "data" / "bad" / "make_bad.py"
+    )
+    make_bad = importlib.util.module_from_spec(_spec)
+    sys.modules["make_bad"] = make_bad
+    _spec.loader.exec_module(make_bad)
+PANEL_HEADER, csv_text = make_bad.PANEL_HEADER, make_bad.csv_text
+panel_rows, valid_bsns = make_bad.panel_rows, make_bad.valid_bsns
+
+KEY = "privacy-test-key-6d1f8a3c9e2b7045f1c8"
+RAW = "999999990"  # elfproef-valid, from the test block 999...
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVALKIT_PSEUDONYM_KEY", KEY)
+    monkeypatch.delenv("EVALKIT_PSEUDONYM_SCOPE", raising=False)
+
+
+def _hkdf(salt: bytes, ikm: bytes, info: bytes, length: int) -> bytes:
+    """RFC 5869 HKDF-SHA256, written out here as the reference."""
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    out, block, i = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(prk, block + info + bytes([i]), hashlib.sha256).digest()
+        out += block
+        i += 1
+    return out[:length]
+
+
+def test_scope_keys_are_rfc5869_hkdf_of_the_master_key() -> None:
+    # RFC 5869, appendix A.1 (test case 1) checks the reference implementation first.
+    okm = _hkdf(bytes(range(13)), b"\x0b" * 22, bytes(range(0xF0, 0xFA)), 42)
+    assert okm.hex() == (
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+    )
+    for scope in ("project", "pilot-utrecht-2025"):
+        expected = _hkdf(b"evalkit pseudonym key v1", KEY.encode(), f"scope={scope}".encode(), 32)
+        assert derive_key(KEY.encode(), scope) == expected
+
+
+def test_two_scopes_share_no_pseudonym_over_the_999_block() -> None:
+    block = valid_bsns(5000, start=999_000_000)
+    a = set(pseudonymise(block, scope="pilot-a"))
+    b = set(pseudonymise(block, scope="pilot-b"))
+    assert len(a) == len(b) == 5000 and not a & b
+    # Nor can the master key alone reverse them: HMAC under the master key is another set.
+    direct = {hmac.new(KEY.encode(), x.encode(), hashlib.sha256).hexdigest() for x in block}
+    assert not direct & a
+
+
+@pytest.mark.parametrize("weak", ["1", "secret", "a" * 64, "abcdefgh" * 6, "0123456789abcdef" * 3])
+def test_weak_keys_are_refused_with_advice(
+    weak: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+) -> None:
+    monkeypatch.setenv("EVALKIT_PSEUDONYM_KEY", weak)
+    path = tmp_path / "p.csv"
+    path.write_text(csv_text(PANEL_HEADER, panel_rows()), encoding="utf-8")
+    assert main(["ingest", "outcome_panel", str(path), "--store", str(tmp_path / "s")]) == 1
+    err = capsys.readouterr().err
+    assert "pseudonym key is too weak" in err and "secrets.token_hex(32)" in err
+    assert not (tmp_path / "s").exists() or Store(tmp_path / "s").stored_rows("outcome_panel") == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("999999990", "[BSN]"),
+        ("D-999999990", "D-[BSN]"),
+        ("bsn 999 999 990 gebeld", "bsn [BSN] gebeld"),
+        ("999.999.990", "[BSN]"),
+        ("9999-99-990", "[BSN]"),
+        ("deelnemer_999999990.csv", "deelnemer_[BSN].csv"),
+        ("999999990.0", "[BSN].0"),
+        ("123456789", "123456789"),  # fails the elfproef
+        ("9999999901", "9999999901"),  # ten digits: not a BSN
+        ("06-12345678", "06-12345678"),
+        ("1.234.567,89", "1.234.567,89"),
+    ],
+)
+def test_mask_finds_bsns_with_and_without_separators(text: str, masked: str) -> None:
+    assert mask_bsns(text) == masked
+
+
+def _outputs(tmp_path: Path, store: Path, capsys) -> str:
+    captured = capsys.readouterr()
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
+        dumps = [con.execute(f'SELECT * FROM "{t}"').df().to_csv() for t in tables]
+    finally:
+        con.close()
+    return captured.out + captured.err + "".join(dumps)
+
+
+def test_misaligned_row_free_text_and_file_name_never_show_the_bsn(tmp_path: Path, capsys) -> None:
+    header = [*PANEL_HEADER, "Schuldbronnen", "Casemanager"]
+    rows = [[*r, "Dossier D-999 999 990", "mw. de Vries"] for r in panel_rows()]
+    rows[1][0], rows[1][2] = "GM0363", RAW  # BSN and municipality swapped
+    rows[2][-1] = "bel 999.999.990"
+    path = tmp_path / f"deelnemer_{RAW}.csv"
+    path.write_text(csv_text(header, rows), encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    args = ["ingest", "outcome_panel", str(path), "--store", str(store)]
+    assert main(args) == 0
+    out = _outputs(tmp_path, store, capsys)
+    assert "deelnemer_[BSN].csv" in out and "[BSN:" in out
+    for form in (RAW, "999 999 990", "999.999.990"):
+        assert form not in out
+    with Store(store) as s:
+        quarantine = s.quarantine()
+        stored = s.table("outcome_panel")
+    assert set(quarantine["rule"]) >= {"bsn", "pattern"}
+    assert stored["debt_sources"].str.startswith("Dossier D-[BSN:").all()
+    assert main([*args, "--json"]) == 0  # already ingested: the skip note names no BSN either
+    assert RAW not in capsys.readouterr().out
+
+
+def test_headerless_list_of_bsns_is_refused_without_echoing_one(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "lijst.csv"
+    path.write_text("\n".join(valid_bsns(5, start=999_000_000)) + "\n", encoding="utf-8")
+    assert main(["ingest", "outcome_panel", str(path), "--store", str(tmp_path / "s")]) == 1
+    err = capsys.readouterr().err
+    assert "no delimiter found" in err and "[BSN]" in err
+    assert not any(b in err for b in valid_bsns(5, start=999_000_000))
+
+
+def test_a_store_holds_one_scope(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(csv_text(PANEL_HEADER, panel_rows()), encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    ingest_files("outcome_panel", [path], store_path=store, scope="pilot-a")
+    with pytest.raises(IngestError, match="holds pseudonyms of scope 'pilot-a'"):
+        ingest_files("outcome_panel", [path], store_path=store, scope="pilot-b")
+    with Store(store) as s:
+        assert s.ingest_log()["pseudonym_scope"].tolist() == ["pilot-a"]
+        ids = set(s.table("outcome_panel")["person_id"])
+    assert ids == set(pseudonymise([r[0] for r in panel_rows()], scope="pilot-a"))
+
+
+def _deliveries(tmp_path: Path) -> tuple[Path, Path]:
+    rows = panel_rows(6)
+    first = tmp_path / "levering_jan.csv"
+    first.write_text(csv_text(PANEL_HEADER, rows), encoding="utf-8")
+    again = tmp_path / "levering_jan_opnieuw.xlsx"  # the same rows, another format
+    pd.DataFrame(rows, columns=PANEL_HEADER).to_excel(again, index=False)
+    return first, again
+
+
+@pytest.mark.parametrize(
+    ("rule", "accepted", "stored", "note"),
+    [
+        ("refuse", 0, 6, "rejected them"),
+        ("keep_latest", 6, 6, "replaced the stored rows"),
+        ("keep_both", 6, 12, "stored both"),
+    ],
+)
+def test_the_same_rows_delivered_again_follow_the_overlap_rule(
+    rule: str, accepted: int, stored: int, note: str, tmp_path: Path, capsys
+) -> None:
+    first, again = _deliveries(tmp_path)
+    store = tmp_path / "s.duckdb"
+    assert main(["ingest", "outcome_panel", str(first), "--store", str(store)]) == 0
+    capsys.readouterr()
+    args = ["ingest", "outcome_panel", str(again), "--store", str(store), "--overlap", rule]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert f"6 row(s) have a key already stored from {first}" in text and note in text
+    with Store(store) as s:
+        table = s.table("outcome_panel")
+        log = s.ingest_log()
+        quarantine = s.quarantine()
+    assert len(table) == stored
+    assert log["accepted"].tolist() == [6, accepted]
+    assert (log["rows_read"] == log["accepted"] + log["rejected"]).all()
+    if rule == "refuse":
+        assert set(quarantine["rule"]) == {"overlap"} and len(quarantine) == 6
+        assert json.loads(quarantine["content"].iloc[0])["municipality"] == "GM0363"
+    if rule == "keep_latest":
+        assert set(table["_source_sha256"]) == {log["sha256"].iloc[1]}
