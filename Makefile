@@ -56,8 +56,8 @@ test-spark: setup
 	EVALKIT_TEST_SPARK=1 $(BIN)/python -m pytest tests/test_engine_spark.py
 
 lint: setup
-	$(BIN)/ruff check evalkit tests
-	$(BIN)/ruff format --check evalkit
+	$(BIN)/ruff check evalkit tests benchmarks
+	$(BIN)/ruff format --check evalkit benchmarks
 	$(BIN)/mypy evalkit
 
 bench: setup

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from evalkit.analysis.design_power import Design, applicable_designs, compare_designs
 from evalkit.did.designs import design_interval
 from evalkit.protocol import load_protocol
-from evalkit.analysis.design_power import Design, applicable_designs, compare_designs
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOLS = {

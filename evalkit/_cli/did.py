@@ -111,7 +111,10 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--sensitivity",
         choices=RESTRICTIONS,
-        help="event_study, sun_abraham: HonestDiD robust intervals when parallel trends may fail",
+        help=(
+            "event_study, sun_abraham, imputation, callaway_santanna (universal base period): "
+            "HonestDiD robust intervals when parallel trends may fail"
+        ),
     )
     parser.add_argument(
         "--bounds",

@@ -28,6 +28,7 @@ from evalkit.did._modern import modern_result
 from evalkit.did._synth_result import SYNTHETIC_ESTIMATORS, SYNTHETIC_INFERENCE, synthetic_result
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.conley_taber import conley_taber
+from evalkit.did.cs._sensitivity import with_sensitivity
 from evalkit.did.notes import Note, warn
 from evalkit.did.regression import Fit, twfe, two_by_two
 from evalkit.did.results import DidResult, tidy_frame
@@ -152,7 +153,14 @@ def estimate(
             "'conley_taber'"
         )
     if spec.estimator == "callaway_santanna":
-        return _callaway_santanna(data, spec, cohort=cohort, treated=treated, **columns)
+        asked = {o: spec.options[o] for o in SENSITIVITY_OPTIONS if spec.options.get(o) is not None}
+        if not asked:
+            return _callaway_santanna(data, spec, cohort=cohort, treated=treated, **columns)
+        rest = {k: v for k, v in spec.options.items() if k not in SENSITIVITY_OPTIONS}
+        result = _callaway_santanna(
+            data, spec.with_(options=rest), cohort=cohort, treated=treated, **columns
+        )
+        return with_sensitivity(result, asked, seed=spec.seed)
     prep, chosen_vcov = _regression_data(
         data, spec, **columns, cohort=cohort, treated=treated, post=post
     )
@@ -186,7 +194,8 @@ def _regression_data(data: pd.DataFrame, spec: Spec, **design: Any) -> tuple[Pre
     ):
         raise EstimationError(
             "the sensitivity analysis (sensitivity=, bounds=) needs an event study "
-            f"(estimator='event_study' or 'sun_abraham'); got {spec.estimator!r}"
+            "(estimator='event_study', 'sun_abraham', 'imputation' or 'callaway_santanna'); "
+            f"got {spec.estimator!r}"
         )
     prep = prepare(data, **design, covariates=spec.covariates, cluster=spec.cluster)
     prep = anticipate(prep, spec.anticipation)

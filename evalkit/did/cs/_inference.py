@@ -180,6 +180,24 @@ class Moments:
         se[se <= SE_FLOOR] = np.nan
         return se
 
+    def cov(self, w: Array, h: Array) -> Array:
+        """Return the covariance matrix of the quantities whose standard errors :meth:`se` gives.
+
+        Parameters
+        ----------
+        w : ndarray
+            Cells × quantities.
+        h : ndarray
+            Cohorts × quantities.
+
+        Returns
+        -------
+        ndarray
+            Quantities × quantities (its diagonal is ``se(w, h) ** 2``).
+        """
+        cross = w.T @ self.cross @ h
+        return (w.T @ self.gram @ w + cross + cross.T + h.T @ self.count_gram @ h) / self.n**2
+
 
 def bootstrap(
     mom: Moments,

@@ -65,6 +65,12 @@ class CsResult:
     options : mapping
         The settings and inference details (control group, method, base period,
         anticipation, draws, seed, critical values, Wald statistic).
+    dynamic_vcov : numpy.ndarray or None
+        Covariance of the dynamic (event-time) rows from their influence functions,
+        clustered as the standard errors are (reference rows included, with zeros).
+    sensitivity : mapping or None
+        The HonestDiD sensitivity analysis of the dynamic rows when it was asked for
+        (:func:`evalkit.did.cs.with_sensitivity`), as ``SensitivityResult.to_dict()``.
     """
 
     att: float
@@ -83,6 +89,8 @@ class CsResult:
     aggregations: Mapping[str, Mapping[str, Any]] = field(repr=False, compare=False)
     pretest_p: float = float("nan")
     options: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    dynamic_vcov: Any = field(default=None, repr=False, compare=False)
+    sensitivity: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     estimator: str = "callaway_santanna"
 
@@ -189,7 +197,7 @@ class CsResult:
                 },
                 "rows": [] if kind == "simple" else rows(agg["rows"], [_ROW_KEY[kind]]),
             }
-        return {
+        out = {
             "estimator": self.estimator,
             "att": json_float(self.att),
             "se": json_float(self.se),
@@ -211,6 +219,16 @@ class CsResult:
                 k: _plain_num(v) if isinstance(v, float) else v for k, v in self.options.items()
             },
         }
+        if self.sensitivity is not None:
+            # The same two keys as the event study's JSON, so readers need no estimator switch.
+            out["sensitivity"] = [
+                {"bound": r["bound"], "lb": r["lb"], "ub": r["ub"]}
+                for r in self.sensitivity["rows"]
+            ]
+            out["sensitivity_analysis"] = {
+                k: v for k, v in self.sensitivity.items() if k not in ("warnings", "warning_codes")
+            }
+        return out
 
     def _facts(self) -> dict[str, Any]:
         o = self.options

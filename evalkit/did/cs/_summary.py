@@ -221,4 +221,5 @@ def summarise(
         aggregations=agg_out,
         pretest_p=p_pre,
         options=detail,
+        dynamic_vcov=mom.cov(aggs["dynamic"].w, aggs["dynamic"].h),
     )
