@@ -19,6 +19,8 @@ one call solves many problems together (placebos, a grid of null hypotheses).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,27 +111,23 @@ def solve(
     return x
 
 
-def _steps():  # type: ignore[no-untyped-def]
+@functools.cache
+def _steps() -> Callable[..., None]:
     """Return the compiled step loop (compiled once per process, cached on disk).
 
-    The loop is compiled with numba because each step costs O(k) work but many
-    numpy calls: interpreted, the per-call overhead made a 500-unit placebo
-    analysis take 10–20 s, almost all of it outside the arithmetic. Every
-    operation is the same, in the same order, as the vectorised update it
-    replaced, so the weights do not change.
+    The loop is compiled with numba because each step costs O(k) arithmetic but
+    about thirty numpy calls: interpreted, the per-call overhead made a 500-unit
+    placebo analysis take 10–20 s, almost all of it outside the arithmetic. Every
+    operation is the same, in the same order, as the vectorised numpy update it
+    replaced (whose weights it gave to the last bit on the benchmark panel).
     """
-    global _COMPILED
-    if _COMPILED is None:
-        import numba
+    import numba  # imported here: only the synthetic estimators need it
 
-        _COMPILED = numba.njit(cache=True, nogil=True)(_step_loop)
-    return _COMPILED
+    compiled: Callable[..., None] = numba.njit(cache=True, nogil=True)(_step_loop)
+    return compiled
 
 
-_COMPILED = None
-
-
-def _step_loop(  # noqa: PLR0913 - the solver's whole state, kept in arrays
+def _step_loop(
     gram: np.ndarray,
     shared: bool,
     cross: np.ndarray,
