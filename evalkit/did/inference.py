@@ -144,6 +144,10 @@ def _gram(design: LinearDesign) -> np.ndarray:
     return out
 
 
+#: Condition number above which an assignment's coefficients count as not identified.
+_SINGULAR_COND = 1e12
+
+
 def _assigned_coefs(
     gram: np.ndarray, vecs: np.ndarray, assignments: Sequence[np.ndarray], n_roles: int, m: int
 ) -> np.ndarray:
@@ -164,7 +168,14 @@ def _assigned_coefs(
         part = idx[lo : lo + step]
         rr = gram[part[:, :, :, None, None], part[:, None, None, :, :]].sum(axis=(1, 3))
         ry = vecs[part].sum(axis=1)  # batch × m × v
-        out.append(np.linalg.solve(rr, ry))
+        # Under some assignments the moved treatment is collinear with the fixed effects
+        # (a municipality observed only after the start): the effect is not identified
+        # there, so those assignments get NaN and the caller leaves them out.
+        singular = np.linalg.cond(rr) > _SINGULAR_COND
+        rr[singular] = np.eye(rr.shape[-1])
+        solved = np.linalg.solve(rr, ry)
+        solved[singular] = np.nan
+        out.append(solved)
     return np.concatenate(out)
 
 
@@ -364,9 +375,20 @@ def randomization_combinations(
         assignments = [role] + [rng.permutation(role) for _ in range(n_perm)]
     coefs = _assigned_coefs(gram, vecs, assignments, n_roles, m)  # n × m × (1 + m)
     obs = _assigned_coefs(gram, vecs, [role], n_roles, m)[0]
-    n = len(assignments)
-    smallest = 1.0 / n
+    if not np.isfinite(obs).all():
+        raise EstimationError(
+            "the treatment is collinear with the fixed effects: no effect can be estimated"
+        )
+    # Whether an assignment identifies the effect depends on the assignment alone, not
+    # on the outcomes, so testing within the identified ones keeps the test exact.
+    identified = np.isfinite(coefs).all(axis=(1, 2))
     messages: list[Note] = []
+    if not identified.all():
+        values = {"left_out": int((~identified).sum()), "assignments": len(assignments)}
+        messages.append(Note("permutation_not_identified", values))
+        coefs = coefs[identified]
+    n = len(coefs)
+    smallest = 1.0 / n
     unbounded = smallest > alpha
     if unbounded:
         k = int((role > 0).sum())

@@ -104,6 +104,12 @@ TEMPLATES: dict[str, str] = {
         "permutation inference: with {treated} treated of {clusters} clusters there are only "
         "{assignments} distinct ways to assign the treatment, " + _UNBOUNDED
     ),
+    "permutation_not_identified": (
+        "permutation inference: under {left_out} of the {assignments} assignments the moved "
+        "treatment is collinear with the fixed effects (a municipality observed only before "
+        "or only after the start), so no effect is defined there; the test uses the other "
+        "assignments"
+    ),
     "conley_taber_unbounded": (
         "Conley–Taber: with {treated} treated and {comparison} comparison clusters there are "
         "only {placebos} placebo estimates, " + _UNBOUNDED
