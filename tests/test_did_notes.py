@@ -12,7 +12,7 @@ import pytest
 
 from evalkit.did import estimate
 from evalkit.did.notes import TEMPLATES, Note, Notes, fields
-from evalkit.errors import EstimationError, FewTreatedClustersWarning
+from evalkit.errors import DroppedRowsWarning, EstimationError
 
 #: A value for every placeholder name the catalogue uses.
 SAMPLE = {
@@ -203,6 +203,6 @@ def test_notes_before_a_failure_reach_the_collector() -> None:
 
 
 def test_a_warning_class_still_works_without_a_code() -> None:
-    with pytest.warns(FewTreatedClustersWarning, match="plain") as record:
-        warnings.warn("plain", FewTreatedClustersWarning, stacklevel=1)
+    with pytest.warns(DroppedRowsWarning, match="plain") as record:
+        warnings.warn("plain", DroppedRowsWarning, stacklevel=1)
     assert record[0].message.code is None and record[0].message.values == {}
