@@ -230,8 +230,6 @@ def test_treatment_collinear_with_the_fixed_effects_says_why() -> None:
             "y": [1.0, 2.0, 3.0, 5.0, 1.0, 2.0, 2.0, 3.0],
         }
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for estimator in ("twfe", "event_study"):
-            with pytest.raises(EstimationError, match="collinear with the fixed effects"):
-                estimate(df, outcome="y", unit="m", time="q", treated="d", estimator=estimator)
+    for estimator in ("twfe", "event_study"):
+        with pytest.raises(EstimationError, match="collinear with the fixed effects"):
+            estimate(df, outcome="y", unit="m", time="q", treated="d", estimator=estimator)
