@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from evalkit.did import estimate, sensitivity
-from evalkit.errors import EvalkitWarning
 
 REF = Path(__file__).parent.parent / "tests" / "reference" / "honestdid" / "published.json"
 N_DRAWS = int(os.environ.get("EVALKIT_BENCH_DRAWS", "150"))
@@ -131,9 +129,7 @@ def main() -> dict[str, Any]:
         f"{speed['cpu_seconds_with_breakdown']:.3f} s CPU (load {load:.2f})"
     )
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EvalkitWarning)
-        rows = _coverage(N_DRAWS)
+    rows = _coverage(N_DRAWS)
     table = pd.DataFrame(rows)
     print(
         f"\nfew-treated coverage, {N_DRAWS} draws per design ({time.perf_counter() - start:.0f} s)"

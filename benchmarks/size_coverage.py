@@ -20,7 +20,6 @@ is reported as such, not as a number.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,7 +34,6 @@ from evalkit.did.estimate import few_treated_default
 from evalkit.did.inference import InferenceOutcome, LinearDesign, randomization
 from evalkit.did.regression import twfe
 from evalkit.did.wild import wild_bootstrap
-from evalkit.errors import EvalkitWarning
 
 __all__ = ["METHODS", "Cell", "Design", "panel", "run_design", "table"]
 
@@ -217,21 +215,19 @@ def run_design(
     covered = {m: 0 for m in methods}
     smallest = {m: 0.0 for m in methods}
     exact: dict[str, float | None] = {m: None for m in methods}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EvalkitWarning)
-        for d in range(draws):
-            for effect in (0.0, EFFECT):
-                one = replace(lin, y=y0[:, d] + effect * treat, _cache=dict(shared))
-                for m in methods:
-                    out = _method(m, one, factor, n_sim)
-                    shared.update({k: v for k, v in one._cache.items() if k != "yz"})
-                    smallest[m] = float(out.detail.get("smallest_p_value", 0.0))
-                    if "exact_size" in out.detail and effect == 0.0:
-                        exact[m] = float(out.detail["exact_size"])
-                    if effect == 0.0:
-                        rejections[m] += out.p_value <= 0.05
-                    else:
-                        covered[m] += out.ci_low <= EFFECT <= out.ci_high
+    for d in range(draws):
+        for effect in (0.0, EFFECT):
+            one = replace(lin, y=y0[:, d] + effect * treat, _cache=dict(shared))
+            for m in methods:
+                out = _method(m, one, factor, n_sim)
+                shared.update({k: v for k, v in one._cache.items() if k != "yz"})
+                smallest[m] = float(out.detail.get("smallest_p_value", 0.0))
+                if "exact_size" in out.detail and effect == 0.0:
+                    exact[m] = float(out.detail["exact_size"])
+                if effect == 0.0:
+                    rejections[m] += out.p_value <= 0.05
+                else:
+                    covered[m] += out.ci_low <= EFFECT <= out.ci_high
     return {
         m: Cell(m, rejections[m] / draws, covered[m] / draws, smallest[m], draws, exact[m])
         for m in methods
@@ -247,20 +243,18 @@ def default_on_estimate(design: Design) -> str:
     """Return the inference :func:`evalkit.did.estimate` reports on one draw of the design."""
     frame = panel(design)
     frame["y"] = _outcomes(frame, design.treated + design.comparison, 1, 7)[:, 0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EvalkitWarning)
-        res = estimate(
-            frame,
-            outcome="y",
-            unit="person",
-            time="month",
-            cohort="cohort",
-            estimator="twfe",
-            cluster="muni",
-            n_sim=199,
-            n_perm=199,
-            n_boot=199,
-        )
+    res = estimate(
+        frame,
+        outcome="y",
+        unit="person",
+        time="month",
+        cohort="cohort",
+        estimator="twfe",
+        cluster="muni",
+        n_sim=199,
+        n_perm=199,
+        n_boot=199,
+    )
     return str(res.inference)
 
 

@@ -2,7 +2,8 @@
 
 Every error a user can cause derives from :class:`EvalkitError`; the command line
 turns it into one clear line and exit code 1. Anything else is a bug and keeps
-its traceback.
+its traceback. The estimators issue no warnings: they return notes on their results
+(:mod:`evalkit.did.notes`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ __all__ = [
     "EstimationError",
     "EvalkitError",
     "EvalkitWarning",
-    "FewTreatedClustersWarning",
     "IngestError",
     "ProtocolError",
     "ReportError",
-    "SmallCohortWarning",
 ]
 
 
@@ -72,8 +71,8 @@ class EvalkitWarning(UserWarning):
     message : str
         The warning in plain (English) words.
     code : str, optional
-        Its stable code (the estimators' codes are listed in
-        :data:`evalkit.did.notes.TEMPLATES`); a report words the warning from it.
+        A stable code a report can word the warning from (the estimators' notes
+        use the codes of :data:`evalkit.did.notes.TEMPLATES`).
     values : mapping, optional
         The values that go into the sentence of ``code``.
     """
@@ -88,14 +87,6 @@ class EvalkitWarning(UserWarning):
     def __reduce__(self) -> tuple[Any, ...]:
         # keep the code and values when the warning crosses a process boundary
         return (type(self), (str(self), self.code, self.values))
-
-
-class FewTreatedClustersWarning(EvalkitWarning):
-    """Fewer treated clusters than cluster-robust inference can support."""
-
-
-class SmallCohortWarning(EvalkitWarning):
-    """A treatment cohort has very few units."""
 
 
 class DroppedRowsWarning(EvalkitWarning):

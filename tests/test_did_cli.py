@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -73,22 +74,47 @@ def test_json_equals_to_dict_for_a_dutch_csv(
     assert code == 0, err
     got = json.loads(out)
     assert all(k in got for k in KEYS)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        want = estimate(
-            df,
-            outcome="score",
-            unit="person",
-            time="month",
-            cohort="cohort",
-            cluster="muni",
-            estimator="twfe",
-        ).to_dict()
+    want = estimate(
+        df,
+        outcome="score",
+        unit="person",
+        time="month",
+        cohort="cohort",
+        cluster="muni",
+        estimator="twfe",
+    ).to_dict()
     assert got == want
     assert got["inference"] == "permutation" and got["n_treated_clusters"] == 2
     assert any("only 2 treated and 6 comparison clusters" in w for w in got["warnings"])
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_notes_are_shown_in_words_and_no_python_warning_is_issued(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], as_json: bool
+) -> None:
+    df = _frame()
+    df.loc[[3, 10], "score"] = np.nan
+    path = tmp_path / "panel.csv"
+    df.to_csv(path, sep=";", decimal=",", index=False)
+    args = ["--data", str(path), "--outcome", "score", "--unit", "person", "--time", "month"]
+    args += ["--cohort", "cohort", "--cluster", "muni", "--estimator", "twfe"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, out, err = _run(capsys, *args, *(["--json"] if as_json else []))
+    assert code == 0, err
+    assert not caught, [str(w.message) for w in caught]
+    dropped = "2 row(s) with a missing outcome 'score' were dropped (238 of 240 rows remain)"
+    few = "only 2 treated and 6 comparison clusters"
+    if as_json:
+        got = json.loads(out)
+        assert got["warnings"][0] == dropped
+        assert got["warning_codes"][0]["code"] == "dropped_missing_outcome"
+        lines = err.splitlines()
+        assert lines[0] == f"warning: {dropped}" and few in lines[1]
+        assert len(lines) == len(got["warnings"])
+    else:
+        assert f"warning: {dropped}" in out and few in out
+        assert err == ""
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "xlsx", "sav"])

@@ -14,7 +14,7 @@ import statsmodels.api as sm
 
 from evalkit.did.cs import CsResult, callaway_santanna
 from evalkit.did.results import TIDY_COLUMNS
-from evalkit.errors import DroppedRowsWarning, EstimationError, SmallCohortWarning
+from evalkit.errors import EstimationError
 
 MPDTA = Path(__file__).parent / "reference" / "mpdta" / "mpdta.csv"
 KW = {"outcome": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat"}
@@ -95,8 +95,9 @@ def test_unbalanced_path_matches_panel_where_the_same_units_are_compared(
     holes = mpdta[~(mpdta["countyreal"].isin(never) & (mpdta["year"] == 2003))]
     unb = callaway_santanna(holes, **KW, allow_unbalanced_panel=True)
     later = mpdta[mpdta["year"] >= 2004]
-    with pytest.warns(DroppedRowsWarning, match="already treated in the first period"):
-        pan = callaway_santanna(later, **KW)
+    pan = callaway_santanna(later, **KW)
+    early = [n.text for n in pan.notes if n.code == "cs_dropped_early_treated"]
+    assert len(early) == 1 and "already treated in the first period" in early[0]
     a = unb.group_time[unb.group_time["base_period"] >= 2004]
     merged = a.merge(pan.group_time, on=["group", "time", "base_period"], suffixes=("", "_p"))
     assert len(merged) == 6  # cohorts 2006 and 2007 at 2005, 2006, 2007
@@ -107,8 +108,9 @@ def test_unbalanced_path_matches_panel_where_the_same_units_are_compared(
 
 def test_unbalanced_panel_dropped_by_default(mpdta: pd.DataFrame) -> None:
     holes = mpdta.drop(index=mpdta.index[:2])
-    with pytest.warns(DroppedRowsWarning, match="not observed in all 5 periods"):
-        res = callaway_santanna(holes, **KW)
+    res = callaway_santanna(holes, **KW)
+    unbalanced = [n for n in res.notes if n.code == "cs_dropped_unbalanced"]
+    assert len(unbalanced) == 1 and "not observed in all 5 periods" in unbalanced[0].text
     assert res.n_units == 499
 
 
@@ -212,9 +214,8 @@ def test_empty_cohort_means_never_treated(mpdta: pd.DataFrame) -> None:
 def test_missing_outcomes_dropped_with_count(mpdta: pd.DataFrame) -> None:
     df = mpdta.copy()
     df.loc[[3, 7, 11], "lemp"] = np.nan
-    with pytest.warns(DroppedRowsWarning) as rec:
-        res = callaway_santanna(df, **KW)
-    texts = [str(w.message) for w in rec]
+    res = callaway_santanna(df, **KW)
+    texts = [n.text for n in res.notes if n.code == "cs_dropped_missing"]
     assert any("dropped 3 of 2500 rows" in t for t in texts)
     assert res.warnings[0].startswith("dropped 3 of 2500 rows")
 
@@ -260,12 +261,10 @@ def test_results_do_not_depend_on_the_slice_sizes(
 
     df = mpdta if case == "plain" else _awkward(mpdta)
     assert len(df) < _data.ROW_CHUNK and df["countyreal"].nunique() < _fast.UNIT_CHUNK
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        whole = callaway_santanna(df, **KW, **options)
-        monkeypatch.setattr(_data, "ROW_CHUNK", 97)
-        monkeypatch.setattr(_fast, "UNIT_CHUNK", 13)
-        sliced = callaway_santanna(df, **KW, **options)
+    whole = callaway_santanna(df, **KW, **options)
+    monkeypatch.setattr(_data, "ROW_CHUNK", 97)
+    monkeypatch.setattr(_fast, "UNIT_CHUNK", 13)
+    sliced = callaway_santanna(df, **KW, **options)
     assert sliced.warnings == whole.warnings
     assert (sliced.n_obs, sliced.n_units) == (whole.n_obs, whole.n_units)
     pd.testing.assert_frame_equal(sliced.tidy(), whole.tidy(), rtol=1e-9)
@@ -287,8 +286,9 @@ def test_bad_rows_found_in_any_slice(mpdta: pd.DataFrame, monkeypatch: pytest.Mo
 def test_single_unit_cohort_warns(mpdta: pd.DataFrame) -> None:
     df = mpdta.copy()
     df.loc[df["countyreal"] == 13011, "first.treat"] = 2005
-    with pytest.warns(SmallCohortWarning, match="2005"):
-        res = callaway_santanna(df, **KW)
+    res = callaway_santanna(df, **KW)
+    small = [n for n in res.notes if n.code == "cs_single_unit_cohorts"]
+    assert [n.values["cohorts"] for n in small] == [[2005]] and "2005" in small[0].text
     assert any("single unit" in w for w in res.warnings)
 
 
@@ -453,13 +453,12 @@ def test_bootstrap_general_path_agrees_with_fast_path(mpdta: pd.DataFrame) -> No
 
 
 def test_few_treated_clusters_warn(mpdta: pd.DataFrame) -> None:
-    from evalkit.errors import FewTreatedClustersWarning
-
     df = mpdta.assign(state=mpdta["countyreal"] // 1000)
     treated_states = df.loc[df["first.treat"] > 0, "state"].unique()
     keep = df["state"].isin(treated_states[:2]) | (df["first.treat"] == 0)
-    with pytest.warns(FewTreatedClustersWarning, match="only 2 treated cluster"):
-        res = callaway_santanna(df[keep], **KW, cluster="state")
+    res = callaway_santanna(df[keep], **KW, cluster="state")
+    few = [n for n in res.notes if n.code == "cs_few_treated_clusters"]
+    assert len(few) == 1 and "only 2 treated cluster" in few[0].text
     assert res.n_treated_clusters == 2
     assert any("treated cluster" in w for w in res.warnings)
 

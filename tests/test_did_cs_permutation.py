@@ -11,7 +11,6 @@ public estimator under every assignment, and against what the design allows.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ import pytest
 from evalkit.cli import main
 from evalkit.did import estimate
 from evalkit.did.cs import callaway_santanna
-from evalkit.errors import EstimationError, FewTreatedClustersWarning
+from evalkit.errors import EstimationError
 
 MPDTA = Path(__file__).parent / "reference" / "mpdta" / "mpdta.csv"
 KW = dict(outcome="lemp", unit="countyreal", time="year", cohort="first.treat")
@@ -40,9 +39,7 @@ def _states(df: pd.DataFrame, treated: list[int], n_never: int | None = None) ->
 
 
 def _quiet(df: pd.DataFrame, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FewTreatedClustersWarning)
-        return estimate(df, estimator="callaway_santanna", cluster="state", **KW, **kwargs)
+    return estimate(df, estimator="callaway_santanna", cluster="state", **KW, **kwargs)
 
 
 def _assign(df: pd.DataFrame, cohort_of: dict[int, float]) -> pd.DataFrame:
@@ -52,18 +49,16 @@ def _assign(df: pd.DataFrame, cohort_of: dict[int, float]) -> pd.DataFrame:
 
 
 def _simple_att(df: pd.DataFrame, outcome: str = "lemp") -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = callaway_santanna(df, **{**KW, "outcome": outcome})
-    return float(res.att)
+    return float(callaway_santanna(df, **{**KW, "outcome": outcome}).att)
 
 
 def test_one_treated_state_defaults_to_permutation_and_says_why(mpdta: pd.DataFrame) -> None:
     df = _states(mpdta, [17])  # Illinois (2004) and the 16 states that never raised it
-    with pytest.warns(FewTreatedClustersWarning) as record:
-        res = estimate(df, estimator="callaway_santanna", cluster="state", **KW)
+    res = estimate(df, estimator="callaway_santanna", cluster="state", **KW)
     assert res.inference == "permutation"
-    text = " ".join(str(w.message) for w in record)
+    codes = [n.code for n in res.notes]
+    assert codes[0] == "cs_few_treated_permutation" and "cs_permutation_unbounded" in codes
+    text = " ".join(res.warnings)
     assert "only 1 of 17 clusters are treated" in text
     assert "randomization inference" in text
     assert "1/17" in text  # why no 95 % interval can be bounded
@@ -170,12 +165,10 @@ def test_cohorts_that_differ_within_a_cluster(mpdta: pd.DataFrame) -> None:
     df.loc[first, "first.treat"] = 2006  # one county of a never-treated state is treated
     with pytest.raises(EstimationError, match="same cohort"):
         _quiet(df, inference="permutation")
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        res = estimate(df, estimator="callaway_santanna", cluster="state", **KW)
+    res = estimate(df, estimator="callaway_santanna", cluster="state", **KW)
     assert res.inference == "analytic"
-    text = " ".join(str(w.message) for w in record)
-    assert "permutation inference could not run" in text
+    failed = [n for n in res.notes if n.code == "cs_permutation_failed"]
+    assert len(failed) == 1 and "permutation inference could not run" in failed[0].text
 
 
 def test_many_treated_clusters_keep_analytic_inference(mpdta: pd.DataFrame) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,9 +32,7 @@ def _panel(n_units: int, n_periods: int, seed: int, cohorts=(0, 4, 5, 7)) -> pd.
 
 
 def _in_memory(df: pd.DataFrame, **kw) -> object:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return estimate(df, outcome="y", unit="u", time="t", cohort="g", inference="analytic", **kw)
+    return estimate(df, outcome="y", unit="u", time="t", cohort="g", inference="analytic", **kw)
 
 
 def _engine(df: pd.DataFrame, **kw) -> object:
@@ -161,9 +157,7 @@ def test_multiplier_bootstrap_over_clusters_equals_in_memory() -> None:
     df = _panel(45, 9, seed=1)
     kw = {"estimator": "callaway_santanna", "control": "notyet", "cluster": "cl"}
     boot = {"inference": "bootstrap", "n_boot": 199, "seed": 3}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mem = estimate(df, outcome="y", unit="u", time="t", cohort="g", **kw, **boot).to_dict()
+    mem = estimate(df, outcome="y", unit="u", time="t", cohort="g", **kw, **boot).to_dict()
     eng = estimate_in_engine(
         ibis.memtable(df), outcome="y", unit="u", time="t", cohort="g", **kw, **boot
     ).to_dict()

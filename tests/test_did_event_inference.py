@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,8 @@ import pytest
 
 from evalkit.cli import main
 from evalkit.did import estimate
-from evalkit.errors import EstimationError, FewTreatedClustersWarning, SmallCohortWarning
+from evalkit.did.notes import Notes
+from evalkit.errors import EstimationError
 
 
 def _panel(
@@ -48,9 +48,7 @@ def _panel(
 
 
 def _quiet(**kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FewTreatedClustersWarning)
-        return estimate(**kwargs)
+    return estimate(**kwargs)
 
 
 def _event(df: pd.DataFrame, **kwargs):
@@ -271,25 +269,26 @@ def test_p_values_never_fall_below_what_the_draws_allow() -> None:
 def test_default_event_study_falls_back_to_wild_when_timing_varies_within_clusters() -> None:
     df = _panel(8, {0: 3, 1: 3})
     df.loc[df["id"] == "c0u0", "cohort"] = 4
-    with pytest.warns(FewTreatedClustersWarning) as record, pytest.warns(SmallCohortWarning):
-        res = estimate(
-            df,
-            outcome="y",
-            unit="id",
-            time="t",
-            cohort="cohort",
-            estimator="event_study",
-            cluster="muni",
-        )
+    res = estimate(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="event_study",
+        cluster="muni",
+    )
     assert res.inference == "wild"
-    text = " ".join(str(w.message) for w in record)
+    codes = [n.code for n in res.notes]
+    assert codes[0] == "single_unit_cohorts"  # c0u0 alone in cohort 4
+    assert {"few_treated_permutation", "event_wild_unreliable"} <= set(codes)
+    text = " ".join(res.warnings)
     assert "only 2 treated and 6 comparison clusters" in text
     assert "wild cluster bootstrap is unreliable with 2 treated" in text
-    with (
-        pytest.raises(EstimationError, match="same period for every row of a cluster"),
-        pytest.warns(SmallCohortWarning),
-    ):
-        _event(df, inference="permutation")
+    noted = Notes()
+    with pytest.raises(EstimationError, match="same period for every row of a cluster"):
+        _event(df, inference="permutation", notes=noted)
+    assert [n.code for n in noted] == ["single_unit_cohorts"]  # kept though the estimate failed
 
 
 @pytest.mark.parametrize("inference", ["wild", "permutation", "bootstrap"])

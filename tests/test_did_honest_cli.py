@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,18 +61,16 @@ def test_sensitivity_list_in_the_json_equals_the_python_entry(
     assert [r["bound"] for r in got["sensitivity"]] == [0.5, 1.0, 1.5, 2.0]
     assert set(got["sensitivity"][0]) == {"bound", "lb", "ub"}
     # the same numbers from the event study's coefficients and covariance directly
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = estimate(
-            df,
-            outcome="y",
-            unit="unit",
-            time="time",
-            cohort="cohort",
-            cluster="muni",
-            estimator="event_study",
-            inference="analytic",
-        )
+    res = estimate(
+        df,
+        outcome="y",
+        unit="unit",
+        time="time",
+        cohort="cohort",
+        cluster="muni",
+        estimator="event_study",
+        inference="analytic",
+    )
     rows = sorted(res.to_dict()["event_study"], key=lambda r: r["event_time"])
     assert [r["event_time"] for r in rows] == [-4, -3, -2, 0, 1, 2, 3]
     direct_se = [r["se"] for r in rows]

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from evalkit.did import estimate
-from evalkit.errors import EstimationError, FewTreatedClustersWarning, SmallCohortWarning
+from evalkit.did.notes import Notes
+from evalkit.errors import EstimationError
 
 
 def _panel(
@@ -57,9 +57,7 @@ def _coef(df: pd.DataFrame, y: np.ndarray, d: np.ndarray) -> float:
 
 
 def _quiet(**kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FewTreatedClustersWarning)
-        return estimate(**kwargs)
+    return estimate(**kwargs)
 
 
 def test_randomization_p_value_equals_exact_enumeration_by_hand() -> None:
@@ -218,13 +216,13 @@ def test_conley_taber_equals_placebos_by_hand() -> None:
 
 def test_one_treated_of_twelve_never_shows_unsupported_p_values() -> None:
     df = _panel(12, {0: 3}, seed=5, effect=5.0)
-    with pytest.warns(FewTreatedClustersWarning) as record:
-        res = estimate(
-            df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe", cluster="muni"
-        )
+    res = estimate(
+        df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe", cluster="muni"
+    )
     assert res.inference == "permutation"
     assert res.n_treated_clusters == 1 and res.n_clusters == 12
-    text = " ".join(str(w.message) for w in record)
+    assert [n.code for n in res.notes] == ["few_treated_permutation", "permutation_unbounded"]
+    text = " ".join(res.warnings)
     assert "only 1 treated and 11 comparison clusters (fewer than 10" in text
     assert "1/12 = 0.083" in text
     assert res.p_value >= 1 / 12 - 1e-12
@@ -248,18 +246,19 @@ def test_one_treated_of_twelve_never_shows_unsupported_p_values() -> None:
 
 def test_explicit_cluster_robust_with_few_treated_warns() -> None:
     df = _panel(12, {0: 3, 1: 3}, seed=5)
-    with pytest.warns(FewTreatedClustersWarning, match="over-reject"):
-        res = estimate(
-            df,
-            outcome="y",
-            unit="id",
-            time="t",
-            cohort="cohort",
-            estimator="twfe",
-            cluster="muni",
-            inference="analytic",
-        )
+    res = estimate(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        estimator="twfe",
+        cluster="muni",
+        inference="analytic",
+    )
     assert res.inference == "analytic"
+    assert [n.code for n in res.notes] == ["few_treated_cr1"]
+    assert "over-reject" in res.warnings[0]
 
 
 def test_ferman_pinto_widens_when_the_treated_cluster_is_small() -> None:
@@ -341,10 +340,8 @@ def test_permutation_needs_cluster_level_timing() -> None:
     df = _panel(6, {0: 3, 1: 3})
     df.loc[df["id"] == "c0u0", "cohort"] = 4  # two timings inside cluster m0
     df["d"] = ((df["cohort"] > 0) & (df["t"] >= df["cohort"])).astype(float)
-    with (
-        pytest.raises(EstimationError, match="same period for every row of a cluster"),
-        pytest.warns(SmallCohortWarning, match="cohort.s. 4 have a single unit"),
-    ):
+    noted = Notes()
+    with pytest.raises(EstimationError, match="same period for every row of a cluster"):
         _quiet(
             data=df,
             outcome="y",
@@ -354,7 +351,13 @@ def test_permutation_needs_cluster_level_timing() -> None:
             estimator="twfe",
             cluster="muni",
             inference="permutation",
+            notes=noted,
         )
+    # what was noted before the failure is kept
+    assert [n.text for n in noted] == [
+        "cohort(s) 4 have a single unit; their effects rest on one unit and cannot be told "
+        "apart from that unit's own shocks",
+    ]
 
 
 def test_event_study_conley_taber_equals_placebo_event_studies_by_hand() -> None:
@@ -414,12 +417,12 @@ def test_event_study_conley_taber_equals_placebo_event_studies_by_hand() -> None
 def test_default_falls_back_to_wild_when_timing_varies_within_clusters() -> None:
     df = _panel(8, {0: 3, 1: 3})
     df.loc[df["id"] == "c0u0", "cohort"] = 4
-    with pytest.warns(FewTreatedClustersWarning) as record, pytest.warns(SmallCohortWarning):
-        res = estimate(
-            df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe", cluster="muni"
-        )
+    res = estimate(
+        df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe", cluster="muni"
+    )
     assert res.inference == "wild"
-    text = " ".join(str(w.message) for w in record)
+    assert res.notes[0].code == "single_unit_cohorts"
+    text = " ".join(res.warnings)
     assert "same period in every row of a cluster" in text
     assert "wild cluster bootstrap is unreliable with 2 treated" in text
 

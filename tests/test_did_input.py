@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from evalkit.did import estimate
-from evalkit.errors import DroppedRowsWarning, EstimationError, SmallCohortWarning
+from evalkit.errors import EstimationError
 
 
 def _panel(units: int = 12, periods: int = 5, seed: int = 0) -> pd.DataFrame:
@@ -51,15 +52,19 @@ def test_a_cohort_with_one_unit_warns() -> None:
     df = _panel()
     df.loc[df["id"] == "person-11", "cohort"] = 5
     df["d"] = ((df["cohort"] > 0) & (df["t"] >= df["cohort"])).astype(float)
-    with pytest.warns(SmallCohortWarning, match="cohort.s. 5 have a single unit"):
-        estimate(df, **KW)
+    res = estimate(df, **KW)
+    small = [n for n in res.notes if n.code == "single_unit_cohorts"]
+    assert [n.values for n in small] == [{"cohorts": [5]}]
+    assert "cohort(s) 5 have a single unit" in small[0].text
 
 
 def test_missing_outcomes_are_dropped_and_counted() -> None:
     df = _panel()
     df.loc[[0, 5, 9], "y"] = np.nan
-    with pytest.warns(DroppedRowsWarning, match="3 row.s. with a missing outcome 'y'.*57 of 60"):
-        res = estimate(df, **KW)
+    res = estimate(df, **KW)
+    dropped = [n for n in res.notes if n.code == "dropped_missing_outcome"]
+    assert [n.values for n in dropped] == [{"n": 3, "outcome": "y", "kept": 57, "total": 60}]
+    assert re.search(r"3 row.s. with a missing outcome 'y'.*57 of 60", dropped[0].text)
     assert res.n_obs == 57
 
 
@@ -225,8 +230,6 @@ def test_treatment_collinear_with_the_fixed_effects_says_why() -> None:
             "y": [1.0, 2.0, 3.0, 5.0, 1.0, 2.0, 2.0, 3.0],
         }
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for estimator in ("twfe", "event_study"):
-            with pytest.raises(EstimationError, match="collinear with the fixed effects"):
-                estimate(df, outcome="y", unit="m", time="q", treated="d", estimator=estimator)
+    for estimator in ("twfe", "event_study"):
+        with pytest.raises(EstimationError, match="collinear with the fixed effects"):
+            estimate(df, outcome="y", unit="m", time="q", treated="d", estimator=estimator)

@@ -33,17 +33,15 @@ def ehec() -> pd.DataFrame:
 
 
 def _imp(df: pd.DataFrame, **kw: object) -> dict:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = estimate(
-            df,
-            outcome="dep_var",
-            unit="unit",
-            time="year",
-            cohort="g",
-            estimator="imputation",
-            **kw,
-        )
+    res = estimate(
+        df,
+        outcome="dep_var",
+        unit="unit",
+        time="year",
+        cohort="g",
+        estimator="imputation",
+        **kw,
+    )
     return res.to_dict()
 
 
@@ -105,16 +103,14 @@ def test_imputation_point_estimate_equals_pyfixest_did2s(df_het: pd.DataFrame) -
 def test_sun_abraham_equals_fixest_sunab(ehec: pd.DataFrame) -> None:
     """The HonestDiD README's sunab event study (all cohorts of the Medicaid data)."""
     ref = HON["sunab_relative_magnitudes"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = estimate(
-            ehec,
-            outcome="dins",
-            unit="stfips",
-            time="year",
-            cohort="yexp2",
-            estimator="sun_abraham",
-        )
+    res = estimate(
+        ehec,
+        outcome="dins",
+        unit="stfips",
+        time="year",
+        cohort="yexp2",
+        estimator="sun_abraham",
+    )
     es = res.to_dict()["event_study"]
     assert [r["event_time"] for r in es] == [int(e) for e in ref["event_times"]]
     np.testing.assert_allclose([r["att"] for r in es], ref["betahat"], atol=1e-6, rtol=0)

@@ -8,14 +8,11 @@ the nominal 95 %.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from evalkit.did import estimate
-from evalkit.errors import FewTreatedClustersWarning
 
 CLUSTERS, UNITS, PERIODS, START, EFFECT, REPS = 20, 4, 6, 4, 1.0, 150
 
@@ -48,17 +45,15 @@ def test_cluster_robust_undercovers_and_default_does_not() -> None:
     cr1_cover = default_cover = 0
     for _ in range(REPS):
         df = _draw(rng, base)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FewTreatedClustersWarning)
-            res = estimate(
-                df,
-                outcome="y",
-                unit="uid",
-                time="t",
-                cohort="cohort",
-                estimator="twfe",
-                cluster="muni",
-            )
+        res = estimate(
+            df,
+            outcome="y",
+            unit="uid",
+            time="t",
+            cohort="cohort",
+            estimator="twfe",
+            cluster="muni",
+        )
         assert res.inference == "permutation"
         default_cover += res.ci_low <= EFFECT <= res.ci_high
         se, dof = res.inference_detail["analytic_se"], CLUSTERS - 1

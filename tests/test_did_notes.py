@@ -11,14 +11,15 @@ import pandas as pd
 import pytest
 
 from evalkit.did import estimate
-from evalkit.did.notes import TEMPLATES, Note, fields
-from evalkit.errors import EvalkitWarning, FewTreatedClustersWarning
+from evalkit.did.notes import TEMPLATES, Note, Notes, fields
+from evalkit.errors import DroppedRowsWarning, EstimationError
 
 #: A value for every placeholder name the catalogue uses.
 SAMPLE = {
     "n": 3,
     "total": 60,
     "kept": 57,
+    "left_out": 2,
     "outcome": "y",
     "cohorts": [4, 7],
     "cohort": 2005,
@@ -98,23 +99,23 @@ def test_a_note_without_its_values_or_with_an_unknown_code_is_refused() -> None:
 )
 def test_warnings_and_warning_codes_align(estimator: str, inference: str | None) -> None:
     df = _panel(12, {0: 4}, sizes=[1] + [3] * 11)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EvalkitWarning)
-        res = estimate(
-            df,
-            outcome="y",
-            unit="id",
-            time="t",
-            cohort="cohort",
-            cluster="muni",
-            estimator=estimator,
-            inference=inference,
-        )
+    res = estimate(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        cluster="muni",
+        estimator=estimator,
+        inference=inference,
+    )
     out = res.to_dict()
     _aligned(out)
     assert list(out).index("warning_codes") == list(out).index("warnings") + 1
+    # the note on the data comes first: notes are listed in the order they arose
+    assert out["warning_codes"][0] == {"code": "single_unit_cohorts", "values": {"cohorts": [4]}}
     if inference is None:
-        assert out["warning_codes"][0] == {
+        assert out["warning_codes"][1] == {
             "code": "few_treated_permutation",
             "values": {"treated": 1, "comparison": 11, "clusters": 12, "threshold": 10},
         }
@@ -123,18 +124,16 @@ def test_warnings_and_warning_codes_align(estimator: str, inference: str | None)
 def test_callaway_santanna_codes_align_with_permutation_and_dropped_rows() -> None:
     df = _panel(10, {0: 3, 1: 5}, sizes=[3] * 10)
     df.loc[[0, 7], "y"] = np.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EvalkitWarning)
-        res = estimate(
-            df,
-            outcome="y",
-            unit="id",
-            time="t",
-            cohort="cohort",
-            cluster="muni",
-            estimator="callaway_santanna",
-            allow_unbalanced_panel=True,
-        )
+    res = estimate(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        cluster="muni",
+        estimator="callaway_santanna",
+        allow_unbalanced_panel=True,
+    )
     out = res.to_dict()
     _aligned(out)
     codes = [c["code"] for c in out["warning_codes"]]
@@ -142,31 +141,69 @@ def test_callaway_santanna_codes_align_with_permutation_and_dropped_rows() -> No
     assert codes[-1] == "cs_rows_descriptive"
 
 
-def test_python_warnings_carry_the_code_and_values() -> None:
-    df = _panel(12, {0: 4}, sizes=[1] + [3] * 11)
-    df.loc[[5, 9], "y"] = np.nan
+@pytest.mark.parametrize(
+    "estimator", ["twfe", "2x2", "event_study", "imputation", "sun_abraham", "callaway_santanna"]
+)
+def test_notes_come_on_the_result_and_no_python_warning_is_issued(estimator: str) -> None:
+    df = _panel(12, {0: 4, 1: 3, 2: 3}, sizes=[1] + [3] * 11)
+    df.loc[[45, 70], "y"] = np.nan  # two rows of comparison units
+    design: dict = {"cohort": "cohort"}
+    if estimator == "2x2":
+        df = df.assign(grp=(df["cohort"] > 0).astype(int), post=(df["t"] >= 4).astype(int))
+        design = {"treated": "grp", "post": "post"}
+    extra = {"allow_unbalanced_panel": True} if estimator == "callaway_santanna" else {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        estimate(df, outcome="y", unit="id", time="t", cohort="cohort", estimator="twfe")
-    coded = {w.message.code: w.message for w in caught if isinstance(w.message, EvalkitWarning)}
-    assert {"dropped_missing_outcome", "single_unit_cohorts"} <= set(coded)
-    for code, message in coded.items():
-        assert Note(code, message.values).text == str(message)
-    assert coded["dropped_missing_outcome"].values == {
-        "n": 2,
-        "outcome": "y",
-        "kept": len(df) - 2,
-        "total": len(df),
-    }
-    again = pickle.loads(pickle.dumps(coded["single_unit_cohorts"]))
-    assert (again.code, again.values, str(again)) == (
-        "single_unit_cohorts",
-        {"cohorts": [4]},
-        str(coded["single_unit_cohorts"]),
+        res = estimate(df, outcome="y", unit="id", time="t", estimator=estimator, **design, **extra)
+    assert not caught, [str(w.message) for w in caught]
+    coded = {n.code: n for n in res.notes}
+    dropped = (
+        "cs_dropped_missing" if estimator == "callaway_santanna" else "dropped_missing_outcome"
     )
+    assert dropped in coded
+    if estimator == "callaway_santanna":
+        assert coded[dropped].values == {"n": 2, "total": len(df)}
+    else:
+        assert coded[dropped].values == {
+            "n": 2,
+            "outcome": "y",
+            "kept": len(df) - 2,
+            "total": len(df),
+        }
+    if estimator != "2x2":  # a 2×2 has groups, not cohorts
+        small = (
+            "cs_single_unit_cohorts" if estimator == "callaway_santanna" else "single_unit_cohorts"
+        )
+        assert coded[small].values == {"cohorts": [4]}
+    out = res.to_dict()
+    assert out["warnings"] == [n.text for n in res.notes]
+    assert out["warning_codes"] == [n.to_dict() for n in res.notes]
+    for code, note in coded.items():
+        assert Note(code, note.values).text == note.text
+        assert pickle.loads(pickle.dumps(note)) == note
+
+
+def test_notes_before_a_failure_reach_the_collector() -> None:
+    df = _panel(12, {0: 4}, sizes=[1] + [3] * 11)
+    df.loc[[5, 9], "y"] = np.nan
+    noted = Notes()
+    with pytest.raises(EstimationError, match="weights must be one of"):
+        estimate(
+            df,
+            outcome="y",
+            unit="id",
+            time="t",
+            cohort="cohort",
+            cluster="muni",
+            estimator="twfe",
+            inference="wild",
+            weights="no such weights",
+            notes=noted,
+        )
+    assert [n.code for n in noted] == ["dropped_missing_outcome", "single_unit_cohorts"]
 
 
 def test_a_warning_class_still_works_without_a_code() -> None:
-    with pytest.warns(FewTreatedClustersWarning, match="plain") as record:
-        warnings.warn("plain", FewTreatedClustersWarning, stacklevel=1)
+    with pytest.warns(DroppedRowsWarning, match="plain") as record:
+        warnings.warn("plain", DroppedRowsWarning, stacklevel=1)
     assert record[0].message.code is None and record[0].message.values == {}

@@ -31,7 +31,6 @@ def _panel() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["unit", "muni", "time", "cohort", "y"])
 
 
-@pytest.mark.filterwarnings("ignore")
 def test_permutation_leaves_out_assignments_that_identify_nothing() -> None:
     df = _panel()
     res = estimate(df, estimator="twfe", inference="permutation", **COLUMNS)
@@ -53,7 +52,6 @@ def test_permutation_leaves_out_assignments_that_identify_nothing() -> None:
     assert "permutation_not_identified" in codes
 
 
-@pytest.mark.filterwarnings("ignore")
 def test_a_pilot_observed_only_after_its_start_is_refused_with_the_reason() -> None:
     df = _panel()
     df = df.assign(cohort=np.where(df["muni"] == "m5", 4, 0))

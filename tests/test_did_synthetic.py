@@ -44,8 +44,9 @@ def test_prop99_effective_numbers_of_controls_and_periods_match_r_print(prop99) 
 
 def test_did_with_equal_weights_equals_twfe(prop99) -> None:
     fit = synthetic_fit(prop99, method="did", **COLS)
-    with pytest.warns(Warning):
-        twfe = estimate(prop99, estimator="twfe", inference="analytic", **COLS)
+    twfe = estimate(prop99, estimator="twfe", inference="analytic", **COLS)
+    # one treated state: a cohort of one unit, and CR1 intervals that over-reject
+    assert [n.code for n in twfe.notes] == ["single_unit_cohorts", "few_treated_cr1"]
     assert fit.att == pytest.approx(twfe.att, abs=1e-8)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import duckdb
@@ -101,19 +100,17 @@ def test_engine_estimates_equal_in_memory_on_the_region_month_panel(
     for outcome in OUTCOMES:
         for estimator in ("callaway_santanna", "twfe", "event_study"):
             options = {"control": "notyet"} if estimator == "callaway_santanna" else {}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                mem = estimate(
-                    frame,
-                    outcome=outcome,
-                    unit="region",
-                    time="period",
-                    cohort="cohort",
-                    cluster="region",
-                    estimator=estimator,
-                    inference="analytic",
-                    **options,
-                ).to_dict()
+            mem = estimate(
+                frame,
+                outcome=outcome,
+                unit="region",
+                time="period",
+                cohort="cohort",
+                cluster="region",
+                estimator=estimator,
+                inference="analytic",
+                **options,
+            ).to_dict()
             eng = results[outcome][estimator]
             assert eng["path"] == "engine:duckdb"
             assert eng["att"] == pytest.approx(mem["att"], abs=1e-10)

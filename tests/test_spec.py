@@ -11,7 +11,7 @@ import pytest
 
 import evalkit.spec as spec_module
 from evalkit.did import estimate
-from evalkit.errors import EstimationError, FewTreatedClustersWarning
+from evalkit.errors import EstimationError
 from evalkit.protocol._fields import PROTOCOL_SPEC
 from evalkit.spec import (
     ESTIMATORS,
@@ -198,12 +198,12 @@ def test_few_treated_threshold_switches_the_default_inference() -> None:
     unit = df["id"].str[1:].astype(int)
     df["cohort"] = np.where(unit < 10, 4, 0)  # 10 of 20 units treated, one start
     low = estimate(df, Spec("twfe", few_treated_threshold=2), **COLUMNS)
-    with pytest.warns(FewTreatedClustersWarning):
-        high = estimate(
-            df, Spec("twfe", few_treated_threshold=11, options={"n_perm": 199}), **COLUMNS
-        )
+    high = estimate(df, Spec("twfe", few_treated_threshold=11, options={"n_perm": 199}), **COLUMNS)
     assert low.inference == "analytic"  # 10 treated and 10 comparison clusters
     assert high.inference == "permutation"
+    assert not low.notes
+    assert high.notes[0].code == "few_treated_permutation"
+    assert high.notes[0].values["threshold"] == 11
 
 
 def test_spec_to_dict_is_json_friendly() -> None:

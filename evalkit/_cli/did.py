@@ -136,7 +136,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import warnings
+    import sys
 
     from evalkit.did import estimate
     from evalkit.spec import Spec
@@ -149,8 +149,6 @@ def run(args: argparse.Namespace) -> int:
         if args.bounds:
             extra["bounds"] = args.bounds
     elif args.bounds:
-        import sys
-
         print("evalkit did: --bounds needs --sensitivity", file=sys.stderr)
         return 2
     spec = Spec(
@@ -179,26 +177,22 @@ def run(args: argparse.Namespace) -> int:
             },
         },
     )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = estimate(
-            frame,
-            spec,
-            outcome=args.outcome,
-            unit=args.unit,
-            time=args.time,
-            cohort=args.cohort,
-            treated=args.treated,
-            post=args.post,
-        )
+    result = estimate(
+        frame,
+        spec,
+        outcome=args.outcome,
+        unit=args.unit,
+        time=args.time,
+        cohort=args.cohort,
+        treated=args.treated,
+        post=args.post,
+    )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False, default=_jsonable))
+        for note in result.notes:  # in words for the person running it; the JSON has them too
+            print(f"warning: {note.text}", file=sys.stderr)
     else:
-        print(result.summary())
-        shown = set(result.to_dict().get("warnings", []))
-        for w in caught:
-            if str(w.message) not in shown:
-                print(f"warning: {w.message}")
+        print(result.summary())  # ends with the notes, one "warning: ..." line each
     return 0
 
 

@@ -61,7 +61,7 @@ def _wilcoxon(d: np.ndarray) -> tuple[float, float]:
     if d.size < 1:
         return np.nan, np.nan
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy/scipy: ties, few pairs
         warnings.simplefilter("ignore", UserWarning)  # scipy: small-sample approximation notes
         res = stats.wilcoxon(d, zero_method="wilcox")
     return float(res.statistic), float(res.pvalue)

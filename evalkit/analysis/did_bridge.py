@@ -9,14 +9,14 @@ whole bundle.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from evalkit.did import estimate
-from evalkit.errors import EvalkitError, EvalkitWarning
+from evalkit.did.notes import Notes
+from evalkit.errors import EvalkitError
 
 __all__ = ["DID_COLUMNS", "did_record"]
 
@@ -53,43 +53,30 @@ def did_record(data: pd.DataFrame, **kwargs: Any) -> dict[str, Any]:
     -------
     dict
         The keys of :data:`DID_COLUMNS`; ``status`` is ``ok``, or ``not_estimable: <why>``
-        (then the numbers are None). evalkit warnings raised while estimating (few
-        treated clusters, dropped rows) are joined into ``warnings``, not re-raised.
+        (then the numbers are None). The estimate's notes (few treated clusters,
+        dropped rows), also those made before it failed, are joined into ``warnings``
+        and their codes listed in ``warning_codes``.
     """
     empty = dict.fromkeys(DID_COLUMNS)
     empty["estimator"] = kwargs.get("estimator")
-    empty["warnings"] = ""
-    empty["warning_codes"] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            res = estimate(data, **kwargs).to_dict()
-        except EvalkitError as exc:
-            res = {"_error": str(exc)}
-        except np.linalg.LinAlgError as exc:  # a numerically singular design on these data
-            res = {"_error": f"the estimator's design is singular on these data ({exc})"}
-    notes: list[str] = []
-    codes: list[dict[str, Any] | None] = []  # aligned with notes, for the report's languages
-    for w in caught:  # evalkit's own warnings go into the record; others are passed on
-        if issubclass(w.category, EvalkitWarning):
-            notes.append(str(w.message))
-            code = getattr(w.message, "code", None)
-            values = getattr(w.message, "values", None) or {}
-            codes.append({"code": code, "values": dict(values)} if code else None)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    noted = Notes()  # keeps what was noted before an estimate that fails
+    try:
+        result = estimate(data, notes=noted, **kwargs)
+        notes, res = list(result.notes), result.to_dict()
+    except EvalkitError as exc:
+        notes, res = list(noted), {"_error": str(exc)}
+    except np.linalg.LinAlgError as exc:  # a numerically singular design on these data
+        notes = list(noted)
+        res = {"_error": f"the estimator's design is singular on these data ({exc})"}
+    texts = "; ".join(n.text for n in notes)
+    codes = [n.to_dict() for n in notes]  # aligned with the texts, for the report's languages
     if "_error" in res:
         return {
             **empty,
             "status": f"not_estimable: {res['_error']}",
-            "warnings": "; ".join(notes),
+            "warnings": texts,
             "warning_codes": codes,
         }
-    result_codes = res.get("warning_codes") or []
-    for i, note in enumerate(res.get("warnings") or []):
-        if note not in notes:
-            notes.append(note)
-            codes.append(result_codes[i] if i < len(result_codes) else None)
     return {
         "estimator": res.get("estimator"),
         "inference": res.get("inference"),
@@ -103,6 +90,6 @@ def did_record(data: pd.DataFrame, **kwargs: Any) -> dict[str, Any]:
         "n_clusters": res.get("n_clusters"),
         "n_treated_clusters": res.get("n_treated_clusters"),
         "status": "ok",
-        "warnings": "; ".join(notes),
+        "warnings": texts,
         "warning_codes": codes,
     }

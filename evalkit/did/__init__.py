@@ -4,6 +4,8 @@ The one entry point is :func:`estimate`, driven by a :class:`Spec` (the analysis
 specification, declared in :mod:`evalkit.spec`); it returns a frozen result with
 ``tidy()``, ``summary()``, ``to_dict()`` and ``_repr_html_()`` (see
 :mod:`evalkit.did.results`). Callaway–Sant'Anna lives in :mod:`evalkit.did.cs`.
+What a result must be read with (dropped rows, few treated clusters, ...) comes as
+notes on it (:mod:`evalkit.did.notes`), never as a Python warning.
 """
 
 from evalkit.did.bacon import bacon_decomposition

@@ -2,7 +2,8 @@
 
 Everything a user can get wrong is caught here and reported as an
 :class:`~evalkit.errors.EstimationError` naming the column, unit or rows, or as
-a warning (dropped rows, one-unit cohorts). The estimators downstream work on the
+a note on the prepared data (dropped rows, one-unit cohorts) that every result
+built from it carries. The estimators downstream work on the
 prepared frame with fixed internal column names.
 """
 
@@ -14,8 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from evalkit.did.notes import Note, warn
-from evalkit.errors import DroppedRowsWarning, EstimationError, SmallCohortWarning
+from evalkit.did.notes import Note
+from evalkit.errors import EstimationError
 
 __all__ = ["COHORT_RULE", "Prepared", "anticipate", "prepare"]
 
@@ -57,6 +58,8 @@ class Prepared:
         True when the user named a cluster column (otherwise clusters are units, or rows).
     time_labels : dict
         Period index → original time value (for event-time labels).
+    notes : tuple of Note
+        What preparing the data noted (dropped rows, one-unit cohorts), in order.
     """
 
     frame: pd.DataFrame
@@ -67,6 +70,7 @@ class Prepared:
     has_post: bool
     cluster_given: bool
     time_labels: dict[int, object]
+    notes: tuple[Note, ...] = ()
 
     @property
     def n_clusters(self) -> int:
@@ -186,7 +190,8 @@ def prepare(
     Returns
     -------
     Prepared
-        The checked frame.
+        The checked frame, with its notes (rows dropped for a missing outcome or
+        covariate, cohorts of a single unit).
 
     Raises
     ------
@@ -220,6 +225,7 @@ def prepare(
     for c in covariates:
         missing_x |= numeric[c].isna()
     keep = ~(missing_y | missing_x)
+    notes: list[Note] = []
     if int(missing_y.sum()):
         note = Note(
             "dropped_missing_outcome",
@@ -230,10 +236,9 @@ def prepare(
                 "total": len(data),
             },
         )
-        warn(note, DroppedRowsWarning, stacklevel=3)
+        notes.append(note)
     if int((missing_x & ~missing_y).sum()):
-        note = Note("dropped_missing_covariate", {"n": int((missing_x & ~missing_y).sum())})
-        warn(note, DroppedRowsWarning, stacklevel=3)
+        notes.append(Note("dropped_missing_covariate", {"n": int((missing_x & ~missing_y).sum())}))
     src = data.loc[keep]
     if src.empty:
         raise EstimationError(f"no rows left after dropping missing values of {outcome!r}")
@@ -276,7 +281,7 @@ def prepare(
             )
         out[COHORT] = g
         out[D] = ((g > 0) & (out[TIME].to_numpy() >= g)).astype("float64")
-        _warn_small_cohorts(out, has_unit)
+        notes.extend(_small_cohorts(out, has_unit))
     elif post is not None and treated is not None:
         grp = _indicator(src[treated], treated)
         if has_unit:
@@ -293,7 +298,7 @@ def prepare(
     elif treated is not None:
         out[D] = _indicator(src[treated], treated)
         if has_unit and time is not None:
-            _derive_cohort(out, unit_labels)
+            notes.extend(_derive_cohort(out, unit_labels))
     if cluster is not None:
         if src[cluster].isna().any():
             raise EstimationError(f"cluster column {cluster!r} has missing values")
@@ -311,11 +316,15 @@ def prepare(
         has_post=post is not None,
         cluster_given=cluster is not None,
         time_labels=time_labels,
+        notes=tuple(notes),
     )
 
 
-def _derive_cohort(out: pd.DataFrame, unit_labels: pd.Series) -> None:
-    """Add ``_g`` when the treatment indicator is absorbing (stays on once on) in every unit."""
+def _derive_cohort(out: pd.DataFrame, unit_labels: pd.Series) -> list[Note]:
+    """Add ``_g`` when the treatment indicator is absorbing (stays on once on) in every unit.
+
+    Returns the note on one-unit cohorts, if any.
+    """
     t = out[TIME].to_numpy()
     first = (
         out.assign(_tt=np.where(out[D] > 0, t, np.iinfo(np.int64).max))
@@ -326,19 +335,21 @@ def _derive_cohort(out: pd.DataFrame, unit_labels: pd.Series) -> None:
     g = np.where(first == np.iinfo(np.int64).max, 0, first)
     if np.array_equal(((g > 0) & (t >= g)).astype("float64"), out[D].to_numpy()):
         out[COHORT] = g
-        _warn_small_cohorts(out, True)
+        return _small_cohorts(out, True)
+    return []
 
 
-def _warn_small_cohorts(out: pd.DataFrame, has_unit: bool) -> None:
+def _small_cohorts(out: pd.DataFrame, has_unit: bool) -> list[Note]:
+    """Return the note on cohorts of a single unit (or row), or nothing."""
     key = UNIT if has_unit else None
     per = out.loc[out[COHORT] > 0]
     if per.empty:
-        return
+        return []
     counts = per.groupby(COHORT)[key].nunique() if key else per.groupby(COHORT).size()
     small = counts[counts < 2]
     if len(small):
-        note = Note("single_unit_cohorts", {"cohorts": [int(c) for c in small.index]})
-        warn(note, SmallCohortWarning, stacklevel=4)
+        return [Note("single_unit_cohorts", {"cohorts": [int(c) for c in small.index]})]
+    return []
 
 
 def anticipate(prep: Prepared, periods: int) -> Prepared:

@@ -22,11 +22,11 @@ from evalkit.did._common import (
 from evalkit.did._data import Prepared
 from evalkit.did._event_sensitivity import event_sensitivity
 from evalkit.did.conley_taber import Placebos, conley_taber_combinations, conley_taber_placebos
-from evalkit.did.notes import Note, warn
+from evalkit.did.notes import Note
 from evalkit.did.regression import _name, event_design, event_study
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.wild import wild_bootstrap_combinations, wild_joint_test
-from evalkit.errors import EstimationError, FewTreatedClustersWarning
+from evalkit.errors import EstimationError
 from evalkit.spec import Spec
 
 __all__ = ["event_extra", "event_records", "event_study_result"]
@@ -196,8 +196,6 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
             anticipation=lead,
         )
         messages.extend(sens.notes)
-    for m in messages:
-        warn(m, FewTreatedClustersWarning, stacklevel=3)
     table = tidy_frame([head, *rows])
     extra = event_extra(rows, pretrend, -1 - lead)
     if sens is not None:
@@ -222,7 +220,7 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
         n_treated_clusters=k,
         inference=chosen,
         alpha=alpha,
-        notes=tuple(messages),
+        notes=(*prep.notes, *messages),
         table=table,
         inference_detail=detail,
         extra=extra,

@@ -149,7 +149,7 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
         n_treated_clusters=k,
         inference="analytic",
         alpha=alpha,
-        notes=tuple(notes),
+        notes=(*prep.notes, *notes),
         table=tidy_frame([{**head, "event_time": None}, *rows]),
         inference_detail={"vcov": "cluster", "df": df if math.isfinite(df) else None},
         extra=extra,

@@ -9,12 +9,11 @@ estimators of this package, on the frame the power simulation builds (``unit``,
 from __future__ import annotations
 
 import math
-import warnings
 
 import pandas as pd
 
 from evalkit.did.estimate import estimate
-from evalkit.errors import EstimationError, EvalkitWarning
+from evalkit.errors import EstimationError
 
 __all__ = ["design_interval"]
 
@@ -45,20 +44,18 @@ def design_interval(
     """
     kwargs = {"cluster": "unit"} if estimator in ("twfe", "2x2") else {}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", EvalkitWarning)
-            result = estimate(
-                frame,
-                outcome="y",
-                unit="unit",
-                time="time",
-                treated="treated",
-                estimator=estimator,
-                inference=inference,
-                alpha=alpha,
-                seed=seed,
-                **kwargs,  # type: ignore[arg-type]
-            )
+        result = estimate(
+            frame,
+            outcome="y",
+            unit="unit",
+            time="time",
+            treated="treated",
+            estimator=estimator,
+            inference=inference,
+            alpha=alpha,
+            seed=seed,
+            **kwargs,  # type: ignore[arg-type]
+        )
     except EstimationError:
         return math.nan, 1.0, -math.inf, math.inf
     low = result.ci_low if math.isfinite(result.ci_low) else -math.inf

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -29,11 +28,11 @@ from evalkit.did._synth_result import SYNTHETIC_ESTIMATORS, SYNTHETIC_INFERENCE,
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.conley_taber import conley_taber
 from evalkit.did.cs._sensitivity import with_sensitivity
-from evalkit.did.notes import Note, warn
+from evalkit.did.notes import Note, Notes
 from evalkit.did.regression import Fit, twfe, two_by_two
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.wild import wild_bootstrap
-from evalkit.errors import DroppedRowsWarning, EstimationError, FewTreatedClustersWarning
+from evalkit.errors import EstimationError
 from evalkit.spec import Estimator, Inference, Spec, Vcov, as_spec
 
 __all__ = [
@@ -71,6 +70,7 @@ def estimate(
     cohort: str | None = None,
     treated: str | None = None,
     post: str | None = None,
+    notes: Notes | None = None,
     **choices: Any,
 ) -> Any:
     """Estimate a difference-in-differences effect.
@@ -85,8 +85,8 @@ def estimate(
         them as keywords (``estimator="twfe"``, ``control=...``, see the Spec's
         fields); keywords that are no Spec field are tuning options.
     outcome : str
-        Outcome column (rows with a missing outcome are dropped with a
-        :class:`~evalkit.errors.DroppedRowsWarning`).
+        Outcome column (rows with a missing outcome are dropped, and the result
+        carries a note that counts them).
     unit, time : str, optional
         Unit id (strings work) and period columns. Periods are numbers, or any
         sortable values (dates, ``"2025-10"``) counted in positions.
@@ -98,6 +98,10 @@ def estimate(
         with ``post`` it is the group indicator and the treatment is ``treated × post``.
     post : str, optional
         Post-period indicator (2×2).
+    notes : Notes, optional
+        A collector that receives every note as it arises, so that a caller keeps
+        what was noted before an estimate failed; on success it holds the result's
+        notes.
     **choices
         Spec fields when ``spec`` is not given: ``estimator`` (required; one of
         :data:`evalkit.spec.ESTIMATORS`), ``control``, ``method``,
@@ -131,6 +135,9 @@ def estimate(
     -------
     DidResult or CsResult
         A frozen result with ``tidy()``, ``summary()``, ``to_dict()``, ``_repr_html_()``.
+        Its ``notes`` are every warning of this estimate (dropped rows, one-unit
+        cohorts, few treated clusters, coarse inference), as codes with values and
+        English text (``warnings``); no Python warning is issued.
 
     Raises
     ------
@@ -138,6 +145,26 @@ def estimate(
         Bad options or data (the message names the column, unit or rows).
     """
     spec = as_spec(spec, choices)
+    sink = Notes() if notes is None else notes
+    design = {"cohort": cohort, "treated": treated, "post": post}
+    result = _estimate(data, spec, sink, outcome=outcome, unit=unit, time=time, **design)
+    sink.add(*result.notes)
+    return result
+
+
+def _estimate(
+    data: pd.DataFrame,
+    spec: Spec,
+    sink: Notes,
+    *,
+    outcome: str,
+    unit: str | None,
+    time: str | None,
+    cohort: str | None,
+    treated: str | None,
+    post: str | None,
+) -> Any:
+    """Run the estimator of ``spec``; ``sink`` gets the notes that arise before a failure."""
     columns = {"outcome": outcome, "unit": unit, "time": time}
     if spec.estimator in SYNTHETIC_ESTIMATORS or (
         spec.estimator == "twfe" and spec.inference == "conformal"
@@ -164,17 +191,14 @@ def estimate(
     prep, chosen_vcov = _regression_data(
         data, spec, **columns, cohort=cohort, treated=treated, post=post
     )
+    sink.add(*prep.notes)
     if spec.estimator == "event_study":
         return event_study_result(prep, chosen_vcov, spec)
     if spec.estimator in ("imputation", "sun_abraham"):
-        result = modern_result(prep, spec)
-        for note in result.notes:
-            dropped = note.code == "imputation_dropped"
-            warn(note, DroppedRowsWarning if dropped else FewTreatedClustersWarning, stacklevel=2)
-        return result
+        return modern_result(prep, spec)
     fit = two_by_two(prep, chosen_vcov) if spec.estimator == "2x2" else twfe(prep, chosen_vcov)
     components = bacon_decomposition(prep) if spec.estimator == "bacon" else None
-    return _coefficient_result(spec, prep, fit, chosen_vcov, components)
+    return _coefficient_result(spec, prep, fit, chosen_vcov, components, sink)
 
 
 def _regression_data(data: pd.DataFrame, spec: Spec, **design: Any) -> tuple[Prepared, str]:
@@ -245,20 +269,15 @@ def _callaway_santanna(
             f"inference={inference!r} is not available for callaway_santanna; allowed: "
             "'analytic', 'bootstrap', 'permutation'"
         )
-    if inference not in (None, "permutation"):
-        return callaway_santanna(data, cohort=cohort, **kwargs)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = callaway_santanna(data, cohort=cohort, **kwargs)
+    result = callaway_santanna(data, cohort=cohort, **kwargs)
     k, g = result.n_treated_clusters, result.n_clusters
     default = inference is None and k < threshold
     if not (inference == "permutation" or default):
-        _rewarn(caught, drop=())
         return result
     from evalkit.did.cs._randomization import with_permutation
 
-    few = [str(w.message) for w in caught if issubclass(w.category, FewTreatedClustersWarning)]
-    notes = [n for n in result.notes if n.text not in few]
+    # The permutation p-values replace the warning that the analytic intervals are unreliable.
+    notes = [n for n in result.notes if n.code != "cs_few_treated_clusters"]
     if default:
         notes.insert(
             0,
@@ -280,25 +299,12 @@ def _callaway_santanna(
     except EstimationError as exc:
         if not default:
             raise
-        _rewarn(caught, drop=())
         note = Note("cs_permutation_failed", {"reason": str(exc)})
-        warn(note, FewTreatedClustersWarning, stacklevel=3)
         return replace(result, notes=(*result.notes, note))
     if k < threshold:
         rows_note = Note("cs_rows_descriptive", {"treated": k})
         out = replace(out, notes=(*out.notes, rows_note))
-    _rewarn(caught, drop=few)
-    for note in out.notes:
-        if note not in result.notes:
-            warn(note, FewTreatedClustersWarning, stacklevel=3)
     return out
-
-
-def _rewarn(caught: list[warnings.WarningMessage], drop: Sequence[str]) -> None:
-    """Warn again what the estimator warned, except the messages in ``drop``."""
-    for w in caught:
-        if str(w.message) not in drop:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _coefficient_result(
@@ -307,11 +313,13 @@ def _coefficient_result(
     fit: Fit,
     vcov: str,
     components: pd.DataFrame | None,
+    sink: Notes | None = None,
 ) -> DidResult:
+    """Infer on ``fit`` as ``spec`` says; ``sink`` gets the notes made before it resamples."""
     estimator, inference, seed, alpha = spec.estimator, spec.inference, spec.seed, spec.alpha
     threshold, options = spec.few_treated_threshold, spec.options
     row = analytic_row(fit.model, fit.term, alpha)
-    messages: list[Note] = []
+    messages: list[Note] = list(prep.notes)
     k = prep.n_treated_clusters
     few = prep.has_unit or prep.cluster_given
     few = few and few_treated_default(k, prep.n_clusters - k, threshold) != "analytic"
@@ -319,13 +327,11 @@ def _coefficient_result(
     if chosen == "bootstrap":
         chosen = "wild"
     if inference is None and few:
-        note = few_treated_note(prep, threshold)
-        warn(note, FewTreatedClustersWarning, stacklevel=3)
-        messages.append(note)
+        messages.append(few_treated_note(prep, threshold))
     elif chosen == "analytic" and vcov == "cluster" and k < threshold:
-        note = Note("few_treated_cr1", {"treated": k, "clusters": prep.n_clusters})
-        warn(note, FewTreatedClustersWarning, stacklevel=3)
-        messages.append(note)
+        messages.append(Note("few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
+    if sink is not None:
+        sink.add(*messages)
     detail: dict[str, Any] = {"vcov": vcov, "df": t_df(fit.model)}
     outcome: inf.InferenceOutcome | None = None
     notes: list[Note] = []
@@ -354,8 +360,6 @@ def _coefficient_result(
         notes.append(Note("wild_unreliable", {"treated": k}))
     if outcome is not None:
         notes.extend(outcome.messages)
-    for note in notes:
-        warn(note, FewTreatedClustersWarning, stacklevel=3)
     messages.extend(notes)
     if outcome is not None:
         detail = {**outcome.detail, "analytic_se": row["std_error"], "vcov": vcov}

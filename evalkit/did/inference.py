@@ -384,8 +384,8 @@ def randomization_combinations(
     identified = np.isfinite(coefs).all(axis=(1, 2))
     messages: list[Note] = []
     if not identified.all():
-        values = {"left_out": int((~identified).sum()), "assignments": len(assignments)}
-        messages.append(Note("permutation_not_identified", values))
+        left = {"left_out": int((~identified).sum()), "assignments": len(assignments)}
+        messages.append(Note("permutation_not_identified", left))
         coefs = coefs[identified]
     n = len(coefs)
     smallest = 1.0 / n

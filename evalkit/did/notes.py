@@ -1,10 +1,12 @@
 """Every warning the estimators can give, as a stable code with its values and one English template.
 
 An estimator never writes a warning sentence itself: it builds a :class:`Note`
-(a code from :data:`TEMPLATES` and the numbers that go into it). The English text
-(``Note.text``) is what ``warnings`` in ``to_dict()`` and Python's warnings show;
-the code and values go into ``warning_codes`` so that a report can word the same
-warning in its own language (``w.<code>`` in ``evalkit/report/translations.yaml``).
+(a code from :data:`TEMPLATES` and the numbers that go into it) and returns it on
+its result; it never issues a Python warning. The English text (``Note.text``) is
+what ``warnings`` in ``to_dict()`` shows; the code and values go into
+``warning_codes`` so that a report can word the same warning in its own language
+(``w.<code>`` in ``evalkit/report/translations.yaml``). The edge (the command
+line, the results bundle, a report) decides how to show them.
 
 Values are plain JSON values (int, float, str, bool, lists of them). A list is
 written as its items joined by ``", "``; placeholders may carry a format spec
@@ -14,14 +16,11 @@ written as its items joined by ``", "``; placeholders may carry a format spec
 from __future__ import annotations
 
 import string
-import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.errors import EvalkitWarning
-
-__all__ = ["TEMPLATES", "Note", "as_number", "fields", "warn"]
+__all__ = ["PREPARATION_CODES", "TEMPLATES", "Note", "Notes", "as_number", "fields"]
 
 _ALT = "compare with inference='conley_taber' or 'permutation'"
 _UNBOUNDED = (
@@ -316,18 +315,36 @@ class Note:
         return hash((self.code, self.text))
 
 
-def warn(note: Note, category: type[EvalkitWarning], stacklevel: int = 2) -> None:
-    """Issue ``note`` as a Python warning of ``category`` that carries its code and values.
+class Notes:
+    """The notes of one estimate, in the order they arose, each once.
 
-    Parameters
-    ----------
-    note : Note
-        The warning.
-    category : type of EvalkitWarning
-        Its class (e.g. :class:`~evalkit.errors.FewTreatedClustersWarning`).
-    stacklevel : int
-        As for :func:`warnings.warn`, counted from the caller of this function.
+    An estimate that fails part-way keeps what it had noted so far: pass a
+    ``Notes`` to :func:`evalkit.did.estimate` (``notes=``) and read it after the
+    error (e.g. the rows dropped before a design turned out to be singular).
     """
-    warnings.warn(
-        category(note.text, code=note.code, values=note.values), stacklevel=stacklevel + 1
-    )
+
+    def __init__(self, notes: Iterable[Note] = ()) -> None:
+        self._items: list[Note] = []
+        self.add(*notes)
+
+    def add(self, *notes: Note) -> None:
+        """Append each note that is not already here."""
+        for note in notes:
+            if note not in self._items:
+                self._items.append(note)
+
+    def __iter__(self) -> Iterator[Note]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Notes({[n.code for n in self._items]})"
+
+
+#: Codes of the notes the regression estimators' shared data preparation gives
+#: (:func:`evalkit.did._data.prepare`): notes on the rows used, not on the estimate.
+PREPARATION_CODES = frozenset(
+    {"dropped_missing_outcome", "dropped_missing_covariate", "single_unit_cohorts"}
+)

@@ -42,6 +42,8 @@ def feols(formula: str, frame: pd.DataFrame, vcov: Any) -> Any:
     """
     import pyfixest as pf
 
+    # pyfixest's own notices (and pandas' inplace deprecation inside it) say nothing
+    # about these data; what does, evalkit returns as notes on the result
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=r"pyfixest\..*")
         warnings.filterwarnings("ignore", message=r".*inplace keyword.*")

@@ -231,8 +231,6 @@ def _streamed(
     table: Any, design: dict[str, str], cluster: str, estimators: Sequence[str], why: str
 ) -> dict[str, Any]:
     """Fallback: stream the needed columns to a unit panel and estimate in memory."""
-    import warnings
-
     from evalkit.did import estimate
     from evalkit.did.engine._stream import stream_unit_panel
 
@@ -243,21 +241,18 @@ def _streamed(
         options: dict[str, Any] = {"inference": "analytic"}
         if estimator == "callaway_santanna":
             options.update(control="notyet", allow_unbalanced_panel=True)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = estimate(
-                panel,
-                outcome=design["outcome"],
-                unit=design["unit"],
-                time=design["time"],
-                cohort=design["cohort"],
-                estimator=estimator,
-                cluster=cluster,
-                **options,
-            )
-        entry = result.to_dict()
+        result = estimate(
+            panel,
+            outcome=design["outcome"],
+            unit=design["unit"],
+            time=design["time"],
+            cohort=design["cohort"],
+            estimator=estimator,
+            cluster=cluster,
+            **options,
+        )
+        entry = result.to_dict()  # its warnings and warning_codes: every note, aligned
         entry["path"] = "in_memory:streamed"
         entry["why_not_in_engine"] = why
-        entry["warnings"] = sorted({*entry.get("warnings", []), *(str(w.message) for w in caught)})
         out[estimator] = entry
     return out

@@ -50,6 +50,7 @@ FORMATS: dict[str, Callable[[Any, str], str]] = {
             "n",
             "total",
             "kept",
+            "left_out",
             "treated",
             "clusters",
             "threshold",

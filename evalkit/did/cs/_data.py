@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from evalkit.did.notes import Note, as_number, warn
-from evalkit.errors import DroppedRowsWarning, EstimationError, SmallCohortWarning
+from evalkit.did.notes import Note, as_number
+from evalkit.errors import EstimationError
 
 __all__ = ["COHORT_RULE", "ROW_CHUNK", "CsData", "prepare"]
 
@@ -195,7 +195,7 @@ def prepare(
     CsData
         The arrays.
     list of Note
-        The warnings (also issued as Python warnings).
+        What preparing the data noted (dropped rows and units, one-unit cohorts).
     """
     if not isinstance(data, pd.DataFrame):
         raise EstimationError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -235,7 +235,6 @@ def prepare(
     if drop.any():
         msg = Note("cs_dropped_missing", {"n": int(drop.sum()), "total": len(data)})
         notes.append(msg)
-        warn(msg, DroppedRowsWarning, stacklevel=3)
         keep = ~drop
         y, tt, g = y[keep], tt[keep], g[keep]
         xcov = xcov[keep] if xcov is not None else None
@@ -290,7 +289,6 @@ def prepare(
             {"n": int(early.sum()), "first_period": as_number(periods[0])},
         )
         notes.append(msg)
-        warn(msg, DroppedRowsWarning, stacklevel=3)
         rows = ~early[codes]
     if panel:
         seen = np.zeros((n_u, nT), dtype=bool)
@@ -311,7 +309,6 @@ def prepare(
         if unbalanced.any() and not allow_unbalanced_panel:
             msg = Note("cs_dropped_unbalanced", {"n": int(unbalanced.sum()), "periods": int(nT)})
             notes.append(msg)
-            warn(msg, DroppedRowsWarning, stacklevel=3)
             early = early | unbalanced
             rows = ~early[codes]
             unbalanced[:] = False
@@ -343,7 +340,7 @@ def prepare(
             xmat[:, :, 0] = 1.0
             for s in _slices(y.size):
                 xmat[codes[s], t_idx[s], 1:] = xcov[s]
-        _warn_small(unit_g, notes)
+        _note_small(unit_g, notes)
         return (
             CsData("panel", periods, unit_g, n_u, int(y.size), ymat, xmat, None, None, clus_codes),
             notes,
@@ -352,7 +349,7 @@ def prepare(
         x_long: NDArray[np.float64] = np.broadcast_to(np.ones(1), (y.size, 1))
     else:
         x_long = np.column_stack([np.ones(y.size), xcov])
-    _warn_small(unit_g, notes)
+    _note_small(unit_g, notes)
     return (
         CsData(
             "long",
@@ -406,12 +403,12 @@ def _unit_clusters(
     return pd.factorize(cmin, sort=True)[0].astype(np.int64)
 
 
-def _warn_small(unit_g: NDArray[np.float64], notes: list[Note]) -> None:
+def _note_small(unit_g: NDArray[np.float64], notes: list[Note]) -> None:
+    """Add the note on one-unit cohorts to ``notes``; raise when no unit is treated."""
     cohorts, counts = np.unique(unit_g[unit_g > 0], return_counts=True)
     small = [as_number(c) for c, k in zip(cohorts, counts, strict=True) if k < 2]
     if small:
         msg = Note("cs_single_unit_cohorts", {"cohorts": small})
         notes.append(msg)
-        warn(msg, SmallCohortWarning, stacklevel=3)
     if not (unit_g > 0).any():
         raise EstimationError(f"no treated unit: {COHORT_RULE}")

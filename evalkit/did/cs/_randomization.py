@@ -106,7 +106,9 @@ def _overall(data: CsData, settings: dict[str, Any]) -> NDArray[np.float64]:
     """Return the overall value of each aggregation, NaN when it cannot be estimated."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            # numpy's RuntimeWarnings (empty means, 0/0) on assignments whose cells have
+            # no comparison units; such an assignment counts as not estimable below
+            warnings.simplefilter("ignore", RuntimeWarning)
             gt = group_time(
                 data,
                 control=settings["control"],
@@ -169,7 +171,8 @@ class _MeansPath:
         )  # 2 × G × T
         self.counts = np.bincount(flat, minlength=size).reshape(g_count, nt).astype(np.float64)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            # numpy's RuntimeWarnings (empty means, 0/0) in cells without comparison units
+            warnings.simplefilter("ignore", RuntimeWarning)
             self.gt = group_time(
                 data,
                 control=settings["control"],
@@ -377,20 +380,18 @@ def with_permutation(
     bound = inspect.signature(callaway_santanna).bind(frame, **estimator_kwargs)
     bound.apply_defaults()
     kw = bound.arguments
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the estimator has already warned about the data
-        data, _ = prepare(
-            frame,
-            outcome=kw["outcome"],
-            unit=kw["unit"],
-            time=kw["time"],
-            cohort=kw["cohort"],
-            covariates=tuple(kw["covariates"]),
-            cluster=kw["cluster"],
-            panel=kw["panel"],
-            allow_unbalanced_panel=kw["allow_unbalanced_panel"],
-            anticipation=int(kw["anticipation"]),
-        )
+    data, _ = prepare(  # its notes are on the result already
+        frame,
+        outcome=kw["outcome"],
+        unit=kw["unit"],
+        time=kw["time"],
+        cohort=kw["cohort"],
+        covariates=tuple(kw["covariates"]),
+        cluster=kw["cluster"],
+        panel=kw["panel"],
+        allow_unbalanced_panel=kw["allow_unbalanced_panel"],
+        anticipation=int(kw["anticipation"]),
+    )
     settings = {
         name: kw[name]
         for name in ("control", "method", "base_period", "min_e", "max_e", "balance_e")

@@ -19,8 +19,7 @@ from evalkit.did.cs import _inference as inf_
 from evalkit.did.cs._aggregate import Aggregation, Cohorts, aggregate_all
 from evalkit.did.cs._attgt import GroupTime
 from evalkit.did.cs._result import AGGREGATIONS, CsResult
-from evalkit.did.notes import Note, warn
-from evalkit.errors import FewTreatedClustersWarning
+from evalkit.did.notes import Note
 
 __all__ = ["FEW_TREATED", "Bootstrap", "Units", "summarise"]
 
@@ -201,9 +200,7 @@ def summarise(
         n_clusters = int(clus.max()) + 1
         n_treated = int(np.unique(clus[treated_units]).size)
         if n_treated < FEW_TREATED:
-            msg = Note("cs_few_treated_clusters", {"treated": n_treated})
-            notes.append(msg)
-            warn(msg, FewTreatedClustersWarning, stacklevel=2)
+            notes.append(Note("cs_few_treated_clusters", {"treated": n_treated}))
     return CsResult(
         att=att,
         se=se,
