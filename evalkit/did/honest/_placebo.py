@@ -19,7 +19,8 @@ true error is exchangeable with the placebos:
   quantile of ``|l'e_post| + Mbar·kappa·max|Delta e_pre|`` over the placebos.
 * smoothness: the fixed-length interval's weights ``v`` (optimised with the
   placebos' covariance) have worst-case bias ``b``; ``v'betahat ± (b + q)`` covers
-  when ``q`` is the ``1 − alpha`` quantile of ``|v'e|``.
+  when ``q`` is the ``1 − alpha`` quantile of ``|v'e|``, each placebo's ``|v'e|``
+  taken with weights optimised without it (see :func:`_left_out_errors`).
 
 The quantile is the order statistic that a rank test with ``n`` placebos allows
 (``ceil((1 − alpha)(n + 1))``-th smallest); with too few placebos the interval is
@@ -126,5 +127,40 @@ def placebo_smooth(
     """
     cov = placebo.T @ placebo / len(placebo)
     flci = optimal_flci(betahat, cov, num_pre, l_vec, m, alpha)
-    half = flci.worst_bias + placebo_quantile(np.abs(placebo @ flci.weights), alpha)
+    errors = _left_out_errors(betahat, placebo, num_pre, l_vec, m, alpha)
+    half = flci.worst_bias + placebo_quantile(errors, alpha)
     return flci.centre - half, flci.centre + half
+
+
+def _left_out_errors(
+    betahat: np.ndarray,
+    placebo: np.ndarray,
+    num_pre: int,
+    l_vec: np.ndarray,
+    m: float,
+    alpha: float,
+) -> np.ndarray:
+    """Return ``|v_(-p)' e_p|`` per placebo, ``v_(-p)`` optimised without placebo ``p``.
+
+    The weights are chosen to make ``v'e`` small on the placebos; measured on the
+    same placebos its quantile is too small for the treated clusters' error, which
+    played no part in choosing ``v`` (coverage 0.92 at a nominal 0.95 in the
+    benchmark with 19 placebos). Leaving each placebo out of its own weights
+    restores the symmetry the rank test needs, as cross-validated residuals do.
+    With many placebos the effect vanishes, so they are left out in at most
+    ``_FOLDS`` folds (placebo ``p`` in fold ``p mod folds``) to bound the work.
+    """
+    n = len(placebo)
+    folds = min(n, _FOLDS)
+    out = np.empty(n)
+    fold = np.arange(n) % folds
+    for f in range(folds):
+        rest = placebo[fold != f]
+        cov = rest.T @ rest / len(rest)
+        weights = optimal_flci(betahat, cov, num_pre, l_vec, m, alpha).weights
+        out[fold == f] = np.abs(placebo[fold == f] @ weights)
+    return out
+
+
+#: Most folds the left-out weights are fitted in (one per placebo below this).
+_FOLDS = 40
