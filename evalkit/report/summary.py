@@ -17,7 +17,7 @@ __all__ = ["summary_body"]
 def summary_body(ctx: Any) -> str:
     """Title, warnings, what we found (with one figure), caveats, pointer to the full report."""
     status = ctx.get("registration.status", "not_registered")
-    pilot = ctx.text(ctx.get("protocol.metadata.pilot")) or str(ctx.get("protocol_id", ""))
+    pilot = ctx.md(ctx.get("protocol.metadata.pilot") or ctx.get("protocol_id", ""))
     parts = [
         title(ctx, "doc.summary"),
         warnings_block(ctx),
