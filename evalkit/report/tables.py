@@ -64,6 +64,52 @@ def _localised(value: Any, lang: str) -> Any:
     return value
 
 
+#: Quantities with a fixed number of decimals (the NPS is a whole score from -100 to 100).
+_DIGITS = {"nps": 0}
+
+
+def _is_share(column: str) -> bool:
+    return (
+        column.startswith("share")
+        or column in ("rate", "power", "retention")
+        or column.endswith(("_share", "_rate"))
+    )
+
+
+def column_formatter(column: str, values: pd.Series) -> Formatter | None:
+    """One number format for a whole numeric column, chosen once from all its values.
+
+    Counts, p-values and shares already have one format each (``format_cell``); other
+    numbers would otherwise get decimals per value (``-25``, ``-22,0``, ``2,778`` in
+    one column). Returns ``None`` where ``format_cell`` already decides per column.
+    """
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    if is_count_column(column) or column.startswith("p_") or column == "p" or _is_share(column):
+        return None
+    nums = pd.to_numeric(values, errors="coerce").dropna()
+    nums = nums[np.isfinite(nums)]
+    if nums.empty:
+        return None
+    if column in _DIGITS:
+        digits = _DIGITS[column]
+    elif column.endswith(("_days", "_weeks", "_months")):
+        digits = 1
+    elif column not in _ESTIMATES and bool((nums == nums.round()).all()):
+        digits = 0
+    else:
+        digits = 3 if float(nums.abs().max()) < 10 else 1
+
+    def fmt(value: Any, lang: str) -> str:
+        if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
+            return format_cell(column, value, lang)
+        if is_missing(value):
+            return "\u2013"
+        return fmt_num(value, lang, digits)
+
+    return fmt
+
+
 def format_cell(column: str, value: Any, lang: str) -> str:
     """Default display of a value by its column name (counts, p-values, shares, text)."""
     value = _localised(value, lang)
@@ -78,7 +124,7 @@ def format_cell(column: str, value: Any, lang: str) -> str:
             return fmt_count(value, lang)
         if column.startswith("p_") or column == "p":
             return fmt_p(value, lang)
-        if column.startswith("share") or column in ("rate", "power") or column.endswith("_share"):
+        if _is_share(column):
             return fmt_pct(value, lang)
         number = float(value)
         if number.is_integer() and (abs(number) >= 10 or column not in _ESTIMATES):
@@ -291,6 +337,6 @@ def make_table(
     cols = [c for c in columns if c in frame.columns]
     protected = protect(frame, threshold, **protect_args)
     header_map = {c: (headers or {}).get(c) or label("col", c, lang) for c in cols}
-    return ReportTable(
-        safe_name(name), caption, protected, header_map, dict(formatters or {}), threshold, lang
-    )
+    per_column = {c: column_formatter(c, frame[c]) for c in cols}
+    fmts = {c: f for c, f in per_column.items() if f is not None} | dict(formatters or {})
+    return ReportTable(safe_name(name), caption, protected, header_map, fmts, threshold, lang)
