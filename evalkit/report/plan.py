@@ -38,14 +38,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import null_space
+from scipy.linalg import qr
+from threadpoolctl import threadpool_limits
 
 from evalkit.errors import ReportError
 from evalkit.report.disclosure import PRIMARY, SECONDARY
@@ -136,7 +137,8 @@ class SuppressionPlan:
             s: _frame(s, recs, rule_for(s, list(pd.DataFrame.from_records(recs).columns)))
             for s, recs in bundle_sources(bundle).items()
         }
-        return _Planner(tables, threshold).plan()
+        start = (bundle.get("settings") or {}).get("pilot_start")
+        return _Planner(tables, threshold, str(start) if start else None).plan()
 
     def status(self, source: str, frame: pd.DataFrame) -> pd.DataFrame:
         """Return the status of ``frame``'s cells; ``frame``'s index holds record positions.
@@ -180,9 +182,14 @@ class SuppressionPlan:
 
 @dataclass
 class _Table:
+    source: str
     frame: pd.DataFrame
     rule: TableRule
     keys: list[str]
+
+
+def _src(tab: _Table) -> str:
+    return tab.source
 
 
 def _frame(source: str, records: list[dict[str, Any]], rule: TableRule) -> _Table:
@@ -202,13 +209,14 @@ def _frame(source: str, records: list[dict[str, Any]], rule: TableRule) -> _Tabl
             and frame[c].map(lambda v: v is None or isinstance(v, str)).all()
         )
     ]
-    return _Table(frame, rule, keys)
+    return _Table(source, frame, rule, keys)
 
 
 class _Planner:
-    def __init__(self, tables: dict[str, _Table], threshold: int) -> None:
+    def __init__(self, tables: dict[str, _Table], threshold: int, start: str | None) -> None:
         self.tables = tables
         self.thr = threshold
+        self.start = start
         self.value: dict[Cell, float] = {}
         self.hidden: dict[Cell, str] = {}
         for src, tab in tables.items():
@@ -224,7 +232,8 @@ class _Planner:
                         self.hidden[cell] = SECONDARY
                     elif 0 < v < threshold:
                         self.hidden[cell] = PRIMARY
-        self.relations = [r for r in self._relations() if self._holds(r)]
+        self.relations = list(dict.fromkeys(r for r in self._relations() if self._holds(r)))
+        self._solved: dict[tuple[tuple[Cell, ...], tuple[int, ...]], list[Cell]] = {}
         self.by_cell: dict[Cell, list[int]] = defaultdict(list)
         for j, (total, parts) in enumerate(self.relations):
             for cell in (total, *parts):
@@ -289,47 +298,62 @@ class _Planner:
                 )
 
     def _months(self) -> Iterable[Relation]:
-        """Months add up to their quarter (the monthly and quarterly norm series)."""
-        mon, qua = (
+        """Months add up to their quarter, and months or quarters to the norm's periods."""
+        mon, qua, nor = (
             self.tables.get("throughput.norms_monthly"),
             self.tables.get("throughput.norms_quarterly"),
+            self.tables.get("throughput.norms"),
         )
-        if mon is None or qua is None or "month" not in mon.frame or "quarter" not in qua.frame:
+        if mon is not None and "month" in mon.frame:
+            mon_key = [*(k for k in mon.keys if k != "month")]
+            by_quarter = _series(mon, mon_key, lambda r: _quarter(r["month"]))
+            if qua is not None and "quarter" in qua.frame:
+                for i, row in qua.frame.iterrows():
+                    key = (*(_norm(row.get(k)) for k in mon_key), str(row["quarter"]))
+                    yield from _sums(qua, int(i), mon, by_quarter.get(key))
+        if nor is None or "period" not in nor.frame:
             return
-        on = [k for k in qua.keys if k in mon.keys and k != "quarter"]
-        groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-        for i, row in mon.frame.iterrows():
-            groups[(*(_norm(row[k]) for k in on), _quarter(row["month"]))].append(int(i))
-        for i, row in qua.frame.iterrows():
-            rows = groups.get((*(_norm(row[k]) for k in on), str(row["quarter"])))
-            if not rows:
+        for part, col in ((mon, "month"), (qua, "quarter")):
+            if part is None or col not in part.frame:
                 continue
-            for col in _NORM_COUNTS:
-                yield (
-                    ("throughput.norms_quarterly", int(i), col),
-                    tuple(("throughput.norms_monthly", j, col) for j in rows),
+            labels = [k for k in part.keys if k != col]
+            everything = _series(part, labels, lambda r: "all")
+            before = _series(part, labels, lambda r, c=col: _before(str(r[c]), self.start))
+            for i, row in nor.frame.iterrows():
+                if row.get("org_type", _TOTAL) != _TOTAL:
+                    continue
+                base = tuple(_norm(row.get(k)) for k in labels)
+                period = row.get("period")
+                rows = (
+                    everything.get((*base, "all"))
+                    if period == _TOTAL
+                    else before.get((*base, period))
                 )
+                yield from _sums(nor, int(i), part, rows)
 
     # ----------------------------------------------------------------- secondary
-    def _hide_smallest(self, rel: Relation) -> bool:
+    def _hide_smallest(self, rel: Relation) -> Cell | None:
+        """Hide the relation's smallest non-zero shown cell (a zero only when none is left)."""
         total, parts = rel
         shown = [c for c in (total, *parts) if c not in self.hidden]
         if not shown:
-            return False
+            return None
         nonzero = [c for c in shown if self.value[c] > 0] or shown
-        self.hidden[min(nonzero, key=lambda c: (self.value[c], c))] = SECONDARY
-        return True
+        cell = min(nonzero, key=lambda c: (self.value[c], c))
+        self.hidden[cell] = SECONDARY
+        return cell
 
     def _singletons(self) -> None:
-        queue = list(range(len(self.relations)))
+        """Give every relation with exactly one hidden cell a second one, in table order."""
+        queue = deque(range(len(self.relations)))
         while queue:
-            j = queue.pop()
+            j = queue.popleft()
             total, parts = self.relations[j]
-            cells = (total, *parts)
-            if sum(c in self.hidden for c in cells) == 1 and self._hide_smallest(self.relations[j]):
-                added = [c for c in cells if self.hidden.get(c) == SECONDARY]
-                for c in added:
-                    queue.extend(self.by_cell[c])
+            if sum(c in self.hidden for c in (total, *parts)) != 1:
+                continue
+            added = self._hide_smallest(self.relations[j])
+            if added is not None:
+                queue.extend(self.by_cell[added])
 
     def _determined(self) -> list[Cell]:
         """Hidden cells that the shown cells and the relations pin to one value."""
@@ -357,6 +381,10 @@ class _Planner:
             rel_of[find(cells[0])].append(j)
         out: list[Cell] = []
         for root, cells in comps.items():
+            key = (tuple(sorted(cells)), tuple(sorted(rel_of[root])))
+            if key in self._solved:
+                out += self._solved[key]
+                continue
             pos = {c: k for k, c in enumerate(cells)}
             rows = []
             for j in rel_of[root]:
@@ -368,33 +396,55 @@ class _Planner:
                     if p in pos:
                         row[pos[p]] -= 1.0
                 rows.append(row)
-            if not rows:
-                continue
-            basis = null_space(np.vstack(rows))
-            free = np.abs(basis).max(axis=1) > 1e-7 if basis.size else np.zeros(len(cells), bool)
-            out += [c for c, f in zip(cells, free, strict=True) if not f]
+            found = (
+                [c for c, d in zip(cells, _pinned(np.vstack(rows)), strict=True) if d]
+                if rows
+                else []
+            )
+            self._solved[key] = found
+            out += found
         return sorted(out)
 
     def plan(self) -> SuppressionPlan:
+        # many small factorisations: threaded BLAS costs more in start-up than it saves
+        with threadpool_limits(limits=1, user_api="blas"):
+            self._complete()
+        statuses = {src: self._table_status(src, tab) for src, tab in self.tables.items()}
+        return SuppressionPlan(self.thr, statuses)
+
+    def _complete(self) -> None:
+        """Add complementary cells until no relation, alone or together, pins a hidden one."""
         for _ in range(10_000):
             self._singletons()
             determined = self._determined()
-            if not determined:
+            added = sum(self._complement(cell) for cell in determined if cell in self.hidden)
+            if not added:
                 break
-            for cell in determined:
-                for j in self.by_cell[cell]:
-                    if self._hide_smallest(self.relations[j]):
-                        break
-        statuses = {src: self._table_status(src, tab) for src, tab in self.tables.items()}
-        return SuppressionPlan(self.thr, statuses)
+
+    def _complement(self, cell: Cell) -> bool:
+        """Hide one more cell in the nearest relation (from ``cell``) that still shows one."""
+        seen, frontier = {cell}, [cell]
+        while frontier:
+            nxt = []
+            for c in frontier:
+                for j in self.by_cell[c]:
+                    if self._hide_smallest(self.relations[j]) is not None:
+                        return True
+                    total, parts = self.relations[j]
+                    nxt += [d for d in (total, *parts) if d not in seen]
+                    seen.update((total, *parts))
+            frontier = nxt
+        return False
 
     # ----------------------------------------------------------------- derived
     def _table_status(self, src: str, tab: _Table) -> pd.DataFrame:
         frame, rule = tab.frame, tab.rule
-        status = pd.DataFrame("", index=frame.index, columns=frame.columns, dtype=object)
+        grid = np.full(frame.shape, "", dtype=object)
+        where = {c: k for k, c in enumerate(frame.columns)}
         for (s, i, col), mark in self.hidden.items():
             if s == src:
-                status.at[i, col] = mark
+                grid[i, where[col]] = mark
+        status = pd.DataFrame(grid, index=frame.index, columns=frame.columns)
         hid = status != ""
         for col, basis in rule.base.items():
             if col not in frame.columns or not pd.api.types.is_numeric_dtype(frame[col]):
@@ -435,6 +485,49 @@ class _Planner:
 
 
 _NORM_COUNTS = ("n", "n_within", "n_breach", "n_breach_open", "n_unknown")
+
+
+def _pinned(matrix: np.ndarray) -> np.ndarray:
+    """Tell which unknowns of ``matrix @ x = b`` the system fixes to one value.
+
+    ``x_i`` is fixed exactly when the unit vector ``e_i`` lies in the row space of the
+    matrix: its squared norm in an orthonormal basis of that space (QR with column
+    pivoting of the transpose, rank from the diagonal of R) is 1.
+    """
+    q, r, _ = qr(matrix.T, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    rank = int((diag > 1e-9 * max(1.0, float(diag.max(initial=0.0)))).sum())
+    return (q[:, :rank] ** 2).sum(axis=1) > 1 - 1e-7
+
+
+def _series(tab: _Table, key: list[str], bucket: Any) -> dict[tuple[Any, ...], list[int]]:
+    """Rows of a monthly or quarterly series grouped by their labels and a time bucket."""
+    out: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for i, row in tab.frame.iterrows():
+        out[(*(_norm(row.get(k)) for k in key), bucket(row))].append(int(i))
+    return out
+
+
+def _sums(total: _Table, i: int, part: _Table, rows: list[int] | None) -> Iterable[Relation]:
+    if not rows:
+        return
+    t_src, p_src = _src(total), _src(part)
+    for col in _NORM_COUNTS:
+        if col in total.frame.columns and col in part.frame.columns:
+            yield (t_src, i, col), tuple((p_src, j, col) for j in rows)
+
+
+def _before(stamp: str, start: str | None) -> str:
+    """Return the norm table's period of a month or quarter: before or during the pilot."""
+    if not start:
+        return ""
+    if "Q" in stamp:
+        year, q = stamp.split("-Q")
+        stamp = f"{year}-{3 * int(q) - 2:02d}"
+        last = f"{year}-{3 * int(q):02d}"
+        if stamp < start <= last:
+            return ""  # a quarter the start falls inside belongs to neither
+    return "before" if stamp < start[:7] else "during"
 
 
 def _quarter(month: Any) -> str:
