@@ -115,7 +115,8 @@ def registrations(ctx: Any) -> str:
 def norms(ctx: Any) -> str:
     """Throughput against the norms (open cases counted correctly)."""
     parts = [ctx.heading("h.norms")]
-    for name, caption, plot in monitoring_figures(ctx.bundle, "monitor", ctx.lang, ctx.threshold):
+    shown = ctx.plan.masked(ctx.bundle)  # a figure shows nothing the tables hide
+    for name, caption, plot in monitoring_figures(shown, "monitor", ctx.lang, ctx.threshold):
         parts.append(ctx.figure(plot, name, caption))
     parts.append(_ctx_table(ctx, "norms", "tab.norms", "throughput.norms"))
     parts.append(_ctx_table(ctx, "durations", "tab.durations", "throughput.durations"))

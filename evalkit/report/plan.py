@@ -98,6 +98,16 @@ def bundle_sources(bundle: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]
     return out
 
 
+def _put(bundle: dict[str, Any], source: str, rows: list[dict[str, Any]]) -> None:
+    """Set ``bundle[a][b]`` for source ``a.b`` (copying the mappings on the way)."""
+    keys = source.split(".")
+    node = bundle
+    for key in keys[:-1]:
+        node[key] = dict(node.get(key) or {})
+        node = node[key]
+    node[keys[-1]] = rows
+
+
 def _records(node: Any) -> bool:
     return isinstance(node, list) and bool(node) and all(isinstance(r, Mapping) for r in node)
 
@@ -154,6 +164,29 @@ class SuppressionPlan:
         for col in frame.columns:
             if col in known.columns and rows:
                 out.loc[rows, col] = known.loc[rows, col].to_numpy()
+        return out
+
+    def masked(self, bundle: Mapping[str, Any]) -> dict[str, Any]:
+        """Return a copy of ``bundle`` with every hidden cell set to ``None`` (for figures).
+
+        A figure drawn from the masked bundle shows nothing a table of the release
+        hides. Withheld counts (a Kaplan–Meier curve's numbers at risk) stay: figures
+        use them to leave out steps with too few at risk, and never show them.
+        """
+        out: dict[str, Any] = dict(bundle)
+        for source, records in bundle_sources(bundle).items():
+            status = self.statuses.get(source)
+            if status is None or source.startswith("exploratory"):  # no figures drawn from them
+                continue
+            withheld = set(rule_for(source, list(status.columns)).withheld)
+            rows = []
+            for i, record in enumerate(records):
+                row = dict(record)
+                for col in status.columns:
+                    if col in row and col not in withheld and status.at[i, col]:
+                        row[col] = None
+                rows.append(row)
+            _put(out, source, rows)
         return out
 
     @property

@@ -373,7 +373,8 @@ def generic_tables(ctx: ReportContext, part: str) -> list[str]:
 
 def _figures(ctx: ReportContext, section: str) -> list[str]:
     out = []
-    for name, caption, plot in monitoring_figures(ctx.bundle, section, ctx.lang, ctx.threshold):
+    shown = ctx.plan.masked(ctx.bundle)  # a figure shows nothing the tables hide
+    for name, caption, plot in monitoring_figures(shown, section, ctx.lang, ctx.threshold):
         out.append(ctx.figure(plot, name, caption))
     return out
 
