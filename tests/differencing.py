@@ -209,17 +209,27 @@ def _matches(rel: _Release, a: str, b: str) -> list[tuple[list[int], int]]:
 
 
 def _across(rel: _Release) -> Iterable[tuple[Cell, list[Cell]]]:
-    """Counts of one table equal to (sums of) counts of another under the same labels."""
+    """Counts of one table equal to (sums of) counts of another under the same labels.
+
+    Rows of ``a`` a row of ``b`` stands for add up to it; where each row of ``b``
+    stands for one row of ``a``, two columns of ``a`` may add up to one of ``b``
+    (respondents = complete + incomplete answers).
+    """
     for a, b in itertools.permutations(rel.names, 2):
         pairs = _matches(rel, a, b)
         if not pairs:
             continue
-        for ca in rel.ints[a]:
+        single = all(len(rows) == 1 for rows, _ in pairs)
+        subsets: list[tuple[str, ...]] = [(c,) for c in rel.ints[a]]
+        if single:
+            subsets += list(itertools.combinations(rel.ints[a], 2))
+        for subset in subsets:
             for cb in rel.ints[b]:
                 found = [
-                    ((b, j, cb), [(a, i, ca) for i in rows])
+                    ((b, j, cb), [(a, i, ca) for i in rows for ca in subset])
                     for rows, j in pairs
-                    if (b, j, cb) in rel.true and all((a, i, ca) in rel.true for i in rows)
+                    if (b, j, cb) in rel.true
+                    and all((a, i, ca) in rel.true for i in rows for ca in subset)
                 ]
                 if found and all(_holds(rel, t, p) for t, p in found):
                     if any(rel.true[t] for t, _ in found):

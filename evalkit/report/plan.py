@@ -40,7 +40,8 @@ import hashlib
 import json
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import combinations, permutations
 from typing import Any
 
 import numpy as np
@@ -219,6 +220,7 @@ class _Table:
     frame: pd.DataFrame
     rule: TableRule
     keys: list[str]
+    by_labels: dict[tuple[str, ...], dict[tuple[Any, ...], int]] = field(default_factory=dict)
 
 
 def _src(tab: _Table) -> str:
@@ -309,6 +311,48 @@ class _Planner:
                     yield (a_src, i, a_col), ((b_src, j, b_col),)
         yield from self._distribution()
         yield from self._months()
+        yield from self._same_persons()
+
+    def _same_persons(self) -> Iterable[Relation]:
+        """Yield counts of one table that equal one count, or the sum of two, of another.
+
+        Rows are matched on the labels both tables have (group, wave, …); other labels
+        must be "all" or constant. Respondents (``n_responded``) that are the sum of
+        those with a complete and an incomplete scale (``n + n_incomplete``) are found
+        here. A relation is used where it holds on every matched row with values.
+        """
+        arrays = {
+            t.source: {
+                c: t.frame[c].to_numpy(float)
+                for c in t.rule.counts
+                if c in t.frame and c not in t.rule.withheld
+            }
+            for t in self.tables.values()
+            if not t.rule.column_total
+        }
+        for a, b in permutations(self.tables.values(), 2):
+            va, vb = arrays.get(a.source), arrays.get(b.source)
+            if not va or not vb:
+                continue
+            pairs = _one_to_one(a, b)
+            if not pairs:
+                continue
+            ia = np.array([i for i, _ in pairs])
+            jb = np.array([j for _, j in pairs])
+            subsets = [(c,) for c in va] + list(combinations(va, 2))
+            for d, col in vb.items():
+                target = col[jb]
+                for subset in subsets:
+                    total = sum(va[c][ia] for c in subset)
+                    ok = ~np.isnan(target) & ~np.isnan(total)
+                    if not ok.any() or not target[ok].any():
+                        continue
+                    if np.abs(target[ok] - total[ok]).max() < _TOL:
+                        for k in np.flatnonzero(ok):
+                            yield (
+                                (b.source, int(jb[k]), d),
+                                tuple((a.source, int(ia[k]), c) for c in subset),
+                            )
 
     def _distribution(self) -> Iterable[Relation]:
         """Persons by number of organisations add up to the persons of that group and period."""
@@ -589,6 +633,37 @@ def _index(frame: pd.DataFrame, fix: Mapping[str, str], keys: list[str]) -> dict
     return out
 
 
+def _one_to_one(a: _Table, b: _Table) -> list[tuple[int, int]]:
+    """Pairs of rows of two tables with the same shared labels (other labels total/constant)."""
+    shared = tuple(k for k in a.keys if k in b.keys)
+    if not shared:
+        return []
+    ra, rb = _rows_by(a, shared), _rows_by(b, shared)
+    return [(ra[k], rb[k]) for k in ra if k in rb]
+
+
+def _rows_by(tab: _Table, shared: tuple[str, ...]) -> dict[tuple[Any, ...], int]:
+    """Return the row of each value of ``shared`` whose other labels are "all" or constant."""
+    cached = tab.by_labels.get(shared)
+    if cached is not None:
+        return cached
+    extra = [k for k in tab.keys if k not in shared and tab.frame[k].nunique(dropna=False) > 1]
+    out: dict[tuple[Any, ...], int] = {}
+    seen: set[tuple[Any, ...]] = set()
+    columns = [tab.frame[k].tolist() for k in (*shared, *extra)]
+    for i, rec in enumerate(zip(*columns, strict=True)):
+        if any(v != _TOTAL for v in rec[len(shared) :]):
+            continue
+        key = tuple(_norm(v) for v in rec[: len(shared)])
+        if key in seen:  # more than one row per label: no one-to-one match
+            out.pop(key, None)
+        else:
+            seen.add(key)
+            out[key] = i
+    tab.by_labels[shared] = out
+    return out
+
+
 def _hierarchy(src: str, tab: _Table, counts: list[str]) -> Iterable[Relation]:
     """Yield the "all" rows of each breakdown as the sum of the rows they stand for.
 
@@ -618,6 +693,4 @@ def _hierarchy(src: str, tab: _Table, counts: list[str]) -> Iterable[Relation]:
 
 
 def _subsets(items: list[str], size: int) -> Iterable[tuple[str, ...]]:
-    from itertools import combinations
-
     return combinations(items, size)
