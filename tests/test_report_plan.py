@@ -254,3 +254,15 @@ def test_a_subset_of_rows_keeps_the_status_of_its_records_and_the_plan_is_reprod
     assert list(status["n"]) == ["", ""]
     again = _plan(questionnaire__zrm_domains=rows)
     assert again.digest == plan.digest and len(plan.digest) == 12
+
+
+def test_documents_of_one_release_share_one_plan():
+    from evalkit.report.plan import plan_for
+
+    rows = [{"group": "pilot", "wave": "T0", "n": 50, "n_low": 4, "share_low": 0.08}]
+    first = plan_for({"questionnaire": {"zrm_domains": rows}}, 10)
+    again = plan_for({"questionnaire": {"zrm_domains": [dict(r) for r in rows]}}, 10)
+    assert again is first  # a second document loading the same bundle gets the same plan
+    other = plan_for({"questionnaire": {"zrm_domains": rows}}, 5)
+    assert other is not first and other.threshold == 5
+    assert list(other.statuses["questionnaire.zrm_domains"]["n_low"]) == ["primary"]

@@ -19,7 +19,7 @@ from evalkit.report.escape import md_escape, safe_name
 from evalkit.report.figures import png_bytes
 from evalkit.report.formatting import check_lang
 from evalkit.report.i18n import t
-from evalkit.report.plan import SuppressionPlan
+from evalkit.report.plan import SuppressionPlan, plan_for
 from evalkit.report.tables import ReportTable
 from evalkit.report.warning_text import warning_texts
 
@@ -93,7 +93,7 @@ class ReportContext:
     def plan(self) -> SuppressionPlan:
         """The release's suppression plan (a pure function of the bundle, made once here)."""
         if self._plan is None:
-            self._plan = SuppressionPlan.from_bundle(self.bundle, self.threshold)
+            self._plan = plan_for(self.bundle, self.threshold)
         return self._plan
 
     def text(self, value: Any) -> str:

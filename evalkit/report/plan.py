@@ -53,7 +53,7 @@ from evalkit.errors import ReportError
 from evalkit.report.disclosure import PRIMARY, SECONDARY
 from evalkit.report.plan_rules import LINKS, TableRule, rule_for
 
-__all__ = ["SuppressionPlan", "bundle_sources"]
+__all__ = ["SuppressionPlan", "bundle_sources", "plan_for"]
 
 Cell = tuple[str, int, str]
 Relation = tuple[Cell, tuple[Cell, ...]]
@@ -107,6 +107,25 @@ def _put(bundle: dict[str, Any], source: str, rows: list[dict[str, Any]]) -> Non
         node[key] = dict(node.get(key) or {})
         node = node[key]
     node[keys[-1]] = rows
+
+
+_CACHE: dict[tuple[str, int], SuppressionPlan] = {}
+
+
+def plan_for(bundle: Mapping[str, Any], threshold: int) -> SuppressionPlan:
+    """Return the plan of ``bundle``, made once per process for the same bundle content.
+
+    The documents of one release render one after another in the same kernel, each
+    loading the bundle afresh; the content hash (a tenth of the plan's cost) lets them
+    share one plan.
+    """
+    blob = json.dumps(bundle, sort_keys=True, default=str).encode()
+    key = (hashlib.sha256(blob).hexdigest(), int(threshold))
+    if key not in _CACHE:
+        if len(_CACHE) >= 8:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = SuppressionPlan.from_bundle(bundle, threshold)
+    return _CACHE[key]
 
 
 def _records(node: Any) -> bool:
