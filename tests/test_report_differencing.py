@@ -34,7 +34,12 @@ PROTOCOLS = (
     "school_to_work_region",
 )
 DOCS = ("", ".en", ".summary", ".summary.en", ".monitor", ".monitor.en")
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # Jupyter kernel clients of earlier modules (and of this run) leave asyncio loops for
+    # the garbage collector; whichever test it runs in gets their ResourceWarnings
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 
 @pytest.fixture(scope="module")
