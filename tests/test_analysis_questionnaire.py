@@ -209,3 +209,45 @@ def test_paired_change_matches_manual_computation():
     half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
     assert row["conf_high"] == pytest.approx(d.mean() + half)
     assert change_did_table(tabs_scores.assign(group="pilot")).empty
+
+
+def test_mhi5_incomplete_counts_only_person_waves_that_exist():
+    # two municipalities, two groups, two waves: a pivot over every combination would
+    # invent person-waves; by hand there are 3 complete and 1 incomplete in wave T0
+    rows = (
+        long("a", "T0", "mhi5", [2, 3, 4, 2, 5])
+        + long("b", "T0", "mhi5", [6, 6, 1, 6, 1], group="comparison", mun="GM0002")
+        + long("c", "T0", "mhi5", [6, 6, 1, None, 1])
+        + long("d", "T0", "mhi5", [3, 3, 3, 3, 3], group="comparison", mun="GM0002")
+        + long("a", "T12m", "mhi5", [2, 3, 4, 2, 5])
+    )
+    tab = questionnaire_tables(pd.DataFrame(rows), instruments=INSTRUMENTS)["mhi5"]
+    by = tab.set_index(["group", "wave"])
+    assert by.loc[("all", "T0"), "n"] == 3 and by.loc[("all", "T0"), "n_incomplete"] == 1
+    assert by.loc[("pilot", "T0"), "n"] == 1 and by.loc[("pilot", "T0"), "n_incomplete"] == 1
+    assert by.loc[("comparison", "T0"), "n_incomplete"] == 0
+    assert by.loc[("all", "T12m"), "n"] == 1 and by.loc[("all", "T12m"), "n_incomplete"] == 0
+
+
+def test_response_counts_the_baseline_cohort_as_invited_later():
+    from evalkit.analysis.response import response_table
+    from evalkit.analysis.scoring import prepare_responses
+
+    full = [2, 3, 4, 2, 5]
+    rows = (
+        long("a", "T0", "mhi5", full)
+        + long("b", "T0", "mhi5", full)
+        + long("c", "T0", "mhi5", full)
+        + long("a", "T3m", "mhi5", full)
+        + long("b", "T3m", "mhi5", [None] * 5)  # a row, nothing answered
+    )  # c has no T3m row at all: invited all the same, as part of the baseline cohort
+    tab = response_table(prepare_responses(pd.DataFrame(rows), INSTRUMENTS))
+    by = tab.loc[tab["group"] == "pilot"].set_index("wave")
+    assert by.loc["T3m", "n_invited"] == 3 and by.loc["T3m", "n_responded"] == 1
+    assert by.loc["T3m", "response_rate"] == pytest.approx(1 / 3)
+    # an export of respondents only cannot tell how many were invited at baseline
+    assert np.isnan(by.loc["T0", "n_invited"]) and np.isnan(by.loc["T0", "response_rate"])
+    with_nonresponse = rows + long("d", "T0", "mhi5", [None] * 5)
+    tab = response_table(prepare_responses(pd.DataFrame(with_nonresponse), INSTRUMENTS))
+    t0 = tab.loc[(tab["group"] == "pilot") & (tab["wave"] == "T0")].iloc[0]
+    assert t0["n_invited"] == 4 and t0["response_rate"] == pytest.approx(3 / 4)

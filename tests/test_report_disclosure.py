@@ -67,10 +67,11 @@ def test_table_display_and_export_show_the_suppression():
     df = pd.DataFrame({"wave": ["T0", "T3m"], "n": [8, 120], "mean": [60.0, 66.5]})
     table = make_table("scores", "Scores", df, "nl", 10)
     shown = table.display()
-    assert list(shown["Aantal"]) == ["<10", "120"]
+    # one mark for every hidden cell, small count or complement alike
+    assert list(shown["Aantal"]) == ["·", "120"]
     assert list(shown["Gemiddelde"]) == ["·", "66,5"]
     exported = table.export()
-    assert list(exported["n"]) == ["<10", 120]
+    assert list(exported["n"]) == ["suppressed", 120]
     assert list(exported["mean"]) == ["suppressed", 66.5]
     assert table.n_suppressed == 2
 

@@ -57,3 +57,25 @@ def test_translation_fallback_and_missing_key():
     assert label("col", "n_people_seen", "nl") == "N people seen"
     with pytest.raises(ReportError, match="no translation"):
         t("does.not.exist", "nl")
+
+
+def test_one_number_format_per_column():
+    import pandas as pd
+
+    from evalkit.report.tables import make_table
+
+    frame = pd.DataFrame(
+        {
+            "group": ["pilot", "comparison", "all"],
+            "nps": [-25.0, -21.959459, 2.777778],
+            "mean": [59.064151, 7.5, 62.577778],
+            "response_rate": [0.72, 1.0, 0.6933333],
+        }
+    )
+    table = make_table("t", "c", frame, "nl", 10)
+    shown = table.display()
+    # NPS is a whole score: -25, -22, 3 (never -25 beside -22,0 beside 2,778)
+    assert list(shown.iloc[:, 1]) == ["\u221225", "\u221222", "3"]
+    # one column, one number of decimals, chosen from the largest value
+    assert list(shown.iloc[:, 2]) == ["59,1", "7,5", "62,6"]
+    assert list(shown.iloc[:, 3]) == ["72,0%", "100,0%", "69,3%"]

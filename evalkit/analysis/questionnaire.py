@@ -80,6 +80,19 @@ def _zrm_tables(r: pd.DataFrame, spec: Mapping[str, Any], scores: pd.DataFrame):
     return dom, summ
 
 
+def _mhi5_per_person_wave(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per person-wave that has the MHI-5 (score NaN when incomplete).
+
+    Joined, not pivoted: a pivot keeps every combination of person, municipality,
+    group and wave, so "incomplete" would count person-waves that never existed.
+    """
+    own = scores.loc[scores["scale"] == "mhi5", [*KEYS, "value"]].rename(columns={"value": "mhi5"})
+    flag = scores.loc[scores["scale"] == "mhi5_unhealthy", [*KEYS, "value"]]
+    if flag.empty:
+        return own
+    return own.merge(flag.rename(columns={"value": "mhi5_unhealthy"}), on=KEYS, how="left")
+
+
 def _mhi5_table(scores: pd.DataFrame, alpha: float) -> pd.DataFrame:
     cols = [
         "group",
@@ -95,12 +108,7 @@ def _mhi5_table(scores: pd.DataFrame, alpha: float) -> pd.DataFrame:
     ]
     if not (scores["scale"] == "mhi5").any():
         return pd.DataFrame(columns=cols)
-    s = (
-        scores.loc[scores["scale"].isin(["mhi5", "mhi5_unhealthy"])]
-        .pivot_table(index=KEYS, columns="scale", values="value", aggfunc="first", dropna=False)
-        .reset_index()
-    )
-    s = _with_all(s)
+    s = _with_all(_mhi5_per_person_wave(scores))
     rows = []
     for (grp, wave), g in s.groupby(["group", "wave"], sort=True):
         v = g["mhi5"].dropna()

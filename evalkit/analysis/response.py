@@ -2,8 +2,9 @@
 
 A person *responded* in a wave when at least one item has a value. A person-wave
 row whose items are all missing counts as invited but not responding (exports often
-carry such rows for non-response). The baseline cohort is everyone who responded at
-T0; retention is the share of that cohort responding in a later wave.
+carry such rows for non-response); a later wave is also invited to everyone in the
+baseline cohort, whether or not the export has a row for them. The baseline cohort
+is everyone who responded at T0; retention is the share of that cohort responding in a later wave.
 """
 
 from __future__ import annotations
@@ -28,6 +29,20 @@ def _responded(r: pd.DataFrame) -> pd.DataFrame:
 def _wave_key(w: pd.Series) -> pd.Series:
     order = {w: i for i, w in enumerate(WAVE_ORDER)}
     return w.map(lambda x: order.get(x, len(order)))
+
+
+def _n_invited(g: pd.DataFrame, cohort: set, *, first: bool) -> float:
+    """Persons invited to a wave: its rows, plus the baseline cohort in later waves.
+
+    Exports often hold respondents only, so a later wave is invited to the whole
+    baseline cohort, not just to those who answered. At baseline the invitations are
+    known only when the export carries non-response rows; otherwise NaN, because
+    "invited = responded, rate 1" would be a guess presented as a fact.
+    """
+    if first and bool(g["responded"].all()):
+        return np.nan
+    persons = set(g["person_id"]) if first else set(g["person_id"]) | cohort
+    return float(len(persons))
 
 
 def response_table(r: pd.DataFrame) -> pd.DataFrame:
@@ -59,16 +74,18 @@ def response_table(r: pd.DataFrame) -> pd.DataFrame:
     ]
     rows = []
     for (group, wave), g in resp.groupby(["group", "wave"], sort=True):
-        n_base = sum(1 for _, gg in base if gg == group)
+        cohort = {p for p, gg in base if gg == group}
+        n_base = len(cohort)
         n_resp = int(g["responded"].sum())
         n_br = int((g["responded"] & g["in_baseline"]).sum())
+        invited = _n_invited(g, cohort, first=wave == "T0")
         rows.append(
             {
                 "group": group,
                 "wave": wave,
-                "n_invited": len(g),
+                "n_invited": invited,
                 "n_responded": n_resp,
-                "response_rate": n_resp / len(g) if len(g) else np.nan,
+                "response_rate": n_resp / invited if invited else np.nan,
                 "n_baseline": n_base,
                 "n_baseline_responded": n_br,
                 "retention": n_br / n_base if n_base else np.nan,

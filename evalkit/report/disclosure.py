@@ -1,10 +1,13 @@
-"""Statistical disclosure control for report tables and figures.
+"""Statistical disclosure control for one table, and pseudonym scrubbing.
 
-Primary suppression hides every count from 1 up to (not including) the threshold;
-values computed from those persons (means, shares, estimates in the same row)
-are hidden with it. Secondary suppression hides one more cell wherever a shown
-total would let a reader compute a suppressed count by subtraction. Pseudonyms
-(64 hexadecimal characters) are scrubbed from any text that reaches a report.
+Report tables drawn from a bundle table follow the release's suppression plan
+(``evalkit.report.plan``), which decides every cell once for all documents and
+exports. ``protect`` remains for tables that are not bundle tables (exploratory
+effects, tables without counts of persons): primary suppression of counts from 1 up
+to (not including) the threshold, values computed from those persons hidden with
+them, and one more cell wherever a shown total would give a hidden count back.
+Pseudonyms (64 hexadecimal characters) are scrubbed from any text that reaches a
+report.
 """
 
 from __future__ import annotations

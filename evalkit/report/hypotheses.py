@@ -28,17 +28,18 @@ def hypotheses_list(ctx: Any) -> str:
         "",
     ]
     for h in rows:
-        name = f"**{h['id']}** ({ctx.outcome_label(h['outcome'])}"
-        name += f", {h['subgroup']})" if h.get("subgroup") else ")"
+        name = f"**{ctx.md(h['id'])}** ({ctx.md_outcome(h['outcome'])}"
+        name += f", {ctx.md(h['subgroup'])})" if h.get("subgroup") else ")"
         if h.get("status") != "estimated" or is_missing(h.get("estimate")):
-            reason = ctx.text(h.get("reason")) or "\u2013"
+            reason = ctx.md(h.get("reason")) or "\u2013"
             lines.append("- " + ctx.t("s.hypothesis_missing", name=name, reason=reason))
             continue
         low, high = h.get("conf_low"), h.get("conf_high")
+        scale, digits, unit = _unit(ctx, h["outcome"])
         ci = (
             ctx.t("s.ci_unbounded")
             if is_missing(low) or is_missing(high)
-            else fmt_ci(low, high, lang, 3)
+            else fmt_ci(low * scale, high * scale, lang, digits) + unit
         )
         p = h.get("p_adjusted")
         lines.append(
@@ -46,9 +47,17 @@ def hypotheses_list(ctx: Any) -> str:
             + ctx.t(
                 "s.hypothesis_estimate",
                 name=name,
-                estimate=fmt_num(h["estimate"], lang, 3, signed=True),
+                estimate=fmt_num(h["estimate"] * scale, lang, digits, signed=True) + unit,
                 ci=ci,
                 p=fmt_p(p if not is_missing(p) else h.get("p_value"), lang),
             )
         )
     return "\n".join(lines)
+
+
+def _unit(ctx: Any, outcome: str) -> tuple[float, int, str]:
+    """Scale, decimals and unit of an outcome: shares in percentage points, else its own scale."""
+    for o in ctx.get("protocol.outcomes", []) or []:
+        if isinstance(o, dict) and o.get("id") == outcome and o.get("type") == "binary":
+            return 100.0, 1, " " + ctx.t("s.unit_pp")
+    return 1.0, 3, ""

@@ -59,9 +59,20 @@ def monitoring_figures(
     ]
 
 
-def _ctx_table(ctx: Any, name: str, caption_key: str, records: Any, **kwargs: Any) -> str:
-    frame = records_frame(records)
-    return ctx.table(make_table(name, ctx.t(caption_key), frame, ctx.lang, ctx.threshold, **kwargs))
+def _ctx_table(ctx: Any, name: str, caption_key: str, source: str) -> str:
+    """Return bundle table ``source`` as a report table, under the suppression plan."""
+    frame = records_frame(ctx.get(source))
+    return ctx.table(
+        make_table(
+            name,
+            ctx.t(caption_key),
+            frame,
+            ctx.lang,
+            ctx.threshold,
+            plan=ctx.plan,
+            source=source,
+        )
+    )
 
 
 def monitor_intro(ctx: Any) -> str:
@@ -81,7 +92,7 @@ def registrations(ctx: Any) -> str:
         total: dict[str, Any] = {c: None for c in frame.columns}
         total.update({"period": "Σ", "n_registrations": int(frame["n_registrations"].sum())})
         frame = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
-        # the Σ row is the column total: secondary suppression keeps it from revealing a cell
+        # the Σ row (index len(records)) is the column total; the plan knows it is shown
         order = ["period", "n_registrations", "n_active"]
         frame = frame[
             [c for c in order if c in frame.columns] + [c for c in frame.columns if c not in order]
@@ -92,8 +103,8 @@ def registrations(ctx: Any) -> str:
             frame,
             ctx.lang,
             ctx.threshold,
-            count_columns=["n_registrations", "n_active"],
-            total_row=True,
+            plan=ctx.plan,
+            source="monitoring.registrations",
         )
         body = ctx.table(table)
     else:
@@ -104,18 +115,11 @@ def registrations(ctx: Any) -> str:
 def norms(ctx: Any) -> str:
     """Throughput against the norms (open cases counted correctly)."""
     parts = [ctx.heading("h.norms")]
-    for name, caption, plot in monitoring_figures(ctx.bundle, "monitor", ctx.lang, ctx.threshold):
+    shown = ctx.plan.masked(ctx.bundle)  # a figure shows nothing the tables hide
+    for name, caption, plot in monitoring_figures(shown, "monitor", ctx.lang, ctx.threshold):
         parts.append(ctx.figure(plot, name, caption))
-    parts.append(
-        _ctx_table(
-            ctx,
-            "norms",
-            "tab.norms",
-            ctx.get("throughput.norms"),
-            row_totals={"n": ["n_within", "n_breach", "n_unknown"]},
-        )
-    )
-    parts.append(_ctx_table(ctx, "durations", "tab.durations", ctx.get("throughput.durations")))
+    parts.append(_ctx_table(ctx, "norms", "tab.norms", "throughput.norms"))
+    parts.append(_ctx_table(ctx, "durations", "tab.durations", "throughput.durations"))
     return "\n\n".join(parts)
 
 
@@ -129,13 +133,6 @@ def caseload(ctx: Any) -> str:
         recent = frame[frame["week"].astype(str).isin(weeks)].sort_values(
             [c for c in ("week", "organisation", "coach") if c in frame.columns], kind="stable"
         )
-    dependent = {
-        "n_active": [
-            c
-            for c in ("mean_caseload", "median_caseload", "max_caseload")
-            if frame is not None and c in frame.columns
-        ]
-    }
     table = None
     if recent is not None and "n_active" in recent.columns:
         table = make_table(
@@ -144,8 +141,8 @@ def caseload(ctx: Any) -> str:
             recent,
             ctx.lang,
             ctx.threshold,
-            count_columns=["n_active"],
-            dependent=dependent,
+            plan=ctx.plan,
+            source="throughput.caseload",
         )
     parts = [ctx.heading("h.caseload"), ctx.table(table)]
     if frame is not None and {"n_above", "n_holders"} <= set(frame.columns):
@@ -185,9 +182,11 @@ def out_of_sight(ctx: Any) -> str:
                 ctx,
                 "out_of_sight",
                 "tab.out_of_sight",
-                ctx.get("throughput.out_of_sight") or ctx.get("monitoring.out_of_sight"),
+                "throughput.out_of_sight"
+                if ctx.get("throughput.out_of_sight")
+                else "monitoring.out_of_sight",
             ),
-            _ctx_table(ctx, "handovers", "tab.handovers", ctx.get("throughput.handovers")),
+            _ctx_table(ctx, "handovers", "tab.handovers", "throughput.handovers"),
         ]
     )
 
@@ -201,7 +200,15 @@ def response(ctx: Any) -> str:
         [
             ctx.heading("h.response"),
             ctx.table(
-                make_table("response", ctx.t("tab.response"), frame, ctx.lang, ctx.threshold)
+                make_table(
+                    "response",
+                    ctx.t("tab.response"),
+                    frame,
+                    ctx.lang,
+                    ctx.threshold,
+                    plan=ctx.plan,
+                    source="questionnaire.response",
+                )
             ),
         ]
     )
@@ -212,12 +219,6 @@ def completeness(ctx: Any) -> str:
     return "\n\n".join(
         [
             ctx.heading("h.completeness"),
-            _ctx_table(
-                ctx,
-                "completeness",
-                "tab.completeness",
-                ctx.get("monitoring.completeness"),
-                count_columns=[],
-            ),
+            _ctx_table(ctx, "completeness", "tab.completeness", "monitoring.completeness"),
         ]
     )

@@ -11,7 +11,7 @@ from importlib import metadata
 import yaml
 
 from evalkit.report.context import ReportContext
-from evalkit.report.formatting import fmt_count, fmt_num, fmt_pct
+from evalkit.report.formatting import fmt_count, fmt_num, fmt_pct, is_missing
 from evalkit.report.i18n import label
 from evalkit.report.tables import make_table, records_frame
 
@@ -38,14 +38,16 @@ def _status(ctx: ReportContext) -> str:
     return ctx.get("registration.status", "not_registered")
 
 
-def limitations(ctx: ReportContext) -> str:
-    """Limitations written from the bundle's ``limitations`` codes and the registration status."""
+def limitation_items(ctx: ReportContext, skip: tuple[str, ...] = ()) -> list[str]:
+    """One sentence per limitation code in the bundle (codes in ``skip`` left out)."""
     lang, items = ctx.lang, []
     codes = {lim.get("code") for lim in ctx.get("limitations", []) or []}
     if _status(ctx) == "not_registered" and "not_pre_registered" not in codes:
         items.append(ctx.t("lim.not_registered"))
     for lim in ctx.get("limitations", []) or []:
         code, values = lim.get("code"), dict(lim.get("values") or {})
+        if code in skip:
+            continue
         if code == "few_treated_clusters":
             n = int(values.get("n_treated_clusters", values.get("n_treated", 0)) or 0)
             items.append(
@@ -67,11 +69,20 @@ def limitations(ctx: ReportContext) -> str:
             items.append(ctx.t("s.synthetic"))
         elif code == "short_post_period":
             items.append(ctx.t("lim.short_post_period", months=values.get("months", "?")))
+        elif code == "power_below_target" and is_missing(values.get("mde")):
+            # no simulated effect reached significance: there is no smallest detectable one
+            items.append(
+                ctx.t(
+                    "lim.power_none",
+                    outcome=ctx.outcome_label(values.get("outcome", "")),
+                    power=fmt_pct(values.get("power"), lang, 0),
+                )
+            )
         elif code == "power_below_target":
             items.append(
                 ctx.t(
                     "lim.power_below_target",
-                    outcome=ctx.outcome_label(values.get("outcome", "")),
+                    outcome=ctx.md_outcome(values.get("outcome", "")),
                     power=fmt_pct(values.get("power"), lang, 0),
                     mde=fmt_num(values.get("mde"), lang, 3),
                 )
@@ -88,7 +99,14 @@ def limitations(ctx: ReportContext) -> str:
             items.append(
                 ctx.t("lim.generic", code=label("lim", code, lang), values=vals or "\u2013")
             )
+    return items
+
+
+def limitations(ctx: ReportContext) -> str:
+    """Limitations written from the bundle's ``limitations`` codes and the registration status."""
+    items = limitation_items(ctx)
     body = "\n".join(f"- {i}" for i in items) if items else ctx.t("lim.none")
+    lang = ctx.lang
     power = records_frame(ctx.get("power"))
     if power is not None and "outcome" in power.columns:
         power["outcome"] = [ctx.outcome_label(o) for o in power["outcome"]]
@@ -116,6 +134,7 @@ def privacy(ctx: ReportContext) -> str:
                 "s.disclosure",
                 threshold=ctx.threshold,
                 n_cells=fmt_count(ctx.n_suppressed, ctx.lang),
+                digest=ctx.plan.digest,
             ),
         ]
     )

@@ -55,7 +55,7 @@ def grouped_hash(value: Any) -> str:
 
 def title(ctx: ReportContext, doc_key: str) -> str:
     """Return the document's H1: document kind and the protocol's title."""
-    name = ctx.text(ctx.get("protocol.metadata.title")) or ctx.get("protocol_id", "")
+    name = ctx.md(ctx.get("protocol.metadata.title") or ctx.get("protocol_id", ""))
     return f"# {ctx.t(doc_key)}: {name} {{#title}}"
 
 
@@ -186,15 +186,15 @@ def effect_sentences(ctx: ReportContext, role: str = "primary") -> str:
                 "- "
                 + ctx.t(
                     "s.not_estimated",
-                    outcome=ctx.text(e.get("label")) or e.get("outcome"),
-                    error=ctx.text(e.get("error") or "\u2013"),
+                    outcome=ctx.md(e.get("label") or e.get("outcome")),
+                    error=ctx.md(e.get("error") or "\u2013"),
                 )
             )
             continue
         parts = [
             ctx.t(
                 "s.effect",
-                outcome=ctx.text(e.get("label")) or e.get("outcome"),
+                outcome=ctx.md(e.get("label") or e.get("outcome")),
                 effect=fmt_num(_scaled(res.get("att"), scale), lang, 1, signed=True),
                 unit=ctx.t(unit_key),
                 ci=ci,
@@ -428,8 +428,8 @@ def data_quality(ctx: ReportContext) -> str:
         records_frame(reasons),
         lang,
         ctx.threshold,
-        total_row=True,
-        groups=["kind"],
+        # rows of delivered files, not persons: shown whole, as the rejected totals are
+        count_columns=[],
     )
     parts.append(ctx.table(table) if table is not None else "")
     return "\n\n".join(p for p in parts if p)
@@ -455,6 +455,8 @@ def sample(ctx: ReportContext) -> str:
                     lang,
                     ctx.threshold,
                     columns=["step", "n_persons", "n_person_months"],
+                    plan=ctx.plan,
+                    source="sample.flow",
                 )
             ),
             ctx.table(
@@ -472,10 +474,8 @@ def sample(ctx: ReportContext) -> str:
                         "n_pilot",
                         "n_comparison",
                     ],
-                    dependent={
-                        "n_pilot": ["pilot_mean", "std_diff"],
-                        "n_comparison": ["comparison_mean", "std_diff"],
-                    },
+                    plan=ctx.plan,
+                    source="sample.balance",
                 )
             ),
         ]

@@ -13,7 +13,6 @@ import pandas as pd
 
 from evalkit.report import sections_sensitivity
 from evalkit.report.context import ReportContext
-from evalkit.report.disclosure import protect
 from evalkit.report.figures import event_study_plot, trend_plot
 from evalkit.report.formatting import fmt_ci, is_missing
 from evalkit.report.i18n import label
@@ -114,9 +113,9 @@ def _trends_masked(ctx: ReportContext, outcomes: list[str]) -> pd.DataFrame | No
     trends = trends[trends["outcome"].isin(outcomes)]
     if trends.empty:
         return None
-    protected = protect(trends, ctx.threshold, count_columns=["n"], dependent={"n": ["mean"]})
-    ctx.n_suppressed += int((protected.status["n"] != "").sum())
-    return protected.masked()
+    status = ctx.plan.status("trends", trends)
+    ctx.n_suppressed += int((status["n"] != "").sum())
+    return trends.mask(status != "")
 
 
 def primary(ctx: ReportContext) -> str:
@@ -326,7 +325,8 @@ def subgroups(ctx: ReportContext) -> str:
             "p_value",
             "n_persons",
         ],
-        dependent={"n_persons": ["estimate", "std_error", "conf_low", "conf_high", "p_value"]},
+        plan=ctx.plan,
+        source="subgroups",
     )
     return "\n\n".join([ctx.heading("h.subgroups"), ctx.table(table)])
 
@@ -349,7 +349,8 @@ def bundle_tables(ctx: ReportContext, part: str) -> dict[str, ReportTable]:
             frame,
             ctx.lang,
             ctx.threshold,
-            row_totals=_row_totals(frame),
+            plan=ctx.plan,
+            source=f"{part}.{name}",
         )
         if table is not None:
             out[name] = table
@@ -370,14 +371,10 @@ def generic_tables(ctx: ReportContext, part: str) -> list[str]:
     return [ctx.table(tables[n]) for n in dict.fromkeys(shown)] or [ctx.not_available()]
 
 
-def _row_totals(frame: pd.DataFrame) -> dict[str, list[str]]:
-    parts = [c for c in ("n_within", "n_breach", "n_unknown") if c in frame.columns]
-    return {"n": parts} if "n" in frame.columns and len(parts) > 1 else {}
-
-
 def _figures(ctx: ReportContext, section: str) -> list[str]:
     out = []
-    for name, caption, plot in monitoring_figures(ctx.bundle, section, ctx.lang, ctx.threshold):
+    shown = ctx.plan.masked(ctx.bundle)  # a figure shows nothing the tables hide
+    for name, caption, plot in monitoring_figures(shown, section, ctx.lang, ctx.threshold):
         out.append(ctx.figure(plot, name, caption))
     return out
 
@@ -414,14 +411,18 @@ def exploratory(ctx: ReportContext) -> str:
     if not items:
         parts.append(ctx.not_available())
     for i, item in enumerate(items, start=1):
-        title = ctx.text(item.get("title")) or str(item.get("id", i))
+        title = ctx.md(item.get("title") or item.get("id", i))
         parts.append(f"### {title} {{#exploratory-{i}}}")
-        parts.append(f"*{ctx.t('s.exploratory').split('.')[0]}.* `{item.get('file', '')}`")
+        file = ctx.md(item.get("file", ""))
+        parts.append(f"*{ctx.t('s.exploratory').split('.')[0]}.* {file}")
         tables = item.get("tables")
         if isinstance(tables, Mapping):
-            groups = [(f"{item.get('id', i)}_{k}", tables[k]) for k in sorted(tables)]
+            groups = [
+                (f"{item.get('id', i)}_{k}", tables[k], f"exploratory.{i}.{k}")
+                for k in sorted(tables)
+            ]
         elif tables:
-            groups = [(str(item.get("id", i)), tables)]
+            groups = [(str(item.get("id", i)), tables, f"exploratory.{i}")]
         else:
             groups = []
         effects = records_frame(item.get("effects"))
@@ -460,7 +461,7 @@ def exploratory(ctx: ReportContext) -> str:
                 continue
         if not groups:
             parts.append(ctx.not_available())
-        for name, records in groups:
+        for name, records, source in groups:
             parts.append(
                 ctx.table(
                     make_table(
@@ -469,6 +470,8 @@ def exploratory(ctx: ReportContext) -> str:
                         records_frame(records),
                         ctx.lang,
                         ctx.threshold,
+                        plan=ctx.plan,
+                        source=source,
                     )
                 )
             )

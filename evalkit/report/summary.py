@@ -1,64 +1,296 @@
-"""The funders' summary: one or two pages in plain language."""
+"""The funders' summary: did it work, how sure are we, in numbers of young people."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from evalkit.report.escape import md_escape
 from evalkit.report.figures import effects_plot
+from evalkit.report.formatting import fmt_ci, fmt_count, fmt_num, fmt_p, fmt_pct, is_missing
 from evalkit.report.hypotheses import hypotheses_list
 from evalkit.report.i18n import label
-from evalkit.report.sections_back import limitations
-from evalkit.report.sections_front import effect_sentences, title, warnings_block
+from evalkit.report.sections_back import limitation_items
+from evalkit.report.sections_front import title, warnings_block
 from evalkit.report.tables import records_frame
+from evalkit.report.verdict import interval_kind, min_pilot_p, power_kind, verdict_kind
 
-__all__ = ["summary_body"]
+__all__ = [
+    "effect_paragraph",
+    "headline",
+    "power_sentence",
+    "questionnaire_sentence",
+    "summary_body",
+]
+
+Effect = Mapping[str, Any]
 
 
 def summary_body(ctx: Any) -> str:
-    """Title, warnings, what we found (with one figure), caveats, pointer to the full report."""
-    status = ctx.get("registration.status", "not_registered")
-    pilot = ctx.text(ctx.get("protocol.metadata.pilot")) or str(ctx.get("protocol_id", ""))
+    """Title, the one-line answer, each main effect, one power sentence, hypotheses, caveats."""
+    effects = _primary(ctx)
     parts = [
         title(ctx, "doc.summary"),
         warnings_block(ctx),
-        ctx.t(
-            "s.summary_intro_retrospective"
-            if ctx.get("registration.retrospective")
-            else "s.summary_intro",
-            pilot=pilot,
-            status=label("status", status, ctx.lang),
-        ),
+        _intro(ctx),
+        headline(ctx, effects),
         ctx.heading("h.summary"),
-        effect_sentences(ctx, "primary"),
+        *(effect_paragraph(ctx, e) for e in effects),
+        power_sentence(ctx, effects),
+        questionnaire_sentence(ctx),
+        _figure(ctx, effects),
         hypotheses_list(ctx),
+        ctx.heading("h.what_next"),
+        _caveats(ctx),
+        ctx.t("s.full_report"),
     ]
-    rows = []
-    for e in ctx.get("confirmatory.effects", []) or []:
-        res = e.get("result") or {}
-        if e.get("role") == "primary" and res.get("att") is not None:
-            rows.append(
-                {
-                    "outcome_label": ctx.text(e.get("label")) or e.get("outcome"),
-                    "estimate": res.get("att"),
-                    "conf_low": res.get("ci_low"),
-                    "conf_high": res.get("ci_high"),
-                    "binary": e.get("type") == "binary",
-                }
-            )
-    frame = records_frame(rows)
-    ylab = None
-    if frame is not None and bool(frame["binary"].all()):  # all shares: percentage points
-        frame[["estimate", "conf_low", "conf_high"]] *= 100.0
-        ylab = f"{ctx.t('ax.effect')} ({ctx.t('s.unit_pp')})"
-    if frame is not None:
-        parts.append(
-            ctx.figure(
-                effects_plot(frame, ctx.lang, ylab),
-                "effects",
-                ctx.t("s.figure_effects"),
-                height=1.2 + 0.6 * len(frame),
+    return "\n\n".join(p for p in parts if p)
+
+
+def _intro(ctx: Any) -> str:
+    status = ctx.get("registration.status", "not_registered")
+    pilot = ctx.md(ctx.get("protocol.metadata.pilot") or ctx.get("protocol_id", ""))
+    retro = ctx.get("registration.retrospective")
+    key = "s.summary_intro_retrospective" if retro else "s.summary_intro"
+    return str(ctx.t(key, pilot=pilot, status=label("status", status, ctx.lang)))
+
+
+def _primary(ctx: Any) -> list[Effect]:
+    return [e for e in ctx.get("confirmatory.effects", []) or [] if e.get("role") == "primary"]
+
+
+def _name(ctx: Any, e: Effect) -> str:
+    return str(ctx.text(e.get("label")) or ctx.outcome_label(str(e.get("outcome", ""))))
+
+
+def _md_name(ctx: Any, e: Effect) -> str:
+    """Return the outcome's name for prose: protocol text shown as text, never markup."""
+    return md_escape(_name(ctx, e))
+
+
+def _result(e: Effect) -> dict[str, Any]:
+    return dict(e.get("result") or {})
+
+
+def _binary(e: Effect) -> bool:
+    return e.get("type") == "binary"
+
+
+def _in_units(ctx: Any, e: Effect, value: Any, *, signed: bool = False) -> str:
+    """Write a value of ``e``'s outcome in the one unit the summary uses for it.
+
+    Shares are written in percentage points, other outcomes on their own scale.
+    """
+    if _binary(e):
+        return f"{fmt_num(float(value) * 100, ctx.lang, 1, signed=signed)} {ctx.t('s.unit_pp')}"
+    return str(fmt_num(value, ctx.lang, 2, signed=signed))
+
+
+def _ci(ctx: Any, e: Effect, low: Any, high: Any) -> str:
+    scale, digits = (100.0, 1) if _binary(e) else (1.0, 2)
+    text = fmt_ci(float(low) * scale, float(high) * scale, ctx.lang, digits)
+    return f"{text} {ctx.t('s.unit_pp')}" if _binary(e) else str(text)
+
+
+def _p(ctx: Any, e: Effect) -> Any:
+    p = e.get("p_adjusted")
+    return _result(e).get("p_value") if is_missing(p) else p
+
+
+def _kinds(ctx: Any, e: Effect) -> tuple[str, str]:
+    res = _result(e)
+    interval = interval_kind(
+        res.get("ci_low"), res.get("ci_high"), e.get("expected_direction"), e.get("smallest_effect")
+    )
+    return interval, verdict_kind(interval, _p(ctx, e), float(ctx.get("confirmatory.alpha", 0.05)))
+
+
+def _per_1000(ctx: Any, value: float) -> str:
+    key = "fx.per_1000_fewer" if value < 0 else "fx.per_1000_more"
+    return str(ctx.t(key, n=fmt_count(round(abs(value) * 1000), ctx.lang)))
+
+
+def _size(ctx: Any, e: Effect) -> str:
+    att = float(_result(e)["att"])
+    return _per_1000(ctx, att) if _binary(e) else _in_units(ctx, e, att, signed=True)
+
+
+def headline(ctx: Any, effects: list[Effect]) -> str:
+    """One line answering "did it work, and how sure are we" for the main outcomes."""
+    answers = []
+    for e in effects:
+        if _missing_estimate(e):
+            answers.append(ctx.t("fx.cannot_tell", outcome=_md_name(ctx, e)))
+            continue
+        verdict = _kinds(ctx, e)[1]
+        answers.append(
+            ctx.t(
+                f"fx.{verdict}",
+                outcome=_md_name(ctx, e),
+                size=_size(ctx, e),
+                p=fmt_p(_p(ctx, e), ctx.lang),
+                relevant=_relevant(ctx, e),
             )
         )
-    lim = limitations(ctx).split("\n\n", 1)[-1]
-    parts += [ctx.heading("h.what_next"), lim, ctx.t("s.full_report")]
-    return "\n\n".join(p for p in parts if p)
+    return str(ctx.t("fx.headline", answers=" ".join(answers))) if answers else ""
+
+
+def _relevant(ctx: Any, e: Effect) -> str:
+    """Write the smallest relevant effect named in the protocol, in the effect's unit."""
+    relevant = e.get("smallest_effect")
+    return "" if is_missing(relevant) else _in_units(ctx, e, abs(float(relevant or 0)))
+
+
+def _missing_estimate(e: Effect) -> bool:
+    return bool(e.get("error")) or is_missing(_result(e).get("att"))
+
+
+def effect_paragraph(ctx: Any, e: Effect) -> str:
+    """Describe one effect: its size, in young people, and what its interval allows."""
+    if _missing_estimate(e):
+        error = ctx.md(e.get("error")) or "\u2013"
+        return str(ctx.t("s.not_estimated", outcome=_md_name(ctx, e), error=error))
+    res = _result(e)
+    baseline = e.get("baseline_mean")
+    base = fmt_pct(baseline, ctx.lang) if _binary(e) else fmt_num(baseline, ctx.lang, 2)
+    parts = [
+        ctx.t(
+            "fx.effect",
+            outcome=_md_name(ctx, e),
+            effect=_in_units(ctx, e, res["att"], signed=True),
+            baseline=base,
+        )
+    ]
+    if _binary(e):
+        parts.append(ctx.t("fx.people", per_1000=_size(ctx, e), population=_population(ctx, e)))
+    parts.append(_interval_sentence(ctx, e))
+    return " ".join(str(p) for p in parts)
+
+
+def _interval_sentence(ctx: Any, e: Effect) -> str:
+    res = _result(e)
+    interval = _kinds(ctx, e)[0]
+    return str(
+        ctx.t(
+            f"fx.iv_{interval}",
+            ci="" if interval == "unbounded" else _ci(ctx, e, res["ci_low"], res["ci_high"]),
+            relevant=_relevant(ctx, e),
+        )
+    )
+
+
+def _pilot_population(ctx: Any, outcome: str) -> int | None:
+    """Young people in the pilot, from the balance table's row of this outcome (else any row)."""
+    rows = [r for r in ctx.get("sample.balance", []) or [] if not is_missing(r.get("n_pilot"))]
+    own = [r for r in rows if r.get("variable") == outcome] or rows
+    return int(own[0]["n_pilot"]) if own else None
+
+
+def _population(ctx: Any, e: Effect) -> str:
+    n = _pilot_population(ctx, str(e.get("outcome")))
+    if n is None or n < ctx.threshold:
+        return ""
+    k = round(abs(float(_result(e)["att"])) * n)
+    return str(ctx.t("fx.population", n=fmt_count(n, ctx.lang), k=fmt_count(k, ctx.lang)))
+
+
+def power_sentence(ctx: Any, effects: list[Effect]) -> str:
+    """Power in one sentence, for the first main outcome with power figures."""
+    alpha = float(ctx.get("confirmatory.alpha", 0.05))
+    rows = ctx.get("power", []) or []
+    for e in effects:
+        kind, mde = power_kind(rows, str(e.get("outcome")))
+        if kind == "mde":
+            return str(ctx.t("fx.power_mde", mde=_in_units(ctx, e, mde), outcome=_md_name(ctx, e)))
+        if kind == "none_detectable":
+            return _none_detectable(ctx, e, alpha)
+    return ""
+
+
+def _none_detectable(ctx: Any, e: Effect, alpha: float) -> str:
+    res = _result(e)
+    n_all, n_treated = res.get("n_clusters"), res.get("n_treated_clusters")
+    p_min = min_pilot_p(n_all, n_treated)
+    if p_min is None:
+        return str(ctx.t("fx.power_none_short", alpha=fmt_num(alpha, ctx.lang, 2)))
+    return str(
+        ctx.t(
+            "fx.power_none",
+            alpha=fmt_num(alpha, ctx.lang, 2),
+            n_treated=fmt_count(n_treated, ctx.lang),
+            n_comparison=fmt_count(int(n_all or 0) - int(n_treated or 0), ctx.lang),
+            p_min=fmt_p(p_min, ctx.lang),
+            ies="y" if n_treated == 1 else "ies",
+            pilots_nl="pilotgemeente" if n_treated == 1 else "pilotgemeenten",
+        )
+    )
+
+
+def questionnaire_sentence(ctx: Any) -> str:
+    """Name the questionnaire effects (difference in change, pilot vs comparison) in one line.
+
+    Only estimates the release's suppression plan shows: from at least the threshold
+    of young people on each side; the number of pilot municipalities is a design fact.
+    """
+    frame = records_frame(ctx.get("questionnaire.change_did"))
+    if frame is None or "estimate" not in frame.columns:
+        return ""
+    status = ctx.plan.status("questionnaire.change_did", frame)
+    items, waves = [], []
+    for i, row in frame.iterrows():
+        if row.get("method") != "did_2x2" or is_missing(row.get("estimate")):
+            continue
+        if status.at[i, "estimate"]:
+            continue
+        name = label("scale", row.get("scale"), ctx.lang)
+        text = f"{name} {fmt_num(row['estimate'], ctx.lang, 2, signed=True)}"
+        if not is_missing(row.get("conf_low")) and not is_missing(row.get("conf_high")):
+            text += " " + fmt_ci(row["conf_low"], row["conf_high"], ctx.lang, 2)
+        p = row.get("p_value")
+        if not is_missing(p) and not status.at[i, "p_value"]:
+            text += f" (p = {fmt_p(p, ctx.lang)})"
+        items.append(md_escape(text))
+        waves.append(str(row.get("wave")))
+    if not items:
+        return ""
+    wave = md_escape(", ".join(dict.fromkeys(waves)))
+    return str(ctx.t("fx.questionnaire", items="; ".join(items), wave=wave))
+
+
+def _figure(ctx: Any, effects: list[Effect]) -> str:
+    """Effects with bounded intervals as intervals; the unbounded ones named, never a bare dot."""
+    drawn, unbounded = [], []
+    for e in effects:
+        if _missing_estimate(e):
+            continue
+        if _kinds(ctx, e)[0] == "unbounded":
+            unbounded.append(_name(ctx, e))
+            continue
+        res = e["result"]
+        drawn.append(
+            {
+                "outcome_label": _name(ctx, e),
+                "estimate": res["att"],
+                "conf_low": res["ci_low"],
+                "conf_high": res["ci_high"],
+                "binary": _binary(e),
+            }
+        )
+    frame = records_frame(drawn)
+    if frame is None:
+        return str(ctx.t("fx.all_unbounded")) if unbounded else ""
+    ylab = None
+    if bool(frame["binary"].all()):
+        frame[["estimate", "conf_low", "conf_high"]] *= 100.0
+        ylab = f"{ctx.t('ax.effect')} ({ctx.t('s.unit_pp')})"
+    caption = ctx.t("s.figure_effects")
+    if unbounded:
+        caption += ". " + ctx.t("fx.figure_unbounded", outcomes=", ".join(unbounded))
+    plot = effects_plot(frame, ctx.lang, ylab)
+    return str(ctx.figure(plot, "effects", caption, height=1.2 + 0.6 * len(frame)))
+
+
+def _caveats(ctx: Any) -> str:
+    """List the limitations without the power rows: the power sentence says it once."""
+    items = limitation_items(ctx, skip=("power_below_target",))
+    return "\n".join(f"- {i}" for i in items) if items else str(ctx.t("lim.none"))

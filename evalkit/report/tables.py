@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.report.disclosure import PRIMARY, Protected, is_count_column, protect, scrub
+from evalkit.report.disclosure import Protected, is_count_column, protect, scrub
+from evalkit.report.escape import safe_name
 from evalkit.report.formatting import fmt_count, fmt_date, fmt_num, fmt_p, fmt_pct, is_missing
 from evalkit.report.i18n import label, t
+from evalkit.report.plan import SuppressionPlan
 from evalkit.report.warning_text import joined, warning_texts
 
 __all__ = ["ReportTable", "format_cell", "make_table", "records_frame"]
@@ -63,6 +65,52 @@ def _localised(value: Any, lang: str) -> Any:
     return value
 
 
+#: Quantities with a fixed number of decimals (the NPS is a whole score from -100 to 100).
+_DIGITS = {"nps": 0}
+
+
+def _is_share(column: str) -> bool:
+    return (
+        column.startswith("share")
+        or column in ("rate", "power", "retention")
+        or column.endswith(("_share", "_rate"))
+    )
+
+
+def column_formatter(column: str, values: pd.Series) -> Formatter | None:
+    """One number format for a whole numeric column, chosen once from all its values.
+
+    Counts, p-values and shares already have one format each (``format_cell``); other
+    numbers would otherwise get decimals per value (``-25``, ``-22,0``, ``2,778`` in
+    one column). Returns ``None`` where ``format_cell`` already decides per column.
+    """
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    if is_count_column(column) or column.startswith("p_") or column == "p" or _is_share(column):
+        return None
+    nums = pd.to_numeric(values, errors="coerce").dropna()
+    nums = nums[np.isfinite(nums)]
+    if nums.empty:
+        return None
+    if column in _DIGITS:
+        digits = _DIGITS[column]
+    elif column.endswith(("_days", "_weeks", "_months")):
+        digits = 1
+    elif column not in _ESTIMATES and bool((nums == nums.round()).all()):
+        digits = 0
+    else:
+        digits = 3 if float(nums.abs().max()) < 10 else 1
+
+    def fmt(value: Any, lang: str) -> str:
+        if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
+            return format_cell(column, value, lang)
+        if is_missing(value):
+            return "\u2013"
+        return fmt_num(value, lang, digits)
+
+    return fmt
+
+
 def format_cell(column: str, value: Any, lang: str) -> str:
     """Default display of a value by its column name (counts, p-values, shares, text)."""
     value = _localised(value, lang)
@@ -77,7 +125,7 @@ def format_cell(column: str, value: Any, lang: str) -> str:
             return fmt_count(value, lang)
         if column.startswith("p_") or column == "p":
             return fmt_p(value, lang)
-        if column.startswith("share") or column in ("rate", "power") or column.endswith("_share"):
+        if _is_share(column):
             return fmt_pct(value, lang)
         number = float(value)
         if number.is_integer() and (abs(number) >= 10 or column not in _ESTIMATES):
@@ -108,7 +156,7 @@ class ReportTable:
     formatters : dict
         Raw column name -> formatter for that column.
     threshold : int
-        Disclosure threshold (for the "<10" marker).
+        Disclosure threshold.
     lang : str
         Language of headers and numbers.
     """
@@ -135,8 +183,9 @@ class ReportTable:
             Format only the first rows (a report shows the head of long tables).
         """
         rows = slice(None, max_rows)
-        suppressed = t("v.suppressed", self.lang, threshold=self.threshold)
-        secondary = t("v.secondary", self.lang)
+        # one mark for every hidden cell: a separate mark for complementary cells would
+        # tell that they hold 0 or at least the threshold (see ``plan.py``)
+        suppressed = t("v.suppressed", self.lang)
         out: list[list[str]] = []
         for col in self.columns:
             fmt = self.formatters.get(col)
@@ -145,10 +194,8 @@ class ReportTable:
             marks = self.protected.status[col].iloc[rows].tolist()
             cells = []
             for raw, mark in zip(raws, marks, strict=True):
-                if mark == PRIMARY:
+                if mark:
                     cells.append(suppressed)
-                elif mark:
-                    cells.append(secondary)
                 else:
                     cells.append(fmt(raw, self.lang) if fmt else format_cell(col, raw, self.lang))
             out.append(cells)
@@ -159,14 +206,12 @@ class ReportTable:
         )
 
     def export(self) -> pd.DataFrame:
-        """Raw values for CSV/XLSX: canonical column names, suppressed cells as text."""
+        """Raw values for CSV/XLSX: canonical column names, every hidden cell ``suppressed``."""
         values = self.protected.values[list(self.columns)].copy().astype(object)
         status = self.protected.status[list(self.columns)]
         for col in values.columns:
             values[col] = [_export_value(v, self.lang) for v in values[col]]
-        return values.mask(status == PRIMARY, f"<{self.threshold}").mask(
-            (status != "") & (status != PRIMARY), "suppressed"
-        )
+        return values.mask(status != "", "suppressed")
 
     def to_markdown(self) -> str:
         """Return a pandoc pipe table (header cells become ``<th>``)."""
@@ -236,6 +281,8 @@ def make_table(
     columns: Sequence[str] | None = None,
     headers: Mapping[str, str] | None = None,
     formatters: Mapping[str, Formatter] | None = None,
+    plan: SuppressionPlan | None = None,
+    source: str | None = None,
     **protect_args: Any,
 ) -> ReportTable | None:
     """Build a disclosure-controlled ``ReportTable`` from a frame of raw values.
@@ -256,8 +303,13 @@ def make_table(
         Header overrides; other headers come from the translation table (``col.*``).
     formatters : mapping, optional
         Per-column formatters overriding :func:`format_cell`.
+    plan, source : SuppressionPlan and str, optional
+        The release's suppression plan and the bundle table the frame's rows come
+        from (``"throughput.norms"``; the frame's index holds record positions).
+        Together they decide what is hidden; ``protect_args`` are then not used.
     **protect_args
-        Passed to :func:`evalkit.report.disclosure.protect`.
+        Without a plan, passed to :func:`evalkit.report.disclosure.protect` (tables
+        that hold no counts of persons: ``count_columns=[]``).
 
     Returns
     -------
@@ -288,8 +340,12 @@ def make_table(
         numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
         columns = [c for c in frame.columns if c not in numeric] + numeric
     cols = [c for c in columns if c in frame.columns]
-    protected = protect(frame, threshold, **protect_args)
+    if plan is not None and source is not None:
+        status = plan.status(source, frame)
+        protected = Protected(frame.reset_index(drop=True), status.reset_index(drop=True))
+    else:
+        protected = protect(frame, threshold, **protect_args)
     header_map = {c: (headers or {}).get(c) or label("col", c, lang) for c in cols}
-    return ReportTable(
-        name, caption, protected, header_map, dict(formatters or {}), threshold, lang
-    )
+    per_column = {c: column_formatter(c, frame[c]) for c in cols}
+    fmts = {c: f for c, f in per_column.items() if f is not None} | dict(formatters or {})
+    return ReportTable(safe_name(name), caption, protected, header_map, fmts, threshold, lang)

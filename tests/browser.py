@@ -1,15 +1,17 @@
 """Check a rendered report in a real headless Chromium over the DevTools protocol.
 
-Used by the page tests: load the HTML from disk, record every network request
-the page attempts, every console error and uncaught exception, whether every
-image decoded, and save a full-page screenshot. Needs the ``websocket-client``
-package (dev extra) and a Chromium binary (Debian: ``apt-get install chromium``).
+Test tooling, not part of evalkit: the page tests load the HTML from disk,
+record every network request the page attempts, every console error and
+uncaught exception, whether every image decoded, and save a full-page
+screenshot. Needs the ``websocket-client`` package (dev extra) and a Chromium
+binary (Debian: ``apt-get install chromium``).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import ReportError
+
+#: Where Debian's ``chromium`` package puts the binary; ``$CHROMIUM`` overrides.
+_KNOWN = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 
 __all__ = ["Browser", "PageCheck", "check_page", "find_chromium"]
 
@@ -64,7 +69,13 @@ class PageCheck:
 
 
 def find_chromium() -> str | None:
-    """Path of a Chromium/Chrome binary, or ``None``."""
+    """Path of a Chromium/Chrome binary (``$CHROMIUM``, Debian's path, ``PATH``), or ``None``."""
+    override = os.environ.get("CHROMIUM")
+    if override:
+        return override if os.access(override, os.X_OK) else None
+    for path in _KNOWN:
+        if os.access(path, os.X_OK):
+            return path
     for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
         found = shutil.which(name)
         if found:

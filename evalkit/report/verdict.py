@@ -1,0 +1,117 @@
+"""How an estimate reads to a funder: what its interval allows, and did the pilot work.
+
+Pure functions of numbers (no report context), so the wording rules are tested on
+hand-computed cases. The summary turns the returned keys into sentences.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from evalkit.report.formatting import is_missing
+
+__all__ = ["interval_kind", "min_pilot_p", "power_kind", "verdict_kind"]
+
+
+def _bounded(low: Any, high: Any) -> bool:
+    return not (is_missing(low) or is_missing(high)) and math.isfinite(float(low) + float(high))
+
+
+def _benefit_sign(direction: Any) -> float:
+    """+1 when an increase is the aim, -1 when a decrease is, 0 when the protocol names neither."""
+    return {"increase": 1.0, "decrease": -1.0}.get(str(direction), 0.0)
+
+
+def interval_kind(low: Any, high: Any, direction: Any = None, relevant: Any = None) -> str:
+    """Classify a 95% interval for plain-language wording.
+
+    Parameters
+    ----------
+    low, high : float or None
+        Interval bounds on the outcome's own scale; missing or infinite means unbounded.
+    direction : {"increase", "decrease"}, optional
+        The direction the pilot aimed for.
+    relevant : float, optional
+        The smallest relevant effect named in the protocol (its size; the sign is ignored).
+
+    Returns
+    -------
+    str
+        ``unbounded``; ``benefit_only`` / ``harm_only`` (the interval excludes zero on that
+        side); ``excludes_zero`` (no aim named); ``large_both`` (zero, a large improvement
+        and a large harm all inside); ``large_harm`` / ``large_benefit``; ``no_relevant``
+        (zero inside, every relevant effect outside); ``includes_zero``.
+    """
+    if not _bounded(low, high):
+        return "unbounded"
+    sign = _benefit_sign(direction)
+    if sign == 0.0:
+        return "excludes_zero" if float(low) > 0 or float(high) < 0 else "includes_zero"
+    lo, hi = sorted((float(low) * sign, float(high) * sign))
+    if lo > 0:
+        return "benefit_only"
+    if hi < 0:
+        return "harm_only"
+    if is_missing(relevant) or not float(relevant):
+        return "includes_zero"
+    size = abs(float(relevant))
+    harm, benefit = lo <= -size, hi >= size
+    if harm and benefit:
+        return "large_both"
+    if harm:
+        return "large_harm"
+    return "large_benefit" if benefit else "no_relevant"
+
+
+def verdict_kind(interval: str, p: Any, alpha: float) -> str:
+    """Answer "did it work?" for one effect.
+
+    Returns ``worked``, ``harmed``, ``no_relevant``, ``cannot_tell`` (unbounded
+    interval) or ``unclear``.
+
+    An effect counts as shown only when its (adjusted) p-value is at most ``alpha`` and
+    its interval lies wholly on one side of zero; both must agree.
+    """
+    if interval == "unbounded":
+        return "cannot_tell"
+    significant = not is_missing(p) and float(p) <= alpha
+    if interval == "benefit_only" and significant:
+        return "worked"
+    if interval == "harm_only" and significant:
+        return "harmed"
+    return "no_relevant" if interval == "no_relevant" else "unclear"
+
+
+def min_pilot_p(n_clusters: Any, n_treated: Any) -> float | None:
+    """Smallest p-value a permutation of the pilot label over municipalities can give.
+
+    With ``n_treated`` pilot municipalities among ``n_clusters`` the assignments number
+    C(n_clusters, n_treated), so p can be no smaller than one over that count.
+    """
+    if is_missing(n_clusters) or is_missing(n_treated) or int(n_treated) < 1:
+        return None
+    if int(n_clusters) <= int(n_treated):
+        return None
+    return 1.0 / math.comb(int(n_clusters), int(n_treated))
+
+
+def power_kind(rows: Sequence[Mapping[str, Any]], outcome: str) -> tuple[str, float | None]:
+    """Read the power simulation for ``outcome``.
+
+    Returns ``mde`` with the smallest effect detectable with 80% power,
+    ``none_detectable`` when no simulated effect ever reached significance, or
+    ``unknown`` without power figures.
+    """
+    own = [r for r in rows if r.get("outcome") == outcome]
+    if not own:
+        return "unknown", None
+    mdes = [float(r["mde"]) for r in own if not is_missing(r.get("mde"))]
+    finite = [m for m in mdes if math.isfinite(m)]
+    if finite:
+        return "mde", abs(finite[0])
+    powers = [float(r["power"]) for r in own if not is_missing(r.get("power"))]
+    if powers and max(powers) == 0.0:
+        return "none_detectable", None
+    return "unknown", None

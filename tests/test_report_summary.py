@@ -1,0 +1,157 @@
+"""The funders' summary: interval wording, the one-line answer, young people, power in one sentence.
+
+Numbers are computed by hand from the bundle fixture (tests/data/bundle_fixture.json):
+problematic debt att = -0.031, interval [-0.05256; -0.00944], adjusted p = 0.012,
+210 young people in the pilot, 12 municipalities of which 1 pilot.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from evalkit.report.context import ReportContext
+from evalkit.report.summary import power_sentence, summary_body
+from evalkit.report.verdict import interval_kind, min_pilot_p, power_kind, verdict_kind
+
+FIXTURE = Path(__file__).parent / "data" / "bundle_fixture.json"
+
+
+def _bundle() -> dict:
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+def _ctx(bundle: dict, lang: str = "nl") -> ReportContext:
+    return ReportContext(bundle, lang, collect_only=True)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "direction", "relevant", "kind"),
+    [
+        (None, 0.1, "decrease", 0.01, "unbounded"),
+        (-math.inf, 0.1, "decrease", 0.01, "unbounded"),
+        (-0.05, -0.01, "decrease", 0.01, "benefit_only"),
+        (0.01, 0.05, "decrease", 0.01, "harm_only"),
+        (0.01, 0.05, "increase", 0.01, "benefit_only"),
+        # the issue's case: [-5.0; 2.1] allows a large improvement and a large harm
+        (-5.0, 2.1, "decrease", 1.0, "large_both"),
+        (-0.5, 2.1, "decrease", 1.0, "large_harm"),
+        (-2.0, 0.5, "decrease", 1.0, "large_benefit"),
+        (-0.5, 0.5, "decrease", 1.0, "no_relevant"),
+        (-0.5, 0.5, "decrease", None, "includes_zero"),
+        (0.2, 0.5, None, None, "excludes_zero"),
+        (-0.2, 0.5, None, None, "includes_zero"),
+    ],
+)
+def test_interval_wording_follows_the_interval(low, high, direction, relevant, kind):
+    assert interval_kind(low, high, direction, relevant) == kind
+
+
+def test_verdict_needs_the_p_value_and_the_interval_to_agree():
+    assert verdict_kind("benefit_only", 0.012, 0.05) == "worked"
+    assert verdict_kind("benefit_only", 0.2, 0.05) == "unclear"
+    assert verdict_kind("harm_only", 0.05, 0.05) == "harmed"  # p at alpha rejects
+    assert verdict_kind("unbounded", 0.001, 0.05) == "cannot_tell"
+    assert verdict_kind("no_relevant", 0.6, 0.05) == "no_relevant"
+
+
+def test_smallest_permutation_p_value():
+    assert min_pilot_p(12, 1) == pytest.approx(1 / 12)
+    assert min_pilot_p(12, 2) == pytest.approx(1 / 66)  # C(12, 2) = 66
+    assert min_pilot_p(1, 1) is None
+    assert min_pilot_p(None, 1) is None
+
+
+def test_power_kind_reads_the_simulation():
+    rows = [
+        {"outcome": "a", "effect": -0.01, "power": 0.34, "mde": 0.021},
+        {"outcome": "b", "effect": -0.01, "power": 0.0, "mde": None},
+        {"outcome": "b", "effect": -0.03, "power": 0.0, "mde": None},
+    ]
+    assert power_kind(rows, "a") == ("mde", 0.021)
+    assert power_kind(rows, "b") == ("none_detectable", None)
+    assert power_kind(rows, "c") == ("unknown", None)
+
+
+def test_one_line_answer_and_young_people_per_1000():
+    text = summary_body(_ctx(_bundle()))
+    line = next(x for x in text.split("\n\n") if x.startswith("**Heeft het gewerkt?**"))
+    assert "\n" not in line
+    # -0.031 * 1000 = 31 fewer per 1,000; 0.031 * 210 = 6.51, about 7 of the pilot's 210
+    assert "Geregistreerde problematische schuld: waarschijnlijk wel" in line
+    assert "ongeveer 31 minder per 1.000 jongeren" in line
+    assert "gecorrigeerde p = 0,012" in line
+    assert "onder de 210 jongeren in de pilot zijn dat er ongeveer 7" in text
+    # the interval in percentage points: [-5.256; -0.944] -> [−5,3; −0,9]
+    assert "[\u22125,3; \u22120,9] procentpunt" in text
+    assert "aan de kant van verbetering" in text
+
+
+def test_english_answer():
+    text = summary_body(_ctx(_bundle(), "en"))
+    assert "**Did it work?** Registered problematic debt: probably yes" in text
+    assert "about 31 fewer per 1,000 young people" in text
+    assert "[\u22125.3, \u22120.9] percentage points" in text
+
+
+def test_one_unit_per_quantity_and_no_broken_sentence():
+    for lang in ("nl", "en"):
+        text = summary_body(_ctx(_bundle(), lang))
+        assert not re.search(r"\d[.,]\d{3} (procentpunt|percentage points)", text)
+        assert not re.search(r"\b(is|zijn), (is|zijn) \u2013", text)
+        assert " \u2013." not in text
+
+
+def test_power_in_one_sentence_when_no_effect_can_reach_significance():
+    bundle = _bundle()
+    bundle["power"] = [
+        {"outcome": "problematic_debt", "effect": e, "power": 0.0, "mde": None, "n_sims": 50}
+        for e in (0.0, -0.01, -0.02, -0.03)
+    ]
+    effects = [e for e in bundle["confirmatory"]["effects"] if e["role"] == "primary"]
+    nl = power_sentence(_ctx(bundle), effects)
+    assert "1 pilotgemeente tegenover 11 vergelijkingsgemeenten" in nl
+    assert "de kleinst mogelijke p is 0,083" in nl  # 1/12
+    en = power_sentence(_ctx(bundle, "en"), effects)
+    assert en.startswith("No effect size can reach significance at α = 0.05 with 1 pilot")
+    assert "0.0%" not in summary_body(_ctx(bundle))
+
+
+def test_power_as_smallest_detectable_effect():
+    bundle = _bundle()
+    effects = [e for e in bundle["confirmatory"]["effects"] if e["role"] == "primary"]
+    text = power_sentence(_ctx(bundle, "en"), effects)
+    # mde 0.021 of a share = 2.1 percentage points
+    assert text.startswith("This design could only detect effects on Registered problematic debt")
+    assert "larger than 2.1 percentage points" in text
+
+
+def test_unbounded_interval_is_said_not_drawn():
+    bundle = copy.deepcopy(_bundle())
+    for e in bundle["confirmatory"]["effects"]:
+        e["result"]["ci_low"] = e["result"]["ci_high"] = None
+    text = summary_body(_ctx(bundle))
+    assert "het interval is onbegrensd" in text
+    assert "Het 95%-interval is onbegrensd" in text
+    assert "<!-- figure effects -->" not in text  # no bare dots
+    assert "voor geen enkele hoofduitkomst is het 95%-interval begrensd" in text
+
+
+def test_every_registered_hypothesis_is_accounted_for():
+    bundle = _bundle()
+    bundle["confirmatory"]["hypotheses"] = [
+        {"id": "H1", "outcome": "problematic_debt", "status": "estimated", "estimate": -0.031,
+         "conf_low": -0.05256, "conf_high": -0.00944, "p_adjusted": 0.012},
+        {"id": "H2", "outcome": "neet", "status": "not_estimated", "estimate": None,
+         "reason": {"nl": "geen gegevens", "en": "no data"}},
+    ]
+    bundle["confirmatory"]["family"] = {"method": "holm", "size": 2}
+    text = summary_body(_ctx(bundle))
+    assert "**H1**" in text and "**H2**" in text
+    assert "effect \u22123,1 procentpunt" in text
+    assert "geen schatting. Reden: geen gegevens" in text
