@@ -331,6 +331,17 @@ def _truncated_xlsx(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
+def _protected_xlsx(path: Path) -> None:
+    """A real password-protected workbook: a plain XLSX encrypted as Excel does (ECMA-376 agile)."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain = path.with_name(path.stem + "_plain.xlsx")
+    _writer("xlsx", _frame(rows()))(plain)
+    with plain.open("rb") as source, path.open("wb") as target:
+        OOXMLFile(source).encrypt("geheim", target)
+    plain.unlink()
+
+
 def _zip_without_workbook(path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("hello.txt", BSN[5])
@@ -381,7 +392,6 @@ def _sav_numeric(path: Path) -> None:
 
 
 def _special_cases(folder: Path) -> list[Hostile]:
-    protected = HERE / "data" / "bad" / "protected.xlsx"
     out = [
         Hostile("far_xfd.xlsx", _xlsx_far("XFD1048576")),
         Hostile("far_z.xlsx", _xlsx_far("Z1048576")),
@@ -392,7 +402,7 @@ def _special_cases(folder: Path) -> list[Hostile]:
         Hostile("wrapped_header.xlsx", _xlsx_wrapped),
         Hostile("truncated.xlsx", _truncated_xlsx, 1, "not a readable XLSX"),
         Hostile("zip_no_workbook.xlsx", _zip_without_workbook, 1, "XLSX"),
-        Hostile("protected.xlsx", _bytes(protected.read_bytes()), 1, "password-protected"),
+        Hostile("protected.xlsx", _protected_xlsx, 1, "password-protected"),
         Hostile("csv_named.xlsx", _text(_csv(HEADER, rows(5))), 1, "not an XLSX workbook"),
         Hostile("old.xls", _bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600), 1, ".xls"),
         Hostile("stata105.dta", _dta105, 1, "required column missing"),

@@ -110,6 +110,25 @@ def test_few_treated_uses_the_placebo_distribution_and_says_so(
     assert first["lb"] is not None and first["lb"] < first["ub"]
 
 
+def test_few_treated_bounds_use_placebos_whatever_inference_gave_the_p_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default few-treated test (permutation) has no covariance; the bounds still hold."""
+    bounds = ("--sensitivity", "smoothness", "--bounds", "0,0.05", "--json")
+    got = {}
+    for inference in ("permutation", "conley_taber"):
+        code, out, _ = _cli(tmp_path, capsys, _panel(treated=2), *bounds, "--inference", inference)
+        assert code == 0
+        got[inference] = json.loads(out)
+    perm, ct = got["permutation"], got["conley_taber"]
+    assert perm["inference"] == "permutation"
+    assert perm["sensitivity_analysis"]["method"] == "placebo"
+    assert perm["sensitivity"] == ct["sensitivity"]  # same draws, same seed: same bounds
+    default = json.loads(_cli(tmp_path, capsys, _panel(treated=2), *bounds)[1])
+    assert default["inference"] == "permutation"
+    assert default["sensitivity_analysis"]["method"] == "placebo"
+
+
 def test_bounds_without_sensitivity_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

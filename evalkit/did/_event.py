@@ -180,6 +180,8 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
         messages.append(Note("event_few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
     sens = None
     if options.get("sensitivity"):
+        if draws is None and few and design is not None and design.role is not None:
+            draws = _sensitivity_placebos(design, w_kept, seed, options)
         sel = np.ix_(pos, pos)
         sens = event_sensitivity(
             kept,
@@ -260,6 +262,26 @@ _PRETREND_TEST = {
     "wild": "wild cluster bootstrap (restricted), all pre-period (e < -1) effects zero, "
     "statistic the sum of squared CR1 t",
 }
+
+
+def _sensitivity_placebos(
+    design: inf.LinearDesign, w_post: np.ndarray, seed: int, options: Mapping[str, Any]
+) -> Placebos:
+    """Conley–Taber placebo draws for the sensitivity analysis when the p-values came elsewhere.
+
+    With few treated clusters the CR1 covariance of the coefficients understates their
+    error, whatever test gave the p-values (the default, permutation, gives no
+    covariance at all), so the robust intervals are built from the comparison clusters'
+    placebo estimates (Conley & Taber 2011), as with Conley–Taber inference.
+    """
+    return conley_taber_placebos(
+        design,
+        w_post,
+        ferman_pinto=bool(options.get("ferman_pinto", True)),
+        n_sim=int(options.get("n_sim", 1999)),
+        max_enumerate=int(options.get("max_enumerate", 20_000)),
+        seed=seed,
+    )
 
 
 def _event_resample(

@@ -15,6 +15,7 @@ from typing import Any
 from evalkit.errors import ReportError
 from evalkit.report.bundle import read_bundle as load_bundle
 from evalkit.report.disclosure import scrub
+from evalkit.report.escape import md_escape, safe_name
 from evalkit.report.figures import png_bytes
 from evalkit.report.formatting import check_lang
 from evalkit.report.i18n import t
@@ -92,6 +93,14 @@ class ReportContext:
             value = value.get(self.lang) or value.get("en") or next(iter(value.values()), "")
         return scrub("" if value is None else str(value))
 
+    def md(self, value: Any) -> str:
+        """Return outside text (protocol, data) for markdown: shown as text, never markup."""
+        return md_escape(self.text(value))
+
+    def md_outcome(self, outcome: str) -> str:
+        """Return an outcome's label for markdown prose (see :meth:`md`)."""
+        return md_escape(self.outcome_label(outcome))
+
     def estimator_warnings(self, result: Mapping[str, Any] | None) -> list[str]:
         """Return an estimate's warnings in the report language (from ``warning_codes``).
 
@@ -147,6 +156,7 @@ class ReportContext:
 
     def fig_ref(self, name: str) -> str:
         """Return a link to figure ``name`` ("Figuur 2"), numbered in order of first mention."""
+        name = safe_name(name, "figure")
         number = self._fig_numbers.setdefault(name, len(self._fig_numbers) + 1)
         prefix = "Figuur" if self.lang == "nl" else "Figure"
         return f"[{prefix} {number}](#figure-{name})"
@@ -155,6 +165,7 @@ class ReportContext:
         self, plot: object, name: str, caption: str, *, width: float = 7.5, height: float = 4.0
     ) -> str:
         """Write ``plot`` as PNG and return markdown for a numbered ``<figure>`` with caption."""
+        name = safe_name(name, "figure")  # names may hold protocol text (a norm's name)
         number = self._fig_numbers.setdefault(name, len(self._fig_numbers) + 1)
         prefix = "Figuur" if self.lang == "nl" else "Figure"
         file = self.figure_dir / f"figure-{name}.png"
@@ -164,7 +175,8 @@ class ReportContext:
             file.write_bytes(png_bytes(plot, width, height))
         except OSError as exc:
             raise ReportError(f"cannot write figure {file}: {exc}") from exc
-        cap = f"{prefix} {number}: {caption}".replace("[", "(").replace("]", ")")
+        # the caption is markdown (and the image's alt text): outside text in it stays text
+        cap = md_escape(f"{prefix} {number}: {caption}")
         return f"![{cap}]({file.name}){{#figure-{name}}}"
 
     def show(self, *parts: str | None) -> None:

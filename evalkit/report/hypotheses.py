@@ -28,10 +28,10 @@ def hypotheses_list(ctx: Any) -> str:
         "",
     ]
     for h in rows:
-        name = f"**{h['id']}** ({ctx.outcome_label(h['outcome'])}"
-        name += f", {h['subgroup']})" if h.get("subgroup") else ")"
+        name = f"**{ctx.md(h['id'])}** ({ctx.md_outcome(h['outcome'])}"
+        name += f", {ctx.md(h['subgroup'])})" if h.get("subgroup") else ")"
         if h.get("status") != "estimated" or is_missing(h.get("estimate")):
-            reason = ctx.text(h.get("reason")) or "\u2013"
+            reason = ctx.md(h.get("reason")) or "\u2013"
             lines.append("- " + ctx.t("s.hypothesis_missing", name=name, reason=reason))
             continue
         low, high = h.get("conf_low"), h.get("conf_high")

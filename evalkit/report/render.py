@@ -16,6 +16,7 @@ from typing import Any, Literal
 from evalkit.errors import ReportError
 from evalkit.report.context import ReportContext, load_bundle
 from evalkit.report.engine import Engine, KernelSession, render_qmd
+from evalkit.report.escape import csv_cell, safe_name
 from evalkit.report.formatting import LANGS
 from evalkit.report.tables import ReportTable
 
@@ -130,8 +131,10 @@ def _export_tables(
     sheets: dict[str, pd.DataFrame] = {}
     for table in tables:
         frame = table.export()
-        path = folder / f"{table.name}.csv"
-        frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        path = folder / f"{safe_name(table.name)}.csv"
+        # OWASP CSV injection: text cells a spreadsheet would run get a leading quote;
+        # the workbook needs none (XlsxWriter writes strings as strings, see options)
+        frame.map(csv_cell).to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
         written.append(path)
         sheet = re.sub(r"[\[\]:*?/\\]", "_", table.name)[:31]
         while sheet in sheets:

@@ -55,7 +55,7 @@ def grouped_hash(value: Any) -> str:
 
 def title(ctx: ReportContext, doc_key: str) -> str:
     """Return the document's H1: document kind and the protocol's title."""
-    name = ctx.text(ctx.get("protocol.metadata.title")) or ctx.get("protocol_id", "")
+    name = ctx.md(ctx.get("protocol.metadata.title") or ctx.get("protocol_id", ""))
     return f"# {ctx.t(doc_key)}: {name} {{#title}}"
 
 
@@ -186,15 +186,15 @@ def effect_sentences(ctx: ReportContext, role: str = "primary") -> str:
                 "- "
                 + ctx.t(
                     "s.not_estimated",
-                    outcome=ctx.text(e.get("label")) or e.get("outcome"),
-                    error=ctx.text(e.get("error") or "\u2013"),
+                    outcome=ctx.md(e.get("label") or e.get("outcome")),
+                    error=ctx.md(e.get("error") or "\u2013"),
                 )
             )
             continue
         parts = [
             ctx.t(
                 "s.effect",
-                outcome=ctx.text(e.get("label")) or e.get("outcome"),
+                outcome=ctx.md(e.get("label") or e.get("outcome")),
                 effect=fmt_num(_scaled(res.get("att"), scale), lang, 1, signed=True),
                 unit=ctx.t(unit_key),
                 ci=ci,

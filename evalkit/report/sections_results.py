@@ -414,9 +414,10 @@ def exploratory(ctx: ReportContext) -> str:
     if not items:
         parts.append(ctx.not_available())
     for i, item in enumerate(items, start=1):
-        title = ctx.text(item.get("title")) or str(item.get("id", i))
+        title = ctx.md(item.get("title") or item.get("id", i))
         parts.append(f"### {title} {{#exploratory-{i}}}")
-        parts.append(f"*{ctx.t('s.exploratory').split('.')[0]}.* `{item.get('file', '')}`")
+        file = ctx.md(item.get("file", ""))
+        parts.append(f"*{ctx.t('s.exploratory').split('.')[0]}.* {file}")
         tables = item.get("tables")
         if isinstance(tables, Mapping):
             groups = [(f"{item.get('id', i)}_{k}", tables[k]) for k in sorted(tables)]

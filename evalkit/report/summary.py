@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from evalkit.report.escape import md_escape
 from evalkit.report.figures import effects_plot
 from evalkit.report.formatting import fmt_ci, fmt_count, fmt_num, fmt_p, fmt_pct, is_missing
 from evalkit.report.hypotheses import hypotheses_list
@@ -41,7 +42,7 @@ def summary_body(ctx: Any) -> str:
 
 def _intro(ctx: Any) -> str:
     status = ctx.get("registration.status", "not_registered")
-    pilot = ctx.text(ctx.get("protocol.metadata.pilot")) or str(ctx.get("protocol_id", ""))
+    pilot = ctx.md(ctx.get("protocol.metadata.pilot") or ctx.get("protocol_id", ""))
     retro = ctx.get("registration.retrospective")
     key = "s.summary_intro_retrospective" if retro else "s.summary_intro"
     return str(ctx.t(key, pilot=pilot, status=label("status", status, ctx.lang)))
@@ -53,6 +54,11 @@ def _primary(ctx: Any) -> list[Effect]:
 
 def _name(ctx: Any, e: Effect) -> str:
     return str(ctx.text(e.get("label")) or ctx.outcome_label(str(e.get("outcome", ""))))
+
+
+def _md_name(ctx: Any, e: Effect) -> str:
+    """Return the outcome's name for prose: protocol text shown as text, never markup."""
+    return md_escape(_name(ctx, e))
 
 
 def _result(e: Effect) -> dict[str, Any]:
@@ -107,13 +113,13 @@ def headline(ctx: Any, effects: list[Effect]) -> str:
     answers = []
     for e in effects:
         if _missing_estimate(e):
-            answers.append(ctx.t("fx.cannot_tell", outcome=_name(ctx, e)))
+            answers.append(ctx.t("fx.cannot_tell", outcome=_md_name(ctx, e)))
             continue
         verdict = _kinds(ctx, e)[1]
         answers.append(
             ctx.t(
                 f"fx.{verdict}",
-                outcome=_name(ctx, e),
+                outcome=_md_name(ctx, e),
                 size=_size(ctx, e),
                 p=fmt_p(_p(ctx, e), ctx.lang),
                 relevant=_relevant(ctx, e),
@@ -135,15 +141,15 @@ def _missing_estimate(e: Effect) -> bool:
 def effect_paragraph(ctx: Any, e: Effect) -> str:
     """Describe one effect: its size, in young people, and what its interval allows."""
     if _missing_estimate(e):
-        error = ctx.text(e.get("error")) or "\u2013"
-        return str(ctx.t("s.not_estimated", outcome=_name(ctx, e), error=error))
+        error = ctx.md(e.get("error")) or "\u2013"
+        return str(ctx.t("s.not_estimated", outcome=_md_name(ctx, e), error=error))
     res = _result(e)
     baseline = e.get("baseline_mean")
     base = fmt_pct(baseline, ctx.lang) if _binary(e) else fmt_num(baseline, ctx.lang, 2)
     parts = [
         ctx.t(
             "fx.effect",
-            outcome=_name(ctx, e),
+            outcome=_md_name(ctx, e),
             effect=_in_units(ctx, e, res["att"], signed=True),
             baseline=base,
         )
@@ -188,7 +194,7 @@ def power_sentence(ctx: Any, effects: list[Effect]) -> str:
     for e in effects:
         kind, mde = power_kind(rows, str(e.get("outcome")))
         if kind == "mde":
-            return str(ctx.t("fx.power_mde", mde=_in_units(ctx, e, mde), outcome=_name(ctx, e)))
+            return str(ctx.t("fx.power_mde", mde=_in_units(ctx, e, mde), outcome=_md_name(ctx, e)))
         if kind == "none_detectable":
             return _none_detectable(ctx, e, alpha)
     return ""

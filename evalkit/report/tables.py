@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.report.disclosure import PRIMARY, Protected, is_count_column, protect, scrub
+from evalkit.report.escape import safe_name
 from evalkit.report.formatting import fmt_count, fmt_date, fmt_num, fmt_p, fmt_pct, is_missing
 from evalkit.report.i18n import label, t
 from evalkit.report.warning_text import joined, warning_texts
@@ -338,4 +339,4 @@ def make_table(
     header_map = {c: (headers or {}).get(c) or label("col", c, lang) for c in cols}
     per_column = {c: column_formatter(c, frame[c]) for c in cols}
     fmts = {c: f for c, f in per_column.items() if f is not None} | dict(formatters or {})
-    return ReportTable(name, caption, protected, header_map, fmts, threshold, lang)
+    return ReportTable(safe_name(name), caption, protected, header_map, fmts, threshold, lang)
