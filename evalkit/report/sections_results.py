@@ -46,7 +46,54 @@ SHOWN = {
         "change_did",
     ),
 }
+#: Columns the document shows of a wide bundle table (the CSV/XLSX exports keep them all):
+#: the estimate and its uncertainty, what it is of, how many cases; bookkeeping columns
+#: (cells, observations, units) stay in the exports so the table fits A4.
+DOC_COLUMNS = {
+    "throughput_did": (
+        "norm",
+        "outcome",
+        "period",
+        "estimator",
+        "inference",
+        "estimate",
+        "conf_low",
+        "conf_high",
+        "p_value",
+        "n",
+        "n_clusters",
+        "status",
+        "warnings",
+    ),
+    "questionnaire_change_did": (
+        "scale",
+        "wave",
+        "method",
+        "estimate",
+        "std_error",
+        "conf_low",
+        "conf_high",
+        "p_value",
+        "n_pilot",
+        "n_comparison",
+        "status",
+        "warnings",
+    ),
+    "questionnaire_change": (
+        "group",
+        "scale",
+        "wave",
+        "n",
+        "mean_t0",
+        "mean_later",
+        "mean_change",
+        "conf_low",
+        "conf_high",
+        "wilcoxon_p",
+    ),
+}
 __all__ = [
+    "DOC_COLUMNS",
     "SHOWN",
     "bundle_tables",
     "effects_table",
@@ -367,7 +414,9 @@ def generic_tables(ctx: ReportContext, part: str) -> list[str]:
         and len(tables[n].protected.values) <= 30
         and not n.endswith(("_curve", "_monthly", "_definitions"))
     ]
-    return [ctx.table(tables[n]) for n in dict.fromkeys(shown)] or [ctx.not_available()]
+    return [
+        ctx.table(tables[n], columns=DOC_COLUMNS.get(f"{part}_{n}")) for n in dict.fromkeys(shown)
+    ] or [ctx.not_available()]
 
 
 def _row_totals(frame: pd.DataFrame) -> dict[str, list[str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
 
@@ -19,13 +19,23 @@ import pandas as pd
 
 from evalkit.report.disclosure import PRIMARY, Protected, is_count_column, protect, scrub
 from evalkit.report.escape import safe_name
-from evalkit.report.formatting import fmt_count, fmt_date, fmt_num, fmt_p, fmt_pct, is_missing
+from evalkit.report.formatting import (
+    fmt_ci,
+    fmt_count,
+    fmt_date,
+    fmt_num,
+    fmt_p,
+    fmt_pct,
+    is_missing,
+)
 from evalkit.report.i18n import label, t
 from evalkit.report.warning_text import joined, warning_texts
 
 __all__ = ["ReportTable", "format_cell", "make_table", "records_frame"]
 
 Formatter = Callable[[Any, str], str]
+#: Tables with more columns than this print in smaller type (class ``wide``).
+_WIDE = 10
 #: Columns that always show decimals, even for whole numbers.
 _ESTIMATES = frozenset(
     {
@@ -118,6 +128,8 @@ def format_cell(column: str, value: Any, lang: str) -> str:
     if isinstance(value, bool | np.bool_):
         return t("v.yes" if value else "v.no", lang)
     if isinstance(value, list):
+        if column == "warnings":  # sentences, each closed by a stop
+            return scrub(joined([str(v) for v in value])) or "\u2013"
         return scrub("; ".join(str(_localised(v, lang)) for v in value)) or "\u2013"
     if isinstance(value, numbers.Real):
         if is_count_column(column) or column in ("rows_read", "accepted", "rejected", "bytes"):
@@ -242,7 +254,11 @@ class ReportTable:
             The table, with escaped cell text.
         """
         frame = self.display(max_rows)
-        numeric = [pd.api.types.is_numeric_dtype(self.protected.values[c]) for c in self.columns]
+        # numbers, and the row's note numbers, right-aligned and kept on one line
+        numeric = [
+            c == "notes" or pd.api.types.is_numeric_dtype(self.protected.values[c])
+            for c in self.columns
+        ]
         head = "".join(f"<th>{escape(str(h))}</th>" for h in frame.columns)
         rows = []
         for row in frame.itertuples(index=False):
@@ -251,12 +267,99 @@ class ReportTable:
                 for c, num in zip(row, numeric, strict=True)
             )
             rows.append(f"<tr>{cells}</tr>")
+        # many columns: the print stylesheet sets them smaller so the table fits A4
+        wide = ' class="wide"' if len(self.columns) > _WIDE else ""
         return (
-            f'<table id="{escape(ident)}">\n<caption>{escape(caption)}</caption>\n'
+            f'<table id="{escape(ident)}"{wide}>\n<caption>{escape(caption)}</caption>\n'
             f"<thead>\n<tr>{head}</tr>\n</thead>\n<tbody>\n"
             + "\n".join(rows)
             + "\n</tbody>\n</table>"
         )
+
+    def for_document(self, columns: Sequence[str] | None = None) -> tuple[ReportTable, list[str]]:
+        """Return the table as the document shows it: one interval column, remarks below.
+
+        The exports keep every column; the document joins ``conf_low``/``conf_high`` into
+        one interval and states each remark once (:meth:`with_notes`), so that estimates
+        stay on the screen and the table fits an A4 page.
+
+        Parameters
+        ----------
+        columns : sequence of str, optional
+            Show only these of the table's columns, in the table's order (default all).
+        """
+        table = self
+        if columns is not None:
+            keep = {c: h for c, h in self.columns.items() if c in set(columns)}
+            table = replace(self, columns=keep or dict(self.columns))
+        return table.with_interval().with_notes()
+
+    def with_interval(self) -> ReportTable:
+        """Join ``conf_low`` and ``conf_high`` into one ``ci`` column where the lower bound was."""
+        if not {"conf_low", "conf_high"} <= set(self.columns) or "ci" in self.columns:
+            return self
+        values, status = self.protected.values, self.protected.status
+        ends = pd.to_numeric(
+            pd.concat([values["conf_low"], values["conf_high"]]), errors="coerce"
+        ).abs()
+        digits = 3 if ends.dropna().empty or float(ends.max()) < 10 else 1
+        cells = [
+            fmt_ci(lo, hi, self.lang, digits) if not (is_missing(lo) or is_missing(hi)) else None
+            for lo, hi in zip(values["conf_low"], values["conf_high"], strict=True)
+        ]
+        marks = [
+            PRIMARY if PRIMARY in (a, b) else (a or b)
+            for a, b in zip(status["conf_low"], status["conf_high"], strict=True)
+        ]
+        columns: dict[str, str] = {}
+        for key, header in self.columns.items():
+            if key == "conf_low":
+                columns["ci"] = t("col.ci", self.lang)
+            elif key != "conf_high":
+                columns[key] = header
+        protected = Protected(values.assign(ci=cells), status.assign(ci=marks))
+        return replace(self, protected=protected, columns=columns)
+
+    def with_notes(self, column: str = "warnings") -> tuple[ReportTable, list[str]]:
+        """Move a column of remarks out of the rows: each remark once, rows refer to it.
+
+        Wide tables with the same long warning in every row pushed the estimates off the
+        screen and off the printed page; the remarks become a numbered list shown below
+        the table, and a narrow ``notes`` column gives each row the numbers of its own.
+
+        Parameters
+        ----------
+        column : str, default "warnings"
+            The column of remarks (text, or a list of texts per row).
+
+        Returns
+        -------
+        tuple of (ReportTable, list of str)
+            The table without ``column`` (with ``notes`` instead when any row has a remark),
+            and the distinct remarks in order of first appearance. The table unchanged and
+            ``[]`` when it has no such column.
+        """
+        if column not in self.columns:
+            return self, []
+        texts: list[str] = []
+        marks: list[str] = []
+        for value in self.protected.values[column]:
+            items = value if isinstance(value, list) else [value]
+            numbers = []
+            for item in items:
+                if is_missing(item) or not isinstance(item, str):
+                    continue
+                if item not in texts:
+                    texts.append(item)
+                numbers.append(str(texts.index(item) + 1))
+            marks.append(", ".join(numbers))
+        columns = {k: v for k, v in self.columns.items() if k != column}
+        if not texts:
+            return replace(self, columns=columns), []
+        values = self.protected.values.assign(notes=marks)
+        status = self.protected.status.assign(notes="")
+        columns["notes"] = t("col.notes", self.lang)
+        return replace(self, protected=Protected(values, status), columns=columns), texts
 
     def __repr__(self) -> str:
         return f"ReportTable({self.name!r}, {len(self.protected.values)} rows)"
@@ -315,8 +418,10 @@ def make_table(
     frame = frame.copy()
     if "warning_codes" in frame.columns:  # estimator warnings in the report language
         if "warnings" in frame.columns:
+            # a list per row: the report states each warning once, below the table
+            # (``ReportTable.with_notes``); a cell joins them (exports, ``display``)
             frame["warnings"] = [
-                joined(warning_texts(w, c, lang))
+                warning_texts(w, c, lang)
                 for w, c in zip(frame["warnings"], frame["warning_codes"], strict=True)
             ]
         frame = frame.drop(columns="warning_codes")
