@@ -52,7 +52,7 @@ def test_km_plot_marks_the_norm_and_hides_small_risk_sets():
         tabs["km_curve"], interval="registration_to_first_conversation", norm_days=28, threshold=5
     )
     assert p.data["n_risk"].min() >= 5
-    assert set(p.data["curve"]) == {"voor de pilot", "tijdens de pilot"}
+    assert set(p.data["curve"]) == {"vóór de pilot", "tijdens de pilot"}
     vlines = [layer for layer in p.layers if type(layer.geom).__name__ == "geom_vline"]
     assert len(vlines) == 1 and float(vlines[0].geom.data["xintercept"].iloc[0]) == 28.0
     assert (

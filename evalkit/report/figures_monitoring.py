@@ -14,10 +14,12 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.report.i18n import TEXT
 from evalkit.report.palette import COLOURS, LINES, colours_for
 
 __all__ = [
     "km_plot",
+    "norm_name",
     "norm_series",
     "norm_share_plot",
     "report_figures",
@@ -42,7 +44,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "pilot": {"nl": "pilot", "en": "pilot"},
     "comparison": {"nl": "vergelijking", "en": "comparison"},
     "all": {"nl": "alle", "en": "all"},
-    "before": {"nl": "voor de pilot", "en": "before the pilot"},
+    "before": {"nl": "vóór de pilot", "en": "before the pilot"},
     "during": {"nl": "tijdens de pilot", "en": "during the pilot"},
     "cap_km": {
         "nl": "Doorlooptijd {interval} (Kaplan–Meier; open dossiers gecensureerd). "
@@ -63,7 +65,8 @@ _TEXT: dict[str, dict[str, str]] = {
 
 
 def _t(key: str, lang: str, **values: Any) -> str:
-    entry = _TEXT.get(key)
+    # the report's translation table names codes (intervals, norms, ZRM domains, org types)
+    entry = _TEXT.get(key) or TEXT.get(f"code.{key}") or TEXT.get(f"v.{key}")
     if entry is None:
         return key.replace("_", " ")
     text = entry.get(lang, entry["en"])
@@ -290,7 +293,10 @@ def zrm_domains_plot(
         waves = present[:1] + present[-1:] if len(present) > 1 else present
     data = data.loc[data["wave"].isin(list(waves)) & (data["n"] >= threshold)].copy()
     data["wave"] = pd.Categorical(data["wave"], categories=list(waves))
-    data["domain_label"] = [str(d).removeprefix("zrm_").replace("_", " ") for d in data["domain"]]
+    data["domain_label"] = [
+        _t(str(d), lang) if f"code.{d}" in TEXT else str(d).removeprefix("zrm_").replace("_", " ")
+        for d in data["domain"]
+    ]
     codes = [g for g in ("pilot", "comparison", "all") if g in set(data["group"])]
     labels = [_t(g, lang) for g in codes]
     data["group_label"] = pd.Categorical([_t(str(g), lang) for g in data["group"]], labels)
@@ -351,6 +357,27 @@ def _norm_days(norm_defs: pd.DataFrame | None, interval: str) -> tuple[str | Non
     return str(row["norm"]), float(row["limit"]) * (7 if row["unit"] == "weeks" else 1)
 
 
+def norm_name(norm: str, norm_defs: pd.DataFrame | None, lang: str) -> str:
+    """Name a norm: its translation, else the protocol's label for it, else its id.
+
+    Parameters
+    ----------
+    norm : str
+        The norm's id.
+    norm_defs : pandas.DataFrame or None
+        The bundle's ``throughput.norm_definitions`` (columns ``norm``, ``label``).
+    lang : str
+        Report language.
+    """
+    if f"code.{norm}" in TEXT:
+        return _t(norm, lang)
+    if norm_defs is not None and "label" in norm_defs.columns:
+        labels = norm_defs.loc[norm_defs["norm"] == norm, "label"].dropna()
+        if not labels.empty and str(labels.iloc[0]).strip():
+            return str(labels.iloc[0])
+    return norm
+
+
 def _km_by(curve: pd.DataFrame, section: str) -> str:
     """Pilot against comparison in the monitor (never pooled), before/during otherwise."""
     groups = set(curve["group"]) if "group" in curve.columns else set()
@@ -403,7 +430,7 @@ def report_figures(
                 out.append(
                     (
                         f"km_{interval}",
-                        _t("cap_km", lang, interval=interval.replace("_", " ")),
+                        _t("cap_km", lang, interval=_t(interval, lang)),
                         plot,
                     )
                 )
@@ -417,9 +444,8 @@ def report_figures(
                 plot = norm_share_plot(
                     over_time, norm=norm, threshold=threshold, pilot_start=start, lang=lang
                 )
-                out.append(
-                    (f"norm_{norm}", _t("cap_norm", lang, norm=norm.replace("_", " ")), plot)
-                )
+                name = norm_name(norm, defs, lang)
+                out.append((f"norm_{norm}", _t("cap_norm", lang, norm=name), plot))
     if section == "questionnaire":
         qn = bundle.get("questionnaire") or {}
         zrm = _frame(qn.get("zrm_domains"))

@@ -106,12 +106,20 @@ def norms(ctx: Any) -> str:
     parts = [ctx.heading("h.norms")]
     for name, caption, plot in monitoring_figures(ctx.bundle, "monitor", ctx.lang, ctx.threshold):
         parts.append(ctx.figure(plot, name, caption))
+    from evalkit.report.figures_monitoring import norm_name
+
+    records = ctx.get("throughput.norms")
+    frame = records_frame(records)
+    if frame is not None and "norm" in frame.columns:  # the norm's name, not its id
+        defs = records_frame(ctx.get("throughput.norm_definitions"))
+        frame["norm"] = [norm_name(str(n), defs, ctx.lang) for n in frame["norm"]]
+        records = frame.to_dict("records")
     parts.append(
         _ctx_table(
             ctx,
             "norms",
             "tab.norms",
-            ctx.get("throughput.norms"),
+            records,
             row_totals={"n": ["n_within", "n_breach", "n_unknown"]},
         )
     )

@@ -9,6 +9,7 @@ evaluator downloads is what the report shows.
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from html import escape
@@ -28,12 +29,19 @@ from evalkit.report.formatting import (
     fmt_pct,
     is_missing,
 )
-from evalkit.report.i18n import label, t
+from evalkit.report.i18n import TEXT, label, t
 from evalkit.report.warning_text import joined, warning_texts
 
 __all__ = ["ReportTable", "format_cell", "make_table", "records_frame"]
 
 Formatter = Callable[[Any, str], str]
+#: A status with a reason: ``not_estimable: the estimator's design is singular …``.
+_STATUS = re.compile(r"^[a-z][a-z0-9_]*: ")
+#: Columns whose cells are names copied verbatim from the protocol or the data (a protocol
+#: field, its old and new value, a column of the user's file): shown as code, not as prose.
+_VERBATIM = frozenset({"field", "old", "new", "column", "rule"})
+#: Cells of a verbatim column that are the report's own marks, not names.
+_MARKS = frozenset({"\u2013", "\u2026", "\u03a3"})
 #: Tables with more columns than this print in smaller type (class ``wide``).
 _WIDE = 10
 #: Columns that always show decimals, even for whole numbers.
@@ -170,6 +178,9 @@ class ReportTable:
         Disclosure threshold (for the "<10" marker).
     lang : str
         Language of headers and numbers.
+    verbatim_headers : frozenset of str
+        Columns with no translation (an exploratory analysis's own columns): their
+        header is the column's name, shown as code rather than guessed into words.
     """
 
     name: str
@@ -179,6 +190,7 @@ class ReportTable:
     formatters: dict[str, Formatter] = field(default_factory=dict)
     threshold: int = 10
     lang: str = "nl"
+    verbatim_headers: frozenset[str] = frozenset()
 
     @property
     def n_suppressed(self) -> int:
@@ -259,12 +271,24 @@ class ReportTable:
             c == "notes" or pd.api.types.is_numeric_dtype(self.protected.values[c])
             for c in self.columns
         ]
-        head = "".join(f"<th>{escape(str(h))}</th>" for h in frame.columns)
+        verbatim = [c in _VERBATIM for c in self.columns]
+        head = "".join(
+            f"<th><code>{escape(str(h))}</code></th>"
+            if key in self.verbatim_headers
+            else f"<th>{escape(str(h))}</th>"
+            for key, h in zip(self.columns, frame.columns, strict=True)
+        )
         rows = []
         for row in frame.itertuples(index=False):
             cells = "".join(
-                f'<td class="num">{escape(str(c))}</td>' if num else f"<td>{escape(str(c))}</td>"
-                for c, num in zip(row, numeric, strict=True)
+                f'<td class="num">{escape(str(c))}</td>'
+                if num
+                else (
+                    f"<td><code>{escape(str(c))}</code></td>"
+                    if code and c not in _MARKS
+                    else f"<td>{escape(str(c))}</td>"
+                )
+                for c, num, code in zip(row, numeric, verbatim, strict=True)
             )
             rows.append(f"<tr>{cells}</tr>")
         # many columns: the print stylesheet sets them smaller so the table fits A4
@@ -303,20 +327,28 @@ class ReportTable:
             pd.concat([values["conf_low"], values["conf_high"]]), errors="coerce"
         ).abs()
         digits = 3 if ends.dropna().empty or float(ends.max()) < 10 else 1
+        # the interval of a share is written as the share is: in percentages
+        shares = [c for c in self.columns if _is_share(c)]
+        point = [c for c in ("std_error", "estimate", "mean", "alpha") if c in self.columns]
+        as_pct = bool(shares) and not point
         cells = [
-            fmt_ci(lo, hi, self.lang, digits) if not (is_missing(lo) or is_missing(hi)) else None
+            None
+            if is_missing(lo) or is_missing(hi)
+            else (_pct_ci(lo, hi, self.lang) if as_pct else fmt_ci(lo, hi, self.lang, digits))
             for lo, hi in zip(values["conf_low"], values["conf_high"], strict=True)
         ]
         marks = [
             PRIMARY if PRIMARY in (a, b) else (a or b)
             for a, b in zip(status["conf_low"], status["conf_high"], strict=True)
         ]
+        # right after the number it is the interval of
+        after = (point or shares or ["conf_low"])[0]
         columns: dict[str, str] = {}
         for key, header in self.columns.items():
-            if key == "conf_low":
-                columns["ci"] = t("col.ci", self.lang)
-            elif key != "conf_high":
+            if key not in ("conf_low", "conf_high"):
                 columns[key] = header
+            if key == after:
+                columns["ci"] = t("col.ci", self.lang)
         protected = Protected(values.assign(ci=cells), status.assign(ci=marks))
         return replace(self, protected=protected, columns=columns)
 
@@ -363,6 +395,29 @@ class ReportTable:
 
     def __repr__(self) -> str:
         return f"ReportTable({self.name!r}, {len(self.protected.values)} rows)"
+
+
+def _pct_ci(low: Any, high: Any, lang: str) -> str:
+    """Format the interval of a share in percentages (``[57,4%; 67,7%]``)."""
+    sep = "; " if lang == "nl" else ", "
+    return f"[{fmt_pct(low, lang)}{sep}{fmt_pct(high, lang)}]"
+
+
+def _code_text(value: Any, lang: str) -> Any:
+    """Translate a cell that is a known code (``weeks``, ``not_estimable: …``), else keep it.
+
+    Only exact codes of the translation table are replaced, so names and free text stay.
+    A ``code: detail`` status becomes its code's translation: the detail is the
+    estimator's own English message, which a Dutch table must not show.
+    """
+    if not isinstance(value, str):
+        return value
+    code = value.split(":", 1)[0] if _STATUS.match(value) else value
+    for prefix in ("code", "v"):
+        entry = TEXT.get(f"{prefix}.{code}")
+        if entry is not None:
+            return entry[lang]
+    return value
 
 
 def _export_value(value: Any, lang: str) -> Any:
@@ -426,6 +481,7 @@ def make_table(
             ]
         frame = frame.drop(columns="warning_codes")
     for col, prefix in (
+        ("kind", "kind"),
         ("group", "v"),
         ("period", "v"),
         ("interval", "code"),
@@ -436,12 +492,24 @@ def make_table(
     ):
         if col in frame.columns:  # category codes in the report language
             frame[col] = [label(prefix, v, lang) if isinstance(v, str) else v for v in frame[col]]
+    if "inference" in frame.columns:
+        frame["inference"] = [
+            label("inf", v, lang) if isinstance(v, str) and f"inf.{v}" in TEXT else v
+            for v in frame["inference"]
+        ]
+    for col in frame.columns:  # any other known code (units, scales, statuses, ...)
+        if col != "warnings" and not pd.api.types.is_numeric_dtype(frame[col]):
+            frame[col] = [_code_text(v, lang) for v in frame[col]]
     if columns is None:  # labels first, then numbers (bundle records may come key-sorted)
         numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
         columns = [c for c in frame.columns if c not in numeric] + numeric
     cols = [c for c in columns if c in frame.columns]
     protected = protect(frame, threshold, **protect_args)
     header_map = {c: (headers or {}).get(c) or label("col", c, lang) for c in cols}
+    unknown = frozenset(c for c in cols if not (headers or {}).get(c) and f"col.{c}" not in TEXT)
+    header_map |= {c: c for c in unknown}
     per_column = {c: column_formatter(c, frame[c]) for c in cols}
     fmts = {c: f for c, f in per_column.items() if f is not None} | dict(formatters or {})
-    return ReportTable(safe_name(name), caption, protected, header_map, fmts, threshold, lang)
+    return ReportTable(
+        safe_name(name), caption, protected, header_map, fmts, threshold, lang, unknown
+    )
