@@ -244,5 +244,6 @@ def test_real_reports_load_cleanly_in_chromium(demo_run: Path, browser) -> None:
         assert page.network_requests == [], page_file.name
         assert page.console_errors == [], page_file.name
         assert page.broken_images == [], page_file.name
-        assert page.images, page_file.name
+        # a summary whose every interval is unbounded draws no figure (and says so)
+        assert page.images or ".summary." in page_file.name, page_file.name
         assert page.lang in ("nl", "en")

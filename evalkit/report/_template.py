@@ -74,11 +74,10 @@ code { font-family: "DejaVu Sans Mono", Consolas, monospace; }
     margin: .4rem 0 .9rem; }
   thead { display: table-header-group; }
   th, td { padding: 1.5pt 3pt; max-width: none; overflow-wrap: break-word; hyphens: auto; }
-  td { overflow-wrap: anywhere; }  /* a long path or name breaks rather than widen the table */
   th:first-child, td:first-child { position: static; }
   td.num { white-space: nowrap; overflow-wrap: normal; }
-  table.wide { font-size: 6.3pt; }
-  table.wide th { overflow-wrap: anywhere; }
+  table.wide { font-size: 6pt; }
+  table.wide th, table.wide td { padding: 1pt 2pt; }
   a { color: inherit; text-decoration: none; }
   pre { white-space: pre-wrap; overflow-wrap: anywhere; overflow: visible; font-size: 7pt; }
 }

@@ -62,7 +62,7 @@ DOC_COLUMNS = {
         "conf_low",
         "conf_high",
         "p_value",
-        "n",
+        "n_cases",
         "n_clusters",
         "status",
         "warnings",

@@ -272,6 +272,11 @@ class ReportTable:
             for c in self.columns
         ]
         verbatim = [c in _VERBATIM for c in self.columns]
+
+        def cell(text: Any) -> str:
+            # a path or a long name may break after / and _ rather than widen the table
+            return escape(str(text)).replace("/", "/<wbr>").replace("_", "_<wbr>")
+
         head = "".join(
             f"<th><code>{escape(str(h))}</code></th>"
             if key in self.verbatim_headers
@@ -284,9 +289,9 @@ class ReportTable:
                 f'<td class="num">{escape(str(c))}</td>'
                 if num
                 else (
-                    f"<td><code>{escape(str(c))}</code></td>"
+                    f"<td><code>{cell(c)}</code></td>"
                     if code and c not in _MARKS
-                    else f"<td>{escape(str(c))}</td>"
+                    else f"<td>{cell(c)}</td>"
                 )
                 for c, num, code in zip(row, numeric, verbatim, strict=True)
             )
