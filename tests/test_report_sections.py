@@ -80,7 +80,8 @@ def test_caseload_shows_latest_weeks_with_suppression(tmp_path):
     ctx = _ctx(tmp_path, throughput={"caseload": rows})
     md = monitoring.caseload(ctx)
     assert "2026-01-01" not in md and "2026-01-10" in md  # only the latest 8 weeks
-    assert "&lt;10" in md  # 7, 8, 9 active cases are suppressed ...
+    # 7, 8, 9 active cases are suppressed, with the mean caseload (= n_active / 1 coach) ...
+    assert md.count('<td class="num">·</td>') == 6 and '<td class="num">10</td>' in md
     assert ">35<" in md  # ... but the benchmark (a setting, not data) is not
     assert "0 of 10 coach-weeks" in md
 

@@ -76,6 +76,7 @@ code { font-family: "DejaVu Sans Mono", Consolas, monospace; }
   th, td { padding: 1.5pt 3pt; max-width: none; overflow-wrap: break-word; hyphens: auto; }
   th:first-child, td:first-child { position: static; }
   td.num { white-space: nowrap; overflow-wrap: normal; }
+  td.token { overflow-wrap: anywhere; }  /* a path or a code breaks rather than widen */
   table.wide { font-size: 6pt; }
   table.wide th, table.wide td { padding: 1pt 2pt; }
   a { color: inherit; text-decoration: none; }

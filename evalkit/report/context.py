@@ -20,6 +20,7 @@ from evalkit.report.escape import md_escape, safe_name
 from evalkit.report.figures import png_bytes
 from evalkit.report.formatting import check_lang
 from evalkit.report.i18n import t
+from evalkit.report.plan import SuppressionPlan
 from evalkit.report.tables import ReportTable
 from evalkit.report.warning_text import warning_texts
 
@@ -59,6 +60,7 @@ class ReportContext:
         self._fig_numbers: dict[str, int] = {}
         self._tbl_count = 0
         self.max_rows = 40
+        self._plan: SuppressionPlan | None = None
 
     @classmethod
     def load(cls, bundle_path: Path | str, lang: str = "nl") -> ReportContext:
@@ -87,6 +89,13 @@ class ReportContext:
             or 10
         )
         return int(value)
+
+    @property
+    def plan(self) -> SuppressionPlan:
+        """The release's suppression plan (a pure function of the bundle, made once here)."""
+        if self._plan is None:
+            self._plan = SuppressionPlan.from_bundle(self.bundle, self.threshold)
+        return self._plan
 
     def text(self, value: Any) -> str:
         """Return a ``{nl, en}`` mapping (or plain value) as text in the report language."""

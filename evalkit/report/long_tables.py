@@ -21,7 +21,9 @@ def caseload_summary(frame: pd.DataFrame, threshold: int) -> pd.DataFrame:
     Parameters
     ----------
     frame : pandas.DataFrame
-        The bundle's ``throughput.caseload`` (one row per organisation and week).
+        The bundle's ``throughput.caseload`` (one row per organisation and week), with
+        the cells the release hides set to missing: the summary is a function of what
+        the release shows, so it cannot give a hidden cell away.
     threshold : int
         Disclosure threshold: caseloads of an organisation type that never counted this
         many caseload holders in one week would describe a handful of people; they are
@@ -39,9 +41,12 @@ def caseload_summary(frame: pd.DataFrame, threshold: int) -> pd.DataFrame:
     if data.empty:
         data = frame
     rows = []
-    for org_type, part in data.groupby("org_type", sort=True):
-        holders = pd.to_numeric(part["n_holders"], errors="coerce").fillna(0)
-        active = pd.to_numeric(part["n_active"], errors="coerce").fillna(0)
+    for org_type, whole in data.groupby("org_type", sort=True):
+        # hidden cells (``None`` in a plan-masked bundle) are left out, not taken as 0
+        holders = pd.to_numeric(whole["n_holders"], errors="coerce")
+        active = pd.to_numeric(whole["n_active"], errors="coerce")
+        part = whole.loc[holders.notna() & active.notna()]
+        holders, active = holders.loc[part.index], active.loc[part.index]
         above = pd.to_numeric(part.get("n_above"), errors="coerce")
         # pooled over organisations and weeks; shown only where the busiest week counted
         # at least `threshold` caseload holders of this type (else it describes a few people)
@@ -50,9 +55,11 @@ def caseload_summary(frame: pd.DataFrame, threshold: int) -> pd.DataFrame:
         rows.append(
             {
                 "org_type": org_type,
-                "n_organisations": int(part["organisation"].nunique()),
-                "n_weeks": int(part["week"].nunique()),
-                "mean_active": float(active.groupby(part["week"]).sum().mean()),
+                "n_organisations": int(whole["organisation"].nunique()),
+                "n_weeks": int(whole["week"].nunique()),
+                "mean_active": float(active.groupby(part["week"]).sum().mean())
+                if len(part)
+                else None,
                 "mean_caseload": float(active.sum() / holders.sum()) if shown else None,
                 "max_caseload": _max(part.get("max_caseload")) if shown else None,
                 "share_above": float(above.sum() / holders.sum())
@@ -69,7 +76,8 @@ def norms_summary(frame: pd.DataFrame, threshold: int) -> pd.DataFrame:
     Parameters
     ----------
     frame : pandas.DataFrame
-        The bundle's ``throughput.norms`` (one row per norm and breakdown).
+        The bundle's ``throughput.norms`` (one row per norm and breakdown), with the
+        cells the release hides set to missing.
     threshold : int
         Disclosure threshold: a share of fewer cases than this is not shown.
 

@@ -59,9 +59,25 @@ def monitoring_figures(
     ]
 
 
-def _ctx_table(ctx: Any, name: str, caption_key: str, records: Any, **kwargs: Any) -> str:
-    frame = records_frame(records)
-    return ctx.table(make_table(name, ctx.t(caption_key), frame, ctx.lang, ctx.threshold, **kwargs))
+def _ctx_table(ctx: Any, name: str, caption_key: str, source: str) -> str:
+    """Return bundle table ``source`` as a report table, under the suppression plan."""
+    from evalkit.report.figures_monitoring import norm_name
+
+    frame = records_frame(ctx.get(source))
+    if frame is not None and "norm" in frame.columns:  # the norm's name, not its id
+        defs = records_frame(ctx.get("throughput.norm_definitions"))
+        frame["norm"] = [norm_name(str(n), defs, ctx.lang) for n in frame["norm"]]
+    return ctx.table(
+        make_table(
+            name,
+            ctx.t(caption_key),
+            frame,
+            ctx.lang,
+            ctx.threshold,
+            plan=ctx.plan,
+            source=source,
+        )
+    )
 
 
 def monitor_intro(ctx: Any) -> str:
@@ -81,7 +97,7 @@ def registrations(ctx: Any) -> str:
         total: dict[str, Any] = {c: None for c in frame.columns}
         total.update({"period": "Σ", "n_registrations": int(frame["n_registrations"].sum())})
         frame = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
-        # the Σ row is the column total: secondary suppression keeps it from revealing a cell
+        # the Σ row (index len(records)) is the column total; the plan knows it is shown
         order = ["period", "n_registrations", "n_active"]
         frame = frame[
             [c for c in order if c in frame.columns] + [c for c in frame.columns if c not in order]
@@ -92,8 +108,8 @@ def registrations(ctx: Any) -> str:
             frame,
             ctx.lang,
             ctx.threshold,
-            count_columns=["n_registrations", "n_active"],
-            total_row=True,
+            plan=ctx.plan,
+            source="monitoring.registrations",
         )
         body = ctx.table(table)
     else:
@@ -104,26 +120,11 @@ def registrations(ctx: Any) -> str:
 def norms(ctx: Any) -> str:
     """Throughput against the norms (open cases counted correctly)."""
     parts = [ctx.heading("h.norms")]
-    for name, caption, plot in monitoring_figures(ctx.bundle, "monitor", ctx.lang, ctx.threshold):
+    shown = ctx.plan.masked(ctx.bundle)  # a figure shows nothing the tables hide
+    for name, caption, plot in monitoring_figures(shown, "monitor", ctx.lang, ctx.threshold):
         parts.append(ctx.figure(plot, name, caption))
-    from evalkit.report.figures_monitoring import norm_name
-
-    records = ctx.get("throughput.norms")
-    frame = records_frame(records)
-    if frame is not None and "norm" in frame.columns:  # the norm's name, not its id
-        defs = records_frame(ctx.get("throughput.norm_definitions"))
-        frame["norm"] = [norm_name(str(n), defs, ctx.lang) for n in frame["norm"]]
-        records = frame.to_dict("records")
-    parts.append(
-        _ctx_table(
-            ctx,
-            "norms",
-            "tab.norms",
-            records,
-            row_totals={"n": ["n_within", "n_breach", "n_unknown"]},
-        )
-    )
-    parts.append(_ctx_table(ctx, "durations", "tab.durations", ctx.get("throughput.durations")))
+    parts.append(_ctx_table(ctx, "norms", "tab.norms", "throughput.norms"))
+    parts.append(_ctx_table(ctx, "durations", "tab.durations", "throughput.durations"))
     return "\n\n".join(parts)
 
 
@@ -137,13 +138,6 @@ def caseload(ctx: Any) -> str:
         recent = frame[frame["week"].astype(str).isin(weeks)].sort_values(
             [c for c in ("week", "organisation", "coach") if c in frame.columns], kind="stable"
         )
-    dependent = {
-        "n_active": [
-            c
-            for c in ("mean_caseload", "median_caseload", "max_caseload")
-            if frame is not None and c in frame.columns
-        ]
-    }
     table = None
     if recent is not None and "n_active" in recent.columns:
         table = make_table(
@@ -152,8 +146,8 @@ def caseload(ctx: Any) -> str:
             recent,
             ctx.lang,
             ctx.threshold,
-            count_columns=["n_active"],
-            dependent=dependent,
+            plan=ctx.plan,
+            source="throughput.caseload",
         )
     parts = [ctx.heading("h.caseload"), ctx.table(table)]
     if frame is not None and {"n_above", "n_holders"} <= set(frame.columns):
@@ -193,9 +187,11 @@ def out_of_sight(ctx: Any) -> str:
                 ctx,
                 "out_of_sight",
                 "tab.out_of_sight",
-                ctx.get("throughput.out_of_sight") or ctx.get("monitoring.out_of_sight"),
+                "throughput.out_of_sight"
+                if ctx.get("throughput.out_of_sight")
+                else "monitoring.out_of_sight",
             ),
-            _ctx_table(ctx, "handovers", "tab.handovers", ctx.get("throughput.handovers")),
+            _ctx_table(ctx, "handovers", "tab.handovers", "throughput.handovers"),
         ]
     )
 
@@ -209,7 +205,15 @@ def response(ctx: Any) -> str:
         [
             ctx.heading("h.response"),
             ctx.table(
-                make_table("response", ctx.t("tab.response"), frame, ctx.lang, ctx.threshold)
+                make_table(
+                    "response",
+                    ctx.t("tab.response"),
+                    frame,
+                    ctx.lang,
+                    ctx.threshold,
+                    plan=ctx.plan,
+                    source="questionnaire.response",
+                )
             ),
         ]
     )
@@ -220,12 +224,6 @@ def completeness(ctx: Any) -> str:
     return "\n\n".join(
         [
             ctx.heading("h.completeness"),
-            _ctx_table(
-                ctx,
-                "completeness",
-                "tab.completeness",
-                ctx.get("monitoring.completeness"),
-                count_columns=[],
-            ),
+            _ctx_table(ctx, "completeness", "tab.completeness", "monitoring.completeness"),
         ]
     )

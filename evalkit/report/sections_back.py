@@ -134,6 +134,7 @@ def privacy(ctx: ReportContext) -> str:
                 "s.disclosure",
                 threshold=ctx.threshold,
                 n_cells=fmt_count(ctx.n_suppressed, ctx.lang),
+                digest=ctx.plan.digest,
             ),
         ]
     )

@@ -437,8 +437,8 @@ def data_quality(ctx: ReportContext) -> str:
         records_frame(reasons),
         lang,
         ctx.threshold,
-        total_row=True,
-        groups=["kind"],
+        # rows of delivered files, not persons: shown whole, as the rejected totals are
+        count_columns=[],
     )
     parts.append(ctx.table(table) if table is not None else "")
     return "\n\n".join(p for p in parts if p)
@@ -464,6 +464,8 @@ def sample(ctx: ReportContext) -> str:
                     lang,
                     ctx.threshold,
                     columns=["step", "n_persons", "n_person_months"],
+                    plan=ctx.plan,
+                    source="sample.flow",
                 )
             ),
             ctx.table(
@@ -481,10 +483,8 @@ def sample(ctx: ReportContext) -> str:
                         "n_pilot",
                         "n_comparison",
                     ],
-                    dependent={
-                        "n_pilot": ["pilot_mean", "std_diff"],
-                        "n_comparison": ["comparison_mean", "std_diff"],
-                    },
+                    plan=ctx.plan,
+                    source="sample.balance",
                 )
             ),
         ]

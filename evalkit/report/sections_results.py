@@ -13,7 +13,6 @@ import pandas as pd
 
 from evalkit.report import sections_sensitivity
 from evalkit.report.context import ReportContext
-from evalkit.report.disclosure import protect
 from evalkit.report.figures import event_study_plot, trend_plot
 from evalkit.report.figures_monitoring import norm_name
 from evalkit.report.formatting import fmt_ci, is_missing
@@ -163,9 +162,9 @@ def _trends_masked(ctx: ReportContext, outcomes: list[str]) -> pd.DataFrame | No
     trends = trends[trends["outcome"].isin(outcomes)]
     if trends.empty:
         return None
-    protected = protect(trends, ctx.threshold, count_columns=["n"], dependent={"n": ["mean"]})
-    ctx.n_suppressed += int((protected.status["n"] != "").sum())
-    return protected.masked()
+    status = ctx.plan.status("trends", trends)
+    ctx.n_suppressed += int((status["n"] != "").sum())
+    return trends.mask(status != "")
 
 
 def primary(ctx: ReportContext) -> str:
@@ -375,7 +374,8 @@ def subgroups(ctx: ReportContext) -> str:
             "p_value",
             "n_persons",
         ],
-        dependent={"n_persons": ["estimate", "std_error", "conf_low", "conf_high", "p_value"]},
+        plan=ctx.plan,
+        source="subgroups",
     )
     return "\n\n".join([ctx.heading("h.subgroups"), ctx.table(table)])
 
@@ -401,7 +401,8 @@ def bundle_tables(ctx: ReportContext, part: str) -> dict[str, ReportTable]:
             frame,
             ctx.lang,
             ctx.threshold,
-            row_totals=_row_totals(frame),
+            plan=ctx.plan,
+            source=f"{part}.{name}",
         )
         if table is not None:
             out[name] = table
@@ -438,7 +439,9 @@ def _summarisable(table: ReportTable, key: str) -> bool:
 def _summary_table(ctx: ReportContext, part: str, name: str) -> str:
     """Return the summary of a long bundle table and say where its full version is."""
     key = f"{part}_{name}"
-    frame = records_frame((ctx.get(part) or {}).get(name))
+    # from what the release shows (hidden cells missing): a summary reveals nothing more
+    shown = ctx.plan.masked(ctx.bundle)
+    frame = records_frame((shown.get(part) or {}).get(name))
     if frame is None:
         return ctx.not_available()
     summary = SUMMARIES[key](frame, ctx.threshold)
@@ -457,14 +460,10 @@ def _summary_table(ctx: ReportContext, part: str, name: str) -> str:
     return ctx.table(table) + "\n\n" + ctx.t("s.full_table", file=f"{key}.csv")
 
 
-def _row_totals(frame: pd.DataFrame) -> dict[str, list[str]]:
-    parts = [c for c in ("n_within", "n_breach", "n_unknown") if c in frame.columns]
-    return {"n": parts} if "n" in frame.columns and len(parts) > 1 else {}
-
-
 def _figures(ctx: ReportContext, section: str) -> list[str]:
     out = []
-    for name, caption, plot in monitoring_figures(ctx.bundle, section, ctx.lang, ctx.threshold):
+    shown = ctx.plan.masked(ctx.bundle)  # a figure shows nothing the tables hide
+    for name, caption, plot in monitoring_figures(shown, section, ctx.lang, ctx.threshold):
         out.append(ctx.figure(plot, name, caption))
     return out
 
@@ -507,9 +506,12 @@ def exploratory(ctx: ReportContext) -> str:
         parts.append(f"*{ctx.t('s.exploratory').split('.')[0]}.* {file}")
         tables = item.get("tables")
         if isinstance(tables, Mapping):
-            groups = [(f"{item.get('id', i)}_{k}", tables[k]) for k in sorted(tables)]
+            groups = [
+                (f"{item.get('id', i)}_{k}", tables[k], f"exploratory.{i}.{k}")
+                for k in sorted(tables)
+            ]
         elif tables:
-            groups = [(str(item.get("id", i)), tables)]
+            groups = [(str(item.get("id", i)), tables, f"exploratory.{i}")]
         else:
             groups = []
         effects = records_frame(item.get("effects"))
@@ -548,7 +550,7 @@ def exploratory(ctx: ReportContext) -> str:
                 continue
         if not groups:
             parts.append(ctx.not_available())
-        for name, records in groups:
+        for name, records, source in groups:
             parts.append(
                 ctx.table(
                     make_table(
@@ -557,6 +559,8 @@ def exploratory(ctx: ReportContext) -> str:
                         records_frame(records),
                         ctx.lang,
                         ctx.threshold,
+                        plan=ctx.plan,
+                        source=source,
                     )
                 )
             )

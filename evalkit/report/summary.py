@@ -15,7 +15,13 @@ from evalkit.report.sections_front import title, warnings_block
 from evalkit.report.tables import records_frame
 from evalkit.report.verdict import interval_kind, min_pilot_p, power_kind, verdict_kind
 
-__all__ = ["effect_paragraph", "headline", "power_sentence", "summary_body"]
+__all__ = [
+    "effect_paragraph",
+    "headline",
+    "power_sentence",
+    "questionnaire_sentence",
+    "summary_body",
+]
 
 Effect = Mapping[str, Any]
 
@@ -31,6 +37,7 @@ def summary_body(ctx: Any) -> str:
         ctx.heading("h.summary"),
         *(effect_paragraph(ctx, e) for e in effects),
         power_sentence(ctx, effects),
+        questionnaire_sentence(ctx),
         _figure(ctx, effects),
         hypotheses_list(ctx),
         ctx.heading("h.what_next"),
@@ -217,6 +224,37 @@ def _none_detectable(ctx: Any, e: Effect, alpha: float) -> str:
             pilots_nl="pilotgemeente" if n_treated == 1 else "pilotgemeenten",
         )
     )
+
+
+def questionnaire_sentence(ctx: Any) -> str:
+    """Name the questionnaire effects (difference in change, pilot vs comparison) in one line.
+
+    Only estimates the release's suppression plan shows: from at least the threshold
+    of young people on each side; the number of pilot municipalities is a design fact.
+    """
+    frame = records_frame(ctx.get("questionnaire.change_did"))
+    if frame is None or "estimate" not in frame.columns:
+        return ""
+    status = ctx.plan.status("questionnaire.change_did", frame)
+    items, waves = [], []
+    for i, row in frame.iterrows():
+        if row.get("method") != "did_2x2" or is_missing(row.get("estimate")):
+            continue
+        if status.at[i, "estimate"]:
+            continue
+        name = label("scale", row.get("scale"), ctx.lang)
+        text = f"{name} {fmt_num(row['estimate'], ctx.lang, 2, signed=True)}"
+        if not is_missing(row.get("conf_low")) and not is_missing(row.get("conf_high")):
+            text += " " + fmt_ci(row["conf_low"], row["conf_high"], ctx.lang, 2)
+        p = row.get("p_value")
+        if not is_missing(p) and not status.at[i, "p_value"]:
+            text += f" (p = {fmt_p(p, ctx.lang)})"
+        items.append(md_escape(text))
+        waves.append(str(row.get("wave")))
+    if not items:
+        return ""
+    wave = md_escape(", ".join(dict.fromkeys(waves)))
+    return str(ctx.t("fx.questionnaire", items="; ".join(items), wave=wave))
 
 
 def _figure(ctx: Any, effects: list[Effect]) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.report.disclosure import PRIMARY, Protected, is_count_column, protect, scrub
+from evalkit.report.disclosure import Protected, is_count_column, protect, scrub
 from evalkit.report.escape import safe_name
 from evalkit.report.formatting import (
     fmt_ci,
@@ -30,6 +30,7 @@ from evalkit.report.formatting import (
     is_missing,
 )
 from evalkit.report.i18n import TEXT, label, t
+from evalkit.report.plan import SuppressionPlan
 from evalkit.report.warning_text import joined, warning_texts
 
 __all__ = ["ReportTable", "format_cell", "make_table", "records_frame"]
@@ -155,7 +156,8 @@ def format_cell(column: str, value: Any, lang: str) -> str:
     text = str(value)
     if column.endswith("_at"):
         return fmt_date(text, lang, with_time=True)
-    return scrub(text).replace("\n", " ")
+    # a known code (unit, scale, status, estimator …) in words; the exports keep the code
+    return scrub(str(_code_text(text, lang))).replace("\n", " ")
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ class ReportTable:
     formatters : dict
         Raw column name -> formatter for that column.
     threshold : int
-        Disclosure threshold (for the "<10" marker).
+        Disclosure threshold.
     lang : str
         Language of headers and numbers.
     verbatim_headers : frozenset of str
@@ -206,8 +208,9 @@ class ReportTable:
             Format only the first rows (a report shows the head of long tables).
         """
         rows = slice(None, max_rows)
-        suppressed = t("v.suppressed", self.lang, threshold=self.threshold)
-        secondary = t("v.secondary", self.lang)
+        # one mark for every hidden cell: a separate mark for complementary cells would
+        # tell that they hold 0 or at least the threshold (see ``plan.py``)
+        suppressed = t("v.suppressed", self.lang)
         out: list[list[str]] = []
         for col in self.columns:
             fmt = self.formatters.get(col)
@@ -216,10 +219,8 @@ class ReportTable:
             marks = self.protected.status[col].iloc[rows].tolist()
             cells = []
             for raw, mark in zip(raws, marks, strict=True):
-                if mark == PRIMARY:
+                if mark:
                     cells.append(suppressed)
-                elif mark:
-                    cells.append(secondary)
                 else:
                     cells.append(fmt(raw, self.lang) if fmt else format_cell(col, raw, self.lang))
             out.append(cells)
@@ -230,14 +231,12 @@ class ReportTable:
         )
 
     def export(self) -> pd.DataFrame:
-        """Raw values for CSV/XLSX: canonical column names, suppressed cells as text."""
+        """Raw values for CSV/XLSX: canonical column names, every hidden cell ``suppressed``."""
         values = self.protected.values[list(self.columns)].copy().astype(object)
         status = self.protected.status[list(self.columns)]
         for col in values.columns:
             values[col] = [_export_value(v, self.lang) for v in values[col]]
-        return values.mask(status == PRIMARY, f"<{self.threshold}").mask(
-            (status != "") & (status != PRIMARY), "suppressed"
-        )
+        return values.mask(status != "", "suppressed")
 
     def to_markdown(self) -> str:
         """Return a pandoc pipe table (header cells become ``<th>``)."""
@@ -273,14 +272,18 @@ class ReportTable:
         ]
         verbatim = [c in _VERBATIM for c in self.columns]
 
-        def cell(text: Any) -> str:
-            # a path or a long name may break after / and _ rather than widen the table
-            return escape(str(text)).replace("/", "/<wbr>").replace("_", "_<wbr>")
+        def cell(text: Any, code: bool = False) -> str:
+            # a path or a name with _ may break anywhere (class "token", print stylesheet)
+            # rather than widen the table; ordinary words keep breaking at spaces only
+            inner = f"<code>{escape(str(text))}</code>" if code else escape(str(text))
+            token = "/" in str(text) or "_" in str(text)
+            return f'<td class="token">{inner}</td>' if token else f"<td>{inner}</td>"
 
+        # data-col: the export column a document column shows (tests compare the two)
         head = "".join(
-            f"<th><code>{escape(str(h))}</code></th>"
+            f'<th data-col="{escape(key)}"><code>{escape(str(h))}</code></th>'
             if key in self.verbatim_headers
-            else f"<th>{escape(str(h))}</th>"
+            else f'<th data-col="{escape(key)}">{escape(str(h))}</th>'
             for key, h in zip(self.columns, frame.columns, strict=True)
         )
         rows = []
@@ -288,11 +291,7 @@ class ReportTable:
             cells = "".join(
                 f'<td class="num">{escape(str(c))}</td>'
                 if num
-                else (
-                    f"<td><code>{cell(c)}</code></td>"
-                    if code and c not in _MARKS
-                    else f"<td>{cell(c)}</td>"
-                )
+                else cell(c, code and c not in _MARKS)
                 for c, num, code in zip(row, numeric, verbatim, strict=True)
             )
             rows.append(f"<tr>{cells}</tr>")
@@ -342,10 +341,7 @@ class ReportTable:
             else (_pct_ci(lo, hi, self.lang) if as_pct else fmt_ci(lo, hi, self.lang, digits))
             for lo, hi in zip(values["conf_low"], values["conf_high"], strict=True)
         ]
-        marks = [
-            PRIMARY if PRIMARY in (a, b) else (a or b)
-            for a, b in zip(status["conf_low"], status["conf_high"], strict=True)
-        ]
+        marks = [a or b for a, b in zip(status["conf_low"], status["conf_high"], strict=True)]
         # right after the number it is the interval of
         after = (point or shares or ["conf_low"])[0]
         columns: dict[str, str] = {}
@@ -413,12 +409,13 @@ def _code_text(value: Any, lang: str) -> Any:
 
     Only exact codes of the translation table are replaced, so names and free text stay.
     A ``code: detail`` status becomes its code's translation: the detail is the
-    estimator's own English message, which a Dutch table must not show.
+    estimator's own English message, which a Dutch table must not show (the exports
+    keep it, and every code: they are data).
     """
     if not isinstance(value, str):
         return value
     code = value.split(":", 1)[0] if _STATUS.match(value) else value
-    for prefix in ("code", "v"):
+    for prefix in ("code", "v", "inf", "kind"):
         entry = TEXT.get(f"{prefix}.{code}")
         if entry is not None:
             return entry[lang]
@@ -446,6 +443,8 @@ def make_table(
     columns: Sequence[str] | None = None,
     headers: Mapping[str, str] | None = None,
     formatters: Mapping[str, Formatter] | None = None,
+    plan: SuppressionPlan | None = None,
+    source: str | None = None,
     **protect_args: Any,
 ) -> ReportTable | None:
     """Build a disclosure-controlled ``ReportTable`` from a frame of raw values.
@@ -466,8 +465,13 @@ def make_table(
         Header overrides; other headers come from the translation table (``col.*``).
     formatters : mapping, optional
         Per-column formatters overriding :func:`format_cell`.
+    plan, source : SuppressionPlan and str, optional
+        The release's suppression plan and the bundle table the frame's rows come
+        from (``"throughput.norms"``; the frame's index holds record positions).
+        Together they decide what is hidden; ``protect_args`` are then not used.
     **protect_args
-        Passed to :func:`evalkit.report.disclosure.protect`.
+        Without a plan, passed to :func:`evalkit.report.disclosure.protect` (tables
+        that hold no counts of persons: ``count_columns=[]``).
 
     Returns
     -------
@@ -486,7 +490,6 @@ def make_table(
             ]
         frame = frame.drop(columns="warning_codes")
     for col, prefix in (
-        ("kind", "kind"),
         ("group", "v"),
         ("period", "v"),
         ("interval", "code"),
@@ -497,19 +500,15 @@ def make_table(
     ):
         if col in frame.columns:  # category codes in the report language
             frame[col] = [label(prefix, v, lang) if isinstance(v, str) else v for v in frame[col]]
-    if "inference" in frame.columns:
-        frame["inference"] = [
-            label("inf", v, lang) if isinstance(v, str) and f"inf.{v}" in TEXT else v
-            for v in frame["inference"]
-        ]
-    for col in frame.columns:  # any other known code (units, scales, statuses, ...)
-        if col != "warnings" and not pd.api.types.is_numeric_dtype(frame[col]):
-            frame[col] = [_code_text(v, lang) for v in frame[col]]
     if columns is None:  # labels first, then numbers (bundle records may come key-sorted)
         numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
         columns = [c for c in frame.columns if c not in numeric] + numeric
     cols = [c for c in columns if c in frame.columns]
-    protected = protect(frame, threshold, **protect_args)
+    if plan is not None and source is not None:
+        status = plan.status(source, frame)
+        protected = Protected(frame.reset_index(drop=True), status.reset_index(drop=True))
+    else:
+        protected = protect(frame, threshold, **protect_args)
     header_map = {c: (headers or {}).get(c) or label("col", c, lang) for c in cols}
     unknown = frozenset(c for c in cols if not (headers or {}).get(c) and f"col.{c}" not in TEXT)
     header_map |= {c: c for c in unknown}

@@ -1,0 +1,256 @@
+"""The suppression plan on small hand-made bundles, each checked against a hand computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit.errors import ReportError
+from evalkit.report.disclosure import PRIMARY, SECONDARY
+from evalkit.report.plan import SuppressionPlan, _pinned
+from evalkit.report.tables import make_table
+
+
+def _plan(**parts) -> SuppressionPlan:
+    bundle: dict = {"settings": {"disclosure_threshold": 10}}
+    for dotted, records in parts.items():
+        head, _, tail = dotted.partition("__")
+        if tail:
+            bundle.setdefault(head, {})[tail] = records
+        else:
+            bundle[head] = records
+    return SuppressionPlan.from_bundle(bundle)
+
+
+def _status(plan: SuppressionPlan, source: str, col: str) -> list[str]:
+    return list(plan.statuses[source][col])
+
+
+def _norm(group, period, n, w, b, u, share=0.5):
+    return {
+        "norm": "x",
+        "org_type": "all",
+        "group": group,
+        "period": period,
+        "limit": 4.0,
+        "n": n,
+        "n_within": w,
+        "n_breach": b,
+        "n_breach_open": 0,
+        "n_unknown": u,
+        "share_within": share,
+    }
+
+
+def test_primary_counts_are_1_to_threshold_minus_1():
+    plan = _plan(
+        sample__flow=[
+            {"step": s, "n_persons": v} for s, v in zip("abcd", [0, 1, 9, 10], strict=True)
+        ]
+    )
+    assert _status(plan, "sample.flow", "n_persons") == ["", PRIMARY, PRIMARY, ""]
+    with pytest.raises(ReportError, match="positive integer"):
+        SuppressionPlan.from_bundle({}, threshold=0)
+
+
+def test_row_total_gets_the_smallest_non_zero_complement_and_the_share_goes_with_it():
+    # 70 = 46 + 4 + 20: hiding the 4 alone gives it back as 70 − 46 − 20
+    plan = _plan(throughput__norms=[_norm("all", "all", 70, 46, 4, 20)])
+    st = plan.statuses["throughput.norms"].iloc[0]
+    assert (st["n_breach"], st["n_unknown"], st["n_within"], st["n"]) == (
+        PRIMARY,
+        SECONDARY,
+        "",
+        "",
+    )
+    # share_within × (n − n_unknown) would give n_within back: hidden with its counts
+    assert st["share_within"] == SECONDARY and st["limit"] == ""
+    # two small parts protect each other: nothing more is hidden
+    plan = _plan(throughput__norms=[_norm("all", "all", 60, 50, 4, 6)])
+    st = plan.statuses["throughput.norms"].iloc[0]
+    assert (st["n_breach"], st["n_unknown"], st["n_within"], st["n"]) == (
+        PRIMARY,
+        PRIMARY,
+        "",
+        "",
+    )
+
+
+def test_the_all_row_of_a_breakdown_is_a_total():
+    # pilot 3 + comparison 37 = all 40 (and within each row n = events + censored)
+    rows = [
+        {"interval": "i", "group": g, "period": "all", "n": n, "n_events": e, "n_censored": c}
+        for g, n, e, c in [("all", 40, 25, 15), ("pilot", 3, 0, 3), ("comparison", 37, 25, 12)]
+    ]
+    plan = _plan(throughput__durations=rows)
+    n = _status(plan, "throughput.durations", "n")
+    censored = _status(plan, "throughput.durations", "n_censored")
+    assert n == ["", PRIMARY, SECONDARY]  # 37, not 40: the smaller non-zero cell
+    # pilot n_censored (3) is primary; its row (3 = 0 + 3) and its column (15 = 3 + 12)
+    # each need a second hidden cell: the comparison's 12 covers the column, and the
+    # comparison row 37 = 25 + 12 then has two hidden cells
+    assert censored == ["", PRIMARY, SECONDARY]
+    assert _status(plan, "throughput.durations", "n_events") == ["", "", ""]
+
+
+def test_relations_that_do_not_hold_are_not_used():
+    # the "all" row is not the sum here (a pilot row is missing): no complement needed
+    rows = [
+        {"interval": "i", "group": g, "period": "all", "n": n, "n_events": n, "n_censored": 0}
+        for g, n in [
+            (
+                "all",
+                50,
+            ),
+            ("pilot", 4),
+            ("comparison", 37),
+        ]
+    ]
+    plan = _plan(throughput__durations=rows)
+    assert _status(plan, "throughput.durations", "n") == ["", PRIMARY, ""]
+    # n = n_events + 0 holds in every row: the 4 events go with the 4 cases
+    assert _status(plan, "throughput.durations", "n_events") == ["", PRIMARY, ""]
+
+
+def test_a_system_of_relations_can_pin_a_cell_that_no_single_relation_pins():
+    # a + b = T, a − c = d, b − c = e: three unknowns, three independent equations
+    system = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, -1.0], [0.0, 1.0, -1.0]])
+    assert list(_pinned(system)) == [True, True, True]
+    # drop one equation: a + b = T, a − c = d leaves a line of solutions
+    assert list(_pinned(system[:2])) == [False, False, False]
+    # x1 − x2 = 0 and x2 = k: both pinned; x3 + x4 = m: neither
+    other = np.array([[1.0, -1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]])
+    assert list(_pinned(other)) == [True, True, False, False]
+
+
+def test_design_facts_and_estimates_from_enough_persons_are_shown():
+    row = {
+        "scale": "zrm_mean",
+        "wave": "T3m",
+        "method": "did_2x2",
+        "n_pilot": 112,
+        "n_comparison": 104,
+        "change_pilot": 0.36,
+        "change_comparison": 0.11,
+        "estimate": 0.24,
+        "std_error": None,
+        "p_value": 0.25,
+        "n_treated_clusters": 1,
+    }
+    small = {**row, "n_pilot": 7}
+    plan = _plan(questionnaire__change_did=[row, small])
+    st = plan.statuses["questionnaire.change_did"]
+    # one pilot municipality is a design fact, not a small count
+    assert list(st["n_treated_clusters"]) == ["", ""]
+    assert list(st["estimate"]) == ["", SECONDARY] and list(st["p_value"]) == ["", SECONDARY]
+    assert list(st["change_comparison"]) == ["", ""]  # 104 persons: shown
+    assert list(st["change_pilot"]) == ["", SECONDARY]
+
+
+def test_category_labels_are_not_counts_and_the_distribution_adds_up_to_its_persons():
+    dist = [
+        {"group": "all", "period": "all", "n_organisations": k, "n_persons": v}
+        for k, v in [(1, 601), (2, 222), (3, 52), (4, 15), (5, 3)]
+    ]
+    switches = [
+        {
+            "group": "all",
+            "period": "all",
+            "n": 893,
+            "mean_organisations": 1.43,
+            "median_organisations": 1.0,
+            "share_3plus_organisations": 0.078,
+            "n_warm_handovers": 189,
+        }
+    ]
+    plan = _plan(throughput__switches_distribution=dist, throughput__switches=switches)
+    st = plan.statuses["throughput.switches_distribution"]
+    assert list(st["n_organisations"]) == [""] * 5
+    # 893 = 601 + 222 + 52 + 15 + 3: the 3 gets the smallest other cell, 15
+    assert list(st["n_persons"]) == ["", "", "", SECONDARY, PRIMARY]
+    sw = plan.statuses["throughput.switches"].iloc[0]
+    # the mean number of organisations is Σ k·n_k / n, the 3+ share Σ_{k≥3} n_k / n:
+    # both would give the hidden cells back
+    assert sw["mean_organisations"] == SECONDARY and sw["share_3plus_organisations"] == SECONDARY
+    assert sw["median_organisations"] == "" and sw["n"] == ""
+
+
+def test_the_same_persons_have_the_same_status_in_every_table():
+    durations = [
+        {"interval": "i", "group": "all", "period": "all", "n": 40, "n_events": 35, "n_censored": 5}
+    ]
+    km = [
+        {"interval": "i", "org_type": o, "group": "all", "period": "all", "unit": "days", **c}
+        for o, c in [
+            ("all", {"n": 40, "n_events": 35, "n_censored": 5}),
+            ("school", {"n": 40, "n_events": 35, "n_censored": 5}),
+        ]
+    ]
+    plan = _plan(throughput__durations=durations, throughput__km_summary=km)
+    d = plan.statuses["throughput.durations"].iloc[0]
+    k = plan.statuses["throughput.km_summary"].iloc[0]
+    assert (d["n_censored"], d["n_events"]) == (PRIMARY, SECONDARY)
+    assert (k["n_censored"], k["n_events"]) == (PRIMARY, SECONDARY)
+
+
+def test_caseload_keeps_coaches_and_hides_what_gives_the_cases_back():
+    rows = [
+        {
+            "week": "2026-01-05",
+            "organisation": "Doorstroompunt",
+            "n_holders": 1,
+            "n_active": a,
+            "mean_caseload": float(a),
+            "max_caseload": a,
+            "benchmark_high": 35,
+        }
+        for a in (7, 30)
+    ]
+    plan = _plan(throughput__caseload=rows)
+    st = plan.statuses["throughput.caseload"]
+    assert list(st["n_holders"]) == ["", ""] and list(st["benchmark_high"]) == ["", ""]
+    assert list(st["n_active"]) == [PRIMARY, ""]
+    # with one coach, mean and maximum caseload are the active cases
+    assert list(st["mean_caseload"]) == [SECONDARY, ""]
+    assert list(st["max_caseload"]) == [SECONDARY, ""]
+
+
+def test_a_sigma_row_the_monitor_adds_is_part_of_the_plan():
+    rows = [
+        {"period": p, "group": "pilot", "n_registrations": n, "n_active": 40}
+        for p, n in [("2026-01", 8), ("2026-02", 25), ("2026-03", 31)]
+    ]
+    plan = _plan(monitoring__registrations=rows)
+    st = plan.statuses["monitoring.registrations"]
+    # rows 0–2 are the bundle's, row 3 the Σ row (64) the monitor shows
+    assert list(st["n_registrations"]) == [PRIMARY, SECONDARY, "", ""]
+    frame = pd.DataFrame([*rows, {"period": "Σ", "n_registrations": 64}])
+    table = make_table(
+        "registrations",
+        "Registrations",
+        frame,
+        "en",
+        10,
+        plan=plan,
+        source="monitoring.registrations",
+    )
+    assert table is not None
+    # one mark for the small count and for its complement
+    assert list(table.display().iloc[:, 2]) == ["·", "·", "31", "64"]
+    assert list(table.export()["n_registrations"]) == ["suppressed", "suppressed", 31, 64]
+
+
+def test_a_subset_of_rows_keeps_the_status_of_its_records_and_the_plan_is_reproducible():
+    rows = [
+        {"group": "pilot", "wave": f"T{i}", "n": n, "n_low": k, "share_low": k / n}
+        for i, (n, k) in enumerate([(50, 4), (60, 30), (70, 35)])
+    ]
+    plan = _plan(questionnaire__zrm_domains=rows)
+    frame = pd.DataFrame(rows).iloc[[2, 0]]  # a section shows two rows, reordered
+    status = plan.status("questionnaire.zrm_domains", frame)
+    assert list(status["n_low"]) == ["", PRIMARY]
+    assert list(status["share_low"]) == ["", SECONDARY]  # share × n would give the 4 back
+    assert list(status["n"]) == ["", ""]
+    again = _plan(questionnaire__zrm_domains=rows)
+    assert again.digest == plan.digest and len(plan.digest) == 12
