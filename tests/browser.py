@@ -26,7 +26,11 @@ from evalkit.errors import ReportError
 #: Where Debian's ``chromium`` package puts the binary; ``$CHROMIUM`` overrides.
 _KNOWN = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 
-__all__ = ["Browser", "PageCheck", "check_page", "find_chromium"]
+__all__ = ["A4_CONTENT_PX", "Browser", "PageCheck", "check_page", "find_chromium"]
+
+#: Width of an A4 page inside the stylesheet's print margins (210 mm − 2 × 12 mm) in CSS
+#: pixels (96 per inch): what a printed table must fit in.
+A4_CONTENT_PX = round((210 - 2 * 12) / 25.4 * 96)
 
 FLAGS = (
     "--headless",
@@ -218,6 +222,65 @@ class Browser:
         if self._cdp is None:
             raise ReportError("Browser used outside its 'with' block")
         return _run(self._cdp, Path(html).resolve().as_uri(), screenshot, self.width)
+
+    def print_layout(self, html: Path) -> dict[str, Any]:
+        """Lay ``html`` out as printed on A4 (print media, A4 content width) and measure it.
+
+        Returns
+        -------
+        dict
+            ``page_width`` (the width laid out in), ``document_width`` (the widest content;
+            more than ``page_width`` means Chromium would shrink the page or cut it off) and
+            ``tables``: per table its ``id``, ``caption``, ``last_header`` (text of its last
+            header cell), ``right`` (right edge) and ``overflow`` (content width beyond its
+            box, hidden when printed).
+        """
+        if self._cdp is None:
+            raise ReportError("Browser used outside its 'with' block")
+        cdp = self._cdp
+        cdp.call("Emulation.setEmulatedMedia", media="print")
+        cdp.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=A4_CONTENT_PX,
+            height=1123,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        try:
+            cdp.events.clear()
+            cdp.call("Page.navigate", url=Path(html).resolve().as_uri())
+            cdp.wait_for("Page.loadEventFired")
+            probe = (
+                "JSON.stringify({page_width: window.innerWidth, "
+                "document_width: document.documentElement.scrollWidth, "
+                "tables: Array.from(document.querySelectorAll('table')).map(t => ({"
+                "id: t.id, caption: t.caption ? t.caption.textContent : '', "
+                "last_header: (Array.from(t.querySelectorAll('th')).pop() || {}).textContent"
+                " || '', right: t.getBoundingClientRect().right, "
+                "overflow: t.scrollWidth - t.clientWidth}))})"
+            )
+            value = cdp.call("Runtime.evaluate", expression=probe, returnByValue=True)
+            return dict(json.loads(value["result"]["value"]))
+        finally:
+            cdp.call("Emulation.setEmulatedMedia", media="")
+            cdp.call("Emulation.clearDeviceMetricsOverride")
+
+    def print_pdf(self, html: Path, pdf: Path) -> Path:
+        """Print ``html`` to ``pdf`` on A4 as Chromium's print dialogue would (no header/footer)."""
+        if self._cdp is None:
+            raise ReportError("Browser used outside its 'with' block")
+        self._cdp.events.clear()
+        self._cdp.call("Page.navigate", url=Path(html).resolve().as_uri())
+        self._cdp.wait_for("Page.loadEventFired")
+        data = self._cdp.call(
+            "Page.printToPDF",
+            preferCSSPageSize=True,
+            printBackground=True,
+            displayHeaderFooter=False,
+        )["data"]
+        pdf.parent.mkdir(parents=True, exist_ok=True)
+        pdf.write_bytes(base64.b64decode(data))
+        return pdf
 
 
 def check_page(

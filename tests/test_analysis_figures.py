@@ -52,7 +52,7 @@ def test_km_plot_marks_the_norm_and_hides_small_risk_sets():
         tabs["km_curve"], interval="registration_to_first_conversation", norm_days=28, threshold=5
     )
     assert p.data["n_risk"].min() >= 5
-    assert set(p.data["curve"]) == {"voor de pilot", "tijdens de pilot"}
+    assert set(p.data["curve"]) == {"vóór de pilot", "tijdens de pilot"}
     vlines = [layer for layer in p.layers if type(layer.geom).__name__ == "geom_vline"]
     assert len(vlines) == 1 and float(vlines[0].geom.data["xintercept"].iloc[0]) == 28.0
     assert (
@@ -160,3 +160,79 @@ def test_figures_are_deterministic():
         km_plot(tables()["km_curve"], interval="registration_to_first_conversation", norm_days=28)
     )
     assert first == again and first[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _manual_colours(plot) -> dict:
+    """Label -> colour of a plot's manual colour/fill scales (their palette is the mapping)."""
+    out = {}
+    for scale in plot.scales:
+        values = scale.palette(0)
+        if isinstance(values, dict):
+            out.update(values)
+    return out
+
+
+def test_one_colour_for_pilot_and_one_for_comparison_in_every_figure():
+    from evalkit.report.palette import COLOURS
+
+    rows = panel(1)
+    zrm = []
+    for i in range(12):
+        for grp in ("pilot", "comparison"):
+            zrm += long(f"{grp}{i}z", "T0", "zrm", [2] * 13, group=grp)
+            zrm += long(f"{grp}{i}z", "T12m", "zrm", [4] * 13, group=grp)
+    q = questionnaire_tables(pd.concat([rows, pd.DataFrame(zrm)]), instruments=INSTRUMENTS)
+    bundle = {
+        "throughput": {k: v.to_dict("records") for k, v in tables().items()},
+        "questionnaire": {k: v.to_dict("records") for k, v in q.items()},
+    }
+    plots = report_figures(bundle, section="monitor", lang="nl", threshold=1)
+    plots += report_figures(bundle, section="questionnaire", lang="nl", threshold=1)
+    seen = 0
+    for name, _, plot in plots:
+        colours = _manual_colours(plot)
+        if "pilot" in colours and "vergelijking" in colours:
+            seen += 1
+            assert colours["pilot"] == COLOURS["pilot"], name
+            assert colours["vergelijking"] == COLOURS["comparison"], name
+    # the Kaplan–Meier curve (pilot vs comparison, not pooled), norm, ZRM and response charts
+    assert seen >= 4, [n for n, _, _ in plots]
+
+
+def test_outcome_trend_and_synthetic_control_take_the_same_two_colours():
+    from evalkit.report.figures import trend_plot
+    from evalkit.report.palette import COLOURS
+    from evalkit.report.sections_synthetic import trajectory_plot
+
+    trends = pd.DataFrame(
+        {
+            "outcome": ["debts"] * 4,
+            "month": ["2025-01", "2025-01", "2025-02", "2025-02"],
+            "group": ["comparison", "pilot", "comparison", "pilot"],  # comparison first on purpose
+            "mean": [0.3, 0.2, 0.31, 0.18],
+        }
+    )
+    plot = trend_plot(trends, {"debts": "Schulden"}, "2025-02", "nl")
+    colours = {k.lower(): v for k, v in _manual_colours(plot).items()}
+    assert colours == {"pilot": COLOURS["pilot"], "vergelijking": COLOURS["comparison"]}
+    frame = pd.DataFrame(
+        {"outcome_label": ["Schulden"] * 2, "time": [1, 2], "start": [1.5, 1.5]}
+        | {"treated": [0.2, 0.1], "synthetic": [0.2, 0.2]}
+    )
+    colours = {k.lower(): v for k, v in _manual_colours(trajectory_plot(frame, "nl")).items()}
+    assert sorted(colours.values()) == sorted([COLOURS["pilot"], COLOURS["comparison"]])
+    assert colours["pilot"] == COLOURS["pilot"]
+
+
+def test_no_figure_module_picks_its_own_colours():
+    """Colours are defined once (report/palette.py); a hex colour elsewhere would drift from it."""
+    import re
+
+    report = Path(__file__).parents[1] / "evalkit" / "report"
+    own = {"palette.py", "_template.py"}  # the palette, and the stylesheet's page colours
+    strays = {
+        f.name: re.findall(r"#[0-9a-fA-F]{6}\b", f.read_text(encoding="utf-8"))
+        for f in report.glob("*.py")
+        if f.name not in own
+    }
+    assert {k: v for k, v in strays.items() if v} == {}

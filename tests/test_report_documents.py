@@ -137,7 +137,8 @@ def test_all_sections_present_in_both_languages(rendered):
     assert "Primaire uitkomsten" in nl and "Primary outcomes" in en
     assert "Verkennend, niet vooraf geregistreerd" in nl
     assert "Exploratory, not pre-registered" in en
-    assert "The funder moved the report date forward." in nl  # deviations table
+    assert "De financier heeft de rapportagedatum naar voren gehaald." in nl  # deviations
+    assert "The funder moved the report date forward." in en
     assert "Met maar 1 pilotgemeente" in nl  # few-treated warning explained
     # estimator warnings worded from their codes, not the estimators' English
     assert "De wild cluster bootstrap is onbetrouwbaar bij zo weinig pilotgemeenten" in nl
@@ -164,7 +165,7 @@ def test_every_document_is_self_contained_and_has_header_cells(rendered):
             html = _html(rendered, doc, lang)
             assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), (doc, lang)
             assert "<link" not in html and "<script" not in html
-            assert "<th>" in html or doc == "summary"
+            assert "<th" in html or doc == "summary"
             assert f'<html lang="{lang}"' in html
 
 
@@ -290,7 +291,41 @@ def test_bad_bundle_is_a_report_error(tmp_path):
         render_reports(bad, tmp_path, stem="x")
 
 
+@pytest.mark.parametrize("doc", DOCS)
+def test_dutch_documents_are_dutch_throughout(rendered, doc):
+    """No raw code and no English word in what a Dutch reader sees (see tests/language.py)."""
+    from language import foreign_words
+
+    html = _html(rendered, doc, "nl")
+    assert foreign_words(html, frozenset({"demo"})) == {}
+
+
 # ------------------------------------------------------------------ real browser
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_printed_evaluation_fits_a4_with_every_table_whole(rendered, browser, lang):
+    """Laid out for A4 (print media, the page's width inside its margins) nothing sticks out.
+
+    A table wider than the page would be cut off on paper (or shrink the whole page);
+    its last header cell is the column that went missing first. The PDF is kept for a look.
+    """
+    from browser import A4_CONTENT_PX
+
+    name = output_name("demo", "evaluation", lang)
+    layout = browser.print_layout(rendered["out"] / name)
+    assert layout["page_width"] == A4_CONTENT_PX
+    assert layout["document_width"] <= A4_CONTENT_PX, "something is wider than the A4 page"
+    tables = layout["tables"]
+    assert len(tables) > 20
+    for table in tables:
+        assert table["right"] <= A4_CONTENT_PX + 0.5, table
+        assert table["overflow"] <= 0, table  # no column hidden in a scroll box
+    primary = next(t for t in tables if t["id"] == "table-effects_primary")
+    assert primary["last_header"] == ("Clusters (pilot)" if lang == "nl" else "Clusters (treated)")
+    pdf = browser.print_pdf(rendered["out"] / name, BUILD / name.replace(".html", ".pdf"))
+    assert pdf.read_bytes()[:5] == b"%PDF-"
 
 
 @pytest.mark.browser

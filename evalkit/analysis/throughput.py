@@ -243,7 +243,9 @@ def throughput_tables(
     out["durations"] = compact[
         ["interval", "group", "period", "n", "n_events", "n_censored", "median", "p80"]
     ].reset_index(drop=True)
-    out["km_curve"] = km_curve(iv, groupings=((), ("period",), ("org_type",)), dims=dims)
+    out["km_curve"] = km_curve(
+        iv, groupings=((), ("period",), ("org_type",), ("group",)), dims=dims
+    )
     out["norms"] = norm_shares(
         iv, parsed, groupings=((), ("period",), ("group", "period"), ("org_type",)), dims=dims
     )

@@ -38,6 +38,10 @@ h3 { font-size: 1.1rem; margin-top: 1.6rem; }
 p, li { max-width: 48rem; }
 table { border-collapse: collapse; margin: .8rem 0 1.4rem; font-size: .9rem;
   display: block; max-width: 100%; overflow-x: auto; }
+/* a table wider than the screen scrolls, its first column (the row's label) stays put */
+th:first-child, td:first-child { position: sticky; left: 0; background: #fff; z-index: 1; }
+th:first-child { background: #eef3f6; }
+td { max-width: 24rem; }
 caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: .3rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .3rem .6rem; vertical-align: top; }
 th { background: #eef3f6; text-align: left; }
@@ -51,8 +55,31 @@ code { font-family: "DejaVu Sans Mono", Consolas, monospace; }
 .callout-note, .callout-warning, .callout-important { border-left: 4px solid var(--accent);
   background: #f2f7fa; padding: .4rem 1rem; margin: 1rem 0; }
 .callout-warning, .callout-important { border-left-color: var(--warn); background: #fbf5ec; }
+.table-notes { font-size: .85rem; color: var(--muted); margin: -.8rem 0 1.4rem; max-width: 48rem; }
+.table-notes p { margin: 0 0 .2rem; }
+.table-notes ol { margin: 0; padding-left: 1.4rem; }
 .keyfacts td:first-child { font-weight: 600; }
 .retrospective { color: #b3261e; font-weight: 600; }
-@media print { main { max-width: none; } h2 { break-after: avoid; }
-  figure, table { break-inside: avoid; } }
+/* Print on A4: every table whole within the page width (no scrolling box on paper, which
+   would cut off the right-hand columns), smaller type, headers repeated on each page. */
+@page { size: A4; margin: 14mm 12mm 16mm; }
+@media print {
+  html { font-size: 10pt; }
+  main { max-width: none; padding: 0; }
+  p, li { max-width: none; }
+  h1, h2, h3, caption { break-after: avoid; }
+  figure, tr { break-inside: avoid; }
+  figure img, p img { max-height: 230mm; }
+  table { display: table; width: auto; max-width: 100%; overflow: visible; font-size: 7.5pt;
+    margin: .4rem 0 .9rem; }
+  thead { display: table-header-group; }
+  th, td { padding: 1.5pt 3pt; max-width: none; overflow-wrap: break-word; hyphens: auto; }
+  th:first-child, td:first-child { position: static; }
+  td.num { white-space: nowrap; overflow-wrap: normal; }
+  td.token { overflow-wrap: anywhere; }  /* a path or a code breaks rather than widen */
+  table.wide { font-size: 6pt; }
+  table.wide th, table.wide td { padding: 1pt 2pt; }
+  a { color: inherit; text-decoration: none; }
+  pre { white-space: pre-wrap; overflow-wrap: anywhere; overflow: visible; font-size: 7pt; }
+}
 """

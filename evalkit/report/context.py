@@ -8,7 +8,8 @@ Quarto and evalkit's own engine embed them the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -142,23 +143,39 @@ class ReportContext:
         """Return the sentence shown where the bundle lacks a part."""
         return self.t("s.not_available")
 
-    def table(self, table: ReportTable | None) -> str:
-        """Markdown for a numbered, captioned table; the "not available" sentence for ``None``."""
+    def table(self, table: ReportTable | None, columns: Sequence[str] | None = None) -> str:
+        """Markdown for a numbered, captioned table; the "not available" sentence for ``None``.
+
+        Parameters
+        ----------
+        table : ReportTable or None
+            The table; the exports get all its columns.
+        columns : sequence of str, optional
+            The columns the document shows (default all), see ``ReportTable.for_document``.
+        """
         if table is None:
             return self.not_available()
         self._tbl_count += 1
-        self.tables.append(table)
+        self.tables.append(table)  # exports keep every column, remarks included
         self.n_suppressed += table.n_suppressed
         if self.collect_only:
             return f"<!-- table {table.name} -->"
+        shown, remarks = table.for_document(columns)
         prefix = "Tabel" if self.lang == "nl" else "Table"
-        html = table.to_html(
+        html = shown.to_html(
             f"{prefix} {self._tbl_count}: {table.caption}", f"table-{table.name}", self.max_rows
         )
         n_rows = len(table.protected.values)
+        if remarks:  # below the table, once each; outside text, so escaped as HTML text
+            intro = self.t("s.table_notes", table=f"{prefix.lower()} {self._tbl_count}")
+            items = "".join(f"<li>{escape(r, quote=False)}</li>" for r in remarks)
+            html += (
+                f'\n<div class="table-notes"><p>{escape(intro, quote=False)}</p>'
+                f"<ol>{items}</ol></div>"
+            )
         note = ""
         if n_rows > self.max_rows:
-            note = "\n\n" + self.t(
+            note += "\n\n" + self.t(
                 "s.rows_cut", shown=self.max_rows, total=n_rows, file=f"{table.name}.csv"
             )
         return f"```{{=html}}\n{html}\n```{note}"

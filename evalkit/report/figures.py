@@ -16,10 +16,11 @@ import pandas as pd
 
 from evalkit.report.formatting import fmt_num
 from evalkit.report.i18n import t
+from evalkit.report.palette import COLOURS, LINES
 
 __all__ = ["effects_plot", "event_study_plot", "png_bytes", "trend_plot"]
 
-_COLOURS = {"pilot": "#00577a", "comparison": "#c26a00"}
+_COLOURS = COLOURS
 _DPI = 110
 
 
@@ -133,14 +134,16 @@ def trend_plot(
         + geom_line(size=0.8)
         + geom_point(size=1.2)
         + facet_wrap("outcome_label", scales="free_y", ncol=1)
-        + scale_colour_manual(values=[_COLOURS["pilot"], _COLOURS["comparison"]])
+        + scale_colour_manual(
+            values={names["pilot"]: _COLOURS["pilot"], names["comparison"]: _COLOURS["comparison"]}
+        )
         + scale_x_datetime(date_labels="%Y-%m")
         + scale_y_continuous(labels=number_labels(lang))
         + labs(x=t("ax.month", lang), y=t("ax.mean", lang), colour=t("ax.group", lang))
     )
     if pilot_start:
         start = pd.Timestamp(f"{pilot_start}-01")
-        plot = plot + geom_vline(xintercept=start, linetype="dashed", colour="#333333")
+        plot = plot + geom_vline(xintercept=start, linetype="dashed", colour=LINES["event"])
     return plot
 
 
@@ -183,8 +186,8 @@ def event_study_plot(es: pd.DataFrame, labels: Mapping[str, str], lang: str) -> 
     )
     plot = (
         ggplot(data, aes("event_time", "estimate"))
-        + geom_hline(yintercept=0, colour="#888888")
-        + geom_vline(xintercept=-0.5, linetype="dashed", colour="#333333")
+        + geom_hline(yintercept=0, colour=LINES["zero"])
+        + geom_vline(xintercept=-0.5, linetype="dashed", colour=LINES["event"])
     )
     ranges = data.dropna(subset=["conf_low", "conf_high"])
     if not ranges.empty:  # intervals where the bundle has them (not with Conley–Taber)
@@ -236,7 +239,7 @@ def effects_plot(effects: pd.DataFrame, lang: str, ylab: str | None = None) -> o
     )
     return (
         ggplot(data, aes("outcome_label", "estimate"))
-        + geom_hline(yintercept=0, colour="#888888")
+        + geom_hline(yintercept=0, colour=LINES["zero"])
         + geom_pointrange(
             data.dropna(subset=["conf_low", "conf_high"]),
             aes(ymin="conf_low", ymax="conf_high"),

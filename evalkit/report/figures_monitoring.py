@@ -14,8 +14,12 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.report.i18n import TEXT
+from evalkit.report.palette import COLOURS, LINES, colours_for
+
 __all__ = [
     "km_plot",
+    "norm_name",
     "norm_series",
     "norm_share_plot",
     "report_figures",
@@ -23,14 +27,7 @@ __all__ = [
     "zrm_domains_plot",
 ]
 
-_COLOURS = {
-    "pilot": "#00577a",
-    "comparison": "#c26a00",
-    "all": "#444444",
-    "other": "#888888",
-    "before": "#9aa5ad",
-    "during": "#00577a",
-}
+_COLOURS = COLOURS
 _WAVES = ["T0", "T3m", "T6m", "T12m", "exit"]
 _TEXT: dict[str, dict[str, str]] = {
     "days": {"nl": "Dagen sinds start", "en": "Days since start"},
@@ -47,7 +44,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "pilot": {"nl": "pilot", "en": "pilot"},
     "comparison": {"nl": "vergelijking", "en": "comparison"},
     "all": {"nl": "alle", "en": "all"},
-    "before": {"nl": "voor de pilot", "en": "before the pilot"},
+    "before": {"nl": "vóór de pilot", "en": "before the pilot"},
     "during": {"nl": "tijdens de pilot", "en": "during the pilot"},
     "cap_km": {
         "nl": "Doorlooptijd {interval} (Kaplan–Meier; open dossiers gecensureerd). "
@@ -60,15 +57,16 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Share within the norm over time: {norm}. Dashed line: pilot start.",
     },
     "cap_zrm": {
-        "nl": "ZRM-domeinen: gemiddelde score per meting.",
-        "en": "ZRM domains: mean score per wave.",
+        "nl": "ZRM-domeinen: gemiddelde score van pilot en vergelijking per meting.",
+        "en": "ZRM domains: mean score of pilot and comparison per wave.",
     },
     "cap_funnel": {"nl": "Respons per meting en groep.", "en": "Response per wave and group."},
 }
 
 
 def _t(key: str, lang: str, **values: Any) -> str:
-    entry = _TEXT.get(key)
+    # the report's translation table names codes (intervals, norms, ZRM domains, org types)
+    entry = _TEXT.get(key) or TEXT.get(f"code.{key}") or TEXT.get(f"v.{key}")
     if entry is None:
         return key.replace("_", " ")
     text = entry.get(lang, entry["en"])
@@ -99,7 +97,7 @@ def km_plot(
         The bundle's ``throughput.km_curve`` table.
     interval : str
         Which interval.
-    by : {"period", "org_type"}, default "period"
+    by : {"period", "org_type", "group"}, default "period"
         One curve per level of this column (rows where the other grouping columns are
         ``"all"``).
     norm_days : float, optional
@@ -113,7 +111,15 @@ def km_plot(
     -------
     plotnine.ggplot
     """
-    from plotnine import aes, geom_step, geom_vline, ggplot, labs, scale_y_continuous
+    from plotnine import (
+        aes,
+        geom_step,
+        geom_vline,
+        ggplot,
+        labs,
+        scale_colour_manual,
+        scale_y_continuous,
+    )
 
     others = [c for c in ("org_type", "group", "period") if c != by and c in km_curve.columns]
     data = km_curve.loc[km_curve["interval"] == interval]
@@ -122,16 +128,21 @@ def km_plot(
     if by in km_curve.columns:
         data = data.loc[data[by] != "all"] if (data[by] != "all").any() else data
     data = data.loc[data["n_risk"] >= threshold].copy()
-    data["curve"] = [_t(str(v), lang) for v in data[by]]
+    codes = [c for c in ("pilot", "comparison", "before", "during") if c in set(data[by])]
+    codes += sorted(set(map(str, data[by])) - set(codes))
+    labels = [_t(c, lang) for c in codes]
+    data["curve"] = pd.Categorical([_t(str(v), lang) for v in data[by]], categories=labels)
     data = data.sort_values(["curve", "time"], kind="stable")
     plot = (
         ggplot(data, aes("time", "surv", colour="curve"))
         + geom_step(size=0.8)
+        + scale_colour_manual(values=dict(zip(labels, colours_for(codes), strict=True)))
         + scale_y_continuous(limits=(0, 1))
         + labs(x=_t("days", lang), y=_t("waiting", lang), colour=_t(by, lang))
     )
     if norm_days is not None:
-        plot = plot + geom_vline(xintercept=float(norm_days), linetype="dashed", colour="#b00020")
+        line = geom_vline(xintercept=float(norm_days), linetype="dashed", colour=LINES["norm"])
+        plot = plot + line
     return plot
 
 
@@ -230,14 +241,14 @@ def norm_share_plot(
     )
     if pilot_start:
         start = pd.Timestamp(f"{pilot_start}-01")
-        plot = plot + geom_vline(xintercept=start, linetype="dashed", colour="#333333")
+        plot = plot + geom_vline(xintercept=start, linetype="dashed", colour=LINES["event"])
     return plot
 
 
 def zrm_domains_plot(
     zrm_domains: pd.DataFrame,
     *,
-    group: str = "pilot",
+    group: str | None = None,
     waves: Sequence[str] | None = None,
     threshold: int = 0,
     lang: str = "nl",
@@ -248,8 +259,9 @@ def zrm_domains_plot(
     ----------
     zrm_domains : pandas.DataFrame
         The bundle's ``questionnaire.zrm_domains`` table.
-    group : str, default "pilot"
-        Which group (``"all"`` when the data have no groups).
+    group : str, optional
+        One group only; default pilot and comparison side by side, one panel per wave
+        (``"all"`` when the data have no groups).
     waves : sequence of str, optional
         Waves to show (default: T0 and the last wave present).
     threshold : int, default 0
@@ -261,9 +273,19 @@ def zrm_domains_plot(
     -------
     plotnine.ggplot
     """
-    from plotnine import aes, coord_flip, geom_col, ggplot, labs, position_dodge
+    from plotnine import (
+        aes,
+        coord_flip,
+        facet_wrap,
+        geom_col,
+        ggplot,
+        labs,
+        position_dodge,
+        scale_fill_manual,
+    )
 
-    data = zrm_domains.loc[zrm_domains["group"] == group]
+    chosen = [group] if group else ["pilot", "comparison"]
+    data = zrm_domains.loc[zrm_domains["group"].isin(chosen)]
     if data.empty:
         data = zrm_domains.loc[zrm_domains["group"] == "all"]
     present = [w for w in _WAVES if w in set(data["wave"])]
@@ -271,12 +293,20 @@ def zrm_domains_plot(
         waves = present[:1] + present[-1:] if len(present) > 1 else present
     data = data.loc[data["wave"].isin(list(waves)) & (data["n"] >= threshold)].copy()
     data["wave"] = pd.Categorical(data["wave"], categories=list(waves))
-    data["domain_label"] = [str(d).removeprefix("zrm_").replace("_", " ") for d in data["domain"]]
+    data["domain_label"] = [
+        _t(str(d), lang) if f"code.{d}" in TEXT else str(d).removeprefix("zrm_").replace("_", " ")
+        for d in data["domain"]
+    ]
+    codes = [g for g in ("pilot", "comparison", "all") if g in set(data["group"])]
+    labels = [_t(g, lang) for g in codes]
+    data["group_label"] = pd.Categorical([_t(str(g), lang) for g in data["group"]], labels)
     return (
-        ggplot(data, aes("domain_label", "mean", fill="wave"))
+        ggplot(data, aes("domain_label", "mean", fill="group_label"))
         + geom_col(position=position_dodge(width=0.8), width=0.75)
+        + facet_wrap("wave", nrow=1)
         + coord_flip()
-        + labs(x=_t("domain", lang), y=_t("mean_zrm", lang), fill=_t("wave", lang))
+        + scale_fill_manual(values=dict(zip(labels, colours_for(codes), strict=True)))
+        + labs(x=_t("domain", lang), y=_t("mean_zrm", lang), fill=_t("group", lang))
     )
 
 
@@ -296,7 +326,7 @@ def response_funnel_plot(response: pd.DataFrame, *, threshold: int = 0, lang: st
     -------
     plotnine.ggplot
     """
-    from plotnine import aes, geom_col, ggplot, labs, position_dodge
+    from plotnine import aes, geom_col, ggplot, labs, position_dodge, scale_fill_manual
 
     data = response.copy()
     if (data["group"] != "all").any():
@@ -304,10 +334,13 @@ def response_funnel_plot(response: pd.DataFrame, *, threshold: int = 0, lang: st
     data = data.loc[data["n_responded"] >= threshold].copy()
     waves = [w for w in _WAVES if w in set(data["wave"])] + sorted(set(data["wave"]) - set(_WAVES))
     data["wave"] = pd.Categorical(data["wave"], categories=waves)
-    data["group_label"] = [_t(str(g), lang) for g in data["group"]]
+    codes = [g for g in ("pilot", "comparison", "all") if g in set(data["group"])]
+    labels = [_t(g, lang) for g in codes]
+    data["group_label"] = pd.Categorical([_t(str(g), lang) for g in data["group"]], labels)
     return (
         ggplot(data, aes("wave", "n_responded", fill="group_label"))
         + geom_col(position=position_dodge(width=0.8), width=0.75)
+        + scale_fill_manual(values=dict(zip(labels, colours_for(codes), strict=True)))
         + labs(x=_t("wave", lang), y=_t("responded", lang), fill=_t("group", lang))
     )
 
@@ -322,6 +355,33 @@ def _norm_days(norm_defs: pd.DataFrame | None, interval: str) -> tuple[str | Non
         return None, None
     row = rows.iloc[0]
     return str(row["norm"]), float(row["limit"]) * (7 if row["unit"] == "weeks" else 1)
+
+
+def norm_name(norm: str, norm_defs: pd.DataFrame | None, lang: str) -> str:
+    """Name a norm: its translation, else the protocol's label for it, else its id.
+
+    Parameters
+    ----------
+    norm : str
+        The norm's id.
+    norm_defs : pandas.DataFrame or None
+        The bundle's ``throughput.norm_definitions`` (columns ``norm``, ``label``).
+    lang : str
+        Report language.
+    """
+    if f"code.{norm}" in TEXT:
+        return _t(norm, lang)
+    if norm_defs is not None and "label" in norm_defs.columns:
+        labels = norm_defs.loc[norm_defs["norm"] == norm, "label"].dropna()
+        if not labels.empty and str(labels.iloc[0]).strip():
+            return str(labels.iloc[0])
+    return norm
+
+
+def _km_by(curve: pd.DataFrame, section: str) -> str:
+    """Pilot against comparison in the monitor (never pooled), before/during otherwise."""
+    groups = set(curve["group"]) if "group" in curve.columns else set()
+    return "group" if section == "monitor" and {"pilot", "comparison"} <= groups else "period"
 
 
 def report_figures(
@@ -360,12 +420,17 @@ def report_figures(
             for interval in [i for i in shown if i in set(curve["interval"])]:
                 norm, days = _norm_days(defs, interval)
                 plot = km_plot(
-                    curve, interval=interval, norm_days=days, threshold=threshold, lang=lang
+                    curve,
+                    interval=interval,
+                    by=_km_by(curve, section),
+                    norm_days=days,
+                    threshold=threshold,
+                    lang=lang,
                 )
                 out.append(
                     (
                         f"km_{interval}",
-                        _t("cap_km", lang, interval=interval.replace("_", " ")),
+                        _t("cap_km", lang, interval=_t(interval, lang)),
                         plot,
                     )
                 )
@@ -379,19 +444,17 @@ def report_figures(
                 plot = norm_share_plot(
                     over_time, norm=norm, threshold=threshold, pilot_start=start, lang=lang
                 )
-                out.append(
-                    (f"norm_{norm}", _t("cap_norm", lang, norm=norm.replace("_", " ")), plot)
-                )
+                name = norm_name(norm, defs, lang)
+                out.append((f"norm_{norm}", _t("cap_norm", lang, norm=name), plot))
     if section == "questionnaire":
         qn = bundle.get("questionnaire") or {}
         zrm = _frame(qn.get("zrm_domains"))
         if zrm is not None:
-            group = "pilot" if (zrm["group"] == "pilot").any() else "all"
             out.append(
                 (
                     "zrm_domains",
                     _t("cap_zrm", lang),
-                    zrm_domains_plot(zrm, group=group, threshold=threshold, lang=lang),
+                    zrm_domains_plot(zrm, threshold=threshold, lang=lang),
                 )
             )
         resp = _frame(qn.get("response"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from evalkit.report.formatting import fmt_ci, fmt_num, fmt_p, is_missing
@@ -29,7 +30,7 @@ def hypotheses_list(ctx: Any) -> str:
     ]
     for h in rows:
         name = f"**{ctx.md(h['id'])}** ({ctx.md_outcome(h['outcome'])}"
-        name += f", {ctx.md(h['subgroup'])})" if h.get("subgroup") else ")"
+        name += f", {ctx.md(_subgroup(ctx, h['subgroup']))})" if h.get("subgroup") else ")"
         if h.get("status") != "estimated" or is_missing(h.get("estimate")):
             reason = ctx.md(h.get("reason")) or "\u2013"
             lines.append("- " + ctx.t("s.hypothesis_missing", name=name, reason=reason))
@@ -61,3 +62,11 @@ def _unit(ctx: Any, outcome: str) -> tuple[float, int, str]:
         if isinstance(o, dict) and o.get("id") == outcome and o.get("type") == "binary":
             return 100.0, 1, " " + ctx.t("s.unit_pp")
     return 1.0, 3, ""
+
+
+def _subgroup(ctx: Any, code: str) -> str:
+    """Name a subgroup by its label in the bundle (``turning_18`` → "Wordt 18 tijdens de pilot")."""
+    for rec in ctx.get("subgroups", []) or []:
+        if isinstance(rec, Mapping) and rec.get("subgroup") == code and rec.get("label"):
+            return ctx.text(rec["label"])
+    return str(code)

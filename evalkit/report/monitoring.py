@@ -61,7 +61,12 @@ def monitoring_figures(
 
 def _ctx_table(ctx: Any, name: str, caption_key: str, source: str) -> str:
     """Return bundle table ``source`` as a report table, under the suppression plan."""
+    from evalkit.report.figures_monitoring import norm_name
+
     frame = records_frame(ctx.get(source))
+    if frame is not None and "norm" in frame.columns:  # the norm's name, not its id
+        defs = records_frame(ctx.get("throughput.norm_definitions"))
+        frame["norm"] = [norm_name(str(n), defs, ctx.lang) for n in frame["norm"]]
     return ctx.table(
         make_table(
             name,

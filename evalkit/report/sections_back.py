@@ -142,7 +142,12 @@ def privacy(ctx: ReportContext) -> str:
 
 def appendix(ctx: ReportContext) -> str:
     """Software versions of the rendering environment and the full registered protocol."""
-    rows = [{"package": "evalkit (bundle)", "version": str(ctx.get("evalkit_version", "\u2013"))}]
+    rows = [
+        {
+            "package": f"evalkit ({ctx.t('s.bundle_word')})",
+            "version": str(ctx.get("evalkit_version", "\u2013")),
+        }
+    ]
     for name in _SOFTWARE:
         try:
             rows.append({"package": name, "version": metadata.version(name)})

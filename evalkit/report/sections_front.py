@@ -22,7 +22,7 @@ from evalkit.report.formatting import (
     is_missing,
 )
 from evalkit.report.hypotheses import hypotheses_list
-from evalkit.report.i18n import label
+from evalkit.report.i18n import TEXT, label
 from evalkit.report.tables import make_table, records_frame
 
 __all__ = [
@@ -251,6 +251,15 @@ def first_page(ctx: ReportContext) -> str:
     )
 
 
+def _covariate(ctx: ReportContext, variable: str) -> str:
+    """Name a balance row: an outcome's label, or a covariate (``sex=M`` → ``geslacht: M``)."""
+    name, _, level = variable.partition("=")
+    if f"cov.{name}" not in TEXT:
+        return ctx.outcome_label(variable)
+    value = label("cov", level, ctx.lang) if f"cov.{level}" in TEXT else level
+    return ctx.t(f"cov.{name}") + (f": {value}" if level else "")
+
+
 def protocol_brief(ctx: ReportContext) -> str:
     """Show the protocol in brief, its outcomes and hypotheses, and the deviations table."""
     lang, p = ctx.lang, ctx.get("protocol", {}) or {}
@@ -274,13 +283,13 @@ def protocol_brief(ctx: ReportContext) -> str:
             f"{(p.get('population') or {}).get('age_min', '?')}–"
             f"{(p.get('population') or {}).get('age_max', '?')}",
         ),
-        ("k.units", str(units.get("level", "\u2013"))),
+        ("k.units", label("code", units.get("level", "\u2013"), lang)),
         ("k.treated", treated or "\u2013"),
         ("k.comparison", ", ".join(map(str, units.get("comparison", []))) or "\u2013"),
         (
             "k.periods",
             " · ".join(
-                f"{part}: {span(part)}"
+                f"{label('v', part, lang)}: {span(part)}"
                 for part in ("pre", "intervention", "post")
                 if part in periods
             ),
@@ -443,7 +452,7 @@ def sample(ctx: ReportContext) -> str:
         flow = flow.assign(step=[label("step", s, lang) for s in flow["step"]])
     balance = records_frame(ctx.get("sample.balance"))
     if balance is not None:
-        balance = balance.assign(variable=[ctx.outcome_label(v) for v in balance["variable"]])
+        balance = balance.assign(variable=[_covariate(ctx, str(v)) for v in balance["variable"]])
     return "\n\n".join(
         [
             ctx.heading("h.sample"),

@@ -14,8 +14,10 @@ import pandas as pd
 from evalkit.report import sections_sensitivity
 from evalkit.report.context import ReportContext
 from evalkit.report.figures import event_study_plot, trend_plot
+from evalkit.report.figures_monitoring import norm_name
 from evalkit.report.formatting import fmt_ci, is_missing
 from evalkit.report.i18n import label
+from evalkit.report.long_tables import NEEDS, SUMMARIES, SUMMARY_ROWS
 from evalkit.report.monitoring import monitoring_figures
 from evalkit.report.tables import ReportTable, make_table, records_frame
 from evalkit.spec import FEW_TREATED_THRESHOLD
@@ -45,7 +47,54 @@ SHOWN = {
         "change_did",
     ),
 }
+#: Columns the document shows of a wide bundle table (the CSV/XLSX exports keep them all):
+#: the estimate and its uncertainty, what it is of, how many cases; bookkeeping columns
+#: (cells, observations, units) stay in the exports so the table fits A4.
+DOC_COLUMNS = {
+    "throughput_did": (
+        "norm",
+        "outcome",
+        "period",
+        "estimator",
+        "inference",
+        "estimate",
+        "conf_low",
+        "conf_high",
+        "p_value",
+        "n_cases",
+        "n_clusters",
+        "status",
+        "warnings",
+    ),
+    "questionnaire_change_did": (
+        "scale",
+        "wave",
+        "method",
+        "estimate",
+        "std_error",
+        "conf_low",
+        "conf_high",
+        "p_value",
+        "n_pilot",
+        "n_comparison",
+        "status",
+        "warnings",
+    ),
+    "questionnaire_change": (
+        "group",
+        "scale",
+        "wave",
+        "n",
+        "mean_t0",
+        "mean_later",
+        "mean_change",
+        "conf_low",
+        "conf_high",
+        "wilcoxon_p",
+    ),
+}
 __all__ = [
+    "DOC_COLUMNS",
     "SHOWN",
     "bundle_tables",
     "effects_table",
@@ -343,6 +392,9 @@ def bundle_tables(ctx: ReportContext, part: str) -> dict[str, ReportTable]:
             continue
         if "outcome" in frame.columns:
             frame["outcome"] = [ctx.outcome_label(o) for o in frame["outcome"]]
+        if "norm" in frame.columns and name != "norm_definitions":
+            defs = records_frame(tables.get("norm_definitions"))
+            frame["norm"] = [norm_name(str(n), defs, ctx.lang) for n in frame["norm"]]
         table = make_table(
             f"{part}_{name}",
             label("tab", name, ctx.lang),
@@ -368,7 +420,44 @@ def generic_tables(ctx: ReportContext, part: str) -> list[str]:
         and len(tables[n].protected.values) <= 30
         and not n.endswith(("_curve", "_monthly", "_definitions"))
     ]
-    return [ctx.table(tables[n]) for n in dict.fromkeys(shown)] or [ctx.not_available()]
+    out = []
+    for n in dict.fromkeys(shown):
+        key = f"{part}_{n}"
+        if key in SUMMARIES and _summarisable(tables[n], key):
+            out.append(_summary_table(ctx, part, n))  # all rows stay in the exports
+        else:
+            out.append(ctx.table(tables[n], columns=DOC_COLUMNS.get(key)))
+    return out or [ctx.not_available()]
+
+
+def _summarisable(table: ReportTable, key: str) -> bool:
+    """Tell whether a table is long and has the columns its summary needs."""
+    values = table.protected.values
+    return len(values) > SUMMARY_ROWS and set(NEEDS[key]) <= set(values.columns)
+
+
+def _summary_table(ctx: ReportContext, part: str, name: str) -> str:
+    """Return the summary of a long bundle table and say where its full version is."""
+    key = f"{part}_{name}"
+    # from what the release shows (hidden cells missing): a summary reveals nothing more
+    shown = ctx.plan.masked(ctx.bundle)
+    frame = records_frame((shown.get(part) or {}).get(name))
+    if frame is None:
+        return ctx.not_available()
+    summary = SUMMARIES[key](frame, ctx.threshold)
+    if "norm" in summary.columns:
+        defs = records_frame((ctx.get(part) or {}).get("norm_definitions"))
+        summary["norm"] = [norm_name(str(n), defs, ctx.lang) for n in summary["norm"]]
+    table = make_table(
+        f"{key}_summary",
+        label("tab", f"{name}_summary", ctx.lang),
+        summary,
+        ctx.lang,
+        ctx.threshold,
+        columns=list(summary.columns),
+        count_columns=["n"] if "n" in summary.columns else [],
+    )
+    return ctx.table(table) + "\n\n" + ctx.t("s.full_table", file=f"{key}.csv")
 
 
 def _figures(ctx: ReportContext, section: str) -> list[str]:

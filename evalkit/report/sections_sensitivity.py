@@ -13,6 +13,7 @@ import pandas as pd
 
 from evalkit.report.context import ReportContext
 from evalkit.report.formatting import fmt_num
+from evalkit.report.palette import COLOURS, LINES, colours_for
 from evalkit.report.tables import make_table
 
 __all__ = ["event_studies", "sensitivity", "sensitivity_plot", "side_by_side_plot"]
@@ -61,10 +62,10 @@ def sensitivity_plot(frame: pd.DataFrame, lang: str, xlab: str, kinds: dict[str,
     data["kind"] = pd.Categorical([kinds[k] for k in data["kind"]], categories=list(kinds.values()))
     return (
         ggplot(data, aes("bound_label", ymin="conf_low", ymax="conf_high", colour="kind"))
-        + geom_hline(yintercept=0, colour="#888888")
+        + geom_hline(yintercept=0, colour=LINES["zero"])
         + geom_linerange(size=2)
         + facet_wrap("outcome_label", scales="free_y", ncol=1)
-        + scale_colour_manual(values=["#c26a00", "#00577a"])
+        + scale_colour_manual(values={label: COLOURS[code] for code, label in kinds.items()})
         + labs(x=xlab, y="", colour="")
         + scale_y_continuous(labels=number_labels(lang))
         + theme(legend_position="bottom")
@@ -87,6 +88,7 @@ def side_by_side_plot(frame: pd.DataFrame, lang: str, xlab: str, ylab: str) -> o
         ggplot,
         labs,
         position_dodge,
+        scale_colour_manual,
         scale_y_continuous,
         theme,
     )
@@ -95,14 +97,17 @@ def side_by_side_plot(frame: pd.DataFrame, lang: str, xlab: str, ylab: str) -> o
 
     data = frame.dropna(subset=["estimate"]).copy()
     data = data.fillna({"conf_low": data["estimate"], "conf_high": data["estimate"]})
+    # estimators are neither group: spare palette colours, none of them pilot blue or orange
+    names = list(dict.fromkeys(map(str, data["estimator_label"])))
     return (
         ggplot(data, aes("event_time", "estimate", colour="estimator_label"))
-        + geom_hline(yintercept=0, colour="#888888")
-        + geom_vline(xintercept=-0.5, linetype="dashed", colour="#333333")
+        + geom_hline(yintercept=0, colour=LINES["zero"])
+        + geom_vline(xintercept=-0.5, linetype="dashed", colour=LINES["event"])
         + geom_pointrange(
             aes(ymin="conf_low", ymax="conf_high"), position=position_dodge(width=0.6), size=0.3
         )
         + facet_wrap("outcome_label", scales="free_y", ncol=1)
+        + scale_colour_manual(values=dict(zip(names, colours_for(names), strict=True)))
         + scale_y_continuous(labels=number_labels(lang))
         + labs(x=xlab, y=ylab, colour="")
         + theme(legend_position="bottom")

@@ -12,8 +12,9 @@ from typing import Any
 import pandas as pd
 
 from evalkit.report.context import ReportContext
-from evalkit.report.figures import _COLOURS, number_labels
+from evalkit.report.figures import number_labels
 from evalkit.report.i18n import t
+from evalkit.report.palette import COLOURS, LINES
 from evalkit.report.tables import make_table
 
 __all__ = ["synthetic", "trajectory_plot", "weights_frame"]
@@ -93,9 +94,12 @@ def trajectory_plot(frame: pd.DataFrame, lang: str) -> object:
     return (
         ggplot(long, aes("time", "mean", colour="series"))
         + geom_line(size=0.8)
-        + geom_vline(aes(xintercept="start"), data=starts, linetype="dashed", colour="#333333")
+        + geom_vline(aes(xintercept="start"), data=starts, linetype="dashed", colour=LINES["event"])
         + facet_wrap("outcome_label", scales="free_y", ncol=1)
-        + scale_colour_manual(values=[_COLOURS["pilot"], _COLOURS["comparison"]])
+        # the synthetic control is the pilot's comparison: it takes the comparison colour
+        + scale_colour_manual(
+            values={names["treated"]: COLOURS["pilot"], names["synthetic"]: COLOURS["comparison"]}
+        )
         + scale_y_continuous(labels=number_labels(lang))
         + labs(x=t("ax.period", lang), y=t("ax.mean", lang), colour="")
     )

@@ -9,8 +9,9 @@ evaluator downloads is what the report shows.
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
 
@@ -19,14 +20,31 @@ import pandas as pd
 
 from evalkit.report.disclosure import Protected, is_count_column, protect, scrub
 from evalkit.report.escape import safe_name
-from evalkit.report.formatting import fmt_count, fmt_date, fmt_num, fmt_p, fmt_pct, is_missing
-from evalkit.report.i18n import label, t
+from evalkit.report.formatting import (
+    fmt_ci,
+    fmt_count,
+    fmt_date,
+    fmt_num,
+    fmt_p,
+    fmt_pct,
+    is_missing,
+)
+from evalkit.report.i18n import TEXT, label, t
 from evalkit.report.plan import SuppressionPlan
 from evalkit.report.warning_text import joined, warning_texts
 
 __all__ = ["ReportTable", "format_cell", "make_table", "records_frame"]
 
 Formatter = Callable[[Any, str], str]
+#: A status with a reason: ``not_estimable: the estimator's design is singular …``.
+_STATUS = re.compile(r"^[a-z][a-z0-9_]*: ")
+#: Columns whose cells are names copied verbatim from the protocol or the data (a protocol
+#: field, its old and new value, a column of the user's file): shown as code, not as prose.
+_VERBATIM = frozenset({"field", "old", "new", "column", "rule"})
+#: Cells of a verbatim column that are the report's own marks, not names.
+_MARKS = frozenset({"\u2013", "\u2026", "\u03a3"})
+#: Tables with more columns than this print in smaller type (class ``wide``).
+_WIDE = 10
 #: Columns that always show decimals, even for whole numbers.
 _ESTIMATES = frozenset(
     {
@@ -119,6 +137,8 @@ def format_cell(column: str, value: Any, lang: str) -> str:
     if isinstance(value, bool | np.bool_):
         return t("v.yes" if value else "v.no", lang)
     if isinstance(value, list):
+        if column == "warnings":  # sentences, each closed by a stop
+            return scrub(joined([str(v) for v in value])) or "\u2013"
         return scrub("; ".join(str(_localised(v, lang)) for v in value)) or "\u2013"
     if isinstance(value, numbers.Real):
         if is_count_column(column) or column in ("rows_read", "accepted", "rejected", "bytes"):
@@ -136,7 +156,8 @@ def format_cell(column: str, value: Any, lang: str) -> str:
     text = str(value)
     if column.endswith("_at"):
         return fmt_date(text, lang, with_time=True)
-    return scrub(text).replace("\n", " ")
+    # a known code (unit, scale, status, estimator …) in words; the exports keep the code
+    return scrub(str(_code_text(text, lang))).replace("\n", " ")
 
 
 @dataclass(frozen=True)
@@ -159,6 +180,9 @@ class ReportTable:
         Disclosure threshold.
     lang : str
         Language of headers and numbers.
+    verbatim_headers : frozenset of str
+        Columns with no translation (an exploratory analysis's own columns): their
+        header is the column's name, shown as code rather than guessed into words.
     """
 
     name: str
@@ -168,6 +192,7 @@ class ReportTable:
     formatters: dict[str, Formatter] = field(default_factory=dict)
     threshold: int = 10
     lang: str = "nl"
+    verbatim_headers: frozenset[str] = frozenset()
 
     @property
     def n_suppressed(self) -> int:
@@ -240,24 +265,161 @@ class ReportTable:
             The table, with escaped cell text.
         """
         frame = self.display(max_rows)
-        numeric = [pd.api.types.is_numeric_dtype(self.protected.values[c]) for c in self.columns]
-        head = "".join(f"<th>{escape(str(h))}</th>" for h in frame.columns)
+        # numbers, and the row's note numbers, right-aligned and kept on one line
+        numeric = [
+            c == "notes" or pd.api.types.is_numeric_dtype(self.protected.values[c])
+            for c in self.columns
+        ]
+        verbatim = [c in _VERBATIM for c in self.columns]
+
+        def cell(text: Any, code: bool = False) -> str:
+            # a path or a name with _ may break anywhere (class "token", print stylesheet)
+            # rather than widen the table; ordinary words keep breaking at spaces only
+            inner = f"<code>{escape(str(text))}</code>" if code else escape(str(text))
+            token = "/" in str(text) or "_" in str(text)
+            return f'<td class="token">{inner}</td>' if token else f"<td>{inner}</td>"
+
+        # data-col: the export column a document column shows (tests compare the two)
+        head = "".join(
+            f'<th data-col="{escape(key)}"><code>{escape(str(h))}</code></th>'
+            if key in self.verbatim_headers
+            else f'<th data-col="{escape(key)}">{escape(str(h))}</th>'
+            for key, h in zip(self.columns, frame.columns, strict=True)
+        )
         rows = []
         for row in frame.itertuples(index=False):
             cells = "".join(
-                f'<td class="num">{escape(str(c))}</td>' if num else f"<td>{escape(str(c))}</td>"
-                for c, num in zip(row, numeric, strict=True)
+                f'<td class="num">{escape(str(c))}</td>'
+                if num
+                else cell(c, code and c not in _MARKS)
+                for c, num, code in zip(row, numeric, verbatim, strict=True)
             )
             rows.append(f"<tr>{cells}</tr>")
+        # many columns: the print stylesheet sets them smaller so the table fits A4
+        wide = ' class="wide"' if len(self.columns) > _WIDE else ""
         return (
-            f'<table id="{escape(ident)}">\n<caption>{escape(caption)}</caption>\n'
+            f'<table id="{escape(ident)}"{wide}>\n<caption>{escape(caption)}</caption>\n'
             f"<thead>\n<tr>{head}</tr>\n</thead>\n<tbody>\n"
             + "\n".join(rows)
             + "\n</tbody>\n</table>"
         )
 
+    def for_document(self, columns: Sequence[str] | None = None) -> tuple[ReportTable, list[str]]:
+        """Return the table as the document shows it: one interval column, remarks below.
+
+        The exports keep every column; the document joins ``conf_low``/``conf_high`` into
+        one interval and states each remark once (:meth:`with_notes`), so that estimates
+        stay on the screen and the table fits an A4 page.
+
+        Parameters
+        ----------
+        columns : sequence of str, optional
+            Show only these of the table's columns, in the table's order (default all).
+        """
+        table = self
+        if columns is not None:
+            keep = {c: h for c, h in self.columns.items() if c in set(columns)}
+            table = replace(self, columns=keep or dict(self.columns))
+        return table.with_interval().with_notes()
+
+    def with_interval(self) -> ReportTable:
+        """Join ``conf_low`` and ``conf_high`` into one ``ci`` column where the lower bound was."""
+        if not {"conf_low", "conf_high"} <= set(self.columns) or "ci" in self.columns:
+            return self
+        values, status = self.protected.values, self.protected.status
+        ends = pd.to_numeric(
+            pd.concat([values["conf_low"], values["conf_high"]]), errors="coerce"
+        ).abs()
+        digits = 3 if ends.dropna().empty or float(ends.max()) < 10 else 1
+        # the interval of a share is written as the share is: in percentages
+        shares = [c for c in self.columns if _is_share(c)]
+        point = [c for c in ("std_error", "estimate", "mean", "alpha") if c in self.columns]
+        as_pct = bool(shares) and not point
+        cells = [
+            None
+            if is_missing(lo) or is_missing(hi)
+            else (_pct_ci(lo, hi, self.lang) if as_pct else fmt_ci(lo, hi, self.lang, digits))
+            for lo, hi in zip(values["conf_low"], values["conf_high"], strict=True)
+        ]
+        marks = [a or b for a, b in zip(status["conf_low"], status["conf_high"], strict=True)]
+        # right after the number it is the interval of
+        after = (point or shares or ["conf_low"])[0]
+        columns: dict[str, str] = {}
+        for key, header in self.columns.items():
+            if key not in ("conf_low", "conf_high"):
+                columns[key] = header
+            if key == after:
+                columns["ci"] = t("col.ci", self.lang)
+        protected = Protected(values.assign(ci=cells), status.assign(ci=marks))
+        return replace(self, protected=protected, columns=columns)
+
+    def with_notes(self, column: str = "warnings") -> tuple[ReportTable, list[str]]:
+        """Move a column of remarks out of the rows: each remark once, rows refer to it.
+
+        Wide tables with the same long warning in every row pushed the estimates off the
+        screen and off the printed page; the remarks become a numbered list shown below
+        the table, and a narrow ``notes`` column gives each row the numbers of its own.
+
+        Parameters
+        ----------
+        column : str, default "warnings"
+            The column of remarks (text, or a list of texts per row).
+
+        Returns
+        -------
+        tuple of (ReportTable, list of str)
+            The table without ``column`` (with ``notes`` instead when any row has a remark),
+            and the distinct remarks in order of first appearance. The table unchanged and
+            ``[]`` when it has no such column.
+        """
+        if column not in self.columns:
+            return self, []
+        texts: list[str] = []
+        marks: list[str] = []
+        for value in self.protected.values[column]:
+            items = value if isinstance(value, list) else [value]
+            numbers = []
+            for item in items:
+                if is_missing(item) or not isinstance(item, str):
+                    continue
+                if item not in texts:
+                    texts.append(item)
+                numbers.append(str(texts.index(item) + 1))
+            marks.append(", ".join(numbers))
+        columns = {k: v for k, v in self.columns.items() if k != column}
+        if not texts:
+            return replace(self, columns=columns), []
+        values = self.protected.values.assign(notes=marks)
+        status = self.protected.status.assign(notes="")
+        columns["notes"] = t("col.notes", self.lang)
+        return replace(self, protected=Protected(values, status), columns=columns), texts
+
     def __repr__(self) -> str:
         return f"ReportTable({self.name!r}, {len(self.protected.values)} rows)"
+
+
+def _pct_ci(low: Any, high: Any, lang: str) -> str:
+    """Format the interval of a share in percentages (``[57,4%; 67,7%]``)."""
+    sep = "; " if lang == "nl" else ", "
+    return f"[{fmt_pct(low, lang)}{sep}{fmt_pct(high, lang)}]"
+
+
+def _code_text(value: Any, lang: str) -> Any:
+    """Translate a cell that is a known code (``weeks``, ``not_estimable: …``), else keep it.
+
+    Only exact codes of the translation table are replaced, so names and free text stay.
+    A ``code: detail`` status becomes its code's translation: the detail is the
+    estimator's own English message, which a Dutch table must not show (the exports
+    keep it, and every code: they are data).
+    """
+    if not isinstance(value, str):
+        return value
+    code = value.split(":", 1)[0] if _STATUS.match(value) else value
+    for prefix in ("code", "v", "inf", "kind"):
+        entry = TEXT.get(f"{prefix}.{code}")
+        if entry is not None:
+            return entry[lang]
+    return value
 
 
 def _export_value(value: Any, lang: str) -> Any:
@@ -320,8 +482,10 @@ def make_table(
     frame = frame.copy()
     if "warning_codes" in frame.columns:  # estimator warnings in the report language
         if "warnings" in frame.columns:
+            # a list per row: the report states each warning once, below the table
+            # (``ReportTable.with_notes``); a cell joins them (exports, ``display``)
             frame["warnings"] = [
-                joined(warning_texts(w, c, lang))
+                warning_texts(w, c, lang)
                 for w, c in zip(frame["warnings"], frame["warning_codes"], strict=True)
             ]
         frame = frame.drop(columns="warning_codes")
@@ -346,6 +510,10 @@ def make_table(
     else:
         protected = protect(frame, threshold, **protect_args)
     header_map = {c: (headers or {}).get(c) or label("col", c, lang) for c in cols}
+    unknown = frozenset(c for c in cols if not (headers or {}).get(c) and f"col.{c}" not in TEXT)
+    header_map |= {c: c for c in unknown}
     per_column = {c: column_formatter(c, frame[c]) for c in cols}
     fmts = {c: f for c, f in per_column.items() if f is not None} | dict(formatters or {})
-    return ReportTable(safe_name(name), caption, protected, header_map, fmts, threshold, lang)
+    return ReportTable(
+        safe_name(name), caption, protected, header_map, fmts, threshold, lang, unknown
+    )
