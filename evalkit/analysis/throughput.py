@@ -10,7 +10,7 @@
     Kaplan–Meier median and 80th percentile (days) with 95% CIs per interval, overall
     and per org type, period and group × period (:func:`~evalkit.analysis.survival.km_summary`).
 ``km_curve``
-    The Kaplan–Meier step curves behind them (overall, per period, per org type).
+    The Kaplan–Meier step curves behind them (overall, per period, per org type, per group).
 ``norms``
     Share within each norm, censoring done right, overall and per period, group × period
     and org type (:func:`~evalkit.analysis.norms.norm_shares`).
@@ -243,7 +243,9 @@ def throughput_tables(
     out["durations"] = compact[
         ["interval", "group", "period", "n", "n_events", "n_censored", "median", "p80"]
     ].reset_index(drop=True)
-    out["km_curve"] = km_curve(iv, groupings=((), ("period",), ("org_type",)), dims=dims)
+    out["km_curve"] = km_curve(
+        iv, groupings=((), ("period",), ("org_type",), ("group",)), dims=dims
+    )
     out["norms"] = norm_shares(
         iv, parsed, groupings=((), ("period",), ("group", "period"), ("org_type",)), dims=dims
     )

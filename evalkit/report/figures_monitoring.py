@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.report.figures_groups import GROUPS, group_labels, group_scale
+
 __all__ = [
     "km_plot",
     "norm_series",
@@ -99,7 +101,7 @@ def km_plot(
         The bundle's ``throughput.km_curve`` table.
     interval : str
         Which interval.
-    by : {"period", "org_type"}, default "period"
+    by : {"period", "org_type", "group"}, default "period"
         One curve per level of this column (rows where the other grouping columns are
         ``"all"``).
     norm_days : float, optional
@@ -122,7 +124,11 @@ def km_plot(
     if by in km_curve.columns:
         data = data.loc[data[by] != "all"] if (data[by] != "all").any() else data
     data = data.loc[data["n_risk"] >= threshold].copy()
-    data["curve"] = [_t(str(v), lang) for v in data[by]]
+    if by == "group":  # pilot against comparison, in the monitor's two colours
+        data = data.loc[data["group"].isin(GROUPS)]
+        data["curve"] = group_labels(data["group"], lang)
+    else:
+        data["curve"] = [_t(str(v), lang) for v in data[by]]
     data = data.sort_values(["curve", "time"], kind="stable")
     plot = (
         ggplot(data, aes("time", "surv", colour="curve"))
@@ -130,6 +136,8 @@ def km_plot(
         + scale_y_continuous(limits=(0, 1))
         + labs(x=_t("days", lang), y=_t("waiting", lang), colour=_t(by, lang))
     )
+    if by == "group":
+        plot = plot + group_scale("colour", lang)
     if norm_days is not None:
         plot = plot + geom_vline(xintercept=float(norm_days), linetype="dashed", colour="#b00020")
     return plot
