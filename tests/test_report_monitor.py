@@ -76,7 +76,7 @@ def test_quarters_are_used_when_too_many_months_are_small() -> None:
     assert empty.empty
 
 
-def _bundle(registrations_pilot: int, past: int, share: float, sha: str) -> dict:
+def _bundle(registrations_pilot: int, past: int, share: float, sha: str, within: int = 18) -> dict:
     return {
         "protocol_id": "p",
         "data": {"sources": [{"kind": "case_events", "sha256": sha}]},
@@ -98,8 +98,8 @@ def _bundle(registrations_pilot: int, past: int, share: float, sha: str) -> dict
                     "group": "pilot",
                     "organisation": "A",
                     "coach": "coach aa",
-                    "n_open": 20,
-                    "n_within": 8,
+                    "n_open": within + past,
+                    "n_within": within,
                     "n_past_norm": past,
                 },
                 {
@@ -107,8 +107,8 @@ def _bundle(registrations_pilot: int, past: int, share: float, sha: str) -> dict
                     "group": "pilot",
                     "organisation": "all",
                     "coach": "all",
-                    "n_open": 20,
-                    "n_within": 8,
+                    "n_open": within + past,
+                    "n_within": within,
                     "n_past_norm": past,
                 },
             ],
@@ -120,6 +120,7 @@ def _bundle(registrations_pilot: int, past: int, share: float, sha: str) -> dict
                     "org_type": "all",
                     "group": "pilot",
                     "period": "during",
+                    "n": 42,
                     "n_within": 30,
                     "n_breach": 12,
                     "n_unknown": 0,
@@ -130,6 +131,7 @@ def _bundle(registrations_pilot: int, past: int, share: float, sha: str) -> dict
                     "org_type": "all",
                     "group": "comparison",
                     "period": "during",
+                    "n": 34,
                     "n_within": 30,
                     "n_breach": 4,
                     "n_unknown": 0,
@@ -150,6 +152,13 @@ def test_key_figures_store_what_the_monitor_shows() -> None:
     assert figures[("registrations_month", "comparison", "")] == 0
     assert figures[("active", "pilot", "")] == 90
     assert figures[("past_norm", "pilot", "n1")] == 12  # the group's total row only
+    # what the table hides to protect another cell is hidden here too: 8 still within
+    # the norm would follow from 20 open minus 12 past it, so the 12 goes as well
+    hidden = {
+        (f["what"], f["group"]): f["value"]
+        for f in key_figures(_bundle(7, 12, 0.7, "a", within=8), threshold=10)
+    }
+    assert hidden[("past_norm", "pilot")] is None
     assert figures[("share_within", "pilot", "n1")] == 0.7
     # 4 comparison breaches: the share would reveal them, so it is missing too
     assert figures[("share_within", "comparison", "n1")] is None

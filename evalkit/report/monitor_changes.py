@@ -20,6 +20,13 @@ from typing import Any
 import pandas as pd
 
 from evalkit.errors import ReportError
+from evalkit.report.monitor_tables import (
+    TableSpec,
+    breaches_spec,
+    norms_spec,
+    registrations_spec,
+    status,
+)
 
 __all__ = [
     "HISTORY_VERSION",
@@ -63,63 +70,74 @@ def _shown_count(value: Any, threshold: int) -> int | None:
     return None if 0 < n < threshold else n
 
 
+def _records(bundle: Mapping[str, Any], part: str | None, name: str, *columns: str) -> pd.DataFrame:
+    """Return a bundle table as a frame; empty when it is absent or lacks a needed column."""
+    node = bundle.get(part) if part else bundle
+    records = (node or {}).get(name) if isinstance(node, Mapping) else None
+    frame = pd.DataFrame(records if isinstance(records, list) else [])
+    return frame if set(columns) <= set(frame.columns) else pd.DataFrame()
+
+
 def _figure(what: str, group: str | None, detail: str, kind: str, value: Any) -> dict[str, Any]:
     return {"what": what, "group": group, "detail": detail, "kind": kind, "value": value}
 
 
+def _shown(spec: TableSpec, threshold: int) -> pd.DataFrame | None:
+    """Return a monitor table's values with every hidden cell missing (as the page shows)."""
+    cells = status(spec, threshold)
+    frame = spec[0]
+    return None if cells is None or frame is None else frame.mask(cells != "")
+
+
+def _value(x: Any, kind: str) -> Any:
+    if x is None or pd.isna(x):
+        return None
+    return int(x) if kind == "count" else float(x)
+
+
 def _registrations(bundle: Mapping[str, Any], threshold: int) -> list[dict[str, Any]]:
-    rows = pd.DataFrame((bundle.get("monitoring") or {}).get("registrations") or [])
-    if rows.empty:
+    shown = _shown(registrations_spec(bundle), threshold)
+    if shown is None or len(shown) < 2:
         return []
-    last = str(rows["period"].astype(str).max())
-    out = []
-    for g in _GROUPS:
-        row = rows.loc[(rows["period"].astype(str) == last) & (rows["group"] == g)]
-        if row.empty:
-            continue
-        out.append(
-            _figure(
-                "registrations_month",
-                g,
-                "",
-                "count",
-                _shown_count(row["n_registrations"].iloc[0], threshold),
-            )
-        )
-        out.append(
-            _figure("active", g, "", "count", _shown_count(row["n_active"].iloc[0], threshold))
-        )
-    return out
+    latest = shown.iloc[0]  # newest month first; the Σ row is last
+    return [
+        _figure(what, g, "", "count", _value(latest[f"{column}_{g}"], "count"))
+        for g in _GROUPS
+        for what, column in (("registrations_month", "n_registrations"), ("active", "n_active"))
+        if f"{column}_{g}" in shown.columns
+    ]
 
 
 def _breaches(bundle: Mapping[str, Any], threshold: int) -> list[dict[str, Any]]:
-    rows = pd.DataFrame((bundle.get("monitoring") or {}).get("breaches") or [])
-    if rows.empty:
+    spec = breaches_spec(bundle)
+    shown = _shown(spec, threshold)
+    if shown is None or spec[0] is None:
         return []
-    totals = rows.loc[rows["coach"] == "all"].groupby(["norm", "group"])["n_past_norm"].sum()
+    totals = spec[0]["organisation"] == "all"
     return [
-        _figure("past_norm", str(g), str(norm), "count", _shown_count(n, threshold))
-        for (norm, g), n in totals.items()
+        _figure("past_norm", str(r["group"]), str(r["norm"]), "count", _value(v, "count"))
+        for (_, r), v in zip(
+            spec[0].loc[totals].iterrows(), shown.loc[totals, "n_past_norm"], strict=True
+        )
     ]
 
 
 def _norm_shares(bundle: Mapping[str, Any], threshold: int) -> list[dict[str, Any]]:
-    rows = pd.DataFrame((bundle.get("throughput") or {}).get("norms") or [])
-    if rows.empty or "period" not in rows.columns:
+    spec = norms_spec(bundle)
+    shown = _shown(spec, threshold)
+    if shown is None or spec[0] is None or "share_within" not in shown.columns:
         return []
-    rows = rows.loc[
-        (rows["org_type"] == "all") & (rows["period"] == "during") & rows["group"].isin(_GROUPS)
+    during = spec[0]["period"] == "during"
+    return [
+        _figure("share_within", str(r["group"]), str(r["norm"]), "share", _value(v, "share"))
+        for (_, r), v in zip(
+            spec[0].loc[during].iterrows(), shown.loc[during, "share_within"], strict=True
+        )
     ]
-    out = []
-    for r in rows.itertuples(index=False):
-        small = any(0 < int(v or 0) < threshold for v in (r.n_within, r.n_breach, r.n_unknown))
-        value = None if small or r.share_within is None else float(r.share_within)
-        out.append(_figure("share_within", str(r.group), str(r.norm), "share", value))
-    return out
 
 
 def _outcomes(bundle: Mapping[str, Any], threshold: int) -> list[dict[str, Any]]:
-    rows = pd.DataFrame(bundle.get("trends") or [])
+    rows = _records(bundle, None, "trends", "outcome", "month", "group", "mean", "n")
     if rows.empty:
         return []
     primary = [
@@ -142,10 +160,11 @@ def _outcomes(bundle: Mapping[str, Any], threshold: int) -> list[dict[str, Any]]
 
 
 def _respondents(bundle: Mapping[str, Any], threshold: int) -> list[dict[str, Any]]:
-    rows = pd.DataFrame((bundle.get("questionnaire") or {}).get("response") or [])
+    rows = _records(bundle, "questionnaire", "response", "group", "wave", "n_responded")
     if rows.empty:
         return []
     rows = rows.loc[rows["group"].isin(_GROUPS)]
+    rows = rows.assign(_g=rows["group"].map(_GROUPS.index)).sort_values(["_g"], kind="stable")
     return [
         _figure(
             "respondents",

@@ -21,6 +21,7 @@ import pandas as pd
 from evalkit.report.formatting import fmt_count, fmt_date, fmt_num, fmt_pct
 from evalkit.report.i18n import TEXT, label
 from evalkit.report.monitor_changes import changes, key_figures
+from evalkit.report.monitor_tables import breaches_spec, registrations_spec
 from evalkit.report.tables import make_table, records_frame
 
 __all__ = [
@@ -166,6 +167,8 @@ def since_last(ctx: Any, previous: str = "") -> str:
     )
     parts.append(ctx.t("s.since_last", when=when or "\u2013"))
     rows = changes(key_figures(ctx.bundle, ctx.threshold), entry.get("figures") or [])
+    # a figure unknown or suppressed in both monitors says nothing about a change
+    rows = [r for r in rows if r["previous"] is not None or r["current"] is not None]
     frame = pd.DataFrame(
         [
             {
@@ -200,20 +203,19 @@ def breaches(ctx: Any) -> str:
     if "case_events" not in delivered(ctx):
         return ""
     parts = [ctx.heading("h.breaches"), ctx.t("s.breaches")]
-    frame = records_frame(ctx.get("monitoring.breaches"))
-    if frame is None:
+    frame, kwargs = breaches_spec(ctx.bundle)
+    if frame is None or frame.empty:
         parts.append(ctx.t("s.no_breaches"))
         return "\n\n".join(parts)
-    # coaches without a case past the norm are left out; the group's total row keeps them
     total = frame["organisation"] == "all"
-    frame = frame.loc[total | (frame["n_past_norm"] > 0)].copy()
-    total = frame["organisation"] == "all"
-    frame["norm"] = [norm_label(ctx, n) for n in frame["norm"]]
-    frame["organisation"] = frame["organisation"].where(~total, ctx.t("v.all_organisations"))
-    frame["coach"] = [
-        "" if is_total else (c if c else ctx.t("v.no_coach"))
-        for c, is_total in zip(frame["coach"], total, strict=True)
-    ]
+    frame = frame.assign(
+        norm=[norm_label(ctx, n) for n in frame["norm"]],
+        organisation=frame["organisation"].where(~total, ctx.t("v.all_organisations")),
+        coach=[
+            "" if is_total else (c if c else ctx.t("v.no_coach"))
+            for c, is_total in zip(frame["coach"], total, strict=True)
+        ],
+    )
     table = make_table(
         "breaches",
         ctx.t("tab.breaches"),
@@ -222,10 +224,7 @@ def breaches(ctx: Any) -> str:
         ctx.threshold,
         columns=["norm", "group", "organisation", "coach", "n_open", "n_within", "n_past_norm"],
         headers={"n_open": ctx.t("col.n_open_cases"), "n_within": ctx.t("col.n_still_within")},
-        count_columns=["n_open", "n_within", "n_past_norm"],
-        row_totals={"n_open": ["n_within", "n_past_norm"]},
-        total_row=True,
-        groups=["norm", "group"],
+        **kwargs,
     )
     parts.append(ctx.table(table))
     return "\n\n".join(parts)
@@ -235,39 +234,19 @@ def registrations(ctx: Any) -> str:
     """Registrations and active cases per month, pilot and comparison, most recent first."""
     if "case_events" not in delivered(ctx):
         return ""
-    frame = records_frame(ctx.get("monitoring.registrations"))
     parts = [ctx.heading("h.registrations")]
-    if frame is None or "n_registrations" not in frame.columns:
+    frame, kwargs = registrations_spec(ctx.bundle)
+    if frame is None:
         parts.append(ctx.not_available())
         return "\n\n".join(parts)
-    if "group" not in frame.columns:
-        frame["group"] = "pilot"
-    wide = frame.loc[frame["group"].isin(_GROUPS)].pivot_table(
-        index="period", columns="group", values=["n_registrations", "n_active"], aggfunc="sum"
-    )
-    wide.columns = [f"{value}_{group}" for value, group in wide.columns]
-    wide = wide.sort_index(ascending=False).reset_index()
-    columns = ["period"] + [
-        f"{v}_{g}" for g in _GROUPS for v in ("n_registrations", "n_active") if f"{v}_{g}" in wide
-    ]
-    # NaN, not None, in the Σ row's empty cells: the columns stay numeric (right-aligned)
-    total: dict[str, Any] = {c: float("nan") for c in columns}
-    total["period"] = "Σ"
-    for g in _GROUPS:
-        if f"n_registrations_{g}" in wide:
-            total[f"n_registrations_{g}"] = int(wide[f"n_registrations_{g}"].sum())
-    wide = pd.concat([wide[columns], pd.DataFrame([total])], ignore_index=True)
-    counts = [c for c in columns if c.startswith("n_registrations")]
     table = make_table(
         "registrations",
         ctx.t("tab.registrations_groups"),
-        wide,
+        frame,
         ctx.lang,
         ctx.threshold,
-        columns=columns,
-        count_columns=counts + [c for c in columns if c.startswith("n_active")],
-        dependent={},
-        total_row=True,
+        columns=list(frame.columns),
+        **kwargs,
     )
     parts.append(ctx.table(table))
     return "\n\n".join(parts)

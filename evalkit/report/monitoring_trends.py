@@ -24,6 +24,7 @@ from evalkit.report.figures_groups import (
 from evalkit.report.figures_monitoring import km_plot
 from evalkit.report.formatting import fmt_count
 from evalkit.report.i18n import label
+from evalkit.report.monitor_tables import norms_spec
 from evalkit.report.monitoring import delivered, norm_label
 from evalkit.report.tables import make_table, records_frame
 
@@ -108,13 +109,9 @@ def norms(ctx: Any) -> str:
     if "case_events" not in delivered(ctx):
         return ""
     parts = [ctx.heading("h.norms"), *_norm_figures(ctx), *_km_figures(ctx)]
-    frame = records_frame(ctx.get("throughput.norms"))
-    if frame is not None and {"org_type", "group", "period"} <= set(frame.columns):
-        frame = frame.loc[
-            (frame["org_type"] == "all") & frame["group"].isin(GROUPS) & (frame["n"] > 0)
-        ].copy()
-        frame = _in_order(frame, ["norm", "group", "period"])
-        frame["norm"] = [norm_label(ctx, n) for n in frame["norm"]]
+    frame, kwargs = norms_spec(ctx.bundle)
+    if frame is not None:
+        frame = frame.assign(norm=[norm_label(ctx, n) for n in frame["norm"]])
     table = make_table(
         "norms",
         ctx.t("tab.norms_groups"),
@@ -131,9 +128,7 @@ def norms(ctx: Any) -> str:
             "n_unknown",
             "share_within",
         ],
-        count_columns=["n", "n_within", "n_breach", "n_unknown"],
-        row_totals={"n": ["n_within", "n_breach", "n_unknown"]},
-        dependent={c: ["share_within"] for c in ("n", "n_within", "n_breach", "n_unknown")},
+        **kwargs,
     )
     parts.append(ctx.table(table))
     return "\n\n".join(parts)
@@ -200,7 +195,6 @@ def _in_order(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     ranks = {
         "wave": {w: i for i, w in enumerate(WAVES)},
         "group": {g: i for i, g in enumerate(GROUPS)},
-        "period": {"before": 0, "during": 1, "after": 2},
     }
     keys = {c: frame[c].map(ranks[c]).fillna(len(ranks[c])) if c in ranks else frame[c] for c in by}
     order = pd.DataFrame(keys).sort_values(by, kind="stable").index
