@@ -204,3 +204,25 @@ def test_a_damaged_history_gets_a_clear_message(tmp_path) -> None:
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(ReportError, match="monitor history"):
         read_history(path)
+
+
+def test_waiting_curves_are_drawn_per_group() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_analysis_figures import tables
+
+    from evalkit.report.figures_monitoring import km_plot
+
+    curve = tables()["km_curve"]
+    plot = km_plot(
+        curve, interval="registration_to_first_conversation", by="group", norm_days=28, lang="en"
+    )
+    # one curve per group from the per-group rows (all org types, both periods), no pooling
+    assert set(plot.data["curve"]) == {"Pilot", "Comparison"}
+    assert set(plot.data["group"]) == {"pilot", "comparison"}
+    assert (plot.data["period"] == "all").all() and (plot.data["org_type"] == "all").all()
+    starts = plot.data.groupby("group")["n_risk"].max()
+    assert starts.sum() == 30  # the 30 cases, each in exactly one group's curve
+    plot.draw()

@@ -38,7 +38,6 @@ __all__ = [
 ]
 
 _KINDS = ("case_events", "outcome_panel", "questionnaire")
-_GROUPS = ("pilot", "comparison")
 
 
 def monitoring_figures(
