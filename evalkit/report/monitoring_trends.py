@@ -50,7 +50,12 @@ def _norm_figures(ctx: Any) -> list[str]:
     out = []
     for norm in sorted(set(source["norm"])):
         data, freq = norm_share_periods(monthly, quarterly, norm=norm, threshold=ctx.threshold)
-        if data["share_within"].notna().sum() == 0:
+        if data.empty:
+            continue
+        if data["share_within"].notna().sum() == 0:  # say so rather than leave it out unseen
+            out.append(
+                ctx.t("s.norm_all_hidden", norm=norm_label(ctx, norm), threshold=ctx.threshold)
+            )
             continue
         caption = ctx.t(f"s.fig_norm_{freq}", norm=norm_label(ctx, norm), threshold=ctx.threshold)
         if hidden_count(data):
