@@ -226,3 +226,23 @@ def test_waiting_curves_are_drawn_per_group() -> None:
     starts = plot.data.groupby("group")["n_risk"].max()
     assert starts.sum() == 30  # the 30 cases, each in exactly one group's curve
     plot.draw()
+
+
+def test_since_last_section_takes_the_entry_as_json_or_parsed(tmp_path) -> None:
+    from evalkit.report.context import ReportContext
+    from evalkit.report.monitoring import since_last
+
+    before = _bundle(25, 12, 0.70, "a")
+    entry = {
+        "stamp": delivery_stamp(before),
+        "data_up_to": {"case_events": "2026-02-28"},
+        "figures": key_figures(before, threshold=10),
+    }
+    ctx = ReportContext(_bundle(31, 20, 0.75, "b"), "nl", figure_dir=tmp_path)
+    as_json = since_last(ctx, json.dumps(entry))
+    # quarto hands -P values over as YAML, so the entry may come parsed
+    assert since_last(ctx, entry).split(": Kerncijfers")[1] == as_json.split(": Kerncijfers")[1]
+    assert "casusgebeurtenissen 28 februari 2026" in as_json
+    assert "+6" in as_json and "+5,0 procentpunt" in as_json
+    for first in ("", None):
+        assert "nog geen eerdere monitor" in since_last(ctx, first)

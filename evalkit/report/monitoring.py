@@ -145,18 +145,21 @@ def _detail(ctx: Any, what: str, detail: str) -> str:
     return detail
 
 
-def since_last(ctx: Any, previous: str = "") -> str:
+def since_last(ctx: Any, previous: str | Mapping[str, Any] | None = "") -> str:
     """Show what changed since the previous monitor of this protocol (another delivery).
 
     Parameters
     ----------
     ctx : ReportContext
         The report context.
-    previous : str
-        The previous monitor's history entry as JSON (``""``: this is the first).
+    previous : str, mapping or None
+        The previous monitor's history entry as JSON (``""``: this is the first). Quarto
+        reads ``-P`` values as YAML, so there it arrives already parsed (or as None).
     """
     parts = [ctx.heading("h.since_last")]
-    entry = json.loads(previous) if previous else None
+    entry = previous if isinstance(previous, Mapping) else None
+    if isinstance(previous, str) and previous:
+        entry = json.loads(previous)
     if not entry:
         parts.append(ctx.t("s.since_last_first"))
         return "\n\n".join(parts)
