@@ -282,6 +282,13 @@ def caseload(ctx: Any) -> str:
         )
         if c in monthly.columns
     ]
+    by_coach = "holder_type" not in monthly.columns or (monthly["holder_type"] == "coach").all()
+    # without coach ids the caseload is counted per organisation: keep the neutral headers
+    headers = (
+        {"n_holders": ctx.t("col.n_coaches"), "n_above": ctx.t("col.n_coaches_above")}
+        if by_coach
+        else {}
+    )
     table = make_table(
         "caseload",
         ctx.t("tab.caseload_monthly"),
@@ -291,6 +298,7 @@ def caseload(ctx: Any) -> str:
         columns=columns,
         count_columns=["n_active"],
         dependent={"n_active": [c for c in ("mean_caseload", "max_caseload") if c in columns]},
+        headers=headers,
     )
     parts.append(ctx.table(table))
     high = monthly["benchmark_high"].dropna() if "benchmark_high" in monthly.columns else None
