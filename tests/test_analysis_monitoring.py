@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 
-from evalkit.analysis.monitoring import completeness_table, registrations_table
+from evalkit.analysis.breaches import current_breaches
+from evalkit.analysis.monitoring import completeness_table, data_up_to, registrations_table
 
 
 def _events() -> pd.DataFrame:
@@ -36,3 +39,72 @@ def test_completeness_counts_missing_shares() -> None:
     assert set(rows) == {"a", "b"}
     assert rows["a"]["share_missing"] == 0.5 and rows["a"]["n"] == 4
     assert rows["b"]["share_missing"] == 0.0
+
+
+def _norm_events() -> pd.DataFrame:
+    """Debt-help cases on 31 March 2026 (norm: first conversation within 4 weeks = 28 days).
+
+    Pilot GM9001, organisation A: p1 (coach x, registered 60 days before) and p2 (coach x,
+    10 days before) still wait; p3 (coach y, 40 days before) waits; p4 had its first
+    conversation in time; p5 (coach y, 50 days before) closed without one (not open).
+    Comparison GM9002, organisation B: q1 (no coach, 30 days before) waits.
+    """
+    ref = pd.Timestamp("2026-03-31")
+    rows = [
+        ("p1", "GM9001", "A", "x", "registration", ref - pd.Timedelta(days=60)),
+        ("p2", "GM9001", "A", "x", "registration", ref - pd.Timedelta(days=10)),
+        ("p3", "GM9001", "A", None, "registration", ref - pd.Timedelta(days=40)),
+        ("p3", "GM9001", "A", "y", "intake", ref - pd.Timedelta(days=35)),
+        ("p4", "GM9001", "A", "x", "registration", ref - pd.Timedelta(days=50)),
+        ("p4", "GM9001", "A", "x", "first_conversation", ref - pd.Timedelta(days=45)),
+        ("p5", "GM9001", "A", "y", "registration", ref - pd.Timedelta(days=50)),
+        ("p5", "GM9001", "A", "y", "dropout", ref - pd.Timedelta(days=5)),
+        ("q1", "GM9002", "B", None, "registration", ref - pd.Timedelta(days=30)),
+        ("z1", "GM9099", "C", "w", "registration", ref - pd.Timedelta(days=90)),
+    ]
+    frame = pd.DataFrame(
+        rows,
+        columns=["case_id", "municipality", "organisation", "coach_id", "event_type", "event_date"],
+    )
+    return frame.assign(
+        event_id=[f"e{i}" for i in range(len(frame))],
+        person_id=frame["case_id"],
+        domain="debts",
+        org_type="debt_help",
+    )
+
+
+def test_current_breaches_per_organisation_and_coach() -> None:
+    rows = current_breaches(
+        _norm_events(),
+        reference_date=date(2026, 3, 31),
+        pilot_starts={"GM9001": date(2025, 10, 1)},
+        comparison_units=["GM9002"],
+        norms={"debt_help_first_conversation_crisis": None, "participatiewet_decision": None},
+    )
+    got = [
+        (r["group"], r["organisation"], r["coach"], r["n_open"], r["n_within"], r["n_past_norm"])
+        for r in rows
+        if r["norm"] == "debt_help_first_conversation"
+    ]
+    # p1 (60 d) and p2 (10 d) held by x; p3 (40 d) by y; p4 reached its end, p5 closed;
+    # q1 waits 30 > 28 days; z1 is in neither group; the group's total comes last
+    assert got == [
+        ("pilot", "A", "x", 2, 1, 1),
+        ("pilot", "A", "y", 1, 0, 1),
+        ("pilot", "all", "all", 3, 1, 2),
+        ("comparison", "B", None, 1, 0, 1),
+        ("comparison", "all", "all", 1, 0, 1),
+    ]
+
+
+def test_data_up_to_per_source() -> None:
+    panel = pd.DataFrame({"month": pd.to_datetime(["2026-01-01", "2026-02-01"])})
+    responses = pd.DataFrame({"admin_date": ["2026-02-03", "2026-03-14"]})
+    got = data_up_to(panel=panel, events_reference=date(2026, 3, 31), responses=responses)
+    assert got == {
+        "case_events": "2026-03-31",
+        "outcome_panel": "2026-02",
+        "questionnaire": "2026-03-14",
+    }
+    assert data_up_to(panel=panel) == {"outcome_panel": "2026-02"}

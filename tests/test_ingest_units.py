@@ -38,6 +38,7 @@ def test_public_surface_is_pinned() -> None:
         "elfproef",
         "file_sha256",
         "ingest_files",
+        "keyed_labels",
         "load_key",
         "load_schema",
         "pseudonymise",
@@ -245,3 +246,20 @@ def test_read_frame_refuses_rows_that_do_not_fit(tmp_path: Path) -> None:
     path.write_text("a;b\n1;2\n3;4;5\n", encoding="utf-8")
     with pytest.raises(IngestError, match=r"row 2: row has 3 field\(s\), the header has 2"):
         read_frame(path)
+
+
+def test_keyed_labels_are_stable_keyed_and_never_the_id() -> None:
+    import pandas as pd
+
+    from evalkit.ingest import keyed_labels
+
+    ids = pd.Series(["JC9011-01", "JC9011-02", None, "JC9011-01 "])
+    key_a, key_b = b"a" * 32, b"b" * 32
+    labels = keyed_labels(ids, key=key_a, kind="coach")
+    assert labels[0] == labels[3] and labels[0] != labels[1]  # same coach, same label
+    assert pd.isna(labels[2])  # no coach recorded stays missing
+    assert all(str(v).startswith("coach ") and "JC" not in str(v) for v in labels.dropna())
+    assert len(str(labels[0]).split()[1]) == 6
+    assert keyed_labels(ids, key=key_a, kind="coach").equals(labels)  # the same every run
+    assert keyed_labels(ids, key=key_b, kind="coach")[0] != labels[0]  # the key decides
+    assert keyed_labels(ids, key=key_a, kind="team")[0].split()[1] != labels[0].split()[1]

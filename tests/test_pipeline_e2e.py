@@ -6,7 +6,9 @@ DuckDB store, real Jupyter kernel and pandoc) is shared by the tests below.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import html as htmllib
 import json
 import re
 import shutil
@@ -16,6 +18,9 @@ import pytest
 import yaml
 
 from evalkit.cli import main
+from evalkit.report import render_reports
+from evalkit.report.engine import KernelSession
+from evalkit.report.formatting import fmt_date
 
 ROOT = Path(__file__).resolve().parents[1]
 SECOND = "school_to_work_region"
@@ -49,6 +54,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "--documents",
                 "evaluation",
                 "summary",
+                "monitor",
             ]
         )
     assert code == 0
@@ -238,7 +244,7 @@ def test_real_reports_load_cleanly_in_chromium(demo_run: Path, browser) -> None:
     """Every report of the real demo run, opened from disk: no network, no console error."""
     shots = ROOT / "build" / "test-screenshots"
     pages = sorted((demo_run / "build" / "reports").glob("*.html"))
-    assert len(pages) == 8  # two protocols × evaluation and summary × nl and en
+    assert len(pages) == 12  # two protocols × evaluation, summary and monitor × nl and en
     for page_file in pages:
         page = browser.check(page_file, shots / f"e2e-{page_file.stem}.png")
         assert page.network_requests == [], page_file.name
@@ -247,3 +253,127 @@ def test_real_reports_load_cleanly_in_chromium(demo_run: Path, browser) -> None:
         # a summary whose every interval is unbounded draws no figure (and says so)
         assert page.images or ".summary." in page_file.name, page_file.name
         assert page.lang in ("nl", "en")
+
+
+# ---------------------------------------------------------------- the weekly monitor
+
+RAW_COACH = re.compile(r"JC\d{4}-\d{2}")  # the demo's coach ids ("Casemanager" column)
+
+
+def _page_text(html: str) -> str:
+    body = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
+    return htmllib.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def _table_rows(html: str, ident: str) -> list[list[str]]:
+    table = re.search(rf'<table id="{ident}">(.*?)</table>', html, re.S)
+    assert table, ident
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)
+    return [
+        [htmllib.unescape(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r)] for r in rows
+    ]
+
+
+def test_monitor_shows_what_a_pilot_lead_asks_for(demo_run: Path) -> None:
+    reports = demo_run / "build" / "reports"
+    bundle = _bundle(demo_run)
+    up_to = bundle["monitoring"]["data_up_to"]
+    assert set(up_to) == {"case_events", "outcome_panel", "questionnaire"}
+    for lang, words in {
+        "nl": (
+            "Gegevens tot en met",
+            "vergelijking",
+            "pilot tegen vergelijking",
+            "nog geen eerdere",
+        ),
+        "en": ("Data up to", "comparison", "pilot against comparison", "no earlier monitor"),
+    }.items():
+        html = (
+            reports / ("demo.monitor.html" if lang == "nl" else "demo.monitor.en.html")
+        ).read_text(encoding="utf-8")
+        text = _page_text(html)
+        assert words[0] in text and fmt_date(up_to["case_events"], lang) in text, lang
+        # most recent month first, pilot beside comparison, the total last
+        rows = _table_rows(html, "table-registrations")
+        periods = [r[0] for r in rows[1:-1]]
+        newest = max(r["period"] for r in bundle["monitoring"]["registrations"])
+        assert periods[0] == newest and periods == sorted(periods, reverse=True), lang
+        assert rows[-1][0] == "Σ" and len(rows[0]) == 5
+        # current breaches per organisation and keyed coach label, pilot and comparison
+        breaches = _table_rows(html, "table-breaches")
+        groups = {r[1] for r in breaches[1:]}
+        assert groups == {"pilot", words[1]}, lang
+        assert any(re.fullmatch(r"coach [0-9a-f]{6,}", r[3]) for r in breaches[1:]), lang
+        assert text.count(words[2]) >= 2  # waiting curves of two intervals, by group
+        assert 'id="figure-monitor-km-registration_to_first_conversation"' in html
+        assert 'id="figure-monitor-trend"' in html and 'id="figure-monitor-zrm"' in html
+        assert "table-zrm_waves" in html and "table-response_waves" in html
+        assert words[3] in text  # the first monitor of this protocol says so
+        assert not RAW_COACH.search(html), lang
+        assert not re.search(r"\b[0-9a-f]{64}\b", html), lang
+    for export in (reports / "demo_tables").glob("*.csv"):
+        assert not RAW_COACH.search(export.read_text(encoding="utf-8")), export.name
+    history = json.loads((reports / "demo.monitor.history.json").read_text(encoding="utf-8"))
+    assert len(history["monitors"]) == 1 and not RAW_COACH.search(json.dumps(history))
+
+
+def _render_monitor(bundle: dict, folder: Path, session) -> str:
+    folder.mkdir(exist_ok=True)
+    path = folder / f"bundle-{len(list(folder.glob('bundle-*.json')))}.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    render_reports(
+        path,
+        folder / "out",
+        stem="demo",
+        documents=("monitor",),
+        engine="evalkit",
+        session=session,
+        export_tables=False,
+    )
+    return (folder / "out" / "demo.monitor.html").read_text(encoding="utf-8")
+
+
+def test_monitor_compares_with_the_last_delivery_and_serves_a_panel_only_pilot(
+    demo_run: Path, tmp_path: Path
+) -> None:
+    first = _bundle(demo_run)
+    # the next week's delivery: other files, more registrations, one more case past the norm
+    second = copy.deepcopy(first)
+    for source in second["data"]["sources"]:
+        source["sha256"] = source["sha256"][::-1]
+    last = max(r["period"] for r in second["monitoring"]["registrations"])
+    for row in second["monitoring"]["registrations"]:
+        if row["period"] == last and row["group"] == "comparison":
+            row["n_registrations"] += 12
+            expected = row["n_registrations"]
+    # an outcome panel only: what a pilot without case or questionnaire data delivers
+    panel_only = copy.deepcopy(first)
+    panel_only["protocol"]["data_sources"] = [
+        s for s in panel_only["protocol"]["data_sources"] if s["kind"] == "outcome_panel"
+    ]
+    panel_only["data"]["sources"] = [
+        s for s in panel_only["data"]["sources"] if s["kind"] == "outcome_panel"
+    ]
+    panel_only["throughput"], panel_only["questionnaire"] = {}, {}
+    panel_only["monitoring"].update(
+        registrations=[],
+        breaches=[],
+        data_up_to={"outcome_panel": first["monitoring"]["data_up_to"]["outcome_panel"]},
+    )
+    with KernelSession() as session:
+        _render_monitor(first, tmp_path, session)
+        compared = _render_monitor(second, tmp_path, session)
+        alone = _render_monitor(panel_only, tmp_path / "panel", session)
+    assert "Vergeleken met de vorige monitor" in _page_text(compared)
+    rows = _table_rows(compared, "table-since_last")
+    registered = next(
+        r for r in rows if r[0] == "Aanmeldingen in de laatste maand" and r[2] == "vergelijking"
+    )
+    assert registered[3:] == [str(expected - 12), str(expected), "+12"], registered
+    text = _page_text(alone)
+    assert "Niet aangeleverd voor deze pilot: casusgebeurtenissen, vragenlijsten" in text
+    assert "Niet beschikbaar" not in text and "Nu over de norm heen" not in text
+    assert 'id="figure-monitor-trend"' in alone
+    trend = _table_rows(alone, "table-outcome_trend")
+    assert {r[2] for r in trend[1:]} == {"pilot", "vergelijking"}
+    assert "Gegevens tot en met: uitkomstpanel" in text

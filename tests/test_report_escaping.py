@@ -108,7 +108,8 @@ def test_csv_exports_hold_no_live_formula(hostile: Path) -> None:
                         float(cell)  # a negative number is still a number, nothing else
                         seen_negative = True
     assert seen_negative, "the fixture has negative estimates; they must stay numbers"
-    caseload = (hostile / "x_tables" / "caseload.csv").read_text(encoding="utf-8")
+    # the coach names sit in the bundle table's export (the monitor shows monthly totals)
+    caseload = (hostile / "x_tables" / "throughput_caseload.csv").read_text(encoding="utf-8")
     assert "'=HYPERLINK" in caseload and "'@SUM(A1)" in caseload and "'-2+3" in caseload
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from evalkit.report import monitoring, sections_back, sections_results
 from evalkit.report.context import ReportContext
 
@@ -62,15 +64,16 @@ def test_limitations_from_pipeline_codes(tmp_path):
     assert "Power (simulation)" in md and "34.0%" in md
 
 
-def test_caseload_shows_latest_weeks_with_suppression(tmp_path):
-    weeks = [f"2026-01-{d:02d}" for d in range(1, 11)]
+def test_caseload_shows_each_months_last_week_most_recent_first(tmp_path):
+    weeks = pd.date_range("2026-01-05", periods=13, freq="7D").strftime("%Y-%m-%d")
     rows = [
         {
             "week": w,
-            "organisation": "Doorstroompunt",
-            "n_holders": 1,
-            "n_active": 5 + i,
-            "mean_caseload": 5.0 + i,
+            "organisation": "all",
+            "n_holders": 3,
+            "n_active": 4 + i,
+            "mean_caseload": (4 + i) / 3,
+            "max_caseload": 2 + i,
             "n_above": 0,
             "benchmark_low": 30,
             "benchmark_high": 35,
@@ -79,11 +82,12 @@ def test_caseload_shows_latest_weeks_with_suppression(tmp_path):
     ]
     ctx = _ctx(tmp_path, throughput={"caseload": rows})
     md = monitoring.caseload(ctx)
-    assert "2026-01-01" not in md and "2026-01-10" in md  # only the latest 8 weeks
-    # 7, 8, 9 active cases are suppressed, with the mean caseload (= n_active / 1 coach) ...
-    assert md.count('<td class="num">·</td>') == 6 and '<td class="num">10</td>' in md
-    assert ">35<" in md  # ... but the benchmark (a setting, not data) is not
-    assert "0 of 10 coach-weeks" in md
+    # one row per month: its last week (26 Jan, 23 Feb, 30 Mar), the latest month first
+    assert "2026-01-05" not in md and "2026-02-16" not in md
+    assert md.index("2026-03-30") < md.index("2026-02-23") < md.index("2026-01-26")
+    assert md.count("<tr>") == 4  # header and three months
+    assert '<td class="num">·</td>' in md  # 7 active cases in the week of 26 January are suppressed
+    assert "0 of 3 coaches held more than 35 active cases" in md
 
 
 def test_sections_say_not_available_for_missing_parts(tmp_path):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["completeness_table", "registrations_table"]
+__all__ = ["completeness_table", "data_up_to", "registrations_table"]
 
 _CLOSING = ("exit", "dropout")
 _BOOKKEEPING = ("_source_sha256", "_row")
@@ -87,3 +88,40 @@ def completeness_table(tables: Mapping[str, pd.DataFrame]) -> list[dict[str, Any
             missing = float(frame[column].isna().mean()) if n else 0.0
             rows.append({"kind": kind, "column": column, "n": n, "share_missing": missing})
     return rows
+
+
+def data_up_to(
+    *,
+    panel: pd.DataFrame | None = None,
+    events_reference: dt.date | None = None,
+    responses: pd.DataFrame | None = None,
+) -> dict[str, str]:
+    """Say up to when each source has data: what "now" means in a monitor.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame, optional
+        The outcome panel (``month`` column).
+    events_reference : datetime.date, optional
+        The case events' reference date (open cases are counted up to it).
+    responses : pandas.DataFrame, optional
+        Questionnaire responses (``admin_date`` column).
+
+    Returns
+    -------
+    dict of str to str
+        Per source kind: ``outcome_panel`` the last month (``YYYY-MM``), ``case_events``
+        and ``questionnaire`` a date (``YYYY-MM-DD``). Sources without data are left out.
+    """
+    out: dict[str, str] = {}
+    if events_reference is not None:
+        out["case_events"] = pd.Timestamp(events_reference).strftime("%Y-%m-%d")
+    if panel is not None and not panel.empty and "month" in panel.columns:
+        last = pd.to_datetime(panel["month"].astype(str), errors="coerce").max()
+        if pd.notna(last):
+            out["outcome_panel"] = last.strftime("%Y-%m")
+    if responses is not None and not responses.empty and "admin_date" in responses.columns:
+        last = pd.to_datetime(responses["admin_date"], errors="coerce").max()
+        if pd.notna(last):
+            out["questionnaire"] = last.strftime("%Y-%m-%d")
+    return out

@@ -10,7 +10,7 @@
     Kaplan–Meier median and 80th percentile (days) with 95% CIs per interval, overall
     and per org type, period and group × period (:func:`~evalkit.analysis.survival.km_summary`).
 ``km_curve``
-    The Kaplan–Meier step curves behind them (overall, per period, per org type).
+    The Kaplan–Meier step curves behind them (overall, per period, per org type, per group).
 ``norms``
     Share within each norm, censoring done right, overall and per period, group × period
     and org type (:func:`~evalkit.analysis.norms.norm_shares`).

@@ -10,7 +10,7 @@ numbers and dates typed, for ad-hoc use.
 from __future__ import annotations
 
 from evalkit.ingest._api import file_sha256, ingest_files, validate_file
-from evalkit.ingest._pseudonym import elfproef, load_key, pseudonymise
+from evalkit.ingest._pseudonym import elfproef, keyed_labels, load_key, pseudonymise
 from evalkit.ingest._readers import read_frame, read_raw
 from evalkit.ingest._reports import IngestReport, ValidationReport
 from evalkit.ingest._rin import classify_rin
@@ -29,6 +29,7 @@ __all__ = [
     "elfproef",
     "file_sha256",
     "ingest_files",
+    "keyed_labels",
     "load_key",
     "load_schema",
     "pseudonymise",

@@ -13,13 +13,14 @@ import pandas as pd
 import yaml
 
 from evalkit import __version__
+from evalkit.analysis.breaches import current_breaches
 from evalkit.analysis.descriptives import balance_table, trend_table
 from evalkit.analysis.effects import confirmatory_analysis, exploratory_analysis
 from evalkit.analysis.measures import AnalysisFrame, build_analysis_frame, parse_month
-from evalkit.analysis.monitoring import completeness_table, registrations_table
+from evalkit.analysis.monitoring import completeness_table, data_up_to, registrations_table
 from evalkit.analysis.sources import source_frames
 from evalkit.errors import ProtocolError
-from evalkit.ingest import file_sha256
+from evalkit.ingest import file_sha256, keyed_labels, load_key
 from evalkit.pipeline.columns import columns_used
 from evalkit.pipeline.paths import ProtocolPaths
 from evalkit.protocol import Protocol
@@ -249,12 +250,42 @@ def _monitoring(inputs: BundleInputs) -> dict[str, Any]:
     for kind, table in (("case_events", inputs.events), ("questionnaire", inputs.responses)):
         if table is not None:
             tables[kind] = table
-    pilot = [str(t["unit"]) for t in inputs.protocol["units"].get("treated", [])]
+    protocol = inputs.protocol
+    treated = protocol["units"].get("treated", [])
+    pilot = [str(t["unit"]) for t in treated]
     events = inputs.events
+    has_events = events is not None and not events.empty
+    reference = _reference_date(events, protocol) if has_events else None
+    breaches: list[dict[str, Any]] = []
+    if has_events and reference is not None:
+        settings = protocol.get("throughput") or {}
+        breaches = current_breaches(
+            events,
+            reference_date=reference,
+            pilot_starts={str(t["unit"]): parse_month(t["start"]).date() for t in treated},
+            comparison_units=[str(u) for u in protocol["units"].get("comparison", [])],
+            norms=settings.get("norms"),
+            liberation_day=str(settings.get("liberation_day") or "always"),  # type: ignore[arg-type]
+        )
     return {
-        "registrations": [] if events is None else registrations_table(events, pilot_units=pilot),
+        "data_up_to": data_up_to(
+            panel=inputs.panel, events_reference=reference, responses=inputs.responses
+        ),
+        "registrations": registrations_table(events, pilot_units=pilot) if has_events else [],
+        "breaches": breaches,
         "completeness": completeness_table(tables),
     }
+
+
+def _label_coaches(events: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Replace coach ids by keyed labels before any table is computed from them.
+
+    The store keeps the ids an organisation delivered; every bundle table, report and
+    export sees only ``coach 3f9a2c``-style labels made with the scope's pseudonym key.
+    """
+    if events is None or "coach_id" not in events.columns or events["coach_id"].isna().all():
+        return events
+    return events.assign(coach_id=keyed_labels(events["coach_id"], key=load_key(), kind="coach"))
 
 
 @dataclass(frozen=True)
@@ -336,7 +367,7 @@ def load_inputs(paths: ProtocolPaths, *, code_commit: str | None = None) -> Bund
         sources=sources,
         registration=registration,
         panel=panel,
-        events=tables["case_events"],
+        events=_label_coaches(tables["case_events"]),
         responses=tables["questionnaire"],
         instruments=instruments,
         power=_power(paths, protocol),

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.report.figures_groups import GROUPS
 from evalkit.report.i18n import TEXT
 from evalkit.report.palette import COLOURS, LINES, colours_for
 
@@ -128,6 +129,8 @@ def km_plot(
     if by in km_curve.columns:
         data = data.loc[data[by] != "all"] if (data[by] != "all").any() else data
     data = data.loc[data["n_risk"] >= threshold].copy()
+    if by == "group":  # pilot against comparison only, never pooled with "other"
+        data = data.loc[data["group"].isin(GROUPS)]
     codes = [c for c in ("pilot", "comparison", "before", "during") if c in set(data[by])]
     codes += sorted(set(map(str, data[by])) - set(codes))
     labels = [_t(c, lang) for c in codes]

@@ -94,6 +94,11 @@ _KM = ("n", "n_events", "n_censored")
 
 RULES: dict[str, TableRule] = {
     "throughput.norms": _NORM_RULE,
+    # the monitor's open cases right now: still within the norm plus past it
+    "monitoring.breaches": TableRule(
+        counts=("n_open", "n_within", "n_past_norm"),
+        sums=(("n_open", ("n_within", "n_past_norm")),),
+    ),
     "throughput.norms_monthly": _NORM_RULE,
     "throughput.norms_quarterly": _NORM_RULE,
     "throughput.durations": TableRule(

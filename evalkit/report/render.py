@@ -18,6 +18,13 @@ from evalkit.report.context import ReportContext, load_bundle
 from evalkit.report.engine import Engine, KernelSession, render_qmd
 from evalkit.report.escape import csv_cell, safe_name
 from evalkit.report.formatting import LANGS
+from evalkit.report.monitor_changes import (
+    delivery_stamp,
+    history_path,
+    previous_entry,
+    read_history,
+    record_monitor,
+)
 from evalkit.report.tables import ReportTable
 
 __all__ = [
@@ -65,10 +72,14 @@ def _check(values: Sequence[str], allowed: Sequence[str], what: str) -> list[str
 
 
 def collect_tables(
-    bundle: dict[str, Any], lang: str, documents: Sequence[str]
+    bundle: dict[str, Any], lang: str, documents: Sequence[str], previous: str = ""
 ) -> list[ReportTable]:
-    """Build every table the documents show (in-process, same code as the ``.qmd``)."""
-    from evalkit.report import monitoring, sections_front, sections_results
+    """Build every table the documents show (in-process, same code as the ``.qmd``).
+
+    ``previous`` is the previous monitor's history entry as JSON (see
+    :mod:`evalkit.report.monitor_changes`), ``""`` when there is none.
+    """
+    from evalkit.report import monitoring, monitoring_trends, sections_front, sections_results
     from evalkit.report.sections_synthetic import synthetic
 
     with tempfile.TemporaryDirectory(prefix="evalkit-tables-") as tmp:
@@ -90,12 +101,15 @@ def collect_tables(
             ):
                 fn(ctx)
         if "monitor" in documents:
+            monitoring.since_last(ctx, previous)
             for fn in (
+                monitoring.breaches,
                 monitoring.registrations,
-                monitoring.norms,
+                monitoring_trends.norms,
                 monitoring.caseload,
+                monitoring_trends.outcome_trend,
+                monitoring_trends.questionnaire,
                 monitoring.out_of_sight,
-                monitoring.response,
                 monitoring.completeness,
             ):
                 fn(ctx)
@@ -105,6 +119,11 @@ def collect_tables(
     for table in ctx.tables:
         unique.setdefault(table.name, table)
     return list(unique.values())
+
+
+def _threshold(bundle: dict[str, Any]) -> int:
+    """Return the bundle's disclosure threshold, as :class:`ReportContext` reads it."""
+    return ReportContext(bundle).threshold
 
 
 def _workbook_date(bundle: dict[str, Any]) -> datetime.datetime:
@@ -249,6 +268,9 @@ def render_reports(
     )
     say = progress or (lambda _msg: None)
     written: list[Path] = []
+    history = history_path(out_dir, stem)
+    previous = previous_entry(read_history(history), delivery_stamp(bundle))
+    previous_json = json.dumps(previous, sort_keys=True) if previous else ""
     with contextlib.ExitStack() as stack:  # one kernel for all documents: imports paid once
         if session is None:
             session = stack.enter_context(KernelSession())
@@ -260,12 +282,17 @@ def render_reports(
                 out_html = out_dir / output_name(stem, document, lang)
                 say(f"{stem}: {document} ({lang})")
                 params = {"bundle": str(bundle_path), "lang": lang}
+                if document == "monitor":
+                    params["previous"] = previous_json
                 render_qmd(qmd, out_html, params, engine=engine, session=session)
                 written += [out_html, _manifest(out_html, bundle_path, qmd, document, lang, used)]
+        if "monitor" in documents:  # the next monitor compares with this one
+            record_monitor(history, bundle, _threshold(bundle))
+            written.append(history)
     if not export_tables:
         return written
     say(f"{stem}: tables (CSV, XLSX)")
-    tables = collect_tables(bundle, langs[0], documents)
+    tables = collect_tables(bundle, langs[0], documents, previous_json)
     workbook = out_dir / f"{stem}.xlsx"
     _export_tables(tables, out_dir / f"{stem}_tables", workbook, _workbook_date(bundle))
     return [*written, workbook, out_dir / f"{stem}_tables"]
