@@ -25,10 +25,10 @@ from evalkit.cli import main
 from evalkit.report.plan import SuppressionPlan
 
 ROOT = Path(__file__).resolve().parents[1]
-# debt_free_future is left out: its analysis stops on a singular randomisation
-# design (numpy LinAlgError in did/inference.py) before any report exists
+# every shipped protocol of `make report` (the national one has no person tables)
 PROTOCOLS = (
     "demo",
+    "debt_free_future",
     "one_municipality_conformal",
     "population_breakthrough_18",
     "school_to_work_region",
