@@ -220,7 +220,7 @@ def test_dutch_reports_of_shipped_protocols_are_dutch_throughout(demo_run: Path)
     pages = [
         p for p in sorted((demo_run / "build" / "reports").glob("*.html")) if ".en." not in p.name
     ]
-    assert len(pages) == 4  # two protocols × evaluation and summary
+    assert len(pages) == 6  # two protocols × evaluation, summary and monitor
     for page in pages:
         stem = page.name.split(".")[0]  # the protocol's id names its files and is shown as such
         found = foreign_words(page.read_text(encoding="utf-8"), frozenset({stem}))
