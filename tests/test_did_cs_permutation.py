@@ -59,7 +59,7 @@ def test_one_treated_state_defaults_to_permutation_and_says_why(mpdta: pd.DataFr
     codes = [n.code for n in res.notes]
     assert codes[0] == "cs_few_treated_permutation" and "cs_permutation_unbounded" in codes
     text = " ".join(res.warnings)
-    assert "only 1 of 17 clusters are treated" in text
+    assert "only 1 treated and 16 comparison clusters" in text
     assert "randomization inference" in text
     assert "1/17" in text  # why no 95 % interval can be bounded
     # The estimator's own note that cluster-robust intervals are unreliable is replaced.

@@ -271,7 +271,9 @@ def _callaway_santanna(
         )
     result = callaway_santanna(data, cohort=cohort, **kwargs)
     k, g = result.n_treated_clusters, result.n_clusters
-    default = inference is None and k < threshold
+    # One rule for every estimator: influence-function intervals over-rejected a true null
+    # 7-11 % with 6 treated of 18 municipalities in the harness, as CR1 does for TWFE.
+    default = inference is None and few_treated_default(k, g - k, threshold) != "analytic"
     if not (inference == "permutation" or default):
         return result
     from evalkit.did.cs._randomization import with_permutation
@@ -282,7 +284,13 @@ def _callaway_santanna(
         notes.insert(
             0,
             Note(
-                "cs_few_treated_permutation", {"treated": k, "clusters": g, "threshold": threshold}
+                "cs_few_treated_permutation",
+                {
+                    "treated": k,
+                    "comparison": g - k,
+                    "clusters": g,
+                    "threshold": max(threshold, MIN_SIDE_ANALYTIC),
+                },
             ),
         )
     try:
@@ -301,7 +309,7 @@ def _callaway_santanna(
             raise
         note = Note("cs_permutation_failed", {"reason": str(exc)})
         return replace(result, notes=(*result.notes, note))
-    if k < threshold:
+    if default or k < threshold:
         rows_note = Note("cs_rows_descriptive", {"treated": k})
         out = replace(out, notes=(*out.notes, rows_note))
     return out

@@ -159,8 +159,9 @@ TEMPLATES: dict[str, str] = {
         "unreliable with so few treated clusters; read the estimates as descriptive"
     ),
     "cs_few_treated_permutation": (
-        "only {treated} of {clusters} clusters are treated (fewer than {threshold}); influence-"
-        "function and bootstrap standard errors are far too small in this case, so the p-values "
+        "only {treated} treated and {comparison} comparison clusters (fewer than {threshold} "
+        "on one side of {clusters}); influence-function and bootstrap standard errors are too "
+        "small in this case, so the p-values "
         "and intervals of the overall effects come from comparing the estimate with the "
         "estimates obtained when the start periods are given to other clusters (randomization "
         "inference)"
