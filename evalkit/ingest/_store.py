@@ -7,7 +7,8 @@ together), so a crash or kill halfway leaves the store as it was.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -321,6 +322,57 @@ class Store:
         return int(row[0]) if row else 0
 
     # -- writing ----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the writes inside one transaction: all of them are stored, or none.
+
+        Yields
+        ------
+        None
+            Inside, :meth:`append` and :meth:`append_log` write to the open transaction.
+        """
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def append(
+        self,
+        schema: Schema,
+        rows: pd.DataFrame,
+        quarantine: pd.DataFrame,
+        *,
+        replace_keys: Sequence[str] = (),
+    ) -> None:
+        """Store accepted rows and quarantined failures (inside :meth:`transaction`).
+
+        Parameters
+        ----------
+        schema : Schema
+            The kind's schema.
+        rows : pandas.DataFrame
+            Accepted rows with the stored columns.
+        quarantine : pandas.DataFrame
+            One row per failure with the quarantine columns.
+        replace_keys : sequence of str, optional
+            Key columns: stored rows with the same key as an incoming row are deleted
+            first (an overlapping delivery kept as the latest).
+        """
+        columns = table_columns(schema)
+        self._create(schema.kind, columns)
+        if replace_keys and not rows.empty:
+            self._delete_keys(schema.kind, rows, list(replace_keys))
+        self._insert(schema.kind, rows, columns)
+        self._insert("quarantine", quarantine, QUARANTINE_COLUMNS)
+
+    def append_log(self, log: dict[str, Any]) -> None:
+        """Store the ingest log line of a file (inside :meth:`transaction`, last)."""
+        self._insert("ingest_log", pd.DataFrame([log]), LOG_COLUMNS)
+
     def write(
         self,
         schema: Schema,
@@ -346,20 +398,9 @@ class Store:
             Key columns: stored rows with the same key as an incoming row are deleted
             first (an overlapping delivery kept as the latest).
         """
-        columns = table_columns(schema)
-        con = self._con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            self._create(schema.kind, columns)
-            if replace_keys and not rows.empty:
-                self._delete_keys(schema.kind, rows, list(replace_keys))
-            self._insert(schema.kind, rows, columns)
-            self._insert("quarantine", quarantine, QUARANTINE_COLUMNS)
-            self._insert("ingest_log", pd.DataFrame([log]), LOG_COLUMNS)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        with self.transaction():
+            self.append(schema, rows, quarantine, replace_keys=replace_keys)
+            self.append_log(log)
 
     def _delete_keys(self, table: str, rows: pd.DataFrame, key: list[str]) -> None:
         import pyarrow as pa

@@ -9,7 +9,7 @@ questionnaire's items in ``_questionnaire``.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -29,7 +29,7 @@ from evalkit.ingest._pseudonym import classify_identifiers, load_key
 from evalkit.ingest._readers import RawTable
 from evalkit.ingest._schema import ColumnSpec, Schema, match_headers, missing_required
 
-__all__ = ["Validated", "validate_table"]
+__all__ = ["KeyCheck", "Validated", "validate_table"]
 
 
 @dataclass
@@ -299,6 +299,11 @@ def check_key(
         )
 
 
+KeyCheck = Callable[
+    [pd.DataFrame, tuple[str, ...], pd.DataFrame, Columns, Failures, np.ndarray], None
+]
+
+
 def row_content(shown: dict[str, pd.Series], positions: np.ndarray) -> list[str]:
     """Return the JSON content of some rows (displayable, pseudonymised values only).
 
@@ -328,6 +333,7 @@ def validate_table(
     file: str,
     key: bytes | None = None,
     needs: Collection[str] | None = None,
+    check_keys: KeyCheck | None = None,
 ) -> Validated:
     """Validate a file read as text against its schema.
 
@@ -344,6 +350,9 @@ def validate_table(
     needs : collection of str, optional
         The columns an analysis uses: with it, only these and the key columns must be
         present (an export without the others is accepted, their cells stored empty).
+    check_keys : callable, optional
+        Finds duplicate keys (``check_key``'s signature); default :func:`check_key` on
+        this table. A chunk of a file gets the file's own (see ``_dupkeys``).
 
     Returns
     -------
@@ -377,7 +386,7 @@ def validate_table(
         cols.typed[name], cols.shown[name] = typed, shown
     data = pd.DataFrame(cols.typed, index=table.frame.index)
     raw = table.frame[list(mapping)]
-    check_key(data, schema.key, raw, cols, failures, table.rows)
+    (check_keys or check_key)(data, schema.key, raw, cols, failures, table.rows)
     _rules.apply_rules(data, schema, cols, failures)
     return finish(data, table, cols, failures, notes)
 
