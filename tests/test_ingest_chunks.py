@@ -82,6 +82,12 @@ def duplicates(tmp: Path) -> Path:
     return _write(tmp / "duplicates.csv", lines)
 
 
+def far_copy(tmp: Path) -> Path:
+    """One exact copy many chunks after its row: each chunk alone repeats no key."""
+    lines = _panel()
+    return _write(tmp / "far_copy.csv", [*lines, lines[0]])
+
+
 def rejected(tmp: Path) -> Path:
     lines = _panel(persons=20)
     for i in range(0, len(lines), 9):
@@ -92,7 +98,7 @@ def rejected(tmp: Path) -> Path:
     return _write(tmp / "rejected.csv", lines)
 
 
-FILES = [regular, irregular, duplicates, rejected]
+FILES = [regular, irregular, duplicates, far_copy, rejected]
 
 
 def _store_frames(path: Path) -> dict[str, pd.DataFrame]:
@@ -154,6 +160,7 @@ def test_the_cases_are_in_the_files(tmp_path: Path) -> None:
     assert rules["regular"] == set()
     assert rules["irregular"] == {"columns", "pattern"}  # the quoted line break sits in GM…
     assert rules["duplicates"] == {"duplicate_row", "unique"}
+    assert rules["far_copy"] == {"duplicate_row"}
     assert {"type", "pattern", "range", "age_consistent", "elfproef"} <= rules["rejected"]
 
 

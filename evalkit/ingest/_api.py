@@ -15,7 +15,7 @@ import pandas as pd
 
 from evalkit.errors import IngestError
 from evalkit.ingest._chunks import CHUNK_BYTES, CsvPlan, NotStreamable, csv_chunks, plan_csv
-from evalkit.ingest._dupkeys import find_duplicate_keys
+from evalkit.ingest._dupkeys import KeyIndex, KeysRepeat, NewKeys, find_duplicate_keys
 from evalkit.ingest._overlap import check_overlap_rule
 from evalkit.ingest._privacy import mask_bsns, shown_path
 from evalkit.ingest._pseudonym import load_key, resolve_scope
@@ -115,6 +115,28 @@ def _chunked(
     keyed: tuple[bytes, Collection[str] | None],
     chunk_bytes: int,
 ) -> Iterator[Validated]:
+    """Validate a CSV chunk by chunk, once when no key repeats (else :class:`KeysRepeat`)."""
+    key, needs = keyed
+    file = shown_path(path)
+    index = KeyIndex()
+    try:
+        fresh = NewKeys(index)
+        for table in csv_chunks(plan, chunk_bytes):
+            yield validate_table(
+                table, schema, file=file, key=key, needs=needs, check_keys=fresh.check
+            )
+        fresh.finish()
+    finally:
+        index.close()
+
+
+def _chunked_twice(
+    schema: Schema,
+    path: Path,
+    plan: CsvPlan,
+    keyed: tuple[bytes, Collection[str] | None],
+    chunk_bytes: int,
+) -> Iterator[Validated]:
     """Validate a CSV chunk by chunk; duplicate keys come from a first pass over the keys."""
     key, needs = keyed
     file = shown_path(path)
@@ -195,13 +217,16 @@ def _validate_chunks(
     schema = load_schema(kind)
     plan = _stream_plan(schema, path, chunk_bytes)
     if plan is not None and chunk_bytes is not None:
-        tally = Tally()
-        try:
-            for validated in _chunked(schema, path, plan, keyed, chunk_bytes):
-                tally.count(validated, validated.failures)
-            return tally, {"format": "csv", **plan.info}
-        except NotStreamable:
-            pass  # Arrow cannot read it in blocks: the whole-file reader decides
+        for reader in (_chunked, _chunked_twice):
+            tally = Tally()
+            try:
+                for validated in reader(schema, path, plan, keyed, chunk_bytes):
+                    tally.count(validated, validated.failures)
+                return tally, {"format": "csv", **plan.info}
+            except KeysRepeat:
+                continue  # a key repeats: read it again, keys first
+            except NotStreamable:
+                break  # Arrow cannot read it in blocks: the whole-file reader decides
     validated, info = _run(kind, path, sheet, *keyed)
     tally = Tally()
     tally.count(validated, validated.failures)
@@ -332,12 +357,15 @@ def _ingest_one(
         return _skipped(path, sha, schema.kind, seen)
     plan = _stream_plan(schema, path, chunk_bytes)
     if plan is not None and chunk_bytes is not None:
-        chunks = _chunked(schema, path, plan, (key, needs), chunk_bytes)
-        try:
-            info = {"format": "csv", **plan.info}
-            return _store_file(store, schema, (path, sha), chunks, info, (scope, overlap_rule))
-        except NotStreamable:
-            pass  # rolled back; Arrow cannot read it in blocks, the whole-file reader decides
+        info = {"format": "csv", **plan.info}
+        for reader in (_chunked, _chunked_twice):
+            chunks = reader(schema, path, plan, (key, needs), chunk_bytes)
+            try:
+                return _store_file(store, schema, (path, sha), chunks, info, (scope, overlap_rule))
+            except KeysRepeat:
+                continue  # rolled back; a key repeats: read it again, keys first
+            except NotStreamable:
+                break  # rolled back; Arrow cannot read it in blocks, the whole-file reader decides
     validated, info = _run(schema.kind, path, sheet, key, needs)
     return _store_file(store, schema, (path, sha), iter([validated]), info, (scope, overlap_rule))
 
