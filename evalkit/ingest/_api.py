@@ -176,7 +176,7 @@ def validate_file(
         The pseudonym scope (see :func:`evalkit.ingest.resolve_scope`).
     needs : collection of str, optional
         The columns an analysis uses; only these and the keys must be present.
-    chunk_bytes : int or None, default ``CHUNK_BYTES`` (16 MiB)
+    chunk_bytes : int or None, default ``CHUNK_BYTES`` (4 MiB)
         Read a CSV in chunks of about this many bytes (see :func:`ingest_files`);
         None reads the whole file at once.
 
@@ -273,7 +273,7 @@ def ingest_files(
         The columns an analysis uses (a protocol's, see
         :func:`evalkit.pipeline.columns_needed`): only these and the keys must be in
         the file; the schema's other columns are stored empty when absent.
-    chunk_bytes : int or None, default ``CHUNK_BYTES`` (16 MiB)
+    chunk_bytes : int or None, default ``CHUNK_BYTES`` (4 MiB)
         A CSV is read, validated and stored in chunks of about this many bytes, so
         memory does not grow with the file (small values force many chunks); None
         reads the whole file at once. XLSX, SAV, DTA, Parquet, questionnaires and

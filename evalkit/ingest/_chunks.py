@@ -25,7 +25,7 @@ from evalkit.ingest._readers import RawTable
 
 __all__ = ["CHUNK_BYTES", "CsvPlan", "NotStreamable", "csv_chunks", "plan_csv"]
 
-CHUNK_BYTES = 1 << 24  # Arrow's block size: about 150,000 panel rows per chunk
+CHUNK_BYTES = 1 << 22  # Arrow's block size: about 40,000 panel rows per chunk
 _SCAN_BYTES = 1 << 22
 
 

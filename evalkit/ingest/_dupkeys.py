@@ -28,7 +28,7 @@ import pandas as pd
 from evalkit.ingest._failures import Failures
 from evalkit.ingest._readers import RawTable
 from evalkit.ingest._schema import Schema, match_headers
-from evalkit.ingest._validate import check_key, parse_column
+from evalkit.ingest._validate import check_key, key_text, parse_column
 
 __all__ = ["DuplicateKeys", "KeysRepeat", "NewKeys", "find_duplicate_keys"]
 
@@ -85,9 +85,7 @@ class DuplicateKeys:
         pos = np.flatnonzero(hit)
         which = at[pos]
         label = ", ".join(key)
-        shown_cols = getattr(cols, "shown")  # noqa: B009 - Columns lives in _validate
-        shown = pd.DataFrame({k: shown_cols[k].iloc[pos].to_numpy() for k in key})
-        shown_text = shown.astype(str).agg(", ".join, axis=1).to_numpy()
+        shown_text = key_text(getattr(cols, "shown"), key, pos)  # noqa: B009
         copy = self.copy_of[which] >= 0
         if copy.any():
             failures.add(

@@ -291,19 +291,14 @@ class Store:
                 return pd.DataFrame(columns=["_pos", "file", "ingested_at"])
             on += f" AND t._source_sha256 IN ({', '.join('?' * len(sha256s))})"
             params = [*sha256s, kind]
-        self._con.register(
-            "_evalkit_keys", pa.Table.from_pandas(_plain(keys), preserve_index=False)
-        )
-        try:
-            return self._frame(
-                f"SELECT i._pos, min(l.file) AS file, min(l.ingested_at) AS ingested_at "
-                f"FROM _evalkit_keys i JOIN {_q(kind)} t ON {on} "
-                "LEFT JOIN ingest_log l ON l.sha256 = t._source_sha256 AND l.kind = ? "
-                "GROUP BY i._pos ORDER BY i._pos",
-                params,
-            )
-        finally:
-            self._con.unregister("_evalkit_keys")
+        _evalkit_keys = pa.Table.from_pandas(_plain(keys), preserve_index=False)
+        return self._con.execute(  # DuckDB reads the local Arrow table by name (see _insert)
+            f"SELECT i._pos, min(l.file) AS file, min(l.ingested_at) AS ingested_at "
+            f"FROM _evalkit_keys i JOIN {_q(kind)} t ON {on} "
+            "LEFT JOIN ingest_log l ON l.sha256 = t._source_sha256 AND l.kind = ? "
+            "GROUP BY i._pos ORDER BY i._pos",
+            params,
+        ).df()
 
     def status(self) -> pd.DataFrame:
         """Return per kind: files, rows stored, rows read, accepted, rejected, last ingest."""
@@ -406,13 +401,8 @@ class Store:
         import pyarrow as pa
 
         on = " AND ".join(f"{_q(table)}.{_q(c)} = k.{_q(c)}" for c in key)
-        self._con.register(
-            "_evalkit_keys", pa.Table.from_pandas(_plain(rows[key]), preserve_index=False)
-        )
-        try:
-            self._con.execute(f"DELETE FROM {_q(table)} USING _evalkit_keys k WHERE {on}")
-        finally:
-            self._con.unregister("_evalkit_keys")
+        _evalkit_keys = pa.Table.from_pandas(_plain(rows[key]), preserve_index=False)
+        self._con.execute(f"DELETE FROM {_q(table)} USING _evalkit_keys k WHERE {on}")
 
     def _insert(self, table: str, frame: pd.DataFrame, columns: dict[str, str]) -> None:
         if frame.empty:
@@ -422,13 +412,11 @@ class Store:
         import pyarrow as pa
 
         # Arrow hands DuckDB the column buffers directly (faster than scanning pandas objects).
-        self._con.register(
-            "_evalkit_incoming", pa.Table.from_pandas(frame[names], preserve_index=False)
+        # DuckDB finds the local Arrow table by its name (a replacement scan): a view made
+        # with register() would stay alive, with its buffers, until the file's transaction
+        # ends, so a file ingested in chunks would keep every chunk in memory.
+        _evalkit_incoming = pa.Table.from_pandas(frame[names], preserve_index=False)
+        self._con.execute(
+            f"INSERT INTO {_q(table)} ({', '.join(_q(c) for c in names)}) "
+            f"SELECT {select} FROM _evalkit_incoming"
         )
-        try:
-            self._con.execute(
-                f"INSERT INTO {_q(table)} ({', '.join(_q(c) for c in names)}) "
-                f"SELECT {select} FROM _evalkit_incoming"
-            )
-        finally:
-            self._con.unregister("_evalkit_incoming")

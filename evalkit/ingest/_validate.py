@@ -221,6 +221,36 @@ def _check_values(typed: pd.Series, shown: pd.Series, spec: ColumnSpec, failures
             )
 
 
+def key_text(shown: dict[str, pd.Series], key: tuple[str, ...], pos: np.ndarray) -> np.ndarray:
+    """Return the shown key of some rows as ``value, value`` (column by column, not row by row).
+
+    Parameters
+    ----------
+    shown : dict
+        Displayable values per canonical column.
+    key : tuple of str
+        The key columns.
+    pos : numpy.ndarray
+        Internal row positions.
+
+    Returns
+    -------
+    numpy.ndarray
+        One text per position.
+    """
+    parts = [
+        pd.Series(shown[k].iloc[pos].to_numpy(), dtype=object)
+        .astype(str)
+        .fillna("")
+        .to_numpy(dtype=object)
+        for k in key
+    ]
+    out = parts[0]
+    for part in parts[1:]:
+        out = out + ", " + part
+    return np.asarray(out, dtype=object)
+
+
 def check_key(
     data: pd.DataFrame,
     key: tuple[str, ...],
@@ -268,8 +298,7 @@ def check_key(
     exact = distinct == 1
     later_copy = pd.Series(group).duplicated(keep="first").to_numpy()
     label = ", ".join(key)
-    shown = pd.DataFrame({k: cols.shown[k].iloc[pos].to_numpy() for k in key})
-    shown_text = shown.astype(str).agg(", ".join, axis=1).to_numpy()
+    shown_text = key_text(cols.shown, key, pos)
     first_pos = pd.Series(pos).groupby(group).transform("min").to_numpy()
     copy_mask = exact & later_copy
     if copy_mask.any():
