@@ -33,7 +33,7 @@ from evalkit.ingest._validate import check_key, key_text, parse_column
 __all__ = ["DuplicateKeys", "KeysRepeat", "NewKeys", "find_duplicate_keys"]
 
 _HASH_KEYS = ("evalkit-dupkey-1", "evalkit-dupkey-2")  # two 64-bit hashes: no collision in practice
-_MEMORY = "256MB"  # DuckDB spills the key index to its temporary folder beyond this
+_MEMORY = "64MB"  # DuckDB keeps the rest of the key index in its file and temporary folder
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,7 @@ class KeyIndex:
         self._tmp = tempfile.TemporaryDirectory(prefix="evalkit-keys-")
         self.con = duckdb.connect(str(Path(self._tmp.name) / "keys.duckdb"))
         self.con.execute(f"SET memory_limit = '{_MEMORY}'")
+        self.con.execute("SET enable_progress_bar = false")  # never print to the user's stdout
         self.con.execute(f"SET temp_directory = '{Path(self._tmp.name) / 'spill'}'")
         self.con.execute("CREATE TABLE keys (k1 UBIGINT, k2 UBIGINT, h UBIGINT, r BIGINT)")
 

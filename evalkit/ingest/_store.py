@@ -115,6 +115,7 @@ class Store:
             raise IngestError(f"{self.path}: cannot open the store ({exc})") from exc
         except duckdb.Error as exc:
             raise IngestError(f"{self.path}: not a DuckDB store ({exc})") from exc
+        self._con.execute("SET enable_progress_bar = false")  # a long query must not print
         if not read_only:
             self._create("ingest_log", LOG_COLUMNS)
             self._create("quarantine", QUARANTINE_COLUMNS)
