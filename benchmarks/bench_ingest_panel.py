@@ -34,9 +34,11 @@ HEADER = (
 )
 
 
-def _bsns(n: int) -> np.ndarray:
+def _bsns(n: int, skip: int = 0) -> np.ndarray:
+    """Return ``n`` elfproef-valid BSNs, after the first ``skip`` ones."""
     weights = np.array([9, 8, 7, 6, 5, 4, 3, 2])
-    base = np.arange(10_000_000, 10_000_000 + 12 * n)
+    start = 10_000_000 + 12 * skip  # 11 of every 12 bases, or fewer, give a valid BSN
+    base = np.arange(start, start + 12 * n)
     digits = (base[:, None] // 10 ** np.arange(7, -1, -1)) % 10
     check = (digits @ weights) % 11
     ok = check < 10
@@ -44,8 +46,13 @@ def _bsns(n: int) -> np.ndarray:
     return np.char.zfill(numbers[:n].astype(str), 9)
 
 
-def write_panel(path: Path, rows: int = ROWS, repeat_share: float = 0.0) -> None:
-    """Write a Dutch Excel outcome-panel CSV; ``repeat_share`` of rows repeat earlier keys."""
+def write_panel(
+    path: Path, rows: int = ROWS, repeat_share: float = 0.0, first_person: int = 0
+) -> None:
+    """Write a Dutch Excel outcome-panel CSV; ``repeat_share`` of rows repeat earlier keys.
+
+    ``first_person`` shifts the BSNs, so panels written with different shifts share no key.
+    """
     persons = rows // MONTHS
     rng = np.random.default_rng(1)
     person = np.repeat(np.arange(persons), MONTHS)
@@ -55,7 +62,7 @@ def write_panel(path: Path, rows: int = ROWS, repeat_share: float = 0.0) -> None
         again = rng.integers(0, fresh, size=rows - fresh)  # a cumulative export repeats rows
         person = np.concatenate([person[:fresh], person[again]])
         month = np.concatenate([month[:fresh], month[again]])
-    bsn = _bsns(persons)[person]
+    bsn = _bsns(persons, first_person)[person]
     month_text = np.char.add(np.char.add(np.char.zfill(month.astype(str), 2), "-"), "2025")
     gm = np.char.add("GM", np.char.zfill((person % 300 + 1).astype(str), 4))
     age = np.where(month < 5, "19", "20")
@@ -71,21 +78,20 @@ def write_panel(path: Path, rows: int = ROWS, repeat_share: float = 0.0) -> None
 
 
 def write_irregular(path: Path, megabytes: int) -> None:
-    """Append copies of a panel (new keys each time) with a short row every 100,000 rows."""
+    """Append panels of new persons (valid rows, new keys) with a short row every 100,000 rows."""
     block = Path(str(path) + ".block")
-    write_panel(block, rows=200_000)
-    lines = block.read_text(encoding="utf-8").splitlines()[1:]
-    block.unlink()
     with path.open("w", encoding="utf-8") as out:
         out.write(HEADER + "\n")
         copy = 0
         while out.tell() < megabytes * 1_000_000:
+            write_panel(block, rows=200_000, first_person=copy * 20_000)
+            lines = block.read_text(encoding="utf-8").splitlines()[1:]
             for i, line in enumerate(lines):
-                month = f"{(copy % 12) + 1:02d}-{2000 + copy // 12}"
-                out.write(line[:10] + month + line[17:] + "\n")
+                out.write(line + "\n")
                 if i % 100_000 == 0:
                     out.write(line[:20] + "\n")  # a short row: the export broke a line
             copy += 1
+    block.unlink()
 
 
 INGEST = """

@@ -11,17 +11,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from evalkit.errors import IngestError
-from evalkit.ingest._overlap import Overlap, check_overlap_rule, find_overlap
+from evalkit.ingest._chunks import CHUNK_BYTES, CsvPlan, NotStreamable, csv_chunks, plan_csv
+from evalkit.ingest._dupkeys import KeyIndex, KeysRepeat, NewKeys, find_duplicate_keys
+from evalkit.ingest._overlap import check_overlap_rule
 from evalkit.ingest._privacy import mask_bsns, shown_path
 from evalkit.ingest._pseudonym import load_key, resolve_scope
-from evalkit.ingest._readers import read_raw
+from evalkit.ingest._readers import detect_format, read_raw
 from evalkit.ingest._reports import IngestReport, ValidationReport
 from evalkit.ingest._schema import Schema, check_kind, load_schema
-from evalkit.ingest._store import Store, table_columns
+from evalkit.ingest._store import Store
+from evalkit.ingest._tally import Tally
 from evalkit.ingest._validate import Validated, validate_table
 
 __all__ = ["file_sha256", "ingest_files", "validate_file"]
@@ -74,6 +76,9 @@ def _masked_errors() -> Iterator[None]:
         raise IngestError(mask_bsns(str(exc))) from None
 
 
+ROW_RULES = ("age", "exclusive")  # rules that look at one row; group rules need the whole file
+
+
 def _run(
     kind: str, path: Path, sheet: str | None, key: bytes, needs: Collection[str] | None = None
 ) -> tuple[Validated, dict[str, str]]:
@@ -84,12 +89,68 @@ def _run(
     return validated, info
 
 
-def _notes(validated: Validated, info: dict[str, str]) -> tuple[str, ...]:
+def _stream_plan(schema: Schema, path: Path, chunk_bytes: int | None) -> CsvPlan | None:
+    """Return how to read a file in chunks, or None when it is read whole.
+
+    Streamed: CSV that Arrow reads in blocks (see ``_chunks``) of a kind without a
+    questionnaire's wide-to-long step and whose cross-column rules look at one row
+    at a time. Everything else (XLSX, SAV, DTA, Parquet, case events with their rules
+    per case, questionnaires) keeps the whole-file path.
+    """
+    if chunk_bytes is None or schema.kind == "questionnaire":
+        return None
+    if any(rule["rule"] not in ROW_RULES for rule in schema.rules):
+        return None
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    if not head or detect_format(path, head) != "csv":
+        return None
+    return plan_csv(path, str(path))
+
+
+def _chunked(
+    schema: Schema,
+    path: Path,
+    plan: CsvPlan,
+    keyed: tuple[bytes, Collection[str] | None],
+    chunk_bytes: int,
+) -> Iterator[Validated]:
+    """Validate a CSV chunk by chunk, once when no key repeats (else :class:`KeysRepeat`)."""
+    key, needs = keyed
+    file = shown_path(path)
+    index = KeyIndex()
+    try:
+        fresh = NewKeys(index)
+        for table in csv_chunks(plan, chunk_bytes):
+            yield validate_table(
+                table, schema, file=file, key=key, needs=needs, check_keys=fresh.check
+            )
+        fresh.finish()
+    finally:
+        index.close()
+
+
+def _chunked_twice(
+    schema: Schema,
+    path: Path,
+    plan: CsvPlan,
+    keyed: tuple[bytes, Collection[str] | None],
+    chunk_bytes: int,
+) -> Iterator[Validated]:
+    """Validate a CSV chunk by chunk; duplicate keys come from a first pass over the keys."""
+    key, needs = keyed
+    file = shown_path(path)
+    dups = find_duplicate_keys(csv_chunks(plan, chunk_bytes), schema, file=file, key=key)
+    for table in csv_chunks(plan, chunk_bytes):
+        yield validate_table(table, schema, file=file, key=key, needs=needs, check_keys=dups.check)
+
+
+def _notes(notes: Sequence[str], rows_read: int, info: dict[str, str]) -> tuple[str, ...]:
     read = ", ".join(f"{k} {v}" for k, v in info.items())
-    notes = [mask_bsns(f"read as {read}"), *validated.notes]
-    if validated.rows_read == 0:
-        notes.append("the file has a header but no data rows")
-    return tuple(notes)
+    out = [mask_bsns(f"read as {read}"), *notes]
+    if rows_read == 0:
+        out.append("the file has a header but no data rows")
+    return tuple(out)
 
 
 def validate_file(
@@ -99,6 +160,7 @@ def validate_file(
     sheet: str | None = None,
     scope: str | None = None,
     needs: Collection[str] | None = None,
+    chunk_bytes: int | None = CHUNK_BYTES,
 ) -> ValidationReport:
     """Check a file against its kind's schema without storing anything.
 
@@ -114,6 +176,9 @@ def validate_file(
         The pseudonym scope (see :func:`evalkit.ingest.resolve_scope`).
     needs : collection of str, optional
         The columns an analysis uses; only these and the keys must be present.
+    chunk_bytes : int or None, default ``CHUNK_BYTES`` (4 MiB)
+        Read a CSV in chunks of about this many bytes (see :func:`ingest_files`);
+        None reads the whole file at once.
 
     Returns
     -------
@@ -128,19 +193,44 @@ def validate_file(
     check_kind(kind)
     with _masked_errors():
         path = _check(path)
-        validated, info = _run(kind, path, sheet, load_key(scope), needs)
-    accepted = int(validated.accepted.sum())
+        tally, info = _validate_chunks(kind, path, sheet, (load_key(scope), needs), chunk_bytes)
     return ValidationReport(
         file=shown_path(path),
         sha256=file_sha256(path),
         kind=kind,
-        rows_read=validated.rows_read,
-        accepted=accepted,
-        rejected=validated.rows_read - accepted,
-        failures=validated.failures,
-        notes=_notes(validated, info),
+        rows_read=tally.rows_read,
+        accepted=tally.accepted,
+        rejected=tally.rows_read - tally.accepted,
+        failures=tally.all_failures(),
+        notes=_notes(tally.notes or [], tally.rows_read, info),
         info=info,
     )
+
+
+def _validate_chunks(
+    kind: str,
+    path: Path,
+    sheet: str | None,
+    keyed: tuple[bytes, Collection[str] | None],
+    chunk_bytes: int | None,
+) -> tuple[Tally, dict[str, str]]:
+    schema = load_schema(kind)
+    plan = _stream_plan(schema, path, chunk_bytes)
+    if plan is not None and chunk_bytes is not None:
+        for reader in (_chunked, _chunked_twice):
+            tally = Tally()
+            try:
+                for validated in reader(schema, path, plan, keyed, chunk_bytes):
+                    tally.count(validated, validated.failures)
+                return tally, {"format": "csv", **plan.info}
+            except KeysRepeat:
+                continue  # a key repeats: read it again, keys first
+            except NotStreamable:
+                break  # Arrow cannot read it in blocks: the whole-file reader decides
+    validated, info = _run(kind, path, sheet, *keyed)
+    tally = Tally()
+    tally.count(validated, validated.failures)
+    return tally, info
 
 
 def ingest_files(
@@ -153,6 +243,7 @@ def ingest_files(
     overlap: str = "refuse",
     overlap_among: Sequence[str] | None = None,
     needs: Collection[str] | None = None,
+    chunk_bytes: int | None = CHUNK_BYTES,
 ) -> list[IngestReport]:
     """Validate files and store them: accepted rows in their table, rejected ones in quarantine.
 
@@ -182,6 +273,11 @@ def ingest_files(
         The columns an analysis uses (a protocol's, see
         :func:`evalkit.pipeline.columns_needed`): only these and the keys must be in
         the file; the schema's other columns are stored empty when absent.
+    chunk_bytes : int or None, default ``CHUNK_BYTES`` (4 MiB)
+        A CSV is read, validated and stored in chunks of about this many bytes, so
+        memory does not grow with the file (small values force many chunks); None
+        reads the whole file at once. XLSX, SAV, DTA, Parquet, questionnaires and
+        case events (rules per case) are always read whole.
 
     Returns
     -------
@@ -209,7 +305,7 @@ def ingest_files(
                         store,
                         schema,
                         raw_path,
-                        (sheet, needs),
+                        (sheet, needs, chunk_bytes),
                         (key, scope),
                         (overlap, overlap_among),
                     )
@@ -248,115 +344,76 @@ def _ingest_one(
     store: Store,
     schema: Schema,
     raw_path: Path,
-    read: tuple[str | None, Collection[str] | None],
+    read: tuple[str | None, Collection[str] | None, int | None],
     keyed: tuple[bytes, str],
     overlap_rule: tuple[str, Sequence[str] | None],
 ) -> IngestReport:
-    from evalkit import __version__
-
     key, scope = keyed
-    overlap, among = overlap_rule
-    sheet, needs = read
-    kind = schema.kind
+    sheet, needs, chunk_bytes = read
     path = _check(raw_path)
     sha = file_sha256(path)
-    seen = store.logged(sha, kind)
+    seen = store.logged(sha, schema.kind)
     if seen is not None:
-        return _skipped(path, sha, kind, seen)
-    validated, info = _run(kind, path, sheet, key, needs)
-    rows = _stored_rows(schema, validated, sha)
-    quarantine = _quarantine(kind, path, sha, validated)
-    found = find_overlap(store, schema, rows, overlap, among)
-    failures = validated.failures
-    if len(found.rejected_rows):
-        rows = rows[~rows["_row"].isin(found.rejected_rows)].reset_index(drop=True)
-        failures = _merged(failures, found.failures, "row")
-        quarantine = _merged(quarantine, _overlap_quarantine(kind, path, sha, found), "_row")
-    accepted = int(validated.accepted.sum()) - len(found.rejected_rows)
-    said = found.note()
-    notes = _notes(validated, info) + ((said,) if said else ())
-    log = {
-        "file": shown_path(path),
-        "sha256": sha,
-        "bytes": path.stat().st_size,
-        "rows_read": validated.rows_read,
-        "accepted": accepted,
-        "rejected": validated.rows_read - accepted,
-        "kind": kind,
-        "schema_version": schema.version,
-        "evalkit_version": __version__,
-        "ingested_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        "pseudonym_scope": scope,
-        "overlap": said,
-    }
-    replace = _replace_keys(schema) if overlap == "keep_latest" and found.rows else ()
-    store.write(schema, rows, quarantine, log, replace_keys=replace)
+        return _skipped(path, sha, schema.kind, seen)
+    plan = _stream_plan(schema, path, chunk_bytes)
+    if plan is not None and chunk_bytes is not None:
+        info = {"format": "csv", **plan.info}
+        for reader in (_chunked, _chunked_twice):
+            chunks = reader(schema, path, plan, (key, needs), chunk_bytes)
+            try:
+                return _store_file(store, schema, (path, sha), chunks, info, (scope, overlap_rule))
+            except KeysRepeat:
+                continue  # rolled back; a key repeats: read it again, keys first
+            except NotStreamable:
+                break  # rolled back; Arrow cannot read it in blocks, the whole-file reader decides
+    validated, info = _run(schema.kind, path, sheet, key, needs)
+    return _store_file(store, schema, (path, sha), iter([validated]), info, (scope, overlap_rule))
+
+
+def _store_file(
+    store: Store,
+    schema: Schema,
+    source: tuple[Path, str],
+    chunks: Iterator[Validated],
+    info: dict[str, str],
+    rules: tuple[str, tuple[str, Sequence[str] | None]],
+) -> IngestReport:
+    """Store a file's chunks in one transaction, the log line last."""
+    from evalkit import __version__
+
+    path, sha = source
+    scope, overlap_rule = rules
+    tally = Tally()
+    with store.transaction():
+        for validated in chunks:
+            tally.store(store, schema, source, validated, overlap_rule)
+        said = tally.overlap_note(overlap_rule[0])
+        store.append_log(
+            {
+                "file": shown_path(path),
+                "sha256": sha,
+                "bytes": path.stat().st_size,
+                "rows_read": tally.rows_read,
+                "accepted": tally.accepted,
+                "rejected": tally.rows_read - tally.accepted,
+                "kind": schema.kind,
+                "schema_version": schema.version,
+                "evalkit_version": __version__,
+                "ingested_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "pseudonym_scope": scope,
+                "overlap": said,
+            }
+        )
+    notes = _notes(tally.notes or [], tally.rows_read, info) + ((said,) if said else ())
     return IngestReport(
         file=shown_path(path),
         sha256=sha,
-        kind=kind,
-        rows_read=validated.rows_read,
-        accepted=accepted,
-        rejected=validated.rows_read - accepted,
+        kind=schema.kind,
+        rows_read=tally.rows_read,
+        accepted=tally.accepted,
+        rejected=tally.rows_read - tally.accepted,
         skipped_duplicate_file=False,
-        failures=failures,
+        failures=tally.all_failures(),
         notes=notes,
-        stored_rows=len(rows),
-    )
-
-
-def _replace_keys(schema: Schema) -> tuple[str, ...]:
-    return schema.long_key if schema.kind == "questionnaire" else schema.key
-
-
-def _merged(first: pd.DataFrame, second: pd.DataFrame, by: str) -> pd.DataFrame:
-    if first.empty:
-        return second.reset_index(drop=True)
-    out = pd.concat([first, second.astype({by: "int64"})], ignore_index=True)
-    return out.sort_values(by, kind="stable").reset_index(drop=True)
-
-
-def _overlap_quarantine(kind: str, path: Path, sha: str, found: Overlap) -> pd.DataFrame:
-    return _quarantine_rows(kind, path, sha, found.failures, found.quarantine_content)
-
-
-def _stored_rows(schema: Schema, validated: Validated, sha: str) -> pd.DataFrame:
-    n = len(validated.data)
-    keep = validated.accepted[:n]
-    if validated.long is not None:
-        long = validated.long
-        long = long[keep[long["_pos"].to_numpy()]]
-        out = long.drop(columns="_pos").assign(_row=validated.rows[long["_pos"].to_numpy()])
-    else:
-        out = validated.data[keep].assign(_row=validated.rows[:n][keep])
-    out = out.assign(_source_sha256=sha)
-    columns = table_columns(schema)
-    for column in columns:
-        if column not in out:
-            out[column] = pd.Series(pd.NA, index=out.index, dtype="object")
-    return out[list(columns)].reset_index(drop=True)
-
-
-def _quarantine(kind: str, path: Path, sha: str, validated: Validated) -> pd.DataFrame:
-    if validated.failures.empty:
-        return validated.failures
-    return _quarantine_rows(kind, path, sha, validated.failures, validated.content)
-
-
-def _quarantine_rows(
-    kind: str, path: Path, sha: str, failures: pd.DataFrame, content: Any
-) -> pd.DataFrame:
-    """One quarantine row per failure; ``content`` maps a file row to its shown values."""
-    return pd.DataFrame(
-        {
-            "kind": kind,
-            "file": shown_path(path),
-            "_source_sha256": sha,
-            "_row": failures["row"].to_numpy(dtype=np.int64),
-            "column": failures["column"],
-            "rule": failures["rule"],
-            "value": failures["value"],
-            "message": failures["message"],
-            "content": failures["row"].map(content),
-        }
+        stored_rows=tally.stored,
     )

@@ -7,7 +7,8 @@ together), so a crash or kill halfway leaves the store as it was.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -114,6 +115,7 @@ class Store:
             raise IngestError(f"{self.path}: cannot open the store ({exc})") from exc
         except duckdb.Error as exc:
             raise IngestError(f"{self.path}: not a DuckDB store ({exc})") from exc
+        self._con.execute("SET enable_progress_bar = false")  # a long query must not print
         if not read_only:
             self._create("ingest_log", LOG_COLUMNS)
             self._create("quarantine", QUARANTINE_COLUMNS)
@@ -290,19 +292,14 @@ class Store:
                 return pd.DataFrame(columns=["_pos", "file", "ingested_at"])
             on += f" AND t._source_sha256 IN ({', '.join('?' * len(sha256s))})"
             params = [*sha256s, kind]
-        self._con.register(
-            "_evalkit_keys", pa.Table.from_pandas(_plain(keys), preserve_index=False)
-        )
-        try:
-            return self._frame(
-                f"SELECT i._pos, min(l.file) AS file, min(l.ingested_at) AS ingested_at "
-                f"FROM _evalkit_keys i JOIN {_q(kind)} t ON {on} "
-                "LEFT JOIN ingest_log l ON l.sha256 = t._source_sha256 AND l.kind = ? "
-                "GROUP BY i._pos ORDER BY i._pos",
-                params,
-            )
-        finally:
-            self._con.unregister("_evalkit_keys")
+        _evalkit_keys = pa.Table.from_pandas(_plain(keys), preserve_index=False)
+        return self._con.execute(  # DuckDB reads the local Arrow table by name (see _insert)
+            f"SELECT i._pos, min(l.file) AS file, min(l.ingested_at) AS ingested_at "
+            f"FROM _evalkit_keys i JOIN {_q(kind)} t ON {on} "
+            "LEFT JOIN ingest_log l ON l.sha256 = t._source_sha256 AND l.kind = ? "
+            "GROUP BY i._pos ORDER BY i._pos",
+            params,
+        ).df()
 
     def status(self) -> pd.DataFrame:
         """Return per kind: files, rows stored, rows read, accepted, rejected, last ingest."""
@@ -321,6 +318,57 @@ class Store:
         return int(row[0]) if row else 0
 
     # -- writing ----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the writes inside one transaction: all of them are stored, or none.
+
+        Yields
+        ------
+        None
+            Inside, :meth:`append` and :meth:`append_log` write to the open transaction.
+        """
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def append(
+        self,
+        schema: Schema,
+        rows: pd.DataFrame,
+        quarantine: pd.DataFrame,
+        *,
+        replace_keys: Sequence[str] = (),
+    ) -> None:
+        """Store accepted rows and quarantined failures (inside :meth:`transaction`).
+
+        Parameters
+        ----------
+        schema : Schema
+            The kind's schema.
+        rows : pandas.DataFrame
+            Accepted rows with the stored columns.
+        quarantine : pandas.DataFrame
+            One row per failure with the quarantine columns.
+        replace_keys : sequence of str, optional
+            Key columns: stored rows with the same key as an incoming row are deleted
+            first (an overlapping delivery kept as the latest).
+        """
+        columns = table_columns(schema)
+        self._create(schema.kind, columns)
+        if replace_keys and not rows.empty:
+            self._delete_keys(schema.kind, rows, list(replace_keys))
+        self._insert(schema.kind, rows, columns)
+        self._insert("quarantine", quarantine, QUARANTINE_COLUMNS)
+
+    def append_log(self, log: dict[str, Any]) -> None:
+        """Store the ingest log line of a file (inside :meth:`transaction`, last)."""
+        self._insert("ingest_log", pd.DataFrame([log]), LOG_COLUMNS)
+
     def write(
         self,
         schema: Schema,
@@ -346,32 +394,16 @@ class Store:
             Key columns: stored rows with the same key as an incoming row are deleted
             first (an overlapping delivery kept as the latest).
         """
-        columns = table_columns(schema)
-        con = self._con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            self._create(schema.kind, columns)
-            if replace_keys and not rows.empty:
-                self._delete_keys(schema.kind, rows, list(replace_keys))
-            self._insert(schema.kind, rows, columns)
-            self._insert("quarantine", quarantine, QUARANTINE_COLUMNS)
-            self._insert("ingest_log", pd.DataFrame([log]), LOG_COLUMNS)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        with self.transaction():
+            self.append(schema, rows, quarantine, replace_keys=replace_keys)
+            self.append_log(log)
 
     def _delete_keys(self, table: str, rows: pd.DataFrame, key: list[str]) -> None:
         import pyarrow as pa
 
         on = " AND ".join(f"{_q(table)}.{_q(c)} = k.{_q(c)}" for c in key)
-        self._con.register(
-            "_evalkit_keys", pa.Table.from_pandas(_plain(rows[key]), preserve_index=False)
-        )
-        try:
-            self._con.execute(f"DELETE FROM {_q(table)} USING _evalkit_keys k WHERE {on}")
-        finally:
-            self._con.unregister("_evalkit_keys")
+        _evalkit_keys = pa.Table.from_pandas(_plain(rows[key]), preserve_index=False)
+        self._con.execute(f"DELETE FROM {_q(table)} USING _evalkit_keys k WHERE {on}")
 
     def _insert(self, table: str, frame: pd.DataFrame, columns: dict[str, str]) -> None:
         if frame.empty:
@@ -381,13 +413,11 @@ class Store:
         import pyarrow as pa
 
         # Arrow hands DuckDB the column buffers directly (faster than scanning pandas objects).
-        self._con.register(
-            "_evalkit_incoming", pa.Table.from_pandas(frame[names], preserve_index=False)
+        # DuckDB finds the local Arrow table by its name (a replacement scan): a view made
+        # with register() would stay alive, with its buffers, until the file's transaction
+        # ends, so a file ingested in chunks would keep every chunk in memory.
+        _evalkit_incoming = pa.Table.from_pandas(frame[names], preserve_index=False)
+        self._con.execute(
+            f"INSERT INTO {_q(table)} ({', '.join(_q(c) for c in names)}) "
+            f"SELECT {select} FROM _evalkit_incoming"
         )
-        try:
-            self._con.execute(
-                f"INSERT INTO {_q(table)} ({', '.join(_q(c) for c in names)}) "
-                f"SELECT {select} FROM _evalkit_incoming"
-            )
-        finally:
-            self._con.unregister("_evalkit_incoming")

@@ -9,7 +9,7 @@ questionnaire's items in ``_questionnaire``.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -29,7 +29,7 @@ from evalkit.ingest._pseudonym import classify_identifiers, load_key
 from evalkit.ingest._readers import RawTable
 from evalkit.ingest._schema import ColumnSpec, Schema, match_headers, missing_required
 
-__all__ = ["Validated", "validate_table"]
+__all__ = ["KeyCheck", "Validated", "validate_table"]
 
 
 @dataclass
@@ -221,6 +221,36 @@ def _check_values(typed: pd.Series, shown: pd.Series, spec: ColumnSpec, failures
             )
 
 
+def key_text(shown: dict[str, pd.Series], key: tuple[str, ...], pos: np.ndarray) -> np.ndarray:
+    """Return the shown key of some rows as ``value, value`` (column by column, not row by row).
+
+    Parameters
+    ----------
+    shown : dict
+        Displayable values per canonical column.
+    key : tuple of str
+        The key columns.
+    pos : numpy.ndarray
+        Internal row positions.
+
+    Returns
+    -------
+    numpy.ndarray
+        One text per position.
+    """
+    parts = [
+        pd.Series(shown[k].iloc[pos].to_numpy(), dtype=object)
+        .astype(str)
+        .fillna("")
+        .to_numpy(dtype=object)
+        for k in key
+    ]
+    out = parts[0]
+    for part in parts[1:]:
+        out = out + ", " + part
+    return np.asarray(out, dtype=object)
+
+
 def check_key(
     data: pd.DataFrame,
     key: tuple[str, ...],
@@ -268,8 +298,7 @@ def check_key(
     exact = distinct == 1
     later_copy = pd.Series(group).duplicated(keep="first").to_numpy()
     label = ", ".join(key)
-    shown = pd.DataFrame({k: cols.shown[k].iloc[pos].to_numpy() for k in key})
-    shown_text = shown.astype(str).agg(", ".join, axis=1).to_numpy()
+    shown_text = key_text(cols.shown, key, pos)
     first_pos = pd.Series(pos).groupby(group).transform("min").to_numpy()
     copy_mask = exact & later_copy
     if copy_mask.any():
@@ -297,6 +326,11 @@ def check_key(
                 for g in group[conflict]
             ],
         )
+
+
+KeyCheck = Callable[
+    [pd.DataFrame, tuple[str, ...], pd.DataFrame, Columns, Failures, np.ndarray], None
+]
 
 
 def row_content(shown: dict[str, pd.Series], positions: np.ndarray) -> list[str]:
@@ -328,6 +362,7 @@ def validate_table(
     file: str,
     key: bytes | None = None,
     needs: Collection[str] | None = None,
+    check_keys: KeyCheck | None = None,
 ) -> Validated:
     """Validate a file read as text against its schema.
 
@@ -344,6 +379,9 @@ def validate_table(
     needs : collection of str, optional
         The columns an analysis uses: with it, only these and the key columns must be
         present (an export without the others is accepted, their cells stored empty).
+    check_keys : callable, optional
+        Finds duplicate keys (``check_key``'s signature); default :func:`check_key` on
+        this table. A chunk of a file gets the file's own (see ``_dupkeys``).
 
     Returns
     -------
@@ -377,7 +415,7 @@ def validate_table(
         cols.typed[name], cols.shown[name] = typed, shown
     data = pd.DataFrame(cols.typed, index=table.frame.index)
     raw = table.frame[list(mapping)]
-    check_key(data, schema.key, raw, cols, failures, table.rows)
+    (check_keys or check_key)(data, schema.key, raw, cols, failures, table.rows)
     _rules.apply_rules(data, schema, cols, failures)
     return finish(data, table, cols, failures, notes)
 

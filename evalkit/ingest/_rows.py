@@ -1,0 +1,74 @@
+"""What one file (or one chunk of it) puts in the store: accepted rows and quarantine rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.ingest._overlap import Overlap
+from evalkit.ingest._privacy import shown_path
+from evalkit.ingest._schema import Schema
+from evalkit.ingest._store import table_columns
+from evalkit.ingest._validate import Validated
+
+__all__ = ["merged", "overlap_quarantine", "quarantine", "replace_keys", "stored_rows"]
+
+
+def replace_keys(schema: Schema) -> tuple[str, ...]:
+    return schema.long_key if schema.kind == "questionnaire" else schema.key
+
+
+def merged(first: pd.DataFrame, second: pd.DataFrame, by: str) -> pd.DataFrame:
+    if first.empty:
+        return second.reset_index(drop=True)
+    out = pd.concat([first, second.astype({by: "int64"})], ignore_index=True)
+    return out.sort_values(by, kind="stable").reset_index(drop=True)
+
+
+def overlap_quarantine(kind: str, path: Path, sha: str, found: Overlap) -> pd.DataFrame:
+    return _quarantine_rows(kind, path, sha, found.failures, found.quarantine_content)
+
+
+def stored_rows(schema: Schema, validated: Validated, sha: str) -> pd.DataFrame:
+    n = len(validated.data)
+    keep = validated.accepted[:n]
+    if validated.long is not None:
+        long = validated.long
+        long = long[keep[long["_pos"].to_numpy()]]
+        out = long.drop(columns="_pos").assign(_row=validated.rows[long["_pos"].to_numpy()])
+    else:
+        out = validated.data[keep].assign(_row=validated.rows[:n][keep])
+    out = out.assign(_source_sha256=sha)
+    columns = table_columns(schema)
+    for column in columns:
+        if column not in out:
+            out[column] = pd.Series(pd.NA, index=out.index, dtype="object")
+    return out[list(columns)].reset_index(drop=True)
+
+
+def quarantine(kind: str, path: Path, sha: str, validated: Validated) -> pd.DataFrame:
+    if validated.failures.empty:
+        return validated.failures
+    return _quarantine_rows(kind, path, sha, validated.failures, validated.content)
+
+
+def _quarantine_rows(
+    kind: str, path: Path, sha: str, failures: pd.DataFrame, content: Any
+) -> pd.DataFrame:
+    """One quarantine row per failure; ``content`` maps a file row to its shown values."""
+    return pd.DataFrame(
+        {
+            "kind": kind,
+            "file": shown_path(path),
+            "_source_sha256": sha,
+            "_row": failures["row"].to_numpy(dtype=np.int64),
+            "column": failures["column"],
+            "rule": failures["rule"],
+            "value": failures["value"],
+            "message": failures["message"],
+            "content": failures["row"].map(content),
+        }
+    )

@@ -1,0 +1,106 @@
+"""Adding up a file read in chunks: counts, failures, notes and overlaps, as for one whole file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evalkit.ingest._overlap import Overlap, find_overlap
+from evalkit.ingest._rows import merged, overlap_quarantine, quarantine, replace_keys, stored_rows
+from evalkit.ingest._schema import Schema
+from evalkit.ingest._store import Store
+from evalkit.ingest._validate import Validated
+
+__all__ = ["Tally"]
+
+
+@dataclass
+class Tally:
+    """Rows read, accepted and stored, failures and overlaps of one file so far."""
+
+    rows_read: int = 0
+    accepted: int = 0
+    stored: int = 0
+    notes: list[str] | None = None
+    failures: list[pd.DataFrame] = field(default_factory=list)
+    overlap_rows: int = 0
+    overlap_files: set[str] = field(default_factory=set)
+
+    def __repr__(self) -> str:
+        return f"Tally(rows_read={self.rows_read}, accepted={self.accepted})"
+
+    def count(self, validated: Validated, failures: pd.DataFrame, rejected: int = 0) -> None:
+        """Add one chunk's counts and failures (``rejected``: rows refused by the overlap rule).
+
+        Parameters
+        ----------
+        validated : Validated
+            The chunk validated.
+        failures : pandas.DataFrame
+            Its failures (with overlap failures merged in).
+        rejected : int, default 0
+            Accepted rows the overlap rule refused.
+        """
+        if self.notes is None:  # every chunk has the same header, so the same notes
+            self.notes = list(validated.notes)
+        self.rows_read += validated.rows_read
+        self.accepted += int(validated.accepted.sum()) - rejected
+        if not failures.empty or not self.failures:
+            self.failures.append(failures)
+
+    def store(
+        self,
+        store: Store,
+        schema: Schema,
+        source: tuple[Path, str],
+        validated: Validated,
+        overlap_rule: tuple[str, Sequence[str] | None],
+    ) -> None:
+        """Check one chunk's overlaps, append it to the open transaction and count it.
+
+        Parameters
+        ----------
+        store : Store
+            The store, inside :meth:`Store.transaction`.
+        schema : Schema
+            The kind's schema.
+        source : (pathlib.Path, str)
+            The file and its sha256.
+        validated : Validated
+            The chunk validated.
+        overlap_rule : (str, sequence of str or None)
+            The overlap rule and the files to compare with.
+        """
+        path, sha = source
+        rule, among = overlap_rule
+        kind = schema.kind
+        rows = stored_rows(schema, validated, sha)
+        quarantined = quarantine(kind, path, sha, validated)
+        found = find_overlap(store, schema, rows, rule, among)
+        failures = validated.failures
+        if len(found.rejected_rows):
+            rows = rows[~rows["_row"].isin(found.rejected_rows)].reset_index(drop=True)
+            failures = merged(failures, found.failures, "row")
+            quarantined = merged(quarantined, overlap_quarantine(kind, path, sha, found), "_row")
+        replace = replace_keys(schema) if rule == "keep_latest" and found.rows else ()
+        store.append(schema, rows, quarantined, replace_keys=replace)
+        self.count(validated, failures, len(found.rejected_rows))
+        self.stored += len(rows)
+        self.overlap_rows += found.rows
+        self.overlap_files |= set(found.files)
+
+    def all_failures(self) -> pd.DataFrame:
+        """Return the failures of every chunk in file order."""
+        if len(self.failures) == 1:
+            return self.failures[0]
+        return pd.concat(self.failures, ignore_index=True)
+
+    def overlap_note(self, rule: str) -> str | None:
+        """Say what the overlap rule did over the whole file (None without overlap)."""
+        none = np.array([], dtype=np.int64)
+        files = tuple(sorted(self.overlap_files))
+        return Overlap(rule, self.overlap_rows, files, none, pd.DataFrame(), {}).note()
