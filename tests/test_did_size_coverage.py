@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.size_coverage import Design, default_method, default_on_estimate, run_design
+from benchmarks.size_coverage import (
+    Design,
+    default_method,
+    default_on_estimate,
+    run_callaway_santanna,
+    run_design,
+)
 
 DRAWS = 150
 
@@ -65,3 +71,18 @@ def test_one_treated_of_four_says_no_test_instead_of_a_number() -> None:
 def test_many_clusters_on_both_sides_keep_cluster_robust_inference() -> None:
     design = Design(10, 10, False)
     assert default_method(design) == "analytic" == default_on_estimate(design)
+
+
+@pytest.mark.parametrize(
+    ("treated", "comparison", "expected"),
+    [(6, 12, "permutation"), (2, 8, "permutation"), (10, 10, "analytic")],
+)
+def test_callaway_santanna_default_follows_the_same_rule(
+    treated: int, comparison: int, expected: str
+) -> None:
+    # 6 treated of 18 got influence-function intervals before, which rejected a true
+    # null 7.3 % (equal) and 11.3 % (unequal sizes) of the time in the harness.
+    design = Design(treated, comparison, True)
+    assert default_method(design) == expected
+    cell = run_callaway_santanna(design, 2, n_perm=19)
+    assert cell.method == expected
