@@ -99,6 +99,12 @@ def test_weak_keys_are_refused_with_advice(
         ("9999999901", "9999999901"),  # ten digits: not a BSN
         ("06-12345678", "06-12345678"),
         ("1.234.567,89", "1.234.567,89"),
+        ("12345672", "[BSN]"),  # 012345672 without its leading zero, as a spreadsheet keeps it
+        ("999_999_990", "[BSN]"),
+        ("map/999/999/990", "map/[BSN]"),
+        ("\uff19" * 8 + "\uff10", "[BSN]"),  # full-width digits
+        ("20251231", "20251231"),  # eight digits that are no BSN even with a zero in front
+        ("31-02-2005", "31-02-2005"),  # a date: 031022005 passes the elfproef, but has separators
     ],
 )
 def test_mask_finds_bsns_with_and_without_separators(text: str, masked: str) -> None:
@@ -137,6 +143,19 @@ def test_misaligned_row_free_text_and_file_name_never_show_the_bsn(tmp_path: Pat
     assert stored["debt_sources"].str.startswith("Dossier D-[BSN:").all()
     assert main([*args, "--json"]) == 0  # already ingested: the skip note names no BSN either
     assert RAW not in capsys.readouterr().out
+
+
+def test_a_bsn_that_lost_its_leading_zero_never_shows_in_any_column(
+    tmp_path: Path, capsys
+) -> None:
+    rows = panel_rows()
+    rows[1][2] = "12345672"  # in the municipality column: rejected, its value quoted
+    path = tmp_path / "mis8.csv"
+    path.write_text(csv_text(PANEL_HEADER, rows), encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    assert main(["ingest", "outcome_panel", str(path), "--store", str(store)]) == 0
+    out = _outputs(tmp_path, store, capsys)
+    assert "12345672" not in out and "[BSN" in out
 
 
 def test_headerless_list_of_bsns_is_refused_without_echoing_one(tmp_path: Path, capsys) -> None:
