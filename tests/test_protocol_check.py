@@ -556,3 +556,21 @@ def test_older_schema_version_warns(tmp_path: Path):
         )
         for w in report.warnings
     )
+
+
+@pytest.mark.parametrize("cwd", ["/", "project"])
+def test_data_outside_the_project_is_refused_wherever_evalkit_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cwd: str
+) -> None:
+    # The working directory is an allowed root, but run from / it let a protocol read any file.
+    project = tmp_path / "pilot"
+    (project / "protocols" / "examples").mkdir(parents=True)
+    monkeypatch.chdir("/" if cwd == "/" else project)
+    monkeypatch.delenv("EVALKIT_DATA_DIRS", raising=False)
+    data = protocol_dict()
+    data["data_sources"][0]["files"] = ["/etc/passwd"]
+    report = check_protocol(write_protocol(project / "protocols" / "examples", data))
+    assert any("'/etc/passwd' lies outside the project" in e for e in report.errors)
+    data["data_sources"][0]["files"] = [str(project / "data" / "raw" / "panel.csv")]
+    report = check_protocol(write_protocol(project / "protocols" / "examples", data))
+    assert not any("outside the project" in e for e in report.errors), report.errors

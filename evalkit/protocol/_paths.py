@@ -13,9 +13,11 @@ __all__ = ["allowed_roots", "check_source_paths"]
 def allowed_roots(protocol_path: Path) -> list[Path]:
     """Return the folders data files may live in.
 
-    The working directory (file paths resolve against it), the project the protocol
-    belongs to (the folder above ``protocols/``, else the protocol's own folder), and
-    every folder named in ``EVALKIT_DATA_DIRS`` (separated by the path separator).
+    The working directory (relative file paths resolve against it) unless it is a
+    file-system root or the home folder, where it would let a protocol name any file;
+    the project the protocol belongs to (the folder above the nearest ``protocols/``
+    folder it lives in, else the protocol's own folder); and every folder named in
+    ``EVALKIT_DATA_DIRS`` (separated by the path separator).
 
     Parameters
     ----------
@@ -28,9 +30,11 @@ def allowed_roots(protocol_path: Path) -> list[Path]:
         Resolved folders.
     """
     folder = protocol_path.resolve().parent
-    project = folder.parent if folder.name == "protocols" else folder
+    project = next((f.parent for f in (folder, *folder.parents) if f.name == "protocols"), folder)
     extra = [Path(p) for p in os.environ.get("EVALKIT_DATA_DIRS", "").split(os.pathsep) if p]
-    return [p.resolve() for p in (Path.cwd(), project, *extra)]
+    cwd = Path.cwd().resolve()
+    here = [] if cwd == Path(cwd.anchor) or cwd == Path.home().resolve() else [cwd]
+    return [p.resolve() for p in (*here, project, *extra)]
 
 
 def check_source_paths(raw: Mapping[str, Any], protocol_path: Path) -> list[str]:
