@@ -98,3 +98,21 @@ def test_sections_say_not_available_for_missing_parts(tmp_path):
         sections_results.throughput(ctx),
     ):
         assert "Not available: the results bundle does not contain this part." in md
+
+
+def test_registration_time_without_a_git_record_is_said_to_rest_on_the_lock_alone(tmp_path):
+    from evalkit.report import sections_front
+
+    bundle = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    reg = {**bundle["registration"], "registered_at": "2025-09-01T10:00:00Z"}
+    for git_added, lang, phrase in (
+        (None, "en", "not confirmed by a git commit"),
+        (None, "nl", "niet bevestigd door versiebeheer"),
+        ("2025-09-01T10:05:00Z", "en", None),
+    ):
+        ctx = _ctx(tmp_path, lang, registration={**reg, "git_added_at": git_added})
+        facts = sections_front.key_facts(ctx)
+        if phrase is None:
+            assert "not confirmed" not in facts
+        else:
+            assert phrase in facts

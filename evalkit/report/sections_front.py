@@ -97,6 +97,18 @@ def warnings_block(ctx: ReportContext) -> str:
     return "\n\n".join(out)
 
 
+def _registered_at(ctx: ReportContext, reg: Mapping[str, Any]) -> str:
+    """The registration time, saying so when only the lock file vouches for it.
+
+    Without a git commit of the lock, its time (and seal, which has no key) can be
+    rewritten by anyone who can edit the file; the reader should know that.
+    """
+    shown = fmt_date(reg.get("registered_at"), ctx.lang, with_time=True)
+    if reg.get("registered_at") and not reg.get("git_added_at"):
+        shown += " (" + ctx.t("v.time_unconfirmed") + ")"
+    return shown
+
+
 def registry_link(ctx: ReportContext) -> str:
     """Return a line linking the external registration (OSF, AEA, DOI), if the protocol has one."""
     value = ctx.get("registration.registry") or ctx.get("protocol.metadata.registry")
@@ -117,7 +129,7 @@ def key_facts(ctx: ReportContext) -> str:
         ("k.protocol", str(ctx.get("protocol_id", "\u2013"))),
         ("k.status", label("status", _status(ctx), lang)),
         ("k.reg_hash", grouped_hash(reg.get("sha256"))),
-        ("k.reg_time", fmt_date(reg.get("registered_at"), lang, with_time=True)),
+        ("k.reg_time", _registered_at(ctx, reg)),
         ("k.first_data", fmt_date(reg.get("first_data_ingest_at"), lang, with_time=True)),
         ("k.before_data", _yes_no(ctx, reg.get("registered_before_data"))),
         ("k.registry", str(reg.get("registry") or "\u2013")),
