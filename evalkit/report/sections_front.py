@@ -98,7 +98,7 @@ def warnings_block(ctx: ReportContext) -> str:
 
 
 def _registered_at(ctx: ReportContext, reg: Mapping[str, Any]) -> str:
-    """The registration time, saying so when only the lock file vouches for it.
+    """Return the registration time, saying so when only the lock file vouches for it.
 
     Without a git commit of the lock, its time (and seal, which has no key) can be
     rewritten by anyone who can edit the file; the reader should know that.
