@@ -211,3 +211,17 @@ def test_the_bundle_carries_the_registered_spec(bundle_part) -> None:
     assert part["event_study_spec"]["estimator"] == "event_study"
     assert all(e["spec"] == part["spec"] for e in part["effects"])
     assert part["multiple_testing"] == "holm"
+
+
+def test_a_hypothesis_whose_estimate_failed_keeps_a_coded_reason(demo, bundle_part) -> None:
+    protocol, _ = demo
+    part = copy.deepcopy(bundle_part["confirmatory"])
+    failed = part["effects"][0]
+    failed["result"], failed["error"] = None, "EstimationError: no comparison units"
+    rows = hypothesis_rows(protocol, part["effects"], bundle_part["subgroups"])["hypotheses"]
+    row = next(r for r in rows if r["outcome"] == failed["outcome"] and not r["subgroup"])
+    assert row["status"] == "not_estimated" and row["estimate"] is None
+    assert row["reason_code"] == "estimate_failed"
+    assert row["reason_values"]["detail"] == "EstimationError: no comparison units"
+    assert "could not run on these data" in row["reason"]
+    assert row["p_adjusted"] == 1.0 or row["p_adjusted"] is None

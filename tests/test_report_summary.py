@@ -148,10 +148,13 @@ def test_every_registered_hypothesis_is_accounted_for():
         {"id": "H1", "outcome": "problematic_debt", "status": "estimated", "estimate": -0.031,
          "conf_low": -0.05256, "conf_high": -0.00944, "p_adjusted": 0.012},
         {"id": "H2", "outcome": "neet", "status": "not_estimated", "estimate": None,
-         "reason": {"nl": "geen gegevens", "en": "no data"}},
+         "reason": "the estimator could not run on these data (no rows)",
+         "reason_code": "estimate_failed",
+         "reason_values": {"outcome": "neet", "subgroup": "", "detail": "no rows"}},
     ]
     bundle["confirmatory"]["family"] = {"method": "holm", "size": 2}
     text = summary_body(_ctx(bundle))
     assert "**H1**" in text and "**H2**" in text
     assert "effect \u22123,1 procentpunt" in text
-    assert "geen schatting. Reden: geen gegevens" in text
+    assert "geen schatting. Reden: de schatting kon op deze gegevens niet worden gemaakt" in text
+    assert "could not run" not in text  # the bundle's English sentence stays out of Dutch

@@ -50,13 +50,25 @@ def adjust(p_values: Sequence[float | None], method: MultipleTesting) -> list[fl
     return [float(a) if ok else None for a, ok in zip(adjusted, given, strict=True)]
 
 
+#: Why a hypothesis has no estimate: a code the report words in each language, and the
+#: English sentence the bundle keeps beside it (``reason``).
+_REASONS = {
+    "outcome_unknown": "outcome {outcome!r} is not among the protocol's outcomes",
+    "subgroup_not_estimated": "the subgroup {subgroup!r} could not be estimated for {outcome!r}",
+    "estimate_failed": "the estimator could not run on these data ({detail})",
+}
+
+Reason = tuple[str, dict[str, str]]
+
+
 def _estimate_of(
     hypothesis: Hypothesis, effects: Mapping[str, Mapping[str, Any]], subgroups: Sequence[Mapping]
-) -> tuple[dict[str, Any] | None, str | None]:
-    """Return the numbers of one hypothesis, or a plain-language reason why there are none."""
+) -> tuple[dict[str, Any] | None, Reason | None]:
+    """Return the numbers of one hypothesis, or the reason (code, values) why there are none."""
     effect = effects.get(hypothesis.outcome)
+    names = {"outcome": hypothesis.outcome, "subgroup": hypothesis.subgroup or ""}
     if effect is None:
-        return None, f"outcome {hypothesis.outcome!r} is not among the protocol's outcomes"
+        return None, ("outcome_unknown", names)
     if hypothesis.subgroup:
         rows = [
             r
@@ -64,14 +76,12 @@ def _estimate_of(
             if r["outcome"] == hypothesis.outcome and r.get("subgroup") == hypothesis.subgroup
         ]
         if not rows or rows[0].get("estimate") is None:
-            return None, (
-                f"the subgroup {hypothesis.subgroup!r} could not be estimated for "
-                f"{hypothesis.outcome!r}"
-            )
+            return None, ("subgroup_not_estimated", names)
         return {k: rows[0].get(k) for k in (*_NUMBERS, "inference")}, None
     result = effect.get("result")
     if result is None:
-        return None, effect.get("error") or "the estimator could not run on these data"
+        detail = str(effect.get("error") or "no result")
+        return None, ("estimate_failed", {**names, "detail": detail})
     numbers = {
         "estimate": result.get("att"),
         "std_error": result.get("se"),
@@ -116,7 +126,8 @@ def hypothesis_rows(
     ]
     rows: list[dict[str, Any]] = []
     for h in members:
-        numbers, reason = _estimate_of(h, by_outcome, subgroups)
+        numbers, why = _estimate_of(h, by_outcome, subgroups)
+        code, values = why or (None, {})
         rows.append(
             {
                 "id": h.id,
@@ -128,7 +139,9 @@ def hypothesis_rows(
                 **dict.fromkeys((*_NUMBERS, "inference")),
                 **(numbers or {}),
                 "status": "estimated" if numbers else "not_estimated",
-                "reason": reason,
+                "reason": _REASONS[code].format(**values) if code else None,
+                "reason_code": code,
+                "reason_values": values or None,
             }
         )
     method = protocol.analysis.multiple_testing

@@ -415,7 +415,7 @@ def _compute(inputs: BundleInputs) -> dict[str, Any]:
         "protocol_id": inputs.protocol_id,
         "generated": {
             "code_commit": inputs.code_commit,
-            "seed": int(protocol.get("analysis", {}).get("seed", 0) or 0),
+            "seed": inputs.registered.analysis.seed,
         },
         "protocol": protocol,
         "registration": inputs.registration,

@@ -32,7 +32,7 @@ def hypotheses_list(ctx: Any) -> str:
         name = f"**{ctx.md(h['id'])}** ({ctx.md_outcome(h['outcome'])}"
         name += f", {ctx.md(_subgroup(ctx, h['subgroup']))})" if h.get("subgroup") else ")"
         if h.get("status") != "estimated" or is_missing(h.get("estimate")):
-            reason = ctx.md(h.get("reason")) or "\u2013"
+            reason = _reason(ctx, h)
             lines.append("- " + ctx.t("s.hypothesis_missing", name=name, reason=reason))
             continue
         low, high = h.get("conf_low"), h.get("conf_high")
@@ -50,10 +50,29 @@ def hypotheses_list(ctx: Any) -> str:
                 name=name,
                 estimate=fmt_num(h["estimate"] * scale, lang, digits, signed=True) + unit,
                 ci=ci,
-                p=fmt_p(p if not is_missing(p) else h.get("p_value"), lang),
+                p=_p_clause(p if not is_missing(p) else h.get("p_value"), lang),
             )
         )
     return "\n".join(lines)
+
+
+def _reason(ctx: Any, h: Mapping[str, Any]) -> str:
+    """Why a hypothesis has no estimate, in the document's language (outside text escaped)."""
+    code, values = h.get("reason_code"), h.get("reason_values") or {}
+    if not code:  # a bundle from before the reasons had codes
+        return ctx.md(h.get("reason")) or "\u2013"
+    shown = {
+        "outcome": ctx.md_outcome(values.get("outcome", "")),
+        "subgroup": ctx.md(_subgroup(ctx, values.get("subgroup", ""))),
+        "detail": ctx.md(values.get("detail", "")),
+    }
+    return str(ctx.t(f"r.hypothesis_{code}", **shown))
+
+
+def _p_clause(p: Any, lang: str) -> str:
+    """``= 0.012`` or ``< 0.001``: the sign of the clause depends on the shown value."""
+    shown = fmt_p(p, lang)
+    return shown if shown.startswith(("<", ">")) else "= " + shown
 
 
 def _unit(ctx: Any, outcome: str) -> tuple[float, int, str]:
