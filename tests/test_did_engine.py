@@ -108,9 +108,7 @@ def test_person_rows_are_averaged_to_the_unit_panel() -> None:
     means = persons.groupby(["u", "t", "cl", "g"], as_index=False)["y"].mean()
     kw = {"estimator": "callaway_santanna", "control": "notyet", "cluster": "cl"}
     mem = _in_memory(means, **kw).to_dict()
-    eng = estimate_in_engine(
-        ibis.memtable(persons), outcome="y", unit="u", time="t", cohort="g", **kw
-    ).to_dict()
+    eng = _engine(persons, **kw).to_dict()
     _close(mem["aggregations"], eng["aggregations"], "aggregations")
     assert eng["n_obs"] == len(means)
 
@@ -144,13 +142,18 @@ def test_choices_outside_the_engine_path_are_refused(choices: dict, message: str
         )
 
 
-def test_few_treated_default_inference_is_left_to_the_in_memory_path() -> None:
-    df = _panel(8, 6, seed=8, cohorts=(0, 4))
-    df["g"] = np.where(df["u"].isin(["u000", "u001"]), 4, 0)
-    with pytest.raises(EstimationError, match="few-treated"):
-        estimate_in_engine(
-            ibis.memtable(df), outcome="y", unit="u", time="t", cohort="g", estimator="twfe"
-        )
+@pytest.mark.parametrize("n_treated", [2, 7])
+def test_few_treated_default_inference_is_left_to_the_in_memory_path(n_treated: int) -> None:
+    # 7 treated of 30 is not few by the threshold (5), but fewer than 10 a side: in memory
+    # the default is randomization inference, so the engine must not answer analytically.
+    df = _panel(30, 6, seed=8, cohorts=(0, 4))
+    df["g"] = np.where(df["u"].isin([f"u{i:03d}" for i in range(n_treated)]), 4, 0)
+    df["m"] = df["u"]  # one unit per municipality
+    for estimator in ("twfe", "callaway_santanna"):
+        kw = {"outcome": "y", "unit": "u", "time": "t", "cohort": "g", "cluster": "m"}
+        with pytest.raises(EstimationError, match="randomization inference"):
+            estimate_in_engine(ibis.memtable(df), estimator=estimator, **kw)
+        assert estimate(df, estimator=estimator, n_perm=49, **kw).inference == "permutation"
 
 
 def test_multiplier_bootstrap_over_clusters_equals_in_memory() -> None:

@@ -157,7 +157,8 @@ def test_cli_validate_and_estimate(panel: Path, tmp_path: Path, capsys) -> None:
     )
     assert code == 0 and out.is_file()
     text = capsys.readouterr().out
-    assert "callaway_santanna" in text and "engine:duckdb" in text
+    assert "callaway_santanna" in text and "path: engine:duckdb;" in text
+    assert "grouped sums in the engine" in text and "streamed" not in text
 
 
 def test_cli_reports_a_missing_panel_without_a_traceback(tmp_path: Path, capsys) -> None:

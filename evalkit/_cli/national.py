@@ -88,11 +88,13 @@ def run_estimate(args: argparse.Namespace) -> int:
     results = estimate_national(
         table, OUTCOMES, unit=args.unit, cluster=args.cluster, progress=progress
     )
+    paths: set[str] = set()
     for outcome, by in results.items():
-        print(
-            f"{outcome}: grouped sums in the engine {by['engine_seconds']} s "
-            "(all outcomes in one pass)"
-        )
+        ran = {str(r["path"]) for r in by.values() if isinstance(r, dict) and "path" in r}
+        paths |= ran
+        streamed = "in_memory:streamed" in ran
+        how = "streamed in memory" if streamed else "grouped sums in the engine"
+        print(f"{outcome}: {how} {by['engine_seconds']} s (all outcomes in one pass)")
         for name, res in by.items():
             if isinstance(res, dict):
                 print(
@@ -109,5 +111,5 @@ def run_estimate(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
         print(f"  results: {args.out}")
-    print(f"  path: engine:{args.engine}; " + progress.summary())
+    print(f"  path: {', '.join(sorted(paths)) or 'engine:' + args.engine}; " + progress.summary())
     return 0

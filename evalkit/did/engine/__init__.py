@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from evalkit.did._common import MIN_SIDE_ANALYTIC, few_treated_default
 from evalkit.did.engine._cs import cs_in_engine
 from evalkit.did.engine._linear import linear_in_engine
 from evalkit.did.engine._stats import PanelStats, panel_statistics, panel_statistics_many
@@ -74,11 +75,16 @@ def estimate_in_engine(
     stats = panel_statistics(
         table, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=spec.cluster
     )
-    if spec.inference is None and stats.n_treated_clusters < spec.few_treated_threshold:
+    k, g = stats.n_treated_clusters, len(stats.clusters)
+    # The default must be the one evalkit.did.estimate picks, or the two paths disagree.
+    if spec.inference is None and few_treated_default(k, g - k, spec.few_treated_threshold) != (
+        "analytic"
+    ):
+        floor = max(spec.few_treated_threshold, MIN_SIDE_ANALYTIC)
         raise EstimationError(
-            f"{stats.n_treated_clusters} treated cluster(s), fewer than "
-            f"{spec.few_treated_threshold}: the default inference is then a few-treated method, "
-            "which runs in memory only (evalkit.did.estimate), or set inference='analytic'"
+            f"{k} treated and {g - k} comparison cluster(s), fewer than {floor} on one side: "
+            "the default inference is then randomization inference, which runs in memory "
+            "only (evalkit.did.estimate), or set inference='analytic'"
         )
     min_e, max_e = spec.event_window or (None, None)
     if spec.estimator == "callaway_santanna":
