@@ -56,6 +56,7 @@ class _Scan(HTMLParser):
         super().__init__()
         self.live: list[str] = []
         self.text: list[str] = []
+        self.title = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "iframe", "object", "embed"):
@@ -70,6 +71,8 @@ class _Scan(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
+        if self.lasttag == "title" and not self.title:
+            self.title = data
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +95,9 @@ def test_no_payload_runs_and_each_shows_as_text(hostile: Path, doc: str, lang: s
     assert SCRIPT in text  # the title, shown as text in every document
     if doc != "monitor":
         assert IMG in text
+    # plain-text places (page title, table captions) get the text, not its markdown escapes
+    assert scan.title.endswith(": " + SCRIPT), scan.title
+    assert "\\<" not in text and "\\=" not in text
 
 
 def test_csv_exports_hold_no_live_formula(hostile: Path) -> None:

@@ -27,6 +27,7 @@ import nbformat
 from evalkit.errors import ReportError
 from evalkit.report._kernel import KernelSession, execute_notebook
 from evalkit.report._template import CSS, TEMPLATE
+from evalkit.report.escape import md_unescape
 from evalkit.report.qmd import Cell, QmdDocument, parse_qmd
 
 __all__ = ["Engine", "KernelSession", "qmd_to_markdown", "render_qmd"]
@@ -337,7 +338,9 @@ def _title(doc: QmdDocument, markdown: str) -> str:
         return str(title)
     for line in markdown.splitlines():
         if line.startswith("# "):
-            return re.sub(r"\s*\{[^}]*\}\s*$", "", line[2:]).strip()
+            # the heading is markdown with outside text escaped; the page title is plain
+            # text that pandoc escapes as HTML itself
+            return md_unescape(re.sub(r"\s*\{[^}]*\}\s*$", "", line[2:]).strip())
     return doc.path.stem if doc.path else "report"
 
 

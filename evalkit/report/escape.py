@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["csv_cell", "md_escape", "safe_name"]
+__all__ = ["csv_cell", "md_escape", "md_unescape", "safe_name"]
 
 # pandoc markdown: "Any ASCII punctuation character may be backslash-escaped".
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
@@ -29,6 +29,11 @@ def md_escape(text: str) -> str:
     """
     flat = " ".join(str(text).splitlines())
     return _PUNCT.sub(r"\\\1", flat)
+
+
+def md_unescape(text: str) -> str:
+    """Undo :func:`md_escape` for a place that takes plain text (a page title, a caption)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
 
 
 def csv_cell(value: Any) -> Any:

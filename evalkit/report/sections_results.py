@@ -500,8 +500,8 @@ def exploratory(ctx: ReportContext) -> str:
     if not items:
         parts.append(ctx.not_available())
     for i, item in enumerate(items, start=1):
-        title = ctx.md(item.get("title") or item.get("id", i))
-        parts.append(f"### {title} {{#exploratory-{i}}}")
+        caption = ctx.text(item.get("title") or item.get("id", i))  # plain text
+        parts.append(f"### {ctx.md(caption)} {{#exploratory-{i}}}")
         file = ctx.md(item.get("file", ""))
         parts.append(f"*{ctx.t('s.exploratory').split('.')[0]}.* {file}")
         tables = item.get("tables")
@@ -538,7 +538,7 @@ def exploratory(ctx: ReportContext) -> str:
                 ctx.table(
                     make_table(
                         f"exploratory_{item.get('id', i)}_effects",
-                        title,
+                        caption,
                         effects,
                         ctx.lang,
                         ctx.threshold,
@@ -555,7 +555,7 @@ def exploratory(ctx: ReportContext) -> str:
                 ctx.table(
                     make_table(
                         f"exploratory_{name}",
-                        title,
+                        caption,
                         records_frame(records),
                         ctx.lang,
                         ctx.threshold,
