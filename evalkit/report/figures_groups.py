@@ -63,13 +63,19 @@ def group_labels(groups: pd.Series, lang: str) -> pd.Categorical:
 
 
 def _small(frame: pd.DataFrame, threshold: int) -> pd.Series:
-    within, breach = frame["n_within"].fillna(0), frame["n_breach"].fillna(0)
-    return within.between(1, threshold - 1) | breach.between(1, threshold - 1)
+    """Cells to leave out: small counts, and counts the release's plan hid (missing)."""
+    within, breach = frame["n_within"], frame["n_breach"]
+    masked = within.isna() | breach.isna()
+    within, breach = within.fillna(0), breach.fillna(0)
+    return masked | within.between(1, threshold - 1) | breach.between(1, threshold - 1)
 
 
 def _series(table: pd.DataFrame, norm: str, column: str, threshold: int) -> pd.DataFrame:
     rows = table.loc[(table["norm"] == norm) & table["group"].isin(GROUPS)].copy()
-    rows = rows.loc[rows["n_within"].fillna(0) + rows["n_breach"].fillna(0) > 0]
+    # A period with no decided case has no share; a period whose counts the plan hid
+    # (missing) has one that is not shown: it keeps its row, drawn as a gap.
+    none = rows["n_within"].fillna(-1).eq(0) & rows["n_breach"].fillna(-1).eq(0)
+    rows = rows.loc[~none]
     rows["period"] = rows[column].astype(str)
     rows["hidden"] = _small(rows, threshold)
     return rows

@@ -56,9 +56,7 @@ def _norm_figures(ctx: Any) -> list[str]:
     out = []
     for norm in sorted(set(source["norm"])):
         data, freq = norm_share_periods(monthly, quarterly, norm=norm, threshold=ctx.threshold)
-        if data.empty:
-            continue
-        if data["share_within"].notna().sum() == 0:  # say so rather than leave it out unseen
+        if data.empty or data["share_within"].notna().sum() == 0:  # say so, never leave it out
             out.append(
                 ctx.t("s.norm_all_hidden", norm=norm_label(ctx, norm), threshold=ctx.threshold)
             )
