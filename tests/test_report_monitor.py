@@ -76,6 +76,20 @@ def test_quarters_are_used_when_too_many_months_are_small() -> None:
     assert empty.empty
 
 
+def test_periods_the_plan_hid_stay_as_gaps() -> None:
+    # counts the release's plan hid arrive missing; they counted as 0 and the period vanished
+    monthly = pd.DataFrame(
+        _norm_rows("month", MONTHS, "pilot", [(20, 10), (15, 12), (30, 13), (25, 10)])
+        + _norm_rows("month", MONTHS, "comparison", [(40, 20), (35, 15), (30, 12), (28, 11)])
+    )
+    hidden = (monthly["group"] == "pilot") & (monthly["month"] == "2026-02")
+    monthly.loc[hidden, ["n_within", "n_breach", "share_within"]] = None
+    data, freq = norm_share_periods(monthly, None, norm="x", threshold=10)
+    pilot = data.loc[data["group"] == "pilot"].set_index("period")
+    assert freq == "month" and len(pilot) == 4
+    assert pilot.loc["2026-02", "hidden"] and pd.isna(pilot.loc["2026-02", "share_within"])
+
+
 def _bundle(registrations_pilot: int, past: int, share: float, sha: str, within: int = 18) -> dict:
     return {
         "protocol_id": "p",
