@@ -377,3 +377,18 @@ def test_monitor_compares_with_the_last_delivery_and_serves_a_panel_only_pilot(
     trend = _table_rows(alone, "table-outcome_trend")
     assert {r[2] for r in trend[1:]} == {"pilot", "vergelijking"}
     assert "Gegevens tot en met: uitkomstpanel" in text
+
+
+def test_staggered_example_reports_show_its_sensitivity_analysis(demo_run: Path) -> None:
+    """The registered robustness of school_to_work_region reaches both evaluations."""
+    bundle = json.loads(
+        (demo_run / "build" / SECOND / "results.json").read_text(encoding="utf-8")
+    )
+    assert bundle["robustness"]["sensitivity"], "no sensitivity analysis in the bundle"
+    for name, heading in (
+        (f"{SECOND}.html", "Hoe gevoelig is de conclusie voor ongelijke trends?"),
+        (f"{SECOND}.en.html", "How sensitive is the conclusion to unequal trends?"),
+    ):
+        html = (demo_run / "build" / "reports" / name).read_text(encoding="utf-8")
+        assert 'id="sensitivity"' in html and heading in html, name
+        assert "(HonestDiD)</h3>" in html and "data:image/png;base64" in html, name
