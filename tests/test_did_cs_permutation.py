@@ -238,3 +238,22 @@ def test_means_path_equals_re_estimating_every_assignment(
     for kind in a:
         for key in ("att", "p_value", "conf_low", "conf_high"):
             assert a[kind]["overall"][key] == pytest.approx(b[kind]["overall"][key], rel=1e-9)
+
+
+def test_without_a_cluster_each_unit_is_a_cluster_of_its_own(mpdta: pd.DataFrame) -> None:
+    # no cluster named and few treated counties: permutation over counties, as TWFE does;
+    # before, permutation refused ("name the cluster column") and intervals stayed analytic
+    counties = mpdta["countyreal"].drop_duplicates()
+    never = mpdta.loc[mpdta["first.treat"] == 0, "countyreal"].drop_duplicates().head(12)
+    treated = mpdta.loc[mpdta["first.treat"] == 2006, "countyreal"].drop_duplicates().head(3)
+    df = mpdta.loc[mpdta["countyreal"].isin(pd.concat([never, treated]))]
+    assert len(counties) > len(df["countyreal"].unique())
+    plain = estimate(df, estimator="callaway_santanna", **KW)
+    assert plain.inference == "permutation"
+    assert "cs_permutation_failed" not in [n.code for n in plain.notes]
+    by_county = estimate(df, estimator="callaway_santanna", cluster="countyreal", **KW)
+    a, b = plain.to_dict()["aggregations"], by_county.to_dict()["aggregations"]
+    for kind in a:  # the permutation values are the same; row SEs agree to rounding
+        for key, value in b[kind]["overall"].items():
+            got = a[kind]["overall"][key]
+            assert got == value if value is None else got == pytest.approx(value, rel=1e-12)

@@ -293,6 +293,8 @@ def _callaway_santanna(
                 },
             ),
         )
+    if kwargs.get("cluster") is None:  # no cluster named: each unit is its own cluster
+        kwargs["cluster"] = columns.get("unit")
     try:
         out = with_permutation(
             data,
