@@ -225,3 +225,24 @@ def test_a_hypothesis_whose_estimate_failed_keeps_a_coded_reason(demo, bundle_pa
     assert row["reason_values"]["detail"] == "EstimationError: no comparison units"
     assert "could not run on these data" in row["reason"]
     assert row["p_adjusted"] == 1.0 or row["p_adjusted"] is None
+
+
+def test_cs_estimation_method_changes_the_estimate_with_covariates(demo) -> None:
+    # without covariates dr, ipw and reg coincide; with one they must each reach the estimator
+    protocol, af = demo
+    cs = _with(
+        protocol, estimator="callaway_santanna", inference="analytic", covariates=("age",)
+    )
+    atts = {m: _main(_with(cs, method=m), af)["att"] for m in ("dr", "ipw", "reg")}
+    assert len({round(v, 10) for v in atts.values()}) == 3, atts
+
+
+def test_cs_bootstrap_inference_reaches_the_estimate(demo) -> None:
+    protocol, af = demo
+    cs = _with(protocol, estimator="callaway_santanna")
+    boot = _main(_with(cs, inference="bootstrap"), af)
+    plain = _main(_with(cs, inference="analytic"), af)
+    assert registered_spec(_with(cs, inference="bootstrap")).inference == "bootstrap"
+    assert boot["inference"] == "bootstrap" and plain["inference"] == "analytic"
+    assert boot["att"] == pytest.approx(plain["att"], abs=1e-12)
+    assert boot["se"] != pytest.approx(plain["se"], rel=1e-6)
