@@ -159,9 +159,42 @@ def test_cli_validate_and_estimate(panel: Path, tmp_path: Path, capsys) -> None:
     text = capsys.readouterr().out
     assert "callaway_santanna" in text and "path: engine:duckdb;" in text
     assert "grouped sums in the engine" in text and "streamed" not in text
+    # the registered hypotheses and their Holm family, as in every other protocol
+    assert "H1 (neet, callaway_santanna)" in text and "adjusted (holm)" in text
+    import json
+
+    from statsmodels.stats.multitest import multipletests
+
+    rows = json.loads(out.read_text(encoding="utf-8"))["hypotheses"]
+    assert [r["id"] for r in rows] == ["H1", "H2"]
+    raw = [r["p_value"] for r in rows]
+    expected = multipletests(raw, method="holm")[1]
+    assert [r["p_adjusted"] for r in rows] == pytest.approx(list(expected), abs=1e-15)
 
 
 def test_cli_reports_a_missing_panel_without_a_traceback(tmp_path: Path, capsys) -> None:
     assert main(["national", "validate", str(tmp_path / "nothing")]) == 1
     err = capsys.readouterr().err
     assert "no Parquet files" in err and "Traceback" not in err
+
+
+def test_registered_choices_reach_the_national_estimates(
+    panel: Path, starts: dict[str, str]
+) -> None:
+    from evalkit.analysis.plan import registered_spec
+    from evalkit.protocol import load_protocol
+
+    spec = registered_spec(load_protocol(PROTOCOL))
+    assert spec.control == "notyet" and spec.event_window == (-12, 12)
+    table = national_table(panel, starts)
+    registered = estimate_national(table, ("neet",), spec=spec)["neet"]
+    others = estimate_national(
+        table, ("neet",), spec=spec.with_(control="never", event_window=(-3, 3), alpha=0.2)
+    )["neet"]
+    times = [r["event_time"] for r in registered["event_study"]["event_study"]]
+    short = [r["event_time"] for r in others["event_study"]["event_study"]]
+    assert min(times) == -12 and max(times) == 12 and (min(short), max(short)) == (-3, 3)
+    cs, cs_never = registered["callaway_santanna"], others["callaway_santanna"]
+    assert cs["att"] != pytest.approx(cs_never["att"], abs=1e-9)  # the control group counts
+    width = registered["twfe"]["ci_high"] - registered["twfe"]["ci_low"]
+    assert others["twfe"]["ci_high"] - others["twfe"]["ci_low"] < width  # alpha 0.2

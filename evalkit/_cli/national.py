@@ -75,19 +75,34 @@ def run_estimate(args: argparse.Namespace) -> int:
     import yaml
 
     from evalkit._cli._progress import Progress
-    from evalkit.pipeline.national import estimate_national, national_table, starts_from_protocol
+    from evalkit.analysis.plan import registered_spec
+    from evalkit.pipeline.national import (
+        estimate_national,
+        national_hypotheses,
+        national_table,
+        starts_from_protocol,
+    )
+    from evalkit.protocol import load_protocol
     from evalkit.protocol.registration import verify_for_analysis
 
     registration = verify_for_analysis(args.protocol)
-    protocol = yaml.safe_load(args.protocol.read_text(encoding="utf-8"))
-    starts = starts_from_protocol(protocol)
+    raw = yaml.safe_load(args.protocol.read_text(encoding="utf-8"))
+    registered = load_protocol(args.protocol)
+    outcomes = tuple(o.id for o in registered.outcomes)
+    starts = starts_from_protocol(raw)
     when = registration.registered_at or "not pre-registered"
     print(f"protocol {args.protocol}: {registration.status} ({when})")
-    progress = Progress("estimate", len(OUTCOMES), unit="outcomes", every=0.0)
+    progress = Progress("estimate", len(outcomes), unit="outcomes", every=0.0)
     table = national_table(args.source, starts, engine=args.engine)
     results = estimate_national(
-        table, OUTCOMES, unit=args.unit, cluster=args.cluster, progress=progress
+        table,
+        outcomes,
+        unit=args.unit,
+        cluster=args.cluster,
+        progress=progress,
+        spec=registered_spec(registered),
     )
+    hypotheses = national_hypotheses(registered, results)
     paths: set[str] = set()
     for outcome, by in results.items():
         ran = {str(r["path"]) for r in by.values() if isinstance(r, dict) and "path" in r}
@@ -101,6 +116,12 @@ def run_estimate(args: argparse.Namespace) -> int:
                     f"  {name:18s} att {res['att']:+.5f}  se {res['se']:.5f}  "
                     f"({res['n_units']} units, {res['n_clusters']} clusters, {res['n_obs']} obs)"
                 )
+    for h in hypotheses:
+        print(
+            f"{h['id']} ({h['outcome']}, {h['estimator']}): p {h['p_value']}, "
+            f"adjusted ({h['multiple_testing']}) {h['p_adjusted']}"
+        )
+    results["hypotheses"] = hypotheses
     if args.out is not None:
         results["protocol"] = {
             "file": str(args.protocol),

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.spec import Spec
 
 __all__ = [
     "ENGINE_ESTIMATORS",
     "estimate_national",
     "national_files",
+    "national_hypotheses",
     "national_table",
     "starts_from_protocol",
     "validate_national",
@@ -171,8 +173,9 @@ def estimate_national(
     cluster: str = "region",
     estimators: Sequence[str] = ENGINE_ESTIMATORS,
     progress: Callable[[int, int], None] | None = None,
+    spec: Spec | None = None,
 ) -> dict[str, Any]:
-    """Run the in-engine estimators per outcome (not-yet-treated comparisons for CS).
+    """Run the in-engine estimators per outcome, with the registered choices of ``spec``.
 
     Parameters
     ----------
@@ -186,6 +189,10 @@ def estimate_national(
         From :data:`ENGINE_ESTIMATORS`.
     progress : callable, optional
         ``progress(outcomes_done, rows_read)`` after every outcome.
+    spec : Spec, optional
+        The registered analysis (:func:`evalkit.analysis.plan.registered_spec`): its
+        control group, base period, anticipation, alpha and event window reach every
+        estimator. Without one: not-yet-treated comparisons, alpha 0.05, no window.
 
     Returns
     -------
@@ -201,11 +208,14 @@ def estimate_national(
 
     started = time.perf_counter()
     design = {"unit": unit, "time": "period", "cohort": "cohort"}
+    choices = _choices(spec)
     try:
         all_stats = panel_statistics_many(table, outcomes=outcomes, cluster=cluster, **design)
     except EstimationError as exc:
         return {
-            outcome: _streamed(table, {"outcome": outcome, **design}, cluster, estimators, str(exc))
+            outcome: _streamed(
+                table, {"outcome": outcome, **design}, cluster, estimators, str(exc), choices
+            )
             for outcome in outcomes
         }
     engine_seconds = round(time.perf_counter() - started, 2)
@@ -215,10 +225,16 @@ def estimate_national(
         out[outcome] = {"engine_seconds": engine_seconds, "rows": stats.n_rows}
         for estimator in estimators:
             started = time.perf_counter()
+            window = {"min_e": choices["min_e"], "max_e": choices["max_e"]}
             if estimator == "callaway_santanna":
-                entry = cs_in_engine(stats, control="notyet", cluster=cluster).to_dict()
+                cs = {k: choices[k] for k in ("control", "base_period", "anticipation")}
+                entry = cs_in_engine(
+                    stats, cluster=cluster, alpha=choices["alpha"], **cs, **window
+                ).to_dict()
             else:
-                entry = linear_in_engine(stats, estimator).to_dict()
+                event = window if estimator == "event_study" else {}
+                fit = linear_in_engine(stats, estimator, alpha=choices["alpha"], **event)
+                entry = fit.to_dict()
             entry["seconds"] = round(time.perf_counter() - started, 3)
             entry["path"] = f"engine:{stats.backend}"
             out[outcome][estimator] = entry
@@ -227,8 +243,26 @@ def estimate_national(
     return out
 
 
+def _choices(spec: Spec | None) -> dict[str, Any]:
+    """Return the registered choices the national estimators take (defaults without one)."""
+    low, high = (spec.event_window if spec else None) or (None, None)
+    return {
+        "control": spec.control if spec else "notyet",
+        "base_period": spec.base_period if spec else "varying",
+        "anticipation": spec.anticipation if spec else 0,
+        "alpha": spec.alpha if spec else 0.05,
+        "min_e": low,
+        "max_e": high,
+    }
+
+
 def _streamed(
-    table: Any, design: dict[str, str], cluster: str, estimators: Sequence[str], why: str
+    table: Any,
+    design: dict[str, str],
+    cluster: str,
+    estimators: Sequence[str],
+    why: str,
+    choices: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Fallback: stream the needed columns to a unit panel and estimate in memory."""
     from evalkit.did import estimate
@@ -238,9 +272,16 @@ def _streamed(
     panel = stream_unit_panel(table, cluster=cluster, **design)
     out: dict[str, Any] = {"engine_seconds": round(time.perf_counter() - started, 2)}
     for estimator in estimators:
-        options: dict[str, Any] = {"inference": "analytic"}
+        options: dict[str, Any] = {"inference": "analytic", "alpha": choices["alpha"]}
+        if estimator in ("event_study", "callaway_santanna") and choices["min_e"] is not None:
+            options["event_window"] = (choices["min_e"], choices["max_e"])
         if estimator == "callaway_santanna":
-            options.update(control="notyet", allow_unbalanced_panel=True)
+            options.update(
+                control=choices["control"],
+                base_period=choices["base_period"],
+                anticipation=choices["anticipation"],
+                allow_unbalanced_panel=True,
+            )
         result = estimate(
             panel,
             outcome=design["outcome"],
@@ -256,3 +297,47 @@ def _streamed(
         entry["why_not_in_engine"] = why
         out[estimator] = entry
     return out
+
+
+def national_hypotheses(protocol: Any, results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every registered hypothesis with its estimate and the registered family's correction.
+
+    The estimate of a hypothesis is that of the registered estimator on its outcome
+    (the simple aggregation for Callaway–Sant'Anna); a hypothesis whose outcome was
+    not estimated keeps its place in the family with p = 1, as in
+    :func:`evalkit.analysis.family.adjust`.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The typed, registered protocol.
+    results : mapping
+        From :func:`estimate_national`.
+
+    Returns
+    -------
+    list of dict
+        ``id, outcome, direction, estimator, estimate, std_error, p_value, p_adjusted``.
+    """
+    from evalkit.analysis.family import adjust
+
+    estimator = protocol.analysis.estimator
+    rows = []
+    for h in protocol.hypotheses:
+        res = (results.get(h.outcome) or {}).get(estimator) or {}
+        rows.append(
+            {
+                "id": h.id,
+                "outcome": h.outcome,
+                "direction": h.direction,
+                "estimator": estimator,
+                "estimate": res.get("att"),
+                "std_error": res.get("se"),
+                "p_value": res.get("p_value"),
+            }
+        )
+    method = protocol.analysis.multiple_testing
+    for row, p in zip(rows, adjust([r["p_value"] for r in rows], method), strict=True):
+        row["p_adjusted"] = p
+        row["multiple_testing"] = method
+    return rows
