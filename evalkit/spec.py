@@ -34,6 +34,7 @@ __all__ = [
     "CORRECTIONS",
     "DIAGNOSTICS",
     "ESTIMATORS",
+    "FEW_TREATED_METHODS",
     "FEW_TREATED_THRESHOLD",
     "INFERENCES",
     "METHODS",
@@ -119,6 +120,13 @@ CORRECTIONS: Mapping[str, str | None] = {
 }
 #: Fewer treated clusters than this switch the default inference to a few-treated method.
 FEW_TREATED_THRESHOLD = 5
+#: The estimators each few-treated resampling method runs for (randomization over the
+#: assignment of cohorts to clusters also for Callaway–Sant'Anna; Conley–Taber needs the
+#: regression's residuals).
+FEW_TREATED_METHODS: Mapping[str, tuple[str, ...]] = {
+    "permutation": ("2x2", "twfe", "event_study", "callaway_santanna"),
+    "conley_taber": ("2x2", "twfe", "event_study"),
+}
 
 _CHOICES: Mapping[str, tuple[str, ...]] = {
     "estimator": ESTIMATORS,

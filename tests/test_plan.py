@@ -246,3 +246,10 @@ def test_cs_bootstrap_inference_reaches_the_estimate(demo) -> None:
     assert boot["inference"] == "bootstrap" and plain["inference"] == "analytic"
     assert boot["att"] == pytest.approx(plain["att"], abs=1e-12)
     assert boot["se"] != pytest.approx(plain["se"], rel=1e-6)
+
+
+def test_cs_registered_permutation_reaches_the_estimate(demo) -> None:
+    protocol, af = demo
+    p = _with(protocol, estimator="callaway_santanna", inference="permutation")
+    res = _main(p, af)
+    assert res["inference"] == "permutation" and res["se"] is None and res["p_value"] >= 1 / 13

@@ -206,7 +206,10 @@ def test_error_messages(tmp_path: Path, what: str, path: str, value: Any, messag
         data["analysis"]["event_window"] = {"min": -2, "max": 3}
     if what == "few-treated method with CS":
         data["analysis"]["estimator"] = "callaway_santanna"
-        message = "analysis.inference: 'conley_taber' is available for the 2x2 and twfe"
+        message = (
+            "analysis.inference: 'conley_taber' is available for the 2x2, twfe, event_study "
+            "estimators, not for 'callaway_santanna'"
+        )
     report = check_protocol(write_protocol(tmp_path, data))
     assert any(message in e for e in report.errors), report.errors
 
@@ -574,3 +577,12 @@ def test_data_outside_the_project_is_refused_wherever_evalkit_runs(
     data["data_sources"][0]["files"] = [str(project / "data" / "raw" / "panel.csv")]
     report = check_protocol(write_protocol(project / "protocols" / "examples", data))
     assert not any("outside the project" in e for e in report.errors), report.errors
+
+
+def test_permutation_is_allowed_for_callaway_santanna(tmp_path: Path):
+    # estimate() re-assigns cohorts to clusters for it; check refused what the estimator runs
+    data = protocol_dict()
+    data["analysis"]["estimator"] = "callaway_santanna"
+    data["analysis"]["inference"] = "permutation"
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert not any("analysis.inference" in e for e in report.errors), report.errors

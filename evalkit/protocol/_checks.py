@@ -17,12 +17,11 @@ from evalkit.protocol._checks_synthetic import SYNTHETIC, check_synthetic
 from evalkit.protocol._fields import GM_HINT, GM_PATTERN
 from evalkit.protocol._schemas import SchemaInfo
 from evalkit.protocol.expressions import check_expression
-from evalkit.spec import FEW_TREATED_THRESHOLD
+from evalkit.spec import FEW_TREATED_METHODS, FEW_TREATED_THRESHOLD
 
 __all__ = ["run_checks"]
 
 CLUSTER_ROBUST = ("analytic", "wild", "bootstrap")
-FEW_TREATED_METHODS = ("permutation", "conley_taber")
 
 
 def _month(text: str) -> int:
@@ -290,10 +289,11 @@ def _check_analysis(
             f"analysis.inference: {inference!r} is cluster-robust inference, and with "
             f"{n_treated} treated cluster(s) (fewer than {threshold}) it over-rejects; use {alt}"
         )
-    if inference in FEW_TREATED_METHODS and estimator not in ("2x2", "twfe"):
+    runs_for = FEW_TREATED_METHODS.get(str(inference), ())
+    if runs_for and estimator not in runs_for:
         errors.append(
-            f"analysis.inference: {inference!r} is available for the 2x2 and twfe estimators, "
-            f"not for {estimator!r}; allowed here: auto, analytic, bootstrap"
+            f"analysis.inference: {inference!r} is available for the "
+            f"{', '.join(runs_for)} estimators, not for {estimator!r}"
         )
     alpha = a.get("alpha")
     if isinstance(alpha, int | float) and n_treated and comparison:
