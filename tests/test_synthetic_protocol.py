@@ -174,3 +174,13 @@ def test_report_section_builds_the_weights_table_and_trajectories_from_the_bundl
     assert paths["start"].unique().tolist() == [2.5]
     text = synthetic(ctx)
     assert "The synthetic comparison" in text and "figure-synthetic" in text
+
+
+def test_registered_auto_is_compared_as_the_inference_estimate_will_pick(tmp_path):
+    # one pilot of 11 municipalities: estimate() picks permutation, so must the comparison
+    # (it simulated Conley–Taber under the name of the registered design)
+    data = protocol_dict()
+    data["units"]["comparison"] = [f"GM90{i:02d}" for i in range(2, 12)]
+    data["analysis"]["inference"] = "auto"
+    names = [d.name for d in applicable_designs(load_protocol(write_protocol(tmp_path, data)))]
+    assert names[0] == "twfe/permutation"

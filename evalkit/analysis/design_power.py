@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.analysis.power import _cell_means, _design, _mean, power_targets
+from evalkit.did.estimate import few_treated_default
 from evalkit.errors import ProtocolError
 from evalkit.protocol.model import Protocol
 
@@ -83,8 +84,9 @@ def applicable_designs(protocol: Protocol) -> list[Design]:
         (one start month).
     """
     a = protocol.analysis
-    few = len(protocol.units.treated) < a.few_treated_threshold
-    auto = "conley_taber" if few else "analytic"
+    # the registered "auto" is what estimate() will pick for these units, nothing else
+    treated = len({t.unit for t in protocol.units.treated})
+    auto = few_treated_default(treated, len(protocol.units.comparison), a.few_treated_threshold)
     if a.estimator in ("synthetic_control", "synthetic_did", "triple_differences"):
         auto = "placebo"
     own = Design(a.estimator, auto if a.inference == "auto" else a.inference)
