@@ -190,6 +190,7 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
             options,
             alpha=alpha,
             placebo=None if draws is None else draws.placebo,
+            placebo_groups=None if draws is None else draws.groups,
             treated=k,
             clusters=prep.n_clusters,
             seed=seed,

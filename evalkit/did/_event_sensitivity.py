@@ -26,6 +26,7 @@ def event_sensitivity(
     *,
     alpha: float,
     placebo: np.ndarray | None,
+    placebo_groups: np.ndarray | None = None,
     treated: int,
     clusters: int,
     seed: int,
@@ -48,6 +49,8 @@ def event_sensitivity(
         1 − confidence level.
     placebo : numpy.ndarray or None
         Conley–Taber placebo draws (rows) when the event study used them.
+    placebo_groups : numpy.ndarray or None
+        The comparison clusters each placebo row is built from (rows × treated).
     treated, clusters : int
         Treated and all clusters (a few-treated note below 5 treated).
     seed : int
@@ -105,6 +108,7 @@ def event_sensitivity(
         alpha=alpha,
         l_vec=l_vec.tolist(),
         placebo=None if placebo is None else np.asarray(placebo)[:, order],
+        placebo_groups=placebo_groups,
         n_treated_clusters=treated,
         n_clusters=clusters,
         seed=seed,

@@ -252,6 +252,9 @@ class Placebos:
         Number of treated clusters.
     messages : tuple of Note
         Notes (e.g. a non-positive Ferman–Pinto variance).
+    groups : numpy.ndarray or None
+        The comparison clusters (positions 0..comparison-1) each row is built from
+        (n × treated), so a row can be judged apart from the clusters it uses.
     """
 
     theta: np.ndarray
@@ -261,6 +264,7 @@ class Placebos:
     comparison: int
     treated: int
     messages: tuple[Note, ...]
+    groups: np.ndarray | None = None
 
 
 def conley_taber_placebos(
@@ -314,7 +318,9 @@ def conley_taber_placebos(
     draws = _draws(k, len(controls), n_sim, max_enumerate, seed)
     enumerated = len(controls) ** k <= max_enumerate
     placebo = contrib[np.arange(k)[None, :], draws].sum(axis=1)  # n × m
-    return Placebos(theta, placebo, enumerated, fp_used, len(controls), k, tuple(messages))
+    return Placebos(
+        theta, placebo, enumerated, fp_used, len(controls), k, tuple(messages), groups=draws
+    )
 
 
 def conley_taber_combinations(

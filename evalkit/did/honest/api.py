@@ -37,6 +37,7 @@ def sensitivity(
     alpha: float = 0.05,
     l_vec: Sequence[float] | None = None,
     placebo: np.ndarray | None = None,
+    placebo_groups: np.ndarray | None = None,
     n_treated_clusters: int | None = None,
     n_clusters: int | None = None,
     grid_points: int = 1000,
@@ -73,6 +74,10 @@ def sensitivity(
         placebo event studies. When given, the intervals come from their
         distribution instead of the normal approximation (valid with few treated
         clusters; see :mod:`evalkit.did.honest._placebo`).
+    placebo_groups : numpy.ndarray, optional
+        For each placebo row, the comparison clusters it is built from (rows × treated
+        clusters, e.g. :attr:`evalkit.did.conley_taber.Placebos.groups`): the smoothness
+        weights that judge a row are then fitted on rows sharing none of its clusters.
     n_treated_clusters, n_clusters : int, optional
         When fewer than 5 clusters are treated and no ``placebo`` is given, a note
         says that the normal approximation fails.
@@ -110,6 +115,7 @@ def sensitivity(
             alpha,
             l_vec,
             placebo,
+            placebo_groups,
             n_treated_clusters,
             n_clusters,
             grid_points,
@@ -129,6 +135,7 @@ def _sensitivity(
     alpha: float,
     l_vec: Sequence[float] | None,
     placebo: np.ndarray | None,
+    placebo_groups: np.ndarray | None,
     n_treated_clusters: int | None,
     n_clusters: int | None,
     grid_points: int,
@@ -166,6 +173,8 @@ def _sensitivity(
         rule = placebo_relmag if restriction == "relative_magnitudes" else placebo_smooth
 
         def interval(b: float) -> tuple[float, float]:
+            if restriction == "smoothness":
+                return placebo_smooth(beta, pl, num_pre, lv, b, alpha, groups=placebo_groups)
             return rule(beta, pl, num_pre, lv, b, alpha)
 
         def excludes_zero(b: float) -> bool:
