@@ -385,10 +385,15 @@ def test_staggered_example_reports_show_its_sensitivity_analysis(demo_run: Path)
         (demo_run / "build" / SECOND / "results.json").read_text(encoding="utf-8")
     )
     assert bundle["robustness"]["sensitivity"], "no sensitivity analysis in the bundle"
-    for name, heading in (
-        (f"{SECOND}.html", "Hoe gevoelig is de conclusie voor ongelijke trends?"),
-        (f"{SECOND}.en.html", "How sensitive is the conclusion to unequal trends?"),
+    for name, heading, side in (
+        (f"{SECOND}.html", "Hoe gevoelig is de conclusie voor ongelijke trends?", "naast elkaar"),
+        (f"{SECOND}.en.html", "How sensitive is the conclusion to unequal trends?", "side by side"),
     ):
         html = (demo_run / "build" / "reports" / name).read_text(encoding="utf-8")
         assert 'id="sensitivity"' in html and heading in html, name
         assert "(HonestDiD)</h3>" in html and "data:image/png;base64" in html, name
+        # the registered imputation and Sun–Abraham event studies beside Callaway–Sant'Anna
+        part = html[html.index('id="event-studies"') :]
+        part = part[: part.index("<h3", 10)]
+        assert side in part and "Borusyak" in part and "Sun" in part, name
+        assert "data:image/png;base64" in part, name
