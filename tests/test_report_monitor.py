@@ -260,3 +260,17 @@ def test_since_last_section_takes_the_entry_as_json_or_parsed(tmp_path) -> None:
     assert "+6" in as_json and "+5,0 procentpunt" in as_json
     for first in ("", None):
         assert "nog geen eerdere monitor" in since_last(ctx, first)
+
+
+def test_parallel_renders_of_one_monitor_keep_the_history_whole(tmp_path) -> None:
+    # nl and en of one monitor render in parallel threads of one process: their temporary
+    # files shared a name (the process id), and one rename found the file gone
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "p.monitor.history.json"
+    bundle = _bundle(40, 3, 0.8, "a" * 64)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: record_monitor(path, bundle, 10), range(64)))
+    history = read_history(path)
+    assert len(history["monitors"]) == 1  # the same delivery, recorded once
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -296,6 +298,11 @@ def record_monitor(path: Path, bundle: Mapping[str, Any], threshold: int) -> Non
     threshold : int
         Disclosure threshold (see :func:`key_figures`).
     """
+    with _HISTORY_LOCK:  # the languages of one monitor are rendered by parallel threads
+        _record(path, bundle, threshold)
+
+
+def _record(path: Path, bundle: Mapping[str, Any], threshold: int) -> None:
     history = read_history(path)
     stamp = delivery_stamp(bundle)
     entry = {
@@ -309,7 +316,13 @@ def record_monitor(path: Path, bundle: Mapping[str, Any], threshold: int) -> Non
         "protocol_id": bundle.get("protocol_id"),
         "monitors": [*monitors, entry][-MAX_ENTRIES:],
     }
-    # write then rename: the languages of one monitor may be rendered by parallel jobs
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(history, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    # write then rename, through a temporary file of its own: a reader (or another process
+    # rendering the same release) never sees half a file, and two writers never share one
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(json.dumps(history, indent=1, sort_keys=True) + "\n")
     os.replace(temp, path)
+
+
+#: One writer of history files at a time within a process.
+_HISTORY_LOCK = threading.Lock()
