@@ -91,6 +91,8 @@ _NORM_RULE = TableRule(
     ratio=_all(("n", "n_within", "n_breach", "n_unknown"), "share_within", "conf_low", "conf_high"),
 )
 _KM = ("n", "n_events", "n_censored")
+#: Duration quantiles and their intervals: hidden when fewer than the threshold lie under them.
+_QUANTILES = ("median", "median_ci_low", "median_ci_high", "p80", "p80_ci_low", "p80_ci_high")
 
 RULES: dict[str, TableRule] = {
     "throughput.norms": _NORM_RULE,
@@ -109,15 +111,7 @@ RULES: dict[str, TableRule] = {
     "throughput.km_summary": TableRule(
         counts=_KM,
         sums=(("n", ("n_events", "n_censored")),),
-        base=_all(
-            ("n", "n_events"),
-            "median",
-            "median_ci_low",
-            "median_ci_high",
-            "p80",
-            "p80_ci_low",
-            "p80_ci_high",
-        ),
+        base=_all(("n", "n_events"), *_QUANTILES),
     ),
     # Each step of a Kaplan–Meier curve is 1 − events / at risk: with both counts
     # released, a step reveals its events. The curve is released as a curve (survival
@@ -131,15 +125,7 @@ RULES: dict[str, TableRule] = {
     "throughput.handovers": TableRule(
         counts=("n", "n_arrived", "n_open"),
         sums=(("n", ("n_arrived", "n_open")),),
-        base=_all(
-            ("n", "n_arrived"),
-            "median",
-            "median_ci_low",
-            "median_ci_high",
-            "p80",
-            "p80_ci_low",
-            "p80_ci_high",
-        ),
+        base=_all(("n", "n_arrived"), *_QUANTILES),
     ),
     "throughput.out_of_sight": TableRule(
         counts=(
