@@ -18,6 +18,7 @@ def test_public_names_are_pinned() -> None:
         "TIDY_COLUMNS",
         "bacon_decomposition",
         "estimate",
+        "fit",
         "sensitivity",
     ]
 

@@ -22,6 +22,7 @@ PACKAGES = {
         "TIDY_COLUMNS",
         "bacon_decomposition",
         "estimate",
+        "fit",
         "sensitivity",
     ],
     "evalkit.pipeline": [

@@ -33,10 +33,17 @@ from evalkit.analysis.measures import (
     parse_month,
 )
 from evalkit.analysis.plan import registered_spec
-from evalkit.analysis.quiet import estimate_quietly, inferences_quietly
+from evalkit.analysis.quiet import (
+    Failure,
+    Fitted,
+    estimate_quietly,
+    fit_quietly,
+    infer_quietly,
+)
 from evalkit.analysis.robustness import event_rows, pretrend_row
 from evalkit.analysis.sensitivity import robustness_checks
 from evalkit.analysis.synthetic_cells import cell_design, uses_cells
+from evalkit.did.fitted import FITTED_ESTIMATORS
 from evalkit.protocol.expressions import evaluate
 from evalkit.protocol.model import Outcome, Protocol
 from evalkit.spec import Inference, Spec
@@ -137,6 +144,11 @@ class Design:
         """Estimate one outcome under ``spec`` on the rows it needs."""
         data, columns = self.columns(frame, outcome, spec)
         return estimate_quietly(data, spec, **columns)
+
+    def fit(self, frame: pd.DataFrame, outcome: str, spec: Spec) -> Fitted | Failure:
+        """Fit one outcome under ``spec`` on the rows it needs, inference left for later."""
+        data, columns = self.columns(frame, outcome, spec)
+        return fit_quietly(data, spec, **columns)
 
 
 def summary_row(outcome: str, res: Mapping[str, Any] | None, **extra: Any) -> dict[str, Any]:
@@ -244,21 +256,36 @@ def _effect(design: Design, outcome: Outcome, res: Result, spec: Spec) -> dict[s
     }
 
 
-def _main_effects(design: Design) -> tuple[list[dict[str, Any]], dict[str, Result]]:
+@dataclass(frozen=True)
+class MainEstimate:
+    """An outcome's registered estimate, and its fit when inference can be redone on it."""
+
+    result: Result
+    fitted: Fitted | Failure | None = None
+
+
+def _main_estimate(design: Design, outcome: Outcome, spec: Spec) -> MainEstimate:
+    frame = design.frame_of(outcome)
+    if frame is None:
+        why = design.missing.get(outcome.id, f"no {outcome.source} data for this protocol")
+        return MainEstimate((None, [f"{outcome.source}: {why}"]))
+    if spec.estimator not in FITTED_ESTIMATORS or uses_cells(spec):
+        return MainEstimate(design.run(frame, outcome.id, spec))
+    fitted = design.fit(frame, outcome.id, spec)
+    return MainEstimate(infer_quietly(fitted), fitted)
+
+
+def _main_effects(design: Design) -> tuple[list[dict[str, Any]], dict[str, MainEstimate]]:
     effects, main = [], {}
     for outcome in design.protocol.outcomes:
-        frame, spec = design.frame_of(outcome), design.spec_of(outcome)
-        if frame is not None:
-            main[outcome.id] = design.run(frame, outcome.id, spec)
-        else:
-            why = design.missing.get(outcome.id, f"no {outcome.source} data for this protocol")
-            main[outcome.id] = (None, [f"{outcome.source}: {why}"])
-        effects.append(_effect(design, outcome, main[outcome.id], spec))
+        spec = design.spec_of(outcome)
+        main[outcome.id] = _main_estimate(design, outcome, spec)
+        effects.append(_effect(design, outcome, main[outcome.id].result, spec))
     return effects, main
 
 
 def _robustness(
-    design: Design, primary: Sequence[str], main: Mapping[str, Result]
+    design: Design, primary: Sequence[str], main: Mapping[str, MainEstimate]
 ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     frame, protocol = design.af.data, design.protocol
     spec = registered_spec(protocol)
@@ -283,7 +310,7 @@ def _robustness(
         parts["pretrend"].append(pretrend_row(oid, es, spec.few_treated_threshold))
         parts["placebo"].append(_placebo(design, oid))
         if spec.estimator in ("2x2", "twfe"):
-            parts["inference_comparison"] += _side_by_side(design, oid, main[oid][0], spec)
+            parts["inference_comparison"] += _side_by_side(oid, main[oid])
         parts["alternative_control"].append(_alternative_control(design, oid))
         if staggered and spec.estimator in ("twfe", "event_study", "callaway_santanna"):
             parts["bacon"] += _bacon(design, oid)
@@ -295,15 +322,17 @@ def _robustness(
     return event_study, parts
 
 
-def _side_by_side(
-    design: Design, outcome: str, res: Mapping[str, Any] | None, spec: Spec
-) -> list[dict[str, Any]]:
-    """Put the registered inference next to the others, all from one fit."""
+def _side_by_side(outcome: str, main: MainEstimate) -> list[dict[str, Any]]:
+    """Put the registered inference next to the others, all inferred on the main estimate's fit."""
+    res = main.result[0]
     done = None if res is None else res.get("inference")
-    todo = [m for m in _INFERENCE_SIDE_BY_SIDE if m != done]
-    data, columns = design.columns(design.af.data, outcome, spec)
-    more = inferences_quietly(data, spec, todo, **columns)
-    return [summary_row(outcome, res if m == done else more[m][0]) for m in _INFERENCE_SIDE_BY_SIDE]
+    rows = []
+    for method in _INFERENCE_SIDE_BY_SIDE:
+        if method == done or main.fitted is None:
+            rows.append(summary_row(outcome, res if method == done else None))
+        else:
+            rows.append(summary_row(outcome, infer_quietly(main.fitted, method)[0]))
+    return rows
 
 
 def confirmatory_analysis(

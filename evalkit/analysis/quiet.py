@@ -8,17 +8,28 @@ estimator that cannot run on some subset must not stop the rest.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
+from types import EllipsisType
 from typing import Any
 
 import pandas as pd
 
-from evalkit.did import estimate
+from evalkit.did import estimate, fit
+from evalkit.did.fitted import CallawaySantAnnaFit, RegressionFit
 from evalkit.did.notes import PREPARATION_CODES
 from evalkit.errors import EvalkitError
 from evalkit.spec import Inference, Spec
 
-__all__ = ["estimate_quietly", "inferences_quietly"]
+__all__ = ["Failure", "Fitted", "estimate_quietly", "fit_quietly", "infer_quietly"]
+
+Fitted = RegressionFit | CallawaySantAnnaFit
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A fit that could not be made, with the error text each inference on it reports."""
+
+    errors: list[str]
 
 
 def estimate_quietly(
@@ -53,18 +64,25 @@ def _as_row(result: Any) -> tuple[dict[str, Any], list[str]]:
     return out, [n.text for n in data]
 
 
-def inferences_quietly(
-    frame: pd.DataFrame, spec: Spec, methods: Sequence[Inference], **columns: Any
-) -> dict[str, tuple[dict[str, Any] | None, list[str]]]:
-    """One fit, several inference methods (:func:`evalkit.did.several.estimate_inferences`).
-
-    Each entry is what :func:`estimate_quietly` gives for that method: the notes on
-    the data go to every result, a method's own notes to its result.
-    """
-    from evalkit.did.several import estimate_inferences
-
+def fit_quietly(frame: pd.DataFrame, spec: Spec, **columns: Any) -> Fitted | Failure:
+    """Fit once (:func:`evalkit.did.fit`); a failure comes back as :class:`Failure`."""
     try:
-        results = estimate_inferences(frame, spec, inferences=methods, **columns)
-    except EvalkitError:  # one method failing: estimate each alone
-        return {m: estimate_quietly(frame, spec.with_(inference=m), **columns) for m in methods}
-    return {m: _as_row(r) for m, r in results.items()}
+        return fit(frame, spec, **columns)
+    except EvalkitError as exc:
+        return Failure([f"{type(exc).__name__}: {exc}"])
+
+
+def infer_quietly(
+    fitted: Fitted | Failure, inference: Inference | EllipsisType | None = ...
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """Infer on a fit as :func:`estimate_quietly` estimates: the same dict, or None and the error.
+
+    ``inference`` omitted: the fit's registered inference.
+    """
+    if isinstance(fitted, Failure):
+        return None, list(fitted.errors)
+    try:
+        result = fitted.infer(inference)
+    except EvalkitError as exc:
+        return None, [f"{type(exc).__name__}: {exc}"]
+    return _as_row(result)

@@ -3,13 +3,16 @@
 The one entry point is :func:`estimate`, driven by a :class:`Spec` (the analysis
 specification, declared in :mod:`evalkit.spec`); it returns a frozen result with
 ``tidy()``, ``summary()``, ``to_dict()`` and ``_repr_html_()`` (see
-:mod:`evalkit.did.results`). Callaway–Sant'Anna lives in :mod:`evalkit.did.cs`.
+:mod:`evalkit.did.results`). For 2×2, TWFE, Bacon and Callaway–Sant'Anna,
+:func:`fit` fits once and ``infer(method)`` gives the result under each inference
+(:mod:`evalkit.did.fitted`); ``estimate`` is ``fit(...).infer()`` for them. Callaway–Sant'Anna lives in :mod:`evalkit.did.cs`.
 What a result must be read with (dropped rows, few treated clusters, ...) comes as
 notes on it (:mod:`evalkit.did.notes`), never as a Python warning.
 """
 
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.estimate import estimate
+from evalkit.did.fitted import fit
 from evalkit.did.honest import SensitivityResult, sensitivity
 from evalkit.did.results import TIDY_COLUMNS, DidResult
 from evalkit.spec import Spec
@@ -21,5 +24,6 @@ __all__ = [
     "Spec",
     "bacon_decomposition",
     "estimate",
+    "fit",
     "sensitivity",
 ]

@@ -7,7 +7,7 @@ period in which it is treated; 0 or empty means never treated.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,8 @@ class CsData:
         Long layout: index of the unit (or row) each row belongs to.
     unit_cluster : ndarray or None
         Cluster index of each unit.
+    unit_ids : ndarray or None
+        The id of each unit as the data wrote it (None for repeated cross-sections).
     """
 
     layout: str
@@ -68,6 +70,18 @@ class CsData:
     row_period: NDArray[np.int64] | None
     row_unit: NDArray[np.int64] | None
     unit_cluster: NDArray[np.int64] | None
+    unit_ids: NDArray[Any] | None = None
+
+    def with_units_as_clusters(self) -> CsData:
+        """Return the data with each unit its own cluster, numbered in the order of its id.
+
+        The numbering is the one a cluster column equal to the unit column gives
+        (sorted ids), so permuting cohorts over units gives the same draws either way.
+        """
+        if self.unit_ids is None:
+            raise EstimationError("units as clusters need a unit column (panel data)")
+        order = pd.factorize(self.unit_ids, sort=True)[0].astype(np.int64)
+        return replace(self, unit_cluster=order)
 
 
 def _show(value: Any) -> str:
@@ -342,7 +356,9 @@ def prepare(
                 xmat[codes[s], t_idx[s], 1:] = xcov[s]
         _note_small(unit_g, notes)
         return (
-            CsData("panel", periods, unit_g, n_u, int(y.size), ymat, xmat, None, None, clus_codes),
+            CsData(
+                "panel", periods, unit_g, n_u, int(y.size), ymat, xmat, None, None, clus_codes, uniq
+            ),
             notes,
         )
     if xcov is None:
@@ -362,6 +378,7 @@ def prepare(
             t_idx.astype(np.int64),
             codes.astype(np.int64),
             clus_codes,
+            uniq,
         ),
         notes,
     )

@@ -24,7 +24,6 @@ otherwise the observed one and ``n_perm`` seeded random ones.
 
 from __future__ import annotations
 
-import inspect
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -32,13 +31,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from evalkit.did.cs._aggregate import Cohorts, aggregate_all
 from evalkit.did.cs._attgt import group_time
-from evalkit.did.cs._data import CsData, prepare
+from evalkit.did.cs._data import CsData
 from evalkit.did.cs._result import AGGREGATIONS, CsResult
+from evalkit.did.cs.estimator import CsFit
 from evalkit.did.inference import distinct_assignments, invert, unbounded_values
 from evalkit.did.notes import Note
 from evalkit.did.results import json_float
@@ -343,9 +342,8 @@ def cohort_permutation(
 
 
 def with_permutation(
-    frame: pd.DataFrame,
+    fit: CsFit,
     result: CsResult,
-    estimator_kwargs: dict[str, Any],
     *,
     n_perm: int,
     max_enumerate: int,
@@ -357,12 +355,11 @@ def with_permutation(
 
     Parameters
     ----------
-    frame : pandas.DataFrame
-        The data given to the estimator.
+    fit : CsFit
+        The fit ``result`` was summarised from: its prepared data are permuted, not
+        prepared again. Without a cluster column each unit is its own cluster.
     result : CsResult
         The estimate (its analytic standard errors move to the inference details).
-    estimator_kwargs : dict
-        The keyword arguments given to :func:`evalkit.did.cs.callaway_santanna`.
     n_perm, max_enumerate, seed, alpha
         As in :func:`cohort_permutation`.
     notes : sequence of Note
@@ -375,30 +372,16 @@ def with_permutation(
         aggregation's overall value carry the randomization p-value and interval
         (no standard error); rows and cells keep their influence-function intervals.
     """
-    from evalkit.did.cs import callaway_santanna  # the estimator's own defaults
-
-    bound = inspect.signature(callaway_santanna).bind(frame, **estimator_kwargs)
-    bound.apply_defaults()
-    kw = bound.arguments
-    data, _ = prepare(  # its notes are on the result already
-        frame,
-        outcome=kw["outcome"],
-        unit=kw["unit"],
-        time=kw["time"],
-        cohort=kw["cohort"],
-        covariates=tuple(kw["covariates"]),
-        cluster=kw["cluster"],
-        panel=kw["panel"],
-        allow_unbalanced_panel=kw["allow_unbalanced_panel"],
-        anticipation=int(kw["anticipation"]),
-    )
-    settings = {
-        name: kw[name]
-        for name in ("control", "method", "base_period", "min_e", "max_e", "balance_e")
-    }
-    settings["anticipation"] = int(kw["anticipation"])
+    data = fit.data
+    if data.unit_cluster is None and data.unit_ids is not None:
+        data = data.with_units_as_clusters()
     perm = cohort_permutation(
-        data, settings, n_perm=n_perm, max_enumerate=max_enumerate, seed=seed, alpha=alpha
+        data,
+        fit.options.settings(),
+        n_perm=n_perm,
+        max_enumerate=max_enumerate,
+        seed=seed,
+        alpha=alpha,
     )
     simple = perm.overall["simple"]
     if not math.isclose(simple["att"], result.att, rel_tol=1e-8, abs_tol=1e-10):

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
 from evalkit.did.cs import _inference as inf_
 from evalkit.did.cs._aggregate import Cohorts
-from evalkit.did.cs._attgt import group_time
-from evalkit.did.cs._data import COHORT_RULE, prepare
+from evalkit.did.cs._attgt import GroupTime, group_time
+from evalkit.did.cs._data import COHORT_RULE, CsData, prepare
 from evalkit.did.cs._result import CsResult
 from evalkit.did.cs._summary import Bootstrap, Units, summarise
+from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
+from evalkit.spec import BASE_PERIODS, CONTROLS, METHODS, BasePeriod, Control, Method
 
-__all__ = ["callaway_santanna"]
+__all__ = ["CsFit", "CsOptions", "callaway_santanna", "fit_callaway_santanna"]
 
+BootWeights = Literal["mammen", "rademacher"]
+
+#: The allowed values: the analysis choices are the Spec's declarations.
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "control": ("never", "notyet"),
-    "method": ("dr", "ipw", "reg"),
-    "base_period": ("varying", "universal"),
-    "boot_weights": ("mammen", "rademacher"),
+    "control": CONTROLS,
+    "method": METHODS,
+    "base_period": BASE_PERIODS,
+    "boot_weights": get_args(BootWeights),
 }
 
 
@@ -52,6 +58,167 @@ def _check_options(
         raise EstimationError(f"min_e={min_e!r} is larger than max_e={max_e!r}")
 
 
+@dataclass(frozen=True)
+class CsOptions:
+    """Every choice of one Callaway–Sant'Anna estimate, declared once with its default.
+
+    The fields are the keyword arguments of :func:`callaway_santanna` (see there).
+    """
+
+    outcome: str
+    unit: str | None
+    time: str
+    cohort: str
+    control: Control = "never"
+    method: Method = "dr"
+    covariates: tuple[str, ...] = ()
+    base_period: BasePeriod = "varying"
+    anticipation: int = 0
+    panel: bool = True
+    allow_unbalanced_panel: bool = False
+    cluster: str | None = None
+    bootstrap: bool = False
+    n_boot: int = 999
+    seed: int = 0
+    alpha: float = 0.05
+    min_e: int | None = None
+    max_e: int | None = None
+    balance_e: int | None = None
+    boot_weights: BootWeights = "mammen"
+
+    @classmethod
+    def of(cls, **given: Any) -> CsOptions:
+        """Return checked options; an unknown name is an :class:`EstimationError`."""
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            raise EstimationError(
+                f"unknown option(s) {', '.join(unknown)} for callaway_santanna; "
+                f"allowed: {', '.join(names)}"
+            )
+        covs = given.get("covariates", ())
+        given["covariates"] = (covs,) if isinstance(covs, str) else tuple(covs)
+        options = cls(**given)
+        for name in _CHOICES:
+            _check_choice(name, getattr(options, name))
+        _check_options(
+            options.anticipation,
+            options.n_boot,
+            options.alpha,
+            options.min_e,
+            options.max_e,
+            options.balance_e,
+        )
+        return options
+
+    def settings(self) -> dict[str, Any]:
+        """Return the choices that re-estimate the cells and aggregations (for permutation)."""
+        keys = ("control", "method", "base_period", "min_e", "max_e", "balance_e")
+        return {**{k: getattr(self, k) for k in keys}, "anticipation": int(self.anticipation)}
+
+
+_DEFAULT = CsOptions(outcome="", unit=None, time="", cohort="")
+
+
+@dataclass(frozen=True)
+class CsFit:
+    """The prepared data and ATT(g, t) cells of one estimate, before its inference.
+
+    :meth:`summarise` aggregates them with analytic or bootstrap inference, and
+    :func:`evalkit.did.cs._randomization.with_permutation` permutes cohorts over
+    the same prepared data, so no inference prepares or fits the data again.
+    """
+
+    options: CsOptions
+    data: CsData
+    gt: GroupTime
+    cohorts: Cohorts
+    moments: inf_.Moments
+    notes: tuple[Note, ...]
+    detail: Mapping[str, Any] = field(repr=False)
+
+    def summarise(self, bootstrap: bool | None = None) -> CsResult:
+        """Return the result; ``bootstrap`` overrides the options' choice of inference."""
+        o = self.options
+        on = o.bootstrap if bootstrap is None else bootstrap
+        data = self.data
+        units = Units(data.periods.astype(float), data.n_obs, data.unit_cohort, data.unit_cluster)
+        return summarise(
+            self.gt,
+            self.cohorts,
+            self.moments,
+            units,
+            notes=list(self.notes),
+            detail=dict(self.detail),
+            alpha=o.alpha,
+            bootstrap=Bootstrap(on, int(o.n_boot), int(o.seed), o.boot_weights),
+            window=(o.min_e, o.max_e, o.balance_e),
+        )
+
+
+def fit_callaway_santanna(data: pd.DataFrame, options: CsOptions) -> CsFit:
+    """Prepare the data and estimate every ATT(g, t) cell (see :func:`callaway_santanna`).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long data, as for :func:`callaway_santanna`.
+    options : CsOptions
+        The estimate's choices (:meth:`CsOptions.of`).
+
+    Returns
+    -------
+    CsFit
+        The cells and their influence-function moments; ``summarise()`` gives the result.
+
+    Raises
+    ------
+    EstimationError
+        Bad data (see :func:`callaway_santanna`), or no cell that can be estimated.
+    """
+    o = options
+    prepared, notes = prepare(
+        data,
+        outcome=o.outcome,
+        unit=o.unit,
+        time=o.time,
+        cohort=o.cohort,
+        covariates=o.covariates,
+        cluster=o.cluster,
+        panel=o.panel,
+        allow_unbalanced_panel=o.allow_unbalanced_panel,
+        anticipation=int(o.anticipation),
+    )
+    gt = group_time(
+        prepared,
+        control=o.control,
+        method=o.method,
+        base_period=o.base_period,
+        anticipation=int(o.anticipation),
+    )
+    if gt.att.size == 0:
+        reasons = "; ".join(n.text for n in gt.skipped)
+        raise EstimationError(f"no ATT(g, t) could be estimated: {reasons}")
+    coh = Cohorts.of(prepared.unit_cohort)
+    clus = prepared.unit_cluster
+    if gt.cohort_if is not None and clus is None:
+        mom = inf_.Moments.of_cohorts(gt.cohort_if)
+    else:
+        mom = inf_.Moments.of(gt.influence(), coh.code, coh.values.size, clus)
+    detail: dict[str, Any] = {
+        "control": o.control,
+        "method": o.method,
+        "base_period": o.base_period,
+        "anticipation": int(o.anticipation),
+        "panel": bool(o.panel),
+        "allow_unbalanced_panel": bool(o.allow_unbalanced_panel),
+        "covariates": list(o.covariates),
+        "cluster": o.cluster,
+        "cohort_rule": COHORT_RULE,
+    }
+    return CsFit(o, prepared, gt, coh, mom, (*notes, *gt.skipped), detail)
+
+
 def callaway_santanna(
     data: pd.DataFrame,
     *,
@@ -59,22 +226,22 @@ def callaway_santanna(
     unit: str | None,
     time: str,
     cohort: str,
-    control: Literal["never", "notyet"] = "never",
-    method: Literal["dr", "ipw", "reg"] = "dr",
-    covariates: Sequence[str] = (),
-    base_period: Literal["varying", "universal"] = "varying",
-    anticipation: int = 0,
-    panel: bool = True,
-    allow_unbalanced_panel: bool = False,
-    cluster: str | None = None,
-    bootstrap: bool = False,
-    n_boot: int = 999,
-    seed: int = 0,
-    alpha: float = 0.05,
-    min_e: int | None = None,
-    max_e: int | None = None,
-    balance_e: int | None = None,
-    boot_weights: Literal["mammen", "rademacher"] = "mammen",
+    control: Control = _DEFAULT.control,
+    method: Method = _DEFAULT.method,
+    covariates: Sequence[str] = _DEFAULT.covariates,
+    base_period: BasePeriod = _DEFAULT.base_period,
+    anticipation: int = _DEFAULT.anticipation,
+    panel: bool = _DEFAULT.panel,
+    allow_unbalanced_panel: bool = _DEFAULT.allow_unbalanced_panel,
+    cluster: str | None = _DEFAULT.cluster,
+    bootstrap: bool = _DEFAULT.bootstrap,
+    n_boot: int = _DEFAULT.n_boot,
+    seed: int = _DEFAULT.seed,
+    alpha: float = _DEFAULT.alpha,
+    min_e: int | None = _DEFAULT.min_e,
+    max_e: int | None = _DEFAULT.max_e,
+    balance_e: int | None = _DEFAULT.balance_e,
+    boot_weights: BootWeights = _DEFAULT.boot_weights,
 ) -> CsResult:
     """Estimate group-time average treatment effects and their aggregations.
 
@@ -149,64 +316,6 @@ def callaway_santanna(
         Bad options or data: missing columns, treatment timing that changes
         within a unit, duplicate unit-period rows, no treated or no comparison units.
     """
-    for name, value in (
-        ("control", control),
-        ("method", method),
-        ("base_period", base_period),
-        ("boot_weights", boot_weights),
-    ):
-        _check_choice(name, value)
-    _check_options(anticipation, n_boot, alpha, min_e, max_e, balance_e)
-    covs = (covariates,) if isinstance(covariates, str) else tuple(covariates)
-    prepared, notes = prepare(
-        data,
-        outcome=outcome,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        covariates=covs,
-        cluster=cluster,
-        panel=panel,
-        allow_unbalanced_panel=allow_unbalanced_panel,
-        anticipation=int(anticipation),
-    )
-    gt = group_time(
-        prepared,
-        control=control,
-        method=method,
-        base_period=base_period,
-        anticipation=int(anticipation),
-    )
-    notes = [*notes, *gt.skipped]
-    if gt.att.size == 0:
-        reasons = "; ".join(n.text for n in gt.skipped)
-        raise EstimationError(f"no ATT(g, t) could be estimated: {reasons}")
-    coh = Cohorts.of(prepared.unit_cohort)
-    clus = prepared.unit_cluster
-    if gt.cohort_if is not None and clus is None:
-        mom = inf_.Moments.of_cohorts(gt.cohort_if)
-    else:
-        mom = inf_.Moments.of(gt.influence(), coh.code, coh.values.size, clus)
-    detail: dict[str, Any] = {
-        "control": control,
-        "method": method,
-        "base_period": base_period,
-        "anticipation": int(anticipation),
-        "panel": bool(panel),
-        "allow_unbalanced_panel": bool(allow_unbalanced_panel),
-        "covariates": list(covs),
-        "cluster": cluster,
-        "cohort_rule": COHORT_RULE,
-    }
-    units = Units(prepared.periods.astype(float), prepared.n_obs, prepared.unit_cohort, clus)
-    return summarise(
-        gt,
-        coh,
-        mom,
-        units,
-        notes=notes,
-        detail=detail,
-        alpha=alpha,
-        bootstrap=Bootstrap(bootstrap, int(n_boot), int(seed), boot_weights),
-        window=(min_e, max_e, balance_e),
-    )
+    given = dict(locals())
+    del given["data"]
+    return fit_callaway_santanna(data, CsOptions.of(**given)).summarise()
