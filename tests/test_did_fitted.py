@@ -101,7 +101,7 @@ def test_fit_names_the_estimators_that_infer_inside_their_estimate() -> None:
 
 
 def test_callaway_santanna_refuses_an_unknown_option_by_name() -> None:
-    with pytest.raises(EstimationError, match="unknown option.*bogus.*allowed: outcome"):
+    with pytest.raises(EstimationError, match=r"unknown option.*bogus.*allowed: outcome"):
         estimate(
             _staggered(),
             estimator="callaway_santanna",

@@ -5,7 +5,8 @@ specification, declared in :mod:`evalkit.spec`); it returns a frozen result with
 ``tidy()``, ``summary()``, ``to_dict()`` and ``_repr_html_()`` (see
 :mod:`evalkit.did.results`). For 2×2, TWFE, Bacon and Callaway–Sant'Anna,
 :func:`fit` fits once and ``infer(method)`` gives the result under each inference
-(:mod:`evalkit.did.fitted`); ``estimate`` is ``fit(...).infer()`` for them. Callaway–Sant'Anna lives in :mod:`evalkit.did.cs`.
+(:mod:`evalkit.did.fitted`); ``estimate`` is ``fit(...).infer()`` for them.
+Callaway–Sant'Anna lives in :mod:`evalkit.did.cs`.
 What a result must be read with (dropped rows, few treated clusters, ...) comes as
 notes on it (:mod:`evalkit.did.notes`), never as a Python warning.
 """
