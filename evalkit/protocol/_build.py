@@ -24,6 +24,7 @@ from evalkit.protocol.model import (
     Robustness,
     SensitivityCheck,
     Subgroup,
+    Throughput,
     TreatedUnit,
     Units,
     Window,
@@ -187,11 +188,25 @@ def _build(
             base_rates=dict(power.get("base_rates") or {}),
             persons_per_unit=power.get("persons_per_unit"),
             seed=power.get("seed", 20240101),
+            results=tuple(power["results"]) if power.get("results") else None,
         ),
         demo=c.get("demo"),
+        throughput=_throughput(c.get("throughput")),
         warnings=tuple(warnings),
         _canonical=c,
         _explicit=explicit,
+    )
+
+
+def _throughput(t: dict[str, Any] | None) -> Throughput:
+    t = t or {}
+    benchmark = t.get("caseload_benchmark")
+    return Throughput(
+        reference_date=None if t.get("reference_date") is None else str(t["reference_date"]),
+        out_of_sight_days=t.get("out_of_sight_days"),
+        liberation_day=t.get("liberation_day"),
+        norms=t.get("norms") or None,
+        caseload_benchmark=tuple(benchmark) if benchmark else None,
     )
 
 
