@@ -400,7 +400,7 @@ def _compute(inputs: BundleInputs) -> dict[str, Any]:
         protocol, af.windows, inputs.events, inputs.responses, inputs.instruments
     )
     analysis = confirmatory_analysis(af, protocol, sources)
-    # the protocol section is the one plain mapping of the typed protocol in the bundle
+    # the bundle's protocol section is a plain mapping (JSON) of the typed protocol
     as_registered = protocol.to_dict()
     return {
         "evalkit_version": __version__,
@@ -411,7 +411,7 @@ def _compute(inputs: BundleInputs) -> dict[str, Any]:
         "data": {
             "sources": inputs.sources,
             "columns_used": {
-                kind: columns_used(as_registered, kind)
+                kind: columns_used(protocol, kind)
                 for kind in sorted({s.kind for s in protocol.data_sources})
             },
         },

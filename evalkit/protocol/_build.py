@@ -165,7 +165,13 @@ def _build(
             robustness=_robustness(a.get("robustness")),
         ),
         data_sources=tuple(
-            DataSource(kind=s["kind"], schema_version=s["schema_version"], files=tuple(s["files"]))
+            DataSource(
+                kind=s["kind"],
+                schema_version=s["schema_version"],
+                files=tuple(s["files"]),
+                columns=tuple(str(c) for c in s["columns"]) if s.get("columns") else None,
+                overlap=s.get("overlap") or "refuse",
+            )
             for s in c["data_sources"]
         ),
         disclosure_threshold=(c.get("reporting") or {}).get("disclosure_threshold") or 10,

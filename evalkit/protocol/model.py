@@ -221,11 +221,13 @@ class Throughput:
 
 @dataclass(frozen=True)
 class DataSource:
-    """A data source: schema kind, its version and the files."""
+    """A data source: schema kind, its version, the files, the columns used, overlap rule."""
 
     kind: str
     schema_version: int
     files: tuple[str, ...]
+    columns: tuple[str, ...] | None = None
+    overlap: Literal["refuse", "keep_latest", "keep_both"] = "refuse"
 
 
 @dataclass(frozen=True)
