@@ -198,6 +198,7 @@ def _build(
         ),
         demo=c.get("demo"),
         throughput=_throughput(c.get("throughput")),
+        expected_persons=(c.get("sample_size") or {}).get("persons"),
         warnings=tuple(warnings),
         _canonical=c,
         _explicit=explicit,

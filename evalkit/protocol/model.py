@@ -263,6 +263,8 @@ class Protocol:
         The protocol id (names the results folder).
     warnings : tuple of str
         Questionable but allowed choices, each naming its field path.
+    expected_persons : int or None
+        ``sample_size.persons``: the expected number of young people, if registered.
     """
 
     path: Path | None
@@ -281,6 +283,7 @@ class Protocol:
     power: PowerSettings
     demo: Mapping[str, Any] | None
     throughput: Throughput = field(default_factory=Throughput)
+    expected_persons: int | None = None
     warnings: tuple[str, ...] = ()
     _canonical: Mapping[str, Any] = field(default_factory=dict, repr=False)
     _explicit: Mapping[str, Any] = field(default_factory=dict, repr=False)
