@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import typing
+
 import pandas as pd
 import pytest
+from protocol_helpers import protocol_dict
 
 from evalkit.analysis.descriptives import balance_table, trend_table
+from evalkit.analysis.effects import Design
 from evalkit.analysis.measures import (
     COHORT,
     PERIOD,
@@ -16,38 +20,52 @@ from evalkit.analysis.measures import (
     parse_month,
     pre_post_mask,
 )
+from evalkit.analysis.plan import registered_spec
 from evalkit.errors import ProtocolError
+from evalkit.pipeline.assemble import BundleInputs
+from evalkit.protocol import Protocol
+from evalkit.protocol._build import analyse
 
 
-def _protocol(**units: object) -> dict:
+def _outcome(id_: str, definition: str, role: str) -> dict:
     return {
-        "units": {
+        "id": id_,
+        "label": {"nl": id_, "en": id_},
+        "domain": "debts",
+        "role": role,
+        "type": "binary",
+        "source": "outcome_panel",
+        "definition": definition,
+        "expected_direction": "decrease",
+        "smallest_effect": 0.01,
+    }
+
+
+def _protocol(periods: dict | None = None, **units: object) -> Protocol:
+    """A typed protocol (read and checked as from YAML): the analysis takes nothing else."""
+    raw = protocol_dict(
+        units={
             "column": "municipality",
             "treated": [{"unit": "GM9001", "start": "2025-03"}],
             "comparison": ["GM9002"],
             **units,
         },
-        "periods": {
+        periods=periods
+        or {
             "pre": {"start": "2025-01", "end": "2025-02"},
             "intervention": {"start": "2025-03", "end": "2025-03"},
             "post": {"start": "2025-04", "end": "2025-05"},
         },
-        "population": {"age_min": 16, "age_max": 27, "inclusion": ["sex != 'X'"]},
-        "outcomes": [
-            {
-                "id": "debt",
-                "source": "outcome_panel",
-                "definition": "problematic_debt",
-                "role": "primary",
-            },
-            {
-                "id": "many",
-                "source": "outcome_panel",
-                "definition": "n_creditors >= 3",
-                "role": "secondary",
-            },
+        population={"age_min": 16, "age_max": 27, "inclusion": ["sex != 'X'"]},
+        outcomes=[
+            _outcome("debt", "problematic_debt", "primary"),
+            _outcome("many", "n_creditors >= 3", "secondary"),
         ],
-    }
+        hypotheses=[],
+    )
+    protocol, errors, _ = analyse(raw, None)
+    assert protocol is not None, errors
+    return protocol
 
 
 def _panel() -> pd.DataFrame:
@@ -123,7 +141,7 @@ def test_anticipation_moves_treatment_earlier() -> None:
 
 def test_pre_and_post_masks_leave_out_the_intervention_months() -> None:
     af = build_analysis_frame(_panel(), _protocol())
-    pre, post = pre_post_mask(af, _protocol())
+    pre, post = pre_post_mask(af)
     periods = af.data[PERIOD].to_numpy()
     assert set(periods[pre]) == {1, 2} and set(periods[post]) == {4, 5}
 
@@ -140,7 +158,51 @@ def test_trends_and_balance() -> None:
     trends = pd.DataFrame(trend_table(af, ["debt"]))
     assert set(trends["group"]) == {"pilot", "comparison"}
     assert len(trends) == 10 and (trends["n"] == 1).all()
-    balance = {r["variable"]: r for r in balance_table(af, protocol, ["debt"])}
+    balance = {r["variable"]: r for r in balance_table(af, ["debt"])}
     assert balance["age"]["pilot_mean"] == 20 and balance["age"]["comparison_mean"] == 17
     assert balance["age"]["n_pilot"] == 1 and balance["age"]["n_comparison"] == 1
     assert balance["sex=V"]["pilot_mean"] == 1.0 and balance["sex=V"]["comparison_mean"] == 0.0
+
+
+def _estimator_rows(protocol: Protocol) -> tuple[set[int], set[int]]:
+    """Periods of the registered 2×2's pre and post rows, and the descriptives' pre window."""
+    af = build_analysis_frame(_panel(), protocol)
+    spec = registered_spec(protocol).with_(estimator="2x2")
+    rows, _ = Design.of(af, protocol).columns(af.data, "debt", spec)
+    pre, _ = pre_post_mask(af)
+    return set(rows[PERIOD]), set(af.data.loc[pre, PERIOD])
+
+
+def test_one_windows_object_moves_every_reader_of_the_windows() -> None:
+    base = _protocol()
+    assert base.analysis.estimator == "twfe"
+    assert _estimator_rows(base) == ({1, 2, 4, 5}, {1, 2})
+    # anticipation: the estimator leaves the month before the start out, the
+    # descriptives keep the registered pre window, and _treat starts a month earlier
+    ahead = _protocol(anticipation_months=1)
+    assert _estimator_rows(ahead) == ({1, 4, 5}, {1, 2})
+    assert build_analysis_frame(_panel(), ahead).windows.untreated_end == 1
+    # a shorter registered pre window moves both
+    shorter = _protocol(
+        periods={
+            "pre": {"start": "2025-01", "end": "2025-01"},
+            "intervention": {"start": "2025-02", "end": "2025-03"},
+            "post": {"start": "2025-04", "end": "2025-05"},
+        }
+    )
+    assert _estimator_rows(shorter) == ({1, 4, 5}, {1})
+    windows = build_analysis_frame(_panel(), shorter).windows
+    assert (windows.pre_end, windows.intervention_start, windows.post_start) == (1, 2, 4)
+
+
+def test_the_estimator_refuses_a_frame_built_with_other_windows() -> None:
+    af = build_analysis_frame(_panel(), _protocol())
+    with pytest.raises(ValueError, match="other windows"):
+        Design.of(af, _protocol(anticipation_months=1))
+
+
+def test_the_bundle_is_computed_from_the_typed_protocol() -> None:
+    hints = typing.get_type_hints(BundleInputs)
+    assert hints["protocol"] is Protocol
+    assert not [n for n, t in hints.items() if typing.get_origin(t) is dict and "protocol" in n]
+    assert typing.get_type_hints(build_analysis_frame)["protocol"] is Protocol

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from evalkit.errors import IngestError
 from evalkit.ingest import ingest_files
 from evalkit.pipeline import analyze_protocol, ingest_protocol, paths_for
 from evalkit.pipeline.columns import columns_needed
+from evalkit.protocol import load_protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "needs-test-key-4e9b2d7a1c6f8035b3e7"
@@ -69,7 +71,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, project: Path) -> None:
 
 
 def test_the_columns_a_debt_protocol_needs_are_derived_from_its_definitions(project) -> None:
-    protocol = yaml.safe_load((project / "protocols" / "debt_only.yaml").read_text("utf-8"))
+    protocol = load_protocol(project / "protocols" / "debt_only.yaml")
     assert columns_needed(protocol, "outcome_panel") == [
         "age",
         "birth_month",  # turns_18_between in the subgroup reads it
@@ -79,7 +81,8 @@ def test_the_columns_a_debt_protocol_needs_are_derived_from_its_definitions(proj
         "problematic_debt",
     ]
     assert columns_needed(protocol, "case_events") is None
-    protocol["data_sources"][0]["columns"] = ["debt_amount"]
+    narrow = dataclasses.replace(protocol.data_sources[0], columns=("debt_amount",))
+    protocol = dataclasses.replace(protocol, data_sources=(narrow,))
     assert columns_needed(protocol, "outcome_panel") == ["debt_amount"]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 
@@ -28,10 +29,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def demo() -> tuple[Protocol, AnalysisFrame]:
+def panel() -> pd.DataFrame:
     protocol = load_protocol(ROOT / "protocols" / "demo.yaml")
-    pilot = synth.generate(synth.PilotDesign.from_protocol(protocol.to_dict()), 1)
-    return protocol, build_analysis_frame(pilot.panel, protocol.to_dict())
+    return synth.generate(synth.PilotDesign.from_protocol(protocol.to_dict()), 1).panel
+
+
+@pytest.fixture(scope="module")
+def demo(panel: pd.DataFrame) -> tuple[Protocol, AnalysisFrame]:
+    protocol = load_protocol(ROOT / "protocols" / "demo.yaml")
+    return protocol, build_analysis_frame(panel, protocol)
 
 
 def _with(protocol: Protocol, anticipation: int | None = None, **analysis: Any) -> Protocol:
@@ -65,22 +71,24 @@ def test_estimator_reaches_the_estimate(demo, estimator: str) -> None:
 
 
 @pytest.mark.parametrize("anticipation", [0, 1, 2])
-def test_anticipation_reaches_the_estimate_and_the_event_study(demo, anticipation: int) -> None:
-    protocol, af = demo
+def test_anticipation_reaches_the_estimate_and_the_event_study(
+    demo, panel, anticipation: int
+) -> None:
+    protocol, _ = demo
     p = _with(protocol, anticipation, inference="analytic")
     assert registered_spec(p).anticipation == anticipation
-    es = _main(_with(p, estimator="event_study"), af)
+    es = _main(_with(p, estimator="event_study"), build_analysis_frame(panel, p))
     assert es["reference_period"] == -1 - anticipation
     assert -1 - anticipation not in {r["event_time"] for r in es["event_study"]}
 
 
-def test_anticipation_values_give_different_estimates(demo) -> None:
-    protocol, af = demo
+def test_anticipation_values_give_different_estimates(demo, panel) -> None:
+    protocol, _ = demo
     for estimator in ("2x2", "twfe", "event_study"):
-        atts = {
-            a: _main(_with(protocol, a, estimator=estimator, inference="analytic"), af)["att"]
-            for a in (0, 1, 2)
-        }
+        atts = {}
+        for a in (0, 1, 2):
+            p = _with(protocol, a, estimator=estimator, inference="analytic")
+            atts[a] = _main(p, build_analysis_frame(panel, p))["att"]
         assert len({round(v, 10) for v in atts.values()}) == 3, (estimator, atts)
 
 
@@ -230,9 +238,7 @@ def test_a_hypothesis_whose_estimate_failed_keeps_a_coded_reason(demo, bundle_pa
 def test_cs_estimation_method_changes_the_estimate_with_covariates(demo) -> None:
     # without covariates dr, ipw and reg coincide; with one they must each reach the estimator
     protocol, af = demo
-    cs = _with(
-        protocol, estimator="callaway_santanna", inference="analytic", covariates=("age",)
-    )
+    cs = _with(protocol, estimator="callaway_santanna", inference="analytic", covariates=("age",))
     atts = {m: _main(_with(cs, method=m), af)["att"] for m in ("dr", "ipw", "reg")}
     assert len({round(v, 10) for v in atts.values()}) == 3, atts
 

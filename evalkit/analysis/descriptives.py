@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -64,9 +63,7 @@ def _smd(a: pd.Series, b: pd.Series) -> float | None:
     return float((a.mean() - b.mean()) / pooled)
 
 
-def balance_table(
-    af: AnalysisFrame, protocol: Mapping[str, Any], outcomes: list[str]
-) -> list[dict[str, Any]]:
+def balance_table(af: AnalysisFrame, outcomes: list[str]) -> list[dict[str, Any]]:
     """Pre-period balance of person characteristics and outcomes, pilot vs comparison.
 
     Each person counts once (their last pre-period month) so that people with
@@ -75,9 +72,7 @@ def balance_table(
     Parameters
     ----------
     af : AnalysisFrame
-        The analysis frame.
-    protocol : mapping
-        The protocol mapping (for the pre window).
+        The analysis frame (its registered pre window, :attr:`Windows.pre_end`).
     outcomes : list of str
         Outcome ids to include.
 
@@ -86,7 +81,7 @@ def balance_table(
     list of dict
         Records ``variable, pilot_mean, comparison_mean, std_diff, n_pilot, n_comparison``.
     """
-    pre, _ = pre_post_mask(af, protocol)
+    pre, _ = pre_post_mask(af)
     people = af.data.loc[pre].drop_duplicates("person_id", keep="last")
     pilot = people[TREATED_GROUP].to_numpy()
     columns: dict[str, pd.Series] = {}

@@ -29,8 +29,6 @@ from evalkit.analysis.measures import (
     TREATED_GROUP,
     UNIT,
     AnalysisFrame,
-    month_index,
-    parse_month,
 )
 from evalkit.analysis.plan import registered_spec
 from evalkit.analysis.quiet import (
@@ -43,6 +41,7 @@ from evalkit.analysis.quiet import (
 from evalkit.analysis.robustness import event_rows, pretrend_row
 from evalkit.analysis.sensitivity import robustness_checks
 from evalkit.analysis.synthetic_cells import cell_design, uses_cells
+from evalkit.analysis.windows import Windows
 from evalkit.did.fitted import FITTED_ESTIMATORS
 from evalkit.protocol.expressions import evaluate
 from evalkit.protocol.model import Outcome, Protocol
@@ -89,16 +88,21 @@ class Design:
         protocol: Protocol,
         sources: tuple[Mapping[str, pd.DataFrame], Mapping[str, str]] = ({}, {}),
     ) -> Design:
-        """Compute the windows of ``protocol`` on ``af``; ``sources`` as :func:`source_frames`."""
-        periods = protocol.periods
-        pre_end = month_index(parse_month(periods.pre.end), af.origin)
-        first_start = min(
-            month_index(parse_month(t.start), af.origin) for t in protocol.units.treated
-        )
-        pre_end = min(pre_end, first_start - 1 - protocol.units.anticipation_months)
-        post = periods.post.start if periods.post is not None else periods.intervention.start
-        post_start = int(month_index(parse_month(post), af.origin))
-        return cls(af, protocol, int(pre_end), post_start, sources[0], sources[1])
+        """Take the windows of ``af``, computed once from ``protocol``.
+
+        ``sources`` is as :func:`source_frames` returns it. The estimator's pre
+        window is the untreated one (anticipation months left out),
+        its post window the registered post window.
+        """
+        windows = af.windows
+        if windows != Windows.of(protocol):
+            # the frame's design columns (_treat, _post) and the estimator's rows must
+            # come from the same registered windows and anticipation
+            raise ValueError(
+                "the analysis frame was built with other windows than this protocol's "
+                f"({windows!r}); build it with build_analysis_frame(panel, protocol)"
+            )
+        return cls(af, protocol, windows.untreated_end, windows.post_start, sources[0], sources[1])
 
     def frame_of(self, outcome: Outcome) -> pd.DataFrame | None:
         """Return the frame an outcome is estimated on (None when its source has none)."""

@@ -8,17 +8,25 @@ integer period, and the sample flow from rows in the store to rows analysed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evalkit.analysis.windows import Windows, month_index, parse_month
 from evalkit.errors import ProtocolError
 from evalkit.protocol.expressions import evaluate
+from evalkit.protocol.model import Protocol
 
-__all__ = ["AnalysisFrame", "build_analysis_frame", "month_index", "parse_month"]
+__all__ = [
+    "AnalysisFrame",
+    "Windows",
+    "build_analysis_frame",
+    "month_index",
+    "parse_month",
+    "pre_post_mask",
+]
 
 #: Column names the analysis frame adds (never clash with schema columns).
 PERIOD = "_period"
@@ -27,48 +35,6 @@ TREATED_GROUP = "_pilot"
 TREAT = "_treat"
 POST = "_post"
 UNIT = "_unit"
-
-
-def parse_month(value: Any) -> pd.Timestamp:
-    """Return the first day of the month of ``value`` (``'2025-10'``, a date or a timestamp).
-
-    Parameters
-    ----------
-    value : str, date or Timestamp
-        A month.
-
-    Returns
-    -------
-    pandas.Timestamp
-        The first day of that month.
-    """
-    stamp = (
-        pd.Timestamp(str(value) + "-01")
-        if isinstance(value, str) and len(value) == 7
-        else pd.Timestamp(value)
-    )
-    return pd.Timestamp(year=stamp.year, month=stamp.month, day=1)
-
-
-def month_index(months: pd.Series | pd.Timestamp, origin: pd.Timestamp) -> Any:
-    """Count months from ``origin`` (which is period 1).
-
-    Parameters
-    ----------
-    months : Series of datetime or Timestamp
-        Months to convert.
-    origin : Timestamp
-        The first month of the analysis window.
-
-    Returns
-    -------
-    int or Series of int
-        1 for ``origin``, 2 for the month after, and so on.
-    """
-    if isinstance(months, pd.Timestamp):
-        return (months.year - origin.year) * 12 + (months.month - origin.month) + 1
-    m = pd.to_datetime(months)
-    return ((m.dt.year - origin.year) * 12 + (m.dt.month - origin.month) + 1).astype("int64")
 
 
 @dataclass(frozen=True)
@@ -80,18 +46,26 @@ class AnalysisFrame:
     data : pandas.DataFrame
         One row per person-month with outcome columns named by outcome id and the
         design columns ``_unit``, ``_period``, ``_cohort``, ``_pilot``, ``_treat``, ``_post``.
-    origin : pandas.Timestamp
-        The month numbered 1.
+    windows : Windows
+        The protocol's windows as periods, computed once; every reader of the pre
+        and post windows takes them from here.
     flow : list of dict
         Records ``step, n_persons, n_person_months`` from the store to the analysis.
-    starts : dict
-        Treated unit → first treated period (integer).
     """
 
     data: pd.DataFrame
-    origin: pd.Timestamp
+    windows: Windows
     flow: list[dict[str, Any]] = field(default_factory=list)
-    starts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def origin(self) -> pd.Timestamp:
+        """The month numbered 1."""
+        return self.windows.origin
+
+    @property
+    def starts(self) -> dict[str, int]:
+        """Treated unit → first treated period (integer)."""
+        return self.windows.starts
 
     def __repr__(self) -> str:
         return f"AnalysisFrame({len(self.data)} person-months, {len(self.flow)} flow steps)"
@@ -120,34 +94,32 @@ def _step(name: str, frame: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def build_analysis_frame(panel: pd.DataFrame, protocol: Mapping[str, Any]) -> AnalysisFrame:
+def build_analysis_frame(panel: pd.DataFrame, protocol: Protocol) -> AnalysisFrame:
     """Evaluate a protocol's outcomes and design on a stored outcome panel.
 
     Parameters
     ----------
     panel : pandas.DataFrame
         The ``outcome_panel`` table (canonical columns, ``month`` as dates).
-    protocol : mapping
-        The protocol as a canonical mapping (``Protocol.to_dict()``).
+    protocol : Protocol
+        The registered protocol.
 
     Returns
     -------
     AnalysisFrame
-        The frame with outcome and design columns, and the sample flow.
+        The frame with outcome and design columns, its windows, and the sample flow.
 
     Raises
     ------
     ProtocolError
         When the protocol's units are absent from the data or an outcome cannot be evaluated.
     """
-    units = protocol["units"]
-    unit_col = units.get("column", "municipality")
-    periods = protocol["periods"]
-    first = parse_month(periods["pre"]["start"])
-    last = parse_month(periods["post"]["end"])
-    treated = {str(t["unit"]): parse_month(t["start"]) for t in units.get("treated", [])}
-    comparison = [str(u) for u in units.get("comparison", [])]
-    anticipation = int(units.get("anticipation_months", 0) or 0)
+    windows = Windows.of(protocol)
+    unit_col = protocol.units.column
+    first = windows.origin
+    last = first + pd.DateOffset(months=windows.last - 1)
+    treated = list(windows.starts)
+    comparison = list(protocol.units.comparison)
 
     flow = [_step("rows_in_store", panel)]
     frame = panel.loc[panel[unit_col].astype(str).isin(list(treated) + comparison)].copy()
@@ -162,36 +134,28 @@ def build_analysis_frame(panel: pd.DataFrame, protocol: Mapping[str, Any]) -> An
     frame = frame.loc[(months >= first) & (months <= last)].copy()
     flow.append(_step("in_protocol_windows", frame))
 
-    population = protocol.get("population", {}) or {}
-    age_min, age_max = population.get("age_min"), population.get("age_max")
-    if age_min is not None and "age" in frame:
-        frame = frame.loc[frame["age"].between(age_min, age_max)]
-    for rule in population.get("inclusion", []) or []:
+    population = protocol.population
+    if "age" in frame:
+        frame = frame.loc[frame["age"].between(population.age_min, population.age_max)]
+    for rule in population.inclusion:
         keep = evaluate(str(rule), frame).fillna(False).astype(bool)
         frame = frame.loc[keep.to_numpy()]
     frame = frame.copy()
     flow.append(_step("eligible", frame))
 
-    for outcome in protocol.get("outcomes", []):
-        if outcome.get("source", "outcome_panel") != "outcome_panel":
-            continue
-        values = evaluate(str(outcome["definition"]), frame)
-        frame[outcome["id"]] = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+    panel_outcomes = [o for o in protocol.outcomes if o.source == "outcome_panel"]
+    for outcome in panel_outcomes:
+        values = evaluate(outcome.definition, frame)
+        frame[outcome.id] = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
 
-    start_periods = {u: int(month_index(m, first)) for u, m in treated.items()}
     frame[UNIT] = frame[unit_col].astype(str)
     frame[PERIOD] = month_index(frame["month"], first)
-    frame[COHORT] = frame[UNIT].map(start_periods).fillna(0).astype("int64")
+    frame[COHORT] = frame[UNIT].map(windows.starts).fillna(0).astype("int64")
     frame[TREATED_GROUP] = frame[COHORT] > 0
-    effective = frame[COHORT] - anticipation
+    effective = frame[COHORT] - windows.anticipation
     frame[TREAT] = (frame[TREATED_GROUP] & (frame[PERIOD] >= effective)).astype("int64")
-    post_start = month_index(parse_month(periods["intervention"]["start"]), first)
-    frame[POST] = (frame[PERIOD] >= post_start).astype("int64")
-    outcome_ids = [
-        o["id"]
-        for o in protocol.get("outcomes", [])
-        if o.get("source", "outcome_panel") == "outcome_panel"
-    ]
+    frame[POST] = (frame[PERIOD] >= windows.intervention_start).astype("int64")
+    outcome_ids = [o.id for o in panel_outcomes]
     analysed = frame.dropna(subset=outcome_ids, how="all") if outcome_ids else frame
     flow.append(_step("analysed", analysed))
     analysed = analysed.sort_values([UNIT, "person_id", PERIOD], kind="mergesort").reset_index(
@@ -201,28 +165,25 @@ def build_analysis_frame(panel: pd.DataFrame, protocol: Mapping[str, Any]) -> An
         raise ProtocolError(
             "no rows left to analyse after the protocol's windows and inclusion rules"
         )
-    return AnalysisFrame(data=analysed, origin=first, flow=flow, starts=start_periods)
+    return AnalysisFrame(data=analysed, windows=windows, flow=flow)
 
 
-def pre_post_mask(
-    frame: AnalysisFrame, protocol: Mapping[str, Any]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return boolean masks for the pre window and the post window (intervention months excluded).
+def pre_post_mask(frame: AnalysisFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Return boolean masks for the registered pre window and the post window.
+
+    The intervention months are in neither. This is the descriptives' pre window as
+    registered; the estimator's untreated window also leaves out the anticipation
+    months (:attr:`Windows.untreated_end`).
 
     Parameters
     ----------
     frame : AnalysisFrame
-        The analysis frame.
-    protocol : mapping
-        The protocol mapping.
+        The analysis frame (its windows).
 
     Returns
     -------
     tuple of numpy.ndarray
         ``(pre, post)`` masks over ``frame.data`` rows.
     """
-    periods = protocol["periods"]
     p = frame.data[PERIOD].to_numpy()
-    pre_end = month_index(parse_month(periods["pre"]["end"]), frame.origin)
-    post_start = month_index(parse_month(periods["post"]["start"]), frame.origin)
-    return p <= pre_end, p >= post_start
+    return p <= frame.windows.pre_end, p >= frame.windows.post_start

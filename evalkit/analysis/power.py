@@ -94,9 +94,10 @@ def power_targets(
 def _design(protocol: Protocol, targets: Sequence[PowerTarget]) -> Any:
     from evalkit.synth import PilotDesign
 
+    # the synthetic generator takes the protocol as a plain mapping (synth sits below protocol)
     raw = protocol.to_dict()
     raw.pop("deviations", None)
-    demo = dict(raw.get("demo") or {})
+    demo = dict(protocol.demo or {})
     demo.pop("effects", None)
     raw["demo"] = demo or {"generator": "staggered" if protocol.is_staggered else "pilot"}
     design = PilotDesign.from_protocol(raw)
@@ -106,7 +107,7 @@ def _design(protocol: Protocol, targets: Sequence[PowerTarget]) -> Any:
         changes["icc"] = settings.icc
     if settings.serial_correlation is not None:
         changes["ar1"] = settings.serial_correlation
-    declared = (raw.get("sample_size") or {}).get("persons")
+    declared = protocol.expected_persons
     if settings.persons_per_unit is not None:
         changes["n_persons"] = settings.persons_per_unit * len(design.municipalities)
     elif declared:

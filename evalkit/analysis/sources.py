@@ -31,9 +31,9 @@ from evalkit.analysis.measures import (
     TREATED_GROUP,
     UNIT,
     month_index,
-    parse_month,
 )
 from evalkit.analysis.scoring import prepare_responses
+from evalkit.analysis.windows import Windows
 from evalkit.errors import EvalkitError
 from evalkit.protocol.expressions import evaluate
 from evalkit.protocol.model import Outcome, Protocol
@@ -46,7 +46,7 @@ WAVES = ("T0", "T3m", "T6m", "T12m", "exit")
 
 def source_frames(
     protocol: Protocol,
-    origin: pd.Timestamp,
+    windows: Windows,
     events: pd.DataFrame | None,
     responses: pd.DataFrame | None,
     instruments: Mapping[str, Any] | None,
@@ -57,8 +57,8 @@ def source_frames(
     ----------
     protocol : Protocol
         The registered protocol.
-    origin : pandas.Timestamp
-        The month numbered 1 (the analysis frame's origin).
+    windows : Windows
+        The protocol's windows (the analysis frame's, so that month numbers agree).
     events, responses : pandas.DataFrame or None
         The stored ``case_events`` and ``questionnaire`` tables.
     instruments : mapping or None
@@ -77,7 +77,7 @@ def source_frames(
     for outcome in protocol.outcomes:
         try:
             if outcome.source == "case_events":
-                frames[outcome.id] = _case_frame(protocol, origin, events, outcome)
+                frames[outcome.id] = _case_frame(protocol, windows, events, outcome)
             elif outcome.source == "questionnaire":
                 frames[outcome.id] = _wave_frame(protocol, wide, outcome)
         except (_NoData, EvalkitError) as exc:
@@ -99,7 +99,7 @@ def _design(frame: pd.DataFrame, protocol: Protocol, starts: Mapping[str, int]) 
 
 
 def _case_frame(
-    protocol: Protocol, origin: pd.Timestamp, events: pd.DataFrame | None, outcome: Outcome
+    protocol: Protocol, windows: Windows, events: pd.DataFrame | None, outcome: Outcome
 ) -> pd.DataFrame:
     if events is None or events.empty:
         raise _NoData("no case events are in the store for this protocol")
@@ -112,15 +112,16 @@ def _case_frame(
         {
             "case_id": registered["case_id"].to_numpy(),
             UNIT: registered["municipality"].astype(str).to_numpy(),
-            PERIOD: month_index(pd.to_datetime(registered["event_date"]), origin).to_numpy(),
+            PERIOD: month_index(
+                pd.to_datetime(registered["event_date"]), windows.origin
+            ).to_numpy(),
             outcome.id: values.loc[registered.index].to_numpy(dtype="float64"),
         }
     ).drop_duplicates("case_id")
-    last = month_index(_post_end(protocol), origin)
-    cases = cases.loc[(cases[PERIOD] >= 1) & (cases[PERIOD] <= last)]
-    treated = protocol.units.treated
-    starts = {t.unit: int(month_index(parse_month(t.start), origin)) for t in treated}
-    post_start = int(month_index(parse_month(protocol.periods.intervention.start), origin))
+    cases = cases.loc[(cases[PERIOD] >= 1) & (cases[PERIOD] <= windows.last)]
+    starts = dict(windows.starts)
+    # as the analysis frame's _post column: every month from the pilot's start
+    post_start = windows.intervention_start
     cells = _cells(cases, outcome.id)
     quarters = len(cells) < cells[UNIT].nunique() * cells[PERIOD].nunique()
     if quarters:  # months without a registration in some municipality: count per quarter
@@ -146,11 +147,6 @@ def _cells(cases: pd.DataFrame, outcome: str) -> pd.DataFrame:
 def _quarter(month: Any) -> Any:
     """Quarter number of a month number (months 1–3 → 1)."""
     return (month - 1) // 3 + 1
-
-
-def _post_end(protocol: Protocol) -> pd.Timestamp:
-    periods = protocol.periods
-    return parse_month((periods.post or periods.intervention).end)
 
 
 def _wide_responses(

@@ -16,7 +16,7 @@ from evalkit import __version__
 from evalkit.analysis.breaches import current_breaches
 from evalkit.analysis.descriptives import balance_table, trend_table
 from evalkit.analysis.effects import confirmatory_analysis, exploratory_analysis
-from evalkit.analysis.measures import AnalysisFrame, build_analysis_frame, parse_month
+from evalkit.analysis.measures import build_analysis_frame, parse_month
 from evalkit.analysis.monitoring import completeness_table, data_up_to, registrations_table
 from evalkit.analysis.sources import source_frames
 from evalkit.errors import ProtocolError
@@ -24,7 +24,7 @@ from evalkit.ingest import file_sha256, keyed_labels, load_key
 from evalkit.pipeline.columns import columns_used
 from evalkit.pipeline.paths import ProtocolPaths
 from evalkit.protocol import Protocol
-from evalkit.spec import FEW_TREATED_THRESHOLD
+from evalkit.protocol.model import Throughput
 
 __all__ = ["BundleInputs", "assemble_bundle", "compute_bundle", "load_inputs"]
 
@@ -41,17 +41,15 @@ def _iso(value: Any) -> str | None:
     return stamp.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _sources(
-    store: Any, protocol: Mapping[str, Any]
-) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+def _sources(store: Any, protocol: Protocol) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     """Per source file: the ingest log row and its top rejection reasons; and sha256s per kind."""
     log = store.ingest_log()
     quarantine = store.quarantine()
     rows: list[dict[str, Any]] = []
     shas: dict[str, list[str]] = {}
-    for source in protocol.get("data_sources", []):
-        kind = str(source["kind"])
-        for file in source.get("files", []):
+    for source in protocol.data_sources:
+        kind = source.kind
+        for file in source.files:
             if not Path(file).is_file():
                 raise ProtocolError(f"data_sources ({kind}): file not found: {file}")
             sha = file_sha256(Path(file))
@@ -118,7 +116,7 @@ def _registration(
         first_ingest_at=_iso(first),
     )
     info.update(timing)
-    info["registry"] = protocol.metadata.get("registry")
+    info["registry"] = protocol.registry
     return info
 
 
@@ -134,36 +132,31 @@ def _latest_months(tables: Mapping[str, pd.DataFrame | None]) -> list[str]:
 
 
 def _limitations(
-    af: AnalysisFrame,
-    protocol: Mapping[str, Any],
+    protocol: Protocol,
     sources: list[dict[str, Any]],
     registration: Mapping[str, Any],
     power: list[dict[str, Any]] | None,
 ) -> list[dict[str, Any]]:
     """Facts that limit what the results can say, as codes the report's translation table words."""
     out: list[dict[str, Any]] = []
-    units = protocol["units"]
-    n_treated = len(units.get("treated", []))
-    n_clusters = n_treated + len(units.get("comparison", []))
-    threshold = int(
-        protocol.get("analysis", {}).get("few_treated_threshold", FEW_TREATED_THRESHOLD)
-    )
-    if n_treated < threshold:
+    n_treated = len(protocol.units.treated)
+    n_clusters = n_treated + len(protocol.units.comparison)
+    if n_treated < protocol.analysis.few_treated_threshold:
         out.append(
             {
                 "code": "few_treated_clusters",
                 "values": {"n_treated": n_treated, "n_clusters": n_clusters},
             }
         )
+    post = protocol.periods.post or protocol.periods.intervention
     post_months = (
-        parse_month(protocol["periods"]["post"]["end"]).to_period("M")
-        - parse_month(protocol["periods"]["post"]["start"]).to_period("M")
+        parse_month(post.end).to_period("M") - parse_month(post.start).to_period("M")
     ).n + 1
     if post_months < 12:
         out.append({"code": "short_post_period", "values": {"months": int(post_months)}})
-    smallest = {o["id"]: o.get("smallest_effect") for o in protocol.get("outcomes", [])}
+    smallest = {o.id: o.smallest_effect for o in protocol.outcomes}
     for row in power or []:
-        target = smallest.get(row.get("outcome"))
+        target = smallest.get(str(row.get("outcome")))
         effect, pw = row.get("effect"), row.get("power")
         if target is None or effect is None or pw is None or abs(abs(effect) - abs(target)) > 1e-12:
             continue
@@ -188,50 +181,54 @@ def _limitations(
         out.append({"code": "retrospective_registration", "values": {"months": months}})
     elif registration.get("registered_before_data") is False:
         out.append({"code": "registered_after_data", "values": {}})
-    if protocol.get("metadata", {}).get("synthetic_data"):
+    if protocol.synthetic_data:
         out.append({"code": "synthetic_data", "values": {}})
     return out
 
 
-def _power(paths: ProtocolPaths, protocol: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+def _power(paths: ProtocolPaths, protocol: Protocol) -> list[dict[str, Any]] | None:
     """Power figures from `evalkit protocol power` (build/<id>/power.json) or the protocol's own."""
     stored = paths.build / paths.protocol_id / "power.json"
     if stored.is_file():
         data = json.loads(stored.read_text(encoding="utf-8"))
         return list(data.get("rows", data) if isinstance(data, dict) else data)
-    registered = (protocol.get("power") or {}).get("results")
-    return list(registered) if registered else None
+    registered = protocol.power.results
+    return [dict(row) for row in registered] if registered else None
 
 
-def _reference_date(events: pd.DataFrame, protocol: Mapping[str, Any]) -> dt.date:
-    configured = (protocol.get("throughput") or {}).get("reference_date")
+def _reference_date(events: pd.DataFrame, protocol: Protocol) -> dt.date:
+    configured = protocol.throughput.reference_date
     if configured:
-        return pd.Timestamp(str(configured)).date()
+        return pd.Timestamp(configured).date()
     return pd.Timestamp(events["event_date"].max()).date()
 
 
-def _throughput(events: pd.DataFrame | None, protocol: Mapping[str, Any]) -> dict[str, Any]:
+def _pilot_starts(protocol: Protocol) -> dict[str, dt.date]:
+    return {t.unit: parse_month(t.start).date() for t in protocol.units.treated}
+
+
+def _registered(settings: Throughput, *names: str) -> dict[str, Any]:
+    """Return the throughput settings the protocol sets (the analysis keeps its own defaults)."""
+    return {n: getattr(settings, n) for n in names if getattr(settings, n) is not None}
+
+
+def _throughput(events: pd.DataFrame | None, protocol: Protocol) -> dict[str, Any]:
     if events is None or events.empty:
         return {}
     from evalkit.analysis.throughput import throughput_tables
 
-    settings = protocol.get("throughput") or {}
-    starts = {
-        str(t["unit"]): parse_month(t["start"]).date() for t in protocol["units"].get("treated", [])
-    }
-    kwargs: dict[str, Any] = {
-        "reference_date": _reference_date(events, protocol),
-        "pilot_starts": starts,
-        "comparison_units": [str(u) for u in protocol["units"].get("comparison", [])],
-        "out_of_sight_days": int(settings.get("out_of_sight_days", 90)),
-    }
-    if settings.get("norms"):
-        kwargs["norms"] = settings["norms"]
-    if settings.get("caseload_benchmark"):
-        kwargs["caseload_benchmark"] = tuple(settings["caseload_benchmark"])
-    if settings.get("liberation_day"):
-        kwargs["liberation_day"] = str(settings["liberation_day"])
-    return dict(throughput_tables(events, **kwargs))
+    settings = _registered(
+        protocol.throughput, "norms", "out_of_sight_days", "caseload_benchmark", "liberation_day"
+    )
+    return dict(
+        throughput_tables(
+            events,
+            reference_date=_reference_date(events, protocol),
+            pilot_starts=_pilot_starts(protocol),
+            comparison_units=list(protocol.units.comparison),
+            **settings,
+        )
+    )
 
 
 def _questionnaire(
@@ -251,21 +248,18 @@ def _monitoring(inputs: BundleInputs) -> dict[str, Any]:
         if table is not None:
             tables[kind] = table
     protocol = inputs.protocol
-    treated = protocol["units"].get("treated", [])
-    pilot = [str(t["unit"]) for t in treated]
+    pilot = list(protocol.treated_units)
     events = inputs.events
     has_events = events is not None and not events.empty
     reference = _reference_date(events, protocol) if has_events else None
     breaches: list[dict[str, Any]] = []
     if has_events and reference is not None:
-        settings = protocol.get("throughput") or {}
         breaches = current_breaches(
             events,
             reference_date=reference,
-            pilot_starts={str(t["unit"]): parse_month(t["start"]).date() for t in treated},
-            comparison_units=[str(u) for u in protocol["units"].get("comparison", [])],
-            norms=settings.get("norms"),
-            liberation_day=str(settings.get("liberation_day") or "always"),  # type: ignore[arg-type]
+            pilot_starts=_pilot_starts(protocol),
+            comparison_units=list(protocol.units.comparison),
+            **_registered(protocol.throughput, "norms", "liberation_day"),
         )
     return {
         "data_up_to": data_up_to(
@@ -297,8 +291,7 @@ class BundleInputs:
     """
 
     protocol_id: str
-    registered: Protocol
-    protocol: dict[str, Any]
+    protocol: Protocol
     code_commit: str | None
     sources: list[dict[str, Any]]
     registration: dict[str, Any]
@@ -334,8 +327,7 @@ def load_inputs(paths: ProtocolPaths, *, code_commit: str | None = None) -> Bund
     from evalkit.ingest import Store
     from evalkit.protocol import load_protocol
 
-    registered = load_protocol(paths.protocol)
-    protocol = registered.to_dict()
+    protocol = load_protocol(paths.protocol)
     if not paths.store.is_file():
         raise ProtocolError(
             f"{paths.store}: no store yet; ingest the protocol's data sources first"
@@ -353,7 +345,7 @@ def load_inputs(paths: ProtocolPaths, *, code_commit: str | None = None) -> Bund
             for kind in ("case_events", "questionnaire")
         }
         registration = _registration(
-            paths, store, shas, registered, {"outcome_panel": panel, **tables}
+            paths, store, shas, protocol, {"outcome_panel": panel, **tables}
         )
     instruments = None
     if tables["questionnaire"] is not None:
@@ -361,7 +353,6 @@ def load_inputs(paths: ProtocolPaths, *, code_commit: str | None = None) -> Bund
         instruments = yaml.safe_load(schema.read_text(encoding="utf-8"))["instruments"]
     return BundleInputs(
         protocol_id=paths.protocol_id,
-        registered=registered,
         protocol=protocol,
         code_commit=code_commit,
         sources=sources,
@@ -404,45 +395,39 @@ def compute_bundle(inputs: BundleInputs) -> dict[str, Any]:
 def _compute(inputs: BundleInputs) -> dict[str, Any]:
     protocol = inputs.protocol
     af = build_analysis_frame(inputs.panel, protocol)
-    outcome_ids = [o["id"] for o in protocol.get("outcomes", []) if o["id"] in af.data.columns]
+    outcome_ids = [o.id for o in protocol.outcomes if o.id in af.data.columns]
     sources = source_frames(
-        inputs.registered, af.origin, inputs.events, inputs.responses, inputs.instruments
+        protocol, af.windows, inputs.events, inputs.responses, inputs.instruments
     )
-    analysis = confirmatory_analysis(af, inputs.registered, sources)
-    units = protocol["units"]
+    analysis = confirmatory_analysis(af, protocol, sources)
+    # the bundle's protocol section is a plain mapping (JSON) of the typed protocol
+    as_registered = protocol.to_dict()
     return {
         "evalkit_version": __version__,
         "protocol_id": inputs.protocol_id,
-        "generated": {
-            "code_commit": inputs.code_commit,
-            "seed": inputs.registered.analysis.seed,
-        },
-        "protocol": protocol,
+        "generated": {"code_commit": inputs.code_commit, "seed": protocol.analysis.seed},
+        "protocol": as_registered,
         "registration": inputs.registration,
         "data": {
             "sources": inputs.sources,
             "columns_used": {
                 kind: columns_used(protocol, kind)
-                for kind in sorted({str(s["kind"]) for s in protocol.get("data_sources", [])})
+                for kind in sorted({s.kind for s in protocol.data_sources})
             },
         },
-        "sample": {"flow": af.flow, "balance": balance_table(af, protocol, outcome_ids)},
+        "sample": {"flow": af.flow, "balance": balance_table(af, outcome_ids)},
         **analysis,
         "trends": trend_table(af, outcome_ids),
         "throughput": _throughput(inputs.events, protocol),
         "questionnaire": _questionnaire(inputs.responses, inputs.instruments),
         "monitoring": _monitoring(inputs),
         "power": inputs.power,
-        "exploratory": exploratory_analysis(af, inputs.registered, inputs.exploratory_specs),
-        "limitations": _limitations(
-            af, protocol, inputs.sources, inputs.registration, inputs.power
-        ),
+        "exploratory": exploratory_analysis(af, protocol, inputs.exploratory_specs),
+        "limitations": _limitations(protocol, inputs.sources, inputs.registration, inputs.power),
         "settings": {
-            "disclosure_threshold": int(
-                (protocol.get("reporting") or {}).get("disclosure_threshold", 10)
-            ),
-            "languages": list(protocol.get("metadata", {}).get("languages", ["nl", "en"])),
-            "pilot_start": min(parse_month(t["start"]) for t in units["treated"]).strftime("%Y-%m"),
+            "disclosure_threshold": protocol.disclosure_threshold,
+            "languages": list(protocol.languages),
+            "pilot_start": protocol.pilot_start,
         },
     }
 

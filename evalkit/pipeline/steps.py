@@ -120,15 +120,16 @@ def ingest_protocol(paths: ProtocolPaths) -> list[dict[str, Any]]:
     Raises
     ------
     ProtocolError
-        When a data source file does not exist.
+        When the protocol is invalid or a data source file does not exist.
     """
     from evalkit.ingest import file_sha256, ingest_files
     from evalkit.pipeline.columns import columns_needed
+    from evalkit.protocol import load_protocol
 
     reports: list[dict[str, Any]] = []
-    raw = _raw_protocol(paths)
-    rules = {str(s["kind"]): s.get("overlap", "refuse") for s in raw.get("data_sources", [])}
-    for kind, files in _source_files(raw):
+    protocol = load_protocol(paths.protocol)
+    for source in protocol.data_sources:
+        kind, files = source.kind, [Path(f) for f in source.files]
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise ProtocolError(f"data_sources ({kind}): file not found: {', '.join(missing)}")
@@ -138,9 +139,9 @@ def ingest_protocol(paths: ProtocolPaths) -> list[dict[str, Any]]:
             kind,
             files,
             store_path=paths.store,
-            overlap=rules[kind],
+            overlap=source.overlap,
             overlap_among=own,
-            needs=columns_needed(raw, kind),
+            needs=columns_needed(protocol, kind),
         ):
             reports.append(report.to_dict())
     return reports

@@ -24,6 +24,7 @@ from evalkit.protocol.model import (
     Robustness,
     SensitivityCheck,
     Subgroup,
+    Throughput,
     TreatedUnit,
     Units,
     Window,
@@ -164,7 +165,13 @@ def _build(
             robustness=_robustness(a.get("robustness")),
         ),
         data_sources=tuple(
-            DataSource(kind=s["kind"], schema_version=s["schema_version"], files=tuple(s["files"]))
+            DataSource(
+                kind=s["kind"],
+                schema_version=s["schema_version"],
+                files=tuple(s["files"]),
+                columns=tuple(str(c) for c in s["columns"]) if s.get("columns") else None,
+                overlap=s.get("overlap") or "refuse",
+            )
             for s in c["data_sources"]
         ),
         disclosure_threshold=(c.get("reporting") or {}).get("disclosure_threshold") or 10,
@@ -187,11 +194,26 @@ def _build(
             base_rates=dict(power.get("base_rates") or {}),
             persons_per_unit=power.get("persons_per_unit"),
             seed=power.get("seed", 20240101),
+            results=tuple(power["results"]) if power.get("results") else None,
         ),
         demo=c.get("demo"),
+        throughput=_throughput(c.get("throughput")),
+        expected_persons=(c.get("sample_size") or {}).get("persons"),
         warnings=tuple(warnings),
         _canonical=c,
         _explicit=explicit,
+    )
+
+
+def _throughput(t: dict[str, Any] | None) -> Throughput:
+    t = t or {}
+    benchmark = t.get("caseload_benchmark")
+    return Throughput(
+        reference_date=None if t.get("reference_date") is None else str(t["reference_date"]),
+        out_of_sight_days=t.get("out_of_sight_days"),
+        liberation_day=t.get("liberation_day"),
+        norms=t.get("norms") or None,
+        caseload_benchmark=tuple(benchmark) if benchmark else None,
     )
 
 

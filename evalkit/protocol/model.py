@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -36,6 +36,7 @@ __all__ = [
     "Robustness",
     "SensitivityCheck",
     "Subgroup",
+    "Throughput",
     "TreatedUnit",
     "Units",
     "Window",
@@ -196,15 +197,37 @@ class PowerSettings:
     base_rates: Mapping[str, float]
     persons_per_unit: int | None
     seed: int
+    results: tuple[Mapping[str, Any], ...] | None = None
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Settings of the throughput-time analysis; None leaves the analysis's own default.
+
+    Attributes
+    ----------
+    reference_date : str or None
+        Cases still open on this date (``YYYY-MM-DD``) are censored; None: the latest event.
+    out_of_sight_days, liberation_day, norms, caseload_benchmark
+        As registered, or None when the protocol does not set them.
+    """
+
+    reference_date: str | None = None
+    out_of_sight_days: int | None = None
+    liberation_day: Literal["always", "lustrum", "never"] | None = None
+    norms: Mapping[str, Any] | None = None
+    caseload_benchmark: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
 class DataSource:
-    """A data source: schema kind, its version and the files."""
+    """A data source: schema kind, its version, the files, the columns used, overlap rule."""
 
     kind: str
     schema_version: int
     files: tuple[str, ...]
+    columns: tuple[str, ...] | None = None
+    overlap: Literal["refuse", "keep_latest", "keep_both"] = "refuse"
 
 
 @dataclass(frozen=True)
@@ -240,6 +263,8 @@ class Protocol:
         The protocol id (names the results folder).
     warnings : tuple of str
         Questionable but allowed choices, each naming its field path.
+    expected_persons : int or None
+        ``sample_size.persons``: the expected number of young people, if registered.
     """
 
     path: Path | None
@@ -257,6 +282,8 @@ class Protocol:
     deviations: tuple[Deviation, ...]
     power: PowerSettings
     demo: Mapping[str, Any] | None
+    throughput: Throughput = field(default_factory=Throughput)
+    expected_persons: int | None = None
     warnings: tuple[str, ...] = ()
     _canonical: Mapping[str, Any] = field(default_factory=dict, repr=False)
     _explicit: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -309,6 +336,16 @@ class Protocol:
     def is_staggered(self) -> bool:
         """Whether treated units start in different months."""
         return len({t.start for t in self.units.treated}) > 1
+
+    @property
+    def registry(self) -> str | None:
+        """The external registration (OSF, AEA id or DOI), if any."""
+        return self.metadata.get("registry")
+
+    @property
+    def synthetic_data(self) -> bool:
+        """Whether the protocol runs on synthetic data (the schema's default: False)."""
+        return bool(self.metadata.get("synthetic_data"))
 
     @property
     def languages(self) -> tuple[str, ...]:
