@@ -237,7 +237,9 @@ def test_every_registered_hypothesis_is_in_the_bundle_and_every_document(
         assert family and int(family.group(2)) == len(registered), doc
         items = re.findall(r"<li>(.*?)</li>", html, flags=re.S)
         for r in rows:
-            (line,) = [i for i in items if i.startswith(f"<strong>{r['id']}</strong>")]
+            lines = [i for i in items if i.startswith(f"<strong>{r['id']}</strong>")]
+            assert len(lines) == 1, (doc, r["id"], "not shown once")
+            line = lines[0]
             if r["status"] == "estimated":
                 assert estimated in line, (doc, line)
             else:
