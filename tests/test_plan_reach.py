@@ -7,7 +7,8 @@ and the bundle's registered spec on a staggered pilot (``school_to_work_region``
 four start months), the seed, the synthetic estimators' inferences, the subgroups,
 the registered robustness checks (HonestDiD restriction, bounds and target; the
 extra event studies) and the multiple-testing family. Each test fails if its
-field were dropped on the way. The pilots are generated in memory and kept small.
+field were dropped on the way (``analysis.subgroup`` too, the triple-differences
+subgroup). The pilots are generated in memory and kept small.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from evalkit.analysis.plan import registered_spec
 from evalkit.analysis.sensitivity import robustness_checks
 from evalkit.protocol import Protocol, load_protocol
 from evalkit.protocol.expressions import evaluate
-from evalkit.protocol.model import Hypothesis, Robustness, SensitivityCheck
+from evalkit.protocol.model import Hypothesis, Robustness, SensitivityCheck, Subgroup
 from evalkit.spec import CORRECTIONS, MULTIPLE_TESTING, RESTRICTIONS, SENSITIVITY_TARGETS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -225,6 +226,21 @@ def test_subgroups_are_estimated_on_the_subgroup_only(demo, family_bundles) -> N
     h4 = next(h for h in bundle["confirmatory"]["hypotheses"] if h["id"] == "H4")
     leaving = next(r for r in rows if r["outcome"] == "early_school_leaving")
     assert h4["subgroup"] == "turning_18" and h4["estimate"] == leaving["estimate"]
+
+
+def test_the_registered_subgroup_reaches_triple_differences(demo) -> None:
+    protocol, af, _ = demo
+    (sub,) = protocol.population.subgroups
+    older = Subgroup("over_21", sub.label, "age >= 22")
+    population = dataclasses.replace(protocol.population, subgroups=(sub, older))
+    p = dataclasses.replace(protocol, population=population)
+    att = {}
+    for name in ("turning_18", "over_21"):
+        registered = _with(p, estimator="triple_differences", inference="placebo", subgroup=name)
+        res = _run(registered, af, "problematic_debt")
+        assert res["estimator"] == "triple_differences" and res["inference"] == "placebo"
+        att[name] = res["att"]
+    assert att["turning_18"] != pytest.approx(att["over_21"], abs=1e-6)
 
 
 def _checks(protocol: Protocol, af: AnalysisFrame, robustness: Robustness) -> tuple[list, list]:
