@@ -5,7 +5,9 @@ pandoc) into a temporary folder with every document in both languages; the
 attacker of ``differencing.py`` then reads every CSV export and tries to work out
 each hidden count from row and breakdown totals, shares and means beside it, and
 the other tables of the release. The HTML documents and the workbook must hide
-exactly what the CSV files hide, and every document must name the same plan.
+exactly what the CSV files hide, and every document must name the same plan. The
+same release shows that every registered hypothesis has an estimate or a reason in
+the bundle and a line in each evaluation and summary.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 from differencing import attack, read_release, truth_tables
 
 from evalkit.cli import main
+from evalkit.protocol import load_protocol
 from evalkit.report.plan import SuppressionPlan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,3 +204,44 @@ def test_design_facts_and_estimates_from_enough_persons_are_shown(release: Path)
     assert (tables["throughput_switches_distribution"]["n_organisations"] != "suppressed").all()
     caseload = tables["throughput_caseload"]
     assert (caseload["n_active"] != "suppressed").mean() > 0.5
+
+
+#: The hypotheses' lines of each document that reports results: with an estimate or a reason.
+_HYPOTHESIS_LINE = {
+    "": ("gecorrigeerde p", "geen schatting. Reden: "),
+    ".en": ("adjusted p", "no estimate. Reason: "),
+    ".summary": ("gecorrigeerde p", "geen schatting. Reden: "),
+    ".summary.en": ("adjusted p", "no estimate. Reason: "),
+}
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_every_registered_hypothesis_is_in_the_bundle_and_every_document(
+    release: Path, name: str
+) -> None:
+    folder = "protocols" if name == "demo" else "protocols/examples"
+    registered = [h.id for h in load_protocol(release / folder / f"{name}.yaml").hypotheses]
+    assert registered, "every shipped protocol registers its hypotheses"
+    part = _bundle(release, name)["confirmatory"]
+    rows = part["hypotheses"]
+    assert [r["id"] for r in rows] == registered
+    assert part["family"]["size"] == len(registered)
+    for r in rows:
+        if r["status"] == "estimated":
+            assert np.isfinite([r["estimate"], r["p_value"], r["p_adjusted"]]).all(), r
+        else:
+            assert r["estimate"] is None and r["reason_code"] and r["reason"], r
+    for doc, (estimated, missing) in _HYPOTHESIS_LINE.items():
+        html = _html(release, name, doc)
+        family = re.search(r"(registreert|registers) (\d+) hypothes", html)
+        assert family and int(family.group(2)) == len(registered), doc
+        items = re.findall(r"<li>(.*?)</li>", html, flags=re.S)
+        for r in rows:
+            lines = [i for i in items if i.startswith(f"<strong>{r['id']}</strong>")]
+            assert len(lines) == 1, (doc, r["id"], "not shown once")
+            line = lines[0]
+            if r["status"] == "estimated":
+                assert estimated in line, (doc, line)
+            else:
+                reason = line.split(missing, 1)[1]
+                assert re.search(r"\w", reason), (doc, line)

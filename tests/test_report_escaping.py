@@ -1,11 +1,12 @@
 """Text from the protocol and the data is inserted as text, never as markup.
 
 A hostile bundle (script tags, an ``onerror`` image, a ``javascript:`` link, a norm
-name with ``/``, spreadsheet formulas in organisation and coach names) is rendered
-through the real engine (Jupyter kernel + pandoc). The HTML is parsed and must hold
-no script, no event handler and no ``javascript:`` link, while the payloads show as
-visible text; every CSV cell that begins with a formula character is neutralised,
-and numbers (also negative ones) stay numbers.
+name with ``/``, an external registration written as a markdown link, spreadsheet
+formulas in organisation and coach names) is rendered through the real engine
+(Jupyter kernel + pandoc). The HTML is parsed and must hold no script, no event
+handler and no ``javascript:`` link, while the payloads show as visible text; every
+CSV cell that begins with a formula character is neutralised, and numbers (also
+negative ones) stay numbers.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ DOCS = ("evaluation", "monitor", "summary")
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 LINK = "[x](javascript:alert(1))"
+#: An external registration that is neither an id nor a URL: shown as text on the first page.
+REGISTRY = "[OSF](javascript:alert(2)) <script>alert(2)</script>"
 FORMULAS = ('=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3", "\tx", "\rx")
 
 
@@ -46,6 +49,7 @@ def _hostile_bundle() -> dict:
     for i, row in enumerate(caseload):
         row["coach"] = FORMULAS[i % len(FORMULAS)]
     bundle["throughput"]["handovers"][0]["from_org"] = '=HYPERLINK("http://x","y")'
+    bundle["registration"]["registry"] = meta["registry"] = REGISTRY
     return bundle
 
 
@@ -95,6 +99,8 @@ def test_no_payload_runs_and_each_shows_as_text(hostile: Path, doc: str, lang: s
     assert SCRIPT in text  # the title, shown as text in every document
     if doc != "monitor":
         assert IMG in text
+    if doc == "evaluation":
+        assert REGISTRY in text  # the first page's external registration
     # plain-text places (page title, table captions) get the text, not its markdown escapes
     assert scan.title.endswith(": " + SCRIPT), scan.title
     assert "\\<" not in text and "\\=" not in text

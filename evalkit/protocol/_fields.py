@@ -140,7 +140,7 @@ PROTOCOL_SPEC = _f(
                 ),
                 "planned_report_date": _f("date", required=True),
                 "modelled_on": _f("text", doc="the real practice this protocol is modelled on"),
-                "registry": _f("str", doc="external registration (OSF, AEA) if any"),
+                "registry": _f("str", doc="external registration: OSF or AEA id, DOI or URL"),
                 "synthetic_data": _f("bool", default=False),
             },
         ),

@@ -23,6 +23,7 @@ from evalkit.report.formatting import (
 )
 from evalkit.report.hypotheses import hypotheses_list
 from evalkit.report.i18n import TEXT, label
+from evalkit.report.registry import registry_markdown
 from evalkit.report.tables import make_table, records_frame
 
 __all__ = [
@@ -110,14 +111,15 @@ def _registered_at(ctx: ReportContext, reg: Mapping[str, Any]) -> str:
 
 
 def registry_link(ctx: ReportContext) -> str:
-    """Return a line linking the external registration (OSF, AEA, DOI), if the protocol has one."""
+    """Return a line linking the external registration (OSF, AEA, DOI), if the protocol has one.
+
+    Ids and DOIs link to their registry page (:func:`evalkit.report.registry.registry_url`);
+    other text is shown escaped, never as markup.
+    """
     value = ctx.get("registration.registry") or ctx.get("protocol.metadata.registry")
     if not value:
         return ""
-    text = str(value)
-    url = f"https://doi.org/{text}" if text.startswith("10.") else text
-    shown = f"[{text}]({url})" if url.startswith(("https://", "http://")) else text
-    return f"{ctx.t('k.registry')}: {shown}"
+    return f"{ctx.t('k.registry')}: {registry_markdown(str(value))}"
 
 
 def key_facts(ctx: ReportContext) -> str:
