@@ -71,6 +71,9 @@ def _warm_up() -> None:
     import evalkit.analysis.effects
     import evalkit.did.regression
     import evalkit.report.bundle  # noqa: F401
+    from evalkit.did._fwl import compile_sweeps
+
+    compile_sweeps()
 
 
 def compute_and_write(inputs: BundleInputs, bundle_path: Path) -> tuple[Path, float]:
