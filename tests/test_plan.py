@@ -230,9 +230,7 @@ def test_a_hypothesis_whose_estimate_failed_keeps_a_coded_reason(demo, bundle_pa
 def test_cs_estimation_method_changes_the_estimate_with_covariates(demo) -> None:
     # without covariates dr, ipw and reg coincide; with one they must each reach the estimator
     protocol, af = demo
-    cs = _with(
-        protocol, estimator="callaway_santanna", inference="analytic", covariates=("age",)
-    )
+    cs = _with(protocol, estimator="callaway_santanna", inference="analytic", covariates=("age",))
     atts = {m: _main(_with(cs, method=m), af)["att"] for m in ("dr", "ipw", "reg")}
     assert len({round(v, 10) for v in atts.values()}) == 3, atts
 

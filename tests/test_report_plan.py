@@ -8,8 +8,8 @@ import pytest
 
 from evalkit.errors import ReportError
 from evalkit.report.disclosure import PRIMARY, SECONDARY
-from evalkit.report.plan import SuppressionPlan, _pinned
 from evalkit.report.monitor_tables import registrations_spec, registrations_status
+from evalkit.report.plan import SuppressionPlan, _pinned
 from evalkit.report.tables import make_table
 
 
