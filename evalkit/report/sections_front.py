@@ -6,6 +6,7 @@ First page, protocol in brief, data quality and sample. Each function takes a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -116,7 +117,10 @@ def registry_link(ctx: ReportContext) -> str:
         return ""
     text = str(value)
     url = f"https://doi.org/{text}" if text.startswith("10.") else text
-    shown = f"[{text}]({url})" if url.startswith(("https://", "http://")) else text
+    # only a plain web address becomes a link (its text and target escaped); anything
+    # else, a markdown link or raw HTML included, is shown as the characters typed
+    web = re.fullmatch(r"https?://[^\s<>()\[\]`\\]+", url) is not None
+    shown = f"[{ctx.md(text)}](<{url}>)" if web else ctx.md(text)
     return f"{ctx.t('k.registry')}: {shown}"
 
 
