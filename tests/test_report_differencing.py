@@ -200,3 +200,17 @@ def test_design_facts_and_estimates_from_enough_persons_are_shown(release: Path)
     assert (tables["throughput_switches_distribution"]["n_organisations"] != "suppressed").all()
     caseload = tables["throughput_caseload"]
     assert (caseload["n_active"] != "suppressed").mean() > 0.5
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_dutch_documents_are_dutch_throughout(release: Path, name: str) -> None:
+    """Every shipped protocol's Dutch evaluation, summary and monitor (``tests/language.py``).
+
+    The end-to-end test checks demo and school_to_work_region with a declared deviation;
+    this release renders all five, so the check costs only the parsing.
+    """
+    from language import foreign_words
+
+    for doc in ("", ".summary", ".monitor"):
+        found = foreign_words(_html(release, name, doc), frozenset({name}))
+        assert found == {}, f"{name}{doc}.html"
