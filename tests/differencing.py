@@ -8,7 +8,9 @@ tries to recover each hidden count the way a reader with a spreadsheet would:
   (``n = n_events + n_censored``); across rows, the "all"/"alle"/"Σ" row of a
   breakdown and the rows it stands for (each subset of breakdowns, hypercube-wise);
   across tables, the same count under the same labels, counts that add up to a
-  count in another table, months that add up to their quarter. Every relation is
+  count in another table, months that add up to their quarter, and months that add
+  up to the "before"/"during" period of another table (the split month is found
+  from the data). Every relation is
   found from the data (it must hold on every instance), none is taken from the
   code under test. All relations of a release are solved together: a hidden cell
   is recovered when the shown cells determine it (null space of the system), or
@@ -16,6 +18,11 @@ tries to recover each hidden count the way a reader with a spreadsheet would:
   says "<threshold") leave a single value;
 - **ratios**: a share, mean or rate shown beside counts: ``r × a``, ``a / r``,
   ``b − a / r``, ``b − r × a`` for shown ``a``, ``b`` and ratio ``r`` in the row.
+
+A table that shows a breakdown side by side (the monitor's registrations: one
+column per group, ``n_registrations_pilot``, ``n_registrations_comparison``) is read
+in long form first, one row per group, so that its cells meet the same persons in
+the other tables (the evaluation's durations per group and period).
 
 Run it on a release folder from the command line to see what it finds::
 
@@ -38,6 +45,9 @@ import pandas as pd
 from scipy.linalg import null_space
 
 TOTAL_WORDS = frozenset({"all", "alle", "Σ", "total", "totaal"})
+#: Column suffixes of a side-by-side breakdown and the group label the other tables use
+#: (the exports are written in the first language of the run, Dutch in the tests).
+GROUP_SUFFIXES = {"pilot": "pilot", "comparison": "vergelijking"}
 Cell = tuple[str, int, str]
 
 
@@ -58,6 +68,29 @@ def read_release(folder: Path) -> dict[str, pd.DataFrame]:
         p.stem: pd.read_csv(p, dtype=str, keep_default_na=False)
         for p in sorted(Path(folder).glob("*.csv"))
     }
+
+
+def long_form(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a side-by-side table with one row per group (``n_x_pilot`` -> group, ``n_x``).
+
+    A ``period`` label holding months (``2025-03``) is renamed ``month``, as the other
+    monthly tables call it. Tables without such columns come back unchanged.
+    """
+    wide = [c for c in frame.columns if any(c.endswith(f"_{g}") for g in GROUP_SUFFIXES)]
+    if not wide:
+        return frame
+    keys = [c for c in frame.columns if c not in wide]
+    parts = []
+    for suffix, label in GROUP_SUFFIXES.items():
+        cols = {c: c[: -len(suffix) - 1] for c in wide if c.endswith(f"_{suffix}")}
+        if cols:
+            part = frame[keys + list(cols)].rename(columns=cols).assign(group=label)
+            parts.append(part.assign(_row=range(len(frame))))
+    out = pd.concat(parts, ignore_index=True).sort_values("_row", kind="stable")
+    out = out.drop(columns="_row").reset_index(drop=True)
+    out = out[[*keys, "group", *(c for c in out.columns if c not in keys and c != "group")]]
+    months = out.get("period", pd.Series(dtype=str)).astype(str).str.match(r"^\d{4}-\d{2}$")
+    return out.rename(columns={"period": "month"}) if months.any() else out
 
 
 def truth_tables(bundle: dict[str, Any], lang: str = "nl") -> dict[str, pd.DataFrame]:
@@ -155,9 +188,15 @@ def _breakdowns(rel: _Release, name: str) -> Iterable[tuple[Cell, list[Cell]]]:
     keys = list(labels.columns)
     records = [tuple(r) for r in labels.itertuples(index=False)]
     sigma = [i for i, r in enumerate(records) if "Σ" in r]
-    for i in sigma:  # a Σ row under the table
+    for i in sigma:  # a Σ row under the table (one per group in long form)
+        same = [k for k, v in enumerate(records[i]) if v != "Σ"]
+        rows = [
+            j
+            for j, r in enumerate(records)
+            if "Σ" not in r and all(r[k] == records[i][k] for k in same)
+        ]
         for c in rel.ints[name]:
-            parts = [(name, j, c) for j in range(len(records)) if j != i]
+            parts = [(name, j, c) for j in rows]
             if _holds(rel, (name, i, c), parts):
                 yield (name, i, c), parts
     dims = [k for k in keys if labels[k].isin(TOTAL_WORDS).any()]
@@ -253,6 +292,104 @@ def _quarters(rel: _Release) -> Iterable[tuple[Cell, list[Cell]]]:
                 parts = [(m, i, c) for i in rows]
                 if c in rel.ints[m] and _holds(rel, (q, j, c), parts):
                     yield (q, j, c), parts
+
+
+def _month_tables(rel: _Release) -> list[str]:
+    return [
+        n
+        for n in rel.names
+        if "month" in rel.labels[n].columns
+        and rel.labels[n]["month"].str.match(r"^\d{4}-\d{2}$").any()
+    ]
+
+
+def _periods(rel: _Release) -> Iterable[tuple[Cell, list[Cell]]]:
+    """Months that add up to the two periods of another table (before/during a start).
+
+    The split month and which label is the earlier period are found from the data:
+    a split is used where, in one slice of the other table (the rows with the same
+    values of the labels the monthly table lacks: one interval, one norm), every
+    row's count is the sum of the months on its side of the split (a total label:
+    all months, every group).
+    """
+    for m in _month_tables(rel):
+        lm = rel.labels[m]
+        is_month = lm["month"].str.match(r"^\d{4}-\d{2}$").to_numpy()
+        months = sorted(set(lm["month"].to_numpy()[is_month]))
+        # position of each row's month; rows that are not months (Σ) never count
+        at = np.array(
+            [months.index(v) if ok else -1 for v, ok in zip(lm["month"], is_month, strict=True)]
+        )
+        onehot = (at[:, None] == np.arange(len(months))[None, :]).astype(float)
+        truth_m = {c: np.nan_to_num(_column(rel, m, c)) for c in rel.ints[m]}
+        for p in rel.names:
+            lp = rel.labels[p]
+            if p == m or "period" not in lp.columns or "month" in lp.columns:
+                continue
+            values = [v for v in dict.fromkeys(lp["period"]) if v not in TOTAL_WORDS]
+            shared = [k for k in lm.columns if k in lp.columns and k != "month"]
+            if len(values) != 2 or not shared:
+                continue
+            extra = [k for k in lp.columns if k not in lm.columns and k != "period"]
+            slices: dict[tuple[str, ...], list[int]] = defaultdict(list)
+            for j, key in enumerate(lp[extra].itertuples(index=False, name=None)):
+                slices[key].append(j)
+            truth_p = {c: _column(rel, p, c) for c in rel.ints[p]}
+            for rows in slices.values():
+                yield from _period_slice(
+                    rel, (m, p), rows, shared, values, at, onehot, truth_m, truth_p
+                )
+
+
+def _period_slice(
+    rel: _Release,
+    names: tuple[str, str],
+    rows: list[int],
+    shared: list[str],
+    values: list[str],
+    at: np.ndarray,
+    onehot: np.ndarray,
+    truth_m: dict[str, np.ndarray],
+    truth_p: dict[str, np.ndarray],
+) -> Iterable[tuple[Cell, list[Cell]]]:
+    """Relations of one slice: every split month at once (cumulative sums over months)."""
+    m, p = names
+    lm, lp = rel.labels[m], rel.labels[p]
+    base = np.repeat((at >= 0)[None, :], len(rows), axis=0)
+    for r, j in enumerate(rows):
+        for k in shared:
+            if lp.at[j, k] not in TOTAL_WORDS:
+                base[r] &= lm[k].to_numpy() == lp.at[j, k]
+    period = lp["period"].to_numpy()[rows]
+    for cm, vm in truth_m.items():
+        per_month = (base * vm[None, :]) @ onehot  # rows × months
+        before = np.cumsum(per_month, axis=1)[:, :-1]  # split s: months 0 … s
+        total = per_month.sum(axis=1)[:, None]
+        for cp, vp in truth_p.items():
+            target = vp[rows][:, None]
+            for first in (0, 1):
+                pred = np.repeat(total, before.shape[1], axis=1)
+                pred[period == values[first]] = before[period == values[first]]
+                later = period == values[1 - first]
+                pred[later] = total[later] - before[later]
+                ok = ~np.isnan(vp[rows]) & base.any(axis=1)
+                if not ok.any() or not vp[rows][ok].any():
+                    continue
+                good = np.all(np.abs(pred[ok] - target[ok]) < 1e-9, axis=0)
+                for s in np.flatnonzero(good):
+                    early = (at >= 0) & (at <= s)
+                    for r in np.flatnonzero(ok):
+                        side = early if period[r] == values[first] else (at > s)
+                        if period[r] not in values:
+                            side = at >= 0
+                        parts = [(m, int(i), cm) for i in np.flatnonzero(base[r] & side)]
+                        if parts and _holds(rel, (p, rows[r], cp), parts):
+                            yield (p, rows[r], cp), parts
+
+
+def _column(rel: _Release, name: str, col: str) -> np.ndarray:
+    n = len(rel.labels[name])
+    return np.array([rel.true.get((name, i, col), np.nan) for i in range(n)], float)
 
 
 def _solve(rel: _Release, relations: list[tuple[Cell, list[Cell]]]) -> list[Recovery]:
@@ -365,6 +502,8 @@ def attack(
     Only hidden cells holding whole numbers (counts) are attacked; a table whose
     release and truth differ in rows is left out (the caller checks the names).
     """
+    released = {name: long_form(frame) for name, frame in released.items()}
+    truth = {name: long_form(frame) for name, frame in truth.items()}
     rel = _Release(released, truth)
     relations: list[tuple[Cell, list[Cell]]] = []
     for name in rel.names:
@@ -372,6 +511,7 @@ def attack(
         relations += _breakdowns(rel, name)
     relations += _across(rel)
     relations += _quarters(rel)
+    relations += _periods(rel)
     targets = {c for c in rel.hidden if c[2] in rel.ints[c[0]] and float(rel.true[c]).is_integer()}
     found = {(r.table, r.row, r.column): r for r in _solve(rel, relations) + _ratios(rel)}
     return [r for c, r in sorted(found.items()) if c in targets], len(targets)

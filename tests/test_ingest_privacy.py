@@ -145,9 +145,7 @@ def test_misaligned_row_free_text_and_file_name_never_show_the_bsn(tmp_path: Pat
     assert RAW not in capsys.readouterr().out
 
 
-def test_a_bsn_that_lost_its_leading_zero_never_shows_in_any_column(
-    tmp_path: Path, capsys
-) -> None:
+def test_a_bsn_that_lost_its_leading_zero_never_shows_in_any_column(tmp_path: Path, capsys) -> None:
     rows = panel_rows()
     rows[1][2] = "12345672"  # in the municipality column: rejected, its value quoted
     path = tmp_path / "mis8.csv"

@@ -381,9 +381,7 @@ def test_monitor_compares_with_the_last_delivery_and_serves_a_panel_only_pilot(
 
 def test_staggered_example_reports_show_its_sensitivity_analysis(demo_run: Path) -> None:
     """The registered robustness of school_to_work_region reaches both evaluations."""
-    bundle = json.loads(
-        (demo_run / "build" / SECOND / "results.json").read_text(encoding="utf-8")
-    )
+    bundle = json.loads((demo_run / "build" / SECOND / "results.json").read_text(encoding="utf-8"))
     assert bundle["robustness"]["sensitivity"], "no sensitivity analysis in the bundle"
     for name, heading, side in (
         (f"{SECOND}.html", "Hoe gevoelig is de conclusie voor ongelijke trends?", "naast elkaar"),

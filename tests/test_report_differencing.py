@@ -245,3 +245,17 @@ def test_every_registered_hypothesis_is_in_the_bundle_and_every_document(
             else:
                 reason = line.split(missing, 1)[1]
                 assert re.search(r"\w", reason), (doc, line)
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_dutch_documents_are_dutch_throughout(release: Path, name: str) -> None:
+    """Every shipped protocol's Dutch evaluation, summary and monitor (``tests/language.py``).
+
+    The end-to-end test checks demo and school_to_work_region with a declared deviation;
+    this release renders all five, so the check costs only the parsing.
+    """
+    from language import foreign_words
+
+    for doc in ("", ".summary", ".monitor"):
+        found = foreign_words(_html(release, name, doc), frozenset({name}))
+        assert found == {}, f"{name}{doc}.html"

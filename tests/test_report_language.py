@@ -111,3 +111,17 @@ def test_codes_in_cells_are_translated_and_verbatim_names_shown_as_code(tmp_path
     devs = pd.DataFrame({"field": ["analysis.alpha"], "old": ["0.05"], "new": ["0.1"]})
     html = ctx.table(make_table("deviations", "Afwijkingen", devs, "nl", 10, count_columns=[]))
     assert "<td><code>analysis.alpha</code></td>" in html
+
+
+def test_the_protocol_brief_shows_every_period_in_both_languages(tmp_path: Path) -> None:
+    """Every period with its months: "pre: January …" read as a status code showed "pre"."""
+    from evalkit.report.sections_front import protocol_brief
+
+    for lang, words in (("en", ("pre (", "intervention (", "post (")), ("nl", ("vooraf (",))):
+        ctx = _ctx(tmp_path, lang)
+        protocol_brief(ctx)
+        brief = next(t for t in ctx.tables if t.name == "protocol")
+        shown = brief.display()
+        cell = str(shown.iloc[:, 1][shown.iloc[:, 0].isin(["Periods", "Perioden"])].iloc[0])
+        assert all(w in cell for w in words), cell
+        assert cell.count("·") == 2, cell  # three periods, each with its months

@@ -8,6 +8,7 @@ import pytest
 
 from evalkit.errors import ReportError
 from evalkit.report.disclosure import PRIMARY, SECONDARY
+from evalkit.report.monitor_tables import registrations_spec, registrations_status
 from evalkit.report.plan import SuppressionPlan, _pinned
 from evalkit.report.tables import make_table
 
@@ -266,3 +267,59 @@ def test_documents_of_one_release_share_one_plan():
     other = plan_for({"questionnaire": {"zrm_domains": rows}}, 5)
     assert other is not first and other.threshold == 5
     assert list(other.statuses["questionnaire.zrm_domains"]["n_low"]) == ["primary"]
+
+
+def test_monitor_registrations_follow_the_plan_with_the_cases_they_add_up_to():
+    """The monitor's months add up to the evaluation's cases per group and period.
+
+    The small pilot month (8) is hidden in the monitor; the pilot's months during the
+    pilot (8 + 40) are the evaluation's cases of that group and period, and its Σ (103)
+    is shown under the table: a plan of the monitor table alone would hide 8 and 25
+    (its smallest other month) and leave 8 = 48 − 40.
+    """
+    months = ("2026-01", "2026-02", "2026-03", "2026-04")
+    values = {"pilot": (30, 25, 8, 40), "comparison": (50, 60, 55, 45)}
+    rows = [
+        {"period": m, "group": g, "n_registrations": values[g][k], "n_active": 60}
+        for k, m in enumerate(months)
+        for g in ("pilot", "comparison")
+    ]
+    durations = [
+        {
+            "interval": "registration_to_first_conversation",
+            "group": g,
+            "period": p,
+            "n": sum(values[g][k] for k in ks),
+            "n_events": sum(values[g][k] for k in ks),
+            "n_censored": 0,
+        }
+        for g in ("pilot", "comparison")
+        for p, ks in (("before", (0, 1)), ("during", (2, 3)))
+    ]
+    bundle = {
+        "settings": {"disclosure_threshold": 10, "pilot_start": "2026-03-01"},
+        "monitoring": {"registrations": rows},
+        "throughput": {"durations": durations},
+    }
+    plan = SuppressionPlan.from_bundle(bundle)
+    frame, _ = registrations_spec(bundle)
+    assert frame is not None
+    hidden = registrations_status(bundle, frame, plan) != ""
+    shown = {
+        (p, c): frame.at[i, c]
+        for i, p in zip(frame.index, frame["period"], strict=True)
+        for c in ("n_registrations_pilot", "n_registrations_comparison")
+        if not hidden.at[i, c]
+    }
+    assert ("2026-03", "n_registrations_pilot") not in shown
+    during = plan.statuses["throughput.durations"]["n"].tolist()[3]  # pilot, during
+    sigma = ("Σ", "n_registrations_pilot") in shown
+    later = ("2026-04", "n_registrations_pilot") in shown
+    # the hidden month follows neither from Σ and the other months nor from the
+    # evaluation's cases during the pilot and the other month
+    others = all(("2026-0" + str(k), "n_registrations_pilot") in shown for k in (1, 2, 4))
+    assert not (sigma and others)
+    assert not (later and during == "")
+    # one plan: the monitor's cells carry the status the plan gives their records
+    st = plan.statuses["monitoring.registrations"]["n_registrations"]
+    assert hidden.at[frame.index[1], "n_registrations_pilot"] == bool(st.iloc[4])  # 2026-03

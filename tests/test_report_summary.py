@@ -145,12 +145,24 @@ def test_unbounded_interval_is_said_not_drawn():
 def test_every_registered_hypothesis_is_accounted_for():
     bundle = _bundle()
     bundle["confirmatory"]["hypotheses"] = [
-        {"id": "H1", "outcome": "problematic_debt", "status": "estimated", "estimate": -0.031,
-         "conf_low": -0.05256, "conf_high": -0.00944, "p_adjusted": 0.012},
-        {"id": "H2", "outcome": "neet", "status": "not_estimated", "estimate": None,
-         "reason": "the estimator could not run on these data (no rows)",
-         "reason_code": "estimate_failed",
-         "reason_values": {"outcome": "neet", "subgroup": "", "detail": "no rows"}},
+        {
+            "id": "H1",
+            "outcome": "problematic_debt",
+            "status": "estimated",
+            "estimate": -0.031,
+            "conf_low": -0.05256,
+            "conf_high": -0.00944,
+            "p_adjusted": 0.012,
+        },
+        {
+            "id": "H2",
+            "outcome": "neet",
+            "status": "not_estimated",
+            "estimate": None,
+            "reason": "the estimator could not run on these data (no rows)",
+            "reason_code": "estimate_failed",
+            "reason_values": {"outcome": "neet", "subgroup": "", "detail": "no rows"},
+        },
     ]
     bundle["confirmatory"]["family"] = {"method": "holm", "size": 2}
     text = summary_body(_ctx(bundle))
@@ -158,3 +170,20 @@ def test_every_registered_hypothesis_is_accounted_for():
     assert "effect \u22123,1 procentpunt" in text
     assert "geen schatting. Reden: de schatting kon op deze gegevens niet worden gemaakt" in text
     assert "could not run" not in text  # the bundle's English sentence stays out of Dutch
+
+
+@pytest.mark.parametrize(
+    ("lang", "words", "not_said"),
+    [
+        ("nl", "nagenoeg geen verschil (minder dan 1 per 1.000 jongeren)", "ongeveer 0 "),
+        ("en", "virtually no difference (less than 1 per 1,000 young people)", "about 0 "),
+    ],
+)
+def test_an_effect_that_rounds_to_zero_per_1000_is_no_measurable_difference(lang, words, not_said):
+    bundle = copy.deepcopy(_bundle())
+    for e in bundle["confirmatory"]["effects"]:
+        if e.get("type") == "binary":
+            e["result"]["att"] = 0.0004  # 0.4 per 1,000: rounds to 0
+    text = summary_body(_ctx(bundle, lang))
+    assert words in text
+    assert not_said not in text  # neither "about 0 more per 1,000" nor "about 0 of 210"

@@ -47,6 +47,7 @@ th, td { border-bottom: 1px solid var(--line); padding: .3rem .6rem; vertical-al
 th { background: #eef3f6; text-align: left; }
 td { font-variant-numeric: tabular-nums; }
 td.num { text-align: right; white-space: nowrap; }
+td.token { overflow-wrap: anywhere; }  /* a long path breaks, not overlaps */
 figure { margin: 1rem 0 1.6rem; }
 figure img, p img { max-width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: .9rem; margin-top: .3rem; }

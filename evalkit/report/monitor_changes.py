@@ -28,6 +28,7 @@ from evalkit.report.monitor_tables import (
     breaches_spec,
     norms_spec,
     registrations_spec,
+    registrations_status,
     status,
 )
 from evalkit.report.plan import SuppressionPlan
@@ -101,9 +102,12 @@ def _value(x: Any, kind: str) -> Any:
     return int(x) if kind == "count" else float(x)
 
 
-def _registrations(bundle: Mapping[str, Any], threshold: int) -> list[dict[str, Any]]:
-    shown = _shown(registrations_spec(bundle), threshold)
-    if shown is None or len(shown) < 2:
+def _registrations(bundle: Mapping[str, Any], plan: SuppressionPlan) -> list[dict[str, Any]]:
+    frame = registrations_spec(bundle)[0]
+    if frame is None or len(frame) < 2:
+        return []
+    shown = frame.mask(registrations_status(bundle, frame, plan) != "")
+    if len(shown) < 2:
         return []
     latest = shown.iloc[0]  # newest month first; the Σ row is last
     return [
@@ -201,7 +205,8 @@ def key_figures(
         them are stored as missing.
     plan : SuppressionPlan, optional
         The release's suppression plan (computed from the bundle when not given): the
-        breaches and norm shares hide what the plan hides in every document.
+        registrations, breaches and norm shares hide what the plan hides in every
+        document.
 
     Returns
     -------
@@ -212,7 +217,7 @@ def key_figures(
     """
     plan = plan or SuppressionPlan.from_bundle(bundle, threshold)
     return [
-        *_registrations(bundle, threshold),
+        *_registrations(bundle, plan),
         *_breaches(bundle, threshold, plan),
         *_norm_shares(bundle, threshold, plan),
         *_outcomes(bundle, threshold),

@@ -3,8 +3,9 @@
 The monitor's sections show these tables and its "since the last monitor" figures are
 read from them, so a number hidden in a table (primary or secondary) is hidden in the
 comparison too. Each function returns the raw frame (codes, not labels: the sections
-translate) and the keyword arguments for :func:`evalkit.report.disclosure.protect`;
-a shared suppression plan per release would replace :func:`status` here.
+translate) and the keyword arguments for :func:`evalkit.report.disclosure.protect`
+(used only without a plan); with the release's suppression plan every table here is
+hidden as the plan decides, like every other table of the release.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "breaches_spec",
     "norms_spec",
     "registrations_spec",
+    "registrations_status",
     "status",
 ]
 
@@ -110,8 +112,42 @@ def norms_spec(bundle: Mapping[str, Any]) -> TableSpec:
     }
 
 
-#: Bundle table of each spec whose rows are bundle records: the release's plan decides them.
-SOURCES = {"breaches": "monitoring.breaches", "norms": "throughput.norms"}
+#: Bundle table of each spec: the release's plan decides their cells.
+SOURCES = {
+    "breaches": "monitoring.breaches",
+    "norms": "throughput.norms",
+    "registrations": "monitoring.registrations",
+}
+
+
+def registrations_status(
+    bundle: Mapping[str, Any], frame: pd.DataFrame, plan: SuppressionPlan
+) -> pd.DataFrame:
+    """Return the plan's status of each cell of :func:`registrations_spec`'s table.
+
+    The table shows the bundle's records side by side (a month's row holds the pilot's
+    and the comparison group's record) and each group's Σ, which the plan adds after
+    the records in the order the groups first appear (``plan_rules``: ``total_by``).
+    """
+    out = pd.DataFrame("", index=frame.index, columns=frame.columns, dtype=object)
+    records = _records(bundle, "monitoring", "registrations")
+    known = plan.statuses.get(SOURCES["registrations"])
+    if records is None or known is None:
+        return out
+    groups = (
+        records["group"].astype(str).tolist() if "group" in records else ["pilot"] * len(records)
+    )
+    where = {(str(p), g): i for i, (p, g) in enumerate(zip(records["period"], groups, strict=True))}
+    sigma = {g: len(records) + k for k, g in enumerate(dict.fromkeys(groups))}
+    if "group" not in records:
+        sigma = {"pilot": len(records)}
+    for row, period in zip(frame.index, frame["period"], strict=True):
+        for col in frame.columns:
+            value, _, group = col.rpartition("_")  # n_registrations_pilot
+            pos = sigma.get(group) if period == "Σ" else where.get((str(period), group))
+            if pos is not None and pos in known.index and value in known.columns:
+                out.at[row, col] = known.at[pos, value]
+    return out
 
 
 def status(

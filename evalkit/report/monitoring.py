@@ -21,7 +21,12 @@ import pandas as pd
 from evalkit.report.formatting import fmt_count, fmt_date, fmt_num, fmt_pct
 from evalkit.report.i18n import TEXT, label
 from evalkit.report.monitor_changes import changes, key_figures
-from evalkit.report.monitor_tables import SOURCES, breaches_spec, registrations_spec
+from evalkit.report.monitor_tables import (
+    SOURCES,
+    breaches_spec,
+    registrations_spec,
+    registrations_status,
+)
 from evalkit.report.tables import make_table, records_frame
 
 __all__ = [
@@ -239,7 +244,7 @@ def registrations(ctx: Any) -> str:
     if "case_events" not in delivered(ctx):
         return ""
     parts = [ctx.heading("h.registrations")]
-    frame, kwargs = registrations_spec(ctx.bundle)
+    frame, _ = registrations_spec(ctx.bundle)
     if frame is None:
         parts.append(ctx.not_available())
         return "\n\n".join(parts)
@@ -250,7 +255,7 @@ def registrations(ctx: Any) -> str:
         ctx.lang,
         ctx.threshold,
         columns=list(frame.columns),
-        **kwargs,
+        status=registrations_status(ctx.bundle, frame, ctx.plan),
     )
     parts.append(ctx.table(table))
     return "\n\n".join(parts)

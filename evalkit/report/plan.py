@@ -23,7 +23,11 @@ ch. 4; τ-ARGUS' hypercube method and sdcTable's ``SIMPLEHEURISTIC``):
    the relations restricted to them): a hidden cell that the shown cells determine
    exactly gets one more complement in one of its relations, until none is
    determined. This is exact-disclosure protection by construction, checked by
-   linear algebra rather than assumed from the heuristic.
+   linear algebra rather than assumed from the heuristic. The monitor's monthly
+   registrations, which the search reaches first from every count of cases per
+   group and period, are then shown again one by one (largest first) wherever that
+   leaves no hidden cell determined, nor one relation's hidden cells summing to 0
+   (the redundant complements a greedy search leaves, Hundepool et al. 4.4).
 4. **Derived values** (see ``plan_rules``): a share or mean that is an exact function
    of counts is hidden whenever one of those counts is hidden (so ``share × n`` or
    ``k / share`` gives nothing); a mean, median, interval or estimate from fewer
@@ -55,6 +59,9 @@ from evalkit.report.plan_relations import TOL, Cell, Relation, Table, norm, rela
 from evalkit.report.plan_rules import rule_for
 
 __all__ = ["SuppressionPlan", "bundle_sources", "plan_for"]
+
+#: Tables whose complementary cells are shown again where they protect nothing (see above).
+PRUNED = frozenset({"monitoring.registrations"})
 
 
 def bundle_sources(bundle: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -351,6 +358,7 @@ class _Planner:
         # many small factorisations: threaded BLAS costs more in start-up than it saves
         with threadpool_limits(limits=1, user_api="blas"):
             self._complete()
+            self._prune(PRUNED)
         statuses = {src: self._table_status(src, tab) for src, tab in self.tables.items()}
         return SuppressionPlan(self.thr, statuses)
 
@@ -377,6 +385,31 @@ class _Planner:
                     seen.update((total, *parts))
             frontier = nxt
         return False
+
+    def _prune(self, sources: frozenset[str]) -> None:
+        """Show again each complementary cell of ``sources`` that protects nothing."""
+        before = set(self._determined())
+        cells = [c for c, m in self.hidden.items() if m == SECONDARY and c[0] in sources]
+        for cell in sorted(cells, key=lambda c: (-self.value[c], c)):
+            del self.hidden[cell]
+            if not self._bounds_safe(cell) or not set(self._determined()) <= before:
+                self.hidden[cell] = SECONDARY
+
+    def _bounds_safe(self, cell: Cell) -> bool:
+        """Tell whether no relation of ``cell`` pins its hidden cells by their bounds.
+
+        A relation with one hidden cell pins it; one whose hidden cells are all on one
+        side and add up to 0 pins each of them at 0 (counts are not negative).
+        """
+        for j in self.by_cell[cell]:
+            total, parts = self.relations[j]
+            hidden = [c for c in (total, *parts) if c in self.hidden]
+            if len(hidden) == 1:
+                return False
+            one_side = total not in self.hidden or len(hidden) == 1
+            if hidden and one_side and sum(self.value[c] for c in hidden) == 0:
+                return False
+        return True
 
     # ----------------------------------------------------------------- derived
     def _table_status(self, src: str, tab: Table) -> pd.DataFrame:

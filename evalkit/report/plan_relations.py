@@ -55,8 +55,21 @@ def table_of(source: str, records: list[dict[str, Any]], rule: TableRule) -> Tab
     counts = [c for c in rule.counts if c in frame.columns]
     for col in counts:
         frame[col] = pd.to_numeric(frame[col], errors="coerce")
-    if rule.column_total and counts:  # the Σ row a document shows under the table
-        frame.loc[len(frame)] = {c: frame[c].sum() for c in counts}
+    sums = [c for c in rule.column_total if c in counts]
+    if sums:  # the Σ row(s) a document shows under the table, one per ``total_by`` label
+        by = [k for k in rule.total_by if k in frame.columns]
+        groups = frame.groupby(by, sort=False) if by else [((), frame)]
+        rows = [
+            {
+                **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                **{c: part[c].sum() for c in sums},
+            }
+            for key, part in groups
+        ]
+        frame = pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
+        for col in frame.columns:  # a Σ row's empty labels: None, as in the records
+            if frame[col].dtype == object:
+                frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     keys = [
         c
         for c in frame.columns
@@ -87,11 +100,26 @@ def relations(tables: Mapping[str, Table], start: str | None) -> Iterable[Relati
                 yield (src, i, total), tuple((src, i, p) for p in parts)
         if counts:
             yield from _hierarchy(src, tab, counts)
-        if tab.rule.column_total:
-            last = len(tab.frame) - 1
-            for c in counts:
-                yield (src, last, c), tuple((src, i, c) for i in range(last))
+        yield from _column_totals(src, tab)
     yield from _links(tables, start)
+
+
+def _column_totals(src: str, tab: Table) -> Iterable[Relation]:
+    """Yield each Σ row as the sum of the rows above it with the same ``total_by`` labels."""
+    sums = [c for c in tab.rule.column_total if c in tab.frame.columns]
+    if not sums:
+        return
+    by = [k for k in tab.rule.total_by if k in tab.frame.columns]
+    n_sigma = tab.frame[by].drop_duplicates().shape[0] if by else 1
+    first = len(tab.frame) - n_sigma
+    for s in range(first, len(tab.frame)):
+        rows = [
+            i
+            for i in range(first)
+            if all(norm(tab.frame.at[i, k]) == norm(tab.frame.at[s, k]) for k in by)
+        ]
+        for c in sums:
+            yield (src, s, c), tuple((src, i, c) for i in rows)
 
 
 def _links(tables: Mapping[str, Table], start: str | None) -> Iterable[Relation]:
@@ -107,6 +135,7 @@ def _links(tables: Mapping[str, Table], start: str | None) -> Iterable[Relation]
                 yield (a_src, i, a_col), ((b_src, j, b_col),)
     yield from _distribution(tables)
     yield from _months(tables, start)
+    yield from _registrations(tables, start)
     yield from _same_persons(tables)
 
 
@@ -204,6 +233,38 @@ def _months(tables: Mapping[str, Table], start: str | None) -> Iterable[Relation
                 everything.get((*base, "all")) if period == TOTAL else before.get((*base, period))
             )
             yield from _sums(nor, int(i), part, rows)
+
+
+def _registrations(tables: Mapping[str, Table], start: str | None) -> Iterable[Relation]:
+    """Yield the cases of a group and period elsewhere as the months' registrations.
+
+    Every case is registered once, so the cases of an interval that starts at the
+    registration (the durations and Kaplan–Meier summaries per group, before and
+    during the pilot) are the registrations of that group in the months on that side
+    of ``start``; "all" stands for both groups or both periods. Only the relations
+    that hold exactly in the bundle are kept (see the plan).
+    """
+    reg = tables.get("monitoring.registrations")
+    if reg is None or not start or not {"period", "group"} <= set(reg.frame.columns):
+        return
+    rows: dict[tuple[Any, Any], list[int]] = defaultdict(list)
+    for i, row in reg.frame.iterrows():
+        month, group = row["period"], row["group"]
+        if not isinstance(month, str) or len(month) != 7 or group in (None, TOTAL):
+            continue  # a Σ row
+        for g in (group, TOTAL):
+            for p in (_before(month, start), TOTAL):
+                rows[(g, p)].append(int(i))
+    for src, tab in tables.items():
+        if src == reg.source or not {"group", "period"} <= set(tab.keys):
+            continue
+        counts = [c for c in tab.rule.counts if c in tab.frame and c not in tab.rule.withheld]
+        for i, row in tab.frame.iterrows():
+            if row.get("org_type", TOTAL) != TOTAL:
+                continue
+            parts = rows.get((norm(row["group"]), norm(row["period"]))) or []
+            for col in counts if parts else ():
+                yield (src, int(i), col), tuple((reg.source, j, "n_registrations") for j in parts)
 
 
 def _series(tab: Table, key: list[str], bucket: Any) -> dict[tuple[Any, ...], list[int]]:

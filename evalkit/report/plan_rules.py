@@ -66,8 +66,11 @@ class TableRule:
     withheld : tuple of str
         Count columns never released (their values follow from figures only at
         event-time resolution, see the Kaplan–Meier curve).
-    column_total : bool
-        The documents show a Σ row under the table (the column totals of its counts).
+    column_total : tuple of str
+        Counts whose column total the documents show in a Σ row under the table.
+    total_by : tuple of str
+        Labels the Σ row is split by (one Σ per group when the document shows the
+        groups side by side); empty: one Σ over all rows.
     """
 
     counts: tuple[str, ...]
@@ -76,7 +79,8 @@ class TableRule:
     ratio: dict[str, tuple[str, ...]] = field(default_factory=dict)
     keys: tuple[str, ...] = ()
     withheld: tuple[str, ...] = ()
-    column_total: bool = False
+    column_total: tuple[str, ...] = ()
+    total_by: tuple[str, ...] = ()
 
 
 def _all(counts: tuple[str, ...], *cols: str) -> dict[str, tuple[str, ...]]:
@@ -225,8 +229,12 @@ RULES: dict[str, TableRule] = {
             ),
         },
     ),
+    # the monitor shows the months side by side per group, with each group's Σ of the
+    # registrations (not of the active cases: those are the same persons month after month)
     "monitoring.registrations": TableRule(
-        counts=("n_registrations", "n_active"), column_total=True
+        counts=("n_registrations", "n_active"),
+        column_total=("n_registrations",),
+        total_by=("group",),
     ),
     # rows of delivered files, not persons (as the data-quality table shows them)
     "monitoring.completeness": TableRule(counts=()),

@@ -74,7 +74,7 @@ def limitation_items(ctx: ReportContext, skip: tuple[str, ...] = ()) -> list[str
             items.append(
                 ctx.t(
                     "lim.power_none",
-                    outcome=ctx.outcome_label(values.get("outcome", "")),
+                    outcome=ctx.md_outcome(values.get("outcome", "")),
                     power=fmt_pct(values.get("power"), lang, 0),
                 )
             )

@@ -303,7 +303,9 @@ def protocol_brief(ctx: ReportContext) -> str:
         (
             "k.periods",
             " · ".join(
-                f"{label('v', part, lang)}: {span(part)}"
+                # "label (span)", not "label: span": a cell shaped "pre: …" is read as a
+                # status code with an English detail and shown as its code alone
+                f"{label('v', part, lang)} ({span(part)})"
                 for part in ("pre", "intervention", "post")
                 if part in periods
             ),

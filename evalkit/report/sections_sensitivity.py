@@ -116,7 +116,7 @@ def side_by_side_plot(frame: pd.DataFrame, lang: str, xlab: str, ylab: str) -> o
 
 def _sentence(ctx: ReportContext, rec: dict[str, Any]) -> str:
     """Say the breakdown value in words a funder understands."""
-    label = ctx.outcome_label(rec["outcome"])
+    label = ctx.md_outcome(rec["outcome"])  # prose: the label is outside text
     kind = "rm" if rec["restriction"] == "relative_magnitudes" else "sd"
     if rec.get("breakdown") is None:
         return ctx.t(f"s.sens_none_{kind}", outcome=label)

@@ -106,8 +106,11 @@ def _kinds(ctx: Any, e: Effect) -> tuple[str, str]:
 
 
 def _per_1000(ctx: Any, value: float) -> str:
+    n = round(abs(value) * 1000)
+    if n == 0:  # "about 0 more" reads as a finding; say there is no measurable difference
+        return str(ctx.t("fx.per_1000_none"))
     key = "fx.per_1000_fewer" if value < 0 else "fx.per_1000_more"
-    return str(ctx.t(key, n=fmt_count(round(abs(value) * 1000), ctx.lang)))
+    return str(ctx.t(key, n=fmt_count(n, ctx.lang)))
 
 
 def _size(ctx: Any, e: Effect) -> str:
@@ -191,6 +194,8 @@ def _population(ctx: Any, e: Effect) -> str:
     if n is None or n < ctx.threshold:
         return ""
     k = round(abs(float(_result(e)["att"])) * n)
+    if k == 0:  # "about 0 of them" adds nothing to "virtually no difference"
+        return ""
     return str(ctx.t("fx.population", n=fmt_count(n, ctx.lang), k=fmt_count(k, ctx.lang)))
 
 

@@ -445,6 +445,7 @@ def make_table(
     formatters: Mapping[str, Formatter] | None = None,
     plan: SuppressionPlan | None = None,
     source: str | None = None,
+    status: pd.DataFrame | None = None,
     **protect_args: Any,
 ) -> ReportTable | None:
     """Build a disclosure-controlled ``ReportTable`` from a frame of raw values.
@@ -469,6 +470,9 @@ def make_table(
         The release's suppression plan and the bundle table the frame's rows come
         from (``"throughput.norms"``; the frame's index holds record positions).
         Together they decide what is hidden; ``protect_args`` are then not used.
+    status : pandas.DataFrame, optional
+        The plan's status of each cell of ``frame`` (same index and columns), for a
+        table whose rows are not one bundle record each (records side by side).
     **protect_args
         Without a plan, passed to :func:`evalkit.report.disclosure.protect` (tables
         that hold no counts of persons: ``count_columns=[]``).
@@ -504,8 +508,9 @@ def make_table(
         numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
         columns = [c for c in frame.columns if c not in numeric] + numeric
     cols = [c for c in columns if c in frame.columns]
-    if plan is not None and source is not None:
+    if status is None and plan is not None and source is not None:
         status = plan.status(source, frame)
+    if status is not None:
         protected = Protected(frame.reset_index(drop=True), status.reset_index(drop=True))
     else:
         protected = protect(frame, threshold, **protect_args)
