@@ -52,23 +52,21 @@ def _run(protocol: Protocol, af: AnalysisFrame, outcome: str) -> dict[str, Any]:
 def demo() -> tuple[Protocol, AnalysisFrame, Any]:
     protocol = load_protocol(ROOT / "protocols" / "demo.yaml")
     panel = synth.generate(synth.PilotDesign.from_protocol(protocol.to_dict()), 1).panel
-    return protocol, build_analysis_frame(panel, protocol.to_dict()), panel
+    return protocol, build_analysis_frame(panel, protocol), panel
 
 
 @pytest.fixture(scope="module")
 def two_treated(demo) -> tuple[Protocol, AnalysisFrame]:
     """The demo with a second pilot municipality (the jackknife leaves one treated unit out)."""
     protocol, _, panel = demo
-    raw = protocol.to_dict()
-    raw["units"]["treated"].append({"unit": "GM9002", "start": "2025-10"})
-    raw["units"]["comparison"].remove("GM9002")
     second = dataclasses.replace(protocol.units.treated[0], unit="GM9002")
     units = dataclasses.replace(
         protocol.units,
         treated=(*protocol.units.treated, second),
         comparison=tuple(u for u in protocol.units.comparison if u != "GM9002"),
     )
-    return dataclasses.replace(protocol, units=units), build_analysis_frame(panel, raw)
+    both = dataclasses.replace(protocol, units=units)
+    return both, build_analysis_frame(panel, both)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +75,7 @@ def staggered() -> tuple[Protocol, AnalysisFrame]:
     protocol = load_protocol(ROOT / "protocols" / "examples" / "school_to_work_region.yaml")
     design = synth.PilotDesign.from_protocol(protocol.to_dict())
     pilot = synth.generate(dataclasses.replace(design, n_persons=600), 1)
-    af = build_analysis_frame(pilot.panel, protocol.to_dict())
+    af = build_analysis_frame(pilot.panel, protocol)
     # a short event window keeps the HonestDiD bounds quick (the conditional test is exact)
     return _with(protocol, inference="analytic", event_window=(-4, 4)), af
 
