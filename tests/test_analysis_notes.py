@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.analysis.did_bridge import did_record
-from evalkit.analysis.quiet import estimate_quietly, inferences_quietly
+from evalkit.analysis.quiet import estimate_quietly, fit_quietly, infer_quietly
 from evalkit.spec import Spec
 
 COLUMNS = {"outcome": "y", "unit": "id", "time": "t", "cohort": "cohort"}
@@ -61,7 +61,8 @@ def test_bundle_rows_list_the_estimates_notes_before_those_on_the_data() -> None
     assert codes == ["few_treated_cr1", "dropped_missing_outcome", "single_unit_cohorts"]
     assert row["warnings"][1:] == on_data
     assert len(row["warnings"]) == len(row["warning_codes"])
-    both = inferences_quietly(_panel(), spec, ["analytic", "wild"], **COLUMNS)
+    fitted = fit_quietly(_panel(), spec, **COLUMNS)
+    both = {m: infer_quietly(fitted, m) for m in ("analytic", "wild")}
     assert both["analytic"][0] is not None and both["wild"][0] is not None
     assert both["analytic"][0]["warning_codes"] == row["warning_codes"]
     wild = [c["code"] for c in both["wild"][0]["warning_codes"]]
@@ -77,3 +78,7 @@ def test_an_estimate_that_cannot_run_says_why() -> None:
         "EstimationError: inference='permutation' needs a treatment that starts at the same "
         "period for every row of a cluster; use inference='wild' or 'analytic'"
     ]
+    # inferred on one fit, the failure reads the same and the fit stays usable
+    fitted = fit_quietly(_panel(), spec, **COLUMNS)
+    assert infer_quietly(fitted) == (None, errors)
+    assert infer_quietly(fitted, "analytic")[0] is not None

@@ -111,3 +111,26 @@ def test_callaway_santanna_refuses_an_unknown_option_by_name() -> None:
             cohort="cohort",
             bogus=1,
         )
+
+
+@pytest.mark.parametrize(("threshold", "few"), [(4, False), (6, True)])
+def test_the_few_treated_threshold_reaches_cs_and_its_sensitivity(threshold: int, few: bool):
+    """Four treated municipalities: not few under a threshold of 4, few under 6 (no literal 5)."""
+    data = _staggered()
+    kwargs = {"outcome": "y", "unit": "person", "time": "month", "cohort": "cohort"}
+    data = data.loc[(data["cohort"] != 7) | data["muni"].eq("m03")]  # treated: m00-m03
+    res = estimate(
+        data,
+        estimator="callaway_santanna",
+        inference="analytic",
+        cluster="muni",
+        few_treated_threshold=threshold,
+        sensitivity="relative_magnitudes",
+        bounds=[0.5],
+        base_period="universal",
+        **kwargs,
+    )
+    assert res.n_treated_clusters == 4  # m00-m02 (month 5) and m03 (month 7)
+    codes = {n.code for n in res.notes}
+    assert ("cs_few_treated_clusters" in codes) is few
+    assert any(c.startswith("sensitivity_few_treated") for c in codes) is few

@@ -195,6 +195,7 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
             clusters=prep.n_clusters,
             seed=seed,
             anticipation=lead,
+            few_treated_threshold=threshold,
         )
         messages.extend(sens.notes)
     table = tidy_frame([head, *rows])

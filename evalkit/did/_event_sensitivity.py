@@ -10,7 +10,7 @@ import numpy as np
 from evalkit.did._common import check_choice
 from evalkit.did.honest import SensitivityResult, sensitivity
 from evalkit.errors import EstimationError
-from evalkit.spec import Restriction, SensitivityTarget
+from evalkit.spec import FEW_TREATED_THRESHOLD, Restriction, SensitivityTarget
 
 __all__ = ["SENSITIVITY_OPTIONS", "event_sensitivity"]
 
@@ -31,6 +31,7 @@ def event_sensitivity(
     clusters: int,
     seed: int,
     anticipation: int = 0,
+    few_treated_threshold: int = FEW_TREATED_THRESHOLD,
 ) -> SensitivityResult:
     """Run :func:`evalkit.did.sensitivity` on event-study coefficients with reference period −1.
 
@@ -52,7 +53,7 @@ def event_sensitivity(
     placebo_groups : numpy.ndarray or None
         The comparison clusters each placebo row is built from (rows × treated).
     treated, clusters : int
-        Treated and all clusters (a few-treated note below 5 treated).
+        Treated and all clusters (a few-treated note below ``few_treated_threshold``).
     seed : int
         Seed of the least-favourable draws.
     anticipation : int
@@ -111,5 +112,6 @@ def event_sensitivity(
         placebo_groups=placebo_groups,
         n_treated_clusters=treated,
         n_clusters=clusters,
+        few_treated_threshold=few_treated_threshold,
         seed=seed,
     )

@@ -98,6 +98,7 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
                 treated=k,
                 clusters=prep.n_clusters,
                 seed=seed,
+                few_treated_threshold=threshold,
             )
             notes.extend(sens.notes)
             extra["sensitivity"] = [

@@ -155,7 +155,8 @@ def _estimate(
         result = fit(data, spec.with_(options=rest), **design).infer()
         if not asked or not isinstance(result, CsResult):
             return result
-        return with_sensitivity(result, asked, seed=spec.seed)
+        threshold = spec.few_treated_threshold
+        return with_sensitivity(result, asked, seed=spec.seed, few_treated_threshold=threshold)
     if spec.estimator in FITTED_ESTIMATORS:
         return fit(data, spec, notes=sink, **design).infer(notes=sink)
     prep, chosen_vcov = regression_data(data, spec, **design)

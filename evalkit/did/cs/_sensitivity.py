@@ -20,11 +20,18 @@ import numpy as np
 from evalkit.did._event_sensitivity import event_sensitivity
 from evalkit.did.cs._result import CsResult
 from evalkit.errors import EstimationError
+from evalkit.spec import FEW_TREATED_THRESHOLD
 
 __all__ = ["with_sensitivity"]
 
 
-def with_sensitivity(result: CsResult, options: Mapping[str, Any], *, seed: int) -> CsResult:
+def with_sensitivity(
+    result: CsResult,
+    options: Mapping[str, Any],
+    *,
+    seed: int,
+    few_treated_threshold: int = FEW_TREATED_THRESHOLD,
+) -> CsResult:
     """Return ``result`` with the HonestDiD sensitivity analysis of its dynamic rows.
 
     Parameters
@@ -77,5 +84,6 @@ def with_sensitivity(result: CsResult, options: Mapping[str, Any], *, seed: int)
         clusters=result.n_clusters,
         seed=seed,
         anticipation=anticipation,
+        few_treated_threshold=few_treated_threshold,
     )
     return replace(result, sensitivity=sens.to_dict(), notes=(*result.notes, *sens.notes))

@@ -20,13 +20,11 @@ from evalkit.did.cs._aggregate import Aggregation, Cohorts, aggregate_all
 from evalkit.did.cs._attgt import GroupTime
 from evalkit.did.cs._result import AGGREGATIONS, CsResult
 from evalkit.did.notes import Note
+from evalkit.spec import FEW_TREATED_THRESHOLD
 
-__all__ = ["FEW_TREATED", "Bootstrap", "Units", "summarise"]
+__all__ = ["Bootstrap", "Units", "summarise"]
 
 _ROW_KEY = {"group": "group", "calendar": "time", "dynamic": "event_time"}
-
-#: Fewer treated clusters than this gets a warning about the reliability of the intervals.
-FEW_TREATED = 5
 
 
 @dataclass(frozen=True)
@@ -76,6 +74,7 @@ def summarise(
     alpha: float,
     bootstrap: Bootstrap,
     window: tuple[int | None, int | None, int | None],
+    few_treated: int = FEW_TREATED_THRESHOLD,
 ) -> CsResult:
     """Aggregate the cells and return the result with standard errors and the pre-test.
 
@@ -99,6 +98,9 @@ def summarise(
         Multiplier bootstrap options.
     window : tuple
         ``(min_e, max_e, balance_e)`` of the aggregations.
+    few_treated : int
+        Fewer treated clusters than this get the note that the analytic intervals
+        are unreliable (the registered ``few_treated_threshold``).
 
     Returns
     -------
@@ -199,7 +201,7 @@ def summarise(
     else:
         n_clusters = int(clus.max()) + 1
         n_treated = int(np.unique(clus[treated_units]).size)
-        if n_treated < FEW_TREATED:
+        if n_treated < few_treated:
             notes.append(Note("cs_few_treated_clusters", {"treated": n_treated}))
     return CsResult(
         att=att,

@@ -17,7 +17,15 @@ from evalkit.did.cs._result import CsResult
 from evalkit.did.cs._summary import Bootstrap, Units, summarise
 from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
-from evalkit.spec import BASE_PERIODS, CONTROLS, METHODS, BasePeriod, Control, Method
+from evalkit.spec import (
+    BASE_PERIODS,
+    CONTROLS,
+    FEW_TREATED_THRESHOLD,
+    METHODS,
+    BasePeriod,
+    Control,
+    Method,
+)
 
 __all__ = ["CsFit", "CsOptions", "callaway_santanna", "fit_callaway_santanna"]
 
@@ -137,8 +145,13 @@ class CsFit:
     notes: tuple[Note, ...]
     detail: Mapping[str, Any] = field(repr=False)
 
-    def summarise(self, bootstrap: bool | None = None) -> CsResult:
-        """Return the result; ``bootstrap`` overrides the options' choice of inference."""
+    def summarise(
+        self, bootstrap: bool | None = None, few_treated: int = FEW_TREATED_THRESHOLD
+    ) -> CsResult:
+        """Return the result; ``bootstrap`` overrides the options' choice of inference.
+
+        Fewer treated clusters than ``few_treated`` get a note on the analytic intervals.
+        """
         o = self.options
         on = o.bootstrap if bootstrap is None else bootstrap
         data = self.data
@@ -153,6 +166,7 @@ class CsFit:
             alpha=o.alpha,
             bootstrap=Bootstrap(on, int(o.n_boot), int(o.seed), o.boot_weights),
             window=(o.min_e, o.max_e, o.balance_e),
+            few_treated=few_treated,
         )
 
 

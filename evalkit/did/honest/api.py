@@ -18,7 +18,7 @@ from evalkit.did.honest._relmag import relmag_accept
 from evalkit.did.honest.result import SensitivityResult
 from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
-from evalkit.spec import Restriction
+from evalkit.spec import FEW_TREATED_THRESHOLD, Restriction
 
 __all__ = ["Restriction", "sensitivity"]
 
@@ -40,6 +40,7 @@ def sensitivity(
     placebo_groups: np.ndarray | None = None,
     n_treated_clusters: int | None = None,
     n_clusters: int | None = None,
+    few_treated_threshold: int = FEW_TREATED_THRESHOLD,
     grid_points: int = 1000,
     sims: int = 5000,
     seed: int = 0,
@@ -79,8 +80,11 @@ def sensitivity(
         clusters, e.g. :attr:`evalkit.did.conley_taber.Placebos.groups`): the smoothness
         weights that judge a row are then fitted on rows sharing none of its clusters.
     n_treated_clusters, n_clusters : int, optional
-        When fewer than 5 clusters are treated and no ``placebo`` is given, a note
-        says that the normal approximation fails.
+        When fewer than ``few_treated_threshold`` clusters are treated and no
+        ``placebo`` is given, a note says that the normal approximation fails.
+    few_treated_threshold : int
+        The registered few-treated threshold (default
+        :data:`evalkit.spec.FEW_TREATED_THRESHOLD`).
     grid_points : int
         Grid of the C-LF test inversion (as the R package: ``±20`` standard errors
         of the target around zero, widened while an interval reaches its end).
@@ -118,6 +122,7 @@ def sensitivity(
             placebo_groups,
             n_treated_clusters,
             n_clusters,
+            few_treated_threshold,
             grid_points,
             sims,
             seed,
@@ -138,6 +143,7 @@ def _sensitivity(
     placebo_groups: np.ndarray | None,
     n_treated_clusters: int | None,
     n_clusters: int | None,
+    few_treated_threshold: int,
     grid_points: int,
     sims: int,
     seed: int,
@@ -149,7 +155,7 @@ def _sensitivity(
         raise EstimationError(f"bounds must be non-negative numbers; got {bounds!r}")
     notes: list[Note] = []
     grids: list[float] = []
-    few = n_treated_clusters is not None and n_treated_clusters < 5
+    few = n_treated_clusters is not None and n_treated_clusters < few_treated_threshold
     facts = {"treated": n_treated_clusters or 0, "clusters": n_clusters or 0}
     est = float(lv @ beta[num_pre:])
     # Beyond a few post periods the exact C-LF test has too many pieces (bases) to enumerate;
