@@ -161,6 +161,33 @@ def test_conformal_inference_reaches_a_registered_twfe(demo) -> None:
     assert conformal["ci_low"] != pytest.approx(analytic["ci_low"], rel=1e-6)
 
 
+@pytest.mark.parametrize("registered", ["conformal", "analytic"])
+def test_the_inference_comparison_beside_a_registered_twfe(demo, registered: str) -> None:
+    """The four methods beside the registered one, inferred on one fit.
+
+    A conformal main estimate refits inside its estimate, so the four share a fit of
+    their own; an analytic one lends its fit. Either way every method has a row.
+    """
+    from evalkit.analysis.effects import _main_estimate, _side_by_side
+
+    protocol, af, _ = demo
+    p = _with(protocol, estimator="twfe", inference=registered)
+    design, spec = Design.of(af, p), registered_spec(p)
+    outcome = next(o for o in p.outcomes if o.id == "problematic_debt")
+    main = _main_estimate(design, outcome, spec)
+    assert (main.fitted is None) is (registered == "conformal")
+    rows = _side_by_side(design, outcome.id, main, spec)
+    assert [r["inference"] for r in rows] == ["analytic", "wild", "permutation", "conley_taber"]
+    assert all(r["estimate"] is not None and r["p_value"] is not None for r in rows), rows
+    shown = {r["inference"]: r for r in rows}
+    if registered == "conformal":  # the same cells as the conformal estimate
+        assert main.result[0] is not None
+        assert [r["estimate"] for r in rows] == pytest.approx([main.result[0]["att"]] * 4)
+    else:
+        alone = _run(_with(protocol, estimator="twfe", inference="wild"), af, "problematic_debt")
+        assert shown["wild"]["conf_low"] == alone["ci_low"]
+
+
 @pytest.fixture(scope="module")
 def family(demo) -> Protocol:
     """The demo (CS, analytic) with four hypotheses: two primary, a secondary, a subgroup's."""

@@ -42,7 +42,7 @@ from evalkit.analysis.robustness import event_rows, pretrend_row
 from evalkit.analysis.sensitivity import robustness_checks
 from evalkit.analysis.synthetic_cells import cell_design, uses_cells
 from evalkit.analysis.windows import Windows
-from evalkit.did.fitted import FITTED_ESTIMATORS
+from evalkit.did.fitted import fits_apart
 from evalkit.protocol.expressions import evaluate
 from evalkit.protocol.model import Outcome, Protocol
 from evalkit.spec import Inference, Spec
@@ -273,7 +273,7 @@ def _main_estimate(design: Design, outcome: Outcome, spec: Spec) -> MainEstimate
     if frame is None:
         why = design.missing.get(outcome.id, f"no {outcome.source} data for this protocol")
         return MainEstimate((None, [f"{outcome.source}: {why}"]))
-    if spec.estimator not in FITTED_ESTIMATORS or uses_cells(spec):
+    if not fits_apart(spec) or uses_cells(spec):
         return MainEstimate(design.run(frame, outcome.id, spec))
     fitted = design.fit(frame, outcome.id, spec)
     return MainEstimate(infer_quietly(fitted), fitted)
@@ -314,7 +314,7 @@ def _robustness(
         parts["pretrend"].append(pretrend_row(oid, es, spec.few_treated_threshold))
         parts["placebo"].append(_placebo(design, oid))
         if spec.estimator in ("2x2", "twfe"):
-            parts["inference_comparison"] += _side_by_side(oid, main[oid])
+            parts["inference_comparison"] += _side_by_side(design, oid, main[oid], spec)
         parts["alternative_control"].append(_alternative_control(design, oid))
         if staggered and spec.estimator in ("twfe", "event_study", "callaway_santanna"):
             parts["bacon"] += _bacon(design, oid)
@@ -326,16 +326,24 @@ def _robustness(
     return event_study, parts
 
 
-def _side_by_side(outcome: str, main: MainEstimate) -> list[dict[str, Any]]:
-    """Put the registered inference next to the others, all inferred on the main estimate's fit."""
+def _side_by_side(
+    design: Design, outcome: str, main: MainEstimate, spec: Spec
+) -> list[dict[str, Any]]:
+    """Put the registered inference next to the others, all inferred on one fit.
+
+    That is the main estimate's fit, unless its inference refits inside its estimate
+    (conformal): then the others share a fit of their own.
+    """
     res = main.result[0]
     done = None if res is None else res.get("inference")
+    fitted = main.fitted
+    if fitted is None:  # on the rows the registered spec uses (cells, for conformal)
+        data, columns = design.columns(design.af.data, outcome, spec)
+        fitted = fit_quietly(data, spec.with_(inference=None), **columns)
     rows = []
     for method in _INFERENCE_SIDE_BY_SIDE:
-        if method == done or main.fitted is None:
-            rows.append(summary_row(outcome, res if method == done else None))
-        else:
-            rows.append(summary_row(outcome, infer_quietly(main.fitted, method)[0]))
+        row = res if method == done else infer_quietly(fitted, method)[0]
+        rows.append(summary_row(outcome, row))
     return rows
 
 

@@ -21,6 +21,7 @@ from evalkit.did._coefficient import coefficient_result
 from evalkit.did._common import MIN_SIDE_ANALYTIC, few_treated_default
 from evalkit.did._data import Prepared, anticipate, prepare
 from evalkit.did._event_sensitivity import SENSITIVITY_OPTIONS
+from evalkit.did._synth_result import SYNTHETIC_INFERENCE
 from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.cs._result import CsResult
 from evalkit.did.cs.estimator import CsFit, CsOptions, fit_callaway_santanna
@@ -30,7 +31,7 @@ from evalkit.did.results import DidResult
 from evalkit.errors import EstimationError
 from evalkit.spec import Inference, Spec, as_spec
 
-__all__ = ["FITTED_ESTIMATORS", "CallawaySantAnnaFit", "RegressionFit", "fit"]
+__all__ = ["FITTED_ESTIMATORS", "CallawaySantAnnaFit", "RegressionFit", "fit", "fits_apart"]
 
 #: The estimators whose fit and inference are separate steps; the event studies and
 #: the synthetic estimators infer inside their estimate (see :func:`evalkit.did.estimate`).
@@ -56,6 +57,15 @@ REGRESSION_OPTIONS = frozenset(
 _CS_PERMUTATION = {"n_perm": 999, "max_enumerate": 1000}
 
 AsSpecified = EllipsisType
+
+
+def fits_apart(spec: Spec) -> bool:
+    """Whether :func:`fit` takes ``spec``: its estimator fits apart from its inference.
+
+    Conformal inference for TWFE refits on every placebo period, so like the synthetic
+    estimators it infers inside its estimate.
+    """
+    return spec.estimator in FITTED_ESTIMATORS and spec.inference not in SYNTHETIC_INFERENCE
 
 
 @dataclass(frozen=True)
@@ -219,9 +229,10 @@ def fit(
     design: dict[str, Any] = {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort}
     if spec.estimator == "callaway_santanna":
         return _fit_cs(data, spec, **design)
-    if spec.estimator not in FITTED_ESTIMATORS:
+    if not fits_apart(spec):
+        what = f"inference {spec.inference!r}" if spec.inference else repr(spec.estimator)
         raise EstimationError(
-            f"fit() takes the estimators {', '.join(FITTED_ESTIMATORS)}; {spec.estimator!r} "
+            f"fit() takes the estimators {', '.join(FITTED_ESTIMATORS)}; {what} "
             "infers inside its estimate: use estimate()"
         )
     prep, vcov = regression_data(data, spec, **design, treated=treated, post=post)
