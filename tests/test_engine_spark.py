@@ -40,8 +40,8 @@ def test_spark_equals_duckdb_on_the_small_national_panel(panel: Path) -> None:
     for outcome in outcomes:
         for estimator in ("callaway_santanna", "twfe", "event_study"):
             a, b = duck[outcome][estimator], spark[outcome][estimator]
-            assert b["att"] == pytest.approx(a["att"], abs=1e-12)
-            assert b["se"] == pytest.approx(a["se"], abs=1e-12)
+            assert b["estimate"] == pytest.approx(a["estimate"], abs=1e-12)
+            assert b["std_error"] == pytest.approx(a["std_error"], abs=1e-12)
             if estimator == "callaway_santanna":
                 for kind, agg in a["aggregations"].items():
                     other = b["aggregations"][kind]

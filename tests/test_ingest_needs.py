@@ -121,4 +121,4 @@ def test_a_debt_only_export_ingests_and_analyses_under_a_debt_protocol(project) 
     [effect] = bundle["confirmatory"]["effects"]
     assert effect["outcome"] == "problematic_debt"
     assert effect["result"]["n_obs"] == bundle["sample"]["flow"][-1]["n_person_months"]
-    assert effect["result"]["att"] < 0  # the demo pilot lowers debts
+    assert effect["result"]["estimate"] < 0  # the demo pilot lowers debts

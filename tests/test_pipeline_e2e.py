@@ -170,10 +170,10 @@ def test_twfe_interval_covers_the_true_effect(demo_run: Path) -> None:
         oid = effect["outcome"]
         true_att = truth["outcomes"][oid]["att"]
         result = effect["result"]
-        low = -float("inf") if result["ci_low"] is None else result["ci_low"]
-        high = float("inf") if result["ci_high"] is None else result["ci_high"]
+        low = -float("inf") if result["conf_low"] is None else result["conf_low"]
+        high = float("inf") if result["conf_high"] is None else result["conf_high"]
         assert low <= true_att <= high, (oid, true_att, result)
-        assert (result["att"] < 0) == (true_att < 0), (oid, result["att"], true_att)
+        assert (result["estimate"] < 0) == (true_att < 0), (oid, result["estimate"], true_att)
         wild = next(r for r in side if r["outcome"] == oid and r["inference"] == "wild")
         assert wild["conf_low"] is not None and wild["conf_high"] is not None
         assert wild["conf_low"] <= true_att <= wild["conf_high"], (oid, true_att, wild)

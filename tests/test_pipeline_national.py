@@ -113,8 +113,8 @@ def test_engine_estimates_equal_in_memory_on_the_region_month_panel(
             ).to_dict()
             eng = results[outcome][estimator]
             assert eng["path"] == "engine:duckdb"
-            assert eng["att"] == pytest.approx(mem["att"], abs=1e-10)
-            assert eng["se"] == pytest.approx(mem["se"], abs=1e-10)
+            assert eng["estimate"] == pytest.approx(mem["att"], abs=1e-10)
+            assert eng["std_error"] == pytest.approx(mem["se"], abs=1e-10)
 
 
 def test_unbalanced_panel_falls_back_to_streaming_and_says_so(
@@ -144,8 +144,8 @@ def test_unbalanced_panel_falls_back_to_streaming_and_says_so(
         estimator="twfe",
         inference="analytic",
     )
-    assert twfe["att"] == pytest.approx(mem.att, abs=1e-12)
-    assert np.isfinite(twfe["se"])
+    assert twfe["estimate"] == pytest.approx(mem.att, abs=1e-12)
+    assert np.isfinite(twfe["std_error"])
 
 
 def test_cli_validate_and_estimate(panel: Path, tmp_path: Path, capsys) -> None:
@@ -195,6 +195,8 @@ def test_registered_choices_reach_the_national_estimates(
     short = [r["event_time"] for r in others["event_study"]["event_study"]]
     assert min(times) == -12 and max(times) == 12 and (min(short), max(short)) == (-3, 3)
     cs, cs_never = registered["callaway_santanna"], others["callaway_santanna"]
-    assert cs["att"] != pytest.approx(cs_never["att"], abs=1e-9)  # the control group counts
-    width = registered["twfe"]["ci_high"] - registered["twfe"]["ci_low"]
-    assert others["twfe"]["ci_high"] - others["twfe"]["ci_low"] < width  # alpha 0.2
+    assert cs["estimate"] != pytest.approx(
+        cs_never["estimate"], abs=1e-9
+    )  # the control group counts
+    width = registered["twfe"]["conf_high"] - registered["twfe"]["conf_low"]
+    assert others["twfe"]["conf_high"] - others["twfe"]["conf_low"] < width  # alpha 0.2

@@ -88,7 +88,7 @@ def test_anticipation_values_give_different_estimates(demo, panel) -> None:
         atts = {}
         for a in (0, 1, 2):
             p = _with(protocol, a, estimator=estimator, inference="analytic")
-            atts[a] = _main(p, build_analysis_frame(panel, p))["att"]
+            atts[a] = _main(p, build_analysis_frame(panel, p))["estimate"]
         assert len({round(v, 10) for v in atts.values()}) == 3, (estimator, atts)
 
 
@@ -110,8 +110,8 @@ def test_cluster_changes_the_clustering(demo) -> None:
     by_region = _main(_with(protocol, inference="analytic", cluster="_region"), af)
     assert registered_spec(_with(protocol, cluster="_region")).cluster == "_region"
     assert by_region["n_clusters"] == 4
-    assert by_region["att"] == pytest.approx(by_unit["att"], abs=1e-12)
-    assert by_region["se"] != pytest.approx(by_unit["se"], rel=1e-6)
+    assert by_region["estimate"] == pytest.approx(by_unit["estimate"], abs=1e-12)
+    assert by_region["std_error"] != pytest.approx(by_unit["std_error"], rel=1e-6)
 
 
 @pytest.mark.parametrize("inference", ["auto", "analytic", "wild", "permutation", "conley_taber"])
@@ -140,7 +140,7 @@ def test_few_treated_threshold_and_alpha_and_seed_reach_the_estimate(demo) -> No
     assert values and values[0]["threshold"] == 12
     narrow = _main(_with(protocol, inference="analytic", alpha=0.2), af)
     wide = _main(_with(protocol, inference="analytic", alpha=0.01), af)
-    assert narrow["ci_high"] - narrow["ci_low"] < wide["ci_high"] - wide["ci_low"]
+    assert narrow["conf_high"] - narrow["conf_low"] < wide["conf_high"] - wide["conf_low"]
     design = Design.of(af, protocol)
     spec = registered_spec(_with(protocol, inference="wild"))
     draws = {
@@ -150,14 +150,16 @@ def test_few_treated_threshold_and_alpha_and_seed_reach_the_estimate(demo) -> No
         for seed in (1, 2)
     }
     assert draws[1]["inference_detail"]["seed"] == 1
-    assert draws[1]["p_value"] != draws[2]["p_value"] or draws[1]["ci_low"] != draws[2]["ci_low"]
+    assert (
+        draws[1]["p_value"] != draws[2]["p_value"] or draws[1]["conf_low"] != draws[2]["conf_low"]
+    )
 
 
 def test_covariates_and_cs_options_reach_the_estimate(demo) -> None:
     protocol, af = demo
     plain = _main(_with(protocol, inference="analytic"), af)
     adjusted = _main(_with(protocol, inference="analytic", covariates=("age",)), af)
-    assert plain["att"] != pytest.approx(adjusted["att"], abs=1e-9)
+    assert plain["estimate"] != pytest.approx(adjusted["estimate"], abs=1e-9)
     cs = _with(protocol, estimator="callaway_santanna", inference="analytic")
     for method in ("dr", "ipw", "reg"):
         assert registered_spec(_with(cs, method=method)).method == method
@@ -209,7 +211,7 @@ def test_bundle_p_values_are_corrected_as_registered(demo, bundle_part, method: 
     effects = {e["outcome"]: e for e in part["effects"]}
     for r in rows:
         assert effects[r["outcome"]]["p_adjusted"] == r["p_adjusted"]
-        assert r["estimate"] == effects[r["outcome"]]["result"]["att"]
+        assert r["estimate"] == effects[r["outcome"]]["result"]["estimate"]
 
 
 def test_the_bundle_carries_the_registered_spec(bundle_part) -> None:
@@ -239,7 +241,7 @@ def test_cs_estimation_method_changes_the_estimate_with_covariates(demo) -> None
     # without covariates dr, ipw and reg coincide; with one they must each reach the estimator
     protocol, af = demo
     cs = _with(protocol, estimator="callaway_santanna", inference="analytic", covariates=("age",))
-    atts = {m: _main(_with(cs, method=m), af)["att"] for m in ("dr", "ipw", "reg")}
+    atts = {m: _main(_with(cs, method=m), af)["estimate"] for m in ("dr", "ipw", "reg")}
     assert len({round(v, 10) for v in atts.values()}) == 3, atts
 
 
@@ -250,12 +252,14 @@ def test_cs_bootstrap_inference_reaches_the_estimate(demo) -> None:
     plain = _main(_with(cs, inference="analytic"), af)
     assert registered_spec(_with(cs, inference="bootstrap")).inference == "bootstrap"
     assert boot["inference"] == "bootstrap" and plain["inference"] == "analytic"
-    assert boot["att"] == pytest.approx(plain["att"], abs=1e-12)
-    assert boot["se"] != pytest.approx(plain["se"], rel=1e-6)
+    assert boot["estimate"] == pytest.approx(plain["estimate"], abs=1e-12)
+    assert boot["std_error"] != pytest.approx(plain["std_error"], rel=1e-6)
 
 
 def test_cs_registered_permutation_reaches_the_estimate(demo) -> None:
     protocol, af = demo
     p = _with(protocol, estimator="callaway_santanna", inference="permutation")
     res = _main(p, af)
-    assert res["inference"] == "permutation" and res["se"] is None and res["p_value"] >= 1 / 13
+    assert (
+        res["inference"] == "permutation" and res["std_error"] is None and res["p_value"] >= 1 / 13
+    )

@@ -106,7 +106,7 @@ def test_control_group_reaches_the_estimate(staggered) -> None:
         p = _with(protocol, control_group=control)
         assert registered_spec(p).control == control
         assert registered_spec(p, "alternative_control").control != control
-        att[control] = _run(p, af, "neet")["att"]
+        att[control] = _run(p, af, "neet")["estimate"]
     assert att["never"] != pytest.approx(att["notyet"], abs=1e-6)
 
 
@@ -121,10 +121,10 @@ def test_the_bundle_carries_a_registered_non_default_spec(staggered, staggered_b
     assert part["alpha"] == 0.1
     main = next(e for e in part["effects"] if e["outcome"] == "neet")["result"]
     # the registered comparison group and alpha reach the estimate the bundle shows
-    assert main["att"] == pytest.approx(_run(changed, af, "neet")["att"], abs=1e-12)
-    assert main["att"] != pytest.approx(_run(protocol, af, "neet")["att"], abs=1e-6)
-    half = norm.ppf(0.95) * main["se"]
-    assert main["ci_high"] - main["ci_low"] == pytest.approx(2 * half, rel=1e-6)
+    assert main["estimate"] == pytest.approx(_run(changed, af, "neet")["estimate"], abs=1e-12)
+    assert main["estimate"] != pytest.approx(_run(protocol, af, "neet")["estimate"], abs=1e-6)
+    half = norm.ppf(0.95) * main["std_error"]
+    assert main["conf_high"] - main["conf_low"] == pytest.approx(2 * half, rel=1e-6)
     (other,) = bundle["robustness"]["alternative_control"]
     assert other["control"] == "notyet_treated"
 
@@ -134,9 +134,9 @@ def test_seed_registered_in_the_protocol_reaches_the_bootstrap(demo) -> None:
     cs = _with(protocol, estimator="callaway_santanna", inference="bootstrap")
     draws = {seed: _run(_with(cs, seed=seed), af, "problematic_debt") for seed in (1, 2)}
     assert [draws[s]["inference_detail"]["seed"] for s in (1, 2)] == [1, 2]
-    assert draws[1]["se"] != pytest.approx(draws[2]["se"], rel=1e-9)
+    assert draws[1]["std_error"] != pytest.approx(draws[2]["std_error"], rel=1e-9)
     again = _run(_with(cs, seed=1), af, "problematic_debt")
-    assert again["se"] == draws[1]["se"]  # the same registered seed, the same draws
+    assert again["std_error"] == draws[1]["std_error"]  # the same registered seed, the same draws
 
 
 @pytest.mark.parametrize("estimator", ["synthetic_control", "synthetic_did"])
@@ -148,8 +148,8 @@ def test_synthetic_inferences_reach_the_estimate(two_treated, estimator: str) ->
         assert registered_spec(p).inference == inference
         out[inference] = _run(p, af, "problematic_debt")
         assert out[inference]["inference"] == inference
-    assert len({round(r["att"], 12) for r in out.values()}) == 1  # one fit, three inferences
-    intervals = {(r["ci_low"], r["ci_high"], r["p_value"]) for r in out.values()}
+    assert len({round(r["estimate"], 12) for r in out.values()}) == 1  # one fit, three inferences
+    intervals = {(r["conf_low"], r["conf_high"], r["p_value"]) for r in out.values()}
     assert len(intervals) == 3
 
 
@@ -158,7 +158,7 @@ def test_conformal_inference_reaches_a_registered_twfe(demo) -> None:
     conformal = _run(_with(protocol, inference="conformal"), af, "problematic_debt")
     analytic = _run(_with(protocol, inference="analytic"), af, "problematic_debt")
     assert conformal["inference"] == "conformal" and analytic["inference"] == "analytic"
-    assert conformal["ci_low"] != pytest.approx(analytic["ci_low"], rel=1e-6)
+    assert conformal["conf_low"] != pytest.approx(analytic["conf_low"], rel=1e-6)
 
 
 @pytest.mark.parametrize("registered", ["conformal", "analytic"])
@@ -182,10 +182,10 @@ def test_the_inference_comparison_beside_a_registered_twfe(demo, registered: str
     shown = {r["inference"]: r for r in rows}
     if registered == "conformal":  # the same cells as the conformal estimate
         assert main.result[0] is not None
-        assert [r["estimate"] for r in rows] == pytest.approx([main.result[0]["att"]] * 4)
+        assert [r["estimate"] for r in rows] == pytest.approx([main.result[0]["estimate"]] * 4)
     else:
         alone = _run(_with(protocol, estimator="twfe", inference="wild"), af, "problematic_debt")
-        assert shown["wild"]["conf_low"] == alone["ci_low"]
+        assert shown["wild"]["conf_low"] == alone["conf_low"]
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +247,7 @@ def test_subgroups_are_estimated_on_the_subgroup_only(demo, family_bundles) -> N
     assert 0 < af.data.loc[inside, "person_id"].nunique() < af.data["person_id"].nunique()
     for row in rows:
         assert row["n_persons"] == af.data.loc[inside, "person_id"].nunique()
-        assert row["estimate"] != pytest.approx(effects[row["outcome"]]["att"], abs=1e-6)
+        assert row["estimate"] != pytest.approx(effects[row["outcome"]]["estimate"], abs=1e-6)
     h4 = next(h for h in bundle["confirmatory"]["hypotheses"] if h["id"] == "H4")
     leaving = next(r for r in rows if r["outcome"] == "early_school_leaving")
     assert h4["subgroup"] == "turning_18" and h4["estimate"] == leaving["estimate"]
@@ -264,7 +264,7 @@ def test_the_registered_subgroup_reaches_triple_differences(demo) -> None:
         registered = _with(p, estimator="triple_differences", inference="placebo", subgroup=name)
         res = _run(registered, af, "problematic_debt")
         assert res["estimator"] == "triple_differences" and res["inference"] == "placebo"
-        att[name] = res["att"]
+        att[name] = res["estimate"]
     assert att["turning_18"] != pytest.approx(att["over_21"], abs=1e-6)
 
 

@@ -233,7 +233,7 @@ def test_same_inputs_same_bytes(rendered, tmp_path):
 def test_not_preregistered_and_sparse_bundle_render_gracefully(tmp_path):
     full = json.loads(FIXTURE.read_text(encoding="utf-8"))
     sparse = {
-        "bundle_version": 1,
+        "bundle_version": 2,
         "evalkit_version": "0.1.0",
         "protocol_id": "bare",
         "generated": {"code_commit": None, "seed": 3},

@@ -134,7 +134,7 @@ def test_power_as_smallest_detectable_effect():
 def test_unbounded_interval_is_said_not_drawn():
     bundle = copy.deepcopy(_bundle())
     for e in bundle["confirmatory"]["effects"]:
-        e["result"]["ci_low"] = e["result"]["ci_high"] = None
+        e["result"]["conf_low"] = e["result"]["conf_high"] = None
     text = summary_body(_ctx(bundle))
     assert "het interval is onbegrensd" in text
     assert "Het 95%-interval is onbegrensd" in text
@@ -183,7 +183,7 @@ def test_an_effect_that_rounds_to_zero_per_1000_is_no_measurable_difference(lang
     bundle = copy.deepcopy(_bundle())
     for e in bundle["confirmatory"]["effects"]:
         if e.get("type") == "binary":
-            e["result"]["att"] = 0.0004  # 0.4 per 1,000: rounds to 0
+            e["result"]["estimate"] = 0.0004  # 0.4 per 1,000: rounds to 0
     text = summary_body(_ctx(bundle, lang))
     assert words in text
     assert not_said not in text  # neither "about 0 more per 1,000" nor "about 0 of 210"

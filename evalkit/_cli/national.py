@@ -113,7 +113,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         for name, res in by.items():
             if isinstance(res, dict):
                 print(
-                    f"  {name:18s} att {res['att']:+.5f}  se {res['se']:.5f}  "
+                    f"  {name:18s} att {res['estimate']:+.5f}  se {res['std_error']:.5f}  "
                     f"({res['n_units']} units, {res['n_clusters']} clusters, {res['n_obs']} obs)"
                 )
     for h in hypotheses:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from evalkit.did import estimate
 from evalkit.did.notes import Notes
+from evalkit.did.results import record
 from evalkit.errors import EvalkitError
 
 __all__ = ["DID_COLUMNS", "did_record"]
@@ -62,34 +63,27 @@ def did_record(data: pd.DataFrame, **kwargs: Any) -> dict[str, Any]:
     noted = Notes()  # keeps what was noted before an estimate that fails
     try:
         result = estimate(data, notes=noted, **kwargs)
-        notes, res = list(result.notes), result.to_dict()
     except EvalkitError as exc:
-        notes, res = list(noted), {"_error": str(exc)}
+        return _not_estimable(empty, noted, str(exc))
     except np.linalg.LinAlgError as exc:  # a numerically singular design on these data
-        notes = list(noted)
-        res = {"_error": f"the estimator's design is singular on these data ({exc})"}
-    texts = "; ".join(n.text for n in notes)
-    codes = [n.to_dict() for n in notes]  # aligned with the texts, for the report's languages
-    if "_error" in res:
-        return {
-            **empty,
-            "status": f"not_estimable: {res['_error']}",
-            "warnings": texts,
-            "warning_codes": codes,
-        }
+        return _not_estimable(
+            empty, noted, f"the estimator's design is singular on these data ({exc})"
+        )
+    res = record(result)
+    notes = list(result.notes)
     return {
-        "estimator": res.get("estimator"),
-        "inference": res.get("inference"),
-        "estimate": res.get("att"),
-        "std_error": res.get("se"),
-        "conf_low": res.get("ci_low"),
-        "conf_high": res.get("ci_high"),
-        "p_value": res.get("p_value"),
-        "n_obs": res.get("n_obs"),
-        "n_units": res.get("n_units"),
-        "n_clusters": res.get("n_clusters"),
-        "n_treated_clusters": res.get("n_treated_clusters"),
+        **{key: res.get(key) for key in DID_COLUMNS},
         "status": "ok",
-        "warnings": texts,
-        "warning_codes": codes,
+        "warnings": "; ".join(n.text for n in notes),
+        "warning_codes": [n.to_dict() for n in notes],  # aligned with the texts
+    }
+
+
+def _not_estimable(empty: dict[str, Any], noted: Notes, why: str) -> dict[str, Any]:
+    """Return the record of an estimate that could not run, with what was noted before it."""
+    return {
+        **empty,
+        "status": f"not_estimable: {why}",
+        "warnings": "; ".join(n.text for n in noted),
+        "warning_codes": [n.to_dict() for n in noted],
     }

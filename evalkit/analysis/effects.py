@@ -43,6 +43,7 @@ from evalkit.analysis.sensitivity import robustness_checks
 from evalkit.analysis.synthetic_cells import cell_design, uses_cells
 from evalkit.analysis.windows import Windows
 from evalkit.did.fitted import fits_apart
+from evalkit.did.results import HEADLINE
 from evalkit.protocol.expressions import evaluate
 from evalkit.protocol.model import Outcome, Protocol
 from evalkit.spec import Inference, Spec
@@ -157,11 +158,9 @@ class Design:
 
 def summary_row(outcome: str, res: Mapping[str, Any] | None, **extra: Any) -> dict[str, Any]:
     """Return one estimate as a bundle row: estimate, std_error, conf_low, conf_high, p_value."""
-    names = {"att": "estimate", "se": "std_error", "ci_low": "conf_low", "ci_high": "conf_high"}
     row: dict[str, Any] = {"outcome": outcome, **extra}
     row["inference"] = None if res is None else res.get("inference")
-    for key in ("att", "se", "ci_low", "ci_high", "p_value"):
-        row[names.get(key, key)] = None if res is None else res.get(key)
+    row.update((key, None if res is None else res.get(key)) for key in HEADLINE)
     row["warnings"] = [] if res is None else res.get("warnings", [])
     row["warning_codes"] = [] if res is None else res.get("warning_codes", [])
     return row

@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 from statsmodels.stats.multitest import multipletests
 
+from evalkit.did.results import HEADLINE
 from evalkit.protocol.model import Hypothesis, Protocol
 from evalkit.spec import CORRECTIONS, MultipleTesting
 
 __all__ = ["adjust", "hypothesis_rows"]
-
-_NUMBERS = ("estimate", "std_error", "conf_low", "conf_high", "p_value")
 
 
 def adjust(p_values: Sequence[float | None], method: MultipleTesting) -> list[float | None]:
@@ -77,20 +76,12 @@ def _estimate_of(
         ]
         if not rows or rows[0].get("estimate") is None:
             return None, ("subgroup_not_estimated", names)
-        return {k: rows[0].get(k) for k in (*_NUMBERS, "inference")}, None
+        return {k: rows[0].get(k) for k in (*HEADLINE, "inference")}, None
     result = effect.get("result")
     if result is None:
         detail = str(effect.get("error") or "no result")
         return None, ("estimate_failed", {**names, "detail": detail})
-    numbers = {
-        "estimate": result.get("att"),
-        "std_error": result.get("se"),
-        "conf_low": result.get("ci_low"),
-        "conf_high": result.get("ci_high"),
-        "p_value": result.get("p_value"),
-        "inference": result.get("inference"),
-    }
-    return numbers, None
+    return {k: result.get(k) for k in (*HEADLINE, "inference")}, None
 
 
 def hypothesis_rows(
@@ -136,7 +127,7 @@ def hypothesis_rows(
                 "direction": h.direction,
                 "text": h.text,
                 "role": (by_outcome.get(h.outcome) or {}).get("role"),
-                **dict.fromkeys((*_NUMBERS, "inference")),
+                **dict.fromkeys((*HEADLINE, "inference")),
                 **(numbers or {}),
                 "status": "estimated" if numbers else "not_estimated",
                 "reason": _REASONS[code].format(**values) if code else None,

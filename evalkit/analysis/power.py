@@ -315,7 +315,7 @@ def registered_estimator(protocol: Protocol) -> EstimateFn:
         res, errors = estimate_quietly(frame, spec, **columns)
         if res is None:
             raise ProtocolError(f"the registered estimator cannot run on the design: {errors}")
-        return _number(res.get("att")), _number(res.get("se")), _number(res.get("p_value"))
+        return _number(res["estimate"]), _number(res["std_error"]), _number(res["p_value"])
 
     return fn
 

@@ -17,6 +17,7 @@ import pandas as pd
 from evalkit.did import estimate, fit
 from evalkit.did.fitted import CallawaySantAnnaFit, RegressionFit
 from evalkit.did.notes import PREPARATION_CODES
+from evalkit.did.results import record
 from evalkit.errors import EvalkitError
 from evalkit.spec import Inference, Spec
 
@@ -51,16 +52,21 @@ def estimate_quietly(
 def _as_row(result: Any) -> tuple[dict[str, Any], list[str]]:
     """Return the result as a bundle dict, and the text of its notes on the data.
 
+    The numbers of the estimate are its tidy headline (``estimate, std_error,
+    conf_low, conf_high, p_value``), the one vocabulary of the bundle; the other
+    keys are ``to_dict()``'s (counts, inference, estimator-specific details).
+
     A bundle row lists the notes on the estimate first and then the regression
     estimators' notes on the rows they used (:data:`~evalkit.did.notes.PREPARATION_CODES`),
     each in the order it arose.
     """
     own = [n for n in result.notes if n.code not in PREPARATION_CODES]
     data = [n for n in result.notes if n.code in PREPARATION_CODES]
-    out = result.to_dict()
+    tidy = result.tidy()
+    out = record(result, tidy)
     out["warnings"] = [n.text for n in (*own, *data)]
     out["warning_codes"] = [n.to_dict() for n in (*own, *data)]
-    out["_tidy"] = result.tidy()
+    out["_tidy"] = tidy
     return out, [n.text for n in data]
 
 

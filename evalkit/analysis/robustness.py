@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pandas as pd
+from evalkit.did.results import event_time_rows
 
 __all__ = ["event_rows", "pretrend_row"]
 
@@ -13,38 +13,16 @@ __all__ = ["event_rows", "pretrend_row"]
 def event_rows(outcome: str, res: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """Event-time rows ``event_time, estimate, std_error, conf_low, conf_high``.
 
-    Callaway–Sant'Anna's rows come from its dynamic aggregation (pointwise
-    intervals, or the uniform band with the multiplier bootstrap), the TWFE event
-    study's from its tidy table; both carry their interval bounds.
+    They are the event-time rows of the estimate's tidy frame: Callaway–Sant'Anna's
+    dynamic aggregation (pointwise intervals, or the uniform band with the multiplier
+    bootstrap), the event studies' coefficients; both carry their interval bounds.
     """
     if res is None:
         return []
-    if "aggregations" in res:
-        rows = res["aggregations"].get("dynamic", {}).get("rows", [])
-        return [
-            {
-                "outcome": outcome,
-                "event_time": int(r["event_time"]),
-                "estimate": r.get("att"),
-                "std_error": r.get("se"),
-                "conf_low": r.get("conf_low"),
-                "conf_high": r.get("conf_high"),
-            }
-            for r in rows
-        ]
-    tidy: pd.DataFrame = res["_tidy"]
-    out = [
-        {
-            "outcome": outcome,
-            "event_time": int(rec["event_time"]),
-            "estimate": rec["estimate"],
-            "std_error": rec["std_error"],
-            "conf_low": rec["conf_low"],
-            "conf_high": rec["conf_high"],
-        }
-        for rec in tidy.dropna(subset=["event_time"]).to_dict("records")
+    return [
+        {"outcome": outcome, **{k: v for k, v in row.items() if k != "p_value"}}
+        for row in event_time_rows(res["_tidy"])
     ]
-    return sorted(out, key=lambda r: r["event_time"])
 
 
 def pretrend_row(outcome: str, es: Mapping[str, Any] | None, threshold: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from evalkit.analysis.plan import Variant, registered_spec
+from evalkit.analysis.robustness import event_rows
 from evalkit.protocol.model import Protocol
 from evalkit.spec import Spec
 
@@ -57,18 +58,7 @@ def robustness_checks(
         for est in checks.event_studies:
             variant: Variant = "imputation" if est == "imputation" else "sun_abraham"
             res, _ = run(registered_spec(protocol, variant))
-            rows += [
-                {
-                    "outcome": outcome,
-                    "estimator": est,
-                    "event_time": r["event_time"],
-                    "estimate": r["att"],
-                    "std_error": r["se"],
-                    "conf_low": r["ci_low"],
-                    "conf_high": r["ci_high"],
-                }
-                for r in (res or {}).get("event_study", [])
-            ]
+            rows += [{"outcome": outcome, "estimator": est, **r} for r in event_rows(outcome, res)]
     return sens, rows
 
 

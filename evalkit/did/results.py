@@ -36,7 +36,7 @@ import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -44,10 +44,14 @@ import pandas as pd
 from evalkit.did.notes import Note
 
 __all__ = [
+    "HEADLINE",
     "TIDY_COLUMNS",
     "DidResult",
+    "event_time_rows",
+    "headline",
     "html_table",
     "json_float",
+    "record",
     "summary_text",
     "tidy_frame",
 ]
@@ -62,6 +66,9 @@ TIDY_COLUMNS: tuple[str, ...] = (
     "conf_low",
     "conf_high",
 )
+
+#: The numbers of a headline estimate, in the tidy vocabulary that bundle rows use.
+HEADLINE: tuple[str, ...] = ("estimate", "std_error", "conf_low", "conf_high", "p_value")
 
 
 def json_float(value: Any) -> float | None:
@@ -84,6 +91,87 @@ def json_float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
+
+
+def headline(tidy: pd.DataFrame) -> dict[str, float | None]:
+    """Return the headline row of a tidy frame as :data:`HEADLINE` numbers.
+
+    Every consumer of an estimate (bundle rows, the monitor's DiD tables, the
+    power simulation) reads its numbers here, so that the tidy vocabulary is the
+    only one they meet; ``to_dict()`` keeps ``att, se, ci_low, ci_high`` for the
+    CLI's JSON only.
+
+    Parameters
+    ----------
+    tidy : pandas.DataFrame
+        A frame of :data:`TIDY_COLUMNS`, headline row first (any result's ``tidy()``).
+
+    Returns
+    -------
+    dict
+        ``estimate, std_error, conf_low, conf_high, p_value``; NaN and infinite
+        numbers (an interval the design cannot bound) are None, as in the JSON.
+    """
+    first = tidy.iloc[0]
+    return {key: json_float(first[key]) for key in HEADLINE}
+
+
+class _Result(Protocol):
+    def tidy(self) -> pd.DataFrame: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+#: ``to_dict()``'s names of the headline numbers, which a record replaces by the tidy ones.
+_JSON_NUMBERS = frozenset({"att", "se", "ci_low", "ci_high", "p_value"})
+
+
+def record(result: _Result, tidy: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Return a result as the JSON record the bundle and the national estimates store.
+
+    Parameters
+    ----------
+    result : DidResult or CsResult
+        Any estimator's result.
+    tidy : pandas.DataFrame, optional
+        ``result.tidy()`` when the caller has it already.
+
+    Returns
+    -------
+    dict
+        ``estimator``, the :func:`headline` numbers, then every other key of
+        ``result.to_dict()`` (counts, inference, notes, estimator-specific parts).
+    """
+    as_json = result.to_dict()
+    out = {
+        "estimator": as_json.pop("estimator"),
+        **headline(result.tidy() if tidy is None else tidy),
+    }
+    out.update((k, v) for k, v in as_json.items() if k not in _JSON_NUMBERS)
+    return out
+
+
+def event_time_rows(tidy: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return the event-time rows of a tidy frame, by event time, in the tidy vocabulary.
+
+    Parameters
+    ----------
+    tidy : pandas.DataFrame
+        A tidy frame; rows without an ``event_time`` (the headline, cells,
+        other aggregations) are left out.
+
+    Returns
+    -------
+    list of dict
+        ``event_time`` (int) and :data:`HEADLINE` numbers (None where missing).
+    """
+    if "event_time" not in tidy.columns:
+        return []
+    rows = tidy.dropna(subset=["event_time"]).sort_values("event_time", kind="stable")
+    return [
+        {"event_time": int(r["event_time"]), **{key: json_float(r[key]) for key in HEADLINE}}
+        for r in rows.to_dict("records")
+    ]
 
 
 def tidy_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

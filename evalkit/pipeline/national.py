@@ -204,6 +204,7 @@ def estimate_national(
         ``in_memory:streamed`` with the reason when the panel is outside the engine path).
     """
     from evalkit.did.engine import cs_in_engine, linear_in_engine, panel_statistics_many
+    from evalkit.did.results import record
     from evalkit.errors import EstimationError
 
     started = time.perf_counter()
@@ -228,13 +229,13 @@ def estimate_national(
             window = {"min_e": choices["min_e"], "max_e": choices["max_e"]}
             if estimator == "callaway_santanna":
                 cs = {k: choices[k] for k in ("control", "base_period", "anticipation")}
-                entry = cs_in_engine(
-                    stats, cluster=cluster, alpha=choices["alpha"], **cs, **window
-                ).to_dict()
+                entry = record(
+                    cs_in_engine(stats, cluster=cluster, alpha=choices["alpha"], **cs, **window)
+                )
             else:
                 event = window if estimator == "event_study" else {}
                 fit = linear_in_engine(stats, estimator, alpha=choices["alpha"], **event)
-                entry = fit.to_dict()
+                entry = record(fit)
             entry["seconds"] = round(time.perf_counter() - started, 3)
             entry["path"] = f"engine:{stats.backend}"
             out[outcome][estimator] = entry
@@ -267,6 +268,7 @@ def _streamed(
     """Fallback: stream the needed columns to a unit panel and estimate in memory."""
     from evalkit.did import estimate
     from evalkit.did.engine._stream import stream_unit_panel
+    from evalkit.did.results import record
 
     started = time.perf_counter()
     panel = stream_unit_panel(table, cluster=cluster, **design)
@@ -292,7 +294,7 @@ def _streamed(
             cluster=cluster,
             **options,
         )
-        entry = result.to_dict()  # its warnings and warning_codes: every note, aligned
+        entry = record(result)  # its warnings and warning_codes: every note, aligned
         entry["path"] = "in_memory:streamed"
         entry["why_not_in_engine"] = why
         out[estimator] = entry
@@ -331,8 +333,8 @@ def national_hypotheses(protocol: Any, results: Mapping[str, Any]) -> list[dict[
                 "outcome": h.outcome,
                 "direction": h.direction,
                 "estimator": estimator,
-                "estimate": res.get("att"),
-                "std_error": res.get("se"),
+                "estimate": res.get("estimate"),
+                "std_error": res.get("std_error"),
                 "p_value": res.get("p_value"),
             }
         )

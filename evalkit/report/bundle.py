@@ -21,7 +21,7 @@ from evalkit.errors import ReportError
 
 __all__ = ["BUNDLE_VERSION", "jsonable", "read_bundle", "write_bundle"]
 
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
 
 
 def jsonable(value: Any) -> Any:
@@ -120,6 +120,6 @@ def read_bundle(path: Path | str) -> dict[str, Any]:
     if version != BUNDLE_VERSION:
         raise ReportError(
             f"{path}: bundle_version {version!r} is not supported (this evalkit reads "
-            f"version {BUNDLE_VERSION})"
+            f"version {BUNDLE_VERSION}); run `evalkit analyze` again to rewrite it"
         )
     return dict(bundle)

@@ -190,12 +190,12 @@ def effect_sentences(ctx: ReportContext, role: str = "primary") -> str:
             if e.get("type") == "binary" and not is_missing(baseline)
             else fmt_num(baseline, lang, 2)
         )
-        low, high = res.get("ci_low"), res.get("ci_high")
+        low, high = res.get("conf_low"), res.get("conf_high")
         if low is None or high is None or is_missing(low) or is_missing(high):
             ci = ctx.t("s.ci_unbounded")
         else:
             ci = fmt_ci(float(low) * scale, float(high) * scale, lang, 1)
-        if e.get("error") or is_missing(res.get("att")):
+        if e.get("error") or is_missing(res.get("estimate")):
             out.append(
                 "- "
                 + ctx.t(
@@ -209,13 +209,13 @@ def effect_sentences(ctx: ReportContext, role: str = "primary") -> str:
             ctx.t(
                 "s.effect",
                 outcome=ctx.md(e.get("label") or e.get("outcome")),
-                effect=fmt_num(_scaled(res.get("att"), scale), lang, 1, signed=True),
+                effect=fmt_num(_scaled(res.get("estimate"), scale), lang, 1, signed=True),
                 unit=ctx.t(unit_key),
                 ci=ci,
                 baseline=base_txt,
             ).replace("  ", " ")
         ]
-        att, direction = res.get("att"), e.get("expected_direction")
+        att, direction = res.get("estimate"), e.get("expected_direction")
         if (
             att is not None
             and not is_missing(att)

@@ -120,9 +120,9 @@ def effects_table(ctx: ReportContext, role: str, name: str, caption_key: str) ->
         rows.append(
             {
                 "outcome": ctx.text(e.get("label")) or e.get("outcome"),
-                "estimate": res.get("att"),
-                "std_error": res.get("se"),
-                "ci": fmt_ci(res.get("ci_low"), res.get("ci_high"), lang, 3),
+                "estimate": res.get("estimate"),
+                "std_error": res.get("std_error"),
+                "ci": fmt_ci(res.get("conf_low"), res.get("conf_high"), lang, 3),
                 "p_value": res.get("p_value"),
                 "p_adjusted": e.get("p_adjusted"),
                 "baseline": e.get("baseline_mean"),

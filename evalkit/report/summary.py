@@ -100,7 +100,10 @@ def _p(ctx: Any, e: Effect) -> Any:
 def _kinds(ctx: Any, e: Effect) -> tuple[str, str]:
     res = _result(e)
     interval = interval_kind(
-        res.get("ci_low"), res.get("ci_high"), e.get("expected_direction"), e.get("smallest_effect")
+        res.get("conf_low"),
+        res.get("conf_high"),
+        e.get("expected_direction"),
+        e.get("smallest_effect"),
     )
     return interval, verdict_kind(interval, _p(ctx, e), float(ctx.get("confirmatory.alpha", 0.05)))
 
@@ -114,7 +117,7 @@ def _per_1000(ctx: Any, value: float) -> str:
 
 
 def _size(ctx: Any, e: Effect) -> str:
-    att = float(_result(e)["att"])
+    att = float(_result(e)["estimate"])
     return _per_1000(ctx, att) if _binary(e) else _in_units(ctx, e, att, signed=True)
 
 
@@ -145,7 +148,7 @@ def _relevant(ctx: Any, e: Effect) -> str:
 
 
 def _missing_estimate(e: Effect) -> bool:
-    return bool(e.get("error")) or is_missing(_result(e).get("att"))
+    return bool(e.get("error")) or is_missing(_result(e).get("estimate"))
 
 
 def effect_paragraph(ctx: Any, e: Effect) -> str:
@@ -160,7 +163,7 @@ def effect_paragraph(ctx: Any, e: Effect) -> str:
         ctx.t(
             "fx.effect",
             outcome=_md_name(ctx, e),
-            effect=_in_units(ctx, e, res["att"], signed=True),
+            effect=_in_units(ctx, e, res["estimate"], signed=True),
             baseline=base,
         )
     ]
@@ -176,7 +179,7 @@ def _interval_sentence(ctx: Any, e: Effect) -> str:
     return str(
         ctx.t(
             f"fx.iv_{interval}",
-            ci="" if interval == "unbounded" else _ci(ctx, e, res["ci_low"], res["ci_high"]),
+            ci="" if interval == "unbounded" else _ci(ctx, e, res["conf_low"], res["conf_high"]),
             relevant=_relevant(ctx, e),
         )
     )
@@ -193,7 +196,7 @@ def _population(ctx: Any, e: Effect) -> str:
     n = _pilot_population(ctx, str(e.get("outcome")))
     if n is None or n < ctx.threshold:
         return ""
-    k = round(abs(float(_result(e)["att"])) * n)
+    k = round(abs(float(_result(e)["estimate"])) * n)
     if k == 0:  # "about 0 of them" adds nothing to "virtually no difference"
         return ""
     return str(ctx.t("fx.population", n=fmt_count(n, ctx.lang), k=fmt_count(k, ctx.lang)))
@@ -275,9 +278,9 @@ def _figure(ctx: Any, effects: list[Effect]) -> str:
         drawn.append(
             {
                 "outcome_label": _name(ctx, e),
-                "estimate": res["att"],
-                "conf_low": res["ci_low"],
-                "conf_high": res["ci_high"],
+                "estimate": res["estimate"],
+                "conf_low": res["conf_low"],
+                "conf_high": res["conf_high"],
                 "binary": _binary(e),
             }
         )

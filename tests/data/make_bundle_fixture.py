@@ -40,10 +40,10 @@ def months(start: str, end: str) -> list[str]:
 def result(att: float, se: float, p: float) -> dict:
     return {
         "estimator": "twfe",
-        "att": att,
-        "se": se,
-        "ci_low": att - 1.96 * se,
-        "ci_high": att + 1.96 * se,
+        "estimate": att,
+        "std_error": se,
+        "conf_low": att - 1.96 * se,
+        "conf_high": att + 1.96 * se,
         "p_value": p,
         "n_obs": 52_800,
         "n_units": 2_200,
@@ -114,7 +114,7 @@ def main() -> None:
                     }
                 )
     bundle = {
-        "bundle_version": 1,
+        "bundle_version": 2,
         "evalkit_version": "0.1.0",
         "protocol_id": "demo",
         "generated": {"code_commit": "97e2856", "seed": 1},

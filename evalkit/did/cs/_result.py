@@ -138,6 +138,7 @@ class CsResult:
             if "p_value" in o:  # randomization inference: a p-value without a standard error
                 rows[-1]["p_value"] = o["p_value"]
             if kind == "simple":
+                rows[-1]["p_value"] = self.p_value  # the headline is the p-value reported
                 continue
             for r in agg["rows"].to_dict("records"):
                 key = r[_ROW_KEY[kind]]
