@@ -34,6 +34,10 @@ LOG_COLUMNS = {
     "pseudonym_scope": "VARCHAR",
     "overlap": "VARCHAR",
 }
+#: Which registration lock (its seal) the store saw for a protocol at an ingest, and when:
+#: the store's own witness of the lock that held when the data arrived, so that a lock
+#: replaced later (with a recomputed seal, outside git) does not pass for the original.
+SEAL_COLUMNS = {"protocol_id": "VARCHAR", "seal": "VARCHAR", "seen_at": "TIMESTAMP"}
 QUARANTINE_COLUMNS = {
     "kind": "VARCHAR",
     "file": "VARCHAR",
@@ -119,6 +123,7 @@ class Store:
         if not read_only:
             self._create("ingest_log", LOG_COLUMNS)
             self._create("quarantine", QUARANTINE_COLUMNS)
+            self._create("lock_seals", SEAL_COLUMNS)
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -243,6 +248,48 @@ class Store:
         if not row or row[0] is None:
             return None
         return row[0].replace(tzinfo=dt.UTC)
+
+    def note_lock_seal(self, protocol_id: str, seal: str, now: dt.datetime | None = None) -> None:
+        """Record that a protocol's data were ingested under the lock with this seal.
+
+        Only the first time a (protocol, seal) pair is seen is kept.
+
+        Parameters
+        ----------
+        protocol_id : str
+            The protocol's id.
+        seal : str
+            The lock's seal (:attr:`evalkit.protocol.registration.Lock.seal`).
+        now : datetime.datetime, optional
+            The moment (default: the current UTC time).
+        """
+        moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
+        self._con.execute(
+            "INSERT INTO lock_seals SELECT ?, ?, ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM lock_seals WHERE protocol_id = ? AND seal = ?)",
+            [protocol_id, seal, moment, protocol_id, seal],
+        )
+
+    def lock_seals(self, protocol_id: str) -> list[tuple[str, dt.datetime]]:
+        """Return the seals of the locks a protocol's ingests saw, with when each was first seen.
+
+        Parameters
+        ----------
+        protocol_id : str
+            The protocol's id.
+
+        Returns
+        -------
+        list of (str, datetime.datetime)
+            Oldest first (UTC); empty for a store from before seals were recorded.
+        """
+        if not self._exists("lock_seals"):
+            return []
+        rows = self._con.execute(
+            "SELECT seal, seen_at FROM lock_seals WHERE protocol_id = ? ORDER BY seen_at",
+            [protocol_id],
+        ).fetchall()
+        return [(str(seal), seen.replace(tzinfo=dt.UTC)) for seal, seen in rows]
 
     def logged(self, sha256: str, kind: str) -> dict[str, Any] | None:
         """Return the log entry of a file already ingested as this kind, if any."""

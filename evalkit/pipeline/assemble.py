@@ -106,6 +106,7 @@ def _registration(
     info = dict(registration.to_dict())
     first = store.first_ingest_time("outcome_panel", shas.get("outcome_panel") or None)
     info["first_data_ingest_at"] = _iso(first)
+    info.update(_lock_witness(paths, store, protocol.id))
     periods = protocol.periods
     timing = registration_timing(
         registered_at=registration.registered_at,
@@ -114,10 +115,31 @@ def _registration(
         first_post_month=(periods.post or periods.intervention).start,
         data_months=_latest_months(tables),
         first_ingest_at=_iso(first),
+        lock_replaced_at=info["lock_replaced_at"],
     )
     info.update(timing)
     info["registry"] = protocol.registry
     return info
+
+
+def _lock_witness(paths: ProtocolPaths, store: Any, protocol_id: str) -> dict[str, Any]:
+    """Compare the lock with the locks the store saw at this protocol's ingests.
+
+    A lock other than the present one seen at an earlier ingest means the present
+    one was put in place after that: the registration counts from then
+    (``lock_replaced_at``), whatever time the lock itself states.
+    """
+    from evalkit.protocol.registration import read_lock
+
+    lock = read_lock(paths.protocol)
+    seal = None if lock is None else lock.seal
+    seen = store.lock_seals(protocol_id)
+    others = [moment for other, moment in seen if other != seal]
+    return {
+        "lock_seal": seal,
+        "lock_seals_seen": [{"seal": other, "seen_at": _iso(moment)} for other, moment in seen],
+        "lock_replaced_at": _iso(max(others)) if others and seal is not None else None,
+    }
 
 
 def _latest_months(tables: Mapping[str, pd.DataFrame | None]) -> list[str]:

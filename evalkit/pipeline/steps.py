@@ -144,7 +144,26 @@ def ingest_protocol(paths: ProtocolPaths) -> list[dict[str, Any]]:
             needs=columns_needed(protocol, kind),
         ):
             reports.append(report.to_dict())
+    _witness_lock(paths, protocol.id)
     return reports
+
+
+def _witness_lock(paths: ProtocolPaths, protocol_id: str) -> None:
+    """Let the store record the seal of the lock the data were ingested under.
+
+    A lock that fails its own checks is left to the analysis step, which refuses it
+    with the reason.
+    """
+    from evalkit.ingest import Store
+    from evalkit.protocol.registration import read_lock
+
+    try:
+        lock = read_lock(paths.protocol)
+    except ProtocolError:
+        return
+    if lock is not None:
+        with Store(paths.store) as store:
+            store.note_lock_seal(protocol_id, lock.seal)
 
 
 def _git_commit() -> str | None:

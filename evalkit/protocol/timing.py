@@ -3,7 +3,9 @@
 "Registered before the data" is not taken on the lock's word. The registration
 time is the later of the lock's ``registered_at`` and, where the protocol lives
 in a git repository, the commit that first added the lock file (history cannot
-be back-dated without rewriting it). That time is compared with the data's own
+be back-dated without rewriting it), and, where the store saw another lock for the
+protocol at an earlier ingest, that moment (the present lock was put in place after
+it, whatever time it states). That time is compared with the data's own
 months — the pilot start, the first post month and the latest month in any
 ingested file — and with the first ingest in the store's log. A registration
 after the pilot started is retrospective, and the report says so on its first
@@ -90,6 +92,7 @@ def registration_timing(
     first_post_month: str,
     data_months: Iterable[str],
     first_ingest_at: str | dt.datetime | None,
+    lock_replaced_at: str | None = None,
 ) -> dict[str, Any]:
     """Compare a registration with the pilot's and the data's own dates.
 
@@ -105,11 +108,15 @@ def registration_timing(
         ``YYYY-MM`` of the latest month in each ingested file.
     first_ingest_at : str or datetime or None
         The first ingest of the protocol's outcome data (the store's log).
+    lock_replaced_at : str, optional
+        When the store last saw another lock for this protocol at an ingest: the
+        present lock was put in place after that, so the registration counts from then.
 
     Returns
     -------
     dict
-        ``effective_registered_at`` (the later of the lock time and the git time),
+        ``effective_registered_at`` (the latest of the lock time, the git time and
+        ``lock_replaced_at``),
         ``git_added_at``, ``pilot_start``, ``first_post_month``, ``latest_data_month``,
         ``months_after_pilot_start`` (0 or less: before the start), the booleans
         ``before_pilot_start``, ``before_first_post_month``, ``before_latest_data_month``,
@@ -118,6 +125,7 @@ def registration_timing(
     """
     latest = max(data_months, default=None)
     times = [t for t in (_time(registered_at), _time(git_added)) if t is not None]
+    replaced = _time(lock_replaced_at)
     out: dict[str, Any] = {
         "git_added_at": git_added,
         "pilot_start": pilot_start,
@@ -133,7 +141,7 @@ def registration_timing(
             **dict.fromkeys((*none, "before_first_ingest", "retrospective")),
             "registered_before_data": None,
         }
-    effective = max(times)
+    effective = max([*times, replaced]) if replaced is not None else max(times)
     start = _month_start(pilot_start)
     ingest = _time(first_ingest_at)
     before_start = effective < start

@@ -74,6 +74,10 @@ def warnings_block(ctx: ReportContext) -> str:
     """Callouts for "not pre-registered", "registered after the data" and synthetic data."""
     out = []
     months = ctx.get("registration.months_after_pilot_start")
+    replaced = ctx.get("registration.lock_replaced_at")
+    if replaced:
+        text = ctx.t("s.lock_replaced", seen=fmt_date(replaced, ctx.lang, with_time=True))
+        out.append("::: {.callout-important}\n[" + text + "]{.retrospective}\n:::")
     if _status(ctx) == "not_registered":
         out.append("::: {.callout-important}\n" + ctx.t("s.not_preregistered") + "\n:::")
     elif ctx.get("registration.retrospective") and months is not None:
