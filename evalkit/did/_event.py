@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import special
 
 from evalkit.did import inference as inf
@@ -29,7 +31,7 @@ from evalkit.did.wild import wild_bootstrap_combinations, wild_joint_test
 from evalkit.errors import EstimationError
 from evalkit.spec import Spec
 
-__all__ = ["event_extra", "event_records", "event_study_result"]
+__all__ = ["event_extra", "event_records", "event_study_result", "sensitivity_extra"]
 
 
 def event_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -72,30 +74,119 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
         Headline mean of the post-period event times, one row per event time, the
         pre-trend test, warnings that say why when few clusters are treated.
     """
-    inference, alpha, seed = spec.inference, spec.alpha, spec.seed
-    threshold, options, lead = spec.few_treated_threshold, spec.options, spec.anticipation
-    if inference == "bootstrap":
-        inference = "wild"
+    window = _fit_window(spec)
+    fit = _analytic_fit(prep, vcov, spec, window)
+    k, threshold = prep.n_treated_clusters, spec.few_treated_threshold
+    few = few_treated_default(k, prep.n_clusters - k, threshold) != "analytic"
+    few = few and (prep.has_unit or prep.cluster_given)
+    chosen, detail, draws, design = _infer(prep, vcov, spec, fit, window, few)
+    if spec.options.get("sensitivity"):
+        if draws is None and few and design is not None and design.role is not None:
+            draws = _sensitivity_placebos(design, fit.w_kept, spec.seed, spec.options)
+        sens = event_sensitivity(
+            fit.kept,
+            fit.coefs[fit.pos],
+            fit.vc[np.ix_(fit.pos, fit.pos)],
+            spec.options,
+            alpha=spec.alpha,
+            placebo=None if draws is None else draws.placebo,
+            placebo_groups=None if draws is None else draws.groups,
+            treated=k,
+            clusters=prep.n_clusters,
+            seed=spec.seed,
+            anticipation=spec.anticipation,
+            few_treated_threshold=threshold,
+        )
+        fit.messages.extend(sens.notes)
+        fit.extra_sensitivity = sensitivity_extra(sens)
+    extra = event_extra(fit.rows, fit.pretrend, -1 - spec.anticipation)
+    extra.update(fit.extra_sensitivity)
+    return DidResult(
+        estimator="event_study",
+        att=fit.head["estimate"],
+        se=fit.head["std_error"],
+        ci_low=fit.head["conf_low"],
+        ci_high=fit.head["conf_high"],
+        p_value=fit.head["p_value"],
+        n_obs=len(prep.frame),
+        n_units=prep.n_units,
+        n_clusters=prep.n_clusters,
+        n_treated_clusters=k,
+        inference=chosen,
+        alpha=spec.alpha,
+        notes=(*prep.notes, *fit.messages),
+        table=tidy_frame([fit.head, *fit.rows]),
+        inference_detail=detail,
+        extra=extra,
+    )
+
+
+def sensitivity_extra(sens: Any) -> dict[str, Any]:
+    """Return an event study's JSON additions for its HonestDiD analysis.
+
+    ``sensitivity`` (rows ``bound, lb, ub``) and ``sensitivity_analysis`` (the whole
+    analysis without its notes, which the result carries).
+    """
+    whole = sens.to_dict()
+    return {
+        "sensitivity": [{"bound": r["bound"], "lb": r["lb"], "ub": r["ub"]} for r in whole["rows"]],
+        "sensitivity_analysis": {
+            key: value for key, value in whole.items() if key not in ("warnings", "warning_codes")
+        },
+    }
+
+
+Window = tuple[int | None, int | None]
+
+
+def _fit_window(spec: Spec) -> Window:
+    """Return the event window in the fit's event times (counted from the moved cohort)."""
+    lead, options = spec.anticipation, spec.options
     min_e, max_e = spec.event_window or (options.get("min_e"), options.get("max_e"))
     if min_e is not None and min_e > -1 - lead:
         raise EstimationError(
             f"min_e must be ≤ {-1 - lead}, the reference period (-1 less {lead} anticipation "
             f"period(s)); got {min_e} (min_e is the event window's first event time)"
         )
-    # The fit counts event times from the moved cohort (start - anticipation).
-    min_e = None if min_e is None else int(min_e) + lead
-    max_e = None if max_e is None else int(max_e) + lead
-    model, times = event_study(prep, vcov, min_e, max_e)
+    return (
+        None if min_e is None else int(min_e) + lead,
+        None if max_e is None else int(max_e) + lead,
+    )
+
+
+@dataclass
+class _Fit:
+    """The analytic event study: its rows, headline, pre-test and what inference needs."""
+
+    model: Any
+    kept: list[int]
+    pos: list[int]
+    post: list[int]
+    pre: list[int]
+    w_kept: NDArray[np.float64]
+    coefs: NDArray[np.float64]
+    vc: NDArray[np.float64]
+    df: float
+    se: float
+    rows: list[dict[str, Any]]
+    head: dict[str, Any]
+    pretrend: dict[str, Any]
+    messages: list[Note]
+    extra_sensitivity: dict[str, Any] = field(default_factory=dict)
+
+
+def _analytic_fit(prep: Prepared, vcov: str, spec: Spec, window: Window) -> _Fit:
+    """Fit the event study; rows, the mean of the post event times and the Wald pre-test."""
+    lead, alpha = spec.anticipation, spec.alpha
+    model, times = event_study(prep, vcov, *window)
     coefs, _ = quiet_coefs(model)
     kept = [e for e in times if _name(e) in coefs.index and np.isfinite(coefs[_name(e)])]
     messages: list[Note] = []
     dropped = sorted(set(times) - set(kept))
     if dropped:
-        dropped = [int(e) - lead for e in dropped]
-        messages.append(Note("event_times_dropped", {"event_times": dropped}))
-    k = prep.n_treated_clusters
-    few = few_treated_default(k, prep.n_clusters - k, threshold) != "analytic"
-    few = few and (prep.has_unit or prep.cluster_given)
+        messages.append(
+            Note("event_times_dropped", {"event_times": [int(e) - lead for e in dropped]})
+        )
     rows = []
     for e in kept:
         r = analytic_row(model, _name(e), alpha, strict=False)
@@ -130,21 +221,53 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
         "event_time": None,
     }
     pre = [i for i, e in enumerate(kept) if e < -1]
-    pretrend: dict[str, Any] = {"statistic": None, "p_value": None, "df": 0}
-    if pre:
-        b = coefs.to_numpy()[[pos[i] for i in pre]]
-        v = vc[np.ix_([pos[i] for i in pre], [pos[i] for i in pre])]
-        stat = float(b @ np.linalg.pinv(v) @ b) / len(pre)
-        pretrend = {
-            "statistic": stat,
-            "p_value": float(special.fdtrc(len(pre), df, stat)),
-            "df": len(pre),
-            "test": "Wald F, all pre-period (e < -1) effects zero",
-        }
+    fit = _Fit(
+        model=model,
+        kept=kept,
+        pos=pos,
+        post=post,
+        pre=pre,
+        w_kept=w_kept,
+        coefs=coefs.to_numpy(),
+        vc=vc,
+        df=df,
+        se=se,
+        rows=rows,
+        head=head,
+        pretrend={},
+        messages=messages,
+    )
+    fit.pretrend = _wald_pretrend(fit)
+    return fit
+
+
+def _wald_pretrend(fit: _Fit) -> dict[str, Any]:
+    """Return the analytic joint test that every pre-period (e < -1) effect is zero."""
+    if not fit.pre:
+        return {"statistic": None, "p_value": None, "df": 0}
+    at = [fit.pos[i] for i in fit.pre]
+    b, v = fit.coefs[at], fit.vc[np.ix_(at, at)]
+    stat = float(b @ np.linalg.pinv(v) @ b) / len(fit.pre)
+    return {
+        "statistic": stat,
+        "p_value": float(special.fdtrc(len(fit.pre), fit.df, stat)),
+        "df": len(fit.pre),
+        "test": "Wald F, all pre-period (e < -1) effects zero",
+    }
+
+
+def _infer(
+    prep: Prepared, vcov: str, spec: Spec, fit: _Fit, window: Window, few: bool
+) -> tuple[str, dict[str, Any], Placebos | None, Any]:
+    """Resample when the inference asks for it; return the method, its detail, its draws, design.
+
+    The headline, the rows and the pre-test of ``fit`` are updated in place.
+    """
+    inference = "wild" if spec.inference == "bootstrap" else spec.inference
+    k, threshold = prep.n_treated_clusters, spec.few_treated_threshold
     chosen = inference or ("permutation" if few else "analytic")
-    detail: dict[str, Any] = {"vcov": vcov, "df": df}
-    design = event_design(prep, kept, min_e, max_e) if chosen != "analytic" else None
-    draws: Placebos | None = None
+    detail: dict[str, Any] = {"vcov": vcov, "df": fit.df}
+    design = event_design(prep, fit.kept, *window) if chosen != "analytic" else None
     if chosen in ("conley_taber", "permutation") and design is not None and design.role is None:
         if inference is not None:
             raise EstimationError(
@@ -152,81 +275,36 @@ def event_study_result(prep: Prepared, vcov: str, spec: Spec) -> DidResult:
                 "every row of a cluster; use inference='wild' or 'analytic'"
             )
         chosen = "wild"  # as for TWFE: the few-treated default falls back to the bootstrap
-        messages.append(Note("event_wild_instead_of_conley_taber"))
-    if design is not None:
-        if inference is None:
-            messages.append(few_treated_note(prep, threshold))
-        post_shift = np.zeros(len(kept))
-        post_shift[post] = 1.0
-        outcomes, joint_p, draws = _event_resample(
-            chosen, design, w_kept, post_shift, pre, seed, alpha, options
-        )
-        for row, out in zip([head, *rows], outcomes, strict=True):
-            row.update(p_value=out.p_value, conf_low=out.ci_low, conf_high=out.ci_high)
-            if chosen != "wild":  # permutation and Conley–Taber give no standard error
-                row.update(std_error=math.nan, statistic=math.nan)
-        messages.extend(outcomes[0].messages)
-        if chosen == "wild" and k < threshold:
-            messages.append(Note("event_wild_unreliable", {"treated": k}))
-        detail = {**outcomes[0].detail, "analytic_se": se, "vcov": vcov}
-        if pre:
-            pretrend = {
-                "statistic": None,
-                "p_value": joint_p,
-                "df": len(pre),
-                "test": _PRETREND_TEST[chosen],
-            }
-    elif k < threshold and (prep.has_unit or prep.cluster_given):
-        messages.append(Note("event_few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
-    sens = None
-    if options.get("sensitivity"):
-        if draws is None and few and design is not None and design.role is not None:
-            draws = _sensitivity_placebos(design, w_kept, seed, options)
-        sel = np.ix_(pos, pos)
-        sens = event_sensitivity(
-            kept,
-            coefs.to_numpy()[pos],
-            vc[sel],
-            options,
-            alpha=alpha,
-            placebo=None if draws is None else draws.placebo,
-            placebo_groups=None if draws is None else draws.groups,
-            treated=k,
-            clusters=prep.n_clusters,
-            seed=seed,
-            anticipation=lead,
-            few_treated_threshold=threshold,
-        )
-        messages.extend(sens.notes)
-    table = tidy_frame([head, *rows])
-    extra = event_extra(rows, pretrend, -1 - lead)
-    if sens is not None:
-        extra["sensitivity"] = [
-            {"bound": r["bound"], "lb": r["lb"], "ub": r["ub"]} for r in sens.to_dict()["rows"]
-        ]
-        extra["sensitivity_analysis"] = {
-            key: value
-            for key, value in sens.to_dict().items()
-            if key not in ("warnings", "warning_codes")
-        }
-    return DidResult(
-        estimator="event_study",
-        att=att,
-        se=head["std_error"],
-        ci_low=head["conf_low"],
-        ci_high=head["conf_high"],
-        p_value=head["p_value"],
-        n_obs=len(prep.frame),
-        n_units=prep.n_units,
-        n_clusters=prep.n_clusters,
-        n_treated_clusters=k,
-        inference=chosen,
-        alpha=alpha,
-        notes=(*prep.notes, *messages),
-        table=table,
-        inference_detail=detail,
-        extra=extra,
+        fit.messages.append(Note("event_wild_instead_of_conley_taber"))
+    if design is None:
+        if k < threshold and (prep.has_unit or prep.cluster_given):
+            fit.messages.append(
+                Note("event_few_treated_cr1", {"treated": k, "clusters": prep.n_clusters})
+            )
+        return chosen, detail, None, None
+    if inference is None:
+        fit.messages.append(few_treated_note(prep, threshold))
+    post_shift = np.zeros(len(fit.kept))
+    post_shift[fit.post] = 1.0
+    outcomes, joint_p, draws = _event_resample(
+        chosen, design, fit.w_kept, post_shift, fit.pre, spec.seed, spec.alpha, spec.options
     )
+    for row, out in zip([fit.head, *fit.rows], outcomes, strict=True):
+        row.update(p_value=out.p_value, conf_low=out.ci_low, conf_high=out.ci_high)
+        if chosen != "wild":  # permutation and Conley–Taber give no standard error
+            row.update(std_error=math.nan, statistic=math.nan)
+    fit.messages.extend(outcomes[0].messages)
+    if chosen == "wild" and k < threshold:
+        fit.messages.append(Note("event_wild_unreliable", {"treated": k}))
+    detail = {**outcomes[0].detail, "analytic_se": fit.se, "vcov": vcov}
+    if fit.pre:
+        fit.pretrend = {
+            "statistic": None,
+            "p_value": joint_p,
+            "df": len(fit.pre),
+            "test": _PRETREND_TEST[chosen],
+        }
+    return chosen, detail, draws, design
 
 
 def event_extra(

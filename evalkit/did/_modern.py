@@ -9,7 +9,7 @@ import numpy as np
 from scipy import special
 
 from evalkit.did._data import Prepared
-from evalkit.did._event import event_records
+from evalkit.did._event import event_records, sensitivity_extra
 from evalkit.did._event_sensitivity import event_sensitivity
 from evalkit.did.imputation import imputation
 from evalkit.did.notes import Note
@@ -101,14 +101,7 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
                 few_treated_threshold=threshold,
             )
             notes.extend(sens.notes)
-            extra["sensitivity"] = [
-                {"bound": r["bound"], "lb": r["lb"], "ub": r["ub"]} for r in sens.to_dict()["rows"]
-            ]
-            extra["sensitivity_analysis"] = {
-                key: v
-                for key, v in sens.to_dict().items()
-                if key not in ("warnings", "warning_codes")
-            }
+            extra.update(sensitivity_extra(sens))
     if k < threshold:
         notes.insert(0, Note("event_few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
     crit = float(

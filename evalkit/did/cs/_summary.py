@@ -7,6 +7,7 @@ grouped sums): the same cells and moments give the same numbers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,7 @@ class Bootstrap:
 
 
 def _blocks(
-    gt: GroupTime, coh: Cohorts, aggs: dict[str, Aggregation]
+    gt: GroupTime, coh: Cohorts, aggs: Mapping[str, Aggregation]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, int]]:
     """Every reported quantity is inf @ w + h[cohort]: cells, then each aggregation's rows."""
     k, nc = gt.att.size, coh.values.size
@@ -108,43 +109,97 @@ def summarise(
         Cells, the four aggregations, the pre-test and the headline (simple) value.
     """
     min_e, max_e, balance_e = window
-    n_boot, seed, boot_weights = bootstrap.n_boot, bootstrap.seed, bootstrap.weights
     aggs = aggregate_all(
         gt, coh, periods=units.periods, min_e=min_e, max_e=max_e, balance_e=balance_e
     )
-    w_all, h_all, sizes = _blocks(gt, coh, aggs)
-    z = float(special.ndtri(1 - alpha / 2))
-    n = mom.n
-    clus = units.unit_cluster
-    if bootstrap.on:
-        draws = inf_.bootstrap(
-            mom, w_all, h_all, n_boot=int(n_boot), seed=int(seed), weights=boot_weights
-        )
-        se_all = inf_.boot_se(draws)
-        detail.update({"n_boot": int(n_boot), "seed": int(seed), "boot_weights": boot_weights})
-    else:
+    errors = _Errors.of(gt, coh, aggs, mom, bootstrap, detail, alpha)
+    gt_frame = _cell_table(gt, errors, detail)
+    agg_out = _aggregation_tables(aggs, errors, detail)
+    p_pre = _pretest(gt, mom, detail)
+    # Headline: simple aggregation.
+    simple = agg_out["simple"]["overall"]
+    att, se = float(simple["att"]), float(simple["se"])
+    p_val = float(2 * special.ndtr(-abs(att / se))) if np.isfinite(se) and se > 0 else float("nan")
+    n_clusters, n_treated = _clusters(units, mom.n)
+    if units.unit_cluster is not None and n_treated < few_treated:
+        notes.append(Note("cs_few_treated_clusters", {"treated": n_treated}))
+    return CsResult(
+        att=att,
+        se=se,
+        ci_low=simple["conf_low"],
+        ci_high=simple["conf_high"],
+        p_value=p_val,
+        n_obs=units.n_obs,
+        n_units=mom.n,
+        n_clusters=n_clusters,
+        n_treated_clusters=n_treated,
+        inference="bootstrap" if bootstrap.on else "analytic",
+        alpha=float(alpha),
+        notes=tuple(notes),
+        group_time=gt_frame,
+        aggregations=agg_out,
+        pretest_p=p_pre,
+        options=detail,
+        dynamic_vcov=mom.cov(aggs["dynamic"].w, aggs["dynamic"].h),
+    )
+
+
+@dataclass(frozen=True)
+class _Errors:
+    """Standard errors of every block (cells, then each aggregation) and their critical values.
+
+    With the multiplier bootstrap, a block's rows get the uniform critical value of
+    its draws (a simultaneous band); otherwise, and for the overall values, the
+    normal quantile.
+    """
+
+    pieces: Mapping[str, tuple[NDArray[np.float64], slice]]
+    draws: NDArray[np.float64] | None
+    z: float
+    alpha: float
+
+    @classmethod
+    def of(
+        cls,
+        gt: GroupTime,
+        coh: Cohorts,
+        aggs: Mapping[str, Aggregation],
+        mom: inf_.Moments,
+        bootstrap: Bootstrap,
+        detail: dict[str, Any],
+        alpha: float,
+    ) -> _Errors:
+        w_all, h_all, sizes = _blocks(gt, coh, aggs)
         draws = None
-        se_all = mom.se(w_all, h_all)
-    # Split back.
-    pieces: dict[str, tuple[NDArray[np.float64], slice]] = {}
-    start = 0
-    for name, size in sizes.items():
-        pieces[name] = (se_all[start : start + size], slice(start, start + size))
-        start += size
+        if bootstrap.on:
+            n_boot, seed, weights = int(bootstrap.n_boot), int(bootstrap.seed), bootstrap.weights
+            draws = inf_.bootstrap(mom, w_all, h_all, n_boot=n_boot, seed=seed, weights=weights)
+            se_all = inf_.boot_se(draws)
+            detail.update({"n_boot": n_boot, "seed": seed, "boot_weights": weights})
+        else:
+            se_all = mom.se(w_all, h_all)
+        pieces: dict[str, tuple[NDArray[np.float64], slice]] = {}
+        start = 0
+        for name, size in sizes.items():
+            pieces[name] = (se_all[start : start + size], slice(start, start + size))
+            start += size
+        return cls(pieces, draws, float(special.ndtri(1 - alpha / 2)), alpha)
 
-    def crit_for(name: str, nrows: int) -> float:
-        if draws is None or nrows == 0:
-            return z
-        se_b, sl = pieces[name]
-        cols = draws[:, sl][:, :nrows]
-        c = inf_.uniform_crit(cols, se_b[:nrows], alpha)
-        return c if np.isfinite(c) else z
+    def crit(self, name: str, nrows: int) -> float:
+        """Return the critical value of a block's first ``nrows`` rows."""
+        if self.draws is None or nrows == 0:
+            return self.z
+        se_b, sl = self.pieces[name]
+        c = inf_.uniform_crit(self.draws[:, sl][:, :nrows], se_b[:nrows], self.alpha)
+        return c if np.isfinite(c) else self.z
 
-    # ATT(g, t) table.
-    se_cells, _ = pieces["cells"]
-    se_cells = np.where(gt.reference, np.nan, se_cells)
-    crit_cells = crit_for("cells", gt.att.size)
-    gt_frame = pd.DataFrame(
+
+def _cell_table(gt: GroupTime, errors: _Errors, detail: dict[str, Any]) -> pd.DataFrame:
+    """Return the ATT(g, t) table with standard errors and intervals."""
+    se_cells = np.where(gt.reference, np.nan, errors.pieces["cells"][0])
+    crit_cells = errors.crit("cells", gt.att.size)
+    detail["crit_group_time"] = crit_cells
+    return pd.DataFrame(
         {
             "group": gt.group,
             "time": gt.time,
@@ -157,16 +212,21 @@ def summarise(
             "reference": gt.reference,
         }
     )
-    detail["crit_group_time"] = crit_cells
-    agg_out: dict[str, dict[str, Any]] = {}
+
+
+def _aggregation_tables(
+    aggs: Mapping[str, Aggregation], errors: _Errors, detail: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Return each aggregation's overall value and rows, with standard errors and intervals."""
+    out: dict[str, dict[str, Any]] = {}
     for kind in AGGREGATIONS:
-        a: Aggregation = aggs[kind]
-        se_b, _ = pieces[kind]
+        a = aggs[kind]
+        se_b, _ = errors.pieces[kind]
         nrows = a.att.size
         se_rows, se_over = se_b[:nrows].copy(), float(se_b[nrows])
         if a.reference.size:
             se_rows[a.reference] = np.nan
-        crit = crit_for(kind, nrows)
+        crit = errors.crit(kind, nrows)
         detail[f"crit_{kind}"] = crit
         columns: dict[str, Any] = {}
         if kind != "simple":
@@ -175,50 +235,36 @@ def summarise(
         columns.update(
             att=a.att, se=se_rows, conf_low=a.att - crit * se_rows, conf_high=a.att + crit * se_rows
         )
-        rows = pd.DataFrame(columns)
-        agg_out[kind] = {
+        z = errors.z
+        out[kind] = {
             "overall": {
                 "att": a.overall_att,
                 "se": se_over,
                 "conf_low": a.overall_att - z * se_over,
                 "conf_high": a.overall_att + z * se_over,
             },
-            "rows": rows,
+            "rows": pd.DataFrame(columns),
         }
-    # Wald pre-test over the estimated (non-reference) pre-treatment cells.
+    return out
+
+
+def _pretest(gt: GroupTime, mom: inf_.Moments, detail: dict[str, Any]) -> float:
+    """Return the p-value of the Wald pre-test over the estimated pre-treatment cells.
+
+    Its statistic and degrees of freedom (and why it could not run) go into ``detail``.
+    """
     pre = (gt.group > gt.time) & ~gt.reference
-    stat, df_, p_pre, why = inf_.wald_pretest(gt.att[pre], mom.gram[np.ix_(pre, pre)], n)
+    stat, df_, p_pre, why = inf_.wald_pretest(gt.att[pre], mom.gram[np.ix_(pre, pre)], mom.n)
     detail.update({"pretest_stat": stat, "pretest_df": df_})
     if why:
         detail["pretest"] = why
-    # Headline: simple aggregation.
-    simple = agg_out["simple"]["overall"]
-    att, se = float(simple["att"]), float(simple["se"])
-    p_val = float(2 * special.ndtr(-abs(att / se))) if np.isfinite(se) and se > 0 else float("nan")
+    return float(p_pre)
+
+
+def _clusters(units: Units, n: int) -> tuple[int, int]:
+    """Return the number of clusters and of clusters with a treated unit."""
     treated_units = units.unit_cohort > 0
+    clus = units.unit_cluster
     if clus is None:
-        n_clusters, n_treated = n, int(treated_units.sum())
-    else:
-        n_clusters = int(clus.max()) + 1
-        n_treated = int(np.unique(clus[treated_units]).size)
-        if n_treated < few_treated:
-            notes.append(Note("cs_few_treated_clusters", {"treated": n_treated}))
-    return CsResult(
-        att=att,
-        se=se,
-        ci_low=simple["conf_low"],
-        ci_high=simple["conf_high"],
-        p_value=p_val,
-        n_obs=units.n_obs,
-        n_units=n,
-        n_clusters=n_clusters,
-        n_treated_clusters=n_treated,
-        inference="bootstrap" if bootstrap.on else "analytic",
-        alpha=float(alpha),
-        notes=tuple(notes),
-        group_time=gt_frame,
-        aggregations=agg_out,
-        pretest_p=p_pre,
-        options=detail,
-        dynamic_vcov=mom.cov(aggs["dynamic"].w, aggs["dynamic"].h),
-    )
+        return n, int(treated_units.sum())
+    return int(clus.max()) + 1, int(np.unique(clus[treated_units]).size)
