@@ -44,6 +44,9 @@ _CANDIDATE = re.compile(r"(?<!\d)(?:\d(?:[ ._/\-]?\d){8}|\d{8})(?!\d)|\d{10,}")
 # What pseudonymisation and masking write: never searched (a 64-hex pseudonym holds a run
 # of eight or more decimal digits that passes the elfproef in about 3 % of cases).
 _OURS = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{64}(?![0-9A-Za-z])|\[BSN:[0-9a-f]{12}\]")
+# Every candidate holds eight digits with at most one separator between two: a cheaper
+# first search (no lookbehind, no alternation) that most texts fail.
+_PREFILTER = re.compile(r"\d(?:[ ._/\-]?\d){7}")
 _WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 
 
@@ -71,7 +74,7 @@ def mask_bsns(text: str, key: bytes | None = None) -> str:
         more digits, each stretch of digits covered by valid nine-digit windows is
         masked as one.
     """
-    if _CANDIDATE.search(text) is None:  # one pass in C; most texts hold no candidate
+    if _PREFILTER.search(text) is None:  # one pass in C; most texts hold no candidate
         return text
     pieces, start = [], 0
     for ours in _OURS.finditer(text):
