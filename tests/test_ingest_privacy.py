@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -96,7 +98,7 @@ def test_weak_keys_are_refused_with_advice(
         ("deelnemer_999999990.csv", "deelnemer_[BSN].csv"),
         ("999999990.0", "[BSN].0"),
         ("123456789", "123456789"),  # fails the elfproef
-        ("9999999901", "9999999901"),  # ten digits: not a BSN
+        ("1234567890", "1234567890"),  # ten digits, no window passes the elfproef
         ("06-12345678", "06-12345678"),
         ("1.234.567,89", "1.234.567,89"),
         ("12345672", "[BSN]"),  # 012345672 without its leading zero, as a spreadsheet keeps it
@@ -218,3 +220,74 @@ def test_the_same_rows_delivered_again_follow_the_overlap_rule(
         assert json.loads(quarantine["content"].iloc[0])["municipality"] == "GM0363"
     if rule == "keep_latest":
         assert set(table["_source_sha256"]) == {log["sha256"].iloc[1]}
+
+
+RAW2 = "999434809"  # a second elfproef-valid number from the test block
+GLUED = [RAW + RAW, f"{RAW}/{RAW2}", f"12{RAW}", f"{RAW2}7", f"D{RAW}x", f"tel{RAW}{RAW2}"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EVALKIT_PSEUDONYM_KEY": KEY}
+    env.pop("EVALKIT_PSEUDONYM_SCOPE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "evalkit.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (RAW + RAW, "[BSN]"),  # two BSNs run together: one covered stretch
+        (f"{RAW}/{RAW2}", "[BSN]/[BSN]"),
+        (f"12{RAW}", "12[BSN]"),  # glued to other digits
+        (f"D{RAW}x", "D[BSN]x"),  # glued to letters
+        (f"{RAW}1", "[BSN]1"),
+        ("0612345678", "0612345678"),  # ten digits, neither window passes the elfproef
+        ("a" * 10 + "1234567899" + "b" * 44, "a" * 10 + "1234567899" + "b" * 44),
+    ],
+)
+def test_mask_finds_bsns_run_together_or_glued(text: str, masked: str) -> None:
+    assert mask_bsns(text) == masked
+
+
+def test_a_pseudonym_in_quarantined_content_is_never_masked() -> None:
+    # 64-hex pseudonyms hold runs of decimal digits; one in ~35 has a run that passes.
+    hexes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(2000)]
+    assert [mask_bsns(json.dumps({"person_id": h})) for h in hexes] == [
+        json.dumps({"person_id": h}) for h in hexes
+    ]
+
+
+def test_glued_bsns_never_show_in_any_output_of_the_cli(tmp_path: Path) -> None:
+    header = [*PANEL_HEADER, "Schuldbronnen", "Dossiernummer"]
+    rows = [[*r, GLUED[i % len(GLUED)], f"D{RAW2}{i}"] for i, r in enumerate(panel_rows(6))]
+    rows[1][0], rows[1][2] = "GM0363", RAW + RAW2  # misaligned: two BSNs in the unit column
+    rows[3][2] = f"GM{RAW}"
+    path = tmp_path / f"deelnemer_{RAW}{RAW2}.csv"
+    path.write_text(csv_text(header, rows), encoding="utf-8")
+    store, out = str(tmp_path / "s.duckdb"), tmp_path / "check"
+    runs = [
+        _cli("validate", "outcome_panel", str(path), "--out", str(out)),
+        _cli("ingest", "outcome_panel", str(path), "--store", store),
+        _cli("ingest", "outcome_panel", str(path), "--store", store, "--json"),
+        *(_cli("store", cmd, "--store", store, "--json") for cmd in ("quarantine", "log")),
+        _cli("store", "quarantine", "--store", store),
+    ]
+    assert [r.returncode for r in runs] == [0] * len(runs)
+    texts = [r.stdout + r.stderr for r in runs]
+    texts += [p.read_text(encoding="utf-8") for p in sorted(out.rglob("*")) if p.is_file()]
+    con = duckdb.connect(store, read_only=True)
+    try:
+        for (table,) in con.execute("SHOW TABLES").fetchall():
+            texts.append(con.execute(f'SELECT * FROM "{table}"').df().to_csv())
+    finally:
+        con.close()
+    shown = "".join(texts)
+    assert "[BSN]" in shown and "[BSN:" in shown and "Traceback" not in shown
+    for raw in (RAW, RAW2, RAW[1:], RAW2[:-1]):  # nor eight of their nine digits
+        assert raw not in shown

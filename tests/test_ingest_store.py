@@ -268,8 +268,8 @@ def test_an_unusable_file_does_not_stop_the_others(tmp_path: Path, capsys) -> No
     )
     captured = capsys.readouterr()
     assert captured.err.strip() == (
-        f"evalkit ingest: {bad}: columns 'BSN' and 'Pseudoniem' both map to 'person_id'; "
-        "remove one or rename it"
+        f"evalkit ingest: {bad}: duplicate header: columns 'BSN' and 'Pseudoniem' both map "
+        "to 'person_id'; remove one or rename it"
     )
     [line] = captured.out.strip().splitlines()
     assert json.loads(line)["file"] == str(good)

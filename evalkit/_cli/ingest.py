@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -88,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         for report in reports:
             if args.json:
-                print(json.dumps(report.to_dict(), ensure_ascii=False))
+                report.write_json(sys.stdout)  # failures streamed, not built as one list
             else:
                 print(report.to_text())
     if not args.json and code == 0:

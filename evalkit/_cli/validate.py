@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +47,15 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         target = args.out / "failures.csv"
-        report.failures.assign(file=report.file).to_csv(target, index=False)
+        with target.open("w", encoding="utf-8", newline="") as out:
+            for i, batch in enumerate(report.failure_set.batches()):
+                batch.assign(file=report.file).to_csv(out, index=False, header=i == 0)
+            if len(report.failure_set) == 0:
+                report.failures.assign(file=report.file).to_csv(out, index=False)
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        report.write_json(sys.stdout)
     else:
         print(report.to_text())
         if args.out is not None:
-            print(f"all {len(report.failures)} failures written to {target}")
+            print(f"all {len(report.failure_set)} failures written to {target}")
     return 0

@@ -11,8 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from evalkit.errors import IngestError
 from evalkit.ingest._chunks import CHUNK_BYTES, CsvPlan, NotStreamable, csv_chunks, plan_csv
 from evalkit.ingest._dupkeys import KeyIndex, KeysRepeat, NewKeys, find_duplicate_keys
@@ -22,6 +20,7 @@ from evalkit.ingest._pseudonym import load_key, resolve_scope
 from evalkit.ingest._readers import detect_format, read_raw
 from evalkit.ingest._reports import IngestReport, ValidationReport
 from evalkit.ingest._schema import Schema, check_kind, load_schema
+from evalkit.ingest._spill import FailureSet
 from evalkit.ingest._store import Store
 from evalkit.ingest._tally import Tally
 from evalkit.ingest._validate import Validated, validate_table
@@ -201,7 +200,7 @@ def validate_file(
         rows_read=tally.rows_read,
         accepted=tally.accepted,
         rejected=tally.rows_read - tally.accepted,
-        failures=tally.all_failures(),
+        failure_set=tally.all_failures(),
         notes=_notes(tally.notes or [], tally.rows_read, info),
         info=info,
     )
@@ -332,7 +331,7 @@ def _skipped(path: Path, sha: str, kind: str, seen: dict[str, Any]) -> IngestRep
         accepted=int(seen["accepted"]),
         rejected=int(seen["rejected"]),
         skipped_duplicate_file=True,
-        failures=pd.DataFrame(columns=["row", "column", "rule", "value", "message"]),
+        failure_set=FailureSet(),
         notes=(
             f"already ingested on {seen['ingested_at']:%Y-%m-%d %H:%M} UTC "
             f"as {seen['file']}; skipped",
@@ -413,7 +412,7 @@ def _store_file(
         accepted=tally.accepted,
         rejected=tally.rows_read - tally.accepted,
         skipped_duplicate_file=False,
-        failures=tally.all_failures(),
+        failure_set=tally.all_failures(),
         notes=notes,
         stored_rows=tally.stored,
     )

@@ -255,9 +255,10 @@ def unique_headers(headers: Sequence[object], file: str) -> list[str]:
         name = " ".join(str(h).split()) if h is not None else ""
         name = name or f"unnamed_{i + 1}"
         if name.lower() in seen:
+            first = seen[name.lower()]
             raise IngestError(
-                f"{file}: columns {seen[name.lower()]} and {i + 1} have the same header "
-                f"{name!r}; remove one or rename it"
+                f"{file}: duplicate header: columns {first} ({out[first - 1]!r}) and {i + 1} "
+                f"({name!r}) have the same header; remove one or rename it"
             )
         seen[name.lower()] = i + 1
         out.append(name)

@@ -17,7 +17,12 @@ from evalkit.ingest._failures import Failures
 from evalkit.ingest._parse import parse_numbers
 from evalkit.ingest._pseudonym import load_key
 from evalkit.ingest._readers import RawTable
-from evalkit.ingest._schema import Schema, match_headers, missing_required
+from evalkit.ingest._schema import (
+    Schema,
+    match_headers,
+    missing_required,
+    one_header_per_column,
+)
 from evalkit.ingest._text import header_key, value_key
 from evalkit.ingest._validate import Columns, Validated, check_key, finish, parse_column
 
@@ -153,6 +158,7 @@ def validate_questionnaire(
     item_of = schema.item_instrument()
     item_keys = {header_key(i): i for i in item_of}
     item_headers = {h: item_keys[header_key(h)] for h in unmatched if header_key(h) in item_keys}
+    one_header_per_column(item_headers.items(), file=file)  # MHI5-1 beside mhi5_1
     unmatched = [h for h in unmatched if h not in item_headers]
     if not is_long:
         mapping = {h: c for h, c in mapping.items() if c in schema.columns}

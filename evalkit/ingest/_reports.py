@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import pandas as pd
 
-__all__ = ["IngestReport", "ValidationReport", "failure_records", "failure_summary", "table_text"]
+if TYPE_CHECKING:
+    from evalkit.ingest._spill import FailureSet
+
+__all__ = [
+    "IngestReport",
+    "ValidationReport",
+    "failure_records",
+    "failure_summary",
+    "merge_summaries",
+    "table_text",
+]
 
 EXAMPLES = 10
 
@@ -45,7 +56,9 @@ def _report_text(report: ValidationReport | IngestReport, verb: str) -> str:
     if report.rejected and not getattr(report, "skipped_duplicate_file", False):
         summary = report.summary().rename(columns={"first_row": "first row"})
         lines += ["failures by rule and column:", table_text(summary)]
-        lines += ["first failures:", table_text(report.failures, EXAMPLES)]
+        first = report.failure_set.head(EXAMPLES)
+        more = len(report.failure_set) - len(first)
+        lines += ["first failures:", table_text(first) + (f"\n  … {more} more" if more else "")]
     return "\n".join(lines)
 
 
@@ -106,6 +119,56 @@ def failure_summary(failures: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def merge_summaries(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Add up the failure summaries of a file's chunks into the whole file's.
+
+    Exact because a row lies in one chunk: counts and distinct rows add up, the first
+    row is the smallest, and the example is the first chunk's that has the group.
+
+    Parameters
+    ----------
+    parts : list of pandas.DataFrame
+        :func:`failure_summary` of each chunk, in file order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The summary :func:`failure_summary` gives for all failures at once.
+    """
+    if not parts:
+        return failure_summary(pd.DataFrame(columns=["row", "column", "rule", "value", "message"]))
+    frame = pd.concat(parts, ignore_index=True)
+    out = (
+        frame.groupby(["rule", "column"], sort=False)
+        .agg(
+            failures=("failures", "sum"),
+            rows=("rows", "sum"),
+            first_row=("first_row", "min"),
+            example=("example", "first"),
+        )
+        .reset_index()
+    )
+    return out.sort_values(
+        ["failures", "rule", "column"], ascending=[False, True, True], kind="mergesort"
+    ).reset_index(drop=True)
+
+
+def _json_with_failures(report: ValidationReport | IngestReport, out: TextIO) -> None:
+    """Write ``report.to_dict()`` as one JSON line, streaming its failures in batches."""
+    fields = report.to_dict(failures=False)
+    keys = list(fields)
+    at = keys.index("failures")
+    before = {k: fields[k] for k in keys[:at]}
+    after = {k: fields[k] for k in keys[at + 1 :]}
+    out.write(json.dumps(before, ensure_ascii=False)[:-1] + ', "failures": [')
+    first = True
+    for batch in report.failure_set.batches():
+        for record in failure_records(batch):
+            out.write(("" if first else ", ") + json.dumps(record, ensure_ascii=False))
+            first = False
+    out.write("]" + (", " + json.dumps(after, ensure_ascii=False)[1:] if after else "}") + "\n")
+
+
 @dataclass(frozen=True)
 class ValidationReport:
     """The dry-run result of checking one file against its schema."""
@@ -116,7 +179,7 @@ class ValidationReport:
     rows_read: int
     accepted: int
     rejected: int
-    failures: pd.DataFrame
+    failure_set: FailureSet
     notes: tuple[str, ...] = ()
     info: dict[str, str] = field(default_factory=dict)
 
@@ -126,16 +189,27 @@ class ValidationReport:
             f"accepted={self.accepted}, rejected={self.rejected})"
         )
 
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Every failure as one frame (read from the spill file when there are many)."""
+        return self.failure_set.frame()
+
     def summary(self) -> pd.DataFrame:
         """Failures by rule and column with counts and a first example."""
-        return failure_summary(self.failures)
+        return self.failure_set.summary()
 
     def to_text(self) -> str:
         """Return the terminal summary: counts, notes, failures by rule and first examples."""
         return _report_text(self, "would be accepted")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict: the ingest fields plus ``notes`` and ``summary``."""
+    def to_dict(self, *, failures: bool = True) -> dict[str, Any]:
+        """Return a JSON-ready dict: the ingest fields plus ``notes`` and ``summary``.
+
+        Parameters
+        ----------
+        failures : bool, default True
+            Include every failure (False: ``failures`` is None, see :meth:`write_json`).
+        """
         return {
             "file": self.file,
             "sha256": self.sha256,
@@ -143,10 +217,14 @@ class ValidationReport:
             "rows_read": self.rows_read,
             "accepted": self.accepted,
             "rejected": self.rejected,
-            "failures": failure_records(self.failures),
+            "failures": failure_records(self.failures) if failures else None,
             "notes": list(self.notes),
             "summary": self.summary().to_dict("records"),
         }
+
+    def write_json(self, out: TextIO) -> None:
+        """Write :meth:`to_dict` as one JSON line, the failures streamed in batches."""
+        _json_with_failures(self, out)
 
 
 @dataclass(frozen=True)
@@ -160,7 +238,7 @@ class IngestReport:
     accepted: int
     rejected: int
     skipped_duplicate_file: bool
-    failures: pd.DataFrame
+    failure_set: FailureSet
     notes: tuple[str, ...] = ()
     stored_rows: int = 0
 
@@ -171,16 +249,27 @@ class IngestReport:
             f"accepted={self.accepted}, rejected={self.rejected}{skipped})"
         )
 
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Every failure as one frame (read from the spill file when there are many)."""
+        return self.failure_set.frame()
+
     def summary(self) -> pd.DataFrame:
         """Failures by rule and column with counts and a first example."""
-        return failure_summary(self.failures)
+        return self.failure_set.summary()
 
     def to_text(self) -> str:
         """Return the terminal summary: counts, notes, failures by rule and first examples."""
         return _report_text(self, "accepted")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return exactly the documented fields (DESIGN.md), JSON-ready."""
+    def to_dict(self, *, failures: bool = True) -> dict[str, Any]:
+        """Return exactly the documented fields (DESIGN.md), JSON-ready.
+
+        Parameters
+        ----------
+        failures : bool, default True
+            Include every failure (False: ``failures`` is None, see :meth:`write_json`).
+        """
         return {
             "file": self.file,
             "sha256": self.sha256,
@@ -189,5 +278,9 @@ class IngestReport:
             "accepted": self.accepted,
             "rejected": self.rejected,
             "skipped_duplicate_file": self.skipped_duplicate_file,
-            "failures": failure_records(self.failures),
+            "failures": failure_records(self.failures) if failures else None,
         }
+
+    def write_json(self, out: TextIO) -> None:
+        """Write :meth:`to_dict` as one JSON line, the failures streamed in batches."""
+        _json_with_failures(self, out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -311,8 +311,7 @@ def match_headers(
     for name, spec in specs.items():
         for alias in (name, *spec.aliases):
             keys.setdefault(header_key(alias), name)
-    mapping: dict[str, str] = {}
-    seen: dict[str, str] = {}
+    pairs: list[tuple[str, str]] = []
     unmatched: list[str] = []
     for header in headers:
         canonical = keys.get(header_key(header))
@@ -321,14 +320,34 @@ def match_headers(
         if canonical is None:
             unmatched.append(header)
             continue
+        pairs.append((header, canonical))
+    one_header_per_column(pairs, file=file)
+    return dict(pairs), unmatched
+
+
+def one_header_per_column(pairs: Iterable[tuple[str, str]], *, file: str) -> None:
+    """Refuse two file headers that map to the same column (which one holds the data?).
+
+    Parameters
+    ----------
+    pairs : iterable of (str, str)
+        File header and the canonical column (or questionnaire item) it maps to.
+    file : str
+        The file name, for the message.
+
+    Raises
+    ------
+    IngestError
+        Naming the file, both headers, the column and the rule (``duplicate header``).
+    """
+    seen: dict[str, str] = {}
+    for header, canonical in pairs:
         if canonical in seen:
             raise IngestError(
-                f"{file}: columns {seen[canonical]!r} and {header!r} both map to {canonical!r}; "
-                "remove one or rename it"
+                f"{file}: duplicate header: columns {seen[canonical]!r} and {header!r} both map "
+                f"to {canonical!r}; remove one or rename it"
             )
         seen[canonical] = header
-        mapping[header] = canonical
-    return mapping, unmatched
 
 
 def missing_required(

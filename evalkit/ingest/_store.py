@@ -20,6 +20,8 @@ from evalkit.ingest._schema import SQL_TYPES, Schema, check_kind
 
 __all__ = ["Store"]
 
+TRANSACTION_MEMORY = "256MB"  # DuckDB memory while a file is stored
+
 LOG_COLUMNS = {
     "file": "VARCHAR",
     "sha256": "VARCHAR",
@@ -375,6 +377,10 @@ class Store:
             Inside, :meth:`append` and :meth:`append_log` write to the open transaction.
         """
         con = self._con
+        # A file's chunks flow through the open transaction: without a limit DuckDB keeps
+        # what they appended in memory (1M quarantined rows: ~240 MB more at the peak);
+        # with one it writes the rest to its temporary folder beside the store.
+        con.execute(f"SET memory_limit = '{TRANSACTION_MEMORY}'")
         con.execute("BEGIN TRANSACTION")
         try:
             yield
@@ -382,6 +388,8 @@ class Store:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        finally:
+            con.execute("RESET memory_limit")
 
     def append(
         self,

@@ -12,6 +12,7 @@ import pandas as pd
 from evalkit.ingest._overlap import Overlap, find_overlap
 from evalkit.ingest._rows import merged, overlap_quarantine, quarantine, replace_keys, stored_rows
 from evalkit.ingest._schema import Schema
+from evalkit.ingest._spill import FailureLog, FailureSet
 from evalkit.ingest._store import Store
 from evalkit.ingest._validate import Validated
 
@@ -26,7 +27,7 @@ class Tally:
     accepted: int = 0
     stored: int = 0
     notes: list[str] | None = None
-    failures: list[pd.DataFrame] = field(default_factory=list)
+    failures: FailureLog = field(default_factory=FailureLog)
     overlap_rows: int = 0
     overlap_files: set[str] = field(default_factory=set)
 
@@ -49,8 +50,7 @@ class Tally:
             self.notes = list(validated.notes)
         self.rows_read += validated.rows_read
         self.accepted += int(validated.accepted.sum()) - rejected
-        if not failures.empty or not self.failures:
-            self.failures.append(failures)
+        self.failures.add(failures)  # held up to a limit, then spilled to disk
 
     def store(
         self,
@@ -93,11 +93,9 @@ class Tally:
         self.overlap_rows += found.rows
         self.overlap_files |= set(found.files)
 
-    def all_failures(self) -> pd.DataFrame:
-        """Return the failures of every chunk in file order."""
-        if len(self.failures) == 1:
-            return self.failures[0]
-        return pd.concat(self.failures, ignore_index=True)
+    def all_failures(self) -> FailureSet:
+        """Return the failures of every chunk in file order (call once, at the end)."""
+        return self.failures.finish()
 
     def overlap_note(self, rule: str) -> str | None:
         """Say what the overlap rule did over the whole file (None without overlap)."""

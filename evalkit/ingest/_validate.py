@@ -56,6 +56,8 @@ class Columns:
 
     typed: dict[str, pd.Series] = field(default_factory=dict)
     shown: dict[str, pd.Series] = field(default_factory=dict)
+    # Columns whose shown values are masked already (pseudonyms, keyed free text).
+    masked: set[str] = field(default_factory=set)
 
 
 def _labelled(raw: pd.Series, labels: dict[str, str] | None) -> pd.Series:
@@ -333,8 +335,10 @@ KeyCheck = Callable[
 ]
 
 
-def row_content(shown: dict[str, pd.Series], positions: np.ndarray) -> list[str]:
-    """Return the JSON content of some rows (displayable, pseudonymised values only).
+def row_content(
+    shown: dict[str, pd.Series], positions: np.ndarray, masked: Collection[str] = ()
+) -> list[str]:
+    """Return the JSON content of some rows (displayable values only, BSNs masked).
 
     Parameters
     ----------
@@ -342,6 +346,10 @@ def row_content(shown: dict[str, pd.Series], positions: np.ndarray) -> list[str]
         Displayable values per canonical column.
     positions : numpy.ndarray
         Internal row positions.
+    masked : collection of str, optional
+        Columns whose values are masked already; every other column is masked here on
+        its unique values (a misaligned row's BSN in the municipality column), which
+        is far cheaper than searching every row's JSON text.
 
     Returns
     -------
@@ -350,9 +358,13 @@ def row_content(shown: dict[str, pd.Series], positions: np.ndarray) -> list[str]
     """
     if len(positions) == 0:
         return []
-    part = pd.DataFrame({k: v.iloc[positions].to_numpy(dtype=object) for k, v in shown.items()})
-    part = part.astype(object).where(part.notna(), None)
-    return [json.dumps(rec, ensure_ascii=False) for rec in part.to_dict("records")]
+    columns = {}
+    for name, values in shown.items():
+        part = values.iloc[positions]
+        columns[name] = (part if name in masked else mask_series(part)).to_numpy(dtype=object)
+    frame = pd.DataFrame(columns)
+    frame = frame.astype(object).where(frame.notna(), None)
+    return [json.dumps(rec, ensure_ascii=False) for rec in frame.to_dict("records")]
 
 
 def validate_table(
@@ -413,6 +425,8 @@ def validate_table(
             spec = replace(spec, required=False)  # present but not needed: may be empty
         typed, shown = parse_column(table.frame[header], spec, table, header, failures, key)
         cols.typed[name], cols.shown[name] = typed, shown
+        if spec.type in ("pseudonym", "string"):  # pseudonyms, #-references, keyed free text
+            cols.masked.add(name)
     data = pd.DataFrame(cols.typed, index=table.frame.index)
     raw = table.frame[list(mapping)]
     (check_keys or check_key)(data, schema.key, raw, cols, failures, table.rows)
@@ -460,7 +474,7 @@ def finish(
     frame["value"] = mask_series(frame["value"])
     frame["message"] = mask_series(frame["message"])
     rejected_pos = np.flatnonzero(failed[:n])
-    texts = [mask_bsns(t) for t in row_content(cols.shown, rejected_pos)]
+    texts = row_content(cols.shown, rejected_pos, cols.masked)
     content = dict(zip(rows[rejected_pos], texts, strict=True))
     for row, message in table.malformed:  # the raw line may hold a BSN: keep only why
         content[row] = json.dumps({"_malformed": message})

@@ -293,7 +293,7 @@ def _monitoring(inputs: BundleInputs) -> dict[str, Any]:
     }
 
 
-def _label_coaches(events: pd.DataFrame | None) -> pd.DataFrame | None:
+def _label_coaches(events: pd.DataFrame | None, scope: str | None) -> pd.DataFrame | None:
     """Replace coach ids by keyed labels before any table is computed from them.
 
     The store keeps the ids an organisation delivered; every bundle table, report and
@@ -301,7 +301,8 @@ def _label_coaches(events: pd.DataFrame | None) -> pd.DataFrame | None:
     """
     if events is None or "coach_id" not in events.columns or events["coach_id"].isna().all():
         return events
-    return events.assign(coach_id=keyed_labels(events["coach_id"], key=load_key(), kind="coach"))
+    key = load_key(scope)
+    return events.assign(coach_id=keyed_labels(events["coach_id"], key=key, kind="coach"))
 
 
 @dataclass(frozen=True)
@@ -380,7 +381,7 @@ def load_inputs(paths: ProtocolPaths, *, code_commit: str | None = None) -> Bund
         sources=sources,
         registration=registration,
         panel=panel,
-        events=_label_coaches(tables["case_events"]),
+        events=_label_coaches(tables["case_events"], paths.scope),
         responses=tables["questionnaire"],
         instruments=instruments,
         power=_power(paths, protocol),

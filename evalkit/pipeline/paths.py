@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import yaml
 
 from evalkit.errors import ProtocolError
 
-__all__ = ["ProtocolPaths", "paths_for"]
+__all__ = ["ProtocolPaths", "paths_for", "protocol_scope"]
+
+_SCOPE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
 @dataclass(frozen=True)
@@ -25,13 +28,19 @@ class ProtocolPaths:
     build : Path
         The build folder (default ``build``).
     store : Path
-        The DuckDB store (default ``build/evalkit.duckdb``).
+        The DuckDB store (default ``build/evalkit.duckdb``; ``build/scopes/<scope>.duckdb``
+        for a protocol with its own pseudonym scope, since a store holds one scope).
+    scope : str or None
+        The pseudonym scope its data are ingested and labelled under (the protocol's
+        ``pseudonym_scope``; ``protocol`` stands for its id). None: the session's scope
+        (:func:`evalkit.ingest.resolve_scope`).
     """
 
     protocol: Path
     protocol_id: str
     build: Path
     store: Path
+    scope: str | None = None
 
     @property
     def bundle(self) -> Path:
@@ -59,7 +68,8 @@ def paths_for(
     build : Path, optional
         The build folder.
     store : Path, optional
-        The DuckDB store; default ``<build>/evalkit.duckdb``.
+        The DuckDB store; default ``<build>/evalkit.duckdb``, or
+        ``<build>/scopes/<scope>.duckdb`` when the protocol names a ``pseudonym_scope``.
 
     Returns
     -------
@@ -79,4 +89,37 @@ def paths_for(
         raise ProtocolError(f"{protocol}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict) or not raw.get("id"):
         raise ProtocolError(f"{protocol}: id: required (a short name used for the build folder)")
-    return ProtocolPaths(protocol, str(raw["id"]), build, store or build / "evalkit.duckdb")
+    scope = protocol_scope(raw, file=protocol)
+    default = build / "evalkit.duckdb" if scope is None else build / "scopes" / f"{scope}.duckdb"
+    return ProtocolPaths(protocol, str(raw["id"]), build, store or default, scope)
+
+
+def protocol_scope(raw: dict[str, object], *, file: Path) -> str | None:
+    """Return the pseudonym scope a protocol declares (``protocol`` means its id).
+
+    Parameters
+    ----------
+    raw : dict
+        The protocol as read from YAML.
+    file : Path
+        The protocol file, for the message.
+
+    Returns
+    -------
+    str or None
+        The scope name; None when the protocol declares none (the session's scope).
+
+    Raises
+    ------
+    ProtocolError
+        When ``pseudonym_scope`` is not a scope name.
+    """
+    value = raw.get("pseudonym_scope")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _SCOPE.fullmatch(value):
+        raise ProtocolError(
+            f"{file}: pseudonym_scope: {value!r} is not 'protocol' or a scope name of "
+            "lower-case letters, digits, '-' and '_'"
+        )
+    return str(raw["id"]) if value == "protocol" else value

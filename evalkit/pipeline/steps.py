@@ -139,6 +139,7 @@ def ingest_protocol(paths: ProtocolPaths) -> list[dict[str, Any]]:
             kind,
             files,
             store_path=paths.store,
+            scope=paths.scope,
             overlap=source.overlap,
             overlap_among=own,
             needs=columns_needed(protocol, kind),

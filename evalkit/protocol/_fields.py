@@ -317,6 +317,15 @@ PROTOCOL_SPEC = _f(
                 ),
             },
         ),
+        "pseudonym_scope": _f(
+            "str",
+            pattern=r"^[a-z0-9][a-z0-9_-]*$",
+            pattern_hint="'protocol' or a scope name of lower-case letters, digits, '-' and '_'",
+            doc="pseudonym key scope of this protocol's data: 'protocol' (its own id, so its "
+            "pseudonyms cannot be joined with any other pilot's), or a name shared by the "
+            "protocols that may be linked; absent: the session's scope (EVALKIT_PSEUDONYM_SCOPE, "
+            "default 'project')",
+        ),
         "data_sources": _f(
             "list",
             required=True,
