@@ -8,31 +8,22 @@ for those numbers in every output and store table.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import struct
-import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from bad_corpus import make_bad
 
 HERE = Path(__file__).parent
 
 
 def bsns(n: int, start: int = 999_000_000) -> list[str]:
     """The first ``n`` elfproef-valid numbers from ``start`` (the corpus helper's)."""
-    module = sys.modules.get("make_bad")
-    if module is None:
-        spec = importlib.util.spec_from_file_location(
-            "make_bad", HERE / "data" / "bad" / "make_bad.py"
-        )
-        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        sys.modules["make_bad"] = module
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return list(module.valid_bsns(n, start=start))
+    return list(make_bad.valid_bsns(n, start=start))
 
 
 BSN = bsns(40)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
 import duckdb
 import pytest
+from bad_corpus import make_bad
 
 from evalkit.cli import main
 from evalkit.errors import IngestError
@@ -18,16 +17,6 @@ from evalkit.ingest import Store, ingest_files, validate_file
 
 BAD = Path(__file__).parent / "data" / "bad"
 
-
-def _load_make_bad():
-    spec = importlib.util.spec_from_file_location("make_bad", BAD / "make_bad.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_bad"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-make_bad = _load_make_bad()
 CASES = make_bad.cases()
 
 

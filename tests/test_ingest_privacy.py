@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from bad_corpus import make_bad
 
 from evalkit.cli import main
 from evalkit.errors import IngestError
@@ -21,14 +21,6 @@ from evalkit.ingest import Store, ingest_files, pseudonymise
 from evalkit.ingest._privacy import mask_bsns
 from evalkit.ingest._pseudonym import derive_key
 
-make_bad = sys.modules.get("make_bad")
-if make_bad is None:
-    _spec = importlib.util.spec_from_file_location(
-        "make_bad", Path(__file__).parent / "data" / "bad" / "make_bad.py"
-    )
-    make_bad = importlib.util.module_from_spec(_spec)
-    sys.modules["make_bad"] = make_bad
-    _spec.loader.exec_module(make_bad)
 PANEL_HEADER, csv_text = make_bad.PANEL_HEADER, make_bad.csv_text
 panel_rows, valid_bsns = make_bad.panel_rows, make_bad.valid_bsns
 

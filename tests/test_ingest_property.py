@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from bad_corpus import make_bad
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evalkit.ingest import validate_file
-
-BAD = Path(__file__).parent / "data" / "bad"
-_spec = importlib.util.spec_from_file_location("make_bad", BAD / "make_bad.py")
-make_bad = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("make_bad", make_bad)
-_spec.loader.exec_module(make_bad)
 
 KINDS = {
     "outcome_panel": (make_bad.PANEL_HEADER, make_bad.panel_rows(8)),

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from bad_corpus import make_bad
 
 from evalkit.errors import ProtocolError
 from evalkit.ingest import Store, pseudonymise
@@ -15,15 +14,6 @@ from evalkit.pipeline import ingest_protocol, paths_for
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "scope-test-key-8c2e5a9f1b7d3046a9e1"
-
-make_bad = sys.modules.get("make_bad")
-if make_bad is None:
-    _spec = importlib.util.spec_from_file_location(
-        "make_bad", Path(__file__).parent / "data" / "bad" / "make_bad.py"
-    )
-    make_bad = importlib.util.module_from_spec(_spec)
-    sys.modules["make_bad"] = make_bad
-    _spec.loader.exec_module(make_bad)
 
 
 def _protocol(pid: str, scope: str | None) -> dict:

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import gc
-import importlib.util
 import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from bad_corpus import make_bad
 
 from evalkit.cli import main
 from evalkit.ingest import Store, _spill, ingest_files, validate_file
-
-make_bad = sys.modules.get("make_bad")
-if make_bad is None:
-    _spec = importlib.util.spec_from_file_location(
-        "make_bad", Path(__file__).parent / "data" / "bad" / "make_bad.py"
-    )
-    make_bad = importlib.util.module_from_spec(_spec)
-    sys.modules["make_bad"] = make_bad
-    _spec.loader.exec_module(make_bad)
 
 SMALL = 600  # bytes per chunk: a few rows each
 
