@@ -27,7 +27,9 @@ from evalkit.ingest._parse import (
 from evalkit.ingest._privacy import mask_bsns, mask_series
 from evalkit.ingest._pseudonym import classify_identifiers, load_key
 from evalkit.ingest._readers import RawTable
+from evalkit.ingest._rin import classify_rin
 from evalkit.ingest._schema import ColumnSpec, Schema, match_headers, missing_required
+from evalkit.ingest._text import header_key
 
 __all__ = ["KeyCheck", "Validated", "validate_table"]
 
@@ -367,6 +369,73 @@ def row_content(
     return [json.dumps(rec, ensure_ascii=False) for rec in frame.to_dict("records")]
 
 
+#: CBS exports name a person by two columns instead of a BSN (see :mod:`._rin`).
+RIN_HEADERS = ("rinpersoons", "rinpersoon")
+#: Stands for the RIN pair where a header is expected (never a real header: it has a NUL).
+_RIN_PLACE = "\x00rin"
+
+
+@dataclass(frozen=True)
+class RinPair:
+    """The two headers of a RIN pair and the identifier column they fill."""
+
+    source: str
+    number: str
+    column: str
+
+
+def rin_pair(unmatched: Collection[str], schema: Schema, mapping: dict[str, str]) -> RinPair | None:
+    """Return the file's RIN pair when it identifies persons instead of a BSN column.
+
+    Parameters
+    ----------
+    unmatched : collection of str
+        Headers that matched no column of the schema.
+    schema : Schema
+        The schema; its pseudonym column (``person_id``) is the one a RIN pair fills.
+    mapping : dict
+        Headers matched to columns.
+
+    Returns
+    -------
+    RinPair or None
+        None when the file has a BSN (or pseudonym) column, lacks either RIN header,
+        or the schema has no identifier column.
+    """
+    ident = next((n for n, c in schema.columns.items() if c.type == "pseudonym"), None)
+    if ident is None or ident in mapping.values():
+        return None
+    found = {header_key(h): h for h in unmatched}
+    source, number = (found.get(header_key(h)) for h in RIN_HEADERS)
+    if source is None or number is None:
+        return None
+    return RinPair(source, number, ident)
+
+
+def parse_rin(table: RawTable, rin: RinPair, failures: Failures, cols: Columns, key: bytes) -> None:
+    """Check and pseudonymise the RIN pair into the identifier column.
+
+    The pair is validated for its shape (one register letter, nine digits), never
+    with the elfproef, and pseudonymised with its own prefix
+    (:func:`evalkit.ingest.classify_rin`); an invalid pair is shown only as a keyed
+    reference, so no raw number reaches a message or the quarantine.
+    """
+    ids = classify_rin(table.frame[rin.source], table.frame[rin.number], key=key)
+    # Categorical, as a BSN column's pseudonyms: one small table plus codes (None: missing)
+    pseudonym, shown = (
+        pd.Series(pd.Categorical(ids[c].to_numpy(dtype=object)), index=ids.index)
+        for c in ("pseudonym", "shown")
+    )
+    for rule in RIN_HEADERS:
+        hit = (ids["rule"] == rule).to_numpy(dtype=bool, na_value=False)
+        if hit.any():
+            reasons = ids["reason"][hit].to_numpy()
+            failures.add(np.flatnonzero(hit), rin.column, rule, shown[hit].to_numpy(), reasons)
+    cols.typed[rin.column] = pseudonym
+    cols.shown[rin.column] = shown
+    cols.masked.add(rin.column)
+
+
 def validate_table(
     table: RawTable,
     schema: Schema,
@@ -410,11 +479,15 @@ def validate_table(
     if schema.kind == "questionnaire":
         return _questionnaire.validate_questionnaire(table, schema, file=file, key=key)
     mapping, unmatched = match_headers(list(table.frame.columns), schema.columns, file=file)
+    rin = rin_pair(unmatched, schema, mapping)
+    if rin is not None:
+        unmatched = [h for h in unmatched if h not in (rin.source, rin.number)]
+    present = mapping if rin is None else {**mapping, _RIN_PLACE: rin.column}
     wanted = None if needs is None else {*needs, *schema.key}
-    missing_required(mapping, schema.columns, file=file, needs=wanted)
+    missing_required(present, schema.columns, file=file, needs=wanted)
     notes = [f"ignored columns not in the schema: {', '.join(unmatched)}"] if unmatched else []
     if wanted is not None:
-        absent = sorted(set(schema.columns) - set(mapping.values()))
+        absent = sorted(set(schema.columns) - set(present.values()))
         if absent:
             notes.append(f"columns not in the file and not needed: {', '.join(absent)}")
     failures, cols = Failures(), Columns()
@@ -427,8 +500,12 @@ def validate_table(
         cols.typed[name], cols.shown[name] = typed, shown
         if spec.type in ("pseudonym", "string"):  # pseudonyms, #-references, keyed free text
             cols.masked.add(name)
+    raw_headers = list(mapping)
+    if rin is not None:
+        parse_rin(table, rin, failures, cols, key)
+        raw_headers += [rin.source, rin.number]
     data = pd.DataFrame(cols.typed, index=table.frame.index)
-    raw = table.frame[list(mapping)]
+    raw = table.frame[raw_headers]
     (check_keys or check_key)(data, schema.key, raw, cols, failures, table.rows)
     _rules.apply_rules(data, schema, cols, failures)
     return finish(data, table, cols, failures, notes)
