@@ -19,8 +19,11 @@ import yaml
 
 from evalkit.cli import main
 from evalkit.report import render_reports
+from evalkit.report.bundle import read_bundle
 from evalkit.report.engine import KernelSession
 from evalkit.report.formatting import fmt_date
+from evalkit.report.plan import SuppressionPlan, bundle_threshold
+from evalkit.report.plan_file import load_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 SECOND = "school_to_work_region"
@@ -110,6 +113,16 @@ def test_a_second_protocol_runs_alongside(demo_run: Path) -> None:
     assert firsts == ["build/demo/results.json", f"build/{SECOND}/results.json"]
     for name in (f"{SECOND}.html", f"{SECOND}.en.html", f"{SECOND}.xlsx"):
         assert (demo_run / "build" / "reports" / name).is_file(), name
+
+
+def test_the_run_saves_each_release_s_suppression_plan_once(demo_run: Path) -> None:
+    # made in the analysis worker beside the bundle, read by the kernels and the exports
+    for pid in ("demo", SECOND):
+        path = demo_run / "build" / pid / "results.json"
+        bundle = read_bundle(path)
+        saved = load_plan(path, bundle_threshold(bundle))
+        assert saved is not None, pid
+        assert saved.digest == SuppressionPlan.from_bundle(bundle).digest
 
 
 def test_every_row_is_accounted_for(demo_run: Path) -> None:

@@ -77,7 +77,10 @@ def _warm_up() -> None:
 
 
 def compute_and_write(inputs: BundleInputs, bundle_path: Path) -> tuple[Path, float]:
-    """Compute one bundle and write it (runs in a worker process).
+    """Compute one bundle and write it, and its suppression plan (runs in a worker process).
+
+    The plan (:mod:`evalkit.report.plan_file`) is made here once, so that the report
+    kernels and the table exports of the release read it instead of each making it.
 
     Parameters
     ----------
@@ -91,11 +94,15 @@ def compute_and_write(inputs: BundleInputs, bundle_path: Path) -> tuple[Path, fl
     tuple of (Path, float)
         The bundle written and the seconds the computation took.
     """
+    from evalkit.errors import EvalkitError
     from evalkit.pipeline.assemble import compute_bundle
     from evalkit.report.bundle import write_bundle
+    from evalkit.report.plan_file import save_plan
 
     start = time.perf_counter()
     written = write_bundle(compute_bundle(inputs), bundle_path)
+    with contextlib.suppress(EvalkitError):  # a plan that cannot be made fails in the report
+        save_plan(written)
     return written, time.perf_counter() - start
 
 

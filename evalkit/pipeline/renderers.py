@@ -7,6 +7,7 @@ imports are paid once per worker, not once per document.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections.abc import Callable
@@ -92,6 +93,12 @@ class Renderers:
         self._started = False
 
     def _work(self) -> None:
+        try:
+            self._serve()
+        finally:
+            _close_thread_event_loop()
+
+    def _serve(self) -> None:
         from evalkit.report.engine import KernelSession
 
         with KernelSession() as session:
@@ -110,3 +117,18 @@ class Renderers:
                     future.set_result(self._render(job, session))
                 except BaseException as exc:  # handed to the main thread through the future
                     future.set_exception(exc)
+
+
+def _close_thread_event_loop() -> None:
+    """Close the asyncio loop the Jupyter client made for this thread.
+
+    ``jupyter_core.utils.run_sync`` gives each thread its own event loop and leaves it
+    open when the thread ends; its self-pipe sockets then surface as ResourceWarnings
+    whenever the garbage collector finds them, in whatever code runs at that moment.
+    """
+    from jupyter_core.utils import ensure_event_loop
+
+    loop = ensure_event_loop()  # this thread's loop (a fresh one if it never made one)
+    if not loop.is_running():
+        loop.close()
+    asyncio.set_event_loop(None)

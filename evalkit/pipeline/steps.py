@@ -6,6 +6,7 @@ The pipeline knows paths and order; every step is a call into a lower layer
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
@@ -388,6 +389,7 @@ def run_protocols(
             bundle: Future[Path]
             if not force and is_up_to_date(paths.bundle, fingerprint):
                 sink.done(f"up to date: {paths.bundle} (protocol, data and code unchanged)")
+                _ensure_plan(paths.bundle)
                 bundle = done_future(paths.bundle)
             else:
                 inputs = load_inputs(paths, code_commit=commit)
@@ -407,6 +409,18 @@ def run_protocols(
         raise errors[0]
     _write_run_log(build, written)
     return written
+
+
+def _ensure_plan(bundle: Path) -> None:
+    """Save an up-to-date bundle's suppression plan when the saved one is missing or stale.
+
+    The report code may have changed since the bundle was computed; a plan that cannot
+    be made is left to the report, which fails with the reason.
+    """
+    from evalkit.report.plan_file import ensure_plan
+
+    with contextlib.suppress(EvalkitError):
+        ensure_plan(bundle)
 
 
 def _write_run_log(build: Path, written: Sequence[Path]) -> None:

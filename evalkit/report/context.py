@@ -21,6 +21,7 @@ from evalkit.report.figures import png_bytes
 from evalkit.report.formatting import check_lang
 from evalkit.report.i18n import t
 from evalkit.report.plan import SuppressionPlan, plan_for
+from evalkit.report.plan_file import load_plan
 from evalkit.report.tables import ReportTable
 from evalkit.report.warning_text import warning_texts
 
@@ -41,6 +42,9 @@ class ReportContext:
     collect_only : bool
         True when only the tables are wanted (for the CSV/XLSX exports): tables are
         gathered but not laid out as HTML, and figures are not drawn.
+    plan : SuppressionPlan, optional
+        The release's suppression plan when it is at hand (read from its file, see
+        :mod:`evalkit.report.plan_file`); default: made from the bundle on first use.
     """
 
     def __init__(
@@ -50,6 +54,7 @@ class ReportContext:
         figure_dir: Path | str = ".",
         *,
         collect_only: bool = False,
+        plan: SuppressionPlan | None = None,
     ) -> None:
         self.bundle = bundle
         self.collect_only = collect_only
@@ -60,12 +65,18 @@ class ReportContext:
         self._fig_numbers: dict[str, int] = {}
         self._tbl_count = 0
         self.max_rows = 40
-        self._plan: SuppressionPlan | None = None
+        self._plan: SuppressionPlan | None = plan
 
     @classmethod
     def load(cls, bundle_path: Path | str, lang: str = "nl") -> ReportContext:
-        """Load the bundle at ``bundle_path`` for a report in ``lang``."""
-        return cls(load_bundle(bundle_path), lang)
+        """Load the bundle at ``bundle_path`` for a report in ``lang``.
+
+        The suppression plan saved beside the bundle is used when it was made from
+        this very bundle (see :mod:`evalkit.report.plan_file`); else it is made here.
+        """
+        ctx = cls(load_bundle(bundle_path), lang)
+        ctx._plan = load_plan(bundle_path, ctx.threshold)
+        return ctx
 
     def __repr__(self) -> str:
         return f"ReportContext({self.bundle.get('protocol_id')!r}, lang={self.lang!r})"

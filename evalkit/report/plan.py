@@ -58,7 +58,7 @@ from evalkit.report.disclosure import PRIMARY, SECONDARY
 from evalkit.report.plan_relations import TOL, Cell, Relation, Table, norm, relations, table_of
 from evalkit.report.plan_rules import rule_for
 
-__all__ = ["SuppressionPlan", "bundle_sources", "plan_for"]
+__all__ = ["SuppressionPlan", "bundle_sources", "bundle_threshold", "plan_for"]
 
 #: Tables whose complementary cells are shown again where they protect nothing (see above).
 PRUNED = frozenset({"monitoring.registrations"})
@@ -112,6 +112,13 @@ def _put(bundle: dict[str, Any], source: str, rows: list[dict[str, Any]]) -> Non
     node[keys[-1]] = rows
 
 
+def bundle_threshold(bundle: Mapping[str, Any]) -> int:
+    """Return a bundle's disclosure threshold: its ``settings``, else its protocol's, else 10."""
+    settings = bundle.get("settings") or {}
+    reporting = (bundle.get("protocol") or {}).get("reporting") or {}
+    return int(settings.get("disclosure_threshold") or reporting.get("disclosure_threshold") or 10)
+
+
 _CACHE: dict[tuple[str, int], SuppressionPlan] = {}
 
 
@@ -159,11 +166,7 @@ class SuppressionPlan:
     ) -> SuppressionPlan:
         """Compute the plan of a bundle (threshold: the bundle's settings, else 10)."""
         if threshold is None:
-            settings = bundle.get("settings") or {}
-            reporting = (bundle.get("protocol") or {}).get("reporting") or {}
-            threshold = int(
-                settings.get("disclosure_threshold") or reporting.get("disclosure_threshold") or 10
-            )
+            threshold = bundle_threshold(bundle)
         if threshold < 1:
             raise ReportError(f"disclosure threshold must be a positive integer, got {threshold}")
         tables = {

@@ -25,6 +25,8 @@ from evalkit.report.monitor_changes import (
     read_history,
     record_monitor,
 )
+from evalkit.report.plan import SuppressionPlan
+from evalkit.report.plan_file import load_plan
 from evalkit.report.tables import ReportTable
 
 __all__ = [
@@ -72,18 +74,23 @@ def _check(values: Sequence[str], allowed: Sequence[str], what: str) -> list[str
 
 
 def collect_tables(
-    bundle: dict[str, Any], lang: str, documents: Sequence[str], previous: str = ""
+    bundle: dict[str, Any],
+    lang: str,
+    documents: Sequence[str],
+    previous: str = "",
+    plan: SuppressionPlan | None = None,
 ) -> list[ReportTable]:
     """Build every table the documents show (in-process, same code as the ``.qmd``).
 
     ``previous`` is the previous monitor's history entry as JSON (see
-    :mod:`evalkit.report.monitor_changes`), ``""`` when there is none.
+    :mod:`evalkit.report.monitor_changes`), ``""`` when there is none; ``plan`` the
+    release's suppression plan when it is at hand (default: made from ``bundle``).
     """
     from evalkit.report import monitoring, monitoring_trends, sections_front, sections_results
     from evalkit.report.sections_synthetic import synthetic
 
     with tempfile.TemporaryDirectory(prefix="evalkit-tables-") as tmp:
-        ctx = ReportContext(bundle, lang, figure_dir=tmp, collect_only=True)
+        ctx = ReportContext(bundle, lang, figure_dir=tmp, collect_only=True, plan=plan)
         if "evaluation" in documents or "summary" in documents:
             for fn in (
                 sections_front.first_page,
@@ -292,7 +299,8 @@ def render_reports(
     if not export_tables:
         return written
     say(f"{stem}: tables (CSV, XLSX)")
-    tables = collect_tables(bundle, langs[0], documents, previous_json)
+    plan = load_plan(bundle_path, _threshold(bundle))  # None: not saved, made from the bundle
+    tables = collect_tables(bundle, langs[0], documents, previous_json, plan)
     workbook = out_dir / f"{stem}.xlsx"
     _export_tables(tables, out_dir / f"{stem}_tables", workbook, _workbook_date(bundle))
     return [*written, workbook, out_dir / f"{stem}_tables"]
