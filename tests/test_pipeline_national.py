@@ -200,3 +200,91 @@ def test_registered_choices_reach_the_national_estimates(
     )  # the control group counts
     width = registered["twfe"]["conf_high"] - registered["twfe"]["conf_low"]
     assert others["twfe"]["conf_high"] - others["twfe"]["conf_low"] < width  # alpha 0.2
+
+
+def _cells(html: str, table: str) -> dict[str, list[str]]:
+    """Body rows of a rendered table, by their first cell's text."""
+    import html as html_lib
+    import re
+
+    found = re.search(rf'<table id="table-{table}">(.*?)</table>', html, re.S)
+    assert found, f"table {table} not in the report"
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", found.group(1).split("<tbody>")[1], re.S):
+        cells = [
+            html_lib.unescape(re.sub(r"<[^>]+>", "", c))
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def _nl(value: float, digits: int, sign: str = "") -> str:
+    """A number as the Dutch report shows it: decimal comma, typographic minus, no "-0,0"."""
+    value = 0.0 if round(value, digits) == 0 else value
+    return f"{value:{sign}.{digits}f}".replace("-", "\u2212").replace(".", ",")
+
+
+def test_national_report_shows_every_registered_hypothesis_with_the_engine_estimates(
+    panel: Path, tmp_path: Path, capsys
+) -> None:
+    import json
+
+    from evalkit.protocol import load_protocol
+    from evalkit.report.bundle import read_bundle
+    from evalkit.report.plan import bundle_sources, plan_for
+
+    store, estimates_file = tmp_path / "store.duckdb", tmp_path / "est.json"
+    assert main(["national", "validate", str(panel), "--store", str(store)]) == 0
+    est = ["national", "estimate", str(store), "--protocol", str(PROTOCOL)]
+    assert main([*est, "--out", str(estimates_file)]) == 0
+    build = tmp_path / "build"
+    report = ["national", "report", str(estimates_file), "--store", str(store)]
+    report += ["--protocol", str(PROTOCOL), "--lang", "nl", "--build", str(build)]
+    assert main([*report, "--documents", "evaluation"]) == 0
+    assert "reports rendered" in capsys.readouterr().out
+
+    protocol = load_protocol(PROTOCOL)
+    estimates = json.loads(estimates_file.read_text(encoding="utf-8"))
+    bundle = read_bundle(build / protocol.id / "results.json")
+    registered = [h.id for h in protocol.hypotheses]
+    assert registered == ["H1", "H2"]
+    confirmatory = bundle["confirmatory"]
+    assert [h["id"] for h in confirmatory["hypotheses"]] == registered
+    family = confirmatory["family"]
+    assert (family["members"], family["size"], family["method"]) == (registered, 2, "holm")
+    by_id = {h["id"]: h for h in estimates["hypotheses"]}
+    for h in confirmatory["hypotheses"]:
+        engine = estimates[h["outcome"]]["callaway_santanna"]
+        assert h["status"] == "estimated" and h["estimate"] == engine["estimate"]
+        assert h["p_adjusted"] == pytest.approx(by_id[h["id"]]["p_adjusted"], abs=1e-15)
+    window = set(range(-12, 13))
+    for outcome in OUTCOMES:  # the registered event study: CS's dynamic aggregation
+        rows = [r for r in confirmatory["event_study"] if r["outcome"] == outcome]
+        assert {r["event_time"] for r in rows} == window
+        assert {"estimate", "std_error", "conf_low", "conf_high"} <= set(rows[0])
+    assert {(r["outcome"], r["group"]) for r in bundle["trends"]} == {
+        (o, g) for o in OUTCOMES for g in ("pilot", "comparison")
+    }
+    # its counts are where the release's suppression plan reads them
+    assert {"sample.flow", "trends"} <= set(bundle_sources(bundle))
+    assert plan_for(bundle, 10**9).n_suppressed > 0
+    assert not {"throughput", "questionnaire", "monitoring"} & set(bundle)
+
+    html = (build / "reports" / f"{protocol.id}.html").read_text(encoding="utf-8")
+    assert "Traceback" not in html and "Error" not in html
+    assert "Niet beschikbaar" in html  # parts the national design does not have
+    effects = _cells(html, "effects_primary")
+    labels = {o.id: o.label["nl"] for o in protocol.outcomes}
+    assert set(effects) == set(labels.values())
+    for h in protocol.hypotheses:
+        engine = estimates[h.outcome]["callaway_santanna"]
+        shown = effects[labels[h.outcome]]
+        low, high = _nl(engine["conf_low"], 3), _nl(engine["conf_high"], 3)
+        assert shown[:3] == [
+            _nl(engine["estimate"], 3),
+            _nl(engine["std_error"], 3),
+            f"[{low}; {high}]",
+        ]
+        points = _nl(100 * engine["estimate"], 1, "+")  # the hypothesis, in percentage points
+        assert f"<strong>{h.id}</strong> ({labels[h.outcome]}): effect {points} procentpunt" in html
