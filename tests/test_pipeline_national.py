@@ -226,7 +226,7 @@ def _nl(value: float, digits: int, sign: str = "") -> str:
 
 
 def test_national_report_shows_every_registered_hypothesis_with_the_engine_estimates(
-    panel: Path, tmp_path: Path, capsys
+    panel: Path, starts: dict[str, str], tmp_path: Path, capsys
 ) -> None:
     import json
 
@@ -263,9 +263,17 @@ def test_national_report_shows_every_registered_hypothesis_with_the_engine_estim
         rows = [r for r in confirmatory["event_study"] if r["outcome"] == outcome]
         assert {r["event_time"] for r in rows} == window
         assert {"estimate", "std_error", "conf_low", "conf_high"} <= set(rows[0])
-    assert {(r["outcome"], r["group"]) for r in bundle["trends"]} == {
-        (o, g) for o in OUTCOMES for g in ("pilot", "comparison")
-    }
+    # the monthly means per group come from the engine's sums: pandas on the rows agrees
+    rows = pd.concat([pq.read_table(f).to_pandas() for f in national_files(panel)])
+    rows["group"] = np.where(rows["region"].isin(list(starts)), "pilot", "comparison")
+    rows["month"] = pd.to_datetime(rows["month"]).dt.strftime("%Y-%m")
+    for outcome in OUTCOMES:
+        means = rows.groupby(["group", "month"])[outcome].agg(["mean", "size"]).reset_index()
+        shown = [r for r in bundle["trends"] if r["outcome"] == outcome]
+        assert [(r["group"], r["month"], r["n"]) for r in shown] == list(
+            zip(means["group"], means["month"], means["size"], strict=True)
+        )
+        assert [r["mean"] for r in shown] == pytest.approx(list(means["mean"]), abs=1e-12)
     # its counts are where the release's suppression plan reads them
     assert {"sample.flow", "trends"} <= set(bundle_sources(bundle))
     assert plan_for(bundle, 10**9).n_suppressed > 0

@@ -56,7 +56,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     rep.add_argument("estimates", type=Path, help="the estimates JSON (national estimate --out)")
     rep.add_argument("--protocol", type=Path, required=True, help="the registered protocol")
     rep.add_argument("--store", type=Path, default=Path("build/national/store.duckdb"))
-    rep.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
     add_render_options(rep, documents=("evaluation", "summary"))
     rep.add_argument("--force", action="store_true", help="render even when up to date")
     rep.set_defaults(handler=run_report)
@@ -169,7 +168,6 @@ def run_report(args: argparse.Namespace) -> int:
         build=args.build,
         langs=args.lang,
         documents=args.documents,
-        engine=args.engine,
         force=args.force,
     )
     for path in written:

@@ -197,11 +197,14 @@ def estimate_national(
     Returns
     -------
     dict
-        ``{outcome: {estimator: result dict, "engine_seconds": ...}}``: the grouped sums
-        of all outcomes come from the same two queries, then every estimator uses them;
-        each result's
-        ``path`` says where it ran (``engine:duckdb``, ``engine:pyspark``, or
-        ``in_memory:streamed`` with the reason when the panel is outside the engine path).
+        ``{outcome: {estimator: result dict, "engine_seconds": ..., "rows": ...,
+        "trends": ...}}``: the grouped sums of all outcomes come from the same two
+        queries, then every estimator uses them; ``trends`` are the person-month means
+        per month of ever- and never-started units (``month, group, mean, n``), from the
+        same sums (absent on the streamed path); each result keeps its event-time rows
+        (``event_time_rows``) and its ``path`` says where it ran (``engine:duckdb``,
+        ``engine:pyspark``, or ``in_memory:streamed`` with the reason when the panel is
+        outside the engine path).
     """
     from evalkit.did.engine import cs_in_engine, linear_in_engine, panel_statistics_many
     from evalkit.errors import EstimationError
@@ -222,7 +225,11 @@ def estimate_national(
     out: dict[str, Any] = {}
     for done, outcome in enumerate(outcomes, start=1):
         stats = all_stats[outcome]
-        out[outcome] = {"engine_seconds": engine_seconds, "rows": stats.n_rows}
+        out[outcome] = {
+            "engine_seconds": engine_seconds,
+            "rows": stats.n_rows,
+            "trends": _monthly(stats.group_means()),
+        }
         for estimator in estimators:
             started = time.perf_counter()
             window = {"min_e": choices["min_e"], "max_e": choices["max_e"]}
@@ -256,6 +263,19 @@ def _entry(result: Any) -> dict[str, Any]:
     entry = record(result, tidy)
     entry["event_time_rows"] = event_time_rows(tidy)
     return entry
+
+
+def _monthly(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Name each period of :meth:`PanelStats.group_means` by its month (``YYYY-MM``)."""
+    return [
+        {
+            "month": f"{r['period'] // 12:04d}-{r['period'] % 12 + 1:02d}",
+            "group": r["group"],
+            "mean": r["mean"],
+            "n": r["n"],
+        }
+        for r in rows
+    ]
 
 
 def _choices(spec: Spec | None) -> dict[str, Any]:

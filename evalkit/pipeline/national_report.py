@@ -7,8 +7,9 @@ national protocol's reports are rendered by the same documents, with the same
 disclosure control, as any protocol's: the registration record and the limitations
 are built by the functions :mod:`evalkit.pipeline.assemble` uses, the hypotheses and
 their family by :func:`evalkit.analysis.family.hypothesis_rows`, the specification
-by :func:`evalkit.analysis.plan.registered_spec`. Two small queries on the store add
-the ingest log (``data.sources``) and the monthly means per group (``trends``).
+by :func:`evalkit.analysis.plan.registered_spec`. The monthly means per group
+(``trends``) come with the estimates, from the engine's grouped sums; one small query
+on the store adds its ingest log (``data.sources``).
 
 Parts the national design does not have are absent (balance, robustness checks,
 subgroups, throughput, questionnaires, monitoring, power); the documents say "not
@@ -89,49 +90,29 @@ def national_sources(store: Path, schema_version: int | None) -> list[dict[str, 
     ]
 
 
-def national_trends(table: Any, outcomes: Sequence[str]) -> list[dict[str, Any]]:
-    """Return ``trends``: each outcome's monthly mean per group, computed in the engine.
+def national_trends(estimates: Mapping[str, Any], outcomes: Sequence[str]) -> list[dict[str, Any]]:
+    """Return ``trends``: each outcome's monthly mean per group, from the engine's sums.
 
     Parameters
     ----------
-    table : ibis.expr.types.Table
-        The panel from :func:`evalkit.pipeline.national.national_table` (its ``cohort``
-        is 0 for regions that never start).
+    estimates : mapping
+        The national estimates: per outcome, ``trends`` are the person-month means of
+        ever-started (``pilot``) and never-started (``comparison``) regions per month,
+        from the grouped sums the estimators used (no further pass over the rows).
     outcomes : sequence of str
-        Outcome columns.
+        Outcome ids.
 
     Returns
     -------
     list of dict
-        Records ``outcome, month, group, mean, n`` (``n`` person-months with the
-        outcome), sorted by outcome, group and month, as
-        :func:`evalkit.analysis.descriptives.trend_table` gives for other protocols.
+        Records ``outcome, month, group, mean, n`` (``n`` person-months), sorted by
+        outcome, group and month, as :func:`evalkit.analysis.descriptives.trend_table`
+        gives for other protocols; none for an outcome estimated on the streamed path.
     """
-    import ibis
-
-    grouped = table.mutate(
-        group=ibis.ifelse(table.cohort > 0, "pilot", "comparison"),
-        ym=table.month.strftime("%Y-%m"),
-    ).group_by(["group", "ym"])
-    sums = {f"mean_{o}": table[o].cast("float64").mean() for o in outcomes}
-    counts = {f"n_{o}": table[o].count() for o in outcomes}
-    frame = grouped.aggregate(**sums, **counts).to_pandas()
-    frame = frame.sort_values(["group", "ym"], kind="stable")
-    rows: list[dict[str, Any]] = []
-    for outcome in outcomes:
-        for r in frame.to_dict("records"):
-            if int(r[f"n_{outcome}"]) == 0:
-                continue
-            rows.append(
-                {
-                    "outcome": outcome,
-                    "month": str(r["ym"]),
-                    "group": str(r["group"]),
-                    "mean": float(r[f"mean_{outcome}"]),
-                    "n": int(r[f"n_{outcome}"]),
-                }
-            )
-    return rows
+    rows = [
+        {"outcome": o, **r} for o in outcomes for r in (estimates.get(o) or {}).get("trends") or []
+    ]
+    return sorted(rows, key=lambda r: (outcomes.index(r["outcome"]), r["group"], r["month"]))
 
 
 def _baseline(trends: Sequence[Mapping[str, Any]], outcome: str, protocol: Protocol) -> Any:
@@ -236,7 +217,6 @@ def national_bundle(
     estimates: Mapping[str, Any],
     *,
     store: Path,
-    engine: str = "duckdb",
     code_commit: str | None = None,
 ) -> dict[str, Any]:
     """Return the national protocol's results bundle (version 2, docs/bundle.md).
@@ -248,9 +228,7 @@ def national_bundle(
     estimates : mapping
         The JSON ``evalkit national estimate --out`` wrote for this protocol.
     store : Path
-        The DuckDB store of ``evalkit national validate`` (ingest log and panel view).
-    engine : {"duckdb", "spark"}
-        Where the monthly means are computed.
+        The DuckDB store of ``evalkit national validate`` (its ingest log).
     code_commit : str, optional
         The git commit of the code, recorded for traceability.
 
@@ -266,23 +244,18 @@ def national_bundle(
         When the estimates belong to another version of the protocol, lack event-time
         rows, or the store has no national ingest log.
     """
-    import yaml
-
     from evalkit.analysis.family import hypothesis_rows
     from evalkit.analysis.plan import registered_spec
     from evalkit.pipeline.assemble import limitations, registration_record
     from evalkit.pipeline.columns import columns_used
-    from evalkit.pipeline.national import national_table, starts_from_protocol
     from evalkit.protocol import load_protocol
 
     protocol = load_protocol(protocol_file)
-    raw = yaml.safe_load(protocol_file.read_text(encoding="utf-8"))
     panel_sources = [s for s in protocol.data_sources if s.kind == "outcome_panel"]
     schema = panel_sources[0].schema_version if panel_sources else None
     sources = national_sources(store, schema)
     outcomes = [o.id for o in protocol.outcomes if o.source == "outcome_panel"]
-    table = national_table(store, starts_from_protocol(raw), engine=engine)
-    trends = national_trends(table, outcomes)
+    trends = national_trends(estimates, outcomes)
     months = [r["month"] for r in trends]
     registration = registration_record(
         protocol_file,
@@ -336,7 +309,6 @@ def report_national(
     build: Path = Path("build"),
     langs: Sequence[str] = ("nl", "en"),
     documents: Sequence[str] = ("evaluation", "summary"),
-    engine: str = "duckdb",
     force: bool = False,
 ) -> tuple[list[Path], bool]:
     """Write the national protocol's bundle and render its reports (unless up to date).
@@ -354,8 +326,6 @@ def report_national(
         to ``<build>/reports`` (as for every protocol).
     langs, documents : sequence of str
         What to render.
-    engine : {"duckdb", "spark"}
-        Where the monthly means are computed.
     force : bool
         Render even when the bundle, the documents and the code are unchanged.
 
@@ -387,9 +357,7 @@ def report_national(
         )
     estimates = json.loads(estimates_file.read_text(encoding="utf-8"))
     paths = paths_for(protocol_file, build=build)
-    bundle = national_bundle(
-        protocol_file, estimates, store=store, engine=engine, code_commit=_git_commit()
-    )
+    bundle = national_bundle(protocol_file, estimates, store=store, code_commit=_git_commit())
     write_bundle(bundle, paths.bundle)
     rendered = render_fingerprint(paths.bundle, REPORTS_DIR, langs, documents)
     expected = _expected_outputs(paths, langs, documents)
