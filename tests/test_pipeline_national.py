@@ -296,3 +296,26 @@ def test_national_report_shows_every_registered_hypothesis_with_the_engine_estim
         ]
         points = _nl(100 * engine["estimate"], 1, "+")  # the hypothesis, in percentage points
         assert f"<strong>{h.id}</strong> ({labels[h.outcome]}): effect {points} procentpunt" in html
+
+
+def test_national_report_refuses_stale_estimates_and_a_missing_store_without_traceback(
+    tmp_path: Path, capsys
+) -> None:
+    import json
+
+    from evalkit.protocol import verify_for_analysis
+
+    stale = tmp_path / "est.json"
+    stale.write_text(json.dumps({"protocol": {"sha256": "0" * 64}}), encoding="utf-8")
+    store = tmp_path / "store.duckdb"
+    args = ["national", "report", "--protocol", str(PROTOCOL), "--store", str(store)]
+    assert main([*args, "--build", str(tmp_path), str(stale)]) == 1
+    err = capsys.readouterr().err
+    assert "another version of the protocol" in err and "Traceback" not in err
+    fresh = tmp_path / "fresh.json"
+    sha = verify_for_analysis(PROTOCOL).sha256
+    fresh.write_text(json.dumps({"protocol": {"sha256": sha}}), encoding="utf-8")
+    assert main([*args, "--build", str(tmp_path), str(fresh)]) == 1
+    err = capsys.readouterr().err
+    assert "no national store" in err and "Traceback" not in err
+    assert not store.exists() and not (tmp_path / "national_law_2026").exists()

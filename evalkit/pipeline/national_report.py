@@ -52,6 +52,8 @@ def national_sources(store: Path, schema_version: int | None) -> list[dict[str, 
     """
     import duckdb
 
+    if not store.is_file():
+        raise EvalkitError(f"{store}: no national store (run `evalkit national validate` first)")
     con = duckdb.connect(str(store), read_only=True)
     try:
         log = con.execute(
@@ -253,7 +255,6 @@ def national_bundle(
     protocol = load_protocol(protocol_file)
     panel_sources = [s for s in protocol.data_sources if s.kind == "outcome_panel"]
     schema = panel_sources[0].schema_version if panel_sources else None
-    sources = national_sources(store, schema)
     outcomes = [o.id for o in protocol.outcomes if o.source == "outcome_panel"]
     trends = national_trends(estimates, outcomes)
     months = [r["month"] for r in trends]
@@ -264,6 +265,7 @@ def national_bundle(
         data_months=[max(months)] if months else [],
     )
     _check_estimates(estimates, registration)
+    sources = national_sources(store, schema)
     spec = registered_spec(protocol)
     effects = _effects(protocol, estimates, trends)
     return {
