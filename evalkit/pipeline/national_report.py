@@ -118,7 +118,7 @@ def national_trends(estimates: Mapping[str, Any], outcomes: Sequence[str]) -> li
 
 
 def _baseline(trends: Sequence[Mapping[str, Any]], outcome: str, protocol: Protocol) -> Any:
-    """Mean of the outcome in the pilot group over the registered pre period (person-months)."""
+    """Return the pilot group's mean over the registered pre period (person-months)."""
     pre = protocol.periods.pre
     rows = [
         r
@@ -226,7 +226,7 @@ def national_bundle(
     Parameters
     ----------
     protocol_file : Path
-        The registered national protocol (``units.treated`` gives the region starts).
+        The registered national protocol.
     estimates : mapping
         The JSON ``evalkit national estimate --out`` wrote for this protocol.
     store : Path
