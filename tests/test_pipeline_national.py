@@ -200,3 +200,122 @@ def test_registered_choices_reach_the_national_estimates(
     )  # the control group counts
     width = registered["twfe"]["conf_high"] - registered["twfe"]["conf_low"]
     assert others["twfe"]["conf_high"] - others["twfe"]["conf_low"] < width  # alpha 0.2
+
+
+def _cells(html: str, table: str) -> dict[str, list[str]]:
+    """Body rows of a rendered table, by their first cell's text."""
+    import html as html_lib
+    import re
+
+    found = re.search(rf'<table id="table-{table}">(.*?)</table>', html, re.S)
+    assert found, f"table {table} not in the report"
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", found.group(1).split("<tbody>")[1], re.S):
+        cells = [
+            html_lib.unescape(re.sub(r"<[^>]+>", "", c))
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def _nl(value: float, digits: int, sign: str = "") -> str:
+    """A number as the Dutch report shows it: decimal comma, typographic minus, no "-0,0"."""
+    value = 0.0 if round(value, digits) == 0 else value
+    return f"{value:{sign}.{digits}f}".replace("-", "\u2212").replace(".", ",")
+
+
+def test_national_report_shows_every_registered_hypothesis_with_the_engine_estimates(
+    panel: Path, starts: dict[str, str], tmp_path: Path, capsys
+) -> None:
+    import json
+
+    from evalkit.protocol import load_protocol
+    from evalkit.report.bundle import read_bundle
+    from evalkit.report.plan import bundle_sources, plan_for
+
+    store, estimates_file = tmp_path / "store.duckdb", tmp_path / "est.json"
+    assert main(["national", "validate", str(panel), "--store", str(store)]) == 0
+    est = ["national", "estimate", str(store), "--protocol", str(PROTOCOL)]
+    assert main([*est, "--out", str(estimates_file)]) == 0
+    build = tmp_path / "build"
+    report = ["national", "report", str(estimates_file), "--store", str(store)]
+    report += ["--protocol", str(PROTOCOL), "--lang", "nl", "--build", str(build)]
+    assert main([*report, "--documents", "evaluation"]) == 0
+    assert "reports rendered" in capsys.readouterr().out
+
+    protocol = load_protocol(PROTOCOL)
+    estimates = json.loads(estimates_file.read_text(encoding="utf-8"))
+    bundle = read_bundle(build / protocol.id / "results.json")
+    registered = [h.id for h in protocol.hypotheses]
+    assert registered == ["H1", "H2"]
+    confirmatory = bundle["confirmatory"]
+    assert [h["id"] for h in confirmatory["hypotheses"]] == registered
+    family = confirmatory["family"]
+    assert (family["members"], family["size"], family["method"]) == (registered, 2, "holm")
+    by_id = {h["id"]: h for h in estimates["hypotheses"]}
+    for h in confirmatory["hypotheses"]:
+        engine = estimates[h["outcome"]]["callaway_santanna"]
+        assert h["status"] == "estimated" and h["estimate"] == engine["estimate"]
+        assert h["p_adjusted"] == pytest.approx(by_id[h["id"]]["p_adjusted"], abs=1e-15)
+    window = set(range(-12, 13))
+    for outcome in OUTCOMES:  # the registered event study: CS's dynamic aggregation
+        rows = [r for r in confirmatory["event_study"] if r["outcome"] == outcome]
+        assert {r["event_time"] for r in rows} == window
+        assert {"estimate", "std_error", "conf_low", "conf_high"} <= set(rows[0])
+    # the monthly means per group come from the engine's sums: pandas on the rows agrees
+    rows = pd.concat([pq.read_table(f).to_pandas() for f in national_files(panel)])
+    rows["group"] = np.where(rows["region"].isin(list(starts)), "pilot", "comparison")
+    rows["month"] = pd.to_datetime(rows["month"]).dt.strftime("%Y-%m")
+    for outcome in OUTCOMES:
+        means = rows.groupby(["group", "month"])[outcome].agg(["mean", "size"]).reset_index()
+        shown = [r for r in bundle["trends"] if r["outcome"] == outcome]
+        assert [(r["group"], r["month"], r["n"]) for r in shown] == list(
+            zip(means["group"], means["month"], means["size"], strict=True)
+        )
+        assert [r["mean"] for r in shown] == pytest.approx(list(means["mean"]), abs=1e-12)
+    # its counts are where the release's suppression plan reads them
+    assert {"sample.flow", "trends"} <= set(bundle_sources(bundle))
+    assert plan_for(bundle, 10**9).n_suppressed > 0
+    assert not {"throughput", "questionnaire", "monitoring"} & set(bundle)
+
+    html = (build / "reports" / f"{protocol.id}.html").read_text(encoding="utf-8")
+    assert "Traceback" not in html and "Error" not in html
+    assert "Niet beschikbaar" in html  # parts the national design does not have
+    effects = _cells(html, "effects_primary")
+    labels = {o.id: o.label["nl"] for o in protocol.outcomes}
+    assert set(effects) == set(labels.values())
+    for h in protocol.hypotheses:
+        engine = estimates[h.outcome]["callaway_santanna"]
+        shown = effects[labels[h.outcome]]
+        low, high = _nl(engine["conf_low"], 3), _nl(engine["conf_high"], 3)
+        assert shown[:3] == [
+            _nl(engine["estimate"], 3),
+            _nl(engine["std_error"], 3),
+            f"[{low}; {high}]",
+        ]
+        points = _nl(100 * engine["estimate"], 1, "+")  # the hypothesis, in percentage points
+        assert f"<strong>{h.id}</strong> ({labels[h.outcome]}): effect {points} procentpunt" in html
+
+
+def test_national_report_refuses_stale_estimates_and_a_missing_store_without_traceback(
+    tmp_path: Path, capsys
+) -> None:
+    import json
+
+    from evalkit.protocol import verify_for_analysis
+
+    stale = tmp_path / "est.json"
+    stale.write_text(json.dumps({"protocol": {"sha256": "0" * 64}}), encoding="utf-8")
+    store = tmp_path / "store.duckdb"
+    args = ["national", "report", "--protocol", str(PROTOCOL), "--store", str(store)]
+    assert main([*args, "--build", str(tmp_path), str(stale)]) == 1
+    err = capsys.readouterr().err
+    assert "another version of the protocol" in err and "Traceback" not in err
+    fresh = tmp_path / "fresh.json"
+    sha = verify_for_analysis(PROTOCOL).sha256
+    fresh.write_text(json.dumps({"protocol": {"sha256": sha}}), encoding="utf-8")
+    assert main([*args, "--build", str(tmp_path), str(fresh)]) == 1
+    err = capsys.readouterr().err
+    assert "no national store" in err and "Traceback" not in err
+    assert not store.exists() and not (tmp_path / "national_law_2026").exists()

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from evalkit._cli.report import add_render_options
+
 OUTCOMES = ("neet", "early_school_leaving")
 
 
@@ -41,6 +43,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     est.add_argument("--cluster", choices=("region", "municipality"), default="region")
     est.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     est.set_defaults(handler=run_estimate)
+    rep = steps.add_parser(
+        "report",
+        help="write the results bundle from the estimates and render its reports",
+        description=(
+            "Turn the estimates of `evalkit national estimate --out` into the protocol's "
+            "results bundle (<build>/<id>/results.json) and render its documents into "
+            "<build>/reports, as `evalkit report` does for any protocol; skipped when the "
+            "bundle, the documents and the code are unchanged."
+        ),
+    )
+    rep.add_argument("estimates", type=Path, help="the estimates JSON (national estimate --out)")
+    rep.add_argument("--protocol", type=Path, required=True, help="the registered protocol")
+    rep.add_argument("--store", type=Path, default=Path("build/national/store.duckdb"))
+    add_render_options(rep, documents=("evaluation", "summary"))
+    rep.add_argument("--force", action="store_true", help="render even when up to date")
+    rep.set_defaults(handler=run_report)
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -133,4 +151,27 @@ def run_estimate(args: argparse.Namespace) -> int:
         args.out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
         print(f"  results: {args.out}")
     print(f"  path: {', '.join(sorted(paths)) or 'engine:' + args.engine}; " + progress.summary())
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Write the national bundle, render its reports, print the files and the time taken."""
+    import time
+
+    from evalkit.pipeline.national_report import report_national
+
+    started = time.perf_counter()
+    written, rendered = report_national(
+        args.protocol,
+        args.estimates,
+        store=args.store,
+        build=args.build,
+        langs=args.lang,
+        documents=args.documents,
+        force=args.force,
+    )
+    for path in written:
+        print(path)
+    what = "rendered" if rendered else "up to date (bundle, documents and code unchanged)"
+    print(f"  reports {what}; {time.perf_counter() - started:.1f} s")
     return 0

@@ -26,7 +26,14 @@ from evalkit.pipeline.paths import ProtocolPaths
 from evalkit.protocol import Protocol
 from evalkit.protocol.model import Throughput
 
-__all__ = ["BundleInputs", "assemble_bundle", "compute_bundle", "load_inputs"]
+__all__ = [
+    "BundleInputs",
+    "assemble_bundle",
+    "compute_bundle",
+    "limitations",
+    "load_inputs",
+    "registration_record",
+]
 
 #: How many rejection reasons per source the bundle keeps.
 TOP_REASONS = 5
@@ -98,23 +105,66 @@ def _registration(
     tables: Mapping[str, pd.DataFrame | None],
 ) -> dict[str, Any]:
     """Return the registration record, timed against the pilot's and the data's own months."""
+    first = store.first_ingest_time("outcome_panel", shas.get("outcome_panel") or None)
+    return registration_record(
+        paths.protocol,
+        protocol,
+        first_ingest_at=_iso(first),
+        data_months=_latest_months(tables),
+        witness=_lock_witness(paths, store, protocol.id),
+    )
+
+
+def registration_record(
+    protocol_file: Path,
+    protocol: Protocol,
+    *,
+    first_ingest_at: str | None,
+    data_months: list[str],
+    witness: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return a bundle's ``registration``: the lock's record timed against pilot and data.
+
+    Parameters
+    ----------
+    protocol_file : Path
+        The protocol file (its lock sits beside it).
+    protocol : Protocol
+        The typed protocol.
+    first_ingest_at : str or None
+        First ingest of the outcome data (ISO, UTC), None when the store keeps no time.
+    data_months : list of str
+        ``YYYY-MM`` of the latest month in each ingested source.
+    witness : mapping, optional
+        The store's record of the locks it saw (:func:`_lock_witness`); without one
+        (a store that records no seals) nothing counts as replaced.
+
+    Returns
+    -------
+    dict
+        The record docs/bundle.md describes under ``registration``.
+
+    Raises
+    ------
+    ProtocolError
+        When the registration is violated (``verify_for_analysis``).
+    """
     from evalkit.protocol import verify_for_analysis
     from evalkit.protocol.registration import lock_path
     from evalkit.protocol.timing import git_added_at, registration_timing
 
-    registration = verify_for_analysis(paths.protocol)
+    registration = verify_for_analysis(protocol_file)
     info = dict(registration.to_dict())
-    first = store.first_ingest_time("outcome_panel", shas.get("outcome_panel") or None)
-    info["first_data_ingest_at"] = _iso(first)
-    info.update(_lock_witness(paths, store, protocol.id))
+    info["first_data_ingest_at"] = first_ingest_at
+    info.update(witness or {"lock_seal": None, "lock_seals_seen": [], "lock_replaced_at": None})
     periods = protocol.periods
     timing = registration_timing(
         registered_at=registration.registered_at,
-        git_added=git_added_at(lock_path(paths.protocol)) if registration.registered_at else None,
+        git_added=git_added_at(lock_path(protocol_file)) if registration.registered_at else None,
         pilot_start=min(t.start for t in protocol.units.treated),
         first_post_month=(periods.post or periods.intervention).start,
-        data_months=_latest_months(tables),
-        first_ingest_at=_iso(first),
+        data_months=data_months,
+        first_ingest_at=first_ingest_at,
         lock_replaced_at=info["lock_replaced_at"],
     )
     info.update(timing)
@@ -153,7 +203,7 @@ def _latest_months(tables: Mapping[str, pd.DataFrame | None]) -> list[str]:
     return out
 
 
-def _limitations(
+def limitations(
     protocol: Protocol,
     sources: list[dict[str, Any]],
     registration: Mapping[str, Any],
@@ -446,7 +496,7 @@ def _compute(inputs: BundleInputs) -> dict[str, Any]:
         "monitoring": _monitoring(inputs),
         "power": inputs.power,
         "exploratory": exploratory_analysis(af, protocol, inputs.exploratory_specs),
-        "limitations": _limitations(protocol, inputs.sources, inputs.registration, inputs.power),
+        "limitations": limitations(protocol, inputs.sources, inputs.registration, inputs.power),
         "settings": {
             "disclosure_threshold": protocol.disclosure_threshold,
             "languages": list(protocol.languages),

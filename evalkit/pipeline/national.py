@@ -197,14 +197,16 @@ def estimate_national(
     Returns
     -------
     dict
-        ``{outcome: {estimator: result dict, "engine_seconds": ...}}``: the grouped sums
-        of all outcomes come from the same two queries, then every estimator uses them;
-        each result's
-        ``path`` says where it ran (``engine:duckdb``, ``engine:pyspark``, or
-        ``in_memory:streamed`` with the reason when the panel is outside the engine path).
+        ``{outcome: {estimator: result dict, "engine_seconds": ..., "rows": ...,
+        "trends": ...}}``: the grouped sums of all outcomes come from the same two
+        queries, then every estimator uses them; ``trends`` are the person-month means
+        per month of ever- and never-started units (``month, group, mean, n``), from the
+        same sums (absent on the streamed path); each result keeps its event-time rows
+        (``event_time_rows``) and its ``path`` says where it ran (``engine:duckdb``,
+        ``engine:pyspark``, or ``in_memory:streamed`` with the reason when the panel is
+        outside the engine path).
     """
     from evalkit.did.engine import cs_in_engine, linear_in_engine, panel_statistics_many
-    from evalkit.did.results import record
     from evalkit.errors import EstimationError
 
     started = time.perf_counter()
@@ -223,25 +225,57 @@ def estimate_national(
     out: dict[str, Any] = {}
     for done, outcome in enumerate(outcomes, start=1):
         stats = all_stats[outcome]
-        out[outcome] = {"engine_seconds": engine_seconds, "rows": stats.n_rows}
+        out[outcome] = {
+            "engine_seconds": engine_seconds,
+            "rows": stats.n_rows,
+            "trends": _monthly(stats.group_means()),
+        }
         for estimator in estimators:
             started = time.perf_counter()
             window = {"min_e": choices["min_e"], "max_e": choices["max_e"]}
             if estimator == "callaway_santanna":
                 cs = {k: choices[k] for k in ("control", "base_period", "anticipation")}
-                entry = record(
-                    cs_in_engine(stats, cluster=cluster, alpha=choices["alpha"], **cs, **window)
+                fit: Any = cs_in_engine(
+                    stats, cluster=cluster, alpha=choices["alpha"], **cs, **window
                 )
             else:
                 event = window if estimator == "event_study" else {}
                 fit = linear_in_engine(stats, estimator, alpha=choices["alpha"], **event)
-                entry = record(fit)
+            entry = _entry(fit)
             entry["seconds"] = round(time.perf_counter() - started, 3)
             entry["path"] = f"engine:{stats.backend}"
             out[outcome][estimator] = entry
         if progress is not None:
             progress(done, stats.n_rows)
     return out
+
+
+def _entry(result: Any) -> dict[str, Any]:
+    """Return a result's record with its event-time rows (``event_time_rows``, tidy names).
+
+    The rows are those of its ``tidy()`` frame that carry an event time (Callaway–
+    Sant'Anna's dynamic aggregation, the event study's coefficients; none for TWFE), so
+    the national report's event study reads the bundle's vocabulary, not ``att, se``.
+    """
+    from evalkit.did.results import event_time_rows, record
+
+    tidy = result.tidy()
+    entry = record(result, tidy)
+    entry["event_time_rows"] = event_time_rows(tidy)
+    return entry
+
+
+def _monthly(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Name each period of :meth:`PanelStats.group_means` by its month (``YYYY-MM``)."""
+    return [
+        {
+            "month": f"{r['period'] // 12:04d}-{r['period'] % 12 + 1:02d}",
+            "group": r["group"],
+            "mean": r["mean"],
+            "n": r["n"],
+        }
+        for r in rows
+    ]
 
 
 def _choices(spec: Spec | None) -> dict[str, Any]:
@@ -268,7 +302,6 @@ def _streamed(
     """Fallback: stream the needed columns to a unit panel and estimate in memory."""
     from evalkit.did import estimate
     from evalkit.did.engine._stream import stream_unit_panel
-    from evalkit.did.results import record
 
     started = time.perf_counter()
     panel = stream_unit_panel(table, cluster=cluster, **design)
@@ -294,7 +327,7 @@ def _streamed(
             cluster=cluster,
             **options,
         )
-        entry = record(result)  # its warnings and warning_codes: every note, aligned
+        entry = _entry(result)  # its warnings and warning_codes: every note, aligned
         entry["path"] = "in_memory:streamed"
         entry["why_not_in_engine"] = why
         out[estimator] = entry

@@ -17,7 +17,7 @@ inside the same query: the unit panel is the mean outcome per unit and period.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,12 @@ class PanelStats:
         Rows of the input table (person-months when the units are regions).
     backend : str
         Name of the engine that computed the sums.
+    row_sums : ndarray, optional
+        Clusters × cohorts × periods sums of the outcome over the input rows (persons),
+        from the same query: with ``row_counts`` they give the person-month means the
+        reports plot (:meth:`group_means`); the estimators do not use them.
+    row_counts : ndarray, optional
+        Clusters × cohorts × periods numbers of input rows.
     """
 
     clusters: np.ndarray
@@ -57,6 +63,8 @@ class PanelStats:
     n: np.ndarray
     n_rows: int
     backend: str
+    row_sums: np.ndarray | None = field(default=None, repr=False)
+    row_counts: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_units(self) -> int:
@@ -73,6 +81,28 @@ class PanelStats:
         """Clusters with at least one ever-treated unit."""
         treated = self.cohorts > 0
         return int((self.n[:, treated].sum(axis=1) > 0).sum())
+
+    def group_means(self) -> list[dict[str, Any]]:
+        """Return the mean of the input rows per period, for ever-treated and never-treated units.
+
+        Returns
+        -------
+        list of dict
+            ``period, group ('pilot' for cohorts > 0, else 'comparison'), mean, n``
+            (``n`` input rows), by group and period; empty without ``row_sums``.
+        """
+        if self.row_sums is None or self.row_counts is None:
+            return []
+        rows = []
+        for group, cohorts in (("comparison", self.cohorts == 0), ("pilot", self.cohorts > 0)):
+            sums = self.row_sums[:, cohorts, :].sum(axis=(0, 1))
+            counts = self.row_counts[:, cohorts, :].sum(axis=(0, 1))
+            for period, total, n in zip(self.periods, sums, counts, strict=True):
+                if n > 0:
+                    rows.append(
+                        {"period": int(period), "group": group, "mean": total / n, "n": int(n)}
+                    )
+        return rows
 
     def __repr__(self) -> str:
         return (
@@ -171,20 +201,24 @@ def panel_statistics_many(
         _c=t[cluster].cast("string").max(),
         _cmin=t[cluster].cast("string").min(),
         **{name: y.mean() for name, y in ys.items()},
+        **{f"_w{k}": y.sum() for k, y in enumerate(ys.values())},
     )
     # Two queries (checks, then sums) each read the rows once; caching the unit panel
     # in between would save a scan, but ibis 12 cannot drop cached tables on DuckDB 2.
     _check(panel)
     sums = {f"s{k}": panel[f"_y{k}"].sum() for k in range(len(outcomes))}
+    # the sums over the rows (persons) ride along: the reports' monthly means, without
+    # another pass over the rows
+    row_sums = {f"w{k}": panel[f"_w{k}"].sum() for k in range(len(outcomes))}
     stats = (
         panel.group_by(["_c", "_g", "_t"])
-        .aggregate(n=panel.count(), rows=panel._rows.sum(), **sums)
+        .aggregate(n=panel.count(), rows=panel._rows.sum(), **sums, **row_sums)
         .to_pandas()
     )
     n_rows = int(stats["rows"].sum())
     backend = _backend_name(table)
     return {
-        o: _arrays(stats.rename(columns={f"s{k}": "s"}), n_rows, backend)
+        o: _arrays(stats.rename(columns={f"s{k}": "s", f"w{k}": "w"}), n_rows, backend)
         for k, o in enumerate(outcomes)
     }
 
@@ -240,7 +274,11 @@ def _arrays(stats: pd.DataFrame, n_rows: int, backend: str) -> PanelStats:
     gi = np.searchsorted(cohorts, stats["_g"].to_numpy(dtype=np.float64))
     ti = np.searchsorted(periods, stats["_t"].to_numpy(dtype=np.float64))
     s = np.zeros((clusters.size, cohorts.size, periods.size))
-    counts = np.zeros_like(s)
+    counts, row_sums, row_counts = np.zeros_like(s), np.zeros_like(s), np.zeros_like(s)
     s[ci, gi, ti] = stats["s"].to_numpy(dtype=np.float64)
     counts[ci, gi, ti] = stats["n"].to_numpy(dtype=np.float64)
-    return PanelStats(clusters, cohorts, periods, s, counts[:, :, 0], n_rows, backend)
+    row_sums[ci, gi, ti] = stats["w"].to_numpy(dtype=np.float64)
+    row_counts[ci, gi, ti] = stats["rows"].to_numpy(dtype=np.float64)
+    return PanelStats(
+        clusters, cohorts, periods, s, counts[:, :, 0], n_rows, backend, row_sums, row_counts
+    )
