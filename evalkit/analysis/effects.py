@@ -48,7 +48,7 @@ from evalkit.protocol.expressions import evaluate
 from evalkit.protocol.model import Outcome, Protocol
 from evalkit.spec import Inference, Spec
 
-__all__ = ["Design", "confirmatory_analysis", "exploratory_analysis"]
+__all__ = ["Design", "confirmatory_analysis", "effect_record", "exploratory_analysis"]
 
 #: Inference methods shown side by side for 2×2 and TWFE (few-treated methods next to CR1).
 _INFERENCE_SIDE_BY_SIDE: tuple[Inference, ...] = ("analytic", "wild", "permutation", "conley_taber")
@@ -241,7 +241,48 @@ def _effect(design: Design, outcome: Outcome, res: Result, spec: Spec) -> dict[s
         waves = outcome.source == "questionnaire" and frame is not design.af.data
         before = (frame[POST].to_numpy() == 0) if waves else design.pre(frame)
         baseline = frame.loc[before & frame[TREATED_GROUP].to_numpy(), outcome.id].mean()
-    hypotheses = [h.id for h in design.protocol.hypotheses if h.outcome == outcome.id]
+    return effect_record(
+        design.protocol,
+        outcome,
+        spec,
+        None if result is None else {k: v for k, v in result.items() if k != "_tidy"},
+        error=None if result is not None else "; ".join(errors),
+        baseline=None if pd.isna(baseline) else float(baseline),
+    )
+
+
+def effect_record(
+    protocol: Protocol,
+    outcome: Outcome,
+    spec: Spec,
+    result: Mapping[str, Any] | None,
+    *,
+    error: str | None,
+    baseline: float | None,
+) -> dict[str, Any]:
+    """Return an outcome's record in the bundle's ``confirmatory.effects``.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The registered protocol (for the outcome's hypothesis).
+    outcome : Outcome
+        The outcome.
+    spec : Spec
+        The spec it was estimated with.
+    result : mapping or None
+        Its estimate's record (:func:`evalkit.did.results.record`), None when there is none.
+    error : str or None
+        Why there is no result.
+    baseline : float or None
+        The pilot group's mean before the pilot.
+
+    Returns
+    -------
+    dict
+        The keys docs/bundle.md lists for ``confirmatory.effects``.
+    """
+    hypotheses = [h.id for h in protocol.hypotheses if h.outcome == outcome.id]
     return {
         "outcome": outcome.id,
         "label": outcome.label,
@@ -252,10 +293,10 @@ def _effect(design: Design, outcome: Outcome, res: Result, spec: Spec) -> dict[s
         "expected_direction": outcome.expected_direction,
         "smallest_effect": outcome.smallest_effect,
         "hypothesis": hypotheses[0] if hypotheses else None,
-        "baseline_mean": None if pd.isna(baseline) else float(baseline),
+        "baseline_mean": baseline,
         "spec": spec.to_dict(),
-        "result": None if result is None else {k: v for k, v in result.items() if k != "_tidy"},
-        "error": None if result is not None else "; ".join(errors),
+        "result": result,
+        "error": error,
     }
 
 

@@ -137,6 +137,7 @@ def _effects(
     trends: Sequence[Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
     """One effect record per registered outcome: the registered estimator's national estimate."""
+    from evalkit.analysis.effects import effect_record
     from evalkit.analysis.plan import registered_spec
 
     spec = registered_spec(protocol)
@@ -146,25 +147,17 @@ def _effects(
         result = None
         if isinstance(found, Mapping):
             result = {k: v for k, v in found.items() if k not in (*_RUN_ONLY, "event_time_rows")}
-        hypotheses = [h.id for h in protocol.hypotheses if h.outcome == outcome.id]
         rows.append(
-            {
-                "outcome": outcome.id,
-                "label": outcome.label,
-                "role": outcome.role,
-                "domain": outcome.domain,
-                "type": outcome.type,
-                "source": outcome.source,
-                "expected_direction": outcome.expected_direction,
-                "smallest_effect": outcome.smallest_effect,
-                "hypothesis": hypotheses[0] if hypotheses else None,
-                "baseline_mean": _baseline(trends, outcome.id, protocol),
-                "spec": spec.to_dict(),
-                "result": result,
-                "error": None
+            effect_record(
+                protocol,
+                outcome,
+                spec,
+                result,
+                error=None
                 if result is not None
                 else f"no national estimate of {spec.estimator} for this outcome",
-            }
+                baseline=_baseline(trends, outcome.id, protocol),
+            )
         )
     return rows
 
