@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from evalkit.analysis.calendar_nl import add_working_days, dutch_holidays, working_days_between
-from evalkit.analysis.intervals import case_intervals
+from evalkit.analysis.intervals import case_intervals, events_after
 from evalkit.analysis.norms import Norm, norm_shares, norm_status, parse_norms
 from evalkit.analysis.survival import km_curve, km_fit, km_summary
 from evalkit.analysis.throughput import THROUGHPUT_TABLES, norm_did, throughput_tables
-from evalkit.errors import DataValidationError, DroppedRowsWarning, EvalkitError
+from evalkit.errors import DataValidationError, EvalkitError
+from evalkit.pipeline.assemble import limitations
+from evalkit.protocol import load_protocol
 
 REF = date(2025, 3, 31)
 
@@ -330,13 +334,15 @@ def test_throughput_tables_periods_advance_payment_and_future_events():
         ),
         ev("q2", "registration", pd.Timestamp("2025-05-01"), mun="GM0002"),  # after reference
     ]
-    with pytest.warns(DroppedRowsWarning, match="1 case event"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # left out without a warning: the pipeline states it
         tabs = throughput_tables(
             pd.DataFrame(rows),
             reference_date=REF,
             pilot_starts={"GM0001": date(2025, 1, 1)},
             comparison_units=["GM0002"],
         )
+    assert events_after(pd.DataFrame(rows), REF) == 1
     assert set(tabs) == set(THROUGHPUT_TABLES)
     km = tabs["km_summary"]
     per = km.loc[
@@ -466,3 +472,21 @@ def test_norm_did_recovers_a_known_jump_in_the_share_within_norm():
             comparison_units=["GM0002"],
             period="week",
         )  # type: ignore[arg-type]
+
+
+def test_the_bundle_states_events_left_out_after_the_reference_date() -> None:
+    """From the registered reference date to the bundle's limitations (the report words them)."""
+    root = Path(__file__).resolve().parents[1]
+    shipped = load_protocol(root / "protocols" / "examples" / "school_to_work_region.yaml")
+    dates = pd.to_datetime(["2026-03-30", "2026-03-31", "2026-04-01", "2026-04-02"])
+    events = pd.DataFrame({"case_id": ["a", "a", "b", "b"], "event_date": dates})
+
+    def codes(reference: str | None) -> dict:
+        throughput = dataclasses.replace(shipped.throughput, reference_date=reference)
+        protocol = dataclasses.replace(shipped, throughput=throughput)
+        out = limitations(protocol, [], {"status": "registered"}, None, events)
+        return {row["code"]: row["values"] for row in out}
+
+    late = codes("2026-03-31")["events_after_reference"]
+    assert late == {"n_events": 2, "reference_date": "2026-03-31"}
+    assert "events_after_reference" not in codes(None)  # default: the latest event

@@ -64,6 +64,18 @@ def test_limitations_from_pipeline_codes(tmp_path):
     assert "Power (simulation)" in md and "34.0%" in md
 
 
+def test_events_after_the_reference_date_are_stated_in_both_languages(tmp_path):
+    late = {
+        "code": "events_after_reference",
+        "values": {"n_events": 3, "reference_date": "2026-03-31"},
+    }
+    en = sections_back.limitations(_ctx(tmp_path, limitations=[late]))
+    nl = sections_back.limitations(_ctx(tmp_path, lang="nl", limitations=[late]))
+    assert "3 case event(s) after the reference date 31 March 2026 were left out" in en
+    assert "3 casusgebeurtenis(sen) na de peildatum 31 maart 2026" in nl
+    assert "Limitation (" not in en and "Beperking (" not in nl
+
+
 def test_caseload_shows_each_months_last_week_most_recent_first(tmp_path):
     weeks = pd.date_range("2026-01-05", periods=13, freq="7D").strftime("%Y-%m-%d")
     rows = [

@@ -8,7 +8,6 @@ dropped and never treated as finished.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from datetime import date
 
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.analysis.calendar_nl import LiberationDay, working_days_between
-from evalkit.errors import DataValidationError, DroppedRowsWarning
+from evalkit.errors import DataValidationError
 
 __all__ = [
     "INTERVALS",
@@ -68,7 +67,8 @@ def prepare_events(events: pd.DataFrame, reference_date: date) -> pd.DataFrame:
     events : pandas.DataFrame
         Case events with the canonical columns of ``data_schemas/case_events.yaml``.
     reference_date : datetime.date
-        The date the data describe; later events are dropped with a warning.
+        The date the data describe; later events are left out (count them with
+        :func:`events_after`).
 
     Returns
     -------
@@ -96,17 +96,30 @@ def prepare_events(events: pd.DataFrame, reference_date: date) -> pd.DataFrame:
     if bad_date.any():
         rows = ", ".join(map(str, ev.index[bad_date][:5]))
         raise DataValidationError(f"case_events: event_date is empty in row(s) {rows}")
-    ref = pd.Timestamp(reference_date)
-    future = ev["event_date"] > ref
-    if future.any():
-        warnings.warn(
-            f"{int(future.sum())} case event(s) after the reference date {ref.date()} "
-            "were left out of the throughput analysis",
-            DroppedRowsWarning,
-            stacklevel=3,
-        )
-        ev = ev.loc[~future]
+    ev = ev.loc[ev["event_date"] <= pd.Timestamp(reference_date)]
     return ev.sort_values(["case_id", "event_date"], kind="stable", ignore_index=True)
+
+
+def events_after(events: pd.DataFrame, reference_date: date) -> int:
+    """Count the case events dated after the reference date, which the analysis leaves out.
+
+    The pipeline states this count in the bundle's limitations, so that no event is
+    left out without a word in the report.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Case events with an ``event_date`` column.
+    reference_date : datetime.date
+        The date the data describe.
+
+    Returns
+    -------
+    int
+        The number of events after ``reference_date``.
+    """
+    dates = pd.to_datetime(events["event_date"])
+    return int((dates > pd.Timestamp(reference_date)).sum())
 
 
 def assign_period(

@@ -200,7 +200,8 @@ def throughput_tables(
         Case events with the canonical columns of ``data_schemas/case_events.yaml``.
     reference_date : datetime.date
         The data's reference date: open cases are censored here; later events are
-        left out (with a :class:`~evalkit.errors.DroppedRowsWarning`).
+        left out (the pipeline counts them with
+        :func:`evalkit.analysis.intervals.events_after`).
     pilot_starts : mapping of str to date
         Pilot start per pilot municipality (decides ``group`` and ``period``).
     comparison_units : sequence of str
@@ -222,7 +223,7 @@ def throughput_tables(
     if not isinstance(reference_date, date):
         raise EvalkitError(f"reference_date must be a date, got {reference_date!r}")
     parsed = parse_norms(norms)
-    events = prepare_events(events, reference_date)  # warns once about later events
+    events = prepare_events(events, reference_date)
     iv = case_intervals(
         events,
         reference_date=reference_date,

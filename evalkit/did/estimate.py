@@ -13,7 +13,7 @@ from evalkit.did._modern import modern_result
 from evalkit.did._synth_result import SYNTHETIC_ESTIMATORS, SYNTHETIC_INFERENCE, synthetic_result
 from evalkit.did.cs._result import CsResult
 from evalkit.did.cs._sensitivity import with_sensitivity
-from evalkit.did.fitted import fit, fits_apart, regression_data
+from evalkit.did.fitted import RegressionFit, fit, fits_apart, regression_data
 from evalkit.did.notes import Notes
 from evalkit.errors import EstimationError
 from evalkit.spec import Estimator, Inference, Spec, Vcov, as_spec
@@ -158,7 +158,10 @@ def _estimate(
         threshold = spec.few_treated_threshold
         return with_sensitivity(result, asked, seed=spec.seed, few_treated_threshold=threshold)
     if fits_apart(spec):
-        return fit(data, spec, notes=sink, **design).infer(notes=sink)
+        fitted = fit(data, spec, notes=sink, **design)
+        if isinstance(fitted, RegressionFit):
+            return fitted.infer(notes=sink)
+        return fitted.infer()
     prep, chosen_vcov = regression_data(data, spec, **design)
     sink.add(*prep.notes)
     if spec.estimator == "event_study":

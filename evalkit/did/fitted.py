@@ -133,18 +133,15 @@ class CallawaySantAnnaFit:
     fit: CsFit
     permutation: dict[str, int]
 
-    def infer(
-        self, inference: Inference | AsSpecified | None = ..., *, notes: Notes | None = None
-    ) -> CsResult:
+    def infer(self, inference: Inference | AsSpecified | None = ...) -> CsResult:
         """Return the result under ``inference`` (default: the spec's).
 
         ``"analytic"`` (influence function), ``"bootstrap"``/``"wild"`` (multiplier
         bootstrap, uniform bands), ``"permutation"`` (cohorts permuted over clusters),
         or None: analytic unless fewer than ``few_treated_threshold`` (at least
         :data:`~evalkit.did._common.MIN_SIDE_ANALYTIC`) clusters are treated or
-        comparison, then permutation with a note saying why. ``notes`` is unused
-        (every note is on the result) and accepted for symmetry with
-        :meth:`RegressionFit.infer`.
+        comparison, then permutation with a note saying why. Every note is on the
+        result, so unlike :meth:`RegressionFit.infer` it takes no note sink.
         """
         chosen = self.spec.inference if inference is ... else inference
         if chosen not in (None, "analytic", "bootstrap", "wild", "permutation"):

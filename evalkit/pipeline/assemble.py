@@ -16,6 +16,7 @@ from evalkit import __version__
 from evalkit.analysis.breaches import current_breaches
 from evalkit.analysis.descriptives import balance_table, trend_table
 from evalkit.analysis.effects import confirmatory_analysis, exploratory_analysis
+from evalkit.analysis.intervals import events_after
 from evalkit.analysis.measures import build_analysis_frame, parse_month
 from evalkit.analysis.monitoring import completeness_table, data_up_to, registrations_table
 from evalkit.analysis.sources import source_frames
@@ -208,8 +209,13 @@ def limitations(
     sources: list[dict[str, Any]],
     registration: Mapping[str, Any],
     power: list[dict[str, Any]] | None,
+    events: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
-    """Facts that limit what the results can say, as codes the report's translation table words."""
+    """Facts that limit what the results can say, as codes the report's translation table words.
+
+    ``events`` (the case events, when the protocol has them) adds how many events fall
+    after the throughput reference date: the analysis leaves those out.
+    """
     out: list[dict[str, Any]] = []
     n_treated = len(protocol.units.treated)
     n_clusters = n_treated + len(protocol.units.comparison)
@@ -255,6 +261,12 @@ def limitations(
         out.append({"code": "registered_after_data", "values": {}})
     if protocol.synthetic_data:
         out.append({"code": "synthetic_data", "values": {}})
+    if events is not None and not events.empty:
+        reference = _reference_date(events, protocol)
+        late = events_after(events, reference)
+        if late:
+            values = {"n_events": late, "reference_date": reference.isoformat()}
+            out.append({"code": "events_after_reference", "values": values})
     return out
 
 
@@ -496,7 +508,9 @@ def _compute(inputs: BundleInputs) -> dict[str, Any]:
         "monitoring": _monitoring(inputs),
         "power": inputs.power,
         "exploratory": exploratory_analysis(af, protocol, inputs.exploratory_specs),
-        "limitations": limitations(protocol, inputs.sources, inputs.registration, inputs.power),
+        "limitations": limitations(
+            protocol, inputs.sources, inputs.registration, inputs.power, inputs.events
+        ),
         "settings": {
             "disclosure_threshold": protocol.disclosure_threshold,
             "languages": list(protocol.languages),

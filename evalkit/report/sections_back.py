@@ -11,7 +11,7 @@ from importlib import metadata
 import yaml
 
 from evalkit.report.context import ReportContext
-from evalkit.report.formatting import fmt_count, fmt_num, fmt_pct, is_missing
+from evalkit.report.formatting import fmt_count, fmt_date, fmt_num, fmt_pct, is_missing
 from evalkit.report.i18n import label
 from evalkit.report.tables import make_table, records_frame
 
@@ -85,6 +85,14 @@ def limitation_items(ctx: ReportContext, skip: tuple[str, ...] = ()) -> list[str
                     outcome=ctx.md_outcome(values.get("outcome", "")),
                     power=fmt_pct(values.get("power"), lang, 0),
                     mde=fmt_num(values.get("mde"), lang, 3),
+                )
+            )
+        elif code == "events_after_reference":
+            items.append(
+                ctx.t(
+                    "lim.events_after_reference",
+                    n_events=fmt_count(values.get("n_events"), lang),
+                    reference_date=fmt_date(values.get("reference_date"), lang),
                 )
             )
         elif code == "data_quality":
