@@ -28,6 +28,24 @@ from evalkit.spec import FEW_TREATED_THRESHOLD
 __all__ = ["change_did_table", "paired_change_table", "paired_frame"]
 
 CHANGE_SCALES = ("mhi5", "zrm_mean", "zrm_n_low", "nps", "satisfaction_agree_share")
+CHANGE_DID_COLUMNS = [
+    "scale",
+    "wave",
+    "method",
+    "n_pilot",
+    "n_comparison",
+    "change_pilot",
+    "change_comparison",
+    "estimate",
+    "std_error",
+    "conf_low",
+    "conf_high",
+    "p_value",
+    "n_treated_clusters",
+    "status",
+    "warnings",
+    "warning_codes",
+]
 
 
 def paired_frame(scores: pd.DataFrame, scale: str, wave: str) -> pd.DataFrame:
@@ -161,26 +179,8 @@ def change_did_table(
         estimate, std_error, conf_low, conf_high, p_value, n_treated_clusters, status,
         warnings``; empty when no comparison group answered.
     """
-    cols = [
-        "scale",
-        "wave",
-        "method",
-        "n_pilot",
-        "n_comparison",
-        "change_pilot",
-        "change_comparison",
-        "estimate",
-        "std_error",
-        "conf_low",
-        "conf_high",
-        "p_value",
-        "n_treated_clusters",
-        "status",
-        "warnings",
-        "warning_codes",
-    ]
     if not {"pilot", "comparison"} <= set(scores["group"]):
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=CHANGE_DID_COLUMNS)
     rows = []
     n_pilot_units = scores.loc[scores["group"] == "pilot", "municipality"].nunique()
     few = n_pilot_units < few_treated_threshold
@@ -205,60 +205,62 @@ def change_did_table(
                 "change_pilot": a.mean(),
                 "change_comparison": b.mean(),
             }
-            va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-            se = np.sqrt(va + vb)
-            est = a.mean() - b.mean()
-            if se > 0:
-                dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
-                tcrit = stats.t.ppf(1 - alpha / 2, dof)
-                p = 2 * stats.t.sf(abs(est / se), dof)
-            else:
-                tcrit, p = np.nan, np.nan
+            welch = _welch_change(a, b, alpha, shown=not few)
             rows.append(
                 {
                     **base,
-                    "method": "welch_change",
-                    "estimate": est,
-                    "std_error": se,
-                    "conf_low": np.nan if few else est - tcrit * se,
-                    "conf_high": np.nan if few else est + tcrit * se,
-                    "p_value": np.nan if few else p,
+                    **welch,
                     "n_treated_clusters": n_pilot_units,
                     "status": "descriptive_only" if few else "ok",
                     "warnings": few_note.text if few_note else "",
                     "warning_codes": [few_note.to_dict()] if few_note else [],
                 }
             )
-            panel = pd.concat(
-                [pf.assign(time=0, value=pf["t0"]), pf.assign(time=1, value=pf["later"])]
-            )
-            panel = panel.loc[panel["group"].isin(["pilot", "comparison"])]
-            panel = panel.assign(
-                treated=(panel["group"] == "pilot").astype(int), post=panel["time"]
-            )
-            rec = did_record(
-                panel,
-                outcome="value",
-                unit="person_id",
-                time="time",
-                treated="treated",
-                post="post",
-                estimator="2x2",
-                cluster="municipality",
-            )
-            rows.append(
-                {
-                    **base,
-                    "method": "did_2x2",
-                    "estimate": rec["estimate"],
-                    "std_error": rec["std_error"],
-                    "conf_low": rec["conf_low"],
-                    "conf_high": rec["conf_high"],
-                    "p_value": rec["p_value"],
-                    "n_treated_clusters": rec["n_treated_clusters"],
-                    "status": rec["status"],
-                    "warnings": rec["warnings"],
-                    "warning_codes": rec["warning_codes"],
-                }
-            )
-    return pd.DataFrame(rows, columns=cols)
+            rows.append({**base, **_did_change(pf)})
+    return pd.DataFrame(rows, columns=CHANGE_DID_COLUMNS)
+
+
+def _welch_change(a: np.ndarray, b: np.ndarray, alpha: float, *, shown: bool) -> dict:
+    """Return Welch's difference of mean changes; interval and p-value only when ``shown``."""
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se = np.sqrt(va + vb)
+    est = a.mean() - b.mean()
+    if se > 0:
+        dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+        tcrit = stats.t.ppf(1 - alpha / 2, dof)
+        p = 2 * stats.t.sf(abs(est / se), dof)
+    else:
+        tcrit, p = np.nan, np.nan
+    return {
+        "method": "welch_change",
+        "estimate": est,
+        "std_error": se,
+        "conf_low": est - tcrit * se if shown else np.nan,
+        "conf_high": est + tcrit * se if shown else np.nan,
+        "p_value": p if shown else np.nan,
+    }
+
+
+def _did_change(pf: pd.DataFrame) -> dict:
+    """Return the 2×2 DiD of the paired scores, clustered by municipality, with its inference."""
+    panel = pd.concat([pf.assign(time=0, value=pf["t0"]), pf.assign(time=1, value=pf["later"])])
+    panel = panel.loc[panel["group"].isin(["pilot", "comparison"])]
+    panel = panel.assign(treated=(panel["group"] == "pilot").astype(int), post=panel["time"])
+    rec = did_record(
+        panel,
+        outcome="value",
+        unit="person_id",
+        time="time",
+        treated="treated",
+        post="post",
+        estimator="2x2",
+        cluster="municipality",
+    )
+    kept = ("estimate", "std_error", "conf_low", "conf_high", "p_value", "n_treated_clusters")
+    return {
+        "method": "did_2x2",
+        **{k: rec[k] for k in kept},
+        "status": rec["status"],
+        "warnings": rec["warnings"],
+        "warning_codes": rec["warning_codes"],
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -104,9 +105,47 @@ def make_case_events(
         Events (columns of ``case_events.yaml``) and the throughput truth.
     """
     r = rng(seed, STREAM_CASES)
-    last = design.month_range[1]
-    codes = np.asarray(design.municipalities)
-    reference = _day(month_end(last))
+    cases = _draw_cases(design, r, pop)
+    applies, lags, lag_exit = _draw_lags(r, cases)
+    potential = _paths(applies, lags)  # untreated days from registration to each step
+
+    start_of_muni = pop.muni_start[cases.muni]
+    treated_case = (start_of_muni >= 0) & (cases.month >= start_of_muni)
+    target = potential[design.throughput_to][treated_case]
+    mean0 = float(np.nanmean(target)) if np.isfinite(target).any() else 1.0
+    factor = float(np.clip(1.0 + design.throughput_effect_days / mean0, 0.1, 3.0))
+    # the pilot shortens (or lengthens) the lags up to the step the effect is stated for
+    upto = THROUGHPUT_STEPS.index(design.throughput_to)
+    scaled = [lag * np.where(treated_case & (k <= upto), factor, 1.0) for k, lag in enumerate(lags)]
+    realised = _paths(applies, scaled)
+
+    times, outcomes = _event_times(r, realised, lag_exit, treated_case)
+    closed = np.fmin(times["exit"], times["dropout"])  # NaN only while the case is open
+    reg = cases.reg
+    coaches = _coaches(design, r, cases.muni, reg, reg + np.nan_to_num(closed, nan=1e6))
+    table = _event_table(design, r, cases, times, outcomes, coaches, bsn)
+    truth = _truth(design, potential, realised, treated_case, factor, mean0)
+    return table.reset_index(drop=True), truth
+
+
+@dataclass(frozen=True)
+class _Cases:
+    """The drawn cases: person, registration month and day, municipality, domain, crisis."""
+
+    person: np.ndarray
+    month: np.ndarray
+    muni: np.ndarray
+    reg: np.ndarray
+    domain: np.ndarray
+    crisis: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.person.shape[0])
+
+
+def _draw_cases(design: PilotDesign, r: np.random.Generator, pop: Population) -> _Cases:
+    """Draw who registers a case and when (vulnerable people and pilot organisations more)."""
     cells = np.flatnonzero(pop.alive.ravel())
     person_of_cell, col_of_cell = np.divmod(cells, pop.alive.shape[1])
     # the pilot's own organisations register more cases: weight treated municipalities 3x
@@ -119,12 +158,18 @@ def make_case_events(
     order = np.lexsort((r.random(design.n_cases), month))
     person, col, month = person[order], col[order], month[order]
     n = person.shape[0]
-    muni = pop.muni[person]
     reg = np.array([_day(month_start(int(m))) for m in month]) + r.integers(0, 28, n)
     domain = DOMAINS[r.choice(6, n, p=DOMAIN_MIX[design.generator])]
     crisis: np.ndarray = np.isin(domain, ["debts", "housing", "income"]) & (r.random(n) < 0.08)
-    speed = np.where(crisis, 0.3, 1.0)
+    return _Cases(person, month, pop.muni[person], reg, domain, crisis)
 
+
+def _draw_lags(
+    r: np.random.Generator, cases: _Cases
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Draw the untreated lags: who applies, the five lags between steps, days to exit."""
+    n, domain, crisis = cases.n, cases.domain, cases.crisis
+    speed = np.where(crisis, 0.3, 1.0)
     is_debt = domain == "debts"
     # debt help (Wgs) and social assistance (Participatiewet) go through an application
     # and a decision; the others go from the first conversation straight to a plan
@@ -144,78 +189,77 @@ def make_case_events(
     lag_start = r.lognormal(np.log(14), 0.6, n)
     lag_exit = r.lognormal(np.log(180), 0.5, n)
     lags = [np.asarray(x) for x in (lag_first, lag_app, lag_decision, lag_plan, lag_start)]
-    potential = _paths(applies, lags)  # untreated days from registration to each step
+    return applies, lags, lag_exit
 
-    start_of_muni = pop.muni_start[muni]
-    treated_case = (start_of_muni >= 0) & (month >= start_of_muni)
-    target = potential[design.throughput_to][treated_case]
-    mean0 = float(np.nanmean(target)) if np.isfinite(target).any() else 1.0
-    factor = float(np.clip(1.0 + design.throughput_effect_days / mean0, 0.1, 3.0))
-    # the pilot shortens (or lengthens) the lags up to the step the effect is stated for
-    upto = THROUGHPUT_STEPS.index(design.throughput_to)
-    scaled = [lag * np.where(treated_case & (k <= upto), factor, 1.0) for k, lag in enumerate(lags)]
-    realised = _paths(applies, scaled)
 
+def _event_times(
+    r: np.random.Generator,
+    realised: dict[str, np.ndarray],
+    lag_exit: np.ndarray,
+    treated_case: np.ndarray,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Days from registration to each event (NaN = no such event), and the drawn outcomes."""
+    n = treated_case.shape[0]
     drop_at = r.choice(3, n, p=[0.85, 0.08, 0.07])  # 0 none, 1 after first talk, 2 after plan
     handover = (r.random(n) < 0.2) & (drop_at == 0)
     lag_handover = r.lognormal(np.log(5), 0.5, n)
     lag_receiving = r.lognormal(np.log(9), 0.6, n) * np.where(treated_case, 0.7, 1.0)
     rereg = r.random(n) < 0.05
     lag_rereg = r.integers(60, 240, n)
-    decision_granted = r.random(size=(n,)) < 0.8
+    granted = r.random(size=(n,)) < 0.8
     exit_outcome = r.choice(
         np.array(["doel bereikt", "werk", "opleiding", "verhuisd"]), n, p=[0.5, 0.25, 0.15, 0.1]
     )
-
-    # cumulative days since registration for each event (NaN = no such event)
-    t_first = realised["first_conversation"]
-    t_app = realised["application"]
-    t_dec = realised["decision"]
-    t_plan = realised["plan"]
-    t_start = realised["start"]
-    t_exit = t_start + lag_exit
+    t_first, t_plan = realised["first_conversation"], realised["plan"]
+    t_exit = realised["start"] + lag_exit
     t_drop = np.where(drop_at == 1, t_first + 30, np.where(drop_at == 2, t_plan + 45, np.nan))
-    gone_1 = drop_at == 1
-    t_app = np.where(gone_1, np.nan, t_app)
-    t_dec = np.where(gone_1, np.nan, t_dec)
+    gone_1, gone = drop_at == 1, drop_at > 0
     t_plan = np.where(gone_1, np.nan, t_plan)
-    t_start = np.where(drop_at > 0, np.nan, t_start)
-    t_exit = np.where(drop_at > 0, np.nan, t_exit)
+    t_exit = np.where(gone, np.nan, t_exit)
     t_hand = np.where(handover, t_plan + lag_handover, np.nan)
-    t_recv = np.where(handover, t_hand + lag_receiving, np.nan)
-    t_rereg = np.where(rereg & (drop_at == 0), t_exit + lag_rereg, np.nan)
+    times = {
+        "registration": np.zeros(n),
+        "first_conversation": t_first,
+        "application": np.where(gone_1, np.nan, realised["application"]),
+        "decision": np.where(gone_1, np.nan, realised["decision"]),
+        "plan": t_plan,
+        "warm_handover": t_hand,
+        "intake": np.where(handover, t_hand + lag_receiving, np.nan),
+        "start": np.where(gone, np.nan, realised["start"]),
+        "dropout": t_drop,
+        "exit": t_exit,
+        "reregistration": np.where(rereg & (drop_at == 0), t_exit + lag_rereg, np.nan),
+    }
+    return times, {"granted": granted, "exit_outcome": exit_outcome}
 
-    closed = np.fmin(t_exit, t_drop)  # NaN only while the case is open
-    coaches = _coaches(design, r, muni, reg, reg + np.nan_to_num(closed, nan=1e6))
-    events = [
-        ("registration", np.zeros(n)),
-        ("first_conversation", t_first),
-        ("application", t_app),
-        ("decision", t_dec),
-        ("plan", t_plan),
-        ("warm_handover", t_hand),
-        ("intake", t_recv),
-        ("start", t_start),
-        ("dropout", t_drop),
-        ("exit", t_exit),
-        ("reregistration", t_rereg),
-    ]
+
+def _event_table(
+    design: PilotDesign,
+    r: np.random.Generator,
+    cases: _Cases,
+    times: dict[str, np.ndarray],
+    outcomes: dict[str, np.ndarray],
+    coaches: np.ndarray,
+    bsn: np.ndarray,
+) -> pd.DataFrame:
+    """One row per event up to the reference date, with organisations, coach and outcome."""
+    reference = _day(month_end(design.month_range[1]))
+    codes = np.asarray(design.municipalities)
     parts = []
-    for rank, (etype, offset) in enumerate(events):
-        has = ~np.isnan(offset)
-        case = np.flatnonzero(has)
-        day = reg[case] + np.rint(offset[case]).astype(np.int64)
+    for rank, (etype, offset) in enumerate(times.items()):
+        case = np.flatnonzero(~np.isnan(offset))
+        day = cases.reg[case] + np.rint(offset[case]).astype(np.int64)
         parts.append(pd.DataFrame({"case": case, "rank": rank, "event_type": etype, "day": day}))
     ev = pd.concat(parts, ignore_index=True)
     ev = ev[ev["day"] <= reference].sort_values(["case", "day", "rank"], kind="stable")
     case = ev["case"].to_numpy()
     etype = ev["event_type"].to_numpy()
-    dom = domain[case]
+    dom = cases.domain[case]
     home_org = np.array([ORG_OF_DOMAIN[d] for d in dom])
     recv_org = np.array([HANDOVER_TO[d] for d in dom])
     at_receiver = etype == "intake"
     org_type = np.where(at_receiver, recv_org, home_org)
-    code = codes[muni[case]]
+    code = codes[cases.muni[case]]
     organisation = np.array([_org(k, c) for k, c in zip(org_type, code, strict=True)])
     receiving = np.where(
         etype == "warm_handover",
@@ -224,20 +268,23 @@ def make_case_events(
     )
     outcome = np.where(
         etype == "decision",
-        np.where(decision_granted[case], "toegekend", "afgewezen"),
+        np.where(outcomes["granted"][case], "toegekend", "afgewezen"),
         np.where(
             etype == "exit",
-            exit_outcome[case],
+            outcomes["exit_outcome"][case],
             np.where(etype == "dropout", "geen contact meer", _NONE),
         ),
     )
-    case_ids = np.array([f"D{c[2:]}-{i + 1:05d}" for i, c in enumerate(codes[muni])])
-    table = pd.DataFrame(
+    case_ids = np.array([f"D{c[2:]}-{i + 1:05d}" for i, c in enumerate(codes[cases.muni])])
+    crisis = cases.crisis[case]
+    crisis_type = CRISIS_TYPES[r.choice(5, cases.n, p=[0.35, 0.3, 0.05, 0.2, 0.1])][case]
+    person = cases.person[case]
+    return pd.DataFrame(
         {
             "event_id": [f"E{i + 1:07d}" for i in range(case.shape[0])],
             "case_id": case_ids[case],
-            "person_id": person[case],
-            "bsn": bsn[person[case]],
+            "person_id": person,
+            "bsn": bsn[person],
             "municipality": code,
             "domain": dom,
             "org_type": org_type,
@@ -247,16 +294,23 @@ def make_case_events(
             "event_date": (EPOCH + ev["day"].to_numpy().astype("timedelta64[D]")).astype(
                 "datetime64[s]"
             ),
-            "crisis": crisis[case],
-            "crisis_type": np.where(
-                crisis[case],
-                CRISIS_TYPES[r.choice(5, n, p=[0.35, 0.3, 0.05, 0.2, 0.1])][case],
-                _NONE,
-            ),
+            "crisis": crisis,
+            "crisis_type": np.where(crisis, crisis_type, _NONE),
             "outcome": outcome,
             "receiving_org": receiving,
         }
     )
+
+
+def _truth(
+    design: PilotDesign,
+    potential: dict[str, np.ndarray],
+    realised: dict[str, np.ndarray],
+    treated_case: np.ndarray,
+    factor: float,
+    mean0: float,
+) -> dict[str, Any]:
+    """Return the true throughput effect per step, on the cases registered under the pilot."""
     truth: dict[str, Any] = {
         "effect_design_days": float(design.throughput_effect_days),
         "effect_to": design.throughput_to,
@@ -281,7 +335,7 @@ def make_case_events(
             f"the designed effect of {design.throughput_effect_days:g} days cannot be reached "
             f"from a mean of {mean0:.1f} days; the factor was capped at {factor:g}"
         )
-    return table.reset_index(drop=True), truth
+    return truth
 
 
 def _paths(applies: np.ndarray, lags: list[np.ndarray]) -> dict[str, np.ndarray]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -78,11 +79,65 @@ def make_questionnaire(
         The wide questionnaire (one row per person and wave) and the ZRM truth.
     """
     r = rng(seed, STREAM_QUESTIONNAIRE)
-    first, last = design.month_range
-    reference = _day(month_end(last))
+    person, grp, day0 = _draw_respondents(design, r, pop)
+    n = person.shape[0]
+    theta = r.normal(0.0, 1.0, n) - 0.5 * pop.vulnerable[person]
+    month_of_t0 = day0.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    month0 = np.clip(month_of_t0 - design.month_range[0], 0, pop.months.shape[0] - 1)
+    resp = _Respondents(person, grp, day0, theta, debt[person, month0])
+    item_shift = r.normal(0.0, 0.3, len(ZRM_ITEMS))
+    waves = design.waves
+    last_wave = len(waves) - 1
+    rows: list[pd.DataFrame] = []
+    truth_diff: list[float] = []
+    baseline_mean = np.zeros(n)
+    for w, wave in enumerate(waves):
+        fraction = w / last_wave if last_wave else 0.0
+        zrm0, zrm1 = _zrm(r, design, resp, item_shift, w, fraction)
+        zrm = np.where(resp.pilot[:, None], zrm1, zrm0)
+        if w == 0:
+            baseline_mean = zrm.mean(axis=1)
+        if w == last_wave and w > 0:
+            truth_diff = list((zrm1 - zrm0)[resp.pilot].mean(axis=1))
+        answers = _other_answers(r, design, resp, w, fraction)
+        rows.append(_wave_rows(r, design, pop, resp, bsn, wave, zrm, answers, baseline_mean))
+    table = pd.concat(rows, ignore_index=True)
+    order = {w: i for i, w in enumerate(waves)}
+    table = table.sort_values(
+        ["person_id", "wave"], key=lambda s: s.map(order) if s.name == "wave" else s, kind="stable"
+    ).reset_index(drop=True)
+    truth = {
+        "effect_design": float(design.zrm_effect),
+        "att_last_wave": float(np.mean(truth_diff)) if truth_diff else 0.0,
+        "last_wave": waves[-1],
+        "scale": "mean ZRM item score (1-5), pilot group, potential outcomes on the same draws",
+        "n_pilot": int(resp.pilot.sum()),
+        "n_comparison": int((~resp.pilot).sum()),
+    }
+    return table, truth
+
+
+@dataclass(frozen=True)
+class _Respondents:
+    """Who answers: person, group, day of T0, latent well-being, debt at T0."""
+
+    person: np.ndarray
+    group: np.ndarray
+    day0: np.ndarray
+    theta: np.ndarray
+    in_debt: np.ndarray
+
+    @property
+    def pilot(self) -> np.ndarray:
+        return np.asarray(self.group == "pilot")
+
+
+def _draw_respondents(
+    design: PilotDesign, r: np.random.Generator, pop: Population
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw each group's respondents (17 or older at the start) and their T0 day."""
     starts = sorted(design.start_index.values())
     col_of = {m: i for i, m in enumerate(pop.months)}
-
     people, group, t0 = [], [], []
     for label in ("pilot", "comparison"):
         in_group = pop.muni_treated[pop.muni] == (label == "pilot")
@@ -103,90 +158,89 @@ def make_questionnaire(
         people.append(chosen)
         group.append(np.full(k, label))
         t0.append(base + r.integers(0, 60, k))
-    person = np.concatenate(people)
-    grp = np.concatenate(group)
-    day0 = np.concatenate(t0)
-    n = person.shape[0]
-    pilot = grp == "pilot"
+    return np.concatenate(people), np.concatenate(group), np.concatenate(t0)
 
-    theta = r.normal(0.0, 1.0, n) - 0.5 * pop.vulnerable[person]
-    month_of_t0 = day0.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
-    month0 = np.clip(month_of_t0 - first, 0, pop.months.shape[0] - 1)
-    in_debt = debt[person, month0]
-    item_shift = r.normal(0.0, 0.3, len(ZRM_ITEMS))
-    waves = design.waves
-    last_wave = len(waves) - 1
-    rows: list[pd.DataFrame] = []
-    truth_diff: list[float] = []
-    baseline_mean = np.zeros(n)
-    for w, wave in enumerate(waves):
-        fraction = w / last_wave if last_wave else 0.0
-        gain = 0.1 * w + design.zrm_effect * fraction * pilot
-        noise = r.normal(0.0, 0.55, (n, len(ZRM_ITEMS)))
-        latent = 3.2 + 0.7 * theta[:, None] + item_shift[None, :] + noise
-        latent[:, 0] -= 0.9 * in_debt
-        zrm0 = np.clip(np.rint(latent + 0.1 * w), 1, 5)
-        zrm1 = np.clip(np.rint(latent + 0.1 * w + design.zrm_effect * fraction), 1, 5)
-        zrm = np.where(pilot[:, None], zrm1, zrm0)
-        if w == 0:
-            baseline_mean = zrm.mean(axis=1)
-        if w == last_wave and w > 0:
-            truth_diff = list((zrm1 - zrm0)[pilot].mean(axis=1))
-        mh = 0.6 * theta + 0.5 * design.zrm_effect * fraction * pilot + r.normal(0, 0.5, n)
-        mhi_raw = np.clip(np.rint(4.0 + mh[:, None] + r.normal(0, 0.7, (n, 5))), 1, 6)
-        mhi = mhi_raw.copy()
-        mhi[:, [2, 4]] = 7 - mhi_raw[:, [2, 4]]
-        nps = np.clip(np.rint(7.0 + 1.4 * theta + 0.8 * gain + r.normal(0, 1.3, n)), 0, 10)
-        nps[r.random(n) < 0.03] = np.nan
-        sat = np.clip(
-            np.rint(3.6 + 0.5 * theta[:, None] + 0.5 * gain[:, None] + r.normal(0, 0.7, (n, 5))),
-            1,
-            5,
-        )
-        respond = (
-            np.ones(n, dtype=bool)
-            if w == 0
-            else r.random(n) < 1 / (1 + np.exp(-(1.0 + 0.9 * (baseline_mean - 3.0))))
-        )
-        day = day0 + WAVE_DAYS[wave] + (r.integers(-7, 21, n) if w else 0)
-        keep = respond & (day <= reference)
-        frame = pd.DataFrame(
-            {
-                "person_id": person,
-                "bsn": bsn[person],
-                "municipality": np.asarray(design.municipalities)[pop.muni[person]],
-                "group": grp,
-                "wave": wave,
-                "admin_date": (EPOCH + day.astype("timedelta64[D]")).astype("datetime64[s]"),
-                "mode": r.choice(
-                    np.array(["interview", "web", "paper", "phone"]),
-                    n,
-                    p=[0.6, 0.3, 0.1, 0.0] if w == 0 else [0.2, 0.5, 0.0, 0.3],
-                ),
-            }
-        )
-        zrm_coded = _codes(r, zrm, 0.01, 0.01, 0.03)
-        mhi_coded = _codes(r, mhi, 0.01, 0.0, 0.02)
-        sat_coded = _codes(r, sat, 0.005, 0.08, 0.01)
-        for j, item in enumerate(ZRM_ITEMS):
-            frame[item] = zrm_coded[:, j]
-        for j, item in enumerate(MHI5_ITEMS):
-            frame[item] = mhi_coded[:, j]
-        frame["nps"] = nps
-        for j, item in enumerate(SAT_ITEMS):
-            frame[item] = sat_coded[:, j]
-        rows.append(frame[keep])
-    table = pd.concat(rows, ignore_index=True)
-    order = {w: i for i, w in enumerate(waves)}
-    table = table.sort_values(
-        ["person_id", "wave"], key=lambda s: s.map(order) if s.name == "wave" else s, kind="stable"
-    ).reset_index(drop=True)
-    truth = {
-        "effect_design": float(design.zrm_effect),
-        "att_last_wave": float(np.mean(truth_diff)) if truth_diff else 0.0,
-        "last_wave": waves[-1],
-        "scale": "mean ZRM item score (1-5), pilot group, potential outcomes on the same draws",
-        "n_pilot": int(pilot.sum()),
-        "n_comparison": int((~pilot).sum()),
-    }
-    return table, truth
+
+def _zrm(
+    r: np.random.Generator,
+    design: PilotDesign,
+    resp: _Respondents,
+    item_shift: np.ndarray,
+    w: int,
+    fraction: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """ZRM item scores of one wave without and with the pilot (the same draws)."""
+    noise = r.normal(0.0, 0.55, (resp.theta.shape[0], len(ZRM_ITEMS)))
+    latent = 3.2 + 0.7 * resp.theta[:, None] + item_shift[None, :] + noise
+    latent[:, 0] -= 0.9 * resp.in_debt
+    zrm0 = np.clip(np.rint(latent + 0.1 * w), 1, 5)
+    zrm1 = np.clip(np.rint(latent + 0.1 * w + design.zrm_effect * fraction), 1, 5)
+    return zrm0, zrm1
+
+
+def _other_answers(
+    r: np.random.Generator, design: PilotDesign, resp: _Respondents, w: int, fraction: float
+) -> dict[str, np.ndarray]:
+    """MHI-5, NPS and satisfaction answers of one wave."""
+    theta, pilot, n = resp.theta, resp.pilot, resp.theta.shape[0]
+    gain = 0.1 * w + design.zrm_effect * fraction * pilot
+    mh = 0.6 * theta + 0.5 * design.zrm_effect * fraction * pilot + r.normal(0, 0.5, n)
+    mhi_raw = np.clip(np.rint(4.0 + mh[:, None] + r.normal(0, 0.7, (n, 5))), 1, 6)
+    mhi = mhi_raw.copy()
+    mhi[:, [2, 4]] = 7 - mhi_raw[:, [2, 4]]
+    nps = np.clip(np.rint(7.0 + 1.4 * theta + 0.8 * gain + r.normal(0, 1.3, n)), 0, 10)
+    nps[r.random(n) < 0.03] = np.nan
+    sat = np.clip(
+        np.rint(3.6 + 0.5 * theta[:, None] + 0.5 * gain[:, None] + r.normal(0, 0.7, (n, 5))),
+        1,
+        5,
+    )
+    return {"mhi": mhi, "nps": nps, "sat": sat}
+
+
+def _wave_rows(
+    r: np.random.Generator,
+    design: PilotDesign,
+    pop: Population,
+    resp: _Respondents,
+    bsn: np.ndarray,
+    wave: str,
+    zrm: np.ndarray,
+    answers: dict[str, np.ndarray],
+    baseline_mean: np.ndarray,
+) -> pd.DataFrame:
+    """Return the rows of one wave: who responded by the reference date, coded answers."""
+    n, w = resp.person.shape[0], design.waves.index(wave)
+    respond = (
+        np.ones(n, dtype=bool)
+        if w == 0
+        else r.random(n) < 1 / (1 + np.exp(-(1.0 + 0.9 * (baseline_mean - 3.0))))
+    )
+    day = resp.day0 + WAVE_DAYS[wave] + (r.integers(-7, 21, n) if w else 0)
+    keep = respond & (day <= _day(month_end(design.month_range[1])))
+    frame = pd.DataFrame(
+        {
+            "person_id": resp.person,
+            "bsn": bsn[resp.person],
+            "municipality": np.asarray(design.municipalities)[pop.muni[resp.person]],
+            "group": resp.group,
+            "wave": wave,
+            "admin_date": (EPOCH + day.astype("timedelta64[D]")).astype("datetime64[s]"),
+            "mode": r.choice(
+                np.array(["interview", "web", "paper", "phone"]),
+                n,
+                p=[0.6, 0.3, 0.1, 0.0] if w == 0 else [0.2, 0.5, 0.0, 0.3],
+            ),
+        }
+    )
+    zrm_coded = _codes(r, zrm, 0.01, 0.01, 0.03)
+    mhi_coded = _codes(r, answers["mhi"], 0.01, 0.0, 0.02)
+    sat_coded = _codes(r, answers["sat"], 0.005, 0.08, 0.01)
+    for j, item in enumerate(ZRM_ITEMS):
+        frame[item] = zrm_coded[:, j]
+    for j, item in enumerate(MHI5_ITEMS):
+        frame[item] = mhi_coded[:, j]
+    frame["nps"] = answers["nps"]
+    for j, item in enumerate(SAT_ITEMS):
+        frame[item] = sat_coded[:, j]
+    return frame[keep]
