@@ -210,7 +210,7 @@ def test_first_page_shows_registration_and_the_deviation(demo_run: Path) -> None
         assert "deze evaluatie is niet vooraf geregistreerd" not in html, name
         assert "this evaluation was not pre-registered" not in html, name
         assert 'class="retrospective"' in html, name
-        late = "13 maand(en) ná de start" if lang == "nl" else "13 month(s) after the pilot"
+        late = "13 maanden ná de start" if lang == "nl" else "13 months after the pilot"
         assert late in html, name
     summary = (demo_run / "build" / "reports" / "demo.summary.en.html").read_text(encoding="utf-8")
     assert "fixed only after the pilot had started" in summary

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from evalkit.errors import ReportError
 from evalkit.report.formatting import fmt_ci, fmt_count, fmt_date, fmt_num, fmt_p, fmt_pct
-from evalkit.report.i18n import TEXT, label, t
+from evalkit.report.i18n import TEXT, fill, label, t
 
 
 @pytest.mark.parametrize(
@@ -79,3 +80,13 @@ def test_one_number_format_per_column():
     # one column, one number of decimals, chosen from the largest value
     assert list(shown.iloc[:, 2]) == ["59,1", "7,5", "62,6"]
     assert list(shown.iloc[:, 3]) == ["72,0%", "100,0%", "69,3%"]
+
+
+def test_templates_choose_the_noun_that_agrees_with_the_count() -> None:
+    template = "{n} {n:plural:maand|maanden}"
+    assert fill(template, n=1) == "1 maand"
+    assert fill(template, n=2) == "2 maanden" and fill(template, n=0) == "0 maanden"
+    assert fill(template, n="1") == "1 maand"  # counts arrive formatted as well
+    assert fill(template, n="1.000") == "1.000 maanden"  # one thousand (Dutch)
+    assert fill(template, n=np.int64(1)) == "1 maand"
+    assert fill("{x:.2f}", x=1) == "1.00"  # ordinary format specs still work

@@ -65,15 +65,32 @@ def test_limitations_from_pipeline_codes(tmp_path):
 
 
 def test_events_after_the_reference_date_are_stated_in_both_languages(tmp_path):
-    late = {
-        "code": "events_after_reference",
-        "values": {"n_events": 3, "reference_date": "2026-03-31"},
-    }
-    en = sections_back.limitations(_ctx(tmp_path, limitations=[late]))
-    nl = sections_back.limitations(_ctx(tmp_path, lang="nl", limitations=[late]))
-    assert "3 case event(s) after the reference date 31 March 2026 were left out" in en
-    assert "3 casusgebeurtenis(sen) na de peildatum 31 maart 2026" in nl
+    def sentences(n: int, lang: str) -> str:
+        late = {
+            "code": "events_after_reference",
+            "values": {"n_events": n, "reference_date": "2026-03-31"},
+        }
+        return sections_back.limitations(_ctx(tmp_path, lang=lang, limitations=[late]))
+
+    en, nl = sentences(3, "en"), sentences(3, "nl")
+    assert "3 case events after the reference date 31 March 2026 were left out" in en
+    assert "3 casusgebeurtenissen na de peildatum 31 maart 2026 zijn buiten" in nl
     assert "Limitation (" not in en and "Beperking (" not in nl
+    assert "1 case event after the reference date 31 March 2026 was left out" in sentences(1, "en")
+    assert "1 casusgebeurtenis na de peildatum 31 maart 2026 is buiten" in sentences(1, "nl")
+
+
+def test_counts_agree_with_their_nouns_in_both_languages(tmp_path):
+    def few(n: int, lang: str) -> str:
+        lim = {"code": "few_treated_clusters", "values": {"n_treated": n, "n_clusters": 12}}
+        return sections_back.limitations(_ctx(tmp_path, lang=lang, limitations=[lim]))
+
+    assert "Er is maar 1 pilotgemeente." in few(1, "nl") and "deze gemeente." in few(1, "nl")
+    assert "Er zijn maar 3 pilotgemeenten." in few(3, "nl") and "deze gemeenten." in few(3, "nl")
+    assert "There is only 1 treated municipality." in few(1, "en")
+    assert "There are only 3 treated municipalities." in few(3, "en")
+    for lang in ("nl", "en"):
+        assert "(n)" not in few(1, lang) and "(ies)" not in few(3, lang)
 
 
 def test_caseload_shows_each_months_last_week_most_recent_first(tmp_path):

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from evalkit.report.figures_groups import GROUPS
-from evalkit.report.i18n import TEXT
+from evalkit.report.i18n import TEXT, fill
 from evalkit.report.palette import COLOURS, LINES, colours_for
 
 __all__ = [
@@ -71,7 +71,7 @@ def _t(key: str, lang: str, **values: Any) -> str:
     if entry is None:
         return key.replace("_", " ")
     text = entry.get(lang, entry["en"])
-    return text.format(**values) if values else text
+    return fill(text, **values)
 
 
 def _frame(records: Any) -> pd.DataFrame | None:

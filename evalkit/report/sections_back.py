@@ -54,9 +54,6 @@ def limitation_items(ctx: ReportContext, skip: tuple[str, ...] = ()) -> list[str
                 ctx.t(
                     "lim.few_treated_clusters",
                     n_treated_clusters=n,
-                    verb_nl="is" if n == 1 else "zijn",
-                    verb_en="is" if n == 1 else "are",
-                    ies="y" if n == 1 else "ies",
                 )
             )
         elif code == "not_pre_registered":

@@ -230,8 +230,6 @@ def _few_treated_sentence(ctx: ReportContext) -> str:
         + ctx.t(
             "s.few_treated_warning",
             n=int(n),
-            s_nl="gemeente" if int(n) == 1 else "gemeenten",
-            s_en="" if int(n) == 1 else "s",
             inference=label("inf", res.get("inference"), ctx.lang),
         )
         + "\n:::"

@@ -228,8 +228,6 @@ def _none_detectable(ctx: Any, e: Effect, alpha: float) -> str:
             n_treated=fmt_count(n_treated, ctx.lang),
             n_comparison=fmt_count(int(n_all or 0) - int(n_treated or 0), ctx.lang),
             p_min=fmt_p(p_min, ctx.lang),
-            ies="y" if n_treated == 1 else "ies",
-            pilots_nl="pilotgemeente" if n_treated == 1 else "pilotgemeenten",
         )
     )
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from evalkit.report.disclosure import scrub
 from evalkit.report.formatting import check_lang, fmt_count, fmt_num, fmt_pct
-from evalkit.report.i18n import TEXT, label
+from evalkit.report.i18n import TEXT, fill, label
 
 __all__ = ["FORMATS", "joined", "warning_text", "warning_texts"]
 
@@ -103,7 +103,7 @@ def warning_text(entry: Any, lang: str) -> str | None:
         return None
     shown = {str(k): FORMATS.get(str(k), lambda v, _: str(v))(v, lang) for k, v in values.items()}
     try:
-        return scrub(template[lang].format(**shown))
+        return scrub(fill(template[lang], **shown))
     except (KeyError, IndexError, ValueError):
         return None
 
