@@ -16,8 +16,15 @@ from pathlib import Path
 import pytest
 
 from evalkit.report.context import ReportContext
+from evalkit.report.sections_front import effect_sentences
 from evalkit.report.summary import power_sentence, summary_body
-from evalkit.report.verdict import interval_kind, min_pilot_p, power_kind, verdict_kind
+from evalkit.report.verdict import (
+    disagreement,
+    interval_kind,
+    min_pilot_p,
+    power_kind,
+    verdict_kind,
+)
 
 FIXTURE = Path(__file__).parent / "data" / "bundle_fixture.json"
 
@@ -58,6 +65,40 @@ def test_verdict_needs_the_p_value_and_the_interval_to_agree():
     assert verdict_kind("harm_only", 0.05, 0.05) == "harmed"  # p at alpha rejects
     assert verdict_kind("unbounded", 0.001, 0.05) == "cannot_tell"
     assert verdict_kind("no_relevant", 0.6, 0.05) == "no_relevant"
+
+
+def test_an_interval_that_seems_to_contradict_the_verdict_is_explained():
+    # conformal p 0.033 and interval [-4.6; -0.5], Holm over two hypotheses: p 0.067
+    assert disagreement("benefit_only", 0.033, 0.067, 0.05) == "uncorrected"
+    assert disagreement("benefit_only", 0.08, 0.08, 0.05) == "different_procedures"
+    assert disagreement("benefit_only", 0.08, None, 0.05) == "different_procedures"
+    assert disagreement("includes_zero", 0.01, 0.02, 0.05) == "different_procedures"
+    assert disagreement("benefit_only", 0.01, 0.02, 0.05) is None
+    assert disagreement("large_both", 0.4, 0.6, 0.05) is None
+    assert disagreement("unbounded", 0.01, None, 0.05) is None
+
+
+def _neet_like(bundle: dict) -> dict:
+    """The shipped one-municipality example's NEET: interval excludes zero, Holm p does not."""
+    effect = bundle["confirmatory"]["effects"][0]
+    effect["result"].update(conf_low=-0.0464, conf_high=-0.0052, p_value=0.0333)
+    effect["p_adjusted"] = 0.0667
+    return bundle
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("nl", "niet gecorrigeerd voor het toetsen van meerdere hypothesen"),
+        ("en", "not corrected for testing several hypotheses"),
+    ],
+)
+def test_both_documents_explain_an_uncorrected_interval(lang, said):
+    bundle = _neet_like(_bundle())
+    ctx = _ctx(bundle, lang)
+    assert said in summary_body(ctx)
+    assert said in effect_sentences(_ctx(bundle, lang))
+    assert said not in summary_body(_ctx(_bundle(), lang))  # the fixture's effect agrees
 
 
 def test_smallest_permutation_p_value():

@@ -25,6 +25,7 @@ from evalkit.report.hypotheses import hypotheses_list
 from evalkit.report.i18n import TEXT, label
 from evalkit.report.registry import registry_markdown
 from evalkit.report.tables import make_table, records_frame
+from evalkit.report.verdict import disagreement, interval_kind
 
 __all__ = [
     "data_quality",
@@ -234,6 +235,8 @@ def effect_sentences(ctx: ReportContext, role: str = "primary") -> str:
             parts.append(
                 ctx.t("s.sure_clear" if p <= alpha else "s.sure_unclear", p=fmt_p(p, lang))
             )
+        if why := why_interval_disagrees(ctx, e):
+            parts.append(why)
         if not is_missing(e.get("smallest_effect")):
             parts.append(
                 ctx.t(
@@ -244,6 +247,36 @@ def effect_sentences(ctx: ReportContext, role: str = "primary") -> str:
             )
         out.append("- " + " ".join(parts))
     return "\n".join(out)
+
+
+def why_interval_disagrees(ctx: ReportContext, e: Mapping[str, Any]) -> str:
+    """Explain an interval that seems to contradict the verdict, or return "" when it agrees.
+
+    Parameters
+    ----------
+    ctx : ReportContext
+        The report.
+    e : mapping
+        One record of ``confirmatory.effects``.
+
+    Returns
+    -------
+    str
+        A sentence (see :func:`evalkit.report.verdict.disagreement`), or "".
+    """
+    res = e.get("result") or {}
+    interval = interval_kind(
+        res.get("conf_low"),
+        res.get("conf_high"),
+        e.get("expected_direction"),
+        e.get("smallest_effect"),
+    )
+    alpha = float(ctx.get("confirmatory.alpha", 0.05))
+    why = disagreement(interval, res.get("p_value"), e.get("p_adjusted"), alpha)
+    if why is None:
+        return ""
+    p = res.get("p_value") if is_missing(e.get("p_adjusted")) else e.get("p_adjusted")
+    return ctx.t(f"fx.why_{why}", p=fmt_p(p, ctx.lang))
 
 
 def _scaled(value: Any, scale: float) -> Any:

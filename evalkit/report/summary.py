@@ -11,7 +11,7 @@ from evalkit.report.formatting import fmt_ci, fmt_count, fmt_num, fmt_p, fmt_pct
 from evalkit.report.hypotheses import hypotheses_list
 from evalkit.report.i18n import label
 from evalkit.report.sections_back import limitation_items
-from evalkit.report.sections_front import title, warnings_block
+from evalkit.report.sections_front import title, warnings_block, why_interval_disagrees
 from evalkit.report.tables import records_frame
 from evalkit.report.verdict import interval_kind, min_pilot_p, power_kind, verdict_kind
 
@@ -176,13 +176,12 @@ def effect_paragraph(ctx: Any, e: Effect) -> str:
 def _interval_sentence(ctx: Any, e: Effect) -> str:
     res = _result(e)
     interval = _kinds(ctx, e)[0]
-    return str(
-        ctx.t(
-            f"fx.iv_{interval}",
-            ci="" if interval == "unbounded" else _ci(ctx, e, res["conf_low"], res["conf_high"]),
-            relevant=_relevant(ctx, e),
-        )
+    sentence = ctx.t(
+        f"fx.iv_{interval}",
+        ci="" if interval == "unbounded" else _ci(ctx, e, res["conf_low"], res["conf_high"]),
+        relevant=_relevant(ctx, e),
     )
+    return " ".join(part for part in (str(sentence), why_interval_disagrees(ctx, e)) if part)
 
 
 def _pilot_population(ctx: Any, outcome: str) -> int | None:

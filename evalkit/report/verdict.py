@@ -12,7 +12,13 @@ from typing import Any
 
 from evalkit.report.formatting import is_missing
 
-__all__ = ["interval_kind", "min_pilot_p", "power_kind", "verdict_kind"]
+__all__ = ["disagreement", "interval_kind", "min_pilot_p", "power_kind", "verdict_kind"]
+
+#: Interval kinds that exclude zero (no effect), and those that include it.
+EXCLUDES_ZERO = frozenset({"benefit_only", "harm_only", "excludes_zero"})
+INCLUDES_ZERO = frozenset(
+    {"includes_zero", "large_both", "large_harm", "large_benefit", "no_relevant"}
+)
 
 
 def _bounded(low: Any, high: Any) -> bool:
@@ -82,6 +88,41 @@ def verdict_kind(interval: str, p: Any, alpha: float) -> str:
     if interval == "harm_only" and significant:
         return "harmed"
     return "no_relevant" if interval == "no_relevant" else "unclear"
+
+
+def disagreement(interval: str, p_value: Any, p_adjusted: Any, alpha: float) -> str | None:
+    """Say why an interval and the p-value the verdict uses disagree, or None when they agree.
+
+    The 95% interval is not corrected for testing several hypotheses, while the p-value
+    the reports judge by is; and with few pilot municipalities the two can come from
+    different procedures (a permutation p-value beside a conformal interval). A reader
+    who sees an interval that excludes zero next to "not shown" needs the reason.
+
+    Parameters
+    ----------
+    interval : str
+        From :func:`interval_kind`.
+    p_value, p_adjusted : float or None
+        The test's own p-value and the one corrected for the hypothesis family (the
+        verdict uses the corrected one when there is one).
+    alpha : float
+        The registered significance level.
+
+    Returns
+    -------
+    str or None
+        ``uncorrected`` (the interval excludes zero and so does the test, but not after
+        the correction), ``different_procedures`` (any other disagreement), or None.
+    """
+    p = p_value if is_missing(p_adjusted) else p_adjusted
+    if is_missing(p) or interval == "unbounded":
+        return None
+    if interval in EXCLUDES_ZERO and float(p) > alpha:
+        raw_significant = not is_missing(p_value) and float(p_value) <= alpha
+        return "uncorrected" if raw_significant else "different_procedures"
+    if interval in INCLUDES_ZERO and float(p) <= alpha:
+        return "different_procedures"
+    return None
 
 
 def min_pilot_p(n_clusters: Any, n_treated: Any) -> float | None:
