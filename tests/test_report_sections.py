@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalkit.report import monitoring, sections_back, sections_results
+from evalkit.report import monitoring, sections_back, sections_front, sections_results
 from evalkit.report.context import ReportContext
 
 FIXTURE = Path(__file__).parent / "data" / "bundle_fixture.json"
@@ -145,3 +145,20 @@ def test_registration_time_without_a_git_record_is_said_to_rest_on_the_lock_alon
             assert "not confirmed" not in facts
         else:
             assert phrase in facts
+
+
+def test_balance_shows_shares_as_percentages_and_means_as_numbers(tmp_path):
+    rows = [
+        {"variable": "age", "pilot_mean": 22.25, "comparison_mean": 22.26, "std_diff": -0.003},
+        {"variable": "sex=M", "pilot_mean": 0.527, "comparison_mean": 0.5002, "std_diff": 0.053},
+        {"variable": "neet", "pilot_mean": 0.0459, "comparison_mean": 0.0441, "std_diff": 0.009},
+    ]
+    for row in rows:
+        row.update(n_pilot=283, n_comparison=3291)
+    sample = {"flow": [], "balance": rows}
+    nl = sections_front.sample(_ctx(tmp_path, lang="nl", sample=sample))
+    en = sections_front.sample(_ctx(tmp_path, sample=sample))
+    # NEET's 4.6% read "0,0" when it shared one number format with an age of 22.3
+    assert "4,6%" in nl and "4,4%" in nl and "52,7%" in nl and "22,3" in nl
+    assert "4.6%" in en and "Balance in the pre-period, shares" in en and "Pilot share" in en
+    assert "0,0 " not in nl.replace("0,003", "")
