@@ -162,3 +162,15 @@ def test_balance_shows_shares_as_percentages_and_means_as_numbers(tmp_path):
     assert "4,6%" in nl and "4,4%" in nl and "52,7%" in nl and "22,3" in nl
     assert "4.6%" in en and "Balance in the pre-period, shares" in en and "Pilot share" in en
     assert "0,0 " not in nl.replace("0,003", "")
+
+
+def test_effects_table_says_its_shares_are_the_texts_percentage_points(tmp_path):
+    nl = sections_results.effects_table(
+        _ctx(tmp_path, lang="nl"), "primary", "effects_primary", "c.effects_primary"
+    )
+    en = sections_results.effects_table(
+        _ctx(tmp_path), "primary", "effects_primary", "c.effects_primary"
+    )
+    # the fixture's debt effect is -0.031: the text says -3.1 percentage points
+    assert "(\u22120,031 is \u22123,1 procentpunt)" in nl
+    assert "(\u22120.031 is \u22123.1 percentage points)" in en

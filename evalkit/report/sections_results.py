@@ -15,7 +15,7 @@ from evalkit.report import sections_sensitivity
 from evalkit.report.context import ReportContext
 from evalkit.report.figures import event_study_plot, trend_plot
 from evalkit.report.figures_monitoring import norm_name
-from evalkit.report.formatting import fmt_ci, is_missing
+from evalkit.report.formatting import fmt_ci, fmt_num, is_missing
 from evalkit.report.i18n import label
 from evalkit.report.long_tables import NEEDS, SUMMARIES, SUMMARY_ROWS
 from evalkit.report.monitoring import monitoring_figures
@@ -113,9 +113,8 @@ def effects_table(ctx: ReportContext, role: str, name: str, caption_key: str) ->
     """Effect table for one outcome role: estimate, interval, p, adjusted p, baseline."""
     lang = ctx.lang
     rows = []
-    for e in ctx.get("confirmatory.effects", []) or []:
-        if e.get("role") != role:
-            continue
+    effects = [e for e in ctx.get("confirmatory.effects", []) or [] if e.get("role") == role]
+    for e in effects:
         res = e.get("result", {}) or {}
         rows.append(
             {
@@ -148,11 +147,26 @@ def effects_table(ctx: ReportContext, role: str, name: str, caption_key: str) ->
     ]
     if role != "primary":
         columns.remove("p_adjusted")
-    return ctx.table(
+    table = ctx.table(
         make_table(
             name, ctx.t(caption_key), frame, lang, ctx.threshold, columns=columns, count_columns=[]
         )
     )
+    shares = [e for e in effects if e.get("type") == "binary" and not is_missing(_estimate(e))]
+    if not shares:
+        return table
+    # the text gives these effects in percentage points; the table keeps the bundle's shares
+    example = float(_estimate(shares[0]))
+    unit_note = ctx.t(
+        "s.effects_as_shares",
+        share=fmt_num(example, lang, 3, signed=True),
+        points=fmt_num(100 * example, lang, 1, signed=True),
+    )
+    return f"{table}\n\n{unit_note}"
+
+
+def _estimate(effect: Mapping[str, Any]) -> Any:
+    return (effect.get("result") or {}).get("estimate")
 
 
 def _trends_masked(ctx: ReportContext, outcomes: list[str]) -> pd.DataFrame | None:
