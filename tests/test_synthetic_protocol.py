@@ -171,7 +171,9 @@ def test_report_section_builds_the_weights_table_and_trajectories_from_the_bundl
     assert frame["unit"].tolist() == ["GM9002", "GM9003"]
     assert frame.iloc[:, 1].tolist() == [0.7, 0.3]
     paths = _trajectories(ctx, [effect])
-    assert paths["start"].unique().tolist() == [2.5]
+    # months since the start, as in the event-study figure: the first post month is 0
+    assert paths["start"].unique().tolist() == [-0.5]
+    assert paths["time"].tolist() == [-2, -1, 0, 1, 2]
     text = synthetic(ctx)
     assert "The synthetic comparison" in text and "figure-synthetic" in text
 

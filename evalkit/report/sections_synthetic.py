@@ -101,7 +101,7 @@ def trajectory_plot(frame: pd.DataFrame, lang: str) -> object:
             values={names["treated"]: COLOURS["pilot"], names["synthetic"]: COLOURS["comparison"]}
         )
         + scale_y_continuous(labels=number_labels(lang))
-        + labs(x=t("ax.period", lang), y=t("ax.mean", lang), colour="")
+        + labs(x=t("ax.event_time", lang), y=t("ax.mean", lang), colour="")
     )
 
 
@@ -111,8 +111,10 @@ def _trajectories(ctx: ReportContext, effects: list[dict[str, Any]]) -> pd.DataF
         rows = pd.DataFrame(e["result"].get("trajectory") or [])
         if rows.empty:
             continue
+        # months since the pilot's start, as in the event-study figure (0 = first month)
         first = rows[rows["post"].astype(bool)]["time"].min()
-        parts.append(rows.assign(outcome_label=ctx.outcome_label(e["outcome"]), start=first - 0.5))
+        rows = rows.assign(time=rows["time"] - first)
+        parts.append(rows.assign(outcome_label=ctx.outcome_label(e["outcome"]), start=-0.5))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
