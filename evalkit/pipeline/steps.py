@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -296,26 +297,129 @@ def run_protocols(
     EvalkitError
         The first error, in protocol order, after the other protocols finished.
     """
-    from evalkit.pipeline.assemble import load_inputs
-    from evalkit.report.render import REPORTS_DIR
+    run = _Run(progress or NullProgress(), tuple(langs), tuple(documents), force, _git_commit())
+    all_paths = [paths_for(p, build=build, store=store) for p in protocols]
+    # Exit order matters: the analysts finish (and queue their renders) before the
+    # renderers stop.
+    with (
+        one_thread_per_child(),
+        Renderers(RENDER_WORKERS, run.render) as renderers,
+        Analysts(ANALYSIS_WORKERS) as analysts,
+    ):
+        made_by_worker: dict[str, Future[list[Path]]] = {}
+        if force or any(not p.bundle.is_file() for p in all_paths):
+            # there will be bundles to compute and reports to render: start the workers
+            # and kernels now, while this thread makes the first protocol's data; the
+            # workers make the other protocols' demo data before any bundle is due
+            analysts.start()
+            renderers.start()
+            made_by_worker = _demo_data_in_workers(all_paths, analysts)
+        chains = [
+            (paths.protocol_id, run.protocol(paths, made_by_worker, analysts, renderers))
+            for paths in all_paths
+        ]
+        run.sink.note_waiting(sum(not chain.done() for _, chain in chains))
+        written, errors = run.collect(chains)
+    if errors:
+        raise errors[0]
+    _write_run_log(build, written)
+    return written
 
-    sink: ProgressSink = progress or NullProgress()
-    what = f"report ({', '.join(documents)}; {', '.join(langs)})"
-    chains: list[tuple[str, Future[list[Path]]]] = []
-    commit = _git_commit()
 
-    def render(job: tuple[ProtocolPaths, str, bool], session: Any) -> list[Path]:
+def _demo_data_in_workers(
+    all_paths: list[ProtocolPaths], analysts: Analysts
+) -> dict[str, Future[list[Path]]]:
+    """Make every protocol's demo data but the first in the workers (one writer per folder)."""
+    outs = [_demo_out(p) for p in all_paths]
+    return {
+        p.protocol_id: analysts.run(make_demo_data, p)
+        for p, out in zip(all_paths[1:], outs[1:], strict=True)
+        if out is not None and outs.count(out) == 1
+    }
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every protocol of one ``evalkit run`` shares: progress, documents, languages."""
+
+    sink: ProgressSink
+    langs: tuple[str, ...]
+    documents: tuple[str, ...]
+    force: bool
+    commit: str | None
+
+    @property
+    def what(self) -> str:
+        return f"report ({', '.join(self.documents)}; {', '.join(self.langs)})"
+
+    def render(self, job: tuple[ProtocolPaths, str, bool], session: Any) -> list[Path]:
+        """Render one protocol's documents in one language (a renderer's job)."""
         paths, lang, export = job
         return report_protocol(
-            paths, langs=(lang,), documents=documents, session=session, export_tables=export
+            paths, langs=(lang,), documents=self.documents, session=session, export_tables=export
         )
 
-    def render_if_needed(paths: ProtocolPaths, renderers: Renderers) -> Future[list[Path]]:
+    def protocol(
+        self,
+        paths: ProtocolPaths,
+        made_by_worker: dict[str, Future[list[Path]]],
+        analysts: Analysts,
+        renderers: Renderers,
+    ) -> Future[list[Path]]:
+        """Make data, ingest and read inputs here; analyse and render in the background."""
+        from evalkit.pipeline.assemble import load_inputs
+
+        pid, sink = paths.protocol_id, self.sink
+        sink.step(pid, "demo data")
+        made = made_by_worker[pid].result() if pid in made_by_worker else make_demo_data(paths)
+        sink.done(f"{len(made)} files written" if made else "present")
+        sink.step(pid, "ingest")
+        reports = ingest_protocol(paths)
+        read = sum(r["rows_read"] for r in reports)
+        rejected = sum(r["rejected"] for r in reports)
+        skipped = sum(bool(r["skipped_duplicate_file"]) for r in reports)
+        sink.done(
+            f"{len(reports)} files, {read} rows read, {rejected} rejected, "
+            f"{skipped} already in the store"
+        )
+        sink.step(pid, "analyze")
+        fingerprint = analysis_fingerprint(paths.protocol)
+        bundle: Future[Path]
+        if not self.force and is_up_to_date(paths.bundle, fingerprint):
+            sink.done(f"up to date: {paths.bundle} (protocol, data and code unchanged)")
+            _ensure_plan(paths.bundle)
+            bundle = done_future(paths.bundle)
+        else:
+            inputs = load_inputs(paths, code_commit=self.commit)
+            sink.done("inputs read; computing in a worker process")
+            analysed = self._analysed(paths, fingerprint)
+            bundle = then(analysts.submit(inputs, paths.bundle), analysed)
+        return then(bundle, lambda _bundle: self._render_if_needed(paths, renderers))
+
+    def _analysed(
+        self, paths: ProtocolPaths, fingerprint: dict[str, Any]
+    ) -> Callable[[tuple[Path, float]], Future[Path]]:
+        def record(result: tuple[Path, float]) -> Future[Path]:
+            record_fingerprint(paths.bundle, fingerprint)
+            self.sink.finished(paths.protocol_id, "analyze", result[1], str(paths.bundle))
+            return done_future(paths.bundle)
+
+        return record
+
+    def _render_if_needed(self, paths: ProtocolPaths, renderers: Renderers) -> Future[list[Path]]:
+        from evalkit.report.render import REPORTS_DIR
+
+        langs, documents = self.langs, self.documents
         rendered = render_fingerprint(paths.bundle, REPORTS_DIR, langs, documents)
         expected = _expected_outputs(paths, langs, documents)
-        if not force and render_is_up_to_date(paths.reports, paths.protocol_id, rendered, expected):
-            sink.finished(
-                paths.protocol_id, what, 0.0, "up to date (bundle, documents and code unchanged)"
+        if not self.force and render_is_up_to_date(
+            paths.reports, paths.protocol_id, rendered, expected
+        ):
+            self.sink.finished(
+                paths.protocol_id,
+                self.what,
+                0.0,
+                "up to date (bundle, documents and code unchanged)",
             )
             return done_future([paths.bundle, *expected])
         # one job per language, so both kernels share a protocol's documents; the
@@ -326,89 +430,25 @@ def run_protocols(
         def finish(parts: list[list[Path]]) -> Future[list[Path]]:
             out = [path for part in parts for path in part]
             record_render(paths.reports, paths.protocol_id, rendered)
-            sink.finished(paths.protocol_id, what, time.perf_counter() - start, f"{len(out)} files")
+            elapsed = time.perf_counter() - start
+            self.sink.finished(paths.protocol_id, self.what, elapsed, f"{len(out)} files")
             return done_future([paths.bundle, *out])
 
         return then(gather(jobs), finish)
 
-    def analysed(
-        paths: ProtocolPaths, fingerprint: dict[str, Any]
-    ) -> Callable[[tuple[Path, float]], Future[Path]]:
-        def record(result: tuple[Path, float]) -> Future[Path]:
-            record_fingerprint(paths.bundle, fingerprint)
-            sink.finished(paths.protocol_id, "analyze", result[1], str(paths.bundle))
-            return done_future(paths.bundle)
-
-        return record
-
-    def reports_of(
-        paths: ProtocolPaths, renderers: Renderers
-    ) -> Callable[[Path], Future[list[Path]]]:
-        return lambda _bundle: render_if_needed(paths, renderers)
-
-    # Exit order matters: the analysts finish (and queue their renders) before the
-    # renderers stop.
-    with (
-        one_thread_per_child(),
-        Renderers(RENDER_WORKERS, render) as renderers,
-        Analysts(ANALYSIS_WORKERS) as analysts,
-    ):
-        all_paths = [paths_for(p, build=build, store=store) for p in protocols]
-        made_by_worker: dict[str, Future[list[Path]]] = {}
-        if force or any(not p.bundle.is_file() for p in all_paths):
-            # there will be bundles to compute and reports to render: start the workers
-            # and kernels now, while this thread makes the first protocol's data; the
-            # workers make the other protocols' demo data before any bundle is due
-            analysts.start()
-            renderers.start()
-            outs = [_demo_out(p) for p in all_paths]
-            made_by_worker = {
-                p.protocol_id: analysts.run(make_demo_data, p)
-                for p, out in zip(all_paths[1:], outs[1:], strict=True)
-                if out is not None and outs.count(out) == 1  # no two writers in one folder
-            }
-        for paths in all_paths:
-            pid = paths.protocol_id
-            sink.step(pid, "demo data")
-            if pid in made_by_worker:
-                made = made_by_worker[pid].result()
-            else:
-                made = make_demo_data(paths)
-            sink.done(f"{len(made)} files written" if made else "present")
-            sink.step(pid, "ingest")
-            reports = ingest_protocol(paths)
-            read = sum(r["rows_read"] for r in reports)
-            rejected = sum(r["rejected"] for r in reports)
-            skipped = sum(bool(r["skipped_duplicate_file"]) for r in reports)
-            sink.done(
-                f"{len(reports)} files, {read} rows read, {rejected} rejected, "
-                f"{skipped} already in the store"
-            )
-            sink.step(pid, "analyze")
-            fingerprint = analysis_fingerprint(paths.protocol)
-            bundle: Future[Path]
-            if not force and is_up_to_date(paths.bundle, fingerprint):
-                sink.done(f"up to date: {paths.bundle} (protocol, data and code unchanged)")
-                _ensure_plan(paths.bundle)
-                bundle = done_future(paths.bundle)
-            else:
-                inputs = load_inputs(paths, code_commit=commit)
-                sink.done("inputs read; computing in a worker process")
-                bundle = then(analysts.submit(inputs, paths.bundle), analysed(paths, fingerprint))
-            chains.append((pid, then(bundle, reports_of(paths, renderers))))
-        sink.note_waiting(sum(not chain.done() for _, chain in chains))
+    def collect(
+        self, chains: list[tuple[str, Future[list[Path]]]]
+    ) -> tuple[list[Path], list[BaseException]]:
+        """Wait for every protocol in order; report each failure, keep going."""
         written: list[Path] = []
         errors: list[BaseException] = []
         for pid, chain in chains:
             try:
                 written += chain.result()
             except EvalkitError as exc:
-                sink.failed(pid, str(exc))
+                self.sink.failed(pid, str(exc))
                 errors.append(exc)
-    if errors:
-        raise errors[0]
-    _write_run_log(build, written)
-    return written
+        return written, errors
 
 
 def _ensure_plan(bundle: Path) -> None:
