@@ -210,7 +210,47 @@ def prepare(
         raise EstimationError("post= needs treated= (the group indicator)")
     covariates = tuple(covariates)
     _require_columns(data, [outcome, unit, time, cohort, treated, post, cluster, *covariates])
+    out, src, notes = _numeric_rows(data, outcome, covariates)
+    cov_names = tuple(f"_x{i}" for i in range(len(covariates)))
+    unit_labels, time_labels, mapping = _unit_and_time(out, src, unit, time)
+    has_unit = unit is not None
+    if cohort is not None:
+        if time is None:
+            raise EstimationError(f"cohort= needs time= ({COHORT_RULE})")
+        notes.extend(_cohort_treatment(out, src[cohort], cohort, mapping, time_labels, unit_labels))
+    elif post is not None and treated is not None:
+        _group_treatment(out, src, treated, post, unit_labels if has_unit else None)
+    elif treated is not None:
+        out[D] = _indicator(src[treated], treated)
+        if has_unit and time is not None:
+            notes.extend(_derive_cohort(out, unit_labels))
+    if cluster is not None:
+        if src[cluster].isna().any():
+            raise EstimationError(f"cluster column {cluster!r} has missing values")
+        out[CLUSTER] = pd.factorize(src[cluster])[0]
+    else:
+        out[CLUSTER] = out[UNIT] if has_unit else np.arange(len(out))
+    return Prepared(
+        frame=out.reset_index(drop=True),
+        covariates=cov_names,
+        has_unit=has_unit,
+        has_time=time is not None,
+        has_cohort=COHORT in out.columns,
+        has_post=post is not None,
+        cluster_given=cluster is not None,
+        time_labels=time_labels,
+        notes=tuple(notes),
+    )
 
+
+def _numeric_rows(
+    data: pd.DataFrame, outcome: str, covariates: tuple[str, ...]
+) -> tuple[pd.DataFrame, pd.DataFrame, list[Note]]:
+    """Keep the rows with a numeric outcome and covariates; say how many were dropped.
+
+    Returns the new frame (outcome and ``_x0``, ``_x1``, … covariates), the kept source
+    rows and the notes on dropped rows.
+    """
     used = [c for c in dict.fromkeys([outcome, *covariates]) if c is not None]
     numeric = {c: pd.to_numeric(data[c], errors="coerce") for c in used}
     for c in used:
@@ -227,39 +267,43 @@ def prepare(
     keep = ~(missing_y | missing_x)
     notes: list[Note] = []
     if int(missing_y.sum()):
-        note = Note(
-            "dropped_missing_outcome",
-            {
-                "n": int(missing_y.sum()),
-                "outcome": outcome,
-                "kept": int(keep.sum()),
-                "total": len(data),
-            },
-        )
-        notes.append(note)
+        values = {
+            "n": int(missing_y.sum()),
+            "outcome": outcome,
+            "kept": int(keep.sum()),
+            "total": len(data),
+        }
+        notes.append(Note("dropped_missing_outcome", values))
     if int((missing_x & ~missing_y).sum()):
         notes.append(Note("dropped_missing_covariate", {"n": int((missing_x & ~missing_y).sum())}))
     src = data.loc[keep]
     if src.empty:
         raise EstimationError(f"no rows left after dropping missing values of {outcome!r}")
-
     out = pd.DataFrame(index=src.index)
     out[Y] = numeric[outcome][keep].to_numpy(dtype="float64")
-    cov_names = tuple(f"_x{i}" for i in range(len(covariates)))
-    for name, c in zip(cov_names, covariates, strict=True):
-        out[name] = numeric[c][keep].to_numpy(dtype="float64")
+    for i, c in enumerate(covariates):
+        out[f"_x{i}"] = numeric[c][keep].to_numpy(dtype="float64")
+    return out, src, notes
 
-    has_unit = unit is not None
-    unit_labels = src[unit] if has_unit else pd.Series(src.index, index=src.index)
-    if has_unit:
+
+def _unit_and_time(
+    out: pd.DataFrame, src: pd.DataFrame, unit: str | None, time: str | None
+) -> tuple[pd.Series, dict[int, object], dict[object, int]]:
+    """Add unit and period codes; refuse missing ids and duplicate unit-time rows.
+
+    Returns the unit labels, the period labels and the period mapping (empty without time).
+    """
+    unit_labels = src[unit] if unit is not None else pd.Series(src.index, index=src.index)
+    if unit is not None:
         if src[unit].isna().any():
             raise EstimationError(f"unit column {unit!r} has missing ids")
         out[UNIT] = pd.factorize(src[unit])[0]
     time_labels: dict[int, object] = {}
+    mapping: dict[object, int] = {}
     if time is not None:
         periods, mapping, time_labels = _period_index(src[time])
         out[TIME] = periods
-        if has_unit:
+        if unit is not None:
             dup = src.duplicated([unit, time], keep=False)
             if dup.any():
                 pairs = src.loc[dup, [unit, time]].drop_duplicates().head(3)
@@ -268,56 +312,50 @@ def prepare(
                     f"{int(dup.sum())} duplicate unit-time rows for ({unit!r}, {time!r}), e.g. "
                     f"{named}; each unit may appear once per period"
                 )
-    if cohort is not None:
-        if time is None:
-            raise EstimationError(f"cohort= needs time= ({COHORT_RULE})")
-        numeric_time = all(isinstance(k, (int, np.integer)) for k in time_labels)
-        g = _cohort_index(
-            src[cohort], mapping, numeric_time and all(time_labels[k] == k for k in time_labels)
-        )
-        if has_unit:
-            _constant_within(
-                out[UNIT].to_numpy(), g, unit_labels, f"cohort {cohort!r}", COHORT_RULE
-            )
-        out[COHORT] = g
-        out[D] = ((g > 0) & (out[TIME].to_numpy() >= g)).astype("float64")
-        notes.extend(_small_cohorts(out, has_unit))
-    elif post is not None and treated is not None:
-        grp = _indicator(src[treated], treated)
-        if has_unit:
-            _constant_within(
-                out[UNIT].to_numpy(),
-                grp,
-                unit_labels,
-                f"group {treated!r}",
-                "with post=, treated= is the group indicator and must be constant within a unit",
-            )
-        out[GROUP] = grp
-        out[POST] = _indicator(src[post], post)
-        out[D] = grp * out[POST].to_numpy()
-    elif treated is not None:
-        out[D] = _indicator(src[treated], treated)
-        if has_unit and time is not None:
-            notes.extend(_derive_cohort(out, unit_labels))
-    if cluster is not None:
-        if src[cluster].isna().any():
-            raise EstimationError(f"cluster column {cluster!r} has missing values")
-        out[CLUSTER] = pd.factorize(src[cluster])[0]
-    elif has_unit:
-        out[CLUSTER] = out[UNIT]
-    else:
-        out[CLUSTER] = np.arange(len(out))
-    return Prepared(
-        frame=out.reset_index(drop=True),
-        covariates=cov_names,
-        has_unit=has_unit,
-        has_time=time is not None,
-        has_cohort=COHORT in out.columns,
-        has_post=post is not None,
-        cluster_given=cluster is not None,
-        time_labels=time_labels,
-        notes=tuple(notes),
+    return unit_labels, time_labels, mapping
+
+
+def _cohort_treatment(
+    out: pd.DataFrame,
+    cohorts: pd.Series,
+    cohort: str,
+    mapping: dict[object, int],
+    time_labels: dict[int, object],
+    unit_labels: pd.Series,
+) -> list[Note]:
+    """Add the cohort and the treatment it implies; return the notes on one-unit cohorts."""
+    numeric_time = all(isinstance(k, (int, np.integer)) for k in time_labels)
+    g = _cohort_index(
+        cohorts, mapping, numeric_time and all(time_labels[k] == k for k in time_labels)
     )
+    has_unit = UNIT in out.columns
+    if has_unit:
+        _constant_within(out[UNIT].to_numpy(), g, unit_labels, f"cohort {cohort!r}", COHORT_RULE)
+    out[COHORT] = g
+    out[D] = ((g > 0) & (out[TIME].to_numpy() >= g)).astype("float64")
+    return _small_cohorts(out, has_unit)
+
+
+def _group_treatment(
+    out: pd.DataFrame,
+    src: pd.DataFrame,
+    treated: str,
+    post: str,
+    unit_labels: pd.Series | None,
+) -> None:
+    """Add the group and post indicators of a 2×2 design and their product."""
+    grp = _indicator(src[treated], treated)
+    if unit_labels is not None:
+        _constant_within(
+            out[UNIT].to_numpy(),
+            grp,
+            unit_labels,
+            f"group {treated!r}",
+            "with post=, treated= is the group indicator and must be constant within a unit",
+        )
+    out[GROUP] = grp
+    out[POST] = _indicator(src[post], post)
+    out[D] = grp * out[POST].to_numpy()
 
 
 def _derive_cohort(out: pd.DataFrame, unit_labels: pd.Series) -> list[Note]:
