@@ -15,8 +15,10 @@ from evalkit.analysis.design_power import (
     applicable_designs,
     compare_designs,
     subgroup_cells,
+    withheld_designs,
 )
 from evalkit.analysis.power import _cell_means, _design, power_targets
+from evalkit.cli import main
 from evalkit.did.designs import design_interval
 from evalkit.protocol import load_protocol
 from evalkit.protocol.expressions import evaluate
@@ -41,10 +43,33 @@ def _protocol(tmp_path, **analysis):
 
 
 def test_triple_differences_is_compared_for_each_subgroup_the_simulation_can_form(tmp_path):
-    names = [d.name for d in applicable_designs(_protocol(tmp_path))]
-    assert f"{DDD}/placebo" in names and f"{DDD}/conformal" in names
+    protocol = _protocol(tmp_path)
+    names = [d.name for d in applicable_designs(protocol)]
+    assert f"{DDD}/placebo" in names
     # the generator's panel has no school type: that subgroup cannot be simulated
     assert not any("practical_school" in n for n in names)
+
+
+def test_conformal_triple_differences_is_withheld_for_a_birth_cohort_with_the_reason(tmp_path):
+    protocol = _protocol(tmp_path)
+    assert f"{DDD}/conformal" not in [d.name for d in applicable_designs(protocol)]
+    [(design, reason)] = withheld_designs(protocol)
+    assert design == Design("triple_differences", "conformal", "turning_18")
+    assert "birth cohort" in reason and "permutation of months" in reason
+    # an age band is a rolling group, not a cohort: its conformal design is offered
+    data = protocol_dict()
+    data["population"]["subgroups"] = [
+        {
+            "id": "young_adults",
+            "label": {"nl": "18 tot 21", "en": "18 to 21"},
+            "definition": "age >= 18 and age <= 20",
+        }
+    ]
+    band = load_protocol(write_protocol(tmp_path, data, "band.yaml"))
+    assert "triple_differences(young_adults)/conformal" in [
+        d.name for d in applicable_designs(band)
+    ]
+    assert withheld_designs(band) == []
 
 
 def test_a_registered_triple_differences_design_is_compared_on_its_own_subgroup(tmp_path):
@@ -124,3 +149,18 @@ def test_design_interval_runs_triple_differences_as_did_of_subgroup_differences(
     assert est == pytest.approx(change["u0"] - change.drop("u0").mean(), abs=1e-10)
     # five comparison units: placebo p-values in steps of 1/6 cannot reach 0.05
     assert 0 < p <= 1 and math.isinf(low) and math.isinf(high)
+
+
+def test_power_command_shows_triple_differences_and_why_its_conformal_design_is_not_offered(
+    tmp_path, capsys
+):
+    data = protocol_dict()
+    data["units"]["comparison"] = [f"GM90{i:02d}" for i in range(2, 8)]
+    data["power"] = {"persons_per_unit": 20, "seed": 3}
+    path = write_protocol(tmp_path, data)
+    argv = ["protocol", "power", str(path), "--n-sims", "2", "--effects", "0,0.05"]
+    code = main([*argv, "--build", str(tmp_path / "build")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"{DDD}/placebo" in out and "effect in subgroup turning_18" in out
+    assert f"{DDD}/conformal: not offered: subgroup 'turning_18' is a birth cohort" in out

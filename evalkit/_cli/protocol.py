@@ -269,6 +269,7 @@ def _compare_designs(protocol: Any, args: argparse.Namespace) -> list[dict[str, 
         MIN_COVERAGE,
         Design,
         compare_designs,
+        withheld_designs,
     )
     from evalkit.did.designs import design_interval
 
@@ -289,7 +290,7 @@ def _compare_designs(protocol: Any, args: argparse.Namespace) -> list[dict[str, 
         f"size (p <= {a.alpha:g}), coverage of the {1 - a.alpha:.0%} interval, MDE at "
         f"{target:.0%} power",
     )
-    _say(args, f"  {'outcome':<24} {'design':<30} {'size':>6} {'coverage':>9} {'MDE':>9}")
+    _say(args, f"  {'outcome':<24} {'design':<40} {'size':>6} {'coverage':>9} {'MDE':>9}")
     for r in table.itertuples():
         if r.impossible:
             note = f"impossible at alpha = {a.alpha:g} with this design"
@@ -299,11 +300,17 @@ def _compare_designs(protocol: Any, args: argparse.Namespace) -> list[dict[str, 
             note = f"not offered (size > {MAX_SIZE:.1%} or coverage < {MIN_COVERAGE:.0%})"
         else:
             note = ""
+        if r.estimand != "population":
+            note += f" (MDE of the effect in {r.estimand}, relative to the others)"
+        if r.failed > 0:
+            note += f"; could not be estimated in {r.failed:.0%} of pilots"
         mde = f"{r.mde:>9.4f}" if math.isfinite(r.mde) else f"{'inf':>9}"
         _say(
             args,
-            f"  {r.outcome:<24} {r.design:<30} {r.size:>6.3f} {r.coverage:>9.3f} {mde}  {note}",
+            f"  {r.outcome:<24} {r.design:<40} {r.size:>6.3f} {r.coverage:>9.3f} {mde}  {note}",
         )
+    for design, reason in withheld_designs(protocol):
+        _say(args, f"  {design.name}: not offered: {reason}")
     return [
         {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
         for row in table.to_dict(orient="records")

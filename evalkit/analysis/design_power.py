@@ -58,6 +58,7 @@ __all__ = [
     "mde_from_intervals",
     "simulate_designs",
     "subgroup_cells",
+    "withheld_designs",
 ]
 
 MAX_SIZE = 0.055
@@ -114,7 +115,8 @@ def applicable_designs(protocol: Protocol) -> list[Design]:
         Conley–Taber and conformal inference (one start month), synthetic DiD with placebo
         inference, synthetic DiD and synthetic control with conformal inference (one start
         month), and per declared subgroup (:func:`declared_subgroups`) triple differences
-        with placebo and (one start month) conformal inference.
+        with placebo and (one start month) conformal inference, less the designs of
+        :func:`withheld_designs`.
     """
     a = protocol.analysis
     # the registered "auto" is what estimate() will pick for these units, nothing else
@@ -140,8 +142,61 @@ def applicable_designs(protocol: Protocol) -> list[Design]:
         candidates.append(Design("triple_differences", "placebo", sub))
         if single_start:
             candidates.append(Design("triple_differences", "conformal", sub))
-    designs += [d for d in candidates if d != own]
+    withheld = {d for d, _ in withheld_designs(protocol)}
+    designs += [d for d in candidates if d != own and d not in withheld]
     return designs
+
+
+def withheld_designs(protocol: Protocol) -> list[tuple[Design, str]]:
+    """Return the designs not offered although their estimator applies, each with the reason.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The protocol.
+
+    Returns
+    -------
+    list of tuple of (Design, str)
+        Triple differences with conformal inference for a subgroup that is a birth
+        cohort (membership set by the birth month, e.g. ``turns_18_between``): the
+        cohort ages through the study window, so the spread of its monthly means
+        changes over time (for the 18-/18+ cohort it jumps at the start), and
+        conformal inference, which permutes months, needs residuals that are alike
+        over time (Chernozhukov, Wüthrich & Zhu 2021: stationary, weakly dependent).
+    """
+    out = []
+    definitions = {s.id: s.definition for s in protocol.population.subgroups}
+    for sub in declared_subgroups(protocol):
+        if _birth_cohort(definitions.get(sub, "")):
+            out.append(
+                (
+                    Design("triple_differences", "conformal", sub),
+                    f"subgroup {sub!r} is a birth cohort: it ages through the study window, "
+                    "so its monthly means are not alike over time and a permutation of "
+                    "months is not a valid test",
+                )
+            )
+    return out
+
+
+def _birth_cohort(definition: str) -> bool:
+    """Whether membership changes with the birth month at a fixed month and age."""
+    months = pd.date_range("1995-01-01", "2015-12-01", freq="MS")
+    probe = pd.DataFrame(
+        {
+            "birth_month": months,
+            "age": 17,
+            "vulnerable": False,
+            "month": pd.Timestamp("2025-01-01"),
+            "period": 1,
+        }
+    )
+    try:
+        member = evaluate(definition, probe).fillna(False).to_numpy(dtype=bool)
+    except (ProtocolError, KeyError):
+        return False
+    return bool(member.any() and not member.all())
 
 
 def declared_subgroups(protocol: Protocol) -> list[str]:
