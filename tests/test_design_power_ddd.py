@@ -164,3 +164,22 @@ def test_power_command_shows_triple_differences_and_why_its_conformal_design_is_
     assert code == 0, out
     assert f"{DDD}/placebo" in out and "effect in subgroup turning_18" in out
     assert f"{DDD}/conformal: not offered: subgroup 'turning_18' is a birth cohort" in out
+    assert "Monte Carlo error of a size near 5% with 2 pilots: ±30.2% (95 %)" in out
+
+
+def test_power_table_says_which_condition_keeps_a_design_from_being_offered():
+    from types import SimpleNamespace
+
+    from evalkit._cli.protocol import _design_note
+
+    row = dict(impossible=False, recommended=False, estimand="population", failed=0.0)
+    over = SimpleNamespace(**row, size=0.062, coverage=0.95)
+    assert _design_note(over, 0.05) == "not offered: size 6.2% > 5.5% under no effect"
+    narrow = SimpleNamespace(**row, size=0.05, coverage=0.91)
+    assert _design_note(narrow, 0.05) == "not offered: coverage 91.0% < 93%"
+    ddd = SimpleNamespace(**{**row, "estimand": "subgroup turning_18", "failed": 0.25})
+    text = _design_note(SimpleNamespace(**vars(ddd), size=0.01, coverage=0.99), 0.05)
+    assert text.endswith(
+        " (MDE of the effect in subgroup turning_18, relative to the others); "
+        "could not be estimated in 25% of pilots"
+    )
