@@ -5,7 +5,7 @@ shared machine, so it runs here in parts that can go to the background::
 
     python -m benchmarks.design_power_parts run 25 problematic_debt 0 250 --out build/mc
     python -m benchmarks.design_power_parts run 25 problematic_debt 250 500 --out build/mc
-    python -m benchmarks.design_power_parts table --out build/mc
+    python -m benchmarks.design_power_parts table --out build/mc [--limit 500]
 
 Each part stores, per design, the estimate, p-value and interval of every pilot (pilot
 ``i`` uses seed ``power.seed + i``, the seeds of :func:`compare_designs`), so parts of
@@ -87,14 +87,17 @@ def _merge(out: Path) -> dict[tuple[str, str], dict[Design, dict[int, np.ndarray
     return merged
 
 
-def table(out: Path) -> list[dict[str, Any]]:
-    """Combine every part under ``out``; print and return the rows (one per design)."""
+def table(out: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """Combine every part under ``out``; print and return the rows (one per design).
+
+    With ``limit`` only each design's first ``limit`` pilots (by seed) count.
+    """
     rows: list[dict[str, Any]] = []
     for (key, outcome), by_design in sorted(_merge(out).items()):
         protocol = load_protocol(KEYS[key])
         frames = []
         for d, per_seed in by_design.items():
-            array = np.stack([per_seed[s] for s in sorted(per_seed)])
+            array = np.stack([per_seed[s] for s in sorted(per_seed)[:limit]])
             frames.append(design_table(protocol, [d], {outcome: array[None]}))
         # the recommendation is over all designs of the protocol and outcome
         both = recommend(
@@ -115,7 +118,8 @@ def table(out: Path) -> list[dict[str, Any]]:
         {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
         for r in rows
     ]
-    (out / "table.json").write_text(json.dumps(clean, indent=1, default=str), "utf-8")
+    name = "table.json" if limit is None else f"table_{limit}.json"
+    (out / name).write_text(json.dumps(clean, indent=1, default=str), "utf-8")
     return rows
 
 
@@ -132,11 +136,12 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--out", type=Path, default=Path("build/mc"))
     tab = sub.add_parser("table")
     tab.add_argument("--out", type=Path, default=Path("build/mc"))
+    tab.add_argument("--limit", type=int, default=None, help="first N pilots per design")
     args = parser.parse_args(argv)
     if args.command == "run":
         run_part(args.key, args.outcome, args.first, args.stop, args.out, args.designs)
     else:
-        table(args.out)
+        table(args.out, args.limit)
 
 
 if __name__ == "__main__":
