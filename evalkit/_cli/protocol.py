@@ -278,7 +278,7 @@ def _design_note(r: Any, alpha: float) -> str:
         note += f" (MDE of the effect in {r.estimand}, relative to the others)"
     if r.failed > 0:
         note += f"; could not be estimated in {r.failed:.0%} of pilots"
-    return note
+    return note.lstrip(" ;")
 
 
 def _compare_designs(protocol: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
