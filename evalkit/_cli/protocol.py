@@ -260,16 +260,32 @@ def _first(rows: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, Any]:
     return next(r for r in rows if r["outcome"] == row["outcome"])
 
 
+def _design_note(r: Any, alpha: float) -> str:
+    """Return the note after one design's numbers: verdict, estimand, failures."""
+    from evalkit.analysis.design_power import MAX_SIZE, MIN_COVERAGE
+
+    if r.impossible:
+        note = f"impossible at alpha = {alpha:g} with this design"
+    elif r.recommended:
+        note = "recommended"
+    elif r.size > MAX_SIZE:
+        note = f"not offered: size {r.size:.1%} > {MAX_SIZE:.1%} under no effect"
+    elif r.coverage < MIN_COVERAGE:
+        note = f"not offered: coverage {r.coverage:.1%} < {MIN_COVERAGE:.0%}"
+    else:
+        note = ""
+    if r.estimand != "population":
+        note += f" (MDE of the effect in {r.estimand}, relative to the others)"
+    if r.failed > 0:
+        note += f"; could not be estimated in {r.failed:.0%} of pilots"
+    return note.lstrip(" ;")
+
+
 def _compare_designs(protocol: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
     """Simulate every applicable design under no effect, print the table, recommend one."""
     import math
 
-    from evalkit.analysis.design_power import (
-        MAX_SIZE,
-        MIN_COVERAGE,
-        Design,
-        compare_designs,
-    )
+    from evalkit.analysis.design_power import Design, compare_designs, withheld_designs
     from evalkit.did.designs import design_interval
 
     a = protocol.analysis
@@ -289,21 +305,23 @@ def _compare_designs(protocol: Any, args: argparse.Namespace) -> list[dict[str, 
         f"size (p <= {a.alpha:g}), coverage of the {1 - a.alpha:.0%} interval, MDE at "
         f"{target:.0%} power",
     )
-    _say(args, f"  {'outcome':<24} {'design':<30} {'size':>6} {'coverage':>9} {'MDE':>9}")
+    n_sims = int(table["n_sims"].iloc[0])
+    error = 1.96 * math.sqrt(a.alpha * (1 - a.alpha) / n_sims)
+    _say(
+        args,
+        f"  Monte Carlo error of a size near {a.alpha:.0%} with {n_sims} pilots: "
+        f"±{error:.1%} (95 %)",
+    )
+    _say(args, f"  {'outcome':<24} {'design':<40} {'size':>6} {'coverage':>9} {'MDE':>9}")
     for r in table.itertuples():
-        if r.impossible:
-            note = f"impossible at alpha = {a.alpha:g} with this design"
-        elif r.recommended:
-            note = "recommended"
-        elif not r.eligible:
-            note = f"not offered (size > {MAX_SIZE:.1%} or coverage < {MIN_COVERAGE:.0%})"
-        else:
-            note = ""
+        note = _design_note(r, a.alpha)
         mde = f"{r.mde:>9.4f}" if math.isfinite(r.mde) else f"{'inf':>9}"
         _say(
             args,
-            f"  {r.outcome:<24} {r.design:<30} {r.size:>6.3f} {r.coverage:>9.3f} {mde}  {note}",
+            f"  {r.outcome:<24} {r.design:<40} {r.size:>6.3f} {r.coverage:>9.3f} {mde}  {note}",
         )
+    for design, reason in withheld_designs(protocol):
+        _say(args, f"  {design.name}: not offered: {reason}")
     return [
         {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
         for row in table.to_dict(orient="records")

@@ -3,12 +3,14 @@
 :func:`evalkit.analysis.design_power.compare_designs` simulates pilots and asks each
 design for ``(estimate, p_value, ci_low, ci_high)``; this is that call for the
 estimators of this package, on the frame the power simulation builds (``unit``,
-``time``, ``treated``, ``y``: one row per unit and month).
+``time``, ``treated``, ``y``: one row per unit and month; for triple differences one
+row per unit, month and subgroup, with a 0/1 column ``subgroup``).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 
@@ -26,9 +28,10 @@ def design_interval(
     Parameters
     ----------
     frame : pandas.DataFrame
-        Columns ``unit, time, treated, y``.
+        Columns ``unit, time, treated, y`` (triple differences also ``subgroup``).
     estimator : str
-        ``"twfe"``, ``"synthetic_did"`` or ``"synthetic_control"``.
+        ``"twfe"``, ``"synthetic_did"``, ``"synthetic_control"`` or
+        ``"triple_differences"`` (DiD on the within-cell subgroup differences).
     inference : str
         The inference method.
     alpha : float
@@ -42,7 +45,11 @@ def design_interval(
         ``(estimate, p_value, ci_low, ci_high)``; an interval the design cannot bound
         is ``(-inf, inf)``; a design that cannot run gives NaN estimate and p-value 1.
     """
-    kwargs = {"cluster": "unit"} if estimator in ("twfe", "2x2") else {}
+    kwargs: dict[str, Any] = {}
+    if estimator in ("twfe", "2x2"):
+        kwargs["cluster"] = "unit"
+    elif estimator == "triple_differences":
+        kwargs["subgroup"] = "subgroup"
     try:
         result = estimate(
             frame,
@@ -54,7 +61,7 @@ def design_interval(
             inference=inference,
             alpha=alpha,
             seed=seed,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
     except EstimationError:
         return math.nan, 1.0, -math.inf, math.inf

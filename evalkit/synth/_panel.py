@@ -40,6 +40,7 @@ def _skeleton(design: PilotDesign, pop: Population) -> tuple[np.ndarray, np.ndar
         "municipality": pd.Categorical.from_codes(muni, categories=list(design.municipalities)),
         "month": _month_values(month),
         "period": (month - first + 1).astype(np.int64),
+        "birth_month": _month_values(pop.birth[person]),
         "age": (pop.age_months[person, col] // 12).astype(np.int64),
         "vulnerable": pop.vulnerable[person],
         "treated": pop.muni_treated[muni],
@@ -70,7 +71,8 @@ def simulate_outcome_panel(
     -------
     pandas.DataFrame
         Columns ``person`` (int), ``municipality`` (categorical code), ``month``
-        (first day), ``period`` (1 = first panel month), ``age``, ``vulnerable``,
+        (first day), ``period`` (1 = first panel month), ``birth_month`` (first day;
+        subgroups such as ``turns_18_between`` are defined on it), ``age``, ``vulnerable``,
         ``treated`` (municipality ever treated), ``cohort`` (period of the start, 0 =
         never treated), ``treated_post`` (the effect acts), then one boolean column per
         outcome. ``attrs["realised_att"]`` holds, per outcome, the realised effect on the
