@@ -460,3 +460,33 @@ def test_conley_taber_closed_form_equals_general_residualisation() -> None:
         assert a.p_value == pytest.approx(b.p_value)
         assert a.ci_low == pytest.approx(b.ci_low, rel=1e-7)
         assert a.ci_high == pytest.approx(b.ci_high, rel=1e-7)
+
+
+def test_block_products_equal_the_residualised_event_study_blocks() -> None:
+    from evalkit.did._data import prepare
+    from evalkit.did.regression import event_design
+
+    df = _panel(9, {0: 3, 1: 4}, units=3, periods=7, seed=5).sample(frac=0.85, random_state=4)
+    df["x"] = np.random.default_rng(6).normal(size=len(df))
+    prep = prepare(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        treated=None,
+        post=None,
+        covariates=("x",),
+        cluster="muni",
+    )
+    design = event_design(prep, [-3, -2, 0, 1, 2, 3], -4, 3)
+    got = design.block_products()
+    # the definition: residualise every cluster's block columns, then take inner products
+    roles = range(1, got.n_roles + 1)
+    cols = np.column_stack([design.block(g, r) for g in range(design.n_clusters) for r in roles])
+    q = design.residualizer(cols)
+    y, _ = design.partialled()
+    np.testing.assert_allclose(got.gram, q.T @ q, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got.raw, cols.T @ cols, rtol=0, atol=0)
+    want = q.T @ np.column_stack([y, design.regressors])
+    np.testing.assert_allclose(got.vecs, want, rtol=0, atol=1e-9)

@@ -23,9 +23,10 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 
 from evalkit.did._fwl import Residualizer
 from evalkit.did.notes import Note
@@ -106,10 +107,22 @@ class LinearDesign:
         theta, *_ = np.linalg.lstsq(z, y, rcond=None)
         return float(theta[-1])
 
-    def blocks(self) -> tuple[np.ndarray, int, int]:
-        """Return residualised block columns (N × G·R·m), R and m (cached)."""
-        if "blocks" in self._cache:
-            out: tuple[np.ndarray, int, int] = self._cache["blocks"]
+    def block_products(self) -> BlockProducts:
+        """Return the inner products the resampling needs of the residualised block columns.
+
+        The block columns ``B`` (N × G·R·m: the regressors every cluster contributes
+        under every pattern) enter only through ``B' M B`` and ``B' M [y, X]`` (M the
+        residual maker of the nuisance part), computed without residualising ``B``
+        (:meth:`~evalkit.did._fwl.Residualizer.products`). Cached.
+
+        Returns
+        -------
+        BlockProducts
+            The Grams of ``B`` after and before the nuisance part is taken out,
+            ``B' M [y, X]`` (``X`` the observed regressors), R and m.
+        """
+        if "products" in self._cache:
+            out: BlockProducts = self._cache["products"]
             return out
         if self.role is None or self.block is None:
             raise EstimationError(
@@ -126,23 +139,25 @@ class LinearDesign:
                 "too large to compute here; aggregate the data to cluster × period means or "
                 "use inference='wild'"
             )
-        cols = np.zeros((n, g_count * n_roles * m))
-        for g in range(g_count):
-            for r in range(1, n_roles + 1):
-                start = (g * n_roles + r - 1) * m
-                cols[:, start : start + m] = self.block(g, r)
-        self._cache["raw"] = cols.T @ cols
-        self._cache["blocks"] = (self.residualizer(cols), n_roles, m)
-        return self._cache["blocks"]
+        block = self.block
+        cols = sp.hstack(
+            [sp.csc_matrix(block(g, r)) for g in range(g_count) for r in range(1, n_roles + 1)],
+            format="csr",
+        )
+        gram, vecs = self.residualizer.products(cols, np.column_stack([self.y, self.regressors]))
+        raw = np.asarray((cols.T @ cols).toarray())
+        self._cache["products"] = BlockProducts(gram, raw, vecs, n_roles, m)
+        return self._cache["products"]
 
 
-def _gram(design: LinearDesign) -> np.ndarray:
-    """Gram matrix of the residualised blocks (cached on the design)."""
-    if "gram" not in design._cache:
-        q, _, _ = design.blocks()
-        design._cache["gram"] = q.T @ q
-    out: np.ndarray = design._cache["gram"]
-    return out
+class BlockProducts(NamedTuple):
+    """Inner products of a design's block columns ``B`` (see ``LinearDesign.block_products``)."""
+
+    gram: np.ndarray  # B' M B
+    raw: np.ndarray  # B' B
+    vecs: np.ndarray  # B' M [y, X]
+    n_roles: int
+    m: int
 
 
 #: Condition number above which an assignment's coefficients count as not identified.
@@ -397,14 +412,10 @@ def randomization_combinations(
     joint_p : float or None
         p-value of the joint test (None when ``joint`` is empty).
     """
-    q, n_roles, m = design.blocks()
-    role = np.asarray(design.role)
-    y, _ = design.partialled()
-    gram = _gram(design)
-    raw = design._cache["raw"]
     # Inner products with y and with every observed regressor: the coefficients of
     # Y - tau * X_obs s under any assignment follow by linearity.
-    vecs = q.T @ np.column_stack([y, design.regressors])
+    gram, raw, vecs, n_roles, m = design.block_products()
+    role = np.asarray(design.role)
 
     assignments = distinct_assignments(role, max_enumerate)
     enumerated = assignments is not None
