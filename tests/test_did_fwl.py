@@ -105,3 +105,13 @@ def test_a_column_inside_the_fixed_effects_has_no_residual() -> None:
     gram, _ = Residualizer(factors, np.zeros((len(x), 0))).products(a, x)
     assert abs(gram[0, 0]) < 1e-12 * last.sum()
     assert abs(gram[1, 1]) < 1e-12 * a[:, 1].sum()
+
+
+def test_products_drop_a_covariate_the_fixed_effects_already_hold() -> None:
+    factors, x = _unbalanced_panel(12)
+    trend = factors[1].astype(float)[:, None]  # a period trend: inside the period dummies
+    a = (np.random.default_rng(13).random(size=(len(x), 5)) < 0.2).astype(float)
+    gram, cross = Residualizer(factors, trend).products(a, x)
+    maker = _exact_residual_maker(factors, trend)
+    np.testing.assert_allclose(gram, a.T @ maker @ a, rtol=0, atol=1e-10 * np.abs(a.T @ a).max())
+    np.testing.assert_allclose(cross, a.T @ maker @ x, rtol=0, atol=1e-10 * np.abs(x).max())
