@@ -490,3 +490,25 @@ def test_block_products_equal_the_residualised_event_study_blocks() -> None:
     np.testing.assert_allclose(got.raw, cols.T @ cols, rtol=0, atol=0)
     want = q.T @ np.column_stack([y, design.regressors])
     np.testing.assert_allclose(got.vecs, want, rtol=0, atol=1e-9)
+
+
+def test_a_copy_with_another_outcome_shares_only_what_the_outcome_does_not_change() -> None:
+    from dataclasses import replace
+
+    from evalkit.did._data import prepare
+    from evalkit.did.inference import randomization
+    from evalkit.did.regression import twfe
+
+    df = _panel(8, {0: 3, 1: 3}, units=3, periods=6, seed=14)
+    columns = dict(unit="id", time="t", cohort="cohort", treated=None, post=None)
+    prep = prepare(df, outcome="y", covariates=(), cluster="muni", **columns)
+    design = twfe(prep, "cluster").design
+    assert design is not None
+    first = randomization(design, alpha=0.2)
+    other = df["y"].to_numpy() + np.random.default_rng(15).normal(size=len(df))
+    # the Monte Carlo harness (benchmarks/size_coverage.py) swaps y this way
+    shared = {k: v for k, v in design._cache.items() if k != "yz"}
+    copy = randomization(replace(design, y=other, _cache=shared), alpha=0.2)
+    fresh = randomization(replace(design, y=other, _cache={}), alpha=0.2)
+    assert (copy.p_value, copy.ci_low, copy.ci_high) == (fresh.p_value, fresh.ci_low, fresh.ci_high)
+    assert (copy.ci_low, copy.ci_high) != (first.ci_low, first.ci_high)

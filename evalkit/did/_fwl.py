@@ -112,19 +112,47 @@ class Residualizer:
             ``a' M a`` (K × K) and ``a' M v`` (K × p).
         """
         a = sp.csr_matrix(a, dtype="float64")
+        unit, z, basis = self._projector()
+        za = basis.T @ unit(z, a)
+        return unit(a, a) - za.T @ za, self._cross(a, za, v)
+
+    def cross(self, a: sp.spmatrix, v: np.ndarray) -> np.ndarray:
+        """Return ``a' M v`` only (see :meth:`products`; the same operations).
+
+        Parameters
+        ----------
+        a : scipy.sparse matrix
+            N × K columns (sparse; dense arrays are accepted).
+        v : numpy.ndarray
+            N or N × p.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``a' M v`` (K × p).
+        """
+        a = sp.csr_matrix(a, dtype="float64")
+        unit, z, basis = self._projector()
+        return self._cross(a, basis.T @ unit(z, a), v)
+
+    def _cross(self, a: sp.csr_matrix, za: np.ndarray, v: np.ndarray) -> np.ndarray:
+        unit, z, basis = self._projector()
         v = np.asarray(v, dtype="float64").reshape(a.shape[0], -1)
-        absorbed, others = self._split()
-        z = sp.hstack(
-            [*(_indicators(c).T for c in others), sp.csr_matrix(self.nuisance)], format="csr"
-        )
-        cross = _UnitCross(absorbed)
-        aa, av = cross(a, a), cross(a, v)
-        if z.shape[1]:
-            basis = _basis(cross(z, z))
-            za = basis.T @ cross(z, a)
-            aa -= za.T @ za
-            av -= za.T @ (basis.T @ cross(z, v))
-        return aa, av
+        out: np.ndarray = unit(a, v) - za.T @ (basis.T @ unit(z, v))
+        return out
+
+    def _projector(self) -> tuple[_UnitCross, sp.csr_matrix, np.ndarray]:
+        """Return the unit cross product, the other columns Z and their basis B (cached)."""
+        cached = self.__dict__.get("_projector_cache")
+        if cached is None:
+            absorbed, others = self._split()
+            z = sp.hstack(
+                [*(_indicators(c).T for c in others), sp.csr_matrix(self.nuisance)], format="csr"
+            )
+            unit = _UnitCross(absorbed)
+            cached = (unit, z, _basis(unit(z, z)))
+            object.__setattr__(self, "_projector_cache", cached)
+        return cached
 
     def _split(self) -> tuple[np.ndarray | None, list[np.ndarray]]:
         """Return the factor with the most levels (absorbed) and the others (as dummies)."""

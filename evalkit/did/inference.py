@@ -113,7 +113,9 @@ class LinearDesign:
         The block columns ``B`` (N × G·R·m: the regressors every cluster contributes
         under every pattern) enter only through ``B' M B`` and ``B' M [y, X]`` (M the
         residual maker of the nuisance part), computed without residualising ``B``
-        (:meth:`~evalkit.did._fwl.Residualizer.products`). Cached.
+        (:meth:`~evalkit.did._fwl.Residualizer.products`). The Grams are cached; the
+        products with ``y`` are not, so that a copy with another outcome (a Monte Carlo
+        draw) shares the cache.
 
         Returns
         -------
@@ -121,9 +123,15 @@ class LinearDesign:
             The Grams of ``B`` after and before the nuisance part is taken out,
             ``B' M [y, X]`` (``X`` the observed regressors), R and m.
         """
-        if "products" in self._cache:
-            out: BlockProducts = self._cache["products"]
-            return out
+        if "blocks" not in self._cache:
+            self._cache["blocks"] = self._block_grams()
+        cols, gram, raw, n_roles, m = self._cache["blocks"]
+        # B'M[y, X] depends on the outcome: never cached (callers swap y on a copy)
+        vecs = self.residualizer.cross(cols, np.column_stack([self.y, self.regressors]))
+        return BlockProducts(gram, raw, vecs, n_roles, m)
+
+    def _block_grams(self) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, int, int]:
+        """Return the sparse block columns B, ``B' M B``, ``B' B``, R and m."""
         if self.role is None or self.block is None:
             raise EstimationError(
                 "this inference needs a treatment that switches on at the same period for "
@@ -144,10 +152,8 @@ class LinearDesign:
             [sp.csc_matrix(block(g, r)) for g in range(g_count) for r in range(1, n_roles + 1)],
             format="csr",
         )
-        gram, vecs = self.residualizer.products(cols, np.column_stack([self.y, self.regressors]))
-        raw = np.asarray((cols.T @ cols).toarray())
-        self._cache["products"] = BlockProducts(gram, raw, vecs, n_roles, m)
-        return self._cache["products"]
+        gram, _ = self.residualizer.products(cols, np.zeros((n, 0)))
+        return cols, gram, np.asarray((cols.T @ cols).toarray()), n_roles, m
 
 
 class BlockProducts(NamedTuple):
