@@ -3,7 +3,7 @@
 Used to check that a speed-up changes no output: run ``make report`` from scratch,
 copy ``build/`` aside, change the code, run again, then::
 
-    python -m benchmarks.compare_builds OLD_BUILD NEW_BUILD
+    python -m benchmarks.compare_builds OLD_BUILD NEW_BUILD [--rel TOL]
 
 Every HTML, CSV and JSON file and every sheet of every workbook must be equal once
 these are replaced by placeholders: git commit ids (40 hex digits, and the short
@@ -13,6 +13,9 @@ estimates' measured seconds. Left out: the DuckDB store, the manifests (sha256 o
 the files that hold the commit), the analysis and render fingerprints
 (``inputs.json``, ``.*.inputs.json``: they hold the code's digest) and the saved
 suppression plan (``plan.json``, a cache; what it hides is in the compared files).
+With ``--rel TOL`` a file whose text differs only in numbers, each within TOL
+relative, counts as equal and is listed with its largest relative difference (for a
+change of method that moves the last digits of full-precision exports and bundles).
 Exit code 0 when all are equal, 1 otherwise.
 """
 
@@ -34,6 +37,8 @@ _SECONDS = re.compile(rb'("(?:engine_)?seconds": )[0-9.e-]+')
 #: render (they hold the code's digest), and the saved suppression plan (a cache of what
 #: the documents and exports show, which are compared themselves).
 _SKIP_SUFFIXES = (".duckdb", ".wal", ".manifest.json", "inputs.json", "plan.json")
+#: A number as the bundles, CSV and workbook text write it.
+_NUMBER = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
 def _commits(root: Path) -> set[bytes]:
@@ -79,43 +84,87 @@ def _files(root: Path) -> dict[str, Path]:
     }
 
 
-def compare(old: Path, new: Path) -> list[str]:
+def largest_relative_difference(a: bytes, b: bytes) -> float | None:
+    """Return the largest relative difference of two texts' numbers, None if other text differs.
+
+    Parameters
+    ----------
+    a, b : bytes
+        Two normalised file contents.
+
+    Returns
+    -------
+    float or None
+        0.0 when the numbers are equal as written.
+    """
+    if _NUMBER.sub(b"#", a) != _NUMBER.sub(b"#", b):
+        return None
+    worst = 0.0
+    for x, y in zip(_NUMBER.findall(a), _NUMBER.findall(b), strict=True):
+        if x != y:
+            fx, fy = float(x), float(y)
+            worst = max(worst, abs(fx - fy) / max(abs(fx), abs(fy)))
+    return worst
+
+
+def compare(old: Path, new: Path, rel: float | None = None) -> list[str]:
     """Return one line per difference between two build folders (empty when equal).
 
     Parameters
     ----------
     old, new : Path
         Two ``build/`` folders.
+    rel : float, optional
+        Count a file as equal when only its numbers differ, each by at most ``rel``
+        relative; such files are listed as ``within:`` lines (not differences).
 
     Returns
     -------
     list of str
-        Files only in one folder, and files whose normalised content differs.
+        Files only in one folder, files whose normalised content differs
+        (``differs:``) and, with ``rel``, files equal within it (``within:``).
     """
     commits = _commits(old) | _commits(new)
     a, b = _files(old), _files(new)
     diffs = [f"only in {old}: {name}" for name in sorted(a.keys() - b.keys())]
     diffs += [f"only in {new}: {name}" for name in sorted(b.keys() - a.keys())]
     for name in sorted(a.keys() & b.keys()):
-        if _content(a[name], commits) != _content(b[name], commits):
+        x, y = _content(a[name], commits), _content(b[name], commits)
+        if x == y:
+            continue
+        worst = None if rel is None else largest_relative_difference(x, y)
+        if worst is not None and rel is not None and worst <= rel:
+            diffs.append(f"within: {name} (largest relative difference {worst:.1e})")
+        else:
             diffs.append(f"differs: {name}")
     return diffs
 
 
 def main(argv: list[str]) -> int:
-    """Compare ``argv[0]`` with ``argv[1]`` and print the result."""
+    """Compare ``argv[0]`` with ``argv[1]`` (``--rel TOL`` optional) and print the result."""
+    rel = None
+    if len(argv) == 4 and argv[2] == "--rel":
+        rel, argv = float(argv[3]), argv[:2]
     if len(argv) != 2:
-        print("usage: python -m benchmarks.compare_builds OLD_BUILD NEW_BUILD", file=sys.stderr)
+        print(
+            "usage: python -m benchmarks.compare_builds OLD_BUILD NEW_BUILD [--rel TOL]",
+            file=sys.stderr,
+        )
         return 2
     old, new = Path(argv[0]), Path(argv[1])
-    diffs = compare(old, new)
+    lines = compare(old, new, rel)
+    diffs = [line for line in lines if not line.startswith("within: ")]
     n = len(_files(old))
     digest = hashlib.sha256(
         b"".join(_content(p, _commits(old)) for p in _files(old).values())
     ).hexdigest()[:12]
-    for line in diffs:
+    for line in lines:
         print(line)
-    print(f"{n} files compared, {len(diffs)} differences (normalised content {digest})")
+    within = len(lines) - len(diffs)
+    print(
+        f"{n} files compared, {len(diffs)} differences, {within} equal within --rel "
+        f"(normalised content {digest})"
+    )
     return 1 if diffs else 0
 
 

@@ -460,3 +460,55 @@ def test_conley_taber_closed_form_equals_general_residualisation() -> None:
         assert a.p_value == pytest.approx(b.p_value)
         assert a.ci_low == pytest.approx(b.ci_low, rel=1e-7)
         assert a.ci_high == pytest.approx(b.ci_high, rel=1e-7)
+
+
+def test_block_products_equal_the_residualised_event_study_blocks() -> None:
+    from evalkit.did._data import prepare
+    from evalkit.did.regression import event_design
+
+    df = _panel(9, {0: 3, 1: 4}, units=3, periods=7, seed=5).sample(frac=0.85, random_state=4)
+    df["x"] = np.random.default_rng(6).normal(size=len(df))
+    prep = prepare(
+        df,
+        outcome="y",
+        unit="id",
+        time="t",
+        cohort="cohort",
+        treated=None,
+        post=None,
+        covariates=("x",),
+        cluster="muni",
+    )
+    design = event_design(prep, [-3, -2, 0, 1, 2, 3], -4, 3)
+    got = design.block_products()
+    # the definition: residualise every cluster's block columns, then take inner products
+    roles = range(1, got.n_roles + 1)
+    cols = np.column_stack([design.block(g, r) for g in range(design.n_clusters) for r in roles])
+    q = design.residualizer(cols)
+    y, _ = design.partialled()
+    np.testing.assert_allclose(got.gram, q.T @ q, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got.raw, cols.T @ cols, rtol=0, atol=0)
+    want = q.T @ np.column_stack([y, design.regressors])
+    np.testing.assert_allclose(got.vecs, want, rtol=0, atol=1e-9)
+
+
+def test_a_copy_with_another_outcome_shares_only_what_the_outcome_does_not_change() -> None:
+    from dataclasses import replace
+
+    from evalkit.did._data import prepare
+    from evalkit.did.inference import randomization
+    from evalkit.did.regression import twfe
+
+    df = _panel(8, {0: 3, 1: 3}, units=3, periods=6, seed=14)
+    columns = dict(unit="id", time="t", cohort="cohort", treated=None, post=None)
+    prep = prepare(df, outcome="y", covariates=(), cluster="muni", **columns)
+    design = twfe(prep, "cluster").design
+    assert design is not None
+    first = randomization(design, alpha=0.2)
+    other = df["y"].to_numpy() + np.random.default_rng(15).normal(size=len(df))
+    # the Monte Carlo harness (benchmarks/size_coverage.py) swaps y this way
+    shared = {k: v for k, v in design._cache.items() if k != "yz"}
+    copy = randomization(replace(design, y=other, _cache=shared), alpha=0.2)
+    fresh = randomization(replace(design, y=other, _cache={}), alpha=0.2)
+    assert (copy.p_value, copy.ci_low, copy.ci_high) == (fresh.p_value, fresh.ci_low, fresh.ci_high)
+    assert (copy.ci_low, copy.ci_high) != (first.ci_low, first.ci_high)

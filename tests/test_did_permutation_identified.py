@@ -57,3 +57,50 @@ def test_a_pilot_observed_only_after_its_start_is_refused_with_the_reason() -> N
     df = df.assign(cohort=np.where(df["muni"] == "m5", 4, 0))
     with pytest.raises(EstimationError, match=r"collinear|not identified|fixed effects"):
         estimate(df, estimator="twfe", inference="permutation", **COLUMNS)
+
+
+#: Periods observed per municipality (m0 the pilot, from period 8): m3's only period after
+#: the start, 9, is observed nowhere else, so the period effect absorbs a treatment moved
+#: there; rounding leaves a Gram of about 1e-23 instead of 0 (the shape of a demo
+#: protocol's quarterly norm table).
+_PERIODS = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8],
+    [2, 4, 5, 6, 8],
+    [0, 1, 2, 3, 5, 6, 7],
+    [2, 4, 9],
+    [4, 6, 7],
+    [2, 3, 4, 5, 6],
+    [0, 1, 2, 3, 5, 6],
+    [4, 5, 8],
+    [0, 1, 3, 4, 5, 6, 7],
+    [0, 2, 3, 4, 6],
+    [2, 5, 6],
+    [0, 2, 3, 5, 6],
+]
+
+
+def _sparse_cells() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    rows = [
+        (f"m{g}", f"m{g}", t, 8 if g == 0 else 0, rng.normal())
+        for g, periods in enumerate(_PERIODS)
+        for t in periods
+    ]
+    return pd.DataFrame(rows, columns=["unit", "muni", "time", "cohort", "y"])
+
+
+def test_rounding_residue_of_a_collinear_assignment_is_not_an_estimate() -> None:
+    df = _sparse_cells()
+    res = estimate(df, estimator="twfe", inference="permutation", **COLUMNS)
+    estimable = []
+    for g in range(len(_PERIODS)):
+        moved = df.assign(cohort=np.where(df["muni"] == f"m{g}", 8, 0))
+        treated = ((moved["cohort"] > 0) & (moved["time"] >= 8)).to_numpy(float)
+        dummies = pd.get_dummies(moved[["unit", "time"]].astype(str)).to_numpy(float)
+        # identified when the treatment is not in the span of the unit and period dummies
+        full = np.linalg.matrix_rank(np.column_stack([dummies, treated]))
+        estimable.append(full > np.linalg.matrix_rank(dummies))
+    assert [g for g, ok in enumerate(estimable) if ok] == [0, 1, 7]  # m3 is not
+    assert res.inference_detail["assignments"] == 3
+    left_out = [n for n in res.notes if n.code == "permutation_not_identified"]
+    assert left_out and left_out[0].values["left_out"] == 9

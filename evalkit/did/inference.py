@@ -23,10 +23,12 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 
+from evalkit.did._assigned import assigned_coefs
 from evalkit.did._fwl import Residualizer
 from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
@@ -106,11 +108,31 @@ class LinearDesign:
         theta, *_ = np.linalg.lstsq(z, y, rcond=None)
         return float(theta[-1])
 
-    def blocks(self) -> tuple[np.ndarray, int, int]:
-        """Return residualised block columns (N × G·R·m), R and m (cached)."""
-        if "blocks" in self._cache:
-            out: tuple[np.ndarray, int, int] = self._cache["blocks"]
-            return out
+    def block_products(self) -> BlockProducts:
+        """Return the inner products the resampling needs of the residualised block columns.
+
+        The block columns ``B`` (N × G·R·m: the regressors every cluster contributes
+        under every pattern) enter only through ``B' M B`` and ``B' M [y, X]`` (M the
+        residual maker of the nuisance part), computed without residualising ``B``
+        (:meth:`~evalkit.did._fwl.Residualizer.products`). The Grams are cached; the
+        products with ``y`` are not, so that a copy with another outcome (a Monte Carlo
+        draw) shares the cache.
+
+        Returns
+        -------
+        BlockProducts
+            The Grams of ``B`` after and before the nuisance part is taken out,
+            ``B' M [y, X]`` (``X`` the observed regressors), R and m.
+        """
+        if "blocks" not in self._cache:
+            self._cache["blocks"] = self._block_grams()
+        cols, gram, raw, n_roles, m = self._cache["blocks"]
+        # B'M[y, X] depends on the outcome: never cached (callers swap y on a copy)
+        vecs = self.residualizer.cross(cols, np.column_stack([self.y, self.regressors]))
+        return BlockProducts(gram, raw, vecs, n_roles, m)
+
+    def _block_grams(self) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, int, int]:
+        """Return the sparse block columns B, ``B' M B``, ``B' B``, R and m."""
         if self.role is None or self.block is None:
             raise EstimationError(
                 "this inference needs a treatment that switches on at the same period for "
@@ -126,57 +148,23 @@ class LinearDesign:
                 "too large to compute here; aggregate the data to cluster × period means or "
                 "use inference='wild'"
             )
-        cols = np.zeros((n, g_count * n_roles * m))
-        for g in range(g_count):
-            for r in range(1, n_roles + 1):
-                start = (g * n_roles + r - 1) * m
-                cols[:, start : start + m] = self.block(g, r)
-        self._cache["blocks"] = (self.residualizer(cols), n_roles, m)
-        return self._cache["blocks"]
+        block = self.block
+        cols = sp.hstack(
+            [sp.csc_matrix(block(g, r)) for g in range(g_count) for r in range(1, n_roles + 1)],
+            format="csr",
+        )
+        gram, _ = self.residualizer.products(cols, np.zeros((n, 0)))
+        return cols, gram, np.asarray((cols.T @ cols).toarray()), n_roles, m
 
 
-def _gram(design: LinearDesign) -> np.ndarray:
-    """Gram matrix of the residualised blocks (cached on the design)."""
-    if "gram" not in design._cache:
-        q, _, _ = design.blocks()
-        design._cache["gram"] = q.T @ q
-    out: np.ndarray = design._cache["gram"]
-    return out
+class BlockProducts(NamedTuple):
+    """Inner products of a design's block columns ``B`` (see ``LinearDesign.block_products``)."""
 
-
-#: Condition number above which an assignment's coefficients count as not identified.
-_SINGULAR_COND = 1e12
-
-
-def _assigned_coefs(
-    gram: np.ndarray, vecs: np.ndarray, assignments: Sequence[np.ndarray], n_roles: int, m: int
-) -> np.ndarray:
-    """All m coefficients (n × m × v) under each of n assignments, in batches.
-
-    ``vecs`` holds block-wise inner products with one or more vectors (columns);
-    an assignment gives each cluster its pattern (0 = comparison).
-    """
-    rows = []
-    for a in assignments:
-        g = np.flatnonzero(a)
-        rows.append((g * n_roles + np.asarray(a)[g] - 1)[:, None] * m + np.arange(m))
-    idx = np.array(rows)  # n × k × m
-    n, k, _ = idx.shape
-    step = max(1, 2_000_000 // max(1, (k * m) ** 2))
-    out = []
-    for lo in range(0, n, step):
-        part = idx[lo : lo + step]
-        rr = gram[part[:, :, :, None, None], part[:, None, None, :, :]].sum(axis=(1, 3))
-        ry = vecs[part].sum(axis=1)  # batch × m × v
-        # Under some assignments the moved treatment is collinear with the fixed effects
-        # (a municipality observed only after the start): the effect is not identified
-        # there, so those assignments get NaN and the caller leaves them out.
-        singular = np.linalg.cond(rr) > _SINGULAR_COND
-        rr[singular] = np.eye(rr.shape[-1])
-        solved = np.linalg.solve(rr, ry)
-        solved[singular] = np.nan
-        out.append(solved)
-    return np.concatenate(out)
+    gram: np.ndarray  # B' M B
+    raw: np.ndarray  # B' B
+    vecs: np.ndarray  # B' M [y, X]
+    n_roles: int
+    m: int
 
 
 def distinct_assignments(role: np.ndarray, limit: int) -> list[np.ndarray] | None:
@@ -360,21 +348,18 @@ def randomization_combinations(
     joint_p : float or None
         p-value of the joint test (None when ``joint`` is empty).
     """
-    q, n_roles, m = design.blocks()
-    role = np.asarray(design.role)
-    y, _ = design.partialled()
-    gram = _gram(design)
     # Inner products with y and with every observed regressor: the coefficients of
     # Y - tau * X_obs s under any assignment follow by linearity.
-    vecs = q.T @ np.column_stack([y, design.regressors])
+    gram, raw, vecs, n_roles, m = design.block_products()
+    role = np.asarray(design.role)
 
     assignments = distinct_assignments(role, max_enumerate)
     enumerated = assignments is not None
     if assignments is None:
         rng = np.random.default_rng(seed)
         assignments = [role] + [rng.permutation(role) for _ in range(n_perm)]
-    coefs = _assigned_coefs(gram, vecs, assignments, n_roles, m)  # n × m × (1 + m)
-    obs = _assigned_coefs(gram, vecs, [role], n_roles, m)[0]
+    coefs = assigned_coefs(gram, raw, vecs, assignments, n_roles, m)  # n × m × (1 + m)
+    obs = assigned_coefs(gram, raw, vecs, [role], n_roles, m)[0]
     if not np.isfinite(obs).all():
         raise EstimationError(
             "the treatment is collinear with the fixed effects: no effect can be estimated"
