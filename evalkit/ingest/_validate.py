@@ -374,7 +374,9 @@ def row_content(
     for name, values in shown.items():
         part = values.iloc[positions]
         part = part if name in masked else mask_series(part)
-        pieces.append(pc.take(_json_pieces(name, part), pa.array(_codes(part))))
+        codes, uniques = pd.factorize(part, use_na_sentinel=True)
+        codes = np.where(codes < 0, len(uniques), codes)  # an empty cell: the trailing null
+        pieces.append(pc.take(_json_pieces(name, uniques), pa.array(codes)))
     if not pieces:
         return np.full(len(positions), "{}", dtype=object)
     joined = pc.binary_join_element_wise(*pieces, ", ")
@@ -382,17 +384,10 @@ def row_content(
     return np.asarray(wrapped.to_numpy(zero_copy_only=False), dtype=object)
 
 
-def _codes(part: pd.Series) -> np.ndarray:
-    """Factorize codes of a column, with empty cells pointing past the last unique value."""
-    codes, uniques = pd.factorize(part, use_na_sentinel=True)
-    return np.where(codes < 0, len(uniques), codes)
-
-
-def _json_pieces(name: str, part: pd.Series) -> Any:
+def _json_pieces(name: str, uniques: Any) -> Any:
     """Return ``"name": value`` as JSON for each distinct value of a column, then null."""
     import pyarrow as pa
 
-    _, uniques = pd.factorize(part, use_na_sentinel=True)
     prefix = json.dumps(name, ensure_ascii=False) + ": "
     boxed = pd.Index(uniques).astype(object).tolist()  # numpy scalars as Python values
     texts = [prefix + json.dumps(value, ensure_ascii=False) for value in boxed]
