@@ -6,7 +6,7 @@ import datetime as dt
 import errno
 import hashlib
 import stat
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -369,6 +369,31 @@ def _ingest_one(
     return _store_file(store, schema, (path, sha), iter([validated]), info, (scope, overlap_rule))
 
 
+def _store_behind(chunks: Iterator[Validated], put: Callable[[Validated], None]) -> None:
+    """Store each chunk on a second thread while the next one is read and validated.
+
+    Storing is mostly DuckDB's work (overlap query, insert), which runs without the
+    GIL, so on two cores it costs little beside validation, which needs it. At most one
+    chunk waits to be stored (memory stays that of two chunks), chunks are stored in
+    file order, and an error on either side is raised here only once nothing is being
+    written any more, so the caller's rollback finds the connection idle.
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    pending: Future[None] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evalkit-store") as pool:
+        try:
+            for validated in chunks:
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(put, validated)
+            if pending is not None:
+                pending.result()
+        finally:
+            if pending is not None:
+                pending.exception()  # wait; the first error (raised above) is the one shown
+
+
 def _store_file(
     store: Store,
     schema: Schema,
@@ -384,8 +409,7 @@ def _store_file(
     scope, overlap_rule = rules
     tally = Tally()
     with store.transaction():
-        for validated in chunks:
-            tally.store(store, schema, source, validated, overlap_rule)
+        _store_behind(chunks, lambda v: tally.store(store, schema, source, v, overlap_rule))
         said = tally.overlap_note(overlap_rule[0])
         store.append_log(
             {

@@ -94,7 +94,7 @@ class DuplicateKeys:
                 label,
                 "duplicate_row",
                 shown_text[copy],
-                [f"exact copy of row {r}" for r in self.copy_of[which][copy]],
+                _copy_messages(self.copy_of[which][copy]),
             )
         if (~copy).any():
             failures.add(
@@ -107,6 +107,16 @@ class DuplicateKeys:
                     for w in self.where[which][~copy]
                 ],
             )
+
+
+def _copy_messages(first_rows: np.ndarray) -> np.ndarray:
+    """Return ``exact copy of row N`` for each first row (joined in Arrow, not row by row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    numbers = pc.cast(pa.array(np.asarray(first_rows, dtype=np.int64)), pa.string())
+    texts = pc.binary_join_element_wise("exact copy of row ", numbers, "")
+    return np.asarray(texts.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _hashable(column: pd.Series) -> pd.Series:
@@ -301,11 +311,10 @@ def find_duplicate_keys(
     rows = np.asarray(found["r"], dtype=np.int64)
     exact = np.asarray(found["exact"], dtype=bool)
     copy_of = np.where(exact, np.asarray(found["first_r"], dtype=np.int64), -1)
-    where = np.array(
-        [
-            "" if same else ", ".join(map(str, first5)) + (f" and {n - 5} more" if n > 5 else "")
-            for same, first5, n in zip(exact, found["first5"], found["n"], strict=True)
-        ],
-        dtype=object,
-    )
+    where = np.full(len(rows), "", dtype=object)  # exact copies name only their first row
+    conflict = np.flatnonzero(~exact)
+    where[conflict] = [
+        ", ".join(map(str, first5)) + (f" and {n - 5} more" if n > 5 else "")
+        for first5, n in zip(found["first5"][conflict], found["n"][conflict], strict=True)
+    ]
     return DuplicateKeys(schema.key, rows, copy_of, where)

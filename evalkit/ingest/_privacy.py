@@ -48,6 +48,13 @@ _OURS = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{64}(?![0-9A-Za-z])|\[BSN:[0-9a-f]{
 # first search (no lookbehind, no alternation) that most texts fail.
 _PREFILTER = re.compile(r"\d(?:[ ._/\-]?\d){7}")
 _WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+# _OURS for Arrow (RE2 has no look-around): a reference, and a pseudonym with the character
+# on each side that shows it is not part of a longer word (a match may miss the second of two
+# pseudonyms one character apart: that text is then searched in full, never skipped wrongly).
+_OURS_RE2 = (
+    r"\[BSN:[0-9a-f]{12}\]",
+    r"(^|[^0-9A-Za-z])[0-9a-f]{64}($|[^0-9A-Za-z])",
+)
 
 
 def _valid(digits: str) -> bool:
@@ -158,13 +165,41 @@ def mask_series(values: pd.Series, key: bytes | None = None) -> pd.Series:
         return values
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     texts = pd.Series(uniques, dtype="str")
-    suspect = texts.str.count(r"\d").to_numpy() >= 8  # as many digits as the shortest BSN
+    suspect = _may_hold_bsn(texts.to_numpy(dtype=object))
     if not suspect.any():
         return values
     fixed = np.asarray(texts.to_numpy(dtype=object), dtype=object)
     fixed[suspect] = [mask_bsns(t, key) for t in fixed[suspect]]
     out = np.concatenate([fixed, np.array([None], dtype=object)])[codes]
     return pd.Series(out, index=values.index, dtype="str")
+
+
+def _may_hold_bsn(texts: np.ndarray) -> np.ndarray:
+    """Return False for texts that :func:`mask_bsns` certainly leaves as they are.
+
+    One pass of Arrow's regular expressions over all texts: the tokens masking never
+    searches (64-hex pseudonyms, ``[BSN:…]`` references) are cut out, and what remains
+    must hold eight digits (any script's) with at most one separator between two, as
+    every candidate does. A text that passes still goes through :func:`mask_bsns`; a
+    pseudonym beside a month (a duplicate key shown as ``pseudonym, 2025-01``) does not.
+
+    Parameters
+    ----------
+    texts : numpy.ndarray
+        Texts (no nulls).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, True where the text may hold a BSN.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    left = pc.replace_substring_regex(pa.array(texts, type=pa.string()), _OURS_RE2[0], "#")
+    left = pc.replace_substring_regex(left, _OURS_RE2[1], r"\1#\2")
+    found = pc.match_substring_regex(left, r"\p{Nd}(?:[ ._/\-]?\p{Nd}){7}")
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def shown_path(path: Path | str) -> str:
