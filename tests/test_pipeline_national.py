@@ -41,15 +41,18 @@ def starts() -> dict[str, str]:
     return starts_from_protocol(yaml.safe_load(PROTOCOL.read_text(encoding="utf-8")))
 
 
-def _region_months(files: list[Path], starts: dict[str, str]) -> pd.DataFrame:
-    """The region-month panel built in pandas: what the engine must reproduce."""
+def _region_months(
+    files: list[Path], starts: dict[str, str], columns: tuple[str, ...] = OUTCOMES
+) -> pd.DataFrame:
+    """The region-month panel (means of ``columns``) built in pandas: what the engine must
+    reproduce."""
     rows = pd.concat([pq.read_table(f).to_pandas() for f in files])
     month = pd.to_datetime(rows["month"])
     rows["period"] = month.dt.year * 12 + month.dt.month - 1
     index = {r: int(s[:4]) * 12 + int(s[5:7]) - 1 for r, s in starts.items()}
     rows["cohort"] = rows["region"].map(index).fillna(0).astype("int64")
     keys = ["region", "period", "cohort"]
-    return rows.groupby(keys, as_index=False)[list(OUTCOMES)].mean()
+    return rows.groupby(keys, as_index=False)[list(columns)].mean()
 
 
 def test_validation_counts_every_rule_and_keeps_identifiers_out(
@@ -129,23 +132,84 @@ def test_unbalanced_panel_falls_back_to_streaming_and_says_so(
         pa.Table.from_pandas(table[table["month"] != first], preserve_index=False),
         victim,
     )
-    results = estimate_national(national_table(data, starts), ("neet",), estimators=("twfe",))
-    twfe = results["neet"]["twfe"]
-    assert twfe["path"] == "in_memory:streamed"
-    assert "unbalanced" in twfe["why_not_in_engine"]
+    estimators = ("twfe", "callaway_santanna")
+    results = estimate_national(national_table(data, starts), ("neet",), estimators=estimators)
     frame = _region_months(national_files(data), starts)
-    mem = estimate(
-        frame,
-        outcome="neet",
-        unit="region",
-        time="period",
-        cohort="cohort",
-        cluster="region",
-        estimator="twfe",
-        inference="analytic",
-    )
-    assert twfe["estimate"] == pytest.approx(mem.att, abs=1e-12)
-    assert np.isfinite(twfe["std_error"])
+    for estimator in estimators:
+        streamed = results["neet"][estimator]
+        assert streamed["path"] == "in_memory:streamed"
+        assert "unbalanced" in streamed["why_not_in_engine"]
+        options = (
+            {"control": "notyet", "allow_unbalanced_panel": True}
+            if estimator == "callaway_santanna"
+            else {}
+        )
+        mem = estimate(
+            frame,
+            outcome="neet",
+            unit="region",
+            time="period",
+            cohort="cohort",
+            cluster="region",
+            estimator=estimator,
+            inference="analytic",
+            **options,
+        )
+        _equal_to_in_memory(streamed, mem)
+
+
+def _equal_to_in_memory(streamed: dict, mem: object) -> None:
+    """The streamed result's numbers are the in-memory estimator's, to 1e-10."""
+    from evalkit.did.results import event_time_rows
+
+    expected = mem.tidy()  # type: ignore[attr-defined]
+    head = expected.iloc[0]
+    for key in ("estimate", "std_error", "p_value", "conf_low", "conf_high"):
+        assert streamed[key] == pytest.approx(head[key], abs=1e-10), key
+    rows = event_time_rows(expected)
+    assert [r["event_time"] for r in streamed["event_time_rows"]] == [r["event_time"] for r in rows]
+    for mine, theirs in zip(streamed["event_time_rows"], rows, strict=True):
+        assert mine["estimate"] == pytest.approx(theirs["estimate"], abs=1e-10)
+        assert mine["std_error"] == pytest.approx(theirs["std_error"], abs=1e-10)
+
+
+def test_person_level_covariates_stream_region_month_means_and_say_so(
+    panel: Path, starts: dict[str, str]
+) -> None:
+    from evalkit.spec import Spec
+
+    spec = Spec("callaway_santanna", control="notyet", method="reg", covariates=("age",), alpha=0.1)
+    estimators = ("callaway_santanna", "twfe")
+    # Up to the last start (April 2027): that cohort then compares as not yet treated;
+    # after it only one region is, too few for a regression on age in each comparison.
+    end = 2027 * 12 + 3
+    table = national_table(panel, starts)
+    table = table.filter(table.period < end)
+    results = estimate_national(table, ("neet",), estimators=estimators, spec=spec)
+    # Region-month means of the outcome and of the persons' age, estimated in memory.
+    frame = _region_months(national_files(panel), starts, ("neet", "age"))
+    frame = frame[frame["period"] < end]
+    for estimator in estimators:
+        streamed = results["neet"][estimator]
+        assert streamed["path"] == "in_memory:streamed"
+        assert "covariates (age)" in streamed["why_not_in_engine"]
+        assert streamed["inference_detail"]["covariate_aggregation"] == "unit-period mean"
+        cs = {"control": "notyet", "method": "reg", "allow_unbalanced_panel": True}
+        mem = estimate(
+            frame,
+            outcome="neet",
+            unit="region",
+            time="period",
+            cohort="cohort",
+            cluster="region",
+            estimator=estimator,
+            inference="analytic",
+            covariates=["age"],
+            alpha=0.1,
+            **(cs if estimator == "callaway_santanna" else {}),
+        )
+        _equal_to_in_memory(streamed, mem)
+    assert results["neet"]["callaway_santanna"]["inference_detail"]["covariates"] == ["age"]
 
 
 def test_cli_validate_and_estimate(panel: Path, tmp_path: Path, capsys) -> None:

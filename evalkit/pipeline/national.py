@@ -193,6 +193,10 @@ def estimate_national(
         The registered analysis (:func:`evalkit.analysis.plan.registered_spec`): its
         control group, base period, anticipation, alpha and event window reach every
         estimator. Without one: not-yet-treated comparisons, alpha 0.05, no window.
+        Its covariates (person-level columns of ``table``) send every outcome down the
+        streamed path: they become unit-period means (see
+        :mod:`evalkit.did.engine._stream`) and its ``method`` reaches
+        Callaway–Sant'Anna.
 
     Returns
     -------
@@ -213,6 +217,11 @@ def estimate_national(
     design = {"unit": unit, "time": "period", "cohort": "cohort"}
     choices = _choices(spec)
     try:
+        if choices["covariates"]:
+            raise EstimationError(
+                f"covariates ({', '.join(choices['covariates'])}): the grouped sums cover "
+                "designs without covariates"
+            )
         all_stats = panel_statistics_many(table, outcomes=outcomes, cluster=cluster, **design)
     except EstimationError as exc:
         return {
@@ -286,6 +295,8 @@ def _choices(spec: Spec | None) -> dict[str, Any]:
         "base_period": spec.base_period if spec else "varying",
         "anticipation": spec.anticipation if spec else 0,
         "alpha": spec.alpha if spec else 0.05,
+        "covariates": spec.covariates if spec else (),
+        "method": spec.method if spec else "dr",
         "min_e": low,
         "max_e": high,
     }
@@ -301,13 +312,19 @@ def _streamed(
 ) -> dict[str, Any]:
     """Fallback: stream the needed columns to a unit panel and estimate in memory."""
     from evalkit.did import estimate
-    from evalkit.did.engine._stream import stream_unit_panel
+    from evalkit.did.engine import stream_unit_panel
+    from evalkit.did.engine._stream import mark_path
 
     started = time.perf_counter()
-    panel = stream_unit_panel(table, cluster=cluster, **design)
+    covariates = tuple(choices["covariates"])
+    panel = stream_unit_panel(table, cluster=cluster, covariates=covariates, **design)
     out: dict[str, Any] = {"engine_seconds": round(time.perf_counter() - started, 2)}
     for estimator in estimators:
-        options: dict[str, Any] = {"inference": "analytic", "alpha": choices["alpha"]}
+        options: dict[str, Any] = {
+            "inference": "analytic",
+            "alpha": choices["alpha"],
+            "covariates": covariates,
+        }
         if estimator in ("event_study", "callaway_santanna") and choices["min_e"] is not None:
             options["event_window"] = (choices["min_e"], choices["max_e"])
         if estimator == "callaway_santanna":
@@ -315,6 +332,7 @@ def _streamed(
                 control=choices["control"],
                 base_period=choices["base_period"],
                 anticipation=choices["anticipation"],
+                method=choices["method"],
                 allow_unbalanced_panel=True,
             )
         result = estimate(
@@ -327,9 +345,10 @@ def _streamed(
             cluster=cluster,
             **options,
         )
+        result = mark_path(result, why, covariates=bool(covariates))
         entry = _entry(result)  # its warnings and warning_codes: every note, aligned
-        entry["path"] = "in_memory:streamed"
-        entry["why_not_in_engine"] = why
+        detail = entry["inference_detail"]
+        entry["path"], entry["why_not_in_engine"] = detail["path"], detail["why_not_in_engine"]
         out[estimator] = entry
     return out
 
