@@ -296,6 +296,7 @@ def test_national_report_shows_every_registered_hypothesis_with_the_engine_estim
 
     from evalkit.protocol import load_protocol
     from evalkit.report.bundle import read_bundle
+    from evalkit.report.formatting import fmt_p
     from evalkit.report.plan import bundle_sources, plan_for
 
     store, estimates_file = tmp_path / "store.duckdb", tmp_path / "est.json"
@@ -304,8 +305,8 @@ def test_national_report_shows_every_registered_hypothesis_with_the_engine_estim
     assert main([*est, "--out", str(estimates_file)]) == 0
     build = tmp_path / "build"
     report = ["national", "report", str(estimates_file), "--store", str(store)]
-    report += ["--protocol", str(PROTOCOL), "--lang", "nl", "--build", str(build)]
-    assert main([*report, "--documents", "evaluation"]) == 0
+    report += ["--protocol", str(PROTOCOL), "--lang", "nl", "en", "--build", str(build)]
+    assert main([*report, "--documents", "evaluation", "summary"]) == 0
     assert "reports rendered" in capsys.readouterr().out
 
     protocol = load_protocol(PROTOCOL)
@@ -342,6 +343,14 @@ def test_national_report_shows_every_registered_hypothesis_with_the_engine_estim
     assert {"sample.flow", "trends"} <= set(bundle_sources(bundle))
     assert plan_for(bundle, 10**9).n_suppressed > 0
     assert not {"throughput", "questionnaire", "monitoring"} & set(bundle)
+    # the one robustness check: the joint test of CS's pre-period event-time estimates
+    assert list(bundle["robustness"]) == ["pretrend"]
+    pretrend = {r["outcome"]: r for r in bundle["robustness"]["pretrend"]}
+    assert set(pretrend) == {o.id for o in protocol.primary_outcomes}
+    for outcome, row in pretrend.items():
+        test = estimates[outcome]["callaway_santanna"]["pretrend_event_time"]
+        assert row == {"outcome": outcome, **test}
+        assert row["valid"] and row["event_times"] == list(range(-12, 0))
 
     html = (build / "reports" / f"{protocol.id}.html").read_text(encoding="utf-8")
     assert "Traceback" not in html and "Error" not in html
@@ -360,6 +369,18 @@ def test_national_report_shows_every_registered_hypothesis_with_the_engine_estim
         ]
         points = _nl(100 * engine["estimate"], 1, "+")  # the hypothesis, in percentage points
         assert f"<strong>{h.id}</strong> ({labels[h.outcome]}): effect {points} procentpunt" in html
+    shown_tests = _cells(html, "pretrend")
+    for outcome, row in pretrend.items():
+        test_name, _, p_value, reason = shown_tests[labels[outcome]]
+        assert test_name.startswith("F-toets (Hotelling)") and reason == "\u2013"
+        assert p_value == fmt_p(row["p_value"], "nl")
+    # the summary promises what the evaluation report has: a pre-trend test, no more
+    reports = build / "reports"
+    summary_nl = (reports / f"{protocol.id}.summary.html").read_text(encoding="utf-8")
+    summary_en = (reports / f"{protocol.id}.summary.en.html").read_text(encoding="utf-8")
+    assert "de methoden, een toets op trends vóór de start en alle tabellen" in summary_nl
+    assert "the methods, a pre-trend test and all tables" in summary_en
+    assert "robuustheidsanalyses" not in summary_nl and "robustness" not in summary_en
 
 
 def test_national_report_refuses_stale_estimates_and_a_missing_store_without_traceback(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
-from evalkit.spec import Spec
+from evalkit.spec import FEW_TREATED_THRESHOLD, Spec
 
 __all__ = [
     "ENGINE_ESTIMATORS",
@@ -206,7 +206,8 @@ def estimate_national(
         queries, then every estimator uses them; ``trends`` are the person-month means
         per month of ever- and never-started units (``month, group, mean, n``), from the
         same sums (absent on the streamed path); each result keeps its event-time rows
-        (``event_time_rows``) and its ``path`` says where it ran (``engine:duckdb``,
+        (``event_time_rows``), Callaway–Sant'Anna's also the joint test of its pre-period
+        rows (``pretrend_event_time``), and its ``path`` says where it ran (``engine:duckdb``,
         ``engine:pyspark``, or ``in_memory:streamed`` with the reason when the panel is
         outside the engine path).
     """
@@ -250,7 +251,7 @@ def estimate_national(
             else:
                 event = window if estimator == "event_study" else {}
                 fit = linear_in_engine(stats, estimator, alpha=choices["alpha"], **event)
-            entry = _entry(fit)
+            entry = _entry(fit, choices["few_treated_threshold"])
             entry["seconds"] = round(time.perf_counter() - started, 3)
             entry["path"] = f"engine:{stats.backend}"
             out[outcome][estimator] = entry
@@ -259,18 +260,24 @@ def estimate_national(
     return out
 
 
-def _entry(result: Any) -> dict[str, Any]:
+def _entry(result: Any, few_treated_threshold: int) -> dict[str, Any]:
     """Return a result's record with its event-time rows (``event_time_rows``, tidy names).
 
     The rows are those of its ``tidy()`` frame that carry an event time (Callaway–
     Sant'Anna's dynamic aggregation, the event study's coefficients; none for TWFE), so
     the national report's event study reads the bundle's vocabulary, not ``att, se``.
+    A Callaway–Sant'Anna record also gets ``pretrend_event_time``: the joint test of its
+    pre-period event-time rows (:func:`evalkit.did.cs.event_time_pretest`), which needs
+    the result's covariance and so is computed here, not from the record.
     """
+    from evalkit.did.cs import CsResult, event_time_pretest
     from evalkit.did.results import event_time_rows, record
 
     tidy = result.tidy()
     entry = record(result, tidy)
     entry["event_time_rows"] = event_time_rows(tidy)
+    if isinstance(result, CsResult):
+        entry["pretrend_event_time"] = event_time_pretest(result, few_treated_threshold)
     return entry
 
 
@@ -297,6 +304,7 @@ def _choices(spec: Spec | None) -> dict[str, Any]:
         "alpha": spec.alpha if spec else 0.05,
         "covariates": spec.covariates if spec else (),
         "method": spec.method if spec else "dr",
+        "few_treated_threshold": spec.few_treated_threshold if spec else FEW_TREATED_THRESHOLD,
         "min_e": low,
         "max_e": high,
     }
@@ -346,7 +354,8 @@ def _streamed(
             **options,
         )
         result = mark_path(result, why, covariates=bool(covariates))
-        entry = _entry(result)  # its warnings and warning_codes: every note, aligned
+        # its warnings and warning_codes: every note, aligned
+        entry = _entry(result, choices["few_treated_threshold"])
         detail = entry["inference_detail"]
         entry["path"], entry["why_not_in_engine"] = detail["path"], detail["why_not_in_engine"]
         out[estimator] = entry
