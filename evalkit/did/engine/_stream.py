@@ -8,9 +8,11 @@ in-memory estimator runs on the resulting unit panel.
 
 Covariates measured on finer rows (persons) become unit-period means, as the outcome
 does: the unit's composition in that period. That is what the in-memory estimators
-take on a unit panel: Callaway–Sant'Anna uses each unit's covariate values in the base
-period of every cell (a pre-treatment period, so never a value the treatment could have
-moved), the regressions use them as time-varying regressors.
+take on a unit panel: on a balanced one Callaway–Sant'Anna uses each unit's covariate
+values in the base period of every cell (a pre-treatment period, so never a value the
+treatment could have moved; on an unbalanced one the repeated cross-section estimators
+use both periods' values, as R ``did``), the regressions use them as time-varying
+regressors.
 """
 
 from __future__ import annotations
