@@ -211,23 +211,27 @@ def estimate_national(
         ``engine:pyspark``, or ``in_memory:streamed`` with the reason when the panel is
         outside the engine path).
     """
-    from evalkit.did.engine import cs_in_engine, linear_in_engine, panel_statistics_many
+    from evalkit.did.engine import (
+        covariates_reason,
+        cs_in_engine,
+        linear_in_engine,
+        panel_statistics_many,
+    )
     from evalkit.errors import EstimationError
 
     started = time.perf_counter()
     design = {"unit": unit, "time": "period", "cohort": "cohort"}
     choices = _choices(spec)
-    try:
-        if choices["covariates"]:
-            raise EstimationError(
-                f"covariates ({', '.join(choices['covariates'])}): the grouped sums cover "
-                "designs without covariates"
-            )
-        all_stats = panel_statistics_many(table, outcomes=outcomes, cluster=cluster, **design)
-    except EstimationError as exc:
+    why = covariates_reason(choices["covariates"]) if choices["covariates"] else None
+    if why is None:
+        try:
+            all_stats = panel_statistics_many(table, outcomes=outcomes, cluster=cluster, **design)
+        except EstimationError as exc:
+            why = str(exc)
+    if why is not None:
         return {
             outcome: _streamed(
-                table, {"outcome": outcome, **design}, cluster, estimators, str(exc), choices
+                table, {"outcome": outcome, **design}, cluster, estimators, why, choices
             )
             for outcome in outcomes
         }
@@ -320,8 +324,7 @@ def _streamed(
 ) -> dict[str, Any]:
     """Fallback: stream the needed columns to a unit panel and estimate in memory."""
     from evalkit.did import estimate
-    from evalkit.did.engine import stream_unit_panel
-    from evalkit.did.engine._stream import mark_path
+    from evalkit.did.engine import mark_path, stream_unit_panel
 
     started = time.perf_counter()
     covariates = tuple(choices["covariates"])

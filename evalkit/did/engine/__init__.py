@@ -20,7 +20,13 @@ from evalkit.did._common import MIN_SIDE_ANALYTIC, few_treated_default
 from evalkit.did.engine._cs import cs_in_engine
 from evalkit.did.engine._linear import linear_in_engine
 from evalkit.did.engine._stats import PanelStats, panel_statistics, panel_statistics_many
-from evalkit.did.engine._stream import STREAMED, estimate_streamed, stream_unit_panel
+from evalkit.did.engine._stream import (
+    STREAMED,
+    covariates_reason,
+    estimate_streamed,
+    mark_path,
+    stream_unit_panel,
+)
 from evalkit.errors import EstimationError
 from evalkit.spec import Spec, as_spec
 
@@ -31,10 +37,12 @@ __all__ = [
     "ENGINE_ESTIMATORS",
     "STREAMED",
     "PanelStats",
+    "covariates_reason",
     "cs_in_engine",
     "estimate_in_engine",
     "estimate_streamed",
     "linear_in_engine",
+    "mark_path",
     "panel_statistics",
     "panel_statistics_many",
     "stream_unit_panel",
@@ -85,11 +93,7 @@ def estimate_in_engine(
     _check_supported(spec)
     design = {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort}
     if spec.covariates:
-        why = (
-            f"covariates ({', '.join(spec.covariates)}): the grouped sums cover designs "
-            "without covariates"
-        )
-        return estimate_streamed(table, spec, why=why, **design)
+        return estimate_streamed(table, spec, why=covariates_reason(spec.covariates), **design)
     stats = panel_statistics(table, cluster=spec.cluster, **design)
     k, g = stats.n_treated_clusters, len(stats.clusters)
     # The default must be the one evalkit.did.estimate picks, or the two paths disagree.

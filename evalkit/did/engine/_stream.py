@@ -25,7 +25,13 @@ import pandas as pd
 
 from evalkit.spec import Spec
 
-__all__ = ["STREAMED", "estimate_streamed", "mark_path", "stream_unit_panel"]
+__all__ = [
+    "STREAMED",
+    "covariates_reason",
+    "estimate_streamed",
+    "mark_path",
+    "stream_unit_panel",
+]
 
 BATCH_ROWS = 1 << 20
 #: The ``path`` of a result estimated in memory on a streamed unit panel.
@@ -120,6 +126,13 @@ def estimate_streamed(
     )
     result = estimate(panel, spec, outcome=outcome, unit=unit, time=time, cohort=cohort)
     return mark_path(result, why, covariates=bool(spec.covariates))
+
+
+def covariates_reason(covariates: Sequence[str]) -> str:
+    """Say why covariates keep an estimate out of the engine (the result's ``why``)."""
+    return (
+        f"covariates ({', '.join(covariates)}): the grouped sums cover designs without covariates"
+    )
 
 
 def mark_path(result: Any, why: str, *, covariates: bool) -> Any:
