@@ -50,7 +50,8 @@ $(NATIONAL_STORE): | setup
 	$(EVALKIT) national validate data/raw/national_demo --store $@
 
 $(NATIONAL_DEMO)/estimates.json: $(NATIONAL_PROTOCOL) $(NATIONAL_PROTOCOL).lock.json \
-		evalkit/pipeline/national.py $(wildcard evalkit/did/engine/*.py) | $(NATIONAL_STORE)
+		evalkit/pipeline/national.py $(wildcard evalkit/did/engine/*.py) evalkit/did/cs/_pretrend.py \
+		| $(NATIONAL_STORE)
 	$(EVALKIT) national estimate $(NATIONAL_STORE) --protocol $(NATIONAL_PROTOCOL) --out $@
 
 monitor: setup

@@ -82,12 +82,13 @@ def _spark(scale: float) -> dict[str, object]:
     )
     spark = json.loads(out.read_text(encoding="utf-8"))
     duck = json.loads((ROOT / f"estimates_{scale:g}.json").read_text(encoding="utf-8"))
-    outcomes = [o for o in duck if o != "protocol"]
+    # Outcomes are the entries with estimates (not "protocol" or "hypotheses").
+    outcomes = [o for o, v in duck.items() if isinstance(v, dict) and "twfe" in v]
     diff = max(
         abs(spark[o][e][k] - duck[o][e][k])
         for o in outcomes
         for e in ("callaway_santanna", "twfe", "event_study")
-        for k in ("att", "se")
+        for k in ("estimate", "std_error")
     )
     figures = {"scale": scale, **timing, "max_abs_difference_vs_duckdb": diff}
     print(json.dumps({"spark": figures}), flush=True)

@@ -119,6 +119,47 @@ def test_unbalanced_panel_is_refused_with_the_reason() -> None:
         _engine(df, estimator="twfe", cluster="cl")
 
 
+def _persons_with_covariate(seed: int) -> pd.DataFrame:
+    """Person rows (3 to 8 per unit and period) with a person-level covariate, some missing."""
+    r = np.random.default_rng(seed)
+    unit = _panel(60, 7, seed=seed, cohorts=(0, 4, 6)).drop(columns="y")
+    persons = unit.loc[unit.index.repeat(r.integers(3, 9, len(unit)))].reset_index(drop=True)
+    persons["x"] = r.normal(size=len(persons)) + 0.05 * persons["t"]
+    persons.loc[r.random(len(persons)) < 0.05, "x"] = np.nan
+    treated = (persons.g > 0) & (persons.t >= persons.g)
+    persons["y"] = (r.random(len(persons)) < 0.2 + 0.1 * treated + 0.05 * persons["x"]).astype(
+        "float64"
+    )
+    return persons
+
+
+@pytest.mark.parametrize(
+    "choices",
+    [
+        {"estimator": "callaway_santanna", "control": "notyet", "method": "reg"},
+        {"estimator": "callaway_santanna", "control": "never", "method": "dr"},
+        {"estimator": "twfe"},
+    ],
+)
+def test_covariates_stream_unit_period_means_and_equal_in_memory(choices: dict) -> None:
+    persons = _persons_with_covariate(11)
+    # What the fallback must reproduce: the unit-period means of outcome and covariate
+    # (the covariate over the persons where it is present), estimated in memory.
+    means = persons.groupby(["u", "t", "cl", "g"], as_index=False)[["y", "x"]].mean()
+    kw = {**choices, "covariates": ["x"], "cluster": "cl"}
+    mem = _in_memory(means, **kw).to_dict()
+    res = _engine(persons, **kw)
+    eng = res.to_dict()
+    detail = eng.pop("inference_detail")
+    assert detail["path"] == "in_memory:streamed"
+    assert "covariates (x)" in detail["why_not_in_engine"]
+    assert detail["covariate_aggregation"] == "unit-period mean"
+    mem_detail = mem.pop("inference_detail")
+    _close(mem_detail, {k: detail[k] for k in mem_detail}, "inference_detail")
+    _close(mem, eng)
+    assert eng["n_obs"] == len(means)
+
+
 def test_cohort_changing_within_a_unit_is_refused() -> None:
     df = _panel(20, 6, seed=6)
     df.loc[0, "g"] = 3 if df.loc[0, "g"] != 3 else 4
@@ -129,7 +170,6 @@ def test_cohort_changing_within_a_unit_is_refused() -> None:
 @pytest.mark.parametrize(
     ("choices", "message"),
     [
-        ({"estimator": "twfe", "covariates": ["x"]}, "covariates"),
         ({"estimator": "twfe", "inference": "wild"}, "inference='wild'"),
         ({"estimator": "bacon"}, "estimator 'bacon'"),
     ],

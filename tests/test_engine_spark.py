@@ -49,3 +49,25 @@ def test_spark_equals_duckdb_on_the_small_national_panel(panel: Path) -> None:
                     for row_a, row_b in zip(agg["rows"], other["rows"], strict=True):
                         assert row_b["att"] == pytest.approx(row_a["att"], abs=1e-12)
                         assert row_b["se"] == pytest.approx(row_a["se"], abs=1e-12)
+
+
+def test_spark_streams_covariates_as_duckdb_does(panel: Path) -> None:
+    pytest.importorskip("pyspark")
+    import yaml
+
+    from evalkit.pipeline.national import estimate_national, national_table, starts_from_protocol
+    from evalkit.spec import Spec
+
+    protocol = Path(__file__).parents[1] / "protocols" / "national" / "law_2026.yaml"
+    starts = starts_from_protocol(yaml.safe_load(protocol.read_text(encoding="utf-8")))
+    spec = Spec("callaway_santanna", control="notyet", method="reg", covariates=("age",))
+    found = {}
+    for engine in ("duckdb", "spark"):
+        table = national_table(panel, starts, engine)
+        table = table.filter(table.period < 2027 * 12 + 3)  # see test_pipeline_national
+        found[engine] = estimate_national(table, ("neet",), spec=spec)["neet"]
+    for estimator in ("callaway_santanna", "twfe", "event_study"):
+        a, b = found["duckdb"][estimator], found["spark"][estimator]
+        assert a["path"] == b["path"] == "in_memory:streamed"
+        assert b["estimate"] == pytest.approx(a["estimate"], abs=1e-12)
+        assert b["std_error"] == pytest.approx(a["std_error"], abs=1e-12)

@@ -41,15 +41,18 @@ def starts() -> dict[str, str]:
     return starts_from_protocol(yaml.safe_load(PROTOCOL.read_text(encoding="utf-8")))
 
 
-def _region_months(files: list[Path], starts: dict[str, str]) -> pd.DataFrame:
-    """The region-month panel built in pandas: what the engine must reproduce."""
+def _region_months(
+    files: list[Path], starts: dict[str, str], columns: tuple[str, ...] = OUTCOMES
+) -> pd.DataFrame:
+    """The region-month panel (means of ``columns``) built in pandas: what the engine must
+    reproduce."""
     rows = pd.concat([pq.read_table(f).to_pandas() for f in files])
     month = pd.to_datetime(rows["month"])
     rows["period"] = month.dt.year * 12 + month.dt.month - 1
     index = {r: int(s[:4]) * 12 + int(s[5:7]) - 1 for r, s in starts.items()}
     rows["cohort"] = rows["region"].map(index).fillna(0).astype("int64")
     keys = ["region", "period", "cohort"]
-    return rows.groupby(keys, as_index=False)[list(OUTCOMES)].mean()
+    return rows.groupby(keys, as_index=False)[list(columns)].mean()
 
 
 def test_validation_counts_every_rule_and_keeps_identifiers_out(
@@ -129,23 +132,84 @@ def test_unbalanced_panel_falls_back_to_streaming_and_says_so(
         pa.Table.from_pandas(table[table["month"] != first], preserve_index=False),
         victim,
     )
-    results = estimate_national(national_table(data, starts), ("neet",), estimators=("twfe",))
-    twfe = results["neet"]["twfe"]
-    assert twfe["path"] == "in_memory:streamed"
-    assert "unbalanced" in twfe["why_not_in_engine"]
+    estimators = ("twfe", "callaway_santanna")
+    results = estimate_national(national_table(data, starts), ("neet",), estimators=estimators)
     frame = _region_months(national_files(data), starts)
-    mem = estimate(
-        frame,
-        outcome="neet",
-        unit="region",
-        time="period",
-        cohort="cohort",
-        cluster="region",
-        estimator="twfe",
-        inference="analytic",
-    )
-    assert twfe["estimate"] == pytest.approx(mem.att, abs=1e-12)
-    assert np.isfinite(twfe["std_error"])
+    for estimator in estimators:
+        streamed = results["neet"][estimator]
+        assert streamed["path"] == "in_memory:streamed"
+        assert "unbalanced" in streamed["why_not_in_engine"]
+        options = (
+            {"control": "notyet", "allow_unbalanced_panel": True}
+            if estimator == "callaway_santanna"
+            else {}
+        )
+        mem = estimate(
+            frame,
+            outcome="neet",
+            unit="region",
+            time="period",
+            cohort="cohort",
+            cluster="region",
+            estimator=estimator,
+            inference="analytic",
+            **options,
+        )
+        _equal_to_in_memory(streamed, mem)
+
+
+def _equal_to_in_memory(streamed: dict, mem: object) -> None:
+    """The streamed result's numbers are the in-memory estimator's, to 1e-10."""
+    from evalkit.did.results import event_time_rows
+
+    expected = mem.tidy()  # type: ignore[attr-defined]
+    head = expected.iloc[0]
+    for key in ("estimate", "std_error", "p_value", "conf_low", "conf_high"):
+        assert streamed[key] == pytest.approx(head[key], abs=1e-10), key
+    rows = event_time_rows(expected)
+    assert [r["event_time"] for r in streamed["event_time_rows"]] == [r["event_time"] for r in rows]
+    for mine, theirs in zip(streamed["event_time_rows"], rows, strict=True):
+        assert mine["estimate"] == pytest.approx(theirs["estimate"], abs=1e-10)
+        assert mine["std_error"] == pytest.approx(theirs["std_error"], abs=1e-10)
+
+
+def test_person_level_covariates_stream_region_month_means_and_say_so(
+    panel: Path, starts: dict[str, str]
+) -> None:
+    from evalkit.spec import Spec
+
+    spec = Spec("callaway_santanna", control="notyet", method="reg", covariates=("age",), alpha=0.1)
+    estimators = ("callaway_santanna", "twfe")
+    # Up to the last start (April 2027): that cohort then compares as not yet treated;
+    # after it only one region is, too few for a regression on age in each comparison.
+    end = 2027 * 12 + 3
+    table = national_table(panel, starts)
+    table = table.filter(table.period < end)
+    results = estimate_national(table, ("neet",), estimators=estimators, spec=spec)
+    # Region-month means of the outcome and of the persons' age, estimated in memory.
+    frame = _region_months(national_files(panel), starts, ("neet", "age"))
+    frame = frame[frame["period"] < end]
+    for estimator in estimators:
+        streamed = results["neet"][estimator]
+        assert streamed["path"] == "in_memory:streamed"
+        assert "covariates (age)" in streamed["why_not_in_engine"]
+        assert streamed["inference_detail"]["covariate_aggregation"] == "unit-period mean"
+        cs = {"control": "notyet", "method": "reg", "allow_unbalanced_panel": True}
+        mem = estimate(
+            frame,
+            outcome="neet",
+            unit="region",
+            time="period",
+            cohort="cohort",
+            cluster="region",
+            estimator=estimator,
+            inference="analytic",
+            covariates=["age"],
+            alpha=0.1,
+            **(cs if estimator == "callaway_santanna" else {}),
+        )
+        _equal_to_in_memory(streamed, mem)
+    assert results["neet"]["callaway_santanna"]["inference_detail"]["covariates"] == ["age"]
 
 
 def test_cli_validate_and_estimate(panel: Path, tmp_path: Path, capsys) -> None:
@@ -232,6 +296,7 @@ def test_national_report_shows_every_registered_hypothesis_with_the_engine_estim
 
     from evalkit.protocol import load_protocol
     from evalkit.report.bundle import read_bundle
+    from evalkit.report.formatting import fmt_p
     from evalkit.report.plan import bundle_sources, plan_for
 
     store, estimates_file = tmp_path / "store.duckdb", tmp_path / "est.json"
@@ -240,8 +305,8 @@ def test_national_report_shows_every_registered_hypothesis_with_the_engine_estim
     assert main([*est, "--out", str(estimates_file)]) == 0
     build = tmp_path / "build"
     report = ["national", "report", str(estimates_file), "--store", str(store)]
-    report += ["--protocol", str(PROTOCOL), "--lang", "nl", "--build", str(build)]
-    assert main([*report, "--documents", "evaluation"]) == 0
+    report += ["--protocol", str(PROTOCOL), "--lang", "nl", "en", "--build", str(build)]
+    assert main([*report, "--documents", "evaluation", "summary"]) == 0
     assert "reports rendered" in capsys.readouterr().out
 
     protocol = load_protocol(PROTOCOL)
@@ -278,6 +343,14 @@ def test_national_report_shows_every_registered_hypothesis_with_the_engine_estim
     assert {"sample.flow", "trends"} <= set(bundle_sources(bundle))
     assert plan_for(bundle, 10**9).n_suppressed > 0
     assert not {"throughput", "questionnaire", "monitoring"} & set(bundle)
+    # the one robustness check: the joint test of CS's pre-period event-time estimates
+    assert list(bundle["robustness"]) == ["pretrend"]
+    pretrend = {r["outcome"]: r for r in bundle["robustness"]["pretrend"]}
+    assert set(pretrend) == {o.id for o in protocol.primary_outcomes}
+    for outcome, row in pretrend.items():
+        test = estimates[outcome]["callaway_santanna"]["pretrend_event_time"]
+        assert row == {"outcome": outcome, **test}
+        assert row["valid"] and row["event_times"] == list(range(-12, 0))
 
     html = (build / "reports" / f"{protocol.id}.html").read_text(encoding="utf-8")
     assert "Traceback" not in html and "Error" not in html
@@ -296,6 +369,18 @@ def test_national_report_shows_every_registered_hypothesis_with_the_engine_estim
         ]
         points = _nl(100 * engine["estimate"], 1, "+")  # the hypothesis, in percentage points
         assert f"<strong>{h.id}</strong> ({labels[h.outcome]}): effect {points} procentpunt" in html
+    shown_tests = _cells(html, "pretrend")
+    for outcome, row in pretrend.items():
+        test_name, _, p_value, reason = shown_tests[labels[outcome]]
+        assert test_name.startswith("F-toets (Hotelling)") and reason == "\u2013"
+        assert p_value == fmt_p(row["p_value"], "nl")
+    # the summary promises what the evaluation report has: a pre-trend test, no more
+    reports = build / "reports"
+    summary_nl = (reports / f"{protocol.id}.summary.html").read_text(encoding="utf-8")
+    summary_en = (reports / f"{protocol.id}.summary.en.html").read_text(encoding="utf-8")
+    assert "de methoden, een toets op trends vóór de start en alle tabellen" in summary_nl
+    assert "the methods, a pre-trend test and all tables" in summary_en
+    assert "robuustheidsanalyses" not in summary_nl and "robustness" not in summary_en
 
 
 def test_national_report_refuses_stale_estimates_and_a_missing_store_without_traceback(

@@ -228,3 +228,25 @@ def test_an_effect_that_rounds_to_zero_per_1000_is_no_measurable_difference(lang
     text = summary_body(_ctx(bundle, lang))
     assert words in text
     assert not_said not in text  # neither "about 0 more per 1,000" nor "about 0 of 210"
+
+
+@pytest.mark.parametrize(
+    ("robustness", "en", "nl"),
+    [
+        (None, "the methods, robustness analyses and all tables", "de robuustheidsanalyses"),
+        (
+            {"pretrend": [{"outcome": "x"}]},
+            "the methods, a pre-trend test and all tables",
+            "een toets op trends vóór de start",
+        ),
+        ({}, "contains the methods and all tables", "bevat de methoden en alle tabellen"),
+    ],
+)
+def test_the_last_line_promises_only_the_robustness_checks_the_bundle_has(robustness, en, nl):
+    # None: the fixture's own checks (a pilot's: pre-trend, placebo, inference, ...);
+    # the national bundle has the pre-trend test only.
+    bundle = _bundle()
+    if robustness is not None:
+        bundle["robustness"] = robustness
+    assert en in summary_body(_ctx(bundle, "en")).rstrip().splitlines()[-1]
+    assert nl in summary_body(_ctx(bundle, "nl")).rstrip().splitlines()[-1]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
-from evalkit.spec import Spec
+from evalkit.spec import FEW_TREATED_THRESHOLD, Spec
 
 __all__ = [
     "ENGINE_ESTIMATORS",
@@ -193,6 +193,10 @@ def estimate_national(
         The registered analysis (:func:`evalkit.analysis.plan.registered_spec`): its
         control group, base period, anticipation, alpha and event window reach every
         estimator. Without one: not-yet-treated comparisons, alpha 0.05, no window.
+        Its covariates (person-level columns of ``table``) send every outcome down the
+        streamed path: they become unit-period means (see
+        :mod:`evalkit.did.engine._stream`) and its ``method`` reaches
+        Callaway–Sant'Anna.
 
     Returns
     -------
@@ -202,22 +206,32 @@ def estimate_national(
         queries, then every estimator uses them; ``trends`` are the person-month means
         per month of ever- and never-started units (``month, group, mean, n``), from the
         same sums (absent on the streamed path); each result keeps its event-time rows
-        (``event_time_rows``) and its ``path`` says where it ran (``engine:duckdb``,
+        (``event_time_rows``), Callaway–Sant'Anna's also the joint test of its pre-period
+        rows (``pretrend_event_time``), and its ``path`` says where it ran (``engine:duckdb``,
         ``engine:pyspark``, or ``in_memory:streamed`` with the reason when the panel is
         outside the engine path).
     """
-    from evalkit.did.engine import cs_in_engine, linear_in_engine, panel_statistics_many
+    from evalkit.did.engine import (
+        covariates_reason,
+        cs_in_engine,
+        linear_in_engine,
+        panel_statistics_many,
+    )
     from evalkit.errors import EstimationError
 
     started = time.perf_counter()
     design = {"unit": unit, "time": "period", "cohort": "cohort"}
     choices = _choices(spec)
-    try:
-        all_stats = panel_statistics_many(table, outcomes=outcomes, cluster=cluster, **design)
-    except EstimationError as exc:
+    why = covariates_reason(choices["covariates"]) if choices["covariates"] else None
+    if why is None:
+        try:
+            all_stats = panel_statistics_many(table, outcomes=outcomes, cluster=cluster, **design)
+        except EstimationError as exc:
+            why = str(exc)
+    if why is not None:
         return {
             outcome: _streamed(
-                table, {"outcome": outcome, **design}, cluster, estimators, str(exc), choices
+                table, {"outcome": outcome, **design}, cluster, estimators, why, choices
             )
             for outcome in outcomes
         }
@@ -241,7 +255,7 @@ def estimate_national(
             else:
                 event = window if estimator == "event_study" else {}
                 fit = linear_in_engine(stats, estimator, alpha=choices["alpha"], **event)
-            entry = _entry(fit)
+            entry = _entry(fit, choices["few_treated_threshold"])
             entry["seconds"] = round(time.perf_counter() - started, 3)
             entry["path"] = f"engine:{stats.backend}"
             out[outcome][estimator] = entry
@@ -250,18 +264,24 @@ def estimate_national(
     return out
 
 
-def _entry(result: Any) -> dict[str, Any]:
+def _entry(result: Any, few_treated_threshold: int) -> dict[str, Any]:
     """Return a result's record with its event-time rows (``event_time_rows``, tidy names).
 
     The rows are those of its ``tidy()`` frame that carry an event time (Callaway–
     Sant'Anna's dynamic aggregation, the event study's coefficients; none for TWFE), so
     the national report's event study reads the bundle's vocabulary, not ``att, se``.
+    A Callaway–Sant'Anna record also gets ``pretrend_event_time``: the joint test of its
+    pre-period event-time rows (:func:`evalkit.did.cs.event_time_pretest`), which needs
+    the result's covariance and so is computed here, not from the record.
     """
+    from evalkit.did.cs import CsResult, event_time_pretest
     from evalkit.did.results import event_time_rows, record
 
     tidy = result.tidy()
     entry = record(result, tidy)
     entry["event_time_rows"] = event_time_rows(tidy)
+    if isinstance(result, CsResult):
+        entry["pretrend_event_time"] = event_time_pretest(result, few_treated_threshold)
     return entry
 
 
@@ -286,6 +306,9 @@ def _choices(spec: Spec | None) -> dict[str, Any]:
         "base_period": spec.base_period if spec else "varying",
         "anticipation": spec.anticipation if spec else 0,
         "alpha": spec.alpha if spec else 0.05,
+        "covariates": spec.covariates if spec else (),
+        "method": spec.method if spec else "dr",
+        "few_treated_threshold": spec.few_treated_threshold if spec else FEW_TREATED_THRESHOLD,
         "min_e": low,
         "max_e": high,
     }
@@ -301,13 +324,18 @@ def _streamed(
 ) -> dict[str, Any]:
     """Fallback: stream the needed columns to a unit panel and estimate in memory."""
     from evalkit.did import estimate
-    from evalkit.did.engine._stream import stream_unit_panel
+    from evalkit.did.engine import mark_path, stream_unit_panel
 
     started = time.perf_counter()
-    panel = stream_unit_panel(table, cluster=cluster, **design)
+    covariates = tuple(choices["covariates"])
+    panel = stream_unit_panel(table, cluster=cluster, covariates=covariates, **design)
     out: dict[str, Any] = {"engine_seconds": round(time.perf_counter() - started, 2)}
     for estimator in estimators:
-        options: dict[str, Any] = {"inference": "analytic", "alpha": choices["alpha"]}
+        options: dict[str, Any] = {
+            "inference": "analytic",
+            "alpha": choices["alpha"],
+            "covariates": covariates,
+        }
         if estimator in ("event_study", "callaway_santanna") and choices["min_e"] is not None:
             options["event_window"] = (choices["min_e"], choices["max_e"])
         if estimator == "callaway_santanna":
@@ -315,6 +343,7 @@ def _streamed(
                 control=choices["control"],
                 base_period=choices["base_period"],
                 anticipation=choices["anticipation"],
+                method=choices["method"],
                 allow_unbalanced_panel=True,
             )
         result = estimate(
@@ -327,9 +356,11 @@ def _streamed(
             cluster=cluster,
             **options,
         )
-        entry = _entry(result)  # its warnings and warning_codes: every note, aligned
-        entry["path"] = "in_memory:streamed"
-        entry["why_not_in_engine"] = why
+        result = mark_path(result, why, covariates=bool(covariates))
+        # its warnings and warning_codes: every note, aligned
+        entry = _entry(result, choices["few_treated_threshold"])
+        detail = entry["inference_detail"]
+        entry["path"], entry["why_not_in_engine"] = detail["path"], detail["why_not_in_engine"]
         out[estimator] = entry
     return out
 

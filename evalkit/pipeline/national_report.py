@@ -11,7 +11,10 @@ by :func:`evalkit.analysis.plan.registered_spec`. The monthly means per group
 (``trends``) come with the estimates, from the engine's grouped sums; one small query
 on the store adds its ingest log (``data.sources``).
 
-Parts the national design does not have are absent (balance, robustness checks,
+Of the robustness checks the bundle has the pre-trend test: for every primary outcome
+the joint test of Callaway–Sant'Anna's pre-period event-time estimates that
+``national estimate`` computed (:func:`evalkit.did.cs.event_time_pretest`). Parts the
+national design does not have are absent (balance, the other robustness checks,
 subgroups, throughput, questionnaires, monitoring, power); the documents say "not
 available" for them.
 """
@@ -32,6 +35,8 @@ __all__ = ["national_bundle", "national_sources", "national_trends"]
 _RULE_COLUMNS = {"municipality_region": "municipality"}
 #: Result keys that are not part of a bundle record (timings of one run).
 _RUN_ONLY = ("seconds", "engine_seconds")
+#: Parts of an estimate the bundle keeps elsewhere (event study, robustness).
+_NOT_RESULT = ("event_time_rows", "pretrend_event_time")
 
 
 def national_sources(store: Path, schema_version: int | None) -> list[dict[str, Any]]:
@@ -146,7 +151,7 @@ def _effects(
         found = (estimates.get(outcome.id) or {}).get(spec.estimator)
         result = None
         if isinstance(found, Mapping):
-            result = {k: v for k, v in found.items() if k not in (*_RUN_ONLY, "event_time_rows")}
+            result = {k: v for k, v in found.items() if k not in (*_RUN_ONLY, *_NOT_RESULT)}
         rows.append(
             effect_record(
                 protocol,
@@ -207,6 +212,36 @@ def _check_estimates(estimates: Mapping[str, Any], registration: Mapping[str, An
         )
 
 
+def _pretrend(protocol: Protocol, estimates: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per primary outcome, the joint test of the pre-period event-time estimates.
+
+    The registered estimator's test when it is Callaway–Sant'Anna (the record's
+    ``pretrend_event_time``); otherwise, or when the estimate is missing, the row says
+    why there is no test (``no_event_study``), as in every protocol's bundle.
+    """
+    rows = []
+    for outcome in protocol.outcomes:
+        if outcome.role != "primary":
+            continue
+        found = (estimates.get(outcome.id) or {}).get(protocol.analysis.estimator) or {}
+        test = found.get("pretrend_event_time")
+        if isinstance(test, Mapping):
+            rows.append({"outcome": outcome.id, **test})
+        else:
+            rows.append(
+                {
+                    "outcome": outcome.id,
+                    "test": "wald_pre_event_times_cs",
+                    "statistic": None,
+                    "p_value": None,
+                    "valid": False,
+                    "reason": "no_event_study",
+                    "reason_values": {},
+                }
+            )
+    return rows
+
+
 def national_bundle(
     protocol_file: Path,
     estimates: Mapping[str, Any],
@@ -230,8 +265,9 @@ def national_bundle(
     Returns
     -------
     dict
-        The bundle; throughput, questionnaire, balance, robustness, subgroups,
-        monitoring and power are absent or empty (the national design has none).
+        The bundle; its robustness checks are the pre-trend tests only; throughput,
+        questionnaire, balance, subgroups, monitoring and power are absent or empty
+        (the national design has none).
 
     Raises
     ------
@@ -285,6 +321,7 @@ def national_bundle(
             **hypothesis_rows(protocol, effects, []),
             "event_study": _event_study(protocol, estimates),
         },
+        "robustness": {"pretrend": _pretrend(protocol, estimates)},
         "trends": trends,
         "power": None,
         "limitations": limitations(protocol, sources, registration, None),

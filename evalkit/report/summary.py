@@ -17,6 +17,7 @@ from evalkit.report.verdict import interval_kind, min_pilot_p, power_kind, verdi
 
 __all__ = [
     "effect_paragraph",
+    "full_report_line",
     "headline",
     "power_sentence",
     "questionnaire_sentence",
@@ -42,9 +43,23 @@ def summary_body(ctx: Any) -> str:
         hypotheses_list(ctx),
         ctx.heading("h.what_next"),
         _caveats(ctx),
-        ctx.t("s.full_report"),
+        full_report_line(ctx),
     ]
     return "\n\n".join(p for p in parts if p)
+
+
+def full_report_line(ctx: Any) -> str:
+    """Say what the full report holds: robustness analyses only when the bundle has them.
+
+    A bundle whose robustness checks are the pre-trend test alone (the national
+    protocol's) promises that test; one without any promises methods and tables only.
+    """
+    checks = ctx.get("robustness") or {}
+    if any(rows for name, rows in checks.items() if name != "pretrend"):
+        return str(ctx.t("s.full_report"))
+    if checks.get("pretrend"):
+        return str(ctx.t("s.full_report_pretrend"))
+    return str(ctx.t("s.full_report_plain"))
 
 
 def _intro(ctx: Any) -> str:

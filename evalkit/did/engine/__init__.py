@@ -4,7 +4,10 @@ The 2×2, TWFE, the TWFE event study and Callaway–Sant'Anna without covariates
 on a balanced panel, to grouped sums per cluster, cohort and period
 (:func:`panel_statistics`); the engine computes those and evalkit finishes on arrays
 of a few thousand numbers. The results equal :func:`evalkit.did.estimate`'s (tested
-to 1e-10) and say in ``path`` which engine ran. Ibis is an optional dependency
+to 1e-10) and say in ``path`` which engine ran. Covariates are outside the sums: then
+only the needed columns are streamed to a unit panel (covariates as unit-period means)
+and the in-memory estimator runs on it (:func:`estimate_streamed`, ``path``
+``in_memory:streamed``). Ibis is an optional dependency
 (``pip install 'evalkit[national]'``); nothing here reads files: the caller passes an
 Ibis table.
 """
@@ -17,6 +20,13 @@ from evalkit.did._common import MIN_SIDE_ANALYTIC, few_treated_default
 from evalkit.did.engine._cs import cs_in_engine
 from evalkit.did.engine._linear import linear_in_engine
 from evalkit.did.engine._stats import PanelStats, panel_statistics, panel_statistics_many
+from evalkit.did.engine._stream import (
+    STREAMED,
+    covariates_reason,
+    estimate_streamed,
+    mark_path,
+    stream_unit_panel,
+)
 from evalkit.errors import EstimationError
 from evalkit.spec import Spec, as_spec
 
@@ -25,12 +35,17 @@ ENGINE_ESTIMATORS: tuple[str, ...] = ("2x2", "twfe", "event_study", "callaway_sa
 
 __all__ = [
     "ENGINE_ESTIMATORS",
+    "STREAMED",
     "PanelStats",
+    "covariates_reason",
     "cs_in_engine",
     "estimate_in_engine",
+    "estimate_streamed",
     "linear_in_engine",
+    "mark_path",
     "panel_statistics",
     "panel_statistics_many",
+    "stream_unit_panel",
 ]
 
 
@@ -61,20 +76,25 @@ def estimate_in_engine(
     Returns
     -------
     DidResult or CsResult
-        With the engine named in ``inference_detail['path']`` / ``options['path']``.
+        With where it ran in ``inference_detail['path']`` (``options['path']`` for
+        Callaway–Sant'Anna): the engine (``engine:duckdb``), or with covariates
+        ``in_memory:streamed``, the in-memory estimator on the streamed unit panel with
+        the covariates as unit-period means (``why_not_in_engine`` and
+        ``covariate_aggregation`` say so).
 
     Raises
     ------
     EstimationError
-        A choice the engine path does not cover (covariates, resampling inference, a
-        few-treated default), or data outside it (an unbalanced panel): use
+        A choice the engine path does not cover (resampling inference, a few-treated
+        default), or data outside it (an unbalanced panel): use
         :func:`evalkit.did.estimate`.
     """
     spec = as_spec(spec, choices)
     _check_supported(spec)
-    stats = panel_statistics(
-        table, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=spec.cluster
-    )
+    design = {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort}
+    if spec.covariates:
+        return estimate_streamed(table, spec, why=covariates_reason(spec.covariates), **design)
+    stats = panel_statistics(table, cluster=spec.cluster, **design)
     k, g = stats.n_treated_clusters, len(stats.clusters)
     # The default must be the one evalkit.did.estimate picks, or the two paths disagree.
     if spec.inference is None and few_treated_default(k, g - k, spec.few_treated_threshold) != (
@@ -110,8 +130,6 @@ def _check_supported(spec: Spec) -> None:
     problems = []
     if spec.estimator not in ENGINE_ESTIMATORS:
         problems.append(f"estimator {spec.estimator!r} (engine: {', '.join(ENGINE_ESTIMATORS)})")
-    if spec.covariates:
-        problems.append("covariates")
     allowed = (
         (None, "analytic", "bootstrap")
         if spec.estimator == "callaway_santanna"
@@ -129,6 +147,6 @@ def _check_supported(spec: Spec) -> None:
     if problems:
         raise EstimationError(
             "not available in the engine: " + "; ".join(problems) + ". Use "
-            "evalkit.did.estimate on the data in memory (the national pipeline streams the "
-            "needed columns for it)"
+            "evalkit.did.estimate on the data in memory (stream_unit_panel reads the "
+            "needed columns for it in batches)"
         )
