@@ -11,6 +11,11 @@ pytestmark = [
     pytest.mark.spark,
     # pyspark 4.3 warns that it is not tested with pandas 3; the numbers are checked below.
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    # py4j (pyspark's bridge to the JVM) leaves its local sockets to the garbage
+    # collector; pytest reports each as an unraisable exception. Only sockets are let through.
+    pytest.mark.filterwarnings(
+        "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
+    ),
     pytest.mark.skipif(
         os.environ.get("EVALKIT_TEST_SPARK") != "1", reason="Spark tests run with make test-spark"
     ),
