@@ -250,3 +250,12 @@ def test_the_last_line_promises_only_the_robustness_checks_the_bundle_has(robust
         bundle["robustness"] = robustness
     assert en in summary_body(_ctx(bundle, "en")).rstrip().splitlines()[-1]
     assert nl in summary_body(_ctx(bundle, "nl")).rstrip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_a_tiny_p_value_reads_p_below_not_p_equals_below(lang):
+    bundle = _bundle()
+    bundle["confirmatory"]["effects"][0]["p_adjusted"] = 0.00002
+    texts = summary_body(_ctx(bundle, lang)) + effect_sentences(_ctx(bundle, lang))
+    assert "= <" not in texts
+    assert "p < 0,001" in texts if lang == "nl" else "p < 0.001" in texts

@@ -116,6 +116,12 @@ def fmt_p(p: Any, lang: str) -> str:
     return fmt_num(p, lang, 3)
 
 
+def fmt_p_clause(p: Any, lang: str) -> str:
+    """Write ``= 0,012`` or ``< 0,001``: what follows "p" in a sentence ("p < 0,001")."""
+    shown = fmt_p(p, lang)
+    return shown if shown.startswith(("<", ">")) else "= " + shown
+
+
 def fmt_ci(low: Any, high: Any, lang: str, digits: int = 2) -> str:
     """Format an interval: ``[−0,05; 0,01]`` in Dutch, ``[−0.05, 0.01]`` in English."""
     if is_missing(low) or is_missing(high):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from evalkit.report.formatting import fmt_ci, fmt_num, fmt_p, is_missing
+from evalkit.report.formatting import fmt_ci, fmt_num, fmt_p_clause, is_missing
 from evalkit.report.i18n import label
 
 __all__ = ["hypotheses_list"]
@@ -50,7 +50,7 @@ def hypotheses_list(ctx: Any) -> str:
                 name=name,
                 estimate=fmt_num(h["estimate"] * scale, lang, digits, signed=True) + unit,
                 ci=ci,
-                p=_p_clause(p if not is_missing(p) else h.get("p_value"), lang),
+                p=fmt_p_clause(p if not is_missing(p) else h.get("p_value"), lang),
             )
         )
     return "\n".join(lines)
@@ -67,12 +67,6 @@ def _reason(ctx: Any, h: Mapping[str, Any]) -> str:
         "detail": ctx.md(values.get("detail", "")),
     }
     return str(ctx.t(f"r.hypothesis_{code}", **shown))
-
-
-def _p_clause(p: Any, lang: str) -> str:
-    """``= 0.012`` or ``< 0.001``: the sign of the clause depends on the shown value."""
-    shown = fmt_p(p, lang)
-    return shown if shown.startswith(("<", ">")) else "= " + shown
 
 
 def _unit(ctx: Any, outcome: str) -> tuple[float, int, str]:

@@ -18,6 +18,7 @@ from evalkit.report.formatting import (
     fmt_date,
     fmt_num,
     fmt_p,
+    fmt_p_clause,
     fmt_pct,
     is_missing,
 )
@@ -233,7 +234,7 @@ def effect_sentences(ctx: ReportContext, role: str = "primary") -> str:
         alpha = ctx.get("confirmatory.alpha", 0.05)
         if not is_missing(p):
             parts.append(
-                ctx.t("s.sure_clear" if p <= alpha else "s.sure_unclear", p=fmt_p(p, lang))
+                ctx.t("s.sure_clear" if p <= alpha else "s.sure_unclear", p=fmt_p_clause(p, lang))
             )
         if why := why_interval_disagrees(ctx, e):
             parts.append(why)
@@ -276,7 +277,8 @@ def why_interval_disagrees(ctx: ReportContext, e: Mapping[str, Any]) -> str:
     if why is None:
         return ""
     p = res.get("p_value") if is_missing(e.get("p_adjusted")) else e.get("p_adjusted")
-    return ctx.t(f"fx.why_{why}", p=fmt_p(p, ctx.lang))
+    shown = fmt_p_clause(p, ctx.lang) if why == "uncorrected" else fmt_p(p, ctx.lang)
+    return ctx.t(f"fx.why_{why}", p=shown)
 
 
 def _scaled(value: Any, scale: float) -> Any:

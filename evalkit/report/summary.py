@@ -7,7 +7,15 @@ from typing import Any
 
 from evalkit.report.escape import md_escape
 from evalkit.report.figures import effects_plot
-from evalkit.report.formatting import fmt_ci, fmt_count, fmt_num, fmt_p, fmt_pct, is_missing
+from evalkit.report.formatting import (
+    fmt_ci,
+    fmt_count,
+    fmt_num,
+    fmt_p,
+    fmt_p_clause,
+    fmt_pct,
+    is_missing,
+)
 from evalkit.report.hypotheses import hypotheses_list
 from evalkit.report.i18n import label
 from evalkit.report.sections_back import limitation_items
@@ -149,7 +157,7 @@ def headline(ctx: Any, effects: list[Effect]) -> str:
                 f"fx.{verdict}",
                 outcome=_md_name(ctx, e),
                 size=_size(ctx, e),
-                p=fmt_p(_p(ctx, e), ctx.lang),
+                p=fmt_p_clause(_p(ctx, e), ctx.lang),
                 relevant=_relevant(ctx, e),
             )
         )
