@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -223,10 +224,12 @@ def test_cli_validate_and_estimate(panel: Path, tmp_path: Path, capsys) -> None:
     text = capsys.readouterr().out
     assert "callaway_santanna" in text and "path: engine:duckdb;" in text
     assert "grouped sums in the engine" in text and "streamed" not in text
+    # the joint pre-trend test of each Callaway–Sant'Anna record, as in the estimates file
+    saved = json.loads(out.read_text(encoding="utf-8"))["neet"]["callaway_santanna"]
+    test = saved["pretrend_event_time"]
+    assert f"p {test['p_value']:.3f}" in text and "pre-trend test (event times -" in text
     # the registered hypotheses and their Holm family, as in every other protocol
     assert "H1 (neet, callaway_santanna)" in text and "adjusted (holm)" in text
-    import json
-
     from statsmodels.stats.multitest import multipletests
 
     rows = json.loads(out.read_text(encoding="utf-8"))["hypotheses"]

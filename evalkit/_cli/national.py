@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from evalkit._cli.report import add_render_options
 
@@ -134,6 +135,8 @@ def run_estimate(args: argparse.Namespace) -> int:
                     f"  {name:18s} att {res['estimate']:+.5f}  se {res['std_error']:.5f}  "
                     f"({res['n_units']} units, {res['n_clusters']} clusters, {res['n_obs']} obs)"
                 )
+                if isinstance(res.get("pretrend_event_time"), dict):
+                    print("  " + _pretrend_line(res["pretrend_event_time"]))
     for h in hypotheses:
         print(
             f"{h['id']} ({h['outcome']}, {h['estimator']}): p {h['p_value']}, "
@@ -152,6 +155,18 @@ def run_estimate(args: argparse.Namespace) -> int:
         print(f"  results: {args.out}")
     print(f"  path: {', '.join(sorted(paths)) or 'engine:' + args.engine}; " + progress.summary())
     return 0
+
+
+def _pretrend_line(test: dict[str, Any]) -> str:
+    """One line for the joint pre-trend test of a Callaway–Sant'Anna record."""
+    times = test.get("event_times") or []
+    span = f"event times {min(times)}..{max(times)}" if times else "no pre-period event times"
+    if not test.get("valid"):
+        return f"  pre-trend test ({span}): not testable ({test.get('reason')})"
+    return (
+        f"  pre-trend test ({span}): F {test['statistic']:.3f} on ({test['df']}, "
+        f"{test['df_denominator']}) df, p {test['p_value']:.3f}"
+    )
 
 
 def run_report(args: argparse.Namespace) -> int:
