@@ -48,7 +48,13 @@ from evalkit.protocol.expressions import evaluate
 from evalkit.protocol.model import Outcome, Protocol
 from evalkit.spec import Inference, Spec
 
-__all__ = ["Design", "confirmatory_analysis", "effect_record", "exploratory_analysis"]
+__all__ = [
+    "Design",
+    "confirmatory_analysis",
+    "confirmatory_part",
+    "effect_record",
+    "exploratory_analysis",
+]
 
 #: Inference methods shown side by side for 2×2 and TWFE (few-treated methods next to CR1).
 _INFERENCE_SIDE_BY_SIDE: tuple[Inference, ...] = ("analytic", "wild", "permutation", "conley_taber")
@@ -411,25 +417,55 @@ def confirmatory_analysis(
         Robustness checks and subgroups run on outcome-panel outcomes.
     """
     design = Design.of(af, protocol, sources)
-    spec = registered_spec(protocol)
     effects, main = _main_effects(design)
     primary = [e["outcome"] for e in effects if e["role"] == "primary" and e["outcome"] in af.data]
     event_study, robustness = _robustness(design, primary, main)
     in_subgroups = [h.outcome for h in protocol.hypotheses if h.subgroup and h.outcome in af.data]
     subgroups = _subgroups(design, list(dict.fromkeys(primary + in_subgroups)))
     return {
-        "confirmatory": {
-            "alpha": spec.alpha,
-            "multiple_testing": protocol.analysis.multiple_testing,
-            "estimator": spec.estimator,
-            "spec": spec.to_dict(),
-            "event_study_spec": registered_spec(protocol, "event_study").to_dict(),
-            "effects": effects,
-            **hypothesis_rows(protocol, effects, subgroups),
-            "event_study": event_study,
-        },
+        "confirmatory": confirmatory_part(protocol, effects, subgroups, event_study),
         "robustness": robustness,
         "subgroups": subgroups,
+    }
+
+
+def confirmatory_part(
+    protocol: Protocol,
+    effects: list[dict[str, Any]],
+    subgroups: list[dict[str, Any]],
+    event_study: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Return the bundle's ``confirmatory`` part: the registered spec, effects and hypotheses.
+
+    One builder for the pilot and the national bundle, so both carry the same fields.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The registered protocol.
+    effects : list of dict
+        Records of :func:`effect_record`.
+    subgroups : list of dict
+        Subgroup rows (the hypotheses on a subgroup read them).
+    event_study : list of dict
+        Event-time rows of the main estimator.
+
+    Returns
+    -------
+    dict
+        ``alpha, multiple_testing, estimator, spec, event_study_spec, effects``, the
+        hypothesis rows and family, and ``event_study``.
+    """
+    spec = registered_spec(protocol)
+    return {
+        "alpha": spec.alpha,
+        "multiple_testing": protocol.analysis.multiple_testing,
+        "estimator": spec.estimator,
+        "spec": spec.to_dict(),
+        "event_study_spec": registered_spec(protocol, "event_study").to_dict(),
+        "effects": effects,
+        **hypothesis_rows(protocol, effects, subgroups),
+        "event_study": event_study,
     }
 
 

@@ -204,6 +204,25 @@ def _latest_months(tables: Mapping[str, pd.DataFrame | None]) -> list[str]:
     return out
 
 
+def data_part(protocol: Protocol, sources: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the bundle's ``data`` part: the sources read and the columns each kind used.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The protocol.
+    sources : list of dict
+        One record per source file (its ingest report).
+
+    Returns
+    -------
+    dict
+        ``sources`` and ``columns_used`` (kind → columns).
+    """
+    kinds = sorted({s.kind for s in protocol.data_sources})
+    return {"sources": sources, "columns_used": {k: columns_used(protocol, k) for k in kinds}}
+
+
 def limitations(
     protocol: Protocol,
     sources: list[dict[str, Any]],
@@ -493,13 +512,7 @@ def _compute(inputs: BundleInputs) -> dict[str, Any]:
         "generated": {"code_commit": inputs.code_commit, "seed": protocol.analysis.seed},
         "protocol": as_registered,
         "registration": inputs.registration,
-        "data": {
-            "sources": inputs.sources,
-            "columns_used": {
-                kind: columns_used(protocol, kind)
-                for kind in sorted({s.kind for s in protocol.data_sources})
-            },
-        },
+        "data": data_part(protocol, inputs.sources),
         "sample": {"flow": af.flow, "balance": balance_table(af, outcome_ids)},
         **analysis,
         "trends": trend_table(af, outcome_ids),

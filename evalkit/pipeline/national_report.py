@@ -275,10 +275,8 @@ def national_bundle(
         When the estimates belong to another version of the protocol, lack event-time
         rows, or the store has no national ingest log.
     """
-    from evalkit.analysis.family import hypothesis_rows
-    from evalkit.analysis.plan import registered_spec
-    from evalkit.pipeline.assemble import limitations, registration_record
-    from evalkit.pipeline.columns import columns_used
+    from evalkit.analysis.effects import confirmatory_part
+    from evalkit.pipeline.assemble import data_part, limitations, registration_record
     from evalkit.protocol import load_protocol
 
     protocol = load_protocol(protocol_file)
@@ -295,7 +293,6 @@ def national_bundle(
     )
     _check_estimates(estimates, registration)
     sources = national_sources(store, schema)
-    spec = registered_spec(protocol)
     effects = _effects(protocol, estimates, trends)
     return {
         "evalkit_version": __version__,
@@ -303,24 +300,9 @@ def national_bundle(
         "generated": {"code_commit": code_commit, "seed": protocol.analysis.seed},
         "protocol": protocol.to_dict(),
         "registration": registration,
-        "data": {
-            "sources": sources,
-            "columns_used": {
-                kind: columns_used(protocol, kind)
-                for kind in sorted({s.kind for s in protocol.data_sources})
-            },
-        },
+        "data": data_part(protocol, sources),
         "sample": {"flow": _flow(sources, estimates)},
-        "confirmatory": {
-            "alpha": spec.alpha,
-            "multiple_testing": protocol.analysis.multiple_testing,
-            "estimator": spec.estimator,
-            "spec": spec.to_dict(),
-            "event_study_spec": registered_spec(protocol, "event_study").to_dict(),
-            "effects": effects,
-            **hypothesis_rows(protocol, effects, []),
-            "event_study": _event_study(protocol, estimates),
-        },
+        "confirmatory": confirmatory_part(protocol, effects, [], _event_study(protocol, estimates)),
         "robustness": {"pretrend": _pretrend(protocol, estimates)},
         "trends": trends,
         "power": None,
