@@ -256,3 +256,32 @@ def test_user_errors_name_the_problem() -> None:
             estimator="synthetic_did",
             inference="wild",
         )
+
+
+def test_conformal_interval_with_a_gap_around_zero_says_so() -> None:
+    # A pilot of the demo design's power simulation (12 municipalities, 30 months; one of
+    # its first 60 simulated pilots) whose conformal test rejects a zero effect (p = 1/30)
+    # while effects on both sides of zero are not rejected: the reported interval, the
+    # hull of the effects not rejected, contains zero, and the estimate must say why.
+    data = pd.read_csv(Path(__file__).parent / "data" / "conformal_gap_panel.csv")
+    kw = {"outcome": "y", "unit": "unit", "time": "time", "treated": "treated"}
+    result = estimate(data, estimator="twfe", inference="conformal", cluster="unit", **kw)
+    assert result.p_value == pytest.approx(1 / 30)
+    assert result.ci_low < 0 < result.ci_high
+    assert "conformal_set_gaps" in [n.code for n in result.notes]
+    fit = synthetic_fit(data, method="did", **kw)
+    below = conformal_pvalues(fit, np.array([result.ci_low / 2, 0.0, result.ci_high / 2]))
+    assert below[1] <= 0.05 and below[0] > 0.05 and below[2] > 0.05
+
+
+def test_conformal_interval_without_gaps_has_no_such_note() -> None:
+    result = estimate(
+        _panel(n_periods=40, start=30, effect=0.0),
+        outcome="y",
+        unit="unit",
+        time="time",
+        treated="d",
+        estimator="synthetic_did",
+        inference="conformal",
+    )
+    assert "conformal_set_gaps" not in [n.code for n in result.notes]

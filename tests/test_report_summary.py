@@ -73,6 +73,9 @@ def test_an_interval_that_seems_to_contradict_the_verdict_is_explained():
     assert disagreement("benefit_only", 0.08, 0.08, 0.05) == "different_procedures"
     assert disagreement("benefit_only", 0.08, None, 0.05) == "different_procedures"
     assert disagreement("includes_zero", 0.01, 0.02, 0.05) == "different_procedures"
+    # a conformal set with gaps: zero rejected, yet inside the interval (its hull)
+    assert disagreement("includes_zero", 0.033, None, 0.05, set_gaps=True) == "conformal_gaps"
+    assert disagreement("benefit_only", 0.01, None, 0.05, set_gaps=True) is None
     assert disagreement("benefit_only", 0.01, 0.02, 0.05) is None
     assert disagreement("large_both", 0.4, 0.6, 0.05) is None
     assert disagreement("unbounded", 0.01, None, 0.05) is None
@@ -99,6 +102,21 @@ def test_both_documents_explain_an_uncorrected_interval(lang, said):
     assert said in summary_body(ctx)
     assert said in effect_sentences(_ctx(bundle, lang))
     assert said not in summary_body(_ctx(_bundle(), lang))  # the fixture's effect agrees
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [("nl", "nul ligt in een gat daartussen"), ("en", "zero lies in a gap between them")],
+)
+def test_both_documents_explain_zero_in_a_gap_of_the_conformal_set(lang, said):
+    bundle = _bundle()
+    result = bundle["confirmatory"]["effects"][0]["result"]
+    result.update(conf_low=-0.057, conf_high=0.044, p_value=1 / 30)
+    result["warning_codes"] = [*(result.get("warning_codes") or []), "conformal_set_gaps"]
+    bundle["confirmatory"]["effects"][0]["p_adjusted"] = None
+    assert said in summary_body(_ctx(bundle, lang))
+    assert said in effect_sentences(_ctx(bundle, lang))
+    assert said not in summary_body(_ctx(_bundle(), lang))
 
 
 def test_smallest_permutation_p_value():

@@ -325,6 +325,12 @@ def conformal(fit: SyntheticFit, *, alpha: float, grid: int = 41) -> SynthInfere
     high = (
         math.inf if last == len(ok) - 1 else float(max(keep.max(initial=nulls[last]), nulls[last]))
     )
+    # The effects not rejected need not form one interval (the statistic is not monotone
+    # in τ₀). The interval reported is their hull, as CWZ's own software reports it, so
+    # it can hold rejected effects, zero among them; a gap narrower than the grid shows
+    # only through zero's own p-value, which is why both are checked.
+    if not ok[first : last + 1].all() or (p0 <= alpha and low <= 0.0 <= high):
+        notes.append(Note("conformal_set_gaps"))
     return SynthInference(math.nan, p0, low, high, _cdetail(n_periods, grid), tuple(notes))
 
 

@@ -134,6 +134,12 @@ TEMPLATES: dict[str, str] = {
         "conformal inference: the interval did not close within the effects tested; it is "
         "reported as unbounded on the open side"
     ),
+    "conformal_set_gaps": (
+        "conformal inference: the effects the test does not reject do not form one interval; "
+        "the interval shown runs from the smallest to the largest of them, so it also holds "
+        "effects the test rejects (which is how p can be below alpha while the interval "
+        "contains zero)"
+    ),
     # --- Callaway–Sant'Anna: data ---
     "cs_dropped_missing": "dropped {n} of {total} rows with a missing outcome or covariate",
     "cs_dropped_early_treated": (

@@ -90,7 +90,9 @@ def verdict_kind(interval: str, p: Any, alpha: float) -> str:
     return "no_relevant" if interval == "no_relevant" else "unclear"
 
 
-def disagreement(interval: str, p_value: Any, p_adjusted: Any, alpha: float) -> str | None:
+def disagreement(
+    interval: str, p_value: Any, p_adjusted: Any, alpha: float, *, set_gaps: bool = False
+) -> str | None:
     """Say why an interval and the p-value the verdict uses disagree, or None when they agree.
 
     The 95% interval is not corrected for testing several hypotheses, while the p-value
@@ -107,12 +109,17 @@ def disagreement(interval: str, p_value: Any, p_adjusted: Any, alpha: float) -> 
         verdict uses the corrected one when there is one).
     alpha : float
         The registered significance level.
+    set_gaps : bool
+        The estimate carries the note ``conformal_set_gaps``: its interval is the hull of
+        a set of effects with gaps, so it can contain a zero the test rejects.
 
     Returns
     -------
     str or None
         ``uncorrected`` (the interval excludes zero and so does the test, but not after
-        the correction), ``different_procedures`` (any other disagreement), or None.
+        the correction), ``conformal_gaps`` (zero rejected but inside the hull of a
+        conformal set with gaps), ``different_procedures`` (any other disagreement), or
+        None.
     """
     p = p_value if is_missing(p_adjusted) else p_adjusted
     if is_missing(p) or interval == "unbounded":
@@ -121,7 +128,7 @@ def disagreement(interval: str, p_value: Any, p_adjusted: Any, alpha: float) -> 
         raw_significant = not is_missing(p_value) and float(p_value) <= alpha
         return "uncorrected" if raw_significant else "different_procedures"
     if interval in INCLUDES_ZERO and float(p) <= alpha:
-        return "different_procedures"
+        return "conformal_gaps" if set_gaps else "different_procedures"
     return None
 
 
