@@ -273,7 +273,8 @@ def why_interval_disagrees(ctx: ReportContext, e: Mapping[str, Any]) -> str:
         e.get("smallest_effect"),
     )
     alpha = float(ctx.get("confirmatory.alpha", 0.05))
-    gaps = "conformal_set_gaps" in (res.get("warning_codes") or ())
+    codes = [w.get("code") if isinstance(w, Mapping) else w for w in res.get("warning_codes") or ()]
+    gaps = "conformal_set_gaps" in codes
     why = disagreement(interval, res.get("p_value"), e.get("p_adjusted"), alpha, set_gaps=gaps)
     if why is None:
         return ""

@@ -385,6 +385,7 @@ def subgroups(ctx: ReportContext) -> str:
             "conf_high",
             "p_value",
             "n_persons",
+            "warnings",
         ],
         plan=ctx.plan,
         source="subgroups",
