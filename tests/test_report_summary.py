@@ -112,7 +112,8 @@ def test_both_documents_explain_zero_in_a_gap_of_the_conformal_set(lang, said):
     bundle = _bundle()
     result = bundle["confirmatory"]["effects"][0]["result"]
     result.update(conf_low=-0.057, conf_high=0.044, p_value=1 / 30)
-    result["warning_codes"] = [*(result.get("warning_codes") or []), "conformal_set_gaps"]
+    gap = {"code": "conformal_set_gaps", "values": {}}  # as the bundle stores a code
+    result["warning_codes"] = [*(result.get("warning_codes") or []), gap]
     bundle["confirmatory"]["effects"][0]["p_adjusted"] = None
     assert said in summary_body(_ctx(bundle, lang))
     assert said in effect_sentences(_ctx(bundle, lang))
