@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
 from evalkit.errors import ProtocolError
-from evalkit.pipeline.analysts import done_future, gather, then
+from evalkit.pipeline.analysts import done_future, gather, one_thread_per_child, then
 
 
 def test_then_runs_the_next_step_with_the_result() -> None:
@@ -55,3 +58,27 @@ def test_gather_keeps_the_order_and_reports_the_first_error_in_order() -> None:
         with pytest.raises(ProtocolError, match="first"):
             mixed.result(timeout=10)
     assert gather([]).result(timeout=1) == []
+
+
+CHILD = "import os; print(hash('evalkit'), os.environ.get('OMP_NUM_THREADS'))"
+
+
+def _child() -> str:
+    run = [sys.executable, "-c", CHILD]
+    return subprocess.run(run, capture_output=True, text=True, check=True).stdout
+
+
+def test_children_hash_strings_alike_so_bundles_repeat(monkeypatch) -> None:
+    # pyfixest's fits moved in their last digits with the per-process string hashing
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    with one_thread_per_child():
+        first, second = _child(), _child()
+    assert first == second
+    assert first.split()[1] == "1"
+
+
+def test_a_hash_seed_the_user_set_is_kept(monkeypatch) -> None:
+    monkeypatch.setenv("PYTHONHASHSEED", "random")
+    with one_thread_per_child():
+        assert os.environ["PYTHONHASHSEED"] == "random"
