@@ -1,0 +1,103 @@
+"""Parsed distinct values, kept across the chunks of one file.
+
+A file read in chunks repeats the same few months, categories, flags and amounts in
+every chunk, and a cumulative export repeats its persons. The parsers already work
+on a chunk's distinct texts; with a memo each distinct text of a column is parsed
+once per file instead of once per chunk, so a chunk costs Arrow's dictionary
+encoding and a take. Parsing stays value by value (every parser maps one text to
+one result and one message, whatever else is in the batch), so a text gets the same
+typed value and message in whichever chunk, and beside whichever texts, it occurs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ColumnMemo", "ParseMemo"]
+
+#: Distinct texts remembered per column; past this the column starts afresh, so memory
+#: stays bounded in a file of millions of persons (their identifiers rarely repeat).
+MEMO_LIMIT = 100_000
+
+#: Parses a batch of distinct texts into one array per output (values, messages, ...).
+BatchParser = Callable[[pd.Series], Sequence[Any]]
+
+
+def _join(parts: list[Any]) -> Any:
+    """Concatenate the arrays parsed batch by batch (NumPy or pandas extension arrays)."""
+    if len(parts) == 1:
+        return parts[0]
+    if all(isinstance(p, np.ndarray) for p in parts):
+        return np.concatenate(parts)
+    return type(parts[0])._concat_same_type(parts)
+
+
+@dataclass
+class ColumnMemo:
+    """The parsed outputs of one column's distinct texts seen so far in a file."""
+
+    index: dict[str, int] = field(default_factory=dict)
+    batches: list[Sequence[Any]] = field(default_factory=list)
+    _joined: list[Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"ColumnMemo(values={len(self.index)})"
+
+    def parse(self, uniques: list[str], parser: BatchParser) -> list[Any]:
+        """Return the parser's outputs for ``uniques``, parsing only texts not seen before.
+
+        Parameters
+        ----------
+        uniques : list of str
+            Distinct texts of a chunk's column (no nulls).
+        parser : callable
+            Maps a Series of texts to a sequence of arrays, one element per text.
+
+        Returns
+        -------
+        list
+            One array per output of ``parser``, in the order of ``uniques``.
+        """
+        new = [u for u in uniques if u not in self.index]
+        if len(self.index) + len(new) > MEMO_LIMIT:
+            self.index, self.batches, self._joined = {}, [], None
+            new = list(uniques)
+        if new:
+            start = len(self.index)
+            self.batches.append(tuple(parser(pd.Series(new, dtype="str"))))
+            self.index.update(zip(new, range(start, start + len(new)), strict=True))
+            self._joined = None
+        if self._joined is None:
+            self._joined = [_join(list(parts)) for parts in zip(*self.batches, strict=True)]
+        where = np.fromiter((self.index[u] for u in uniques), dtype=np.intp, count=len(uniques))
+        return [part[where] for part in self._joined]
+
+
+@dataclass
+class ParseMemo:
+    """One :class:`ColumnMemo` per column of a file (create one per file and pass)."""
+
+    columns: dict[str, ColumnMemo] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"ParseMemo(columns={len(self.columns)})"
+
+    def column(self, name: str) -> ColumnMemo:
+        """Return the memo of one column (made on first use).
+
+        Parameters
+        ----------
+        name : str
+            The column (with whatever distinguishes its parse, e.g. the rule set).
+
+        Returns
+        -------
+        ColumnMemo
+            Its memo.
+        """
+        return self.columns.setdefault(name, ColumnMemo())
