@@ -44,6 +44,30 @@ class ColumnMemo:
     index: dict[str, int] = field(default_factory=dict)
     batches: list[Sequence[Any]] = field(default_factory=list)
     _joined: list[Any] | None = None
+    _last: tuple[pd.Series, np.ndarray, list[str]] | None = None
+
+    def distinct(self, raw: pd.Series) -> tuple[np.ndarray, list[str]]:
+        """Return a chunk column's factorize codes (-1: null) and distinct texts.
+
+        The parser and the required check of one column both need them; the last
+        column asked for is remembered, so a chunk's column is factorized once.
+
+        Parameters
+        ----------
+        raw : pandas.Series
+            A chunk's column of texts.
+
+        Returns
+        -------
+        codes : numpy.ndarray
+            Index into the texts per row, -1 for a null.
+        texts : list of str
+            The distinct texts in order of first appearance.
+        """
+        if self._last is None or self._last[0] is not raw:
+            codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+            self._last = (raw, codes, np.asarray(uniques, dtype=object).tolist())
+        return self._last[1], self._last[2]
 
     def __repr__(self) -> str:
         return f"ColumnMemo(values={len(self.index)})"

@@ -34,10 +34,11 @@ def _on_uniques(
     fn: Callable[[pd.Series], tuple[np.ndarray | pd.api.extensions.ExtensionArray, np.ndarray]],
     memo: ColumnMemo | None = None,
 ) -> Parsed:
-    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    if memo is not None and len(uniques):  # texts seen in earlier chunks are not parsed again
-        values, messages = memo.parse(list(uniques), fn)
+    if memo is not None:  # texts seen in earlier chunks are not parsed again
+        codes, texts = memo.distinct(raw)
+        values, messages = memo.parse(texts, fn) if texts else fn(pd.Series(texts, dtype="str"))
     else:
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
         values, messages = fn(pd.Series(uniques, dtype="str"))
     if isinstance(values, np.ndarray) and values.dtype == object:
         values = pd.array(values, dtype="str")  # text results: take on an Arrow array, not objects

@@ -310,9 +310,13 @@ def classify_identifiers(
         12-hex keyed reference of an invalid value), ``reason`` (why it is
         invalid, null when fine or empty) and ``rule`` (``bsn`` or ``elfproef``).
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if memo is not None:
+        codes, texts = memo.distinct(values)
+        uniques = pd.Series(texts, dtype="str")
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if memo is not None and len(uniques):
-        parts = memo.parse(list(uniques), lambda u: _classify_uniques(u, key))
+        parts = memo.parse(texts, lambda u: _classify_uniques(u, key))
     else:
         parts = list(_classify_uniques(pd.Series(uniques, dtype="str"), key))
 

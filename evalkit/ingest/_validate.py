@@ -131,7 +131,7 @@ def parse_column(
             failures.add(np.flatnonzero(bad), name, rule, shown[bad].to_numpy(), msgs[bad])
     _check_values(typed, shown, spec, failures)
     if spec.required:
-        empty = _empty(raw)
+        empty = _empty(raw, seen)
         if empty.any():
             failures.add(
                 np.flatnonzero(empty),
@@ -189,22 +189,25 @@ def _parse_text(raw: pd.Series, key: bytes, seen: ColumnMemo | None) -> tuple[pd
     if seen is None:
         typed, msgs = parse_strings(raw)
         return mask_series(typed, key), msgs  # free text may hold a typed-in BSN
-    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    codes, uniques = seen.distinct(raw)
     msgs = np.full(len(raw), None, dtype=object)
-    if not len(uniques):
+    if not uniques:
         return parse_strings(raw)[0], msgs
 
     def clean(u: pd.Series) -> tuple[np.ndarray]:
         return (mask_series(parse_strings(u)[0], key).to_numpy(dtype=object),)
 
-    (texts,) = seen.parse(list(uniques), clean)
+    (texts,) = seen.parse(uniques, clean)
     values = take(pd.array(texts, dtype="str"), codes, allow_fill=True)
     return pd.Series(values, index=raw.index), msgs
 
 
-def _empty(raw: pd.Series) -> np.ndarray:
+def _empty(raw: pd.Series, seen: ColumnMemo | None) -> np.ndarray:
     """Return True where a cell is missing or only whitespace (tested on distinct texts)."""
-    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    if seen is not None:
+        codes, uniques = seen.distinct(raw)
+    else:
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
     blank = (pd.Series(uniques, dtype=raw.dtype).str.strip() == "").to_numpy(
         dtype=bool, na_value=True
     )
