@@ -42,9 +42,8 @@ class ColumnMemo:
     """The parsed outputs of one column's distinct texts seen so far in a file."""
 
     index: dict[str, int] = field(default_factory=dict)
-    batches: list[Sequence[Any]] = field(default_factory=list)
-    _joined: list[Any] | None = None
-    _last: tuple[pd.Series, np.ndarray, list[str]] | None = None
+    outputs: list[Any] = field(default_factory=list)
+    _last: tuple[pd.Series, np.ndarray, list[str], Any] | None = None
 
     def distinct(self, raw: pd.Series) -> tuple[np.ndarray, list[str]]:
         """Return a chunk column's factorize codes (-1: null) and distinct texts.
@@ -64,10 +63,19 @@ class ColumnMemo:
         texts : list of str
             The distinct texts in order of first appearance.
         """
+        _, codes, texts, _ = self._factorized(raw)
+        return codes, texts
+
+    def distinct_array(self, raw: pd.Series) -> tuple[np.ndarray, Any]:
+        """Return the codes of :meth:`distinct` and the distinct texts as a pandas array."""
+        _, codes, _, uniques = self._factorized(raw)
+        return codes, uniques
+
+    def _factorized(self, raw: pd.Series) -> tuple[pd.Series, np.ndarray, list[str], Any]:
         if self._last is None or self._last[0] is not raw:
             codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-            self._last = (raw, codes, np.asarray(uniques, dtype=object).tolist())
-        return self._last[1], self._last[2]
+            self._last = (raw, codes, np.asarray(uniques, dtype=object).tolist(), uniques)
+        return self._last
 
     def __repr__(self) -> str:
         return f"ColumnMemo(values={len(self.index)})"
@@ -89,17 +97,16 @@ class ColumnMemo:
         """
         new = [u for u in uniques if u not in self.index]
         if len(self.index) + len(new) > MEMO_LIMIT:
-            self.index, self.batches, self._joined = {}, [], None
+            self.index, self.outputs = {}, []
             new = list(uniques)
         if new:
+            parsed = list(parser(pd.Series(new, dtype="str")))
+            joined = zip(self.outputs, parsed, strict=True)
+            self.outputs = [_join([a, b]) for a, b in joined] if self.outputs else parsed
             start = len(self.index)
-            self.batches.append(tuple(parser(pd.Series(new, dtype="str"))))
             self.index.update(zip(new, range(start, start + len(new)), strict=True))
-            self._joined = None
-        if self._joined is None:
-            self._joined = [_join(list(parts)) for parts in zip(*self.batches, strict=True)]
         where = np.fromiter((self.index[u] for u in uniques), dtype=np.intp, count=len(uniques))
-        return [part[where] for part in self._joined]
+        return [part[where] for part in self.outputs]
 
 
 @dataclass

@@ -311,12 +311,11 @@ def classify_identifiers(
         invalid, null when fine or empty) and ``rule`` (``bsn`` or ``elfproef``).
     """
     if memo is not None:
-        codes, texts = memo.distinct(values)
-        uniques = pd.Series(texts, dtype="str")
+        codes, uniques = memo.distinct_array(values)
     else:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if memo is not None and len(uniques):
-        parts = memo.parse(texts, lambda u: _classify_uniques(u, key))
+        parts = memo.parse(memo.distinct(values)[1], lambda u: _classify_uniques(u, key))
     else:
         parts = list(_classify_uniques(pd.Series(uniques, dtype="str"), key))
 
@@ -353,7 +352,7 @@ def _classify_uniques(u: pd.Series, key: bytes) -> tuple[np.ndarray, ...]:
     valid[nine] = elfproef(cleaned[nine].tolist())
     pseudonym = np.full(n, None, dtype=object)
     pseudonym[is_hex] = low[is_hex].to_numpy(dtype=object)
-    pseudonym[valid] = [_hmac_hex(key, text) for text in cleaned[valid]]
+    pseudonym[valid] = [_hmac_hex(key, text) for text in cleaned[valid].tolist()]
     reason = np.full(n, None, dtype=object)
     rule = np.full(n, None, dtype=object)
     reason[nine & ~valid] = "9 digits but not a valid BSN (fails the elfproef)"

@@ -205,7 +205,7 @@ def _parse_text(raw: pd.Series, key: bytes, seen: ColumnMemo | None) -> tuple[pd
 def _empty(raw: pd.Series, seen: ColumnMemo | None) -> np.ndarray:
     """Return True where a cell is missing or only whitespace (tested on distinct texts)."""
     if seen is not None:
-        codes, uniques = seen.distinct(raw)
+        codes, uniques = seen.distinct_array(raw)
     else:
         codes, uniques = pd.factorize(raw, use_na_sentinel=True)
     blank = (pd.Series(uniques, dtype=raw.dtype).str.strip() == "").to_numpy(
