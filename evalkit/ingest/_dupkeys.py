@@ -126,6 +126,12 @@ def _hashable(column: pd.Series) -> pd.Series:
         return column.astype("datetime64[ns]").astype("int64")
     if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
         return column.astype("float64")
+    if isinstance(column.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(
+        column.cat.categories
+    ):
+        # pandas hashes a categorical as its values (each category once): the same hash
+        # as the texts, without writing out a 64-character pseudonym per row
+        return column
     return column.astype(str)
 
 
