@@ -14,6 +14,7 @@ from typing import Any
 from evalkit.errors import IngestError
 from evalkit.ingest._chunks import CHUNK_BYTES, CsvPlan, NotStreamable, csv_chunks, plan_csv
 from evalkit.ingest._dupkeys import KeyIndex, KeysRepeat, NewKeys, find_duplicate_keys
+from evalkit.ingest._memo import ParseMemo
 from evalkit.ingest._overlap import check_overlap_rule
 from evalkit.ingest._privacy import mask_bsns, shown_path
 from evalkit.ingest._pseudonym import load_key, resolve_scope
@@ -118,11 +119,12 @@ def _chunked(
     key, needs = keyed
     file = shown_path(path)
     index = KeyIndex()
+    memo = ParseMemo()
     try:
         fresh = NewKeys(index)
         for table in csv_chunks(plan, chunk_bytes):
             yield validate_table(
-                table, schema, file=file, key=key, needs=needs, check_keys=fresh.check
+                table, schema, file=file, key=key, needs=needs, check_keys=fresh.check, memo=memo
             )
         fresh.finish()
     finally:
@@ -139,9 +141,13 @@ def _chunked_twice(
     """Validate a CSV chunk by chunk; duplicate keys come from a first pass over the keys."""
     key, needs = keyed
     file = shown_path(path)
-    dups = find_duplicate_keys(csv_chunks(plan, chunk_bytes), schema, file=file, key=key)
+    memo = ParseMemo()
+    chunks = csv_chunks(plan, chunk_bytes)
+    dups = find_duplicate_keys(chunks, schema, file=file, key=key, memo=memo)
     for table in csv_chunks(plan, chunk_bytes):
-        yield validate_table(table, schema, file=file, key=key, needs=needs, check_keys=dups.check)
+        yield validate_table(
+            table, schema, file=file, key=key, needs=needs, check_keys=dups.check, memo=memo
+        )
 
 
 def _notes(notes: Sequence[str], rows_read: int, info: dict[str, str]) -> tuple[str, ...]:

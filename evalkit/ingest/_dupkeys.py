@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.ingest._failures import Failures
+from evalkit.ingest._memo import ParseMemo
 from evalkit.ingest._readers import RawTable
 from evalkit.ingest._schema import Schema, match_headers
 from evalkit.ingest._validate import check_key, key_text, parse_column
@@ -125,6 +126,12 @@ def _hashable(column: pd.Series) -> pd.Series:
         return column.astype("datetime64[ns]").astype("int64")
     if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
         return column.astype("float64")
+    if isinstance(column.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(
+        column.cat.categories
+    ):
+        # pandas hashes a categorical as its values (each category once): the same hash
+        # as the texts, without writing out a 64-character pseudonym per row
+        return column
     return column.astype(str)
 
 
@@ -230,7 +237,7 @@ class NewKeys:
 
 
 def _chunk_hashes(
-    table: RawTable, schema: Schema, file: str, secret: bytes, needs: Collection[str] | None
+    table: RawTable, schema: Schema, file: str, secret: bytes, memo: ParseMemo | None
 ) -> pd.DataFrame | None:
     mapping, _ = match_headers(list(table.frame.columns), schema.columns, file=file)
     by_name = {name: header for header, name in mapping.items()}
@@ -240,7 +247,9 @@ def _chunk_hashes(
     for name in schema.key:
         spec = replace(schema.columns[name], required=False)
         header = by_name[name]
-        typed[name], _ = parse_column(table.frame[header], spec, table, header, Failures(), secret)
+        typed[name], _ = parse_column(
+            table.frame[header], spec, table, header, Failures(), secret, memo
+        )
     keyframe = pd.DataFrame(typed, index=table.frame.index)
     complete = keyframe.notna().all(axis=1).to_numpy()
     raw = table.frame[list(mapping)][complete]
@@ -273,6 +282,7 @@ def find_duplicate_keys(
     file: str,
     key: bytes,
     needs: Collection[str] | None = None,
+    memo: ParseMemo | None = None,
 ) -> DuplicateKeys:
     """Read the key columns of every chunk and return the rows whose key repeats.
 
@@ -288,6 +298,8 @@ def find_duplicate_keys(
         The pseudonym key (identifier keys are compared as pseudonyms).
     needs : collection of str, optional
         Unused here; accepted so both passes take the same arguments.
+    memo : ParseMemo, optional
+        Where the key columns' parsed texts are kept (the second pass reuses them).
 
     Returns
     -------
@@ -301,7 +313,7 @@ def find_duplicate_keys(
     index = KeyIndex()
     try:
         for table in chunks:
-            hashes = _chunk_hashes(table, schema, file, key, needs)
+            hashes = _chunk_hashes(table, schema, file, key, memo)
             if hashes is None:
                 return none
             index.add(hashes)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import take
 
+from evalkit.ingest._memo import ColumnMemo
 from evalkit.ingest._text import value_key
 
 __all__ = ["parse_boolean", "parse_category", "parse_dates", "parse_numbers", "parse_strings"]
@@ -31,9 +32,14 @@ Parsed = tuple[pd.Series, np.ndarray]
 def _on_uniques(
     raw: pd.Series,
     fn: Callable[[pd.Series], tuple[np.ndarray | pd.api.extensions.ExtensionArray, np.ndarray]],
+    memo: ColumnMemo | None = None,
 ) -> Parsed:
-    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    values, messages = fn(pd.Series(uniques, dtype="str"))
+    if memo is not None:  # texts seen in earlier chunks are not parsed again
+        codes, texts = memo.distinct(raw)
+        values, messages = memo.parse(texts, fn) if texts else fn(pd.Series(texts, dtype="str"))
+    else:
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+        values, messages = fn(pd.Series(uniques, dtype="str"))
     if isinstance(values, np.ndarray) and values.dtype == object:
         values = pd.array(values, dtype="str")  # text results: take on an Arrow array, not objects
     out = take(values, codes, allow_fill=True)
@@ -63,7 +69,12 @@ def parse_strings(raw: pd.Series) -> Parsed:
     return values, np.full(len(raw), None, dtype=object)
 
 
-def parse_category(raw: pd.Series, lookup: Mapping[str, str], allowed: tuple[str, ...]) -> Parsed:
+def parse_category(
+    raw: pd.Series,
+    lookup: Mapping[str, str],
+    allowed: tuple[str, ...],
+    memo: ColumnMemo | None = None,
+) -> Parsed:
     """Map values and their aliases (any case, spaces/underscores alike) to canonical values.
 
     Parameters
@@ -74,6 +85,8 @@ def parse_category(raw: pd.Series, lookup: Mapping[str, str], allowed: tuple[str
         Comparison key to canonical value (see :meth:`ColumnSpec.lookup`).
     allowed : tuple of str
         The canonical values, listed in messages.
+    memo : ColumnMemo, optional
+        The column's parsed texts from earlier chunks of the file.
 
     Returns
     -------
@@ -95,16 +108,18 @@ def parse_category(raw: pd.Series, lookup: Mapping[str, str], allowed: tuple[str
         msgs[blank] = None
         return vals, msgs
 
-    return _on_uniques(raw, fn)
+    return _on_uniques(raw, fn, memo)
 
 
-def parse_boolean(raw: pd.Series) -> Parsed:
+def parse_boolean(raw: pd.Series, memo: ColumnMemo | None = None) -> Parsed:
     """Parse 1/0, ja/nee, j/n, true/false, yes/no, waar/onwaar (any case).
 
     Parameters
     ----------
     raw : pandas.Series
         Raw text cells.
+    memo : ColumnMemo, optional
+        The column's parsed texts from earlier chunks of the file.
 
     Returns
     -------
@@ -128,7 +143,7 @@ def parse_boolean(raw: pd.Series) -> Parsed:
         )
         return vals, msgs
 
-    return _on_uniques(raw, fn)
+    return _on_uniques(raw, fn, memo)
 
 
 def _to_numbers(u: pd.Series, decimal_comma: bool) -> pd.Series:
@@ -155,7 +170,9 @@ def _to_numbers(u: pd.Series, decimal_comma: bool) -> pd.Series:
     return pd.to_numeric(s, errors="coerce")
 
 
-def parse_numbers(raw: pd.Series, *, decimal_comma: bool, integer: bool = False) -> Parsed:
+def parse_numbers(
+    raw: pd.Series, *, decimal_comma: bool, integer: bool = False, memo: ColumnMemo | None = None
+) -> Parsed:
     """Parse numbers written with a decimal comma or point (and thousands separators).
 
     Parameters
@@ -166,6 +183,8 @@ def parse_numbers(raw: pd.Series, *, decimal_comma: bool, integer: bool = False)
         Whether the file writes decimals with a comma (Dutch Excel).
     integer : bool, default False
         Whether only whole numbers are valid.
+    memo : ColumnMemo, optional
+        The column's parsed texts from earlier chunks of the file.
 
     Returns
     -------
@@ -188,7 +207,7 @@ def parse_numbers(raw: pd.Series, *, decimal_comma: bool, integer: bool = False)
             nums[frac] = np.nan
         return nums, msgs
 
-    values, messages = _on_uniques(raw, fn)
+    values, messages = _on_uniques(raw, fn, memo)
     if integer:
         values = values.round().astype("Int64")
     return values, messages
@@ -212,7 +231,7 @@ def _assemble(year: pd.Series, month: pd.Series, day: pd.Series) -> np.ndarray:
     return out
 
 
-def parse_dates(raw: pd.Series, *, month: bool = False) -> Parsed:
+def parse_dates(raw: pd.Series, *, month: bool = False, memo: ColumnMemo | None = None) -> Parsed:
     """Parse Dutch and ISO dates, Excel serial numbers and (for months) year-month forms.
 
     Accepted: ``dd-mm-yyyy``, ``d-m-yyyy``, ``dd/mm/yyyy``, ``dd.mm.yyyy``, ``dd-mm-yy``,
@@ -226,6 +245,8 @@ def parse_dates(raw: pd.Series, *, month: bool = False) -> Parsed:
         Raw text cells.
     month : bool, default False
         Parse as months (first day of the month).
+    memo : ColumnMemo, optional
+        The column's parsed texts from earlier chunks of the file.
 
     Returns
     -------
@@ -298,4 +319,4 @@ def parse_dates(raw: pd.Series, *, month: bool = False) -> Parsed:
                 )
         return out, msgs
 
-    return _on_uniques(raw, fn)
+    return _on_uniques(raw, fn, memo)

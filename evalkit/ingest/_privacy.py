@@ -26,6 +26,7 @@ import hmac
 import re
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -165,7 +166,7 @@ def mask_series(values: pd.Series, key: bytes | None = None) -> pd.Series:
         return values
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     texts = pd.Series(uniques, dtype="str")
-    suspect = _may_hold_bsn(texts.to_numpy(dtype=object))
+    suspect = _may_hold_bsn(texts.array)  # Arrow-backed: handed to Arrow without a copy
     if not suspect.any():
         return values
     fixed = np.asarray(texts.to_numpy(dtype=object), dtype=object)
@@ -174,7 +175,7 @@ def mask_series(values: pd.Series, key: bytes | None = None) -> pd.Series:
     return pd.Series(out, index=values.index, dtype="str")
 
 
-def _may_hold_bsn(texts: np.ndarray) -> np.ndarray:
+def _may_hold_bsn(texts: Any) -> np.ndarray:
     """Return False for texts that :func:`mask_bsns` certainly leaves as they are.
 
     One pass of Arrow's regular expressions over all texts: the tokens masking never
@@ -185,8 +186,8 @@ def _may_hold_bsn(texts: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    texts : numpy.ndarray
-        Texts (no nulls).
+    texts : array-like
+        Texts (no nulls): a pandas string array or a NumPy array of str.
 
     Returns
     -------

@@ -381,6 +381,10 @@ class Store:
         # what they appended in memory (1M quarantined rows: ~240 MB more at the peak);
         # with one it writes the rest to its temporary folder beside the store.
         con.execute(f"SET memory_limit = '{TRANSACTION_MEMORY}'")
+        # One DuckDB thread: a file's chunks are appended while the next chunk is validated
+        # on the other core; a second DuckDB thread only competes with that (~0.3 s more CPU
+        # per million rows, no faster append).
+        con.execute("SET threads = 1")
         con.execute("BEGIN TRANSACTION")
         try:
             yield
@@ -390,6 +394,7 @@ class Store:
             raise
         finally:
             con.execute("RESET memory_limit")
+            con.execute("RESET threads")
 
     def append(
         self,

@@ -30,6 +30,9 @@ class Tally:
     failures: FailureLog = field(default_factory=FailureLog)
     overlap_rows: int = 0
     overlap_files: set[str] = field(default_factory=set)
+    # Whether the kind's table held rows before this file (None: not asked yet). Without
+    # such rows nothing can overlap: the file's own accepted keys are unique in it.
+    stored_before: bool | None = None
 
     def __repr__(self) -> str:
         return f"Tally(rows_read={self.rows_read}, accepted={self.accepted})"
@@ -80,7 +83,9 @@ class Tally:
         kind = schema.kind
         rows = stored_rows(schema, validated, sha)
         quarantined = quarantine(kind, path, sha, validated)
-        found = find_overlap(store, schema, rows, rule, among)
+        if self.stored_before is None:
+            self.stored_before = store.stored_rows(kind) > 0
+        found = find_overlap(store, schema, rows if self.stored_before else rows[:0], rule, among)
         failures = validated.failures
         if len(found.rejected_rows):
             rows = rows[~rows["_row"].isin(found.rejected_rows)].reset_index(drop=True)

@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import take
 
 from evalkit.ingest._failures import Failures
+from evalkit.ingest._memo import ColumnMemo, ParseMemo
 from evalkit.ingest._parse import (
     parse_boolean,
     parse_category,
@@ -70,7 +72,13 @@ def _labelled(raw: pd.Series, labels: dict[str, str] | None) -> pd.Series:
 
 
 def parse_column(
-    raw: pd.Series, spec: ColumnSpec, table: RawTable, header: str, failures: Failures, key: bytes
+    raw: pd.Series,
+    spec: ColumnSpec,
+    table: RawTable,
+    header: str,
+    failures: Failures,
+    key: bytes,
+    memo: ParseMemo | None = None,
 ) -> tuple[pd.Series, pd.Series]:
     """Parse one column and record its type, allowed, pattern, range and required failures.
 
@@ -88,6 +96,8 @@ def parse_column(
         Where failures are recorded.
     key : bytes
         The pseudonymisation key.
+    memo : ParseMemo, optional
+        Texts parsed in earlier chunks of the same file (see ``_memo``).
 
     Returns
     -------
@@ -98,10 +108,11 @@ def parse_column(
     """
     name = spec.name
     shown = raw
+    seen = _column_memo(memo, raw, table, header, spec)
     if spec.type in ("category", "boolean"):
         raw = _labelled(raw, table.value_labels.get(header))
     if spec.type == "pseudonym":
-        ids = classify_identifiers(raw, key=key)
+        ids = classify_identifiers(raw, key=key, memo=seen)
         typed, shown = ids["pseudonym"], ids["shown"]
         for rule in ("bsn", "elfproef"):
             hit = (ids["rule"] == rule).to_numpy()
@@ -114,32 +125,13 @@ def parse_column(
                     ids["reason"][hit].to_numpy(),
                 )
     else:
-        if spec.type == "category":
-            typed, msgs = parse_category(raw, spec.lookup(), spec.allowed or ())
-            rule = "allowed"
-        elif spec.type == "boolean":
-            typed, msgs = parse_boolean(raw)
-            rule = "type"
-        elif spec.type in ("integer", "number"):
-            typed, msgs = parse_numbers(
-                raw, decimal_comma=table.decimal_comma, integer=spec.type == "integer"
-            )
-            rule = "type"
-        elif spec.type in ("date", "month"):
-            typed, msgs = parse_dates(raw, month=spec.type == "month")
-            rule = "type"
-            if spec.type == "month":
-                shown = _month_text(typed).where(typed.notna(), raw)
-        else:
-            typed, msgs = parse_strings(raw)
-            typed = shown = mask_series(typed, key)  # free text may hold a typed-in BSN
-            rule = "type"
+        typed, shown, msgs, rule = _parse_typed((raw, shown), spec, table, key, seen)
         bad = msgs != None  # noqa: E711
         if bad.any():
             failures.add(np.flatnonzero(bad), name, rule, shown[bad].to_numpy(), msgs[bad])
     _check_values(typed, shown, spec, failures)
     if spec.required:
-        empty = (raw.isna() | (raw.str.strip() == "")).to_numpy(dtype=bool, na_value=True)
+        empty = _empty(raw, seen)
         if empty.any():
             failures.add(
                 np.flatnonzero(empty),
@@ -149,6 +141,77 @@ def parse_column(
                 f"{name} is required but empty",
             )
     return typed, shown
+
+
+def _column_memo(
+    memo: ParseMemo | None, raw: pd.Series, table: RawTable, header: str, spec: ColumnSpec
+) -> ColumnMemo | None:
+    """Return the column's memo where a text always parses the same way (Arrow text, no labels)."""
+    if memo is None or table.value_labels.get(header) or not isinstance(raw.dtype, pd.StringDtype):
+        return None
+    return memo.column(f"{spec.name}\x00{spec.type}")
+
+
+def _parse_typed(
+    cells: tuple[pd.Series, pd.Series],
+    spec: ColumnSpec,
+    table: RawTable,
+    key: bytes,
+    seen: ColumnMemo | None,
+) -> tuple[pd.Series, pd.Series, np.ndarray, str]:
+    """Parse a column that holds no identifier: typed values, shown values, messages, rule.
+
+    ``cells`` are the texts to parse (value labels applied) and the texts as in the file.
+    """
+    raw, shown = cells
+    rule = "type"
+    if spec.type == "category":
+        typed, msgs = parse_category(raw, spec.lookup(), spec.allowed or (), memo=seen)
+        rule = "allowed"
+    elif spec.type == "boolean":
+        typed, msgs = parse_boolean(raw, memo=seen)
+    elif spec.type in ("integer", "number"):
+        typed, msgs = parse_numbers(
+            raw, decimal_comma=table.decimal_comma, integer=spec.type == "integer", memo=seen
+        )
+    elif spec.type in ("date", "month"):
+        typed, msgs = parse_dates(raw, month=spec.type == "month", memo=seen)
+        if spec.type == "month":
+            shown = _month_text(typed).where(typed.notna(), raw)
+    else:
+        typed, msgs = _parse_text(raw, key, seen)
+        shown = typed
+    return typed, shown, msgs, rule
+
+
+def _parse_text(raw: pd.Series, key: bytes, seen: ColumnMemo | None) -> tuple[pd.Series, Any]:
+    """Strip free text and mask a typed-in BSN (keyed), each distinct text once per file."""
+    if seen is None:
+        typed, msgs = parse_strings(raw)
+        return mask_series(typed, key), msgs  # free text may hold a typed-in BSN
+    codes, uniques = seen.distinct(raw)
+    msgs = np.full(len(raw), None, dtype=object)
+    if not uniques:
+        return parse_strings(raw)[0], msgs
+
+    def clean(u: pd.Series) -> tuple[np.ndarray]:
+        return (mask_series(parse_strings(u)[0], key).to_numpy(dtype=object),)
+
+    (texts,) = seen.parse(uniques, clean)
+    values = take(pd.array(texts, dtype="str"), codes, allow_fill=True)
+    return pd.Series(values, index=raw.index), msgs
+
+
+def _empty(raw: pd.Series, seen: ColumnMemo | None) -> np.ndarray:
+    """Return True where a cell is missing or only whitespace (tested on distinct texts)."""
+    if seen is not None:
+        codes, uniques = seen.distinct_array(raw)
+    else:
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    blank = (pd.Series(uniques, dtype=raw.dtype).str.strip() == "").to_numpy(
+        dtype=bool, na_value=True
+    )
+    return np.concatenate([blank, np.array([True])])[codes]
 
 
 def _month_text(typed: pd.Series) -> pd.Series:
@@ -469,6 +532,7 @@ def validate_table(
     key: bytes | None = None,
     needs: Collection[str] | None = None,
     check_keys: KeyCheck | None = None,
+    memo: ParseMemo | None = None,
 ) -> Validated:
     """Validate a file read as text against its schema.
 
@@ -488,6 +552,8 @@ def validate_table(
     check_keys : callable, optional
         Finds duplicate keys (``check_key``'s signature); default :func:`check_key` on
         this table. A chunk of a file gets the file's own (see ``_dupkeys``).
+    memo : ParseMemo, optional
+        The texts parsed in the file's earlier chunks (one memo per file).
 
     Returns
     -------
@@ -521,7 +587,7 @@ def validate_table(
         spec = schema.columns[name]
         if wanted is not None and spec.required and name not in wanted:
             spec = replace(spec, required=False)  # present but not needed: may be empty
-        typed, shown = parse_column(table.frame[header], spec, table, header, failures, key)
+        typed, shown = parse_column(table.frame[header], spec, table, header, failures, key, memo)
         cols.typed[name], cols.shown[name] = typed, shown
         if spec.type in ("pseudonym", "string"):  # pseudonyms, #-references, keyed free text
             cols.masked.add(name)
