@@ -36,6 +36,7 @@ __all__ = [
     "collect_tables",
     "output_name",
     "render_reports",
+    "write_exports",
 ]
 
 Document = Literal["evaluation", "monitor", "summary"]
@@ -299,8 +300,58 @@ def render_reports(
     if not export_tables:
         return written
     say(f"{stem}: tables (CSV, XLSX)")
+    exports = write_exports(
+        bundle_path, out_dir, stem=stem, lang=langs[0], documents=documents, previous=previous_json
+    )
+    return [*written, *exports]
+
+
+def write_exports(
+    bundle_path: Path,
+    out_dir: Path,
+    *,
+    stem: str,
+    lang: str = "nl",
+    documents: Sequence[str] = ("evaluation",),
+    previous: str | None = None,
+) -> list[Path]:
+    """Write every table of a bundle's documents as CSV (one file each) and as one workbook.
+
+    What :func:`render_reports` does after the documents with ``export_tables``; also
+    called on its own, e.g. by ``evalkit run`` in an analysis worker while the report
+    kernels render the documents.
+
+    Parameters
+    ----------
+    bundle_path : Path
+        The results bundle.
+    out_dir : Path
+        Output folder (``build/reports``).
+    stem : str
+        File stem: ``<stem>.xlsx`` and ``<stem>_tables/``.
+    lang : {"nl", "en"}
+        The wording of the tables (the first language rendered).
+    documents : sequence of {"evaluation", "monitor", "summary"}
+        The documents whose tables are exported.
+    previous : str, optional
+        The previous monitor's history entry as JSON, ``""`` for none (see
+        :func:`collect_tables`); default: read from the history in ``out_dir``.
+
+    Returns
+    -------
+    list of Path
+        The workbook and the folder with the CSV files.
+    """
+    bundle_path, out_dir = Path(bundle_path).resolve(), Path(out_dir).resolve()
+    bundle = load_bundle(bundle_path)
+    if previous is None:
+        # the latest monitor of another delivery: the same before and after this
+        # delivery's monitor is recorded (record_monitor replaces only its own entry)
+        entry = previous_entry(read_history(history_path(out_dir, stem)), delivery_stamp(bundle))
+        previous = json.dumps(entry, sort_keys=True) if entry else ""
     plan = load_plan(bundle_path, _threshold(bundle))  # None: not saved, made from the bundle
-    tables = collect_tables(bundle, langs[0], documents, previous_json, plan)
+    tables = collect_tables(bundle, lang, documents, previous, plan)
     workbook = out_dir / f"{stem}.xlsx"
+    out_dir.mkdir(parents=True, exist_ok=True)
     _export_tables(tables, out_dir / f"{stem}_tables", workbook, _workbook_date(bundle))
-    return [*written, workbook, out_dir / f"{stem}_tables"]
+    return [workbook, out_dir / f"{stem}_tables"]
