@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import hashlib
 import json
+import math
 import re
 import shutil
 import tempfile
@@ -175,8 +176,51 @@ def _export_tables(
     ) as writer:
         writer.book.set_properties({"author": "evalkit", "created": created})
         for sheet, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=sheet, index=False)
+            _write_sheet(writer, sheet, frame)
     return written
+
+
+#: Cell types :func:`_write_sheet` writes itself; a table with any other goes through pandas.
+_PLAIN_CELLS = (str, int, float, type(None))
+#: Excel's longest cell text; pandas warns about longer ones, so they go through pandas.
+_MAX_CELL_TEXT = 32767
+
+
+def _write_sheet(writer: Any, sheet: str, frame: Any) -> None:
+    """Write one table as ``frame.to_excel(writer, sheet_name=sheet, index=False)`` does.
+
+    pandas formats, type-checks and styles every cell on its way to XlsxWriter (about
+    half of an export's time on the long throughput tables). For the cells tables hold
+    (text, integers, floats, empty) this writes the same cells in the same order
+    (column by column, so the shared strings come in the same order), giving the same
+    bytes: pandas writes the header row in its style; an empty text or a missing value
+    is a blank without format, which XlsxWriter does not store; an infinite float is
+    the text ``inf`` / ``-inf``. Any other cell type: pandas writes the whole table.
+    """
+    columns = [frame.iloc[:, j].tolist() for j in range(frame.shape[1])]
+    plain = all(
+        type(v) in _PLAIN_CELLS and (type(v) is not str or len(v) <= _MAX_CELL_TEXT)
+        for values in columns
+        for v in values
+    )
+    if not plain:
+        frame.to_excel(writer, sheet_name=sheet, index=False)
+        return
+    frame.iloc[:0].to_excel(writer, sheet_name=sheet, index=False)  # the header row
+    worksheet = writer.sheets[sheet]
+    for col, values in enumerate(columns):
+        for row, value in enumerate(values, start=1):
+            kind = type(value)
+            if kind is str:
+                if value:
+                    worksheet.write_string(row, col, value)
+            elif kind is int:
+                worksheet.write_number(row, col, value)
+            elif kind is float and not math.isnan(value):
+                if math.isinf(value):
+                    worksheet.write_string(row, col, "inf" if value > 0 else "-inf")
+                else:
+                    worksheet.write_number(row, col, value)
 
 
 def _manifest(
