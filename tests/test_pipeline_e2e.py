@@ -147,6 +147,36 @@ def test_the_run_s_table_exports_are_those_of_the_release(demo_run: Path, tmp_pa
         assert (reports / f"{pid}.xlsx").read_bytes() == written[0].read_bytes(), pid
 
 
+def test_a_run_that_only_renders_writes_the_exports_in_its_render_job(
+    demo_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # bundles up to date, another set of documents: no analysis worker is started, so
+    # the first language's render job writes the tables, as `evalkit report` does
+    work = tmp_path / "again"
+    shutil.copytree(demo_run, work, symlinks=True)
+    reports = work / "build" / "reports"
+    shutil.rmtree(reports / "demo_tables")
+    (reports / "demo.xlsx").unlink()
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(work)
+        mp.setenv("EVALKIT_PSEUDONYM_KEY", "e2e-test-key-not-secret-7c41d9a2e6f3b805")
+        assert (
+            main(["run", "protocols/demo.yaml", "--lang", "nl", "--documents", "evaluation"]) == 0
+        )
+    said = " ".join(capsys.readouterr().err.split())  # the progress lines wrap
+    assert "up to date: build/demo/results.json" in said
+    written = write_exports(
+        work / "build" / "demo" / "results.json",
+        tmp_path / "alone",
+        stem="demo",
+        documents=("evaluation",),
+    )
+    assert (reports / "demo.xlsx").read_bytes() == written[0].read_bytes()
+    ours = {p.name: p.read_bytes() for p in (reports / "demo_tables").iterdir()}
+    assert ours == {p.name: p.read_bytes() for p in written[1].iterdir()}
+
+
 def test_every_row_is_accounted_for(demo_run: Path) -> None:
     for source in _bundle(demo_run)["data"]["sources"]:
         assert source["rows_read"] == source["accepted"] + source["rejected"], source["file"]
