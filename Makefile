@@ -19,7 +19,7 @@ export PYTHONHASHSEED := 0
 # main process, each analysis worker and each report kernel again.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup report monitor test test-spark lint bench bench-national clean
+.PHONY: setup report report-protocols report-national monitor test test-spark lint bench bench-national clean
 
 setup: $(STAMP)
 
@@ -34,8 +34,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m compileall -q -j 0 -x '/olefile2\.py$$' $(VENV)/lib > /dev/null
 	touch $(STAMP)
 
-report: setup $(NATIONAL_DEMO)/estimates.json
+# The protocols' run and the national panel's chain (validate, estimate, report: three
+# short commands, mostly on one core) run side by side: the run leaves a core idle while
+# its processes start and while its last protocol is analysed and rendered.
+report: setup
+	@$(MAKE) --no-print-directory -j2 report-protocols report-national
+
+report-protocols: setup
 	$(EVALKIT) run $(PROTOCOLS) --lang $(LANGS)
+
+report-national: setup $(NATIONAL_DEMO)/estimates.json
 	$(EVALKIT) national report $(NATIONAL_DEMO)/estimates.json --store $(NATIONAL_STORE) \
 		--protocol $(NATIONAL_PROTOCOL) --lang $(LANGS)
 

@@ -24,6 +24,7 @@ from evalkit.report.engine import KernelSession
 from evalkit.report.formatting import fmt_date
 from evalkit.report.plan import SuppressionPlan, bundle_threshold
 from evalkit.report.plan_file import load_plan
+from evalkit.report.render import write_exports
 
 ROOT = Path(__file__).resolve().parents[1]
 SECOND = "school_to_work_region"
@@ -123,6 +124,57 @@ def test_the_run_saves_each_release_s_suppression_plan_once(demo_run: Path) -> N
         saved = load_plan(path, bundle_threshold(bundle))
         assert saved is not None, pid
         assert saved.digest == SuppressionPlan.from_bundle(bundle).digest
+
+
+def test_the_run_s_table_exports_are_those_of_the_release(demo_run: Path, tmp_path: Path) -> None:
+    # the run writes each protocol's CSV and XLSX tables in an analysis worker while
+    # the kernels render; the same tables as `write_exports` (what `evalkit report`
+    # writes after the documents) gives on its own, monitor's previous delivery included
+    reports = demo_run / "build" / "reports"
+    for pid in ("demo", SECOND):
+        written = write_exports(
+            demo_run / "build" / pid / "results.json",
+            tmp_path / pid,
+            stem=pid,
+            lang="nl",
+            documents=("evaluation", "summary", "monitor"),
+        )
+        assert written == [tmp_path / pid / f"{pid}.xlsx", tmp_path / pid / f"{pid}_tables"]
+        ours = {p.name: p.read_bytes() for p in (reports / f"{pid}_tables").iterdir()}
+        theirs = {p.name: p.read_bytes() for p in written[1].iterdir()}
+        assert ours.keys() == theirs.keys() and len(ours) > 10, pid
+        assert [n for n in ours if ours[n] != theirs[n]] == [], pid
+        assert (reports / f"{pid}.xlsx").read_bytes() == written[0].read_bytes(), pid
+
+
+def test_a_run_that_only_renders_writes_the_exports_in_its_render_job(
+    demo_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # bundles up to date, another set of documents: no analysis worker is started, so
+    # the first language's render job writes the tables, as `evalkit report` does
+    work = tmp_path / "again"
+    shutil.copytree(demo_run, work, symlinks=True)
+    reports = work / "build" / "reports"
+    shutil.rmtree(reports / "demo_tables")
+    (reports / "demo.xlsx").unlink()
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(work)
+        mp.setenv("EVALKIT_PSEUDONYM_KEY", "e2e-test-key-not-secret-7c41d9a2e6f3b805")
+        assert (
+            main(["run", "protocols/demo.yaml", "--lang", "nl", "--documents", "evaluation"]) == 0
+        )
+    said = " ".join(capsys.readouterr().err.split())  # the progress lines wrap
+    assert "up to date: build/demo/results.json" in said
+    written = write_exports(
+        work / "build" / "demo" / "results.json",
+        tmp_path / "alone",
+        stem="demo",
+        documents=("evaluation",),
+    )
+    assert (reports / "demo.xlsx").read_bytes() == written[0].read_bytes()
+    ours = {p.name: p.read_bytes() for p in (reports / "demo_tables").iterdir()}
+    assert ours == {p.name: p.read_bytes() for p in written[1].iterdir()}
 
 
 def test_every_row_is_accounted_for(demo_run: Path) -> None:

@@ -323,3 +323,29 @@ def test_monitor_registrations_follow_the_plan_with_the_cases_they_add_up_to():
     # one plan: the monitor's cells carry the status the plan gives their records
     st = plan.statuses["monitoring.registrations"]["n_registrations"]
     assert hidden.at[frame.index[1], "n_registrations_pilot"] == bool(st.iloc[4])  # 2026-03
+
+
+def test_status_reads_the_known_cells_and_shows_every_other_cell():
+    # a table's status is looked up for rows and columns in any order and subset; rows
+    # outside the bundle table and columns a section adds are shown ("")
+    known = pd.DataFrame(
+        {"n": ["", PRIMARY, SECONDARY], "share": [SECONDARY, "", PRIMARY], "x": [None, "", ""]},
+        index=[0, 1, 2],
+    )
+    plan = SuppressionPlan(threshold=10, statuses={"t": known})
+    frame = pd.DataFrame({"share": [1, 2, 3, 4], "label": list("abcd"), "n": [5, 6, 7, 8]})
+    frame.index = [2, 7, 0, 1]
+    frame["x"] = 0
+    got = plan.status("t", frame)
+    expected = pd.DataFrame(
+        {
+            "share": [PRIMARY, "", SECONDARY, ""],
+            "label": ["", "", "", ""],
+            "n": [SECONDARY, "", "", PRIMARY],
+            "x": ["", "", np.nan, ""],  # a missing mark in a text column reads as NaN
+        },
+        index=[2, 7, 0, 1],
+        dtype=object,
+    )
+    pd.testing.assert_frame_equal(got, expected)
+    assert (plan.status("other", frame) == "").all().all()

@@ -149,6 +149,11 @@ class Analysts:
         for _ in range(self._workers):  # a spawn pool starts a worker per waiting task
             pool.submit(int)
 
+    @property
+    def started(self) -> bool:
+        """Whether the worker processes run (so a job costs no start-up)."""
+        return self._pool is not None
+
     def submit(self, inputs: BundleInputs, bundle_path: Path) -> Future[tuple[Path, float]]:
         """Queue one protocol's computation; the future holds the bundle path and seconds."""
         return self._get_pool().submit(compute_and_write, inputs, bundle_path)

@@ -1,4 +1,9 @@
-"""Assemble a protocol's results bundle from the store (see docs/bundle.md)."""
+"""Assemble a protocol's results bundle from the store (see docs/bundle.md).
+
+The analysis code (``evalkit.analysis``, with scipy, statsmodels and pyfixest) is
+imported where a bundle is computed, not with this module: ``evalkit run``'s main
+process only reads inputs (:func:`load_inputs`) while worker processes compute.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +18,6 @@ import pandas as pd
 import yaml
 
 from evalkit import __version__
-from evalkit.analysis.breaches import current_breaches
-from evalkit.analysis.descriptives import balance_table, trend_table
-from evalkit.analysis.effects import confirmatory_analysis, exploratory_analysis
-from evalkit.analysis.intervals import events_after
-from evalkit.analysis.measures import build_analysis_frame, parse_month
-from evalkit.analysis.monitoring import completeness_table, data_up_to, registrations_table
-from evalkit.analysis.sources import source_frames
 from evalkit.errors import ProtocolError
 from evalkit.ingest import file_sha256, keyed_labels, load_key
 from evalkit.pipeline.columns import columns_used
@@ -235,6 +233,9 @@ def limitations(
     ``events`` (the case events, when the protocol has them) adds how many events fall
     after the throughput reference date: the analysis leaves those out.
     """
+    from evalkit.analysis.intervals import events_after
+    from evalkit.analysis.windows import parse_month
+
     out: list[dict[str, Any]] = []
     n_treated = len(protocol.units.treated)
     n_clusters = n_treated + len(protocol.units.comparison)
@@ -307,6 +308,8 @@ def _reference_date(events: pd.DataFrame, protocol: Protocol) -> dt.date:
 
 
 def _pilot_starts(protocol: Protocol) -> dict[str, dt.date]:
+    from evalkit.analysis.windows import parse_month
+
     return {t.unit: parse_month(t.start).date() for t in protocol.units.treated}
 
 
@@ -346,6 +349,9 @@ def _questionnaire(
 
 def _monitoring(inputs: BundleInputs) -> dict[str, Any]:
     """Registrations and active cases per month, and completeness of every source."""
+    from evalkit.analysis.breaches import current_breaches
+    from evalkit.analysis.monitoring import completeness_table, data_up_to, registrations_table
+
     tables = {"outcome_panel": inputs.panel}
     for kind, table in (("case_events", inputs.events), ("questionnaire", inputs.responses)):
         if table is not None:
@@ -497,6 +503,11 @@ def compute_bundle(inputs: BundleInputs) -> dict[str, Any]:
 
 
 def _compute(inputs: BundleInputs) -> dict[str, Any]:
+    from evalkit.analysis.descriptives import balance_table, trend_table
+    from evalkit.analysis.effects import confirmatory_analysis, exploratory_analysis
+    from evalkit.analysis.measures import build_analysis_frame
+    from evalkit.analysis.sources import source_frames
+
     protocol = inputs.protocol
     af = build_analysis_frame(inputs.panel, protocol)
     outcome_ids = [o.id for o in protocol.outcomes if o.id in af.data.columns]

@@ -394,7 +394,7 @@ class _Run:
             sink.done("inputs read; computing in a worker process")
             analysed = self._analysed(paths, fingerprint)
             bundle = then(analysts.submit(inputs, paths.bundle), analysed)
-        return then(bundle, lambda _bundle: self._render_if_needed(paths, renderers))
+        return then(bundle, lambda _bundle: self._render_if_needed(paths, renderers, analysts))
 
     def _analysed(
         self, paths: ProtocolPaths, fingerprint: dict[str, Any]
@@ -406,7 +406,9 @@ class _Run:
 
         return record
 
-    def _render_if_needed(self, paths: ProtocolPaths, renderers: Renderers) -> Future[list[Path]]:
+    def _render_if_needed(
+        self, paths: ProtocolPaths, renderers: Renderers, analysts: Analysts
+    ) -> Future[list[Path]]:
         from evalkit.report.render import REPORTS_DIR
 
         langs, documents = self.langs, self.documents
@@ -422,12 +424,22 @@ class _Run:
                 "up to date (bundle, documents and code unchanged)",
             )
             return done_future([paths.bundle, *expected])
-        # one job per language, so both kernels share a protocol's documents; the
-        # first language's job also writes the CSV and XLSX tables
+        # one job per language, so both kernels share a protocol's documents; the CSV
+        # and XLSX tables are written beside them by an analysis worker when the
+        # workers run (else by the first language's job): off this process, whose
+        # main thread ingests the next protocols
         start = time.perf_counter()
-        jobs = [renderers.submit((paths, lang, i == 0)) for i, lang in enumerate(langs)]
+        in_worker = analysts.started
+        jobs = [
+            renderers.submit((paths, lang, i == 0 and not in_worker))
+            for i, lang in enumerate(langs)
+        ]
+        if in_worker:
+            jobs.append(analysts.run(_write_exports, paths, langs[0], documents))
 
         def finish(parts: list[list[Path]]) -> Future[list[Path]]:
+            if in_worker:  # listed where the first language's job lists them
+                parts = [parts[0] + parts[-1], *parts[1:-1]]
             out = [path for part in parts for path in part]
             record_render(paths.reports, paths.protocol_id, rendered)
             elapsed = time.perf_counter() - start
@@ -449,6 +461,15 @@ class _Run:
                 self.sink.failed(pid, str(exc))
                 errors.append(exc)
         return written, errors
+
+
+def _write_exports(paths: ProtocolPaths, lang: str, documents: Sequence[str]) -> list[Path]:
+    """Write a protocol's table exports (CSV and XLSX); runs in an analysis worker."""
+    from evalkit.report.render import write_exports
+
+    return write_exports(
+        paths.bundle, paths.reports, stem=paths.protocol_id, lang=lang, documents=documents
+    )
 
 
 def _ensure_plan(bundle: Path) -> None:
