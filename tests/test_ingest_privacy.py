@@ -283,3 +283,41 @@ def test_glued_bsns_never_show_in_any_output_of_the_cli(tmp_path: Path) -> None:
     assert "[BSN]" in shown and "[BSN:" in shown and "Traceback" not in shown
     for raw in (RAW, RAW2, RAW[1:], RAW2[:-1]):  # nor eight of their nine digits
         assert raw not in shown
+
+
+_RACE = """
+import os, sys, time
+from evalkit.ingest._pseudonym import master_key
+start = float(sys.argv[1])
+while time.time() < start:
+    pass
+print(master_key().decode())
+"""
+
+
+def test_commands_started_together_on_a_fresh_machine_share_one_key(tmp_path) -> None:
+    # `make report` runs two evalkit commands side by side; on a fresh machine both
+    # create the key file: each must get the one key that stays on disk, never an error
+    # or a half-written file.
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "EVALKIT_PSEUDONYM_KEY"}
+    for attempt in range(2):
+        key_file = tmp_path / f"round{attempt}" / "pseudonym.key"
+        env["EVALKIT_PSEUDONYM_KEY_FILE"] = str(key_file)
+        start = str(time.time() + 2.0)
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _RACE, start],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        outs = [run.communicate(timeout=60) for run in runs]
+        assert all(run.returncode == 0 for run in runs), [err for _, err in outs]
+        keys = {out.strip() for out, _ in outs}
+        assert keys == {key_file.read_text(encoding="utf-8").strip()}
+        assert sorted(p.name for p in key_file.parent.iterdir()) == ["pseudonym.key"]

@@ -186,10 +186,7 @@ def master_key() -> bytes:
             "(set EVALKIT_PSEUDONYM_KEY_FILE to a path elsewhere)"
         )
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
+        _create_key_file(path)
     try:
         key = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
@@ -198,6 +195,27 @@ def master_key() -> bytes:
         raise IngestError(f"{path}: the pseudonym key file is empty. {KEY_ADVICE}")
     check_key_strength(key, str(path))
     return key.encode("utf-8")
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new master key whole, unless another process has just written one.
+
+    ``make report`` runs two evalkit commands side by side, and on a fresh machine both
+    may find no key file: the key is written to a private file first and then linked
+    into place, which succeeds for one process only, so the other reads the same key
+    and nobody reads a half-written file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.draft")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass  # another process made the key first; use that one
+    finally:
+        draft.unlink()
 
 
 def load_key(scope: str | None = None) -> bytes:
