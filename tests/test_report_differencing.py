@@ -26,6 +26,7 @@ from differencing import attack, read_release, truth_tables
 
 from evalkit.cli import main
 from evalkit.protocol import load_protocol
+from evalkit.protocol.model import text_in
 from evalkit.report.plan import SuppressionPlan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,6 +246,30 @@ def test_every_registered_hypothesis_is_in_the_bundle_and_every_document(
             else:
                 reason = line.split(missing, 1)[1]
                 assert re.search(r"\w", reason), (doc, line)
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_p_values_and_units_read_as_sentences(release: Path, name: str) -> None:
+    """No "p = < 0,001" in any document; a hypothesis on an outcome with a unit names it."""
+    for doc in DOCS:
+        html = _html(release, name, doc)
+        assert not re.search(r"=\s*(<|&lt;)\s*0[,.]001", html), f"{name}{doc}: 'p = < 0,001'"
+    folder = "protocols" if name == "demo" else "protocols/examples"
+    protocol = load_protocol(release / folder / f"{name}.yaml")
+    outcomes = {o.id: o for o in protocol.outcomes if o.unit and o.type != "binary"}
+    rows = _bundle(release, name)["confirmatory"]["hypotheses"]
+    for doc in _HYPOTHESIS_LINE:
+        lang = "en" if doc.endswith(".en") else "nl"
+        items = re.findall(r"<li>(.*?)</li>", _html(release, name, doc), flags=re.S)
+        for r in rows:
+            if r["status"] != "estimated" or r["outcome"] not in outcomes:
+                continue
+            outcome = outcomes[r["outcome"]]
+            digits = 1 if outcome.type == "duration" else 2
+            number = rf"[\u2212+]?\d+[,.]\d{{{digits}}}"
+            unit = re.escape(text_in(outcome.unit, lang))
+            (line,) = [i for i in items if i.startswith(f"<strong>{r['id']}</strong>")]
+            assert re.search(rf"effect {number} {unit}, interval \[{number}", line), (doc, line)
 
 
 @pytest.mark.parametrize("name", PROTOCOLS)

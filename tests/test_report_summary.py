@@ -17,7 +17,7 @@ import pytest
 
 from evalkit.report.context import ReportContext
 from evalkit.report.sections_front import effect_sentences
-from evalkit.report.summary import power_sentence, summary_body
+from evalkit.report.summary import power_sentence, questionnaire_sentence, summary_body
 from evalkit.report.verdict import (
     disagreement,
     interval_kind,
@@ -278,3 +278,53 @@ def test_a_tiny_p_value_reads_p_below_not_p_equals_below(lang):
     texts = summary_body(_ctx(bundle, lang)) + effect_sentences(_ctx(bundle, lang))
     assert "= <" not in texts
     assert "p < 0,001" in texts if lang == "nl" else "p < 0.001" in texts
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("nl", "effect \u221213,9 dagen, interval [\u221218,2; \u22129,6] dagen"),
+        ("en", "effect \u221213.9 days, interval [\u221218.2, \u22129.6] days"),
+    ],
+)
+def test_a_hypothesis_on_a_duration_is_written_in_its_registered_unit(lang, said):
+    bundle = _bundle()
+    bundle["protocol"]["outcomes"].append(
+        {"id": "days_to_start", "type": "duration", "unit": {"nl": "dagen", "en": "days"}}
+    )
+    bundle["confirmatory"]["hypotheses"] = [
+        {
+            "id": "H2",
+            "outcome": "days_to_start",
+            "status": "estimated",
+            "estimate": -13.868,
+            "conf_low": -18.179,
+            "conf_high": -9.557,
+            "p_adjusted": 5.75e-10,
+        }
+    ]
+    bundle["confirmatory"]["family"] = {"method": "holm", "size": 1}
+    assert said in summary_body(_ctx(bundle, lang))
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_a_tiny_questionnaire_p_value_reads_p_below(lang):
+    bundle = _bundle()
+    bundle.setdefault("questionnaire", {})["change_did"] = [
+        {
+            "scale": "zrm",
+            "wave": "T3m",
+            "method": "did_2x2",
+            "estimate": 0.30,
+            "conf_low": 0.23,
+            "conf_high": 0.36,
+            "p_value": 0.00002,
+            "n_pilot": 120,
+            "n_comparison": 300,
+            "n_treated_clusters": 8,
+            "status": "ok",
+        }
+    ]
+    text = questionnaire_sentence(_ctx(bundle, lang)).replace("\\", "")  # markdown escapes
+    assert "(p < 0,001)" in text if lang == "nl" else "(p < 0.001)" in text
+    assert "= <" not in text

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import astuple
 from typing import Any
 
 from evalkit.report.formatting import fmt_ci, fmt_num, fmt_p_clause, is_missing
 from evalkit.report.i18n import label
+from evalkit.report.units import outcome_unit
 
 __all__ = ["hypotheses_list"]
 
@@ -36,7 +38,7 @@ def hypotheses_list(ctx: Any) -> str:
             lines.append("- " + ctx.t("s.hypothesis_missing", name=name, reason=reason))
             continue
         low, high = h.get("conf_low"), h.get("conf_high")
-        scale, digits, unit = _unit(ctx, h["outcome"])
+        scale, digits, unit = astuple(outcome_unit(ctx, h["outcome"]))
         ci = (
             ctx.t("s.ci_unbounded")
             if is_missing(low) or is_missing(high)
@@ -67,14 +69,6 @@ def _reason(ctx: Any, h: Mapping[str, Any]) -> str:
         "detail": ctx.md(values.get("detail", "")),
     }
     return str(ctx.t(f"r.hypothesis_{code}", **shown))
-
-
-def _unit(ctx: Any, outcome: str) -> tuple[float, int, str]:
-    """Scale, decimals and unit of an outcome: shares in percentage points, else its own scale."""
-    for o in ctx.get("protocol.outcomes", []) or []:
-        if isinstance(o, dict) and o.get("id") == outcome and o.get("type") == "binary":
-            return 100.0, 1, " " + ctx.t("s.unit_pp")
-    return 1.0, 3, ""
 
 
 def _subgroup(ctx: Any, code: str) -> str:

@@ -21,6 +21,7 @@ from evalkit.report.i18n import label
 from evalkit.report.sections_back import limitation_items
 from evalkit.report.sections_front import title, warnings_block, why_interval_disagrees
 from evalkit.report.tables import records_frame
+from evalkit.report.units import outcome_unit
 from evalkit.report.verdict import interval_kind, min_pilot_p, power_kind, verdict_kind
 
 __all__ = [
@@ -102,17 +103,19 @@ def _binary(e: Effect) -> bool:
 def _in_units(ctx: Any, e: Effect, value: Any, *, signed: bool = False) -> str:
     """Write a value of ``e``'s outcome in the one unit the summary uses for it.
 
-    Shares are written in percentage points, other outcomes on their own scale.
+    Shares in percentage points, other outcomes in their registered unit
+    (:func:`evalkit.report.units.outcome_unit`).
     """
-    if _binary(e):
-        return f"{fmt_num(float(value) * 100, ctx.lang, 1, signed=signed)} {ctx.t('s.unit_pp')}"
-    return str(fmt_num(value, ctx.lang, 2, signed=signed))
+    if is_missing(value):
+        return "\u2013"
+    unit = outcome_unit(ctx, e["outcome"])
+    return fmt_num(float(value) * unit.scale, ctx.lang, unit.digits, signed=signed) + unit.suffix
 
 
 def _ci(ctx: Any, e: Effect, low: Any, high: Any) -> str:
-    scale, digits = (100.0, 1) if _binary(e) else (1.0, 2)
-    text = fmt_ci(float(low) * scale, float(high) * scale, ctx.lang, digits)
-    return f"{text} {ctx.t('s.unit_pp')}" if _binary(e) else str(text)
+    unit = outcome_unit(ctx, e["outcome"])
+    text = fmt_ci(float(low) * unit.scale, float(high) * unit.scale, ctx.lang, unit.digits)
+    return str(text) + unit.suffix
 
 
 def _p(ctx: Any, e: Effect) -> Any:
@@ -181,7 +184,7 @@ def effect_paragraph(ctx: Any, e: Effect) -> str:
         return str(ctx.t("s.not_estimated", outcome=_md_name(ctx, e), error=error))
     res = _result(e)
     baseline = e.get("baseline_mean")
-    base = fmt_pct(baseline, ctx.lang) if _binary(e) else fmt_num(baseline, ctx.lang, 2)
+    base = fmt_pct(baseline, ctx.lang) if _binary(e) else _in_units(ctx, e, baseline)
     parts = [
         ctx.t(
             "fx.effect",
@@ -276,7 +279,7 @@ def questionnaire_sentence(ctx: Any) -> str:
             text += " " + fmt_ci(row["conf_low"], row["conf_high"], ctx.lang, 2)
         p = row.get("p_value")
         if not is_missing(p) and not status.at[i, "p_value"]:
-            text += f" (p = {fmt_p(p, ctx.lang)})"
+            text += f" (p {fmt_p_clause(p, ctx.lang)})"
         items.append(md_escape(text))
         waves.append(str(row.get("wave")))
     if not items:

@@ -1,0 +1,59 @@
+"""The one unit and number of decimals each outcome's effects are written in.
+
+The summary, the hypotheses list and the evaluation text all write an effect with
+its unit; they take it from here, so that one quantity reads the same everywhere:
+shares in percentage points (one decimal), an outcome with a registered unit
+(``unit: {nl: dagen, en: days}``) in that unit, anything else on its own scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["OutcomeUnit", "outcome_unit"]
+
+#: Decimals for a duration in days or weeks: a tenth of a day is already finer than
+#: the registrations are.
+_DURATION_DIGITS = 1
+_SCALE_DIGITS = 2
+
+
+@dataclass(frozen=True)
+class OutcomeUnit:
+    """How an outcome's effects are written: multiply by ``scale``, round, add ``suffix``."""
+
+    scale: float
+    digits: int
+    suffix: str
+
+
+def outcome_unit(ctx: Any, outcome: str) -> OutcomeUnit:
+    """Return the unit an outcome's effects are written in, in the document's language.
+
+    Parameters
+    ----------
+    ctx : ReportContext
+        The document's context (its bundle's protocol outcomes and its language).
+    outcome : str
+        The outcome id.
+
+    Returns
+    -------
+    OutcomeUnit
+        Percentage points for a binary outcome; the registered unit (if any) otherwise.
+    """
+    spec = _outcome(ctx, outcome)
+    if spec.get("type") == "binary":
+        return OutcomeUnit(100.0, 1, " " + str(ctx.t("s.unit_pp")))
+    text = ctx.md(spec.get("unit"))  # registered text: escaped, never markup
+    digits = _DURATION_DIGITS if spec.get("type") == "duration" else _SCALE_DIGITS
+    return OutcomeUnit(1.0, digits, f" {text}" if text else "")
+
+
+def _outcome(ctx: Any, outcome: str) -> Mapping[str, Any]:
+    for o in ctx.get("protocol.outcomes", []) or []:
+        if isinstance(o, Mapping) and o.get("id") == outcome:
+            return o
+    return {}
