@@ -7,7 +7,6 @@ count is below the threshold are left out.
 from __future__ import annotations
 
 import io
-import itertools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -69,16 +68,25 @@ def _theme(width: float, height: float) -> object:
 def number_labels(lang: str) -> Any:
     """Axis-label function for plotnine: numbers in the report language (decimal comma in Dutch).
 
-    Uses as many decimals as the distance between the breaks needs.
+    Uses as many decimals as the breaks themselves need (at most four), so that a
+    break at -7.5 reads "-7,5": decimals chosen from the distance between breaks
+    would write the breaks -7.5, -5, -2.5, 0 as "-8", "-5", "-2", "0".
     """
 
     def labels(values: Any) -> list[str]:
-        finite = sorted({float(v) for v in values if v is not None and math.isfinite(float(v))})
-        steps = [b - a for a, b in itertools.pairwise(finite) if b - a > 0]
-        digits = max(0, min(4, -math.floor(math.log10(min(steps))))) if steps else 0
+        finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+        digits = next((d for d in range(_MAX_DIGITS) if _exact(finite, d)), _MAX_DIGITS)
         return [fmt_num(v, lang, digits) for v in values]
 
     return labels
+
+
+_MAX_DIGITS = 4
+
+
+def _exact(values: list[float], digits: int) -> bool:
+    """Tell whether ``digits`` decimals write every value exactly (up to rounding noise)."""
+    return all(abs(v - round(v, digits)) <= 1e-9 * max(1.0, abs(v)) for v in values)
 
 
 def _month_dates(months: pd.Series) -> pd.Series:
