@@ -328,3 +328,35 @@ def test_a_tiny_questionnaire_p_value_reads_p_below(lang):
     text = questionnaire_sentence(_ctx(bundle, lang)).replace("\\", "")  # markdown escapes
     assert "(p < 0,001)" in text if lang == "nl" else "(p < 0.001)" in text
     assert "= <" not in text
+
+
+def test_each_questionnaire_wave_has_its_own_sentence():
+    """debt_free_future measures at T3m and T6m: each scale's two changes must be told apart."""
+    row = {"method": "did_2x2", "n_pilot": 120, "n_comparison": 300}
+    row |= {"n_treated_clusters": 8, "status": "ok", "p_value": 0.4}
+    bundle = _bundle()
+    bundle.setdefault("questionnaire", {})["change_did"] = [
+        {
+            **row,
+            "scale": "mhi5",
+            "wave": "T3m",
+            "estimate": 1.97,
+            "conf_low": -24.6,
+            "conf_high": 60.6,
+        },
+        {
+            **row,
+            "scale": "mhi5",
+            "wave": "T6m",
+            "estimate": 3.60,
+            "conf_low": -37.7,
+            "conf_high": 49.1,
+        },
+    ]
+    nl = questionnaire_sentence(_ctx(bundle, "nl")).replace("\\", "")
+    assert "van de nulmeting tot T3m tussen pilot- en vergelijkingsgroep): " in nl
+    first, second = nl.split(" Tot T6m: ")
+    assert "+1,97" in first and "+3,60" not in first
+    assert second.startswith("psychische gezondheid (MHI-5) +3,60")
+    en = questionnaire_sentence(_ctx(bundle, "en")).replace("\\", "")
+    assert " To T6m: mental health (MHI-5) +3.60" in en

@@ -258,7 +258,9 @@ def _none_detectable(ctx: Any, e: Effect, alpha: float) -> str:
 
 
 def questionnaire_sentence(ctx: Any) -> str:
-    """Name the questionnaire effects (difference in change, pilot vs comparison) in one line.
+    """Name the questionnaire effects (difference in change, pilot vs comparison), per wave.
+
+    One sentence for the first follow-up wave, a short one for each later wave.
 
     Only estimates the release's suppression plan shows: from at least the threshold
     of young people on each side; the number of pilot municipalities is a design fact.
@@ -267,7 +269,7 @@ def questionnaire_sentence(ctx: Any) -> str:
     if frame is None or "estimate" not in frame.columns:
         return ""
     status = ctx.plan.status("questionnaire.change_did", frame)
-    items, waves = [], []
+    by_wave: dict[str, list[str]] = {}
     for i, row in frame.iterrows():
         if row.get("method") != "did_2x2" or is_missing(row.get("estimate")):
             continue
@@ -280,12 +282,18 @@ def questionnaire_sentence(ctx: Any) -> str:
         p = row.get("p_value")
         if not is_missing(p) and not status.at[i, "p_value"]:
             text += f" (p {fmt_p_clause(p, ctx.lang)})"
-        items.append(md_escape(text))
-        waves.append(str(row.get("wave")))
-    if not items:
-        return ""
-    wave = md_escape(", ".join(dict.fromkeys(waves)))
-    return str(ctx.t("fx.questionnaire", items="; ".join(items), wave=wave))
+        by_wave.setdefault(str(row.get("wave")), []).append(md_escape(text))
+    # One sentence per follow-up wave: the same scale at T3m and T6m would otherwise
+    # stand side by side with nothing to tell them apart.
+    sentences = [
+        ctx.t(
+            "fx.questionnaire" if n == 0 else "fx.questionnaire_next",
+            items="; ".join(items),
+            wave=md_escape(wave),
+        )
+        for n, (wave, items) in enumerate(by_wave.items())
+    ]
+    return " ".join(str(s) for s in sentences)
 
 
 def _figure(ctx: Any, effects: list[Effect]) -> str:
