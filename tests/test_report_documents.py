@@ -203,7 +203,7 @@ def test_tables_exported_as_csv_and_one_workbook(rendered):
         "registrations.csv",
     } <= set(csvs)
     effects = (folder / "effects_primary.csv").read_text(encoding="utf-8").splitlines()
-    assert effects[0].startswith("outcome,estimate,std_error")
+    assert effects[0].startswith("outcome,unit,estimate,std_error")
     assert "-0.031" in effects[1]
     subgroups = (folder / "subgroups.csv").read_text(encoding="utf-8")
     assert "suppressed" in subgroups and "<10" not in subgroups

@@ -174,3 +174,44 @@ def test_effects_table_says_its_shares_are_the_texts_percentage_points(tmp_path)
     # the fixture's debt effect is -0.031: the text says -3.1 percentage points
     assert "(\u22120,031 is \u22123,1 procentpunt)" in nl
     assert "(\u22120.031 is \u22123.1 percentage points)" in en
+
+
+def test_an_effects_table_writes_each_row_in_its_own_unit(tmp_path):
+    """debt_free_future's secondary table holds shares beside days: a share stays 0,026.
+
+    With one format per column the days (16,9) made the whole column one decimal, and
+    a share effect of 0.026 read "0,0".
+    """
+    ctx = _ctx(tmp_path, lang="nl")
+    ctx.bundle["protocol"]["outcomes"].append(
+        {"id": "days_to_plan", "type": "duration", "unit": {"nl": "dagen", "en": "days"}}
+    )
+    share = next(e for e in ctx.bundle["confirmatory"]["effects"] if e["role"] == "secondary")
+    share["result"] |= {"estimate": 0.026, "conf_low": -0.015, "conf_high": 0.066}
+    ctx.bundle["confirmatory"]["effects"].append(
+        {
+            "outcome": "days_to_plan",
+            "label": {"nl": "Dagen tot plan van aanpak", "en": "Days to plan"},
+            "role": "secondary",
+            "type": "duration",
+            "baseline_mean": 59.5,
+            "smallest_effect": 14.0,
+            "result": {
+                "estimate": -16.94,
+                "std_error": None,
+                "conf_low": -39.004,
+                "conf_high": 2.976,
+                "p_value": 0.091,
+                "inference": "permutation",
+                "n_treated_clusters": 1,
+                "n_clusters": 22,
+            },
+        }
+    )
+    html = sections_results.effects_table(ctx, "secondary", "s", "c.effects_secondary")
+    cells = [[c.split(">", 1)[1] for c in r.split("</td>")[:-1]] for r in html.split("<tr>")[2:]]
+    rows = {row[0]: row[1:] for row in cells}
+    unit, estimate, _, interval = rows[share["label"]["nl"]][:4]
+    assert (unit, estimate, interval) == ("aandeel", "0,026", "[\u22120,015; 0,066]")
+    unit, estimate, _, interval = rows["Dagen tot plan van aanpak"][:4]
+    assert (unit, estimate, interval) == ("dagen", "\u221216,9", "[\u221239,0; 3,0]")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import astuple
 from typing import Any
 
 from evalkit.report.formatting import fmt_ci, fmt_num, fmt_p_clause, is_missing
@@ -38,7 +37,8 @@ def hypotheses_list(ctx: Any) -> str:
             lines.append("- " + ctx.t("s.hypothesis_missing", name=name, reason=reason))
             continue
         low, high = h.get("conf_low"), h.get("conf_high")
-        scale, digits, unit = astuple(outcome_unit(ctx, h["outcome"]))
+        unit_of = outcome_unit(ctx, h["outcome"])
+        scale, digits, unit = unit_of.scale, unit_of.digits, unit_of.suffix
         ci = (
             ctx.t("s.ci_unbounded")
             if is_missing(low) or is_missing(high)

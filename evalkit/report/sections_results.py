@@ -20,6 +20,7 @@ from evalkit.report.i18n import label
 from evalkit.report.long_tables import NEEDS, SUMMARIES, SUMMARY_ROWS
 from evalkit.report.monitoring import monitoring_figures
 from evalkit.report.tables import ReportTable, make_table, records_frame
+from evalkit.report.units import outcome_unit
 from evalkit.spec import FEW_TREATED_THRESHOLD
 
 #: Bundle tables shown in the report body; the others (curves, monthly series, definitions)
@@ -110,18 +111,26 @@ __all__ = [
 
 
 def effects_table(ctx: ReportContext, role: str, name: str, caption_key: str) -> str:
-    """Effect table for one outcome role: estimate, interval, p, adjusted p, baseline."""
+    """Effect table for one outcome role: estimate, interval, p, adjusted p, baseline.
+
+    A role may hold shares beside days or scale scores: each row carries its unit and
+    is written with its own decimals (shares as the bundle stores them, three).
+    """
     lang = ctx.lang
-    rows = []
+    rows, digits = [], []
     effects = [e for e in ctx.get("confirmatory.effects", []) or [] if e.get("role") == role]
     for e in effects:
         res = e.get("result", {}) or {}
+        binary = e.get("type") == "binary"
+        row_digits = _SHARE_DIGITS if binary else outcome_unit(ctx, str(e.get("outcome"))).digits
+        digits.append(row_digits)
         rows.append(
             {
                 "outcome": ctx.text(e.get("label")) or e.get("outcome"),
+                "unit": ctx.t("v.share") if binary else _unit_text(ctx, e),
                 "estimate": res.get("estimate"),
                 "std_error": res.get("std_error"),
-                "ci": fmt_ci(res.get("conf_low"), res.get("conf_high"), lang, 3),
+                "ci": fmt_ci(res.get("conf_low"), res.get("conf_high"), lang, row_digits),
                 "p_value": res.get("p_value"),
                 "p_adjusted": e.get("p_adjusted"),
                 "baseline": e.get("baseline_mean"),
@@ -135,6 +144,7 @@ def effects_table(ctx: ReportContext, role: str, name: str, caption_key: str) ->
     frame = records_frame(rows)
     columns = [
         "outcome",
+        "unit",
         "estimate",
         "std_error",
         "ci",
@@ -147,9 +157,17 @@ def effects_table(ctx: ReportContext, role: str, name: str, caption_key: str) ->
     ]
     if role != "primary":
         columns.remove("p_adjusted")
+    per_row = {c: digits for c in ("estimate", "std_error", "baseline", "smallest_effect")}
     table = ctx.table(
         make_table(
-            name, ctx.t(caption_key), frame, lang, ctx.threshold, columns=columns, count_columns=[]
+            name,
+            ctx.t(caption_key),
+            frame,
+            lang,
+            ctx.threshold,
+            columns=columns,
+            count_columns=[],
+            row_digits=per_row,
         )
     )
     shares = [e for e in effects if e.get("type") == "binary" and not is_missing(_estimate(e))]
@@ -163,6 +181,15 @@ def effects_table(ctx: ReportContext, role: str, name: str, caption_key: str) ->
         points=fmt_num(100 * example, lang, 1, signed=True),
     )
     return f"{table}\n\n{unit_note}"
+
+
+#: Decimals of a share (0-1) in the effect tables: 0.026, i.e. tenths of a percentage point.
+_SHARE_DIGITS = 3
+
+
+def _unit_text(ctx: ReportContext, effect: Mapping[str, Any]) -> str:
+    """Return the registered unit of a non-binary outcome ("score" when none is registered)."""
+    return outcome_unit(ctx, str(effect.get("outcome"))).text or str(ctx.t("v.score"))
 
 
 def _estimate(effect: Mapping[str, Any]) -> Any:

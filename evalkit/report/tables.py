@@ -183,6 +183,10 @@ class ReportTable:
     verbatim_headers : frozenset of str
         Columns with no translation (an exploratory analysis's own columns): their
         header is the column's name, shown as code rather than guessed into words.
+    row_digits : dict
+        Raw column name -> decimals per row, for a column whose rows hold different
+        quantities (a share beside a number of days): each row is written with its
+        own decimals, where one column format would write a share 0.026 as "0.0".
     """
 
     name: str
@@ -193,6 +197,7 @@ class ReportTable:
     threshold: int = 10
     lang: str = "nl"
     verbatim_headers: frozenset[str] = frozenset()
+    row_digits: Mapping[str, Sequence[int]] = field(default_factory=dict)
 
     @property
     def n_suppressed(self) -> int:
@@ -217,10 +222,13 @@ class ReportTable:
             # whole columns as lists: cell-by-cell .at lookups made long tables slow
             raws = self.protected.values[col].iloc[rows].tolist()
             marks = self.protected.status[col].iloc[rows].tolist()
+            digits = list(self.row_digits.get(col, ()))[rows]
             cells = []
-            for raw, mark in zip(raws, marks, strict=True):
+            for i, (raw, mark) in enumerate(zip(raws, marks, strict=True)):
                 if mark:
                     cells.append(suppressed)
+                elif digits and isinstance(raw, numbers.Real) and not is_missing(raw):
+                    cells.append(fmt_num(raw, self.lang, digits[i]))
                 else:
                     cells.append(fmt(raw, self.lang) if fmt else format_cell(col, raw, self.lang))
             out.append(cells)
@@ -446,6 +454,7 @@ def make_table(
     plan: SuppressionPlan | None = None,
     source: str | None = None,
     status: pd.DataFrame | None = None,
+    row_digits: Mapping[str, Sequence[int]] | None = None,
     **protect_args: Any,
 ) -> ReportTable | None:
     """Build a disclosure-controlled ``ReportTable`` from a frame of raw values.
@@ -473,6 +482,8 @@ def make_table(
     status : pandas.DataFrame, optional
         The plan's status of each cell of ``frame`` (same index and columns), for a
         table whose rows are not one bundle record each (records side by side).
+    row_digits : mapping, optional
+        Decimals per row of columns that mix quantities (see :class:`ReportTable`).
     **protect_args
         Without a plan, passed to :func:`evalkit.report.disclosure.protect` (tables
         that hold no counts of persons: ``count_columns=[]``).
@@ -520,5 +531,13 @@ def make_table(
     per_column = {c: column_formatter(c, frame[c]) for c in cols}
     fmts = {c: f for c, f in per_column.items() if f is not None} | dict(formatters or {})
     return ReportTable(
-        safe_name(name), caption, protected, header_map, fmts, threshold, lang, unknown
+        safe_name(name),
+        caption,
+        protected,
+        header_map,
+        fmts,
+        threshold,
+        lang,
+        unknown,
+        {c: tuple(d) for c, d in (row_digits or {}).items()},
     )

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from evalkit.report.escape import md_escape
+
 __all__ = ["OutcomeUnit", "outcome_unit"]
 
 #: Decimals for a duration in days or weeks: a tenth of a day is already finer than
@@ -22,11 +24,20 @@ _SCALE_DIGITS = 2
 
 @dataclass(frozen=True)
 class OutcomeUnit:
-    """How an outcome's effects are written: multiply by ``scale``, round, add ``suffix``."""
+    """How an outcome's effects are written: multiply by ``scale``, round, add the unit.
+
+    ``text`` is the unit as plain text (empty when none is registered); ``suffix`` is
+    the same for markdown prose: escaped, after a space.
+    """
 
     scale: float
     digits: int
-    suffix: str
+    text: str
+
+    @property
+    def suffix(self) -> str:
+        """The unit to append to a number in markdown (``" dagen"``; outside text escaped)."""
+        return f" {md_escape(self.text)}" if self.text else ""
 
 
 def outcome_unit(ctx: Any, outcome: str) -> OutcomeUnit:
@@ -46,10 +57,9 @@ def outcome_unit(ctx: Any, outcome: str) -> OutcomeUnit:
     """
     spec = _outcome(ctx, outcome)
     if spec.get("type") == "binary":
-        return OutcomeUnit(100.0, 1, " " + str(ctx.t("s.unit_pp")))
-    text = ctx.md(spec.get("unit"))  # registered text: escaped, never markup
+        return OutcomeUnit(100.0, 1, str(ctx.t("s.unit_pp")))
     digits = _DURATION_DIGITS if spec.get("type") == "duration" else _SCALE_DIGITS
-    return OutcomeUnit(1.0, digits, f" {text}" if text else "")
+    return OutcomeUnit(1.0, digits, ctx.text(spec.get("unit")))
 
 
 def _outcome(ctx: Any, outcome: str) -> Mapping[str, Any]:
