@@ -272,6 +272,18 @@ def test_p_values_and_units_read_as_sentences(release: Path, name: str) -> None:
             assert re.search(rf"effect {number} {unit}, interval \[{number}", line), (doc, line)
 
 
+def test_bacon_cohorts_are_named_by_their_start_month(release: Path) -> None:
+    """school_to_work_region's staggered starts read as months, not as period numbers (13)."""
+    protocol = load_protocol(release / "protocols/examples/school_to_work_region.yaml")
+    starts = {t.start for t in protocol.units.treated}
+    rows = _bundle(release, "school_to_work_region")["robustness"]["bacon"]
+    assert rows and {r["treated"] for r in rows} == starts
+    assert {r["control"] for r in rows} <= starts | {"never"}
+    html = _html(release, "school_to_work_region", "")
+    table = html.split('id="table-bacon"', 1)[1].split("</table>", 1)[0]
+    assert all(f"<td>{month}</td>" in table for month in starts)
+
+
 @pytest.mark.parametrize("name", PROTOCOLS)
 def test_dutch_documents_are_dutch_throughout(release: Path, name: str) -> None:
     """Every shipped protocol's Dutch evaluation, summary and monitor (``tests/language.py``).

@@ -222,7 +222,18 @@ def _bacon(design: Design, outcome: str) -> list[dict[str, Any]]:
     )
     if res is None:
         return []
-    return [{"outcome": outcome, **c} for c in res.get("components", [])]
+    # the estimator names cohorts by period number; the bundle names them by start month
+    return [
+        {"outcome": outcome, **c, "treated": _start(design, c.get("treated"))}
+        | {"control": _start(design, c.get("control"))}
+        for c in res.get("components", [])
+    ]
+
+
+def _start(design: Design, cohort: Any) -> Any:
+    """Return a cohort's start month (``2024-10``) for its period number; "never" stays."""
+    text = str(cohort)
+    return design.af.period_label(int(text)) if text.isdigit() else cohort
 
 
 def _subgroups(design: Design, outcomes: Sequence[str]) -> list[dict[str, Any]]:
