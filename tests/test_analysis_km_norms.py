@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from statsmodels.stats.proportion import proportion_confint
 
 from evalkit.analysis.norms import Norm, norm_shares, within_share
 from evalkit.analysis.survival import km_fit
@@ -100,6 +101,34 @@ def test_share_is_unknown_when_nobody_was_followed_up_to_the_limit():
         np.array([1.0, 2.0]), np.array([True, False]), np.zeros(2, bool), 28, 0.05
     )
     assert math.isnan(share) and math.isnan(lo) and math.isnan(hi)
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "event", "dropout", "share", "count"),
+    [
+        # every case reached the end event before the limit: all within, not unknown
+        ([3.0, 5.0, 7.0, 10.0, 12.0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0], 1.0, 5),
+        # one closed without it: 4 of 5 within
+        ([3.0, 5.0, 7.0, 10.0, 12.0], [1, 0, 1, 1, 1], [0, 1, 0, 0, 0], 0.8, 4),
+    ],
+)
+def test_a_group_whose_cases_all_ended_before_the_limit_has_a_share(
+    elapsed, event, dropout, share, count
+):
+    """A quarter in which every pilot case was seen in time used to vanish as 'unknown'."""
+    got = within_share(np.array(elapsed), np.array(event, bool), np.array(dropout, bool), 28, 0.05)
+    assert got[0] == pytest.approx(share)
+    wilson = proportion_confint(count, len(elapsed), 0.05, "wilson")
+    assert got[1:] == pytest.approx(wilson)
+
+
+def test_a_case_censored_early_does_not_hide_a_share_the_later_cases_settle():
+    # open until day 2 (censored), then conversations on days 5 and 8: nobody is left at
+    # risk before the 28-day limit, and the Aalen-Johansen share is 1
+    share, lo, hi = within_share(
+        np.array([2.0, 5.0, 8.0]), np.array([False, True, True]), np.zeros(3, bool), 28, 0.05
+    )
+    assert share == pytest.approx(1.0) and lo < 1.0 and hi == pytest.approx(1.0)
 
 
 def test_norm_did_states_not_estimable_when_the_pilot_has_no_pre_pilot_cases():

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.duration.survfunc import CumIncidenceRight
+from statsmodels.stats.proportion import proportion_confint
 
 from evalkit.analysis.intervals import INTERVALS
 from evalkit.errors import EvalkitError
@@ -274,12 +275,13 @@ def within_share(
     Returns
     -------
     tuple of float
-        ``share, conf_low, conf_high``; NaN when nobody was followed up to the limit.
+        ``share, conf_low, conf_high``; NaN when the share at the limit is unknown: a
+        case was still open (censored) at the last time seen, before the limit.
     """
     elapsed = np.asarray(elapsed, dtype=float)
-    if elapsed.size == 0 or elapsed.max() < limit:
-        return math.nan, math.nan, math.nan
     status = np.where(event, 1, np.where(competing, 2, 0))
+    if elapsed.size == 0 or not _known_at(elapsed, status, limit):
+        return math.nan, math.nan, math.nan
     if not (status == 1).any():
         return 0.0, 0.0, 0.0
     with np.errstate(all="ignore"):  # statsmodels divides by zero at-risk counts past the end
@@ -290,7 +292,26 @@ def within_share(
     share = float(cif.cinc[0][at[-1]])
     se = float(cif.cinc_se[0][at[-1]])
     z = float(stats.norm.ppf(1 - alpha / 2))
+    if not math.isfinite(se):
+        # Every case still open at the last time ended there, before the limit: the
+        # delta-method variance divides by an empty risk set. The Wilson interval of the
+        # share over all cases takes its place (exact for a group with no open case).
+        low, high = proportion_confint(share * elapsed.size, elapsed.size, alpha, "wilson")
+        return share, float(low), float(high)
     return share, max(0.0, share - z * se), min(1.0, share + z * se)
+
+
+def _known_at(elapsed: np.ndarray, status: np.ndarray, limit: float) -> bool:
+    """Tell whether the share within ``limit`` is known.
+
+    It is when a case was followed up to the limit, and also when every case still
+    open at the last time observed ended there (end event or closure): nothing is left
+    at risk, so no later event can change the share. A group whose cases were all
+    seen within the norm is 100 % within it, not unknown; only a case still open
+    (censored) at the last time leaves the share at the limit unknown.
+    """
+    last = float(elapsed.max())
+    return last >= limit or not bool((status[elapsed == last] == 0).any())
 
 
 def norm_shares(
