@@ -52,7 +52,7 @@ def test_km_plot_marks_the_norm_and_hides_small_risk_sets():
         tabs["km_curve"], interval="registration_to_first_conversation", norm_days=28, threshold=5
     )
     assert p.data["n_risk"].min() >= 5
-    assert set(p.data["curve"]) == {"vóór de pilot", "tijdens de pilot"}
+    assert set(p.data["curve"]) == {"Vóór de pilot", "Tijdens de pilot"}
     vlines = [layer for layer in p.layers if type(layer.geom).__name__ == "geom_vline"]
     assert len(vlines) == 1 and float(vlines[0].geom.data["xintercept"].iloc[0]) == 28.0
     assert (
@@ -191,10 +191,11 @@ def test_one_colour_for_pilot_and_one_for_comparison_in_every_figure():
     seen = 0
     for name, _, plot in plots:
         colours = _manual_colours(plot)
-        if "pilot" in colours and "vergelijking" in colours:
+        if {"pilot", "vergelijking"} <= {k.lower() for k in colours}:
             seen += 1
-            assert colours["pilot"] == COLOURS["pilot"], name
-            assert colours["vergelijking"] == COLOURS["comparison"], name
+            # one legend entry, spelled as in every other figure of the report
+            assert colours["Pilot"] == COLOURS["pilot"], name
+            assert colours["Vergelijking"] == COLOURS["comparison"], name
     # the Kaplan–Meier curve (pilot vs comparison, not pooled), norm, ZRM and response charts
     assert seen >= 4, [n for n, _, _ in plots]
 

@@ -42,11 +42,12 @@ _TEXT: dict[str, dict[str, str]] = {
     "mean_zrm": {"nl": "Gemiddelde score (1–5)", "en": "Mean score (1–5)"},
     "responded": {"nl": "Aantal respondenten", "en": "Respondents"},
     "domain": {"nl": "Domein", "en": "Domain"},
-    "pilot": {"nl": "pilot", "en": "pilot"},
-    "comparison": {"nl": "vergelijking", "en": "comparison"},
-    "all": {"nl": "alle", "en": "all"},
-    "before": {"nl": "vóór de pilot", "en": "before the pilot"},
-    "during": {"nl": "tijdens de pilot", "en": "during the pilot"},
+    # legend entries, capitalised as the other figures' (``ax.pilot``, ``ax.comparison``)
+    "pilot": TEXT["ax.pilot"],
+    "comparison": TEXT["ax.comparison"],
+    "all": {"nl": "Alle", "en": "All"},
+    "before": {"nl": "Vóór de pilot", "en": "Before the pilot"},
+    "during": {"nl": "Tijdens de pilot", "en": "During the pilot"},
     "cap_km": {
         "nl": "Doorlooptijd {interval} (Kaplan–Meier; open dossiers gecensureerd). "
         "Stippellijn: de norm.",
