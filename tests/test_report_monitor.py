@@ -234,7 +234,7 @@ def test_waiting_curves_are_drawn_per_group() -> None:
         curve, interval="registration_to_first_conversation", by="group", norm_days=28, lang="en"
     )
     # one curve per group from the per-group rows (all org types, both periods), no pooling
-    assert set(plot.data["curve"]) == {"pilot", "comparison"}
+    assert set(plot.data["curve"]) == {"Pilot", "Comparison"}
     assert set(plot.data["group"]) == {"pilot", "comparison"}
     assert (plot.data["period"] == "all").all() and (plot.data["org_type"] == "all").all()
     starts = plot.data.groupby("group")["n_risk"].max()
