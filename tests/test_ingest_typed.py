@@ -194,8 +194,16 @@ def _sav_rows() -> list[dict[str, object]]:
     return rows
 
 
+def _write_parquet_text(rows: list[dict[str, object]], path: Path) -> Path:
+    """The Dutch CSV's cells as Parquet string columns (a text export saved as Parquet)."""
+    cells = {h: [_dutch(row[h], h) or None for row in rows] for h in HEADERS}
+    pq.write_table(pa.table({h: pa.array(v, type=pa.string()) for h, v in cells.items()}), path)
+    return path
+
+
 WRITERS = {
     "parquet": (_write_parquet, _rows),
+    "parquet_text": (_write_parquet_text, _rows),
     "sav": (_write_sav, _sav_rows),
     "dta": (_write_dta, _rows),
     "xlsx": (_write_xlsx, _rows),
@@ -220,7 +228,7 @@ def _reasons(quarantine: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.parametrize("fmt", sorted(WRITERS))
 def test_typed_file_stores_what_the_dutch_csv_stores(tmp_path: Path, fmt: str) -> None:
     write, rows = WRITERS[fmt]
-    typed = write(rows(), tmp_path / f"panel.{fmt}")
+    typed = write(rows(), tmp_path / f"panel.{fmt.split('_')[0]}")
     text = _write_csv(rows(), tmp_path / "panel.csv")
     data, quarantine, counts = _store(typed, tmp_path / "typed.duckdb")
     csv_data, csv_quarantine, csv_counts = _store(text, tmp_path / "csv.duckdb")
@@ -268,11 +276,11 @@ def _validate(table: RawTable) -> Validated:
 @pytest.mark.parametrize("fmt", sorted(WRITERS))
 def test_typed_path_gives_what_the_text_path_gives(tmp_path: Path, fmt: str) -> None:
     write, rows = WRITERS[fmt]
-    table = read_raw(write(rows(), tmp_path / f"panel.{fmt}"))
-    assert "maand" in table.typed  # dates carried as dates
+    table = read_raw(write(rows(), tmp_path / f"panel.{fmt.split('_')[0]}"))
+    assert ("maand" in table.typed) == (fmt != "parquet_text")  # dates carried as dates
     # an XLSX column of dates and a text (a year Excel has no date for) stays text
-    assert ("geboortemaand" in table.typed) == (fmt != "xlsx")
-    if fmt != "xlsx":
+    assert ("geboortemaand" in table.typed) == (fmt not in ("xlsx", "parquet_text"))
+    if fmt not in ("xlsx", "parquet_text"):
         assert {"leeftijd", "aantal_schuldeisers", "schuldbedrag"} <= set(table.typed)
     typed, text = _validate(table), _validate(_as_text(table))
     pd.testing.assert_frame_equal(typed.data, text.data)
@@ -282,6 +290,16 @@ def test_typed_path_gives_what_the_text_path_gives(tmp_path: Path, fmt: str) -> 
     if fmt == "sav":  # the user-missing code is shown as the file has it
         shown = typed.failures.query("column == 'age' and rule == 'range'")["value"]
         assert "99" in shown.tolist()
+
+
+def test_text_cells_of_a_typed_file_are_kept_as_the_reader_kept_them() -> None:
+    typed_cells = importlib.import_module("evalkit.ingest._typed").format_cells
+    values = pd.Series(["GM0363", "  ", "", None, " V ", "GM0363"], dtype="str")
+    cells = typed_cells(values)  # blank texts are empty cells, others kept as they are
+    assert cells.isna().tolist() == [False, True, True, True, False, False]
+    assert cells.dropna().tolist() == ["GM0363", " V ", "GM0363"]
+    whole = pd.Series(["GM0363", " V "], dtype="str")
+    assert typed_cells(whole).tolist() == ["GM0363", " V "]
 
 
 def test_a_numeric_bsn_that_lost_its_leading_zero_is_padded(tmp_path: Path) -> None:

@@ -91,6 +91,13 @@ def format_cells(values: pd.Series, *, time_per_cell: bool = False) -> pd.Series
         return pd.Series(out, index=values.index, dtype="str").mask(np.isnan(nums))
     if pd.api.types.is_integer_dtype(values):
         return values.astype("str").mask(values.isna())
+    if isinstance(values.dtype, pd.StringDtype):  # text: each distinct text looked at once
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        cleaned = [cell_text(v) for v in uniques]
+        if all(c is not None for c in cleaned):  # no blank text: the column as read
+            return values.astype("str")
+        texts = np.array([*cleaned, None], dtype=object)
+        return pd.Series(texts[codes], index=values.index, dtype="str")
     return pd.Series([cell_text(v) for v in values], index=values.index, dtype="str")
 
 
