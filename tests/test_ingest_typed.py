@@ -347,3 +347,21 @@ def test_an_accepted_typed_file_formats_no_typed_cell(
     monkeypatch.setattr(pd.core.indexes.accessors.DatetimeProperties, "strftime", refuse)
     _, quarantine, counts = _store(path, tmp_path / "a.duckdb")
     assert counts == (3, 0) and quarantine.empty
+
+
+def test_case_event_workbook_typed_dates_give_what_text_gives(tmp_path: Path) -> None:
+    from evalkit.synth import PilotDesign, generate
+    from evalkit.synth._write import write_case_events_xlsx
+
+    events = generate(PilotDesign.preset("pilot"), 1).case_events
+    events.loc[events.index[:3], "event_date"] = pd.Timestamp("2031-01-01 09:30")  # future
+    table = read_raw(write_case_events_xlsx(events, tmp_path / "events.xlsx"))
+    assert any(c.kind == "datetime" for c in table.typed.values())
+    schema = load_schema("case_events")
+    typed, text = (
+        validate_table(t, schema, file="f", key=b"k" * 32) for t in (table, _as_text(table))
+    )
+    pd.testing.assert_frame_equal(typed.data, text.data)
+    pd.testing.assert_frame_equal(typed.failures, text.failures)
+    pd.testing.assert_series_equal(typed.content, text.content)
+    assert (typed.failures["rule"] == "not_future").sum() == 3

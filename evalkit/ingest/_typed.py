@@ -74,10 +74,9 @@ def format_cells(values: pd.Series, *, time_per_cell: bool = False) -> pd.Series
     if pd.api.types.is_bool_dtype(values):
         return values.map({True: "1", False: "0"}).astype("str")
     if pd.api.types.is_datetime64_any_dtype(values):
-        present = values.dropna()
-        timed = values != values.dt.normalize()
+        timed = (values != values.dt.normalize()) & values.notna()
         if not time_per_cell:
-            timed = pd.Series(bool((present != present.dt.normalize()).any()), index=values.index)
+            timed[:] = bool(timed.any())
         out = values.dt.strftime("%Y-%m-%d").astype("str")
         return out.where(~timed, values.dt.strftime("%Y-%m-%d %H:%M:%S").astype("str"))
     if pd.api.types.is_float_dtype(values):
