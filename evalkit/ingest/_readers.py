@@ -258,11 +258,10 @@ def _xlsx_columns(
         if _all_dates(column):
             typed[header] = TypedColumn(_as_datetimes(column), "datetime", time_per_cell=True)
             cells[header] = typed[header].values
+        elif any(isinstance(v, dt.date) for v in values):  # dates beside text: all as text
+            cells[header] = pd.Series([cell_text(v) for v in values], dtype="str")
         else:
-            cells[header] = pd.Series(
-                [v if v is None or isinstance(v, str) else cell_text(v) for v in values],
-                dtype="str",
-            )
+            cells[header] = pd.Series(values, dtype="str")
     return pd.DataFrame(cells), typed
 
 
