@@ -7,6 +7,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import xlsxwriter
 
@@ -55,7 +56,8 @@ def _workbook(path: Path, *, error_cell: bool = False) -> Path:
 
 def _table(path: Path) -> tuple[list[list[str | None]], list[str], list[int], str]:
     raw = read_raw(path)
-    frame = raw.frame.astype(object).where(raw.frame.notna(), None)
+    text = pd.DataFrame({c: raw.text(c) for c in raw.frame.columns})  # date cells as shown
+    frame = text.astype(object).where(text.notna(), None)
     return frame.values.tolist(), list(frame.columns), raw.rows.tolist(), raw.info["sheet"]
 
 

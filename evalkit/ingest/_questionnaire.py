@@ -177,7 +177,7 @@ def validate_questionnaire(
     key = key if key is not None else load_key()
     for header, name in mapping.items():
         if name == "value":
-            cols.shown[name] = table.frame[header]
+            cols.shown[name] = table.text(header)
             continue
         spec = {**schema.columns, **long_specs}[name]
         typed, shown = parse_column(table.frame[header], spec, table, header, failures, key)
@@ -191,7 +191,7 @@ def validate_questionnaire(
         long = _wide_input(table, item_headers, data, schema, failures, cols)
         check_key(data, schema.key, raw, cols, failures, table.rows)
         for header, item in item_headers.items():
-            cols.shown[item] = table.frame[header]
+            cols.shown[item] = table.text(header)
     return finish(data, table, cols, failures, notes, long=long)
 
 
@@ -208,7 +208,7 @@ def _wide_input(
     parts = []
     for header, item in item_headers.items():
         ins = item_of[item]
-        raw = table.frame[header]
+        raw = table.text(header)
         value, reason, bad, message = parse_scores(
             raw,
             np.full(n, ins.low),
@@ -294,7 +294,7 @@ def _long_input(
     header = (
         next(h for h, c in mapping.items() if c == "value") if "value" in mapping.values() else None
     )
-    raw = table.frame[header] if header else pd.Series(pd.NA, index=data.index, dtype="str")
+    raw = table.text(header) if header else pd.Series(pd.NA, index=data.index, dtype="str")
     value, reason, bad, message = parse_scores(
         raw,
         low,

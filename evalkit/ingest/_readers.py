@@ -1,14 +1,19 @@
-"""Readers: every supported format into one shape, a table of text cells.
+"""Readers: every supported format into one shape, a table of cells.
 
 Validation then works the same way on a CSV from Dutch Excel, an XLSX with real
 date cells, an SPSS file with value labels and user-missing codes, a Stata file
-or Parquet. :func:`read_frame` additionally types the columns for ad-hoc use.
+or Parquet. Text files give text cells; the numbers, dates and booleans of a typed
+file (and an XLSX column of date cells) stay typed (:class:`TypedColumn`) and are
+validated on their values. :func:`read_frame` additionally types the columns for
+ad-hoc use.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +21,8 @@ import pandas as pd
 from evalkit.errors import IngestError
 from evalkit.ingest._csv import read_csv_text, unique_headers
 from evalkit.ingest._text import cell_text, header_key
-from evalkit.ingest._xlsx import Rows, read_xlsx_cells
+from evalkit.ingest._typed import TypedColumn, format_cells
+from evalkit.ingest._xlsx import Cell, Rows, read_xlsx_cells
 
 __all__ = ["RawTable", "read_frame", "read_raw"]
 
@@ -25,7 +31,11 @@ FORMATS = ("csv", "xlsx", "sav", "dta", "parquet")
 
 @dataclass
 class RawTable:
-    """A file read as text cells, with what the reader learned about it."""
+    """A file read as cells, with what the reader learned about it.
+
+    ``frame`` holds text cells, except for the columns in ``typed``: there it holds
+    the typed values (:meth:`text` gives any column as text).
+    """
 
     frame: pd.DataFrame
     rows: np.ndarray
@@ -35,9 +45,26 @@ class RawTable:
     value_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     user_missing: dict[str, dict[str, str]] = field(default_factory=dict)
     info: dict[str, str] = field(default_factory=dict)
+    typed: dict[str, TypedColumn] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"RawTable({self.format}, rows={len(self.frame)}, malformed={len(self.malformed)})"
+
+    def text(self, header: str) -> pd.Series:
+        """Return a column as text cells (a typed column formatted as the parsers read it).
+
+        Parameters
+        ----------
+        header : str
+            The column's header in the file.
+
+        Returns
+        -------
+        pandas.Series
+            Text cells, null where empty.
+        """
+        column = self.typed.get(header)
+        return self.frame[header] if column is None else column.text()
 
     @property
     def rows_read(self) -> int:
@@ -178,7 +205,9 @@ def _header_row(rows: Rows, known: frozenset[str]) -> int:
     """
     lead = [cells for _, cells in rows[:10]]
     if known:
-        hits = [sum(header_key(c) in known for c in cells if c is not None) for cells in lead]
+        hits = [
+            sum(header_key(cell_text(c)) in known for c in cells if c is not None) for cells in lead
+        ]
         if max(hits) >= 2:
             return hits.index(max(hits))
     filled = [sum(c is not None for c in cells) for cells in lead]
@@ -193,7 +222,7 @@ def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> RawTable
     at = _header_row(rows, known)
     top, raw_headers = rows[at]
     width = len(raw_headers)
-    headers = unique_headers(list(raw_headers), str(path))
+    headers = unique_headers([cell_text(c) for c in raw_headers], str(path))
     records, numbers, malformed = [], [], []
     for index, row in rows[at + 1 :]:
         offset = index - top
@@ -205,40 +234,70 @@ def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> RawTable
             continue
         records.append(row + [None] * (width - len(row)))
         numbers.append(offset)
-    frame = pd.DataFrame(records, columns=headers, dtype="str") if records else _empty(headers)
+    frame, typed = _xlsx_columns(records, headers)
     return RawTable(
         frame,
         np.asarray(numbers, dtype=np.int64),
         "xlsx",
         malformed=malformed,
         info={"sheet": title},
+        typed=typed,
     )
+
+
+def _xlsx_columns(
+    records: list[list[Cell]], headers: list[str]
+) -> tuple[pd.DataFrame, dict[str, TypedColumn]]:
+    """Make a column of date cells typed (times shown per cell, as Excel does); the rest text."""
+    if not records:
+        return _empty(headers), {}
+    cells: dict[str, pd.Series] = {}
+    typed: dict[str, TypedColumn] = {}
+    for header, values in zip(headers, zip(*records, strict=True), strict=True):
+        column = pd.Series(values, dtype=object)
+        if _all_dates(column):
+            typed[header] = TypedColumn(_as_datetimes(column), "datetime", time_per_cell=True)
+            cells[header] = typed[header].values
+        elif any(isinstance(v, dt.date) for v in values):  # dates beside text: all as text
+            cells[header] = pd.Series([cell_text(v) for v in values], dtype="str")
+        else:
+            cells[header] = pd.Series(values, dtype="str")
+    return pd.DataFrame(cells), typed
 
 
 def _empty(headers: list[str]) -> pd.DataFrame:
     return pd.DataFrame({h: pd.Series([], dtype="str") for h in headers})
 
 
-def _series_text(series: pd.Series) -> pd.Series:
-    """Format a typed column as text cells the parsers understand."""
-    if pd.api.types.is_bool_dtype(series):
-        return series.map({True: "1", False: "0"}).astype("str")
-    if pd.api.types.is_datetime64_any_dtype(series):
-        has_time = (series.dropna() != series.dropna().dt.normalize()).any()
-        fmt = "%Y-%m-%d %H:%M:%S" if has_time else "%Y-%m-%d"
-        return series.dt.strftime(fmt).astype("str")
-    if pd.api.types.is_float_dtype(series):
-        values = series.to_numpy(dtype=float, na_value=np.nan)
-        integral = np.isfinite(values) & (np.mod(values, 1) == 0)
-        out = np.where(
-            integral,
-            np.char.mod("%d", np.where(integral, values, 0)).astype(object),
-            series.astype(str).to_numpy(dtype=object),
-        )
-        return pd.Series(out, index=series.index, dtype="str").mask(np.isnan(values))
-    if pd.api.types.is_integer_dtype(series):
-        return series.astype("str").mask(series.isna())
-    return pd.Series([cell_text(v) for v in series], index=series.index, dtype="str")
+def _typed_table(frame: pd.DataFrame, fmt: str, **found: Any) -> RawTable:
+    """Keep a typed file's numbers, dates and booleans typed; its other columns become text."""
+    cells: dict[str, pd.Series] = {}
+    typed: dict[str, TypedColumn] = {}
+    for name in frame.columns:
+        header, values = str(name), frame[name]
+        # Date objects (SPSS/Stata dates) show a time, as text did, only where they have one.
+        per_cell = values.dtype == object and _all_dates(values)
+        if per_cell:
+            values = _as_datetimes(values)
+        column = TypedColumn.of(values, time_per_cell=per_cell)
+        if column is None:
+            cells[header] = format_cells(values)
+        else:
+            typed[header], cells[header] = column, values
+    table = pd.DataFrame(cells, index=frame.index)
+    return RawTable(table, np.arange(1, len(table) + 1), fmt, typed=typed, **found)
+
+
+def _all_dates(values: pd.Series) -> bool:
+    """Return True when every value present is a date or date-time (none a time of day)."""
+    present = values.dropna()
+    return len(present) > 0 and all(isinstance(v, dt.date) for v in present)
+
+
+def _as_datetimes(values: pd.Series) -> pd.Series:
+    """Dates and date-times as ``datetime64[us]`` (every year of a calendar, to the microsecond)."""
+    stamps = [np.datetime64("NaT") if pd.isna(v) else np.datetime64(v, "us") for v in values]
+    return pd.Series(np.array(stamps, dtype="datetime64[us]"), index=values.index)
 
 
 def _read_stats(path: Path, fmt: str) -> RawTable:
@@ -274,10 +333,7 @@ def _read_stats(path: Path, fmt: str) -> RawTable:
     for var, letters in (getattr(meta, "missing_user_values", None) or {}).items():
         for letter in letters:
             missing.setdefault(var, {})[str(letter)] = labels.get(var, {}).get(str(letter), "")
-    text = pd.DataFrame({c: _series_text(frame[c]) for c in frame.columns})
-    return RawTable(
-        text, np.arange(1, len(text) + 1), fmt, value_labels=labels, user_missing=missing
-    )
+    return _typed_table(frame, fmt, value_labels=labels, user_missing=missing)
 
 
 def _read_parquet(path: Path) -> RawTable:
@@ -290,11 +346,14 @@ def _read_parquet(path: Path) -> RawTable:
         raise IngestError(f"{path}: not a readable Parquet file ({exc})") from exc
     unique_headers(list(names), str(path))
     try:
-        frame = pq.read_table(path).to_pandas()
+        # Parquet dates as datetime64 (to the millisecond: every year), not date objects
+        # and yes/no columns with empty cells as nullable booleans, not Python objects
+        frame = pq.read_table(path).to_pandas(
+            date_as_object=False, types_mapper={pa.bool_(): pd.BooleanDtype()}.get
+        )
     except (pa.ArrowException, OSError) as exc:
         raise IngestError(f"{path}: not a readable Parquet file ({exc})") from exc
-    text = pd.DataFrame({str(c): _series_text(frame[c]) for c in frame.columns})
-    return RawTable(text, np.arange(1, len(text) + 1), "parquet")
+    return _typed_table(frame, "parquet")
 
 
 def _read_typed(path: Path) -> pd.DataFrame | None:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from evalkit.ingest._failures import Failures
 from evalkit.ingest._schema import Schema
+from evalkit.ingest._typed import Shown
 
 __all__ = ["apply_rules"]
 
@@ -44,7 +45,7 @@ def _has(data: pd.DataFrame, *names: str) -> bool:
 
 
 def _event_order(
-    data: pd.DataFrame, rule: Mapping[str, Any], shown: Mapping[str, pd.Series], failures: Failures
+    data: pd.DataFrame, rule: Mapping[str, Any], shown: Mapping[str, Shown], failures: Failures
 ) -> None:
     case, kind, when = rule["group"], rule["type_column"], rule["date_column"]
     if not _has(data, case, kind, when):
@@ -96,7 +97,7 @@ def _event_order(
 
 
 def _one_value(
-    data: pd.DataFrame, rule: Mapping[str, Any], shown: Mapping[str, pd.Series], failures: Failures
+    data: pd.DataFrame, rule: Mapping[str, Any], shown: Mapping[str, Shown], failures: Failures
 ) -> None:
     group, column = rule["group"], rule["column"]
     if not _has(data, group, column):
@@ -128,7 +129,7 @@ def _one_value(
 
 
 def _age(
-    data: pd.DataFrame, rule: Mapping[str, Any], shown: Mapping[str, pd.Series], failures: Failures
+    data: pd.DataFrame, rule: Mapping[str, Any], shown: Mapping[str, Shown], failures: Failures
 ) -> None:
     birth, at = rule["birth"], rule["at"]
     if not _has(data, birth, at):
@@ -173,7 +174,7 @@ def _age(
 
 
 def _exclusive(
-    data: pd.DataFrame, rule: Mapping[str, Any], shown: Mapping[str, pd.Series], failures: Failures
+    data: pd.DataFrame, rule: Mapping[str, Any], shown: Mapping[str, Shown], failures: Failures
 ) -> None:
     first, second = rule["columns"]
     if not _has(data, first, second):

@@ -33,6 +33,7 @@ from evalkit.ingest._readers import RawTable
 from evalkit.ingest._rin import classify_rin
 from evalkit.ingest._schema import ColumnSpec, Schema, match_headers, missing_required
 from evalkit.ingest._text import header_key
+from evalkit.ingest._typed import Shown, parse_typed, shown_text, takes_typed
 
 __all__ = ["KeyCheck", "Validated", "validate_table"]
 
@@ -60,7 +61,7 @@ class Columns:
     """Parsed columns: typed values and the values failures may show."""
 
     typed: dict[str, pd.Series] = field(default_factory=dict)
-    shown: dict[str, pd.Series] = field(default_factory=dict)
+    shown: dict[str, Shown] = field(default_factory=dict)
     # Columns whose shown values are masked already (pseudonyms, keyed free text).
     masked: set[str] = field(default_factory=set)
 
@@ -79,17 +80,20 @@ def parse_column(
     failures: Failures,
     key: bytes,
     memo: ParseMemo | None = None,
-) -> tuple[pd.Series, pd.Series]:
+) -> tuple[pd.Series, Shown]:
     """Parse one column and record its type, allowed, pattern, range and required failures.
+
+    A typed column of the file (numbers, dates, booleans) is validated on its values
+    when its schema type takes them (:func:`takes_typed`); any other on its text.
 
     Parameters
     ----------
     raw : pandas.Series
-        The column's text cells.
+        The column's cells (``table.frame[header]``).
     spec : ColumnSpec
         The column's schema.
     table : RawTable
-        The file read (value labels, decimal comma).
+        The file read (typed columns, value labels, decimal comma).
     header : str
         The column's header in the file.
     failures : Failures
@@ -103,9 +107,47 @@ def parse_column(
     -------
     typed : pandas.Series
         The parsed values (null where empty or invalid).
-    shown : pandas.Series
+    shown : pandas.Series or LazyText
         What messages and the quarantine may show for each cell.
     """
+    column = table.typed.get(header)
+    if column is not None and takes_typed(column, spec.type, bool(table.value_labels.get(header))):
+        typed, msgs = parse_typed(column, spec.type)
+        shown: Shown = shown_text(column, typed, spec.type)
+        empty = column.values.isna().to_numpy(dtype=bool)
+        _record(failures, spec.name, "type", shown, msgs)
+    else:
+        text = raw if column is None else table.text(header)
+        typed, shown, empty = _parse_text_column(text, spec, table, header, failures, key, memo)
+    _check_values(typed, shown, spec, failures)
+    if spec.required and empty.any():
+        failures.add(
+            np.flatnonzero(empty),
+            spec.name,
+            "required",
+            [None] * int(empty.sum()),
+            f"{spec.name} is required but empty",
+        )
+    return typed, shown
+
+
+def _record(failures: Failures, name: str, rule: str, shown: Shown, msgs: np.ndarray) -> None:
+    """Record the cells that have a message, showing their values."""
+    bad = msgs != None  # noqa: E711
+    if bad.any():
+        failures.add(np.flatnonzero(bad), name, rule, shown[bad].to_numpy(), msgs[bad])
+
+
+def _parse_text_column(
+    raw: pd.Series,
+    spec: ColumnSpec,
+    table: RawTable,
+    header: str,
+    failures: Failures,
+    key: bytes,
+    memo: ParseMemo | None,
+) -> tuple[pd.Series, pd.Series, np.ndarray]:
+    """Parse a column of text cells: typed values, shown values and where it is empty."""
     name = spec.name
     shown = raw
     seen = _column_memo(memo, raw, table, header, spec)
@@ -126,21 +168,8 @@ def parse_column(
                 )
     else:
         typed, shown, msgs, rule = _parse_typed((raw, shown), spec, table, key, seen)
-        bad = msgs != None  # noqa: E711
-        if bad.any():
-            failures.add(np.flatnonzero(bad), name, rule, shown[bad].to_numpy(), msgs[bad])
-    _check_values(typed, shown, spec, failures)
-    if spec.required:
-        empty = _empty(raw, seen)
-        if empty.any():
-            failures.add(
-                np.flatnonzero(empty),
-                name,
-                "required",
-                [None] * int(empty.sum()),
-                f"{name} is required but empty",
-            )
-    return typed, shown
+        _record(failures, name, rule, shown, msgs)
+    return typed, shown, _empty(raw, seen) if spec.required else np.zeros(0, dtype=bool)
 
 
 def _column_memo(
@@ -231,7 +260,7 @@ def _fmt(bound: object) -> str:
     )
 
 
-def _check_values(typed: pd.Series, shown: pd.Series, spec: ColumnSpec, failures: Failures) -> None:
+def _check_values(typed: pd.Series, shown: Shown, spec: ColumnSpec, failures: Failures) -> None:
     name = spec.name
     if spec.pattern and spec.type in ("string", "category"):
         present = typed.notna()
@@ -289,7 +318,7 @@ def _check_values(typed: pd.Series, shown: pd.Series, spec: ColumnSpec, failures
             )
 
 
-def key_text(shown: dict[str, pd.Series], key: tuple[str, ...], pos: np.ndarray) -> np.ndarray:
+def key_text(shown: dict[str, Shown], key: tuple[str, ...], pos: np.ndarray) -> np.ndarray:
     """Return the shown key of some rows as ``value, value`` (column by column, not row by row).
 
     Parameters
@@ -402,7 +431,7 @@ KeyCheck = Callable[
 
 
 def row_content(
-    shown: dict[str, pd.Series], positions: np.ndarray, masked: Collection[str] = ()
+    shown: dict[str, Shown], positions: np.ndarray, masked: Collection[str] = ()
 ) -> np.ndarray:
     """Return the JSON content of some rows (displayable values only, BSNs masked).
 
@@ -508,7 +537,7 @@ def parse_rin(table: RawTable, rin: RinPair, failures: Failures, cols: Columns, 
     (:func:`evalkit.ingest.classify_rin`); an invalid pair is shown only as a keyed
     reference, so no raw number reaches a message or the quarantine.
     """
-    ids = classify_rin(table.frame[rin.source], table.frame[rin.number], key=key)
+    ids = classify_rin(table.text(rin.source), table.text(rin.number), key=key)
     # Categorical, as a BSN column's pseudonyms: one small table plus codes (None: missing)
     pseudonym, shown = (
         pd.Series(pd.Categorical(ids[c].to_numpy(dtype=object)), index=ids.index)

@@ -1,4 +1,7 @@
-"""XLSX reading: every cell of one sheet as text, the way Excel shows its value.
+"""XLSX reading: every cell of one sheet as text, the way Excel shows its value, or as a date.
+
+Date and date-time cells are kept as Python dates (the reader validates a column of
+them on its dates); every other cell becomes text.
 
 Two readers give the same cells. python-calamine (Rust) reads a sheet several times
 faster than openpyxl, but it turns error cells (``#N/A``, ``#DIV/0!``) into empty ones,
@@ -14,6 +17,7 @@ openpyxl, keeping only rows that hold values, and absurd sizes are refused up fr
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import zipfile
 import zlib
@@ -32,7 +36,8 @@ _BLOCK = 1 << 22
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError)
 
 
-Rows = list[tuple[int, list[str | None]]]
+Cell = str | dt.date | None
+Rows = list[tuple[int, list[Cell]]]
 MAX_CELLS = 50_000_000
 MAX_SHEET_BYTES = 4 << 30
 _ROW_TAG = re.compile(rb"<row\b[^>]*?\sr=[\"'](\d+)")
@@ -53,9 +58,10 @@ def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, Rows]:
     -------
     title : str
         The sheet's name.
-    rows : list of (int, list of str or None)
+    rows : list of (int, list of str, datetime.date or None)
         The 0-based row index and the cells from column A (``None`` for empty cells,
-        trailing empty cells dropped) of every row that holds a value.
+        trailing empty cells dropped) of every row that holds a value; date and
+        date-time cells as ``datetime.date`` / ``datetime.datetime``, others as text.
 
     Raises
     ------
@@ -150,7 +156,7 @@ def _no_sheet(path: Path, sheet: str, names: list[str]) -> IngestError:
 def _nonempty(rows: Iterable[Iterable[object]]) -> Rows:
     out: Rows = []
     for i, row in enumerate(rows):
-        cells = [cell_text(v) for v in row]
+        cells: list[Cell] = [v if isinstance(v, dt.date) else cell_text(v) for v in row]
         while cells and cells[-1] is None:
             cells.pop()
         if cells:
