@@ -8,7 +8,7 @@ Quarto and evalkit's own engine embed them the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ class ReportContext:
         Where figure PNGs are written (the kernel's working directory).
     collect_only : bool
         True when only the tables are wanted (for the CSV/XLSX exports): tables are
-        gathered but not laid out as HTML, and figures are not drawn.
+        gathered but not laid out as HTML, and figures are neither built nor drawn.
     plan : SuppressionPlan, optional
         The release's suppression plan when it is at hand (read from its file, see
         :mod:`evalkit.report.plan_file`); default: made from the bundle on first use.
@@ -66,6 +66,7 @@ class ReportContext:
         self._tbl_count = 0
         self.max_rows = 40
         self._plan: SuppressionPlan | None = plan
+        self._shown: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, bundle_path: Path | str, lang: str = "nl") -> ReportContext:
@@ -107,6 +108,17 @@ class ReportContext:
         if self._plan is None:
             self._plan = plan_for(self.bundle, self.threshold)
         return self._plan
+
+    @property
+    def shown(self) -> dict[str, Any]:
+        """The bundle as the release shows it: every hidden cell ``None`` (for figures).
+
+        :meth:`SuppressionPlan.masked` of the bundle, made once here: several sections
+        of a document draw from it.
+        """
+        if self._shown is None:
+            self._shown = self.plan.masked(self.bundle)
+        return self._shown
 
     def text(self, value: Any) -> str:
         """Return a ``{nl, en}`` mapping (or plain value) as text in the report language."""
@@ -199,15 +211,35 @@ class ReportContext:
         return f"[{prefix} {number}](#figure-{name})"
 
     def figure(
-        self, plot: object, name: str, caption: str, *, width: float = 7.5, height: float = 4.0
+        self,
+        plot: object | Callable[[], object],
+        name: str,
+        caption: str,
+        *,
+        width: float = 7.5,
+        height: float = 4.0,
     ) -> str:
-        """Write ``plot`` as PNG and return markdown for a numbered ``<figure>`` with caption."""
+        """Write a figure as PNG and return markdown for a numbered ``<figure>`` with caption.
+
+        Parameters
+        ----------
+        plot : plotnine.ggplot, matplotlib.figure.Figure or callable
+            The figure, or a function without arguments that builds it: called only
+            when the figure is drawn, so that collecting the tables for the exports
+            (``collect_only``) builds no plots (about a third of that work).
+        name, caption : str
+            The figure's name (file and anchor) and its caption.
+        width, height : float
+            Size in inches.
+        """
         name = safe_name(name, "figure")  # names may hold protocol text (a norm's name)
         number = self._fig_numbers.setdefault(name, len(self._fig_numbers) + 1)
         prefix = "Figuur" if self.lang == "nl" else "Figure"
         file = self.figure_dir / f"figure-{name}.png"
         if self.collect_only:
             return f"<!-- figure {name} -->"
+        if callable(plot):  # a builder: neither a ggplot nor a matplotlib Figure is callable
+            plot = plot()
         try:
             file.write_bytes(png_bytes(plot, width, height))
         except OSError as exc:

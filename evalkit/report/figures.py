@@ -21,6 +21,8 @@ __all__ = ["effects_plot", "event_study_plot", "png_bytes", "trend_plot"]
 
 _COLOURS = COLOURS
 _DPI = 110
+#: PNG text chunks: none (matplotlib would write its version as "Software").
+_META: dict[str, Any] = {"Software": None}  # matplotlib drops a None entry
 
 
 def png_bytes(plot: object, width: float = 7.5, height: float = 4.0) -> bytes:
@@ -42,6 +44,8 @@ def png_bytes(plot: object, width: float = 7.5, height: float = 4.0) -> bytes:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.image import imsave
 
     with matplotlib.rc_context(
         {"svg.hashsalt": "evalkit", "path.simplify": True, "font.family": "DejaVu Sans"}
@@ -49,8 +53,15 @@ def png_bytes(plot: object, width: float = 7.5, height: float = 4.0) -> bytes:
         fig: Any = plot
         if hasattr(plot, "draw"):
             fig = (plot + _theme(width, height)).draw()  # type: ignore[operator]
+        # What ``fig.savefig(buf, format="png", dpi=_DPI)`` writes, drawn once: savefig
+        # first draws the whole figure without output only to run the layout engine,
+        # then draws it again with the engine off; here the engine runs in the one draw
+        # (the same positions, the same bytes, about 5 % less time per figure).
+        canvas = FigureCanvasAgg(fig)
+        fig.dpi = _DPI
+        canvas.draw()
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+        imsave(buf, canvas.buffer_rgba(), format="png", origin="upper", dpi=_DPI, metadata=_META)
         plt.close(fig)
     return buf.getvalue()
 

@@ -42,7 +42,7 @@ def _norm_days(ctx: Any, interval: str) -> float | None:
 
 def _shown(ctx: Any, part: str, name: str) -> pd.DataFrame | None:
     """Return a bundle table for a figure: the release plan's hidden cells are missing."""
-    node = ctx.plan.masked(ctx.bundle).get(part)
+    node = ctx.shown.get(part)
     records = node.get(name) if isinstance(node, dict) else None
     return records_frame(records)
 

@@ -246,13 +246,14 @@ class SuppressionPlan:
     @property
     def digest(self) -> str:
         """Short fingerprint of the plan: the same in every document of a release."""
-        hidden = sorted(
-            f"{src}|{i}|{col}"
-            for src, st in self.statuses.items()
-            for col in st.columns
-            for i in st.index[st[col] != ""]
-        )
-        blob = json.dumps([self.threshold, hidden]).encode()
+        hidden: list[str] = []
+        for src, st in self.statuses.items():
+            # a table's hidden cells at once: a pandas comparison per column made this
+            # most of the time of each document's privacy section
+            rows, cols = np.nonzero(st.to_numpy(dtype=object) != "")
+            index, columns = st.index.tolist(), st.columns.tolist()
+            hidden += [f"{src}|{index[i]}|{columns[j]}" for i, j in zip(rows, cols, strict=True)]
+        blob = json.dumps([self.threshold, sorted(hidden)]).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def __repr__(self) -> str:

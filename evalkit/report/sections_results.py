@@ -236,7 +236,7 @@ def primary(ctx: ReportContext) -> str:
         height = 1.2 + 2.4 * es["outcome"].nunique()
         parts.append(
             ctx.figure(
-                event_study_plot(es, labels, lang),
+                lambda: event_study_plot(es, labels, lang),
                 "event-study",
                 ctx.t("s.figure_event", outcome=", ".join(labels.values())),
                 height=height,
@@ -248,7 +248,7 @@ def primary(ctx: ReportContext) -> str:
         height = 1.4 + 2.4 * trends["outcome"].nunique()
         parts.append(
             ctx.figure(
-                trend_plot(trends, labels, ctx.get("settings.pilot_start"), lang),
+                lambda: trend_plot(trends, labels, ctx.get("settings.pilot_start"), lang),
                 "trends",
                 ctx.t("s.figure_trend", outcome=", ".join(labels.values())),
                 height=height,
@@ -480,8 +480,7 @@ def _summary_table(ctx: ReportContext, part: str, name: str) -> str:
     """Return the summary of a long bundle table and say where its full version is."""
     key = f"{part}_{name}"
     # from what the release shows (hidden cells missing): a summary reveals nothing more
-    shown = ctx.plan.masked(ctx.bundle)
-    frame = records_frame((shown.get(part) or {}).get(name))
+    frame = records_frame((ctx.shown.get(part) or {}).get(name))
     if frame is None:
         return ctx.not_available()
     summary = SUMMARIES[key](frame, ctx.threshold)
@@ -501,9 +500,11 @@ def _summary_table(ctx: ReportContext, part: str, name: str) -> str:
 
 
 def _figures(ctx: ReportContext, section: str) -> list[str]:
+    if ctx.collect_only:  # the exports need tables only: build no plots for them
+        return []
     out = []
-    shown = ctx.plan.masked(ctx.bundle)  # a figure shows nothing the tables hide
-    for name, caption, plot in monitoring_figures(shown, section, ctx.lang, ctx.threshold):
+    # from the masked bundle: a figure shows nothing the tables hide
+    for name, caption, plot in monitoring_figures(ctx.shown, section, ctx.lang, ctx.threshold):
         out.append(ctx.figure(plot, name, caption))
     return out
 

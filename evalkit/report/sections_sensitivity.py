@@ -166,7 +166,7 @@ def sensitivity(ctx: ReportContext) -> str:
     kind = "rm" if records[0]["restriction"] == "relative_magnitudes" else "sd"
     parts.append(
         ctx.figure(
-            sensitivity_plot(
+            lambda: sensitivity_plot(
                 frame,
                 ctx.lang,
                 ctx.t(f"ax.sens_bound_{kind}"),
@@ -217,7 +217,9 @@ def event_studies(ctx: ReportContext) -> str:
             ctx.heading("h.event_studies", 3),
             ctx.t("s.event_studies_intro"),
             ctx.figure(
-                side_by_side_plot(frame, ctx.lang, ctx.t("ax.event_time"), ctx.t("ax.effect")),
+                lambda: side_by_side_plot(
+                    frame, ctx.lang, ctx.t("ax.event_time"), ctx.t("ax.effect")
+                ),
                 "event-studies",
                 ctx.t("s.figure_event_studies"),
                 height=1.6 + 2.6 * frame["outcome"].nunique(),

@@ -144,7 +144,7 @@ def synthetic(ctx: ReportContext) -> str:
         labels = ", ".join(ctx.outcome_label(e["outcome"]) for e in effects)
         parts.append(
             ctx.figure(
-                trajectory_plot(paths, lang),
+                lambda: trajectory_plot(paths, lang),
                 "synthetic",
                 ctx.t("s.figure_synthetic", outcome=labels),
                 height=1.2 + 2.4 * paths["outcome_label"].nunique(),
