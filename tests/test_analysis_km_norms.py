@@ -165,3 +165,14 @@ def test_norm_did_states_not_estimable_when_the_pilot_has_no_pre_pilot_cases():
     status = out["status"].iloc[0]
     assert status.startswith("not_estimable: ")
     assert "collinear with the fixed effects" in status
+
+
+def test_a_share_never_leaves_zero_to_one():
+    """Aalen-Johansen increments summed to 1.0000000000000002 in school_to_work_region."""
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(3, 40))
+        elapsed = rng.integers(1, 27, n).astype(float)
+        event = rng.random(n) < 0.9
+        share, lo, hi = within_share(elapsed, event, ~event, 28, 0.05)
+        assert 0.0 <= lo <= share <= hi <= 1.0

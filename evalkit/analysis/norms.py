@@ -289,7 +289,8 @@ def within_share(
     at = np.flatnonzero(cif.times <= limit)
     if at.size == 0:
         return 0.0, 0.0, 0.0
-    share = float(cif.cinc[0][at[-1]])
+    # summed increments can overshoot 1 by an ulp (1.0000000000000002): a share is in [0, 1]
+    share = min(1.0, max(0.0, float(cif.cinc[0][at[-1]])))
     se = float(cif.cinc_se[0][at[-1]])
     z = float(stats.norm.ppf(1 - alpha / 2))
     if not math.isfinite(se):
@@ -297,7 +298,7 @@ def within_share(
         # delta-method variance divides by an empty risk set. The Wilson interval of the
         # share over all cases takes its place (exact for a group with no open case).
         low, high = proportion_confint(share * elapsed.size, elapsed.size, alpha, "wilson")
-        return share, float(low), float(high)
+        return share, min(float(low), share), max(float(high), share)  # rounding at 0 and 1
     return share, max(0.0, share - z * se), min(1.0, share + z * se)
 
 
