@@ -15,8 +15,8 @@ import random
 import numpy as np
 import pandas as pd
 
+from evalkit.ingest._content import row_content
 from evalkit.ingest._privacy import mask_bsns, mask_series
-from evalkit.ingest._validate import row_content
 
 
 def _reference_content(shown: dict[str, pd.Series], positions: np.ndarray) -> list[str]:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import take
 
+from evalkit.ingest._content import row_content
 from evalkit.ingest._failures import Failures
 from evalkit.ingest._memo import ColumnMemo, ParseMemo
 from evalkit.ingest._parse import (
@@ -30,9 +31,8 @@ from evalkit.ingest._parse import (
 from evalkit.ingest._privacy import mask_bsns, mask_series
 from evalkit.ingest._pseudonym import classify_identifiers, load_key
 from evalkit.ingest._readers import RawTable
-from evalkit.ingest._rin import classify_rin
+from evalkit.ingest._rin_pair import RIN_PLACE, parse_rin, rin_pair
 from evalkit.ingest._schema import ColumnSpec, Schema, match_headers, missing_required
-from evalkit.ingest._text import header_key
 from evalkit.ingest._typed import Shown, parse_typed, shown_text, takes_typed
 
 __all__ = ["KeyCheck", "Validated", "validate_table"]
@@ -430,129 +430,6 @@ KeyCheck = Callable[
 ]
 
 
-def row_content(
-    shown: dict[str, Shown], positions: np.ndarray, masked: Collection[str] = ()
-) -> np.ndarray:
-    """Return the JSON content of some rows (displayable values only, BSNs masked).
-
-    Each row is the text ``json.dumps({column: value, ...}, ensure_ascii=False)`` would
-    write (``null`` for an empty cell), built column by column: every distinct value of
-    a column is encoded once and the pieces of a row are joined by Arrow, so a million
-    rejected rows cost a few passes in C rather than a million dictionaries and
-    ``json.dumps`` calls.
-
-    Parameters
-    ----------
-    shown : dict
-        Displayable values per canonical column.
-    positions : numpy.ndarray
-        Internal row positions.
-    masked : collection of str, optional
-        Columns whose values are masked already; every other column is masked here on
-        its unique values (a misaligned row's BSN in the municipality column), which
-        is far cheaper than searching every row's JSON text.
-
-    Returns
-    -------
-    numpy.ndarray
-        One JSON object (text) per position.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if len(positions) == 0:
-        return np.array([], dtype=object)
-    pieces = []
-    for name, values in shown.items():
-        part = values.iloc[positions]
-        part = part if name in masked else mask_series(part)
-        codes, uniques = pd.factorize(part, use_na_sentinel=True)
-        codes = np.where(codes < 0, len(uniques), codes)  # an empty cell: the trailing null
-        pieces.append(pc.take(_json_pieces(name, uniques), pa.array(codes)))
-    if not pieces:
-        return np.full(len(positions), "{}", dtype=object)
-    joined = pc.binary_join_element_wise(*pieces, ", ")
-    wrapped = pc.binary_join_element_wise("{", joined, "}", "")
-    return np.asarray(wrapped.to_numpy(zero_copy_only=False), dtype=object)
-
-
-def _json_pieces(name: str, uniques: Any) -> Any:
-    """Return ``"name": value`` as JSON for each distinct value of a column, then null."""
-    import pyarrow as pa
-
-    prefix = json.dumps(name, ensure_ascii=False) + ": "
-    boxed = pd.Index(uniques).astype(object).tolist()  # numpy scalars as Python values
-    texts = [prefix + json.dumps(value, ensure_ascii=False) for value in boxed]
-    return pa.array([*texts, prefix + "null"], type=pa.string())
-
-
-#: CBS exports name a person by two columns instead of a BSN (see :mod:`._rin`).
-RIN_HEADERS = ("rinpersoons", "rinpersoon")
-#: Stands for the RIN pair where a header is expected (never a real header: it has a NUL).
-_RIN_PLACE = "\x00rin"
-
-
-@dataclass(frozen=True)
-class RinPair:
-    """The two headers of a RIN pair and the identifier column they fill."""
-
-    source: str
-    number: str
-    column: str
-
-
-def rin_pair(unmatched: Collection[str], schema: Schema, mapping: dict[str, str]) -> RinPair | None:
-    """Return the file's RIN pair when it identifies persons instead of a BSN column.
-
-    Parameters
-    ----------
-    unmatched : collection of str
-        Headers that matched no column of the schema.
-    schema : Schema
-        The schema; its pseudonym column (``person_id``) is the one a RIN pair fills.
-    mapping : dict
-        Headers matched to columns.
-
-    Returns
-    -------
-    RinPair or None
-        None when the file has a BSN (or pseudonym) column, lacks either RIN header,
-        or the schema has no identifier column.
-    """
-    ident = next((n for n, c in schema.columns.items() if c.type == "pseudonym"), None)
-    if ident is None or ident in mapping.values():
-        return None
-    found = {header_key(h): h for h in unmatched}
-    source, number = (found.get(header_key(h)) for h in RIN_HEADERS)
-    if source is None or number is None:
-        return None
-    return RinPair(source, number, ident)
-
-
-def parse_rin(table: RawTable, rin: RinPair, failures: Failures, cols: Columns, key: bytes) -> None:
-    """Check and pseudonymise the RIN pair into the identifier column.
-
-    The pair is validated for its shape (one register letter, nine digits), never
-    with the elfproef, and pseudonymised with its own prefix
-    (:func:`evalkit.ingest.classify_rin`); an invalid pair is shown only as a keyed
-    reference, so no raw number reaches a message or the quarantine.
-    """
-    ids = classify_rin(table.text(rin.source), table.text(rin.number), key=key)
-    # Categorical, as a BSN column's pseudonyms: one small table plus codes (None: missing)
-    pseudonym, shown = (
-        pd.Series(pd.Categorical(ids[c].to_numpy(dtype=object)), index=ids.index)
-        for c in ("pseudonym", "shown")
-    )
-    for rule in RIN_HEADERS:
-        hit = (ids["rule"] == rule).to_numpy(dtype=bool, na_value=False)
-        if hit.any():
-            reasons = ids["reason"][hit].to_numpy()
-            failures.add(np.flatnonzero(hit), rin.column, rule, shown[hit].to_numpy(), reasons)
-    cols.typed[rin.column] = pseudonym
-    cols.shown[rin.column] = shown
-    cols.masked.add(rin.column)
-
-
 def validate_table(
     table: RawTable,
     schema: Schema,
@@ -602,7 +479,7 @@ def validate_table(
     rin = rin_pair(unmatched, schema, mapping)
     if rin is not None:
         unmatched = [h for h in unmatched if h not in (rin.source, rin.number)]
-    present = mapping if rin is None else {**mapping, _RIN_PLACE: rin.column}
+    present = mapping if rin is None else {**mapping, RIN_PLACE: rin.column}
     wanted = None if needs is None else {*needs, *schema.key}
     missing_required(present, schema.columns, file=file, needs=wanted)
     notes = [f"ignored columns not in the schema: {', '.join(unmatched)}"] if unmatched else []
@@ -622,7 +499,8 @@ def validate_table(
             cols.masked.add(name)
     raw_headers = list(mapping)
     if rin is not None:
-        parse_rin(table, rin, failures, cols, key)
+        cols.typed[rin.column], cols.shown[rin.column] = parse_rin(table, rin, failures, key)
+        cols.masked.add(rin.column)
         raw_headers += [rin.source, rin.number]
     data = pd.DataFrame(cols.typed, index=table.frame.index)
     raw = table.frame[raw_headers]
