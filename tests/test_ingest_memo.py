@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evalkit.ingest._columns import parse_column
 from evalkit.ingest._failures import Failures
 from evalkit.ingest._memo import MEMO_LIMIT, ColumnMemo, ParseMemo
 from evalkit.ingest._pseudonym import _hmac_hex
 from evalkit.ingest._readers import RawTable
 from evalkit.ingest._schema import load_schema
-from evalkit.ingest._validate import parse_column
 
 KEY = hashlib.sha256(b"test key for the memo").digest()
 

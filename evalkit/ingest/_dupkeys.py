@@ -25,11 +25,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evalkit.ingest._columns import parse_column
 from evalkit.ingest._failures import Failures
 from evalkit.ingest._memo import ParseMemo
 from evalkit.ingest._readers import RawTable
 from evalkit.ingest._schema import Schema, match_headers
-from evalkit.ingest._validate import check_key, key_text, parse_column
+from evalkit.ingest._validate import check_key, key_text
 
 __all__ = ["DuplicateKeys", "KeysRepeat", "NewKeys", "find_duplicate_keys"]
 

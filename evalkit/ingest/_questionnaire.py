@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import IngestError
+from evalkit.ingest._columns import Columns, parse_column
 from evalkit.ingest._failures import Failures
 from evalkit.ingest._parse import parse_numbers
 from evalkit.ingest._pseudonym import load_key
@@ -24,7 +25,7 @@ from evalkit.ingest._schema import (
     one_header_per_column,
 )
 from evalkit.ingest._text import header_key, value_key
-from evalkit.ingest._validate import Columns, Validated, check_key, finish, parse_column
+from evalkit.ingest._validate import Validated, check_key, finish
 
 __all__ = ["LONG_COLUMNS", "validate_questionnaire"]
 

@@ -1,0 +1,296 @@
+"""One column of a file parsed and checked: typed values, shown values, failures.
+
+Columns are parsed on their distinct values (a typed column of the file on its own
+values, :mod:`._typed`); type, allowed-value, pattern, range, not-in-the-future and
+required rules are boolean masks over all rows, and each failure is recorded with
+the value a message may show (never a raw BSN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.extensions import take
+
+from evalkit.ingest._failures import Failures
+from evalkit.ingest._memo import ColumnMemo, ParseMemo
+from evalkit.ingest._parse import (
+    parse_boolean,
+    parse_category,
+    parse_dates,
+    parse_numbers,
+    parse_strings,
+)
+from evalkit.ingest._privacy import mask_series
+from evalkit.ingest._pseudonym import classify_identifiers
+from evalkit.ingest._readers import RawTable
+from evalkit.ingest._schema import ColumnSpec
+from evalkit.ingest._typed import Shown, parse_typed, shown_text, takes_typed
+
+__all__ = ["Columns", "parse_column"]
+
+
+@dataclass
+class Columns:
+    """Parsed columns: typed values and the values failures may show."""
+
+    typed: dict[str, pd.Series] = field(default_factory=dict)
+    shown: dict[str, Shown] = field(default_factory=dict)
+    # Columns whose shown values are masked already (pseudonyms, keyed free text).
+    masked: set[str] = field(default_factory=set)
+
+
+def _labelled(raw: pd.Series, labels: dict[str, str] | None) -> pd.Series:
+    if not labels:
+        return raw
+    return raw.map(lambda v: labels.get(v, v) if isinstance(v, str) else v).astype("str")
+
+
+def parse_column(
+    raw: pd.Series,
+    spec: ColumnSpec,
+    table: RawTable,
+    header: str,
+    failures: Failures,
+    key: bytes,
+    memo: ParseMemo | None = None,
+) -> tuple[pd.Series, Shown]:
+    """Parse one column and record its type, allowed, pattern, range and required failures.
+
+    A typed column of the file (numbers, dates, booleans) is validated on its values
+    when its schema type takes them (:func:`takes_typed`); any other on its text.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        The column's cells (``table.frame[header]``).
+    spec : ColumnSpec
+        The column's schema.
+    table : RawTable
+        The file read (typed columns, value labels, decimal comma).
+    header : str
+        The column's header in the file.
+    failures : Failures
+        Where failures are recorded.
+    key : bytes
+        The pseudonymisation key.
+    memo : ParseMemo, optional
+        Texts parsed in earlier chunks of the same file (see ``_memo``).
+
+    Returns
+    -------
+    typed : pandas.Series
+        The parsed values (null where empty or invalid).
+    shown : pandas.Series or LazyText
+        What messages and the quarantine may show for each cell.
+    """
+    column = table.typed.get(header)
+    if column is not None and takes_typed(column, spec.type, bool(table.value_labels.get(header))):
+        typed, msgs = parse_typed(column, spec.type)
+        shown: Shown = shown_text(column, typed, spec.type)
+        empty = column.values.isna().to_numpy(dtype=bool)
+        _record(failures, spec.name, "type", shown, msgs)
+    else:
+        text = raw if column is None else table.text(header)
+        typed, shown, empty = _parse_text_column(text, spec, table, header, failures, key, memo)
+    _check_values(typed, shown, spec, failures)
+    if spec.required and empty.any():
+        failures.add(
+            np.flatnonzero(empty),
+            spec.name,
+            "required",
+            [None] * int(empty.sum()),
+            f"{spec.name} is required but empty",
+        )
+    return typed, shown
+
+
+def _record(failures: Failures, name: str, rule: str, shown: Shown, msgs: np.ndarray) -> None:
+    """Record the cells that have a message, showing their values."""
+    bad = msgs != None  # noqa: E711
+    if bad.any():
+        failures.add(np.flatnonzero(bad), name, rule, shown[bad].to_numpy(), msgs[bad])
+
+
+def _parse_text_column(
+    raw: pd.Series,
+    spec: ColumnSpec,
+    table: RawTable,
+    header: str,
+    failures: Failures,
+    key: bytes,
+    memo: ParseMemo | None,
+) -> tuple[pd.Series, pd.Series, np.ndarray]:
+    """Parse a column of text cells: typed values, shown values and where it is empty."""
+    name = spec.name
+    shown = raw
+    seen = _column_memo(memo, raw, table, header, spec)
+    if spec.type in ("category", "boolean"):
+        raw = _labelled(raw, table.value_labels.get(header))
+    if spec.type == "pseudonym":
+        ids = classify_identifiers(raw, key=key, memo=seen)
+        typed, shown = ids["pseudonym"], ids["shown"]
+        for rule in ("bsn", "elfproef"):
+            hit = (ids["rule"] == rule).to_numpy()
+            if hit.any():
+                failures.add(
+                    np.flatnonzero(hit),
+                    name,
+                    rule,
+                    shown[hit].to_numpy(),
+                    ids["reason"][hit].to_numpy(),
+                )
+    else:
+        typed, shown, msgs, rule = _parse_typed((raw, shown), spec, table, key, seen)
+        _record(failures, name, rule, shown, msgs)
+    return typed, shown, _empty(raw, seen) if spec.required else np.zeros(0, dtype=bool)
+
+
+def _column_memo(
+    memo: ParseMemo | None, raw: pd.Series, table: RawTable, header: str, spec: ColumnSpec
+) -> ColumnMemo | None:
+    """Return the column's memo where a text always parses the same way (Arrow text, no labels)."""
+    if memo is None or table.value_labels.get(header) or not isinstance(raw.dtype, pd.StringDtype):
+        return None
+    return memo.column(f"{spec.name}\x00{spec.type}")
+
+
+def _parse_typed(
+    cells: tuple[pd.Series, pd.Series],
+    spec: ColumnSpec,
+    table: RawTable,
+    key: bytes,
+    seen: ColumnMemo | None,
+) -> tuple[pd.Series, pd.Series, np.ndarray, str]:
+    """Parse a column that holds no identifier: typed values, shown values, messages, rule.
+
+    ``cells`` are the texts to parse (value labels applied) and the texts as in the file.
+    """
+    raw, shown = cells
+    rule = "type"
+    if spec.type == "category":
+        typed, msgs = parse_category(raw, spec.lookup(), spec.allowed or (), memo=seen)
+        rule = "allowed"
+    elif spec.type == "boolean":
+        typed, msgs = parse_boolean(raw, memo=seen)
+    elif spec.type in ("integer", "number"):
+        typed, msgs = parse_numbers(
+            raw, decimal_comma=table.decimal_comma, integer=spec.type == "integer", memo=seen
+        )
+    elif spec.type in ("date", "month"):
+        typed, msgs = parse_dates(raw, month=spec.type == "month", memo=seen)
+        if spec.type == "month":
+            shown = _month_text(typed).where(typed.notna(), raw)
+    else:
+        typed, msgs = _parse_text(raw, key, seen)
+        shown = typed
+    return typed, shown, msgs, rule
+
+
+def _parse_text(raw: pd.Series, key: bytes, seen: ColumnMemo | None) -> tuple[pd.Series, Any]:
+    """Strip free text and mask a typed-in BSN (keyed), each distinct text once per file."""
+    if seen is None:
+        typed, msgs = parse_strings(raw)
+        return mask_series(typed, key), msgs  # free text may hold a typed-in BSN
+    codes, uniques = seen.distinct(raw)
+    msgs = np.full(len(raw), None, dtype=object)
+    if not uniques:
+        return parse_strings(raw)[0], msgs
+
+    def clean(u: pd.Series) -> tuple[np.ndarray]:
+        return (mask_series(parse_strings(u)[0], key).to_numpy(dtype=object),)
+
+    (texts,) = seen.parse(uniques, clean)
+    values = take(pd.array(texts, dtype="str"), codes, allow_fill=True)
+    return pd.Series(values, index=raw.index), msgs
+
+
+def _empty(raw: pd.Series, seen: ColumnMemo | None) -> np.ndarray:
+    """Return True where a cell is missing or only whitespace (tested on distinct texts)."""
+    if seen is not None:
+        codes, uniques = seen.distinct_array(raw)
+    else:
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    blank = (pd.Series(uniques, dtype=raw.dtype).str.strip() == "").to_numpy(
+        dtype=bool, na_value=True
+    )
+    return np.concatenate([blank, np.array([True])])[codes]
+
+
+def _month_text(typed: pd.Series) -> pd.Series:
+    """Months as ``YYYY-MM``, formatted once per distinct month (a panel has few)."""
+    codes, uniques = pd.factorize(typed)
+    texts = np.array([*uniques.strftime("%Y-%m"), None], dtype=object)  # code -1: None
+    return pd.Series(texts[codes], index=typed.index, dtype="str")
+
+
+def _fmt(bound: object) -> str:
+    return (
+        bound.strftime("%d-%m-%Y")
+        if isinstance(bound, date)
+        else f"{bound:g}"
+        if isinstance(bound, float)
+        else str(bound)
+    )
+
+
+def _check_values(typed: pd.Series, shown: Shown, spec: ColumnSpec, failures: Failures) -> None:
+    name = spec.name
+    if spec.pattern and spec.type in ("string", "category"):
+        present = typed.notna()
+        ok = typed[present].str.fullmatch(spec.pattern)
+        bad = present.copy()
+        bad[present] = ~ok.astype(bool)
+        bad_arr = bad.to_numpy(dtype=bool)
+        if bad_arr.any():
+            vals = shown[bad_arr].to_numpy()
+            failures.add(
+                np.flatnonzero(bad_arr),
+                name,
+                "pattern",
+                vals,
+                [f"{v!r} does not match the pattern {spec.pattern}" for v in vals],
+            )
+    if spec.type in ("integer", "number", "date", "month") and (
+        spec.min is not None or spec.max is not None
+    ):
+        values = typed
+        low, high = spec.min, spec.max
+        if spec.type in ("date", "month"):
+            low = pd.Timestamp(low) if low is not None else None
+            high = pd.Timestamp(high) if high is not None else None
+        out = pd.Series(False, index=typed.index)
+        if low is not None:
+            out |= (values < low).fillna(False)
+        if high is not None:
+            out |= (values > high).fillna(False)
+        arr = out.to_numpy(dtype=bool)
+        if arr.any():
+            vals = shown[arr].to_numpy()
+            low_text = _fmt(spec.min) if spec.min is not None else "…"
+            high_text = _fmt(spec.max) if spec.max is not None else "…"
+            span = f"{low_text} to {high_text}"
+            failures.add(
+                np.flatnonzero(arr),
+                name,
+                "range",
+                vals,
+                [f"{v!r} is outside the range {span}" for v in vals],
+            )
+    if spec.not_future and spec.type in ("date", "month"):
+        today = pd.Timestamp(date.today())
+        limit = today if spec.type == "date" else today.to_period("M").to_timestamp()
+        arr = (typed > limit).fillna(False).to_numpy(dtype=bool)
+        if arr.any():
+            vals = shown[arr].to_numpy()
+            failures.add(
+                np.flatnonzero(arr),
+                name,
+                "not_future",
+                vals,
+                [f"{v!r} is in the future" for v in vals],
+            )
