@@ -21,31 +21,17 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.report import sections_front, sections_results
+from evalkit.report import sections_results
 from evalkit.report.bundle import read_bundle
 from evalkit.report.context import ReportContext
 from evalkit.report.figures import png_bytes, trend_plot
 from evalkit.report.plan import SuppressionPlan
-from evalkit.report.render import collect_tables
-from evalkit.report.sections_synthetic import synthetic
+from evalkit.report.render import collect_tables, evaluation_sections
 
 FIXTURE = Path(__file__).parent / "data" / "bundle_fixture.json"
 DOCUMENTS = ("evaluation", "summary")
 #: The sections ``collect_tables`` runs for the evaluation and the summary, in its order.
-SECTIONS = (
-    sections_front.first_page,
-    sections_front.protocol_brief,
-    sections_front.data_quality,
-    sections_front.sample,
-    sections_results.primary,
-    synthetic,
-    sections_results.robustness,
-    sections_results.secondary,
-    sections_results.subgroups,
-    sections_results.throughput,
-    sections_results.questionnaire,
-    sections_results.exploratory,
-)
+SECTIONS = evaluation_sections()
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +54,7 @@ def test_collecting_the_tables_builds_no_plot() -> None:
     script = (
         "import sys\n"
         "from evalkit.report.bundle import read_bundle\n"
-        "from evalkit.report.render import collect_tables\n"
+        "from evalkit.report.render import collect_tables, evaluation_sections\n"
         f"collect_tables(read_bundle({str(FIXTURE)!r}), 'nl', {DOCUMENTS!r})\n"
         "print('plotnine' in sys.modules)\n"
         "from evalkit.report import sections_results as s\n"

@@ -75,6 +75,31 @@ def _check(values: Sequence[str], allowed: Sequence[str], what: str) -> list[str
     return list(dict.fromkeys(values))
 
 
+def evaluation_sections() -> tuple[Callable[[ReportContext], str], ...]:
+    """Return the evaluation's sections that hold tables, in the order ``evaluation.qmd`` runs them.
+
+    Imported on call: the section modules pull in plotting code a renderer that only
+    starts kernels does not need.
+    """
+    from evalkit.report import sections_front, sections_results
+    from evalkit.report.sections_synthetic import synthetic
+
+    return (
+        sections_front.first_page,
+        sections_front.protocol_brief,
+        sections_front.data_quality,
+        sections_front.sample,
+        sections_results.primary,
+        synthetic,
+        sections_results.robustness,
+        sections_results.secondary,
+        sections_results.subgroups,
+        sections_results.throughput,
+        sections_results.questionnaire,
+        sections_results.exploratory,
+    )
+
+
 def collect_tables(
     bundle: dict[str, Any],
     lang: str,
@@ -88,26 +113,12 @@ def collect_tables(
     :mod:`evalkit.report.monitor_changes`), ``""`` when there is none; ``plan`` the
     release's suppression plan when it is at hand (default: made from ``bundle``).
     """
-    from evalkit.report import monitoring, monitoring_trends, sections_front, sections_results
-    from evalkit.report.sections_synthetic import synthetic
+    from evalkit.report import monitoring, monitoring_trends, sections_results
 
     with tempfile.TemporaryDirectory(prefix="evalkit-tables-") as tmp:
         ctx = ReportContext(bundle, lang, figure_dir=tmp, collect_only=True, plan=plan)
         if "evaluation" in documents or "summary" in documents:
-            for fn in (
-                sections_front.first_page,
-                sections_front.protocol_brief,
-                sections_front.data_quality,
-                sections_front.sample,
-                sections_results.primary,
-                synthetic,
-                sections_results.robustness,
-                sections_results.secondary,
-                sections_results.subgroups,
-                sections_results.throughput,
-                sections_results.questionnaire,
-                sections_results.exploratory,
-            ):
+            for fn in evaluation_sections():
                 fn(ctx)
         if "monitor" in documents:
             monitoring.since_last(ctx, previous)
