@@ -51,7 +51,7 @@ def test_numbers_in_a_warning_follow_the_language() -> None:
     draws = warning_text(Note("wild_enumerated", {"clusters": 12, "draws": 4096}).to_dict(), "nl")
     assert draws is not None and "alle 4.096 mogelijke" in draws
     cohorts = Note("single_unit_cohorts", {"cohorts": [2005, 2007]}).to_dict()
-    assert "startperiode 2005, 2007 " in (warning_text(cohorts, "nl") or "")
+    assert "begint in 2005, 2007 " in (warning_text(cohorts, "nl") or "")
     method = Note("inference_failed", {"method": "conley_taber", "reason": "x"}).to_dict()
     assert (warning_text(method, "nl") or "").startswith("De methode Conley–Taber kon niet")
 

@@ -30,6 +30,7 @@ from evalkit.analysis.measures import (
     UNIT,
     AnalysisFrame,
 )
+from evalkit.analysis.period_names import name_periods
 from evalkit.analysis.plan import registered_spec
 from evalkit.analysis.quiet import (
     Failure,
@@ -433,11 +434,12 @@ def confirmatory_analysis(
     event_study, robustness = _robustness(design, primary, main)
     in_subgroups = [h.outcome for h in protocol.hypotheses if h.subgroup and h.outcome in af.data]
     subgroups = _subgroups(design, list(dict.fromkeys(primary + in_subgroups)))
-    return {
+    parts = {
         "confirmatory": confirmatory_part(protocol, effects, subgroups, event_study),
         "robustness": robustness,
         "subgroups": subgroups,
     }
+    return name_periods(parts, af.period_label)
 
 
 def confirmatory_part(
@@ -526,7 +528,7 @@ def exploratory_analysis(
                 "file": item.get("file"),
                 "estimator": spec.estimator,
                 "exploratory": True,
-                "effects": effects,
+                "effects": name_periods(effects, af.period_label),
             }
         )
     return out

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from evalkit.did.notes import Note
+from evalkit.did.notes import Note, as_number
 from evalkit.errors import EstimationError
 
 __all__ = ["COHORT_RULE", "Prepared", "anticipate", "prepare"]
@@ -223,7 +223,7 @@ def prepare(
     elif treated is not None:
         out[D] = _indicator(src[treated], treated)
         if has_unit and time is not None:
-            notes.extend(_derive_cohort(out, unit_labels))
+            notes.extend(_derive_cohort(out, unit_labels, time_labels))
     if cluster is not None:
         if src[cluster].isna().any():
             raise EstimationError(f"cluster column {cluster!r} has missing values")
@@ -333,7 +333,7 @@ def _cohort_treatment(
         _constant_within(out[UNIT].to_numpy(), g, unit_labels, f"cohort {cohort!r}", COHORT_RULE)
     out[COHORT] = g
     out[D] = ((g > 0) & (out[TIME].to_numpy() >= g)).astype("float64")
-    return _small_cohorts(out, has_unit)
+    return _small_cohorts(out, has_unit, time_labels)
 
 
 def _group_treatment(
@@ -358,7 +358,9 @@ def _group_treatment(
     out[D] = grp * out[POST].to_numpy()
 
 
-def _derive_cohort(out: pd.DataFrame, unit_labels: pd.Series) -> list[Note]:
+def _derive_cohort(
+    out: pd.DataFrame, unit_labels: pd.Series, time_labels: dict[int, object]
+) -> list[Note]:
     """Add ``_g`` when the treatment indicator is absorbing (stays on once on) in every unit.
 
     Returns the note on one-unit cohorts, if any.
@@ -373,12 +375,16 @@ def _derive_cohort(out: pd.DataFrame, unit_labels: pd.Series) -> list[Note]:
     g = np.where(first == np.iinfo(np.int64).max, 0, first)
     if np.array_equal(((g > 0) & (t >= g)).astype("float64"), out[D].to_numpy()):
         out[COHORT] = g
-        return _small_cohorts(out, True)
+        return _small_cohorts(out, True, time_labels)
     return []
 
 
-def _small_cohorts(out: pd.DataFrame, has_unit: bool) -> list[Note]:
-    """Return the note on cohorts of a single unit (or row), or nothing."""
+def _small_cohorts(out: pd.DataFrame, has_unit: bool, time_labels: dict[int, object]) -> list[Note]:
+    """Return the note on cohorts of a single unit (or row), or nothing.
+
+    A cohort is named by its value in the caller's time column (``2024-Q3``), not by
+    the position the estimator gave it.
+    """
     key = UNIT if has_unit else None
     per = out.loc[out[COHORT] > 0]
     if per.empty:
@@ -386,8 +392,16 @@ def _small_cohorts(out: pd.DataFrame, has_unit: bool) -> list[Note]:
     counts = per.groupby(COHORT)[key].nunique() if key else per.groupby(COHORT).size()
     small = counts[counts < 2]
     if len(small):
-        return [Note("single_unit_cohorts", {"cohorts": [int(c) for c in small.index]})]
+        named = [_time_value(time_labels.get(int(c), int(c))) for c in small.index]
+        return [Note("single_unit_cohorts", {"cohorts": named})]
     return []
+
+
+def _time_value(value: object) -> int | float | str:
+    """Return a time value as a note shows it: a whole number as int, a label as text."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return as_number(value)
+    return str(value)
 
 
 def anticipate(prep: Prepared, periods: int) -> Prepared:

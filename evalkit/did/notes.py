@@ -16,11 +16,19 @@ written as its items joined by ``", "``; placeholders may carry a format spec
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PREPARATION_CODES", "TEMPLATES", "Note", "Notes", "as_number", "fields"]
+__all__ = [
+    "PERIOD_VALUES",
+    "PREPARATION_CODES",
+    "TEMPLATES",
+    "Note",
+    "Notes",
+    "as_number",
+    "fields",
+]
 
 _ALT = "compare with inference='conley_taber' or 'permutation'"
 _UNBOUNDED = (
@@ -143,7 +151,7 @@ TEMPLATES: dict[str, str] = {
     # --- Callaway–Sant'Anna: data ---
     "cs_dropped_missing": "dropped {n} of {total} rows with a missing outcome or covariate",
     "cs_dropped_early_treated": (
-        "dropped {n} unit(s) already treated in the first period ({first_period:g}); they have "
+        "dropped {n} unit(s) already treated in the first period ({first_period}); they have "
         "no pre-treatment period"
     ),
     "cs_dropped_unbalanced": (
@@ -155,10 +163,10 @@ TEMPLATES: dict[str, str] = {
         "standard errors are unreliable"
     ),
     "cs_cohort_no_pre_period": (
-        "cohort {cohort:g}: no period before treatment (less {anticipation} anticipation "
+        "cohort {cohort}: no period before treatment (less {anticipation} anticipation "
         "period(s)); its effects cannot be estimated"
     ),
-    "cs_cell_no_comparison": "ATT({group:g}, {time:g}): no comparison units; not estimated",
+    "cs_cell_no_comparison": "ATT({group}, {time}): no comparison units; not estimated",
     # --- Callaway–Sant'Anna: few treated clusters ---
     "cs_few_treated_clusters": (
         "only {treated} treated cluster(s): cluster-robust standard errors and intervals are "
@@ -315,6 +323,30 @@ class Note:
         """Return ``{"code", "values"}``, the entry of ``warning_codes``."""
         return {"code": self.code, "values": dict(self.values)}
 
+    def with_periods(self, name: Callable[[int], str]) -> Note:
+        """Return the note with its periods named by ``name`` (e.g. period 6 → ``2024-10``).
+
+        Parameters
+        ----------
+        name : callable
+            Maps a whole period number of the time column to its name. Values of
+            :data:`PERIOD_VALUES` that are not whole numbers stay as they are.
+
+        Returns
+        -------
+        Note
+            The same code, the period values replaced.
+        """
+
+        def named(value: Any) -> Any:
+            if isinstance(value, list):
+                return [named(v) for v in value]
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            return name(value) if whole else value
+
+        values = {k: named(v) if k in PERIOD_VALUES else v for k, v in self.values.items()}
+        return Note(self.code, values)
+
     def __str__(self) -> str:
         return self.text
 
@@ -349,6 +381,9 @@ class Notes:
     def __repr__(self) -> str:
         return f"Notes({[n.code for n in self._items]})"
 
+
+#: Names of note values that are periods (or cohorts: first periods) of the time column.
+PERIOD_VALUES = frozenset({"cohorts", "cohort", "first_period", "group", "time"})
 
 #: Codes of the notes the regression estimators' shared data preparation gives
 #: (:func:`evalkit.did._data.prepare`): notes on the rows used, not on the estimate.
