@@ -211,6 +211,79 @@ def prepare(
     list of Note
         What preparing the data noted (dropped rows and units, one-unit cohorts).
     """
+    unit = _checked_input(data, outcome, unit, time, cohort, covariates, cluster, panel)
+    notes: list[Note] = []
+    rows = _read_rows(data, outcome, time, cohort, covariates, notes)
+    periods = np.sort(_distinct(rows.tt))
+    if periods.size < 2:
+        raise EstimationError(f"column {time!r}: at least two periods are needed")
+    crow = _cluster_rows(data, cluster, rows.keep)
+    codes, uniq, unit_g = _units(data, unit, rows, periods[-1], cohort)
+    t_idx = np.empty(rows.y.size, dtype=_index_dtype(periods.size))
+    for s in _slices(rows.y.size):
+        t_idx[s] = np.searchsorted(periods, rows.tt[s])
+    y, xcov = rows.y, rows.xcov
+    del rows  # the periods and cohorts of the rows are no longer needed
+    names = (unit, time)
+    left_out, unbalanced = _units_left_out(
+        codes, t_idx, unit_g, periods, uniq, names, panel, allow_unbalanced_panel, notes
+    )
+    if left_out is not None:
+        kept = ~left_out[codes]
+        y, t_idx, codes = y[kept], t_idx[kept], codes[kept]
+        xcov = xcov[kept] if xcov is not None else None
+        crow = crow[kept] if crow is not None else None
+        kept_units = ~left_out
+        codes = (np.cumsum(kept_units) - 1).astype(codes.dtype)[codes]
+        unit_g = unit_g[kept_units]
+        uniq = uniq[kept_units] if uniq is not None else None
+        unbalanced = unbalanced[kept_units] if unbalanced is not None else None
+    n_u = unit_g.size
+    if n_u == 0 or y.size == 0:
+        raise EstimationError("no units left after dropping incomplete or early-treated units")
+    clus_codes = _unit_clusters(crow, codes, n_u, cluster, uniq)
+    _note_small(unit_g, notes)
+    cells = _Cells(periods, unit_g, y, xcov, codes, t_idx, clus_codes, uniq)
+    balanced = unbalanced is not None and not unbalanced.any()
+    return (_wide(cells) if balanced else _long(cells)), notes
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The rows with an outcome and covariates: their values, and which rows of the data."""
+
+    y: NDArray[np.float64]
+    tt: NDArray[Any]
+    g: NDArray[Any]
+    xcov: NDArray[np.float64] | None
+    keep: NDArray[np.bool_] | None  # None: every row of the data
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """The kept rows as codes, ready to be laid out as a panel or as long arrays."""
+
+    periods: NDArray[Any]
+    unit_g: NDArray[np.float64]
+    y: NDArray[np.float64]
+    xcov: NDArray[np.float64] | None
+    codes: NDArray[np.signedinteger[Any]]
+    t_idx: NDArray[np.signedinteger[Any]]
+    unit_cluster: NDArray[np.int64] | None
+    unit_ids: Any
+
+
+def _checked_input(
+    data: Any,
+    outcome: str,
+    unit: str | None,
+    time: str,
+    cohort: str,
+    covariates: tuple[str, ...],
+    cluster: str | None,
+    panel: bool,
+) -> str | None:
+    """Refuse what cannot be estimated; return the unit column (None: every row its own unit)."""
     if not isinstance(data, pd.DataFrame):
         raise EstimationError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if panel and unit is None:
@@ -218,17 +291,25 @@ def prepare(
     if not panel:
         unit = None  # repeated cross-sections: every row is its own unit
     cols = [outcome, time, cohort, *covariates]
-    if unit is not None:
-        cols.append(unit)
-    if cluster is not None:
-        cols.append(cluster)
+    cols += [c for c in (unit, cluster) if c is not None]
     _need_columns(data, cols)
-    notes: list[Note] = []
     for c in covariates:
         if not pd.api.types.is_numeric_dtype(data[c]):
             raise EstimationError(
                 f"covariate {c!r} is not numeric; encode categories as 0/1 columns first"
             )
+    return unit
+
+
+def _read_rows(
+    data: pd.DataFrame,
+    outcome: str,
+    time: str,
+    cohort: str,
+    covariates: tuple[str, ...],
+    notes: list[Note],
+) -> _Rows:
+    """Read outcome, period, cohort and covariates; leave out (and note) rows missing one."""
     y = _as_float(data[outcome], copy=False)  # read only
     if np.isnan(y).all():
         raise EstimationError(f"column {outcome!r}: no numeric outcome values")
@@ -245,143 +326,145 @@ def prepare(
     drop = np.isnan(y)
     if xcov is not None:
         drop |= np.isnan(xcov).any(axis=1)
-    keep: NDArray[np.bool_] | None = None
-    if drop.any():
-        msg = Note("cs_dropped_missing", {"n": int(drop.sum()), "total": len(data)})
-        notes.append(msg)
-        keep = ~drop
-        y, tt, g = y[keep], tt[keep], g[keep]
-        xcov = xcov[keep] if xcov is not None else None
-    del drop
-    periods = np.sort(_distinct(tt))
-    if periods.size < 2:
-        raise EstimationError(f"column {time!r}: at least two periods are needed")
-    last = periods[-1]
-    crow: NDArray[np.int64] | None = None
-    if cluster is not None:
-        cvals = data[cluster].to_numpy()
-        crow = pd.factorize(cvals if keep is None else cvals[keep], sort=True)[0]
-        if (crow < 0).any():
-            raise EstimationError(f"column {cluster!r}: missing cluster id")
-    uniq: Any = None
-    codes: NDArray[np.signedinteger[Any]]
-    if unit is not None:
-        uvals = data[unit].to_numpy()
-        codes, uniq = _factorize(uvals if keep is None else uvals[keep])
-        del uvals
-        if (codes < 0).any():
-            raise EstimationError(f"column {unit!r}: missing unit id")
-        n_u = len(uniq)
-        unit_g = np.empty(n_u)
-        for s in _slices(y.size):
-            unit_g[codes[s]] = _in_window(g[s], last)
-        changing = [codes[s][unit_g[codes[s]] != _in_window(g[s], last)] for s in _slices(y.size)]
-        if any(c.size for c in changing):
-            bad = np.concatenate(changing)
-            raise EstimationError(
-                f"column {cohort!r}: treatment timing changes within unit "
-                f"{_show(uniq[bad[0]])} ({np.unique(bad).size} unit(s) in all); {COHORT_RULE}, "
-                "so it must be the same on every row of a unit"
-            )
-        del changing
-    else:
-        codes = np.arange(y.size)
-        n_u = y.size
-        unit_g = _in_window(g, last)
-    del g
-    nT = periods.size
-    t_idx = np.empty(y.size, dtype=_index_dtype(nT))
-    for s in _slices(y.size):
-        t_idx[s] = np.searchsorted(periods, tt[s])
-    del tt
-    # Units treated in the first period have no pre-period: drop them (as R did does).
+    if not drop.any():
+        return _Rows(y, tt, g, xcov, None)
+    notes.append(Note("cs_dropped_missing", {"n": int(drop.sum()), "total": len(data)}))
+    keep = ~drop
+    return _Rows(y[keep], tt[keep], g[keep], xcov[keep] if xcov is not None else None, keep)
+
+
+def _cluster_rows(
+    data: pd.DataFrame, cluster: str | None, keep: NDArray[np.bool_] | None
+) -> NDArray[np.int64] | None:
+    """Return the cluster code of every kept row (None without a cluster column)."""
+    if cluster is None:
+        return None
+    cvals = data[cluster].to_numpy()
+    crow = pd.factorize(cvals if keep is None else cvals[keep], sort=True)[0]
+    if (crow < 0).any():
+        raise EstimationError(f"column {cluster!r}: missing cluster id")
+    return crow
+
+
+def _units(
+    data: pd.DataFrame, unit: str | None, rows: _Rows, last: Any, cohort: str
+) -> tuple[NDArray[np.signedinteger[Any]], Any, NDArray[np.float64]]:
+    """Return each row's unit code, the unit ids and each unit's cohort.
+
+    Without a unit column every row is its own unit. A unit's cohort must be the
+    same on all its rows.
+    """
+    if unit is None:
+        return np.arange(rows.y.size), None, _in_window(rows.g, last)
+    uvals = data[unit].to_numpy()
+    codes, uniq = _factorize(uvals if rows.keep is None else uvals[rows.keep])
+    del uvals
+    if (codes < 0).any():
+        raise EstimationError(f"column {unit!r}: missing unit id")
+    unit_g = np.empty(len(uniq))
+    for s in _slices(codes.size):
+        unit_g[codes[s]] = _in_window(rows.g[s], last)
+    changing = [
+        codes[s][unit_g[codes[s]] != _in_window(rows.g[s], last)] for s in _slices(codes.size)
+    ]
+    if any(c.size for c in changing):
+        bad = np.concatenate(changing)
+        raise EstimationError(
+            f"column {cohort!r}: treatment timing changes within unit "
+            f"{_show(uniq[bad[0]])} ({np.unique(bad).size} unit(s) in all); {COHORT_RULE}, "
+            "so it must be the same on every row of a unit"
+        )
+    return codes, uniq, unit_g
+
+
+def _units_left_out(
+    codes: NDArray[np.signedinteger[Any]],
+    t_idx: NDArray[np.signedinteger[Any]],
+    unit_g: NDArray[np.float64],
+    periods: NDArray[Any],
+    uniq: Any,
+    names: tuple[str | None, str],
+    panel: bool,
+    allow_unbalanced_panel: bool,
+    notes: list[Note],
+) -> tuple[NDArray[np.bool_] | None, NDArray[np.bool_] | None]:
+    """Return the units to leave out (None: none) and, for a panel, the unbalanced ones kept.
+
+    Units treated in the first period have no pre-period and are left out (as R
+    ``did`` does); so are the units of a panel not seen in every period, unless an
+    unbalanced panel is allowed.
+    """
     early = (unit_g > 0) & (unit_g <= periods[0])
-    rows = None
     if early.any():
-        msg = Note(
-            "cs_dropped_early_treated",
-            {"n": int(early.sum()), "first_period": as_number(periods[0])},
+        values = {"n": int(early.sum()), "first_period": as_number(periods[0])}
+        notes.append(Note("cs_dropped_early_treated", values))
+    if not panel:
+        return (early if early.any() else None), None
+    observed = _observed_periods(codes, t_idx, unit_g.size, periods, uniq, names)
+    unbalanced = (observed < periods.size) & ~early
+    if unbalanced.any() and not allow_unbalanced_panel:
+        values = {"n": int(unbalanced.sum()), "periods": int(periods.size)}
+        notes.append(Note("cs_dropped_unbalanced", values))
+        early = early | unbalanced
+        unbalanced = np.zeros_like(unbalanced)
+    return (early if early.any() else None), unbalanced
+
+
+def _observed_periods(
+    codes: NDArray[np.signedinteger[Any]],
+    t_idx: NDArray[np.signedinteger[Any]],
+    n_units: int,
+    periods: NDArray[Any],
+    uniq: Any,
+    names: tuple[str | None, str],
+) -> NDArray[np.int64]:
+    """Return the number of periods each unit is seen in; refuse a unit seen twice in one."""
+    n_t = periods.size
+    seen = np.zeros((n_units, n_t), dtype=bool)
+    for s in _slices(codes.size):
+        seen[codes[s], t_idx[s]] = True
+    if int(seen.sum()) < codes.size:
+        counts = np.zeros(n_units * n_t, dtype=np.int64)
+        np.add.at(counts, codes.astype(np.int64) * n_t + t_idx, 1)
+        dup = np.flatnonzero(counts > 1)
+        examples = ", ".join(f"({_show(uniq[c // n_t])}, {periods[c % n_t]:g})" for c in dup[:3])
+        unit, time = names
+        raise EstimationError(
+            f"{dup.size} duplicate (unit, period) pair(s) in columns {unit!r}/{time!r}, "
+            f"e.g. {examples}; each unit may have one row per period"
         )
-        notes.append(msg)
-        rows = ~early[codes]
-    if panel:
-        seen = np.zeros((n_u, nT), dtype=bool)
-        for s in _slices(y.size):
-            seen[codes[s], t_idx[s]] = True
-        if int(seen.sum()) < y.size:
-            counts = np.zeros(n_u * nT, dtype=np.int64)
-            np.add.at(counts, codes.astype(np.int64) * nT + t_idx, 1)
-            dup = np.flatnonzero(counts > 1)
-            examples = ", ".join(f"({_show(uniq[c // nT])}, {periods[c % nT]:g})" for c in dup[:3])
-            raise EstimationError(
-                f"{dup.size} duplicate (unit, period) pair(s) in columns {unit!r}/{time!r}, "
-                f"e.g. {examples}; each unit may have one row per period"
-            )
-        observed = seen.sum(axis=1)
-        del seen
-        unbalanced = (observed < nT) & ~early
-        if unbalanced.any() and not allow_unbalanced_panel:
-            msg = Note("cs_dropped_unbalanced", {"n": int(unbalanced.sum()), "periods": int(nT)})
-            notes.append(msg)
-            early = early | unbalanced
-            rows = ~early[codes]
-            unbalanced[:] = False
-    if rows is not None:
-        y, t_idx, codes = y[rows], t_idx[rows], codes[rows]
-        xcov = xcov[rows] if xcov is not None else None
-        crow = crow[rows] if crow is not None else None
-        kept_units = ~early
-        remap = np.cumsum(kept_units) - 1
-        codes = remap.astype(codes.dtype)[codes]
-        unit_g = unit_g[kept_units]
-        if uniq is not None:
-            uniq = uniq[kept_units]
-        n_u = int(kept_units.sum())
-        if panel:
-            unbalanced = unbalanced[kept_units]
-    if n_u == 0 or y.size == 0:
-        raise EstimationError("no units left after dropping incomplete or early-treated units")
-    clus_codes = _unit_clusters(crow, codes, n_u, cluster, uniq)
-    k = 1 + (xcov.shape[1] if xcov is not None else 0)
-    if panel and not unbalanced.any():
-        ymat = np.empty((n_u, nT), order="F")  # a column per period
-        for s in _slices(y.size):
-            ymat[codes[s], t_idx[s]] = y[s]
-        if xcov is None:
-            xmat: NDArray[np.float64] = np.broadcast_to(np.ones(1), (n_u, nT, 1))
-        else:
-            xmat = np.empty((n_u, nT, k))
-            xmat[:, :, 0] = 1.0
-            for s in _slices(y.size):
-                xmat[codes[s], t_idx[s], 1:] = xcov[s]
-        _note_small(unit_g, notes)
-        return (
-            CsData(
-                "panel", periods, unit_g, n_u, int(y.size), ymat, xmat, None, None, clus_codes, uniq
-            ),
-            notes,
-        )
-    if xcov is None:
-        x_long: NDArray[np.float64] = np.broadcast_to(np.ones(1), (y.size, 1))
+    return seen.sum(axis=1)
+
+
+def _wide(c: _Cells) -> CsData:
+    """Lay out a balanced panel: units × periods outcomes and covariates."""
+    n_u, n_t = c.unit_g.size, c.periods.size
+    ymat = np.empty((n_u, n_t), order="F")  # a column per period
+    for s in _slices(c.y.size):
+        ymat[c.codes[s], c.t_idx[s]] = c.y[s]
+    if c.xcov is None:
+        xmat: NDArray[np.float64] = np.broadcast_to(np.ones(1), (n_u, n_t, 1))
     else:
-        x_long = np.column_stack([np.ones(y.size), xcov])
-    _note_small(unit_g, notes)
-    return (
-        CsData(
-            "long",
-            periods,
-            unit_g,
-            n_u,
-            int(y.size),
-            y,
-            x_long,
-            t_idx.astype(np.int64),
-            codes.astype(np.int64),
-            clus_codes,
-            uniq,
-        ),
-        notes,
-    )
+        xmat = np.empty((n_u, n_t, 1 + c.xcov.shape[1]))
+        xmat[:, :, 0] = 1.0
+        for s in _slices(c.y.size):
+            xmat[c.codes[s], c.t_idx[s], 1:] = c.xcov[s]
+    return CsData(
+        "panel", c.periods, c.unit_g, n_u, int(c.y.size), ymat, xmat, None, None,
+        c.unit_cluster, c.unit_ids,
+    )  # fmt: skip
+
+
+def _long(c: _Cells) -> CsData:
+    """Lay out repeated cross-sections or an unbalanced panel: one entry per row."""
+    if c.xcov is None:
+        x_long: NDArray[np.float64] = np.broadcast_to(np.ones(1), (c.y.size, 1))
+    else:
+        x_long = np.column_stack([np.ones(c.y.size), c.xcov])
+    return CsData(
+        "long", c.periods, c.unit_g, c.unit_g.size, int(c.y.size), c.y, x_long,
+        c.t_idx.astype(np.int64), c.codes.astype(np.int64), c.unit_cluster, c.unit_ids,
+    )  # fmt: skip
 
 
 def _as_float(col: pd.Series, copy: bool = True) -> NDArray[np.float64]:
