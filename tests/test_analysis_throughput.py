@@ -490,3 +490,59 @@ def test_the_bundle_states_events_left_out_after_the_reference_date() -> None:
     late = codes("2026-03-31")["events_after_reference"]
     assert late == {"n_events": 2, "reference_date": "2026-03-31"}
     assert "events_after_reference" not in codes(None)  # default: the latest event
+
+
+def test_a_share_difference_interval_is_cut_to_its_range() -> None:
+    """A permutation interval of a share difference that reaches past 1 is cut, with a note."""
+    from evalkit.analysis.did_bridge import within_range
+    from evalkit.report.warning_text import warning_text
+
+    rec = {
+        "estimate": 0.82,
+        "conf_low": 0.17,
+        "conf_high": 1.53,
+        "warnings": "w",
+        "warning_codes": [None],
+    }
+    cut = within_range(rec, -1.0, 1.0)
+    assert (cut["conf_low"], cut["conf_high"]) == (0.17, 1.0)
+    assert cut["warning_codes"][-1] == {
+        "code": "interval_cut_to_range",
+        "values": {"range_low": -1.0, "range_high": 1.0},
+    }
+    assert cut["warnings"].startswith("w; the interval was cut to [-1, 1]")
+    nl = warning_text(cut["warning_codes"][-1], "nl") or ""
+    assert "van \u22121 tot 1:" in nl
+    inside = {**rec, "conf_high": 0.9}
+    assert within_range(inside, -1.0, 1.0) is inside
+    unbounded = {**rec, "conf_low": -np.inf, "conf_high": np.inf}
+    assert within_range(unbounded, -1.0, 1.0) is unbounded
+
+
+def test_norm_did_intervals_stay_within_minus_one_and_one() -> None:
+    """Two pilots go from no case within the norm to all of them: the interval stops at 1."""
+    rows = []
+    units = [f"GM{m:04d}" for m in range(1, 13)]
+    for m, mun in enumerate(units):
+        for qi, q in enumerate(pd.period_range("2024Q1", "2025Q4", freq="Q")):
+            pilot_on = m < 2 and qi >= 4
+            n_within = 10 if pilot_on else (0 if m < 2 else (m * 7 + qi * 3) % 9)
+            for k in range(10):
+                start = q.start_time + pd.Timedelta(days=3 * k)
+                days = 10 if k < n_within else 40
+                case = f"{mun}-{q}-{k}"
+                rows.append(ev(case, "registration", start, mun=mun))
+                rows.append(
+                    ev(case, "first_conversation", start + pd.Timedelta(days=days), mun=mun)
+                )
+    starts = {u: date(2025, 1, 1) for u in units[:2]}
+    iv = case_intervals(
+        pd.DataFrame(rows), reference_date=date(2026, 6, 30), pilot_starts=starts,
+        comparison_units=units[2:],
+    )  # fmt: skip
+    norm = [n for n in parse_norms(None) if n.name == "debt_help_first_conversation"]
+    row = norm_did(iv, norm, pilot_starts=starts, comparison_units=units[2:]).iloc[0]
+    assert row["status"] == "ok" and row["inference"] == "permutation"
+    assert row["estimate"] > 0.9
+    assert row["conf_high"] == 1.0 and -1.0 <= row["conf_low"] < 1.0
+    assert "interval_cut_to_range" in [c["code"] for c in row["warning_codes"] if c]

@@ -43,6 +43,8 @@ SAMPLE = {
     "anticipation": 0,
     "group": 2004,
     "time": 2006,
+    "range_low": -1.0,
+    "range_high": 1.0,
     "units": "municipality",
 }
 

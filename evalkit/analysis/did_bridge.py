@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from evalkit.did import estimate
-from evalkit.did.notes import Notes
+from evalkit.did.notes import Note, Notes
 from evalkit.did.results import record
 from evalkit.errors import EvalkitError
 
-__all__ = ["DID_COLUMNS", "did_record"]
+__all__ = ["DID_COLUMNS", "did_record", "within_range"]
 
 DID_COLUMNS = [
     "estimator",
@@ -86,4 +86,42 @@ def _not_estimable(empty: dict[str, Any], noted: Notes, why: str) -> dict[str, A
         "status": f"not_estimable: {why}",
         "warnings": "; ".join(n.text for n in noted),
         "warning_codes": [n.to_dict() for n in noted],
+    }
+
+
+def within_range(rec: dict[str, Any], low: float, high: float) -> dict[str, Any]:
+    """Cut a record's interval to the values its effect can take, and say so.
+
+    An interval from test inversion (permutation, Conley–Taber) knows nothing of the
+    outcome's range: the effect on a share is a difference of two shares, so a
+    bound above 1 is impossible. Intersecting a confidence set with the parameter's
+    range keeps its coverage. Infinite bounds are left alone (their note says the
+    interval is unbounded).
+
+    Parameters
+    ----------
+    rec : dict
+        A record of :func:`did_record`.
+    low, high : float
+        The smallest and largest value the effect can take.
+
+    Returns
+    -------
+    dict
+        The record, its interval cut and a note ``interval_cut_to_range`` added when
+        a finite bound lay outside ``[low, high]``.
+    """
+    lo, hi = rec.get("conf_low"), rec.get("conf_high")
+    cut_lo = lo is not None and np.isfinite(lo) and lo < low
+    cut_hi = hi is not None and np.isfinite(hi) and hi > high
+    if not (cut_lo or cut_hi):
+        return rec
+    note = Note("interval_cut_to_range", {"range_low": low, "range_high": high})
+    texts = [t for t in [rec.get("warnings") or "", note.text] if t]
+    return {
+        **rec,
+        "conf_low": low if cut_lo else lo,
+        "conf_high": high if cut_hi else hi,
+        "warnings": "; ".join(texts),
+        "warning_codes": [*(rec.get("warning_codes") or []), note.to_dict()],
     }

@@ -44,7 +44,7 @@ import pandas as pd
 
 from evalkit.analysis.calendar_nl import LiberationDay
 from evalkit.analysis.caseload import caseload_summary, weekly_caseload
-from evalkit.analysis.did_bridge import DID_COLUMNS, did_record
+from evalkit.analysis.did_bridge import DID_COLUMNS, did_record, within_range
 from evalkit.analysis.handovers import (
     handover_summary,
     handover_times,
@@ -167,6 +167,7 @@ def norm_did(
             estimator="twfe",
             cluster="municipality",
         )
+        rec = within_range(rec, -1.0, 1.0)  # the effect on a share lies in [-1, 1]
         rows.append(
             {
                 "norm": norm.name,

@@ -72,6 +72,10 @@ TEMPLATES: dict[str, str] = {
         "'permutation'"
     ),
     "inference_failed": "{method} inference could not run ({reason})",
+    "interval_cut_to_range": (
+        "the interval was cut to [{range_low:g}, {range_high:g}], the values the effect can take "
+        "(a difference of two shares); inverting the test does not know that range"
+    ),
     "conley_taber_needs_common_start": (
         "Conley–Taber inference needs a treatment that starts at the same period in every row "
         "of a cluster"

@@ -69,7 +69,11 @@ FORMATS: dict[str, Callable[[Any, str], str]] = {
     "level": lambda v, lang: fmt_pct(v, lang, 0),
     "size": lambda v, lang: fmt_pct(v, lang, 1),
     **dict.fromkeys(
-        ("cohorts", "cohort", "event_times", "first_period", "group", "time"), _numbers
+        (
+            *("cohorts", "cohort", "event_times", "first_period", "group", "time"),
+            *("range_low", "range_high"),
+        ),
+        _numbers,
     ),
     "method": lambda v, lang: label("inf", v, lang),
     "outcome": lambda v, lang: str(v),
