@@ -156,24 +156,36 @@ def aggregate_all(
     dict
         ``{"simple", "group", "calendar", "dynamic"}`` → :class:`Aggregation`.
     """
-    g, t = gt.group, gt.time
-    k, nc = gt.att.size, coh.values.size
     hi = np.inf if max_e is None else float(max_e)
     lo = -np.inf if min_e is None else float(min_e)
-    post = (g <= t) & (t <= g + hi)
-    nan = float("nan")
-    zw, zh = np.zeros(k), np.zeros(nc)
-    no_rows = np.zeros(0, dtype=bool)
-    out: dict[str, Aggregation] = {}
+    post = (gt.group <= gt.time) & (gt.time <= gt.group + hi)
+    return {
+        "simple": _simple(gt, coh, post),
+        "group": _by_group(gt, coh, post),
+        "calendar": _by_calendar(gt, coh, post),
+        "dynamic": _by_event_time(gt, coh, periods, (lo, hi), balance_e),
+    }
 
-    # simple
+
+def _nothing(gt: GroupTime, coh: Cohorts) -> tuple[float, Array, Array]:
+    """Return the overall ATT, cell weights and wif of an aggregation without cells."""
+    return float("nan"), np.zeros(gt.att.size), np.zeros(coh.values.size)
+
+
+def _simple(gt: GroupTime, coh: Cohorts, post: NDArray[np.bool_]) -> Aggregation:
+    """Average the post-treatment cells with cohort-size weights (``type = "simple"``)."""
+    k, nc = gt.att.size, coh.values.size
     idx = np.flatnonzero(post)
-    s_att, s_w, s_h = _weighted(gt, coh, idx) if idx.size else (nan, zw, zh)
-    out["simple"] = Aggregation(
+    s_att, s_w, s_h = _weighted(gt, coh, idx) if idx.size else _nothing(gt, coh)
+    no_rows = np.zeros(0, dtype=bool)
+    return Aggregation(
         "simple", [], np.zeros(0), np.zeros((k, 0)), np.zeros((nc, 0)), s_att, s_w, s_h, no_rows
     )
 
-    # group: plain means within cohort; the overall average carries the wif.
+
+def _by_group(gt: GroupTime, coh: Cohorts, post: NDArray[np.bool_]) -> Aggregation:
+    """Average within each cohort; the overall average (cohort shares) carries the wif."""
+    g, k, nc = gt.group, gt.att.size, coh.values.size
     glist = [x for x in np.unique(g) if (post & (g == x)).any()]
     g_w = []
     for x in glist:
@@ -189,45 +201,47 @@ def aggregate_all(
         weights = pg / pg.sum()
         o_att, o_w, o_h = float(weights @ g_att), gw @ weights, _wif_h(coh, garr, pg, g_att)
     else:
-        o_att, o_w, o_h = nan, zw, zh
-    out["group"] = Aggregation(
-        "group",
-        [{"group": float(x)} for x in glist],
-        g_att,
-        gw,
-        np.zeros((nc, len(glist))),
-        o_att,
-        o_w,
-        o_h,
-        np.zeros(len(glist), dtype=bool),
+        o_att, o_w, o_h = _nothing(gt, coh)
+    rows = [{"group": float(x)} for x in glist]
+    no_ref = np.zeros(len(glist), dtype=bool)
+    return Aggregation(
+        "group", rows, g_att, gw, np.zeros((nc, len(glist))), o_att, o_w, o_h, no_ref
     )
 
-    # calendar
+
+def _by_calendar(gt: GroupTime, coh: Cohorts, post: NDArray[np.bool_]) -> Aggregation:
+    """Average the post-treatment cells of each calendar period; overall: their mean."""
+    g, t, k, nc = gt.group, gt.time, gt.att.size, coh.values.size
     tlist = [x for x in np.unique(t) if g.size and x >= g.min() and (post & (t == x)).any()]
     parts = [_weighted(gt, coh, np.flatnonzero(post & (t == x))) for x in tlist]
     c_att = np.array([p[0] for p in parts])
     cw, ch = _stack([p[1] for p in parts], k), _stack([p[2] for p in parts], nc)
-    out["calendar"] = Aggregation(
-        "calendar",
-        [{"time": float(x)} for x in tlist],
-        c_att,
-        cw,
-        ch,
-        float(c_att.mean()) if tlist else nan,
-        cw.mean(axis=1) if tlist else zw,
-        ch.mean(axis=1) if tlist else zh,
-        np.zeros(len(tlist), dtype=bool),
+    o_att, o_w, o_h = _nothing(gt, coh)
+    if tlist:
+        o_att, o_w, o_h = float(c_att.mean()), cw.mean(axis=1), ch.mean(axis=1)
+    rows = [{"time": float(x)} for x in tlist]
+    return Aggregation(
+        "calendar", rows, c_att, cw, ch, o_att, o_w, o_h, np.zeros(len(tlist), dtype=bool)
     )
 
-    # dynamic
-    e_all = t - g
+
+def _by_event_time(
+    gt: GroupTime,
+    coh: Cohorts,
+    periods: Array,
+    window: tuple[float, float],
+    balance_e: int | None,
+) -> Aggregation:
+    """Average the cells by time since the start; overall: the mean over event times ≥ 0."""
+    g, k, nc = gt.group, gt.att.size, coh.values.size
+    e_all = gt.time - g
     include = np.ones(g.size, dtype=bool)
     if balance_e is not None:
         include = (periods.max() - g) >= balance_e
     eseq = np.unique(e_all[include])
     if balance_e is not None:
         eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - periods.max() + periods.min())]
-    eseq = eseq[(eseq >= lo) & (eseq <= hi)]
+    eseq = eseq[(eseq >= window[0]) & (eseq <= window[1])]
     dparts, dref = [], []
     for e in eseq:
         cells = np.flatnonzero((e_all == e) & include)
@@ -236,15 +250,8 @@ def aggregate_all(
     d_att = np.array([p[0] for p in dparts])
     dw, dh = _stack([p[1] for p in dparts], k), _stack([p[2] for p in dparts], nc)
     pos = eseq >= 0
-    out["dynamic"] = Aggregation(
-        "dynamic",
-        [{"event_time": int(e)} for e in eseq],
-        d_att,
-        dw,
-        dh,
-        float(d_att[pos].mean()) if pos.any() else nan,
-        dw[:, pos].mean(axis=1) if pos.any() else zw,
-        dh[:, pos].mean(axis=1) if pos.any() else zh,
-        np.array(dref, dtype=bool),
-    )
-    return out
+    o_att, o_w, o_h = _nothing(gt, coh)
+    if pos.any():
+        o_att, o_w, o_h = float(d_att[pos].mean()), dw[:, pos].mean(axis=1), dh[:, pos].mean(axis=1)
+    rows = [{"event_time": int(e)} for e in eseq]
+    return Aggregation("dynamic", rows, d_att, dw, dh, o_att, o_w, o_h, np.array(dref, dtype=bool))
