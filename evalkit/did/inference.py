@@ -348,42 +348,18 @@ def randomization_combinations(
     joint_p : float or None
         p-value of the joint test (None when ``joint`` is empty).
     """
-    # Inner products with y and with every observed regressor: the coefficients of
-    # Y - tau * X_obs s under any assignment follow by linearity.
-    gram, raw, vecs, n_roles, m = design.block_products()
-    role = np.asarray(design.role)
-
-    assignments = distinct_assignments(role, max_enumerate)
-    enumerated = assignments is not None
-    if assignments is None:
-        rng = np.random.default_rng(seed)
-        assignments = [role] + [rng.permutation(role) for _ in range(n_perm)]
-    coefs = assigned_coefs(gram, raw, vecs, assignments, n_roles, m)  # n × m × (1 + m)
-    obs = assigned_coefs(gram, raw, vecs, [role], n_roles, m)[0]
-    if not np.isfinite(obs).all():
-        raise EstimationError(
-            "the treatment is collinear with the fixed effects: no effect can be estimated"
-        )
-    # Whether an assignment identifies the effect depends on the assignment alone, not
-    # on the outcomes, so testing within the identified ones keeps the test exact.
-    identified = np.isfinite(coefs).all(axis=(1, 2))
-    messages: list[Note] = []
-    if not identified.all():
-        left = {"left_out": int((~identified).sum()), "assignments": len(assignments)}
-        messages.append(Note("permutation_not_identified", left))
-        coefs = coefs[identified]
+    coefs, obs, messages, enumerated = _assigned_coefficients(design, max_enumerate, n_perm, seed)
     n = len(coefs)
-    smallest = 1.0 / n
-    unbounded = smallest > alpha
+    unbounded = 1.0 / n > alpha
     if unbounded:
-        k = int((role > 0).sum())
-        values = {"treated": k, "clusters": len(role), **unbounded_values(n, alpha)}
-        messages.append(Note("permutation_unbounded", values))
+        role = np.asarray(design.role)
+        counts = {"treated": int((role > 0).sum()), "clusters": len(role)}
+        messages.append(Note("permutation_unbounded", counts | unbounded_values(n, alpha)))
     detail = {
         "method": "randomization inference over clusters",
         "assignments": int(n),
         "enumerated": bool(enumerated),
-        "smallest_p_value": smallest,
+        "smallest_p_value": 1.0 / n,
         "seed": int(seed),
         "statistic": "coefficient",
     }
@@ -396,30 +372,62 @@ def randomization_combinations(
         by_y = coefs[:, :, 0] @ w  # w'theta_a(Y), n
         by_shift = np.einsum("amj,m,j->a", coefs[:, :, 1:], w, s)  # w'theta_a(X_obs s)
         b_obs = float(w @ obs[:, 0])
-
         pfun = _sharp_null_p(by_y, by_shift, b_obs)
         if i == 0 and not unbounded:
-            size = exact_size(np.abs(by_y), alpha)
-            detail["exact_size"] = size
+            # the first combination's exact size stands for all (the same assignments)
+            detail["exact_size"] = size = exact_size(np.abs(by_y), alpha)
             if size < 0.6 * alpha:
-                values = {"assignments": int(n), "alpha": float(alpha), "size": size}
-                messages.append(Note("permutation_conservative", values))
-        if unbounded:
-            lo, hi = -math.inf, math.inf
-        else:
-            spread = float(np.std(by_y)) or 1.0
-            lo, hi = invert(pfun, b_obs, spread, alpha)
+                coarse = {"assignments": int(n), "alpha": float(alpha), "size": size}
+                messages.append(Note("permutation_conservative", coarse))
+        lo, hi = -math.inf, math.inf
+        if not unbounded:
+            lo, hi = invert(pfun, b_obs, float(np.std(by_y)) or 1.0, alpha)
         outcomes.append(InferenceOutcome(pfun(0.0), lo, hi, dict(detail), tuple(messages)))
-    joint_p = None
-    if joint:
-        idx = list(joint)
-        placebo = coefs[:, idx, 0]
-        s2 = np.mean(placebo**2, axis=0)
-        s2 = np.where(s2 > 0, s2, np.inf)
-        stat = float((obs[idx, 0] ** 2 / s2).sum())
-        dist = (placebo**2 / s2).sum(axis=1)
-        joint_p = int((dist >= stat - 1e-12 * max(1.0, stat)).sum()) / n
-    return outcomes, joint_p
+    return outcomes, (_joint_p(coefs, obs, list(joint)) if joint else None)
+
+
+def _assigned_coefficients(
+    design: LinearDesign, max_enumerate: int, n_perm: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, list[Note], bool]:
+    """Return the coefficients under every identified assignment and the observed ones.
+
+    Returns ``(coefs, obs, notes, enumerated)``: ``coefs`` is assignments × m × (1 + m),
+    the coefficients of ``Y`` and of every observed regressor (the coefficients of
+    ``Y - tau * X_obs s`` under any assignment follow by linearity); ``obs`` those of
+    the observed assignment. Assignments that do not identify the effect are left out
+    with a note: that depends on the assignment alone, not on the outcomes, so
+    testing within the identified ones keeps the test exact.
+    """
+    gram, raw, vecs, n_roles, m = design.block_products()
+    role = np.asarray(design.role)
+    assignments = distinct_assignments(role, max_enumerate)
+    enumerated = assignments is not None
+    if assignments is None:
+        rng = np.random.default_rng(seed)
+        assignments = [role] + [rng.permutation(role) for _ in range(n_perm)]
+    coefs = assigned_coefs(gram, raw, vecs, assignments, n_roles, m)  # n × m × (1 + m)
+    obs = assigned_coefs(gram, raw, vecs, [role], n_roles, m)[0]
+    if not np.isfinite(obs).all():
+        raise EstimationError(
+            "the treatment is collinear with the fixed effects: no effect can be estimated"
+        )
+    identified = np.isfinite(coefs).all(axis=(1, 2))
+    notes: list[Note] = []
+    if not identified.all():
+        left = {"left_out": int((~identified).sum()), "assignments": len(assignments)}
+        notes.append(Note("permutation_not_identified", left))
+        coefs = coefs[identified]
+    return coefs, obs, notes, enumerated
+
+
+def _joint_p(coefs: np.ndarray, obs: np.ndarray, idx: list[int]) -> float:
+    """p-value of the joint sharp null on coefficients ``idx``: ``sum(theta_j**2 / s_j**2)``."""
+    placebo = coefs[:, idx, 0]
+    s2 = np.mean(placebo**2, axis=0)
+    s2 = np.where(s2 > 0, s2, np.inf)
+    stat = float((obs[idx, 0] ** 2 / s2).sum())
+    dist = (placebo**2 / s2).sum(axis=1)
+    return int((dist >= stat - 1e-12 * max(1.0, stat)).sum()) / len(coefs)
 
 
 def randomization(
