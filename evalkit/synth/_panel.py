@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -123,29 +124,70 @@ def full_panel(
     """
     r = rng(seed, STREAM_EXTRAS)
     person, col, skel = _skeleton(design, pop)
-    n = pop.n_persons
-    rows = person.shape[0]
     obs = {name: observed(pop, pairs[name])[person, col] for name in PANEL_OUTCOMES}
-    vul = pop.vulnerable[person]
-    age = skel["age"]
+    # The three draws below take turns on one random stream: their order is the panel.
+    debts = _debt_columns(r, pop, pairs, person, col, obs["problematic_debt"])
+    school = np.array(SCHOOL_TYPES)[pop.school[person]]
+    highest = _qualification(r, pop, person, skel["age"], school, obs["startkwalificatie"])
+    housing = _housing_columns(r, pop, person, obs["homeless"], obs["independent_living"])
+    benefits = (skel["age"] >= 18) & (
+        r.random(pop.n_persons) < np.where(pop.vulnerable, 0.12, 0.02)
+    )[person]
+    return pd.DataFrame(
+        {
+            "person_id": skel["person"],
+            "month": skel["month"],
+            "municipality": np.asarray(design.municipalities)[pop.muni[person]],
+            "birth_month": _month_values(pop.birth[person]),
+            "sex": SEXES[pop.sex[person]],
+            "age": skel["age"],
+            "school_type": school,
+            **debts,
+            "enrolled": obs["enrolled"],
+            "highest_qualification": highest,
+            "startkwalificatie": obs["startkwalificatie"],
+            "early_school_leaving": obs["early_school_leaving"],
+            "household_position": housing["household_position"],
+            "ethos_category": housing["ethos_category"],
+            "homeless": obs["homeless"],
+            "independent_living": obs["independent_living"],
+            "housing_urgency": housing["housing_urgency"],
+            "employed": obs["employed"],
+            "social_assistance": obs["social_assistance"],
+            "other_benefits": benefits,
+            "neet": obs["neet"],
+            "bsn": bsn[person],
+        }
+    )
 
-    # debts: creditors and amount are a person's own level, present while in debt
-    debt = obs["problematic_debt"]
+
+#: Creditors as a debt export lists them, one combination per person.
+_DEBT_SOURCES = np.array(
+    [
+        "BKR",
+        "BKR, CJIB",
+        "zorgverzekeraar, CJIB",
+        "DUO, Belastingdienst",
+        "woningcorporatie, energieleverancier",
+        "BKR, zorgverzekeraar, CJIB",
+    ]
+)
+
+
+def _debt_columns(
+    r: np.random.Generator,
+    pop: Population,
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]],
+    person: np.ndarray,
+    col: np.ndarray,
+    debt: np.ndarray,
+) -> dict[str, Any]:
+    """Draw the debt columns: creditors and amount are a person's own, present while in debt."""
+    n = pop.n_persons
     creditors = 1 + r.poisson(np.where(pop.vulnerable, 5.0, 3.5), n)
     amount = r.lognormal(np.log(8000.0), 0.8, n)
     drift = 1.0 + 0.01 * (col - col.min())
-    debt_amount = np.where(debt, np.round(amount[person] * drift, 2), 0.0)
-    sources = np.array(
-        [
-            "BKR",
-            "BKR, CJIB",
-            "zorgverzekeraar, CJIB",
-            "DUO, Belastingdienst",
-            "woningcorporatie, energieleverancier",
-            "BKR, zorgverzekeraar, CJIB",
-        ]
-    )
-    person_source = r.integers(0, sources.shape[0], n)
+    person_source = r.integers(0, _DEBT_SOURCES.shape[0], n)
     status_draw = r.choice(
         np.array(["none", "applied", "stabilisation", "arrangement", "dropped_out"]),
         n,
@@ -154,21 +196,45 @@ def full_panel(
     had_debt = np.maximum.accumulate(
         pairs["problematic_debt"][0] | pairs["problematic_debt"][1], axis=1
     )[person, col]
-    help_status = np.where(debt, status_draw[person], np.where(had_debt, "completed", "none"))
+    return {
+        "problematic_debt": debt,
+        "debt_sources": pd.array(
+            np.where(debt, _DEBT_SOURCES[person_source[person]], None), dtype="string"
+        ),
+        "debt_help_status": np.where(
+            debt, status_draw[person], np.where(had_debt, "completed", "none")
+        ),
+        "n_creditors": np.where(debt, creditors[person], 0).astype(np.int64),
+        "debt_amount": np.where(debt, np.round(amount[person] * drift, 2), 0.0),
+    }
 
-    # education
+
+def _qualification(
+    r: np.random.Generator,
+    pop: Population,
+    person: np.ndarray,
+    age: np.ndarray,
+    school: np.ndarray,
+    startkwalificatie: np.ndarray,
+) -> np.ndarray:
+    """Draw the highest qualification: a vulnerable pupil's is the school's, or mbo2."""
     quals = np.array(["mbo2", "mbo3", "mbo4", "havo", "vwo", "hbo"])
-    final_q = r.choice(quals, n, p=[0.15, 0.25, 0.25, 0.12, 0.08, 0.15])
-    school = np.array(SCHOOL_TYPES)[pop.school[person]]
-    sk = obs["startkwalificatie"]
-    q_general = np.where(sk, final_q[person], "none")
+    final_q = r.choice(quals, pop.n_persons, p=[0.15, 0.25, 0.25, 0.12, 0.08, 0.15])
+    q_general = np.where(startkwalificatie, final_q[person], "none")
     q_general = np.where((q_general == "hbo") & (age < 21), "havo", q_general)
-    q_vul = np.where(sk, "mbo2", np.where(school == "other", "none", school))
-    highest = np.where(vul, q_vul, q_general)
+    q_vul = np.where(startkwalificatie, "mbo2", np.where(school == "other", "none", school))
+    return np.where(pop.vulnerable[person], q_vul, q_general)
 
-    # housing
-    homeless = obs["homeless"]
-    independent = obs["independent_living"]
+
+def _housing_columns(
+    r: np.random.Generator,
+    pop: Population,
+    person: np.ndarray,
+    homeless: np.ndarray,
+    independent: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Draw household position, ETHOS category and housing urgency from the housing outcomes."""
+    n, rows = pop.n_persons, person.shape[0]
     position_draw = r.choice(
         np.array(["single", "couple", "single_parent"]), n, p=[0.6, 0.32, 0.08]
     )
@@ -186,38 +252,4 @@ def full_panel(
         np.where(cell < 0.015, "insecure", np.where(cell < 0.025, "inadequate", "none")),
     )
     urgency = np.where(homeless, r.random(n)[person] < 0.3, r.random(rows) < 0.003)
-    benefits = (age >= 18) & (r.random(n) < np.where(pop.vulnerable, 0.12, 0.02))[person]
-
-    frame = pd.DataFrame(
-        {
-            "person_id": skel["person"],
-            "month": skel["month"],
-            "municipality": np.asarray(design.municipalities)[pop.muni[person]],
-            "birth_month": _month_values(pop.birth[person]),
-            "sex": SEXES[pop.sex[person]],
-            "age": age,
-            "school_type": school,
-            "problematic_debt": debt,
-            "debt_sources": pd.array(
-                np.where(debt, sources[person_source[person]], None), dtype="string"
-            ),
-            "debt_help_status": help_status,
-            "n_creditors": np.where(debt, creditors[person], 0).astype(np.int64),
-            "debt_amount": debt_amount,
-            "enrolled": obs["enrolled"],
-            "highest_qualification": highest,
-            "startkwalificatie": sk,
-            "early_school_leaving": obs["early_school_leaving"],
-            "household_position": household,
-            "ethos_category": ethos,
-            "homeless": homeless,
-            "independent_living": independent,
-            "housing_urgency": urgency,
-            "employed": obs["employed"],
-            "social_assistance": obs["social_assistance"],
-            "other_benefits": benefits,
-            "neet": obs["neet"],
-            "bsn": bsn[person],
-        }
-    )
-    return frame
+    return {"household_position": household, "ethos_category": ethos, "housing_urgency": urgency}
