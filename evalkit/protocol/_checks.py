@@ -266,17 +266,40 @@ def _check_analysis(
 ) -> None:
     a = p.get("analysis") or {}
     treated = _items(p, "units", "treated")
-    comparison = list((p.get("units") or {}).get("comparison") or [])
-    estimator = a.get("estimator")
-    inference = a.get("inference")
     starts = sorted({str(t["start"]) for t in treated if t.get("start")})
+    estimator = a.get("estimator")
     if len(starts) > 1 and estimator in ("2x2", "twfe", "event_study"):
         errors.append(
             f"analysis.estimator: {estimator!r} cannot handle a staggered design (pilot units "
             f"start in {', '.join(starts)}): two-way fixed effects compare early with late "
             "joiners and can even flip the sign; use callaway_santanna"
         )
-    n_treated = len({t.get("unit") for t in treated})
+    _check_inference(p, a, errors, warnings)
+    _check_event_window(p, a, errors)
+    _check_cs_only(a, errors)
+    _check_columns(p, a, schemas, errors)
+    primaries = [o for o in _items(p, "outcomes") if o.get("role") == "primary"]
+    if a.get("multiple_testing") == "none" and len(primaries) > 1:
+        warnings.append(
+            f"analysis.multiple_testing: 'none' with {len(primaries)} primary outcomes "
+            "inflates the chance of a false positive; use holm or bh"
+        )
+    if estimator == "callaway_santanna":
+        counts = Counter(t.get("start") for t in treated)
+        small = [str(s) for s, n in counts.items() if n == 1]
+        if small and len(counts) > 1:
+            warnings.append(
+                f"units.treated: the start month(s) {', '.join(sorted(small))} have one unit each; "
+                "their group-time effects rest on a single municipality"
+            )
+
+
+def _check_inference(
+    p: Mapping[str, Any], a: Mapping[str, Any], errors: list[str], warnings: list[str]
+) -> None:
+    """Check the inference against the estimator and the number of treated clusters."""
+    estimator, inference = a.get("estimator"), a.get("inference")
+    n_treated = len({t.get("unit") for t in _items(p, "units", "treated")})
     threshold = a.get("few_treated_threshold") or FEW_TREATED_THRESHOLD
     if inference in CLUSTER_ROBUST and n_treated < threshold and estimator not in SYNTHETIC:
         alt = (
@@ -295,74 +318,85 @@ def _check_analysis(
             f"analysis.inference: {inference!r} is available for the "
             f"{', '.join(runs_for)} estimators, not for {estimator!r}"
         )
+    comparison = list((p.get("units") or {}).get("comparison") or [])
     alpha = a.get("alpha")
     if isinstance(alpha, int | float) and n_treated and comparison:
-        n_clusters = n_treated + len(comparison)
-        if inference == "permutation" or (inference == "auto" and n_treated < threshold):
-            # mirror-image assignments tie when half the clusters are treated
-            ties = 2 if 2 * n_treated == n_clusters else 1
-            smallest = ties / math.comb(n_clusters, n_treated)
-            if smallest > alpha:
-                warnings.append(
-                    f"analysis.inference: with {n_clusters} clusters of which {n_treated} "
-                    f"treated the smallest permutation p-value is {smallest:.3f}, above alpha "
-                    f"{alpha}; no effect can be significant — add comparison units"
-                )
-        if inference == "conley_taber":
-            # one placebo per comparison cluster drawn for each treated one, with replacement
-            smallest = 1 / (len(comparison) ** n_treated + 1)
-            if smallest > alpha:
-                warnings.append(
-                    f"analysis.inference: few-treated inference with {len(comparison)} "
-                    f"comparison units cannot give p-values below {smallest:.3f} (alpha "
-                    f"{alpha}); add comparison units"
-                )
+        few = inference == "auto" and n_treated < threshold
+        _check_smallest_p(str(inference), few, n_treated, len(comparison), alpha, warnings)
+
+
+def _check_smallest_p(
+    inference: str,
+    few: bool,
+    n_treated: int,
+    n_comparison: int,
+    alpha: float,
+    warnings: list[str],
+) -> None:
+    """Warn when the design's smallest attainable p-value exceeds alpha."""
+    n_clusters = n_treated + n_comparison
+    if inference == "permutation" or few:
+        # mirror-image assignments tie when half the clusters are treated
+        ties = 2 if 2 * n_treated == n_clusters else 1
+        smallest = ties / math.comb(n_clusters, n_treated)
+        if smallest > alpha:
+            warnings.append(
+                f"analysis.inference: with {n_clusters} clusters of which {n_treated} "
+                f"treated the smallest permutation p-value is {smallest:.3f}, above alpha "
+                f"{alpha}; no effect can be significant — add comparison units"
+            )
+    if inference == "conley_taber":
+        # one placebo per comparison cluster drawn for each treated one, with replacement
+        smallest = 1 / (n_comparison**n_treated + 1)
+        if smallest > alpha:
+            warnings.append(
+                f"analysis.inference: few-treated inference with {n_comparison} "
+                f"comparison units cannot give p-values below {smallest:.3f} (alpha "
+                f"{alpha}); add comparison units"
+            )
+
+
+def _check_event_window(p: Mapping[str, Any], a: Mapping[str, Any], errors: list[str]) -> None:
+    """Event time 0 is the first pilot month; the reference period lies before anticipation."""
     window = a.get("event_window")
-    if (
+    if not (
         isinstance(window, Mapping)
         and isinstance(window.get("min"), int)
         and isinstance(window.get("max"), int)
     ):
-        if not window["min"] < 0 <= window["max"]:
-            errors.append(
-                f"analysis.event_window: min {window['min']} must be negative and max "
-                f"{window['max']} zero or more (event time 0 is the first pilot month)"
-            )
-        lead = (p.get("units") or {}).get("anticipation_months") or 0
-        if isinstance(lead, int) and lead and window["min"] > -1 - lead:
-            errors.append(
-                f"analysis.event_window: min {window['min']} must be {-1 - lead} or less: with "
-                f"units.anticipation_months {lead} the reference period is month {-1 - lead}"
-            )
-    _check_cs_only(a, errors)
-    panel = schemas.get("outcome_panel")
-    if panel is not None:
-        for name in a.get("covariates") or []:
-            if name not in panel.columns:
-                errors.append(
-                    f"analysis.covariates: unknown column {name!r}; columns of outcome_panel: "
-                    f"{', '.join(panel.columns)}"
-                )
-        cluster = a.get("cluster")
-        if isinstance(cluster, str) and cluster not in panel.columns:
-            errors.append(f"analysis.cluster: unknown column {cluster!r} in outcome_panel")
-        column = (p.get("units") or {}).get("column")
-        if isinstance(column, str) and column not in panel.columns:
-            errors.append(f"units.column: unknown column {column!r} in outcome_panel")
-    primaries = [o for o in _items(p, "outcomes") if o.get("role") == "primary"]
-    if a.get("multiple_testing") == "none" and len(primaries) > 1:
-        warnings.append(
-            f"analysis.multiple_testing: 'none' with {len(primaries)} primary outcomes "
-            "inflates the chance of a false positive; use holm or bh"
+        return
+    if not window["min"] < 0 <= window["max"]:
+        errors.append(
+            f"analysis.event_window: min {window['min']} must be negative and max "
+            f"{window['max']} zero or more (event time 0 is the first pilot month)"
         )
-    if estimator == "callaway_santanna":
-        counts = Counter(t.get("start") for t in treated)
-        small = [str(s) for s, n in counts.items() if n == 1]
-        if small and len(counts) > 1:
-            warnings.append(
-                f"units.treated: the start month(s) {', '.join(sorted(small))} have one unit each; "
-                "their group-time effects rest on a single municipality"
+    lead = (p.get("units") or {}).get("anticipation_months") or 0
+    if isinstance(lead, int) and lead and window["min"] > -1 - lead:
+        errors.append(
+            f"analysis.event_window: min {window['min']} must be {-1 - lead} or less: with "
+            f"units.anticipation_months {lead} the reference period is month {-1 - lead}"
+        )
+
+
+def _check_columns(
+    p: Mapping[str, Any], a: Mapping[str, Any], schemas: Mapping[str, SchemaInfo], errors: list[str]
+) -> None:
+    """Covariates, the cluster and the unit column must be columns of the outcome panel."""
+    panel = schemas.get("outcome_panel")
+    if panel is None:
+        return
+    for name in a.get("covariates") or []:
+        if name not in panel.columns:
+            errors.append(
+                f"analysis.covariates: unknown column {name!r}; columns of outcome_panel: "
+                f"{', '.join(panel.columns)}"
             )
+    cluster = a.get("cluster")
+    if isinstance(cluster, str) and cluster not in panel.columns:
+        errors.append(f"analysis.cluster: unknown column {cluster!r} in outcome_panel")
+    column = (p.get("units") or {}).get("column")
+    if isinstance(column, str) and column not in panel.columns:
+        errors.append(f"units.column: unknown column {column!r} in outcome_panel")
 
 
 def _check_population(
