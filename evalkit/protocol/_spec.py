@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,99 +105,120 @@ def validate(value: Any, spec: Field, path: str, errors: list[str]) -> Any:
     object
         The normalised value, or ``None`` when it is unusable.
     """
-    kind = spec.kind
-    if kind == "any":
-        return _plain(value)
-    if kind == "record":
-        return _record(value, spec, path, errors)
-    if kind == "list":
-        if not isinstance(value, list):
-            errors.append(f"{path}: expected a list, got {_type_name(value)}")
-            return None
-        if len(value) < spec.min_items:
-            errors.append(f"{path}: needs at least {spec.min_items} item(s), got {len(value)}")
-        item = spec.item or Field("any")
-        return [validate(v, item, f"{path}[{item_key(v, i)}]", errors) for i, v in enumerate(value)]
-    if kind == "map":
-        if not isinstance(value, Mapping):
-            errors.append(f"{path}: expected a mapping (key: value), got {_type_name(value)}")
-            return None
-        item = spec.item or Field("any")
-        return {str(k): validate(v, item, f"{path}.{k}", errors) for k, v in value.items()}
-    if kind == "text":
-        if isinstance(value, str) and value.strip():
-            return value
-        if isinstance(value, Mapping) and value:
-            bad = [k for k, v in value.items() if not isinstance(v, str) or not v.strip()]
-            unknown = [k for k in value if k not in ("nl", "en")]
-            if unknown:
-                errors.append(f"{path}: unknown language(s) {unknown}; allowed: nl, en")
-            if bad:
-                errors.append(f"{path}: the text for {bad} must be non-empty text")
-            return {str(k): v for k, v in value.items()}
-        errors.append(f"{path}: expected a text or {{nl: ..., en: ...}}, got {_type_name(value)}")
+    check = _BY_KIND.get(spec.kind)
+    if check is None:  # pragma: no cover - a bug in the spec
+        raise ValueError(f"unknown field kind {spec.kind!r}")
+    return check(value, spec, path, errors)
+
+
+def _any(value: Any, spec: Field, path: str, errors: list[str]) -> Any:
+    return _plain(value)
+
+
+def _list(value: Any, spec: Field, path: str, errors: list[str]) -> list[Any] | None:
+    if not isinstance(value, list):
+        errors.append(f"{path}: expected a list, got {_type_name(value)}")
         return None
-    if kind in ("str", "expr"):
-        if not isinstance(value, str) or not value.strip():
-            errors.append(f"{path}: expected a text, got {_type_name(value)}")
-            return None
-        if spec.allowed is not None and value not in spec.allowed:
-            close = difflib.get_close_matches(value, [str(a) for a in spec.allowed], n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            errors.append(
-                f"{path}: {value!r} is not allowed{hint}; allowed: "
-                f"{', '.join(str(a) for a in spec.allowed)}"
-            )
-            return None
-        if spec.pattern is not None and not re.match(spec.pattern, value):
-            errors.append(f"{path}: {value!r} is not {spec.pattern_hint or spec.pattern}")
-            return None
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            errors.append(f"{path}: expected true or false, got {_type_name(value)}")
-            return None
-        return value
-    if kind in ("int", "number"):
-        ok = isinstance(value, int) if kind == "int" else isinstance(value, int | float)
-        if isinstance(value, bool) or not ok:
-            want = "a whole number" if kind == "int" else "a number"
-            errors.append(f"{path}: expected {want}, got {_type_name(value)}")
-            return None
-        if spec.minimum is not None and value < spec.minimum:
-            errors.append(f"{path}: {value} is below the minimum {spec.minimum:g}")
-        if spec.maximum is not None and value > spec.maximum:
-            errors.append(f"{path}: {value} is above the maximum {spec.maximum:g}")
-        if spec.allowed is not None and value not in spec.allowed:
-            errors.append(
-                f"{path}: {value} is not allowed; allowed: {', '.join(map(str, spec.allowed))}"
-            )
-            return None
-        return value
-    if kind == "month":
-        if isinstance(value, dt.date):
-            errors.append(
-                f"{path}: expected a month 'YYYY-MM', got the date {value.isoformat()}; "
-                "write the month only"
-            )
-            return None
-        if not isinstance(value, str) or not _MONTH.match(value):
-            errors.append(f"{path}: expected a month 'YYYY-MM', got {_type_name(value)}")
-            return None
-        return value
-    if kind == "date":
-        if isinstance(value, dt.datetime):
-            return value.date().isoformat()
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        if isinstance(value, str) and _DATE.match(value):
-            try:
-                return dt.date.fromisoformat(value).isoformat()
-            except ValueError:
-                pass
-        errors.append(f"{path}: expected a date 'YYYY-MM-DD', got {_type_name(value)}")
+    if len(value) < spec.min_items:
+        errors.append(f"{path}: needs at least {spec.min_items} item(s), got {len(value)}")
+    item = spec.item or Field("any")
+    return [validate(v, item, f"{path}[{item_key(v, i)}]", errors) for i, v in enumerate(value)]
+
+
+def _map(value: Any, spec: Field, path: str, errors: list[str]) -> dict[str, Any] | None:
+    if not isinstance(value, Mapping):
+        errors.append(f"{path}: expected a mapping (key: value), got {_type_name(value)}")
         return None
-    raise ValueError(f"unknown field kind {kind!r}")  # pragma: no cover - a bug in the spec
+    item = spec.item or Field("any")
+    return {str(k): validate(v, item, f"{path}.{k}", errors) for k, v in value.items()}
+
+
+def _text(value: Any, spec: Field, path: str, errors: list[str]) -> Any:
+    """Check a text, or one text per language (``{nl: ..., en: ...}``)."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, Mapping) and value:
+        bad = [k for k, v in value.items() if not isinstance(v, str) or not v.strip()]
+        unknown = [k for k in value if k not in ("nl", "en")]
+        if unknown:
+            errors.append(f"{path}: unknown language(s) {unknown}; allowed: nl, en")
+        if bad:
+            errors.append(f"{path}: the text for {bad} must be non-empty text")
+        return {str(k): v for k, v in value.items()}
+    errors.append(f"{path}: expected a text or {{nl: ..., en: ...}}, got {_type_name(value)}")
+    return None
+
+
+def _string(value: Any, spec: Field, path: str, errors: list[str]) -> str | None:
+    """Check a non-empty text: one of the allowed values, or matching the pattern."""
+    if not isinstance(value, str) or not value.strip():
+        errors.append(f"{path}: expected a text, got {_type_name(value)}")
+        return None
+    if spec.allowed is not None and value not in spec.allowed:
+        close = difflib.get_close_matches(value, [str(a) for a in spec.allowed], n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        errors.append(
+            f"{path}: {value!r} is not allowed{hint}; allowed: "
+            f"{', '.join(str(a) for a in spec.allowed)}"
+        )
+        return None
+    if spec.pattern is not None and not re.match(spec.pattern, value):
+        errors.append(f"{path}: {value!r} is not {spec.pattern_hint or spec.pattern}")
+        return None
+    return value
+
+
+def _bool(value: Any, spec: Field, path: str, errors: list[str]) -> bool | None:
+    if not isinstance(value, bool):
+        errors.append(f"{path}: expected true or false, got {_type_name(value)}")
+        return None
+    return value
+
+
+def _number(value: Any, spec: Field, path: str, errors: list[str]) -> int | float | None:
+    """Check a whole number (``int``) or any number against bounds and allowed values."""
+    ok = isinstance(value, int) if spec.kind == "int" else isinstance(value, int | float)
+    if isinstance(value, bool) or not ok:
+        want = "a whole number" if spec.kind == "int" else "a number"
+        errors.append(f"{path}: expected {want}, got {_type_name(value)}")
+        return None
+    if spec.minimum is not None and value < spec.minimum:
+        errors.append(f"{path}: {value} is below the minimum {spec.minimum:g}")
+    if spec.maximum is not None and value > spec.maximum:
+        errors.append(f"{path}: {value} is above the maximum {spec.maximum:g}")
+    if spec.allowed is not None and value not in spec.allowed:
+        errors.append(
+            f"{path}: {value} is not allowed; allowed: {', '.join(map(str, spec.allowed))}"
+        )
+        return None
+    return value
+
+
+def _month(value: Any, spec: Field, path: str, errors: list[str]) -> str | None:
+    if isinstance(value, dt.date):
+        errors.append(
+            f"{path}: expected a month 'YYYY-MM', got the date {value.isoformat()}; "
+            "write the month only"
+        )
+        return None
+    if not isinstance(value, str) or not _MONTH.match(value):
+        errors.append(f"{path}: expected a month 'YYYY-MM', got {_type_name(value)}")
+        return None
+    return value
+
+
+def _date(value: Any, spec: Field, path: str, errors: list[str]) -> str | None:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str) and _DATE.match(value):
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    errors.append(f"{path}: expected a date 'YYYY-MM-DD', got {_type_name(value)}")
+    return None
 
 
 def _record(value: Any, spec: Field, path: str, errors: list[str]) -> dict[str, Any] | None:
@@ -270,3 +291,20 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+#: How each kind of field is checked (``Field.kind``).
+_BY_KIND: dict[str, Callable[[Any, Field, str, list[str]], Any]] = {
+    "any": _any,
+    "record": _record,
+    "list": _list,
+    "map": _map,
+    "text": _text,
+    "str": _string,
+    "expr": _string,
+    "bool": _bool,
+    "int": _number,
+    "number": _number,
+    "month": _month,
+    "date": _date,
+}
