@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -154,10 +155,9 @@ def _sensitivity(
     if not bounds or any(b < 0 or not math.isfinite(b) for b in bounds):
         raise EstimationError(f"bounds must be non-negative numbers; got {bounds!r}")
     notes: list[Note] = []
-    grids: list[float] = []
     few = n_treated_clusters is not None and n_treated_clusters < few_treated_threshold
     facts = {"treated": n_treated_clusters or 0, "clusters": n_clusters or 0}
-    est = float(lv @ beta[num_pre:])
+    problem = _Problem(beta, sig, num_pre, lv, restriction, alpha)
     # Beyond a few post periods the exact C-LF test has too many pieces (bases) to enumerate;
     # the placebo rule with normal draws is then a valid (conservative) projection interval.
     projection = (
@@ -170,68 +170,31 @@ def _sensitivity(
         placebo = normal_draws(sig, sims, seed).T
         notes.append(Note("sensitivity_projection", {"n": num_post}))
     if placebo is not None:
-        pl = np.asarray(placebo, dtype=float)
-        method = "projection" if projection else "placebo"
         if few:
             code = "normal" if projection else "placebo"
             notes.append(Note(f"sensitivity_few_treated_{code}", facts))
-        original = placebo_original(beta, pl, num_pre, lv, alpha)
-        rule = placebo_relmag if restriction == "relative_magnitudes" else placebo_smooth
-
-        def interval(b: float) -> tuple[float, float]:
-            if restriction == "smoothness":
-                return placebo_smooth(beta, pl, num_pre, lv, b, alpha, groups=placebo_groups)
-            return rule(beta, pl, num_pre, lv, b, alpha)
-
-        def excludes_zero(b: float) -> bool:
-            lo, hi = interval(b)
-            return lo > 0 or hi < 0
+        draws = np.asarray(placebo, dtype=float)
+        method = _placebo_method(problem, draws, placebo_groups, projection)
     else:
         if sig is None:  # _check allows this only with placebo
             raise EstimationError("give sigma (the covariance of betahat) or placebo draws")
         if few:
             notes.append(Note("sensitivity_few_treated_normal", facts))
-        se = math.sqrt(float(lv @ sig[num_pre:, num_pre:] @ lv))
-        z = float(special.ndtri(1 - alpha / 2))
-        original = (est - z * se, est + z * se)
         if restriction == "smoothness":
-            method = "FLCI"
-
-            def interval(b: float) -> tuple[float, float]:
-                f = optimal_flci(beta, sig, num_pre, lv, b, alpha)
-                return f.centre - f.half_length, f.centre + f.half_length
-
-            def excludes_zero(b: float) -> bool:
-                lo, hi = interval(b)
-                return lo > 0 or hi < 0
+            method = _flci_method(problem, sig)
         else:
-            method = "C-LF"
-            grid_base = 20 * se
-
-            def interval(b: float) -> tuple[float, float]:
-                lo, hi, width = _clf_interval(
-                    beta, sig, num_pre, lv, b, alpha, grid_base, grid_points, sims, seed, notes
-                )
-                grids.append(width)
-                return lo, hi
-
-            def excludes_zero(b: float) -> bool:
-                acc = relmag_accept(
-                    beta, sig, num_pre, lv, b, np.zeros(1), alpha=alpha, sims=sims, seed=seed
-                )
-                return not bool(acc[0])
-
-    rows = [interval(b) for b in bounds]
+            method = _clf_method(problem, sig, grid_points, sims, seed, notes)
+    rows = [method.interval(b) for b in bounds]
     table = pd.DataFrame({"bound": bounds, "lb": [r[0] for r in rows], "ub": [r[1] for r in rows]})
     if table["lb"].isna().any():
         notes.append(Note("sensitivity_empty"))
-    point, censored = _breakdown(bounds, rows, excludes_zero) if breakdown else (None, False)
+    point, censored = _breakdown(bounds, rows, method.excludes_zero) if breakdown else (None, False)
     return SensitivityResult(
         restriction=restriction,
-        method=method,
+        method=method.name,
         table=table,
-        original=(float(original[0]), float(original[1])),
-        estimate=est,
+        original=(float(method.original[0]), float(method.original[1])),
+        estimate=problem.estimate,
         breakdown=point,
         breakdown_censored=censored,
         alpha=alpha,
@@ -240,10 +203,109 @@ def _sensitivity(
             "l_vec": lv.tolist(),
             "num_pre": num_pre,
             "num_post": num_post,
-            "grid_half_widths": grids,
+            "grid_half_widths": method.grids,
             "grid_points": grid_points,
         },
     )
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """The event study and the question: the effect ``l_vec'beta_post`` under a restriction."""
+
+    beta: np.ndarray
+    sigma: np.ndarray | None
+    num_pre: int
+    l_vec: np.ndarray
+    restriction: str
+    alpha: float
+
+    @property
+    def estimate(self) -> float:
+        return float(self.l_vec @ self.beta[self.num_pre :])
+
+
+@dataclass
+class _Method:
+    """How the robust interval at one bound is made, and the interval without restriction."""
+
+    name: str
+    original: tuple[float, float]
+    interval: Callable[[float], tuple[float, float]]
+    excludes_zero: Callable[[float], bool]
+    grids: list[float] = field(default_factory=list)  # C-LF: the half-width of each grid
+
+
+def _zero_outside(interval: Callable[[float], tuple[float, float]]) -> Callable[[float], bool]:
+    """Return whether the interval at a bound excludes zero."""
+
+    def excludes_zero(b: float) -> bool:
+        lo, hi = interval(b)
+        return lo > 0 or hi < 0
+
+    return excludes_zero
+
+
+def _placebo_method(
+    q: _Problem, draws: np.ndarray, groups: np.ndarray | None, projection: bool
+) -> _Method:
+    """Intervals from placebo draws (few treated clusters), or normal draws (projection)."""
+    beta, n, lv, alpha = q.beta, q.num_pre, q.l_vec, q.alpha
+
+    def interval(b: float) -> tuple[float, float]:
+        if q.restriction == "smoothness":
+            return placebo_smooth(beta, draws, n, lv, b, alpha, groups=groups)
+        return placebo_relmag(beta, draws, n, lv, b, alpha)
+
+    original = placebo_original(beta, draws, n, lv, alpha)
+    name = "projection" if projection else "placebo"
+    return _Method(name, original, interval, _zero_outside(interval))
+
+
+def _normal_se(q: _Problem, sig: np.ndarray) -> float:
+    """Return the standard error of the effect without restriction."""
+    return math.sqrt(float(q.l_vec @ sig[q.num_pre :, q.num_pre :] @ q.l_vec))
+
+
+def _normal_original(q: _Problem, se: float) -> tuple[float, float]:
+    """Return the interval without restriction, from the normal approximation."""
+    z = float(special.ndtri(1 - q.alpha / 2))
+    return q.estimate - z * se, q.estimate + z * se
+
+
+def _flci_method(q: _Problem, sig: np.ndarray) -> _Method:
+    """Smoothness: the optimal fixed-length confidence interval (Rambachan–Roth)."""
+
+    def interval(b: float) -> tuple[float, float]:
+        f = optimal_flci(q.beta, sig, q.num_pre, q.l_vec, b, q.alpha)
+        return f.centre - f.half_length, f.centre + f.half_length
+
+    original = _normal_original(q, _normal_se(q, sig))
+    return _Method("FLCI", original, interval, _zero_outside(interval))
+
+
+def _clf_method(
+    q: _Problem, sig: np.ndarray, grid_points: int, sims: int, seed: int, notes: list[Note]
+) -> _Method:
+    """Relative magnitudes: the conditional least-favourable test, inverted on a grid."""
+    se = _normal_se(q, sig)
+    grid_base = 20 * se
+    grids: list[float] = []
+
+    def interval(b: float) -> tuple[float, float]:
+        lo, hi, width = _clf_interval(
+            q.beta, sig, q.num_pre, q.l_vec, b, q.alpha, grid_base, grid_points, sims, seed, notes
+        )
+        grids.append(width)
+        return lo, hi
+
+    def excludes_zero(b: float) -> bool:
+        acc = relmag_accept(
+            q.beta, sig, q.num_pre, q.l_vec, b, np.zeros(1), alpha=q.alpha, sims=sims, seed=seed
+        )
+        return not bool(acc[0])
+
+    return _Method("C-LF", _normal_original(q, se), interval, excludes_zero, grids)
 
 
 def _check(
