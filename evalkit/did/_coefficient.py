@@ -44,41 +44,18 @@ def coefficient_result(
     sink: Notes | None = None,
 ) -> DidResult:
     """Infer on ``fit`` as ``spec`` says; ``sink`` gets the notes made before it resamples."""
-    estimator, inference, seed, alpha = spec.estimator, spec.inference, spec.seed, spec.alpha
-    threshold, options = spec.few_treated_threshold, spec.options
-    row = analytic_row(fit.model, fit.term, alpha)
-    messages: list[Note] = list(prep.notes)
-    k = prep.n_treated_clusters
-    few = prep.has_unit or prep.cluster_given
-    few = few and few_treated_default(k, prep.n_clusters - k, threshold) != "analytic"
-    chosen = inference or ("permutation" if few else "analytic")
-    if chosen == "bootstrap":
-        chosen = "wild"
-    if inference is None and few:
-        messages.append(few_treated_note(prep, threshold))
-    elif chosen == "analytic" and vcov == "cluster" and k < threshold:
-        messages.append(Note("few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
+    row = analytic_row(fit.model, fit.term, spec.alpha)
+    k, threshold = prep.n_treated_clusters, spec.few_treated_threshold
+    chosen, messages = _first_choice(spec, prep, vcov)
     if sink is not None:
         sink.add(*messages)
     detail: dict[str, Any] = {"vcov": vcov, "df": t_df(fit.model)}
     outcome: inf.InferenceOutcome | None = None
     notes: list[Note] = []
-    if chosen != "analytic" and inference is None:
-        for method in ("permutation", "conley_taber", "wild"):
-            try:
-                outcome = _resample(method, fit, seed, alpha, options)
-            except EstimationError as exc:
-                notes.append(Note("inference_failed", {"method": method, "reason": str(exc)}))
-                continue
-            if outcome is not None:
-                chosen = method
-                break
-            notes.append(Note("conley_taber_needs_common_start"))
-        if outcome is None:
-            chosen = "analytic"
-            notes.append(Note("no_few_treated_inference"))
+    if chosen != "analytic" and spec.inference is None:
+        chosen, outcome, notes = _few_treated_fallback(fit, spec)
     elif chosen != "analytic":
-        outcome = _resample(chosen, fit, seed, alpha, options)
+        outcome = _resample(chosen, fit, spec.seed, spec.alpha, spec.options)
         if outcome is None:
             raise EstimationError(
                 f"inference={chosen!r} needs a treatment that starts at the same period for "
@@ -88,21 +65,13 @@ def coefficient_result(
         notes.append(Note("wild_unreliable", {"treated": k}))
     if outcome is not None:
         notes.extend(outcome.messages)
-    messages.extend(notes)
-    if outcome is not None:
         detail = {**outcome.detail, "analytic_se": row["std_error"], "vcov": vcov}
         row.update(p_value=outcome.p_value, conf_low=outcome.ci_low, conf_high=outcome.ci_high)
         if chosen in ("permutation", "conley_taber"):
             row.update(std_error=math.nan, statistic=math.nan)
-    row["term"] = "ATT" if estimator != "2x2" else "ATT (group × post)"
-    extra: dict[str, Any] = {}
-    if components is not None:
-        extra["components"] = components.to_dict("records")
-        total = float((components["weight"] * components["estimate"]).sum())
-        if not np.isclose(total, row["estimate"], rtol=1e-6, atol=1e-8):
-            raise EstimationError("internal check failed: Bacon components do not add up to TWFE")
+    row["term"] = "ATT" if spec.estimator != "2x2" else "ATT (group × post)"
     return DidResult(
-        estimator=estimator,
+        estimator=spec.estimator,
         att=row["estimate"],
         se=row["std_error"],
         ci_low=row["conf_low"],
@@ -113,12 +82,64 @@ def coefficient_result(
         n_clusters=prep.n_clusters,
         n_treated_clusters=k,
         inference=chosen,
-        alpha=alpha,
-        notes=tuple(messages),
+        alpha=spec.alpha,
+        notes=(*messages, *notes),
         table=tidy_frame([row]),
         inference_detail=detail,
-        extra=extra,
+        extra=_components_extra(components, row["estimate"]),
     )
+
+
+def _first_choice(spec: Spec, prep: Prepared, vcov: str) -> tuple[str, list[Note]]:
+    """Return the inference to try first and the notes on the data and on that choice.
+
+    Without a registered inference, few treated (or comparison) clusters choose
+    permutation inference; registered analytic inference with few treated clusters
+    gets a note that its intervals are too narrow.
+    """
+    k, threshold = prep.n_treated_clusters, spec.few_treated_threshold
+    messages: list[Note] = list(prep.notes)
+    few = prep.has_unit or prep.cluster_given
+    few = few and few_treated_default(k, prep.n_clusters - k, threshold) != "analytic"
+    chosen = spec.inference or ("permutation" if few else "analytic")
+    if chosen == "bootstrap":
+        chosen = "wild"
+    if spec.inference is None and few:
+        messages.append(few_treated_note(prep, threshold))
+    elif chosen == "analytic" and vcov == "cluster" and k < threshold:
+        messages.append(Note("few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
+    return chosen, messages
+
+
+def _few_treated_fallback(
+    fit: Fit, spec: Spec
+) -> tuple[str, inf.InferenceOutcome | None, list[Note]]:
+    """Try permutation, then Conley–Taber, then the wild bootstrap; analytic when none runs.
+
+    Returns the method that ran, its outcome (None: analytic) and why the others did not.
+    """
+    notes: list[Note] = []
+    for method in ("permutation", "conley_taber", "wild"):
+        try:
+            outcome = _resample(method, fit, spec.seed, spec.alpha, spec.options)
+        except EstimationError as exc:
+            notes.append(Note("inference_failed", {"method": method, "reason": str(exc)}))
+            continue
+        if outcome is not None:
+            return method, outcome, notes
+        notes.append(Note("conley_taber_needs_common_start"))
+    notes.append(Note("no_few_treated_inference"))
+    return "analytic", None, notes
+
+
+def _components_extra(components: pd.DataFrame | None, estimate: float) -> dict[str, Any]:
+    """Return the Bacon components for the result, checked to add up to the TWFE estimate."""
+    if components is None:
+        return {}
+    total = float((components["weight"] * components["estimate"]).sum())
+    if not np.isclose(total, estimate, rtol=1e-6, atol=1e-8):
+        raise EstimationError("internal check failed: Bacon components do not add up to TWFE")
+    return {"components": components.to_dict("records")}
 
 
 def _resample(
