@@ -296,3 +296,29 @@ def test_dutch_documents_are_dutch_throughout(release: Path, name: str) -> None:
     for doc in ("", ".summary", ".monitor"):
         found = foreign_words(_html(release, name, doc), frozenset({name}))
         assert found == {}, f"{name}{doc}.html"
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_the_norms_summary_marks_a_hidden_share_as_hidden(release: Path, name: str) -> None:
+    """The document's summary of the norm table reads "·" where the export hides the share.
+
+    A share the plan hides must not vanish from the document (its column dropped) nor read
+    as missing ("–"): the reader is told it is hidden, as in every other table.
+    """
+    norms = read_release(_tables(release, name))["throughput_norms"]
+    overall = norms[
+        (norms["org_type"] == "all") & norms["group"].isin(["alle", "all"])
+        & norms["period"].isin(["alle", "all"])
+    ].reset_index(drop=True)  # fmt: skip
+    for doc in ("", ".en"):
+        parser = _Tables()
+        parser.feed(_html(release, name, doc))
+        cols = parser.columns.get("throughput_norms_summary")
+        assert cols is not None, (name, doc, sorted(parser.tables))
+        assert "share_within" in cols, (name, doc, cols)
+        body = [r for r in parser.tables["throughput_norms_summary"] if r]
+        assert len(body) == len(overall), (name, doc)
+        j = cols.index("share_within")
+        for i, row in enumerate(body):
+            exported = overall.at[i, "share_within"]
+            assert (row[j] == "·") == (exported == "suppressed"), (name, doc, i, row[j])

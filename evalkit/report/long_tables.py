@@ -8,14 +8,64 @@ holds the full table.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["NEEDS", "SUMMARIES", "SUMMARY_ROWS", "caseload_summary", "norms_summary"]
+from evalkit.report.disclosure import SECONDARY
+
+__all__ = [
+    "NEEDS",
+    "SHARE_BREAKDOWNS",
+    "SUMMARIES",
+    "SUMMARY_ROWS",
+    "Summary",
+    "caseload_summary",
+    "norms_summary",
+]
 
 
-def caseload_summary(frame: pd.DataFrame, threshold: int) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Summary:
+    """A long table's summary, and the bundle cell each of its cells shows.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The summary, from what the release shows (hidden cells missing).
+    origins : mapping
+        ``(row, column)`` of the summary → ``(record position, column)`` of the bundle
+        table, for cells that show one bundle cell; aggregates have none.
+    held_back : frozenset
+        ``(row, column)`` of cells the summary itself leaves out (a share of fewer
+        cases than the threshold).
+    """
+
+    frame: pd.DataFrame
+    origins: Mapping[tuple[int, str], tuple[int, str]] = field(default_factory=dict)
+    held_back: frozenset[tuple[int, str]] = frozenset()
+
+    def status(self, known: pd.DataFrame | None) -> pd.DataFrame | None:
+        """Return each cell's disclosure status, that of the bundle cell it shows.
+
+        ``known`` is the suppression plan's status of the bundle table (index: record
+        positions). A hidden cell then reads as hidden (``·``), not as missing (``–``).
+        None when the summary's cells show no single bundle cell (aggregates).
+        """
+        if not self.origins or known is None:
+            return None
+        status = pd.DataFrame("", index=self.frame.index, columns=self.frame.columns, dtype=object)
+        for (row, col), (record, source) in self.origins.items():
+            if record in known.index and source in known.columns:
+                status.at[row, col] = known.at[record, source]
+        for row, col in self.held_back:
+            if not status.at[row, col]:
+                status.at[row, col] = SECONDARY
+        return status
+
+
+def caseload_summary(frame: pd.DataFrame, threshold: int) -> Summary:
     """Caseload per organisation type over all weeks (the full table has one row per week).
 
     Parameters
@@ -31,8 +81,8 @@ def caseload_summary(frame: pd.DataFrame, threshold: int) -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame
-        ``org_type, n_organisations, n_weeks, mean_active`` (active cases per week, all
+    Summary
+        A frame ``org_type, n_organisations, n_weeks, mean_active`` (active cases per week, all
         organisations of the type together), ``mean_caseload`` (active cases per holder,
         pooled), ``max_caseload`` and ``share_above`` (share of holder-weeks above the
         benchmark).
@@ -67,54 +117,72 @@ def caseload_summary(frame: pd.DataFrame, threshold: int) -> pd.DataFrame:
                 else None,
             }
         )
-    return pd.DataFrame(rows)
+    return Summary(pd.DataFrame(rows))
 
 
-def norms_summary(frame: pd.DataFrame, threshold: int) -> pd.DataFrame:
+def norms_summary(frame: pd.DataFrame, threshold: int) -> Summary:
     """Share within each norm: overall, and for pilot and comparison before and during.
 
     Parameters
     ----------
     frame : pandas.DataFrame
-        The bundle's ``throughput.norms`` (one row per norm and breakdown), with the
-        cells the release hides set to missing.
+        The bundle's ``throughput.norms`` (one row per norm and breakdown; index: record
+        positions), with the cells the release hides set to missing.
     threshold : int
         Disclosure threshold: a share of fewer cases than this is not shown.
 
     Returns
     -------
-    pandas.DataFrame
+    Summary
         One row per norm: ``norm, limit, unit, n, share_within`` and
-        ``share_<group>_<period>`` for the pilot and comparison groups before and during.
+        ``share_<group>_<period>`` for the pilot and comparison groups before and during,
+        with the bundle cell each count and share shows (so a hidden one reads as hidden).
     """
     data = frame.copy()
     for col in ("org_type", "group", "period"):
         if col not in data.columns:
             data[col] = "all"
     data = data.loc[data["org_type"] == "all"]
-    rows = []
+    rows: list[dict[str, object]] = []
+    origins: dict[tuple[int, str], tuple[int, str]] = {}
+    held_back: set[tuple[int, str]] = set()
+    present: set[str] = set()
     for norm, part in data.groupby("norm", sort=False):
         total = part.loc[(part["group"] == "all") & (part["period"] == "all")]
         first = (total if not total.empty else part).iloc[0]
-        row = {
-            "norm": norm,
-            "limit": first.get("limit"),
-            "unit": first.get("unit"),
-            "n": first.get("n"),
-            "share_within": _share(first, threshold),
-        }
+        r = len(rows)
+        row: dict[str, object] = {"norm": norm, "limit": first.get("limit")}
+        row |= {"unit": first.get("unit"), "n": first.get("n")}
+        origins[(r, "n")] = (first.name, "n")
+        cells = {"share_within": first}
         for group in ("pilot", "comparison"):
             for period in ("before", "during"):
                 cell = part.loc[(part["group"] == group) & (part["period"] == period)]
-                row[f"share_{group}_{period}"] = (
-                    _share(cell.iloc[0], threshold) if not cell.empty else None
-                )
+                if not cell.empty:
+                    cells[f"share_{group}_{period}"] = cell.iloc[0]
+                    present.add(f"share_{group}_{period}")
+        for col in ("share_within", *SHARE_BREAKDOWNS):
+            record = cells.get(col)
+            row[col], held = (None, False) if record is None else _share(record, threshold)
+            if record is not None:
+                origins[(r, col)] = (record.name, "share_within")
+            if held:
+                held_back.add((r, col))
         rows.append(row)
     out = pd.DataFrame(rows)
-    # breakdowns the data do not have (no comparison group, no pilot period) are left out
-    empty = [c for c in out.columns if c.startswith("share_") and out[c].isna().all()]
-    return out.drop(columns=empty)
+    # breakdowns the data do not have (no comparison group, no pilot period) are left out;
+    # those it has stay, their hidden cells marked as hidden
+    out = out.drop(columns=[c for c in SHARE_BREAKDOWNS if c not in present])
+    kept = {(r, c): o for (r, c), o in origins.items() if c in out.columns}
+    return Summary(out, kept, frozenset(k for k in held_back if k[1] in out.columns))
 
+
+#: The breakdowns of the share within a norm the summary shows beside the overall share.
+SHARE_BREAKDOWNS = tuple(
+    f"share_{group}_{period}"
+    for group in ("pilot", "comparison")
+    for period in ("before", "during")
+)
 
 #: A table is summarised in the document when it has more rows than this.
 SUMMARY_ROWS = 15
@@ -124,18 +192,24 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "throughput_norms": ("norm", "n", "share_within", "group", "period"),
 }
 #: Bundle table (``part_name``) -> its summary for the document.
-SUMMARIES: dict[str, Callable[[pd.DataFrame, int], pd.DataFrame]] = {
+SUMMARIES: dict[str, Callable[[pd.DataFrame, int], Summary]] = {
     "throughput_caseload": caseload_summary,
     "throughput_norms": norms_summary,
 }
 
 
-def _share(row: pd.Series, threshold: int) -> float | None:
+def _share(row: pd.Series, threshold: int) -> tuple[float | None, bool]:
+    """Return the share to show, and whether a share that exists is held back.
+
+    A share of fewer than ``threshold`` cases (or of a hidden count) is held back.
+    """
     n = pd.to_numeric(pd.Series([row.get("n")]), errors="coerce").iloc[0]
     share = pd.to_numeric(pd.Series([row.get("share_within")]), errors="coerce").iloc[0]
-    if pd.isna(n) or pd.isna(share) or n < threshold:
-        return None
-    return float(share)
+    if pd.isna(share):
+        return None, False
+    if pd.isna(n) or n < threshold:
+        return None, True
+    return float(share), False
 
 
 def _max(values: pd.Series | None) -> float | None:

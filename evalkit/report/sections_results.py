@@ -483,10 +483,13 @@ def _summary_table(ctx: ReportContext, part: str, name: str) -> str:
     frame = records_frame((ctx.shown.get(part) or {}).get(name))
     if frame is None:
         return ctx.not_available()
-    summary = SUMMARIES[key](frame, ctx.threshold)
+    summarised = SUMMARIES[key](frame, ctx.threshold)
+    summary = summarised.frame
     if "norm" in summary.columns:
         defs = records_frame((ctx.get(part) or {}).get("norm_definitions"))
         summary["norm"] = [norm_name(str(n), defs, ctx.lang) for n in summary["norm"]]
+    # a cell that shows one bundle cell takes its status from the plan: hidden reads as "·"
+    status = summarised.status(ctx.plan.statuses.get(f"{part}.{name}"))
     table = make_table(
         f"{key}_summary",
         label("tab", f"{name}_summary", ctx.lang),
@@ -494,7 +497,8 @@ def _summary_table(ctx: ReportContext, part: str, name: str) -> str:
         ctx.lang,
         ctx.threshold,
         columns=list(summary.columns),
-        count_columns=["n"] if "n" in summary.columns else [],
+        status=status,
+        count_columns=["n"] if "n" in summary.columns else [],  # without a status
     )
     return ctx.table(table) + "\n\n" + ctx.t("s.full_table", file=f"{key}.csv")
 
