@@ -323,7 +323,8 @@ def test_printed_evaluation_fits_a4_with_every_table_whole(rendered, browser, la
         assert table["right"] <= A4_CONTENT_PX + 0.5, table
         assert table["overflow"] <= 0, table  # no column hidden in a scroll box
     primary = next(t for t in tables if t["id"] == "table-effects_primary")
-    assert primary["last_header"] == ("Clusters (pilot)" if lang == "nl" else "Clusters (treated)")
+    expected = "Clusters (pilot / alle)" if lang == "nl" else "Clusters (treated / all)"
+    assert primary["last_header"] == expected
     pdf = browser.print_pdf(rendered["out"] / name, BUILD / name.replace(".html", ".pdf"))
     assert pdf.read_bytes()[:5] == b"%PDF-"
 

@@ -136,7 +136,7 @@ def effects_table(ctx: ReportContext, role: str, name: str, caption_key: str) ->
                 "baseline": e.get("baseline_mean"),
                 "smallest_effect": e.get("smallest_effect"),
                 "inference": label("inf", res.get("inference", "\u2013"), lang),
-                "n_clusters": (
+                "clusters": (
                     f"{res.get('n_treated_clusters', '?')} / {res.get('n_clusters', '?')}"
                 ),
             }
@@ -153,7 +153,7 @@ def effects_table(ctx: ReportContext, role: str, name: str, caption_key: str) ->
         "baseline",
         "smallest_effect",
         "inference",
-        "n_clusters",
+        "clusters",
     ]
     if role != "primary":
         columns.remove("p_adjusted")
