@@ -90,3 +90,24 @@ def test_templates_choose_the_noun_that_agrees_with_the_count() -> None:
     assert fill(template, n="1.000") == "1.000 maanden"  # one thousand (Dutch)
     assert fill(template, n=np.int64(1)) == "1 maand"
     assert fill("{x:.2f}", x=1) == "1.00"  # ordinary format specs still work
+
+
+def test_throughput_times_in_days_have_one_decimal():
+    """Medians and 80th percentiles of days: "8,0" beside "7,5", never "8,000" beside "7"."""
+    import pandas as pd
+
+    from evalkit.report.tables import make_table
+
+    frame = pd.DataFrame(
+        {
+            "from_org_type": ["all", "debt_help"],
+            "n": [260, 12],
+            "median": [8.0, 7.5],
+            "median_ci_low": [7.0, 4.0],
+            "p80": [14.0, 17.0],
+        }
+    )
+    shown = make_table("t", "c", frame, "nl", 10, count_columns=[]).display()
+    assert list(shown.iloc[:, 2]) == ["8,0", "7,5"]
+    assert list(shown.iloc[:, 3]) == ["7,0", "4,0"]
+    assert list(shown.iloc[:, 4]) == ["14,0", "17,0"]

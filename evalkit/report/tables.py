@@ -83,8 +83,11 @@ def _localised(value: Any, lang: str) -> Any:
     return value
 
 
-#: Quantities with a fixed number of decimals (the NPS is a whole score from -100 to 100).
-_DIGITS = {"nps": 0}
+#: Quantities with a fixed number of decimals (the NPS is a whole score from -100 to 100;
+#: throughput times and their bounds are days, whole or half from a Kaplan–Meier curve).
+_DIGITS = {"nps": 0} | dict.fromkeys(
+    ("median", "median_ci_low", "median_ci_high", "p80", "p80_ci_low", "p80_ci_high"), 1
+)
 
 
 def _is_share(column: str) -> bool:
