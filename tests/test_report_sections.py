@@ -215,3 +215,22 @@ def test_an_effects_table_writes_each_row_in_its_own_unit(tmp_path):
     assert (unit, estimate, interval) == ("aandeel", "0,026", "[\u22120,015; 0,066]")
     unit, estimate, _, interval = rows["Dagen tot plan van aanpak"][:4]
     assert (unit, estimate, interval) == ("dagen", "\u221216,9", "[\u221239,0; 3,0]")
+
+
+def test_nonresponse_means_keep_the_decimals_of_their_quantity(tmp_path):
+    """A share beside a 0-100 score in one column: 0.512 against 0.795, not 0.5 against 0.8."""
+    rows = [
+        {"group": "all", "wave": "T3m", "scale": "mhi5", "n_responders": 191}
+        | {"n_nonresponders": 68, "mean_responders": 55.41, "mean_nonresponders": 47.22}
+        | {"std_diff": 0.494},
+        {"group": "all", "wave": "T3m", "scale": "mhi5_unhealthy", "n_responders": 191}
+        | {"n_nonresponders": 68, "mean_responders": 0.512, "mean_nonresponders": 0.795}
+        | {"std_diff": -0.463},
+        {"group": "all", "wave": "T3m", "scale": "zrm_mean", "n_responders": 210}
+        | {"n_nonresponders": 90, "mean_responders": 2.934, "mean_nonresponders": 2.611}
+        | {"std_diff": 0.461},
+    ]
+    ctx = _ctx(tmp_path, questionnaire={"nonresponse": rows})
+    shown = sections_results.bundle_tables(ctx, "questionnaire")["nonresponse"].display()
+    means = [list(shown.iloc[:, j]) for j in (5, 6)]
+    assert means == [["55.4", "0.512", "2.93"], ["47.2", "0.795", "2.61"]]

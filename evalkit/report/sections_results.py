@@ -6,7 +6,7 @@ analyses. Each function takes a ``ReportContext`` and returns markdown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -435,6 +435,7 @@ def bundle_tables(ctx: ReportContext, part: str) -> dict[str, ReportTable]:
         if "norm" in frame.columns and name != "norm_definitions":
             defs = records_frame(tables.get("norm_definitions"))
             frame["norm"] = [norm_name(str(n), defs, ctx.lang) for n in frame["norm"]]
+        digits = ROW_DIGITS.get(f"{part}.{name}")
         table = make_table(
             f"{part}_{name}",
             label("tab", name, ctx.lang),
@@ -443,10 +444,30 @@ def bundle_tables(ctx: ReportContext, part: str) -> dict[str, ReportTable]:
             ctx.threshold,
             plan=ctx.plan,
             source=f"{part}.{name}",
+            row_digits=None if digits is None else digits(frame),
         )
         if table is not None:
             out[name] = table
     return out
+
+
+def _mean_digits(frame: pd.DataFrame) -> dict[str, list[int]]:
+    """Decimals of the non-response table's means, per row: its scales mix quantities.
+
+    A share or flag (between 0 and 1 in both groups) gets three decimals, a score below
+    10 two, a score on 0–100 one: "0.5 against 0.8" would hide a share's difference.
+    """
+    cols = ("mean_responders", "mean_nonresponders")
+    means = frame[list(cols)].apply(pd.to_numeric, errors="coerce").abs().max(axis=1)
+    share = frame[list(cols)].apply(pd.to_numeric, errors="coerce").le(1).all(axis=1)
+    digits = [3 if s else (2 if m < 10 else 1) for s, m in zip(share, means.fillna(0), strict=True)]
+    return dict.fromkeys(cols, digits)
+
+
+#: Bundle tables whose columns mix quantities, and the decimals of each row.
+ROW_DIGITS: dict[str, Callable[[pd.DataFrame], dict[str, list[int]]]] = {
+    "questionnaire.nonresponse": _mean_digits,
+}
 
 
 def generic_tables(ctx: ReportContext, part: str) -> list[str]:
