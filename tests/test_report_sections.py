@@ -234,3 +234,24 @@ def test_nonresponse_means_keep_the_decimals_of_their_quantity(tmp_path):
     shown = sections_results.bundle_tables(ctx, "questionnaire")["nonresponse"].display()
     means = [list(shown.iloc[:, j]) for j in (5, 6)]
     assert means == [["55.4", "0.512", "2.93"], ["47.2", "0.795", "2.61"]]
+
+
+def test_change_rows_keep_the_decimals_of_their_scale_and_p_reads_below(tmp_path):
+    """MHI-5 (0-100) and a share in one change table; a Wilcoxon p below 0.001 reads so."""
+    base = {"group": "all", "wave": "T3m", "n": 161, "wilcoxon_statistic": 4163.0}
+    rows = [
+        base
+        | {"scale": "mhi5", "mean_t0": 54.857, "mean_later": 58.037, "mean_change": 3.180}
+        | {"sd_change": 16.40, "conf_low": 0.627, "conf_high": 5.733, "wilcoxon_p": 0.00955},
+        base
+        | {"scale": "satisfaction_agree_share", "mean_t0": 0.452, "mean_later": 0.491}
+        | {"mean_change": 0.0395, "sd_change": 0.31, "conf_low": -0.0031, "conf_high": 0.0821}
+        | {"wilcoxon_p": 0.00002},
+    ]
+    ctx = _ctx(tmp_path, questionnaire={"change": rows})
+    table = sections_results.bundle_tables(ctx, "questionnaire")["change"]
+    html = ctx.table(table)
+    for text in ("54.9", "58.0", "3.2", "0.452", "0.491", "0.040", "&lt; 0.001", "0.010"):
+        assert f">{text}" in html or f"{text}]" in html or f"[{text}" in html, text
+    assert "0.000<" not in html and ">0.5<" not in html
+    assert "[0.6, 5.7]" in html and "[\u22120.003, 0.082]" in html

@@ -451,22 +451,33 @@ def bundle_tables(ctx: ReportContext, part: str) -> dict[str, ReportTable]:
     return out
 
 
-def _mean_digits(frame: pd.DataFrame) -> dict[str, list[int]]:
-    """Decimals of the non-response table's means, per row: its scales mix quantities.
+def _digits_by_means(
+    means: tuple[str, ...], shown: tuple[str, ...]
+) -> Callable[[pd.DataFrame], dict[str, list[int]]]:
+    """Decimals per row of a table whose rows mix quantities, chosen from its means.
 
-    A share or flag (between 0 and 1 in both groups) gets three decimals, a score below
-    10 two, a score on 0–100 one: "0.5 against 0.8" would hide a share's difference.
+    A share or flag (between 0 and 1 in every mean column) gets three decimals, a score
+    below 10 two, a score on 0–100 one: "0.5 against 0.8" would hide a share's
+    difference. The decimals apply to the mean columns and to ``shown`` (changes and
+    their intervals, on the same scale).
     """
-    cols = ("mean_responders", "mean_nonresponders")
-    means = frame[list(cols)].apply(pd.to_numeric, errors="coerce").abs().max(axis=1)
-    share = frame[list(cols)].apply(pd.to_numeric, errors="coerce").le(1).all(axis=1)
-    digits = [3 if s else (2 if m < 10 else 1) for s, m in zip(share, means.fillna(0), strict=True)]
-    return dict.fromkeys(cols, digits)
+
+    def digits(frame: pd.DataFrame) -> dict[str, list[int]]:
+        values = frame[list(means)].apply(pd.to_numeric, errors="coerce")
+        share = values.abs().le(1).all(axis=1)
+        largest = values.abs().max(axis=1).fillna(0)
+        per_row = [3 if s else (2 if m < 10 else 1) for s, m in zip(share, largest, strict=True)]
+        return dict.fromkeys((*means, *shown), per_row)
+
+    return digits
 
 
 #: Bundle tables whose columns mix quantities, and the decimals of each row.
 ROW_DIGITS: dict[str, Callable[[pd.DataFrame], dict[str, list[int]]]] = {
-    "questionnaire.nonresponse": _mean_digits,
+    "questionnaire.nonresponse": _digits_by_means(("mean_responders", "mean_nonresponders"), ()),
+    "questionnaire.change": _digits_by_means(
+        ("mean_t0", "mean_later"), ("mean_change", "sd_change", "conf_low", "conf_high")
+    ),
 }
 
 

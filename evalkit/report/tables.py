@@ -33,7 +33,7 @@ from evalkit.report.i18n import TEXT, label, t
 from evalkit.report.plan import SuppressionPlan
 from evalkit.report.warning_text import joined, warning_texts
 
-__all__ = ["ReportTable", "format_cell", "make_table", "records_frame"]
+__all__ = ["ReportTable", "format_cell", "is_p_column", "make_table", "records_frame"]
 
 Formatter = Callable[[Any, str], str]
 #: A status with a reason: ``not_estimable: the estimator's design is singular …``.
@@ -98,6 +98,11 @@ def _is_share(column: str) -> bool:
     )
 
 
+def is_p_column(column: str) -> bool:
+    """Tell whether a column holds p-values (``p``, ``p_value``, ``p_adjusted``, ``wilcoxon_p``)."""
+    return column == "p" or column.startswith("p_") or column.endswith("_p")
+
+
 def column_formatter(column: str, values: pd.Series) -> Formatter | None:
     """One number format for a whole numeric column, chosen once from all its values.
 
@@ -107,7 +112,7 @@ def column_formatter(column: str, values: pd.Series) -> Formatter | None:
     """
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return None
-    if is_count_column(column) or column.startswith("p_") or column == "p" or _is_share(column):
+    if is_count_column(column) or is_p_column(column) or _is_share(column):
         return None
     nums = pd.to_numeric(values, errors="coerce").dropna()
     nums = nums[np.isfinite(nums)]
@@ -146,7 +151,7 @@ def format_cell(column: str, value: Any, lang: str) -> str:
     if isinstance(value, numbers.Real):
         if is_count_column(column) or column in ("rows_read", "accepted", "rejected", "bytes"):
             return fmt_count(value, lang)
-        if column.startswith("p_") or column == "p":
+        if is_p_column(column):
             return fmt_p(value, lang)
         if _is_share(column):
             return fmt_pct(value, lang)
@@ -341,7 +346,9 @@ class ReportTable:
         ends = pd.to_numeric(
             pd.concat([values["conf_low"], values["conf_high"]]), errors="coerce"
         ).abs()
-        digits = 3 if ends.dropna().empty or float(ends.max()) < 10 else 1
+        whole = 3 if ends.dropna().empty or float(ends.max()) < 10 else 1
+        # rows of different quantities keep their own decimals (``row_digits``)
+        digits = list(self.row_digits.get("conf_low", ())) or [whole] * len(values)
         # the interval of a share is written as the share is: in percentages
         shares = [c for c in self.columns if _is_share(c)]
         point = [c for c in ("std_error", "estimate", "mean", "alpha") if c in self.columns]
@@ -349,8 +356,8 @@ class ReportTable:
         cells = [
             None
             if is_missing(lo) or is_missing(hi)
-            else (_pct_ci(lo, hi, self.lang) if as_pct else fmt_ci(lo, hi, self.lang, digits))
-            for lo, hi in zip(values["conf_low"], values["conf_high"], strict=True)
+            else (_pct_ci(lo, hi, self.lang) if as_pct else fmt_ci(lo, hi, self.lang, d))
+            for lo, hi, d in zip(values["conf_low"], values["conf_high"], digits, strict=True)
         ]
         marks = [a or b for a, b in zip(status["conf_low"], status["conf_high"], strict=True)]
         # right after the number it is the interval of
