@@ -37,6 +37,7 @@ __all__ = [
     "FEW_TREATED_METHODS",
     "FEW_TREATED_THRESHOLD",
     "INFERENCES",
+    "INFERENCE_COMPARED",
     "METHODS",
     "MULTIPLE_TESTING",
     "REGISTRABLE_ESTIMATORS",
@@ -106,6 +107,9 @@ SENSITIVITY_TARGETS: tuple[str, ...] = get_args(SensitivityTarget)
 #: Heterogeneity-robust event studies a protocol may show beside the registered one.
 ROBUSTNESS_EVENT_STUDIES: tuple[str, ...] = ("imputation", "sun_abraham")
 
+#: Estimators whose registered inference the evaluation sets beside the other inferences
+#: on the same fit (``robustness.inference_comparison`` of the bundle).
+INFERENCE_COMPARED: tuple[str, ...] = ("2x2", "twfe")
 #: Estimators that decompose or diagnose rather than estimate a registered effect.
 DIAGNOSTICS: tuple[str, ...] = ("bacon",)
 #: The estimators a protocol may register.

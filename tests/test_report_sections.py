@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -255,3 +256,32 @@ def test_change_rows_keep_the_decimals_of_their_scale_and_p_reads_below(tmp_path
         assert f">{text}" in html or f"{text}]" in html or f"[{text}" in html, text
     assert "0.000<" not in html and ">0.5<" not in html
     assert "[0.6, 5.7]" in html and "[\u22120.003, 0.082]" in html
+
+
+def test_an_estimator_without_the_inference_comparison_says_it_is_not_made(tmp_path):
+    """Callaway–Sant'Anna has no side-by-side inference: not "missing from the bundle"."""
+    ctx = _ctx(tmp_path)
+    ctx.bundle["confirmatory"]["estimator"] = "callaway_santanna"
+    ctx.bundle["robustness"].pop("inference_comparison")
+    text = sections_results.robustness(ctx)
+    assert "Not made: the comparison of inference methods" in text
+    assert "does not contain this part" not in text.split("Alternative control")[0]
+
+
+def test_the_sensitivity_table_names_outcomes_by_their_label(tmp_path):
+    from evalkit.report import sections_sensitivity
+
+    record = {
+        "outcome": "neet",
+        "restriction": "relative_magnitudes",
+        "original": {"lb": -0.05, "ub": -0.02},
+        "rows": [{"bound": 0.5, "lb": -0.12, "ub": 0.05}],
+        "breakdown": 0.14,
+        "warnings": [],
+        "warning_codes": [],
+    }
+    ctx = _ctx(tmp_path)
+    ctx.bundle["robustness"]["sensitivity"] = [record]
+    html = sections_sensitivity.sensitivity(ctx)
+    rows = re.findall(r"<tr><td>([^<]*)</td>", html)
+    assert rows and set(rows) == {ctx.outcome_label("neet")} and "neet" not in rows

@@ -47,7 +47,7 @@ from evalkit.did.fitted import fits_apart
 from evalkit.did.results import HEADLINE
 from evalkit.protocol.expressions import evaluate
 from evalkit.protocol.model import Outcome, Protocol
-from evalkit.spec import Inference, Spec
+from evalkit.spec import INFERENCE_COMPARED, Inference, Spec
 
 __all__ = [
     "Design",
@@ -371,7 +371,7 @@ def _robustness(
         event_study += event_rows(oid, es)
         parts["pretrend"].append(pretrend_row(oid, es, spec.few_treated_threshold))
         parts["placebo"].append(_placebo(design, oid))
-        if spec.estimator in ("2x2", "twfe"):
+        if spec.estimator in INFERENCE_COMPARED:
             parts["inference_comparison"] += _side_by_side(design, oid, main[oid], spec)
         parts["alternative_control"].append(_alternative_control(design, oid))
         if staggered and spec.estimator in ("twfe", "event_study", "callaway_santanna"):

@@ -21,7 +21,7 @@ from evalkit.report.long_tables import NEEDS, SUMMARIES, SUMMARY_ROWS
 from evalkit.report.monitoring import monitoring_figures
 from evalkit.report.tables import ReportTable, make_table, records_frame
 from evalkit.report.units import outcome_unit
-from evalkit.spec import FEW_TREATED_THRESHOLD
+from evalkit.spec import FEW_TREATED_THRESHOLD, INFERENCE_COMPARED
 
 #: Bundle tables shown in the report body; the others (curves, monthly series, definitions)
 #: feed figures and are exported with the rest.
@@ -345,16 +345,22 @@ def robustness(ctx: ReportContext) -> str:
             ["outcome", "control", *est_cols[1:]],
         ),
     ]
+    estimator = ctx.get("confirmatory.estimator", ctx.get("protocol.analysis.estimator"))
     for heading, name, caption, frame, cols in sections:
         parts.append(ctx.heading(heading, 3))
         if name == "inference_comparison":
             parts.append(_few_treated_sentence(ctx))
+            if frame is None and estimator not in INFERENCE_COMPARED:
+                # made by design for the regression estimators only: not a missing part
+                parts.append(
+                    ctx.t("s.inference_not_compared", estimator=label("est", estimator, lang))
+                )
+                continue
         parts.append(
             ctx.table(
                 make_table(name, ctx.t(caption), frame, lang, thr, columns=cols, count_columns=[])
             )
         )
-    estimator = ctx.get("confirmatory.estimator", ctx.get("protocol.analysis.estimator"))
     if estimator == "twfe" or ctx.get("robustness.bacon"):
         parts.append(ctx.heading("h.bacon", 3))
         parts.append(

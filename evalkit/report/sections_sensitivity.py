@@ -177,7 +177,8 @@ def sensitivity(ctx: ReportContext) -> str:
             height=1.4 + 2.4 * frame["outcome"].nunique(),
         )
     )
-    table = frame.assign(bound=frame["bound_label"].astype(str))
+    # the outcome by its label, as in every other table (the figure's panels too)
+    table = frame.assign(bound=frame["bound_label"].astype(str), outcome=frame["outcome_label"])
     parts.append(
         ctx.table(
             make_table(
