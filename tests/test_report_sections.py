@@ -285,3 +285,28 @@ def test_the_sensitivity_table_names_outcomes_by_their_label(tmp_path):
     html = sections_sensitivity.sensitivity(ctx)
     rows = re.findall(r"<tr><td>([^<]*)</td>", html)
     assert rows and set(rows) == {ctx.outcome_label("neet")} and "neet" not in rows
+
+
+def test_the_protocol_in_brief_names_every_estimator_and_writes_units(tmp_path):
+    """Every estimator has a name in both languages; smallest effects carry their unit;
+    a deviation's registered value reads as the protocol's YAML, not as a Python dict."""
+    from evalkit.report.i18n import TEXT
+    from evalkit.spec import ESTIMATORS
+
+    assert [e for e in ESTIMATORS if f"est.{e}" not in TEXT] == []
+    ctx = _ctx(tmp_path)
+    outcomes = ctx.bundle["protocol"]["outcomes"]
+    binary = next(o for o in outcomes if o.get("type") == "binary")
+    binary["smallest_effect"] = 0.02
+    ctx.bundle["protocol"]["analysis"]["estimator"] = "callaway_santanna"
+    new = {"sensitivity": {"restriction": "relative_magnitudes", "bounds": [0.5, 1]}}
+    ctx.bundle.setdefault("registration", {})["deviations"] = [
+        {"date": "2026-12-04", "field": "analysis.robustness", "old": None, "new": new}
+        | {"reason": "added"}
+    ]
+    html = sections_front.protocol_brief(ctx)
+    assert "Callaway–Sant&#x27;Anna (by start group and period)" in html
+    assert "callaway santanna" not in html
+    assert "2.0 percentage points" in html
+    assert "{sensitivity: {restriction: relative_magnitudes, bounds: [0.5, 1]}}" in html
+    assert "{&#x27;sensitivity&#x27;" not in html and "{'sensitivity'" not in html

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from evalkit.report.context import ReportContext
 from evalkit.report.formatting import (
@@ -26,6 +27,7 @@ from evalkit.report.hypotheses import hypotheses_list
 from evalkit.report.i18n import TEXT, label
 from evalkit.report.registry import registry_markdown
 from evalkit.report.tables import make_table, records_frame
+from evalkit.report.units import outcome_unit
 from evalkit.report.verdict import disagreement, interval_kind
 
 __all__ = [
@@ -386,7 +388,7 @@ def protocol_brief(ctx: ReportContext) -> str:
                 "outcome": ctx.text(o.get("label", o.get("id"))),
                 "role": label("role", o.get("role"), lang),
                 "direction": label("dir", o.get("expected_direction"), lang),
-                "smallest_effect": o.get("smallest_effect"),
+                "smallest_effect": _in_unit(ctx, o),
                 "hypothesis": hyp.get(o.get("id"), "\u2013"),
             }
             for o in p.get("outcomes", []) or []
@@ -404,7 +406,7 @@ def protocol_brief(ctx: ReportContext) -> str:
             headers={"role": ctx.t("h.primary").split()[0]},
         )
     )
-    devs = ctx.get("registration.deviations", []) or []
+    devs = [_readable(d) for d in ctx.get("registration.deviations", []) or []]
     dev_tbl = (
         ctx.table(
             make_table(
@@ -567,3 +569,35 @@ def _balance(ctx: ReportContext) -> list[str]:
 
 def _pct(value: Any, lang: str) -> str:
     return fmt_pct(value, lang)
+
+
+def _in_unit(ctx: ReportContext, outcome: Mapping[str, Any]) -> str | None:
+    """Return an outcome's smallest relevant effect in its unit ("2.0 percentage points").
+
+    One column holds shares and days: a number alone would read 0.02 as "0.0".
+    """
+    value = outcome.get("smallest_effect")
+    if is_missing(value) or not isinstance(value, int | float):
+        return None
+    unit = outcome_unit(ctx, str(outcome.get("id")))
+    return f"{fmt_num(value * unit.scale, ctx.lang, unit.digits)} {unit.text}".strip()
+
+
+def _readable(deviation: Any) -> Any:
+    """Write a deviation's old and new values as YAML flow text, as the protocol has them.
+
+    A mapping printed by Python (``{'sensitivity': {...}}``) is not how anyone wrote it.
+    """
+    if not isinstance(deviation, Mapping):
+        return deviation
+    flow = {
+        key: yaml.safe_dump(
+            value, default_flow_style=True, allow_unicode=True, width=10_000, sort_keys=False
+        )
+        .strip()
+        .removesuffix("...")
+        .strip()
+        for key, value in deviation.items()
+        if key in ("old", "new") and isinstance(value, Mapping | list)
+    }
+    return {**deviation, **flow}
