@@ -310,3 +310,10 @@ def test_the_protocol_in_brief_names_every_estimator_and_writes_units(tmp_path):
     assert "2.0 percentage points" in html
     assert "{sensitivity: {restriction: relative_magnitudes, bounds: [0.5, 1]}}" in html
     assert "{&#x27;sensitivity&#x27;" not in html and "{'sensitivity'" not in html
+
+
+def test_a_protocol_without_exploratory_analyses_says_so(tmp_path):
+    ctx = _ctx(tmp_path, exploratory=[])
+    text = sections_results.exploratory(ctx)
+    assert "No exploratory analyses for this protocol" in text
+    assert "does not contain this part" not in text

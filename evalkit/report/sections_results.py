@@ -581,7 +581,9 @@ def exploratory(ctx: ReportContext) -> str:
         "::: {.callout-warning}\n" + ctx.t("s.exploratory") + "\n:::",
     ]
     if not items:
-        parts.append(ctx.not_available())
+        # an empty list: the run looked in analyses/ and found nothing for this protocol
+        declared = isinstance(ctx.get("exploratory"), list)
+        parts.append(ctx.t("s.no_exploratory") if declared else ctx.not_available())
     for i, item in enumerate(items, start=1):
         caption = ctx.text(item.get("title") or item.get("id", i))  # plain text
         parts.append(f"### {ctx.md(caption)} {{#exploratory-{i}}}")
