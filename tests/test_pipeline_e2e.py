@@ -304,6 +304,35 @@ def test_a_bundle_computes_the_case_intervals_once(demo_run: Path, tmp_path: Pat
     assert ours == (demo_run / "build" / "demo" / "results.json").read_bytes()
 
 
+def test_pruning_the_plan_re_solves_only_the_systems_of_the_cell_shown_again(
+    demo_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a complementary cell shown again changes only the systems its relations are in;
+    # the demo's plan equals the one that re-solves every system after each cell
+    from evalkit.report import plan as planner
+
+    bundle = read_bundle(demo_run / "build" / "demo" / "results.json")
+    scans: list[int] = []
+    whole = planner._Planner._determined
+
+    def counted(self):
+        scans.append(1)
+        return whole(self)
+
+    monkeypatch.setattr(planner._Planner, "_determined", counted)
+    near = SuppressionPlan.from_bundle(bundle)
+    n_near = len(scans)
+    scans.clear()
+    monkeypatch.setattr(
+        planner._Planner, "_determined_near", lambda self, _: set(self._determined())
+    )
+    everywhere = SuppressionPlan.from_bundle(bundle)
+    assert n_near + 10 < len(scans)
+    assert near.digest == everywhere.digest and near.n_suppressed > 0
+    assert near.statuses.keys() == everywhere.statuses.keys()
+    assert all(near.statuses[s].equals(everywhere.statuses[s]) for s in everywhere.statuses)
+
+
 def test_dutch_reports_of_shipped_protocols_are_dutch_throughout(demo_run: Path) -> None:
     """Every Dutch document of the run: no raw code, no English word (tests/language.py)."""
     from language import foreign_words
