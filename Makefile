@@ -9,6 +9,8 @@ PROTOCOLS ?= protocols/demo.yaml $(sort $(wildcard protocols/examples/*.yaml))
 LANGS ?= nl en
 NATIONAL_PROTOCOL := protocols/national/law_2026.yaml
 NATIONAL_DEMO := build/national/demo
+NATIONAL_RAW := data/raw/national_demo
+NATIONAL_SCALE := 0.001
 NATIONAL_STORE := $(NATIONAL_DEMO)/store.duckdb
 # Same inputs, same bytes. Bundles and reports no longer depend on the string-hash
 # seed (the TWFE fits absorb one factor, see evalkit/did/regression.py; checked with
@@ -48,14 +50,19 @@ report-national: setup $(NATIONAL_DEMO)/estimates.json
 		--protocol $(NATIONAL_PROTOCOL) --lang $(LANGS)
 
 # The national protocol on a 0.1 % national panel (all 342 municipalities, 35 regions,
-# ~90 000 person-months), so `make report` stays in its time budget. The panel and its
-# store are made once (order-only: never redone when present); the estimates are redone
+# ~90 000 person-months), so `make report` stays in its time budget. The store is made
+# once (order-only: never redone when present), from the panel's files, which are kept
+# across `rm -rf build` (the protocols' demo data are too); the estimates are redone
 # when the protocol, its lock or the national estimation code changes; `national report`
 # writes the bundle from them (two small queries) and renders only when something
 # changed. The full panel: see README, "National scale".
 $(NATIONAL_STORE): | setup
-	$(EVALKIT) demo --generator national --scale 0.001 --out data/raw/national_demo
-	$(EVALKIT) national validate data/raw/national_demo --store $@
+	@# The panel's files are seeded (the same bytes every time): made again only when they
+	@# are missing or of another scale or seed, like the protocols' demo data.
+	@$(BIN)/python -c "import json, sys; t = json.load(open('$(NATIONAL_RAW)/truth.json')); \
+		sys.exit(t.get('scale') != $(NATIONAL_SCALE) or t.get('seed') != 1)" 2>/dev/null \
+		|| $(EVALKIT) demo --generator national --scale $(NATIONAL_SCALE) --out $(NATIONAL_RAW)
+	$(EVALKIT) national validate $(NATIONAL_RAW) --store $@
 
 $(NATIONAL_DEMO)/estimates.json: $(NATIONAL_PROTOCOL) $(NATIONAL_PROTOCOL).lock.json \
 		evalkit/pipeline/national.py $(wildcard evalkit/did/engine/*.py) evalkit/did/cs/_pretrend.py \

@@ -278,6 +278,61 @@ def test_bundle_is_reproducible(demo_run: Path) -> None:
     assert (demo_run / "build" / "demo" / "results.json").read_bytes() == first
 
 
+def test_a_bundle_computes_the_case_intervals_once(demo_run: Path, tmp_path: Path) -> None:
+    # the throughput tables and the current norm breaches share one computation of
+    # every case's intervals; the bundle is the run's, byte for byte
+    import evalkit.analysis.intervals as intervals
+    from evalkit.pipeline.assemble import compute_bundle, load_inputs
+    from evalkit.pipeline.paths import paths_for
+    from evalkit.report.bundle import write_bundle
+
+    calls = []
+    real = intervals.case_intervals
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(demo_run)
+        mp.setenv("EVALKIT_PSEUDONYM_KEY", "e2e-test-key-not-secret-7c41d9a2e6f3b805")
+        for module in ("intervals", "throughput", "breaches"):
+            mp.setattr(f"evalkit.analysis.{module}.case_intervals", counted)
+        bundle = compute_bundle(load_inputs(paths_for(Path("protocols/demo.yaml"))))
+    assert len(calls) == 1
+    ours = write_bundle(bundle, tmp_path / "results.json").read_bytes()
+    assert ours == (demo_run / "build" / "demo" / "results.json").read_bytes()
+
+
+def test_pruning_the_plan_re_solves_only_the_systems_of_the_cell_shown_again(
+    demo_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a complementary cell shown again changes only the systems its relations are in;
+    # the demo's plan equals the one that re-solves every system after each cell
+    from evalkit.report import plan as planner
+
+    bundle = read_bundle(demo_run / "build" / "demo" / "results.json")
+    scans: list[int] = []
+    whole = planner._Planner._determined
+
+    def counted(self):
+        scans.append(1)
+        return whole(self)
+
+    monkeypatch.setattr(planner._Planner, "_determined", counted)
+    near = SuppressionPlan.from_bundle(bundle)
+    n_near = len(scans)
+    scans.clear()
+    monkeypatch.setattr(
+        planner._Planner, "_determined_near", lambda self, _: set(self._determined())
+    )
+    everywhere = SuppressionPlan.from_bundle(bundle)
+    assert n_near + 10 < len(scans)
+    assert near.digest == everywhere.digest and near.n_suppressed > 0
+    assert near.statuses.keys() == everywhere.statuses.keys()
+    assert all(near.statuses[s].equals(everywhere.statuses[s]) for s in everywhere.statuses)
+
+
 def test_dutch_reports_of_shipped_protocols_are_dutch_throughout(demo_run: Path) -> None:
     """Every Dutch document of the run: no raw code, no English word (tests/language.py)."""
     from language import foreign_words

@@ -47,6 +47,7 @@ def current_breaches(
     comparison_units: Sequence[str],
     norms: Mapping[str, Any] | None = None,
     liberation_day: LiberationDay = "always",
+    intervals: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """Count the cases open past each norm on the reference date, per organisation and coach.
 
@@ -64,6 +65,10 @@ def current_breaches(
         Norms overriding the defaults (see :func:`evalkit.analysis.norms.parse_norms`).
     liberation_day : {"lustrum", "always", "never"}, default "always"
         When 5 May counts as a holiday for working-day norms.
+    intervals : pandas.DataFrame, optional
+        :func:`~evalkit.analysis.intervals.case_intervals` of these events with these
+        arguments, when the caller has it (the throughput tables use the same): then it
+        is not computed again.
 
     Returns
     -------
@@ -76,13 +81,15 @@ def current_breaches(
     if events.empty:
         return []
     ev = prepare_events(events, reference_date)
-    iv = case_intervals(
-        ev,
-        reference_date=reference_date,
-        pilot_starts=pilot_starts,
-        comparison_units=comparison_units,
-        liberation_day=liberation_day,
-    )
+    iv = intervals
+    if iv is None:
+        iv = case_intervals(
+            ev,
+            reference_date=reference_date,
+            pilot_starts=pilot_starts,
+            comparison_units=comparison_units,
+            liberation_day=liberation_day,
+        )
     if iv.empty:
         return []
     coaches = _current_coach(ev)

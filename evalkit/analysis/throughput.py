@@ -192,6 +192,7 @@ def throughput_tables(
     out_of_sight_days: int = 90,
     caseload_benchmark: tuple[int, int] = (30, 35),
     liberation_day: LiberationDay = "always",
+    intervals: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Compute every throughput table for the results bundle.
 
@@ -215,6 +216,10 @@ def throughput_tables(
         Reasonable caseload range per coach.
     liberation_day : {"lustrum", "always", "never"}, default "always"
         When 5 May counts as a holiday for working-day norms.
+    intervals : pandas.DataFrame, optional
+        :func:`~evalkit.analysis.intervals.case_intervals` of these events with these
+        arguments, when the caller has it (the bundle also counts the current norm
+        breaches from it): then it is not computed again.
 
     Returns
     -------
@@ -225,13 +230,15 @@ def throughput_tables(
         raise EvalkitError(f"reference_date must be a date, got {reference_date!r}")
     parsed = parse_norms(norms)
     events = prepare_events(events, reference_date)
-    iv = case_intervals(
-        events,
-        reference_date=reference_date,
-        pilot_starts=pilot_starts,
-        comparison_units=comparison_units,
-        liberation_day=liberation_day,
-    )
+    iv = intervals
+    if iv is None:
+        iv = case_intervals(
+            events,
+            reference_date=reference_date,
+            pilot_starts=pilot_starts,
+            comparison_units=comparison_units,
+            liberation_day=liberation_day,
+        )
     dims = ("org_type", "group", "period")
     out: dict[str, pd.DataFrame] = {}
     out["km_summary"] = km_summary(

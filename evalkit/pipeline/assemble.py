@@ -318,7 +318,30 @@ def _registered(settings: Throughput, *names: str) -> dict[str, Any]:
     return {n: getattr(settings, n) for n in names if getattr(settings, n) is not None}
 
 
-def _throughput(events: pd.DataFrame | None, protocol: Protocol) -> dict[str, Any]:
+def _case_intervals(events: pd.DataFrame | None, protocol: Protocol) -> pd.DataFrame | None:
+    """Return every case's throughput intervals, as the throughput tables and breaches use them.
+
+    Computed once per bundle and handed to both (:func:`_throughput`, :func:`_monitoring`):
+    they take the same events, reference date, pilot starts, comparison units and
+    calendar. None without case events.
+    """
+    if events is None or events.empty:
+        return None
+    from evalkit.analysis.intervals import case_intervals, prepare_events
+
+    reference = _reference_date(events, protocol)
+    return case_intervals(
+        prepare_events(events, reference),
+        reference_date=reference,
+        pilot_starts=_pilot_starts(protocol),
+        comparison_units=list(protocol.units.comparison),
+        **_registered(protocol.throughput, "liberation_day"),
+    )
+
+
+def _throughput(
+    events: pd.DataFrame | None, protocol: Protocol, intervals: pd.DataFrame | None
+) -> dict[str, Any]:
     if events is None or events.empty:
         return {}
     from evalkit.analysis.throughput import throughput_tables
@@ -332,6 +355,7 @@ def _throughput(events: pd.DataFrame | None, protocol: Protocol) -> dict[str, An
             reference_date=_reference_date(events, protocol),
             pilot_starts=_pilot_starts(protocol),
             comparison_units=list(protocol.units.comparison),
+            intervals=intervals,
             **settings,
         )
     )
@@ -347,7 +371,7 @@ def _questionnaire(
     return dict(questionnaire_tables(responses, instruments=instruments))
 
 
-def _monitoring(inputs: BundleInputs) -> dict[str, Any]:
+def _monitoring(inputs: BundleInputs, intervals: pd.DataFrame | None) -> dict[str, Any]:
     """Registrations and active cases per month, and completeness of every source."""
     from evalkit.analysis.breaches import current_breaches
     from evalkit.analysis.monitoring import completeness_table, data_up_to, registrations_table
@@ -368,6 +392,7 @@ def _monitoring(inputs: BundleInputs) -> dict[str, Any]:
             reference_date=reference,
             pilot_starts=_pilot_starts(protocol),
             comparison_units=list(protocol.units.comparison),
+            intervals=intervals,
             **_registered(protocol.throughput, "norms", "liberation_day"),
         )
     return {
@@ -515,6 +540,7 @@ def _compute(inputs: BundleInputs) -> dict[str, Any]:
         protocol, af.windows, inputs.events, inputs.responses, inputs.instruments
     )
     analysis = confirmatory_analysis(af, protocol, sources)
+    intervals = _case_intervals(inputs.events, protocol)
     # the bundle's protocol section is a plain mapping (JSON) of the typed protocol
     as_registered = protocol.to_dict()
     return {
@@ -527,9 +553,9 @@ def _compute(inputs: BundleInputs) -> dict[str, Any]:
         "sample": {"flow": af.flow, "balance": balance_table(af, outcome_ids)},
         **analysis,
         "trends": trend_table(af, outcome_ids),
-        "throughput": _throughput(inputs.events, protocol),
+        "throughput": _throughput(inputs.events, protocol, intervals),
         "questionnaire": _questionnaire(inputs.responses, inputs.instruments),
-        "monitoring": _monitoring(inputs),
+        "monitoring": _monitoring(inputs, intervals),
         "power": inputs.power,
         "exploratory": exploratory_analysis(af, protocol, inputs.exploratory_specs),
         "limitations": limitations(

@@ -348,29 +348,60 @@ class _Planner:
             rel_of[find(cells[0])].append(j)
         out: list[Cell] = []
         for root, cells in comps.items():
-            key = (tuple(sorted(cells)), tuple(sorted(rel_of[root])))
-            if key in self._solved:
-                out += self._solved[key]
-                continue
-            pos = {c: k for k, c in enumerate(cells)}
-            rows = []
-            for j in rel_of[root]:
-                total, parts = self.relations[j]
-                row = np.zeros(len(cells))
-                if total in pos:
-                    row[pos[total]] += 1.0
-                for p in parts:
-                    if p in pos:
-                        row[pos[p]] -= 1.0
-                rows.append(row)
-            found = (
-                [c for c, d in zip(cells, _pinned(np.vstack(rows)), strict=True) if d]
-                if rows
-                else []
-            )
-            self._solved[key] = found
-            out += found
+            out += self._solve(cells, rel_of[root])
         return sorted(out)
+
+    def _determined_near(self, cell: Cell) -> set[Cell]:
+        """Hidden cells pinned in the components that hold a relation of ``cell``.
+
+        What :meth:`_determined` finds there. The components that hold no relation of
+        ``cell`` are those of the last check (which found nothing newly pinned in them),
+        so :meth:`_prune` need not gather and look them up again after each cell.
+        """
+        order = {c: k for k, c in enumerate(self.hidden)}
+        seen: set[Cell] = set()
+        out: set[Cell] = set()
+        for j0 in self.by_cell[cell]:
+            for start in _cells(self.relations[j0]):
+                if start in seen or start not in order:
+                    continue
+                seen.add(start)
+                comp, rels, frontier = [start], set(), [start]
+                while frontier:
+                    for j in self.by_cell[frontier.pop()]:
+                        if j in rels:
+                            continue
+                        rels.add(j)
+                        for other in _cells(self.relations[j]):
+                            if other in order and other not in seen:
+                                seen.add(other)
+                                comp.append(other)
+                                frontier.append(other)
+                # in the order _determined puts them: cells as hidden, relations by number
+                out.update(self._solve(sorted(comp, key=order.__getitem__), sorted(rels)))
+        return out
+
+    def _solve(self, cells: list[Cell], rels: list[int]) -> list[Cell]:
+        """Return the cells of one component that its relations pin (solved once per system)."""
+        key = (tuple(sorted(cells)), tuple(sorted(rels)))
+        if key in self._solved:
+            return self._solved[key]
+        pos = {c: k for k, c in enumerate(cells)}
+        rows = []
+        for j in rels:
+            total, parts = self.relations[j]
+            row = np.zeros(len(cells))
+            if total in pos:
+                row[pos[total]] += 1.0
+            for p in parts:
+                if p in pos:
+                    row[pos[p]] -= 1.0
+            rows.append(row)
+        found = (
+            [c for c, d in zip(cells, _pinned(np.vstack(rows)), strict=True) if d] if rows else []
+        )
+        self._solved[key] = found
+        return found
 
     def plan(self) -> SuppressionPlan:
         # many small factorisations: threaded BLAS costs more in start-up than it saves
@@ -410,7 +441,7 @@ class _Planner:
         cells = [c for c, m in self.hidden.items() if m == SECONDARY and c[0] in sources]
         for cell in sorted(cells, key=lambda c: (-self.value[c], c)):
             del self.hidden[cell]
-            if not self._bounds_safe(cell) or not set(self._determined()) <= before:
+            if not self._bounds_safe(cell) or not self._determined_near(cell) <= before:
                 self.hidden[cell] = SECONDARY
 
     def _bounds_safe(self, cell: Cell) -> bool:
@@ -475,6 +506,11 @@ class _Planner:
         for pos, (_, row) in enumerate(switches.iterrows()):
             out[pos] = tuple(norm(row[k]) for k in on) in hidden
         return out
+
+
+def _cells(rel: Relation) -> tuple[Cell, ...]:
+    """Return a relation's cells, its total first."""
+    return (rel[0], *rel[1])
 
 
 def _pinned(matrix: np.ndarray) -> np.ndarray:
