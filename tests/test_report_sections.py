@@ -317,3 +317,15 @@ def test_a_protocol_without_exploratory_analyses_says_so(tmp_path):
     text = sections_results.exploratory(ctx)
     assert "No exploratory analyses for this protocol" in text
     assert "does not contain this part" not in text
+
+
+def test_a_part_without_a_registered_source_is_not_applicable(tmp_path):
+    """No case events or questionnaire registered (the national protocol): say so."""
+    ctx = _ctx(tmp_path, throughput=None, questionnaire=None)
+    ctx.bundle["protocol"]["data_sources"] = [{"kind": "outcome_panel", "files": ["x.csv"]}]
+    for text in (sections_results.throughput(ctx), sections_results.questionnaire(ctx)):
+        assert "Not applicable: the protocol registers no data source of the kind" in text
+        assert "does not contain this part" not in text
+    # registered but absent from the bundle: that part is missing, and the document says so
+    ctx.bundle["protocol"]["data_sources"].append({"kind": "case_events", "files": ["e.csv"]})
+    assert "does not contain this part" in sections_results.throughput(ctx)

@@ -553,23 +553,33 @@ def _figures(ctx: ReportContext, section: str) -> list[str]:
 
 def throughput(ctx: ReportContext) -> str:
     """Throughput tables (durations, norms, handovers, caseload) and their figures."""
-    return "\n\n".join(
-        [
-            ctx.heading("h.throughput"),
-            *_figures(ctx, "throughput"),
-            *generic_tables(ctx, "throughput"),
-        ]
-    )
+    heading = ctx.heading("h.throughput")
+    if _not_registered(ctx, "case_events", "throughput"):
+        return "\n\n".join(
+            [heading, ctx.t("s.no_source", kind=label("kind", "case_events", ctx.lang))]
+        )
+    return "\n\n".join([heading, *_figures(ctx, "throughput"), *generic_tables(ctx, "throughput")])
+
+
+def _not_registered(ctx: ReportContext, kind: str, part: str) -> bool:
+    """Tell whether a part is absent because the protocol registers no source of its kind.
+
+    Then the document says so: "not available" would read as a part that went missing.
+    """
+    sources = ctx.get("protocol.data_sources")
+    if ctx.get(part) or not isinstance(sources, list):
+        return False
+    return not any(isinstance(s, Mapping) and s.get("kind") == kind for s in sources)
 
 
 def questionnaire(ctx: ReportContext) -> str:
     """Questionnaire tables (response, scores, reliability, change) and their figures."""
+    heading = ctx.heading("h.questionnaire")
+    if _not_registered(ctx, "questionnaire", "questionnaire"):
+        kind = label("kind", "questionnaire", ctx.lang)
+        return "\n\n".join([heading, ctx.t("s.no_source", kind=kind)])
     return "\n\n".join(
-        [
-            ctx.heading("h.questionnaire"),
-            *_figures(ctx, "questionnaire"),
-            *generic_tables(ctx, "questionnaire"),
-        ]
+        [heading, *_figures(ctx, "questionnaire"), *generic_tables(ctx, "questionnaire")]
     )
 
 
