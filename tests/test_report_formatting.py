@@ -29,7 +29,7 @@ def test_numbers_per_language(lang, num, count, ci, pct):
 def test_edge_cases():
     assert fmt_num(-0.0001, "nl") == "0,00"  # no negative zero
     assert fmt_num(None, "nl") == "\u2013" and fmt_num(math.nan, "en") == "\u2013"
-    assert fmt_num(0.031, "nl", 1, signed=True) == "+0,0"
+    assert fmt_num(0.031, "nl", 1, signed=True) == "0,0"  # a rounded zero has no sign
     assert fmt_p(0.0004, "nl") == "< 0,001" and fmt_p(0.0412, "en") == "0.041"
 
 

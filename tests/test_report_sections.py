@@ -329,3 +329,32 @@ def test_a_part_without_a_registered_source_is_not_applicable(tmp_path):
     # registered but absent from the bundle: that part is missing, and the document says so
     ctx.bundle["protocol"]["data_sources"].append({"kind": "case_events", "files": ["e.csv"]})
     assert "does not contain this part" in sections_results.throughput(ctx)
+
+
+def test_an_outcome_with_two_hypotheses_shows_both(tmp_path):
+    """population_breakthrough_18: H1 (debts) and H3 (debts, turning 18) share an outcome."""
+    ctx = _ctx(tmp_path)
+    outcome = ctx.bundle["protocol"]["outcomes"][0]["id"]
+    ctx.bundle["protocol"]["hypotheses"] = [
+        {"id": "H1", "outcome": outcome, "text": "Debts fall."},
+        {"id": "H3", "outcome": outcome, "text": "Most among those turning 18."},
+    ]
+    html = sections_front.protocol_brief(ctx)
+    assert "H1: Debts fall. · H3: Most among those turning 18." in html
+
+
+def test_an_effect_that_rounds_to_zero_has_no_sign_and_no_direction(tmp_path):
+    from evalkit.report.formatting import fmt_num
+
+    assert fmt_num(0.0003, "nl", 1, signed=True) == "0,0"
+    assert fmt_num(-0.04, "en", 1, signed=True) == "0.0"
+    assert fmt_num(0.06, "en", 1, signed=True) == "+0.1"
+    ctx = _ctx(tmp_path)
+    effects = ctx.bundle["confirmatory"]["effects"]
+    primary = [e for e in effects if e.get("role") == "primary"]
+    for e in primary:
+        e["result"]["estimate"] = 0.0001 if e["type"] == "binary" else 0.01
+        e["expected_direction"] = "decrease"
+    text = sections_front.effect_sentences(ctx)
+    assert text.count("Rounded, that is no change in either direction.") == len(primary) > 0
+    assert "against the intended direction" not in text and "+0.0" not in text

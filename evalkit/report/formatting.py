@@ -88,7 +88,8 @@ def fmt_num(x: Any, lang: str, digits: int = 2, *, signed: bool = False) -> str:
     if math.isinf(value):
         return ("-" if value < 0 else "") + "\u221e"
     if round(value, digits) == 0:
-        value = 0.0  # no "-0,00"
+        value = 0.0  # no "-0,00"; and no sign: "+0,0" reads as a (small) increase
+        signed = False
     text = f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
     return _localise(text, lang)
 

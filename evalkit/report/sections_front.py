@@ -224,13 +224,11 @@ def effect_sentences(ctx: ReportContext, role: str = "primary") -> str:
             ).replace("  ", " ")
         ]
         att, direction = res.get("estimate"), e.get("expected_direction")
-        if (
-            att is not None
-            and not is_missing(att)
-            and direction in ("decrease", "increase")
-            and att
-        ):
-            good = (att < 0) == (direction == "decrease")
+        shown = None if att is None or is_missing(att) else round(_scaled(att, scale), 1)
+        if shown == 0:  # the sign of what the text writes as 0,0 says nothing
+            parts.append(ctx.t("s.direction_none"))
+        elif shown is not None and direction in ("decrease", "increase"):
+            good = (shown < 0) == (direction == "decrease")
             parts.append(ctx.t("s.direction_good" if good else "s.direction_bad"))
         p = e.get("p_adjusted") if not is_missing(e.get("p_adjusted")) else res.get("p_value")
         alpha = ctx.get("confirmatory.alpha", 0.05)
@@ -377,11 +375,7 @@ def protocol_brief(ctx: ReportContext) -> str:
                 "protocol", ctx.t("h.protocol"), frame, lang, ctx.threshold, count_columns=[]
             )
         )
-    hyp = {
-        h.get("outcome"): ctx.text(h.get("text"))
-        for h in p.get("hypotheses", []) or []
-        if isinstance(h, Mapping)
-    }
+    hyp = _hypotheses_by_outcome(ctx, p.get("hypotheses", []) or [])
     outcomes = records_frame(
         [
             {
@@ -601,3 +595,21 @@ def _readable(deviation: Any) -> Any:
         if key in ("old", "new") and isinstance(value, Mapping | list)
     }
     return {**deviation, **flow}
+
+
+def _hypotheses_by_outcome(ctx: ReportContext, hypotheses: list[Any]) -> dict[Any, str]:
+    """Return each outcome's registered hypotheses as one cell, each once.
+
+    An outcome may carry several (the whole pilot, and a subgroup of it): each is
+    shown with its id, so none disappears behind another.
+    """
+    texts: dict[Any, list[tuple[str, str]]] = {}
+    for h in hypotheses:
+        if isinstance(h, Mapping):
+            texts.setdefault(h.get("outcome"), []).append(
+                (str(h.get("id")), ctx.text(h.get("text")))
+            )
+    return {
+        outcome: items[0][1] if len(items) == 1 else " · ".join(f"{i}: {t}" for i, t in items)
+        for outcome, items in texts.items()
+    }
