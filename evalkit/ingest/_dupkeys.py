@@ -32,9 +32,10 @@ from evalkit.ingest._readers import RawTable
 from evalkit.ingest._schema import Schema, match_headers
 from evalkit.ingest._validate import check_key, key_text
 
-__all__ = ["DuplicateKeys", "KeysRepeat", "NewKeys", "find_duplicate_keys"]
+__all__ = ["CopyKeys", "DuplicateKeys", "KeysRepeat", "NewKeys", "find_duplicate_keys"]
 
 _HASH_KEYS = ("evalkit-dupkey-1", "evalkit-dupkey-2")  # two 64-bit hashes: no collision in practice
+MEMORY_KEYS = 1 << 21  # first rows of keys held in memory: 64 MB
 _MEMORY = "160MB"  # the rest of the key index stays in its file; 64 MB is too little to group
 # the 28 million keys of a 2 GB file
 
@@ -235,6 +236,163 @@ class NewKeys:
         """Raise :class:`KeysRepeat` when a key of one chunk came back in another."""
         if self.index.repeated():
             raise KeysRepeat
+
+
+class _FirstRows:
+    """The first row of every key met so far, in sorted segments held in memory.
+
+    Each chunk's new keys form a segment sorted by ``k1``; a segment is merged with the
+    one before it once that is at most twice its size, so a lookup searches a few sorted
+    arrays and merging costs a few passes over the index in all.
+    """
+
+    def __init__(self) -> None:
+        self.segments: list[dict[str, np.ndarray]] = []
+        self.size = 0
+
+    def __repr__(self) -> str:
+        return f"_FirstRows({self.size} keys)"
+
+    def find(self, k1: np.ndarray, k2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the first row and raw-row hash of each key (row -1 where new).
+
+        Raises :class:`KeysRepeat` when two keys share ``k1`` only (a hash collision the
+        two-pass check, which compares both hashes, settles).
+        """
+        first = np.full(len(k1), -1, dtype=np.int64)
+        raw = np.zeros(len(k1), dtype=np.uint64)
+        for seg in self.segments:
+            at = np.minimum(np.searchsorted(seg["k1"], k1), len(seg["k1"]) - 1)
+            hit = seg["k1"][at] == k1
+            if not hit.any():
+                continue
+            if (seg["k2"][at][hit] != k2[hit]).any():
+                raise KeysRepeat
+            first[hit] = seg["r"][at][hit]
+            raw[hit] = seg["h"][at][hit]
+        return first, raw
+
+    def add(self, part: dict[str, np.ndarray]) -> None:
+        """Add new keys (arrays ``k1, k2, h, r``)."""
+        if not len(part["k1"]):
+            return
+        order = np.argsort(part["k1"], kind="stable")
+        self.segments.append({name: values[order] for name, values in part.items()})
+        self.size += len(order)
+        while len(self.segments) > 1 and len(self.segments[-2]["k1"]) <= 2 * len(
+            self.segments[-1]["k1"]
+        ):
+            last, before = self.segments.pop(), self.segments.pop()
+            joined = {n: np.concatenate([before[n], last[n]]) for n in last}
+            order = np.argsort(joined["k1"], kind="stable")  # two sorted runs: a merge
+            self.segments.append({n: v[order] for n, v in joined.items()})
+
+
+class CopyKeys:
+    """``check_keys`` for a file read once, in which repeated keys are exact copies.
+
+    A row whose key came earlier in the file (in this chunk or an earlier one) with the
+    same raw cells gets ``duplicate_row`` naming the key's first row, as the whole-file
+    check gives when every row of that key is identical; a cumulative export that
+    repeats earlier rows is thus read once. A key that comes back with other cells (a
+    conflict, whose rows all fail ``unique``, the first one too) raises
+    :class:`KeysRepeat`, and the file is read again in two passes. The first row of each
+    key (two 64-bit hashes of the typed key, a hash of the raw cells, the row) is kept in
+    memory up to ``limit`` keys (32 bytes each); beyond that the keys go to the
+    on-disk index of :class:`NewKeys`, which checks the rest of the file.
+
+    Parameters
+    ----------
+    index : KeyIndex
+        The on-disk index used beyond ``limit`` keys.
+    limit : int, default ``MEMORY_KEYS``
+        Keys held in memory.
+    """
+
+    def __init__(self, index: KeyIndex, limit: int | None = None) -> None:
+        self.limit = MEMORY_KEYS if limit is None else limit
+        self.first = _FirstRows()
+        self.disk: NewKeys | None = None
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"CopyKeys({self.first.size} keys, on disk={self.disk is not None})"
+
+    def check(
+        self,
+        data: pd.DataFrame,
+        key: tuple[str, ...],
+        raw: pd.DataFrame,
+        cols: object,
+        failures: Failures,
+        rows: np.ndarray,
+    ) -> None:
+        """Record the exact copies of one chunk; raise :class:`KeysRepeat` on a conflict."""
+        if self.disk is not None:
+            self.disk.check(data, key, raw, cols, failures, rows)
+            return
+        if not key or any(k not in data for k in key):
+            return
+        keyframe = data[list(key)]
+        pos = np.flatnonzero(keyframe.notna().all(axis=1).to_numpy())
+        hashes = _key_hashes(keyframe.iloc[pos], key)
+        k1, k2 = hashes["k1"], hashes["k2"]
+        order = np.argsort(k1, kind="stable")  # a key's rows together, in file order
+        sk1 = k1[order]
+        lead = np.r_[True, sk1[1:] != sk1[:-1]] if len(sk1) else np.zeros(0, dtype=bool)
+        leader = order[np.maximum.accumulate(np.where(lead, np.arange(len(order)), 0))]
+        leader_of = np.empty(len(order), dtype=np.int64)
+        leader_of[order] = leader  # per chunk row: the position (in pos) of its key's first row
+        if (k2 != k2[leader_of]).any():
+            raise KeysRepeat  # two keys share k1 only: let the two-pass check settle it
+        repeated = leader_of != np.arange(len(pos))
+        first, first_h = self.first.find(k1, k2)
+        earlier = first >= 0
+        if not repeated.any() and not earlier.any():
+            self._remember(k1, k2, None, raw, pos, rows)
+            return
+        h = pd.util.hash_pandas_object(raw.iloc[pos], index=False).to_numpy()
+        known = earlier[leader_of]
+        first_row = np.where(known, first[leader_of], rows[pos][leader_of])
+        same = np.where(known, first_h[leader_of], h[leader_of]) == h
+        copy = repeated | earlier
+        if not same[copy].all():
+            raise KeysRepeat  # a conflict: every row of that key fails, the first one too
+        at = pos[copy]
+        failures.add(
+            at,
+            ", ".join(key),
+            "duplicate_row",
+            key_text(getattr(cols, "shown"), key, at),  # noqa: B009
+            _copy_messages(first_row[copy]),
+        )
+        new = ~copy
+        self._remember(k1[new], k2[new], h[new], raw, pos[new], rows)
+
+    def _remember(
+        self,
+        k1: np.ndarray,
+        k2: np.ndarray,
+        h: np.ndarray | None,
+        raw: pd.DataFrame,
+        pos: np.ndarray,
+        rows: np.ndarray,
+    ) -> None:
+        if h is None:
+            h = pd.util.hash_pandas_object(raw.iloc[pos], index=False).to_numpy()
+        part = {"k1": k1, "k2": k2, "h": np.asarray(h, dtype=np.uint64), "r": rows[pos]}
+        if self.first.size + len(k1) <= self.limit:
+            self.first.add(part)
+            return
+        self.disk = NewKeys(self.index)  # too many keys for memory: the rest on disk
+        for seg in [*self.first.segments, part]:
+            self.index.add(pd.DataFrame({**seg, "h": np.zeros(len(seg["k1"]), np.uint64)}))
+        self.first = _FirstRows()
+
+    def finish(self) -> None:
+        """Raise :class:`KeysRepeat` when a key held on disk came back (see NewKeys)."""
+        if self.disk is not None:
+            self.disk.finish()
 
 
 def _chunk_hashes(
