@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evalkit.ingest._content import RowContents
 from evalkit.ingest._overlap import Overlap, find_overlap
 from evalkit.ingest._rows import merged, overlap_quarantine, quarantine, replace_keys, stored_rows
 from evalkit.ingest._schema import Schema
@@ -17,6 +18,8 @@ from evalkit.ingest._store import Store
 from evalkit.ingest._validate import Validated
 
 __all__ = ["Tally"]
+
+SEEN_CONTENTS = 500_000  # digests of contents stored by a file, kept to store each once (~50 MB)
 
 
 @dataclass
@@ -33,6 +36,8 @@ class Tally:
     # Whether the kind's table held rows before this file (None: not asked yet). Without
     # such rows nothing can overlap: the file's own accepted keys are unique in it.
     stored_before: bool | None = None
+    # The digests of contents this file has stored (k1 -> k2), up to SEEN_CONTENTS.
+    seen: dict[int, int] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"Tally(rows_read={self.rows_read}, accepted={self.accepted})"
@@ -87,16 +92,44 @@ class Tally:
             self.stored_before = store.stored_rows(kind) > 0
         found = find_overlap(store, schema, rows if self.stored_before else rows[:0], rule, among)
         failures = validated.failures
+        contents = [self._new_contents(validated.contents)]
         if len(found.rejected_rows):
             rows = rows[~rows["_row"].isin(found.rejected_rows)].reset_index(drop=True)
             failures = merged(failures, found.failures, "row")
-            quarantined = merged(quarantined, overlap_quarantine(kind, path, sha, found), "_row")
+            overlapping, content = overlap_quarantine(kind, path, sha, found)
+            quarantined = merged(quarantined, overlapping, "_row")
+            contents.append(self._new_contents(content))
         replace = replace_keys(schema) if rule == "keep_latest" and found.rows else ()
-        store.append(schema, rows, quarantined, replace_keys=replace)
+        store.append(schema, rows, quarantined, contents=pd.concat(contents), replace_keys=replace)
         self.count(validated, failures, len(found.rejected_rows))
         self.stored += len(rows)
         self.overlap_rows += found.rows
         self.overlap_files |= set(found.files)
+
+    def _new_contents(self, contents: RowContents) -> pd.DataFrame:
+        """Return the contents this file has not stored yet, with their text.
+
+        Rows of a cumulative export repeat a few distinct contents many times; each is
+        made into text and stored once (a content beyond ``SEEN_CONTENTS`` may be stored
+        again: the store reads one of the equal texts).
+        """
+        digests = pd.DataFrame({"content_k1": contents.k1, "content_k2": contents.k2})
+        first = np.flatnonzero(~digests.duplicated().to_numpy())
+        seen = self.seen
+        new = [
+            (i, a, b)
+            for i, a, b in zip(
+                first.tolist(),
+                contents.k1[first].tolist(),
+                contents.k2[first].tolist(),
+                strict=True,
+            )
+            if seen.get(a) != b
+        ]
+        for _, a, b in new[: max(SEEN_CONTENTS - len(seen), 0)]:
+            seen.setdefault(a, b)
+        at = np.asarray([i for i, _, _ in new], dtype=np.int64)
+        return digests.iloc[at].assign(content=contents.texts(at)).reset_index(drop=True)
 
     def all_failures(self) -> FailureSet:
         """Return the failures of every chunk in file order (call once, at the end)."""

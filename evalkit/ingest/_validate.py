@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.ingest._columns import Columns, parse_column
-from evalkit.ingest._content import row_content
+from evalkit.ingest._content import RowContents, row_contents
 from evalkit.ingest._failures import Failures
 from evalkit.ingest._memo import ParseMemo
 from evalkit.ingest._privacy import mask_bsns, mask_series
@@ -38,7 +38,7 @@ class Validated:
     rows: np.ndarray
     accepted: np.ndarray
     failures: pd.DataFrame
-    content: pd.Series
+    contents: RowContents
     notes: list[str] = field(default_factory=list)
     long: pd.DataFrame | None = None
 
@@ -46,6 +46,11 @@ class Validated:
     def rows_read(self) -> int:
         """Rows read from the file (accepted plus rejected)."""
         return len(self.accepted)
+
+    @property
+    def content(self) -> pd.Series:
+        """The JSON content of each rejected row, by file row."""
+        return self.contents.series()
 
 
 def key_text(shown: dict[str, Shown], key: tuple[str, ...], pos: np.ndarray) -> np.ndarray:
@@ -279,20 +284,16 @@ def finish(
     frame["value"] = mask_series(frame["value"])
     frame["message"] = mask_series(frame["message"])
     rejected_pos = np.flatnonzero(failed[:n])
-    texts = row_content(cols.shown, rejected_pos, cols.masked)
+    contents = row_contents(cols.shown, rejected_pos, rows[rejected_pos], cols.masked)
     # the raw line of a malformed row may hold a BSN: keep only why
     bad_lines = [json.dumps({"_malformed": message}) for _row, message in table.malformed]
-    content = pd.Series(
-        np.concatenate([texts, np.array(bad_lines, dtype=object)]),
-        index=np.concatenate([rows[rejected_pos], rows[len(rows) - len(bad_lines) :]]),
-        dtype="str",
-    )
+    contents = contents.extend(RowContents.of_texts(rows[len(rows) - len(bad_lines) :], bad_lines))
     return Validated(
         data=data,
         rows=rows,
         accepted=~failed,
         failures=frame,
-        content=content,
+        contents=contents,
         notes=[mask_bsns(n) for n in notes],
         long=long,
     )
