@@ -249,3 +249,27 @@ def test_keys_beyond_memory_go_to_disk_with_the_same_result(
     got, want = _store_frames(tmp_path / "chunked.duckdb"), _store_frames(tmp_path / "whole.duckdb")
     for name in ("table", "quarantine", "log"):
         pd.testing.assert_frame_equal(got[name], want[name], check_dtype=False)
+
+
+def test_first_rows_find_every_key_given_and_no_other() -> None:
+    """The in-memory index of first rows, over many segments (merged as they grow)."""
+    from evalkit.ingest._dupkeys import FirstRows, KeysRepeat
+
+    rng = np.random.default_rng(3)
+    index, given = FirstRows(), []
+    for part in range(40):
+        k1 = rng.integers(0, 2**63, 997, dtype=np.uint64) * np.uint64(2)
+        k2 = rng.integers(0, 2**63, 997, dtype=np.uint64)
+        assert (index.find(k1, k2)[0] == -1).all()  # new keys: none found
+        rows = np.arange(part * 997, (part + 1) * 997)
+        index.add({"k1": k1, "k2": k2, "h": k2 ^ np.uint64(5), "r": rows})
+        given.append((k1, k2))
+    assert len(index.segments) < 10 and index.size == 40 * 997
+    k1, k2 = (np.concatenate(x) for x in zip(*given, strict=True))
+    pick = rng.permutation(len(k1))[:3000]
+    first, raw = index.find(k1[pick], k2[pick])
+    assert (first == pick).all() and (raw == k2[pick] ^ np.uint64(5)).all()
+    other = k2[pick] + np.uint64(1)  # same k1, another k2: a collision, never a match
+    assert (index.find(k1[pick], other, strict=False)[0] == -1).all()
+    with pytest.raises(KeysRepeat):
+        index.find(k1[pick], other)

@@ -93,6 +93,25 @@ def test_row_contents_give_the_same_texts_and_one_digest_per_text() -> None:
     assert texts.nunique() > 100
 
 
+def test_a_key_masked_part_by_part_is_the_key_masked_whole() -> None:
+    """Duplicate-key values are masked per key column before joining: the same texts."""
+    from evalkit.ingest._validate import key_text
+
+    n = 2000
+    shown = {
+        "person_id": pd.Series(_hostile_texts(n, 7), dtype="str"),
+        "month": pd.Series(_hostile_texts(n, 8), dtype="str"),
+        "other": pd.Series(_hostile_texts(n, 9), dtype=object),
+    }
+    key = ("person_id", "month", "other")
+    pos = np.arange(n)[::3]
+    whole = mask_series(pd.Series(key_text(shown, key, pos), dtype="str"))
+    parts = key_text(shown, key, pos, masked=())
+    assert list(parts) == whole.tolist()
+    assert not any("999999990" in t for t in parts)
+    assert whole.tolist() != list(key_text(shown, key, pos))  # there was something to mask
+
+
 def test_row_content_of_no_rows_and_no_columns() -> None:
     assert len(row_content({"a": pd.Series(["x"], dtype="str")}, np.array([], dtype=int))) == 0
     assert list(row_content({}, np.array([0, 1]))) == ["{}", "{}"]

@@ -32,10 +32,19 @@ from evalkit.ingest._readers import RawTable
 from evalkit.ingest._schema import Schema, match_headers
 from evalkit.ingest._validate import check_key, key_text
 
-__all__ = ["CopyKeys", "DuplicateKeys", "KeysRepeat", "NewKeys", "find_duplicate_keys"]
+__all__ = [
+    "CopyKeys",
+    "DuplicateKeys",
+    "FirstRows",
+    "KeysRepeat",
+    "NewKeys",
+    "find_duplicate_keys",
+]
 
 _HASH_KEYS = ("evalkit-dupkey-1", "evalkit-dupkey-2")  # two 64-bit hashes: no collision in practice
 MEMORY_KEYS = 1 << 21  # first rows of keys held in memory: 64 MB
+_SLOT_BITS = 24  # a bit per 2**24 slots of k1: one key in eight may need a search at the limit
+_BIT = np.left_shift(1, np.arange(8)).astype(np.uint8)
 _MEMORY = "160MB"  # the rest of the key index stays in its file; 64 MB is too little to group
 # the 28 million keys of a 2 GB file
 
@@ -238,38 +247,52 @@ class NewKeys:
             raise KeysRepeat
 
 
-class _FirstRows:
+class FirstRows:
     """The first row of every key met so far, in sorted segments held in memory.
 
     Each chunk's new keys form a segment sorted by ``k1``; a segment is merged with the
-    one before it once that is at most twice its size, so a lookup searches a few sorted
-    arrays and merging costs a few passes over the index in all.
+    one before it once that is no larger (as a binary counter adds), so a lookup searches
+    a few sorted arrays and each key is merged a few times in all. A bit per slot
+    of the top bits of ``k1`` (2 MB) says which keys may be known: most new keys need
+    no search.
     """
 
     def __init__(self) -> None:
         self.segments: list[dict[str, np.ndarray]] = []
         self.size = 0
+        self.bits = np.zeros(1 << (_SLOT_BITS - 3), dtype=np.uint8)
 
     def __repr__(self) -> str:
-        return f"_FirstRows({self.size} keys)"
+        return f"FirstRows({self.size} keys)"
 
-    def find(self, k1: np.ndarray, k2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def find(
+        self, k1: np.ndarray, k2: np.ndarray, strict: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Return the first row and raw-row hash of each key (row -1 where new).
 
         Raises :class:`KeysRepeat` when two keys share ``k1`` only (a hash collision the
-        two-pass check, which compares both hashes, settles).
+        two-pass check, which compares both hashes, settles); with ``strict=False`` such
+        a key counts as new.
         """
         first = np.full(len(k1), -1, dtype=np.int64)
         raw = np.zeros(len(k1), dtype=np.uint64)
+        slot = k1 >> np.uint64(64 - _SLOT_BITS)
+        maybe = np.flatnonzero(self.bits[slot >> np.uint64(3)] & _BIT[slot & np.uint64(7)])
+        if not len(maybe):
+            return first, raw
+        maybe = maybe[np.argsort(k1[maybe])]  # sorted queries search a segment faster
+        k1, k2 = k1[maybe], k2[maybe]
         for seg in self.segments:
             at = np.minimum(np.searchsorted(seg["k1"], k1), len(seg["k1"]) - 1)
             hit = seg["k1"][at] == k1
             if not hit.any():
                 continue
             if (seg["k2"][at][hit] != k2[hit]).any():
-                raise KeysRepeat
-            first[hit] = seg["r"][at][hit]
-            raw[hit] = seg["h"][at][hit]
+                if strict:
+                    raise KeysRepeat
+                hit &= seg["k2"][at] == k2
+            first[maybe[hit]] = seg["r"][at][hit]
+            raw[maybe[hit]] = seg["h"][at][hit]
         return first, raw
 
     def add(self, part: dict[str, np.ndarray]) -> None:
@@ -279,7 +302,9 @@ class _FirstRows:
         order = np.argsort(part["k1"], kind="stable")
         self.segments.append({name: values[order] for name, values in part.items()})
         self.size += len(order)
-        while len(self.segments) > 1 and len(self.segments[-2]["k1"]) <= 2 * len(
+        slot = part["k1"] >> np.uint64(64 - _SLOT_BITS)
+        np.bitwise_or.at(self.bits, slot >> np.uint64(3), _BIT[slot & np.uint64(7)])
+        while len(self.segments) > 1 and len(self.segments[-2]["k1"]) <= len(
             self.segments[-1]["k1"]
         ):
             last, before = self.segments.pop(), self.segments.pop()
@@ -303,17 +328,14 @@ class CopyKeys:
 
     Parameters
     ----------
-    index : KeyIndex
-        The on-disk index used beyond ``limit`` keys.
     limit : int, default ``MEMORY_KEYS``
-        Keys held in memory.
+        Keys held in memory; beyond them an on-disk :class:`KeyIndex` (call :meth:`close`).
     """
 
-    def __init__(self, index: KeyIndex, limit: int | None = None) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self.limit = MEMORY_KEYS if limit is None else limit
-        self.first = _FirstRows()
+        self.first = FirstRows()
         self.disk: NewKeys | None = None
-        self.index = index
 
     def __repr__(self) -> str:
         return f"CopyKeys({self.first.size} keys, on disk={self.disk is not None})"
@@ -358,13 +380,15 @@ class CopyKeys:
         copy = repeated | earlier
         if not same[copy].all():
             raise KeysRepeat  # a conflict: every row of that key fails, the first one too
-        at = pos[copy]
+        at, first_row = pos[copy], first_row[copy]
         failures.add(
             at,
             ", ".join(key),
             "duplicate_row",
-            key_text(getattr(cols, "shown"), key, at),  # noqa: B009
-            _copy_messages(first_row[copy]),
+            key_text(getattr(cols, "shown"), key, at, getattr(cols, "masked")),  # noqa: B009
+            _copy_messages(first_row),
+            # a row number below 10**7 has too few digits to look like a BSN
+            masked=bool(first_row.max() < 10**7),
         )
         new = ~copy
         self._remember(k1[new], k2[new], h[new], raw, pos[new], rows)
@@ -384,15 +408,20 @@ class CopyKeys:
         if self.first.size + len(k1) <= self.limit:
             self.first.add(part)
             return
-        self.disk = NewKeys(self.index)  # too many keys for memory: the rest on disk
+        self.disk = NewKeys(KeyIndex())  # too many keys for memory: the rest on disk
         for seg in [*self.first.segments, part]:
-            self.index.add(pd.DataFrame({**seg, "h": np.zeros(len(seg["k1"]), np.uint64)}))
-        self.first = _FirstRows()
+            self.disk.index.add(pd.DataFrame({**seg, "h": np.zeros(len(seg["k1"]), np.uint64)}))
+        self.first = FirstRows()
 
     def finish(self) -> None:
         """Raise :class:`KeysRepeat` when a key held on disk came back (see NewKeys)."""
         if self.disk is not None:
             self.disk.finish()
+
+    def close(self) -> None:
+        """Drop the on-disk index, if one was made."""
+        if self.disk is not None:
+            self.disk.index.close()
 
 
 def _chunk_hashes(

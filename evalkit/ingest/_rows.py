@@ -66,11 +66,13 @@ def _quarantine_rows(
     at = pd.Index(contents.rows).get_indexer(failures["row"].to_numpy(dtype=np.int64))
     if (at < 0).any():
         raise ValueError("a failure's row has no quarantine content")
+    n = len(failures)
+    same = np.zeros(n, dtype=np.int8)  # one value for every row: handed over once, not n times
     return pd.DataFrame(
         {
-            "kind": kind,
-            "file": shown_path(path),
-            "_source_sha256": sha,
+            "kind": pd.Categorical.from_codes(same, [kind]),
+            "file": pd.Categorical.from_codes(same, [shown_path(path)]),
+            "_source_sha256": pd.Categorical.from_codes(same, [sha]),
             "_row": failures["row"].to_numpy(dtype=np.int64),
             "column": failures["column"],
             "rule": failures["rule"],

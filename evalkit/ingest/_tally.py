@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.ingest._content import RowContents
+from evalkit.ingest._dupkeys import FirstRows
 from evalkit.ingest._overlap import Overlap, find_overlap
 from evalkit.ingest._rows import merged, overlap_quarantine, quarantine, replace_keys, stored_rows
 from evalkit.ingest._schema import Schema
@@ -19,7 +20,7 @@ from evalkit.ingest._validate import Validated
 
 __all__ = ["Tally"]
 
-SEEN_CONTENTS = 500_000  # digests of contents stored by a file, kept to store each once (~50 MB)
+SEEN_CONTENTS = 1 << 20  # digests of contents a file stored, kept to store each once (32 MB)
 
 
 @dataclass
@@ -36,8 +37,8 @@ class Tally:
     # Whether the kind's table held rows before this file (None: not asked yet). Without
     # such rows nothing can overlap: the file's own accepted keys are unique in it.
     stored_before: bool | None = None
-    # The digests of contents this file has stored (k1 -> k2), up to SEEN_CONTENTS.
-    seen: dict[int, int] = field(default_factory=dict)
+    # The digests of contents this file has stored, up to SEEN_CONTENTS.
+    seen: FirstRows = field(default_factory=FirstRows)
 
     def __repr__(self) -> str:
         return f"Tally(rows_read={self.rows_read}, accepted={self.accepted})"
@@ -115,20 +116,11 @@ class Tally:
         """
         digests = pd.DataFrame({"content_k1": contents.k1, "content_k2": contents.k2})
         first = np.flatnonzero(~digests.duplicated().to_numpy())
-        seen = self.seen
-        new = [
-            (i, a, b)
-            for i, a, b in zip(
-                first.tolist(),
-                contents.k1[first].tolist(),
-                contents.k2[first].tolist(),
-                strict=True,
-            )
-            if seen.get(a) != b
-        ]
-        for _, a, b in new[: max(SEEN_CONTENTS - len(seen), 0)]:
-            seen.setdefault(a, b)
-        at = np.asarray([i for i, _, _ in new], dtype=np.int64)
+        known, _ = self.seen.find(contents.k1[first], contents.k2[first], strict=False)
+        at = first[known < 0]
+        if self.seen.size + len(at) <= SEEN_CONTENTS:
+            k1, k2 = contents.k1[at], contents.k2[at]
+            self.seen.add({"k1": k1, "k2": k2, "h": k2, "r": np.zeros(len(at), dtype=np.int64)})
         return digests.iloc[at].assign(content=contents.texts(at)).reset_index(drop=True)
 
     def all_failures(self) -> FailureSet:

@@ -53,7 +53,12 @@ class Validated:
         return self.contents.series()
 
 
-def key_text(shown: dict[str, Shown], key: tuple[str, ...], pos: np.ndarray) -> np.ndarray:
+def key_text(
+    shown: dict[str, Shown],
+    key: tuple[str, ...],
+    pos: np.ndarray,
+    masked: Collection[str] | None = None,
+) -> np.ndarray:
     """Return the shown key of some rows as ``value, value`` (column by column, not row by row).
 
     Parameters
@@ -64,23 +69,32 @@ def key_text(shown: dict[str, Shown], key: tuple[str, ...], pos: np.ndarray) -> 
         The key columns.
     pos : numpy.ndarray
         Internal row positions.
+    masked : collection of str, optional
+        With it, the texts come masked: each column not in it is masked on its own (as
+        masking the joined text would: no BSN candidate spans the ``", "`` between).
 
     Returns
     -------
     numpy.ndarray
         One text per position.
     """
-    parts = [
-        pd.Series(shown[k].iloc[pos].to_numpy(), dtype=object)
-        .astype(str)
-        .fillna("")
-        .to_numpy(dtype=object)
-        for k in key
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = [
+        pd.Series(shown[k].iloc[pos].to_numpy(), dtype=object).astype(str).fillna("") for k in key
     ]
-    out = parts[0]
-    for part in parts[1:]:
-        out = out + ", " + part
-    return np.asarray(out, dtype=object)
+    if masked is not None:
+        texts = [t if k in masked else mask_series(t) for k, t in zip(key, texts, strict=True)]
+    parts = [pa.array(t, type=pa.large_string()) for t in texts]
+    if not len(pos):
+        return np.array([], dtype=object)
+    joined = (
+        pc.binary_join_element_wise(*parts, pa.scalar(", ", pa.large_string()))
+        if len(parts) > 1
+        else parts[0]
+    )
+    return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def check_key(
@@ -279,10 +293,14 @@ def finish(
         failures.add(np.array([n + i]), None, "columns", [None], message)
     rows = np.concatenate([table.rows, np.array([r for r, _ in table.malformed], dtype=np.int64)])
     failed = failures.failed_positions(n + len(table.malformed))
-    frame = failures.frame(rows)
+    frame = failures.frame(rows, with_masked=True)
     # A misaligned row puts a BSN where no identifier is expected; it must not be echoed.
-    frame["value"] = mask_series(frame["value"])
-    frame["message"] = mask_series(frame["message"])
+    todo = ~frame.pop("_masked").to_numpy(dtype=bool)
+    for column in ("value", "message"):
+        if todo.all():
+            frame[column] = mask_series(frame[column])
+        elif todo.any():
+            frame.loc[todo, column] = mask_series(frame.loc[todo, column])
     rejected_pos = np.flatnonzero(failed[:n])
     contents = row_contents(cols.shown, rejected_pos, rows[rejected_pos], cols.masked)
     # the raw line of a malformed row may hold a BSN: keep only why
