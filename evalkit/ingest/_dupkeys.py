@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 _HASH_KEYS = ("evalkit-dupkey-1", "evalkit-dupkey-2")  # two 64-bit hashes: no collision in practice
-MEMORY_KEYS = 1 << 21  # first rows of keys held in memory: 64 MB
+MEMORY_KEYS = 1 << 20  # first rows of keys held in memory: 32 MB (and as much while merging)
 _SLOT_BITS = 24  # a bit per 2**24 slots of k1: one key in eight may need a search at the limit
 _BIT = np.left_shift(1, np.arange(8)).astype(np.uint8)
 _MEMORY = "160MB"  # the rest of the key index stays in its file; 64 MB is too little to group
