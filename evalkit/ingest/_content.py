@@ -99,7 +99,9 @@ class RowContents:
     pieces : list of (pyarrow.Array, numpy.ndarray)
         Per column: the JSON pieces of its distinct values and each piece-built entry's code.
     texts : numpy.ndarray
-        The text of the entries after the piece-built ones.
+        The text of the entries after the piece-built ones (None: stored before).
+    stored : numpy.ndarray, optional
+        Per entry: True where this file stored the content already (no text is kept).
     """
 
     def __init__(
@@ -109,12 +111,14 @@ class RowContents:
         k2: np.ndarray,
         pieces: list[tuple[Any, np.ndarray]] | None = None,
         texts: np.ndarray | None = None,
+        stored: np.ndarray | None = None,
     ) -> None:
         self.rows = np.asarray(rows, dtype=np.int64)
         self.k1, self.k2 = k1, k2
         self._pieces = pieces or []
         self._texts = np.array([], dtype=object) if texts is None else texts
         self._built = len(self.rows) - len(self._texts)  # entries made of pieces
+        self.stored = np.zeros(len(self.rows), dtype=bool) if stored is None else stored
 
     def __repr__(self) -> str:
         return f"RowContents(rows={len(self.rows)})"
@@ -161,7 +165,21 @@ class RowContents:
             np.concatenate([self.k2, other.k2]),
             self._pieces,
             np.concatenate([self._texts, other._texts]),
+            np.concatenate([self.stored, other.stored]),
         )
+
+    @classmethod
+    def stored_before(cls, rows: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> RowContents:
+        """Return entries whose content this file stored already (digests only)."""
+        n = len(rows)
+        texts = np.full(n, None, dtype=object)
+        return cls(rows, k1, k2, texts=texts, stored=np.ones(n, dtype=bool))
+
+    def with_digests(self, at: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> RowContents:
+        """Return these entries with the digests at positions ``at`` replaced."""
+        new1, new2 = self.k1.copy(), self.k2.copy()
+        new1[at], new2[at] = k1, k2
+        return RowContents(self.rows, new1, new2, self._pieces, self._texts, self.stored)
 
 
 def row_contents(

@@ -45,6 +45,7 @@ _HASH_KEYS = ("evalkit-dupkey-1", "evalkit-dupkey-2")  # two 64-bit hashes: no c
 MEMORY_KEYS = 1 << 20  # first rows of keys held in memory: 32 MB (and as much while merging)
 _SLOT_BITS = 24  # a bit per 2**24 slots of k1: one key in eight may need a search at the limit
 _BIT = np.left_shift(1, np.arange(8)).astype(np.uint8)
+_MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)  # odd: bijective
 _MEMORY = "160MB"  # the rest of the key index stays in its file; 64 MB is too little to group
 # the 28 million keys of a 2 GB file
 
@@ -336,6 +337,7 @@ class CopyKeys:
         self.limit = MEMORY_KEYS if limit is None else limit
         self.first = FirstRows()
         self.disk: NewKeys | None = None
+        self.contents = FirstRows()  # content digests of copies this file gave a text
 
     def __repr__(self) -> str:
         return f"CopyKeys({self.first.size} keys, on disk={self.disk is not None})"
@@ -390,8 +392,34 @@ class CopyKeys:
             # a row number below 10**7 has too few digits to look like a BSN
             masked=bool(first_row.max() < 10**7),
         )
+        self._known(cols, at, k1[copy], k2[copy], h[copy])
         new = ~copy
         self._remember(k1[new], k2[new], h[new], raw, pos[new], rows)
+
+    def _known(
+        self, cols: object, at: np.ndarray, k1: np.ndarray, k2: np.ndarray, h: np.ndarray
+    ) -> None:
+        """Tell validation the content digest of each copy, and which it stored before.
+
+        A row's content is made of its raw cells, and the copies of a key have the same
+        cells: the key's hashes mixed with the raw-row hash name that content (two keys
+        with one digest would need a 128-bit collision).
+        """
+        from evalkit.ingest._columns import KnownContents
+
+        d1, d2 = k1 ^ (h * _MIX1), k2 ^ (h * _MIX2)
+        before, _ = self.contents.find(d1, d2, strict=False)
+        first = ~pd.DataFrame({"a": d1, "b": d2}).duplicated().to_numpy()
+        fresh = (before < 0) & first  # the rest: stored before, or by a copy earlier here
+        self.contents.add(
+            {
+                "k1": d1[fresh],
+                "k2": d2[fresh],
+                "h": d2[fresh],
+                "r": np.zeros(int(fresh.sum()), dtype=np.int64),
+            }
+        )
+        cols.known = KnownContents(at, d1, d2, ~fresh)  # type: ignore[attr-defined]
 
     def _remember(
         self,

@@ -115,7 +115,7 @@ class Tally:
         again: the store reads one of the equal texts).
         """
         digests = pd.DataFrame({"content_k1": contents.k1, "content_k2": contents.k2})
-        first = np.flatnonzero(~digests.duplicated().to_numpy())
+        first = np.flatnonzero(~digests.duplicated().to_numpy() & ~contents.stored)
         known, _ = self.seen.find(contents.k1[first], contents.k2[first], strict=False)
         at = first[known < 0]
         if self.seen.size + len(at) <= SEEN_CONTENTS:

@@ -49,7 +49,11 @@ class Validated:
 
     @property
     def content(self) -> pd.Series:
-        """The JSON content of each rejected row, by file row."""
+        """The JSON content of each rejected row, by file row.
+
+        None for a copy, in a file read in chunks, whose content an earlier row of the
+        file carried already (the store names it by digest).
+        """
         return self.contents.series()
 
 
@@ -258,6 +262,30 @@ def validate_table(
     return finish(data, table, cols, failures, notes)
 
 
+def _contents(cols: Columns, rejected: np.ndarray, rows: np.ndarray) -> RowContents:
+    """Return the content of rejected rows: built from their pieces, or known already.
+
+    Rows whose digest the key check knows (exact copies) are built only where this file
+    has not stored their content yet; the others are named by digest alone.
+    """
+    known = cols.known
+    if known is None or not len(known.positions):
+        return row_contents(cols.shown, rejected, rows[rejected], cols.masked)
+    at = np.searchsorted(known.positions, rejected)
+    at = np.minimum(at, len(known.positions) - 1)
+    hit = known.positions[at] == rejected
+    skip = hit.copy()
+    skip[hit] = known.stored[at[hit]]
+    build = rejected[~skip]
+    contents = row_contents(cols.shown, build, rows[build], cols.masked)
+    mine = np.flatnonzero(hit[~skip])  # built rows whose digest is the key check's
+    contents = contents.with_digests(mine, known.k1[at[~skip][mine]], known.k2[at[~skip][mine]])
+    done = at[skip]
+    return contents.extend(
+        RowContents.stored_before(rows[rejected[skip]], known.k1[done], known.k2[done])
+    )
+
+
 def finish(
     data: pd.DataFrame,
     table: RawTable,
@@ -301,8 +329,7 @@ def finish(
             frame[column] = mask_series(frame[column])
         elif todo.any():
             frame.loc[todo, column] = mask_series(frame.loc[todo, column])
-    rejected_pos = np.flatnonzero(failed[:n])
-    contents = row_contents(cols.shown, rejected_pos, rows[rejected_pos], cols.masked)
+    contents = _contents(cols, np.flatnonzero(failed[:n]), rows)
     # the raw line of a malformed row may hold a BSN: keep only why
     bad_lines = [json.dumps({"_malformed": message}) for _row, message in table.malformed]
     contents = contents.extend(RowContents.of_texts(rows[len(rows) - len(bad_lines) :], bad_lines))
