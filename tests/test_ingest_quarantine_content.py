@@ -36,7 +36,8 @@ def every_rule(tmp: Path) -> Path:
     lines = rejected(tmp).read_text(encoding="utf-8").splitlines()[1:]
     odd = irregular(tmp).read_text(encoding="utf-8").splitlines()[1:]
     ids = _bsns(40)
-    extra = [lines[2], lines[2], _row(ids[30], 4, debt="ja"), _row(ids[30], 4)]
+    # copies of a valid row, and of a row rejected for a cell (the copy fails twice)
+    extra = [lines[2], lines[2], lines[9], lines[9], _row(ids[30], 4, debt="ja"), _row(ids[30], 4)]
     return _write(tmp / "every_rule.csv", [*lines, *odd[3:5], odd[60], *extra])
 
 
@@ -84,6 +85,8 @@ def test_every_rejected_row_keeps_its_own_content(chunk: int | None, tmp_path: P
     rules = set(frame["rule"])
     assert {"columns", "duplicate_row", "unique", "overlap", "pattern", "elfproef"} <= rules
     assert len(frame) == len(reports[1].failures)
+    copies = set(frame.loc[frame["rule"] == "duplicate_row", "_row"])
+    assert copies & set(frame.loc[frame["rule"] != "duplicate_row", "_row"])  # fails twice
     assert stored < len(frame)
     overlap = frame["rule"] == "overlap"
     for row, text in zip(frame["_row"][~overlap], frame["content"][~overlap], strict=True):
