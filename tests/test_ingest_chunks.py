@@ -203,3 +203,73 @@ def test_an_unbalanced_quote_falls_back_and_rolls_back(tmp_path: Path) -> None:
     got, want = _store_frames(tmp_path / "a.duckdb"), _store_frames(tmp_path / "b.duckdb")
     pd.testing.assert_frame_equal(got["table"], want["table"], check_dtype=False)
     assert np.array_equal(got["quarantine"]["_row"], want["quarantine"]["_row"])
+
+
+def copies(tmp: Path) -> Path:
+    """A cumulative export: rows repeated exactly, within a chunk and many chunks later."""
+    lines = _panel()
+    again = [lines[i] for i in (0, 1, 0, 30, 5, 5, 71)]
+    return _write(tmp / "copies.csv", [*lines[:10], lines[3], *lines[10:], *again])
+
+
+def _no_second_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the file was read again in two passes")
+
+    monkeypatch.setattr("evalkit.ingest._api.find_duplicate_keys", refuse)
+
+
+def test_exact_copies_are_found_in_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Repeated rows that copy earlier ones (however far back) need no pass over the keys."""
+    path = copies(tmp_path)
+    whole = _ingest([path], tmp_path / "whole.duckdb", None)
+    _no_second_pass(monkeypatch)
+    chunked = _ingest([path], tmp_path / "chunked.duckdb", SMALL)
+    _same_reports(chunked, whole)
+    assert set(chunked[0].failures["rule"]) == {"duplicate_row"}
+    assert chunked[0].rejected == 8
+    got, want = _store_frames(tmp_path / "chunked.duckdb"), _store_frames(tmp_path / "whole.duckdb")
+    for name in ("table", "quarantine", "log"):
+        pd.testing.assert_frame_equal(got[name], want[name], check_dtype=False)
+    assert validate_file("outcome_panel", path, chunk_bytes=SMALL).to_dict() == (
+        validate_file("outcome_panel", path, chunk_bytes=None).to_dict()
+    )
+
+
+@pytest.mark.parametrize("make", [copies, duplicates, far_copy], ids=lambda f: f.__name__)
+def test_keys_beyond_memory_go_to_disk_with_the_same_result(
+    make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With room for a few keys in memory the rest are checked on disk: same store, report."""
+    path = make(tmp_path)
+    whole = _ingest([path], tmp_path / "whole.duckdb", None)
+    monkeypatch.setattr("evalkit.ingest._dupkeys.MEMORY_KEYS", 7)
+    chunked = _ingest([path], tmp_path / "chunked.duckdb", SMALL)
+    _same_reports(chunked, whole)
+    got, want = _store_frames(tmp_path / "chunked.duckdb"), _store_frames(tmp_path / "whole.duckdb")
+    for name in ("table", "quarantine", "log"):
+        pd.testing.assert_frame_equal(got[name], want[name], check_dtype=False)
+
+
+def test_first_rows_find_every_key_given_and_no_other() -> None:
+    """The in-memory index of first rows, over many segments (merged as they grow)."""
+    from evalkit.ingest._dupkeys import FirstRows, KeysRepeat
+
+    rng = np.random.default_rng(3)
+    index, given = FirstRows(), []
+    for part in range(40):
+        k1 = rng.integers(0, 2**63, 997, dtype=np.uint64) * np.uint64(2)
+        k2 = rng.integers(0, 2**63, 997, dtype=np.uint64)
+        assert (index.find(k1, k2)[0] == -1).all()  # new keys: none found
+        rows = np.arange(part * 997, (part + 1) * 997)
+        index.add({"k1": k1, "k2": k2, "h": k2 ^ np.uint64(5), "r": rows})
+        given.append((k1, k2))
+    assert len(index.segments) < 10 and index.size == 40 * 997
+    k1, k2 = (np.concatenate(x) for x in zip(*given, strict=True))
+    pick = rng.permutation(len(k1))[:3000]
+    first, raw = index.find(k1[pick], k2[pick])
+    assert (first == pick).all() and (raw == k2[pick] ^ np.uint64(5)).all()
+    other = k2[pick] + np.uint64(1)  # same k1, another k2: a collision, never a match
+    assert (index.find(k1[pick], other, strict=False)[0] == -1).all()
+    with pytest.raises(KeysRepeat):
+        index.find(k1[pick], other)

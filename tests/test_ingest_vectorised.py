@@ -15,7 +15,7 @@ import random
 import numpy as np
 import pandas as pd
 
-from evalkit.ingest._content import row_content
+from evalkit.ingest._content import row_content, row_contents
 from evalkit.ingest._privacy import mask_bsns, mask_series
 
 
@@ -71,6 +71,45 @@ def test_row_content_equals_the_row_by_row_json() -> None:
     want = _reference_content(shown, positions)
     assert list(got) == want
     assert not any("999999990" in text for text in got)
+
+
+def test_row_contents_give_the_same_texts_and_one_digest_per_text() -> None:
+    """The digests the store keeps contents by: equal texts, equal digests; else different."""
+    n = 3000
+    shown = {
+        "person_id": pd.Series(pd.Categorical(_hostile_texts(n, 5))),
+        "municipality": pd.Series(_hostile_texts(n, 6), dtype="str"),
+        "amount": pd.Series([1.5, None, 2.0, 3] * (n // 4), dtype=object),
+    }
+    positions = np.arange(n)[::2]
+    contents = row_contents(shown, positions, positions + 1, masked=("person_id",))
+    texts = contents.series()
+    assert texts.tolist() == list(row_content(shown, positions, masked=("person_id",)))
+    assert texts.index.tolist() == (positions + 1).tolist()
+    digests = pd.Series(list(zip(contents.k1.tolist(), contents.k2.tolist(), strict=True)))
+    by_text = pd.DataFrame({"text": texts.to_numpy(), "digest": digests})
+    assert (by_text.groupby("text")["digest"].nunique() == 1).all()
+    assert (by_text.groupby("digest")["text"].nunique() == 1).all()
+    assert texts.nunique() > 100
+
+
+def test_a_key_masked_part_by_part_is_the_key_masked_whole() -> None:
+    """Duplicate-key values are masked per key column before joining: the same texts."""
+    from evalkit.ingest._validate import key_text
+
+    n = 2000
+    shown = {
+        "person_id": pd.Series(_hostile_texts(n, 7), dtype="str"),
+        "month": pd.Series(_hostile_texts(n, 8), dtype="str"),
+        "other": pd.Series(_hostile_texts(n, 9), dtype=object),
+    }
+    key = ("person_id", "month", "other")
+    pos = np.arange(n)[::3]
+    whole = mask_series(pd.Series(key_text(shown, key, pos), dtype="str"))
+    parts = key_text(shown, key, pos, masked=())
+    assert list(parts) == whole.tolist()
+    assert not any("999999990" in t for t in parts)
+    assert whole.tolist() != list(key_text(shown, key, pos))  # there was something to mask
 
 
 def test_row_content_of_no_rows_and_no_columns() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from evalkit.errors import IngestError
 from evalkit.ingest._chunks import CHUNK_BYTES, CsvPlan, NotStreamable, csv_chunks, plan_csv
-from evalkit.ingest._dupkeys import KeyIndex, KeysRepeat, NewKeys, find_duplicate_keys
+from evalkit.ingest._dupkeys import CopyKeys, KeysRepeat, find_duplicate_keys
 from evalkit.ingest._memo import ParseMemo
 from evalkit.ingest._overlap import check_overlap_rule
 from evalkit.ingest._privacy import mask_bsns, shown_path
@@ -115,20 +115,23 @@ def _chunked(
     keyed: tuple[bytes, Collection[str] | None],
     chunk_bytes: int,
 ) -> Iterator[Validated]:
-    """Validate a CSV chunk by chunk, once when no key repeats (else :class:`KeysRepeat`)."""
+    """Validate a CSV chunk by chunk, once when repeated keys are exact copies.
+
+    A conflicting key, or a repeated one once the keys went to disk, raises
+    :class:`KeysRepeat` (see :class:`CopyKeys`).
+    """
     key, needs = keyed
     file = shown_path(path)
-    index = KeyIndex()
     memo = ParseMemo()
+    fresh = CopyKeys()
     try:
-        fresh = NewKeys(index)
         for table in csv_chunks(plan, chunk_bytes):
             yield validate_table(
                 table, schema, file=file, key=key, needs=needs, check_keys=fresh.check, memo=memo
             )
         fresh.finish()
     finally:
-        index.close()
+        fresh.close()
 
 
 def _chunked_twice(

@@ -42,6 +42,22 @@ class Columns:
     shown: dict[str, Shown] = field(default_factory=dict)
     # Columns whose shown values are masked already (pseudonyms, keyed free text).
     masked: set[str] = field(default_factory=set)
+    # Rows whose quarantine content digest the key check knows (exact copies: the content
+    # is their key's), as positions, digests and whether this file stored it before.
+    known: KnownContents | None = None
+
+
+@dataclass(frozen=True)
+class KnownContents:
+    """Content digests of some rows, found without their text (see ``CopyKeys``)."""
+
+    positions: np.ndarray
+    k1: np.ndarray
+    k2: np.ndarray
+    stored: np.ndarray
+
+    def __repr__(self) -> str:
+        return f"KnownContents(rows={len(self.positions)})"
 
 
 def _labelled(raw: pd.Series, labels: dict[str, str] | None) -> pd.Series:

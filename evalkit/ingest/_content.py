@@ -1,13 +1,15 @@
 """The quarantine's row content: each rejected row as the JSON text of its shown values.
 
 Built column by column (every distinct value encoded once, the pieces of a row joined
-by Arrow), with every column not masked already masked on its distinct values.
+by Arrow), with every column not masked already masked on its distinct values. The
+store keeps each distinct content once, found by a digest of its pieces
+(:class:`RowContents`), so the text is made only for contents not stored yet.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,7 @@ import pandas as pd
 from evalkit.ingest._privacy import mask_series
 from evalkit.ingest._typed import Shown
 
-__all__ = ["row_content"]
+__all__ = ["RowContents", "row_content", "row_contents"]
 
 
 def row_content(
@@ -46,30 +48,176 @@ def row_content(
     numpy.ndarray
         One JSON object (text) per position.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     if len(positions) == 0:
         return np.array([], dtype=object)
-    pieces = []
-    for name, values in shown.items():
-        part = values.iloc[positions]
-        part = part if name in masked else mask_series(part)
-        codes, uniques = pd.factorize(part, use_na_sentinel=True)
-        codes = np.where(codes < 0, len(uniques), codes)  # an empty cell: the trailing null
-        pieces.append(pc.take(_json_pieces(name, uniques), pa.array(codes)))
-    if not pieces:
-        return np.full(len(positions), "{}", dtype=object)
-    joined = pc.binary_join_element_wise(*pieces, ", ")
-    wrapped = pc.binary_join_element_wise("{", joined, "}", "")
-    return np.asarray(wrapped.to_numpy(zero_copy_only=False), dtype=object)
+    contents = row_contents(shown, positions, np.asarray(positions), masked)
+    return contents.texts(np.arange(len(positions)))
 
 
 def _json_pieces(name: str, uniques: Any) -> Any:
-    """Return ``"name": value`` as JSON for each distinct value of a column, then null."""
+    """Return ``"name": value`` as JSON for each distinct value of a column, then null.
+
+    Texts without a quote, backslash or control character are quoted by Arrow (what
+    ``json.dumps`` writes for them); every other value goes through ``json.dumps``.
+    """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     prefix = json.dumps(name, ensure_ascii=False) + ": "
     boxed = pd.Index(uniques).astype(object).tolist()  # numpy scalars as Python values
-    texts = [prefix + json.dumps(value, ensure_ascii=False) for value in boxed]
+    plain = pa.array([v if type(v) is str else None for v in boxed], type=pa.string())
+    quoted = pc.binary_join_element_wise(prefix + '"', plain, '"', "")
+    simple = pc.invert(pc.match_substring_regex(plain, _ESCAPED)).fill_null(False)
+    texts = quoted.to_numpy(zero_copy_only=False).astype(object)
+    for i in np.flatnonzero(~simple.to_numpy(zero_copy_only=False)):
+        texts[i] = prefix + json.dumps(boxed[i], ensure_ascii=False)
     return pa.array([*texts, prefix + "null"], type=pa.string())
+
+
+_ESCAPED = r'["\\\x00-\x1f]'  # what json.dumps escapes in a text (ensure_ascii=False)
+
+
+_DIGEST_KEYS = ("evalkit-content1", "evalkit-content2")  # two 64-bit hashes: 128 bits
+_MIX = np.uint64(0x100000001B3)  # odd: a row's digest changes whenever one piece does
+
+
+class RowContents:
+    """The content of rejected rows as digests, the JSON text made only when asked.
+
+    Each entry is one rejected file row with a 128-bit digest of its content: rows whose
+    shown values are the same have the same digest, so the store keeps each distinct
+    content once. Rows validated column by column keep each column's JSON pieces and
+    their codes (the text of :func:`row_content` is built for the entries asked for);
+    other rows (a malformed line, an overlap) come with their text.
+
+    Parameters
+    ----------
+    rows : numpy.ndarray
+        The file row of each entry.
+    k1, k2 : numpy.ndarray
+        The digest of each entry's content.
+    pieces : list of (pyarrow.Array, numpy.ndarray)
+        Per column: the JSON pieces of its distinct values and each piece-built entry's code.
+    texts : numpy.ndarray
+        The text of the entries after the piece-built ones (None: stored before).
+    stored : numpy.ndarray, optional
+        Per entry: True where this file stored the content already (no text is kept).
+    """
+
+    def __init__(
+        self,
+        rows: np.ndarray,
+        k1: np.ndarray,
+        k2: np.ndarray,
+        pieces: list[tuple[Any, np.ndarray]] | None = None,
+        texts: np.ndarray | None = None,
+        stored: np.ndarray | None = None,
+    ) -> None:
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.k1, self.k2 = k1, k2
+        self._pieces = pieces or []
+        self._texts = np.array([], dtype=object) if texts is None else texts
+        self._built = len(self.rows) - len(self._texts)  # entries made of pieces
+        self.stored = np.zeros(len(self.rows), dtype=bool) if stored is None else stored
+
+    def __repr__(self) -> str:
+        return f"RowContents(rows={len(self.rows)})"
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def of_texts(cls, rows: np.ndarray, texts: Iterable[str]) -> RowContents:
+        """Return the entries of rows whose content text is known already."""
+        out = np.asarray(list(texts), dtype=object)
+        k1, k2 = (pd.util.hash_array(out, hash_key=h) for h in _DIGEST_KEYS)
+        return cls(np.asarray(rows, dtype=np.int64), k1, k2, texts=out)
+
+    def texts(self, at: np.ndarray) -> np.ndarray:
+        """Return the JSON text of the entries at positions ``at``."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        at = np.asarray(at, dtype=np.int64)
+        out = np.empty(len(at), dtype=object)
+        built = at < self._built
+        if built.any() and self._pieces:
+            parts = [pc.take(p, pa.array(codes[at[built]])) for p, codes in self._pieces]
+            joined = pc.binary_join_element_wise(*parts, ", ")
+            wrapped = pc.binary_join_element_wise("{", joined, "}", "")
+            out[built] = wrapped.to_numpy(zero_copy_only=False)
+        elif built.any():
+            out[built] = "{}"
+        out[~built] = self._texts[at[~built] - self._built]
+        return out
+
+    def series(self) -> pd.Series:
+        """Return every entry's text by file row (what ``Validated.content`` gives)."""
+        return pd.Series(self.texts(np.arange(len(self.rows))), index=self.rows, dtype="str")
+
+    def extend(self, other: RowContents) -> RowContents:
+        """Return these entries followed by text-only ``other`` ones."""
+        if other._built:
+            raise ValueError("only entries with their texts can be appended")
+        return RowContents(
+            np.concatenate([self.rows, other.rows]),
+            np.concatenate([self.k1, other.k1]),
+            np.concatenate([self.k2, other.k2]),
+            self._pieces,
+            np.concatenate([self._texts, other._texts]),
+            np.concatenate([self.stored, other.stored]),
+        )
+
+    @classmethod
+    def stored_before(cls, rows: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> RowContents:
+        """Return entries whose content this file stored already (digests only)."""
+        n = len(rows)
+        texts = np.full(n, None, dtype=object)
+        return cls(rows, k1, k2, texts=texts, stored=np.ones(n, dtype=bool))
+
+    def with_digests(self, at: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> RowContents:
+        """Return these entries with the digests at positions ``at`` replaced."""
+        new1, new2 = self.k1.copy(), self.k2.copy()
+        new1[at], new2[at] = k1, k2
+        return RowContents(self.rows, new1, new2, self._pieces, self._texts, self.stored)
+
+
+def row_contents(
+    shown: dict[str, Shown], positions: np.ndarray, rows: np.ndarray, masked: Collection[str] = ()
+) -> RowContents:
+    """Return the content of some rows as digests, with what builds their JSON text.
+
+    The text is :func:`row_content`'s; each column's distinct values are masked and
+    encoded once, and a row's digest combines the hashes of its columns' pieces.
+
+    Parameters
+    ----------
+    shown : dict
+        Displayable values per canonical column.
+    positions : numpy.ndarray
+        Internal row positions.
+    rows : numpy.ndarray
+        The file row of each position.
+    masked : collection of str, optional
+        Columns whose values are masked already (see :func:`row_content`).
+
+    Returns
+    -------
+    RowContents
+        One entry per position.
+    """
+    n = len(positions)
+    k1, k2 = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
+    pieces = []
+    for name, values in shown.items() if n else ():
+        codes, uniques = pd.factorize(values.iloc[positions], use_na_sentinel=True)
+        if name not in masked:  # masking the distinct values masks every row
+            uniques = mask_series(pd.Series(uniques)).array
+        codes = np.where(codes < 0, len(uniques), codes)  # an empty cell: the trailing null
+        encoded = _json_pieces(name, uniques)
+        texts = np.asarray(encoded.to_numpy(zero_copy_only=False), dtype=object)
+        for digest, key in ((k1, _DIGEST_KEYS[0]), (k2, _DIGEST_KEYS[1])):
+            digest *= _MIX
+            digest += pd.util.hash_array(texts, hash_key=key)[codes]
+        pieces.append((encoded, codes))
+    return RowContents(np.asarray(rows, dtype=np.int64), k1, k2, pieces)

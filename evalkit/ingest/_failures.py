@@ -19,6 +19,7 @@ class Failures:
     rules: list[np.ndarray] = field(default_factory=list)
     values: list[np.ndarray] = field(default_factory=list)
     messages: list[np.ndarray] = field(default_factory=list)
+    masked: list[np.ndarray] = field(default_factory=list)
 
     def add(
         self,
@@ -27,8 +28,12 @@ class Failures:
         rule: str,
         values: np.ndarray | list[object],
         messages: np.ndarray | list[object] | str,
+        masked: bool = False,
     ) -> None:
-        """Record failures at ``positions`` (values and messages per position, or one message)."""
+        """Record failures at ``positions`` (values and messages per position, or one message).
+
+        ``masked``: the values and messages hold no BSN already (the caller masked them).
+        """
         positions = np.asarray(positions, dtype=np.int64)
         n = len(positions)
         if n == 0:
@@ -47,6 +52,7 @@ class Failures:
             else np.asarray(messages, dtype=object)
         )
         self.messages.append(msgs)
+        self.masked.append(np.full(n, masked, dtype=bool))
 
     def failed_positions(self, n: int) -> np.ndarray:
         """Return a boolean mask over ``n`` rows: True where a row has any failure."""
@@ -55,13 +61,15 @@ class Failures:
             mask[pos[pos >= 0]] = True
         return mask
 
-    def frame(self, rows: np.ndarray) -> pd.DataFrame:
+    def frame(self, rows: np.ndarray, with_masked: bool = False) -> pd.DataFrame:
         """Return the failures as a frame with 1-based file row numbers, in file order.
 
         Parameters
         ----------
         rows : numpy.ndarray
             File row number per internal position.
+        with_masked : bool, default False
+            Add a column ``_masked``: True where value and message were masked when added.
 
         Returns
         -------
@@ -69,23 +77,36 @@ class Failures:
             Columns ``row, column, rule, value, message``.
         """
         if not self.positions:
-            return pd.DataFrame(
+            empty = pd.DataFrame(
                 {c: pd.Series([], dtype="int64" if c == "row" else "str") for c in FAILURE_COLUMNS}
             )
+            return empty.assign(_masked=np.array([], dtype=bool)) if with_masked else empty
         pos = np.concatenate(self.positions)
         out = pd.DataFrame(
             {
                 "row": rows[pos].astype(np.int64),
                 "column": pd.Series(np.concatenate(self.columns), dtype="str"),
                 "rule": pd.Series(np.concatenate(self.rules), dtype="str"),
-                "value": pd.Series(
-                    [
-                        None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                        for v in np.concatenate(self.values)
-                    ],
-                    dtype="str",
-                ),
+                "value": _texts(np.concatenate(self.values)),
                 "message": pd.Series(np.concatenate(self.messages), dtype="str"),
             }
         )
+        if with_masked:
+            out["_masked"] = np.concatenate(self.masked)
         return out.sort_values(["row"], kind="stable").reset_index(drop=True)
+
+
+def _texts(values: np.ndarray) -> pd.Series:
+    """Return failure values as text: None and float NaN as missing, anything else ``str()``.
+
+    Values that are all texts (the usual case) are converted at once; otherwise, and
+    for the other missing markers (``pd.NA`` shows as ``<NA>``), value by value.
+    """
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        null = pd.isna(values)
+        if not any(v is not None and not isinstance(v, float) for v in values[null]):
+            return pd.Series(values, dtype="str")
+    return pd.Series(
+        [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values],
+        dtype="str",
+    )

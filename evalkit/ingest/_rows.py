@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evalkit.ingest._content import RowContents
 from evalkit.ingest._overlap import Overlap
 from evalkit.ingest._privacy import shown_path
 from evalkit.ingest._schema import Schema
@@ -28,8 +28,12 @@ def merged(first: pd.DataFrame, second: pd.DataFrame, by: str) -> pd.DataFrame:
     return out.sort_values(by, kind="stable").reset_index(drop=True)
 
 
-def overlap_quarantine(kind: str, path: Path, sha: str, found: Overlap) -> pd.DataFrame:
-    return _quarantine_rows(kind, path, sha, found.failures, found.quarantine_content)
+def overlap_quarantine(
+    kind: str, path: Path, sha: str, found: Overlap
+) -> tuple[pd.DataFrame, RowContents]:
+    content = found.quarantine_content
+    contents = RowContents.of_texts(np.array(list(content), dtype=np.int64), content.values())
+    return _quarantine_rows(kind, path, sha, found.failures, contents), contents
 
 
 def stored_rows(schema: Schema, validated: Validated, sha: str) -> pd.DataFrame:
@@ -52,23 +56,29 @@ def stored_rows(schema: Schema, validated: Validated, sha: str) -> pd.DataFrame:
 def quarantine(kind: str, path: Path, sha: str, validated: Validated) -> pd.DataFrame:
     if validated.failures.empty:
         return validated.failures
-    return _quarantine_rows(kind, path, sha, validated.failures, validated.content)
+    return _quarantine_rows(kind, path, sha, validated.failures, validated.contents)
 
 
 def _quarantine_rows(
-    kind: str, path: Path, sha: str, failures: pd.DataFrame, content: Any
+    kind: str, path: Path, sha: str, failures: pd.DataFrame, contents: RowContents
 ) -> pd.DataFrame:
-    """One quarantine row per failure; ``content`` maps a file row to its shown values."""
+    """One quarantine row per failure, naming its row's content by digest."""
+    at = pd.Index(contents.rows).get_indexer(failures["row"].to_numpy(dtype=np.int64))
+    if (at < 0).any():
+        raise ValueError("a failure's row has no quarantine content")
+    n = len(failures)
+    same = np.zeros(n, dtype=np.int8)  # one value for every row: handed over once, not n times
     return pd.DataFrame(
         {
-            "kind": kind,
-            "file": shown_path(path),
-            "_source_sha256": sha,
+            "kind": pd.Categorical.from_codes(same, [kind]),
+            "file": pd.Categorical.from_codes(same, [shown_path(path)]),
+            "_source_sha256": pd.Categorical.from_codes(same, [sha]),
             "_row": failures["row"].to_numpy(dtype=np.int64),
             "column": failures["column"],
             "rule": failures["rule"],
             "value": failures["value"],
             "message": failures["message"],
-            "content": failures["row"].map(content),
+            "content_k1": contents.k1[at],
+            "content_k2": contents.k2[at],
         }
     )

@@ -50,7 +50,20 @@ QUARANTINE_COLUMNS = {
     "value": "VARCHAR",
     "message": "VARCHAR",
     "content": "VARCHAR",
+    "content_k1": "UBIGINT",
+    "content_k2": "UBIGINT",
 }
+#: Each distinct content of quarantined rows once, named by a 128-bit digest
+#: (``content_k1, content_k2``); a quarantine row names its row's content so. Rows stored
+#: before contents were kept apart have their text in ``quarantine.content`` instead.
+CONTENT_COLUMNS = {"content_k1": "UBIGINT", "content_k2": "UBIGINT", "content": "VARCHAR"}
+_QUARANTINE = (
+    'SELECT q.kind, q.file, q._source_sha256, q._row, q."column", q.rule, q.value, '
+    "q.message, coalesce(q.content, c.content) AS content FROM quarantine q LEFT JOIN "
+    "(SELECT content_k1, content_k2, any_value(content) AS content FROM quarantine_content "
+    "GROUP BY content_k1, content_k2) c "
+    "ON q.content_k1 = c.content_k1 AND q.content_k2 = c.content_k2"
+)
 QUESTIONNAIRE_COLUMNS = {
     "person_id": "VARCHAR",
     "municipality": "VARCHAR",
@@ -125,6 +138,7 @@ class Store:
         if not read_only:
             self._create("ingest_log", LOG_COLUMNS)
             self._create("quarantine", QUARANTINE_COLUMNS)
+            self._create("quarantine_content", CONTENT_COLUMNS)
             self._create("lock_seals", SEAL_COLUMNS)
 
     def __repr__(self) -> str:
@@ -219,10 +233,13 @@ class Store:
         pandas.DataFrame
             Columns ``kind, file, _source_sha256, _row, column, rule, value, message, content``.
         """
-        if kind is None:
-            return self._frame("SELECT * FROM quarantine ORDER BY file, _row")
-        check_kind(kind)
-        return self._frame("SELECT * FROM quarantine WHERE kind = ? ORDER BY file, _row", [kind])
+        if kind is not None:
+            check_kind(kind)
+        where, params = ("WHERE q.kind = ?", [kind]) if kind is not None else ("", [])
+        if not self._exists("quarantine_content"):  # a store from before (read only)
+            return self._frame(f"SELECT * FROM quarantine q {where} ORDER BY file, _row", params)
+        # rowid: a row's failures in the order they were stored
+        return self._frame(f"{_QUARANTINE} {where} ORDER BY q.file, q._row, q.rowid", params)
 
     def first_ingest_time(
         self, kind: str, sha256s: Sequence[str] | None = None
@@ -402,6 +419,7 @@ class Store:
         rows: pd.DataFrame,
         quarantine: pd.DataFrame,
         *,
+        contents: pd.DataFrame | None = None,
         replace_keys: Sequence[str] = (),
     ) -> None:
         """Store accepted rows and quarantined failures (inside :meth:`transaction`).
@@ -414,6 +432,8 @@ class Store:
             Accepted rows with the stored columns.
         quarantine : pandas.DataFrame
             One row per failure with the quarantine columns.
+        contents : pandas.DataFrame, optional
+            Row contents the quarantine rows name (``content_k1, content_k2, content``).
         replace_keys : sequence of str, optional
             Key columns: stored rows with the same key as an incoming row are deleted
             first (an overlapping delivery kept as the latest).
@@ -424,6 +444,8 @@ class Store:
             self._delete_keys(schema.kind, rows, list(replace_keys))
         self._insert(schema.kind, rows, columns)
         self._insert("quarantine", quarantine, QUARANTINE_COLUMNS)
+        if contents is not None:
+            self._insert("quarantine_content", contents, CONTENT_COLUMNS)
 
     def append_log(self, log: dict[str, Any]) -> None:
         """Store the ingest log line of a file (inside :meth:`transaction`, last)."""

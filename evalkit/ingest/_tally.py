@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evalkit.ingest._content import RowContents
+from evalkit.ingest._dupkeys import FirstRows
 from evalkit.ingest._overlap import Overlap, find_overlap
 from evalkit.ingest._rows import merged, overlap_quarantine, quarantine, replace_keys, stored_rows
 from evalkit.ingest._schema import Schema
@@ -17,6 +19,8 @@ from evalkit.ingest._store import Store
 from evalkit.ingest._validate import Validated
 
 __all__ = ["Tally"]
+
+SEEN_CONTENTS = 1 << 20  # digests of contents a file stored, kept to store each once (32 MB)
 
 
 @dataclass
@@ -33,6 +37,8 @@ class Tally:
     # Whether the kind's table held rows before this file (None: not asked yet). Without
     # such rows nothing can overlap: the file's own accepted keys are unique in it.
     stored_before: bool | None = None
+    # The digests of contents this file has stored, up to SEEN_CONTENTS.
+    seen: FirstRows = field(default_factory=FirstRows)
 
     def __repr__(self) -> str:
         return f"Tally(rows_read={self.rows_read}, accepted={self.accepted})"
@@ -87,16 +93,35 @@ class Tally:
             self.stored_before = store.stored_rows(kind) > 0
         found = find_overlap(store, schema, rows if self.stored_before else rows[:0], rule, among)
         failures = validated.failures
+        contents = [self._new_contents(validated.contents)]
         if len(found.rejected_rows):
             rows = rows[~rows["_row"].isin(found.rejected_rows)].reset_index(drop=True)
             failures = merged(failures, found.failures, "row")
-            quarantined = merged(quarantined, overlap_quarantine(kind, path, sha, found), "_row")
+            overlapping, content = overlap_quarantine(kind, path, sha, found)
+            quarantined = merged(quarantined, overlapping, "_row")
+            contents.append(self._new_contents(content))
         replace = replace_keys(schema) if rule == "keep_latest" and found.rows else ()
-        store.append(schema, rows, quarantined, replace_keys=replace)
+        store.append(schema, rows, quarantined, contents=pd.concat(contents), replace_keys=replace)
         self.count(validated, failures, len(found.rejected_rows))
         self.stored += len(rows)
         self.overlap_rows += found.rows
         self.overlap_files |= set(found.files)
+
+    def _new_contents(self, contents: RowContents) -> pd.DataFrame:
+        """Return the contents this file has not stored yet, with their text.
+
+        Rows of a cumulative export repeat a few distinct contents many times; each is
+        made into text and stored once (a content beyond ``SEEN_CONTENTS`` may be stored
+        again: the store reads one of the equal texts).
+        """
+        digests = pd.DataFrame({"content_k1": contents.k1, "content_k2": contents.k2})
+        first = np.flatnonzero(~digests.duplicated().to_numpy() & ~contents.stored)
+        known, _ = self.seen.find(contents.k1[first], contents.k2[first], strict=False)
+        at = first[known < 0]
+        if self.seen.size + len(at) <= SEEN_CONTENTS:
+            k1, k2 = contents.k1[at], contents.k2[at]
+            self.seen.add({"k1": k1, "k2": k2, "h": k2, "r": np.zeros(len(at), dtype=np.int64)})
+        return digests.iloc[at].assign(content=contents.texts(at)).reset_index(drop=True)
 
     def all_failures(self) -> FailureSet:
         """Return the failures of every chunk in file order (call once, at the end)."""

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.ingest._columns import Columns, parse_column
-from evalkit.ingest._content import row_content
+from evalkit.ingest._content import RowContents, row_contents
 from evalkit.ingest._failures import Failures
 from evalkit.ingest._memo import ParseMemo
 from evalkit.ingest._privacy import mask_bsns, mask_series
@@ -38,7 +38,7 @@ class Validated:
     rows: np.ndarray
     accepted: np.ndarray
     failures: pd.DataFrame
-    content: pd.Series
+    contents: RowContents
     notes: list[str] = field(default_factory=list)
     long: pd.DataFrame | None = None
 
@@ -47,8 +47,22 @@ class Validated:
         """Rows read from the file (accepted plus rejected)."""
         return len(self.accepted)
 
+    @property
+    def content(self) -> pd.Series:
+        """The JSON content of each rejected row, by file row.
 
-def key_text(shown: dict[str, Shown], key: tuple[str, ...], pos: np.ndarray) -> np.ndarray:
+        None for a copy, in a file read in chunks, whose content an earlier row of the
+        file carried already (the store names it by digest).
+        """
+        return self.contents.series()
+
+
+def key_text(
+    shown: dict[str, Shown],
+    key: tuple[str, ...],
+    pos: np.ndarray,
+    masked: Collection[str] | None = None,
+) -> np.ndarray:
     """Return the shown key of some rows as ``value, value`` (column by column, not row by row).
 
     Parameters
@@ -59,23 +73,32 @@ def key_text(shown: dict[str, Shown], key: tuple[str, ...], pos: np.ndarray) -> 
         The key columns.
     pos : numpy.ndarray
         Internal row positions.
+    masked : collection of str, optional
+        With it, the texts come masked: each column not in it is masked on its own (as
+        masking the joined text would: no BSN candidate spans the ``", "`` between).
 
     Returns
     -------
     numpy.ndarray
         One text per position.
     """
-    parts = [
-        pd.Series(shown[k].iloc[pos].to_numpy(), dtype=object)
-        .astype(str)
-        .fillna("")
-        .to_numpy(dtype=object)
-        for k in key
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = [
+        pd.Series(shown[k].iloc[pos].to_numpy(), dtype=object).astype(str).fillna("") for k in key
     ]
-    out = parts[0]
-    for part in parts[1:]:
-        out = out + ", " + part
-    return np.asarray(out, dtype=object)
+    if masked is not None:
+        texts = [t if k in masked else mask_series(t) for k, t in zip(key, texts, strict=True)]
+    parts = [pa.array(t, type=pa.large_string()) for t in texts]
+    if not len(pos):
+        return np.array([], dtype=object)
+    joined = (
+        pc.binary_join_element_wise(*parts, pa.scalar(", ", pa.large_string()))
+        if len(parts) > 1
+        else parts[0]
+    )
+    return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def check_key(
@@ -239,6 +262,30 @@ def validate_table(
     return finish(data, table, cols, failures, notes)
 
 
+def _contents(cols: Columns, rejected: np.ndarray, rows: np.ndarray) -> RowContents:
+    """Return the content of rejected rows: built from their pieces, or known already.
+
+    Rows whose digest the key check knows (exact copies) are built only where this file
+    has not stored their content yet; the others are named by digest alone.
+    """
+    known = cols.known
+    if known is None or not len(known.positions):
+        return row_contents(cols.shown, rejected, rows[rejected], cols.masked)
+    at = np.searchsorted(known.positions, rejected)
+    at = np.minimum(at, len(known.positions) - 1)
+    hit = known.positions[at] == rejected
+    skip = hit.copy()
+    skip[hit] = known.stored[at[hit]]
+    build = rejected[~skip]
+    contents = row_contents(cols.shown, build, rows[build], cols.masked)
+    mine = np.flatnonzero(hit[~skip])  # built rows whose digest is the key check's
+    contents = contents.with_digests(mine, known.k1[at[~skip][mine]], known.k2[at[~skip][mine]])
+    done = at[skip]
+    return contents.extend(
+        RowContents.stored_before(rows[rejected[skip]], known.k1[done], known.k2[done])
+    )
+
+
 def finish(
     data: pd.DataFrame,
     table: RawTable,
@@ -274,25 +321,24 @@ def finish(
         failures.add(np.array([n + i]), None, "columns", [None], message)
     rows = np.concatenate([table.rows, np.array([r for r, _ in table.malformed], dtype=np.int64)])
     failed = failures.failed_positions(n + len(table.malformed))
-    frame = failures.frame(rows)
+    frame = failures.frame(rows, with_masked=True)
     # A misaligned row puts a BSN where no identifier is expected; it must not be echoed.
-    frame["value"] = mask_series(frame["value"])
-    frame["message"] = mask_series(frame["message"])
-    rejected_pos = np.flatnonzero(failed[:n])
-    texts = row_content(cols.shown, rejected_pos, cols.masked)
+    todo = ~frame.pop("_masked").to_numpy(dtype=bool)
+    for column in ("value", "message"):
+        if todo.all():
+            frame[column] = mask_series(frame[column])
+        elif todo.any():
+            frame.loc[todo, column] = mask_series(frame.loc[todo, column])
+    contents = _contents(cols, np.flatnonzero(failed[:n]), rows)
     # the raw line of a malformed row may hold a BSN: keep only why
     bad_lines = [json.dumps({"_malformed": message}) for _row, message in table.malformed]
-    content = pd.Series(
-        np.concatenate([texts, np.array(bad_lines, dtype=object)]),
-        index=np.concatenate([rows[rejected_pos], rows[len(rows) - len(bad_lines) :]]),
-        dtype="str",
-    )
+    contents = contents.extend(RowContents.of_texts(rows[len(rows) - len(bad_lines) :], bad_lines))
     return Validated(
         data=data,
         rows=rows,
         accepted=~failed,
         failures=frame,
-        content=content,
+        contents=contents,
         notes=[mask_bsns(n) for n in notes],
         long=long,
     )
