@@ -287,8 +287,10 @@ def _cells(html: str, table: str) -> dict[str, list[str]]:
 
 
 def _nl(value: float, digits: int, sign: str = "") -> str:
-    """A number as the Dutch report shows it: decimal comma, typographic minus, no "-0,0"."""
-    value = 0.0 if round(value, digits) == 0 else value
+    """A number as the Dutch report shows it: decimal comma, typographic minus, no "-0,0",
+    and no sign on a number that rounds to zero ("0,0", not "+0,0")."""
+    if round(value, digits) == 0:
+        value, sign = 0.0, ""
     return f"{value:{sign}.{digits}f}".replace("-", "\u2212").replace(".", ",")
 
 
