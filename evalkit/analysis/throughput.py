@@ -239,40 +239,49 @@ def throughput_tables(
             comparison_units=comparison_units,
             liberation_day=liberation_day,
         )
-    dims = ("org_type", "group", "period")
-    out: dict[str, pd.DataFrame] = {}
-    out["km_summary"] = km_summary(
-        iv, groupings=((), ("org_type",), ("period",), ("group", "period")), dims=dims
-    )
-    compact = out["km_summary"]
-    compact = compact.loc[
-        (compact["org_type"] == "all")
-        & ((compact["group"] != "all") | (compact["period"] == "all"))
-    ]
-    out["durations"] = compact[
-        ["interval", "group", "period", "n", "n_events", "n_censored", "median", "p80"]
-    ].reset_index(drop=True)
-    out["km_curve"] = km_curve(
-        iv, groupings=((), ("period",), ("org_type",), ("group",)), dims=dims
-    )
-    out["norms"] = norm_shares(
-        iv, parsed, groupings=((), ("period",), ("group", "period"), ("org_type",)), dims=dims
-    )
+    return {
+        **_duration_tables(iv),
+        **_norm_tables(iv, parsed),
+        **_journey_tables(
+            events, reference_date, pilot_starts, comparison_units, out_of_sight_days
+        ),
+        "caseload": caseload_summary(
+            weekly_caseload(events, reference_date=reference_date), benchmark=caseload_benchmark
+        ),
+        "did": norm_did(iv, parsed, pilot_starts=pilot_starts, comparison_units=comparison_units),
+    }
+
+
+#: The breakdowns of the case tables: organisation type, pilot or comparison, before or during.
+_DIMS = ("org_type", "group", "period")
+
+
+def _duration_tables(iv: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Kaplan–Meier summaries and curves of the throughput times, and their compact table."""
+    km = km_summary(iv, groupings=((), ("org_type",), ("period",), ("group", "period")), dims=_DIMS)
+    compact = km.loc[(km["org_type"] == "all") & ((km["group"] != "all") | (km["period"] == "all"))]
+    return {
+        "km_summary": km,
+        "durations": compact[
+            ["interval", "group", "period", "n", "n_events", "n_censored", "median", "p80"]
+        ].reset_index(drop=True),
+        "km_curve": km_curve(
+            iv, groupings=((), ("period",), ("org_type",), ("group",)), dims=_DIMS
+        ),
+    }
+
+
+def _norm_tables(iv: pd.DataFrame, parsed: Sequence[Norm]) -> dict[str, pd.DataFrame]:
+    """Shares within each norm (overall, by month, by quarter) and the norms' definitions."""
     monthly = norm_shares(
-        iv,
-        parsed,
-        groupings=(("start_month",), ("group", "start_month")),
+        iv, parsed, groupings=(("start_month",), ("group", "start_month")),
         dims=("group", "start_month"),
-    )
-    out["norms_monthly"] = monthly.rename(columns={"start_month": "month"})
+    )  # fmt: skip
     quarterly = norm_shares(
-        iv,
-        parsed,
-        groupings=(("start_quarter",), ("group", "start_quarter")),
+        iv, parsed, groupings=(("start_quarter",), ("group", "start_quarter")),
         dims=("group", "start_quarter"),
-    )
-    out["norms_quarterly"] = quarterly.rename(columns={"start_quarter": "quarter"})
-    out["norm_definitions"] = pd.DataFrame(
+    )  # fmt: skip
+    definitions = pd.DataFrame(
         [
             {
                 "norm": n.name,
@@ -286,13 +295,29 @@ def throughput_tables(
         ],
         columns=["norm", "interval", "limit", "unit", "where", "label"],
     )
-    ho = handover_times(events, reference_date=reference_date)
-    out["handovers"] = handover_summary(ho)
+    return {
+        "norms": norm_shares(
+            iv, parsed, groupings=((), ("period",), ("group", "period"), ("org_type",)), dims=_DIMS
+        ),
+        "norms_monthly": monthly.rename(columns={"start_month": "month"}),
+        "norms_quarterly": quarterly.rename(columns={"start_quarter": "quarter"}),
+        "norm_definitions": definitions,
+    }
+
+
+def _journey_tables(
+    events: pd.DataFrame,
+    reference_date: date,
+    pilot_starts: Mapping[str, date],
+    comparison_units: Sequence[str],
+    out_of_sight_days: int,
+) -> dict[str, pd.DataFrame]:
+    """Warm handovers, young people out of sight after their case, and organisation switches."""
+    handovers = handover_summary(handover_times(events, reference_date=reference_date))
     ended = out_of_sight(events, reference_date=reference_date, days=out_of_sight_days)
     ended = assign_period(ended, "end_date", pilot_starts, comparison_units)
     oos = out_of_sight_summary(ended, by=((), ("end_event",), ("org_type",), ("group", "period")))
     oos.insert(0, "days", out_of_sight_days)
-    out["out_of_sight"] = oos
     persons = switches(
         events,
         reference_date=reference_date,
@@ -300,10 +325,9 @@ def throughput_tables(
         comparison_units=comparison_units,
     )
     dist, summ = switches_summary(persons)
-    out["switches"] = summ
-    out["switches_distribution"] = dist
-    out["caseload"] = caseload_summary(
-        weekly_caseload(events, reference_date=reference_date), benchmark=caseload_benchmark
-    )
-    out["did"] = norm_did(iv, parsed, pilot_starts=pilot_starts, comparison_units=comparison_units)
-    return out
+    return {
+        "handovers": handovers,
+        "out_of_sight": oos,
+        "switches": summ,
+        "switches_distribution": dist,
+    }
