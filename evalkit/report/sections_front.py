@@ -317,7 +317,31 @@ def _covariate(ctx: ReportContext, variable: str) -> str:
 
 def protocol_brief(ctx: ReportContext) -> str:
     """Show the protocol in brief, its outcomes and hypotheses, and the deviations table."""
-    lang, p = ctx.lang, ctx.get("protocol", {}) or {}
+    p = ctx.get("protocol", {}) or {}
+    if not p:
+        brief = ctx.not_available()
+    else:
+        rows = _brief_rows(ctx, p)
+        frame = pd.DataFrame({"item": [ctx.t(k) for k, _ in rows], "value": [v for _, v in rows]})
+        brief = ctx.table(
+            make_table(
+                "protocol", ctx.t("h.protocol"), frame, ctx.lang, ctx.threshold, count_columns=[]
+            )
+        )
+    return "\n\n".join(
+        [
+            ctx.heading("h.protocol"),
+            brief,
+            _outcomes_table(ctx, p),
+            ctx.heading("h.deviations", 3),
+            _deviations_table(ctx),
+        ]
+    )
+
+
+def _brief_rows(ctx: ReportContext, p: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Return the rows of "the protocol in brief": (translation key, value)."""
+    lang = ctx.lang
     units = p.get("units", {}) or {}
     periods = p.get("periods", {}) or {}
     analysis = p.get("analysis", {}) or {}
@@ -366,15 +390,12 @@ def protocol_brief(ctx: ReportContext) -> str:
             ),
         ),
     ]
-    if not p:
-        brief = ctx.not_available()
-    else:
-        frame = pd.DataFrame({"item": [ctx.t(k) for k, _ in rows], "value": [v for _, v in rows]})
-        brief = ctx.table(
-            make_table(
-                "protocol", ctx.t("h.protocol"), frame, lang, ctx.threshold, count_columns=[]
-            )
-        )
+    return rows
+
+
+def _outcomes_table(ctx: ReportContext, p: Mapping[str, Any]) -> str:
+    """Show each registered outcome: role, expected direction, smallest effect, hypotheses."""
+    lang = ctx.lang
     hyp = _hypotheses_by_outcome(ctx, p.get("hypotheses", []) or [])
     outcomes = records_frame(
         [
@@ -389,7 +410,7 @@ def protocol_brief(ctx: ReportContext) -> str:
             if isinstance(o, Mapping)
         ]
     )
-    out_tbl = ctx.table(
+    return ctx.table(
         make_table(
             "outcomes",
             ctx.t("c.outcomes"),
@@ -400,29 +421,26 @@ def protocol_brief(ctx: ReportContext) -> str:
             headers={"role": ctx.t("h.primary").split()[0]},
         )
     )
+
+
+def _deviations_table(ctx: ReportContext) -> str:
+    """Show the deviations from the registered protocol, or say there are none."""
     devs = [_readable(d) for d in ctx.get("registration.deviations", []) or []]
-    dev_tbl = (
-        ctx.table(
-            make_table(
-                "deviations",
-                ctx.t("c.deviations"),
-                records_frame(
-                    [
-                        {**d, "reason": ctx.text(d.get("reason"))} if isinstance(d, Mapping) else d
-                        for d in devs
-                    ]
-                ),
-                lang,
-                ctx.threshold,
-                columns=["date", "field", "old", "new", "reason"],
-                count_columns=[],
-            )
+    if not devs:
+        return str(ctx.t("s.no_deviations"))
+    rows = [
+        {**d, "reason": ctx.text(d.get("reason"))} if isinstance(d, Mapping) else d for d in devs
+    ]
+    return ctx.table(
+        make_table(
+            "deviations",
+            ctx.t("c.deviations"),
+            records_frame(rows),
+            ctx.lang,
+            ctx.threshold,
+            columns=["date", "field", "old", "new", "reason"],
+            count_columns=[],
         )
-        if devs
-        else ctx.t("s.no_deviations")
-    )
-    return "\n\n".join(
-        [ctx.heading("h.protocol"), brief, out_tbl, ctx.heading("h.deviations", 3), dev_tbl]
     )
 
 
