@@ -200,82 +200,18 @@ def case_intervals(
     ev = prepare_events(events, reference_date)
     ref = pd.Timestamp(reference_date)
     closure = ev.loc[ev["event_type"].isin(_CLOSING)].groupby("case_id")["event_date"].min()
-    crisis = ev.groupby("case_id")["crisis"].any()
-    crisis_type = ev.dropna(subset=["crisis_type"]).groupby("case_id")["crisis_type"].first()
-    parts = []
-    for name, (starts, ends, outcomes) in INTERVALS.items():
-        st = ev.loc[ev["event_type"].isin(starts)].drop_duplicates("case_id", keep="first")
-        if st.empty:
-            continue
-        st = st[
-            [
-                "case_id",
-                "person_id",
-                "municipality",
-                "domain",
-                "org_type",
-                "organisation",
-                "event_date",
-                "outcome",
-            ]
-        ].rename(columns={"event_date": "start_date", "outcome": "start_outcome"})
-        en = ev.loc[ev["event_type"].isin(ends)] if ends else ev
-        if outcomes is not None:
-            en = en.loc[en["outcome"].astype("string").str.lower().isin(outcomes).fillna(False)]
-        en = en[["case_id", "event_date", "event_type"]].merge(
-            st[["case_id", "start_date"]], on="case_id"
-        )
-        en = en.loc[en["event_date"] >= en["start_date"]]
-        en = en.sort_values(["case_id", "event_date"], kind="stable").drop_duplicates(
-            "case_id", keep="first"
-        )
-        part = st.merge(
-            en[["case_id", "event_date", "event_type"]].rename(
-                columns={"event_date": "end_date", "event_type": "end_event"}
-            ),
-            on="case_id",
-            how="left",
-        )
-        part["interval"] = name
-        part["event"] = part["end_date"].notna()
-        close = pd.Series(
-            pd.to_datetime(closure.reindex(part["case_id"]).to_numpy()), index=part.index
-        )
-        close = close.where(close >= part["start_date"])
-        censor = close.fillna(ref).where(close.fillna(ref) <= ref, ref)
-        part["censor_date"] = part["end_date"].where(part["event"], censor)
-        part["competing"] = ~part["event"] & close.notna() & (close <= ref)
-        parts.append(part)
-    cols = [
-        "case_id",
-        "person_id",
-        "municipality",
-        "domain",
-        "org_type",
-        "organisation",
-        "crisis",
-        "crisis_type",
-        "wgs_crisis",
-        "start_outcome",
-        "interval",
-        "start_date",
-        "end_date",
-        "end_event",
-        "event",
-        "censor_date",
-        "competing",
-        "days",
-        "working_days",
-        "start_month",
-        "start_quarter",
-        "group",
-        "period",
+    parts = [
+        _interval(ev, name, starts, ends, outcomes, closure, ref)
+        for name, (starts, ends, outcomes) in INTERVALS.items()
     ]
+    parts = [part for part in parts if part is not None]
     if not parts:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=_COLUMNS)
     out = pd.concat(parts, ignore_index=True)
+    crisis = ev.groupby("case_id")["crisis"].any()
     out["crisis"] = out["case_id"].map(crisis).fillna(False).astype(bool)
-    out["crisis_type"] = out["case_id"].map(crisis_type)
+    types = ev.dropna(subset=["crisis_type"]).groupby("case_id")["crisis_type"].first()
+    out["crisis_type"] = out["case_id"].map(types)
     # a flagged crisis without a type is taken at its word; "other" crises are not Wgs crises
     out["wgs_crisis"] = out["crisis"] & (
         out["crisis_type"].isna() | out["crisis_type"].isin(WGS_CRISIS_TYPES)
@@ -289,4 +225,80 @@ def case_intervals(
         out["start_date"].dt.year.astype(str) + "-Q" + out["start_date"].dt.quarter.astype(str)
     )
     out = assign_period(out, "start_date", pilot_starts or {}, comparison_units)
-    return out[cols].sort_values(["interval", "case_id"], ignore_index=True)
+    return out[_COLUMNS].sort_values(["interval", "case_id"], ignore_index=True)
+
+
+#: Columns of :func:`case_intervals`, in order.
+_COLUMNS = [
+    "case_id",
+    "person_id",
+    "municipality",
+    "domain",
+    "org_type",
+    "organisation",
+    "crisis",
+    "crisis_type",
+    "wgs_crisis",
+    "start_outcome",
+    "interval",
+    "start_date",
+    "end_date",
+    "end_event",
+    "event",
+    "censor_date",
+    "competing",
+    "days",
+    "working_days",
+    "start_month",
+    "start_quarter",
+    "group",
+    "period",
+]
+
+
+def _interval(
+    ev: pd.DataFrame,
+    name: str,
+    starts: tuple[str, ...],
+    ends: tuple[str, ...],
+    outcomes: tuple[str, ...] | None,
+    closure: pd.Series,
+    ref: pd.Timestamp,
+) -> pd.DataFrame | None:
+    """Return one interval's cases: its start, its first end after it, or its censoring.
+
+    A case closed before its end event is censored at the closure, which competes with
+    the end event; an open case is censored at the reference date. None without starts.
+    """
+    st = ev.loc[ev["event_type"].isin(starts)].drop_duplicates("case_id", keep="first")
+    if st.empty:
+        return None
+    keep = ["case_id", "person_id", "municipality", "domain", "org_type", "organisation"]
+    st = st[[*keep, "event_date", "outcome"]].rename(
+        columns={"event_date": "start_date", "outcome": "start_outcome"}
+    )
+    en = ev.loc[ev["event_type"].isin(ends)] if ends else ev
+    if outcomes is not None:
+        en = en.loc[en["outcome"].astype("string").str.lower().isin(outcomes).fillna(False)]
+    en = en[["case_id", "event_date", "event_type"]].merge(
+        st[["case_id", "start_date"]], on="case_id"
+    )
+    en = en.loc[en["event_date"] >= en["start_date"]]
+    en = en.sort_values(["case_id", "event_date"], kind="stable").drop_duplicates(
+        "case_id", keep="first"
+    )
+    part = st.merge(
+        en[["case_id", "event_date", "event_type"]].rename(
+            columns={"event_date": "end_date", "event_type": "end_event"}
+        ),
+        on="case_id",
+        how="left",
+    )
+    part["interval"] = name
+    part["event"] = part["end_date"].notna()
+    close = pd.Series(pd.to_datetime(closure.reindex(part["case_id"]).to_numpy()), index=part.index)
+    close = close.where(close >= part["start_date"])
+    censor = close.fillna(ref).where(close.fillna(ref) <= ref, ref)
+    part["censor_date"] = part["end_date"].where(part["event"], censor)
+    part["competing"] = ~part["event"] & close.notna() & (close <= ref)
+    return part
