@@ -472,7 +472,10 @@ def _digits_by_means(
         values = frame[list(means)].apply(pd.to_numeric, errors="coerce")
         share = values.abs().le(1).all(axis=1)
         largest = values.abs().max(axis=1).fillna(0)
-        per_row = [3 if s else (2 if m < 10 else 1) for s, m in zip(share, largest, strict=True)]
+        per_row = [
+            _SHARE_DIGITS if s else (2 if m < 10 else 1)
+            for s, m in zip(share, largest, strict=True)
+        ]
         return dict.fromkeys((*means, *shown), per_row)
 
     return digits
