@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -138,6 +139,46 @@ def _devtools_port(profile: Path, proc: subprocess.Popen[bytes], timeout: float 
     raise ReportError("Chromium did not open its DevTools port")
 
 
+def _end_process_group(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate Chromium and every helper process it started, then reap the main one."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            continue
+        if sig == signal.SIGTERM:
+            _wait_for_group_exit(proc.pid, timeout=5.0)
+        return
+
+
+def _wait_for_group_exit(pgid: int, timeout: float) -> None:
+    """Wait until no process of group ``pgid`` is left, killing stragglers at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _remove_profile(folder: Path, attempts: int = 20) -> None:
+    """Remove the temporary profile; a file written during removal is retried, not an error."""
+    for _ in range(attempts):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.1)
+
+
 class Browser:
     """A headless Chromium with one page, driven over the DevTools protocol.
 
@@ -157,7 +198,7 @@ class Browser:
         if binary is None:
             raise ReportError("no Chromium found on PATH (Debian: apt-get install chromium)")
         self.binary, self.width = binary, width
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._tmp: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._cdp: _Cdp | None = None
 
@@ -165,8 +206,8 @@ class Browser:
         return f"Browser({self.binary!r}, running={self._proc is not None})"
 
     def __enter__(self) -> Browser:
-        self._tmp = tempfile.TemporaryDirectory(prefix="evalkit-chromium-")
-        profile = Path(self._tmp.name) / "profile"
+        self._tmp = Path(tempfile.mkdtemp(prefix="evalkit-chromium-"))
+        profile = self._tmp / "profile"
         cmd = [
             self.binary,
             *FLAGS,
@@ -175,7 +216,11 @@ class Browser:
             f"--window-size={self.width},900",
             "about:blank",
         ]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A session of its own, so that closing ends Chromium's helper processes too:
+        # they outlive the main process and keep writing into the profile otherwise.
+        self._proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         try:
             port = _devtools_port(profile, self._proc)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
@@ -194,15 +239,10 @@ class Browser:
             self._cdp.close()
             self._cdp = None
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+            _end_process_group(self._proc)
             self._proc = None
         if self._tmp is not None:
-            self._tmp.cleanup()
+            _remove_profile(self._tmp)
             self._tmp = None
 
     def check(self, html: Path, screenshot: Path | None = None) -> PageCheck:
