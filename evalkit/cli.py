@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -55,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code.
 
-    Exit codes: 0 ok, 1 the input or protocol is wrong, 2 usage error.
+    Exit codes: 0 ok, 1 the input or protocol is wrong, 2 usage error, 130 interrupted,
+    141 the reader of the output went away.
 
     Parameters
     ----------
@@ -82,7 +84,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("evalkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
     return code
+
+
+def _reader_gone() -> int:
+    """Stop quietly when the reader of stdout has gone (``evalkit store log | head``).
+
+    Python ignores SIGPIPE, so the closed pipe arrives as an exception; stdout is pointed
+    at the null device so that the interpreter's last flush does not raise it again. The
+    exit code is the shell's for a command ended by SIGPIPE (128 + 13).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

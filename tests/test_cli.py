@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,18 @@ def test_public_surface_is_pinned() -> None:
             "__version__",
         ]
     )
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """``evalkit protocol check … | head`` with head gone: no traceback, the SIGPIPE code."""
+    protocol = Path(evalkit.__file__).resolve().parents[1] / "protocols" / "demo.yaml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evalkit.cli", "protocol", "check", str(protocol)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before the command has written anything
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err.decode() and "BrokenPipeError" not in err.decode()
+    assert proc.returncode == 141
