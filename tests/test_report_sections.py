@@ -258,6 +258,35 @@ def test_change_rows_keep_the_decimals_of_their_scale_and_p_reads_below(tmp_path
     assert "[0.6, 5.7]" in html and "[\u22120.003, 0.082]" in html
 
 
+def test_difference_in_change_rows_take_the_decimals_of_their_scale(tmp_path):
+    """MHI-5 (0-100) beside ZRM (1-5) and a share: 2.0, 0.16 and 0.026, one per scale."""
+    change = [
+        {"group": "all", "wave": "T3m", "n": 145, "scale": scale, "mean_t0": t0}
+        | {"mean_later": later, "mean_change": later - t0}
+        for scale, t0, later in (
+            ("mhi5", 59.2, 60.3),
+            ("zrm_mean", 3.08, 3.25),
+            ("satisfaction_agree_share", 0.507, 0.533),
+        )
+    ]
+    did = [
+        {"scale": scale, "wave": "T3m", "method": "did_2x2", "n_pilot": 75, "n_comparison": 70}
+        | {"estimate": est, "std_error": None, "conf_low": low, "conf_high": high}
+        | {"p_value": 0.762, "status": "ok"}
+        for scale, est, low, high in (
+            ("mhi5", 1.9657, -24.649, 60.566),
+            ("zrm_mean", 0.1572, -0.1974, 0.7666),
+            ("satisfaction_agree_share", 0.0261, -0.5426, 0.9284),
+        )
+    ]
+    ctx = _ctx(tmp_path, questionnaire={"change": change, "change_did": did})
+    html = ctx.table(sections_results.bundle_tables(ctx, "questionnaire")["change_did"])
+    for text in (">2.0<", "[\u221224.6, 60.6]", ">0.16<", "[\u22120.20, 0.77]", ">0.026<"):
+        assert text in html, text
+    assert "[\u22120.543, 0.928]" in html
+    assert ">1.966<" not in html and "[\u22120.2, 0.8]" not in html
+
+
 def test_an_estimator_without_the_inference_comparison_says_it_is_not_made(tmp_path):
     """Callaway–Sant'Anna has no side-by-side inference: not "missing from the bundle"."""
     ctx = _ctx(tmp_path)

@@ -450,16 +450,27 @@ def bundle_tables(ctx: ReportContext, part: str) -> dict[str, ReportTable]:
             ctx.threshold,
             plan=ctx.plan,
             source=f"{part}.{name}",
-            row_digits=None if digits is None else digits(frame),
+            row_digits=None if digits is None else digits(frame, tables),
         )
         if table is not None:
             out[name] = table
     return out
 
 
-def _digits_by_means(
-    means: tuple[str, ...], shown: tuple[str, ...]
-) -> Callable[[pd.DataFrame], dict[str, list[int]]]:
+RowDigits = Callable[[pd.DataFrame, Mapping[str, Any]], dict[str, list[int]]]
+
+
+def _mean_digits(values: pd.DataFrame) -> list[int]:
+    """Decimals per row from the row's means (see :func:`_digits_by_means`)."""
+    values = values.apply(pd.to_numeric, errors="coerce")
+    share = values.abs().le(1).all(axis=1)
+    largest = values.abs().max(axis=1).fillna(0)
+    return [
+        _SHARE_DIGITS if s else (2 if m < 10 else 1) for s, m in zip(share, largest, strict=True)
+    ]
+
+
+def _digits_by_means(means: tuple[str, ...], shown: tuple[str, ...]) -> RowDigits:
     """Decimals per row of a table whose rows mix quantities, chosen from its means.
 
     A share or flag (between 0 and 1 in every mean column) gets three decimals, a score
@@ -468,24 +479,43 @@ def _digits_by_means(
     their intervals, on the same scale).
     """
 
-    def digits(frame: pd.DataFrame) -> dict[str, list[int]]:
-        values = frame[list(means)].apply(pd.to_numeric, errors="coerce")
-        share = values.abs().le(1).all(axis=1)
-        largest = values.abs().max(axis=1).fillna(0)
-        per_row = [
-            _SHARE_DIGITS if s else (2 if m < 10 else 1)
-            for s, m in zip(share, largest, strict=True)
-        ]
-        return dict.fromkeys((*means, *shown), per_row)
+    def digits(frame: pd.DataFrame, tables: Mapping[str, Any]) -> dict[str, list[int]]:
+        return dict.fromkeys((*means, *shown), _mean_digits(frame[list(means)]))
+
+    return digits
+
+
+def _digits_by_scale_means(shown: tuple[str, ...]) -> RowDigits:
+    """Decimals per row of a table of differences per scale, from the scale's means.
+
+    The rows hold no levels of their own, so each scale gets the decimals its means
+    get in the ``change`` table (the most of any of its rows); a scale without means
+    there keeps three decimals.
+    """
+
+    def digits(frame: pd.DataFrame, tables: Mapping[str, Any]) -> dict[str, list[int]]:
+        if "scale" not in frame.columns:
+            return {}
+        change = records_frame(tables.get("change"))
+        by_scale: dict[str, int] = {}
+        if change is not None and {"scale", "mean_t0", "mean_later"} <= set(change.columns):
+            rows = _mean_digits(change[["mean_t0", "mean_later"]])
+            for scale, d in zip(change["scale"], rows, strict=True):
+                by_scale[str(scale)] = max(d, by_scale.get(str(scale), d))
+        per_row = [by_scale.get(str(s), _SHARE_DIGITS) for s in frame["scale"]]
+        return dict.fromkeys(shown, per_row)
 
     return digits
 
 
 #: Bundle tables whose columns mix quantities, and the decimals of each row.
-ROW_DIGITS: dict[str, Callable[[pd.DataFrame], dict[str, list[int]]]] = {
+ROW_DIGITS: dict[str, RowDigits] = {
     "questionnaire.nonresponse": _digits_by_means(("mean_responders", "mean_nonresponders"), ()),
     "questionnaire.change": _digits_by_means(
         ("mean_t0", "mean_later"), ("mean_change", "sd_change", "conf_low", "conf_high")
+    ),
+    "questionnaire.change_did": _digits_by_scale_means(
+        ("change_pilot", "change_comparison", "estimate", "std_error", "conf_low", "conf_high")
     ),
 }
 
