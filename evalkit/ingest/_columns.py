@@ -127,7 +127,7 @@ def parse_column(
 
 def _record(failures: Failures, name: str, rule: str, shown: Shown, msgs: np.ndarray) -> None:
     """Record the cells that have a message, showing their values."""
-    bad = msgs != None  # noqa: E711
+    bad = pd.notna(msgs)  # messages are texts or None; a C loop, not a Python == per cell
     if bad.any():
         failures.add(np.flatnonzero(bad), name, rule, shown[bad].to_numpy(), msgs[bad])
 
@@ -240,8 +240,9 @@ def _empty(raw: pd.Series, seen: ColumnMemo | None) -> np.ndarray:
 def _month_text(typed: pd.Series) -> pd.Series:
     """Months as ``YYYY-MM``, formatted once per distinct month (a panel has few)."""
     codes, uniques = pd.factorize(typed)
-    texts = np.array([*uniques.strftime("%Y-%m"), None], dtype=object)  # code -1: None
-    return pd.Series(texts[codes], index=typed.index, dtype="str")
+    texts = pd.array(np.asarray(uniques.strftime("%Y-%m"), dtype=object), dtype="str")
+    # a take on the few distinct texts (code -1: missing), not a text object per row
+    return pd.Series(take(texts, codes, allow_fill=True), index=typed.index)
 
 
 def _fmt(bound: object) -> str:
