@@ -31,7 +31,7 @@ from evalkit.ingest._readers import RawTable
 from evalkit.ingest._schema import ColumnSpec
 from evalkit.ingest._typed import Shown, parse_typed, shown_text, takes_typed
 
-__all__ = ["Columns", "parse_column"]
+__all__ = ["Columns", "coded_cells", "parse_column"]
 
 
 @dataclass
@@ -164,6 +164,41 @@ def _parse_text_column(
         typed, shown, msgs, rule = _parse_typed((raw, shown), spec, table, key, seen)
         _record(failures, name, rule, shown, msgs)
     return typed, shown, _empty(raw, seen) if spec.required else np.zeros(0, dtype=bool)
+
+
+def coded_cells(
+    raw: pd.Series, spec: ColumnSpec, table: RawTable, header: str, memo: ParseMemo | None
+) -> pd.Series:
+    """Return a parsed column's cells for hashing: as the memo's codes where it has them.
+
+    pandas hashes a categorical as its values, so the codes and distinct texts the memo
+    took from the cells when parsing them (:meth:`ColumnMemo.distinct_array`) give each
+    row the hash its text gives, without encoding the column a second time.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        The column's cells, the very Series :func:`parse_column` was given.
+    spec : ColumnSpec
+        The column's schema.
+    table : RawTable
+        The file read.
+    header : str
+        The column's header in the file.
+    memo : ParseMemo, optional
+        The file's memo.
+
+    Returns
+    -------
+    pandas.Series
+        ``raw`` itself, or a categorical with the same texts.
+    """
+    seen = _column_memo(memo, raw, table, header, spec)
+    if seen is None or header in table.typed:
+        return raw
+    codes, uniques = seen.distinct_array(raw)
+    cats = pd.Categorical.from_codes(codes, categories=pd.Index(uniques), validate=False)
+    return pd.Series(cats, index=raw.index, name=raw.name)
 
 
 def _column_memo(
