@@ -145,3 +145,13 @@ def test_coded_cells_hash_as_the_raw_cells_they_stand_for() -> None:
             pd.util.hash_pandas_object(pd.DataFrame({"h": cells}).iloc[rows], index=False),
         )
 
+
+@pytest.mark.parametrize("dtype", ["str", "string[python]", "object"])
+def test_blank_texts_agree_with_str_strip(dtype: str) -> None:
+    from evalkit.ingest._columns import blank_texts
+
+    texts = ["a", " ", "\t\n", "\x1c", "\u00a0", "\u3000", "\u200b", "", " x ", "\x85", "\u2028"]
+    cells = pd.Series(texts, dtype=dtype)
+    _, uniques = pd.factorize(cells, use_na_sentinel=True)
+    want = (pd.Series(uniques, dtype=cells.dtype).str.strip() == "").to_numpy(dtype=bool)
+    np.testing.assert_array_equal(blank_texts(uniques, cells.dtype), want)

@@ -31,7 +31,7 @@ from evalkit.ingest._readers import RawTable
 from evalkit.ingest._schema import ColumnSpec
 from evalkit.ingest._typed import Shown, parse_typed, shown_text, takes_typed
 
-__all__ = ["Columns", "coded_cells", "parse_column"]
+__all__ = ["Columns", "blank_texts", "coded_cells", "parse_column"]
 
 
 @dataclass
@@ -266,10 +266,33 @@ def _empty(raw: pd.Series, seen: ColumnMemo | None) -> np.ndarray:
         codes, uniques = seen.distinct_array(raw)
     else:
         codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    blank = (pd.Series(uniques, dtype=raw.dtype).str.strip() == "").to_numpy(
-        dtype=bool, na_value=True
-    )
-    return np.concatenate([blank, np.array([True])])[codes]
+    return np.concatenate([blank_texts(uniques, raw.dtype), np.array([True])])[codes]
+
+
+def blank_texts(texts: Any, dtype: Any) -> np.ndarray:
+    """Return True for each distinct text that ``str.strip()`` leaves empty.
+
+    Parameters
+    ----------
+    texts : array-like
+        Distinct texts of a column, without nulls.
+    dtype : dtype
+        The column's dtype (whose ``str.strip`` decides what whitespace is).
+
+    Returns
+    -------
+    numpy.ndarray
+        One boolean per text.
+    """
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        # the Arrow trim that pandas' strip calls on such text, without a Series per call
+        stripped = pc.utf8_trim_whitespace(pa.array(texts, type=pa.large_string()))
+        return np.asarray(pc.equal(stripped, "").to_numpy(zero_copy_only=False), dtype=bool)
+    blank = pd.Series(texts, dtype=dtype).str.strip() == ""
+    return blank.to_numpy(dtype=bool, na_value=True)
 
 
 def _month_text(typed: pd.Series) -> pd.Series:
