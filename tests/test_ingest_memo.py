@@ -125,3 +125,33 @@ def test_key_hashes_of_categorical_pseudonyms_equal_those_of_their_texts() -> No
     theirs = _key_hashes(as_text.astype({"person_id": "str"}), ("person_id", "month"))
     for name in ("k1", "k2"):
         np.testing.assert_array_equal(mine[name], theirs[name])
+
+
+def test_coded_cells_hash_as_the_raw_cells_they_stand_for() -> None:
+    from evalkit.ingest._columns import coded_cells
+
+    memo = ParseMemo()
+    spec = load_schema("outcome_panel").columns["sex"]
+    for start, seed in ((0, 1), (100, 2)):  # the second chunk reuses the memo
+        cells = pd.Series([*_column("category", 100, seed), "é 日本", "\u00a0M"], dtype="str")
+        table = RawTable(pd.DataFrame({"h": cells}), np.arange(len(cells)) + start + 1, "csv")
+        parse_column(cells, spec, table, "h", Failures(), KEY, memo)
+        coded = coded_cells(cells, spec, table, "h", memo)
+        assert isinstance(coded.dtype, pd.CategoricalDtype)
+        pd.testing.assert_series_equal(coded.astype("str"), cells, check_names=False)
+        rows = np.arange(len(cells))[::3]
+        np.testing.assert_array_equal(
+            pd.util.hash_pandas_object(pd.DataFrame({"h": coded}).iloc[rows], index=False),
+            pd.util.hash_pandas_object(pd.DataFrame({"h": cells}).iloc[rows], index=False),
+        )
+
+
+@pytest.mark.parametrize("dtype", ["str", "string[python]", "object"])
+def test_blank_texts_agree_with_str_strip(dtype: str) -> None:
+    from evalkit.ingest._columns import blank_texts
+
+    texts = ["a", " ", "\t\n", "\x1c", "\u00a0", "\u3000", "\u200b", "", " x ", "\x85", "\u2028"]
+    cells = pd.Series(texts, dtype=dtype)
+    _, uniques = pd.factorize(cells, use_na_sentinel=True)
+    want = (pd.Series(uniques, dtype=cells.dtype).str.strip() == "").to_numpy(dtype=bool)
+    np.testing.assert_array_equal(blank_texts(uniques, cells.dtype), want)

@@ -31,7 +31,7 @@ from evalkit.ingest._readers import RawTable
 from evalkit.ingest._schema import ColumnSpec
 from evalkit.ingest._typed import Shown, parse_typed, shown_text, takes_typed
 
-__all__ = ["Columns", "parse_column"]
+__all__ = ["Columns", "blank_texts", "coded_cells", "parse_column"]
 
 
 @dataclass
@@ -127,7 +127,7 @@ def parse_column(
 
 def _record(failures: Failures, name: str, rule: str, shown: Shown, msgs: np.ndarray) -> None:
     """Record the cells that have a message, showing their values."""
-    bad = msgs != None  # noqa: E711
+    bad = pd.notna(msgs)  # messages are texts or None; a C loop, not a Python == per cell
     if bad.any():
         failures.add(np.flatnonzero(bad), name, rule, shown[bad].to_numpy(), msgs[bad])
 
@@ -164,6 +164,41 @@ def _parse_text_column(
         typed, shown, msgs, rule = _parse_typed((raw, shown), spec, table, key, seen)
         _record(failures, name, rule, shown, msgs)
     return typed, shown, _empty(raw, seen) if spec.required else np.zeros(0, dtype=bool)
+
+
+def coded_cells(
+    raw: pd.Series, spec: ColumnSpec, table: RawTable, header: str, memo: ParseMemo | None
+) -> pd.Series:
+    """Return a parsed column's cells for hashing: as the memo's codes where it has them.
+
+    pandas hashes a categorical as its values, so the codes and distinct texts the memo
+    took from the cells when parsing them (:meth:`ColumnMemo.distinct_array`) give each
+    row the hash its text gives, without encoding the column a second time.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        The column's cells, the very Series :func:`parse_column` was given.
+    spec : ColumnSpec
+        The column's schema.
+    table : RawTable
+        The file read.
+    header : str
+        The column's header in the file.
+    memo : ParseMemo, optional
+        The file's memo.
+
+    Returns
+    -------
+    pandas.Series
+        ``raw`` itself, or a categorical with the same texts.
+    """
+    seen = _column_memo(memo, raw, table, header, spec)
+    if seen is None or header in table.typed:
+        return raw
+    codes, uniques = seen.distinct_array(raw)
+    cats = pd.Categorical.from_codes(codes, categories=pd.Index(uniques), validate=False)
+    return pd.Series(cats, index=raw.index, name=raw.name)
 
 
 def _column_memo(
@@ -231,17 +266,41 @@ def _empty(raw: pd.Series, seen: ColumnMemo | None) -> np.ndarray:
         codes, uniques = seen.distinct_array(raw)
     else:
         codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    blank = (pd.Series(uniques, dtype=raw.dtype).str.strip() == "").to_numpy(
-        dtype=bool, na_value=True
-    )
-    return np.concatenate([blank, np.array([True])])[codes]
+    return np.concatenate([blank_texts(uniques, raw.dtype), np.array([True])])[codes]
+
+
+def blank_texts(texts: Any, dtype: Any) -> np.ndarray:
+    """Return True for each distinct text that ``str.strip()`` leaves empty.
+
+    Parameters
+    ----------
+    texts : array-like
+        Distinct texts of a column, without nulls.
+    dtype : dtype
+        The column's dtype (whose ``str.strip`` decides what whitespace is).
+
+    Returns
+    -------
+    numpy.ndarray
+        One boolean per text.
+    """
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        # the Arrow trim that pandas' strip calls on such text, without a Series per call
+        stripped = pc.utf8_trim_whitespace(pa.array(texts, type=pa.large_string()))
+        return np.asarray(pc.equal(stripped, "").to_numpy(zero_copy_only=False), dtype=bool)
+    blank = pd.Series(texts, dtype=dtype).str.strip() == ""
+    return blank.to_numpy(dtype=bool, na_value=True)
 
 
 def _month_text(typed: pd.Series) -> pd.Series:
     """Months as ``YYYY-MM``, formatted once per distinct month (a panel has few)."""
     codes, uniques = pd.factorize(typed)
-    texts = np.array([*uniques.strftime("%Y-%m"), None], dtype=object)  # code -1: None
-    return pd.Series(texts[codes], index=typed.index, dtype="str")
+    texts = pd.array(np.asarray(uniques.strftime("%Y-%m"), dtype=object), dtype="str")
+    # a take on the few distinct texts (code -1: missing), not a text object per row
+    return pd.Series(take(texts, codes, allow_fill=True), index=typed.index)
 
 
 def _fmt(bound: object) -> str:

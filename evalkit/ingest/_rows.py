@@ -46,11 +46,10 @@ def stored_rows(schema: Schema, validated: Validated, sha: str) -> pd.DataFrame:
     else:
         out = validated.data[keep].assign(_row=validated.rows[:n][keep])
     out = out.assign(_source_sha256=sha)
-    columns = table_columns(schema)
-    for column in columns:
-        if column not in out:
-            out[column] = pd.Series(pd.NA, index=out.index, dtype="object")
-    return out[list(columns)].reset_index(drop=True)
+    # A column the file lacks is left out: the insert names only the columns it gives,
+    # and the store fills the others with NULL (as a column of nulls would), without
+    # handing DuckDB a column of Python NA objects per chunk.
+    return out[[c for c in table_columns(schema) if c in out]].reset_index(drop=True)
 
 
 def quarantine(kind: str, path: Path, sha: str, validated: Validated) -> pd.DataFrame:

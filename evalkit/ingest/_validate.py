@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from evalkit.ingest._columns import Columns, parse_column
+from evalkit.ingest._columns import Columns, coded_cells, parse_column
 from evalkit.ingest._content import RowContents, row_contents
 from evalkit.ingest._failures import Failures
 from evalkit.ingest._memo import ParseMemo
@@ -242,21 +242,23 @@ def validate_table(
             notes.append(f"columns not in the file and not needed: {', '.join(absent)}")
     failures, cols = Failures(), Columns()
     key = key if key is not None else load_key()
+    cells: dict[str, pd.Series] = {}  # the raw cells, hashed by the key check
     for header, name in mapping.items():
         spec = schema.columns[name]
         if wanted is not None and spec.required and name not in wanted:
             spec = replace(spec, required=False)  # present but not needed: may be empty
-        typed, shown = parse_column(table.frame[header], spec, table, header, failures, key, memo)
+        column = table.frame[header]
+        typed, shown = parse_column(column, spec, table, header, failures, key, memo)
         cols.typed[name], cols.shown[name] = typed, shown
+        cells[header] = coded_cells(column, spec, table, header, memo)
         if spec.type in ("pseudonym", "string"):  # pseudonyms, #-references, keyed free text
             cols.masked.add(name)
-    raw_headers = list(mapping)
     if rin is not None:
         cols.typed[rin.column], cols.shown[rin.column] = parse_rin(table, rin, failures, key)
         cols.masked.add(rin.column)
-        raw_headers += [rin.source, rin.number]
+        cells.update({h: table.frame[h] for h in (rin.source, rin.number)})
     data = pd.DataFrame(cols.typed, index=table.frame.index)
-    raw = table.frame[raw_headers]
+    raw = pd.DataFrame(cells, index=table.frame.index)
     (check_keys or check_key)(data, schema.key, raw, cols, failures, table.rows)
     _rules.apply_rules(data, schema, cols, failures)
     return finish(data, table, cols, failures, notes)
