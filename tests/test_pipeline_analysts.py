@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 
 from evalkit.errors import ProtocolError
-from evalkit.pipeline.analysts import done_future, gather, one_thread_per_child, then
+from evalkit.pipeline.analysts import Analysts, done_future, gather, one_thread_per_child, then
 
 
 def test_then_runs_the_next_step_with_the_result() -> None:
@@ -97,3 +97,43 @@ def test_the_main_process_reads_inputs_without_the_analysis_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _parent_and_modules() -> tuple[int, int, bool]:
+    return os.getpid(), os.getppid(), "pyfixest.estimation" in sys.modules
+
+
+def _mapped(pid: int) -> str:
+    with open(f"/proc/{pid}/maps", encoding="utf-8") as fh:
+        return fh.read()
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads the fork server's memory map in /proc"
+)
+def test_workers_are_forked_from_one_process_that_imported_the_analysis_stack() -> None:
+    # each spawned worker imported pandas, scipy and pyfixest again (about 3 s of CPU
+    # each); forked from one server that imported them, the workers pay that once
+    with Analysts(2) as analysts:
+        analysts.start()
+        seen = [analysts.run(_parent_and_modules).result(timeout=120) for _ in range(4)]
+    parents = {parent for _, parent, _ in seen}
+    assert len(parents) == 1 and os.getpid() not in parents
+    assert all(imported for _, _, imported in seen)
+    server = parents.pop()
+    assert "pyfixest" in _mapped(server) and "scipy" in _mapped(server)
+
+
+def _hash_and_threads() -> tuple[int, str | None]:
+    return hash("evalkit"), os.environ.get("OMP_NUM_THREADS")
+
+
+def test_forked_workers_hash_strings_alike_and_use_one_thread(monkeypatch) -> None:
+    # the fork server is started with the children's settings, whoever starts the pool
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    with Analysts(1) as analysts:
+        first = analysts.run(_hash_and_threads).result(timeout=120)
+    with one_thread_per_child():
+        expected = _child().split()
+    assert [str(first[0]), first[1]] == expected

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from evalkit.errors import ReportError
 from evalkit.report.formatting import fmt_ci, fmt_count, fmt_date, fmt_num, fmt_p, fmt_pct
@@ -51,6 +53,14 @@ def test_translation_table_is_complete_for_both_languages():
     for key, entry in TEXT.items():
         assert set(entry) == {"nl", "en"}, key
         assert entry["nl"].strip() or key == "s.unit_abs", key
+
+
+def test_translation_table_reads_as_the_pure_python_loader_reads_it():
+    # the table is read with libyaml where present: it must give the very same texts
+    source = Path(__file__).parents[1] / "evalkit" / "report" / "translations.yaml"
+    expected = yaml.safe_load(source.read_text(encoding="utf-8"))
+    assert TEXT == expected
+    assert list(TEXT) == list(expected)
 
 
 def test_translation_fallback_and_missing_key():

@@ -39,6 +39,7 @@ from evalkit.pipeline.paths import ProtocolPaths, paths_for
 from evalkit.pipeline.progress import NullProgress, ProgressSink
 from evalkit.pipeline.renderers import Renderers
 from evalkit.report.bundle import write_bundle
+from evalkit.report.figure_cache import run_figure_cache
 
 #: Background render threads (one Jupyter kernel each).
 RENDER_WORKERS = 2
@@ -300,9 +301,11 @@ def run_protocols(
     run = _Run(progress or NullProgress(), tuple(langs), tuple(documents), force, _git_commit())
     all_paths = [paths_for(p, build=build, store=store) for p in protocols]
     # Exit order matters: the analysts finish (and queue their renders) before the
-    # renderers stop.
+    # renderers stop. The report kernels share one figure folder for the run: protocols
+    # over the same data draw a figure once.
     with (
         one_thread_per_child(),
+        run_figure_cache(),
         Renderers(RENDER_WORKERS, run.render) as renderers,
         Analysts(ANALYSIS_WORKERS) as analysts,
     ):

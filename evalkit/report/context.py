@@ -17,6 +17,7 @@ from evalkit.errors import ReportError
 from evalkit.report.bundle import read_bundle as load_bundle
 from evalkit.report.disclosure import scrub
 from evalkit.report.escape import md_escape, safe_name
+from evalkit.report.figure_cache import FigureCache, figure_key
 from evalkit.report.figures import png_bytes
 from evalkit.report.formatting import check_lang
 from evalkit.report.i18n import t
@@ -45,6 +46,9 @@ class ReportContext:
     plan : SuppressionPlan, optional
         The release's suppression plan when it is at hand (read from its file, see
         :mod:`evalkit.report.plan_file`); default: made from the bundle on first use.
+    figure_cache : FigureCache, optional
+        Where figures drawn earlier in the run are kept (see
+        :mod:`evalkit.report.figure_cache`); default: none, every figure is drawn.
     """
 
     def __init__(
@@ -55,8 +59,10 @@ class ReportContext:
         *,
         collect_only: bool = False,
         plan: SuppressionPlan | None = None,
+        figure_cache: FigureCache | None = None,
     ) -> None:
         self.bundle = bundle
+        self.figure_cache = figure_cache
         self.collect_only = collect_only
         self.lang = check_lang(lang)
         self.figure_dir = Path(figure_dir)
@@ -74,8 +80,10 @@ class ReportContext:
 
         The suppression plan saved beside the bundle is used when it was made from
         this very bundle (see :mod:`evalkit.report.plan_file`); else it is made here.
+        Inside ``evalkit run`` the run's figure folder is used (see
+        :mod:`evalkit.report.figure_cache`).
         """
-        ctx = cls(load_bundle(bundle_path), lang)
+        ctx = cls(load_bundle(bundle_path), lang, figure_cache=FigureCache.from_environment())
         ctx._plan = load_plan(bundle_path, ctx.threshold)
         return ctx
 
@@ -218,6 +226,7 @@ class ReportContext:
         *,
         width: float = 7.5,
         height: float = 4.0,
+        drawn_from: Any = None,
     ) -> str:
         """Write a figure as PNG and return markdown for a numbered ``<figure>`` with caption.
 
@@ -231,6 +240,11 @@ class ReportContext:
             The figure's name (file and anchor) and its caption.
         width, height : float
             Size in inches.
+        drawn_from : object, optional
+            Everything the figure is drawn from besides its name and size (data, labels,
+            language; see :func:`~evalkit.report.figure_cache.figure_key`): a figure
+            with the same name, size and inputs drawn earlier in the run is taken from
+            the run's figure cache instead of drawn again. Default: always drawn.
         """
         name = safe_name(name, "figure")  # names may hold protocol text (a norm's name)
         number = self._fig_numbers.setdefault(name, len(self._fig_numbers) + 1)
@@ -238,15 +252,37 @@ class ReportContext:
         file = self.figure_dir / f"figure-{name}.png"
         if self.collect_only:
             return f"<!-- figure {name} -->"
-        if callable(plot):  # a builder: neither a ggplot nor a matplotlib Figure is callable
-            plot = plot()
         try:
-            file.write_bytes(png_bytes(plot, width, height))
+            file.write_bytes(self._png(plot, name, width, height, drawn_from))
         except OSError as exc:
             raise ReportError(f"cannot write figure {file}: {exc}") from exc
         # the caption is markdown (and the image's alt text): outside text in it stays text
         cap = md_escape(f"{prefix} {number}: {caption}")
         return f"![{cap}]({file.name}){{#figure-{name}}}"
+
+    def _png(
+        self,
+        plot: object | Callable[[], object],
+        name: str,
+        width: float,
+        height: float,
+        drawn_from: Any,
+    ) -> bytes:
+        """Return a figure's PNG: from the run's figure cache when drawn there, else drawn."""
+        cache = self.figure_cache
+        key = None
+        if cache is not None and drawn_from is not None:
+            key = figure_key(name, width, height, drawn_from)
+        if cache is not None and key is not None:
+            png = cache.get(key)
+            if png is not None:
+                return png
+        if callable(plot):  # a builder: neither a ggplot nor a matplotlib Figure is callable
+            plot = plot()
+        png = png_bytes(plot, width, height)
+        if cache is not None and key is not None:
+            cache.put(key, png)
+        return png
 
     def show(self, *parts: str | None) -> None:
         """Print markdown parts separated by blank lines (cells use ``output: asis``)."""

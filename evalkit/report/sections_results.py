@@ -240,18 +240,21 @@ def primary(ctx: ReportContext) -> str:
                 "event-study",
                 ctx.t("s.figure_event", outcome=", ".join(labels.values())),
                 height=height,
+                drawn_from=(es, labels, lang),
             )
         )
     else:
         parts.append(ctx.not_available())
     if trends is not None and not trends.empty:
         height = 1.4 + 2.4 * trends["outcome"].nunique()
+        start = ctx.get("settings.pilot_start")
         parts.append(
             ctx.figure(
-                lambda: trend_plot(trends, labels, ctx.get("settings.pilot_start"), lang),
+                lambda: trend_plot(trends, labels, start, lang),
                 "trends",
                 ctx.t("s.figure_trend", outcome=", ".join(labels.values())),
                 height=height,
+                drawn_from=(trends, labels, start, lang),
             )
         )
     return "\n\n".join(parts)
@@ -578,9 +581,17 @@ def _figures(ctx: ReportContext, section: str) -> list[str]:
     if ctx.collect_only:  # the exports need tables only: build no plots for them
         return []
     out = []
-    # from the masked bundle: a figure shows nothing the tables hide
-    for name, caption, plot in monitoring_figures(ctx.shown, section, ctx.lang, ctx.threshold):
-        out.append(ctx.figure(plot, name, caption))
+    # from the masked bundle: a figure shows nothing the tables hide; only the parts the
+    # figures are drawn from are passed, so that they are all of the figures' cache key
+    shown = ctx.shown
+    parts = {
+        "throughput": shown.get("throughput"),
+        "questionnaire": shown.get("questionnaire"),
+        "settings": {"pilot_start": (shown.get("settings") or {}).get("pilot_start")},
+    }
+    drawn_from = (parts, section, ctx.lang, ctx.threshold)
+    for name, caption, plot in monitoring_figures(parts, section, ctx.lang, ctx.threshold):
+        out.append(ctx.figure(plot, name, caption, drawn_from=drawn_from))
     return out
 
 
