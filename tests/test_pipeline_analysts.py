@@ -117,11 +117,34 @@ def test_workers_are_forked_from_one_process_that_imported_the_analysis_stack() 
     with Analysts(2) as analysts:
         analysts.start()
         seen = [analysts.run(_parent_and_modules).result(timeout=120) for _ in range(4)]
-    parents = {parent for _, parent, _ in seen}
-    assert len(parents) == 1 and os.getpid() not in parents
-    assert all(imported for _, _, imported in seen)
-    server = parents.pop()
-    assert "pyfixest" in _mapped(server) and "scipy" in _mapped(server)
+        parents = {parent for _, parent, _ in seen}
+        assert len(parents) == 1 and os.getpid() not in parents
+        assert all(imported for _, _, imported in seen)
+        server = parents.pop()
+        assert "pyfixest" in _mapped(server) and "scipy" in _mapped(server)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="lists children in /proc")
+def test_no_process_of_the_pool_outlives_it() -> None:
+    # the fork server is waited for when the pool closes, so that the workers' CPU is
+    # counted for the command that ran them (``/usr/bin/time evalkit run``) and nothing
+    # of the pool is left running; multiprocessing's resource tracker (a few ms of CPU)
+    # lives until exit whatever the start method
+    code = (
+        "import os\n"
+        "from evalkit.pipeline.analysts import Analysts\n"
+        "with Analysts(2) as analysts:\n"
+        "    analysts.start()\n"
+        "    analysts.run(int).result(timeout=120)\n"
+        "pid = os.getpid()\n"
+        "for child in open(f'/proc/{pid}/task/{pid}/children').read().split():\n"
+        "    print(open(f'/proc/{child}/cmdline').read().replace(chr(0), ' '))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    left = [line for line in out.stdout.splitlines() if "resource_tracker" not in line]
+    assert left == []
 
 
 def _hash_and_threads() -> tuple[int, str | None]:

@@ -118,6 +118,23 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
+def _stop_fork_server() -> None:
+    """Stop the fork server and wait for it, once the workers it forked have ended.
+
+    Left running, it would end only after this process, as an orphan: its CPU and the
+    workers' (which it waits for) would then reach no one that measures this command
+    (``/usr/bin/time``, the pipeline benchmark), and a process would outlive the run.
+    multiprocessing stops it only at exit; ``ForkServer._stop`` is the method its own
+    tests use to stop it earlier, so it is called when present. The next pool starts a
+    new server.
+    """
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if callable(stop):
+        stop()
+
+
 def compute_and_write(inputs: BundleInputs, bundle_path: Path) -> tuple[Path, float]:
     """Compute one bundle and write it, and its suppression plan (runs in a worker process).
 
@@ -176,6 +193,7 @@ class Analysts:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=exc is not None)
             self._pool = None
+            _stop_fork_server()
 
     def start(self) -> None:
         """Start every worker now, so their imports overlap the main thread's work."""
