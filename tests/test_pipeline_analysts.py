@@ -160,3 +160,21 @@ def test_forked_workers_hash_strings_alike_and_use_one_thread(monkeypatch) -> No
     with one_thread_per_child():
         expected = _child().split()
     assert [str(first[0]), first[1]] == expected
+
+
+def test_a_pool_closing_leaves_another_open_pool_working() -> None:
+    # the fork server is shared by the pools of a process: the first to close must not
+    # take it from the other, whose workers would then count as dead (and the pool hang
+    # on close: hence a child process with a time limit)
+    code = (
+        "from evalkit.pipeline.analysts import Analysts\n"
+        "with Analysts(1) as second:\n"
+        "    with Analysts(1) as first:\n"
+        "        print(first.run(int, '1').result(timeout=60))\n"
+        "        print(second.run(int, '2').result(timeout=60))\n"
+        "    print(second.run(int, '3').result(timeout=60))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=240
+    )
+    assert out.stdout.split() == ["1", "2", "3"], out.stderr[-500:]

@@ -118,6 +118,12 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
+#: Pools open in this process: the fork server is shared, so only the last one to close
+#: stops it (a worker whose server has gone counts as dead to its pool).
+_OPEN_POOLS = [0]
+_POOLS_LOCK = threading.Lock()
+
+
 def _stop_fork_server() -> None:
     """Stop the fork server and wait for it, once the workers it forked have ended.
 
@@ -130,6 +136,10 @@ def _stop_fork_server() -> None:
     """
     from multiprocessing import forkserver
 
+    with _POOLS_LOCK:
+        _OPEN_POOLS[0] -= 1
+        if _OPEN_POOLS[0] > 0:
+            return
     stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
     if callable(stop):
         stop()
@@ -216,6 +226,8 @@ class Analysts:
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            with _POOLS_LOCK:
+                _OPEN_POOLS[0] += 1
             self._pool = ProcessPoolExecutor(
                 self._workers, mp_context=_worker_context(), initializer=_warm_up
             )
