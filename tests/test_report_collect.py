@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.report import sections_results
+from evalkit.report import sections_measures, sections_results
 from evalkit.report.bundle import read_bundle
 from evalkit.report.context import ReportContext
 from evalkit.report.figures import png_bytes, trend_plot
@@ -45,7 +45,7 @@ def _with_figures(bundle: dict, lang: str, folder: Path) -> ReportContext:
     for section in SECTIONS:
         section(ctx)
     for part in ("throughput", "questionnaire"):
-        ctx.tables.extend(sections_results.bundle_tables(ctx, part).values())
+        ctx.tables.extend(sections_measures.bundle_tables(ctx, part).values())
     return ctx
 
 

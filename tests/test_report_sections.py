@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalkit.report import monitoring, sections_back, sections_front, sections_results
+from evalkit.report import (
+    monitoring,
+    sections_back,
+    sections_front,
+    sections_measures,
+    sections_results,
+)
 from evalkit.report.context import ReportContext
 
 FIXTURE = Path(__file__).parent / "data" / "bundle_fixture.json"
@@ -125,7 +131,7 @@ def test_sections_say_not_available_for_missing_parts(tmp_path):
     for md in (
         sections_results.robustness(ctx),
         sections_results.subgroups(ctx),
-        sections_results.throughput(ctx),
+        sections_measures.throughput(ctx),
     ):
         assert "Not available: the results bundle does not contain this part." in md
 
@@ -232,7 +238,7 @@ def test_nonresponse_means_keep_the_decimals_of_their_quantity(tmp_path):
         | {"std_diff": 0.461},
     ]
     ctx = _ctx(tmp_path, questionnaire={"nonresponse": rows})
-    shown = sections_results.bundle_tables(ctx, "questionnaire")["nonresponse"].display()
+    shown = sections_measures.bundle_tables(ctx, "questionnaire")["nonresponse"].display()
     means = [list(shown.iloc[:, j]) for j in (5, 6)]
     assert means == [["55.4", "0.512", "2.93"], ["47.2", "0.795", "2.61"]]
 
@@ -250,7 +256,7 @@ def test_change_rows_keep_the_decimals_of_their_scale_and_p_reads_below(tmp_path
         | {"wilcoxon_p": 0.00002},
     ]
     ctx = _ctx(tmp_path, questionnaire={"change": rows})
-    table = sections_results.bundle_tables(ctx, "questionnaire")["change"]
+    table = sections_measures.bundle_tables(ctx, "questionnaire")["change"]
     html = ctx.table(table)
     for text in ("54.9", "58.0", "3.2", "0.452", "0.491", "0.040", "&lt; 0.001", "0.010"):
         assert f">{text}" in html or f"{text}]" in html or f"[{text}" in html, text
@@ -280,7 +286,7 @@ def test_difference_in_change_rows_take_the_decimals_of_their_scale(tmp_path):
         )
     ]
     ctx = _ctx(tmp_path, questionnaire={"change": change, "change_did": did})
-    html = ctx.table(sections_results.bundle_tables(ctx, "questionnaire")["change_did"])
+    html = ctx.table(sections_measures.bundle_tables(ctx, "questionnaire")["change_did"])
     for text in (">2.0<", "[\u221224.6, 60.6]", ">0.16<", "[\u22120.20, 0.77]", ">0.026<"):
         assert text in html, text
     assert "[\u22120.543, 0.928]" in html
@@ -352,12 +358,12 @@ def test_a_part_without_a_registered_source_is_not_applicable(tmp_path):
     """No case events or questionnaire registered (the national protocol): say so."""
     ctx = _ctx(tmp_path, throughput=None, questionnaire=None)
     ctx.bundle["protocol"]["data_sources"] = [{"kind": "outcome_panel", "files": ["x.csv"]}]
-    for text in (sections_results.throughput(ctx), sections_results.questionnaire(ctx)):
+    for text in (sections_measures.throughput(ctx), sections_measures.questionnaire(ctx)):
         assert "Not applicable: the protocol registers no data source of the kind" in text
         assert "does not contain this part" not in text
     # registered but absent from the bundle: that part is missing, and the document says so
     ctx.bundle["protocol"]["data_sources"].append({"kind": "case_events", "files": ["e.csv"]})
-    assert "does not contain this part" in sections_results.throughput(ctx)
+    assert "does not contain this part" in sections_measures.throughput(ctx)
 
 
 def test_an_outcome_with_two_hypotheses_shows_both(tmp_path):

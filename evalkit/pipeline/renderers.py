@@ -25,6 +25,7 @@ WARM_UP_MODULES = (
     "evalkit.report.context",
     "evalkit.report.sections_front",
     "evalkit.report.sections_results",
+    "evalkit.report.sections_measures",
     "evalkit.report.figures",
     "plotnine",
 )

@@ -81,7 +81,7 @@ def evaluation_sections() -> tuple[Callable[[ReportContext], str], ...]:
     Imported on call: the section modules pull in plotting code a renderer that only
     starts kernels does not need.
     """
-    from evalkit.report import sections_front, sections_results
+    from evalkit.report import sections_front, sections_measures, sections_results
     from evalkit.report.sections_synthetic import synthetic
 
     return (
@@ -94,8 +94,8 @@ def evaluation_sections() -> tuple[Callable[[ReportContext], str], ...]:
         sections_results.robustness,
         sections_results.secondary,
         sections_results.subgroups,
-        sections_results.throughput,
-        sections_results.questionnaire,
+        sections_measures.throughput,
+        sections_measures.questionnaire,
         sections_results.exploratory,
     )
 
@@ -113,7 +113,7 @@ def collect_tables(
     :mod:`evalkit.report.monitor_changes`), ``""`` when there is none; ``plan`` the
     release's suppression plan when it is at hand (default: made from ``bundle``).
     """
-    from evalkit.report import monitoring, monitoring_trends, sections_results
+    from evalkit.report import monitoring, monitoring_trends, sections_measures
 
     with tempfile.TemporaryDirectory(prefix="evalkit-tables-") as tmp:
         ctx = ReportContext(bundle, lang, figure_dir=tmp, collect_only=True, plan=plan)
@@ -134,7 +134,7 @@ def collect_tables(
             ):
                 fn(ctx)
         for part in ("throughput", "questionnaire"):  # export also the tables the report only plots
-            ctx.tables.extend(sections_results.bundle_tables(ctx, part).values())
+            ctx.tables.extend(sections_measures.bundle_tables(ctx, part).values())
     unique: dict[str, ReportTable] = {}
     for table in ctx.tables:
         unique.setdefault(table.name, table)

@@ -14,11 +14,14 @@ from typing import Any
 
 from evalkit.report.escape import md_escape
 
-__all__ = ["OutcomeUnit", "outcome_unit"]
+__all__ = ["SHARE_DIGITS", "OutcomeUnit", "outcome_unit"]
 
 #: Decimals for a duration in days or weeks: a tenth of a day is already finer than
 #: the registrations are.
 _DURATION_DIGITS = 1
+#: Decimals of a share written as a share (0.123) in a table: "0.5 against 0.8" would
+#: hide the difference of two shares.
+SHARE_DIGITS = 3
 _SCALE_DIGITS = 2
 
 
