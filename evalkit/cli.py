@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 from evalkit import __version__
 from evalkit.errors import EvalkitError
@@ -56,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code.
 
-    Exit codes: 0 ok, 1 the input or protocol is wrong, 2 usage error, 130 interrupted,
-    141 the reader of the output went away.
+    Exit codes: 0 ok, 1 the input or protocol is wrong, 2 usage error, 130 interrupted
+    (Ctrl-C), 141 the reader of the output went away, 143 terminated (SIGTERM).
 
     Parameters
     ----------
@@ -74,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    previous = _stop_on_sigterm()
     try:
         code: int = args.handler(args)
     except EvalkitError as exc:
@@ -81,12 +85,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in getattr(exc, "problems", []) or []:
             print(f"  - {problem}", file=sys.stderr)
         return 1
+    except Terminated:
+        print("evalkit: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("evalkit: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return _reader_gone()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwind like Ctrl-C, so that worker processes and kernels stop too.
+
+    A KeyboardInterrupt, so that every ``with`` block that stops its workers on Ctrl-C
+    (:class:`~evalkit.pipeline.analysts.Analysts`, the render kernels) does the same here.
+    """
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _stop_on_sigterm() -> Any:
+    """Turn SIGTERM into :class:`Terminated` while a command runs; return the old handler.
+
+    Python's default for SIGTERM ends the process at once, so the analysis workers and
+    the fork server of ``evalkit run`` lived on after it. Only the main thread may set a
+    handler; elsewhere (a command run from a thread) SIGTERM keeps its default.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 def _reader_gone() -> int:

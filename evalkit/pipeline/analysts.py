@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.context
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -145,6 +146,40 @@ def _stop_fork_server() -> None:
         stop()
 
 
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate a pool's workers, so that its shutdown does not wait for their tasks.
+
+    The executor has no public way to do it before Python 3.14
+    (``terminate_workers``); ``_processes`` is the mapping it keeps of its workers. A
+    bundle is written to a temporary file and renamed, so a worker ended in the middle
+    of its task leaves no half-written bundle.
+    """
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+
+
+def _end_fork_server_children() -> None:
+    """Terminate what the fork server forked and still runs (Linux; elsewhere nothing).
+
+    Each forked worker holds the fork server's "alive" pipe, so the server, and the
+    wait for it in :func:`_stop_fork_server`, would last as long as any worker: one
+    forked while the pool was being interrupted is not among the pool's processes.
+    """
+    from multiprocessing import forkserver
+
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if pid is None:
+        return
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return
+    for child in children:
+        with contextlib.suppress(OSError):
+            os.kill(int(child), signal.SIGTERM)
+
+
 def compute_and_write(inputs: BundleInputs, bundle_path: Path) -> tuple[Path, float]:
     """Compute one bundle and write it, and its suppression plan (runs in a worker process).
 
@@ -201,7 +236,12 @@ class Analysts:
         tb: TracebackType | None,
     ) -> None:
         if self._pool is not None:
+            interrupted = isinstance(exc, KeyboardInterrupt)  # Ctrl-C or SIGTERM
+            if interrupted:  # stop the workers' tasks instead of waiting for them
+                _end_workers(self._pool)
             self._pool.shutdown(wait=True, cancel_futures=exc is not None)
+            if interrupted:
+                _end_fork_server_children()
             self._pool = None
             _stop_fork_server()
 

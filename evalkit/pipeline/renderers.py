@@ -63,6 +63,8 @@ class Renderers:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is not None:  # the run failed or was interrupted: render nothing more
+            self._drop_queued()
         self.close()
 
     def start(self) -> None:
@@ -92,6 +94,16 @@ class Renderers:
         for thread in self._threads:
             thread.join()
         self._started = False
+
+    def _drop_queued(self) -> None:
+        """Cancel the jobs no thread has taken yet (a document being rendered finishes)."""
+        while True:
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                item[1].cancel()
 
     def _work(self) -> None:
         try:

@@ -1,0 +1,141 @@
+"""Stopping `evalkit run` part-way: SIGTERM or Ctrl-C ends every process it started."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _session_processes(sid: int) -> list[str]:
+    """Command lines of the live processes of session ``sid`` (zombies excluded)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmd = (stat.parent / "cmdline").read_text().replace("\0", " ")
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            out.append(cmd)
+    return out
+
+
+def _wait_for(condition, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_sigterm_stops_the_run_with_its_workers(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    (work / "protocols").mkdir(parents=True)
+    for file in (ROOT / "protocols").glob("demo.yaml*"):
+        shutil.copy2(file, work / "protocols" / file.name)
+    env = {
+        **os.environ,
+        "EVALKIT_PSEUDONYM_KEY": "stop-test-key-not-secret-5e2a9c71d4b8f036",
+        "PYTHONHASHSEED": "0",
+    }
+    # stderr to a file: the report kernels inherit it, so a pipe would stay open (and a
+    # read of it wait) until the last kernel has gone
+    err_file = tmp_path / "stderr.txt"
+    with err_file.open("w") as err_out:
+        run = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "evalkit",
+                "run",
+                "protocols/demo.yaml",
+                "--documents",
+                "summary",
+            ],
+            cwd=work,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err_out,
+            start_new_session=True,
+        )
+    try:
+        # a worker of the analysis pool (forked by the fork server) is at work
+        busy = _wait_for(
+            lambda: sum("forkserver" in c for c in _session_processes(run.pid)) >= 2, 120
+        )
+        assert busy, "the run never started its analysis workers"
+        run.send_signal(signal.SIGTERM)
+        # without the handler, the run ended at once but its workers and fork server
+        # lived on; with one that waited for the fork server's workers, it never ended
+        assert run.wait(timeout=60) == 143
+        assert _wait_for(lambda: not _session_processes(run.pid), 30), _session_processes(run.pid)
+        err = err_file.read_text()
+        assert "evalkit: terminated" in err
+        # no traceback of the command itself (a kernel cut off mid-reply may log one)
+        assert "evalkit/cli.py" not in err and "evalkit/pipeline" not in err
+        assert not (work / "build" / "demo" / "results.tmp").exists()
+    finally:
+        if run.poll() is None:
+            run.kill()
+        for _ in _session_processes(run.pid):
+            os.killpg(run.pid, signal.SIGKILL)
+            break
+
+
+def test_an_interrupted_pool_ends_its_busy_workers_at_once() -> None:
+    code = (
+        "import os, time\n"
+        "from evalkit.pipeline.analysts import Analysts\n"
+        "start = time.monotonic()\n"
+        "try:\n"
+        "    with Analysts(2) as analysts:\n"
+        "        busy = [analysts.run(time.sleep, 120) for _ in range(3)]\n"
+        "        time.sleep(3)\n"
+        "        raise KeyboardInterrupt\n"
+        "except KeyboardInterrupt:\n"
+        "    pass\n"
+        "print(round(time.monotonic() - start))\n"
+        "pid = os.getpid()\n"
+        "for child in open(f'/proc/{pid}/task/{pid}/children').read().split():\n"
+        "    print(open(f'/proc/{child}/cmdline').read().replace(chr(0), ' '))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=100
+    )
+    seconds, *left = out.stdout.splitlines()
+    assert int(seconds) < 60  # the sleeping tasks were not waited for
+    assert [c for c in left if "resource_tracker" not in c] == []
+
+
+def test_a_failed_run_renders_no_queued_document() -> None:
+    import threading
+
+    from evalkit.pipeline.renderers import Renderers
+
+    began = threading.Event()
+    rendered: list[int] = []
+
+    def render(job: int, session: object) -> list[Path]:
+        began.set()
+        time.sleep(1)
+        rendered.append(job)
+        return []
+
+    futures = []
+    with pytest.raises(KeyboardInterrupt), Renderers(1, render) as renderers:
+        futures = [renderers.submit(i) for i in range(4)]
+        assert began.wait(120)
+        raise KeyboardInterrupt
+    assert rendered == [0]  # the document in progress finishes; the queued ones do not run
+    assert [f.cancelled() for f in futures] == [False, True, True, True]
