@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from evalkit.report import (
     monitoring,
@@ -393,3 +394,25 @@ def test_an_effect_that_rounds_to_zero_has_no_sign_and_no_direction(tmp_path):
     text = sections_front.effect_sentences(ctx)
     assert text.count("Rounded, that is no change in either direction.") == len(primary) > 0
     assert "against the intended direction" not in text and "+0.0" not in text
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_bacon_says_why_it_is_empty_when_every_unit_starts_together(tmp_path, lang) -> None:
+    def section(starts: list[str]) -> str:
+        bundle = {
+            "protocol": {
+                "units": {"treated": [{"unit": f"GM{i}", "start": s} for i, s in enumerate(starts)]}
+            },
+            "confirmatory": {"estimator": "twfe"},
+            "robustness": {"bacon": []},
+        }
+        ctx = ReportContext(bundle, lang, figure_dir=tmp_path, collect_only=True)
+        text = sections_results.robustness(ctx)
+        return text[text.index("{#bacon}") :]
+
+    together = section(["2025-10", "2025-10"])
+    assert "Goodman-Bacon" in together
+    assert ReportContext({}, lang, figure_dir=tmp_path).t("s.not_available") not in together
+    # staggered starts without rows: the part is missing, and the report says so
+    apart = section(["2025-10", "2026-01"])
+    assert ReportContext({}, lang, figure_dir=tmp_path).t("s.not_available") in apart

@@ -367,9 +367,10 @@ def _robustness(
     event_study: list[dict[str, Any]] = []
     staggered = frame.loc[frame[COHORT] > 0, COHORT].nunique() > 1
     for oid in primary:
-        es, _ = design.run(frame, oid, es_spec)
+        es, problems = design.run(frame, oid, es_spec)
         event_study += event_rows(oid, es)
-        parts["pretrend"].append(pretrend_row(oid, es, spec.few_treated_threshold))
+        failed = problems if es is None else []  # else: notes on the rows it used
+        parts["pretrend"].append(pretrend_row(oid, es, spec.few_treated_threshold, failed))
         parts["placebo"].append(_placebo(design, oid))
         if spec.estimator in INFERENCE_COMPARED:
             parts["inference_comparison"] += _side_by_side(design, oid, main[oid], spec)

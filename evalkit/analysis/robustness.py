@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalkit.did.results import event_time_rows
@@ -25,13 +25,17 @@ def event_rows(outcome: str, res: Mapping[str, Any] | None) -> list[dict[str, An
     ]
 
 
-def pretrend_row(outcome: str, es: Mapping[str, Any] | None, threshold: int) -> dict[str, Any]:
+def pretrend_row(
+    outcome: str, es: Mapping[str, Any] | None, threshold: int, errors: Sequence[str] = ()
+) -> dict[str, Any]:
     """Joint test that all pre-period event-time effects are zero, or why it cannot be run.
 
     A clustered Wald test of K pre-period effects needs the cluster-robust
     covariance to have rank K, which it cannot have with K ≥ the number of
     clusters, and it over-rejects with few treated clusters; then the test is
-    reported as invalid with its reason (the placebo in time remains).
+    reported as invalid with its reason (the placebo in time remains). ``errors`` are
+    the event study's own errors when it could not be estimated (``es`` None): the row
+    carries them (reason ``event_study_failed``), so no registered part goes unexplained.
     """
     row: dict[str, Any] = {
         "outcome": outcome,
@@ -42,8 +46,9 @@ def pretrend_row(outcome: str, es: Mapping[str, Any] | None, threshold: int) -> 
         "reason": None,  # a code the report's translation table words
         "reason_values": {},
     }
-    if es is None:
-        row["reason"] = "no_event_study"
+    if es is None:  # with the estimator's error, so that the report can say why
+        row["reason"] = "event_study_failed" if errors else "no_event_study"
+        row["reason_values"] = {"error": "; ".join(errors)} if errors else {}
         return row
     if es.get("pretest_p") is not None:
         row.update({"test": "wald_pre_periods_cs", "p_value": es["pretest_p"], "valid": True})

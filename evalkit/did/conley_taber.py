@@ -140,9 +140,10 @@ def _placebo_parts(
 ) -> tuple[dict, dict]:
     """Local inner products ``B'u`` and residualised Grams ``B_a' M B_b`` of cluster blocks."""
     rows = {g: np.flatnonzero(design.cluster == g) for g in {g for g, _ in pairs}}
-    if design.block is None:
+    if design.pattern is None:
         raise EstimationError("Conley–Taber inference needs the treatment pattern per cluster")
-    local = {p: design.block(*p)[rows[p[0]]] for p in pairs}
+    patterns = {r: design.pattern(r) for r in sorted({r for _, r in pairs})}
+    local = {p: patterns[p[1]][rows[p[0]]] for p in pairs}
     vec = {p: local[p].T @ resid[rows[p[0]]] for p in pairs}
     gram: dict[tuple[tuple[int, int], tuple[int, int]], np.ndarray] = {}
     fast = _two_way_parts(design, pairs, rows, local)

@@ -44,7 +44,13 @@ __all__ = [
     "unbounded_values",
 ]
 
-_MAX_BLOCK_CELLS = 60_000_000
+#: Limits of the block columns ``B`` of permutation and Conley–Taber inference: their
+#: nonzeros (each row holds its regressors once per treatment pattern, about 12 bytes
+#: each) and their number (``B' M B`` and ``B' B`` are dense, 8 bytes a cell). ``B`` is
+#: never made dense (:meth:`~evalkit.did._fwl.Residualizer.products`), so the number of
+#: clusters does not multiply the rows.
+_MAX_BLOCK_NONZEROS = 60_000_000
+_MAX_BLOCK_COLUMNS = 4_000
 
 
 @dataclass(frozen=True)
@@ -77,9 +83,9 @@ class LinearDesign:
         Per cluster, 0 for comparison clusters and r ≥ 1 for the treatment pattern
         ``r`` (cohort); None when the treatment is not a cluster-level pattern
         (then only the wild bootstrap is available).
-    block : callable or None
-        ``block(g, r)`` → N × m matrix: the regressors cluster ``g`` contributes
-        when given pattern ``r``.
+    pattern : callable or None
+        ``pattern(r)`` → N × m matrix: the regressors each row contributes when its
+        cluster is given pattern ``r`` (only a cluster's own rows are read for it).
     """
 
     y: np.ndarray
@@ -87,13 +93,21 @@ class LinearDesign:
     residualizer: Residualizer
     cluster: np.ndarray
     role: np.ndarray | None = None
-    block: Callable[[int, int], np.ndarray] | None = None
+    pattern: Callable[[int], np.ndarray] | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_clusters(self) -> int:
         """Number of clusters."""
         return int(self.cluster.max()) + 1
+
+    def block(self, g: int, r: int) -> np.ndarray:
+        """Return the N × m regressors of cluster ``g`` under pattern ``r`` (0 on other rows)."""
+        if self.pattern is None:
+            raise EstimationError("this design has no treatment pattern per cluster")
+        out = np.array(self.pattern(r), dtype=float)
+        out[self.cluster != g] = 0.0
+        return out
 
     def partialled(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the residualised outcome and regressors (cached)."""
@@ -133,7 +147,7 @@ class LinearDesign:
 
     def _block_grams(self) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, int, int]:
         """Return the sparse block columns B, ``B' M B``, ``B' B``, R and m."""
-        if self.role is None or self.block is None:
+        if self.role is None or self.pattern is None:
             raise EstimationError(
                 "this inference needs a treatment that switches on at the same period for "
                 "every row of a cluster (cohort per cluster); here it does not"
@@ -142,17 +156,24 @@ class LinearDesign:
         m = self.regressors.shape[1]
         g_count = self.n_clusters
         n = len(self.y)
-        if n * g_count * n_roles * m > _MAX_BLOCK_CELLS:
+        if n * n_roles * m > _MAX_BLOCK_NONZEROS or g_count * n_roles * m > _MAX_BLOCK_COLUMNS:
             raise EstimationError(
                 f"permutation/Conley–Taber inference over {g_count} clusters on {n} rows is "
                 "too large to compute here; aggregate the data to cluster × period means or "
                 "use inference='wild'"
             )
-        block = self.block
-        cols = sp.hstack(
-            [sp.csc_matrix(block(g, r)) for g in range(g_count) for r in range(1, n_roles + 1)],
-            format="csr",
+        # column (g·R + r − 1)·m + j of B holds pattern r's regressor j on cluster g's rows
+        # and zeros elsewhere, so each row fills m columns per pattern: built from the
+        # rows at once, never one N-row block per cluster
+        parts = [self.pattern(r) for r in range(1, n_roles + 1)]
+        values = np.stack(parts, axis=1)  # N × R × m
+        first = (self.cluster[:, None] * n_roles + np.arange(n_roles)[None, :]) * m
+        columns = first[:, :, None] + np.arange(m)[None, None, :]
+        rows = np.broadcast_to(np.arange(n)[:, None, None], values.shape)
+        cols = sp.csr_matrix(
+            (values.ravel(), (rows.ravel(), columns.ravel())), shape=(n, g_count * n_roles * m)
         )
+        cols.eliminate_zeros()
         gram, _ = self.residualizer.products(cols, np.zeros((n, 0)))
         return cols, gram, np.asarray((cols.T @ cols).toarray()), n_roles, m
 

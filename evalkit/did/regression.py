@@ -131,9 +131,8 @@ def two_by_two(prep: Prepared, vcov: str) -> Fit:
     cl = f[CLUSTER].to_numpy()
     post = f[POST].to_numpy()
 
-    def block(g: int, r: int) -> np.ndarray:
-        ind = (cl == g).astype(float)
-        return np.column_stack([ind, ind * post])
+    def pattern(r: int) -> np.ndarray:
+        return np.column_stack([np.ones(len(post)), post])
 
     design = LinearDesign(
         y=f[Y].to_numpy(),
@@ -141,7 +140,7 @@ def two_by_two(prep: Prepared, vcov: str) -> Fit:
         residualizer=Residualizer((), nuisance),
         cluster=cl,
         role=None if grp_roles is None else grp_roles.astype(int),
-        block=block,
+        pattern=pattern,
     )
     return Fit(model, D, design)
 
@@ -240,8 +239,8 @@ def twfe(prep: Prepared, vcov: str) -> Fit:
             code = {c: i + 1 for i, c in enumerate(levels)}
             roles = np.array([code.get(int(v), 0) for v in per], dtype=int)
 
-    def block(g: int, r: int) -> np.ndarray:
-        return ((cl == g) & (t >= levels[r - 1])).astype(float)[:, None]
+    def pattern(r: int) -> np.ndarray:
+        return (t >= levels[r - 1]).astype(float)[:, None]
 
     nuisance = f[covs].to_numpy(dtype=float) if covs else np.empty((len(f), 0))
     design = LinearDesign(
@@ -250,7 +249,7 @@ def twfe(prep: Prepared, vcov: str) -> Fit:
         residualizer=Residualizer((f[UNIT].to_numpy(), pd.factorize(t)[0]), nuisance),
         cluster=cl,
         role=roles,
-        block=block,
+        pattern=pattern,
     )
     return Fit(model, D, design)
 
@@ -374,8 +373,8 @@ def event_design(
         # one comparison against every event time (as fast as one column, not one per time)
         return (rel[:, None] == np.asarray(times, dtype=np.int64)[None, :]).astype(float)
 
-    def block(g: int, r: int) -> np.ndarray:
-        return dummies(np.where(cl == g, levels[r - 1], 0))
+    def pattern(r: int) -> np.ndarray:
+        return dummies(np.full(len(t), levels[r - 1]))
 
     covs = list(prep.covariates)
     nuisance = f[covs].to_numpy(dtype=float) if covs else np.empty((len(f), 0))
@@ -385,5 +384,5 @@ def event_design(
         residualizer=Residualizer((f[UNIT].to_numpy(), pd.factorize(t)[0]), nuisance),
         cluster=cl,
         role=roles,
-        block=block,
+        pattern=pattern,
     )

@@ -164,7 +164,7 @@ def primary(ctx: ReportContext) -> str:
             )
         )
     else:
-        parts.append(ctx.not_available())
+        parts.append(_no_event_study(ctx, outcomes))
     if trends is not None and not trends.empty:
         height = 1.4 + 2.4 * trends["outcome"].nunique()
         start = ctx.get("settings.pilot_start")
@@ -178,6 +178,22 @@ def primary(ctx: ReportContext) -> str:
             )
         )
     return "\n\n".join(parts)
+
+
+def _no_event_study(ctx: ReportContext, outcomes: list[str]) -> str:
+    """Say why the registered event study is missing: its error, or "not available"."""
+    failed = [
+        ctx.t(
+            "s.event_study_failed",
+            outcome=ctx.md_outcome(str(r.get("outcome"))),
+            error=ctx.md(str((r.get("reason_values") or {}).get("error", ""))),
+        )
+        for r in ctx.get("robustness.pretrend", []) or []
+        if isinstance(r, Mapping)
+        and r.get("reason") == "event_study_failed"
+        and r.get("outcome") in outcomes
+    ]
+    return "\n\n".join(failed) if failed else ctx.not_available()
 
 
 def _few_treated_sentence(ctx: ReportContext) -> str:
@@ -286,21 +302,27 @@ def robustness(ctx: ReportContext) -> str:
         )
     if estimator == "twfe" or ctx.get("robustness.bacon"):
         parts.append(ctx.heading("h.bacon", 3))
-        parts.append(
-            ctx.table(
-                make_table(
-                    "bacon",
-                    ctx.t("c.bacon"),
-                    _with_labels(ctx, ctx.get("robustness.bacon")),
-                    lang,
-                    thr,
-                    columns=["outcome", "type", "treated", "control", "estimate", "weight"],
-                    count_columns=[],
-                )
-            )
-        )
+        parts.append(_bacon(ctx))
     parts += [sections_sensitivity.sensitivity(ctx), sections_sensitivity.event_studies(ctx)]
     return "\n\n".join(p for p in parts if p)
+
+
+def _bacon(ctx: ReportContext) -> str:
+    """Return the Goodman-Bacon table, or with one start month why there is nothing to split."""
+    treated = ctx.get("protocol.units.treated") or []
+    starts = {t.get("start") for t in treated if isinstance(t, Mapping)}
+    if not ctx.get("robustness.bacon") and len(starts) == 1:
+        return ctx.t("s.bacon_one_start")
+    table = make_table(
+        "bacon",
+        ctx.t("c.bacon"),
+        _with_labels(ctx, ctx.get("robustness.bacon")),
+        ctx.lang,
+        ctx.threshold,
+        columns=["outcome", "type", "treated", "control", "estimate", "weight"],
+        count_columns=[],
+    )
+    return ctx.table(table)
 
 
 def secondary(ctx: ReportContext) -> str:
