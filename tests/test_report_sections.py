@@ -416,3 +416,25 @@ def test_bacon_says_why_it_is_empty_when_every_unit_starts_together(tmp_path, la
     # staggered starts without rows: the part is missing, and the report says so
     apart = section(["2025-10", "2026-01"])
     assert ReportContext({}, lang, figure_dir=tmp_path).t("s.not_available") in apart
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_sections_say_when_the_protocol_registers_none(tmp_path, lang) -> None:
+    bundle = {
+        "protocol": {
+            "outcomes": [{"id": "neet", "role": "primary"}],
+            "population": {"subgroups": []},
+        },
+        "confirmatory": {"effects": []},
+    }
+    ctx = ReportContext(bundle, lang, figure_dir=tmp_path, collect_only=True)
+    missing = ctx.t("s.not_available")
+    secondary, groups = sections_results.secondary(ctx), sections_results.subgroups(ctx)
+    assert ctx.t("s.no_secondary") in secondary and missing not in secondary
+    assert ctx.t("s.no_subgroups") in groups and missing not in groups
+    # registered but absent from the bundle: missing, and the report says so
+    bundle["protocol"]["outcomes"].append({"id": "debt", "role": "secondary"})
+    bundle["protocol"]["population"]["subgroups"].append({"id": "turning_18"})
+    ctx = ReportContext(bundle, lang, figure_dir=tmp_path, collect_only=True)
+    assert missing in sections_results.secondary(ctx)
+    assert missing in sections_results.subgroups(ctx)

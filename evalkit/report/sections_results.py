@@ -327,6 +327,8 @@ def _bacon(ctx: ReportContext) -> str:
 
 def secondary(ctx: ReportContext) -> str:
     """Secondary outcomes: effect table (no multiplicity adjustment)."""
+    if _registers_none(ctx, "protocol.outcomes", role="secondary"):
+        return "\n\n".join([ctx.heading("h.secondary"), ctx.t("s.no_secondary")])
     return "\n\n".join(
         [
             ctx.heading("h.secondary"),
@@ -335,8 +337,24 @@ def secondary(ctx: ReportContext) -> str:
     )
 
 
+def _registers_none(ctx: ReportContext, path: str, **match: str) -> bool:
+    """Tell whether the bundle's protocol lists none of ``path`` (matching ``match``).
+
+    Then a section says the protocol registers none, where "not available" would read
+    as a part that went missing. False when the protocol is not in the bundle.
+    """
+    items = ctx.get(path)
+    if not isinstance(items, list):
+        return False
+    return not any(
+        isinstance(i, Mapping) and all(i.get(k) == v for k, v in match.items()) for i in items
+    )
+
+
 def subgroups(ctx: ReportContext) -> str:
     """Subgroup effects; estimates from fewer persons than the threshold are suppressed."""
+    if not ctx.get("subgroups") and _registers_none(ctx, "protocol.population.subgroups"):
+        return "\n\n".join([ctx.heading("h.subgroups"), ctx.t("s.no_subgroups")])
     frame = records_frame(ctx.get("subgroups"))
     if frame is not None:
         frame = frame.assign(
