@@ -69,7 +69,7 @@ def demo() -> tuple[Any, Any]:
     return protocol, build_analysis_frame(panel, protocol)
 
 
-def test_an_event_study_that_fails_says_why_in_the_bundle_and_the_report(
+def test_an_estimate_that_fails_says_why_in_the_bundle_and_the_report(
     demo, monkeypatch, tmp_path: Path
 ) -> None:
     protocol, af = demo
@@ -80,6 +80,13 @@ def test_an_event_study_that_fails_says_why_in_the_bundle_and_the_report(
     rows = parts["robustness"]["pretrend"]
     assert {r["reason"] for r in rows} == {"event_study_failed"}
     assert all("too large to compute here" in r["reason_values"]["error"] for r in rows)
+    # the inference compared beside the main one fails with it (Conley–Taber does not:
+    # its own limit is another), and its row keeps the method and the error, in its notes
+    failed = [r for r in parts["robustness"]["inference_comparison"] if r["estimate"] is None]
+    assert {r["inference"] for r in failed} == {"permutation"}
+    for r in failed:
+        assert "too large to compute here" in r["error"]
+        assert r["warnings"] == [r["error"]]
     bundle = {
         "protocol": protocol.to_dict(),
         "confirmatory": parts["confirmatory"],

@@ -163,13 +163,21 @@ class Design:
         return fit_quietly(data, spec, **columns)
 
 
-def summary_row(outcome: str, res: Mapping[str, Any] | None, **extra: Any) -> dict[str, Any]:
-    """Return one estimate as a bundle row: estimate, std_error, conf_low, conf_high, p_value."""
+def summary_row(
+    outcome: str, res: Mapping[str, Any] | None, errors: Sequence[str] = (), **extra: Any
+) -> dict[str, Any]:
+    """Return one estimate as a bundle row: estimate, std_error, conf_low, conf_high, p_value.
+
+    An estimate that could not be made (``res`` None) keeps its ``errors``: in ``error``
+    and as the row's warnings, so that the report's notes say why the row is empty.
+    """
     row: dict[str, Any] = {"outcome": outcome, **extra}
     row["inference"] = None if res is None else res.get("inference")
     row.update((key, None if res is None else res.get(key)) for key in HEADLINE)
-    row["warnings"] = [] if res is None else res.get("warnings", [])
+    row["warnings"] = list(errors) if res is None else res.get("warnings", [])
     row["warning_codes"] = [] if res is None else res.get("warning_codes", [])
+    if res is None:
+        row["error"] = "; ".join(errors) or None
     return row
 
 
@@ -182,9 +190,9 @@ def _placebo(design: Design, outcome: str) -> dict[str, Any]:
     data[COHORT] = fake
     first = int(fake[fake > 0].min()) if (fake > 0).any() else None
     data[POST] = (data[PERIOD].to_numpy() >= (first or 10**9)).astype("int64")
-    res, _ = design.run(data, outcome, registered_spec(design.protocol, "placebo"))
+    res, errors = design.run(data, outcome, registered_spec(design.protocol, "placebo"))
     label = None if first is None else design.af.period_label(first)
-    return summary_row(outcome, res, placebo_start=label)
+    return summary_row(outcome, res, errors, placebo_start=label)
 
 
 def _alternative_control(design: Design, outcome: str) -> dict[str, Any]:
@@ -197,8 +205,8 @@ def _alternative_control(design: Design, outcome: str) -> dict[str, Any]:
     frame = design.af.data
     spec = registered_spec(design.protocol, "alternative_control")
     if spec.estimator == "callaway_santanna":
-        res, _ = design.run(frame, outcome, spec)
-        return summary_row(outcome, res, control=f"{spec.control}_treated")
+        res, errors = design.run(frame, outcome, spec)
+        return summary_row(outcome, res, errors, control=f"{spec.control}_treated")
     levels = frame.loc[design.pre(frame)].groupby(UNIT)[outcome].mean()
     pilot_units = frame.loc[frame[TREATED_GROUP], UNIT].unique()
     comparison = levels.drop(index=[u for u in pilot_units if u in levels.index])
@@ -206,8 +214,8 @@ def _alternative_control(design: Design, outcome: str) -> dict[str, Any]:
     keep_n = max(2, int(np.ceil(len(comparison) / 2)))
     nearest = (comparison - target).abs().sort_values(kind="mergesort").index[:keep_n]
     subset = frame.loc[frame[UNIT].isin(list(pilot_units) + list(nearest))]
-    res, _ = design.run(subset, outcome, spec)
-    return summary_row(outcome, res, control="nearest_half_pre_period")
+    res, errors = design.run(subset, outcome, spec)
+    return summary_row(outcome, res, errors, control="nearest_half_pre_period")
 
 
 def _bacon(design: Design, outcome: str) -> list[dict[str, Any]]:
@@ -244,8 +252,8 @@ def _subgroups(design: Design, outcomes: Sequence[str]) -> list[dict[str, Any]]:
         mask = evaluate(sub.definition, frame).fillna(False).astype(bool).to_numpy()
         data = frame.loc[mask]
         for outcome in outcomes:
-            res, _ = design.run(data, outcome, spec)
-            row = summary_row(outcome, res, subgroup=sub.id, label=sub.label)
+            res, errors = design.run(data, outcome, spec)
+            row = summary_row(outcome, res, errors, subgroup=sub.id, label=sub.label)
             row["n_persons"] = int(data["person_id"].nunique())
             rows.append(row)
     return rows
@@ -401,8 +409,8 @@ def _side_by_side(
         fitted = fit_quietly(data, spec.with_(inference=None), **columns)
     rows = []
     for method in _INFERENCE_SIDE_BY_SIDE:
-        row = res if method == done else infer_quietly(fitted, method)[0]
-        rows.append(summary_row(outcome, row))
+        row, errors = main.result if method == done else infer_quietly(fitted, method)
+        rows.append(summary_row(outcome, row, errors) | {"inference": method})
     return rows
 
 
@@ -519,8 +527,8 @@ def exploratory_analysis(
                 evaluate(str(o["definition"]), frame), errors="coerce"
             ).astype("float64")
             res, errors = design.run(frame, o["id"], spec)
-            row = summary_row(o["id"], res, label=o.get("label"))
-            row["error"] = None if res is not None else "; ".join(errors)
+            row = summary_row(o["id"], res, errors, label=o.get("label"))
+            row.setdefault("error", None)
             effects.append(row)
         out.append(
             {
