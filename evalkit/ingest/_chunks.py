@@ -48,7 +48,7 @@ class CsvPlan:
 
 
 def _blank_line(joined: bytes) -> bool:
-    """Return True when ``joined`` holds ``\n\n`` or ``\n\r\n`` (a blank line).
+    r"""Return True when ``joined`` holds ``\n\n`` or ``\n\r\n`` (a blank line).
 
     Compared as byte arrays: a substring search for a pattern that starts with the
     commonest byte of a CSV stops at every line end, which costs more than reading.
