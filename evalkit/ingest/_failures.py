@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,7 +98,7 @@ class Failures:
         return out.sort_values(["row"], kind="stable").reset_index(drop=True)
 
 
-def _repeated(labels: list[str | None], counts: list[int]) -> pd.Series:
+def _repeated(labels: Sequence[str | None], counts: list[int]) -> pd.Series:
     """Return a text column in which ``labels[i]`` fills the next ``counts[i]`` rows.
 
     Built by Arrow from one code per row and the few distinct labels, not from a Python
