@@ -130,7 +130,7 @@ class RowContents:
     def of_texts(cls, rows: np.ndarray, texts: Iterable[str]) -> RowContents:
         """Return the entries of rows whose content text is known already."""
         out = np.asarray(list(texts), dtype=object)
-        k1, k2 = (pd.util.hash_array(out, hash_key=h) for h in _DIGEST_KEYS)
+        k1, k2 = (pd.util.hash_array(out, hash_key=h, categorize=False) for h in _DIGEST_KEYS)
         return cls(np.asarray(rows, dtype=np.int64), k1, k2, texts=out)
 
     def texts(self, at: np.ndarray) -> np.ndarray:
@@ -218,6 +218,8 @@ def row_contents(
         texts = np.asarray(encoded.to_numpy(zero_copy_only=False), dtype=object)
         for digest, key in ((k1, _DIGEST_KEYS[0]), (k2, _DIGEST_KEYS[1])):
             digest *= _MIX
-            digest += pd.util.hash_array(texts, hash_key=key)[codes]
+            # the pieces are distinct: hashed as they are (categorising first gives the same
+            # hashes, after building a categorical of them, at several times the cost)
+            digest += pd.util.hash_array(texts, hash_key=key, categorize=False)[codes]
         pieces.append((encoded, codes))
     return RowContents(np.asarray(rows, dtype=np.int64), k1, k2, pieces)

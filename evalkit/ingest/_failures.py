@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,8 +16,8 @@ class Failures:
     """Failures found so far, by internal row position (0-based in the parsed frame)."""
 
     positions: list[np.ndarray] = field(default_factory=list)
-    columns: list[np.ndarray] = field(default_factory=list)
-    rules: list[np.ndarray] = field(default_factory=list)
+    columns: list[str | None] = field(default_factory=list)  # one per add, for all its rows
+    rules: list[str] = field(default_factory=list)
     values: list[np.ndarray] = field(default_factory=list)
     messages: list[np.ndarray] = field(default_factory=list)
     masked: list[np.ndarray] = field(default_factory=list)
@@ -39,8 +40,8 @@ class Failures:
         if n == 0:
             return
         self.positions.append(positions)
-        self.columns.append(np.full(n, column, dtype=object))
-        self.rules.append(np.full(n, rule, dtype=object))
+        self.columns.append(column)
+        self.rules.append(rule)
         self.values.append(
             np.asarray(values, dtype=object).reshape(-1)[:n]
             if len(values)
@@ -82,11 +83,12 @@ class Failures:
             )
             return empty.assign(_masked=np.array([], dtype=bool)) if with_masked else empty
         pos = np.concatenate(self.positions)
+        counts = [len(p) for p in self.positions]
         out = pd.DataFrame(
             {
                 "row": rows[pos].astype(np.int64),
-                "column": pd.Series(np.concatenate(self.columns), dtype="str"),
-                "rule": pd.Series(np.concatenate(self.rules), dtype="str"),
+                "column": _repeated(self.columns, counts),
+                "rule": _repeated(self.rules, counts),
                 "value": _texts(np.concatenate(self.values)),
                 "message": pd.Series(np.concatenate(self.messages), dtype="str"),
             }
@@ -94,6 +96,22 @@ class Failures:
         if with_masked:
             out["_masked"] = np.concatenate(self.masked)
         return out.sort_values(["row"], kind="stable").reset_index(drop=True)
+
+
+def _repeated(labels: Sequence[str | None], counts: list[int]) -> pd.Series:
+    """Return a text column in which ``labels[i]`` fills the next ``counts[i]`` rows.
+
+    Built by Arrow from one code per row and the few distinct labels, not from a Python
+    object per row; the same Series as ``pd.Series(objects, dtype="str")``.
+    """
+    import pyarrow as pa
+
+    distinct = list(dict.fromkeys(labels))
+    code = {label: i for i, label in enumerate(distinct)}
+    codes = np.repeat(np.array([code[label] for label in labels], dtype=np.int32), counts)
+    dictionary = pa.array(distinct, type=pa.large_string())
+    texts = pa.DictionaryArray.from_arrays(pa.array(codes), dictionary).cast(pa.large_string())
+    return pd.Series(texts, dtype="str")
 
 
 def _texts(values: np.ndarray) -> pd.Series:

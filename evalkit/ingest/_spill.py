@@ -166,7 +166,9 @@ class FailureLog:
         handle, name = tempfile.mkstemp(prefix="evalkit-failures-", suffix=".parquet")
         os.close(handle)
         self._path = Path(name)
-        self._writer = pq.ParquetWriter(name, _arrow_schema())
+        # Dictionary pages only for the columns that repeat (column names, rules): trying
+        # them on a million distinct values and messages doubles the cost of writing.
+        self._writer = pq.ParquetWriter(name, _arrow_schema(), use_dictionary=["column", "rule"])
         held, self._held = self._held, []
         for frame in held:
             self._write(frame)

@@ -85,9 +85,7 @@ def key_text(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    texts = [
-        pd.Series(shown[k].iloc[pos].to_numpy(), dtype=object).astype(str).fillna("") for k in key
-    ]
+    texts = [_key_texts(shown[k], pos) for k in key]
     if masked is not None:
         texts = [t if k in masked else mask_series(t) for k, t in zip(key, texts, strict=True)]
     parts = [pa.array(t, type=pa.large_string()) for t in texts]
@@ -99,6 +97,29 @@ def key_text(
         else parts[0]
     )
     return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _key_texts(values: Shown, pos: np.ndarray) -> pd.Series:
+    """Return ``str()`` of a shown column at ``pos``, an empty text where it is missing.
+
+    Text columns (pandas text, or a categorical of texts such as the pseudonyms) are
+    taken by Arrow, without a Python object per row; any other goes value by value.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        cats = values.cat.categories
+        if isinstance(cats.dtype, pd.StringDtype):
+            codes = values.cat.codes.to_numpy()[pos]
+            taken = pc.take(
+                pa.array(cats.array, type=pa.large_string()), pa.array(codes, mask=codes < 0)
+            )
+            return pd.Series(taken.fill_null(""), dtype="str")
+    elif isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype):
+        taken = pa.array(values.array[pos], type=pa.large_string())
+        return pd.Series(taken.fill_null(""), dtype="str")
+    return pd.Series(values.iloc[pos].to_numpy(), dtype=object).astype(str).fillna("")
 
 
 def check_key(
