@@ -134,3 +134,20 @@ def test_the_few_treated_threshold_reaches_cs_and_its_sensitivity(threshold: int
     codes = {n.code for n in res.notes}
     assert ("cs_few_treated_clusters" in codes) is few
     assert any(c.startswith("sensitivity_few_treated") for c in codes) is few
+
+
+def test_analytic_rows_from_one_reading_of_the_fit_equal_rows_read_per_term() -> None:
+    """Equivalence: an event study reads coefficients, SEs and df once for all its rows."""
+    from evalkit.did._common import analytic_row, quiet_coefs, t_df
+    from evalkit.did.regression import feols
+
+    frame = _staggered()
+    treated = frame["cohort"] > 0
+    frame["e_early"] = (treated & (frame["month"] == frame["cohort"] - 2)).astype(float)
+    frame["e_late"] = (treated & (frame["month"] >= frame["cohort"])).astype(float)
+    model = feols("y ~ e_early + e_late | person + month", frame, {"CRV1": "muni"})
+    fitted = (*quiet_coefs(model), t_df(model))
+    for term in ("e_early", "e_late"):
+        for strict in (True, False):
+            once = analytic_row(model, term, 0.05, strict, fitted=fitted)
+            assert once == analytic_row(model, term, 0.05, strict)

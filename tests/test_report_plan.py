@@ -349,3 +349,27 @@ def test_status_reads_the_known_cells_and_shows_every_other_cell():
     )
     pd.testing.assert_frame_equal(got, expected)
     assert (plan.status("other", frame) == "").all().all()
+
+
+def test_rows_of_gives_the_cells_iterrows_gives():
+    """Equivalence: the relations read rows by ``rows_of`` (no Series per row) as by iterrows."""
+    from evalkit.report.plan_relations import rows_of
+
+    frame = pd.DataFrame(
+        {
+            "group": ["pilot", None, "all", np.nan],
+            "period": pd.array(["2024-01", "2024-Q1", "all", None], dtype="str"),
+            "n": [3, 12, 15, 0],
+            "share": [0.5, np.nan, 1.0, 0.25],
+        },
+        index=[4, 7, 9, 11],
+    )
+    mine = list(rows_of(frame))
+    theirs = [(int(i), row) for i, row in frame.iterrows()]
+    assert [i for i, _ in mine] == [i for i, _ in theirs] == [4, 7, 9, 11]
+    for (_, row), (_, ref) in zip(mine, theirs, strict=True):
+        assert list(row) == list(ref.index)
+        for col, value in row.items():
+            assert value == ref[col] or (pd.isna(value) and pd.isna(ref[col])), col
+        assert row.get("missing", "all") == ref.get("missing", "all") == "all"
+    assert list(rows_of(frame.iloc[:0])) == []

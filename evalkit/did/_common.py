@@ -77,7 +77,14 @@ def quiet_coefs(model: Any) -> tuple[pd.Series, pd.Series]:
         return model.coef(), model.se()
 
 
-def analytic_row(model: Any, term: str, alpha: float, strict: bool = True) -> dict[str, Any]:
+def analytic_row(
+    model: Any,
+    term: str,
+    alpha: float,
+    strict: bool = True,
+    *,
+    fitted: tuple[pd.Series, pd.Series, float] | None = None,
+) -> dict[str, Any]:
     """Return the tidy row of ``term`` with the fit's analytic standard error and t interval.
 
     Parameters
@@ -90,20 +97,22 @@ def analytic_row(model: Any, term: str, alpha: float, strict: bool = True) -> di
         1 − confidence level.
     strict : bool
         Raise when the standard error is zero or missing (else NaN statistics).
+    fitted : tuple of (Series, Series, float), optional
+        The fit's ``quiet_coefs(model)`` and ``t_df(model)``, when a caller reads many
+        terms of one fit (an event study's rows): each is then taken once, not per term.
 
     Returns
     -------
     dict
         ``estimate, std_error, statistic, p_value, conf_low, conf_high``.
     """
-    coefs, ses = quiet_coefs(model)
+    coefs, ses, df = fitted if fitted is not None else (*quiet_coefs(model), t_df(model))
     coef, se = float(coefs[term]), float(ses[term])
     if strict and not (np.isfinite(se) and se > 0):
         raise EstimationError(
             "the outcome has no variation left once the model's fixed effects and controls are "
             "taken out (the standard error is zero); there is no effect to estimate"
         )
-    df = t_df(model)
     tstat = coef / se if se > 0 else math.nan
     if not np.isfinite(tstat):
         return {

@@ -179,7 +179,8 @@ def _analytic_fit(prep: Prepared, vcov: str, spec: Spec, window: Window) -> _Fit
     """Fit the event study; rows, the mean of the post event times and the Wald pre-test."""
     lead, alpha = spec.anticipation, spec.alpha
     model, times = event_study(prep, vcov, *window)
-    coefs, _ = quiet_coefs(model)
+    coefs, ses = quiet_coefs(model)
+    fitted = (coefs, ses, t_df(model))  # read once for all rows, not once per row
     kept = [e for e in times if _name(e) in coefs.index and np.isfinite(coefs[_name(e)])]
     messages: list[Note] = []
     dropped = sorted(set(times) - set(kept))
@@ -189,7 +190,7 @@ def _analytic_fit(prep: Prepared, vcov: str, spec: Spec, window: Window) -> _Fit
         )
     rows = []
     for e in kept:
-        r = analytic_row(model, _name(e), alpha, strict=False)
+        r = analytic_row(model, _name(e), alpha, strict=False, fitted=fitted)
         rows.append({"term": f"event_time::{e - lead}", **r, "event_time": e - lead})
     post = [i for i, e in enumerate(kept) if e - lead >= 0]
     if not post:
@@ -208,7 +209,7 @@ def _analytic_fit(prep: Prepared, vcov: str, spec: Spec, window: Window) -> _Fit
             "the outcome has no variation left once unit and period effects are taken out; "
             "there is no effect to estimate"
         )
-    df = t_df(model)
+    df = fitted[2]
     crit = special.stdtrit(df, 1 - alpha / 2)
     head = {
         "term": "ATT (mean of e ≥ 0)",

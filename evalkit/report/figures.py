@@ -148,21 +148,21 @@ def trend_plot(
     data["group_label"] = pd.Categorical(
         [names.get(g, g) for g in data["group"]], categories=[names["pilot"], names["comparison"]]
     )
-    plot = (
-        ggplot(data, aes("date", "mean", colour="group_label"))
-        + geom_line(size=0.8)
-        + geom_point(size=1.2)
-        + facet_wrap("outcome_label", scales="free_y", ncol=1)
-        + scale_colour_manual(
+    plot = ggplot(data, aes("date", "mean", colour="group_label"))
+    plot += [
+        geom_line(size=0.8),
+        geom_point(size=1.2),
+        facet_wrap("outcome_label", scales="free_y", ncol=1),
+        scale_colour_manual(
             values={names["pilot"]: _COLOURS["pilot"], names["comparison"]: _COLOURS["comparison"]}
-        )
-        + scale_x_datetime(date_labels="%Y-%m")
-        + scale_y_continuous(labels=number_labels(lang))
-        + labs(x=t("ax.month", lang), y=t("ax.mean", lang), colour=t("ax.group", lang))
-    )
+        ),
+        scale_x_datetime(date_labels="%Y-%m"),
+        scale_y_continuous(labels=number_labels(lang)),
+        labs(x=t("ax.month", lang), y=t("ax.mean", lang), colour=t("ax.group", lang)),
+    ]
     if pilot_start:
         start = pd.Timestamp(f"{pilot_start}-01")
-        plot = plot + geom_vline(xintercept=start, linetype="dashed", colour=LINES["event"])
+        plot += geom_vline(xintercept=start, linetype="dashed", colour=LINES["event"])
     return plot
 
 
@@ -203,24 +203,24 @@ def event_study_plot(es: pd.DataFrame, labels: Mapping[str, str], lang: str) -> 
         [labels.get(o, o) for o in data["outcome"]],
         categories=list(dict.fromkeys(labels.get(o, o) for o in data["outcome"])),
     )
-    plot = (
-        ggplot(data, aes("event_time", "estimate"))
-        + geom_hline(yintercept=0, colour=LINES["zero"])
-        + geom_vline(xintercept=-0.5, linetype="dashed", colour=LINES["event"])
-    )
+    plot = ggplot(data, aes("event_time", "estimate"))
+    plot += [
+        geom_hline(yintercept=0, colour=LINES["zero"]),
+        geom_vline(xintercept=-0.5, linetype="dashed", colour=LINES["event"]),
+    ]
     ranges = data.dropna(subset=["conf_low", "conf_high"])
     if not ranges.empty:  # intervals where the bundle has them (not with Conley–Taber)
-        plot = plot + geom_pointrange(
+        plot += geom_pointrange(
             ranges, aes(ymin="conf_low", ymax="conf_high"), colour=_COLOURS["pilot"], size=0.4
         )
-    return (
-        plot
-        + geom_point(colour=_COLOURS["pilot"], size=1.5)
-        + facet_wrap("outcome_label", scales="free_y", ncol=1)
-        + scale_x_continuous(labels=number_labels(lang))
-        + scale_y_continuous(labels=number_labels(lang))
-        + labs(x=t("ax.event_time", lang), y=t("ax.effect", lang))
-    )
+    plot += [
+        geom_point(colour=_COLOURS["pilot"], size=1.5),
+        facet_wrap("outcome_label", scales="free_y", ncol=1),
+        scale_x_continuous(labels=number_labels(lang)),
+        scale_y_continuous(labels=number_labels(lang)),
+        labs(x=t("ax.event_time", lang), y=t("ax.effect", lang)),
+    ]
+    return plot
 
 
 def effects_plot(effects: pd.DataFrame, lang: str, ylab: str | None = None) -> object:
@@ -256,16 +256,17 @@ def effects_plot(effects: pd.DataFrame, lang: str, ylab: str | None = None) -> o
     data["outcome_label"] = pd.Categorical(
         data["outcome_label"], categories=list(data["outcome_label"])[::-1]
     )
-    return (
-        ggplot(data, aes("outcome_label", "estimate"))
-        + geom_hline(yintercept=0, colour=LINES["zero"])
-        + geom_pointrange(
+    plot = ggplot(data, aes("outcome_label", "estimate"))
+    plot += [
+        geom_hline(yintercept=0, colour=LINES["zero"]),
+        geom_pointrange(
             data.dropna(subset=["conf_low", "conf_high"]),
             aes(ymin="conf_low", ymax="conf_high"),
             colour=_COLOURS["pilot"],
-        )
-        + geom_point(colour=_COLOURS["pilot"], size=2.5)
-        + scale_y_continuous(labels=number_labels(lang))
-        + coord_flip()
-        + labs(x="", y=ylab or t("ax.effect", lang))
-    )
+        ),
+        geom_point(colour=_COLOURS["pilot"], size=2.5),
+        scale_y_continuous(labels=number_labels(lang)),
+        coord_flip(),
+        labs(x="", y=ylab or t("ax.effect", lang)),
+    ]
+    return plot

@@ -171,18 +171,18 @@ def norm_period_plot(data: pd.DataFrame, *, pilot_start: str | None, lang: str) 
     # a new line piece after each hidden period, so a gap is not bridged by a straight line
     pieces = data.assign(_gap=data["share_within"].isna()).groupby("group")["_gap"].cumsum()
     shown["piece"] = shown["group"].astype(str) + pieces.loc[shown.index].astype(str)
-    plot = (
-        ggplot(shown, aes("date", "share_within", colour="group_label"))
-        + geom_line(aes(group="piece"), size=0.8)
-        + geom_point(size=1.4)
-        + group_scale("colour", lang)
-        + scale_x_datetime(date_labels="%Y-%m")
-        + scale_y_continuous(limits=(0, 1), labels=lambda v: [f"{x:.0%}" for x in v])
-        + labs(x=t("ax.start_period", lang), y=t("ax.share_within", lang))
-    )
+    plot = ggplot(shown, aes("date", "share_within", colour="group_label"))
+    plot += [
+        geom_line(aes(group="piece"), size=0.8),
+        geom_point(size=1.4),
+        group_scale("colour", lang),
+        scale_x_datetime(date_labels="%Y-%m"),
+        scale_y_continuous(limits=(0, 1), labels=lambda v: [f"{x:.0%}" for x in v]),
+        labs(x=t("ax.start_period", lang), y=t("ax.share_within", lang)),
+    ]
     if pilot_start:
         start = pd.Timestamp(f"{pilot_start}-01")
-        plot = plot + geom_vline(xintercept=start, linetype="dashed", colour=LINES["event"])
+        plot += geom_vline(xintercept=start, linetype="dashed", colour=LINES["event"])
     return plot
 
 
@@ -213,12 +213,13 @@ def wave_plot(table: pd.DataFrame, *, value: str, y_label: str, lang: str) -> An
     order += sorted(set(data["wave"]) - set(order))
     data["wave"] = pd.Categorical(data["wave"], categories=order)
     data["group_label"] = group_labels(data["group"], lang)
-    return (
-        ggplot(data, aes("wave", value, fill="group_label"))
-        + geom_col(position=position_dodge(width=0.8), width=0.75)
-        + group_scale("fill", lang)
-        + labs(x=t("ax.wave", lang), y=y_label)
-    )
+    plot = ggplot(data, aes("wave", value, fill="group_label"))
+    plot += [
+        geom_col(position=position_dodge(width=0.8), width=0.75),
+        group_scale("fill", lang),
+        labs(x=t("ax.wave", lang), y=y_label),
+    ]
+    return plot
 
 
 def hidden_count(data: pd.DataFrame) -> int:

@@ -137,16 +137,16 @@ def km_plot(
     labels = [_t(c, lang) for c in codes]
     data["curve"] = pd.Categorical([_t(str(v), lang) for v in data[by]], categories=labels)
     data = data.sort_values(["curve", "time"], kind="stable")
-    plot = (
-        ggplot(data, aes("time", "surv", colour="curve"))
-        + geom_step(size=0.8)
-        + scale_colour_manual(values=dict(zip(labels, colours_for(codes), strict=True)))
-        + scale_y_continuous(limits=(0, 1))
-        + labs(x=_t("days", lang), y=_t("waiting", lang), colour=_t(by, lang))
-    )
+    plot = ggplot(data, aes("time", "surv", colour="curve"))
+    plot += [
+        geom_step(size=0.8),
+        scale_colour_manual(values=dict(zip(labels, colours_for(codes), strict=True))),
+        scale_y_continuous(limits=(0, 1)),
+        labs(x=_t("days", lang), y=_t("waiting", lang), colour=_t(by, lang)),
+    ]
     if norm_days is not None:
         line = geom_vline(xintercept=float(norm_days), linetype="dashed", colour=LINES["norm"])
-        plot = plot + line
+        plot += line
     return plot
 
 
@@ -235,17 +235,17 @@ def norm_share_plot(
     data["group_label"] = [_t(str(g), lang) for g in data["group"]]
     data = data.sort_values(["group_label", "date"], kind="stable")
     colours = {_t(g, lang): _COLOURS[g] for g in ("pilot", "comparison", "all", "other")}
-    plot = (
-        ggplot(data, aes("date", "share_within", colour="group_label"))
-        + geom_line(size=0.8)
-        + geom_point(size=1.2)
-        + scale_colour_manual(values=colours)
-        + scale_y_continuous(limits=(0, 1))
-        + labs(x=_t("month", lang), y=_t("share_within", lang), colour=_t("group", lang))
-    )
+    plot = ggplot(data, aes("date", "share_within", colour="group_label"))
+    plot += [
+        geom_line(size=0.8),
+        geom_point(size=1.2),
+        scale_colour_manual(values=colours),
+        scale_y_continuous(limits=(0, 1)),
+        labs(x=_t("month", lang), y=_t("share_within", lang), colour=_t("group", lang)),
+    ]
     if pilot_start:
         start = pd.Timestamp(f"{pilot_start}-01")
-        plot = plot + geom_vline(xintercept=start, linetype="dashed", colour=LINES["event"])
+        plot += geom_vline(xintercept=start, linetype="dashed", colour=LINES["event"])
     return plot
 
 
@@ -304,14 +304,15 @@ def zrm_domains_plot(
     codes = [g for g in ("pilot", "comparison", "all") if g in set(data["group"])]
     labels = [_t(g, lang) for g in codes]
     data["group_label"] = pd.Categorical([_t(str(g), lang) for g in data["group"]], labels)
-    return (
-        ggplot(data, aes("domain_label", "mean", fill="group_label"))
-        + geom_col(position=position_dodge(width=0.8), width=0.75)
-        + facet_wrap("wave", nrow=1)
-        + coord_flip()
-        + scale_fill_manual(values=dict(zip(labels, colours_for(codes), strict=True)))
-        + labs(x=_t("domain", lang), y=_t("mean_zrm", lang), fill=_t("group", lang))
-    )
+    plot = ggplot(data, aes("domain_label", "mean", fill="group_label"))
+    plot += [
+        geom_col(position=position_dodge(width=0.8), width=0.75),
+        facet_wrap("wave", nrow=1),
+        coord_flip(),
+        scale_fill_manual(values=dict(zip(labels, colours_for(codes), strict=True))),
+        labs(x=_t("domain", lang), y=_t("mean_zrm", lang), fill=_t("group", lang)),
+    ]
+    return plot
 
 
 def response_funnel_plot(response: pd.DataFrame, *, threshold: int = 0, lang: str = "nl") -> Any:
@@ -341,12 +342,13 @@ def response_funnel_plot(response: pd.DataFrame, *, threshold: int = 0, lang: st
     codes = [g for g in ("pilot", "comparison", "all") if g in set(data["group"])]
     labels = [_t(g, lang) for g in codes]
     data["group_label"] = pd.Categorical([_t(str(g), lang) for g in data["group"]], labels)
-    return (
-        ggplot(data, aes("wave", "n_responded", fill="group_label"))
-        + geom_col(position=position_dodge(width=0.8), width=0.75)
-        + scale_fill_manual(values=dict(zip(labels, colours_for(codes), strict=True)))
-        + labs(x=_t("wave", lang), y=_t("responded", lang), fill=_t("group", lang))
-    )
+    plot = ggplot(data, aes("wave", "n_responded", fill="group_label"))
+    plot += [
+        geom_col(position=position_dodge(width=0.8), width=0.75),
+        scale_fill_manual(values=dict(zip(labels, colours_for(codes), strict=True))),
+        labs(x=_t("wave", lang), y=_t("responded", lang), fill=_t("group", lang)),
+    ]
+    return plot
 
 
 def _norm_days(norm_defs: pd.DataFrame | None, interval: str) -> tuple[str | None, float | None]:

@@ -55,7 +55,16 @@ from threadpoolctl import threadpool_limits
 
 from evalkit.errors import ReportError
 from evalkit.report.disclosure import PRIMARY, SECONDARY
-from evalkit.report.plan_relations import TOL, Cell, Relation, Table, norm, relations, table_of
+from evalkit.report.plan_relations import (
+    TOL,
+    Cell,
+    Relation,
+    Table,
+    norm,
+    relations,
+    rows_of,
+    table_of,
+)
 from evalkit.report.plan_rules import rule_for
 
 __all__ = ["SuppressionPlan", "bundle_sources", "bundle_threshold", "plan_for"]
@@ -503,7 +512,7 @@ class _Planner:
             for (s, i, _c) in self.hidden
             if s == "throughput.switches_distribution"
         }
-        for pos, (_, row) in enumerate(switches.iterrows()):
+        for pos, (_, row) in enumerate(rows_of(switches)):
             out[pos] = tuple(norm(row[k]) for k in on) in hidden
         return out
 

@@ -12,7 +12,7 @@ that hold exactly in the bundle.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import combinations, permutations
 from typing import Any
@@ -22,7 +22,17 @@ import pandas as pd
 
 from evalkit.report.plan_rules import LINKS, TableRule
 
-__all__ = ["TOL", "TOTAL", "Cell", "Relation", "Table", "norm", "relations", "table_of"]
+__all__ = [
+    "TOL",
+    "TOTAL",
+    "Cell",
+    "Relation",
+    "Table",
+    "norm",
+    "relations",
+    "rows_of",
+    "table_of",
+]
 
 Cell = tuple[str, int, str]
 Relation = tuple[Cell, tuple[Cell, ...]]
@@ -191,9 +201,9 @@ def _distribution(tables: Mapping[str, Table]) -> Iterable[Relation]:
         return
     on = [k for k in ("group", "period") if k in dist.keys and k in sw.keys]
     groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    for i, row in dist.frame.iterrows():
-        groups[tuple(norm(row[k]) for k in on)].append(int(i))
-    for i, row in sw.frame.iterrows():
+    for i, row in rows_of(dist.frame):
+        groups[tuple(norm(row[k]) for k in on)].append(i)
+    for i, row in rows_of(sw.frame):
         rows = groups.get(tuple(norm(row[k]) for k in on))
         if rows:
             yield (
@@ -213,9 +223,9 @@ def _months(tables: Mapping[str, Table], start: str | None) -> Iterable[Relation
         mon_key = [*(k for k in mon.keys if k != "month")]
         by_quarter = _series(mon, mon_key, lambda r: _quarter(r["month"]))
         if qua is not None and "quarter" in qua.frame:
-            for i, row in qua.frame.iterrows():
+            for i, row in rows_of(qua.frame):
                 key = (*(norm(row.get(k)) for k in mon_key), str(row["quarter"]))
-                yield from _sums(qua, int(i), mon, by_quarter.get(key))
+                yield from _sums(qua, i, mon, by_quarter.get(key))
     if nor is None or "period" not in nor.frame:
         return
     for part, col in ((mon, "month"), (qua, "quarter")):
@@ -224,7 +234,7 @@ def _months(tables: Mapping[str, Table], start: str | None) -> Iterable[Relation
         labels = [k for k in part.keys if k != col]
         everything = _series(part, labels, lambda r: "all")
         before = _series(part, labels, lambda r, c=col: _before(str(r[c]), start))
-        for i, row in nor.frame.iterrows():
+        for i, row in rows_of(nor.frame):
             if row.get("org_type", TOTAL) != TOTAL:
                 continue
             base = tuple(norm(row.get(k)) for k in labels)
@@ -232,7 +242,7 @@ def _months(tables: Mapping[str, Table], start: str | None) -> Iterable[Relation
             rows = (
                 everything.get((*base, "all")) if period == TOTAL else before.get((*base, period))
             )
-            yield from _sums(nor, int(i), part, rows)
+            yield from _sums(nor, i, part, rows)
 
 
 def _registrations(tables: Mapping[str, Table], start: str | None) -> Iterable[Relation]:
@@ -248,30 +258,30 @@ def _registrations(tables: Mapping[str, Table], start: str | None) -> Iterable[R
     if reg is None or not start or not {"period", "group"} <= set(reg.frame.columns):
         return
     rows: dict[tuple[Any, Any], list[int]] = defaultdict(list)
-    for i, row in reg.frame.iterrows():
+    for i, row in rows_of(reg.frame):
         month, group = row["period"], row["group"]
         if not isinstance(month, str) or len(month) != 7 or group in (None, TOTAL):
             continue  # a Σ row
         for g in (group, TOTAL):
             for p in (_before(month, start), TOTAL):
-                rows[(g, p)].append(int(i))
+                rows[(g, p)].append(i)
     for src, tab in tables.items():
         if src == reg.source or not {"group", "period"} <= set(tab.keys):
             continue
         counts = [c for c in tab.rule.counts if c in tab.frame and c not in tab.rule.withheld]
-        for i, row in tab.frame.iterrows():
+        for i, row in rows_of(tab.frame):
             if row.get("org_type", TOTAL) != TOTAL:
                 continue
             parts = rows.get((norm(row["group"]), norm(row["period"]))) or []
             for col in counts if parts else ():
-                yield (src, int(i), col), tuple((reg.source, j, "n_registrations") for j in parts)
+                yield (src, i, col), tuple((reg.source, j, "n_registrations") for j in parts)
 
 
 def _series(tab: Table, key: list[str], bucket: Any) -> dict[tuple[Any, ...], list[int]]:
     """Rows of a monthly or quarterly series grouped by their labels and a time bucket."""
     out: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    for i, row in tab.frame.iterrows():
-        out[(*(norm(row.get(k)) for k in key), bucket(row))].append(int(i))
+    for i, row in rows_of(tab.frame):
+        out[(*(norm(row.get(k)) for k in key), bucket(row))].append(i)
     return out
 
 
@@ -311,10 +321,24 @@ def norm(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
-def _fixed(frame: pd.DataFrame, fix: Mapping[str, str]) -> Iterable[tuple[int, pd.Series]]:
-    for i, row in frame.iterrows():
+def rows_of(frame: pd.DataFrame) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield each row's index (as ``int``) and its cells by column name.
+
+    What ``frame.iterrows()`` yields for the label and count cells the relations read
+    (a row's ``row[k]`` and ``row.get(k)``), without building a Series per row: that
+    took most of the time of finding a release's relations.
+    """
+    columns = list(frame.columns)
+    cells = [frame[c].tolist() for c in columns]
+    rows = zip(*cells, strict=True) if cells else (() for _ in frame.index)
+    for i, values in zip(frame.index.tolist(), rows, strict=True):
+        yield int(i), dict(zip(columns, values, strict=True))
+
+
+def _fixed(frame: pd.DataFrame, fix: Mapping[str, str]) -> Iterable[tuple[int, dict[str, Any]]]:
+    for i, row in rows_of(frame):
         if all(k in frame.columns and row[k] == v for k, v in fix.items()):
-            yield int(i), row
+            yield i, row
 
 
 def _index(frame: pd.DataFrame, fix: Mapping[str, str], keys: list[str]) -> dict[Any, int]:

@@ -60,16 +60,17 @@ def sensitivity_plot(frame: pd.DataFrame, lang: str, xlab: str, kinds: dict[str,
 
     data = frame.dropna(subset=["conf_low", "conf_high"]).copy()
     data["kind"] = pd.Categorical([kinds[k] for k in data["kind"]], categories=list(kinds.values()))
-    return (
-        ggplot(data, aes("bound_label", ymin="conf_low", ymax="conf_high", colour="kind"))
-        + geom_hline(yintercept=0, colour=LINES["zero"])
-        + geom_linerange(size=2)
-        + facet_wrap("outcome_label", scales="free_y", ncol=1)
-        + scale_colour_manual(values={label: COLOURS[code] for code, label in kinds.items()})
-        + labs(x=xlab, y="", colour="")
-        + scale_y_continuous(labels=number_labels(lang))
-        + theme(legend_position="bottom")
-    )
+    plot = ggplot(data, aes("bound_label", ymin="conf_low", ymax="conf_high", colour="kind"))
+    plot += [
+        geom_hline(yintercept=0, colour=LINES["zero"]),
+        geom_linerange(size=2),
+        facet_wrap("outcome_label", scales="free_y", ncol=1),
+        scale_colour_manual(values={label: COLOURS[code] for code, label in kinds.items()}),
+        labs(x=xlab, y="", colour=""),
+        scale_y_continuous(labels=number_labels(lang)),
+        theme(legend_position="bottom"),
+    ]
+    return plot
 
 
 def side_by_side_plot(frame: pd.DataFrame, lang: str, xlab: str, ylab: str) -> object:
@@ -99,19 +100,20 @@ def side_by_side_plot(frame: pd.DataFrame, lang: str, xlab: str, ylab: str) -> o
     data = data.fillna({"conf_low": data["estimate"], "conf_high": data["estimate"]})
     # estimators are neither group: spare palette colours, none of them pilot blue or orange
     names = list(dict.fromkeys(map(str, data["estimator_label"])))
-    return (
-        ggplot(data, aes("event_time", "estimate", colour="estimator_label"))
-        + geom_hline(yintercept=0, colour=LINES["zero"])
-        + geom_vline(xintercept=-0.5, linetype="dashed", colour=LINES["event"])
-        + geom_pointrange(
+    plot = ggplot(data, aes("event_time", "estimate", colour="estimator_label"))
+    plot += [
+        geom_hline(yintercept=0, colour=LINES["zero"]),
+        geom_vline(xintercept=-0.5, linetype="dashed", colour=LINES["event"]),
+        geom_pointrange(
             aes(ymin="conf_low", ymax="conf_high"), position=position_dodge(width=0.6), size=0.3
-        )
-        + facet_wrap("outcome_label", scales="free_y", ncol=1)
-        + scale_colour_manual(values=dict(zip(names, colours_for(names), strict=True)))
-        + scale_y_continuous(labels=number_labels(lang))
-        + labs(x=xlab, y=ylab, colour="")
-        + theme(legend_position="bottom")
-    )
+        ),
+        facet_wrap("outcome_label", scales="free_y", ncol=1),
+        scale_colour_manual(values=dict(zip(names, colours_for(names), strict=True))),
+        scale_y_continuous(labels=number_labels(lang)),
+        labs(x=xlab, y=ylab, colour=""),
+        theme(legend_position="bottom"),
+    ]
+    return plot
 
 
 def _sentence(ctx: ReportContext, rec: dict[str, Any]) -> str:

@@ -91,18 +91,19 @@ def trajectory_plot(frame: pd.DataFrame, lang: str) -> object:
         [names[s] for s in long["series"]], categories=[names["treated"], names["synthetic"]]
     )
     starts = frame.groupby("outcome_label", observed=True)["start"].first().reset_index()
-    return (
-        ggplot(long, aes("time", "mean", colour="series"))
-        + geom_line(size=0.8)
-        + geom_vline(aes(xintercept="start"), data=starts, linetype="dashed", colour=LINES["event"])
-        + facet_wrap("outcome_label", scales="free_y", ncol=1)
+    plot = ggplot(long, aes("time", "mean", colour="series"))
+    plot += [
+        geom_line(size=0.8),
+        geom_vline(aes(xintercept="start"), data=starts, linetype="dashed", colour=LINES["event"]),
+        facet_wrap("outcome_label", scales="free_y", ncol=1),
         # the synthetic control is the pilot's comparison: it takes the comparison colour
-        + scale_colour_manual(
+        scale_colour_manual(
             values={names["treated"]: COLOURS["pilot"], names["synthetic"]: COLOURS["comparison"]}
-        )
-        + scale_y_continuous(labels=number_labels(lang))
-        + labs(x=t("ax.event_time", lang), y=t("ax.mean", lang), colour="")
-    )
+        ),
+        scale_y_continuous(labels=number_labels(lang)),
+        labs(x=t("ax.event_time", lang), y=t("ax.mean", lang), colour=""),
+    ]
+    return plot
 
 
 def _trajectories(ctx: ReportContext, effects: list[dict[str, Any]]) -> pd.DataFrame:
