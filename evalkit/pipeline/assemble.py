@@ -529,7 +529,8 @@ def compute_bundle(inputs: BundleInputs) -> dict[str, Any]:
 
 def _compute(inputs: BundleInputs) -> dict[str, Any]:
     from evalkit.analysis.descriptives import balance_table, trend_table
-    from evalkit.analysis.effects import confirmatory_analysis, exploratory_analysis
+    from evalkit.analysis.effects import confirmatory_analysis
+    from evalkit.analysis.exploratory import exploratory_analysis
     from evalkit.analysis.measures import build_analysis_frame
     from evalkit.analysis.sources import source_frames
 
