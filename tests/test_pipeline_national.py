@@ -359,7 +359,8 @@ def test_national_report_shows_every_registered_hypothesis_with_the_engine_estim
 
     html = (build / "reports" / f"{protocol.id}.html").read_text(encoding="utf-8")
     assert "Traceback" not in html and "Error" not in html
-    assert "Niet beschikbaar" in html  # parts the national design does not have
+    assert "Niet berekend voor het landelijke panel" in html  # parts it does not compute
+    assert "Niet beschikbaar" not in html
     effects = _cells(html, "effects_primary")
     labels = {o.id: o.label["nl"] for o in protocol.outcomes}
     assert set(effects) == set(labels.values())

@@ -438,3 +438,17 @@ def test_sections_say_when_the_protocol_registers_none(tmp_path, lang) -> None:
     ctx = ReportContext(bundle, lang, figure_dir=tmp_path, collect_only=True)
     assert missing in sections_results.secondary(ctx)
     assert missing in sections_results.subgroups(ctx)
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_a_national_bundle_says_what_the_national_analysis_does_not_compute(tmp_path, lang) -> None:
+    bundle = {"confirmatory": {"estimator": "callaway_santanna"}, "robustness": {"pretrend": []}}
+    pilot = ReportContext(bundle, lang, figure_dir=tmp_path, collect_only=True)
+    national = ReportContext(
+        {**bundle, "settings": {"scope": "national"}}, lang, figure_dir=tmp_path, collect_only=True
+    )
+    placebo = sections_results.robustness(pilot)
+    assert pilot.t("s.not_available") in placebo
+    placebo = sections_results.robustness(national)
+    assert national.t("s.not_computed_national") in placebo
+    assert national.t("s.not_available") not in placebo

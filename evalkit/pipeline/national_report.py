@@ -311,6 +311,7 @@ def national_bundle(
             "disclosure_threshold": protocol.disclosure_threshold,
             "languages": list(protocol.languages),
             "pilot_start": protocol.pilot_start,
+            "scope": "national",
         },
     }
 

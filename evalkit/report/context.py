@@ -171,7 +171,13 @@ class ReportContext:
         return f"{'#' * level} {self.t(key)} {{#{anchor}}}"
 
     def not_available(self) -> str:
-        """Return the sentence shown where the bundle lacks a part."""
+        """Return the sentence shown where the bundle lacks a part.
+
+        A national bundle (``settings.scope``) lacks by design what ``evalkit national``
+        does not compute; its documents say so instead of "not available".
+        """
+        if self.get("settings.scope") == "national":
+            return self.t("s.not_computed_national")
         return self.t("s.not_available")
 
     def table(self, table: ReportTable | None, columns: Sequence[str] | None = None) -> str:
