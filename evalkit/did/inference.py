@@ -45,11 +45,12 @@ __all__ = [
 ]
 
 #: Limits of the block columns ``B`` of permutation and Conley–Taber inference: their
-#: nonzeros (each row holds its regressors once per treatment pattern, about 12 bytes
-#: each) and their number (``B' M B`` and ``B' B`` are dense, 8 bytes a cell). ``B`` is
-#: never made dense (:meth:`~evalkit.did._fwl.Residualizer.products`), so the number of
-#: clusters does not multiply the rows.
-_MAX_BLOCK_NONZEROS = 60_000_000
+#: nonzeros (each row holds its regressors once per treatment pattern; building them
+#: peaked at about 550 MB at the limit) and their number (``B' M B`` and
+#: ``B' B`` are dense, 8 bytes a cell). ``B`` is never made dense
+#: (:meth:`~evalkit.did._fwl.Residualizer.products`), so the number of clusters does not
+#: multiply the rows.
+_MAX_BLOCK_NONZEROS = 20_000_000
 _MAX_BLOCK_COLUMNS = 4_000
 
 
@@ -167,9 +168,11 @@ class LinearDesign:
         # rows at once, never one N-row block per cluster
         parts = [self.pattern(r) for r in range(1, n_roles + 1)]
         values = np.stack(parts, axis=1)  # N × R × m
-        first = (self.cluster[:, None] * n_roles + np.arange(n_roles)[None, :]) * m
-        columns = first[:, :, None] + np.arange(m)[None, None, :]
-        rows = np.broadcast_to(np.arange(n)[:, None, None], values.shape)
+        # int32 indices: the limits keep them far below 2**31, and halve what is built
+        cluster = self.cluster.astype(np.int32)
+        first = (cluster[:, None] * n_roles + np.arange(n_roles, dtype=np.int32)[None, :]) * m
+        columns = first[:, :, None] + np.arange(m, dtype=np.int32)[None, None, :]
+        rows = np.broadcast_to(np.arange(n, dtype=np.int32)[:, None, None], values.shape)
         cols = sp.csr_matrix(
             (values.ravel(), (rows.ravel(), columns.ravel())), shape=(n, g_count * n_roles * m)
         )
