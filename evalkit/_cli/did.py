@@ -23,6 +23,7 @@ from evalkit.spec import (
 
 
 def add_parser(subparsers: Any) -> None:
+    """Add ``evalkit did`` and its options (the allowed values come from :mod:`evalkit.spec`)."""
     parser = subparsers.add_parser(
         "did",
         help="run one difference-in-differences estimator on a data file",
@@ -33,6 +34,15 @@ def add_parser(subparsers: Any) -> None:
             "group indicator and the treatment is D x P)."
         ),
     )
+    _add_columns(parser)
+    _add_estimator(parser)
+    _add_inference(parser)
+    _add_sensitivity_and_output(parser)
+    parser.set_defaults(handler=run)
+
+
+def _add_columns(parser: argparse.ArgumentParser) -> None:
+    """Add the data file and the columns that name outcome, unit, time and treatment."""
     parser.add_argument("--data", required=True, metavar="FILE", help="input data file")
     parser.add_argument("--outcome", required=True, metavar="Y", help="outcome column")
     parser.add_argument(
@@ -49,6 +59,10 @@ def add_parser(subparsers: Any) -> None:
         "--treated", metavar="D", help="treatment (or group, with --post) indicator column"
     )
     parser.add_argument("--post", metavar="P", help="post-period indicator column (with --treated)")
+
+
+def _add_estimator(parser: argparse.ArgumentParser) -> None:
+    """Add the estimator and the specification it is run with."""
     parser.add_argument(
         "--estimator", choices=ESTIMATORS, default="twfe", help="estimator (default: twfe)"
     )
@@ -78,6 +92,10 @@ def add_parser(subparsers: Any) -> None:
         "--covariates", default="", metavar="A,B", help="comma-separated covariate columns"
     )
     parser.add_argument("--cluster", metavar="C", help="cluster column (default: the unit)")
+
+
+def _add_inference(parser: argparse.ArgumentParser) -> None:
+    """Add variance, inference and its few-treated rule; the synthetic and subgroup options."""
     parser.add_argument("--vcov", choices=VCOVS, help="variance estimator for analytic inference")
     parser.add_argument(
         "--inference",
@@ -108,6 +126,10 @@ def add_parser(subparsers: Any) -> None:
         metavar="N",
         help="synthetic estimators: placebo assignments (default 199; all when fewer)",
     )
+
+
+def _add_sensitivity_and_output(parser: argparse.ArgumentParser) -> None:
+    """Add HonestDiD sensitivity, seed, level and the JSON output."""
     parser.add_argument(
         "--sensitivity",
         choices=RESTRICTIONS,
@@ -131,7 +153,6 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
