@@ -8,6 +8,7 @@ import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
+from child_processes import run_and_list_children
 
 from evalkit.errors import ProtocolError
 from evalkit.pipeline.analysts import Analysts, done_future, gather, one_thread_per_child, then
@@ -131,19 +132,12 @@ def test_no_process_of_the_pool_outlives_it() -> None:
     # of the pool is left running; multiprocessing's resource tracker (a few ms of CPU)
     # lives until exit whatever the start method
     code = (
-        "import os\n"
         "from evalkit.pipeline.analysts import Analysts\n"
         "with Analysts(2) as analysts:\n"
         "    analysts.start()\n"
         "    analysts.run(int).result(timeout=120)\n"
-        "pid = os.getpid()\n"
-        "for child in open(f'/proc/{pid}/task/{pid}/children').read().split():\n"
-        "    print(open(f'/proc/{child}/cmdline').read().replace(chr(0), ' '))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
-    )
-    left = [line for line in out.stdout.splitlines() if "resource_tracker" not in line]
+    _, left = run_and_list_children(code, timeout=300)
     assert left == []
 
 
