@@ -46,6 +46,8 @@ __all__ = [
     "ROBUSTNESS_EVENT_STUDIES",
     "SENSITIVITY_TARGETS",
     "SPEC_FIELDS",
+    "SYNTHETIC_ESTIMATORS",
+    "SYNTHETIC_INFERENCE",
     "VCOVS",
     "BasePeriod",
     "Control",
@@ -104,6 +106,10 @@ INFERENCES: tuple[str, ...] = get_args(Inference)
 MULTIPLE_TESTING: tuple[str, ...] = get_args(MultipleTesting)
 RESTRICTIONS: tuple[str, ...] = get_args(Restriction)
 SENSITIVITY_TARGETS: tuple[str, ...] = get_args(SensitivityTarget)
+#: The estimators that compare the pilot with a weighted or differenced comparison of
+#: units (:mod:`evalkit.did.synthetic`), and the inference methods they offer.
+SYNTHETIC_ESTIMATORS: tuple[str, ...] = ("synthetic_control", "synthetic_did", "triple_differences")
+SYNTHETIC_INFERENCE: tuple[str, ...] = ("placebo", "conformal", "jackknife")
 #: Heterogeneity-robust event studies a protocol may show beside the registered one.
 ROBUSTNESS_EVENT_STUDIES: tuple[str, ...] = ("imputation", "sun_abraham")
 

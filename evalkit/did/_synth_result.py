@@ -13,14 +13,9 @@ from evalkit.did._common import check_choice
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.synthetic import SyntheticFit, synthetic_fit
 from evalkit.errors import EstimationError
-from evalkit.spec import Spec
+from evalkit.spec import SYNTHETIC_ESTIMATORS, SYNTHETIC_INFERENCE, Spec
 
 __all__ = ["SYNTHETIC_ESTIMATORS", "SYNTHETIC_INFERENCE", "synthetic_result", "triple_panel"]
-
-#: The estimators this module runs (names as in :data:`evalkit.did.estimate.Estimator`).
-SYNTHETIC_ESTIMATORS = ("synthetic_control", "synthetic_did", "triple_differences")
-#: The inference methods they offer.
-SYNTHETIC_INFERENCE = ("placebo", "conformal", "jackknife")
 
 Base = Literal["did", "synthetic_did", "synthetic_control"]
 _OPTIONS = {"n_placebo", "grid", "eta_omega", "subgroup", "base"}
