@@ -11,12 +11,17 @@ What a result must be read with (dropped rows, few treated clusters, ...) comes 
 notes on it (:mod:`evalkit.did.notes`), never as a Python warning.
 """
 
-from evalkit.did.bacon import bacon_decomposition
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from evalkit.did.estimate import estimate
 from evalkit.did.fitted import fit
-from evalkit.did.honest import SensitivityResult, sensitivity
 from evalkit.did.results import TIDY_COLUMNS, DidResult
 from evalkit.spec import Spec
+
+if TYPE_CHECKING:
+    from evalkit.did.bacon import bacon_decomposition
+    from evalkit.did.honest import SensitivityResult, sensitivity
 
 __all__ = [
     "TIDY_COLUMNS",
@@ -28,3 +33,19 @@ __all__ = [
     "fit",
     "sensitivity",
 ]
+
+# Loaded on first use: they import SciPy and pyfixest, which a one-estimator command
+# (`evalkit did` with Callaway–Sant'Anna) would otherwise pay for at start-up.
+_LAZY = {
+    "bacon_decomposition": "evalkit.did.bacon",
+    "SensitivityResult": "evalkit.did.honest",
+    "sensitivity": "evalkit.did.honest",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

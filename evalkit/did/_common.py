@@ -8,7 +8,6 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from evalkit.did._data import Prepared
 from evalkit.did.notes import Note
@@ -123,6 +122,10 @@ def analytic_row(
             "conf_low": math.nan,
             "conf_high": math.nan,
         }
+    # SciPy is imported by the regression estimators that call this, not by the module:
+    # `evalkit did` with Callaway–Sant'Anna runs without it (see evalkit.did._distributions)
+    from scipy import special
+
     crit = special.stdtrit(df, 1 - alpha / 2)
     return {
         "estimate": coef,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from evalkit.did._common import check_choice
-from evalkit.did.honest import SensitivityResult, sensitivity
 from evalkit.errors import EstimationError
 from evalkit.spec import FEW_TREATED_THRESHOLD, Restriction, SensitivityTarget
+
+if TYPE_CHECKING:
+    from evalkit.did.honest import SensitivityResult
 
 __all__ = ["SENSITIVITY_OPTIONS", "event_sensitivity"]
 
@@ -99,6 +101,10 @@ def event_sensitivity(
         l_vec[anticipation:] = 1 / (len(post) - anticipation)
     else:
         l_vec[anticipation] = 1.0
+    # HonestDiD (and with it SciPy) loads when a sensitivity analysis is asked for: every
+    # estimate checks these options, few run them (see evalkit.did._distributions)
+    from evalkit.did.honest import sensitivity
+
     return sensitivity(
         beta,
         None if placebo is not None else sigma,

@@ -7,16 +7,21 @@ from typing import Any
 import pandas as pd
 
 from evalkit.did._common import MIN_SIDE_ANALYTIC, few_treated_default
-from evalkit.did._event import event_study_result
 from evalkit.did._event_sensitivity import SENSITIVITY_OPTIONS
-from evalkit.did._modern import modern_result
-from evalkit.did._synth_result import SYNTHETIC_ESTIMATORS, SYNTHETIC_INFERENCE, synthetic_result
 from evalkit.did.cs._result import CsResult
 from evalkit.did.cs._sensitivity import with_sensitivity
 from evalkit.did.fitted import RegressionFit, fit, fits_apart, regression_data
 from evalkit.did.notes import Notes
 from evalkit.errors import EstimationError
-from evalkit.spec import Estimator, Inference, Spec, Vcov, as_spec
+from evalkit.spec import (
+    SYNTHETIC_ESTIMATORS,
+    SYNTHETIC_INFERENCE,
+    Estimator,
+    Inference,
+    Spec,
+    Vcov,
+    as_spec,
+)
 
 __all__ = [
     "MIN_SIDE_ANALYTIC",
@@ -134,10 +139,14 @@ def _estimate(
     post: str | None,
 ) -> Any:
     """Run the estimator of ``spec``; ``sink`` gets the notes that arise before a failure."""
+    # Each estimator's module is imported when it runs, so that a command that runs one
+    # (`evalkit did`, a short process) does not load the others and SciPy with them.
     columns = {"outcome": outcome, "unit": unit, "time": time}
     if spec.estimator in SYNTHETIC_ESTIMATORS or (
         spec.estimator == "twfe" and spec.inference == "conformal"
     ):
+        from evalkit.did._synth_result import synthetic_result
+
         return synthetic_result(
             data, spec, outcome=outcome, unit=unit, time=time, treated=treated, cohort=cohort
         )
@@ -165,5 +174,9 @@ def _estimate(
     prep, chosen_vcov = regression_data(data, spec, **design)
     sink.add(*prep.notes)
     if spec.estimator == "event_study":
+        from evalkit.did._event import event_study_result
+
         return event_study_result(prep, chosen_vcov, spec)
+    from evalkit.did._modern import modern_result
+
     return modern_result(prep, spec)

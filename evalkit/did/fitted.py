@@ -13,23 +13,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from types import EllipsisType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from evalkit.did._coefficient import coefficient_result
 from evalkit.did._common import MIN_SIDE_ANALYTIC, few_treated_default
 from evalkit.did._data import Prepared, anticipate, prepare
 from evalkit.did._event_sensitivity import SENSITIVITY_OPTIONS
-from evalkit.did._synth_result import SYNTHETIC_INFERENCE
-from evalkit.did.bacon import bacon_decomposition
 from evalkit.did.cs._result import CsResult
 from evalkit.did.cs.estimator import CsFit, CsOptions, fit_callaway_santanna
 from evalkit.did.notes import Note, Notes
-from evalkit.did.regression import Fit, twfe, two_by_two
 from evalkit.did.results import DidResult
 from evalkit.errors import EstimationError
-from evalkit.spec import Inference, Spec, as_spec
+from evalkit.spec import SYNTHETIC_INFERENCE, Inference, Spec, as_spec
+
+if TYPE_CHECKING:
+    from evalkit.did.regression import Fit
 
 __all__ = ["FITTED_ESTIMATORS", "CallawaySantAnnaFit", "RegressionFit", "fit", "fits_apart"]
 
@@ -111,6 +110,9 @@ class RegressionFit:
         DidResult
             Equal to ``estimate(..., inference=inference)`` on the same data.
         """
+        # the regression family (pyfixest, SciPy) loads when it is used: see fit()
+        from evalkit.did._coefficient import coefficient_result
+
         spec = self.spec if inference is ... else self.spec.with_(inference=inference)
         return coefficient_result(spec, self.prep, self.fit, self.vcov, self.components, notes)
 
@@ -232,6 +234,11 @@ def fit(
             f"fit() takes the estimators {', '.join(FITTED_ESTIMATORS)}; {what} "
             "infers inside its estimate: use estimate()"
         )
+    # Imported here, not with the module: `evalkit did` with Callaway–Sant'Anna is a short
+    # process, and the regression family's imports (pyfixest, SciPy) would be a third of it.
+    from evalkit.did.bacon import bacon_decomposition
+    from evalkit.did.regression import twfe, two_by_two
+
     prep, vcov = regression_data(data, spec, **design, treated=treated, post=post)
     if notes is not None:
         notes.add(*prep.notes)

@@ -12,12 +12,16 @@ uses the ``1 - alpha`` quantile of the largest t-statistic in the family.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse, special
 
+from evalkit.did._distributions import chi2_sf, normal_quantile
 from evalkit.did.cs._fast import CohortIF, Draw
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 __all__ = ["Moments", "boot_se", "bootstrap", "cluster_sums", "uniform_crit", "wald_pretest"]
 
@@ -30,7 +34,7 @@ _SQRT5 = np.sqrt(5.0)
 _MAMMEN_LOW = (1.0 - _SQRT5) / 2.0
 _MAMMEN_HIGH = (1.0 + _SQRT5) / 2.0
 _MAMMEN_P_LOW = (_SQRT5 + 1.0) / (2.0 * _SQRT5)
-_IQR_NORMAL = float(special.ndtri(0.75) - special.ndtri(0.25))
+_IQR_NORMAL = normal_quantile(0.75) - normal_quantile(0.25)
 
 
 def cluster_sums(inf: Array, cluster: NDArray[np.int64] | None) -> Array:
@@ -50,6 +54,9 @@ def cluster_sums(inf: Array, cluster: NDArray[np.int64] | None) -> Array:
     """
     if cluster is None:
         return inf
+    # SciPy is imported only on the clustered path: see evalkit.did._distributions.
+    from scipy import sparse
+
     k = int(cluster.max()) + 1
     n = cluster.size
     indicator = sparse.csr_matrix((np.ones(n), (cluster, np.arange(n))), shape=(k, n))
@@ -146,6 +153,8 @@ class Moments:
         Moments
             The cross-products.
         """
+        from scipy import sparse  # as in cluster_sums
+
         n = inf.shape[0]
         rows = np.arange(n) if cluster is None else cluster
         m = n if cluster is None else int(cluster.max()) + 1
@@ -337,4 +346,4 @@ def wald_pretest(att: Array, gram: Array, n: int) -> tuple[float, int, float, st
             "the covariance of the pre-treatment estimates is singular",
         )
     stat = float(att @ np.linalg.solve(vcov, att))
-    return stat, q, float(special.chdtrc(q, stat)), None
+    return stat, q, chi2_sf(q, stat), None

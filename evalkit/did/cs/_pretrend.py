@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from evalkit.did.cs._result import CsResult
 from evalkit.spec import FEW_TREATED_THRESHOLD
@@ -84,6 +83,10 @@ def event_time_pretest(
 
 def _wald(b: np.ndarray, vcov: Any, pre: np.ndarray, g: int) -> dict[str, Any]:
     """Return the Hotelling-form F test of ``b`` (or the reason it is singular)."""
+    # imported here, as the analysis asks for this test and `evalkit did` does not
+    # (see evalkit.did._distributions)
+    from scipy import special
+
     v = np.asarray(vcov, dtype=float)[np.ix_(pre, pre)]
     k = b.size
     if np.linalg.cond(v) > 1.0 / np.finfo(float).eps:

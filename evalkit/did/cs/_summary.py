@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import special
 
+from evalkit.did._distributions import normal_cdf, normal_quantile
 from evalkit.did.cs import _inference as inf_
 from evalkit.did.cs._aggregate import Aggregation, Cohorts, aggregate_all
 from evalkit.did.cs._attgt import GroupTime
@@ -119,7 +119,7 @@ def summarise(
     # Headline: simple aggregation.
     simple = agg_out["simple"]["overall"]
     att, se = float(simple["att"]), float(simple["se"])
-    p_val = float(2 * special.ndtr(-abs(att / se))) if np.isfinite(se) and se > 0 else float("nan")
+    p_val = 2 * normal_cdf(-abs(att / se)) if np.isfinite(se) and se > 0 else float("nan")
     n_clusters, n_treated = _clusters(units, mom.n)
     if units.unit_cluster is not None and n_treated < few_treated:
         notes.append(Note("cs_few_treated_clusters", {"treated": n_treated}))
@@ -183,7 +183,7 @@ class _Errors:
         for name, size in sizes.items():
             pieces[name] = (se_all[start : start + size], slice(start, start + size))
             start += size
-        return cls(pieces, draws, float(special.ndtri(1 - alpha / 2)), alpha)
+        return cls(pieces, draws, normal_quantile(1 - alpha / 2), alpha)
 
     def crit(self, name: str, nrows: int) -> float:
         """Return the critical value of a block's first ``nrows`` rows."""
