@@ -309,22 +309,22 @@ def test_pruning_the_plan_re_solves_only_the_systems_of_the_cell_shown_again(
 ) -> None:
     # a complementary cell shown again changes only the systems its relations are in;
     # the demo's plan equals the one that re-solves every system after each cell
-    from evalkit.report import plan as planner
+    from evalkit.report import plan_search as planner
 
     bundle = read_bundle(demo_run / "build" / "demo" / "results.json")
     scans: list[int] = []
-    whole = planner._Planner._determined
+    whole = planner.Planner._determined
 
     def counted(self):
         scans.append(1)
         return whole(self)
 
-    monkeypatch.setattr(planner._Planner, "_determined", counted)
+    monkeypatch.setattr(planner.Planner, "_determined", counted)
     near = SuppressionPlan.from_bundle(bundle)
     n_near = len(scans)
     scans.clear()
     monkeypatch.setattr(
-        planner._Planner, "_determined_near", lambda self, _: set(self._determined())
+        planner.Planner, "_determined_near", lambda self, _: set(self._determined())
     )
     everywhere = SuppressionPlan.from_bundle(bundle)
     assert n_near + 10 < len(scans)

@@ -9,7 +9,8 @@ import pytest
 from evalkit.errors import ReportError
 from evalkit.report.disclosure import PRIMARY, SECONDARY
 from evalkit.report.monitor_tables import registrations_spec, registrations_status
-from evalkit.report.plan import SuppressionPlan, _pinned
+from evalkit.report.plan import SuppressionPlan
+from evalkit.report.plan_search import pinned
 from evalkit.report.tables import make_table
 
 
@@ -117,12 +118,12 @@ def test_relations_that_do_not_hold_are_not_used():
 def test_a_system_of_relations_can_pin_a_cell_that_no_single_relation_pins():
     # a + b = T, a − c = d, b − c = e: three unknowns, three independent equations
     system = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, -1.0], [0.0, 1.0, -1.0]])
-    assert list(_pinned(system)) == [True, True, True]
+    assert list(pinned(system)) == [True, True, True]
     # drop one equation: a + b = T, a − c = d leaves a line of solutions
-    assert list(_pinned(system[:2])) == [False, False, False]
+    assert list(pinned(system[:2])) == [False, False, False]
     # x1 − x2 = 0 and x2 = k: both pinned; x3 + x4 = m: neither
     other = np.array([[1.0, -1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]])
-    assert list(_pinned(other)) == [True, True, False, False]
+    assert list(pinned(other)) == [True, True, False, False]
 
 
 def test_design_facts_and_estimates_from_enough_persons_are_shown():

@@ -43,34 +43,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import qr
-from threadpoolctl import threadpool_limits
 
 from evalkit.errors import ReportError
-from evalkit.report.disclosure import PRIMARY, SECONDARY
-from evalkit.report.plan_relations import (
-    TOL,
-    Cell,
-    Relation,
-    Table,
-    norm,
-    relations,
-    rows_of,
-    table_of,
-)
+from evalkit.report.plan_relations import table_of
 from evalkit.report.plan_rules import rule_for
+from evalkit.report.plan_search import Planner
 
 __all__ = ["SuppressionPlan", "bundle_sources", "bundle_threshold", "plan_for"]
-
-#: Tables whose complementary cells are shown again where they protect nothing (see above).
-PRUNED = frozenset({"monitoring.registrations"})
 
 
 def bundle_sources(bundle: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -183,7 +168,7 @@ class SuppressionPlan:
             for s, recs in bundle_sources(bundle).items()
         }
         start = (bundle.get("settings") or {}).get("pilot_start")
-        return _Planner(tables, threshold, str(start) if start else None).plan()
+        return cls(threshold, Planner(tables, threshold, str(start) if start else None).statuses())
 
     def status(self, source: str, frame: pd.DataFrame) -> pd.DataFrame:
         """Return the status of ``frame``'s cells; ``frame``'s index holds record positions.
@@ -270,266 +255,3 @@ class SuppressionPlan:
             f"SuppressionPlan(threshold={self.threshold}, {len(self.statuses)} tables, "
             f"{self.n_suppressed} hidden)"
         )
-
-
-class _Planner:
-    def __init__(self, tables: dict[str, Table], threshold: int, start: str | None) -> None:
-        self.tables = tables
-        self.thr = threshold
-        self.start = start
-        self.value: dict[Cell, float] = {}
-        self.hidden: dict[Cell, str] = {}
-        for src, tab in tables.items():
-            for col in tab.rule.counts:
-                if col not in tab.frame.columns:
-                    continue
-                for i, v in tab.frame[col].items():
-                    if pd.isna(v):
-                        continue
-                    cell = (src, int(i), col)
-                    self.value[cell] = float(v)
-                    if col in tab.rule.withheld:
-                        self.hidden[cell] = SECONDARY
-                    elif 0 < v < threshold:
-                        self.hidden[cell] = PRIMARY
-        found = relations(tables, start)
-        self.relations = list(dict.fromkeys(r for r in found if self._holds(r)))
-        self._solved: dict[tuple[tuple[Cell, ...], tuple[int, ...]], list[Cell]] = {}
-        self.by_cell: dict[Cell, list[int]] = defaultdict(list)
-        for j, (total, parts) in enumerate(self.relations):
-            for cell in (total, *parts):
-                self.by_cell[cell].append(j)
-
-    def _holds(self, rel: Relation) -> bool:
-        total, parts = rel
-        cells = (total, *parts)
-        if not parts or any(c not in self.value for c in cells):
-            return False
-        return abs(self.value[total] - sum(self.value[p] for p in parts)) < TOL
-
-    # ----------------------------------------------------------------- secondary
-    def _hide_smallest(self, rel: Relation) -> Cell | None:
-        """Hide the relation's smallest non-zero shown cell (a zero only when none is left)."""
-        total, parts = rel
-        shown = [c for c in (total, *parts) if c not in self.hidden]
-        if not shown:
-            return None
-        nonzero = [c for c in shown if self.value[c] > 0] or shown
-        cell = min(nonzero, key=lambda c: (self.value[c], c))
-        self.hidden[cell] = SECONDARY
-        return cell
-
-    def _singletons(self) -> None:
-        """Give every relation with exactly one hidden cell a second one, in table order."""
-        queue = deque(range(len(self.relations)))
-        while queue:
-            j = queue.popleft()
-            total, parts = self.relations[j]
-            if sum(c in self.hidden for c in (total, *parts)) != 1:
-                continue
-            added = self._hide_smallest(self.relations[j])
-            if added is not None:
-                queue.extend(self.by_cell[added])
-
-    def _determined(self) -> list[Cell]:
-        """Hidden cells that the shown cells and the relations pin to one value."""
-        hidden = [c for c in self.hidden if self.by_cell.get(c)]
-        parent = {c: c for c in hidden}
-
-        def find(c: Cell) -> Cell:
-            while parent[c] != c:
-                parent[c] = parent[parent[c]]
-                c = parent[c]
-            return c
-
-        used: dict[int, list[Cell]] = {}
-        for j, (total, parts) in enumerate(self.relations):
-            cells = [c for c in (total, *parts) if c in parent]
-            if cells:
-                used[j] = cells
-                for c in cells[1:]:
-                    parent[find(c)] = find(cells[0])
-        comps: dict[Cell, list[Cell]] = defaultdict(list)
-        for c in hidden:
-            comps[find(c)].append(c)
-        rel_of: dict[Cell, list[int]] = defaultdict(list)
-        for j, cells in used.items():
-            rel_of[find(cells[0])].append(j)
-        out: list[Cell] = []
-        for root, cells in comps.items():
-            out += self._solve(cells, rel_of[root])
-        return sorted(out)
-
-    def _determined_near(self, cell: Cell) -> set[Cell]:
-        """Hidden cells pinned in the components that hold a relation of ``cell``.
-
-        What :meth:`_determined` finds there. The components that hold no relation of
-        ``cell`` are those of the last check (which found nothing newly pinned in them),
-        so :meth:`_prune` need not gather and look them up again after each cell.
-        """
-        order = {c: k for k, c in enumerate(self.hidden)}
-        seen: set[Cell] = set()
-        out: set[Cell] = set()
-        for j0 in self.by_cell[cell]:
-            for start in _cells(self.relations[j0]):
-                if start in seen or start not in order:
-                    continue
-                seen.add(start)
-                comp, rels, frontier = [start], set(), [start]
-                while frontier:
-                    for j in self.by_cell[frontier.pop()]:
-                        if j in rels:
-                            continue
-                        rels.add(j)
-                        for other in _cells(self.relations[j]):
-                            if other in order and other not in seen:
-                                seen.add(other)
-                                comp.append(other)
-                                frontier.append(other)
-                # in the order _determined puts them: cells as hidden, relations by number
-                out.update(self._solve(sorted(comp, key=order.__getitem__), sorted(rels)))
-        return out
-
-    def _solve(self, cells: list[Cell], rels: list[int]) -> list[Cell]:
-        """Return the cells of one component that its relations pin (solved once per system)."""
-        key = (tuple(sorted(cells)), tuple(sorted(rels)))
-        if key in self._solved:
-            return self._solved[key]
-        pos = {c: k for k, c in enumerate(cells)}
-        rows = []
-        for j in rels:
-            total, parts = self.relations[j]
-            row = np.zeros(len(cells))
-            if total in pos:
-                row[pos[total]] += 1.0
-            for p in parts:
-                if p in pos:
-                    row[pos[p]] -= 1.0
-            rows.append(row)
-        found = (
-            [c for c, d in zip(cells, _pinned(np.vstack(rows)), strict=True) if d] if rows else []
-        )
-        self._solved[key] = found
-        return found
-
-    def plan(self) -> SuppressionPlan:
-        # many small factorisations: threaded BLAS costs more in start-up than it saves
-        with threadpool_limits(limits=1, user_api="blas"):
-            self._complete()
-            self._prune(PRUNED)
-        statuses = {src: self._table_status(src, tab) for src, tab in self.tables.items()}
-        return SuppressionPlan(self.thr, statuses)
-
-    def _complete(self) -> None:
-        """Add complementary cells until no relation, alone or together, pins a hidden one."""
-        for _ in range(10_000):
-            self._singletons()
-            determined = self._determined()
-            added = sum(self._complement(cell) for cell in determined if cell in self.hidden)
-            if not added:
-                break
-
-    def _complement(self, cell: Cell) -> bool:
-        """Hide one more cell in the nearest relation (from ``cell``) that still shows one."""
-        seen, frontier = {cell}, [cell]
-        while frontier:
-            nxt = []
-            for c in frontier:
-                for j in self.by_cell[c]:
-                    if self._hide_smallest(self.relations[j]) is not None:
-                        return True
-                    total, parts = self.relations[j]
-                    nxt += [d for d in (total, *parts) if d not in seen]
-                    seen.update((total, *parts))
-            frontier = nxt
-        return False
-
-    def _prune(self, sources: frozenset[str]) -> None:
-        """Show again each complementary cell of ``sources`` that protects nothing."""
-        before = set(self._determined())
-        cells = [c for c, m in self.hidden.items() if m == SECONDARY and c[0] in sources]
-        for cell in sorted(cells, key=lambda c: (-self.value[c], c)):
-            del self.hidden[cell]
-            if not self._bounds_safe(cell) or not self._determined_near(cell) <= before:
-                self.hidden[cell] = SECONDARY
-
-    def _bounds_safe(self, cell: Cell) -> bool:
-        """Tell whether no relation of ``cell`` pins its hidden cells by their bounds.
-
-        A relation with one hidden cell pins it; one whose hidden cells are all on one
-        side and add up to 0 pins each of them at 0 (counts are not negative).
-        """
-        for j in self.by_cell[cell]:
-            total, parts = self.relations[j]
-            hidden = [c for c in (total, *parts) if c in self.hidden]
-            if len(hidden) == 1:
-                return False
-            one_side = total not in self.hidden or len(hidden) == 1
-            if hidden and one_side and sum(self.value[c] for c in hidden) == 0:
-                return False
-        return True
-
-    # ----------------------------------------------------------------- derived
-    def _table_status(self, src: str, tab: Table) -> pd.DataFrame:
-        frame, rule = tab.frame, tab.rule
-        grid = np.full(frame.shape, "", dtype=object)
-        where = {c: k for k, c in enumerate(frame.columns)}
-        for (s, i, col), mark in self.hidden.items():
-            if s == src:
-                grid[i, where[col]] = mark
-        status = pd.DataFrame(grid, index=frame.index, columns=frame.columns)
-        hid = status != ""
-        for col, basis in rule.base.items():
-            if col not in frame.columns or not pd.api.types.is_numeric_dtype(frame[col]):
-                continue
-            few = np.zeros(len(frame), bool)
-            for b in basis:
-                if b in frame.columns:
-                    v = pd.to_numeric(frame[b], errors="coerce")
-                    few |= ((v > 0) & (v < self.thr)).to_numpy()
-            status.loc[few & (status[col] == "").to_numpy(), col] = SECONDARY
-        for col, inputs in rule.ratio.items():
-            if col not in frame.columns:
-                continue
-            mask = np.zeros(len(frame), bool)
-            for b in inputs:
-                if b in hid.columns:
-                    mask |= hid[b].to_numpy()
-            if src == "throughput.switches":
-                mask |= self._distribution_hidden(frame)
-            status.loc[mask & (status[col] == "").to_numpy(), col] = SECONDARY
-        return status
-
-    def _distribution_hidden(self, switches: pd.DataFrame) -> np.ndarray:
-        """Rows of the switches table whose distribution over organisations has a hidden cell."""
-        dist = self.tables.get("throughput.switches_distribution")
-        out = np.zeros(len(switches), bool)
-        if dist is None:
-            return out
-        on = [k for k in ("group", "period") if k in dist.keys and k in switches.columns]
-        hidden = {
-            tuple(norm(dist.frame.at[i, k]) for k in on)
-            for (s, i, _c) in self.hidden
-            if s == "throughput.switches_distribution"
-        }
-        for pos, (_, row) in enumerate(rows_of(switches)):
-            out[pos] = tuple(norm(row[k]) for k in on) in hidden
-        return out
-
-
-def _cells(rel: Relation) -> tuple[Cell, ...]:
-    """Return a relation's cells, its total first."""
-    return (rel[0], *rel[1])
-
-
-def _pinned(matrix: np.ndarray) -> np.ndarray:
-    """Tell which unknowns of ``matrix @ x = b`` the system fixes to one value.
-
-    ``x_i`` is fixed exactly when the unit vector ``e_i`` lies in the row space of the
-    matrix: its squared norm in an orthonormal basis of that space (QR with column
-    pivoting of the transpose, rank from the diagonal of R) is 1.
-    """
-    q, r, _ = qr(matrix.T, mode="economic", pivoting=True)
-    diag = np.abs(np.diag(r))
-    rank = int((diag > 1e-9 * max(1.0, float(diag.max(initial=0.0)))).sum())
-    return (q[:, :rank] ** 2).sum(axis=1) > 1 - 1e-7
