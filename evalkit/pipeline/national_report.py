@@ -276,7 +276,8 @@ def national_bundle(
         rows, or the store has no national ingest log.
     """
     from evalkit.analysis.effects import confirmatory_part
-    from evalkit.pipeline.assemble import data_part, limitations, registration_record
+    from evalkit.pipeline.assemble import limitations
+    from evalkit.pipeline.provenance import data_part, registration_record
     from evalkit.protocol import load_protocol
 
     protocol = load_protocol(protocol_file)
