@@ -243,7 +243,7 @@ def test_keys_beyond_memory_go_to_disk_with_the_same_result(
     """With room for a few keys in memory the rest are checked on disk: same store, report."""
     path = make(tmp_path)
     whole = _ingest([path], tmp_path / "whole.duckdb", None)
-    monkeypatch.setattr("evalkit.ingest._dupkeys.MEMORY_KEYS", 7)
+    monkeypatch.setattr("evalkit.ingest._copykeys.MEMORY_KEYS", 7)
     chunked = _ingest([path], tmp_path / "chunked.duckdb", SMALL)
     _same_reports(chunked, whole)
     got, want = _store_frames(tmp_path / "chunked.duckdb"), _store_frames(tmp_path / "whole.duckdb")
@@ -253,7 +253,8 @@ def test_keys_beyond_memory_go_to_disk_with_the_same_result(
 
 def test_first_rows_find_every_key_given_and_no_other() -> None:
     """The in-memory index of first rows, over many segments (merged as they grow)."""
-    from evalkit.ingest._dupkeys import FirstRows, KeysRepeat
+    from evalkit.ingest._copykeys import FirstRows
+    from evalkit.ingest._keyindex import KeysRepeat
 
     rng = np.random.default_rng(3)
     index, given = FirstRows(), []

@@ -113,7 +113,7 @@ def test_hmac_from_precomputed_states_is_hmac_sha256(length: int) -> None:
 
 
 def test_key_hashes_of_categorical_pseudonyms_equal_those_of_their_texts() -> None:
-    from evalkit.ingest._dupkeys import _key_hashes
+    from evalkit.ingest._keyindex import key_hashes
 
     texts = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(50)]
     codes = np.arange(500) % 50
@@ -121,8 +121,8 @@ def test_key_hashes_of_categorical_pseudonyms_equal_those_of_their_texts() -> No
     month = pd.Series(pd.to_datetime(codes % 12 * 31, unit="D")).astype("datetime64[s]")
     as_category = pd.DataFrame({"person_id": categorical, "month": month})
     as_text = as_category.assign(person_id=np.asarray(categorical, dtype=object))
-    mine = _key_hashes(as_category, ("person_id", "month"))
-    theirs = _key_hashes(as_text.astype({"person_id": "str"}), ("person_id", "month"))
+    mine = key_hashes(as_category, ("person_id", "month"))
+    theirs = key_hashes(as_text.astype({"person_id": "str"}), ("person_id", "month"))
     for name in ("k1", "k2"):
         np.testing.assert_array_equal(mine[name], theirs[name])
 

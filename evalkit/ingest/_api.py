@@ -13,7 +13,9 @@ from typing import Any
 
 from evalkit.errors import IngestError
 from evalkit.ingest._chunks import CHUNK_BYTES, CsvPlan, NotStreamable, csv_chunks, plan_csv
-from evalkit.ingest._dupkeys import CopyKeys, KeysRepeat, find_duplicate_keys
+from evalkit.ingest._copykeys import CopyKeys
+from evalkit.ingest._dupkeys import find_duplicate_keys
+from evalkit.ingest._keyindex import KeysRepeat
 from evalkit.ingest._memo import ParseMemo
 from evalkit.ingest._overlap import check_overlap_rule
 from evalkit.ingest._privacy import mask_bsns, shown_path

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.ingest._content import RowContents
-from evalkit.ingest._dupkeys import FirstRows
+from evalkit.ingest._copykeys import FirstRows
 from evalkit.ingest._overlap import Overlap, find_overlap
 from evalkit.ingest._rows import merged, overlap_quarantine, quarantine, replace_keys, stored_rows
 from evalkit.ingest._schema import Schema
