@@ -16,12 +16,10 @@ import pandas as pd
 from evalkit.analysis.measures import COHORT, PERIOD, UNIT
 from evalkit.protocol.expressions import evaluate
 from evalkit.protocol.model import Protocol
-from evalkit.spec import Spec
+from evalkit.spec import SYNTHETIC_ESTIMATORS, Spec
 
-__all__ = ["SUBGROUP", "SYNTHETIC", "cell_design", "uses_cells"]
+__all__ = ["SUBGROUP", "cell_design", "uses_cells"]
 
-#: Estimators that take municipality-by-month cells.
-SYNTHETIC = ("synthetic_control", "synthetic_did", "triple_differences")
 #: The subgroup indicator column of the triple-differences cells.
 SUBGROUP = "_subgroup"
 
@@ -36,7 +34,7 @@ def _subgroup_mask(frame: pd.DataFrame, protocol: Protocol) -> pd.Series:
 
 def uses_cells(spec: Spec) -> bool:
     """Whether ``spec`` takes municipality-by-month cells (synthetic estimators, conformal)."""
-    return spec.estimator in SYNTHETIC or spec.inference == "conformal"
+    return spec.estimator in SYNTHETIC_ESTIMATORS or spec.inference == "conformal"
 
 
 def cell_design(

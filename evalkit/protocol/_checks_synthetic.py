@@ -22,10 +22,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SYNTHETIC", "check_synthetic"]
+from evalkit.spec import SYNTHETIC_ESTIMATORS, SYNTHETIC_INFERENCE
 
-SYNTHETIC = ("synthetic_control", "synthetic_did", "triple_differences")
-SYNTHETIC_INFERENCE = ("placebo", "conformal", "jackknife")
+__all__ = ["check_synthetic"]
 
 
 def _months(p: Mapping[str, Any]) -> int | None:
@@ -50,14 +49,14 @@ def check_synthetic(p: Mapping[str, Any], errors: list[str], warnings: list[str]
     n_comparison = len(units.get("comparison") or [])
     starts = {str(t.get("start")) for t in treated}
     alpha = float(a["alpha"]) if isinstance(a.get("alpha"), int | float) else 0.05
-    if inference in SYNTHETIC_INFERENCE and estimator not in SYNTHETIC:
+    if inference in SYNTHETIC_INFERENCE and estimator not in SYNTHETIC_ESTIMATORS:
         if not (estimator == "twfe" and inference == "conformal"):
             errors.append(
                 f"analysis.inference: {inference!r} applies to synthetic_control, "
                 "synthetic_did and triple_differences (and 'conformal' also to twfe); "
                 f"{estimator!r} uses auto, analytic, bootstrap, wild, permutation or conley_taber"
             )
-    if estimator in SYNTHETIC:
+    if estimator in SYNTHETIC_ESTIMATORS:
         if inference not in (None, "auto", *SYNTHETIC_INFERENCE):
             errors.append(
                 f"analysis.inference: {estimator} uses placebo (comparison municipalities "
@@ -112,7 +111,7 @@ def _check_inference(
                 f"conformal p-values come in steps of 1/{months} months = {1 / months:.3f}; "
                 f"it needs at least {math.ceil(1 / alpha)} months"
             )
-    if inference in ("placebo", "auto") and estimator in SYNTHETIC and n_treated:
+    if inference in ("placebo", "auto") and estimator in SYNTHETIC_ESTIMATORS and n_treated:
         smallest = 1 / (math.comb(n_comparison, n_treated) + 1) if n_comparison else 1.0
         if smallest > alpha:
             warnings.append(
