@@ -115,30 +115,15 @@ def _robustness(r: dict[str, Any] | None) -> Robustness | None:
 def _build(
     c: dict[str, Any], explicit: dict[str, Any], path: Path | None, warnings: list[str]
 ) -> Protocol:
-    pop, units, periods, a = c["population"], c["units"], c["periods"], c["analysis"]
-    power = c.get("power") or {}
+    periods = c["periods"]
     post = periods.get("post")
-    window = a.get("event_window")
     return Protocol(
         path=path,
         id=c["id"],
         metadata=c["metadata"],
         intervention=c["intervention"],
-        population=Population(
-            age_min=pop["age_min"],
-            age_max=pop["age_max"],
-            inclusion=tuple(pop["inclusion"]),
-            exclusion=tuple(pop["exclusion"]),
-            subgroups=tuple(Subgroup(**s) for s in pop["subgroups"]),
-            description=pop.get("description"),
-        ),
-        units=Units(
-            level=units["level"],
-            column=units["column"],
-            treated=tuple(TreatedUnit(**t) for t in units["treated"]),
-            comparison=tuple(units["comparison"]),
-            anticipation_months=units["anticipation_months"],
-        ),
+        population=_population(c["population"]),
+        units=_units(c["units"]),
         periods=Periods(
             pre=Window(**periods["pre"]),
             intervention=Window(**periods["intervention"]),
@@ -148,32 +133,8 @@ def _build(
             Outcome(**{**o, "smallest_effect": float(o["smallest_effect"])}) for o in c["outcomes"]
         ),
         hypotheses=tuple(Hypothesis(**h) for h in c["hypotheses"]),
-        analysis=Analysis(
-            estimator=a["estimator"],
-            control_group=a["control_group"],
-            method=a["method"],
-            base_period=a["base_period"],
-            covariates=tuple(a["covariates"]),
-            cluster=a["cluster"],
-            inference=a["inference"],
-            few_treated_threshold=a["few_treated_threshold"],
-            alpha=float(a["alpha"]),
-            multiple_testing=a["multiple_testing"],
-            event_window=(window["min"], window["max"]) if window else None,
-            seed=a["seed"],
-            subgroup=a.get("subgroup"),
-            robustness=_robustness(a.get("robustness")),
-        ),
-        data_sources=tuple(
-            DataSource(
-                kind=s["kind"],
-                schema_version=s["schema_version"],
-                files=tuple(s["files"]),
-                columns=tuple(str(c) for c in s["columns"]) if s.get("columns") else None,
-                overlap=s.get("overlap") or "refuse",
-            )
-            for s in c["data_sources"]
-        ),
+        analysis=_analysis(c["analysis"]),
+        data_sources=tuple(_data_source(s) for s in c["data_sources"]),
         disclosure_threshold=(c.get("reporting") or {}).get("disclosure_threshold") or 10,
         deviations=tuple(
             Deviation(
@@ -185,23 +146,78 @@ def _build(
             )
             for d in c["deviations"]
         ),
-        power=PowerSettings(
-            n_sims=power.get("n_sims", 200),
-            effects=tuple(float(e) for e in power["effects"]) if power.get("effects") else None,
-            target_power=float(power.get("target_power", 0.8)),
-            icc=_float_or_none(power.get("icc")),
-            serial_correlation=_float_or_none(power.get("serial_correlation")),
-            base_rates=dict(power.get("base_rates") or {}),
-            persons_per_unit=power.get("persons_per_unit"),
-            seed=power.get("seed", 20240101),
-            results=tuple(power["results"]) if power.get("results") else None,
-        ),
+        power=_power(c.get("power") or {}),
         demo=c.get("demo"),
         throughput=_throughput(c.get("throughput")),
         expected_persons=(c.get("sample_size") or {}).get("persons"),
         warnings=tuple(warnings),
         _canonical=c,
         _explicit=explicit,
+    )
+
+
+def _population(pop: dict[str, Any]) -> Population:
+    return Population(
+        age_min=pop["age_min"],
+        age_max=pop["age_max"],
+        inclusion=tuple(pop["inclusion"]),
+        exclusion=tuple(pop["exclusion"]),
+        subgroups=tuple(Subgroup(**s) for s in pop["subgroups"]),
+        description=pop.get("description"),
+    )
+
+
+def _units(units: dict[str, Any]) -> Units:
+    return Units(
+        level=units["level"],
+        column=units["column"],
+        treated=tuple(TreatedUnit(**t) for t in units["treated"]),
+        comparison=tuple(units["comparison"]),
+        anticipation_months=units["anticipation_months"],
+    )
+
+
+def _analysis(a: dict[str, Any]) -> Analysis:
+    window = a.get("event_window")
+    return Analysis(
+        estimator=a["estimator"],
+        control_group=a["control_group"],
+        method=a["method"],
+        base_period=a["base_period"],
+        covariates=tuple(a["covariates"]),
+        cluster=a["cluster"],
+        inference=a["inference"],
+        few_treated_threshold=a["few_treated_threshold"],
+        alpha=float(a["alpha"]),
+        multiple_testing=a["multiple_testing"],
+        event_window=(window["min"], window["max"]) if window else None,
+        seed=a["seed"],
+        subgroup=a.get("subgroup"),
+        robustness=_robustness(a.get("robustness")),
+    )
+
+
+def _data_source(s: dict[str, Any]) -> DataSource:
+    return DataSource(
+        kind=s["kind"],
+        schema_version=s["schema_version"],
+        files=tuple(s["files"]),
+        columns=tuple(str(c) for c in s["columns"]) if s.get("columns") else None,
+        overlap=s.get("overlap") or "refuse",
+    )
+
+
+def _power(power: dict[str, Any]) -> PowerSettings:
+    return PowerSettings(
+        n_sims=power.get("n_sims", 200),
+        effects=tuple(float(e) for e in power["effects"]) if power.get("effects") else None,
+        target_power=float(power.get("target_power", 0.8)),
+        icc=_float_or_none(power.get("icc")),
+        serial_correlation=_float_or_none(power.get("serial_correlation")),
+        base_rates=dict(power.get("base_rates") or {}),
+        persons_per_unit=power.get("persons_per_unit"),
+        seed=power.get("seed", 20240101),
+        results=tuple(power["results"]) if power.get("results") else None,
     )
 
 
