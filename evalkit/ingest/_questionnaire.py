@@ -9,6 +9,8 @@ such as SPSS user-missing 7/8/9 never reach the store.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -19,6 +21,7 @@ from evalkit.ingest._parse import parse_numbers
 from evalkit.ingest._pseudonym import load_key
 from evalkit.ingest._readers import RawTable
 from evalkit.ingest._schema import (
+    Instrument,
     Schema,
     match_headers,
     missing_required,
@@ -245,47 +248,76 @@ def _long_input(
     cols: Columns,
 ) -> pd.DataFrame:
     item_of = schema.item_instrument()
-    items = data["item"].map(
-        lambda v: (
-            {header_key(i): i for i in item_of}.get(header_key(v)) if isinstance(v, str) else None
-        )
-    )
-    unknown = (data["item"].notna() & items.isna()).to_numpy(dtype=bool)
+    items, unknown = _known_items(data["item"], item_of, failures)
+    data["item"] = items
+    instruments = items.map(lambda i: item_of[i].name if isinstance(i, str) else None)
+    if "instrument" in data:
+        _check_instruments(data["instrument"], items, instruments, failures)
+    value, reason = _item_scores(table, mapping, data, items, schema, failures, unknown)
+    long = pd.DataFrame({m: data[m] for m in META if m in data})
+    long["instrument"] = instruments.astype("str")
+    version = data["instrument_version"] if "instrument_version" in data else None
+    default = items.map(lambda i: item_of[i].version if isinstance(i, str) else None)
+    long["instrument_version"] = (
+        version.fillna(default) if version is not None else default
+    ).astype("str")
+    long["item"] = items.astype("str")
+    long["value"] = value
+    long["missing_reason"] = pd.Series(reason, index=data.index, dtype="str")
+    long["_pos"] = np.arange(len(data))
+    return long
+
+
+def _known_items(
+    given: pd.Series, item_of: Mapping[str, Instrument], failures: Failures
+) -> tuple[pd.Series, np.ndarray]:
+    """Return each row's item as the schema names it (None if unknown) and the unknown rows."""
+    by_key = {header_key(i): i for i in item_of}
+    items = given.map(lambda v: by_key.get(header_key(v)) if isinstance(v, str) else None)
+    unknown = (given.notna() & items.isna()).to_numpy(dtype=bool)
     if unknown.any():
         pos = np.flatnonzero(unknown)
         failures.add(
             pos,
             "item",
             "allowed",
-            data["item"].iloc[pos].to_numpy(),
-            [
-                f"{v!r} is not an item of any instrument in the schema"
-                for v in data["item"].iloc[pos]
-            ],
+            given.iloc[pos].to_numpy(),
+            [f"{v!r} is not an item of any instrument in the schema" for v in given.iloc[pos]],
         )
-    data["item"] = items
-    instruments = items.map(lambda i: item_of[i].name if isinstance(i, str) else None)
-    if "instrument" in data:
-        clash = (
-            data["instrument"].notna() & instruments.notna() & (data["instrument"] != instruments)
-        ).to_numpy(dtype=bool)
-        if clash.any():
-            pos = np.flatnonzero(clash)
-            failures.add(
-                pos,
-                "instrument",
-                "allowed",
-                data["instrument"].iloc[pos].to_numpy(),
-                [
-                    f"item {i} belongs to {w}, not {v}"
-                    for i, w, v in zip(
-                        items.iloc[pos],
-                        instruments.iloc[pos],
-                        data["instrument"].iloc[pos],
-                        strict=True,
-                    )
-                ],
-            )
+    return items, unknown
+
+
+def _check_instruments(
+    given: pd.Series, items: pd.Series, instruments: pd.Series, failures: Failures
+) -> None:
+    """Reject rows whose instrument column names another instrument than their item's."""
+    clash = (given.notna() & instruments.notna() & (given != instruments)).to_numpy(dtype=bool)
+    if not clash.any():
+        return
+    pos = np.flatnonzero(clash)
+    failures.add(
+        pos,
+        "instrument",
+        "allowed",
+        given.iloc[pos].to_numpy(),
+        [
+            f"item {i} belongs to {w}, not {v}"
+            for i, w, v in zip(items.iloc[pos], instruments.iloc[pos], given.iloc[pos], strict=True)
+        ],
+    )
+
+
+def _item_scores(
+    table: RawTable,
+    mapping: dict[str, str],
+    data: pd.DataFrame,
+    items: pd.Series,
+    schema: Schema,
+    failures: Failures,
+    unknown: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parse each row's score within its item's range; return the values and missing reasons."""
+    item_of = schema.item_instrument()
     low = items.map(lambda i: item_of[i].low if isinstance(i, str) else -np.inf).to_numpy(
         dtype=float
     )
@@ -313,15 +345,4 @@ def _long_input(
     if bad.any():
         pos = np.flatnonzero(bad)
         failures.add(pos, "value", "range", raw.iloc[pos].to_numpy(), message[pos])
-    long = pd.DataFrame({m: data[m] for m in META if m in data})
-    long["instrument"] = instruments.astype("str")
-    version = data["instrument_version"] if "instrument_version" in data else None
-    default = items.map(lambda i: item_of[i].version if isinstance(i, str) else None)
-    long["instrument_version"] = (
-        version.fillna(default) if version is not None else default
-    ).astype("str")
-    long["item"] = items.astype("str")
-    long["value"] = value
-    long["missing_reason"] = pd.Series(reason, index=data.index, dtype="str")
-    long["_pos"] = np.arange(len(data))
-    return long
+    return value, reason
