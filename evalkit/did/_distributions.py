@@ -84,6 +84,8 @@ def chi2_sf(df: int, x: float) -> float:
         return math.nan
     if x <= 0:
         return 1.0
+    if math.isinf(x):
+        return 0.0
     h = x / 2.0
     if df % 2 == 0:
         k = np.arange(df // 2)
