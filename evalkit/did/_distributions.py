@@ -69,7 +69,7 @@ def chi2_sf(df: int, x: float) -> float:
     Returns
     -------
     float
-        The upper tail probability; NaN for a NaN statistic.
+        The upper tail probability; NaN for a NaN or negative statistic.
 
     Notes
     -----
@@ -80,9 +80,9 @@ def chi2_sf(df: int, x: float) -> float:
     """
     if df < 1 or df != int(df):
         raise ValueError(f"chi2_sf takes a positive integer df, got {df!r}")
-    if math.isnan(x):
+    if math.isnan(x) or x < 0:  # as chdtrc: a negative statistic has no probability
         return math.nan
-    if x <= 0:
+    if x == 0:
         return 1.0
     if math.isinf(x):
         return 0.0
