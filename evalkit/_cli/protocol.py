@@ -290,7 +290,7 @@ def _compare_designs(protocol: Any, args: argparse.Namespace) -> list[dict[str, 
 
     a = protocol.analysis
 
-    def interval(design: Design, frame: Any) -> tuple[float, float, float, float]:
+    def interval(design: Design, frame: Any) -> tuple[float, ...]:
         return design_interval(
             frame, design.estimator, design.inference, alpha=a.alpha, seed=a.seed
         )
