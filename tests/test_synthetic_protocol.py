@@ -236,3 +236,30 @@ def test_conformal_coverage_from_sets_is_one_minus_size_on_simulated_pilots():
     row = table.iloc[0]
     assert row["size"] > 0
     assert row["coverage"] == pytest.approx(1 - row["size"])
+
+
+@pytest.mark.parametrize(
+    ("lang", "union"),
+    [
+        ("nl", "[\u22120,075; \u22120,061] \u222a [0,018; 0,061]"),
+        ("en", "[\u22120.075, \u22120.061] \u222a [0.018, 0.061]"),
+    ],
+)
+def test_evaluation_tables_print_a_conformal_set_with_a_gap_as_a_union(tmp_path, lang, union):
+    # the shipped one_municipality_conformal's first subgroup (debt, p = 1/30)
+    from evalkit.report.context import ReportContext
+    from evalkit.report.sections_results import effects_table, subgroups
+
+    bundle = json.loads((ROOT / "tests" / "data" / "bundle_fixture.json").read_text("utf-8"))
+    pieces = [[-0.0753, -0.0612], [0.0181, 0.0610]]
+    numbers = {"conf_low": -0.0753, "conf_high": 0.0610, "p_value": 1 / 30, "conf_set": pieces}
+    bundle["subgroups"][0].update(numbers)
+    effect = bundle["confirmatory"]["effects"][0]
+    effect["result"].update(numbers)
+    ctx = ReportContext(bundle, lang, figure_dir=tmp_path)
+    assert union in subgroups(ctx)
+    assert effect["role"] == "primary"
+    assert union in effects_table(ctx, "primary", "effects_primary", "c.effects_primary")
+    # the exports keep the hull's two columns, and no list
+    table = ctx.tables[0].export()
+    assert "conf_set" not in table.columns and "conf_low" in table.columns
