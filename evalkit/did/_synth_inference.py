@@ -326,7 +326,7 @@ def conformal(fit: SyntheticFit, *, alpha: float, grid: int = 41) -> SynthInfere
     radius = 4 * (np.ptp(gaps) + abs(fit.att)) + 1e-9
     nulls = fit.att + np.linspace(-radius, radius, grid)
     ok = conformal_pvalues(fit, nulls) > alpha
-    if not ok.any():
+    if not ok.any() and p0 <= alpha:  # zero is a tested value too
         return SynthInference(
             math.nan, p0, math.nan, math.nan, _cdetail(n_periods, grid), tuple(notes), ()
         )
