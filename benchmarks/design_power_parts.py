@@ -7,7 +7,8 @@ shared machine, so it runs here in parts that can go to the background::
     python -m benchmarks.design_power_parts run 25 problematic_debt 250 500 --out build/mc
     python -m benchmarks.design_power_parts table --out build/mc [--limit 500]
 
-Each part stores, per design, the estimate, p-value and interval of every pilot (pilot
+Each part stores, per design, the estimate, p-value and confidence set (its pieces'
+ends; one piece but for conformal inference) of every pilot (pilot
 ``i`` uses seed ``power.seed + i``, the seeds of :func:`compare_designs`), so parts of
 the same protocol and outcome combine into one sample; ``table`` prints size, coverage
 and MDE per design and writes ``table.json`` beside the parts.
@@ -51,7 +52,7 @@ def run_part(key: str, outcome: str, first: int, stop: int, out: Path, names: st
         designs = [d for d in designs if d.name in wanted]
     targets, _ = power_targets(protocol, [outcome])
 
-    def interval(design: Design, frame: Any) -> tuple[float, float, float, float]:
+    def interval(design: Design, frame: Any) -> tuple[float, ...]:
         return design_interval(
             frame, design.estimator, design.inference, alpha=a.alpha, seed=a.seed
         )
@@ -97,7 +98,12 @@ def table(out: Path, limit: int | None = None) -> list[dict[str, Any]]:
         protocol = load_protocol(KEYS[key])
         frames = []
         for d, per_seed in by_design.items():
-            array = np.stack([per_seed[s] for s in sorted(per_seed)[:limit]])
+            chosen = [per_seed[s] for s in sorted(per_seed)[:limit]]
+            # parts pad their sets to their own widest; pad all to the widest (NaN pieces)
+            width = max(len(r) for r in chosen)
+            array = np.full((len(chosen), width), np.nan)
+            for i, r in enumerate(chosen):
+                array[i, : len(r)] = r
             frames.append(design_table(protocol, [d], {outcome: array[None]}))
         # the recommendation is over all designs of the protocol and outcome
         both = recommend(

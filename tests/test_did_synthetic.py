@@ -285,3 +285,46 @@ def test_conformal_interval_without_gaps_has_no_such_note() -> None:
         inference="conformal",
     )
     assert "conformal_set_gaps" not in [n.code for n in result.notes]
+
+
+def test_conformal_set_with_a_gap_is_two_pieces_whose_ends_the_test_confirms() -> None:
+    # The gap pilot above: the set of effects not rejected is two intervals with zero
+    # (p = 1/30) between them; the hull is ci_low/ci_high.
+    data = pd.read_csv(Path(__file__).parent / "data" / "conformal_gap_panel.csv")
+    kw = {"outcome": "y", "unit": "unit", "time": "time", "treated": "treated"}
+    result = estimate(data, estimator="twfe", inference="conformal", cluster="unit", **kw)
+    pieces = result.extra["conf_set"]
+    assert len(pieces) == 2
+    (a, b), (c, d) = pieces
+    assert a < b < 0.0 < c < d
+    assert (result.ci_low, result.ci_high) == (a, d)
+    assert result.to_dict()["conf_set"] == [[a, b], [c, d]]
+    fit = synthetic_fit(data, method="did", **kw)
+    # an end's rejected neighbour lies within a refinement step (1/40 of the coarse step)
+    gaps = fit.panel.y[fit.cohorts[0].treated].mean(axis=0) - fit.panel.y[fit.panel.controls].mean(
+        axis=0
+    )
+    coarse = 2 * 4 * (np.ptp(gaps) + abs(fit.att)) / 40
+    step = coarse / 40
+    ends = np.array([a, b, c, d])
+    inside = conformal_pvalues(fit, ends)
+    assert (inside > 0.05).all()
+    for end, outward in zip(ends, (-1, 1, -1, 1), strict=True):
+        beyond = conformal_pvalues(fit, end + outward * np.linspace(0, step, 41)[1:])
+        assert (beyond <= 0.05).any(), end
+    assert conformal_pvalues(fit, np.array([0.0]))[0] <= 0.05
+    # the middle of each piece is not rejected either
+    assert (conformal_pvalues(fit, np.array([(a + b) / 2, (c + d) / 2])) > 0.05).all()
+
+
+def test_conformal_set_of_a_fit_without_gaps_is_its_interval() -> None:
+    result = estimate(
+        _panel(n_periods=40, start=30, effect=0.0),
+        outcome="y",
+        unit="unit",
+        time="time",
+        treated="d",
+        estimator="synthetic_did",
+        inference="conformal",
+    )
+    assert result.extra["conf_set"] == [[result.ci_low, result.ci_high]]

@@ -323,3 +323,20 @@ def test_the_norms_summary_marks_a_hidden_share_as_hidden(release: Path, name: s
         for i, row in enumerate(body):
             exported = overall.at[i, "share_within"]
             assert (row[j] == "·") == (exported == "suppressed"), (name, doc, i, row[j])
+
+
+def test_a_conformal_set_with_a_gap_reaches_the_bundle_and_the_documents(release: Path) -> None:
+    # one_municipality_conformal's first subgroup: zero (p = 1/30) lies in a gap of the set
+    name = "one_municipality_conformal"
+    row = _bundle(release, name)["subgroups"][0]
+    assert row["p_value"] <= 0.05
+    (a, b), (c, d) = row["conf_set"]
+    assert (row["conf_low"], row["conf_high"]) == (a, d) and b < 0.0 < c
+    for doc, sep in (("", "; "), (".en", ", ")):
+        shown = f"[{_num(a, doc)}{sep}{_num(b, doc)}] \u222a [{_num(c, doc)}{sep}{_num(d, doc)}]"
+        assert shown in _html(release, name, doc), doc
+
+
+def _num(value: float, doc: str) -> str:
+    text = f"{value:.3f}".replace("-", "\u2212")
+    return text if doc == ".en" else text.replace(".", ",")

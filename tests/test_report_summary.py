@@ -109,6 +109,7 @@ def test_both_documents_explain_an_uncorrected_interval(lang, said):
     [("nl", "nul ligt in een gat daartussen"), ("en", "zero lies in a gap between them")],
 )
 def test_both_documents_explain_zero_in_a_gap_of_the_conformal_set(lang, said):
+    # a bundle whose record has the note but not the set: only the hull to go by
     bundle = _bundle()
     result = bundle["confirmatory"]["effects"][0]["result"]
     result.update(conf_low=-0.057, conf_high=0.044, p_value=1 / 30)
@@ -118,6 +119,49 @@ def test_both_documents_explain_zero_in_a_gap_of_the_conformal_set(lang, said):
     assert said in summary_body(_ctx(bundle, lang))
     assert said in effect_sentences(_ctx(bundle, lang))
     assert said not in summary_body(_ctx(_bundle(), lang))
+
+
+def _split_set(bundle: dict) -> dict:
+    """The gap pilot of tests/data/conformal_gap_panel.csv as the fixture's debt effect."""
+    result = bundle["confirmatory"]["effects"][0]["result"]
+    pieces = [[-0.0573, -0.0044], [0.0004, 0.0443]]
+    result.update(conf_low=-0.0573, conf_high=0.0443, p_value=1 / 30, conf_set=pieces)
+    gap = {"code": "conformal_set_gaps", "values": {}}
+    result["warning_codes"] = [*(result.get("warning_codes") or []), gap]
+    bundle["confirmatory"]["effects"][0]["p_adjusted"] = None
+    return bundle
+
+
+def test_a_set_with_zero_in_its_gap_excludes_zero_but_not_a_direction():
+    pieces = [(-0.0573, -0.0044), (0.0004, 0.0443)]
+    kind = interval_kind(-0.0573, 0.0443, "decrease", 0.01, pieces)
+    assert kind == "split"
+    assert verdict_kind(kind, 1 / 30, 0.05) == "unclear"
+    assert disagreement(kind, 1 / 30, None, 0.05) == "conformal_split"
+    assert disagreement(kind, 1 / 30, 0.067, 0.05) == "uncorrected"
+    # zero inside a piece, or every piece on one side: the hull's wording
+    assert interval_kind(-0.06, 0.04, "decrease", 0.01, [(-0.06, 0.01), (0.02, 0.04)]) == (
+        "large_both"
+    )
+    assert interval_kind(-0.06, -0.01, "decrease", 0.01, [(-0.06, -0.04), (-0.03, -0.01)]) == (
+        "benefit_only"
+    )
+
+
+@pytest.mark.parametrize(
+    ("lang", "union", "said"),
+    [
+        ("nl", "[\u22125,7; \u22120,4] \u222a [0,0; 4,4]", "liggen aan beide kanten van nul"),
+        ("en", "[\u22125.7, \u22120.4] \u222a [0.0, 4.4]", "lie on both sides of zero"),
+    ],
+)
+def test_both_documents_print_a_set_with_a_gap_as_a_union(lang, union, said):
+    bundle = _split_set(_bundle())
+    for text in (summary_body(_ctx(bundle, lang)), effect_sentences(_ctx(bundle, lang))):
+        assert union in text
+        assert said in text
+        assert "bevat nul" not in text and "contains zero" not in text
+    assert "\u222a" not in summary_body(_ctx(_bundle(), lang))
 
 
 def test_smallest_permutation_p_value():

@@ -16,7 +16,9 @@ from evalkit.analysis.design_power import (
     Design,
     applicable_designs,
     compare_designs,
+    design_table,
     mde_from_intervals,
+    mde_from_sets,
     recommend,
 )
 from evalkit.cli import main
@@ -186,3 +188,78 @@ def test_registered_auto_is_compared_as_the_inference_estimate_will_pick(tmp_pat
     data["analysis"]["inference"] = "auto"
     names = [d.name for d in applicable_designs(load_protocol(write_protocol(tmp_path, data)))]
     assert names[0] == "twfe/permutation"
+
+
+def test_design_table_counts_coverage_and_power_from_the_pieces_of_a_set():
+    # three pilots: a set with zero in its second piece, one with zero in its gap, and
+    # an interval; padded with NaN as simulate_designs pads shorter sets
+    nan = math.nan
+    results = np.array(
+        [
+            [0.0, 0.5, -0.3, -0.2, -0.1, 0.1],
+            [0.0, 0.03, -0.1, -0.01, 0.02, 0.1],
+            [0.0, 0.5, -0.05, 0.05, nan, nan],
+        ]
+    )
+    protocol = load_protocol(ROOT / "protocols" / "demo.yaml")
+    row = design_table(protocol, [Design("twfe", "conformal")], {"neet": results[None]})
+    assert row["coverage"].iloc[0] == pytest.approx(2 / 3)  # the hull would give 3/3
+    assert row["size"].iloc[0] == pytest.approx(1 / 3)
+    pieces = results[:, 2:].reshape(3, -1, 2)
+    # a decrease δ = −m is rejected where m (= −δ) lies outside the null set: just past
+    # 0.01 it lies in pilot 2's gap; an increase +m needs −m outside, first past 0.05
+    assert mde_from_sets(pieces, -1.0, 1 / 3) == pytest.approx(0.01)
+    assert mde_from_sets(pieces, 1.0, 1 / 3) == pytest.approx(0.05)
+    assert mde_from_sets(pieces, 1.0, 2 / 3) == pytest.approx(0.1)
+
+
+def test_conformal_coverage_from_sets_is_one_minus_size_on_simulated_pilots():
+    # the demo design (12 municipalities); its first pilot's conformal set has zero in a
+    # gap, inside the hull, so coverage from the hull would be 10/10 with size 1/10
+    from evalkit.did.designs import design_interval
+
+    protocol = load_protocol(ROOT / "protocols" / "demo.yaml")
+    a = protocol.analysis
+
+    def interval(design: Design, frame: pd.DataFrame) -> tuple[float, ...]:
+        return design_interval(
+            frame, design.estimator, design.inference, alpha=a.alpha, seed=a.seed
+        )
+
+    table = compare_designs(
+        protocol,
+        interval,
+        designs=[Design("twfe", "conformal")],
+        n_sims=10,
+        outcomes=["problematic_debt"],
+    )
+    row = table.iloc[0]
+    assert row["size"] > 0
+    assert row["coverage"] == pytest.approx(1 - row["size"])
+
+
+@pytest.mark.parametrize(
+    ("lang", "union"),
+    [
+        ("nl", "[\u22120,075; \u22120,061] \u222a [0,018; 0,061]"),
+        ("en", "[\u22120.075, \u22120.061] \u222a [0.018, 0.061]"),
+    ],
+)
+def test_evaluation_tables_print_a_conformal_set_with_a_gap_as_a_union(tmp_path, lang, union):
+    # the shipped one_municipality_conformal's first subgroup (debt, p = 1/30)
+    from evalkit.report.context import ReportContext
+    from evalkit.report.sections_results import effects_table, subgroups
+
+    bundle = json.loads((ROOT / "tests" / "data" / "bundle_fixture.json").read_text("utf-8"))
+    pieces = [[-0.0753, -0.0612], [0.0181, 0.0610]]
+    numbers = {"conf_low": -0.0753, "conf_high": 0.0610, "p_value": 1 / 30, "conf_set": pieces}
+    bundle["subgroups"][0].update(numbers)
+    effect = bundle["confirmatory"]["effects"][0]
+    effect["result"].update(numbers)
+    ctx = ReportContext(bundle, lang, figure_dir=tmp_path)
+    assert union in subgroups(ctx)
+    assert effect["role"] == "primary"
+    assert union in effects_table(ctx, "primary", "effects_primary", "c.effects_primary")
+    # the exports keep the hull's two columns, and no list
+    table = ctx.tables[0].export()
+    assert "conf_set" not in table.columns and "conf_low" in table.columns

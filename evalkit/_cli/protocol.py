@@ -290,7 +290,7 @@ def _compare_designs(protocol: Any, args: argparse.Namespace) -> list[dict[str, 
 
     a = protocol.analysis
 
-    def interval(design: Design, frame: Any) -> tuple[float, float, float, float]:
+    def interval(design: Design, frame: Any) -> tuple[float, ...]:
         return design_interval(
             frame, design.estimator, design.inference, alpha=a.alpha, seed=a.seed
         )
@@ -302,7 +302,8 @@ def _compare_designs(protocol: Any, args: argparse.Namespace) -> list[dict[str, 
     _say(
         args,
         f"  designs compared under no effect ({int(table['n_sims'].iloc[0])} simulated pilots): "
-        f"size (p <= {a.alpha:g}), coverage of the {1 - a.alpha:.0%} interval, MDE at "
+        f"size (p <= {a.alpha:g}), coverage of the {1 - a.alpha:.0%} interval (conformal: "
+        f"the confidence set), MDE at "
         f"{target:.0%} power",
     )
     n_sims = int(table["n_sims"].iloc[0])

@@ -7,11 +7,15 @@ interval (an injected callable, so that any estimator can be compared). Every
 interval offered here is *shift-equivariant*: adding a constant effect δ to the
 pilot's treated cells moves the estimate and the interval by exactly δ (the
 estimators are linear in those cells and the intervals invert tests of shifted
-nulls). So one simulation under no effect gives
+nulls). A conformal design returns its confidence *set*, the effects its test does
+not reject, which need not be one interval (its pieces follow the hull); every
+other design returns one interval, a one-piece set. So one simulation under no
+effect gives
 
 * size: the share of pilots with ``p ≤ alpha`` (rejecting a true null);
-* coverage: the share of intervals that contain 0 (the true effect);
-* power at an effect δ: the share of intervals that exclude −δ; the minimal
+* coverage: the share of sets that contain 0 (the true effect); for a conformal
+  set this is exactly 1 − size up to the grid, where the hull would cover more;
+* power at an effect δ: the share of sets that exclude −δ; the minimal
   detectable effect (MDE) is the smallest |δ| in the expected direction with
   ``target_power``.
 
@@ -40,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.analysis.power import PowerTarget, _cell_means, _design, _mean, power_targets
+from evalkit.analysis.power_sets import mde_from_intervals, mde_from_sets, set_pieces
 from evalkit.did.estimate import few_treated_default
 from evalkit.errors import ProtocolError
 from evalkit.protocol.expressions import evaluate
@@ -56,6 +61,7 @@ __all__ = [
     "declared_subgroups",
     "design_table",
     "mde_from_intervals",
+    "mde_from_sets",
     "simulate_designs",
     "subgroup_cells",
     "withheld_designs",
@@ -90,11 +96,13 @@ class Design:
         return "population" if self.subgroup is None else f"subgroup {self.subgroup}"
 
 
-IntervalFn = Callable[[Design, pd.DataFrame], tuple[float, float, float, float]]
-"""``interval(design, frame) -> (estimate, p_value, ci_low, ci_high)`` on a power frame.
+IntervalFn = Callable[[Design, pd.DataFrame], tuple[float, ...]]
+"""``interval(design, frame) -> (estimate, p_value, low_1, high_1, low_2, high_2, ...)``.
 
-For a design with a ``subgroup`` the frame has one row per unit, month and subgroup and
-a 0/1 column :data:`SUBGROUP` (1: the declared subgroup)."""
+The confidence set of the design as pieces ``[low_k, high_k]`` in increasing order
+(one piece for an interval; ±inf for an open end; NaN ends for an empty set). For a
+design with a ``subgroup`` the frame has one row per unit, month and subgroup and a
+0/1 column :data:`SUBGROUP` (1: the declared subgroup)."""
 
 #: Columns of the simulated panel a subgroup definition can use.
 _SIMULATED = ("birth_month", "age", "vulnerable", "month", "period")
@@ -272,41 +280,13 @@ def _first_start(panel: pd.DataFrame) -> int:
     return int(starts.min()) if starts.size else 0
 
 
-def mde_from_intervals(low: np.ndarray, high: np.ndarray, sign: float, target: float) -> float:
-    """Smallest |δ| in direction ``sign`` whose shifted intervals exclude 0 in ``target`` of pilots.
-
-    Parameters
-    ----------
-    low, high : numpy.ndarray
-        Interval ends of the pilots simulated under no effect (±inf allowed).
-    sign : float
-        +1 for an expected increase, −1 for a decrease.
-    target : float
-        Target power.
-
-    Returns
-    -------
-    float
-        The MDE (positive), ``inf`` when no effect size reaches the target.
-    """
-    # an effect δ = sign·m is rejected when −δ lies outside the null interval
-    lo, hi = (-high, -low) if sign > 0 else (low, high)
-    ends = np.unique(np.abs(np.concatenate([lo, hi])))
-    ends = ends[np.isfinite(ends)]
-    for m in np.sort(ends):
-        candidate = np.nextafter(m, math.inf)
-        power = np.mean((candidate < lo) | (candidate > hi))
-        if power >= target:
-            return float(candidate)
-    return math.inf
-
-
 def _row(
     design: Design, outcome: str, results: np.ndarray, alpha: float, sign: float, target: float
 ) -> dict[str, Any]:
-    p, low, high = results[:, 1], results[:, 2], results[:, 3]
-    unbounded = ~np.isfinite(low) & ~np.isfinite(high)
-    mde = mde_from_intervals(low, high, sign, target)
+    p, pieces = results[:, 1], set_pieces(results)
+    low, high = pieces[..., 0], pieces[..., 1]
+    unbounded = np.any(np.isneginf(low) & np.isposinf(high), axis=1)
+    mde = mde_from_sets(pieces, sign, target)
     return {
         "outcome": outcome,
         "design": design.name,
@@ -314,7 +294,7 @@ def _row(
         "inference": design.inference,
         "estimand": design.estimand,
         "size": float(np.mean(p <= alpha)),
-        "coverage": float(np.mean((low <= 0) & (0 <= high))),
+        "coverage": float(np.mean(np.any((low <= 0) & (0 <= high), axis=1))),
         "mde": mde,
         "impossible": bool(unbounded.all()),
         "failed": float(np.mean(~np.isfinite(results[:, 0]))),
@@ -348,14 +328,16 @@ def simulate_designs(
     Returns
     -------
     numpy.ndarray
-        Shape ``(designs, seeds, 4)``: estimate, p-value, interval low and high.
+        Shape ``(designs, seeds, 2 + 2k)``: estimate, p-value, then the ends of the
+        confidence set's pieces (k pieces at most; a set with fewer is padded with NaN;
+        with one-piece sets only this is ``(designs, seeds, 4)``).
     """
     from evalkit.synth import simulate_outcome_panel
 
     null = _design(protocol, [target]).replace(effects={})
     definitions = {s.id: s.definition for s in protocol.population.subgroups}
-    results = np.empty((len(designs), len(seeds), 4))
-    for i, seed in enumerate(seeds):
+    rows: list[list[tuple[float, ...]]] = [[] for _ in designs]
+    for seed in seeds:
         panel = simulate_outcome_panel(null, int(seed), outcomes=[target.column])
         frames: dict[str | None, pd.DataFrame] = {None: _cell_means(panel, target.column)}
         for j, d in enumerate(designs):
@@ -363,7 +345,13 @@ def simulate_designs(
                 frames[d.subgroup] = subgroup_cells(
                     panel, target.column, definitions[str(d.subgroup)]
                 )
-            results[j, i] = interval(d, frames[d.subgroup])
+            rows[j].append(tuple(interval(d, frames[d.subgroup])))
+    # sets with fewer pieces are padded with NaN pieces, which contain nothing
+    width = max((len(r) for per_design in rows for r in per_design), default=4)
+    results = np.full((len(designs), len(seeds), width), math.nan)
+    for j, per_design in enumerate(rows):
+        for i, r in enumerate(per_design):
+            results[j, i, : len(r)] = r
     return results
 
 
@@ -412,7 +400,8 @@ def compare_designs(
     protocol : Protocol
         The protocol (units, periods, ``power:`` settings).
     interval : callable
-        ``interval(design, frame) -> (estimate, p_value, ci_low, ci_high)``; ``frame``
+        ``interval(design, frame) -> (estimate, p_value, low_1, high_1, ...)``, the
+        pieces of the confidence set (see :data:`IntervalFn`); ``frame``
         as in :func:`evalkit.protocol.power.simulate_power` (with :data:`SUBGROUP` for
         designs with a subgroup).
     designs : sequence of Design, optional

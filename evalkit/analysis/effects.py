@@ -174,6 +174,8 @@ def summary_row(
     row: dict[str, Any] = {"outcome": outcome, **extra}
     row["inference"] = None if res is None else res.get("inference")
     row.update((key, None if res is None else res.get(key)) for key in HEADLINE)
+    if res is not None and res.get("conf_set") is not None:
+        row["conf_set"] = res["conf_set"]  # conformal: the set whose hull is the interval
     row["warnings"] = list(errors) if res is None else res.get("warnings", [])
     row["warning_codes"] = [] if res is None else res.get("warning_codes", [])
     if res is None:

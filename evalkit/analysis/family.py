@@ -76,12 +76,12 @@ def _estimate_of(
         ]
         if not rows or rows[0].get("estimate") is None:
             return None, ("subgroup_not_estimated", names)
-        return {k: rows[0].get(k) for k in (*HEADLINE, "inference")}, None
+        return {k: rows[0].get(k) for k in (*HEADLINE, "inference", "conf_set")}, None
     result = effect.get("result")
     if result is None:
         detail = str(effect.get("error") or "no result")
         return None, ("estimate_failed", {**names, "detail": detail})
-    return {k: result.get(k) for k in (*HEADLINE, "inference")}, None
+    return {k: result.get(k) for k in (*HEADLINE, "inference", "conf_set")}, None
 
 
 def hypothesis_rows(
@@ -127,7 +127,7 @@ def hypothesis_rows(
                 "direction": h.direction,
                 "text": h.text,
                 "role": (by_outcome.get(h.outcome) or {}).get("role"),
-                **dict.fromkeys((*HEADLINE, "inference")),
+                **dict.fromkeys((*HEADLINE, "inference", "conf_set")),
                 **(numbers or {}),
                 "status": "estimated" if numbers else "not_estimated",
                 "reason": _REASONS[code].format(**values) if code else None,

@@ -15,8 +15,10 @@
   simplex weights; synthetic DiD: simplex weights, a level and the ridge ζ_ω), and the
   mean absolute post-period residual is compared with its value under every
   moving-block (cyclic) shift of time. The p-value is the share of shifts at least as
-  extreme, so it can go down to 1/T with T periods; the interval collects the τ₀ not
-  rejected on a grid.
+  extreme, so it can go down to 1/T with T periods. The confidence set collects the
+  τ₀ not rejected on a grid (zero among the values tested), refined where the verdict
+  changes; it need not be one interval, so it is kept as pieces (``conf_set``) and
+  the interval reported is their hull.
 * ``jackknife`` (Algorithm 3, weights held fixed): only with more than one treated
   unit; refused otherwise, because leaving out the one treated unit leaves no estimate.
 
@@ -39,7 +41,14 @@ from evalkit.did.notes import Note
 from evalkit.did.synthetic import SyntheticFit, cohort_estimates, overall
 from evalkit.errors import EstimationError
 
-__all__ = ["SynthInference", "SynthInferenceName", "conformal", "jackknife", "placebo"]
+__all__ = [
+    "SynthInference",
+    "SynthInferenceName",
+    "conformal",
+    "conformal_set",
+    "jackknife",
+    "placebo",
+]
 
 SynthInferenceName = Literal["placebo", "conformal", "jackknife"]
 
@@ -56,6 +65,10 @@ class SynthInference:
     ci_high: float
     detail: dict[str, Any]
     notes: tuple[Note, ...] = ()
+    #: Conformal only: the effects not rejected as sorted disjoint ``(low, high)`` pieces
+    #: (±inf for an open end; empty when every effect tested is rejected). ``ci_low`` and
+    #: ``ci_high`` are its hull.
+    conf_set: tuple[tuple[float, float], ...] | None = None
 
 
 def _draws(
@@ -299,39 +312,108 @@ def conformal(fit: SyntheticFit, *, alpha: float, grid: int = 41) -> SynthInfere
                 {"periods": n_periods, **_unbounded(alpha, n_periods)},
             )
         )
-        return SynthInference(math.nan, p0, -math.inf, math.inf, _cdetail(n_periods), tuple(notes))
+        return SynthInference(
+            math.nan,
+            p0,
+            -math.inf,
+            math.inf,
+            _cdetail(n_periods),
+            tuple(notes),
+            ((-math.inf, math.inf),),
+        )
     c = fit.cohorts[0]
     gaps = fit.panel.y[c.treated].mean(axis=0) - fit.panel.y[fit.panel.controls].mean(axis=0)
     radius = 4 * (np.ptp(gaps) + abs(fit.att)) + 1e-9
     nulls = fit.att + np.linspace(-radius, radius, grid)
     ok = conformal_pvalues(fit, nulls) > alpha
-    if not ok.any():
+    if not ok.any() and p0 <= alpha:  # zero is a tested value too
         return SynthInference(
-            math.nan, p0, math.nan, math.nan, _cdetail(n_periods, grid), tuple(notes)
+            math.nan, p0, math.nan, math.nan, _cdetail(n_periods, grid), tuple(notes), ()
         )
-    first, last = int(np.argmax(ok)), int(len(ok) - 1 - np.argmax(ok[::-1]))
-    if first == 0 or last == len(ok) - 1:
+    if ok[0] or ok[-1]:
         notes.append(Note("conformal_open_interval"))
-    # refine each closed end between the last value rejected and the first accepted
-    fine = np.linspace(0.0, 1.0, grid)
-    ends = []
-    if first > 0:
-        ends.append(nulls[first - 1] + fine * (nulls[first] - nulls[first - 1]))
-    if last < len(ok) - 1:
-        ends.append(nulls[last] + fine * (nulls[last + 1] - nulls[last]))
-    refined = np.concatenate(ends) if ends else np.array([])
-    keep = refined[conformal_pvalues(fit, refined) > alpha] if refined.size else refined
-    low = -math.inf if first == 0 else float(min(keep.min(initial=nulls[first]), nulls[first]))
-    high = (
-        math.inf if last == len(ok) - 1 else float(max(keep.max(initial=nulls[last]), nulls[last]))
-    )
+    pieces = conformal_set(fit, nulls, ok, p0 > alpha, alpha=alpha, grid=grid)
     # The effects not rejected need not form one interval (the statistic is not monotone
-    # in τ₀). The interval reported is their hull, as CWZ's own software reports it, so
-    # it can hold rejected effects, zero among them; a gap narrower than the grid shows
-    # only through zero's own p-value, which is why both are checked.
-    if not ok[first : last + 1].all() or (p0 <= alpha and low <= 0.0 <= high):
+    # in τ₀). ci_low/ci_high are the hull of the set, as CWZ's own software reports it,
+    # so they can hold rejected effects, zero among them; the set itself is conf_set.
+    if len(pieces) > 1:
         notes.append(Note("conformal_set_gaps"))
-    return SynthInference(math.nan, p0, low, high, _cdetail(n_periods, grid), tuple(notes))
+    detail = _cdetail(n_periods, grid)
+    return SynthInference(
+        math.nan, p0, pieces[0][0], pieces[-1][1], detail, tuple(notes), tuple(pieces)
+    )
+
+
+def conformal_set(
+    fit: SyntheticFit,
+    nulls: np.ndarray,
+    ok: np.ndarray,
+    zero_ok: bool,
+    *,
+    alpha: float,
+    grid: int,
+) -> list[tuple[float, float]]:
+    """Return the effects not rejected as sorted disjoint intervals ``(low, high)``.
+
+    Parameters
+    ----------
+    fit : SyntheticFit
+        A block-adoption fit.
+    nulls : numpy.ndarray
+        The coarse grid of τ₀ (increasing), which holds zero between its ends.
+    ok : numpy.ndarray
+        Whether each is not rejected (``p > alpha``).
+    zero_ok : bool
+        Whether τ₀ = 0 is not rejected: zero is a tested point, so the set agrees with
+        the p-value of no effect even where its gap is narrower than the grid.
+    alpha : float
+        1 − confidence level.
+    grid : int
+        Points of each refinement.
+
+    Returns
+    -------
+    list of tuple of float
+        Each piece runs from an accepted tested value to an accepted tested value whose
+        tested neighbours outside are rejected; a piece reaching an end of the coarse
+        grid is open there (±inf).
+    """
+    # refine every change between coarse neighbours (as the hull's ends always were),
+    # then add zero and refine between it and a neighbour that disagrees with it
+    change = np.flatnonzero(ok[:-1] != ok[1:])
+    points, accepted = _refine(fit, nulls, ok, change, alpha, grid)
+    at = int(np.searchsorted(points, 0.0))
+    points = np.insert(points, at, 0.0)
+    accepted = np.insert(accepted, at, zero_ok)
+    around = [i for i in (at - 1, at) if 0 <= i < len(points) - 1]
+    change = np.array([i for i in around if accepted[i] != accepted[i + 1]], dtype=int)
+    points, accepted = _refine(fit, points, accepted, change, alpha, grid)
+    pieces = []
+    edges = np.diff(np.concatenate([[0], accepted.astype(int), [0]]))
+    for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True):
+        low = -math.inf if points[a] <= nulls[0] else float(points[a])
+        high = math.inf if points[b] >= nulls[-1] else float(points[b])
+        pieces.append((low, high))
+    return pieces
+
+
+def _refine(
+    fit: SyntheticFit,
+    points: np.ndarray,
+    accepted: np.ndarray,
+    change: np.ndarray,
+    alpha: float,
+    grid: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Test ``grid`` values between ``points[i]`` and ``points[i + 1]`` for each i in ``change``."""
+    if not change.size:
+        return points, accepted
+    fine = np.linspace(0.0, 1.0, grid)
+    refined = np.concatenate([points[i] + fine * (points[i + 1] - points[i]) for i in change])
+    points = np.concatenate([points, refined])
+    accepted = np.concatenate([accepted, conformal_pvalues(fit, refined) > alpha])
+    order = np.argsort(points, kind="stable")
+    return points[order], accepted[order]
 
 
 def _cdetail(n_periods: int, grid: int = 0) -> dict[str, Any]:

@@ -219,6 +219,9 @@ def _result(
             for c in fit.cohorts
         ],
     }
+    if out.conf_set is not None:
+        # the confidence set itself; ci_low/ci_high are its hull
+        extra["conf_set"] = [[low, high] for low, high in out.conf_set]
     return DidResult(
         estimator=estimator,
         att=fit.att,

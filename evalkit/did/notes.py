@@ -148,9 +148,9 @@ TEMPLATES: dict[str, str] = {
     ),
     "conformal_set_gaps": (
         "conformal inference: the effects the test does not reject do not form one interval; "
-        "the interval shown runs from the smallest to the largest of them, so it also holds "
-        "effects the test rejects (which is how p can be below alpha while the interval "
-        "contains zero)"
+        "conf_set lists its pieces, and the interval shown runs from the smallest to the "
+        "largest of them, so it also holds effects the test rejects (which is how p can be "
+        "below alpha while the interval contains zero)"
     ),
     # --- Callaway–Sant'Anna: data ---
     "cs_dropped_missing": "dropped {n} of {total} rows with a missing outcome or covariate",

@@ -326,6 +326,8 @@ class DidResult:
         permutation or Conley–Taber: those give a p-value and an interval only).
     ci_low, ci_high : float
         Confidence interval at level ``1 - alpha`` (±inf when the design cannot bound it).
+        For conformal inference the hull of the confidence set ``extra["conf_set"]``,
+        which need not be one interval.
     p_value : float
         Two-sided p-value of "no effect".
     n_obs, n_units, n_clusters, n_treated_clusters : int
@@ -345,7 +347,9 @@ class DidResult:
         Method-specific facts (vcov type, draws, weights, smallest attainable p-value, ...).
     extra : mapping
         Estimator-specific JSON additions: ``event_study`` rows and ``pretrend``
-        (event study), ``components`` (Bacon).
+        (event study), ``components`` (Bacon), ``conf_set`` (conformal inference: the
+        effects not rejected as ``[low, high]`` pieces in increasing order, null in JSON
+        for an open end).
     """
 
     estimator: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ __all__ = [
     "fmt_num",
     "fmt_p",
     "fmt_pct",
+    "fmt_set",
     "is_missing",
 ]
 
@@ -129,6 +131,28 @@ def fmt_ci(low: Any, high: Any, lang: str, digits: int = 2) -> str:
         return "\u2013"
     sep = "; " if lang == "nl" else ", "
     return f"[{fmt_num(low, lang, digits)}{sep}{fmt_num(high, lang, digits)}]"
+
+
+def fmt_set(pieces: Sequence[Sequence[Any]], lang: str, digits: int = 2) -> str:
+    """Format a confidence set of several pieces as a union: ``[−0,08; −0,01] ∪ [0,02; 0,06]``.
+
+    Parameters
+    ----------
+    pieces : sequence of (low, high)
+        The set's pieces in increasing order (one piece: an interval, as :func:`fmt_ci`).
+    lang : str
+        ``nl`` or ``en``.
+    digits : int
+        Decimals.
+
+    Returns
+    -------
+    str
+        The intervals joined by ``∪``.
+    """
+    if not pieces:
+        return "\u2013"
+    return " \u222a ".join(fmt_ci(low, high, lang, digits) for low, high in pieces)
 
 
 def fmt_date(value: Any, lang: str, *, with_time: bool = False) -> str:

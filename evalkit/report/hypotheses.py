@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from evalkit.report.formatting import fmt_ci, fmt_num, fmt_p_clause, is_missing
+from evalkit.report.formatting import fmt_ci, fmt_num, fmt_p_clause, fmt_set, is_missing
 from evalkit.report.i18n import label
 from evalkit.report.units import outcome_unit
+from evalkit.report.verdict import conf_pieces
 
 __all__ = ["hypotheses_list"]
 
@@ -39,11 +40,13 @@ def hypotheses_list(ctx: Any) -> str:
         low, high = h.get("conf_low"), h.get("conf_high")
         unit_of = outcome_unit(ctx, h["outcome"])
         scale, digits, unit = unit_of.scale, unit_of.digits, unit_of.suffix
-        ci = (
-            ctx.t("s.ci_unbounded")
-            if is_missing(low) or is_missing(high)
-            else fmt_ci(low * scale, high * scale, lang, digits) + unit
-        )
+        pieces = conf_pieces(h)
+        if is_missing(low) or is_missing(high):
+            ci = ctx.t("s.ci_unbounded")
+        elif pieces:  # a conformal set with gaps: the union, not its hull
+            ci = fmt_set([(a * scale, b * scale) for a, b in pieces], lang, digits) + unit
+        else:
+            ci = fmt_ci(low * scale, high * scale, lang, digits) + unit
         p = h.get("p_adjusted")
         lines.append(
             "- "

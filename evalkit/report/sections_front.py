@@ -21,6 +21,7 @@ from evalkit.report.formatting import (
     fmt_p,
     fmt_p_clause,
     fmt_pct,
+    fmt_set,
     is_missing,
 )
 from evalkit.report.hypotheses import hypotheses_list
@@ -28,7 +29,7 @@ from evalkit.report.i18n import TEXT, label
 from evalkit.report.registry import registry_markdown
 from evalkit.report.tables import make_table, records_frame
 from evalkit.report.units import outcome_unit
-from evalkit.report.verdict import disagreement, interval_kind
+from evalkit.report.verdict import conf_pieces, disagreement, interval_kind
 
 __all__ = [
     "data_quality",
@@ -199,8 +200,11 @@ def effect_sentences(ctx: ReportContext, role: str = "primary") -> str:
             else fmt_num(baseline, lang, 2)
         )
         low, high = res.get("conf_low"), res.get("conf_high")
+        pieces = conf_pieces(res)
         if low is None or high is None or is_missing(low) or is_missing(high):
             ci = ctx.t("s.ci_unbounded")
+        elif pieces:  # a conformal set with gaps: the union, not its hull
+            ci = fmt_set([(a * scale, b * scale) for a, b in pieces], lang, 1)
         else:
             ci = fmt_ci(float(low) * scale, float(high) * scale, lang, 1)
         if e.get("error") or is_missing(res.get("estimate")):
@@ -271,10 +275,12 @@ def why_interval_disagrees(ctx: ReportContext, e: Mapping[str, Any]) -> str:
         res.get("conf_high"),
         e.get("expected_direction"),
         e.get("smallest_effect"),
+        conf_pieces(res),
     )
     alpha = float(ctx.get("confirmatory.alpha", 0.05))
     codes = [w.get("code") if isinstance(w, Mapping) else w for w in res.get("warning_codes") or ()]
-    gaps = "conformal_set_gaps" in codes
+    # a record without its set (an older bundle) only has the hull to go by
+    gaps = "conformal_set_gaps" in codes and res.get("conf_set") is None
     why = disagreement(interval, res.get("p_value"), e.get("p_adjusted"), alpha, set_gaps=gaps)
     if why is None:
         return ""

@@ -15,10 +15,11 @@ import pandas as pd
 from evalkit.report import sections_sensitivity
 from evalkit.report.context import ReportContext
 from evalkit.report.figures import event_study_plot, trend_plot
-from evalkit.report.formatting import fmt_ci, fmt_num, is_missing
+from evalkit.report.formatting import fmt_ci, fmt_num, fmt_set, is_missing
 from evalkit.report.i18n import label
 from evalkit.report.tables import make_table, records_frame
 from evalkit.report.units import SHARE_DIGITS, outcome_unit
+from evalkit.report.verdict import conf_pieces
 from evalkit.spec import FEW_TREATED_THRESHOLD, INFERENCE_COMPARED
 
 __all__ = [
@@ -29,6 +30,14 @@ __all__ = [
     "secondary",
     "subgroups",
 ]
+
+
+def _ci_text(res: Mapping[str, Any], lang: str, digits: int) -> str:
+    """Write the interval, or a conformal set with gaps as the union of its pieces."""
+    pieces = conf_pieces(res)
+    if pieces:
+        return fmt_set(pieces, lang, digits)
+    return fmt_ci(res.get("conf_low"), res.get("conf_high"), lang, digits)
 
 
 def effects_table(ctx: ReportContext, role: str, name: str, caption_key: str) -> str:
@@ -51,7 +60,7 @@ def effects_table(ctx: ReportContext, role: str, name: str, caption_key: str) ->
                 "unit": ctx.t("v.share") if binary else _unit_text(ctx, e),
                 "estimate": res.get("estimate"),
                 "std_error": res.get("std_error"),
-                "ci": fmt_ci(res.get("conf_low"), res.get("conf_high"), lang, row_digits),
+                "ci": _ci_text(res, lang, row_digits),
                 "p_value": res.get("p_value"),
                 "p_adjusted": e.get("p_adjusted"),
                 "baseline": e.get("baseline_mean"),

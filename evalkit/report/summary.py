@@ -14,6 +14,7 @@ from evalkit.report.formatting import (
     fmt_p,
     fmt_p_clause,
     fmt_pct,
+    fmt_set,
     is_missing,
 )
 from evalkit.report.hypotheses import hypotheses_list
@@ -22,7 +23,13 @@ from evalkit.report.sections_back import limitation_items
 from evalkit.report.sections_front import title, warnings_block, why_interval_disagrees
 from evalkit.report.tables import records_frame
 from evalkit.report.units import outcome_unit
-from evalkit.report.verdict import interval_kind, min_pilot_p, power_kind, verdict_kind
+from evalkit.report.verdict import (
+    conf_pieces,
+    interval_kind,
+    min_pilot_p,
+    power_kind,
+    verdict_kind,
+)
 
 __all__ = [
     "effect_paragraph",
@@ -114,6 +121,10 @@ def _in_units(ctx: Any, e: Effect, value: Any, *, signed: bool = False) -> str:
 
 def _ci(ctx: Any, e: Effect, low: Any, high: Any) -> str:
     unit = outcome_unit(ctx, e["outcome"])
+    pieces = conf_pieces(_result(e))
+    if pieces:  # a conformal set with gaps: the union, not its hull
+        scaled = [(a * unit.scale, b * unit.scale) for a, b in pieces]
+        return fmt_set(scaled, ctx.lang, unit.digits) + unit.suffix
     text = fmt_ci(float(low) * unit.scale, float(high) * unit.scale, ctx.lang, unit.digits)
     return str(text) + unit.suffix
 
@@ -130,6 +141,7 @@ def _kinds(ctx: Any, e: Effect) -> tuple[str, str]:
         res.get("conf_high"),
         e.get("expected_direction"),
         e.get("smallest_effect"),
+        conf_pieces(res),
     )
     return interval, verdict_kind(interval, _p(ctx, e), float(ctx.get("confirmatory.alpha", 0.05)))
 

@@ -27,10 +27,12 @@ from evalkit.report.formatting import (
     fmt_num,
     fmt_p,
     fmt_pct,
+    fmt_set,
     is_missing,
 )
 from evalkit.report.i18n import TEXT, label, t
 from evalkit.report.plan import SuppressionPlan
+from evalkit.report.verdict import conf_pieces
 from evalkit.report.warning_text import joined, warning_texts
 
 __all__ = ["ReportTable", "format_cell", "is_p_column", "make_table", "records_frame"]
@@ -360,6 +362,12 @@ class ReportTable:
             for lo, hi, d in zip(values["conf_low"], values["conf_high"], digits, strict=True)
         ]
         marks = [a or b for a, b in zip(status["conf_low"], status["conf_high"], strict=True)]
+        if "conf_set" in values.columns and not as_pct:
+            # a conformal set with gaps is shown as the union of its pieces, not its hull
+            for i, (raw, d) in enumerate(zip(values["conf_set"], digits, strict=True)):
+                pieces = conf_pieces({"conf_set": raw})
+                if pieces and cells[i] is not None and not marks[i]:
+                    cells[i] = fmt_set(pieces, self.lang, d)
         # right after the number it is the interval of
         after = (point or shares or ["conf_low"])[0]
         columns: dict[str, str] = {}
