@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +15,10 @@ from evalkit.errors import ReportError
 from evalkit.report.disclosure import PRIMARY, SECONDARY
 from evalkit.report.monitor_tables import registrations_spec, registrations_status
 from evalkit.report.plan import SuppressionPlan, _pinned
+from evalkit.report.plan_file import save_plan
 from evalkit.report.tables import make_table
+
+FIXTURE = Path(__file__).parent / "data" / "bundle_fixture.json"
 
 
 def _plan(**parts) -> SuppressionPlan:
@@ -373,3 +381,23 @@ def test_rows_of_gives_the_cells_iterrows_gives():
             assert value == ref[col] or (pd.isna(value) and pd.isna(ref[col])), col
         assert row.get("missing", "all") == ref.get("missing", "all") == "all"
     assert list(rows_of(frame.iloc[:0])) == []
+
+
+def test_a_document_over_a_saved_plan_imports_no_scipy(tmp_path) -> None:
+    """The report kernels read saved plans: scipy (for the planner's QR) stays unimported."""
+    bundle = tmp_path / "results.json"
+    shutil.copy(FIXTURE, bundle)
+    save_plan(bundle)
+    script = (
+        "import sys\n"
+        "from evalkit.report.context import ReportContext\n"
+        "from evalkit.report.render import evaluation_sections\n"
+        f"ctx = ReportContext.load({str(bundle)!r}, 'nl')\n"
+        "for section in evaluation_sections():\n"
+        "    section(ctx)\n"
+        "print(sorted(m for m in sys.modules if m == 'scipy' or m.startswith('scipy.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert done.stdout.strip() == "[]"

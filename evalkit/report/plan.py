@@ -50,7 +50,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import qr
 from threadpoolctl import threadpool_limits
 
 from evalkit.errors import ReportError
@@ -529,6 +528,10 @@ def _pinned(matrix: np.ndarray) -> np.ndarray:
     matrix: its squared norm in an orthonormal basis of that space (QR with column
     pivoting of the transpose, rank from the diagonal of R) is 1.
     """
+    # imported here: the report kernels read saved plans and would otherwise import
+    # scipy (about 0.3 s each) for this one function
+    from scipy.linalg import qr
+
     q, r, _ = qr(matrix.T, mode="economic", pivoting=True)
     diag = np.abs(np.diag(r))
     rank = int((diag > 1e-9 * max(1.0, float(diag.max(initial=0.0)))).sum())
