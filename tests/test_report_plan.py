@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -401,3 +402,28 @@ def test_a_document_over_a_saved_plan_imports_no_scipy(tmp_path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_planner_factorises_on_one_blas_thread_in_a_fresh_process(tmp_path) -> None:
+    """scipy's BLAS, loaded on first use, is still under the planner's one-thread limit."""
+    bundle = tmp_path / "results.json"
+    shutil.copy(FIXTURE, bundle)
+    script = (
+        "import os\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from evalkit.report import plan\n"
+        "from evalkit.report.plan_file import save_plan\n"
+        "seen = set()\n"
+        "solve = plan._pinned\n"
+        "def pinned(matrix):\n"
+        "    seen.update(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas')\n"
+        "    return solve(matrix)\n"
+        "plan._pinned = pinned\n"
+        f"save_plan({str(bundle)!r})\n"
+        "print(sorted(seen))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
+    )
+    assert done.stdout.strip() == "[1]"

@@ -412,6 +412,11 @@ class _Planner:
         return found
 
     def plan(self) -> SuppressionPlan:
+        # scipy (and its own BLAS) is loaded before the limit is set: threadpool_limits
+        # reaches only the libraries loaded when it starts, and a threaded QR of these
+        # small systems costs up to 50 times the single-threaded one on a busy machine
+        import scipy.linalg  # noqa: F401
+
         # many small factorisations: threaded BLAS costs more in start-up than it saves
         with threadpool_limits(limits=1, user_api="blas"):
             self._complete()
@@ -529,7 +534,8 @@ def _pinned(matrix: np.ndarray) -> np.ndarray:
     pivoting of the transpose, rank from the diagonal of R) is 1.
     """
     # imported here: the report kernels read saved plans and would otherwise import
-    # scipy (about 0.3 s each) for this one function
+    # scipy (about 0.3 s each) for this one function; SuppressionPlan's planner loads
+    # it before it limits the BLAS threads
     from scipy.linalg import qr
 
     q, r, _ = qr(matrix.T, mode="economic", pivoting=True)
