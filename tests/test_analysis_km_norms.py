@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from evalkit.analysis.norms import Norm, norm_shares, within_share
+from evalkit.analysis.norms import Norm, _group_positions, norm_shares, within_share
 from evalkit.analysis.survival import km_fit
 from evalkit.analysis.throughput import norm_did
 
@@ -176,3 +176,20 @@ def test_a_share_never_leaves_zero_to_one():
         event = rng.random(n) < 0.9
         share, lo, hi = within_share(elapsed, event, ~event, 28, 0.05)
         assert 0.0 <= lo <= share <= hi <= 1.0
+
+
+def test_norm_groups_are_groupbys_groups_in_its_order() -> None:
+    frame = pd.DataFrame(
+        {
+            "group": ["pilot", "comparison", None, "pilot", "comparison", "pilot"],
+            "month": ["2025-02", "2025-01", "2025-01", "2025-01", "2025-01", "2025-02"],
+        }
+    )
+    for by in (("group",), ("group", "month"), ("month",)):
+        expected = [
+            (key if isinstance(key, tuple) else (key,), list(rows.index))
+            for key, rows in frame.groupby(list(by), sort=True)
+        ]
+        got = [(key, list(at)) for key, at in _group_positions(frame, by)]
+        assert got == expected
+    assert [list(at) for _, at in _group_positions(frame, ())] == [list(range(6))]

@@ -11,7 +11,13 @@ import pytest
 
 from evalkit.report.bundle import read_bundle
 from evalkit.report.context import ReportContext
-from evalkit.report.figure_cache import ENV, FigureCache, figure_key, run_figure_cache
+from evalkit.report.figure_cache import (
+    ENV,
+    FigureCache,
+    figure_key,
+    inputs_digest,
+    run_figure_cache,
+)
 from evalkit.report.figures import png_bytes, trend_plot
 from evalkit.report.render import evaluation_sections
 
@@ -75,6 +81,18 @@ def test_inputs_whose_pickle_may_not_show_all_they_hold_are_not_keyed() -> None:
     assert figure_key("trends", 7.5, 4.0, (_trends(), lambda: 1)) is None
     assert figure_key("trends", 7.5, 4.0, {"inputs": Inputs()}) is None
     assert figure_key("trends", 7.5, 4.0, {("a", "b"): 1}) is None
+
+
+def test_figures_sharing_inputs_are_keyed_by_their_digest_as_by_the_inputs() -> None:
+    inputs = ({"records": [{"a": 1, "b": [0.5, None]}] * 3, "trends": _trends()}, "nl", 11)
+    digest = inputs_digest(inputs)
+    assert digest is not None and inputs_digest(digest) == digest
+    for name, width in (("trends", 7.5), ("event-study", 8.0)):
+        assert figure_key(name, width, 4.0, digest) == figure_key(name, width, 4.0, inputs)
+    changed = ({"records": [{"a": 1, "b": [0.5, 0.0]}] * 3, "trends": _trends()}, "nl", 11)
+    assert inputs_digest(changed) != digest
+    assert inputs_digest(({"records": [{"a": lambda: 1}]}, "nl")) is None
+    assert inputs_digest([{"a": 1}, {("a", "b"): 1}]) is None
 
 
 def _figure(ctx: ReportContext, inputs: tuple, build: object) -> bytes:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,8 +16,11 @@ from evalkit.errors import ReportError
 from evalkit.report.disclosure import PRIMARY, SECONDARY
 from evalkit.report.monitor_tables import registrations_spec, registrations_status
 from evalkit.report.plan import SuppressionPlan
+from evalkit.report.plan_file import save_plan
 from evalkit.report.plan_search import pinned
 from evalkit.report.tables import make_table
+
+FIXTURE = Path(__file__).parent / "data" / "bundle_fixture.json"
 
 
 def _plan(**parts) -> SuppressionPlan:
@@ -374,3 +383,48 @@ def test_rows_of_gives_the_cells_iterrows_gives():
             assert value == ref[col] or (pd.isna(value) and pd.isna(ref[col])), col
         assert row.get("missing", "all") == ref.get("missing", "all") == "all"
     assert list(rows_of(frame.iloc[:0])) == []
+
+
+def test_a_document_over_a_saved_plan_imports_no_scipy(tmp_path) -> None:
+    """The report kernels read saved plans: scipy (for the planner's QR) stays unimported."""
+    bundle = tmp_path / "results.json"
+    shutil.copy(FIXTURE, bundle)
+    save_plan(bundle)
+    script = (
+        "import sys\n"
+        "from evalkit.report.context import ReportContext\n"
+        "from evalkit.report.render import evaluation_sections\n"
+        f"ctx = ReportContext.load({str(bundle)!r}, 'nl')\n"
+        "for section in evaluation_sections():\n"
+        "    section(ctx)\n"
+        "print(sorted(m for m in sys.modules if m == 'scipy' or m.startswith('scipy.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_planner_factorises_on_one_blas_thread_in_a_fresh_process(tmp_path) -> None:
+    """scipy's BLAS, loaded on first use, is still under the planner's one-thread limit."""
+    bundle = tmp_path / "results.json"
+    shutil.copy(FIXTURE, bundle)
+    script = (
+        "import os\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from evalkit.report import plan_search\n"
+        "from evalkit.report.plan_file import save_plan\n"
+        "seen = set()\n"
+        "solve = plan_search.pinned\n"
+        "def pinned(matrix):\n"
+        "    seen.update(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas')\n"
+        "    return solve(matrix)\n"
+        "plan_search.pinned = pinned\n"
+        f"save_plan({str(bundle)!r})\n"
+        "print(sorted(seen))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
+    )
+    assert done.stdout.strip() == "[1]"

@@ -30,6 +30,7 @@ Defaults follow Dutch practice:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -254,6 +255,12 @@ def norm_status(intervals: pd.DataFrame, norm: Norm) -> pd.DataFrame:
     return sub
 
 
+@functools.lru_cache(maxsize=8)
+def _normal_quantile(q: float) -> float:
+    """Return the standard normal quantile; kept, as every group of a norm asks for it."""
+    return float(stats.norm.ppf(q))
+
+
 def within_share(
     elapsed: np.ndarray, event: np.ndarray, competing: np.ndarray, limit: float, alpha: float
 ) -> tuple[float, float, float]:
@@ -292,7 +299,7 @@ def within_share(
     # summed increments can overshoot 1 by an ulp (1.0000000000000002): a share is in [0, 1]
     share = min(1.0, max(0.0, float(cif.cinc[0][at[-1]])))
     se = float(cif.cinc_se[0][at[-1]])
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = _normal_quantile(1 - alpha / 2)
     if not math.isfinite(se):
         # Every case still open at the last time ended there, before the limit: the
         # delta-method variance divides by an empty risk set. The Wilson interval of the
@@ -313,6 +320,27 @@ def _known_at(elapsed: np.ndarray, status: np.ndarray, limit: float) -> bool:
     """
     last = float(elapsed.max())
     return last >= limit or not bool((status[elapsed == last] == 0).any())
+
+
+def _group_positions(
+    frame: pd.DataFrame, by: Sequence[str]
+) -> list[tuple[tuple[Any, ...], np.ndarray]]:
+    """Return each group's key and row positions, as ``frame.groupby(by, sort=True)`` has them.
+
+    The groups come in groupby's order, each row once and in frame order; rows with a
+    missing key are in no group (as in groupby). No grouping: one group of all rows.
+    """
+    if not by:
+        return [((), np.arange(len(frame)))]
+    grouped = frame.groupby(list(by), sort=True)
+    codes = grouped.ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")  # stable: a group's rows keep their order
+    bounds = np.searchsorted(codes[order], np.arange(grouped.ngroups + 1))
+    keys = grouped.size().index
+    return [
+        (key if isinstance(key, tuple) else (key,), order[bounds[i] : bounds[i + 1]])
+        for i, key in enumerate(keys)
+    ]
 
 
 def norm_shares(
@@ -351,20 +379,20 @@ def norm_shares(
     rows = []
     for norm in norms:
         st = norm_status(intervals, norm)
+        # one array per column, read once: a group is a set of positions into them
+        flags = {
+            "within": (st["status"] == "within").to_numpy(bool),
+            "breach": (st["status"] == "breach").to_numpy(bool),
+            "unknown": (st["status"] == "unknown").to_numpy(bool),
+            "breach_open": st["breach_open"].to_numpy(bool),
+        }
+        elapsed = st["elapsed"].to_numpy(float)
+        event = st["event"].to_numpy(bool)
+        competing = st["competing"].to_numpy(bool)
         for by in groupings:
-            keys = [((), st)] if not by else list(st.groupby(list(by), sort=True))
-            for key, g in keys:
-                key = key if isinstance(key, tuple) else (key,)
+            for key, at in _group_positions(st, by):
                 lab = dict(zip(by, key, strict=True))
-                n_within = int((g["status"] == "within").sum())
-                n_breach = int((g["status"] == "breach").sum())
-                share = within_share(
-                    g["elapsed"].to_numpy(float),
-                    g["event"].to_numpy(bool),
-                    g["competing"].to_numpy(bool),
-                    norm.limit_days,
-                    alpha,
-                )
+                share = within_share(elapsed[at], event[at], competing[at], norm.limit_days, alpha)
                 rows.append(
                     {
                         "norm": norm.name,
@@ -372,11 +400,11 @@ def norm_shares(
                         "limit": norm.limit,
                         "unit": norm.unit,
                         **{d: lab.get(d, "all") for d in dims},
-                        "n": len(g),
-                        "n_within": n_within,
-                        "n_breach": n_breach,
-                        "n_breach_open": int(g["breach_open"].sum()),
-                        "n_unknown": int((g["status"] == "unknown").sum()),
+                        "n": len(at),
+                        "n_within": int(flags["within"][at].sum()),
+                        "n_breach": int(flags["breach"][at].sum()),
+                        "n_breach_open": int(flags["breach_open"][at].sum()),
+                        "n_unknown": int(flags["unknown"][at].sum()),
                         **dict(zip(("share_within", "conf_low", "conf_high"), share, strict=True)),
                     }
                 )

@@ -250,7 +250,8 @@ class ReportContext:
             Everything the figure is drawn from besides its name and size (data, labels,
             language; see :func:`~evalkit.report.figure_cache.figure_key`): a figure
             with the same name, size and inputs drawn earlier in the run is taken from
-            the run's figure cache instead of drawn again. Default: always drawn.
+            the run's figure cache instead of drawn again; for inputs several figures share,
+            their :func:`~evalkit.report.figure_cache.inputs_digest`. Default: always drawn.
         """
         name = safe_name(name, "figure")  # names may hold protocol text (a norm's name)
         number = self._fig_numbers.setdefault(name, len(self._fig_numbers) + 1)

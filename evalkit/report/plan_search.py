@@ -177,6 +177,11 @@ class Planner:
         dict
             Source -> frame of ``""``, ``"primary"`` or ``"secondary"`` per cell.
         """
+        # scipy (and its own BLAS) is loaded before the limit is set: threadpool_limits
+        # reaches only the libraries loaded when it starts, and a threaded QR of these
+        # small systems costs up to 50 times the single-threaded one on a busy machine
+        import scipy.linalg  # noqa: F401
+
         # many small factorisations: threaded BLAS costs more in start-up than it saves
         with threadpool_limits(limits=1, user_api="blas"):
             self._complete()
@@ -293,7 +298,8 @@ def pinned(matrix: np.ndarray) -> np.ndarray:
     pivoting of the transpose, rank from the diagonal of R) is 1.
     """
     # imported here: the report kernels read saved plans and would otherwise import
-    # scipy (about 0.3 s each) for this one function
+    # scipy (about 0.3 s each) for this one function; Planner.statuses loads it before
+    # it limits the BLAS threads
     from scipy.linalg import qr
 
     q, r, _ = qr(matrix.T, mode="economic", pivoting=True)

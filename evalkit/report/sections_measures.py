@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from evalkit.report.context import ReportContext
+from evalkit.report.figure_cache import inputs_digest
 from evalkit.report.figures_monitoring import norm_name
 from evalkit.report.i18n import label
 from evalkit.report.long_tables import NEEDS, SUMMARIES, SUMMARY_ROWS
@@ -262,7 +263,8 @@ def _figures(ctx: ReportContext, section: str) -> list[str]:
         "questionnaire": shown.get("questionnaire"),
         "settings": {"pilot_start": (shown.get("settings") or {}).get("pilot_start")},
     }
-    drawn_from = (parts, section, ctx.lang, ctx.threshold)
+    # keyed once for all of the section's figures: the parts hold thousands of records
+    drawn_from = inputs_digest((parts, section, ctx.lang, ctx.threshold))
     for name, caption, plot in monitoring_figures(parts, section, ctx.lang, ctx.threshold):
         out.append(ctx.figure(plot, name, caption, drawn_from=drawn_from))
     return out

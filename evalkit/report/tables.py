@@ -254,7 +254,9 @@ class ReportTable:
         status = self.protected.status[list(self.columns)]
         for col in values.columns:
             values[col] = [_export_value(v, self.lang) for v in values[col]]
-        return values.mask(status != "", "suppressed")
+        hidden = status != ""
+        # most tables hide nothing: mask would only copy them
+        return values.mask(hidden, "suppressed") if hidden.to_numpy().any() else values
 
     def to_markdown(self) -> str:
         """Return a pandoc pipe table (header cells become ``<th>``)."""
@@ -448,7 +450,13 @@ def _code_text(value: Any, lang: str) -> Any:
     return value
 
 
+#: Cell types :func:`_export_value` returns unchanged (numbers and missing values).
+_AS_IS = frozenset((float, int, bool, type(None)))
+
+
 def _export_value(value: Any, lang: str) -> Any:
+    if type(value) in _AS_IS:  # most cells: skip the slower Mapping test below
+        return value
     value = _localised(value, lang)
     if isinstance(value, list):
         return "; ".join(str(_localised(v, lang)) for v in value)
