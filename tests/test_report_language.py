@@ -115,7 +115,7 @@ def test_codes_in_cells_are_translated_and_verbatim_names_shown_as_code(tmp_path
 
 def test_the_protocol_brief_shows_every_period_in_both_languages(tmp_path: Path) -> None:
     """Every period with its months: "pre: January …" read as a status code showed "pre"."""
-    from evalkit.report.sections_front import protocol_brief
+    from evalkit.report.sections_protocol import protocol_brief
 
     for lang, words in (("en", ("pre (", "intervention (", "post (")), ("nl", ("vooraf (",))):
         ctx = _ctx(tmp_path, lang)

@@ -14,6 +14,7 @@ from evalkit.report import (
     sections_back,
     sections_front,
     sections_measures,
+    sections_protocol,
     sections_results,
 )
 from evalkit.report.context import ReportContext
@@ -164,8 +165,8 @@ def test_balance_shows_shares_as_percentages_and_means_as_numbers(tmp_path):
     for row in rows:
         row.update(n_pilot=283, n_comparison=3291)
     sample = {"flow": [], "balance": rows}
-    nl = sections_front.sample(_ctx(tmp_path, lang="nl", sample=sample))
-    en = sections_front.sample(_ctx(tmp_path, sample=sample))
+    nl = sections_protocol.sample(_ctx(tmp_path, lang="nl", sample=sample))
+    en = sections_protocol.sample(_ctx(tmp_path, sample=sample))
     # NEET's 4.6% read "0,0" when it shared one number format with an age of 22.3
     assert "4,6%" in nl and "4,4%" in nl and "52,7%" in nl and "22,3" in nl
     assert "4.6%" in en and "Balance in the pre-period, shares" in en and "Pilot share" in en
@@ -340,7 +341,7 @@ def test_the_protocol_in_brief_names_every_estimator_and_writes_units(tmp_path):
         {"date": "2026-12-04", "field": "analysis.robustness", "old": None, "new": new}
         | {"reason": "added"}
     ]
-    html = sections_front.protocol_brief(ctx)
+    html = sections_protocol.protocol_brief(ctx)
     assert "Callaway–Sant&#x27;Anna (by start group and period)" in html
     assert "callaway santanna" not in html
     assert "2.0 percentage points" in html
@@ -375,7 +376,7 @@ def test_an_outcome_with_two_hypotheses_shows_both(tmp_path):
         {"id": "H1", "outcome": outcome, "text": "Debts fall."},
         {"id": "H3", "outcome": outcome, "text": "Most among those turning 18."},
     ]
-    html = sections_front.protocol_brief(ctx)
+    html = sections_protocol.protocol_brief(ctx)
     assert "H1: Debts fall. · H3: Most among those turning 18." in html
 
 

@@ -81,14 +81,19 @@ def evaluation_sections() -> tuple[Callable[[ReportContext], str], ...]:
     Imported on call: the section modules pull in plotting code a renderer that only
     starts kernels does not need.
     """
-    from evalkit.report import sections_front, sections_measures, sections_results
+    from evalkit.report import (
+        sections_front,
+        sections_measures,
+        sections_protocol,
+        sections_results,
+    )
     from evalkit.report.sections_synthetic import synthetic
 
     return (
         sections_front.first_page,
-        sections_front.protocol_brief,
-        sections_front.data_quality,
-        sections_front.sample,
+        sections_protocol.protocol_brief,
+        sections_protocol.data_quality,
+        sections_protocol.sample,
         sections_results.primary,
         synthetic,
         sections_results.robustness,
