@@ -9,37 +9,36 @@ evaluator downloads is what the report shows.
 from __future__ import annotations
 
 import numbers
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from evalkit.report.disclosure import Protected, is_count_column, protect, scrub
+from evalkit.report.cells import (
+    Formatter,
+    column_formatter,
+    export_value,
+    format_cell,
+    is_share,
+    pct_ci,
+)
+from evalkit.report.disclosure import Protected, protect
 from evalkit.report.escape import safe_name
 from evalkit.report.formatting import (
     fmt_ci,
-    fmt_count,
-    fmt_date,
     fmt_num,
-    fmt_p,
-    fmt_pct,
     fmt_set,
     is_missing,
 )
 from evalkit.report.i18n import TEXT, label, t
 from evalkit.report.plan import SuppressionPlan
 from evalkit.report.verdict import conf_pieces
-from evalkit.report.warning_text import joined, warning_texts
+from evalkit.report.warning_text import warning_texts
 
-__all__ = ["ReportTable", "format_cell", "is_p_column", "make_table", "records_frame"]
+__all__ = ["ReportTable", "make_table", "records_frame"]
 
-Formatter = Callable[[Any, str], str]
-#: A status with a reason: ``not_estimable: the estimator's design is singular …``.
-_STATUS = re.compile(r"^[a-z][a-z0-9_]*: ")
 #: Columns whose cells are names copied verbatim from the protocol or the data (a protocol
 #: field, its old and new value, a column of the user's file): shown as code, not as prose.
 _VERBATIM = frozenset({"field", "old", "new", "column", "rule"})
@@ -47,29 +46,6 @@ _VERBATIM = frozenset({"field", "old", "new", "column", "rule"})
 _MARKS = frozenset({"\u2013", "\u2026", "\u03a3"})
 #: Tables with more columns than this print in smaller type (class ``wide``).
 _WIDE = 10
-#: Columns that always show decimals, even for whole numbers.
-_ESTIMATES = frozenset(
-    {
-        "estimate",
-        "std_error",
-        "conf_low",
-        "conf_high",
-        "att",
-        "se",
-        "mean",
-        "sd",
-        "std_diff",
-        "statistic",
-        "weight",
-        "alpha",
-        "baseline",
-        "pilot_mean",
-        "comparison_mean",
-        "smallest_effect",
-        "effect",
-        "mde",
-    }
-)
 
 
 def records_frame(records: Any) -> pd.DataFrame | None:
@@ -77,97 +53,6 @@ def records_frame(records: Any) -> pd.DataFrame | None:
     if not records or not isinstance(records, list):
         return None
     return pd.DataFrame.from_records(records)
-
-
-def _localised(value: Any, lang: str) -> Any:
-    if isinstance(value, Mapping) and lang in value:
-        return value[lang]
-    return value
-
-
-#: Quantities with a fixed number of decimals (the NPS is a whole score from -100 to 100;
-#: throughput times and their bounds are days, whole or half from a Kaplan–Meier curve).
-_DIGITS = {"nps": 0} | dict.fromkeys(
-    ("median", "median_ci_low", "median_ci_high", "p80", "p80_ci_low", "p80_ci_high"), 1
-)
-
-
-def _is_share(column: str) -> bool:
-    return (
-        column.startswith("share")
-        or column in ("rate", "power", "retention")
-        or column.endswith(("_share", "_rate"))
-    )
-
-
-def is_p_column(column: str) -> bool:
-    """Tell whether a column holds p-values (``p``, ``p_value``, ``p_adjusted``, ``wilcoxon_p``)."""
-    return column == "p" or column.startswith("p_") or column.endswith("_p")
-
-
-def column_formatter(column: str, values: pd.Series) -> Formatter | None:
-    """One number format for a whole numeric column, chosen once from all its values.
-
-    Counts, p-values and shares already have one format each (``format_cell``); other
-    numbers would otherwise get decimals per value (``-25``, ``-22,0``, ``2,778`` in
-    one column). Returns ``None`` where ``format_cell`` already decides per column.
-    """
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return None
-    if is_count_column(column) or is_p_column(column) or _is_share(column):
-        return None
-    nums = pd.to_numeric(values, errors="coerce").dropna()
-    nums = nums[np.isfinite(nums)]
-    if nums.empty:
-        return None
-    if column in _DIGITS:
-        digits = _DIGITS[column]
-    elif column.endswith(("_days", "_weeks", "_months")):
-        digits = 1
-    elif column not in _ESTIMATES and bool((nums == nums.round()).all()):
-        digits = 0
-    else:
-        digits = 3 if float(nums.abs().max()) < 10 else 1
-
-    def fmt(value: Any, lang: str) -> str:
-        if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
-            return format_cell(column, value, lang)
-        if is_missing(value):
-            return "\u2013"
-        return fmt_num(value, lang, digits)
-
-    return fmt
-
-
-def format_cell(column: str, value: Any, lang: str) -> str:
-    """Default display of a value by its column name (counts, p-values, shares, text)."""
-    value = _localised(value, lang)
-    if is_missing(value):
-        return "\u2013"
-    if isinstance(value, bool | np.bool_):
-        return t("v.yes" if value else "v.no", lang)
-    if isinstance(value, list):
-        if column == "warnings":  # sentences, each closed by a stop
-            return scrub(joined([str(v) for v in value])) or "\u2013"
-        return scrub("; ".join(str(_localised(v, lang)) for v in value)) or "\u2013"
-    if isinstance(value, numbers.Real):
-        if is_count_column(column) or column in ("rows_read", "accepted", "rejected", "bytes"):
-            return fmt_count(value, lang)
-        if is_p_column(column):
-            return fmt_p(value, lang)
-        if _is_share(column):
-            return fmt_pct(value, lang)
-        number = float(value)
-        if number.is_integer() and (abs(number) >= 10 or column not in _ESTIMATES):
-            return fmt_count(number, lang)
-        if column.endswith(("_days", "_weeks", "_months")):
-            return fmt_num(number, lang, 1)
-        return fmt_num(number, lang, 3 if abs(number) < 10 else 1)
-    text = str(value)
-    if column.endswith("_at"):
-        return fmt_date(text, lang, with_time=True)
-    # a known code (unit, scale, status, estimator …) in words; the exports keep the code
-    return scrub(str(_code_text(text, lang))).replace("\n", " ")
 
 
 @dataclass(frozen=True)
@@ -253,7 +138,7 @@ class ReportTable:
         values = self.protected.values[list(self.columns)].copy().astype(object)
         status = self.protected.status[list(self.columns)]
         for col in values.columns:
-            values[col] = [_export_value(v, self.lang) for v in values[col]]
+            values[col] = [export_value(v, self.lang) for v in values[col]]
         hidden = status != ""
         # most tables hide nothing: mask would only copy them
         return values.mask(hidden, "suppressed") if hidden.to_numpy().any() else values
@@ -354,13 +239,13 @@ class ReportTable:
         # rows of different quantities keep their own decimals (``row_digits``)
         digits = list(self.row_digits.get("conf_low", ())) or [whole] * len(values)
         # the interval of a share is written as the share is: in percentages
-        shares = [c for c in self.columns if _is_share(c)]
+        shares = [c for c in self.columns if is_share(c)]
         point = [c for c in ("std_error", "estimate", "mean", "alpha") if c in self.columns]
         as_pct = bool(shares) and not point
         cells = [
             None
             if is_missing(lo) or is_missing(hi)
-            else (_pct_ci(lo, hi, self.lang) if as_pct else fmt_ci(lo, hi, self.lang, d))
+            else (pct_ci(lo, hi, self.lang) if as_pct else fmt_ci(lo, hi, self.lang, d))
             for lo, hi, d in zip(values["conf_low"], values["conf_high"], digits, strict=True)
         ]
         marks = [a or b for a, b in zip(status["conf_low"], status["conf_high"], strict=True)]
@@ -424,47 +309,6 @@ class ReportTable:
 
     def __repr__(self) -> str:
         return f"ReportTable({self.name!r}, {len(self.protected.values)} rows)"
-
-
-def _pct_ci(low: Any, high: Any, lang: str) -> str:
-    """Format the interval of a share in percentages (``[57,4%; 67,7%]``)."""
-    sep = "; " if lang == "nl" else ", "
-    return f"[{fmt_pct(low, lang)}{sep}{fmt_pct(high, lang)}]"
-
-
-def _code_text(value: Any, lang: str) -> Any:
-    """Translate a cell that is a known code (``weeks``, ``not_estimable: …``), else keep it.
-
-    Only exact codes of the translation table are replaced, so names and free text stay.
-    A ``code: detail`` status becomes its code's translation: the detail is the
-    estimator's own English message, which a Dutch table must not show (the exports
-    keep it, and every code: they are data).
-    """
-    if not isinstance(value, str):
-        return value
-    code = value.split(":", 1)[0] if _STATUS.match(value) else value
-    for prefix in ("code", "v", "inf", "kind"):
-        entry = TEXT.get(f"{prefix}.{code}")
-        if entry is not None:
-            return entry[lang]
-    return value
-
-
-#: Cell types :func:`_export_value` returns unchanged (numbers and missing values).
-_AS_IS = frozenset((float, int, bool, type(None)))
-
-
-def _export_value(value: Any, lang: str) -> Any:
-    if type(value) in _AS_IS:  # most cells: skip the slower Mapping test below
-        return value
-    value = _localised(value, lang)
-    if isinstance(value, list):
-        return "; ".join(str(_localised(v, lang)) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}={v}" for k, v in value.items())
-    if isinstance(value, str):
-        return scrub(value)
-    return value
 
 
 def make_table(
