@@ -170,8 +170,6 @@ def _status(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]
 
 
 def _power(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
-    import math
-
     from evalkit.analysis.power import registered_estimator, simulate_power
     from evalkit.errors import ProtocolError
     from evalkit.protocol import load_protocol
@@ -191,6 +189,25 @@ def _power(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         seed=args.seed,
         outcomes=args.outcome,
     )
+    _say_power(args, path, protocol, table)
+    designs = _compare_designs(protocol, args) if args.designs == "compare" else []
+    impossible = {r["outcome"] for r in designs if r["impossible"] and r is _first(designs, r)}
+    _say_mdes(args, protocol, table, impossible)
+    if args.csv is not None:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.csv, index=False)
+        _say(args, f"  written: {args.csv}")
+    stored = _store_power(args, protocol, table, designs)
+    return {
+        "file": str(path),
+        "power": stored["rows"],
+        "skipped": stored["skipped"],
+        "designs": stored.get("designs", []),
+    }, True
+
+
+def _say_power(args: argparse.Namespace, path: Path, protocol: Any, table: Any) -> None:
+    """Print the registered design's power per outcome and effect."""
     a = protocol.analysis
     _say(
         args,
@@ -205,15 +222,19 @@ def _power(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
             f"  {row.outcome:<24} {row.effect:>10.4f} {row.power:>7.2f} "
             f"{row.mean_estimate:>10.4f} {row.mean_std_error:>10.4f}",
         )
-    designs = _compare_designs(protocol, args) if args.designs == "compare" else []
-    impossible = {r["outcome"] for r in designs if r["impossible"] and r is _first(designs, r)}
-    target = protocol.power.target_power
+
+
+def _say_mdes(args: argparse.Namespace, protocol: Any, table: Any, impossible: set[Any]) -> None:
+    """Print each outcome's minimal detectable effect, or why there is none."""
+    import math
+
+    alpha, target = protocol.analysis.alpha, protocol.power.target_power
     for outcome, rows in table.groupby("outcome", sort=False):
         mde = rows["mde"].iloc[0]
         if not math.isnan(mde):
             text = f"{abs(mde):.4f}"
         elif outcome in impossible:
-            text = f"impossible at alpha = {a.alpha:g} with this design"
+            text = f"impossible at alpha = {alpha:g} with this design"
         else:
             text = (
                 f"not reached within the effects simulated (up to {rows['effect'].abs().max():g})"
@@ -221,10 +242,15 @@ def _power(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         _say(args, f"  minimal detectable effect ({target:.0%} power), {outcome}: {text}")
     for note in table.attrs.get("skipped", []):
         _say(args, f"  skipped: {note}")
-    if args.csv is not None:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.csv, index=False)
-        _say(args, f"  written: {args.csv}")
+
+
+def _store_power(
+    args: argparse.Namespace, protocol: Any, table: Any, designs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Write build/<id>/power.json, which the report reads; return what was written."""
+    import math
+
+    a = protocol.analysis
     records = [
         {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
         for r in table.to_dict(orient="records")
@@ -235,7 +261,7 @@ def _power(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
             "estimator": a.estimator,
             "inference": a.inference,
             "alpha": a.alpha,
-            "target_power": target,
+            "target_power": protocol.power.target_power,
             "seed": protocol.power.seed if args.seed is None else args.seed,
         },
         "rows": records,
@@ -247,12 +273,7 @@ def _power(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     _say(args, f"  stored for the report: {out}")
-    return {
-        "file": str(path),
-        "power": records,
-        "skipped": stored["skipped"],
-        "designs": stored.get("designs", []),
-    }, True
+    return stored
 
 
 def _first(rows: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, Any]:
