@@ -83,6 +83,16 @@ ANALYSIS_STACK = (
     "evalkit.pipeline.steps",
     "evalkit.analysis.effects",
     "evalkit.did.regression",
+    # estimate() imports each estimator when it first runs (a one-estimator command
+    # loads no others); a worker runs them all, so the server holds them for it
+    "evalkit.did._coefficient",
+    "evalkit.did._event",
+    "evalkit.did._modern",
+    "evalkit.did._synth_result",
+    "evalkit.did.bacon",
+    "evalkit.did.honest",
+    "evalkit.did.imputation",
+    "evalkit.did.sun_abraham",
     "evalkit.report.bundle",
     "evalkit.report.plan_file",
     "pyfixest.estimation",
