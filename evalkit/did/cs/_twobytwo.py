@@ -337,18 +337,7 @@ def dr_rc(y: Array, post: Array, d: Array, x: Array) -> tuple[float, Array]:
         propensity score and of the four outcome regressions.
     """
     p, keep, lin_ps = _pscore(d, x)
-    masks = {
-        "c0": (d == 0.0) & (post == 0.0),
-        "c1": (d == 0.0) & (post == 1.0),
-        "t0": (d == 1.0) & (post == 0.0),
-        "t1": (d == 1.0) & (post == 1.0),
-    }
-    fits: dict[str, Array] = {}
-    lins: dict[str, Array] = {}
-    for key, mask in masks.items():
-        beta, bread = ols(y, x, mask)
-        fits[key] = x @ beta
-        lins[key] = (mask * (y - fits[key]))[:, None] * x @ bread
+    fits, lins = _cell_regressions(y, post, d, x)
     f_c = post * fits["c1"] + (1.0 - post) * fits["c0"]
     odds = p / (1.0 - p)
     w = {
@@ -360,7 +349,6 @@ def dr_rc(y: Array, post: Array, d: Array, x: Array) -> tuple[float, Array]:
         "dt1": keep * d * post,
         "dt0": keep * d * (1.0 - post),
     }
-    mw = {k: v.mean() for k, v in w.items()}
     gap1 = fits["t1"] - fits["c1"]
     gap0 = fits["t0"] - fits["c0"]
     num = {
@@ -373,64 +361,102 @@ def dr_rc(y: Array, post: Array, d: Array, x: Array) -> tuple[float, Array]:
         "d0": w["d"] * gap0,
         "dt0": w["dt0"] * gap0,
     }
-    wkey = {
-        "t0": "t0",
-        "t1": "t1",
-        "c0": "c0",
-        "c1": "c1",
-        "d1": "d",
-        "dt1": "dt1",
-        "d0": "d",
-        "dt0": "dt0",
-    }
-    att_k = {k: float(v.mean() / mw[wkey[k]]) for k, v in num.items()}
-    att = (
-        (att_k["t1"] - att_k["t0"])
-        - (att_k["c1"] - att_k["c0"])
-        + (att_k["d1"] - att_k["dt1"])
-        - (att_k["d0"] - att_k["dt0"])
-    )
-
-    def _mean_x(v: Array) -> Array:
-        return (v[:, None] * x).mean(axis=0)
-
+    terms = _DrTerms(x, w, {k: v.mean() for k, v in w.items()}, num, lins)
+    a = terms.att_k
+    att = (a["t1"] - a["t0"]) - (a["c1"] - a["c0"]) + (a["d1"] - a["dt1"]) - (a["d0"] - a["dt0"])
     # Treated part: the control outcome regressions enter through f_c. The terms of
     # both control regressions enter with a minus sign in the treated and in the
     # control part, as in R DRDID::drdid_rc (validated on mpdta); the two
     # conventions differ only by terms that vanish when the weights balance x.
-    base_t1 = (num["t1"] - w["t1"] * att_k["t1"]) / mw["t1"]
-    base_t0 = (num["t0"] - w["t0"] * att_k["t0"]) / mw["t0"]
     inf_treat = (
-        base_t1
-        - base_t0
-        - lins["c1"] @ (_mean_x(w["t1"]) / mw["t1"])
-        - lins["c0"] @ (_mean_x(w["t0"]) / mw["t0"])
+        terms.base("t1")
+        - terms.base("t0")
+        - lins["c1"] @ terms.mean_x_weight("t1")
+        - lins["c0"] @ terms.mean_x_weight("t0")
     )
     # Control part: propensity score and control outcome regressions.
-    base_c1 = (num["c1"] - w["c1"] * att_k["c1"]) / mw["c1"]
-    base_c0 = (num["c0"] - w["c0"] * att_k["c0"]) / mw["c0"]
     m_ps = (
-        _mean_x(w["c1"] * (y - f_c - att_k["c1"])) / mw["c1"]
-        - _mean_x(w["c0"] * (y - f_c - att_k["c0"])) / mw["c0"]
+        terms.mean_x(w["c1"] * (y - f_c - a["c1"])) / terms.mw["c1"]
+        - terms.mean_x(w["c0"] * (y - f_c - a["c0"])) / terms.mw["c0"]
     )
     inf_ctrl = (
-        base_c1
-        - base_c0
+        terms.base("c1")
+        - terms.base("c0")
         + lin_ps @ m_ps
-        - lins["c1"] @ (_mean_x(w["c1"]) / mw["c1"])
-        - lins["c0"] @ (_mean_x(w["c0"]) / mw["c0"])
+        - lins["c1"] @ terms.mean_x_weight("c1")
+        - lins["c0"] @ terms.mean_x_weight("c0")
     )
-    # Efficiency-adjustment part: all four outcome regressions.
-    psi_e: dict[str, Array] = {}
-    for k, (lt, lc) in {
-        "d1": ("t1", "c1"),
-        "dt1": ("t1", "c1"),
-        "d0": ("t0", "c0"),
-        "dt0": ("t0", "c0"),
-    }.items():
-        wk = w[wkey[k]]
-        base = (num[k] - wk * att_k[k]) / mw[wkey[k]]
-        m = _mean_x(wk) / mw[wkey[k]]
-        psi_e[k] = base + lins[lt] @ m - lins[lc] @ m
-    inf_eff = (psi_e["d1"] - psi_e["dt1"]) - (psi_e["d0"] - psi_e["dt0"])
-    return att, inf_treat - inf_ctrl + inf_eff
+    return att, inf_treat - inf_ctrl + terms.efficiency()
+
+
+def _cell_regressions(
+    y: Array, post: Array, d: Array, x: Array
+) -> tuple[dict[str, Array], dict[str, Array]]:
+    """Fit the outcome regression of each group and period; return fits and their IF terms."""
+    masks = {
+        "c0": (d == 0.0) & (post == 0.0),
+        "c1": (d == 0.0) & (post == 1.0),
+        "t0": (d == 1.0) & (post == 0.0),
+        "t1": (d == 1.0) & (post == 1.0),
+    }
+    fits: dict[str, Array] = {}
+    lins: dict[str, Array] = {}
+    for key, mask in masks.items():
+        beta, bread = ols(y, x, mask)
+        fits[key] = x @ beta
+        lins[key] = (mask * (y - fits[key]))[:, None] * x @ bread
+    return fits, lins
+
+
+#: The weight each ratio term of :func:`dr_rc` is normalised by.
+_WEIGHT_OF = {
+    "t0": "t0",
+    "t1": "t1",
+    "c0": "c0",
+    "c1": "c1",
+    "d1": "d",
+    "dt1": "dt1",
+    "d0": "d",
+    "dt0": "dt0",
+}
+
+
+class _DrTerms:
+    """The ratio terms of :func:`dr_rc` (``mean(num) / mean(w)``) and their influence pieces."""
+
+    def __init__(
+        self,
+        x: Array,
+        w: dict[str, Array],
+        mw: dict[str, float],
+        num: dict[str, Array],
+        lins: dict[str, Array],
+    ) -> None:
+        self.x, self.w, self.mw, self.num, self.lins = x, w, mw, num, lins
+        self.att_k = {k: float(v.mean() / mw[_WEIGHT_OF[k]]) for k, v in num.items()}
+
+    def mean_x(self, v: Array) -> Array:
+        return (v[:, None] * self.x).mean(axis=0)
+
+    def mean_x_weight(self, k: str) -> Array:
+        """``mean(w x) / mean(w)`` of term ``k``'s weight."""
+        key = _WEIGHT_OF[k]
+        return self.mean_x(self.w[key]) / self.mw[key]
+
+    def base(self, k: str) -> Array:
+        """Return the influence function of term ``k`` with its weights taken as known."""
+        key = _WEIGHT_OF[k]
+        return (self.num[k] - self.w[key] * self.att_k[k]) / self.mw[key]
+
+    def efficiency(self) -> Array:
+        """Return the efficiency-adjustment part: all four outcome regressions."""
+        psi: dict[str, Array] = {}
+        for k, (lt, lc) in {
+            "d1": ("t1", "c1"),
+            "dt1": ("t1", "c1"),
+            "d0": ("t0", "c0"),
+            "dt0": ("t0", "c0"),
+        }.items():
+            m = self.mean_x_weight(k)
+            psi[k] = self.base(k) + self.lins[lt] @ m - self.lins[lc] @ m
+        return (psi["d1"] - psi["dt1"]) - (psi["d0"] - psi["dt0"])
