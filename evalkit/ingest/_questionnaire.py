@@ -253,7 +253,7 @@ def _long_input(
     instruments = items.map(lambda i: item_of[i].name if isinstance(i, str) else None)
     if "instrument" in data:
         _check_instruments(data["instrument"], items, instruments, failures)
-    value, reason = _item_scores(table, mapping, data, items, schema, failures, unknown)
+    value, reason = _item_scores(table, mapping, data, items, item_of, schema, failures, unknown)
     long = pd.DataFrame({m: data[m] for m in META if m in data})
     long["instrument"] = instruments.astype("str")
     version = data["instrument_version"] if "instrument_version" in data else None
@@ -312,12 +312,12 @@ def _item_scores(
     mapping: dict[str, str],
     data: pd.DataFrame,
     items: pd.Series,
+    item_of: Mapping[str, Instrument],
     schema: Schema,
     failures: Failures,
     unknown: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Parse each row's score within its item's range; return the values and missing reasons."""
-    item_of = schema.item_instrument()
     low = items.map(lambda i: item_of[i].low if isinstance(i, str) else -np.inf).to_numpy(
         dtype=float
     )
