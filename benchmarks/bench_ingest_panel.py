@@ -152,10 +152,15 @@ import json, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 from evalkit.ingest import ingest_files
-r = ingest_files("outcome_panel", [Path(sys.argv[1])], store_path=Path(sys.argv[2]))[0]
+clean_first = sys.argv[3:] != ["chunked"]
+r = ingest_files("outcome_panel", [Path(sys.argv[1])], store_path=Path(sys.argv[2]),
+                 clean_first=clean_first)[0]
 from benchmarks.bench_ingest import peak_kb
+import os
+cpu = os.times()
 print(json.dumps({"inside_s": time.perf_counter() - t0, "rows_read": r.rows_read,
-                  "accepted": r.accepted, "rejected": r.rejected, "peak_kb": peak_kb()}))
+                  "accepted": r.accepted, "rejected": r.rejected, "peak_kb": peak_kb(),
+                  "cpu_s": round(cpu.user + cpu.system, 2)}))
 """
 PANDAS = """
 import json, sys, time
@@ -163,8 +168,10 @@ t0 = time.perf_counter()
 import pandas as pd
 frame = pd.read_csv(sys.argv[1], sep=";", decimal=",", dtype=str)
 from benchmarks.bench_ingest import peak_kb
+import os
+cpu = os.times()
 print(json.dumps({"inside_s": time.perf_counter() - t0, "rows_read": len(frame),
-                  "peak_kb": peak_kb()}))
+                  "peak_kb": peak_kb(), "cpu_s": round(cpu.user + cpu.system, 2)}))
 """
 DID = """
 import contextlib, io, json, sys, time
@@ -227,6 +234,9 @@ def main() -> dict[str, object]:
         figures["csv_mb"] = round(panel.stat().st_size / 1e6, 1)
         figures["pandas_read_csv"] = _child(PANDAS, str(panel))
         figures["evalkit_ingest"] = _child(INGEST, str(panel), str(tmp / "a.duckdb"))
+        figures["evalkit_ingest_chunked_only"] = _child(
+            INGEST, str(panel), str(tmp / "a2.duckdb"), "chunked"
+        )
         figures["evalkit_ingest_mostly_rejected"] = _child(
             INGEST, str(mostly), str(tmp / "b.duckdb")
         )

@@ -13,6 +13,7 @@ from typing import Any
 
 from evalkit.errors import IngestError
 from evalkit.ingest._chunks import CHUNK_BYTES, CsvPlan, NotStreamable, csv_chunks, plan_csv
+from evalkit.ingest._clean import NotClean, store_clean_csv
 from evalkit.ingest._copykeys import CopyKeys
 from evalkit.ingest._dupkeys import find_duplicate_keys
 from evalkit.ingest._keyindex import KeysRepeat
@@ -22,6 +23,7 @@ from evalkit.ingest._privacy import mask_bsns, shown_path
 from evalkit.ingest._pseudonym import load_key, resolve_scope
 from evalkit.ingest._readers import detect_format, read_raw
 from evalkit.ingest._reports import IngestReport, ValidationReport
+from evalkit.ingest._rules import ROW_RULES
 from evalkit.ingest._schema import Schema, check_kind, load_schema
 from evalkit.ingest._spill import FailureSet
 from evalkit.ingest._store import Store
@@ -76,9 +78,6 @@ def _masked_errors() -> Iterator[None]:
         yield
     except IngestError as exc:
         raise IngestError(mask_bsns(str(exc))) from None
-
-
-ROW_RULES = ("age", "exclusive")  # rules that look at one row; group rules need the whole file
 
 
 def _run(
@@ -254,6 +253,7 @@ def ingest_files(
     overlap_among: Sequence[str] | None = None,
     needs: Collection[str] | None = None,
     chunk_bytes: int | None = CHUNK_BYTES,
+    clean_first: bool = True,
 ) -> list[IngestReport]:
     """Validate files and store them: accepted rows in their table, rejected ones in quarantine.
 
@@ -288,6 +288,11 @@ def ingest_files(
         memory does not grow with the file (small values force many chunks); None
         reads the whole file at once. XLSX, SAV, DTA, Parquet, questionnaires and
         case events (rules per case) are always read whole.
+    clean_first : bool, default True
+        Try DuckDB's one-pass load of a clean CSV first (see ``_clean``): a streamable
+        CSV up to ``CLEAN_MAX_BYTES`` in which nothing fails is stored as the chunked
+        path stores it, faster; any failure rolls it back and the chunked path reads
+        the file. False always takes the chunked path.
 
     Returns
     -------
@@ -315,7 +320,7 @@ def ingest_files(
                         store,
                         schema,
                         raw_path,
-                        (sheet, needs, chunk_bytes),
+                        (sheet, needs, chunk_bytes, clean_first),
                         (key, scope),
                         (overlap, overlap_among),
                     )
@@ -354,12 +359,12 @@ def _ingest_one(
     store: Store,
     schema: Schema,
     raw_path: Path,
-    read: tuple[str | None, Collection[str] | None, int | None],
+    read: tuple[str | None, Collection[str] | None, int | None, bool],
     keyed: tuple[bytes, str],
     overlap_rule: tuple[str, Sequence[str] | None],
 ) -> IngestReport:
     key, scope = keyed
-    sheet, needs, chunk_bytes = read
+    sheet, needs, chunk_bytes, clean_first = read
     path = _check(raw_path)
     sha = file_sha256(path)
     seen = store.logged(sha, schema.kind)
@@ -368,6 +373,13 @@ def _ingest_one(
     plan = _stream_plan(schema, path, chunk_bytes)
     if plan is not None and chunk_bytes is not None:
         info = {"format": "csv", **plan.info}
+        if clean_first:
+            try:
+                return _store_clean(
+                    store, schema, (path, sha), plan, (key, needs), (scope, overlap_rule)
+                )
+            except NotClean:
+                pass  # rolled back; the chunked path finds and reports what is not clean
         for reader in (_chunked, _chunked_twice):
             chunks = reader(schema, path, plan, (key, needs), chunk_bytes)
             try:
@@ -405,6 +417,54 @@ def _store_behind(chunks: Iterator[Validated], put: Callable[[Validated], None])
                 pending.exception()  # wait; the first error (raised above) is the one shown
 
 
+def _log_line(path: Path, sha: str, schema: Schema, counts: Tally, scope: str) -> dict[str, Any]:
+    from evalkit import __version__
+
+    return {
+        "file": shown_path(path),
+        "sha256": sha,
+        "bytes": path.stat().st_size,
+        "rows_read": counts.rows_read,
+        "accepted": counts.accepted,
+        "rejected": counts.rows_read - counts.accepted,
+        "kind": schema.kind,
+        "schema_version": schema.version,
+        "evalkit_version": __version__,
+        "ingested_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "pseudonym_scope": scope,
+    }
+
+
+def _store_clean(
+    store: Store,
+    schema: Schema,
+    source: tuple[Path, str],
+    plan: CsvPlan,
+    keyed: tuple[bytes, Collection[str] | None],
+    rules: tuple[str, tuple[str, Sequence[str] | None]],
+) -> IngestReport:
+    """Store a clean CSV in one DuckDB pass; raise NotClean (rolled back) otherwise."""
+    path, sha = source
+    scope, (_rule, among) = rules
+    with store.transaction():
+        load = store_clean_csv(store, schema, plan, (shown_path(path), sha), keyed, among)
+        counts = Tally(rows_read=load.rows, accepted=load.rows, stored=load.rows)
+        store.append_log({**_log_line(path, sha, schema, counts, scope), "overlap": None})
+    info = {"format": "csv", **plan.info}
+    return IngestReport(
+        file=shown_path(path),
+        sha256=sha,
+        kind=schema.kind,
+        rows_read=load.rows,
+        accepted=load.rows,
+        rejected=0,
+        skipped_duplicate_file=False,
+        failure_set=FailureSet(),
+        notes=_notes(list(load.notes), load.rows, info),
+        stored_rows=load.rows,
+    )
+
+
 def _store_file(
     store: Store,
     schema: Schema,
@@ -414,30 +474,13 @@ def _store_file(
     rules: tuple[str, tuple[str, Sequence[str] | None]],
 ) -> IngestReport:
     """Store a file's chunks in one transaction, the log line last."""
-    from evalkit import __version__
-
     path, sha = source
     scope, overlap_rule = rules
     tally = Tally()
     with store.transaction():
         _store_behind(chunks, lambda v: tally.store(store, schema, source, v, overlap_rule))
         said = tally.overlap_note(overlap_rule[0])
-        store.append_log(
-            {
-                "file": shown_path(path),
-                "sha256": sha,
-                "bytes": path.stat().st_size,
-                "rows_read": tally.rows_read,
-                "accepted": tally.accepted,
-                "rejected": tally.rows_read - tally.accepted,
-                "kind": schema.kind,
-                "schema_version": schema.version,
-                "evalkit_version": __version__,
-                "ingested_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                "pseudonym_scope": scope,
-                "overlap": said,
-            }
-        )
+        store.append_log({**_log_line(path, sha, schema, tally, scope), "overlap": said})
     notes = _notes(tally.notes or [], tally.rows_read, info) + ((said,) if said else ())
     return IngestReport(
         file=shown_path(path),

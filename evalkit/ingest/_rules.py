@@ -18,7 +18,10 @@ from evalkit.ingest._failures import Failures
 from evalkit.ingest._schema import Schema
 from evalkit.ingest._typed import Shown
 
-__all__ = ["apply_rules"]
+__all__ = ["ROW_RULES", "apply_rules", "check_rule", "row_rule_columns"]
+
+# Rules that look at one row at a time; the others compare the rows of a group.
+ROW_RULES = ("age", "exclusive")
 
 
 def apply_rules(data: pd.DataFrame, schema: Schema, cols: Any, failures: Failures) -> None:
@@ -36,8 +39,47 @@ def apply_rules(data: pd.DataFrame, schema: Schema, cols: Any, failures: Failure
         Where failures are recorded.
     """
     for rule in schema.rules:
-        check = _CHECKS[rule["rule"]]
-        check(data, rule, cols.shown, failures)
+        check_rule(data, rule, cols.shown, failures)
+
+
+def check_rule(
+    data: pd.DataFrame, rule: Mapping[str, Any], shown: Mapping[str, Shown], failures: Failures
+) -> None:
+    """Apply one cross-column rule (skipped when its columns are not all present).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Typed columns.
+    rule : mapping
+        One entry of a schema's ``rules``.
+    shown : mapping
+        Displayable values per column, for failures.
+    failures : Failures
+        Where failures are recorded.
+    """
+    _CHECKS[rule["rule"]](data, rule, shown, failures)
+
+
+def row_rule_columns(rule: Mapping[str, Any]) -> tuple[str, ...]:
+    """Return the columns a one-row rule (``ROW_RULES``) reads.
+
+    Parameters
+    ----------
+    rule : mapping
+        An ``age`` or ``exclusive`` rule.
+
+    Returns
+    -------
+    tuple of str
+        Its columns, in the rule's order.
+    """
+    if rule["rule"] == "age":
+        extra = (rule["age_column"],) if rule.get("age_column") else ()
+        return (rule["birth"], rule["at"], *extra)
+    if rule["rule"] == "exclusive":
+        return tuple(rule["columns"])
+    raise ValueError(f"{rule['rule']!r} is not a one-row rule")
 
 
 def _has(data: pd.DataFrame, *names: str) -> bool:

@@ -80,8 +80,12 @@ QUESTIONNAIRE_COLUMNS = {
 SOURCE_COLUMNS = {"_source_sha256": "VARCHAR", "_row": "BIGINT"}
 
 
-def _q(name: str) -> str:
+def quoted(name: str) -> str:
+    """Return a name quoted as a DuckDB identifier."""
     return '"' + name.replace('"', '""') + '"'
+
+
+_q = quoted
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -165,6 +169,17 @@ class Store:
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
         ).fetchall()
         return bool(rows and rows[0][0])
+
+    @property
+    def connection(self) -> Any:
+        """The open DuckDB connection (for a load that runs its own SQL in a transaction)."""
+        return self._con
+
+    def create_kind(self, schema: Schema) -> dict[str, str]:
+        """Create a kind's table when absent; return its columns with their SQL types."""
+        columns = table_columns(schema)
+        self._create(schema.kind, columns)
+        return columns
 
     def _create(self, table: str, columns: dict[str, str]) -> None:
         if not self._exists(table):
@@ -412,6 +427,7 @@ class Store:
         finally:
             con.execute("RESET memory_limit")
             con.execute("RESET threads")
+            con.execute("RESET preserve_insertion_order")
 
     def append(
         self,

@@ -23,11 +23,11 @@ from evalkit.ingest._memo import ParseMemo
 from evalkit.ingest._privacy import mask_bsns, mask_series
 from evalkit.ingest._pseudonym import load_key
 from evalkit.ingest._readers import RawTable
-from evalkit.ingest._rin_pair import RIN_PLACE, parse_rin, rin_pair
-from evalkit.ingest._schema import Schema, match_headers, missing_required
+from evalkit.ingest._rin_pair import RIN_PLACE, RinPair, parse_rin, rin_pair
+from evalkit.ingest._schema import ColumnSpec, Schema, match_headers, missing_required
 from evalkit.ingest._typed import Shown
 
-__all__ = ["KeyCheck", "Validated", "validate_table"]
+__all__ = ["HeaderPlan", "KeyCheck", "Validated", "plan_headers", "validate_table"]
 
 
 @dataclass
@@ -199,6 +199,63 @@ def check_key(
         )
 
 
+@dataclass(frozen=True)
+class HeaderPlan:
+    """How a file's headers map to a schema: the spec per header, a RIN pair, notes."""
+
+    specs: dict[str, ColumnSpec]
+    rin: RinPair | None
+    notes: tuple[str, ...]
+
+
+def plan_headers(
+    headers: list[str], schema: Schema, *, file: str, needs: Collection[str] | None = None
+) -> HeaderPlan:
+    """Match a file's headers to its schema and check that the columns it needs are there.
+
+    Parameters
+    ----------
+    headers : list of str
+        The file's headers.
+    schema : Schema
+        The kind's schema.
+    file : str
+        The file name, for messages.
+    needs : collection of str, optional
+        The columns an analysis uses (see :func:`validate_table`).
+
+    Returns
+    -------
+    HeaderPlan
+        Per matched header its column spec (not required when present but not needed),
+        the CBS RIN pair if the file identifies persons by one, and the report's notes.
+
+    Raises
+    ------
+    IngestError
+        When a required (or needed) column is missing.
+    """
+    mapping, unmatched = match_headers(headers, schema.columns, file=file)
+    rin = rin_pair(unmatched, schema, mapping)
+    if rin is not None:
+        unmatched = [h for h in unmatched if h not in (rin.source, rin.number)]
+    present = mapping if rin is None else {**mapping, RIN_PLACE: rin.column}
+    wanted = None if needs is None else {*needs, *schema.key}
+    missing_required(present, schema.columns, file=file, needs=wanted)
+    notes = [f"ignored columns not in the schema: {', '.join(unmatched)}"] if unmatched else []
+    if wanted is not None:
+        absent = sorted(set(schema.columns) - set(present.values()))
+        if absent:
+            notes.append(f"columns not in the file and not needed: {', '.join(absent)}")
+    specs = {}
+    for header, name in mapping.items():
+        spec = schema.columns[name]
+        if wanted is not None and spec.required and name not in wanted:
+            spec = replace(spec, required=False)  # present but not needed: may be empty
+        specs[header] = spec
+    return HeaderPlan(specs, rin, tuple(notes))
+
+
 KeyCheck = Callable[
     [pd.DataFrame, tuple[str, ...], pd.DataFrame, Columns, Failures, np.ndarray], None
 ]
@@ -249,25 +306,13 @@ def validate_table(
 
     if schema.kind == "questionnaire":
         return _questionnaire.validate_questionnaire(table, schema, file=file, key=key)
-    mapping, unmatched = match_headers(list(table.frame.columns), schema.columns, file=file)
-    rin = rin_pair(unmatched, schema, mapping)
-    if rin is not None:
-        unmatched = [h for h in unmatched if h not in (rin.source, rin.number)]
-    present = mapping if rin is None else {**mapping, RIN_PLACE: rin.column}
-    wanted = None if needs is None else {*needs, *schema.key}
-    missing_required(present, schema.columns, file=file, needs=wanted)
-    notes = [f"ignored columns not in the schema: {', '.join(unmatched)}"] if unmatched else []
-    if wanted is not None:
-        absent = sorted(set(schema.columns) - set(present.values()))
-        if absent:
-            notes.append(f"columns not in the file and not needed: {', '.join(absent)}")
+    plan = plan_headers(list(table.frame.columns), schema, file=file, needs=needs)
+    rin, notes = plan.rin, list(plan.notes)
     failures, cols = Failures(), Columns()
     key = key if key is not None else load_key()
     cells: dict[str, pd.Series] = {}  # the raw cells, hashed by the key check
-    for header, name in mapping.items():
-        spec = schema.columns[name]
-        if wanted is not None and spec.required and name not in wanted:
-            spec = replace(spec, required=False)  # present but not needed: may be empty
+    for header, spec in plan.specs.items():
+        name = spec.name
         column = table.frame[header]
         typed, shown = parse_column(column, spec, table, header, failures, key, memo)
         cols.typed[name], cols.shown[name] = typed, shown

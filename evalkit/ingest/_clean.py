@@ -1,0 +1,266 @@
+"""A clean CSV stored by DuckDB in one pass: read in parallel, parsed on distinct texts.
+
+Most deliveries are clean: every cell parses, no rule fails, no key repeats. For such a
+file the row-by-row bookkeeping of the chunked path (failure masks, quarantine
+content, duplicate-key hashes per row) is work that finds nothing. Here DuckDB reads
+the file on all cores into a temporary table, every column's *distinct* texts are
+parsed by the same parsers as the chunked path (``parse_column``: the Dutch forms, the
+elfproef, the pseudonyms, BSNs masked in free text), the one-row rules run on the
+distinct combinations of their columns, and one ``INSERT ... SELECT`` joins each text
+to its typed value. What is stored is what the chunked path stores for the same file.
+
+The moment anything is not clean (a row DuckDB's strict reader refuses, a row of empty
+cells, a value that fails a rule, a repeated key, a key stored before from another
+file), :class:`NotClean` is raised; the caller rolls the transaction back and the
+chunked path reads the file again and reports every failure as before. Only files up
+to ``CLEAN_MAX_BYTES`` are tried, so the temporary table stays small beside the
+chunked path's bounded memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.ingest._chunks import CsvPlan
+from evalkit.ingest._columns import parse_column
+from evalkit.ingest._failures import Failures
+from evalkit.ingest._readers import RawTable
+from evalkit.ingest._rules import check_rule, row_rule_columns
+from evalkit.ingest._schema import SQL_TYPES, ColumnSpec, Schema
+from evalkit.ingest._store import Store, quoted
+from evalkit.ingest._validate import plan_headers
+
+__all__ = ["CLEAN_MAX_BYTES", "CleanLoad", "NotClean", "store_clean_csv"]
+
+# Files up to this size are tried here (about 1.8 million panel rows); the temporary
+# table of their texts takes about three times the file in DuckDB's memory or spill.
+CLEAN_MAX_BYTES = 128 << 20
+CLEAN_MEMORY = "512MB"  # DuckDB's limit while a clean file is read (it spills beyond)
+_RAW = "_evalkit_clean_raw"
+
+
+class NotClean(Exception):  # a signal to take the chunked path, not an error
+    """The file has a failure somewhere; the chunked path finds and reports it."""
+
+
+@dataclass(frozen=True)
+class CleanLoad:
+    """A clean file stored: its row count and the report's notes."""
+
+    rows: int
+    notes: tuple[str, ...]
+
+
+def store_clean_csv(
+    store: Store,
+    schema: Schema,
+    plan: CsvPlan,
+    source: tuple[str, str],
+    keyed: tuple[bytes, Collection[str] | None],
+    among: Sequence[str] | None,
+) -> CleanLoad:
+    """Store a clean CSV's rows (inside the caller's transaction) or raise NotClean.
+
+    Parameters
+    ----------
+    store : Store
+        The store, inside :meth:`Store.transaction`.
+    schema : Schema
+        The kind's schema (its rules all one-row rules).
+    plan : CsvPlan
+        The file's streaming plan (UTF-8, its delimiter and headers).
+    source : (str, str)
+        The file name as shown and its sha256.
+    keyed : (bytes, collection of str or None)
+        The pseudonym key and the columns an analysis needs.
+    among : sequence of str or None
+        The files whose stored keys count as an overlap (None: all).
+
+    Returns
+    -------
+    CleanLoad
+        Rows stored (all of them) and the notes.
+
+    Raises
+    ------
+    NotClean
+        When anything in the file would be rejected, or the file is not for this path.
+    IngestError
+        When the file itself is unusable (a required column missing).
+    """
+    file, sha = source
+    key, needs = keyed
+    headers = list(plan.headers)
+    header_plan = plan_headers(headers, schema, file=file, needs=needs)
+    if header_plan.rin is not None or not _plain_csv(plan):
+        raise NotClean
+    con = store.connection
+    # Both cores for DuckDB's read and insert (nothing runs beside them here); the
+    # transaction resets both settings when it ends, committed or rolled back.
+    con.execute(f"SET memory_limit = '{CLEAN_MEMORY}'")
+    con.execute("SET threads = 2")
+    rows = _read(con, plan)
+    maps = {h: _typed_map(con, h, s, plan, key) for h, s in header_plan.specs.items()}
+    _check_rules(con, schema, header_plan.specs, maps)
+    before = store.stored_rows(schema.kind) > 0
+    _insert(store, schema, header_plan.specs, maps, sha)
+    _check_keys(con, schema, sha)
+    if before:
+        _check_overlap(con, schema, sha, among)
+    con.execute(f"DROP TABLE {_RAW}")
+    return CleanLoad(rows, header_plan.notes)
+
+
+def _plain_csv(plan: CsvPlan) -> bool:
+    """Return True for a file whose header is its first line and which is small enough."""
+    with plan.path.open("rb") as handle:
+        head = handle.read(8)
+    if head.lstrip(b"\xef\xbb\xbf").startswith(b"sep="):
+        return False  # Excel's delimiter line: the chunked reader skips it
+    return plan.path.stat().st_size <= CLEAN_MAX_BYTES
+
+
+def _read(con: Any, plan: CsvPlan) -> int:
+    """Read the file into a temporary table of texts; return its row count."""
+    import duckdb
+
+    columns = "{" + ", ".join(f"{_literal(h)}: 'VARCHAR'" for h in plan.headers) + "}"
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {_RAW} AS SELECT * FROM read_csv(?, delim = ?, quote = '\"', "
+            f"escape = '\"', header = true, columns = {columns}, auto_detect = false, "
+            "strict_mode = true, null_padding = false, ignore_errors = false, "
+            "encoding = 'utf-8', max_line_size = 4194304)",
+            [str(plan.path), plan.delimiter],
+        )
+    except duckdb.Error as exc:  # an irregular row: the chunked reader numbers and rejects it
+        raise NotClean from exc
+    # Rows keep the file's order (DuckDB preserves insertion order by default), and a
+    # table made in an open transaction numbers them from a large base: the row number
+    # is the rowid less the first one, plus one.
+    all_empty = " AND ".join(f"{quoted(h)} IS NULL" for h in plan.headers)
+    [blank] = con.execute(f"SELECT count(*) FILTER ({all_empty}), count(*) FROM {_RAW}").fetchall()
+    if blank[0]:
+        raise NotClean  # a row of empty cells is skipped with its number kept
+    return int(blank[1])
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _typed_map(con: Any, header: str, spec: ColumnSpec, plan: CsvPlan, key: bytes) -> pd.Series:
+    """Parse one column's distinct texts; return the typed value by text (raise NotClean)."""
+    texts = con.sql(f"SELECT DISTINCT {quoted(header)} AS t FROM {_RAW}").to_arrow_table()
+    distinct = pd.Series(texts.column("t").to_pandas(), dtype="str", name=header)
+    table = RawTable(
+        pd.DataFrame({header: distinct}),
+        np.arange(1, len(distinct) + 1, dtype=np.int64),
+        "csv",
+        decimal_comma=plan.delimiter != ",",
+        info=dict(plan.info),
+    )
+    failures = Failures()
+    typed, _shown = parse_column(distinct, spec, table, header, failures, key)
+    if failures.positions:
+        raise NotClean
+    keep = distinct.notna().to_numpy()
+    return pd.Series(typed.array[keep], index=pd.Index(distinct.array[keep]), name=spec.name)
+
+
+def _check_rules(
+    con: Any, schema: Schema, specs: dict[str, ColumnSpec], maps: dict[str, pd.Series]
+) -> None:
+    """Run each one-row rule on the distinct combinations of its columns' texts."""
+    header_of = {spec.name: header for header, spec in specs.items()}
+    for rule in schema.rules:
+        names = [n for n in row_rule_columns(rule) if n in header_of]
+        if not names:
+            continue
+        cols = ", ".join(quoted(header_of[n]) for n in names)
+        combos = con.execute(f"SELECT DISTINCT {cols} FROM {_RAW}").df()
+        data = pd.DataFrame({n: _typed_at(combos[header_of[n]], maps[header_of[n]]) for n in names})
+        failures = Failures()
+        check_rule(data, rule, {n: data[n] for n in names}, failures)
+        if failures.positions:
+            raise NotClean
+
+
+def _typed_at(texts: pd.Series, typed: pd.Series) -> pd.Series:
+    """Return the typed value of each text (missing where the text is empty)."""
+    at = typed.index.get_indexer(texts.astype("str"))
+    values = typed.array.take(at, allow_fill=True)
+    return pd.Series(values, index=texts.index)
+
+
+def _insert(
+    store: Store, schema: Schema, specs: dict[str, ColumnSpec], maps: dict[str, pd.Series], sha: str
+) -> None:
+    """Append every row: each text joined to its typed value, cast as the chunked path casts."""
+    import pyarrow as pa
+
+    con = store.connection
+    columns = store.create_kind(schema)
+    joins, select = [], []
+    for i, (header, spec) in enumerate(specs.items()):
+        frame = pd.DataFrame({"t": maps[header].index.astype("str"), "v": maps[header].array})
+        name = f"_evalkit_map_{i}"
+        con.register(name, pa.Table.from_pandas(frame, preserve_index=False))
+        joins.append(f"LEFT JOIN {name} m{i} ON r.{quoted(header)} = m{i}.t")
+        select.append((spec.name, f"CAST(m{i}.v AS {SQL_TYPES[spec.type]})"))
+    names = [n for n, _ in select]
+    order = [c for c in columns if c in names]
+    exprs = dict(select)
+    # The store's readers order by file and row: the insert may write in any order,
+    # which lets DuckDB's two threads append without waiting for each other (the
+    # transaction resets the setting).
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        con.execute(
+            f"INSERT INTO {quoted(schema.kind)} ({', '.join(quoted(c) for c in order)}, "
+            "_source_sha256, _row) "
+            f"SELECT {', '.join(exprs[c] for c in order)}, ?, r.rowid - b.first + 1 "
+            f"FROM {_RAW} r CROSS JOIN (SELECT min(rowid) AS first FROM {_RAW}) b "
+            f"{' '.join(joins)}",
+            [sha],
+        )
+    finally:
+        for i in range(len(specs)):
+            con.unregister(f"_evalkit_map_{i}")
+
+
+def _check_keys(con: Any, schema: Schema, sha: str) -> None:
+    """Raise NotClean when a key repeats among the rows just stored."""
+    keys = ", ".join(quoted(k) for k in schema.key)
+    repeated = con.execute(
+        f"SELECT 1 FROM {quoted(schema.kind)} WHERE _source_sha256 = ? "
+        f"GROUP BY {keys} HAVING count(*) > 1 LIMIT 1",
+        [sha],
+    ).fetchall()
+    if repeated:
+        raise NotClean
+
+
+def _check_overlap(con: Any, schema: Schema, sha: str, among: Sequence[str] | None) -> None:
+    """Raise NotClean when a key is stored already from another file (the rule decides)."""
+    on = " AND ".join(f"n.{quoted(k)} = t.{quoted(k)}" for k in schema.key)
+    params: list[Any] = [sha, sha]
+    where = ""
+    if among is not None:
+        if not among:
+            return
+        where = f" AND t._source_sha256 IN ({', '.join('?' * len(among))})"
+        params += list(among)
+    table = quoted(schema.kind)
+    hit = con.execute(
+        f"SELECT 1 FROM {table} n JOIN {table} t ON {on} "
+        f"WHERE n._source_sha256 = ? AND t._source_sha256 <> ?{where} LIMIT 1",
+        params,
+    ).fetchall()
+    if hit:
+        raise NotClean
