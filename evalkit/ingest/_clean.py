@@ -104,7 +104,9 @@ def store_clean_csv(
     # transaction resets both settings when it ends, committed or rolled back.
     con.execute(f"SET memory_limit = '{CLEAN_MEMORY}'")
     con.execute("SET threads = 2")
-    rows = _read(con, plan)
+    key_headers = [h for h, spec in header_plan.specs.items() if spec.name in schema.key]
+    rows = _read(con, plan, key_headers)
+    _check_raw_keys(con, key_headers)
     maps = {h: _typed_map(con, h, s, plan, key) for h, s in header_plan.specs.items()}
     _check_rules(con, schema, header_plan.specs, maps)
     before = store.stored_rows(schema.kind) > 0
@@ -125,19 +127,40 @@ def _plain_csv(plan: CsvPlan) -> bool:
     return plan.path.stat().st_size <= CLEAN_MAX_BYTES
 
 
-def _read(con: Any, plan: CsvPlan) -> int:
-    """Read the file into a temporary table of texts; return its row count."""
+_SAMPLE_ROWS = 65536  # rows looked at for repeated keys before the whole file is read
+
+
+def _csv(plan: CsvPlan) -> tuple[str, list[str]]:
+    """Return DuckDB's strict reader of the file's texts, with its parameters."""
+    columns = "{" + ", ".join(f"{_literal(h)}: 'VARCHAR'" for h in plan.headers) + "}"
+    sql = (
+        f"read_csv(?, delim = ?, quote = '\"', escape = '\"', header = true, "
+        f"columns = {columns}, auto_detect = false, strict_mode = true, null_padding = false, "
+        "ignore_errors = false, encoding = 'utf-8', max_line_size = 4194304)"
+    )
+    return sql, [str(plan.path), plan.delimiter]
+
+
+def _read(con: Any, plan: CsvPlan, key_headers: list[str]) -> int:
+    """Read the file into a temporary table of texts; return its row count.
+
+    The first rows' keys are looked at first: a cumulative export repeats keys from
+    its start, and is then given to the chunked path without reading all of it.
+    """
     import duckdb
 
-    columns = "{" + ", ".join(f"{_literal(h)}: 'VARCHAR'" for h in plan.headers) + "}"
+    source, params = _csv(plan)
     try:
-        con.execute(
-            f"CREATE TEMP TABLE {_RAW} AS SELECT * FROM read_csv(?, delim = ?, quote = '\"', "
-            f"escape = '\"', header = true, columns = {columns}, auto_detect = false, "
-            "strict_mode = true, null_padding = false, ignore_errors = false, "
-            "encoding = 'utf-8', max_line_size = 4194304)",
-            [str(plan.path), plan.delimiter],
-        )
+        if key_headers:
+            keys = ", ".join(quoted(h) for h in key_headers)
+            repeated = con.execute(
+                f"SELECT 1 FROM (SELECT {keys} FROM {source} LIMIT {_SAMPLE_ROWS}) "
+                f"GROUP BY {keys} HAVING count(*) > 1 LIMIT 1",
+                params,
+            ).fetchall()
+            if repeated:
+                raise NotClean
+        con.execute(f"CREATE TEMP TABLE {_RAW} AS SELECT * FROM {source}", params)
     except duckdb.Error as exc:  # an irregular row: the chunked reader numbers and rejects it
         raise NotClean from exc
     # Rows keep the file's order (DuckDB preserves insertion order by default), and a
@@ -232,6 +255,22 @@ def _insert(
     finally:
         for i in range(len(specs)):
             con.unregister(f"_evalkit_map_{i}")
+
+
+def _check_raw_keys(con: Any, key_headers: list[str]) -> None:
+    """Raise NotClean early when a key's texts repeat (a cumulative export, mostly copies).
+
+    Equal texts are equal typed keys, so this finds most repeats before any parsing;
+    keys equal only once typed (``1-2025`` and ``01-2025``) are found after the insert.
+    """
+    if not key_headers:
+        return
+    keys = ", ".join(quoted(h) for h in key_headers)
+    repeated = con.execute(
+        f"SELECT 1 FROM {_RAW} GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
+    ).fetchall()
+    if repeated:
+        raise NotClean
 
 
 def _check_keys(con: Any, schema: Schema, sha: str) -> None:
