@@ -1,19 +1,20 @@
-"""A clean CSV stored by DuckDB in one pass: read in parallel, parsed on distinct texts.
+"""A clean CSV stored in one pass: read by Arrow in parallel, parsed on distinct texts.
 
 Most deliveries are clean: every cell parses, no rule fails, no key repeats. For such a
 file the row-by-row bookkeeping of the chunked path (failure masks, quarantine
-content, duplicate-key hashes per row) is work that finds nothing. Here DuckDB reads
-the file on all cores into a temporary table, every column's *distinct* texts are
-parsed by the same parsers as the chunked path (``parse_column``: the Dutch forms, the
-elfproef, the pseudonyms, BSNs masked in free text), the one-row rules run on the
-distinct combinations of their columns, and one ``INSERT ... SELECT`` joins each text
-to its typed value. What is stored is what the chunked path stores for the same file.
+content, duplicate-key hashes per row) is work that finds nothing. Here Arrow reads
+the file on all cores into one table of texts that DuckDB queries in place; every
+column's *distinct* texts are parsed by the same parsers as the chunked path
+(``parse_column``: the Dutch forms, the elfproef, the pseudonyms, BSNs masked in free
+text), the one-row rules run on the distinct combinations of their columns, and one
+``INSERT ... SELECT`` joins each text to its typed value. What is stored is what the
+chunked path stores for the same file.
 
-The moment anything is not clean (a row DuckDB's strict reader refuses, a row of empty
+The moment anything is not clean (a row Arrow's strict reader refuses, a row of empty
 cells, a value that fails a rule, a repeated key, a key stored before from another
 file), :class:`NotClean` is raised; the caller rolls the transaction back and the
 chunked path reads the file again and reports every failure as before. Only files up
-to ``CLEAN_MAX_BYTES`` are tried, so the temporary table stays small beside the
+to ``CLEAN_MAX_BYTES`` are tried, so the table of texts stays small beside the
 chunked path's bounded memory.
 """
 
@@ -37,11 +38,12 @@ from evalkit.ingest._validate import plan_headers
 
 __all__ = ["CLEAN_MAX_BYTES", "CleanLoad", "NotClean", "store_clean_csv"]
 
-# Files up to this size are tried here (about 1.8 million panel rows); the temporary
-# table of their texts takes about three times the file in DuckDB's memory or spill.
+# Files up to this size are tried here (about 1.8 million panel rows); Arrow's table
+# of their texts takes about 1.6 times the file in memory.
 CLEAN_MAX_BYTES = 128 << 20
-CLEAN_MEMORY = "512MB"  # DuckDB's limit while a clean file is read (it spills beyond)
+CLEAN_MEMORY = "512MB"  # DuckDB's limit while a clean file is stored (it spills beyond)
 _RAW = "_evalkit_clean_raw"
+_ROW = "_evalkit_row"  # the file row number, beside the texts
 
 
 class NotClean(Exception):  # a signal to take the chunked path, not an error
@@ -100,21 +102,23 @@ def store_clean_csv(
     if header_plan.rin is not None or not _plain_csv(plan):
         raise NotClean
     con = store.connection
-    # Both cores for DuckDB's read and insert (nothing runs beside them here); the
+    # Both cores for DuckDB's queries and insert (nothing runs beside them here); the
     # transaction resets both settings when it ends, committed or rolled back.
     con.execute(f"SET memory_limit = '{CLEAN_MEMORY}'")
     con.execute("SET threads = 2")
     key_headers = [h for h, spec in header_plan.specs.items() if spec.name in schema.key]
-    rows = _read(con, plan, key_headers)
-    _check_raw_keys(con, key_headers)
-    maps = {h: _typed_map(con, h, s, plan, key) for h, s in header_plan.specs.items()}
-    _check_rules(con, schema, header_plan.specs, maps)
-    before = store.stored_rows(schema.kind) > 0
-    _insert(store, schema, header_plan.specs, maps, sha)
+    try:
+        rows = _read(con, plan)
+        _check_raw_keys(con, key_headers)
+        maps = {h: _typed_map(con, h, s, plan, key) for h, s in header_plan.specs.items()}
+        _check_rules(con, schema, header_plan.specs, maps)
+        before = store.stored_rows(schema.kind) > 0
+        _insert(store, schema, header_plan.specs, maps, sha)
+    finally:
+        con.unregister(_RAW)  # frees the texts, stored or not
     _check_keys(con, schema, sha)
     if before:
         _check_overlap(con, schema, sha, among)
-    con.execute(f"DROP TABLE {_RAW}")
     return CleanLoad(rows, header_plan.notes)
 
 
@@ -127,54 +131,44 @@ def _plain_csv(plan: CsvPlan) -> bool:
     return plan.path.stat().st_size <= CLEAN_MAX_BYTES
 
 
-_SAMPLE_ROWS = 65536  # rows looked at for repeated keys before the whole file is read
+def _read(con: Any, plan: CsvPlan) -> int:
+    """Read the file's texts with Arrow and register them with DuckDB; return the row count.
 
-
-def _csv(plan: CsvPlan) -> tuple[str, list[str]]:
-    """Return DuckDB's strict reader of the file's texts, with its parameters."""
-    columns = "{" + ", ".join(f"{_literal(h)}: 'VARCHAR'" for h in plan.headers) + "}"
-    sql = (
-        f"read_csv(?, delim = ?, quote = '\"', escape = '\"', header = true, "
-        f"columns = {columns}, auto_detect = false, strict_mode = true, null_padding = false, "
-        "ignore_errors = false, encoding = 'utf-8', max_line_size = 4194304)"
-    )
-    return sql, [str(plan.path), plan.delimiter]
-
-
-def _read(con: Any, plan: CsvPlan, key_headers: list[str]) -> int:
-    """Read the file into a temporary table of texts; return its row count.
-
-    The first rows' keys are looked at first: a cumulative export repeats keys from
-    its start, and is then given to the chunked path without reading all of it.
+    Arrow's multi-threaded reader with the chunked path's options (delimiter, quoted
+    line breaks, empty cell as missing), but strict: a short or long row, or a blank
+    line, raises here instead of being numbered and rejected, so the file goes to the
+    chunked path. Rows are numbered in a column, as the chunked reader numbers them.
     """
-    import duckdb
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
 
-    source, params = _csv(plan)
+    headers = list(plan.headers)
     try:
-        if key_headers:
-            keys = ", ".join(quoted(h) for h in key_headers)
-            repeated = con.execute(
-                f"SELECT 1 FROM (SELECT {keys} FROM {source} LIMIT {_SAMPLE_ROWS}) "
-                f"GROUP BY {keys} HAVING count(*) > 1 LIMIT 1",
-                params,
-            ).fetchall()
-            if repeated:
-                raise NotClean
-        con.execute(f"CREATE TEMP TABLE {_RAW} AS SELECT * FROM {source}", params)
-    except duckdb.Error as exc:  # an irregular row: the chunked reader numbers and rejects it
+        with pa.OSFile(str(plan.path)) as handle:
+            handle.seek(plan.offset)
+            table = pacsv.read_csv(
+                handle,
+                read_options=pacsv.ReadOptions(column_names=headers, use_threads=True),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=plan.delimiter, newlines_in_values=True, ignore_empty_lines=False
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={h: pa.string() for h in headers},
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                    null_values=[""],
+                ),
+            )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:  # the chunked reader reports it
         raise NotClean from exc
-    # Rows keep the file's order (DuckDB preserves insertion order by default), and a
-    # table made in an open transaction numbers them from a large base: the row number
-    # is the rowid less the first one, plus one.
-    all_empty = " AND ".join(f"{quoted(h)} IS NULL" for h in plan.headers)
-    [blank] = con.execute(f"SELECT count(*) FILTER ({all_empty}), count(*) FROM {_RAW}").fetchall()
+    rows = table.num_rows
+    table = table.append_column(_ROW, pa.array(np.arange(1, rows + 1, dtype=np.int64)))
+    con.register(_RAW, table)
+    all_empty = " AND ".join(f"{quoted(h)} IS NULL" for h in headers)
+    [blank] = con.execute(f"SELECT count(*) FILTER ({all_empty}) FROM {_RAW}").fetchall()
     if blank[0]:
         raise NotClean  # a row of empty cells is skipped with its number kept
-    return int(blank[1])
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return rows
 
 
 def _typed_map(con: Any, header: str, spec: ColumnSpec, plan: CsvPlan, key: bytes) -> pd.Series:
@@ -247,8 +241,8 @@ def _insert(
         con.execute(
             f"INSERT INTO {quoted(schema.kind)} ({', '.join(quoted(c) for c in order)}, "
             "_source_sha256, _row) "
-            f"SELECT {', '.join(exprs[c] for c in order)}, ?, r.rowid - b.first + 1 "
-            f"FROM {_RAW} r CROSS JOIN (SELECT min(rowid) AS first FROM {_RAW}) b "
+            f"SELECT {', '.join(exprs[c] for c in order)}, ?, r.{_ROW} "
+            f"FROM {_RAW} r "
             f"{' '.join(joins)}",
             [sha],
         )
