@@ -443,26 +443,15 @@ def _store_clean(
     keyed: tuple[bytes, Collection[str] | None],
     rules: tuple[str, tuple[str, Sequence[str] | None]],
 ) -> IngestReport:
-    """Store a clean CSV in one DuckDB pass; raise NotClean (rolled back) otherwise."""
+    """Store a clean CSV in one pass; raise NotClean (rolled back) otherwise."""
     path, sha = source
     scope, (_rule, among) = rules
     with store.transaction():
         load = store_clean_csv(store, schema, plan, (shown_path(path), sha), keyed, among)
         counts = Tally(rows_read=load.rows, accepted=load.rows, stored=load.rows)
         store.append_log({**_log_line(path, sha, schema, counts, scope), "overlap": None})
-    info = {"format": "csv", **plan.info}
-    return IngestReport(
-        file=shown_path(path),
-        sha256=sha,
-        kind=schema.kind,
-        rows_read=load.rows,
-        accepted=load.rows,
-        rejected=0,
-        skipped_duplicate_file=False,
-        failure_set=FailureSet(),
-        notes=_notes(list(load.notes), load.rows, info),
-        stored_rows=load.rows,
-    )
+    notes = _notes(list(load.notes), load.rows, {"format": "csv", **plan.info})
+    return _report(source, schema, counts, FailureSet(), notes)
 
 
 def _store_file(
@@ -482,6 +471,18 @@ def _store_file(
         said = tally.overlap_note(overlap_rule[0])
         store.append_log({**_log_line(path, sha, schema, tally, scope), "overlap": said})
     notes = _notes(tally.notes or [], tally.rows_read, info) + ((said,) if said else ())
+    return _report(source, schema, tally, tally.all_failures(), notes)
+
+
+def _report(
+    source: tuple[Path, str],
+    schema: Schema,
+    tally: Tally,
+    failures: FailureSet,
+    notes: tuple[str, ...],
+) -> IngestReport:
+    """Return the report of a file stored (by either path) from its counts."""
+    path, sha = source
     return IngestReport(
         file=shown_path(path),
         sha256=sha,
@@ -490,7 +491,7 @@ def _store_file(
         accepted=tally.accepted,
         rejected=tally.rows_read - tally.accepted,
         skipped_duplicate_file=False,
-        failure_set=tally.all_failures(),
+        failure_set=failures,
         notes=notes,
         stored_rows=tally.stored,
     )
