@@ -289,7 +289,7 @@ def ingest_files(
         reads the whole file at once. XLSX, SAV, DTA, Parquet, questionnaires and
         case events (rules per case) are always read whole.
     clean_first : bool, default True
-        Try DuckDB's one-pass load of a clean CSV first (see ``_clean``): a streamable
+        Try the one-pass load of a clean CSV first (see ``_clean``): a streamable
         CSV up to ``CLEAN_MAX_BYTES`` in which nothing fails is stored as the chunked
         path stores it, faster; any failure rolls it back and the chunked path reads
         the file. False always takes the chunked path.
