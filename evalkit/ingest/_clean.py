@@ -33,7 +33,8 @@ from evalkit.ingest._failures import Failures
 from evalkit.ingest._readers import RawTable
 from evalkit.ingest._rules import check_rule, row_rule_columns
 from evalkit.ingest._schema import SQL_TYPES, ColumnSpec, Schema
-from evalkit.ingest._store import Store, quoted
+from evalkit.ingest._store import Store
+from evalkit.ingest._tables import quoted
 from evalkit.ingest._validate import plan_headers
 
 __all__ = ["CLEAN_MAX_BYTES", "CleanLoad", "NotClean", "store_clean_csv"]

@@ -11,7 +11,7 @@ from evalkit.ingest._content import RowContents
 from evalkit.ingest._overlap import Overlap
 from evalkit.ingest._privacy import shown_path
 from evalkit.ingest._schema import Schema
-from evalkit.ingest._store import table_columns
+from evalkit.ingest._tables import table_columns
 from evalkit.ingest._validate import Validated
 
 __all__ = ["merged", "overlap_quarantine", "quarantine", "replace_keys", "stored_rows"]

@@ -16,47 +16,20 @@ from typing import Any
 import pandas as pd
 
 from evalkit.errors import IngestError
-from evalkit.ingest._schema import SQL_TYPES, Schema, check_kind
+from evalkit.ingest._schema import Schema, check_kind
+from evalkit.ingest._tables import (
+    CONTENT_COLUMNS,
+    LOG_COLUMNS,
+    QUARANTINE_COLUMNS,
+    SEAL_COLUMNS,
+    quoted,
+    table_columns,
+)
 
 __all__ = ["Store"]
 
 TRANSACTION_MEMORY = "256MB"  # DuckDB memory while a file is stored
 
-LOG_COLUMNS = {
-    "file": "VARCHAR",
-    "sha256": "VARCHAR",
-    "bytes": "BIGINT",
-    "rows_read": "BIGINT",
-    "accepted": "BIGINT",
-    "rejected": "BIGINT",
-    "kind": "VARCHAR",
-    "schema_version": "INTEGER",
-    "evalkit_version": "VARCHAR",
-    "ingested_at": "TIMESTAMP",
-    "pseudonym_scope": "VARCHAR",
-    "overlap": "VARCHAR",
-}
-#: Which registration lock (its seal) the store saw for a protocol at an ingest, and when:
-#: the store's own witness of the lock that held when the data arrived, so that a lock
-#: replaced later (with a recomputed seal, outside git) does not pass for the original.
-SEAL_COLUMNS = {"protocol_id": "VARCHAR", "seal": "VARCHAR", "seen_at": "TIMESTAMP"}
-QUARANTINE_COLUMNS = {
-    "kind": "VARCHAR",
-    "file": "VARCHAR",
-    "_source_sha256": "VARCHAR",
-    "_row": "BIGINT",
-    "column": "VARCHAR",
-    "rule": "VARCHAR",
-    "value": "VARCHAR",
-    "message": "VARCHAR",
-    "content": "VARCHAR",
-    "content_k1": "UBIGINT",
-    "content_k2": "UBIGINT",
-}
-#: Each distinct content of quarantined rows once, named by a 128-bit digest
-#: (``content_k1, content_k2``); a quarantine row names its row's content so. Rows stored
-#: before contents were kept apart have their text in ``quarantine.content`` instead.
-CONTENT_COLUMNS = {"content_k1": "UBIGINT", "content_k2": "UBIGINT", "content": "VARCHAR"}
 _QUARANTINE = (
     'SELECT q.kind, q.file, q._source_sha256, q._row, q."column", q.rule, q.value, '
     "q.message, coalesce(q.content, c.content) AS content FROM quarantine q LEFT JOIN "
@@ -64,26 +37,6 @@ _QUARANTINE = (
     "GROUP BY content_k1, content_k2) c "
     "ON q.content_k1 = c.content_k1 AND q.content_k2 = c.content_k2"
 )
-QUESTIONNAIRE_COLUMNS = {
-    "person_id": "VARCHAR",
-    "municipality": "VARCHAR",
-    "group": "VARCHAR",
-    "wave": "VARCHAR",
-    "admin_date": "DATE",
-    "mode": "VARCHAR",
-    "instrument": "VARCHAR",
-    "instrument_version": "VARCHAR",
-    "item": "VARCHAR",
-    "value": "DOUBLE",
-    "missing_reason": "VARCHAR",
-}
-SOURCE_COLUMNS = {"_source_sha256": "VARCHAR", "_row": "BIGINT"}
-
-
-def quoted(name: str) -> str:
-    """Return a name quoted as a DuckDB identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
 
 _q = quoted
 
@@ -92,24 +45,6 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     """Categorical key columns as plain text, so DuckDB compares them with VARCHAR."""
     cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
     return frame.astype({c: "str" for c in cats}) if cats else frame
-
-
-def table_columns(schema: Schema) -> dict[str, str]:
-    """Return the stored columns of a kind with their SQL types.
-
-    Parameters
-    ----------
-    schema : Schema
-        The kind's schema.
-
-    Returns
-    -------
-    dict
-        Column name to SQL type, including ``_source_sha256`` and ``_row``.
-    """
-    if schema.kind == "questionnaire":
-        return {**QUESTIONNAIRE_COLUMNS, **SOURCE_COLUMNS}
-    return {**{n: SQL_TYPES[s.type] for n, s in schema.columns.items()}, **SOURCE_COLUMNS}
 
 
 class Store:
