@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from evalkit.ingest import Store, _api, ingest_files
+from evalkit.ingest import Store, _api, _clean, ingest_files
 from tests.test_ingest_chunks import HEADER, _bsns, _panel, _row, _store_frames
 
 SMALL = 700
@@ -202,6 +203,35 @@ def test_anything_not_clean_is_left_to_the_chunked_path(
     assert outcomes == ["NotClean"]
     if make not in (empty_row, sep_line):  # a row of empty cells is skipped, not rejected
         assert ways[0]["reports"][0]["rejected"] > 0
+    _same(ways)
+
+
+def test_a_key_repeated_past_the_files_start_is_found_after_the_read(
+    tmp_path: Path, outcomes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The early look covers the first bytes only; the read's own key check finds the rest."""
+    path = repeated_key(tmp_path)
+    monkeypatch.setattr(_clean, "_HEAD_BYTES", 1024)  # the repeat lies past the first 1 KB
+    assert path.stat().st_size > 4 * 1024
+    ways = _three_ways([path], tmp_path)
+    assert outcomes == ["NotClean"]
+    assert ways[0]["reports"][0]["rejected"] == 1  # the exact copy, as the whole file gives
+    _same(ways)
+
+
+def test_a_key_repeated_near_the_files_end_is_left_to_the_chunked_path(
+    tmp_path: Path, outcomes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last rows are looked at too: a cumulative export repeats earlier rows there."""
+    lines = _panel(10)
+    path = _write(tmp_path / "tail.csv", HEADER + "\n" + "\n".join([*lines, lines[55]]) + "\n")
+    monkeypatch.setattr(_clean, "_HEAD_BYTES", 1024)
+    read, real = [], _clean._texts
+    monkeypatch.setattr(_clean, "_texts", lambda src, plan: read.append(src) or real(src, plan))
+    ways = _three_ways([path], tmp_path)
+    assert outcomes == ["NotClean"]
+    assert len(read) == 2 and not any(isinstance(s, pa.OSFile) for s in read)  # never whole
+    assert ways[0]["reports"][0]["rejected"] == 1
     _same(ways)
 
 

@@ -109,7 +109,7 @@ def store_clean_csv(
     con.execute("SET threads = 2")
     key_headers = [h for h, spec in header_plan.specs.items() if spec.name in schema.key]
     try:
-        rows = _read(con, plan)
+        rows = _read(con, plan, key_headers)
         _check_raw_keys(con, key_headers)
         maps = {h: _typed_map(con, h, s, plan, key) for h, s in header_plan.specs.items()}
         _check_rules(con, schema, header_plan.specs, maps)
@@ -132,44 +132,94 @@ def _plain_csv(plan: CsvPlan) -> bool:
     return plan.path.stat().st_size <= CLEAN_MAX_BYTES
 
 
-def _read(con: Any, plan: CsvPlan) -> int:
+_HEAD_BYTES = 1 << 20  # the file's start and end, looked at for repeated keys first
+
+
+def _read(con: Any, plan: CsvPlan, key_headers: list[str]) -> int:
     """Read the file's texts with Arrow and register them with DuckDB; return the row count.
 
     Arrow's multi-threaded reader with the chunked path's options (delimiter, quoted
     line breaks, empty cell as missing), but strict: a short or long row, or a blank
     line, raises here instead of being numbered and rejected, so the file goes to the
     chunked path. Rows are numbered in a column, as the chunked reader numbers them.
+    A file whose first rows already repeat a key (a cumulative export) is given to the
+    chunked path before the rest is read.
     """
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
-    headers = list(plan.headers)
+    if _repeats_early(plan, key_headers):
+        raise NotClean
     try:
         with pa.OSFile(str(plan.path)) as handle:
             handle.seek(plan.offset)
-            table = pacsv.read_csv(
-                handle,
-                read_options=pacsv.ReadOptions(column_names=headers, use_threads=True),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=plan.delimiter, newlines_in_values=True, ignore_empty_lines=False
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={h: pa.string() for h in headers},
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=True,
-                    null_values=[""],
-                ),
-            )
+            table = _texts(handle, plan)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:  # the chunked reader reports it
         raise NotClean from exc
     rows = table.num_rows
     table = table.append_column(_ROW, pa.array(np.arange(1, rows + 1, dtype=np.int64)))
     con.register(_RAW, table)
-    all_empty = " AND ".join(f"{quoted(h)} IS NULL" for h in headers)
+    all_empty = " AND ".join(f"{quoted(h)} IS NULL" for h in plan.headers)
     [blank] = con.execute(f"SELECT count(*) FILTER ({all_empty}) FROM {_RAW}").fetchall()
     if blank[0]:
         raise NotClean  # a row of empty cells is skipped with its number kept
     return rows
+
+
+def _texts(source: Any, plan: CsvPlan) -> Any:
+    """Return the data rows of ``source`` (an Arrow input) as a table of texts."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    headers = list(plan.headers)
+    return pacsv.read_csv(
+        source,
+        read_options=pacsv.ReadOptions(column_names=headers, use_threads=True),
+        parse_options=pacsv.ParseOptions(
+            delimiter=plan.delimiter, newlines_in_values=True, ignore_empty_lines=False
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in headers},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
+
+
+def _repeats_early(plan: CsvPlan, key_headers: list[str]) -> bool:
+    """Return True when the file's first or last rows repeat a key's texts.
+
+    A cumulative export repeats earlier rows further on; its last rows show it as
+    well as its first. Only a shortcut: a wrong answer either way costs time, never a
+    difference in what is stored, because the chunked path and the later key checks
+    decide (so a sample that starts inside a quoted line break does no harm).
+    """
+    import pyarrow as pa
+
+    if not key_headers:
+        return False
+    samples = [_sample(plan, plan.offset)]
+    end = plan.path.stat().st_size
+    if end - plan.offset > 2 * _HEAD_BYTES:  # head and tail do not overlap
+        samples.append(_sample(plan, end - _HEAD_BYTES))
+    try:
+        keys = [_texts(pa.BufferReader(b), plan).select(key_headers) for b in samples if b]
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return False  # a row the whole read refuses, or a sample cut inside a quote
+    if not keys:
+        return False
+    together = pa.concat_tables(keys)
+    return bool(together.group_by(key_headers).aggregate([]).num_rows < together.num_rows)
+
+
+def _sample(plan: CsvPlan, start: int) -> bytes:
+    """Return whole lines from about ``_HEAD_BYTES`` of the file from ``start``."""
+    with plan.path.open("rb") as handle:
+        handle.seek(start)
+        block = handle.read(_HEAD_BYTES)
+    if start > plan.offset:
+        block = block[block.find(b"\n") + 1 :]  # from the first line that starts here
+    return block[: block.rfind(b"\n") + 1]
 
 
 def _typed_map(con: Any, header: str, spec: ColumnSpec, plan: CsvPlan, key: bytes) -> pd.Series:
