@@ -8,12 +8,14 @@ check (:class:`~evalkit.ingest._keyindex.KeysRepeat`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from evalkit.ingest._failures import Failures
 from evalkit.ingest._keyindex import KeyIndex, KeysRepeat, NewKeys, key_hashes
-from evalkit.ingest._validate import key_text
+from evalkit.ingest._validate import key_texts
 
 __all__ = ["MEMORY_KEYS", "CopyKeys", "FirstRows", "copy_messages"]
 
@@ -23,14 +25,13 @@ _BIT = np.left_shift(1, np.arange(8)).astype(np.uint8)
 _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)  # odd: bijective
 
 
-def copy_messages(first_rows: np.ndarray) -> np.ndarray:
-    """Return ``exact copy of row N`` for each first row (joined in Arrow, not row by row)."""
+def copy_messages(first_rows: np.ndarray) -> Any:
+    """Return ``exact copy of row N`` for each first row, an Arrow text array (not row by row)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     numbers = pc.cast(pa.array(np.asarray(first_rows, dtype=np.int64)), pa.string())
-    texts = pc.binary_join_element_wise("exact copy of row ", numbers, "")
-    return np.asarray(texts.to_numpy(zero_copy_only=False), dtype=object)
+    return pc.binary_join_element_wise("exact copy of row ", numbers, "")
 
 
 class FirstRows:
@@ -172,7 +173,7 @@ class CopyKeys:
             at,
             ", ".join(key),
             "duplicate_row",
-            key_text(getattr(cols, "shown"), key, at, getattr(cols, "masked")),  # noqa: B009
+            key_texts(getattr(cols, "shown"), key, at, getattr(cols, "masked")),  # noqa: B009
             copy_messages(first_row),
             # a row number below 10**7 has too few digits to look like a BSN
             masked=bool(first_row.max() < 10**7),
