@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.ingest._privacy import mask_series
+from evalkit.ingest._privacy import mask_distinct
 from evalkit.ingest._typed import Shown
 
 __all__ = ["RowContents", "row_content", "row_contents"]
@@ -209,10 +209,12 @@ def row_contents(
     n = len(positions)
     k1, k2 = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
     pieces = []
-    for name, values in shown.items() if n else ():
-        codes, uniques = pd.factorize(values.iloc[positions], use_na_sentinel=True)
-        if name not in masked:  # masking the distinct values masks every row
-            uniques = mask_series(pd.Series(uniques)).array
+    coded = {name: pd.factorize(values.iloc[positions]) for name, values in shown.items() if n}
+    todo = [name for name in coded if name not in masked]
+    # masking the distinct values masks every row; all columns are searched at once
+    for name, uniques in zip(todo, mask_distinct([coded[t][1] for t in todo]), strict=True):
+        coded[name] = (coded[name][0], uniques)
+    for name, (codes, uniques) in coded.items():
         codes = np.where(codes < 0, len(uniques), codes)  # an empty cell: the trailing null
         encoded = _json_pieces(name, uniques)
         texts = np.asarray(encoded.to_numpy(zero_copy_only=False), dtype=object)
