@@ -123,7 +123,8 @@ class CopyKeys:
         self.limit = MEMORY_KEYS if limit is None else limit
         self.first = FirstRows()
         self.disk: NewKeys | None = None
-        self.contents = FirstRows()  # content digests of copies this file gave a text
+        # per file row: True where a copy of the key first met there gave its content
+        self.given = np.zeros(0, dtype=bool)
 
     def __repr__(self) -> str:
         return f"CopyKeys({self.first.size} keys, on disk={self.disk is not None})"
@@ -178,33 +179,37 @@ class CopyKeys:
             # a row number below 10**7 has too few digits to look like a BSN
             masked=bool(first_row.max() < 10**7),
         )
-        self._known(cols, at, k1[copy], k2[copy], h[copy])
+        self._known(cols, at, (k1[copy], k2[copy], h[copy]), first_row)
         new = ~copy
         self._remember(k1[new], k2[new], h[new], raw, pos[new], rows)
 
     def _known(
-        self, cols: object, at: np.ndarray, k1: np.ndarray, k2: np.ndarray, h: np.ndarray
+        self,
+        cols: object,
+        at: np.ndarray,
+        hashes: tuple[np.ndarray, np.ndarray, np.ndarray],
+        first_row: np.ndarray,
     ) -> None:
         """Tell validation the content digest of each copy, and which it stored before.
 
         A row's content is made of its raw cells, and the copies of a key have the same
         cells: the key's hashes mixed with the raw-row hash name that content (two keys
-        with one digest would need a 128-bit collision).
+        with one digest would need a 128-bit collision). A key has one first row and, read
+        once, one content, so whether a copy gave that content already is kept per first
+        row (a byte per file row, no search).
         """
         from evalkit.ingest._columns import KnownContents
 
+        k1, k2, h = hashes
         d1, d2 = k1 ^ (h * _MIX1), k2 ^ (h * _MIX2)
-        before, _ = self.contents.find(d1, d2, strict=False)
-        first = ~pd.DataFrame({"a": d1, "b": d2}).duplicated().to_numpy()
-        fresh = (before < 0) & first  # the rest: stored before, or by a copy earlier here
-        self.contents.add(
-            {
-                "k1": d1[fresh],
-                "k2": d2[fresh],
-                "h": d2[fresh],
-                "r": np.zeros(int(fresh.sum()), dtype=np.int64),
-            }
-        )
+        if len(first_row) and int(first_row.max()) >= len(self.given):
+            grown = np.zeros(max(int(first_row.max()) + 1, 2 * len(self.given)), dtype=bool)
+            grown[: len(self.given)] = self.given
+            self.given = grown
+        first = np.zeros(len(first_row), dtype=bool)
+        first[np.unique(first_row, return_index=True)[1]] = True  # a key's first copy here
+        fresh = ~self.given[first_row] & first  # the rest: given before, or by a copy here
+        self.given[first_row[fresh]] = True
         cols.known = KnownContents(at, d1, d2, ~fresh)  # type: ignore[attr-defined]
 
     def _remember(
