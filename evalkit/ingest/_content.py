@@ -135,21 +135,31 @@ class RowContents:
 
     def texts(self, at: np.ndarray) -> np.ndarray:
         """Return the JSON text of the entries at positions ``at``."""
+        return np.asarray(self.text_array(at).to_numpy(zero_copy_only=False), dtype=object)
+
+    def text_array(self, at: np.ndarray) -> Any:
+        """Return :meth:`texts` as an Arrow text array (null: stored before)."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         at = np.asarray(at, dtype=np.int64)
-        out = np.empty(len(at), dtype=object)
         built = at < self._built
+        if built.all() and self._pieces:  # the usual case: no Python object per entry
+            return self._joined(at)
+        out = np.empty(len(at), dtype=object)
         if built.any() and self._pieces:
-            parts = [pc.take(p, pa.array(codes[at[built]])) for p, codes in self._pieces]
-            joined = pc.binary_join_element_wise(*parts, ", ")
-            wrapped = pc.binary_join_element_wise("{", joined, "}", "")
-            out[built] = wrapped.to_numpy(zero_copy_only=False)
+            out[built] = self._joined(at[built]).to_numpy(zero_copy_only=False)
         elif built.any():
             out[built] = "{}"
         out[~built] = self._texts[at[~built] - self._built]
-        return out
+        return pa.array(out, type=pa.string())
+
+    def _joined(self, at: np.ndarray) -> Any:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        parts = [pc.take(p, pa.array(codes[at])) for p, codes in self._pieces]
+        joined = pc.binary_join_element_wise(*parts, ", ")
+        return pc.binary_join_element_wise("{", joined, "}", "")
 
     def series(self) -> pd.Series:
         """Return every entry's text by file row (what ``Validated.content`` gives)."""
