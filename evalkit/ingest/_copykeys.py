@@ -206,9 +206,9 @@ class CopyKeys:
             grown = np.zeros(max(int(first_row.max()) + 1, 2 * len(self.given)), dtype=bool)
             grown[: len(self.given)] = self.given
             self.given = grown
-        first = np.zeros(len(first_row), dtype=bool)
-        first[np.unique(first_row, return_index=True)[1]] = True  # a key's first copy here
-        fresh = ~self.given[first_row] & first  # the rest: given before, or by a copy here
+        new = np.flatnonzero(~self.given[first_row])  # the rest: given by an earlier chunk
+        fresh = np.zeros(len(first_row), dtype=bool)
+        fresh[new[np.unique(first_row[new], return_index=True)[1]]] = True  # first copy here
         self.given[first_row[fresh]] = True
         cols.known = KnownContents(at, d1, d2, ~fresh)  # type: ignore[attr-defined]
 
