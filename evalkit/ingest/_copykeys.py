@@ -53,33 +53,41 @@ class FirstRows:
         return f"FirstRows({self.size} keys)"
 
     def find(
-        self, k1: np.ndarray, k2: np.ndarray, strict: bool = True
+        self,
+        k1: np.ndarray,
+        k2: np.ndarray,
+        strict: bool = True,
+        order: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return the first row and raw-row hash of each key (row -1 where new).
 
         Raises :class:`KeysRepeat` when two keys share ``k1`` only (a hash collision the
         two-pass check, which compares both hashes, settles); with ``strict=False`` such
-        a key counts as new.
+        a key counts as new. ``order``, when given, sorts ``k1`` (the caller's argsort).
         """
         first = np.full(len(k1), -1, dtype=np.int64)
         raw = np.zeros(len(k1), dtype=np.uint64)
         slot = k1 >> np.uint64(64 - _SLOT_BITS)
-        maybe = np.flatnonzero(self.bits[slot >> np.uint64(3)] & _BIT[slot & np.uint64(7)])
-        if not len(maybe):
+        may = (self.bits[slot >> np.uint64(3)] & _BIT[slot & np.uint64(7)]).astype(bool)
+        if not may.any():
             return first, raw
-        maybe = maybe[np.argsort(k1[maybe])]  # sorted queries search a segment faster
+        # sorted queries search a segment faster
+        maybe = order[may[order]] if order is not None else np.flatnonzero(may)
+        if order is None:
+            maybe = maybe[np.argsort(k1[maybe])]
         k1, k2 = k1[maybe], k2[maybe]
         for seg in self.segments:
             at = np.minimum(np.searchsorted(seg["k1"], k1), len(seg["k1"]) - 1)
             hit = seg["k1"][at] == k1
             if not hit.any():
                 continue
-            if (seg["k2"][at][hit] != k2[hit]).any():
+            if (seg["k2"][at[hit]] != k2[hit]).any():
                 if strict:
                     raise KeysRepeat
                 hit &= seg["k2"][at] == k2
-            first[maybe[hit]] = seg["r"][at][hit]
-            raw[maybe[hit]] = seg["h"][at][hit]
+            found = at[hit]
+            first[maybe[hit]] = seg["r"][found]
+            raw[maybe[hit]] = seg["h"][found]
         return first, raw
 
     def add(self, part: dict[str, np.ndarray]) -> None:
@@ -157,12 +165,14 @@ class CopyKeys:
         if (k2 != k2[leader_of]).any():
             raise KeysRepeat  # two keys share k1 only: let the two-pass check settle it
         repeated = leader_of != np.arange(len(pos))
-        first, first_h = self.first.find(k1, k2)
+        first, first_h = self.first.find(k1, k2, order=order)
         earlier = first >= 0
         if not repeated.any() and not earlier.any():
             self._remember(k1, k2, None, raw, pos, rows)
             return
-        h = pd.util.hash_pandas_object(raw.iloc[pos], index=False).to_numpy()
+        h = pd.util.hash_pandas_object(
+            raw if len(pos) == len(raw) else raw.iloc[pos], index=False
+        ).to_numpy()
         known = earlier[leader_of]
         first_row = np.where(known, first[leader_of], rows[pos][leader_of])
         same = np.where(known, first_h[leader_of], h[leader_of]) == h
