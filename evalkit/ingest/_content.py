@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.ingest._privacy import mask_series
+from evalkit.ingest._privacy import mask_distinct
 from evalkit.ingest._typed import Shown
 
 __all__ = ["RowContents", "row_content", "row_contents"]
@@ -135,21 +135,31 @@ class RowContents:
 
     def texts(self, at: np.ndarray) -> np.ndarray:
         """Return the JSON text of the entries at positions ``at``."""
+        return np.asarray(self.text_array(at).to_numpy(zero_copy_only=False), dtype=object)
+
+    def text_array(self, at: np.ndarray) -> Any:
+        """Return :meth:`texts` as an Arrow text array (null: stored before)."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         at = np.asarray(at, dtype=np.int64)
-        out = np.empty(len(at), dtype=object)
         built = at < self._built
+        if built.all() and self._pieces:  # the usual case: no Python object per entry
+            return self._joined(at)
+        out = np.empty(len(at), dtype=object)
         if built.any() and self._pieces:
-            parts = [pc.take(p, pa.array(codes[at[built]])) for p, codes in self._pieces]
-            joined = pc.binary_join_element_wise(*parts, ", ")
-            wrapped = pc.binary_join_element_wise("{", joined, "}", "")
-            out[built] = wrapped.to_numpy(zero_copy_only=False)
+            out[built] = self._joined(at[built]).to_numpy(zero_copy_only=False)
         elif built.any():
             out[built] = "{}"
         out[~built] = self._texts[at[~built] - self._built]
-        return out
+        return pa.array(out, type=pa.string())
+
+    def _joined(self, at: np.ndarray) -> Any:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        parts = [pc.take(p, pa.array(codes[at])) for p, codes in self._pieces]
+        joined = pc.binary_join_element_wise(*parts, ", ")
+        return pc.binary_join_element_wise("{", joined, "}", "")
 
     def series(self) -> pd.Series:
         """Return every entry's text by file row (what ``Validated.content`` gives)."""
@@ -209,10 +219,12 @@ def row_contents(
     n = len(positions)
     k1, k2 = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
     pieces = []
-    for name, values in shown.items() if n else ():
-        codes, uniques = pd.factorize(values.iloc[positions], use_na_sentinel=True)
-        if name not in masked:  # masking the distinct values masks every row
-            uniques = mask_series(pd.Series(uniques)).array
+    coded = {name: pd.factorize(values.iloc[positions]) for name, values in shown.items() if n}
+    todo = [name for name in coded if name not in masked]
+    # masking the distinct values masks every row; all columns are searched at once
+    for name, uniques in zip(todo, mask_distinct([coded[t][1] for t in todo]), strict=True):
+        coded[name] = (coded[name][0], uniques)
+    for name, (codes, uniques) in coded.items():
         codes = np.where(codes < 0, len(uniques), codes)  # an empty cell: the trailing null
         encoded = _json_pieces(name, uniques)
         texts = np.asarray(encoded.to_numpy(zero_copy_only=False), dtype=object)

@@ -8,12 +8,14 @@ check (:class:`~evalkit.ingest._keyindex.KeysRepeat`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from evalkit.ingest._failures import Failures
 from evalkit.ingest._keyindex import KeyIndex, KeysRepeat, NewKeys, key_hashes
-from evalkit.ingest._validate import key_text
+from evalkit.ingest._validate import key_texts
 
 __all__ = ["MEMORY_KEYS", "CopyKeys", "FirstRows", "copy_messages"]
 
@@ -23,14 +25,13 @@ _BIT = np.left_shift(1, np.arange(8)).astype(np.uint8)
 _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)  # odd: bijective
 
 
-def copy_messages(first_rows: np.ndarray) -> np.ndarray:
-    """Return ``exact copy of row N`` for each first row (joined in Arrow, not row by row)."""
+def copy_messages(first_rows: np.ndarray) -> Any:
+    """Return ``exact copy of row N`` for each first row, an Arrow text array (not row by row)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     numbers = pc.cast(pa.array(np.asarray(first_rows, dtype=np.int64)), pa.string())
-    texts = pc.binary_join_element_wise("exact copy of row ", numbers, "")
-    return np.asarray(texts.to_numpy(zero_copy_only=False), dtype=object)
+    return pc.binary_join_element_wise("exact copy of row ", numbers, "")
 
 
 class FirstRows:
@@ -52,33 +53,41 @@ class FirstRows:
         return f"FirstRows({self.size} keys)"
 
     def find(
-        self, k1: np.ndarray, k2: np.ndarray, strict: bool = True
+        self,
+        k1: np.ndarray,
+        k2: np.ndarray,
+        strict: bool = True,
+        order: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return the first row and raw-row hash of each key (row -1 where new).
 
         Raises :class:`KeysRepeat` when two keys share ``k1`` only (a hash collision the
         two-pass check, which compares both hashes, settles); with ``strict=False`` such
-        a key counts as new.
+        a key counts as new. ``order``, when given, sorts ``k1`` (the caller's argsort).
         """
         first = np.full(len(k1), -1, dtype=np.int64)
         raw = np.zeros(len(k1), dtype=np.uint64)
         slot = k1 >> np.uint64(64 - _SLOT_BITS)
-        maybe = np.flatnonzero(self.bits[slot >> np.uint64(3)] & _BIT[slot & np.uint64(7)])
-        if not len(maybe):
+        may = (self.bits[slot >> np.uint64(3)] & _BIT[slot & np.uint64(7)]).astype(bool)
+        if not may.any():
             return first, raw
-        maybe = maybe[np.argsort(k1[maybe])]  # sorted queries search a segment faster
+        # sorted queries search a segment faster
+        maybe = order[may[order]] if order is not None else np.flatnonzero(may)
+        if order is None:
+            maybe = maybe[np.argsort(k1[maybe])]
         k1, k2 = k1[maybe], k2[maybe]
         for seg in self.segments:
             at = np.minimum(np.searchsorted(seg["k1"], k1), len(seg["k1"]) - 1)
             hit = seg["k1"][at] == k1
             if not hit.any():
                 continue
-            if (seg["k2"][at][hit] != k2[hit]).any():
+            if (seg["k2"][at[hit]] != k2[hit]).any():
                 if strict:
                     raise KeysRepeat
                 hit &= seg["k2"][at] == k2
-            first[maybe[hit]] = seg["r"][at][hit]
-            raw[maybe[hit]] = seg["h"][at][hit]
+            found = at[hit]
+            first[maybe[hit]] = seg["r"][found]
+            raw[maybe[hit]] = seg["h"][found]
         return first, raw
 
     def add(self, part: dict[str, np.ndarray]) -> None:
@@ -122,7 +131,8 @@ class CopyKeys:
         self.limit = MEMORY_KEYS if limit is None else limit
         self.first = FirstRows()
         self.disk: NewKeys | None = None
-        self.contents = FirstRows()  # content digests of copies this file gave a text
+        # per file row: True where a copy of the key first met there gave its content
+        self.given = np.zeros(0, dtype=bool)
 
     def __repr__(self) -> str:
         return f"CopyKeys({self.first.size} keys, on disk={self.disk is not None})"
@@ -155,12 +165,14 @@ class CopyKeys:
         if (k2 != k2[leader_of]).any():
             raise KeysRepeat  # two keys share k1 only: let the two-pass check settle it
         repeated = leader_of != np.arange(len(pos))
-        first, first_h = self.first.find(k1, k2)
+        first, first_h = self.first.find(k1, k2, order=order)
         earlier = first >= 0
         if not repeated.any() and not earlier.any():
             self._remember(k1, k2, None, raw, pos, rows)
             return
-        h = pd.util.hash_pandas_object(raw.iloc[pos], index=False).to_numpy()
+        h = pd.util.hash_pandas_object(
+            raw if len(pos) == len(raw) else raw.iloc[pos], index=False
+        ).to_numpy()
         known = earlier[leader_of]
         first_row = np.where(known, first[leader_of], rows[pos][leader_of])
         same = np.where(known, first_h[leader_of], h[leader_of]) == h
@@ -172,38 +184,42 @@ class CopyKeys:
             at,
             ", ".join(key),
             "duplicate_row",
-            key_text(getattr(cols, "shown"), key, at, getattr(cols, "masked")),  # noqa: B009
+            key_texts(getattr(cols, "shown"), key, at, getattr(cols, "masked")),  # noqa: B009
             copy_messages(first_row),
             # a row number below 10**7 has too few digits to look like a BSN
             masked=bool(first_row.max() < 10**7),
         )
-        self._known(cols, at, k1[copy], k2[copy], h[copy])
+        self._known(cols, at, (k1[copy], k2[copy], h[copy]), first_row)
         new = ~copy
         self._remember(k1[new], k2[new], h[new], raw, pos[new], rows)
 
     def _known(
-        self, cols: object, at: np.ndarray, k1: np.ndarray, k2: np.ndarray, h: np.ndarray
+        self,
+        cols: object,
+        at: np.ndarray,
+        hashes: tuple[np.ndarray, np.ndarray, np.ndarray],
+        first_row: np.ndarray,
     ) -> None:
         """Tell validation the content digest of each copy, and which it stored before.
 
         A row's content is made of its raw cells, and the copies of a key have the same
         cells: the key's hashes mixed with the raw-row hash name that content (two keys
-        with one digest would need a 128-bit collision).
+        with one digest would need a 128-bit collision). A key has one first row and, read
+        once, one content, so whether a copy gave that content already is kept per first
+        row (a byte per file row, no search).
         """
         from evalkit.ingest._columns import KnownContents
 
+        k1, k2, h = hashes
         d1, d2 = k1 ^ (h * _MIX1), k2 ^ (h * _MIX2)
-        before, _ = self.contents.find(d1, d2, strict=False)
-        first = ~pd.DataFrame({"a": d1, "b": d2}).duplicated().to_numpy()
-        fresh = (before < 0) & first  # the rest: stored before, or by a copy earlier here
-        self.contents.add(
-            {
-                "k1": d1[fresh],
-                "k2": d2[fresh],
-                "h": d2[fresh],
-                "r": np.zeros(int(fresh.sum()), dtype=np.int64),
-            }
-        )
+        if len(first_row) and int(first_row.max()) >= len(self.given):
+            grown = np.zeros(max(int(first_row.max()) + 1, 2 * len(self.given)), dtype=bool)
+            grown[: len(self.given)] = self.given
+            self.given = grown
+        new = np.flatnonzero(~self.given[first_row])  # the rest: given by an earlier chunk
+        fresh = np.zeros(len(first_row), dtype=bool)
+        fresh[new[np.unique(first_row[new], return_index=True)[1]]] = True  # first copy here
+        self.given[first_row[fresh]] = True
         cols.known = KnownContents(at, d1, d2, ~fresh)  # type: ignore[attr-defined]
 
     def _remember(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,8 +19,10 @@ class Failures:
     positions: list[np.ndarray] = field(default_factory=list)
     columns: list[str | None] = field(default_factory=list)  # one per add, for all its rows
     rules: list[str] = field(default_factory=list)
-    values: list[np.ndarray] = field(default_factory=list)
-    messages: list[np.ndarray] = field(default_factory=list)
+    # per add: Python objects (numpy), or Arrow texts kept as they came (a rejected copy's
+    # key and message are made by Arrow; a Python object per row would cost more than them)
+    values: list[Any] = field(default_factory=list)
+    messages: list[Any] = field(default_factory=list)
     masked: list[np.ndarray] = field(default_factory=list)
 
     def add(
@@ -27,12 +30,13 @@ class Failures:
         positions: np.ndarray,
         column: str | None,
         rule: str,
-        values: np.ndarray | list[object],
-        messages: np.ndarray | list[object] | str,
+        values: np.ndarray | list[object] | Any,
+        messages: np.ndarray | list[object] | str | Any,
         masked: bool = False,
     ) -> None:
         """Record failures at ``positions`` (values and messages per position, or one message).
 
+        Values and messages may be Arrow text arrays (one per position), kept as they are.
         ``masked``: the values and messages hold no BSN already (the caller masked them).
         """
         positions = np.asarray(positions, dtype=np.int64)
@@ -42,17 +46,20 @@ class Failures:
         self.positions.append(positions)
         self.columns.append(column)
         self.rules.append(rule)
-        self.values.append(
-            np.asarray(values, dtype=object).reshape(-1)[:n]
-            if len(values)
-            else np.full(n, None, dtype=object)
-        )
-        msgs = (
-            np.full(n, messages, dtype=object)
-            if isinstance(messages, str)
-            else np.asarray(messages, dtype=object)
-        )
-        self.messages.append(msgs)
+        if _is_arrow(values) and len(values):
+            self.values.append(values[:n])
+        else:
+            self.values.append(
+                np.asarray(values, dtype=object).reshape(-1)[:n]
+                if len(values)
+                else np.full(n, None, dtype=object)
+            )
+        if isinstance(messages, str):
+            self.messages.append(np.full(n, messages, dtype=object))
+        elif _is_arrow(messages):
+            self.messages.append(messages)
+        else:
+            self.messages.append(np.asarray(messages, dtype=object))
         self.masked.append(np.full(n, masked, dtype=bool))
 
     def failed_positions(self, n: int) -> np.ndarray:
@@ -89,8 +96,8 @@ class Failures:
                 "row": rows[pos].astype(np.int64),
                 "column": _repeated(self.columns, counts),
                 "rule": _repeated(self.rules, counts),
-                "value": _texts(np.concatenate(self.values)),
-                "message": pd.Series(np.concatenate(self.messages), dtype="str"),
+                "value": _joined(self.values, _texts),
+                "message": _joined(self.messages, lambda v: pd.Series(v, dtype="str")),
             }
         )
         if with_masked:
@@ -112,6 +119,37 @@ def _repeated(labels: Sequence[str | None], counts: list[int]) -> pd.Series:
     dictionary = pa.array(distinct, type=pa.large_string())
     texts = pa.DictionaryArray.from_arrays(pa.array(codes), dictionary).cast(pa.large_string())
     return pd.Series(texts, dtype="str")
+
+
+def _is_arrow(values: object) -> bool:
+    import pyarrow as pa
+
+    return isinstance(values, pa.Array)
+
+
+def _joined(parts: list[Any], texts: Callable[[np.ndarray], pd.Series]) -> pd.Series:
+    """Return the parts one after another as a text column.
+
+    Runs of Python objects are joined and made text by ``texts``; Arrow parts are taken
+    as they are. The same Series as ``texts`` of all parts joined, since each value is
+    made text on its own.
+    """
+    import pyarrow as pa
+
+    if not any(_is_arrow(p) for p in parts):
+        return texts(np.concatenate(parts))
+    chunks: list[Any] = []
+    run: list[np.ndarray] = []
+    for part in [*parts, None]:
+        if part is not None and not _is_arrow(part):
+            run.append(part)
+            continue
+        if run:
+            chunks.append(pa.array(texts(np.concatenate(run)), type=pa.large_string()))
+            run = []
+        if part is not None:
+            chunks.append(part.cast(pa.large_string()))
+    return pd.Series(pa.concat_arrays(chunks), dtype="str")
 
 
 def _texts(values: np.ndarray) -> pd.Series:

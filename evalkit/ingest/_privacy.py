@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MASK", "mask_bsns", "mask_series", "shown_path"]
+__all__ = ["MASK", "mask_bsns", "mask_distinct", "mask_series", "shown_path"]
 
 MASK = "[BSN]"
 # Nine digits (any script's digits: full-width ones too) with at most one separator between
@@ -173,6 +173,46 @@ def mask_series(values: pd.Series, key: bytes | None = None) -> pd.Series:
     fixed[suspect] = [mask_bsns(t, key) for t in fixed[suspect]]
     out = np.concatenate([fixed, np.array([None], dtype=object)])[codes]
     return pd.Series(out, index=values.index, dtype="str")
+
+
+def mask_distinct(columns: list[Any]) -> list[Any]:
+    """Mask BSNs in the distinct values of several columns, with one search for all of them.
+
+    Each column comes back as ``mask_series(pd.Series(values)).array`` would give it: as
+    it was when none of its values may hold a BSN, else as text with BSNs masked. The
+    texts of all columns are searched in one pass (a chunk's rejected rows have a dozen
+    columns of a few distinct values each: one search per column costs more than the
+    values).
+
+    Parameters
+    ----------
+    columns : list of array-like
+        The distinct values of each column (no nulls, no repeats).
+
+    Returns
+    -------
+    list of array-like
+        The values of each column, masked.
+    """
+    import pyarrow as pa
+
+    texts = [pd.Series(values, dtype="str") for values in columns]
+    arrays = [pa.array(t.array, type=pa.large_string()) for t in texts]
+    if not arrays or not sum(len(a) for a in arrays):
+        return [pd.Series(values).array for values in columns]
+    suspect = _may_hold_bsn(pa.concat_arrays(arrays))
+    out = []
+    start = 0
+    for values, text in zip(columns, texts, strict=True):
+        mine = suspect[start : start + len(text)]
+        start += len(text)
+        if not mine.any():
+            out.append(pd.Series(values).array)
+            continue
+        fixed = np.asarray(text.to_numpy(dtype=object), dtype=object)
+        fixed[mine] = [mask_bsns(t) for t in fixed[mine]]
+        out.append(pd.Series(fixed, dtype="str").array)
+    return out
 
 
 def _may_hold_bsn(texts: Any) -> np.ndarray:

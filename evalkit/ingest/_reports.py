@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -106,14 +107,35 @@ def failure_summary(failures: pd.DataFrame) -> pd.DataFrame:
     """
     if failures.empty:
         return pd.DataFrame(columns=["rule", "column", "failures", "rows", "first_row", "example"])
-    frame = failures.assign(column=failures["column"].fillna("(row)"))
-    grouped = frame.groupby(["rule", "column"], sort=False)
-    out = grouped.agg(
-        failures=("row", "size"),
-        rows=("row", "nunique"),
-        first_row=("row", "min"),
-        example=("message", "first"),
-    ).reset_index()
+    # Grouped with integer codes (a file has a few rules and columns, a chunk of a mostly
+    # rejected file ~60,000 failures): a pandas groupby with ``nunique`` costs ~4x more.
+    rule_codes, rules = pd.factorize(failures["rule"], use_na_sentinel=False)
+    column = failures["column"].fillna("(row)")
+    column_codes, columns = pd.factorize(column, use_na_sentinel=False)
+    group, firsts = pd.factorize(rule_codes * len(columns) + column_codes)  # in order of appearance
+    row = failures["row"].to_numpy(dtype=np.int64)
+    order = np.lexsort((row, group))  # by group, rows ascending within each
+    g, r = group[order], row[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    new_row = np.r_[True, (g[1:] != g[:-1]) | (r[1:] != r[:-1])]
+    message = failures["message"]
+    has = message.notna().to_numpy()
+    first_at = np.full(len(firsts), -1, dtype=np.int64)
+    seen = np.flatnonzero(has)
+    at, where = np.unique(group[seen], return_index=True)  # the first message given per group
+    first_at[at] = seen[where]
+    example = message.iloc[np.maximum(first_at, 0)].reset_index(drop=True)
+    example[first_at < 0] = None
+    out = pd.DataFrame(
+        {
+            "rule": rules.take(firsts // len(columns)),
+            "column": columns.take(firsts % len(columns)),
+            "failures": np.bincount(group, minlength=len(firsts)).astype(np.int64),
+            "rows": np.bincount(g[new_row], minlength=len(firsts)).astype(np.int64),
+            "first_row": r[starts],
+            "example": example,
+        }
+    )
     return out.sort_values(
         ["failures", "rule", "column"], ascending=[False, True, True], kind="mergesort"
     ).reset_index(drop=True)

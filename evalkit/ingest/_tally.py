@@ -121,7 +121,8 @@ class Tally:
         if self.seen.size + len(at) <= SEEN_CONTENTS:
             k1, k2 = contents.k1[at], contents.k2[at]
             self.seen.add({"k1": k1, "k2": k2, "h": k2, "r": np.zeros(len(at), dtype=np.int64)})
-        return digests.iloc[at].assign(content=contents.texts(at)).reset_index(drop=True)
+        texts = pd.Series(contents.text_array(at), dtype="str")  # Arrow-backed: no copy
+        return digests.iloc[at].reset_index(drop=True).assign(content=texts)
 
     def all_failures(self) -> FailureSet:
         """Return the failures of every chunk in file order (call once, at the end)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,15 @@ from evalkit.ingest._rin_pair import RIN_PLACE, RinPair, parse_rin, rin_pair
 from evalkit.ingest._schema import ColumnSpec, Schema, match_headers, missing_required
 from evalkit.ingest._typed import Shown
 
-__all__ = ["HeaderPlan", "KeyCheck", "Validated", "plan_headers", "validate_table"]
+__all__ = [
+    "HeaderPlan",
+    "KeyCheck",
+    "Validated",
+    "key_text",
+    "key_texts",
+    "plan_headers",
+    "validate_table",
+]
 
 
 @dataclass
@@ -82,6 +91,35 @@ def key_text(
     numpy.ndarray
         One text per position.
     """
+    return np.asarray(
+        key_texts(shown, key, pos, masked).to_numpy(zero_copy_only=False), dtype=object
+    )
+
+
+def key_texts(
+    shown: dict[str, Shown],
+    key: tuple[str, ...],
+    pos: np.ndarray,
+    masked: Collection[str] | None = None,
+) -> Any:
+    """Return :func:`key_text` as an Arrow text array (no Python object per row).
+
+    Parameters
+    ----------
+    shown : dict
+        Displayable values per canonical column.
+    key : tuple of str
+        The key columns.
+    pos : numpy.ndarray
+        Internal row positions.
+    masked : collection of str, optional
+        See :func:`key_text`.
+
+    Returns
+    -------
+    pyarrow.Array
+        One text per position.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -90,13 +128,10 @@ def key_text(
         texts = [t if k in masked else mask_series(t) for k, t in zip(key, texts, strict=True)]
     parts = [pa.array(t, type=pa.large_string()) for t in texts]
     if not len(pos):
-        return np.array([], dtype=object)
-    joined = (
-        pc.binary_join_element_wise(*parts, pa.scalar(", ", pa.large_string()))
-        if len(parts) > 1
-        else parts[0]
-    )
-    return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
+        return pa.array([], type=pa.large_string())
+    if len(parts) == 1:
+        return parts[0]
+    return pc.binary_join_element_wise(*parts, pa.scalar(", ", pa.large_string()))
 
 
 def _key_texts(values: Shown, pos: np.ndarray) -> pd.Series:
