@@ -72,8 +72,12 @@ $(NATIONAL_DEMO)/estimates.json: $(NATIONAL_PROTOCOL) $(NATIONAL_PROTOCOL).lock.
 monitor: setup
 	$(EVALKIT) run $(PROTOCOLS) --lang $(LANGS) --documents monitor
 
+# Two pytest workers (pytest-xdist, dev extra), each test file whole in one worker so that a
+# file's module fixtures (a rendered release, a demo run) are built once. Serial, CI's second
+# core idles whenever the test running is a single process. Two, not `-n auto`: the slow
+# tests start processes of their own (analysis workers, kernels, Chromium).
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The Spark path for real (local mode, Java 17): slow to start, so not in `make test`.
 test-spark: setup
