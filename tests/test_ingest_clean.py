@@ -235,6 +235,18 @@ def test_a_key_repeated_near_the_files_end_is_left_to_the_chunked_path(
     _same(ways)
 
 
+def test_a_file_over_the_size_cap_takes_the_chunked_path(
+    tmp_path: Path, outcomes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The texts and typed values of the one pass are held at once: big files stream."""
+    path = plain(tmp_path)
+    monkeypatch.setattr(_clean, "CLEAN_MAX_BYTES", path.stat().st_size - 1)
+    ways = _three_ways([path], tmp_path)
+    assert outcomes == ["NotClean"]
+    assert ways[0]["reports"][0]["accepted"] == 180
+    _same(ways)
+
+
 def test_a_free_text_bsn_is_stored_masked(tmp_path: Path, outcomes: list[str]) -> None:
     path = free_text_bsn(tmp_path)
     ingest_files("outcome_panel", [path], store_path=tmp_path / "s.duckdb")
