@@ -247,6 +247,19 @@ def test_a_file_over_the_size_cap_takes_the_chunked_path(
     _same(ways)
 
 
+def test_a_value_the_insert_refuses_is_left_to_the_chunked_path(
+    tmp_path: Path, outcomes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DuckDB error in the one pass's insert is no traceback: the chunked path stores."""
+    path = plain(tmp_path)
+    narrow = {**_clean.SQL_TYPES, "number": "DECIMAL(3, 0)"}  # 1.234,50 overflows it
+    monkeypatch.setattr(_clean, "SQL_TYPES", narrow)
+    ways = _three_ways([path], tmp_path)
+    assert outcomes == ["NotClean"]
+    assert ways[0]["reports"][0]["accepted"] == 180
+    _same(ways)
+
+
 def test_a_free_text_bsn_is_stored_masked(tmp_path: Path, outcomes: list[str]) -> None:
     path = free_text_bsn(tmp_path)
     ingest_files("outcome_panel", [path], store_path=tmp_path / "s.duckdb")

@@ -13,7 +13,7 @@ from typing import Any
 
 from evalkit.errors import IngestError
 from evalkit.ingest._chunks import CHUNK_BYTES, CsvPlan, NotStreamable, csv_chunks, plan_csv
-from evalkit.ingest._clean import NotClean, store_clean_csv
+from evalkit.ingest._clean import NotClean, release, store_clean_csv
 from evalkit.ingest._copykeys import CopyKeys
 from evalkit.ingest._dupkeys import find_duplicate_keys
 from evalkit.ingest._keyindex import KeysRepeat
@@ -446,10 +446,13 @@ def _store_clean(
     """Store a clean CSV in one pass; raise NotClean (rolled back) otherwise."""
     path, sha = source
     scope, (_rule, among) = rules
-    with store.transaction():
-        load = store_clean_csv(store, schema, plan, (shown_path(path), sha), keyed, among)
-        counts = Tally(rows_read=load.rows, accepted=load.rows, stored=load.rows)
-        store.append_log({**_log_line(path, sha, schema, counts, scope), "overlap": None})
+    try:
+        with store.transaction():
+            load = store_clean_csv(store, schema, plan, (shown_path(path), sha), keyed, among)
+            counts = Tally(rows_read=load.rows, accepted=load.rows, stored=load.rows)
+            store.append_log({**_log_line(path, sha, schema, counts, scope), "overlap": None})
+    finally:
+        release(store.connection)  # after a rollback too
     notes = _notes(list(load.notes), load.rows, {"format": "csv", **plan.info})
     return _report(source, schema, counts, FailureSet(), notes)
 

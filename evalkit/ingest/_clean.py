@@ -37,7 +37,7 @@ from evalkit.ingest._store import Store
 from evalkit.ingest._tables import quoted
 from evalkit.ingest._validate import plan_headers
 
-__all__ = ["CLEAN_MAX_BYTES", "CleanLoad", "NotClean", "store_clean_csv"]
+__all__ = ["CLEAN_MAX_BYTES", "CleanLoad", "NotClean", "release", "store_clean_csv"]
 
 # Files up to this size are tried here (about 1.3 million panel rows). The texts and
 # the typed values are held at once: the whole process peaked at 650 MB for a 72 MB
@@ -118,7 +118,7 @@ def store_clean_csv(
         before = store.stored_rows(schema.kind) > 0
         _insert(store, schema, header_plan.specs, maps, (raw, sha))
     finally:
-        con.unregister(_RAW)  # frees the texts, stored or not
+        release(con)  # frees the texts, stored or not
     _check_keys(con, schema, sha)
     if before:
         _check_overlap(con, schema, sha, among)
@@ -281,12 +281,23 @@ def _insert(
     at that place; DuckDB then only casts and writes (joining the 1M-row texts to the maps
     in DuckDB cost about as much again as the write).
     """
+    import duckdb
+    import pyarrow as pa
+
+    raw, sha = source
+    try:
+        _write(store, schema, specs, _typed(raw, specs, maps), sha)
+    except (duckdb.Error, pa.ArrowException) as exc:
+        # a typed value the store's column or Arrow refuses: the chunked path stores or
+        # rejects it as it always has (the transaction is rolled back first)
+        raise NotClean from exc
+
+
+def _typed(raw: Any, specs: dict[str, ColumnSpec], maps: dict[str, pd.Series]) -> Any:
+    """Return every row's typed values (by column name) and its row number, in Arrow."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    raw, sha = source
-    con = store.connection
-    columns = store.create_kind(schema)
     typed: dict[str, Any] = {}
     for header, spec in specs.items():
         texts = pa.array(maps[header].index.astype("str"), pa.string())
@@ -294,10 +305,19 @@ def _insert(
             pd.DataFrame({"v": maps[header].array}), preserve_index=False
         ).column("v")
         typed[spec.name] = values.take(pc.index_in(raw.column(header), value_set=texts))
+    return pa.table({**typed, _ROW: raw.column(_ROW)})
+
+
+def _write(
+    store: Store, schema: Schema, specs: dict[str, ColumnSpec], typed: Any, sha: str
+) -> None:
+    """Insert the typed rows into the kind's table, each column cast to its store type."""
+    con = store.connection
+    columns = store.create_kind(schema)
     sql_type = {spec.name: SQL_TYPES[spec.type] for spec in specs.values()}
-    order = [c for c in columns if c in typed]
+    order = [c for c in columns if c in sql_type]
     casts = ", ".join(f"CAST({quoted(c)} AS {sql_type[c]})" for c in order)
-    con.register(_TYPED, pa.table({**{c: typed[c] for c in order}, _ROW: raw.column(_ROW)}))
+    con.register(_TYPED, typed)
     # The store's readers order by file and row: the insert may write in any order,
     # which lets DuckDB's two threads append without waiting for each other (the
     # transaction resets the setting).
@@ -309,7 +329,23 @@ def _insert(
             [sha],
         )
     finally:
-        con.unregister(_TYPED)
+        release(con)
+
+
+def release(con: Any) -> None:
+    """Drop the one pass's Arrow tables from the connection (again after a rollback).
+
+    A failed statement aborts the transaction, and DuckDB then refuses to unregister
+    until it is rolled back; the caller calls this once more after the rollback, so the
+    texts' memory is freed before the chunked path reads the file.
+    """
+    import duckdb
+
+    for name in (_RAW, _TYPED):
+        try:
+            con.unregister(name)
+        except duckdb.TransactionException:
+            pass  # the aborted transaction holds it until the rollback
 
 
 def _check_raw_keys(con: Any, key_headers: list[str]) -> None:
