@@ -257,12 +257,12 @@ def test_results_do_not_depend_on_the_slice_sizes(
     mpdta: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, case: str, options: dict
 ) -> None:
     """Data reshaped and outcomes centred in small slices give the numbers of one slice."""
-    from evalkit.did.cs import _data, _fast
+    from evalkit.did.cs import _arrays, _fast
 
     df = mpdta if case == "plain" else _awkward(mpdta)
-    assert len(df) < _data.ROW_CHUNK and df["countyreal"].nunique() < _fast.UNIT_CHUNK
+    assert len(df) < _arrays.ROW_CHUNK and df["countyreal"].nunique() < _fast.UNIT_CHUNK
     whole = callaway_santanna(df, **KW, **options)
-    monkeypatch.setattr(_data, "ROW_CHUNK", 97)
+    monkeypatch.setattr(_arrays, "ROW_CHUNK", 97)
     monkeypatch.setattr(_fast, "UNIT_CHUNK", 13)
     sliced = callaway_santanna(df, **KW, **options)
     assert sliced.warnings == whole.warnings
@@ -271,9 +271,9 @@ def test_results_do_not_depend_on_the_slice_sizes(
 
 
 def test_bad_rows_found_in_any_slice(mpdta: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
-    from evalkit.did.cs import _data
+    from evalkit.did.cs import _arrays
 
-    monkeypatch.setattr(_data, "ROW_CHUNK", 97)
+    monkeypatch.setattr(_arrays, "ROW_CHUNK", 97)
     df = mpdta.copy()
     df.loc[(df["countyreal"].isin([8001, 55137])) & (df["year"] == 2007), "first.treat"] = 2004
     with pytest.raises(EstimationError, match=r"changes within unit 8001 \(2 unit\(s\) in all\)"):

@@ -6,7 +6,6 @@ period in which it is treated; 0 or empty means never treated.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,19 +13,15 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from evalkit.did.cs._arrays import as_float, distinct, factorize, index_dtype, show, slices
 from evalkit.did.notes import Note, as_number
 from evalkit.errors import EstimationError
 
-__all__ = ["COHORT_RULE", "ROW_CHUNK", "CsData", "prepare"]
+__all__ = ["COHORT_RULE", "CsData", "prepare"]
 
 COHORT_RULE = (
     "the cohort is the first period in which a unit is treated; 0 or empty means never treated"
 )
-
-#: Rows reshaped at a time. Whole-column temporaries (int64 indices, flat cell
-#: numbers, hash tables) would each cost as much as the data; slices of this
-#: size cost half a megabyte.
-ROW_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -84,13 +79,6 @@ class CsData:
         return replace(self, unit_cluster=order)
 
 
-def _show(value: Any) -> str:
-    """Show a unit id the way the user wrote it (no numpy type names)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    return repr(value) if isinstance(value, str) else str(value)
-
-
 def _need_columns(data: pd.DataFrame, columns: list[str]) -> None:
     missing = [c for c in columns if c not in data.columns]
     if missing:
@@ -100,53 +88,13 @@ def _need_columns(data: pd.DataFrame, columns: list[str]) -> None:
         )
 
 
-def _slices(n: int) -> Iterator[slice]:
-    """Cover ``range(n)`` with slices of ``ROW_CHUNK`` rows."""
-    for lo in range(0, n, ROW_CHUNK):
-        yield slice(lo, min(lo + ROW_CHUNK, n))
-
-
-def _distinct(values: NDArray[Any]) -> NDArray[Any]:
-    """Distinct values in order of first appearance, as ``pd.unique``, slice by slice.
-
-    ``pd.unique`` and ``pd.factorize`` size their hash table by the number of
-    rows (42 MB for 1.2 million), while a panel has far fewer distinct units or
-    periods than rows: the distinct values of each slice are few.
-    """
-    parts = [pd.unique(values[s]) for s in _slices(values.size)]
-    if not parts:
-        return values[:0]
-    if len(parts) == 1:
-        return np.asarray(parts[0])
-    return np.asarray(pd.unique(np.concatenate(parts)))
-
-
-def _index_dtype(n: int) -> np.dtype[Any]:
-    """Smallest signed integer type holding ``-1 .. n``."""
-    return np.min_scalar_type(-max(n, 1))
-
-
-def _factorize(values: NDArray[Any]) -> tuple[NDArray[np.signedinteger[Any]], NDArray[Any]]:
-    """Codes and distinct values as ``pd.factorize`` (-1 for missing), with small temporaries.
-
-    The codes take the smallest integer type that holds them (see :func:`_distinct`).
-    """
-    uniq = _distinct(values)
-    uniq = uniq[~pd.isna(uniq)]
-    index = pd.Index(uniq, dtype=uniq.dtype, copy=False)
-    codes = np.empty(values.size, dtype=_index_dtype(uniq.size))
-    for s in _slices(values.size):
-        codes[s] = index.get_indexer(values[s])
-    return codes, uniq
-
-
 def _cohorts(raw: pd.Series, cohort: str) -> NDArray[Any]:
     """Cohort of every row: an integer column as it is, otherwise floats with 0 for empty."""
     dtype = raw.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":
         values: NDArray[Any] = raw.to_numpy()  # read only: no copy of a whole column
     else:
-        values = _as_float(raw)
+        values = as_float(raw)
         missing = np.isnan(values)
         if missing.any() and not pd.api.types.is_numeric_dtype(raw):
             text = raw.astype(str).str.strip()
@@ -214,13 +162,13 @@ def prepare(
     unit = _checked_input(data, outcome, unit, time, cohort, covariates, cluster, panel)
     notes: list[Note] = []
     rows = _read_rows(data, outcome, time, cohort, covariates, notes)
-    periods = np.sort(_distinct(rows.tt))
+    periods = np.sort(distinct(rows.tt))
     if periods.size < 2:
         raise EstimationError(f"column {time!r}: at least two periods are needed")
     crow = _cluster_rows(data, cluster, rows.keep)
     codes, uniq, unit_g = _units(data, unit, rows, periods[-1], cohort)
-    t_idx = np.empty(rows.y.size, dtype=_index_dtype(periods.size))
-    for s in _slices(rows.y.size):
+    t_idx = np.empty(rows.y.size, dtype=index_dtype(periods.size))
+    for s in slices(rows.y.size):
         t_idx[s] = np.searchsorted(periods, rows.tt[s])
     y, xcov = rows.y, rows.xcov
     del rows  # the periods and cohorts of the rows are no longer needed
@@ -310,19 +258,19 @@ def _read_rows(
     notes: list[Note],
 ) -> _Rows:
     """Read outcome, period, cohort and covariates; leave out (and note) rows missing one."""
-    y = _as_float(data[outcome], copy=False)  # read only
+    y = as_float(data[outcome], copy=False)  # read only
     if np.isnan(y).all():
         raise EstimationError(f"column {outcome!r}: no numeric outcome values")
     tcol = data[time]
     if isinstance(tcol.dtype, np.dtype) and tcol.dtype.kind in "iu":
         tt: NDArray[Any] = tcol.to_numpy()  # integer periods: no conversion needed
     else:
-        tt = _as_float(tcol, copy=False)  # read only
+        tt = as_float(tcol, copy=False)  # read only
         if np.isnan(tt).any():
             row = data.index[np.flatnonzero(np.isnan(tt))[0]]
             raise EstimationError(f"column {time!r}: missing or non-numeric period at row {row}")
     g = _cohorts(data[cohort], cohort)
-    xcov = np.column_stack([_as_float(data[c]) for c in covariates]) if covariates else None
+    xcov = np.column_stack([as_float(data[c]) for c in covariates]) if covariates else None
     drop = np.isnan(y)
     if xcov is not None:
         drop |= np.isnan(xcov).any(axis=1)
@@ -357,21 +305,21 @@ def _units(
     if unit is None:
         return np.arange(rows.y.size), None, _in_window(rows.g, last)
     uvals = data[unit].to_numpy()
-    codes, uniq = _factorize(uvals if rows.keep is None else uvals[rows.keep])
+    codes, uniq = factorize(uvals if rows.keep is None else uvals[rows.keep])
     del uvals
     if (codes < 0).any():
         raise EstimationError(f"column {unit!r}: missing unit id")
     unit_g = np.empty(len(uniq))
-    for s in _slices(codes.size):
+    for s in slices(codes.size):
         unit_g[codes[s]] = _in_window(rows.g[s], last)
     changing = [
-        codes[s][unit_g[codes[s]] != _in_window(rows.g[s], last)] for s in _slices(codes.size)
+        codes[s][unit_g[codes[s]] != _in_window(rows.g[s], last)] for s in slices(codes.size)
     ]
     if any(c.size for c in changing):
         bad = np.concatenate(changing)
         raise EstimationError(
             f"column {cohort!r}: treatment timing changes within unit "
-            f"{_show(uniq[bad[0]])} ({np.unique(bad).size} unit(s) in all); {COHORT_RULE}, "
+            f"{show(uniq[bad[0]])} ({np.unique(bad).size} unit(s) in all); {COHORT_RULE}, "
             "so it must be the same on every row of a unit"
         )
     return codes, uniq, unit_g
@@ -421,13 +369,13 @@ def _observed_periods(
     """Return the number of periods each unit is seen in; refuse a unit seen twice in one."""
     n_t = periods.size
     seen = np.zeros((n_units, n_t), dtype=bool)
-    for s in _slices(codes.size):
+    for s in slices(codes.size):
         seen[codes[s], t_idx[s]] = True
     if int(seen.sum()) < codes.size:
         counts = np.zeros(n_units * n_t, dtype=np.int64)
         np.add.at(counts, codes.astype(np.int64) * n_t + t_idx, 1)
         dup = np.flatnonzero(counts > 1)
-        examples = ", ".join(f"({_show(uniq[c // n_t])}, {periods[c % n_t]:g})" for c in dup[:3])
+        examples = ", ".join(f"({show(uniq[c // n_t])}, {periods[c % n_t]:g})" for c in dup[:3])
         unit, time = names
         raise EstimationError(
             f"{dup.size} duplicate (unit, period) pair(s) in columns {unit!r}/{time!r}, "
@@ -440,14 +388,14 @@ def _wide(c: _Cells) -> CsData:
     """Lay out a balanced panel: units × periods outcomes and covariates."""
     n_u, n_t = c.unit_g.size, c.periods.size
     ymat = np.empty((n_u, n_t), order="F")  # a column per period
-    for s in _slices(c.y.size):
+    for s in slices(c.y.size):
         ymat[c.codes[s], c.t_idx[s]] = c.y[s]
     if c.xcov is None:
         xmat: NDArray[np.float64] = np.broadcast_to(np.ones(1), (n_u, n_t, 1))
     else:
         xmat = np.empty((n_u, n_t, 1 + c.xcov.shape[1]))
         xmat[:, :, 0] = 1.0
-        for s in _slices(c.y.size):
+        for s in slices(c.y.size):
             xmat[c.codes[s], c.t_idx[s], 1:] = c.xcov[s]
     return CsData(
         "panel", c.periods, c.unit_g, n_u, int(c.y.size), ymat, xmat, None, None,
@@ -467,19 +415,6 @@ def _long(c: _Cells) -> CsData:
     )  # fmt: skip
 
 
-def _as_float(col: pd.Series, copy: bool = True) -> NDArray[np.float64]:
-    """Return a column as a float array with NaN for missing or non-numeric values."""
-    dtype = col.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
-        values = col.to_numpy()
-        if dtype == np.float64:
-            return values.copy() if copy else values
-        return values.astype(np.float64)
-    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-        return col.to_numpy(dtype=np.float64, na_value=np.nan, copy=copy)
-    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-
-
 def _unit_clusters(
     crow: NDArray[np.int64] | None,
     codes: NDArray[np.int64],
@@ -497,7 +432,7 @@ def _unit_clusters(
         bad = np.flatnonzero(cmin != cmax)[0]
         who = uniq[bad] if uniq is not None else bad
         raise EstimationError(
-            f"column {cluster!r}: unit {_show(who)} belongs to more than one cluster; "
+            f"column {cluster!r}: unit {show(who)} belongs to more than one cluster; "
             "clusters must contain whole units"
         )
     return pd.factorize(cmin, sort=True)[0].astype(np.int64)
