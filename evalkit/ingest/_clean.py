@@ -118,7 +118,7 @@ def store_clean_csv(
         before = store.stored_rows(schema.kind) > 0
         _insert(store, schema, header_plan.specs, maps, (raw, sha))
     finally:
-        release(con)  # frees the texts, stored or not
+        release(con)  # frees the texts and typed values, stored or not
     _check_keys(con, schema, sha)
     if before:
         _check_overlap(con, schema, sha, among)
@@ -322,14 +322,11 @@ def _write(
     # which lets DuckDB's two threads append without waiting for each other (the
     # transaction resets the setting).
     con.execute("SET preserve_insertion_order = false")
-    try:
-        con.execute(
-            f"INSERT INTO {quoted(schema.kind)} ({', '.join(quoted(c) for c in order)}, "
-            f"_source_sha256, _row) SELECT {casts}, ?, {_ROW} FROM {_TYPED}",
-            [sha],
-        )
-    finally:
-        release(con)
+    con.execute(
+        f"INSERT INTO {quoted(schema.kind)} ({', '.join(quoted(c) for c in order)}, "
+        f"_source_sha256, _row) SELECT {casts}, ?, {_ROW} FROM {_TYPED}",
+        [sha],
+    )
 
 
 def release(con: Any) -> None:
