@@ -103,30 +103,29 @@ def current_breaches(
         open_ = open_.assign(_past=open_["breach_open"].astype(int))
         for group in _GROUPS:
             part = open_.loc[open_["group"] == group]
-            if part.empty:
-                continue
-            per_coach = (
-                part.groupby(["organisation", "coach"], dropna=False, sort=True)["_past"]
-                .agg(["size", "sum"])
-                .reset_index()
-            )
-            total = {
-                "organisation": ALL,
-                "coach": ALL,
-                "size": len(part),
-                "sum": part["_past"].sum(),
-            }
-            per_coach = pd.concat([per_coach, pd.DataFrame([total])], ignore_index=True)
-            for r in per_coach.itertuples(index=False):
-                rows.append(
-                    {
-                        "norm": norm.name,
-                        "group": group,
-                        "organisation": str(r.organisation),
-                        "coach": None if pd.isna(r.coach) else str(r.coach),
-                        "n_open": int(r.size),
-                        "n_within": int(r.size - r.sum),
-                        "n_past_norm": int(r.sum),
-                    }
-                )
+            if not part.empty:
+                rows.extend(_group_rows(part, norm.name, group))
     return rows
+
+
+def _group_rows(part: pd.DataFrame, norm: str, group: str) -> list[dict[str, Any]]:
+    """One group's open cases under one norm: a row per organisation and coach, then all."""
+    per_coach = (
+        part.groupby(["organisation", "coach"], dropna=False, sort=True)["_past"]
+        .agg(["size", "sum"])
+        .reset_index()
+    )
+    total = {"organisation": ALL, "coach": ALL, "size": len(part), "sum": part["_past"].sum()}
+    per_coach = pd.concat([per_coach, pd.DataFrame([total])], ignore_index=True)
+    return [
+        {
+            "norm": norm,
+            "group": group,
+            "organisation": str(r.organisation),
+            "coach": None if pd.isna(r.coach) else str(r.coach),
+            "n_open": int(r.size),
+            "n_within": int(r.size - r.sum),
+            "n_past_norm": int(r.sum),
+        }
+        for r in per_coach.itertuples(index=False)
+    ]

@@ -161,6 +161,27 @@ def _mean(values: np.ndarray) -> float:
     return float(finite.mean()) if finite.size else math.nan
 
 
+def _simulate_effect(
+    design: Any, column: str, effect: float, runs: tuple[int, int, float], estimate: EstimateFn
+) -> tuple[float, float, float, float, float]:
+    """Simulate ``n_sims`` pilots with one effect; return what the power table needs.
+
+    Returns the realised effect (signed as ``effect``), the power at ``alpha`` (the
+    share of p-values at or below it), the mean estimate and standard error, and the
+    nominal effect.
+    """
+    from evalkit.synth import simulate_outcome_panel
+
+    n_sims, seed, alpha = runs
+    est, se, pv, realised = (np.empty(n_sims) for _ in range(4))
+    for i in range(n_sims):
+        panel = simulate_outcome_panel(design, seed + i, outcomes=[column])
+        realised[i] = panel.attrs.get("realised_att", {}).get(column, math.nan)
+        est[i], se[i], pv[i] = estimate(_cell_means(panel, column))
+    real = math.copysign(abs(_mean(realised)), effect) if effect else 0.0
+    return real, float(np.mean(pv <= alpha)), _mean(est), _mean(se), effect
+
+
 def _mde(effects: Sequence[float], power: Sequence[float], target: float) -> float:
     """Smallest effect size reaching ``target`` power, interpolated linearly on |effect|."""
     pairs = sorted(zip((abs(e) for e in effects), power, strict=True))
@@ -226,8 +247,6 @@ def simulate_power(
     """
     if level != "cell":
         raise ProtocolError(f"simulate_power: level {level!r} is not allowed; allowed: cell")
-    from evalkit.synth import simulate_outcome_panel
-
     n_sims = protocol.power.n_sims if n_sims is None else int(n_sims)
     if n_sims < 1:
         raise ProtocolError(f"simulate_power: n_sims must be at least 1, got {n_sims}")
@@ -243,20 +262,11 @@ def simulate_power(
     rows: list[dict[str, Any]] = []
     for t in targets:
         grid = _effects_for(protocol, t.outcome, effects)
-        results = []
-        for effect in grid:
-            sim_design = design.replace(effects={t.column: effect})
-            est = np.empty(n_sims)
-            se = np.empty(n_sims)
-            pv = np.empty(n_sims)
-            realised = np.empty(n_sims)
-            for i in range(n_sims):
-                panel = simulate_outcome_panel(sim_design, seed + i, outcomes=[t.column])
-                realised[i] = panel.attrs.get("realised_att", {}).get(t.column, math.nan)
-                est[i], se[i], pv[i] = estimate(_cell_means(panel, t.column))
-            power = float(np.mean(pv <= alpha))
-            real = math.copysign(abs(_mean(realised)), effect) if effect else 0.0
-            results.append((real, power, _mean(est), _mean(se), effect))
+        runs = (n_sims, seed, alpha)
+        results = [
+            _simulate_effect(design.replace(effects={t.column: e}), t.column, e, runs, estimate)
+            for e in grid
+        ]
         mde = _mde([r[0] for r in results], [r[1] for r in results], target_power)
         sign = -1.0 if t.outcome.expected_direction == "decrease" else 1.0
         for effect, power, mean_est, mean_se, nominal in results:
