@@ -104,6 +104,8 @@ import json, sys, time
 from pathlib import Path
 from benchmarks.bench_ingest import peak_kb
 t0 = time.perf_counter()
+from evalkit._cli._memory import turn_off_huge_pages
+turn_off_huge_pages()  # as the `evalkit` command does first
 from evalkit.ingest import ingest_files
 r = ingest_files("case_events", [Path(sys.argv[1])], store_path=Path(sys.argv[2]))[0]
 print(json.dumps({"seconds": time.perf_counter() - t0, "rows_read": r.rows_read,

@@ -151,6 +151,8 @@ INGEST = """
 import json, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
+from evalkit._cli._memory import turn_off_huge_pages
+turn_off_huge_pages()  # as the `evalkit` command does first
 from evalkit.ingest import ingest_files
 clean_first = sys.argv[3:] != ["chunked"]
 r = ingest_files("outcome_panel", [Path(sys.argv[1])], store_path=Path(sys.argv[2]),

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evalkit import __version__
+from evalkit._cli._memory import turn_off_huge_pages
 from evalkit.errors import EvalkitError
 
 __all__ = ["main"]
@@ -72,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         The exit code.
     """
+    turn_off_huge_pages()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

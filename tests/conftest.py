@@ -9,6 +9,13 @@ from __future__ import annotations
 
 import pytest
 
+from evalkit._cli._memory import turn_off_huge_pages
+
+# The tests call the library in this process, not through the `evalkit` command, so
+# they take the command's memory setting here: the suite then runs as users' commands
+# do (and its kernels and workers inherit the setting).
+turn_off_huge_pages()
+
 
 def _chromium() -> str:
     from browser import find_chromium
