@@ -404,3 +404,28 @@ def test_each_questionnaire_wave_has_its_own_sentence():
     assert second.startswith("psychische gezondheid (MHI-5) +3,60")
     en = questionnaire_sentence(_ctx(bundle, "en")).replace("\\", "")
     assert " To T6m: mental health (MHI-5) +3.60" in en
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [("nl", "staat er in stukken"), ("en", "is drawn as its pieces")],
+)
+def test_the_figure_draws_a_set_with_a_gap_as_its_pieces(monkeypatch, tmp_path, lang, said):
+    import evalkit.report.summary as summary
+
+    drawn = []
+    real = summary.effects_plot
+    monkeypatch.setattr(summary, "effects_plot", lambda f, *a: drawn.append(f) or real(f, *a))
+    bundle = _split_set(_bundle())
+    text = summary_body(ReportContext(bundle, lang, tmp_path))
+    assert said in text
+    frame = drawn[0]
+    name = frame["outcome_label"].iloc[0]
+    ranges = frame.loc[frame["outcome_label"] == name, ["conf_low", "conf_high"]]
+    # shares are drawn in percentage points: the two pieces, not their hull [-5.73; 4.43]
+    assert ranges.round(2).values.tolist() == [[-5.73, -0.44], [0.04, 4.43]]
+    plot = real(frame, lang)
+    ranges_layer, points_layer = plot.layers[1].geom.data, plot.data
+    assert (ranges_layer["outcome_label"] == name).sum() == 2
+    assert len(points_layer) == frame["outcome_label"].nunique()
+    assert said not in summary_body(ReportContext(_bundle(), lang, tmp_path))

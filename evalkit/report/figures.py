@@ -229,7 +229,9 @@ def effects_plot(effects: pd.DataFrame, lang: str, ylab: str | None = None) -> o
     Parameters
     ----------
     effects : pandas.DataFrame
-        Columns ``outcome_label, estimate, conf_low, conf_high``.
+        Columns ``outcome_label, estimate, conf_low, conf_high``, one row per range to
+        draw: a conformal confidence set with gaps has one row per piece (the same
+        label and estimate), so that it is drawn as its pieces, not as their hull.
     lang : str
         Language of labels.
     ylab : str, optional
@@ -243,8 +245,8 @@ def effects_plot(effects: pd.DataFrame, lang: str, ylab: str | None = None) -> o
         aes,
         coord_flip,
         geom_hline,
+        geom_linerange,
         geom_point,
-        geom_pointrange,
         ggplot,
         labs,
         scale_y_continuous,
@@ -253,13 +255,13 @@ def effects_plot(effects: pd.DataFrame, lang: str, ylab: str | None = None) -> o
     data = effects.copy()
     for col in ("estimate", "conf_low", "conf_high"):
         data[col] = pd.to_numeric(data[col], errors="coerce").astype(float)
-    data["outcome_label"] = pd.Categorical(
-        data["outcome_label"], categories=list(data["outcome_label"])[::-1]
-    )
-    plot = ggplot(data, aes("outcome_label", "estimate"))
+    labels = list(dict.fromkeys(data["outcome_label"]))
+    data["outcome_label"] = pd.Categorical(data["outcome_label"], categories=labels[::-1])
+    points = data.drop_duplicates("outcome_label")
+    plot = ggplot(points, aes("outcome_label", "estimate"))
     plot += [
         geom_hline(yintercept=0, colour=LINES["zero"]),
-        geom_pointrange(
+        geom_linerange(
             data.dropna(subset=["conf_low", "conf_high"]),
             aes(ymin="conf_low", ymax="conf_high"),
             colour=_COLOURS["pilot"],

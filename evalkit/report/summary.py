@@ -309,8 +309,11 @@ def questionnaire_sentence(ctx: Any) -> str:
 
 
 def _figure(ctx: Any, effects: list[Effect]) -> str:
-    """Effects with bounded intervals as intervals; the unbounded ones named, never a bare dot."""
-    drawn, unbounded = [], []
+    """Effects with bounded intervals as intervals; the unbounded ones named, never a bare dot.
+
+    A conformal confidence set with gaps is drawn as its pieces and named in the caption.
+    """
+    drawn, unbounded, split = [], [], []
     for e in effects:
         if _missing_estimate(e):
             continue
@@ -318,15 +321,21 @@ def _figure(ctx: Any, effects: list[Effect]) -> str:
             unbounded.append(_name(ctx, e))
             continue
         res = e["result"]
-        drawn.append(
-            {
-                "outcome_label": _name(ctx, e),
-                "estimate": res["estimate"],
-                "conf_low": res["conf_low"],
-                "conf_high": res["conf_high"],
-                "binary": _binary(e),
-            }
-        )
+        # a conformal set with gaps is drawn as its pieces: its hull holds effects the
+        # test rejects, zero among them when the set lies on both sides of it
+        pieces = conf_pieces(res)
+        if pieces:
+            split.append(_name(ctx, e))
+        for low, high in pieces or [(res["conf_low"], res["conf_high"])]:
+            drawn.append(
+                {
+                    "outcome_label": _name(ctx, e),
+                    "estimate": res["estimate"],
+                    "conf_low": low,
+                    "conf_high": high,
+                    "binary": _binary(e),
+                }
+            )
     frame = records_frame(drawn)
     if frame is None:
         return str(ctx.t("fx.all_unbounded")) if unbounded else ""
@@ -335,6 +344,8 @@ def _figure(ctx: Any, effects: list[Effect]) -> str:
         frame[["estimate", "conf_low", "conf_high"]] *= 100.0
         ylab = f"{ctx.t('ax.effect')} ({ctx.t('s.unit_pp')})"
     caption = ctx.t("s.figure_effects")
+    if split:
+        caption += ". " + ctx.t("fx.figure_split", outcomes=", ".join(split))
     if unbounded:
         caption += ". " + ctx.t("fx.figure_unbounded", outcomes=", ".join(unbounded))
     plot = effects_plot(frame, ctx.lang, ylab)
