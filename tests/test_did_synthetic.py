@@ -315,6 +315,8 @@ def test_conformal_set_with_a_gap_is_two_pieces_whose_ends_the_test_confirms() -
     assert conformal_pvalues(fit, np.array([0.0]))[0] <= 0.05
     # the middle of each piece is not rejected either
     assert (conformal_pvalues(fit, np.array([(a + b) / 2, (c + d) / 2])) > 0.05).all()
+    # the printed summary names the pieces, not only the hull in its table
+    assert f"confidence set: [{a:.4f}, {b:.4f}] \u222a [{c:.4f}, {d:.4f}]" in result.summary()
 
 
 def test_conformal_set_of_a_fit_without_gaps_is_its_interval() -> None:

@@ -417,13 +417,20 @@ class DidResult:
         return out
 
     def _facts(self) -> dict[str, Any]:
-        return {
+        facts: dict[str, Any] = {
             "observations": self.n_obs,
             "units": self.n_units,
             "clusters": f"{self.n_clusters} ({self.n_treated_clusters} treated)",
             "inference": self.inference,
             "confidence level": f"{1 - self.alpha:.0%}",
         }
+        pieces = self.extra.get("conf_set")
+        if pieces is not None and len(pieces) > 1:
+            # the table's conf.low and conf.high are the hull of a set with gaps
+            facts["confidence set"] = " \u222a ".join(
+                f"[{_fmt(low)}, {_fmt(high)}]" for low, high in pieces
+            )
+        return facts
 
     def summary(self) -> str:
         """Return a plain-text summary: facts, the tidy table and the warnings.
