@@ -429,3 +429,28 @@ def test_the_figure_draws_a_set_with_a_gap_as_its_pieces(monkeypatch, tmp_path, 
     assert (ranges_layer["outcome_label"] == name).sum() == 2
     assert len(points_layer) == frame["outcome_label"].nunique()
     assert said not in summary_body(ReportContext(_bundle(), lang, tmp_path))
+
+
+def _answer_line(text: str) -> str:
+    marks = ("**Heeft het gewerkt?**", "**Did it work?**")
+    return next(p for p in text.split("\n\n") if p.startswith(marks))
+
+
+@pytest.mark.parametrize(
+    ("lang", "said", "chance"),
+    [
+        ("nl", "dus de richting is onbekend", "kan toeval zijn"),
+        ("en", "so the direction is unknown", "may be chance"),
+    ],
+)
+def test_the_one_line_answer_for_a_set_with_a_gap_names_the_direction_not_chance(
+    lang, said, chance
+):
+    bundle = _split_set(_bundle())
+    line = _answer_line(summary_body(_ctx(bundle, lang)))
+    first = line.split(". ")[0]
+    assert said in first and chance not in first
+    # after a correction that no longer rejects zero, chance is the answer again
+    bundle["confirmatory"]["effects"][0]["p_adjusted"] = 0.067
+    line = _answer_line(summary_body(_ctx(bundle, lang)))
+    assert said not in line and chance in line.split(". ")[0]

@@ -166,7 +166,10 @@ def headline(ctx: Any, effects: list[Effect]) -> str:
         if _missing_estimate(e):
             answers.append(ctx.t("fx.cannot_tell", outcome=_md_name(ctx, e)))
             continue
-        verdict = _kinds(ctx, e)[1]
+        interval, verdict = _kinds(ctx, e)
+        if verdict == "unclear" and interval == "split" and _rejects_zero(ctx, e):
+            # not chance: zero is rejected, but the set lies on both sides of it
+            verdict = "unclear_direction"
         answers.append(
             ctx.t(
                 f"fx.{verdict}",
@@ -177,6 +180,11 @@ def headline(ctx: Any, effects: list[Effect]) -> str:
             )
         )
     return str(ctx.t("fx.headline", answers=" ".join(answers))) if answers else ""
+
+
+def _rejects_zero(ctx: Any, e: Effect) -> bool:
+    p = _p(ctx, e)
+    return not is_missing(p) and float(p) <= float(ctx.get("confirmatory.alpha", 0.05))
 
 
 def _relevant(ctx: Any, e: Effect) -> str:
