@@ -21,14 +21,13 @@ import ctypes
 import os
 import sys
 
-__all__ = ["KEEP_VARIABLE", "huge_pages_disabled", "turn_off_huge_pages"]
+__all__ = ["KEEP_VARIABLE", "turn_off_huge_pages"]
 
 #: Set to 1 to keep the system's transparent-huge-page setting.
 KEEP_VARIABLE = "EVALKIT_HUGE_PAGES"
 
 # From <linux/prctl.h>.
 _PR_SET_THP_DISABLE = 41
-_PR_GET_THP_DISABLE = 42
 
 
 def turn_off_huge_pages() -> bool:
@@ -45,22 +44,5 @@ def turn_off_huge_pages() -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return int(libc.prctl(_PR_SET_THP_DISABLE, 1, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def huge_pages_disabled() -> bool:
-    """Return whether transparent huge pages are off for this process.
-
-    Returns
-    -------
-    bool
-        The kernel's per-process flag; False off Linux.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(_PR_GET_THP_DISABLE, 0, 0, 0, 0)) == 1
     except (OSError, AttributeError):
         return False
