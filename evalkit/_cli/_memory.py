@@ -4,9 +4,11 @@ Why: evalkit's work is many short-lived arrays (pandas columns, Arrow buffers, D
 chunks) that are allocated, filled once and freed. NumPy and Arrow's mimalloc ask the
 kernel for transparent huge pages (``madvise``), and the kernel then zeroes a whole
 2 MiB page at the first touch of any byte in it. On the two-core virtual machine this
-project is measured on, that zeroing was a third of the CPU time: ``evalkit analyze``
-of the demo took 11.9 s user and 8.6 s system with huge pages, 10.6 s and 2.1 s
-without; ``make report`` 79–90 s against 71 s wall (README, "What you get").
+project is measured on, that zeroing (``perf``: ``clear_page_erms`` under
+``do_huge_pmd_anonymous_page``) made the kernel's share of the CPU time large:
+``evalkit analyze`` of the demo took 11.9 s user and 8.6 s system with huge pages,
+10.6 s and 2.1 s without; ``make report`` 79–90 s against 71 s wall (README, "What
+you get").
 
 The flag is the kernel's own per-process switch (``prctl(PR_SET_THP_DISABLE)``): it is
 inherited by forked and executed children (analysis workers, Jupyter kernels, pandoc),
