@@ -180,6 +180,9 @@ def test_power_table_says_which_condition_keeps_a_design_from_being_offered():
     ddd = SimpleNamespace(**{**row, "estimand": "subgroup turning_18", "failed": 0.25})
     text = _design_note(SimpleNamespace(**vars(ddd), size=0.01, coverage=0.99), 0.05)
     assert text == (
+        "not offered: coverage 99.0% > 97% (interval too wide) "
         "(MDE of the effect in subgroup turning_18, relative to the others); "
         "could not be estimated in 25% of pilots"
     )
+    calibrated = _design_note(SimpleNamespace(**vars(ddd), size=0.04, coverage=0.96), 0.05)
+    assert calibrated.startswith("(MDE of the effect in subgroup turning_18")

@@ -68,17 +68,19 @@ def test_mde_from_intervals_is_the_target_quantile_of_the_interval_ends():
 
 
 def test_recommend_picks_the_smallest_mde_among_calibrated_designs():
+    # calibrated: size at most 5.5 % and coverage within 93-97 %; the fourth design's
+    # interval covers 99 % of the time, wider than its 95 % says, and is not offered
     table = pd.DataFrame(
         {
-            "outcome": ["y"] * 3,
-            "size": [0.04, 0.09, 0.05],
-            "coverage": [0.96, 0.91, 0.95],
-            "mde": [0.05, 0.01, 0.03],
+            "outcome": ["y"] * 4,
+            "size": [0.04, 0.09, 0.05, 0.01],
+            "coverage": [0.96, 0.91, 0.95, 0.99],
+            "mde": [0.05, 0.01, 0.03, 0.02],
         }
     )
     out = recommend(table)
-    assert out["eligible"].tolist() == [True, False, True]
-    assert out["recommended"].tolist() == [False, False, True]
+    assert out["eligible"].tolist() == [True, False, True, False]
+    assert out["recommended"].tolist() == [False, False, True, False]
 
 
 def test_compare_designs_on_a_small_pilot(tmp_path):

@@ -283,7 +283,7 @@ def _first(rows: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, Any]:
 
 def _design_note(r: Any, alpha: float) -> str:
     """Return the note after one design's numbers: verdict, estimand, failures."""
-    from evalkit.analysis.design_power import MAX_SIZE, MIN_COVERAGE
+    from evalkit.analysis.design_power import MAX_COVERAGE, MAX_SIZE, MIN_COVERAGE
 
     if r.impossible:
         note = f"impossible at alpha = {alpha:g} with this design"
@@ -293,6 +293,8 @@ def _design_note(r: Any, alpha: float) -> str:
         note = f"not offered: size {r.size:.1%} > {MAX_SIZE:.1%} under no effect"
     elif r.coverage < MIN_COVERAGE:
         note = f"not offered: coverage {r.coverage:.1%} < {MIN_COVERAGE:.0%}"
+    elif r.coverage > MAX_COVERAGE:
+        note = f"not offered: coverage {r.coverage:.1%} > {MAX_COVERAGE:.0%} (interval too wide)"
     else:
         note = ""
     if r.estimand != "population":
