@@ -347,7 +347,7 @@ def _irregular(
     extra_rows: list[int] = []
     malformed: list[tuple[int, str]] = []
     for number, text in bad:
-        fields = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        fields = _one_record(text, delimiter)
         if len(fields) > width and all(not f.strip() for f in fields[width:]):
             extra.append(fields[:width])
             extra_rows.append(number)
@@ -362,6 +362,20 @@ def _irregular(
         order = np.argsort(rows, kind="stable")
         frame, rows = frame.iloc[order].reset_index(drop=True), rows[order]
     return frame, rows, malformed
+
+
+def _one_record(text: str, delimiter: str) -> list[str]:
+    """Return the fields of one irregular row, however long a field (as :func:`_exact` reads).
+
+    An unbalanced quote makes the rest of its block one field: past the csv module's
+    default limit of 131,072 characters that raised ``csv.Error`` (a traceback).
+    """
+    limit = csv.field_size_limit()
+    csv.field_size_limit(1 << 30)
+    try:
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _exact(
