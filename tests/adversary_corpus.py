@@ -41,6 +41,8 @@ def _csv_cases() -> list[Hostile]:
     return [
         Hostile("a_unterminated_long_quote.csv", _text(_csv(h, b) + '"' + "z" * 140_000 + BSN[1])),
         Hostile("a_nested_quotes.csv", _free('"' + '""' * 500 + BSN[2] + '""' * 500 + '"')),
+        Hostile("a_unicode_digit_dates.csv", _cell(1, "٠٥-٢٠٢٥")),
+        Hostile("a_fullwidth_month.csv", _cell(3, "０５-２００５")),
         Hostile(
             "a_arabic_digits_bsn_text.csv", _free("".join(chr(0x660 + int(c)) for c in BSN[3]))
         ),
