@@ -36,6 +36,14 @@ def _cell(col: int, value: str) -> Callable[[Path], None]:
     return _text(_csv(HEADER, _set(rows(), 2, col, value)))
 
 
+def _scores() -> Callable[[Path], None]:
+    """Questionnaire scores written as infinity and NaN (a range check and a mod that warned)."""
+    from bad_corpus import make_bad
+
+    body = make_bad.replace(make_bad.replace(make_bad.q_rows(), 0, 10, "inf"), 1, 8, "-inf")
+    return _text(_csv(make_bad.Q_HEADER, make_bad.replace(body, 2, 9, "NaN")))
+
+
 def _csv_cases() -> list[Hostile]:
     h, b = HEADER, rows()
     return [
@@ -72,6 +80,21 @@ def _csv_cases() -> list[Hostile]:
         Hostile("a_bsn_header.csv", _text(_csv([*h, f"opm {BSN[5]}"], [[*r, "x"] for r in b]))),
         Hostile("a_bsn_header_missing.csv", _text(_csv([f"x{BSN[6]}", *h[1:]], b)), 1),
         Hostile(f"a_name_newline\n;rm -rf $(x) `y` {BSN[7]}.csv", _text(_csv(h, b))),
+        Hostile(
+            "a_nan_inf.csv",
+            _text(
+                _csv(
+                    [*h, "schuldbedrag", "aantal_schuldeisers"],
+                    [
+                        [*r, v, v]
+                        for r, v in zip(
+                            b, ["-0", "NaN", "inf", "-inf", "1e999", "-0,0"], strict=True
+                        )
+                    ],
+                )
+            ),
+        ),
+        Hostile("a_nan_inf_scores.csv", _scores(), kind="questionnaire"),
         Hostile("a_gzip.csv", _bytes(__import__("gzip").compress(_csv(h, b).encode())), 1),
     ]
 
@@ -247,6 +270,10 @@ def _parquet_cases() -> list[Hostile]:
     """BSNs in Parquet column names, schema metadata, nested, decimal and binary columns."""
     named = _frame().assign(**{f"c{BSN[37]}": "x"})
     missing = _frame().drop(columns=["geslacht"]).assign(**{f"c{BSN[38]}": "x"})
+    odd = _frame().assign(
+        leeftijd=[float("nan"), float("inf"), -0.0, 19.0, float("-inf"), 19.0],
+        schuldbedrag=[float("nan"), float("inf"), -0.0, 1e308, float("-inf"), 5.0],
+    )
     return [
         Hostile("a_bsn_name.parquet", lambda p: named.to_parquet(p, index=False)),
         Hostile("a_bsn_name_missing.parquet", lambda p: missing.to_parquet(p, index=False), 1),
@@ -257,6 +284,7 @@ def _parquet_cases() -> list[Hostile]:
         Hostile("a_binary_free_text.parquet", _parquet(_binary_free_text)),
         Hostile("a_far_dates.parquet", _parquet(_far_dates)),
         Hostile("a_misplaced_numbers.parquet", lambda p: _misplaced_numbers().to_parquet(p)),
+        Hostile("a_nan_inf.parquet", lambda p: odd.to_parquet(p, index=False)),
         Hostile("a_csv_named.parquet", _text(_csv(HEADER, rows(5))), 1, "not a Parquet file"),
     ]
 

@@ -201,7 +201,8 @@ def parse_numbers(
         for i in np.flatnonzero(bad):
             msgs[i] = f"{u.iloc[i]!r} is not {kind}"
         if integer:
-            frac = ~np.isnan(nums) & (np.mod(nums, 1) != 0)
+            with np.errstate(invalid="ignore"):  # 'inf' % 1 is NaN: not whole, no warning
+                frac = ~np.isnan(nums) & (np.mod(nums, 1) != 0)
             for i in np.flatnonzero(frac):
                 msgs[i] = f"{u.iloc[i]!r} is not a whole number"
             nums[frac] = np.nan
