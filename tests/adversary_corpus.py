@@ -18,13 +18,18 @@ import hostile_corpus as hc
 import pandas as pd
 from hostile_corpus import HEADER, Hostile, _bytes, _csv, _set, _text
 
-BSN = hc.bsns(60, start=999_500_000)
+BSN = hc.bsns(80, start=999_500_000)
 LOST_ZERO = "012000012"  # elfproef-valid; written without its leading zero
 
 
 def rows(n: int = 6) -> list[list[str]]:
     """Valid outcome-panel rows with this corpus's BSNs in the identifier column."""
     return [[BSN[i], *r[1:]] for i, r in enumerate(hc.rows(n))]
+
+
+def _grouped(bsn: str, separator: str) -> str:
+    """A BSN in three groups of three: ``999,500,012`` as an English spreadsheet shows it."""
+    return separator.join((bsn[:3], bsn[3:6], bsn[6:]))
 
 
 def _free(value: str) -> Callable[[Path], None]:
@@ -95,6 +100,15 @@ def _csv_cases() -> list[Hostile]:
             ),
         ),
         Hostile("a_nan_inf_scores.csv", _scores(), kind="questionnaire"),
+        Hostile("a_thousands_commas.csv", _free("nr " + _grouped(BSN[60], ","))),
+        Hostile("a_nbsp.csv", _free(_grouped(BSN[61], "\u00a0"))),
+        Hostile("a_narrow_nbsp.csv", _free(_grouped(BSN[62], "\u202f"))),
+        Hostile("a_en_dash.csv", _free(_grouped(BSN[63], "\u2013"))),
+        Hostile("a_apostrophes.csv", _free(_grouped(BSN[64], "'"))),
+        Hostile("a_dutch_exponent.csv", _free(f"{BSN[65][0]},{BSN[65][1:]}E+08")),
+        Hostile("a_exponent_in_code.csv", _cell(2, f"{BSN[66][0]},{BSN[66][1:]}E+08")),
+        Hostile("a_commas_in_age.csv", _cell(5, _grouped(BSN[67], ","))),
+        Hostile(_grouped(BSN[68], ",") + ".csv", _text(_csv(h, rows(4)))),
         Hostile("a_gzip.csv", _bytes(__import__("gzip").compress(_csv(h, b).encode())), 1),
     ]
 
