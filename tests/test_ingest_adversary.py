@@ -97,3 +97,15 @@ def test_every_case_exits_clearly_with_exact_accounting_and_no_bsn(
     finally:
         con.close()
     assert not leaked(store_text(store))
+
+
+def test_usage_errors_never_echo_a_bsn(tmp_path: Path, capsys) -> None:
+    bsn = adversary_corpus.BSN[70]
+    assert main(["ingest", bsn, str(tmp_path / "x.csv")]) == 2  # arguments in the wrong order
+    with pytest.raises(SystemExit) as exited:
+        main(["ingest", "outcome_panel", str(tmp_path / "x.csv"), "--overlap", bsn])
+    assert exited.value.code == 2
+    with pytest.raises(SystemExit):
+        main([f"{bsn[:3]},{bsn[3:6]},{bsn[6:]}"])
+    err = capsys.readouterr().err
+    assert err.count("[BSN]") == 3 and not leaked(err)
