@@ -109,3 +109,17 @@ def test_usage_errors_never_echo_a_bsn(tmp_path: Path, capsys) -> None:
         main([f"{bsn[:3]},{bsn[3:6]},{bsn[6:]}"])
     err = capsys.readouterr().err
     assert err.count("[BSN]") == 3 and not leaked(err)
+
+
+def test_a_scope_named_after_a_person_is_refused(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "in"
+    cases = {c.name: c for c in adversary_corpus._csv_cases()}
+    folder.mkdir()
+    cases["a_nbsp.csv"].write(folder / "a.csv")
+    store = tmp_path / "s.duckdb"
+    scope = f"pilot-{adversary_corpus.BSN[71]}"
+    args = ["ingest", "outcome_panel", str(folder / "a.csv"), "--store", str(store)]
+    assert main([*args, "--scope", scope]) == 1  # the scope name is stored in the ingest log
+    err = capsys.readouterr().err
+    assert "holds a BSN" in err and not leaked(err)
+    assert not leaked(store_text(store))
