@@ -367,7 +367,7 @@ _DOC = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml"
 
 
-def _raw_xlsx(cells: list[list[str]]) -> Callable[[Path], None]:
+def _raw_xlsx(cells: list[list[str]], prolog: str = "") -> Callable[[Path], None]:
     """A workbook written part by part, cells as given (inline strings, formulas)."""
 
     def write(path: Path) -> None:
@@ -390,7 +390,7 @@ def _raw_xlsx(cells: list[list[str]]) -> Callable[[Path], None]:
             '<sheet name="Blad1" sheetId="1" r:id="rId1"/></sheets></workbook>',
             "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{_RELS}"><Relationship Id="rId1" '
             f'Type="{_DOC}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
-            "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{_MAIN}"><sheetData>{body}'
+            "xl/worksheets/sheet1.xml": f'{prolog}<worksheet xmlns="{_MAIN}"><sheetData>{body}'
             "</sheetData></worksheet>",
         }
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -425,6 +425,23 @@ def _inline_and_formulas() -> list[list[str]]:
     return out
 
 
+# Entities that expand to 10**9 copies of "lol" ('billion laughs'), used in one cell.
+_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol0 "lol">'
+    + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
+    + "]>"
+)
+
+
+def _laughs(error_cell: bool) -> Callable[[Path], None]:
+    """A sheet whose DOCTYPE expands an entity a billion-fold (with an error cell: openpyxl)."""
+    cells = [[_inline(c) for c in HEADER], *[[_inline(c) for c in r] for r in rows()]]
+    cells[1][7] = _inline("&lol9;")
+    if error_cell:
+        cells[2][7] = '<c r="REF" t="e"><v>#N/A</v></c>'
+    return _raw_xlsx(cells, _LAUGHS)
+
+
 def _xlsx_cases() -> list[Hostile]:
     def parquet_named(path: Path) -> None:
         _frame().to_parquet(path, index=False)
@@ -443,6 +460,8 @@ def _xlsx_cases() -> list[Hostile]:
         Hostile("a_inline_formulas.xlsx", _raw_xlsx(_inline_and_formulas())),
         Hostile("a_date_cells.xlsx", _book(_dates)),
         Hostile("a_parquet_named.xlsx", parquet_named),
+        Hostile("a_billion_laughs.xlsx", _laughs(error_cell=True), 1, "not a readable XLSX"),
+        Hostile("a_billion_laughs_plain.xlsx", _laughs(error_cell=False), 1, "cannot be read"),
         Hostile("a_empty_zip.xlsx", lambda p: zipfile.ZipFile(p, "w").close(), 1, "not an XLSX"),
     ]
 
