@@ -109,6 +109,8 @@ def _csv_cases() -> list[Hostile]:
         Hostile("a_exponent_in_code.csv", _cell(2, f"{BSN[66][0]},{BSN[66][1:]}E+08")),
         Hostile("a_commas_in_age.csv", _cell(5, _grouped(BSN[67], ","))),
         Hostile(_grouped(BSN[68], ",") + ".csv", _text(_csv(h, rows(4)))),
+        Hostile("a_group_in_front.csv", _free("123." + _grouped(BSN[69], "."))),
+        Hostile("a_group_in_front_code.csv", _cell(2, "123 " + _grouped(BSN[72], " "))),
         Hostile("a_gzip.csv", _bytes(__import__("gzip").compress(_csv(h, b).encode())), 1),
     ]
 

@@ -104,6 +104,8 @@ def test_weak_keys_are_refused_with_advice(
         ("999\u00a0999\u202f990", "[BSN]"),  # non-breaking and narrow no-break spaces
         ("999\u2013999\u2212990", "[BSN]"),  # en dash, minus sign
         ("9,99999990E+08", "[BSN]E+08"),  # Dutch exponent form of the number 999999990
+        ("123.999.999.990", "123.[BSN]"),  # a group in front: the next group starts the BSN
+        ("nr 12 999 999 990 en 999.999.990.1", "nr 12 [BSN] en [BSN].1"),
     ],
 )
 def test_mask_finds_bsns_with_and_without_separators(text: str, masked: str) -> None:

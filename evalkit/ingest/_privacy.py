@@ -117,7 +117,22 @@ def _mask_piece(text: str, key: bytes | None) -> str:
             return found
         return _reference(digits.zfill(9), key)  # the same person with or without the lost zero
 
-    return _CANDIDATE.sub(replace, text)
+    out, done, pos = [], 0, 0
+    while (match := _CANDIDATE.search(text, pos)) is not None:
+        found = match.group(0)
+        masked = replace(match)
+        if masked != found:
+            out += [text[done : match.start()], masked]
+            done = pos = match.end()
+        elif len(found) > 9 and not found.isdecimal():
+            # Nine digits in groups that are no BSN: a later group may start one, as in
+            # 123.999.999.990; search again from the next character (the lookbehind keeps
+            # a candidate from starting inside a group).
+            pos = match.start() + 1
+        else:
+            pos = match.end()
+    out.append(text[done:])
+    return "".join(out)
 
 
 def _mask_run(run: str, digits: str, key: bytes | None) -> str:
