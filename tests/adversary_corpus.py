@@ -111,6 +111,14 @@ def _csv_cases() -> list[Hostile]:
         Hostile(_grouped(BSN[68], ",") + ".csv", _text(_csv(h, rows(4)))),
         Hostile("a_group_in_front.csv", _free("123." + _grouped(BSN[69], "."))),
         Hostile("a_group_in_front_code.csv", _cell(2, "123 " + _grouped(BSN[72], " "))),
+        Hostile(
+            "a_header_100k_columns.csv",
+            _text(
+                ";".join([*h, *(f"k{i}" for i in range(100_000))]) + "\n" + ";".join(b[0]) + "\n"
+            ),
+            1,
+            "100,015 columns, more than a spreadsheet holds",
+        ),
         Hostile("a_gzip.csv", _bytes(__import__("gzip").compress(_csv(h, b).encode())), 1),
     ]
 

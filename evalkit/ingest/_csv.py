@@ -15,6 +15,9 @@ import pandas as pd
 from evalkit.errors import IngestError
 
 MAX_HEADER_BYTES = 1_000_000
+# Excel's last column is XFD, the 16,384th: no export of a table has more columns, and a
+# header of 100,000 names (well under MAX_HEADER_BYTES) ran DuckDB out of memory.
+MAX_COLUMNS = 16_384
 DELIMITERS = (";", ",", "\t")
 
 
@@ -195,7 +198,7 @@ def _record_end(data: str | bytes, limit: int) -> int:
 
 def _first_record(text: str, delimiter: str, file: str) -> list[str]:
     try:
-        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        return _one_record(text, delimiter)  # a header is up to MAX_HEADER_BYTES long
     except csv.Error as exc:
         raise IngestError(f"{file}: the header line cannot be read as CSV ({exc})") from exc
 
@@ -247,8 +250,14 @@ def unique_headers(headers: Sequence[object], file: str) -> list[str]:
     Raises
     ------
     IngestError
-        When two columns have the same header (which one holds the data?).
+        When two columns have the same header (which one holds the data?), or there are
+        more than ``MAX_COLUMNS`` columns.
     """
+    if len(headers) > MAX_COLUMNS:
+        raise IngestError(
+            f"{file}: {len(headers):,} columns, more than a spreadsheet holds "
+            f"({MAX_COLUMNS:,}); not a table export"
+        )
     out: list[str] = []
     seen: dict[str, int] = {}
     for i, h in enumerate(headers):
