@@ -119,6 +119,12 @@ def _csv_cases() -> list[Hostile]:
             1,
             "100,015 columns, more than a spreadsheet holds",
         ),
+        Hostile(
+            "a_9000_columns.csv",
+            _text(
+                _csv([*h, *(f"k{i}" for i in range(9000))], [[*r, *["1"] * 9000] for r in b[:2]])
+            ),
+        ),
         Hostile("a_gzip.csv", _bytes(__import__("gzip").compress(_csv(h, b).encode())), 1),
     ]
 
