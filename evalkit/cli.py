@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from evalkit import __version__
 from evalkit._cli._memory import turn_off_huge_pages
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
         The parser of the ``evalkit`` command.
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="evalkit",
         description="Pre-registered difference-in-differences evaluations of youth pilots.",
     )
@@ -55,6 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"evalkit._cli.{name}")
         module.add_parser(sub)
     return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """The argument parser, whose usage errors mask BSNs in the arguments they echo.
+
+    argparse repeats a bad argument (``invalid choice: '999999990'``); arguments typed in
+    the wrong order put a BSN or a file name there, and the message goes to the terminal.
+    Sub-command parsers are made by the same class.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and the message with BSNs masked; exit with code 2."""
+        from evalkit.ingest._privacy import mask_bsns  # only on a usage error: --help stays light
+
+        super().error(mask_bsns(message))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -79,6 +79,7 @@ class Hostile:
     exit: int = 0
     says: str = ""
     kind: str = "outcome_panel"
+    sheet: str | None = None
 
 
 def _csv(header: list[str], body: list[list[str]], sep: str = ";", end: str = "\n") -> str:

@@ -99,6 +99,13 @@ def test_weak_keys_are_refused_with_advice(
         ("\uff19" * 8 + "\uff10", "[BSN]"),  # full-width digits
         ("20251231", "20251231"),  # eight digits that are no BSN even with a zero in front
         ("31-02-2005", "31-02-2005"),  # a date: 031022005 passes the elfproef, but has separators
+        ("nr 999,999,990", "nr [BSN]"),  # thousands commas, as an English spreadsheet shows it
+        ("999'999'990", "[BSN]"),
+        ("999\u00a0999\u202f990", "[BSN]"),  # non-breaking and narrow no-break spaces
+        ("999\u2013999\u2212990", "[BSN]"),  # en dash, minus sign
+        ("9,99999990E+08", "[BSN]E+08"),  # Dutch exponent form of the number 999999990
+        ("123.999.999.990", "123.[BSN]"),  # a group in front: the next group starts the BSN
+        ("nr 12 999 999 990 en 999.999.990.1", "nr 12 [BSN] en [BSN].1"),
     ],
 )
 def test_mask_finds_bsns_with_and_without_separators(text: str, masked: str) -> None:

@@ -55,10 +55,14 @@ def needs_of(columns: str | None) -> list[str] | None:
 def usage_kind(kind: str, command: str) -> int | None:
     """Return exit code 2 with a usage message when ``kind`` is unknown, else None."""
     from evalkit.ingest import KINDS
+    from evalkit.ingest._privacy import mask_bsns
 
     if kind in KINDS:
         return None
-    print(f"evalkit {command}: unknown KIND {kind!r}; allowed: {', '.join(KINDS)}", file=sys.stderr)
+    # The KIND is echoed to help with a typo, masked: a file name or BSN typed in its place
+    # (arguments in the wrong order) must not reach the terminal or a CI log.
+    message = f"unknown KIND {mask_bsns(kind)!r}; allowed: {', '.join(KINDS)}"
+    print(f"evalkit {command}: {message}", file=sys.stderr)
     return 2
 
 

@@ -15,6 +15,9 @@ import pandas as pd
 from evalkit.errors import IngestError
 
 MAX_HEADER_BYTES = 1_000_000
+# Excel's last column is XFD, the 16,384th: no export of a table has more columns, and a
+# header of 100,000 names (well under MAX_HEADER_BYTES) ran DuckDB out of memory.
+MAX_COLUMNS = 16_384
 DELIMITERS = (";", ",", "\t")
 
 
@@ -195,7 +198,7 @@ def _record_end(data: str | bytes, limit: int) -> int:
 
 def _first_record(text: str, delimiter: str, file: str) -> list[str]:
     try:
-        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        return _one_record(text, delimiter)  # a header is up to MAX_HEADER_BYTES long
     except csv.Error as exc:
         raise IngestError(f"{file}: the header line cannot be read as CSV ({exc})") from exc
 
@@ -247,8 +250,14 @@ def unique_headers(headers: Sequence[object], file: str) -> list[str]:
     Raises
     ------
     IngestError
-        When two columns have the same header (which one holds the data?).
+        When two columns have the same header (which one holds the data?), or there are
+        more than ``MAX_COLUMNS`` columns.
     """
+    if len(headers) > MAX_COLUMNS:
+        raise IngestError(
+            f"{file}: {len(headers):,} columns, more than a spreadsheet holds "
+            f"({MAX_COLUMNS:,}); not a table export"
+        )
     out: list[str] = []
     seen: dict[str, int] = {}
     for i, h in enumerate(headers):
@@ -347,7 +356,7 @@ def _irregular(
     extra_rows: list[int] = []
     malformed: list[tuple[int, str]] = []
     for number, text in bad:
-        fields = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        fields = _one_record(text, delimiter)
         if len(fields) > width and all(not f.strip() for f in fields[width:]):
             extra.append(fields[:width])
             extra_rows.append(number)
@@ -362,6 +371,20 @@ def _irregular(
         order = np.argsort(rows, kind="stable")
         frame, rows = frame.iloc[order].reset_index(drop=True), rows[order]
     return frame, rows, malformed
+
+
+def _one_record(text: str, delimiter: str) -> list[str]:
+    """Return the fields of one irregular row, however long a field (as :func:`_exact` reads).
+
+    An unbalanced quote makes the rest of its block one field: past the csv module's
+    default limit of 131,072 characters that raised ``csv.Error`` (a traceback).
+    """
+    limit = csv.field_size_limit()
+    csv.field_size_limit(1 << 30)
+    try:
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _exact(

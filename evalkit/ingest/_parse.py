@@ -24,7 +24,7 @@ __all__ = ["parse_boolean", "parse_category", "parse_dates", "parse_numbers", "p
 TRUE = {"1", "1.0", "ja", "j", "true", "waar", "yes", "y", "t", "wel"}
 FALSE = {"0", "0.0", "nee", "n", "false", "onwaar", "no", "f", "niet"}
 # A time of day after a date must itself exist: 00:00 to 23:59(:59), not 25:61.
-_TIME = r"(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?)?"
+_TIME = r"(?:[ T](?:[01]?[0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]+)?)?)?"
 _EXCEL_EPOCH = np.datetime64("1899-12-30")
 Parsed = tuple[pd.Series, np.ndarray]
 
@@ -201,7 +201,8 @@ def parse_numbers(
         for i in np.flatnonzero(bad):
             msgs[i] = f"{u.iloc[i]!r} is not {kind}"
         if integer:
-            frac = ~np.isnan(nums) & (np.mod(nums, 1) != 0)
+            with np.errstate(invalid="ignore"):  # 'inf' % 1 is NaN: not whole, no warning
+                frac = ~np.isnan(nums) & (np.mod(nums, 1) != 0)
             for i in np.flatnonzero(frac):
                 msgs[i] = f"{u.iloc[i]!r} is not a whole number"
             nums[frac] = np.nan
@@ -262,17 +263,22 @@ def parse_dates(raw: pd.Series, *, month: bool = False, memo: ColumnMemo | None 
         mon = year.copy()
         day = year.copy()
         shaped = pd.Series(False, index=s.index)
+        # ASCII digits only: Python's \d also matches Arabic-Indic and full-width digits,
+        # which to_numeric cannot read (a traceback); such a date is rejected as not a date.
         forms: list[tuple[str, tuple[str, ...]]] = [
-            (rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}}|\d{{2}}){_TIME}$", ("d", "m", "y")),
-            (rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}$", ("y", "m", "d")),
-            (r"^(\d{4})(\d{2})(\d{2})$", ("y", "m", "d")),
+            (
+                rf"^([0-9]{{1,2}})[-/.]([0-9]{{1,2}})[-/.]([0-9]{{4}}|[0-9]{{2}}){_TIME}$",
+                ("d", "m", "y"),
+            ),
+            (rf"^([0-9]{{4}})[-/.]([0-9]{{1,2}})[-/.]([0-9]{{1,2}}){_TIME}$", ("y", "m", "d")),
+            (r"^([0-9]{4})([0-9]{2})([0-9]{2})$", ("y", "m", "d")),
         ]
         if month:
             forms += [
-                (r"^(\d{1,2})[-/.](\d{4})$", ("m", "y")),
-                (r"^(\d{4})[-/.][mM]?(\d{1,2})$", ("y", "m")),
-                (r"^(\d{4})[mM](\d{1,2})$", ("y", "m")),
-                (r"^(\d{4})(\d{2})$", ("y", "m")),
+                (r"^([0-9]{1,2})[-/.]([0-9]{4})$", ("m", "y")),
+                (r"^([0-9]{4})[-/.][mM]?([0-9]{1,2})$", ("y", "m")),
+                (r"^([0-9]{4})[mM]([0-9]{1,2})$", ("y", "m")),
+                (r"^([0-9]{4})([0-9]{2})$", ("y", "m")),
             ]
         for pattern, order in forms:
             todo = ~shaped
@@ -295,7 +301,7 @@ def parse_dates(raw: pd.Series, *, month: bool = False, memo: ColumnMemo | None 
                 day.loc[idx] = 1.0
             shaped.loc[idx] = True
         out = _assemble(year, mon, day)
-        serial = ~shaped & s.str.fullmatch(r"\d{1,5}(?:\.\d+)?").fillna(False)
+        serial = ~shaped & s.str.fullmatch(r"[0-9]{1,5}(?:\.[0-9]+)?").fillna(False)
         if serial.any():
             days = pd.to_numeric(s[serial]).to_numpy()
             plausible = (days >= 1) & (days <= 73050)

@@ -41,13 +41,19 @@ MASK = "[BSN]"
 # back, so text must too). Eight digits with separators are left alone: they are dates
 # (31-02-2005), and a number that lost its zero has none.
 # A run of ten or more digits is searched window by window (see the module docstring).
-_CANDIDATE = re.compile(r"(?<!\d)(?:\d(?:[ ._/\-]?\d){8}|\d{8})(?!\d)|\d{10,}")
+# Separators: what people and programs put between digit groups in any locale: space, dot,
+# underscore, slash, hyphen, and also the thousands comma (999,999,990), the apostrophe
+# (999'999'990), the non-breaking, figure, thin and narrow spaces that locale-aware formats
+# write (999\u00a0999\u00a0990), the Unicode dashes and minus. A comma also catches Dutch
+# exponent form: 9,99999990E+08 is the BSN 999999990 as a spreadsheet shows it.
+_SEP = "[ ._/,'\\-\u00a0\u2007\u2009\u202f\u2010-\u2015\u2212]"
+_CANDIDATE = re.compile(rf"(?<!\d)(?:\d(?:{_SEP}?\d){{8}}|\d{{8}})(?!\d)|\d{{10,}}")
 # What pseudonymisation and masking write: never searched (a 64-hex pseudonym holds a run
 # of eight or more decimal digits that passes the elfproef in about 3 % of cases).
 _OURS = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{64}(?![0-9A-Za-z])|\[BSN:[0-9a-f]{12}\]")
 # Every candidate holds eight digits with at most one separator between two: a cheaper
 # first search (no lookbehind, no alternation) that most texts fail.
-_PREFILTER = re.compile(r"\d(?:[ ._/\-]?\d){7}")
+_PREFILTER = re.compile(rf"\d(?:{_SEP}?\d){{7}}")
 _WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 # _OURS for Arrow (RE2 has no look-around): a reference, and a pseudonym with the character
 # on each side that shows it is not part of a longer word (a match may miss the second of two
@@ -111,7 +117,22 @@ def _mask_piece(text: str, key: bytes | None) -> str:
             return found
         return _reference(digits.zfill(9), key)  # the same person with or without the lost zero
 
-    return _CANDIDATE.sub(replace, text)
+    out, done, pos = [], 0, 0
+    while (match := _CANDIDATE.search(text, pos)) is not None:
+        found = match.group(0)
+        masked = replace(match)
+        if masked != found:
+            out += [text[done : match.start()], masked]
+            done = pos = match.end()
+        elif len(found) > 9 and not found.isdecimal():
+            # Nine digits in groups that are no BSN: a later group may start one, as in
+            # 123.999.999.990; search again from the next character (the lookbehind keeps
+            # a candidate from starting inside a group).
+            pos = match.start() + 1
+        else:
+            pos = match.end()
+    out.append(text[done:])
+    return "".join(out)
 
 
 def _mask_run(run: str, digits: str, key: bytes | None) -> str:
@@ -239,7 +260,7 @@ def _may_hold_bsn(texts: Any) -> np.ndarray:
 
     left = pc.replace_substring_regex(pa.array(texts, type=pa.string()), _OURS_RE2[0], "#")
     left = pc.replace_substring_regex(left, _OURS_RE2[1], r"\1#\2")
-    found = pc.match_substring_regex(left, r"\p{Nd}(?:[ ._/\-]?\p{Nd}){7}")
+    found = pc.match_substring_regex(left, rf"\p{{Nd}}(?:{_SEP}?\p{{Nd}}){{7}}")
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from evalkit.errors import IngestError
 from evalkit.ingest._memo import ColumnMemo
+from evalkit.ingest._privacy import mask_bsns
 
 __all__ = [
     "check_key_strength",
@@ -156,9 +157,20 @@ def resolve_scope(scope: str | None) -> str:
     -------
     str
         The scope name.
+
+    Raises
+    ------
+    IngestError
+        When the name holds a BSN (it is stored in the ingest log).
     """
     chosen = (scope or os.environ.get("EVALKIT_PSEUDONYM_SCOPE") or DEFAULT_SCOPE).strip()
-    return chosen or DEFAULT_SCOPE
+    chosen = chosen or DEFAULT_SCOPE
+    if mask_bsns(chosen) != chosen:  # the name is stored in the ingest log and printed
+        raise IngestError(
+            f"pseudonym scope {mask_bsns(chosen)!r} holds a BSN; name the pilot or project "
+            "(the scope name is stored in the ingest log)"
+        )
+    return chosen
 
 
 def master_key() -> bytes:

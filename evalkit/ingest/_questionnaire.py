@@ -116,7 +116,8 @@ def parse_scores(
     for i in np.flatnonzero(notnum):
         message[i] = f"{text.iloc[i]!r} is not a score or a missing-value label for {items[i]}"
     numeric = undecided & ~np.isnan(value)
-    outside = numeric & ((value < low) | (value > high) | (np.mod(value, 1) != 0))
+    with np.errstate(invalid="ignore"):  # a score 'inf' is outside; % 1 would warn on stderr
+        outside = numeric & ((value < low) | (value > high) | (np.mod(value, 1) != 0))
     for i in np.flatnonzero(outside):
         code = value[i]
         mapped = schema.missing_codes.get(int(code)) if float(code).is_integer() else None

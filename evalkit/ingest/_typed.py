@@ -81,7 +81,8 @@ def format_cells(values: pd.Series, *, time_per_cell: bool = False) -> pd.Series
         return out.where(~timed, values.dt.strftime("%Y-%m-%d %H:%M:%S").astype("str"))
     if pd.api.types.is_float_dtype(values):
         nums = values.to_numpy(dtype=float, na_value=np.nan)
-        integral = np.isfinite(nums) & (np.mod(nums, 1) == 0)
+        with np.errstate(invalid="ignore"):  # inf % 1 is NaN (not whole), without a warning
+            integral = np.isfinite(nums) & (np.mod(nums, 1) == 0)
         out = np.where(
             integral,
             np.char.mod("%d", np.where(integral, nums, 0)).astype(object),
@@ -194,7 +195,8 @@ def _numbers(column: TypedColumn, *, integer: bool) -> tuple[pd.Series, np.ndarr
         nums[odd] = parsed.to_numpy(dtype=float, na_value=np.nan)
         msgs[odd] = said
     if integer:
-        frac = np.flatnonzero(np.isfinite(nums) & (np.mod(nums, 1) != 0))
+        with np.errstate(invalid="ignore"):  # inf % 1 is NaN: a warning on stderr otherwise
+            frac = np.flatnonzero(np.isfinite(nums) & (np.mod(nums, 1) != 0))
         if len(frac):
             texts = column.text(frac).to_numpy(dtype=object)
             msgs[frac] = [f"{t!r} is not a whole number" for t in texts]

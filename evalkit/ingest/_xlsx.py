@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
+from xml.etree import ElementTree
 
 from evalkit.errors import IngestError
 from evalkit.ingest._text import cell_text
@@ -33,7 +34,17 @@ __all__ = ["read_xlsx_cells"]
 # An error cell is <c ... t="e">; a match in a string's text only costs the slower reader.
 _ERROR_CELL = re.compile(rb"""\st\s*=\s*["']e["']""")
 _BLOCK = 1 << 22
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError)
+# openpyxl parses the XML with the standard library: malformed XML, or entity expansion
+# (a 'billion laughs' DOCTYPE) past expat's amplification limit, raises ParseError.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    KeyError,
+    ValueError,
+    ElementTree.ParseError,
+)
 
 
 Cell = str | dt.date | None
@@ -190,21 +201,24 @@ def _read_calamine(path: Path, sheet: str | None) -> tuple[str, Rows]:
 def _read_openpyxl(path: Path, sheet: str | None) -> tuple[str, Rows]:
     import openpyxl
 
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except _ZIP_ERRORS as exc:
-        raise _damaged(path, exc) from exc
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise _no_sheet(path, sheet, book.sheetnames)
-        ws = book[sheet] if sheet is not None else book.worksheets[0]
+    # Our own handle, closed on every way out: openpyxl leaves its archive open when the
+    # workbook fails to load (a ResourceWarning, and a file handle per bad file).
+    with path.open("rb") as handle:
         try:
-            ws.reset_dimensions()  # a wrong stated size would cut rows and columns off
-            cells = _nonempty(ws.iter_rows(values_only=True))
+            book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
         except _ZIP_ERRORS as exc:
-            raise IngestError(
-                f"{path}: sheet {ws.title!r} cannot be read (damaged: {exc})"
-            ) from exc
-    finally:
-        book.close()
+            raise _damaged(path, exc) from exc
+        try:
+            if sheet is not None and sheet not in book.sheetnames:
+                raise _no_sheet(path, sheet, book.sheetnames)
+            ws = book[sheet] if sheet is not None else book.worksheets[0]
+            try:
+                ws.reset_dimensions()  # a wrong stated size would cut rows and columns off
+                cells = _nonempty(ws.iter_rows(values_only=True))
+            except _ZIP_ERRORS as exc:
+                raise IngestError(
+                    f"{path}: sheet {ws.title!r} cannot be read (damaged: {exc})"
+                ) from exc
+        finally:
+            book.close()
     return ws.title, cells
