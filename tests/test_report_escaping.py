@@ -28,6 +28,8 @@ IMG = "<img src=x onerror=alert(1)>"
 LINK = "[x](javascript:alert(1))"
 #: An external registration that is neither an id nor a URL: shown as text on the first page.
 REGISTRY = "[OSF](javascript:alert(2)) <script>alert(2)</script>"
+#: matplotlib reads text between dollar signs as mathtext: a label like this made rendering fail
+MATH = "$$\\input{/etc/passwd}$$"
 FORMULAS = ('=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3", "\tx", "\rx")
 
 
@@ -37,7 +39,8 @@ def _hostile_bundle() -> dict:
     meta["title"] = {"nl": SCRIPT, "en": SCRIPT}
     meta["pilot"] = IMG
     outcome = bundle["protocol"]["outcomes"][0]
-    outcome["label"] = {"nl": LINK + " " + IMG, "en": LINK + " " + IMG}
+    both = f"{LINK} {IMG} {MATH}"  # the label is a facet title of the primary figures
+    outcome["label"] = {"nl": both, "en": both}
     for effect in bundle["confirmatory"]["effects"]:
         if effect["outcome"] == outcome["id"]:
             effect["label"] = outcome["label"]
@@ -101,6 +104,7 @@ def test_no_payload_runs_and_each_shows_as_text(hostile: Path, doc: str, lang: s
         assert IMG in text
     if doc == "evaluation":
         assert REGISTRY in text  # the first page's external registration
+        assert MATH in text  # the outcome label, typed dollars and backslash included
     # plain-text places (page title, table captions) get the text, not its markdown escapes
     assert scan.title.endswith(": " + SCRIPT), scan.title
     assert "\\<" not in text and "\\=" not in text
