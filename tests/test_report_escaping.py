@@ -30,6 +30,8 @@ LINK = "[x](javascript:alert(1))"
 REGISTRY = "[OSF](javascript:alert(2)) <script>alert(2)</script>"
 #: matplotlib reads text between dollar signs as mathtext: a label like this made rendering fail
 MATH = "$$\\input{/etc/passwd}$$"
+#: A line of backticks ends the raw-HTML block a table is written in; what follows is markdown
+FENCE = "a\n```\n![x](x){onerror=alert(3)} [y](javascript:alert(3))\n\n```{=html}\nb"
 FORMULAS = ('=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3", "\tx", "\rx")
 
 
@@ -44,7 +46,8 @@ def _hostile_bundle() -> dict:
     for effect in bundle["confirmatory"]["effects"]:
         if effect["outcome"] == outcome["id"]:
             effect["label"] = outcome["label"]
-    bundle["exploratory"][0]["title"] = {"nl": IMG, "en": SCRIPT}
+    # the title is also the caption of the analysis's table, inside the raw-HTML block
+    bundle["exploratory"][0]["title"] = {"nl": IMG + FENCE, "en": SCRIPT + FENCE}
     bundle["exploratory"][0]["id"] = "../etc/" + SCRIPT
     norms = bundle["throughput"]["norms"]
     norms[0]["norm"] = "a/b " + SCRIPT
