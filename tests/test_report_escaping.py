@@ -32,6 +32,8 @@ REGISTRY = "[OSF](javascript:alert(2)) <script>alert(2)</script>"
 MATH = "$$\\input{/etc/passwd}$$"
 #: A line of backticks ends the raw-HTML block a table is written in; what follows is markdown
 FENCE = "a\n```\n![x](x){onerror=alert(3)} [y](javascript:alert(3))\n\n```{=html}\nb"
+#: A right-to-left override: it reorders what follows it in the same paragraph
+BIDI = "\u202eevil"
 FORMULAS = ('=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3", "\tx", "\rx")
 
 
@@ -39,7 +41,7 @@ def _hostile_bundle() -> dict:
     bundle = json.loads(FIXTURE.read_text(encoding="utf-8"))
     meta = bundle["protocol"]["metadata"]
     meta["title"] = {"nl": SCRIPT, "en": SCRIPT}
-    meta["pilot"] = IMG
+    meta["pilot"] = IMG + " " + BIDI  # in prose: would turn the sentence's numbers around
     outcome = bundle["protocol"]["outcomes"][0]
     both = f"{LINK} {IMG} {MATH}"  # the label is a facet title of the primary figures
     outcome["label"] = {"nl": both, "en": both}
@@ -111,6 +113,8 @@ def test_no_payload_runs_and_each_shows_as_text(hostile: Path, doc: str, lang: s
     # plain-text places (page title, table captions) get the text, not its markdown escapes
     assert scan.title.endswith(": " + SCRIPT), scan.title
     assert "\\<" not in text and "\\=" not in text
+    if doc == "summary":  # prose; the evaluation's appendix keeps the protocol verbatim
+        assert "evil" in text and "\u202e" not in text
 
 
 def test_csv_exports_hold_no_live_formula(hostile: Path) -> None:
@@ -139,3 +143,4 @@ def test_escape_helpers() -> None:
     assert safe_name("a/b <script>") == "a_b_script"
     assert safe_name("../..") == "table"
     assert "\\<" in md_escape("<b>") and md_escape("a b") == "a b"
+    assert md_escape("a\u202eb\u2067c\u2069") == "abc"
