@@ -58,6 +58,8 @@ def _hostile_bundle() -> dict:
         row["coach"] = FORMULAS[i % len(FORMULAS)]
     bundle["throughput"]["handovers"][0]["from_org"] = '=HYPERLINK("http://x","y")'
     bundle["registration"]["registry"] = meta["registry"] = REGISTRY
+    # a top-level text: the appendix's YAML indents its lines by 2, so ``` closed the block
+    bundle["protocol"]["intervention"] = FENCE
     return bundle
 
 
