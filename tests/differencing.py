@@ -153,8 +153,19 @@ class _Release:
                         value = _number(m)
                         if value is not None:
                             self.shown[cell] = value
-            self.labels[name] = tru[label_cols].astype(str).reset_index(drop=True)
+            self.labels[name] = _totals(tru[label_cols].astype(str).reset_index(drop=True))
             self.ints[name], self.reals[name] = ints, reals
+
+
+def _totals(labels: pd.DataFrame) -> pd.DataFrame:
+    """Read a spelled-out total row ("totaal (alle organisaties en coaches)") as a total.
+
+    Its long label becomes "totaal", and so do its empty labels (the row has no coach).
+    """
+    out = labels.copy()
+    long = out.apply(lambda col: col.str.match(r"(totaal|total) \(")).any(axis=1)
+    out.loc[long] = out.loc[long].replace(r"^((totaal|total) \(.*\)|)$", "totaal", regex=True)
+    return out
 
 
 def _holds(rel: _Release, total: Cell, parts: Iterable[Cell]) -> bool:

@@ -340,3 +340,25 @@ def test_a_conformal_set_with_a_gap_reaches_the_bundle_and_the_documents(release
 def _num(value: float, doc: str) -> str:
     text = f"{value:.3f}".replace("-", "\u2212")
     return text if doc == ".en" else text.replace(".", ",")
+
+
+def test_the_attacker_reads_a_spelled_out_total_row() -> None:
+    """The monitor's open cases past the norm end in "totaal (alle organisaties en coaches)".
+
+    With that row's n_past_norm shown and one organisation's hidden, the others shown,
+    the hidden one is the total minus the rest: the attacker must find it (it did not
+    read the long label as a total, so it never tried this table's sums).
+    """
+    total = "totaal (alle organisaties en coaches)"
+    truth = pd.DataFrame(
+        {
+            "norm": ["n1"] * 3,
+            "organisation": ["org a", "org b", total],
+            "coach": ["coach 1", "coach 2", ""],
+            "n_past_norm": ["4", "12", "16"],
+        }
+    )
+    released = truth.assign(n_past_norm=["suppressed", "12", "16"])
+    recovered, attacked = attack({"breaches": released}, {"breaches": truth})
+    assert attacked == 1
+    assert [(r.row, r.value) for r in recovered] == [(0, 4.0)]

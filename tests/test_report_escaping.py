@@ -28,6 +28,12 @@ IMG = "<img src=x onerror=alert(1)>"
 LINK = "[x](javascript:alert(1))"
 #: An external registration that is neither an id nor a URL: shown as text on the first page.
 REGISTRY = "[OSF](javascript:alert(2)) <script>alert(2)</script>"
+#: matplotlib reads text between dollar signs as mathtext: a label like this made rendering fail
+MATH = "$$\\input{/etc/passwd}$$"
+#: A line of backticks ends the raw-HTML block a table is written in; what follows is markdown
+FENCE = "a\n```\n![x](x){onerror=alert(3)} [y](javascript:alert(3))\n\n```{=html}\nb"
+#: A right-to-left override: it reorders what follows it in the same paragraph
+BIDI = "\u202eevil"
 FORMULAS = ('=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3", "\tx", "\rx")
 
 
@@ -35,13 +41,15 @@ def _hostile_bundle() -> dict:
     bundle = json.loads(FIXTURE.read_text(encoding="utf-8"))
     meta = bundle["protocol"]["metadata"]
     meta["title"] = {"nl": SCRIPT, "en": SCRIPT}
-    meta["pilot"] = IMG
+    meta["pilot"] = IMG + " " + BIDI  # in prose: would turn the sentence's numbers around
     outcome = bundle["protocol"]["outcomes"][0]
-    outcome["label"] = {"nl": LINK + " " + IMG, "en": LINK + " " + IMG}
+    both = f"{LINK} {IMG} {MATH}"  # the label is a facet title of the primary figures
+    outcome["label"] = {"nl": both, "en": both}
     for effect in bundle["confirmatory"]["effects"]:
         if effect["outcome"] == outcome["id"]:
             effect["label"] = outcome["label"]
-    bundle["exploratory"][0]["title"] = {"nl": IMG, "en": SCRIPT}
+    # the title is also the caption of the analysis's table, inside the raw-HTML block
+    bundle["exploratory"][0]["title"] = {"nl": IMG + FENCE, "en": SCRIPT + FENCE}
     bundle["exploratory"][0]["id"] = "../etc/" + SCRIPT
     norms = bundle["throughput"]["norms"]
     norms[0]["norm"] = "a/b " + SCRIPT
@@ -50,6 +58,8 @@ def _hostile_bundle() -> dict:
         row["coach"] = FORMULAS[i % len(FORMULAS)]
     bundle["throughput"]["handovers"][0]["from_org"] = '=HYPERLINK("http://x","y")'
     bundle["registration"]["registry"] = meta["registry"] = REGISTRY
+    # a top-level text: the appendix's YAML indents its lines by 2, so ``` closed the block
+    bundle["protocol"]["intervention"] = FENCE
     return bundle
 
 
@@ -101,9 +111,12 @@ def test_no_payload_runs_and_each_shows_as_text(hostile: Path, doc: str, lang: s
         assert IMG in text
     if doc == "evaluation":
         assert REGISTRY in text  # the first page's external registration
+        assert MATH in text  # the outcome label, typed dollars and backslash included
     # plain-text places (page title, table captions) get the text, not its markdown escapes
     assert scan.title.endswith(": " + SCRIPT), scan.title
     assert "\\<" not in text and "\\=" not in text
+    if doc == "summary":  # prose; the evaluation's appendix keeps the protocol verbatim
+        assert "evil" in text and "\u202e" not in text
 
 
 def test_csv_exports_hold_no_live_formula(hostile: Path) -> None:
@@ -132,3 +145,4 @@ def test_escape_helpers() -> None:
     assert safe_name("a/b <script>") == "a_b_script"
     assert safe_name("../..") == "table"
     assert "\\<" in md_escape("<b>") and md_escape("a b") == "a b"
+    assert md_escape("a\u202eb\u2067c\u2069") == "abc"

@@ -32,7 +32,14 @@ LINK = "[x](javascript:alert(3))"
 RAW = "`<b id=rawhtml>r</b>`{=html}"
 SHORTCODE = "{{< include /etc/passwd >}}"
 FORMULA = '=HYPERLINK("http://x","y")'
-PAYLOADS = (SCRIPT, IMG, LINK, RAW, SHORTCODE)
+SVG = "<svg onload=alert(4)>"
+#: mathtext to matplotlib (the label is a figure's facet title): made rendering fail
+MATH = "$$\\input{/etc/passwd}$$"
+#: a line of backticks ends a fenced block (the appendix's YAML, a table's raw HTML)
+FENCE = "a\n```\n![x](x){onerror=alert(5)} [y](javascript:alert(5))\n\n```{=html}\nb"
+#: a right-to-left override reorders the rest of its sentence on screen
+BIDI = "\u202eevil"
+PAYLOADS = (SCRIPT, IMG, LINK, RAW, SHORTCODE, SVG, MATH, FENCE, BIDI)
 DOCS = ("", ".en", ".summary", ".summary.en", ".monitor", ".monitor.en")
 pytestmark = [
     pytest.mark.slow,
@@ -45,14 +52,29 @@ def _hostile(protocol: Path) -> None:
     both = lambda text: {"nl": text, "en": text}  # noqa: E731
     meta = data["metadata"]
     meta["title"] = both(f"{SCRIPT} {RAW}")
-    meta["pilot"] = f"{IMG} {FORMULA}"
+    meta["pilot"] = f"{IMG} {FORMULA} {BIDI}"
     meta["registry"] = LINK
     meta["organisations"] = [FORMULA, "+cmd|' /C calc'!A0"]
-    data["outcomes"][0]["label"] = both(f"{LINK} {IMG}")
+    data["outcomes"][0]["label"] = both(f"{LINK} {IMG} {MATH}")
     data["outcomes"][1]["label"] = both(f"{RAW} {FORMULA}")
     for h in data["hypotheses"]:
         h["text"] = both(f"{SCRIPT} {SHORTCODE} {LINK}")
     data["population"]["subgroups"][0]["label"] = both(f"{IMG} {SHORTCODE} @SUM(A1)")
+    data["hypotheses"][0]["id"] = SVG  # an id without a pattern, shown beside its text
+    data["intervention"] = FENCE  # a top-level text: its YAML lines are indented by 2
+    data["throughput"] = {  # a norm whose name has a path in it, its label a fence
+        "norms": {
+            f"a/../b {SVG}": {
+                "interval": "registration_to_first_conversation",
+                "limit": 4,
+                "unit": "weeks",
+                "label": f"{FENCE} {SVG}",
+            }
+        }
+    }
+    data["deviations"] = [
+        {"date": "2025-01-01", "field": SVG, "old": FENCE, "new": {"k": SVG}, "reason": FENCE}
+    ]
     protocol.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
@@ -137,6 +159,10 @@ def test_payloads_show_as_the_text_typed(hostile_run: Path, doc: str) -> None:
     if doc in ("", ".en"):  # hypotheses, registry and subgroups: the evaluation
         assert SHORTCODE in text
     assert "\\<" not in text and "\\[" not in text  # no markdown escapes left visible
+    if doc in ("", ".en"):
+        assert MATH in text and SVG in text
+    if ".summary" in doc:  # prose; the evaluation's appendix keeps the protocol verbatim
+        assert "evil" in text and "\u202e" not in text
 
 
 def test_every_written_file_has_a_safe_name(hostile_run: Path) -> None:

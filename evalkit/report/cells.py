@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.report.disclosure import is_count_column, scrub
+from evalkit.report.escape import drop_bidi
 from evalkit.report.formatting import fmt_count, fmt_date, fmt_num, fmt_p, fmt_pct, is_missing
 from evalkit.report.i18n import TEXT, t
 from evalkit.report.warning_text import joined
@@ -151,7 +152,7 @@ def format_cell(column: str, value: Any, lang: str) -> str:
     if column.endswith("_at"):
         return fmt_date(text, lang, with_time=True)
     # a known code (unit, scale, status, estimator …) in words; the exports keep the code
-    return scrub(str(code_text(text, lang))).replace("\n", " ")
+    return drop_bidi(scrub(str(code_text(text, lang)))).replace("\n", " ")
 
 
 def pct_ci(low: Any, high: Any, lang: str) -> str:

@@ -215,6 +215,9 @@ class ReportContext:
             note += "\n\n" + self.t(
                 "s.rows_cut", shown=self.max_rows, total=n_rows, file=f"{table.name}.csv"
             )
+        # a line of backticks in outside text (a caption, a cell) would end the raw block
+        # and let what follows be read as markdown: a backtick is written as its entity
+        html = html.replace("`", "&#96;")
         return f"```{{=html}}\n{html}\n```{note}"
 
     def fig_ref(self, name: str) -> str:

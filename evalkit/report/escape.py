@@ -13,21 +13,32 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["csv_cell", "md_escape", "md_unescape", "safe_name"]
+__all__ = ["csv_cell", "drop_bidi", "md_escape", "md_unescape", "safe_name"]
 
 # pandoc markdown: "Any ASCII punctuation character may be backslash-escaped".
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
 #: OWASP "CSV Injection": cells starting with these are read as formulas by spreadsheets.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+#: Unicode's bidi embeddings, overrides and isolates: in a sentence, a right-to-left
+#: override in a label turns the report's own words and numbers after it around on screen
+#: ("p = 0,333" reads "333,0 = p"; the "Trojan Source" trick, CVE-2021-42574).
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def drop_bidi(text: str) -> str:
+    """Return ``text`` without bidi embedding, override and isolate characters."""
+    return _BIDI.sub("", text)
 
 
 def md_escape(text: str) -> str:
     """Return ``text`` so that pandoc's markdown shows it literally (no markup, no HTML).
 
     Newlines become spaces: outside text must not start a new block (a heading, a list).
+    Bidi embedding, override and isolate characters are dropped (they would reorder the
+    rest of the sentence).
     """
-    flat = " ".join(str(text).splitlines())
+    flat = " ".join(drop_bidi(str(text)).splitlines())
     return _PUNCT.sub(r"\\\1", flat)
 
 

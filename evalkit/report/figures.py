@@ -47,8 +47,15 @@ def png_bytes(plot: object, width: float = 7.5, height: float = 4.0) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.image import imsave
 
+    # labels hold protocol text: "$...$" in one must show as typed, not be read as
+    # mathtext (an outcome label "$$\\input{…}$$" made the report fail)
     with matplotlib.rc_context(
-        {"svg.hashsalt": "evalkit", "path.simplify": True, "font.family": "DejaVu Sans"}
+        {
+            "svg.hashsalt": "evalkit",
+            "path.simplify": True,
+            "font.family": "DejaVu Sans",
+            "text.parse_math": False,
+        }
     ):
         fig: Any = plot
         if hasattr(plot, "draw"):

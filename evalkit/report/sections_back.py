@@ -6,6 +6,7 @@ Limitations written from the bundle's facts, the privacy note and the appendix
 
 from __future__ import annotations
 
+import re
 from importlib import metadata
 
 import yaml
@@ -164,7 +165,10 @@ def appendix(ctx: ReportContext) -> str:
         if protocol
         else ctx.not_available()
     )
-    block = f"```yaml\n{text}```" if protocol else text
+    # a fence longer than any run of backticks in the protocol's text: a line ``` in a
+    # text (indented by 2 in the YAML) would otherwise end the block, the rest markdown
+    fence = "`" * max([3] + [len(run) + 1 for run in re.findall(r"`+", text)])
+    block = f"{fence}yaml\n{text}{fence}" if protocol else text
     return "\n\n".join(
         [
             ctx.heading("h.appendix"),
