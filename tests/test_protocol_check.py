@@ -153,6 +153,18 @@ ERRORS = [
         "analysis.event_window: min 2 must be negative",
     ),
     (
+        "event window before the data",
+        "analysis.event_window",
+        {"min": -12, "max": 3},
+        "analysis.event_window: min -12 lies before the data: periods.pre.start is event time -9",
+    ),
+    (
+        "event window after the data",
+        "analysis.event_window",
+        {"min": -3, "max": 9},
+        "analysis.event_window: max 9 lies after the data: periods.post.end is event time 5",
+    ),
+    (
         "event window inside the anticipation",
         "units.anticipation_months",
         2,
@@ -457,6 +469,11 @@ WARNINGS = [
         "staggered generator",
         lambda d: d.update(demo={"generator": "staggered", "seed": 1, "out": "data/raw/x"}),
         "demo.generator: 'staggered' but every pilot unit starts in one month",
+    ),
+    (
+        "event window without a post month",
+        lambda d: d["analysis"].update(event_window={"min": -3, "max": 2}),
+        "analysis.event_window: max 2 ends before periods.post (its first month is event time 3",
     ),
     (
         "no multiple testing",
