@@ -170,3 +170,14 @@ def test_a_committed_rewrite_of_the_lock_is_dated_by_its_commit(
     _commit(git, "the same registration", "2026-03-02T00:00:00+00:00")
     assert read_lock(path) is not None  # the seal and git agree: only the history tells
     assert git_added_at(lock_path(path)) == "2026-03-02T00:00:00Z"
+
+
+def test_a_back_dated_commit_cannot_be_older_than_its_parent(tmp_path: Path) -> None:
+    # GIT_COMMITTER_DATE makes a commit claim any time; the commit it was made on top
+    # of (the work done after the data arrived) still bounds it from below
+    git = _git(tmp_path)
+    path = write_protocol(tmp_path, protocol_dict())
+    _commit(git, "protocol, after the data", "2026-03-01T00:00:00+00:00")
+    register(path, now=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    _commit(git, "register", "2024-01-02T00:00:00+00:00")
+    assert git_added_at(lock_path(path)) == "2026-03-01T00:00:00Z"

@@ -44,11 +44,18 @@ def git_added_at(lock_file: Path) -> str | None:
     A registration is final, so a lock is committed once. The last commit that
     changed it dates the lock as it stands: a forger who commits a rewritten lock
     (or deletes it and commits a back-dated one) cannot borrow the first commit's time.
+    A committer time is whatever the committer's clock (or ``GIT_COMMITTER_DATE``)
+    says, but a commit cannot be older than the commits it was made on top of, so
+    the time is the latest over that commit and its ancestors.
     """
-    out = run_git(lock_file.resolve().parent, "log", "-1", "--format=%cI", "--", lock_file.name)
-    if not out:
+    folder = lock_file.resolve().parent
+    commit = run_git(folder, "log", "-1", "--format=%H", "--", lock_file.name)
+    if not commit:
         return None
-    return _utc(dt.datetime.fromisoformat(out.splitlines()[0]))
+    times = run_git(folder, "log", "--format=%cI", commit.splitlines()[0])
+    if not times:
+        return None
+    return _utc(max(dt.datetime.fromisoformat(t) for t in times.splitlines()))
 
 
 def git_lock_changed(lock_file: Path) -> bool | None:
