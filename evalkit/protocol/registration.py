@@ -154,6 +154,8 @@ def read_lock(path: Path | str) -> Lock | None:
         return None
     try:
         data = json.loads(lock_file.read_text(encoding="utf-8"))
+        if not isinstance(data.get("content"), Mapping):
+            raise TypeError("its content is not a protocol mapping")
         lock = Lock(
             path=lock_file,
             protocol_id=str(data["protocol_id"]),
