@@ -476,6 +476,12 @@ WARNINGS = [
         "analysis.event_window: max 2 ends before periods.post (its first month is event time 3",
     ),
     (
+        "few-treated threshold below the floor of auto",
+        lambda d: d["analysis"].update(inference="auto", few_treated_threshold=1),
+        "analysis.few_treated_threshold: 1, but inference auto uses randomization inference "
+        "(permutation) with fewer than 10 treated or comparison units (1 treated, 4 comparison",
+    ),
+    (
         "no multiple testing",
         lambda d: (
             d["outcomes"][1].update(role="primary"),

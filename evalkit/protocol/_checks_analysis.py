@@ -14,7 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from evalkit.protocol._schemas import SchemaInfo
-from evalkit.spec import FEW_TREATED_METHODS, FEW_TREATED_THRESHOLD, SYNTHETIC_ESTIMATORS
+from evalkit.spec import (
+    FEW_TREATED_METHODS,
+    FEW_TREATED_THRESHOLD,
+    MIN_SIDE_ANALYTIC,
+    SYNTHETIC_ESTIMATORS,
+)
 
 __all__ = ["check_analysis", "items_at"]
 
@@ -116,6 +121,15 @@ def _check_inference(
             f"{', '.join(runs_for)} estimators, not for {estimator!r}"
         )
     comparison = list((p.get("units") or {}).get("comparison") or [])
+    side = min(n_treated, len(comparison))
+    if inference == "auto" and estimator not in SYNTHETIC_ESTIMATORS and threshold <= side:
+        if side < MIN_SIDE_ANALYTIC:  # the registered threshold alone would allow CR1
+            warnings.append(
+                f"analysis.few_treated_threshold: {threshold}, but inference auto uses "
+                f"randomization inference (permutation) with fewer than {MIN_SIDE_ANALYTIC} "
+                f"treated or comparison units ({n_treated} treated, {len(comparison)} "
+                "comparison here); the threshold can only raise that number"
+            )
     alpha = a.get("alpha")
     if isinstance(alpha, int | float) and n_treated and comparison:
         few = inference == "auto" and n_treated < threshold
