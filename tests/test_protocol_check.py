@@ -10,6 +10,7 @@ from protocol_helpers import protocol_dict, write_protocol
 
 from evalkit.errors import ProtocolError
 from evalkit.protocol import check_protocol, load_protocol
+from evalkit.protocol._schemas import load_schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -609,3 +610,29 @@ def test_permutation_is_allowed_for_callaway_santanna(tmp_path: Path):
     data["analysis"]["inference"] = "permutation"
     report = check_protocol(write_protocol(tmp_path, data))
     assert not any("analysis.inference" in e for e in report.errors), report.errors
+
+
+def test_a_subgroup_hypothesis_on_an_outcome_outside_the_panel_is_refused(tmp_path: Path):
+    # subgroup effects run on outcome_panel outcomes only: it got 'no result' in silence
+    data = protocol_dict()
+    data["data_sources"].append(
+        {
+            "kind": "case_events",
+            "schema_version": load_schemas()["case_events"].version,
+            "files": ["data/raw/small/events.csv"],
+        }
+    )
+    data["outcomes"][1].update(
+        source="case_events",
+        type="duration",
+        definition="days_between('registration', 'first_conversation')",
+        smallest_effect=5,
+    )
+    data["hypotheses"][0].update(outcome=data["outcomes"][1]["id"], subgroup="turning_18")
+    errors = check_protocol(write_protocol(tmp_path, data)).errors
+    assert any(
+        "subgroup: 'turning_18' cannot be tested on 'homeless', an outcome from case_events" in e
+        for e in errors
+    ), errors
+    del data["hypotheses"][0]["subgroup"]
+    assert check_protocol(write_protocol(tmp_path, data)).errors == []
