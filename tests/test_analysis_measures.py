@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 
 import pandas as pd
@@ -206,3 +207,22 @@ def test_the_bundle_is_computed_from_the_typed_protocol() -> None:
     assert hints["protocol"] is Protocol
     assert not [n for n, t in hints.items() if typing.get_origin(t) is dict and "protocol" in n]
     assert typing.get_type_hints(build_analysis_frame)["protocol"] is Protocol
+
+
+def test_a_cluster_that_splits_a_unit_is_refused() -> None:
+    # a person-level column varies within a municipality: every cluster would hold the
+    # pilot municipality, and the few-treated and cluster-robust p-values would mean nothing
+    protocol = _protocol()
+    by_person = dataclasses.replace(
+        protocol, analysis=dataclasses.replace(protocol.analysis, cluster="n_creditors")
+    )
+    with pytest.raises(ProtocolError, match=r"'n_creditors' takes 5 values within municipality"):
+        build_analysis_frame(_panel(), by_person)
+    panel = _panel().assign(region=lambda f: f["municipality"].map({"GM9001": "AM01"}))
+    by_region = dataclasses.replace(
+        protocol, analysis=dataclasses.replace(protocol.analysis, cluster="region")
+    )
+    with pytest.raises(ProtocolError, match="'region' is missing in"):
+        build_analysis_frame(panel, by_region)
+    panel["region"] = panel["region"].fillna("AM02")  # whole municipalities: accepted
+    assert build_analysis_frame(panel, by_region).data["region"].nunique() == 2

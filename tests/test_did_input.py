@@ -211,6 +211,16 @@ def test_constant_outcome_is_a_clear_error_not_a_numpy_warning() -> None:
                 estimate(df, **{**KW, "estimator": estimator})
 
 
+def test_a_constant_covariate_is_refused_not_dropped() -> None:
+    # the regression dropped it without a word: the estimate was the one without it
+    # (Callaway–Sant'Anna already refused it: its propensity-score model is singular)
+    df = _panel().assign(c=1.0, x=lambda f: np.arange(len(f)) % 3)
+    for estimator in ("twfe", "event_study"):
+        with pytest.raises(EstimationError, match="covariate 'c' takes one value in every row"):
+            estimate(df, **{**KW, "estimator": estimator, "covariates": ["x", "c"]})
+    assert estimate(df, **{**KW, "covariates": ["x"]}).att is not None
+
+
 def test_periods_with_gaps_give_the_same_twfe_and_resampling_coefficient() -> None:
     df = _panel()
     gaps = df.assign(t=df["t"] ** 2 + 100, cohort=df["cohort"].map({0: 0, 3: 109, 4: 116}))

@@ -321,3 +321,26 @@ def test_registered_robustness_reaches_the_bundle(staggered_bundle) -> None:
     assert [r["bound"] for r in record["rows"]] == [0.0, 0.02]
     shown = {r["estimator"] for r in bundle["robustness"]["event_studies"]}
     assert shown == {"callaway_santanna", "sun_abraham"}
+
+
+def test_an_empty_subgroup_and_its_hypothesis_say_why(demo) -> None:
+    # not "no rows left after dropping missing values": the subgroup holds no one
+    from evalkit.analysis.effects import _subgroups
+    from evalkit.analysis.family import hypothesis_rows
+
+    protocol, af, _ = demo
+    (sub,) = protocol.population.subgroups
+    nobody = dataclasses.replace(sub, id="nobody", definition="age > 99")
+    population = dataclasses.replace(protocol.population, subgroups=(nobody,))
+    h = Hypothesis("H3", "neet", "decrease", protocol.hypotheses[0].text, "nobody")
+    empty = dataclasses.replace(protocol, population=population, hypotheses=(h,))
+    (row,) = _subgroups(Design.of(af, empty), ["neet"])
+    assert row["estimate"] is None and row["n_persons"] == 0
+    assert row["error"] == "no one in the analysed data belongs to the subgroup (age > 99)"
+    effects = [{"outcome": "neet", "role": "primary", "result": {"estimate": 0.0}}]
+    (listed,) = hypothesis_rows(empty, effects, [row])["hypotheses"]
+    assert listed["reason_code"] == "subgroup_not_estimated"
+    assert listed["reason_values"]["detail"] == row["error"]
+    assert listed["reason"].endswith(
+        "(no one in the analysed data belongs to the subgroup (age > 99))"
+    )

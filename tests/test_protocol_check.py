@@ -10,6 +10,7 @@ from protocol_helpers import protocol_dict, write_protocol
 
 from evalkit.errors import ProtocolError
 from evalkit.protocol import check_protocol, load_protocol
+from evalkit.protocol._schemas import load_schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -151,6 +152,18 @@ ERRORS = [
         "analysis.event_window",
         {"min": 2, "max": 5},
         "analysis.event_window: min 2 must be negative",
+    ),
+    (
+        "event window before the data",
+        "analysis.event_window",
+        {"min": -12, "max": 3},
+        "analysis.event_window: min -12 lies before the data: periods.pre.start is event time -9",
+    ),
+    (
+        "event window after the data",
+        "analysis.event_window",
+        {"min": -3, "max": 9},
+        "analysis.event_window: max 9 lies after the data: periods.post.end is event time 5",
     ),
     (
         "event window inside the anticipation",
@@ -459,6 +472,17 @@ WARNINGS = [
         "demo.generator: 'staggered' but every pilot unit starts in one month",
     ),
     (
+        "event window without a post month",
+        lambda d: d["analysis"].update(event_window={"min": -3, "max": 2}),
+        "analysis.event_window: max 2 ends before periods.post (its first month is event time 3",
+    ),
+    (
+        "few-treated threshold below the floor of auto",
+        lambda d: d["analysis"].update(inference="auto", few_treated_threshold=1),
+        "analysis.few_treated_threshold: 1, but inference auto uses randomization inference "
+        "(permutation) with fewer than 10 treated or comparison units (1 treated, 4 comparison",
+    ),
+    (
         "no multiple testing",
         lambda d: (
             d["outcomes"][1].update(role="primary"),
@@ -586,3 +610,29 @@ def test_permutation_is_allowed_for_callaway_santanna(tmp_path: Path):
     data["analysis"]["inference"] = "permutation"
     report = check_protocol(write_protocol(tmp_path, data))
     assert not any("analysis.inference" in e for e in report.errors), report.errors
+
+
+def test_a_subgroup_hypothesis_on_an_outcome_outside_the_panel_is_refused(tmp_path: Path):
+    # subgroup effects run on outcome_panel outcomes only: it got 'no result' in silence
+    data = protocol_dict()
+    data["data_sources"].append(
+        {
+            "kind": "case_events",
+            "schema_version": load_schemas()["case_events"].version,
+            "files": ["data/raw/small/events.csv"],
+        }
+    )
+    data["outcomes"][1].update(
+        source="case_events",
+        type="duration",
+        definition="days_between('registration', 'first_conversation')",
+        smallest_effect=5,
+    )
+    data["hypotheses"][0].update(outcome=data["outcomes"][1]["id"], subgroup="turning_18")
+    errors = check_protocol(write_protocol(tmp_path, data)).errors
+    assert any(
+        "subgroup: 'turning_18' cannot be tested on 'homeless', an outcome from case_events" in e
+        for e in errors
+    ), errors
+    del data["hypotheses"][0]["subgroup"]
+    assert check_protocol(write_protocol(tmp_path, data)).errors == []

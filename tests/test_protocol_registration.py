@@ -232,6 +232,19 @@ def test_edited_lock_file_is_detected(registered: Path):
         verify_for_analysis(registered)
 
 
+def test_a_format_1_lock_with_a_malformed_time_or_content_is_refused(registered: Path):
+    # format 1 has no seal over its time; the analysis's timing raised a ValueError
+    lock = lock_path(registered)
+    data = json.loads(lock.read_text(encoding="utf-8"))
+    data.pop("seal")
+    lock.write_text(json.dumps({**data, "evalkit_lock": 1, "registered_at": "24-11-2026"}))
+    with pytest.raises(ProtocolError, match="registered_at '24-11-2026' is not a time"):
+        verify_for_analysis(registered)
+    lock.write_text(json.dumps({**data, "evalkit_lock": 1, "content": [1]}))
+    with pytest.raises(ProtocolError, match="not a readable evalkit lock file"):
+        verify_for_analysis(registered)  # was an AttributeError traceback
+
+
 def test_unregistered_protocol_runs_and_says_so(tmp_path: Path):
     path = write_protocol(tmp_path, protocol_dict())
     reg = verify_for_analysis(path)

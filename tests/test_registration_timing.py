@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +15,7 @@ from protocol_helpers import protocol_dict, write_protocol
 
 from evalkit.errors import ProtocolError
 from evalkit.protocol import register
-from evalkit.protocol.registration import content_sha256, lock_path, read_lock
+from evalkit.protocol.registration import Lock, content_sha256, lock_path, read_lock
 from evalkit.protocol.timing import git_added_at, registration_timing
 
 
@@ -69,8 +72,6 @@ def test_a_content_edit_with_recomputed_hashes_is_caught_by_git(tmp_path: Path) 
 def test_the_git_time_of_the_lock_counts_when_it_is_later(tmp_path: Path) -> None:
     git = _git(tmp_path)
     path = write_protocol(tmp_path, protocol_dict())
-    import datetime as dt
-
     register(path, now=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))  # a claimed early time
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "register"], check=True)
@@ -134,3 +135,49 @@ def test_not_registered_has_no_verdict() -> None:
         first_ingest_at=None,
     )
     assert timing["registered_before_data"] is None and timing["retrospective"] is None
+
+
+def _commit(git: list[str], message: str, when: str) -> None:
+    """Commit everything with a fixed committer time (the time git dates the lock by)."""
+    env = {**os.environ, "GIT_COMMITTER_DATE": when, "GIT_AUTHOR_DATE": when}
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", message], check=True, env=env)
+
+
+def _forge(lock: Lock, alpha: float) -> None:
+    """Rewrite a lock with new content, a back-dated time and recomputed hashes and seal."""
+    content = {**lock.content, "analysis": {**lock.content["analysis"], "alpha": alpha}}
+    forged = dataclasses.replace(lock, sha256=content_sha256(content), content=content)
+    lock.path.write_text(json.dumps(forged.to_dict()), encoding="utf-8")
+
+
+@pytest.mark.parametrize("delete_first", [False, True])
+def test_a_committed_rewrite_of_the_lock_is_dated_by_its_commit(
+    tmp_path: Path, delete_first: bool
+) -> None:
+    # A forger who commits the rewritten lock (or deletes it in one commit and adds the
+    # forgery in the next) leaves the old first commit in the history: the lock as it
+    # stands dates from the last commit that changed it, not from the first one.
+    git = _git(tmp_path)
+    path = write_protocol(tmp_path, protocol_dict())
+    lock = register(path, now=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    _commit(git, "register", "2024-01-02T00:00:00+00:00")
+    assert git_added_at(lock_path(path)) == "2024-01-02T00:00:00Z"
+    if delete_first:
+        lock.path.unlink()
+        _commit(git, "remove the lock", "2026-03-01T00:00:00+00:00")
+    _forge(lock, 0.1)
+    _commit(git, "the same registration", "2026-03-02T00:00:00+00:00")
+    assert read_lock(path) is not None  # the seal and git agree: only the history tells
+    assert git_added_at(lock_path(path)) == "2026-03-02T00:00:00Z"
+
+
+def test_a_back_dated_commit_cannot_be_older_than_its_parent(tmp_path: Path) -> None:
+    # GIT_COMMITTER_DATE makes a commit claim any time; the commit it was made on top
+    # of (the work done after the data arrived) still bounds it from below
+    git = _git(tmp_path)
+    path = write_protocol(tmp_path, protocol_dict())
+    _commit(git, "protocol, after the data", "2026-03-01T00:00:00+00:00")
+    register(path, now=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    _commit(git, "register", "2024-01-02T00:00:00+00:00")
+    assert git_added_at(lock_path(path)) == "2026-03-01T00:00:00Z"

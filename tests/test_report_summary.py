@@ -277,6 +277,37 @@ def test_every_registered_hypothesis_is_accounted_for():
 
 
 @pytest.mark.parametrize(
+    ("lang", "with_", "against"),
+    [
+        (
+            "nl",
+            "Dat is de richting van de hypothese (daling).",
+            "tegen de richting van de hypothese (stijging) in",
+        ),
+        (
+            "en",
+            "That is the direction of the hypothesis (decrease).",
+            "against the direction of the hypothesis (increase)",
+        ),
+    ],
+)
+def test_a_hypothesis_says_whether_its_estimate_goes_its_way(lang, with_, against):
+    # p is two-sided: an effect against a one-sided hypothesis must not read as support
+    bundle = copy.deepcopy(_bundle())
+    found = {"status": "estimated", "estimate": -0.031, "conf_low": -0.05, "conf_high": -0.01}
+    bundle["confirmatory"]["hypotheses"] = [
+        {"id": h, "outcome": "neet", "direction": d, "p_adjusted": 0.012, **found}
+        for h, d in (("H1", "decrease"), ("H2", "increase"), ("H3", "two_sided"))
+    ]
+    bundle["confirmatory"]["family"] = {"method": "holm", "size": 3}
+    lines = [line for line in summary_body(_ctx(bundle, lang)).splitlines() if "- **H" in line]
+    assert len(lines) == 3
+    assert with_ in lines[0] and against not in lines[0]
+    assert against in lines[1] and with_ not in lines[1]
+    assert with_ not in lines[2] and against not in lines[2]
+
+
+@pytest.mark.parametrize(
     ("lang", "words", "not_said"),
     [
         ("nl", "nagenoeg geen verschil (minder dan 1 per 1.000 jongeren)", "ongeveer 0 "),

@@ -51,6 +51,16 @@ def test_check_explains_each_synthetic_choice(tmp_path):
     for analysis, text in cases:
         report = _check(tmp_path, **analysis)
         assert any(text in e for e in report.errors), (analysis, report.errors)
+    report = _check(tmp_path, estimator="synthetic_did", inference="placebo", cluster="region")
+    assert any("analysis.cluster: synthetic_did compares whole" in w for w in report.warnings)
+    # the estimator refuses anticipation: accepted here, every estimate would be missing
+    data = protocol_dict()
+    data["analysis"].update(estimator="synthetic_control", inference="placebo")
+    data["units"]["anticipation_months"] = 1
+    errors = check_protocol(write_protocol(tmp_path, data)).errors
+    assert any(
+        "units.anticipation_months: synthetic_control takes no anticipation" in e for e in errors
+    )
     ok = _check(
         tmp_path, estimator="triple_differences", subgroup="turning_18", inference="placebo"
     )

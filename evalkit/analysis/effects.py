@@ -253,8 +253,9 @@ def _subgroups(design: Design, outcomes: Sequence[str]) -> list[dict[str, Any]]:
     for sub in design.protocol.population.subgroups:
         mask = evaluate(sub.definition, frame).fillna(False).astype(bool).to_numpy()
         data = frame.loc[mask]
+        nobody = [f"no one in the analysed data belongs to the subgroup ({sub.definition})"]
         for outcome in outcomes:
-            res, errors = design.run(data, outcome, spec)
+            res, errors = design.run(data, outcome, spec) if len(data) else (None, nobody)
             row = summary_row(outcome, res, errors, subgroup=sub.id, label=sub.label)
             row["n_persons"] = int(data["person_id"].nunique())
             rows.append(row)

@@ -53,7 +53,9 @@ def adjust(p_values: Sequence[float | None], method: MultipleTesting) -> list[fl
 #: English sentence the bundle keeps beside it (``reason``).
 _REASONS = {
     "outcome_unknown": "outcome {outcome!r} is not among the protocol's outcomes",
-    "subgroup_not_estimated": "the subgroup {subgroup!r} could not be estimated for {outcome!r}",
+    "subgroup_not_estimated": (
+        "the subgroup {subgroup!r} could not be estimated for {outcome!r} ({detail})"
+    ),
     "estimate_failed": "the estimator could not run on these data ({detail})",
 }
 
@@ -75,7 +77,8 @@ def _estimate_of(
             if r["outcome"] == hypothesis.outcome and r.get("subgroup") == hypothesis.subgroup
         ]
         if not rows or rows[0].get("estimate") is None:
-            return None, ("subgroup_not_estimated", names)
+            detail = str((rows[0].get("error") if rows else None) or "no result")
+            return None, ("subgroup_not_estimated", {**names, "detail": detail})
         return {k: rows[0].get(k) for k in (*HEADLINE, "inference", "conf_set")}, None
     result = effect.get("result")
     if result is None:

@@ -149,6 +149,7 @@ def build_analysis_frame(panel: pd.DataFrame, protocol: Protocol) -> AnalysisFra
         frame[outcome.id] = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
 
     frame[UNIT] = frame[unit_col].astype(str)
+    _check_cluster(frame, protocol)
     frame[PERIOD] = month_index(frame["month"], first)
     frame[COHORT] = frame[UNIT].map(windows.starts).fillna(0).astype("int64")
     frame[TREATED_GROUP] = frame[COHORT] > 0
@@ -166,6 +167,34 @@ def build_analysis_frame(panel: pd.DataFrame, protocol: Protocol) -> AnalysisFra
             "no rows left to analyse after the protocol's windows and inclusion rules"
         )
     return AnalysisFrame(data=analysed, windows=windows, flow=flow)
+
+
+def _check_cluster(frame: pd.DataFrame, protocol: Protocol) -> None:
+    """Refuse a registered cluster column that splits a pilot or comparison unit.
+
+    The pilot is assigned per unit, so a cluster must hold whole units (a region of
+    municipalities); a column that varies within a unit (age, sex) would count every
+    cluster as treated and make every few-treated and cluster-robust p-value meaningless.
+    """
+    cluster = protocol.analysis.cluster
+    if cluster in (None, "", protocol.units.column) or cluster not in frame.columns:
+        return
+    values = frame[cluster].astype("string")
+    if values.isna().any():
+        raise ProtocolError(
+            f"analysis.cluster: {cluster!r} is missing in {int(values.isna().sum())} row(s) "
+            "of the outcome panel; every row needs its cluster"
+        )
+    per_unit = values.groupby(frame[UNIT]).nunique()
+    split = per_unit[per_unit > 1]
+    if not split.empty:
+        raise ProtocolError(
+            f"analysis.cluster: {cluster!r} takes {int(split.iloc[0])} values within "
+            f"{protocol.units.column} {split.index[0]} ({len(split)} of {len(per_unit)} units "
+            f"are split); a cluster must hold whole units, because the pilot is assigned "
+            f"per {protocol.units.column} (use {protocol.units.column!r} or a grouping of "
+            "units such as 'region')"
+        )
 
 
 def pre_post_mask(frame: AnalysisFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ import pandas as pd
 from evalkit.did._data import Prepared
 from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
+from evalkit.spec import MIN_SIDE_ANALYTIC
 
 __all__ = [
     "MIN_SIDE_ANALYTIC",
@@ -25,11 +26,6 @@ __all__ = [
 ]
 
 WildWeights = Literal["rademacher", "webb"]
-
-#: Cluster-robust (CR1) t-tests need at least this many treated AND comparison
-#: clusters: in the size-and-coverage harness, 6 treated against 8-20 comparison
-#: municipalities of unequal size rejected a true null 8.5-12 % of the time at 5 %.
-MIN_SIDE_ANALYTIC = 10
 
 
 def few_treated_default(treated: int, comparison: int, threshold: int = 5) -> str:

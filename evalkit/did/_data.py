@@ -212,6 +212,12 @@ def prepare(
     _require_columns(data, [outcome, unit, time, cohort, treated, post, cluster, *covariates])
     out, src, notes = _numeric_rows(data, outcome, covariates)
     cov_names = tuple(f"_x{i}" for i in range(len(covariates)))
+    for name, column in zip(covariates, cov_names, strict=True):
+        if out[column].nunique() < 2:  # the regression would drop it without a word
+            raise EstimationError(
+                f"covariate {name!r} takes one value in every row used, so it cannot adjust "
+                "the comparison; remove it from the covariates"
+            )
     unit_labels, time_labels, mapping = _unit_and_time(out, src, unit, time)
     has_unit = unit is not None
     if cohort is not None:

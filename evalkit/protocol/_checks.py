@@ -148,6 +148,13 @@ def _check_hypotheses(p: Mapping[str, Any], errors: list[str], warnings: list[st
                 f"{path}.subgroup: unknown subgroup {sub!r}; subgroups: "
                 f"{', '.join(str(s) for s in subgroups) or 'none'}"
             )
+        source = outcomes[target].get("source", "outcome_panel")
+        if sub is not None and sub in subgroups and source != "outcome_panel":
+            # subgroup effects are estimated on the outcome panel only: it would have none
+            errors.append(
+                f"{path}.subgroup: {sub!r} cannot be tested on {target!r}, an outcome from "
+                f"{source}: subgroup effects are estimated on outcome_panel outcomes only"
+            )
     for ident, o in outcomes.items():
         if o.get("role") == "primary" and ident not in tested and items_at(p, "hypotheses"):
             warnings.append(f"outcomes[{ident}]: primary outcome without a hypothesis")

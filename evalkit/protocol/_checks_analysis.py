@@ -2,8 +2,8 @@
 
 The estimator against a staggered start, the inference against the number of
 treated clusters (and the smallest p-value it can reach), the event window against
-the periods, options only Callaway–Sant'Anna uses, and the columns the analysis
-names. Messages follow :mod:`evalkit.protocol._checks`.
+the periods and the months of the data, options only Callaway–Sant'Anna uses, and
+the columns the analysis names. Messages follow :mod:`evalkit.protocol._checks`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from evalkit.protocol._schemas import SchemaInfo
-from evalkit.spec import FEW_TREATED_METHODS, FEW_TREATED_THRESHOLD, SYNTHETIC_ESTIMATORS
+from evalkit.spec import (
+    FEW_TREATED_METHODS,
+    FEW_TREATED_THRESHOLD,
+    MIN_SIDE_ANALYTIC,
+    SYNTHETIC_ESTIMATORS,
+)
 
 __all__ = ["check_analysis", "items_at"]
 
@@ -71,7 +76,7 @@ def check_analysis(
             "joiners and can even flip the sign; use callaway_santanna"
         )
     _check_inference(p, a, errors, warnings)
-    _check_event_window(p, a, errors)
+    _check_event_window(p, a, errors, warnings)
     _check_cs_only(a, errors)
     _check_columns(p, a, schemas, errors)
     primaries = [o for o in items_at(p, "outcomes") if o.get("role") == "primary"]
@@ -116,6 +121,15 @@ def _check_inference(
             f"{', '.join(runs_for)} estimators, not for {estimator!r}"
         )
     comparison = list((p.get("units") or {}).get("comparison") or [])
+    side = min(n_treated, len(comparison))
+    if inference == "auto" and estimator not in SYNTHETIC_ESTIMATORS and threshold <= side:
+        if side < MIN_SIDE_ANALYTIC:  # the registered threshold alone would allow CR1
+            warnings.append(
+                f"analysis.few_treated_threshold: {threshold}, but inference auto uses "
+                f"randomization inference (permutation) with fewer than {MIN_SIDE_ANALYTIC} "
+                f"treated or comparison units ({n_treated} treated, {len(comparison)} "
+                "comparison here); the threshold can only raise that number"
+            )
     alpha = a.get("alpha")
     if isinstance(alpha, int | float) and n_treated and comparison:
         few = inference == "auto" and n_treated < threshold
@@ -153,7 +167,9 @@ def _check_smallest_p(
             )
 
 
-def _check_event_window(p: Mapping[str, Any], a: Mapping[str, Any], errors: list[str]) -> None:
+def _check_event_window(
+    p: Mapping[str, Any], a: Mapping[str, Any], errors: list[str], warnings: list[str]
+) -> None:
     """Event time 0 is the first pilot month; the reference period lies before anticipation."""
     window = a.get("event_window")
     if not (
@@ -172,6 +188,56 @@ def _check_event_window(p: Mapping[str, Any], a: Mapping[str, Any], errors: list
         errors.append(
             f"analysis.event_window: min {window['min']} must be {-1 - lead} or less: with "
             f"units.anticipation_months {lead} the reference period is month {-1 - lead}"
+        )
+    _check_window_reach(p, window, errors, warnings)
+
+
+def _month(text: Any) -> int | None:
+    """Return a ``YYYY-MM`` text as a month count, None when it is not one."""
+    try:
+        year, month = str(text)[:7].split("-")
+        return int(year) * 12 + int(month) - 1
+    except ValueError:
+        return None
+
+
+def _check_window_reach(
+    p: Mapping[str, Any], window: Mapping[str, int], errors: list[str], warnings: list[str]
+) -> None:
+    """Keep the window within the months the data cover; warn when it misses the post period.
+
+    The estimator would otherwise narrow it without a word: event times before
+    ``periods.pre.start`` or after ``periods.post.end`` have no data. A window that ends
+    in the intervention period is allowed (event time 0 on is treated) but shows no month
+    of ``periods.post``, the months the results are reported for: a warning.
+    """
+    periods = p.get("periods") or {}
+    first, post, last = (
+        _month((periods.get(k) or {}).get(e))
+        for k, e in (("pre", "start"), ("post", "start"), ("post", "end"))
+    )
+    starts = [_month(t.get("start")) for t in items_at(p, "units", "treated")]
+    known = [s for s in starts if s is not None]
+    if first is None or post is None or last is None or not known:
+        return
+    early, late = min(known), max(known)
+    if window["max"] < post - late:
+        warnings.append(
+            f"analysis.event_window: max {window['max']} ends before periods.post (its "
+            f"first month is event time {post - late} for the pilot units starting last): "
+            "the event study shows no month of the post period"
+        )
+    if window["min"] < first - late:
+        errors.append(
+            f"analysis.event_window: min {window['min']} lies before the data: "
+            f"periods.pre.start is event time {first - late} for the pilot units starting "
+            f"last; use {first - late} or more"
+        )
+    if window["max"] > last - early:
+        errors.append(
+            f"analysis.event_window: max {window['max']} lies after the data: "
+            f"periods.post.end is event time {last - early} for the pilot units starting "
+            f"first; use {last - early} or less"
         )
 
 

@@ -68,6 +68,20 @@ def check_synthetic(p: Mapping[str, Any], errors: list[str], warnings: list[str]
                 f"analysis.covariates: {estimator} balances the pilot on its own pre-period "
                 "outcomes and takes no covariates; remove them or use callaway_santanna"
             )
+        cluster, unit = a.get("cluster"), (p.get("units") or {}).get("column")
+        if cluster and cluster != unit:
+            warnings.append(
+                f"analysis.cluster: {estimator} compares whole {unit} units, and its "
+                f"inference ({inference}) does not use {cluster!r}; only the event study beside "
+                "it clusters on it"
+            )
+        lead = (p.get("units") or {}).get("anticipation_months")
+        if lead:  # the estimator refuses it, so every estimate would be missing
+            errors.append(
+                f"units.anticipation_months: {estimator} takes no anticipation ({lead} "
+                "registered): it balances the pilot on its own pre-period outcomes; set 0 and "
+                "start the pilot units' start months earlier instead"
+            )
     if estimator == "triple_differences":
         names = {s.get("id") for s in (p.get("population") or {}).get("subgroups") or []}
         if a.get("subgroup") not in names:

@@ -154,6 +154,8 @@ def read_lock(path: Path | str) -> Lock | None:
         return None
     try:
         data = json.loads(lock_file.read_text(encoding="utf-8"))
+        if not isinstance(data.get("content"), Mapping):
+            raise TypeError("its content is not a protocol mapping")
         lock = Lock(
             path=lock_file,
             protocol_id=str(data["protocol_id"]),
@@ -166,6 +168,13 @@ def read_lock(path: Path | str) -> Lock | None:
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ProtocolError(f"{lock_file}: not a readable evalkit lock file ({exc})") from exc
+    try:  # every reader of the time (status, the report's timing) parses it
+        _parse_time(lock.registered_at)
+    except ValueError as exc:
+        raise ProtocolError(
+            f"{lock_file}: registered_at {lock.registered_at!r} is not a time "
+            "(YYYY-MM-DDTHH:MM:SSZ); the lock file was edited. Restore it from version control."
+        ) from exc
     if content_sha256(lock.content) != lock.sha256:
         raise ProtocolError(
             f"{lock_file}: the registered content does not match its sha256; the lock file was "

@@ -2,7 +2,7 @@
 
 "Registered before the data" is not taken on the lock's word. The registration
 time is the later of the lock's ``registered_at`` and, where the protocol lives
-in a git repository, the commit that first added the lock file (history cannot
+in a git repository, the last commit that wrote the lock file (history cannot
 be back-dated without rewriting it), and, where the store saw another lock for the
 protocol at an earlier ingest, that moment (the present lock was put in place after
 it, whatever time it states). That time is compared with the data's own
@@ -39,19 +39,23 @@ def run_git(folder: Path, *args: str) -> str | None:
 
 
 def git_added_at(lock_file: Path) -> str | None:
-    """Return the committer time (UTC) of the commit that first added ``lock_file``, if any."""
-    out = run_git(
-        lock_file.resolve().parent,
-        "log",
-        "--diff-filter=A",
-        "--format=%cI",
-        "--",
-        lock_file.name,
-    )
-    if not out:
+    """Return the committer time (UTC) of the commit that last wrote ``lock_file``, if any.
+
+    A registration is final, so a lock is committed once. The last commit that
+    changed it dates the lock as it stands: a forger who commits a rewritten lock
+    (or deletes it and commits a back-dated one) cannot borrow the first commit's time.
+    A committer time is whatever the committer's clock (or ``GIT_COMMITTER_DATE``)
+    says, but a commit cannot be older than the commits it was made on top of, so
+    the time is the latest over that commit and its ancestors.
+    """
+    folder = lock_file.resolve().parent
+    commit = run_git(folder, "log", "-1", "--format=%H", "--", lock_file.name)
+    if not commit:
         return None
-    first = out.splitlines()[-1]
-    return _utc(dt.datetime.fromisoformat(first))
+    times = run_git(folder, "log", "--format=%cI", commit.splitlines()[0])
+    if not times:
+        return None
+    return _utc(max(dt.datetime.fromisoformat(t) for t in times.splitlines()))
 
 
 def git_lock_changed(lock_file: Path) -> bool | None:
@@ -101,7 +105,7 @@ def registration_timing(
     registered_at : str or None
         The lock's registration time (None: not registered).
     git_added : str or None
-        When the lock file was first committed (None outside git, or not committed).
+        When the lock file was last committed (None outside git, or not committed).
     pilot_start, first_post_month : str
         ``YYYY-MM`` of the first pilot month and of the first post-period month.
     data_months : iterable of str

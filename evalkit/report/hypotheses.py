@@ -48,17 +48,30 @@ def hypotheses_list(ctx: Any) -> str:
         else:
             ci = fmt_ci(low * scale, high * scale, lang, digits) + unit
         p = h.get("p_adjusted")
+        said = ctx.t(
+            "s.hypothesis_estimate",
+            name=name,
+            estimate=fmt_num(h["estimate"] * scale, lang, digits, signed=True) + unit,
+            ci=ci,
+            p=fmt_p_clause(p if not is_missing(p) else h.get("p_value"), lang),
+        )
         lines.append(
-            "- "
-            + ctx.t(
-                "s.hypothesis_estimate",
-                name=name,
-                estimate=fmt_num(h["estimate"] * scale, lang, digits, signed=True) + unit,
-                ci=ci,
-                p=fmt_p_clause(p if not is_missing(p) else h.get("p_value"), lang),
-            )
+            "- " + " ".join([said, *_direction(ctx, h, round(h["estimate"] * scale, digits))])
         )
     return "\n".join(lines)
+
+
+def _direction(ctx: Any, h: Mapping[str, Any], rounded: float) -> list[str]:
+    """Say whether the estimate lies in the hypothesis' registered direction.
+
+    A p-value is two-sided: without this, an effect against a one-sided hypothesis
+    (``direction: increase`` and a fall) would read as support for it.
+    """
+    direction = h.get("direction")
+    if direction not in ("increase", "decrease") or rounded == 0:
+        return []
+    key = "with" if (rounded < 0) == (direction == "decrease") else "against"
+    return [str(ctx.t(f"s.hypothesis_{key}", direction=label("dir", direction, ctx.lang)))]
 
 
 def _reason(ctx: Any, h: Mapping[str, Any]) -> str:
