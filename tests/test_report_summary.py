@@ -190,10 +190,25 @@ def test_one_line_answer_and_young_people_per_1000():
     assert "Geregistreerde problematische schuld: waarschijnlijk wel" in line
     assert "ongeveer 31 minder per 1.000 jongeren" in line
     assert "gecorrigeerde p = 0,012" in line
-    assert "onder de 210 jongeren in de pilot zijn dat er ongeveer 7" in text
+    assert "onder de 210 jongeren die de pilot per maand telt, zijn dat er ongeveer 7" in text
     # the interval in percentage points: [-5.256; -0.944] -> [−5,3; −0,9]
     assert "[\u22125,3; \u22120,9] procentpunt" in text
     assert "aan de kant van verbetering" in text
+
+
+def test_the_pilot_population_is_its_young_people_per_month_after_the_start():
+    # the effect on a share applies to the young people the pilot has in a month of the
+    # evaluated period (trend n over post 2026-01..06), not to everyone seen before it
+    bundle = _bundle()
+    for row in bundle["trends"]:
+        if row["group"] == "pilot" and row["outcome"] == "problematic_debt":
+            row["n"] = 180 if row["month"] >= "2026-01" else 240
+    text = summary_body(_ctx(bundle))
+    # 0.031 * 180 = 5.58 -> about 6 of 180; the balance table's 210 is not used
+    assert "onder de 180 jongeren die de pilot per maand telt, zijn dat er ongeveer 6" in text
+    assert "ongeveer 7" not in text  # 0.031 * 210, from the balance table
+    english = summary_body(_ctx(bundle, "en"))
+    assert "among the 180 young people the pilot has in a month, that is about 6" in english
 
 
 def test_english_answer():

@@ -231,7 +231,26 @@ def _interval_sentence(ctx: Any, e: Effect) -> str:
 
 
 def _pilot_population(ctx: Any, outcome: str) -> int | None:
-    """Young people in the pilot, from the balance table's row of this outcome (else any row)."""
+    """Young people in the pilot per month after its start (the trend's mean over ``post``).
+
+    The effect on a share is a change per young person per month, so the number it
+    applies to is how many young people the pilot has in a month of the evaluated
+    period. The balance table counts everyone seen before the pilot (the demo: 283,
+    against about 230 a month after the start); it is the fall-back when the bundle
+    has no trend for the outcome.
+    """
+    post = ctx.get("protocol.periods.post", {}) or {}
+    start, end = str(post.get("start", "")), str(post.get("end", "9999-12"))
+    counts = [
+        float(r["n"])
+        for r in ctx.get("trends", []) or []
+        if r.get("outcome") == outcome
+        and r.get("group") == "pilot"
+        and start <= str(r.get("month", ""))[:7] <= end
+        and not is_missing(r.get("n"))
+    ]
+    if start and counts:
+        return round(sum(counts) / len(counts))
     rows = [r for r in ctx.get("sample.balance", []) or [] if not is_missing(r.get("n_pilot"))]
     own = [r for r in rows if r.get("variable") == outcome] or rows
     return int(own[0]["n_pilot"]) if own else None
