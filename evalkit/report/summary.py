@@ -296,6 +296,10 @@ def _none_detectable(ctx: Any, e: Effect, alpha: float) -> str:
     )
 
 
+#: Questionnaire scales that are shares (0..1): their differences are percentage points.
+_SHARE_SCALES = frozenset({"satisfaction_agree_share", "mhi5_unhealthy"})
+
+
 def questionnaire_sentence(ctx: Any) -> str:
     """Name the questionnaire effects (difference in change, pilot vs comparison), per wave.
 
@@ -315,9 +319,16 @@ def questionnaire_sentence(ctx: Any) -> str:
         if status.at[i, "estimate"]:
             continue
         name = label("scale", row.get("scale"), ctx.lang)
-        text = f"{name} {fmt_num(row['estimate'], ctx.lang, 2, signed=True)}"
+        # a difference of two shares is written as every share effect is: in percentage points
+        scale, digits, unit = (
+            (100.0, 1, f" {ctx.t('s.unit_pp')}")
+            if str(row.get("scale")) in _SHARE_SCALES
+            else (1.0, 2, "")
+        )
+        text = f"{name} {fmt_num(row['estimate'] * scale, ctx.lang, digits, signed=True)}{unit}"
         if not is_missing(row.get("conf_low")) and not is_missing(row.get("conf_high")):
-            text += " " + fmt_ci(row["conf_low"], row["conf_high"], ctx.lang, 2)
+            low, high = row["conf_low"] * scale, row["conf_high"] * scale
+            text += " " + fmt_ci(low, high, ctx.lang, digits)
         p = row.get("p_value")
         if not is_missing(p) and not status.at[i, "p_value"]:
             text += f" (p {fmt_p_clause(p, ctx.lang)})"
