@@ -30,6 +30,7 @@ from evalkit.report.monitor_tables import (
 from evalkit.report.tables import make_table, records_frame
 
 __all__ = [
+    "binary_outcomes",
     "breaches",
     "caseload",
     "completeness",
