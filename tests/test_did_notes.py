@@ -46,6 +46,7 @@ SAMPLE = {
     "range_low": -1.0,
     "range_high": 1.0,
     "units": "municipality",
+    "definition": "age > 99",
 }
 
 

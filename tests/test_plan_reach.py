@@ -325,8 +325,8 @@ def test_registered_robustness_reaches_the_bundle(staggered_bundle) -> None:
 
 def test_an_empty_subgroup_and_its_hypothesis_say_why(demo) -> None:
     # not "no rows left after dropping missing values": the subgroup holds no one
-    from evalkit.analysis.effects import _subgroups
     from evalkit.analysis.family import hypothesis_rows
+    from evalkit.analysis.subgroup_rows import subgroup_rows
 
     protocol, af, _ = demo
     (sub,) = protocol.population.subgroups
@@ -334,9 +334,13 @@ def test_an_empty_subgroup_and_its_hypothesis_say_why(demo) -> None:
     population = dataclasses.replace(protocol.population, subgroups=(nobody,))
     h = Hypothesis("H3", "neet", "decrease", protocol.hypotheses[0].text, "nobody")
     empty = dataclasses.replace(protocol, population=population, hypotheses=(h,))
-    (row,) = _subgroups(Design.of(af, empty), ["neet"])
+    (row,) = subgroup_rows(Design.of(af, empty), ["neet"])
     assert row["estimate"] is None and row["n_persons"] == 0
     assert row["error"] == "no one in the analysed data belongs to the subgroup (age > 99)"
+    # with its code, so that a Dutch report says it in Dutch
+    assert row["warning_codes"] == [
+        {"code": "subgroup_empty", "values": {"definition": "age > 99"}}
+    ]
     effects = [{"outcome": "neet", "role": "primary", "result": {"estimate": 0.0}}]
     (listed,) = hypothesis_rows(empty, effects, [row])["hypotheses"]
     assert listed["reason_code"] == "subgroup_not_estimated"
@@ -344,3 +348,29 @@ def test_an_empty_subgroup_and_its_hypothesis_say_why(demo) -> None:
     assert listed["reason"].endswith(
         "(no one in the analysed data belongs to the subgroup (age > 99))"
     )
+
+
+def test_a_subgroup_on_one_side_only_says_so_with_a_code(demo) -> None:
+    """A subgroup of comparison municipalities only has no pilot member to estimate on.
+
+    The estimator's own error said "the treatment indicator has no variation" in
+    English, which the Dutch report could only copy.
+    """
+    from evalkit.analysis.quiet import summary_row
+    from evalkit.analysis.subgroup_rows import subgroup_rows
+
+    protocol, af, _ = demo
+    (sub,) = protocol.population.subgroups
+    outside = dataclasses.replace(sub, id="outside", definition="municipality != 'GM9001'")
+    population = dataclasses.replace(protocol.population, subgroups=(outside,))
+    design = Design.of(af, dataclasses.replace(protocol, population=population))
+    (row,) = subgroup_rows(design, ["neet"])
+    assert row["estimate"] is None and row["n_persons"] > 0
+    assert [c["code"] for c in row["warning_codes"]] == ["subgroup_no_pilot"]
+    assert row["error"].startswith("no one in the pilot group belongs to the subgroup")
+    # any other failure keeps the estimator's text and gets the estimate_failed code
+    failed = summary_row("neet", None, ["EstimationError: singular"])
+    assert failed["warning_codes"] == [
+        {"code": "estimate_failed", "values": {"reason": "EstimationError: singular"}}
+    ]
+    assert failed["warnings"] == ["EstimationError: singular"]

@@ -274,3 +274,41 @@ def test_parallel_renders_of_one_monitor_keep_the_history_whole(tmp_path) -> Non
     history = read_history(path)
     assert len(history["monitors"]) == 1  # the same delivery, recorded once
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def _with_outcome(bundle: dict, means: tuple[float, float]) -> dict:
+    """Add a binary outcome panel (pilot and comparison, three months) to a monitor bundle."""
+    bundle["protocol"] = {"outcomes": [{"id": "neet", "type": "binary", "role": "primary"}]}
+    bundle["data"]["sources"].append({"kind": "outcome_panel", "sha256": "panel"})
+    bundle["monitoring"]["data_up_to"]["outcome_panel"] = "2026-03"
+    bundle["confirmatory"] = {"effects": [{"outcome": "neet", "role": "primary"}]}
+    bundle["trends"] = [
+        {"outcome": "neet", "month": m, "group": g, "n": 200, "mean": mean}
+        for m in ("2026-01", "2026-02", "2026-03")
+        for g, mean in zip(("pilot", "comparison"), means, strict=True)
+    ]
+    return bundle
+
+
+def test_a_binary_outcome_reads_as_a_percentage_in_the_monitor(tmp_path) -> None:
+    """The demo's monitor wrote NEET as 0,049 where the summary writes its level as 5,9%."""
+    from evalkit.report.context import ReportContext
+    from evalkit.report.monitoring import since_last
+    from evalkit.report.monitoring_trends import outcome_trend
+
+    before = _with_outcome(_bundle(25, 12, 0.70, "a"), (0.062, 0.08))
+    entry = {
+        "stamp": delivery_stamp(before),
+        "data_up_to": {"case_events": "2026-02-28"},
+        "figures": key_figures(before, threshold=10),
+    }
+    now = _with_outcome(_bundle(31, 20, 0.75, "b"), (0.049, 0.08))
+    ctx = ReportContext(now, "nl", figure_dir=tmp_path)
+    trend = outcome_trend(ctx)
+    # 0.049 -> 4,9%, 0.08 -> 8,0%; the column says it is a share
+    assert ">4,9%<" in trend and ">8,0%<" in trend and "0,049" not in trend
+    assert "Aandeel" in trend
+    # since the last monitor: 6,2% -> 4,9%, a change of -1,3 percentage points
+    changed = since_last(ctx, entry)
+    assert ">6,2%<" in changed and ">4,9%<" in changed and "\u22121,3 procentpunt" in changed
+    assert "0,062" not in changed

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.report.context import ReportContext
+from evalkit.report.i18n import label
 from evalkit.report.sections_front import effect_sentences
 from evalkit.report.summary import power_sentence, questionnaire_sentence, summary_body
 from evalkit.report.verdict import (
@@ -190,10 +191,25 @@ def test_one_line_answer_and_young_people_per_1000():
     assert "Geregistreerde problematische schuld: waarschijnlijk wel" in line
     assert "ongeveer 31 minder per 1.000 jongeren" in line
     assert "gecorrigeerde p = 0,012" in line
-    assert "onder de 210 jongeren in de pilot zijn dat er ongeveer 7" in text
+    assert "onder de 210 jongeren die de pilot per maand telt, zijn dat er ongeveer 7" in text
     # the interval in percentage points: [-5.256; -0.944] -> [−5,3; −0,9]
     assert "[\u22125,3; \u22120,9] procentpunt" in text
     assert "aan de kant van verbetering" in text
+
+
+def test_the_pilot_population_is_its_young_people_per_month_after_the_start():
+    # the effect on a share applies to the young people the pilot has in a month of the
+    # evaluated period (trend n over post 2026-01..06), not to everyone seen before it
+    bundle = _bundle()
+    for row in bundle["trends"]:
+        if row["group"] == "pilot" and row["outcome"] == "problematic_debt":
+            row["n"] = 180 if row["month"] >= "2026-01" else 240
+    text = summary_body(_ctx(bundle))
+    # 0.031 * 180 = 5.58 -> about 6 of 180; the balance table's 210 is not used
+    assert "onder de 180 jongeren die de pilot per maand telt, zijn dat er ongeveer 6" in text
+    assert "ongeveer 7" not in text  # 0.031 * 210, from the balance table
+    english = summary_body(_ctx(bundle, "en"))
+    assert "among the 180 young people the pilot has in a month, that is about 6" in english
 
 
 def test_english_answer():
@@ -485,3 +501,34 @@ def test_the_one_line_answer_for_a_set_with_a_gap_names_the_direction_not_chance
     bundle["confirmatory"]["effects"][0]["p_adjusted"] = 0.067
     line = _answer_line(summary_body(_ctx(bundle, lang)))
     assert said not in line and chance in line.split(". ")[0]
+
+
+@pytest.mark.parametrize(
+    ("lang", "share", "score"),
+    [
+        # 0.1174 -> +11,7 pp, [0.052; 0.183] -> [5,2; 18,3]; the 0-10 score is not "NPS"
+        ("nl", "+11,7 procentpunt [5,2; 18,3]", "aanbevelingsscore (0–10) \u22120,11"),
+        ("en", "+11.7 percentage points [5.2, 18.3]", "recommendation score (0–10) \u22120.11"),
+    ],
+)
+def test_questionnaire_shares_in_points_and_the_score_not_called_nps(lang, share, score):
+    """The demo's satisfaction share read '+0,12' and its 0-10 score 'NPS −0,11'.
+
+    The NPS runs from −100 to 100 (the demo's pilot: −13 to 3); the change scales
+    hold the mean 0-10 answer, so calling that difference "NPS" gives the NPS a
+    second format and a tenth of its size.
+    """
+    row = {"method": "did_2x2", "n_pilot": 112, "n_comparison": 104, "wave": "T3m"}
+    row |= {"n_treated_clusters": 8, "status": "ok", "p_value": 0.4}
+    bundle = _bundle()
+    bundle.setdefault("questionnaire", {})["change_did"] = [
+        {**row, "scale": "satisfaction_agree_share", "estimate": 0.1174}
+        | {"conf_low": 0.052, "conf_high": 0.183},
+        {**row, "scale": "nps", "estimate": -0.106, "conf_low": None, "conf_high": None},
+    ]
+    text = questionnaire_sentence(_ctx(bundle, lang)).replace("\\", "")
+    assert share in text
+    assert score in text
+    assert "NPS" not in text and "0,12" not in text and "0.12 " not in text
+    # the evaluation's tables name the scale the same way (nonresponse, change, change_did)
+    assert label("code", "nps", lang) == score.rsplit(" ", 1)[0]

@@ -93,3 +93,43 @@ def test_robustness_tables_show_the_warnings_in_dutch(tmp_path) -> None:
     table = next(t for t in ctx.tables if t.name == "inference_comparison")
     assert "warning_codes" not in table.columns  # codes are not shown or exported
     assert table.export()["warnings"].str.contains("pilotgemeenten").all()
+
+
+def _failed_subgroup_bundle() -> dict:
+    """The fixture with a subgroup no pilot member belongs to, and its hypothesis."""
+    from evalkit.analysis.quiet import summary_row
+
+    bundle = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    gap = Note("subgroup_no_pilot", {"definition": "school_type == 'vo'"})
+    row = summary_row("neet", None, [gap.text], codes=[gap.to_dict()], subgroup="vo")
+    crash = summary_row("problematic_debt", None, ["EstimationError: singular design"])
+    bundle["subgroups"] = [
+        row | {"label": {"nl": "Voortgezet onderwijs", "en": "Secondary school"}},
+        crash | {"subgroup": "vo", "label": {"nl": "Voortgezet onderwijs", "en": "Secondary"}},
+    ]
+    values = {"outcome": "neet", "subgroup": "vo", "detail": gap.text}
+    bundle["confirmatory"]["hypotheses"] = [
+        {"id": "H3", "outcome": "neet", "subgroup": "vo", "status": "not_estimated"}
+        | {"reason_code": "subgroup_not_estimated", "reason_values": values}
+    ]
+    return bundle
+
+
+def test_a_subgroup_that_could_not_be_estimated_says_why_in_dutch(tmp_path) -> None:
+    """The estimator's English error reached the Dutch subgroup notes and hypothesis list."""
+    from evalkit.report.hypotheses import hypotheses_list
+
+    ctx = ReportContext(_failed_subgroup_bundle(), "nl", figure_dir=tmp_path)
+    md = sections_results.subgroups(ctx)
+    assert "Niemand in de pilotgroep hoort bij deze subgroep" in md
+    assert "Deze schatting kon niet worden gemaakt (technische melding" in md
+    assert "no one in the pilot group" not in md
+    listed = hypotheses_list(ctx).replace("\\", "")  # markdown escapes
+    assert (
+        "kon voor Geen werk en geen opleiding (NEET) niet worden geschat: niemand in de "
+        "pilotgroep hoort bij deze subgroep, dus er is geen effect te schatten." in listed
+    )
+    assert "no one" not in listed and ".." not in listed
+    english = hypotheses_list(ReportContext(_failed_subgroup_bundle(), "en", figure_dir=tmp_path))
+    english = english.replace("\\", "")
+    assert "could not be estimated for" in english and ": no one in the pilot group" in english

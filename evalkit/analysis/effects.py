@@ -38,14 +38,14 @@ from evalkit.analysis.quiet import (
     estimate_quietly,
     fit_quietly,
     infer_quietly,
+    summary_row,
 )
 from evalkit.analysis.robustness import event_rows, pretrend_row
 from evalkit.analysis.sensitivity import robustness_checks
+from evalkit.analysis.subgroup_rows import subgroup_rows
 from evalkit.analysis.synthetic_cells import cell_design, uses_cells
 from evalkit.analysis.windows import Windows
 from evalkit.did.fitted import fits_apart
-from evalkit.did.results import HEADLINE
-from evalkit.protocol.expressions import evaluate
 from evalkit.protocol.model import Outcome, Protocol
 from evalkit.spec import INFERENCE_COMPARED, Inference, Spec
 
@@ -163,26 +163,6 @@ class Design:
         return fit_quietly(data, spec, **columns)
 
 
-def summary_row(
-    outcome: str, res: Mapping[str, Any] | None, errors: Sequence[str] = (), **extra: Any
-) -> dict[str, Any]:
-    """Return one estimate as a bundle row: estimate, std_error, conf_low, conf_high, p_value.
-
-    An estimate that could not be made (``res`` None) keeps its ``errors``: in ``error``
-    and as the row's warnings, so that the report's notes say why the row is empty.
-    """
-    row: dict[str, Any] = {"outcome": outcome, **extra}
-    row["inference"] = None if res is None else res.get("inference")
-    row.update((key, None if res is None else res.get(key)) for key in HEADLINE)
-    if res is not None and res.get("conf_set") is not None:
-        row["conf_set"] = res["conf_set"]  # conformal: the set whose hull is the interval
-    row["warnings"] = list(errors) if res is None else res.get("warnings", [])
-    row["warning_codes"] = [] if res is None else res.get("warning_codes", [])
-    if res is None:
-        row["error"] = "; ".join(errors) or None
-    return row
-
-
 def _placebo(design: Design, outcome: str) -> dict[str, Any]:
     """Pretend the pilot started :data:`PLACEBO_SHIFT` months earlier; use pre-period rows only."""
     frame = design.af.data
@@ -245,21 +225,6 @@ def _start(design: Design, cohort: Any) -> Any:
     """Return a cohort's start month (``2024-10``) for its period number; "never" stays."""
     text = str(cohort)
     return design.af.period_label(int(text)) if text.isdigit() else cohort
-
-
-def _subgroups(design: Design, outcomes: Sequence[str]) -> list[dict[str, Any]]:
-    frame, spec = design.af.data, registered_spec(design.protocol, "subgroup")
-    rows = []
-    for sub in design.protocol.population.subgroups:
-        mask = evaluate(sub.definition, frame).fillna(False).astype(bool).to_numpy()
-        data = frame.loc[mask]
-        nobody = [f"no one in the analysed data belongs to the subgroup ({sub.definition})"]
-        for outcome in outcomes:
-            res, errors = design.run(data, outcome, spec) if len(data) else (None, nobody)
-            row = summary_row(outcome, res, errors, subgroup=sub.id, label=sub.label)
-            row["n_persons"] = int(data["person_id"].nunique())
-            rows.append(row)
-    return rows
 
 
 def _effect(design: Design, outcome: Outcome, res: Result, spec: Spec) -> dict[str, Any]:
@@ -445,7 +410,7 @@ def confirmatory_analysis(
     primary = [e["outcome"] for e in effects if e["role"] == "primary" and e["outcome"] in af.data]
     event_study, robustness = _robustness(design, primary, main)
     in_subgroups = [h.outcome for h in protocol.hypotheses if h.subgroup and h.outcome in af.data]
-    subgroups = _subgroups(design, list(dict.fromkeys(primary + in_subgroups)))
+    subgroups = subgroup_rows(design, list(dict.fromkeys(primary + in_subgroups)))
     parts = {
         "confirmatory": confirmatory_part(protocol, effects, subgroups, event_study),
         "robustness": robustness,

@@ -8,6 +8,7 @@ estimator that cannot run on some subset must not stop the rest.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import EllipsisType
 from typing import Any
@@ -16,12 +17,19 @@ import pandas as pd
 
 from evalkit.did import estimate, fit
 from evalkit.did.fitted import CallawaySantAnnaFit, RegressionFit
-from evalkit.did.notes import PREPARATION_CODES
-from evalkit.did.results import record
+from evalkit.did.notes import PREPARATION_CODES, Note
+from evalkit.did.results import HEADLINE, record
 from evalkit.errors import EvalkitError
 from evalkit.spec import Inference, Spec
 
-__all__ = ["Failure", "Fitted", "estimate_quietly", "fit_quietly", "infer_quietly"]
+__all__ = [
+    "Failure",
+    "Fitted",
+    "estimate_quietly",
+    "fit_quietly",
+    "infer_quietly",
+    "summary_row",
+]
 
 Fitted = RegressionFit | CallawaySantAnnaFit
 
@@ -92,3 +100,38 @@ def infer_quietly(
     except EvalkitError as exc:
         return None, [f"{type(exc).__name__}: {exc}"]
     return _as_row(result)
+
+
+def summary_row(
+    outcome: str,
+    res: Mapping[str, Any] | None,
+    errors: Sequence[str] = (),
+    *,
+    codes: Sequence[Mapping[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Return one estimate as a bundle row: estimate, std_error, conf_low, conf_high, p_value.
+
+    An estimate that could not be made (``res`` None) keeps its ``errors``: in ``error``
+    and as the row's warnings, so that the report's notes say why the row is empty.
+    Each error gets a code too (``codes``, else ``estimate_failed``), so that a report
+    in Dutch words the note in Dutch instead of showing the estimator's English text.
+    """
+    row: dict[str, Any] = {"outcome": outcome, **extra}
+    row["inference"] = None if res is None else res.get("inference")
+    row.update((key, None if res is None else res.get(key)) for key in HEADLINE)
+    if res is not None and res.get("conf_set") is not None:
+        row["conf_set"] = res["conf_set"]  # conformal: the set whose hull is the interval
+    row["warnings"] = list(errors) if res is None else res.get("warnings", [])
+    row["warning_codes"] = (
+        res.get("warning_codes", [])
+        if res is not None
+        else (
+            [dict(c) for c in codes]
+            if codes is not None
+            else [Note("estimate_failed", {"reason": e}).to_dict() for e in errors]
+        )
+    )
+    if res is None:
+        row["error"] = "; ".join(errors) or None
+    return row

@@ -237,6 +237,17 @@ TEMPLATES: dict[str, str] = {
         "only {n} pilot {units}: persons are not independent within a municipality, so this "
         "person-level interval would overstate certainty; see the did_2x2 row"
     ),
+    # --- estimates the analyses could not make (the row stays empty) ---
+    "estimate_failed": "{reason}",
+    "subgroup_empty": "no one in the analysed data belongs to the subgroup ({definition})",
+    "subgroup_no_pilot": (
+        "no one in the pilot group belongs to the subgroup ({definition}), so there is no "
+        "effect to estimate"
+    ),
+    "subgroup_no_comparison": (
+        "no one in the comparison group belongs to the subgroup ({definition}), so there is "
+        "nothing to compare the pilot with"
+    ),
 }
 
 

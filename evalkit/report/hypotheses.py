@@ -9,6 +9,7 @@ from evalkit.report.formatting import fmt_ci, fmt_num, fmt_p_clause, fmt_set, is
 from evalkit.report.i18n import label
 from evalkit.report.units import outcome_unit
 from evalkit.report.verdict import conf_pieces
+from evalkit.report.warning_text import joined, warning_texts
 
 __all__ = ["hypotheses_list"]
 
@@ -84,7 +85,27 @@ def _reason(ctx: Any, h: Mapping[str, Any]) -> str:
         "subgroup": ctx.md(_subgroup(ctx, values.get("subgroup", ""))),
         "detail": ctx.md(values.get("detail", "")),
     }
+    why = _subgroup_note(ctx, values) if code == "subgroup_not_estimated" else ""
+    if why:  # the subgroup row's note has a code: say it in the document's language
+        return str(ctx.t("r.hypothesis_subgroup_why", **shown, why=ctx.md(why)))
     return str(ctx.t(f"r.hypothesis_{code}", **shown))
+
+
+def _subgroup_note(ctx: Any, values: Mapping[str, Any]) -> str:
+    """Return the worded note of the subgroup row a hypothesis could not use ("" if none)."""
+    for rec in ctx.get("subgroups", []) or []:
+        if not isinstance(rec, Mapping) or rec.get("estimate") is not None:
+            continue
+        if (rec.get("subgroup"), rec.get("outcome")) != (
+            values.get("subgroup"),
+            values.get("outcome"),
+        ):
+            continue
+        if rec.get("warning_codes"):
+            # it follows a colon and the sentence's own stop: "…geschat: niemand in …"
+            text = joined(warning_texts(rec.get("warnings"), rec["warning_codes"], ctx.lang))
+            return text[:1].lower() + text[1:].rstrip(".")
+    return ""
 
 
 def _subgroup(ctx: Any, code: str) -> str:

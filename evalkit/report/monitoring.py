@@ -30,6 +30,7 @@ from evalkit.report.monitor_tables import (
 from evalkit.report.tables import make_table, records_frame
 
 __all__ = [
+    "binary_outcomes",
     "breaches",
     "caseload",
     "completeness",
@@ -122,6 +123,15 @@ def monitor_intro(ctx: Any) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+def binary_outcomes(ctx: Any) -> set[str]:
+    """Return the ids of the protocol's binary outcomes (their monthly mean is a share)."""
+    return {
+        str(o.get("id"))
+        for o in ctx.get("protocol.outcomes", []) or []
+        if isinstance(o, Mapping) and o.get("type") == "binary"
+    }
+
+
 def _figure_value(ctx: Any, kind: str, value: Any) -> str:
     if value is None:
         return ctx.t("v.suppressed", threshold=ctx.threshold) if kind == "count" else "\u2013"
@@ -176,17 +186,23 @@ def since_last(ctx: Any, previous: str | Mapping[str, Any] | None = "") -> str:
     rows = changes(key_figures(ctx.bundle, ctx.threshold, ctx.plan), entry.get("figures") or [])
     # a figure unknown or suppressed in both monitors says nothing about a change
     rows = [r for r in rows if r["previous"] is not None or r["current"] is not None]
+    # a binary outcome's monthly mean is a share (the history keeps it as kind "mean")
+    binary = binary_outcomes(ctx)
+    kinds = [
+        "share" if r["what"] == "outcome_mean" and str(r["detail"]) in binary else r["kind"]
+        for r in rows
+    ]
     frame = pd.DataFrame(
         [
             {
                 "figure": ctx.t(f"kf.{r['what']}"),
                 "detail": _detail(ctx, r["what"], str(r["detail"] or "")),
                 "group": label("v", r["group"], ctx.lang) if r["group"] else "",
-                "previous": _figure_value(ctx, r["kind"], r["previous"]),
-                "current": _figure_value(ctx, r["kind"], r["current"]),
-                "change": _figure_change(ctx, r["kind"], r["change"]),
+                "previous": _figure_value(ctx, kind, r["previous"]),
+                "current": _figure_value(ctx, kind, r["current"]),
+                "change": _figure_change(ctx, kind, r["change"]),
             }
-            for r in rows
+            for r, kind in zip(rows, kinds, strict=True)
         ]
     )
     # values are already as the two monitors showed them (suppressed ones as "<10")

@@ -21,10 +21,10 @@ from evalkit.report.figures_groups import (
     wave_plot,
 )
 from evalkit.report.figures_monitoring import km_plot
-from evalkit.report.formatting import fmt_count
+from evalkit.report.formatting import fmt_count, fmt_pct
 from evalkit.report.i18n import label
 from evalkit.report.monitor_tables import SOURCES, norms_spec
-from evalkit.report.monitoring import delivered, norm_label
+from evalkit.report.monitoring import binary_outcomes, delivered, norm_label
 from evalkit.report.tables import make_table, records_frame
 
 __all__ = ["norms", "outcome_trend", "questionnaire"]
@@ -173,6 +173,8 @@ def outcome_trend(ctx: Any) -> str:
     months = trends["month"].astype(str)
     recent = trends.loc[months.isin(sorted(set(months))[-3:])].copy()
     recent["outcome"] = [labels[o] for o in recent["outcome"]]
+    # a binary outcome's mean is a share: a percentage, as the summary writes its level
+    shares = set(labels) <= binary_outcomes(ctx)
     recent = recent.sort_values(["outcome", "month", "group"], ascending=[True, False, False])
     parts.append(
         ctx.table(
@@ -183,6 +185,8 @@ def outcome_trend(ctx: Any) -> str:
                 ctx.lang,
                 ctx.threshold,
                 columns=["outcome", "month", "group", "n", "mean"],
+                headers={"mean": str(ctx.t("col.share_of_persons"))} if shares else None,
+                formatters={"mean": lambda v, lang: fmt_pct(v, lang, 1)} if shares else None,
                 plan=ctx.plan,
                 source="trends",
                 count_columns=["n"],

@@ -231,7 +231,26 @@ def _interval_sentence(ctx: Any, e: Effect) -> str:
 
 
 def _pilot_population(ctx: Any, outcome: str) -> int | None:
-    """Young people in the pilot, from the balance table's row of this outcome (else any row)."""
+    """Young people in the pilot per month after its start (the trend's mean over ``post``).
+
+    The effect on a share is a change per young person per month, so the number it
+    applies to is how many young people the pilot has in a month of the evaluated
+    period. The balance table counts everyone seen before the pilot (the demo: 283,
+    against about 230 a month after the start); it is the fall-back when the bundle
+    has no trend for the outcome.
+    """
+    post = ctx.get("protocol.periods.post", {}) or {}
+    start, end = str(post.get("start", "")), str(post.get("end", "9999-12"))
+    counts = [
+        float(r["n"])
+        for r in ctx.get("trends", []) or []
+        if r.get("outcome") == outcome
+        and r.get("group") == "pilot"
+        and start <= str(r.get("month", ""))[:7] <= end
+        and not is_missing(r.get("n"))
+    ]
+    if start and counts:
+        return round(sum(counts) / len(counts))
     rows = [r for r in ctx.get("sample.balance", []) or [] if not is_missing(r.get("n_pilot"))]
     own = [r for r in rows if r.get("variable") == outcome] or rows
     return int(own[0]["n_pilot"]) if own else None
@@ -277,6 +296,10 @@ def _none_detectable(ctx: Any, e: Effect, alpha: float) -> str:
     )
 
 
+#: Questionnaire scales that are shares (0..1): their differences are percentage points.
+_SHARE_SCALES = frozenset({"satisfaction_agree_share", "mhi5_unhealthy"})
+
+
 def questionnaire_sentence(ctx: Any) -> str:
     """Name the questionnaire effects (difference in change, pilot vs comparison), per wave.
 
@@ -296,9 +319,16 @@ def questionnaire_sentence(ctx: Any) -> str:
         if status.at[i, "estimate"]:
             continue
         name = label("scale", row.get("scale"), ctx.lang)
-        text = f"{name} {fmt_num(row['estimate'], ctx.lang, 2, signed=True)}"
+        # a difference of two shares is written as every share effect is: in percentage points
+        scale, digits, unit = (
+            (100.0, 1, f" {ctx.t('s.unit_pp')}")
+            if str(row.get("scale")) in _SHARE_SCALES
+            else (1.0, 2, "")
+        )
+        text = f"{name} {fmt_num(row['estimate'] * scale, ctx.lang, digits, signed=True)}{unit}"
         if not is_missing(row.get("conf_low")) and not is_missing(row.get("conf_high")):
-            text += " " + fmt_ci(row["conf_low"], row["conf_high"], ctx.lang, 2)
+            low, high = row["conf_low"] * scale, row["conf_high"] * scale
+            text += " " + fmt_ci(low, high, ctx.lang, digits)
         p = row.get("p_value")
         if not is_missing(p) and not status.at[i, "p_value"]:
             text += f" (p {fmt_p_clause(p, ctx.lang)})"

@@ -78,6 +78,7 @@ FORMATS: dict[str, Callable[[Any, str], str]] = {
     "method": lambda v, lang: label("inf", v, lang),
     "outcome": lambda v, lang: str(v),
     "reason": lambda v, lang: str(v),
+    "definition": lambda v, lang: str(v),
     "units": lambda v, lang: str(v),
 }
 
