@@ -330,3 +330,19 @@ def test_conformal_set_of_a_fit_without_gaps_is_its_interval() -> None:
         inference="conformal",
     )
     assert result.extra["conf_set"] == [[result.ci_low, result.ci_high]]
+
+
+def test_staggered_placebo_enumerates_the_assignments_and_never_repeats_them() -> None:
+    # two cohorts of one unit against four comparisons: 4 × 3 = 12 assignments, so the
+    # smallest p-value is 1/13 however large the effect (199 draws gave 1/200 before)
+    data = _panel(n_units=6, treated=())
+    data["g"] = 0
+    data.loc[data["unit"] == "u00", "g"] = 21
+    data.loc[data["unit"] == "u01", "g"] = 16
+    data.loc[(data["g"] > 0) & (data["time"] >= data["g"]), "y"] += 30.0
+    result = estimate(
+        data, outcome="y", unit="unit", time="time", cohort="g", estimator="synthetic_did"
+    )
+    assert result.p_value == pytest.approx(1 / 13)
+    assert math.isinf(result.ci_low) and result.inference_detail["placebos"] == 12
+    assert "placebo_sampled" not in [n.code for n in result.notes]

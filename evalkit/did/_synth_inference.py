@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -88,13 +89,28 @@ def _draws(
     if len(sizes) == 1 and sizes[0] == 1 and n0 <= n_placebo:
         chosen = np.arange(n0)[:, None]
         return [(chosen, chosen)], n0, False
-    if len(sizes) == 1 and possible <= n_placebo:
-        chosen = np.array(list(itertools.combinations(range(n0), sizes[0])))
-        return [(chosen, chosen)], possible, False
+    if possible <= n_placebo:
+        # all assignments, each once: drawing more than exist would repeat them and let
+        # p go below 1/(assignments + 1), which no exact test can (staggered cohorts too)
+        picks = np.array(list(_assignments(n0, sizes)))
+        bounds = np.cumsum([0, *sizes])
+        pairs = itertools.pairwise(int(b) for b in bounds)
+        return [(picks[:, a:b], picks) for a, b in pairs], possible, False
     picks = np.array([rng.permutation(n0)[: sum(sizes)] for _ in range(n_placebo)])
     bounds = np.cumsum([0, *sizes])
     pairs = itertools.pairwise(int(b) for b in bounds)
     return [(picks[:, a:b], picks) for a, b in pairs], possible, True
+
+
+def _assignments(n0: int, sizes: list[int]) -> Iterator[tuple[int, ...]]:
+    """Every way to pick disjoint sets of ``sizes`` comparison positions, one per cohort."""
+    if not sizes:
+        yield ()
+        return
+    for first in itertools.combinations(range(n0), sizes[0]):
+        for rest in _assignments(n0, sizes[1:]):
+            if not set(first) & set(rest):
+                yield first + rest
 
 
 def _unbounded(alpha: float, assignments: int) -> dict[str, Any]:
