@@ -346,3 +346,19 @@ def test_staggered_placebo_enumerates_the_assignments_and_never_repeats_them() -
     assert result.p_value == pytest.approx(1 / 13)
     assert math.isinf(result.ci_low) and result.inference_detail["placebos"] == 12
     assert "placebo_sampled" not in [n.code for n in result.notes]
+
+
+@pytest.mark.parametrize("inference", ["placebo", "conformal"])
+def test_tiny_and_huge_outcome_scales_give_the_same_p_value_and_scaled_interval(inference) -> None:
+    # rounding tolerances were absolute (1e-9, 1e-12): at scale 1e-12 every placebo and
+    # every shift tied with the estimate, and p was 1
+    data = _panel(effect=1.0)
+    kw = {"outcome": "y", "unit": "unit", "time": "time", "treated": "d"}
+    kw |= {"estimator": "synthetic_control", "inference": inference, "n_placebo": 5}
+    ref = estimate(data, **kw)
+    for scale in (1e-12, 1e12):
+        res = estimate(data.assign(y=data["y"] * scale), **kw)
+        assert res.p_value == ref.p_value
+        assert res.att == pytest.approx(ref.att * scale, rel=1e-9)
+        for got, want in ((res.ci_low, ref.ci_low), (res.ci_high, ref.ci_high)):
+            assert got == pytest.approx(want * scale, rel=1e-9)

@@ -113,6 +113,11 @@ def _assignments(n0: int, sizes: list[int]) -> Iterator[tuple[int, ...]]:
                 yield first + rest
 
 
+def _spread(fit: SyntheticFit) -> float:
+    """Standard deviation of the outcome panel: the scale of rounding tolerances."""
+    return float(np.std(fit.panel.y))
+
+
 def _unbounded(alpha: float, assignments: int) -> dict[str, Any]:
     return {
         "assignments": assignments,
@@ -154,7 +159,9 @@ def placebo(
     taus = overall(fit, per_cohort)
     d = len(taus)
     size = np.abs(taus)
-    tol = 1e-9 * max(1.0, abs(fit.att))
+    # ties within rounding, relative to the data so that rescaling the outcome (1e-12 or
+    # 1e12) leaves p unchanged; an absolute floor made every tiny-scale placebo a tie
+    tol = 1e-9 * max(abs(fit.att), _spread(fit))
     p = (1 + int(np.sum(size >= abs(fit.att) - tol))) / (d + 1)
     k = math.floor(alpha * (d + 1) + 1e-12)
     notes: list[Note] = []
@@ -287,7 +294,7 @@ def conformal_pvalues(fit: SyntheticFit, nulls: np.ndarray) -> np.ndarray:
     resid = np.abs(series - synthetic)
     shifts = np.stack([np.roll(resid, -j, axis=1)[:, post].mean(axis=1) for j in range(n_periods)])
     observed = shifts[0]
-    tol = 1e-12 * np.maximum(1.0, np.abs(observed))
+    tol = 1e-12 * np.maximum(np.abs(observed), _spread(fit))
     return (shifts >= observed - tol).mean(axis=0)
 
 
@@ -339,7 +346,7 @@ def conformal(fit: SyntheticFit, *, alpha: float, grid: int = 41) -> SynthInfere
         )
     c = fit.cohorts[0]
     gaps = fit.panel.y[c.treated].mean(axis=0) - fit.panel.y[fit.panel.controls].mean(axis=0)
-    radius = 4 * (np.ptp(gaps) + abs(fit.att)) + 1e-9
+    radius = 4 * (np.ptp(gaps) + abs(fit.att)) or 1e-9 * max(_spread(fit), 1e-300)
     nulls = fit.att + np.linspace(-radius, radius, grid)
     ok = conformal_pvalues(fit, nulls) > alpha
     if not ok.any() and p0 <= alpha:  # zero is a tested value too
