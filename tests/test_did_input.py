@@ -243,3 +243,25 @@ def test_treatment_collinear_with_the_fixed_effects_says_why() -> None:
     for estimator in ("twfe", "event_study"):
         with pytest.raises(EstimationError, match="collinear with the fixed effects"):
             estimate(df, outcome="y", unit="m", time="q", treated="d", estimator=estimator)
+
+
+@pytest.mark.parametrize(
+    ("estimator", "inference"),
+    [
+        ("twfe", "analytic"),
+        ("2x2", "analytic"),
+        ("imputation", "analytic"),
+        ("callaway_santanna", "analytic"),
+        ("synthetic_did", "placebo"),
+    ],
+)
+def test_an_infinite_outcome_is_refused_with_its_row(estimator, inference) -> None:
+    # it was dropped without a note (TWFE), gave NaN with p = 0.08 (synthetic DiD) or a
+    # traceback (Callaway–Sant'Anna: SVD did not converge; imputation: division by zero)
+    data = _panel()
+    if estimator == "2x2":
+        data["cohort"] = np.where(data["cohort"] > 0, 3, 0)
+    data.loc[7, "y"] = -np.inf
+    kw = {**KW, "estimator": estimator, "inference": inference}
+    with pytest.raises(EstimationError, match=r"'y' is infinite in 1 row\(s\) \(first: row 7\)"):
+        estimate(data, **kw)

@@ -249,6 +249,29 @@ def prepare(
     )
 
 
+def refuse_infinite(values: pd.Series, column: str) -> None:
+    """Raise naming the first row of ``values`` that is infinite.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        A numeric column.
+    column : str
+        Its name, for the message.
+
+    Raises
+    ------
+    EstimationError
+        When a value is +inf or -inf (an estimator would drop it silently or return NaN).
+    """
+    inf = values.isin([np.inf, -np.inf])
+    if inf.any():
+        raise EstimationError(
+            f"column {column!r} is infinite in {int(inf.sum())} row(s) (first: row "
+            f"{values.index[inf][0]!r}); give finite values or leave them empty"
+        )
+
+
 def _numeric_rows(
     data: pd.DataFrame, outcome: str, covariates: tuple[str, ...]
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[Note]]:
@@ -266,6 +289,7 @@ def _numeric_rows(
                 f"column {c!r} must be numeric; row {data.index[nonnum][0]!r} has "
                 f"{data.loc[nonnum, c].iloc[0]!r}"
             )
+        refuse_infinite(numeric[c], c)
     missing_y = numeric[outcome].isna()
     missing_x = pd.Series(False, index=data.index)
     for c in covariates:

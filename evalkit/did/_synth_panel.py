@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.did._data import COHORT_RULE
+from evalkit.did._data import COHORT_RULE, refuse_infinite
 from evalkit.errors import EstimationError
 
 __all__ = ["Panel", "panel_matrix"]
@@ -127,6 +127,7 @@ def panel_matrix(
         {"u": data[u_col].to_numpy(), "t": data[t_col].to_numpy(), "d": d.to_numpy()}
     )
     frame["y"] = pd.to_numeric(data[y_col], errors="coerce").to_numpy()
+    refuse_infinite(frame["y"], outcome)
     missing = frame["y"].isna()
     if missing.any():
         first = frame[missing].iloc[0]

@@ -10,6 +10,7 @@ import pandas as pd
 
 from evalkit.did import _synth_inference as si
 from evalkit.did._common import check_choice
+from evalkit.did._data import refuse_infinite
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.synthetic import SyntheticFit, synthetic_fit
 from evalkit.errors import EstimationError
@@ -65,6 +66,7 @@ def triple_panel(
         raise EstimationError(
             f"triple_differences: subgroup column {subgroup!r} must be 0 or 1 in every row"
         )
+    refuse_infinite(pd.to_numeric(data[outcome], errors="coerce"), outcome)
     treat = treated or cohort
     frame = pd.DataFrame(
         {

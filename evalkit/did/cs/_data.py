@@ -14,6 +14,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from evalkit.did.cs._arrays import as_float, distinct, factorize, index_dtype, show, slices
+from evalkit.did._data import refuse_infinite
 from evalkit.did.notes import Note, as_number
 from evalkit.errors import EstimationError
 
@@ -259,6 +260,8 @@ def _read_rows(
 ) -> _Rows:
     """Read outcome, period, cohort and covariates; leave out (and note) rows missing one."""
     y = as_float(data[outcome], copy=False)  # read only
+    for c, v in ((outcome, y), *((c, as_float(data[c], copy=False)) for c in covariates)):
+        refuse_infinite(pd.Series(v, index=data.index), c)
     if np.isnan(y).all():
         raise EstimationError(f"column {outcome!r}: no numeric outcome values")
     tcol = data[time]
