@@ -265,3 +265,18 @@ def test_an_infinite_outcome_is_refused_with_its_row(estimator, inference) -> No
     kw = {**KW, "estimator": estimator, "inference": inference}
     with pytest.raises(EstimationError, match=r"'y' is infinite in 1 row\(s\) \(first: row 7\)"):
         estimate(data, **kw)
+
+
+def test_date_periods_are_positions_like_text_periods() -> None:
+    # datetime periods used to be read as nanoseconds: event times of ±10**15 and a
+    # reference period one nanosecond before the start
+    data = _panel(periods=6)
+    day = pd.Timestamp("2025-01-01")
+    dated = data.assign(
+        t=day + pd.to_timedelta((data["t"] - 1) * 31, unit="D"),
+        cohort=data["cohort"].map(lambda g: day + pd.Timedelta(days=31 * (g - 1)) if g else pd.NaT),
+    )
+    kw = {**KW, "estimator": "event_study"}
+    want, got = estimate(data, **kw), estimate(dated, **kw)
+    assert got.att == pytest.approx(want.att)
+    assert got.to_dict()["event_study"] == want.to_dict()["event_study"]

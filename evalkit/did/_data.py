@@ -116,7 +116,10 @@ def _indicator(values: pd.Series, name: str) -> np.ndarray:
 
 def _period_index(time: pd.Series) -> tuple[np.ndarray, dict[object, int], dict[int, object]]:
     """Map the time column to integer periods (numeric kept, otherwise sorted positions 1..T)."""
-    num = pd.to_numeric(time, errors="coerce")
+    # dates are labels counted in positions: to_numeric would turn them into nanoseconds,
+    # and an event time of -1 into one nanosecond before the start
+    dated = pd.api.types.is_datetime64_any_dtype(time) or pd.api.types.is_timedelta64_dtype(time)
+    num = pd.to_numeric(time, errors="coerce") if not dated else pd.Series(np.nan, time.index)
     if num.notna().all() and np.allclose(num, np.round(num)):
         ints = np.round(num.to_numpy(dtype="float64")).astype("int64")
         mapping = {v: int(v) for v in np.unique(ints)}
