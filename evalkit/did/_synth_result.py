@@ -88,13 +88,22 @@ def triple_panel(
     return out.merge(d, on=["unit", "time"]).rename(columns={"d": treat or "treated"})
 
 
+def _count(options: dict[str, Any], name: str, default: int, least: int) -> int:
+    """A whole-number option of at least ``least`` (0 placebos crashed the draw)."""
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+        raise EstimationError(f"{name} must be a whole number >= {least}; got {value!r}")
+    return int(value)
+
+
 def _inference(
     fit: SyntheticFit, chosen: str, alpha: float, seed: int, options: dict[str, Any]
 ) -> si.SynthInference:
     if chosen == "placebo":
-        return si.placebo(fit, alpha=alpha, n_placebo=int(options.get("n_placebo", 199)), seed=seed)
+        n_placebo = _count(options, "n_placebo", 199, 1)
+        return si.placebo(fit, alpha=alpha, n_placebo=n_placebo, seed=seed)
     if chosen == "conformal":
-        return si.conformal(fit, alpha=alpha, grid=int(options.get("grid", 41)))
+        return si.conformal(fit, alpha=alpha, grid=_count(options, "grid", 41, 3))
     return si.jackknife(fit, alpha=alpha)
 
 
