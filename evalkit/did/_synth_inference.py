@@ -114,7 +114,7 @@ def _assignments(n0: int, sizes: list[int]) -> Iterator[tuple[int, ...]]:
 
 
 def _spread(fit: SyntheticFit) -> float:
-    """Standard deviation of the outcome panel: the scale of rounding tolerances."""
+    """Return the standard deviation of the outcome panel: the scale of rounding tolerances."""
     return float(np.std(fit.panel.y))
 
 

@@ -89,7 +89,7 @@ def triple_panel(
 
 
 def _count(options: dict[str, Any], name: str, default: int, least: int) -> int:
-    """A whole-number option of at least ``least`` (0 placebos crashed the draw)."""
+    """Return a whole-number option of at least ``least`` (0 placebos crashed the draw)."""
     value = options.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
         raise EstimationError(f"{name} must be a whole number >= {least}; got {value!r}")

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from evalkit.did.cs._arrays import as_float, distinct, factorize, index_dtype, show, slices
 from evalkit.did._data import refuse_infinite
+from evalkit.did.cs._arrays import as_float, distinct, factorize, index_dtype, show, slices
 from evalkit.did.notes import Note, as_number
 from evalkit.errors import EstimationError
 
