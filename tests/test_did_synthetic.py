@@ -362,3 +362,24 @@ def test_tiny_and_huge_outcome_scales_give_the_same_p_value_and_scaled_interval(
         assert res.att == pytest.approx(ref.att * scale, rel=1e-9)
         for got, want in ((res.ci_low, ref.ci_low), (res.ci_high, ref.ci_high)):
             assert got == pytest.approx(want * scale, rel=1e-9)
+
+
+def test_conformal_with_a_level_and_a_pre_period_not_longer_than_the_post_period_says_so() -> None:
+    # DiD and synthetic DiD fit a level on all periods: with 2 pre- and 28 post-periods the
+    # p-value rose to 1 away from the estimate, and an effect of 50 noise SDs gave p = 1 with
+    # only "the interval did not close within the effects tested"
+    kw = {"outcome": "y", "unit": "unit", "time": "time", "treated": "d"}
+    data = _panel(start=2, effect=50.0)
+    for estimator in ("synthetic_did", "twfe"):
+        res = estimate(data, estimator=estimator, inference="conformal", **kw)
+        assert [n.code for n in res.notes] == ["conformal_short_pre"]
+        assert math.isinf(res.ci_low) and math.isinf(res.ci_high)
+    sc = estimate(data, estimator="synthetic_control", inference="conformal", **kw)
+    assert sc.p_value == pytest.approx(1 / 30) and sc.ci_low > 0
+
+
+def test_an_empty_conformal_set_is_said_not_left_as_nan() -> None:
+    kw = {"outcome": "y", "unit": "unit", "time": "time", "treated": "d"}
+    res = estimate(_panel(), estimator="synthetic_did", inference="conformal", alpha=0.9999, **kw)
+    assert res.to_dict()["conf_set"] == [] and math.isnan(res.ci_low)
+    assert [n.code for n in res.notes] == ["conformal_empty_set"]

@@ -328,6 +328,15 @@ def conformal(fit: SyntheticFit, *, alpha: float, grid: int = 41) -> SynthInfere
     n_periods = fit.panel.y.shape[1]
     notes: list[Note] = []
     p0 = float(conformal_pvalues(fit, np.array([0.0]))[0])
+    pre = fit.cohorts[0].start
+    # With a level in the model (DiD, synthetic DiD) fitted on all periods, a wrong τ₀ moves
+    # the level, and the residuals land in the shorter of pre- and post-period: when the
+    # post-period is not the shorter, p rises towards 1 as τ₀ moves away, and no effect can
+    # be rejected however large.
+    level = fit.method in ("did", "synthetic_did") and pre <= n_periods - pre
+    if level:
+        values = {"pre_periods": pre, "post_periods": n_periods - pre}
+        notes.append(Note("conformal_short_pre", values))
     if 1 / n_periods > alpha:
         notes.append(
             Note(
@@ -335,6 +344,7 @@ def conformal(fit: SyntheticFit, *, alpha: float, grid: int = 41) -> SynthInfere
                 {"periods": n_periods, **_unbounded(alpha, n_periods)},
             )
         )
+    if 1 / n_periods > alpha or level:
         return SynthInference(
             math.nan,
             p0,
@@ -350,6 +360,7 @@ def conformal(fit: SyntheticFit, *, alpha: float, grid: int = 41) -> SynthInfere
     nulls = fit.att + np.linspace(-radius, radius, grid)
     ok = conformal_pvalues(fit, nulls) > alpha
     if not ok.any() and p0 <= alpha:  # zero is a tested value too
+        notes.append(Note("conformal_empty_set", {"alpha": alpha}))
         return SynthInference(
             math.nan, p0, math.nan, math.nan, _cdetail(n_periods, grid), tuple(notes), ()
         )
