@@ -383,3 +383,17 @@ def test_an_empty_conformal_set_is_said_not_left_as_nan() -> None:
     res = estimate(_panel(), estimator="synthetic_did", inference="conformal", alpha=0.9999, **kw)
     assert res.to_dict()["conf_set"] == [] and math.isnan(res.ci_low)
     assert [n.code for n in res.notes] == ["conformal_empty_set"]
+
+
+def test_messages_name_integer_periods_and_units_as_written() -> None:
+    data = _panel()
+    data["unit"] = data["unit"].str[1:].astype(int)
+    with pytest.raises(EstimationError, match=r"unit 5 has no row for period 10;"):
+        estimate(
+            data[~((data["unit"] == 5) & (data["time"] == 10))],
+            outcome="y",
+            unit="unit",
+            time="time",
+            treated="d",
+            estimator="synthetic_did",
+        )
