@@ -15,7 +15,7 @@ import pandas as pd
 from evalkit.did._data import COHORT_RULE, refuse_infinite
 from evalkit.errors import EstimationError
 
-__all__ = ["Panel", "panel_matrix", "plain_value"]
+__all__ = ["Panel", "panel_matrix", "plain"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Panel:
         return sorted({int(a) for a in self.adoption if a >= 0})
 
 
-def plain_value(value: object) -> object:
+def plain(value: object) -> object:
     """Return a numpy scalar as the Python value, so a message says 10, not np.int64(10)."""
     return value.item() if isinstance(value, np.generic) else value
 
@@ -79,7 +79,7 @@ def _treatment(data: pd.DataFrame, time: str, treated: str | None, cohort: str |
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise EstimationError(
                 f"treated column {treated!r} must be 0 or 1 in every row; row {row} has "
-                f"{plain_value(data[treated].iloc[row])!r}"
+                f"{plain(data[treated].iloc[row])!r}"
             )
         return raw.astype(int)
     col = _need(data, cohort, "cohort")
@@ -138,21 +138,21 @@ def panel_matrix(
         first = frame[missing].iloc[0]
         raise EstimationError(
             f"outcome {outcome!r} is missing or not numeric in {int(missing.sum())} row(s) "
-            f"(first: unit {plain_value(first['u'])!r}, period {plain_value(first['t'])!r}); synthetic estimators need a "
-            "complete, balanced panel"
+            f"(first: unit {plain(first['u'])!r}, period {plain(first['t'])!r}); synthetic "
+            "estimators need a complete, balanced panel"
         )
     if frame.duplicated(["u", "t"]).any():
         dup = frame[frame.duplicated(["u", "t"])].iloc[0]
         raise EstimationError(
-            f"unit {plain_value(dup['u'])!r} has more than one row in period {plain_value(dup['t'])!r}; give one row per "
-            "unit and period"
+            f"unit {plain(dup['u'])!r} has more than one row in period {plain(dup['t'])!r}; "
+            "give one row per unit and period"
         )
     wide = frame.pivot(index="u", columns="t", values="y").sort_index().sort_index(axis=1)
     if wide.isna().to_numpy().any():
         row, col = np.argwhere(wide.isna().to_numpy())[0]
         raise EstimationError(
-            f"the panel is not balanced: unit {plain_value(wide.index[row])!r} has no row for period "
-            f"{plain_value(wide.columns[col])!r}; synthetic estimators need every unit in every period"
+            f"the panel is not balanced: unit {plain(wide.index[row])!r} has no row for period "
+            f"{plain(wide.columns[col])!r}; synthetic estimators need every unit in every period"
         )
     dmat = frame.pivot(index="u", columns="t", values="d").loc[wide.index, wide.columns]
     return Panel(
@@ -170,13 +170,14 @@ def _adoption(dmat: pd.DataFrame) -> np.ndarray:
     for i in np.flatnonzero(ever):
         if not w[i, first[i] :].all():
             raise EstimationError(
-                f"unit {plain_value(dmat.index[i])!r} is treated from period {plain_value(dmat.columns[first[i]])!r} but "
-                "untreated later; synthetic estimators need a treatment that stays on"
+                f"unit {plain(dmat.index[i])!r} is treated from period "
+                f"{plain(dmat.columns[first[i]])!r} but untreated later; synthetic estimators "
+                "need a treatment that stays on"
             )
         if first[i] == 0:
             raise EstimationError(
-                f"unit {plain_value(dmat.index[i])!r} is treated from the first period "
-                f"{plain_value(dmat.columns[0])!r}; a synthetic comparison needs at least one period "
+                f"unit {plain(dmat.index[i])!r} is treated from the first period "
+                f"{plain(dmat.columns[0])!r}; a synthetic comparison needs at least one period "
                 "before treatment"
             )
     if not ever.any():
