@@ -397,3 +397,46 @@ def test_messages_name_integer_periods_and_units_as_written() -> None:
             treated="d",
             estimator="synthetic_did",
         )
+
+
+def _cells(seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = [
+        {"unit": i, "time": t, "sub": g, "y": 0.5 * g + rng.normal(), "d": int(i == 0 and t >= 21)}
+        for i in range(6)
+        for t in range(1, 31)
+        for g in (0, 1)
+        for _ in range(2)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_triple_differences_counts_missing_outcomes_and_names_an_empty_cell() -> None:
+    kw = {"outcome": "y", "unit": "unit", "time": "time", "treated": "d"}
+    kw |= {"estimator": "triple_differences", "subgroup": "sub"}
+    data = _cells()
+    data.loc[5, "y"] = np.nan  # left out of its cell's mean: said, not silent
+    res = estimate(data, **kw)
+    assert res.notes[0].code == "dropped_missing_outcome" and res.n_obs == len(data) - 1
+    gone = data[~((data["unit"] == 3) & (data["time"] == 5) & (data["sub"] == 1))]
+    with pytest.raises(
+        EstimationError, match=r"unit 3 has no row of subgroup 'sub' = 1 .* period 5"
+    ):
+        estimate(gone, **kw)
+    with pytest.raises(EstimationError, match="must be 0 or 1 in every row; it also has 2"):
+        estimate(data.assign(sub=data["sub"].where(data.index % 7 > 0, 2)), **kw)
+
+
+def test_post_is_refused_by_the_synthetic_estimators_not_ignored() -> None:
+    data = _panel().assign(group=lambda f: (f["unit"] == "u00").astype(int))
+    data["post"] = (data["time"] >= 22).astype(int)
+    with pytest.raises(EstimationError, match="takes the treatment per row"):
+        estimate(
+            data,
+            outcome="y",
+            unit="unit",
+            time="time",
+            treated="group",
+            post="post",
+            estimator="synthetic_did",
+        )
