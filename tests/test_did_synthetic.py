@@ -440,3 +440,18 @@ def test_post_is_refused_by_the_synthetic_estimators_not_ignored() -> None:
             post="post",
             estimator="synthetic_did",
         )
+
+
+@pytest.mark.parametrize("estimator", ["synthetic_did", "twfe"])
+def test_a_constant_outcome_is_refused_as_twfe_refuses_it(estimator) -> None:
+    # it gave att 0, se 0, p 1 (placebo) and a conformal "interval" of ±2e-11
+    with pytest.raises(EstimationError, match="in every row; there is no variation"):
+        estimate(
+            _panel().assign(y=3.0),
+            outcome="y",
+            unit="unit",
+            time="time",
+            treated="d",
+            estimator=estimator,
+            inference="conformal",
+        )

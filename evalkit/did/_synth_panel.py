@@ -154,6 +154,12 @@ def panel_matrix(
             f"the panel is not balanced: unit {plain(wide.index[row])!r} has no row for period "
             f"{plain(wide.columns[col])!r}; synthetic estimators need every unit in every period"
         )
+    if np.ptp(wide.to_numpy(dtype=float)) == 0:
+        # as TWFE refuses it: every weight fits, every placebo is 0, and p = 1 says nothing
+        raise EstimationError(
+            f"outcome {outcome!r} is {plain(frame['y'].iloc[0])!r} in every row; there is no "
+            "variation and no effect to estimate"
+        )
     dmat = frame.pivot(index="u", columns="t", values="d").loc[wide.index, wide.columns]
     return Panel(
         y=wide.to_numpy(dtype=float),
