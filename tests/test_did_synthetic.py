@@ -455,3 +455,19 @@ def test_a_constant_outcome_is_refused_as_twfe_refuses_it(estimator) -> None:
             estimator=estimator,
             inference="conformal",
         )
+
+
+def test_a_cohort_in_text_periods_works_as_for_twfe() -> None:
+    # cohort= needed numeric periods, while TWFE and the README accept labels ("2021-10")
+    data = _panel(effect=1.0)
+    label = {t: f"{2020 + (t - 1) // 12}-{(t - 1) % 12 + 1:02d}" for t in range(1, 31)}
+    text = data.assign(time=data["time"].map(label))
+    text["g"] = np.where(text["unit"] == "u00", label[22], "")
+    kw = {"outcome": "y", "unit": "unit", "estimator": "synthetic_did"}
+    want = estimate(data, time="time", treated="d", **kw)
+    got = estimate(text, time="time", cohort="g", **kw)
+    assert got.att == want.att and got.p_value == want.p_value
+    with pytest.raises(EstimationError, match="value '2030-01' is not a period"):
+        estimate(
+            text.assign(g=text["g"].replace(label[22], "2030-01")), time="time", cohort="g", **kw
+        )

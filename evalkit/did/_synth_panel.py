@@ -85,11 +85,26 @@ def _treatment(data: pd.DataFrame, time: str, treated: str | None, cohort: str |
     col = _need(data, cohort, "cohort")
     g = pd.to_numeric(data[col], errors="coerce").fillna(0)
     t = pd.to_numeric(data[time], errors="coerce")
-    if t.isna().any():
-        raise EstimationError(
-            f"with cohort= the time column {time!r} must be numeric ({COHORT_RULE})"
-        )
+    if t.isna().any() or pd.api.types.is_datetime64_any_dtype(data[time]):
+        # periods as labels ("2024-10", dates): the cohort names one of them, as for TWFE
+        g, t = _label_positions(data[col], data[time], col)
     return ((g > 0) & (t >= g)).astype(int)
+
+
+def _label_positions(cohort: pd.Series, time: pd.Series, col: str) -> tuple[pd.Series, pd.Series]:
+    """Return cohort and period as positions 1, 2, ... of the sorted labels (0: never)."""
+    if time.isna().any():
+        raise EstimationError(f"time column {time.name!r} has missing values")
+    position = {v: i + 1 for i, v in enumerate(sorted(pd.unique(time)))}
+    never = cohort.isna() | cohort.astype(str).str.strip().isin(["", "0", "0.0", "nan", "NaT"])
+    g = cohort.map(position).where(~never, 0)
+    if g.isna().any():
+        bad = cohort[g.isna()].iloc[0]
+        raise EstimationError(
+            f"cohort column {col!r}: value {plain(bad)!r} is not a period of the time column "
+            f"{time.name!r}; {COHORT_RULE}"
+        )
+    return g.astype(int), time.map(position).astype(int)
 
 
 def panel_matrix(
