@@ -471,3 +471,15 @@ def test_a_cohort_in_text_periods_works_as_for_twfe() -> None:
         estimate(
             text.assign(g=text["g"].replace(label[22], "2030-01")), time="time", cohort="g", **kw
         )
+
+
+def test_unit_ids_and_periods_that_mix_numbers_and_text_are_handled_in_words() -> None:
+    # sorting 3 beside "u04" raised a bare TypeError
+    data = _panel(effect=1.0)
+    kw = {"outcome": "y", "unit": "unit", "time": "time", "treated": "d"}
+    want = estimate(data, estimator="synthetic_did", **kw).att
+    mixed = data.assign(unit=data["unit"].map(lambda u: 3 if u == "u03" else u))
+    assert estimate(mixed, estimator="synthetic_did", **kw).att == pytest.approx(want, abs=1e-9)
+    text = data.assign(time=data["time"].map(lambda t: f"x{t}" if t > 15 else t))
+    with pytest.raises(EstimationError, match="mixes numbers and text"):
+        estimate(text, estimator="synthetic_did", **kw)

@@ -91,6 +91,25 @@ def _treatment(data: pd.DataFrame, time: str, treated: str | None, cohort: str |
     return ((g > 0) & (t >= g)).astype(int)
 
 
+def _sortable(values: pd.Series, role: str) -> np.ndarray:
+    """Return ids or periods that sort: mixed numbers and text (3 and "u04") could not."""
+    out = values.to_numpy()
+    if values.dtype != object:
+        return out
+    kinds = {type(v) for v in values.dropna().map(plain)}
+    if len(kinds) < 2 or kinds <= {int, float}:
+        return out
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().all():  # "16" beside 15: all numbers
+        return numbers.to_numpy()
+    if role == "unit":  # ids are labels: 3 and "3" are one unit
+        return values.astype(str).to_numpy()
+    raise EstimationError(
+        f"time column {values.name!r} mixes numbers and text "
+        f"({', '.join(sorted(k.__name__ for k in kinds))}); give every period in one form"
+    )
+
+
 def _label_positions(cohort: pd.Series, time: pd.Series, col: str) -> tuple[pd.Series, pd.Series]:
     """Return cohort and period as positions 1, 2, ... of the sorted labels (0: never)."""
     if time.isna().any():
@@ -144,7 +163,11 @@ def panel_matrix(
     u_col, t_col = _need(data, unit, "unit"), _need(data, time, "time")
     d = _treatment(data, t_col, treated, cohort)
     frame = pd.DataFrame(
-        {"u": data[u_col].to_numpy(), "t": data[t_col].to_numpy(), "d": d.to_numpy()}
+        {
+            "u": _sortable(data[u_col], "unit"),
+            "t": _sortable(data[t_col], "time"),
+            "d": d.to_numpy(),
+        }
     )
     frame["y"] = pd.to_numeric(data[y_col], errors="coerce").to_numpy()
     refuse_infinite(frame["y"], outcome)
