@@ -280,3 +280,15 @@ def test_date_periods_are_positions_like_text_periods() -> None:
     want, got = estimate(data, **kw), estimate(dated, **kw)
     assert got.att == pytest.approx(want.att)
     assert got.to_dict()["event_study"] == want.to_dict()["event_study"]
+
+
+def test_callaway_santanna_refuses_date_periods_in_words() -> None:
+    # dates were read as nanoseconds; a never-treated NaT cohort read as "negative cohort"
+    data = _panel(periods=6)
+    day = pd.Timestamp("2025-01-01")
+    dated = data.assign(
+        t=day + pd.to_timedelta((data["t"] - 1) * 31, unit="D"),
+        cohort=data["cohort"].map(lambda g: day + pd.Timedelta(days=31 * (g - 1)) if g else pd.NaT),
+    )
+    with pytest.raises(EstimationError, match="'t' holds dates; callaway_santanna counts"):
+        estimate(dated, **{**KW, "estimator": "callaway_santanna"})

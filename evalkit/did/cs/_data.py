@@ -265,6 +265,11 @@ def _read_rows(
     if np.isnan(y).all():
         raise EstimationError(f"column {outcome!r}: no numeric outcome values")
     tcol = data[time]
+    if tcol.dtype.kind in "mM":  # as numbers they are nanoseconds: event times of 10**15
+        raise EstimationError(
+            f"column {time!r} holds dates; callaway_santanna counts periods in numbers "
+            "(1, 2, ... or 202401): number the periods and give the cohort in the same numbers"
+        )
     if isinstance(tcol.dtype, np.dtype) and tcol.dtype.kind in "iu":
         tt: NDArray[Any] = tcol.to_numpy()  # integer periods: no conversion needed
     else:
