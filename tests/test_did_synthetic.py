@@ -483,3 +483,18 @@ def test_unit_ids_and_periods_that_mix_numbers_and_text_are_handled_in_words() -
     text = data.assign(time=data["time"].map(lambda t: f"x{t}" if t > 15 else t))
     with pytest.raises(EstimationError, match="mixes numbers and text"):
         estimate(text, estimator="synthetic_did", **kw)
+
+
+def test_jackknife_with_identical_replicates_is_refused_not_a_nan_p_value() -> None:
+    data = _panel(n_units=6, treated=(0, 1))
+    data["y"] = data["time"] + data["unit"].str[1:].astype(float) + 2.0 * data["d"]
+    with pytest.raises(EstimationError, match="every leave-one-out estimate is the same"):
+        estimate(
+            data,
+            outcome="y",
+            unit="unit",
+            time="time",
+            treated="d",
+            estimator="synthetic_did",
+            inference="jackknife",
+        )

@@ -201,7 +201,8 @@ def jackknife(fit: SyntheticFit, *, alpha: float) -> SynthInference:
     Raises
     ------
     EstimationError
-        With one treated unit, or when one comparison unit carries all the weight.
+        With one treated unit, when one comparison unit carries all the weight, or when
+        every leave-one-out estimate is the same (standard error 0).
     """
     if fit.n_treated < 2:
         raise EstimationError(
@@ -232,8 +233,13 @@ def jackknife(fit: SyntheticFit, *, alpha: float) -> SynthInference:
     u = np.asarray(estimates)
     n = u.size
     se = float(np.sqrt((n - 1) / n * np.sum((u - u.mean()) ** 2)))
+    if se <= 1e-12 * _spread(fit):  # a p-value of NaN and an interval of one point
+        raise EstimationError(
+            "jackknife inference is not defined here: every leave-one-out estimate is the same "
+            "(standard error 0); use inference='placebo' or 'conformal'"
+        )
     z = special.ndtri(1 - alpha / 2)
-    p = float(2 * special.ndtr(-abs(fit.att) / se)) if se > 0 else math.nan
+    p = float(2 * special.ndtr(-abs(fit.att) / se))
     return SynthInference(se, p, fit.att - z * se, fit.att + z * se, {"replicates": n})
 
 
