@@ -12,6 +12,7 @@ import pytest
 
 from evalkit.cli import main
 from evalkit.did import estimate
+from evalkit.errors import EstimationError
 
 KEYS = (
     "estimator",
@@ -213,3 +214,31 @@ def test_bad_choice_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as info:
         main(["did", "--data", "x.csv", "--outcome", "y", "--cohort", "g", "--estimator", "ols"])
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize("option", [["--alpha", "0"], ["--alpha", "1.5"], ["--n-placebo", "0"]])
+def test_an_out_of_range_number_is_a_usage_error(option: list[str]) -> None:
+    # --n-placebo 0 was a traceback (IndexError) and --alpha 0 an exit 1 "data" error
+    with pytest.raises(SystemExit) as info:
+        main(["did", "--data", "x.csv", "--outcome", "y", "--treated", "d", *option])
+    assert info.value.code == 2
+
+
+def test_the_api_refuses_zero_placebos_in_words() -> None:
+
+    rows = [
+        (u, t, float(u == 0 and t > 3), u + t + 0.1 * (u * t % 3))
+        for u in range(5)
+        for t in range(6)
+    ]
+    data = pd.DataFrame(rows, columns=["u", "t", "d", "y"])
+    with pytest.raises(EstimationError, match="n_placebo must be a whole number >= 1"):
+        estimate(
+            data,
+            outcome="y",
+            unit="u",
+            time="t",
+            treated="d",
+            estimator="synthetic_did",
+            n_placebo=0,
+        )

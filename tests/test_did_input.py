@@ -243,3 +243,52 @@ def test_treatment_collinear_with_the_fixed_effects_says_why() -> None:
     for estimator in ("twfe", "event_study"):
         with pytest.raises(EstimationError, match="collinear with the fixed effects"):
             estimate(df, outcome="y", unit="m", time="q", treated="d", estimator=estimator)
+
+
+@pytest.mark.parametrize(
+    ("estimator", "inference"),
+    [
+        ("twfe", "analytic"),
+        ("2x2", "analytic"),
+        ("imputation", "analytic"),
+        ("callaway_santanna", "analytic"),
+        ("synthetic_did", "placebo"),
+    ],
+)
+def test_an_infinite_outcome_is_refused_with_its_row(estimator, inference) -> None:
+    # it was dropped without a note (TWFE), gave NaN with p = 0.08 (synthetic DiD) or a
+    # traceback (Callaway–Sant'Anna: SVD did not converge; imputation: division by zero)
+    data = _panel()
+    if estimator == "2x2":
+        data["cohort"] = np.where(data["cohort"] > 0, 3, 0)
+    data.loc[7, "y"] = -np.inf
+    kw = {**KW, "estimator": estimator, "inference": inference}
+    with pytest.raises(EstimationError, match=r"'y' is infinite in 1 row\(s\) \(first: row 7\)"):
+        estimate(data, **kw)
+
+
+def test_date_periods_are_positions_like_text_periods() -> None:
+    # datetime periods used to be read as nanoseconds: event times of ±10**15 and a
+    # reference period one nanosecond before the start
+    data = _panel(periods=6)
+    day = pd.Timestamp("2025-01-01")
+    dated = data.assign(
+        t=day + pd.to_timedelta((data["t"] - 1) * 31, unit="D"),
+        cohort=data["cohort"].map(lambda g: day + pd.Timedelta(days=31 * (g - 1)) if g else pd.NaT),
+    )
+    kw = {**KW, "estimator": "event_study"}
+    want, got = estimate(data, **kw), estimate(dated, **kw)
+    assert got.att == pytest.approx(want.att)
+    assert got.to_dict()["event_study"] == want.to_dict()["event_study"]
+
+
+def test_callaway_santanna_refuses_date_periods_in_words() -> None:
+    # dates were read as nanoseconds; a never-treated NaT cohort read as "negative cohort"
+    data = _panel(periods=6)
+    day = pd.Timestamp("2025-01-01")
+    dated = data.assign(
+        t=day + pd.to_timedelta((data["t"] - 1) * 31, unit="D"),
+        cohort=data["cohort"].map(lambda g: day + pd.Timedelta(days=31 * (g - 1)) if g else pd.NaT),
+    )
+    with pytest.raises(EstimationError, match="'t' holds dates; callaway_santanna counts"):
+        estimate(dated, **{**KW, "estimator": "callaway_santanna"})

@@ -40,6 +40,8 @@ SAMPLE = {
     "event_times": [-5, -4],
     "first_period": 2003,
     "periods": 5,
+    "pre_periods": 2,
+    "post_periods": 28,
     "anticipation": 0,
     "group": 2004,
     "time": 2006,

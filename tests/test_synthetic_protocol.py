@@ -275,3 +275,23 @@ def test_evaluation_tables_print_a_conformal_set_with_a_gap_as_a_union(tmp_path,
     # the exports keep the hull's two columns, and no list
     table = ctx.tables[0].export()
     assert "conf_set" not in table.columns and "conf_low" in table.columns
+
+
+def test_check_says_conformal_with_a_level_needs_a_pre_period_longer_than_the_post_period(
+    tmp_path,
+):
+    data = protocol_dict()
+    data["analysis"].update(estimator="synthetic_did", inference="conformal")
+    data["periods"]["pre"] = {"start": "2024-01", "end": "2025-09"}  # 21 months against 6
+    assert not [
+        w for w in check_protocol(write_protocol(tmp_path, data)).warnings if "pre-period" in w
+    ]
+    data["periods"]["pre"] = {"start": "2025-06", "end": "2025-09"}  # 4 months against 6
+    warned = [
+        w for w in check_protocol(write_protocol(tmp_path, data)).warnings if "pre-period" in w
+    ]
+    assert warned and "pre-period of 4 months, not longer than the post-period (6)" in warned[0]
+    data["analysis"]["estimator"] = "synthetic_control"
+    assert not [
+        w for w in check_protocol(write_protocol(tmp_path, data)).warnings if "pre-period" in w
+    ]

@@ -7,6 +7,7 @@ and prints either a human summary or, with ``--json``, ``result.to_dict()``.
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from evalkit.spec import (
@@ -122,7 +123,7 @@ def _add_inference(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--n-placebo",
-        type=int,
+        type=_positive,
         metavar="N",
         help="synthetic estimators: placebo assignments (default 199; all when fewer)",
     )
@@ -151,7 +152,7 @@ def _add_sensitivity_and_output(parser: argparse.ArgumentParser) -> None:
         help="effect the sensitivity analysis is about: mean of the post periods or the first",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
+    parser.add_argument("--alpha", type=_alpha, default=0.05, help="1 - confidence level")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
@@ -215,6 +216,28 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(result.summary())  # ends with the notes, one "warning: ..." line each
     return 0
+
+
+def _alpha(text: str) -> float:
+    """Parse ``--alpha``: a number strictly between 0 and 1 (a usage error otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1; got {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    """Parse a count of at least 1 (``--n-placebo``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1; got {text!r}")
+    return value
 
 
 def _bounds(text: str) -> list[float]:

@@ -116,7 +116,10 @@ def _indicator(values: pd.Series, name: str) -> np.ndarray:
 
 def _period_index(time: pd.Series) -> tuple[np.ndarray, dict[object, int], dict[int, object]]:
     """Map the time column to integer periods (numeric kept, otherwise sorted positions 1..T)."""
-    num = pd.to_numeric(time, errors="coerce")
+    # dates are labels counted in positions: to_numeric would turn them into nanoseconds,
+    # and an event time of -1 into one nanosecond before the start
+    dated = pd.api.types.is_datetime64_any_dtype(time) or pd.api.types.is_timedelta64_dtype(time)
+    num = pd.to_numeric(time, errors="coerce") if not dated else pd.Series(np.nan, time.index)
     if num.notna().all() and np.allclose(num, np.round(num)):
         ints = np.round(num.to_numpy(dtype="float64")).astype("int64")
         mapping = {v: int(v) for v in np.unique(ints)}
@@ -249,6 +252,29 @@ def prepare(
     )
 
 
+def refuse_infinite(values: pd.Series, column: str) -> None:
+    """Raise naming the first row of ``values`` that is infinite.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        A numeric column.
+    column : str
+        Its name, for the message.
+
+    Raises
+    ------
+    EstimationError
+        When a value is +inf or -inf (an estimator would drop it silently or return NaN).
+    """
+    inf = values.isin([np.inf, -np.inf])
+    if inf.any():
+        raise EstimationError(
+            f"column {column!r} is infinite in {int(inf.sum())} row(s) (first: row "
+            f"{values.index[inf][0]!r}); give finite values or leave them empty"
+        )
+
+
 def _numeric_rows(
     data: pd.DataFrame, outcome: str, covariates: tuple[str, ...]
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[Note]]:
@@ -266,6 +292,7 @@ def _numeric_rows(
                 f"column {c!r} must be numeric; row {data.index[nonnum][0]!r} has "
                 f"{data.loc[nonnum, c].iloc[0]!r}"
             )
+        refuse_infinite(numeric[c], c)
     missing_y = numeric[outcome].isna()
     missing_x = pd.Series(False, index=data.index)
     for c in covariates:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -88,13 +89,33 @@ def _draws(
     if len(sizes) == 1 and sizes[0] == 1 and n0 <= n_placebo:
         chosen = np.arange(n0)[:, None]
         return [(chosen, chosen)], n0, False
-    if len(sizes) == 1 and possible <= n_placebo:
-        chosen = np.array(list(itertools.combinations(range(n0), sizes[0])))
-        return [(chosen, chosen)], possible, False
+    if possible <= n_placebo:
+        # all assignments, each once: drawing more than exist would repeat them and let
+        # p go below 1/(assignments + 1), which no exact test can (staggered cohorts too)
+        picks = np.array(list(_assignments(n0, sizes)))
+        bounds = np.cumsum([0, *sizes])
+        pairs = itertools.pairwise(int(b) for b in bounds)
+        return [(picks[:, a:b], picks) for a, b in pairs], possible, False
     picks = np.array([rng.permutation(n0)[: sum(sizes)] for _ in range(n_placebo)])
     bounds = np.cumsum([0, *sizes])
     pairs = itertools.pairwise(int(b) for b in bounds)
     return [(picks[:, a:b], picks) for a, b in pairs], possible, True
+
+
+def _assignments(n0: int, sizes: list[int]) -> Iterator[tuple[int, ...]]:
+    """Every way to pick disjoint sets of ``sizes`` comparison positions, one per cohort."""
+    if not sizes:
+        yield ()
+        return
+    for first in itertools.combinations(range(n0), sizes[0]):
+        for rest in _assignments(n0, sizes[1:]):
+            if not set(first) & set(rest):
+                yield first + rest
+
+
+def _spread(fit: SyntheticFit) -> float:
+    """Return the standard deviation of the outcome panel: the scale of rounding tolerances."""
+    return float(np.std(fit.panel.y))
 
 
 def _unbounded(alpha: float, assignments: int) -> dict[str, Any]:
@@ -138,7 +159,9 @@ def placebo(
     taus = overall(fit, per_cohort)
     d = len(taus)
     size = np.abs(taus)
-    tol = 1e-9 * max(1.0, abs(fit.att))
+    # ties within rounding, relative to the data so that rescaling the outcome (1e-12 or
+    # 1e12) leaves p unchanged; an absolute floor made every tiny-scale placebo a tie
+    tol = 1e-9 * max(abs(fit.att), _spread(fit))
     p = (1 + int(np.sum(size >= abs(fit.att) - tol))) / (d + 1)
     k = math.floor(alpha * (d + 1) + 1e-12)
     notes: list[Note] = []
@@ -178,7 +201,8 @@ def jackknife(fit: SyntheticFit, *, alpha: float) -> SynthInference:
     Raises
     ------
     EstimationError
-        With one treated unit, or when one comparison unit carries all the weight.
+        With one treated unit, when one comparison unit carries all the weight, or when
+        every leave-one-out estimate is the same (standard error 0).
     """
     if fit.n_treated < 2:
         raise EstimationError(
@@ -209,8 +233,13 @@ def jackknife(fit: SyntheticFit, *, alpha: float) -> SynthInference:
     u = np.asarray(estimates)
     n = u.size
     se = float(np.sqrt((n - 1) / n * np.sum((u - u.mean()) ** 2)))
+    if se <= 1e-12 * _spread(fit):  # a p-value of NaN and an interval of one point
+        raise EstimationError(
+            "jackknife inference is not defined here: every leave-one-out estimate is the same "
+            "(standard error 0); use inference='placebo' or 'conformal'"
+        )
     z = special.ndtri(1 - alpha / 2)
-    p = float(2 * special.ndtr(-abs(fit.att) / se)) if se > 0 else math.nan
+    p = float(2 * special.ndtr(-abs(fit.att) / se))
     return SynthInference(se, p, fit.att - z * se, fit.att + z * se, {"replicates": n})
 
 
@@ -271,7 +300,7 @@ def conformal_pvalues(fit: SyntheticFit, nulls: np.ndarray) -> np.ndarray:
     resid = np.abs(series - synthetic)
     shifts = np.stack([np.roll(resid, -j, axis=1)[:, post].mean(axis=1) for j in range(n_periods)])
     observed = shifts[0]
-    tol = 1e-12 * np.maximum(1.0, np.abs(observed))
+    tol = 1e-12 * np.maximum(np.abs(observed), _spread(fit))
     return (shifts >= observed - tol).mean(axis=0)
 
 
@@ -305,6 +334,15 @@ def conformal(fit: SyntheticFit, *, alpha: float, grid: int = 41) -> SynthInfere
     n_periods = fit.panel.y.shape[1]
     notes: list[Note] = []
     p0 = float(conformal_pvalues(fit, np.array([0.0]))[0])
+    pre = fit.cohorts[0].start
+    # With a level in the model (DiD, synthetic DiD) fitted on all periods, a wrong τ₀ moves
+    # the level, and the residuals land in the shorter of pre- and post-period: when the
+    # post-period is not the shorter, p rises towards 1 as τ₀ moves away, and no effect can
+    # be rejected however large.
+    level = fit.method in ("did", "synthetic_did") and pre <= n_periods - pre
+    if level:
+        values = {"pre_periods": pre, "post_periods": n_periods - pre}
+        notes.append(Note("conformal_short_pre", values))
     if 1 / n_periods > alpha:
         notes.append(
             Note(
@@ -312,6 +350,7 @@ def conformal(fit: SyntheticFit, *, alpha: float, grid: int = 41) -> SynthInfere
                 {"periods": n_periods, **_unbounded(alpha, n_periods)},
             )
         )
+    if 1 / n_periods > alpha or level:
         return SynthInference(
             math.nan,
             p0,
@@ -323,10 +362,11 @@ def conformal(fit: SyntheticFit, *, alpha: float, grid: int = 41) -> SynthInfere
         )
     c = fit.cohorts[0]
     gaps = fit.panel.y[c.treated].mean(axis=0) - fit.panel.y[fit.panel.controls].mean(axis=0)
-    radius = 4 * (np.ptp(gaps) + abs(fit.att)) + 1e-9
+    radius = 4 * (np.ptp(gaps) + abs(fit.att)) or 1e-9 * max(_spread(fit), 1e-300)
     nulls = fit.att + np.linspace(-radius, radius, grid)
     ok = conformal_pvalues(fit, nulls) > alpha
     if not ok.any() and p0 <= alpha:  # zero is a tested value too
+        notes.append(Note("conformal_empty_set", {"alpha": alpha}))
         return SynthInference(
             math.nan, p0, math.nan, math.nan, _cdetail(n_periods, grid), tuple(notes), ()
         )

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.did._data import COHORT_RULE
+from evalkit.did._data import COHORT_RULE, refuse_infinite
 from evalkit.errors import EstimationError
 
-__all__ = ["Panel", "panel_matrix"]
+__all__ = ["Panel", "panel_matrix", "plain"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,11 @@ class Panel:
         return sorted({int(a) for a in self.adoption if a >= 0})
 
 
+def plain(value: object) -> object:
+    """Return a numpy scalar as the Python value, so a message says 10, not np.int64(10)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _need(data: pd.DataFrame, column: str | None, role: str) -> str:
     if column is None:
         raise EstimationError(f"synthetic estimators need {role}= (a column name)")
@@ -74,17 +79,51 @@ def _treatment(data: pd.DataFrame, time: str, treated: str | None, cohort: str |
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise EstimationError(
                 f"treated column {treated!r} must be 0 or 1 in every row; row {row} has "
-                f"{data[treated].iloc[row]!r}"
+                f"{plain(data[treated].iloc[row])!r}"
             )
         return raw.astype(int)
     col = _need(data, cohort, "cohort")
     g = pd.to_numeric(data[col], errors="coerce").fillna(0)
     t = pd.to_numeric(data[time], errors="coerce")
-    if t.isna().any():
-        raise EstimationError(
-            f"with cohort= the time column {time!r} must be numeric ({COHORT_RULE})"
-        )
+    if t.isna().any() or pd.api.types.is_datetime64_any_dtype(data[time]):
+        # periods as labels ("2024-10", dates): the cohort names one of them, as for TWFE
+        g, t = _label_positions(data[col], data[time], col)
     return ((g > 0) & (t >= g)).astype(int)
+
+
+def _sortable(values: pd.Series, role: str) -> np.ndarray:
+    """Return ids or periods that sort: mixed numbers and text (3 and "u04") could not."""
+    out = values.to_numpy()
+    if values.dtype != object:
+        return out
+    kinds = {type(v) for v in values.dropna().map(plain)}
+    if len(kinds) < 2 or kinds <= {int, float}:
+        return out
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().all():  # "16" beside 15: all numbers
+        return numbers.to_numpy()
+    if role == "unit":  # ids are labels: 3 and "3" are one unit
+        return values.astype(str).to_numpy()
+    raise EstimationError(
+        f"time column {values.name!r} mixes numbers and text "
+        f"({', '.join(sorted(k.__name__ for k in kinds))}); give every period in one form"
+    )
+
+
+def _label_positions(cohort: pd.Series, time: pd.Series, col: str) -> tuple[pd.Series, pd.Series]:
+    """Return cohort and period as positions 1, 2, ... of the sorted labels (0: never)."""
+    if time.isna().any():
+        raise EstimationError(f"time column {time.name!r} has missing values")
+    position = {v: i + 1 for i, v in enumerate(sorted(pd.unique(time)))}
+    never = cohort.isna() | cohort.astype(str).str.strip().isin(["", "0", "0.0", "nan", "NaT"])
+    g = cohort.map(position).where(~never, 0)
+    if g.isna().any():
+        bad = cohort[g.isna()].iloc[0]
+        raise EstimationError(
+            f"cohort column {col!r}: value {plain(bad)!r} is not a period of the time column "
+            f"{time.name!r}; {COHORT_RULE}"
+        )
+    return g.astype(int), time.map(position).astype(int)
 
 
 def panel_matrix(
@@ -124,29 +163,40 @@ def panel_matrix(
     u_col, t_col = _need(data, unit, "unit"), _need(data, time, "time")
     d = _treatment(data, t_col, treated, cohort)
     frame = pd.DataFrame(
-        {"u": data[u_col].to_numpy(), "t": data[t_col].to_numpy(), "d": d.to_numpy()}
+        {
+            "u": _sortable(data[u_col], "unit"),
+            "t": _sortable(data[t_col], "time"),
+            "d": d.to_numpy(),
+        }
     )
     frame["y"] = pd.to_numeric(data[y_col], errors="coerce").to_numpy()
+    refuse_infinite(frame["y"], outcome)
     missing = frame["y"].isna()
     if missing.any():
         first = frame[missing].iloc[0]
         raise EstimationError(
             f"outcome {outcome!r} is missing or not numeric in {int(missing.sum())} row(s) "
-            f"(first: unit {first['u']!r}, period {first['t']!r}); synthetic estimators need a "
-            "complete, balanced panel"
+            f"(first: unit {plain(first['u'])!r}, period {plain(first['t'])!r}); synthetic "
+            "estimators need a complete, balanced panel"
         )
     if frame.duplicated(["u", "t"]).any():
         dup = frame[frame.duplicated(["u", "t"])].iloc[0]
         raise EstimationError(
-            f"unit {dup['u']!r} has more than one row in period {dup['t']!r}; give one row per "
-            "unit and period"
+            f"unit {plain(dup['u'])!r} has more than one row in period {plain(dup['t'])!r}; "
+            "give one row per unit and period"
         )
     wide = frame.pivot(index="u", columns="t", values="y").sort_index().sort_index(axis=1)
     if wide.isna().to_numpy().any():
         row, col = np.argwhere(wide.isna().to_numpy())[0]
         raise EstimationError(
-            f"the panel is not balanced: unit {wide.index[row]!r} has no row for period "
-            f"{wide.columns[col]!r}; synthetic estimators need every unit in every period"
+            f"the panel is not balanced: unit {plain(wide.index[row])!r} has no row for period "
+            f"{plain(wide.columns[col])!r}; synthetic estimators need every unit in every period"
+        )
+    if np.ptp(wide.to_numpy(dtype=float)) == 0:
+        # as TWFE refuses it: every weight fits, every placebo is 0, and p = 1 says nothing
+        raise EstimationError(
+            f"outcome {outcome!r} is {plain(frame['y'].iloc[0])!r} in every row; there is no "
+            "variation and no effect to estimate"
         )
     dmat = frame.pivot(index="u", columns="t", values="d").loc[wide.index, wide.columns]
     return Panel(
@@ -164,13 +214,14 @@ def _adoption(dmat: pd.DataFrame) -> np.ndarray:
     for i in np.flatnonzero(ever):
         if not w[i, first[i] :].all():
             raise EstimationError(
-                f"unit {dmat.index[i]!r} is treated from period {dmat.columns[first[i]]!r} but "
-                "untreated later; synthetic estimators need a treatment that stays on"
+                f"unit {plain(dmat.index[i])!r} is treated from period "
+                f"{plain(dmat.columns[first[i]])!r} but untreated later; synthetic estimators "
+                "need a treatment that stays on"
             )
         if first[i] == 0:
             raise EstimationError(
-                f"unit {dmat.index[i]!r} is treated from the first period "
-                f"{dmat.columns[0]!r}; a synthetic comparison needs at least one period "
+                f"unit {plain(dmat.index[i])!r} is treated from the first period "
+                f"{plain(dmat.columns[0])!r}; a synthetic comparison needs at least one period "
                 "before treatment"
             )
     if not ever.any():

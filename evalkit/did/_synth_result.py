@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -10,6 +11,9 @@ import pandas as pd
 
 from evalkit.did import _synth_inference as si
 from evalkit.did._common import check_choice
+from evalkit.did._data import refuse_infinite
+from evalkit.did._synth_panel import plain
+from evalkit.did.notes import Note
 from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.synthetic import SyntheticFit, synthetic_fit
 from evalkit.errors import EstimationError
@@ -30,7 +34,7 @@ def triple_panel(
     subgroup: str,
     treated: str | None,
     cohort: str | None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, int]:
     """Within each unit and period: mean outcome of the subgroup minus that of the others.
 
     Parameters
@@ -48,11 +52,14 @@ def triple_panel(
     pandas.DataFrame
         One row per unit and period: ``unit, time, y`` (the difference) and the
         treatment column (maximum over the rows of the cell).
+    int
+        Rows left out for a missing outcome.
 
     Raises
     ------
     EstimationError
-        When the subgroup column is missing or not 0/1, or a unit-period lacks either group.
+        When the subgroup column is missing or not 0/1, the outcome is not numeric or
+        infinite, or a unit-period lacks either group (the message names the first).
     """
     for col in (subgroup, outcome, unit, time):
         if col not in data.columns:
@@ -62,37 +69,65 @@ def triple_panel(
             )
     g = pd.to_numeric(data[subgroup], errors="coerce")
     if not g.isin([0, 1]).all():
+        seen = sorted(map(str, pd.unique(data.loc[~g.isin([0, 1]), subgroup])))[:5]
         raise EstimationError(
-            f"triple_differences: subgroup column {subgroup!r} must be 0 or 1 in every row"
+            f"triple_differences: subgroup column {subgroup!r} must be 0 or 1 in every row; "
+            f"it also has {', '.join(seen)}"
         )
+    y = pd.to_numeric(data[outcome], errors="coerce")
+    text = y.isna() & data[outcome].notna()
+    if text.any():
+        raise EstimationError(
+            f"column {outcome!r} must be numeric; row {data.index[text][0]!r} has "
+            f"{data.loc[text, outcome].iloc[0]!r}"
+        )
+    refuse_infinite(y, outcome)
     treat = treated or cohort
     frame = pd.DataFrame(
         {
             "unit": data[unit].to_numpy(),
             "time": data[time].to_numpy(),
             "g": g.to_numpy(),
-            "y": pd.to_numeric(data[outcome], errors="coerce").to_numpy(),
+            "y": y.to_numpy(),
             "d": data[treat].to_numpy() if treat else 0,
         }
     )
+    # rows without an outcome are left out of their cell's mean, and counted for a note
     means = frame.pivot_table(index=["unit", "time"], columns="g", values="y", aggfunc="mean")
-    if means.shape[1] < 2 or means.isna().to_numpy().any():
+    means = means.reindex(columns=[0, 1]).reindex(
+        pd.MultiIndex.from_frame(frame[["unit", "time"]].drop_duplicates()).sort_values()
+    )
+    empty = means.isna().to_numpy()
+    if empty.any():
+        row, col = np.argwhere(empty)[0]
+        cell_unit, cell_time = (plain(v) for v in means.index[row])
         raise EstimationError(
-            "triple_differences: every unit and period needs rows of both subgroups "
-            f"({subgroup!r} = 1 and 0) with an outcome"
+            f"triple_differences: unit {cell_unit!r} has no row of subgroup {subgroup!r} = {col} "
+            f"with an outcome in period {cell_time!r} ({int(empty.sum())} such cell(s)); every "
+            "unit and period needs rows of both subgroups"
         )
     out = (means[1] - means[0]).rename("y").reset_index()
     d = frame.groupby(["unit", "time"], sort=True)["d"].max().reset_index()
-    return out.merge(d, on=["unit", "time"]).rename(columns={"d": treat or "treated"})
+    cells = out.merge(d, on=["unit", "time"]).rename(columns={"d": treat or "treated"})
+    return cells, int(y.isna().sum())
+
+
+def _count(options: dict[str, Any], name: str, default: int, least: int) -> int:
+    """Return a whole-number option of at least ``least`` (0 placebos crashed the draw)."""
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+        raise EstimationError(f"{name} must be a whole number >= {least}; got {value!r}")
+    return int(value)
 
 
 def _inference(
     fit: SyntheticFit, chosen: str, alpha: float, seed: int, options: dict[str, Any]
 ) -> si.SynthInference:
     if chosen == "placebo":
-        return si.placebo(fit, alpha=alpha, n_placebo=int(options.get("n_placebo", 199)), seed=seed)
+        n_placebo = _count(options, "n_placebo", 199, 1)
+        return si.placebo(fit, alpha=alpha, n_placebo=n_placebo, seed=seed)
     if chosen == "conformal":
-        return si.conformal(fit, alpha=alpha, grid=int(options.get("grid", 41)))
+        return si.conformal(fit, alpha=alpha, grid=_count(options, "grid", 41, 3))
     return si.jackknife(fit, alpha=alpha)
 
 
@@ -148,6 +183,7 @@ def synthetic_result(
         )
     eta = options.get("eta_omega")
     frame, n_obs = data, len(data)
+    data_notes: tuple[Note, ...] = ()
     # twfe with conformal inference: the equal-weight DiD, which equals TWFE on a balanced panel
     method: str = "did" if estimator == "twfe" else estimator
     if estimator == "triple_differences":
@@ -160,7 +196,7 @@ def synthetic_result(
         check_choice("base", base, Base)
         if unit is None or time is None:
             raise EstimationError("triple_differences needs unit= and time=")
-        frame = triple_panel(
+        frame, dropped = triple_panel(
             data,
             outcome=outcome,
             unit=unit,
@@ -169,6 +205,9 @@ def synthetic_result(
             treated=treated,
             cohort=cohort,
         )
+        if dropped:
+            values = {"n": dropped, "outcome": outcome, "kept": n_obs - dropped, "total": n_obs}
+            data_notes, n_obs = (Note("dropped_missing_outcome", values),), n_obs - dropped
         outcome, unit, time, method = "y", "unit", "time", base
     fit = synthetic_fit(
         frame,
@@ -181,7 +220,9 @@ def synthetic_result(
         eta_omega=None if eta is None else float(eta),
     )
     out = _inference(fit, chosen, alpha, seed, options)
-    return _result(estimator, fit, chosen, out, alpha, n_obs)
+    return _result(
+        estimator, fit, chosen, replace(out, notes=(*data_notes, *out.notes)), alpha, n_obs
+    )
 
 
 def _result(

@@ -147,6 +147,12 @@ def _estimate(
     ):
         from evalkit.did._synth_result import synthetic_result
 
+        if post is not None:  # it was ignored, and the group indicator read as the treatment
+            raise EstimationError(
+                f"{spec.estimator} takes the treatment per row: give treated= as 1 in a unit's "
+                "periods from its start on (group x post), or cohort=; post= is for the 2x2"
+            )
+
         return synthetic_result(
             data, spec, outcome=outcome, unit=unit, time=time, treated=treated, cohort=cohort
         )

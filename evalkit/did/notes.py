@@ -142,6 +142,17 @@ TEMPLATES: dict[str, str] = {
         "conformal inference: with {periods} periods there are only {assignments} moving-block "
         "permutations of time, " + _UNBOUNDED
     ),
+    "conformal_short_pre": (
+        "conformal inference: the pre-period ({pre_periods} periods) is not longer than the "
+        "post-period ({post_periods}); a model with a level, fitted on all periods, then leaves "
+        "a wrong effect's residuals in the pre-period, so the test cannot reject an effect "
+        "however large and the interval is unbounded; use placebo inference, synthetic "
+        "control or a longer pre-period"
+    ),
+    "conformal_empty_set": (
+        "conformal inference: every effect tested is rejected at alpha = {alpha:g}, zero "
+        "included, so the confidence set is empty and there is no interval"
+    ),
     "conformal_open_interval": (
         "conformal inference: the interval did not close within the effects tested; it is "
         "reported as unbounded on the open side"

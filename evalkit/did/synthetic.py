@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.did._synth_panel import Panel, panel_matrix
+from evalkit.did._synth_panel import Panel, panel_matrix, plain
 from evalkit.did._synth_weights import Method, Weights, fit_weights
 from evalkit.errors import EstimationError
 
@@ -174,8 +174,8 @@ def cohort_estimates(
     """
     if start < 2:
         raise EstimationError(
-            f"the cohort starting in period {panel.times[start]!r} has {start} period(s) before "
-            "it; synthetic estimators need at least two"
+            f"the cohort starting in period {plain(panel.times[start])!r} has {start} period(s) "
+            "before it; synthetic estimators need at least two"
         )
     return fit_weights(panel.y, start, panel.controls, treated, excluded, method, eta_omega)
 

@@ -12,7 +12,9 @@ explains the choice instead of only refusing it:
 * ``placebo``: p-values in steps of 1/(comparison units + 1); it can reject at
   alpha only with at least 1/alpha − 1 comparison units.
 * ``conformal``: one start month; p-values in steps of 1/(months), so it needs at
-  least 1/alpha months; it is what makes a single pilot municipality testable.
+  least 1/alpha months, and, with a level in the model (all but synthetic control), a
+  pre-period longer than the post-period; it is what makes a single pilot
+  municipality testable.
 * ``jackknife``: only with more than one pilot municipality.
 """
 
@@ -27,13 +29,14 @@ from evalkit.spec import SYNTHETIC_ESTIMATORS, SYNTHETIC_INFERENCE
 __all__ = ["check_synthetic"]
 
 
-def _months(p: Mapping[str, Any]) -> int | None:
+def _months(p: Mapping[str, Any], first: str = "pre", last: str = "post") -> int | None:
+    """Months from the start of ``periods.<first>`` to the end of ``periods.<last>``."""
     periods = p.get("periods") or {}
     try:
-        first = str((periods.get("pre") or {})["start"])
-        last = str((periods.get("post") or {})["end"])
-        y0, m0 = (int(x) for x in first.split("-")[:2])
-        y1, m1 = (int(x) for x in last.split("-")[:2])
+        begin = str((periods.get(first) or {})["start"])
+        end = str((periods.get(last) or {})["end"])
+        y0, m0 = (int(x) for x in begin.split("-")[:2])
+        y1, m1 = (int(x) for x in end.split("-")[:2])
     except (KeyError, TypeError, ValueError):
         return None
     return (y1 * 12 + m1) - (y0 * 12 + m0) + 1
@@ -125,6 +128,16 @@ def _check_inference(
                 f"conformal p-values come in steps of 1/{months} months = {1 / months:.3f}; "
                 f"it needs at least {math.ceil(1 / alpha)} months"
             )
+        pre = _months(p, "pre", "pre")
+        post = months - pre if months is not None and pre is not None else None
+        if estimator != "synthetic_control" and pre is not None and post is not None:
+            if pre <= post:  # the level absorbs a wrong effect (see _synth_inference.conformal)
+                warnings.append(
+                    f"analysis.inference: impossible at alpha = {alpha:g} with this design: "
+                    f"with a pre-period of {pre} months, not longer than the post-period "
+                    f"({post}), conformal inference on {estimator} cannot reject an effect "
+                    "however large; lengthen the pre-period or use synthetic_control"
+                )
     if inference in ("placebo", "auto") and estimator in SYNTHETIC_ESTIMATORS and n_treated:
         smallest = 1 / (math.comb(n_comparison, n_treated) + 1) if n_comparison else 1.0
         if smallest > alpha:

@@ -60,6 +60,8 @@ FORMATS: dict[str, Callable[[Any, str], str]] = {
             "draws",
             "failed",
             "periods",
+            "pre_periods",
+            "post_periods",
             "anticipation",
         ),
         _count,

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from evalkit.did._data import refuse_infinite
 from evalkit.did.cs._arrays import as_float, distinct, factorize, index_dtype, show, slices
 from evalkit.did.notes import Note, as_number
 from evalkit.errors import EstimationError
@@ -259,9 +260,16 @@ def _read_rows(
 ) -> _Rows:
     """Read outcome, period, cohort and covariates; leave out (and note) rows missing one."""
     y = as_float(data[outcome], copy=False)  # read only
+    for c, v in ((outcome, y), *((c, as_float(data[c], copy=False)) for c in covariates)):
+        refuse_infinite(pd.Series(v, index=data.index), c)
     if np.isnan(y).all():
         raise EstimationError(f"column {outcome!r}: no numeric outcome values")
     tcol = data[time]
+    if tcol.dtype.kind in "mM":  # as numbers they are nanoseconds: event times of 10**15
+        raise EstimationError(
+            f"column {time!r} holds dates; callaway_santanna counts periods in numbers "
+            "(1, 2, ... or 202401): number the periods and give the cohort in the same numbers"
+        )
     if isinstance(tcol.dtype, np.dtype) and tcol.dtype.kind in "iu":
         tt: NDArray[Any] = tcol.to_numpy()  # integer periods: no conversion needed
     else:
