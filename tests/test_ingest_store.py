@@ -331,3 +331,25 @@ def test_an_empty_store_returns_frames_with_the_stored_columns(tmp_path: Path) -
         assert s.ingest_log().empty and s.quarantine().empty and s.status().empty
         with pytest.raises(IngestError, match="unknown kind 'panel'"):
             s.table("panel")
+
+
+def test_an_overlap_names_every_file_that_holds_the_key_and_the_earliest_first(
+    tmp_path: Path,
+) -> None:
+    # keep_both keeps a key in several files; the note named only the one whose name sorts
+    # first, and the refusal message that one too, not the earliest delivery.
+    text = (BAD / "op_extra_columns.csv").read_text(encoding="utf-8")
+    z, b, a = tmp_path / "z_first.csv", tmp_path / "b_second.csv", tmp_path / "a_third.csv"
+    z.write_text(text, encoding="utf-8")
+    b.write_text(text.replace("\n", "\r\n"), encoding="utf-8")
+    a.write_text(text.replace(";", "\t"), encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    ingest_files("outcome_panel", [z], store_path=store)
+    [second] = ingest_files("outcome_panel", [b], store_path=store, overlap="keep_both")
+    assert second.accepted == 4 and f"stored from {z}; stored both" in " ".join(second.notes)
+    [third] = ingest_files("outcome_panel", [a], store_path=store, overlap="refuse")
+    assert third.rejected == 4
+    assert f"stored from {b}, {z}; rejected them" in " ".join(third.notes)
+    assert set(third.failures["message"]) == {
+        f"key (person_id, month) is already stored from {z}; overlap rule refuse"
+    }

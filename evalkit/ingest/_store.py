@@ -293,24 +293,28 @@ class Store:
         Returns
         -------
         pandas.DataFrame
-            ``_pos``, ``file`` and ``ingested_at`` of the stored rows with the same key
-            (one row per incoming position; the earliest stored file named).
+            ``_pos``, ``file``, ``ingested_at`` and ``files`` of the stored rows with the
+            same key (one row per incoming position; ``file`` the earliest stored file,
+            ``files`` every one).
         """
         names = [c for c in keys.columns if c != "_pos"]
         if keys.empty or not self._exists(kind):
-            return pd.DataFrame(columns=["_pos", "file", "ingested_at"])
+            return pd.DataFrame(columns=["_pos", "file", "ingested_at", "files"])
         import pyarrow as pa
 
         on = " AND ".join(f"i.{_q(c)} = t.{_q(c)}" for c in names)
         params: list[Any] = [kind]
         if sha256s is not None:
             if not sha256s:
-                return pd.DataFrame(columns=["_pos", "file", "ingested_at"])
+                return pd.DataFrame(columns=["_pos", "file", "ingested_at", "files"])
             on += f" AND t._source_sha256 IN ({', '.join('?' * len(sha256s))})"
             params = [*sha256s, kind]
         _evalkit_keys = pa.Table.from_pandas(_plain(keys), preserve_index=False)
         return self._con.execute(  # DuckDB reads the local Arrow table by name (see _insert)
-            f"SELECT i._pos, min(l.file) AS file, min(l.ingested_at) AS ingested_at "
+            # the earliest file for the message, every file for the note: keep_both keeps
+            # a key in several files, and the file name that sorts first is not the earliest
+            "SELECT i._pos, arg_min(l.file, l.ingested_at) AS file, "
+            "min(l.ingested_at) AS ingested_at, list(DISTINCT l.file) AS files "
             f"FROM _evalkit_keys i JOIN {_q(kind)} t ON {on} "
             "LEFT JOIN ingest_log l ON l.sha256 = t._source_sha256 AND l.kind = ? "
             "GROUP BY i._pos ORDER BY i._pos",
