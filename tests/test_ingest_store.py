@@ -353,3 +353,26 @@ def test_an_overlap_names_every_file_that_holds_the_key_and_the_earliest_first(
     assert set(third.failures["message"]) == {
         f"key (person_id, month) is already stored from {z}; overlap rule refuse"
     }
+
+
+def test_keep_latest_replaces_only_the_protocols_own_rows_in_a_shared_store(
+    tmp_path: Path,
+) -> None:
+    # A protocol looks for overlaps among its own files only, but keep_latest deleted the
+    # key from every file: another protocol's delivery of the same person-months was lost.
+    text = (BAD / "op_extra_columns.csv").read_text(encoding="utf-8")
+    other, own_1, own_2 = tmp_path / "other.csv", tmp_path / "own_1.csv", tmp_path / "own_2.csv"
+    other.write_text(text, encoding="utf-8")
+    own_1.write_text(text.replace("\n", "\r\n"), encoding="utf-8")
+    own_2.write_text(text.replace(";", "\t"), encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    ingest_files("outcome_panel", [other], store_path=store)
+    own = [file_sha256(own_1), file_sha256(own_2)]
+    for path in (own_1, own_2):
+        ingest_files(
+            "outcome_panel", [path], store_path=store, overlap="keep_latest", overlap_among=own
+        )
+    with Store(store) as s:
+        assert len(s.table("outcome_panel", sha256s=[file_sha256(other)])) == 4
+        assert len(s.table("outcome_panel", sha256s=own)) == 4
+        assert s.table("outcome_panel", sha256s=own)["_source_sha256"].eq(own[1]).all()

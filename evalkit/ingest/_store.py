@@ -376,6 +376,7 @@ class Store:
         *,
         contents: pd.DataFrame | None = None,
         replace_keys: Sequence[str] = (),
+        replace_among: Sequence[str] | None = None,
     ) -> None:
         """Store accepted rows and quarantined failures (inside :meth:`transaction`).
 
@@ -392,11 +393,14 @@ class Store:
         replace_keys : sequence of str, optional
             Key columns: stored rows with the same key as an incoming row are deleted
             first (an overlapping delivery kept as the latest).
+        replace_among : sequence of str, optional
+            Delete only rows from these files (sha256): the files the overlap was looked
+            for among (a protocol's own), so another protocol's rows in a shared store stay.
         """
         columns = table_columns(schema)
         self._create(schema.kind, columns)
         if replace_keys and not rows.empty:
-            self._delete_keys(schema.kind, rows, list(replace_keys))
+            self._delete_keys(schema.kind, rows, list(replace_keys), replace_among)
         self._insert(schema.kind, rows, columns)
         self._insert("quarantine", quarantine, QUARANTINE_COLUMNS)
         if contents is not None:
@@ -435,12 +439,18 @@ class Store:
             self.append(schema, rows, quarantine, replace_keys=replace_keys)
             self.append_log(log)
 
-    def _delete_keys(self, table: str, rows: pd.DataFrame, key: list[str]) -> None:
+    def _delete_keys(
+        self, table: str, rows: pd.DataFrame, key: list[str], among: Sequence[str] | None
+    ) -> None:
         import pyarrow as pa
 
         on = " AND ".join(f"{_q(table)}.{_q(c)} = k.{_q(c)}" for c in key)
+        if among is not None:
+            on += f" AND {_q(table)}._source_sha256 IN ({', '.join('?' * len(among)) or 'NULL'})"
         _evalkit_keys = pa.Table.from_pandas(_plain(rows[key]), preserve_index=False)
-        self._con.execute(f"DELETE FROM {_q(table)} USING _evalkit_keys k WHERE {on}")
+        self._con.execute(
+            f"DELETE FROM {_q(table)} USING _evalkit_keys k WHERE {on}", list(among or [])
+        )
 
     def _insert(self, table: str, frame: pd.DataFrame, columns: dict[str, str]) -> None:
         if frame.empty:
