@@ -376,3 +376,42 @@ def test_keep_latest_replaces_only_the_protocols_own_rows_in_a_shared_store(
         assert len(s.table("outcome_panel", sha256s=[file_sha256(other)])) == 4
         assert len(s.table("outcome_panel", sha256s=own)) == 4
         assert s.table("outcome_panel", sha256s=own)["_source_sha256"].eq(own[1]).all()
+
+
+def test_a_kill_after_keep_latest_deleted_the_old_rows_leaves_them_stored(
+    tmp_path: Path,
+) -> None:
+    # keep_latest deletes the stored rows before it inserts the new ones: a kill -9
+    # between that and the log line must leave the earlier delivery as it was.
+    text = (BAD / "op_extra_columns.csv").read_text(encoding="utf-8")
+    first, again = tmp_path / "first.csv", tmp_path / "again.csv"
+    first.write_text(text, encoding="utf-8")
+    again.write_text(text.replace(";", "\t"), encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    ingest_files("outcome_panel", [first], store_path=store)
+    script = textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        from evalkit.ingest import Store, ingest_files
+        original = Store._insert
+        def killing(self, table, frame, columns):
+            original(self, table, frame, columns)
+            if table == "quarantine":  # old rows deleted, new ones in, log line not yet
+                os.kill(os.getpid(), signal.SIGKILL)
+        Store._insert = killing
+        ingest_files("outcome_panel", [Path({str(again)!r})], store_path=Path({str(store)!r}),
+                     overlap="keep_latest")
+    """)
+    env = {**os.environ, "EVALKIT_PSEUDONYM_KEY": "store-test-key-3f9a1c7e5b2d8046a1f3c9e7b5d2"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, check=False, timeout=120
+    )
+    assert done.returncode == -signal.SIGKILL
+    with Store(store) as s:
+        assert len(s.ingest_log()) == 1
+        assert s.table("outcome_panel")["_source_sha256"].eq(file_sha256(first)).sum() == 4
+    [report] = ingest_files("outcome_panel", [again], store_path=store, overlap="keep_latest")
+    assert report.accepted == 4 and "replaced the stored rows" in " ".join(report.notes)
+    with Store(store) as s:
+        assert s.table("outcome_panel")["_source_sha256"].eq(file_sha256(again)).sum() == 4
+        assert len(s.table("outcome_panel")) == 4
