@@ -28,7 +28,7 @@ INSTRUMENTS = yaml.safe_load(
 def stored(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("recovery")
     mp = pytest.MonkeyPatch()
-    mp.setenv("EVALKIT_PSEUDONYM_KEY", "analysis-recovery-test-key-0123456789abcdef")
+    mp.setenv("EVALKIT_PSEUDONYM_KEY", "analysis-recovery-test-key-7e3a91c5d2b8f0461a9c")
     try:
         design = synth.PilotDesign(n_cases=6000, questionnaire_n=600)
         pilot = synth.generate(design, 1)

@@ -66,7 +66,20 @@ def test_two_scopes_share_no_pseudonym_over_the_999_block() -> None:
     assert not direct & a
 
 
-@pytest.mark.parametrize("weak", ["1", "secret", "a" * 64, "abcdefgh" * 6, "0123456789abcdef" * 3])
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "1",
+        "secret",
+        "a" * 64,
+        "abcdefgh" * 6,
+        "0123456789abcdef" * 3,
+        # accepted before: a run of the alphabet, and words (a Dutch sentence, the pilot's name)
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ",
+        "ditiseenheellangwachtwoordvoordepilotgemeente",
+        "Jongerenaanpak16-27GemeenteDemodam2025!",
+    ],
+)
 def test_weak_keys_are_refused_with_advice(
     weak: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
 ) -> None:

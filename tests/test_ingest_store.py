@@ -331,3 +331,87 @@ def test_an_empty_store_returns_frames_with_the_stored_columns(tmp_path: Path) -
         assert s.ingest_log().empty and s.quarantine().empty and s.status().empty
         with pytest.raises(IngestError, match="unknown kind 'panel'"):
             s.table("panel")
+
+
+def test_an_overlap_names_every_file_that_holds_the_key_and_the_earliest_first(
+    tmp_path: Path,
+) -> None:
+    # keep_both keeps a key in several files; the note named only the one whose name sorts
+    # first, and the refusal message that one too, not the earliest delivery.
+    text = (BAD / "op_extra_columns.csv").read_text(encoding="utf-8")
+    z, b, a = tmp_path / "z_first.csv", tmp_path / "b_second.csv", tmp_path / "a_third.csv"
+    z.write_text(text, encoding="utf-8")
+    b.write_text(text.replace("\n", "\r\n"), encoding="utf-8")
+    a.write_text(text.replace(";", "\t"), encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    ingest_files("outcome_panel", [z], store_path=store)
+    [second] = ingest_files("outcome_panel", [b], store_path=store, overlap="keep_both")
+    assert second.accepted == 4 and f"stored from {z}; stored both" in " ".join(second.notes)
+    [third] = ingest_files("outcome_panel", [a], store_path=store, overlap="refuse")
+    assert third.rejected == 4
+    assert f"stored from {b}, {z}; rejected them" in " ".join(third.notes)
+    assert set(third.failures["message"]) == {
+        f"key (person_id, month) is already stored from {z}; overlap rule refuse"
+    }
+
+
+def test_keep_latest_replaces_only_the_protocols_own_rows_in_a_shared_store(
+    tmp_path: Path,
+) -> None:
+    # A protocol looks for overlaps among its own files only, but keep_latest deleted the
+    # key from every file: another protocol's delivery of the same person-months was lost.
+    text = (BAD / "op_extra_columns.csv").read_text(encoding="utf-8")
+    other, own_1, own_2 = tmp_path / "other.csv", tmp_path / "own_1.csv", tmp_path / "own_2.csv"
+    other.write_text(text, encoding="utf-8")
+    own_1.write_text(text.replace("\n", "\r\n"), encoding="utf-8")
+    own_2.write_text(text.replace(";", "\t"), encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    ingest_files("outcome_panel", [other], store_path=store)
+    own = [file_sha256(own_1), file_sha256(own_2)]
+    for path in (own_1, own_2):
+        ingest_files(
+            "outcome_panel", [path], store_path=store, overlap="keep_latest", overlap_among=own
+        )
+    with Store(store) as s:
+        assert len(s.table("outcome_panel", sha256s=[file_sha256(other)])) == 4
+        assert len(s.table("outcome_panel", sha256s=own)) == 4
+        assert s.table("outcome_panel", sha256s=own)["_source_sha256"].eq(own[1]).all()
+
+
+def test_a_kill_after_keep_latest_deleted_the_old_rows_leaves_them_stored(
+    tmp_path: Path,
+) -> None:
+    # keep_latest deletes the stored rows before it inserts the new ones: a kill -9
+    # between that and the log line must leave the earlier delivery as it was.
+    text = (BAD / "op_extra_columns.csv").read_text(encoding="utf-8")
+    first, again = tmp_path / "first.csv", tmp_path / "again.csv"
+    first.write_text(text, encoding="utf-8")
+    again.write_text(text.replace(";", "\t"), encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    ingest_files("outcome_panel", [first], store_path=store)
+    script = textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        from evalkit.ingest import Store, ingest_files
+        original = Store._insert
+        def killing(self, table, frame, columns):
+            original(self, table, frame, columns)
+            if table == "quarantine":  # old rows deleted, new ones in, log line not yet
+                os.kill(os.getpid(), signal.SIGKILL)
+        Store._insert = killing
+        ingest_files("outcome_panel", [Path({str(again)!r})], store_path=Path({str(store)!r}),
+                     overlap="keep_latest")
+    """)
+    env = {**os.environ, "EVALKIT_PSEUDONYM_KEY": "store-test-key-3f9a1c7e5b2d8046a1f3c9e7b5d2"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, check=False, timeout=120
+    )
+    assert done.returncode == -signal.SIGKILL
+    with Store(store) as s:
+        assert len(s.ingest_log()) == 1
+        assert s.table("outcome_panel")["_source_sha256"].eq(file_sha256(first)).sum() == 4
+    [report] = ingest_files("outcome_panel", [again], store_path=store, overlap="keep_latest")
+    assert report.accepted == 4 and "replaced the stored rows" in " ".join(report.notes)
+    with Store(store) as s:
+        assert s.table("outcome_panel")["_source_sha256"].eq(file_sha256(again)).sum() == 4
+        assert len(s.table("outcome_panel")) == 4

@@ -603,6 +603,38 @@ def test_data_outside_the_project_is_refused_wherever_evalkit_runs(
     assert not any("outside the project" in e for e in report.errors), report.errors
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("data/raw/loop", "'data/raw/loop' cannot be resolved"),
+        ("data/raw/deelnemer_999999990.csv", "a file name holds what may be a BSN"),
+        ("data/raw/deelnemer_999.999.990.csv", "a file name holds what may be a BSN"),
+        ("http://example.com/panel.csv", "a URL is not a file path"),
+        ("file:///etc/passwd", "a URL is not a file path"),
+        ("C:/data/panel.csv", "a Windows drive is not a file path"),
+        ("data\\raw\\panel.csv", "a Windows path (backslash)"),
+        ("data/raw/*.csv", "a glob pattern is not expanded"),
+    ],
+)
+def test_data_source_names_that_are_no_project_file_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, message: str
+) -> None:
+    # Each resolved as a relative name inside the project and passed check (a symlink loop
+    # gave a traceback); a BSN in a name was echoed and would be registered.
+    (tmp_path / "protocols").mkdir()
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    (tmp_path / "data" / "raw" / "loop").symlink_to("loop2")
+    (tmp_path / "data" / "raw" / "loop2").symlink_to("loop")
+    monkeypatch.chdir(tmp_path)
+    data = protocol_dict()
+    data["data_sources"][0]["files"] = [name]
+    errors = check_protocol(write_protocol(tmp_path / "protocols", data)).errors
+    assert any(message in e for e in errors), errors
+    assert not any("999999990" in e or "999.999.990" in e for e in errors)
+    data["data_sources"][0]["files"] = ["data/raw/panel_20250101.csv", "data/raw/p 2025-01-01.csv"]
+    assert check_protocol(write_protocol(tmp_path / "protocols", data)).errors == []
+
+
 def test_permutation_is_allowed_for_callaway_santanna(tmp_path: Path):
     # estimate() re-assigns cohorts to clusters for it; check refused what the estimator runs
     data = protocol_dict()

@@ -61,7 +61,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT / "analyses", work / "analyses")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(work)
-        mp.setenv("EVALKIT_PSEUDONYM_KEY", "differencing-test-key-not-secret-51c3")
+        mp.setenv("EVALKIT_PSEUDONYM_KEY", "differencing-test-key-not-secret-51c3e8a7d9b2f046")
         code = main(
             ["run", *paths, "--lang", "nl", "en", "--documents", "evaluation", "summary", "monitor"]
         )

@@ -453,3 +453,26 @@ def test_a_national_bundle_says_what_the_national_analysis_does_not_compute(tmp_
     placebo = sections_results.robustness(national)
     assert national.t("s.not_computed_national") in placebo
     assert national.t("s.not_available") not in placebo
+
+
+def test_person_months_kept_twice_under_keep_both_are_a_limitation(tmp_path):
+    # Under overlap rule keep_both the analysis counted a repeated person-month once per
+    # delivery, and neither the bundle nor the report said so.
+    from evalkit.pipeline.assemble import limitations
+    from evalkit.protocol import load_protocol
+
+    protocol = load_protocol(Path(__file__).resolve().parents[1] / "protocols" / "demo.yaml")
+    month = pd.to_datetime(["2025-01-01", "2025-02-01", "2025-01-01", "2025-01-01"])
+    panel = pd.DataFrame({"person_id": ["a", "a", "a", "b"], "month": month})
+    out = limitations(protocol, [], {"status": "registered"}, None, None, panel)
+    assert {"code": "repeated_person_months", "values": {"n": 1}} in out
+    unique = limitations(protocol, [], {"status": "registered"}, None, None, panel.iloc[1:])
+    assert "repeated_person_months" not in {row["code"] for row in unique}
+    for n, lang, text in [
+        (1, "en", "1 person-month is in the outcome data more than once"),
+        (8910, "en", "8,910 person-months are in the outcome data more than once"),
+        (2, "nl", "2 persoonsmaanden staan meer dan eens in de uitkomstdata"),
+    ]:
+        lim = [{"code": "repeated_person_months", "values": {"n": n}}]
+        md = sections_back.limitations(_ctx(tmp_path, lang=lang, limitations=lim))
+        assert text in md and "Limitation (" not in md and "Beperking (" not in md

@@ -121,7 +121,7 @@ def find_overlap(
         return none
     pos = found["_pos"].to_numpy(dtype=np.int64)
     file_rows = np.unique(rows["_row"].to_numpy()[pos])
-    files = tuple(sorted({str(f) for f in found["file"].dropna()}))
+    files = tuple(sorted({str(f) for fs in found["files"] for f in fs if f is not None}))
     if rule != "refuse":
         return Overlap(rule, len(file_rows), files, np.array([], dtype=np.int64), empty, {})
     first = found.groupby(rows["_row"].to_numpy()[pos])["file"].first()

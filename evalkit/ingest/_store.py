@@ -293,24 +293,28 @@ class Store:
         Returns
         -------
         pandas.DataFrame
-            ``_pos``, ``file`` and ``ingested_at`` of the stored rows with the same key
-            (one row per incoming position; the earliest stored file named).
+            ``_pos``, ``file``, ``ingested_at`` and ``files`` of the stored rows with the
+            same key (one row per incoming position; ``file`` the earliest stored file,
+            ``files`` every one).
         """
         names = [c for c in keys.columns if c != "_pos"]
         if keys.empty or not self._exists(kind):
-            return pd.DataFrame(columns=["_pos", "file", "ingested_at"])
+            return pd.DataFrame(columns=["_pos", "file", "ingested_at", "files"])
         import pyarrow as pa
 
         on = " AND ".join(f"i.{_q(c)} = t.{_q(c)}" for c in names)
         params: list[Any] = [kind]
         if sha256s is not None:
             if not sha256s:
-                return pd.DataFrame(columns=["_pos", "file", "ingested_at"])
+                return pd.DataFrame(columns=["_pos", "file", "ingested_at", "files"])
             on += f" AND t._source_sha256 IN ({', '.join('?' * len(sha256s))})"
             params = [*sha256s, kind]
         _evalkit_keys = pa.Table.from_pandas(_plain(keys), preserve_index=False)
         return self._con.execute(  # DuckDB reads the local Arrow table by name (see _insert)
-            f"SELECT i._pos, min(l.file) AS file, min(l.ingested_at) AS ingested_at "
+            # the earliest file for the message, every file for the note: keep_both keeps
+            # a key in several files, and the file name that sorts first is not the earliest
+            "SELECT i._pos, arg_min(l.file, l.ingested_at) AS file, "
+            "min(l.ingested_at) AS ingested_at, list(DISTINCT l.file) AS files "
             f"FROM _evalkit_keys i JOIN {_q(kind)} t ON {on} "
             "LEFT JOIN ingest_log l ON l.sha256 = t._source_sha256 AND l.kind = ? "
             "GROUP BY i._pos ORDER BY i._pos",
@@ -372,6 +376,7 @@ class Store:
         *,
         contents: pd.DataFrame | None = None,
         replace_keys: Sequence[str] = (),
+        replace_among: Sequence[str] | None = None,
     ) -> None:
         """Store accepted rows and quarantined failures (inside :meth:`transaction`).
 
@@ -388,11 +393,14 @@ class Store:
         replace_keys : sequence of str, optional
             Key columns: stored rows with the same key as an incoming row are deleted
             first (an overlapping delivery kept as the latest).
+        replace_among : sequence of str, optional
+            Delete only rows from these files (sha256): the files the overlap was looked
+            for among (a protocol's own), so another protocol's rows in a shared store stay.
         """
         columns = table_columns(schema)
         self._create(schema.kind, columns)
         if replace_keys and not rows.empty:
-            self._delete_keys(schema.kind, rows, list(replace_keys))
+            self._delete_keys(schema.kind, rows, list(replace_keys), replace_among)
         self._insert(schema.kind, rows, columns)
         self._insert("quarantine", quarantine, QUARANTINE_COLUMNS)
         if contents is not None:
@@ -431,12 +439,18 @@ class Store:
             self.append(schema, rows, quarantine, replace_keys=replace_keys)
             self.append_log(log)
 
-    def _delete_keys(self, table: str, rows: pd.DataFrame, key: list[str]) -> None:
+    def _delete_keys(
+        self, table: str, rows: pd.DataFrame, key: list[str], among: Sequence[str] | None
+    ) -> None:
         import pyarrow as pa
 
         on = " AND ".join(f"{_q(table)}.{_q(c)} = k.{_q(c)}" for c in key)
+        if among is not None:
+            on += f" AND {_q(table)}._source_sha256 IN ({', '.join('?' * len(among)) or 'NULL'})"
         _evalkit_keys = pa.Table.from_pandas(_plain(rows[key]), preserve_index=False)
-        self._con.execute(f"DELETE FROM {_q(table)} USING _evalkit_keys k WHERE {on}")
+        self._con.execute(
+            f"DELETE FROM {_q(table)} USING _evalkit_keys k WHERE {on}", list(among or [])
+        )
 
     def _insert(self, table: str, frame: pd.DataFrame, columns: dict[str, str]) -> None:
         if frame.empty:

@@ -101,7 +101,14 @@ class Tally:
             quarantined = merged(quarantined, overlapping, "_row")
             contents.append(self._new_contents(content))
         replace = replace_keys(schema) if rule == "keep_latest" and found.rows else ()
-        store.append(schema, rows, quarantined, contents=pd.concat(contents), replace_keys=replace)
+        store.append(
+            schema,
+            rows,
+            quarantined,
+            contents=pd.concat(contents),
+            replace_keys=replace,
+            replace_among=among,
+        )
         self.count(validated, failures, len(found.rejected_rows))
         self.stored += len(rows)
         self.overlap_rows += found.rows

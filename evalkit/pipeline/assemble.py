@@ -40,11 +40,15 @@ def limitations(
     registration: Mapping[str, Any],
     power: list[dict[str, Any]] | None,
     events: pd.DataFrame | None = None,
+    panel: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """Facts that limit what the results can say, as codes the report's translation table words.
 
     ``events`` (the case events, when the protocol has them) adds how many events fall
-    after the throughput reference date: the analysis leaves those out.
+    after the throughput reference date: the analysis leaves those out. ``panel`` (the
+    outcome panel the analysis read) adds how many person-months it holds more than once:
+    a source under overlap rule ``keep_both`` keeps every delivery of a key, and the
+    analysis then counts that person-month once per delivery.
     """
     from evalkit.analysis.intervals import events_after
     from evalkit.analysis.windows import parse_month
@@ -94,6 +98,10 @@ def limitations(
         out.append({"code": "registered_after_data", "values": {}})
     if protocol.synthetic_data:
         out.append({"code": "synthetic_data", "values": {}})
+    if panel is not None and {"person_id", "month"} <= set(panel.columns):
+        repeated = int(panel.duplicated(["person_id", "month"]).sum())
+        if repeated:
+            out.append({"code": "repeated_person_months", "values": {"n": repeated}})
     if events is not None and not events.empty:
         reference = _reference_date(events, protocol)
         late = events_after(events, reference)
@@ -373,7 +381,12 @@ def _compute(inputs: BundleInputs) -> dict[str, Any]:
         "power": inputs.power,
         "exploratory": exploratory_analysis(af, protocol, inputs.exploratory_specs),
         "limitations": limitations(
-            protocol, inputs.sources, inputs.registration, inputs.power, inputs.events
+            protocol,
+            inputs.sources,
+            inputs.registration,
+            inputs.power,
+            inputs.events,
+            inputs.panel,
         ),
         "settings": {
             "disclosure_threshold": protocol.disclosure_threshold,

@@ -93,6 +93,8 @@ def limitation_items(ctx: ReportContext, skip: tuple[str, ...] = ()) -> list[str
                     reference_date=fmt_date(values.get("reference_date"), lang),
                 )
             )
+        elif code == "repeated_person_months":
+            items.append(ctx.t("lim.repeated_person_months", n=fmt_count(values.get("n"), lang)))
         elif code == "data_quality":
             items.append(
                 ctx.t(
