@@ -1,0 +1,65 @@
+"""Hostile protocol files: each is a clear check error naming its field, never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from protocol_helpers import protocol_dict
+
+from evalkit.protocol import check_protocol
+
+
+def _base_text() -> str:
+    return yaml.safe_dump(protocol_dict(), allow_unicode=True, sort_keys=False)
+
+
+RAW: list[tuple[str, Callable[[str], str], str]] = [
+    (
+        "duplicate top-level key",
+        lambda t: t.replace("id: small", "id: small\nid: other"),
+        "the key 'id' is given twice (first on line 2)",
+    ),
+    (
+        "duplicate nested key",
+        lambda t: t.replace("  estimator: twfe", "  estimator: twfe\n  estimator: 2x2"),
+        "the key 'estimator' is given twice",
+    ),
+    (
+        "a 2 MB file",
+        lambda t: t + "context: '" + "x" * 2_000_000 + "'\n",
+        "too large for a protocol",
+    ),
+    ("1,500 nested lists", lambda t: t + "extra: " + "[" * 1500 + "]" * 1500 + "\n", "nested too"),
+]
+
+
+@pytest.mark.parametrize(("what", "edit", "message"), RAW, ids=[r[0] for r in RAW])
+def test_hostile_yaml_text(tmp_path: Path, what: str, edit, message: str):
+    path = tmp_path / "p.yaml"
+    path.write_text(edit(_base_text()), encoding="utf-8")
+    report = check_protocol(path)
+    assert any(message in e for e in report.errors), report.errors
+
+
+def test_merge_keys_are_not_duplicates(tmp_path: Path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        _base_text().replace("analysis:\n", "analysis:\n  <<: {estimator: twfe}\n"),
+        encoding="utf-8",
+    )
+    assert check_protocol(path).ok
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        parts = path.split(".")
+        node: Any = data
+        for part in parts[:-1]:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[int(parts[-1]) if parts[-1].isdigit() else parts[-1]] = value
+
+    return edit
