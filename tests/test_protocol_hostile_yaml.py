@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from protocol_helpers import protocol_dict
+from protocol_helpers import protocol_dict, write_protocol
 
 from evalkit.protocol import check_protocol
 
@@ -63,3 +63,24 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
         node[int(parts[-1]) if parts[-1].isdigit() else parts[-1]] = value
 
     return edit
+
+
+VALUES: list[tuple[str, str, Any, str]] = [
+    ("alpha NaN", "analysis.alpha", float("nan"), "analysis.alpha: expected a finite number"),
+    ("alpha inf", "analysis.alpha", float("inf"), "analysis.alpha: expected a finite number"),
+    ("alpha 10**400", "analysis.alpha", 10**400, "analysis.alpha: 1000"),
+    (
+        "smallest effect NaN",
+        "outcomes.0.smallest_effect",
+        float("nan"),
+        "outcomes[neet].smallest_effect: expected a finite number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "field", "value", "message"), VALUES, ids=[v[0] for v in VALUES])
+def test_hostile_values(tmp_path: Path, what: str, field: str, value: Any, message: str):
+    data = protocol_dict()
+    _set(field, value)(data)
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert any(message in e for e in report.errors), report.errors
