@@ -10,6 +10,7 @@ import pytest
 import yaml
 from protocol_helpers import protocol_dict, write_protocol
 
+from evalkit.cli import main
 from evalkit.protocol import check_protocol
 
 
@@ -75,6 +76,12 @@ VALUES: list[tuple[str, str, Any, str]] = [
         float("nan"),
         "outcomes[neet].smallest_effect: expected a finite number",
     ),
+    (
+        "NUL in a data file name",
+        "data_sources.0.files",
+        ["data/raw/a\x00.csv"],
+        "a NUL character cannot be part of a file name",
+    ),
 ]
 
 
@@ -84,3 +91,13 @@ def test_hostile_values(tmp_path: Path, what: str, field: str, value: Any, messa
     _set(field, value)(data)
     report = check_protocol(write_protocol(tmp_path, data))
     assert any(message in e for e in report.errors), report.errors
+
+
+def test_cli_exits_1_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    data = protocol_dict()
+    data["data_sources"][0]["files"] = ["data/raw/a\x00.csv"]
+    path = write_protocol(tmp_path, data)
+    for args in (["protocol", "check", str(path)], ["protocol", "check", "--json", str(path)]):
+        assert main(args) == 1
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.out + captured.err
