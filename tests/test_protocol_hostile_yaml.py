@@ -82,6 +82,12 @@ VALUES: list[tuple[str, str, Any, str]] = [
         ["data/raw/a\x00.csv"],
         "a NUL character cannot be part of a file name",
     ),
+    (
+        "20,000 chained additions",
+        "outcomes.0.definition",
+        " + ".join(["neet"] * 20_000),
+        "nested too deeply",
+    ),
 ]
 
 
