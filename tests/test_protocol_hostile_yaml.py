@@ -99,6 +99,14 @@ def test_hostile_values(tmp_path: Path, what: str, field: str, value: Any, messa
     assert any(message in e for e in report.errors), report.errors
 
 
+@pytest.mark.parametrize("languages", [[1], ["de"]])
+def test_a_refused_language_is_not_named_none(tmp_path: Path, languages: list[Any]):
+    data = protocol_dict()
+    data["metadata"]["languages"] = languages
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert report.errors and all("None" not in e for e in report.errors), report.errors
+
+
 def test_cli_exits_1_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     data = protocol_dict()
     data["data_sources"][0]["files"] = ["data/raw/a\x00.csv"]
