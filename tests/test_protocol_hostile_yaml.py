@@ -11,6 +11,8 @@ import yaml
 from protocol_helpers import protocol_dict, write_protocol
 
 from evalkit.cli import main
+from evalkit.errors import ProtocolError
+from evalkit.pipeline import paths_for
 from evalkit.protocol import check_protocol
 
 
@@ -34,7 +36,7 @@ RAW: list[tuple[str, Callable[[str], str], str]] = [
         lambda t: t + "context: '" + "x" * 2_000_000 + "'\n",
         "too large for a protocol",
     ),
-    ("1,500 nested lists", lambda t: t + "extra: " + "[" * 1500 + "]" * 1500 + "\n", "nested too"),
+    ("1,000 nested lists", lambda t: t + "extra: " + "[" * 1000 + "]" * 1000 + "\n", "nested too"),
 ]
 
 
@@ -115,3 +117,21 @@ def test_cli_exits_1_without_traceback(tmp_path: Path, capsys: pytest.CaptureFix
         assert main(args) == 1
         captured = capsys.readouterr()
         assert "Traceback" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("what", "content", "message"),
+    [
+        ("UTF-16 with BOM", "id: small\n".encode("utf-16"), "not UTF-8 text"),
+        ("1,000 nested lists", b"id: " + b"[" * 1000 + b"]" * 1000 + b"\n", "nested too deeply"),
+        ("a 2 MB file", b"id: small\ncontext: '" + b"x" * 2_000_000 + b"'\n", "too large"),
+    ],
+)
+def test_run_reads_the_id_with_the_same_safe_reader(
+    tmp_path: Path, what: str, content: bytes, message: str
+):
+    """`evalkit run` reads the id first; it had its own reader that hung or raised."""
+    path = tmp_path / "p.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ProtocolError, match=message):
+        paths_for(path)
