@@ -6,9 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from evalkit.errors import ProtocolError
+from evalkit.protocol._yaml import read_yaml
 
 __all__ = ["ProtocolPaths", "paths_for", "protocol_scope"]
 
@@ -81,12 +80,9 @@ def paths_for(
     ProtocolError
         When the file is missing or has no ``id``.
     """
-    if not protocol.is_file():
-        raise ProtocolError(f"{protocol}: no such protocol file")
-    try:
-        raw = yaml.safe_load(protocol.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ProtocolError(f"{protocol}: not valid YAML ({exc})") from None
+    # The protocol's own reader: a second yaml.safe_load here hung on a 50 MB file and
+    # raised a traceback on deep nesting or UTF-16 before the protocol was ever checked.
+    raw = read_yaml(protocol)
     if not isinstance(raw, dict) or not raw.get("id"):
         raise ProtocolError(f"{protocol}: id: required (a short name used for the build folder)")
     scope = protocol_scope(raw, file=protocol)

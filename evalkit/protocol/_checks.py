@@ -61,7 +61,9 @@ def _check_ids(p: Mapping[str, Any], errors: list[str]) -> None:
 
 def _languages(p: Mapping[str, Any]) -> list[str]:
     meta = p.get("metadata") or {}
-    return list(meta.get("languages") or ["nl", "en"])
+    # A refused entry arrives here as None; naming it ("no text in None") misleads.
+    langs = [lang for lang in meta.get("languages") or [] if isinstance(lang, str)]
+    return langs or ["nl", "en"]
 
 
 def _check_text_languages(path: str, text: Any, langs: list[str], errors: list[str]) -> None:

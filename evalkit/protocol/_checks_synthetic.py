@@ -51,7 +51,9 @@ def check_synthetic(p: Mapping[str, Any], errors: list[str], warnings: list[str]
     n_treated = len({t.get("unit") for t in treated})
     n_comparison = len(units.get("comparison") or [])
     starts = {str(t.get("start")) for t in treated}
-    alpha = float(a["alpha"]) if isinstance(a.get("alpha"), int | float) else 0.05
+    # Out-of-range alphas (10**400 overflows float()) are reported by the field check.
+    raw_alpha = a.get("alpha")
+    alpha = float(raw_alpha) if isinstance(raw_alpha, float | int) and 0 < raw_alpha < 1 else 0.05
     if inference in SYNTHETIC_INFERENCE and estimator not in SYNTHETIC_ESTIMATORS:
         if not (estimator == "twfe" and inference == "conformal"):
             errors.append(

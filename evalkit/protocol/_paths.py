@@ -18,6 +18,8 @@ _NOT_A_PATH = (
     (re.compile(r"^[A-Za-z]:"), "a Windows drive is not a file path here"),
     (re.compile(r"\\"), "a Windows path (backslash) is not a file path here; use '/'"),
     (re.compile(r"[*?]"), "a glob pattern is not expanded; list each file"),
+    # A NUL byte made Path.resolve() raise ValueError: a traceback instead of a message.
+    (re.compile("\x00"), "a NUL character cannot be part of a file name"),
 )
 #: Nine digits, optionally grouped by space, dot, dash or underscore: candidates for the
 #: elfproef. A small copy of the ingest mask's search, which this layer may not import

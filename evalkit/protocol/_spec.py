@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -181,6 +182,10 @@ def _number(value: Any, spec: Field, path: str, errors: list[str]) -> int | floa
     if isinstance(value, bool) or not ok:
         want = "a whole number" if spec.kind == "int" else "a number"
         errors.append(f"{path}: expected {want}, got {_type_name(value)}")
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        # NaN passes every < and > bound check silently, so refuse it by name.
+        errors.append(f"{path}: expected a finite number, got {value}")
         return None
     if spec.minimum is not None and value < spec.minimum:
         errors.append(f"{path}: {value} is below the minimum {spec.minimum:g}")

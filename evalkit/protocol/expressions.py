@@ -134,6 +134,9 @@ def _parse(expr: str) -> tuple[ast.Expression | None, list[str]]:
     except SyntaxError as exc:
         where = f" at character {exc.offset}" if exc.offset else ""
         return None, [f"cannot parse {expr!r}{where}: {exc.msg}"]
+    except (RecursionError, MemoryError):
+        # ast.parse recurses per operator: 20,000 chained '+' exhaust the stack.
+        return None, [f"cannot parse {expr[:60]!r}...: nested too deeply; split it up"]
     problems: list[str] = []
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED_NODES):

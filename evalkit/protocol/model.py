@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from evalkit.errors import ProtocolError
+from evalkit.protocol._yaml import read_yaml
 from evalkit.spec import (
     BasePeriod,
     Control,
@@ -408,22 +407,6 @@ class CheckReport:
 
     def __repr__(self) -> str:
         return f"CheckReport(errors={len(self.errors)}, warnings={len(self.warnings)})"
-
-
-def read_yaml(path: Path | str) -> Any:
-    """Read a YAML file safely; a missing file or bad YAML is a ProtocolError."""
-    path = Path(path)
-    if not path.is_file():
-        raise ProtocolError(f"{path}: no such protocol file")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ProtocolError(f"{path}: not valid YAML{where}: {problem}") from exc
-    except UnicodeDecodeError as exc:
-        raise ProtocolError(f"{path}: not UTF-8 text ({exc})") from exc
 
 
 def check_protocol(path: Path | str) -> CheckReport:

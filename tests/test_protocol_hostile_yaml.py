@@ -1,0 +1,137 @@
+"""Hostile protocol files: each is a clear check error naming its field, never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from protocol_helpers import protocol_dict, write_protocol
+
+from evalkit.cli import main
+from evalkit.errors import ProtocolError
+from evalkit.pipeline import paths_for
+from evalkit.protocol import check_protocol
+
+
+def _base_text() -> str:
+    return yaml.safe_dump(protocol_dict(), allow_unicode=True, sort_keys=False)
+
+
+RAW: list[tuple[str, Callable[[str], str], str]] = [
+    (
+        "duplicate top-level key",
+        lambda t: t.replace("id: small", "id: small\nid: other"),
+        "the key 'id' is given twice (first on line 2)",
+    ),
+    (
+        "duplicate nested key",
+        lambda t: t.replace("  estimator: twfe", "  estimator: twfe\n  estimator: 2x2"),
+        "the key 'estimator' is given twice",
+    ),
+    (
+        "a 2 MB file",
+        lambda t: t + "context: '" + "x" * 2_000_000 + "'\n",
+        "too large for a protocol",
+    ),
+    ("1,000 nested lists", lambda t: t + "extra: " + "[" * 1000 + "]" * 1000 + "\n", "nested too"),
+]
+
+
+@pytest.mark.parametrize(("what", "edit", "message"), RAW, ids=[r[0] for r in RAW])
+def test_hostile_yaml_text(tmp_path: Path, what: str, edit, message: str):
+    path = tmp_path / "p.yaml"
+    path.write_text(edit(_base_text()), encoding="utf-8")
+    report = check_protocol(path)
+    assert any(message in e for e in report.errors), report.errors
+
+
+def test_merge_keys_are_not_duplicates(tmp_path: Path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        _base_text().replace("analysis:\n", "analysis:\n  <<: {estimator: twfe}\n"),
+        encoding="utf-8",
+    )
+    assert check_protocol(path).ok
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        parts = path.split(".")
+        node: Any = data
+        for part in parts[:-1]:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[int(parts[-1]) if parts[-1].isdigit() else parts[-1]] = value
+
+    return edit
+
+
+VALUES: list[tuple[str, str, Any, str]] = [
+    ("alpha NaN", "analysis.alpha", float("nan"), "analysis.alpha: expected a finite number"),
+    ("alpha inf", "analysis.alpha", float("inf"), "analysis.alpha: expected a finite number"),
+    ("alpha 10**400", "analysis.alpha", 10**400, "analysis.alpha: 1000"),
+    (
+        "smallest effect NaN",
+        "outcomes.0.smallest_effect",
+        float("nan"),
+        "outcomes[neet].smallest_effect: expected a finite number",
+    ),
+    (
+        "NUL in a data file name",
+        "data_sources.0.files",
+        ["data/raw/a\x00.csv"],
+        "a NUL character cannot be part of a file name",
+    ),
+    (
+        "20,000 chained additions",
+        "outcomes.0.definition",
+        " + ".join(["neet"] * 20_000),
+        "nested too deeply",
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "field", "value", "message"), VALUES, ids=[v[0] for v in VALUES])
+def test_hostile_values(tmp_path: Path, what: str, field: str, value: Any, message: str):
+    data = protocol_dict()
+    _set(field, value)(data)
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert any(message in e for e in report.errors), report.errors
+
+
+@pytest.mark.parametrize("languages", [[1], ["de"]])
+def test_a_refused_language_is_not_named_none(tmp_path: Path, languages: list[Any]):
+    data = protocol_dict()
+    data["metadata"]["languages"] = languages
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert report.errors and all("None" not in e for e in report.errors), report.errors
+
+
+def test_cli_exits_1_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    data = protocol_dict()
+    data["data_sources"][0]["files"] = ["data/raw/a\x00.csv"]
+    path = write_protocol(tmp_path, data)
+    for args in (["protocol", "check", str(path)], ["protocol", "check", "--json", str(path)]):
+        assert main(args) == 1
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("what", "content", "message"),
+    [
+        ("UTF-16 with BOM", "id: small\n".encode("utf-16"), "not UTF-8 text"),
+        ("1,000 nested lists", b"id: " + b"[" * 1000 + b"]" * 1000 + b"\n", "nested too deeply"),
+        ("a 2 MB file", b"id: small\ncontext: '" + b"x" * 2_000_000 + b"'\n", "too large"),
+    ],
+)
+def test_run_reads_the_id_with_the_same_safe_reader(
+    tmp_path: Path, what: str, content: bytes, message: str
+):
+    """`evalkit run` reads the id first; it had its own reader that hung or raised."""
+    path = tmp_path / "p.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ProtocolError, match=message):
+        paths_for(path)
