@@ -77,3 +77,21 @@ def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
     _, err = proc.communicate(timeout=120)
     assert "Traceback" not in err.decode() and "BrokenPipeError" not in err.decode()
     assert proc.returncode == 141
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["analyze", "999999990"],
+        ["report", "999999990"],
+        ["protocol", "check", "999999990"],
+        ["did", "--data", "999999990", "--outcome", "y", "--cohort", "g"],
+    ],
+)
+def test_a_bsn_typed_as_a_path_is_not_echoed(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 1
+    out = capsys.readouterr()
+    assert "999999990" not in out.err + out.out
+    assert "[BSN]" in out.err + out.out
