@@ -108,6 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return _reader_gone()
+    except OSError as exc:
+        # a folder or file the system refuses (--out on a read-only place, a file where
+        # a folder is expected): one line naming the path, not a traceback
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        _complain(args.command, f"{where}{exc.strerror or exc}", [])
+        return 1
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

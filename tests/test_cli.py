@@ -95,3 +95,14 @@ def test_a_bsn_typed_as_a_path_is_not_echoed(
     out = capsys.readouterr()
     assert "999999990" not in out.err + out.out
     assert "[BSN]" in out.err + out.out
+
+
+def test_an_unwritable_output_folder_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``evalkit demo --out`` on a file, where a folder is expected: exit 1, no traceback."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x", encoding="utf-8")
+    assert main(["demo", "--out", str(a_file)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("evalkit demo:") and str(a_file) in err
