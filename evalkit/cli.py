@@ -98,9 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except EvalkitError as exc:
-        print(f"evalkit {args.command}: {exc}", file=sys.stderr)
-        for problem in getattr(exc, "problems", []) or []:
-            print(f"  - {problem}", file=sys.stderr)
+        _complain(args.command, str(exc), getattr(exc, "problems", []) or [])
         return 1
     except Terminated:
         print("evalkit: terminated", file=sys.stderr)
@@ -110,10 +108,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return _reader_gone()
+    except OSError as exc:
+        # a folder or file the system refuses (--out on a read-only place, a file where
+        # a folder is expected): one line naming the path, not a traceback
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        _complain(args.command, f"{where}{exc.strerror or exc}", [])
+        return 1
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return code
+
+
+def _complain(command: str, message: str, problems: Sequence[object]) -> None:
+    """Print a user error to stderr with BSNs masked.
+
+    Messages name the paths the user typed, and a path can be a BSN typed in the wrong
+    place (``evalkit analyze 999999990``); the terminal must not show it.
+    """
+    from evalkit.ingest._privacy import mask_bsns  # only on an error: --help stays light
+
+    print(mask_bsns(f"evalkit {command}: {message}"), file=sys.stderr)
+    for problem in problems:
+        print(mask_bsns(f"  - {problem}"), file=sys.stderr)
 
 
 class Terminated(KeyboardInterrupt):

@@ -77,3 +77,32 @@ def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
     _, err = proc.communicate(timeout=120)
     assert "Traceback" not in err.decode() and "BrokenPipeError" not in err.decode()
     assert proc.returncode == 141
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["analyze", "999999990"],
+        ["report", "999999990"],
+        ["protocol", "check", "999999990"],
+        ["did", "--data", "999999990", "--outcome", "y", "--cohort", "g"],
+    ],
+)
+def test_a_bsn_typed_as_a_path_is_not_echoed(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 1
+    out = capsys.readouterr()
+    assert "999999990" not in out.err + out.out
+    assert "[BSN]" in out.err + out.out
+
+
+def test_an_unwritable_output_folder_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``evalkit demo --out`` on a file, where a folder is expected: exit 1, no traceback."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x", encoding="utf-8")
+    assert main(["demo", "--out", str(a_file)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("evalkit demo:") and str(a_file) in err

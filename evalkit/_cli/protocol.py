@@ -79,8 +79,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _say(args: argparse.Namespace, text: str = "", *, err: bool = False) -> None:
+    from evalkit.ingest._privacy import mask_bsns
+
     if not args.json:
-        print(text, file=sys.stderr if err else sys.stdout)
+        # a FILE argument that is a BSN typed in the wrong place is echoed in every line
+        print(mask_bsns(text), file=sys.stderr if err else sys.stdout)
 
 
 def _check(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
