@@ -14,10 +14,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from evalkit import __version__
 from evalkit.ingest import file_sha256
+from evalkit.protocol._yaml import read_yaml
 
 __all__ = [
     "analysis_fingerprint",
@@ -52,7 +51,7 @@ def analysis_fingerprint(protocol: Path) -> dict[str, Any]:
     dict
         Digests of the protocol, its lock, its data files, the schemas and the code.
     """
-    raw = yaml.safe_load(protocol.read_text(encoding="utf-8")) or {}
+    raw = read_yaml(protocol) or {}
     lock = protocol.with_name(protocol.name + ".lock.json")
     sidecar = protocol.with_name(protocol.name + ".deviations.yaml")
     files = [Path(f) for s in raw.get("data_sources", []) or [] for f in s.get("files", []) or []]

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from evalkit import __version__
 from evalkit.errors import EvalkitError, ProtocolError
 from evalkit.pipeline.analysts import (
@@ -38,6 +36,7 @@ from evalkit.pipeline.fingerprint import (
 from evalkit.pipeline.paths import ProtocolPaths, paths_for
 from evalkit.pipeline.progress import NullProgress, ProgressSink
 from evalkit.pipeline.renderers import Renderers
+from evalkit.protocol._yaml import read_yaml
 from evalkit.report.bundle import write_bundle
 from evalkit.report.figure_cache import run_figure_cache
 
@@ -56,7 +55,7 @@ __all__ = [
 
 
 def _raw_protocol(paths: ProtocolPaths) -> dict[str, Any]:
-    return dict(yaml.safe_load(paths.protocol.read_text(encoding="utf-8")))
+    return dict(read_yaml(paths.protocol))
 
 
 def _source_files(protocol: dict[str, Any]) -> list[tuple[str, list[Path]]]:
