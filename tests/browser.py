@@ -33,6 +33,17 @@ __all__ = ["A4_CONTENT_PX", "Browser", "PageCheck", "check_page", "find_chromium
 #: pixels (96 per inch): what a printed table must fit in.
 A4_CONTENT_PX = round((210 - 2 * 12) / 25.4 * 96)
 
+#: Measures the page laid out: its width, and per table its right edge and hidden overflow.
+_LAYOUT_PROBE = (
+    "JSON.stringify({page_width: window.innerWidth, "
+    "document_width: document.documentElement.scrollWidth, "
+    "tables: Array.from(document.querySelectorAll('table')).map(t => ({"
+    "id: t.id, caption: t.caption ? t.caption.textContent : '', "
+    "last_header: (Array.from(t.querySelectorAll('th')).pop() || {}).textContent"
+    " || '', right: t.getBoundingClientRect().right, "
+    "overflow: t.scrollWidth - t.clientWidth}))})"
+)
+
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -269,20 +280,30 @@ class Browser:
         Returns
         -------
         dict
+            As :meth:`layout`, laid out in ``A4_CONTENT_PX``.
+        """
+        return self.layout(html, media="print", width=A4_CONTENT_PX, height=1123)
+
+    def layout(self, html: Path, *, media: str, width: int, height: int) -> dict[str, Any]:
+        """Lay ``html`` out for ``media`` ("screen" or "print") in a viewport and measure it.
+
+        Returns
+        -------
+        dict
             ``page_width`` (the width laid out in), ``document_width`` (the widest content;
             more than ``page_width`` means Chromium would shrink the page or cut it off) and
             ``tables``: per table its ``id``, ``caption``, ``last_header`` (text of its last
             header cell), ``right`` (right edge) and ``overflow`` (content width beyond its
-            box, hidden when printed).
+            box: hidden when printed, behind a scroll bar on screen).
         """
         if self._cdp is None:
             raise ReportError("Browser used outside its 'with' block")
         cdp = self._cdp
-        cdp.call("Emulation.setEmulatedMedia", media="print")
+        cdp.call("Emulation.setEmulatedMedia", media=media)
         cdp.call(
             "Emulation.setDeviceMetricsOverride",
-            width=A4_CONTENT_PX,
-            height=1123,
+            width=width,
+            height=height,
             deviceScaleFactor=1,
             mobile=False,
         )
@@ -290,16 +311,7 @@ class Browser:
             cdp.events.clear()
             cdp.call("Page.navigate", url=Path(html).resolve().as_uri())
             cdp.wait_for("Page.loadEventFired")
-            probe = (
-                "JSON.stringify({page_width: window.innerWidth, "
-                "document_width: document.documentElement.scrollWidth, "
-                "tables: Array.from(document.querySelectorAll('table')).map(t => ({"
-                "id: t.id, caption: t.caption ? t.caption.textContent : '', "
-                "last_header: (Array.from(t.querySelectorAll('th')).pop() || {}).textContent"
-                " || '', right: t.getBoundingClientRect().right, "
-                "overflow: t.scrollWidth - t.clientWidth}))})"
-            )
-            value = cdp.call("Runtime.evaluate", expression=probe, returnByValue=True)
+            value = cdp.call("Runtime.evaluate", expression=_LAYOUT_PROBE, returnByValue=True)
             return dict(json.loads(value["result"]["value"]))
         finally:
             cdp.call("Emulation.setEmulatedMedia", media="")

@@ -30,7 +30,8 @@ CSS = """
 :root { --ink: #1d2733; --muted: #5b6673; --line: #d5dbe1; --accent: #00577a; --warn: #8a4b00; }
 html { font-family: "Segoe UI", "Noto Sans", "DejaVu Sans", Arial, sans-serif; color: var(--ink);
   line-height: 1.5; font-size: 16px; background: #fff; }
-main { max-width: 62rem; margin: 0 auto; padding: 1.5rem 1.25rem 4rem; }
+/* wide enough for the widest result table on a 1280-px laptop; prose keeps 48rem lines */
+main { max-width: 76rem; margin: 0 auto; padding: 1.5rem 1.25rem 4rem; }
 h1 { font-size: 1.8rem; color: var(--accent); margin: 0 0 .5rem; }
 h2 { font-size: 1.35rem; border-bottom: 2px solid var(--accent); padding-bottom: .2rem;
   margin-top: 2.2rem; }
