@@ -135,3 +135,20 @@ def test_run_reads_the_id_with_the_same_safe_reader(
     path.write_bytes(content)
     with pytest.raises(ProtocolError, match=message):
         paths_for(path)
+
+
+def test_fast_reader_reads_every_shipped_yaml_as_pyyaml_does():
+    """libyaml's parser (used when PyYAML has it) gives the documents the pure one gives."""
+    import yaml
+
+    from evalkit.protocol._yaml import read_yaml, safe_load
+
+    root = Path(__file__).resolve().parents[1]
+    files = sorted(root.glob("protocols/**/*.yaml")) + sorted(root.glob("data_schemas/*.yaml"))
+    assert len(files) >= 8
+    for file in files:
+        text = file.read_text(encoding="utf-8")
+        expected = yaml.load(text, Loader=yaml.SafeLoader)
+        assert safe_load(text) == expected, file
+        if file.parts[-2] != "data_schemas":
+            assert read_yaml(file) == expected, file

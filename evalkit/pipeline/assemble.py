@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from evalkit import __version__
 from evalkit.errors import ProtocolError
@@ -23,6 +22,7 @@ from evalkit.ingest import keyed_labels, load_key
 from evalkit.pipeline.paths import ProtocolPaths
 from evalkit.pipeline.provenance import data_part, registration_of, stored_sources
 from evalkit.protocol import Protocol
+from evalkit.protocol._yaml import safe_load
 from evalkit.protocol.model import Throughput
 
 __all__ = [
@@ -306,7 +306,7 @@ def load_inputs(paths: ProtocolPaths, *, code_commit: str | None = None) -> Bund
     instruments = None
     if tables["questionnaire"] is not None:
         schema = Path(__file__).resolve().parents[2] / "data_schemas" / "questionnaire.yaml"
-        instruments = yaml.safe_load(schema.read_text(encoding="utf-8"))["instruments"]
+        instruments = safe_load(schema.read_text(encoding="utf-8"))["instruments"]
     return BundleInputs(
         protocol_id=paths.protocol_id,
         protocol=protocol,
@@ -427,7 +427,7 @@ def _exploratory_specs(paths: ProtocolPaths) -> list[dict[str, Any]]:
         folder = folder.parent
     specs = []
     for file in sorted((folder / "analyses").glob("*.yaml")):
-        spec = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        spec = safe_load(file.read_text(encoding="utf-8")) or {}
         if spec.get("protocol") == paths.protocol_id:
             specs.append({**spec, "file": file.name})
     return specs

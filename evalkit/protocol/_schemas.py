@@ -1,7 +1,7 @@
 """Read the column names of the data schemas (``data_schemas/*.yaml``) for checking definitions.
 
 The protocol layer must not import :mod:`evalkit.ingest` (same layer), so it reads
-the schema files itself with ``yaml.safe_load`` and uses only what it needs: the
+the schema files itself with a safe YAML load and uses only what it needs: the
 schema's version, its canonical columns with their type and allowed values, and
 (for questionnaires) the instrument items.
 """
@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from evalkit.errors import ProtocolError
+from evalkit.protocol._yaml import safe_load
 
 __all__ = ["SchemaInfo", "find_schema_dir", "load_schemas"]
 
@@ -91,7 +92,7 @@ def _load(folder: str) -> dict[str, SchemaInfo]:
         if not path.is_file():
             continue
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw = safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ProtocolError(f"{path}: not valid YAML: {exc}") from exc
         columns: dict[str, Mapping[str, Any]] = dict(raw.get("columns") or {})
