@@ -17,7 +17,9 @@ tries to recover each hidden count the way a reader with a spreadsheet would:
   when one relation and the cells' bounds (≥ 0; 1 … threshold − 1 where the mark
   says "<threshold") leave a single value;
 - **ratios**: a share, mean or rate shown beside counts: ``r × a``, ``a / r``,
-  ``b − a / r``, ``b − r × a`` for shown ``a``, ``b`` and ratio ``r`` in the row.
+  ``b − a / r``, ``b − r × a`` for shown ``a``, ``b`` and ratio ``r`` in the row;
+- **step curves**: the fall between two survival values shown in a row of the same
+  curve, read as ``events / at risk`` (``differencing_steps.py``).
 
 A table that shows a breakdown side by side (the monitor's registrations: one
 column per group, ``n_registrations_pilot``, ``n_registrations_comparison``) is read
@@ -95,11 +97,24 @@ def long_form(frame: pd.DataFrame) -> pd.DataFrame:
 
 def truth_tables(bundle: dict[str, Any], lang: str = "nl") -> dict[str, pd.DataFrame]:
     """Return the release's tables without any suppression (threshold 1), as exported."""
+    from evalkit.report.plan import bundle_sources
+    from evalkit.report.plan_rules import rule_for
     from evalkit.report.render import DOCUMENTS, collect_tables
 
     bare = copy.deepcopy(bundle)
     bare.setdefault("settings", {})["disclosure_threshold"] = 1
-    return {t.name: t.export() for t in collect_tables(bare, lang, DOCUMENTS)}
+    tables = {t.name: t.export() for t in collect_tables(bare, lang, DOCUMENTS)}
+    # counts never released at any threshold (a survival curve's events and numbers
+    # at risk) are taken from the bundle, row for row, so that the attack is judged
+    sources = bundle_sources(bundle)
+    for name, frame in tables.items():
+        records = sources.get(name.replace("_", ".", 1))
+        if records is None or len(records) != len(frame):
+            continue
+        for col in rule_for(name.replace("_", ".", 1), list(frame.columns)).withheld:
+            if col in frame.columns:
+                frame[col] = [r.get(col) for r in records]
+    return tables
 
 
 def _number(text: Any) -> float | None:
@@ -466,6 +481,11 @@ def _solve(rel: _Release, relations: list[tuple[Cell, list[Cell]]]) -> list[Reco
     return list(out.values())
 
 
+def _withheld(rel: _Release, name: str, column: str) -> bool:
+    """Tell whether a column is hidden in every row of its table."""
+    return all((name, i, column) in rel.hidden for i in range(len(rel.labels[name])))
+
+
 def _is_ratio(column: str) -> bool:
     """Columns a reader takes for count ratios: shares, rates, means, the NPS."""
     return (
@@ -484,7 +504,10 @@ def _ratios(rel: _Release) -> list[Recovery]:
             hidden = [(name, i, c) for c in ints if (name, i, c) in rel.hidden]
             if not hidden:
                 continue
+            # a shown 0 (the start of a survival curve at time 0) turns every ratio into
+            # 0 or the other count: no guess about a hidden cell
             counts = [rel.shown[(name, i, c)] for c in ints if (name, i, c) in rel.shown]
+            counts = [a for a in counts if a]
             ratios = [
                 rel.shown[(name, i, c)] for c in reals if (name, i, c) in rel.shown and _is_ratio(c)
             ]
@@ -524,7 +547,15 @@ def attack(
     relations += _quarters(rel)
     relations += _periods(rel)
     targets = {c for c in rel.hidden if c[2] in rel.ints[c[0]] and float(rel.true[c]).is_integer()}
-    found = {(r.table, r.row, r.column): r for r in _solve(rel, relations) + _ratios(rel)}
+    # a column hidden in every row is withheld (a survival curve's counts); its zeros are
+    # the curves' starts at time 0, which hold no events by definition, not a secret
+    targets -= {c for c in targets if rel.true[c] == 0 and _withheld(rel, c[0], c[2])}
+    from differencing_steps import step_recoveries
+
+    found = {
+        (r.table, r.row, r.column): r
+        for r in _solve(rel, relations) + _ratios(rel) + step_recoveries(rel, Recovery)
+    }
     return [r for c, r in sorted(found.items()) if c in targets], len(targets)
 
 

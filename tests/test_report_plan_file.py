@@ -88,3 +88,15 @@ def test_a_document_reads_the_saved_plan_instead_of_making_it(bundle_path: Path)
     assert ctx.plan.statuses[source].iat[0, 0] == SECONDARY
     fresh = SuppressionPlan.from_bundle(read_bundle(bundle_path))
     assert fresh.statuses[source].iat[0, 0] == ""
+
+
+def test_every_planner_module_makes_a_saved_plan_stale() -> None:
+    """A plan saved by other planner code is not reused: every module that decides a cell
+    is in the fingerprint (the search's module was missing, so a changed rule there
+    left old plans in use)."""
+    from evalkit.report import plan_file
+
+    folder = Path(plan_file.__file__).parent
+    planners = {p.name for p in folder.glob("plan*.py")} - {"plan_file.py"}
+    assert planners <= set(plan_file._PLANNER)
+    assert "disclosure.py" in plan_file._PLANNER

@@ -49,10 +49,10 @@ _TEXT: dict[str, dict[str, str]] = {
     "before": {"nl": "Vóór de pilot", "en": "Before the pilot"},
     "during": {"nl": "Tijdens de pilot", "en": "During the pilot"},
     "cap_km": {
-        "nl": "Doorlooptijd {interval} (Kaplan–Meier; open dossiers gecensureerd). "
-        "Stippellijn: de norm.",
-        "en": "Throughput time {interval} (Kaplan–Meier; open cases censored). "
-        "Dashed line: the norm.",
+        "nl": "Doorlooptijd {interval} (Kaplan–Meier; open dossiers gecensureerd; elke "
+        "trede staat voor ten minste {threshold} dossiers). Stippellijn: de norm.",
+        "en": "Throughput time {interval} (Kaplan–Meier; open cases censored; each step "
+        "stands for at least {threshold} cases). Dashed line: the norm.",
     },
     "cap_norm": {
         "nl": "Aandeel binnen de norm over de tijd: {norm}. Stippellijn: start van de pilot.",
@@ -129,7 +129,9 @@ def km_plot(
         data = data.loc[data[c] == "all"]
     if by in km_curve.columns:
         data = data.loc[data[by] != "all"] if (data[by] != "all").any() else data
-    data = data.loc[data["n_risk"] >= threshold].copy()
+    # steps the release does not show (too few at risk, or too few events since the
+    # last step shown) have no survival in the masked bundle: the curve runs past them
+    data = data.loc[(data["n_risk"] >= threshold) & data["surv"].notna()].copy()
     if by == "group":  # pilot against comparison only, never pooled with "other"
         data = data.loc[data["group"].isin(GROUPS)]
     codes = [c for c in ("pilot", "comparison", "before", "during") if c in set(data[by])]
@@ -436,7 +438,7 @@ def report_figures(
                 out.append(
                     (
                         f"km_{interval}",
-                        _t("cap_km", lang, interval=_t(interval, lang)),
+                        _t("cap_km", lang, interval=_t(interval, lang), threshold=threshold),
                         plot,
                     )
                 )

@@ -55,7 +55,7 @@ from evalkit.report.plan_relations import table_of
 from evalkit.report.plan_rules import rule_for
 from evalkit.report.plan_search import Planner
 
-__all__ = ["SuppressionPlan", "bundle_sources", "bundle_threshold", "plan_for"]
+__all__ = ["SuppressionPlan", "bundle_sources", "bundle_threshold", "plan_for", "rounded"]
 
 
 def bundle_sources(bundle: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -132,6 +132,31 @@ def plan_for(bundle: Mapping[str, Any], threshold: int) -> SuppressionPlan:
     return _CACHE[key]
 
 
+def rounded(source: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with the columns its rule releases rounded (``TableRule.decimals``).
+
+    Parameters
+    ----------
+    source : str
+        The bundle table the rows come from (``"throughput.km_curve"``).
+    frame : pandas.DataFrame
+        Its rows, as a document or export shows them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with each such column rounded; ``frame`` itself when nothing is rounded.
+    """
+    decimals = rule_for(source, list(frame.columns)).decimals
+    columns = {c: d for c, d in decimals.items() if c in frame.columns}
+    if not columns:
+        return frame
+    out = frame.copy()
+    for col, digits in columns.items():
+        out[col] = pd.to_numeric(out[col], errors="coerce").round(digits)
+    return out
+
+
 def _records(node: Any) -> bool:
     return isinstance(node, list) and bool(node) and all(isinstance(r, Mapping) for r in node)
 
@@ -204,15 +229,17 @@ class SuppressionPlan:
         """Return a copy of ``bundle`` with every hidden cell set to ``None`` (for figures).
 
         A figure drawn from the masked bundle shows nothing a table of the release
-        hides. Withheld counts (a Kaplan–Meier curve's numbers at risk) stay: figures
-        use them to leave out steps with too few at risk, and never show them.
+        hides, and released values are rounded as the tables round them. Withheld
+        counts (a Kaplan–Meier curve's numbers at risk) stay: figures use them to leave
+        out steps with too few at risk, and never show them.
         """
         out: dict[str, Any] = dict(bundle)
         for source, records in bundle_sources(bundle).items():
             status = self.statuses.get(source)
             if status is None or source.startswith("exploratory"):  # no figures drawn from them
                 continue
-            withheld = set(rule_for(source, list(status.columns)).withheld)
+            rule = rule_for(source, list(status.columns))
+            withheld, decimals = set(rule.withheld), rule.decimals
             # the hidden positions per column, read once: a pandas lookup per cell
             # cost seconds on the long throughput and questionnaire tables
             hidden = {
@@ -228,6 +255,9 @@ class SuppressionPlan:
                 for col, where in hidden.items():
                     if col in row and i in where:
                         row[col] = None
+                for col, digits in decimals.items():
+                    if isinstance(row.get(col), float):
+                        row[col] = round(row[col], digits)
                 rows.append(row)
             _put(out, source, rows)
         return out

@@ -28,7 +28,7 @@ __all__ = ["ensure_plan", "load_plan", "plan_path", "save_plan"]
 #: Format of the plan file; raise it when the layout changes.
 PLAN_FORMAT = 1
 #: The modules a plan's content depends on (besides the bundle).
-_PLANNER = ("plan.py", "plan_relations.py", "plan_rules.py", "disclosure.py")
+_PLANNER = ("plan.py", "plan_relations.py", "plan_rules.py", "plan_search.py", "disclosure.py")
 _HERE = Path(__file__).resolve().parent
 
 

@@ -66,6 +66,13 @@ class TableRule:
     withheld : tuple of str
         Count columns never released (their values follow from figures only at
         event-time resolution, see the Kaplan–Meier curve).
+    steps : str
+        For a step curve (rows ordered by ``keys``, one curve per set of labels): the
+        events column. Its ``base`` values are released only at the rows where at least
+        the threshold events have accumulated since the previous released row, so that
+        no released step stands for fewer persons than the threshold.
+    decimals : dict
+        Derived column -> decimals it is released with (rounded where released).
     column_total : tuple of str
         Counts whose column total the documents show in a Σ row under the table.
     total_by : tuple of str
@@ -79,6 +86,8 @@ class TableRule:
     ratio: dict[str, tuple[str, ...]] = field(default_factory=dict)
     keys: tuple[str, ...] = ()
     withheld: tuple[str, ...] = ()
+    steps: str = ""
+    decimals: dict[str, int] = field(default_factory=dict)
     column_total: tuple[str, ...] = ()
     total_by: tuple[str, ...] = ()
 
@@ -117,14 +126,21 @@ RULES: dict[str, TableRule] = {
         sums=(("n", ("n_events", "n_censored")),),
         base=_all(("n", "n_events"), *_QUANTILES),
     ),
-    # Each step of a Kaplan–Meier curve is 1 − events / at risk: with both counts
-    # released, a step reveals its events. The curve is released as a curve (survival
-    # and interval where at least the threshold are at risk), its counts are not.
+    # Each step of a Kaplan–Meier curve is S(t) = S(t−) × (1 − events / at risk), so a
+    # survival value released to full precision gives its step's events and number at
+    # risk back as an exact fraction, whatever the table hides (the demo's export gave
+    # 2,442 event counts of 1–9 back so). The curve is released as a curve, coarsened
+    # and rounded as statistical offices release survival curves: a step is shown only
+    # where at least the threshold events have accumulated since the last one shown
+    # (and at least the threshold are at risk), survival and interval to three
+    # decimals (less than a pixel in the figures); its counts are never released.
     "throughput.km_curve": TableRule(
         counts=("n_risk", "n_events"),
         base=_all(("n_risk",), "surv", "conf_low", "conf_high"),
         keys=("time",),
         withheld=("n_risk", "n_events"),
+        steps="n_events",
+        decimals={"surv": 3, "conf_low": 3, "conf_high": 3},
     ),
     "throughput.handovers": TableRule(
         counts=("n", "n_arrived", "n_open"),

@@ -256,6 +256,11 @@ class Planner:
                     v = pd.to_numeric(frame[b], errors="coerce")
                     few |= ((v > 0) & (v < self.thr)).to_numpy()
             status.loc[few & (status[col] == "").to_numpy(), col] = SECONDARY
+        if rule.steps in frame.columns:
+            between = _between_released_steps(frame, rule.steps, rule.keys, self.thr)
+            for col in rule.base:
+                if col in frame.columns:
+                    status.loc[between & (status[col] == "").to_numpy(), col] = SECONDARY
         for col, inputs in rule.ratio.items():
             if col not in frame.columns:
                 continue
@@ -306,3 +311,31 @@ def pinned(matrix: np.ndarray) -> np.ndarray:
     diag = np.abs(np.diag(r))
     rank = int((diag > 1e-9 * max(1.0, float(diag.max(initial=0.0)))).sum())
     return (q[:, :rank] ** 2).sum(axis=1) > 1 - 1e-7
+
+
+def _between_released_steps(
+    frame: pd.DataFrame, events: str, order: tuple[str, ...], threshold: int
+) -> np.ndarray:
+    """Return the rows of step curves that are not released steps (see ``TableRule.steps``).
+
+    A curve is the rows with the same labels (the text columns), taken in the order of
+    ``order``. Its start (no events) is released; after it, a row is released when the
+    events since the previous released row, its own included, reach ``threshold``.
+    Written out because no disclosure library coarsens a step curve this way; the rule
+    is the event-count version of the one the CBS and ONS apply to survival tables.
+    """
+    labels = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    counts = pd.to_numeric(frame[events], errors="coerce").fillna(0).to_numpy()
+    between = np.zeros(len(frame), dtype=bool)
+    ordered = frame.sort_values(list(order), kind="stable") if order else frame
+    groups = ordered.groupby(labels, sort=False, dropna=False).indices if labels else {(): None}
+    for rows in groups.values():
+        positions = np.arange(len(ordered)) if rows is None else rows
+        accumulated = 0.0
+        for at in frame.index.get_indexer(ordered.index[positions]):
+            accumulated += counts[at]
+            if accumulated == 0 or accumulated >= threshold:
+                accumulated = 0.0
+            else:
+                between[at] = True
+    return between

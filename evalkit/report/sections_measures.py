@@ -18,6 +18,7 @@ from evalkit.report.figures_monitoring import norm_name
 from evalkit.report.i18n import label
 from evalkit.report.long_tables import NEEDS, SUMMARIES, SUMMARY_ROWS
 from evalkit.report.monitoring import monitoring_figures
+from evalkit.report.plan import rounded
 from evalkit.report.tables import ReportTable, make_table, records_frame
 from evalkit.report.units import SHARE_DIGITS
 
@@ -122,7 +123,7 @@ def bundle_tables(ctx: ReportContext, part: str) -> dict[str, ReportTable]:
         table = make_table(
             f"{part}_{name}",
             label("tab", name, ctx.lang),
-            frame,
+            rounded(f"{part}.{name}", frame),
             ctx.lang,
             ctx.threshold,
             plan=ctx.plan,
