@@ -18,7 +18,7 @@ import pandas as pd
 from evalkit.did.notes import Note, as_number
 from evalkit.errors import EstimationError
 
-__all__ = ["COHORT_RULE", "Prepared", "anticipate", "prepare"]
+__all__ = ["COHORT_RULE", "Prepared", "anticipate", "prepare", "sorted_codes"]
 
 #: The cohort convention, quoted in every error about cohorts.
 COHORT_RULE = (
@@ -236,7 +236,7 @@ def prepare(
     if cluster is not None:
         if src[cluster].isna().any():
             raise EstimationError(f"cluster column {cluster!r} has missing values")
-        out[CLUSTER] = pd.factorize(src[cluster])[0]
+        out[CLUSTER] = sorted_codes(src[cluster])
     else:
         out[CLUSTER] = out[UNIT] if has_unit else np.arange(len(out))
     return Prepared(
@@ -250,6 +250,20 @@ def prepare(
         time_labels=time_labels,
         notes=tuple(notes),
     )
+
+
+def sorted_codes(labels: pd.Series) -> np.ndarray:
+    """Return codes 0, 1, ... of ``labels`` in sorted label order.
+
+    Randomization inference, Conley–Taber and the wild bootstrap draw per cluster
+    code: codes in sorted label order make those draws depend on the data and the
+    seed, not on the order in which an export happens to list its rows. Labels
+    that do not sort together (numbers beside text) are sorted as text.
+    """
+    try:
+        return pd.factorize(labels, sort=True)[0]
+    except TypeError:
+        return pd.factorize(labels.astype(str), sort=True)[0]
 
 
 def refuse_infinite(values: pd.Series, column: str) -> None:
@@ -330,7 +344,7 @@ def _unit_and_time(
     if unit is not None:
         if src[unit].isna().any():
             raise EstimationError(f"unit column {unit!r} has missing ids")
-        out[UNIT] = pd.factorize(src[unit])[0]
+        out[UNIT] = sorted_codes(src[unit])
     time_labels: dict[int, object] = {}
     mapping: dict[object, int] = {}
     if time is not None:

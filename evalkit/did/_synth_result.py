@@ -92,6 +92,9 @@ def triple_panel(
             "d": data[treat].to_numpy() if treat else 0,
         }
     )
+    # each cell's mean is summed in the order of its values, not of the export's rows, so
+    # the same data in another row order give the same bits (and the same placebo draws)
+    frame = frame.sort_values("y", kind="stable", ignore_index=True)
     # rows without an outcome are left out of their cell's mean, and counted for a note
     means = frame.pivot_table(index=["unit", "time"], columns="g", values="y", aggfunc="mean")
     means = means.reindex(columns=[0, 1]).reindex(
