@@ -49,6 +49,7 @@ SAMPLE = {
     "range_high": 1.0,
     "units": "municipality",
     "definition": "age > 99",
+    "value": 0.0,
 }
 
 

@@ -138,6 +138,11 @@ TEMPLATES: dict[str, str] = {
         "placebo inference: {placebos} of the {assignments} possible placebo assignments were "
         "drawn at random; p-values come in steps of 1/({placebos} + 1)"
     ),
+    "placebo_degenerate": (
+        "placebo inference: every placebo estimate is the same ({value:.4g}), because the "
+        "comparison units do not differ from one another; the spread of the placebos says "
+        "nothing about the estimate's uncertainty, so there is no standard error"
+    ),
     "conformal_unbounded": (
         "conformal inference: with {periods} periods there are only {assignments} moving-block "
         "permutations of time, " + _UNBOUNDED

@@ -67,6 +67,7 @@ FORMATS: dict[str, Callable[[Any, str], str]] = {
         _count,
     ),
     "smallest": lambda v, lang: fmt_num(v, lang, 3),
+    **dict.fromkeys(("value",), lambda v, lang: fmt_num(v, lang, 3)),
     "alpha": _number,
     "level": lambda v, lang: fmt_pct(v, lang, 0),
     "size": lambda v, lang: fmt_pct(v, lang, 1),

@@ -1,0 +1,103 @@
+"""``evalkit did`` with the synthetic estimators on odd but realistic panels, as files.
+
+Every case gives the estimate with its notes or one line that names the rule broken;
+never a traceback, never NaN shown as a number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit.cli import main
+
+
+def _panel(n_units: int = 8, n_periods: int = 12, start: int = 9, effect: float = 1.0):
+    rng = np.random.default_rng(0)
+    factor = rng.normal(size=n_periods).cumsum()
+    rows = []
+    for i in range(n_units):
+        level = 0.3 * i
+        for t in range(1, n_periods + 1):
+            d = int(i == 3 and t >= start)  # the pilot lies inside the comparisons' range
+            y = level + factor[t - 1] + rng.normal(scale=0.3) + effect * d
+            rows.append({"unit": f"u{i:02d}", "time": t, "y": y, "d": d})
+    return pd.DataFrame(rows)
+
+
+def _did(capsys, tmp_path: Path, data: pd.DataFrame, *args: str) -> tuple[int, str, str]:
+    path = tmp_path / "cells.csv"
+    data.to_csv(path, index=False, sep=";", decimal=",")  # as Dutch Excel writes it
+    columns = ["--outcome", "y", "--unit", "unit", "--time", "time"]
+    treatment = ["--cohort", "g"] if "g" in data.columns else ["--treated", "d"]
+    code = main(["did", "--data", str(path), *columns, *treatment, "--json", *args])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    return code, out.out, out.err
+
+
+def _codes(out: str) -> list[str]:
+    return [w["code"] for w in json.loads(out)["warning_codes"]]
+
+
+def test_identical_comparison_units_give_no_standard_error_of_zero(capsys, tmp_path: Path) -> None:
+    # every placebo estimate was the same, and se = 0.0000 was shown as a number
+    data = _panel()
+    same = data.loc[data["unit"] == "u00", "y"].to_numpy()
+    for unit in data["unit"].unique():
+        if unit != "u03":
+            data.loc[data["unit"] == unit, "y"] = same
+    code, out, _ = _did(capsys, tmp_path, data, "--estimator", "synthetic_did")
+    result = json.loads(out)
+    assert code == 0 and result["se"] is None and "placebo_degenerate" in _codes(out)
+    assert math.isfinite(result["att"]) and result["p_value"] == pytest.approx(1 / 8)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("one_pre", "has 1 period(s) before it; synthetic estimators need at least two"),
+        ("missing_row", "the panel is not balanced: unit 'u03' has no row for period 3;"),
+        ("missing_outcome", "outcome 'y' is missing or not numeric in 1 row(s) (first: unit"),
+        ("unbalanced", "the panel is not balanced: unit 'u05' has no row for period 11;"),
+        ("staggered_conformal", "conformal inference permutes time around one start date"),
+    ],
+)
+def test_a_panel_the_estimators_cannot_take_is_refused_in_one_line(
+    capsys, tmp_path: Path, case: str, message: str
+) -> None:
+    data, extra = _panel(), ["--estimator", "synthetic_did"]
+    if case == "one_pre":
+        data = _panel(start=2)
+    elif case == "missing_row":
+        data = data[~((data["unit"] == "u03") & (data["time"] == 3))]
+    elif case == "missing_outcome":
+        data["y"] = data["y"].where(~((data["unit"] == "u03") & (data["time"] == 3)))
+    elif case == "unbalanced":
+        data = data[~((data["unit"] == "u05") & (data["time"] == 11))]
+    else:
+        data["g"] = np.where(data["unit"] == "u03", 9, np.where(data["unit"] == "u06", 7, 0))
+        extra += ["--inference", "conformal"]
+    code, out, err = _did(capsys, tmp_path, data, *extra)
+    assert (code, out) == (1, "")
+    assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_two_pre_periods_dates_and_staggered_adoption_estimate(capsys, tmp_path: Path) -> None:
+    code, out, _ = _did(capsys, tmp_path, _panel(start=3), "--estimator", "synthetic_did")
+    assert code == 0 and math.isfinite(json.loads(out)["att"])
+    dated = _panel().assign(time=lambda f: f["time"].map(lambda t: f"2025-{t:02d}"))
+    dated["g"] = np.where(dated["unit"] == "u03", "2025-09", "")
+    code, out, _ = _did(capsys, tmp_path, dated, "--estimator", "synthetic_did")
+    numbered = _did(capsys, tmp_path, _panel(), "--estimator", "synthetic_did")[1]
+    assert code == 0 and json.loads(out)["att"] == json.loads(numbered)["att"]
+    staggered = _panel()
+    staggered["g"] = np.where(staggered["unit"] == "u03", 9, 0)
+    staggered.loc[staggered["unit"] == "u06", "g"] = 7
+    code, out, _ = _did(capsys, tmp_path, staggered, "--estimator", "synthetic_did")
+    assert code == 0 and len(json.loads(out)["cohorts"]) == 2
