@@ -50,6 +50,9 @@ SAMPLE = {
     "units": "municipality",
     "definition": "age > 99",
     "value": 0.0,
+    "outside": 9,
+    "rmse": 48.2,
+    "spread": 1.3,
 }
 
 

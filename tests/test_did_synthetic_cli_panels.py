@@ -45,6 +45,27 @@ def _codes(out: str) -> list[str]:
     return [w["code"] for w in json.loads(out)["warning_codes"]]
 
 
+def test_a_pilot_above_every_comparison_is_said_to_be_out_of_synthetic_controls_reach(
+    capsys, tmp_path: Path
+) -> None:
+    # synthetic control without a level cannot reach a pilot 50 above every comparison:
+    # it reported 47.6 for a true effect of 1 without a word
+    data = _panel()
+    data.loc[data["unit"] == "u03", "y"] += 50
+    code, out, _ = _did(capsys, tmp_path, data, "--estimator", "synthetic_control")
+    assert code == 0 and "synthetic_outside_range" in _codes(out)
+    note = json.loads(out)["warnings"][0]
+    assert "outside the comparison units' range in 8 of 8 pre-period(s)" in note
+    code, out, _ = _did(capsys, tmp_path, data, "--estimator", "synthetic_did")
+    assert code == 0 and "synthetic_outside_range" not in _codes(out)
+    assert json.loads(out)["att"] == pytest.approx(1.0, abs=0.6)
+
+
+def test_a_pilot_inside_the_range_gets_no_range_note(capsys, tmp_path: Path) -> None:
+    code, out, _ = _did(capsys, tmp_path, _panel(), "--estimator", "synthetic_control")
+    assert code == 0 and "synthetic_outside_range" not in _codes(out)
+
+
 def test_identical_comparison_units_give_no_standard_error_of_zero(capsys, tmp_path: Path) -> None:
     # every placebo estimate was the same, and se = 0.0000 was shown as a number
     data = _panel()
