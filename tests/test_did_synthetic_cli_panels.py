@@ -122,3 +122,38 @@ def test_two_pre_periods_dates_and_staggered_adoption_estimate(capsys, tmp_path:
     staggered.loc[staggered["unit"] == "u06", "g"] = 7
     code, out, _ = _did(capsys, tmp_path, staggered, "--estimator", "synthetic_did")
     assert code == 0 and len(json.loads(out)["cohorts"]) == 2
+
+
+@pytest.mark.parametrize("estimator", ["synthetic_did", "synthetic_control", "twfe"])
+def test_month_labels_without_a_leading_zero_sort_in_time(
+    capsys, tmp_path: Path, estimator: str
+) -> None:
+    # "2025-10" sorted before "2025-2" as text: the start month landed among the wrong
+    # months (a refusal with --treated, a silently wrong estimate with --cohort)
+    numbered = _panel(n_periods=12, start=9)
+    numbered["g"] = np.where(numbered["unit"] == "u03", 9, 0)
+    want = json.loads(_did(capsys, tmp_path, numbered, "--estimator", estimator)[1])
+    labelled = numbered.assign(time=numbered["time"].map(lambda t: f"2025-{t}"))
+    labelled["g"] = np.where(labelled["unit"] == "u03", "2025-9", "")
+    code, out, _ = _did(capsys, tmp_path, labelled, "--estimator", estimator)
+    assert code == 0 and json.loads(out)["att"] == pytest.approx(want["att"], rel=1e-9)
+
+
+MONTHS = ["jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"]
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [("words", "names a month in words"), ("two_forms", "writes one period in two forms")],
+)
+def test_period_labels_that_cannot_be_put_in_time_order_are_refused(
+    capsys, tmp_path: Path, case: str, message: str
+) -> None:
+    data = _panel(n_periods=12, start=9)
+    if case == "words":  # "apr 2025" sorts before "jan 2025"
+        data["time"] = data["time"].map(lambda t: f"{MONTHS[t - 1]} 2025")
+    else:  # one export writes 2025-01, another 2025-1
+        padded = data["time"].map(lambda t: f"2025-{t:02d}")
+        data["time"] = padded.where(data["unit"] == "u00", data["time"].map(lambda t: f"2025-{t}"))
+    code, out, err = _did(capsys, tmp_path, data, "--estimator", "synthetic_did")
+    assert (code, out) == (1, "") and message in err and len(err.strip().splitlines()) == 1

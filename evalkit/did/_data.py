@@ -15,10 +15,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from evalkit.did._labels import ordered_periods, sorted_codes
 from evalkit.did.notes import Note, as_number
 from evalkit.errors import EstimationError
 
-__all__ = ["COHORT_RULE", "Prepared", "anticipate", "prepare", "sorted_codes"]
+__all__ = ["COHORT_RULE", "Prepared", "anticipate", "prepare"]
 
 #: The cohort convention, quoted in every error about cohorts.
 COHORT_RULE = (
@@ -126,7 +127,7 @@ def _period_index(time: pd.Series) -> tuple[np.ndarray, dict[object, int], dict[
         return ints, mapping, {int(v): int(v) for v in mapping}
     if time.isna().any():
         raise EstimationError(f"time column {time.name!r} has missing values")
-    values = sorted(pd.unique(time))
+    values = ordered_periods(pd.unique(time), time.name)
     mapping = {v: i + 1 for i, v in enumerate(values)}
     return time.map(mapping).to_numpy(dtype="int64"), mapping, {i: v for v, i in mapping.items()}
 
@@ -250,20 +251,6 @@ def prepare(
         time_labels=time_labels,
         notes=tuple(notes),
     )
-
-
-def sorted_codes(labels: pd.Series) -> np.ndarray:
-    """Return codes 0, 1, ... of ``labels`` in sorted label order.
-
-    Randomization inference, Conley–Taber and the wild bootstrap draw per cluster
-    code: codes in sorted label order make those draws depend on the data and the
-    seed, not on the order in which an export happens to list its rows. Labels
-    that do not sort together (numbers beside text) are sorted as text.
-    """
-    try:
-        return pd.factorize(labels, sort=True)[0]
-    except TypeError:
-        return pd.factorize(labels.astype(str), sort=True)[0]
 
 
 def refuse_infinite(values: pd.Series, column: str) -> None:
