@@ -157,3 +157,13 @@ def test_period_labels_that_cannot_be_put_in_time_order_are_refused(
         data["time"] = padded.where(data["unit"] == "u00", data["time"].map(lambda t: f"2025-{t}"))
     code, out, err = _did(capsys, tmp_path, data, "--estimator", "synthetic_did")
     assert (code, out) == (1, "") and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_cohort_after_the_last_period_is_named_as_the_cause(capsys, tmp_path: Path) -> None:
+    # the refusal said only "no unit is ever treated"
+    data = _panel()
+    data["g"] = np.where(data["unit"] == "u03", "20", "")  # empty cells: read as 20.0
+    code, out, err = _did(capsys, tmp_path, data, "--estimator", "synthetic_did")
+    assert (code, out) == (1, "")
+    assert "every first treated period (20 or later) lies after the last period" in err
+    assert "(12)" in err and len(err.strip().splitlines()) == 1

@@ -89,7 +89,21 @@ def _treatment(data: pd.DataFrame, time: str, treated: str | None, cohort: str |
     if t.isna().any() or pd.api.types.is_datetime64_any_dtype(data[time]):
         # periods as labels ("2024-10", dates): the cohort names one of them, as for TWFE
         g, t = _label_positions(data[col], data[time], col)
+    late = (g > t.max()).to_numpy()
+    if late.any() and not ((g > 0) & (g <= t.max())).any():
+        # else the refusal would be "no unit is ever treated", which hides the cause
+        raise EstimationError(
+            f"cohort column {col!r}: every first treated period ({_whole(g[late].min())} or "
+            f"later) lies after the last period of the time column ({_whole(t.max())}); no "
+            "unit is treated within the panel"
+        )
     return ((g > 0) & (t >= g)).astype(int)
+
+
+def _whole(value: object) -> object:
+    """Return 20.0 as 20 (a cohort read from a column with empty cells is float)."""
+    number = plain(value)
+    return int(number) if isinstance(number, float) and number.is_integer() else number
 
 
 def _sortable(values: pd.Series, role: str) -> np.ndarray:
