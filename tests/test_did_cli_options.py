@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_did_synthetic import _panel
 
@@ -20,6 +21,18 @@ def panel_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data["g"] = (data["d"].groupby(data["unit"]).transform("max") * 21).astype(int)
     path = tmp_path_factory.mktemp("cli") / "panel.csv"
     data.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cells_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = _panel(n_units=12, effect=1.0)
+    data["region"] = "r" + (data["unit"].str[1:].astype(int) % 3).astype(str)
+    data["g"] = (data["d"].groupby(data["unit"]).transform("max") * 21).astype(int)
+    data["sub"] = 0
+    targeted = data.assign(sub=1, y=data["y"] + 0.1 * data.index.to_series() % 0.7)
+    path = tmp_path_factory.mktemp("cli") / "cells.csv"
+    pd.concat([data, targeted]).to_csv(path, index=False)
     return path
 
 
@@ -55,11 +68,13 @@ IGNORED = [
 
 @pytest.mark.parametrize(("estimator", "extra", "flag"), IGNORED)
 def test_an_option_the_estimator_would_ignore_is_a_usage_error(
-    capsys, panel_csv: Path, estimator: str, extra: list[str], flag: str
+    capsys, panel_csv: Path, cells_csv: Path, estimator: str, extra: list[str], flag: str
 ) -> None:
-    if estimator == "triple_differences":
-        extra = [*extra, "--subgroup", "d"]
-    code, out, err = _run(capsys, panel_csv, "--estimator", estimator, *extra)
+    path = panel_csv
+    if estimator == "triple_differences":  # a valid design: both subgroups in every cell
+        path, extra = cells_csv, [*extra, "--subgroup", "sub"]
+        assert _run(capsys, path, "--estimator", estimator, "--subgroup", "sub")[0] == 0
+    code, out, err = _run(capsys, path, "--estimator", estimator, *extra)
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
