@@ -50,6 +50,9 @@ def test_synthetic_placebo_is_exactly_invariant_to_row_order_and_monotone_labels
     kw = {**SYNTH, "estimator": estimator, "inference": "placebo", "n_placebo": n_placebo}
     ref = estimate(data, **kw)
     assert ref.inference_detail["sampled"] is (n_placebo == 5)
+    if n_placebo == 5:  # what an evaluator needs to reproduce the draw
+        assert ref.inference_detail["seed"] == 0
+        assert ref.inference_detail["draw_order"] == "sorted unit labels"
     for seed in (1, 2):
         _same(estimate(_shuffled(data, seed), **kw), ref)
     _same(estimate(_relabel(_shuffled(data, 3), monotone=True), **kw), ref)
