@@ -41,6 +41,7 @@ __all__ = [
     "METHODS",
     "MIN_SIDE_ANALYTIC",
     "MULTIPLE_TESTING",
+    "READ_BY",
     "REGISTRABLE_ESTIMATORS",
     "REGISTRABLE_INFERENCES",
     "RESTRICTIONS",
@@ -62,6 +63,7 @@ __all__ = [
     "Spec",
     "Vcov",
     "as_spec",
+    "unread",
 ]
 
 Estimator = Literal[
@@ -142,6 +144,77 @@ MIN_SIDE_ANALYTIC = 10
 FEW_TREATED_METHODS: Mapping[str, tuple[str, ...]] = {
     "permutation": ("2x2", "twfe", "event_study", "callaway_santanna"),
     "conley_taber": ("2x2", "twfe", "event_study"),
+}
+
+_REGRESSION: tuple[str, ...] = ("2x2", "twfe", "event_study", "bacon")
+_NOT_SYNTHETIC: tuple[str, ...] = tuple(e for e in ESTIMATORS if e not in SYNTHETIC_ESTIMATORS)
+#: Choices that only some estimators read: choice → (the estimators that read it, why the
+#: others cannot, and the inferences with which it is read; None: any). TWFE with
+#: conformal inference is fitted as the synthetic estimators are, and reads what they
+#: read. ``evalkit did`` refuses a choice its estimator would not read (:func:`unread`)
+#: rather than ignoring it; ``alpha``, ``inference`` and ``anticipation`` are checked by
+#: the estimators themselves.
+READ_BY: Mapping[str, tuple[tuple[str, ...], str, tuple[str | None, ...] | None]] = {
+    "control": (
+        ("callaway_santanna",),
+        "only Callaway-Sant'Anna chooses between never and not-yet treated comparisons",
+        None,
+    ),
+    "method": (
+        ("callaway_santanna",),
+        "only Callaway-Sant'Anna has a doubly robust, IPW or regression estimate",
+        None,
+    ),
+    "base_period": (
+        ("callaway_santanna",),
+        "only Callaway-Sant'Anna's pre-treatment effects have a base period",
+        None,
+    ),
+    "covariates": (
+        ("2x2", "twfe", "event_study", "callaway_santanna"),
+        "the synthetic estimators balance on pre-period outcomes, and bacon, imputation and "
+        "sun_abraham are computed without covariates here",
+        None,
+    ),
+    "cluster": (
+        _NOT_SYNTHETIC,
+        "its inference (placebo, conformal, jackknife) permutes or leaves out whole units, so "
+        "the unit is the cluster; aggregate the data to the cluster and give it as the unit",
+        None,
+    ),
+    "vcov": (
+        _REGRESSION,
+        "it chooses the regression's analytic variance; callaway_santanna, imputation and "
+        "sun_abraham have their own cluster-robust variance, the synthetic estimators none",
+        None,
+    ),
+    "few_treated_threshold": (
+        _NOT_SYNTHETIC,
+        "its inference does not switch with the number of treated units (placebo unless "
+        "another is asked for)",
+        None,
+    ),
+    "seed": (
+        tuple(e for e in ESTIMATORS if e != "imputation"),
+        "its inference is analytic only, with no random draw",
+        None,
+    ),
+    "subgroup": (("triple_differences",), "only triple differences compares subgroups", None),
+    "base": (
+        ("triple_differences",),
+        "it chooses the estimator applied to triple differences' subgroup differences",
+        None,
+    ),
+    "n_placebo": (
+        ("synthetic_control", "synthetic_did", "triple_differences"),
+        "only placebo inference of the synthetic estimators draws placebo assignments",
+        (None, "placebo"),
+    ),
+    "sensitivity": (
+        ("event_study", "sun_abraham", "callaway_santanna"),
+        "the sensitivity analysis needs an event study's coefficients and their covariance",
+        None,
+    ),
 }
 
 _CHOICES: Mapping[str, tuple[str, ...]] = {
@@ -294,6 +367,37 @@ def _window(value: Sequence[int]) -> tuple[int, int]:
             f"event_window must run from an event time ≤ -1 to one ≥ 0; got ({low}, {high})"
         )
     return low, high
+
+
+def unread(spec: Spec) -> list[tuple[str, str]]:
+    """Return the choices of ``spec`` that its estimator would not read, with the reason.
+
+    A choice counts as made when a field differs from its default (``covariates``:
+    any) or an option of :data:`READ_BY` is set.
+
+    Parameters
+    ----------
+    spec : Spec
+        The specification.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(choice, why)`` for every choice :data:`READ_BY` does not allow here.
+    """
+    reader = spec.estimator
+    if reader == "twfe" and spec.inference == "conformal":
+        reader = "synthetic_did"  # the equal-weight DiD of the synthetic estimators
+    out = []
+    for name, (readers, why, inferences) in READ_BY.items():
+        if name in _DEFAULTS:
+            made = getattr(spec, name) != _DEFAULTS[name]
+        else:
+            made = spec.options.get(name) is not None
+        read = reader in readers and (inferences is None or spec.inference in inferences)
+        if made and not read:
+            out.append((name, why))
+    return out
 
 
 def as_spec(spec: Spec | None, choices: Mapping[str, Any]) -> Spec:

@@ -49,6 +49,10 @@ SAMPLE = {
     "range_high": 1.0,
     "units": "municipality",
     "definition": "age > 99",
+    "value": 0.0,
+    "outside": 9,
+    "rmse": 48.2,
+    "spread": 1.3,
 }
 
 

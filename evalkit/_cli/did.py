@@ -148,8 +148,8 @@ def _add_sensitivity_and_output(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sensitivity-target",
         choices=SENSITIVITY_TARGETS,
-        default="mean",
-        help="effect the sensitivity analysis is about: mean of the post periods or the first",
+        help="effect the sensitivity analysis is about: mean of the post periods (default) "
+        "or the first",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--alpha", type=_alpha, default=0.05, help="1 - confidence level")
@@ -161,44 +161,12 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from evalkit.did import estimate
-    from evalkit.spec import Spec
 
-    frame = _read_data(args.data)
-    covariates = tuple(c.strip() for c in args.covariates.split(",") if c.strip())
-    extra: dict[str, Any] = {}
-    if args.sensitivity:
-        extra = {"sensitivity": args.sensitivity, "sensitivity_target": args.sensitivity_target}
-        if args.bounds:
-            extra["bounds"] = args.bounds
-    elif args.bounds:
-        print("evalkit did: --bounds needs --sensitivity", file=sys.stderr)
+    spec = _spec(args)
+    if isinstance(spec, str):  # an option that cannot reach the estimate: a usage error
+        print(f"evalkit did: {spec}", file=sys.stderr)
         return 2
-    spec = Spec(
-        estimator=args.estimator,
-        control=args.control,
-        method=args.method,
-        base_period=args.base_period,
-        anticipation=args.anticipation,
-        covariates=covariates,
-        cluster=args.cluster,
-        vcov=args.vcov,
-        inference=args.inference,
-        few_treated_threshold=args.few_treated_threshold,
-        seed=args.seed,
-        alpha=args.alpha,
-        options={
-            **extra,
-            **{
-                key: value
-                for key, value in (
-                    ("subgroup", args.subgroup),
-                    ("base", args.base),
-                    ("n_placebo", args.n_placebo),
-                )
-                if value is not None
-            },
-        },
-    )
+    frame = _read_data(args.data)
     result = estimate(
         frame,
         spec,
@@ -216,6 +184,53 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(result.summary())  # ends with the notes, one "warning: ..." line each
     return 0
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    """Return the specification of the options given, or the line that refuses one of them.
+
+    An option the chosen estimator would not read (:data:`evalkit.spec.READ_BY`) is
+    refused rather than ignored, so that every option given reaches the estimate.
+    """
+    from evalkit.spec import Spec, unread
+
+    extra: dict[str, Any] = {}
+    if args.sensitivity:
+        extra = {"sensitivity": args.sensitivity}
+        extra["sensitivity_target"] = args.sensitivity_target or "mean"
+        if args.bounds:
+            extra["bounds"] = args.bounds
+    else:
+        for given, flag in (
+            (args.bounds, "--bounds"),
+            (args.sensitivity_target, "--sensitivity-target"),
+        ):
+            if given:
+                return f"{flag} needs --sensitivity"
+    options = {"subgroup": args.subgroup, "base": args.base, "n_placebo": args.n_placebo}
+    spec = Spec(
+        estimator=args.estimator,
+        control=args.control,
+        method=args.method,
+        base_period=args.base_period,
+        anticipation=args.anticipation,
+        covariates=tuple(c.strip() for c in args.covariates.split(",") if c.strip()),
+        cluster=args.cluster,
+        vcov=args.vcov,
+        inference=args.inference,
+        few_treated_threshold=args.few_treated_threshold,
+        seed=args.seed,
+        alpha=args.alpha,
+        options={**extra, **{k: v for k, v in options.items() if v is not None}},
+    )
+    refused = unread(spec)
+    if not refused:
+        return spec
+    name, why = refused[0]
+    shown: str = spec.estimator
+    if shown == "twfe" and spec.inference == "conformal":
+        shown += " --inference conformal"
+    return f"--{name.replace('_', '-')} does not apply to --estimator {shown}: {why}"
 
 
 def _alpha(text: str) -> float:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from evalkit.did._labels import ordered_periods, sorted_codes
 from evalkit.did.notes import Note, as_number
 from evalkit.errors import EstimationError
 
@@ -126,7 +127,7 @@ def _period_index(time: pd.Series) -> tuple[np.ndarray, dict[object, int], dict[
         return ints, mapping, {int(v): int(v) for v in mapping}
     if time.isna().any():
         raise EstimationError(f"time column {time.name!r} has missing values")
-    values = sorted(pd.unique(time))
+    values = ordered_periods(pd.unique(time), time.name)
     mapping = {v: i + 1 for i, v in enumerate(values)}
     return time.map(mapping).to_numpy(dtype="int64"), mapping, {i: v for v, i in mapping.items()}
 
@@ -236,7 +237,7 @@ def prepare(
     if cluster is not None:
         if src[cluster].isna().any():
             raise EstimationError(f"cluster column {cluster!r} has missing values")
-        out[CLUSTER] = pd.factorize(src[cluster])[0]
+        out[CLUSTER] = sorted_codes(src[cluster])
     else:
         out[CLUSTER] = out[UNIT] if has_unit else np.arange(len(out))
     return Prepared(
@@ -330,7 +331,7 @@ def _unit_and_time(
     if unit is not None:
         if src[unit].isna().any():
             raise EstimationError(f"unit column {unit!r} has missing ids")
-        out[UNIT] = pd.factorize(src[unit])[0]
+        out[UNIT] = sorted_codes(src[unit])
     time_labels: dict[int, object] = {}
     mapping: dict[object, int] = {}
     if time is not None:

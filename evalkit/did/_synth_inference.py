@@ -179,7 +179,12 @@ def placebo(
         radius = float(np.sort(size)[::-1][k - 1])
         low, high = fit.att - radius, fit.att + radius
     se = float(np.sqrt((d - 1) / d) * np.std(taus, ddof=1)) if d > 1 else math.nan
-    detail = {"placebos": d, "sampled": sampled, "smallest_p": 1 / (d + 1)}
+    if d > 1 and np.ptp(taus) <= tol:  # identical comparison units: an SD of 0 is no SE
+        se = math.nan
+        notes.append(Note("placebo_degenerate", {"value": float(taus[0])}))
+    detail: dict[str, Any] = {"placebos": d, "sampled": sampled, "smallest_p": 1 / (d + 1)}
+    if sampled:  # what reproduces the draw: the seed, over the units in sorted label order
+        detail |= {"seed": seed, "draw_order": "sorted unit labels"}
     return SynthInference(se, p, low, high, detail, tuple(notes))
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.did._data import COHORT_RULE, refuse_infinite
+from evalkit.did._labels import ordered_periods
 from evalkit.errors import EstimationError
 
 __all__ = ["Panel", "panel_matrix", "plain"]
@@ -88,7 +89,21 @@ def _treatment(data: pd.DataFrame, time: str, treated: str | None, cohort: str |
     if t.isna().any() or pd.api.types.is_datetime64_any_dtype(data[time]):
         # periods as labels ("2024-10", dates): the cohort names one of them, as for TWFE
         g, t = _label_positions(data[col], data[time], col)
+    late = (g > t.max()).to_numpy()
+    if late.any() and not ((g > 0) & (g <= t.max())).any():
+        # else the refusal would be "no unit is ever treated", which hides the cause
+        raise EstimationError(
+            f"cohort column {col!r}: every first treated period ({_whole(g[late].min())} or "
+            f"later) lies after the last period of the time column ({_whole(t.max())}); no "
+            "unit is treated within the panel"
+        )
     return ((g > 0) & (t >= g)).astype(int)
+
+
+def _whole(value: object) -> object:
+    """Return 20.0 as 20 (a cohort read from a column with empty cells is float)."""
+    number = plain(value)
+    return int(number) if isinstance(number, float) and number.is_integer() else number
 
 
 def _sortable(values: pd.Series, role: str) -> np.ndarray:
@@ -114,7 +129,7 @@ def _label_positions(cohort: pd.Series, time: pd.Series, col: str) -> tuple[pd.S
     """Return cohort and period as positions 1, 2, ... of the sorted labels (0: never)."""
     if time.isna().any():
         raise EstimationError(f"time column {time.name!r} has missing values")
-    position = {v: i + 1 for i, v in enumerate(sorted(pd.unique(time)))}
+    position = {v: i + 1 for i, v in enumerate(ordered_periods(pd.unique(time), time.name))}
     never = cohort.isna() | cohort.astype(str).str.strip().isin(["", "0", "0.0", "nan", "NaT"])
     g = cohort.map(position).where(~never, 0)
     if g.isna().any():
@@ -185,7 +200,8 @@ def panel_matrix(
             f"unit {plain(dup['u'])!r} has more than one row in period {plain(dup['t'])!r}; "
             "give one row per unit and period"
         )
-    wide = frame.pivot(index="u", columns="t", values="y").sort_index().sort_index(axis=1)
+    wide = frame.pivot(index="u", columns="t", values="y").sort_index()
+    wide = wide[ordered_periods(wide.columns, t_col)]
     if wide.isna().to_numpy().any():
         row, col = np.argwhere(wide.isna().to_numpy())[0]
         raise EstimationError(

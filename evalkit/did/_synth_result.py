@@ -92,6 +92,9 @@ def triple_panel(
             "d": data[treat].to_numpy() if treat else 0,
         }
     )
+    # each cell's mean is summed in the order of its values, not of the export's rows, so
+    # the same data in another row order give the same bits (and the same placebo draws)
+    frame = frame.sort_values("y", kind="stable", ignore_index=True)
     # rows without an outcome are left out of their cell's mean, and counted for a note
     means = frame.pivot_table(index=["unit", "time"], columns="g", values="y", aggfunc="mean")
     means = means.reindex(columns=[0, 1]).reindex(
@@ -220,9 +223,44 @@ def synthetic_result(
         eta_omega=None if eta is None else float(eta),
     )
     out = _inference(fit, chosen, alpha, seed, options)
-    return _result(
-        estimator, fit, chosen, replace(out, notes=(*data_notes, *out.notes)), alpha, n_obs
-    )
+    notes = (*data_notes, *outside_range(fit), *out.notes)
+    return _result(estimator, fit, chosen, replace(out, notes=notes), alpha, n_obs)
+
+
+def outside_range(fit: SyntheticFit) -> tuple[Note, ...]:
+    """Say when synthetic control cannot fit: the pilot lies outside the comparisons' range.
+
+    Synthetic control has no level: its counterfactual is a weighted average of the
+    comparison units, which stays between their smallest and largest outcome in every
+    period. When the treated units' mean lies outside that range in more than half of
+    the pre-periods, the pre-period gap is carried into the estimate.
+
+    Parameters
+    ----------
+    fit : SyntheticFit
+        The fit.
+
+    Returns
+    -------
+    tuple of Note
+        ``synthetic_outside_range`` or nothing.
+    """
+    if fit.method != "synthetic_control":
+        return ()
+    y, controls = fit.panel.y, fit.panel.controls
+    spread = float(np.std(y[controls]))
+    tol = 1e-9 * max(spread, float(np.abs(y).max()))
+    outside, pre, gaps = 0, 0, []
+    for c in fit.cohorts:
+        treated, donors = y[c.treated, : c.start].mean(axis=0), y[controls, : c.start]
+        above, below = treated > donors.max(axis=0) + tol, treated < donors.min(axis=0) - tol
+        outside, pre = outside + int((above | below).sum()), pre + c.start
+        gaps.append(treated - c.omega @ donors)
+    if 2 * outside <= pre:
+        return ()
+    rmse = float(np.sqrt(np.mean(np.concatenate(gaps) ** 2)))
+    values = {"outside": outside, "pre_periods": pre, "rmse": rmse, "spread": spread}
+    return (Note("synthetic_outside_range", values),)
 
 
 def _result(

@@ -78,14 +78,14 @@ def imputation(
     if not (prep.has_unit and prep.has_time and prep.has_cohort):
         raise EstimationError("the imputation estimator needs unit=, time= and cohort=")
     f = prep.frame
-    unit = pd.factorize(f[UNIT])[0]
+    unit = pd.factorize(f[UNIT], sort=True)[0]
     period = pd.factorize(f[TIME], sort=True)[0]
     t, g = f[TIME].to_numpy(), f[COHORT].to_numpy()
     treated = (g > 0) & (t >= g)
     if not treated.any():
         raise EstimationError("no treated rows (cohort > 0 and period ≥ cohort)")
     y = f[Y].to_numpy(dtype=float)
-    cluster = pd.factorize(f[CLUSTER])[0]
+    cluster = pd.factorize(f[CLUSTER], sort=True)[0]
     two = TwoWay(unit[~treated], period[~treated], int(unit.max()) + 1, int(period.max()) + 1)
     a, lam = two.fit(y[~treated])
     y0 = a[unit] + lam[period]

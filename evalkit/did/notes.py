@@ -138,6 +138,18 @@ TEMPLATES: dict[str, str] = {
         "placebo inference: {placebos} of the {assignments} possible placebo assignments were "
         "drawn at random; p-values come in steps of 1/({placebos} + 1)"
     ),
+    "placebo_degenerate": (
+        "placebo inference: every placebo estimate is the same ({value:.4g}), because the "
+        "comparison units do not differ from one another; the spread of the placebos says "
+        "nothing about the estimate's uncertainty, so there is no standard error"
+    ),
+    "synthetic_outside_range": (
+        "synthetic control: the pilot's outcome lies outside the comparison units' range in "
+        "{outside} of {pre_periods} pre-period(s), so no weighted average of them reproduces "
+        "it (pre-period root mean squared gap {rmse:.4g}, against a standard deviation of "
+        "{spread:.4g} in the comparison units' outcomes); the estimate carries that gap. "
+        "Synthetic DiD allows a difference in level"
+    ),
     "conformal_unbounded": (
         "conformal inference: with {periods} periods there are only {assignments} moving-block "
         "permutations of time, " + _UNBOUNDED

@@ -18,7 +18,9 @@ from evalkit.spec import (
     FEW_TREATED_METHODS,
     FEW_TREATED_THRESHOLD,
     MIN_SIDE_ANALYTIC,
+    READ_BY,
     SYNTHETIC_ESTIMATORS,
+    Spec,
 )
 
 __all__ = ["check_analysis", "items_at"]
@@ -34,8 +36,13 @@ def items_at(p: Mapping[str, Any], *keys: str) -> list[Mapping[str, Any]]:
     return [v for v in value or [] if isinstance(v, Mapping)]
 
 
-#: Fields that only Callaway–Sant'Anna uses, and the value the other estimators amount to.
-_CS_ONLY = {"control_group": "never", "method": "dr", "base_period": "varying"}
+#: Fields that only Callaway–Sant'Anna uses (from :data:`evalkit.spec.READ_BY`, under the
+#: protocol's name where it differs from the spec's), and the value the others amount to.
+_CS_ONLY = {
+    {"control": "control_group"}.get(name, name): getattr(Spec("twfe"), name)
+    for name, (readers, _, _) in READ_BY.items()
+    if readers == ("callaway_santanna",)
+}
 
 
 def _check_cs_only(a: Mapping[str, Any], errors: list[str]) -> None:
