@@ -138,3 +138,37 @@ def test_a_file_whose_rows_keep_latest_replaced_is_refused_under_another_rule(
     _ingest(project, "pilot_a", "keep_latest", BOTH)
     with pytest.raises(IngestError, match="replaced by a later delivery under overlap rule"):
         _ingest(project, "pilot_b", "keep_both", BOTH[:1])
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "repeated"),
+    [("case_events", "ce_future_event.csv", 4), ("questionnaire", "q_long_format.csv", 3)],
+)
+def test_keep_both_says_how_many_rows_are_stored_twice_for_every_kind(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    kind: str,
+    name: str,
+    repeated: int,
+) -> None:
+    # The note said "stored both" and nothing of what that does: the copies are not merged,
+    # so every repeated case event or answer counts once per delivery, as the panel's
+    # repeated person-months do.
+    monkeypatch.setenv("EVALKIT_PSEUDONYM_KEY", KEY)
+    text = (ROOT / "tests" / "data" / "bad" / name).read_text(encoding="utf-8")
+    first, again = tmp_path / "first.csv", tmp_path / "again.csv"
+    first.write_text(text, encoding="utf-8")
+    again.write_text(text.replace(";", "\t"), encoding="utf-8")
+    base = ["ingest", kind, "--store", str(tmp_path / "s.duckdb"), "--overlap", "keep_both"]
+    assert main([*base, str(first)]) == 0
+    capsys.readouterr()
+    assert main([*base, str(again)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"stored both (overlap rule keep_both); these {repeated} row(s) are now stored more "
+        "than once and count once per delivery in the analysis"
+    ) in out
+    with Store(tmp_path / "s.duckdb") as store:
+        log = store.ingest_log()
+    assert log["overlap"].iloc[-1].endswith("count once per delivery in the analysis")

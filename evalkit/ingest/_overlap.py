@@ -75,7 +75,14 @@ class Overlap:
             "keep_latest": "replaced the stored rows by these (overlap rule keep_latest)",
             "keep_both": "stored both (overlap rule keep_both)",
         }[self.rule]
-        return f"{self.rows} row(s) have a key already stored from {where}; {done}"
+        said = f"{self.rows} row(s) have a key already stored from {where}; {done}"
+        if self.rule == "keep_both":
+            # As the outcome panel's repeated person-months: nothing merges the copies.
+            said += (
+                f"; these {self.rows} row(s) are now stored more than once and count once "
+                "per delivery in the analysis"
+            )
+        return said
 
 
 def _key_columns(schema: Schema, rows: pd.DataFrame) -> list[str]:
