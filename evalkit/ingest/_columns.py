@@ -114,6 +114,7 @@ def parse_column(
         text = raw if column is None else table.text(header)
         typed, shown, empty = _parse_text_column(text, spec, table, header, failures, key, memo)
     _check_values(typed, shown, spec, failures)
+    empty = unfilled_failures(table, header, spec.name, failures, empty)
     if spec.required and empty.any():
         failures.add(
             np.flatnonzero(empty),
@@ -369,3 +370,51 @@ def _check_values(typed: pd.Series, shown: Shown, spec: ColumnSpec, failures: Fa
                 vals,
                 [f"{v!r} is in the future" for v in vals],
             )
+
+
+_NOT_ASKED = np.zeros(0, dtype=bool)
+
+
+def unfilled_failures(
+    table: RawTable, header: str, name: str, failures: Failures, empty: np.ndarray = _NOT_ASKED
+) -> np.ndarray:
+    """Reject formula cells without a stored value (XLSX) with their own reason.
+
+    Such a cell reads as empty, but its value is unknown, not absent: "required but empty"
+    would send the user looking for a blank that is not there, and in an optional column
+    the row would be stored without the value the formula computes.
+
+    Parameters
+    ----------
+    table : RawTable
+        The file read.
+    header : str
+        The column's header in the file.
+    name : str
+        The schema's name of the column.
+    failures : Failures
+        Where failures are recorded.
+    empty : numpy.ndarray, optional
+        Which cells are empty (length 0, the default, when not computed).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``empty`` without those cells (they are not also reported as empty).
+    """
+    at = table.unfilled.get(header)
+    if at is None or not len(at):
+        return empty
+    failures.add(
+        at,
+        name,
+        "formula",
+        [None] * len(at),
+        "formula without a stored value (open and save the file in Excel, or export values):"
+        f" column {header!r}",
+    )
+    if not len(empty):  # not asked (an optional column): nothing to take out
+        return empty
+    empty = np.array(empty, dtype=bool)
+    empty[at] = False
+    return empty

@@ -22,7 +22,7 @@ from evalkit.errors import IngestError
 from evalkit.ingest._csv import read_csv_text, unique_headers
 from evalkit.ingest._text import cell_text, header_key
 from evalkit.ingest._typed import TypedColumn, format_cells
-from evalkit.ingest._xlsx import Cell, Rows, read_xlsx_cells
+from evalkit.ingest._xlsx import UNFILLED, Cell, Rows, read_xlsx_cells
 
 __all__ = ["RawTable", "read_frame", "read_raw"]
 
@@ -46,6 +46,9 @@ class RawTable:
     user_missing: dict[str, dict[str, str]] = field(default_factory=dict)
     info: dict[str, str] = field(default_factory=dict)
     typed: dict[str, TypedColumn] = field(default_factory=dict)
+    # Per header, the positions of formula cells without a stored value (XLSX): read as
+    # empty, rejected with their own reason (``_columns.parse_column``).
+    unfilled: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"RawTable({self.format}, rows={len(self.frame)}, malformed={len(self.malformed)})"
@@ -216,11 +219,13 @@ def _header_row(rows: Rows, known: frozenset[str]) -> int:
 
 
 def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> RawTable:
-    title, rows = read_xlsx_cells(path, sheet)
+    title, rows, unfilled = read_xlsx_cells(path, sheet)
     if not rows:
         raise IngestError(f"{path}: sheet {title!r} is empty (no header row)")
     at = _header_row(rows, known)
     top, raw_headers = rows[at]
+    if unfilled:
+        raw_headers = [None if c == UNFILLED else c for c in raw_headers]
     width = len(raw_headers)
     headers = unique_headers([cell_text(c) for c in raw_headers], str(path))
     records, numbers, malformed = [], [], []
@@ -234,6 +239,7 @@ def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> RawTable
             continue
         records.append(row + [None] * (width - len(row)))
         numbers.append(offset)
+    marks = _unfilled_cells(records, headers) if unfilled else {}
     frame, typed = _xlsx_columns(records, headers)
     return RawTable(
         frame,
@@ -242,7 +248,19 @@ def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> RawTable
         malformed=malformed,
         info={"sheet": title},
         typed=typed,
+        unfilled=marks,
     )
+
+
+def _unfilled_cells(records: list[list[Cell]], headers: list[str]) -> dict[str, np.ndarray]:
+    """Empty the formula cells without a stored value; return their positions per header."""
+    found: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        for j, cell in enumerate(record):
+            if cell == UNFILLED:
+                record[j] = None
+                found.setdefault(headers[j], []).append(i)
+    return {h: np.asarray(at, dtype=np.int64) for h, at in found.items()}
 
 
 def _xlsx_columns(

@@ -21,7 +21,7 @@ import datetime as dt
 import re
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 from xml.etree import ElementTree
@@ -29,7 +29,16 @@ from xml.etree import ElementTree
 from evalkit.errors import IngestError
 from evalkit.ingest._text import cell_text
 
-__all__ = ["read_xlsx_cells"]
+__all__ = ["UNFILLED", "read_xlsx_cells"]
+
+#: A formula cell without a stored (cached) value: openpyxl and other libraries write
+#: formulas so, Excel never saves one so. Both readers would see an empty cell; the
+#: validator rejects it with its own message. NUL cannot occur in XML text, so no cell
+#: of a sheet can read as this.
+UNFILLED = "\x00formula without a stored value"
+# <c ..><f>..</f></c>, <f .../> (a shared formula's other cells), with <v/>, <v></v> or none.
+_UNFILLED_FORMULA = re.compile(rb"<f\b[^>]*?(?:/>|>[^<]*</f>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>")
+_TAIL = 4096  # a formula cut by a block boundary is found in the next block's search
 
 # An error cell is <c ... t="e">; a match in a string's text only costs the slower reader.
 _ERROR_CELL = re.compile(rb"""\st\s*=\s*["']e["']""")
@@ -55,7 +64,7 @@ _ROW_TAG = re.compile(rb"<row\b[^>]*?\sr=[\"'](\d+)")
 _WIDE_REF = re.compile(rb"<c\b[^>]*?\sr=[\"']([A-Z]{2,3})\d")
 
 
-def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, Rows]:
+def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, Rows, bool]:
     """Read one sheet of a workbook as its non-empty rows of text cells.
 
     Parameters
@@ -72,7 +81,10 @@ def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, Rows]:
     rows : list of (int, list of str, datetime.date or None)
         The 0-based row index and the cells from column A (``None`` for empty cells,
         trailing empty cells dropped) of every row that holds a value; date and
-        date-time cells as ``datetime.date`` / ``datetime.datetime``, others as text.
+        date-time cells as ``datetime.date`` / ``datetime.datetime``, others as text;
+        a formula cell without a stored value as :data:`UNFILLED`.
+    unfilled : bool
+        Whether the sheets hold formula cells without a stored value at all.
 
     Raises
     ------
@@ -82,8 +94,8 @@ def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, Rows]:
     """
     survey = _survey(path)
     if survey.plain and not survey.sparse:
-        return _read_calamine(path, sheet)
-    return _read_openpyxl(path, sheet)
+        return (*_read_calamine(path, sheet), False)
+    return (*_read_openpyxl(path, sheet, formulas=survey.unfilled), survey.unfilled)
 
 
 def _column_number(letters: bytes) -> int:
@@ -99,6 +111,7 @@ class _Survey:
     def __init__(self) -> None:
         self.plain = True  # no error cells: calamine reads it as openpyxl would
         self.sparse = False  # used range far larger than the cells in it
+        self.unfilled = False  # a formula without a stored value: only openpyxl tells it
 
     def __repr__(self) -> str:
         return f"_Survey(plain={self.plain}, sparse={self.sparse})"
@@ -136,6 +149,8 @@ def _scan(path: Path, member: IO[bytes], out: _Survey) -> None:
         text = tail + block
         if out.plain and _ERROR_CELL.search(text):
             out.plain = False
+        if not out.unfilled and b"<f" in text and _UNFILLED_FORMULA.search(text):
+            out.unfilled, out.plain = True, False
         cells += block.count(b"<c ") + block.count(b"<c>")
         rows += block.count(b"<row ") + block.count(b"<row>")
         at = text.rfind(b"<row ")
@@ -146,7 +161,7 @@ def _scan(path: Path, member: IO[bytes], out: _Survey) -> None:
             for ref in _WIDE_REF.finditer(block):
                 wide_refs += 1
                 width = max(width, _column_number(ref.group(1)))
-        tail = block[-64:]
+        tail = block[-_TAIL:]
     if cells > MAX_CELLS:
         raise IngestError(
             f"{path}: a sheet holds {cells:,} cells, more than {MAX_CELLS:,}; "
@@ -198,7 +213,12 @@ def _read_calamine(path: Path, sheet: str | None) -> tuple[str, Rows]:
     return sheet, _nonempty(rows)
 
 
-def _read_openpyxl(path: Path, sheet: str | None) -> tuple[str, Rows]:
+def _read_openpyxl(path: Path, sheet: str | None, formulas: bool = False) -> tuple[str, Rows]:
+    """Read a sheet with openpyxl; with ``formulas``, mark formulas without a stored value.
+
+    openpyxl gives a formula's stored value, or None when there is none; read a second
+    time for the formulas themselves, a None beside a formula is such a cell.
+    """
     import openpyxl
 
     # Our own handle, closed on every way out: openpyxl leaves its archive open when the
@@ -214,7 +234,10 @@ def _read_openpyxl(path: Path, sheet: str | None) -> tuple[str, Rows]:
             ws = book[sheet] if sheet is not None else book.worksheets[0]
             try:
                 ws.reset_dimensions()  # a wrong stated size would cut rows and columns off
-                cells = _nonempty(ws.iter_rows(values_only=True))
+                values = ws.iter_rows(values_only=True)
+                if formulas:
+                    values = _with_unfilled(values, _formula_rows(path, ws.title))
+                cells = _nonempty(values)
             except _ZIP_ERRORS as exc:
                 raise IngestError(
                     f"{path}: sheet {ws.title!r} cannot be read (damaged: {exc})"
@@ -222,3 +245,29 @@ def _read_openpyxl(path: Path, sheet: str | None) -> tuple[str, Rows]:
         finally:
             book.close()
     return ws.title, cells
+
+
+def _formula_rows(path: Path, title: str) -> Iterator[tuple[object, ...]]:
+    """Yield the rows of a sheet as formulas (``=...``) where cells hold one."""
+    import openpyxl
+
+    with path.open("rb") as handle:  # a handle of its own: the first reader is mid-sheet
+        book = openpyxl.load_workbook(handle, read_only=True, data_only=False)
+        try:
+            ws = book[title]
+            ws.reset_dimensions()
+            yield from ws.iter_rows(values_only=True)
+        finally:
+            book.close()
+
+
+def _with_unfilled(
+    values: Iterable[tuple[object, ...]], formulas: Iterator[tuple[object, ...]]
+) -> Iterator[list[object]]:
+    """Put :data:`UNFILLED` where a cell has a formula and no stored value."""
+    for row in values:
+        shown = next(formulas, ())
+        yield [
+            UNFILLED if v is None and i < len(shown) and shown[i] is not None else v
+            for i, v in enumerate(row)
+        ]
