@@ -22,6 +22,7 @@ from evalkit.errors import IngestError
 from evalkit.ingest._csv import read_csv_text, unique_headers
 from evalkit.ingest._text import cell_text, header_key
 from evalkit.ingest._typed import TypedColumn, format_cells
+from evalkit.ingest._varlabels import named_by_label
 from evalkit.ingest._xlsx import UNFILLED, Cell, Rows, read_xlsx_cells
 
 __all__ = ["RawTable", "read_frame", "read_raw"]
@@ -193,7 +194,7 @@ def read_raw(
         )
     if fmt == "xlsx":
         return _read_xlsx(path, sheet, known)
-    table = _read_stats(path, fmt) if fmt in ("sav", "dta") else _read_parquet(path)
+    table = _read_stats(path, fmt, known) if fmt in ("sav", "dta") else _read_parquet(path)
     unique_headers(list(table.frame.columns), str(path))
     return table
 
@@ -318,7 +319,7 @@ def _as_datetimes(values: pd.Series) -> pd.Series:
     return pd.Series(np.array(stamps, dtype="datetime64[us]"), index=values.index)
 
 
-def _read_stats(path: Path, fmt: str) -> RawTable:
+def _read_stats(path: Path, fmt: str, known: frozenset[str] = frozenset()) -> RawTable:
     import pyreadstat
 
     reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
@@ -351,7 +352,13 @@ def _read_stats(path: Path, fmt: str) -> RawTable:
     for var, letters in (getattr(meta, "missing_user_values", None) or {}).items():
         for letter in letters:
             missing.setdefault(var, {})[str(letter)] = labels.get(var, {}).get(str(letter), "")
-    return _typed_table(frame, fmt, value_labels=labels, user_missing=missing)
+    frame, renamed = named_by_label(frame, meta.column_names_to_labels or {}, known)
+    info: dict[str, str] = {}
+    if renamed:
+        labels = {renamed.get(k, k): v for k, v in labels.items()}
+        missing = {renamed.get(k, k): v for k, v in missing.items()}
+        info["variables read by their label"] = ", ".join(f"{a} = {b}" for a, b in renamed.items())
+    return _typed_table(frame, fmt, value_labels=labels, user_missing=missing, info=info)
 
 
 def _read_parquet(path: Path) -> RawTable:
