@@ -255,6 +255,14 @@ def cases() -> list[Real]:
     return [
         Real("r_merged_header_totals.xlsx", _book(_merged_and_totals), 7, 6),
         Real("r_second_sheet.xlsx", _book(_second_sheet), 6, 6, args=("--sheet", "Data")),
+        Real(
+            "r_second_sheet_unnamed.xlsx",
+            _book(_second_sheet),
+            0,
+            0,
+            exit=1,
+            says="sheets: Toelichting, Data",
+        ),
         Real("r_hidden_columns.xlsx", _book(_hidden_columns), 6, 6),
         Real("r_mixed_dates.xlsx", _book(_mixed_dates), 6, 6),
         Real("r_excel_cp1252.csv", _excel_csv("cp1252"), 6, 6),

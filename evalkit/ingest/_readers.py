@@ -23,7 +23,7 @@ from evalkit.ingest._csv import read_csv_text, unique_headers
 from evalkit.ingest._text import cell_text, header_key
 from evalkit.ingest._typed import TypedColumn, format_cells
 from evalkit.ingest._varlabels import named_by_label
-from evalkit.ingest._xlsx import UNFILLED, Cell, Rows, read_xlsx_cells
+from evalkit.ingest._xlsx import UNFILLED, Cell, Rows, check_first_sheet, read_xlsx_cells
 
 __all__ = ["RawTable", "read_frame", "read_raw"]
 
@@ -223,6 +223,8 @@ def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> RawTable
     title, rows, unfilled = read_xlsx_cells(path, sheet)
     if not rows:
         raise IngestError(f"{path}: sheet {title!r} is empty (no header row)")
+    if sheet is None:
+        check_first_sheet(path, title, rows, known)
     at = _header_row(rows, known)
     top, raw_headers = rows[at]
     if unfilled:

@@ -27,9 +27,9 @@ from typing import IO
 from xml.etree import ElementTree
 
 from evalkit.errors import IngestError
-from evalkit.ingest._text import cell_text
+from evalkit.ingest._text import cell_text, header_key
 
-__all__ = ["UNFILLED", "read_xlsx_cells"]
+__all__ = ["UNFILLED", "check_first_sheet", "read_xlsx_cells"]
 
 #: A formula cell without a stored (cached) value: openpyxl and other libraries write
 #: formulas so, Excel never saves one so. Both readers would see an empty cell; the
@@ -271,3 +271,54 @@ def _with_unfilled(
             UNFILLED if v is None and i < len(shown) and shown[i] is not None else v
             for i, v in enumerate(row)
         ]
+
+
+def check_first_sheet(path: Path, title: str, rows: Rows, known: frozenset[str]) -> None:
+    """Refuse a first sheet without any of the schema's headers when others exist.
+
+    Workbooks often open with a sheet of notes ("Toelichting") and keep the table on the
+    next one. Read by default, the notes sheet gave a list of every required column as
+    missing; naming the sheets and ``--sheet`` says what to do instead.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The workbook.
+    title : str
+        The sheet read (the first).
+    rows : list
+        Its non-empty rows, as :func:`read_xlsx_cells` gives them.
+    known : frozenset of str
+        Comparison keys of the schema's headers and aliases.
+
+    Raises
+    ------
+    IngestError
+        When no cell of the first ten rows is a known header and the workbook has other
+        sheets.
+    """
+    if not known:
+        return
+    for _, cells in rows[:10]:
+        if any(isinstance(c, str) and header_key(c) in known for c in cells):
+            return
+    names = _sheet_names(path)
+    if len(names) > 1:
+        raise IngestError(
+            f"{path}: the first sheet {title!r} holds none of the expected headers; "
+            f"sheets: {', '.join(names)} (name the one with the table: --sheet NAME)"
+        )
+
+
+def _sheet_names(path: Path) -> list[str]:
+    import openpyxl
+
+    try:
+        with path.open("rb") as handle:
+            book = openpyxl.load_workbook(handle, read_only=True)
+            try:
+                return list(book.sheetnames)
+            finally:
+                book.close()
+    except _ZIP_ERRORS:
+        return []
