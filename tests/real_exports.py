@@ -241,6 +241,29 @@ def _stats(kind: str) -> Callable[[Path], None]:
     return write
 
 
+def declared_missing(path: Path) -> None:
+    """SPSS codes declared missing: 99999 'Onbekend' as an amount, 9 'Weet niet' as a flag."""
+    import pyreadstat
+
+    frame = _coded_frame().assign(
+        leeftijd=19.0,
+        schuldbedrag=[0.0, 1250.5, 99999.0, 0.0, 1250.5, 2501.0],
+        probschuld=[1.0, 0.0, 0.0, 9.0, 1.0, 0.0],
+    )
+    labels = {
+        **_LABELS,
+        "schuldbedrag": {99999.0: "Onbekend"},
+        "probschuld": {**_YES_NO, 9.0: "Weet niet"},
+    }
+    pyreadstat.write_sav(
+        frame,
+        str(path),
+        column_labels=_NAMES,
+        variable_value_labels=labels,
+        missing_ranges={"schuldbedrag": [99999.0], "probschuld": [9.0]},
+    )
+
+
 def _debt_only(path: Path) -> None:
     """A debt pilot's export: person, month, municipality, age and the debt columns."""
     keep = [0, 1, 2, 5, 6, 7]
@@ -269,6 +292,7 @@ def cases() -> list[Real]:
         Real("r_excel_utf8_bom.csv", _excel_csv("utf-8", b"\xef\xbb\xbf"), 6, 6),
         Real("r_labels.sav", _stats("sav"), 6, 5),
         Real("r_labels.dta", _stats("dta"), 6, 5),
+        Real("r_declared_missing.sav", declared_missing, 6, 5),
         Real("r_debt_only.csv", _debt_only, 6, 6, args=debt),
         Real("r_debt_only_all_columns.csv", _debt_only, 0, 0, exit=1, says="missing"),
     ]

@@ -74,3 +74,30 @@ def test_a_real_export_is_read_as_a_careful_reader_would(
         assert main(["store", "status", "--store", str(store)]) == 0
         shown = capsys.readouterr()
         assert not _leaks(store_text(store) + shown.out + shown.err)
+
+
+def test_a_code_spss_declares_missing_is_no_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 99999 'Onbekend' in the amount was stored as a debt of 99,999, and 9 'Weet niet' in a
+    # required yes/no column was called "not a yes/no value" (an age of 99: out of range).
+    path = tmp_path / "schulden.sav"
+    real_exports.declared_missing(path)
+    store = tmp_path / "s.duckdb"
+    assert main(["ingest", "outcome_panel", str(path), "--store", str(store), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [(f["row"], f["column"], f["rule"], f["message"]) for f in report["failures"]] == [
+        (
+            4,
+            "problematic_debt",
+            "required",
+            "problematic_debt is required but holds 9, a code the file declares missing "
+            "('Weet niet')",
+        )
+    ]
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        amounts = con.execute("SELECT _row, debt_amount FROM outcome_panel ORDER BY _row")
+        assert amounts.fetchall() == [(1, 0.0), (2, 1250.5), (3, None), (5, 1250.5), (6, 2501.0)]
+    finally:
+        con.close()
