@@ -241,6 +241,15 @@ def _stats(kind: str) -> Callable[[Path], None]:
     return write
 
 
+def _municipality_codes(path: Path) -> None:
+    """Stata: the municipality as CBS's number 344, its value label the code GM0344."""
+    import pyreadstat
+
+    frame = _coded_frame().assign(leeftijd=19.0, gemcode=344.0)
+    labels = {**_LABELS, "gemcode": {344.0: "GM0344"}}
+    pyreadstat.write_dta(frame, str(path), column_labels=_NAMES, variable_value_labels=labels)
+
+
 def declared_missing(path: Path) -> None:
     """SPSS codes declared missing: 99999 'Onbekend' as an amount, 9 'Weet niet' as a flag."""
     import pyreadstat
@@ -293,6 +302,7 @@ def cases() -> list[Real]:
         Real("r_labels.sav", _stats("sav"), 6, 5),
         Real("r_labels.dta", _stats("dta"), 6, 5),
         Real("r_declared_missing.sav", declared_missing, 6, 5),
+        Real("r_municipality_labels.dta", _municipality_codes, 6, 6),
         Real("r_debt_only.csv", _debt_only, 6, 6, args=debt),
         Real("r_debt_only_all_columns.csv", _debt_only, 0, 0, exit=1, says="missing"),
     ]

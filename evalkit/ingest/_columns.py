@@ -152,7 +152,8 @@ def _parse_text_column(
     name = spec.name
     shown = raw
     seen = _column_memo(memo, raw, table, header, spec)
-    if spec.type in ("category", "boolean"):
+    # A labelled code means its label: 'M' for 1, and 'GM0344' for a municipality coded 344.
+    if spec.type in ("category", "boolean", "string"):
         raw = _labelled(raw, table.value_labels.get(header))
     if spec.type == "pseudonym":
         ids = classify_identifiers(raw, key=key, memo=seen)
