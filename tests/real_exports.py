@@ -116,6 +116,34 @@ def _merged_and_totals(book) -> None:  # type: ignore[no-untyped-def]
     ws.append(["Totaal", None, None, None, None, None, None, sum(r[7] for r in body)])
 
 
+def _two_row_header(book) -> None:  # type: ignore[no-untyped-def]
+    """A header over two rows: each column merged over both, 'Schulden' over its two."""
+    from openpyxl.utils import get_column_letter
+
+    ws = book.active
+    top = [None if i in (6, 7) else h for i, h in enumerate(HEADER)]
+    top[6] = "Schulden"
+    ws.append(top)
+    ws.append([None] * 6 + HEADER[6:8] + [None] * 8)
+    for i in range(len(HEADER)):
+        if i not in (6, 7):
+            ws.merge_cells(f"{get_column_letter(i + 1)}1:{get_column_letter(i + 1)}2")
+    ws.merge_cells("G1:H1")
+    for r in _typed(rows()):
+        ws.append(r)
+
+
+def _merged_municipality(book) -> None:  # type: ignore[no-untyped-def]
+    """One municipality merged down over the six people of its block, BSNs as numbers."""
+    ws = book.active
+    ws.append(HEADER)
+    for r in _typed(rows()):
+        ws.append(r)
+    ws.merge_cells("C2:C7")
+    for cell in ws["A"][1:]:
+        cell.number_format = "000000000"
+
+
 def _second_sheet(book) -> None:  # type: ignore[no-untyped-def]
     """A sheet of notes first (with the contact's phone number), the table on 'Data'."""
     notes = book.active
@@ -286,6 +314,8 @@ def cases() -> list[Real]:
     debt = ("--columns", "problematic_debt,debt_amount,age")
     return [
         Real("r_merged_header_totals.xlsx", _book(_merged_and_totals), 7, 6),
+        Real("r_two_row_header.xlsx", _book(_two_row_header), 6, 6),
+        Real("r_merged_municipality.xlsx", _book(_merged_municipality), 6, 6),
         Real("r_second_sheet.xlsx", _book(_second_sheet), 6, 6, args=("--sheet", "Data")),
         Real(
             "r_second_sheet_unnamed.xlsx",

@@ -220,7 +220,7 @@ def _header_row(rows: Rows, known: frozenset[str]) -> int:
 
 
 def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> RawTable:
-    title, rows, unfilled = read_xlsx_cells(path, sheet)
+    title, rows, unfilled, filled = read_xlsx_cells(path, sheet)
     if not rows:
         raise IngestError(f"{path}: sheet {title!r} is empty (no header row)")
     if sheet is None:
@@ -249,10 +249,14 @@ def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> RawTable
         np.asarray(numbers, dtype=np.int64),
         "xlsx",
         malformed=malformed,
-        info={"sheet": title},
+        info={"sheet": title, **({"merged cells filled down": _ranges(filled)} if filled else {})},
         typed=typed,
         unfilled=marks,
     )
+
+
+def _ranges(filled: list[str]) -> str:
+    return ", ".join(filled[:5]) + (f" and {len(filled) - 5} more" if len(filled) > 5 else "")
 
 
 def _unfilled_cells(records: list[list[Cell]], headers: list[str]) -> dict[str, np.ndarray]:

@@ -23,13 +23,14 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 from xml.etree import ElementTree
 
 from evalkit.errors import IngestError
+from evalkit.ingest._merged import MERGE_REF, fill_down, sheet_member
 from evalkit.ingest._text import cell_text, header_key
 
-__all__ = ["UNFILLED", "check_first_sheet", "read_xlsx_cells"]
+__all__ = ["UNFILLED", "SheetCells", "check_first_sheet", "read_xlsx_cells"]
 
 #: A formula cell without a stored (cached) value: openpyxl and other libraries write
 #: formulas so, Excel never saves one so. Both readers would see an empty cell; the
@@ -38,6 +39,7 @@ __all__ = ["UNFILLED", "check_first_sheet", "read_xlsx_cells"]
 UNFILLED = "\x00formula without a stored value"
 # <c ..><f>..</f></c>, <f .../> (a shared formula's other cells), with <v/>, <v></v> or none.
 _UNFILLED_FORMULA = re.compile(rb"<f\b[^>]*?(?:/>|>[^<]*</f>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>")
+_MAX_MERGES = 100_000  # ranges kept per sheet: a sheet of merged cells stays cheap
 _TAIL = 4096  # a formula cut by a block boundary is found in the next block's search
 
 # An error cell is <c ... t="e">; a match in a string's text only costs the slower reader.
@@ -64,7 +66,16 @@ _ROW_TAG = re.compile(rb"<row\b[^>]*?\sr=[\"'](\d+)")
 _WIDE_REF = re.compile(rb"<c\b[^>]*?\sr=[\"']([A-Z]{2,3})\d")
 
 
-def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, Rows, bool]:
+class SheetCells(NamedTuple):
+    """One sheet read: its name, non-empty rows, formulas without value, ranges filled."""
+
+    title: str
+    rows: Rows
+    unfilled: bool
+    filled: list[str]
+
+
+def read_xlsx_cells(path: Path, sheet: str | None) -> SheetCells:
     """Read one sheet of a workbook as its non-empty rows of text cells.
 
     Parameters
@@ -85,6 +96,8 @@ def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, Rows, bool]:
         a formula cell without a stored value as :data:`UNFILLED`.
     unfilled : bool
         Whether the sheets hold formula cells without a stored value at all.
+    filled : list of str
+        The vertical merged ranges whose value was filled down (see ``_merged``).
 
     Raises
     ------
@@ -94,8 +107,16 @@ def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, Rows, bool]:
     """
     survey = _survey(path)
     if survey.plain and not survey.sparse:
-        return (*_read_calamine(path, sheet), False)
-    return (*_read_openpyxl(path, sheet, formulas=survey.unfilled), survey.unfilled)
+        title, rows = _read_calamine(path, sheet)
+    else:
+        title, rows = _read_openpyxl(path, sheet, formulas=survey.unfilled)
+    filled: list[str] = []
+    if any(survey.merged.values()):
+        with zipfile.ZipFile(path) as archive:
+            member = sheet_member(archive, title)
+        refs = survey.merged.get(member or "", set())
+        filled = fill_down(rows, refs) if refs else []  # type: ignore[arg-type]
+    return SheetCells(title, rows, survey.unfilled, filled)
 
 
 def _column_number(letters: bytes) -> int:
@@ -112,6 +133,7 @@ class _Survey:
         self.plain = True  # no error cells: calamine reads it as openpyxl would
         self.sparse = False  # used range far larger than the cells in it
         self.unfilled = False  # a formula without a stored value: only openpyxl tells it
+        self.merged: dict[str, set[tuple[bytes, ...]]] = {}  # per sheet member: ranges
 
     def __repr__(self) -> str:
         return f"_Survey(plain={self.plain}, sparse={self.sparse})"
@@ -137,13 +159,13 @@ def _survey(path: Path) -> _Survey:
                             "too large for an export (save the table as CSV)"
                         )
                     with archive.open(info) as member:
-                        _scan(path, member, out)
+                        _scan(path, member, out, out.merged.setdefault(name, set()))
     except _ZIP_ERRORS as exc:
         raise _damaged(path, exc) from exc
     return out
 
 
-def _scan(path: Path, member: IO[bytes], out: _Survey) -> None:
+def _scan(path: Path, member: IO[bytes], out: _Survey, merged: set[tuple[bytes, ...]]) -> None:
     tail, cells, rows, last_row, width, wide_refs = b"", 0, 0, 0, 26, 0
     while block := member.read(_BLOCK):
         text = tail + block
@@ -151,6 +173,8 @@ def _scan(path: Path, member: IO[bytes], out: _Survey) -> None:
             out.plain = False
         if not out.unfilled and b"<f" in text and _UNFILLED_FORMULA.search(text):
             out.unfilled, out.plain = True, False
+        if b"<mergeCell" in text and len(merged) < _MAX_MERGES:
+            merged.update(m.groups() for m in MERGE_REF.finditer(text))
         cells += block.count(b"<c ") + block.count(b"<c>")
         rows += block.count(b"<row ") + block.count(b"<row>")
         at = text.rfind(b"<row ")
