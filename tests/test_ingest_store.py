@@ -66,6 +66,8 @@ def test_store_reads_back_by_file_and_logs_everything(tmp_path: Path) -> None:
             "ingested_at",
             "pseudonym_scope",
             "overlap",
+            "overlap_rule",
+            "overlap_with",
         ]
         assert log["bytes"].tolist() == [a.stat().st_size, b.stat().st_size]
         only_b = s.table("outcome_panel", sha256s=[reports[1].sha256])

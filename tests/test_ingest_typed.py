@@ -188,9 +188,12 @@ def _write_xlsx(rows: list[dict[str, object]], path: Path) -> Path:
 
 
 def _sav_rows() -> list[dict[str, object]]:
-    """The SAV's data as a CSV carries it: row 13's age is the user-missing code 99."""
+    """The SAV's data as a CSV carries it: row 13's age, the user-missing code 99, is empty.
+
+    A code the file declares missing is no value (it was read as an age of 99).
+    """
     rows = _rows()
-    rows[12] = {**rows[12], "leeftijd": 99.0}
+    rows[12] = {**rows[12], "leeftijd": float("nan")}
     return rows
 
 
@@ -252,8 +255,8 @@ def test_typed_file_stores_what_the_dutch_csv_stores(tmp_path: Path, fmt: str) -
         (15, "debt_amount", "range"),
         (16, "person_id, month", "duplicate_row"),
     }
-    if fmt == "sav":
-        expected.add((13, "age", "range"))
+    if fmt == "sav":  # the user-missing code 99 is no age: required, as an empty cell
+        expected.add((13, "age", "required"))
     assert expected <= set(map(tuple, reasons.to_numpy().tolist()))
 
 
@@ -287,9 +290,10 @@ def test_typed_path_gives_what_the_text_path_gives(tmp_path: Path, fmt: str) -> 
     pd.testing.assert_frame_equal(typed.failures, text.failures)
     pd.testing.assert_series_equal(typed.content, text.content)
     assert typed.accepted.tolist() == text.accepted.tolist()
-    if fmt == "sav":  # the user-missing code is shown as the file has it
-        shown = typed.failures.query("column == 'age' and rule == 'range'")["value"]
-        assert "99" in shown.tolist()
+    if fmt == "sav":  # the user-missing code is shown as the file has it, as no age
+        said = typed.failures.query("column == 'age' and rule == 'required' and value == '99'")
+        assert said["message"].str.contains("a code the file declares missing").tolist() == [True]
+        assert set(typed.failures.query("column == 'age' and row == 13")["rule"]) == {"required"}
 
 
 def test_text_cells_of_a_typed_file_are_kept_as_the_reader_kept_them() -> None:

@@ -476,3 +476,39 @@ def test_person_months_kept_twice_under_keep_both_are_a_limitation(tmp_path):
         lim = [{"code": "repeated_person_months", "values": {"n": n}}]
         md = sections_back.limitations(_ctx(tmp_path, lang=lang, limitations=lim))
         assert text in md and "Limitation (" not in md and "Beperking (" not in md
+
+
+def test_case_events_and_answers_kept_twice_under_keep_both_are_limitations(tmp_path):
+    # keep_both kept repeated case events and questionnaire answers without a word, while
+    # the panel's repeated person-months were a limitation; they count twice the same way.
+    from evalkit.pipeline.assemble import limitations
+    from evalkit.protocol import load_protocol
+
+    protocol = load_protocol(Path(__file__).resolve().parents[1] / "protocols" / "demo.yaml")
+    events = pd.DataFrame(
+        {
+            "event_id": ["E1", "E2", "E1", "E1"],
+            "case_id": ["C1"] * 4,
+            "event_type": ["registration", "first_conversation"] + ["registration"] * 2,
+            "event_date": pd.to_datetime(["2025-01-06", "2025-01-20", "2025-01-06", "2025-01-06"]),
+        }
+    )
+    answers = pd.DataFrame(
+        {"person_id": ["a", "a", "a"], "wave": ["T0", "T0", "T1"], "item": ["q1", "q1", "q1"]}
+    )
+    out = limitations(protocol, [], {"status": "registered"}, None, events, None, answers)
+    assert {"code": "repeated_case_events", "values": {"n": 2}} in out
+    assert {"code": "repeated_questionnaire_answers", "values": {"n": 1}} in out
+    once = limitations(protocol, [], {"status": "registered"}, None, events[:2], None, answers[1:])
+    assert not {"repeated_case_events", "repeated_questionnaire_answers"} & {
+        row["code"] for row in once
+    }
+    for code, n, lang, text in [
+        ("repeated_case_events", 2, "en", "2 case events are in the case data more than once"),
+        ("repeated_case_events", 1, "nl", "1 casusgebeurtenis staat meer dan eens"),
+        ("repeated_questionnaire_answers", 1, "en", "1 questionnaire answer is in the"),
+        ("repeated_questionnaire_answers", 3, "nl", "3 vragenlijstantwoorden staan meer dan"),
+    ]:
+        lim = [{"code": code, "values": {"n": n}}]
+        md = sections_back.limitations(_ctx(tmp_path, lang=lang, limitations=lim))
+        assert text in md and "Limitation (" not in md and "Beperking (" not in md

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import hashlib
 import stat
@@ -18,7 +17,7 @@ from evalkit.ingest._copykeys import CopyKeys
 from evalkit.ingest._dupkeys import find_duplicate_keys
 from evalkit.ingest._keyindex import KeysRepeat
 from evalkit.ingest._memo import ParseMemo
-from evalkit.ingest._overlap import check_overlap_rule
+from evalkit.ingest._overlap import check_overlap_rule, check_stored_rule
 from evalkit.ingest._privacy import mask_bsns, shown_path
 from evalkit.ingest._pseudonym import load_key, resolve_scope
 from evalkit.ingest._readers import detect_format, read_raw
@@ -369,6 +368,7 @@ def _ingest_one(
     sha = file_sha256(path)
     seen = store.logged(sha, schema.kind)
     if seen is not None:
+        check_stored_rule(store, schema.kind, (shown_path(path), sha), overlap_rule)
         return _skipped(path, sha, schema.kind, seen)
     plan = _stream_plan(schema, path, chunk_bytes)
     if plan is not None and chunk_bytes is not None:
@@ -417,24 +417,6 @@ def _store_behind(chunks: Iterator[Validated], put: Callable[[Validated], None])
                 pending.exception()  # wait; the first error (raised above) is the one shown
 
 
-def _log_line(path: Path, sha: str, schema: Schema, counts: Tally, scope: str) -> dict[str, Any]:
-    from evalkit import __version__
-
-    return {
-        "file": shown_path(path),
-        "sha256": sha,
-        "bytes": path.stat().st_size,
-        "rows_read": counts.rows_read,
-        "accepted": counts.accepted,
-        "rejected": counts.rows_read - counts.accepted,
-        "kind": schema.kind,
-        "schema_version": schema.version,
-        "evalkit_version": __version__,
-        "ingested_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        "pseudonym_scope": scope,
-    }
-
-
 def _store_clean(
     store: Store,
     schema: Schema,
@@ -445,12 +427,12 @@ def _store_clean(
 ) -> IngestReport:
     """Store a clean CSV in one pass; raise NotClean (rolled back) otherwise."""
     path, sha = source
-    scope, (_rule, among) = rules
+    scope, (rule, among) = rules
     try:
         with store.transaction():
             load = store_clean_csv(store, schema, plan, (shown_path(path), sha), keyed, among)
             counts = Tally(rows_read=load.rows, accepted=load.rows, stored=load.rows)
-            store.append_log({**_log_line(path, sha, schema, counts, scope), "overlap": None})
+            store.append_log(counts.log_line(source, schema, scope, rule))
     finally:
         release(store.connection)  # after a rollback too
     notes = _notes(list(load.notes), load.rows, {"format": "csv", **plan.info})
@@ -466,13 +448,12 @@ def _store_file(
     rules: tuple[str, tuple[str, Sequence[str] | None]],
 ) -> IngestReport:
     """Store a file's chunks in one transaction, the log line last."""
-    path, sha = source
     scope, overlap_rule = rules
     tally = Tally()
     with store.transaction():
         _store_behind(chunks, lambda v: tally.store(store, schema, source, v, overlap_rule))
         said = tally.overlap_note(overlap_rule[0])
-        store.append_log({**_log_line(path, sha, schema, tally, scope), "overlap": said})
+        store.append_log(tally.log_line(source, schema, scope, overlap_rule[0]))
     notes = _notes(tally.notes or [], tally.rows_read, info) + ((said,) if said else ())
     return _report(source, schema, tally, tally.all_failures(), notes)
 

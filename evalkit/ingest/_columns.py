@@ -8,7 +8,7 @@ the value a message may show (never a raw BSN).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -105,6 +105,9 @@ def parse_column(
         What messages and the quarantine may show for each cell.
     """
     column = table.typed.get(header)
+    declared = _declared_missing(table, header)
+    if declared is not None and column is not None:
+        column = replace(column, values=column.values.mask(declared))
     if column is not None and takes_typed(column, spec.type, bool(table.value_labels.get(header))):
         typed, msgs = parse_typed(column, spec.type)
         shown: Shown = shown_text(column, typed, spec.type)
@@ -112,8 +115,12 @@ def parse_column(
         _record(failures, spec.name, "type", shown, msgs)
     else:
         text = raw if column is None else table.text(header)
+        text = text if declared is None else text.mask(declared)
         typed, shown, empty = _parse_text_column(text, spec, table, header, failures, key, memo)
     _check_values(typed, shown, spec, failures)
+    empty = unfilled_failures(table, header, spec.name, failures, empty)
+    if declared is not None and spec.required:
+        empty = _required_but_declared(table, header, spec.name, declared, failures, empty)
     if spec.required and empty.any():
         failures.add(
             np.flatnonzero(empty),
@@ -145,7 +152,8 @@ def _parse_text_column(
     name = spec.name
     shown = raw
     seen = _column_memo(memo, raw, table, header, spec)
-    if spec.type in ("category", "boolean"):
+    # A labelled code means its label: 'M' for 1, and 'GM0344' for a municipality coded 344.
+    if spec.type in ("category", "boolean", "string"):
         raw = _labelled(raw, table.value_labels.get(header))
     if spec.type == "pseudonym":
         ids = classify_identifiers(raw, key=key, memo=seen)
@@ -369,3 +377,95 @@ def _check_values(typed: pd.Series, shown: Shown, spec: ColumnSpec, failures: Fa
                 vals,
                 [f"{v!r} is in the future" for v in vals],
             )
+
+
+_NOT_ASKED = np.zeros(0, dtype=bool)
+
+
+def unfilled_failures(
+    table: RawTable, header: str, name: str, failures: Failures, empty: np.ndarray = _NOT_ASKED
+) -> np.ndarray:
+    """Reject formula cells without a stored value (XLSX) with their own reason.
+
+    Such a cell reads as empty, but its value is unknown, not absent: "required but empty"
+    would send the user looking for a blank that is not there, and in an optional column
+    the row would be stored without the value the formula computes.
+
+    Parameters
+    ----------
+    table : RawTable
+        The file read.
+    header : str
+        The column's header in the file.
+    name : str
+        The schema's name of the column.
+    failures : Failures
+        Where failures are recorded.
+    empty : numpy.ndarray, optional
+        Which cells are empty (length 0, the default, when not computed).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``empty`` without those cells (they are not also reported as empty).
+    """
+    at = table.unfilled.get(header)
+    if at is None or not len(at):
+        return empty
+    failures.add(
+        at,
+        name,
+        "formula",
+        [None] * len(at),
+        "formula without a stored value (open and save the file in Excel, or export values):"
+        f" column {header!r}",
+    )
+    if not len(empty):  # not asked (an optional column): nothing to take out
+        return empty
+    empty = np.array(empty, dtype=bool)
+    empty[at] = False
+    return empty
+
+
+def _declared_missing(table: RawTable, header: str) -> np.ndarray | None:
+    """Return where a column holds a code its SPSS file declares missing (None: nowhere).
+
+    A declared missing code (``99999 = 'Onbekend'`` in an amount, ``9 = 'Weet niet'`` in a
+    yes/no column) is no value: read as one it was stored as a debt of 99,999 or rejected
+    as an impossible age. Such cells are empty; a required column says which code it got.
+    """
+    codes = table.user_missing.get(header)
+    if not codes:
+        return None
+    declared = table.text(header).isin(list(codes)).to_numpy(dtype=bool)
+    return declared if declared.any() else None
+
+
+def _required_but_declared(
+    table: RawTable,
+    header: str,
+    name: str,
+    declared: np.ndarray,
+    failures: Failures,
+    empty: np.ndarray,
+) -> np.ndarray:
+    """Reject a required column's declared missing codes, naming code and label."""
+    at = np.flatnonzero(declared)
+    codes = table.user_missing[header]
+    values = table.text(header).iloc[at].tolist()
+    failures.add(
+        at,
+        name,
+        "required",
+        values,
+        [
+            f"{name} is required but holds {v}, a code the file declares missing"
+            + (f" ({codes[v]!r})" if codes.get(v) else "")
+            for v in values
+        ],
+    )
+    if not len(empty):
+        return empty
+    empty = np.array(empty, dtype=bool)
+    empty[at] = False
+    return empty

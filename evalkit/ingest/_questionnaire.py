@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import IngestError
-from evalkit.ingest._columns import Columns, parse_column
+from evalkit.ingest._columns import Columns, parse_column, unfilled_failures
 from evalkit.ingest._failures import Failures
 from evalkit.ingest._parse import parse_numbers
 from evalkit.ingest._pseudonym import load_key
@@ -183,6 +183,7 @@ def validate_questionnaire(
     for header, name in mapping.items():
         if name == "value":
             cols.shown[name] = table.text(header)
+            unfilled_failures(table, header, name, failures)
             continue
         spec = {**schema.columns, **long_specs}[name]
         typed, shown = parse_column(table.frame[header], spec, table, header, failures, key)
@@ -214,6 +215,7 @@ def _wide_input(
     for header, item in item_headers.items():
         ins = item_of[item]
         raw = table.text(header)
+        unfilled_failures(table, header, item, failures)  # not "not asked": its value is unknown
         value, reason, bad, message = parse_scores(
             raw,
             np.full(n, ins.low),

@@ -22,7 +22,8 @@ from evalkit.errors import IngestError
 from evalkit.ingest._csv import read_csv_text, unique_headers
 from evalkit.ingest._text import cell_text, header_key
 from evalkit.ingest._typed import TypedColumn, format_cells
-from evalkit.ingest._xlsx import Cell, Rows, read_xlsx_cells
+from evalkit.ingest._varlabels import named_by_label
+from evalkit.ingest._xlsx import UNFILLED, Cell, Rows, check_first_sheet, read_xlsx_cells
 
 __all__ = ["RawTable", "read_frame", "read_raw"]
 
@@ -46,6 +47,9 @@ class RawTable:
     user_missing: dict[str, dict[str, str]] = field(default_factory=dict)
     info: dict[str, str] = field(default_factory=dict)
     typed: dict[str, TypedColumn] = field(default_factory=dict)
+    # Per header, the positions of formula cells without a stored value (XLSX): read as
+    # empty, rejected with their own reason (``_columns.parse_column``).
+    unfilled: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"RawTable({self.format}, rows={len(self.frame)}, malformed={len(self.malformed)})"
@@ -190,7 +194,7 @@ def read_raw(
         )
     if fmt == "xlsx":
         return _read_xlsx(path, sheet, known)
-    table = _read_stats(path, fmt) if fmt in ("sav", "dta") else _read_parquet(path)
+    table = _read_stats(path, fmt, known) if fmt in ("sav", "dta") else _read_parquet(path)
     unique_headers(list(table.frame.columns), str(path))
     return table
 
@@ -216,11 +220,15 @@ def _header_row(rows: Rows, known: frozenset[str]) -> int:
 
 
 def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> RawTable:
-    title, rows = read_xlsx_cells(path, sheet)
+    title, rows, unfilled, filled = read_xlsx_cells(path, sheet)
     if not rows:
         raise IngestError(f"{path}: sheet {title!r} is empty (no header row)")
+    if sheet is None:
+        check_first_sheet(path, title, rows, known)
     at = _header_row(rows, known)
     top, raw_headers = rows[at]
+    if unfilled:
+        raw_headers = [None if c == UNFILLED else c for c in raw_headers]
     width = len(raw_headers)
     headers = unique_headers([cell_text(c) for c in raw_headers], str(path))
     records, numbers, malformed = [], [], []
@@ -234,15 +242,32 @@ def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> RawTable
             continue
         records.append(row + [None] * (width - len(row)))
         numbers.append(offset)
+    marks = _unfilled_cells(records, headers) if unfilled else {}
     frame, typed = _xlsx_columns(records, headers)
     return RawTable(
         frame,
         np.asarray(numbers, dtype=np.int64),
         "xlsx",
         malformed=malformed,
-        info={"sheet": title},
+        info={"sheet": title, **({"merged cells filled down": _ranges(filled)} if filled else {})},
         typed=typed,
+        unfilled=marks,
     )
+
+
+def _ranges(filled: list[str]) -> str:
+    return ", ".join(filled[:5]) + (f" and {len(filled) - 5} more" if len(filled) > 5 else "")
+
+
+def _unfilled_cells(records: list[list[Cell]], headers: list[str]) -> dict[str, np.ndarray]:
+    """Empty the formula cells without a stored value; return their positions per header."""
+    found: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        for j, cell in enumerate(record):
+            if cell == UNFILLED:
+                record[j] = None
+                found.setdefault(headers[j], []).append(i)
+    return {h: np.asarray(at, dtype=np.int64) for h, at in found.items()}
 
 
 def _xlsx_columns(
@@ -300,7 +325,7 @@ def _as_datetimes(values: pd.Series) -> pd.Series:
     return pd.Series(np.array(stamps, dtype="datetime64[us]"), index=values.index)
 
 
-def _read_stats(path: Path, fmt: str) -> RawTable:
+def _read_stats(path: Path, fmt: str, known: frozenset[str] = frozenset()) -> RawTable:
     import pyreadstat
 
     reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
@@ -333,7 +358,13 @@ def _read_stats(path: Path, fmt: str) -> RawTable:
     for var, letters in (getattr(meta, "missing_user_values", None) or {}).items():
         for letter in letters:
             missing.setdefault(var, {})[str(letter)] = labels.get(var, {}).get(str(letter), "")
-    return _typed_table(frame, fmt, value_labels=labels, user_missing=missing)
+    frame, renamed = named_by_label(frame, meta.column_names_to_labels or {}, known)
+    info: dict[str, str] = {}
+    if renamed:
+        labels = {renamed.get(k, k): v for k, v in labels.items()}
+        missing = {renamed.get(k, k): v for k, v in missing.items()}
+        info["variables read by their label"] = ", ".join(f"{a} = {b}" for a, b in renamed.items())
+    return _typed_table(frame, fmt, value_labels=labels, user_missing=missing, info=info)
 
 
 def _read_parquet(path: Path) -> RawTable:

@@ -293,20 +293,20 @@ class Store:
         Returns
         -------
         pandas.DataFrame
-            ``_pos``, ``file``, ``ingested_at`` and ``files`` of the stored rows with the
-            same key (one row per incoming position; ``file`` the earliest stored file,
-            ``files`` every one).
+            ``_pos``, ``file``, ``ingested_at``, ``files`` and ``shas`` of the stored rows
+            with the same key (one row per incoming position; ``file`` the earliest stored
+            file, ``files`` every one, ``shas`` their sha256s).
         """
         names = [c for c in keys.columns if c != "_pos"]
         if keys.empty or not self._exists(kind):
-            return pd.DataFrame(columns=["_pos", "file", "ingested_at", "files"])
+            return pd.DataFrame(columns=["_pos", "file", "ingested_at", "files", "shas"])
         import pyarrow as pa
 
         on = " AND ".join(f"i.{_q(c)} = t.{_q(c)}" for c in names)
         params: list[Any] = [kind]
         if sha256s is not None:
             if not sha256s:
-                return pd.DataFrame(columns=["_pos", "file", "ingested_at", "files"])
+                return pd.DataFrame(columns=["_pos", "file", "ingested_at", "files", "shas"])
             on += f" AND t._source_sha256 IN ({', '.join('?' * len(sha256s))})"
             params = [*sha256s, kind]
         _evalkit_keys = pa.Table.from_pandas(_plain(keys), preserve_index=False)
@@ -314,7 +314,8 @@ class Store:
             # the earliest file for the message, every file for the note: keep_both keeps
             # a key in several files, and the file name that sorts first is not the earliest
             "SELECT i._pos, arg_min(l.file, l.ingested_at) AS file, "
-            "min(l.ingested_at) AS ingested_at, list(DISTINCT l.file) AS files "
+            "min(l.ingested_at) AS ingested_at, list(DISTINCT l.file) AS files, "
+            "list(DISTINCT t._source_sha256) AS shas "
             f"FROM _evalkit_keys i JOIN {_q(kind)} t ON {on} "
             "LEFT JOIN ingest_log l ON l.sha256 = t._source_sha256 AND l.kind = ? "
             "GROUP BY i._pos ORDER BY i._pos",

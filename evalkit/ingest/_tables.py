@@ -32,6 +32,11 @@ LOG_COLUMNS = {
     "ingested_at": "TIMESTAMP",
     "pseudonym_scope": "VARCHAR",
     "overlap": "VARCHAR",
+    # The overlap rule the file was stored under and the files (sha256, comma-separated)
+    # whose stored keys it met: a file already stored is read under that rule by whoever
+    # ingests it again, so a second protocol asking another rule must be told (_overlap).
+    "overlap_rule": "VARCHAR",
+    "overlap_with": "VARCHAR",
 }
 #: Which registration lock (its seal) the store saw for a protocol at an ingest, and when:
 #: the store's own witness of the lock that held when the data arrived, so that a lock

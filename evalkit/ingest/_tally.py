@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,7 @@ import pandas as pd
 from evalkit.ingest._content import RowContents
 from evalkit.ingest._copykeys import FirstRows
 from evalkit.ingest._overlap import Overlap, find_overlap
+from evalkit.ingest._privacy import shown_path
 from evalkit.ingest._rows import merged, overlap_quarantine, quarantine, replace_keys, stored_rows
 from evalkit.ingest._schema import Schema
 from evalkit.ingest._spill import FailureLog, FailureSet
@@ -34,6 +37,7 @@ class Tally:
     failures: FailureLog = field(default_factory=FailureLog)
     overlap_rows: int = 0
     overlap_files: set[str] = field(default_factory=set)
+    overlap_shas: set[str] = field(default_factory=set)
     # Whether the kind's table held rows before this file (None: not asked yet). Without
     # such rows nothing can overlap: the file's own accepted keys are unique in it.
     stored_before: bool | None = None
@@ -113,6 +117,7 @@ class Tally:
         self.stored += len(rows)
         self.overlap_rows += found.rows
         self.overlap_files |= set(found.files)
+        self.overlap_shas |= set(found.shas)
 
     def _new_contents(self, contents: RowContents) -> pd.DataFrame:
         """Return the contents this file has not stored yet, with their text.
@@ -134,6 +139,34 @@ class Tally:
     def all_failures(self) -> FailureSet:
         """Return the failures of every chunk in file order (call once, at the end)."""
         return self.failures.finish()
+
+    def log_line(
+        self, source: tuple[Path, str], schema: Schema, scope: str, rule: str
+    ) -> dict[str, Any]:
+        """Return the file's ingest log line: counts, versions, scope and the overlap rule.
+
+        The rule is logged for every file, overlap or not: a file already stored is not
+        read again, so a later ingest under another rule learns from here what was done.
+        """
+        from evalkit import __version__
+
+        path, sha = source
+        return {
+            "file": shown_path(path),
+            "sha256": sha,
+            "bytes": path.stat().st_size,
+            "rows_read": self.rows_read,
+            "accepted": self.accepted,
+            "rejected": self.rows_read - self.accepted,
+            "kind": schema.kind,
+            "schema_version": schema.version,
+            "evalkit_version": __version__,
+            "ingested_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            "pseudonym_scope": scope,
+            "overlap": self.overlap_note(rule),
+            "overlap_rule": rule,
+            "overlap_with": ",".join(sorted(self.overlap_shas)) or None,
+        }
 
     def overlap_note(self, rule: str) -> str | None:
         """Say what the overlap rule did over the whole file (None without overlap)."""

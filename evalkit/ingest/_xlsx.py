@@ -21,15 +21,26 @@ import datetime as dt
 import re
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 from xml.etree import ElementTree
 
 from evalkit.errors import IngestError
-from evalkit.ingest._text import cell_text
+from evalkit.ingest._merged import MERGE_REF, fill_down, sheet_member
+from evalkit.ingest._text import cell_text, header_key
 
-__all__ = ["read_xlsx_cells"]
+__all__ = ["UNFILLED", "SheetCells", "check_first_sheet", "read_xlsx_cells"]
+
+#: A formula cell without a stored (cached) value: openpyxl and other libraries write
+#: formulas so, Excel never saves one so. Both readers would see an empty cell; the
+#: validator rejects it with its own message. NUL cannot occur in XML text, so no cell
+#: of a sheet can read as this.
+UNFILLED = "\x00formula without a stored value"
+# <c ..><f>..</f></c>, <f .../> (a shared formula's other cells), with <v/>, <v></v> or none.
+_UNFILLED_FORMULA = re.compile(rb"<f\b[^>]*?(?:/>|>[^<]*</f>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>")
+_MAX_MERGES = 100_000  # ranges kept per sheet: a sheet of merged cells stays cheap
+_TAIL = 4096  # a formula cut by a block boundary is found in the next block's search
 
 # An error cell is <c ... t="e">; a match in a string's text only costs the slower reader.
 _ERROR_CELL = re.compile(rb"""\st\s*=\s*["']e["']""")
@@ -55,7 +66,16 @@ _ROW_TAG = re.compile(rb"<row\b[^>]*?\sr=[\"'](\d+)")
 _WIDE_REF = re.compile(rb"<c\b[^>]*?\sr=[\"']([A-Z]{2,3})\d")
 
 
-def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, Rows]:
+class SheetCells(NamedTuple):
+    """One sheet read: its name, non-empty rows, formulas without value, ranges filled."""
+
+    title: str
+    rows: Rows
+    unfilled: bool
+    filled: list[str]
+
+
+def read_xlsx_cells(path: Path, sheet: str | None) -> SheetCells:
     """Read one sheet of a workbook as its non-empty rows of text cells.
 
     Parameters
@@ -72,7 +92,12 @@ def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, Rows]:
     rows : list of (int, list of str, datetime.date or None)
         The 0-based row index and the cells from column A (``None`` for empty cells,
         trailing empty cells dropped) of every row that holds a value; date and
-        date-time cells as ``datetime.date`` / ``datetime.datetime``, others as text.
+        date-time cells as ``datetime.date`` / ``datetime.datetime``, others as text;
+        a formula cell without a stored value as :data:`UNFILLED`.
+    unfilled : bool
+        Whether the sheets hold formula cells without a stored value at all.
+    filled : list of str
+        The vertical merged ranges whose value was filled down (see ``_merged``).
 
     Raises
     ------
@@ -82,8 +107,16 @@ def read_xlsx_cells(path: Path, sheet: str | None) -> tuple[str, Rows]:
     """
     survey = _survey(path)
     if survey.plain and not survey.sparse:
-        return _read_calamine(path, sheet)
-    return _read_openpyxl(path, sheet)
+        title, rows = _read_calamine(path, sheet)
+    else:
+        title, rows = _read_openpyxl(path, sheet, formulas=survey.unfilled)
+    filled: list[str] = []
+    if any(survey.merged.values()):
+        with zipfile.ZipFile(path) as archive:
+            member = sheet_member(archive, title)
+        refs = survey.merged.get(member or "", set())
+        filled = fill_down(rows, refs) if refs else []  # type: ignore[arg-type]
+    return SheetCells(title, rows, survey.unfilled, filled)
 
 
 def _column_number(letters: bytes) -> int:
@@ -99,6 +132,8 @@ class _Survey:
     def __init__(self) -> None:
         self.plain = True  # no error cells: calamine reads it as openpyxl would
         self.sparse = False  # used range far larger than the cells in it
+        self.unfilled = False  # a formula without a stored value: only openpyxl tells it
+        self.merged: dict[str, set[tuple[bytes, ...]]] = {}  # per sheet member: ranges
 
     def __repr__(self) -> str:
         return f"_Survey(plain={self.plain}, sparse={self.sparse})"
@@ -124,18 +159,22 @@ def _survey(path: Path) -> _Survey:
                             "too large for an export (save the table as CSV)"
                         )
                     with archive.open(info) as member:
-                        _scan(path, member, out)
+                        _scan(path, member, out, out.merged.setdefault(name, set()))
     except _ZIP_ERRORS as exc:
         raise _damaged(path, exc) from exc
     return out
 
 
-def _scan(path: Path, member: IO[bytes], out: _Survey) -> None:
+def _scan(path: Path, member: IO[bytes], out: _Survey, merged: set[tuple[bytes, ...]]) -> None:
     tail, cells, rows, last_row, width, wide_refs = b"", 0, 0, 0, 26, 0
     while block := member.read(_BLOCK):
         text = tail + block
         if out.plain and _ERROR_CELL.search(text):
             out.plain = False
+        if not out.unfilled and b"<f" in text and _UNFILLED_FORMULA.search(text):
+            out.unfilled, out.plain = True, False
+        if b"<mergeCell" in text and len(merged) < _MAX_MERGES:
+            merged.update(m.groups() for m in MERGE_REF.finditer(text))
         cells += block.count(b"<c ") + block.count(b"<c>")
         rows += block.count(b"<row ") + block.count(b"<row>")
         at = text.rfind(b"<row ")
@@ -146,7 +185,7 @@ def _scan(path: Path, member: IO[bytes], out: _Survey) -> None:
             for ref in _WIDE_REF.finditer(block):
                 wide_refs += 1
                 width = max(width, _column_number(ref.group(1)))
-        tail = block[-64:]
+        tail = block[-_TAIL:]
     if cells > MAX_CELLS:
         raise IngestError(
             f"{path}: a sheet holds {cells:,} cells, more than {MAX_CELLS:,}; "
@@ -198,7 +237,12 @@ def _read_calamine(path: Path, sheet: str | None) -> tuple[str, Rows]:
     return sheet, _nonempty(rows)
 
 
-def _read_openpyxl(path: Path, sheet: str | None) -> tuple[str, Rows]:
+def _read_openpyxl(path: Path, sheet: str | None, formulas: bool = False) -> tuple[str, Rows]:
+    """Read a sheet with openpyxl; with ``formulas``, mark formulas without a stored value.
+
+    openpyxl gives a formula's stored value, or None when there is none; read a second
+    time for the formulas themselves, a None beside a formula is such a cell.
+    """
     import openpyxl
 
     # Our own handle, closed on every way out: openpyxl leaves its archive open when the
@@ -214,7 +258,10 @@ def _read_openpyxl(path: Path, sheet: str | None) -> tuple[str, Rows]:
             ws = book[sheet] if sheet is not None else book.worksheets[0]
             try:
                 ws.reset_dimensions()  # a wrong stated size would cut rows and columns off
-                cells = _nonempty(ws.iter_rows(values_only=True))
+                values = ws.iter_rows(values_only=True)
+                if formulas:
+                    values = _with_unfilled(values, _formula_rows(path, ws.title))
+                cells = _nonempty(values)
             except _ZIP_ERRORS as exc:
                 raise IngestError(
                     f"{path}: sheet {ws.title!r} cannot be read (damaged: {exc})"
@@ -222,3 +269,80 @@ def _read_openpyxl(path: Path, sheet: str | None) -> tuple[str, Rows]:
         finally:
             book.close()
     return ws.title, cells
+
+
+def _formula_rows(path: Path, title: str) -> Iterator[tuple[object, ...]]:
+    """Yield the rows of a sheet as formulas (``=...``) where cells hold one."""
+    import openpyxl
+
+    with path.open("rb") as handle:  # a handle of its own: the first reader is mid-sheet
+        book = openpyxl.load_workbook(handle, read_only=True, data_only=False)
+        try:
+            ws = book[title]
+            ws.reset_dimensions()
+            yield from ws.iter_rows(values_only=True)
+        finally:
+            book.close()
+
+
+def _with_unfilled(
+    values: Iterable[tuple[object, ...]], formulas: Iterator[tuple[object, ...]]
+) -> Iterator[list[object]]:
+    """Put :data:`UNFILLED` where a cell has a formula and no stored value."""
+    for row in values:
+        shown = next(formulas, ())
+        yield [
+            UNFILLED if v is None and i < len(shown) and shown[i] is not None else v
+            for i, v in enumerate(row)
+        ]
+
+
+def check_first_sheet(path: Path, title: str, rows: Rows, known: frozenset[str]) -> None:
+    """Refuse a first sheet without any of the schema's headers when others exist.
+
+    Workbooks often open with a sheet of notes ("Toelichting") and keep the table on the
+    next one. Read by default, the notes sheet gave a list of every required column as
+    missing; naming the sheets and ``--sheet`` says what to do instead.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The workbook.
+    title : str
+        The sheet read (the first).
+    rows : list
+        Its non-empty rows, as :func:`read_xlsx_cells` gives them.
+    known : frozenset of str
+        Comparison keys of the schema's headers and aliases.
+
+    Raises
+    ------
+    IngestError
+        When no cell of the first ten rows is a known header and the workbook has other
+        sheets.
+    """
+    if not known:
+        return
+    for _, cells in rows[:10]:
+        if any(isinstance(c, str) and header_key(c) in known for c in cells):
+            return
+    names = _sheet_names(path)
+    if len(names) > 1:
+        raise IngestError(
+            f"{path}: the first sheet {title!r} holds none of the expected headers; "
+            f"sheets: {', '.join(names)} (name the one with the table: --sheet NAME)"
+        )
+
+
+def _sheet_names(path: Path) -> list[str]:
+    import openpyxl
+
+    try:
+        with path.open("rb") as handle:
+            book = openpyxl.load_workbook(handle, read_only=True)
+            try:
+                return list(book.sheetnames)
+            finally:
+                book.close()
+    except _ZIP_ERRORS:
+        return []

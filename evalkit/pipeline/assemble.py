@@ -41,6 +41,7 @@ def limitations(
     power: list[dict[str, Any]] | None,
     events: pd.DataFrame | None = None,
     panel: pd.DataFrame | None = None,
+    responses: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """Facts that limit what the results can say, as codes the report's translation table words.
 
@@ -48,7 +49,9 @@ def limitations(
     after the throughput reference date: the analysis leaves those out. ``panel`` (the
     outcome panel the analysis read) adds how many person-months it holds more than once:
     a source under overlap rule ``keep_both`` keeps every delivery of a key, and the
-    analysis then counts that person-month once per delivery.
+    analysis then counts that person-month once per delivery. ``events`` and
+    ``responses`` (the questionnaire answers, long) add the same count for case events
+    (by ``event_id``) and answers (by person, wave and item).
     """
     from evalkit.analysis.intervals import events_after
     from evalkit.analysis.windows import parse_month
@@ -102,6 +105,14 @@ def limitations(
         repeated = int(panel.duplicated(["person_id", "month"]).sum())
         if repeated:
             out.append({"code": "repeated_person_months", "values": {"n": repeated}})
+    for code, frame, key in [
+        ("repeated_case_events", events, ["event_id"]),
+        ("repeated_questionnaire_answers", responses, ["person_id", "wave", "item"]),
+    ]:
+        if frame is not None and set(key) <= set(frame.columns):
+            repeated = int(frame.duplicated(key).sum())
+            if repeated:
+                out.append({"code": code, "values": {"n": repeated}})
     if events is not None and not events.empty:
         reference = _reference_date(events, protocol)
         late = events_after(events, reference)
@@ -387,6 +398,7 @@ def _compute(inputs: BundleInputs) -> dict[str, Any]:
             inputs.power,
             inputs.events,
             inputs.panel,
+            inputs.responses,
         ),
         "settings": {
             "disclosure_threshold": protocol.disclosure_threshold,

@@ -18,6 +18,9 @@ from evalkit.report.tables import make_table, records_frame
 
 __all__ = ["appendix", "limitations", "privacy"]
 
+# Rows kept more than once under overlap rule keep_both, per kind: each worded with its count.
+_REPEATED = ("repeated_person_months", "repeated_case_events", "repeated_questionnaire_answers")
+
 _SOFTWARE = (
     "evalkit",
     "pandas",
@@ -93,8 +96,8 @@ def limitation_items(ctx: ReportContext, skip: tuple[str, ...] = ()) -> list[str
                     reference_date=fmt_date(values.get("reference_date"), lang),
                 )
             )
-        elif code == "repeated_person_months":
-            items.append(ctx.t("lim.repeated_person_months", n=fmt_count(values.get("n"), lang)))
+        elif code in _REPEATED:
+            items.append(ctx.t(f"lim.{code}", n=fmt_count(values.get("n"), lang)))
         elif code == "data_quality":
             items.append(
                 ctx.t(
