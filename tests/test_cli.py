@@ -106,3 +106,33 @@ def test_an_unwritable_output_folder_is_one_clear_line(
     assert main(["demo", "--out", str(a_file)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("evalkit demo:") and str(a_file) in err
+
+
+def test_run_checks_every_protocol_before_it_makes_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A malformed ``demo:`` stops ``evalkit run`` with its file and field, before any data."""
+    from protocol_helpers import protocol_dict, write_protocol
+
+    monkeypatch.chdir(tmp_path)
+    good = write_protocol(
+        tmp_path,
+        protocol_dict(demo={"generator": "pilot", "seed": 1, "out": "data/raw/small"}),
+        name="good.yaml",
+    )
+    bad = write_protocol(tmp_path, protocol_dict(demo=[1]), name="bad.yaml")
+    assert main(["run", str(bad), "--build", str(tmp_path / "build")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("evalkit run:") and "bad.yaml" in err
+    assert "demo: expected a mapping of fields, got a list" in err
+    # a protocol that is wrong elsewhere stops the run before the good one's data are made
+    wrong = write_protocol(
+        tmp_path, protocol_dict(analysis={"estimator": "nope"}), name="wrong.yaml"
+    )
+    assert main(["run", str(good), str(wrong), str(bad), "--build", str(tmp_path / "b")]) == 1
+    err = capsys.readouterr().err
+    assert "2 of 3 protocols have problems; nothing was run" in err
+    assert "wrong.yaml: analysis.estimator: 'nope' is not allowed" in err
+    assert "bad.yaml: demo:" in err and "Traceback" not in err
+    assert not (tmp_path / "data").exists() and not (tmp_path / "build").exists()
+    assert not (tmp_path / "b").exists()
