@@ -135,3 +135,52 @@ def test_run_reads_the_id_with_the_same_safe_reader(
     path.write_bytes(content)
     with pytest.raises(ProtocolError, match=message):
         paths_for(path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda t: t.replace("  seed: 1\n", "  seed: 1\n  seed: 2\n", 1),
+            "the key 'seed' is given twice",
+        ),
+        (lambda t: t + "demo: [1]\n", "demo: expected a mapping of fields, got a list"),
+        (
+            lambda t: t + "demo: {generator: pilot, seed: one, out: x}\n",
+            "demo.seed: expected a whole number, got str 'one'",
+        ),
+    ],
+    ids=["repeated key", "demo is a list", "seed in words"],
+)
+def test_demo_reads_its_protocol_with_the_safe_reader(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit, message: str
+):
+    """`evalkit demo --protocol` had its own reader: the last of two keys won silently."""
+    path = tmp_path / "p.yaml"
+    path.write_text(edit(_base_text()), encoding="utf-8")
+    assert main(["demo", "--protocol", str(path), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("evalkit demo:") and message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+#: Modules that may parse YAML themselves, and why none of them reads a protocol.
+OWN_YAML_READERS = {
+    "protocol/_yaml.py": "the safe reader itself",
+    "protocol/_schemas.py": "data_schemas/*.yaml, the project's column schemas",
+    "ingest/_schema.py": "data_schemas/*.yaml, the project's column schemas",
+    "pipeline/assemble.py": "the questionnaire schema's instruments (data_schemas)",
+    "report/qmd.py": "front matter and cell options of the report documents",
+    "report/i18n.py": "the report's own phrase book, shipped in the package",
+}
+
+
+def test_every_protocol_is_read_by_the_safe_reader():
+    """No module but the allowed ones parses YAML; protocols go through read_yaml."""
+    package = Path(__file__).resolve().parents[1] / "evalkit"
+    found = {
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if "yaml.safe_load(" in (text := path.read_text(encoding="utf-8")) or "yaml.load(" in text
+    }
+    assert found <= set(OWN_YAML_READERS), sorted(found - set(OWN_YAML_READERS))

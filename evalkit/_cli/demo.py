@@ -75,23 +75,13 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code (0 on success).
     """
-    import yaml
-
-    from evalkit.errors import EvalkitError
     from evalkit.synth import PilotDesign, generate, write_demo
 
     if args.generator == "national":
         return _national(args)
     demo: dict = {}
     if args.protocol is not None:
-        try:
-            protocol = yaml.safe_load(Path(args.protocol).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise EvalkitError(f"cannot read protocol {args.protocol}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise EvalkitError(f"{args.protocol}: not valid YAML ({exc})") from exc
-        if not isinstance(protocol, dict):
-            raise EvalkitError(f"{args.protocol}: expected a mapping at the top level")
+        protocol = _read_design(args.protocol)
         demo = protocol.get("demo") or {}
         if args.generator is not None:
             protocol = {**protocol, "demo": {**demo, "generator": args.generator}}
@@ -119,6 +109,30 @@ def run(args: argparse.Namespace) -> int:
     for kind, path in paths.items():
         print(f"  {path}  {counts[kind]}")
     return 0
+
+
+def _read_design(path: Path) -> dict:
+    """Read a protocol for its design with the protocol's safe reader; check its demo block.
+
+    The design needs only units, periods and outcomes (the generator names what it cannot
+    use), so the rest of the protocol is not checked here; the ``demo:`` block is, against
+    the protocol's own declaration of it, so that a list or a seed in words is named
+    rather than a traceback.
+    """
+    from evalkit.errors import ProtocolError
+    from evalkit.protocol._fields import PROTOCOL_SPEC
+    from evalkit.protocol._spec import validate
+    from evalkit.protocol._yaml import read_yaml
+
+    protocol = read_yaml(path)
+    if not isinstance(protocol, dict):
+        raise ProtocolError(f"{path}: expected a mapping of fields at the top level")
+    problems: list[str] = []
+    if protocol.get("demo") is not None:
+        validate(protocol["demo"], PROTOCOL_SPEC.fields["demo"], "demo", problems)
+    if problems:
+        raise ProtocolError(f"{path}: {len(problems)} problem(s) in the protocol", problems)
+    return protocol
 
 
 def _national(args: argparse.Namespace) -> int:

@@ -91,8 +91,6 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_estimate(args: argparse.Namespace) -> int:
     """Estimate per outcome inside the engine and print the headline numbers."""
-    import yaml
-
     from evalkit._cli._progress import Progress
     from evalkit.analysis.plan import registered_spec
     from evalkit.pipeline.national import (
@@ -102,10 +100,11 @@ def run_estimate(args: argparse.Namespace) -> int:
         starts_from_protocol,
     )
     from evalkit.protocol import load_protocol
+    from evalkit.protocol._yaml import read_yaml
     from evalkit.protocol.registration import verify_for_analysis
 
     registration = verify_for_analysis(args.protocol)
-    raw = yaml.safe_load(args.protocol.read_text(encoding="utf-8"))
+    raw = read_yaml(args.protocol)
     registered = load_protocol(args.protocol)
     outcomes = tuple(o.id for o in registered.outcomes)
     starts = starts_from_protocol(raw)
