@@ -73,6 +73,14 @@ VALUES: list[tuple[str, str, Any, str]] = [
     ("alpha inf", "analysis.alpha", float("inf"), "analysis.alpha: expected a finite number"),
     ("alpha 10**400", "analysis.alpha", 10**400, "analysis.alpha: 1000"),
     (
+        "analysis seed beyond 2**32 - 1",
+        "analysis.seed",
+        2**32,
+        "analysis.seed: 4294967296 is above the maximum 4294967295",
+    ),
+    ("power seed 10**400", "power", {"seed": 10**400}, "power.seed: 1000"),
+    ("power n_sims 10**6", "power", {"n_sims": 10**6}, "above the maximum 100000"),
+    (
         "smallest effect NaN",
         "outcomes.0.smallest_effect",
         float("nan"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evalkit._cli._bounds import field, number
+
 GENERATORS: tuple[str, ...] = ("pilot", "staggered", "debt_programme", "national")
 
 
@@ -33,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=field("demo.seed"),
         default=None,
         help="random seed (default: the protocol's demo.seed, else 1)",
     )
@@ -49,9 +51,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--scale",
-        type=float,
+        type=number(0.0, 1.0, open_low=True),
         default=1.0,
-        help="national generator only: share of the national population (e.g. 0.01)",
+        help="national generator only: share of the national population, in (0, 1] (e.g. 0.01)",
     )
     parser.add_argument(
         "--protocol",

@@ -11,12 +11,14 @@ from evalkit.spec import (
     BASE_PERIODS,
     CONTROLS,
     FEW_TREATED_THRESHOLD,
+    MAX_DRAWS,
     METHODS,
     MULTIPLE_TESTING,
     REGISTRABLE_ESTIMATORS,
     REGISTRABLE_INFERENCES,
     RESTRICTIONS,
     ROBUSTNESS_EVENT_STUDIES,
+    SEED_MAX,
     SENSITIVITY_TARGETS,
 )
 
@@ -214,7 +216,7 @@ PROTOCOL_SPEC = _f(
                     "record",
                     fields={"min": _f("int", required=True), "max": _f("int", required=True)},
                 ),
-                "seed": _f("int", default=1, minimum=0),
+                "seed": _f("int", default=1, minimum=0, maximum=SEED_MAX),
                 "robustness": _f(
                     "record",
                     doc="robustness checks of the primary outcomes, declared in advance",
@@ -262,7 +264,7 @@ PROTOCOL_SPEC = _f(
         "power": _f(
             "record",
             fields={
-                "n_sims": _f("int", default=200, minimum=1, maximum=100000),
+                "n_sims": _f("int", default=200, minimum=1, maximum=MAX_DRAWS),
                 "effects": _f(
                     "list",
                     item=_f("number"),
@@ -294,7 +296,7 @@ PROTOCOL_SPEC = _f(
                     item=_f("map", item=_f("any")),
                     doc="power table (outcome, effect, power, mde, n_sims) stored for the report",
                 ),
-                "seed": _f("int", default=20240101, minimum=0),
+                "seed": _f("int", default=20240101, minimum=0, maximum=SEED_MAX),
             },
         ),
         "throughput": _f(
@@ -362,7 +364,7 @@ PROTOCOL_SPEC = _f(
             "record",
             fields={
                 "generator": _f("str", required=True, allowed=GENERATORS),
-                "seed": _f("int", required=True, minimum=0),
+                "seed": _f("int", required=True, minimum=0, maximum=SEED_MAX),
                 "out": _f("str", required=True),
                 "n_persons": _f("int", minimum=50, doc="young people in the synthetic panel"),
                 "effects": _f(

@@ -188,15 +188,20 @@ def _number(value: Any, spec: Field, path: str, errors: list[str]) -> int | floa
         errors.append(f"{path}: expected a finite number, got {value}")
         return None
     if spec.minimum is not None and value < spec.minimum:
-        errors.append(f"{path}: {value} is below the minimum {spec.minimum:g}")
+        errors.append(f"{path}: {value} is below the minimum {_bound(spec.minimum)}")
     if spec.maximum is not None and value > spec.maximum:
-        errors.append(f"{path}: {value} is above the maximum {spec.maximum:g}")
+        errors.append(f"{path}: {value} is above the maximum {_bound(spec.maximum)}")
     if spec.allowed is not None and value not in spec.allowed:
         errors.append(
             f"{path}: {value} is not allowed; allowed: {', '.join(map(str, spec.allowed))}"
         )
         return None
     return value
+
+
+def _bound(bound: float) -> str:
+    """Write a bound as a person would: 4294967295, not 4.29497e+09."""
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
 
 
 def _month(value: Any, spec: Field, path: str, errors: list[str]) -> str | None:
