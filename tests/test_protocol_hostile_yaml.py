@@ -37,6 +37,16 @@ RAW: list[tuple[str, Callable[[str], str], str]] = [
         "too large for a protocol",
     ),
     ("1,000 nested lists", lambda t: t + "extra: " + "[" * 1000 + "]" * 1000 + "\n", "nested too"),
+    (
+        "a seed of 5,001 digits",
+        lambda t: t.replace("  seed: 1\n", "  seed: 1" + "0" * 5000 + "\n", 1),
+        "a value cannot be read: Exceeds the limit (4300 digits)",
+    ),
+    (
+        "30 February",
+        lambda t: t.replace("planned_report_date: '2026-04-30'", "planned_report_date: 2026-02-30"),
+        "a value cannot be read: day is out of range for month",
+    ),
 ]
 
 
