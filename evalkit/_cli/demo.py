@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from evalkit._cli._bounds import field, number
+from evalkit._cli._output import echo
 
 GENERATORS: tuple[str, ...] = ("pilot", "staggered", "debt_programme", "national")
 
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path(demo.get("out", "data/raw/demo"))
     pilot = generate(design, seed)
     paths = write_demo(pilot, out)
-    print(
+    echo(
         f"evalkit demo: generator {design.generator}, seed {seed}, "
         f"{len(design.municipalities)} municipalities "
         f"({len(design.treated_starts)} treated), months {design.first_month}..{design.last_month}"
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         "truth": "true effects (for tests only; reports never read it)",
     }
     for kind, path in paths.items():
-        print(f"  {path}  {counts[kind]}")
+        echo(f"  {path}  {counts[kind]}")
     return 0
 
 
@@ -147,17 +148,17 @@ def _national(args: argparse.Namespace) -> int:
     plan = plan_national(seed, args.scale)
     total = sum(plan.persons.values())
     started = sum(1 for s in plan.starts.values() if s)
-    print(
+    echo(
         f"evalkit demo: generator national, seed {seed}, scale {args.scale:g}: "
         f"{len(plan.municipalities)} municipalities in {len(plan.regions)} labour-market "
         f"regions ({started} start within the panel), {total:,} persons"
     )
     progress = Progress("generate", total, unit="persons")
     done = write_national(plan, out, progress=lambda rows, persons: progress(persons, rows))
-    print(
+    echo(
         f"  {done['panel']}  {done['rows']:,} person-months in {done['files']} Parquet files "
         f"({done['rows'] / max(done['seconds'], 1e-9):,.0f} rows/s)"
     )
-    print(f"  {out / 'truth.json'}  region starts (for tests only; reports never read it)")
-    print("  " + progress.summary(disk=done["panel"]))
+    echo(f"  {out / 'truth.json'}  region starts (for tests only; reports never read it)")
+    echo("  " + progress.summary(disk=done["panel"]))
     return 0

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from evalkit._cli._bounds import numbers, whole
+from evalkit._cli._output import echo, echo_json
 from evalkit.spec import (
     BASE_PERIODS,
     CONTROLS,
@@ -162,8 +163,6 @@ def _add_sensitivity_and_output(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import sys
 
     from evalkit.did import estimate
     from evalkit.spec import Spec
@@ -176,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         if args.bounds:
             extra["bounds"] = args.bounds
     elif args.bounds:
-        print("evalkit did: --bounds needs --sensitivity", file=sys.stderr)
+        echo("evalkit did: --bounds needs --sensitivity", err=True)
         return 2
     spec = Spec(
         estimator=args.estimator,
@@ -215,11 +214,11 @@ def run(args: argparse.Namespace) -> int:
         post=args.post,
     )
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, allow_nan=False, default=_jsonable))
+        echo_json(result.to_dict(), indent=2, allow_nan=False, default=_jsonable)
         for note in result.notes:  # in words for the person running it; the JSON has them too
-            print(f"warning: {note.text}", file=sys.stderr)
+            echo(f"warning: {note.text}", err=True)
     else:
-        print(result.summary())  # ends with the notes, one "warning: ..." line each
+        echo(result.summary())  # ends with the notes, one "warning: ..." line each
     return 0
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from evalkit._cli._bounds import field, numbers
+from evalkit._cli._output import echo, echo_json
 
 ACTIONS = ("check", "register", "status", "power")
 
@@ -81,18 +81,13 @@ def run(args: argparse.Namespace) -> int:
         if not ok:
             code = 1
     if args.json:
-        print(
-            json.dumps(outputs[0] if len(outputs) == 1 else outputs, indent=2, ensure_ascii=False)
-        )
+        echo_json(outputs[0] if len(outputs) == 1 else outputs, indent=2, ensure_ascii=False)
     return code
 
 
 def _say(args: argparse.Namespace, text: str = "", *, err: bool = False) -> None:
-    from evalkit.ingest._privacy import mask_bsns
-
     if not args.json:
-        # a FILE argument that is a BSN typed in the wrong place is echoed in every line
-        print(mask_bsns(text), file=sys.stderr if err else sys.stdout)
+        echo(text, err=err)
 
 
 def _check(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
