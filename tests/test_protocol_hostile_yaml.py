@@ -202,3 +202,72 @@ def test_every_protocol_is_read_by_the_safe_reader():
         if "yaml.safe_load(" in (text := path.read_text(encoding="utf-8")) or "yaml.load(" in text
     }
     assert found <= set(OWN_YAML_READERS), sorted(found - set(OWN_YAML_READERS))
+
+
+LANGUAGE_CASES: list[tuple[str, str, Any, str]] = [
+    (
+        "plain title",
+        "metadata.title",
+        "Kleine test",
+        "metadata.title: one text for every language; metadata.languages asks for nl, en, "
+        "so write {nl: ..., en: ...}",
+    ),
+    ("plain intervention", "intervention", "Een coach.", "intervention: one text for every"),
+    ("plain outcome label", "outcomes.0.label", "NEET", "outcomes[neet].label: one text for"),
+    ("plain hypothesis", "hypotheses.0.text", "Minder NEET.", "hypotheses[H1].text: one text"),
+    (
+        "plain subgroup label",
+        "population.subgroups.0.label",
+        "Wordt 18",
+        "population.subgroups[turning_18].label: one text for every language",
+    ),
+    ("label without en", "outcomes.0.label", {"nl": "NEET"}, "outcomes[neet].label: no text in en"),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "field", "value", "message"), LANGUAGE_CASES, ids=[c[0] for c in LANGUAGE_CASES]
+)
+def test_a_text_the_reports_show_needs_every_language(
+    tmp_path: Path, what: str, field: str, value: Any, message: str
+):
+    data = protocol_dict()
+    _set(field, value)(data)
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert any(message in e for e in report.errors), report.errors
+
+
+def test_one_language_takes_plain_texts_and_others_stay_plain(tmp_path: Path):
+    data = protocol_dict(missing_data="Missing months stay missing.", exclusions=["None."])
+    assert check_protocol(write_protocol(tmp_path, data)).ok  # not shown per language
+    data["metadata"]["languages"] = ["nl"]
+    data["metadata"]["title"] = "Kleine test"
+    data["hypotheses"][0]["text"] = "Minder NEET."
+    assert check_protocol(write_protocol(tmp_path, data)).ok
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "reporting.disclosure_threshold",
+            10**6,
+            "reporting.disclosure_threshold: 1000000 is above the maximum 100",
+        ),
+        ("analysis.seed", -1, "analysis.seed: -1 is below the minimum 0"),
+        ("analysis.alpha", 1.0, "analysis.alpha: 1.0 is above the maximum 0.5"),
+        ("analysis.alpha", 0, "analysis.alpha: 0 is below the minimum 0.001"),
+        ("power", {"target_power": 1.0}, "power.target_power: 1.0 is above the maximum 0.99"),
+        ("power", {"seed": 2**32}, "power.seed: 4294967296 is above the maximum 4294967295"),
+        (
+            "demo",
+            {"generator": "pilot", "seed": 2**32, "out": "x", "n_persons": 10**7},
+            "demo.n_persons: 10000000 is above the maximum 100000",
+        ),
+    ],
+)
+def test_numbers_are_bounded(tmp_path: Path, field: str, value: Any, message: str):
+    data = protocol_dict()
+    _set(field, value)(data)
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert any(message in e for e in report.errors), report.errors

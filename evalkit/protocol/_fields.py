@@ -71,7 +71,7 @@ _OUTCOME = _f(
     "record",
     fields={
         "id": _f("str", required=True, pattern=_ID, pattern_hint=_ID_HINT, doc="outcome id"),
-        "label": _f("text", required=True, doc="label in nl and en"),
+        "label": _f("text", required=True, per_language=True, doc="label in nl and en"),
         "domain": _f("str", required=True, allowed=DOMAINS, doc="life domain"),
         "role": _f("str", required=True, allowed=ROLES, doc="primary or secondary"),
         "type": _f("str", required=True, allowed=TYPES, doc="kind of measure"),
@@ -91,7 +91,7 @@ _SUBGROUP = _f(
     "record",
     fields={
         "id": _f("str", required=True, pattern=_ID, pattern_hint=_ID_HINT),
-        "label": _f("text", required=True),
+        "label": _f("text", required=True, per_language=True),
         "definition": _f("expr", required=True, doc="expression selecting the subgroup"),
         "source": _f("str", allowed=SOURCES, default="outcome_panel"),
     },
@@ -103,7 +103,7 @@ _HYPOTHESIS = _f(
         "id": _f("str", required=True),
         "outcome": _f("str", required=True, doc="id of an outcome"),
         "direction": _f("str", required=True, allowed=HYPOTHESIS_DIRECTIONS),
-        "text": _f("text", required=True),
+        "text": _f("text", required=True, per_language=True),
         "subgroup": _f("str", doc="id of a subgroup (otherwise the whole population)"),
     },
 )
@@ -133,7 +133,7 @@ PROTOCOL_SPEC = _f(
             "record",
             required=True,
             fields={
-                "title": _f("text", required=True),
+                "title": _f("text", required=True, per_language=True),
                 "pilot": _f("str", required=True, doc="name of the pilot"),
                 "organisations": _f("list", required=True, min_items=1, item=_f("str")),
                 "contact_role": _f("str", required=True, doc="role (not name) of the contact"),
@@ -146,7 +146,9 @@ PROTOCOL_SPEC = _f(
                 "synthetic_data": _f("bool", default=False),
             },
         ),
-        "intervention": _f("text", required=True, doc="what the pilot does, in a few sentences"),
+        "intervention": _f(
+            "text", required=True, per_language=True, doc="what the pilot does, in a few sentences"
+        ),
         "context": _f("text", doc="the setting and why the pilot exists"),
         "population": _f(
             "record",
@@ -355,7 +357,8 @@ PROTOCOL_SPEC = _f(
         "reporting": _f(
             "record",
             fields={
-                "disclosure_threshold": _f("int", default=10, minimum=1),
+                # above 100 even a whole small pilot's counts would be hidden: a typo
+                "disclosure_threshold": _f("int", default=10, minimum=1, maximum=100),
                 "documents": _f("list", item=_f("str")),
             },
         ),
@@ -366,7 +369,12 @@ PROTOCOL_SPEC = _f(
                 "generator": _f("str", required=True, allowed=GENERATORS),
                 "seed": _f("int", required=True, minimum=0, maximum=SEED_MAX),
                 "out": _f("str", required=True),
-                "n_persons": _f("int", minimum=50, doc="young people in the synthetic panel"),
+                "n_persons": _f(
+                    "int",
+                    minimum=50,
+                    maximum=100_000,
+                    doc="young people in the synthetic panel (the national generator is for more)",
+                ),
                 "effects": _f(
                     "map",
                     item=_f("number"),

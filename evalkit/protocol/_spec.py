@@ -48,6 +48,9 @@ class Field:
         Field specs for ``record``.
     min_items : int
         Least number of items of a ``list``.
+    per_language : bool
+        A ``text`` the reports show in each language: one text per language of
+        ``metadata.languages`` (checked by :mod:`evalkit.protocol._languages`).
     doc : str
         One-line explanation (used in messages and the template).
     """
@@ -63,6 +66,7 @@ class Field:
     item: Field | None = None
     fields: Mapping[str, Field] = field(default_factory=dict)
     min_items: int = 0
+    per_language: bool = False
     doc: str = ""
 
 
