@@ -133,6 +133,14 @@ CORRECTIONS: Mapping[str, str | None] = {
 }
 #: Fewer treated clusters than this switch the default inference to a few-treated method.
 FEW_TREATED_THRESHOLD = 5
+#: Largest seed: every seed evalkit takes (``Spec.seed``, the protocol's ``analysis.seed``,
+#: ``power.seed`` and ``demo.seed``, the commands' ``--seed``) fits numpy's legacy
+#: ``RandomState`` and R's ``set.seed`` as well as ``default_rng``, so a registered seed can
+#: be replayed in other software, and no JSON reader rounds it (2**53 would).
+SEED_MAX = 2**32 - 1
+#: Most random draws of one kind (power simulations per effect, placebo assignments): more
+#: gain nothing in precision and run for hours.
+MAX_DRAWS = 100_000
 #: Cluster-robust (CR1) t-tests need at least this many treated AND comparison
 #: clusters: in the size-and-coverage harness, 6 treated against 8-20 comparison
 #: municipalities of unequal size rejected a true null 8.5-12 % of the time at 5 %.
@@ -306,7 +314,7 @@ class Spec:
             object.__setattr__(self, "event_window", _window(self.event_window))
         _check_number("anticipation", self.anticipation, low=0)
         _check_number("few_treated_threshold", self.few_treated_threshold, low=1)
-        _check_number("seed", self.seed, low=0)
+        _check_number("seed", self.seed, low=0, high=SEED_MAX)
         alpha = self.alpha
         if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
             raise EstimationError(f"alpha must be between 0 and 1; got {alpha!r}")
@@ -350,9 +358,13 @@ _DEFAULTS: dict[str, Any] = {
 SPEC_FIELDS: tuple[str, ...] = ("estimator", *_DEFAULTS)
 
 
-def _check_number(name: str, value: object, *, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise EstimationError(f"{name} must be a whole number ≥ {low}; got {value!r}")
+def _check_number(name: str, value: object, *, low: int, high: int | None = None) -> None:
+    number = (
+        int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else None
+    )
+    if number is None or number < low or (high is not None and number > high):
+        within = f"≥ {low}" if high is None else f"from {low} to {high}"
+        raise EstimationError(f"{name} must be a whole number {within}; got {value!r}")
 
 
 def _window(value: Sequence[int]) -> tuple[int, int]:

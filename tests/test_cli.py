@@ -106,3 +106,93 @@ def test_an_unwritable_output_folder_is_one_clear_line(
     assert main(["demo", "--out", str(a_file)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("evalkit demo:") and str(a_file) in err
+
+
+def test_run_checks_every_protocol_before_it_makes_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A malformed ``demo:`` stops ``evalkit run`` with its file and field, before any data."""
+    from protocol_helpers import protocol_dict, write_protocol
+
+    monkeypatch.chdir(tmp_path)
+    good = write_protocol(
+        tmp_path,
+        protocol_dict(demo={"generator": "pilot", "seed": 1, "out": "data/raw/small"}),
+        name="good.yaml",
+    )
+    bad = write_protocol(tmp_path, protocol_dict(demo=[1]), name="bad.yaml")
+    assert main(["run", str(bad), "--build", str(tmp_path / "build")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("evalkit run:") and "bad.yaml" in err
+    assert "demo: expected a mapping of fields, got a list" in err
+    # a protocol that is wrong elsewhere stops the run before the good one's data are made
+    wrong = write_protocol(
+        tmp_path, protocol_dict(analysis={"estimator": "nope"}), name="wrong.yaml"
+    )
+    assert main(["run", str(good), str(wrong), str(bad), "--build", str(tmp_path / "b")]) == 1
+    err = capsys.readouterr().err
+    assert "2 of 3 protocols have problems; nothing was run" in err
+    assert "wrong.yaml: analysis.estimator: 'nope' is not allowed" in err
+    assert "bad.yaml: demo:" in err and "Traceback" not in err
+    assert not (tmp_path / "data").exists() and not (tmp_path / "build").exists()
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("action", ["check", "status", "register"])
+def test_a_protocol_file_named_after_a_bsn_is_masked_in_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    """``protocol ... --json`` printed the FILE argument in full; now every string is masked."""
+    import json
+
+    from protocol_helpers import protocol_dict, write_protocol
+
+    path = write_protocol(tmp_path, protocol_dict(), name="999999990.yaml")
+    main(["protocol", action, "--json", str(path)])
+    out = capsys.readouterr()
+    assert "999999990" not in out.out + out.err
+    assert json.loads(out.out)["file"].endswith("[BSN].yaml")
+
+
+def test_every_command_line_output_goes_through_the_mask() -> None:
+    """No sub-command prints by itself: each line passes ``_output.echo`` (BSNs masked)."""
+    folder = Path(evalkit.__file__).resolve().parent / "_cli"
+    printing = [
+        path.name
+        for path in sorted(folder.glob("*.py"))
+        if path.name != "_output.py" and "print(" in path.read_text(encoding="utf-8")
+    ]
+    assert printing == []
+
+
+def test_a_folder_named_after_a_bsn_is_masked_in_what_demo_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--out", str(tmp_path / "deelnemer_999999990")]) == 0
+    out = capsys.readouterr()
+    assert "999999990" not in out.out + out.err and "deelnemer_[BSN]" in out.out
+
+
+def test_a_commit_hash_in_json_is_not_cut_by_the_mask() -> None:
+    from evalkit._cli._output import masked
+
+    commit = "ab999999990cdef0123456789abcdef012345678"  # 40 hex holding a valid BSN run
+    assert masked({"git_commit": commit, "file": "999999990.yaml"}) == {
+        "git_commit": commit,
+        "file": "[BSN].yaml",
+    }
+
+
+def test_the_run_s_progress_lines_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    """``evalkit run`` prints protocol ids, file names and messages through rich: masked."""
+    from evalkit.pipeline.progress import RichProgress
+
+    with RichProgress() as progress:
+        progress.step("p999999990", "ingest")
+        progress.done("data/raw/deelnemer_999999990.csv read")
+        progress.finished("p999999990", "analyze", 1.0, "build/p999999990/results.json")
+        progress.failed("p999999990", "deelnemer_999999990.csv: no such file")
+        progress.summarise([Path("build/p999999990/results.json")])
+    out = capsys.readouterr()
+    assert "999999990" not in out.out + out.err
+    assert out.err.count("[BSN]") >= 4 and "[BSN]" in out.out

@@ -138,3 +138,56 @@ def test_a_failed_run_renders_no_queued_document() -> None:
         raise KeyboardInterrupt
     assert rendered == [0]  # the document in progress finishes; the queued ones do not run
     assert [f.cancelled() for f in futures] == [False, True, True, True]
+
+
+def _forkserver_processes(sid: int) -> int:
+    return sum("multiprocessing.forkserver" in c for c in _session_processes(sid))
+
+
+@LINUX
+@pytest.mark.parametrize(
+    ("when", "processes"),
+    [("the fork server is still importing", 1), ("the workers wait for work", 3)],
+)
+def test_ctrl_c_prints_no_traceback_of_the_fork_server_or_its_workers(
+    tmp_path: Path, when: str, processes: int
+) -> None:
+    """Ctrl-C reaches every process of the run; the fork server and workers leave quietly.
+
+    The fork server imports the analysis stack for seconds before it ignores SIGINT, and
+    an idle worker waits on its queue: each printed a KeyboardInterrupt traceback.
+    """
+    work = tmp_path / "work"
+    (work / "protocols").mkdir(parents=True)
+    for file in (ROOT / "protocols").glob("demo.yaml*"):
+        shutil.copy2(file, work / "protocols" / file.name)
+    env = {
+        **os.environ,
+        "EVALKIT_PSEUDONYM_KEY": "stop-test-key-not-secret-5e2a9c71d4b8f036",
+        "PYTHONHASHSEED": "0",
+    }
+    err_file = tmp_path / "stderr.txt"
+    with err_file.open("w") as err_out:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "evalkit", "run", "protocols/demo.yaml"],
+            cwd=work,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err_out,
+            start_new_session=True,
+        )
+    try:
+        assert _wait_for(lambda: _forkserver_processes(run.pid) >= processes, 120), when
+        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        assert run.wait(timeout=60) == 130
+        assert _wait_for(lambda: not _session_processes(run.pid), 30), _session_processes(run.pid)
+        err = err_file.read_text()
+        assert "evalkit: interrupted" in err
+        for trace in ("multiprocessing", "ForkServerProcess", "concurrent/futures"):
+            assert trace not in err, err
+    finally:
+        if run.poll() is None:
+            run.kill()
+        for _ in _session_processes(run.pid):
+            os.killpg(run.pid, signal.SIGKILL)
+            break

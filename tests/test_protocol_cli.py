@@ -132,5 +132,9 @@ def test_power_command_with_the_did_estimators(tmp_path: Path, capsys: pytest.Ca
     assert realised[0] == 0.0 and -0.08 < realised[1] < 0
     assert {"outcome", "effect", "power", "mde", "n_sims"} <= set(stored["rows"][0])
     assert csv.is_file()
-    assert main(["protocol", "power", str(path), "--effects", "a,b"]) == 1
-    assert "--effects: expected numbers separated by commas" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # a usage error, like every bad number typed
+        main(["protocol", "power", str(path), "--effects", "a,b"])
+    assert info.value.code == 2
+    assert "argument --effects: must be finite numbers separated by commas" in (
+        capsys.readouterr().err
+    )

@@ -37,6 +37,16 @@ RAW: list[tuple[str, Callable[[str], str], str]] = [
         "too large for a protocol",
     ),
     ("1,000 nested lists", lambda t: t + "extra: " + "[" * 1000 + "]" * 1000 + "\n", "nested too"),
+    (
+        "a seed of 5,001 digits",
+        lambda t: t.replace("  seed: 1\n", "  seed: 1" + "0" * 5000 + "\n", 1),
+        "a value cannot be read: Exceeds the limit (4300 digits)",
+    ),
+    (
+        "30 February",
+        lambda t: t.replace("planned_report_date: '2026-04-30'", "planned_report_date: 2026-02-30"),
+        "a value cannot be read: day is out of range for month",
+    ),
 ]
 
 
@@ -72,6 +82,14 @@ VALUES: list[tuple[str, str, Any, str]] = [
     ("alpha NaN", "analysis.alpha", float("nan"), "analysis.alpha: expected a finite number"),
     ("alpha inf", "analysis.alpha", float("inf"), "analysis.alpha: expected a finite number"),
     ("alpha 10**400", "analysis.alpha", 10**400, "analysis.alpha: 1000"),
+    (
+        "analysis seed beyond 2**32 - 1",
+        "analysis.seed",
+        2**32,
+        "analysis.seed: 4294967296 is above the maximum 4294967295",
+    ),
+    ("power seed 10**400", "power", {"seed": 10**400}, "power.seed: 1000"),
+    ("power n_sims 10**6", "power", {"n_sims": 10**6}, "above the maximum 100000"),
     (
         "smallest effect NaN",
         "outcomes.0.smallest_effect",
@@ -152,3 +170,121 @@ def test_fast_reader_reads_every_shipped_yaml_as_pyyaml_does():
         assert safe_load(text) == expected, file
         if file.parts[-2] != "data_schemas":
             assert read_yaml(file) == expected, file
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda t: t.replace("  seed: 1\n", "  seed: 1\n  seed: 2\n", 1),
+            "the key 'seed' is given twice",
+        ),
+        (lambda t: t + "demo: [1]\n", "demo: expected a mapping of fields, got a list"),
+        (
+            lambda t: t + "demo: {generator: pilot, seed: one, out: x}\n",
+            "demo.seed: expected a whole number, got str 'one'",
+        ),
+    ],
+    ids=["repeated key", "demo is a list", "seed in words"],
+)
+def test_demo_reads_its_protocol_with_the_safe_reader(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit, message: str
+):
+    """`evalkit demo --protocol` had its own reader: the last of two keys won silently."""
+    path = tmp_path / "p.yaml"
+    path.write_text(edit(_base_text()), encoding="utf-8")
+    assert main(["demo", "--protocol", str(path), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("evalkit demo:") and message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+#: Modules that may parse YAML themselves, and why none of them reads a protocol.
+OWN_YAML_READERS = {
+    "protocol/_yaml.py": "the safe reader itself",
+    "protocol/_schemas.py": "data_schemas/*.yaml, the project's column schemas",
+    "ingest/_schema.py": "data_schemas/*.yaml, the project's column schemas",
+    "pipeline/assemble.py": "the questionnaire schema's instruments (data_schemas)",
+    "report/qmd.py": "front matter and cell options of the report documents",
+    "report/i18n.py": "the report's own phrase book, shipped in the package",
+}
+
+
+def test_every_protocol_is_read_by_the_safe_reader():
+    """No module but the allowed ones parses YAML; protocols go through read_yaml."""
+    package = Path(__file__).resolve().parents[1] / "evalkit"
+    found = {
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if "yaml.safe_load(" in (text := path.read_text(encoding="utf-8")) or "yaml.load(" in text
+    }
+    assert found <= set(OWN_YAML_READERS), sorted(found - set(OWN_YAML_READERS))
+
+
+LANGUAGE_CASES: list[tuple[str, str, Any, str]] = [
+    (
+        "plain title",
+        "metadata.title",
+        "Kleine test",
+        "metadata.title: one text for every language; metadata.languages asks for nl, en, "
+        "so write {nl: ..., en: ...}",
+    ),
+    ("plain intervention", "intervention", "Een coach.", "intervention: one text for every"),
+    ("plain outcome label", "outcomes.0.label", "NEET", "outcomes[neet].label: one text for"),
+    ("plain hypothesis", "hypotheses.0.text", "Minder NEET.", "hypotheses[H1].text: one text"),
+    (
+        "plain subgroup label",
+        "population.subgroups.0.label",
+        "Wordt 18",
+        "population.subgroups[turning_18].label: one text for every language",
+    ),
+    ("label without en", "outcomes.0.label", {"nl": "NEET"}, "outcomes[neet].label: no text in en"),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "field", "value", "message"), LANGUAGE_CASES, ids=[c[0] for c in LANGUAGE_CASES]
+)
+def test_a_text_the_reports_show_needs_every_language(
+    tmp_path: Path, what: str, field: str, value: Any, message: str
+):
+    data = protocol_dict()
+    _set(field, value)(data)
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert any(message in e for e in report.errors), report.errors
+
+
+def test_one_language_takes_plain_texts_and_others_stay_plain(tmp_path: Path):
+    data = protocol_dict(missing_data="Missing months stay missing.", exclusions=["None."])
+    assert check_protocol(write_protocol(tmp_path, data)).ok  # not shown per language
+    data["metadata"]["languages"] = ["nl"]
+    data["metadata"]["title"] = "Kleine test"
+    data["hypotheses"][0]["text"] = "Minder NEET."
+    assert check_protocol(write_protocol(tmp_path, data)).ok
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "reporting.disclosure_threshold",
+            10**6,
+            "reporting.disclosure_threshold: 1000000 is above the maximum 100",
+        ),
+        ("analysis.seed", -1, "analysis.seed: -1 is below the minimum 0"),
+        ("analysis.alpha", 1.0, "analysis.alpha: 1.0 is above the maximum 0.5"),
+        ("analysis.alpha", 0, "analysis.alpha: 0 is below the minimum 0.001"),
+        ("power", {"target_power": 1.0}, "power.target_power: 1.0 is above the maximum 0.99"),
+        ("power", {"seed": 2**32}, "power.seed: 4294967296 is above the maximum 4294967295"),
+        (
+            "demo",
+            {"generator": "pilot", "seed": 2**32, "out": "x", "n_persons": 10**7},
+            "demo.n_persons: 10000000 is above the maximum 100000",
+        ),
+    ],
+)
+def test_numbers_are_bounded(tmp_path: Path, field: str, value: Any, message: str):
+    data = protocol_dict()
+    _set(field, value)(data)
+    report = check_protocol(write_protocol(tmp_path, data))
+    assert any(message in e for e in report.errors), report.errors

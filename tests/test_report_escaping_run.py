@@ -61,7 +61,8 @@ def _hostile(protocol: Path) -> None:
         h["text"] = both(f"{SCRIPT} {SHORTCODE} {LINK}")
     data["population"]["subgroups"][0]["label"] = both(f"{IMG} {SHORTCODE} @SUM(A1)")
     data["hypotheses"][0]["id"] = SVG  # an id without a pattern, shown beside its text
-    data["intervention"] = FENCE  # a top-level text: its YAML lines are indented by 2
+    data["intervention"] = both(FENCE)  # shown per language, so one text per language
+    data["missing_data"] = FENCE  # a top-level plain text: its YAML lines are indented by 2
     data["throughput"] = {  # a norm whose name has a path in it, its label a fence
         "norms": {
             f"a/../b {SVG}": {

@@ -79,7 +79,8 @@ def test_cli_choices_are_the_spec_declaration() -> None:
         ("few_treated_threshold", 0, "few_treated_threshold must be a whole number ≥ 1"),
         ("alpha", 1.5, "alpha must be between 0 and 1"),
         ("event_window", (1, 3), "event_window must run from an event time ≤ -1"),
-        ("seed", -2, "seed must be a whole number ≥ 0"),
+        ("seed", -2, "seed must be a whole number from 0 to 4294967295"),
+        ("seed", 2**32, "seed must be a whole number from 0 to 4294967295"),
     ],
 )
 def test_a_value_that_is_not_allowed_is_refused_with_the_allowed_ones(

@@ -121,7 +121,7 @@ def test_cli_demo_from_protocol(tmp_path, capsys, demo_protocol):
 
 def test_cli_demo_user_errors(tmp_path, capsys, demo_protocol):
     assert main(["demo", "--protocol", str(tmp_path / "missing.yaml")]) == 1
-    assert "evalkit demo: cannot read protocol" in capsys.readouterr().err
+    assert "missing.yaml: no such protocol file" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     p = copy.deepcopy(demo_protocol)
     p["units"]["treated"] = [{"unit": "GM9001", "start": "2023-01"}]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import resource
-import sys
 import time
 from pathlib import Path
+
+from evalkit._cli._output import echo
 
 
 def peak_memory_mb() -> float:
@@ -51,10 +52,10 @@ class Progress:
         eta = (self.total - done) / rate if self.total and rate > 0 else 0.0
         extra = f", {rows:,} rows ({rows / elapsed:,.0f} rows/s)" if rows is not None else ""
         share = f"/{self.total:,}" if self.total else ""
-        print(
+        echo(
             f"  {self.label}: {done:,}{share} {self.unit} ({rate:,.0f}/s{extra}), "
             f"about {eta:,.0f} s left",
-            file=sys.stderr,
+            err=True,
             flush=True,
         )
 

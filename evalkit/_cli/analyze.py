@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from evalkit._cli._output import echo
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -27,5 +29,5 @@ def run(args: argparse.Namespace) -> int:
 
     paths = paths_for(args.protocol, build=args.build, store=args.store)
     bundle = analyze_protocol(paths)
-    print(bundle)
+    echo(bundle)
     return 0

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evalkit._cli._bounds import field, number
+from evalkit._cli._output import echo
+
 GENERATORS: tuple[str, ...] = ("pilot", "staggered", "debt_programme", "national")
 
 
@@ -33,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=field("demo.seed"),
         default=None,
         help="random seed (default: the protocol's demo.seed, else 1)",
     )
@@ -49,9 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--scale",
-        type=float,
+        type=number(0.0, 1.0, open_low=True),
         default=1.0,
-        help="national generator only: share of the national population (e.g. 0.01)",
+        help="national generator only: share of the national population, in (0, 1] (e.g. 0.01)",
     )
     parser.add_argument(
         "--protocol",
@@ -75,23 +78,13 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code (0 on success).
     """
-    import yaml
-
-    from evalkit.errors import EvalkitError
     from evalkit.synth import PilotDesign, generate, write_demo
 
     if args.generator == "national":
         return _national(args)
     demo: dict = {}
     if args.protocol is not None:
-        try:
-            protocol = yaml.safe_load(Path(args.protocol).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise EvalkitError(f"cannot read protocol {args.protocol}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise EvalkitError(f"{args.protocol}: not valid YAML ({exc})") from exc
-        if not isinstance(protocol, dict):
-            raise EvalkitError(f"{args.protocol}: expected a mapping at the top level")
+        protocol = _read_design(args.protocol)
         demo = protocol.get("demo") or {}
         if args.generator is not None:
             protocol = {**protocol, "demo": {**demo, "generator": args.generator}}
@@ -102,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path(demo.get("out", "data/raw/demo"))
     pilot = generate(design, seed)
     paths = write_demo(pilot, out)
-    print(
+    echo(
         f"evalkit demo: generator {design.generator}, seed {seed}, "
         f"{len(design.municipalities)} municipalities "
         f"({len(design.treated_starts)} treated), months {design.first_month}..{design.last_month}"
@@ -117,8 +110,32 @@ def run(args: argparse.Namespace) -> int:
         "truth": "true effects (for tests only; reports never read it)",
     }
     for kind, path in paths.items():
-        print(f"  {path}  {counts[kind]}")
+        echo(f"  {path}  {counts[kind]}")
     return 0
+
+
+def _read_design(path: Path) -> dict:
+    """Read a protocol for its design with the protocol's safe reader; check its demo block.
+
+    The design needs only units, periods and outcomes (the generator names what it cannot
+    use), so the rest of the protocol is not checked here; the ``demo:`` block is, against
+    the protocol's own declaration of it, so that a list or a seed in words is named
+    rather than a traceback.
+    """
+    from evalkit.errors import ProtocolError
+    from evalkit.protocol._fields import PROTOCOL_SPEC
+    from evalkit.protocol._spec import validate
+    from evalkit.protocol._yaml import read_yaml
+
+    protocol = read_yaml(path)
+    if not isinstance(protocol, dict):
+        raise ProtocolError(f"{path}: expected a mapping of fields at the top level")
+    problems: list[str] = []
+    if protocol.get("demo") is not None:
+        validate(protocol["demo"], PROTOCOL_SPEC.fields["demo"], "demo", problems)
+    if problems:
+        raise ProtocolError(f"{path}: {len(problems)} problem(s) in the protocol", problems)
+    return protocol
 
 
 def _national(args: argparse.Namespace) -> int:
@@ -131,17 +148,17 @@ def _national(args: argparse.Namespace) -> int:
     plan = plan_national(seed, args.scale)
     total = sum(plan.persons.values())
     started = sum(1 for s in plan.starts.values() if s)
-    print(
+    echo(
         f"evalkit demo: generator national, seed {seed}, scale {args.scale:g}: "
         f"{len(plan.municipalities)} municipalities in {len(plan.regions)} labour-market "
         f"regions ({started} start within the panel), {total:,} persons"
     )
     progress = Progress("generate", total, unit="persons")
     done = write_national(plan, out, progress=lambda rows, persons: progress(persons, rows))
-    print(
+    echo(
         f"  {done['panel']}  {done['rows']:,} person-months in {done['files']} Parquet files "
         f"({done['rows'] / max(done['seconds'], 1e-9):,.0f} rows/s)"
     )
-    print(f"  {out / 'truth.json'}  region starts (for tests only; reports never read it)")
-    print("  " + progress.summary(disk=done["panel"]))
+    echo(f"  {out / 'truth.json'}  region starts (for tests only; reports never read it)")
+    echo("  " + progress.summary(disk=done["panel"]))
     return 0

@@ -10,14 +10,18 @@ import argparse
 import math
 from typing import Any
 
+from evalkit._cli._bounds import numbers, whole
+from evalkit._cli._output import echo, echo_json
 from evalkit.spec import (
     BASE_PERIODS,
     CONTROLS,
     ESTIMATORS,
     FEW_TREATED_THRESHOLD,
     INFERENCES,
+    MAX_DRAWS,
     METHODS,
     RESTRICTIONS,
+    SEED_MAX,
     SENSITIVITY_TARGETS,
     VCOVS,
 )
@@ -84,7 +88,7 @@ def _add_estimator(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--anticipation",
-        type=int,
+        type=whole(0),
         default=0,
         metavar="K",
         help="periods before the first treated period that count as treated (default: 0)",
@@ -106,7 +110,7 @@ def _add_inference(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--few-treated-threshold",
-        type=int,
+        type=whole(1),
         default=FEW_TREATED_THRESHOLD,
         metavar="N",
         help=f"fewer treated clusters than N count as few (default: {FEW_TREATED_THRESHOLD})",
@@ -123,7 +127,7 @@ def _add_inference(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--n-placebo",
-        type=_positive,
+        type=whole(1, MAX_DRAWS),
         metavar="N",
         help="synthetic estimators: placebo assignments (default 199; all when fewer)",
     )
@@ -142,7 +146,7 @@ def _add_sensitivity_and_output(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bounds",
         metavar="B1,B2",
-        type=_bounds,
+        type=numbers(0.0),
         help="values of Mbar (relative_magnitudes; default 0.5,1,1.5,2) or M (smoothness)",
     )
     parser.add_argument(
@@ -151,20 +155,19 @@ def _add_sensitivity_and_output(parser: argparse.ArgumentParser) -> None:
         help="effect the sensitivity analysis is about: mean of the post periods (default) "
         "or the first",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--seed", type=whole(0, SEED_MAX), default=0, help="random seed (default: 0)"
+    )
     parser.add_argument("--alpha", type=_alpha, default=0.05, help="1 - confidence level")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import sys
-
     from evalkit.did import estimate
 
     spec = _spec(args)
     if isinstance(spec, str):  # an option that cannot reach the estimate: a usage error
-        print(f"evalkit did: {spec}", file=sys.stderr)
+        echo(f"evalkit did: {spec}", err=True)
         return 2
     frame = _read_data(args.data)
     result = estimate(
@@ -178,11 +181,11 @@ def run(args: argparse.Namespace) -> int:
         post=args.post,
     )
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, allow_nan=False, default=_jsonable))
+        echo_json(result.to_dict(), indent=2, allow_nan=False, default=_jsonable)
         for note in result.notes:  # in words for the person running it; the JSON has them too
-            print(f"warning: {note.text}", file=sys.stderr)
+            echo(f"warning: {note.text}", err=True)
     else:
-        print(result.summary())  # ends with the notes, one "warning: ..." line each
+        echo(result.summary())  # ends with the notes, one "warning: ..." line each
     return 0
 
 
@@ -242,27 +245,6 @@ def _alpha(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be a number between 0 and 1; got {text!r}")
     return value
-
-
-def _positive(text: str) -> int:
-    """Parse a count of at least 1 (``--n-placebo``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1; got {text!r}")
-    return value
-
-
-def _bounds(text: str) -> list[float]:
-    """Parse ``--bounds 0.5,1,1.5``."""
-    try:
-        return [float(b) for b in text.split(",") if b.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be numbers separated by commas; got {text!r}"
-        ) from None
 
 
 def _read_data(path: str) -> Any:

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evalkit._cli._output import echo
+
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -62,7 +64,7 @@ def usage_kind(kind: str, command: str) -> int | None:
     # The KIND is echoed to help with a typo, masked: a file name or BSN typed in its place
     # (arguments in the wrong order) must not reach the terminal or a CI log.
     message = f"unknown KIND {mask_bsns(kind)!r}; allowed: {', '.join(KINDS)}"
-    print(f"evalkit {command}: {message}", file=sys.stderr)
+    echo(f"evalkit {command}: {message}", err=True)
     return 2
 
 
@@ -86,14 +88,14 @@ def run(args: argparse.Namespace) -> int:
                 needs=needs_of(args.columns),
             )
         except IngestError as exc:
-            print(f"evalkit ingest: {exc}", file=sys.stderr)
+            echo(f"evalkit ingest: {exc}", err=True)
             code = 1
             continue
         for report in reports:
             if args.json:
                 report.write_json(sys.stdout)  # failures streamed, not built as one list
             else:
-                print(report.to_text())
+                echo(report.to_text())
     if not args.json and code == 0:
-        print(f"store: {args.store}")
+        echo(f"store: {args.store}")
     return code

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evalkit._cli._output import echo, echo_json
 from evalkit._cli.report import add_render_options
 
 OUTCOMES = ("neet", "early_school_leaving")
@@ -73,9 +74,9 @@ def run_validate(args: argparse.Namespace) -> int:
         args.data, args.store, OUTCOMES, progress=lambda rows, done: progress(done, rows)
     )
     if args.json:
-        print(json.dumps(counts, indent=2))
+        echo_json(counts, indent=2)
     else:
-        print(
+        echo(
             f"evalkit national validate: {counts['rows_read']:,} rows in {counts['files']} files: "
             f"{counts['accepted']:,} accepted, {counts['rejected']:,} rejected "
             f"({counts['rows_read'] / max(counts['seconds'], 1e-9):,.0f} rows/s); "
@@ -83,16 +84,14 @@ def run_validate(args: argparse.Namespace) -> int:
         )
         for rule, bad in counts["failures"].items():
             if bad:
-                print(f"  rule {rule}: {bad:,} row(s) (file and row in national_quarantine)")
-        print(f"  store {args.store}: view national_panel (valid rows, no person numbers)")
-    print("  " + progress.summary(disk=args.store), file=__import__("sys").stderr)
+                echo(f"  rule {rule}: {bad:,} row(s) (file and row in national_quarantine)")
+        echo(f"  store {args.store}: view national_panel (valid rows, no person numbers)")
+    echo("  " + progress.summary(disk=args.store), err=True)
     return 0
 
 
 def run_estimate(args: argparse.Namespace) -> int:
     """Estimate per outcome inside the engine and print the headline numbers."""
-    import yaml
-
     from evalkit._cli._progress import Progress
     from evalkit.analysis.plan import registered_spec
     from evalkit.pipeline.national import (
@@ -102,15 +101,16 @@ def run_estimate(args: argparse.Namespace) -> int:
         starts_from_protocol,
     )
     from evalkit.protocol import load_protocol
+    from evalkit.protocol._yaml import read_yaml
     from evalkit.protocol.registration import verify_for_analysis
 
     registration = verify_for_analysis(args.protocol)
-    raw = yaml.safe_load(args.protocol.read_text(encoding="utf-8"))
+    raw = read_yaml(args.protocol)
     registered = load_protocol(args.protocol)
     outcomes = tuple(o.id for o in registered.outcomes)
     starts = starts_from_protocol(raw)
     when = registration.registered_at or "not pre-registered"
-    print(f"protocol {args.protocol}: {registration.status} ({when})")
+    echo(f"protocol {args.protocol}: {registration.status} ({when})")
     progress = Progress("estimate", len(outcomes), unit="outcomes", every=0.0)
     table = national_table(args.source, starts, engine=args.engine)
     results = estimate_national(
@@ -128,17 +128,17 @@ def run_estimate(args: argparse.Namespace) -> int:
         paths |= ran
         streamed = "in_memory:streamed" in ran
         how = "streamed in memory" if streamed else "grouped sums in the engine"
-        print(f"{outcome}: {how} {by['engine_seconds']} s (all outcomes in one pass)")
+        echo(f"{outcome}: {how} {by['engine_seconds']} s (all outcomes in one pass)")
         for name, res in by.items():
             if isinstance(res, dict):
-                print(
+                echo(
                     f"  {name:18s} att {res['estimate']:+.5f}  se {res['std_error']:.5f}  "
                     f"({res['n_units']} units, {res['n_clusters']} clusters, {res['n_obs']} obs)"
                 )
                 if isinstance(res.get("pretrend_event_time"), dict):
-                    print("  " + _pretrend_line(res["pretrend_event_time"]))
+                    echo("  " + _pretrend_line(res["pretrend_event_time"]))
     for h in hypotheses:
-        print(
+        echo(
             f"{h['id']} ({h['outcome']}, {h['estimator']}): p {h['p_value']}, "
             f"adjusted ({h['multiple_testing']}) {h['p_adjusted']}"
         )
@@ -152,8 +152,8 @@ def run_estimate(args: argparse.Namespace) -> int:
         }
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
-        print(f"  results: {args.out}")
-    print(f"  path: {', '.join(sorted(paths)) or 'engine:' + args.engine}; " + progress.summary())
+        echo(f"  results: {args.out}")
+    echo(f"  path: {', '.join(sorted(paths)) or 'engine:' + args.engine}; " + progress.summary())
     return 0
 
 
@@ -186,7 +186,7 @@ def run_report(args: argparse.Namespace) -> int:
         force=args.force,
     )
     for path in written:
-        print(path)
+        echo(path)
     what = "rendered" if rendered else "up to date (bundle, documents and code unchanged)"
-    print(f"  reports {what}; {time.perf_counter() - started:.1f} s")
+    echo(f"  reports {what}; {time.perf_counter() - started:.1f} s")
     return 0

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
+
+from evalkit._cli._bounds import field, numbers
+from evalkit._cli._output import echo, echo_json
 
 ACTIONS = ("check", "register", "status", "power")
 
@@ -33,11 +35,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="protocol YAML file(s)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     power = parser.add_argument_group("power")
-    power.add_argument("--n-sims", type=int, default=None, help="simulations per effect size")
-    power.add_argument("--seed", type=int, default=None, help="seed (default: power.seed)")
+    power.add_argument(
+        "--n-sims",
+        type=field("power.n_sims"),
+        default=None,
+        help="simulations per effect size (default: power.n_sims)",
+    )
+    power.add_argument(
+        "--seed", type=field("power.seed"), default=None, help="seed (default: power.seed)"
+    )
     power.add_argument(
         "--effects",
-        type=str,
+        type=numbers(),
         default=None,
         help="comma-separated effect sizes in outcome units (default: power.effects)",
     )
@@ -72,18 +81,13 @@ def run(args: argparse.Namespace) -> int:
         if not ok:
             code = 1
     if args.json:
-        print(
-            json.dumps(outputs[0] if len(outputs) == 1 else outputs, indent=2, ensure_ascii=False)
-        )
+        echo_json(outputs[0] if len(outputs) == 1 else outputs, indent=2, ensure_ascii=False)
     return code
 
 
 def _say(args: argparse.Namespace, text: str = "", *, err: bool = False) -> None:
-    from evalkit.ingest._privacy import mask_bsns
-
     if not args.json:
-        # a FILE argument that is a BSN typed in the wrong place is echoed in every line
-        print(mask_bsns(text), file=sys.stderr if err else sys.stdout)
+        echo(text, err=err)
 
 
 def _check(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
@@ -174,20 +178,13 @@ def _status(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]
 
 def _power(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     from evalkit.analysis.power import registered_estimator, simulate_power
-    from evalkit.errors import ProtocolError
     from evalkit.protocol import load_protocol
 
     protocol = load_protocol(path)
-    effects = None
-    if args.effects:
-        try:
-            effects = [float(e) for e in args.effects.split(",") if e.strip()]
-        except ValueError as exc:
-            raise ProtocolError(f"--effects: expected numbers separated by commas ({exc})") from exc
     table = simulate_power(
         protocol,
         registered_estimator(protocol),
-        effects=effects,
+        effects=args.effects,
         n_sims=args.n_sims,
         seed=args.seed,
         outcomes=args.outcome,

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from evalkit._cli._output import echo
+
 DOCUMENTS = ("evaluation", "monitor", "summary")
 LANGS = ("nl", "en")
 
@@ -42,5 +44,5 @@ def run(args: argparse.Namespace) -> int:
 
     paths = paths_for(args.protocol, build=args.build)
     for path in report_protocol(paths, langs=args.lang, documents=args.documents):
-        print(path)
+        echo(path)
     return 0

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
+
+from evalkit._cli._output import echo, echo_json
 
 
 def add_parser(subparsers: Any) -> None:
@@ -38,12 +41,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             frame = store.quarantine(args.kind)
     if args.json:
-        print(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+        records = json.loads(frame.to_json(orient="records", date_format="iso"))
+        echo_json(records, ensure_ascii=False, separators=(",", ":"))
         return 0
-    print(f"store: {args.store}")
+    echo(f"store: {args.store}")
     if args.action == "status" and frame.empty:
-        print("  nothing ingested yet")
+        echo("  nothing ingested yet")
         return 0
     shown = frame.drop(columns=["content"], errors="ignore")
-    print(shown.to_string(index=False, max_colwidth=90) if len(shown) else "  (none)")
+    echo(shown.to_string(index=False, max_colwidth=90) if len(shown) else "  (none)")
     return 0

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evalkit._cli._output import echo
+
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         report.write_json(sys.stdout)
     else:
-        print(report.to_text())
+        echo(report.to_text())
         if args.out is not None:
-            print(f"all {len(report.failure_set)} failures written to {target}")
+            echo(f"all {len(report.failure_set)} failures written to {target}")
     return 0

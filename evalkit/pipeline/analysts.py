@@ -103,7 +103,10 @@ def _warm_up() -> None:
     """Import the analysis stack when a worker starts, before its first protocol arrives."""
     import importlib
 
+    from evalkit._fork_server import quiet_on_interrupt
     from evalkit.did._fwl import compile_sweeps
+
+    quiet_on_interrupt()  # a spawned worker; one forked by the server has it already
 
     for module in ANALYSIS_STACK:
         importlib.import_module(module)
@@ -120,11 +123,17 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, resource_tracker
+
+    from evalkit._fork_server import starting
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(ANALYSIS_STACK))
-    with one_thread_per_child():
+    # first the module that makes Ctrl-C end the server and its workers without a traceback
+    context.set_forkserver_preload(["evalkit._fork_server", *ANALYSIS_STACK])
+    # the resource tracker, which the server's start starts first, unblocks SIGINT in this
+    # thread once it is spawned: start it before SIGINT is held for the server
+    resource_tracker.ensure_running()
+    with one_thread_per_child(), starting():
         forkserver.ensure_running()
     return context
 

@@ -22,7 +22,7 @@ from evalkit.ingest import keyed_labels, load_key
 from evalkit.pipeline.paths import ProtocolPaths
 from evalkit.pipeline.provenance import data_part, registration_of, stored_sources
 from evalkit.protocol import Protocol
-from evalkit.protocol._yaml import safe_load
+from evalkit.protocol._yaml import read_yaml, safe_load
 from evalkit.protocol.model import Throughput
 
 __all__ = [
@@ -439,7 +439,11 @@ def _exploratory_specs(paths: ProtocolPaths) -> list[dict[str, Any]]:
         folder = folder.parent
     specs = []
     for file in sorted((folder / "analyses").glob("*.yaml")):
-        spec = safe_load(file.read_text(encoding="utf-8")) or {}
+        # written by hand beside the protocols: read as a protocol is (repeated keys, size,
+        # depth refused), and a file that is not a mapping is named, not a traceback
+        spec = read_yaml(file) or {}
+        if not isinstance(spec, dict):
+            raise ProtocolError(f"{file}: expected a mapping of fields (protocol: ..., ...)")
         if spec.get("protocol") == paths.protocol_id:
             specs.append({**spec, "file": file.name})
     return specs

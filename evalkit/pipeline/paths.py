@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.errors import ProtocolError
 from evalkit.protocol._yaml import read_yaml
 
-__all__ = ["ProtocolPaths", "paths_for", "protocol_scope"]
+__all__ = ["ProtocolPaths", "checked_paths", "paths_for", "protocol_scope"]
 
 _SCOPE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
@@ -88,6 +89,56 @@ def paths_for(
     scope = protocol_scope(raw, file=protocol)
     default = build / "evalkit.duckdb" if scope is None else build / "scopes" / f"{scope}.duckdb"
     return ProtocolPaths(protocol, str(raw["id"]), build, store or default, scope)
+
+
+def checked_paths(
+    protocols: Sequence[Path], *, build: Path = Path("build"), store: Path | None = None
+) -> list[ProtocolPaths]:
+    """Check every protocol in full, then return their paths.
+
+    ``evalkit run`` makes demo data, starts workers and ingests from what the protocol
+    says; a protocol that is wrong anywhere (a ``demo:`` that is a list, say) must stop
+    the run with its field named before any of that happens, not half-way in a traceback.
+
+    Parameters
+    ----------
+    protocols : sequence of Path
+        The protocol files.
+    build, store : Path
+        As for :func:`paths_for`.
+
+    Returns
+    -------
+    list of ProtocolPaths
+        The paths of each protocol, in order.
+
+    Raises
+    ------
+    ProtocolError
+        The problems of the one protocol that has any; with several, every problem of
+        each, prefixed by its file.
+    """
+    from evalkit.protocol import load_protocol
+
+    refused: list[tuple[Path, ProtocolError]] = []
+    for protocol in protocols:
+        try:
+            load_protocol(protocol)
+        except ProtocolError as exc:
+            refused.append((protocol, exc))
+    if len(refused) == 1:
+        raise refused[0][1]
+    if refused:
+        problems = [
+            f"{file}: {problem}" if exc.problems else str(exc)
+            for file, exc in refused
+            for problem in (exc.problems or [str(exc)])
+        ]
+        raise ProtocolError(
+            f"{len(refused)} of {len(protocols)} protocols have problems; nothing was run",
+            problems,
+        )
+    return [paths_for(p, build=build, store=store) for p in protocols]
 
 
 def protocol_scope(raw: dict[str, object], *, file: Path) -> str | None:

@@ -55,6 +55,13 @@ class NullProgress:
         """Ignore a failure (the caller raises it)."""
 
 
+def _masked(text: str) -> str:
+    """Mask BSNs: a protocol id, a file name or a message can hold one, as in every output."""
+    from evalkit.ingest._privacy import mask_bsns
+
+    return mask_bsns(text)
+
+
 class RichProgress:
     """Print one line per finished step with its duration, and a spinner while it runs."""
 
@@ -78,7 +85,7 @@ class RichProgress:
         self._stop_status()
         if exc is not None and self._current is not None:
             pid, name, _ = self._current
-            self.console.print(f"[red]✗[/red] [bold]{pid}[/bold] {name}")
+            self.console.print(_masked(f"[red]✗[/red] [bold]{pid}[/bold] {name}"))
 
     def _stop_status(self) -> None:
         if self._status is not None:
@@ -89,13 +96,15 @@ class RichProgress:
         """Start a step and show a spinner for it."""
         self._stop_status()
         self._current = (protocol_id, name, time.perf_counter())
-        self._status = self.console.status(f"[bold]{protocol_id}[/bold] {name} …")
+        self._status = self.console.status(_masked(f"[bold]{protocol_id}[/bold] {name} …"))
         self._status.start()
 
     def note(self, message: str) -> None:
         """Show what the current step is doing now (next to its spinner)."""
         if self._status is not None and self._current is not None:
-            self._status.update(f"[bold]{self._current[0]}[/bold] {self._current[1]} … {message}")
+            self._status.update(
+                _masked(f"[bold]{self._current[0]}[/bold] {self._current[1]} … {message}")
+            )
 
     def done(self, detail: str = "") -> None:
         """Finish the current step with its duration and an optional detail."""
@@ -105,14 +114,16 @@ class RichProgress:
         pid, name, started = self._current
         took = time.perf_counter() - started
         extra = f" — {detail}" if detail else ""
-        self.console.print(f"[green]✓[/green] [bold]{pid}[/bold] {name} ({took:.1f} s){extra}")
+        self.console.print(
+            _masked(f"[green]✓[/green] [bold]{pid}[/bold] {name} ({took:.1f} s){extra}")
+        )
         self._current = None
 
     def finished(self, protocol_id: str, name: str, seconds: float, detail: str = "") -> None:
         """Print a step that ran in a background thread (rich's console is thread-safe)."""
         extra = f" — {detail}" if detail else ""
         self.console.print(
-            f"[green]✓[/green] [bold]{protocol_id}[/bold] {name} ({seconds:.1f} s){extra}"
+            _masked(f"[green]✓[/green] [bold]{protocol_id}[/bold] {name} ({seconds:.1f} s){extra}")
         )
 
     def note_waiting(self, n_jobs: int) -> None:
@@ -127,12 +138,12 @@ class RichProgress:
     def failed(self, protocol_id: str, message: str) -> None:
         """Print a protocol whose background analysis or report failed."""
         self._stop_status()
-        self.console.print(f"[red]✗[/red] [bold]{protocol_id}[/bold] {message}")
+        self.console.print(_masked(f"[red]✗[/red] [bold]{protocol_id}[/bold] {message}"))
 
     def summarise(self, written: Sequence[Path]) -> None:
         """Print the paths written and the total time."""
         self._stop_status()
         total = time.perf_counter() - self._start
-        self.console.print(f"\n[bold]Done in {total:.1f} s.[/bold] Written:")
+        self.console.print(_masked(f"\n[bold]Done in {total:.1f} s.[/bold] Written:"))
         for path in written:
-            print(path)
+            print(_masked(str(path)))

@@ -33,7 +33,7 @@ from evalkit.pipeline.fingerprint import (
     render_fingerprint,
     render_is_up_to_date,
 )
-from evalkit.pipeline.paths import ProtocolPaths, paths_for
+from evalkit.pipeline.paths import ProtocolPaths, checked_paths
 from evalkit.pipeline.progress import NullProgress, ProgressSink
 from evalkit.pipeline.renderers import Renderers
 from evalkit.protocol._yaml import read_yaml
@@ -298,7 +298,7 @@ def run_protocols(
         The first error, in protocol order, after the other protocols finished.
     """
     run = _Run(progress or NullProgress(), tuple(langs), tuple(documents), force, _git_commit())
-    all_paths = [paths_for(p, build=build, store=store) for p in protocols]
+    all_paths = checked_paths(protocols, build=build, store=store)
     # Exit order matters: the analysts finish (and queue their renders) before the
     # renderers stop. The report kernels share one figure folder for the run: protocols
     # over the same data draw a figure once.

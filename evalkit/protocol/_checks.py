@@ -15,6 +15,7 @@ from typing import Any
 from evalkit.protocol._checks_analysis import check_analysis, items_at
 from evalkit.protocol._checks_synthetic import check_synthetic
 from evalkit.protocol._fields import GM_HINT, GM_PATTERN
+from evalkit.protocol._languages import check_languages
 from evalkit.protocol._schemas import SchemaInfo
 from evalkit.protocol.expressions import check_expression
 
@@ -35,6 +36,7 @@ def run_checks(
 ) -> None:
     """Run every cross-field check on a protocol mapping with defaults filled in."""
     _check_ids(p, errors)
+    check_languages(p, errors)
     _check_outcomes(p, schemas, errors, warnings)
     _check_hypotheses(p, errors, warnings)
     _check_periods_and_units(p, errors, warnings)
@@ -59,28 +61,10 @@ def _check_ids(p: Mapping[str, Any], errors: list[str]) -> None:
                 )
 
 
-def _languages(p: Mapping[str, Any]) -> list[str]:
-    meta = p.get("metadata") or {}
-    # A refused entry arrives here as None; naming it ("no text in None") misleads.
-    langs = [lang for lang in meta.get("languages") or [] if isinstance(lang, str)]
-    return langs or ["nl", "en"]
-
-
-def _check_text_languages(path: str, text: Any, langs: list[str], errors: list[str]) -> None:
-    if isinstance(text, Mapping):
-        missing = [lang for lang in langs if lang not in text]
-        if missing:
-            errors.append(
-                f"{path}: no text in {', '.join(missing)}; metadata.languages asks for "
-                f"{', '.join(langs)}"
-            )
-
-
 def _check_outcomes(
     p: Mapping[str, Any], schemas: Mapping[str, SchemaInfo], errors: list[str], warnings: list[str]
 ) -> None:
     outcomes = items_at(p, "outcomes")
-    langs = _languages(p)
     kinds = {s.get("kind") for s in items_at(p, "data_sources")}
     if outcomes and not any(o.get("role") == "primary" for o in outcomes):
         errors.append(
@@ -89,7 +73,6 @@ def _check_outcomes(
         )
     for o in outcomes:
         path = f"outcomes[{o.get('id')}]"
-        _check_text_languages(f"{path}.label", o.get("label"), langs, errors)
         source = o.get("source")
         schema = schemas.get(source) if isinstance(source, str) else None
         if source and kinds and None not in kinds and source not in kinds:
@@ -122,11 +105,9 @@ def _check_outcomes(
 def _check_hypotheses(p: Mapping[str, Any], errors: list[str], warnings: list[str]) -> None:
     outcomes = {o.get("id"): o for o in items_at(p, "outcomes")}
     subgroups = {s.get("id") for s in items_at(p, "population", "subgroups")}
-    langs = _languages(p)
     tested: set[str] = set()
     for h in items_at(p, "hypotheses"):
         path = f"hypotheses[{h.get('id')}]"
-        _check_text_languages(f"{path}.text", h.get("text"), langs, errors)
         target = h.get("outcome")
         if target is None:
             continue
@@ -266,10 +247,8 @@ def _check_population(
                 if isinstance(rule, str):
                     for problem in check_expression(rule, panel.columns):
                         errors.append(f"population.{key}[{i}]: {problem}")
-    langs = _languages(p)
     for s in items_at(p, "population", "subgroups"):
         path = f"population.subgroups[{s.get('id')}]"
-        _check_text_languages(f"{path}.label", s.get("label"), langs, errors)
         schema = schemas.get(s.get("source") or "outcome_panel")
         if schema is not None and isinstance(s.get("definition"), str):
             for problem in check_expression(

@@ -11,12 +11,14 @@ from evalkit.spec import (
     BASE_PERIODS,
     CONTROLS,
     FEW_TREATED_THRESHOLD,
+    MAX_DRAWS,
     METHODS,
     MULTIPLE_TESTING,
     REGISTRABLE_ESTIMATORS,
     REGISTRABLE_INFERENCES,
     RESTRICTIONS,
     ROBUSTNESS_EVENT_STUDIES,
+    SEED_MAX,
     SENSITIVITY_TARGETS,
 )
 
@@ -69,7 +71,7 @@ _OUTCOME = _f(
     "record",
     fields={
         "id": _f("str", required=True, pattern=_ID, pattern_hint=_ID_HINT, doc="outcome id"),
-        "label": _f("text", required=True, doc="label in nl and en"),
+        "label": _f("text", required=True, per_language=True, doc="label in nl and en"),
         "domain": _f("str", required=True, allowed=DOMAINS, doc="life domain"),
         "role": _f("str", required=True, allowed=ROLES, doc="primary or secondary"),
         "type": _f("str", required=True, allowed=TYPES, doc="kind of measure"),
@@ -89,7 +91,7 @@ _SUBGROUP = _f(
     "record",
     fields={
         "id": _f("str", required=True, pattern=_ID, pattern_hint=_ID_HINT),
-        "label": _f("text", required=True),
+        "label": _f("text", required=True, per_language=True),
         "definition": _f("expr", required=True, doc="expression selecting the subgroup"),
         "source": _f("str", allowed=SOURCES, default="outcome_panel"),
     },
@@ -101,7 +103,7 @@ _HYPOTHESIS = _f(
         "id": _f("str", required=True),
         "outcome": _f("str", required=True, doc="id of an outcome"),
         "direction": _f("str", required=True, allowed=HYPOTHESIS_DIRECTIONS),
-        "text": _f("text", required=True),
+        "text": _f("text", required=True, per_language=True),
         "subgroup": _f("str", doc="id of a subgroup (otherwise the whole population)"),
     },
 )
@@ -131,7 +133,7 @@ PROTOCOL_SPEC = _f(
             "record",
             required=True,
             fields={
-                "title": _f("text", required=True),
+                "title": _f("text", required=True, per_language=True),
                 "pilot": _f("str", required=True, doc="name of the pilot"),
                 "organisations": _f("list", required=True, min_items=1, item=_f("str")),
                 "contact_role": _f("str", required=True, doc="role (not name) of the contact"),
@@ -144,7 +146,9 @@ PROTOCOL_SPEC = _f(
                 "synthetic_data": _f("bool", default=False),
             },
         ),
-        "intervention": _f("text", required=True, doc="what the pilot does, in a few sentences"),
+        "intervention": _f(
+            "text", required=True, per_language=True, doc="what the pilot does, in a few sentences"
+        ),
         "context": _f("text", doc="the setting and why the pilot exists"),
         "population": _f(
             "record",
@@ -214,7 +218,7 @@ PROTOCOL_SPEC = _f(
                     "record",
                     fields={"min": _f("int", required=True), "max": _f("int", required=True)},
                 ),
-                "seed": _f("int", default=1, minimum=0),
+                "seed": _f("int", default=1, minimum=0, maximum=SEED_MAX),
                 "robustness": _f(
                     "record",
                     doc="robustness checks of the primary outcomes, declared in advance",
@@ -262,7 +266,7 @@ PROTOCOL_SPEC = _f(
         "power": _f(
             "record",
             fields={
-                "n_sims": _f("int", default=200, minimum=1, maximum=100000),
+                "n_sims": _f("int", default=200, minimum=1, maximum=MAX_DRAWS),
                 "effects": _f(
                     "list",
                     item=_f("number"),
@@ -294,7 +298,7 @@ PROTOCOL_SPEC = _f(
                     item=_f("map", item=_f("any")),
                     doc="power table (outcome, effect, power, mde, n_sims) stored for the report",
                 ),
-                "seed": _f("int", default=20240101, minimum=0),
+                "seed": _f("int", default=20240101, minimum=0, maximum=SEED_MAX),
             },
         ),
         "throughput": _f(
@@ -353,7 +357,8 @@ PROTOCOL_SPEC = _f(
         "reporting": _f(
             "record",
             fields={
-                "disclosure_threshold": _f("int", default=10, minimum=1),
+                # above 100 even a whole small pilot's counts would be hidden: a typo
+                "disclosure_threshold": _f("int", default=10, minimum=1, maximum=100),
                 "documents": _f("list", item=_f("str")),
             },
         ),
@@ -362,9 +367,14 @@ PROTOCOL_SPEC = _f(
             "record",
             fields={
                 "generator": _f("str", required=True, allowed=GENERATORS),
-                "seed": _f("int", required=True, minimum=0),
+                "seed": _f("int", required=True, minimum=0, maximum=SEED_MAX),
                 "out": _f("str", required=True),
-                "n_persons": _f("int", minimum=50, doc="young people in the synthetic panel"),
+                "n_persons": _f(
+                    "int",
+                    minimum=50,
+                    maximum=100_000,
+                    doc="young people in the synthetic panel (the national generator is for more)",
+                ),
                 "effects": _f(
                     "map",
                     item=_f("number"),

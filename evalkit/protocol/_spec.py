@@ -48,6 +48,9 @@ class Field:
         Field specs for ``record``.
     min_items : int
         Least number of items of a ``list``.
+    per_language : bool
+        A ``text`` the reports show in each language: one text per language of
+        ``metadata.languages`` (checked by :mod:`evalkit.protocol._languages`).
     doc : str
         One-line explanation (used in messages and the template).
     """
@@ -63,6 +66,7 @@ class Field:
     item: Field | None = None
     fields: Mapping[str, Field] = field(default_factory=dict)
     min_items: int = 0
+    per_language: bool = False
     doc: str = ""
 
 
@@ -188,15 +192,20 @@ def _number(value: Any, spec: Field, path: str, errors: list[str]) -> int | floa
         errors.append(f"{path}: expected a finite number, got {value}")
         return None
     if spec.minimum is not None and value < spec.minimum:
-        errors.append(f"{path}: {value} is below the minimum {spec.minimum:g}")
+        errors.append(f"{path}: {value} is below the minimum {_bound(spec.minimum)}")
     if spec.maximum is not None and value > spec.maximum:
-        errors.append(f"{path}: {value} is above the maximum {spec.maximum:g}")
+        errors.append(f"{path}: {value} is above the maximum {_bound(spec.maximum)}")
     if spec.allowed is not None and value not in spec.allowed:
         errors.append(
             f"{path}: {value} is not allowed; allowed: {', '.join(map(str, spec.allowed))}"
         )
         return None
     return value
+
+
+def _bound(bound: float) -> str:
+    """Write a bound as a person would: 4294967295, not 4.29497e+09."""
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
 
 
 def _month(value: Any, spec: Field, path: str, errors: list[str]) -> str | None:

@@ -78,7 +78,7 @@ def read_yaml(path: Path | str) -> Any:
     ------
     ProtocolError
         Missing file, larger than ``MAX_PROTOCOL_BYTES``, not UTF-8, not valid YAML,
-        a key given twice, or nested too deeply.
+        a key given twice, nested too deeply, or a date or number Python cannot build.
     """
     path = Path(path)
     if not path.is_file():
@@ -102,3 +102,8 @@ def read_yaml(path: Path | str) -> Any:
         raise ProtocolError(f"{path}: not UTF-8 text ({exc})") from exc
     except RecursionError as exc:
         raise ProtocolError(f"{path}: nested too deeply to be a protocol") from exc
+    except ValueError as exc:
+        # a value YAML recognises but Python cannot build: a date that does not exist
+        # (2026-02-30), an integer of more than 4,300 digits (int_max_str_digits)
+        reason = str(exc).split("; use sys.")[0]
+        raise ProtocolError(f"{path}: not valid YAML: a value cannot be read: {reason}") from exc
