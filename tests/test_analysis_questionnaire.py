@@ -171,6 +171,11 @@ def test_response_change_and_did():
     assert (row["n_responders"], row["n_nonresponders"]) == (100, 20)
     web = nr.loc[(nr["group"] == "all") & (nr["scale"] == "mode_web")].iloc[0]
     assert web["mean_responders"] == 1 and web["n_nonresponders"] == 20
+    # a yes/no scale carries the persons with each answer (for the suppression plan)
+    assert (web["n_responders_yes"], web["n_responders_no"]) == (100, 0)
+    assert web["n_nonresponders_yes"] + web["n_nonresponders_no"] == 20
+    assert web["n_nonresponders_yes"] == round(web["mean_nonresponders"] * 20)
+    assert np.isnan(row["n_responders_yes"]) and np.isnan(row["n_nonresponders_no"])
     ch = tabs["change"].set_index(["group", "scale", "wave"]).loc[("pilot", "mhi5", "T12m")]
     assert ch["n"] == 50 and ch["mean_change"] > 10 and ch["conf_low"] > 0
     assert ch["wilcoxon_p"] < 0.01

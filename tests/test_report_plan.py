@@ -462,3 +462,63 @@ def test_a_survival_curve_is_released_only_at_steps_of_at_least_threshold_events
     masked = plan.masked({"throughput": {"km_curve": pilot + other}})["throughput"]["km_curve"]
     released = [r["surv"] for r in masked if r["surv"] is not None]
     assert released == [1.0, round(pilot[3]["surv"], 3), round(pilot[5]["surv"], 3), 1.0, 0.75]
+
+
+def test_the_share_of_a_yes_no_scale_is_hidden_with_its_small_count():
+    """8 of 101 responders interviewed on paper: 0.079 × 101 gave the 8 back (by hand).
+
+    The mean of a yes/no scale is a share of persons; its counts are in the table, the 8
+    is primary, the 93 beside it the complement of ``n_responders = yes + no``, and the
+    mean and the standardised difference go with them. A scale with more values keeps
+    its mean.
+    """
+    paper = {"group": "all", "wave": "T3m", "scale": "mode_paper", "n_responders": 101,
+             "n_nonresponders": 49, "mean_responders": 8 / 101, "mean_nonresponders": 12 / 49,
+             "std_diff": -0.4, "n_responders_yes": 8, "n_responders_no": 93,
+             "n_nonresponders_yes": 12, "n_nonresponders_no": 37}  # fmt: skip
+    mhi5 = {"group": "all", "wave": "T3m", "scale": "mhi5", "n_responders": 101,
+            "n_nonresponders": 49, "mean_responders": 60.1, "mean_nonresponders": 56.2,
+            "std_diff": 0.2}  # fmt: skip
+    plan = _plan(questionnaire__nonresponse=[paper, mhi5])
+    status = plan.statuses["questionnaire.nonresponse"]
+    assert list(status.loc[0, ["n_responders_yes", "n_responders_no"]]) == [PRIMARY, SECONDARY]
+    assert status.loc[0, "mean_responders"] != "" and status.loc[0, "std_diff"] != ""
+    assert status.loc[0, "n_nonresponders_yes"] == "" and status.loc[0, "mean_nonresponders"] == ""
+    assert status.loc[0, "n_responders"] == ""  # the base stays: 101 persons answered
+    assert (status.loc[1] == "").all()
+
+
+def test_a_share_of_persons_beside_its_base_is_hidden_when_it_stands_for_few():
+    """Balance and monthly trends: a share k / n with k or n − k of 1–9 is hidden (by hand).
+
+    "sex=X 0.9 %" of 342 pilot persons is 3 persons, even rounded to a tenth of a
+    percent; the levels of one characteristic add up to the base, so the smallest other
+    level is hidden with it. A mean that is no share (age) stays, as do large shares.
+    """
+
+    def row(variable: str, pilot: float, comparison: float = 0.5) -> dict:
+        return {"variable": variable, "pilot_mean": pilot, "comparison_mean": comparison,
+                "std_diff": 0.1, "n_pilot": 342, "n_comparison": 6832}  # fmt: skip
+
+    balance = [
+        row("age", 22.26, 22.13),
+        row("sex=M", 172 / 342),
+        row("sex=V", 167 / 342),
+        row("sex=X", 3 / 342),
+        row("problematic_debt", 27 / 342),
+        row("homeless", 1 / 342),
+        row("enrolled", 339 / 342),
+    ]
+    trends = [
+        {"outcome": "early_school_leaving", "month": "2024-02", "group": "pilot",
+         "mean": 2 / 290, "n": 290},
+        {"outcome": "neet", "month": "2024-02", "group": "pilot", "mean": 11 / 226, "n": 226},
+    ]  # fmt: skip
+    plan = _plan(sample__balance=balance, trends=trends)
+    hidden = [s != "" for s in _status(plan, "sample.balance", "pilot_mean")]
+    assert hidden == [False, False, True, True, False, True, True]
+    assert _status(plan, "sample.balance", "std_diff") == [
+        "" if not h else SECONDARY for h in hidden
+    ]
+    assert all(s == "" for s in _status(plan, "sample.balance", "comparison_mean"))
+    assert [s != "" for s in _status(plan, "trends", "mean")] == [True, False]

@@ -124,8 +124,11 @@ def nonresponse_table(r: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         Per ``group, wave`` (the later wave) and baseline ``scale``: ``n_responders,
         n_nonresponders, mean_responders, mean_nonresponders, std_diff`` (difference
-        in means over the pooled standard deviation). Scales are the baseline scores
-        and ``mode_<mode>`` (share interviewed in that mode at baseline).
+        in means over the pooled standard deviation), and for a yes/no scale the
+        persons with each answer (``n_responders_yes``, ``n_responders_no``,
+        ``n_nonresponders_yes``, ``n_nonresponders_no``; missing for other scales).
+        Scales are the baseline scores and ``mode_<mode>`` (share interviewed in that
+        mode at baseline).
     """
     resp = _responded(r)
     later = resp.loc[resp["wave"] != "T0"]
@@ -164,6 +167,8 @@ def nonresponse_table(r: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
                         "mean_responders": a.mean() if len(a) else np.nan,
                         "mean_nonresponders": n.mean() if len(n) else np.nan,
                         "std_diff": diff / pooled if pooled and pooled > 0 else np.nan,
+                        **_yes_no(a, "n_responders"),
+                        **_yes_no(n, "n_nonresponders"),
                     }
                 )
     cols = [
@@ -175,5 +180,22 @@ def nonresponse_table(r: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
         "mean_responders",
         "mean_nonresponders",
         "std_diff",
+        *_YES_NO,
     ]
     return pd.DataFrame(rows, columns=cols).drop_duplicates(["group", "wave", "scale"])
+
+
+_YES_NO = ("n_responders_yes", "n_responders_no", "n_nonresponders_yes", "n_nonresponders_no")
+
+
+def _yes_no(values: pd.Series, prefix: str) -> dict[str, float]:
+    """Return the persons with 1 and with 0 of a yes/no scale (missing for other scales).
+
+    The mean of a yes/no scale is a share of persons: beside its base it gives the
+    number with each answer back, so these counts are in the table for the suppression
+    plan to protect (a mean beside its base is hidden with them).
+    """
+    if values.empty or not values.isin((0.0, 1.0)).all():
+        return {f"{prefix}_yes": np.nan, f"{prefix}_no": np.nan}
+    yes = int((values == 1.0).sum())
+    return {f"{prefix}_yes": float(yes), f"{prefix}_no": float(len(values) - yes)}

@@ -73,6 +73,19 @@ class TableRule:
         no released step stands for fewer persons than the threshold.
     decimals : dict
         Derived column -> decimals it is released with (rounded where released).
+    shares : dict
+        Mean column -> its base count column, for means that may be shares of persons
+        (a yes/no outcome or characteristic): in a row where the mean is ``k / n`` for a
+        whole ``k``, both ``k`` and ``n − k`` are counts of persons, and the mean is
+        hidden when either is 1 … threshold − 1 (a share beside its base gives them
+        back, even as a rounded percentage).
+    levels : str
+        A label column whose ``name=level`` values are the levels of one characteristic
+        (``sex=M``, ``sex=V``, ``sex=X``): their counts add up to the base, so where one
+        level's share is hidden the smallest other one is hidden with it.
+    with_shares : tuple of str
+        Columns computed from a row's shares (a standardised difference), hidden with
+        any of them.
     column_total : tuple of str
         Counts whose column total the documents show in a Σ row under the table.
     total_by : tuple of str
@@ -88,6 +101,9 @@ class TableRule:
     withheld: tuple[str, ...] = ()
     steps: str = ""
     decimals: dict[str, int] = field(default_factory=dict)
+    shares: dict[str, str] = field(default_factory=dict)
+    levels: str = ""
+    with_shares: tuple[str, ...] = ()
     column_total: tuple[str, ...] = ()
     total_by: tuple[str, ...] = ()
 
@@ -104,6 +120,12 @@ _NORM_RULE = TableRule(
     ratio=_all(("n", "n_within", "n_breach", "n_unknown"), "share_within", "conf_low", "conf_high"),
 )
 _KM = ("n", "n_events", "n_censored")
+_NONRESPONSE_YES_NO = (
+    "n_responders_yes",
+    "n_responders_no",
+    "n_nonresponders_yes",
+    "n_nonresponders_no",
+)
 #: Duration quantiles and their intervals: hidden when fewer than the threshold lie under them.
 _QUANTILES = ("median", "median_ci_low", "median_ci_high", "p80", "p80_ci_low", "p80_ci_high")
 
@@ -164,6 +186,9 @@ RULES: dict[str, TableRule] = {
         base=_all(("n",), "median_organisations", "mean_switches"),
         # exact functions of the distribution over numbers of organisations (see LINKS)
         ratio=_all(("n",), "mean_organisations", "share_3plus_organisations"),
+        # switches per case × cases = the switches made: 1 … threshold − 1 of them were
+        # made by as few persons
+        shares={"mean_switches": "n"},
     ),
     "throughput.switches_distribution": TableRule(counts=("n_persons",), keys=("n_organisations",)),
     # coaches (holders) and how many of them sit below/within/above the benchmark are
@@ -183,12 +208,24 @@ RULES: dict[str, TableRule] = {
             "retention": ("n_baseline", "n_baseline_responded"),
         },
     ),
+    # The mean of a yes/no scale (interviewed on paper, unhealthy MHI-5) is a share of
+    # persons: its counts are in the table, and the mean and the standardised
+    # difference are exact functions of them (missing counts: a scale with more values).
     "questionnaire.nonresponse": TableRule(
-        counts=("n_responders", "n_nonresponders"),
+        counts=("n_responders", "n_nonresponders", *_NONRESPONSE_YES_NO),
+        sums=(
+            ("n_responders", ("n_responders_yes", "n_responders_no")),
+            ("n_nonresponders", ("n_nonresponders_yes", "n_nonresponders_no")),
+        ),
         base={
             "mean_responders": ("n_responders",),
             "mean_nonresponders": ("n_nonresponders",),
             "std_diff": ("n_responders", "n_nonresponders"),
+        },
+        ratio={
+            "mean_responders": ("n_responders_yes", "n_responders_no"),
+            "mean_nonresponders": ("n_nonresponders_yes", "n_nonresponders_no"),
+            "std_diff": _NONRESPONSE_YES_NO,
         },
     ),
     "questionnaire.mhi5": TableRule(
@@ -255,6 +292,8 @@ RULES: dict[str, TableRule] = {
     # rows of delivered files, not persons (as the data-quality table shows them)
     "monitoring.completeness": TableRule(counts=()),
     "sample.flow": TableRule(counts=("n_persons", "n_person_months")),
+    # A characteristic's share beside its base gave its persons back ("sex=X 0.9 %" of
+    # 342 pilot persons: 3; one homeless young person before the pilot).
     "sample.balance": TableRule(
         counts=("n_pilot", "n_comparison"),
         base={
@@ -262,12 +301,17 @@ RULES: dict[str, TableRule] = {
             "comparison_mean": ("n_comparison",),
             "std_diff": ("n_pilot", "n_comparison"),
         },
+        shares={"pilot_mean": "n_pilot", "comparison_mean": "n_comparison"},
+        levels="variable",
+        with_shares=("std_diff",),
     ),
     "subgroups": TableRule(
         counts=("n_persons",),
         base=_all(("n_persons",), "estimate", "std_error", "conf_low", "conf_high", "p_value"),
     ),
-    "trends": TableRule(counts=("n",), base={"mean": ("n",)}),
+    # a month's share of a yes/no outcome beside its persons: early school leaving in
+    # the pilot municipality was 2 / 290 in a month
+    "trends": TableRule(counts=("n",), base={"mean": ("n",)}, shares={"mean": "n"}),
 }
 
 #: The same persons counted in two tables: ``(source, column, {key: value}) ==

@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from evalkit.report.disclosure import PRIMARY, SECONDARY
 from evalkit.report.plan_relations import TOL, Cell, Relation, Table, norm, relations, rows_of
+from evalkit.report.plan_rules import TableRule
 
 __all__ = ["PRUNED", "Planner", "pinned"]
 
@@ -256,6 +257,8 @@ class Planner:
                     v = pd.to_numeric(frame[b], errors="coerce")
                     few |= ((v > 0) & (v < self.thr)).to_numpy()
             status.loc[few & (status[col] == "").to_numpy(), col] = SECONDARY
+        for col, mask in _small_shares(frame, rule, self.thr).items():
+            status.loc[mask & (status[col] == "").to_numpy(), col] = SECONDARY
         if rule.steps in frame.columns:
             between = _between_released_steps(frame, rule.steps, rule.keys, self.thr)
             for col in rule.base:
@@ -339,3 +342,53 @@ def _between_released_steps(
             else:
                 between[at] = True
     return between
+
+
+def _small_shares(frame: pd.DataFrame, rule: TableRule, threshold: int) -> dict[str, np.ndarray]:
+    """Return, per column, the rows whose share of persons gives a small count back.
+
+    See ``TableRule.shares``, ``levels`` and ``with_shares``. Written out: no disclosure
+    library reads a mean as a share of persons; the rule is the frequency-table one
+    (counts 1 … threshold − 1 hidden, one complement per characteristic) applied to
+    the counts a share and its base stand for.
+    """
+    out: dict[str, np.ndarray] = {}
+    for col, base in rule.shares.items():
+        if col not in frame.columns or base not in frame.columns:
+            continue
+        share = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+        n = pd.to_numeric(frame[base], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            k = share * n
+            whole = (share >= 0) & (share <= 1) & (np.abs(k - np.round(k)) < 1e-6)
+            k = np.round(k)
+            small = whole & (((k >= 1) & (k < threshold)) | ((n - k >= 1) & (n - k < threshold)))
+        if rule.levels in frame.columns:
+            small |= _level_complements(frame[rule.levels], small, k, whole)
+        out[col] = small
+    if out:
+        any_hidden = np.logical_or.reduce(list(out.values()))
+        for col in rule.with_shares:
+            if col in frame.columns:
+                out[col] = out.get(col, np.zeros(len(frame), bool)) | any_hidden
+    return out
+
+
+def _level_complements(
+    labels: pd.Series, small: np.ndarray, k: np.ndarray, whole: np.ndarray
+) -> np.ndarray:
+    """Hide one more level of a characteristic wherever exactly one level is hidden.
+
+    The counts of ``sex=M``, ``sex=V`` and ``sex=X`` add up to the base, so one hidden
+    level is the base minus the others; the smallest other level with persons goes too.
+    """
+    extra = np.zeros(len(labels), dtype=bool)
+    names = labels.astype(str).str.partition("=")
+    for _, rows in names.loc[names[1] == "="].groupby(0).groups.items():
+        at = labels.index.get_indexer(rows)
+        if small[at].sum() != 1:
+            continue
+        others = [i for i in at if not small[i] and whole[i] and k[i] > 0]
+        if others:
+            extra[min(others, key=lambda i: k[i])] = True
+    return extra

@@ -51,6 +51,18 @@ SHOWN = {
 #: the estimate and its uncertainty, what it is of, how many cases; bookkeeping columns
 #: (cells, observations, units) stay in the exports so the table fits A4.
 DOC_COLUMNS = {
+    # the persons with each answer of a yes/no scale are there for the suppression plan
+    # (its mean is their share); the document shows the means, the exports both
+    "questionnaire_nonresponse": (
+        "group",
+        "wave",
+        "scale",
+        "n_responders",
+        "n_nonresponders",
+        "mean_responders",
+        "mean_nonresponders",
+        "std_diff",
+    ),
     "throughput_did": (
         "norm",
         "outcome",
