@@ -495,6 +495,10 @@ def _is_ratio(column: str) -> bool:
     )
 
 
+def _shown_in(value: float, counts: list[float]) -> bool:
+    return any(abs(value - c) < 1e-6 for c in counts)
+
+
 def _ratios(rel: _Release) -> list[Recovery]:
     out = []
     for name in rel.names:
@@ -514,13 +518,17 @@ def _ratios(rel: _Release) -> list[Recovery]:
             guesses = set()
             for r in ratios:
                 for a in counts:
-                    guesses |= {r * a, r * a / 100}
-                    if r:
-                        guesses.add(a / r)
+                    # what the ratio tells beyond the row: r × a (a share of a base), a / r
+                    # (the base of a shown part); one that is already a shown count adds
+                    # nothing, and its differences with the others are row sums, which
+                    # the relations below find where they hold
+                    times = [q for q in (r * a,) if not _shown_in(q, counts)]
+                    percent = [q for q in (r * a / 100,) if not _shown_in(q, counts)]
+                    over = [a / r] if r and not _shown_in(a / r, counts) else []
+                    guesses |= {*times, *percent, *over}
                     for b in counts:  # b − a / r: a total beside a share of its part
-                        guesses |= {b - r * a, b - r * a / 100, b + r * a / 100}
-                        if r:
-                            guesses |= {b - a / r, a / r - b}
+                        guesses |= {b - q for q in (*times, *percent)} | {b + q for q in percent}
+                        guesses |= {b - q for q in over} | {q - b for q in over}
             for cell in hidden:
                 v = rel.true[cell]
                 if any(abs(g - v) < 1e-6 for g in guesses):
