@@ -57,7 +57,8 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
     fit = _imputation_fit(prep, spec) if spec.estimator == "imputation" else _sa_fit(prep, spec)
     notes = list(fit.notes)
     if k < spec.few_treated_threshold:
-        notes.insert(0, Note("event_few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
+        # the headline effect's p-value is CR1 too, not only the event times' intervals
+        notes.insert(0, Note("modern_few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
     test = _TTest(fit.df, spec.alpha)
     overall = "ATT (all treated rows)" if spec.estimator == "imputation" else "ATT (cells e ≥ 0)"
     head = test.row(overall, fit.att, fit.se)

@@ -106,6 +106,13 @@ TEMPLATES: dict[str, str] = {
         "cluster-robust (CR1) and far too narrow with so few treated clusters — read them as "
         "descriptive"
     ),
+    "modern_few_treated_cr1": (
+        "only {treated} of {clusters} clusters are treated; the intervals and p-values of "
+        "the overall effect and of every event time are cluster-robust (CR1), the only "
+        "inference this estimator has here, and far too narrow with so few treated clusters "
+        "— read them as descriptive; for a test use twfe or event_study, whose default "
+        "inference is built for few treated clusters"
+    ),
     # --- resampling inference ---
     "wild_enumerated": (
         "wild bootstrap: with {clusters} clusters all {draws} Rademacher sign vectors were "
