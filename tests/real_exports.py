@@ -20,24 +20,7 @@ import pandas as pd
 from bad_corpus import make_bad
 
 BSN = ["999999990", "999434809", *make_bad.valid_bsns(20, start=999_700_000)]
-HEADER = [
-    "BSN",
-    "Maand",
-    "Gemeentecode",
-    "Geboortemaand",
-    "Geslacht",
-    "Leeftijd",
-    "Problematische schuld",
-    "Schuldbedrag",
-    "Ingeschreven onderwijs",
-    "Startkwalificatie behaald",
-    "Voortijdig schoolverlaten",
-    "Dakloos",
-    "ETHOS categorie",
-    "Werkend",
-    "Bijstandsuitkering",
-    "Geen werk geen opleiding",
-]
+HEADER = make_bad.PANEL_HEADER
 FLAGS = ["ja", "nee", "nee", "nee", "geen", "nee", "nee", "nee"]
 
 

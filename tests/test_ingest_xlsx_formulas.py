@@ -13,28 +13,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from bad_corpus import make_bad
 
 from evalkit.cli import main
 from evalkit.ingest import Store, validate_file
 
-HEADER = [
-    "BSN",
-    "Maand",
-    "Gemeentecode",
-    "Geboortemaand",
-    "Geslacht",
-    "Leeftijd",
-    "Problematische schuld",
-    "Schuldbedrag",
-    "Ingeschreven onderwijs",
-    "Startkwalificatie behaald",
-    "Voortijdig schoolverlaten",
-    "Dakloos",
-    "ETHOS categorie",
-    "Werkend",
-    "Bijstandsuitkering",
-    "Geen werk geen opleiding",
-]
+HEADER = make_bad.PANEL_HEADER
 FLAGS = ["ja", "nee", "nee", "nee", "geen", "nee", "nee", "nee"]
 ADVICE = "formula without a stored value (open and save the file in Excel, or export values)"
 

@@ -125,8 +125,7 @@ def field(path: str) -> Callable[[str], int | float]:
         spec = PROTOCOL_SPEC
         for part in path.split("."):
             spec = spec.fields[part]
-        low = None if spec.minimum is None else spec.minimum
-        high = None if spec.maximum is None else spec.maximum
+        low, high = spec.minimum, spec.maximum
         if spec.kind == "int":
             return whole(None if low is None else int(low), None if high is None else int(high))(
                 text

@@ -420,11 +420,7 @@ def unfilled_failures(
         "formula without a stored value (open and save the file in Excel, or export values):"
         f" column {header!r}",
     )
-    if not len(empty):  # not asked (an optional column): nothing to take out
-        return empty
-    empty = np.array(empty, dtype=bool)
-    empty[at] = False
-    return empty
+    return _not_empty_at(empty, at)
 
 
 def _declared_missing(table: RawTable, header: str) -> np.ndarray | None:
@@ -464,6 +460,14 @@ def _required_but_declared(
             for v in values
         ],
     )
+    return _not_empty_at(empty, at)
+
+
+def _not_empty_at(empty: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Return ``empty`` with the cells ``at`` taken out (they have their own failure).
+
+    ``empty`` of length 0 means not asked (an optional column): nothing to take out.
+    """
     if not len(empty):
         return empty
     empty = np.array(empty, dtype=bool)
