@@ -100,3 +100,101 @@ def test_every_planner_module_makes_a_saved_plan_stale() -> None:
     planners = {p.name for p in folder.glob("plan*.py")} - {"plan_file.py"}
     assert planners <= set(plan_file._PLANNER)
     assert "disclosure.py" in plan_file._PLANNER
+
+
+def _next_delivery(bundle_path: Path) -> dict:
+    """The fixture's bundle as computed from another delivery, one month later."""
+    bundle = json.loads(bundle_path.read_text(encoding="utf-8"))
+    bundle.setdefault("data", {})["sources"] = [{"kind": "case_events", "sha256": "f" * 64}]
+    return bundle
+
+
+def test_each_release_given_out_is_recorded_once_in_its_place(bundle_path: Path) -> None:
+    from evalkit.report.plan_prior import delivery_stamp, ledger_path, read_priors
+
+    first = read_bundle(bundle_path)
+    ReportContext.load(bundle_path)  # `evalkit report` on a bundle without a plan
+    assert [e["stamp"] for e in _ledger(bundle_path)] == [delivery_stamp(first)]
+    plan_first = plan_path(bundle_path).read_text(encoding="utf-8")
+    second = _next_delivery(bundle_path)
+    bundle_path.write_text(json.dumps(second), encoding="utf-8")
+    save_plan(bundle_path)
+    stamps = [delivery_stamp(first), delivery_stamp(second)]
+    assert [e["stamp"] for e in _ledger(bundle_path)] == stamps
+    priors, _, recorded = read_priors(bundle_path, delivery_stamp(second))
+    assert recorded and [p.stamp for p in priors] == stamps[:1]
+    # the first delivery rendered again: planned against what came before it, as then
+    bundle_path.write_text(json.dumps(first), encoding="utf-8")
+    save_plan(bundle_path)
+    assert (
+        json.loads(plan_path(bundle_path).read_text(encoding="utf-8"))["statuses"]
+        == (json.loads(plan_first)["statuses"])
+    )
+    assert [e["stamp"] for e in _ledger(bundle_path)] == stamps
+    assert ledger_path(bundle_path) == bundle_path.with_name("releases.json")
+
+
+def _ledger(bundle_path: Path) -> list[dict]:
+    text = bundle_path.with_name("releases.json").read_text(encoding="utf-8")
+    return json.loads(text)["releases"]
+
+
+def _registrations(sha: str, counts: list[int]) -> dict:
+    months = [f"2026-{m:02d}" for m in range(1, len(counts) + 1)]
+    rows = [
+        {"period": p, "group": "pilot", "n_registrations": n, "n_active": 100}
+        for p, n in zip(months, counts, strict=True)
+    ]
+    return {
+        "bundle_version": 2,
+        "data": {"sources": [{"kind": "case_events", "sha256": sha}]},
+        "monitoring": {"registrations": rows},
+        "settings": {"disclosure_threshold": 10},
+    }
+
+
+def test_a_count_hidden_before_stays_hidden_while_unchanged(tmp_path: Path) -> None:
+    """March's monitor hides January (5) and February (20) under a shown total of 55;
+    April's alone would hide the new April (12) and show February, which gives
+    January back: 55 - 30 - 20. Planned against March's release, February stays
+    hidden, and so does April's total (55 - 30 - 25 + 12 would give April)."""
+    path = tmp_path / "demo" / "results.json"
+    path.parent.mkdir()
+    march, april = _registrations("a" * 64, [5, 20, 30]), _registrations("b" * 64, [5, 20, 30, 12])
+    path.write_text(json.dumps(march), encoding="utf-8")
+    save_plan(path)
+    first = load_plan(path, 10)
+    assert first is not None
+    assert list(first.statuses["monitoring.registrations"]["n_registrations"] != "") == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    alone = SuppressionPlan.from_bundle(april)
+    assert list(alone.statuses["monitoring.registrations"]["n_registrations"] != "") == [
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
+    path.write_text(json.dumps(april), encoding="utf-8")
+    save_plan(path)
+    second = load_plan(path, 10)
+    assert second is not None
+    assert list(second.statuses["monitoring.registrations"]["n_registrations"] != "") == [
+        True,
+        True,
+        False,
+        True,
+        True,
+    ]
+
+
+def test_an_unreadable_ledger_stops_the_plan(bundle_path: Path) -> None:
+    from evalkit.errors import ReportError
+
+    bundle_path.with_name("releases.json").write_text("{broken", encoding="utf-8")
+    with pytest.raises(ReportError, match="ledger of earlier releases"):
+        save_plan(bundle_path)

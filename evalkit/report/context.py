@@ -22,7 +22,7 @@ from evalkit.report.figures import png_bytes
 from evalkit.report.formatting import check_lang
 from evalkit.report.i18n import t
 from evalkit.report.plan import SuppressionPlan, plan_for
-from evalkit.report.plan_file import load_plan
+from evalkit.report.plan_file import plan_of
 from evalkit.report.tables import ReportTable
 from evalkit.report.warning_text import warning_texts
 
@@ -79,12 +79,13 @@ class ReportContext:
         """Load the bundle at ``bundle_path`` for a report in ``lang``.
 
         The suppression plan saved beside the bundle is used when it was made from
-        this very bundle (see :mod:`evalkit.report.plan_file`); else it is made here.
+        this very bundle and the build's earlier releases (see
+        :mod:`evalkit.report.plan_file`); else it is made here, against them.
         Inside ``evalkit run`` the run's figure folder is used (see
         :mod:`evalkit.report.figure_cache`).
         """
         ctx = cls(load_bundle(bundle_path), lang, figure_cache=FigureCache.from_environment())
-        ctx._plan = load_plan(bundle_path, ctx.threshold)
+        ctx._plan = plan_of(bundle_path, dict(ctx.bundle), ctx.threshold)
         return ctx
 
     def __repr__(self) -> str:

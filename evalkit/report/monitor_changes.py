@@ -10,7 +10,6 @@ gives the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -32,6 +31,7 @@ from evalkit.report.monitor_tables import (
     status,
 )
 from evalkit.report.plan import SuppressionPlan
+from evalkit.report.plan_prior import delivery_stamp
 
 __all__ = [
     "HISTORY_VERSION",
@@ -53,18 +53,6 @@ _GROUPS = ("pilot", "comparison")
 def history_path(out_dir: Path, stem: str) -> Path:
     """Return the history file of a protocol's monitors: ``<stem>.monitor.history.json``."""
     return Path(out_dir) / f"{stem}.monitor.history.json"
-
-
-def delivery_stamp(bundle: Mapping[str, Any]) -> str:
-    """Identify the data delivery a bundle was computed from (hash of its sources' hashes).
-
-    Falls back to the ``data up to`` dates when the bundle lists no source hashes.
-    """
-    sources = (bundle.get("data") or {}).get("sources") or []
-    shas = sorted(str(s.get("sha256")) for s in sources if isinstance(s, Mapping))
-    basis = shas or (bundle.get("monitoring") or {}).get("data_up_to") or {}
-    text = json.dumps(basis, sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _shown_count(value: Any, threshold: int) -> int | None:

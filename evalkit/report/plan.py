@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import ReportError
+from evalkit.report.plan_prior import PriorRelease
 from evalkit.report.plan_relations import table_of
 from evalkit.report.plan_rules import rule_for
 from evalkit.report.plan_search import Planner
@@ -165,7 +166,8 @@ def _records(node: Any) -> bool:
 class SuppressionPlan:
     """Per bundle table, the status of every cell: ``""``, ``"primary"`` or ``"secondary"``.
 
-    Build it with :meth:`from_bundle`; it is a pure function of the bundle, so every
+    Build it with :meth:`from_bundle`; it is a pure function of the bundle and the
+    earlier releases of the build (:mod:`evalkit.report.plan_prior`), so every
     document and export of a release, in whatever process, gets the same plan.
 
     Attributes
@@ -181,9 +183,16 @@ class SuppressionPlan:
 
     @classmethod
     def from_bundle(
-        cls, bundle: Mapping[str, Any], threshold: int | None = None
+        cls,
+        bundle: Mapping[str, Any],
+        threshold: int | None = None,
+        priors: Sequence[PriorRelease] = (),
     ) -> SuppressionPlan:
-        """Compute the plan of a bundle (threshold: the bundle's settings, else 10)."""
+        """Compute the plan of a bundle (threshold: the bundle's settings, else 10).
+
+        ``priors``: the earlier releases of the same build, which a reader may have
+        kept (see :mod:`evalkit.report.plan_prior`); none by default.
+        """
         if threshold is None:
             threshold = bundle_threshold(bundle)
         if threshold < 1:
@@ -193,7 +202,8 @@ class SuppressionPlan:
             for s, recs in bundle_sources(bundle).items()
         }
         start = (bundle.get("settings") or {}).get("pilot_start")
-        return cls(threshold, Planner(tables, threshold, str(start) if start else None).statuses())
+        planner = Planner(tables, threshold, str(start) if start else None, priors)
+        return cls(threshold, planner.statuses())
 
     def status(self, source: str, frame: pd.DataFrame) -> pd.DataFrame:
         """Return the status of ``frame``'s cells; ``frame``'s index holds record positions.

@@ -6,12 +6,15 @@ kernels (one per language) and the process that writes the CSV and XLSX exports.
 ``evalkit run`` saves the plan once, next to the bundle (``build/<id>/plan.json``),
 when the bundle is written; each document and the exports read it instead of making
 it again. The file records what it was made from — the bundle's sha256, the
-threshold, the planner's source code and the pandas version — and is used only when
-all of them still match; otherwise the plan is made afresh, as before.
+threshold, the earlier releases of the build (:mod:`evalkit.report.plan_prior`), the
+planner's source code and the pandas version — and is used only when all of them
+still match; otherwise the plan is made afresh, against the same earlier releases.
+Saving a plan records its release in the build's ledger of releases.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -21,14 +24,22 @@ import numpy as np
 import pandas as pd
 
 from evalkit import __version__
-from evalkit.report.plan import SuppressionPlan, bundle_threshold
+from evalkit.report.plan import SuppressionPlan, bundle_sources, bundle_threshold
+from evalkit.report.plan_prior import PriorRelease, delivery_stamp, read_priors, record_release
 
-__all__ = ["ensure_plan", "load_plan", "plan_path", "save_plan"]
+__all__ = ["ensure_plan", "load_plan", "plan_of", "plan_path", "save_plan"]
 
 #: Format of the plan file; raise it when the layout changes.
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
 #: The modules a plan's content depends on (besides the bundle).
-_PLANNER = ("plan.py", "plan_relations.py", "plan_rules.py", "plan_search.py", "disclosure.py")
+_PLANNER = (
+    "plan.py",
+    "plan_prior.py",
+    "plan_relations.py",
+    "plan_rules.py",
+    "plan_search.py",
+    "disclosure.py",
+)
 _HERE = Path(__file__).resolve().parent
 
 
@@ -41,8 +52,8 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _made_from(bundle_bytes: bytes, threshold: int) -> dict[str, Any]:
-    """Return what a plan is a function of: bundle, threshold, planner code, pandas."""
+def _made_from(bundle_bytes: bytes, threshold: int, priors: str) -> dict[str, Any]:
+    """Return what a plan is a function of: bundle, threshold, earlier releases, code, pandas."""
     code = hashlib.sha256()
     for name in _PLANNER:
         code.update(name.encode() + b"\0" + (_HERE / name).read_bytes())
@@ -50,6 +61,7 @@ def _made_from(bundle_bytes: bytes, threshold: int) -> dict[str, Any]:
         "format": PLAN_FORMAT,
         "bundle_sha256": _sha256(bundle_bytes),
         "threshold": int(threshold),
+        "priors_sha256": priors,
         "planner_sha256": code.hexdigest(),
         "evalkit_version": __version__,
         "pandas_version": pd.__version__,
@@ -79,7 +91,8 @@ def save_plan(bundle_path: Path | str) -> Path:
     """Make the plan of the bundle at ``bundle_path`` and save it beside the bundle.
 
     The plan is made from the bundle as read back from its file, exactly as a
-    document reads it.
+    document reads it, against the build's earlier releases; then this release is
+    recorded in the build's ledger (:mod:`evalkit.report.plan_prior`).
 
     Parameters
     ----------
@@ -97,15 +110,20 @@ def save_plan(bundle_path: Path | str) -> Path:
     raw = bundle_path.read_bytes()
     bundle = read_bundle(bundle_path)
     threshold = bundle_threshold(bundle)
-    plan = SuppressionPlan.from_bundle(bundle, threshold)
+    stamp = delivery_stamp(bundle)
+    priors, digest, _ = read_priors(bundle_path, stamp)
+    plan = SuppressionPlan.from_bundle(bundle, threshold, priors)
     body = {
-        "made_from": _made_from(raw, threshold),
+        "made_from": _made_from(raw, threshold, digest),
         "statuses": {src: _frame_json(st) for src, st in plan.statuses.items()},
     }
     out = plan_path(bundle_path)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(body, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(out)  # readers never see half a file
+    start = (bundle.get("settings") or {}).get("pilot_start")
+    tables = bundle_sources(bundle)
+    record_release(bundle_path, stamp, str(start) if start else None, tables, plan.statuses)
     return out
 
 
@@ -123,8 +141,8 @@ def load_plan(bundle_path: Path | str, threshold: int) -> SuppressionPlan | None
     -------
     SuppressionPlan or None
         The plan, when a plan file exists and was made from these very bundle bytes,
-        this threshold, this planner code and this pandas version; else None (the
-        caller makes the plan itself).
+        this threshold, these earlier releases, this planner code and this pandas
+        version; else None (the caller makes the plan itself, see :func:`plan_of`).
     """
     bundle_path = Path(bundle_path)
     path = plan_path(bundle_path)
@@ -132,7 +150,9 @@ def load_plan(bundle_path: Path | str, threshold: int) -> SuppressionPlan | None
         return None
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
-        if body.get("made_from") != _made_from(bundle_path.read_bytes(), threshold):
+        raw = bundle_path.read_bytes()
+        _, digest, recorded = read_priors(bundle_path, delivery_stamp(json.loads(raw)))
+        if not recorded or body.get("made_from") != _made_from(raw, threshold, digest):
             return None
         statuses = {src: _frame(node) for src, node in body["statuses"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -156,8 +176,48 @@ def ensure_plan(bundle_path: Path | str) -> Path:
     path = plan_path(bundle_path)
     try:
         made = json.loads(path.read_text(encoding="utf-8"))["made_from"]
-        if made == _made_from(Path(bundle_path).read_bytes(), int(made["threshold"])):
+        raw = Path(bundle_path).read_bytes()
+        _, digest, recorded = read_priors(bundle_path, delivery_stamp(json.loads(raw)))
+        if recorded and made == _made_from(raw, int(made["threshold"]), digest):
             return path
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no plan yet, or an unreadable one: make it
     return save_plan(bundle_path)
+
+
+def plan_of(bundle_path: Path | str, bundle: dict[str, Any], threshold: int) -> SuppressionPlan:
+    """Return the release's plan: the saved one when it applies, else made and saved here.
+
+    Whatever renders or exports a release goes through here, so every release given
+    out is planned against the build's earlier ones and recorded in its ledger
+    (``evalkit analyze`` followed by ``evalkit report`` as much as ``evalkit run``).
+    Where the bundle's folder cannot be written, the plan is made against the earlier
+    releases without being saved.
+
+    Parameters
+    ----------
+    bundle_path : Path or str
+        The bundle's ``results.json``.
+    bundle : dict
+        The bundle as read from it.
+    threshold : int
+        The disclosure threshold the document uses.
+
+    Returns
+    -------
+    SuppressionPlan
+        The plan.
+    """
+    plan = load_plan(bundle_path, threshold)
+    if plan is not None:
+        return plan
+    if not Path(bundle_path).is_file():
+        return SuppressionPlan.from_bundle(bundle, threshold)
+    with contextlib.suppress(OSError):  # a read-only build: planned here, not saved
+        save_plan(bundle_path)
+        plan = load_plan(bundle_path, threshold)
+    if plan is not None:
+        return plan
+    # another threshold than the bundle's (or nothing saved): against the same releases
+    priors: list[PriorRelease] = read_priors(bundle_path, delivery_stamp(bundle))[0]
+    return SuppressionPlan.from_bundle(bundle, threshold, priors)

@@ -12,12 +12,14 @@ values (step 4, :mod:`evalkit.report.plan_rules`). The method and its sources ar
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from evalkit.report.disclosure import PRIMARY, SECONDARY
+from evalkit.report.plan_prior import PriorRelease, prior_cells
 from evalkit.report.plan_relations import TOL, Cell, Relation, Table, norm, relations, rows_of
 from evalkit.report.plan_rules import TableRule
 
@@ -29,14 +31,28 @@ PRUNED = frozenset({"monitoring.registrations"})
 
 
 class Planner:
-    """Hide the primary and complementary cells of a release's tables (see :meth:`statuses`)."""
+    """Hide the primary and complementary cells of a release's tables (see :meth:`statuses`).
 
-    def __init__(self, tables: dict[str, Table], threshold: int, start: str | None) -> None:
+    ``priors`` are the earlier releases of the same build (:mod:`evalkit.report.plan_prior`):
+    their cells join the search as published (shown ones known and never chosen as
+    complements, hidden ones unknowns bound by their relations), linked to today's
+    cells with the same labels and value.
+    """
+
+    def __init__(
+        self,
+        tables: dict[str, Table],
+        threshold: int,
+        start: str | None,
+        priors: Sequence[PriorRelease] = (),
+    ) -> None:
         self.tables = tables
         self.thr = threshold
         self.start = start
         self.value: dict[Cell, float] = {}
         self.hidden: dict[Cell, str] = {}
+        #: Cells already published: known to a reader, so never hidden as a complement.
+        self.frozen: set[Cell] = set()
         for src, tab in tables.items():
             for col in tab.rule.counts:
                 if col not in tab.frame.columns:
@@ -50,13 +66,27 @@ class Planner:
                         self.hidden[cell] = SECONDARY
                     elif 0 < v < threshold:
                         self.hidden[cell] = PRIMARY
-        found = relations(tables, start)
+        found = list(relations(tables, start))
+        for k, prior in enumerate(priors):
+            found += self._add_prior(f"~{k}:", prior)
         self.relations = list(dict.fromkeys(r for r in found if self._holds(r)))
         self._solved: dict[tuple[tuple[Cell, ...], tuple[int, ...]], list[Cell]] = {}
         self.by_cell: dict[Cell, list[int]] = defaultdict(list)
         for j, (total, parts) in enumerate(self.relations):
             for cell in (total, *parts):
                 self.by_cell[cell].append(j)
+
+    def _add_prior(self, tag: str, prior: PriorRelease) -> list[Relation]:
+        """Take an earlier release's cells in as published; return its relations and links."""
+        values, shown, found = prior_cells(tag, prior, self.tables)
+        self.value.update(values)
+        self.frozen |= shown
+        for cell in values.keys() - shown:
+            self.hidden[cell] = SECONDARY
+        for now, (then,) in (r for r in found if not r[0][0].startswith(tag)):
+            if then in shown:  # the same count was shown then: it is public now
+                self.frozen.add(now)
+        return found
 
     def _holds(self, rel: Relation) -> bool:
         total, parts = rel
@@ -69,7 +99,7 @@ class Planner:
     def _hide_smallest(self, rel: Relation) -> Cell | None:
         """Hide the relation's smallest non-zero shown cell (a zero only when none is left)."""
         total, parts = rel
-        shown = [c for c in (total, *parts) if c not in self.hidden]
+        shown = [c for c in (total, *parts) if c not in self.hidden and c not in self.frozen]
         if not shown:
             return None
         nonzero = [c for c in shown if self.value[c] > 0] or shown

@@ -27,7 +27,7 @@ from evalkit.report.monitor_changes import (
     record_monitor,
 )
 from evalkit.report.plan import SuppressionPlan
-from evalkit.report.plan_file import load_plan
+from evalkit.report.plan_file import plan_of
 from evalkit.report.tables import ReportTable
 
 __all__ = [
@@ -409,7 +409,7 @@ def write_exports(
         # delivery's monitor is recorded (record_monitor replaces only its own entry)
         entry = previous_entry(read_history(history_path(out_dir, stem)), delivery_stamp(bundle))
         previous = json.dumps(entry, sort_keys=True) if entry else ""
-    plan = load_plan(bundle_path, _threshold(bundle))  # None: not saved, made from the bundle
+    plan = plan_of(bundle_path, bundle, _threshold(bundle))
     tables = collect_tables(bundle, lang, documents, previous, plan)
     workbook = out_dir / f"{stem}.xlsx"
     out_dir.mkdir(parents=True, exist_ok=True)
