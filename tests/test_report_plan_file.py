@@ -198,3 +198,17 @@ def test_an_unreadable_ledger_stops_the_plan(bundle_path: Path) -> None:
     bundle_path.with_name("releases.json").write_text("{broken", encoding="utf-8")
     with pytest.raises(ReportError, match="ledger of earlier releases"):
         save_plan(bundle_path)
+
+
+def test_a_plan_reads_the_latest_earlier_releases(tmp_path: Path) -> None:
+    from evalkit.report.plan_prior import MAX_PRIORS, delivery_stamp, read_priors
+
+    path = tmp_path / "demo" / "results.json"
+    path.parent.mkdir()
+    weeks = [_registrations(str(k) * 64, [5, 20, 30, *[12] * k]) for k in range(MAX_PRIORS + 2)]
+    for bundle in weeks:
+        path.write_text(json.dumps(bundle), encoding="utf-8")
+        save_plan(path)
+    priors, _, recorded = read_priors(path, delivery_stamp(weeks[-1]))
+    assert recorded
+    assert [p.stamp for p in priors] == [delivery_stamp(b) for b in weeks[1:-1]]

@@ -53,6 +53,8 @@ class Planner:
         self.hidden: dict[Cell, str] = {}
         #: Cells already published: known to a reader, so never hidden as a complement.
         self.frozen: set[Cell] = set()
+        self._stuck: set[Cell] = set()  # see _complement
+        self._previous: tuple[str, dict[str, Table], dict[Cell, float]] | None = None
         for src, tab in tables.items():
             for col in tab.rule.counts:
                 if col not in tab.frame.columns:
@@ -78,12 +80,13 @@ class Planner:
 
     def _add_prior(self, tag: str, prior: PriorRelease) -> list[Relation]:
         """Take an earlier release's cells in as published; return its relations and links."""
-        values, shown, found = prior_cells(tag, prior, self.tables)
+        values, shown, found, tables = prior_cells(tag, prior, self.tables, self._previous)
+        self._previous = (tag, tables, values)
         self.value.update(values)
         self.frozen |= shown
         for cell in values.keys() - shown:
             self.hidden[cell] = SECONDARY
-        for now, (then,) in (r for r in found if not r[0][0].startswith(tag)):
+        for now, (then,) in (r for r in found if not _earlier(r[0])):
             if then in shown:  # the same count was shown then: it is public now
                 self.frozen.add(now)
         return found
@@ -145,7 +148,9 @@ class Planner:
             rel_of[find(cells[0])].append(j)
         out: list[Cell] = []
         for root, cells in comps.items():
-            out += self._solve(cells, rel_of[root])
+            # a system of earlier releases' cells alone: today's plan cannot change it
+            if any(not _earlier(c) for j in rel_of[root] for c in _cells(self.relations[j])):
+                out += self._solve(cells, rel_of[root])
         return sorted(out)
 
     def _determined_near(self, cell: Cell) -> set[Cell]:
@@ -229,7 +234,15 @@ class Planner:
                 break
 
     def _complement(self, cell: Cell) -> bool:
-        """Hide one more cell in the nearest relation (from ``cell``) that still shows one."""
+        """Hide one more cell in the nearest relation (from ``cell``) that still shows one.
+
+        A cell from which no relation with a cell left to hide can be reached stays so
+        (the search only hides): it is remembered and not walked from again. Without
+        earlier releases this never happens; with them, the walk from a cell whose
+        neighbours were all published crossed every relation of the release each round.
+        """
+        if cell in self._stuck:
+            return False
         seen, frontier = {cell}, [cell]
         while frontier:
             nxt = []
@@ -238,10 +251,23 @@ class Planner:
                     if self._hide_smallest(self.relations[j]) is not None:
                         return True
                     total, parts = self.relations[j]
-                    nxt += [d for d in (total, *parts) if d not in seen]
+                    nxt += [d for d in (total, *parts) if d not in seen and self._walks(d)]
                     seen.update((total, *parts))
             frontier = nxt
+        self._stuck.add(cell)
         return False
+
+    def _walks(self, cell: Cell) -> bool:
+        """Tell whether :meth:`_complement` walks on from ``cell``.
+
+        With earlier releases, only from hidden cells: a cell hidden in a relation that
+        holds no hidden cell of the pinned one's system leaves that system as it was,
+        and once the cells around it are published, walking through shown cells went
+        on to hide cells far away, one more each round, that protected nothing. A
+        single release keeps the walk through every cell, which its plans were
+        checked with.
+        """
+        return not self.frozen or cell in self.hidden
 
     def _prune(self, sources: frozenset[str]) -> None:
         """Show again each complementary cell of ``sources`` that protects nothing."""
@@ -321,6 +347,11 @@ class Planner:
         for pos, (_, row) in enumerate(rows_of(switches)):
             out[pos] = tuple(norm(row[k]) for k in on) in hidden
         return out
+
+
+def _earlier(cell: Cell) -> bool:
+    """Tell whether a cell is an earlier release's (see :meth:`Planner._add_prior`)."""
+    return cell[0].startswith("~")
 
 
 def _cells(rel: Relation) -> tuple[Cell, ...]:
