@@ -26,6 +26,7 @@ from evalkit.ingest._pseudonym import load_key
 from evalkit.ingest._readers import RawTable
 from evalkit.ingest._rin_pair import RIN_PLACE, RinPair, parse_rin, rin_pair
 from evalkit.ingest._schema import ColumnSpec, Schema, match_headers, missing_required
+from evalkit.ingest._totals import fold_totals
 from evalkit.ingest._typed import Shown
 
 __all__ = [
@@ -424,7 +425,7 @@ def finish(
         failures.add(np.array([n + i]), None, "columns", [None], message)
     rows = np.concatenate([table.rows, np.array([r for r, _ in table.malformed], dtype=np.int64)])
     failed = failures.failed_positions(n + len(table.malformed))
-    frame = failures.frame(rows, with_masked=True)
+    frame = fold_totals(failures.frame(rows, with_masked=True), table, rows, failed)
     # A misaligned row puts a BSN where no identifier is expected; it must not be echoed.
     todo = ~frame.pop("_masked").to_numpy(dtype=bool)
     for column in ("value", "message"):
