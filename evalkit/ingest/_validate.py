@@ -20,6 +20,7 @@ import pandas as pd
 from evalkit.ingest._columns import Columns, coded_cells, parse_column
 from evalkit.ingest._content import RowContents, row_contents
 from evalkit.ingest._failures import Failures
+from evalkit.ingest._gmcode import normalise_municipality
 from evalkit.ingest._memo import ParseMemo
 from evalkit.ingest._privacy import mask_bsns, mask_series
 from evalkit.ingest._pseudonym import load_key
@@ -349,6 +350,8 @@ def validate_table(
     cells: dict[str, pd.Series] = {}  # the raw cells, hashed by the key check
     for header, spec in plan.specs.items():
         name = spec.name
+        if (note := normalise_municipality(table, header, spec)) is not None:
+            notes.append(note)
         column = table.frame[header]
         typed, shown = parse_column(column, spec, table, header, failures, key, memo)
         cols.typed[name], cols.shown[name] = typed, shown
