@@ -446,6 +446,6 @@ def finish(
         accepted=~failed,
         failures=frame,
         contents=contents,
-        notes=[mask_bsns(n) for n in notes],
+        notes=[mask_bsns(n) for n in [*table.notes, *notes]],
         long=long,
     )
