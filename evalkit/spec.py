@@ -204,8 +204,11 @@ READ_BY: Mapping[str, tuple[tuple[str, ...], str, tuple[str | None, ...] | None]
     ),
     "seed": (
         tuple(e for e in ESTIMATORS if e != "imputation"),
-        "its inference is analytic only, with no random draw",
-        None,
+        "its inference draws nothing at random (imputation's is analytic only; conformal "
+        "inference tries a fixed grid of effects on every time-ordered permutation, "
+        "jackknife leaves out each unit once)",
+        # unset: the few-treated rule may choose permutation or wild, which draw
+        (None, "bootstrap", "wild", "permutation", "conley_taber", "placebo"),
     ),
     "subgroup": (("triple_differences",), "only triple differences compares subgroups", None),
     "base": (
@@ -224,6 +227,11 @@ READ_BY: Mapping[str, tuple[tuple[str, ...], str, tuple[str | None, ...] | None]
         None,
     ),
 }
+
+#: Choices that an option reads whatever the inference: a sensitivity analysis draws its
+#: HonestDiD critical values (and, with few treated, its placebos) from the seed, also
+#: beside analytic inference.
+_READ_WITH_OPTION: Mapping[str, str] = {"seed": "sensitivity"}
 
 _CHOICES: Mapping[str, tuple[str, ...]] = {
     "estimator": ESTIMATORS,
@@ -406,7 +414,11 @@ def unread(spec: Spec) -> list[tuple[str, str]]:
             made = getattr(spec, name) != _DEFAULTS[name]
         else:
             made = spec.options.get(name) is not None
-        read = reader in readers and (inferences is None or spec.inference in inferences)
+        read = reader in readers and (
+            inferences is None
+            or spec.inference in inferences
+            or bool(spec.options.get(_READ_WITH_OPTION.get(name, "")))
+        )
         if made and not read:
             out.append((name, why))
     return out

@@ -22,6 +22,8 @@ LAYERS = {
     "synth": 5,
     "errors": 9,
     "spec": 9,
+    # the YAML loaders (repeated keys refused) that protocol and ingest both use
+    "_yaml": 9,
     # the fork server's first preload (Ctrl-C without a traceback); imports nothing of evalkit
     "_fork_server": 9,
     "__init__": 9,

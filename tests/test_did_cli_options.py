@@ -63,6 +63,12 @@ IGNORED = [
     ("sun_abraham", ["--covariates", "x"], "--covariates"),
     ("sun_abraham", ["--vcov", "iid"], "--vcov"),
     ("imputation", ["--seed", "7"], "--seed"),
+    # analytic, conformal and jackknife inference draw nothing: the seed changed no number
+    ("twfe", ["--inference", "analytic", "--seed", "7"], "--seed"),
+    ("callaway_santanna", ["--inference", "analytic", "--seed", "7"], "--seed"),
+    ("twfe", ["--inference", "conformal", "--seed", "7"], "--seed"),
+    ("synthetic_did", ["--inference", "conformal", "--seed", "7"], "--seed"),
+    ("synthetic_control", ["--inference", "jackknife", "--seed", "7"], "--seed"),
 ]
 
 
@@ -102,3 +108,19 @@ def test_every_declared_choice_is_an_option_of_the_command(capsys) -> None:
     text = capsys.readouterr().out
     for name in READ_BY:
         assert f"--{name.replace('_', '-')}" in text
+
+
+def test_a_seed_is_read_where_something_is_drawn() -> None:
+    """Resampling inference, the few-treated rule and a sensitivity analysis draw from it."""
+    from evalkit.spec import Spec, unread
+
+    def refused(**kw: object) -> list[str]:
+        return [name for name, _ in unread(Spec(seed=7, **kw))]  # type: ignore[arg-type]
+
+    assert refused(estimator="twfe", inference="analytic") == ["seed"]
+    assert refused(estimator="synthetic_did", inference="jackknife") == ["seed"]
+    for inference in (None, "wild", "bootstrap", "permutation", "conley_taber"):
+        assert refused(estimator="twfe", inference=inference) == [], inference
+    assert refused(estimator="synthetic_did", inference="placebo") == []
+    sensitivity = {"sensitivity": "relative_magnitudes"}
+    assert refused(estimator="event_study", inference="analytic", options=sensitivity) == []

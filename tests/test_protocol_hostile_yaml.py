@@ -159,6 +159,7 @@ def test_fast_reader_reads_every_shipped_yaml_as_pyyaml_does():
     """libyaml's parser (used when PyYAML has it) gives the documents the pure one gives."""
     import yaml
 
+    from evalkit._yaml import load_unique
     from evalkit.protocol._yaml import read_yaml, safe_load
 
     root = Path(__file__).resolve().parents[1]
@@ -168,6 +169,7 @@ def test_fast_reader_reads_every_shipped_yaml_as_pyyaml_does():
         text = file.read_text(encoding="utf-8")
         expected = yaml.load(text, Loader=yaml.SafeLoader)
         assert safe_load(text) == expected, file
+        assert load_unique(text) == expected, file  # no shipped file repeats a key
         if file.parts[-2] != "data_schemas":
             assert read_yaml(file) == expected, file
 
@@ -201,6 +203,7 @@ def test_demo_reads_its_protocol_with_the_safe_reader(
 
 #: Modules that may parse YAML themselves, and why none of them reads a protocol.
 OWN_YAML_READERS = {
+    "_yaml.py": "the loaders themselves (repeated keys refused)",
     "protocol/_yaml.py": "the safe reader itself",
     "protocol/_schemas.py": "data_schemas/*.yaml, the project's column schemas",
     "ingest/_schema.py": "data_schemas/*.yaml, the project's column schemas",

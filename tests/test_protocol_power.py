@@ -119,3 +119,24 @@ def test_power_counts_a_p_value_equal_to_alpha_as_a_rejection(design: Path):
 
     table = simulate_power(protocol, at_alpha, effects=[0.0], n_sims=2)
     assert table["power"].tolist() == [1.0]
+
+
+@pytest.mark.parametrize("command", ["check", "power"])
+def test_persons_per_unit_has_a_maximum(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """10**9 persons per unit passed the check and made `protocol power` allocate 114 GiB."""
+    from evalkit.cli import main
+    from evalkit.protocol._fields import MAX_PERSONS_PER_UNIT
+
+    data = protocol_dict()
+    data["power"] = {"persons_per_unit": 10**9, "n_sims": 1}
+    path = write_protocol(tmp_path, data)
+    assert main(["protocol", command, str(path)]) == 1
+    said = capsys.readouterr()
+    text = said.out + said.err  # `check` lists its findings on stdout
+    assert f"power.persons_per_unit: 1000000000 is above the maximum {MAX_PERSONS_PER_UNIT}" in text
+    assert "Traceback" not in text and "Error:" not in text
+    data["power"]["persons_per_unit"] = MAX_PERSONS_PER_UNIT
+    assert main(["protocol", "check", str(write_protocol(tmp_path, data))]) == 0
+    capsys.readouterr()

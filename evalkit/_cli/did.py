@@ -195,7 +195,7 @@ def _spec(args: argparse.Namespace) -> Any:
     An option the chosen estimator would not read (:data:`evalkit.spec.READ_BY`) is
     refused rather than ignored, so that every option given reaches the estimate.
     """
-    from evalkit.spec import Spec, unread
+    from evalkit.spec import READ_BY, Spec, unread
 
     extra: dict[str, Any] = {}
     if args.sensitivity:
@@ -231,8 +231,10 @@ def _spec(args: argparse.Namespace) -> Any:
         return spec
     name, why = refused[0]
     shown: str = spec.estimator
-    if shown == "twfe" and spec.inference == "conformal":
-        shown += " --inference conformal"
+    if spec.inference is not None and (
+        READ_BY[name][2] is not None or (shown, spec.inference) == ("twfe", "conformal")
+    ):  # refused for this inference, not for the estimator as such
+        shown += f" --inference {spec.inference}"
     return f"--{name.replace('_', '-')} does not apply to --estimator {shown}: {why}"
 
 

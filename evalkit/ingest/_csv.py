@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import IngestError
+from evalkit.ingest._bom import bom_body_error
 
 MAX_HEADER_BYTES = 1_000_000
 # Excel's last column is XFD, the 16,384th: no export of a table has more columns, and a
@@ -48,7 +49,10 @@ def decode(data: bytes, file: str) -> tuple[str, str]:
         When the content is binary or in no recognisable text encoding.
     """
     if data.startswith(codecs.BOM_UTF8):
-        return _strict(data[3:], "utf-8", file), "utf-8-sig"
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise bom_body_error(data[3:], exc, file) from exc
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _strict(data, "utf-16", file), "utf-16"
     sample = data[:65536]

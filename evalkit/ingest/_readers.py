@@ -50,6 +50,8 @@ class RawTable:
     # Per header, the positions of formula cells without a stored value (XLSX): read as
     # empty, rejected with their own reason (``_columns.parse_column``).
     unfilled: dict[str, np.ndarray] = field(default_factory=dict)
+    # What the reader saw that the user should hear of (rows hidden in Excel, read anyway).
+    notes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"RawTable({self.format}, rows={len(self.frame)}, malformed={len(self.malformed)})"
@@ -220,7 +222,7 @@ def _header_row(rows: Rows, known: frozenset[str]) -> int:
 
 
 def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> RawTable:
-    title, rows, unfilled, filled = read_xlsx_cells(path, sheet)
+    title, rows, unfilled, filled, hidden = read_xlsx_cells(path, sheet)
     if not rows:
         raise IngestError(f"{path}: sheet {title!r} is empty (no header row)")
     if sheet is None:
@@ -252,7 +254,22 @@ def _read_xlsx(path: Path, sheet: str | None, known: frozenset[str]) -> RawTable
         info={"sheet": title, **({"merged cells filled down": _ranges(filled)} if filled else {})},
         typed=typed,
         unfilled=marks,
+        notes=hidden_note(hidden, numbers, top),
     )
+
+
+def hidden_note(hidden: frozenset[int], numbers: list[int], top: int) -> list[str]:
+    """Return the note on data rows hidden in Excel (by hand or by a filter), if any.
+
+    ``numbers`` are the data rows read (offsets from the header at sheet row ``top``).
+    """
+    count = sum(top + n in hidden for n in numbers) if hidden else 0
+    if not count:
+        return []
+    return [
+        f"{count} row(s) were hidden in Excel (hidden rows or an AutoFilter) and were read "
+        "anyway, like every other row"
+    ]
 
 
 def _ranges(filled: list[str]) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Literal, cast, get_args
 
 import yaml
 
+from evalkit._yaml import load_unique, yaml_problem
 from evalkit.errors import IngestError
 from evalkit.ingest._text import header_key, value_key
 
@@ -183,9 +184,10 @@ def _load_cached(path_text: str, _mtime: int) -> Schema:
     if not path.is_file():
         raise IngestError(f"{path}: schema file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # a column or its alias list written twice would silently replace the first
+        raw = load_unique(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise IngestError(f"{path}: not valid YAML ({exc})") from exc
+        raise IngestError(yaml_problem(path, exc)) from exc
     if not isinstance(raw, dict):
         raise IngestError(f"{path}: expected a mapping at the top level")
     where = str(path)

@@ -20,12 +20,14 @@ import pandas as pd
 from evalkit.ingest._columns import Columns, coded_cells, parse_column
 from evalkit.ingest._content import RowContents, row_contents
 from evalkit.ingest._failures import Failures
+from evalkit.ingest._gmcode import normalise_municipality
 from evalkit.ingest._memo import ParseMemo
 from evalkit.ingest._privacy import mask_bsns, mask_series
 from evalkit.ingest._pseudonym import load_key
 from evalkit.ingest._readers import RawTable
 from evalkit.ingest._rin_pair import RIN_PLACE, RinPair, parse_rin, rin_pair
 from evalkit.ingest._schema import ColumnSpec, Schema, match_headers, missing_required
+from evalkit.ingest._totals import fold_totals
 from evalkit.ingest._typed import Shown
 
 __all__ = [
@@ -348,6 +350,8 @@ def validate_table(
     cells: dict[str, pd.Series] = {}  # the raw cells, hashed by the key check
     for header, spec in plan.specs.items():
         name = spec.name
+        if (note := normalise_municipality(table, header, spec)) is not None:
+            notes.append(note)
         column = table.frame[header]
         typed, shown = parse_column(column, spec, table, header, failures, key, memo)
         cols.typed[name], cols.shown[name] = typed, shown
@@ -424,7 +428,7 @@ def finish(
         failures.add(np.array([n + i]), None, "columns", [None], message)
     rows = np.concatenate([table.rows, np.array([r for r, _ in table.malformed], dtype=np.int64)])
     failed = failures.failed_positions(n + len(table.malformed))
-    frame = failures.frame(rows, with_masked=True)
+    frame = fold_totals(failures.frame(rows, with_masked=True), table, rows, failed)
     # A misaligned row puts a BSN where no identifier is expected; it must not be echoed.
     todo = ~frame.pop("_masked").to_numpy(dtype=bool)
     for column in ("value", "message"):
@@ -442,6 +446,6 @@ def finish(
         accepted=~failed,
         failures=frame,
         contents=contents,
-        notes=[mask_bsns(n) for n in notes],
+        notes=[mask_bsns(n) for n in [*table.notes, *notes]],
         long=long,
     )

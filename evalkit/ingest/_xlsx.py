@@ -64,6 +64,9 @@ MAX_CELLS = 50_000_000
 MAX_SHEET_BYTES = 4 << 30
 _ROW_TAG = re.compile(rb"<row\b[^>]*?\sr=[\"'](\d+)")
 _WIDE_REF = re.compile(rb"<c\b[^>]*?\sr=[\"']([A-Z]{2,3})\d")
+#: A row hidden in Excel: by hand, or by an AutoFilter (Excel marks filtered rows so too).
+_HIDDEN_ROW = re.compile(rb"<row\b[^>]*?\shidden=[\"'](?:1|true)[\"'][^>]*>")
+_ROW_NUMBER = re.compile(rb"\sr=[\"'](\d+)")
 
 
 class SheetCells(NamedTuple):
@@ -73,6 +76,7 @@ class SheetCells(NamedTuple):
     rows: Rows
     unfilled: bool
     filled: list[str]
+    hidden: frozenset[int] = frozenset()
 
 
 def read_xlsx_cells(path: Path, sheet: str | None) -> SheetCells:
@@ -98,6 +102,9 @@ def read_xlsx_cells(path: Path, sheet: str | None) -> SheetCells:
         Whether the sheets hold formula cells without a stored value at all.
     filled : list of str
         The vertical merged ranges whose value was filled down (see ``_merged``).
+    hidden : frozenset of int
+        The 0-based indexes of the rows Excel hides (by hand, or by an AutoFilter); they
+        are read like the others, and the caller says how many, so nothing is unseen.
 
     Raises
     ------
@@ -111,12 +118,14 @@ def read_xlsx_cells(path: Path, sheet: str | None) -> SheetCells:
     else:
         title, rows = _read_openpyxl(path, sheet, formulas=survey.unfilled)
     filled: list[str] = []
-    if any(survey.merged.values()):
+    member = None
+    if any(survey.merged.values()) or any(survey.hidden.values()):
         with zipfile.ZipFile(path) as archive:
             member = sheet_member(archive, title)
-        refs = survey.merged.get(member or "", set())
-        filled = fill_down(rows, refs) if refs else []  # type: ignore[arg-type]
-    return SheetCells(title, rows, survey.unfilled, filled)
+    refs = survey.merged.get(member or "", set())
+    filled = fill_down(rows, refs) if refs else []  # type: ignore[arg-type]
+    hidden = frozenset(r - 1 for r in survey.hidden.get(member or "", ()))
+    return SheetCells(title, rows, survey.unfilled, filled, hidden)
 
 
 def _column_number(letters: bytes) -> int:
@@ -134,6 +143,7 @@ class _Survey:
         self.sparse = False  # used range far larger than the cells in it
         self.unfilled = False  # a formula without a stored value: only openpyxl tells it
         self.merged: dict[str, set[tuple[bytes, ...]]] = {}  # per sheet member: ranges
+        self.hidden: dict[str, set[int]] = {}  # per sheet member: hidden rows (1-based)
 
     def __repr__(self) -> str:
         return f"_Survey(plain={self.plain}, sparse={self.sparse})"
@@ -159,13 +169,23 @@ def _survey(path: Path) -> _Survey:
                             "too large for an export (save the table as CSV)"
                         )
                     with archive.open(info) as member:
-                        _scan(path, member, out, out.merged.setdefault(name, set()))
+                        places = (
+                            out.merged.setdefault(name, set()),
+                            out.hidden.setdefault(name, set()),
+                        )
+                        _scan(path, member, out, *places)
     except _ZIP_ERRORS as exc:
         raise _damaged(path, exc) from exc
     return out
 
 
-def _scan(path: Path, member: IO[bytes], out: _Survey, merged: set[tuple[bytes, ...]]) -> None:
+def _scan(
+    path: Path,
+    member: IO[bytes],
+    out: _Survey,
+    merged: set[tuple[bytes, ...]],
+    hidden: set[int],
+) -> None:
     tail, cells, rows, last_row, width, wide_refs = b"", 0, 0, 0, 26, 0
     while block := member.read(_BLOCK):
         text = tail + block
@@ -173,6 +193,8 @@ def _scan(path: Path, member: IO[bytes], out: _Survey, merged: set[tuple[bytes, 
             out.plain = False
         if not out.unfilled and b"<f" in text and _UNFILLED_FORMULA.search(text):
             out.unfilled, out.plain = True, False
+        if b"hidden" in text:  # a row cut by the block boundary is whole in the next
+            _hidden_rows(text, hidden)
         if b"<mergeCell" in text and len(merged) < _MAX_MERGES:
             merged.update(m.groups() for m in MERGE_REF.finditer(text))
         cells += block.count(b"<c ") + block.count(b"<c>")
@@ -193,6 +215,14 @@ def _scan(path: Path, member: IO[bytes], out: _Survey, merged: set[tuple[bytes, 
         )
     if last_row * width > 8 * cells + 5_000_000 or last_row > 2 * rows + 10_000:
         out.sparse = True
+
+
+def _hidden_rows(text: bytes, found: set[int]) -> None:
+    """Add the 1-based numbers of the rows ``text`` marks hidden to ``found``."""
+    for tag in _HIDDEN_ROW.finditer(text):
+        number = _ROW_NUMBER.search(tag.group(0))
+        if number:
+            found.add(int(number.group(1)))
 
 
 def _damaged(path: Path, exc: Exception) -> IngestError:

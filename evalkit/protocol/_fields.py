@@ -32,6 +32,14 @@ __all__ = [
     "SOURCES",
 ]
 
+#: Largest ``power.persons_per_unit``. The power simulation builds one person-month panel
+#: at a time, measured at about 155 bytes per person-month on top of ~0.1-0.45 GB for the
+#: interpreter and libraries (demo protocol, 12 units, 30 months: 5,000 per unit 0.68 GB
+#: peak, 20,000 per unit 1.5 GB). 10,000 per unit keeps such a design near 1 GB and a
+#: 25-unit one under 2 GB, and is more young people per municipality than a pilot of this
+#: kind reaches; 10**9 tried to allocate 114 GiB and failed with a traceback.
+MAX_PERSONS_PER_UNIT = 10_000
+
 GM_PATTERN = r"^GM\d{4}$"
 GM_HINT = "a CBS municipality code 'GM' followed by four digits (e.g. GM0363)"
 DOMAINS = ("debts", "dropout", "housing", "work", "other")
@@ -292,7 +300,12 @@ PROTOCOL_SPEC = _f(
                     item=_f("number", minimum=0),
                     doc="baseline mean per outcome id",
                 ),
-                "persons_per_unit": _f("int", minimum=5),
+                "persons_per_unit": _f(
+                    "int",
+                    minimum=5,
+                    maximum=MAX_PERSONS_PER_UNIT,
+                    doc="simulated young people per municipality",
+                ),
                 "results": _f(
                     "list",
                     item=_f("map", item=_f("any")),

@@ -1,9 +1,9 @@
 """Read the column names of the data schemas (``data_schemas/*.yaml``) for checking definitions.
 
 The protocol layer must not import :mod:`evalkit.ingest` (same layer), so it reads
-the schema files itself with a safe YAML load and uses only what it needs: the
-schema's version, its canonical columns with their type and allowed values, and
-(for questionnaires) the instrument items.
+the schema files itself with a safe YAML load (a key given twice refused) and uses
+only what it needs: the schema's version, its canonical columns with their type and
+allowed values, and (for questionnaires) the instrument items.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+from evalkit._yaml import load_unique, yaml_problem
 from evalkit.errors import ProtocolError
-from evalkit.protocol._yaml import safe_load
 
 __all__ = ["SchemaInfo", "find_schema_dir", "load_schemas"]
 
@@ -92,9 +92,9 @@ def _load(folder: str) -> dict[str, SchemaInfo]:
         if not path.is_file():
             continue
         try:
-            raw = safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ProtocolError(f"{path}: not valid YAML: {exc}") from exc
+            raw = load_unique(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:  # a column or alias list written twice, too
+            raise ProtocolError(yaml_problem(path, exc)) from exc
         columns: dict[str, Mapping[str, Any]] = dict(raw.get("columns") or {})
         instruments: dict[str, tuple[str, ...]] = {}
         for name, spec in (raw.get("instruments") or {}).items():

@@ -13,52 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError
 
+from evalkit._yaml import load_unique, safe_load, yaml_problem
 from evalkit.errors import ProtocolError
+
+__all__ = ["MAX_PROTOCOL_BYTES", "read_yaml", "safe_load"]
 
 #: Largest protocol file read (the shipped ones are under 20 kB).
 MAX_PROTOCOL_BYTES = 1_000_000
-
-
-#: libyaml's parser where PyYAML was built with it (the wheels are): the same documents
-#: and marks, about ten times faster than the pure-Python one; a run reads its protocols
-#: and schemas dozens of times.
-_BASE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _UniqueKeyLoader(_BASE):
-    """A safe loader that refuses a key given twice in one mapping."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # ``<<`` merges are resolved by the base loader
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                first = seen.get(key)
-            except TypeError:
-                continue  # unhashable: the base loader reports it
-            if first is not None:
-                raise ConstructorError(
-                    None,
-                    None,
-                    f"the key {key!r} is given twice (first on line {first}); "
-                    "write each field once",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
-
-
-def safe_load(text: str) -> Any:
-    """Parse trusted YAML text as ``yaml.safe_load`` does, with libyaml's parser if present.
-
-    For the repository's own schema and analysis files; a protocol goes through
-    :func:`read_yaml`, which also refuses repeated keys and oversized files.
-    """
-    return yaml.load(text, Loader=_BASE)
 
 
 def read_yaml(path: Path | str) -> Any:
@@ -90,14 +52,11 @@ def read_yaml(path: Path | str) -> Any:
             f"at most {MAX_PROTOCOL_BYTES:,} bytes are read"
         )
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        return load_unique(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         if "maximum nesting depth" in str(getattr(exc, "problem", "")):  # libyaml's limit
             raise ProtocolError(f"{path}: nested too deeply to be a protocol") from exc
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ProtocolError(f"{path}: not valid YAML{where}: {problem}") from exc
+        raise ProtocolError(yaml_problem(path, exc)) from exc
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"{path}: not UTF-8 text ({exc})") from exc
     except RecursionError as exc:
