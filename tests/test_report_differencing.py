@@ -332,6 +332,22 @@ def test_dutch_documents_are_dutch_throughout(release: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", PROTOCOLS)
+def test_dutch_exports_write_codes_in_words(release: Path, name: str) -> None:
+    """Every value of the Dutch CSV files and workbook that is a code is in words.
+
+    ``throughput_km_curve.csv`` read ``org_type`` ``debt_help`` and ``municipality``
+    where the document says "schuldhulp" and "gemeente"; the column names stay the
+    canonical ones (scripts and the attacker above read them).
+    """
+    from language import export_codes
+
+    folder = _tables(release, name)
+    assert export_codes(folder) == []
+    curve = pd.read_csv(folder / "throughput_km_curve.csv", dtype=str, keep_default_na=False)
+    assert "gemeente" in set(curve["org_type"]) and "org_type" in curve.columns
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
 def test_the_norms_summary_marks_a_hidden_share_as_hidden(release: Path, name: str) -> None:
     """The document's summary of the norm table reads "·" where the export hides the share.
 
