@@ -12,6 +12,7 @@ the bundle and a line in each evaluation and summary.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -345,6 +346,41 @@ def test_dutch_exports_write_codes_in_words(release: Path, name: str) -> None:
     assert export_codes(folder) == []
     curve = pd.read_csv(folder / "throughput_km_curve.csv", dtype=str, keep_default_na=False)
     assert "gemeente" in set(curve["org_type"]) and "org_type" in curve.columns
+
+
+def _line_months(plot: object) -> list[list[pd.Period]]:
+    """The months each drawn line of a trend figure joins, as plotnine gets them."""
+    import matplotlib.pyplot as plt
+
+    plt.close(plot.draw())  # type: ignore[attr-defined]
+    line = plot.layers[0].data  # type: ignore[attr-defined]  # the geom_line layer
+    dates = pd.to_datetime(line["x"], unit="D")
+    return [sorted(dates[rows].dt.to_period("M")) for rows in line.groupby("group").groups.values()]
+
+
+@pytest.mark.parametrize("outcome", ["homeless", "neet"])
+def test_the_trend_line_breaks_at_every_hidden_month(release: Path, outcome: str) -> None:
+    """No line of the outcome-trend figure joins two months across a hidden one.
+
+    The demo's homeless young people are rare (NEET in the pilot less so): months are
+    hidden with shown months on both sides. A line through the shown months only would
+    let the reader interpolate the hidden ones.
+    """
+    from evalkit.report.figures import trend_plot
+
+    bundle = _bundle(release, "demo")
+    trends = pd.DataFrame(bundle["trends"])
+    trends = trends.loc[
+        (trends["outcome"] == outcome) & trends["group"].isin(["pilot", "comparison"])
+    ]
+    masked = trends.mask(SuppressionPlan.from_bundle(bundle).status("trends", trends) != "")
+    pilot = masked.loc[trends["group"] == "pilot"].sort_values("month")
+    shown = pilot["mean"].notna().to_numpy()
+    # the check bites: some hidden month of the pilot lies between two shown ones
+    assert any(not shown[i] and shown[:i].any() and shown[i + 1 :].any() for i in range(len(shown)))
+    for months in _line_months(trend_plot(masked, {outcome: outcome}, "2025-01", "nl")):
+        steps = [b.ordinal - a.ordinal for a, b in itertools.pairwise(months)]
+        assert steps == [1] * len(steps), months
 
 
 @pytest.mark.parametrize("name", PROTOCOLS)
