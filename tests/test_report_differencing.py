@@ -28,6 +28,7 @@ from differencing import attack, read_release, truth_tables
 from evalkit.cli import main
 from evalkit.protocol import load_protocol
 from evalkit.protocol.model import text_in
+from evalkit.report.cells import code_label
 from evalkit.report.plan import SuppressionPlan
 from evalkit.report.plan_rules import rule_for
 
@@ -221,7 +222,9 @@ def test_design_facts_and_estimates_from_enough_persons_are_shown(release: Path)
     assert zrm["n_treated_clusters"] == 1 and zrm["n_pilot"] >= 10
     tables = read_release(_tables(release, name))
     did = tables["questionnaire_change_did"]
-    row = did[(did["scale"] == "zrm_mean") & (did["method"] == "did_2x2")].iloc[0]
+    # the Dutch export writes the codes in words, as the document does
+    scale, method = code_label("zrm_mean", "nl"), code_label("did_2x2", "nl")
+    row = did[(did["scale"] == scale) & (did["method"] == method)].iloc[0]
     assert float(row["estimate"]) == pytest.approx(zrm["estimate"])
     assert row["n_treated_clusters"] == "1" and row["p_value"] != "suppressed"
     assert (tables["throughput_did"]["n_treated_clusters"] != "suppressed").all()
@@ -392,7 +395,7 @@ def test_the_norms_summary_marks_a_hidden_share_as_hidden(release: Path, name: s
     """
     norms = read_release(_tables(release, name))["throughput_norms"]
     overall = norms[
-        (norms["org_type"] == "all") & norms["group"].isin(["alle", "all"])
+        norms["org_type"].isin(["alle", "all"]) & norms["group"].isin(["alle", "all"])
         & norms["period"].isin(["alle", "all"])
     ].reset_index(drop=True)  # fmt: skip
     for doc in ("", ".en"):
