@@ -134,9 +134,15 @@ def export_codes(folder: Path, lang: str = "nl") -> list[tuple[str, str, str]]:
         p.name: pd.read_csv(p, dtype=str, keep_default_na=False) for p in folder.glob("*.csv")
     }
     book = folder.with_name(folder.name.removesuffix("_tables") + ".xlsx")
-    for sheet in openpyxl.load_workbook(book, read_only=True).worksheets:
-        rows = list(sheet.iter_rows(values_only=True))
-        frames[f"{book.name}:{sheet.title}"] = pd.DataFrame(rows[1:], columns=rows[0], dtype=object)
+    workbook = openpyxl.load_workbook(book, read_only=True)
+    try:  # a read-only workbook keeps its file open until closed
+        for sheet in workbook.worksheets:
+            rows = list(sheet.iter_rows(values_only=True))
+            frames[f"{book.name}:{sheet.title}"] = pd.DataFrame(
+                rows[1:], columns=rows[0], dtype=object
+            )
+    finally:
+        workbook.close()
     found = set()
     for name, frame in frames.items():
         for column in (c for c in frame.columns if c not in VERBATIM):
