@@ -237,3 +237,27 @@ def test_no_figure_module_picks_its_own_colours():
         if f.name not in own
     }
     assert {k: v for k, v in strays.items() if v} == {}
+
+
+def _y_tick_labels(plot) -> list[str]:
+    """The y-axis tick labels of a drawn figure, as a reader sees them."""
+    import matplotlib.pyplot as plt
+
+    figure = plot.draw()
+    labels = [t.get_text() for ax in figure.axes for t in ax.get_yticklabels() if t.get_text()]
+    plt.close(figure)
+    return labels
+
+
+def test_share_axes_write_decimals_in_the_report_language():
+    """The waiting curves and the norm shares read "0,25" in Dutch, as the trend figure does."""
+    tabs = tables()
+    interval = "registration_to_first_conversation"
+    norm = "debt_help_first_conversation"
+    for lang, mark in (("nl", ","), ("en", ".")):
+        km = km_plot(tabs["km_curve"], interval=interval, norm_days=28, lang=lang)
+        share = norm_share_plot(tabs["norms_quarterly"], norm=norm, lang=lang)
+        for plot in (km, share):
+            labels = _y_tick_labels(plot)
+            assert f"0{mark}50" in labels, labels
+            assert all({",", "."} - {mark} & set(label) == set() for label in labels), labels
