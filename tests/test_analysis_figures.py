@@ -261,3 +261,24 @@ def test_share_axes_write_decimals_in_the_report_language():
             labels = _y_tick_labels(plot)
             assert f"0{mark}50" in labels, labels
             assert all({",", "."} - {mark} & set(label) == set() for label in labels), labels
+
+
+def test_a_trend_of_yes_no_outcomes_reads_percentages():
+    """The trend of shares reads "5%" under "Aandeel", as the monitor's table beside it."""
+    from evalkit.report.figures import trend_plot
+
+    trends = pd.DataFrame(
+        {
+            "outcome": ["neet"] * 4,
+            "month": ["2025-01", "2025-01", "2025-02", "2025-02"],
+            "group": ["pilot", "comparison", "pilot", "comparison"],
+            "mean": [0.041, 0.052, 0.063, 0.049],
+        }
+    )
+    plot = trend_plot(trends, {"neet": "NEET"}, "2025-02", "nl", shares=True)
+    labels = _y_tick_labels(plot)
+    assert labels and all(label.endswith("%") for label in labels), labels
+    assert "5%" in labels or "5,0%" in labels, labels
+    assert plot.labels.y == "Aandeel"  # type: ignore[attr-defined]
+    means = _y_tick_labels(trend_plot(trends, {"neet": "NEET"}, "2025-02", "nl"))
+    assert not any(label.endswith("%") for label in means), means

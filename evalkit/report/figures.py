@@ -99,6 +99,18 @@ def number_labels(lang: str) -> Any:
     return labels
 
 
+def percent_labels(lang: str) -> Any:
+    """Axis-label function for shares (0–1): percentages in the report language ("4,5%").
+
+    The decimals are the fewest that write every break exactly, as :func:`number_labels`.
+    """
+
+    def labels(values: Any) -> list[str]:
+        return [f"{v}%" for v in number_labels(lang)([float(v) * 100 for v in values])]
+
+    return labels
+
+
 _MAX_DIGITS = 4
 
 
@@ -143,12 +155,17 @@ def line_segments(trends: pd.DataFrame) -> pd.Series:
 
 
 def trend_plot(
-    trends: pd.DataFrame, labels: Mapping[str, str], pilot_start: str | None, lang: str
+    trends: pd.DataFrame,
+    labels: Mapping[str, str],
+    pilot_start: str | None,
+    lang: str,
+    shares: bool = False,
 ) -> object:
     """Monthly outcome means, pilot vs comparison, with the pilot start dashed.
 
     The line breaks at every hidden month (:func:`line_segments`); a shown month
-    between two hidden ones is a point without a line.
+    between two hidden ones is a point without a line. With ``shares`` (every outcome
+    yes/no) the axis reads percentages under "Aandeel", as the tables beside it do.
 
     Parameters
     ----------
@@ -160,6 +177,8 @@ def trend_plot(
         ``YYYY-MM`` of the pilot start.
     lang : str
         Language of labels.
+    shares : bool, default False
+        The means are shares of persons (yes/no outcomes): a percentage axis.
 
     Returns
     -------
@@ -201,8 +220,12 @@ def trend_plot(
             values={names["pilot"]: _COLOURS["pilot"], names["comparison"]: _COLOURS["comparison"]}
         ),
         scale_x_datetime(date_labels="%Y-%m"),
-        scale_y_continuous(labels=number_labels(lang)),
-        labs(x=t("ax.month", lang), y=t("ax.mean", lang), colour=t("ax.group", lang)),
+        scale_y_continuous(labels=percent_labels(lang) if shares else number_labels(lang)),
+        labs(
+            x=t("ax.month", lang),
+            y=t("col.share_of_persons" if shares else "ax.mean", lang),
+            colour=t("ax.group", lang),
+        ),
     ]
     if pilot_start:
         start = pd.Timestamp(f"{pilot_start}-01")
