@@ -11,9 +11,16 @@ blocks and figure data), splits it into words and flags
   (``DiD``, ``NPS``, ``ZRM``, ``MHI-5``, ``Kaplan–Meier``) are not on it, and ``DiD``
   is told from the English ``did`` by its capitals.
 
-Run as a script on rendered files to list what it finds::
+The table exports keep their canonical column names (data for scripts), but a value
+that is a code of ``evalkit/report/translations.yaml`` (``debt_help``, ``weeks``,
+``all``) must be written in words there as in the document: :func:`export_codes`
+lists the cells of a release's CSV files and workbook that are not, names copied
+verbatim from the protocol or the data (columns ``field``, ``old``, ``new``,
+``column``, ``rule``) and the mark of a hidden cell, ``suppressed``, excepted.
 
-    python tests/language.py build/reports/*.html
+Run as a script on rendered files (or a ``*_tables`` folder) to list what it finds::
+
+    python tests/language.py build/reports/*.html build/reports/demo_tables
 """
 
 from __future__ import annotations
@@ -24,7 +31,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["ENGLISH", "foreign_words", "visible_text"]
+import openpyxl
+import pandas as pd
+
+from evalkit.report.cells import code_label
+
+__all__ = ["ENGLISH", "export_codes", "foreign_words", "visible_text"]
 
 #: English words that are not Dutch words (so ``in``, ``is``, ``had``, ``was``, ``over``,
 #: ``later``, ``data``, ``score``, ``plan``, ``start``, ``open``, ``status``, ``norm``,
@@ -98,9 +110,60 @@ def foreign_words(html: str, names: frozenset[str] = frozenset()) -> Counter[str
     return found
 
 
+#: Export columns of names copied verbatim from the protocol or the data (shown as code).
+VERBATIM = frozenset({"field", "old", "new", "column", "rule"})
+
+
+def export_codes(folder: Path, lang: str = "nl") -> list[tuple[str, str, str]]:
+    """List the cells of a release's exports that are a known code not written in words.
+
+    Parameters
+    ----------
+    folder : Path
+        A release's ``<id>_tables`` folder; its workbook ``<id>.xlsx`` beside it is
+        read too.
+    lang : str
+        The exports' language.
+
+    Returns
+    -------
+    list of (str, str, str)
+        ``(file or sheet, column, value)`` for every such cell, each once.
+    """
+    frames = {
+        p.name: pd.read_csv(p, dtype=str, keep_default_na=False) for p in folder.glob("*.csv")
+    }
+    book = folder.with_name(folder.name.removesuffix("_tables") + ".xlsx")
+    workbook = openpyxl.load_workbook(book, read_only=True)
+    try:  # a read-only workbook keeps its file open until closed
+        for sheet in workbook.worksheets:
+            rows = list(sheet.iter_rows(values_only=True))
+            frames[f"{book.name}:{sheet.title}"] = pd.DataFrame(
+                rows[1:], columns=rows[0], dtype=object
+            )
+    finally:
+        workbook.close()
+    found = set()
+    for name, frame in frames.items():
+        for column in (c for c in frame.columns if c not in VERBATIM):
+            # ``suppressed`` is the exports' mark of a hidden cell (README), kept as typed
+            for value in set(frame[column].dropna().unique()) - {"suppressed"}:
+                # a code's words in this language differ from the code (``all`` -> "alle")
+                words = code_label(value, lang) if isinstance(value, str) else None
+                if words is not None and words != value:
+                    found.add((name, str(column), value))
+    return sorted(found)
+
+
 def _main(paths: list[str]) -> int:
     bad = 0
     for path in paths:
+        if Path(path).is_dir():
+            cells = export_codes(Path(path))
+            bad += bool(cells)
+            listed = ", ".join(f"{f} {c}={v}" for f, c, v in cells)
+            print(f"{path}: {len(cells)} — {listed or 'codes in words'}")
+            continue
         stem = Path(path).name.split(".")[0]  # the protocol's id names its files
         found = foreign_words(Path(path).read_text(encoding="utf-8"), frozenset({stem}))
         bad += bool(found)

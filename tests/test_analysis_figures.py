@@ -237,3 +237,48 @@ def test_no_figure_module_picks_its_own_colours():
         if f.name not in own
     }
     assert {k: v for k, v in strays.items() if v} == {}
+
+
+def _y_tick_labels(plot) -> list[str]:
+    """The y-axis tick labels of a drawn figure, as a reader sees them."""
+    import matplotlib.pyplot as plt
+
+    figure = plot.draw()
+    labels = [t.get_text() for ax in figure.axes for t in ax.get_yticklabels() if t.get_text()]
+    plt.close(figure)
+    return labels
+
+
+def test_share_axes_write_decimals_in_the_report_language():
+    """The waiting curves and the norm shares read "0,25" in Dutch, as the trend figure does."""
+    tabs = tables()
+    interval = "registration_to_first_conversation"
+    norm = "debt_help_first_conversation"
+    for lang, mark in (("nl", ","), ("en", ".")):
+        km = km_plot(tabs["km_curve"], interval=interval, norm_days=28, lang=lang)
+        share = norm_share_plot(tabs["norms_quarterly"], norm=norm, lang=lang)
+        for plot in (km, share):
+            labels = _y_tick_labels(plot)
+            assert f"0{mark}50" in labels, labels
+            assert all({",", "."} - {mark} & set(label) == set() for label in labels), labels
+
+
+def test_a_trend_of_yes_no_outcomes_reads_percentages():
+    """The trend of shares reads "5%" under "Aandeel", as the monitor's table beside it."""
+    from evalkit.report.figures import trend_plot
+
+    trends = pd.DataFrame(
+        {
+            "outcome": ["neet"] * 4,
+            "month": ["2025-01", "2025-01", "2025-02", "2025-02"],
+            "group": ["pilot", "comparison", "pilot", "comparison"],
+            "mean": [0.041, 0.052, 0.063, 0.049],
+        }
+    )
+    plot = trend_plot(trends, {"neet": "NEET"}, "2025-02", "nl", shares=True)
+    labels = _y_tick_labels(plot)
+    assert labels and all(label.endswith("%") for label in labels), labels
+    assert "5%" in labels or "5,0%" in labels, labels
+    assert plot.labels.y == "Aandeel"  # type: ignore[attr-defined]
+    means = _y_tick_labels(trend_plot(trends, {"neet": "NEET"}, "2025-02", "nl"))
+    assert not any(label.endswith("%") for label in means), means

@@ -176,6 +176,10 @@ def test_response_change_and_did():
     assert web["n_nonresponders_yes"] + web["n_nonresponders_no"] == 20
     assert web["n_nonresponders_yes"] == round(web["mean_nonresponders"] * 20)
     assert np.isnan(row["n_responders_yes"]) and np.isnan(row["n_nonresponders_no"])
+    # the suppression plan and the document know these counts by these names
+    from evalkit.report.plan_rules import NONRESPONSE_YES_NO
+
+    assert set(NONRESPONSE_YES_NO) <= set(nr.columns)
     ch = tabs["change"].set_index(["group", "scale", "wave"]).loc[("pilot", "mhi5", "T12m")]
     assert ch["n"] == 50 and ch["mean_change"] > 10 and ch["conf_low"] > 0
     assert ch["wilcoxon_p"] < 0.01

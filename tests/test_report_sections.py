@@ -512,3 +512,25 @@ def test_case_events_and_answers_kept_twice_under_keep_both_are_limitations(tmp_
         lim = [{"code": code, "values": {"n": n}}]
         md = sections_back.limitations(_ctx(tmp_path, lang=lang, limitations=lim))
         assert text in md and "Limitation (" not in md and "Beperking (" not in md
+
+
+def test_the_nonresponse_table_shows_the_analysis_columns_but_the_yes_no_counts(tmp_path):
+    """The document takes the non-response table's columns from the bundle, not a copy.
+
+    A column the analysis adds shows without a second list in the report; the persons
+    with each answer of a yes/no scale (there for the suppression plan) stay in the
+    exports only.
+    """
+    from evalkit.report.plan_rules import NONRESPONSE_YES_NO
+
+    row = {"group": "all", "wave": "T3m", "scale": "mode_paper", "n_responders": 191}
+    row |= {"n_nonresponders": 68, "median_responders": 0.0, "mean_responders": 0.1}
+    row |= {"mean_nonresponders": 0.2, "std_diff": -0.3}
+    row |= {"n_responders_yes": 19, "n_responders_no": 172}
+    row |= {"n_nonresponders_yes": 14, "n_nonresponders_no": 54}
+    ctx = _ctx(tmp_path, questionnaire={"nonresponse": [row]})
+    html = "\n".join(sections_measures.generic_tables(ctx, "questionnaire"))
+    shown = re.findall(r'data-col="([^"]+)"', html)
+    assert shown == [c for c in row if c not in NONRESPONSE_YES_NO]
+    exported = sections_measures.bundle_tables(ctx, "questionnaire")["nonresponse"].export()
+    assert list(exported.columns) == list(row)

@@ -2,7 +2,8 @@
 
 One format per quantity: counts with thousands separators, p-values as ``< 0,001``,
 shares as percentages, a numeric column's decimals chosen once from all its values,
-known codes in words (the exports keep the codes). :mod:`evalkit.report.tables`
+known codes in words, in the documents and in the exports alike (the exports keep
+their canonical column names and a status's own detail). :mod:`evalkit.report.tables`
 builds whole tables from these.
 """
 
@@ -24,6 +25,7 @@ from evalkit.report.warning_text import joined
 
 __all__ = [
     "Formatter",
+    "code_label",
     "code_text",
     "column_formatter",
     "export_value",
@@ -151,7 +153,7 @@ def format_cell(column: str, value: Any, lang: str) -> str:
     text = str(value)
     if column.endswith("_at"):
         return fmt_date(text, lang, with_time=True)
-    # a known code (unit, scale, status, estimator …) in words; the exports keep the code
+    # a known code (unit, scale, status, estimator …) in words, in the exports too
     return drop_bidi(scrub(str(code_text(text, lang)))).replace("\n", " ")
 
 
@@ -172,19 +174,56 @@ def code_text(value: Any, lang: str) -> Any:
     if not isinstance(value, str):
         return value
     code = value.split(":", 1)[0] if _STATUS.match(value) else value
+    words = code_label(code, lang)
+    return value if words is None else words
+
+
+def code_label(value: str, lang: str) -> str | None:
+    """Return the words for a cell that is exactly a known code, ``None`` for anything else.
+
+    Parameters
+    ----------
+    value : str
+        A cell's text (``debt_help``, ``weeks``, ``all``).
+    lang : str
+        ``"nl"`` or ``"en"``.
+
+    Returns
+    -------
+    str or None
+        The code's ``code.*``, ``v.*``, ``inf.*`` or ``kind.*`` entry of
+        ``translations.yaml`` in ``lang``; ``None`` when the text is no code there.
+    """
     for prefix in ("code", "v", "inf", "kind"):
-        entry = TEXT.get(f"{prefix}.{code}")
+        entry = TEXT.get(f"{prefix}.{value}")
         if entry is not None:
-            return entry[lang]
-    return value
+            return str(entry[lang])
+    return None
 
 
 #: Cell types :func:`export_value` returns unchanged (numbers and missing values).
 _AS_IS = frozenset((float, int, bool, type(None)))
 
 
-def export_value(value: Any, lang: str) -> Any:
-    """Return a cell as the CSV/XLSX exports write it: numbers as they are, text scrubbed."""
+def export_value(value: Any, lang: str, codes: bool = True) -> Any:
+    """Return a cell as the CSV/XLSX exports write it.
+
+    Parameters
+    ----------
+    value : Any
+        The bundle's cell.
+    lang : str
+        The export's language.
+    codes : bool
+        Write a cell that is exactly a known code in words (``debt_help`` ->
+        "schuldhulp"), as the documents do; ``False`` for a column of names copied
+        verbatim from the protocol or the data, which must stay as typed.
+
+    Returns
+    -------
+    Any
+        Numbers as they are, text scrubbed and in ``lang``.
+    """
     if type(value) in _AS_IS:  # most cells: skip the slower Mapping test below
         return value
     value = localised(value, lang)
@@ -193,5 +232,8 @@ def export_value(value: Any, lang: str) -> Any:
     if isinstance(value, dict):
         return "; ".join(f"{k}={v}" for k, v in value.items())
     if isinstance(value, str):
-        return scrub(value)
+        # a reader of the Dutch workbook meets the same words as in the document; a
+        # status's detail ("not_estimable: …") stays, it is the estimator's message
+        words = code_label(value, lang) if codes else None
+        return scrub(value if words is None else words)
     return value

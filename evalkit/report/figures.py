@@ -17,7 +17,7 @@ from evalkit.report.formatting import fmt_num
 from evalkit.report.i18n import t
 from evalkit.report.palette import COLOURS, LINES
 
-__all__ = ["effects_plot", "event_study_plot", "png_bytes", "trend_plot"]
+__all__ = ["effects_plot", "event_study_plot", "line_segments", "png_bytes", "trend_plot"]
 
 _COLOURS = COLOURS
 _DPI = 110
@@ -99,6 +99,18 @@ def number_labels(lang: str) -> Any:
     return labels
 
 
+def percent_labels(lang: str) -> Any:
+    """Axis-label function for shares (0–1): percentages in the report language ("4,5%").
+
+    The decimals are the fewest that write every break exactly, as :func:`number_labels`.
+    """
+
+    def labels(values: Any) -> list[str]:
+        return [f"{v}%" for v in number_labels(lang)([float(v) * 100 for v in values])]
+
+    return labels
+
+
 _MAX_DIGITS = 4
 
 
@@ -111,10 +123,49 @@ def _month_dates(months: pd.Series) -> pd.Series:
     return pd.to_datetime(months.astype(str) + "-01", format="%Y-%m-%d")
 
 
+def line_segments(trends: pd.DataFrame) -> pd.Series:
+    """Return the number of each row's run of consecutive shown months (per outcome, group).
+
+    A line drawn through the shown months only would join the months on either side
+    of a hidden one and invite the reader to read the hidden value off it; one line
+    per run breaks it there (and at a month with no row at all).
+
+    Parameters
+    ----------
+    trends : pandas.DataFrame
+        Columns ``outcome, month, group, mean``; a hidden month's ``mean`` is missing.
+
+    Returns
+    -------
+    pandas.Series
+        Per row, the number of its run (unique over outcomes and groups); ``-1`` for a
+        row whose mean is missing.
+    """
+    mean = pd.to_numeric(trends["mean"], errors="coerce")
+    order = trends.assign(_shown=mean.notna().to_numpy(), _month=_month_dates(trends["month"]))
+    order = order.sort_values(["outcome", "group", "_month"], kind="stable")
+    months = order["_month"].dt.year * 12 + order["_month"].dt.month
+    same = (order["outcome"] == order["outcome"].shift()) & (
+        order["group"] == order["group"].shift()
+    )
+    # a run goes on only from a shown month of the same line to the very next month
+    goes_on = same & order["_shown"].shift(fill_value=False) & (months.diff() == 1)
+    runs = (order["_shown"] & ~goes_on).cumsum()
+    return runs.where(order["_shown"], -1).reindex(trends.index)
+
+
 def trend_plot(
-    trends: pd.DataFrame, labels: Mapping[str, str], pilot_start: str | None, lang: str
+    trends: pd.DataFrame,
+    labels: Mapping[str, str],
+    pilot_start: str | None,
+    lang: str,
+    shares: bool = False,
 ) -> object:
     """Monthly outcome means, pilot vs comparison, with the pilot start dashed.
+
+    The line breaks at every hidden month (:func:`line_segments`); a shown month
+    between two hidden ones is a point without a line. With ``shares`` (every outcome
+    yes/no) the axis reads percentages under "Aandeel", as the tables beside it do.
 
     Parameters
     ----------
@@ -126,6 +177,8 @@ def trend_plot(
         ``YYYY-MM`` of the pilot start.
     lang : str
         Language of labels.
+    shares : bool, default False
+        The means are shares of persons (yes/no outcomes): a percentage axis.
 
     Returns
     -------
@@ -144,7 +197,10 @@ def trend_plot(
         scale_y_continuous,
     )
 
-    data = trends.assign(mean=pd.to_numeric(trends["mean"], errors="coerce").astype(float))
+    data = trends.assign(
+        mean=pd.to_numeric(trends["mean"], errors="coerce").astype(float),
+        segment=line_segments(trends),
+    )
     data = data.dropna(subset=["mean"]).copy()
     data["date"] = _month_dates(data["month"])
     data["outcome_label"] = pd.Categorical(
@@ -157,15 +213,19 @@ def trend_plot(
     )
     plot = ggplot(data, aes("date", "mean", colour="group_label"))
     plot += [
-        geom_line(size=0.8),
+        geom_line(aes(group="segment"), size=0.8),
         geom_point(size=1.2),
         facet_wrap("outcome_label", scales="free_y", ncol=1),
         scale_colour_manual(
             values={names["pilot"]: _COLOURS["pilot"], names["comparison"]: _COLOURS["comparison"]}
         ),
         scale_x_datetime(date_labels="%Y-%m"),
-        scale_y_continuous(labels=number_labels(lang)),
-        labs(x=t("ax.month", lang), y=t("ax.mean", lang), colour=t("ax.group", lang)),
+        scale_y_continuous(labels=percent_labels(lang) if shares else number_labels(lang)),
+        labs(
+            x=t("ax.month", lang),
+            y=t("col.share_of_persons" if shares else "ax.mean", lang),
+            colour=t("ax.group", lang),
+        ),
     ]
     if pilot_start:
         start = pd.Timestamp(f"{pilot_start}-01")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.report.figures import number_labels
 from evalkit.report.figures_groups import GROUPS
 from evalkit.report.i18n import TEXT, fill
 from evalkit.report.palette import COLOURS, LINES, colours_for
@@ -143,7 +144,7 @@ def km_plot(
     plot += [
         geom_step(size=0.8),
         scale_colour_manual(values=dict(zip(labels, colours_for(codes), strict=True))),
-        scale_y_continuous(limits=(0, 1)),
+        scale_y_continuous(limits=(0, 1), labels=number_labels(lang)),
         labs(x=_t("days", lang), y=_t("waiting", lang), colour=_t(by, lang)),
     ]
     if norm_days is not None:
@@ -242,7 +243,7 @@ def norm_share_plot(
         geom_line(size=0.8),
         geom_point(size=1.2),
         scale_colour_manual(values=colours),
-        scale_y_continuous(limits=(0, 1)),
+        scale_y_continuous(limits=(0, 1), labels=number_labels(lang)),
         labs(x=_t("month", lang), y=_t("share_within", lang), colour=_t("group", lang)),
     ]
     if pilot_start:

@@ -162,9 +162,11 @@ def outcome_trend(ctx: Any) -> str:
     labels = {o: ctx.outcome_label(o) for o in dict.fromkeys(trends["outcome"])}
     parts = [ctx.heading("h.outcome_trend")]
     height = 1.4 + 2.2 * len(labels)
+    # a binary outcome's mean is a share: a percentage, as the summary writes its level
+    shares = set(labels) <= binary_outcomes(ctx)
     parts.append(
         ctx.figure(
-            trend_plot(masked, labels, ctx.get("settings.pilot_start"), ctx.lang),
+            trend_plot(masked, labels, ctx.get("settings.pilot_start"), ctx.lang, shares),
             "monitor-trend",
             ctx.t("s.fig_trend_monitor", threshold=ctx.threshold),
             height=height,
@@ -173,8 +175,6 @@ def outcome_trend(ctx: Any) -> str:
     months = trends["month"].astype(str)
     recent = trends.loc[months.isin(sorted(set(months))[-3:])].copy()
     recent["outcome"] = [labels[o] for o in recent["outcome"]]
-    # a binary outcome's mean is a share: a percentage, as the summary writes its level
-    shares = set(labels) <= binary_outcomes(ctx)
     recent = recent.sort_values(["outcome", "month", "group"], ascending=[True, False, False])
     parts.append(
         ctx.table(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["DESIGN", "LINKS", "RULES", "TableRule", "rule_for"]
+__all__ = ["DESIGN", "LINKS", "NONRESPONSE_YES_NO", "RULES", "TableRule", "rule_for"]
 
 #: Numeric columns that are design facts, settings or category labels, whatever their name.
 DESIGN = frozenset(
@@ -120,7 +120,9 @@ _NORM_RULE = TableRule(
     ratio=_all(("n", "n_within", "n_breach", "n_unknown"), "share_within", "conf_low", "conf_high"),
 )
 _KM = ("n", "n_events", "n_censored")
-_NONRESPONSE_YES_NO = (
+#: The persons with each answer of a yes/no scale in the non-response table (its mean is
+#: their share); the document leaves them out (``sections_measures.DOC_OMIT``).
+NONRESPONSE_YES_NO = (
     "n_responders_yes",
     "n_responders_no",
     "n_nonresponders_yes",
@@ -212,7 +214,7 @@ RULES: dict[str, TableRule] = {
     # persons: its counts are in the table, and the mean and the standardised
     # difference are exact functions of them (missing counts: a scale with more values).
     "questionnaire.nonresponse": TableRule(
-        counts=("n_responders", "n_nonresponders", *_NONRESPONSE_YES_NO),
+        counts=("n_responders", "n_nonresponders", *NONRESPONSE_YES_NO),
         sums=(
             ("n_responders", ("n_responders_yes", "n_responders_no")),
             ("n_nonresponders", ("n_nonresponders_yes", "n_nonresponders_no")),
@@ -225,7 +227,7 @@ RULES: dict[str, TableRule] = {
         ratio={
             "mean_responders": ("n_responders_yes", "n_responders_no"),
             "mean_nonresponders": ("n_nonresponders_yes", "n_nonresponders_no"),
-            "std_diff": _NONRESPONSE_YES_NO,
+            "std_diff": NONRESPONSE_YES_NO,
         },
     ),
     "questionnaire.mhi5": TableRule(

@@ -19,6 +19,7 @@ from evalkit.report.i18n import label
 from evalkit.report.long_tables import NEEDS, SUMMARIES, SUMMARY_ROWS
 from evalkit.report.monitoring import monitoring_figures
 from evalkit.report.plan import rounded
+from evalkit.report.plan_rules import NONRESPONSE_YES_NO
 from evalkit.report.tables import ReportTable, make_table, records_frame
 from evalkit.report.units import SHARE_DIGITS
 
@@ -51,18 +52,6 @@ SHOWN = {
 #: the estimate and its uncertainty, what it is of, how many cases; bookkeeping columns
 #: (cells, observations, units) stay in the exports so the table fits A4.
 DOC_COLUMNS = {
-    # the persons with each answer of a yes/no scale are there for the suppression plan
-    # (its mean is their share); the document shows the means, the exports both
-    "questionnaire_nonresponse": (
-        "group",
-        "wave",
-        "scale",
-        "n_responders",
-        "n_nonresponders",
-        "mean_responders",
-        "mean_nonresponders",
-        "std_diff",
-    ),
     "throughput_did": (
         "norm",
         "outcome",
@@ -105,8 +94,14 @@ DOC_COLUMNS = {
         "wilcoxon_p",
     ),
 }
+#: Columns the document leaves out of a bundle table, showing the others in the bundle's
+#: order (so a column the analysis adds shows without a second list here): the persons
+#: with each answer of a yes/no scale are there for the suppression plan (its mean is
+#: their share); the document shows the means, the exports both.
+DOC_OMIT = {"questionnaire_nonresponse": NONRESPONSE_YES_NO}
 __all__ = [
     "DOC_COLUMNS",
+    "DOC_OMIT",
     "ROW_DIGITS",
     "SHOWN",
     "bundle_tables",
@@ -227,8 +222,15 @@ def generic_tables(ctx: ReportContext, part: str) -> list[str]:
         if key in SUMMARIES and _summarisable(tables[n], key):
             out.append(_summary_table(ctx, part, n))  # all rows stay in the exports
         else:
-            out.append(ctx.table(tables[n], columns=DOC_COLUMNS.get(key)))
+            out.append(ctx.table(tables[n], columns=_doc_columns(tables[n], key)))
     return out or [ctx.not_available()]
+
+
+def _doc_columns(table: ReportTable, key: str) -> tuple[str, ...] | None:
+    """Return the columns the document shows of a bundle table; ``None`` for all."""
+    if key in DOC_OMIT:
+        return tuple(c for c in table.columns if c not in DOC_OMIT[key])
+    return DOC_COLUMNS.get(key)
 
 
 def _summarisable(table: ReportTable, key: str) -> bool:

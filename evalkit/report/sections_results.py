@@ -17,6 +17,7 @@ from evalkit.report.context import ReportContext
 from evalkit.report.figures import event_study_plot, trend_plot
 from evalkit.report.formatting import fmt_ci, fmt_num, fmt_set, is_missing
 from evalkit.report.i18n import label
+from evalkit.report.monitoring import binary_outcomes
 from evalkit.report.tables import make_table, records_frame
 from evalkit.report.units import SHARE_DIGITS, outcome_unit
 from evalkit.report.verdict import conf_pieces
@@ -177,13 +178,14 @@ def primary(ctx: ReportContext) -> str:
     if trends is not None and not trends.empty:
         height = 1.4 + 2.4 * trends["outcome"].nunique()
         start = ctx.get("settings.pilot_start")
+        shares = set(labels) <= binary_outcomes(ctx)  # yes/no outcomes: a percentage axis
         parts.append(
             ctx.figure(
-                lambda: trend_plot(trends, labels, start, lang),
+                lambda: trend_plot(trends, labels, start, lang, shares),
                 "trends",
                 ctx.t("s.figure_trend", outcome=", ".join(labels.values())),
                 height=height,
-                drawn_from=(trends, labels, start, lang),
+                drawn_from=(trends, labels, start, lang, shares),
             )
         )
     return "\n\n".join(parts)

@@ -134,11 +134,12 @@ class ReportTable:
         )
 
     def export(self) -> pd.DataFrame:
-        """Raw values for CSV/XLSX: canonical column names, every hidden cell ``suppressed``."""
+        """Values for CSV/XLSX: canonical column names, codes in words, hidden cells marked."""
         values = self.protected.values[list(self.columns)].copy().astype(object)
         status = self.protected.status[list(self.columns)]
         for col in values.columns:
-            values[col] = [export_value(v, self.lang) for v in values[col]]
+            codes = col not in _VERBATIM  # a protocol field or data column stays as typed
+            values[col] = [export_value(v, self.lang, codes) for v in values[col]]
         hidden = status != ""
         # most tables hide nothing: mask would only copy them
         return values.mask(hidden, "suppressed") if hidden.to_numpy().any() else values
