@@ -152,3 +152,28 @@ def test_sensitivity_result_renders() -> None:
     assert "Mbar=0.5" in res.summary() and "<table" in res._repr_html_()
     assert repr(res).startswith("<SensitivityResult relative_magnitudes C-LF")
     assert list(res.tidy().columns) == ["bound", "lb", "ub", "method"]
+
+
+def test_a_long_window_gets_the_projection_interval_instead_of_hours(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """20 pre-period and 10 post-period coefficients: the exact C-LF test would run
+    320 times over 184,756 bases (it ran for over nine minutes); the projection
+    interval comes at once, with its note."""
+    from evalkit.did.honest.api import CLF_WORK, _clf_too_large
+
+    rng = np.random.default_rng(8)
+    rows = []
+    for g in range(12):
+        for t in range(1, 32):
+            cohort = 22 if g == 0 else 0
+            y = rng.normal() + (1.0 if cohort and t >= cohort else 0.0)
+            rows.append((f"m{g}", f"m{g}", t, cohort, y))
+    df = pd.DataFrame(rows, columns=["unit", "muni", "time", "cohort", "y"])
+    code, out, err = _cli(
+        tmp_path, capsys, df, "--inference", "analytic", "--sensitivity", "relative_magnitudes"
+    )
+    assert code == 0, err
+    assert "projection intervals" in out
+    assert _clf_too_large(20, 10, 4) and _clf_too_large(20, 8, 4)
+    assert not _clf_too_large(4, 4, 10) and 4 * 2 * 10 * 70 < CLF_WORK
