@@ -147,10 +147,17 @@ MAX_DRAWS = 100_000
 #: The default (``auto``) inference uses ``max(few_treated_threshold, MIN_SIDE_ANALYTIC)``.
 MIN_SIDE_ANALYTIC = 10
 #: The estimators each few-treated resampling method runs for (randomization over the
-#: assignment of cohorts to clusters also for Callaway–Sant'Anna; Conley–Taber needs the
-#: regression's residuals).
+#: assignment of cohorts to clusters also for Callaway–Sant'Anna, imputation and
+#: Sun–Abraham; Conley–Taber needs the regression's residuals).
 FEW_TREATED_METHODS: Mapping[str, tuple[str, ...]] = {
-    "permutation": ("2x2", "twfe", "event_study", "callaway_santanna"),
+    "permutation": (
+        "2x2",
+        "twfe",
+        "event_study",
+        "callaway_santanna",
+        "imputation",
+        "sun_abraham",
+    ),
     "conley_taber": ("2x2", "twfe", "event_study"),
 }
 
@@ -200,11 +207,6 @@ READ_BY: Mapping[str, tuple[tuple[str, ...], str, tuple[str | None, ...] | None]
         _NOT_SYNTHETIC,
         "its inference does not switch with the number of treated units (placebo unless "
         "another is asked for)",
-        None,
-    ),
-    "seed": (
-        tuple(e for e in ESTIMATORS if e != "imputation"),
-        "its inference is analytic only, with no random draw",
         None,
     ),
     "subgroup": (("triple_differences",), "only triple differences compares subgroups", None),
