@@ -62,7 +62,6 @@ IGNORED = [
     ("imputation", ["--covariates", "x"], "--covariates"),
     ("sun_abraham", ["--covariates", "x"], "--covariates"),
     ("sun_abraham", ["--vcov", "iid"], "--vcov"),
-    ("imputation", ["--seed", "7"], "--seed"),
 ]
 
 

@@ -17,9 +17,10 @@ import pytest
 from protocol_helpers import protocol_dict, write_protocol
 
 from benchmarks.bench_modern_size import design_panel, size
+from evalkit.analysis.plan import registered_spec
 from evalkit.cli import main
 from evalkit.did import estimate
-from evalkit.protocol import check_protocol
+from evalkit.protocol import check_protocol, load_protocol
 
 ESTIMATORS = ["imputation", "sun_abraham"]
 
@@ -121,12 +122,15 @@ def test_explicit_permutation_and_seed_are_read_on_the_cli(
     assert got["inference"] == "permutation"
 
 
-def test_protocol_check_accepts_permutation_for_imputation(tmp_path: Path) -> None:
+def test_protocol_registers_permutation_for_imputation(tmp_path: Path) -> None:
+    """`protocol check` accepts it, and the registered estimate takes it (not the default)."""
     data = protocol_dict()
     data["analysis"]["estimator"] = "imputation"
     data["analysis"]["inference"] = "permutation"
-    report = check_protocol(write_protocol(tmp_path, data))
+    path = write_protocol(tmp_path, data)
+    report = check_protocol(path)
     assert not [e for e in report.errors if "analysis.inference" in e], report.errors
+    assert registered_spec(load_protocol(path)).inference == "permutation"
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
