@@ -147,10 +147,17 @@ MAX_DRAWS = 100_000
 #: The default (``auto``) inference uses ``max(few_treated_threshold, MIN_SIDE_ANALYTIC)``.
 MIN_SIDE_ANALYTIC = 10
 #: The estimators each few-treated resampling method runs for (randomization over the
-#: assignment of cohorts to clusters also for Callaway–Sant'Anna; Conley–Taber needs the
-#: regression's residuals).
+#: assignment of cohorts to clusters also for Callaway–Sant'Anna, imputation and
+#: Sun–Abraham; Conley–Taber needs the regression's residuals).
 FEW_TREATED_METHODS: Mapping[str, tuple[str, ...]] = {
-    "permutation": ("2x2", "twfe", "event_study", "callaway_santanna"),
+    "permutation": (
+        "2x2",
+        "twfe",
+        "event_study",
+        "callaway_santanna",
+        "imputation",
+        "sun_abraham",
+    ),
     "conley_taber": ("2x2", "twfe", "event_study"),
 }
 
@@ -203,10 +210,10 @@ READ_BY: Mapping[str, tuple[tuple[str, ...], str, tuple[str | None, ...] | None]
         None,
     ),
     "seed": (
-        tuple(e for e in ESTIMATORS if e != "imputation"),
-        "its inference draws nothing at random (imputation's is analytic only; conformal "
-        "inference tries a fixed grid of effects on every time-ordered permutation, "
-        "jackknife leaves out each unit once)",
+        ESTIMATORS,
+        "its inference draws nothing at random (analytic inference; conformal inference "
+        "tries a fixed grid of effects on every time-ordered permutation, jackknife leaves "
+        "out each unit once)",
         # unset: the few-treated rule may choose permutation or wild, which draw
         (None, "bootstrap", "wild", "permutation", "conley_taber", "placebo"),
     ),

@@ -197,30 +197,3 @@ def test_json_keys_and_errors(df_het: pd.DataFrame) -> None:
         estimate(
             never, outcome="dep_var", unit="unit", time="year", cohort="g", estimator="sun_abraham"
         )
-
-
-@pytest.mark.parametrize("estimator", ["imputation", "sun_abraham"])
-def test_one_treated_municipality_is_told_that_the_headline_p_value_is_descriptive(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], estimator: str
-) -> None:
-    """One pilot of twelve: the note names the overall effect's CR1 p-value too.
-
-    The note used to speak of the event times' intervals only, while the headline effect
-    above it carried the same far-too-narrow CR1 p-value.
-    """
-    rng = np.random.default_rng(1)
-    rows = [
-        {"unit": f"u{u:02d}", "time": t, "cohort": 8 if u == 0 else 0,
-         "y": rng.normal() + (0.5 if u == 0 and t >= 8 else 0.0)}
-        for u in range(12)
-        for t in range(1, 13)
-    ]  # fmt: skip
-    path = tmp_path / "panel.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    args = ["did", "--data", str(path), "--outcome", "y", "--unit", "unit", "--time", "time"]
-    assert main([*args, "--cohort", "cohort", "--estimator", estimator, "--json"]) == 0
-    out = capsys.readouterr()
-    got = json.loads(out.out)
-    assert got["n_treated_clusters"] == 1
-    assert "modern_few_treated_cr1" in [c["code"] for c in got["warning_codes"]]
-    assert "p-values of the overall effect" in out.err and "read them as descriptive" in out.err

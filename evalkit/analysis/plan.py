@@ -55,7 +55,8 @@ def registered_spec(protocol: Protocol, variant: Variant = "main") -> Spec:
         enough municipalities are treated, else on the TWFE event study (whose
         few-treated default, Conley–Taber, gives the placebo-based bounds);
         ``imputation`` and ``sun_abraham`` are the registered extra event studies
-        (cluster-robust inference).
+        (analytic inference: only their event times are used, and those are CR1 under
+        any inference, so the overall effect's randomization inference would be wasted).
 
     Returns
     -------
@@ -91,7 +92,10 @@ def registered_spec(protocol: Protocol, variant: Variant = "main") -> Spec:
             "bounds": list(check.bounds),
             "sensitivity_target": check.target,
         }
-    modern = estimator in ("imputation", "sun_abraham")
+    # The extra event studies and the sensitivity run use only the event times (CR1 under
+    # any inference), so they skip the overall effect's permutations; a registered
+    # imputation or Sun–Abraham estimate takes the registered inference (e.g. permutation).
+    modern = estimator in ("imputation", "sun_abraham") and variant != "main"
     return Spec(
         estimator=estimator,
         control=control,
@@ -101,7 +105,7 @@ def registered_spec(protocol: Protocol, variant: Variant = "main") -> Spec:
         covariates=() if variant == "bacon" else a.covariates,
         cluster=cluster_column(protocol),
         vcov="cluster" if estimator in _CLUSTER_ROBUST else None,
-        inference=None if modern else _inference(a.inference, estimator),
+        inference="analytic" if modern else _inference(a.inference, estimator),
         few_treated_threshold=a.few_treated_threshold,
         alpha=a.alpha,
         event_window=a.event_window,

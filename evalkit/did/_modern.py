@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from evalkit.did._common import MIN_SIDE_ANALYTIC, few_treated_default
 from evalkit.did._data import Prepared
 from evalkit.did._event import event_records, sensitivity_extra
 from evalkit.did._event_sensitivity import event_sensitivity
@@ -42,10 +43,13 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
     prep : Prepared
         The panel (cohorts already moved by the anticipation periods).
     spec : Spec
-        The specification: only analytic inference is available; fewer treated
-        clusters than ``few_treated_threshold`` get a note that the intervals are
-        too narrow; options ``leads`` (imputation; default 5) and the sensitivity
-        options (Sun–Abraham).
+        The specification. Inference of the overall effect: ``"permutation"``
+        (cohorts re-assigned to clusters, :mod:`evalkit.did._modern_inference`),
+        ``"analytic"`` (CR1), or None: the few-treated rule of TWFE
+        (:func:`few_treated_default`). The event times' intervals are CR1; fewer
+        treated clusters than ``few_treated_threshold`` get a note that they are
+        descriptive. Options ``leads`` (imputation; default 5), ``n_perm`` (1999),
+        ``max_enumerate`` (20000) and the sensitivity options (Sun–Abraham).
 
     Returns
     -------
@@ -55,10 +59,6 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
     _refuse_unsupported(spec)
     k = prep.n_treated_clusters
     fit = _imputation_fit(prep, spec) if spec.estimator == "imputation" else _sa_fit(prep, spec)
-    notes = list(fit.notes)
-    if k < spec.few_treated_threshold:
-        # the headline effect's p-value is CR1 too, not only the event times' intervals
-        notes.insert(0, Note("modern_few_treated_cr1", {"treated": k, "clusters": prep.n_clusters}))
     test = _TTest(fit.df, spec.alpha)
     overall = "ATT (all treated rows)" if spec.estimator == "imputation" else "ATT (cells e ≥ 0)"
     head = test.row(overall, fit.att, fit.se)
@@ -66,11 +66,16 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
         {**test.row(f"event_time::{e}", float(b), float(s)), "event_time": e}
         for e, b, s in zip(fit.times, fit.betas, fit.ses, strict=True)
     ]
+    detail: dict[str, Any] = {"vcov": "cluster", "df": _finite(fit.df)}
+    head_notes = _few_treated_notes(prep, spec)
+    if _permutes(prep, spec):
+        head, detail, head_notes = _permuted_head(prep, spec, fit, head, head_notes)
+    inference = "permutation" if "assignments" in detail else "analytic"
     extra = {**fit.extra, "event_study": event_records(rows)}
     return DidResult(
         estimator=spec.estimator,
         att=fit.att,
-        se=fit.se,
+        se=head["std_error"],
         ci_low=head["conf_low"],
         ci_high=head["conf_high"],
         p_value=head["p_value"],
@@ -78,13 +83,102 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
         n_units=prep.n_units,
         n_clusters=prep.n_clusters,
         n_treated_clusters=k,
-        inference="analytic",
+        inference=inference,
         alpha=spec.alpha,
-        notes=(*prep.notes, *notes),
+        notes=(*prep.notes, *head_notes, *fit.notes),
         table=tidy_frame([{**head, "event_time": None}, *rows]),
-        inference_detail={"vcov": "cluster", "df": fit.df if math.isfinite(fit.df) else None},
+        inference_detail=detail,
         extra=extra,
     )
+
+
+def _finite(x: float) -> float | None:
+    """``x``, or None for an infinite degrees of freedom (JSON has no inf)."""
+    return x if math.isfinite(x) else None
+
+
+def _few_treated_notes(prep: Prepared, spec: Spec) -> list[Note]:
+    """Return the notes that CR1 intervals are descriptive (fewer treated than the threshold).
+
+    The headline's note is replaced when randomization inference takes over the overall
+    effect; the event times keep CR1 intervals, so their note stays.
+    """
+    k = prep.n_treated_clusters
+    if k >= spec.few_treated_threshold:
+        return []
+    facts = {"treated": k, "clusters": prep.n_clusters}
+    return [Note("few_treated_cr1", facts), Note("modern_few_treated_cr1", facts)]
+
+
+def _permutes(prep: Prepared, spec: Spec) -> bool:
+    """Whether the overall effect gets randomization inference (asked, or the few-treated rule)."""
+    if spec.inference == "permutation":
+        return True
+    k, g = prep.n_treated_clusters, prep.n_clusters
+    return spec.inference is None and few_treated_default(k, g - k, spec.few_treated_threshold) != (
+        "analytic"
+    )
+
+
+def _permuted_head(
+    prep: Prepared, spec: Spec, fit: _Fit, head: dict[str, Any], notes: list[Note]
+) -> tuple[dict[str, Any], dict[str, Any], list[Note]]:
+    """Headline row, inference details and notes under cohort randomization inference.
+
+    Under the default (``inference=None``) a design that cannot be permuted (clusters
+    mixing cohorts) keeps the CR1 headline with a note saying why; an explicit
+    ``permutation`` raises instead.
+    """
+    from evalkit.did._modern_inference import (
+        cohort_randomization,
+        imputation_statistic,
+        sun_abraham_statistic,
+    )
+
+    if spec.estimator == "imputation":
+        statistic = imputation_statistic(prep)
+    else:
+        statistic = sun_abraham_statistic(prep, *_sa_window(spec))
+    options = spec.options
+    try:
+        att, out = cohort_randomization(
+            prep,
+            statistic,
+            n_perm=int(options.get("n_perm", 1999)),
+            max_enumerate=int(options.get("max_enumerate", 20_000)),
+            seed=spec.seed,
+            alpha=spec.alpha,
+        )
+    except EstimationError as exc:
+        if spec.inference == "permutation":
+            raise
+        failed = Note("modern_permutation_failed", {"reason": str(exc)})
+        return head, {"vcov": "cluster", "df": _finite(fit.df)}, [failed, *notes]
+    if not math.isclose(att, fit.att, rel_tol=1e-6, abs_tol=1e-9):
+        raise EstimationError("internal check failed: the permutation re-estimate differs")
+    k, g = prep.n_treated_clusters, prep.n_clusters
+    chose = []
+    if spec.inference is None:
+        threshold = max(spec.few_treated_threshold, MIN_SIDE_ANALYTIC)
+        facts = {"treated": k, "comparison": g - k, "clusters": g, "threshold": threshold}
+        chose = [Note("few_treated_permutation", facts)]
+    # the headline is no longer CR1; the event times are, and their note stays
+    rest = [n for n in notes if n.code != "few_treated_cr1"]
+    new_head = {
+        **head,
+        "std_error": math.nan,
+        "statistic": math.nan,
+        "p_value": out.p_value,
+        "conf_low": out.ci_low,
+        "conf_high": out.ci_high,
+    }
+    detail = {**out.detail, "analytic_se": head["std_error"], "analytic_p_value": head["p_value"]}
+    return new_head, detail, [*chose, *out.messages, *rest]
+
+
+def _sa_window(spec: Spec) -> tuple[int | None, int | None]:
+    """Sun–Abraham's event window: the spec's, else the ``min_e``/``max_e`` options."""
+    return spec.event_window or (spec.options.get("min_e"), spec.options.get("max_e"))
 
 
 @dataclass(frozen=True)
@@ -109,11 +203,11 @@ def _refuse_unsupported(spec: Spec) -> None:
             f"{spec.estimator} does not take anticipation periods here; register the start of "
             "the anticipation as the cohort, or use estimator='event_study'"
         )
-    if spec.inference not in (None, "analytic"):
+    if spec.inference not in (None, "analytic", "permutation"):
         raise EstimationError(
             f"inference={spec.inference!r} is not available for {spec.estimator}; allowed: "
-            "'analytic' (cluster-robust). With few treated clusters use event_study or twfe "
-            "with inference='conley_taber'"
+            "'analytic' (cluster-robust) and 'permutation' (cohorts re-assigned to clusters, "
+            "the default with few treated or comparison clusters)"
         )
 
 
@@ -139,8 +233,7 @@ def _imputation_fit(prep: Prepared, spec: Spec) -> _Fit:
 def _sa_fit(prep: Prepared, spec: Spec) -> _Fit:
     """Fit Sun–Abraham, with the registered sensitivity analysis on its event times."""
     options = spec.options
-    min_e, max_e = spec.event_window or (options.get("min_e"), options.get("max_e"))
-    sa = sun_abraham(prep, min_e, max_e)
+    sa = sun_abraham(prep, *_sa_window(spec))
     ses = np.sqrt(np.clip(np.diag(sa.vcov), 0, None))
     extra: dict[str, Any] = {"reference_period": -1}
     notes: tuple[Note, ...] = ()

@@ -108,10 +108,13 @@ TEMPLATES: dict[str, str] = {
     ),
     "modern_few_treated_cr1": (
         "only {treated} of {clusters} clusters are treated; the intervals and p-values of "
-        "the overall effect and of every event time are cluster-robust (CR1), the only "
-        "inference this estimator has here, and far too narrow with so few treated clusters "
-        "— read them as descriptive; for a test use twfe or event_study, whose default "
-        "inference is built for few treated clusters"
+        "the event times are cluster-robust (CR1), the only inference they have here, and far "
+        "too narrow with so few treated clusters — read them as descriptive"
+    ),
+    "modern_permutation_failed": (
+        "randomization inference for the overall effect could not run ({reason}); its "
+        "p-value and interval are cluster-robust (CR1) and far too narrow with so few treated "
+        "clusters; do not read the p-value as evidence"
     ),
     # --- resampling inference ---
     "wild_enumerated": (

@@ -111,12 +111,15 @@ def _check_inference(
     threshold = a.get("few_treated_threshold") or FEW_TREATED_THRESHOLD
     few = n_treated < threshold
     if inference in CLUSTER_ROBUST and few and estimator not in SYNTHETIC_ESTIMATORS:
-        alt = (
-            "conley_taber or permutation (or auto, which picks permutation)"
-            if estimator in ("2x2", "twfe")
-            else "twfe with conley_taber or permutation for a single start month, "
-            "or report the estimate as descriptive"
-        )
+        if estimator in ("2x2", "twfe"):
+            alt = "conley_taber or permutation (or auto, which picks permutation)"
+        elif estimator in FEW_TREATED_METHODS["permutation"]:
+            alt = "permutation (or auto, which picks permutation)"
+        else:
+            alt = (
+                "twfe with conley_taber or permutation for a single start month, "
+                "or report the estimate as descriptive"
+            )
         warnings.append(
             f"analysis.inference: {inference!r} is cluster-robust inference, and with "
             f"{n_treated} treated cluster(s) (fewer than {threshold}) it over-rejects; use {alt}"
