@@ -554,6 +554,13 @@ def attack(
     relations += _across(rel)
     relations += _quarters(rel)
     relations += _periods(rel)
+    return recoveries(rel, relations)
+
+
+def recoveries(
+    rel: _Release, relations: list[tuple[Cell, list[Cell]]]
+) -> tuple[list[Recovery], int]:
+    """Solve the relations, read the ratios and the step curves; keep the hidden counts."""
     targets = {c for c in rel.hidden if c[2] in rel.ints[c[0]] and float(rel.true[c]).is_integer()}
     # a column hidden in every row is withheld (a survival curve's counts); its zeros are
     # the curves' starts at time 0, which hold no events by definition, not a secret

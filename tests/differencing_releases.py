@@ -29,16 +29,13 @@ from differencing import (
     _breakdowns,
     _periods,
     _quarters,
-    _ratios,
     _Release,
     _row_sums,
-    _solve,
-    _withheld,
     long_form,
     read_release,
+    recoveries,
     truth_tables,
 )
-from differencing_steps import step_recoveries
 
 
 def _same_counts(rel: _Release, tags: Sequence[str]) -> Iterable[tuple[Cell, list[Cell]]]:
@@ -96,13 +93,7 @@ def attack_releases(
         relations += _quarters(view)
         relations += _periods(view)
     relations += _same_counts(rel, tags)
-    targets = {c for c in rel.hidden if c[2] in rel.ints[c[0]] and float(rel.true[c]).is_integer()}
-    targets -= {c for c in targets if rel.true[c] == 0 and _withheld(rel, c[0], c[2])}
-    found = {
-        (r.table, r.row, r.column): r
-        for r in _solve(rel, relations) + _ratios(rel) + step_recoveries(rel, Recovery)
-    }
-    return [r for c, r in sorted(found.items()) if c in targets], len(targets)
+    return recoveries(rel, relations)
 
 
 if __name__ == "__main__":
