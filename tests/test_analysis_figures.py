@@ -282,3 +282,28 @@ def test_a_trend_of_yes_no_outcomes_reads_percentages():
     assert plot.labels.y == "Aandeel"  # type: ignore[attr-defined]
     means = _y_tick_labels(trend_plot(trends, {"neet": "NEET"}, "2025-02", "nl"))
     assert not any(label.endswith("%") for label in means), means
+
+
+def test_the_norm_share_line_breaks_at_a_left_out_period():
+    """A month with a small count is left out; the line must not join across it."""
+    months = [f"2025-{m:02d}" for m in range(1, 9)]
+    rows = [
+        {
+            "norm": "n1",
+            "group": group,
+            "month": month,
+            "n_within": 3 if (group, month) == ("pilot", "2025-04") else 20,
+            "n_breach": 15,
+            "share_within": 0.5,
+        }
+        for group in ("pilot", "comparison")
+        for month in months
+    ]
+    plot = norm_share_plot(pd.DataFrame(rows), norm="n1", threshold=10)
+    plot.draw()  # the layers' data are computed by drawing
+    line = plot.layers[0].data
+    for _, part in line.groupby("group"):
+        steps = part.sort_values("x")["x"].diff().dropna()
+        assert (steps < 40).all(), part  # consecutive months only (days between starts)
+    pilot = plot.data.loc[plot.data["group"] == "pilot"]
+    assert "2025-04" not in set(pilot["month"]) and pilot["segment"].nunique() == 2

@@ -160,6 +160,24 @@ def _period_start(values: pd.Series) -> pd.Series:
     return pd.to_datetime(text + "-01")
 
 
+def _runs(data: pd.DataFrame, col: str) -> pd.Series:
+    """Return the number of each row's run of consecutive shown periods, per group.
+
+    A line through the shown periods only would join the periods on either side of a
+    hidden or left-out one and invite a reader to read its share off the line, so a
+    run breaks at every period without a shown share (as the trend figure's lines do).
+    """
+    text = data[col].astype(str)
+    quarters = text.str.contains("-Q")
+    year = pd.to_numeric(text.str[:4], errors="coerce")
+    part = pd.to_numeric(text.str[-1].where(quarters, text.str[5:7]), errors="coerce")
+    step = (year * 4 + part).where(quarters, year * 12 + part)
+    shown = pd.to_numeric(data["share_within"], errors="coerce").notna()
+    same = data["group"].eq(data["group"].shift())
+    goes_on = same & shown.shift(fill_value=False) & step.diff().eq(1)
+    return (shown & ~goes_on).cumsum().where(shown, -1)
+
+
 def norm_series(norms_over_time: pd.DataFrame, *, norm: str, threshold: int) -> pd.DataFrame:
     """Select the periods of one norm that a figure may show, per group.
 
@@ -237,10 +255,11 @@ def norm_share_plot(
     data["date"] = _period_start(data[col]) if len(data) else pd.Series(dtype="datetime64[ns]")
     data["group_label"] = [_t(str(g), lang) for g in data["group"]]
     data = data.sort_values(["group_label", "date"], kind="stable")
+    data["segment"] = _runs(data, col)
     colours = {_t(g, lang): _COLOURS[g] for g in ("pilot", "comparison", "all", "other")}
     plot = ggplot(data, aes("date", "share_within", colour="group_label"))
     plot += [
-        geom_line(size=0.8),
+        geom_line(aes(group="segment"), size=0.8),
         geom_point(size=1.2),
         scale_colour_manual(values=colours),
         scale_y_continuous(limits=(0, 1), labels=number_labels(lang)),
