@@ -228,8 +228,13 @@ class Planner:
         """Add complementary cells until no relation, alone or together, pins a hidden one."""
         for _ in range(10_000):
             self._singletons()
-            determined = self._determined()
-            added = sum(self._complement(cell) for cell in determined if cell in self.hidden)
+            determined = [c for c in self._determined() if c in self.hidden]
+            if self.frozen:
+                # with earlier releases published, a hidden zero whose row they made
+                # public can be pinned for good; walking from it only hid other counts
+                # that protected nothing (zeros are not protected across releases)
+                determined = [c for c in determined if self.value[c] != 0]
+            added = sum(self._complement(cell) for cell in determined)
             if not added:
                 break
 
