@@ -117,6 +117,32 @@ def test_an_interrupted_pool_ends_its_busy_workers_at_once() -> None:
     assert left == []
 
 
+@LINUX
+def test_stopping_after_an_interruption_ends_a_worker_forked_at_the_last_moment() -> None:
+    """A worker start cut off by Ctrl-C or SIGTERM leaves a child that waits for ever.
+
+    The fork server forks it after the pool has looked at the server's children; it
+    holds the server's "alive" pipe, so the wait for the server never ended (a CI run
+    of ``evalkit run`` hung after SIGTERM). Here the pool's own workers have ended, and
+    a fork request is sent whose task never comes, as when the start is cut off.
+    """
+    code = (
+        "import time\n"
+        "from multiprocessing import forkserver\n"
+        "from evalkit.pipeline import analysts\n"
+        "pool = analysts.Analysts(1)\n"
+        "pool.run(int).result()\n"
+        "pool._pool.shutdown(wait=True)\n"
+        "cut_off = forkserver._forkserver.connect_to_new_process([])\n"
+        "start = time.monotonic()\n"
+        "analysts._stop_fork_server(interrupted=True)\n"
+        "print(round(time.monotonic() - start))\n"
+    )
+    (seconds,), left = run_and_list_children(code, timeout=120)
+    assert int(seconds) < 10
+    assert left == []
+
+
 def test_a_failed_run_renders_no_queued_document() -> None:
     import threading
 

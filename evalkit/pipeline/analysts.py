@@ -144,7 +144,7 @@ _OPEN_POOLS = [0]
 _POOLS_LOCK = threading.Lock()
 
 
-def _stop_fork_server() -> None:
+def _stop_fork_server(interrupted: bool = False) -> None:
     """Stop the fork server and wait for it, once the workers it forked have ended.
 
     Left running, it would end only after this process, as an orphan: its CPU and the
@@ -152,7 +152,8 @@ def _stop_fork_server() -> None:
     (``/usr/bin/time``, the pipeline benchmark), and a process would outlive the run.
     multiprocessing stops it only at exit; ``ForkServer._stop`` is the method its own
     tests use to stop it earlier, so it is called when present. The next pool starts a
-    new server.
+    new server. After an interruption (``interrupted``), what the server forks while
+    it is waited for is ended too (:func:`_ending_stragglers`).
     """
     from multiprocessing import forkserver
 
@@ -161,8 +162,38 @@ def _stop_fork_server() -> None:
         if _OPEN_POOLS[0] > 0:
             return
     stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
-    if callable(stop):
+    if not callable(stop):
+        return
+    if not interrupted:
         stop()
+        return
+    with _ending_stragglers():
+        stop()
+
+
+@contextlib.contextmanager
+def _ending_stragglers() -> Iterator[None]:
+    """End the fork server's children over and over while the block runs.
+
+    Ctrl-C or SIGTERM can cut the run off while a pool is starting a worker: the request
+    has reached the fork server, which forks the worker a moment later, after the one
+    look at its children in :func:`_end_fork_server_children`. That worker waits for a
+    task that never comes and holds the server's "alive" pipe, so the wait for the
+    server never ended (seen with SIGTERM 4 s into ``evalkit run``).
+    """
+    done = threading.Event()
+
+    def end_until_done() -> None:
+        while not done.wait(0.05):
+            _end_fork_server_children()
+
+    helper = threading.Thread(target=end_until_done, name="end-stragglers", daemon=True)
+    helper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        helper.join()
 
 
 def _end_workers(pool: ProcessPoolExecutor) -> None:
@@ -262,7 +293,7 @@ class Analysts:
             if interrupted:
                 _end_fork_server_children()
             self._pool = None
-            _stop_fork_server()
+            _stop_fork_server(interrupted)
 
     def start(self) -> None:
         """Start every worker now, so their imports overlap the main thread's work."""
