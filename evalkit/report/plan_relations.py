@@ -78,7 +78,8 @@ def table_of(source: str, records: list[dict[str, Any]], rule: TableRule) -> Tab
         ]
         frame = pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
         for col in frame.columns:  # a Σ row's empty labels: None, as in the records
-            if frame[col].dtype == object:
+            # (pandas 3 reads text as its string dtype, whose missing value is NaN)
+            if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
                 frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     keys = [
         c
