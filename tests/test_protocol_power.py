@@ -140,3 +140,21 @@ def test_persons_per_unit_has_a_maximum(
     data["power"]["persons_per_unit"] = MAX_PERSONS_PER_UNIT
     assert main(["protocol", "check", str(write_protocol(tmp_path, data))]) == 0
     capsys.readouterr()
+
+
+def test_a_declared_population_too_large_to_simulate_is_refused(tmp_path: Path):
+    """Without ``power.persons_per_unit`` the simulation takes ``sample_size.persons``.
+
+    10**9 declared young people took 21 GB before the system killed the process; here
+    60,000 over five municipalities, more than 10,000 each.
+    """
+    data = protocol_dict()
+    data.pop("power", None)
+    data["sample_size"] = {"persons": 60_000}
+    protocol = load_protocol(write_protocol(tmp_path, data))
+    message = r"sample_size.persons: 60,000 young people over 5 municipalities"
+    with pytest.raises(ProtocolError, match=message):
+        simulate_power(protocol, unit_level_test, n_sims=1)
+    data["power"] = {"persons_per_unit": 20, "n_sims": 1}
+    protocol = load_protocol(write_protocol(tmp_path, data))
+    assert len(simulate_power(protocol, unit_level_test, effects=[0.0])) == 1

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import ProtocolError
+from evalkit.protocol._fields import MAX_PERSONS_PER_UNIT
 from evalkit.protocol.model import Outcome, Protocol
 
 __all__ = [
@@ -108,9 +109,11 @@ def _design(protocol: Protocol, targets: Sequence[PowerTarget]) -> Any:
     if settings.serial_correlation is not None:
         changes["ar1"] = settings.serial_correlation
     declared = protocol.expected_persons
+    units = len(design.municipalities)
     if settings.persons_per_unit is not None:
-        changes["n_persons"] = settings.persons_per_unit * len(design.municipalities)
+        changes["n_persons"] = settings.persons_per_unit * units
     elif declared:
+        _check_declared_persons(int(declared), units)
         changes["n_persons"] = int(declared)
     rates = dict(design.base_rates)
     for t in targets:
@@ -118,6 +121,22 @@ def _design(protocol: Protocol, targets: Sequence[PowerTarget]) -> Any:
             rates[t.column] = settings.base_rates[t.outcome.id]
     changes["base_rates"] = rates
     return design.replace(**changes)
+
+
+def _check_declared_persons(persons: int, units: int) -> None:
+    """Refuse a ``sample_size.persons`` the simulation cannot hold in memory.
+
+    The simulation then takes the declared number as its population, and builds one
+    person-month panel of it at a time: 10**9 persons took 21 GB before the system
+    killed the process. ``power.persons_per_unit`` has the same bound.
+    """
+    if persons > MAX_PERSONS_PER_UNIT * units:
+        raise ProtocolError(
+            f"sample_size.persons: {persons:,} young people over {units} municipalities is "
+            f"more than the power simulation can hold ({MAX_PERSONS_PER_UNIT:,} per "
+            "municipality); set power.persons_per_unit to the number per municipality "
+            "to simulate"
+        )
 
 
 def _cell_means(panel: pd.DataFrame, column: str) -> pd.DataFrame:
