@@ -77,7 +77,7 @@ monitor: setup
 # core idles whenever the test running is a single process. Two, not `-n auto`: the slow
 # tests start processes of their own (analysis workers, kernels, Chromium).
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=40
 
 # The Spark path for real (local mode, Java 17): slow to start, so not in `make test`.
 test-spark: setup
