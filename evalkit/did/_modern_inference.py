@@ -32,14 +32,16 @@ import numpy as np
 import pandas as pd
 
 from evalkit.did._data import CLUSTER, COHORT, TIME, UNIT, Prepared, Y
-from evalkit.did._twoway import TwoWay
-from evalkit.did.inference import (
-    InferenceOutcome,
-    distinct_assignments,
-    exact_size,
+from evalkit.did._permutation import (
+    cohort_roles,
+    draw_assignments,
     invert,
-    unbounded_values,
+    sharp_null_p,
+    size_note,
+    unbounded_note,
 )
+from evalkit.did._twoway import TwoWay
+from evalkit.did.inference import InferenceOutcome
 from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
 
@@ -230,35 +232,8 @@ def _cluster_roles(prep: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cluster code of every row, cohort code of every cluster, cohort value of each code."""
     f = prep.frame
     row_cluster = pd.factorize(f[CLUSTER], sort=True)[0]  # sorted labels: stable draws
-    g = f[COHORT].to_numpy(dtype=float)
-    n_cl = int(row_cluster.max()) + 1
-    low = np.full(n_cl, np.inf)
-    high = np.full(n_cl, -np.inf)
-    np.minimum.at(low, row_cluster, g)
-    np.maximum.at(high, row_cluster, g)
-    if np.any(low != high):
-        raise EstimationError(
-            "permutation inference re-assigns cohorts to clusters, so every unit of a cluster "
-            "must have the same cohort (first treated period; 0 or empty = never treated); "
-            "here some clusters mix cohorts"
-        )
-    values = np.unique(low)
-    values = np.concatenate([[0.0], values[values > 0]])
-    return row_cluster, np.searchsorted(values, low).astype(np.int64), values
-
-
-def _p_function(
-    by_y: np.ndarray, by_d: np.ndarray, obs_y: float, obs_d: float
-) -> Callable[[float], float]:
-    """``p(tau)``: share of assignments whose ``|ATT(Y − tau D)|`` is at least the observed."""
-    n = by_y.size
-
-    def pfun(tau: float) -> float:
-        stat = np.abs(by_y - tau * by_d)
-        ref = abs(obs_y - tau * obs_d)
-        return int((stat >= ref - 1e-10 * max(1.0, ref)).sum()) / n
-
-    return pfun
+    role, values = cohort_roles(row_cluster, f[COHORT].to_numpy(dtype=float))
+    return row_cluster, role, values
 
 
 def cohort_randomization(
@@ -299,11 +274,7 @@ def cohort_randomization(
     k = int((role > 0).sum())
     if k == 0:
         raise EstimationError("no treated cluster: there is no assignment to permute")
-    assignments = distinct_assignments(role, max_enumerate)
-    enumerated = assignments is not None
-    if assignments is None:
-        rng = np.random.default_rng(seed)
-        assignments = [role] + [rng.permutation(role) for _ in range(n_perm)]
+    assignments, enumerated = draw_assignments(role, max_enumerate, n_perm, seed)
     stats = np.array([statistic(values[a[row_cluster]]) for a in assignments])
     obs_y, obs_d = statistic(values[role[row_cluster]])
     if not (math.isfinite(obs_y) and math.isfinite(obs_d) and obs_d != 0):
@@ -324,15 +295,13 @@ def cohort_randomization(
         "draw_order": "sorted cluster labels",
         "statistic": "overall effect, re-estimated under each assignment",
     }
-    pfun = _p_function(stats[:, 0], stats[:, 1], obs_y, obs_d)
+    pfun = sharp_null_p(stats[:, 0], stats[:, 1], obs_y, obs_d)
     lo, hi = -math.inf, math.inf
-    if 1.0 / n > alpha:  # no p-value can reach alpha: say so instead of giving an interval
-        facts = {"treated": k, "clusters": len(role), **unbounded_values(n, alpha)}
-        messages.append(Note("permutation_unbounded", facts))
+    unbounded = unbounded_note("permutation_unbounded", n, alpha, role)
+    if unbounded is not None:  # no p-value can reach alpha: say so instead of an interval
+        messages.append(unbounded)
     else:
-        detail["exact_size"] = size = exact_size(np.abs(stats[:, 0]), alpha)
-        if size < 0.6 * alpha:
-            coarse = {"assignments": int(n), "alpha": float(alpha), "size": size}
-            messages.append(Note("permutation_conservative", coarse))
+        detail["exact_size"], coarse = size_note(np.abs(stats[:, 0]), alpha)
+        messages.extend([coarse] if coarse else [])
         lo, hi = invert(pfun, obs_y / obs_d, float(np.std(stats[:, 0])) or 1.0, alpha)
     return obs_y, InferenceOutcome(pfun(0.0), lo, hi, detail, tuple(messages))

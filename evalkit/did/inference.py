@@ -19,7 +19,6 @@ functions report it; when it exceeds ``alpha`` the interval is unbounded
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,16 @@ import scipy.sparse as sp
 
 from evalkit.did._assigned import assigned_coefs
 from evalkit.did._fwl import Residualizer
+from evalkit.did._permutation import (
+    distinct_assignments,
+    draw_assignments,
+    exact_size,
+    invert,
+    sharp_null_p,
+    size_note,
+    unbounded_note,
+    unbounded_values,
+)
 from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
 
@@ -191,136 +200,6 @@ class BlockProducts(NamedTuple):
     m: int
 
 
-def distinct_assignments(role: np.ndarray, limit: int) -> list[np.ndarray] | None:
-    """Return every distinct permutation of ``role``, or None when there are more than ``limit``.
-
-    Parameters
-    ----------
-    role : numpy.ndarray
-        Per cluster, 0 (comparison) or the code r ≥ 1 of its treatment pattern (cohort).
-    limit : int
-        Largest number of assignments to list.
-
-    Returns
-    -------
-    list of numpy.ndarray or None
-        The assignments (the observed one among them), or None.
-    """
-    g_count = len(role)
-    counts = {int(r): int((role == r).sum()) for r in np.unique(role) if r > 0}
-    total = math.factorial(g_count) // math.prod(
-        math.factorial(c) for c in [*counts.values(), int((role == 0).sum())]
-    )
-    if total > limit:
-        return None
-    out: list[np.ndarray] = []
-
-    def place(free: list[int], roles: list[tuple[int, int]], current: np.ndarray) -> None:
-        if not roles:
-            out.append(current.copy())
-            return
-        (r, c), rest = roles[0], roles[1:]
-        for chosen in itertools.combinations(free, c):
-            current[list(chosen)] = r
-            place([f for f in free if f not in chosen], rest, current)
-            current[list(chosen)] = 0
-
-    place(list(range(g_count)), sorted(counts.items()), np.zeros(g_count, dtype=int))
-    return out
-
-
-def invert(
-    pfun: Callable[[float], float], center: float, scale: float, alpha: float
-) -> tuple[float, float]:
-    """Return the interval {tau: p(tau) > alpha} around ``center`` by bracketing and bisection."""
-    scale = scale if np.isfinite(scale) and scale > 0 else max(abs(center), 1.0)
-    bounds = []
-    for sign in (-1.0, 1.0):
-        inner, step = center, scale
-        outer = None
-        for _ in range(60):
-            trial = center + sign * step
-            if pfun(trial) <= alpha:
-                outer = trial
-                break
-            inner, step = trial, step * 2
-        if outer is None:
-            bounds.append(sign * math.inf)
-            continue
-        for _ in range(60):
-            mid = 0.5 * (inner + outer)
-            if pfun(mid) <= alpha:
-                outer = mid
-            else:
-                inner = mid
-            if abs(outer - inner) <= 1e-9 * max(1.0, abs(center), scale):
-                break
-        bounds.append(0.5 * (inner + outer))
-    return bounds[0], bounds[1]
-
-
-def exact_size(stat: np.ndarray, alpha: float) -> float:
-    """Return the exact size of the test rejecting at ``p ≤ alpha`` (statistic per assignment).
-
-    With ``n`` equally likely assignments the p-value of the observed one is
-    ``#{stat ≥ stat_obs} / n``; the test's size is the largest attainable p-value at or
-    below ``alpha`` (ties, e.g. mirror-image assignments, make steps coarser than ``1/n``).
-
-    Parameters
-    ----------
-    stat : numpy.ndarray
-        ``|statistic|`` under each assignment (the observed one included).
-    alpha : float
-        Nominal level.
-
-    Returns
-    -------
-    float
-        The exact size (0 when no p-value is at or below ``alpha``).
-    """
-    s = np.sort(np.asarray(stat, dtype=float))
-    tol = 1e-10 * max(1.0, float(np.abs(s).max(initial=0.0)))
-    p = (len(s) - np.searchsorted(s, s - tol, side="left")) / len(s)
-    ok = p[p <= alpha + 1e-12]
-    return float(ok.max()) if ok.size else 0.0
-
-
-def unbounded_values(assignments: int, alpha: float) -> dict[str, Any]:
-    """Values of the notes that say why no p-value below ``alpha`` (and no bounded interval) exists.
-
-    Parameters
-    ----------
-    assignments : int
-        Number of equally likely assignments (the observed one included); the
-        smallest p-value is ``1 / assignments``.
-    alpha : float
-        1 − confidence level.
-
-    Returns
-    -------
-    dict
-        ``assignments``, ``smallest``, ``alpha`` and ``level`` (1 − alpha).
-    """
-    return {
-        "assignments": int(assignments),
-        "smallest": 1.0 / assignments,
-        "alpha": float(alpha),
-        "level": 1 - alpha,
-    }
-
-
-def _sharp_null_p(by_y: np.ndarray, by_shift: np.ndarray, b_obs: float) -> Callable[[float], float]:
-    """Return p(tau) of a sharp null from the statistic under all assignments (observed too)."""
-    n = len(by_y)
-
-    def pfun(tau: float) -> float:
-        stat = np.abs(by_y - tau * by_shift)
-        ref = abs(b_obs - tau)
-        return int((stat >= ref - 1e-10 * max(1.0, ref)).sum()) / n
-
-    return pfun
-
-
 def randomization_combinations(
     design: LinearDesign,
     combinations: Sequence[np.ndarray],
@@ -374,11 +253,9 @@ def randomization_combinations(
     """
     coefs, obs, messages, enumerated = _assigned_coefficients(design, max_enumerate, n_perm, seed)
     n = len(coefs)
-    unbounded = 1.0 / n > alpha
-    if unbounded:
-        role = np.asarray(design.role)
-        counts = {"treated": int((role > 0).sum()), "clusters": len(role)}
-        messages.append(Note("permutation_unbounded", counts | unbounded_values(n, alpha)))
+    unbounded = unbounded_note("permutation_unbounded", n, alpha, np.asarray(design.role))
+    if unbounded is not None:
+        messages.append(unbounded)
     detail = {
         "method": "randomization inference over clusters",
         "assignments": int(n),
@@ -396,15 +273,13 @@ def randomization_combinations(
         by_y = coefs[:, :, 0] @ w  # w'theta_a(Y), n
         by_shift = np.einsum("amj,m,j->a", coefs[:, :, 1:], w, s)  # w'theta_a(X_obs s)
         b_obs = float(w @ obs[:, 0])
-        pfun = _sharp_null_p(by_y, by_shift, b_obs)
-        if i == 0 and not unbounded:
+        pfun = sharp_null_p(by_y, by_shift, b_obs, 1.0)  # w's = 1 for the observed X
+        if i == 0 and unbounded is None:
             # the first combination's exact size stands for all (the same assignments)
-            detail["exact_size"] = size = exact_size(np.abs(by_y), alpha)
-            if size < 0.6 * alpha:
-                coarse = {"assignments": int(n), "alpha": float(alpha), "size": size}
-                messages.append(Note("permutation_conservative", coarse))
+            detail["exact_size"], coarse = size_note(np.abs(by_y), alpha)
+            messages.extend([coarse] if coarse else [])
         lo, hi = -math.inf, math.inf
-        if not unbounded:
+        if unbounded is None:
             lo, hi = invert(pfun, b_obs, float(np.std(by_y)) or 1.0, alpha)
         outcomes.append(InferenceOutcome(pfun(0.0), lo, hi, dict(detail), tuple(messages)))
     return outcomes, (_joint_p(coefs, obs, list(joint)) if joint else None)
@@ -424,11 +299,7 @@ def _assigned_coefficients(
     """
     gram, raw, vecs, n_roles, m = design.block_products()
     role = np.asarray(design.role)
-    assignments = distinct_assignments(role, max_enumerate)
-    enumerated = assignments is not None
-    if assignments is None:
-        rng = np.random.default_rng(seed)
-        assignments = [role] + [rng.permutation(role) for _ in range(n_perm)]
+    assignments, enumerated = draw_assignments(role, max_enumerate, n_perm, seed)
     coefs = assigned_coefs(gram, raw, vecs, assignments, n_roles, m)  # n × m × (1 + m)
     obs = assigned_coefs(gram, raw, vecs, [role], n_roles, m)[0]
     if not np.isfinite(obs).all():

@@ -26,19 +26,25 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from evalkit.did._permutation import (
+    cohort_roles,
+    draw_assignments,
+    invert,
+    sharp_null_p,
+    unbounded_note,
+)
 from evalkit.did.cs._aggregate import Cohorts, aggregate_all
 from evalkit.did.cs._attgt import group_time
 from evalkit.did.cs._data import CsData
 from evalkit.did.cs._result import AGGREGATIONS, CsResult
 from evalkit.did.cs.estimator import CsFit
-from evalkit.did.inference import distinct_assignments, invert, unbounded_values
 from evalkit.did.notes import Note
 from evalkit.did.results import json_float
 from evalkit.errors import EstimationError
@@ -69,24 +75,12 @@ class CohortPermutation:
 
 def _cluster_roles(data: CsData) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Cohort code of every cluster (0 = never treated) and the cohort value of each code."""
-    clus = data.unit_cluster
-    if clus is None:
+    if data.unit_cluster is None:
         raise EstimationError(
             "permutation inference for Callaway–Sant'Anna re-assigns cohorts to clusters; "
             "name the cluster column (e.g. the municipality)"
         )
-    g_count = int(clus.max()) + 1
-    cohort = np.full(g_count, np.nan)
-    cohort[clus] = data.unit_cohort
-    if np.any(cohort[clus] != data.unit_cohort):
-        raise EstimationError(
-            "permutation inference for Callaway–Sant'Anna re-assigns cohorts to clusters, "
-            "so every unit of a cluster must have the same cohort (the first treated "
-            "period; 0 or empty means never treated); here some clusters mix cohorts"
-        )
-    values = np.unique(cohort)
-    values = np.concatenate([[0.0], values[values > 0]])
-    return np.searchsorted(values, cohort).astype(np.int64), values
+    return cohort_roles(data.unit_cluster, data.unit_cohort)
 
 
 def _treatment(data: CsData) -> NDArray[np.float64]:
@@ -231,24 +225,6 @@ class _MeansPath:
         return out[0], out[1]
 
 
-def _p_function(
-    by_y: NDArray[np.float64], by_d: NDArray[np.float64], obs_y: float, obs_d: float
-) -> Callable[[float], float]:
-    """``p(tau)``: share of assignments at least as extreme as the observed one under tau.
-
-    An assignment that could not be estimated (NaN) counts as at least as extreme.
-    """
-    n = by_y.size
-
-    def pfun(tau: float) -> float:
-        stat = np.abs(by_y - tau * by_d)
-        ref = abs(obs_y - tau * obs_d)
-        hits = np.isnan(stat) | (stat >= ref - 1e-10 * max(1.0, ref))
-        return int(hits.sum()) / n
-
-    return pfun
-
-
 def cohort_permutation(
     data: CsData,
     settings: dict[str, Any],
@@ -287,11 +263,7 @@ def cohort_permutation(
     k = int((role > 0).sum())
     if k == 0:
         raise EstimationError("no treated cluster: there is no assignment to permute")
-    assignments = distinct_assignments(role, max_enumerate)
-    enumerated = assignments is not None
-    if assignments is None:
-        rng = np.random.default_rng(seed)
-        assignments = [role] + [rng.permutation(role) for _ in range(n_perm)]
+    assignments, enumerated = draw_assignments(role, max_enumerate, n_perm, seed)
     d_obs = _treatment(data)
     by_y = np.empty((len(assignments), len(AGGREGATIONS)))
     by_d = np.empty_like(by_y)
@@ -308,18 +280,15 @@ def cohort_permutation(
             observed = i
     n = len(assignments)
     smallest = 1.0 / n
-    messages: list[Note] = []
-    unbounded = smallest > alpha
-    if unbounded:
-        facts = {"treated": k, "clusters": len(role), **unbounded_values(n, alpha)}
-        messages.append(Note("cs_permutation_unbounded", facts))
+    unbounded = unbounded_note("cs_permutation_unbounded", n, alpha, role)
+    messages: list[Note] = [] if unbounded is None else [unbounded]
     overall: dict[str, dict[str, float]] = {}
     for j, kind in enumerate(AGGREGATIONS):
         obs_y, obs_d = float(by_y[observed, j]), float(by_d[observed, j])
-        pfun = _p_function(by_y[:, j], by_d[:, j], obs_y, obs_d)
+        pfun = sharp_null_p(by_y[:, j], by_d[:, j], obs_y, obs_d, missing_is_extreme=True)
         if not math.isfinite(obs_y):
             p, lo, hi = math.nan, math.nan, math.nan
-        elif unbounded:
+        elif unbounded is not None:
             p, lo, hi = pfun(0.0), -math.inf, math.inf
         else:
             spread = float(np.nanstd(by_y[:, j])) or 1.0
