@@ -257,3 +257,20 @@ def test_without_a_cluster_each_unit_is_a_cluster_of_its_own(mpdta: pd.DataFrame
         for key, value in b[kind]["overall"].items():
             got = a[kind]["overall"][key]
             assert got == value if value is None else got == pytest.approx(value, rel=1e-12)
+
+
+def test_a_coarse_permutation_test_says_how_often_it_can_reject(mpdta: pd.DataFrame) -> None:
+    """One treated county of 35: the smallest p-value 1/35 is the test's whole size.
+
+    TWFE, imputation and Sun–Abraham said so (exact size 2.9 %, below 0.6 × alpha);
+    Callaway–Sant'Anna gave the same coarse test without a word.
+    """
+    treated = mpdta.loc[mpdta["first.treat"] == 2004, "countyreal"].unique()[:1]
+    never = mpdta.loc[mpdta["first.treat"] == 0, "countyreal"].unique()[:34]
+    df = mpdta[mpdta["countyreal"].isin([*treated, *never])]
+    res = estimate(df, estimator="callaway_santanna", inference="permutation", **KW)
+    detail = res.to_dict()["inference_detail"]["permutation"]
+    assert detail["assignments"] == 35 and detail["enumerated"] is True
+    assert detail["exact_size"] == pytest.approx(1 / 35)
+    assert "permutation_conservative" in [n.code for n in res.notes]
+    assert any("35 distinct assignments" in w for w in res.warnings)

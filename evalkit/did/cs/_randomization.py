@@ -38,6 +38,7 @@ from evalkit.did._permutation import (
     draw_assignments,
     invert,
     sharp_null_p,
+    size_note,
     unbounded_note,
 )
 from evalkit.did.cs._aggregate import Cohorts, aggregate_all
@@ -298,7 +299,7 @@ def cohort_permutation(
     failed = int(np.isnan(by_y[:, 0]).sum())
     if failed:
         messages.append(Note("cs_permutation_not_estimable", {"failed": failed, "assignments": n}))
-    detail = {
+    detail: dict[str, Any] = {
         "method": "randomization inference over the assignment of cohorts to clusters",
         "assignments": int(n),
         "enumerated": bool(enumerated),
@@ -307,6 +308,12 @@ def cohort_permutation(
         "statistic": "overall value of each aggregation",
         "not_estimable_assignments": failed,
     }
+    if unbounded is None:
+        # the headline's exact size stands for all four (the same assignments), as the
+        # first coefficient's does for TWFE; an assignment not estimable counts as extreme
+        simple = np.abs(by_y[:, 0])
+        detail["exact_size"], coarse = size_note(np.where(np.isnan(simple), np.inf, simple), alpha)
+        messages.extend([coarse] if coarse else [])
     return CohortPermutation(overall, detail, tuple(messages))
 
 
