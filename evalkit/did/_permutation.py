@@ -197,7 +197,7 @@ def invert(
     return bounds[0], bounds[1]
 
 
-def exact_size(stat: np.ndarray, alpha: float) -> float:
+def exact_size(stat: np.ndarray, alpha: float, always: int = 0) -> float:
     """Return the exact size of the test rejecting at ``p ≤ alpha`` (statistic per assignment).
 
     With ``n`` equally likely assignments the p-value of the observed one is
@@ -210,6 +210,9 @@ def exact_size(stat: np.ndarray, alpha: float) -> float:
         ``|statistic|`` under each assignment (the observed one included).
     alpha : float
         Nominal level.
+    always : int
+        Further assignments that count as at least as extreme whatever the observed
+        value (their statistic is not defined), as Callaway–Sant'Anna counts them.
 
     Returns
     -------
@@ -218,12 +221,12 @@ def exact_size(stat: np.ndarray, alpha: float) -> float:
     """
     s = np.sort(np.asarray(stat, dtype=float))
     tol = 1e-10 * max(1.0, float(np.abs(s).max(initial=0.0)))
-    p = (len(s) - np.searchsorted(s, s - tol, side="left")) / len(s)
+    p = (len(s) - np.searchsorted(s, s - tol, side="left") + always) / (len(s) + always)
     ok = p[p <= alpha + 1e-12]
     return float(ok.max()) if ok.size else 0.0
 
 
-def size_note(stat: np.ndarray, alpha: float) -> tuple[float, Note | None]:
+def size_note(stat: np.ndarray, alpha: float, always: int = 0) -> tuple[float, Note | None]:
     """Return the exact size of the test and, when it is coarse, the note that says so.
 
     Parameters
@@ -232,11 +235,13 @@ def size_note(stat: np.ndarray, alpha: float) -> tuple[float, Note | None]:
         ``|statistic|`` under each assignment (the observed one included).
     alpha : float
         Nominal level.
+    always : int
+        As in :func:`exact_size`.
     """
-    size = exact_size(stat, alpha)
+    size = exact_size(stat, alpha, always)
     if size >= _COARSE * alpha:
         return size, None
-    coarse = {"assignments": len(stat), "alpha": float(alpha), "size": size}
+    coarse = {"assignments": len(stat) + always, "alpha": float(alpha), "size": size}
     return size, Note("permutation_conservative", coarse)
 
 

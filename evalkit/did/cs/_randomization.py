@@ -312,7 +312,8 @@ def cohort_permutation(
         # the headline's exact size stands for all four (the same assignments), as the
         # first coefficient's does for TWFE; an assignment not estimable counts as extreme
         simple = np.abs(by_y[:, 0])
-        detail["exact_size"], coarse = size_note(np.where(np.isnan(simple), np.inf, simple), alpha)
+        defined = simple[np.isfinite(simple)]
+        detail["exact_size"], coarse = size_note(defined, alpha, always=simple.size - defined.size)
         messages.extend([coarse] if coarse else [])
     return CohortPermutation(overall, detail, tuple(messages))
 
