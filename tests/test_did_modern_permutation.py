@@ -67,9 +67,13 @@ def test_one_pilot_of_twelve_gets_a_randomization_p_value_on_the_cli(
     codes = [c["code"] for c in got["warning_codes"]]
     assert {"few_treated_permutation", "permutation_unbounded"} <= set(codes)
     assert "no effect of any size can be declared significant" in out.err
-    # the event times are still CR1, and their note says so (of them alone)
-    assert "modern_few_treated_cr1" in codes and "few_treated_cr1" not in codes
-    assert "p-values of the event times are cluster-robust" in out.err
+    assert "few_treated_cr1" not in codes
+    if estimator == "sun_abraham":  # its event times are still CR1, and their note says so
+        assert "modern_few_treated_cr1" in codes
+        assert "p-values of the event times are cluster-robust" in out.err
+    else:  # imputation's event times from the start on are permuted too; its leads are not
+        assert "imputation_leads_cr1" in codes and "modern_few_treated_cr1" not in codes
+        assert "pre-period (lead) coefficients are cluster-robust" in out.err
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
@@ -144,3 +148,59 @@ def test_size_under_no_effect_small_monte_carlo(estimator: str) -> None:
     got = size(estimator, design_panel(2, 12, staggered=False), sims=20, seed=5)
     assert got["inference"] == "permutation"
     assert got["size"] <= 4 / 20
+
+
+def _two_of_eight(effect: float) -> pd.DataFrame:
+    """Two pilot municipalities of eight (starts 5 and 6), three people each, 8 months."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for person in range(24):
+        muni = person // 3
+        g = {0: 5, 1: 6}.get(muni, 0)
+        for t in range(1, 9):
+            y = rng.normal() + (effect if g and t >= g else 0.0)
+            rows.append({"person": person, "muni": muni, "month": t, "cohort": g, "y": y})
+    return pd.DataFrame(rows)
+
+
+def test_imputation_event_times_get_the_randomization_test_of_the_overall_effect() -> None:
+    """Each event time e ≥ 0 is tested over the same 56 assignments as the overall effect.
+
+    Before, only the overall effect was; the event times kept CR1 intervals, far too
+    narrow with two pilot municipalities. Checked by hand: the public estimator re-run
+    under every assignment gives each event time's p-value, and shifting the rows
+    treated for e periods by the interval's ends puts that event time's test on its edge.
+    """
+    kw = {"outcome": "y", "unit": "person", "time": "month", "cohort": "cohort"}
+    data = _two_of_eight(1.0)
+    res = estimate(data, **kw, cluster="muni", estimator="imputation")
+    assert res.inference == "permutation" and res.inference_detail["assignments"] == 56
+    rows = res.table.dropna(subset=["event_time"]).set_index("event_time")
+    post = rows[rows.index >= 0]
+    assert list(post.index) == [0, 1, 2, 3]
+    assert post["std_error"].isna().all() and post["conf_low"].notna().all()
+    assert rows.loc[rows.index < 0, "std_error"].notna().all()  # the leads stay CR1
+    codes = {n.code for n in res.notes}
+    assert "imputation_leads_cr1" in codes and "modern_few_treated_cr1" not in codes
+
+    by_hand = []
+    for first, second in [(a, b) for a in range(8) for b in range(8) if a != b]:
+        moved = data.assign(cohort=data["muni"].map({first: 5, second: 6}).fillna(0))
+        fit = estimate(moved, **kw, cluster="muni", estimator="imputation", inference="analytic")
+        by_hand.append(fit.table.dropna(subset=["event_time"]).set_index("event_time")["estimate"])
+    by_hand_frame = pd.DataFrame(by_hand)
+    for e in post.index:
+        observed = abs(post.loc[e, "estimate"])
+        p = float((by_hand_frame[e].abs() >= observed - 1e-10).mean())
+        assert post.loc[e, "p_value"] == pytest.approx(p)
+
+    e = 1
+    at_e = ((data["cohort"] > 0) & (data["month"] - data["cohort"] == e)).to_numpy(float)
+    for end in (post.loc[e, "conf_low"], post.loc[e, "conf_high"]):
+        inward = 1e-4 * np.sign(post.loc[e, "estimate"] - end)
+        p = []
+        for shift in (end + inward, end - inward):
+            shifted = data.assign(y=data["y"] - shift * at_e)
+            out = estimate(shifted, **kw, cluster="muni", estimator="imputation").table
+            p.append(float(out.set_index("event_time").loc[e, "p_value"]))
+        assert p[0] > 0.05 >= p[1]

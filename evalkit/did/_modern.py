@@ -70,6 +70,9 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
     head_notes = _few_treated_notes(prep, spec)
     if _permutes(prep, spec):
         head, detail, head_notes = _permuted_head(prep, spec, fit, head, head_notes)
+        if spec.estimator == "imputation" and "assignments" in detail:
+            rows, head_notes = _permuted_event_times(prep, spec, rows, head_notes)
+            detail["event_times"] = "randomization inference, as the overall effect (e ≥ 0)"
     inference = "permutation" if "assignments" in detail else "analytic"
     extra = {**fit.extra, "event_study": event_records(rows)}
     return DidResult(
@@ -139,21 +142,14 @@ def _permuted_head(
         statistic = imputation_statistic(prep)
     else:
         statistic = sun_abraham_statistic(prep, *_sa_window(spec))
-    options = spec.options
     try:
-        att, out = cohort_randomization(
-            prep,
-            statistic,
-            n_perm=int(options.get("n_perm", 1999)),
-            max_enumerate=int(options.get("max_enumerate", 20_000)),
-            seed=spec.seed,
-            alpha=spec.alpha,
-        )
+        effects, (out,) = cohort_randomization(prep, statistic, **_draws(spec))
     except EstimationError as exc:
         if spec.inference == "permutation":
             raise
         failed = Note("modern_permutation_failed", {"reason": str(exc)})
         return head, {"vcov": "cluster", "df": _finite(fit.df)}, [failed, *notes]
+    att = float(effects[0])
     if not math.isclose(att, fit.att, rel_tol=1e-6, abs_tol=1e-9):
         raise EstimationError("internal check failed: the permutation re-estimate differs")
     k, g = prep.n_treated_clusters, prep.n_clusters
@@ -174,6 +170,59 @@ def _permuted_head(
     }
     detail = {**out.detail, "analytic_se": head["std_error"], "analytic_p_value": head["p_value"]}
     return new_head, detail, [*chose, *out.messages, *rest]
+
+
+def _draws(spec: Spec) -> dict[str, Any]:
+    """Return the assignments, seed and level of the spec's randomization inference."""
+    options = spec.options
+    return {
+        "n_perm": int(options.get("n_perm", 1999)),
+        "max_enumerate": int(options.get("max_enumerate", 20_000)),
+        "seed": spec.seed,
+        "alpha": spec.alpha,
+    }
+
+
+def _permuted_event_times(
+    prep: Prepared, spec: Spec, rows: list[dict[str, Any]], notes: list[Note]
+) -> tuple[list[dict[str, Any]], list[Note]]:
+    """Imputation's event times ``e ≥ 0`` under the randomization inference of its overall effect.
+
+    Each event time's p-value and interval come from the same assignments as the
+    overall effect's (:func:`~evalkit.did._modern_inference.imputation_event_statistic`);
+    the lead coefficients (pre-trend regression) keep CR1, and the note says so.
+    """
+    from evalkit.did._modern_inference import cohort_randomization, imputation_event_statistic
+
+    post = [int(r["event_time"]) for r in rows if r["event_time"] >= 0]
+    if not post:
+        return rows, notes
+    what = "effect at the event time"
+    effects, outcomes = cohort_randomization(
+        prep, imputation_event_statistic(prep, post), **_draws(spec), what=what
+    )
+    by_time = dict(zip(post, zip(effects, outcomes, strict=True), strict=True))
+    out = []
+    for row in rows:
+        if row["event_time"] not in by_time:
+            out.append(row)
+            continue
+        effect, o = by_time[row["event_time"]]
+        if not math.isclose(effect, row["estimate"], rel_tol=1e-6, abs_tol=1e-9):
+            raise EstimationError("internal check failed: an event-time re-estimate differs")
+        bounds = {"conf_low": o.ci_low, "conf_high": o.ci_high}
+        out.append(
+            {**row, "std_error": math.nan, "statistic": math.nan, "p_value": o.p_value, **bounds}
+        )
+    # the CR1 note now speaks of the leads alone (none: no CR1 interval is left)
+    leads = len(out) > len(post)
+    kept = [
+        Note("imputation_leads_cr1", n.values) if n.code == "modern_few_treated_cr1" else n
+        for n in notes
+        if leads or n.code != "modern_few_treated_cr1"
+    ]
+    extra = [m for o in outcomes for m in o.messages if m.code == "permutation_not_identified"]
+    return out, [*kept, *dict.fromkeys(extra)]
 
 
 def _sa_window(spec: Spec) -> tuple[int | None, int | None]:

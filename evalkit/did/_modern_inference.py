@@ -26,7 +26,7 @@ on the outcome, so it is left out with a note and the test stays exact.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,10 +45,17 @@ from evalkit.did.inference import InferenceOutcome
 from evalkit.did.notes import Note
 from evalkit.errors import EstimationError
 
-__all__ = ["cohort_randomization", "imputation_statistic", "sun_abraham_statistic"]
+__all__ = [
+    "cohort_randomization",
+    "imputation_event_statistic",
+    "imputation_statistic",
+    "sun_abraham_statistic",
+]
 
 #: A statistic: row cohorts under an assignment → overall effect of Y and of the observed D.
 Statistic = Callable[[np.ndarray], tuple[float, float]]
+#: Row cohorts under an assignment → per event time, its effect on Y and on its own D_e.
+EventStatistic = Callable[[np.ndarray], np.ndarray]
 #: Condition number above which the Sun–Abraham cells count as not identified.
 _SINGULAR_COND = 1e12
 
@@ -126,6 +133,61 @@ def imputation_statistic(prep: Prepared) -> Statistic:
         if not len(tau):
             return math.nan, math.nan
         return float(tau[:, 0].mean()), float(tau[:, 1].mean())
+
+    return stat
+
+
+def imputation_event_statistic(prep: Prepared, times: Sequence[int]) -> EventStatistic:
+    """Borusyak–Jaravel–Spiess's effects at event times ``times`` as a function of cohorts.
+
+    The sharp null of the interval at event time ``e`` is "an effect tau in the rows
+    treated for ``e`` periods, none elsewhere": ``Y(0) = Y − tau · D_e``, where ``D_e``
+    marks those rows under the observed cohorts. The estimator is linear in the outcome
+    for a fixed assignment, so each assignment is estimated on ``Y`` and on every
+    ``D_e`` at once (one two-way solve with ``1 + len(times)`` columns).
+
+    Parameters
+    ----------
+    prep : Prepared
+        The panel the estimate was made on.
+    times : sequence of int
+        Event times ``e ≥ 0`` of the estimate.
+
+    Returns
+    -------
+    EventStatistic
+        ``cohorts → array (len(times), 2)``: per event time the mean of ``Y − Ŷ(0)``
+        and of ``D_e − D̂_e(0)`` over the rows treated for ``e`` periods under those
+        cohorts (rows without ``Ŷ(0)`` dropped, as the estimator does); NaN where no
+        such row is left.
+    """
+    unit, period, n_u, n_t = _codes(prep)
+    t = prep.frame[TIME].to_numpy(dtype=float)
+    g_obs = prep.frame[COHORT].to_numpy(dtype=float)
+    d_obs = _observed_d(prep) > 0
+    marks = [(d_obs & (t - g_obs == e)).astype(float) for e in times]
+    v = np.column_stack([prep.frame[Y].to_numpy(dtype=float), *marks])
+
+    def stat(g: np.ndarray) -> np.ndarray:
+        treated = (g > 0) & (t >= g)
+        u0, p0 = unit[~treated], period[~treated]
+        r_unit = np.column_stack([np.bincount(u0, v[~treated, j], n_u) for j in range(v.shape[1])])
+        r_period = np.column_stack(
+            [np.bincount(p0, v[~treated, j], n_t) for j in range(v.shape[1])]
+        )
+        if n_u * n_t <= _DENSE_CELLS:
+            a, lam = _dense_two_way(u0 * n_t + p0, n_u, n_t, r_unit, r_period)
+        else:
+            a, lam = TwoWay(u0, p0, n_u, n_t).solve(r_unit, r_period)
+        tau = v[treated] - (a[unit[treated]] + lam[period[treated]])
+        ok = np.isfinite(tau).all(axis=1)
+        since = (t - g)[treated]
+        out = np.full((len(times), 2), np.nan)
+        for i, e in enumerate(times):
+            at = ok & (since == e)
+            if at.any():
+                out[i] = tau[at, 0].mean(), tau[at, 1 + i].mean()
+        return out
 
     return stat
 
@@ -238,21 +300,23 @@ def _cluster_roles(prep: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def cohort_randomization(
     prep: Prepared,
-    statistic: Statistic,
+    statistic: Statistic | EventStatistic,
     *,
     n_perm: int = 1999,
     max_enumerate: int = 20_000,
     seed: int = 0,
     alpha: float = 0.05,
-) -> tuple[float, InferenceOutcome]:
-    """Randomization inference for an overall effect over the assignment of cohorts.
+    what: str = "overall effect",
+) -> tuple[np.ndarray, list[InferenceOutcome]]:
+    """Randomization inference for effects over the assignment of cohorts.
 
     Parameters
     ----------
     prep : Prepared
         The panel (every cluster's units share one cohort).
-    statistic : Statistic
-        :func:`imputation_statistic` or :func:`sun_abraham_statistic` of ``prep``.
+    statistic : Statistic or EventStatistic
+        :func:`imputation_statistic` or :func:`sun_abraham_statistic` (the overall
+        effect), or :func:`imputation_event_statistic` (one effect per event time).
     n_perm : int
         Random assignments besides the observed one when there are more than
         ``max_enumerate`` distinct ones.
@@ -262,39 +326,62 @@ def cohort_randomization(
         Seed of the random assignments.
     alpha : float
         1 − confidence level.
+    what : str
+        The effect, as the details name it.
 
     Returns
     -------
-    att : float
-        The observed overall effect as re-estimated (the caller checks it).
-    outcome : InferenceOutcome
-        p-value, interval (±inf when the design cannot reach alpha), details, notes.
+    effects : numpy.ndarray
+        The observed effects as re-estimated (the caller checks them).
+    outcomes : list of InferenceOutcome
+        Per effect: p-value, interval (±inf when the design cannot reach alpha),
+        details, notes. Every effect is tested over the same assignments.
     """
     row_cluster, role, values = _cluster_roles(prep)
-    k = int((role > 0).sum())
-    if k == 0:
+    if not (role > 0).any():
         raise EstimationError("no treated cluster: there is no assignment to permute")
     assignments, enumerated = draw_assignments(role, max_enumerate, n_perm, seed)
-    stats = np.array([statistic(values[a[row_cluster]]) for a in assignments])
-    obs_y, obs_d = statistic(values[role[row_cluster]])
+    stats = np.array([_pairs(statistic(values[a[row_cluster]])) for a in assignments])
+    observed = _pairs(statistic(values[role[row_cluster]]))
+    detail: dict[str, object] = {
+        "method": "randomization inference over the assignment of cohorts to clusters",
+        "assignments": len(assignments),
+        "enumerated": bool(enumerated),
+        "smallest_p_value": 1.0 / len(assignments),
+        "seed": int(seed),
+        "draw_order": "sorted cluster labels",
+        "statistic": f"{what}, re-estimated under each assignment",
+    }
+    outcomes = [
+        _outcome(stats[:, j], observed[j], role, alpha, detail) for j in range(len(observed))
+    ]
+    return observed[:, 0], outcomes
+
+
+def _pairs(values: tuple[float, float] | np.ndarray) -> np.ndarray:
+    """Return a statistic's value as effects × (on Y, on D): one row for an overall effect."""
+    return np.reshape(np.asarray(values, dtype=float), (-1, 2))
+
+
+def _outcome(
+    stats: np.ndarray, observed: np.ndarray, role: np.ndarray, alpha: float, base: dict
+) -> InferenceOutcome:
+    """p-value, interval and notes of one effect from its values under every assignment.
+
+    An assignment under which the effect is not defined depends on the assignment
+    alone, not on the outcome, so it is left out with a note and the test stays exact.
+    """
+    obs_y, obs_d = float(observed[0]), float(observed[1])
     if not (math.isfinite(obs_y) and math.isfinite(obs_d) and obs_d != 0):
-        raise EstimationError("the overall effect is not defined under the observed assignment")
+        raise EstimationError("the effect is not defined under the observed assignment")
     messages: list[Note] = []
     ok = np.isfinite(stats).all(axis=1)
     if not ok.all():
-        left = {"left_out": int((~ok).sum()), "assignments": len(assignments)}
+        left = {"left_out": int((~ok).sum()), "assignments": len(stats)}
         messages.append(Note("permutation_not_identified", left))
         stats = stats[ok]
     n = len(stats)
-    detail: dict[str, object] = {
-        "method": "randomization inference over the assignment of cohorts to clusters",
-        "assignments": int(n),
-        "enumerated": bool(enumerated),
-        "smallest_p_value": 1.0 / n,
-        "seed": int(seed),
-        "draw_order": "sorted cluster labels",
-        "statistic": "overall effect, re-estimated under each assignment",
-    }
+    detail = {**base, "assignments": int(n), "smallest_p_value": 1.0 / n}  # identified ones
     pfun = sharp_null_p(stats[:, 0], stats[:, 1], obs_y, obs_d)
     lo, hi = -math.inf, math.inf
     unbounded = unbounded_note("permutation_unbounded", n, alpha, role)
@@ -304,4 +391,4 @@ def cohort_randomization(
         detail["exact_size"], coarse = size_note(np.abs(stats[:, 0]), alpha)
         messages.extend([coarse] if coarse else [])
         lo, hi = invert(pfun, obs_y / obs_d, float(np.std(stats[:, 0])) or 1.0, alpha)
-    return obs_y, InferenceOutcome(pfun(0.0), lo, hi, detail, tuple(messages))
+    return InferenceOutcome(pfun(0.0), lo, hi, detail, tuple(messages))

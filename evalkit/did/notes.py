@@ -111,6 +111,12 @@ TEMPLATES: dict[str, str] = {
         "the event times are cluster-robust (CR1), the only inference they have here, and far "
         "too narrow with so few treated clusters — read them as descriptive"
     ),
+    "imputation_leads_cr1": (
+        "only {treated} of {clusters} clusters are treated; the event times from the start on "
+        "get randomization inference, as the overall effect, but the pre-period (lead) "
+        "coefficients are cluster-robust (CR1) and far too narrow with so few treated "
+        "clusters — read them as descriptive"
+    ),
     "modern_permutation_failed": (
         "randomization inference for the overall effect could not run ({reason}); its "
         "p-value and interval are cluster-robust (CR1) and far too narrow with so few treated "
