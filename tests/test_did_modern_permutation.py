@@ -67,13 +67,13 @@ def test_one_pilot_of_twelve_gets_a_randomization_p_value_on_the_cli(
     codes = [c["code"] for c in got["warning_codes"]]
     assert {"few_treated_permutation", "permutation_unbounded"} <= set(codes)
     assert "no effect of any size can be declared significant" in out.err
-    assert "few_treated_cr1" not in codes
-    if estimator == "sun_abraham":  # its event times are still CR1, and their note says so
-        assert "modern_few_treated_cr1" in codes
-        assert "p-values of the event times are cluster-robust" in out.err
-    else:  # imputation's event times from the start on are permuted too; its leads are not
-        assert "imputation_leads_cr1" in codes and "modern_few_treated_cr1" not in codes
+    # the event times are permuted too: no CR1 note, but for imputation's leads
+    assert "few_treated_cr1" not in codes and "modern_few_treated_cr1" not in codes
+    if estimator == "imputation":
+        assert "imputation_leads_cr1" in codes
         assert "pre-period (lead) coefficients are cluster-robust" in out.err
+    else:
+        assert "imputation_leads_cr1" not in codes
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
@@ -163,44 +163,51 @@ def _two_of_eight(effect: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_imputation_event_times_get_the_randomization_test_of_the_overall_effect() -> None:
-    """Each event time e ≥ 0 is tested over the same 56 assignments as the overall effect.
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_event_times_get_the_randomization_test_of_the_overall_effect(estimator: str) -> None:
+    """Each event time is tested over the same 56 assignments as the overall effect.
 
     Before, only the overall effect was; the event times kept CR1 intervals, far too
     narrow with two pilot municipalities. Checked by hand: the public estimator re-run
-    under every assignment gives each event time's p-value, and shifting the rows
-    treated for e periods by the interval's ends puts that event time's test on its edge.
+    under every assignment gives each event time's p-value, and shifting the rows at
+    event time e by the interval's ends puts that event time's test on its edge.
+    Imputation tests its effects from the start on; its leads (a pre-trend regression)
+    keep CR1. Sun–Abraham tests every coefficient.
     """
     kw = {"outcome": "y", "unit": "person", "time": "month", "cohort": "cohort"}
     data = _two_of_eight(1.0)
-    res = estimate(data, **kw, cluster="muni", estimator="imputation")
+    res = estimate(data, **kw, cluster="muni", estimator=estimator)
     assert res.inference == "permutation" and res.inference_detail["assignments"] == 56
     rows = res.table.dropna(subset=["event_time"]).set_index("event_time")
-    post = rows[rows.index >= 0]
-    assert list(post.index) == [0, 1, 2, 3]
-    assert post["std_error"].isna().all() and post["conf_low"].notna().all()
-    assert rows.loc[rows.index < 0, "std_error"].notna().all()  # the leads stay CR1
+    tested = rows[rows.index >= 0] if estimator == "imputation" else rows
+    assert {0, 1, 2, 3} <= set(tested.index)
+    assert tested["std_error"].isna().all() and tested["conf_low"].notna().all()
     codes = {n.code for n in res.notes}
-    assert "imputation_leads_cr1" in codes and "modern_few_treated_cr1" not in codes
+    assert "modern_few_treated_cr1" not in codes
+    if estimator == "imputation":
+        assert rows.loc[rows.index < 0, "std_error"].notna().all()  # the leads stay CR1
+        assert "imputation_leads_cr1" in codes
+    else:
+        assert min(tested.index) < -1
 
     by_hand = []
     for first, second in [(a, b) for a in range(8) for b in range(8) if a != b]:
         moved = data.assign(cohort=data["muni"].map({first: 5, second: 6}).fillna(0))
-        fit = estimate(moved, **kw, cluster="muni", estimator="imputation", inference="analytic")
+        fit = estimate(moved, **kw, cluster="muni", estimator=estimator, inference="analytic")
         by_hand.append(fit.table.dropna(subset=["event_time"]).set_index("event_time")["estimate"])
     by_hand_frame = pd.DataFrame(by_hand)
-    for e in post.index:
-        observed = abs(post.loc[e, "estimate"])
+    for e in tested.index:
+        observed = abs(tested.loc[e, "estimate"])
         p = float((by_hand_frame[e].abs() >= observed - 1e-10).mean())
-        assert post.loc[e, "p_value"] == pytest.approx(p)
+        assert tested.loc[e, "p_value"] == pytest.approx(p)
 
     e = 1
     at_e = ((data["cohort"] > 0) & (data["month"] - data["cohort"] == e)).to_numpy(float)
-    for end in (post.loc[e, "conf_low"], post.loc[e, "conf_high"]):
-        inward = 1e-4 * np.sign(post.loc[e, "estimate"] - end)
+    for end in (tested.loc[e, "conf_low"], tested.loc[e, "conf_high"]):
+        inward = 1e-4 * np.sign(tested.loc[e, "estimate"] - end)
         p = []
         for shift in (end + inward, end - inward):
             shifted = data.assign(y=data["y"] - shift * at_e)
-            out = estimate(shifted, **kw, cluster="muni", estimator="imputation").table
+            out = estimate(shifted, **kw, cluster="muni", estimator=estimator).table
             p.append(float(out.set_index("event_time").loc[e, "p_value"]))
         assert p[0] > 0.05 >= p[1]

@@ -70,9 +70,10 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
     head_notes = _few_treated_notes(prep, spec)
     if _permutes(prep, spec):
         head, detail, head_notes = _permuted_head(prep, spec, fit, head, head_notes)
-        if spec.estimator == "imputation" and "assignments" in detail:
+        if "assignments" in detail:
             rows, head_notes = _permuted_event_times(prep, spec, rows, head_notes)
-            detail["event_times"] = "randomization inference, as the overall effect (e ≥ 0)"
+            tested = "e ≥ 0" if spec.estimator == "imputation" else "every event time"
+            detail["event_times"] = f"randomization inference, as the overall effect ({tested})"
     inference = "permutation" if "assignments" in detail else "analytic"
     extra = {**fit.extra, "event_study": event_records(rows)}
     return DidResult(
@@ -186,22 +187,31 @@ def _draws(spec: Spec) -> dict[str, Any]:
 def _permuted_event_times(
     prep: Prepared, spec: Spec, rows: list[dict[str, Any]], notes: list[Note]
 ) -> tuple[list[dict[str, Any]], list[Note]]:
-    """Imputation's event times ``e ≥ 0`` under the randomization inference of its overall effect.
+    """Event times under the randomization inference of the overall effect.
 
     Each event time's p-value and interval come from the same assignments as the
-    overall effect's (:func:`~evalkit.did._modern_inference.imputation_event_statistic`);
-    the lead coefficients (pre-trend regression) keep CR1, and the note says so.
+    overall effect's: every Sun–Abraham coefficient, and imputation's effects ``e ≥ 0``
+    (:mod:`evalkit.did._modern_inference`). Imputation's lead coefficients (its
+    pre-trend regression) keep CR1, and the note says so.
     """
-    from evalkit.did._modern_inference import cohort_randomization, imputation_event_statistic
-
-    post = [int(r["event_time"]) for r in rows if r["event_time"] >= 0]
-    if not post:
-        return rows, notes
-    what = "effect at the event time"
-    effects, outcomes = cohort_randomization(
-        prep, imputation_event_statistic(prep, post), **_draws(spec), what=what
+    from evalkit.did._modern_inference import (
+        cohort_randomization,
+        imputation_event_statistic,
+        sun_abraham_event_statistic,
     )
-    by_time = dict(zip(post, zip(effects, outcomes, strict=True), strict=True))
+
+    imputation = spec.estimator == "imputation"
+    times = [int(r["event_time"]) for r in rows if r["event_time"] >= 0 or not imputation]
+    if not times:
+        return rows, notes
+    statistic = (
+        imputation_event_statistic(prep, times)
+        if imputation
+        else sun_abraham_event_statistic(prep, *_sa_window(spec), times)
+    )
+    what = "effect at the event time"
+    effects, outcomes = cohort_randomization(prep, statistic, **_draws(spec), what=what)
+    by_time = dict(zip(times, zip(effects, outcomes, strict=True), strict=True))
     out = []
     for row in rows:
         if row["event_time"] not in by_time:
@@ -210,12 +220,10 @@ def _permuted_event_times(
         effect, o = by_time[row["event_time"]]
         if not math.isclose(effect, row["estimate"], rel_tol=1e-6, abs_tol=1e-9):
             raise EstimationError("internal check failed: an event-time re-estimate differs")
-        bounds = {"conf_low": o.ci_low, "conf_high": o.ci_high}
-        out.append(
-            {**row, "std_error": math.nan, "statistic": math.nan, "p_value": o.p_value, **bounds}
-        )
-    # the CR1 note now speaks of the leads alone (none: no CR1 interval is left)
-    leads = len(out) > len(post)
+        tested = {"p_value": o.p_value, "conf_low": o.ci_low, "conf_high": o.ci_high}
+        out.append({**row, "std_error": math.nan, "statistic": math.nan, **tested})
+    # the CR1 note now speaks of imputation's leads alone (none: no CR1 interval is left)
+    leads = len(out) > len(times)
     kept = [
         Note("imputation_leads_cr1", n.values) if n.code == "modern_few_treated_cr1" else n
         for n in notes
