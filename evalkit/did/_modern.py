@@ -133,11 +133,8 @@ def _permuted_head(
     mixing cohorts) keeps the CR1 headline with a note saying why; an explicit
     ``permutation`` raises instead.
     """
-    from evalkit.did._modern_inference import (
-        cohort_randomization,
-        imputation_statistic,
-        sun_abraham_statistic,
-    )
+    from evalkit.did._modern_inference import cohort_randomization, imputation_statistic
+    from evalkit.did._sun_abraham_inference import sun_abraham_statistic
 
     if spec.estimator == "imputation":
         statistic = imputation_statistic(prep)
@@ -194,11 +191,8 @@ def _permuted_event_times(
     (:mod:`evalkit.did._modern_inference`). Imputation's lead coefficients (its
     pre-trend regression) keep CR1, and the note says so.
     """
-    from evalkit.did._modern_inference import (
-        cohort_randomization,
-        imputation_event_statistic,
-        sun_abraham_event_statistic,
-    )
+    from evalkit.did._modern_inference import cohort_randomization, imputation_event_statistic
+    from evalkit.did._sun_abraham_inference import sun_abraham_event_statistic
 
     imputation = spec.estimator == "imputation"
     times = [int(r["event_time"]) for r in rows if r["event_time"] >= 0 or not imputation]
