@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.errors import IngestError
 from evalkit.ingest._chunks import CsvPlan
 from evalkit.ingest._codes import (
     Coded,
@@ -101,14 +102,19 @@ def store_clean_csv(
     Raises
     ------
     NotClean
-        When anything in the file would be rejected, or the file is not for this path.
-    IngestError
-        When the file itself is unusable (a required column missing).
+        When anything in the file would be rejected, the file is not for this path, or
+        the file itself is unusable (a required column missing: the chunked or
+        whole-file reader says so, after what it finds first).
     """
     file, sha = source
     key, needs = keyed
     headers = list(plan.headers)
-    header_plan = plan_headers(headers, schema, file=file, needs=needs)
+    try:
+        header_plan = plan_headers(headers, schema, file=file, needs=needs)
+    except IngestError as exc:
+        # the file was not scanned: the planned reader says what is wrong with it first
+        # (text that is not UTF-8 before a missing column, as it always has)
+        raise NotClean from exc
     if header_plan.rin is not None or not _plain_csv(plan):
         raise NotClean
     specs = header_plan.specs
