@@ -89,13 +89,16 @@ def _run(
     return validated, info
 
 
-def _stream_plan(schema: Schema, path: Path, chunk_bytes: int | None) -> CsvPlan | None:
+def _stream_plan(
+    schema: Schema, path: Path, chunk_bytes: int | None, *, scan: bool = True
+) -> CsvPlan | None:
     """Return how to read a file in chunks, or None when it is read whole.
 
     Streamed: CSV that Arrow reads in blocks (see ``_chunks``) of a kind without a
     questionnaire's wide-to-long step and whose cross-column rules look at one row
     at a time. Everything else (XLSX, SAV, DTA, Parquet, case events with their rules
-    per case, questionnaires) keeps the whole-file path.
+    per case, questionnaires) keeps the whole-file path. ``scan=False`` plans from the
+    header alone, for the one-pass load, whose strict read checks the rest.
     """
     if chunk_bytes is None or schema.kind == "questionnaire":
         return None
@@ -105,7 +108,7 @@ def _stream_plan(schema: Schema, path: Path, chunk_bytes: int | None) -> CsvPlan
         head = handle.read(16)
     if not head or detect_format(path, head) != "csv":
         return None
-    return plan_csv(path, str(path))
+    return plan_csv(path, str(path), scan=scan)
 
 
 def _chunked(
@@ -370,16 +373,17 @@ def _ingest_one(
     if seen is not None:
         check_stored_rule(store, schema.kind, (shown_path(path), sha), overlap_rule)
         return _skipped(path, sha, schema.kind, seen)
+    quick = _stream_plan(schema, path, chunk_bytes, scan=False) if clean_first else None
+    if quick is not None:
+        try:
+            return _store_clean(
+                store, schema, (path, sha), quick, (key, needs), (scope, overlap_rule)
+            )
+        except NotClean:
+            pass  # rolled back; the chunked path finds and reports what is not clean
     plan = _stream_plan(schema, path, chunk_bytes)
     if plan is not None and chunk_bytes is not None:
         info = {"format": "csv", **plan.info}
-        if clean_first:
-            try:
-                return _store_clean(
-                    store, schema, (path, sha), plan, (key, needs), (scope, overlap_rule)
-                )
-            except NotClean:
-                pass  # rolled back; the chunked path finds and reports what is not clean
         for reader in (_chunked, _chunked_twice):
             chunks = reader(schema, path, plan, (key, needs), chunk_bytes)
             try:

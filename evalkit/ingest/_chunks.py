@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.errors import IngestError
 from evalkit.ingest._csv import MAX_HEADER_BYTES, _header, _irregular, _record_end
 from evalkit.ingest._readers import RawTable
 
@@ -85,7 +86,7 @@ def _scan(path: Path) -> bool:
     return has_newline
 
 
-def plan_csv(path: Path, file: str) -> CsvPlan | None:
+def plan_csv(path: Path, file: str, *, scan: bool = True) -> CsvPlan | None:
     """Return how to stream a CSV, or None when the whole-file reader must read it.
 
     Parameters
@@ -94,6 +95,10 @@ def plan_csv(path: Path, file: str) -> CsvPlan | None:
         The CSV file.
     file : str
         The file name as shown, for messages.
+    scan : bool, default True
+        Read the whole file first to check that it is UTF-8 without blank lines. False
+        plans from the header alone (None for a header that is not UTF-8 or unusable),
+        for a reader that checks the rest itself (the one-pass load, ``_clean``).
 
     Returns
     -------
@@ -111,7 +116,7 @@ def plan_csv(path: Path, file: str) -> CsvPlan | None:
         head = handle.read(MAX_HEADER_BYTES + 64)
     if not head.strip() or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
-    if head[:65536].count(b"\x00") or not _scan(path):
+    if head[:65536].count(b"\x00") or (scan and not _scan(path)):
         return None
     bom = head.startswith(codecs.BOM_UTF8)
     start = 3 if bom else 0
@@ -123,8 +128,15 @@ def plan_csv(path: Path, file: str) -> CsvPlan | None:
     end = _record_end(head[start:], MAX_HEADER_BYTES)
     if end < 0:
         return None
-    line = head[start : start + end].decode("utf-8").lstrip("\ufeff").rstrip("\r")
-    delimiter, headers = _header(line, file, forced)
+    if not scan:
+        try:
+            line = head[start : start + end].decode("utf-8")
+            delimiter, headers = _header(line.lstrip("\ufeff").rstrip("\r"), file, forced)
+        except (UnicodeDecodeError, IngestError):
+            return None  # the planned reader decides what such a file means
+    else:
+        line = head[start : start + end].decode("utf-8").lstrip("\ufeff").rstrip("\r")
+        delimiter, headers = _header(line, file, forced)
     info = {
         "encoding": "utf-8-sig" if bom else "utf-8",
         "delimiter": {"\t": "tab"}.get(delimiter, delimiter),

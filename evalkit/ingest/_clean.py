@@ -3,19 +3,21 @@
 Most deliveries are clean: every cell parses, no rule fails, no key repeats. For such a
 file the row-by-row bookkeeping of the chunked path (failure masks, quarantine
 content, duplicate-key hashes per row) is work that finds nothing. Here Arrow reads
-the file on all cores into one table of texts that DuckDB queries in place; every
-column's *distinct* texts are parsed by the same parsers as the chunked path
-(``parse_column``: the Dutch forms, the elfproef, the pseudonyms, BSNs masked in free
-text), the one-row rules run on the distinct combinations of their columns, and one
-``INSERT ... SELECT`` writes each text's typed value, looked up by Arrow. What is
-stored is what the chunked path stores for the same file.
+the file on all cores into columns of codes into their distinct texts (dictionary
+encoded, see ``_codes``); every column's distinct texts are parsed by the same parsers
+as the chunked path (``parse_column``: the Dutch forms, the elfproef, the pseudonyms,
+BSNs masked in free text), keys and the one-row rules are checked on the codes
+(repeated keys once as texts and once as typed values; each rule on the distinct
+combinations of its columns), and one ``INSERT ... SELECT`` writes each row's typed
+value, taken by its code. What is stored is what the chunked path stores for the same
+file.
 
-The moment anything is not clean (a row Arrow's strict reader refuses, a row of empty
-cells, a value that fails a rule, a repeated key, a key stored before from another
-file), :class:`NotClean` is raised; the caller rolls the transaction back and the
-chunked path reads the file again and reports every failure as before. Only files up
-to ``CLEAN_MAX_BYTES`` are tried, so the table of texts stays small beside the
-chunked path's bounded memory.
+The moment anything is not clean (a row Arrow's strict reader refuses, text that is not
+UTF-8, a row of empty cells, a blank line inside quotes, a value that fails a rule, a
+repeated key, a key stored before from another file), :class:`NotClean` is raised; the
+caller rolls the transaction back and the chunked path reads the file again and reports
+every failure as before. Only files up to ``CLEAN_MAX_BYTES`` are tried, so the codes
+and typed values stay small beside the chunked path's bounded memory.
 """
 
 from __future__ import annotations
@@ -27,7 +29,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.errors import IngestError
 from evalkit.ingest._chunks import CsvPlan
+from evalkit.ingest._codes import (
+    Coded,
+    coded_column,
+    distinct_combinations,
+    repeats,
+    value_codes,
+)
 from evalkit.ingest._columns import parse_column
 from evalkit.ingest._failures import Failures
 from evalkit.ingest._readers import RawTable
@@ -39,12 +49,10 @@ from evalkit.ingest._validate import plan_headers
 
 __all__ = ["CLEAN_MAX_BYTES", "CleanLoad", "NotClean", "release", "store_clean_csv"]
 
-# Files up to this size are tried here (about 1.3 million panel rows). The texts and
-# the typed values are held at once: the whole process peaked at 650 MB for a 72 MB
-# file, 762 MB for 100 MB and 948 MB for 134 MB; beyond this the chunked path streams.
+# Files up to this size are tried here (about 1.3 million panel rows): their codes and
+# typed values are held at once; beyond this the chunked path streams.
 CLEAN_MAX_BYTES = 96 << 20
 CLEAN_MEMORY = "512MB"  # DuckDB's limit while a clean file is stored (it spills beyond)
-_RAW = "_evalkit_clean_raw"
 _TYPED = "_evalkit_clean_typed"
 _ROW = "_evalkit_row"  # the file row number, beside the texts
 
@@ -94,35 +102,42 @@ def store_clean_csv(
     Raises
     ------
     NotClean
-        When anything in the file would be rejected, or the file is not for this path.
-    IngestError
-        When the file itself is unusable (a required column missing).
+        When anything in the file would be rejected, the file is not for this path, or
+        the file itself is unusable (a required column missing: the chunked or
+        whole-file reader says so, after what it finds first).
     """
     file, sha = source
     key, needs = keyed
     headers = list(plan.headers)
-    header_plan = plan_headers(headers, schema, file=file, needs=needs)
+    try:
+        header_plan = plan_headers(headers, schema, file=file, needs=needs)
+    except IngestError as exc:
+        # the file was not scanned: the planned reader says what is wrong with it first
+        # (text that is not UTF-8 before a missing column, as it always has)
+        raise NotClean from exc
     if header_plan.rin is not None or not _plain_csv(plan):
         raise NotClean
+    specs = header_plan.specs
+    key_headers = [h for h, spec in specs.items() if spec.name in schema.key]
+    coded, rows = _read(plan, key_headers, list(specs))
+    if repeats([coded[h].codes for h in key_headers], [coded[h].size for h in key_headers]):
+        raise NotClean  # equal texts are equal keys: found before any parsing
+    maps = {h: _typed_map(h, coded[h].texts, s, plan, key) for h, s in specs.items()}
+    _check_keys(coded, maps, key_headers)
+    _check_rules(schema, specs, coded, maps)
     con = store.connection
-    # Both cores for DuckDB's queries and insert (nothing runs beside them here); the
-    # transaction resets both settings when it ends, committed or rolled back.
+    # Both cores for DuckDB's insert (nothing runs beside it here); the transaction
+    # resets both settings when it ends, committed or rolled back.
     con.execute(f"SET memory_limit = '{CLEAN_MEMORY}'")
     con.execute("SET threads = 2")
-    key_headers = [h for h, spec in header_plan.specs.items() if spec.name in schema.key]
+    before = store.stored_rows(schema.kind) > 0
     try:
-        raw = _read(con, plan, key_headers)
-        _check_raw_keys(con, key_headers)
-        maps = {h: _typed_map(con, h, s, plan, key) for h, s in header_plan.specs.items()}
-        _check_rules(con, schema, header_plan.specs, maps)
-        before = store.stored_rows(schema.kind) > 0
-        _insert(store, schema, header_plan.specs, maps, (raw, sha))
+        _insert(store, schema, specs, (coded, maps, rows), sha)
     finally:
-        release(con)  # frees the texts and typed values, stored or not
-    _check_keys(con, schema, sha)
+        release(con)  # frees the typed values, stored or not
     if before:
         _check_overlap(con, schema, sha, among)
-    return CleanLoad(raw.num_rows, header_plan.notes)
+    return CleanLoad(rows, header_plan.notes)
 
 
 def _plain_csv(plan: CsvPlan) -> bool:
@@ -137,15 +152,17 @@ def _plain_csv(plan: CsvPlan) -> bool:
 _HEAD_BYTES = 1 << 20  # the file's start and end, looked at for repeated keys first
 
 
-def _read(con: Any, plan: CsvPlan, key_headers: list[str]) -> Any:
-    """Read the file's texts with Arrow and register them with DuckDB; return the table.
+def _read(plan: CsvPlan, key_headers: list[str], wanted: list[str]) -> tuple[dict[str, Coded], int]:
+    """Read the file's columns as codes into their distinct texts (Arrow, all cores).
 
     Arrow's multi-threaded reader with the chunked path's options (delimiter, quoted
-    line breaks, empty cell as missing), but strict: a short or long row, or a blank
-    line, raises here instead of being numbered and rejected, so the file goes to the
-    chunked path. Rows are numbered in a column, as the chunked reader numbers them.
-    A file whose first rows already repeat a key (a cumulative export) is given to the
-    chunked path before the rest is read.
+    line breaks, empty cell as missing), but strict: a short or long row raises here
+    instead of being numbered and rejected, so the file goes to the chunked path, as
+    do text that is not UTF-8 (Arrow checks every cell as Python's decoder does), a row
+    of empty cells (a blank line reads as one) and a blank line inside quotes (the
+    chunked reader leaves such files to the whole-file reader). A file whose first rows
+    already repeat a key (a cumulative export) is given to the chunked path before the
+    rest is read. Returns the ``wanted`` columns (all are looked at) and the row count.
     """
     import pyarrow as pa
 
@@ -154,15 +171,25 @@ def _read(con: Any, plan: CsvPlan, key_headers: list[str]) -> Any:
     try:
         with pa.OSFile(str(plan.path)) as handle:
             handle.seek(plan.offset)
-            table = _texts(handle, plan)
+            table = _coded_texts(handle, plan)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:  # the chunked reader reports it
         raise NotClean from exc
-    rows = table.num_rows
-    table = table.append_column(_ROW, pa.array(np.arange(1, rows + 1, dtype=np.int64)))
-    con.register(_RAW, table)
-    if _any_blank_row(table.columns[: len(plan.headers)]):
+    columns = table.columns[: len(plan.headers)]
+    if _any_blank_row(columns):
         raise NotClean  # a row of empty cells is skipped with its number kept
-    return table
+    coded = {}
+    for header, column in zip(plan.headers, columns, strict=True):
+        one = coded_column(column)
+        if _blank_line_inside(one.texts):
+            raise NotClean
+        if header in wanted:
+            coded[header] = one
+    return coded, table.num_rows
+
+
+def _blank_line_inside(texts: pd.Series) -> bool:
+    r"""Return True when a text holds a blank line (``\n\n`` or ``\n\r\n``, quoted)."""
+    return bool(texts.str.contains("\n\r?\n", regex=True, na=False).any())
 
 
 def _any_blank_row(columns: list[Any]) -> bool:
@@ -181,25 +208,39 @@ def _any_blank_row(columns: list[Any]) -> bool:
     return bool(blank is not None and pc.any(blank).as_py())
 
 
+def _options(plan: CsvPlan, text_type: Any) -> dict[str, Any]:
+    """Return Arrow's read, parse and convert options for the data rows of ``plan``."""
+    import pyarrow.csv as pacsv
+
+    headers = list(plan.headers)
+    return {
+        "read_options": pacsv.ReadOptions(column_names=headers, use_threads=True),
+        "parse_options": pacsv.ParseOptions(
+            delimiter=plan.delimiter, newlines_in_values=True, ignore_empty_lines=False
+        ),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={h: text_type for h in headers},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            null_values=[""],
+        ),
+    }
+
+
 def _texts(source: Any, plan: CsvPlan) -> Any:
     """Return the data rows of ``source`` (an Arrow input) as a table of texts."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    headers = list(plan.headers)
-    return pacsv.read_csv(
-        source,
-        read_options=pacsv.ReadOptions(column_names=headers, use_threads=True),
-        parse_options=pacsv.ParseOptions(
-            delimiter=plan.delimiter, newlines_in_values=True, ignore_empty_lines=False
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={h: pa.string() for h in headers},
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-            null_values=[""],
-        ),
-    )
+    return pacsv.read_csv(source, **_options(plan, pa.string()))
+
+
+def _coded_texts(source: Any, plan: CsvPlan) -> Any:
+    """Return the data rows of ``source`` as a table of dictionary-encoded texts."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    return pacsv.read_csv(source, **_options(plan, pa.dictionary(pa.int32(), pa.string())))
 
 
 def _repeats_early(plan: CsvPlan, key_headers: list[str]) -> bool:
@@ -238,27 +279,43 @@ def _sample(plan: CsvPlan, start: int) -> bytes:
     return block[: block.rfind(b"\n") + 1]
 
 
-def _typed_map(con: Any, header: str, spec: ColumnSpec, plan: CsvPlan, key: bytes) -> pd.Series:
-    """Parse one column's distinct texts; return the typed value by text (raise NotClean)."""
-    texts = con.sql(f"SELECT DISTINCT {quoted(header)} AS t FROM {_RAW}").to_arrow_table()
-    distinct = pd.Series(texts.column("t").to_pandas(), dtype="str", name=header)
+def _typed_map(
+    header: str, texts: pd.Series, spec: ColumnSpec, plan: CsvPlan, key: bytes
+) -> pd.Series:
+    """Parse one column's distinct texts; return their typed values in order (raise NotClean)."""
+    texts = texts.rename(header)
     table = RawTable(
-        pd.DataFrame({header: distinct}),
-        np.arange(1, len(distinct) + 1, dtype=np.int64),
+        pd.DataFrame({header: texts}),
+        np.arange(1, len(texts) + 1, dtype=np.int64),
         "csv",
         decimal_comma=plan.delimiter != ",",
         info=dict(plan.info),
     )
     failures = Failures()
-    typed, _shown = parse_column(distinct, spec, table, header, failures, key)
+    typed, _shown = parse_column(texts, spec, table, header, failures, key)
     if failures.positions:
         raise NotClean
-    keep = distinct.notna().to_numpy()
-    return pd.Series(typed.array[keep], index=pd.Index(distinct.array[keep]), name=spec.name)
+    return pd.Series(typed.array, name=spec.name)
+
+
+def _check_keys(
+    coded: dict[str, Coded], maps: dict[str, pd.Series], key_headers: list[str]
+) -> None:
+    """Raise NotClean when two rows have equal typed keys (``1-2025`` and ``01-2025``)."""
+    codes, sizes = [], []
+    for header in key_headers:
+        of_text, size = value_codes(maps[header])
+        codes.append(of_text[coded[header].codes])
+        sizes.append(size)
+    if repeats(codes, sizes):
+        raise NotClean
 
 
 def _check_rules(
-    con: Any, schema: Schema, specs: dict[str, ColumnSpec], maps: dict[str, pd.Series]
+    schema: Schema,
+    specs: dict[str, ColumnSpec],
+    coded: dict[str, Coded],
+    maps: dict[str, pd.Series],
 ) -> None:
     """Run each one-row rule on the distinct combinations of its columns' texts."""
     header_of = {spec.name: header for header, spec in specs.items()}
@@ -266,60 +323,56 @@ def _check_rules(
         names = [n for n in row_rule_columns(rule) if n in header_of]
         if not names:
             continue
-        cols = ", ".join(quoted(header_of[n]) for n in names)
-        combos = con.execute(f"SELECT DISTINCT {cols} FROM {_RAW}").df()
-        data = pd.DataFrame({n: _typed_at(combos[header_of[n]], maps[header_of[n]]) for n in names})
+        columns = [coded[header_of[n]] for n in names]
+        combos = distinct_combinations([c.codes for c in columns], [c.size for c in columns])
+        at = dict(zip(names, combos, strict=True))
+        data = pd.DataFrame(
+            {n: maps[header_of[n]].take(at[n]).reset_index(drop=True) for n in names}
+        )
         failures = Failures()
         check_rule(data, rule, {n: data[n] for n in names}, failures)
         if failures.positions:
             raise NotClean
 
 
-def _typed_at(texts: pd.Series, typed: pd.Series) -> pd.Series:
-    """Return the typed value of each text (missing where the text is empty)."""
-    at = typed.index.get_indexer(texts.astype("str"))
-    values = typed.array.take(at, allow_fill=True)
-    return pd.Series(values, index=texts.index)
-
-
 def _insert(
     store: Store,
     schema: Schema,
     specs: dict[str, ColumnSpec],
-    maps: dict[str, pd.Series],
-    source: tuple[Any, str],
+    values: tuple[dict[str, Coded], dict[str, pd.Series], int],
+    sha: str,
 ) -> None:
-    """Append every row: each text replaced by its typed value, cast as the chunked path casts.
+    """Append every row, cast as the chunked path casts (raise NotClean if refused).
 
-    Arrow looks each text up among its column's distinct texts and takes the typed value
-    at that place; DuckDB then only casts and writes (joining the 1M-row texts to the maps
-    in DuckDB cost about as much again as the write).
+    ``values`` are the columns' codes, their typed distinct values and the row count.
     """
     import duckdb
     import pyarrow as pa
 
-    raw, sha = source
     try:
-        _write(store, schema, specs, _typed(raw, specs, maps), sha)
+        _write(store, schema, specs, _typed(specs, *values), sha)
     except (duckdb.Error, pa.ArrowException) as exc:
         # a typed value the store's column or Arrow refuses: the chunked path stores or
         # rejects it as it always has (the transaction is rolled back first)
         raise NotClean from exc
 
 
-def _typed(raw: Any, specs: dict[str, ColumnSpec], maps: dict[str, pd.Series]) -> Any:
-    """Return every row's typed values (by column name) and its row number, in Arrow."""
+def _typed(
+    specs: dict[str, ColumnSpec], coded: dict[str, Coded], maps: dict[str, pd.Series], rows: int
+) -> Any:
+    """Return every row's typed values (by column name) and its row number, in Arrow.
+
+    Each row's value is taken from its column's typed distinct values by the row's code.
+    """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     typed: dict[str, Any] = {}
     for header, spec in specs.items():
-        texts = pa.array(maps[header].index.astype("str"), pa.string())
         values = pa.Table.from_pandas(
             pd.DataFrame({"v": maps[header].array}), preserve_index=False
         ).column("v")
-        typed[spec.name] = values.take(pc.index_in(raw.column(header), value_set=texts))
-    return pa.table({**typed, _ROW: raw.column(_ROW)})
+        typed[spec.name] = values.combine_chunks().take(pa.array(coded[header].codes))
+    return pa.table({**typed, _ROW: pa.array(np.arange(1, rows + 1, dtype=np.int64))})
 
 
 def _write(
@@ -352,39 +405,10 @@ def release(con: Any) -> None:
     """
     import duckdb
 
-    for name in (_RAW, _TYPED):
-        try:
-            con.unregister(name)
-        except duckdb.TransactionException:
-            pass  # the aborted transaction holds it until the rollback
-
-
-def _check_raw_keys(con: Any, key_headers: list[str]) -> None:
-    """Raise NotClean early when a key's texts repeat (a cumulative export, mostly copies).
-
-    Equal texts are equal typed keys, so this finds most repeats before any parsing;
-    keys equal only once typed (``1-2025`` and ``01-2025``) are found after the insert.
-    """
-    if not key_headers:
-        return
-    keys = ", ".join(quoted(h) for h in key_headers)
-    repeated = con.execute(
-        f"SELECT 1 FROM {_RAW} GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
-    ).fetchall()
-    if repeated:
-        raise NotClean
-
-
-def _check_keys(con: Any, schema: Schema, sha: str) -> None:
-    """Raise NotClean when a key repeats among the rows just stored."""
-    keys = ", ".join(quoted(k) for k in schema.key)
-    repeated = con.execute(
-        f"SELECT 1 FROM {quoted(schema.kind)} WHERE _source_sha256 = ? "
-        f"GROUP BY {keys} HAVING count(*) > 1 LIMIT 1",
-        [sha],
-    ).fetchall()
-    if repeated:
-        raise NotClean
+    try:
+        con.unregister(_TYPED)
+    except duckdb.TransactionException:
+        pass  # the aborted transaction holds it until the rollback
 
 
 def _check_overlap(con: Any, schema: Schema, sha: str, among: Sequence[str] | None) -> None:

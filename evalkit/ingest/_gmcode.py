@@ -9,6 +9,7 @@ and anything else (``GM344``, ``Utrecht``, ``0``) is still checked against the p
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from evalkit.ingest._readers import RawTable
@@ -42,7 +43,10 @@ def normalise_municipality(table: RawTable, header: str, spec: ColumnSpec) -> st
     if spec.type != "string" or spec.pattern != MUNICIPALITY_PATTERN:
         return None
     text = table.text(header)
-    number = text.astype("string").str.fullmatch(_NUMBER).fillna(False).to_numpy(dtype=bool)
+    # on the distinct texts: the look-ahead keeps the match in Python's re, a call per cell
+    codes, uniques = pd.factorize(text.astype("string"))
+    plain = pd.Series(uniques, dtype="string").str.fullmatch(_NUMBER).fillna(False)
+    number = np.append(plain.to_numpy(dtype=bool), False)[codes]  # -1 (empty): False
     if not number.any():
         return None
     count = int(number.sum())

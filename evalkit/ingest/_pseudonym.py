@@ -10,7 +10,6 @@ short keyed reference.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import itertools
 import os
@@ -18,14 +17,14 @@ import re
 import secrets
 from collections import Counter
 from collections.abc import Iterable
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from evalkit.errors import IngestError
+from evalkit.ingest._hmac import hmac_hex as _hmac_hex
+from evalkit.ingest._hmac import hmac_hexes
 from evalkit.ingest._memo import ColumnMemo
 from evalkit.ingest._privacy import mask_bsns
 
@@ -274,29 +273,18 @@ def load_key(scope: str | None = None) -> bytes:
     return derive_key(master_key(), resolve_scope(scope))
 
 
-@lru_cache(maxsize=16)
-def _hmac_states(key: bytes) -> tuple[Any, Any]:
-    """Return SHA-256 states that have absorbed the key's inner and outer HMAC pads.
+def _nine_digit_texts(u: pd.Series) -> np.ndarray | None:
+    """Return the digits (one row of nine per text) when every text is nine ASCII digits.
 
-    HMAC (RFC 2104) hashes ``key ^ ipad`` and ``key ^ opad`` first whatever the message;
-    copying these two states per value instead of starting over halves the cost of a
-    hundred thousand pseudonyms (``hmac.digest`` sets up OpenSSL's HMAC on every call).
+    The common case of a BSN column, checked with Arrow's kernels and one join instead of
+    the general path's eight passes over the texts; None sends anything else there.
     """
-    block = hashlib.sha256(key).digest() if len(key) > 64 else key
-    block = block.ljust(64, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
-    return inner, outer
-
-
-def _hmac_hex(key: bytes, text: str) -> str:
-    """Return HMAC-SHA256 of a text (UTF-8) under ``key``, as 64 hex characters."""
-    inner, outer = _hmac_states(key)
-    digest = inner.copy()
-    digest.update(text.encode("utf-8"))
-    final = outer.copy()
-    final.update(digest.digest())
-    return str(final.hexdigest())
+    if not len(u) or bool(u.isna().any()) or not bool((u.str.len() == 9).all()):
+        return None
+    joined = "".join(u.tolist())
+    if not (joined.isascii() and joined.isdigit()):
+        return None
+    return np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(-1, 9) - 48
 
 
 def pseudonymise(
@@ -390,6 +378,9 @@ def classify_identifiers(
 
 def _classify_uniques(u: pd.Series, key: bytes) -> tuple[np.ndarray, ...]:
     """Return pseudonym, shown, reason and rule (object arrays) of distinct identifier texts."""
+    digits = _nine_digit_texts(u)
+    if digits is not None:
+        return _classify_nine(u, digits, key)
     n = len(u)
     stripped = u.str.strip()
     low = stripped.str.lower()
@@ -423,6 +414,24 @@ def _classify_uniques(u: pd.Series, key: bytes) -> tuple[np.ndarray, ...]:
     shown = pseudonym.copy()
     bad = np.flatnonzero(reason != None)  # noqa: E711
     shown[bad] = ["#" + _hmac_hex(key, "invalid:" + str(u.iloc[i]))[:12] for i in bad]
+    return pseudonym, shown, reason, rule
+
+
+def _classify_nine(u: pd.Series, digits: np.ndarray, key: bytes) -> tuple[np.ndarray, ...]:
+    """Return :func:`_classify_uniques` of texts that are all nine digits (``digits``)."""
+    n = len(u)
+    numbers = digits.astype(np.int64)
+    valid = ((numbers @ _WEIGHTS) % 11 == 0) & (numbers.sum(axis=1) > 0)  # the elfproef
+    texts = u.tolist()
+    pseudonym = np.full(n, None, dtype=object)
+    pseudonym[valid] = hmac_hexes(key, [t for t, ok in zip(texts, valid, strict=True) if ok])
+    reason = np.full(n, None, dtype=object)
+    rule = np.full(n, None, dtype=object)
+    reason[~valid] = "9 digits but not a valid BSN (fails the elfproef)"
+    rule[~valid] = "elfproef"
+    shown = pseudonym.copy()
+    bad = np.flatnonzero(~valid)
+    shown[bad] = ["#" + h[:12] for h in hmac_hexes(key, ["invalid:" + texts[i] for i in bad])]
     return pseudonym, shown, reason, rule
 
 

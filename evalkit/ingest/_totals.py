@@ -30,8 +30,10 @@ def _totals_positions(table: RawTable) -> np.ndarray:
     """Return the positions whose first cell is a totals word, with a number, and no BSN."""
     if table.frame.empty:
         return np.zeros(0, dtype=np.int64)
-    first = table.frame.iloc[:, 0].astype("string").str.lower()
-    candidates = np.flatnonzero(first.str.match(_WORD).fillna(False).to_numpy(dtype=bool))
+    # on the distinct texts: a compiled pattern keeps the match in Python, a call per cell
+    codes, uniques = pd.factorize(table.frame.iloc[:, 0].astype("string"))
+    word = pd.Series(uniques, dtype="string").str.lower().str.match(_WORD).fillna(False)
+    candidates = np.flatnonzero(np.append(word.to_numpy(dtype=bool), False)[codes])
     keep = []
     for pos in candidates:
         cells = [str(v) for v in table.frame.iloc[pos, 1:] if v is not None and not pd.isna(v)]
