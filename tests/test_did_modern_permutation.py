@@ -67,13 +67,8 @@ def test_one_pilot_of_twelve_gets_a_randomization_p_value_on_the_cli(
     codes = [c["code"] for c in got["warning_codes"]]
     assert {"few_treated_permutation", "permutation_unbounded"} <= set(codes)
     assert "no effect of any size can be declared significant" in out.err
-    # the event times are permuted too: no CR1 note, but for imputation's leads
-    assert "few_treated_cr1" not in codes and "modern_few_treated_cr1" not in codes
-    if estimator == "imputation":
-        assert "imputation_leads_cr1" in codes
-        assert "pre-period (lead) coefficients are cluster-robust" in out.err
-    else:
-        assert "imputation_leads_cr1" not in codes
+    # the event times (and imputation's leads) are permuted too: no CR1 note is left
+    assert not set(codes) & {"few_treated_cr1", "modern_few_treated_cr1", "imputation_leads_cr1"}
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
@@ -168,27 +163,20 @@ def test_event_times_get_the_randomization_test_of_the_overall_effect(estimator:
     """Each event time is tested over the same 56 assignments as the overall effect.
 
     Before, only the overall effect was; the event times kept CR1 intervals, far too
-    narrow with two pilot municipalities. Checked by hand: the public estimator re-run
+    narrow with two pilot municipalities (imputation's leads rejected a true null in
+    17.5–24.5 % of 200 such panels). Checked by hand: the public estimator re-run
     under every assignment gives each event time's p-value, and shifting the rows at
     event time e by the interval's ends puts that event time's test on its edge.
-    Imputation tests its effects from the start on; its leads (a pre-trend regression)
-    keep CR1. Sun–Abraham tests every coefficient.
     """
     kw = {"outcome": "y", "unit": "person", "time": "month", "cohort": "cohort"}
     data = _two_of_eight(1.0)
     res = estimate(data, **kw, cluster="muni", estimator=estimator)
     assert res.inference == "permutation" and res.inference_detail["assignments"] == 56
-    rows = res.table.dropna(subset=["event_time"]).set_index("event_time")
-    tested = rows[rows.index >= 0] if estimator == "imputation" else rows
-    assert {0, 1, 2, 3} <= set(tested.index)
+    tested = res.table.dropna(subset=["event_time"]).set_index("event_time")
+    assert {-4, -3, -2, 0, 1, 2, 3} <= set(tested.index)  # imputation: its leads -4…-2
     assert tested["std_error"].isna().all() and tested["conf_low"].notna().all()
     codes = {n.code for n in res.notes}
-    assert "modern_few_treated_cr1" not in codes
-    if estimator == "imputation":
-        assert rows.loc[rows.index < 0, "std_error"].notna().all()  # the leads stay CR1
-        assert "imputation_leads_cr1" in codes
-    else:
-        assert min(tested.index) < -1
+    assert not codes & {"modern_few_treated_cr1", "imputation_leads_cr1"}
 
     by_hand = []
     for first, second in [(a, b) for a in range(8) for b in range(8) if a != b]:
@@ -201,13 +189,13 @@ def test_event_times_get_the_randomization_test_of_the_overall_effect(estimator:
         p = float((by_hand_frame[e].abs() >= observed - 1e-10).mean())
         assert tested.loc[e, "p_value"] == pytest.approx(p)
 
-    e = 1
-    at_e = ((data["cohort"] > 0) & (data["month"] - data["cohort"] == e)).to_numpy(float)
-    for end in (tested.loc[e, "conf_low"], tested.loc[e, "conf_high"]):
-        inward = 1e-4 * np.sign(tested.loc[e, "estimate"] - end)
-        p = []
-        for shift in (end + inward, end - inward):
-            shifted = data.assign(y=data["y"] - shift * at_e)
-            out = estimate(shifted, **kw, cluster="muni", estimator=estimator).table
-            p.append(float(out.set_index("event_time").loc[e, "p_value"]))
-        assert p[0] > 0.05 >= p[1]
+    for e in (-3, 1):
+        at_e = ((data["cohort"] > 0) & (data["month"] - data["cohort"] == e)).to_numpy(float)
+        for end in (tested.loc[e, "conf_low"], tested.loc[e, "conf_high"]):
+            inward = 1e-4 * np.sign(tested.loc[e, "estimate"] - end)
+            p = []
+            for shift in (end + inward, end - inward):
+                shifted = data.assign(y=data["y"] - shift * at_e)
+                out = estimate(shifted, **kw, cluster="muni", estimator=estimator).table
+                p.append(float(out.set_index("event_time").loc[e, "p_value"]))
+            assert p[0] > 0.05 >= p[1]

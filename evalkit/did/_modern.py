@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import special
@@ -19,6 +19,9 @@ from evalkit.did.results import DidResult, tidy_frame
 from evalkit.did.sun_abraham import sun_abraham
 from evalkit.errors import EstimationError
 from evalkit.spec import Spec
+
+if TYPE_CHECKING:
+    from evalkit.did.inference import InferenceOutcome
 
 __all__ = ["modern_result"]
 
@@ -72,8 +75,9 @@ def modern_result(prep: Prepared, spec: Spec) -> DidResult:
         head, detail, head_notes = _permuted_head(prep, spec, fit, head, head_notes)
         if "assignments" in detail:
             rows, head_notes = _permuted_event_times(prep, spec, rows, head_notes)
-            tested = "e ≥ 0" if spec.estimator == "imputation" else "every event time"
-            detail["event_times"] = f"randomization inference, as the overall effect ({tested})"
+            cr1 = [r["event_time"] for r in rows if not math.isnan(r["std_error"])]
+            left = f" but {cr1} (CR1)" if cr1 else ""
+            detail["event_times"] = f"randomization inference, as the overall effect{left}"
     inference = "permutation" if "assignments" in detail else "analytic"
     extra = {**fit.extra, "event_study": event_records(rows)}
     return DidResult(
@@ -187,44 +191,76 @@ def _permuted_event_times(
     """Event times under the randomization inference of the overall effect.
 
     Each event time's p-value and interval come from the same assignments as the
-    overall effect's: every Sun–Abraham coefficient, and imputation's effects ``e ≥ 0``
-    (:mod:`evalkit.did._modern_inference`). Imputation's lead coefficients (its
-    pre-trend regression) keep CR1, and the note says so.
+    overall effect's (:mod:`evalkit.did._modern_inference`): every Sun–Abraham
+    coefficient; imputation's effects ``e ≥ 0`` and the leads of its pre-trend test.
+    Leads that cannot be re-estimated so (collinear under the observed cohorts, or
+    not as pyfixest fitted them) keep CR1, and the note says so.
     """
-    from evalkit.did._modern_inference import cohort_randomization, imputation_event_statistic
-    from evalkit.did._sun_abraham_inference import sun_abraham_event_statistic
+    from evalkit.did._modern_inference import cohort_randomization
 
-    imputation = spec.estimator == "imputation"
-    times = [int(r["event_time"]) for r in rows if r["event_time"] >= 0 or not imputation]
-    if not times:
-        return rows, notes
-    statistic = (
-        imputation_event_statistic(prep, times)
-        if imputation
-        else sun_abraham_event_statistic(prep, *_sa_window(spec), times)
-    )
-    what = "effect at the event time"
-    effects, outcomes = cohort_randomization(prep, statistic, **_draws(spec), what=what)
-    by_time = dict(zip(times, zip(effects, outcomes, strict=True), strict=True))
+    tested: dict[int, tuple[float, InferenceOutcome]] = {}
+    for times, statistic, strict in _event_groups(prep, spec, rows):
+        try:
+            effects, outcomes = cohort_randomization(
+                prep, statistic, **_draws(spec), what="effect at the event time"
+            )
+        except EstimationError:
+            if strict:
+                raise
+            continue
+        group = dict(zip(times, zip(effects, outcomes, strict=True), strict=True))
+        same = [
+            math.isclose(f, _estimate(rows, e), rel_tol=1e-6, abs_tol=1e-9)
+            for e, (f, _) in group.items()
+        ]
+        if not all(same):
+            if strict:
+                raise EstimationError("internal check failed: an event-time re-estimate differs")
+            continue
+        tested.update(group)
     out = []
     for row in rows:
-        if row["event_time"] not in by_time:
-            out.append(row)
-            continue
-        effect, o = by_time[row["event_time"]]
-        if not math.isclose(effect, row["estimate"], rel_tol=1e-6, abs_tol=1e-9):
-            raise EstimationError("internal check failed: an event-time re-estimate differs")
-        tested = {"p_value": o.p_value, "conf_low": o.ci_low, "conf_high": o.ci_high}
-        out.append({**row, "std_error": math.nan, "statistic": math.nan, **tested})
-    # the CR1 note now speaks of imputation's leads alone (none: no CR1 interval is left)
-    leads = len(out) > len(times)
+        if row["event_time"] in tested:
+            o = tested[row["event_time"]][1]
+            row = {**row, "std_error": math.nan, "statistic": math.nan, "p_value": o.p_value}
+            row.update(conf_low=o.ci_low, conf_high=o.ci_high)
+        out.append(row)
+    # the CR1 note now speaks of imputation's leads left CR1 alone (none: it goes)
+    cr1 = len(tested) < len(rows)
     kept = [
         Note("imputation_leads_cr1", n.values) if n.code == "modern_few_treated_cr1" else n
         for n in notes
-        if leads or n.code != "modern_few_treated_cr1"
+        if cr1 or n.code != "modern_few_treated_cr1"
     ]
-    extra = [m for o in outcomes for m in o.messages if m.code == "permutation_not_identified"]
+    extra = [
+        m for _, o in tested.values() for m in o.messages if m.code == "permutation_not_identified"
+    ]
     return out, [*kept, *dict.fromkeys(extra)]
+
+
+def _estimate(rows: list[dict[str, Any]], event_time: int) -> float:
+    return float(next(r["estimate"] for r in rows if r["event_time"] == event_time))
+
+
+def _event_groups(
+    prep: Prepared, spec: Spec, rows: list[dict[str, Any]]
+) -> list[tuple[list[int], Any, bool]]:
+    """Event times with the statistic that re-estimates them, and whether it must succeed."""
+    from evalkit.did._modern_inference import (
+        imputation_event_statistic,
+        imputation_lead_statistic,
+    )
+    from evalkit.did._sun_abraham_inference import sun_abraham_event_statistic
+
+    times = [int(r["event_time"]) for r in rows]
+    if spec.estimator != "imputation":
+        return [(times, sun_abraham_event_statistic(prep, *_sa_window(spec), times), True)]
+    post = [e for e in times if e >= 0]
+    leads = [e for e in times if e < 0]
+    groups = [(post, imputation_event_statistic(prep, post), True)] if post else []
+    if leads:  # pyfixest fitted them: where our re-estimate cannot follow, they keep CR1
+        groups.append((leads, imputation_lead_statistic(prep, leads), False))
+    return groups
 
 
 def _sa_window(spec: Spec) -> tuple[int | None, int | None]:

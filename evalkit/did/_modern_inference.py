@@ -54,6 +54,7 @@ __all__ = [
     "codes",
     "cohort_randomization",
     "imputation_event_statistic",
+    "imputation_lead_statistic",
     "imputation_statistic",
     "observed_d",
 ]
@@ -192,6 +193,51 @@ def imputation_event_statistic(prep: Prepared, times: Sequence[int]) -> EventSta
             if at.any():
                 out[i] = tau[at, 0].mean(), tau[at, 1 + i].mean()
         return out
+
+    return stat
+
+
+def imputation_lead_statistic(prep: Prepared, times: Sequence[int]) -> EventStatistic:
+    """Return imputation's pre-trend lead coefficients as a function of cohorts.
+
+    As :func:`evalkit.did.imputation.imputation` fits them with pyfixest: on the rows
+    untreated under the cohorts, the outcome on indicators of the event times ``times``
+    (all ``< 0``) with unit and period effects (Frisch–Waugh–Lovell: both sides
+    residualised on the two-way effects, then a small solve). The sharp null of the
+    interval at lead ``e`` is a shift tau in the rows at event time ``e`` under the
+    observed cohorts, none elsewhere (``Y(0) = Y − tau · D_e``).
+
+    Returns
+    -------
+    EventStatistic
+        ``cohorts → array (len(times), 2)``: per lead its coefficient on ``Y`` and on
+        ``D_e``; NaN when the leads are collinear with the effects.
+    """
+    unit, period, n_u, n_t = codes(prep)
+    t = prep.frame[TIME].to_numpy(dtype=float)
+    g_obs = prep.frame[COHORT].to_numpy(dtype=float)
+    marks = [((g_obs > 0) & (t - g_obs == e)).astype(float) for e in times]
+    v = np.column_stack([prep.frame[Y].to_numpy(dtype=float), *marks])
+    k = len(times)
+
+    def stat(g: np.ndarray) -> np.ndarray:
+        rows = ~((g > 0) & (t >= g))
+        leads = np.column_stack([((g > 0) & (t - g == e))[rows] for e in times])
+        both = np.column_stack([v[rows], leads.astype(float)])
+        u0, p0 = unit[rows], period[rows]
+        r_unit = np.column_stack([np.bincount(u0, both[:, j], n_u) for j in range(both.shape[1])])
+        r_period = np.column_stack([np.bincount(p0, both[:, j], n_t) for j in range(both.shape[1])])
+        if n_u * n_t <= _DENSE_CELLS:
+            a, lam = _dense_two_way(u0 * n_t + p0, n_u, n_t, r_unit, r_period)
+        else:
+            a, lam = TwoWay(u0, p0, n_u, n_t).solve(r_unit, r_period)
+        resid = both - (np.nan_to_num(a)[u0] + np.nan_to_num(lam)[p0])
+        lr = resid[:, 1 + k :]
+        gram = lr.T @ lr
+        if np.linalg.cond(gram) > 1e12:
+            return np.full((k, 2), np.nan)
+        beta = np.linalg.solve(gram, lr.T @ resid[:, : 1 + k])  # leads × (Y, D_e…)
+        return np.column_stack([beta[:, 0], np.diag(beta[:, 1:])])
 
     return stat
 
