@@ -172,3 +172,17 @@ def test_a_pool_closing_leaves_another_open_pool_working() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=240
     )
     assert out.stdout.split() == ["1", "2", "3"], out.stderr[-500:]
+
+
+def _frozen() -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_a_worker_keeps_its_imported_stack_out_of_the_garbage_collector() -> None:
+    # full collections (statsmodels' Holm correction calls gc.collect() itself) walked
+    # every object of pandas, scipy and pyfixest again; frozen after the warm-up they don't
+    with Analysts(1) as analysts:
+        frozen = analysts.run(_frozen).result(timeout=120)
+    assert frozen > 100_000
