@@ -100,6 +100,28 @@ def test_the_main_process_reads_inputs_without_the_analysis_stack() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_present_demo_data_are_checked_without_importing_the_generator(tmp_path) -> None:
+    # the main thread checks the first protocol's demo data before its first ingest
+    data = tmp_path / "cases.csv"
+    data.write_text("x\n1\n", encoding="utf-8")
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text(
+        "id: p\ndemo: {seed: 1}\n"
+        f"data_sources:\n  - kind: case_events\n    files: [{data.as_posix()}]\n",
+        encoding="utf-8",
+    )
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from evalkit.pipeline.paths import paths_for\n"
+        "from evalkit.pipeline.steps import make_demo_data\n"
+        f"print(make_demo_data(paths_for(Path({str(protocol)!r}))))\n"
+        "print(sorted(m for m in ('evalkit.synth', 'scipy.special') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "[]"]
+
+
 def _parent_and_modules() -> tuple[int, int, bool]:
     return os.getpid(), os.getppid(), "pyfixest.estimation" in sys.modules
 
