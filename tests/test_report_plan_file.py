@@ -242,3 +242,22 @@ def test_a_changed_ledger_is_read_and_can_make_the_plan_stale(bundle_path: Path)
     assert load_plan(bundle_path, threshold) is None
     ensure_plan(bundle_path)  # made again, against the earlier release
     assert load_plan(bundle_path, threshold) is not None
+
+
+
+def test_the_ledger_lists_a_release_s_hidden_cells_column_by_column(tmp_path: Path) -> None:
+    from evalkit.report.plan_prior import record_release
+
+    path = tmp_path / "demo" / "results.json"
+    path.parent.mkdir()
+    status = pd.DataFrame({"a": ["", "primary", ""], "b": ["secondary", "", "primary"]})
+    status.index = pd.Index([0, 1, 5])
+    record_release(path, "s1", "2026-01", {"t": [{"n": 3}]}, {"t": status, "u": status.iloc[:0]})
+    assert _ledger(path) == [
+        {
+            "stamp": "s1",
+            "start": "2026-01",
+            "tables": {"t": [{"n": 3}]},
+            "hidden": [["t", 1, "a"], ["t", 0, "b"], ["t", 5, "b"]],
+        }
+    ]

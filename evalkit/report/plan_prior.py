@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evalkit.errors import ReportError
@@ -174,22 +175,23 @@ def record_release(
     """
     path = ledger_path(bundle_path)
     entries = _read(path)
-    hidden = [
-        [src, int(i), str(col)]
-        for src, frame in statuses.items()
-        for col in frame.columns
-        for i in frame.index[(frame[col] != "").to_numpy()]
-    ]
+    hidden: list[list[Any]] = []
+    for src, frame in statuses.items():
+        # each table's hidden cells at once, column by column (the ledger's order)
+        cols, rows = np.nonzero(frame.to_numpy(dtype=object).T != "")
+        index, columns = frame.index.tolist(), frame.columns.tolist()
+        hidden += [[src, int(index[i]), str(columns[j])] for j, i in zip(cols, rows, strict=True)]
     entry = {"stamp": stamp, "start": start, "tables": tables, "hidden": hidden}
-    entry = json.loads(json.dumps(entry, default=str))  # as it reads back
     stamps = [e.get("stamp") for e in entries]
     if stamp in stamps:
         entries[stamps.index(stamp)] = entry
     else:
         entries.append(entry)
-    data = (
-        json.dumps({"format": LEDGER_FORMAT, "releases": entries}, ensure_ascii=False) + "\n"
-    ).encode("utf-8")
+    # written as it reads back: a value JSON has no type for is written as its text
+    # (``default=str``), not kept as an object in the entry (a round trip of every
+    # table through the encoder and the parser once more)
+    body = {"format": LEDGER_FORMAT, "releases": entries}
+    data = (json.dumps(body, ensure_ascii=False, default=str) + "\n").encode("utf-8")
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)  # a reader never sees half a ledger
