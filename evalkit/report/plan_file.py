@@ -10,6 +10,13 @@ threshold, the earlier releases of the build (:mod:`evalkit.report.plan_prior`),
 planner's source code and the pandas version — and is used only when all of them
 still match; otherwise the plan is made afresh, against the same earlier releases.
 Saving a plan records its release in the build's ledger of releases.
+
+The file also keeps the sha256 of the ledger as the recording left it. Each document
+and export of a release checks its plan against the ledger; while the ledger's bytes
+are those, this release is recorded in it behind the same earlier releases the plan
+was made against, so the check hashes the file instead of parsing it (megabytes: the
+tables of every release), and takes the delivery stamp from the bundle the caller has
+already read instead of parsing the bundle's file again.
 """
 
 from __future__ import annotations
@@ -25,7 +32,13 @@ import pandas as pd
 
 from evalkit import __version__
 from evalkit.report.plan import SuppressionPlan, bundle_sources, bundle_threshold
-from evalkit.report.plan_prior import PriorRelease, delivery_stamp, read_priors, record_release
+from evalkit.report.plan_prior import (
+    PriorRelease,
+    delivery_stamp,
+    ledger_sha256,
+    read_priors,
+    record_release,
+)
 
 __all__ = ["ensure_plan", "load_plan", "plan_of", "plan_path", "save_plan"]
 
@@ -113,21 +126,56 @@ def save_plan(bundle_path: Path | str) -> Path:
     stamp = delivery_stamp(bundle)
     priors, digest, _ = read_priors(bundle_path, stamp)
     plan = SuppressionPlan.from_bundle(bundle, threshold, priors)
+    # the release is recorded first, so that the plan can name the ledger it left; a
+    # plan file missing after a failure in between is made again, against the same
+    # earlier releases (they come before this one's entry)
+    start = (bundle.get("settings") or {}).get("pilot_start")
+    tables = bundle_sources(bundle)
+    ledger = record_release(
+        bundle_path, stamp, str(start) if start else None, tables, plan.statuses
+    )
     body = {
         "made_from": _made_from(raw, threshold, digest),
+        "ledger_sha256": ledger,
         "statuses": {src: _frame_json(st) for src, st in plan.statuses.items()},
     }
     out = plan_path(bundle_path)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(body, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(out)  # readers never see half a file
-    start = (bundle.get("settings") or {}).get("pilot_start")
-    tables = bundle_sources(bundle)
-    record_release(bundle_path, stamp, str(start) if start else None, tables, plan.statuses)
     return out
 
 
-def load_plan(bundle_path: Path | str, threshold: int) -> SuppressionPlan | None:
+def _applies(
+    body: dict[str, Any],
+    bundle_path: Path,
+    threshold: int,
+    bundle: dict[str, Any] | None = None,
+) -> bool:
+    """Tell whether a saved plan file's ``body`` is the plan of the bundle at ``bundle_path``.
+
+    It is when it was made from these bundle bytes, this threshold, planner and pandas,
+    against the releases the ledger now holds before this one, and the ledger holds this
+    one. When the ledger is byte for byte the one the plan's saving left, all of that
+    about the ledger holds by construction (:func:`save_plan` records the release in its
+    place behind the releases the plan was made against), so only its hash is compared;
+    else the ledger is read. ``bundle`` is the bundle as already read from
+    ``bundle_path`` (for its delivery stamp), if the caller has it.
+    """
+    made = body["made_from"]
+    raw = bundle_path.read_bytes()
+    if body.get("ledger_sha256") is not None and body["ledger_sha256"] == ledger_sha256(
+        bundle_path
+    ):
+        return bool(made == _made_from(raw, threshold, made["priors_sha256"]))
+    stamp = delivery_stamp(bundle if bundle is not None else json.loads(raw))
+    _, digest, recorded = read_priors(bundle_path, stamp)
+    return recorded and made == _made_from(raw, threshold, digest)
+
+
+def load_plan(
+    bundle_path: Path | str, threshold: int, bundle: dict[str, Any] | None = None
+) -> SuppressionPlan | None:
     """Return the saved plan of the bundle at ``bundle_path``, or None when it does not apply.
 
     Parameters
@@ -136,6 +184,9 @@ def load_plan(bundle_path: Path | str, threshold: int) -> SuppressionPlan | None
         The ``results.json`` the plan was made from.
     threshold : int
         The disclosure threshold the document uses.
+    bundle : dict, optional
+        The bundle as the caller read it from ``bundle_path`` (default: parsed here
+        when it is needed).
 
     Returns
     -------
@@ -150,9 +201,7 @@ def load_plan(bundle_path: Path | str, threshold: int) -> SuppressionPlan | None
         return None
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
-        raw = bundle_path.read_bytes()
-        _, digest, recorded = read_priors(bundle_path, delivery_stamp(json.loads(raw)))
-        if not recorded or body.get("made_from") != _made_from(raw, threshold, digest):
+        if not _applies(body, bundle_path, threshold, bundle):
             return None
         statuses = {src: _frame(node) for src, node in body["statuses"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -175,10 +224,8 @@ def ensure_plan(bundle_path: Path | str) -> Path:
     """
     path = plan_path(bundle_path)
     try:
-        made = json.loads(path.read_text(encoding="utf-8"))["made_from"]
-        raw = Path(bundle_path).read_bytes()
-        _, digest, recorded = read_priors(bundle_path, delivery_stamp(json.loads(raw)))
-        if recorded and made == _made_from(raw, int(made["threshold"]), digest):
+        body = json.loads(path.read_text(encoding="utf-8"))
+        if _applies(body, Path(bundle_path), int(body["made_from"]["threshold"])):
             return path
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no plan yet, or an unreadable one: make it
@@ -208,14 +255,14 @@ def plan_of(bundle_path: Path | str, bundle: dict[str, Any], threshold: int) -> 
     SuppressionPlan
         The plan.
     """
-    plan = load_plan(bundle_path, threshold)
+    plan = load_plan(bundle_path, threshold, bundle)
     if plan is not None:
         return plan
     if not Path(bundle_path).is_file():
         return SuppressionPlan.from_bundle(bundle, threshold)
     with contextlib.suppress(OSError):  # a read-only build: planned here, not saved
         save_plan(bundle_path)
-        plan = load_plan(bundle_path, threshold)
+        plan = load_plan(bundle_path, threshold, bundle)
     if plan is not None:
         return plan
     # another threshold than the bundle's (or nothing saved): against the same releases

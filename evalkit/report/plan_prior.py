@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evalkit.errors import ReportError
@@ -43,6 +44,7 @@ __all__ = [
     "PriorRelease",
     "delivery_stamp",
     "ledger_path",
+    "ledger_sha256",
     "prior_cells",
     "read_priors",
     "record_release",
@@ -150,7 +152,7 @@ def record_release(
     start: str | None,
     tables: Mapping[str, list[dict[str, Any]]],
     statuses: Mapping[str, pd.DataFrame],
-) -> None:
+) -> str:
     """Add (or replace, in its place) the release of delivery ``stamp`` in the ledger.
 
     Parameters
@@ -165,28 +167,48 @@ def record_release(
         The bundle tables the plan was made from (source -> records).
     statuses : mapping
         The plan's status frames (source -> frame of ``""``/``"primary"``/``"secondary"``).
+
+    Returns
+    -------
+    str
+        The sha256 of the ledger file as written (see :func:`ledger_sha256`).
     """
     path = ledger_path(bundle_path)
     entries = _read(path)
-    hidden = [
-        [src, int(i), str(col)]
-        for src, frame in statuses.items()
-        for col in frame.columns
-        for i in frame.index[(frame[col] != "").to_numpy()]
-    ]
+    hidden: list[list[Any]] = []
+    for src, frame in statuses.items():
+        # each table's hidden cells at once, column by column (the ledger's order)
+        cols, rows = np.nonzero(frame.to_numpy(dtype=object).T != "")
+        index, columns = frame.index.tolist(), frame.columns.tolist()
+        hidden += [[src, int(index[i]), str(columns[j])] for j, i in zip(cols, rows, strict=True)]
     entry = {"stamp": stamp, "start": start, "tables": tables, "hidden": hidden}
-    entry = json.loads(json.dumps(entry, default=str))  # as it reads back
     stamps = [e.get("stamp") for e in entries]
     if stamp in stamps:
         entries[stamps.index(stamp)] = entry
     else:
         entries.append(entry)
+    # written as it reads back: a value JSON has no type for is written as its text
+    # (``default=str``), not kept as an object in the entry (a round trip of every
+    # table through the encoder and the parser once more)
+    body = {"format": LEDGER_FORMAT, "releases": entries}
+    data = (json.dumps(body, ensure_ascii=False, default=str) + "\n").encode("utf-8")
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(
-        json.dumps({"format": LEDGER_FORMAT, "releases": entries}, ensure_ascii=False) + "\n",
-        encoding="utf-8",
-    )
+    tmp.write_bytes(data)
     tmp.replace(path)  # a reader never sees half a ledger
+    return hashlib.sha256(data).hexdigest()
+
+
+def ledger_sha256(bundle_path: Path | str) -> str | None:
+    """Return the sha256 of the ledger file's bytes, None when there is none.
+
+    Hashing the file costs a few milliseconds where parsing it (megabytes: every
+    release's tables) costs tens; a reader that knows the digest of the ledger it
+    last saw can tell from this alone that nothing was recorded since.
+    """
+    try:
+        return hashlib.sha256(ledger_path(bundle_path).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def prior_cells(
