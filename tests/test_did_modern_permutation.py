@@ -37,11 +37,11 @@ def _one_of_twelve() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _staggered(effect: float) -> pd.DataFrame:
-    """Two pilot municipalities of 25 (starts 5 and 6), three people each, 8 months."""
-    rng = np.random.default_rng(3)
+def _staggered(effect: float, municipalities: int = 25, seed: int = 3) -> pd.DataFrame:
+    """Two pilots (starts 5 and 6) of ``municipalities``, three people each, 8 months."""
+    rng = np.random.default_rng(seed)
     rows = []
-    for person in range(75):
+    for person in range(3 * municipalities):
         muni = person // 3
         g = {0: 5, 1: 6}.get(muni, 0)
         for t in range(1, 9):
@@ -145,19 +145,6 @@ def test_size_under_no_effect_small_monte_carlo(estimator: str) -> None:
     assert got["size"] <= 4 / 20
 
 
-def _two_of_eight(effect: float) -> pd.DataFrame:
-    """Two pilot municipalities of eight (starts 5 and 6), three people each, 8 months."""
-    rng = np.random.default_rng(5)
-    rows = []
-    for person in range(24):
-        muni = person // 3
-        g = {0: 5, 1: 6}.get(muni, 0)
-        for t in range(1, 9):
-            y = rng.normal() + (effect if g and t >= g else 0.0)
-            rows.append({"person": person, "muni": muni, "month": t, "cohort": g, "y": y})
-    return pd.DataFrame(rows)
-
-
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_event_times_get_the_randomization_test_of_the_overall_effect(estimator: str) -> None:
     """Each event time is tested over the same 56 assignments as the overall effect.
@@ -169,7 +156,7 @@ def test_event_times_get_the_randomization_test_of_the_overall_effect(estimator:
     event time e by the interval's ends puts that event time's test on its edge.
     """
     kw = {"outcome": "y", "unit": "person", "time": "month", "cohort": "cohort"}
-    data = _two_of_eight(1.0)
+    data = _staggered(1.0, municipalities=8, seed=5)  # two pilots of eight
     res = estimate(data, **kw, cluster="muni", estimator=estimator)
     assert res.inference == "permutation" and res.inference_detail["assignments"] == 56
     tested = res.table.dropna(subset=["event_time"]).set_index("event_time")
