@@ -87,9 +87,8 @@ def make_demo_data(paths: ProtocolPaths, *, force: bool = False) -> list[Path]:
     wanted = [f for _, files in _source_files(raw) for f in files]
     if not force and wanted and all(f.is_file() for f in wanted):
         return []
-    # imported only to make data: on a run whose data are present, importing the
-    # generator (and scipy.special with it) cost the main thread about 0.2 s of CPU
-    # before its first ingest, and nothing else there imports either
+    # imported only to make data: with the data present, the generator (and scipy.special)
+    # cost the main thread about 0.2 s of CPU before its first ingest
     from evalkit import synth
 
     design = synth.PilotDesign.from_protocol(raw)
