@@ -104,6 +104,18 @@ def _dense_two_way(
     return a, lam
 
 
+def _two_way_effects(
+    u0: np.ndarray, p0: np.ndarray, n_u: int, n_t: int, columns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the unit and period effects of each column of ``columns`` on rows ``u0``, ``p0``."""
+    k = columns.shape[1]
+    r_unit = np.column_stack([np.bincount(u0, columns[:, j], n_u) for j in range(k)])
+    r_period = np.column_stack([np.bincount(p0, columns[:, j], n_t) for j in range(k)])
+    if n_u * n_t <= _DENSE_CELLS:  # small panels: dense counts beat building sparse ones
+        return _dense_two_way(u0 * n_t + p0, n_u, n_t, r_unit, r_period)
+    return TwoWay(u0, p0, n_u, n_t).solve(r_unit, r_period)
+
+
 def imputation_statistic(prep: Prepared) -> Statistic:
     """Borusyak–Jaravel–Spiess's overall effect as a function of the rows' cohorts.
 
@@ -126,13 +138,7 @@ def imputation_statistic(prep: Prepared) -> Statistic:
 
     def stat(g: np.ndarray) -> tuple[float, float]:
         treated = (g > 0) & (t >= g)
-        u0, p0 = unit[~treated], period[~treated]
-        r_unit = np.column_stack([np.bincount(u0, yd[~treated, j], n_u) for j in (0, 1)])
-        r_period = np.column_stack([np.bincount(p0, yd[~treated, j], n_t) for j in (0, 1)])
-        if n_u * n_t <= _DENSE_CELLS:  # small panels: dense counts beat building sparse ones
-            a, lam = _dense_two_way(u0 * n_t + p0, n_u, n_t, r_unit, r_period)
-        else:
-            a, lam = TwoWay(u0, p0, n_u, n_t).solve(r_unit, r_period)
+        a, lam = _two_way_effects(unit[~treated], period[~treated], n_u, n_t, yd[~treated])
         tau = yd[treated] - (a[unit[treated]] + lam[period[treated]])
         tau = tau[np.isfinite(tau).all(axis=1)]
         if not len(tau):
@@ -175,15 +181,7 @@ def imputation_event_statistic(prep: Prepared, times: Sequence[int]) -> EventSta
 
     def stat(g: np.ndarray) -> np.ndarray:
         treated = (g > 0) & (t >= g)
-        u0, p0 = unit[~treated], period[~treated]
-        r_unit = np.column_stack([np.bincount(u0, v[~treated, j], n_u) for j in range(v.shape[1])])
-        r_period = np.column_stack(
-            [np.bincount(p0, v[~treated, j], n_t) for j in range(v.shape[1])]
-        )
-        if n_u * n_t <= _DENSE_CELLS:
-            a, lam = _dense_two_way(u0 * n_t + p0, n_u, n_t, r_unit, r_period)
-        else:
-            a, lam = TwoWay(u0, p0, n_u, n_t).solve(r_unit, r_period)
+        a, lam = _two_way_effects(unit[~treated], period[~treated], n_u, n_t, v[~treated])
         tau = v[treated] - (a[unit[treated]] + lam[period[treated]])
         ok = np.isfinite(tau).all(axis=1)
         since = (t - g)[treated]
@@ -225,12 +223,7 @@ def imputation_lead_statistic(prep: Prepared, times: Sequence[int]) -> EventStat
         leads = np.column_stack([((g > 0) & (t - g == e))[rows] for e in times])
         both = np.column_stack([v[rows], leads.astype(float)])
         u0, p0 = unit[rows], period[rows]
-        r_unit = np.column_stack([np.bincount(u0, both[:, j], n_u) for j in range(both.shape[1])])
-        r_period = np.column_stack([np.bincount(p0, both[:, j], n_t) for j in range(both.shape[1])])
-        if n_u * n_t <= _DENSE_CELLS:
-            a, lam = _dense_two_way(u0 * n_t + p0, n_u, n_t, r_unit, r_period)
-        else:
-            a, lam = TwoWay(u0, p0, n_u, n_t).solve(r_unit, r_period)
+        a, lam = _two_way_effects(u0, p0, n_u, n_t, both)
         resid = both - (np.nan_to_num(a)[u0] + np.nan_to_num(lam)[p0])
         lr = resid[:, 1 + k :]
         gram = lr.T @ lr
